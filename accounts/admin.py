@@ -1,0 +1,197 @@
+"""Admin for people, organisations, teams, roles, invitations and skills."""
+
+from django.contrib import admin, messages
+from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.contrib.auth.models import Group
+from guardian.admin import GuardedModelAdmin
+
+from accounts import services
+from accounts.models import Invitation, Organization, RoleAssignment, Skill, Team, TeamMember, User
+from accounts.roles import BUILT_IN_ROLES
+
+
+class RoleAssignmentInline(admin.TabularInline):
+    model = RoleAssignment
+    fk_name = "user"
+    extra = 0
+    fields = ("role", "expires_at", "granted_by", "granted_at")
+    readonly_fields = ("granted_by", "granted_at")
+    autocomplete_fields = ("role",)
+
+
+class TeamMemberInline(admin.TabularInline):
+    model = TeamMember
+    extra = 0
+    autocomplete_fields = ("user",)
+
+
+class UserCreationForm(AdminUserCreationForm):
+    class Meta:
+        model = User
+        fields = ("email", "name")
+
+
+class UserChange(UserChangeForm):
+    class Meta:
+        model = User
+        fields = "__all__"
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    form = UserChange
+    add_form = UserCreationForm
+    ordering = ("email",)
+    list_display = (
+        "email",
+        "name",
+        "status",
+        "organization",
+        "is_organization_manager",
+        "roles",
+        "last_login",
+    )
+    list_filter = (
+        "status",
+        "organization",
+        "is_organization_manager",
+        "role_assignments__role",
+        "is_superuser",
+    )
+    search_fields = ("email", "name", "organization__name")
+    list_select_related = ("organization",)
+    readonly_fields = ("last_login", "date_joined")
+    fieldsets = (
+        (None, {"fields": ("email", "password")}),
+        ("Profile", {"fields": ("name", "timezone", "email_verified_at")}),
+        ("Organisation", {"fields": ("organization", "is_organization_manager")}),
+        ("Status", {"fields": ("status", "suspended_until", "suspension_reason")}),
+        ("Admin site", {"fields": ("is_staff", "is_superuser", "user_permissions")}),
+        ("Dates", {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "name", "password1", "password2")}),)
+    filter_horizontal = ("user_permissions",)
+    inlines = (RoleAssignmentInline,)
+    actions = ("suspend_users", "activate_users")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("role_assignments__role")
+
+    @admin.display(description="Roles")
+    def roles(self, user: User) -> str:
+        return ", ".join(assignment.role.name for assignment in user.role_assignments.all())
+
+    def save_formset(self, request, form, formset, change):
+        instances = formset.save(commit=False)
+        for instance in instances:
+            if isinstance(instance, RoleAssignment) and instance.granted_by_id is None:
+                instance.granted_by = request.user
+        formset.save()
+
+    @admin.action(description="Suspend selected users (indefinitely)")
+    def suspend_users(self, request, queryset):
+        for user in queryset.exclude(pk=request.user.pk):
+            services.user_suspend(
+                user, until=None, reason="Suspended by an administrator", actor=request.user
+            )
+        self.message_user(request, "Suspended the selected users (never yourself).", messages.SUCCESS)
+
+    @admin.action(description="Activate selected users")
+    def activate_users(self, request, queryset):
+        for user in queryset:
+            services.user_activate(user, actor=request.user)
+        self.message_user(request, "Activated the selected users.", messages.SUCCESS)
+
+
+@admin.register(Organization)
+class OrganizationAdmin(GuardedModelAdmin):
+    list_display = ("name", "slug", "is_active", "member_count", "created_at")
+    list_filter = ("is_active",)
+    search_fields = ("name", "slug")
+    prepopulated_fields = {"slug": ("name",)}
+
+    @admin.display(description="Members")
+    def member_count(self, organization: Organization) -> int:
+        return organization.members.count()
+
+
+@admin.register(Team)
+class TeamAdmin(GuardedModelAdmin):
+    list_display = ("name", "slug", "email", "is_active")
+    list_filter = ("is_active",)
+    search_fields = ("name", "slug")
+    prepopulated_fields = {"slug": ("name",)}
+    inlines = (TeamMemberInline,)
+
+
+@admin.register(TeamMember)
+class TeamMemberAdmin(admin.ModelAdmin):
+    list_display = ("user", "team", "role", "is_available", "joined_at")
+    list_filter = ("team", "role", "is_available")
+    search_fields = ("user__email", "user__name", "team__name")
+    autocomplete_fields = ("user", "team")
+    list_select_related = ("user", "team")
+
+
+@admin.register(Skill)
+class SkillAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug", "description")
+    search_fields = ("name",)
+    prepopulated_fields = {"slug": ("name",)}
+    filter_horizontal = ("agents",)
+
+
+@admin.register(RoleAssignment)
+class RoleAssignmentAdmin(admin.ModelAdmin):
+    list_display = ("user", "role", "expires_at", "granted_by", "granted_at")
+    list_filter = ("role", "expires_at")
+    search_fields = ("user__email", "user__name")
+    autocomplete_fields = ("user", "role")
+    readonly_fields = ("granted_by", "granted_at")
+    list_select_related = ("user", "role", "granted_by")
+
+    def save_model(self, request, obj, form, change):
+        if obj.granted_by_id is None:
+            obj.granted_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    list_display = ("code", "organization", "email", "uses", "max_uses", "expires_at", "is_active")
+    list_filter = ("is_active", "organization")
+    search_fields = ("code", "email", "organization__name")
+    readonly_fields = ("uses", "created_by", "created_at")
+    list_select_related = ("organization",)
+
+    def save_model(self, request, obj, form, change):
+        if obj.created_by_id is None:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class RoleAdmin(DjangoGroupAdmin):
+    """Roles are groups; the built-in ones cannot be renamed or deleted."""
+
+    list_display = ("name", "built_in")
+
+    @admin.display(boolean=True, description="Built-in")
+    def built_in(self, group: Group) -> bool:
+        return group.name in BUILT_IN_ROLES
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("name",) if obj is not None and obj.name in BUILT_IN_ROLES else ()
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        if obj is not None and obj.name in BUILT_IN_ROLES:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        super().delete_queryset(request, queryset.exclude(name__in=BUILT_IN_ROLES))

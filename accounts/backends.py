@@ -1,0 +1,29 @@
+"""Authentication backend: e-mail login, permissions from roles that are still in force."""
+
+from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.models import Permission
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from accounts.models import User
+
+
+class RoleAwareBackend(ModelBackend):
+    def user_can_authenticate(self, user) -> bool:
+        # Credentials are checked for every status so the login form can say *why* a suspended or
+        # pending account may not sign in (LoginForm.confirm_login_allowed) instead of "wrong password".
+        return True
+
+    def get_user(self, user_id):
+        user = super().get_user(user_id)
+        # A session of a user who has since been suspended stops working on the next request.
+        return user if user is not None and user.is_active else None
+
+    def _get_group_permissions(self, user_obj: User) -> QuerySet[Permission]:
+        # Roles are granted through RoleAssignment; an expired assignment grants nothing from the
+        # moment it expires (user.groups is not used).
+        in_force = Q(group__role_assignments__expires_at__isnull=True) | Q(
+            group__role_assignments__expires_at__gt=timezone.now()
+        )
+        # One filter() call, so both conditions apply to the same assignment row.
+        return Permission.objects.filter(in_force, group__role_assignments__user=user_obj).distinct()

@@ -1,0 +1,81 @@
+"""Forms for signing in, signing up, the profile and password reset."""
+
+from django import forms
+from django.contrib.auth import forms as auth_forms
+from django.contrib.auth import password_validation
+from django.utils import formats, timezone
+
+from accounts.models import TIMEZONE_CHOICES, User
+
+SUSPENDED = "This account is suspended{until}.{reason} Contact support if you think this is a mistake."
+PENDING = (
+    "This account is not activated yet. Use “Forgotten your password?” to set a password and activate it."
+)
+
+
+class LoginForm(auth_forms.AuthenticationForm):
+    username = auth_forms.UsernameField(
+        label="E-mail address", widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"})
+    )
+    error_messages = {
+        **auth_forms.AuthenticationForm.error_messages,
+        "invalid_login": "That e-mail address and password do not match an account.",
+    }
+
+    def confirm_login_allowed(self, user: User) -> None:
+        status = user.effective_status()
+        if status == User.Status.SUSPENDED:
+            until = ""
+            if user.suspended_until:
+                local = timezone.localtime(user.suspended_until)
+                until = " until " + formats.date_format(local, "DATETIME_FORMAT")
+            reason = f" Reason: {user.suspension_reason}." if user.suspension_reason else ""
+            raise forms.ValidationError(SUSPENDED.format(until=until, reason=reason), code="suspended")
+        if status == User.Status.PENDING:
+            raise forms.ValidationError(PENDING, code="pending")
+        super().confirm_login_allowed(user)
+
+
+class SignupForm(forms.Form):
+    name = forms.CharField(max_length=150, widget=forms.TextInput(attrs={"autocomplete": "name"}))
+    email = forms.EmailField(label="E-mail address", widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+    password = forms.CharField(
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=password_validation.password_validators_help_text_html(),
+    )
+    invitation_code = forms.CharField(
+        max_length=64, required=False, help_text="The code from your invitation e-mail."
+    )
+
+    def __init__(self, *args, open_signup: bool, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["invitation_code"].required = not open_signup
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        password = cleaned.get("password")
+        if password:
+            candidate = User(email=cleaned.get("email", ""), name=cleaned.get("name", ""))
+            try:
+                password_validation.validate_password(password, candidate)
+            except forms.ValidationError as error:
+                self.add_error("password", error)
+        return cleaned
+
+
+class ProfileForm(forms.Form):
+    name = forms.CharField(max_length=150, widget=forms.TextInput(attrs={"autocomplete": "name"}))
+    timezone = forms.ChoiceField(label="Time zone", choices=TIMEZONE_CHOICES)
+
+
+class PasswordResetForm(auth_forms.PasswordResetForm):
+    def get_users(self, email: str):
+        # Pending accounts (created by an anonymous ticket submission) activate themselves by
+        # setting a password, so they receive reset mail too; suspended accounts do not.
+        candidates = User.objects.filter(
+            email__iexact=email, status__in=[User.Status.ACTIVE, User.Status.PENDING]
+        )
+        return (
+            user for user in candidates if user.has_usable_password() or user.status == User.Status.PENDING
+        )

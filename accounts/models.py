@@ -1,0 +1,362 @@
+"""People and who they belong to: users, organisations (tenants), teams (queues), roles and skills."""
+
+import secrets
+import zoneinfo
+from datetime import datetime
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, Group, PermissionsMixin
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django.utils.timezone import now
+from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
+
+
+def validate_timezone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"{value!r} is not a known time zone.")
+
+
+TIMEZONE_CHOICES = sorted((name, name.replace("_", " ")) for name in zoneinfo.available_timezones())
+
+
+class OrganizationManager(models.Manager["Organization"]):
+    def get_by_natural_key(self, slug: str) -> "Organization":
+        return self.get(slug=slug)
+
+
+class Organization(models.Model):
+    """A customer tenant: its members never see another organisation's data."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=100, unique=True)
+    email_domains = models.JSONField(
+        default=list, blank=True, help_text='E-mail domains of this organisation, e.g. ["acme.example"].'
+    )
+    settings = models.JSONField(default=dict, blank=True)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    objects = OrganizationManager()
+
+    class Meta:
+        ordering = ["name"]
+        permissions = [("view_organization_tickets", "Can see every ticket of the organisation")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def natural_key(self) -> tuple[str]:
+        return (self.slug,)
+
+    def clean(self) -> None:
+        if not isinstance(self.email_domains, list) or not all(
+            isinstance(domain, str) and "." in domain and "@" not in domain for domain in self.email_domains
+        ):
+            raise ValidationError({"email_domains": 'Give a list of domains, e.g. ["acme.example"].'})
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    def get_by_natural_key(self, email: str) -> "User":
+        return self.get(email__iexact=email)
+
+    def create_user(self, email: str, password: str | None = None, **fields) -> "User":
+        if not email:
+            raise ValueError("An e-mail address is required.")
+        user = self.model(email=self.normalize_email(email), **fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email: str, password: str | None = None, **fields) -> "User":
+        fields.setdefault("is_staff", True)
+        fields.setdefault("is_superuser", True)
+        return self.create_user(email, password, **fields)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        SUSPENDED = "suspended", "Suspended"
+        PENDING = "pending", "Pending"
+
+    email = models.EmailField("e-mail address", max_length=254)
+    name = models.CharField(max_length=150, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    suspended_until = models.DateTimeField(
+        null=True, blank=True, help_text="Leave empty for an indefinite suspension."
+    )
+    suspension_reason = models.CharField(max_length=500, blank=True)
+    timezone = models.CharField(
+        max_length=64, default="UTC", choices=TIMEZONE_CHOICES, validators=[validate_timezone]
+    )
+    email_verified_at = models.DateTimeField(null=True, blank=True)
+    organization = models.ForeignKey(
+        Organization, null=True, blank=True, on_delete=models.PROTECT, related_name="members"
+    )
+    is_organization_manager = models.BooleanField(
+        "organisation manager", default=False, help_text="Sees every ticket of their organisation."
+    )
+    is_staff = models.BooleanField("admin site access", default=False)
+    date_joined = models.DateTimeField(default=now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = ["name"]
+
+    class Meta:
+        ordering = ["email"]
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="user_email_case_insensitive_unique"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["active", "suspended", "pending"]), name="user_status_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["organization", "is_organization_manager"])]
+        permissions = [
+            ("suspend_user", "Can suspend a user (seed BAN_USER, TIMEOUT_USER)"),
+            ("unsuspend_user", "Can lift a suspension (seed UNBAN_USER)"),
+            ("warn_user", "Can warn a user"),
+            ("manage_roles", "Can grant and revoke roles"),
+            ("view_user_info", "Can view user details"),
+            ("manage_user_profile", "Can edit other users' profiles"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.email
+
+    def natural_key(self) -> tuple[str]:
+        return (self.email,)
+
+    def clean(self) -> None:
+        super().clean()
+        self.email = type(self).objects.normalize_email(self.email)
+        if self.email:
+            clash = type(self).objects.filter(email__iexact=self.email).exclude(pk=self.pk)
+            if clash.exists():
+                raise ValidationError({"email": "A user with this e-mail address already exists."})
+        if self.is_organization_manager and not self.organization_id:
+            raise ValidationError({"is_organization_manager": "A manager must belong to an organisation."})
+
+    def get_full_name(self) -> str:
+        return self.name or self.email
+
+    def get_short_name(self) -> str:
+        return (self.name.split() or [self.email])[0]
+
+    def effective_status(self, now: datetime | None = None) -> str:
+        """The status in force at `now`: a suspension with an end date lifts itself at that time."""
+        suspension_over = self.suspended_until is not None and self.suspended_until <= (now or timezone.now())
+        if self.status == self.Status.SUSPENDED and suspension_over:
+            return self.Status.ACTIVE
+        return self.status
+
+    @property
+    def is_active(self) -> bool:  # type: ignore[override]
+        return self.effective_status() == self.Status.ACTIVE
+
+
+class TeamManager(models.Manager["Team"]):
+    def get_by_natural_key(self, slug: str) -> "Team":
+        return self.get(slug=slug)
+
+
+class Team(models.Model):
+    """A group of agents working one queue."""
+
+    name = models.CharField(max_length=100, unique=True)
+    slug = models.SlugField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    email = models.EmailField(blank=True, help_text="Address customers write to for this team.")
+    is_active = models.BooleanField(default=True)
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="TeamMember", related_name="teams")
+
+    objects = TeamManager()
+
+    class Meta:
+        ordering = ["name"]
+        permissions = [
+            ("work_team_queue", "Can work the team's queue (granted on a team)"),
+            ("provide_support", "Can answer tickets (seed PROVIDE_SUPPORT)"),
+            ("view_support_queue", "Can open the agent desk (seed VIEW_SUPPORT_QUEUE)"),
+            ("manage_support_agents", "Can manage team members (seed MANAGE_SUPPORT_AGENTS)"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def natural_key(self) -> tuple[str]:
+        return (self.slug,)
+
+
+class TeamMemberManager(models.Manager["TeamMember"]):
+    def get_by_natural_key(self, team_slug: str, email: str) -> "TeamMember":
+        return self.get(team__slug=team_slug, user__email__iexact=email)
+
+
+class TeamMember(models.Model):
+    class Role(models.TextChoices):
+        AGENT = "agent", "Agent"
+        SUPERVISOR = "supervisor", "Supervisor"
+        LEAD = "lead", "Lead"
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="team_memberships"
+    )
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.AGENT)
+    is_available = models.BooleanField(default=True, help_text="Takes new tickets from routing.")
+    joined_at = models.DateTimeField(default=timezone.now)
+
+    objects = TeamMemberManager()
+
+    class Meta:
+        ordering = ["team", "user"]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "user"], name="team_member_once_per_team"),
+            models.CheckConstraint(
+                condition=models.Q(role__in=["agent", "supervisor", "lead"]), name="team_member_role_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.team} ({self.get_role_display()})"
+
+    def natural_key(self) -> tuple[str, str]:
+        return (self.team.slug, self.user.email)
+
+    natural_key.dependencies = ["accounts.team", "accounts.user"]
+
+
+class SkillManager(models.Manager["Skill"]):
+    def get_by_natural_key(self, slug: str) -> "Skill":
+        return self.get(slug=slug)
+
+
+class Skill(models.Model):
+    """A speciality (seed 002 Specialty) that routing can match to tickets."""
+
+    name = models.CharField(max_length=100, unique=True)
+    slug = models.SlugField(max_length=100, unique=True)
+    description = models.CharField(max_length=300, blank=True)
+    agents = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="skills")
+
+    objects = SkillManager()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def natural_key(self) -> tuple[str]:
+        return (self.slug,)
+
+
+class RoleAssignmentQuerySet(models.QuerySet["RoleAssignment"]):
+    def in_force(self, now: datetime | None = None) -> "RoleAssignmentQuerySet":
+        now = now or timezone.now()
+        return self.filter(models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now))
+
+
+class RoleAssignmentManager(models.Manager.from_queryset(RoleAssignmentQuerySet)):
+    def get_by_natural_key(self, email: str, role_name: str) -> "RoleAssignment":
+        return self.get(user__email__iexact=email, role__name=role_name)
+
+
+class RoleAssignment(models.Model):
+    """A role (a Django group) held by a user, optionally until a moment after which it grants nothing."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="role_assignments"
+    )
+    role = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="role_assignments")
+    expires_at = models.DateTimeField(null=True, blank=True)
+    granted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    granted_at = models.DateTimeField(default=timezone.now)
+
+    objects = RoleAssignmentManager()
+
+    class Meta:
+        ordering = ["user", "role"]
+        constraints = [models.UniqueConstraint(fields=["user", "role"], name="role_assignment_once_per_role")]
+        indexes = [models.Index(fields=["user", "expires_at"])]
+
+    def __str__(self) -> str:
+        until = f" until {self.expires_at:%Y-%m-%d %H:%M}" if self.expires_at else ""
+        return f"{self.user} is {self.role}{until}"
+
+    def natural_key(self) -> tuple[str, str]:
+        return (self.user.email, self.role.name)
+
+    natural_key.dependencies = ["accounts.user"]
+
+    def in_force(self, now: datetime | None = None) -> bool:
+        return self.expires_at is None or self.expires_at > (now or timezone.now())
+
+
+def new_invitation_code() -> str:
+    return secrets.token_urlsafe(12)
+
+
+class InvitationManager(models.Manager["Invitation"]):
+    def get_by_natural_key(self, code: str) -> "Invitation":
+        return self.get(code=code)
+
+
+class Invitation(models.Model):
+    """A code that lets people sign up into an organisation (seed 004 SubAccountInvitation)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="invitations")
+    code = models.CharField(max_length=64, unique=True, default=new_invitation_code)
+    email = models.EmailField(blank=True, help_text="If set, only this address may use the code.")
+    max_uses = models.PositiveIntegerField(default=1)
+    uses = models.PositiveIntegerField(default=0)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    is_active = models.BooleanField(default=True)
+    makes_manager = models.BooleanField(default=False, help_text="People who sign up become managers.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = InvitationManager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(uses__lte=models.F("max_uses")), name="invitation_uses_limit"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Invitation to {self.organization} ({self.uses}/{self.max_uses})"
+
+    def natural_key(self) -> tuple[str]:
+        return (self.code,)
+
+
+# Guardian object permissions with direct foreign keys: grants on teams and organisations.
+class TeamUserObjectPermission(UserObjectPermissionBase):
+    content_object = models.ForeignKey(Team, on_delete=models.CASCADE)
+
+
+class TeamGroupObjectPermission(GroupObjectPermissionBase):
+    content_object = models.ForeignKey(Team, on_delete=models.CASCADE)
+
+
+class OrganizationUserObjectPermission(UserObjectPermissionBase):
+    content_object = models.ForeignKey(Organization, on_delete=models.CASCADE)
+
+
+class OrganizationGroupObjectPermission(GroupObjectPermissionBase):
+    content_object = models.ForeignKey(Organization, on_delete=models.CASCADE)

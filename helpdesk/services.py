@@ -1,0 +1,41 @@
+"""Writes to the site configuration."""
+
+from typing import Any
+
+from django.db import transaction
+
+from helpdesk.models import SiteConfiguration
+
+EDITABLE_FIELDS = (
+    "site_name",
+    "maintenance_mode",
+    "maintenance_message",
+    "open_signup",
+    "anonymous_submission",
+    "default_ticket_priority",
+    "custom_settings",
+)
+UNKNOWN_SETTING = "Unknown setting {key!r}; known settings: {known}, or custom.<name>."
+
+
+@transaction.atomic
+def site_configuration_update(*, changes: dict[str, Any], actor) -> SiteConfiguration:
+    """Apply `changes` (field name → value, or "custom.<name>" → value) after validating them all."""
+    configuration = (
+        SiteConfiguration.objects.select_for_update().filter(pk=SiteConfiguration.SINGLETON_PK).first()
+        or SiteConfiguration.objects.get_current()
+    )
+    for key, value in changes.items():
+        if key.startswith("custom.") and len(key) > len("custom."):
+            configuration.custom_settings = {
+                **configuration.custom_settings,
+                key.removeprefix("custom."): value,
+            }
+        elif key in EDITABLE_FIELDS:
+            setattr(configuration, key, value)
+        else:
+            raise ValueError(UNKNOWN_SETTING.format(key=key, known=", ".join(EDITABLE_FIELDS)))
+    configuration.updated_by = actor
+    configuration.full_clean()
+    configuration.save()
+    return configuration

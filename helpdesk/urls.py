@@ -1,0 +1,15 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from helpdesk import health, views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("accounts/", include("accounts.urls")),
+    path("admin/", admin.site.urls),
+]
+
+admin.site.site_header = "Helpdesk administration"
+admin.site.site_title = "Helpdesk admin"

@@ -1,0 +1,87 @@
+"""rbac.py: team access from memberships and grants, organisation isolation, explanations."""
+
+import pytest
+from guardian.shortcuts import assign_perm
+
+from accounts import rbac
+from tests.factories import (
+    OrganizationFactory,
+    TeamFactory,
+    UserFactory,
+    make_administrator,
+    make_agent,
+    make_customer,
+    make_supervisor,
+    make_user_with_role,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def test_agent_works_the_queues_of_their_teams_only():
+    support, billing = TeamFactory(), TeamFactory()
+    agent = make_agent(support)
+    assert rbac.workable_team_ids(agent) == {support.pk}
+    assert billing.pk not in rbac.workable_team_ids(agent)
+
+
+def test_a_team_grant_opens_one_more_queue_and_explain_names_it():
+    support, billing = TeamFactory(), TeamFactory(name="Billing")
+    agent = make_agent(support)
+    assign_perm(rbac.WORK_TEAM_QUEUE, agent, billing)
+    agent = type(agent).objects.get(pk=agent.pk)
+    assert rbac.workable_team_ids(agent) == {support.pk, billing.pk}
+    decision = rbac.explain(agent, rbac.WORK_TEAM_QUEUE, billing)
+    assert decision.allowed
+    assert "object grant of accounts.work_team_queue on team Billing" in str(decision)
+    assert "member of team" in str(rbac.explain(agent, rbac.WORK_TEAM_QUEUE, support))
+
+
+def test_team_grant_to_a_customer_gives_no_queue():
+    team = TeamFactory()
+    customer = make_customer()
+    assign_perm(rbac.WORK_TEAM_QUEUE, customer, team)
+    assert rbac.workable_team_ids(customer) == frozenset()
+
+
+def test_administrator_works_every_queue_and_supervisor_supervises_their_teams():
+    support, billing = TeamFactory(), TeamFactory()
+    assert rbac.workable_team_ids(make_administrator()) == {support.pk, billing.pk}
+    supervisor = make_supervisor(support)
+    assert rbac.supervised_team_ids(supervisor) == {support.pk}
+    assert rbac.supervised_team_ids(make_agent(support)) == frozenset()
+
+
+def test_customer_sees_only_their_own_organisation():
+    acme, globex = OrganizationFactory(), OrganizationFactory()
+    carla = make_customer(acme)
+    colleague = make_customer(acme)
+    stranger = make_customer(globex)
+    assert list(rbac.visible_organizations(carla)) == [acme]
+    assert rbac.can_see_organization_of(carla, colleague)
+    assert not rbac.can_see_organization_of(carla, stranger)
+    assert not rbac.can_see_organization_of(make_user_with_role("Customer"), stranger)
+
+
+def test_customer_without_organisation_sees_no_organisation():
+    loner = make_user_with_role("Customer")
+    assert list(rbac.visible_organizations(loner)) == []
+    assert not loner.__class__.objects.filter(rbac.same_organization_filter(loner)).exists()
+
+
+def test_same_organization_filter_isolates_tenants():
+    acme, globex = OrganizationFactory(), OrganizationFactory()
+    carla, chris = make_customer(acme), make_customer(acme)
+    make_customer(globex)
+    mates = type(carla).objects.filter(rbac.same_organization_filter(carla))
+    assert set(mates) == {carla, chris}
+
+
+def test_anonymous_and_suspended_users_have_no_roles(rf):
+    from django.contrib.auth.models import AnonymousUser
+
+    assert rbac.active_roles(AnonymousUser()) == frozenset()
+    agent = make_agent()
+    agent.status = agent.Status.SUSPENDED
+    assert not rbac.is_agent(agent)
+    assert not rbac.has_permission(UserFactory(), "accounts.provide_support")

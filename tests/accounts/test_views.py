@@ -1,0 +1,104 @@
+"""Account pages: profile, password change and reset (which activates pending accounts)."""
+
+import re
+
+import pytest
+from django.core import mail
+from django.urls import reverse
+
+from accounts.models import User
+from tests.factories import TEST_PASSWORD, make_customer
+
+pytestmark = pytest.mark.django_db
+
+PROFILE = reverse("accounts:profile")
+
+
+def test_profile_requires_sign_in(client):
+    response = client.get(PROFILE)
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("accounts:login"))
+
+
+def test_profile_saves_name_and_time_zone(client):
+    user = make_customer()
+    client.force_login(user)
+    response = client.post(PROFILE, {"save_profile": "1", "name": "Renamed", "timezone": "Asia/Tokyo"})
+    assert response.status_code == 302
+    user.refresh_from_db()
+    assert (user.name, user.timezone) == ("Renamed", "Asia/Tokyo")
+
+
+def test_profile_with_unknown_time_zone_answers_422_and_keeps_the_name(client):
+    user = make_customer(name="Before")
+    client.force_login(user)
+    response = client.post(PROFILE, {"save_profile": "1", "name": "Typed name", "timezone": "Mars/Olympus"})
+    assert response.status_code == 422
+    assert 'value="Typed name"' in response.content.decode()
+    user.refresh_from_db()
+    assert user.name == "Before"
+
+
+def test_password_change_keeps_this_session(client):
+    user = make_customer()
+    client.force_login(user)
+    response = client.post(
+        PROFILE,
+        {
+            "change_password": "1",
+            "old_password": TEST_PASSWORD,
+            "new_password1": "a-new-long-passphrase",
+            "new_password2": "a-new-long-passphrase",
+        },
+    )
+    assert response.status_code == 302
+    assert client.get(PROFILE).status_code == 200
+    user.refresh_from_db()
+    assert user.check_password("a-new-long-passphrase")
+
+
+def test_password_change_with_wrong_old_password_is_422(client):
+    client.force_login(make_customer())
+    response = client.post(
+        PROFILE,
+        {
+            "change_password": "1",
+            "old_password": "nope",
+            "new_password1": "a-new-long-passphrase",
+            "new_password2": "a-new-long-passphrase",
+        },
+    )
+    assert response.status_code == 422
+
+
+def test_password_reset_activates_a_pending_account(client):
+    user = make_customer(email="pending@example.org", status=User.Status.PENDING)
+    user.set_unusable_password()
+    user.save()
+    response = client.post(reverse("accounts:password_reset"), {"email": "Pending@example.org"})
+    assert response.status_code == 302
+    assert len(mail.outbox) == 1
+    link = re.search(r"http://testserver(/accounts/reset/\S+/)", mail.outbox[0].body).group(1)
+    form_page = client.get(link, follow=True)
+    set_password_url = form_page.redirect_chain[-1][0]
+    response = client.post(
+        set_password_url, {"new_password1": "fresh-long-passphrase", "new_password2": "fresh-long-passphrase"}
+    )
+    assert response.status_code == 302
+    user.refresh_from_db()
+    assert user.status == User.Status.ACTIVE
+    assert user.email_verified_at is not None
+    assert (
+        client.post(
+            reverse("accounts:login"),
+            {"username": "pending@example.org", "password": "fresh-long-passphrase"},
+        ).status_code
+        == 302
+    )
+
+
+def test_password_reset_sends_nothing_to_suspended_or_unknown_addresses(client):
+    make_customer(email="gone@example.org", status=User.Status.SUSPENDED)
+    client.post(reverse("accounts:password_reset"), {"email": "gone@example.org"})
+    client.post(reverse("accounts:password_reset"), {"email": "nobody@example.org"})
+    assert mail.outbox == []

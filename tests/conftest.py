@@ -1,0 +1,33 @@
+"""Shared pytest fixtures: the built-in roles in the test database, fast password hashing."""
+
+from datetime import UTC, datetime
+
+import pytest
+from django.core.management import call_command
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        call_command("loaddata", "roles", verbosity=0)
+
+
+@pytest.fixture(autouse=True)
+def test_settings(settings):
+    # Fast hashing; the demo fixture's PBKDF2 hashes still verify (Django tries every hasher).
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    ]
+    # Static files straight from static/, so the suite needs no collectstatic.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@pytest.fixture
+def clock(time_machine):
+    """A clock frozen at the real current time, to be moved with clock.shift() or clock.move_to()."""
+    time_machine.move_to(datetime.now(UTC), tick=False)
+    return time_machine

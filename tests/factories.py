@@ -1,0 +1,115 @@
+"""factory-boy factories for every model, plus helpers that build people in a role."""
+
+from datetime import datetime
+
+import factory
+from django.contrib.auth.models import Group
+from django.core.management import call_command
+
+from accounts import roles, services
+from accounts.models import Invitation, Organization, RoleAssignment, Skill, Team, TeamMember, User
+
+TEST_PASSWORD = "correct-horse-battery-staple"
+
+
+def ensure_roles() -> None:
+    """The built-in roles (fixtures/roles.json); reloaded after a transactional test flushed them."""
+    if not Group.objects.filter(name=roles.ADMINISTRATOR).exists():
+        call_command("loaddata", "roles", verbosity=0)
+
+
+class OrganizationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Organization
+        django_get_or_create = ("slug",)
+
+    name = factory.Sequence(lambda n: f"Organisation {n}")
+    slug = factory.Sequence(lambda n: f"organisation-{n}")
+    email_domains = factory.LazyAttribute(lambda o: [f"{o.slug}.example"])
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    email = factory.Sequence(lambda n: f"person{n}@example.org")
+    name = factory.Faker("name")
+    password = factory.PostGenerationMethodCall("set_password", TEST_PASSWORD)
+
+    @factory.post_generation
+    def saved(obj, create, extracted, **kwargs):
+        if create:
+            obj.save()
+
+
+class TeamFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Team
+
+    name = factory.Sequence(lambda n: f"Team {n}")
+    slug = factory.Sequence(lambda n: f"team-{n}")
+
+
+class TeamMemberFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = TeamMember
+
+    team = factory.SubFactory(TeamFactory)
+    user = factory.SubFactory(UserFactory)
+    role = TeamMember.Role.AGENT
+
+
+class SkillFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Skill
+
+    name = factory.Sequence(lambda n: f"Skill {n}")
+    slug = factory.Sequence(lambda n: f"skill-{n}")
+
+
+class RoleAssignmentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = RoleAssignment
+
+    user = factory.SubFactory(UserFactory)
+    role = factory.LazyFunction(lambda: (ensure_roles(), Group.objects.get(name=roles.AGENT))[1])
+
+
+class InvitationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Invitation
+
+    organization = factory.SubFactory(OrganizationFactory)
+    max_uses = 1
+
+
+def make_user_with_role(role: str, *, expires_at: datetime | None = None, **fields) -> User:
+    ensure_roles()
+    user = UserFactory(**fields)
+    services.role_assign(user, role, expires_at=expires_at, actor=None)
+    return User.objects.get(pk=user.pk)
+
+
+def make_customer(organization: Organization | None = None, *, manager: bool = False, **fields) -> User:
+    organization = organization or OrganizationFactory()
+    return make_user_with_role(
+        roles.CUSTOMER, organization=organization, is_organization_manager=manager, **fields
+    )
+
+
+def make_agent(
+    *teams: Team, role: str = roles.AGENT, team_role: str = TeamMember.Role.AGENT, **fields
+) -> User:
+    user = make_user_with_role(role, **fields)
+    for team in teams:
+        TeamMember.objects.create(team=team, user=user, role=team_role)
+    return User.objects.get(pk=user.pk)
+
+
+def make_supervisor(*teams: Team, **fields) -> User:
+    return make_agent(*teams, role=roles.SUPERVISOR, team_role=TeamMember.Role.SUPERVISOR, **fields)
+
+
+def make_administrator(**fields) -> User:
+    return make_user_with_role(roles.ADMINISTRATOR, is_staff=True, **fields)

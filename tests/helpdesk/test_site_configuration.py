@@ -1,0 +1,93 @@
+"""Site configuration: the singleton, the site_config command and maintenance mode."""
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.urls import reverse
+
+from helpdesk.models import SiteConfiguration
+from helpdesk.services import site_configuration_update
+from tests.factories import make_administrator, make_agent, make_customer
+
+pytestmark = pytest.mark.django_db
+
+
+def run_site_config(*args) -> str:
+    from io import StringIO
+
+    out = StringIO()
+    call_command("site_config", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_show_lists_every_setting():
+    output = run_site_config("show")
+    assert "maintenance_mode = False" in output
+    assert "default_ticket_priority = medium" in output
+    assert "by System" in output
+
+
+def test_set_parses_booleans_choices_and_custom_json():
+    run_site_config("set", "maintenance_mode", "yes")
+    run_site_config("set", "default_ticket_priority", "high")
+    run_site_config("set", "custom.greeting", '{"en": "Hello"}')
+    configuration = SiteConfiguration.objects.get_current()
+    assert configuration.maintenance_mode is True
+    assert configuration.default_ticket_priority == "high"
+    assert configuration.custom_settings == {"greeting": {"en": "Hello"}}
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("maintenance_mode", "perhaps", "takes true or false"),
+        ("default_ticket_priority", "whenever", "not a valid choice"),
+        ("no_such_key", "1", "Unknown setting"),
+        ("custom_settings", "{broken", "takes JSON"),
+    ],
+)
+def test_set_refuses_bad_values_with_a_clear_error(key, value, message):
+    with pytest.raises(CommandError, match=message):
+        run_site_config("set", key, value)
+    assert SiteConfiguration.objects.get_current().default_ticket_priority == "medium"
+
+
+def test_there_is_only_ever_one_configuration_row():
+    from django.db import IntegrityError, transaction
+
+    SiteConfiguration.objects.get_current()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        SiteConfiguration.objects.create(pk=2)
+    assert SiteConfiguration.objects.count() == 1
+
+
+def test_update_records_who_changed_it():
+    admin = make_administrator()
+    configuration = site_configuration_update(changes={"open_signup": True}, actor=admin)
+    assert configuration.updated_by == admin
+
+
+@pytest.fixture
+def maintenance():
+    site_configuration_update(
+        changes={"maintenance_mode": True, "maintenance_message": "Back at noon."}, actor=None
+    )
+
+
+@pytest.mark.usefixtures("maintenance")
+def test_maintenance_mode_shows_visitors_and_customers_a_503_page(client):
+    response = client.get(reverse("home"))
+    assert response.status_code == 503
+    assert "Back at noon." in response.content.decode()
+    assert response["Retry-After"]
+    client.force_login(make_customer())
+    assert client.get(reverse("accounts:profile")).status_code == 503
+
+
+@pytest.mark.usefixtures("maintenance")
+def test_maintenance_mode_lets_staff_keep_working_and_login_stay_open(client):
+    assert client.get(reverse("accounts:login")).status_code == 200
+    assert client.get(reverse("healthz")).status_code == 200
+    client.force_login(make_agent())
+    response = client.get(reverse("home"))
+    assert response.status_code == 200
+    assert "Maintenance mode is on" in response.content.decode()
