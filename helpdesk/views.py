@@ -4,7 +4,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from helpdesk.middleware import site_configuration
+from tickets.models import TicketForm
+
 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "helpdesk/home.html")
+    may_submit = request.user.is_authenticated or site_configuration(request).anonymous_submission
+    forms = TicketForm.objects.active_for(request.user) if may_submit else TicketForm.objects.none()
+    return render(request, "helpdesk/home.html", {"forms": forms, "may_submit": may_submit})

@@ -1,0 +1,124 @@
+"""Attachment intake: size limit, a type allow-list checked on the content, sha256, private storage."""
+
+import hashlib
+from pathlib import PurePath
+
+import puremagic
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db.models import Model
+
+from tickets.models import Attachment
+
+# Types recognised from the file's bytes (not its name). SVG and HTML are absent on purpose: both
+# can carry script.
+BINARY_TYPES = {
+    "image/png": {".png"},
+    "image/jpeg": {".jpg", ".jpeg"},
+    "image/gif": {".gif"},
+    "image/webp": {".webp"},
+    "application/pdf": {".pdf"},
+    "application/zip": {".zip"},
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": {".docx"},
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {".xlsx"},
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": {".pptx"},
+    "application/vnd.oasis.opendocument.text": {".odt"},
+}
+TEXT_EXTENSIONS = {".txt": "text/plain", ".log": "text/plain", ".csv": "text/csv", ".md": "text/plain"}
+MARKUP_SIGNS = (b"<html", b"<script", b"<svg", b"<!doctype", b"<?xml", b"<iframe", b"<body")
+
+TOO_LARGE = "{name} is {size} MB; files may be at most {limit} MB."
+NOT_ALLOWED = (
+    "{name} is not an allowed type of file. Allowed: images, PDF, text, CSV, ZIP and Office documents."
+)
+MISMATCH = "{name} does not look like a {extension} file."
+TOO_MANY = "Attach at most {limit} files at a time."
+MAX_FILES = 10
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1_000_000:.1f}".rstrip("0").rstrip(".")
+
+
+def safe_filename(name: str) -> str:
+    """The user's file name without any path, control characters or quotes, for display and downloads."""
+    base = PurePath(name.replace("\\", "/")).name
+    cleaned = "".join(ch for ch in base if ch.isprintable() and ch not in '"<>|:*?')
+    return cleaned.strip(" .")[:200] or "attachment"
+
+
+def detect_content_type(upload: UploadedFile) -> str:
+    """The MIME type the content shows, if on the allow-list; otherwise ValidationError."""
+    name = safe_filename(upload.name or "")
+    extension = PurePath(name).suffix.lower()
+    upload.seek(0)
+    head = upload.read(8192)
+    upload.seek(0)
+    try:
+        detected = puremagic.from_string(head, mime=True) if head else ""
+    except puremagic.PureError:
+        detected = ""
+    if detected in BINARY_TYPES:
+        if extension and extension not in BINARY_TYPES[detected] and detected != "application/zip":
+            raise ValidationError(MISMATCH.format(name=name, extension=extension))
+        return detected
+    if extension in TEXT_EXTENSIONS and not detected and _is_plain_text(head):
+        return TEXT_EXTENSIONS[extension]
+    raise ValidationError(NOT_ALLOWED.format(name=name))
+
+
+def _is_plain_text(head: bytes) -> bool:
+    if b"\x00" in head:
+        return False
+    lowered = head.lower()
+    if any(sign in lowered for sign in MARKUP_SIGNS):
+        return False
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as error:
+        # The 8 KB sample may end inside a multi-byte character.
+        return error.start >= len(head) - 3
+    return True
+
+
+def validate_uploads(uploads: list[UploadedFile]) -> list[str]:
+    """Check every upload; return their content types or raise one ValidationError listing all problems."""
+    if len(uploads) > MAX_FILES:
+        raise ValidationError(TOO_MANY.format(limit=MAX_FILES))
+    problems: list[str] = []
+    types: list[str] = []
+    limit = settings.ATTACHMENT_MAX_BYTES
+    for upload in uploads:
+        name = safe_filename(upload.name or "")
+        if upload.size > limit:
+            problems.append(
+                TOO_LARGE.format(name=name, size=_megabytes(upload.size), limit=_megabytes(limit))
+            )
+            continue
+        try:
+            types.append(detect_content_type(upload))
+        except ValidationError as error:
+            problems.extend(error.messages)
+    if problems:
+        raise ValidationError(problems)
+    return types
+
+
+def attachment_store(owner: Model, upload: UploadedFile, *, content_type: str, actor) -> Attachment:
+    """Save one validated upload through the storage API, owned by `owner`. Call inside the service."""
+    digest = hashlib.sha256()
+    for chunk in upload.chunks():
+        digest.update(chunk)
+    upload.seek(0)
+    attachment = Attachment(
+        owner=owner,
+        filename=safe_filename(upload.name or ""),
+        content_type=content_type,
+        size=upload.size,
+        sha256=digest.hexdigest(),
+        uploaded_by=actor,
+    )
+    attachment.file.save("upload", upload, save=False)
+    attachment.save()
+    return attachment

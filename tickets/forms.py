@@ -1,0 +1,94 @@
+"""Portal forms: submitting a ticket (with custom fields from the form's schema) and replying."""
+
+import uuid
+
+from django import forms
+
+from tickets import schema
+from tickets.models import TicketForm
+
+CUSTOM_PREFIX = "cf_"
+FILES_AGAIN = "For your security, files are not kept when the form has errors: please choose them again."
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("widget", MultipleFileInput())
+        kwargs.setdefault("required", False)
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        single = super().clean
+        if isinstance(data, list | tuple):
+            return [single(item, initial) for item in data if item]
+        return [single(data, initial)] if data else []
+
+
+class TicketSubmitForm(forms.Form):
+    name = forms.CharField(
+        label="Your name", max_length=150, widget=forms.TextInput(attrs={"autocomplete": "name"})
+    )
+    email = forms.EmailField(
+        label="Your e-mail address", widget=forms.EmailInput(attrs={"autocomplete": "email"})
+    )
+    subject = forms.CharField(max_length=200)
+    description = forms.CharField(
+        label="How can we help?",
+        widget=forms.Textarea(attrs={"rows": 8}),
+        max_length=50_000,
+        help_text="Markdown works: **bold**, lists, `code`, links.",
+    )
+    attachments = MultipleFileField(
+        label="Attachments", help_text="Images, PDF, text, CSV, ZIP or Office files; up to 10 files."
+    )
+    submission_key = forms.UUIDField(widget=forms.HiddenInput)
+
+    def __init__(self, *args, ticket_form: TicketForm | None, anonymous: bool, **kwargs) -> None:
+        kwargs.setdefault("initial", {}).setdefault("submission_key", uuid.uuid4())
+        super().__init__(*args, **kwargs)
+        self.ticket_form = ticket_form
+        if not anonymous:
+            del self.fields["name"]
+            del self.fields["email"]
+        if ticket_form is not None:
+            for definition in ticket_form.schema:
+                self.fields[CUSTOM_PREFIX + definition["name"]] = schema.form_field(definition)
+        # Keep the file input last, after the custom fields.
+        self.order_fields([name for name in self.fields if name not in ("attachments", "submission_key")])
+
+    def custom_field_data(self) -> dict:
+        """Custom values for the service, which validates them against the schema again."""
+        return {
+            name.removeprefix(CUSTOM_PREFIX): value
+            for name, value in self.cleaned_data.items()
+            if name.startswith(CUSTOM_PREFIX)
+        }
+
+    def custom_fields(self):
+        return [self[name] for name in self.fields if name.startswith(CUSTOM_PREFIX)]
+
+    def standard_fields(self):
+        return [
+            self[name]
+            for name in self.fields
+            if not name.startswith(CUSTOM_PREFIX) and name not in ("attachments", "submission_key")
+        ]
+
+
+class ReplyForm(forms.Form):
+    body = forms.CharField(label="Your reply", widget=forms.Textarea(attrs={"rows": 5}), max_length=50_000)
+    attachments = MultipleFileField(label="Attachments")
+    version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+
+class PortalFilterForm(forms.Form):
+    STATUS_CHOICES = [("open", "Open"), ("solved", "Solved"), ("all", "All")]
+    SCOPE_CHOICES = [("mine", "My tickets"), ("organization", "My organisation's tickets")]
+
+    status = forms.ChoiceField(choices=STATUS_CHOICES, required=False)
+    q = forms.CharField(label="Search", required=False, max_length=200)
+    scope = forms.ChoiceField(choices=SCOPE_CHOICES, required=False, label="Show")

@@ -1,0 +1,397 @@
+"""Tickets and what hangs off them: messages, activity, attachments, tags and web forms."""
+
+import uuid
+
+from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey, GenericRelation
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+from guardian.models import UserObjectPermissionBase
+
+from accounts import rbac
+from accounts.models import Organization, Team
+from helpdesk.models import Priority
+from tickets import schema
+from tickets.workflow import Status
+
+NUMBER_PREFIX = "T-"
+NUMBER_SEQUENCE = "tickets_ticket_number_seq"
+
+
+class Channel(models.TextChoices):
+    WEB = "web", "Web"
+    EMAIL = "email", "E-mail"
+    API = "api", "API"
+    PHONE = "phone", "Phone"
+
+
+PRIORITY_ORDER = {Priority.LOW: 1, Priority.MEDIUM: 2, Priority.HIGH: 3, Priority.URGENT: 4}
+
+
+class TagManager(models.Manager["Tag"]):
+    def get_by_natural_key(self, name: str) -> "Tag":
+        return self.get(name=name)
+
+
+class Tag(models.Model):
+    name = models.CharField(max_length=50, unique=True)
+
+    objects = TagManager()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def natural_key(self) -> tuple[str]:
+        return (self.name,)
+
+
+class TicketFormManager(models.Manager["TicketForm"]):
+    def get_by_natural_key(self, slug: str) -> "TicketForm":
+        return self.get(slug=slug)
+
+    def active_for(self, user) -> models.QuerySet["TicketForm"]:
+        """Forms this user may submit: active, and either public or for the user's organisation."""
+        forms = self.filter(is_active=True)
+        organization_id = getattr(user, "organization_id", None) if user.is_authenticated else None
+        if rbac.is_agent(user):
+            return forms
+        return forms.filter(models.Q(organization__isnull=True) | models.Q(organization_id=organization_id))
+
+
+class TicketForm(models.Model):
+    """A public web form whose submissions become tickets (seed 004 FormTemplate)."""
+
+    slug = models.SlugField(max_length=100, unique=True)
+    title = models.CharField(max_length=200)
+    intro = models.TextField(blank=True, help_text="Shown above the form (plain text).")
+    schema = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Custom fields: [{"name": "order_number", "label": "Order number", "type": "text", '
+        '"required": true}]. Types: ' + ", ".join(schema.FIELD_TYPES) + ".",
+    )
+    success_message = models.CharField(
+        max_length=500, default="Thanks! We have your request and will reply soon."
+    )
+    is_active = models.BooleanField(default=True)
+    organization = models.ForeignKey(
+        Organization,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        help_text="Only this organisation's members see the form; empty means everyone.",
+    )
+    default_team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    default_priority = models.CharField(max_length=10, choices=Priority.choices, blank=True)
+    position = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TicketFormManager()
+
+    class Meta:
+        ordering = ["position", "title"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def natural_key(self) -> tuple[str]:
+        return (self.slug,)
+
+    def clean(self) -> None:
+        problems = schema.schema_errors(self.schema)
+        if problems:
+            raise ValidationError({"schema": problems})
+
+
+class TicketQuerySet(models.QuerySet["Ticket"]):
+    def visible_to(self, user) -> "TicketQuerySet":
+        """The one definition of which tickets a user may see (DESIGN §3.2)."""
+        if user is None or not user.is_authenticated or not user.is_active:
+            return self.none()
+        if rbac.is_administrator(user):
+            return self.all()
+        condition = models.Q(requester=user)
+        if user.is_organization_manager and user.organization_id:
+            condition |= models.Q(organization_id=user.organization_id)
+        condition |= self._staff_condition(user)
+        return self.filter(condition, is_deleted=False)
+
+    def staff_visible_to(self, user) -> "TicketQuerySet":
+        """Tickets the user sees as staff (and so with internal notes)."""
+        if user is None or not user.is_authenticated or not user.is_active:
+            return self.none()
+        if rbac.is_administrator(user):
+            return self.all()
+        if not rbac.is_agent(user):
+            return self.none()
+        return self.filter(self._staff_condition(user), is_deleted=False)
+
+    @staticmethod
+    def _staff_condition(user) -> models.Q:
+        if not rbac.is_agent(user):
+            return models.Q(pk__in=[])
+        condition = models.Q(team_id__in=rbac.workable_team_ids(user)) | models.Q(assignee=user)
+        condition |= models.Q(
+            pk__in=TicketUserObjectPermission.objects.filter(
+                user=user, permission__codename="view_ticket"
+            ).values("content_object_id")
+        )
+        granted_organizations = rbac.granted_organizations(user).values("pk")
+        return condition | models.Q(organization_id__in=granted_organizations)
+
+    def by_number(self, number: int) -> "TicketQuerySet":
+        return self.filter(number=number)
+
+
+class TicketManager(models.Manager.from_queryset(TicketQuerySet)):
+    def get_by_natural_key(self, number: int) -> "Ticket":
+        return self.get(number=number)
+
+
+class Ticket(models.Model):
+    number = models.BigIntegerField(
+        unique=True,
+        editable=False,
+        db_default=models.Func(
+            models.Value(NUMBER_SEQUENCE), function="nextval", output_field=models.BigIntegerField()
+        ),
+    )
+    subject = models.CharField(max_length=200)
+    description = models.TextField(help_text="The first message, as the requester typed it.")
+    requester = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="tickets")
+    organization = models.ForeignKey(
+        Organization, null=True, blank=True, on_delete=models.PROTECT, related_name="tickets"
+    )
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="tickets")
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_tickets",
+    )
+    priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.MEDIUM)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.NEW)
+    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.WEB)
+    tags = models.ManyToManyField(Tag, blank=True, related_name="tickets")
+    form = models.ForeignKey(
+        TicketForm, null=True, blank=True, on_delete=models.SET_NULL, related_name="tickets"
+    )
+    custom_fields = models.JSONField(default=dict, blank=True)
+    escalation_level = models.PositiveSmallIntegerField(default=0)
+    follow_up_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="follow_ups"
+    )
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    first_response_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    sla_due_at = models.DateTimeField(null=True, blank=True)
+    last_customer_message_at = models.DateTimeField(null=True, blank=True)
+    is_deleted = models.BooleanField(default=False)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    submission_key = models.UUIDField(
+        null=True,
+        blank=True,
+        unique=True,
+        editable=False,
+        help_text="Makes a repeated form submission idempotent.",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(default=timezone.now, db_index=True)
+    version = models.PositiveIntegerField(
+        default=1, help_text="Optimistic lock: incremented by every change."
+    )
+
+    objects = TicketManager()
+
+    class Meta:
+        ordering = ["-updated_at"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(status__in=Status.values), name="ticket_status_valid"),
+            models.CheckConstraint(
+                condition=models.Q(priority__in=Priority.values), name="ticket_priority_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(channel__in=Channel.values), name="ticket_channel_valid"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "-updated_at"], name="ticket_status_updated"),
+            models.Index(fields=["team", "status", "-updated_at"], name="ticket_team_status_updated"),
+            models.Index(fields=["assignee", "status", "-updated_at"], name="ticket_assignee_status_updated"),
+            models.Index(fields=["requester", "-updated_at"], name="ticket_requester_updated"),
+            models.Index(fields=["organization", "-updated_at"], name="ticket_organization_updated"),
+            models.Index(
+                fields=["sla_due_at"], name="ticket_sla_due", condition=models.Q(sla_due_at__isnull=False)
+            ),
+            models.Index(
+                fields=["resolved_at"], name="ticket_resolved_open", condition=models.Q(status="resolved")
+            ),
+        ]
+        permissions = [  # seed 001 Permission
+            ("create_ticket", "Can submit tickets"),
+            ("close_ticket", "Can close tickets"),
+            ("assign_ticket", "Can assign tickets"),
+            ("manage_tickets", "Can change any field of tickets"),
+            ("escalate_ticket", "Can escalate tickets"),
+            ("view_all_tickets", "Can see every ticket"),
+            ("delete_messages", "Can delete messages"),
+            ("manage_threads", "Can merge and split tickets"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference} {self.subject}"
+
+    def natural_key(self) -> tuple[int]:
+        return (self.number,)
+
+    @property
+    def reference(self) -> str:
+        return f"{NUMBER_PREFIX}{self.number}"
+
+    @property
+    def priority_rank(self) -> int:
+        return PRIORITY_ORDER[self.priority]
+
+    def custom_field_display(self) -> list[tuple[str, str]]:
+        definitions = self.form.schema if self.form_id else []
+        return schema.labelled_values(definitions, self.custom_fields)
+
+
+class TicketMessageQuerySet(models.QuerySet["TicketMessage"]):
+    def visible_to(self, user) -> "TicketMessageQuerySet":
+        """Public messages of visible tickets; internal notes only for staff who see the ticket."""
+        public = models.Q(is_internal=False, ticket__in=Ticket.objects.visible_to(user))
+        notes = models.Q(is_internal=True, ticket__in=Ticket.objects.staff_visible_to(user))
+        return self.filter(public | notes)
+
+
+class TicketMessageManager(models.Manager.from_queryset(TicketMessageQuerySet)):
+    def get_by_natural_key(self, uid: str) -> "TicketMessage":
+        return self.get(uid=uid)
+
+
+class TicketMessage(models.Model):
+    """A public reply or an internal note. The body is stored as typed; body_html is its safe rendering."""
+
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="messages")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    is_internal = models.BooleanField(default=False)
+    from_staff = models.BooleanField(default=False)
+    body = models.TextField()
+    body_html = models.TextField(editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    attachments = GenericRelation("Attachment", content_type_field="owner_type", object_id_field="owner_id")
+
+    objects = TicketMessageManager()
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        indexes = [models.Index(fields=["ticket", "created_at"], name="message_ticket_created")]
+
+    def __str__(self) -> str:
+        kind = "Note" if self.is_internal else "Reply"
+        return f"{kind} on {self.ticket_id} by {self.author or 'System'}"
+
+    def natural_key(self) -> tuple[str]:
+        return (str(self.uid),)
+
+
+class TicketActivity(models.Model):
+    """One entry of a ticket's timeline: who changed what, from what, to what."""
+
+    class Action(models.TextChoices):
+        CREATED = "created", "Created"
+        STATUS = "status", "Status changed"
+        PRIORITY = "priority", "Priority changed"
+        TEAM = "team", "Team changed"
+        ASSIGNEE = "assignee", "Assignee changed"
+        TAGS = "tags", "Tags changed"
+        FIELDS = "fields", "Fields changed"
+        CUSTOM_FIELDS = "custom_fields", "Custom fields changed"
+        REPLY = "reply", "Replied"
+        NOTE = "note", "Internal note"
+        MERGE = "merge", "Merged"
+        FOLLOW_UP = "follow_up", "Follow-up opened"
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="activities")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    action = models.CharField(max_length=20, choices=Action.choices)
+    field = models.CharField(max_length=50, blank=True)
+    old_value = models.JSONField(null=True, blank=True)
+    new_value = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        verbose_name_plural = "ticket activities"
+        indexes = [models.Index(fields=["ticket", "created_at"], name="activity_ticket_created")]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} by {self.actor or 'System'}"
+
+
+def attachment_path(instance: "Attachment", filename: str) -> str:
+    # Stored names are random: the user's filename never reaches the filesystem.
+    return f"attachments/{timezone.now():%Y/%m}/{uuid.uuid4().hex}"
+
+
+class AttachmentQuerySet(models.QuerySet["Attachment"]):
+    def visible_to(self, user) -> "AttachmentQuerySet":
+        """Attachments whose owner the user may see (a note's files only for staff)."""
+        message_type = ContentType.objects.get_for_model(TicketMessage)
+        messages = TicketMessage.objects.visible_to(user).values("pk")
+        return self.filter(owner_type=message_type, owner_id__in=messages)
+
+
+class Attachment(models.Model):
+    """A private file owned by a message (generic owner, so articles can use it later)."""
+
+    owner_type = models.ForeignKey(ContentType, on_delete=models.CASCADE)
+    owner_id = models.BigIntegerField()
+    owner = GenericForeignKey("owner_type", "owner_id")
+    file = models.FileField(upload_to=attachment_path, max_length=200)
+    filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    download_count = models.PositiveIntegerField(default=0)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = AttachmentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        indexes = [models.Index(fields=["owner_type", "owner_id"], name="attachment_owner")]
+
+    def __str__(self) -> str:
+        return self.filename
+
+
+class TicketUserObjectPermission(UserObjectPermissionBase):
+    """Per-ticket grants (exceptions only): an agent outside the team may see this one ticket."""
+
+    content_object = models.ForeignKey(Ticket, on_delete=models.CASCADE)

@@ -1,0 +1,441 @@
+"""Every change to a ticket: one transaction each, rules enforced here, activity written inside.
+
+Each function takes `actor` (None means the System) keyword-only. Changes made from a page carry
+`expected_version`; if the ticket changed since, StaleTicket is raised instead of overwriting.
+"""
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts import rbac
+from accounts.models import Team, User
+from helpdesk.models import Priority, SiteConfiguration
+from tickets import schema, workflow
+from tickets.attachments import attachment_store, validate_uploads
+from tickets.models import Channel, Tag, Ticket, TicketActivity, TicketForm, TicketMessage
+from tickets.rendering import render_markdown
+from tickets.workflow import Status
+
+STALE = (
+    "Someone changed this ticket since you opened it. Reload the page to see their change, then try again."
+)
+NOT_ALLOWED = "You are not allowed to do that on this ticket."
+TRANSITION_REFUSED = "A ticket cannot go from {old} to {new}."
+CLOSED_IS_FINAL = "This ticket is closed; a reply opens a new follow-up ticket instead."
+ASSIGNEE_NOT_AGENT = "{name} is not an agent who can see this ticket."
+EMPTY_BODY = "Write a message before sending."
+UNKNOWN_FIELD = "{name} cannot be changed this way."
+TAG_INVALID = "Tags are at most 50 characters: letters, digits, spaces, - and _."
+
+STAFF_FIELDS = {"subject", "priority", "team", "custom_fields", "escalation_level"}
+
+
+class TicketError(Exception):
+    """A refused change; str(error) is a message for the person who tried it."""
+
+
+class StaleTicket(TicketError):
+    pass
+
+
+class TicketNotAllowed(TicketError):
+    pass
+
+
+class TransitionRefused(TicketError):
+    pass
+
+
+class InvalidAssignee(TicketError):
+    pass
+
+
+def _lock(ticket: Ticket, expected_version: int | None) -> Ticket:
+    locked = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    if expected_version is not None and locked.version != expected_version:
+        raise StaleTicket(STALE)
+    return locked
+
+
+def _save(ticket: Ticket, actor: User | None, fields: Sequence[str]) -> None:
+    ticket.version += 1
+    ticket.updated_at = timezone.now()
+    ticket.updated_by = actor
+    ticket.save(update_fields=[*fields, "version", "updated_at", "updated_by"])
+
+
+def _activity(
+    ticket: Ticket, actor: User | None, action: str, field: str = "", old: Any = None, new: Any = None
+):
+    return TicketActivity.objects.create(
+        ticket=ticket, actor=actor, action=action, field=field, old_value=old, new_value=new
+    )
+
+
+def _require_staff(ticket: Ticket, actor: User | None) -> None:
+    if actor is None:  # the System
+        return
+    if not Ticket.objects.staff_visible_to(actor).filter(pk=ticket.pk).exists():
+        raise TicketNotAllowed(NOT_ALLOWED)
+
+
+def _require_visible(ticket: Ticket, actor: User | None) -> None:
+    if actor is not None and not Ticket.objects.visible_to(actor).filter(pk=ticket.pk).exists():
+        raise TicketNotAllowed(NOT_ALLOWED)
+
+
+def _acts_as_staff(ticket: Ticket, actor: User | None) -> bool:
+    return actor is None or Ticket.objects.staff_visible_to(actor).filter(pk=ticket.pk).exists()
+
+
+def _message(
+    ticket: Ticket, *, body: str, actor: User | None, internal: bool, from_staff: bool, uploads, types
+) -> TicketMessage:
+    message = TicketMessage.objects.create(
+        ticket=ticket,
+        author=actor,
+        is_internal=internal,
+        from_staff=from_staff,
+        body=body,
+        body_html=render_markdown(body),
+    )
+    for upload, content_type in zip(uploads, types, strict=True):
+        attachment_store(message, upload, content_type=content_type, actor=actor)
+    return message
+
+
+@transaction.atomic
+def ticket_create(
+    *,
+    requester: User,
+    subject: str,
+    description: str,
+    actor: User | None,
+    form: TicketForm | None = None,
+    custom_fields: dict[str, Any] | None = None,
+    uploads: Sequence[UploadedFile] = (),
+    channel: str = Channel.WEB,
+    priority: str | None = None,
+    team: Team | None = None,
+    submission_key: UUID | None = None,
+    follow_up_of: Ticket | None = None,
+) -> Ticket:
+    """Open a ticket with its first message. A repeated submission_key returns the first ticket."""
+    if submission_key is not None:
+        existing = Ticket.objects.filter(submission_key=submission_key, requester=requester).first()
+        if existing is not None:
+            return existing
+    subject, description = subject.strip(), description.strip()
+    if not subject or not description:
+        raise ValidationError({"subject" if not subject else "description": "This field is required."})
+    values = schema.clean_values(form.schema, custom_fields or {}) if form is not None else {}
+    types = validate_uploads(list(uploads))
+    staff_actor = actor is not None and rbac.is_agent(actor)
+    configuration = SiteConfiguration.objects.get_current()
+    ticket = Ticket(
+        subject=subject[:200],
+        description=description,
+        requester=requester,
+        organization=requester.organization,
+        team=(team if staff_actor else None) or (form.default_team if form else None),
+        priority=(priority if staff_actor and priority in Priority.values else None)
+        or (
+            form.default_priority if form and form.default_priority else configuration.default_ticket_priority
+        ),
+        channel=channel,
+        form=form,
+        custom_fields=values,
+        follow_up_of=follow_up_of,
+        submission_key=submission_key,
+        created_by=actor,
+        updated_by=actor,
+        last_customer_message_at=timezone.now(),
+    )
+    try:
+        with transaction.atomic():
+            ticket.save()
+    except IntegrityError:
+        # The same form was submitted twice at once: the other request created it.
+        if submission_key is None:
+            raise
+        return Ticket.objects.get(submission_key=submission_key)
+    ticket.refresh_from_db(fields=["number"])
+    _message(
+        ticket,
+        body=description,
+        actor=actor,
+        internal=False,
+        from_staff=staff_actor,
+        uploads=uploads,
+        types=types,
+    )
+    _activity(
+        ticket,
+        actor,
+        TicketActivity.Action.CREATED,
+        new={"status": ticket.status, "priority": ticket.priority},
+    )
+    if follow_up_of is not None:
+        _activity(follow_up_of, actor, TicketActivity.Action.FOLLOW_UP, new=ticket.reference)
+    return ticket
+
+
+@transaction.atomic
+def ticket_reply(
+    ticket: Ticket,
+    *,
+    body: str,
+    actor: User | None,
+    uploads: Sequence[UploadedFile] = (),
+    status_after: str | None = None,
+    expected_version: int | None = None,
+) -> TicketMessage:
+    """A public reply. A customer's reply reopens a pending or solved ticket; on a closed ticket it
+    opens a linked follow-up ticket and the message lands there. Staff may set a status on send."""
+    body = body.strip()
+    if not body:
+        raise ValidationError({"body": EMPTY_BODY})
+    _require_visible(ticket, actor)
+    ticket = _lock(ticket, expected_version)
+    as_staff = _acts_as_staff(ticket, actor)
+    if not workflow.accepts_replies(ticket.status):
+        if as_staff:
+            raise TransitionRefused(CLOSED_IS_FINAL)
+        follow_up = ticket_create(
+            requester=ticket.requester,
+            subject=f"Follow-up: {ticket.subject}"[:200],
+            description=body,
+            actor=actor,
+            uploads=uploads,
+            follow_up_of=ticket,
+        )
+        return follow_up.messages.get()
+    types = validate_uploads(list(uploads))
+    message = _message(
+        ticket, body=body, actor=actor, internal=False, from_staff=as_staff, uploads=uploads, types=types
+    )
+    changed = []
+    if as_staff:
+        if ticket.first_response_at is None and actor is not None:
+            ticket.first_response_at = message.created_at
+            changed.append("first_response_at")
+        if ticket.status == Status.NEW and status_after is None:
+            status_after = Status.OPEN
+    else:
+        ticket.last_customer_message_at = message.created_at
+        changed.append("last_customer_message_at")
+        status_after = workflow.status_after_customer_reply(ticket.status)
+    _activity(ticket, actor, TicketActivity.Action.REPLY, new=str(message.uid))
+    if status_after and status_after != ticket.status:
+        changed += _apply_transition(ticket, status_after, actor=actor, by_customer=not as_staff)
+    _save(ticket, actor, changed)
+    return message
+
+
+@transaction.atomic
+def ticket_add_note(
+    ticket: Ticket, *, body: str, actor: User | None, uploads: Sequence[UploadedFile] = ()
+) -> TicketMessage:
+    """An internal note: staff only, never shown to customers."""
+    body = body.strip()
+    if not body:
+        raise ValidationError({"body": EMPTY_BODY})
+    _require_staff(ticket, actor)
+    if actor is not None and not rbac.is_agent(actor):
+        raise TicketNotAllowed(NOT_ALLOWED)
+    ticket = _lock(ticket, None)
+    types = validate_uploads(list(uploads))
+    message = _message(
+        ticket, body=body, actor=actor, internal=True, from_staff=True, uploads=uploads, types=types
+    )
+    _activity(ticket, actor, TicketActivity.Action.NOTE, new=str(message.uid))
+    _save(ticket, actor, [])
+    return message
+
+
+def _apply_transition(ticket: Ticket, status: str, *, actor: User | None, by_customer: bool) -> list[str]:
+    """Move the locked ticket to `status` (not saved); returns the fields changed."""
+    if not workflow.can_transition(ticket.status, status, by_customer=by_customer):
+        raise TransitionRefused(
+            TRANSITION_REFUSED.format(old=Status(ticket.status).label, new=Status(status).label)
+        )
+    old = ticket.status
+    ticket.status = status
+    now = timezone.now()
+    changed = ["status"]
+    if status == Status.RESOLVED:
+        ticket.resolved_at = now
+        changed.append("resolved_at")
+    elif status == Status.CLOSED:
+        ticket.closed_at = now
+        changed.append("closed_at")
+        if ticket.resolved_at is None:
+            ticket.resolved_at = now
+            changed.append("resolved_at")
+    elif old == Status.RESOLVED:
+        ticket.resolved_at = None
+        changed.append("resolved_at")
+    _activity(ticket, actor, TicketActivity.Action.STATUS, "status", old, status)
+    return changed
+
+
+@transaction.atomic
+def ticket_transition(
+    ticket: Ticket, *, status: str, actor: User | None, expected_version: int | None = None
+) -> Ticket:
+    """Change the status as the workflow allows: staff by TRANSITIONS, customers by CUSTOMER_TRANSITIONS."""
+    if status not in Status.values:
+        raise TransitionRefused(f"Unknown status {status!r}.")
+    _require_visible(ticket, actor)
+    ticket = _lock(ticket, expected_version)
+    changed = _apply_transition(ticket, status, actor=actor, by_customer=not _acts_as_staff(ticket, actor))
+    _save(ticket, actor, changed)
+    return ticket
+
+
+@transaction.atomic
+def ticket_assign(
+    ticket: Ticket, *, assignee: User | None, actor: User | None, expected_version: int | None = None
+) -> Ticket:
+    """Assign (or unassign) a ticket; the assignee must be an agent who can see it."""
+    _require_staff(ticket, actor)
+    ticket = _lock(ticket, expected_version)
+    if assignee is not None:
+        assignee = User.objects.get(pk=assignee.pk)  # fresh role and team caches
+        can_see = Ticket.objects.staff_visible_to(assignee).filter(pk=ticket.pk)
+        if not rbac.is_agent(assignee) or not can_see.exists():
+            raise InvalidAssignee(ASSIGNEE_NOT_AGENT.format(name=assignee))
+    if ticket.assignee_id == (assignee.pk if assignee else None):
+        return ticket
+    old = str(ticket.assignee) if ticket.assignee_id else None
+    ticket.assignee = assignee
+    _activity(
+        ticket, actor, TicketActivity.Action.ASSIGNEE, "assignee", old, str(assignee) if assignee else None
+    )
+    _save(ticket, actor, ["assignee"])
+    return ticket
+
+
+@transaction.atomic
+def ticket_update_fields(
+    ticket: Ticket, *, changes: dict[str, Any], actor: User | None, expected_version: int | None = None
+) -> Ticket:
+    """Change internal fields (subject, priority, team, custom fields, escalation): staff only."""
+    unknown = set(changes) - STAFF_FIELDS
+    if unknown:
+        raise TicketNotAllowed(UNKNOWN_FIELD.format(name=", ".join(sorted(unknown))))
+    _require_staff(ticket, actor)
+    ticket = _lock(ticket, expected_version)
+    changed: list[str] = []
+    for name, value in changes.items():
+        if name == "custom_fields":
+            value = schema.clean_values(ticket.form.schema, value) if ticket.form_id else {}
+        if name == "priority" and value not in Priority.values:
+            raise ValidationError({"priority": f"Unknown priority {value!r}."})
+        if name == "subject":
+            value = str(value).strip()[:200]
+            if not value:
+                raise ValidationError({"subject": "This field is required."})
+        old = getattr(ticket, name)
+        if old == value:
+            continue
+        setattr(ticket, name, value)
+        changed.append(name)
+        action = {
+            "priority": TicketActivity.Action.PRIORITY,
+            "team": TicketActivity.Action.TEAM,
+            "custom_fields": TicketActivity.Action.CUSTOM_FIELDS,
+        }.get(name, TicketActivity.Action.FIELDS)
+        shown = lambda item: str(item) if isinstance(item, Team) else item
+        _activity(ticket, actor, action, name, shown(old), shown(value))
+    if changed:
+        _save(ticket, actor, changed)
+    return ticket
+
+
+def _shown(value: Any) -> Any:
+    """A value as the activity timeline stores it (JSON)."""
+    return str(value) if isinstance(value, Team) else value
+
+
+def _tag_names(names: Sequence[str]) -> list[str]:
+    cleaned = sorted({" ".join(name.split()).lower() for name in names if name.strip()})
+    for name in cleaned:
+        if len(name) > 50 or not all(ch.isalnum() or ch in " -_" for ch in name):
+            raise ValidationError({"tags": TAG_INVALID})
+    return cleaned
+
+
+@transaction.atomic
+def ticket_set_tags(
+    ticket: Ticket, *, names: Sequence[str], actor: User | None, expected_version: int | None = None
+) -> Ticket:
+    _require_staff(ticket, actor)
+    ticket = _lock(ticket, expected_version)
+    wanted = _tag_names(names)
+    current = sorted(ticket.tags.values_list("name", flat=True))
+    if wanted == current:
+        return ticket
+    tags = [Tag.objects.get_or_create(name=name)[0] for name in wanted]
+    ticket.tags.set(tags)
+    _activity(ticket, actor, TicketActivity.Action.TAGS, "tags", current, wanted)
+    _save(ticket, actor, [])
+    return ticket
+
+
+def tickets_close_resolved(*, now: datetime | None = None, days: int | None = None) -> int:
+    """Close tickets resolved more than `days` ago (the scheduled auto-close), as the System."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.TICKET_AUTO_CLOSE_DAYS if days is None else days)
+    closed = 0
+    for ticket in (
+        Ticket.objects.filter(status=Status.RESOLVED, resolved_at__lte=cutoff).only("pk").iterator()
+    ):
+        try:
+            ticket_transition(ticket, status=Status.CLOSED, actor=None)
+            closed += 1
+        except TicketError:
+            continue  # reopened meanwhile
+    return closed
+
+
+def anonymous_requester(*, email: str, name: str) -> User:
+    """The account an anonymous submission belongs to: the existing one, or a new pending account."""
+    existing = User.objects.filter(email__iexact=email).first()
+    if existing is not None:
+        return existing
+    from accounts import roles
+    from accounts import services as account_services
+
+    user = User(email=User.objects.normalize_email(email), name=name.strip(), status=User.Status.PENDING)
+    user.set_unusable_password()
+    user.save()
+    account_services.role_assign(user, roles.CUSTOMER, actor=None)
+    return user
+
+
+def send_submission_receipt(ticket: Ticket, *, portal_url: str, reset_url: str) -> None:
+    """After commit: tell the requester their ticket number and how to follow it (no secrets in links)."""
+    requester = ticket.requester
+
+    def send() -> None:
+        send_mail(
+            f"[{ticket.reference}] We received your request: {ticket.subject}",
+            f"Hello {requester.get_short_name()},\n\n"
+            f"We received your request {ticket.reference} and will reply soon.\n\n"
+            f"Follow it at {portal_url}\nNo password yet? Choose one at {reset_url}\n",
+            None,
+            [requester.email],
+            fail_silently=True,
+        )
+
+    transaction.on_commit(send)

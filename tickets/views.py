@@ -1,0 +1,234 @@
+"""Customer portal: submit tickets through web forms, follow and answer them, download attachments."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import F, Q
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from helpdesk.middleware import site_configuration
+from tickets import services, workflow
+from tickets.forms import CUSTOM_PREFIX, FILES_AGAIN, PortalFilterForm, ReplyForm, TicketSubmitForm
+from tickets.models import NUMBER_PREFIX, Attachment, Ticket, TicketForm, TicketMessage
+from tickets.workflow import Status
+
+PAGE_SIZE = 20
+
+
+def _add_service_errors(form, error: ValidationError) -> None:
+    if not hasattr(error, "error_dict"):
+        form.add_error(None, error)
+        return
+    for field, errors in error.error_dict.items():
+        name = field if field in form.fields else CUSTOM_PREFIX + field
+        form.add_error(name if name in form.fields else None, errors)
+
+
+@require_http_methods(["GET", "POST"])
+def ticket_submit(request: HttpRequest, slug: str | None = None) -> HttpResponse:
+    anonymous = not request.user.is_authenticated
+    if anonymous and not site_configuration(request).anonymous_submission:
+        return redirect(f"{reverse('accounts:login')}?next={request.path}")
+    ticket_form = get_object_or_404(TicketForm.objects.active_for(request.user), slug=slug) if slug else None
+    form = TicketSubmitForm(
+        request.POST or None, request.FILES or None, ticket_form=ticket_form, anonymous=anonymous
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            requester = (
+                services.anonymous_requester(email=data["email"], name=data["name"])
+                if anonymous
+                else request.user
+            )
+            ticket = services.ticket_create(
+                requester=requester,
+                subject=data["subject"],
+                description=data["description"],
+                form=ticket_form,
+                custom_fields=form.custom_field_data(),
+                uploads=data["attachments"],
+                submission_key=data["submission_key"],
+                actor=None if anonymous else request.user,
+            )
+        except ValidationError as error:
+            _add_service_errors(form, error)
+        else:
+            return _after_submission(request, ticket, ticket_form, anonymous=anonymous)
+    status = 200
+    if form.is_bound:
+        status = 422
+        if request.FILES:
+            form.add_error("attachments", FILES_AGAIN)
+    context = {"form": form, "ticket_form": ticket_form, "forms": TicketForm.objects.active_for(request.user)}
+    return render(request, "tickets/portal/ticket_form.html", context, status=status)
+
+
+def _after_submission(
+    request: HttpRequest, ticket: Ticket, ticket_form: TicketForm | None, *, anonymous: bool
+):
+    success = (
+        ticket_form.success_message if ticket_form else "Thanks! We have your request and will reply soon."
+    )
+    if anonymous:
+        services.send_submission_receipt(
+            ticket,
+            portal_url=request.build_absolute_uri(reverse("tickets:portal_detail", args=[ticket.number])),
+            reset_url=request.build_absolute_uri(reverse("accounts:password_reset")),
+        )
+        # The number travels in the session, never in the URL.
+        request.session["submitted_ticket"] = {"reference": ticket.reference, "message": success}
+        return redirect("tickets:portal_submitted")
+    messages.success(request, f"{success} Your reference is {ticket.reference}.")
+    return redirect("tickets:portal_detail", number=ticket.number)
+
+
+@require_GET
+def ticket_submitted(request: HttpRequest) -> HttpResponse:
+    submitted = request.session.get("submitted_ticket")
+    if not submitted:
+        return redirect("home")
+    return render(request, "tickets/portal/ticket_submitted.html", {"submitted": submitted})
+
+
+@login_required
+@require_GET
+def ticket_list(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    filters = PortalFilterForm(request.GET)
+    filters.is_valid()
+    status = filters.cleaned_data.get("status") or "open"
+    query = (filters.cleaned_data.get("q") or "").strip()
+    may_see_organization = user.is_organization_manager and user.organization_id is not None
+    scope = filters.cleaned_data.get("scope") if may_see_organization else "mine"
+    tickets = Ticket.objects.visible_to(user).select_related("requester")
+    if scope == "organization":
+        tickets = tickets.filter(organization_id=user.organization_id)
+    else:
+        tickets = tickets.filter(requester=user)
+    if status == "open":
+        tickets = tickets.filter(status__in=workflow.OPEN_STATUSES)
+    elif status == "solved":
+        tickets = tickets.filter(status__in=workflow.SOLVED_STATUSES)
+    if query:
+        number = query.upper().removeprefix(NUMBER_PREFIX)
+        condition = Q(subject__icontains=query)
+        if number.isdigit():
+            condition |= Q(number=int(number))
+        tickets = tickets.filter(condition)
+    page = Paginator(tickets.order_by("-updated_at", "-pk"), PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        "page": page,
+        "filters": filters,
+        "status": status,
+        "query": query,
+        "scope": scope or "mine",
+        "may_see_organization": may_see_organization,
+    }
+    return render(request, "tickets/portal/ticket_list.html", context)
+
+
+def _visible_ticket(request: HttpRequest, number: str) -> Ticket:
+    return get_object_or_404(
+        Ticket.objects.visible_to(request.user).select_related("requester", "form", "assignee"), number=number
+    )
+
+
+def _detail_context(request: HttpRequest, ticket: Ticket, reply_form: ReplyForm | None = None) -> dict:
+    thread = (
+        TicketMessage.objects.visible_to(request.user)
+        .filter(ticket=ticket, is_internal=False)
+        .select_related("author")
+        .prefetch_related("attachments")
+    )
+    by_customer = not Ticket.objects.staff_visible_to(request.user).filter(pk=ticket.pk).exists()
+    allowed = workflow.allowed_transitions(ticket.status, by_customer=by_customer)
+    return {
+        "ticket": ticket,
+        "thread": thread,
+        "reply_form": reply_form or ReplyForm(initial={"version": ticket.version}),
+        "can_mark_solved": Status.RESOLVED in allowed,
+        "can_reopen": Status.OPEN in allowed and ticket.status == Status.RESOLVED,
+        "is_closed": ticket.status == Status.CLOSED,
+    }
+
+
+@login_required
+@require_GET
+def ticket_detail(request: HttpRequest, number: str) -> HttpResponse:
+    ticket = _visible_ticket(request, number)
+    return render(request, "tickets/portal/ticket_detail.html", _detail_context(request, ticket))
+
+
+@login_required
+@require_POST
+def ticket_reply(request: HttpRequest, number: str) -> HttpResponse:
+    ticket = _visible_ticket(request, number)
+    form = ReplyForm(request.POST, request.FILES)
+    template = "tickets/portal/ticket_detail.html"
+    if request.htmx:
+        template += "#conversation"
+    if form.is_valid():
+        try:
+            message = services.ticket_reply(
+                ticket,
+                body=form.cleaned_data["body"],
+                uploads=form.cleaned_data["attachments"],
+                actor=request.user,
+            )
+        except ValidationError as error:
+            _add_service_errors(form, error)
+        except services.TicketError as error:
+            form.add_error(None, str(error))
+        else:
+            if message.ticket_id != ticket.pk:
+                messages.success(
+                    request, f"This ticket was closed, so your message opened {message.ticket.reference}."
+                )
+                return redirect("tickets:portal_detail", number=message.ticket.number)
+            if request.htmx:
+                ticket.refresh_from_db()
+                return render(request, template, _detail_context(request, ticket))
+            messages.success(request, "Your reply was sent.")
+            return redirect("tickets:portal_detail", number=ticket.number)
+    if request.FILES:
+        form.add_error("attachments", FILES_AGAIN)
+    return render(request, template, _detail_context(request, ticket, form), status=422)
+
+
+@login_required
+@require_POST
+def ticket_set_status(request: HttpRequest, number: str) -> HttpResponse:
+    ticket = _visible_ticket(request, number)
+    target = request.POST.get("status", "")
+    try:
+        services.ticket_transition(ticket, status=target, actor=request.user)
+    except services.TicketError as error:
+        messages.error(request, str(error))
+    else:
+        done = "marked as solved" if target == Status.RESOLVED else "reopened"
+        messages.success(request, f"{ticket.reference} is {done}.")
+    return redirect("tickets:portal_detail", number=ticket.number)
+
+
+@login_required
+@require_GET
+def attachment_download(request: HttpRequest, pk: int) -> FileResponse:
+    attachment = get_object_or_404(Attachment.objects.visible_to(request.user), pk=pk)
+    try:
+        handle = attachment.file.open("rb")
+    except FileNotFoundError as error:
+        raise Http404("The file is missing from storage.") from error
+    # A counter, not a change anyone acts on: downloads are counted on the GET that serves them.
+    Attachment.objects.filter(pk=attachment.pk).update(download_count=F("download_count") + 1)
+    response = FileResponse(
+        handle, as_attachment=True, filename=attachment.filename, content_type=attachment.content_type
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Cache-Control"] = "private, no-store"
+    return response
