@@ -13,7 +13,8 @@ def django_db_setup(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture(autouse=True)
-def test_settings(settings):
+def test_settings(settings, tmp_path):
+    settings.MEDIA_ROOT = str(tmp_path / "media")
     # Fast hashing; the demo fixture's PBKDF2 hashes still verify (Django tries every hasher).
     settings.PASSWORD_HASHERS = [
         "django.contrib.auth.hashers.MD5PasswordHasher",

@@ -8,6 +8,8 @@ from django.core.management import call_command
 
 from accounts import roles, services
 from accounts.models import Invitation, Organization, RoleAssignment, Skill, Team, TeamMember, User
+from tickets import services as ticket_services
+from tickets.models import Ticket, TicketForm
 
 TEST_PASSWORD = "correct-horse-battery-staple"
 
@@ -113,3 +115,32 @@ def make_supervisor(*teams: Team, **fields) -> User:
 
 def make_administrator(**fields) -> User:
     return make_user_with_role(roles.ADMINISTRATOR, is_staff=True, **fields)
+
+
+class TicketFormFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = TicketForm
+
+    slug = factory.Sequence(lambda n: f"form-{n}")
+    title = factory.Sequence(lambda n: f"Form {n}")
+    schema = factory.LazyFunction(
+        lambda: [
+            {"name": "order_number", "label": "Order number", "type": "text", "required": True},
+            {"name": "product", "label": "Product", "type": "select", "choices": ["Basic", "Pro"]},
+        ]
+    )
+
+
+def make_ticket(requester: User, *, team: Team | None = None, actor: User | None = None, **fields) -> Ticket:
+    """A ticket created through the service, then placed in `team` (as routing would)."""
+    ticket = ticket_services.ticket_create(
+        requester=requester,
+        subject=fields.pop("subject", "Printer on fire"),
+        description=fields.pop("description", "It is **really** on fire."),
+        actor=actor if actor is not None else requester,
+        **fields,
+    )
+    if team is not None:
+        Ticket.objects.filter(pk=ticket.pk).update(team=team)
+        ticket.refresh_from_db()
+    return ticket

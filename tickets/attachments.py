@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db.models import Model
+from django.template.defaultfilters import filesizeformat
 
 from tickets.models import Attachment
 
@@ -28,17 +29,13 @@ BINARY_TYPES = {
 TEXT_EXTENSIONS = {".txt": "text/plain", ".log": "text/plain", ".csv": "text/csv", ".md": "text/plain"}
 MARKUP_SIGNS = (b"<html", b"<script", b"<svg", b"<!doctype", b"<?xml", b"<iframe", b"<body")
 
-TOO_LARGE = "{name} is {size} MB; files may be at most {limit} MB."
+TOO_LARGE = "{name} is {size}; files may be at most {limit}."
 NOT_ALLOWED = (
     "{name} is not an allowed type of file. Allowed: images, PDF, text, CSV, ZIP and Office documents."
 )
 MISMATCH = "{name} does not look like a {extension} file."
 TOO_MANY = "Attach at most {limit} files at a time."
 MAX_FILES = 10
-
-
-def _megabytes(size: int) -> str:
-    return f"{size / 1_000_000:.1f}".rstrip("0").rstrip(".")
 
 
 def safe_filename(name: str) -> str:
@@ -93,7 +90,7 @@ def validate_uploads(uploads: list[UploadedFile]) -> list[str]:
         name = safe_filename(upload.name or "")
         if upload.size > limit:
             problems.append(
-                TOO_LARGE.format(name=name, size=_megabytes(upload.size), limit=_megabytes(limit))
+                TOO_LARGE.format(name=name, size=filesizeformat(upload.size), limit=filesizeformat(limit))
             )
             continue
         try:

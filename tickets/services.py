@@ -4,6 +4,7 @@ Each function takes `actor` (None means the System) keyword-only. Changes made f
 `expected_version`; if the ticket changed since, StaleTicket is raised instead of overwriting.
 """
 
+import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,6 +25,8 @@ from tickets.attachments import attachment_store, validate_uploads
 from tickets.models import Channel, Tag, Ticket, TicketActivity, TicketForm, TicketMessage
 from tickets.rendering import render_markdown
 from tickets.workflow import Status
+
+logger = logging.getLogger(__name__)
 
 STALE = (
     "Someone changed this ticket since you opened it. Reload the page to see their change, then try again."
@@ -236,7 +239,8 @@ def ticket_reply(
         status_after = workflow.status_after_customer_reply(ticket.status)
     _activity(ticket, actor, TicketActivity.Action.REPLY, new=str(message.uid))
     if status_after and status_after != ticket.status:
-        changed += _apply_transition(ticket, status_after, actor=actor, by_customer=not as_staff)
+        # Staff chose the status; a customer's reopening is the workflow's own rule, not their choice.
+        changed += _apply_transition(ticket, status_after, actor=actor, by_customer=False)
     _save(ticket, actor, changed)
     return message
 
@@ -355,8 +359,7 @@ def ticket_update_fields(
             "team": TicketActivity.Action.TEAM,
             "custom_fields": TicketActivity.Action.CUSTOM_FIELDS,
         }.get(name, TicketActivity.Action.FIELDS)
-        shown = lambda item: str(item) if isinstance(item, Team) else item
-        _activity(ticket, actor, action, name, shown(old), shown(value))
+        _activity(ticket, actor, action, name, _shown(old), _shown(value))
     if changed:
         _save(ticket, actor, changed)
     return ticket
@@ -428,14 +431,17 @@ def send_submission_receipt(ticket: Ticket, *, portal_url: str, reset_url: str) 
     requester = ticket.requester
 
     def send() -> None:
-        send_mail(
-            f"[{ticket.reference}] We received your request: {ticket.subject}",
-            f"Hello {requester.get_short_name()},\n\n"
-            f"We received your request {ticket.reference} and will reply soon.\n\n"
-            f"Follow it at {portal_url}\nNo password yet? Choose one at {reset_url}\n",
-            None,
-            [requester.email],
-            fail_silently=True,
-        )
+        try:
+            send_mail(
+                f"[{ticket.reference}] We received your request: {ticket.subject}",
+                f"Hello {requester.get_short_name()},\n\n"
+                f"We received your request {ticket.reference} and will reply soon.\n\n"
+                f"Follow it at {portal_url}\nNo password yet? Choose one at {reset_url}\n",
+                None,
+                [requester.email],
+            )
+        except Exception:
+            # The ticket exists whatever the mail server says; the failure is logged for the admins.
+            logger.exception("Could not send the receipt for %s", ticket.reference)
 
     transaction.on_commit(send)

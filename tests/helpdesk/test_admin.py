@@ -2,17 +2,39 @@
 
 import pytest
 from django.contrib import admin
-from django.core.management import call_command
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from tests.factories import make_administrator, make_agent
+from helpdesk.models import SiteConfiguration
+from tests.factories import (
+    InvitationFactory,
+    SkillFactory,
+    TeamFactory,
+    TicketFormFactory,
+    make_administrator,
+    make_agent,
+    make_customer,
+    make_ticket,
+)
+from tickets import services as ticket_services
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def admin_client(client):
-    call_command("loaddata", "demo", verbosity=0)
+    """An administrator, with at least one row of every model to open."""
+    team = TeamFactory()
+    customer = make_customer()
+    agent = make_agent(team)
+    SkillFactory().agents.add(agent)
+    InvitationFactory(organization=customer.organization)
+    ticket = make_ticket(customer, team=team, form=TicketFormFactory(), custom_fields={"order_number": "A-1"})
+    ticket_services.ticket_set_tags(ticket, names=["vip"], actor=agent)
+    ticket_services.ticket_reply(
+        ticket, body="Hello", actor=agent, uploads=[SimpleUploadedFile("a.txt", b"hi")]
+    )
+    SiteConfiguration.objects.get_current()
     client.force_login(make_administrator(is_superuser=True))
     return client
 

@@ -1,0 +1,63 @@
+"""User text is shown as text: XSS attempts in every rendered field, and link schemes."""
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from tests.factories import TicketFormFactory, make_customer, make_ticket
+from tickets.rendering import render_markdown
+
+pytestmark = pytest.mark.django_db
+
+PAYLOAD = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+
+
+@pytest.mark.parametrize(
+    ("text", "forbidden"),
+    [
+        (PAYLOAD, "<script"),
+        (PAYLOAD, "<img"),
+        ("[click](javascript:alert(1))", "javascript:"),
+        ("[click](JaVaScRiPt:alert(1))", 'alert(1)"'),
+        ("[data](data:text/html;base64,PHNjcmlwdD4=)", "data:"),
+        ("![pixel](https://tracker.example/p.gif)", "<img"),
+        ('<a href="https://x" onclick="steal()">x</a>', '<a href="https://x" onclick'),
+    ],
+)
+def test_markdown_rendering_strips_active_content(text, forbidden):
+    assert forbidden.lower() not in render_markdown(text).lower()
+
+
+def test_template_syntax_in_user_text_stays_literal(client):
+    customer = make_customer()
+    ticket = make_ticket(
+        customer, subject="{{ request.user.email }}", description="{% debug %} {{ 7|add:1 }}"
+    )
+    client.force_login(customer)
+    body = client.get(reverse("tickets:portal_detail", args=[ticket.number])).content.decode()
+    assert "{{ request.user.email }}" in body and "{% debug %} {{ 7|add:1 }}" in body
+
+
+def test_allowed_links_survive_with_safe_rel():
+    html = render_markdown("[docs](https://example.com/a) and [mail](mailto:help@example.com)")
+    assert 'href="https://example.com/a"' in html and 'href="mailto:help@example.com"' in html
+    assert 'rel="nofollow noopener noreferrer"' in html
+
+
+def test_xss_in_subject_body_custom_field_and_file_name_renders_as_text(client):
+    customer = make_customer(name=PAYLOAD)
+    form = TicketFormFactory(schema=[{"name": "note", "label": "Note", "type": "text"}])
+    ticket = make_ticket(
+        customer,
+        subject=PAYLOAD,
+        description=PAYLOAD,
+        form=form,
+        custom_fields={"note": PAYLOAD},
+        uploads=[SimpleUploadedFile(f"{PAYLOAD}.txt", b"hello")],
+    )
+    client.force_login(customer)
+    for url in (reverse("tickets:portal_detail", args=[ticket.number]), reverse("tickets:portal_list")):
+        body = client.get(url).content.decode()
+        assert "<script>alert" not in body
+        assert "<img src=x" not in body
+        assert "&lt;script&gt;" in body

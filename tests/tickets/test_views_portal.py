@@ -1,0 +1,254 @@
+"""Portal pages: submitting through forms, bad input, double submission, replies with htmx, budgets."""
+
+import uuid
+
+import pytest
+from django.core import mail
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from accounts.models import User
+from helpdesk.services import site_configuration_update
+from tests.factories import TeamFactory, TicketFormFactory, make_agent, make_customer, make_ticket
+from tickets import services
+from tickets.forms import FILES_AGAIN
+from tickets.models import Attachment, Ticket, TicketMessage
+from tickets.workflow import Status
+
+pytestmark = pytest.mark.django_db
+
+SUBMIT = reverse("tickets:portal_submit")
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 40
+
+
+def submission(**extra) -> dict:
+    return {
+        "subject": "Printer jam",
+        "description": "Paper stuck",
+        "submission_key": str(uuid.uuid4()),
+        **extra,
+    }
+
+
+def test_customer_submits_the_default_form_and_lands_on_the_ticket(client):
+    customer = make_customer()
+    client.force_login(customer)
+    response = client.post(SUBMIT, submission(attachments=[SimpleUploadedFile("shot.png", PNG)]))
+    ticket = Ticket.objects.get()
+    assert response.status_code == 302 and response["Location"] == reverse(
+        "tickets:portal_detail", args=[ticket.number]
+    )
+    assert ticket.requester == customer
+    attachment = Attachment.objects.get()
+    assert (attachment.filename, attachment.content_type) == ("shot.png", "image/png")
+    page = client.get(response["Location"]).content.decode()
+    assert ticket.reference in page and "shot.png" in page
+
+
+def test_form_with_custom_fields_refills_everything_on_error_with_422(client):
+    client.force_login(make_customer())
+    form = TicketFormFactory(slug="orders")
+    url = reverse("tickets:portal_submit_form", args=["orders"])
+    assert client.get(url).status_code == 200
+    data = submission(
+        cf_product="Pro", description="Typed with care", attachments=[SimpleUploadedFile("a.txt", b"x")]
+    )
+    response = client.post(url, data)
+    body = response.content.decode()
+    assert response.status_code == 422
+    assert "Typed with care" in body and 'value="Printer jam"' in body
+    assert 'value="Pro" selected' in body
+    assert "This field is required." in body and FILES_AGAIN in body
+    assert not Ticket.objects.exists()
+    response = client.post(url, submission(cf_order_number="A-1", cf_product="Pro"))
+    assert response.status_code == 302
+    assert Ticket.objects.get().custom_fields == {"order_number": "A-1", "product": "Pro"}
+    assert Ticket.objects.get().form == form
+
+
+def test_inactive_or_unknown_forms_answer_404(client):
+    client.force_login(make_customer())
+    TicketFormFactory(slug="old", is_active=False)
+    assert client.get(reverse("tickets:portal_submit_form", args=["old"])).status_code == 404
+    assert client.get(reverse("tickets:portal_submit_form", args=["nope"])).status_code == 404
+
+
+def test_organisation_form_is_hidden_from_other_organisations(client):
+    owner = make_customer()
+    TicketFormFactory(slug="acme-only", organization=owner.organization)
+    client.force_login(make_customer())
+    assert client.get(reverse("tickets:portal_submit_form", args=["acme-only"])).status_code == 404
+    client.force_login(owner)
+    assert client.get(reverse("tickets:portal_submit_form", args=["acme-only"])).status_code == 200
+
+
+def test_double_submission_creates_one_ticket(client):
+    client.force_login(make_customer())
+    data = submission()
+    first = client.post(SUBMIT, data)
+    second = client.post(SUBMIT, data)
+    assert Ticket.objects.count() == 1
+    assert first["Location"] == second["Location"]
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("page.html", b"<html><script>alert(1)</script></html>"),
+        ("logo.svg", b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>'),
+        ("notes.txt", b"<script>alert(1)</script>"),
+        ("run.sh", b"#!/bin/sh\nrm -rf /"),
+        ("fake.png", b"<html>not an image</html>"),
+        ("image.pdf", PNG),
+    ],
+)
+def test_dangerous_or_mislabelled_uploads_are_refused(client, name, content):
+    client.force_login(make_customer())
+    response = client.post(SUBMIT, submission(attachments=[SimpleUploadedFile(name, content)]))
+    assert response.status_code == 422
+    assert "attachments" in response.context["form"].errors
+    assert not Ticket.objects.exists() and not Attachment.objects.exists()
+
+
+def test_too_large_upload_is_refused_with_the_limit(client, settings):
+    settings.ATTACHMENT_MAX_BYTES = 1000
+    client.force_login(make_customer())
+    response = client.post(SUBMIT, submission(attachments=[SimpleUploadedFile("big.txt", b"a" * 2000)]))
+    assert response.status_code == 422
+    assert "big.txt is 2.0\xa0KB; files may be at most 1000\xa0bytes." in response.content.decode()
+
+
+def test_download_is_an_inert_attachment(client):
+    customer = make_customer()
+    ticket = make_ticket(customer, uploads=[SimpleUploadedFile('we"ird<name>.txt', b"hello")])
+    client.force_login(customer)
+    attachment = Attachment.objects.get()
+    response = client.get(reverse("tickets:attachment_download", args=[attachment.pk]))
+    assert response["Content-Disposition"].startswith("attachment;")
+    assert "<" not in response["Content-Disposition"]
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Content-Type"].startswith("text/plain")
+    attachment.refresh_from_db()
+    assert attachment.download_count == 1 and ticket.pk
+
+
+def test_anonymous_submission_when_allowed_creates_a_pending_account(
+    client, django_capture_on_commit_callbacks
+):
+    site_configuration_update(changes={"anonymous_submission": True}, actor=None)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(SUBMIT, submission(name="Visitor", email="visitor@example.org"), follow=True)
+    ticket = Ticket.objects.get()
+    body = response.content.decode()
+    assert ticket.reference in body
+    assert ticket.requester.status == User.Status.PENDING
+    assert "?" not in response.redirect_chain[-1][0], "no secret or number in the URL"
+    assert len(mail.outbox) == 1 and ticket.reference in mail.outbox[0].subject
+
+
+def test_anonymous_submission_when_disabled_asks_to_sign_in(client):
+    site_configuration_update(changes={"anonymous_submission": False}, actor=None)
+    response = client.post(SUBMIT, submission(name="V", email="v@example.org"))
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+    assert not Ticket.objects.exists()
+
+
+def test_reply_with_htmx_returns_the_conversation_fragment(client):
+    customer = make_customer()
+    ticket = make_ticket(customer)
+    client.force_login(customer)
+    response = client.post(
+        reverse("tickets:portal_reply", args=[ticket.number]),
+        {"body": "More *details*"},
+        headers={"HX-Request": "true"},
+    )
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert body.lstrip().startswith('<section id="conversation"')
+    assert "<em>details</em>" in body and "<html" not in body
+
+
+def test_empty_reply_answers_422_and_keeps_the_page(client):
+    customer = make_customer()
+    ticket = make_ticket(customer)
+    client.force_login(customer)
+    response = client.post(reverse("tickets:portal_reply", args=[ticket.number]), {"body": ""})
+    assert response.status_code == 422
+    assert TicketMessage.objects.filter(ticket=ticket).count() == 1
+
+
+def test_customer_marks_solved_and_reopens(client):
+    customer = make_customer()
+    ticket = make_ticket(customer)
+    client.force_login(customer)
+    url = reverse("tickets:portal_status", args=[ticket.number])
+    client.post(url, {"status": "resolved"})
+    assert Ticket.objects.get(pk=ticket.pk).status == Status.RESOLVED
+    client.post(url, {"status": "open"})
+    assert Ticket.objects.get(pk=ticket.pk).status == Status.OPEN
+    response = client.post(url, {"status": "closed"}, follow=True)
+    assert "cannot go from Open to Closed" in response.content.decode()
+    assert Ticket.objects.get(pk=ticket.pk).status == Status.OPEN
+
+
+def test_state_changing_urls_refuse_get(client):
+    customer = make_customer()
+    ticket = make_ticket(customer)
+    client.force_login(customer)
+    assert client.get(reverse("tickets:portal_reply", args=[ticket.number])).status_code == 405
+    assert client.get(reverse("tickets:portal_status", args=[ticket.number])).status_code == 405
+
+
+def test_ticket_numbers_work_with_and_without_prefix(client):
+    customer = make_customer()
+    ticket = make_ticket(customer)
+    client.force_login(customer)
+    assert client.get(f"/portal/tickets/{ticket.reference}/").status_code == 200
+    assert client.get(f"/portal/tickets/{ticket.number}/").status_code == 200
+
+
+def test_my_tickets_filters_by_status_and_searches_number_and_subject(client):
+    customer = make_customer()
+    printer = make_ticket(customer, subject="Printer jam")
+    vpn = make_ticket(customer, subject="VPN down")
+    Ticket.objects.filter(pk=vpn.pk).update(status=Status.RESOLVED)
+    client.force_login(customer)
+    url = reverse("tickets:portal_list")
+    open_page = client.get(url).content.decode()
+    assert printer.reference in open_page and vpn.reference not in open_page
+    assert vpn.reference in client.get(url, {"status": "solved"}).content.decode()
+    assert printer.reference in client.get(url, {"q": printer.reference, "status": "all"}).content.decode()
+    found = client.get(url, {"q": "vpn", "status": "all"}).content.decode()
+    assert vpn.reference in found and printer.reference not in found
+    assert client.get(url, {"status": "bogus", "scope": "everything", "page": "x"}).status_code == 200
+
+
+def _thread(ticket, agent, customer, replies: int) -> None:
+    for number in range(replies):
+        services.ticket_reply(
+            ticket, body=f"Reply {number}", actor=agent, uploads=[SimpleUploadedFile(f"r{number}.txt", b"x")]
+        )
+        services.ticket_reply(ticket, body=f"Answer {number}", actor=customer)
+
+
+@pytest.mark.parametrize("replies", [1, 30])
+def test_ticket_page_query_count_is_constant_in_thread_length(client, django_assert_max_num_queries, replies):
+    team = TeamFactory()
+    customer, agent = make_customer(), make_agent(team)
+    ticket = make_ticket(customer, team=team)
+    _thread(ticket, agent, customer, replies)
+    client.force_login(customer)
+    with django_assert_max_num_queries(12):
+        response = client.get(reverse("tickets:portal_detail", args=[ticket.number]))
+    assert response.content.decode().count('class="message-card') == 1 + 2 * replies
+
+
+@pytest.mark.parametrize("count", [2, 25])
+def test_my_tickets_query_count_is_constant_in_page_size(client, django_assert_max_num_queries, count):
+    customer = make_customer(manager=True)
+    for _ in range(count):
+        make_ticket(customer)
+    client.force_login(customer)
+    with django_assert_max_num_queries(8):
+        response = client.get(reverse("tickets:portal_list"), {"scope": "organization"})
+    assert response.content.decode().count("<tr>") == min(count, 20) + 1
