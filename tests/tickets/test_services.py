@@ -240,3 +240,17 @@ def test_message_html_is_cached_on_the_row(customer):
     ticket = make_ticket(customer, description="[site](https://example.com)")
     stored = TicketMessage.objects.values_list("body_html", flat=True).get(ticket=ticket)
     assert 'href="https://example.com"' in stored
+
+
+def test_auto_close_command_runs_the_task(customer, agent, team, settings):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    settings.TICKET_AUTO_CLOSE_DAYS = 0
+    ticket = make_ticket(customer, team=team)
+    services.ticket_transition(ticket, status=Status.RESOLVED, actor=agent)
+    out = StringIO()
+    call_command("close_resolved_tickets", stdout=out)
+    assert "SUCCESSFUL" in out.getvalue()
+    assert Ticket.objects.get(pk=ticket.pk).status == Status.CLOSED

@@ -1,0 +1,25 @@
+"""manage.py close_resolved_tickets — enqueue (or, with --now, run) the auto-close of resolved tickets.
+
+Schedule it once an hour from cron or a systemd timer, e.g.
+    0 * * * *  cd /srv/helpdesk && .venv/bin/python manage.py close_resolved_tickets
+"""
+
+from django.core.management.base import BaseCommand
+
+from tickets import services
+from tickets.tasks import close_resolved_tickets
+
+
+class Command(BaseCommand):
+    help = "Close tickets that have been resolved for more than TICKET_AUTO_CLOSE_DAYS days."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--now", action="store_true", help="Run here instead of enqueueing a task.")
+
+    def handle(self, *args, now: bool, **options):
+        if now:
+            closed = services.tickets_close_resolved()
+            self.stdout.write(f"Closed {closed} resolved ticket(s).")
+            return
+        result = close_resolved_tickets.enqueue()
+        self.stdout.write(f"Enqueued auto-close as task {result.id} ({result.status}).")
