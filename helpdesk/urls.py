@@ -8,7 +8,7 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("accounts/", include("accounts.urls")),
-    path("portal/", include("tickets.urls")),
+    path("", include("tickets.urls")),
     path("admin/", admin.site.urls),
 ]
 

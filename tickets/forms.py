@@ -3,8 +3,12 @@
 import uuid
 
 from django import forms
+from django.http import QueryDict
 
+from accounts import rbac
+from accounts.models import Team
 from tickets import schema
+from tickets.filters import TicketQueueFilter
 from tickets.models import TicketForm
 
 CUSTOM_PREFIX = "cf_"
@@ -92,3 +96,46 @@ class PortalFilterForm(forms.Form):
     status = forms.ChoiceField(choices=STATUS_CHOICES, required=False)
     q = forms.CharField(label="Search", required=False, max_length=200)
     scope = forms.ChoiceField(choices=SCOPE_CHOICES, required=False, label="Show")
+
+
+class WorkspaceReplyForm(forms.Form):
+    KIND_CHOICES = [("reply", "Public reply"), ("note", "Internal note")]
+    STATUS_AFTER_CHOICES = [
+        ("", "Keep the status"),
+        ("open", "Open"),
+        ("pending", "Pending (waiting on customer)"),
+        ("on_hold", "On hold"),
+        ("resolved", "Resolved"),
+    ]
+
+    kind = forms.ChoiceField(choices=KIND_CHOICES, initial="reply", widget=forms.RadioSelect, label="Send as")
+    body = forms.CharField(label="Message", widget=forms.Textarea(attrs={"rows": 6}), max_length=50_000)
+    attachments = MultipleFileField(label="Attachments")
+    status_after = forms.ChoiceField(choices=STATUS_AFTER_CHOICES, required=False, label="Then set status")
+    version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+
+class SavedViewForm(forms.Form):
+    name = forms.CharField(max_length=80, label="View name")
+    query = forms.CharField(max_length=1000, widget=forms.HiddenInput, required=False)
+    team = forms.ModelChoiceField(queryset=None, required=False, empty_label="Only me", label="Share with")
+
+    def __init__(self, *args, user, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["team"].queryset = Team.objects.filter(pk__in=rbac.workable_team_ids(user))
+
+    def clean_query(self) -> str:
+        # Only the filter keys survive: a saved view can never carry anything else into the queue.
+        allowed = set(TicketQueueFilter.base_filters) | {
+            "sort",
+            "created_after",
+            "created_before",
+            "updated_after",
+            "updated_before",
+        }
+        source = QueryDict(self.cleaned_data.get("query", ""))
+        kept = QueryDict(mutable=True)
+        for key in source:
+            if key in allowed:
+                kept.setlist(key, source.getlist(key))
+        return kept.urlencode()

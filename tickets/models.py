@@ -5,6 +5,8 @@ import uuid
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey, GenericRelation
 from django.contrib.contenttypes.models import ContentType
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
@@ -196,6 +198,13 @@ class Ticket(models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
     sla_due_at = models.DateTimeField(null=True, blank=True)
     last_customer_message_at = models.DateTimeField(null=True, blank=True)
+    assignee_seen_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the assignee last opened the ticket (for the unread marker)."
+    )
+    # Kept current by PostgreSQL itself; 'simple' so names and codes are matched as typed.
+    search_vector = models.GeneratedField(
+        expression=SearchVector("subject", config="simple"), output_field=SearchVectorField(), db_persist=True
+    )
     is_deleted = models.BooleanField(default=False)
     deleted_at = models.DateTimeField(null=True, blank=True)
     submission_key = models.UUIDField(
@@ -242,6 +251,8 @@ class Ticket(models.Model):
             models.Index(
                 fields=["resolved_at"], name="ticket_resolved_open", condition=models.Q(status="resolved")
             ),
+            GinIndex(fields=["search_vector"], name="ticket_search"),
+            models.Index(fields=["-updated_at", "-id"], name="ticket_updated_id"),
         ]
         permissions = [  # seed 001 Permission
             ("create_ticket", "Can submit tickets"),
@@ -267,6 +278,13 @@ class Ticket(models.Model):
     @property
     def priority_rank(self) -> int:
         return PRIORITY_ORDER[self.priority]
+
+    @property
+    def unread_by_assignee(self) -> bool:
+        """A customer wrote since the assignee last looked."""
+        if self.assignee_id is None or self.last_customer_message_at is None:
+            return False
+        return self.assignee_seen_at is None or self.last_customer_message_at > self.assignee_seen_at
 
     def custom_field_display(self) -> list[tuple[str, str]]:
         definitions = self.form.schema if self.form_id else []
@@ -395,3 +413,37 @@ class TicketUserObjectPermission(UserObjectPermissionBase):
     """Per-ticket grants (exceptions only): an agent outside the team may see this one ticket."""
 
     content_object = models.ForeignKey(Ticket, on_delete=models.CASCADE)
+
+
+class SavedViewQuerySet(models.QuerySet["SavedView"]):
+    def visible_to(self, user) -> "SavedViewQuerySet":
+        """An agent's own views and the views shared with a team they work."""
+        if not rbac.is_agent(user):
+            return self.none()
+        return self.filter(models.Q(owner=user) | models.Q(team_id__in=rbac.workable_team_ids(user)))
+
+
+class SavedView(models.Model):
+    """A named queue filter an agent saved, private or shared with a team."""
+
+    name = models.CharField(max_length=80)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_views")
+    team = models.ForeignKey(
+        Team,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="saved_views",
+        help_text="Share with this team; empty keeps the view private.",
+    )
+    query = models.CharField(max_length=1000, help_text="The queue's filter query string.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = SavedViewQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["owner", "name"], name="saved_view_name_per_owner")]
+
+    def __str__(self) -> str:
+        return self.name

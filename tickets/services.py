@@ -6,6 +6,7 @@ Each function takes `actor` (None means the System) keyword-only. Changes made f
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -445,3 +446,63 @@ def send_submission_receipt(ticket: Ticket, *, portal_url: str, reset_url: str) 
             logger.exception("Could not send the receipt for %s", ticket.reference)
 
     transaction.on_commit(send)
+
+
+def ticket_mark_seen(ticket: Ticket, *, actor: User) -> None:
+    """The assignee opened the ticket: clears the unread marker. Not a change to the ticket itself,
+    so it neither bumps the version nor writes activity."""
+    Ticket.objects.filter(pk=ticket.pk, assignee=actor).update(assignee_seen_at=timezone.now())
+
+
+BULK_ACTIONS = ("assign_me", "assign", "unassign", "status", "priority", "team", "add_tag", "remove_tag")
+
+
+@dataclass
+class BulkOutcome:
+    ticket: Ticket
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+
+def tickets_bulk_apply(
+    tickets: Sequence[Ticket], *, action: str, value: str, actor: User
+) -> list[BulkOutcome]:
+    """Apply one action to each ticket through the single-ticket services, each in its own transaction,
+    and report per ticket what was refused and why."""
+    if action not in BULK_ACTIONS:
+        raise ValidationError({"action": f"Unknown action {action!r}."})
+    outcomes = []
+    for ticket in tickets:
+        try:
+            _bulk_one(ticket, action, value, actor)
+        except (TicketError, ValidationError, ValueError, Team.DoesNotExist, User.DoesNotExist) as error:
+            message = "; ".join(error.messages) if isinstance(error, ValidationError) else str(error)
+            if isinstance(error, ValueError | Team.DoesNotExist | User.DoesNotExist):
+                message = "That team or agent does not exist."
+            outcomes.append(BulkOutcome(ticket, message))
+        else:
+            outcomes.append(BulkOutcome(ticket))
+    return outcomes
+
+
+def _bulk_one(ticket: Ticket, action: str, value: str, actor: User) -> None:
+    if action == "assign_me":
+        ticket_assign(ticket, assignee=actor, actor=actor)
+    elif action == "assign":
+        ticket_assign(ticket, assignee=User.objects.get(pk=int(value or 0)), actor=actor)
+    elif action == "unassign":
+        ticket_assign(ticket, assignee=None, actor=actor)
+    elif action == "status":
+        ticket_transition(ticket, status=value, actor=actor)
+    elif action == "priority":
+        ticket_update_fields(ticket, changes={"priority": value}, actor=actor)
+    elif action == "team":
+        team = Team.objects.get(pk=int(value or 0), pk__in=rbac.workable_team_ids(actor))
+        ticket_update_fields(ticket, changes={"team": team}, actor=actor)
+    elif action in ("add_tag", "remove_tag"):
+        current = set(ticket.tags.values_list("name", flat=True))
+        names = current | {value} if action == "add_tag" else current - {value.strip().lower()}
+        ticket_set_tags(ticket, names=sorted(names), actor=actor)

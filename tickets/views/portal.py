@@ -1,4 +1,4 @@
-"""Customer portal: submit tickets through web forms, follow and answer them, download attachments."""
+"""Customer portal (/portal/…): submit tickets through web forms, follow and answer them, get files."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required

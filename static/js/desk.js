@@ -1,0 +1,70 @@
+// Agent desk keyboard shortcuts (shown with "?"). The desk works fully without this file.
+(() => {
+  const help = document.getElementById("shortcuts-help");
+  const rows = () => Array.from(document.querySelectorAll("[data-ticket-row]"));
+  let current = -1;
+
+  function select(index) {
+    const list = rows();
+    if (!list.length) return;
+    current = Math.max(0, Math.min(index, list.length - 1));
+    list.forEach((row, i) => row.classList.toggle("selected", i === current));
+    const link = list[current].querySelector("[data-ticket-link]");
+    if (link) link.focus();
+  }
+
+  function compose(kind) {
+    const radio = document.getElementById(kind === "note" ? "kind-note" : "kind-reply");
+    if (!radio) return false;
+    radio.checked = true;
+    const body = document.querySelector("#composer textarea");
+    if (body) body.focus();
+    return true;
+  }
+
+  function click(selector) {
+    const element = document.querySelector(selector);
+    if (element) element.click();
+    return Boolean(element);
+  }
+
+  document.addEventListener("click", (event) => {
+    if (event.target.closest("[data-help-open]") && help) help.showModal();
+  });
+
+  document.addEventListener("keydown", (event) => {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    const typing = event.target.closest("input, textarea, select, [contenteditable]");
+    if (typing) {
+      if (event.key === "Escape") event.target.blur();
+      return;
+    }
+    let handled = true;
+    switch (event.key) {
+      case "j": if (!click("[data-shortcut-next]")) select(current + 1); break;
+      case "k": if (!click("[data-shortcut-previous]")) select(current - 1); break;
+      case "o":
+      case "Enter": {
+        const row = rows()[current];
+        if (row) window.location.href = row.dataset.href; else handled = false;
+        break;
+      }
+      case "r": handled = compose("reply"); break;
+      case "n": handled = compose("note"); break;
+      case "a": handled = click("[data-shortcut-take]"); break;
+      case "/": {
+        const search = document.querySelector("[data-shortcut-search]");
+        if (search) search.focus(); else window.location.href = "/desk/#queue-q";
+        break;
+      }
+      case "?": if (help) help.showModal(); break;
+      default: handled = false;
+    }
+    if (handled) event.preventDefault();
+  });
+
+  // After htmx swaps the table, keep the selection on the same position.
+  document.body.addEventListener("htmx:afterSwap", (event) => {
+    if (event.target.id === "queue-table" && current >= 0) select(current);
+  });
+})();

@@ -1,0 +1,104 @@
+"""The agent queue's filters and sort orders. Only declared keys reach the ORM; unknown ones are ignored."""
+
+import django_filters
+from django import forms
+from django.contrib.postgres.search import SearchQuery
+from django.db.models import Q, QuerySet
+
+from accounts import rbac
+from accounts.models import Organization, Team, User
+from helpdesk.models import Priority
+from tickets.models import NUMBER_PREFIX, Channel, Ticket
+from tickets.workflow import Status
+
+# Sort keys offered in the UI → ORM ordering. Anything else falls back to the default.
+SORTS = {
+    "updated": ("-updated_at", "-id"),
+    "-updated": ("updated_at", "id"),
+    "created": ("-created_at", "-id"),
+    "-created": ("created_at", "id"),
+    "priority": ("-priority_rank", "-updated_at", "-id"),
+    "number": ("-number",),
+    "-number": ("number",),
+}
+DEFAULT_SORT = "updated"
+SORT_LABELS = {
+    "updated": "Recently updated",
+    "-updated": "Least recently updated",
+    "created": "Newest",
+    "-created": "Oldest",
+    "priority": "Priority",
+    "number": "Number (high to low)",
+    "-number": "Number (low to high)",
+}
+
+
+def sort_key(raw: str | None) -> str:
+    return raw if raw in SORTS else DEFAULT_SORT
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+
+class TicketQueueFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(label="Search", method="filter_search")
+    scope = django_filters.ChoiceFilter(
+        choices=[("teams", "In my teams")],
+        empty_label="Everything I can see",
+        method="filter_scope",
+        label="Scope",
+    )
+    status = django_filters.MultipleChoiceFilter(choices=Status.choices, widget=forms.CheckboxSelectMultiple)
+    priority = django_filters.MultipleChoiceFilter(
+        choices=Priority.choices, widget=forms.CheckboxSelectMultiple
+    )
+    team = django_filters.ModelChoiceFilter(queryset=Team.objects.none(), empty_label="Any team")
+    assignee = django_filters.CharFilter(label="Assignee", method="filter_assignee")
+    requester = django_filters.NumberFilter(field_name="requester_id", widget=forms.HiddenInput)
+    organization = django_filters.ModelChoiceFilter(
+        queryset=Organization.objects.all(), empty_label="Any organisation"
+    )
+    tag = django_filters.CharFilter(field_name="tags__name", label="Tag", max_length=50)
+    channel = django_filters.ChoiceFilter(choices=Channel.choices, empty_label="Any channel")
+    created = django_filters.DateFromToRangeFilter(
+        field_name="created_at", widget=django_filters.widgets.RangeWidget(attrs={"type": "date"})
+    )
+    updated = django_filters.DateFromToRangeFilter(
+        field_name="updated_at", widget=django_filters.widgets.RangeWidget(attrs={"type": "date"})
+    )
+
+    class Meta:
+        model = Ticket
+        fields: list[str] = []
+
+    def __init__(self, data=None, queryset=None, *, request=None, user: User, **kwargs) -> None:
+        super().__init__(data, queryset, request=request, **kwargs)
+        self.user = user
+        self.filters["team"].queryset = Team.objects.filter(pk__in=rbac.workable_team_ids(user))
+
+    def filter_search(self, queryset: QuerySet[Ticket], name: str, value: str) -> QuerySet[Ticket]:
+        value = value.strip()[:200]
+        if not value:
+            return queryset
+        number = value.upper().removeprefix(NUMBER_PREFIX)
+        if number.isdigit() and len(number) < 19:
+            # An exact number wins: "T-1042" or "1042" goes straight to that ticket.
+            return queryset.filter(number=int(number))
+        words = SearchQuery(value, config="simple", search_type="websearch")
+        requesters = User.objects.filter(Q(email__istartswith=value) | Q(name__icontains=value)).values("pk")
+        return queryset.filter(Q(search_vector=words) | Q(requester_id__in=requesters))
+
+    def filter_scope(self, queryset: QuerySet[Ticket], name: str, value: str) -> QuerySet[Ticket]:
+        return (
+            queryset.filter(team_id__in=rbac.workable_team_ids(self.user)) if value == "teams" else queryset
+        )
+
+    def filter_assignee(self, queryset: QuerySet[Ticket], name: str, value: str) -> QuerySet[Ticket]:
+        if value == "me":
+            return queryset.filter(assignee=self.user)
+        if value == "none":
+            return queryset.filter(assignee__isnull=True)
+        if value.isdigit():
+            return queryset.filter(assignee_id=int(value))
+        return queryset

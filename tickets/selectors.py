@@ -1,0 +1,189 @@
+"""Reads that build the agent desk's pages, with their prefetching, so query budgets can hold them."""
+
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import cached_property
+from urllib.parse import urlencode
+
+from django.core.paginator import Page, Paginator
+from django.db.models import Case, Count, IntegerField, Prefetch, Q, QuerySet, Value, When
+from django.http import QueryDict
+from django.utils import timezone
+
+from accounts import rbac, roles
+from accounts.models import Team, User
+from tickets.filters import SORTS, TicketQueueFilter, sort_key
+from tickets.models import PRIORITY_ORDER, SavedView, Ticket, TicketActivity, TicketMessage
+from tickets.workflow import OPEN_STATUSES, SOLVED_STATUSES, Status
+
+QUEUE_PAGE_SIZE = 25
+# Past this many matches the total is shown as "10,000+": counting a million rows exactly on every
+# page view costs more than it tells.
+COUNT_CAP = 10_000
+RECENTLY_SOLVED_DAYS = 7
+QUEUE_DEFERRED = ("description", "custom_fields", "search_vector")
+
+
+class CappedPaginator(Paginator):
+    @cached_property
+    def count(self) -> int:
+        return self.object_list[: COUNT_CAP + 1].count()
+
+    @property
+    def count_is_estimate(self) -> bool:
+        return self.count > COUNT_CAP
+
+
+def priority_rank() -> Case:
+    return Case(
+        *(When(priority=key, then=Value(rank)) for key, rank in PRIORITY_ORDER.items()),
+        output_field=IntegerField(),
+    )
+
+
+@dataclass(frozen=True)
+class BuiltInView:
+    slug: str
+    name: str
+    params: tuple[tuple[str, str], ...]
+
+    @property
+    def query(self) -> str:
+        return urlencode(self.params)
+
+
+def _statuses(statuses) -> tuple[tuple[str, str], ...]:
+    return tuple(("status", status) for status in Status.values if status in statuses)
+
+
+def built_in_views() -> list[BuiltInView]:
+    week_ago = (timezone.localdate() - timedelta(days=RECENTLY_SOLVED_DAYS)).isoformat()
+    return [
+        BuiltInView("mine", "My open tickets", (("assignee", "me"), *_statuses(OPEN_STATUSES))),
+        BuiltInView(
+            "unassigned",
+            "Unassigned in my teams",
+            (("scope", "teams"), ("assignee", "none"), *_statuses(OPEN_STATUSES)),
+        ),
+        BuiltInView("team-open", "All open in my teams", (("scope", "teams"), *_statuses(OPEN_STATUSES))),
+        BuiltInView("pending", "Pending on customer", _statuses({Status.PENDING})),
+        BuiltInView("solved", "Recently solved", (*_statuses(SOLVED_STATUSES), ("updated_after", week_ago))),
+    ]
+
+
+def queue_counts(user: User) -> dict[str, int]:
+    """Live counts of the built-in views, in one query."""
+    teams = rbac.workable_team_ids(user)
+    week_ago = timezone.now() - timedelta(days=RECENTLY_SOLVED_DAYS)
+    open_ = Q(status__in=OPEN_STATUSES)
+    solved = Q(status__in=SOLVED_STATUSES, updated_at__gte=week_ago)
+    return (
+        Ticket.objects.visible_to(user)
+        .filter(open_ | solved)
+        .aggregate(
+            mine=Count("pk", filter=open_ & Q(assignee=user)),
+            unassigned=Count("pk", filter=open_ & Q(assignee__isnull=True, team_id__in=teams)),
+            team_open=Count("pk", filter=open_ & Q(team_id__in=teams)),
+            pending=Count("pk", filter=Q(status=Status.PENDING)),
+            solved=Count("pk", filter=solved),
+        )
+    )
+
+
+@dataclass
+class QueuePage:
+    filterset: TicketQueueFilter
+    page: Page
+    sort: str
+    query_without_page: str
+
+    @property
+    def tickets(self) -> list[Ticket]:
+        return list(self.page.object_list)
+
+
+def queue_queryset(user: User, params: QueryDict) -> tuple[TicketQueueFilter, "QuerySet[Ticket]", str]:
+    filterset = TicketQueueFilter(params, queryset=Ticket.objects.visible_to(user), user=user)
+    sort = sort_key(params.get("sort"))
+    tickets = filterset.qs
+    if sort == "priority":
+        tickets = tickets.annotate(priority_rank=priority_rank())
+    return filterset, tickets.order_by(*SORTS[sort]), sort
+
+
+def ticket_queue_page(user: User, params: QueryDict) -> QueuePage:
+    filterset, tickets, sort = queue_queryset(user, params)
+    tickets = tickets.select_related("requester", "organization", "team", "assignee").defer(*QUEUE_DEFERRED)
+    page = CappedPaginator(tickets, QUEUE_PAGE_SIZE).get_page(params.get("page"))
+    rest = params.copy()
+    rest.pop("page", None)
+    return QueuePage(filterset=filterset, page=page, sort=sort, query_without_page=rest.urlencode())
+
+
+def queue_neighbours(
+    user: User, params: QueryDict, ticket: Ticket, window: int = 500
+) -> tuple[int | None, int | None]:
+    """Numbers of the tickets before and after `ticket` in the queue the agent came from."""
+    _, tickets, _ = queue_queryset(user, params)
+    numbers = list(tickets.values_list("number", flat=True)[:window])
+    if ticket.number not in numbers:
+        return None, None
+    index = numbers.index(ticket.number)
+    previous = numbers[index - 1] if index > 0 else None
+    following = numbers[index + 1] if index + 1 < len(numbers) else None
+    return previous, following
+
+
+def saved_views(user: User):
+    return SavedView.objects.visible_to(user).select_related("team", "owner")
+
+
+@dataclass
+class Workspace:
+    ticket: Ticket
+    thread: list[TicketMessage]
+    activities: list[TicketActivity]
+    other_tickets: list[Ticket]
+    teams: list[Team]
+    agents: list[User]
+
+
+def ticket_workspace(user: User, ticket: Ticket) -> Workspace:
+    thread = list(
+        TicketMessage.objects.visible_to(user)
+        .filter(ticket=ticket)
+        .select_related("author")
+        .prefetch_related("attachments")
+    )
+    activities = list(ticket.activities.select_related("actor").order_by("-created_at", "-pk")[:100])
+    other_tickets = list(
+        Ticket.objects.visible_to(user)
+        .filter(requester_id=ticket.requester_id)
+        .exclude(pk=ticket.pk)
+        .only("number", "subject", "status", "updated_at")
+        .order_by("-updated_at")[:10]
+    )
+    teams = list(Team.objects.filter(pk__in=rbac.workable_team_ids(user) | {ticket.team_id} - {None}))
+    return Workspace(ticket, thread, activities, other_tickets, teams, assignable_agents(ticket))
+
+
+def assignable_agents(ticket: Ticket) -> list[User]:
+    """Active agents of the ticket's team (plus its current assignee), for the assignee picker."""
+    in_force = Q(role_assignments__expires_at__isnull=True) | Q(
+        role_assignments__expires_at__gt=timezone.now()
+    )
+    agents = User.objects.filter(
+        in_force, role_assignments__role__name__in=roles.STAFF_ROLES, status=User.Status.ACTIVE
+    )
+    condition = Q(team_memberships__team_id=ticket.team_id) if ticket.team_id else Q(pk__in=[])
+    if ticket.assignee_id:
+        condition |= Q(pk=ticket.assignee_id)
+    return list(agents.filter(condition).distinct().order_by("name", "email"))
+
+
+def workspace_ticket_queryset(user: User):
+    return (
+        Ticket.objects.visible_to(user)
+        .select_related("requester", "requester__organization", "organization", "team", "assignee", "form")
+        .prefetch_related(Prefetch("tags"))
+    )

@@ -1,0 +1,270 @@
+"""Agent desk (/desk/…): the queue with filters, saved views and bulk actions, and the ticket workspace."""
+
+import hashlib
+from collections.abc import Callable
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified, QueryDict
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts import rbac
+from accounts.models import Team, User
+from helpdesk.models import Priority
+from tickets import selectors, services, workflow
+from tickets.filters import SORT_LABELS
+from tickets.forms import SavedViewForm, WorkspaceReplyForm
+from tickets.models import SavedView, Ticket
+from tickets.workflow import Status
+
+QUEUE_TEMPLATE = "tickets/desk/queue.html"
+WORKSPACE_TEMPLATE = "tickets/desk/workspace.html"
+
+
+def agent_required(view: Callable) -> Callable:
+    """Signed-in agents only; everyone else gets 404, as if the desk did not exist."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not rbac.is_agent(request.user):
+            raise Http404("No such page.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+@agent_required
+@require_GET
+def queue(request: HttpRequest) -> HttpResponse:
+    queue_page = selectors.ticket_queue_page(request.user, request.GET)
+    context = {"queue": queue_page, "sort_labels": SORT_LABELS}
+    if request.htmx and request.htmx.target == "queue-table":
+        response = render(request, QUEUE_TEMPLATE + "#queue-table", context)
+        # The 30-second refresh asks with If-None-Match: nothing changed, nothing sent.
+        etag = '"' + hashlib.sha256(response.content).hexdigest()[:32] + '"'
+        response["ETag"] = etag
+        response["Cache-Control"] = "private, no-cache"
+        response["Vary"] = "HX-Request, HX-Target, Cookie"
+        if etag in request.headers.get("If-None-Match", ""):
+            return HttpResponseNotModified(headers={"ETag": etag})
+        return response
+    context |= {
+        "counts": selectors.queue_counts(request.user),
+        "built_in_views": selectors.built_in_views(),
+        "saved_views": selectors.saved_views(request.user),
+        "saved_view_form": SavedViewForm(user=request.user, initial={"query": request.GET.urlencode()}),
+        "current_query": request.GET.urlencode(),
+        "bulk_teams": Team.objects.filter(pk__in=rbac.workable_team_ids(request.user)),
+        "statuses": Status.choices,
+        "priorities": Priority.choices,
+    }
+    return render(request, QUEUE_TEMPLATE, context)
+
+
+@agent_required
+@require_POST
+def bulk(request: HttpRequest) -> HttpResponse:
+    ids = [int(pk) for pk in request.POST.getlist("tickets") if pk.isdigit()][:500]
+    tickets = list(Ticket.objects.visible_to(request.user).filter(pk__in=ids).order_by("number"))
+    # "status:pending" carries its value; tag actions take the typed value.
+    action, _, preset = request.POST.get("action", "").partition(":")
+    value = preset or request.POST.get("value", "").strip()
+    back = _safe_back(request, request.POST.get("back", ""))
+    if not tickets:
+        messages.warning(request, "Select at least one ticket first.")
+        return redirect(back)
+    try:
+        outcomes = services.tickets_bulk_apply(tickets, action=action, value=value, actor=request.user)
+    except ValidationError as error:
+        messages.error(request, "; ".join(error.messages))
+        return redirect(back)
+    done = [outcome.ticket.reference for outcome in outcomes if outcome.ok]
+    if done:
+        messages.success(request, f"Updated {len(done)} ticket(s): {', '.join(done)}.")
+    for outcome in outcomes:
+        if not outcome.ok:
+            messages.error(request, f"{outcome.ticket.reference} was not changed: {outcome.error}")
+    return redirect(back)
+
+
+def _safe_back(request: HttpRequest, target: str) -> str:
+    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        return target
+    return reverse("tickets:desk_queue")
+
+
+@agent_required
+@require_POST
+def saved_view_create(request: HttpRequest) -> HttpResponse:
+    form = SavedViewForm(request.POST, user=request.user)
+    if form.is_valid():
+        try:
+            view = SavedView.objects.create(owner=request.user, **form.cleaned_data)
+        except IntegrityError:
+            messages.error(request, f"You already have a view called “{form.cleaned_data['name']}”.")
+        else:
+            messages.success(request, f"Saved the view “{view.name}”.")
+            return redirect(f"{reverse('tickets:desk_queue')}?{view.query}")
+    else:
+        messages.error(
+            request, "; ".join(f"{field}: {' '.join(errors)}" for field, errors in form.errors.items())
+        )
+    return redirect(_safe_back(request, request.POST.get("back", "")))
+
+
+@agent_required
+@require_POST
+def saved_view_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    view = get_object_or_404(SavedView.objects.filter(owner=request.user), pk=pk)
+    view.delete()
+    messages.success(request, f"Deleted the view “{view.name}”.")
+    return redirect("tickets:desk_queue")
+
+
+def _workspace_ticket(request: HttpRequest, number: str) -> Ticket:
+    return get_object_or_404(selectors.workspace_ticket_queryset(request.user), number=number)
+
+
+def _workspace_context(request: HttpRequest, ticket: Ticket, **extra) -> dict:
+    workspace = selectors.ticket_workspace(request.user, ticket)
+    queue_query = request.GET.get("queue", "") if request.method == "GET" else request.POST.get("queue", "")
+    previous, following = selectors.queue_neighbours(request.user, QueryDict(queue_query), ticket)
+    return {
+        "ticket": ticket,
+        "workspace": workspace,
+        "reply_form": WorkspaceReplyForm(initial={"version": ticket.version}),
+        "queue_query": queue_query,
+        "previous_number": previous,
+        "next_number": following,
+        "transitions": [
+            (value, label)
+            for value, label in Status.choices
+            if value in workflow.allowed_transitions(ticket.status, by_customer=False)
+        ],
+        "statuses": Status,
+        "priorities": Priority.choices,
+        **extra,
+    }
+
+
+@agent_required
+@require_GET
+def workspace(request: HttpRequest, number: str) -> HttpResponse:
+    ticket = _workspace_ticket(request, number)
+    return render(request, WORKSPACE_TEMPLATE, _workspace_context(request, ticket))
+
+
+@agent_required
+@require_POST
+def workspace_seen(request: HttpRequest, number: str) -> HttpResponse:
+    services.ticket_mark_seen(_workspace_ticket(request, number), actor=request.user)
+    return HttpResponse(status=204)
+
+
+@agent_required
+@require_POST
+def workspace_reply(request: HttpRequest, number: str) -> HttpResponse:
+    ticket = _workspace_ticket(request, number)
+    form = WorkspaceReplyForm(request.POST, request.FILES)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            if data["kind"] == "note":
+                services.ticket_add_note(
+                    ticket, body=data["body"], uploads=data["attachments"], actor=request.user
+                )
+            else:
+                services.ticket_reply(
+                    ticket,
+                    body=data["body"],
+                    uploads=data["attachments"],
+                    status_after=data["status_after"] or None,
+                    expected_version=data["version"],
+                    actor=request.user,
+                )
+        except ValidationError as error:
+            form.add_error(None, error)
+        except services.TicketError as error:
+            form.add_error(None, str(error))
+        else:
+            sent = "Note added" if data["kind"] == "note" else "Reply sent"
+            messages.success(request, f"{sent} on {ticket.reference}.")
+            return redirect(_workspace_url(ticket, request.POST.get("queue", "")))
+    ticket.refresh_from_db()
+    context = _workspace_context(request, ticket, reply_form=form)
+    return render(request, WORKSPACE_TEMPLATE, context, status=422)
+
+
+def _workspace_url(ticket: Ticket, queue_query: str) -> str:
+    url = reverse("tickets:desk_ticket", args=[ticket.number])
+    return f"{url}?{_queue_param(queue_query)}" if queue_query else url
+
+
+def _queue_param(queue_query: str) -> str:
+    params = QueryDict(mutable=True)
+    params["queue"] = queue_query
+    return params.urlencode()
+
+
+@agent_required
+@require_POST
+def workspace_update(request: HttpRequest, number: str) -> HttpResponse:
+    """One inline edit (take, assignee, status, priority, team, tags); refuses edits from a stale page."""
+    ticket = _workspace_ticket(request, number)
+    field = request.POST.get("field", "")
+    value = request.POST.get("value", "").strip()
+    version = request.POST.get("version", "")
+    expected = int(version) if version.isdigit() else None
+    error = ""
+    try:
+        _apply_edit(ticket, field, value, request.POST, actor=request.user, expected_version=expected)
+    except services.TicketError as refused:
+        error = str(refused)
+    except ValidationError as invalid:
+        error = "; ".join(invalid.messages)
+    except (ValueError, Team.DoesNotExist, User.DoesNotExist):
+        error = "That choice is not available."
+    ticket = _workspace_ticket(request, number)
+    if request.htmx:
+        context = _workspace_context(request, ticket, edit_error=error)
+        return render(request, WORKSPACE_TEMPLATE + "#properties", context, status=409 if error else 200)
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, "Saved.")
+    return redirect(_workspace_url(ticket, request.POST.get("queue", "")))
+
+
+def _apply_edit(
+    ticket: Ticket, field: str, value: str, data: QueryDict, *, actor: User, expected_version
+) -> None:
+    if field == "take":
+        services.ticket_assign(ticket, assignee=actor, actor=actor, expected_version=expected_version)
+    elif field == "assignee":
+        assignee = User.objects.get(pk=int(value)) if value else None
+        services.ticket_assign(ticket, assignee=assignee, actor=actor, expected_version=expected_version)
+    elif field == "status":
+        if value == ticket.status:
+            return
+        services.ticket_transition(ticket, status=value, actor=actor, expected_version=expected_version)
+    elif field == "priority":
+        services.ticket_update_fields(
+            ticket, changes={"priority": value}, actor=actor, expected_version=expected_version
+        )
+    elif field == "team":
+        team = Team.objects.get(pk=int(value), pk__in=rbac.workable_team_ids(actor))
+        services.ticket_update_fields(
+            ticket, changes={"team": team}, actor=actor, expected_version=expected_version
+        )
+    elif field == "tags":
+        names = [name for name in value.split(",") if name.strip()]
+        services.ticket_set_tags(ticket, names=names, actor=actor, expected_version=expected_version)
+    else:
+        raise ValidationError(f"Unknown field {field!r}.")
