@@ -17,7 +17,7 @@ SORTS = {
     "-updated": ("updated_at", "id"),
     "created": ("-created_at", "-id"),
     "-created": ("created_at", "id"),
-    "priority": ("-priority_rank", "-updated_at", "-id"),
+    "priority": ("-priority_order", "-updated_at", "-id"),
     "number": ("-number",),
     "-number": ("number",),
 }

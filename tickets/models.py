@@ -276,10 +276,6 @@ class Ticket(models.Model):
         return f"{NUMBER_PREFIX}{self.number}"
 
     @property
-    def priority_rank(self) -> int:
-        return PRIORITY_ORDER[self.priority]
-
-    @property
     def unread_by_assignee(self) -> bool:
         """A customer wrote since the assignee last looked."""
         if self.assignee_id is None or self.last_customer_message_at is None:

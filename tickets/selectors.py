@@ -34,7 +34,7 @@ class CappedPaginator(Paginator):
         return self.count > COUNT_CAP
 
 
-def priority_rank() -> Case:
+def priority_order() -> Case:
     return Case(
         *(When(priority=key, then=Value(rank)) for key, rank in PRIORITY_ORDER.items()),
         output_field=IntegerField(),
@@ -107,7 +107,7 @@ def queue_queryset(user: User, params: QueryDict) -> tuple[TicketQueueFilter, "Q
     sort = sort_key(params.get("sort"))
     tickets = filterset.qs
     if sort == "priority":
-        tickets = tickets.annotate(priority_rank=priority_rank())
+        tickets = tickets.annotate(priority_order=priority_order())
     return filterset, tickets.order_by(*SORTS[sort]), sort
 
 

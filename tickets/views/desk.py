@@ -59,9 +59,8 @@ def queue(request: HttpRequest) -> HttpResponse:
         "counts": selectors.queue_counts(request.user),
         "built_in_views": selectors.built_in_views(),
         "saved_views": selectors.saved_views(request.user),
-        "saved_view_form": SavedViewForm(user=request.user, initial={"query": request.GET.urlencode()}),
         "current_query": request.GET.urlencode(),
-        "bulk_teams": Team.objects.filter(pk__in=rbac.workable_team_ids(request.user)),
+        "teams": list(Team.objects.filter(pk__in=rbac.workable_team_ids(request.user))),
         "statuses": Status.choices,
         "priorities": Priority.choices,
     }

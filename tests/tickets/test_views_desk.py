@@ -1,0 +1,305 @@
+"""Agent desk: outsiders, filters and the sort allow-list, bulk actions, saved views, 304 refresh,
+stale edits, the workspace composer and query budgets."""
+
+import pytest
+from django.contrib.messages import get_messages
+from django.urls import reverse
+
+from tests.factories import TeamFactory, make_agent, make_customer, make_ticket
+from tickets import services
+from tickets.models import SavedView, Ticket, TicketMessage
+from tickets.workflow import Status
+
+pytestmark = pytest.mark.django_db
+
+QUEUE = reverse("tickets:desk_queue")
+
+
+@pytest.fixture
+def desk():
+    support, billing = TeamFactory(name="Support"), TeamFactory(name="Billing")
+    agent = make_agent(support, name="Alex Agent", email="alex@example.org")
+    colleague = make_agent(support, name="Casey Colleague")
+    outsider = make_agent(billing, name="Olly Outsider")
+    customer = make_customer(name="Carla Customer", email="carla@acme.example")
+    tickets = {
+        "printer": make_ticket(customer, team=support, subject="Printer on fire"),
+        "vpn": make_ticket(customer, team=support, subject="VPN keeps dropping"),
+        "invoice": make_ticket(customer, team=billing, subject="Invoice twice"),
+    }
+    return {"agent": agent, "colleague": colleague, "outsider": outsider, "customer": customer,
+            "support": support, "billing": billing, **tickets}  # fmt: skip
+
+
+def listed(response) -> set[str]:
+    return {ticket.subject for ticket in response.context["queue"].tickets}
+
+
+def test_customers_and_visitors_find_no_desk(client, desk):
+    assert client.get(QUEUE).status_code == 302
+    client.force_login(desk["customer"])
+    assert client.get(QUEUE).status_code == 404
+    assert client.get(reverse("tickets:desk_ticket", args=[desk["printer"].number])).status_code == 404
+
+
+def test_agent_of_another_team_gets_404_and_changes_nothing(client, desk):
+    client.force_login(desk["outsider"])
+    number = desk["printer"].number
+    assert client.get(reverse("tickets:desk_ticket", args=[number])).status_code == 404
+    update = client.post(
+        reverse("tickets:desk_update", args=[number]), {"field": "priority", "value": "urgent"}
+    )
+    reply = client.post(reverse("tickets:desk_reply", args=[number]), {"kind": "note", "body": "x"})
+    bulk = client.post(reverse("tickets:desk_bulk"), {"tickets": [desk["printer"].pk], "action": "assign_me"})
+    assert (update.status_code, reply.status_code) == (404, 404)
+    assert bulk.status_code == 302
+    ticket = Ticket.objects.get(pk=desk["printer"].pk)
+    assert (ticket.priority, ticket.assignee) == ("medium", None)
+    assert not TicketMessage.objects.filter(body="x").exists()
+    assert listed(client.get(QUEUE)) == {"Invoice twice"}
+
+
+def test_queue_shows_the_agents_teams_only(client, desk):
+    client.force_login(desk["agent"])
+    assert listed(client.get(QUEUE)) == {"Printer on fire", "VPN keeps dropping"}
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"sort": "requester__password"},
+        {"requester__password__startswith": "a"},
+        {"sort": "-requester__password", "order_by": "password", "status__in": "x"},
+        {"assignee": "'; DROP TABLE tickets_ticket; --"},
+        {"team": "not-a-number", "created_after": "yesterday", "page": "999"},
+    ],
+)
+def test_unknown_filter_and_sort_keys_change_nothing(client, desk, params):
+    client.force_login(desk["agent"])
+    default = client.get(QUEUE)
+    response = client.get(QUEUE, params)
+    assert response.status_code == 200
+    assert [t.pk for t in response.context["queue"].tickets] == [
+        t.pk for t in default.context["queue"].tickets
+    ]
+
+
+def test_filters_status_assignee_and_search(client, desk):
+    services.ticket_assign(desk["printer"], assignee=desk["agent"], actor=desk["agent"])
+    services.ticket_transition(desk["vpn"], status=Status.PENDING, actor=desk["agent"])
+    client.force_login(desk["agent"])
+    assert listed(client.get(QUEUE, {"assignee": "me"})) == {"Printer on fire"}
+    assert listed(client.get(QUEUE, {"assignee": "none"})) == {"VPN keeps dropping"}
+    assert listed(client.get(QUEUE, {"status": ["pending", "on_hold"]})) == {"VPN keeps dropping"}
+    assert listed(client.get(QUEUE, {"q": "printer"})) == {"Printer on fire"}
+    assert listed(client.get(QUEUE, {"q": desk["vpn"].reference})) == {"VPN keeps dropping"}
+    assert listed(client.get(QUEUE, {"q": "carla@acme"})) == {"Printer on fire", "VPN keeps dropping"}
+    assert listed(client.get(QUEUE, {"q": "fire -printer"})) == set()
+
+
+def test_sort_orders_from_the_allow_list(client, desk):
+    services.ticket_update_fields(desk["vpn"], changes={"priority": "urgent"}, actor=desk["agent"])
+    client.force_login(desk["agent"])
+    by_priority = client.get(QUEUE, {"sort": "priority"}).context["queue"].tickets
+    assert by_priority[0].subject == "VPN keeps dropping"
+    oldest = client.get(QUEUE, {"sort": "-number"}).context["queue"].tickets
+    assert oldest[0].subject == "Printer on fire"
+
+
+def test_built_in_view_counts(client, desk):
+    services.ticket_assign(desk["printer"], assignee=desk["agent"], actor=desk["agent"])
+    services.ticket_transition(desk["vpn"], status=Status.PENDING, actor=desk["agent"])
+    client.force_login(desk["agent"])
+    counts = client.get(QUEUE).context["counts"]
+    assert counts == {"mine": 1, "unassigned": 1, "team_open": 2, "pending": 1, "solved": 0}
+
+
+def test_bulk_action_reports_refused_tickets_and_applies_the_rest(client, desk):
+    closed = make_ticket(desk["customer"], team=desk["support"], subject="Old")
+    Ticket.objects.filter(pk=closed.pk).update(status=Status.CLOSED)
+    client.force_login(desk["agent"])
+    response = client.post(
+        reverse("tickets:desk_bulk"),
+        {
+            "tickets": [desk["printer"].pk, desk["vpn"].pk, closed.pk],
+            "action": "status:pending",
+            "back": QUEUE,
+        },
+    )
+    assert response.status_code == 302
+    notes = [str(message) for message in get_messages(response.wsgi_request)]
+    assert any(desk["printer"].reference in note and "Updated 2" in note for note in notes)
+    assert any(
+        f"{closed.reference} was not changed: A ticket cannot go from Closed to Pending" in n for n in notes
+    )
+    statuses = dict(Ticket.objects.values_list("subject", "status"))
+    assert statuses["Printer on fire"] == statuses["VPN keeps dropping"] == Status.PENDING
+    assert statuses["Old"] == Status.CLOSED
+
+
+def test_bulk_assign_and_tags(client, desk):
+    client.force_login(desk["agent"])
+    ids = [desk["printer"].pk, desk["vpn"].pk]
+    client.post(reverse("tickets:desk_bulk"), {"tickets": ids, "action": "assign_me"})
+    client.post(reverse("tickets:desk_bulk"), {"tickets": ids, "action": "add_tag", "value": "Outage"})
+    for ticket in Ticket.objects.filter(pk__in=ids):
+        assert ticket.assignee == desk["agent"]
+        assert list(ticket.tags.values_list("name", flat=True)) == ["outage"]
+    client.post(reverse("tickets:desk_bulk"), {"tickets": ids, "action": "remove_tag", "value": "outage"})
+    assert not Ticket.objects.filter(pk__in=ids, tags__name="outage").exists()
+
+
+def test_bulk_move_to_a_team_the_agent_does_not_work_is_refused(client, desk):
+    client.force_login(desk["agent"])
+    response = client.post(
+        reverse("tickets:desk_bulk"),
+        {
+            "tickets": [desk["printer"].pk],
+            "action": f"team:{desk['billing'].pk}",
+        },
+    )
+    notes = [str(message) for message in get_messages(response.wsgi_request)]
+    assert any("was not changed" in note for note in notes)
+    assert Ticket.objects.get(pk=desk["printer"].pk).team == desk["support"]
+
+
+def test_saved_views_are_private_unless_shared_with_a_team(client, desk):
+    client.force_login(desk["agent"])
+    client.post(reverse("tickets:desk_view_create"), {"name": "Mine", "query": "assignee=me&sort=priority"})
+    client.post(
+        reverse("tickets:desk_view_create"),
+        {
+            "name": "Team fires",
+            "query": "q=fire&evil__field=1",
+            "team": desk["support"].pk,
+        },
+    )
+    shared = SavedView.objects.get(name="Team fires")
+    assert shared.query == "q=fire", "only known filter keys are kept"
+    names = lambda user: set(SavedView.objects.visible_to(user).values_list("name", flat=True))  # noqa: E731
+    assert names(desk["agent"]) == {"Mine", "Team fires"}
+    assert names(desk["colleague"]) == {"Team fires"}
+    assert names(desk["outsider"]) == set()
+    client.force_login(desk["colleague"])
+    response = client.post(reverse("tickets:desk_view_delete", args=[shared.pk]))
+    assert response.status_code == 404 and SavedView.objects.filter(pk=shared.pk).exists()
+
+
+def test_unchanged_queue_fragment_answers_304(client, desk):
+    client.force_login(desk["agent"])
+    headers = {"HX-Request": "true", "HX-Target": "queue-table"}
+    first = client.get(QUEUE, headers=headers)
+    assert first.status_code == 200 and b"<html" not in first.content
+    etag = first["ETag"]
+    again = client.get(QUEUE, headers={**headers, "If-None-Match": etag})
+    assert again.status_code == 304
+    services.ticket_update_fields(desk["printer"], changes={"subject": "Printer fixed"}, actor=desk["agent"])
+    changed = client.get(QUEUE, headers={**headers, "If-None-Match": etag})
+    assert changed.status_code == 200 and b"Printer fixed" in changed.content
+
+
+def test_stale_inline_edit_is_refused_with_a_message(client, desk):
+    ticket = desk["printer"]
+    seen = ticket.version
+    services.ticket_update_fields(ticket, changes={"priority": "high"}, actor=desk["colleague"])
+    client.force_login(desk["agent"])
+    url = reverse("tickets:desk_update", args=[ticket.number])
+    response = client.post(
+        url, {"field": "priority", "value": "low", "version": seen}, headers={"HX-Request": "true"}
+    )
+    assert response.status_code == 409
+    assert "Someone changed this ticket" in response.content.decode()
+    assert Ticket.objects.get(pk=ticket.pk).priority == "high"
+    fresh = Ticket.objects.get(pk=ticket.pk).version
+    response = client.post(
+        url, {"field": "priority", "value": "low", "version": fresh}, headers={"HX-Request": "true"}
+    )
+    assert response.status_code == 200 and Ticket.objects.get(pk=ticket.pk).priority == "low"
+
+
+def test_take_it_assigns_to_me_and_writes_activity(client, desk):
+    client.force_login(desk["agent"])
+    ticket = desk["printer"]
+    client.post(
+        reverse("tickets:desk_update", args=[ticket.number]), {"field": "take", "version": ticket.version}
+    )
+    ticket.refresh_from_db()
+    assert ticket.assignee == desk["agent"]
+    assert ticket.activities.filter(action="assignee").exists()
+
+
+def test_workspace_reply_and_solve_then_customer_sees_reply(client, desk):
+    client.force_login(desk["agent"])
+    ticket = desk["printer"]
+    response = client.post(
+        reverse("tickets:desk_reply", args=[ticket.number]),
+        {
+            "kind": "reply",
+            "body": "Unplug it, please.",
+            "status_after": "resolved",
+            "version": ticket.version,
+        },
+    )
+    assert response.status_code == 302
+    assert Ticket.objects.get(pk=ticket.pk).status == Status.RESOLVED
+    client.post(
+        reverse("tickets:desk_reply", args=[ticket.number]), {"kind": "note", "body": "Fire brigade called"}
+    )
+    client.force_login(desk["customer"])
+    page = client.get(reverse("tickets:portal_detail", args=[ticket.number])).content.decode()
+    assert "Unplug it, please." in page and "Fire brigade" not in page
+
+
+def test_workspace_reply_with_empty_body_is_422_and_keeps_the_choice(client, desk):
+    client.force_login(desk["agent"])
+    ticket = desk["printer"]
+    response = client.post(reverse("tickets:desk_reply", args=[ticket.number]), {"kind": "note", "body": ""})
+    assert response.status_code == 422
+    assert 'value="note" id="kind-note" checked' in response.content.decode()
+
+
+def test_opening_as_assignee_clears_the_unread_marker(client, desk):
+    ticket = desk["printer"]
+    services.ticket_assign(ticket, assignee=desk["agent"], actor=desk["agent"])
+    services.ticket_reply(ticket, body="Any news?", actor=desk["customer"])
+    assert Ticket.objects.get(pk=ticket.pk).unread_by_assignee
+    client.force_login(desk["agent"])
+    assert client.get(reverse("tickets:desk_seen", args=[ticket.number])).status_code == 405
+    assert client.post(reverse("tickets:desk_seen", args=[ticket.number])).status_code == 204
+    assert not Ticket.objects.get(pk=ticket.pk).unread_by_assignee
+
+
+def test_next_and_previous_follow_the_queue(client, desk):
+    client.force_login(desk["agent"])
+    queue = "sort=-number"
+    response = client.get(reverse("tickets:desk_ticket", args=[desk["printer"].number]), {"queue": queue})
+    assert response.context["previous_number"] is None
+    assert response.context["next_number"] == desk["vpn"].number
+
+
+@pytest.mark.parametrize("rows", [5, 50])
+def test_queue_query_count_is_constant_in_page_size(client, django_assert_max_num_queries, rows):
+    team = TeamFactory()
+    agent = make_agent(team)
+    customer = make_customer()
+    for _ in range(rows):
+        make_ticket(customer, team=team)
+    client.force_login(agent)
+    with django_assert_max_num_queries(12):
+        response = client.get(QUEUE)
+    assert len(response.context["queue"].tickets) == min(rows, 25)
+
+
+@pytest.mark.parametrize("messages", [2, 60])
+def test_workspace_query_count_is_constant_in_thread_length(client, django_assert_max_num_queries, messages):
+    team = TeamFactory()
+    agent = make_agent(team)
+    customer = make_customer()
+    ticket = make_ticket(customer, team=team)
+    for number in range(messages // 2):
+        services.ticket_reply(ticket, body=f"Reply {number}", actor=agent)
+        services.ticket_add_note(ticket, body=f"Note {number}", actor=agent)
+    client.force_login(agent)
+    with django_assert_max_num_queries(15):
+        response = client.get(reverse("tickets:desk_ticket", args=[ticket.number]))
+    assert response.content.decode().count('class="message-card') == 1 + messages
