@@ -4,10 +4,14 @@ from datetime import UTC, datetime
 
 import pytest
 from django.core.management import call_command
+from django.db import connections
 
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
+    # Live-server threads must not keep connections open, or the test database cannot be dropped.
+    for alias in connections:
+        connections.settings[alias]["CONN_MAX_AGE"] = 0
     with django_db_blocker.unblock():
         call_command("loaddata", "roles", verbosity=0)
 

@@ -139,3 +139,12 @@ class SavedViewForm(forms.Form):
             if key in allowed:
                 kept.setlist(key, source.getlist(key))
         return kept.urlencode()
+
+
+class CustomFieldsForm(forms.Form):
+    """A ticket's custom fields, built from its form's schema, for inline editing in the workspace."""
+
+    def __init__(self, *args, definitions: list[dict], **kwargs) -> None:
+        super().__init__(*args, prefix="cf", **kwargs)
+        for definition in definitions:
+            self.fields[definition["name"]] = schema.form_field(definition)

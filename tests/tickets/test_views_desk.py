@@ -303,3 +303,21 @@ def test_workspace_query_count_is_constant_in_thread_length(client, django_asser
     with django_assert_max_num_queries(15):
         response = client.get(reverse("tickets:desk_ticket", args=[ticket.number]))
     assert response.content.decode().count('class="message-card') == 1 + messages
+
+
+def test_custom_fields_are_edited_inline_and_validated(client, desk):
+    from tests.factories import TicketFormFactory
+
+    form = TicketFormFactory()
+    ticket = make_ticket(desk["customer"], team=desk["support"], form=form, custom_fields={"order_number": "A-1"})
+    client.force_login(desk["agent"])
+    url = reverse("tickets:desk_update", args=[ticket.number])
+    bad = client.post(url, {"field": "custom_fields", "version": ticket.version, "cf-product": "Gold"},
+                      headers={"HX-Request": "true"})  # fmt: skip
+    assert bad.status_code == 409 and "Order number" in bad.content.decode()
+    good = client.post(url, {"field": "custom_fields", "version": ticket.version, "cf-order_number": "B-2",
+                             "cf-product": "Pro"}, headers={"HX-Request": "true"})  # fmt: skip
+    assert good.status_code == 200
+    ticket.refresh_from_db()
+    assert ticket.custom_fields == {"order_number": "B-2", "product": "Pro"}
+    assert ticket.activities.filter(action="custom_fields").exists()

@@ -19,7 +19,7 @@ from accounts.models import Team, User
 from helpdesk.models import Priority
 from tickets import selectors, services, workflow
 from tickets.filters import SORT_LABELS
-from tickets.forms import SavedViewForm, WorkspaceReplyForm
+from tickets.forms import CustomFieldsForm, SavedViewForm, WorkspaceReplyForm
 from tickets.models import SavedView, Ticket
 from tickets.workflow import Status
 
@@ -149,6 +149,9 @@ def _workspace_context(request: HttpRequest, ticket: Ticket, **extra) -> dict:
         ],
         "statuses": Status,
         "priorities": Priority.choices,
+        "custom_fields_form": CustomFieldsForm(
+            definitions=ticket.form.schema if ticket.form_id else [], initial=ticket.custom_fields
+        ),
         **extra,
     }
 
@@ -261,6 +264,18 @@ def _apply_edit(
         team = Team.objects.get(pk=int(value), pk__in=rbac.workable_team_ids(actor))
         services.ticket_update_fields(
             ticket, changes={"team": team}, actor=actor, expected_version=expected_version
+        )
+    elif field == "custom_fields":
+        form = CustomFieldsForm(data, definitions=ticket.form.schema if ticket.form_id else [])
+        if not form.is_valid():
+            raise ValidationError(
+                [f"{form.fields[name].label}: {' '.join(errors)}" for name, errors in form.errors.items()]
+            )
+        services.ticket_update_fields(
+            ticket,
+            changes={"custom_fields": form.cleaned_data},
+            actor=actor,
+            expected_version=expected_version,
         )
     elif field == "tags":
         names = [name for name in value.split(",") if name.strip()]
