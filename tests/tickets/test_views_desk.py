@@ -309,7 +309,9 @@ def test_custom_fields_are_edited_inline_and_validated(client, desk):
     from tests.factories import TicketFormFactory
 
     form = TicketFormFactory()
-    ticket = make_ticket(desk["customer"], team=desk["support"], form=form, custom_fields={"order_number": "A-1"})
+    ticket = make_ticket(
+        desk["customer"], team=desk["support"], form=form, custom_fields={"order_number": "A-1"}
+    )
     client.force_login(desk["agent"])
     url = reverse("tickets:desk_update", args=[ticket.number])
     bad = client.post(url, {"field": "custom_fields", "version": ticket.version, "cf-product": "Gold"},
