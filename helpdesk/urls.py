@@ -9,6 +9,7 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("accounts/", include("accounts.urls")),
     path("", include("tickets.urls")),
+    path("kb/", include("knowledge.urls")),
     path("admin/", admin.site.urls),
 ]
 

@@ -144,3 +144,11 @@ def make_ticket(requester: User, *, team: Team | None = None, actor: User | None
         Ticket.objects.filter(pk=ticket.pk).update(team=team)
         ticket.refresh_from_db()
     return ticket
+
+
+def make_article(title: str = "How to reset your password", body: str = "Open the sign-in page.", **fields):
+    """A published public article unless told otherwise, created through the service as the System."""
+    from knowledge import services as knowledge_services
+
+    fields.setdefault("status", "published")
+    return knowledge_services.article_create(title=title, body=body, actor=None, **fields)

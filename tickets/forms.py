@@ -4,6 +4,7 @@ import uuid
 
 from django import forms
 from django.http import QueryDict
+from django.urls import reverse_lazy
 
 from accounts import rbac
 from accounts.models import Team
@@ -39,7 +40,19 @@ class TicketSubmitForm(forms.Form):
     email = forms.EmailField(
         label="Your e-mail address", widget=forms.EmailInput(attrs={"autocomplete": "email"})
     )
-    subject = forms.CharField(max_length=200)
+    subject = forms.CharField(
+        max_length=200,
+        widget=forms.TextInput(
+            attrs={
+                # Deflection: matching articles appear beside the form while the subject is typed.
+                "hx-get": reverse_lazy("knowledge:suggest"),
+                "hx-trigger": "input changed delay:400ms",
+                "hx-target": "#suggestions",
+                "hx-sync": "this:replace",
+                "autocomplete": "off",
+            }
+        ),
+    )
     description = forms.CharField(
         label="How can we help?",
         widget=forms.Textarea(attrs={"rows": 8}),

@@ -1,0 +1,90 @@
+"""Search quality on the StackFAQ collection: MRR@10 and Recall@5 of the site's own KB search.
+
+    .venv/bin/python bench/kb_search_quality.py [--queries PATH] [--baseline]
+
+Creates a throw-away database, imports ../shared/data/stackfaq/articles.jsonl with `kb_import`,
+runs every question through knowledge.search.search_articles (what /kb/search/ runs) and prints the
+figures. --baseline also scores plain full-text search (websearch_to_tsquery, every word ANDed,
+ranked by ts_rank) for comparison.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
+DATA = ROOT.parent / "shared" / "data" / "stackfaq"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--articles", type=Path, default=DATA / "articles.jsonl")
+    parser.add_argument("--queries", type=Path, default=DATA / "queries-tuning.jsonl")
+    parser.add_argument("--baseline", action="store_true")
+    args = parser.parse_args()
+
+    import django
+
+    django.setup()
+    from django.contrib.auth.models import AnonymousUser
+    from django.core.management import call_command
+    from django.db import connection
+    from django.utils.text import slugify
+
+    from knowledge.models import Article
+    from knowledge.search import search_articles
+
+    test_database = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
+    try:
+        call_command("kb_import", str(args.articles), verbosity=0)
+        by_id = {}
+        for line in args.articles.read_text(encoding="utf-8").splitlines():
+            record = json.loads(line)
+            by_id[record["id"]] = slugify(record["title"])[:200]
+        slug_to_pk = dict(Article.objects.values_list("slug", "pk"))
+        queries = [json.loads(line) for line in args.queries.read_text(encoding="utf-8").splitlines() if line]
+        visitor = AnonymousUser()
+
+        def site_search(text: str) -> list[int]:
+            return [hit.article.pk for hit in search_articles(visitor, text, limit=10)]
+
+        def plain_search(text: str) -> list[int]:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT id FROM knowledge_article "
+                    "WHERE search_vector @@ websearch_to_tsquery('english', %s) "
+                    "ORDER BY ts_rank(search_vector, websearch_to_tsquery('english', %s)) DESC LIMIT 10",
+                    [text, text],
+                )
+                return [row[0] for row in cursor.fetchall()]
+
+        engines = [("site search", site_search)] + ([("plain FTS", plain_search)] if args.baseline else [])
+        print(f"{len(slug_to_pk)} articles, {len(queries)} questions from {args.queries.name}")
+        for name, engine in engines:
+            reciprocal, recall, timings = [], [], []
+            for query in queries:
+                wanted = slug_to_pk[by_id[query["relevant_article"]]]
+                started = time.perf_counter()
+                found = engine(query["text"])
+                timings.append((time.perf_counter() - started) * 1000)
+                rank = found.index(wanted) + 1 if wanted in found else None
+                reciprocal.append(1 / rank if rank else 0.0)
+                recall.append(1.0 if rank and rank <= 5 else 0.0)
+            print(
+                f"{name:12}  MRR@10 {statistics.mean(reciprocal):.3f}   "
+                f"Recall@5 {statistics.mean(recall):.3f}   p50 {statistics.median(timings):.1f} ms"
+            )
+    finally:
+        connection.creation.destroy_test_db(test_database, verbosity=0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+"""Admin for categories and articles; article changes go through knowledge/services.py."""
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+
+from knowledge import services
+from knowledge.models import Article, ArticleRevision, Category
+
+
+@admin.register(Category)
+class CategoryAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug", "parent", "position")
+    search_fields = ("name", "slug")
+    prepopulated_fields = {"slug": ("name",)}
+
+
+class ArticleRevisionInline(admin.TabularInline):
+    model = ArticleRevision
+    extra = 0
+    can_delete = False
+    fields = ("created_at", "created_by", "title")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Article)
+class ArticleAdmin(admin.ModelAdmin):
+    list_display = (
+        "title",
+        "category",
+        "status",
+        "visibility",
+        "helpful_count",
+        "not_helpful_count",
+        "updated_at",
+    )
+    list_filter = ("status", "visibility", "category")
+    search_fields = ("title", "slug", "tags")
+    list_select_related = ("category",)
+    fields = ("title", "slug", "category", "tags", "excerpt", "body", "visibility", "status", "published_at",
+              "views", "helpful_count", "not_helpful_count", "deflections", "use_count", "verified_by",
+              "verified_at")  # fmt: skip
+    readonly_fields = ("status", "published_at", "views", "helpful_count", "not_helpful_count", "deflections",
+                       "use_count", "verified_by", "verified_at")  # fmt: skip
+    inlines = (ArticleRevisionInline,)
+    actions = ("publish", "archive", "verify")
+
+    def save_model(self, request, obj: Article, form, change) -> None:
+        data = {name: form.cleaned_data[name] for name in ("title", "body", "excerpt", "category", "tags",
+                                                             "visibility", "slug")}  # fmt: skip
+        try:
+            if change:
+                original = Article.objects.get(pk=obj.pk)
+                changed = {name: value for name, value in data.items() if name in form.changed_data}
+                if changed:
+                    services.article_update(original, actor=request.user, **changed)
+            else:
+                created = services.article_create(actor=request.user, **data)
+                obj.pk = created.pk
+        except (ValidationError, PermissionDenied) as error:
+            messages.error(request, f"Not saved: {'; '.join(getattr(error, 'messages', [str(error)]))}")
+
+    def _each(self, request, queryset, service, verb: str) -> None:
+        done = 0
+        for article in queryset:
+            try:
+                service(article, actor=request.user)
+                done += 1
+            except PermissionDenied as error:
+                messages.error(request, f"{article}: {error}")
+        self.message_user(request, f"{verb} {done} article(s).")
+
+    @admin.action(description="Publish selected articles")
+    def publish(self, request, queryset):
+        self._each(request, queryset, services.article_publish, "Published")
+
+    @admin.action(description="Archive selected articles")
+    def archive(self, request, queryset):
+        self._each(request, queryset, services.article_archive, "Archived")
+
+    @admin.action(description="Mark selected articles as verified")
+    def verify(self, request, queryset):
+        self._each(request, queryset, services.article_verify, "Verified")

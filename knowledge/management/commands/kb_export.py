@@ -1,0 +1,20 @@
+"""manage.py kb_export PATH — export articles as JSON Lines (PATH ends in .jsonl) or markdown files."""
+
+from pathlib import Path
+
+from django.core.management.base import BaseCommand
+
+from knowledge.importing import export_articles
+from knowledge.models import Article
+
+
+class Command(BaseCommand):
+    help = "Export knowledge-base articles in the formats kb_import reads."
+
+    def add_arguments(self, parser):
+        parser.add_argument("path")
+
+    def handle(self, *args, path: str, **options):
+        articles = Article.objects.select_related("category").order_by("slug")
+        count = export_articles(Path(path), articles.iterator())
+        self.stdout.write(f"Exported {count} article(s) to {path}.")

@@ -1,0 +1,26 @@
+"""manage.py kb_import PATH — import articles from a folder of markdown files or a .jsonl file."""
+
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from knowledge.importing import import_articles
+from knowledge.models import Article
+
+
+class Command(BaseCommand):
+    help = "Import knowledge-base articles (idempotent by slug); reports created/updated/skipped."
+
+    def add_arguments(self, parser):
+        parser.add_argument("path")
+        parser.add_argument("--status", default=Article.Status.PUBLISHED, choices=Article.Status.values,
+                            help="Status for records that do not name one (default: published).")  # fmt: skip
+
+    def handle(self, *args, path: str, status: str, **options):
+        source = Path(path)
+        if not source.exists():
+            raise CommandError(f"{source} does not exist.")
+        report = import_articles(source, default_status=status)
+        for where, reason in report.skipped:
+            self.stderr.write(f"skipped {where}: {reason}")
+        self.stdout.write(report.summary())

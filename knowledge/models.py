@@ -1,0 +1,215 @@
+"""The knowledge base: a category tree, articles with revisions and slug history, and helpful votes."""
+
+from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVectorField
+from django.db import models
+from django.utils import timezone
+
+from accounts import rbac
+
+
+class CategoryManager(models.Manager["Category"]):
+    def get_by_natural_key(self, slug: str) -> "Category":
+        return self.get(slug=slug)
+
+
+class Category(models.Model):
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+    name = models.CharField(max_length=100)
+    slug = models.SlugField(max_length=100, unique=True)
+    description = models.CharField(max_length=300, blank=True)
+    icon = models.CharField(
+        max_length=40, blank=True, help_text="An emoji or icon name shown beside the name."
+    )
+    position = models.PositiveSmallIntegerField(default=0)
+
+    objects = CategoryManager()
+
+    class Meta:
+        ordering = ["position", "name"]
+        verbose_name_plural = "categories"
+
+    def __str__(self) -> str:
+        return self.name
+
+    def natural_key(self) -> tuple[str]:
+        return (self.slug,)
+
+    def ancestors(self) -> list["Category"]:
+        chain, node, seen = [], self.parent, {self.pk}
+        while node is not None and node.pk not in seen:
+            chain.append(node)
+            seen.add(node.pk)
+            node = node.parent
+        return list(reversed(chain))
+
+
+class ArticleQuerySet(models.QuerySet["Article"]):
+    def published(self) -> "ArticleQuerySet":
+        return self.filter(status=Article.Status.PUBLISHED)
+
+    def visible_to(self, user) -> "ArticleQuerySet":
+        """Published public articles for everyone; internal ones for agents; drafts and reviews for
+        their authors and for editors; everything for editors."""
+        if rbac.has_permission(user, "knowledge.change_article"):
+            return self.all()
+        condition = models.Q(status=Article.Status.PUBLISHED, visibility=Article.Visibility.PUBLIC)
+        if rbac.is_agent(user):
+            condition |= models.Q(status=Article.Status.PUBLISHED) | models.Q(author=user)
+        return self.filter(condition)
+
+    def publicly_listed_to(self, user) -> "ArticleQuerySet":
+        """What the public pages list and search: published only, internal ones for agents."""
+        published = self.published()
+        return published if rbac.is_agent(user) else published.filter(visibility=Article.Visibility.PUBLIC)
+
+
+class ArticleManager(models.Manager.from_queryset(ArticleQuerySet)):
+    def get_by_natural_key(self, slug: str) -> "Article":
+        return self.get(slug=slug)
+
+
+class Article(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        REVIEW = "review", "In review"
+        PUBLISHED = "published", "Published"
+        ARCHIVED = "archived", "Archived"
+
+    class Visibility(models.TextChoices):
+        PUBLIC = "public", "Public"
+        INTERNAL = "internal", "Internal (agents only)"
+
+    title = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=200, unique=True)
+    body = models.TextField(help_text="Markdown.")
+    body_html = models.TextField(editable=False, blank=True)
+    excerpt = models.CharField(max_length=300, blank=True)
+    category = models.ForeignKey(
+        Category, null=True, blank=True, on_delete=models.SET_NULL, related_name="articles"
+    )
+    tags = models.CharField(max_length=300, blank=True, help_text="Comma-separated.")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="articles"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    visibility = models.CharField(max_length=10, choices=Visibility.choices, default=Visibility.PUBLIC)
+    published_at = models.DateTimeField(null=True, blank=True)
+    views = models.PositiveIntegerField(default=0)
+    helpful_count = models.PositiveIntegerField(default=0, editable=False)
+    not_helpful_count = models.PositiveIntegerField(default=0, editable=False)
+    deflections = models.PositiveIntegerField(
+        default=0, editable=False, help_text="Suggested on the ticket form, opened and voted helpful."
+    )
+    use_count = models.PositiveIntegerField(
+        default=0, editable=False, help_text="Linked into ticket replies."
+    )
+    verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    verified_at = models.DateTimeField(null=True, blank=True)
+    search_config = models.CharField(max_length=30, default="english", editable=False)
+    # Maintained by a trigger (knowledge/migrations/0002): title A, tags and excerpt B, body C.
+    search_vector = SearchVectorField(null=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    objects = ArticleManager()
+
+    class Meta:
+        ordering = ["title"]
+        indexes = [
+            GinIndex(fields=["search_vector"], name="article_search"),
+            models.Index(fields=["status", "visibility", "category"], name="article_listing"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=["draft", "review", "published", "archived"]),
+                name="article_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(visibility__in=["public", "internal"]), name="article_visibility_valid"
+            ),
+        ]
+        permissions = [  # seed 001 VIEW_KB … VERIFY_KB
+            ("publish_article", "Can publish and archive articles"),
+            ("verify_article", "Can mark articles as verified"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def natural_key(self) -> tuple[str]:
+        return (self.slug,)
+
+    @property
+    def tag_list(self) -> list[str]:
+        return [tag.strip() for tag in self.tags.split(",") if tag.strip()]
+
+
+class ArticleSlug(models.Model):
+    """A slug an article used to have: old links redirect to the article's current address."""
+
+    slug = models.SlugField(max_length=200, unique=True)
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="old_slugs")
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class ArticleRevision(models.Model):
+    """A published version of an article, kept so editors can view and restore it."""
+
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="revisions")
+    title = models.CharField(max_length=200)
+    body = models.TextField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.created_at:%Y-%m-%d %H:%M})"
+
+
+class ArticleFeedback(models.Model):
+    """One vote per user, or per browser session for visitors; changing it replaces the vote."""
+
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="feedback")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE)
+    session_key = models.CharField(max_length=64, blank=True)
+    helpful = models.BooleanField()
+    from_ticket_form = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["article", "user"],
+                condition=models.Q(user__isnull=False),
+                name="feedback_once_per_user",
+            ),
+            models.UniqueConstraint(
+                fields=["article", "session_key"],
+                condition=models.Q(user__isnull=True),
+                name="feedback_once_per_session",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(user__isnull=False) | ~models.Q(session_key=""), name="feedback_has_voter"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{'Helpful' if self.helpful else 'Not helpful'}: {self.article}"

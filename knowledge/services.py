@@ -1,0 +1,191 @@
+"""Writes to the knowledge base: authoring, the review workflow, verification and votes."""
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+from django.utils.text import slugify
+
+from accounts import rbac
+from knowledge.models import Article, ArticleFeedback, ArticleRevision, ArticleSlug, Category
+from tickets.rendering import render_markdown
+
+NOT_EDITOR = "Only editors may do that."
+NOT_YOUR_DRAFT = "Authors may edit their own drafts; published articles need an editor."
+SLUG_TAKEN = "Another article already uses the address {slug!r}."
+NO_VOTER = "A vote needs a signed-in user or a browser session."
+
+EDITOR = "knowledge.change_article"
+PUBLISHER = "knowledge.publish_article"
+VERIFIER = "knowledge.verify_article"
+
+
+def _excerpt(body: str) -> str:
+    text = " ".join(body.replace("#", " ").replace("*", " ").split())
+    return text[:297] + "…" if len(text) > 300 else text
+
+
+def _may_edit(article: Article, actor) -> bool:
+    if actor is None or rbac.has_permission(actor, EDITOR):
+        return True
+    return (
+        rbac.has_permission(actor, "knowledge.add_article")
+        and article.author_id == actor.pk
+        and article.status in (Article.Status.DRAFT, Article.Status.REVIEW)
+    )
+
+
+def unique_slug(title: str, *, exclude_pk: int | None = None) -> str:
+    base = slugify(title)[:180] or "article"
+    slug, number = base, 2
+    while (
+        Article.objects.filter(slug=slug).exclude(pk=exclude_pk).exists()
+        or ArticleSlug.objects.filter(slug=slug).exclude(article_id=exclude_pk).exists()
+    ):
+        slug, number = f"{base}-{number}", number + 1
+    return slug
+
+
+@transaction.atomic
+def article_create(
+    *, title: str, body: str, actor, category: Category | None = None, tags: str = "", excerpt: str = "",
+    visibility: str = Article.Visibility.PUBLIC, slug: str = "", status: str = Article.Status.DRAFT,
+) -> Article:  # fmt: skip
+    if actor is not None and not rbac.has_permission(actor, "knowledge.add_article"):
+        raise PermissionDenied(NOT_EDITOR)
+    if status == Article.Status.PUBLISHED and actor is not None and not rbac.has_permission(actor, PUBLISHER):
+        raise PermissionDenied(NOT_EDITOR)
+    article = Article(
+        title=title.strip(), body=body, body_html=render_markdown(body), excerpt=excerpt or _excerpt(body),
+        category=category, tags=_clean_tags(tags), visibility=visibility, author=actor, created_by=actor,
+        updated_by=actor, slug=slug or unique_slug(title), status=status,
+        published_at=timezone.now() if status == Article.Status.PUBLISHED else None,
+    )  # fmt: skip
+    article.full_clean(exclude=["search_vector"])
+    article.save()
+    if status == Article.Status.PUBLISHED:
+        _keep_revision(article, actor)
+    return article
+
+
+def _clean_tags(tags: str) -> str:
+    names = []
+    for name in tags.split(","):
+        name = " ".join(name.split()).lower()[:40]
+        if name and name not in names:
+            names.append(name)
+    return ", ".join(names)[:300]
+
+
+def _keep_revision(article: Article, actor) -> None:
+    ArticleRevision.objects.create(article=article, title=article.title, body=article.body, created_by=actor)
+
+
+@transaction.atomic
+def article_update(article: Article, *, actor, **changes) -> Article:
+    """Edit fields; a new slug keeps the old one redirecting; editing a published article keeps a revision."""
+    article = Article.objects.select_for_update().get(pk=article.pk)
+    if not _may_edit(article, actor):
+        raise PermissionDenied(NOT_YOUR_DRAFT)
+    allowed = {"title", "body", "excerpt", "category", "tags", "visibility", "slug"}
+    unknown = set(changes) - allowed
+    if unknown:
+        raise ValidationError(f"Unknown fields: {', '.join(sorted(unknown))}")
+    new_slug = changes.pop("slug", None)
+    if "tags" in changes:
+        changes["tags"] = _clean_tags(changes["tags"])
+    for name, value in changes.items():
+        setattr(article, name, value)
+    if "body" in changes:
+        article.body_html = render_markdown(article.body)
+        if "excerpt" not in changes:
+            article.excerpt = _excerpt(article.body)
+    if new_slug and new_slug != article.slug:
+        if Article.objects.filter(slug=new_slug).exclude(pk=article.pk).exists():
+            raise ValidationError({"slug": SLUG_TAKEN.format(slug=new_slug)})
+        ArticleSlug.objects.filter(slug=new_slug).delete()
+        ArticleSlug.objects.get_or_create(slug=article.slug, defaults={"article": article})
+        article.slug = new_slug
+    article.updated_by = actor
+    article.updated_at = timezone.now()
+    article.full_clean(exclude=["search_vector"])
+    article.save()
+    if article.status == Article.Status.PUBLISHED:
+        _keep_revision(article, actor)
+    return article
+
+
+def _set_status(article: Article, status: str, *, actor, permission: str | None) -> Article:
+    if permission and actor is not None and not rbac.has_permission(actor, permission):
+        raise PermissionDenied(NOT_EDITOR)
+    article = Article.objects.select_for_update().get(pk=article.pk)
+    article.status = status
+    article.updated_by = actor
+    article.updated_at = timezone.now()
+    if status == Article.Status.PUBLISHED:
+        article.published_at = article.published_at or timezone.now()
+    article.save(update_fields=["status", "updated_by", "updated_at", "published_at"])
+    if status == Article.Status.PUBLISHED:
+        _keep_revision(article, actor)
+    return article
+
+
+@transaction.atomic
+def article_submit_for_review(article: Article, *, actor) -> Article:
+    if not _may_edit(article, actor):
+        raise PermissionDenied(NOT_YOUR_DRAFT)
+    return _set_status(article, Article.Status.REVIEW, actor=actor, permission=None)
+
+
+@transaction.atomic
+def article_publish(article: Article, *, actor) -> Article:
+    return _set_status(article, Article.Status.PUBLISHED, actor=actor, permission=PUBLISHER)
+
+
+@transaction.atomic
+def article_archive(article: Article, *, actor) -> Article:
+    return _set_status(article, Article.Status.ARCHIVED, actor=actor, permission=PUBLISHER)
+
+
+@transaction.atomic
+def article_restore_revision(article: Article, revision: ArticleRevision, *, actor) -> Article:
+    if revision.article_id != article.pk:
+        raise ValidationError("That revision belongs to another article.")
+    return article_update(article, title=revision.title, body=revision.body, actor=actor)
+
+
+@transaction.atomic
+def article_verify(article: Article, *, actor) -> Article:
+    if actor is None or not rbac.has_permission(actor, VERIFIER):
+        raise PermissionDenied(NOT_EDITOR)
+    Article.objects.filter(pk=article.pk).update(verified_by=actor, verified_at=timezone.now())
+    article.refresh_from_db()
+    return article
+
+
+@transaction.atomic
+def article_vote(
+    article: Article, *, helpful: bool, user=None, session_key: str = "", from_ticket_form=False
+):
+    """Record or change a vote. The counters are recomputed from the votes, so they cannot be stuffed."""
+    if user is not None and user.is_authenticated:
+        key = {"user": user}
+    elif session_key:
+        key = {"user": None, "session_key": session_key}
+    else:
+        raise ValidationError(NO_VOTER)
+    try:
+        with transaction.atomic():
+            ArticleFeedback.objects.update_or_create(
+                article=article, **key, defaults={"helpful": helpful, "from_ticket_form": from_ticket_form}
+            )
+    except IntegrityError:  # the same voter twice at once: the other request's vote stands
+        pass
+    totals = ArticleFeedback.objects.filter(article=article).aggregate(
+        yes=Count("pk", filter=Q(helpful=True)),
+        no=Count("pk", filter=Q(helpful=False)),
+        deflected=Count("pk", filter=Q(helpful=True, from_ticket_form=True)),
+    )
+    Article.objects.filter(pk=article.pk).update(
+        helpful_count=totals["yes"], not_helpful_count=totals["no"], deflections=totals["deflected"]
+    )

@@ -1,0 +1,128 @@
+"""Public knowledge base (/kb/…): categories, articles, search with type-ahead, votes, and the
+suggestions shown beside the ticket form (deflection)."""
+
+from django.db.models import Count, F, Q
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from knowledge import services
+from knowledge.models import Article, ArticleFeedback, ArticleSlug, Category
+from knowledge.search import search_articles
+
+ARTICLE_TEMPLATE = "knowledge/article_detail.html"
+
+
+@require_GET
+def kb_home(request: HttpRequest) -> HttpResponse:
+    listed = Article.objects.publicly_listed_to(request.user)
+    categories = Category.objects.filter(parent__isnull=True).annotate(
+        article_count=Count("articles", filter=Q(articles__in=listed))
+    )
+    popular = listed.order_by("-helpful_count", "-views", "title")[:8]
+    return render(request, "knowledge/kb_home.html", {"categories": categories, "popular": popular})
+
+
+@require_GET
+def category_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    category = get_object_or_404(Category.objects.select_related("parent"), slug=slug)
+    articles = Article.objects.publicly_listed_to(request.user).filter(category=category).order_by("title")
+    children = category.children.all()
+    return render(
+        request, "knowledge/category_detail.html",
+        {"category": category, "articles": articles, "children": children},
+    )  # fmt: skip
+
+
+@require_GET
+def kb_search(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "").strip()[:300]
+    hits = search_articles(request.user, query, limit=20) if query else []
+    template = "knowledge/search.html"
+    if request.htmx:
+        template += "#results"
+    return render(request, template, {"query": query, "hits": hits})
+
+
+@require_GET
+def suggest(request: HttpRequest) -> HttpResponse:
+    """Articles matching what a customer is typing as a ticket subject (htmx fragment)."""
+    query = request.GET.get("subject", "").strip()[:200]
+    hits = search_articles(request.user, query, limit=5) if len(query) >= 4 else []
+    return render(request, "knowledge/_suggestions.html", {"hits": hits, "query": query})
+
+
+def _article_or_redirect(request: HttpRequest, slug: str):
+    article = (
+        Article.objects.visible_to(request.user)
+        .select_related("category__parent", "author")
+        .filter(slug=slug)
+        .first()
+    )
+    if article is not None:
+        return article
+    old = ArticleSlug.objects.filter(slug=slug).select_related("article").first()
+    if old is not None and Article.objects.visible_to(request.user).filter(pk=old.article_id).exists():
+        return redirect("knowledge:article", slug=old.article.slug, permanent=True)
+    raise Http404("No such article.")
+
+
+def _vote_of(request: HttpRequest, article: Article) -> bool | None:
+    if request.user.is_authenticated:
+        votes = ArticleFeedback.objects.filter(article=article, user=request.user)
+    elif request.session.session_key:
+        votes = ArticleFeedback.objects.filter(
+            article=article, user=None, session_key=request.session.session_key
+        )
+    else:
+        return None
+    return votes.values_list("helpful", flat=True).first()
+
+
+@require_GET
+def article_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    article = _article_or_redirect(request, slug)
+    if isinstance(article, HttpResponse):
+        return article
+    related = (
+        Article.objects.publicly_listed_to(request.user)
+        .filter(category_id=article.category_id)
+        .exclude(pk=article.pk)
+        .only("title", "slug")[:5]
+        if article.category_id
+        else []
+    )
+    context = {
+        "article": article,
+        "related": related,
+        "vote": _vote_of(request, article),
+        "from_ticket_form": request.GET.get("from") == "ticket",
+    }
+    return render(request, ARTICLE_TEMPLATE, context)
+
+
+@require_POST
+def article_vote(request: HttpRequest, slug: str) -> HttpResponse:
+    article = get_object_or_404(Article.objects.publicly_listed_to(request.user), slug=slug)
+    helpful = request.POST.get("helpful") == "yes"
+    if not request.session.session_key:
+        request.session.save()
+    services.article_vote(
+        article,
+        helpful=helpful,
+        user=request.user,
+        session_key=request.session.session_key,
+        from_ticket_form=request.POST.get("from") == "ticket",
+    )
+    article.refresh_from_db()
+    context = {"article": article, "vote": helpful, "from_ticket_form": request.POST.get("from") == "ticket"}
+    if request.htmx:
+        return render(request, ARTICLE_TEMPLATE + "#vote", context)
+    return redirect("knowledge:article", slug=article.slug)
+
+
+@require_POST
+def article_viewed(request: HttpRequest, slug: str) -> HttpResponse:
+    """Counted by a POST the page sends once loaded, so reading stays free of side effects."""
+    Article.objects.publicly_listed_to(request.user).filter(slug=slug).update(views=F("views") + 1)
+    return HttpResponse(status=204)
