@@ -130,6 +130,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 TICKET_AUTO_CLOSE_DAYS = env.int("TICKET_AUTO_CLOSE_DAYS", default=7)
 
+# Knowledge base: the PostgreSQL text-search configuration (language) for stemming and stop words.
+KB_SEARCH_CONFIG = env("KB_SEARCH_CONFIG", default="english")
+
 # E-mail: the console by default (mail is printed); EMAIL_URL (smtp://user:pass@host:587, with
 # ?tls=True or ?ssl=True) sends through an SMTP server.
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Helpdesk <helpdesk@localhost>")

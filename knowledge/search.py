@@ -10,6 +10,7 @@ type-ahead. Everything runs in one SQL query on core PostgreSQL.
 import re
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import connection
 
 from knowledge.models import Article
@@ -33,7 +34,8 @@ def query_lexemes(text: str, config: str) -> list[str]:
     return lexemes[:MAX_TERMS]
 
 
-def search_articles(user, text: str, *, limit: int = 10, config: str = "english") -> list[SearchHit]:
+def search_articles(user, text: str, *, limit: int = 10, config: str | None = None) -> list[SearchHit]:
+    config = config or settings.KB_SEARCH_CONFIG
     text = " ".join(WORD.findall(text or ""))[:300]
     if not text:
         return []

@@ -1,8 +1,11 @@
 """Writes to the knowledge base: authoring, the review workflow, verification and votes."""
 
+import re
+
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -59,6 +62,7 @@ def article_create(
         title=title.strip(), body=body, body_html=render_markdown(body), excerpt=excerpt or _excerpt(body),
         category=category, tags=_clean_tags(tags), visibility=visibility, author=actor, created_by=actor,
         updated_by=actor, slug=slug or unique_slug(title), status=status,
+        search_config=settings.KB_SEARCH_CONFIG,
         published_at=timezone.now() if status == Article.Status.PUBLISHED else None,
     )  # fmt: skip
     article.full_clean(exclude=["search_vector"])
@@ -189,3 +193,14 @@ def article_vote(
     Article.objects.filter(pk=article.pk).update(
         helpful_count=totals["yes"], not_helpful_count=totals["no"], deflections=totals["deflected"]
     )
+
+
+ARTICLE_LINK = re.compile(r"/kb/articles/([\w-]+)/")
+
+
+def articles_count_uses(body: str) -> int:
+    """Count one use for each knowledge-base article a staff reply links to (called inside ticket_reply)."""
+    slugs = set(ARTICLE_LINK.findall(body))
+    if not slugs:
+        return 0
+    return Article.objects.filter(slug__in=slugs).update(use_count=F("use_count") + 1)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from knowledge import views
+from knowledge import views, views_manage
 
 app_name = "knowledge"
 
@@ -11,5 +11,11 @@ urlpatterns = [
     path("articles/<slug:slug>/", views.article_detail, name="article"),
     path("articles/<slug:slug>/vote/", views.article_vote, name="vote"),
     path("articles/<slug:slug>/viewed/", views.article_viewed, name="viewed"),
+    path("manage/", views_manage.article_list, name="manage_list"),
+    path("manage/new/", views_manage.article_edit, name="manage_new"),
+    path("manage/preview/", views_manage.article_preview, name="manage_preview"),
+    path("manage/picker/", views_manage.article_picker, name="manage_picker"),
+    path("manage/<slug:slug>/edit/", views_manage.article_edit, name="manage_edit"),
+    path("manage/<slug:slug>/<str:action>/", views_manage.article_action, name="manage_action"),
     path("<slug:slug>/", views.category_detail, name="category"),
 ]

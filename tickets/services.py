@@ -21,6 +21,7 @@ from django.utils import timezone
 from accounts import rbac
 from accounts.models import Team, User
 from helpdesk.models import Priority, SiteConfiguration
+from knowledge.services import articles_count_uses
 from tickets import schema, workflow
 from tickets.attachments import attachment_store, validate_uploads
 from tickets.models import Channel, Tag, Ticket, TicketActivity, TicketForm, TicketMessage
@@ -229,6 +230,7 @@ def ticket_reply(
     )
     changed = []
     if as_staff:
+        articles_count_uses(body)
         if ticket.first_response_at is None and actor is not None:
             ticket.first_response_at = message.created_at
             changed.append("first_response_at")

@@ -30,6 +30,16 @@
 
   document.addEventListener("click", (event) => {
     if (event.target.closest("[data-help-open]") && help) help.showModal();
+    const insert = event.target.closest("[data-insert-link]");
+    const body = document.querySelector("#composer textarea");
+    if (insert && body) {
+      // Put the article's markdown link where the cursor is; sending the reply counts a use.
+      const link = insert.dataset.insertLink;
+      const at = body.selectionStart ?? body.value.length;
+      body.value = body.value.slice(0, at) + link + body.value.slice(body.selectionEnd ?? at);
+      body.focus();
+      body.selectionStart = body.selectionEnd = at + link.length;
+    }
   });
 
   document.addEventListener("keydown", (event) => {

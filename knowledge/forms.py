@@ -1,0 +1,20 @@
+"""The article editor form."""
+
+from django import forms
+
+from knowledge.models import Article, Category
+
+
+class ArticleForm(forms.Form):
+    title = forms.CharField(max_length=200)
+    category = forms.ModelChoiceField(
+        queryset=Category.objects.all(), required=False, empty_label="No category"
+    )
+    tags = forms.CharField(max_length=300, required=False, help_text="Comma-separated.")
+    excerpt = forms.CharField(
+        max_length=300, required=False, help_text="Shown in lists; empty takes the start."
+    )
+    visibility = forms.ChoiceField(choices=Article.Visibility.choices)
+    body = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 18, "class": "mono"}), max_length=200_000, help_text="Markdown."
+    )

@@ -1,0 +1,98 @@
+"""Article authoring for agents (/kb/manage/…): list and review queue, editor with preview, workflow
+actions, and the article picker the ticket workspace uses to link an answer into a reply."""
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from knowledge import services
+from knowledge.forms import ArticleForm
+from knowledge.models import Article
+from knowledge.search import search_articles
+from tickets.rendering import render_markdown
+from tickets.views.desk import agent_required
+
+ACTIONS = {
+    "submit": services.article_submit_for_review,
+    "publish": services.article_publish,
+    "archive": services.article_archive,
+    "verify": services.article_verify,
+}
+
+
+@agent_required
+@require_GET
+def article_list(request: HttpRequest) -> HttpResponse:
+    status = request.GET.get("status", "")
+    articles = (
+        Article.objects.visible_to(request.user).select_related("category", "author").order_by("-updated_at")
+    )
+    if status in Article.Status.values:
+        articles = articles.filter(status=status)
+    return render(
+        request, "knowledge/manage/article_list.html",
+        {"articles": articles[:200], "status": status, "statuses": Article.Status.choices},
+    )  # fmt: skip
+
+
+@agent_required
+@require_http_methods(["GET", "POST"])
+def article_edit(request: HttpRequest, slug: str | None = None) -> HttpResponse:
+    article = get_object_or_404(Article.objects.visible_to(request.user), slug=slug) if slug else None
+    initial = {}
+    if article is not None:
+        initial = {
+            name: getattr(article, name) for name in ("title", "tags", "excerpt", "visibility", "body")
+        }
+        initial["category"] = article.category_id
+    form = ArticleForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            if article is None:
+                article = services.article_create(actor=request.user, **form.cleaned_data)
+            else:
+                article = services.article_update(article, actor=request.user, **form.cleaned_data)
+        except PermissionDenied as error:
+            form.add_error(None, str(error))
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, f"Saved “{article.title}”.")
+            return redirect("knowledge:manage_edit", slug=article.slug)
+    status = 422 if form.is_bound else 200
+    return render(
+        request, "knowledge/manage/article_form.html", {"form": form, "article": article}, status=status
+    )
+
+
+@agent_required
+@require_POST
+def article_preview(request: HttpRequest) -> HttpResponse:
+    """Rendered markdown of the editor's text (changes nothing)."""
+    return HttpResponse(render_markdown(request.POST.get("body", "")[:200_000]))
+
+
+@agent_required
+@require_POST
+def article_action(request: HttpRequest, slug: str, action: str) -> HttpResponse:
+    article = get_object_or_404(Article.objects.visible_to(request.user), slug=slug)
+    service = ACTIONS.get(action)
+    if service is None:
+        messages.error(request, "Unknown action.")
+    else:
+        try:
+            service(article, actor=request.user)
+            messages.success(request, f"“{article.title}”: {action} done.")
+        except PermissionDenied as error:
+            messages.error(request, str(error))
+    return redirect("knowledge:manage_edit", slug=article.slug)
+
+
+@agent_required
+@require_GET
+def article_picker(request: HttpRequest) -> HttpResponse:
+    """Articles to link into a reply: buttons that insert a markdown link (see static/js/desk.js)."""
+    hits = search_articles(request.user, request.GET.get("q", ""), limit=6)
+    return render(request, "knowledge/manage/_picker.html", {"hits": hits})

@@ -1,0 +1,64 @@
+"""Authoring pages for agents and the article link in ticket replies."""
+
+import pytest
+from django.urls import reverse
+
+from knowledge.models import Article
+from tests.factories import TeamFactory, make_agent, make_article, make_customer, make_supervisor, make_ticket
+from tickets import services as ticket_services
+
+pytestmark = pytest.mark.django_db
+
+
+def test_customers_cannot_reach_the_authoring_pages(client):
+    article = make_article()
+    client.force_login(make_customer())
+    for url in (reverse("knowledge:manage_list"), reverse("knowledge:manage_new"),
+                reverse("knowledge:manage_edit", args=[article.slug])):  # fmt: skip
+        assert client.get(url).status_code == 404
+    response = client.post(reverse("knowledge:manage_action", args=[article.slug, "archive"]))
+    assert response.status_code == 404
+    assert Article.objects.get(pk=article.pk).status == "published"
+
+
+def test_agent_writes_a_draft_and_an_editor_publishes_it(client):
+    agent = make_agent(TeamFactory())
+    client.force_login(agent)
+    response = client.post(reverse("knowledge:manage_new"), {
+        "title": "Clear the browser cache", "body": "Press **Ctrl+Shift+Delete**.", "visibility": "public",
+    })  # fmt: skip
+    article = Article.objects.get(title="Clear the browser cache")
+    assert response.status_code == 302 and article.status == "draft" and article.author == agent
+    client.post(reverse("knowledge:manage_action", args=[article.slug, "publish"]))
+    assert Article.objects.get(pk=article.pk).status == "draft", "agents cannot publish"
+    client.force_login(make_supervisor(TeamFactory()))
+    client.post(reverse("knowledge:manage_action", args=[article.slug, "publish"]))
+    assert Article.objects.get(pk=article.pk).status == "published"
+
+
+def test_invalid_article_form_is_422_and_keeps_the_text(client):
+    client.force_login(make_agent(TeamFactory()))
+    response = client.post(
+        reverse("knowledge:manage_new"), {"title": "", "body": "Kept text", "visibility": "public"}
+    )
+    assert response.status_code == 422 and "Kept text" in response.content.decode()
+
+
+def test_preview_renders_sanitised_markdown(client):
+    client.force_login(make_agent(TeamFactory()))
+    response = client.post(reverse("knowledge:manage_preview"), {"body": "**bold** <script>x</script>"})
+    assert response.content.decode() == "<p><strong>bold</strong> &lt;script&gt;x&lt;/script&gt;</p>"
+
+
+def test_linking_an_article_in_a_staff_reply_counts_a_use(client):
+    team = TeamFactory()
+    agent = make_agent(team)
+    article = make_article(title="Clear the cache")
+    client.force_login(agent)
+    picker = client.get(reverse("knowledge:manage_picker"), {"q": "cache"}).content.decode()
+    assert f"/kb/articles/{article.slug}/" in picker
+    ticket = make_ticket(make_customer(), team=team)
+    ticket_services.ticket_reply(
+        ticket, body=f"See [this](http://testserver/kb/articles/{article.slug}/)", actor=agent
+    )
+    assert Article.objects.get(pk=article.pk).use_count == 1
