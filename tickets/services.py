@@ -24,7 +24,7 @@ from helpdesk.models import Priority, SiteConfiguration
 from knowledge.services import articles_count_uses
 from tickets import schema, workflow
 from tickets.attachments import attachment_store, validate_uploads
-from tickets.models import Channel, Tag, Ticket, TicketActivity, TicketForm, TicketMessage
+from tickets.models import Channel, SavedView, Tag, Ticket, TicketActivity, TicketForm, TicketMessage
 from tickets.rendering import render_markdown
 from tickets.workflow import Status
 
@@ -39,6 +39,8 @@ CLOSED_IS_FINAL = "This ticket is closed; a reply opens a new follow-up ticket i
 ASSIGNEE_NOT_AGENT = "{name} is not an agent who can see this ticket."
 EMPTY_BODY = "Write a message before sending."
 UNKNOWN_FIELD = "{name} cannot be changed this way."
+TEAM_NOT_YOURS = "You cannot move tickets to {team}: you do not work that team's queue."
+SAVED_VIEW_EXISTS = "You already have a view called “{name}”."
 TAG_INVALID = "Tags are at most 50 characters: letters, digits, spaces, - and _."
 
 STAFF_FIELDS = {"subject", "priority", "team", "custom_fields", "escalation_level"}
@@ -348,6 +350,9 @@ def ticket_update_fields(
             value = schema.clean_values(ticket.form.schema, value) if ticket.form_id else {}
         if name == "priority" and value not in Priority.values:
             raise ValidationError({"priority": f"Unknown priority {value!r}."})
+        moving_elsewhere = name == "team" and actor is not None and value is not None
+        if moving_elsewhere and value.pk not in rbac.workable_team_ids(actor):
+            raise TicketNotAllowed(TEAM_NOT_YOURS.format(team=value))
         if name == "subject":
             value = str(value).strip()[:200]
             if not value:
@@ -502,9 +507,21 @@ def _bulk_one(ticket: Ticket, action: str, value: str, actor: User) -> None:
     elif action == "priority":
         ticket_update_fields(ticket, changes={"priority": value}, actor=actor)
     elif action == "team":
-        team = Team.objects.get(pk=int(value or 0), pk__in=rbac.workable_team_ids(actor))
-        ticket_update_fields(ticket, changes={"team": team}, actor=actor)
+        ticket_update_fields(ticket, changes={"team": Team.objects.get(pk=int(value or 0))}, actor=actor)
     elif action in ("add_tag", "remove_tag"):
         current = set(ticket.tags.values_list("name", flat=True))
         names = current | {value} if action == "add_tag" else current - {value.strip().lower()}
         ticket_set_tags(ticket, names=sorted(names), actor=actor)
+
+
+@transaction.atomic
+def saved_view_create(*, name: str, query: str, team: Team | None, actor: User) -> "SavedView":
+    """Save a queue filter for the agent, or share it with a team the agent works."""
+    if not rbac.is_agent(actor):
+        raise TicketNotAllowed(NOT_ALLOWED)
+    if team is not None and team.pk not in rbac.workable_team_ids(actor):
+        raise TicketNotAllowed(TEAM_NOT_YOURS.format(team=team))
+    name = name.strip()[:80]
+    if SavedView.objects.filter(owner=actor, name=name).exists():
+        raise ValidationError({"name": SAVED_VIEW_EXISTS.format(name=name)})
+    return SavedView.objects.create(owner=actor, name=name, query=query, team=team)

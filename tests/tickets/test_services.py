@@ -7,6 +7,7 @@ from django.core import mail
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from accounts.models import TeamMember
 from helpdesk.services import site_configuration_update
 from tests.factories import (
     TeamFactory,
@@ -169,6 +170,10 @@ def test_customers_cannot_touch_internal_fields(customer, team):
 def test_update_fields_writes_activity_per_field_and_refuses_unknown_fields(customer, agent, team):
     ticket = make_ticket(customer, team=team)
     billing = TeamFactory(name="Billing")
+    with pytest.raises(services.TicketNotAllowed, match="do not work that team"):
+        services.ticket_update_fields(ticket, changes={"team": billing}, actor=agent)
+    TeamMember.objects.create(team=billing, user=agent)
+    agent = type(agent).objects.get(pk=agent.pk)
     ticket = services.ticket_update_fields(
         ticket, changes={"priority": "urgent", "team": billing}, actor=agent
     )

@@ -7,7 +7,6 @@ from functools import wraps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -105,9 +104,9 @@ def saved_view_create(request: HttpRequest) -> HttpResponse:
     form = SavedViewForm(request.POST, user=request.user)
     if form.is_valid():
         try:
-            view = SavedView.objects.create(owner=request.user, **form.cleaned_data)
-        except IntegrityError:
-            messages.error(request, f"You already have a view called “{form.cleaned_data['name']}”.")
+            view = services.saved_view_create(**form.cleaned_data, actor=request.user)
+        except (ValidationError, services.TicketError) as error:
+            messages.error(request, "; ".join(getattr(error, "messages", [str(error)])))
         else:
             messages.success(request, f"Saved the view “{view.name}”.")
             return redirect(f"{reverse('tickets:desk_queue')}?{view.query}")
@@ -261,7 +260,7 @@ def _apply_edit(
             ticket, changes={"priority": value}, actor=actor, expected_version=expected_version
         )
     elif field == "team":
-        team = Team.objects.get(pk=int(value), pk__in=rbac.workable_team_ids(actor))
+        team = Team.objects.get(pk=int(value))
         services.ticket_update_fields(
             ticket, changes={"team": team}, actor=actor, expected_version=expected_version
         )
