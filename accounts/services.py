@@ -8,6 +8,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+import audit
 from accounts import roles
 from accounts.models import Invitation, RoleAssignment, User
 
@@ -65,6 +66,11 @@ def user_signup(
     user.set_password(password)
     user.full_clean(exclude=["password"])
     user.save()
+    joined = {
+        "organization": (None, user.organization),
+        "invitation": (None, invitation.code if invitation else ""),
+    }
+    audit.record("create", actor=actor or user, obj=user, changes=joined)
     role_assign(user, roles.CUSTOMER, actor=actor)
     return user
 
@@ -80,6 +86,9 @@ def role_assign(
         role=role,
         defaults={"expires_at": expires_at, "granted_by": actor, "granted_at": timezone.now()},
     )
+    audit.record(
+        "role_change", actor=actor, obj=user, changes={"role": (None, f"{role_name} until {expires_at}")}
+    )
     for cached in ("_rbac_roles", "_rbac_team_ids", "_perm_cache", "_group_perm_cache"):
         user.__dict__.pop(cached, None)
     return assignment
@@ -88,6 +97,7 @@ def role_assign(
 @transaction.atomic
 def role_revoke(user: User, role_name: str, *, actor: User | None) -> None:
     RoleAssignment.objects.filter(user=user, role__name=role_name).delete()
+    audit.record("role_change", actor=actor, obj=user, changes={"role": (role_name, None)})
 
 
 @transaction.atomic
@@ -96,6 +106,9 @@ def user_suspend(user: User, *, until: datetime | None, reason: str, actor: User
     user.suspended_until = until
     user.suspension_reason = reason
     user.save(update_fields=["status", "suspended_until", "suspension_reason"])
+    audit.record(
+        "suspend", actor=actor, obj=user, changes={"suspended_until": (None, until), "reason": (None, reason)}
+    )
     return user
 
 
@@ -108,6 +121,7 @@ def user_activate(user: User, *, actor: User | None) -> User:
     if user.email_verified_at is None and actor is not None and actor.pk == user.pk:
         user.email_verified_at = timezone.now()
     user.save(update_fields=["status", "suspended_until", "suspension_reason", "email_verified_at"])
+    audit.record("activate", actor=actor, obj=user, changes={"status": (None, user.status)})
     return user
 
 
@@ -121,8 +135,10 @@ def suspensions_lift_expired(now: datetime | None = None) -> int:
 
 @transaction.atomic
 def profile_update(user: User, *, name: str, timezone_name: str, actor: User) -> User:
+    changes = {"name": (user.name, name.strip()), "timezone": (user.timezone, timezone_name)}
     user.name = name.strip()
     user.timezone = timezone_name
     user.full_clean(exclude=["password"])
     user.save(update_fields=["name", "timezone"])
+    audit.record("update", actor=actor, obj=user, changes=changes)
     return user

@@ -4,6 +4,7 @@ from typing import Any
 
 from django.db import transaction
 
+import audit
 from helpdesk.models import SiteConfiguration
 
 EDITABLE_FIELDS = (
@@ -25,6 +26,7 @@ def site_configuration_update(*, changes: dict[str, Any], actor) -> SiteConfigur
         SiteConfiguration.objects.select_for_update().filter(pk=SiteConfiguration.SINGLETON_PK).first()
         or SiteConfiguration.objects.get_current()
     )
+    before = {key: _current(configuration, key) for key in changes}
     for key, value in changes.items():
         if key.startswith("custom.") and len(key) > len("custom."):
             configuration.custom_settings = {
@@ -38,4 +40,14 @@ def site_configuration_update(*, changes: dict[str, Any], actor) -> SiteConfigur
     configuration.updated_by = actor
     configuration.full_clean()
     configuration.save()
+    audit.record(
+        "settings_change", actor=actor, obj=configuration,
+        changes={key: (before[key], _current(configuration, key)) for key in changes},
+    )  # fmt: skip
     return configuration
+
+
+def _current(configuration: SiteConfiguration, key: str) -> Any:
+    if key.startswith("custom."):
+        return configuration.custom_settings.get(key.removeprefix("custom."))
+    return getattr(configuration, key, None)

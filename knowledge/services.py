@@ -9,6 +9,7 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 from django.utils.text import slugify
 
+import audit
 from accounts import rbac
 from knowledge.models import Article, ArticleFeedback, ArticleRevision, ArticleSlug, Category
 from tickets.rendering import render_markdown
@@ -67,6 +68,7 @@ def article_create(
     )  # fmt: skip
     article.full_clean(exclude=["search_vector"])
     article.save()
+    audit.record("create", actor=actor, obj=article, changes={"status": (None, status)})
     if status == Article.Status.PUBLISHED:
         _keep_revision(article, actor)
     return article
@@ -114,6 +116,7 @@ def article_update(article: Article, *, actor, **changes) -> Article:
     article.updated_at = timezone.now()
     article.full_clean(exclude=["search_vector"])
     article.save()
+    audit.record("update", actor=actor, obj=article, changes={name: (None, "changed") for name in changes})
     if article.status == Article.Status.PUBLISHED:
         _keep_revision(article, actor)
     return article
@@ -123,6 +126,7 @@ def _set_status(article: Article, status: str, *, actor, permission: str | None)
     if permission and actor is not None and not rbac.has_permission(actor, permission):
         raise PermissionDenied(NOT_EDITOR)
     article = Article.objects.select_for_update().get(pk=article.pk)
+    audit.record("update", actor=actor, obj=article, changes={"status": (article.status, status)})
     article.status = status
     article.updated_by = actor
     article.updated_at = timezone.now()
@@ -163,6 +167,7 @@ def article_verify(article: Article, *, actor) -> Article:
     if actor is None or not rbac.has_permission(actor, VERIFIER):
         raise PermissionDenied(NOT_EDITOR)
     Article.objects.filter(pk=article.pk).update(verified_by=actor, verified_at=timezone.now())
+    audit.record("verify", actor=actor, obj=article)
     article.refresh_from_db()
     return article
 

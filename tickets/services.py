@@ -18,6 +18,7 @@ from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+import audit
 from accounts import rbac
 from accounts.models import Team, User
 from helpdesk.models import Priority, SiteConfiguration
@@ -83,6 +84,8 @@ def _save(ticket: Ticket, actor: User | None, fields: Sequence[str]) -> None:
 def _activity(
     ticket: Ticket, actor: User | None, action: str, field: str = "", old: Any = None, new: Any = None
 ):
+    """The ticket's timeline entry and its audit event, written together inside the service's transaction."""
+    audit.record(f"ticket.{action}", actor=actor, obj=ticket, changes={field or action: (old, new)})
     return TicketActivity.objects.create(
         ticket=ticket, actor=actor, action=action, field=field, old_value=old, new_value=new
     )

@@ -1,0 +1,25 @@
+"""Security events from Django's auth signals; business events are recorded by the services."""
+
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.dispatch import receiver
+
+from audit.models import AuditEvent
+from audit.recorder import record
+
+
+@receiver(user_logged_in, dispatch_uid="audit_login")
+def on_login(sender, request, user, **kwargs) -> None:
+    record("login", actor=user, obj=user, category=AuditEvent.Category.SECURITY)
+
+
+@receiver(user_logged_out, dispatch_uid="audit_logout")
+def on_logout(sender, request, user, **kwargs) -> None:
+    if user is not None:
+        record("logout", actor=user, obj=user, category=AuditEvent.Category.SECURITY)
+
+
+@receiver(user_login_failed, dispatch_uid="audit_login_failed")
+def on_login_failed(sender, credentials, request=None, **kwargs) -> None:
+    # Only the name that was tried; Django has already masked the password in `credentials`.
+    tried = str(credentials.get("username", ""))[:150]
+    record("login_failed", actor=None, category=AuditEvent.Category.SECURITY, object_repr=tried)
