@@ -37,8 +37,13 @@ def browser():
 
 @pytest.fixture
 def page(browser):
+    """A fresh page; the test fails if the page broke the Content-Security-Policy."""
     context = browser.new_context()
     page = context.new_page()
     page.set_default_timeout(10_000)
+    violations: list[str] = []
+    page.on("console", lambda message: violations.append(message.text)
+            if "Content Security Policy" in message.text else None)  # fmt: skip
     yield page
     context.close()
+    assert violations == [], violations

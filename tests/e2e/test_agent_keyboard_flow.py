@@ -36,7 +36,7 @@ def test_agent_solves_a_ticket_with_the_keyboard_and_the_customer_sees_the_reply
     agent_page.keyboard.type("grinding")
     agent_page.keyboard.press("Enter")
     agent_page.locator("[data-ticket-row]", has_text="Scanner makes a grinding noise").wait_for()
-    agent_page.wait_for_function("document.querySelectorAll('[data-ticket-row]').length === 1")
+    agent_page.locator("[data-ticket-row]").nth(1).wait_for(state="detached")
     agent_page.keyboard.press("Escape")
     agent_page.keyboard.press("j")
     agent_page.keyboard.press("o")

@@ -1,0 +1,163 @@
+"""Every route has an access decision, and outsiders reach nothing protected through any of them.
+
+Adding a URL without adding it to ROUTES fails test_every_route_has_a_decision: decide who may use
+it first. Each protected route is then requested (GET and POST) as a visitor, as a customer of
+another organisation and as an agent of another team; none may answer 200 or change anything.
+"""
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from audit.models import AuditEvent
+from knowledge.models import Article
+from tests.factories import (
+    OrganizationFactory,
+    TeamFactory,
+    make_agent,
+    make_article,
+    make_customer,
+    make_ticket,
+)
+from tickets import services
+from tickets.models import SavedView, Ticket, TicketMessage
+
+PUBLIC = "public"  # anyone: pages whose content is public or the visitor's own
+TICKET = "ticket"  # the ticket's requester/organisation managers and its team's staff only
+AGENT = "agent"  # agents only
+ARTICLE = "article"  # published public article: public; the manage pages: agents
+
+ROUTES = {
+    "home": PUBLIC, "healthz": PUBLIC, "readyz": PUBLIC,
+    "accounts:login": PUBLIC, "accounts:logout": PUBLIC, "accounts:signup": PUBLIC,
+    "accounts:profile": PUBLIC,  # own data only; anonymous visitors are sent to sign in
+    "accounts:password_reset": PUBLIC, "accounts:password_reset_done": PUBLIC,
+    "accounts:password_reset_confirm": PUBLIC, "accounts:password_reset_complete": PUBLIC,
+    "tickets:portal_list": PUBLIC,  # lists only what visible_to allows
+    "tickets:portal_submit": PUBLIC, "tickets:portal_submit_form": PUBLIC, "tickets:portal_submitted": PUBLIC,
+    "tickets:portal_detail": TICKET, "tickets:portal_reply": TICKET, "tickets:portal_status": TICKET,
+    "tickets:attachment_download": TICKET,
+    "tickets:desk_queue": AGENT, "tickets:desk_bulk": AGENT, "tickets:desk_view_create": AGENT,
+    "tickets:desk_view_delete": AGENT, "tickets:desk_ticket": TICKET, "tickets:desk_reply": TICKET,
+    "tickets:desk_update": TICKET, "tickets:desk_seen": TICKET,
+    "knowledge:home": PUBLIC, "knowledge:search": PUBLIC, "knowledge:suggest": PUBLIC,
+    "knowledge:article": PUBLIC, "knowledge:vote": PUBLIC, "knowledge:viewed": PUBLIC,
+    "knowledge:category": PUBLIC,
+    "knowledge:manage_list": AGENT, "knowledge:manage_new": AGENT, "knowledge:manage_preview": AGENT,
+    "knowledge:manage_picker": AGENT, "knowledge:manage_edit": AGENT, "knowledge:manage_action": AGENT,
+}  # fmt: skip
+
+
+def all_route_names(patterns=None, namespace=None):
+    for pattern in patterns if patterns is not None else get_resolver().url_patterns:
+        if isinstance(pattern, URLResolver):
+            if pattern.namespace == "admin":
+                continue  # the admin has its own permission checks, tested in tests/helpdesk/test_admin.py
+            yield from all_route_names(pattern.url_patterns, pattern.namespace or namespace)
+        elif isinstance(pattern, URLPattern):
+            yield f"{namespace}:{pattern.name}" if namespace else pattern.name
+
+
+def test_every_route_has_a_decision():
+    assert set(all_route_names()) == set(ROUTES)
+
+
+@pytest.fixture
+def target(db):
+    """Acme's ticket in the Support team, with a file and an internal note, and an internal draft article."""
+    support = TeamFactory(name="Support")
+    acme_customer = make_customer(OrganizationFactory(name="Acme"))
+    agent = make_agent(support)
+    ticket = make_ticket(acme_customer, team=support, subject="Acme secret subject",
+                         uploads=[SimpleUploadedFile("acme.txt", b"acme secret file")])  # fmt: skip
+    services.ticket_add_note(ticket, body="Acme secret note", actor=agent)
+    view = SavedView.objects.create(owner=agent, name="Acme view", query="q=acme")
+    article = make_article(title="Acme internal runbook", visibility="internal", status="draft")
+    attachment = ticket.messages.get(is_internal=False).attachments.get()
+    return {"ticket": ticket, "view": view, "article": article, "attachment": attachment}
+
+
+def url_for(name: str, target) -> str:
+    kwargs = {
+        "tickets:portal_submit_form": {"slug": "no-such-form"},
+        "accounts:password_reset_confirm": {"uidb64": "MQ", "token": "set-password"},
+        "tickets:attachment_download": {"pk": target["attachment"].pk},
+        "tickets:desk_view_delete": {"pk": target["view"].pk},
+        "knowledge:article": {"slug": target["article"].slug},
+        "knowledge:vote": {"slug": target["article"].slug},
+        "knowledge:viewed": {"slug": target["article"].slug},
+        "knowledge:category": {"slug": "acme"},
+        "knowledge:manage_edit": {"slug": target["article"].slug},
+        "knowledge:manage_action": {"slug": target["article"].slug, "action": "publish"},
+    }.get(name)
+    if kwargs is None and ROUTES[name] == TICKET:
+        kwargs = {"number": target["ticket"].number}
+    return reverse(name, kwargs=kwargs)
+
+
+def snapshot(target) -> tuple:
+    ticket = Ticket.objects.get(pk=target["ticket"].pk)
+    article = Article.objects.get(pk=target["article"].pk)
+    return (ticket.status, ticket.priority, ticket.assignee_id, ticket.version, TicketMessage.objects.count(),
+            SavedView.objects.count(), article.status, article.views, article.helpful_count,
+            AuditEvent.objects.filter(action__startswith="ticket.").count())  # fmt: skip
+
+
+@pytest.mark.parametrize("who", ["visitor", "other_customer", "other_agent"])
+@pytest.mark.parametrize("name", sorted(name for name, rule in ROUTES.items() if rule != PUBLIC))
+def test_outsiders_reach_nothing_protected(client, target, who, name):
+    if who == "other_customer":
+        client.force_login(make_customer(OrganizationFactory(name="Globex")))
+    elif who == "other_agent":
+        client.force_login(make_agent(TeamFactory(name="Billing")))
+    url = url_for(name, target)
+    before = snapshot(target)
+    for response in (
+        client.get(url),
+        client.post(
+            url,
+            {
+                "status": "resolved",
+                "body": "x",
+                "field": "priority",
+                "value": "urgent",
+                "action": "assign_me",
+                "tickets": [target["ticket"].pk],
+                "helpful": "yes",
+            },
+        ),
+    ):
+        allowed = {302, 404, 405}
+        if ROUTES[name] == AGENT and who == "other_agent":
+            allowed |= {200, 422}  # any agent may use these; they must still show nothing of Acme's
+        assert response.status_code in allowed, (name, response.status_code)
+        body = response.content.decode(errors="replace")
+        assert "Acme secret" not in body and "acme secret file" not in body
+    assert snapshot(target) == before
+
+
+@pytest.mark.parametrize("name", sorted(name for name, rule in ROUTES.items() if rule == PUBLIC))
+def test_public_routes_answer_without_errors_and_leak_nothing(client, target, name):
+    client.force_login(make_customer(OrganizationFactory(name="Globex")))
+    response = client.get(url_for(name, target))
+    assert response.status_code < 500
+    body = response.content.decode(errors="replace")
+    assert "Acme secret" not in body and "Acme internal runbook" not in body
+
+
+@pytest.mark.parametrize("name", sorted(ROUTES))
+def test_no_state_change_on_get(client, target, name):
+    client.force_login(make_agent(TeamFactory()))
+    before = snapshot(target)
+    client.get(url_for(name, target))
+    assert snapshot(target) == before
+
+
+@pytest.mark.parametrize("name", sorted(name for name in ROUTES if name not in {"healthz", "readyz"}))
+def test_every_post_needs_a_csrf_token(target, name):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(target["ticket"].requester)
+    response = client.post(url_for(name, target), {"body": "x", "status": "resolved"})
+    assert response.status_code in (403, 405), (name, response.status_code)
