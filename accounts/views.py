@@ -14,6 +14,7 @@ from django.views.decorators.http import require_http_methods
 from accounts import services
 from accounts.forms import LoginForm, PasswordResetForm, ProfileForm, SignupForm
 from accounts.models import User
+from helpdesk.forms import add_service_errors
 from helpdesk.middleware import site_configuration
 
 
@@ -64,22 +65,13 @@ def signup(request: HttpRequest) -> HttpResponse:
         try:
             user = services.user_signup(**form.cleaned_data, open_signup=open_signup, actor=None)
         except ValidationError as error:
-            _add_errors(form, error)
+            add_service_errors(form, error)
         else:
             login(request, user, backend="accounts.backends.RoleAwareBackend")
             messages.success(request, "Welcome! Your account is ready.")
             return redirect("home")
     status = 422 if request.method == "POST" else 200
     return render(request, "accounts/signup.html", {"form": form, "open_signup": open_signup}, status=status)
-
-
-def _add_errors(form, error: ValidationError) -> None:
-    """Show a service's ValidationError beside the fields it names."""
-    if not hasattr(error, "error_dict"):
-        form.add_error(None, error)
-        return
-    for field, errors in error.error_dict.items():
-        form.add_error(field if field in form.fields else None, errors)
 
 
 @login_required

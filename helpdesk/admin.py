@@ -20,3 +20,16 @@ class SiteConfigurationAdmin(admin.ModelAdmin):
             name: form.cleaned_data[name] for name in form.changed_data if name in services.EDITABLE_FIELDS
         }
         services.site_configuration_update(changes=changes, actor=request.user)
+
+
+class ReadOnlyInline(admin.TabularInline):
+    """An inline that shows related rows (timelines, revisions) without letting the admin edit them."""
+
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

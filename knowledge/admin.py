@@ -3,6 +3,7 @@
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 
+from helpdesk.admin import ReadOnlyInline
 from knowledge import services
 from knowledge.models import Article, ArticleRevision, Category
 
@@ -14,15 +15,10 @@ class CategoryAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ("name",)}
 
 
-class ArticleRevisionInline(admin.TabularInline):
+class ArticleRevisionInline(ReadOnlyInline):
     model = ArticleRevision
-    extra = 0
-    can_delete = False
     fields = ("created_at", "created_by", "title")
     readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(Article)

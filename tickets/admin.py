@@ -3,19 +3,9 @@
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
+from helpdesk.admin import ReadOnlyInline
 from tickets import services
 from tickets.models import Attachment, Tag, Ticket, TicketActivity, TicketForm, TicketMessage
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class TicketMessageInline(ReadOnlyInline):
@@ -49,6 +39,11 @@ class TicketAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     show_full_result_count = False
     autocomplete_fields = ("assignee",)
+    readonly_fields = (
+        "requester", "organization", "channel", "form", "custom_fields", "created_at", "updated_at",
+        "first_response_at", "resolved_at", "closed_at", "version",
+    )  # fmt: skip
+    # Editable fields are applied through the services in save_model; the rest is read-only.
     fields = (
         "subject",
         "status",
@@ -57,30 +52,7 @@ class TicketAdmin(admin.ModelAdmin):
         "assignee",
         "escalation_level",
         "tags",
-        "requester",
-        "organization",
-        "channel",
-        "form",
-        "custom_fields",
-        "created_at",
-        "updated_at",
-        "first_response_at",
-        "resolved_at",
-        "closed_at",
-        "version",
-    )
-    readonly_fields = (
-        "requester",
-        "organization",
-        "channel",
-        "form",
-        "custom_fields",
-        "created_at",
-        "updated_at",
-        "first_response_at",
-        "resolved_at",
-        "closed_at",
-        "version",
+        *readonly_fields,
     )
     filter_horizontal = ("tags",)
     inlines = (TicketMessageInline, TicketActivityInline)

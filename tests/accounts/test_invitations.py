@@ -12,7 +12,7 @@ from django.utils import timezone
 from accounts import rbac, services
 from accounts.models import Invitation, User
 from helpdesk.services import site_configuration_update
-from tests.factories import TEST_PASSWORD, InvitationFactory
+from tests.factories import TEST_PASSWORD, InvitationFactory, ensure_roles
 
 SIGNUP = reverse("accounts:signup")
 
@@ -116,6 +116,7 @@ def test_signup_refuses_an_existing_email_in_another_case():
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_signups_never_exceed_max_uses():
+    ensure_roles()  # an earlier transactional test may have flushed them
     invitation = InvitationFactory(max_uses=2)
     outcomes: list[str] = []
 

@@ -4,6 +4,7 @@ import os
 import shutil
 
 import pytest
+from django.core.management import call_command
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -47,3 +48,19 @@ def page(browser):
     yield page
     context.close()
     assert violations == [], violations
+
+
+@pytest.fixture
+def demo(transactional_db):
+    """The roles and demo fixtures, as `make run` loads them."""
+    call_command("loaddata", "roles", "demo", verbosity=0)
+
+
+DEMO_PASSWORD = "helpdesk-demo"
+
+
+def sign_in(page, live_server, email: str, password: str = DEMO_PASSWORD) -> None:
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.get_by_label("E-mail address").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()

@@ -1,13 +1,12 @@
 """Browser: the admin works under the Content-Security-Policy."""
 
 import pytest
-from django.core.management import call_command
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
+@pytest.mark.usefixtures("demo")
 def test_admin_pages_load_without_policy_violations(page, live_server):
-    call_command("loaddata", "roles", "demo", verbosity=0)
     page.goto(f"{live_server.url}/admin/login/")
     page.get_by_label("E-mail address").fill("admin@example.com")
     page.get_by_label("Password").fill("helpdesk-demo")

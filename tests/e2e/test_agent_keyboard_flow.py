@@ -2,9 +2,9 @@
 the customer then sees the reply."""
 
 import pytest
-from django.core.management import call_command
 
 from accounts.models import Team, User
+from tests.e2e.conftest import sign_in
 from tests.factories import make_ticket
 from tickets.models import Ticket
 from tickets.workflow import Status
@@ -12,24 +12,22 @@ from tickets.workflow import Status
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
-def sign_in(page, live_server, email: str) -> None:
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("E-mail address").fill(email)
-    page.get_by_label("Password").fill("helpdesk-demo")
-    page.keyboard.press("Enter")
+def signed_in_page(browser, live_server, email: str):
+    page = browser.new_context().new_page()
+    page.set_default_timeout(10_000)
+    sign_in(page, live_server, email)
     page.get_by_role("button", name="Sign out").wait_for()
+    return page
 
 
+@pytest.mark.usefixtures("demo")
 def test_agent_solves_a_ticket_with_the_keyboard_and_the_customer_sees_the_reply(browser, live_server):
-    call_command("loaddata", "roles", "demo", verbosity=0)
     customer = User.objects.get(email="customer@example.com")
     ticket = make_ticket(
         customer, subject="Scanner makes a grinding noise", team=Team.objects.get(slug="support")
     )
 
-    agent_page = browser.new_context().new_page()
-    agent_page.set_default_timeout(10_000)
-    sign_in(agent_page, live_server, "agent@example.com")
+    agent_page = signed_in_page(browser, live_server, "agent@example.com")
     agent_page.goto(f"{live_server.url}/desk/")
 
     agent_page.keyboard.press("/")
@@ -61,9 +59,7 @@ def test_agent_solves_a_ticket_with_the_keyboard_and_the_customer_sees_the_reply
         body="Please clean the rollers; that stops the noise.", from_staff=True
     ).exists()
 
-    customer_page = browser.new_context().new_page()
-    customer_page.set_default_timeout(10_000)
-    sign_in(customer_page, live_server, "customer@example.com")
+    customer_page = signed_in_page(browser, live_server, "customer@example.com")
     customer_page.goto(f"{live_server.url}/portal/tickets/{ticket.number}/")
     customer_page.get_by_text("Please clean the rollers; that stops the noise.").wait_for()
     assert customer_page.get_by_text("Resolved").first.is_visible()

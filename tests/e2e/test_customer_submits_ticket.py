@@ -2,26 +2,18 @@
 an agent's internal note never reaches the customer's pages."""
 
 import pytest
-from django.core.management import call_command
 
 from accounts.models import User
+from tests.e2e.conftest import sign_in
 from tickets import services
 from tickets.models import Ticket
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def demo(transactional_db):
-    call_command("loaddata", "roles", "demo", verbosity=0)
-
-
 @pytest.mark.usefixtures("demo")
 def test_customer_submits_follows_and_replies_without_seeing_internal_notes(page, live_server):
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("E-mail address").fill("customer@example.com")
-    page.get_by_label("Password").fill("helpdesk-demo")
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, live_server, "customer@example.com")
     page.get_by_role("button", name="Sign out").wait_for()
 
     page.goto(f"{live_server.url}/")

@@ -2,16 +2,11 @@
 ticket subject sees a suggested article."""
 
 import pytest
-from django.core.management import call_command
 
 from knowledge.models import Article
+from tests.e2e.conftest import sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def demo(transactional_db):
-    call_command("loaddata", "roles", "demo", verbosity=0)
 
 
 @pytest.mark.usefixtures("demo")
@@ -33,10 +28,7 @@ def test_visitor_searches_opens_and_votes(page, live_server):
 
 @pytest.mark.usefixtures("demo")
 def test_customer_typing_a_subject_sees_a_suggested_article(page, live_server):
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("E-mail address").fill("customer@example.com")
-    page.get_by_label("Password").fill("helpdesk-demo")
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, live_server, "customer@example.com")
     page.get_by_role("button", name="Sign out").wait_for()
     page.goto(f"{live_server.url}/portal/tickets/new/")
     page.get_by_label("Subject").press_sequentially("VPN fails with error 809", delay=20)

@@ -1,21 +1,10 @@
 """Browser: demo users sign in and see the navigation of their role."""
 
 import pytest
-from django.core.management import call_command
+
+from tests.e2e.conftest import sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def demo(transactional_db):
-    call_command("loaddata", "roles", "demo", verbosity=0)
-
-
-def sign_in(page, live_server, email: str) -> None:
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("E-mail address").fill(email)
-    page.get_by_label("Password").fill("helpdesk-demo")
-    page.get_by_role("button", name="Sign in").click()
 
 
 @pytest.mark.usefixtures("demo")

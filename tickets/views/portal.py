@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from helpdesk.forms import add_service_errors
 from helpdesk.middleware import site_configuration
 from tickets import services, workflow
 from tickets.forms import CUSTOM_PREFIX, FILES_AGAIN, PortalFilterForm, ReplyForm, TicketSubmitForm
@@ -17,15 +18,6 @@ from tickets.models import NUMBER_PREFIX, Attachment, Ticket, TicketForm, Ticket
 from tickets.workflow import Status
 
 PAGE_SIZE = 20
-
-
-def _add_service_errors(form, error: ValidationError) -> None:
-    if not hasattr(error, "error_dict"):
-        form.add_error(None, error)
-        return
-    for field, errors in error.error_dict.items():
-        name = field if field in form.fields else CUSTOM_PREFIX + field
-        form.add_error(name if name in form.fields else None, errors)
 
 
 @require_http_methods(["GET", "POST"])
@@ -56,7 +48,7 @@ def ticket_submit(request: HttpRequest, slug: str | None = None) -> HttpResponse
                 actor=None if anonymous else request.user,
             )
         except ValidationError as error:
-            _add_service_errors(form, error)
+            add_service_errors(form, error, field_prefix=CUSTOM_PREFIX)
         else:
             return _after_submission(request, ticket, ticket_form, anonymous=anonymous)
     status = 200
@@ -181,7 +173,7 @@ def ticket_reply(request: HttpRequest, number: str) -> HttpResponse:
                 actor=request.user,
             )
         except ValidationError as error:
-            _add_service_errors(form, error)
+            add_service_errors(form, error, field_prefix=CUSTOM_PREFIX)
         except services.TicketError as error:
             form.add_error(None, str(error))
         else:
