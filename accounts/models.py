@@ -360,3 +360,20 @@ class OrganizationUserObjectPermission(UserObjectPermissionBase):
 
 class OrganizationGroupObjectPermission(GroupObjectPermissionBase):
     content_object = models.ForeignKey(Organization, on_delete=models.CASCADE)
+
+
+class PasswordHistory(models.Model):
+    """Hashes of a user's recent passwords (seed 004 PasswordHistory), so old ones are not reused."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="password_history"
+    )
+    password = models.CharField(max_length=128)
+    created_at = models.DateTimeField(default=now)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name_plural = "password history"
+
+    def __str__(self) -> str:
+        return f"{self.user} at {self.created_at:%Y-%m-%d}"

@@ -1,5 +1,6 @@
 """Account pages: profile, password change and reset (which activates pending accounts)."""
 
+import itertools
 import re
 
 import pytest
@@ -102,3 +103,24 @@ def test_password_reset_sends_nothing_to_suspended_or_unknown_addresses(client):
     client.post(reverse("accounts:password_reset"), {"email": "gone@example.org"})
     client.post(reverse("accounts:password_reset"), {"email": "nobody@example.org"})
     assert mail.outbox == []
+
+
+def test_the_last_five_passwords_cannot_be_reused(client):
+    from accounts.password_validation import REUSED
+
+    user = make_customer()
+    client.force_login(user)
+    passwords = [TEST_PASSWORD] + [f"fresh-passphrase-number-{n}" for n in range(1, 6)]
+
+    def change(old: str, new: str):
+        return client.post(PROFILE, {"change_password": "1", "old_password": old,
+                                     "new_password1": new, "new_password2": new})  # fmt: skip
+
+    response = change(TEST_PASSWORD, TEST_PASSWORD)
+    assert response.status_code == 422 and REUSED.format(count=5) in response.content.decode()
+    for old, new in itertools.pairwise(passwords):
+        assert change(old, new).status_code == 302
+    # The first password is now six changes ago, so it may come back; the second-newest may not.
+    assert change(passwords[-1], passwords[-2]).status_code == 422
+    assert change(passwords[-1], TEST_PASSWORD).status_code == 302
+    assert user.password_history.count() == 5
