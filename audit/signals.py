@@ -1,5 +1,6 @@
 """Security events from Django's auth signals; business events are recorded by the services."""
 
+from axes.signals import user_locked_out
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 
@@ -23,3 +24,13 @@ def on_login_failed(sender, credentials, request=None, **kwargs) -> None:
     # Only the name that was tried; Django has already masked the password in `credentials`.
     tried = str(credentials.get("username", ""))[:150]
     record("login_failed", actor=None, category=AuditEvent.Category.SECURITY, object_repr=tried)
+
+
+@receiver(user_locked_out, dispatch_uid="audit_lockout")
+def on_lockout(sender, request=None, username=None, ip_address=None, **kwargs) -> None:
+    record(
+        "lockout",
+        actor=None,
+        category=AuditEvent.Category.SECURITY,
+        object_repr=f"{username or ''} from {ip_address}",
+    )

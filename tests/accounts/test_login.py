@@ -86,3 +86,38 @@ def test_logout_is_post_only(client):
     assert client.get(reverse("accounts:logout")).status_code == 405
     assert client.post(reverse("accounts:logout")).status_code == 302
     assert "_auth_user_id" not in client.session
+
+
+def test_repeated_failures_lock_the_account_with_a_clear_page_and_audit_event(client, settings):
+    from audit.models import AuditEvent
+
+    make_customer(email="target@example.org")
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        post_login(client, "target@example.org", "guess")
+    response = post_login(client, "target@example.org")  # even the right password is refused now
+    assert response.status_code == 429
+    assert "Too many sign-in attempts" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+    assert AuditEvent.objects.filter(action="lockout", category="security").exists()
+
+
+def test_lockout_lifts_after_the_cool_off(client, settings, clock):
+    from datetime import timedelta
+
+    make_customer(email="patient@example.org")
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        post_login(client, "patient@example.org", "guess")
+    assert post_login(client, "patient@example.org").status_code == 429
+    clock.shift(settings.AXES_COOLOFF_TIME + timedelta(seconds=1))
+    assert post_login(client, "patient@example.org").status_code == 302
+
+
+def test_an_administrator_can_lift_a_lockout(client, settings):
+    from django.core.management import call_command
+
+    make_customer(email="locked@example.org")
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        post_login(client, "locked@example.org", "guess")
+    assert post_login(client, "locked@example.org").status_code == 429
+    call_command("axes_reset_username", "locked@example.org", verbosity=0)
+    assert post_login(client, "locked@example.org").status_code == 302
