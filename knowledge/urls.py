@@ -16,6 +16,11 @@ urlpatterns = [
     path("manage/preview/", views_manage.article_preview, name="manage_preview"),
     path("manage/picker/", views_manage.article_picker, name="manage_picker"),
     path("manage/<slug:slug>/edit/", views_manage.article_edit, name="manage_edit"),
+    path(
+        "manage/<slug:slug>/revisions/<int:revision_id>/restore/",
+        views_manage.revision_restore,
+        name="manage_restore",
+    ),
     path("manage/<slug:slug>/<str:action>/", views_manage.article_action, name="manage_action"),
     path("<slug:slug>/", views.category_detail, name="category"),
 ]

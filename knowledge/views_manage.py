@@ -62,9 +62,9 @@ def article_edit(request: HttpRequest, slug: str | None = None) -> HttpResponse:
             messages.success(request, f"Saved “{article.title}”.")
             return redirect("knowledge:manage_edit", slug=article.slug)
     status = 422 if form.is_bound else 200
-    return render(
-        request, "knowledge/manage/article_form.html", {"form": form, "article": article}, status=status
-    )
+    revisions = article.revisions.select_related("created_by")[:20] if article is not None else []
+    context = {"form": form, "article": article, "revisions": revisions}
+    return render(request, "knowledge/manage/article_form.html", context, status=status)
 
 
 @agent_required
@@ -87,6 +87,20 @@ def article_action(request: HttpRequest, slug: str, action: str) -> HttpResponse
             messages.success(request, f"“{article.title}”: {action} done.")
         except PermissionDenied as error:
             messages.error(request, str(error))
+    return redirect("knowledge:manage_edit", slug=article.slug)
+
+
+@agent_required
+@require_POST
+def revision_restore(request: HttpRequest, slug: str, revision_id: int) -> HttpResponse:
+    article = get_object_or_404(Article.objects.visible_to(request.user), slug=slug)
+    revision = get_object_or_404(article.revisions, pk=revision_id)
+    try:
+        services.article_restore_revision(article, revision, actor=request.user)
+    except PermissionDenied as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, f"Restored the version of {revision.created_at:%d %b %Y %H:%M}.")
     return redirect("knowledge:manage_edit", slug=article.slug)
 
 

@@ -62,3 +62,18 @@ def test_linking_an_article_in_a_staff_reply_counts_a_use(client):
         ticket, body=f"See [this](http://testserver/kb/articles/{article.slug}/)", actor=agent
     )
     assert Article.objects.get(pk=article.pk).use_count == 1
+
+
+def test_editors_see_and_restore_published_versions(client):
+    editor = make_supervisor(TeamFactory())
+    article = make_article(title="Versioned", body="First text")
+    from knowledge import services
+
+    services.article_update(article, body="Second text", actor=editor)
+    first = article.revisions.order_by("created_at", "pk").first()
+    client.force_login(editor)
+    page = client.get(reverse("knowledge:manage_edit", args=[article.slug])).content.decode()
+    assert "First text" in page and "Restore this version" in page
+    assert client.get(reverse("knowledge:manage_restore", args=[article.slug, first.pk])).status_code == 405
+    client.post(reverse("knowledge:manage_restore", args=[article.slug, first.pk]))
+    assert Article.objects.get(pk=article.pk).body == "First text"

@@ -45,6 +45,7 @@ ROUTES = {
     "knowledge:category": PUBLIC,
     "knowledge:manage_list": AGENT, "knowledge:manage_new": AGENT, "knowledge:manage_preview": AGENT,
     "knowledge:manage_picker": AGENT, "knowledge:manage_edit": AGENT, "knowledge:manage_action": AGENT,
+    "knowledge:manage_restore": AGENT,
 }  # fmt: skip
 
 
@@ -89,6 +90,7 @@ def url_for(name: str, target) -> str:
         "knowledge:category": {"slug": "acme"},
         "knowledge:manage_edit": {"slug": target["article"].slug},
         "knowledge:manage_action": {"slug": target["article"].slug, "action": "publish"},
+        "knowledge:manage_restore": {"slug": target["article"].slug, "revision_id": 1},
     }.get(name)
     if kwargs is None and ROUTES[name] == TICKET:
         kwargs = {"number": target["ticket"].number}
