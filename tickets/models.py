@@ -288,11 +288,19 @@ class Ticket(models.Model):
 
 
 class TicketMessageQuerySet(models.QuerySet["TicketMessage"]):
-    def visible_to(self, user) -> "TicketMessageQuerySet":
-        """Public messages of visible tickets; internal notes only for staff who see the ticket."""
-        public = models.Q(is_internal=False, ticket__in=Ticket.objects.visible_to(user))
-        notes = models.Q(is_internal=True, ticket__in=Ticket.objects.staff_visible_to(user))
-        return self.filter(public | notes)
+    def visible_to(self, user, *, ticket: Ticket | None = None) -> "TicketMessageQuerySet":
+        """Public messages of visible tickets; internal notes only for staff who see the ticket.
+
+        With `ticket`, the visibility subqueries are narrowed to that one ticket, so reading a thread
+        costs an index look-up instead of evaluating everything the user may see."""
+        tickets, staff_tickets = Ticket.objects.visible_to(user), Ticket.objects.staff_visible_to(user)
+        messages = self
+        if ticket is not None:
+            tickets, staff_tickets = tickets.filter(pk=ticket.pk), staff_tickets.filter(pk=ticket.pk)
+            messages = self.filter(ticket=ticket)
+        public = models.Q(is_internal=False, ticket__in=tickets)
+        notes = models.Q(is_internal=True, ticket__in=staff_tickets)
+        return messages.filter(public | notes)
 
 
 class TicketMessageManager(models.Manager.from_queryset(TicketMessageQuerySet)):

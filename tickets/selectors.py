@@ -150,8 +150,7 @@ class Workspace:
 
 def ticket_workspace(user: User, ticket: Ticket) -> Workspace:
     thread = list(
-        TicketMessage.objects.visible_to(user)
-        .filter(ticket=ticket)
+        TicketMessage.objects.visible_to(user, ticket=ticket)
         .select_related("author")
         .prefetch_related("attachments")
     )

@@ -132,8 +132,11 @@ def _workspace_ticket(request: HttpRequest, number: str) -> Ticket:
 
 def _workspace_context(request: HttpRequest, ticket: Ticket, **extra) -> dict:
     workspace = selectors.ticket_workspace(request.user, ticket)
-    queue_query = request.GET.get("queue", "") if request.method == "GET" else request.POST.get("queue", "")
-    previous, following = selectors.queue_neighbours(request.user, QueryDict(queue_query), ticket)
+    source = request.GET if request.method == "GET" else request.POST
+    queue_query = source.get("queue", "")
+    previous, following = None, None
+    if "queue" in source:  # opened from a queue (even the default one, whose query is empty)
+        previous, following = selectors.queue_neighbours(request.user, QueryDict(queue_query), ticket)
     return {
         "ticket": ticket,
         "workspace": workspace,

@@ -132,8 +132,8 @@ def _visible_ticket(request: HttpRequest, number: str) -> Ticket:
 
 def _detail_context(request: HttpRequest, ticket: Ticket, reply_form: ReplyForm | None = None) -> dict:
     thread = (
-        TicketMessage.objects.visible_to(request.user)
-        .filter(ticket=ticket, is_internal=False)
+        TicketMessage.objects.visible_to(request.user, ticket=ticket)
+        .filter(is_internal=False)
         .select_related("author")
         .prefetch_related("attachments")
     )
