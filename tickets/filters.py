@@ -37,10 +37,6 @@ def sort_key(raw: str | None) -> str:
     return raw if raw in SORTS else DEFAULT_SORT
 
 
-class DateInput(forms.DateInput):
-    input_type = "date"
-
-
 class TicketQueueFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(label="Search", method="filter_search")
     scope = django_filters.ChoiceFilter(
