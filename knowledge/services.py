@@ -11,8 +11,8 @@ from django.utils.text import slugify
 
 import audit
 from accounts import rbac
+from helpdesk.markdown import render_markdown
 from knowledge.models import Article, ArticleFeedback, ArticleRevision, ArticleSlug, Category
-from tickets.rendering import render_markdown
 
 NOT_EDITOR = "Only editors may do that."
 NOT_YOUR_DRAFT = "Authors may edit their own drafts; published articles need an editor."

@@ -7,12 +7,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.decorators import agent_required
+from helpdesk.markdown import render_markdown
 from knowledge import services
 from knowledge.forms import ArticleForm
 from knowledge.models import Article
 from knowledge.search import search_articles
-from tickets.rendering import render_markdown
-from tickets.views.desk import agent_required
 
 ACTIONS = {
     "submit": services.article_submit_for_review,

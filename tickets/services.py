@@ -21,12 +21,12 @@ from django.utils import timezone
 import audit
 from accounts import rbac
 from accounts.models import Team, User
+from helpdesk.markdown import render_markdown
 from helpdesk.models import Priority, SiteConfiguration
 from knowledge.services import articles_count_uses
 from tickets import schema, workflow
 from tickets.attachments import attachment_store, validate_uploads
 from tickets.models import Channel, SavedView, Tag, Ticket, TicketActivity, TicketForm, TicketMessage
-from tickets.rendering import render_markdown
 from tickets.workflow import Status
 
 logger = logging.getLogger(__name__)
@@ -42,6 +42,7 @@ EMPTY_BODY = "Write a message before sending."
 UNKNOWN_FIELD = "{name} cannot be changed this way."
 TEAM_NOT_YOURS = "You cannot move tickets to {team}: you do not work that team's queue."
 SAVED_VIEW_EXISTS = "You already have a view called “{name}”."
+ANONYMOUS_CLOSED = "Sign in to submit a request."
 TAG_INVALID = "Tags are at most 50 characters: letters, digits, spaces, - and _."
 
 STAFF_FIELDS = {"subject", "priority", "team", "custom_fields", "escalation_level"}
@@ -92,9 +93,7 @@ def _activity(
 
 
 def _require_staff(ticket: Ticket, actor: User | None) -> None:
-    if actor is None:  # the System
-        return
-    if not Ticket.objects.staff_visible_to(actor).filter(pk=ticket.pk).exists():
+    if not _acts_as_staff(ticket, actor):
         raise TicketNotAllowed(NOT_ALLOWED)
 
 
@@ -424,6 +423,8 @@ def tickets_close_resolved(*, now: datetime | None = None, days: int | None = No
 
 def anonymous_requester(*, email: str, name: str) -> User:
     """The account an anonymous submission belongs to: the existing one, or a new pending account."""
+    if not SiteConfiguration.objects.get_current().anonymous_submission:
+        raise TicketNotAllowed(ANONYMOUS_CLOSED)
     existing = User.objects.filter(email__iexact=email).first()
     if existing is not None:
         return existing

@@ -4,8 +4,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from helpdesk.markdown import render_markdown
 from tests.factories import TicketFormFactory, make_customer, make_ticket
-from tickets.rendering import render_markdown
 
 pytestmark = pytest.mark.django_db
 

@@ -230,6 +230,7 @@ def test_resolved_tickets_close_after_the_configured_days(customer, agent, team,
 
 
 def test_anonymous_requester_is_a_pending_account_and_gets_a_receipt(django_capture_on_commit_callbacks):
+    site_configuration_update(changes={"anonymous_submission": True}, actor=None)
     requester = services.anonymous_requester(email="Visitor@Example.org", name="Vi")
     assert requester.status == requester.Status.PENDING and not requester.has_usable_password()
     assert services.anonymous_requester(email="visitor@example.org", name="Other") == requester
@@ -259,3 +260,9 @@ def test_auto_close_command_runs_the_task(customer, agent, team, settings):
     call_command("close_resolved_tickets", stdout=out)
     assert "SUCCESSFUL" in out.getvalue()
     assert Ticket.objects.get(pk=ticket.pk).status == Status.CLOSED
+
+
+def test_anonymous_requester_is_refused_when_the_site_does_not_allow_it():
+    site_configuration_update(changes={"anonymous_submission": False}, actor=None)
+    with pytest.raises(services.TicketNotAllowed):
+        services.anonymous_requester(email="visitor@example.org", name="Vi")

@@ -1,19 +1,17 @@
 """Agent desk (/desk/…): the queue with filters, saved views and bulk actions, and the ticket workspace."""
 
 import hashlib
-from collections.abc import Callable
-from functools import wraps
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified, QueryDict
+from django.http import HttpRequest, HttpResponse, HttpResponseNotModified, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts import rbac
+from accounts.decorators import agent_required
 from accounts.models import Team, User
 from helpdesk.models import Priority
 from tickets import selectors, services, workflow
@@ -24,19 +22,6 @@ from tickets.workflow import Status
 
 QUEUE_TEMPLATE = "tickets/desk/queue.html"
 WORKSPACE_TEMPLATE = "tickets/desk/workspace.html"
-
-
-def agent_required(view: Callable) -> Callable:
-    """Signed-in agents only; everyone else gets 404, as if the desk did not exist."""
-
-    @login_required
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if not rbac.is_agent(request.user):
-            raise Http404("No such page.")
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 @agent_required

@@ -1,4 +1,4 @@
-"""Markdown to safe HTML for ticket messages (and articles): no raw HTML, only http(s)/mailto links."""
+"""Markdown to safe HTML for ticket messages and articles: no raw HTML, only http(s)/mailto links."""
 
 import markdown
 import nh3
