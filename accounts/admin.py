@@ -5,9 +5,11 @@ from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.contrib.auth.models import Group
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from guardian.admin import GuardedModelAdmin
 
-from accounts import services
+from accounts import services, two_factor
 from accounts.models import Invitation, Organization, RoleAssignment, Skill, Team, TeamMember, User
 from accounts.roles import BUILT_IN_ROLES
 
@@ -74,7 +76,7 @@ class UserAdmin(DjangoUserAdmin):
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "name", "password1", "password2")}),)
     filter_horizontal = ("user_permissions",)
     inlines = (RoleAssignmentInline,)
-    actions = ("suspend_users", "activate_users")
+    actions = ("suspend_users", "activate_users", "sign_out_everywhere", "reset_two_factor")
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("role_assignments__role")
@@ -103,6 +105,25 @@ class UserAdmin(DjangoUserAdmin):
         for user in queryset:
             services.user_activate(user, actor=request.user)
         self.message_user(request, "Activated the selected users.", messages.SUCCESS)
+
+    @admin.action(description="Sign selected users out everywhere")
+    def sign_out_everywhere(self, request, queryset):
+        keep = request.session.session_key  # an administrator never signs out the session they act from
+        ended = sum(
+            services.user_sign_out_sessions(user, actor=request.user, keep_session_key=keep)
+            for user in queryset
+        )
+        self.message_user(request, f"Ended {ended} session(s).", messages.SUCCESS)
+
+    @admin.action(description="Reset two-factor sign-in (lost phone and recovery codes)")
+    def reset_two_factor(self, request, queryset):
+        for user in queryset:
+            two_factor.two_factor_disable(user, actor=request.user, site_requires=False)
+        self.message_user(
+            request,
+            "Two-factor sign-in is reset; the users set it up again at their next sign-in.",
+            messages.SUCCESS,
+        )
 
 
 @admin.register(Organization)
@@ -173,6 +194,9 @@ class InvitationAdmin(admin.ModelAdmin):
 
 
 admin.site.unregister(Group)
+# OTP devices change only through accounts/two_factor.py (audited); the action above resets them.
+for otp_model in (TOTPDevice, StaticDevice):
+    admin.site.unregister(otp_model)
 
 
 @admin.register(Group)

@@ -79,3 +79,15 @@ class PasswordResetForm(auth_forms.PasswordResetForm):
         return (
             user for user in candidates if user.has_usable_password() or user.status == User.Status.PENDING
         )
+
+
+class TwoFactorCodeForm(forms.Form):
+    code = forms.CharField(
+        label="Code",
+        max_length=32,
+        help_text="The 6-digit code from your authenticator app, or one of your recovery codes.",
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "autocapitalize": "none", "spellcheck": "false",
+                   "autofocus": True}
+        ),
+    )  # fmt: skip

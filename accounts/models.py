@@ -1,11 +1,13 @@
 """People and who they belong to: users, organisations (tenants), teams (queues), roles and skills."""
 
+import hashlib
 import secrets
 import zoneinfo
 from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, Group, PermissionsMixin
+from django.contrib.sessions.base_session import AbstractBaseSession
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Lower
@@ -377,3 +379,46 @@ class PasswordHistory(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} at {self.created_at:%Y-%m-%d}"
+
+
+class UserSession(AbstractBaseSession):
+    """A browser session that knows its user, device and last activity, so it can be listed and revoked."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="sessions"
+    )
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=now)
+    last_seen = models.DateTimeField(default=now)
+
+    class Meta(AbstractBaseSession.Meta):
+        verbose_name = "session"
+
+    @classmethod
+    def get_session_store_class(cls):
+        from accounts.sessions import SessionStore
+
+        return SessionStore
+
+    @property
+    def public_id(self) -> str:
+        """Names the session in pages and forms without revealing its key (which would be a credential)."""
+        return hashlib.sha256(self.session_key.encode()).hexdigest()[:20]
+
+    @property
+    def device(self) -> str:
+        return describe_user_agent(self.user_agent)
+
+
+def describe_user_agent(user_agent: str) -> str:
+    """'Firefox on Linux' from a User-Agent header; enough for a person to recognise their device."""
+    browsers = [("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"),
+                ("Chromium/", "Chromium"), ("Safari/", "Safari")]  # fmt: skip
+    systems = [("Android", "Android"), ("iPhone", "iPhone"), ("iPad", "iPad"), ("Windows", "Windows"),
+               ("Mac OS X", "macOS"), ("CrOS", "ChromeOS"), ("Linux", "Linux")]  # fmt: skip
+    browser = next((name for marker, name in browsers if marker in user_agent), "")
+    system = next((name for marker, name in systems if marker in user_agent), "")
+    if browser and system:
+        return f"{browser} on {system}"
+    return browser or system or "Unknown device"

@@ -1,4 +1,5 @@
-"""Writes to accounts: sign-up, invitations, roles, suspension, profile. Each takes `actor`."""
+"""Writes to accounts: sign-up, invitations, roles, suspension, profile, passwords and sessions.
+Each takes `actor`."""
 
 from datetime import datetime
 
@@ -10,7 +11,7 @@ from django.utils import timezone
 
 import audit
 from accounts import roles
-from accounts.models import Invitation, RoleAssignment, User
+from accounts.models import Invitation, RoleAssignment, User, UserSession
 
 INVITATION_UNKNOWN = "This invitation code is not valid."
 INVITATION_INACTIVE = "This invitation is no longer active."
@@ -142,3 +143,28 @@ def profile_update(user: User, *, name: str, timezone_name: str, actor: User) ->
     user.save(update_fields=["name", "timezone"])
     audit.record("update", actor=actor, obj=user, changes=changes)
     return user
+
+
+@transaction.atomic
+def user_password_change(user: User, *, password: str, actor: User, keep_session_key: str | None) -> User:
+    """Set a new (already validated) password and end every other session of the account."""
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    audit.record("password_change", actor=actor, obj=user, category="security")
+    user_sign_out_sessions(user, actor=actor, keep_session_key=keep_session_key)
+    return user
+
+
+@transaction.atomic
+def user_sign_out_sessions(
+    user: User, *, actor: User | None, keep_session_key: str | None = None, public_id: str | None = None
+) -> int:
+    """End the user's sessions: all of them, all but `keep_session_key`, or the one named by `public_id`."""
+    sessions = UserSession.objects.filter(user=user)
+    if keep_session_key:
+        sessions = sessions.exclude(session_key=keep_session_key)
+    keys = [row.session_key for row in sessions if public_id is None or row.public_id == public_id]
+    ended, _ = UserSession.objects.filter(session_key__in=keys).delete()
+    if ended:
+        audit.record("sign_out", actor=actor, obj=user, changes={"sessions": (ended, 0)}, category="security")
+    return ended

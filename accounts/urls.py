@@ -7,9 +7,12 @@ app_name = "accounts"
 
 urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
+    path("login/verify/", views.two_factor_verify, name="two_factor_verify"),
+    path("two-factor/", views.two_factor_settings, name="two_factor"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("signup/", views.signup, name="signup"),
     path("profile/", views.profile, name="profile"),
+    path("profile/sessions/sign-out/", views.sessions_sign_out, name="sessions_sign_out"),
     path("password_reset/", views.PasswordResetView.as_view(), name="password_reset"),
     path(
         "password_reset/done/",

@@ -1,21 +1,33 @@
-"""Sign in, sign up, profile and password pages. Invalid forms answer 422 with the input kept."""
+"""Sign in (with the second factor), sign up, profile, sessions, two-factor and password pages.
+Invalid forms answer 422 with the input kept."""
 
+import time
+
+import django_otp
 from django.contrib import messages
 from django.contrib.auth import login, update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import PasswordChangeForm
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse_lazy
-from django.views.decorators.http import require_http_methods
+from django.urls import reverse, reverse_lazy
+from django.utils import timezone
+from django.utils.decorators import method_decorator
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods, require_POST
+from django_otp.plugins.otp_static.models import StaticToken
 
-from accounts import services
-from accounts.forms import LoginForm, PasswordResetForm, ProfileForm, SignupForm
+from accounts import rbac, services, two_factor
+from accounts.forms import LoginForm, PasswordResetForm, ProfileForm, SignupForm, TwoFactorCodeForm
 from accounts.models import User
 from helpdesk.forms import add_service_errors
 from helpdesk.middleware import site_configuration
+from helpdesk.ratelimit import posted, rate_limit
+
+TWO_FACTOR_PENDING = "two_factor_pending"
+TWO_FACTOR_PENDING_SECONDS = 300
 
 
 class UnprocessableOnInvalid:
@@ -27,12 +39,102 @@ class UnprocessableOnInvalid:
         return response
 
 
+@method_decorator(rate_limit("login", account=posted("username")), name="dispatch")
 class LoginView(UnprocessableOnInvalid, auth_views.LoginView):
     form_class = LoginForm
     template_name = "accounts/login.html"
     redirect_authenticated_user = True
 
+    def form_valid(self, form):
+        user: User = form.get_user()
+        if not two_factor.is_enabled(user):
+            return super().form_valid(form)
+        # The password was right; the account is signed in only after the second factor.
+        self.request.session[TWO_FACTOR_PENDING] = {
+            "user": user.pk,
+            "backend": user.backend,
+            "since": time.time(),
+            "next": self.get_success_url(),
+        }
+        return redirect("accounts:two_factor_verify")
 
+
+def pending_sign_in(request: HttpRequest) -> str | None:
+    pending = request.session.get(TWO_FACTOR_PENDING)
+    return f"user-{pending['user']}" if pending else None
+
+
+@require_http_methods(["GET", "POST"])
+@rate_limit("two_factor", account=pending_sign_in)
+def two_factor_verify(request: HttpRequest) -> HttpResponse:
+    """The second step of signing in for accounts with two-factor sign-in."""
+    pending = request.session.get(TWO_FACTOR_PENDING)
+    user = User.objects.filter(pk=pending["user"]).first() if pending else None
+    if user is None or time.time() - pending["since"] > TWO_FACTOR_PENDING_SECONDS or not user.is_active:
+        request.session.pop(TWO_FACTOR_PENDING, None)
+        messages.info(request, "Please sign in again.")
+        return redirect("accounts:login")
+    form = TwoFactorCodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            device = two_factor.verify(user, form.cleaned_data["code"])
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            del request.session[TWO_FACTOR_PENDING]
+            user.otp_device = device  # django-otp marks the new session verified when it logs in
+            login(request, user, backend=pending["backend"])
+            if not url_has_allowed_host_and_scheme(pending["next"], allowed_hosts={request.get_host()}):
+                return redirect("home")
+            return redirect(pending["next"])
+    status = 422 if request.method == "POST" else 200
+    return render(request, "accounts/two_factor_verify.html", {"form": form}, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def two_factor_settings(request: HttpRequest) -> HttpResponse:
+    """Set up, check, renew recovery codes for, or switch off two-factor sign-in (staff only)."""
+    user: User = request.user
+    if not rbac.is_staff(user):
+        raise Http404
+    site_requires = site_configuration(request).require_two_factor
+    form = TwoFactorCodeForm(request.POST if request.POST.get("action") == "confirm" else None)
+    codes: list[str] = []
+    action = request.POST.get("action")
+    try:
+        if action == "start":
+            two_factor.two_factor_start(user, actor=user)
+            return redirect("accounts:two_factor")
+        if action == "confirm" and form.is_valid():
+            device, codes = two_factor.two_factor_enable(user, token=form.cleaned_data["code"], actor=user)
+            django_otp.login(request, device)
+            services.user_sign_out_sessions(user, actor=user, keep_session_key=request.session.session_key)
+            messages.success(request, "Two-factor sign-in is on. Your other sessions are signed out.")
+        elif action == "codes":
+            codes = two_factor.recovery_codes_regenerate(user, actor=user)
+        elif action == "disable":
+            two_factor.two_factor_disable(user, actor=user, site_requires=site_requires)
+            messages.success(request, "Two-factor sign-in is off.")
+            return redirect("accounts:two_factor")
+    except ValidationError as error:
+        if action == "confirm":
+            add_service_errors(form, error)
+        else:
+            messages.error(request, " ".join(error.messages))
+    context = {
+        "form": form,
+        "codes": codes,
+        "enabled": two_factor.is_enabled(user),
+        "required": two_factor.is_required(user, site_requires=site_requires),
+        "enrolment": two_factor.pending_enrolment(user),
+        "codes_left": StaticToken.objects.filter(device__user=user).count(),
+    }
+    status = 422 if form.is_bound and form.errors else 200
+    return render(request, "accounts/two_factor.html", context, status=status)
+
+
+@method_decorator(rate_limit("password_reset", account=posted("email")), name="dispatch")
 class PasswordResetView(UnprocessableOnInvalid, auth_views.PasswordResetView):
     form_class = PasswordResetForm
     template_name = "accounts/password_reset_form.html"
@@ -51,10 +153,13 @@ class PasswordResetConfirmView(UnprocessableOnInvalid, auth_views.PasswordResetC
         if user.status == User.Status.PENDING:
             # Proving control of the mailbox activates an account made by an anonymous submission.
             services.user_activate(user, actor=user)
+        # Whoever knew the old password is signed out everywhere.
+        services.user_sign_out_sessions(user, actor=user)
         return response
 
 
 @require_http_methods(["GET", "POST"])
+@rate_limit("signup", account=posted("email"))
 def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("home")
@@ -94,11 +199,40 @@ def profile(request: HttpRequest) -> HttpResponse:
         status = 422
     if password_form.is_bound:
         if password_form.is_valid():
-            password_form.save()
-            update_session_auth_hash(request, password_form.user)
-            messages.success(request, "Your password is changed.")
+            services.user_password_change(
+                user,
+                password=password_form.cleaned_data["new_password1"],
+                actor=user,
+                keep_session_key=request.session.session_key,
+            )
+            update_session_auth_hash(request, user)
+            messages.success(request, "Your password is changed. Your other sessions are signed out.")
             return redirect("accounts:profile")
         status = 422
-    return render(
-        request, "accounts/profile.html", {"form": form, "password_form": password_form}, status=status
+    sessions = user.sessions.filter(expire_date__gt=timezone.now()).order_by("-last_seen")
+    context = {
+        "form": form,
+        "password_form": password_form,
+        "sessions": sessions,
+        "current_session_key": request.session.session_key,
+        "two_factor_available": rbac.is_staff(user),
+        "two_factor_enabled": rbac.is_staff(user) and two_factor.is_enabled(user),
+    }
+    return render(request, "accounts/profile.html", context, status=status)
+
+
+@login_required
+@require_POST
+def sessions_sign_out(request: HttpRequest) -> HttpResponse:
+    """Sign out one other session (`session` names it by its public id) or all the others."""
+    public_id = request.POST.get("session") or None
+    ended = services.user_sign_out_sessions(
+        request.user, actor=request.user, keep_session_key=request.session.session_key, public_id=public_id
     )
+    if ended:
+        messages.success(
+            request, "Signed out " + ("that session." if public_id else f"{ended} other session(s).")
+        )
+    else:
+        messages.info(request, "There was no other session to sign out.")
+    return redirect(reverse("accounts:profile") + "#sessions")

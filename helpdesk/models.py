@@ -34,6 +34,10 @@ class SiteConfiguration(models.Model):
     anonymous_submission = models.BooleanField(
         default=False, help_text="Visitors may submit a ticket without an account."
     )
+    require_two_factor = models.BooleanField(
+        default=False,
+        help_text="Agents and administrators must set up two-factor sign-in before they can work.",
+    )
     default_ticket_priority = models.CharField(
         max_length=10, choices=Priority.choices, default=Priority.MEDIUM
     )
@@ -63,3 +67,15 @@ class SiteConfiguration(models.Model):
 
     def __str__(self) -> str:
         return "Site configuration"
+
+
+class RateLimitCounter(models.Model):
+    """One fixed-window request counter per key (scope, IP or account); see helpdesk/ratelimit.py.
+    The table is UNLOGGED: counters are cheap to lose in a crash and should not cost WAL."""
+
+    key = models.CharField(max_length=200, primary_key=True)
+    window_start = models.BigIntegerField(help_text="Unix time the current window began.")
+    count = models.PositiveIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.count}"

@@ -1,7 +1,8 @@
 """Site-wide pages: the portal home. Error pages are Django's defaults with templates/40x.html, 500.html."""
 
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from helpdesk.middleware import site_configuration
@@ -13,3 +14,10 @@ def home(request: HttpRequest) -> HttpResponse:
     may_submit = request.user.is_authenticated or site_configuration(request).anonymous_submission
     forms = TicketForm.objects.active_for(request.user) if may_submit else TicketForm.objects.none()
     return render(request, "helpdesk/home.html", {"forms": forms, "may_submit": may_submit})
+
+
+@require_GET
+def admin_login(request: HttpRequest) -> HttpResponse:
+    """/admin/login/ → the site's sign-in page, keeping where to go next."""
+    query = request.GET.urlencode()
+    return redirect(reverse("accounts:login") + (f"?{query}" if query else ""))

@@ -6,6 +6,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from helpdesk.ratelimit import rate_limit
 from knowledge import services
 from knowledge.models import Article, ArticleFeedback, ArticleSlug, Category
 from knowledge.search import search_articles
@@ -35,6 +36,7 @@ def category_detail(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @require_GET
+@rate_limit("search", methods=("GET",))
 def kb_search(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()[:300]
     hits = search_articles(request.user, query, limit=20) if query else []
@@ -45,6 +47,7 @@ def kb_search(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
+@rate_limit("search", methods=("GET",))
 def suggest(request: HttpRequest) -> HttpResponse:
     """Articles matching what a customer is typing as a ticket subject (htmx fragment)."""
     query = request.GET.get("subject", "").strip()[:200]

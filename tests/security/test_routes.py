@@ -31,6 +31,10 @@ ROUTES = {
     "home": PUBLIC, "healthz": PUBLIC, "readyz": PUBLIC,
     "accounts:login": PUBLIC, "accounts:logout": PUBLIC, "accounts:signup": PUBLIC,
     "accounts:profile": PUBLIC,  # own data only; anonymous visitors are sent to sign in
+    "accounts:sessions_sign_out": PUBLIC,  # own sessions only (tests/accounts/test_sessions.py)
+    "accounts:two_factor": PUBLIC,  # own devices only; staff only (tests/accounts/test_two_factor.py)
+    "accounts:two_factor_verify": PUBLIC,  # the second step of the visitor's own sign-in
+    "admin_login": PUBLIC,  # a redirect to accounts:login
     "accounts:password_reset": PUBLIC, "accounts:password_reset_done": PUBLIC,
     "accounts:password_reset_confirm": PUBLIC, "accounts:password_reset_complete": PUBLIC,
     "tickets:portal_list": PUBLIC,  # lists only what visible_to allows

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from helpdesk.forms import add_service_errors
 from helpdesk.middleware import site_configuration
+from helpdesk.ratelimit import posted, rate_limit
 from tickets import services, workflow
 from tickets.forms import CUSTOM_PREFIX, FILES_AGAIN, PortalFilterForm, ReplyForm, TicketSubmitForm
 from tickets.models import NUMBER_PREFIX, Attachment, Ticket, TicketForm, TicketMessage
@@ -21,6 +22,7 @@ PAGE_SIZE = 20
 
 
 @require_http_methods(["GET", "POST"])
+@rate_limit("ticket_submit", account=posted("email"))
 def ticket_submit(request: HttpRequest, slug: str | None = None) -> HttpResponse:
     anonymous = not request.user.is_authenticated
     if anonymous and not site_configuration(request).anonymous_submission:

@@ -1,0 +1,143 @@
+"""Two-factor sign-in (django-otp): an authenticator app (TOTP) plus single-use recovery codes.
+
+Staff (agents and administrators) may enrol; the site configuration can require it of them. The
+services here are the only writers of OTP devices; each takes `actor` and is audited.
+"""
+
+import re
+from dataclasses import dataclass
+
+import django_otp
+import segno
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django_otp.models import Device
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+import audit
+from accounts import rbac
+from accounts.models import User
+from audit.models import AuditEvent
+
+RECOVERY_CODE_COUNT = 10
+CODE_INVALID = "That code is not valid. Enter the 6-digit code your app shows now, or a recovery code."
+CODE_THROTTLED = "Too many wrong codes. Wait a minute, then try again."
+NOT_STAFF = "Two-factor sign-in is available to agents and administrators."
+REQUIRED = "Two-factor sign-in is required for your role, so it cannot be switched off."
+NOT_ENROLLED = "Two-factor sign-in is not set up."
+SECURITY = AuditEvent.Category.SECURITY
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    device: TOTPDevice
+    secret: str  # base32, for typing into an app by hand
+    qr_data_uri: str
+
+
+def is_enabled(user: User) -> bool:
+    return TOTPDevice.objects.devices_for_user(user, confirmed=True).exists()
+
+
+def is_required(user: User, *, site_requires: bool) -> bool:
+    return site_requires and rbac.is_staff(user)
+
+
+def pending_enrolment(user: User) -> Enrolment | None:
+    device = TOTPDevice.objects.devices_for_user(user, confirmed=False).order_by("-pk").first()
+    if device is None:
+        return None
+    secret = device.config_url.split("secret=", 1)[1].split("&", 1)[0]
+    qr = segno.make(device.config_url, error="m").svg_data_uri(scale=5, border=2, dark="#111", light="#fff")
+    return Enrolment(device=device, secret=secret, qr_data_uri=qr)
+
+
+@transaction.atomic
+def two_factor_start(user: User, *, actor: User) -> TOTPDevice:
+    """A fresh, unconfirmed authenticator secret (replacing any earlier unconfirmed one)."""
+    if not rbac.is_staff(user):
+        raise ValidationError(NOT_STAFF)
+    TOTPDevice.objects.devices_for_user(user, confirmed=False).delete()
+    return TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=False)
+
+
+def _new_recovery_codes(user: User) -> list[str]:
+    StaticDevice.objects.filter(user=user).delete()
+    device = StaticDevice.objects.create(user=user, name="Recovery codes", confirmed=True)
+    codes = [StaticToken.random_token() for _ in range(RECOVERY_CODE_COUNT)]
+    StaticToken.objects.bulk_create(StaticToken(device=device, token=code) for code in codes)
+    return codes
+
+
+def two_factor_enable(user: User, *, token: str, actor: User) -> tuple[TOTPDevice, list[str]]:
+    """Confirm the pending authenticator with a code from it; returns the device and new recovery codes.
+
+    The code is checked in its own transaction first, so a wrong guess still counts towards throttling.
+    """
+    enrolment = pending_enrolment(user)
+    if enrolment is None:
+        raise ValidationError(NOT_ENROLLED)
+    device = django_otp.verify_token(user, enrolment.device.persistent_id, normalise(token))
+    if device is None:
+        raise ValidationError(CODE_INVALID)
+    with transaction.atomic():
+        TOTPDevice.objects.devices_for_user(user, confirmed=True).delete()
+        device.confirmed = True
+        device.save(update_fields=["confirmed"])
+        codes = _new_recovery_codes(user)
+        audit.record("two_factor_enable", actor=actor, obj=user, changes={"two_factor": (False, True)},
+                     category=SECURITY)  # fmt: skip
+    return device, codes
+
+
+@transaction.atomic
+def recovery_codes_regenerate(user: User, *, actor: User) -> list[str]:
+    if not is_enabled(user):
+        raise ValidationError(NOT_ENROLLED)
+    codes = _new_recovery_codes(user)
+    audit.record("recovery_codes_regenerate", actor=actor, obj=user, category=SECURITY)
+    return codes
+
+
+@transaction.atomic
+def two_factor_disable(user: User, *, actor: User, site_requires: bool) -> None:
+    """Switch two-factor off for oneself (refused where it is required) or, by an administrator, reset it."""
+    resetting_someone_else = actor.pk != user.pk
+    if resetting_someone_else and not rbac.is_administrator(actor):
+        raise ValidationError("Only an administrator can reset another person's two-factor sign-in.")
+    if not resetting_someone_else and is_required(user, site_requires=site_requires):
+        raise ValidationError(REQUIRED)
+    removed = sum(model.objects.filter(user=user).delete()[0] for model in (TOTPDevice, StaticDevice))
+    if removed:
+        audit.record("two_factor_disable", actor=actor, obj=user, changes={"two_factor": (True, False)},
+                     category=SECURITY)  # fmt: skip
+
+
+def normalise(token: str) -> str:
+    return re.sub(r"[\s-]", "", token or "").lower()[:16]
+
+
+def verify(user: User, token: str) -> Device:
+    """The device that accepts `token` (a 6-digit app code or a recovery code), or ValidationError.
+
+    A token is tried on one device only, chosen by its shape, so a mistyped app code never costs a
+    recovery code's throttling and vice versa. Recovery codes are single-use.
+    """
+    token = normalise(token)
+    model = TOTPDevice if token.isdigit() else StaticDevice
+    device = model.objects.devices_for_user(user, confirmed=True).first()
+    if device is None:
+        raise ValidationError(CODE_INVALID)
+    allowed, _ = device.verify_is_allowed()
+    if not allowed:
+        raise ValidationError(CODE_THROTTLED)
+    verified = django_otp.verify_token(user, device.persistent_id, token)
+    if verified is None:
+        audit.record("two_factor_failed", actor=user, obj=user, category=SECURITY)
+        raise ValidationError(CODE_INVALID)
+    if isinstance(verified, StaticDevice):
+        left = verified.token_set.count()
+        audit.record("recovery_code_used", actor=user, obj=user, changes={"codes_left": (left + 1, left)},
+                     category=SECURITY)  # fmt: skip
+    return verified

@@ -1,0 +1,104 @@
+"""Rate limits per IP and per account, shared by every worker process: fixed-window counters kept
+in an UNLOGGED PostgreSQL table (one upsert per check), so no cache server is needed.
+
+    @rate_limit("signup", account=posted("email"))
+    def signup(request): ...
+
+Limits per scope are settings (RATE_LIMITS); a request over either limit gets the friendly 429 page
+with Retry-After.
+"""
+
+import functools
+import logging
+import math
+import random
+import time
+from collections.abc import Callable
+
+from django.conf import settings
+from django.db import connection
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from helpdesk.models import RateLimitCounter
+
+logger = logging.getLogger(__name__)
+PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+PRUNE_ONE_IN = 1000  # now and then, drop counters whose window ended long ago
+AccountKey = Callable[[HttpRequest], str | None]
+
+_UPSERT = f"""
+    INSERT INTO {RateLimitCounter._meta.db_table} AS c (key, window_start, count) VALUES (%s, %s, 1)
+    ON CONFLICT (key) DO UPDATE SET
+        count = CASE WHEN c.window_start = EXCLUDED.window_start THEN c.count + 1 ELSE 1 END,
+        window_start = EXCLUDED.window_start
+    RETURNING count"""  # noqa: S608 (the table name is ours, the values are parameters)
+
+
+def parse_rate(rate: str) -> tuple[int, int]:
+    """'10/m' → (10, 60); '5/15m' → (5, 900)."""
+    count, period = rate.split("/")
+    digits = period[:-1] or "1"
+    return int(count), int(digits) * PERIODS[period[-1]]
+
+
+def hit(key: str, rate: str) -> tuple[bool, int]:
+    """Count one request against `key`; returns (over the limit, seconds until the window ends)."""
+    limit, seconds = parse_rate(rate)
+    now = time.time()
+    window_start = int(now // seconds * seconds)
+    with connection.cursor() as cursor:
+        cursor.execute(_UPSERT, [key[:200], window_start])
+        (count,) = cursor.fetchone()
+        if random.randrange(PRUNE_ONE_IN) == 0:  # noqa: S311 (not security-relevant)
+            cursor.execute(
+                f"DELETE FROM {RateLimitCounter._meta.db_table} WHERE window_start < %s",  # noqa: S608
+                [int(now) - PERIODS["d"]],
+            )
+    if count == limit + 1:
+        logger.warning("Rate limit reached: %s", key.split(":", 2)[:2])
+    return count > limit, max(1, math.ceil(window_start + seconds - now))
+
+
+def signed_in_account(request: HttpRequest) -> str | None:
+    return f"user-{request.user.pk}" if request.user.is_authenticated else None
+
+
+def posted(field: str) -> AccountKey:
+    """The account a form addresses: the signed-in user, else the (case-folded) value of `field`."""
+
+    def key(request: HttpRequest) -> str | None:
+        value = request.POST.get(field, "").strip().casefold()
+        return signed_in_account(request) or (f"{field}-{value}" if value else None)
+
+    return key
+
+
+def rate_limit(scope: str, *, account: AccountKey = signed_in_account, methods: tuple[str, ...] = ("POST",)):
+    """Limit a view per IP and per account with the RATE_LIMITS[scope] rates (for `methods` only)."""
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            if settings.RATE_LIMITS_ENABLED and request.method in methods:
+                per_ip, per_account = settings.RATE_LIMITS[scope]
+                checks = [(f"{scope}:ip:{request.META.get('REMOTE_ADDR', '')}", per_ip)]
+                account_key = account(request)
+                if account_key:
+                    checks.append((f"{scope}:account:{account_key}", per_account))
+                results = [hit(key, rate) for key, rate in checks]
+                waits = [wait for over, wait in results if over]
+                if waits:
+                    return too_many_requests(request, retry_after=max(waits))
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def too_many_requests(request: HttpRequest, *, retry_after: int) -> HttpResponse:
+    minutes = math.ceil(retry_after / 60)
+    response = render(request, "429.html", {"retry_after": retry_after, "minutes": minutes}, status=429)
+    response["Retry-After"] = str(retry_after)
+    return response

@@ -1,0 +1,230 @@
+"""Two-factor sign-in: enrolment, the second sign-in step, recovery codes, throttling, the site-wide
+requirement for staff, administrators' reset, and the admin's sign-in door."""
+
+import time
+from base64 import b32decode
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_static.models import StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from accounts import two_factor
+from accounts.views import TWO_FACTOR_PENDING_SECONDS
+from audit.models import AuditEvent
+from helpdesk.models import SiteConfiguration
+from tests.factories import TEST_PASSWORD, TeamFactory, make_administrator, make_agent, make_customer
+
+pytestmark = pytest.mark.django_db
+
+SETTINGS = reverse("accounts:two_factor")
+VERIFY = reverse("accounts:two_factor_verify")
+
+
+def code_for(device: TOTPDevice, *, steps_ahead: int = 0) -> str:
+    """What the user's app shows; `steps_ahead` picks a later 30-second window, since a code works once
+    and the device accepts one window of clock drift."""
+    generator = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    generator.time = time.time() + steps_ahead * device.step
+    return f"{generator.token():0{device.digits}d}"
+
+
+def password_step(client: Client, user, next_url: str = "") -> object:
+    data = {"username": user.email, "password": TEST_PASSWORD}
+    if next_url:
+        data["next"] = next_url
+    return client.post(reverse("accounts:login"), data)
+
+
+def enrol(client: Client, user) -> tuple[TOTPDevice, list[str]]:
+    client.force_login(user)
+    client.post(SETTINGS, {"action": "start"})
+    device = TOTPDevice.objects.get(user=user, confirmed=False)
+    response = client.post(SETTINGS, {"action": "confirm", "code": code_for(device)})
+    assert response.status_code == 200, response.content.decode()
+    codes = list(StaticToken.objects.filter(device__user=user).values_list("token", flat=True))
+    return TOTPDevice.objects.get(pk=device.pk), codes
+
+
+def test_agent_enrols_with_a_code_from_the_app_and_gets_recovery_codes(client):
+    agent = make_agent(TeamFactory())
+    client.force_login(agent)
+    assert "Set up two-factor sign-in" in client.get(SETTINGS).content.decode()
+    assert client.post(SETTINGS, {"action": "start"}).status_code == 302
+    page = client.get(SETTINGS).content.decode()
+    device = TOTPDevice.objects.get(user=agent, confirmed=False)
+    secret = two_factor.pending_enrolment(agent).secret
+    assert secret in page and 'src="data:image/svg+xml' in page
+    assert b32decode(secret) == device.bin_key
+
+    wrong = client.post(SETTINGS, {"action": "confirm", "code": "000000"})
+    assert wrong.status_code == 422 and two_factor.CODE_INVALID in wrong.content.decode()
+    assert not two_factor.is_enabled(agent)
+
+    device.refresh_from_db()
+    device.throttle_reset()
+    response = client.post(SETTINGS, {"action": "confirm", "code": code_for(device)})
+    page = response.content.decode()
+    assert response.status_code == 200 and two_factor.is_enabled(agent)
+    codes = StaticToken.objects.filter(device__user=agent).values_list("token", flat=True)
+    assert len(codes) == two_factor.RECOVERY_CODE_COUNT and all(code in page for code in codes)
+    assert AuditEvent.objects.filter(action="two_factor_enable", actor=agent).exists()
+    # The enrolling session is verified: work goes on without a second prompt.
+    assert client.get(reverse("tickets:desk_queue")).status_code == 200
+
+
+def test_sign_in_asks_for_the_code_before_the_account_is_signed_in():
+    agent = make_agent(TeamFactory())
+    device, _ = enrol(Client(), agent)
+    client = Client()
+    response = password_step(client, agent, next_url="/desk/")
+    assert response.status_code == 302 and response["Location"] == VERIFY
+    assert "_auth_user_id" not in client.session
+    assert client.get(reverse("tickets:desk_queue")).status_code == 302  # still signed out
+
+    wrong = client.post(VERIFY, {"code": "123456"})
+    assert wrong.status_code == 422 and "_auth_user_id" not in client.session
+    assert AuditEvent.objects.filter(action="two_factor_failed").exists()
+
+    device.refresh_from_db()
+    device.throttle_reset()
+    response = client.post(VERIFY, {"code": code_for(device, steps_ahead=1)})
+    assert response.status_code == 302 and response["Location"] == "/desk/"
+    assert client.get(reverse("tickets:desk_queue")).status_code == 200
+
+
+def test_a_code_works_once():
+    agent = make_agent(TeamFactory())
+    device, _ = enrol(Client(), agent)
+    code = code_for(device, steps_ahead=1)
+    first, second = Client(), Client()
+    password_step(first, agent)
+    assert first.post(VERIFY, {"code": code}).status_code == 302
+    password_step(second, agent)
+    assert second.post(VERIFY, {"code": code}).status_code == 422
+
+
+def test_recovery_code_signs_in_once():
+    agent = make_agent(TeamFactory())
+    _, codes = enrol(Client(), agent)
+    client = Client()
+    password_step(client, agent)
+    assert client.post(VERIFY, {"code": codes[0].upper()}).status_code == 302
+    assert StaticToken.objects.filter(device__user=agent).count() == two_factor.RECOVERY_CODE_COUNT - 1
+    assert AuditEvent.objects.get(action="recovery_code_used").changes == {"codes_left": [10, 9]}
+    again = Client()
+    password_step(again, agent)
+    assert again.post(VERIFY, {"code": codes[0]}).status_code == 422
+
+
+def test_wrong_codes_are_throttled_even_when_the_next_one_is_right():
+    agent = make_agent(TeamFactory())
+    device, _ = enrol(Client(), agent)
+    client = Client()
+    password_step(client, agent)
+    client.post(VERIFY, {"code": "111111"})
+    response = client.post(VERIFY, {"code": code_for(device, steps_ahead=1)})
+    assert response.status_code == 422 and two_factor.CODE_THROTTLED in response.content.decode()
+
+
+def test_the_pending_step_expires(time_machine):
+    time_machine.move_to(time.time(), tick=False)
+    agent = make_agent(TeamFactory())
+    enrol(Client(), agent)
+    client = Client()
+    password_step(client, agent)
+    time_machine.shift(TWO_FACTOR_PENDING_SECONDS + 1)
+    response = client.get(VERIFY)
+    assert response.status_code == 302 and response["Location"] == reverse("accounts:login")
+
+
+def test_verify_without_a_password_step_sends_to_sign_in(client):
+    assert client.get(VERIFY)["Location"] == reverse("accounts:login")
+    assert client.post(VERIFY, {"code": "123456"})["Location"] == reverse("accounts:login")
+
+
+def test_enrolling_signs_out_other_sessions():
+    agent = make_agent(TeamFactory())
+    other = Client()
+    password_step(other, agent)
+    assert other.get(reverse("accounts:profile")).status_code == 200
+    enrol(Client(), agent)
+    assert other.get(reverse("accounts:profile")).status_code == 302
+
+
+def test_recovery_codes_can_be_renewed_and_two_factor_switched_off(client):
+    agent = make_agent(TeamFactory())
+    _, old_codes = enrol(client, agent)
+    response = client.post(SETTINGS, {"action": "codes"})
+    new_codes = set(StaticToken.objects.filter(device__user=agent).values_list("token", flat=True))
+    assert not new_codes & set(old_codes) and all(code in response.content.decode() for code in new_codes)
+    client.post(SETTINGS, {"action": "disable"})
+    assert not two_factor.is_enabled(agent)
+    assert not StaticToken.objects.filter(device__user=agent).exists()
+    assert AuditEvent.objects.filter(action="two_factor_disable", actor=agent).exists()
+
+
+def test_site_requirement_sends_staff_to_set_up_and_keeps_it_on(client):
+    SiteConfiguration.objects.filter(pk=1).update(require_two_factor=True)
+    agent = make_agent(TeamFactory())
+    client.force_login(agent)
+    response = client.get(reverse("tickets:desk_queue"))
+    assert response.status_code == 302 and response["Location"] == SETTINGS
+    assert client.post(reverse("accounts:logout")).status_code == 302  # signing out stays possible
+
+    client.force_login(agent)
+    client.post(SETTINGS, {"action": "start"})
+    device = TOTPDevice.objects.get(user=agent)
+    client.post(SETTINGS, {"action": "confirm", "code": code_for(device)})
+    assert client.get(reverse("tickets:desk_queue")).status_code == 200
+    response = client.post(SETTINGS, {"action": "disable"}, follow=True)
+    assert two_factor.REQUIRED in response.content.decode()
+    assert two_factor.is_enabled(agent)
+
+
+def test_site_requirement_does_not_touch_customers(client):
+    SiteConfiguration.objects.filter(pk=1).update(require_two_factor=True)
+    client.force_login(make_customer())
+    assert client.get(reverse("tickets:portal_list")).status_code == 200
+    assert client.get(SETTINGS).status_code == 404
+
+
+def test_administrator_resets_a_lost_second_factor(client):
+    agent = make_agent(TeamFactory())
+    enrol(Client(), agent)
+    admin = make_administrator()
+    client.force_login(admin)
+    response = client.post(
+        reverse("admin:accounts_user_changelist"),
+        {"action": "reset_two_factor", "_selected_action": [agent.pk]},
+    )
+    assert response.status_code == 302
+    assert not two_factor.is_enabled(agent)
+    assert AuditEvent.objects.filter(
+        action="two_factor_disable", actor=admin, object_id=str(agent.pk)
+    ).exists()
+    # The agent signs in with the password alone again.
+    fresh = Client()
+    assert password_step(fresh, agent)["Location"] != VERIFY
+
+
+def test_only_an_administrator_resets_someone_elses_two_factor():
+    agent, colleague = make_agent(TeamFactory()), make_agent(TeamFactory())
+    enrol(Client(), agent)
+    with pytest.raises(two_factor.ValidationError):
+        two_factor.two_factor_disable(agent, actor=colleague, site_requires=False)
+    assert two_factor.is_enabled(agent)
+
+
+def test_the_admin_sign_in_page_is_the_sites_sign_in(client):
+    response = client.get("/admin/login/?next=/admin/")
+    assert response.status_code == 302
+    assert response["Location"] == reverse("accounts:login") + "?next=%2Fadmin%2F"
+    assert client.get("/admin/")["Location"].startswith("/admin/login/")
+
+
+def test_otp_devices_are_not_editable_in_the_admin(client):
+    client.force_login(make_administrator())
+    assert client.get("/admin/otp_totp/totpdevice/").status_code == 404

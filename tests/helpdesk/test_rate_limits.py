@@ -1,0 +1,124 @@
+"""Rate limits per IP and per account on sign-in, sign-up, password reset, two-factor, ticket
+submission and search: the request past the limit gets a friendly 429 with Retry-After and does nothing."""
+
+import time
+import uuid
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.urls import reverse
+
+from accounts.models import User
+from helpdesk.ratelimit import parse_rate
+from tests.factories import make_customer
+from tickets.models import Ticket
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def limits(settings):
+    settings.RATE_LIMITS = {scope: ("4/m", "2/m") for scope in settings.RATE_LIMITS}
+    return settings
+
+
+def client_from(ip: str) -> Client:
+    return Client(REMOTE_ADDR=ip)
+
+
+def test_rates_are_parsed():
+    assert parse_rate("10/m") == (10, 60)
+    assert parse_rate("5/15m") == (5, 900)
+    assert parse_rate("3/h") == (3, 3600)
+
+
+def test_sign_in_is_limited_per_account_with_a_friendly_page(limits):
+    client = client_from("198.51.100.1")
+    data = {"username": "someone@example.org", "password": "wrong"}
+    assert [client.post(reverse("accounts:login"), data).status_code for _ in range(2)] == [422, 422]
+    response = client.post(reverse("accounts:login"), data)
+    assert response.status_code == 429
+    assert 0 < int(response["Retry-After"]) <= 60
+    assert "Please slow down" in response.content.decode()
+    # Another account from the same address is not held up by the first one's limit.
+    other = {"username": "other@example.org", "password": "wrong"}
+    assert client.post(reverse("accounts:login"), other).status_code == 422
+    # Only sign-in attempts count: reading the page does not.
+    assert client.get(reverse("accounts:login")).status_code == 200
+
+
+def test_sign_in_is_limited_per_ip_across_accounts(limits):
+    client = client_from("198.51.100.2")
+    codes = [
+        client.post(reverse("accounts:login"), {"username": f"u{n}@example.org", "password": "x"}).status_code
+        for n in range(5)
+    ]
+    assert codes == [422, 422, 422, 422, 429]
+    assert (
+        client_from("198.51.100.3")
+        .post(reverse("accounts:login"), {"username": "u9@example.org", "password": "x"})
+        .status_code
+        == 422
+    )
+
+
+def test_signup_limited_and_nothing_created_past_the_limit(limits):
+    client = client_from("198.51.100.4")
+    data = {"name": "Spam", "email": "spam@example.org", "password": "short", "invitation_code": "x"}
+    assert [client.post(reverse("accounts:signup"), data).status_code for _ in range(3)] == [422, 422, 429]
+    assert not User.objects.filter(email="spam@example.org").exists()
+
+
+def test_password_reset_limited_per_address(limits, mailoutbox):
+    make_customer(email="victim@example.org")
+    client = client_from("198.51.100.5")
+    for _ in range(3):
+        response = client.post(reverse("accounts:password_reset"), {"email": "Victim@example.org"})
+    assert response.status_code == 429
+    assert len(mailoutbox) == 2  # nobody can flood a mailbox with reset mail
+
+
+def test_ticket_submission_limited_per_customer(limits):
+    client = client_from("198.51.100.6")
+    client.force_login(make_customer())
+    submit = reverse("tickets:portal_submit")
+    codes = [
+        client.post(
+            submit, {"subject": "Help", "description": "x", "submission_key": str(uuid.uuid4())}
+        ).status_code
+        for _ in range(3)
+    ]
+    assert codes == [302, 302, 429]
+    assert Ticket.objects.count() == 2
+
+
+def test_search_limited_per_ip_for_visitors(limits):
+    client = client_from("198.51.100.7")
+    codes = [client.get(reverse("knowledge:search"), {"q": "password"}).status_code for _ in range(5)]
+    assert codes == [200, 200, 200, 200, 429]
+    assert client_from("198.51.100.8").get(reverse("knowledge:suggest"), {"q": "pass"}).status_code == 200
+
+
+def test_a_new_window_lets_requests_through_again(limits, time_machine):
+    time_machine.move_to(time.time(), tick=False)
+    client = client_from("198.51.100.9")
+    data = {"username": "late@example.org", "password": "wrong"}
+    for _ in range(3):
+        response = client.post(reverse("accounts:login"), data)
+    assert response.status_code == 429
+    time_machine.shift(int(response["Retry-After"]) + 1)
+    assert client.post(reverse("accounts:login"), data).status_code == 422
+
+
+def test_limits_can_be_switched_off(limits):
+    limits.RATE_LIMITS_ENABLED = False
+    client = client_from("198.51.100.10")
+    codes = {client.get(reverse("knowledge:search"), {"q": "x"}).status_code for _ in range(6)}
+    assert codes == {200}
+
+
+def test_counters_live_in_an_unlogged_table():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relpersistence FROM pg_class WHERE relname = 'helpdesk_ratelimitcounter'")
+        assert cursor.fetchone() == ("u",)
