@@ -129,9 +129,10 @@ def user_activate(user: User, *, actor: User | None) -> User:
 def suspensions_lift_expired(now: datetime | None = None) -> int:
     """Turn suspensions whose end has passed back into active accounts (they already act as active)."""
     now = now or timezone.now()
-    return User.objects.filter(status=User.Status.SUSPENDED, suspended_until__lte=now).update(
-        status=User.Status.ACTIVE, suspended_until=None, suspension_reason=""
-    )
+    expired = User.objects.filter(status=User.Status.SUSPENDED, suspended_until__lte=now)
+    for user in expired:
+        user_activate(user, actor=None)
+    return len(expired)
 
 
 @transaction.atomic

@@ -434,6 +434,9 @@ def anonymous_requester(*, email: str, name: str) -> User:
     user = User(email=User.objects.normalize_email(email), name=name.strip(), status=User.Status.PENDING)
     user.set_unusable_password()
     user.save()
+    audit.record(
+        "create", actor=None, obj=user, changes={"email": (None, user.email), "status": (None, user.status)}
+    )
     account_services.role_assign(user, roles.CUSTOMER, actor=None)
     return user
 
@@ -528,4 +531,15 @@ def saved_view_create(*, name: str, query: str, team: Team | None, actor: User) 
     name = name.strip()[:80]
     if SavedView.objects.filter(owner=actor, name=name).exists():
         raise ValidationError({"name": SAVED_VIEW_EXISTS.format(name=name)})
-    return SavedView.objects.create(owner=actor, name=name, query=query, team=team)
+    view = SavedView.objects.create(owner=actor, name=name, query=query, team=team)
+    audit.record("create", actor=actor, obj=view, changes={"name": (None, name), "team": (None, team)})
+    return view
+
+
+@transaction.atomic
+def saved_view_delete(view: "SavedView", *, actor: User) -> None:
+    """Agents delete only their own saved views."""
+    if view.owner_id != actor.pk:
+        raise TicketNotAllowed(NOT_ALLOWED)
+    audit.record("delete", actor=actor, obj=view, changes={"name": (view.name, None)})
+    view.delete()

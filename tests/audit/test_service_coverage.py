@@ -1,0 +1,166 @@
+"""Every write service records an audit event. WRITERS decides, for each public function of the
+service modules, which action it must record (or why it records none); a function added without a
+decision fails test_every_service_function_has_a_decision."""
+
+import inspect
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from accounts import roles, two_factor
+from accounts import services as account_services
+from audit.models import AuditEvent
+from helpdesk import services as helpdesk_services
+from helpdesk.models import SiteConfiguration
+from knowledge import services as knowledge_services
+from tests.factories import (
+    TeamFactory,
+    make_administrator,
+    make_agent,
+    make_article,
+    make_customer,
+    make_ticket,
+)
+from tickets import services as ticket_services
+from tickets.models import SavedView
+
+pytestmark = pytest.mark.django_db
+
+MODULES = (account_services, ticket_services, knowledge_services, helpdesk_services, two_factor)
+
+# Functions that change nothing worth an audit event, with the reason.
+NOT_AUDITED = {
+    "invitation_check": "a check; the sign-up that redeems the invitation is audited",
+    "unique_slug": "computes a slug",
+    "send_submission_receipt": "sends mail after commit; the ticket creation is audited",
+    "ticket_mark_seen": "a read marker for the assignee, not a change to the ticket",
+    "article_vote": "feedback votes are their own record (one row per voter), not an administrative change",
+    "articles_count_uses": "a usage counter bumped inside the audited ticket_reply",
+    "is_enabled": "read", "is_required": "read", "pending_enrolment": "read", "normalise": "pure",
+    "two_factor_start": "an unconfirmed secret grants nothing; two_factor_enable is audited",
+    "verify": "records two_factor_failed and recovery_code_used; a success is the audited login",
+}  # fmt: skip
+
+
+@pytest.fixture
+def world():
+    team = TeamFactory()
+    admin = make_administrator()
+    agent = make_agent(team)
+    customer = make_customer()
+    ticket = make_ticket(customer, team=team)
+    article = make_article(status="draft")
+    return {"team": team, "admin": admin, "agent": agent, "customer": customer, "ticket": ticket,
+            "article": article}  # fmt: skip
+
+
+def _enrolled(world):
+    agent = world["agent"]
+    two_factor.two_factor_start(agent, actor=agent)
+    device = two_factor.pending_enrolment(agent).device
+    from django_otp.oath import TOTP
+
+    two_factor.two_factor_enable(agent, token=f"{TOTP(device.bin_key).token():06d}", actor=agent)
+    return agent
+
+
+def _suspended_until_yesterday(world):
+    customer = world["customer"]
+    account_services.user_suspend(customer, until=timezone.now() - timedelta(days=1), reason="x", actor=None)
+    return account_services.suspensions_lift_expired()
+
+
+def _resolved_long_ago(world):
+    ticket = world["ticket"]
+    ticket_services.ticket_transition(ticket, status="resolved", actor=world["agent"])
+    return ticket_services.tickets_close_resolved(now=timezone.now() + timedelta(days=365))
+
+
+# name → (action it records, how to call it)
+WRITERS = {
+    "user_signup": ("create", lambda w: account_services.user_signup(
+        email="new@example.org", name="New", password="a-long-enough-passphrase", open_signup=True,
+        actor=None)),
+    "role_assign": ("role_change", lambda w: account_services.role_assign(
+        w["customer"], roles.AGENT, actor=w["admin"])),
+    "role_revoke": ("role_change", lambda w: account_services.role_revoke(
+        w["agent"], roles.AGENT, actor=w["admin"])),
+    "user_suspend": ("suspend", lambda w: account_services.user_suspend(
+        w["customer"], until=None, reason="x", actor=w["admin"])),
+    "user_activate": ("activate", lambda w: account_services.user_activate(w["customer"], actor=w["admin"])),
+    "suspensions_lift_expired": ("activate", _suspended_until_yesterday),
+    "profile_update": ("update", lambda w: account_services.profile_update(
+        w["customer"], name="Renamed", timezone_name="UTC", actor=w["customer"])),
+    "user_password_change": ("password_change", lambda w: account_services.user_password_change(
+        w["customer"], password="another-passphrase-9", actor=w["customer"], keep_session_key=None)),
+    "user_sign_out_sessions": ("sign_out", None),  # needs real sessions: tests/accounts/test_sessions.py
+    "ticket_create": ("ticket.created", lambda w: make_ticket(w["customer"])),
+    "ticket_reply": ("ticket.reply", lambda w: ticket_services.ticket_reply(
+        w["ticket"], body="Hello", actor=w["agent"])),
+    "ticket_add_note": ("ticket.note", lambda w: ticket_services.ticket_add_note(
+        w["ticket"], body="Note", actor=w["agent"])),
+    "ticket_transition": ("ticket.status", lambda w: ticket_services.ticket_transition(
+        w["ticket"], status="open", actor=w["agent"])),
+    "ticket_assign": ("ticket.assignee", lambda w: ticket_services.ticket_assign(
+        w["ticket"], assignee=w["agent"], actor=w["agent"])),
+    "ticket_update_fields": ("ticket.priority", lambda w: ticket_services.ticket_update_fields(
+        w["ticket"], changes={"priority": "high"}, actor=w["agent"])),
+    "ticket_set_tags": ("ticket.tags", lambda w: ticket_services.ticket_set_tags(
+        w["ticket"], names=["vip"], actor=w["agent"])),
+    "tickets_close_resolved": ("ticket.status", _resolved_long_ago),
+    "tickets_bulk_apply": ("ticket.priority", lambda w: ticket_services.tickets_bulk_apply(
+        [w["ticket"]], action="priority", value="urgent", actor=w["agent"])),
+    "anonymous_requester": ("create", lambda w: (
+        SiteConfiguration.objects.filter(pk=1).update(anonymous_submission=True),
+        ticket_services.anonymous_requester(email="visitor@example.org", name="Visitor"))),
+    "saved_view_create": ("create", lambda w: ticket_services.saved_view_create(
+        name="Mine", query="status=open", team=None, actor=w["agent"])),
+    "saved_view_delete": ("delete", lambda w: ticket_services.saved_view_delete(
+        SavedView.objects.create(owner=w["agent"], name="Old", query=""), actor=w["agent"])),
+    "article_create": ("create", lambda w: make_article(title="Fresh article")),
+    "article_update": ("update", lambda w: knowledge_services.article_update(
+        w["article"], title="Retitled", actor=w["admin"])),
+    "article_submit_for_review": ("update", lambda w: knowledge_services.article_submit_for_review(
+        w["article"], actor=w["admin"])),
+    "article_publish": ("update", lambda w: knowledge_services.article_publish(
+        w["article"], actor=w["admin"])),
+    "article_archive": ("update", lambda w: knowledge_services.article_archive(
+        w["article"], actor=w["admin"])),
+    "article_restore_revision": ("update", lambda w: knowledge_services.article_restore_revision(
+        *_published_twice(w), actor=w["admin"])),
+    "article_verify": ("verify", lambda w: knowledge_services.article_verify(w["article"], actor=w["admin"])),
+    "site_configuration_update": ("settings_change", lambda w: helpdesk_services.site_configuration_update(
+        changes={"open_signup": True}, actor=w["admin"])),
+    "two_factor_enable": ("two_factor_enable", _enrolled),
+    "recovery_codes_regenerate": ("recovery_codes_regenerate", lambda w: two_factor.recovery_codes_regenerate(
+        _enrolled(w), actor=w["agent"])),
+    "two_factor_disable": ("two_factor_disable", lambda w: two_factor.two_factor_disable(
+        _enrolled(w), actor=w["admin"], site_requires=True)),
+}  # fmt: skip
+
+
+def _published_twice(world):
+    article = knowledge_services.article_publish(world["article"], actor=world["admin"])
+    knowledge_services.article_update(article, title="Second title", actor=world["admin"])
+    return article, article.revisions.order_by("pk").first()
+
+
+def public_functions():
+    for module in MODULES:
+        for name, function in inspect.getmembers(module, inspect.isfunction):
+            if function.__module__ == module.__name__ and not name.startswith("_"):
+                yield name
+
+
+def test_every_service_function_has_a_decision():
+    assert set(public_functions()) == set(WRITERS) | set(NOT_AUDITED)
+
+
+@pytest.mark.parametrize("name", sorted(name for name, (_, call) in WRITERS.items() if call is not None))
+def test_service_records_an_audit_event(world, name):
+    action, call = WRITERS[name]
+    before = AuditEvent.objects.order_by("-sequence").values_list("sequence", flat=True).first() or 0
+    call(world)
+    recorded = set(AuditEvent.objects.filter(sequence__gt=before).values_list("action", flat=True))
+    assert action in recorded, (name, recorded)
