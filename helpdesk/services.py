@@ -13,6 +13,7 @@ EDITABLE_FIELDS = (
     "maintenance_message",
     "open_signup",
     "anonymous_submission",
+    "require_two_factor",
     "default_ticket_priority",
     "custom_settings",
 )

@@ -228,3 +228,11 @@ def test_the_admin_sign_in_page_is_the_sites_sign_in(client):
 def test_otp_devices_are_not_editable_in_the_admin(client):
     client.force_login(make_administrator())
     assert client.get("/admin/otp_totp/totpdevice/").status_code == 404
+
+
+def test_the_requirement_is_a_site_setting_with_an_audit_trail():
+    from django.core.management import call_command
+
+    call_command("site_config", "set", "require_two_factor", "true")
+    assert SiteConfiguration.objects.get_current().require_two_factor is True
+    assert AuditEvent.objects.get(action="settings_change").changes == {"require_two_factor": [False, True]}
