@@ -44,6 +44,12 @@ TEAM_NOT_YOURS = "You cannot move tickets to {team}: you do not work that team's
 SAVED_VIEW_EXISTS = "You already have a view called “{name}”."
 ANONYMOUS_CLOSED = "Sign in to submit a request."
 TAG_INVALID = "Tags are at most 50 characters: letters, digits, spaces, - and _."
+MERGE_SELF = "A ticket cannot be merged into itself."
+MERGE_DONE = "{ticket} is closed or merged already; merge into an open ticket."
+MERGE_OTHER_REQUESTER = (
+    "Only tickets from the same requester can be merged, so nobody is shown another person's messages."
+)
+MERGE_PERMISSION = "tickets.manage_threads"
 
 STAFF_FIELDS = {"subject", "priority", "team", "custom_fields", "escalation_level"}
 
@@ -334,6 +340,48 @@ def ticket_assign(
     )
     _save(ticket, actor, ["assignee"])
     return ticket
+
+
+@transaction.atomic
+def ticket_merge(
+    source: Ticket, *, into: Ticket, actor: User | None, expected_version: int | None = None
+) -> Ticket:
+    """Move the source's thread and tags into `into` and close the source, pointing at it.
+
+    Messages keep their times, so the merged thread reads in order. Requires the manage_threads
+    permission and that the actor can work both tickets; both belong to the same requester.
+    """
+    if actor is not None and not rbac.has_permission(actor, MERGE_PERMISSION):
+        raise TicketNotAllowed(NOT_ALLOWED)
+    _require_staff(source, actor)
+    _require_staff(into, actor)
+    if source.pk == into.pk:
+        raise TicketNotAllowed(MERGE_SELF)
+    # Both rows locked, always in the same order, so two merges of the same pair cannot deadlock.
+    locked = {
+        t.pk: t for t in Ticket.objects.select_for_update().filter(pk__in=[source.pk, into.pk]).order_by("pk")
+    }
+    source, into = locked[source.pk], locked[into.pk]
+    if expected_version is not None and source.version != expected_version:
+        raise StaleTicket(STALE)
+    for ticket in (source, into):
+        if ticket.status == Status.CLOSED or ticket.merged_into_id:
+            raise TicketNotAllowed(MERGE_DONE.format(ticket=ticket.reference))
+    if source.requester_id != into.requester_id:
+        raise TicketNotAllowed(MERGE_OTHER_REQUESTER)
+    moved = TicketMessage.objects.filter(ticket=source).update(ticket=into)
+    into.tags.add(*source.tags.all())
+    old_status = source.status
+    source.merged_into = into
+    source.status = Status.CLOSED
+    source.closed_at = timezone.now()
+    _activity(source, actor, TicketActivity.Action.MERGE, "merged_into", None, into.reference)
+    _activity(source, actor, TicketActivity.Action.STATUS, "status", old_status, Status.CLOSED)
+    _activity(into, actor, TicketActivity.Action.MERGE, "merged_from", None,
+              {"ticket": source.reference, "messages": moved})  # fmt: skip
+    _save(source, actor, ["merged_into", "status", "closed_at"])
+    _save(into, actor, [])
+    return into
 
 
 @transaction.atomic

@@ -24,4 +24,5 @@ urlpatterns = [
     re_path(rf"^desk/tickets/{NUMBER}/reply/$", desk.workspace_reply, name="desk_reply"),
     re_path(rf"^desk/tickets/{NUMBER}/update/$", desk.workspace_update, name="desk_update"),
     re_path(rf"^desk/tickets/{NUMBER}/seen/$", desk.workspace_seen, name="desk_seen"),
+    re_path(rf"^desk/tickets/{NUMBER}/merge/$", desk.workspace_merge, name="desk_merge"),
 ]

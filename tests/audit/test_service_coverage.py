@@ -104,6 +104,8 @@ WRITERS = {
         w["ticket"], status="open", actor=w["agent"])),
     "ticket_assign": ("ticket.assignee", lambda w: ticket_services.ticket_assign(
         w["ticket"], assignee=w["agent"], actor=w["agent"])),
+    "ticket_merge": ("ticket.merge", lambda w: ticket_services.ticket_merge(
+        make_ticket(w["customer"], team=w["team"]), into=w["ticket"], actor=w["admin"])),
     "ticket_update_fields": ("ticket.priority", lambda w: ticket_services.ticket_update_fields(
         w["ticket"], changes={"priority": "high"}, actor=w["agent"])),
     "ticket_set_tags": ("ticket.tags", lambda w: ticket_services.ticket_set_tags(

@@ -44,6 +44,7 @@ ROUTES = {
     "tickets:desk_queue": AGENT, "tickets:desk_bulk": AGENT, "tickets:desk_view_create": AGENT,
     "tickets:desk_view_delete": AGENT, "tickets:desk_ticket": TICKET, "tickets:desk_reply": TICKET,
     "tickets:desk_update": TICKET, "tickets:desk_seen": TICKET,
+    "tickets:desk_merge": TICKET,
     "knowledge:home": PUBLIC, "knowledge:search": PUBLIC, "knowledge:suggest": PUBLIC,
     "knowledge:article": PUBLIC, "knowledge:vote": PUBLIC, "knowledge:viewed": PUBLIC,
     "knowledge:category": PUBLIC,

@@ -17,7 +17,7 @@ from helpdesk.models import Priority
 from tickets import selectors, services, workflow
 from tickets.filters import SORT_LABELS
 from tickets.forms import CustomFieldsForm, SavedViewForm, WorkspaceReplyForm
-from tickets.models import SavedView, Ticket
+from tickets.models import NUMBER_PREFIX, SavedView, Ticket
 from tickets.workflow import Status
 
 QUEUE_TEMPLATE = "tickets/desk/queue.html"
@@ -136,6 +136,7 @@ def _workspace_context(request: HttpRequest, ticket: Ticket, **extra) -> dict:
         ],
         "statuses": Status,
         "priorities": Priority.choices,
+        "can_merge": rbac.has_permission(request.user, services.MERGE_PERMISSION),
         "custom_fields_form": CustomFieldsForm(
             definitions=ticket.form.schema if ticket.form_id else [], initial=ticket.custom_fields
         ),
@@ -148,6 +149,36 @@ def _workspace_context(request: HttpRequest, ticket: Ticket, **extra) -> dict:
 def workspace(request: HttpRequest, number: str) -> HttpResponse:
     ticket = _workspace_ticket(request, number)
     return render(request, WORKSPACE_TEMPLATE, _workspace_context(request, ticket))
+
+
+@agent_required
+@require_POST
+def workspace_merge(request: HttpRequest, number: str) -> HttpResponse:
+    """Merge this ticket into another one (by number, with or without the T- prefix)."""
+    source = _workspace_ticket(request, number)
+    target_number = request.POST.get("into", "").strip().upper().removeprefix(NUMBER_PREFIX)
+    version = request.POST.get("version", "")
+    # The target must be a ticket this agent may see; any other number reads as "no such ticket".
+    target = (
+        selectors.workspace_ticket_queryset(request.user)
+        .filter(number=int(target_number) if target_number.isdigit() else None)
+        .first()
+    )
+    if target is None:
+        messages.error(request, f"There is no ticket {NUMBER_PREFIX}{target_number[:12]} that you can work.")
+        return redirect(_workspace_url(source, request.POST.get("queue", "")))
+    try:
+        services.ticket_merge(
+            source,
+            into=target,
+            actor=request.user,
+            expected_version=int(version) if version.isdigit() else None,
+        )
+    except services.TicketError as refused:
+        messages.error(request, str(refused))
+        return redirect(_workspace_url(source, request.POST.get("queue", "")))
+    messages.success(request, f"Merged {source.reference} into {target.reference}.")
+    return redirect("tickets:desk_ticket", number=target.number)
 
 
 @agent_required

@@ -1,0 +1,109 @@
+"""Merging tickets: the thread and tags move to the target, the source closes and points at it; only
+supervisors/administrators who work both tickets, only within one requester, never twice."""
+
+import pytest
+from django.urls import reverse
+
+from audit.models import AuditEvent
+from tests.factories import TeamFactory, make_agent, make_customer, make_supervisor, make_ticket
+from tickets import services
+from tickets.models import Ticket, TicketActivity, TicketMessage
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def pair():
+    team = TeamFactory()
+    supervisor = make_supervisor(team)
+    customer = make_customer()
+    first = make_ticket(customer, team=team, subject="Printer jam")
+    second = make_ticket(customer, team=team, subject="Printer still jammed")
+    services.ticket_reply(second, body="Have you tried turning it off?", actor=supervisor)
+    services.ticket_set_tags(second, names=["printer"], actor=supervisor)
+    second.refresh_from_db()
+    return {"team": team, "supervisor": supervisor, "customer": customer, "into": first, "source": second}
+
+
+def test_merge_moves_thread_and_tags_and_closes_the_source(pair):
+    source, into = pair["source"], pair["into"]
+    services.ticket_merge(source, into=into, actor=pair["supervisor"])
+    source.refresh_from_db()
+    assert (source.status, source.merged_into_id) == ("closed", into.pk)
+    assert TicketMessage.objects.filter(ticket=source).count() == 0
+    bodies = list(into.messages.order_by("created_at").values_list("body", flat=True))
+    assert bodies[-1] == "Have you tried turning it off?" and len(bodies) == 3
+    assert list(into.tags.values_list("name", flat=True)) == ["printer"]
+    merged_from = TicketActivity.objects.get(ticket=into, action="merge")
+    assert merged_from.new_value == {"ticket": source.reference, "messages": 2}
+    assert TicketActivity.objects.filter(ticket=source, action="merge", new_value=into.reference).exists()
+    assert AuditEvent.objects.filter(action="ticket.merge", actor=pair["supervisor"]).count() == 2
+
+
+def test_agents_without_the_merge_permission_are_refused(pair):
+    agent = make_agent(pair["team"])
+    with pytest.raises(services.TicketNotAllowed):
+        services.ticket_merge(pair["source"], into=pair["into"], actor=agent)
+    assert Ticket.objects.get(pk=pair["source"].pk).merged_into_id is None
+
+
+def test_tickets_of_different_requesters_are_not_merged(pair):
+    stranger = make_ticket(make_customer(), team=pair["team"])
+    with pytest.raises(services.TicketNotAllowed, match="same requester"):
+        services.ticket_merge(stranger, into=pair["into"], actor=pair["supervisor"])
+
+
+def test_no_merge_into_itself_twice_or_into_a_closed_ticket(pair):
+    source, into, supervisor = pair["source"], pair["into"], pair["supervisor"]
+    with pytest.raises(services.TicketNotAllowed, match="itself"):
+        services.ticket_merge(into, into=into, actor=supervisor)
+    services.ticket_merge(source, into=into, actor=supervisor)
+    with pytest.raises(services.TicketNotAllowed, match="closed or merged"):
+        services.ticket_merge(source, into=into, actor=supervisor)
+    with pytest.raises(services.TicketNotAllowed, match="closed or merged"):
+        services.ticket_merge(into, into=source, actor=supervisor)
+
+
+def test_supervisor_cannot_merge_into_a_ticket_of_another_team(pair):
+    elsewhere = make_ticket(pair["customer"], team=TeamFactory())
+    with pytest.raises(services.TicketNotAllowed):
+        services.ticket_merge(pair["source"], into=elsewhere, actor=pair["supervisor"])
+
+
+def test_merge_from_the_workspace_lands_on_the_target(client, pair):
+    source, into = pair["source"], pair["into"]
+    client.force_login(pair["supervisor"])
+    page = client.get(reverse("tickets:desk_ticket", args=[source.number])).content.decode()
+    assert "Merge into ticket" in page
+    url = reverse("tickets:desk_merge", args=[source.number])
+    response = client.post(url, {"into": into.reference, "version": source.version})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("tickets:desk_ticket", args=[into.number])
+    assert "Have you tried turning it off?" in client.get(response["Location"]).content.decode()
+    source_page = client.get(reverse("tickets:desk_ticket", args=[source.number])).content.decode()
+    assert "Merged into" in source_page and into.reference in source_page
+
+
+def test_workspace_merge_refusals_are_explained(client, pair):
+    client.force_login(pair["supervisor"])
+    url = reverse("tickets:desk_merge", args=[pair["source"].number])
+    response = client.post(url, {"into": "T-999999"}, follow=True)
+    assert "There is no ticket T-999999 that you can work." in response.content.decode()
+    response = client.post(url, {"into": "'; DROP TABLE"}, follow=True)
+    assert "that you can work" in response.content.decode()
+    stale = client.post(url, {"into": pair["into"].reference, "version": "0"}, follow=True)
+    assert services.STALE in stale.content.decode()
+    assert Ticket.objects.get(pk=pair["source"].pk).merged_into_id is None
+
+
+def test_agents_see_no_merge_form(client, pair):
+    client.force_login(make_agent(pair["team"]))
+    page = client.get(reverse("tickets:desk_ticket", args=[pair["source"].number])).content.decode()
+    assert "Merge into ticket" not in page
+
+
+def test_customer_sees_where_the_conversation_went(client, pair):
+    services.ticket_merge(pair["source"], into=pair["into"], actor=pair["supervisor"])
+    client.force_login(pair["customer"])
+    page = client.get(reverse("tickets:portal_detail", args=[pair["source"].number])).content.decode()
+    assert "Merged into" in page and pair["into"].reference in page
