@@ -25,7 +25,10 @@ class UserTimezoneMiddleware:
                 timezone.deactivate()
         else:
             timezone.deactivate()
-        return self.get_response(request)
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()  # the thread serves other requests (and tests) next
 
 
 class SessionActivityMiddleware:

@@ -100,6 +100,7 @@ def two_factor_settings(request: HttpRequest) -> HttpResponse:
         raise Http404
     site_requires = site_configuration(request).require_two_factor
     form = TwoFactorCodeForm(request.POST if request.POST.get("action") == "confirm" else None)
+    form.fields["code"].help_text = "The 6-digit code your authenticator app shows now."
     codes: list[str] = []
     action = request.POST.get("action")
     try:

@@ -236,3 +236,12 @@ def test_the_requirement_is_a_site_setting_with_an_audit_trail():
     call_command("site_config", "set", "require_two_factor", "true")
     assert SiteConfiguration.objects.get_current().require_two_factor is True
     assert AuditEvent.objects.get(action="settings_change").changes == {"require_two_factor": [False, True]}
+
+
+def test_no_code_path_signs_in_an_enrolled_account_without_the_second_factor():
+    agent = make_agent(TeamFactory())
+    enrol(Client(), agent)
+    client = Client()
+    client.force_login(agent)  # a sign-in that skipped the verification step
+    assert client.get(reverse("tickets:desk_queue")).status_code == 302
+    assert AuditEvent.objects.filter(action="two_factor_bypass_refused", actor=agent).exists()
