@@ -89,3 +89,30 @@ class AuditEvent(models.Model):
             before, after = values if isinstance(values, list) and len(values) == 2 else (None, values)
             rows.append((name, before, after))
         return rows
+
+
+class SystemLogEntry(models.Model):
+    """One WARNING-or-worse log record, stored by audit.logging.DatabaseHandler (bounded in number)."""
+
+    class Level(models.IntegerChoices):
+        WARNING = 30, "Warning"
+        ERROR = 40, "Error"
+        CRITICAL = 50, "Critical"
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    level = models.PositiveSmallIntegerField(choices=Level.choices, db_index=True)
+    logger = models.CharField(max_length=200, db_index=True)
+    message = models.TextField()
+    module = models.CharField(max_length=200, blank=True)
+    function = models.CharField(max_length=200, blank=True)
+    line = models.PositiveIntegerField(null=True, blank=True)
+    traceback = models.TextField(blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = "system log entry"
+        verbose_name_plural = "system log entries"
+
+    def __str__(self) -> str:
+        return f"{self.get_level_display()} {self.logger}: {self.message[:80]}"
