@@ -1,3 +1,5 @@
+"""The audit viewer's URLs, under /audit/."""
+
 from django.urls import path
 
 from audit import views
