@@ -12,6 +12,7 @@ from guardian.admin import GuardedModelAdmin
 from accounts import services, two_factor
 from accounts.models import Invitation, Organization, RoleAssignment, Skill, Team, TeamMember, User
 from accounts.roles import BUILT_IN_ROLES
+from audit.admin import AuditedAdminMixin, AuditedModelAdmin
 
 
 class RoleAssignmentInline(admin.TabularInline):
@@ -42,7 +43,7 @@ class UserChange(UserChangeForm):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(AuditedAdminMixin, DjangoUserAdmin):
     form = UserChange
     add_form = UserCreationForm
     ordering = ("email",)
@@ -86,11 +87,10 @@ class UserAdmin(DjangoUserAdmin):
         return ", ".join(assignment.role.name for assignment in user.role_assignments.all())
 
     def save_formset(self, request, form, formset, change):
-        instances = formset.save(commit=False)
-        for instance in instances:
-            if isinstance(instance, RoleAssignment) and instance.granted_by_id is None:
-                instance.granted_by = request.user
-        formset.save()
+        for inline in formset.forms:
+            if isinstance(inline.instance, RoleAssignment) and inline.instance.granted_by_id is None:
+                inline.instance.granted_by = request.user
+        super().save_formset(request, form, formset, change)
 
     @admin.action(description="Suspend selected users (indefinitely)")
     def suspend_users(self, request, queryset):
@@ -127,7 +127,7 @@ class UserAdmin(DjangoUserAdmin):
 
 
 @admin.register(Organization)
-class OrganizationAdmin(GuardedModelAdmin):
+class OrganizationAdmin(AuditedAdminMixin, GuardedModelAdmin):
     list_display = ("name", "slug", "is_active", "member_count", "created_at")
     list_filter = ("is_active",)
     search_fields = ("name", "slug")
@@ -139,7 +139,7 @@ class OrganizationAdmin(GuardedModelAdmin):
 
 
 @admin.register(Team)
-class TeamAdmin(GuardedModelAdmin):
+class TeamAdmin(AuditedAdminMixin, GuardedModelAdmin):
     list_display = ("name", "slug", "email", "is_active")
     list_filter = ("is_active",)
     search_fields = ("name", "slug")
@@ -148,7 +148,7 @@ class TeamAdmin(GuardedModelAdmin):
 
 
 @admin.register(TeamMember)
-class TeamMemberAdmin(admin.ModelAdmin):
+class TeamMemberAdmin(AuditedModelAdmin):
     list_display = ("user", "team", "role", "is_available", "joined_at")
     list_filter = ("team", "role", "is_available")
     search_fields = ("user__email", "user__name", "team__name")
@@ -157,7 +157,7 @@ class TeamMemberAdmin(admin.ModelAdmin):
 
 
 @admin.register(Skill)
-class SkillAdmin(admin.ModelAdmin):
+class SkillAdmin(AuditedModelAdmin):
     list_display = ("name", "slug", "description")
     search_fields = ("name",)
     prepopulated_fields = {"slug": ("name",)}
@@ -165,7 +165,7 @@ class SkillAdmin(admin.ModelAdmin):
 
 
 @admin.register(RoleAssignment)
-class RoleAssignmentAdmin(admin.ModelAdmin):
+class RoleAssignmentAdmin(AuditedModelAdmin):
     list_display = ("user", "role", "expires_at", "granted_by", "granted_at")
     list_filter = ("role", "expires_at")
     search_fields = ("user__email", "user__name")
@@ -180,7 +180,7 @@ class RoleAssignmentAdmin(admin.ModelAdmin):
 
 
 @admin.register(Invitation)
-class InvitationAdmin(admin.ModelAdmin):
+class InvitationAdmin(AuditedModelAdmin):
     list_display = ("code", "organization", "email", "uses", "max_uses", "expires_at", "is_active")
     list_filter = ("is_active", "organization")
     search_fields = ("code", "email", "organization__name")
@@ -200,7 +200,7 @@ for otp_model in (TOTPDevice, StaticDevice):
 
 
 @admin.register(Group)
-class RoleAdmin(DjangoGroupAdmin):
+class RoleAdmin(AuditedAdminMixin, DjangoGroupAdmin):
     """Roles are groups; the built-in ones cannot be renamed or deleted."""
 
     list_display = ("name", "built_in")

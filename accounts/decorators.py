@@ -9,14 +9,22 @@ from django.http import Http404, HttpRequest, HttpResponse
 from accounts import rbac
 
 
-def agent_required(view: Callable) -> Callable:
-    """Signed-in agents only; everyone else gets 404, as if the page did not exist."""
+def _signed_in_and(check: Callable[[object], bool]) -> Callable[[Callable], Callable]:
+    """Anonymous visitors are sent to sign in; signed-in users who fail `check` get 404, as if the page
+    did not exist."""
 
-    @login_required
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if not rbac.is_agent(request.user):
-            raise Http404("No such page.")
-        return view(request, *args, **kwargs)
+    def decorator(view: Callable) -> Callable:
+        @login_required
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            if not check(request.user):
+                raise Http404("No such page.")
+            return view(request, *args, **kwargs)
 
-    return wrapper
+        return wrapper
+
+    return decorator
+
+
+agent_required = _signed_in_and(rbac.is_agent)
+supervisor_required = _signed_in_and(rbac.is_supervisor)

@@ -1,17 +1,94 @@
-"""Read-only admin for the audit trail."""
+"""Admin for the audit trail and the system log (read-only), and the mixin that audits admin edits."""
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
 
 from django.contrib import admin
+from django.core.exceptions import FieldDoesNotExist
+from django.db.models import Model
 
-from audit.models import AuditEvent
+import audit
+from audit.models import AuditEvent, SystemLogEntry
+
+PLAIN_TYPES = (str, int, float, bool, date, Decimal, UUID, list, dict, type(None))
 
 
-@admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
-    list_display = ("sequence", "created_at", "action", "category", "actor_repr", "object_repr", "ip")
-    list_filter = ("category", "action")
-    search_fields = ("actor_repr", "object_repr", "object_id", "request_id")
-    date_hierarchy = "created_at"
-    show_full_result_count = False
+def _shown(value: Any) -> Any:
+    """A value as the audit event can hold it: JSON-friendly values as they are, anything else as text."""
+    return value if isinstance(value, PLAIN_TYPES) else str(value)
+
+
+def form_changes(form, original: Model | None) -> dict[str, tuple[Any, Any]]:
+    """{field: (before, after)} for each field the form changed: before from the stored row (None when
+    adding), after from the form. Call it before saving, while many-to-many rows are still the old ones."""
+    changes = {}
+    for name in form.changed_data:
+        try:
+            field = form.instance._meta.get_field(name)
+        except FieldDoesNotExist:
+            field = None  # a form-only field, such as a new password (masked by the recorder)
+        after = form.cleaned_data.get(name)
+        if field is not None and field.many_to_many:
+            before = sorted(str(item) for item in getattr(original, name).all()) if original else None
+            after = sorted(str(item) for item in after or [])
+        elif original is not None and field is not None and field.concrete:
+            before = getattr(original, field.name)
+        else:
+            before = form.initial.get(name) if original is not None else None
+        if before != after or original is None:  # some fields report a change when re-saved as they were
+            changes[name] = (_shown(before), _shown(after))
+    return changes
+
+
+def _stored(obj: Model) -> Model | None:
+    return type(obj)._default_manager.filter(pk=obj.pk).first() if obj.pk is not None else None
+
+
+class AuditedAdminMixin:
+    """Records every add, change and delete made in the admin (inline rows included) as a create, update
+    or delete audit event with the before and after of each changed field, in the admin's transaction.
+
+    Admins whose saves go through a service (which records its own event) override save_model."""
+
+    def save_model(self, request, obj, form, change) -> None:
+        changes = form_changes(form, _stored(obj) if change else None)
+        super().save_model(request, obj, form, change)
+        if changes or not change:
+            audit.record("update" if change else "create", actor=request.user, obj=obj, changes=changes)
+
+    def delete_model(self, request, obj) -> None:
+        audit.record("delete", actor=request.user, obj=obj)
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for obj in queryset:
+            audit.record("delete", actor=request.user, obj=obj)
+        super().delete_queryset(request, queryset)
+
+    def save_formset(self, request, form, formset, change) -> None:
+        saved = []
+        for inline in formset.forms:
+            if not inline.has_changed():
+                continue
+            if formset.can_delete and inline.cleaned_data.get("DELETE"):
+                if inline.instance.pk is not None:  # recorded while the row still has its id
+                    audit.record("delete", actor=request.user, obj=inline.instance)
+                continue
+            original = _stored(inline.instance)
+            saved.append(("update" if original else "create", inline, form_changes(inline, original)))
+        super().save_formset(request, form, formset, change)
+        for action, inline, changes in saved:
+            audit.record(action, actor=request.user, obj=inline.instance, changes=changes)
+
+
+class AuditedModelAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    pass
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written only by the application: shown, never added, changed or deleted here."""
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -21,3 +98,27 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = ("sequence", "created_at", "action", "category", "actor_repr", "object_repr", "ip")
+    list_filter = ("category", "action")
+    search_fields = ("actor_repr", "object_repr", "object_id", "request_id")
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+
+
+@admin.register(SystemLogEntry)
+class SystemLogEntryAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "level", "logger", "short_message", "request_id")
+    list_filter = ("level", "logger")
+    search_fields = ("message", "logger", "request_id")
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    readonly_fields = ("created_at", "level", "logger", "message", "module", "function", "line", "traceback",
+                       "request_id")  # fmt: skip
+
+    @admin.display(description="Message")
+    def short_message(self, entry: SystemLogEntry) -> str:
+        return entry.message[:120]

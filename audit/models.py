@@ -1,9 +1,48 @@
 """The audit trail: append-only events, each chained to the previous one by a SHA-256 hash."""
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
+from django.db.models.functions import Cast
 from django.utils import timezone
+
+from accounts import rbac
+from accounts.models import Team, TeamMember, User
+from tickets.models import Ticket
+
+
+def _as_text(queryset: models.QuerySet, field: str) -> models.QuerySet:
+    """A subquery of ids as text, to compare with the text column object_id."""
+    return queryset.annotate(key=Cast(field, models.CharField())).values("key")
+
+
+class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
+    def visible_to(self, user) -> "AuditEventQuerySet":
+        """Administrators see every event; supervisors the events about their teams' tickets, their
+        teams and their members, and the members' own events about anything but other tickets."""
+        if user is None or not user.is_authenticated or not user.is_active:
+            return self.none()
+        if rbac.is_administrator(user):
+            return self.all()
+        if not rbac.is_supervisor(user):
+            return self.none()
+        team_ids = rbac.supervised_team_ids(user)
+        members = TeamMember.objects.filter(team_id__in=team_ids)
+        ticket_type = ContentType.objects.get_for_model(Ticket)
+        about_ticket = models.Q(
+            object_type=ticket_type, object_id__in=_as_text(Ticket.objects.visible_to(user), "pk")
+        )
+        about_member = models.Q(
+            object_type=ContentType.objects.get_for_model(User), object_id__in=_as_text(members, "user_id")
+        )
+        about_team = models.Q(
+            object_type=ContentType.objects.get_for_model(Team), object_id__in=[str(pk) for pk in team_ids]
+        )
+        # A member's event about a ticket outside these teams would name that ticket: left out.
+        by_member = models.Q(actor_id__in=members.values("user_id")) & ~models.Q(object_type=ticket_type)
+        return self.filter(about_ticket | about_member | about_team | by_member)
 
 
 class AuditEvent(models.Model):
@@ -31,6 +70,8 @@ class AuditEvent(models.Model):
     previous_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
 
+    objects = AuditEventQuerySet.as_manager()
+
     class Meta:
         ordering = ["-sequence"]
         indexes = [
@@ -40,3 +81,38 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.sequence} {self.action} by {self.actor_repr}"
+
+    def change_rows(self) -> list[tuple[str, Any, Any]]:
+        """(field, before, after) for each change, for templates (a field may be named "items")."""
+        rows = []
+        for name, values in (self.changes or {}).items():
+            before, after = values if isinstance(values, list) and len(values) == 2 else (None, values)
+            rows.append((name, before, after))
+        return rows
+
+
+class SystemLogEntry(models.Model):
+    """One WARNING-or-worse log record, stored by audit.logging.DatabaseHandler (bounded in number)."""
+
+    class Level(models.IntegerChoices):
+        WARNING = 30, "Warning"
+        ERROR = 40, "Error"
+        CRITICAL = 50, "Critical"
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    level = models.PositiveSmallIntegerField(choices=Level.choices, db_index=True)
+    logger = models.CharField(max_length=200, db_index=True)
+    message = models.TextField()
+    module = models.CharField(max_length=200, blank=True)
+    function = models.CharField(max_length=200, blank=True)
+    line = models.PositiveIntegerField(null=True, blank=True)
+    traceback = models.TextField(blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = "system log entry"
+        verbose_name_plural = "system log entries"
+
+    def __str__(self) -> str:
+        return f"{self.get_level_display()} {self.logger}: {self.message[:80]}"

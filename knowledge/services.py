@@ -97,6 +97,7 @@ def article_update(article: Article, *, actor, **changes) -> Article:
     unknown = set(changes) - allowed
     if unknown:
         raise ValidationError(f"Unknown fields: {', '.join(sorted(unknown))}")
+    before = {name: getattr(article, name) for name in changes}
     new_slug = changes.pop("slug", None)
     if "tags" in changes:
         changes["tags"] = _clean_tags(changes["tags"])
@@ -116,7 +117,16 @@ def article_update(article: Article, *, actor, **changes) -> Article:
     article.updated_at = timezone.now()
     article.full_clean(exclude=["search_vector"])
     article.save()
-    audit.record("update", actor=actor, obj=article, changes={name: (None, "changed") for name in changes})
+    audit.record(
+        "update",
+        actor=actor,
+        obj=article,
+        changes={
+            name: (before[name], getattr(article, name))
+            for name in before
+            if before[name] != getattr(article, name)
+        },
+    )
     if article.status == Article.Status.PUBLISHED:
         _keep_revision(article, actor)
     return article

@@ -3,6 +3,7 @@
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
+from audit.admin import AuditedModelAdmin
 from helpdesk.admin import ReadOnlyInline
 from tickets import services
 from tickets.models import Attachment, Tag, Ticket, TicketActivity, TicketForm, TicketMessage
@@ -93,7 +94,7 @@ class TicketAdmin(admin.ModelAdmin):
 
 
 @admin.register(TicketMessage)
-class TicketMessageAdmin(admin.ModelAdmin):
+class TicketMessageAdmin(AuditedModelAdmin):
     list_display = ("ticket", "author", "is_internal", "created_at")
     list_filter = ("is_internal", "from_staff")
     search_fields = ("=ticket__number", "body", "author__email")
@@ -110,7 +111,7 @@ class TicketMessageAdmin(admin.ModelAdmin):
 
 
 @admin.register(TicketForm)
-class TicketFormAdmin(admin.ModelAdmin):
+class TicketFormAdmin(AuditedModelAdmin):
     list_display = (
         "title",
         "slug",
@@ -126,12 +127,12 @@ class TicketFormAdmin(admin.ModelAdmin):
 
 
 @admin.register(Tag)
-class TagAdmin(admin.ModelAdmin):
+class TagAdmin(AuditedModelAdmin):
     search_fields = ("name",)
 
 
 @admin.register(Attachment)
-class AttachmentAdmin(admin.ModelAdmin):
+class AttachmentAdmin(AuditedModelAdmin):
     list_display = ("filename", "content_type", "size", "download_count", "uploaded_by", "created_at")
     search_fields = ("filename", "sha256")
     readonly_fields = (

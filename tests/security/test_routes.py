@@ -26,6 +26,7 @@ PUBLIC = "public"  # anyone: pages whose content is public or the visitor's own
 TICKET = "ticket"  # the ticket's requester/organisation managers and its team's staff only
 AGENT = "agent"  # agents only
 ARTICLE = "article"  # published public article: public; the manage pages: agents
+SUPERVISOR = "supervisor"  # supervisors (their teams' events only) and administrators
 
 ROUTES = {
     "home": PUBLIC, "healthz": PUBLIC, "readyz": PUBLIC,
@@ -51,6 +52,7 @@ ROUTES = {
     "knowledge:manage_list": AGENT, "knowledge:manage_new": AGENT, "knowledge:manage_preview": AGENT,
     "knowledge:manage_picker": AGENT, "knowledge:manage_edit": AGENT, "knowledge:manage_action": AGENT,
     "knowledge:manage_restore": AGENT,
+    "audit:event_list": SUPERVISOR, "audit:event_export": SUPERVISOR,
 }  # fmt: skip
 
 
@@ -107,7 +109,8 @@ def snapshot(target) -> tuple:
     article = Article.objects.get(pk=target["article"].pk)
     return (ticket.status, ticket.priority, ticket.assignee_id, ticket.version, TicketMessage.objects.count(),
             SavedView.objects.count(), article.status, article.views, article.helpful_count,
-            AuditEvent.objects.filter(action__startswith="ticket.").count())  # fmt: skip
+            AuditEvent.objects.filter(action__startswith="ticket.").count(),
+            AuditEvent.objects.filter(action="export").count())  # fmt: skip
 
 
 @pytest.mark.parametrize("who", ["visitor", "other_customer", "other_agent"])

@@ -1,0 +1,92 @@
+"""audit.logging.DatabaseHandler: keeps WARNING-and-worse log records as SystemLogEntry rows.
+
+It writes through its own database connection (settings.SYSTEM_LOG_DATABASE), so a record logged
+inside a transaction that is later rolled back, or is already broken, is still kept; it never raises
+(a record it cannot store goes to stderr) and never stores what is logged while it is storing.
+"""
+
+import logging
+import sys
+import threading
+import traceback
+
+MESSAGE_MAX = 10_000
+TRACEBACK_MAX = 50_000
+# The SQL log would log our own inserts; 4xx warnings from django.request are any visitor's to make,
+# and would push real errors out of the bounded table (log flooding).
+EXCLUDED_LOGGERS = ("django.db.backends",)
+_state = threading.local()
+
+
+def _excluded(record: logging.LogRecord) -> bool:
+    if any(record.name == name or record.name.startswith(name + ".") for name in EXCLUDED_LOGGERS):
+        return True
+    return record.name == "django.request" and record.levelno < logging.ERROR
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class DatabaseHandler(logging.Handler):
+    def __init__(self, level: int | str = logging.WARNING, database: str | None = None) -> None:
+        super().__init__(level)
+        self.database = database
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if getattr(_state, "storing", False) or _excluded(record):
+            return
+        _state.storing = True
+        try:
+            self._store(record)
+        except Exception as error:
+            self._fallback(record, error)
+        finally:
+            _state.storing = False
+
+    def _store(self, record: logging.LogRecord) -> None:
+        from django.conf import settings
+        from django.db import transaction
+
+        from audit.context import current
+        from audit.models import SystemLogEntry
+
+        database = self.database or getattr(settings, "SYSTEM_LOG_DATABASE", "default")
+        details = ""
+        if record.exc_info:
+            details = "".join(traceback.format_exception(*record.exc_info))
+        elif record.exc_text:
+            details = record.exc_text
+        if record.stack_info:
+            details = f"{details}\n{record.stack_info}".strip()
+        context = current.get()
+        entry = SystemLogEntry(
+            level=record.levelno,
+            logger=record.name[:200],
+            message=_clip(record.getMessage(), MESSAGE_MAX),
+            module=(record.module or "")[:200],
+            function=(record.funcName or "")[:200],
+            line=record.lineno if record.lineno and record.lineno > 0 else None,
+            traceback=_clip(details, TRACEBACK_MAX),
+            request_id=context.request_id if context else "",
+        )
+        # A savepoint when the handler shares a connection that is inside a transaction: a failure
+        # here must not break the caller's transaction.
+        with transaction.atomic(using=database):
+            entry.save(using=database)
+            # Ids only grow, so this keeps at most SYSTEM_LOG_MAX_ROWS rows, with one cheap range delete.
+            limit = settings.SYSTEM_LOG_MAX_ROWS
+            SystemLogEntry.objects.using(database).filter(pk__lte=entry.pk - limit).delete()
+
+    def _fallback(self, record: logging.LogRecord, error: Exception) -> None:
+        try:
+            try:
+                message = record.getMessage()
+            except Exception:
+                message = str(record.msg)
+            sys.stderr.write(
+                f"{record.levelname} {record.name}: {_clip(message, MESSAGE_MAX)} "
+                f"[not stored in the system log: {error.__class__.__name__}: {error}]\n"
+            )
+        except Exception:  # noqa: S110 - stderr itself is gone; a log handler must never raise
+            pass

@@ -1,0 +1,60 @@
+"""Reads that build the audit viewer's page, with their prefetching, so a query budget can hold them."""
+
+from dataclasses import dataclass
+
+from django.http import QueryDict
+
+from accounts.models import User
+from audit.filters import AuditEventFilter
+from audit.models import AuditEvent
+
+PAGE_SIZE = 50
+# Past this many matches the total is shown as "10,000+": an exact count of millions costs more than it tells.
+COUNT_CAP = 10_000
+
+
+def event_filter(user: User, params: QueryDict) -> AuditEventFilter:
+    return AuditEventFilter(params, queryset=AuditEvent.objects.visible_to(user))
+
+
+def _cursor(raw: str | None) -> int | None:
+    return int(raw) if raw and raw.isdigit() and len(raw) < 19 else None
+
+
+@dataclass
+class EventPage:
+    """One page of events, newest first, addressed by sequence (keyset), so deep pages stay cheap."""
+
+    filterset: AuditEventFilter
+    events: list[AuditEvent]
+    count: int
+    newer_than: int | None  # the cursor of the previous (newer) page, if any
+    older_than: int | None  # the cursor of the next (older) page, if any
+
+    @property
+    def count_is_capped(self) -> bool:
+        return self.count > COUNT_CAP
+
+
+def event_page(user: User, params: QueryDict) -> EventPage:
+    filterset = event_filter(user, params)
+    matching = filterset.qs
+    rows = matching.select_related("object_type")
+    after, before = _cursor(params.get("after")), _cursor(params.get("before"))
+    if after is not None:
+        chunk = list(rows.filter(sequence__gt=after).order_by("sequence")[: PAGE_SIZE + 1])
+        has_newer, has_older = len(chunk) > PAGE_SIZE, bool(chunk)
+        events = chunk[:PAGE_SIZE][::-1]
+    else:
+        if before is not None:
+            rows = rows.filter(sequence__lt=before)
+        chunk = list(rows.order_by("-sequence")[: PAGE_SIZE + 1])
+        has_newer, has_older = before is not None and bool(chunk), len(chunk) > PAGE_SIZE
+        events = chunk[:PAGE_SIZE]
+    return EventPage(
+        filterset=filterset,
+        events=events,
+        count=matching.order_by()[: COUNT_CAP + 1].count(),
+        newer_than=events[0].sequence if has_newer else None,
+        older_than=events[-1].sequence if has_older else None,
+    )

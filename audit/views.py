@@ -1,0 +1,46 @@
+"""The audit viewer (/audit/) for supervisors and administrators: filtered events and a CSV export."""
+
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.decorators import supervisor_required
+from audit import selectors
+from audit.export import audit_export
+
+LIST_TEMPLATE = "audit/event_list.html"
+
+
+def _render_list(request: HttpRequest, params) -> HttpResponse:
+    page = selectors.event_page(request.user, params)
+    filters = page.filterset.filters
+    context = {
+        "page": page,
+        # The filters in force, carried by the export form as hidden fields.
+        "export_params": [(name, value) for name in filters for value in params.getlist(name) if value],
+    }
+    status = 422 if page.filterset.errors else 200
+    partial = request.htmx and request.htmx.target == "events"
+    return render(request, LIST_TEMPLATE + "#events" if partial else LIST_TEMPLATE, context, status=status)
+
+
+@supervisor_required
+@require_GET
+def event_list(request: HttpRequest) -> HttpResponse:
+    return _render_list(request, request.GET)
+
+
+@supervisor_required
+@require_POST
+def event_export(request: HttpRequest) -> HttpResponse:
+    filterset = selectors.event_filter(request.user, request.POST)
+    if not filterset.is_valid():
+        # An export of a filter that was not understood would hold more than was asked for.
+        return _render_list(request, request.POST)
+    lines = audit_export(filterset, actor=request.user)
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+    filename = f"audit-{timezone.now():%Y%m%d-%H%M%S}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

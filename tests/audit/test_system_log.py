@@ -1,0 +1,127 @@
+"""The system log: WARNING and worse stored on a connection of their own, bounded, never raising."""
+
+import contextlib
+import logging
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.db import DatabaseError, connection, transaction
+from django.db.models.signals import pre_save
+from django.utils import timezone
+
+from audit.context import RequestContext, current
+from audit.logging import MESSAGE_MAX, DatabaseHandler
+from audit.models import SystemLogEntry
+
+# The handler commits on a connection of its own, which a test transaction cannot roll back.
+pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "system_log"])
+
+log = logging.getLogger("helpdesk.tests.system_log")
+
+
+def test_the_root_logger_stores_warnings_with_where_they_came_from():
+    assert any(isinstance(handler, DatabaseHandler) for handler in logging.getLogger().handlers)
+    token = current.set(RequestContext(request_id="req-42"))
+    try:
+        log.warning("Disk %s is almost full", "/var")
+    finally:
+        current.reset(token)
+    entry = SystemLogEntry.objects.get()
+    assert (entry.level, entry.logger, entry.message) == (30, log.name, "Disk /var is almost full")
+    assert (entry.module, entry.function, entry.request_id) == (
+        "test_system_log",
+        "test_the_root_logger_stores_warnings_with_where_they_came_from",
+        "req-42",
+    )
+    assert entry.line and entry.traceback == ""
+
+
+def test_info_and_the_sql_log_are_not_stored():
+    log.info("Just so you know")
+    logging.getLogger("django.db.backends").error("(0.001) SELECT 1")
+    logging.getLogger("django.request").warning("Not Found: /wp-login.php")
+    assert SystemLogEntry.objects.count() == 0
+    logging.getLogger("django.request").error("Internal Server Error: /desk/")
+    assert SystemLogEntry.objects.get().level == 40
+
+
+def test_errors_keep_their_traceback_and_long_messages_are_cut():
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        log.exception("x" * (MESSAGE_MAX + 500))
+    entry = SystemLogEntry.objects.get()
+    assert entry.level == 40 and len(entry.message) == MESSAGE_MAX
+    assert "ValueError: boom" in entry.traceback
+
+
+def test_a_warning_inside_a_transaction_that_rolls_back_is_kept():
+    with pytest.raises(RuntimeError), transaction.atomic():
+        log.warning("Payment provider slow")
+        raise RuntimeError("roll back")
+    assert SystemLogEntry.objects.filter(message="Payment provider slow").exists()
+
+
+def test_a_warning_inside_a_broken_transaction_is_kept_and_the_transaction_is_untouched():
+    with transaction.atomic():
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1/0")
+        except DatabaseError:
+            log.error("Division failed")
+        transaction.set_rollback(True)
+    assert SystemLogEntry.objects.filter(message="Division failed").exists()
+
+
+def test_a_failure_to_store_never_raises_and_goes_to_stderr(capsys):
+    handler = DatabaseHandler(database="no-such-database")
+    logger = logging.getLogger("helpdesk.tests.unstorable")
+    logger.addHandler(handler)
+    try:
+        logger.warning("Cannot be stored")
+        with transaction.atomic():
+            with connection.cursor() as cursor, contextlib.suppress(DatabaseError):
+                cursor.execute("SELECT 1/0")
+            DatabaseHandler(database="default").handle(
+                logger.makeRecord(logger.name, 30, "f", 1, "in a broken transaction", (), None)
+            )
+            transaction.set_rollback(True)
+    finally:
+        logger.removeHandler(handler)
+    err = capsys.readouterr().err
+    assert "Cannot be stored [not stored in the system log" in err
+    assert "in a broken transaction [not stored in the system log" in err
+
+
+def test_logging_while_storing_a_log_row_does_not_store_again():
+    def noisy(sender, **kwargs):
+        logging.getLogger("helpdesk.tests.noisy").warning("logged while saving")
+
+    pre_save.connect(noisy, sender=SystemLogEntry)
+    try:
+        log.warning("The one row")
+    finally:
+        pre_save.disconnect(noisy, sender=SystemLogEntry)
+    assert list(SystemLogEntry.objects.values_list("message", flat=True)) == ["The one row"]
+
+
+def test_the_table_keeps_at_most_the_configured_number_of_rows(settings):
+    settings.SYSTEM_LOG_MAX_ROWS = 3
+    for number in range(5):
+        log.warning("warning %d", number)
+    assert list(SystemLogEntry.objects.values_list("message", flat=True)) == [
+        "warning 4", "warning 3", "warning 2",
+    ]  # fmt: skip
+
+
+def test_systemlog_prune_deletes_entries_older_than_the_days_given(settings, capsys):
+    settings.SYSTEM_LOG_RETENTION_DAYS = 30
+    for age in (1, 10, 40):
+        SystemLogEntry.objects.create(level=30, logger="x", message=f"{age} days old",
+                                      created_at=timezone.now() - timedelta(days=age))  # fmt: skip
+    call_command("systemlog_prune")
+    assert SystemLogEntry.objects.count() == 2
+    call_command("systemlog_prune", "--days", "7")
+    assert list(SystemLogEntry.objects.values_list("message", flat=True)) == ["1 days old"]
+    assert "Deleted 1 system log entry." in capsys.readouterr().out
