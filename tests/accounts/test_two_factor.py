@@ -245,3 +245,16 @@ def test_no_code_path_signs_in_an_enrolled_account_without_the_second_factor():
     client.force_login(agent)  # a sign-in that skipped the verification step
     assert client.get(reverse("tickets:desk_queue")).status_code == 302
     assert AuditEvent.objects.filter(action="two_factor_bypass_refused", actor=agent).exists()
+
+
+def test_code_guessing_is_rate_limited_per_pending_account(settings):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "two_factor": ("100/m", "3/m")}
+    agent = make_agent(TeamFactory())
+    device, _ = enrol(Client(), agent)
+    TOTPDevice.objects.filter(pk=device.pk).update(throttling_failure_count=0)
+    statuses = []
+    for n in range(4):
+        client = Client(REMOTE_ADDR=f"192.0.2.{n}")  # a new address each time: the account limit holds
+        password_step(client, agent)
+        statuses.append(client.post(VERIFY, {"code": "000000"}).status_code)
+    assert statuses == [422, 422, 422, 429]
