@@ -47,9 +47,13 @@ class TicketQueueFilter(django_filters.FilterSet):
         method="filter_scope",
         label="Scope",
     )
-    status = django_filters.MultipleChoiceFilter(choices=Status.choices, widget=forms.CheckboxSelectMultiple)
+    # distinct=False: these filter on the ticket's own columns, and SELECT DISTINCT would sort every
+    # matching row before the page could be cut.
+    status = django_filters.MultipleChoiceFilter(
+        choices=Status.choices, widget=forms.CheckboxSelectMultiple, distinct=False
+    )
     priority = django_filters.MultipleChoiceFilter(
-        choices=Priority.choices, widget=forms.CheckboxSelectMultiple
+        choices=Priority.choices, widget=forms.CheckboxSelectMultiple, distinct=False
     )
     team = django_filters.ModelChoiceFilter(queryset=Team.objects.none(), empty_label="Any team")
     assignee = django_filters.CharFilter(label="Assignee", method="filter_assignee")
