@@ -28,20 +28,24 @@ RECENTLY_SOLVED_DAYS = 7
 QUEUE_DEFERRED = ("description", "custom_fields", "search_vector")
 
 
+def cached_for_query(queryset: QuerySet, name: str, compute):
+    """compute(), shared for COUNT_CACHE_SECONDS by every request asking `name` of the very same
+    queryset: the key is its SQL with the parameters (user, teams, grants, filters, cut-off times)."""
+    sql, params = queryset.query.sql_with_params()
+    key = f"queue-{name}:" + hashlib.sha256(f"{sql}\x00{params!r}".encode()).hexdigest()
+    value = cache.get(key)
+    if value is None:
+        value = compute()
+        cache.set(key, value, COUNT_CACHE_SECONDS)
+    return value
+
+
 class CappedPaginator(Paginator):
     @cached_property
     def count(self) -> int:
-        """The capped total, shared for COUNT_CACHE_SECONDS by every request that would run the very
-        same count (the key is the SQL with its parameters: user, teams, grants and filters)."""
         # Unordered: counting needs no walk of the sort index, so the planner may combine indexes.
         capped = self.object_list.order_by()[: COUNT_CAP + 1]
-        sql, params = capped.query.sql_with_params()
-        key = "queue-count:" + hashlib.sha256(f"{sql}\x00{params!r}".encode()).hexdigest()
-        count = cache.get(key)
-        if count is None:
-            count = capped.count()
-            cache.set(key, count, COUNT_CACHE_SECONDS)
-        return count
+        return cached_for_query(capped, "count", capped.count)
 
     @property
     def count_is_estimate(self) -> bool:
@@ -86,22 +90,24 @@ def built_in_views() -> list[BuiltInView]:
 
 
 def queue_counts(user: User) -> dict[str, int]:
-    """Live counts of the built-in views, in one query."""
+    """Counts of the built-in views, in one query, at most COUNT_CACHE_SECONDS old."""
     teams = rbac.workable_team_ids(user)
-    week_ago = timezone.now() - timedelta(days=RECENTLY_SOLVED_DAYS)
+    # To the minute, so that requests within the cache's lifetime ask the same question.
+    week_ago = timezone.now().replace(second=0, microsecond=0) - timedelta(days=RECENTLY_SOLVED_DAYS)
     open_ = Q(status__in=OPEN_STATUSES)
     solved = Q(status__in=SOLVED_STATUSES, updated_at__gte=week_ago)
-    return (
-        Ticket.objects.visible_to(user)
-        .filter(open_ | solved)
-        .aggregate(
+    tickets = Ticket.objects.visible_to(user).filter(open_ | solved)
+
+    def count() -> dict[str, int]:
+        return tickets.aggregate(
             mine=Count("pk", filter=open_ & Q(assignee=user)),
             unassigned=Count("pk", filter=open_ & Q(assignee__isnull=True, team_id__in=teams)),
             team_open=Count("pk", filter=open_ & Q(team_id__in=teams)),
             pending=Count("pk", filter=Q(status=Status.PENDING)),
             solved=Count("pk", filter=solved),
         )
-    )
+
+    return cached_for_query(tickets, "counts", count)
 
 
 @dataclass
