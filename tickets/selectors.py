@@ -13,7 +13,7 @@ from django.http import QueryDict
 from django.utils import timezone
 
 from accounts import rbac, roles
-from accounts.models import Team, User
+from accounts.models import RoleAssignment, Team, TeamMember, User
 from tickets.filters import SORTS, TicketQueueFilter, sort_key
 from tickets.models import PRIORITY_ORDER, SavedView, Ticket, TicketActivity, TicketMessage
 from tickets.workflow import OPEN_STATUSES, SOLVED_STATUSES, Status
@@ -184,16 +184,15 @@ def ticket_workspace(user: User, ticket: Ticket) -> Workspace:
 
 def assignable_agents(ticket: Ticket) -> list[User]:
     """Active agents of the ticket's team (plus its current assignee), for the assignee picker."""
-    in_force = Q(role_assignments__expires_at__isnull=True) | Q(
-        role_assignments__expires_at__gt=timezone.now()
-    )
-    agents = User.objects.filter(
-        in_force, role_assignments__role__name__in=roles.STAFF_ROLES, status=User.Status.ACTIVE
-    )
-    condition = Q(team_memberships__team_id=ticket.team_id) if ticket.team_id else Q(pk__in=[])
+    # Semi-joins, not joins: no DISTINCT, and PostgreSQL starts from the team's few members instead
+    # of every user.
+    staff = RoleAssignment.objects.in_force().filter(role__name__in=roles.STAFF_ROLES).values("user_id")
+    agents = User.objects.filter(pk__in=staff, status=User.Status.ACTIVE)
+    members = TeamMember.objects.filter(team_id=ticket.team_id).values("user_id")
+    condition = Q(pk__in=members) if ticket.team_id else Q(pk__in=[])
     if ticket.assignee_id:
         condition |= Q(pk=ticket.assignee_id)
-    return list(agents.filter(condition).distinct().order_by("name", "email"))
+    return list(agents.filter(condition).order_by("name", "email"))
 
 
 def workspace_ticket_queryset(user: User):
