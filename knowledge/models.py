@@ -130,6 +130,7 @@ class Article(models.Model):
         indexes = [
             GinIndex(fields=["search_vector"], name="article_search"),
             models.Index(fields=["status", "visibility", "category"], name="article_listing"),
+            models.Index(fields=["status", "-helpful_count", "-views", "title"], name="article_popular"),
         ]
         constraints = [
             models.CheckConstraint(
