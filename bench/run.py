@@ -51,6 +51,7 @@ def bench_pages(setup: dict) -> list[tuple]:
                     "submission_key": f"{time.time_ns() + n:032x}"}),
         ("KB search", "customer", "GET", "/kb/search/?" + urlencode({"q": KB_QUESTION}), None),
         ("KB article", "customer", "GET", f"/kb/articles/{setup['article']}/", None),
+        ("KB home", "customer", "GET", "/kb/", None),
     ]  # fmt: skip
 
 
