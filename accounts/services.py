@@ -90,7 +90,7 @@ def role_assign(
     audit.record(
         "role_change", actor=actor, obj=user, changes={"role": (None, f"{role_name} until {expires_at}")}
     )
-    for cached in ("_rbac_roles", "_rbac_team_ids", "_perm_cache", "_group_perm_cache"):
+    for cached in ("_rbac_roles", "_rbac_team_ids", "_rbac_staff_grants", "_perm_cache", "_group_perm_cache"):
         user.__dict__.pop(cached, None)
     return assignment
 

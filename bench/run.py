@@ -1,166 +1,276 @@
-"""In-process page benchmarks at volume: median and p95 server time and SQL queries per page.
+"""Page benchmarks at volume: median and p95 latency and SQL queries per page, in-process and over HTTP.
 
-    .venv/bin/python bench/run.py --tickets 100000 [--requests 50] [--json bench/results/run.json]
+    .venv/bin/python bench/run.py --tickets 1000000 [--requests 50] [--wrk 60] [--json bench/results/1m.json]
 
-Creates a throw-away database, fills it with SQL (organisations, 5,000 customers, 200 agents in 20
-teams, N tickets with skewed statuses and 1-3 messages each, a few 200-message threads, KB
-articles), then times each page with Django's test client after a warm-up. Not part of `make test`.
+Uses the database bench/generate.py made for that many tickets (bench_<N>; generated first if it is
+missing). Each page is timed with Django's test client in this process (server time, with the SQL
+query count) and then over real HTTP against gunicorn (2 sync workers on 127.0.0.1, started here),
+after a warm-up. --wrk SECONDS then points wrk (50 connections) at the queue and ticket pages.
+Not part of `make test`.
 """
 
 import argparse
+import http.client
 import json
 import os
+import re
+import shutil
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import quote, urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
 
-FILL = [
-    # customers, spread over 50 organisations
-    """INSERT INTO accounts_organization (name, slug, email_domains, settings, is_active, created_at)
-       SELECT 'Org ' || n, 'org-' || n, '[]', '{}', true, now() FROM generate_series(1, 50) n""",
-    """INSERT INTO accounts_user (password, email, name, status, suspension_reason, timezone,
-           is_organization_manager, is_staff, is_superuser, date_joined, organization_id)
-       SELECT '!', 'customer' || n || '@bench.example', 'Customer ' || n, 'active', '', 'UTC', n %% 100 = 0,
-              false, false, now(), (SELECT min(id) FROM accounts_organization) + n %% 50
-       FROM generate_series(1, 5000) n""",
-    # tickets: mostly closed, a few thousand open, spread over teams and customers
-    """INSERT INTO tickets_ticket (subject, description, requester_id, organization_id, team_id,
-           assignee_id, priority, status, channel, custom_fields, escalation_level, is_deleted, created_at,
-           updated_at, version)
-       SELECT (ARRAY['Printer','VPN','Invoice','Password','Laptop','Scanner','E-mail','Calendar'])[1 + n %% 8]
-                || ' problem number ' || n,
-              'Body ' || n, c.id, c.organization_id, t.id,
-              CASE WHEN n %% 3 = 0 THEN NULL ELSE %(agent)s END,
-              (ARRAY['low','medium','high','urgent'])[1 + n %% 4],
-              CASE WHEN n %% 200 = 0 THEN 'open' WHEN n %% 200 = 1 THEN 'pending' WHEN n %% 200 = 2 THEN 'new'
-                   WHEN n %% 200 = 3 THEN 'resolved' ELSE 'closed' END,
-              'web', '{}', 0, false, now() - (n || ' minutes')::interval,
-              now() - (n || ' minutes')::interval, 1
-       FROM generate_series(1, %(tickets)s) n
-       JOIN LATERAL (SELECT id, organization_id FROM accounts_user WHERE email = 'customer' || (1 + n %% 5000)
-                     || '@bench.example') c ON true
-       JOIN LATERAL (SELECT id FROM accounts_team ORDER BY id OFFSET n %% 20 LIMIT 1) t ON true""",
-    """INSERT INTO tickets_ticketmessage (uid, ticket_id, author_id, is_internal, from_staff, body, body_html,
-           created_at)
-       SELECT gen_random_uuid(), t.id, t.requester_id, false, false, 'Message ' || k || ' of ticket ' || t.id,
-              '<p>Message ' || k || '</p>', t.created_at + (k || ' minutes')::interval
-       FROM tickets_ticket t, generate_series(1, 1 + (SELECT 0) + (t.id %% 3)::int) k""",
-]
+WARM_UP = 5
+KB_QUESTION = "how do i delete my facebook account"
+
+
+def percentiles(timings: list[float]) -> tuple[float, float]:
+    return statistics.median(timings), statistics.quantiles(timings, n=20)[18]
+
+
+def bench_pages(setup: dict) -> list[tuple]:
+    """(name, who, method, path, POST data maker) for every page measured."""
+    return [
+        ("queue, default", "agent", "GET", "/desk/", None),
+        ("queue, filtered+sorted", "agent", "GET",
+         "/desk/?status=open&status=pending&priority=high&priority=urgent&sort=priority", None),
+        ("queue, text search", "agent", "GET", "/desk/?q=printer", None),
+        ("workspace, ~5 messages", "agent", "GET", f"/desk/tickets/{setup['small']}/", None),
+        (f"workspace, {setup['big_messages']} messages", "agent", "GET", f"/desk/tickets/{setup['big']}/",
+         None),
+        ("customer my tickets", "customer", "GET", "/portal/tickets/?status=all", None),
+        ("customer submits (POST)", "customer", "POST", "/portal/tickets/new/",
+         lambda n: {"subject": f"Bench {n}", "description": "The printer is out of toner again.",
+                    "submission_key": f"{time.time_ns() + n:032x}"}),
+        ("KB search", "customer", "GET", "/kb/search/?" + urlencode({"q": KB_QUESTION}), None),
+        ("KB article", "customer", "GET", f"/kb/articles/{setup['article']}/", None),
+        ("KB home", "customer", "GET", "/kb/", None),
+    ]  # fmt: skip
+
+
+def prepare() -> dict:
+    import generate
+    from django.db.models import Count, F
+    from django.db.models.functions import Abs
+
+    from accounts.models import User
+    from knowledge.models import Article
+    from tickets.models import Ticket
+
+    agent = User.objects.get(email="agent0@bench.example")
+    customer = User.objects.get(email="customer1@bench.example")
+    visible = Ticket.objects.visible_to(agent).filter(
+        team__slug="team-0", number__gt=generate.BIG_THREAD_EVERY
+    )
+    sizes = visible.annotate(size=Count("messages"), distance=Abs(F("size") - 5))
+    small = sizes.order_by("distance", "-updated_at")[0]  # the most recent ticket with ~5 messages
+    big = Ticket.objects.visible_to(agent).annotate(size=Count("messages")).order_by("-size")[0]
+    article = Article.objects.published().filter(visibility="public", slug__startswith="how").first()
+    article = article or Article.objects.published().filter(visibility="public").first()
+    return {
+        "agent": agent,
+        "customer": customer,
+        "small": small.number,
+        "big": big.number,
+        "big_messages": big.size,
+        "article": article.slug,
+    }
+
+
+def run_in_process(setup: dict, requests: int) -> dict[str, dict]:
+    from django.db import connection, reset_queries
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    clients = {"agent": Client(), "customer": Client()}
+    clients["agent"].force_login(setup["agent"])
+    clients["customer"].force_login(setup["customer"])
+    setup["cookies"] = {who: client.cookies["sessionid"].value for who, client in clients.items()}
+    results = {}
+    for name, who, _, path, data in bench_pages(setup):
+        client, timings, queries = clients[who], [], 0
+        for number in range(requests + WARM_UP):
+            with CaptureQueriesContext(connection) as captured:
+                begin = time.perf_counter()
+                response = client.post(path, data(number)) if data else client.get(path)
+                took = (time.perf_counter() - begin) * 1000
+            assert response.status_code in (200, 302), (name, response.status_code)
+            if number >= WARM_UP:
+                timings.append(took)
+                queries = len(captured.captured_queries)
+            reset_queries()
+        p50, p95 = percentiles(timings)
+        results[name] = {"p50_ms": round(p50, 1), "p95_ms": round(p95, 1), "queries": queries}
+        print(f"  in-process {name:28} {p50:7.1f} {p95:7.1f} {queries:4d}", flush=True)
+    return results
+
+
+class Gunicorn:
+    """gunicorn serving the benchmark database: 2 sync workers on 127.0.0.1."""
+
+    def __init__(self, port: int) -> None:
+        from django.db import connection
+
+        self.port = port
+        settings = connection.settings_dict
+        connection.ensure_connection()  # the embedded server is up, so its socket is known
+        user = quote(settings.get("USER") or "postgres", safe="")
+        password = f":{quote(settings['PASSWORD'], safe='')}" if settings.get("PASSWORD") else ""
+        port = f":{settings['PORT']}" if settings.get("PORT") else ""
+        # A socket directory travels as ?host=, which django-environ hands to psycopg unchanged.
+        host = urlencode({"host": settings["HOST"]}) if settings["HOST"].startswith("/") else ""
+        address = "" if host else settings["HOST"]
+        url = f"postgres://{user}{password}@{address}{port}/{settings['NAME']}" + (f"?{host}" if host else "")
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": url,
+            "DEBUG": "0",
+            "ALLOWED_HOSTS": "127.0.0.1",
+            # One user posts 50 tickets a minute here; production limits would (rightly) refuse that.
+            "RATE_LIMITS_ENABLED": "0",
+        }
+
+    def __enter__(self) -> "Gunicorn":
+        python = sys.executable
+        subprocess.run([python, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
+                       cwd=ROOT, env=self.env, check=True)  # fmt: skip
+        self.process = subprocess.Popen(
+            [python, "-m", "gunicorn", "helpdesk.wsgi", "--workers", "2", "--bind", f"127.0.0.1:{self.port}",
+             "--log-level", "warning", "--timeout", "60"],
+            cwd=ROOT, env=self.env,
+        )  # fmt: skip
+        for _ in range(100):
+            try:
+                if self.get("/healthz", "")[0] == 200:
+                    return self
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError("gunicorn did not start")
+
+    def __exit__(self, *exc) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+    def request(self, method: str, path: str, cookie: str, body: dict | None = None, extra=None):
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        headers = {"Cookie": cookie, **(extra or {})}
+        encoded = None
+        if body is not None:
+            encoded = urlencode(body)
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        connection.request(method, path, encoded, headers)
+        response = connection.getresponse()
+        content = response.read()
+        connection.close()
+        return response.status, content
+
+    def get(self, path: str, cookie: str):
+        return self.request("GET", path, cookie)
+
+
+def run_http(server: Gunicorn, setup: dict, requests: int) -> dict[str, dict]:
+    results = {}
+    for name, who, method, path, data in bench_pages(setup):
+        cookie = f"sessionid={setup['cookies'][who]}"
+        if method == "POST":
+            token = "bench" + "x" * 27  # CSRF: a cookie and the same (unmasked) value in the form
+            cookie += f"; csrftoken={token}"
+        timings = []
+        for number in range(requests + WARM_UP):
+            begin = time.perf_counter()
+            if method == "POST":
+                status, _ = server.request(
+                    "POST", path, cookie, {**data(number), "csrfmiddlewaretoken": token},
+                    {"Referer": f"http://127.0.0.1:{server.port}{path}"},
+                )  # fmt: skip
+            else:
+                status, _ = server.get(path, cookie)
+            took = (time.perf_counter() - begin) * 1000
+            assert status in (200, 302), (name, status)
+            if number >= WARM_UP:
+                timings.append(took)
+        p50, p95 = percentiles(timings)
+        results[name] = {"p50_ms": round(p50, 1), "p95_ms": round(p95, 1)}
+        print(f"  http       {name:28} {p50:7.1f} {p95:7.1f}", flush=True)
+    return results
+
+
+def run_wrk(server: Gunicorn, setup: dict, seconds: int, connections: int = 50) -> dict:
+    paths = " ".join(["/desk/", f"/desk/tickets/{setup['small']}/", f"/desk/tickets/{setup['big']}/"])
+    env = {**os.environ, "WRK_PATHS": paths, "WRK_COOKIE": f"sessionid={setup['cookies']['agent']}"}
+    output = subprocess.run(
+        ["wrk", "--threads", "2", "--connections", str(connections), "--duration", f"{seconds}s",
+         "--timeout", "20s", "--script", str(ROOT / "bench" / "wrk_pages.lua"),
+         f"http://127.0.0.1:{server.port}/desk/"],
+        env=env, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    print(output)
+    figures = dict(re.findall(r"^(\w+) ([\d.]+)$", output, re.MULTILINE))
+    result = {key: float(value) for key, value in figures.items()}
+    result |= {"connections": connections, "paths": paths}
+    result["requests_per_second"] = round(result["requests"] / result["seconds"], 1)
+    return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--tickets", type=int, default=100_000)
+    parser.add_argument("--tickets", type=int, default=1_000_000)
+    parser.add_argument("--database", help="default: bench_<tickets>")
     parser.add_argument("--requests", type=int, default=50)
+    parser.add_argument("--no-http", action="store_true", help="in-process timings only")
+    parser.add_argument("--wrk", type=int, default=0, metavar="SECONDS", help="50-client wrk run")
+    parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
     import django
 
     django.setup()
+    import generate
     from django.conf import settings
-    from django.db import connection, reset_queries
-    from django.test import Client
-    from django.test.utils import CaptureQueriesContext
 
+    database = args.database or f"bench_{args.tickets}"
+    if not generate.database_exists(database):
+        generate.generate(args.tickets, database)
+    generate.use_database(database)
     # No setup_test_environment(): its instrumented template rendering would inflate every timing.
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    # Pages are timed in-process: static URLs need no collected manifest.
+    settings.RATE_LIMITS_ENABLED = False  # as for gunicorn below: one user, many requests a minute
+    # In-process pages need no collected static manifest.
+    static_storage = settings.STORAGES["staticfiles"]
     settings.STORAGES = {
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
-    test_database = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
-    try:
-        from django.core.management import call_command
 
-        from accounts import roles
-        from accounts import services as account_services
-        from accounts.models import Team, TeamMember, User
-        from tickets import services as ticket_services
-        from tickets.models import Ticket
+    from tickets.models import Ticket
 
-        call_command("loaddata", "roles", verbosity=0)
-        started = time.perf_counter()
-        teams = [Team.objects.create(name=f"Team {n}", slug=f"team-{n}") for n in range(20)]
-        agents = []
-        for n in range(200):
-            agent = User.objects.create_user(f"agent{n}@bench.example", "bench", name=f"Agent {n}")
-            account_services.role_assign(agent, roles.AGENT, actor=None)
-            TeamMember.objects.create(team=teams[n % 20], user=agent)
-            agents.append(agent)
-        with connection.cursor() as cursor:
-            for statement in FILL:
-                cursor.execute(statement, {"tickets": args.tickets, "agent": agents[0].pk})
-            cursor.execute("ANALYZE")
-        customer = User.objects.get(email="customer1@bench.example")
-        customer.set_password("bench")
-        customer.save()
-        account_services.role_assign(customer, roles.CUSTOMER, actor=None)
-        open_in_team = Ticket.objects.filter(team=teams[0], status__in=["new", "open", "pending"])
-        small = open_in_team.order_by("-updated_at").first()
-        big = open_in_team.order_by("-updated_at")[1]
-        for number in range(100):
-            ticket_services.ticket_reply(big, body=f"Reply {number}", actor=agents[0])
-            ticket_services.ticket_add_note(big, body=f"Note {number}", actor=agents[0])
-        call_command("kb_import", str(ROOT.parent / "shared" / "data" / "stackfaq" / "articles.jsonl"),
-                     verbosity=0)  # fmt: skip
-        elapsed = time.perf_counter() - started
-        tickets = Ticket.objects.count()
-        print(f"loaded {tickets} tickets in {elapsed:.0f} s ({tickets / elapsed:,.0f} rows/s)")
-
-        agent_client, customer_client = Client(), Client()
-        agent_client.force_login(agents[0])
-        customer_client.force_login(customer)
-        pages = [
-            ("queue, default", agent_client, "get", "/desk/", None),
-            ("queue, filtered+sorted", agent_client, "get",
-             "/desk/?status=open&status=pending&priority=high&sort=priority", None),
-            ("queue, text search", agent_client, "get", "/desk/?q=printer", None),
-            ("workspace, ~3 messages", agent_client, "get", f"/desk/tickets/{small.number}/", None),
-            ("workspace, 200+ messages", agent_client, "get", f"/desk/tickets/{big.number}/", None),
-            ("customer my tickets", customer_client, "get", "/portal/tickets/?status=all", None),
-            ("customer submits (POST)", customer_client, "post", "/portal/tickets/new/",
-             lambda n: {"subject": f"Bench {n}", "description": "Body", "submission_key": f"{n:032x}"}),
-            ("KB search", customer_client, "get", "/kb/search/?q=how+do+i+delete+my+facebook+account", None),
-            ("KB article", customer_client, "get", "/kb/", None),
-        ]  # fmt: skip
-        results = []
-        print(f"{'page':28} {'p50 ms':>8} {'p95 ms':>8} {'queries':>8}")
-        for name, client, method, url, data in pages:
-            timings, queries = [], 0
-            for number in range(args.requests + 5):
-                payload = data(number + 1) if data else None
-                with CaptureQueriesContext(connection) as captured:
-                    begin = time.perf_counter()
-                    response = (
-                        getattr(client, method)(url, payload) if payload else getattr(client, method)(url)
-                    )
-                    took = (time.perf_counter() - begin) * 1000
-                assert response.status_code in (200, 302), (name, response.status_code)
-                if number >= 5:  # warm-up
-                    timings.append(took)
-                    queries = len(captured.captured_queries)
-                reset_queries()
-            p50 = statistics.median(timings)
-            p95 = statistics.quantiles(timings, n=20)[18]
-            results.append(
-                {"page": name, "p50_ms": round(p50, 1), "p95_ms": round(p95, 1), "queries": queries}
-            )
-            print(f"{name:28} {p50:8.1f} {p95:8.1f} {queries:8d}")
-        if args.json:
-            args.json.parent.mkdir(parents=True, exist_ok=True)
-            args.json.write_text(json.dumps({"tickets": tickets, "results": results}, indent=2))
-    finally:
-        connection.creation.destroy_test_db(test_database, verbosity=0)
+    setup = prepare()
+    tickets = Ticket.objects.count()
+    print(f"{database}: {tickets:,} tickets; page, p50 ms, p95 ms, queries")
+    report = {"database": database, "tickets": tickets, "requests": args.requests, "warm_up": WARM_UP}
+    report["in_process"] = run_in_process(setup, args.requests)
+    if not args.no_http or args.wrk:
+        settings.STORAGES = {**settings.STORAGES, "staticfiles": static_storage}
+        with Gunicorn(args.port) as server:
+            if not args.no_http:
+                report["http"] = run_http(server, setup, args.requests)
+            if args.wrk:
+                if not shutil.which("wrk"):
+                    sys.exit("wrk is not installed (apt-get install wrk)")
+                report["wrk"] = run_wrk(server, setup, args.wrk)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":

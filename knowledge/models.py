@@ -130,6 +130,7 @@ class Article(models.Model):
         indexes = [
             GinIndex(fields=["search_vector"], name="article_search"),
             models.Index(fields=["status", "visibility", "category"], name="article_listing"),
+            models.Index(fields=["status", "-helpful_count", "-views", "title"], name="article_popular"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -154,6 +155,19 @@ class Article(models.Model):
     @property
     def tag_list(self) -> list[str]:
         return [tag.strip() for tag in self.tags.split(",") if tag.strip()]
+
+
+class SearchTerm(models.Model):
+    """How many published articles contain each lexeme (the row with lexeme "" counts the articles).
+
+    Kept exact by statement-level triggers on knowledge_article (knowledge/migrations/0003), so search
+    reads a term's rarity with one index look-up instead of counting matches at query time."""
+
+    lexeme = models.TextField(primary_key=True)
+    documents = models.IntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.lexeme or '(articles)'}: {self.documents}"
 
 
 class ArticleSlug(models.Model):

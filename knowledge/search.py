@@ -3,8 +3,9 @@
 Plain full-text search ANDs every word, so a question like "how do I reset my password when the
 email never arrives" finds nothing. Here the question's stemmed words are ORed, and the rank
 rewards how many of them an article covers, where they occur (title A > tags/excerpt B > body C),
-the whole phrase, and rare words over common ones. The last word also matches as a prefix, for
-type-ahead. Everything runs in one SQL query on core PostgreSQL.
+the whole phrase, and rare words over common ones (document frequencies come from SearchTerm, which
+the database keeps current). The last word also matches as a prefix, for type-ahead. Everything runs
+in one SQL query on core PostgreSQL.
 """
 
 import re
@@ -16,6 +17,10 @@ from django.db import connection
 from knowledge.models import Article
 
 MAX_TERMS = 12
+# Candidates come from the rarest query terms until they cover this many articles (see search_articles),
+# and no question ranks more than CANDIDATE_LIMIT articles.
+CANDIDATE_BUDGET = 1_000
+CANDIDATE_LIMIT = 2_000
 WORD = re.compile(r"[\w'-]+", re.UNICODE)
 
 
@@ -46,29 +51,46 @@ def search_articles(user, text: str, *, limit: int = 10, config: str | None = No
     visible = Article.objects.publicly_listed_to(user).order_by().values("id")
     visible_sql, visible_params = visible.query.sql_with_params()
     # One tsquery per lexeme: coverage counts how many of them an article matches; rarity weighs each
-    # by an inverse document frequency computed over the visible articles in the same query.
+    # by an inverse document frequency read from the maintained per-lexeme counts (SearchTerm). The
+    # rarest terms (and the typed prefix, when it is rare enough) pick the candidates until they reach
+    # CANDIDATE_BUDGET articles (the rarest always picks); the common ones still score every
+    # candidate. An article matching only common words scores through low-weight words alone, so it
+    # seldom belongs in the top ten, and a question of common words costs bounded ranking work.
     prefix = re.sub(r"[^\w]", "", last_word)
     # Only the queryset's own SQL is interpolated; every value travels as a parameter.
     sql = f"""
-    WITH visible AS ({visible_sql}),
-    terms AS (
-        SELECT term, query FROM (
+    WITH terms AS (
+        SELECT term, query, coalesce(s.documents, 0) AS documents FROM (
             SELECT term, to_tsquery(%s::regconfig, quote_literal(term)) AS query
             FROM unnest(%s::text[]) AS term
-        ) parsed WHERE numnode(query) > 0
+        ) parsed LEFT JOIN knowledge_searchterm s ON s.lexeme = parsed.term
+        WHERE numnode(query) > 0
     ),
-    corpus AS (SELECT count(*)::float AS total FROM visible),
+    corpus AS (
+        SELECT coalesce((SELECT documents FROM knowledge_searchterm WHERE lexeme = ''), 0)::float AS total
+    ),
     weights AS (
-        SELECT terms.term, terms.query,
-               ln(1 + (SELECT total FROM corpus) / (1 + count(a.id))) AS idf
-        FROM terms LEFT JOIN knowledge_article a
-             ON a.id IN (SELECT visible.id FROM visible) AND a.search_vector @@ terms.query
-        GROUP BY terms.term, terms.query
+        SELECT term, query, documents, ln(1 + (SELECT total FROM corpus) / (1 + documents)) AS idf,
+               sum(documents) OVER (ORDER BY documents, term) - documents AS rarer_documents
+        FROM terms
+    ),
+    prefix_documents AS (
+        SELECT coalesce(sum(documents), 0) AS documents FROM knowledge_searchterm
+        WHERE %s <> '' AND lexeme >= %s AND lexeme < %s || chr(1114111) AND starts_with(lexeme, %s)
     ),
     any_query AS (
         SELECT coalesce(
             (SELECT string_agg(query::text, ' | ') FROM weights)
             || CASE WHEN %s <> '' THEN ' | ' || quote_literal(%s) || ':*' ELSE '' END,
+            quote_literal(%s) || ':*'
+        )::tsquery AS query
+    ),
+    candidate_query AS (
+        SELECT coalesce(
+            (SELECT string_agg(query::text, ' | ') FROM weights
+              WHERE rarer_documents = 0 OR rarer_documents + documents <= %s)
+            || CASE WHEN %s <> '' AND (SELECT documents FROM prefix_documents) < %s
+                    THEN ' | ' || quote_literal(%s) || ':*' ELSE '' END,
             quote_literal(%s) || ':*'
         )::tsquery AS query
     ),
@@ -79,8 +101,9 @@ def search_articles(user, text: str, *, limit: int = 10, config: str | None = No
                (SELECT coalesce(sum(w.idf), 0) FROM weights w) AS total_idf,
                (SELECT coalesce(sum(w.idf), 0) FROM weights w
                  WHERE ts_rank('{{0,0,0,1}}', a.search_vector, w.query) > 0) AS title_idf
-        FROM knowledge_article a, any_query
-        WHERE a.id IN (SELECT visible.id FROM visible) AND a.search_vector @@ any_query.query
+        FROM knowledge_article a, candidate_query
+        WHERE a.id IN ({visible_sql}) AND a.search_vector @@ candidate_query.query
+        LIMIT %s
     )
     SELECT c.id,
            (CASE WHEN c.total_idf > 0 THEN c.matched_idf / c.total_idf ELSE 0 END) * 2.0
@@ -91,8 +114,14 @@ def search_articles(user, text: str, *, limit: int = 10, config: str | None = No
     ORDER BY score DESC, c.id
     LIMIT %s
     """  # noqa: S608
+    fallback = prefix or "zzzz"
     params = [
-        *visible_params, config, lexemes, prefix, prefix, prefix or "zzzz", config, text, limit,
+        config, lexemes,
+        prefix, prefix, prefix, prefix,
+        prefix, prefix, fallback,
+        CANDIDATE_BUDGET, prefix, CANDIDATE_BUDGET, prefix, fallback,
+        *visible_params, CANDIDATE_LIMIT,
+        config, text, limit,
     ]  # fmt: skip
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

@@ -1,8 +1,9 @@
-"""Shared pytest fixtures: the built-in roles in the test database, fast password hashing."""
+"""Shared pytest fixtures: the built-in roles in the test database, fast password hashing, an empty cache."""
 
 from datetime import UTC, datetime
 
 import pytest
+from django.core.cache import cache
 from django.core.management import call_command
 from django.db import connections
 
@@ -29,6 +30,8 @@ def test_settings(settings, tmp_path):
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+    # Cached queue counts must not leak from one test into the next.
+    cache.clear()
 
 
 @pytest.fixture

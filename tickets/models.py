@@ -138,14 +138,15 @@ class TicketQuerySet(models.QuerySet["Ticket"]):
     def _staff_condition(user) -> models.Q:
         if not rbac.is_agent(user):
             return models.Q(pk__in=[])
+        ticket_ids, organization_ids = staff_grants(user)
         condition = models.Q(team_id__in=rbac.workable_team_ids(user)) | models.Q(assignee=user)
-        condition |= models.Q(
-            pk__in=TicketUserObjectPermission.objects.filter(
-                user=user, permission__codename="view_ticket"
-            ).values("content_object_id")
-        )
-        granted_organizations = rbac.granted_organizations(user).values("pk")
-        return condition | models.Q(organization_id__in=granted_organizations)
+        # Id lists, not sub-selects: the planner estimates a literal list, while it guesses that a
+        # sub-select matches half the table and then walks the whole updated_at index.
+        if ticket_ids:
+            condition |= models.Q(pk__in=ticket_ids)
+        if organization_ids:
+            condition |= models.Q(organization_id__in=organization_ids)
+        return condition
 
     def by_number(self, number: int) -> "TicketQuerySet":
         return self.filter(number=number)
@@ -302,6 +303,11 @@ class TicketMessageQuerySet(models.QuerySet["TicketMessage"]):
         notes = models.Q(is_internal=True, ticket__in=staff_tickets)
         return messages.filter(public | notes)
 
+    def for_thread(self) -> "TicketMessageQuerySet":
+        """Authors joined, attachments in a plain list (`files`): going through a generic relation's
+        manager costs a query-building pass per message even when prefetched."""
+        return self.select_related("author").prefetch_related(models.Prefetch("attachments", to_attr="files"))
+
 
 class TicketMessageManager(models.Manager.from_queryset(TicketMessageQuerySet)):
     def get_by_natural_key(self, uid: str) -> "TicketMessage":
@@ -417,6 +423,27 @@ class TicketUserObjectPermission(UserObjectPermissionBase):
     """Per-ticket grants (exceptions only): an agent outside the team may see this one ticket."""
 
     content_object = models.ForeignKey(Ticket, on_delete=models.CASCADE)
+
+
+def staff_grants(user) -> tuple[frozenset[int], frozenset[int]]:
+    """Ids of the tickets and organisations granted to an agent, in one query, kept on the user object
+    for the request like rbac's team ids."""
+    if hasattr(user, "_rbac_staff_grants"):
+        return user._rbac_staff_grants
+    tickets = (
+        TicketUserObjectPermission.objects.filter(user=user, permission__codename="view_ticket")
+        .annotate(kind=models.Value("ticket"))
+        .values_list("kind", "content_object_id")
+    )
+    organizations = (
+        rbac.granted_organizations(user).annotate(kind=models.Value("organization")).values_list("kind", "pk")
+    )
+    rows = list(tickets.union(organizations, all=True))
+    user._rbac_staff_grants = (
+        frozenset(pk for kind, pk in rows if kind == "ticket"),
+        frozenset(pk for kind, pk in rows if kind == "organization"),
+    )
+    return user._rbac_staff_grants
 
 
 class SavedViewQuerySet(models.QuerySet["SavedView"]):

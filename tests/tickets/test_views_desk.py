@@ -8,6 +8,7 @@ from django.urls import reverse
 from tests.factories import TeamFactory, make_agent, make_customer, make_ticket
 from tickets import services
 from tickets.models import SavedView, Ticket, TicketMessage
+from tickets.selectors import THREAD_WINDOW
 from tickets.workflow import Status
 
 pytestmark = pytest.mark.django_db
@@ -302,7 +303,24 @@ def test_workspace_query_count_is_constant_in_thread_length(client, django_asser
     client.force_login(agent)
     with django_assert_max_num_queries(15):
         response = client.get(reverse("tickets:desk_ticket", args=[ticket.number]))
-    assert response.content.decode().count('class="message-card') == 1 + messages
+    assert response.content.decode().count('class="message-card') == min(1 + messages, THREAD_WINDOW + 1)
+
+
+def test_a_long_thread_opens_with_the_first_and_latest_messages(client, django_assert_max_num_queries):
+    team = TeamFactory()
+    agent = make_agent(team)
+    ticket = make_ticket(make_customer(), team=team, description="The original question")
+    for number in range(THREAD_WINDOW + 5):
+        services.ticket_reply(ticket, body=f"Reply number {number}", actor=agent)
+    client.force_login(agent)
+    page = client.get(reverse("tickets:desk_ticket", args=[ticket.number])).content.decode()
+    assert "The original question" in page and f"Reply number {THREAD_WINDOW + 4}" in page
+    assert "Reply number 4<" not in page and "Reply number 5<" in page
+    assert "Show 5 earlier messages" in page
+    with django_assert_max_num_queries(15):
+        full = client.get(reverse("tickets:desk_ticket", args=[ticket.number]), {"thread": "all"})
+    body = full.content.decode()
+    assert body.count('class="message-card') == THREAD_WINDOW + 6 and "earlier message" not in body
 
 
 def test_custom_fields_are_edited_inline_and_validated(client, desk):

@@ -116,7 +116,9 @@ def _workspace_ticket(request: HttpRequest, number: str) -> Ticket:
 
 
 def _workspace_context(request: HttpRequest, ticket: Ticket, **extra) -> dict:
-    workspace = selectors.ticket_workspace(request.user, ticket)
+    workspace = selectors.ticket_workspace(
+        request.user, ticket, full_thread=request.GET.get("thread") == "all"
+    )
     source = request.GET if request.method == "GET" else request.POST
     queue_query = source.get("queue", "")
     previous, following = None, None
@@ -127,6 +129,7 @@ def _workspace_context(request: HttpRequest, ticket: Ticket, **extra) -> dict:
         "workspace": workspace,
         "reply_form": WorkspaceReplyForm(initial={"version": ticket.version}),
         "queue_query": queue_query,
+        "full_thread_url": _workspace_url(ticket, queue_query) + ("&" if queue_query else "?") + "thread=all",
         "previous_number": previous,
         "next_number": following,
         "transitions": [

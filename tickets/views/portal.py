@@ -134,10 +134,7 @@ def _visible_ticket(request: HttpRequest, number: str) -> Ticket:
 
 def _detail_context(request: HttpRequest, ticket: Ticket, reply_form: ReplyForm | None = None) -> dict:
     thread = (
-        TicketMessage.objects.visible_to(request.user, ticket=ticket)
-        .filter(is_internal=False)
-        .select_related("author")
-        .prefetch_related("attachments")
+        TicketMessage.objects.visible_to(request.user, ticket=ticket).filter(is_internal=False).for_thread()
     )
     by_customer = not Ticket.objects.staff_visible_to(request.user).filter(pk=ticket.pk).exists()
     allowed = workflow.allowed_transitions(ticket.status, by_customer=by_customer)

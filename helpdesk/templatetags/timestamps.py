@@ -1,0 +1,25 @@
+"""`{% timestamp value %}`: a <time> element for long lists, as `|date` would render it but cheaper.
+
+A 200-message thread formats 400 dates; the `date` filter builds a formatter and resolves its
+format for each, which cost more than the rest of the thread together.
+"""
+
+from django import template
+from django.utils import timezone
+from django.utils.dates import MONTHS_3
+from django.utils.html import format_html
+
+register = template.Library()
+
+
+@register.simple_tag
+def timestamp(value, with_year: bool = True) -> str:
+    """`<time datetime="{{ value|date:'c' }}">{{ value|date:'j M Y, H:i' }}</time>` (without the year:
+    'j M, H:i'), in the current time zone."""
+    if not value:
+        return ""
+    local = timezone.localtime(value) if timezone.is_aware(value) else value
+    month = str(MONTHS_3[local.month]).title()
+    year = f" {local.year}" if with_year else ""
+    shown = f"{local.day} {month}{year}, {local:%H:%M}"
+    return format_html('<time datetime="{}">{}</time>', local.isoformat(), shown)

@@ -1,0 +1,28 @@
+"""{% timestamp %} renders exactly what the `date` filter pair it replaces rendered."""
+
+import zoneinfo
+from datetime import UTC, datetime
+
+import pytest
+from django.template import engines
+from django.utils import timezone
+
+WITH_FILTERS = (
+    """<time datetime="{{ v|date:'c' }}">{{ v|date:"j M Y, H:i" }}</time>"""
+    """<time datetime="{{ v|date:'c' }}">{{ v|date:"j M, H:i" }}</time>"""
+)
+WITH_TAG = "{% load timestamps %}{% timestamp v %}{% timestamp v with_year=False %}"
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata"])
+@pytest.mark.parametrize(
+    "value", [datetime(2026, 3, 29, 1, 30, tzinfo=UTC), datetime(2026, 11, 2, 23, 5, 7, 123, tzinfo=UTC)]
+)
+def test_timestamp_matches_the_date_filter(zone, value):
+    with timezone.override(zoneinfo.ZoneInfo(zone)):
+        expected = engines["django"].from_string(WITH_FILTERS).render({"v": value})
+        assert engines["django"].from_string(WITH_TAG).render({"v": value}) == expected
+
+
+def test_no_value_renders_nothing():
+    assert engines["django"].from_string("{% load timestamps %}{% timestamp v %}").render({"v": None}) == ""

@@ -1,0 +1,47 @@
+"""The per-lexeme document counts that KB search reads are kept exact by the database itself."""
+
+import pytest
+from django.contrib.auth.models import AnonymousUser
+
+from knowledge.models import Article, SearchTerm
+from knowledge.search import search_articles
+from tests.factories import make_article
+
+pytestmark = pytest.mark.django_db
+
+
+def counts(*lexemes: str) -> dict[str, int]:
+    found = dict(SearchTerm.objects.filter(lexeme__in=lexemes).values_list("lexeme", "documents"))
+    return {lexeme: found.get(lexeme, 0) for lexeme in lexemes}
+
+
+def test_counts_follow_inserts_edits_status_changes_and_deletes():
+    printer = make_article("Printer jams", body="Paper jams in the printer tray.")
+    make_article("Printer drivers", body="Install the printer driver.")
+    make_article("Draft about printers", body="printer", status="draft")
+    assert counts("", "printer", "jam", "driver") == {"": 2, "printer": 2, "jam": 1, "driver": 1}
+
+    printer.body, printer.title, printer.excerpt = "Paper is stuck in the tray.", "Paper stuck", ""
+    printer.save()
+    assert counts("printer", "jam", "stuck") == {"printer": 1, "jam": 0, "stuck": 1}
+
+    Article.objects.filter(pk=printer.pk).update(status="archived")
+    assert counts("", "stuck") == {"": 1, "stuck": 0}
+
+    Article.objects.filter(title="Printer drivers").delete()
+    assert counts("", "printer", "driver") == {"": 0, "printer": 0, "driver": 0}
+
+
+def test_views_counter_updates_leave_the_counts_alone():
+    article = make_article("Printer jams", body="Paper jams in the printer tray.")
+    Article.objects.filter(pk=article.pk).update(views=5)
+    assert counts("", "printer") == {"": 1, "printer": 1}
+
+
+def test_common_words_still_rank_articles_found_through_a_rare_word(monkeypatch):
+    monkeypatch.setattr("knowledge.search.CANDIDATE_BUDGET", 2)
+    for number in range(4):
+        make_article(f"Account settings {number}", body="Your account page.")
+    wanted = make_article("Delete your account", body="Deleting an account is final.")
+    hits = search_articles(AnonymousUser(), "how do I delete my account")
+    assert hits[0].article == wanted
