@@ -9,7 +9,8 @@ from urllib.parse import urlencode
 from django.contrib.postgres.expressions import ArraySubquery
 from django.core.cache import cache
 from django.core.paginator import Page, Paginator
-from django.db.models import Case, Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models import Case, Count, F, IntegerField, OuterRef, Q, QuerySet, Value, When, Window
+from django.db.models.functions import RowNumber
 from django.http import QueryDict
 from django.utils import timezone
 
@@ -181,13 +182,14 @@ def ticket_workspace(user: User, ticket: Ticket, *, full_thread: bool = False) -
     if full_thread:
         thread = list(visible.for_thread())
     else:
-        # One query, as for the whole thread: the first message, the latest ones, and how many there are.
-        latest = visible.order_by("-created_at", "-pk").values("pk")[:THREAD_WINDOW]
-        first = visible.order_by("created_at", "pk").values("pk")[:1]
-        total = visible.order_by().values("ticket").annotate(n=Count("pk")).values("n")
+        # One query, as for the whole thread: numbered in order, counted, and only the first and the
+        # latest kept (PostgreSQL filters on the window functions in an outer query).
         thread = list(
-            visible.filter(Q(pk__in=latest) | Q(pk__in=first))
-            .annotate(thread_total=Subquery(total))
+            visible.annotate(
+                position=Window(RowNumber(), order_by=[F("created_at").asc(), F("pk").asc()]),
+                thread_total=Window(Count("pk")),
+            )
+            .filter(Q(position=1) | Q(position__gt=F("thread_total") - THREAD_WINDOW))
             .for_thread()
             .order_by("created_at", "pk")
         )
