@@ -12,7 +12,7 @@ from guardian.admin import GuardedModelAdmin
 from accounts import services, two_factor
 from accounts.models import Invitation, Organization, RoleAssignment, Skill, Team, TeamMember, User
 from accounts.roles import BUILT_IN_ROLES
-from audit.admin import AuditedAdminMixin, AuditedModelAdmin
+from audit.admin import AuditedAdminMixin, AuditedModelAdmin, AuditedObjectPermissionsMixin
 
 
 class RoleAssignmentInline(admin.TabularInline):
@@ -127,7 +127,7 @@ class UserAdmin(AuditedAdminMixin, DjangoUserAdmin):
 
 
 @admin.register(Organization)
-class OrganizationAdmin(AuditedAdminMixin, GuardedModelAdmin):
+class OrganizationAdmin(AuditedObjectPermissionsMixin, AuditedAdminMixin, GuardedModelAdmin):
     list_display = ("name", "slug", "is_active", "member_count", "created_at")
     list_filter = ("is_active",)
     search_fields = ("name", "slug")
@@ -139,7 +139,7 @@ class OrganizationAdmin(AuditedAdminMixin, GuardedModelAdmin):
 
 
 @admin.register(Team)
-class TeamAdmin(AuditedAdminMixin, GuardedModelAdmin):
+class TeamAdmin(AuditedObjectPermissionsMixin, AuditedAdminMixin, GuardedModelAdmin):
     list_display = ("name", "slug", "email", "is_active")
     list_filter = ("is_active",)
     search_fields = ("name", "slug")

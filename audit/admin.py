@@ -122,3 +122,41 @@ class SystemLogEntryAdmin(ReadOnlyAdmin):
     @admin.display(description="Message")
     def short_message(self, entry: SystemLogEntry) -> str:
         return entry.message[:120]
+
+
+class AuditedObjectPermissionsMixin:
+    """For django-guardian's "Object permissions" screens: each save records a permission_change event
+    with the user's or group's permissions on the object before and after."""
+
+    def get_obj_perms_manage_user_form(self, request):
+        return _audited_permissions_form(
+            super().get_obj_perms_manage_user_form(request), request.user, "user"
+        )
+
+    def get_obj_perms_manage_group_form(self, request):
+        return _audited_permissions_form(
+            super().get_obj_perms_manage_group_form(request), request.user, "group"
+        )
+
+
+def _audited_permissions_form(base, actor, holder: str):
+    from django.db import transaction
+    from guardian.shortcuts import get_group_perms, get_user_perms
+
+    current = get_user_perms if holder == "user" else get_group_perms
+
+    class AuditedForm(base):
+        def save_obj_perms(self) -> None:
+            who = getattr(self, holder)
+            with transaction.atomic():
+                before = sorted(current(who, self.obj))
+                super().save_obj_perms()
+                after = sorted(current(who, self.obj))
+                if before != after:
+                    audit.record(
+                        "permission_change", actor=actor, obj=self.obj,
+                        object_repr=f"{self.obj} — {holder} {who}", changes={"permissions": (before, after)},
+                        category=AuditEvent.Category.SECURITY,
+                    )  # fmt: skip
+
+    return AuditedForm

@@ -143,3 +143,17 @@ def test_article_edits_record_the_real_before_and_after():
         "title": ["Reset your password", "Reset a password"],
         "body": ["Old steps.", "New steps."],
     }
+
+
+def test_object_permission_grants_in_the_admin_are_audited(admin_client):
+    team = TeamFactory(name="Escalations")
+    outsider = make_agent()
+    url = reverse("admin:accounts_team_permissions_manage_user", args=[team.pk, outsider.pk])
+    response = admin_client.post(url, {"permissions": ["work_team_queue"]})
+    assert response.status_code == 302
+    event = AuditEvent.objects.get(action="permission_change")
+    assert event.changes == {"permissions": [[], ["work_team_queue"]]}
+    assert event.object_id == str(team.pk) and str(outsider) in event.object_repr
+    admin_client.post(url, {"permissions": [], "csrfmiddlewaretoken": "x"})  # as a browser posts it
+    revoked = AuditEvent.objects.filter(action="permission_change").order_by("-sequence").first()
+    assert revoked.changes == {"permissions": [["work_team_queue"], []]}
