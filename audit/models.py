@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts import rbac
 from accounts.models import Team, TeamMember, User
-from tickets.models import Ticket
+from tickets.models import SavedView, Ticket
 
 
 def _as_text(queryset: models.QuerySet, field: str) -> models.QuerySet:
@@ -21,7 +21,7 @@ def _as_text(queryset: models.QuerySet, field: str) -> models.QuerySet:
 class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
     def visible_to(self, user) -> "AuditEventQuerySet":
         """Administrators see every event; supervisors the events about their teams' tickets, their
-        teams and their members, and the members' own events about anything but other tickets."""
+        teams and their members, and the members' own object-less events and saved views."""
         if user is None or not user.is_authenticated or not user.is_active:
             return self.none()
         if rbac.is_administrator(user):
@@ -40,8 +40,13 @@ class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
         about_team = models.Q(
             object_type=ContentType.objects.get_for_model(Team), object_id__in=[str(pk) for pk in team_ids]
         )
-        # A member's event about a ticket outside these teams would name that ticket: left out.
-        by_member = models.Q(actor_id__in=members.values("user_id")) & ~models.Q(object_type=ticket_type)
+        # What members did to anything else (another team's ticket or note, another customer's account,
+        # an admin edit) may carry data this supervisor must not see: only object-less events and the
+        # members' own saved views are theirs to read.
+        by_member = models.Q(actor_id__in=members.values("user_id")) & (
+            models.Q(object_type__isnull=True)
+            | models.Q(object_type=ContentType.objects.get_for_model(SavedView))
+        )
         return self.filter(about_ticket | about_member | about_team | by_member)
 
 

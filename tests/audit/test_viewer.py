@@ -235,3 +235,16 @@ def test_export_needs_a_post_and_a_valid_filter(client, desk):
     response = client.post(EXPORT, {"date_from": "soon"})
     assert response.status_code == 422 and "Enter a valid date" in body(response)
     assert not AuditEvent.objects.filter(action="export").exists()
+
+
+def test_supervisors_do_not_see_what_their_members_did_to_other_teams_data(desk):
+    supervisor = make_supervisor(desk["support"])
+    member = desk["support_agent"]
+    note = ticket_services.ticket_add_note(desk["billing_ticket"], body="Billing secret", actor=None)
+    audit.record("update", actor=member, obj=note, changes={"body": ("Billing secret", "edited")})
+    audit.record("update", actor=member, obj=desk["customer"], changes={"name": ("Acme person", "x")})
+    visible = AuditEvent.objects.visible_to(supervisor)
+    assert not visible.filter(changes__icontains="Billing secret").exists()
+    assert not visible.filter(object_id=str(note.pk), action="update").exists()
+    assert not visible.filter(object_id=str(desk["customer"].pk), actor=member).exists()
+    assert visible.filter(action="ticket.priority", actor=member).exists()  # their own team's ticket
