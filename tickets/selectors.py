@@ -30,11 +30,12 @@ RECENTLY_SOLVED_DAYS = 7
 QUEUE_DEFERRED = ("description", "custom_fields", "search_vector")
 
 
-def cached_for_query(queryset: QuerySet, name: str, compute):
+def cached_for_query(queryset: QuerySet, name: str, compute, *, extra: tuple = ()):
     """compute(), shared for COUNT_CACHE_SECONDS by every request asking `name` of the very same
-    queryset: the key is its SQL with the parameters (user, teams, grants, filters, cut-off times)."""
+    queryset: the key is its SQL with the parameters (user, teams, grants, filters, cut-off times),
+    plus `extra` for whatever compute() adds that the queryset does not show."""
     sql, params = queryset.query.sql_with_params()
-    key = f"queue-{name}:" + hashlib.sha256(f"{sql}\x00{params!r}".encode()).hexdigest()
+    key = f"queue-{name}:" + hashlib.sha256(f"{sql}\x00{params!r}\x00{extra!r}".encode()).hexdigest()
     value = cache.get(key)
     if value is None:
         value = compute()
@@ -109,7 +110,8 @@ def queue_counts(user: User) -> dict[str, int]:
             solved=Count("pk", filter=solved),
         )
 
-    return cached_for_query(tickets, "counts", count)
+    # An administrator's visible set is everyone's, but "mine" and "my teams" are not.
+    return cached_for_query(tickets, "counts", count, extra=(user.pk, sorted(teams)))
 
 
 @dataclass

@@ -341,3 +341,17 @@ def test_custom_fields_are_edited_inline_and_validated(client, desk):
     ticket.refresh_from_db()
     assert ticket.custom_fields == {"order_number": "B-2", "product": "Pro"}
     assert ticket.activities.filter(action="custom_fields").exists()
+
+
+def test_cached_view_counts_are_per_person_even_for_administrators():
+    from accounts.models import TeamMember
+    from tests.factories import make_administrator
+    from tickets.selectors import queue_counts
+
+    team = TeamFactory()
+    first, second = make_administrator(), make_administrator()
+    TeamMember.objects.create(team=team, user=first, role="agent")
+    ticket = make_ticket(make_customer(), team=team)
+    services.ticket_assign(ticket, assignee=first, actor=first)
+    assert queue_counts(first)["mine"] == 1
+    assert queue_counts(second)["mine"] == 0  # not the first administrator's cached figure
