@@ -1,5 +1,6 @@
 """Site-wide pages: the portal home. Error pages are Django's defaults with templates/40x.html, 500.html."""
 
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -18,6 +19,9 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def admin_login(request: HttpRequest) -> HttpResponse:
-    """/admin/login/ → the site's sign-in page, keeping where to go next."""
+    """/admin/login/ → the site's sign-in page, keeping where to go next. Someone already signed in who
+    lands here has no admin access; sending them to sign in would bounce them straight back."""
+    if request.user.is_authenticated:
+        raise PermissionDenied("Your account has no access to the administration.")
     query = request.GET.urlencode()
     return redirect(reverse("accounts:login") + (f"?{query}" if query else ""))

@@ -258,3 +258,10 @@ def test_code_guessing_is_rate_limited_per_pending_account(settings):
         password_step(client, agent)
         statuses.append(client.post(VERIFY, {"code": "000000"}).status_code)
     assert statuses == [422, 422, 422, 429]
+
+
+def test_signed_in_people_without_admin_access_get_a_403_not_a_redirect_loop(client):
+    client.force_login(make_agent(TeamFactory()))
+    response = client.get("/admin/", follow=True)
+    assert response.status_code == 403
+    assert len(response.redirect_chain) == 1
