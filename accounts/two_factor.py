@@ -53,18 +53,22 @@ def pending_enrolment(user: User) -> Enrolment | None:
     return Enrolment(device=device, secret=secret, qr_data_uri=qr)
 
 
-@transaction.atomic
-def two_factor_start(user: User, *, actor: User) -> TOTPDevice:
-    """A fresh, unconfirmed authenticator secret (replacing any earlier unconfirmed one)."""
+def two_factor_start(user: User, *, actor: User, token: str = "") -> TOTPDevice:
+    """A fresh, unconfirmed authenticator secret (replacing any earlier unconfirmed one). Replacing an
+    app that is in use takes a current code from it or a recovery code."""
     if not rbac.is_staff(user):
         raise ValidationError(NOT_STAFF)
-    TOTPDevice.objects.devices_for_user(user, confirmed=False).delete()
-    return TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=False)
+    if is_enabled(user):
+        verify(user, token)  # outside the transaction below, so a wrong code still counts
+    with transaction.atomic():
+        TOTPDevice.objects.devices_for_user(user, confirmed=False).delete()
+        return TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=False)
 
 
 def _new_recovery_codes(user: User) -> list[str]:
-    StaticDevice.objects.filter(user=user).delete()
-    device = StaticDevice.objects.create(user=user, name="Recovery codes", confirmed=True)
+    # The device stays (only its codes change): a session verified with a recovery code stays verified.
+    device, _ = StaticDevice.objects.get_or_create(user=user, defaults={"name": "Recovery codes"})
+    device.token_set.all().delete()
     codes = [StaticToken.random_token() for _ in range(RECOVERY_CODE_COUNT)]
     StaticToken.objects.bulk_create(StaticToken(device=device, token=code) for code in codes)
     return codes
@@ -91,27 +95,33 @@ def two_factor_enable(user: User, *, token: str, actor: User) -> tuple[TOTPDevic
     return device, codes
 
 
-@transaction.atomic
-def recovery_codes_regenerate(user: User, *, actor: User) -> list[str]:
+def recovery_codes_regenerate(user: User, *, actor: User, token: str) -> list[str]:
+    """New recovery codes (the old ones stop working), given a current code."""
     if not is_enabled(user):
         raise ValidationError(NOT_ENROLLED)
-    codes = _new_recovery_codes(user)
-    audit.record("recovery_codes_regenerate", actor=actor, obj=user, category=SECURITY)
+    verify(user, token)
+    with transaction.atomic():
+        codes = _new_recovery_codes(user)
+        audit.record("recovery_codes_regenerate", actor=actor, obj=user, category=SECURITY)
     return codes
 
 
-@transaction.atomic
-def two_factor_disable(user: User, *, actor: User, site_requires: bool) -> None:
-    """Switch two-factor off for oneself (refused where it is required) or, by an administrator, reset it."""
+def two_factor_disable(user: User, *, actor: User, site_requires: bool, token: str = "") -> None:
+    """Switch two-factor off for oneself (refused where it is required, and only with a current code)
+    or, by an administrator for someone else, reset it."""
     resetting_someone_else = actor.pk != user.pk
     if resetting_someone_else and not rbac.is_administrator(actor):
         raise ValidationError("Only an administrator can reset another person's two-factor sign-in.")
-    if not resetting_someone_else and is_required(user, site_requires=site_requires):
-        raise ValidationError(REQUIRED)
-    removed = sum(model.objects.filter(user=user).delete()[0] for model in (TOTPDevice, StaticDevice))
-    if removed:
-        audit.record("two_factor_disable", actor=actor, obj=user, changes={"two_factor": (True, False)},
-                     category=SECURITY)  # fmt: skip
+    if not resetting_someone_else:
+        if is_required(user, site_requires=site_requires):
+            raise ValidationError(REQUIRED)
+        if is_enabled(user):
+            verify(user, token)
+    with transaction.atomic():
+        removed = sum(model.objects.filter(user=user).delete()[0] for model in (TOTPDevice, StaticDevice))
+        if removed:
+            audit.record("two_factor_disable", actor=actor, obj=user, changes={"two_factor": (True, False)},
+                         category=SECURITY)  # fmt: skip
 
 
 def normalise(token: str) -> str:

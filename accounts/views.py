@@ -28,6 +28,7 @@ from helpdesk.ratelimit import posted, rate_limit
 
 TWO_FACTOR_PENDING = "two_factor_pending"
 TWO_FACTOR_PENDING_SECONDS = 300
+TWO_FACTOR_CODE_ACTIONS = {"confirm", "replace", "codes", "disable"}
 
 
 class UnprocessableOnInvalid:
@@ -94,35 +95,42 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def two_factor_settings(request: HttpRequest) -> HttpResponse:
-    """Set up, check, renew recovery codes for, or switch off two-factor sign-in (staff only)."""
+    """Set up, replace, renew recovery codes for, or switch off two-factor sign-in (staff only). Once it
+    is on, every change asks for a current code, so a borrowed session cannot take the account over."""
     user: User = request.user
     if not rbac.is_staff(user):
         raise Http404
     site_requires = site_configuration(request).require_two_factor
-    form = TwoFactorCodeForm(request.POST if request.POST.get("action") == "confirm" else None)
-    form.fields["code"].help_text = "The 6-digit code your authenticator app shows now."
+    action = request.POST.get("action", "")
+    form = TwoFactorCodeForm(request.POST if action in TWO_FACTOR_CODE_ACTIONS else None)
     codes: list[str] = []
-    action = request.POST.get("action")
-    try:
-        if action == "start":
-            two_factor.two_factor_start(user, actor=user)
-            return redirect("accounts:two_factor")
-        if action == "confirm" and form.is_valid():
-            device, codes = two_factor.two_factor_enable(user, token=form.cleaned_data["code"], actor=user)
-            django_otp.login(request, device)
-            services.user_sign_out_sessions(user, actor=user, keep_session_key=request.session.session_key)
-            messages.success(request, "Two-factor sign-in is on. Your other sessions are signed out.")
-        elif action == "codes":
-            codes = two_factor.recovery_codes_regenerate(user, actor=user)
-        elif action == "disable":
-            two_factor.two_factor_disable(user, actor=user, site_requires=site_requires)
-            messages.success(request, "Two-factor sign-in is off.")
-            return redirect("accounts:two_factor")
-    except ValidationError as error:
-        if action == "confirm":
+    if action == "start" and not two_factor.is_enabled(user):
+        two_factor.two_factor_start(user, actor=user)
+        return redirect("accounts:two_factor")
+    if form.is_bound and form.is_valid():
+        token = form.cleaned_data["code"]
+        try:
+            if action == "confirm":
+                device, codes = two_factor.two_factor_enable(user, token=token, actor=user)
+                django_otp.login(request, device)
+                keep = request.session.session_key
+                services.user_sign_out_sessions(user, actor=user, keep_session_key=keep)
+                messages.success(request, "Two-factor sign-in is on. Your other sessions are signed out.")
+            elif action == "replace":
+                two_factor.two_factor_start(user, actor=user, token=token)
+                return redirect("accounts:two_factor")
+            elif action == "codes":
+                codes = two_factor.recovery_codes_regenerate(user, actor=user, token=token)
+            elif action == "disable":
+                two_factor.two_factor_disable(user, actor=user, site_requires=site_requires, token=token)
+                messages.success(request, "Two-factor sign-in is off.")
+                return redirect("accounts:two_factor")
+        except ValidationError as error:
             add_service_errors(form, error)
         else:
-            messages.error(request, " ".join(error.messages))
+            form = TwoFactorCodeForm()  # done: the code that was used is not shown again
+    if action == "confirm" or not two_factor.is_enabled(user):
+        form.fields["code"].help_text = "The 6-digit code your authenticator app shows now."
     context = {
         "form": form,
         "codes": codes,

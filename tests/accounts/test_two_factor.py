@@ -154,16 +154,42 @@ def test_enrolling_signs_out_other_sessions():
     assert other.get(reverse("accounts:profile")).status_code == 302
 
 
-def test_recovery_codes_can_be_renewed_and_two_factor_switched_off(client):
+def test_recovery_codes_can_be_renewed_and_two_factor_switched_off_with_a_code(client):
     agent = make_agent(TeamFactory())
-    _, old_codes = enrol(client, agent)
-    response = client.post(SETTINGS, {"action": "codes"})
+    device, old_codes = enrol(client, agent)
+    static_device_id = StaticToken.objects.filter(device__user=agent).first().device_id
+    response = client.post(SETTINGS, {"action": "codes", "code": old_codes[0]})
     new_codes = set(StaticToken.objects.filter(device__user=agent).values_list("token", flat=True))
     assert not new_codes & set(old_codes) and all(code in response.content.decode() for code in new_codes)
-    client.post(SETTINGS, {"action": "disable"})
+    # The recovery-code device stays, so a session verified with one of its codes stays verified.
+    assert StaticToken.objects.filter(device__user=agent).first().device_id == static_device_id
+    client.post(SETTINGS, {"action": "disable", "code": code_for(device, steps_ahead=1)})
     assert not two_factor.is_enabled(agent)
     assert not StaticToken.objects.filter(device__user=agent).exists()
     assert AuditEvent.objects.filter(action="two_factor_disable", actor=agent).exists()
+
+
+@pytest.mark.parametrize("action", ["codes", "disable", "replace"])
+def test_changes_to_an_enabled_second_factor_need_a_current_code(client, action):
+    agent = make_agent(TeamFactory())
+    _, codes = enrol(client, agent)
+    response = client.post(SETTINGS, {"action": action, "code": "999999"})
+    assert response.status_code == 422 and two_factor.CODE_INVALID in response.content.decode()
+    assert two_factor.is_enabled(agent)
+    assert set(StaticToken.objects.filter(device__user=agent).values_list("token", flat=True)) == set(codes)
+    assert not TOTPDevice.objects.filter(user=agent, confirmed=False).exists()
+    client.post(SETTINGS, {"action": "start"})  # the button of the first set-up does not skip the code
+    assert not TOTPDevice.objects.filter(user=agent, confirmed=False).exists()
+
+
+def test_moving_to_a_new_phone_keeps_the_old_app_until_the_new_one_is_confirmed(client):
+    agent = make_agent(TeamFactory())
+    _, codes = enrol(client, agent)
+    assert client.post(SETTINGS, {"action": "replace", "code": codes[0]}).status_code == 302
+    new_device = TOTPDevice.objects.get(user=agent, confirmed=False)
+    assert two_factor.is_enabled(agent)  # the old app still works meanwhile
+    client.post(SETTINGS, {"action": "confirm", "code": code_for(new_device)})
+    assert list(TOTPDevice.objects.filter(user=agent).values_list("pk", flat=True)) == [new_device.pk]
 
 
 def test_site_requirement_sends_staff_to_set_up_and_keeps_it_on(client):
@@ -179,7 +205,7 @@ def test_site_requirement_sends_staff_to_set_up_and_keeps_it_on(client):
     device = TOTPDevice.objects.get(user=agent)
     client.post(SETTINGS, {"action": "confirm", "code": code_for(device)})
     assert client.get(reverse("tickets:desk_queue")).status_code == 200
-    response = client.post(SETTINGS, {"action": "disable"}, follow=True)
+    response = client.post(SETTINGS, {"action": "disable", "code": code_for(device, steps_ahead=1)})
     assert two_factor.REQUIRED in response.content.decode()
     assert two_factor.is_enabled(agent)
 

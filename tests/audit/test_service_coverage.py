@@ -65,6 +65,12 @@ def _enrolled(world):
     return agent
 
 
+def _a_recovery_code(user) -> str:
+    from django_otp.plugins.otp_static.models import StaticToken
+
+    return StaticToken.objects.filter(device__user=user).values_list("token", flat=True).first()
+
+
 def _suspended_until_yesterday(world):
     customer = world["customer"]
     account_services.user_suspend(customer, until=timezone.now() - timedelta(days=1), reason="x", actor=None)
@@ -136,7 +142,7 @@ WRITERS = {
         changes={"open_signup": True}, actor=w["admin"])),
     "two_factor_enable": ("two_factor_enable", _enrolled),
     "recovery_codes_regenerate": ("recovery_codes_regenerate", lambda w: two_factor.recovery_codes_regenerate(
-        _enrolled(w), actor=w["agent"])),
+        _enrolled(w), actor=w["agent"], token=_a_recovery_code(w["agent"]))),
     "two_factor_disable": ("two_factor_disable", lambda w: two_factor.two_factor_disable(
         _enrolled(w), actor=w["admin"], site_requires=True)),
 }  # fmt: skip
