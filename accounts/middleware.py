@@ -1,6 +1,7 @@
 """Per-request account plumbing: the user's time zone (times are stored in UTC), session activity and
 the two-factor requirement."""
 
+import contextlib
 import zoneinfo
 from collections.abc import Callable
 
@@ -19,12 +20,8 @@ class UserTimezoneMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated and user.timezone:
-            try:
+            with contextlib.suppress(zoneinfo.ZoneInfoNotFoundError, ValueError):  # a stale name: UTC
                 timezone.activate(zoneinfo.ZoneInfo(user.timezone))
-            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-                timezone.deactivate()
-        else:
-            timezone.deactivate()
         try:
             return self.get_response(request)
         finally:

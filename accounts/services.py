@@ -12,6 +12,7 @@ from django.utils import timezone
 import audit
 from accounts import roles
 from accounts.models import Invitation, RoleAssignment, User, UserSession
+from audit.models import AuditEvent
 
 INVITATION_UNKNOWN = "This invitation code is not valid."
 INVITATION_INACTIVE = "This invitation is no longer active."
@@ -151,7 +152,7 @@ def user_password_change(user: User, *, password: str, actor: User, keep_session
     """Set a new (already validated) password and end every other session of the account."""
     user.set_password(password)
     user.save(update_fields=["password"])
-    audit.record("password_change", actor=actor, obj=user, category="security")
+    audit.record("password_change", actor=actor, obj=user, category=AuditEvent.Category.SECURITY)
     user_sign_out_sessions(user, actor=actor, keep_session_key=keep_session_key)
     return user
 
@@ -167,5 +168,11 @@ def user_sign_out_sessions(
     keys = [row.session_key for row in sessions if public_id is None or row.public_id == public_id]
     ended, _ = UserSession.objects.filter(session_key__in=keys).delete()
     if ended:
-        audit.record("sign_out", actor=actor, obj=user, changes={"sessions": (ended, 0)}, category="security")
+        audit.record(
+            "sign_out",
+            actor=actor,
+            obj=user,
+            changes={"sessions": (ended, 0)},
+            category=AuditEvent.Category.SECURITY,
+        )
     return ended

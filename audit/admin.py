@@ -7,6 +7,7 @@ from uuid import UUID
 
 from django.contrib import admin
 from django.core.exceptions import FieldDoesNotExist
+from django.db import transaction
 from django.db.models import Model
 
 import audit
@@ -63,9 +64,12 @@ class AuditedAdminMixin:
         super().delete_model(request, obj)
 
     def delete_queryset(self, request, queryset) -> None:
-        for obj in queryset:
-            audit.record("delete", actor=request.user, obj=obj)
-        super().delete_queryset(request, queryset)
+        # The admin's bulk delete runs outside a transaction: without one, a refused delete (a
+        # protected row) would leave events for deletions that never happened.
+        with transaction.atomic():
+            for obj in queryset:
+                audit.record("delete", actor=request.user, obj=obj)
+            super().delete_queryset(request, queryset)
 
     def save_formset(self, request, form, formset, change) -> None:
         saved = []
@@ -140,7 +144,6 @@ class AuditedObjectPermissionsMixin:
 
 
 def _audited_permissions_form(base, actor, holder: str):
-    from django.db import transaction
     from guardian.shortcuts import get_group_perms, get_user_perms
 
     current = get_user_perms if holder == "user" else get_group_perms

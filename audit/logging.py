@@ -12,9 +12,11 @@ import traceback
 
 MESSAGE_MAX = 10_000
 TRACEBACK_MAX = 50_000
-# The SQL log would log our own inserts; 4xx warnings from django.request are any visitor's to make,
-# and would push real errors out of the bounded table (log flooding).
-EXCLUDED_LOGGERS = ("django.db.backends",)
+# The SQL log would log our own inserts. Anything a visitor can trigger at will would push real errors
+# out of the bounded table (log flooding): 4xx warnings from django.request, django.security's
+# reports (bad Host headers, CSRF failures), lockouts and rate limits (both audited or counted
+# elsewhere).
+EXCLUDED_LOGGERS = ("django.db.backends", "django.security", "axes", "helpdesk.ratelimit")
 _state = threading.local()
 
 
