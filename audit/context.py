@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from django.http import HttpRequest
 
+from helpdesk.client_ip import client_ip
+
 
 @dataclass(frozen=True)
 class RequestContext:
@@ -26,8 +28,7 @@ class AuditContextMiddleware:
         request_id = request.headers.get("X-Request-ID", "")[:64] or uuid.uuid4().hex
         token = current.set(
             RequestContext(
-                # REMOTE_ADDR only: X-Forwarded-For is trivially forged unless a trusted proxy sets it.
-                ip=request.META.get("REMOTE_ADDR") or None,
+                ip=client_ip(request),
                 user_agent=request.headers.get("User-Agent", "")[:300],
                 request_id=request_id,
             )

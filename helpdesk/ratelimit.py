@@ -20,6 +20,7 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from helpdesk.client_ip import client_ip
 from helpdesk.models import RateLimitCounter
 
 logger = logging.getLogger(__name__)
@@ -82,7 +83,7 @@ def rate_limit(scope: str, *, account: AccountKey = signed_in_account, methods: 
         def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
             if settings.RATE_LIMITS_ENABLED and request.method in methods:
                 per_ip, per_account = settings.RATE_LIMITS[scope]
-                checks = [(f"{scope}:ip:{request.META.get('REMOTE_ADDR', '')}", per_ip)]
+                checks = [(f"{scope}:ip:{client_ip(request) or ''}", per_ip)]
                 account_key = account(request)
                 if account_key:
                     checks.append((f"{scope}:account:{account_key}", per_account))
