@@ -107,3 +107,10 @@ def test_customer_sees_where_the_conversation_went(client, pair):
     client.force_login(pair["customer"])
     page = client.get(reverse("tickets:portal_detail", args=[pair["source"].number])).content.decode()
     assert "Merged into" in page and pair["into"].reference in page
+
+
+def test_an_absurdly_long_number_is_just_not_found(client, pair):
+    client.force_login(pair["supervisor"])
+    url = reverse("tickets:desk_merge", args=[pair["source"].number])
+    response = client.post(url, {"into": "9" * 40}, follow=True)
+    assert response.status_code == 200 and "that you can work" in response.content.decode()

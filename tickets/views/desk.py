@@ -159,17 +159,16 @@ def workspace(request: HttpRequest, number: str) -> HttpResponse:
 def workspace_merge(request: HttpRequest, number: str) -> HttpResponse:
     """Merge this ticket into another one (by number, with or without the T- prefix)."""
     source = _workspace_ticket(request, number)
-    target_number = request.POST.get("into", "").strip().upper().removeprefix(NUMBER_PREFIX)
+    back = redirect(_workspace_url(source, request.POST.get("queue", "")))
+    target_number = request.POST.get("into", "").strip().upper().removeprefix(NUMBER_PREFIX)[:12]
     version = request.POST.get("version", "")
     # The target must be a ticket this agent may see; any other number reads as "no such ticket".
-    target = (
-        selectors.workspace_ticket_queryset(request.user)
-        .filter(number=int(target_number) if target_number.isdigit() else None)
-        .first()
-    )
+    target = None
+    if target_number.isdigit():
+        target = Ticket.objects.visible_to(request.user).filter(number=int(target_number)).first()
     if target is None:
-        messages.error(request, f"There is no ticket {NUMBER_PREFIX}{target_number[:12]} that you can work.")
-        return redirect(_workspace_url(source, request.POST.get("queue", "")))
+        messages.error(request, f"There is no ticket {NUMBER_PREFIX}{target_number} that you can work.")
+        return back
     try:
         services.ticket_merge(
             source,
@@ -179,7 +178,7 @@ def workspace_merge(request: HttpRequest, number: str) -> HttpResponse:
         )
     except services.TicketError as refused:
         messages.error(request, str(refused))
-        return redirect(_workspace_url(source, request.POST.get("queue", "")))
+        return back
     messages.success(request, f"Merged {source.reference} into {target.reference}.")
     return redirect("tickets:desk_ticket", number=target.number)
 
