@@ -5,6 +5,7 @@ services here are the only writers of OTP devices; each takes `actor` and is aud
 """
 
 import re
+from base64 import b32encode
 from dataclasses import dataclass
 
 import django_otp
@@ -48,7 +49,7 @@ def pending_enrolment(user: User) -> Enrolment | None:
     device = TOTPDevice.objects.devices_for_user(user, confirmed=False).order_by("-pk").first()
     if device is None:
         return None
-    secret = device.config_url.split("secret=", 1)[1].split("&", 1)[0]
+    secret = b32encode(device.bin_key).decode()
     qr = segno.make(device.config_url, error="m").svg_data_uri(scale=5, border=2, dark="#111", light="#fff")
     return Enrolment(device=device, secret=secret, qr_data_uri=qr)
 

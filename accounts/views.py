@@ -129,12 +129,13 @@ def two_factor_settings(request: HttpRequest) -> HttpResponse:
             add_service_errors(form, error)
         else:
             form = TwoFactorCodeForm()  # done: the code that was used is not shown again
-    if action == "confirm" or not two_factor.is_enabled(user):
+    enabled = two_factor.is_enabled(user)
+    if action == "confirm" or not enabled:
         form.fields["code"].help_text = "The 6-digit code your authenticator app shows now."
     context = {
         "form": form,
         "codes": codes,
-        "enabled": two_factor.is_enabled(user),
+        "enabled": enabled,
         "required": two_factor.is_required(user, site_requires=site_requires),
         "enrolment": two_factor.pending_enrolment(user),
         "codes_left": StaticToken.objects.filter(device__user=user).count(),

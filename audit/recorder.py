@@ -66,6 +66,12 @@ def _json_safe(value: Any) -> Any:
     return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
 
 
+def lock_chain() -> None:
+    """Serialise writers of the chain until the current transaction ends."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK])
+
+
 @transaction.atomic
 def record(
     action: str,
@@ -76,8 +82,7 @@ def record(
     category: str = AuditEvent.Category.BUSINESS,
     object_repr: str = "",
 ) -> AuditEvent:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK])
+    lock_chain()
     last = AuditEvent.objects.order_by("-sequence").values("sequence", "hash").first()
     context = current.get() or NO_REQUEST
     actor = actor if actor is not None and getattr(actor, "pk", None) else None

@@ -3,10 +3,10 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import connection, transaction
+from django.db import transaction
 
 from audit.models import AuditEvent
-from audit.recorder import CHAIN_LOCK, CHECKPOINT, LAST_PRUNED_DIGEST, PRUNED_THROUGH, record
+from audit.recorder import CHECKPOINT, LAST_PRUNED_DIGEST, PRUNED_THROUGH, lock_chain, record
 
 
 @dataclass(frozen=True)
@@ -23,8 +23,7 @@ def prune_events(before: datetime, *, dry_run: bool = False, actor=None) -> Prun
     Only a prefix of the chain is removed (up to the first event created at or after `before`), so what
     remains is still one unbroken chain whose first link the checkpoint vouches for."""
     with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK])
+        lock_chain()
         first_kept = (
             AuditEvent.objects.filter(created_at__gte=before).order_by("sequence").values("sequence").first()
         )

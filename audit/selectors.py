@@ -7,10 +7,9 @@ from django.http import QueryDict
 from accounts.models import User
 from audit.filters import AuditEventFilter
 from audit.models import AuditEvent
+from helpdesk.counting import capped, is_capped
 
 PAGE_SIZE = 50
-# Past this many matches the total is shown as "10,000+": an exact count of millions costs more than it tells.
-COUNT_CAP = 10_000
 
 
 def event_filter(user: User, params: QueryDict) -> AuditEventFilter:
@@ -33,7 +32,7 @@ class EventPage:
 
     @property
     def count_is_capped(self) -> bool:
-        return self.count > COUNT_CAP
+        return is_capped(self.count)
 
 
 def event_page(user: User, params: QueryDict) -> EventPage:
@@ -54,7 +53,7 @@ def event_page(user: User, params: QueryDict) -> EventPage:
     return EventPage(
         filterset=filterset,
         events=events,
-        count=matching.order_by()[: COUNT_CAP + 1].count(),
+        count=capped(matching).count(),
         newer_than=events[0].sequence if has_newer else None,
         older_than=events[-1].sequence if has_older else None,
     )

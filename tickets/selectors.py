@@ -16,14 +16,12 @@ from django.utils import timezone
 
 from accounts import rbac, roles
 from accounts.models import RoleAssignment, Team, TeamMember, User
+from helpdesk.counting import capped, is_capped
 from tickets.filters import SORTS, TicketQueueFilter, sort_key
 from tickets.models import PRIORITY_ORDER, SavedView, Tag, Ticket, TicketActivity, TicketMessage
 from tickets.workflow import OPEN_STATUSES, SOLVED_STATUSES, Status
 
 QUEUE_PAGE_SIZE = 25
-# Past this many matches the total is shown as "10,000+": counting a million rows exactly on every
-# page view costs more than it tells.
-COUNT_CAP = 10_000
 # The queue refreshes itself every 30 seconds; its total may lag by as much.
 COUNT_CACHE_SECONDS = 30
 RECENTLY_SOLVED_DAYS = 7
@@ -46,13 +44,12 @@ def cached_for_query(queryset: QuerySet, name: str, compute, *, extra: tuple = (
 class CappedPaginator(Paginator):
     @cached_property
     def count(self) -> int:
-        # Unordered: counting needs no walk of the sort index, so the planner may combine indexes.
-        capped = self.object_list.order_by()[: COUNT_CAP + 1]
-        return cached_for_query(capped, "count", capped.count)
+        rows = capped(self.object_list)
+        return cached_for_query(rows, "count", rows.count)
 
     @property
     def count_is_estimate(self) -> bool:
-        return self.count > COUNT_CAP
+        return is_capped(self.count)
 
 
 def priority_order() -> Case:
