@@ -5,6 +5,7 @@ from django.contrib.auth.models import Permission
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from accounts import rbac
 from accounts.models import User
 
 
@@ -29,17 +30,14 @@ class RoleAwareBackend(ModelBackend):
         return Permission.objects.filter(in_force, group__role_assignments__user=user_obj).distinct()
 
     def get_all_permissions(self, user_obj, obj=None) -> set[str]:
-        # One query for the user's own and their roles' permissions (ModelBackend makes two); every
-        # permission check on a page shares the result.
+        # The user's own and their roles' permissions come with the rest of their access in one query
+        # (ModelBackend makes two of their own); every permission check on a page shares the result.
         if not user_obj.is_active or user_obj.is_anonymous or obj is not None:
             return set()
         if not hasattr(user_obj, "_perm_cache"):
             if user_obj.is_superuser:
-                perms = Permission.objects.all()
+                pairs = Permission.objects.values_list("content_type__app_label", "codename").order_by()
+                user_obj._perm_cache = {f"{app}.{codename}" for app, codename in pairs}
             else:
-                own = user_obj.user_permissions.values("pk")
-                from_roles = self._get_group_permissions(user_obj).values("pk")
-                perms = Permission.objects.filter(Q(pk__in=own) | Q(pk__in=from_roles))
-            pairs = perms.values_list("content_type__app_label", "codename").order_by()
-            user_obj._perm_cache = {f"{app}.{codename}" for app, codename in pairs}
+                user_obj._perm_cache = set(rbac.access(user_obj).permissions)
         return user_obj._perm_cache

@@ -10,7 +10,7 @@ from django.db.models import F
 from django.utils import timezone
 
 import audit
-from accounts import roles
+from accounts import rbac, roles
 from accounts.models import Invitation, RoleAssignment, User, UserSession
 from audit.models import AuditEvent
 
@@ -91,8 +91,7 @@ def role_assign(
     audit.record(
         "role_change", actor=actor, obj=user, changes={"role": (None, f"{role_name} until {expires_at}")}
     )
-    for cached in ("_rbac_roles", "_rbac_team_ids", "_rbac_staff_grants", "_perm_cache", "_group_perm_cache"):
-        user.__dict__.pop(cached, None)
+    rbac.forget(user)
     return assignment
 
 
@@ -100,6 +99,7 @@ def role_assign(
 def role_revoke(user: User, role_name: str, *, actor: User | None) -> None:
     RoleAssignment.objects.filter(user=user, role__name=role_name).delete()
     audit.record("role_change", actor=actor, obj=user, changes={"role": (role_name, None)})
+    rbac.forget(user)
 
 
 @transaction.atomic

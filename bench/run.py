@@ -112,6 +112,37 @@ def run_in_process(setup: dict, requests: int) -> dict[str, dict]:
     return results
 
 
+def profile_page(setup: dict, name: str, requests: int) -> None:
+    """Where one page's server time goes: cProfile over `requests` requests after the warm-up."""
+    import cProfile
+    import pstats
+
+    from django.test import Client
+
+    matches = [page for page in bench_pages(setup) if page[0].startswith(name)]
+    if not matches:
+        sys.exit(f"no page named {name!r}: " + ", ".join(page[0] for page in bench_pages(setup)))
+    title, who, _, path, data = matches[0]
+    client = Client()
+    client.force_login(setup[who])
+
+    def request(number: int):
+        return client.post(path, data(number)) if data else client.get(path)
+
+    for number in range(WARM_UP):
+        request(number)
+    profiler = cProfile.Profile()
+    begin = time.perf_counter()
+    profiler.enable()
+    for number in range(requests):
+        request(WARM_UP + number)
+    profiler.disable()
+    print(f"{title}: {(time.perf_counter() - begin) * 1000 / requests:.1f} ms per request under cProfile")
+    stats = pstats.Stats(profiler).strip_dirs()
+    stats.sort_stats("cumulative").print_stats(45)
+    stats.sort_stats("tottime").print_stats(25)
+
+
 class Gunicorn:
     """gunicorn serving the benchmark database: 2 sync workers on 127.0.0.1."""
 
@@ -230,6 +261,9 @@ def main() -> None:
     parser.add_argument("--wrk", type=int, default=0, metavar="SECONDS", help="50-client wrk run")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--json", type=Path)
+    parser.add_argument(
+        "--profile", metavar="PAGE", help="cProfile one page (a name from the table, or its start) instead"
+    )
     args = parser.parse_args()
 
     import django
@@ -255,6 +289,9 @@ def main() -> None:
     from tickets.models import Ticket
 
     setup = prepare()
+    if args.profile:
+        profile_page(setup, args.profile, args.requests)
+        return
     tickets = Ticket.objects.count()
     print(f"{database}: {tickets:,} tickets; page, p50 ms, p95 ms, queries")
     report = {"database": database, "tickets": tickets, "requests": args.requests, "warm_up": WARM_UP}

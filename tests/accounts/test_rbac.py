@@ -1,9 +1,14 @@
 """rbac.py: team access from memberships and grants, organisation isolation, explanations."""
 
+from datetime import timedelta
+
 import pytest
+from django.contrib.auth.models import Group
+from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
 from accounts import rbac
+from accounts.services import role_assign
 from tests.factories import (
     OrganizationFactory,
     TeamFactory,
@@ -12,6 +17,7 @@ from tests.factories import (
     make_agent,
     make_customer,
     make_supervisor,
+    make_ticket,
     make_user_with_role,
 )
 
@@ -85,3 +91,32 @@ def test_anonymous_and_suspended_users_have_no_roles(rf):
     agent.status = agent.Status.SUSPENDED
     assert not rbac.is_agent(agent)
     assert not rbac.has_permission(UserFactory(), "accounts.provide_support")
+
+
+def test_access_reads_roles_teams_grants_and_permissions_in_one_query(django_assert_num_queries):
+    support, billing, legal, archive = TeamFactory(), TeamFactory(), TeamFactory(), TeamFactory()
+    acme = OrganizationFactory()
+    agent = make_agent(support)
+    ticket = make_ticket(make_customer(acme), team=archive)
+    assign_perm(rbac.WORK_TEAM_QUEUE, agent, billing)
+    assign_perm("tickets.view_ticket", agent, ticket)
+    # Grants to a role reach its holders while the role is in force, and not after.
+    night_shift = Group.objects.create(name="Night shift")
+    assign_perm("accounts.change_team", night_shift)
+    assign_perm(rbac.WORK_TEAM_QUEUE, night_shift, legal)
+    assign_perm(rbac.VIEW_ORGANIZATION_TICKETS, night_shift, acme)
+    role_assign(agent, "Night shift", expires_at=timezone.now() + timedelta(hours=1), actor=None)
+    agent = type(agent).objects.get(pk=agent.pk)
+
+    with django_assert_num_queries(1):
+        access = rbac.access(agent)
+        assert rbac.workable_team_ids(agent) == {support.pk, billing.pk, legal.pk}
+        assert agent.has_perm("accounts.change_team")
+    assert access.roles == {"Agent", "Night shift"}
+    assert access.ticket_ids == {ticket.pk}
+    assert access.organization_ids == {acme.pk}
+
+    role_assign(agent, "Night shift", expires_at=timezone.now() - timedelta(seconds=1), actor=None)
+    assert rbac.workable_team_ids(agent) == {support.pk, billing.pk}
+    assert rbac.access(agent).organization_ids == frozenset()
+    assert not agent.has_perm("accounts.change_team")
