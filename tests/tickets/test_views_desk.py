@@ -65,6 +65,28 @@ def test_queue_shows_the_agents_teams_only(client, desk):
     assert listed(client.get(QUEUE)) == {"Printer on fire", "VPN keeps dropping"}
 
 
+def test_queue_row_shows_every_column_and_links_back_to_the_queue(client, desk):
+    printer = desk["printer"]
+    services.ticket_assign(printer, assignee=desk["colleague"], actor=desk["agent"])
+    client.force_login(desk["agent"])
+    page = client.get(QUEUE, {"status": "new", "q": "Printer"}).content.decode()
+    [row] = [row.split("</tr>")[0] for row in page.split("<tr data-ticket-row")[1:]]
+    workspace = reverse("tickets:desk_ticket", args=[printer.number])
+    assert f'data-href="{workspace}?queue=status%3Dnew%26q%3DPrinter"' in row
+    assert (
+        f'<a href="{workspace}?queue=status%3Dnew%26q%3DPrinter" data-ticket-link>{printer.reference}</a>'
+        in row
+    )
+    cells = [cell.split("</td>")[0] for cell in row.split("<td>")[2:]]
+    unread = 'New customer reply">●<span class="visually-hidden"> New reply</span></span> '
+    assert cells[1].endswith(unread + "Printer on fire") and cells[1].startswith('<span class="unread"')
+    assert cells[2:] == [
+        "Carla Customer", printer.organization.name, '<span class="badge badge-new">New</span>',
+        '<span class="badge badge-medium">Medium</span>', "Support", "Casey Colleague", cells[-1],
+    ]  # fmt: skip
+    assert cells[-1].startswith('<time datetime="')
+
+
 @pytest.mark.parametrize(
     "params",
     [
@@ -355,3 +377,13 @@ def test_cached_view_counts_are_per_person_even_for_administrators():
     services.ticket_assign(ticket, assignee=first, actor=first)
     assert queue_counts(first)["mine"] == 1
     assert queue_counts(second)["mine"] == 0  # not the first administrator's cached figure
+
+
+def test_cached_queue_total_follows_a_change_of_access(client, desk):
+    """The 30-second cache must not keep showing the total of the teams an agent had before."""
+    from accounts.models import TeamMember
+
+    client.force_login(desk["agent"])
+    assert client.get(QUEUE).context["queue"].page.paginator.count == 2
+    TeamMember.objects.create(team=desk["billing"], user=desk["agent"], role="agent")
+    assert client.get(QUEUE).context["queue"].page.paginator.count == 3

@@ -1,0 +1,71 @@
+"""Ticket markup used in long lists, built in Python: `{% status_badge ticket %}` and `{% queue_rows %}`.
+
+The queue's 25 rows cost about 0.4 ms each as template code (some twenty variable look-ups, a URL, an
+include and a timestamp per row): more than the rest of the page. format_html escapes every value
+as the template engine would.
+"""
+
+from urllib.parse import quote
+
+from django import template
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
+
+from helpdesk.templatetags.timestamps import timestamp
+from tickets.models import Ticket
+
+register = template.Library()
+
+EMPTY = "—"
+QUEUE_ROW = (
+    '<tr data-ticket-row data-href="{url}">'
+    '<td><input type="checkbox" name="tickets" value="{pk}" form="bulk-form" '
+    'aria-label="Select {reference}"></td>'
+    '<td><a href="{url}" data-ticket-link>{reference}</a></td>'
+    "<td>{unread}{subject}</td>"
+    "<td>{requester}</td>"
+    "<td>{organization}</td>"
+    "<td>{status}</td>"
+    '<td><span class="badge badge-{priority}">{priority_label}</span></td>'
+    "<td>{team}</td>"
+    "<td>{assignee}</td>"
+    "<td>{updated}</td>"
+    "</tr>\n"
+)
+UNREAD = mark_safe(
+    '<span class="unread" title="New customer reply">●<span class="visually-hidden"> New reply</span></span> '
+)
+
+
+@register.simple_tag
+def status_badge(ticket: Ticket) -> SafeString:
+    return format_html('<span class="badge badge-{}">{}</span>', ticket.status, ticket.get_status_display())
+
+
+@register.simple_tag
+def queue_rows(tickets: list[Ticket], queue_query: str) -> SafeString:
+    """The queue table's rows; each links to the workspace with the queue it came from."""
+    from_queue = "?queue=" + quote(queue_query, safe="/")
+    return format_html_join(
+        "",
+        QUEUE_ROW,
+        (
+            {
+                "url": reverse("tickets:desk_ticket", args=[ticket.number]) + from_queue,
+                "pk": ticket.pk,
+                "reference": ticket.reference,
+                "unread": UNREAD if ticket.unread_by_assignee else "",
+                "subject": ticket.subject,
+                "requester": ticket.requester.get_full_name(),
+                "organization": ticket.organization or EMPTY,
+                "status": status_badge(ticket),
+                "priority": ticket.priority,
+                "priority_label": ticket.get_priority_display(),
+                "team": ticket.team or EMPTY,
+                "assignee": ticket.assignee or EMPTY,
+                "updated": timestamp(ticket.updated_at, with_year=False),
+            }
+            for ticket in tickets
+        ),
+    )
