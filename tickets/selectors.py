@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from django.contrib.postgres.expressions import ArraySubquery
 from django.core.cache import cache
 from django.core.paginator import Page, Paginator
-from django.db.models import Case, Count, F, IntegerField, OuterRef, Q, QuerySet, Value, When, Window
+from django.db.models import Case, Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Value, When, Window
 from django.db.models.functions import RowNumber
 from django.http import QueryDict
 from django.utils import timezone
@@ -232,21 +232,23 @@ def ticket_workspace(user: User, ticket: Ticket, *, full_thread: bool = False) -
 
 def assignable_agents(ticket: Ticket) -> list[User]:
     """Active agents of the ticket's team (plus its current assignee), for the assignee picker."""
-    # Semi-joins, not joins: no DISTINCT, and PostgreSQL starts from the team's few members instead
-    # of every user.
-    staff = RoleAssignment.objects.in_force().filter(role__name__in=roles.STAFF_ROLES).values("user_id")
-    agents = User.objects.filter(pk__in=staff, status=User.Status.ACTIVE)
-    members = TeamMember.objects.filter(team_id=ticket.team_id).values("user_id")
-    condition = Q(pk__in=members) if ticket.team_id else Q(pk__in=[])
+    # The candidates' ids first (a union, not an OR, which made PostgreSQL scan every user), then one
+    # staff-role check per candidate.
+    candidates = TeamMember.objects.filter(team_id=ticket.team_id).values("user_id")
     if ticket.assignee_id:
-        condition |= Q(pk=ticket.assignee_id)
-    return list(agents.filter(condition).order_by("name", "email"))
+        candidates = candidates.union(User.objects.filter(pk=ticket.assignee_id).values("pk"), all=True)
+    is_staff = Exists(
+        RoleAssignment.objects.in_force().filter(user=OuterRef("pk"), role__name__in=roles.STAFF_ROLES)
+    )
+    agents = User.objects.filter(is_staff, pk__in=candidates, status=User.Status.ACTIVE)
+    return list(agents.order_by("name", "email"))
 
 
 def workspace_ticket_queryset(user: User):
     return (
-        Ticket.objects.visible_to(user)
-        .select_related("requester", "requester__organization", "organization", "team", "assignee", "form")
+        Ticket.objects.seen_by(user)
+        # Only what the page shows: each joined table adds about half a millisecond of planning.
+        .select_related("requester", "organization", "assignee", "form")
         # Tag names ride along in the ticket's own row: one query fewer than prefetching them.
         .annotate(
             tag_names=ArraySubquery(

@@ -387,3 +387,28 @@ def test_cached_queue_total_follows_a_change_of_access(client, desk):
     assert client.get(QUEUE).context["queue"].page.paginator.count == 2
     TeamMember.objects.create(team=desk["billing"], user=desk["agent"], role="agent")
     assert client.get(QUEUE).context["queue"].page.paginator.count == 3
+
+
+def test_assignee_picker_offers_the_teams_active_agents_and_the_current_assignee():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from accounts.models import TeamMember
+    from tests.factories import make_user_with_role
+    from tickets.selectors import assignable_agents
+
+    support, billing = TeamFactory(), TeamFactory()
+    make_agent(support, name="Anna"), make_agent(support, name="Ben")
+    make_agent(support, name="Sam Suspended", status="suspended")
+    lapsed = make_user_with_role("Agent", expires_at=timezone.now() - timedelta(days=1), name="Lapsed")
+    TeamMember.objects.create(team=support, user=lapsed)
+    make_agent(billing, name="Bea Billing")
+    ticket = make_ticket(make_customer(), team=support)
+    assert [user.name for user in assignable_agents(ticket)] == ["Anna", "Ben"]
+
+    outsider = make_agent(billing, name="Otto")
+    ticket.assignee = outsider
+    assert [user.name for user in assignable_agents(ticket)] == ["Anna", "Ben", "Otto"]
+    ticket.team = None
+    assert [user.name for user in assignable_agents(ticket)] == ["Otto"]

@@ -89,6 +89,33 @@ def test_querysets_match_the_matrix(world, who):
     assert notes.exists() == (who in SEES_NOTES)
 
 
+@pytest.mark.parametrize("who", EVERYONE)
+def test_a_thread_read_through_seen_by_matches_the_matrix(world, who):
+    """The workspace's short cut (no visibility sub-selects for a ticket read with seen_by) shows the
+    same messages as the general rule, and a ticket marked for one person is not a pass for another."""
+    people, ticket, _, _ = world
+    user = people[who]
+    seen = Ticket.objects.seen_by(user).filter(pk=ticket.pk).first()
+    assert (seen is not None) == (who in SEES_TICKET)
+    if seen is not None:
+        thread = TicketMessage.objects.visible_to(user, ticket=seen)
+        assert thread.filter(is_internal=True).exists() == (who in SEES_NOTES)
+        assert thread.filter(is_internal=False).exists()
+    marked_for_admin = Ticket.objects.seen_by(people["admin"]).get(pk=ticket.pk)
+    notes = TicketMessage.objects.visible_to(user, ticket=marked_for_admin).filter(is_internal=True)
+    assert notes.exists() == (who in SEES_NOTES)
+
+
+def test_an_agent_who_requested_a_ticket_elsewhere_sees_it_without_notes():
+    support, billing = TeamFactory(), TeamFactory()
+    agent = make_agent(support)
+    ticket = make_ticket(agent, team=billing)
+    services.ticket_add_note(ticket, body="Billing only", actor=make_agent(billing))
+    seen = Ticket.objects.seen_by(agent).get(pk=ticket.pk)
+    assert not seen.seen_as_staff
+    assert not TicketMessage.objects.visible_to(agent, ticket=seen).filter(is_internal=True).exists()
+
+
 @pytest.mark.parametrize("who", ["colleague", "other_org", "other_team_agent", "other_team_supervisor"])
 def test_outsiders_cannot_reply_or_change_status(client, world, who):
     people, ticket, _, _ = world

@@ -128,7 +128,7 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
 
 def _visible_ticket(request: HttpRequest, number: str) -> Ticket:
     return get_object_or_404(
-        Ticket.objects.visible_to(request.user).select_related("requester", "form", "assignee"), number=number
+        Ticket.objects.seen_by(request.user).select_related("requester", "form", "assignee"), number=number
     )
 
 
@@ -136,7 +136,7 @@ def _detail_context(request: HttpRequest, ticket: Ticket, reply_form: ReplyForm 
     thread = (
         TicketMessage.objects.visible_to(request.user, ticket=ticket).filter(is_internal=False).for_thread()
     )
-    by_customer = not Ticket.objects.staff_visible_to(request.user).filter(pk=ticket.pk).exists()
+    by_customer = not ticket.seen_as_staff
     allowed = workflow.allowed_transitions(ticket.status, by_customer=by_customer)
     return {
         "ticket": ticket,
