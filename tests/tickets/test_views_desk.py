@@ -345,6 +345,22 @@ def test_a_long_thread_opens_with_the_first_and_latest_messages(client, django_a
     assert body.count('class="message-card') == THREAD_WINDOW + 6 and "earlier message" not in body
 
 
+@pytest.mark.parametrize(
+    "total, hidden", [(THREAD_WINDOW, 0), (THREAD_WINDOW + 1, 0), (THREAD_WINDOW + 2, 1)]
+)
+def test_the_thread_hides_only_what_lies_between_the_first_and_latest_messages(client, total, hidden):
+    team = TeamFactory()
+    agent = make_agent(team)
+    ticket = make_ticket(make_customer(), team=team, description="First")
+    for number in range(total - 1):
+        services.ticket_reply(ticket, body=f"Reply {number}", actor=agent)
+    client.force_login(agent)
+    page = client.get(reverse("tickets:desk_ticket", args=[ticket.number]))
+    assert page.context["workspace"].hidden_messages == hidden
+    assert page.content.decode().count('class="message-card') == total - hidden
+    assert ("earlier message" in page.content.decode()) == bool(hidden)
+
+
 def test_custom_fields_are_edited_inline_and_validated(client, desk):
     from tests.factories import TicketFormFactory
 
