@@ -1,7 +1,9 @@
 """Two-factor sign-in (django-otp): an authenticator app (TOTP) plus single-use recovery codes.
 
 Staff (agents and administrators) may enrol; the site configuration can require it of them. The
-services here are the only writers of OTP devices; each takes `actor` and is audited.
+services here are the only writers of OTP devices; each takes `actor` and is audited. Recovery codes
+are shown once and stored only as keyed hashes (`recovery_code_digest`), so a copy of the database
+holds no usable codes.
 """
 
 import re
@@ -10,8 +12,10 @@ from dataclasses import dataclass
 
 import django_otp
 import segno
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.crypto import salted_hmac
 from django_otp.models import Device
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -66,12 +70,33 @@ def two_factor_start(user: User, *, actor: User, token: str = "") -> TOTPDevice:
         return TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=False)
 
 
+def recovery_code_digest(code: str, secret: str | None = None) -> str:
+    """What is stored of a recovery code: HMAC-SHA256 keyed with SECRET_KEY (or `secret`), 16 hex
+    digits (the width of django-otp's token column)."""
+    digest = salted_hmac(
+        "accounts.two_factor.recovery_code", normalise(code), secret=secret, algorithm="sha256"
+    )
+    return digest.hexdigest()[:16]
+
+
+def _stored_recovery_code(device: StaticDevice, code: str) -> str:
+    """The stored digest matching `code` under SECRET_KEY or one of SECRET_KEY_FALLBACKS (codes made
+    before a key rotation keep working), else its digest under the current key."""
+    candidates = [
+        recovery_code_digest(code, key) for key in (settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS)
+    ]
+    stored = device.token_set.filter(token__in=candidates).values_list("token", flat=True).first()
+    return stored or candidates[0]
+
+
 def _new_recovery_codes(user: User) -> list[str]:
     # The device stays (only its codes change): a session verified with a recovery code stays verified.
     device, _ = StaticDevice.objects.get_or_create(user=user, defaults={"name": "Recovery codes"})
     device.token_set.all().delete()
     codes = [StaticToken.random_token() for _ in range(RECOVERY_CODE_COUNT)]
-    StaticToken.objects.bulk_create(StaticToken(device=device, token=code) for code in codes)
+    StaticToken.objects.bulk_create(
+        StaticToken(device=device, token=recovery_code_digest(code)) for code in codes
+    )
     return codes
 
 
@@ -143,6 +168,8 @@ def verify(user: User, token: str) -> Device:
     allowed, _ = device.verify_is_allowed()
     if not allowed:
         raise ValidationError(CODE_THROTTLED)
+    if isinstance(device, StaticDevice):
+        token = _stored_recovery_code(device, token)
     verified = django_otp.verify_token(user, device.persistent_id, token)
     if verified is None:
         audit.record("two_factor_failed", actor=user, obj=user, category=SECURITY)

@@ -14,6 +14,8 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 DEBUG = env.bool("DEBUG", default=False)
 # The default key is only good for a laptop; `check --deploy` flags it (security.W009).
 SECRET_KEY = env("SECRET_KEY", default="django-insecure-local-development-key-change-me")
+# Earlier keys, still accepted while sessions, reset links and recovery codes made with them expire.
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 

@@ -1,6 +1,7 @@
 """Two-factor sign-in: enrolment, the second sign-in step, recovery codes, throttling, the site-wide
 requirement for staff, administrators' reset, and the admin's sign-in door."""
 
+import re
 import time
 from base64 import b32decode
 
@@ -8,7 +9,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 from django_otp.oath import TOTP
-from django_otp.plugins.otp_static.models import StaticToken
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import two_factor
@@ -44,8 +45,16 @@ def enrol(client: Client, user) -> tuple[TOTPDevice, list[str]]:
     device = TOTPDevice.objects.get(user=user, confirmed=False)
     response = client.post(SETTINGS, {"action": "confirm", "code": code_for(device)})
     assert response.status_code == 200, response.content.decode()
-    codes = list(StaticToken.objects.filter(device__user=user).values_list("token", flat=True))
-    return TOTPDevice.objects.get(pk=device.pk), codes
+    return TOTPDevice.objects.get(pk=device.pk), shown_codes(response)
+
+
+def shown_codes(response) -> list[str]:
+    """The recovery codes a page shows (the only place they exist in clear)."""
+    return re.findall(r"<li><code>([a-z2-7]{8})</code></li>", response.content.decode())
+
+
+def stored_codes(user) -> set[str]:
+    return set(StaticToken.objects.filter(device__user=user).values_list("token", flat=True))
 
 
 def test_agent_enrols_with_a_code_from_the_app_and_gets_recovery_codes(client):
@@ -68,8 +77,11 @@ def test_agent_enrols_with_a_code_from_the_app_and_gets_recovery_codes(client):
     response = client.post(SETTINGS, {"action": "confirm", "code": code_for(device)})
     page = response.content.decode()
     assert response.status_code == 200 and two_factor.is_enabled(agent)
-    codes = StaticToken.objects.filter(device__user=agent).values_list("token", flat=True)
-    assert len(codes) == two_factor.RECOVERY_CODE_COUNT and all(code in page for code in codes)
+    codes = shown_codes(response)
+    assert len(set(codes)) == two_factor.RECOVERY_CODE_COUNT
+    # Stored as keyed hashes only: a copy of the database holds no usable code.
+    assert stored_codes(agent) == {two_factor.recovery_code_digest(code) for code in codes}
+    assert not stored_codes(agent) & set(codes) and not any(code in page for code in stored_codes(agent))
     assert AuditEvent.objects.filter(action="two_factor_enable", actor=agent).exists()
     # The enrolling session is verified: work goes on without a second prompt.
     assert client.get(reverse("tickets:desk_queue")).status_code == 200
@@ -119,6 +131,38 @@ def test_recovery_code_signs_in_once():
     assert again.post(VERIFY, {"code": codes[0]}).status_code == 422
 
 
+def test_recovery_codes_survive_a_secret_key_rotation_with_the_old_key_as_fallback(settings):
+    agent = make_agent(TeamFactory())
+    _, codes = enrol(Client(), agent)
+    old_key = settings.SECRET_KEY
+    settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS = "a-new-secret-key-" + "x" * 40, [old_key]
+    client = Client()
+    password_step(client, agent)
+    assert client.post(VERIFY, {"code": codes[1]}).status_code == 302
+    settings.SECRET_KEY_FALLBACKS = []  # once the old key is retired, its codes stop working
+    again = Client()
+    password_step(again, agent)
+    assert again.post(VERIFY, {"code": codes[2]}).status_code == 422
+
+
+def test_the_migration_hashes_codes_stored_in_clear():
+    from importlib import import_module
+
+    from django.apps import apps
+
+    migration = import_module("accounts.migrations.0004_hash_recovery_codes")
+    agent = make_agent(TeamFactory())
+    _, codes = enrol(Client(), agent)
+    StaticToken.objects.filter(device__user=agent).delete()
+    device = StaticDevice.objects.get(user=agent)
+    StaticToken.objects.bulk_create(StaticToken(device=device, token=code) for code in codes)  # as before
+    migration.hash_clear_codes(apps, None)
+    assert stored_codes(agent) == {two_factor.recovery_code_digest(code) for code in codes}
+    client = Client()
+    password_step(client, agent)
+    assert client.post(VERIFY, {"code": codes[0]}).status_code == 302
+
+
 def test_wrong_codes_are_throttled_even_when_the_next_one_is_right():
     agent = make_agent(TeamFactory())
     device, _ = enrol(Client(), agent)
@@ -159,8 +203,9 @@ def test_recovery_codes_can_be_renewed_and_two_factor_switched_off_with_a_code(c
     device, old_codes = enrol(client, agent)
     static_device_id = StaticToken.objects.filter(device__user=agent).first().device_id
     response = client.post(SETTINGS, {"action": "codes", "code": old_codes[0]})
-    new_codes = set(StaticToken.objects.filter(device__user=agent).values_list("token", flat=True))
-    assert not new_codes & set(old_codes) and all(code in response.content.decode() for code in new_codes)
+    new_codes = set(shown_codes(response))
+    assert len(new_codes) == two_factor.RECOVERY_CODE_COUNT and not new_codes & set(old_codes)
+    assert stored_codes(agent) == {two_factor.recovery_code_digest(code) for code in new_codes}
     # The recovery-code device stays, so a session verified with one of its codes stays verified.
     assert StaticToken.objects.filter(device__user=agent).first().device_id == static_device_id
     client.post(SETTINGS, {"action": "disable", "code": code_for(device, steps_ahead=1)})
@@ -176,7 +221,7 @@ def test_changes_to_an_enabled_second_factor_need_a_current_code(client, action)
     response = client.post(SETTINGS, {"action": action, "code": "999999"})
     assert response.status_code == 422 and two_factor.CODE_INVALID in response.content.decode()
     assert two_factor.is_enabled(agent)
-    assert set(StaticToken.objects.filter(device__user=agent).values_list("token", flat=True)) == set(codes)
+    assert stored_codes(agent) == {two_factor.recovery_code_digest(code) for code in codes}
     assert not TOTPDevice.objects.filter(user=agent, confirmed=False).exists()
     client.post(SETTINGS, {"action": "start"})  # the button of the first set-up does not skip the code
     assert not TOTPDevice.objects.filter(user=agent, confirmed=False).exists()
