@@ -258,8 +258,18 @@ class Ticket(models.Model):
             models.Index(fields=["status", "-updated_at"], name="ticket_status_updated"),
             models.Index(fields=["team", "status", "-updated_at"], name="ticket_team_status_updated"),
             models.Index(fields=["assignee", "status", "-updated_at"], name="ticket_assignee_status_updated"),
-            models.Index(fields=["requester", "-updated_at"], name="ticket_requester_updated"),
-            models.Index(fields=["organization", "-updated_at"], name="ticket_organization_updated"),
+            # Partial, so a customer's (or an organisation's) count is an index-only scan: with every
+            # ticket in them, counting 4,000 tickets visited 4,000 heap pages to skip deleted ones.
+            models.Index(
+                fields=["requester", "-updated_at"],
+                name="ticket_requester_updated",
+                condition=models.Q(is_deleted=False),
+            ),
+            models.Index(
+                fields=["organization", "-updated_at"],
+                name="ticket_organization_updated",
+                condition=models.Q(is_deleted=False),
+            ),
             models.Index(
                 fields=["sla_due_at"], name="ticket_sla_due", condition=models.Q(sla_due_at__isnull=False)
             ),
