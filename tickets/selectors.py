@@ -1,6 +1,7 @@
 """Reads that build the agent desk's pages, with their prefetching, so query budgets can hold them."""
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cached_property
@@ -14,7 +15,7 @@ from django.http import QueryDict
 from django.utils import timezone
 
 from accounts import rbac, roles
-from accounts.models import RoleAssignment, Team, TeamMember, User
+from accounts.models import Organization, RoleAssignment, Team, TeamMember, User
 from helpdesk.counting import capped, is_capped
 from tickets.filters import SORTS, TicketQueueFilter, sort_key
 from tickets.models import PRIORITY_ORDER, SavedView, Tag, Ticket, TicketActivity, TicketMessage
@@ -228,16 +229,30 @@ def ticket_workspace(user: User, ticket: Ticket, *, full_thread: bool = False) -
 
 def assignable_agents(ticket: Ticket) -> list[User]:
     """Active agents of the ticket's team (plus its current assignee), for the assignee picker."""
+    return agents_in_teams({ticket.team_id} - {None}, also=ticket.assignee_id)
+
+
+def agents_in_teams(team_ids: Iterable[int], *, also: int | None = None) -> list[User]:
+    """Active agents who are members of these teams (plus the user `also`), by name."""
     # The candidates' ids first (a union, not an OR, which made PostgreSQL scan every user), then one
     # staff-role check per candidate.
-    candidates = TeamMember.objects.filter(team_id=ticket.team_id).values("user_id")
-    if ticket.assignee_id:
-        candidates = candidates.union(User.objects.filter(pk=ticket.assignee_id).values("pk"), all=True)
+    candidates = TeamMember.objects.filter(team_id__in=list(team_ids)).values("user_id")
+    if also:
+        candidates = candidates.union(User.objects.filter(pk=also).values("pk"), all=True)
     is_staff = Exists(
         RoleAssignment.objects.in_force().filter(user=OuterRef("pk"), role__name__in=roles.STAFF_ROLES)
     )
     agents = User.objects.filter(is_staff, pk__in=candidates, status=User.Status.ACTIVE)
     return list(agents.order_by("name", "email"))
+
+
+def organizations_for_filter() -> list[Organization]:
+    """Active organisations for the queue's filter, at most COUNT_CACHE_SECONDS old."""
+    organizations = cache.get("queue-organizations")
+    if organizations is None:
+        organizations = list(Organization.objects.filter(is_active=True).only("name").order_by("name"))
+        cache.set("queue-organizations", organizations, COUNT_CACHE_SECONDS)
+    return organizations
 
 
 def workspace_ticket_queryset(user: User):

@@ -172,6 +172,47 @@ def test_bulk_assign_and_tags(client, desk):
     assert not Ticket.objects.filter(pk__in=ids, tags__name="outage").exists()
 
 
+def test_bulk_assign_to_a_named_agent_reports_whom_the_agent_cannot_reach(client, desk):
+    # Visible to the agent because it is assigned to them, but outside the colleague's team.
+    billing_ticket = make_ticket(desk["customer"], team=desk["billing"], subject="Refund")
+    Ticket.objects.filter(pk=billing_ticket.pk).update(assignee=desk["agent"])
+    client.force_login(desk["agent"])
+    page = client.get(QUEUE).content.decode()
+    assert f'<option value="assign:{desk["colleague"].pk}">Assign to Casey Colleague</option>' in page
+    assert f'value="assign:{desk["outsider"].pk}"' not in page  # not in the agent's teams
+    response = client.post(
+        reverse("tickets:desk_bulk"),
+        {"tickets": [desk["printer"].pk, billing_ticket.pk], "action": f"assign:{desk['colleague'].pk}"},
+    )
+    notes = [str(message) for message in get_messages(response.wsgi_request)]
+    assert any(f"Updated 1 ticket(s): {desk['printer'].reference}" in note for note in notes)
+    assert any(f"{billing_ticket.reference} was not changed" in note for note in notes)
+    assignees = dict(Ticket.objects.values_list("subject", "assignee"))
+    assert assignees["Printer on fire"] == desk["colleague"].pk
+    assert assignees["Refund"] == desk["agent"].pk
+
+
+def test_queue_filters_by_a_named_assignee_organisation_and_requester(client, desk):
+    services.ticket_assign(desk["vpn"], assignee=desk["colleague"], actor=desk["agent"])
+    other = make_customer(name="Otto Other", email="otto@globex.example")
+    globex_ticket = make_ticket(other, team=desk["support"], subject="Globex printer")
+    client.force_login(desk["agent"])
+    page = client.get(QUEUE).content.decode()
+    assert f'<option value="{desk["colleague"].pk}">Casey Colleague</option>' in page
+    assert '<label for="queue-organization">Organisation</label>' in page
+
+    assert listed(client.get(QUEUE, {"assignee": desk["colleague"].pk})) == {"VPN keeps dropping"}
+    organization = desk["customer"].organization
+    by_organization = listed(client.get(QUEUE, {"organization": organization.pk}))
+    assert by_organization == {"Printer on fire", "VPN keeps dropping"}
+
+    response = client.get(QUEUE, {"requester": other.pk, "status": "new"})
+    assert listed(response) == {globex_ticket.subject}
+    page = response.content.decode()
+    assert "Requester: <strong>Otto Other</strong>" in page
+    assert '<a href="?status=new">Remove' in page
+
+
 def test_bulk_move_to_a_team_the_agent_does_not_work_is_refused(client, desk):
     client.force_login(desk["agent"])
     response = client.post(

@@ -45,6 +45,8 @@ def queue(request: HttpRequest) -> HttpResponse:
         "saved_views": selectors.saved_views(request.user),
         "current_query": request.GET.urlencode(),
         "teams": list(Team.objects.filter(pk__in=rbac.workable_team_ids(request.user))),
+        "agents": selectors.agents_in_teams(rbac.workable_team_ids(request.user)),
+        "organizations": selectors.organizations_for_filter(),
         "statuses": Status.choices,
         "priorities": Priority.choices,
     }

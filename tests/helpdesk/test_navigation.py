@@ -1,0 +1,26 @@
+"""Every link in the main navigation leads somewhere for every demo role: no dead ends."""
+
+import re
+
+import pytest
+from django.core.management import call_command
+
+from accounts.models import User
+from tests.helpdesk.test_fixtures import DEMO_ACCOUNTS
+
+NAV = re.compile(r'<nav[^>]*aria-label="Main"[^>]*>(.*?)</nav>', re.S)
+LINK = re.compile(r'<a [^>]*href="([^"]+)"')
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("email", [None, *DEMO_ACCOUNTS])
+def test_every_navigation_link_answers(client, email):
+    call_command("loaddata", "roles", "demo", verbosity=0)
+    if email:
+        client.force_login(User.objects.get(email=email))
+    home = client.get("/")
+    links = LINK.findall(NAV.search(home.content.decode()).group(1))
+    assert len(links) >= 3
+    for href in links:
+        response = client.get(href)
+        assert response.status_code == 200, (email, href, response.status_code)
