@@ -1,7 +1,9 @@
 """Admin for tickets, messages, forms and tags. Ticket changes go through the services."""
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.http import HttpResponse, HttpResponseRedirect
 
 from audit.admin import AuditedModelAdmin
 from helpdesk.admin import ReadOnlyInline
@@ -21,8 +23,36 @@ class TicketActivityInline(ReadOnlyInline):
     readonly_fields = fields
 
 
+class TicketAdminForm(forms.ModelForm):
+    """Refuses a save from a stale page: the admin's form compares the posted values with the ticket as
+    it is now, so without this check an old page would silently undo a colleague's change."""
+
+    seen_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    class Meta:
+        model = Ticket
+        fields: list[str] = []
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["seen_version"].initial = self.instance.version
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if self.instance.pk:
+            # The admin saves inside one transaction: the lock holds until the services have run.
+            current = (
+                Ticket.objects.select_for_update().values_list("version", flat=True).get(pk=self.instance.pk)
+            )
+            if data.get("seen_version") != current:
+                raise ValidationError(services.STALE)
+        return data
+
+
 @admin.register(Ticket)
 class TicketAdmin(admin.ModelAdmin):
+    form = TicketAdminForm
     list_display = (
         "reference",
         "subject",
@@ -53,6 +83,7 @@ class TicketAdmin(admin.ModelAdmin):
         "assignee",
         "escalation_level",
         "tags",
+        "seen_version",
         *readonly_fields,
     )
     filter_horizontal = ("tags",)
@@ -86,11 +117,21 @@ class TicketAdmin(admin.ModelAdmin):
                 services.ticket_update_fields(original, changes=fields, actor=request.user)
         except (services.TicketError, ValidationError) as error:
             messages.error(request, f"Not saved: {'; '.join(getattr(error, 'messages', [str(error)]))}")
+            request.ticket_refused = True
+
+    def response_change(self, request, obj: Ticket) -> HttpResponse:
+        if getattr(request, "ticket_refused", False):  # back to the ticket, without "changed successfully"
+            return HttpResponseRedirect(request.path)
+        return super().response_change(request, obj)
 
     def save_related(self, request, form, formsets, change) -> None:
+        # Tags through their service instead of form.save_m2m(). The inlines are read-only; saving them
+        # changes nothing but gives the admin's change message its (empty) lists of changes.
         if "tags" in form.changed_data:
             names = [tag.name for tag in form.cleaned_data["tags"]]
             services.ticket_set_tags(form.instance, names=names, actor=request.user)
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
 
 
 @admin.register(TicketMessage)

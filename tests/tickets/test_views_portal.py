@@ -150,6 +150,24 @@ def test_customer_marks_solved_and_reopens(client):
     assert Ticket.objects.get(pk=ticket.pk).status == Status.OPEN
 
 
+def test_mark_as_solved_from_a_stale_page_is_refused_until_the_customer_has_read_the_answer(client):
+    customer, team = make_customer(), TeamFactory()
+    ticket = make_ticket(customer, team=team)
+    client.force_login(customer)
+    page = client.get(reverse("tickets:portal_detail", args=[ticket.number])).content.decode()
+    assert f'<input type="hidden" name="version" value="{ticket.version}">' in page
+    # Support answers with a question while the customer's page is open.
+    agent = make_agent(team)
+    services.ticket_reply(ticket, body="Which printer?", actor=agent)
+    url = reverse("tickets:portal_status", args=[ticket.number])
+    response = client.post(url, {"status": "resolved", "version": ticket.version}, follow=True)
+    assert services.STALE in response.content.decode()
+    assert Ticket.objects.get(pk=ticket.pk).status != Status.RESOLVED
+    fresh = Ticket.objects.get(pk=ticket.pk)
+    client.post(url, {"status": "resolved", "version": fresh.version})
+    assert Ticket.objects.get(pk=ticket.pk).status == Status.RESOLVED
+
+
 def test_state_changing_urls_refuse_get(client):
     customer = make_customer()
     ticket = make_ticket(customer)

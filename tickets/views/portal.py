@@ -196,8 +196,15 @@ def ticket_reply(request: HttpRequest, number: str) -> HttpResponse:
 def ticket_set_status(request: HttpRequest, number: str) -> HttpResponse:
     ticket = _visible_ticket(request, number)
     target = request.POST.get("status", "")
+    version = request.POST.get("version", "")
     try:
-        services.ticket_transition(ticket, status=target, actor=request.user)
+        # From a stale page (say support answered a moment ago) the customer reads the answer first.
+        services.ticket_transition(
+            ticket,
+            status=target,
+            actor=request.user,
+            expected_version=int(version) if version.isdigit() else None,
+        )
     except services.TicketError as error:
         messages.error(request, str(error))
     else:

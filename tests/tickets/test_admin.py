@@ -1,0 +1,72 @@
+"""The ticket admin: edits go through the services, and a save from a stale page is refused."""
+
+import pytest
+from django.urls import reverse
+
+from tests.factories import TeamFactory, make_administrator, make_agent, make_customer, make_ticket
+from tickets import services
+from tickets.models import Ticket, TicketActivity
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def setting():
+    team = TeamFactory()
+    agent = make_agent(team)
+    ticket = make_ticket(make_customer(), team=team, subject="Printer on fire")
+    administrator = make_administrator(is_superuser=True)
+    return {"team": team, "agent": agent, "ticket": ticket, "administrator": administrator}
+
+
+def change_page_data(response) -> dict:
+    """What the browser would post back from the admin's change page, unchanged."""
+    form = response.context["adminform"].form
+    data = {}
+    for name in form.fields:
+        value = form[name].value()
+        data[name] = "" if value is None else value
+    for inline in response.context["inline_admin_formsets"]:
+        management = inline.formset.management_form
+        for name in management.fields:
+            data[management.add_prefix(name)] = management[name].value()
+    return data
+
+
+def test_admin_edit_goes_through_the_services(client, setting):
+    ticket = setting["ticket"]
+    url = reverse("admin:tickets_ticket_change", args=[ticket.pk])
+    client.force_login(setting["administrator"])
+    data = change_page_data(client.get(url))
+    response = client.post(url, {**data, "priority": "urgent"})
+    assert response.status_code == 302
+    ticket.refresh_from_db()
+    assert (ticket.priority, ticket.version) == ("urgent", 2)
+    assert TicketActivity.objects.filter(ticket=ticket, field="priority", new_value="urgent").exists()
+
+
+def test_admin_save_from_a_stale_page_is_refused_and_keeps_the_colleagues_change(client, setting):
+    ticket = setting["ticket"]
+    url = reverse("admin:tickets_ticket_change", args=[ticket.pk])
+    client.force_login(setting["administrator"])
+    stale = change_page_data(client.get(url))
+    # Meanwhile an agent raises the priority from the desk.
+    services.ticket_update_fields(ticket, changes={"priority": "high"}, actor=setting["agent"])
+    response = client.post(url, {**stale, "subject": "Printer on fire (edited)"})
+    assert response.status_code == 200  # the form again, with what was typed
+    assert services.STALE in response.content.decode()
+    assert 'value="Printer on fire (edited)"' in response.content.decode()
+    ticket = Ticket.objects.get(pk=ticket.pk)
+    assert (ticket.subject, ticket.priority) == ("Printer on fire", "high")
+
+
+def test_admin_change_the_workflow_refuses_is_reported_without_a_success_message(client, setting):
+    ticket = setting["ticket"]
+    Ticket.objects.filter(pk=ticket.pk).update(status="closed")
+    url = reverse("admin:tickets_ticket_change", args=[ticket.pk])
+    client.force_login(setting["administrator"])
+    data = change_page_data(client.get(url))
+    response = client.post(url, {**data, "status": "open"}, follow=True)
+    notes = [str(message) for message in response.context["messages"]]
+    assert notes == ["Not saved: A ticket cannot go from Closed to Open."]
+    assert Ticket.objects.get(pk=ticket.pk).status == "closed"
