@@ -137,6 +137,10 @@ RATE_LIMITS = {
     "password_reset": ("10/h", "3/h"),
     "ticket_submit": ("60/h", "20/h"),
     "search": ("120/m", "120/m"),
+    # A visitor votes on a handful of articles; anonymous votes are one per session and a script can
+    # drop its session cookie, so the per-IP rate bounds how far it can push a counter (an office
+    # behind one address still has room). Signed-in votes are one per account already.
+    "vote": ("30/h", "30/h"),
 }
 # Two-factor sign-in (django-otp): the name authenticator apps show next to the code.
 OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", default="Helpdesk")

@@ -5,6 +5,7 @@ from django.core.cache import cache
 from django.db.models import Count, F
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts import rbac
@@ -121,9 +122,11 @@ def article_detail(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @require_POST
+@rate_limit("vote")  # vote stuffing: each anonymous vote without a session cookie starts a new session
 def article_vote(request: HttpRequest, slug: str) -> HttpResponse:
     article = get_object_or_404(Article.objects.publicly_listed_to(request.user), slug=slug)
     helpful = request.POST.get("helpful") == "yes"
+    from_ticket_form = request.POST.get("from") == "ticket"
     if not request.session.session_key:
         request.session.save()
     services.article_vote(
@@ -131,13 +134,20 @@ def article_vote(request: HttpRequest, slug: str) -> HttpResponse:
         helpful=helpful,
         user=request.user,
         session_key=request.session.session_key,
-        from_ticket_form=request.POST.get("from") == "ticket",
+        from_ticket_form=from_ticket_form,
     )
     article.refresh_from_db()
-    context = {"article": article, "vote": helpful, "from_ticket_form": request.POST.get("from") == "ticket"}
     if request.htmx:
+        context = {
+            "article": article,
+            "vote": helpful,
+            "from_ticket_form": from_ticket_form,
+            "just_voted": True,
+        }
         return render(request, ARTICLE_TEMPLATE + "#vote", context)
-    return redirect("knowledge:article", slug=article.slug)
+    url = reverse("knowledge:article", args=[article.slug])
+    # Keep "from=ticket" so a changed vote still counts as a deflection.
+    return redirect(url + "?from=ticket" if from_ticket_form else url)
 
 
 @require_POST
