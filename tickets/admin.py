@@ -89,8 +89,30 @@ class TicketAdmin(admin.ModelAdmin):
     filter_horizontal = ("tags",)
     inlines = (TicketMessageInline, TicketActivityInline)
 
+    actions = ("delete_tickets", "restore_tickets")
+
     def has_add_permission(self, request) -> bool:
         return False  # tickets are created through the portal or the desk, which run ticket_create
+
+    @admin.action(description="Delete the selected tickets (administrators can restore them)")
+    def delete_tickets(self, request, queryset) -> None:
+        self._apply(request, queryset, services.ticket_delete, "Deleted")
+
+    @admin.action(description="Restore the selected deleted tickets")
+    def restore_tickets(self, request, queryset) -> None:
+        self._apply(request, queryset, services.ticket_restore, "Restored")
+
+    def _apply(self, request, queryset, service, done: str) -> None:
+        changed = []
+        for ticket in queryset.order_by("number"):
+            try:
+                service(ticket, actor=request.user)
+            except services.TicketError as refused:
+                messages.error(request, f"{ticket.reference}: {refused}")
+            else:
+                changed.append(ticket.reference)
+        if changed:
+            messages.success(request, f"{done} {len(changed)} ticket(s): {', '.join(changed)}.")
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # soft delete only

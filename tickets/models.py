@@ -387,6 +387,8 @@ class TicketActivity(models.Model):
         NOTE = "note", "Internal note"
         MERGE = "merge", "Merged"
         FOLLOW_UP = "follow_up", "Follow-up opened"
+        DELETED = "deleted", "Deleted"
+        RESTORED = "restored", "Restored"
 
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="activities")
     actor = models.ForeignKey(

@@ -453,6 +453,31 @@ def ticket_set_tags(
     return ticket
 
 
+@transaction.atomic
+def ticket_delete(ticket: Ticket, *, actor: User) -> Ticket:
+    """Soft delete (spam, a duplicate entered by mistake): the ticket disappears from every list and
+    page except for administrators, who can restore it. Its rows stay for the audit trail."""
+    return _set_deleted(ticket, True, actor=actor)
+
+
+@transaction.atomic
+def ticket_restore(ticket: Ticket, *, actor: User) -> Ticket:
+    return _set_deleted(ticket, False, actor=actor)
+
+
+def _set_deleted(ticket: Ticket, deleted: bool, *, actor: User) -> Ticket:
+    if not rbac.is_administrator(actor):
+        raise TicketNotAllowed(NOT_ALLOWED)
+    ticket = _lock(ticket, None)
+    if ticket.is_deleted == deleted:
+        return ticket
+    ticket.is_deleted, ticket.deleted_at = deleted, timezone.now() if deleted else None
+    action = TicketActivity.Action.DELETED if deleted else TicketActivity.Action.RESTORED
+    _activity(ticket, actor, action, "is_deleted", not deleted, deleted)
+    _save(ticket, actor, ["is_deleted", "deleted_at"])
+    return ticket
+
+
 def tickets_close_resolved(*, now: datetime | None = None, days: int | None = None) -> int:
     """Close tickets resolved more than `days` ago (the scheduled auto-close), as the System."""
     now = now or timezone.now()

@@ -121,6 +121,10 @@ WRITERS = {
     "ticket_set_tags": ("ticket.tags", lambda w: ticket_services.ticket_set_tags(
         w["ticket"], names=["vip"], actor=w["agent"])),
     "tickets_close_resolved": ("ticket.status", _resolved_long_ago),
+    "ticket_delete": ("ticket.deleted", lambda w: ticket_services.ticket_delete(
+        w["ticket"], actor=w["admin"])),
+    "ticket_restore": ("ticket.restored", lambda w: ticket_services.ticket_restore(
+        ticket_services.ticket_delete(w["ticket"], actor=w["admin"]), actor=w["admin"])),
     "tickets_bulk_apply": ("ticket.priority", lambda w: ticket_services.tickets_bulk_apply(
         [w["ticket"]], action="priority", value="urgent", actor=w["agent"])),
     "anonymous_requester": ("create", lambda w: (

@@ -6,6 +6,7 @@ from django.urls import reverse
 from tests.factories import TeamFactory, make_administrator, make_agent, make_customer, make_ticket
 from tickets import services
 from tickets.models import Ticket, TicketActivity
+from tickets.workflow import Status
 
 pytestmark = pytest.mark.django_db
 
@@ -70,3 +71,35 @@ def test_admin_change_the_workflow_refuses_is_reported_without_a_success_message
     notes = [str(message) for message in response.context["messages"]]
     assert notes == ["Not saved: A ticket cannot go from Closed to Open."]
     assert Ticket.objects.get(pk=ticket.pk).status == "closed"
+
+
+def test_administrator_deletes_and_restores_tickets_from_the_admin(client, setting):
+    ticket, agent = setting["ticket"], setting["agent"]
+    changelist = reverse("admin:tickets_ticket_changelist")
+    workspace = reverse("tickets:desk_ticket", args=[ticket.number])
+    client.force_login(setting["administrator"])
+    response = client.post(
+        changelist, {"action": "delete_tickets", "_selected_action": [ticket.pk]}, follow=True
+    )
+    assert f"Deleted 1 ticket(s): {ticket.reference}." in response.content.decode()
+    ticket.refresh_from_db()
+    assert ticket.is_deleted and ticket.deleted_at is not None
+    assert "only administrators see this ticket" in client.get(workspace).content.decode()
+    client.force_login(agent)
+    assert client.get(workspace).status_code == 404
+    client.force_login(ticket.requester)
+    assert client.get(reverse("tickets:portal_detail", args=[ticket.number])).status_code == 404
+
+    client.force_login(setting["administrator"])
+    client.post(changelist, {"action": "restore_tickets", "_selected_action": [ticket.pk]})
+    client.force_login(agent)
+    assert client.get(workspace).status_code == 200
+    actions = list(TicketActivity.objects.filter(ticket=ticket).values_list("action", flat=True))
+    assert actions[-2:] == ["deleted", "restored"]
+
+
+def test_only_administrators_may_delete_a_ticket(setting):
+    with pytest.raises(services.TicketNotAllowed):
+        services.ticket_delete(setting["ticket"], actor=setting["agent"])
+    ticket = Ticket.objects.get(pk=setting["ticket"].pk)
+    assert not ticket.is_deleted and ticket.status == Status.NEW
