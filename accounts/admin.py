@@ -1,5 +1,7 @@
 """Admin for people, organisations, teams, roles, invitations and skills."""
 
+from typing import Any
+
 from django.contrib import admin, messages
 from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
@@ -9,10 +11,29 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from guardian.admin import GuardedModelAdmin
 
+import audit
 from accounts import services, two_factor
 from accounts.models import Invitation, Organization, RoleAssignment, Skill, Team, TeamMember, User
 from accounts.roles import BUILT_IN_ROLES
 from audit.admin import AuditedAdminMixin, AuditedModelAdmin, AuditedObjectPermissionsMixin
+
+
+class RoleChangeAuditMixin:
+    """Role assignments added, changed or deleted here are recorded as accounts.services records them: a
+    role_change on the user, with the role and its expiry before and after."""
+
+    def record_edit(self, request, action: str, obj, changes: dict[str, tuple[Any, Any]]) -> None:
+        if not isinstance(obj, RoleAssignment):
+            super().record_edit(request, action, obj, changes)
+            return
+        role, expires_at = obj.role.name, obj.expires_at
+        if action == "create":
+            changes = {"role": (None, role), "expires_at": (None, expires_at), **changes}
+        elif action == "delete":
+            changes = {"role": (role, None), "expires_at": (expires_at, None)}
+        else:
+            changes = {"role": (role, role), **changes}
+        audit.record("role_change", actor=request.user, obj=obj.user, changes=changes)
 
 
 class RoleAssignmentInline(admin.TabularInline):
@@ -43,7 +64,7 @@ class UserChange(UserChangeForm):
 
 
 @admin.register(User)
-class UserAdmin(AuditedAdminMixin, DjangoUserAdmin):
+class UserAdmin(RoleChangeAuditMixin, AuditedAdminMixin, DjangoUserAdmin):
     form = UserChange
     add_form = UserCreationForm
     ordering = ("email",)
@@ -77,7 +98,7 @@ class UserAdmin(AuditedAdminMixin, DjangoUserAdmin):
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "name", "password1", "password2")}),)
     filter_horizontal = ("user_permissions",)
     inlines = (RoleAssignmentInline,)
-    actions = ("suspend_users", "activate_users", "sign_out_everywhere", "reset_two_factor")
+    actions = ("suspend_users", "activate_users", "unlock_sign_in", "sign_out_everywhere", "reset_two_factor")
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("role_assignments__role")
@@ -105,6 +126,15 @@ class UserAdmin(AuditedAdminMixin, DjangoUserAdmin):
         for user in queryset:
             services.user_activate(user, actor=request.user)
         self.message_user(request, "Activated the selected users.", messages.SUCCESS)
+
+    @admin.action(description="Unlock sign-in (after too many failed attempts)", permissions=("change",))
+    def unlock_sign_in(self, request, queryset):
+        unlocked = [user for user in queryset if services.user_unlock(user, actor=request.user)]
+        self.message_user(
+            request,
+            f"Unlocked sign-in for {len(unlocked)} user(s); the others were not locked out.",
+            messages.SUCCESS,
+        )
 
     @admin.action(description="Sign selected users out everywhere")
     def sign_out_everywhere(self, request, queryset):
@@ -166,7 +196,7 @@ class SkillAdmin(AuditedModelAdmin):
 
 
 @admin.register(RoleAssignment)
-class RoleAssignmentAdmin(AuditedModelAdmin):
+class RoleAssignmentAdmin(RoleChangeAuditMixin, AuditedModelAdmin):
     list_display = ("user", "role", "expires_at", "granted_by", "granted_at")
     list_filter = ("role", "expires_at")
     search_fields = ("user__email", "user__name")

@@ -1,5 +1,6 @@
 """Authentication backend: e-mail login, permissions from roles that are still in force."""
 
+from django.conf import settings
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Permission
 from django.db.models import Q, QuerySet
@@ -41,3 +42,16 @@ class RoleAwareBackend(ModelBackend):
             else:
                 user_obj._perm_cache = set(rbac.access(user_obj).permissions)
         return user_obj._perm_cache
+
+
+def lockout_username(request, credentials: dict | None = None) -> str | None:
+    """The name django-axes counts failed sign-ins under (AXES_USERNAME_CALLABLE): the e-mail as typed,
+    trimmed and lower-cased. Sign-in accepts any case, so without this each spelling ("Jo@Example.org",
+    "jo@example.org") would buy an attacker a fresh set of guesses, and an unlock would miss some."""
+    if credentials:
+        typed = credentials.get(settings.AXES_USERNAME_FORM_FIELD)
+    elif request is not None:
+        typed = getattr(request, "data", request.POST).get(settings.AXES_USERNAME_FORM_FIELD)
+    else:
+        typed = None
+    return typed.strip().lower() if isinstance(typed, str) else typed

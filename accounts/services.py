@@ -1,16 +1,21 @@
-"""Writes to accounts: sign-up, invitations, roles, suspension, profile, passwords and sessions.
-Each takes `actor`."""
+"""Writes to accounts: sign-up, invitations, roles, suspension, sign-in lockouts, profile, passwords and
+sessions. Each takes `actor`."""
 
 from datetime import datetime
+from typing import Any
 
+from axes.models import AccessAttempt
+from axes.utils import reset as axes_reset
+from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Sum
 from django.utils import timezone
 
 import audit
 from accounts import rbac, roles
+from accounts.backends import lockout_username
 from accounts.models import Invitation, RoleAssignment, User, UserSession
 from audit.models import AuditEvent
 
@@ -83,14 +88,18 @@ def role_assign(
 ) -> RoleAssignment:
     """Give `user` the role until `expires_at` (or for good); re-assigning updates the expiry."""
     role = Group.objects.get(name=role_name)
+    earlier = RoleAssignment.objects.select_for_update().filter(user=user, role=role).first()
     assignment, _ = RoleAssignment.objects.update_or_create(
         user=user,
         role=role,
         defaults={"expires_at": expires_at, "granted_by": actor, "granted_at": timezone.now()},
     )
-    audit.record(
-        "role_change", actor=actor, obj=user, changes={"role": (None, f"{role_name} until {expires_at}")}
-    )
+    # A role held already shows as held before and after, with the expiry it had.
+    changes = {
+        "role": (role_name if earlier else None, role_name),
+        "expires_at": (earlier.expires_at if earlier else None, expires_at),
+    }
+    audit.record("role_change", actor=actor, obj=user, changes=changes)
     rbac.forget(user)
     return assignment
 
@@ -102,29 +111,59 @@ def role_revoke(user: User, role_name: str, *, actor: User | None) -> None:
     rbac.forget(user)
 
 
+def _status_changes(user: User, fields: list[str]) -> dict[str, tuple[Any, Any]]:
+    """{field: (stored, on `user`)} for each of `fields` that `user` changes; locks the stored row, so the
+    before is the one this write replaces even if `user` was loaded earlier."""
+    stored = User.objects.select_for_update().values(*fields).get(pk=user.pk)
+    return {
+        name: (stored[name], getattr(user, name)) for name in fields if stored[name] != getattr(user, name)
+    }
+
+
 @transaction.atomic
 def user_suspend(user: User, *, until: datetime | None, reason: str, actor: User | None) -> User:
+    fields = ["status", "suspended_until", "suspension_reason"]
     user.status = User.Status.SUSPENDED
     user.suspended_until = until
     user.suspension_reason = reason
-    user.save(update_fields=["status", "suspended_until", "suspension_reason"])
-    audit.record(
-        "suspend", actor=actor, obj=user, changes={"suspended_until": (None, until), "reason": (None, reason)}
-    )
+    changes = _status_changes(user, fields)
+    user.save(update_fields=fields)
+    audit.record("suspend", actor=actor, obj=user, changes=changes)
     return user
 
 
 @transaction.atomic
 def user_activate(user: User, *, actor: User | None) -> User:
     """Lift a suspension or activate a pending account (e.g. after the owner set a password)."""
+    fields = ["status", "suspended_until", "suspension_reason", "email_verified_at"]
     user.status = User.Status.ACTIVE
     user.suspended_until = None
     user.suspension_reason = ""
     if user.email_verified_at is None and actor is not None and actor.pk == user.pk:
         user.email_verified_at = timezone.now()
-    user.save(update_fields=["status", "suspended_until", "suspension_reason", "email_verified_at"])
-    audit.record("activate", actor=actor, obj=user, changes={"status": (None, user.status)})
+    changes = _status_changes(user, fields)
+    user.save(update_fields=fields)
+    audit.record("activate", actor=actor, obj=user, changes=changes)
     return user
+
+
+@transaction.atomic
+def user_unlock(user: User, *, actor: User | None) -> int:
+    """Lift a django-axes sign-in lockout of the account before its cool-off ends: forget the failed
+    sign-ins counted against its e-mail address. Returns how many attempt records were removed."""
+    username = lockout_username(None, {settings.AXES_USERNAME_FORM_FIELD: user.email})
+    attempts = AccessAttempt.objects.filter(username=username)
+    failures = attempts.aggregate(total=Sum("failures_since_start"))["total"] or 0  # for the record only
+    removed = axes_reset(username=username)
+    if removed:
+        audit.record(
+            "unlock",
+            actor=actor,
+            obj=user,
+            changes={"failed_sign_ins": (failures, 0)},
+            category=AuditEvent.Category.SECURITY,
+        )
+    return removed
 
 
 def suspensions_lift_expired(now: datetime | None = None) -> int:

@@ -51,16 +51,21 @@ class AuditedAdminMixin:
     """Records every add, change and delete made in the admin (inline rows included) as a create, update
     or delete audit event with the before and after of each changed field, in the admin's transaction.
 
-    Admins whose saves go through a service (which records its own event) override save_model."""
+    Admins whose saves go through a service (which records its own event) override save_model; admins
+    whose rows stand for a domain change record it as the services do by overriding record_edit."""
+
+    def record_edit(self, request, action: str, obj: Model, changes: dict[str, tuple[Any, Any]]) -> None:
+        """Record one "create", "update" or "delete" made here; `obj` may be an inline row."""
+        audit.record(action, actor=request.user, obj=obj, changes=changes)
 
     def save_model(self, request, obj, form, change) -> None:
         changes = form_changes(form, _stored(obj) if change else None)
         super().save_model(request, obj, form, change)
         if changes or not change:
-            audit.record("update" if change else "create", actor=request.user, obj=obj, changes=changes)
+            self.record_edit(request, "update" if change else "create", obj, changes)
 
     def delete_model(self, request, obj) -> None:
-        audit.record("delete", actor=request.user, obj=obj)
+        self.record_edit(request, "delete", obj, {})
         super().delete_model(request, obj)
 
     def delete_queryset(self, request, queryset) -> None:
@@ -68,7 +73,7 @@ class AuditedAdminMixin:
         # protected row) would leave events for deletions that never happened.
         with transaction.atomic():
             for obj in queryset:
-                audit.record("delete", actor=request.user, obj=obj)
+                self.record_edit(request, "delete", obj, {})
             super().delete_queryset(request, queryset)
 
     def save_formset(self, request, form, formset, change) -> None:
@@ -78,13 +83,13 @@ class AuditedAdminMixin:
                 continue
             if formset.can_delete and inline.cleaned_data.get("DELETE"):
                 if inline.instance.pk is not None:  # recorded while the row still has its id
-                    audit.record("delete", actor=request.user, obj=inline.instance)
+                    self.record_edit(request, "delete", inline.instance, {})
                 continue
             original = _stored(inline.instance)
             saved.append(("update" if original else "create", inline, form_changes(inline, original)))
         super().save_formset(request, form, formset, change)
         for action, inline, changes in saved:
-            audit.record(action, actor=request.user, obj=inline.instance, changes=changes)
+            self.record_edit(request, action, inline.instance, changes)
 
 
 class AuditedModelAdmin(AuditedAdminMixin, admin.ModelAdmin):

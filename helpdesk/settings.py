@@ -119,13 +119,17 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "accounts.password_validation.PasswordHistoryValidator", "OPTIONS": {"count": 5}},
 ]
 # Login throttling (django-axes): after AXES_FAILURE_LIMIT failures for one account, or from one IP,
-# sign-in is refused for AXES_COOLOFF_MINUTES; an administrator can lift it sooner (admin → Axes).
+# sign-in is refused for AXES_COOLOFF_MINUTES; an administrator can lift it sooner with the audited
+# "Unlock sign-in" action of the users admin (accounts.services.user_unlock). Axes' own admin is off: deleting
+# access attempts there would unlock accounts without an audit event.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 AXES_USERNAME_FORM_FIELD = "username"
+AXES_USERNAME_CALLABLE = "accounts.backends.lockout_username"
+AXES_ENABLE_ADMIN = False
 AXES_VERBOSE = False
 AXES_CLIENT_IP_CALLABLE = "helpdesk.client_ip.client_ip"
 # Rate limits (helpdesk/ratelimit.py): scope → (per IP, per account), "count/period" with s, m, h, d.

@@ -1,15 +1,19 @@
-"""Signing in: e-mail login, suspended and pending accounts, sessions of suspended users."""
+"""Signing in: e-mail login, suspended and pending accounts, sessions of suspended users, lockouts."""
 
 from datetime import timedelta
 
 import pytest
+from django.contrib import admin
+from django.contrib.contenttypes.models import ContentType
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts import services
 from accounts.forms import PENDING
 from accounts.models import User
-from tests.factories import TEST_PASSWORD, make_customer
+from audit.models import AuditEvent
+from tests.factories import TEST_PASSWORD, make_administrator, make_customer
 
 pytestmark = pytest.mark.django_db
 
@@ -89,8 +93,6 @@ def test_logout_is_post_only(client):
 
 
 def test_repeated_failures_lock_the_account_with_a_clear_page_and_audit_event(client, settings):
-    from audit.models import AuditEvent
-
     make_customer(email="target@example.org")
     for _ in range(settings.AXES_FAILURE_LIMIT):
         post_login(client, "target@example.org", "guess")
@@ -112,12 +114,52 @@ def test_lockout_lifts_after_the_cool_off(client, settings, clock):
     assert post_login(client, "patient@example.org").status_code == 302
 
 
-def test_an_administrator_can_lift_a_lockout(client, settings):
-    from django.core.management import call_command
+def test_changing_the_case_of_the_email_buys_no_more_guesses(client, settings):
+    make_customer(email="target@example.org")
+    spellings = ["Target@Example.org", "TARGET@example.org", " target@EXAMPLE.ORG"]
+    for attempt in range(settings.AXES_FAILURE_LIMIT):
+        # A fresh address each time, so only the per-account count can lock.
+        client.post(LOGIN, {"username": spellings[attempt % 3], "password": "guess"},
+                    REMOTE_ADDR=f"203.0.113.{attempt + 1}")  # fmt: skip
+    response = client.post(
+        LOGIN, {"username": "target@example.org", "password": TEST_PASSWORD}, REMOTE_ADDR="198.51.100.1"
+    )
+    assert response.status_code == 429
 
-    make_customer(email="locked@example.org")
+
+def lock_out(client, settings, email: str) -> None:
     for _ in range(settings.AXES_FAILURE_LIMIT):
-        post_login(client, "locked@example.org", "guess")
-    assert post_login(client, "locked@example.org").status_code == 429
-    call_command("axes_reset_username", "locked@example.org", verbosity=0)
+        post_login(client, email.upper(), "guess")
+    assert post_login(client, email).status_code == 429
+
+
+def test_an_administrator_unlocks_sign_in_from_the_users_admin_and_it_is_audited(client, settings):
+    user = make_customer(email="locked@example.org")
+    lock_out(client, settings, "locked@example.org")
+    administrator = make_administrator()
+    admin_client = Client()
+    admin_client.force_login(administrator)
+    response = admin_client.post(
+        reverse("admin:accounts_user_changelist"), {"action": "unlock_sign_in", "_selected_action": [user.pk]}
+    )
+    assert response.status_code == 302
     assert post_login(client, "locked@example.org").status_code == 302
+    event = AuditEvent.objects.get(action="unlock")
+    assert (event.actor, event.object_type, event.object_id, event.category) == (
+        administrator,
+        ContentType.objects.get_for_model(User),
+        str(user.pk),
+        AuditEvent.Category.SECURITY,
+    )
+    # The failures, and the refused attempt with the right password.
+    assert event.changes == {"failed_sign_ins": [settings.AXES_FAILURE_LIMIT + 1, 0]}
+
+
+def test_unlocking_an_account_that_is_not_locked_records_nothing():
+    user = make_customer()
+    assert services.user_unlock(user, actor=make_administrator()) == 0
+    assert not AuditEvent.objects.filter(action="unlock").exists()
+
+
+def test_django_axes_admin_is_off_so_no_unlock_bypasses_the_audit_trail():
+    assert not any(model._meta.app_label == "axes" for model in admin.site._registry)

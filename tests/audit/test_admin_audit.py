@@ -2,10 +2,13 @@
 
 import pytest
 from django.contrib import admin
+from django.contrib.auth.models import Group
 from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
 
-from accounts.models import Organization, Team, TeamMember
+from accounts import roles
+from accounts import services as account_services
+from accounts.models import Organization, RoleAssignment, Team, TeamMember, User
 from audit.admin import AuditedAdminMixin
 from audit.models import AuditEvent
 from knowledge import services as knowledge_services
@@ -13,6 +16,7 @@ from tests.factories import (
     OrganizationFactory,
     TeamFactory,
     TicketFormFactory,
+    UserFactory,
     make_administrator,
     make_agent,
     make_article,
@@ -71,7 +75,8 @@ def edit_in_admin(client, obj, **changes) -> None:
 
 def test_every_admin_that_allows_changes_is_audited():
     for model, model_admin in admin.site._registry.items():
-        if model._meta.app_label in {"accounts", "tickets", "knowledge", "helpdesk", "audit", "auth"}:
+        # axes too: its own admin (off, AXES_ENABLE_ADMIN) would unlock accounts without an audit event.
+        if model._meta.app_label in {"accounts", "tickets", "knowledge", "helpdesk", "audit", "auth", "axes"}:
             assert isinstance(model_admin, AuditedAdminMixin) or model._meta.label in SERVICE_ROUTED, model
 
 
@@ -157,3 +162,42 @@ def test_object_permission_grants_in_the_admin_are_audited(admin_client):
     admin_client.post(url, {"permissions": [], "csrfmiddlewaretoken": "x"})  # as a browser posts it
     revoked = AuditEvent.objects.filter(action="permission_change").order_by("-sequence").first()
     assert revoked.changes == {"permissions": [["work_team_queue"], []]}
+
+
+def test_role_assignments_edited_in_the_admin_are_role_changes_of_the_user(admin_client):
+    user = UserFactory(name="Pat Promoted")
+    agent_role = Group.objects.get(name=roles.AGENT)
+    response = admin_client.post(
+        reverse("admin:accounts_roleassignment_add"), {"user": user.pk, "role": agent_role.pk}
+    )
+    assert response.status_code == 302
+    assignment = RoleAssignment.objects.get(user=user)
+    edit_in_admin(admin_client, assignment, expires_at_0="2031-01-02", expires_at_1="09:30:00")
+    admin_client.post(reverse("admin:accounts_roleassignment_delete", args=[assignment.pk]), {"post": "yes"})
+    events = AuditEvent.objects.filter(action="role_change", object_id=str(user.pk)).order_by("sequence")
+    assert [event.changes for event in events] == [
+        {"role": [None, "Agent"], "expires_at": [None, None], "user": [None, "Pat Promoted"]},
+        {"role": ["Agent", "Agent"], "expires_at": [None, "2031-01-02T09:30:00Z"]},
+        {"role": ["Agent", None], "expires_at": ["2031-01-02T09:30:00Z", None]},
+    ]
+    assert {event.object_type for event in events} == {ContentType.objects.get_for_model(User)}
+    assert not AuditEvent.objects.filter(
+        object_type=ContentType.objects.get_for_model(RoleAssignment)
+    ).exists()
+
+
+def test_role_assignments_edited_inline_on_the_user_are_role_changes_too(admin_client):
+    user = UserFactory(email="agent@example.org")
+    account_services.role_assign(user, roles.AGENT, actor=None)
+    page = admin_client.get(change_url(user))
+    prefix = page.context["inline_admin_formsets"][0].formset.initial_forms[0].prefix
+    edit_in_admin(admin_client, user, **{f"{prefix}-DELETE": "on"})
+    event = AuditEvent.objects.filter(action="role_change").latest("sequence")
+    assert event.object_id == str(user.pk) and event.changes == {
+        "role": ["Agent", None],
+        "expires_at": [None, None],
+    }
+    assert not user.role_assignments.exists()
+    assert not AuditEvent.objects.filter(
+        object_type=ContentType.objects.get_for_model(RoleAssignment)
+    ).exists()

@@ -6,6 +6,7 @@ import inspect
 from datetime import timedelta
 
 import pytest
+from axes.models import AccessAttempt
 from django.utils import timezone
 
 from accounts import roles, two_factor
@@ -81,6 +82,15 @@ def _suspended_until_yesterday(world):
     return account_services.suspensions_lift_expired()
 
 
+def _locked_out(world):
+    customer = world["customer"]
+    AccessAttempt.objects.create(
+        username=customer.email, ip_address="203.0.113.5", user_agent="", get_data="", post_data="",
+        http_accept="", path_info="/accounts/login/", failures_since_start=5,
+    )  # fmt: skip
+    return account_services.user_unlock(customer, actor=world["admin"])
+
+
 def _resolved_long_ago(world):
     ticket = world["ticket"]
     ticket_services.ticket_transition(ticket, status="resolved", actor=world["agent"])
@@ -100,6 +110,7 @@ WRITERS = {
         w["customer"], until=None, reason="x", actor=w["admin"])),
     "user_activate": ("activate", lambda w: account_services.user_activate(w["customer"], actor=w["admin"])),
     "suspensions_lift_expired": ("activate", _suspended_until_yesterday),
+    "user_unlock": ("unlock", _locked_out),
     "profile_update": ("update", lambda w: account_services.profile_update(
         w["customer"], name="Renamed", timezone_name="UTC", actor=w["customer"])),
     "user_password_change": ("password_change", lambda w: account_services.user_password_change(
