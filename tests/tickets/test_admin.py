@@ -1,8 +1,11 @@
 """The ticket admin: edits go through the services, and a save from a stale page is refused."""
 
 import pytest
+from django.contrib.auth.models import Group
 from django.urls import reverse
+from guardian.models import GroupObjectPermission
 
+from audit.models import AuditEvent
 from tests.factories import TeamFactory, make_administrator, make_agent, make_customer, make_ticket
 from tickets import services
 from tickets.models import Ticket, TicketActivity
@@ -103,3 +106,35 @@ def test_only_administrators_may_delete_a_ticket(setting):
         services.ticket_delete(setting["ticket"], actor=setting["agent"])
     ticket = Ticket.objects.get(pk=setting["ticket"].pk)
     assert not ticket.is_deleted and ticket.status == Status.NEW
+
+
+def test_administrator_grants_one_ticket_to_an_agent_of_another_team(client, setting):
+    ticket = setting["ticket"]
+    outsider = make_agent(TeamFactory(name="Billing"))
+    workspace = reverse("tickets:desk_ticket", args=[ticket.number])
+    client.force_login(outsider)
+    assert client.get(workspace).status_code == 404
+
+    client.force_login(setting["administrator"])
+    url = reverse("admin:tickets_ticket_permissions_manage_user", args=[ticket.pk, outsider.pk])
+    form = client.get(url).content.decode()
+    assert 'value="view_ticket"' in form and 'value="change_ticket"' not in form
+    client.post(url, {"permissions": ["view_ticket"]})
+    event = AuditEvent.objects.filter(action="permission_change").latest("sequence")
+    assert (event.actor, event.changes) == (setting["administrator"], {"permissions": [[], ["view_ticket"]]})
+    client.force_login(outsider)
+    assert client.get(workspace).status_code == 200
+
+    client.force_login(setting["administrator"])
+    client.post(url, {"permissions": [], "csrfmiddlewaretoken": "x"})  # as a browser posts it
+    client.force_login(outsider)
+    assert client.get(workspace).status_code == 404
+
+
+def test_tickets_are_not_granted_to_roles(client, setting):
+    client.force_login(setting["administrator"])
+    role = Group.objects.get(name="Agent")
+    url = reverse("admin:tickets_ticket_permissions_manage_group", args=[setting["ticket"].pk, role.pk])
+    response = client.post(url, {"permissions": ["view_ticket"]}, follow=True)
+    assert "Tickets are granted to people, not to roles" in response.content.decode()
+    assert not GroupObjectPermission.objects.exists()
