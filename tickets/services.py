@@ -43,6 +43,7 @@ UNKNOWN_FIELD = "{name} cannot be changed this way."
 TEAM_NOT_YOURS = "You cannot move tickets to {team}: you do not work that team's queue."
 SAVED_VIEW_EXISTS = "You already have a view called “{name}”."
 ANONYMOUS_CLOSED = "Sign in to submit a request."
+SIGN_IN_TO_SUBMIT = "Sign in to submit a request with this e-mail address."
 TAG_INVALID = "Tags are at most 50 characters: letters, digits, spaces, - and _."
 MERGE_SELF = "A ticket cannot be merged into itself."
 MERGE_DONE = "{ticket} is closed or merged already; merge into an open ticket."
@@ -500,6 +501,11 @@ def anonymous_requester(*, email: str, name: str) -> User:
         raise TicketNotAllowed(ANONYMOUS_CLOSED)
     existing = User.objects.filter(email__iexact=email).first()
     if existing is not None:
+        # As mail to the helpdesk would, a known customer's address files the ticket under them (the
+        # receipt goes to them). A staff or suspended account must sign in: a visitor could otherwise
+        # file tickets as an agent, and a suspension would not hold.
+        if existing.status == User.Status.SUSPENDED or rbac.is_staff(existing):
+            raise ValidationError({"email": SIGN_IN_TO_SUBMIT})
         return existing
     from accounts import roles
     from accounts import services as account_services

@@ -105,6 +105,20 @@ def test_anonymous_submission_when_allowed_creates_a_pending_account(
     assert len(mail.outbox) == 1 and ticket.reference in mail.outbox[0].subject
 
 
+@pytest.mark.parametrize("holder", ["agent", "suspended customer"])
+def test_anonymous_submission_with_a_staff_or_suspended_address_asks_to_sign_in(client, holder):
+    site_configuration_update(changes={"anonymous_submission": True}, actor=None)
+    if holder == "agent":
+        make_agent(email="agent@example.org")
+    else:
+        make_customer(email="agent@example.org", status=User.Status.SUSPENDED)
+    response = client.post(SUBMIT, submission(name="Visitor", email="Agent@Example.org"))
+    assert response.status_code == 422
+    assert services.SIGN_IN_TO_SUBMIT in response.content.decode()
+    assert 'value="Visitor"' in response.content.decode()
+    assert not Ticket.objects.exists()
+
+
 def test_anonymous_submission_when_disabled_asks_to_sign_in(client):
     site_configuration_update(changes={"anonymous_submission": False}, actor=None)
     response = client.post(SUBMIT, submission(name="V", email="v@example.org"))
