@@ -3,10 +3,12 @@
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.contrib.auth.models import Group
+from django.db import transaction
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from guardian.admin import GuardedModelAdmin
@@ -98,6 +100,21 @@ class UserAdmin(RoleChangeAuditMixin, AuditedAdminMixin, DjangoUserAdmin):
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "name", "password1", "password2")}),)
     filter_horizontal = ("user_permissions",)
     inlines = (RoleAssignmentInline,)
+
+    def user_change_password(self, request, id, form_url=""):
+        # Django's view saves the new password itself; what the password service adds (the audit event,
+        # signing the account out everywhere else) follows in the same transaction once it has.
+        with transaction.atomic():
+            stored = User.objects.filter(pk=unquote(id)).values_list("password", flat=True).first()
+            response = super().user_change_password(request, id, form_url)
+            user = User.objects.filter(pk=unquote(id)).first()
+            if user is not None and user.password != stored:
+                own = user.pk == request.user.pk
+                services.user_password_changed(
+                    user, actor=request.user, keep_session_key=request.session.session_key if own else None
+                )
+        return response
+
     actions = ("suspend_users", "activate_users", "unlock_sign_in", "sign_out_everywhere", "reset_two_factor")
 
     def get_queryset(self, request):

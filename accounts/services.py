@@ -191,6 +191,13 @@ def user_password_change(user: User, *, password: str, actor: User, keep_session
     """Set a new (already validated) password and end every other session of the account."""
     user.set_password(password)
     user.save(update_fields=["password"])
+    return user_password_changed(user, actor=actor, keep_session_key=keep_session_key)
+
+
+@transaction.atomic
+def user_password_changed(user: User, *, actor: User, keep_session_key: str | None) -> User:
+    """After a password was saved elsewhere (the admin's own password form): record it and end every
+    other session of the account."""
     audit.record("password_change", actor=actor, obj=user, category=AuditEvent.Category.SECURITY)
     user_sign_out_sessions(user, actor=actor, keep_session_key=keep_session_key)
     return user

@@ -164,3 +164,22 @@ def test_cookies_use_the_host_prefix_when_secure():
     assert settings_value("SESSION_COOKIE_NAME") == "sessionid"
     assert settings_value("SESSION_COOKIE_NAME", SESSION_COOKIE_SECURE="1") == "__Host-sessionid"
     assert settings_value("CSRF_COOKIE_NAME", CSRF_COOKIE_SECURE="1") == "__Host-csrftoken"
+
+
+def test_administrator_setting_a_password_in_the_admin_is_audited_and_ends_the_users_sessions(
+    admin_client_with_session,
+):
+    admin, admin_client = admin_client_with_session
+    user = make_customer()
+    laptop = signed_in(user, FIREFOX)
+    new = "an-admin-chosen-passphrase-5"
+    response = admin_client.post(
+        reverse("admin:auth_user_password_change", args=[user.pk]),
+        {"password1": new, "password2": new, "set_usable_password": "true"},
+    )
+    assert response.status_code == 302
+    assert not is_signed_in(laptop)
+    assert not UserSession.objects.filter(user=user).exists()
+    event = AuditEvent.objects.get(action="password_change")
+    assert (event.actor, event.object_id) == (admin, str(user.pk))
+    assert is_signed_in(admin_client)  # the administrator's own session is not touched

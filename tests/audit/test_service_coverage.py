@@ -115,6 +115,8 @@ WRITERS = {
         w["customer"], name="Renamed", timezone_name="UTC", actor=w["customer"])),
     "user_password_change": ("password_change", lambda w: account_services.user_password_change(
         w["customer"], password="another-passphrase-9", actor=w["customer"], keep_session_key=None)),
+    "user_password_changed": ("password_change", lambda w: account_services.user_password_changed(
+        w["customer"], actor=w["admin"], keep_session_key=None)),
     "user_sign_out_sessions": ("sign_out", None),  # needs real sessions: tests/accounts/test_sessions.py
     "ticket_create": ("ticket.created", lambda w: make_ticket(w["customer"])),
     "ticket_reply": ("ticket.reply", lambda w: ticket_services.ticket_reply(
