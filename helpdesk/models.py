@@ -1,7 +1,13 @@
 """SiteConfiguration: the one row of settings administrators change at run time (seed 000 EchoConfig)."""
 
 from django.conf import settings
-from django.db import models
+from django.core.cache import cache
+from django.db import models, transaction
+
+CONFIGURATION_CACHE_KEY = "site-configuration"
+# Every request reads the configuration; a change saved in another worker process shows there within
+# this many seconds (at once when CACHE_URL names a shared cache).
+CONFIGURATION_CACHE_SECONDS = 5
 
 
 class Priority(models.TextChoices):
@@ -13,7 +19,10 @@ class Priority(models.TextChoices):
 
 class SiteConfigurationManager(models.Manager["SiteConfiguration"]):
     def get_current(self) -> "SiteConfiguration":
-        configuration, _ = self.get_or_create(pk=SiteConfiguration.SINGLETON_PK)
+        configuration = cache.get(CONFIGURATION_CACHE_KEY)
+        if configuration is None:
+            configuration, _ = self.get_or_create(pk=SiteConfiguration.SINGLETON_PK)
+            cache.set(CONFIGURATION_CACHE_KEY, configuration, CONFIGURATION_CACHE_SECONDS)
         return configuration
 
 
@@ -67,6 +76,12 @@ class SiteConfiguration(models.Model):
 
     def __str__(self) -> str:
         return "Site configuration"
+
+    def save(self, *args, **kwargs) -> None:
+        super().save(*args, **kwargs)
+        # Now for this process, and again once committed, lest a read in between cached the old row.
+        cache.delete(CONFIGURATION_CACHE_KEY)
+        transaction.on_commit(lambda: cache.delete(CONFIGURATION_CACHE_KEY), using=self._state.db)
 
 
 class RateLimitCounter(models.Model):

@@ -223,8 +223,19 @@ def ticket_workspace(user: User, ticket: Ticket, *, full_thread: bool = False) -
         .only("number", "subject", "status", "updated_at")
         .order_by("-updated_at")[:10]
     )
-    teams = list(Team.objects.filter(pk__in=rbac.workable_team_ids(user) | {ticket.team_id} - {None}))
-    return Workspace(ticket, thread, activities, other_tickets, teams, assignable_agents(ticket), hidden)
+    teams, agents = workspace_choices(user, ticket)
+    return Workspace(ticket, thread, activities, other_tickets, teams, agents, hidden)
+
+
+def workspace_choices(user: User, ticket: Ticket) -> tuple[list[Team], list[User]]:
+    """The team and assignee pickers' choices, at most COUNT_CACHE_SECONDS old; the services check
+    every choice again when it is made."""
+
+    def compute() -> tuple[list[Team], list[User]]:
+        teams = list(Team.objects.filter(pk__in=rbac.workable_team_ids(user) | {ticket.team_id} - {None}))
+        return teams, assignable_agents(ticket)
+
+    return cached_for_viewer(user, "workspace-choices", (ticket.team_id, ticket.assignee_id), compute)
 
 
 def assignable_agents(ticket: Ticket) -> list[User]:
@@ -246,13 +257,19 @@ def agents_in_teams(team_ids: Iterable[int], *, also: int | None = None) -> list
     return list(agents.order_by("name", "email"))
 
 
-def organizations_for_filter() -> list[Organization]:
-    """Active organisations for the queue's filter, at most COUNT_CACHE_SECONDS old."""
-    organizations = cache.get("queue-organizations")
-    if organizations is None:
-        organizations = list(Organization.objects.filter(is_active=True).only("name").order_by("name"))
-        cache.set("queue-organizations", organizations, COUNT_CACHE_SECONDS)
-    return organizations
+def queue_choices(user: User) -> dict[str, list]:
+    """The teams, agents and organisations the queue's filter and bulk menus offer, at most
+    COUNT_CACHE_SECONDS old (a colleague who just joined a team shows up within that time)."""
+
+    def compute() -> dict[str, list]:
+        teams = rbac.workable_team_ids(user)
+        return {
+            "teams": list(Team.objects.filter(pk__in=teams)),
+            "agents": agents_in_teams(teams),
+            "organizations": list(Organization.objects.filter(is_active=True).only("name").order_by("name")),
+        }
+
+    return cached_for_viewer(user, "choices", (), compute)
 
 
 def workspace_ticket_queryset(user: User):

@@ -13,7 +13,6 @@ from accounts import roles, two_factor
 from accounts import services as account_services
 from audit.models import AuditEvent
 from helpdesk import services as helpdesk_services
-from helpdesk.models import SiteConfiguration
 from knowledge import services as knowledge_services
 from tests.factories import (
     TeamFactory,
@@ -141,7 +140,7 @@ WRITERS = {
     "tickets_bulk_apply": ("ticket.priority", lambda w: ticket_services.tickets_bulk_apply(
         [w["ticket"]], action="priority", value="urgent", actor=w["agent"])),
     "anonymous_requester": ("create", lambda w: (
-        SiteConfiguration.objects.filter(pk=1).update(anonymous_submission=True),
+        helpdesk_services.site_configuration_update(changes={"anonymous_submission": True}, actor=None),
         ticket_services.anonymous_requester(email="visitor@example.org", name="Visitor"))),
     "saved_view_create": ("create", lambda w: ticket_services.saved_view_create(
         name="Mine", query="status=open", team=None, actor=w["agent"])),

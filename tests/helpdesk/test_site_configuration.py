@@ -1,10 +1,12 @@
 """Site configuration: the singleton, the site_config command and maintenance mode."""
 
+from datetime import timedelta
+
 import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from helpdesk.models import SiteConfiguration
+from helpdesk.models import CONFIGURATION_CACHE_SECONDS, SiteConfiguration
 from helpdesk.services import site_configuration_update
 from tests.factories import make_administrator, make_agent, make_customer
 
@@ -91,3 +93,21 @@ def test_maintenance_mode_lets_staff_keep_working_and_login_stay_open(client):
     response = client.get(reverse("home"))
     assert response.status_code == 200
     assert "Maintenance mode is on" in response.content.decode()
+
+
+def test_configuration_is_read_once_then_from_the_cache_until_saved(django_assert_num_queries):
+    SiteConfiguration.objects.get_current()
+    with django_assert_num_queries(0):
+        assert SiteConfiguration.objects.get_current().open_signup is False
+    site_configuration_update(changes={"open_signup": True}, actor=None)
+    with django_assert_num_queries(1):
+        assert SiteConfiguration.objects.get_current().open_signup is True
+
+
+def test_a_change_saved_by_another_process_shows_within_seconds(clock):
+    SiteConfiguration.objects.get_current()
+    # Another worker saved it: this process's cache does not know yet.
+    SiteConfiguration.objects.filter(pk=1).update(open_signup=True)
+    assert SiteConfiguration.objects.get_current().open_signup is False
+    clock.shift(timedelta(seconds=CONFIGURATION_CACHE_SECONDS + 1))
+    assert SiteConfiguration.objects.get_current().open_signup is True

@@ -44,9 +44,7 @@ def queue(request: HttpRequest) -> HttpResponse:
         "built_in_views": selectors.built_in_views(),
         "saved_views": selectors.saved_views(request.user),
         "current_query": request.GET.urlencode(),
-        "teams": list(Team.objects.filter(pk__in=rbac.workable_team_ids(request.user))),
-        "agents": selectors.agents_in_teams(rbac.workable_team_ids(request.user)),
-        "organizations": selectors.organizations_for_filter(),
+        **selectors.queue_choices(request.user),
         "statuses": Status.choices,
         "priorities": Priority.choices,
     }
