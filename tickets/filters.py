@@ -1,9 +1,12 @@
 """The agent queue's filters and sort orders. Only declared keys reach the ORM; unknown ones are ignored."""
 
+import re
+
 import django_filters
 from django import forms
-from django.contrib.postgres.search import SearchQuery
+from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.db.models import Q, QuerySet
+from django.db.models.functions import Lower
 
 from accounts import rbac
 from accounts.models import Organization, Team, User
@@ -37,6 +40,21 @@ SORT_LABELS = {
 
 def sort_key(raw: str | None) -> str:
     return raw if raw in SORTS else DEFAULT_SORT
+
+
+def matching_people(value: str) -> QuerySet[User]:
+    """People whose e-mail address starts with `value` or whose name has words starting with each of
+    its words ("jo smi" finds Jo Smith), as index look-ups (accounts.User's user_email_prefix and
+    user_name_words) rather than a scan of every user."""
+    by_email = Q(email_lower__startswith=value.lower())
+    words = re.findall(r"[^\W_]+", value.lower())[:8]
+    if not words:
+        return User.objects.alias(email_lower=Lower("email")).filter(by_email)
+    # Only letters and digits reach the raw query, so it cannot be malformed.
+    prefixes = SearchQuery(" & ".join(f"{word}:*" for word in words), config="simple", search_type="raw")
+    return User.objects.alias(
+        email_lower=Lower("email"), name_words=SearchVector("name", config="simple")
+    ).filter(by_email | Q(name_words=prefixes))
 
 
 class TicketQueueFilter(django_filters.FilterSet):
@@ -90,8 +108,7 @@ class TicketQueueFilter(django_filters.FilterSet):
         words = SearchQuery(value, config="simple", search_type="websearch")
         # Matching people first, as an id list: ORed with the text match, a sub-select would make
         # PostgreSQL test every visible ticket instead of intersecting two index look-ups.
-        requesters = User.objects.filter(Q(email__istartswith=value) | Q(name__icontains=value))
-        requester_ids = list(requesters.values_list("pk", flat=True)[:REQUESTER_MATCHES])
+        requester_ids = list(matching_people(value).values_list("pk", flat=True)[:REQUESTER_MATCHES])
         if not requester_ids:
             return queryset.filter(search_vector=words)
         return queryset.filter(Q(search_vector=words) | Q(requester_id__in=requester_ids))

@@ -28,6 +28,15 @@ RECENTLY_SOLVED_DAYS = 7
 QUEUE_DEFERRED = ("description", "custom_fields", "search_vector")
 
 
+Choice = tuple[int, str]
+
+
+def choices(rows: Iterable) -> list[Choice]:
+    """(pk, label) pairs for a select: cached menus hold these rather than model instances, which
+    cost more to unpickle from the cache than to render."""
+    return [(row.pk, str(row)) for row in rows]
+
+
 def cached_for_viewer(user: User, name: str, question: tuple, compute):
     """compute(), shared for COUNT_CACHE_SECONDS by this user's requests asking the same `question`
     while their access (roles, teams, grants) and time zone are unchanged.
@@ -190,8 +199,8 @@ class Workspace:
     thread: list[TicketMessage]
     activities: list[TicketActivity]
     other_tickets: list[Ticket]
-    teams: list[Team]
-    agents: list[User]
+    teams: list[Choice]
+    agents: list[Choice]
     hidden_messages: int = 0  # between the first message and the latest THREAD_WINDOW ones
 
 
@@ -227,13 +236,13 @@ def ticket_workspace(user: User, ticket: Ticket, *, full_thread: bool = False) -
     return Workspace(ticket, thread, activities, other_tickets, teams, agents, hidden)
 
 
-def workspace_choices(user: User, ticket: Ticket) -> tuple[list[Team], list[User]]:
+def workspace_choices(user: User, ticket: Ticket) -> tuple[list[Choice], list[Choice]]:
     """The team and assignee pickers' choices, at most COUNT_CACHE_SECONDS old; the services check
     every choice again when it is made."""
 
-    def compute() -> tuple[list[Team], list[User]]:
-        teams = list(Team.objects.filter(pk__in=rbac.workable_team_ids(user) | {ticket.team_id} - {None}))
-        return teams, assignable_agents(ticket)
+    def compute() -> tuple[list[Choice], list[Choice]]:
+        teams = Team.objects.filter(pk__in=rbac.workable_team_ids(user) | {ticket.team_id} - {None})
+        return choices(teams), choices(assignable_agents(ticket))
 
     return cached_for_viewer(user, "workspace-choices", (ticket.team_id, ticket.assignee_id), compute)
 
@@ -257,16 +266,18 @@ def agents_in_teams(team_ids: Iterable[int], *, also: int | None = None) -> list
     return list(agents.order_by("name", "email"))
 
 
-def queue_choices(user: User) -> dict[str, list]:
+def queue_choices(user: User) -> dict[str, list[Choice]]:
     """The teams, agents and organisations the queue's filter and bulk menus offer, at most
     COUNT_CACHE_SECONDS old (a colleague who just joined a team shows up within that time)."""
 
-    def compute() -> dict[str, list]:
+    def compute() -> dict[str, list[Choice]]:
         teams = rbac.workable_team_ids(user)
         return {
-            "teams": list(Team.objects.filter(pk__in=teams)),
-            "agents": agents_in_teams(teams),
-            "organizations": list(Organization.objects.filter(is_active=True).only("name").order_by("name")),
+            "teams": choices(Team.objects.filter(pk__in=teams)),
+            "agents": choices(agents_in_teams(teams)),
+            "organizations": choices(
+                Organization.objects.filter(is_active=True).only("name").order_by("name")
+            ),
         }
 
     return cached_for_viewer(user, "choices", (), compute)

@@ -192,6 +192,25 @@ def test_bulk_assign_to_a_named_agent_reports_whom_the_agent_cannot_reach(client
     assert assignees["Refund"] == desk["agent"].pk
 
 
+@pytest.mark.parametrize(
+    ("typed", "found"),
+    [
+        ("carla@ACME", True),  # e-mail prefix, any case
+        ("Carla", True),  # a word of the name
+        ("cust", True),  # the start of a word
+        ("carla cus", True),  # every word, each by its start
+        ("arla", False),  # not the start of a word
+        ("carla nobody", False),
+        ("'); --", False),  # punctuation alone reaches no query
+        ("carla:* | cust!", True),  # query syntax is only text
+    ],
+)
+def test_search_finds_requesters_by_email_prefix_and_name_word_prefixes(client, desk, typed, found):
+    client.force_login(desk["agent"])
+    expected = {"Printer on fire", "VPN keeps dropping"} if found else set()
+    assert listed(client.get(QUEUE, {"q": typed})) == expected
+
+
 def test_queue_filters_by_a_named_assignee_organisation_and_requester(client, desk):
     services.ticket_assign(desk["vpn"], assignee=desk["colleague"], actor=desk["agent"])
     other = make_customer(name="Otto Other", email="otto@globex.example")
