@@ -25,7 +25,13 @@ QUEUE_PAGE_SIZE = 25
 # The queue refreshes itself every 30 seconds; its total may lag by as much.
 COUNT_CACHE_SECONDS = 30
 RECENTLY_SOLVED_DAYS = 7
-QUEUE_DEFERRED = ("description", "custom_fields", "search_vector")
+# What a queue row shows (tickets/templatetags/ticket_markup.py): 13 columns instead of the 60 of the
+# five joined tables; fewer bytes from PostgreSQL and less for the ORM to build per row.
+QUEUE_COLUMNS = (
+    "number", "subject", "status", "priority", "updated_at", "last_customer_message_at", "assignee_seen_at",
+    "requester__name", "requester__email", "organization__name", "team__name", "assignee__name",
+    "assignee__email",
+)  # fmt: skip
 
 
 Choice = tuple[int, str]
@@ -161,7 +167,7 @@ def queue_queryset(user: User, params: QueryDict) -> tuple[TicketQueueFilter, "Q
 
 def ticket_queue_page(user: User, params: QueryDict) -> QueuePage:
     filterset, tickets, sort = queue_queryset(user, params)
-    tickets = tickets.select_related("requester", "organization", "team", "assignee").defer(*QUEUE_DEFERRED)
+    tickets = tickets.select_related("requester", "organization", "team", "assignee").only(*QUEUE_COLUMNS)
     # Filter keys and values decide the count; paging and sorting do not.
     question = tuple(
         sorted(
