@@ -84,6 +84,22 @@ def prepare() -> dict:
     }
 
 
+def use_in_process(database: str) -> None:
+    """Point Django at the benchmark database and set it up for the test client."""
+    import generate
+    from django.conf import settings
+
+    generate.use_database(database)
+    # No setup_test_environment(): its instrumented template rendering would inflate every timing.
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
+    settings.RATE_LIMITS_ENABLED = False  # as for gunicorn below: one user, many requests a minute
+    # In-process pages need no collected static manifest.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
 def run_in_process(setup: dict, requests: int) -> dict[str, dict]:
     from django.db import connection, reset_queries
     from django.test import Client
@@ -291,16 +307,8 @@ def main() -> None:
     database = args.database or f"bench_{args.tickets}"
     if not generate.database_exists(database):
         generate.generate(args.tickets, database)
-    generate.use_database(database)
-    # No setup_test_environment(): its instrumented template rendering would inflate every timing.
-    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
-    settings.RATE_LIMITS_ENABLED = False  # as for gunicorn below: one user, many requests a minute
-    # In-process pages need no collected static manifest.
     static_storage = settings.STORAGES["staticfiles"]
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
+    use_in_process(database)
 
     from tickets.models import Ticket
 
