@@ -1,7 +1,11 @@
 """The per-lexeme document counts that KB search reads are kept exact by the database itself."""
 
+from io import StringIO
+
 import pytest
 from django.contrib.auth.models import AnonymousUser
+from django.core.management import CommandError, call_command
+from django.db import connection
 
 from knowledge.models import Article, SearchTerm
 from knowledge.search import search_articles
@@ -45,3 +49,23 @@ def test_common_words_still_rank_articles_found_through_a_rare_word(monkeypatch)
     wanted = make_article("Delete your account", body="Deleting an account is final.")
     hits = search_articles(AnonymousUser(), "how do I delete my account")
     assert hits[0].article == wanted
+
+
+def test_kb_reindex_moves_every_article_to_the_configured_language(settings):
+    article = make_article(title="Running backups", body="The runner keeps running.")
+    settings.KB_SEARCH_CONFIG = "simple"
+    out = StringIO()
+    call_command("kb_reindex", stdout=out)
+    assert out.getvalue().strip() == "Re-indexed 1 article(s) for 'simple'."
+    article.refresh_from_db()
+    assert article.search_config == "simple"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT tsvector_to_array(search_vector) FROM knowledge_article WHERE id = %s", [article.pk]
+        )
+        (lexemes,) = cursor.fetchone()
+    assert "running" in lexemes and "run" not in lexemes  # unstemmed, as "simple" keeps words
+    call_command("kb_reindex", stdout=StringIO())  # nothing left to do
+    settings.KB_SEARCH_CONFIG = "klingon"
+    with pytest.raises(CommandError, match="no text-search configuration 'klingon'"):
+        call_command("kb_reindex", stdout=StringIO())
