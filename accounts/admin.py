@@ -130,7 +130,7 @@ class UserAdmin(RoleChangeAuditMixin, AuditedAdminMixin, DjangoUserAdmin):
                 inline.instance.granted_by = request.user
         super().save_formset(request, form, formset, change)
 
-    @admin.action(description="Suspend selected users (indefinitely)")
+    @admin.action(description="Suspend selected users (indefinitely)", permissions=("change",))
     def suspend_users(self, request, queryset):
         for user in queryset.exclude(pk=request.user.pk):
             services.user_suspend(
@@ -138,7 +138,7 @@ class UserAdmin(RoleChangeAuditMixin, AuditedAdminMixin, DjangoUserAdmin):
             )
         self.message_user(request, "Suspended the selected users (never yourself).", messages.SUCCESS)
 
-    @admin.action(description="Activate selected users")
+    @admin.action(description="Activate selected users", permissions=("change",))
     def activate_users(self, request, queryset):
         for user in queryset:
             services.user_activate(user, actor=request.user)
@@ -153,7 +153,7 @@ class UserAdmin(RoleChangeAuditMixin, AuditedAdminMixin, DjangoUserAdmin):
             messages.SUCCESS,
         )
 
-    @admin.action(description="Sign selected users out everywhere")
+    @admin.action(description="Sign selected users out everywhere", permissions=("change",))
     def sign_out_everywhere(self, request, queryset):
         keep = request.session.session_key  # an administrator never signs out the session they act from
         ended = sum(
@@ -162,7 +162,9 @@ class UserAdmin(RoleChangeAuditMixin, AuditedAdminMixin, DjangoUserAdmin):
         )
         self.message_user(request, f"Ended {ended} session(s).", messages.SUCCESS)
 
-    @admin.action(description="Reset two-factor sign-in (lost phone and recovery codes)")
+    @admin.action(
+        description="Reset two-factor sign-in (lost phone and recovery codes)", permissions=("change",)
+    )
     def reset_two_factor(self, request, queryset):
         # Never one's own: that goes through the profile, with a current code and the site's rule.
         for user in queryset.exclude(pk=request.user.pk):

@@ -2,6 +2,7 @@
 
 import pytest
 from django.contrib import admin
+from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
@@ -11,6 +12,7 @@ from tests.factories import (
     SkillFactory,
     TeamFactory,
     TicketFormFactory,
+    UserFactory,
     make_administrator,
     make_agent,
     make_customer,
@@ -58,3 +60,27 @@ def test_admin_is_closed_to_agents_and_visitors(client):
     client.force_login(make_agent())
     response = client.get(reverse("admin:index"))
     assert response.status_code == 302
+
+
+def test_user_actions_need_the_change_permission(client):
+    viewer = UserFactory(is_staff=True)  # may open the admin and read users, nothing more
+    viewer.user_permissions.add(
+        Permission.objects.get(codename="view_user", content_type__app_label="accounts")
+    )
+    target = make_customer()
+    changelist = reverse("admin:accounts_user_changelist")
+    writers = {"suspend_users", "activate_users", "unlock_sign_in", "sign_out_everywhere", "reset_two_factor"}
+
+    def offered_actions() -> set[str]:
+        response = client.get(changelist)
+        assert response.status_code == 200
+        form = response.context["action_form"]  # None when no action is offered at all
+        return set() if form is None else {value for value, _ in form.fields["action"].choices}
+
+    client.force_login(make_administrator(is_superuser=True))
+    assert writers <= offered_actions()
+    client.force_login(viewer)
+    assert not offered_actions() & writers
+    client.post(changelist, {"action": "suspend_users", "_selected_action": [target.pk]})
+    target.refresh_from_db()
+    assert target.status == target.Status.ACTIVE
