@@ -151,7 +151,7 @@ class QueuePage:
     sort: str
     query_without_page: str
 
-    @property
+    @cached_property
     def tickets(self) -> list[Ticket]:
         return list(self.page.object_list)
 

@@ -9,20 +9,15 @@ from collections.abc import Iterable
 from typing import Any
 
 from django import template
-from django.db.models import Model
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 register = template.Library()
 
 
-def _pair(item: Any) -> tuple[Any, Any]:
-    return (item.pk, item) if isinstance(item, Model) else item
-
-
 @register.simple_tag
 def options(choices: Iterable, selected: Any = None, prefix: str = "", label_prefix: str = "") -> SafeString:
-    """One `<option>` per choice: a (value, label) pair or a model instance (its pk, its str()). Values
+    """One `<option>` per (value, label) pair (`tickets.selectors.choices()` makes them from rows). Values
     are compared as text with `selected`, a value or a list of them; `prefix` goes before each value
     and `label_prefix` before each label ("team:" and "Team: " in a bulk-action menu)."""
     if selected is None:
@@ -37,6 +32,6 @@ def options(choices: Iterable, selected: Any = None, prefix: str = "", label_pre
         "".join(
             f'<option value="{prefix}{escape(value)}"{" selected" if str(value) in chosen else ""}>'
             f"{label_prefix}{escape(label)}</option>"
-            for value, label in map(_pair, choices)
+            for value, label in choices
         )
     )

@@ -4,6 +4,7 @@ import pytest
 from django.template import Context, Template
 
 from tests.factories import TeamFactory
+from tickets.selectors import choices
 
 
 def render(source: str, **context) -> str:
@@ -27,9 +28,9 @@ def test_several_selected_values_and_numbers_compared_as_text():
 
 
 @pytest.mark.django_db
-def test_model_instances_with_value_and_label_prefixes():
+def test_rows_as_choices_with_value_and_label_prefixes():
     team = TeamFactory(name="Billing & Co")
-    html = render('{% options teams prefix="team:" label_prefix="Team: " %}', teams=[team])
+    html = render('{% options teams prefix="team:" label_prefix="Team: " %}', teams=choices([team]))
     assert html == f'<option value="team:{team.pk}">Team: Billing &amp; Co</option>'
 
 
