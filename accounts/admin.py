@@ -100,6 +100,7 @@ class UserAdmin(RoleChangeAuditMixin, AuditedAdminMixin, DjangoUserAdmin):
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "name", "password1", "password2")}),)
     filter_horizontal = ("user_permissions",)
     inlines = (RoleAssignmentInline,)
+    actions = ("suspend_users", "activate_users", "unlock_sign_in", "sign_out_everywhere", "reset_two_factor")
 
     def user_change_password(self, request, id, form_url=""):
         # Django's view saves the new password itself; what the password service adds (the audit event,
@@ -114,8 +115,6 @@ class UserAdmin(RoleChangeAuditMixin, AuditedAdminMixin, DjangoUserAdmin):
                     user, actor=request.user, keep_session_key=request.session.session_key if own else None
                 )
         return response
-
-    actions = ("suspend_users", "activate_users", "unlock_sign_in", "sign_out_everywhere", "reset_two_factor")
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("role_assignments__role")

@@ -16,6 +16,12 @@ CUSTOM_PREFIX = "cf_"
 FILES_AGAIN = "For your security, files are not kept when the form has errors: please choose them again."
 
 
+def posted_version(data) -> int | None:
+    """The ticket version a plain form posted (its page's), or None when it sent none."""
+    version = data.get("version", "")
+    return int(version) if version.isdigit() else None
+
+
 class MultipleFileInput(forms.ClearableFileInput):
     allow_multiple_selected = True
 

@@ -16,7 +16,7 @@ from accounts.models import Team, User
 from helpdesk.models import Priority
 from tickets import selectors, services, workflow
 from tickets.filters import SORT_LABELS
-from tickets.forms import CustomFieldsForm, SavedViewForm, WorkspaceReplyForm
+from tickets.forms import CustomFieldsForm, SavedViewForm, WorkspaceReplyForm, posted_version
 from tickets.models import NUMBER_PREFIX, SavedView, Ticket
 from tickets.workflow import Status
 
@@ -161,7 +161,6 @@ def workspace_merge(request: HttpRequest, number: str) -> HttpResponse:
     source = _workspace_ticket(request, number)
     back = redirect(_workspace_url(source, request.POST.get("queue", "")))
     target_number = request.POST.get("into", "").strip().upper().removeprefix(NUMBER_PREFIX)[:12]
-    version = request.POST.get("version", "")
     # The target must be a ticket this agent may see; any other number reads as "no such ticket".
     target = None
     if target_number.isdigit():
@@ -174,7 +173,7 @@ def workspace_merge(request: HttpRequest, number: str) -> HttpResponse:
             source,
             into=target,
             actor=request.user,
-            expected_version=int(version) if version.isdigit() else None,
+            expected_version=posted_version(request.POST),
         )
     except services.TicketError as refused:
         messages.error(request, str(refused))
@@ -242,11 +241,16 @@ def workspace_update(request: HttpRequest, number: str) -> HttpResponse:
     ticket = _workspace_ticket(request, number)
     field = request.POST.get("field", "")
     value = request.POST.get("value", "").strip()
-    version = request.POST.get("version", "")
-    expected = int(version) if version.isdigit() else None
     error = ""
     try:
-        _apply_edit(ticket, field, value, request.POST, actor=request.user, expected_version=expected)
+        _apply_edit(
+            ticket,
+            field,
+            value,
+            request.POST,
+            actor=request.user,
+            expected_version=posted_version(request.POST),
+        )
     except services.TicketError as refused:
         error = str(refused)
     except ValidationError as invalid:

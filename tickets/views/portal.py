@@ -14,7 +14,14 @@ from helpdesk.forms import add_service_errors
 from helpdesk.middleware import site_configuration
 from helpdesk.ratelimit import posted, rate_limit
 from tickets import services, workflow
-from tickets.forms import CUSTOM_PREFIX, FILES_AGAIN, PortalFilterForm, ReplyForm, TicketSubmitForm
+from tickets.forms import (
+    CUSTOM_PREFIX,
+    FILES_AGAIN,
+    PortalFilterForm,
+    ReplyForm,
+    TicketSubmitForm,
+    posted_version,
+)
 from tickets.models import NUMBER_PREFIX, Attachment, Ticket, TicketForm, TicketMessage
 from tickets.workflow import Status
 
@@ -196,14 +203,13 @@ def ticket_reply(request: HttpRequest, number: str) -> HttpResponse:
 def ticket_set_status(request: HttpRequest, number: str) -> HttpResponse:
     ticket = _visible_ticket(request, number)
     target = request.POST.get("status", "")
-    version = request.POST.get("version", "")
     try:
         # From a stale page (say support answered a moment ago) the customer reads the answer first.
         services.ticket_transition(
             ticket,
             status=target,
             actor=request.user,
-            expected_version=int(version) if version.isdigit() else None,
+            expected_version=posted_version(request.POST),
         )
     except services.TicketError as error:
         messages.error(request, str(error))
