@@ -24,8 +24,11 @@ demo: migrate
 	$(MANAGE) loaddata roles demo
 	$(MANAGE) collectstatic --noinput --verbosity 0
 
+# The worker runs background tasks and the scheduler enqueues the periodic ones (auto-close of
+# resolved tickets, ...); the recipe stops both when the server stops.
 run: demo
-	$(MANAGE) runserver 127.0.0.1:8000
+	$(MANAGE) db_worker --no-reload --verbosity 0 & worker=$$!; $(MANAGE) scheduler & scheduler=$$!; \
+	trap 'kill $$worker $$scheduler 2>/dev/null' EXIT INT TERM; $(MANAGE) runserver 127.0.0.1:8000
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

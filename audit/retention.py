@@ -1,11 +1,14 @@
-"""Audit retention: remove the oldest part of the chain and leave a checkpoint that re-anchors it."""
+"""Retention: the audit chain (remove its oldest part and leave a checkpoint that re-anchors it) and
+the system log (by age and by count)."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
-from audit.models import AuditEvent
+from audit.models import AuditEvent, SystemLogEntry
 from audit.recorder import CHECKPOINT, LAST_PRUNED_DIGEST, PRUNED_THROUGH, lock_chain, record
 
 
@@ -53,3 +56,16 @@ def prune_events(before: datetime, *, dry_run: bool = False, actor=None) -> Prun
         )
         AuditEvent.objects.filter(sequence__lte=last["sequence"]).delete()
         return PruneResult(count, first_sequence, last["sequence"], checkpoint)
+
+
+def prune_system_log(days: int | None = None) -> int:
+    """Delete system log entries older than `days` (default SYSTEM_LOG_RETENTION_DAYS) and those past
+    the newest SYSTEM_LOG_MAX_ROWS; returns how many."""
+    days = settings.SYSTEM_LOG_RETENTION_DAYS if days is None else max(days, 0)
+    deleted, _ = SystemLogEntry.objects.filter(created_at__lt=timezone.now() - timedelta(days=days)).delete()
+    cap = max(settings.SYSTEM_LOG_MAX_ROWS, 1)
+    oldest_kept = list(SystemLogEntry.objects.order_by("-pk").values_list("pk", flat=True)[cap - 1 : cap])
+    if oldest_kept:
+        over_cap, _ = SystemLogEntry.objects.filter(pk__lt=oldest_kept[0]).delete()
+        deleted += over_cap
+    return deleted

@@ -94,3 +94,13 @@ class RateLimitCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}: {self.count}"
+
+
+class PeriodicTaskRun(models.Model):
+    """When the scheduler last enqueued a periodic task (helpdesk/scheduler.py)."""
+
+    task = models.CharField(max_length=200, unique=True, help_text="Dotted path of the task.")
+    last_enqueued_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.task} at {self.last_enqueued_at:%Y-%m-%d %H:%M}"

@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    "django_tasks_db",
     "helpdesk",
     "accounts",
     "tickets",
@@ -104,6 +105,10 @@ SYSTEM_LOG_DATABASE = "system_log"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+
+# Background tasks (django.tasks) are stored in the database and run by `manage.py db_worker`;
+# `manage.py scheduler` enqueues the periodic ones (helpdesk/scheduler.py).
+TASKS = {"default": {"BACKEND": env("TASKS_BACKEND", default="django_tasks_db.DatabaseBackend")}}
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [

@@ -1,0 +1,39 @@
+"""manage.py scheduler — enqueue the periodic tasks (helpdesk/scheduler.py) when they are due.
+
+Run it beside `manage.py db_worker`, which runs what it enqueues; several schedulers on several
+machines are safe (each period's task is enqueued once)."""
+
+import signal
+import time
+
+from django.core.management.base import BaseCommand
+from django.db import close_old_connections
+
+from helpdesk import scheduler
+
+
+class Command(BaseCommand):
+    help = "Enqueue periodic tasks when they are due (for db_worker to run); --once ticks once and exits."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--interval", type=float, default=30.0, help="Seconds between ticks.")
+        parser.add_argument("--once", action="store_true", help="Tick once and exit.")
+
+    def handle(self, *args, interval: float, once: bool, **options):
+        running = True
+
+        def stop(signum, frame) -> None:
+            nonlocal running
+            running = False
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        while running:
+            close_old_connections()
+            for path in scheduler.tick():
+                self.stdout.write(f"Enqueued {path}.")
+            if once:
+                return
+            deadline = time.monotonic() + interval
+            while running and time.monotonic() < deadline:
+                time.sleep(min(1.0, interval))

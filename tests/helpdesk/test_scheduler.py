@@ -1,0 +1,73 @@
+"""The scheduler enqueues each periodic task once per period, and db_worker runs what it enqueued."""
+
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
+
+from accounts import services as account_services
+from accounts.models import User
+from audit.models import SystemLogEntry
+from helpdesk import scheduler
+from tests.factories import TeamFactory, make_agent, make_customer, make_ticket
+from tickets import services as ticket_services
+from tickets.models import Ticket
+from tickets.workflow import Status
+
+pytestmark = pytest.mark.django_db
+
+
+def enqueued() -> list[str]:
+    return sorted(DBTaskResult.objects.values_list("task_path", flat=True))
+
+
+def test_a_first_tick_enqueues_every_periodic_task_and_a_second_one_nothing():
+    now = timezone.now()
+    assert sorted(scheduler.tick(now)) == sorted(scheduler.SCHEDULE)
+    assert enqueued() == sorted(scheduler.SCHEDULE)
+    assert scheduler.tick(now + timedelta(seconds=30)) == []
+    assert len(enqueued()) == len(scheduler.SCHEDULE)
+
+
+def test_each_task_comes_again_when_its_period_has_passed():
+    now = timezone.now()
+    scheduler.tick(now)
+    assert scheduler.tick(now + timedelta(minutes=1)) == ["accounts.tasks.lift_expired_suspensions"]
+    assert sorted(scheduler.tick(now + timedelta(hours=1, minutes=1))) == [
+        "accounts.tasks.lift_expired_suspensions",
+        "tickets.tasks.close_resolved_tickets",
+    ]
+    assert len(scheduler.tick(now + timedelta(days=1, minutes=2))) == len(scheduler.SCHEDULE)
+
+
+# The worker and the scheduler's loop close stale connections between rounds, which ends a test's
+# wrapping transaction: these two run with real commits.
+@pytest.mark.django_db(transaction=True, databases=["default", "system_log"])
+def test_the_worker_runs_what_the_scheduler_enqueued(clock, settings):
+    settings.TICKET_AUTO_CLOSE_DAYS = 1
+    team = TeamFactory()
+    agent = make_agent(team)
+    ticket = make_ticket(make_customer(), team=team)
+    ticket_services.ticket_transition(ticket, status=Status.RESOLVED, actor=agent)
+    suspended = make_customer()
+    account_services.user_suspend(suspended, until=timezone.now() + timedelta(hours=1), reason="", actor=None)
+    SystemLogEntry.objects.create(level=SystemLogEntry.Level.WARNING, logger="test", message="old")
+    clock.shift(timedelta(days=settings.SYSTEM_LOG_RETENTION_DAYS + 1))
+
+    scheduler.tick()
+    call_command("db_worker", batch=True, startup_delay=False, reload=False, verbosity=0)
+
+    assert set(DBTaskResult.objects.values_list("status", flat=True)) == {"SUCCESSFUL"}
+    assert Ticket.objects.get(pk=ticket.pk).status == Status.CLOSED
+    assert User.objects.get(pk=suspended.pk).status == User.Status.ACTIVE
+    assert not SystemLogEntry.objects.filter(message="old").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_scheduler_command_ticks_once(capsys):
+    call_command("scheduler", "--once")
+    assert capsys.readouterr().out.count("Enqueued") == len(scheduler.SCHEDULE)
+    call_command("scheduler", "--once")
+    assert "Enqueued" not in capsys.readouterr().out
