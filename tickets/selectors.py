@@ -34,6 +34,8 @@ QUEUE_COLUMNS = (
 )  # fmt: skip
 
 
+QUEUE_JOINS = ("requester", "organization", "team", "assignee")
+
 Choice = tuple[int, str]
 
 
@@ -69,16 +71,20 @@ def cached_for_viewer(user: User, name: str, question: tuple, compute):
 
 
 class CappedPaginator(Paginator):
-    """Counts at most COUNT_CACHE_SECONDS old for `count_key` = (user, the filter's question)."""
+    """Counts at most COUNT_CACHE_SECONDS old for `count_key` = (user, the filter's question), of
+    `counted` (default: the object list)."""
 
-    def __init__(self, *args, count_key: tuple[User, tuple], **kwargs) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(
+        self, object_list, per_page: int, *, count_key: tuple[User, tuple], counted: QuerySet | None = None
+    ) -> None:
+        super().__init__(object_list, per_page)
         self.count_key = count_key
+        self.counted = self.object_list if counted is None else counted
 
     @cached_property
     def count(self) -> int:
         user, question = self.count_key
-        rows = capped(self.object_list)
+        rows = capped(self.counted)
         return cached_for_viewer(user, "count", question, rows.count)
 
     @property
@@ -157,24 +163,72 @@ class QueuePage:
 
 
 def queue_queryset(user: User, params: QueryDict) -> tuple[TicketQueueFilter, "QuerySet[Ticket]", str]:
-    filterset = TicketQueueFilter(params, queryset=Ticket.objects.visible_to(user), user=user)
+    """The filter, the visible tickets it selects in the chosen order, and the sort key. The filter
+    works on all tickets (so a BranchWalk can reuse it) and visibility is applied to what it selects."""
+    filterset = TicketQueueFilter(params, queryset=Ticket.objects.all(), user=user)
     sort = sort_key(params.get("sort"))
-    tickets = filterset.qs
+    tickets = filterset.qs.visible_to(user)
     if sort == "priority":
         tickets = tickets.annotate(priority_order=priority_order())
     return filterset, tickets.order_by(*SORTS[sort]), sort
 
 
+class BranchWalk:
+    """A queue list read as one walk per visibility branch (`Ticket.objects.visibility_keys`: a
+    requester, a team, an assignee, an organisation, granted tickets) down that column's
+    `(column, updated_at)` index, merged and cut in SQL, instead of one walk down the updated_at index
+    that tests the whole visibility OR on every row.
+
+    For a text search that matters: "printer" is in 6 % of tickets and a team holds 5 % of them, so
+    the single walk reads ~8,000 rows of every team to find a page of one team's, while the team's
+    own walk reads ~400. PostgreSQL does not split an OR into such walks itself. A Paginator slices
+    it like a queryset; the rows come from `queryset` (visibility and filters applied again)."""
+
+    MAX_BRANCHES = 12
+
+    def __init__(self, queryset: "QuerySet[Ticket]", filtered: "QuerySet[Ticket]", keys, ordering) -> None:
+        self.queryset, self.filtered, self.ordering = queryset, filtered.filter(is_deleted=False), ordering
+        self.branches = [
+            {"id__in": values} if column == "id" else {column: value}
+            for column, values in keys
+            for value in (values[:1] if column == "id" else values)
+        ]
+
+    def __getitem__(self, window: slice) -> list[Ticket]:
+        if not window.stop:  # an empty first page: slicing to nothing would make empty querysets
+            return []
+        base = self.filtered.order_by(*self.ordering).values_list("id", "updated_at")
+        walks = [base.filter(**branch)[: window.stop] for branch in self.branches]
+        merged = walks[0].union(*walks[1:])
+        ids = [pk for pk, _ in merged.order_by(*self.ordering)[window]]
+        # Each walk kept to one branch of the user's visibility, but the rows are read through it
+        # again; the filters (a text match costs a parse per row) need not be.
+        return list(self.queryset.filter(pk__in=ids))
+
+    @classmethod
+    def fits(cls, keys, sort: str) -> bool:
+        branches = sum(1 if column == "id" else len(values) for column, values in keys or ())
+        return sort in ("updated", "-updated") and 1 < branches <= cls.MAX_BRANCHES
+
+
 def ticket_queue_page(user: User, params: QueryDict) -> QueuePage:
     filterset, tickets, sort = queue_queryset(user, params)
-    tickets = tickets.select_related("requester", "organization", "team", "assignee").only(*QUEUE_COLUMNS)
+    tickets = tickets.select_related(*QUEUE_JOINS).only(*QUEUE_COLUMNS)
     # Filter keys and values decide the count; paging and sorting do not.
     question = tuple(
         sorted(
             (key, value) for key, values in params.lists() for value in values if key not in ("page", "sort")
         )
     )
-    paginator = CappedPaginator(tickets, QUEUE_PAGE_SIZE, count_key=(user, question))
+    rows = tickets
+    # A text search picks a scattered few of every branch's tickets; an unsearched queue finds its
+    # page within the first rows of the updated_at index, where one walk is cheaper than several.
+    if params.get("q", "").strip() and BranchWalk.fits(keys := Ticket.objects.visibility_keys(user), sort):
+        visible = Ticket.objects.visible_to(user).order_by(*SORTS[sort])
+        rows = BranchWalk(
+            visible.select_related(*QUEUE_JOINS).only(*QUEUE_COLUMNS), filterset.qs, keys, SORTS[sort]
+        )
+    paginator = CappedPaginator(rows, QUEUE_PAGE_SIZE, count_key=(user, question), counted=tickets)
     page = paginator.get_page(params.get("page"))
     rest = params.copy()
     rest.pop("page", None)

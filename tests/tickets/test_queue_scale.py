@@ -19,7 +19,7 @@ def bulk_insert_tickets(count: int, *, requester, team, assignee=None) -> None:
                 subject, description, requester_id, organization_id, team_id, assignee_id, priority, status,
                 channel, custom_fields, escalation_level, is_deleted, created_at, updated_at, version)
             SELECT 'Bulk ticket ' || n, 'Body ' || n, %s, %s, %s,
-                   CASE WHEN n %% 50 = 0 THEN %s END,
+                   CASE WHEN n %% 50 = 0 THEN %s::bigint END,
                    (ARRAY['low','medium','high','urgent'])[1 + n %% 4],
                    CASE WHEN n %% 100 = 0 THEN 'open' WHEN n %% 100 = 1 THEN 'pending' ELSE 'closed' END,
                    'web', '{}'::jsonb, 0, false,
@@ -72,3 +72,48 @@ def test_default_views_use_indexes_at_volume(queue_world, query):
     _, tickets, _ = queue_queryset(agent, QueryDict(query))
     explained = plan(tickets[:25])
     assert "Seq Scan on tickets_ticket" not in explained, explained
+
+
+def test_text_search_walks_each_visibility_branch_and_lists_what_the_single_query_lists(
+    db, client, django_assert_max_num_queries
+):
+    from guardian.shortcuts import assign_perm
+
+    from accounts import rbac
+    from tests.factories import OrganizationFactory
+    from tickets.models import Ticket
+    from tickets.selectors import BranchWalk, ticket_queue_page
+
+    support, billing, other = TeamFactory(), TeamFactory(), TeamFactory()
+    agent = make_agent(support, billing)
+    customer, stranger = make_customer(), make_customer(OrganizationFactory())
+    # Equal updated_at across the teams (the same minute offsets), so ties are broken by id.
+    bulk_insert_tickets(60, requester=customer, team=support, assignee=agent)
+    bulk_insert_tickets(40, requester=customer, team=billing)
+    bulk_insert_tickets(200, requester=stranger, team=other, assignee=agent)  # 4 assigned to the agent
+    granted = make_ticket(stranger, team=other, subject="Bulk ticket granted")
+    assign_perm("tickets.view_ticket", agent, granted)
+    assign_perm(rbac.VIEW_ORGANIZATION_TICKETS, agent, stranger.organization)
+    Ticket.objects.filter(team=support, subject="Bulk ticket 7").update(is_deleted=True)
+    agent = type(agent).objects.get(pk=agent.pk)
+
+    for query in (
+        "q=bulk",
+        "q=bulk&sort=-updated",
+        "q=bulk&status=open",
+        "q=ticket&page=3",
+        "q=bulk&page=13",
+    ):
+        params = QueryDict(query)
+        page = ticket_queue_page(agent, params)
+        assert isinstance(page.page.paginator.object_list, BranchWalk)
+        _, single, _ = queue_queryset(agent, params)
+        start = (page.page.number - 1) * 25
+        expected = list(single.values_list("number", flat=True)[start : start + 25])
+        assert expected, query
+        assert [ticket.number for ticket in page.tickets] == expected, query
+
+    client.force_login(agent)
+    with django_assert_max_num_queries(12):
+        response = client.get(reverse("tickets:desk_queue"), {"q": "bulk"})
+    assert len(response.context["queue"].page.object_list) == 25
