@@ -26,5 +26,7 @@ def _signed_in_and(check: Callable[[object], bool]) -> Callable[[Callable], Call
     return decorator
 
 
-agent_required = _signed_in_and(rbac.is_agent)
+# The desk (and the knowledge base's authoring pages, which share this decorator): a staff role is not
+# enough, the role must also grant view_support_queue, so removing it from a role closes the desk.
+agent_required = _signed_in_and(rbac.can_open_desk)
 supervisor_required = _signed_in_and(rbac.is_supervisor)

@@ -32,6 +32,14 @@ from accounts.models import (
 
 WORK_TEAM_QUEUE = "accounts.work_team_queue"
 VIEW_ORGANIZATION_TICKETS = "accounts.view_organization_tickets"
+# Seed 001's permissions that guard the desk and the ticket services (granted to roles in
+# fixtures/roles.json; an administrator can change a role's set in the admin).
+VIEW_SUPPORT_QUEUE = "accounts.view_support_queue"
+PROVIDE_SUPPORT = "accounts.provide_support"
+ASSIGN_TICKET = "tickets.assign_ticket"
+CLOSE_TICKET = "tickets.close_ticket"
+ESCALATE_TICKET = "tickets.escalate_ticket"
+MANAGE_TICKETS = "tickets.manage_tickets"
 
 
 def _authenticated(user) -> bool:
@@ -165,6 +173,11 @@ def has_permission(user, permission: str, obj: Model | None = None) -> bool:
     if not _authenticated(user):
         return False
     return user.has_perm(permission) or (obj is not None and user.has_perm(permission, obj))
+
+
+def can_open_desk(user) -> bool:
+    """An active staff user (agent, supervisor, administrator) who holds view_support_queue."""
+    return is_agent(user) and has_permission(user, VIEW_SUPPORT_QUEUE)
 
 
 def workable_team_ids(user) -> frozenset[int]:

@@ -51,8 +51,24 @@ MERGE_OTHER_REQUESTER = (
     "Only tickets from the same requester can be merged, so nobody is shown another person's messages."
 )
 MERGE_PERMISSION = "tickets.manage_threads"
+ASSIGN_NOT_ALLOWED = "You do not have permission to assign tickets."
+CLOSE_NOT_ALLOWED = "You do not have permission to close tickets."
+FIELD_NOT_ALLOWED = "You do not have permission to change the {field} of a ticket."
 
-STAFF_FIELDS = {"subject", "priority", "team", "custom_fields", "escalation_level"}
+# What staff may change through ticket_update_fields, and the permission each field needs.
+# The everyday fields of working a ticket (priority, team, custom fields; tags in ticket_set_tags)
+# need provide_support, as answering does. Escalating needs escalate_ticket. The subject, and any
+# field added here later that rewrites what the ticket is, needs manage_tickets ("Can change any
+# field of tickets"), which the Agent role does not have.
+FIELD_PERMISSIONS = {
+    "priority": rbac.PROVIDE_SUPPORT,
+    "team": rbac.PROVIDE_SUPPORT,
+    "custom_fields": rbac.PROVIDE_SUPPORT,
+    "escalation_level": rbac.ESCALATE_TICKET,
+    "subject": rbac.MANAGE_TICKETS,
+}
+STAFF_FIELDS = set(FIELD_PERMISSIONS)
+FIELD_LABELS = {"custom_fields": "custom fields", "escalation_level": "escalation level"}
 
 
 class TicketError(Exception):
@@ -111,6 +127,22 @@ def _require_visible(ticket: Ticket, actor: User | None) -> None:
 
 def _acts_as_staff(ticket: Ticket, actor: User | None) -> bool:
     return actor is None or Ticket.objects.staff_visible_to(actor).filter(pk=ticket.pk).exists()
+
+
+def _require_permission(ticket: Ticket, actor: User | None, permission: str, message: str) -> None:
+    """Staff actions check the permission codename, not the role's name, so a role edited in the admin
+    gives or takes the action. The System (actor None) is not limited; a ticket permission may also
+    come from a guardian grant on this ticket."""
+    if actor is None:
+        return
+    obj = ticket if permission.startswith(f"{Ticket._meta.app_label}.") else None
+    if not rbac.has_permission(actor, permission, obj):
+        raise TicketNotAllowed(message)
+
+
+def _require_permission_to_close(ticket: Ticket, actor: User | None, status: str | None) -> None:
+    if status == Status.CLOSED:
+        _require_permission(ticket, actor, rbac.CLOSE_TICKET, CLOSE_NOT_ALLOWED)
 
 
 def _message(
@@ -235,6 +267,8 @@ def ticket_reply(
             follow_up_of=ticket,
         )
         return follow_up.messages.get()
+    if as_staff:  # "send and close" closes like ticket_transition does, before anything is written
+        _require_permission_to_close(ticket, actor, status_after)
     types = validate_uploads(list(uploads))
     message = _message(
         ticket, body=body, actor=actor, internal=False, from_staff=as_staff, uploads=uploads, types=types
@@ -310,12 +344,16 @@ def _apply_transition(ticket: Ticket, status: str, *, actor: User | None, by_cus
 def ticket_transition(
     ticket: Ticket, *, status: str, actor: User | None, expected_version: int | None = None
 ) -> Ticket:
-    """Change the status as the workflow allows: staff by TRANSITIONS, customers by CUSTOMER_TRANSITIONS."""
+    """Change the status as the workflow allows: staff by TRANSITIONS, customers by CUSTOMER_TRANSITIONS.
+    Staff closing a ticket need close_ticket; customers cannot close (the workflow gives them no way)."""
     if status not in Status.values:
         raise TransitionRefused(f"Unknown status {status!r}.")
     _require_visible(ticket, actor)
     ticket = _lock(ticket, expected_version)
-    changed = _apply_transition(ticket, status, actor=actor, by_customer=not _acts_as_staff(ticket, actor))
+    as_staff = _acts_as_staff(ticket, actor)
+    if as_staff:
+        _require_permission_to_close(ticket, actor, status)
+    changed = _apply_transition(ticket, status, actor=actor, by_customer=not as_staff)
     _save(ticket, actor, changed)
     return ticket
 
@@ -324,8 +362,10 @@ def ticket_transition(
 def ticket_assign(
     ticket: Ticket, *, assignee: User | None, actor: User | None, expected_version: int | None = None
 ) -> Ticket:
-    """Assign (or unassign) a ticket; the assignee must be an agent who can see it."""
+    """Assign (or unassign) a ticket; the assignee must be an agent who can see it. The actor needs
+    assign_ticket, also to take a ticket for themselves."""
     _require_staff(ticket, actor)
+    _require_permission(ticket, actor, rbac.ASSIGN_TICKET, ASSIGN_NOT_ALLOWED)
     ticket = _lock(ticket, expected_version)
     if assignee is not None:
         assignee = User.objects.get(pk=assignee.pk)  # fresh role and team caches
@@ -389,11 +429,15 @@ def ticket_merge(
 def ticket_update_fields(
     ticket: Ticket, *, changes: dict[str, Any], actor: User | None, expected_version: int | None = None
 ) -> Ticket:
-    """Change internal fields (subject, priority, team, custom fields, escalation): staff only."""
+    """Change internal fields (subject, priority, team, custom fields, escalation): staff only, each
+    field with its permission from FIELD_PERMISSIONS. Every field is checked before any is changed."""
     unknown = set(changes) - STAFF_FIELDS
     if unknown:
         raise TicketNotAllowed(UNKNOWN_FIELD.format(name=", ".join(sorted(unknown))))
     _require_staff(ticket, actor)
+    for name in sorted(changes):
+        label = FIELD_LABELS.get(name, name)
+        _require_permission(ticket, actor, FIELD_PERMISSIONS[name], FIELD_NOT_ALLOWED.format(field=label))
     ticket = _lock(ticket, expected_version)
     changed: list[str] = []
     for name, value in changes.items():
@@ -442,6 +486,7 @@ def ticket_set_tags(
     ticket: Ticket, *, names: Sequence[str], actor: User | None, expected_version: int | None = None
 ) -> Ticket:
     _require_staff(ticket, actor)
+    _require_permission(ticket, actor, rbac.PROVIDE_SUPPORT, FIELD_NOT_ALLOWED.format(field="tags"))
     ticket = _lock(ticket, expected_version)
     wanted = _tag_names(names)
     current = sorted(ticket.tags.values_list("name", flat=True))

@@ -3,11 +3,11 @@
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
-from accounts import rbac
+from accounts import rbac, roles
 from accounts.services import role_assign
 from tests.factories import (
     OrganizationFactory,
@@ -120,3 +120,17 @@ def test_access_reads_roles_teams_grants_and_permissions_in_one_query(django_ass
     assert rbac.workable_team_ids(agent) == {support.pk, billing.pk}
     assert rbac.access(agent).organization_ids == frozenset()
     assert not agent.has_perm("accounts.change_team")
+
+
+def test_opening_the_desk_needs_a_staff_role_and_view_support_queue():
+    agent = make_agent()
+    assert rbac.can_open_desk(agent)
+    view_queue = Permission.objects.get(codename="view_support_queue")
+    customer = make_customer()
+    customer.user_permissions.add(view_queue)
+    assert not rbac.can_open_desk(customer)
+    Group.objects.get(name=roles.AGENT).permissions.remove(view_queue)
+    assert rbac.can_open_desk(agent)  # kept for the request, like every other access fact
+    rbac.forget(agent)
+    assert not rbac.can_open_desk(agent)
+    assert rbac.can_open_desk(make_supervisor()) and rbac.can_open_desk(make_administrator())

@@ -14,7 +14,6 @@ from tests.factories import (
     TicketFormFactory,
     make_administrator,
     make_agent,
-    make_customer,
     make_ticket,
 )
 from tickets import services
@@ -22,21 +21,6 @@ from tickets.models import Ticket, TicketActivity, TicketMessage
 from tickets.workflow import Status
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def team():
-    return TeamFactory(name="Support")
-
-
-@pytest.fixture
-def customer():
-    return make_customer()
-
-
-@pytest.fixture
-def agent(team):
-    return make_agent(team, name="Alex Agent")
 
 
 def test_create_numbers_the_ticket_and_writes_the_first_message_and_activity(customer):
