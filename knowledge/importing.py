@@ -1,16 +1,39 @@
 """Import and export of articles: a folder of markdown files with front matter, or JSON Lines."""
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import DatabaseError, transaction
 from django.utils.text import slugify
 
 from knowledge import services
 from knowledge.models import Article, Category
 
 STATUSES = set(Article.Status.values)
+VISIBILITIES = set(Article.Visibility.values)
+# A changed status goes through the review workflow's own services; none of them leads back to draft.
+STATUS_SERVICES = {
+    Article.Status.REVIEW: services.article_submit_for_review,
+    Article.Status.PUBLISHED: services.article_publish,
+    Article.Status.ARCHIVED: services.article_archive,
+}
+
+REQUIRED = "a title and a body are required"
+NOT_UTF8 = "not valid UTF-8 (byte 0x{byte:02x} at offset {offset})"
+HAS_NUL = "the {name} contains a NUL character, which the database cannot store"
+NOT_TEXT = "the {name} must be text"
+UNKNOWN_STATUS = "unknown status {status!r}"
+UNKNOWN_VISIBILITY = "unknown visibility {visibility!r}"
+NO_SLUG = "no usable slug"
+NO_TRANSITION = "the status cannot change from {old} to {new} by import"
+DATABASE_REFUSED = "the database refused it: {error}"
+
+FRONT_MATTER_KEYS = ("title", "category", "tags", "status", "visibility", "excerpt")
+# json.dumps leaves these literal, but YAML reads them as line breaks or refuses them unescaped.
+YAML_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029]")
 
 
 @dataclass
@@ -28,39 +51,89 @@ class ImportReport:
 
 
 def parse_front_matter(text: str) -> tuple[dict, str]:
-    """`---` delimited `key: value` lines at the top of a markdown file, and the body after them."""
+    """`---` delimited `key: value` lines at the top of a markdown file, and the body after them.
+
+    Values are bare, 'single-quoted' or "double-quoted" (JSON escapes), or lists like [a, "b"]: the
+    subset of YAML that export_articles writes, so its files read back exactly."""
     if not text.startswith("---"):
         return {}, text
     head, separator, body = text[3:].partition("\n---")
     if not separator:
         raise ValueError("front matter starts with --- but never ends")
     meta = {}
-    for line in head.strip().splitlines():
+    # split("\n"), not splitlines(): a quoted value may hold characters splitlines() breaks on.
+    for line in head.strip().split("\n"):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         key, colon, value = line.partition(":")
         if not colon:
             raise ValueError(f"front matter line without a colon: {line.strip()!r}")
-        value = value.strip().strip('"').strip("'")
-        if value.startswith("[") and value.endswith("]"):
-            value = [item.strip().strip('"').strip("'") for item in value[1:-1].split(",") if item.strip()]
-        meta[key.strip().lower()] = value
-    return meta, body.lstrip("\n")
+        meta[key.strip().lower()] = _front_matter_value(value)
+    # The closing line and the blank lines after it are not the body, nor is the file's final newline.
+    body = body.partition("\n")[2].lstrip("\r\n")
+    return meta, body[:-2] if body.endswith("\r\n") else body.removesuffix("\n")
+
+
+def _front_matter_value(value: str) -> str | list[str]:
+    value = value.strip()
+    if value.startswith("[") and value.endswith("]"):
+        try:
+            items = json.loads(value)
+        except ValueError:
+            items = [_scalar(item) for item in value[1:-1].split(",") if item.strip()]
+        return [str(item) for item in items] if isinstance(items, list) else str(items)
+    return _scalar(value)
+
+
+def _scalar(value: str) -> str:
+    value = value.strip()
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        try:
+            decoded = json.loads(value)
+        except ValueError:
+            pass
+        else:
+            if isinstance(decoded, str):
+                return decoded
+    if len(value) >= 2 and value[0] == value[-1] == "'":
+        return value[1:-1].replace("''", "'")
+    return value.strip('"').strip("'")
+
+
+def _quoted(value: str) -> str:
+    """A double-quoted front-matter value that parse_front_matter and YAML both read back exactly."""
+    text = json.dumps(value, ensure_ascii=False)
+    return YAML_UNSAFE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
+def _decode(data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ValueError(NOT_UTF8.format(byte=data[error.start], offset=error.start)) from None
 
 
 def _records(path: Path):
     """(source, record or error) for every article in a folder of .md files or a .jsonl file."""
     if path.is_dir():
         for file in sorted(path.rglob("*.md")):
+            source = file.relative_to(path).as_posix()
             try:
-                meta, body = parse_front_matter(file.read_text(encoding="utf-8"))
-            except (ValueError, UnicodeDecodeError) as error:
-                yield file.name, error
+                meta, body = parse_front_matter(_decode(file.read_bytes()))
+            except ValueError as error:
+                yield source, error
                 continue
-            yield file.name, {**meta, "body": body, "slug": meta.get("slug") or file.stem}
+            yield source, {**meta, "body": body, "slug": meta.get("slug") or file.stem}
         return
-    with path.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
+    # Bytes, decoded line by line: one line that is not UTF-8 is skipped, not the rest of the file.
+    with path.open("rb") as lines:
+        for number, raw in enumerate(lines, start=1):
+            source = f"line {number}"
+            try:
+                line = _decode(raw)
+            except ValueError as error:
+                yield source, error
+                continue
             if not line.strip():
                 continue
             try:
@@ -68,19 +141,83 @@ def _records(path: Path):
                 if not isinstance(record, dict):
                     raise ValueError("not a JSON object")
             except ValueError as error:
-                yield f"line {number}", ValueError(f"invalid JSON: {error}")
+                yield source, ValueError(f"invalid JSON: {error}")
                 continue
-            yield f"line {number}", record
+            yield source, record
 
 
-def _category(name) -> Category | None:
-    if not name or not isinstance(name, str):
+@dataclass
+class _Incoming:
+    """One record, checked: what the article should look like."""
+
+    slug: str
+    status: str
+    status_named: bool
+    fields: dict
+    category: str | None
+
+
+def _incoming(record: dict, default_status: str) -> _Incoming:
+    """The record's article, or ValueError naming what is wrong with it."""
+    title, body = str(record.get("title") or "").strip(), record.get("body")
+    if not title or not isinstance(body, str) or not body.strip():
+        raise ValueError(REQUIRED)
+    tags = record.get("tags") or ""
+    tags = ", ".join(map(str, tags)) if isinstance(tags, list) else str(tags)
+    excerpt = record.get("excerpt") or ""
+    if not isinstance(excerpt, str):
+        raise ValueError(NOT_TEXT.format(name="excerpt"))
+    category = record.get("category")
+    category = category.strip() if isinstance(category, str) else None
+    for name, value in (("title", title), ("body", body), ("excerpt", excerpt), ("tags", tags),
+                        ("category", category or "")):  # fmt: skip
+        if "\x00" in value:
+            raise ValueError(HAS_NUL.format(name=name))
+    status = str(record.get("status") or default_status)
+    if status not in STATUSES:
+        raise ValueError(UNKNOWN_STATUS.format(status=status))
+    fields = {"title": title[:200], "body": body, "tags": tags}
+    visibility = str(record.get("visibility") or "")
+    if visibility:
+        if visibility not in VISIBILITIES:
+            raise ValueError(UNKNOWN_VISIBILITY.format(visibility=visibility))
+        fields["visibility"] = visibility
+    if excerpt:
+        fields["excerpt"] = excerpt
+    slug = slugify(str(record.get("slug") or title))[:200]
+    if not slug:
+        raise ValueError(NO_SLUG)
+    return _Incoming(slug, status, bool(record.get("status")), fields, category)
+
+
+def _category(name: str | None) -> Category | None:
+    if not name:
         return None
     slug = slugify(name)[:100]
     if not slug:
         return None
-    category, _ = Category.objects.get_or_create(slug=slug, defaults={"name": name.strip()[:100]})
+    category, _ = Category.objects.get_or_create(slug=slug, defaults={"name": name[:100]})
     return category
+
+
+def _apply(incoming: _Incoming) -> str:
+    """Create or update one article; returns which list of the report it belongs in."""
+    fields = {**incoming.fields, "category": _category(incoming.category)}
+    existing = Article.objects.filter(slug=incoming.slug).first()
+    if existing is None:
+        services.article_create(slug=incoming.slug, status=incoming.status, actor=None, **fields)
+        return "created"
+    # A record without a status leaves the article's as it is: the default is for new articles only.
+    new_status = incoming.status if incoming.status_named and incoming.status != existing.status else None
+    if new_status is not None and new_status not in STATUS_SERVICES:
+        raise ValidationError(NO_TRANSITION.format(old=existing.status, new=new_status))
+    stored = {**fields, "tags": services.clean_tags(fields["tags"])}
+    changed = any(getattr(existing, name) != value for name, value in stored.items())
+    if changed:
+        existing = services.article_update(existing, actor=None, **fields)
+    if new_status is not None:
+        STATUS_SERVICES[new_status](existing, actor=None)
+    return "updated" if changed or new_status else "unchanged"
 
 
 def import_articles(path: Path, *, default_status: str = Article.Status.PUBLISHED) -> ImportReport:
@@ -90,38 +227,23 @@ def import_articles(path: Path, *, default_status: str = Article.Status.PUBLISHE
         if isinstance(record, Exception):
             report.skipped.append((source, str(record)))
             continue
-        title, body = str(record.get("title") or "").strip(), record.get("body")
-        if not title or not isinstance(body, str) or not body.strip():
-            report.skipped.append((source, "a title and a body are required"))
-            continue
-        tags = record.get("tags") or ""
-        tags = ", ".join(map(str, tags)) if isinstance(tags, list) else str(tags)
-        status = str(record.get("status") or default_status)
-        if status not in STATUSES:
-            report.skipped.append((source, f"unknown status {status!r}"))
-            continue
-        slug = slugify(str(record.get("slug") or title))[:200]
-        if not slug:
-            report.skipped.append((source, "no usable slug"))
-            continue
-        fields = {
-            "title": title[:200],
-            "body": body,
-            "tags": tags,
-            "category": _category(record.get("category")),
-        }
         try:
-            existing = Article.objects.filter(slug=slug).first()
-            if existing is None:
-                services.article_create(slug=slug, status=status, actor=None, **fields)
-                report.created.append(slug)
-            elif all(getattr(existing, name) == value for name, value in fields.items() if name != "tags"):
-                report.unchanged.append(slug)
-            else:
-                services.article_update(existing, actor=None, **fields)
-                report.updated.append(slug)
+            incoming = _incoming(record, default_status)
+        except ValueError as error:
+            report.skipped.append((source, str(error)))
+            continue
+        try:
+            # A savepoint per record: whatever the database refuses is undone for this record alone,
+            # and the transaction stays usable for the next one.
+            with transaction.atomic():
+                outcome = _apply(incoming)
         except (ValidationError, PermissionDenied) as error:
             report.skipped.append((source, "; ".join(getattr(error, "messages", [str(error)]))))
+        except DatabaseError as error:
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            report.skipped.append((source, DATABASE_REFUSED.format(error=reason)))
+        else:
+            getattr(report, outcome).append(incoming.slug)
     return report
 
 
@@ -136,12 +258,12 @@ def export_articles(path: Path, articles) -> int:
         return count
     path.mkdir(parents=True, exist_ok=True)
     for article in articles:
-        record = _as_record(article)
-        head = "\n".join(
-            f"{key}: {value}" for key, value in
-            (("title", record["title"]), ("category", record["category"] or ""),
-             ("tags", "[" + ", ".join(record["tags"]) + "]"), ("status", record["status"]))
-        )  # fmt: skip
+        record = {**_as_record(article)}
+        record["category"] = record["category"] or ""
+        # Every value quoted: a title starting with [ " or #, or holding ": ", must read back as text.
+        values = {key: _quoted(record[key]) for key in FRONT_MATTER_KEYS if key != "tags"}
+        values["tags"] = "[" + ", ".join(map(_quoted, record["tags"])) + "]"
+        head = "\n".join(f"{key}: {values[key]}" for key in FRONT_MATTER_KEYS)
         (path / f"{article.slug}.md").write_text(f"---\n{head}\n---\n\n{article.body}\n", encoding="utf-8")
         count += 1
     return count
@@ -152,7 +274,9 @@ def _as_record(article: Article) -> dict:
         "slug": article.slug,
         "title": article.title,
         "body": article.body,
+        "excerpt": article.excerpt,
         "category": article.category.name if article.category_id else None,
         "tags": article.tag_list,
         "status": article.status,
+        "visibility": article.visibility,
     }

@@ -1,4 +1,5 @@
-"""Writes to the knowledge base: authoring, the review workflow, verification and votes."""
+"""Writes to the knowledge base: authoring, the review workflow, verification and votes; the checks on
+article links in ticket replies."""
 
 import re
 
@@ -18,6 +19,10 @@ NOT_EDITOR = "Only editors may do that."
 NOT_YOUR_DRAFT = "Authors may edit their own drafts; published articles need an editor."
 SLUG_TAKEN = "Another article already uses the address {slug!r}."
 NO_VOTER = "A vote needs a signed-in user or a browser session."
+INTERNAL_ARTICLE_IN_REPLY = (
+    "A public reply cannot link to internal articles ({titles}): customers cannot open them. "
+    "Link a public article, or send this as an internal note."
+)
 
 EDITOR = "knowledge.change_article"
 PUBLISHER = "knowledge.publish_article"
@@ -61,7 +66,7 @@ def article_create(
         raise PermissionDenied(NOT_EDITOR)
     article = Article(
         title=title.strip(), body=body, body_html=render_markdown(body), excerpt=excerpt or _excerpt(body),
-        category=category, tags=_clean_tags(tags), visibility=visibility, author=actor, created_by=actor,
+        category=category, tags=clean_tags(tags), visibility=visibility, author=actor, created_by=actor,
         updated_by=actor, slug=slug or unique_slug(title), status=status,
         search_config=settings.KB_SEARCH_CONFIG,
         published_at=timezone.now() if status == Article.Status.PUBLISHED else None,
@@ -74,7 +79,8 @@ def article_create(
     return article
 
 
-def _clean_tags(tags: str) -> str:
+def clean_tags(tags: str) -> str:
+    """Tags as stored: lower-case, single-spaced, without duplicates, comma-separated."""
     names = []
     for name in tags.split(","):
         name = " ".join(name.split()).lower()[:40]
@@ -100,7 +106,7 @@ def article_update(article: Article, *, actor, **changes) -> Article:
     before = {name: getattr(article, name) for name in changes}
     new_slug = changes.pop("slug", None)
     if "tags" in changes:
-        changes["tags"] = _clean_tags(changes["tags"])
+        changes["tags"] = clean_tags(changes["tags"])
     for name, value in changes.items():
         setattr(article, name, value)
     if "body" in changes:
@@ -211,6 +217,8 @@ def article_vote(
 
 
 ARTICLE_LINK = re.compile(r"/kb/articles/([\w-]+)/")
+# Looser than ARTICLE_LINK: a link without its trailing slash still reaches the article (APPEND_SLASH).
+ARTICLE_ADDRESS = re.compile(r"/kb/articles/([\w-]+)")
 
 
 def articles_count_uses(body: str) -> int:
@@ -219,3 +227,22 @@ def articles_count_uses(body: str) -> int:
     if not slugs:
         return 0
     return Article.objects.filter(slug__in=slugs).update(use_count=F("use_count") + 1)
+
+
+def internal_article_links(body: str) -> list[str]:
+    """Titles of the internal articles `body` links to, by their current or an old address."""
+    slugs = set(ARTICLE_ADDRESS.findall(body))
+    if not slugs:
+        return []
+    internal = Article.objects.filter(visibility=Article.Visibility.INTERNAL)
+    linked = internal.filter(Q(slug__in=slugs) | Q(old_slugs__slug__in=slugs))
+    return sorted(set(linked.values_list("title", flat=True)))
+
+
+def articles_check_public_links(body: str) -> None:
+    """Refuse a public reply that links internal articles: it would show their titles to the customer
+    and send them to a page they cannot open (called inside ticket_reply, for staff replies)."""
+    titles = internal_article_links(body)
+    if titles:
+        quoted = ", ".join(f"“{title}”" for title in titles)
+        raise ValidationError({"body": INTERNAL_ARTICLE_IN_REPLY.format(titles=quoted)})

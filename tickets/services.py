@@ -23,7 +23,7 @@ from accounts import rbac
 from accounts.models import Team, User
 from helpdesk.markdown import render_markdown
 from helpdesk.models import Priority, SiteConfiguration
-from knowledge.services import articles_count_uses
+from knowledge.services import articles_check_public_links, articles_count_uses
 from tickets import schema, workflow
 from tickets.attachments import attachment_store, validate_uploads
 from tickets.models import Channel, SavedView, Tag, Ticket, TicketActivity, TicketForm, TicketMessage
@@ -269,6 +269,7 @@ def ticket_reply(
         return follow_up.messages.get()
     if as_staff:  # "send and close" closes like ticket_transition does, before anything is written
         _require_permission_to_close(ticket, actor, status_after)
+        articles_check_public_links(body)
     types = validate_uploads(list(uploads))
     message = _message(
         ticket, body=body, actor=actor, internal=False, from_staff=as_staff, uploads=uploads, types=types

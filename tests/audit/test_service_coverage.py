@@ -37,6 +37,8 @@ NOT_AUDITED = {
     "ticket_mark_seen": "a read marker for the assignee, not a change to the ticket",
     "article_vote": "feedback votes are their own record (one row per voter), not an administrative change",
     "articles_count_uses": "a usage counter bumped inside the audited ticket_reply",
+    "articles_check_public_links": "a check inside ticket_reply; refuses, changes nothing",
+    "internal_article_links": "read", "clean_tags": "pure",
     "is_enabled": "read", "is_required": "read", "pending_enrolment": "read", "normalise": "pure",
     "recovery_code_digest": "pure",
     "two_factor_start": "an unconfirmed secret grants nothing; two_factor_enable is audited",
@@ -90,6 +92,14 @@ def _locked_out(world):
     return account_services.user_unlock(customer, actor=world["admin"])
 
 
+def _address_locked_out(world):
+    AccessAttempt.objects.create(
+        username="someone@example.org", ip_address="203.0.113.5", user_agent="", get_data="", post_data="",
+        http_accept="", path_info="/accounts/login/", failures_since_start=5,
+    )  # fmt: skip
+    return account_services.ip_unlock("203.0.113.5", actor=world["admin"])
+
+
 def _resolved_long_ago(world):
     ticket = world["ticket"]
     ticket_services.ticket_transition(ticket, status="resolved", actor=world["agent"])
@@ -110,6 +120,7 @@ WRITERS = {
     "user_activate": ("activate", lambda w: account_services.user_activate(w["customer"], actor=w["admin"])),
     "suspensions_lift_expired": ("activate", _suspended_until_yesterday),
     "user_unlock": ("unlock", _locked_out),
+    "ip_unlock": ("unlock", _address_locked_out),
     "profile_update": ("update", lambda w: account_services.profile_update(
         w["customer"], name="Renamed", timezone_name="UTC", actor=w["customer"])),
     "user_password_change": ("password_change", lambda w: account_services.user_password_change(

@@ -1,0 +1,184 @@
+"""kb_import and kb_export: idempotent re-imports, status changes, bad records, and exact round trips."""
+
+import json
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+
+from knowledge import importing, services
+from knowledge.importing import export_articles, import_articles, parse_front_matter
+from knowledge.models import Article, Category
+from tests.factories import make_article
+
+pytestmark = pytest.mark.django_db
+
+
+def _jsonl(path, *records) -> None:
+    path.write_text("\n".join(json.dumps(record) for record in records) + "\n", encoding="utf-8")
+
+
+def _record(**fields) -> dict:
+    return {"slug": "vpn-help", "title": "VPN help", "body": "Connect first.", **fields}
+
+
+def test_reimport_with_only_the_tags_changed_updates_the_tags(tmp_path):
+    source = tmp_path / "articles.jsonl"
+    _jsonl(source, _record(tags=["vpn"]))
+    import_articles(source)
+    _jsonl(source, _record(tags=["vpn", "remote"]))
+    report = import_articles(source)
+    assert report.updated == ["vpn-help"] and report.unchanged == []
+    assert Article.objects.get(slug="vpn-help").tag_list == ["vpn", "remote"]
+
+
+def test_tags_that_clean_to_the_stored_ones_are_unchanged(tmp_path):
+    source = tmp_path / "articles.jsonl"
+    _jsonl(source, _record(tags="vpn, remote"))
+    import_articles(source)
+    _jsonl(source, _record(tags="VPN,  remote , vpn"))
+    assert import_articles(source).unchanged == ["vpn-help"]
+
+
+def test_a_changed_status_goes_through_the_workflow_and_counts_as_updated(tmp_path):
+    source = tmp_path / "articles.jsonl"
+    _jsonl(source, _record(status="draft"))
+    import_articles(source)
+    _jsonl(source, _record(status="published"))
+    assert import_articles(source).updated == ["vpn-help"]
+    article = Article.objects.get(slug="vpn-help")
+    assert article.status == "published" and article.published_at is not None
+    assert article.revisions.count() == 1, "publishing keeps a revision, as article_publish does"
+    _jsonl(source, _record(status="archived"))
+    assert import_articles(source).updated == ["vpn-help"]
+    assert Article.objects.get(slug="vpn-help").status == "archived"
+    assert import_articles(source).unchanged == ["vpn-help"]
+
+
+def test_a_record_without_a_status_keeps_the_articles_status(tmp_path):
+    make_article(title="VPN help", body="Connect first.", slug="vpn-help", status="draft")
+    source = tmp_path / "articles.jsonl"
+    _jsonl(source, _record())
+    assert import_articles(source, default_status="published").unchanged == ["vpn-help"]
+    assert Article.objects.get(slug="vpn-help").status == "draft"
+
+
+def test_a_status_no_service_reaches_is_skipped_and_nothing_of_the_record_applies(tmp_path):
+    make_article(title="VPN help", body="Connect first.", slug="vpn-help", status="published")
+    source = tmp_path / "articles.jsonl"
+    _jsonl(source, _record(body="Changed text.", category="Network", status="draft"))
+    report = import_articles(source)
+    assert report.skipped == [("line 1", importing.NO_TRANSITION.format(old="published", new="draft"))]
+    article = Article.objects.get(slug="vpn-help")
+    assert (article.status, article.body) == ("published", "Connect first.")
+    assert not Category.objects.exists(), "the record's savepoint was rolled back"
+
+
+def test_a_line_that_is_not_utf8_is_skipped_and_the_next_lines_import(tmp_path):
+    source = tmp_path / "articles.jsonl"
+    good = json.dumps(_record()).encode()
+    later = json.dumps(_record(slug="later", title="Later")).encode()
+    source.write_bytes(good + b"\n" + b'{"title": "Caf\xe9", "body": "x"}\n' + later + b"\n")
+    report = import_articles(source)
+    assert report.created == ["vpn-help", "later"]
+    assert report.skipped == [("line 2", importing.NOT_UTF8.format(byte=0xE9, offset=14))]
+
+
+def test_a_nul_character_is_refused_with_a_reason_and_the_rest_import(tmp_path):
+    source = tmp_path / "articles.jsonl"
+    _jsonl(
+        source,
+        _record(slug="nul-body", body="before\x00after"),
+        _record(slug="nul-title", title="Nul\x00title"),
+        _record(slug="nul-category", category="Net\x00work"),
+        _record(),
+    )
+    report = import_articles(source)
+    assert report.skipped == [
+        ("line 1", importing.HAS_NUL.format(name="body")),
+        ("line 2", importing.HAS_NUL.format(name="title")),
+        ("line 3", importing.HAS_NUL.format(name="category")),
+    ]
+    assert report.created == ["vpn-help"]
+
+
+def test_a_record_the_database_refuses_does_not_stop_or_poison_the_rest(tmp_path, monkeypatch):
+    create = services.article_create
+
+    def failing_create(**fields):
+        article = create(**fields)
+        if fields["title"] == "Refused":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1 / 0")  # an error that aborts the transaction
+        return article
+
+    monkeypatch.setattr(services, "article_create", failing_create)
+    source = tmp_path / "articles.jsonl"
+    _jsonl(source, _record(slug="refused", title="Refused"), _record())
+    report = import_articles(source)
+    assert report.created == ["vpn-help"]
+    assert report.skipped[0][0] == "line 1" and "division by zero" in report.skipped[0][1]
+    assert list(Article.objects.values_list("slug", flat=True)) == ["vpn-help"]
+
+
+def test_a_markdown_file_that_is_not_utf8_is_skipped_with_a_reason(tmp_path):
+    (tmp_path / "latin1.md").write_bytes(b"---\ntitle: Caf\xe9\n---\nBody\n")
+    (tmp_path / "fine.md").write_text("---\ntitle: Fine\n---\nBody\n", encoding="utf-8")
+    report = import_articles(tmp_path)
+    assert report.created == ["fine"]
+    assert report.skipped == [("latin1.md", importing.NOT_UTF8.format(byte=0xE9, offset=14))]
+
+
+def test_front_matter_reads_quoted_values_lists_and_windows_line_ends():
+    meta, body = parse_front_matter(
+        "---\r\ntitle: 'It''s: [not] a list'\r\ntags: [vpn, \"remote work\"]\r\n"
+        'excerpt: "Say \\"hi\\""\r\n---\r\n\r\nLine one\r\nLine two\r\n'
+    )
+    assert meta == {"title": "It's: [not] a list", "tags": ["vpn", "remote work"], "excerpt": 'Say "hi"'}
+    assert body == "Line one\r\nLine two"
+
+
+TRICKY_TITLES = [
+    '[Beta] "Quoted": #1 tip',
+    "# Not a heading",
+    '"Starts with a quote',
+    "Ends with a quote'",
+    "Colon: then more: text",
+    "Café, naïve \u2028 line separator",
+]
+
+
+@pytest.mark.parametrize("name", ["export.jsonl", "export-folder"])
+def test_export_then_import_into_an_empty_database_gives_the_same_articles(tmp_path, name):
+    for number, title in enumerate(TRICKY_TITLES):
+        make_article(
+            title=title,
+            body=f"Body {number}\n\n* a list\n\n---\n\nafter a rule",
+            category=Category.objects.get_or_create(slug="network", defaults={"name": "Network: VPN"})[0],
+            tags="vpn, remote work",
+            status=["draft", "review", "published", "archived"][number % 4],
+            visibility="internal" if number % 2 else "public",
+            excerpt=f"Custom excerpt {number}: [see] #here" if number % 3 else "",
+        )
+    make_article(title="Plain", body="No category, no tags.")
+    fields = ("slug", "title", "body", "category__name", "tags", "status", "visibility", "excerpt")
+    before = list(Article.objects.order_by("slug").values_list(*fields))
+
+    call_command("kb_export", str(tmp_path / name), verbosity=0)
+    Article.objects.all().delete()
+    Category.objects.all().delete()
+    report = import_articles(tmp_path / name)
+
+    assert report.skipped == [] and len(report.created) == len(before)
+    assert list(Article.objects.order_by("slug").values_list(*fields)) == before
+    assert import_articles(tmp_path / name).unchanged == sorted(slug for slug, *_ in before)
+
+
+def test_the_export_keeps_visibility_and_excerpt(tmp_path):
+    article = make_article(title="Staff only", visibility="internal", excerpt="For agents.")
+    export_articles(tmp_path / "out.jsonl", [article])
+    record = json.loads((tmp_path / "out.jsonl").read_text(encoding="utf-8"))
+    assert (record["visibility"], record["excerpt"]) == ("internal", "For agents.")
+    export_articles(tmp_path / "md", [article])
+    meta, _ = parse_front_matter((tmp_path / "md" / f"{article.slug}.md").read_text(encoding="utf-8"))
+    assert (meta["visibility"], meta["excerpt"]) == ("internal", "For agents.")

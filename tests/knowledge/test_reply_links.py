@@ -1,0 +1,81 @@
+"""Article links in ticket replies: the picker marks internal articles; a public reply may not link them."""
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.urls import reverse
+
+from knowledge import services
+from tests.factories import TeamFactory, make_agent, make_article
+
+pytestmark = pytest.mark.django_db
+
+
+def test_internal_article_links_names_the_internal_articles_a_body_links():
+    secret = make_article(title="Escalation runbook", body="Call the on-call.", visibility="internal")
+    public = make_article(title="Reset a password", body="Open the sign-in page.")
+    body = (
+        f"See [this](https://help.example.org/kb/articles/{public.slug}/) "
+        f"and [that](https://help.example.org/kb/articles/{secret.slug}/#step-2)."
+    )
+    assert services.internal_article_links(body) == ["Escalation runbook"]
+    assert services.internal_article_links(f"[p](/kb/articles/{public.slug}/)") == []
+    assert services.internal_article_links("No links here.") == []
+
+
+def test_internal_article_links_knows_old_addresses_and_links_without_a_slash():
+    secret = make_article(title="Escalation runbook", body="Call the on-call.", visibility="internal")
+    old_slug = secret.slug
+    services.article_update(secret, slug="escalations", actor=None)
+    assert services.internal_article_links(f"[x](/kb/articles/{old_slug}/)") == ["Escalation runbook"]
+    assert services.internal_article_links("[x](/kb/articles/escalations)") == ["Escalation runbook"]
+
+
+def test_internal_drafts_count_too_and_each_title_is_named_once():
+    draft = make_article(title="Unreleased fix", visibility="internal", status="draft")
+    body = f"/kb/articles/{draft.slug}/ and again /kb/articles/{draft.slug}/"
+    assert services.internal_article_links(body) == ["Unreleased fix"]
+
+
+def test_a_public_reply_linking_an_internal_article_is_refused_on_the_body():
+    secret = make_article(title="Escalation runbook", body="Call the on-call.", visibility="internal")
+    with pytest.raises(ValidationError) as refused:
+        services.articles_check_public_links(f"Try [this](/kb/articles/{secret.slug}/).")
+    assert refused.value.message_dict == {
+        "body": [services.INTERNAL_ARTICLE_IN_REPLY.format(titles="“Escalation runbook”")]
+    }
+
+
+def test_a_public_reply_linking_public_articles_passes():
+    public = make_article(title="Reset a password")
+    services.articles_check_public_links(f"See [this](/kb/articles/{public.slug}/).")
+
+
+def test_the_picker_labels_internal_articles_in_words(client):
+    make_article(title="Cache runbook for agents", body="Flush the cache.", visibility="internal")
+    make_article(title="Clear the cache", body="Press the keys.")
+    client.force_login(make_agent(TeamFactory()))
+    response = client.get(reverse("knowledge:manage_picker"), {"q": "cache"})
+    items = response.content.decode().split("<li>")[1:]
+    assert len(items) == 2
+    internal = next(item for item in items if "Cache runbook for agents" in item)
+    public = next(item for item in items if "Clear the cache" in item)
+    assert "Internal (agents only)" in internal and "Internal" not in public
+
+
+def test_ticket_reply_refuses_a_public_reply_with_an_internal_link_and_lets_a_note_through():
+    from tests.factories import make_customer, make_ticket
+    from tickets import services as ticket_services
+    from tickets.models import TicketMessage
+
+    team = TeamFactory()
+    agent = make_agent(team)
+    ticket = make_ticket(make_customer(), team=team)
+    secret = make_article(title="Escalation runbook", body="Call the on-call.", visibility="internal")
+    body = f"Try [this](/kb/articles/{secret.slug}/)."
+    before = TicketMessage.objects.filter(ticket=ticket).count()
+    with pytest.raises(ValidationError) as refused:
+        ticket_services.ticket_reply(ticket, body=body, actor=agent)
+    assert "Escalation runbook" in refused.value.message_dict["body"][0]
+    assert TicketMessage.objects.filter(ticket=ticket).count() == before
+    note = ticket_services.ticket_add_note(ticket, body=body, actor=agent)
+    assert note.is_internal
