@@ -1,7 +1,10 @@
-"""Admin for people, organisations, teams, roles, invitations and skills."""
+"""Admin for people, organisations, teams, roles, invitations and skills, sign-in lockouts, and the admin
+site's own password page (sent to the profile's)."""
 
 from typing import Any
 
+from axes.models import AccessAttempt
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
@@ -9,15 +12,20 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.contrib.auth.models import Group
 from django.db import transaction
+from django.db.models import Sum
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from guardian.admin import GuardedModelAdmin
 
 import audit
 from accounts import services, two_factor
+from accounts.backends import lockout_username
 from accounts.models import Invitation, Organization, RoleAssignment, Skill, Team, TeamMember, User
 from accounts.roles import BUILT_IN_ROLES
-from audit.admin import AuditedAdminMixin, AuditedModelAdmin, AuditedObjectPermissionsMixin
+from audit.admin import AuditedAdminMixin, AuditedModelAdmin, AuditedObjectPermissionsMixin, ReadOnlyAdmin
 
 
 class RoleChangeAuditMixin:
@@ -145,12 +153,22 @@ class UserAdmin(RoleChangeAuditMixin, AuditedAdminMixin, DjangoUserAdmin):
 
     @admin.action(description="Unlock sign-in (after too many failed attempts)", permissions=("change",))
     def unlock_sign_in(self, request, queryset):
+        # Looked up before the unlock forgets these users' attempts. Their addresses are not unlocked
+        # here: one of them may be the attacker's that caused the lockout.
+        addresses = locked_addresses(queryset)
         unlocked = [user for user in queryset if services.user_unlock(user, actor=request.user)]
         self.message_user(
             request,
             f"Unlocked sign-in for {len(unlocked)} user(s); the others were not locked out.",
             messages.SUCCESS,
         )
+        if addresses:
+            self.message_user(
+                request,
+                f"Sign-in is also locked for everyone at {', '.join(addresses)}, where these users tried to "
+                "sign in. If that is their own network, unlock it under Axes → Access attempts.",
+                messages.WARNING,
+            )
 
     @admin.action(description="Sign selected users out everywhere", permissions=("change",))
     def sign_out_everywhere(self, request, queryset):
@@ -241,6 +259,61 @@ class InvitationAdmin(AuditedModelAdmin):
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
 
+
+def locked_addresses(users) -> list[str]:
+    """The IP addresses `users` tried to sign in from that are locked out for everyone there."""
+    usernames = [lockout_username(None, {settings.AXES_USERNAME_FORM_FIELD: user.email}) for user in users]
+    recent = AccessAttempt.objects.filter(attempt_time__gte=timezone.now() - settings.AXES_COOLOFF_TIME)
+    tried_from = recent.filter(username__in=usernames).values("ip_address")
+    locked = (
+        recent.filter(ip_address__in=tried_from)
+        .values("ip_address")
+        .annotate(failures=Sum("failures_since_start"))
+        .filter(failures__gte=settings.AXES_FAILURE_LIMIT)
+    )
+    return sorted(row["ip_address"] for row in locked)
+
+
+@admin.register(AccessAttempt)
+class AccessAttemptAdmin(ReadOnlyAdmin):
+    """django-axes' failed sign-ins, for lifting the lockout of an IP address (several names tried from
+    one address lock everyone there out). Read-only: deleting attempts would unlock without an audit
+    event, so the only change is the audited action, for those who may unlock users."""
+
+    list_display = ("ip_address", "username", "failures_since_start", "attempt_time", "path_info")
+    search_fields = ("ip_address", "username")
+    date_hierarchy = "attempt_time"
+    fields = ("ip_address", "username", "failures_since_start", "attempt_time", "path_info", "user_agent")
+    actions = ("unlock_addresses",)
+
+    def has_unlock_permission(self, request) -> bool:
+        return request.user.has_perm("accounts.change_user")
+
+    def has_module_permission(self, request) -> bool:
+        return self.has_unlock_permission(request)
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return self.has_unlock_permission(request)
+
+    @admin.action(
+        description="Unlock sign-in from the selected attempts' IP addresses", permissions=("unlock",)
+    )
+    def unlock_addresses(self, request, queryset):
+        addresses = sorted({attempt.ip_address for attempt in queryset if attempt.ip_address})
+        for address in addresses:
+            services.ip_unlock(address, actor=request.user)
+        self.message_user(
+            request, f"Unlocked sign-in from {', '.join(addresses) or 'no address'}.", messages.SUCCESS
+        )
+
+
+def password_change_on_profile(request, extra_context=None):
+    return redirect(reverse("accounts:profile") + "#password-title")
+
+
+# Django's own /admin/password_change/ saves the new password past the password service: no audit event,
+# and a thief's other sessions stay signed in. The profile's form goes through it.
+admin.site.password_change = password_change_on_profile
 
 admin.site.unregister(Group)
 # OTP devices change only through accounts/two_factor.py (audited); the action above resets them.

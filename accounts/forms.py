@@ -72,13 +72,12 @@ class ProfileForm(forms.Form):
 class PasswordResetForm(auth_forms.PasswordResetForm):
     def get_users(self, email: str):
         # Pending accounts (created by an anonymous ticket submission) activate themselves by
-        # setting a password, so they receive reset mail too; suspended accounts do not.
-        candidates = User.objects.filter(
-            email__iexact=email, status__in=[User.Status.ACTIVE, User.Status.PENDING]
-        )
-        return (
-            user for user in candidates if user.has_usable_password() or user.status == User.Status.PENDING
-        )
+        # setting a password, so they receive reset mail too; suspended accounts do not, unless the
+        # suspension has run out (it ends by itself, as at sign-in, before the nightly job stores it).
+        for user in User.objects.filter(email__iexact=email):
+            status = user.effective_status()
+            if status == User.Status.PENDING or (status == User.Status.ACTIVE and user.has_usable_password()):
+                yield user
 
 
 class TwoFactorCodeForm(forms.Form):

@@ -1,6 +1,7 @@
 """Writes to accounts: sign-up, invitations, roles, suspension, sign-in lockouts, profile, passwords and
 sessions. Each takes `actor`."""
 
+import ipaddress
 from datetime import datetime
 from typing import Any
 
@@ -10,7 +11,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, Sum
+from django.db.models import F, QuerySet, Sum
 from django.utils import timezone
 
 import audit
@@ -26,6 +27,11 @@ INVITATION_USED_UP = "This invitation has already been used as many times as it 
 INVITATION_WRONG_EMAIL = "This invitation was issued for a different e-mail address."
 SIGNUP_CLOSED = "Sign-up needs an invitation code."
 EMAIL_TAKEN = "An account with this e-mail address already exists. Sign in or reset your password."
+IP_ADDRESS_INVALID = "{value!r} is not an IP address."
+EMAIL_PENDING = (
+    "An account with this e-mail address is waiting to be activated. Use “Forgotten your password?” on the "
+    "sign-in page: we send a link to this address to choose a password."
+)
 
 
 def _locked_invitation(code: str) -> Invitation:
@@ -63,8 +69,18 @@ def user_signup(
         invitation_check(invitation, email=email)
     elif not open_signup:
         raise ValidationError({"invitation_code": SIGNUP_CLOSED})
-    if User.objects.filter(email__iexact=email).exists():
-        raise ValidationError({"email": EMAIL_TAKEN})
+    existing = User.objects.select_for_update().filter(email__iexact=email).first()
+    if existing is not None:
+        if existing.status != User.Status.PENDING:
+            raise ValidationError({"email": EMAIL_TAKEN})
+        # A pending account (an anonymous submission's) holds that person's tickets. Only an invitation
+        # sent to this very address shows the visitor reads its mail; open sign-up or a shared code would
+        # let anyone claim the account and read them. The reset link proves the mailbox the same way.
+        if invitation is None or not invitation.email:
+            raise ValidationError({"email": EMAIL_PENDING})
+        return _pending_account_claim(
+            existing, name=name, password=password, invitation=invitation, actor=actor
+        )
     user = User(email=email, name=name.strip())
     if invitation is not None:
         user.organization = invitation.organization
@@ -79,6 +95,34 @@ def user_signup(
     }
     audit.record("create", actor=actor or user, obj=user, changes=joined)
     role_assign(user, roles.CUSTOMER, actor=actor)
+    return user
+
+
+def _pending_account_claim(
+    user: User, *, name: str, password: str, invitation: Invitation, actor: User | None
+) -> User:
+    """Sign-up into the pending account of the invitation's address: activate it as the new account
+    would be, keeping its tickets. Runs inside user_signup's transaction, with the invitation locked."""
+    fields = ["name", "organization", "is_organization_manager", "status", "email_verified_at"]
+    before = {field: getattr(user, field) for field in fields}
+    user.name = name.strip()
+    user.organization = invitation.organization
+    user.is_organization_manager = invitation.makes_manager
+    user.status = User.Status.ACTIVE
+    user.email_verified_at = user.email_verified_at or timezone.now()  # the invitation went to this address
+    user.set_password(password)
+    user.full_clean(exclude=["password"])
+    user.save(update_fields=[*fields, "password"])
+    Invitation.objects.filter(pk=invitation.pk).update(uses=F("uses") + 1)
+    changes = {
+        field: (before[field], getattr(user, field))
+        for field in fields
+        if before[field] != getattr(user, field)
+    }
+    changes["invitation"] = (None, invitation.code)
+    audit.record("activate", actor=actor or user, obj=user, changes=changes)
+    if not RoleAssignment.objects.filter(user=user, role__name=roles.CUSTOMER).exists():
+        role_assign(user, roles.CUSTOMER, actor=actor)
     return user
 
 
@@ -153,15 +197,39 @@ def user_unlock(user: User, *, actor: User | None) -> int:
     sign-ins counted against its e-mail address. Returns how many attempt records were removed."""
     username = lockout_username(None, {settings.AXES_USERNAME_FORM_FIELD: user.email})
     attempts = AccessAttempt.objects.filter(username=username)
-    failures = attempts.aggregate(total=Sum("failures_since_start"))["total"] or 0  # for the record only
-    removed = axes_reset(username=username)
+    return _attempts_forget(attempts, {"username": username}, actor=actor, obj=user)
+
+
+@transaction.atomic
+def ip_unlock(ip_address: str, *, actor: User | None) -> int:
+    """Lift a django-axes sign-in lockout of an IP address before its cool-off ends: forget the failed
+    sign-ins counted against it, whatever e-mail addresses were tried (failures under other names lock
+    out everyone at that address, and unlocking one account does not lift that). Returns how many
+    attempt records were removed."""
+    try:
+        address = str(ipaddress.ip_address(ip_address.strip()))
+    except ValueError:
+        # Never an empty filter: axes' reset without an address would forget every attempt everywhere.
+        raise ValidationError({"ip_address": IP_ADDRESS_INVALID.format(value=ip_address)}) from None
+    attempts = AccessAttempt.objects.filter(ip_address=address)
+    return _attempts_forget(attempts, {"ip": address}, actor=actor, object_repr=f"Sign-in from {address}")
+
+
+def _attempts_forget(
+    attempts: QuerySet[AccessAttempt], reset_by: dict[str, str], *, actor: User | None, **subject: Any
+) -> int:
+    """Reset axes' attempts selected by `reset_by` (its username= or ip=) and, when any were removed,
+    record the unlock against `subject` (obj= or object_repr=); `attempts` are the same records, read
+    first for the failure count the record keeps."""
+    failures = attempts.aggregate(total=Sum("failures_since_start"))["total"] or 0
+    removed = axes_reset(**reset_by)
     if removed:
         audit.record(
             "unlock",
             actor=actor,
-            obj=user,
             changes={"failed_sign_ins": (failures, 0)},
             category=AuditEvent.Category.SECURITY,
+            **subject,
         )
     return removed
 

@@ -10,6 +10,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import PasswordChangeForm
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
@@ -158,13 +159,15 @@ class PasswordResetConfirmView(UnprocessableOnInvalid, auth_views.PasswordResetC
     success_url = reverse_lazy("accounts:password_reset_complete")
 
     def form_valid(self, form):
-        response = super().form_valid(form)
-        user: User = form.user
-        if user.status == User.Status.PENDING:
-            # Proving control of the mailbox activates an account made by an anonymous submission.
-            services.user_activate(user, actor=user)
-        # Whoever knew the old password is signed out everywhere.
-        services.user_sign_out_sessions(user, actor=user)
+        # Django's view saves the new password itself; the password service records it and signs out
+        # whoever knew the old one, in the same transaction.
+        with transaction.atomic():
+            response = super().form_valid(form)
+            user: User = form.user
+            if user.status == User.Status.PENDING:
+                # Proving control of the mailbox activates an account made by an anonymous submission.
+                services.user_activate(user, actor=user)
+            services.user_password_changed(user, actor=user, keep_session_key=None)
         return response
 
 

@@ -1,9 +1,11 @@
 """Who is asking: the current request's IP, user agent and request id, for audit events."""
 
+import re
 import uuid
 from contextvars import ContextVar
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.http import HttpRequest
 
 from helpdesk.client_ip import client_ip
@@ -17,6 +19,8 @@ class RequestContext:
 
 
 NO_REQUEST = RequestContext()
+# A UUID, or a proxy's own id of 8 to 64 hex digits and dashes.
+FORWARDED_REQUEST_ID = re.compile(r"[0-9a-fA-F-]{8,64}")
 current: ContextVar[RequestContext | None] = ContextVar("audit_request_context", default=None)
 
 
@@ -25,7 +29,7 @@ class AuditContextMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest):
-        request_id = request.headers.get("X-Request-ID", "")[:64] or uuid.uuid4().hex
+        request_id = request_id_for(request)
         token = current.set(
             RequestContext(
                 ip=client_ip(request),
@@ -39,3 +43,14 @@ class AuditContextMiddleware:
             current.reset(token)
         response["X-Request-ID"] = request_id
         return response
+
+
+def request_id_for(request: HttpRequest) -> str:
+    """The id that ties this request's audit events and log lines together: our own proxy's
+    X-Request-ID when we run behind one (BEHIND_TLS_PROXY), otherwise a fresh one."""
+    # Without our proxy in front the header is the client's to invent: a forged id could tie an
+    # attacker's requests to someone else's in the audit trail, or smuggle text into it.
+    forwarded = request.headers.get("X-Request-ID", "") if settings.BEHIND_TLS_PROXY else ""
+    if FORWARDED_REQUEST_ID.fullmatch(forwarded):
+        return forwarded
+    return uuid.uuid4().hex

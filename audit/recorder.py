@@ -24,10 +24,25 @@ PRUNED_THROUGH = "pruned_through_sequence"
 LAST_PRUNED_DIGEST = "last_pruned_digest"
 
 
+def _is_secret(name: Any) -> bool:
+    return isinstance(name, str) and any(marker in name.lower() for marker in SECRET_MARKERS)
+
+
+def _mask_nested(value: Any) -> Any:
+    # A secret can sit inside a structured value (custom_settings={"smtp_token": ...}): the name rule
+    # applies to the keys of nested dicts too, at any depth, through lists.
+    if isinstance(value, dict):
+        return {key: MASK if _is_secret(key) else _mask_nested(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_mask_nested(item) for item in value]
+    return value
+
+
 def mask_secrets(changes: dict[str, Any]) -> dict[str, Any]:
+    """`changes` with the values of secret-looking names (password, token, …) replaced by a mask, in
+    the change names and in the keys of dicts nested in the values."""
     return {
-        name: ([MASK, MASK] if any(marker in name.lower() for marker in SECRET_MARKERS) else value)
-        for name, value in changes.items()
+        name: [MASK, MASK] if _is_secret(name) else _mask_nested(value) for name, value in changes.items()
     }
 
 

@@ -131,8 +131,9 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 # Login throttling (django-axes): after AXES_FAILURE_LIMIT failures for one account, or from one IP,
 # sign-in is refused for AXES_COOLOFF_MINUTES; an administrator can lift it sooner with the audited
-# "Unlock sign-in" action of the users admin (accounts.services.user_unlock). Axes' own admin is off: deleting
-# access attempts there would unlock accounts without an audit event.
+# "Unlock sign-in" actions of the users admin (accounts.services.user_unlock) and of our read-only
+# access-attempts admin, for an IP address (ip_unlock). Axes' own admin is off: deleting access attempts
+# there would unlock accounts without an audit event.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
@@ -225,6 +226,8 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", defa
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 # Behind our own TLS-terminating proxy: trust its X-Forwarded-Proto, and take the client's address from
 # the last X-Forwarded-For entry (helpdesk/client_ip.py) for audit, sessions, rate limits and lockouts.
+# Its X-Request-ID (a UUID or 8-64 hex digits and dashes) becomes the audit events' request id
+# (audit/context.py); without it every request gets a fresh id.
 BEHIND_TLS_PROXY = env.bool("BEHIND_TLS_PROXY", default=False)
 if BEHIND_TLS_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -1,4 +1,5 @@
-"""Invitations: sign-up with a code joins the organisation, within limits of uses, expiry and state."""
+"""Invitations: sign-up with a code joins the organisation, within limits of uses, expiry and state; an
+invitation to the address of a pending account (an anonymous submission's) activates that account."""
 
 import threading
 from datetime import timedelta
@@ -11,8 +12,10 @@ from django.utils import timezone
 
 from accounts import rbac, services
 from accounts.models import Invitation, User
+from audit.models import AuditEvent
 from helpdesk.services import site_configuration_update
-from tests.factories import TEST_PASSWORD, InvitationFactory, ensure_roles
+from tests.factories import TEST_PASSWORD, InvitationFactory, ensure_roles, make_customer, make_ticket
+from tickets.services import anonymous_requester
 
 SIGNUP = reverse("accounts:signup")
 
@@ -136,3 +139,70 @@ def test_concurrent_signups_never_exceed_max_uses():
         thread.join()
     assert sorted(outcomes) == ["ok", "ok"] + ["refused"] * 4
     assert Invitation.objects.get(pk=invitation.pk).uses == 2
+
+
+def pending_account(email: str) -> User:
+    """The account an anonymous ticket submission leaves behind: pending, no password, a customer."""
+    ensure_roles()
+    site_configuration_update(changes={"anonymous_submission": True}, actor=None)
+    return anonymous_requester(email=email, name="Visitor")
+
+
+@pytest.mark.django_db
+def test_an_invitation_to_a_pending_accounts_address_activates_it_with_its_tickets():
+    visitor = pending_account("visitor@example.org")
+    ticket = make_ticket(visitor, subject="My earlier question")
+    invitation = InvitationFactory(email="Visitor@example.org", makes_manager=True)
+    user = signup("visitor@example.org", invitation.code)
+    assert user.pk == visitor.pk
+    user.refresh_from_db()
+    assert (user.status, user.name, user.organization, user.is_organization_manager) == (
+        User.Status.ACTIVE, "New Person", invitation.organization, True,
+    )  # fmt: skip
+    assert user.check_password(TEST_PASSWORD) and user.email_verified_at is not None
+    assert rbac.active_roles(user) == {"Customer"}
+    assert list(user.tickets.all()) == [ticket]
+    invitation.refresh_from_db()
+    assert invitation.uses == 1
+    event = AuditEvent.objects.get(action="activate", object_id=str(user.pk))
+    assert event.changes["status"] == ["pending", "active"]
+    assert event.changes["invitation"] == [None, invitation.code]
+    assert event.changes["organization"] == [None, str(invitation.organization)]
+
+
+@pytest.mark.django_db
+def test_the_activated_pending_account_signs_in_from_the_signup_page(client):
+    pending_account("visitor@example.org")
+    invitation = InvitationFactory(email="visitor@example.org")
+    form = {"name": "Vera Visitor", "email": "visitor@example.org", "password": TEST_PASSWORD,
+            "invitation_code": invitation.code}  # fmt: skip
+    response = client.post(SIGNUP, form)
+    assert response.status_code == 302
+    assert client.get(reverse("accounts:profile")).status_code == 200
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("open_signup", [True, False])
+def test_a_pending_account_is_not_claimed_without_an_invitation_to_its_address(open_signup):
+    visitor = pending_account("visitor@example.org")
+    shared_code = InvitationFactory(max_uses=10).code  # an organisation's code, not sent to this address
+    with pytest.raises(ValidationError) as refused:
+        signup("visitor@example.org", "" if open_signup else shared_code, open_signup=open_signup)
+    assert refused.value.message_dict == {"email": [services.EMAIL_PENDING]}
+    visitor.refresh_from_db()
+    assert (visitor.status, visitor.has_usable_password()) == (User.Status.PENDING, False)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("status", [User.Status.ACTIVE, User.Status.SUSPENDED])
+def test_an_invitation_to_an_active_or_suspended_accounts_address_is_refused(status):
+    ensure_roles()
+    existing = make_customer(email="taken@example.org", status=status)
+    invitation = InvitationFactory(email="taken@example.org")
+    with pytest.raises(ValidationError) as refused:
+        signup("taken@example.org", invitation.code)
+    assert refused.value.message_dict == {"email": [services.EMAIL_TAKEN]}
+    existing.refresh_from_db()
+    assert (existing.status, existing.check_password(TEST_PASSWORD)) == (status, True)
+    invitation.refresh_from_db()
+    assert invitation.uses == 0

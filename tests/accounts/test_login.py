@@ -3,8 +3,10 @@
 from datetime import timedelta
 
 import pytest
+from axes.models import AccessAttempt
 from django.contrib import admin
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -161,5 +163,83 @@ def test_unlocking_an_account_that_is_not_locked_records_nothing():
     assert not AuditEvent.objects.filter(action="unlock").exists()
 
 
-def test_django_axes_admin_is_off_so_no_unlock_bypasses_the_audit_trail():
-    assert not any(model._meta.app_label == "axes" for model in admin.site._registry)
+def test_sign_in_attempts_are_read_only_in_the_admin_so_no_unlock_bypasses_the_audit_trail(rf):
+    request = rf.get("/")
+    request.user = make_administrator(is_superuser=True)
+    axes_admins = {model: model_admin for model, model_admin in admin.site._registry.items()
+                   if model._meta.app_label == "axes"}  # fmt: skip
+    assert list(axes_admins) == [AccessAttempt]
+    attempts_admin = axes_admins[AccessAttempt]
+    assert not attempts_admin.has_add_permission(request)
+    assert not attempts_admin.has_change_permission(request)
+    assert not attempts_admin.has_delete_permission(request)
+    assert set(attempts_admin.get_actions(request)) == {"unlock_addresses"}
+
+
+def lock_out_address(settings, address: str) -> Client:
+    """Failures under other names from one address: everyone there is locked out."""
+    office = Client(REMOTE_ADDR=address)
+    for attempt in range(settings.AXES_FAILURE_LIMIT):
+        post_login(office, f"someone{attempt}@example.org", "guess")
+    return office
+
+
+def test_an_administrator_unlocks_an_ip_address_from_the_sign_in_attempts_admin(settings):
+    make_customer(email="colleague@example.org")
+    office = lock_out_address(settings, "203.0.113.7")
+    assert post_login(office, "colleague@example.org").status_code == 429
+    assert post_login(Client(REMOTE_ADDR="198.51.100.2"), "colleague@example.org").status_code == 302
+    administrator = make_administrator()
+    admin_client = Client()
+    admin_client.force_login(administrator)
+    attempts = AccessAttempt.objects.filter(ip_address="203.0.113.7")
+    response = admin_client.post(
+        reverse("admin:axes_accessattempt_changelist"),
+        {"action": "unlock_addresses", "_selected_action": [attempts.first().pk]},
+    )
+    assert response.status_code == 302
+    assert not attempts.exists()
+    assert post_login(office, "colleague@example.org").status_code == 302
+    event = AuditEvent.objects.get(action="unlock")
+    assert (event.actor, event.object_repr, event.category) == (
+        administrator,
+        "Sign-in from 203.0.113.7",
+        AuditEvent.Category.SECURITY,
+    )
+    # The failures under other names (the refused attempt was forgotten by the sign-in from elsewhere).
+    assert event.changes == {"failed_sign_ins": [settings.AXES_FAILURE_LIMIT, 0]}
+
+
+def test_unlocking_a_user_names_the_locked_address_they_tried_but_leaves_it_locked(settings):
+    user = make_customer(email="colleague@example.org")
+    office = lock_out_address(settings, "203.0.113.7")
+    assert post_login(office, "colleague@example.org").status_code == 429
+    admin_client = Client()
+    admin_client.force_login(make_administrator())
+    response = admin_client.post(
+        reverse("admin:accounts_user_changelist"),
+        {"action": "unlock_sign_in", "_selected_action": [user.pk]},
+        follow=True,
+    )
+    shown = [str(message) for message in response.context["messages"]]
+    assert any("203.0.113.7" in message for message in shown), shown
+    assert post_login(office, "colleague@example.org").status_code == 429  # the address is its own decision
+
+
+def test_the_sign_in_attempts_admin_is_closed_to_those_who_may_not_unlock_users(client, settings):
+    lock_out_address(settings, "203.0.113.7")
+    client.force_login(make_customer(is_staff=True))  # admin site access, but may not change users
+    changelist = reverse("admin:axes_accessattempt_changelist")
+    assert client.get(changelist).status_code == 403
+    attempt = AccessAttempt.objects.first()
+    client.post(changelist, {"action": "unlock_addresses", "_selected_action": [attempt.pk]})
+    assert AccessAttempt.objects.filter(ip_address="203.0.113.7").exists()
+
+
+@pytest.mark.parametrize("address", ["", "  ", "not-an-address"])
+def test_unlocking_an_address_never_forgets_every_attempt(settings, address):
+    lock_out_address(settings, "203.0.113.7")
+    with pytest.raises(ValidationError):
+        services.ip_unlock(address, actor=None)
+    assert AccessAttempt.objects.filter(ip_address="203.0.113.7").exists()
+    assert not AuditEvent.objects.filter(action="unlock").exists()

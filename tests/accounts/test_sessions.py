@@ -183,3 +183,48 @@ def test_administrator_setting_a_password_in_the_admin_is_audited_and_ends_the_u
     event = AuditEvent.objects.get(action="password_change")
     assert (event.actor, event.object_id) == (admin, str(user.pk))
     assert is_signed_in(admin_client)  # the administrator's own session is not touched
+
+
+def test_password_reset_is_audited_as_a_password_change_and_ends_the_other_sessions(client):
+    user = make_customer()
+    laptop, phone = signed_in(user, FIREFOX), signed_in(user, IPHONE)
+    user.refresh_from_db()  # the reset token covers last_login, which signing in just changed
+    uid, token = urlsafe_base64_encode(force_bytes(user.pk)), default_token_generator.make_token(user)
+    set_password_url = client.get(
+        reverse("accounts:password_reset_confirm", kwargs={"uidb64": uid, "token": token})
+    )["Location"]
+    new = "a-reset-passphrase-for-sure-3"
+    assert client.post(set_password_url, {"new_password1": new, "new_password2": new}).status_code == 302
+    event = AuditEvent.objects.get(action="password_change", object_id=str(user.pk))
+    assert (event.actor, event.category) == (user, AuditEvent.Category.SECURITY)
+    assert not is_signed_in(laptop) and not is_signed_in(phone)
+    assert not UserSession.objects.filter(user=user).exists()
+
+
+def test_the_admins_own_password_page_sends_to_the_profile_and_changes_nothing(admin_client_with_session):
+    admin, admin_client = admin_client_with_session
+    url = reverse("admin:password_change")
+    new = "a-password-past-the-service-1"
+    form = {"old_password": TEST_PASSWORD, "new_password1": new, "new_password2": new}
+    for response in (admin_client.get(url), admin_client.post(url, form)):
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("accounts:profile"))
+    admin.refresh_from_db()
+    assert admin.check_password(TEST_PASSWORD)
+    assert not AuditEvent.objects.filter(action="password_change").exists()
+
+
+def test_an_administrator_changing_their_password_from_the_admin_link_is_audited_and_ends_other_sessions(
+    admin_client_with_session,
+):
+    admin, admin_client = admin_client_with_session
+    other_device = signed_in(admin, IPHONE)
+    profile = admin_client.get(reverse("admin:password_change"), follow=True)
+    assert profile.redirect_chain[-1][0].startswith(reverse("accounts:profile"))
+    new = "a-new-admin-passphrase-77"
+    response = admin_client.post(reverse("accounts:profile"), {
+        "change_password": "1", "old_password": TEST_PASSWORD, "new_password1": new, "new_password2": new,
+    })  # fmt: skip
+    assert response.status_code == 302
+    assert AuditEvent.objects.filter(action="password_change", actor=admin, object_id=str(admin.pk)).exists()
+    assert is_signed_in(admin_client) and not is_signed_in(other_device)

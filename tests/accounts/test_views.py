@@ -2,11 +2,14 @@
 
 import itertools
 import re
+from datetime import timedelta
 
 import pytest
 from django.core import mail
 from django.urls import reverse
+from django.utils import timezone
 
+from accounts import services
 from accounts.models import User
 from tests.factories import TEST_PASSWORD, make_customer
 
@@ -124,3 +127,13 @@ def test_the_last_five_passwords_cannot_be_reused(client):
     assert change(passwords[-1], passwords[-2]).status_code == 422
     assert change(passwords[-1], TEST_PASSWORD).status_code == 302
     assert user.password_history.count() == 5
+
+
+def test_password_reset_reaches_a_user_whose_suspension_has_run_out(client, clock):
+    user = make_customer(email="back@example.org")
+    services.user_suspend(user, until=timezone.now() + timedelta(hours=1), reason="Cooling off", actor=None)
+    client.post(reverse("accounts:password_reset"), {"email": "back@example.org"})
+    assert mail.outbox == []  # still suspended
+    clock.shift(timedelta(hours=2))  # over, though the nightly job has not stored it yet
+    client.post(reverse("accounts:password_reset"), {"email": "back@example.org"})
+    assert [message.to for message in mail.outbox] == [["back@example.org"]]

@@ -61,6 +61,19 @@ def test_secrets_are_masked():
     assert event.changes == {"password": ["••••••", "••••••"], "api_token": ["••••••", "••••••"]}
 
 
+def test_secrets_nested_in_a_changed_value_are_masked():
+    custom = {"smtp_token": "s3cr3t", "colour": "teal"}
+    site_configuration_update(changes={"custom_settings": custom}, actor=None)
+    event = AuditEvent.objects.get(action="settings_change")
+    assert event.changes == {"custom_settings": [{}, {"smtp_token": "••••••", "colour": "teal"}]}
+    integrations = [{"name": "crm", "auth": {"API_KEY": "k", "user": "bot"}}]
+    nested = audit.record("update", actor=None, changes={"integrations": (None, integrations)})
+    masked = [{"name": "crm", "auth": {"API_KEY": "••••••", "user": "bot"}}]
+    assert nested.changes == {"integrations": [None, masked]}
+    assert "s3cr3t" not in str(list(AuditEvent.objects.values_list("changes", flat=True)))
+    assert verify_chain()[1] is None
+
+
 def test_chain_verifies_and_an_edit_in_sql_is_found_at_that_row():
     for number in range(5):
         audit.record("update", actor=None, object_repr=f"thing {number}")

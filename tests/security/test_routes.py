@@ -3,10 +3,15 @@
 Adding a URL without adding it to ROUTES fails test_every_route_has_a_decision: decide who may use
 it first. Every route is then requested (GET and POST) as a visitor, as a customer of another
 organisation and as an agent of another team: a protected one may not answer 200 or change anything,
-a public one may not fail or show anything of Acme's.
+a public one may not fail or show anything of Acme's. A GET changes nothing for anyone, insiders
+included, and the admin's pages are closed to customers and agents.
 """
 
 import pytest
+from django.apps import apps
+from django.contrib import admin
+from django.contrib.auth.models import Group
+from django.contrib.contenttypes.models import ContentType
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
@@ -15,6 +20,7 @@ from knowledge.models import Article
 from tests.factories import (
     OrganizationFactory,
     TeamFactory,
+    make_administrator,
     make_agent,
     make_article,
     make_customer,
@@ -61,7 +67,7 @@ def all_route_names(patterns=None, namespace=None):
     for pattern in patterns if patterns is not None else get_resolver().url_patterns:
         if isinstance(pattern, URLResolver):
             if pattern.namespace == "admin":
-                continue  # the admin has its own permission checks, tested in tests/helpdesk/test_admin.py
+                continue  # the admin has its own permission checks: ADMIN_ROUTES below
             yield from all_route_names(pattern.url_patterns, pattern.namespace or namespace)
         elif isinstance(pattern, URLPattern):
             yield f"{namespace}:{pattern.name}" if namespace else pattern.name
@@ -166,12 +172,108 @@ def test_public_routes_answer_without_errors_and_leak_nothing(client, target, wh
     assert snapshot(target) == before
 
 
+# What a GET may change on purpose, each with the reason: a whole model ("app.Model") or one column
+# ("app.Model.field"). Every other row of every model must read the same after any GET.
+GET_MAY_CHANGE = {
+    "tickets.Attachment.download_count": "downloads are counted on the GET that serves the file",
+    "helpdesk.RateLimitCounter": "rate limits count requests, and search and suggest are GETs",
+}
+
+
+def database_state() -> dict:
+    """Every row of every model, less what GET_MAY_CHANGE allows a GET to change."""
+    state = {}
+    for model in apps.get_models():
+        label = model._meta.label
+        if label in GET_MAY_CHANGE:
+            continue
+        columns = [field.attname for field in model._meta.concrete_fields
+                   if f"{label}.{field.name}" not in GET_MAY_CHANGE]  # fmt: skip
+        state[label] = list(model._default_manager.order_by("pk").values_list(*columns))
+    return state
+
+
+def changed_models(before: dict, after: dict) -> list[str]:
+    return [label for label in before if before[label] != after[label]]
+
+
+INSIDERS = ["other_agent", "requester", "team_agent", "administrator"]
+
+
+def sign_in_as_insider(client, who: str, target) -> None:
+    ticket = target["ticket"]
+    user = {
+        "other_agent": lambda: make_agent(TeamFactory(name="Billing")),
+        "requester": lambda: ticket.requester,
+        "team_agent": lambda: make_agent(ticket.team),
+        "administrator": make_administrator,
+    }[who]()
+    client.force_login(user)
+
+
+@pytest.mark.parametrize("who", INSIDERS)
 @pytest.mark.parametrize("name", sorted(ROUTES))
-def test_no_state_change_on_get(client, target, name):
-    client.force_login(make_agent(TeamFactory()))
-    before = snapshot(target)
+def test_no_state_change_on_get(client, target, who, name):
+    sign_in_as_insider(client, who, target)
+    before = database_state()
     client.get(url_for(name, target))
-    assert snapshot(target) == before
+    assert changed_models(before, database_state()) == [], (who, name)
+
+
+def test_the_download_counter_is_the_change_a_get_may_make(client, target):
+    attachment = target["attachment"]
+    client.force_login(target["ticket"].requester)
+    response = client.get(url_for("tickets:attachment_download", target))
+    assert response.status_code == 200 and b"".join(response.streaming_content) == b"acme secret file"
+    attachment.refresh_from_db()
+    assert attachment.download_count == 1
+
+
+def admin_route_names(patterns=None, namespace=None):
+    for pattern in patterns if patterns is not None else get_resolver().url_patterns:
+        if isinstance(pattern, URLResolver):
+            yield from admin_route_names(pattern.url_patterns, pattern.namespace or namespace)
+        elif namespace == "admin" and pattern.name:  # the unnamed ones redirect to named pages
+            yield pattern.name, list(pattern.pattern.regex.groupindex)
+
+
+ADMIN_ROUTES = dict(admin_route_names())
+
+
+def admin_url_for(name: str, target) -> str:
+    """The admin URL `name`, each argument naming a real row where the page takes one."""
+    prefixes = {f"{model._meta.app_label}_{model._meta.model_name}_": model for model in admin.site._registry}
+    model = next((model for prefix, model in prefixes.items() if name.startswith(prefix)), None)
+    row = model._default_manager.order_by("pk").first() if model is not None else None
+    values = {
+        "object_id": row.pk if row is not None else target["ticket"].pk,
+        "object_pk": row.pk if row is not None else 1,
+        "id": target["ticket"].requester.pk,
+        "user_id": target["ticket"].requester.pk,
+        "group_id": Group.objects.order_by("pk").first().pk,
+        "content_type_id": ContentType.objects.get_for_model(target["ticket"]).pk,
+        "app_label": "tickets",
+    }
+    return reverse(f"admin:{name}", kwargs={argument: values[argument] for argument in ADMIN_ROUTES[name]})
+
+
+@pytest.mark.parametrize("who", ["customer", "agent"])
+@pytest.mark.parametrize("name", sorted(ADMIN_ROUTES))
+def test_customers_and_agents_reach_nothing_in_the_admin(client, target, who, name):
+    user = target["ticket"].requester if who == "customer" else make_agent(target["ticket"].team)
+    client.force_login(user)
+    url = admin_url_for(name, target)
+    sign_in = (reverse("admin:login"), reverse("accounts:login"))
+    # The admin's logout sends those without admin access to its index, which is closed in turn.
+    also_closed = [reverse("admin:index")] if name == "logout" else []
+    before = database_state()
+    for response in (client.get(url), client.post(url, {**JUNK_POST, "tickets": [target["ticket"].pk]})):
+        assert response.status_code in {302, 403, 404, 405}, (name, response.status_code)
+        if response.status_code == 302:
+            location = response["Location"]
+            assert location.startswith(sign_in) or location in also_closed, (name, location)
+        assert_nothing_of_acme(response)
+    assert changed_models(before, database_state()) == [], name
 
 
 @pytest.mark.parametrize("name", sorted(name for name in ROUTES if name not in {"healthz", "readyz"}))
