@@ -1,15 +1,31 @@
-"""Admin for tickets, messages, forms and tags. Ticket changes go through the services."""
+"""Admin for tickets, messages, forms, tags and saved views. Ticket changes go through the services."""
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Count
 from django.http import HttpResponse, HttpResponseRedirect
+from django.urls import reverse
 from guardian.admin import GuardedModelAdmin
 
-from audit.admin import AuditedModelAdmin, AuditedObjectPermissionsMixin
+from audit.admin import (
+    AuditedAdminMixin,
+    AuditedModelAdmin,
+    AuditedObjectPermissionsMixin,
+    ReadOnlyAdmin,
+)
 from helpdesk.admin import ReadOnlyInline
 from tickets import services
-from tickets.models import Attachment, Tag, Ticket, TicketActivity, TicketForm, TicketMessage
+from tickets.models import (
+    Attachment,
+    SavedView,
+    Tag,
+    Ticket,
+    TicketActivity,
+    TicketForm,
+    TicketMessage,
+)
 
 
 class TicketMessageInline(ReadOnlyInline):
@@ -148,17 +164,22 @@ class TicketAdmin(AuditedObjectPermissionsMixin, GuardedModelAdmin):
         original = Ticket.objects.get(pk=obj.pk)
         data = form.cleaned_data
         try:
-            if "status" in form.changed_data:
-                services.ticket_transition(original, status=data["status"], actor=request.user)
-            if "assignee" in form.changed_data:
-                services.ticket_assign(original, assignee=data["assignee"], actor=request.user)
-            fields = {
-                name: data[name]
-                for name in ("subject", "priority", "team", "escalation_level")
-                if name in form.changed_data
-            }
-            if fields:
-                services.ticket_update_fields(original, changes=fields, actor=request.user)
+            # All or nothing: a refused assignee (or tag) must not leave the changes before it applied.
+            with transaction.atomic():
+                if "status" in form.changed_data:
+                    services.ticket_transition(original, status=data["status"], actor=request.user)
+                if "assignee" in form.changed_data:
+                    services.ticket_assign(original, assignee=data["assignee"], actor=request.user)
+                fields = {
+                    name: data[name]
+                    for name in ("subject", "priority", "team", "escalation_level")
+                    if name in form.changed_data
+                }
+                if fields:
+                    services.ticket_update_fields(original, changes=fields, actor=request.user)
+                if "tags" in form.changed_data:  # through their service instead of form.save_m2m()
+                    names = [tag.name for tag in data["tags"]]
+                    services.ticket_set_tags(original, names=names, actor=request.user)
         except (services.TicketError, ValidationError) as error:
             messages.error(request, f"Not saved: {'; '.join(getattr(error, 'messages', [str(error)]))}")
             request.ticket_refused = True
@@ -169,17 +190,19 @@ class TicketAdmin(AuditedObjectPermissionsMixin, GuardedModelAdmin):
         return super().response_change(request, obj)
 
     def save_related(self, request, form, formsets, change) -> None:
-        # Tags through their service instead of form.save_m2m(). The inlines are read-only; saving them
+        # No form.save_m2m(): save_model set the tags with the other fields, all or none (the admin calls
+        # this method even when save_model refused the change). The inlines are read-only; saving them
         # changes nothing but gives the admin's change message its (empty) lists of changes.
-        if "tags" in form.changed_data:
-            names = [tag.name for tag in form.cleaned_data["tags"]]
-            services.ticket_set_tags(form.instance, names=names, actor=request.user)
         for formset in formsets:
             self.save_formset(request, form, formset, change=change)
 
 
 @admin.register(TicketMessage)
-class TicketMessageAdmin(AuditedModelAdmin):
+class TicketMessageAdmin(AuditedAdminMixin, ReadOnlyAdmin):
+    """View only: a message is part of the ticket's record; deleting or editing it here would change a
+    conversation without an activity entry or a version bump (a ticket is deleted, softly, as a whole).
+    Audited nonetheless, as every admin is, should a permission ever be given back."""
+
     list_display = ("ticket", "author", "is_internal", "created_at")
     list_filter = ("is_internal", "from_staff")
     search_fields = ("=ticket__number", "body", "author__email")
@@ -187,12 +210,6 @@ class TicketMessageAdmin(AuditedModelAdmin):
     readonly_fields = ("ticket", "author", "is_internal", "from_staff", "body", "created_at", "uid")
     exclude = ("body_html",)
     show_full_result_count = False
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(TicketForm)
@@ -211,13 +228,94 @@ class TicketFormAdmin(AuditedModelAdmin):
     prepopulated_fields = {"slug": ("title",)}
 
 
+class TagAdminForm(forms.ModelForm):
+    class Meta:
+        model = Tag
+        fields = ("name",)
+
+    def clean_name(self) -> str:
+        # Spelled as the desk spells tags (lower case, single spaces), so agents find the same tag.
+        try:
+            names = services._tag_names([self.cleaned_data["name"]])
+        except ValidationError as invalid:
+            raise ValidationError(services.TAG_INVALID) from invalid
+        if not names:
+            raise ValidationError("Enter a tag name.")
+        return names[0]  # the form's unique check then compares this spelling
+
+
 @admin.register(Tag)
 class TagAdmin(AuditedModelAdmin):
+    """Administrators add tags (the desk also creates them as agents type) and delete unused ones, such
+    as a misspelling nobody uses any more. A tag in use is neither renamed nor deleted here: either
+    would change many tickets at once with no activity on them and no version bump; agents change a
+    ticket's tags on the ticket, or in bulk from the queue, through the service that records it."""
+
+    form = TagAdminForm
+    list_display = ("name", "ticket_count")
     search_fields = ("name",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(ticket_count=Count("tickets"))
+
+    @admin.display(description="Tickets", ordering="ticket_count")
+    def ticket_count(self, tag: Tag) -> int:
+        return tag.ticket_count
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False  # no renaming
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        if obj is not None and obj.tickets.exists():
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_deleted_objects(self, objs, request):
+        # "Delete selected" refuses a selection with a tag in use (has_delete_permission said no to it);
+        # shown as protected, the page names the tags rather than a missing "tag" permission.
+        deleted, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
+        in_use = (
+            Tag.objects.filter(pk__in=[tag.pk for tag in objs])
+            .annotate(ticket_count=Count("tickets"))
+            .filter(ticket_count__gt=0)
+            .order_by("name")
+        )
+        if in_use:
+            perms_needed = perms_needed - {Tag._meta.verbose_name}
+            protected = [*protected, *(f"Tag “{tag}”, on {tag.ticket_count} ticket(s)" for tag in in_use)]
+        return deleted, model_count, perms_needed, protected
+
+    def delete_model(self, request, obj: Tag) -> None:
+        with transaction.atomic():
+            if _lock_unused([obj.pk]):
+                super().delete_model(request, obj)
+            else:  # a ticket took the tag since the confirmation page
+                request.tag_kept = True
+
+    def delete_queryset(self, request, queryset) -> None:
+        with transaction.atomic():
+            unused = _lock_unused(queryset.values_list("pk", flat=True))
+            super().delete_queryset(request, Tag.objects.filter(pk__in=unused))
+
+    def response_delete(self, request, obj_display, obj_id) -> HttpResponse:
+        if getattr(request, "tag_kept", False):
+            messages.error(request, f"“{obj_display}” is now used on a ticket and was kept.")
+            return HttpResponseRedirect(reverse("admin:tickets_tag_changelist"))
+        return super().response_delete(request, obj_display, obj_id)
+
+
+def _lock_unused(pks) -> list[int]:
+    """Of these tags, those no ticket uses, locked: tagging a ticket with one waits until the delete
+    commits (and then fails), so a tag is never taken off a ticket behind its back."""
+    unused = Tag.objects.select_for_update(of=("self",)).filter(pk__in=list(pks), tickets=None)
+    return list(unused.values_list("pk", flat=True))
 
 
 @admin.register(Attachment)
-class AttachmentAdmin(AuditedModelAdmin):
+class AttachmentAdmin(AuditedAdminMixin, ReadOnlyAdmin):
+    """View only: a file belongs to a message (or an article); deleting it here would leave the
+    conversation pointing at nothing, with no activity entry."""
+
     list_display = ("filename", "content_type", "size", "download_count", "uploaded_by", "created_at")
     search_fields = ("filename", "sha256")
     readonly_fields = (
@@ -233,5 +331,26 @@ class AttachmentAdmin(AuditedModelAdmin):
         "created_at",
     )
 
+
+@admin.register(SavedView)
+class SavedViewAdmin(AuditedModelAdmin):
+    """Read-mostly: agents save and delete their views from the queue (the service checks the team and
+    the query's keys). An administrator looks them up and deletes one (audited), say a shared view
+    that misleads a team; editing one here would bypass those checks."""
+
+    list_display = ("name", "owner", "team", "shared", "created_at")
+    list_filter = ("team", "created_at")
+    search_fields = ("name", "owner__email", "owner__name", "query")
+    list_select_related = ("owner", "team")
+    readonly_fields = ("name", "owner", "team", "query", "created_at")
+    date_hierarchy = "created_at"
+
+    @admin.display(boolean=True, description="Shared")
+    def shared(self, view: SavedView) -> bool:
+        return view.team_id is not None
+
     def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
         return False

@@ -1,14 +1,19 @@
-"""The ticket admin: edits go through the services, and a save from a stale page is refused."""
+"""The tickets admin: edits go through the services, a save from a stale page is refused; messages and
+files are view-only, tags in use stay as they are, saved views are listed and deleted with an audit."""
 
 import pytest
+from django.contrib import admin as django_admin
 from django.contrib.auth.models import Group
+from django.contrib.contenttypes.models import ContentType
+from django.core.files.base import ContentFile
+from django.test import RequestFactory
 from django.urls import reverse
 from guardian.models import GroupObjectPermission
 
 from audit.models import AuditEvent
 from tests.factories import TeamFactory, make_administrator, make_agent, make_customer, make_ticket
 from tickets import services
-from tickets.models import Ticket, TicketActivity
+from tickets.models import Attachment, SavedView, Tag, Ticket, TicketActivity, TicketMessage
 from tickets.workflow import Status
 
 pytestmark = pytest.mark.django_db
@@ -138,3 +143,125 @@ def test_tickets_are_not_granted_to_roles(client, setting):
     response = client.post(url, {"permissions": ["view_ticket"]}, follow=True)
     assert "Tickets are granted to people, not to roles" in response.content.decode()
     assert not GroupObjectPermission.objects.exists()
+
+
+def test_a_refused_admin_change_leaves_the_tags_and_the_other_fields_alone(client, setting):
+    ticket = setting["ticket"]
+    Ticket.objects.filter(pk=ticket.pk).update(status="closed")
+    url = reverse("admin:tickets_ticket_change", args=[ticket.pk])
+    client.force_login(setting["administrator"])
+    data = change_page_data(client.get(url))
+    vip = Tag.objects.create(name="vip")
+    response = client.post(url, {**data, "priority": "urgent", "status": "open", "tags": [vip.pk]})
+    assert response.status_code == 302
+    ticket = Ticket.objects.get(pk=ticket.pk)
+    assert (ticket.status, ticket.priority, ticket.version) == ("closed", "medium", 1)
+    assert not ticket.tags.exists()
+    assert not TicketActivity.objects.filter(ticket=ticket, field__in=["tags", "priority"]).exists()
+
+
+def test_admin_sets_tags_through_the_service(client, setting):
+    ticket = setting["ticket"]
+    url = reverse("admin:tickets_ticket_change", args=[ticket.pk])
+    client.force_login(setting["administrator"])
+    vip = Tag.objects.create(name="vip")
+    client.post(url, {**change_page_data(client.get(url)), "priority": "high", "tags": [vip.pk]})
+    ticket = Ticket.objects.get(pk=ticket.pk)
+    assert (ticket.priority, ticket.version) == ("high", 3)
+    assert list(ticket.tags.values_list("name", flat=True)) == ["vip"]
+    assert TicketActivity.objects.filter(ticket=ticket, field="tags").exists()
+
+
+def test_messages_and_attachments_are_view_only_in_the_admin(client, setting):
+    ticket = setting["ticket"]
+    message = ticket.messages.get()
+    attachment = Attachment.objects.create(
+        owner_type=ContentType.objects.get_for_model(TicketMessage), owner_id=message.pk,
+        file=ContentFile(b"error 809", name="log.txt"), filename="log.txt", content_type="text/plain",
+        size=9, sha256="0" * 64,
+    )  # fmt: skip
+    client.force_login(setting["administrator"])
+    for obj in (message, attachment):
+        name = f"admin:tickets_{obj._meta.model_name}"
+        page = client.get(reverse(f"{name}_change", args=[obj.pk]))
+        assert page.status_code == 200 and not page.context["has_change_permission"]
+        assert 'name="_save"' not in page.content.decode()
+        assert client.post(reverse(f"{name}_delete", args=[obj.pk]), {"post": "yes"}).status_code == 403
+        assert client.get(reverse(f"{name}_add")).status_code == 403
+        changelist = client.get(reverse(f"{name}_changelist"))
+        assert "delete_selected" not in changelist.content.decode()
+    assert TicketMessage.objects.filter(pk=message.pk).exists()
+    assert Attachment.objects.filter(pk=attachment.pk).exists()
+
+
+def test_a_tag_in_use_is_neither_renamed_nor_deleted_in_the_admin(client, setting):
+    ticket, agent = setting["ticket"], setting["agent"]
+    services.ticket_set_tags(ticket, names=["printer"], actor=agent)
+    printer = Tag.objects.get(name="printer")
+    unused = Tag.objects.create(name="pritner")
+    client.force_login(setting["administrator"])
+
+    page = client.get(reverse("admin:tickets_tag_change", args=[printer.pk]))
+    assert page.status_code == 200 and not page.context["has_change_permission"]
+    client.post(reverse("admin:tickets_tag_change", args=[printer.pk]), {"name": "scanner"})
+    assert client.get(reverse("admin:tickets_tag_delete", args=[printer.pk])).status_code == 403
+
+    changelist = reverse("admin:tickets_tag_changelist")
+    selected = {"action": "delete_selected", "_selected_action": [printer.pk, unused.pk], "post": "yes"}
+    refused = client.post(changelist, selected)
+    assert "Tag “printer”, on 1 ticket(s)" in refused.content.decode()
+    assert set(Tag.objects.values_list("name", flat=True)) == {"printer", "pritner"}
+
+    client.post(changelist, {**selected, "_selected_action": [unused.pk]})
+    assert list(Tag.objects.values_list("name", flat=True)) == ["printer"]
+    assert AuditEvent.objects.filter(action="delete", object_repr="pritner").exists()
+    ticket = Ticket.objects.get(pk=ticket.pk)
+    assert ticket.version == 2 and list(ticket.tags.values_list("name", flat=True)) == ["printer"]
+
+
+def test_a_tag_taken_into_use_after_the_confirmation_page_is_kept(client, setting):
+    tag = Tag.objects.create(name="vip")
+    client.force_login(setting["administrator"])
+    url = reverse("admin:tickets_tag_delete", args=[tag.pk])
+    assert client.get(url).status_code == 200
+    # Between the confirmation page and its "Yes, I'm sure", an agent tags a ticket with it.
+    Ticket.objects.get(pk=setting["ticket"].pk).tags.add(tag)
+    request = RequestFactory().post(url)
+    request.user = setting["administrator"]
+    django_admin.site.get_model_admin(Tag).delete_model(request, tag)
+    assert Tag.objects.filter(pk=tag.pk).exists() and request.tag_kept
+
+
+def test_an_administrator_adds_a_tag_spelled_as_the_desk_spells_it(client, setting):
+    client.force_login(setting["administrator"])
+    response = client.post(reverse("admin:tickets_tag_add"), {"name": "  Printer   Jam "})
+    assert response.status_code == 302
+    tag = Tag.objects.get(name="printer jam")
+    assert AuditEvent.objects.filter(action="create", object_id=str(tag.pk)).exists()
+    again = client.post(reverse("admin:tickets_tag_add"), {"name": "PRINTER JAM"})
+    assert again.status_code == 200 and Tag.objects.count() == 1
+    bad = client.post(reverse("admin:tickets_tag_add"), {"name": "<script>"})
+    assert services.TAG_INVALID in bad.content.decode()
+
+
+def test_saved_views_are_listed_searched_and_deleted_with_an_audit_event(client, setting):
+    team, agent = setting["team"], setting["agent"]
+    shared = services.saved_view_create(name="Team fires", query="q=fire", team=team, actor=agent)
+    services.saved_view_create(name="Mine", query="assignee=me", team=None, actor=agent)
+    client.force_login(setting["administrator"])
+    changelist = reverse("admin:tickets_savedview_changelist")
+    page = client.get(changelist)
+    assert page.status_code == 200
+    assert [view.name for view in page.context["cl"].result_list] == ["Mine", "Team fires"]
+    found = client.get(changelist, {"q": "fire"})
+    assert [view.name for view in found.context["cl"].result_list] == ["Team fires"]
+    by_team = client.get(changelist, {"team__id__exact": team.pk})
+    assert [view.name for view in by_team.context["cl"].result_list] == ["Team fires"]
+    assert client.get(reverse("admin:tickets_savedview_add")).status_code == 403
+    view_page = client.get(reverse("admin:tickets_savedview_change", args=[shared.pk]))
+    assert view_page.status_code == 200 and not view_page.context["has_change_permission"]
+
+    client.post(reverse("admin:tickets_savedview_delete", args=[shared.pk]), {"post": "yes"})
+    assert not SavedView.objects.filter(pk=shared.pk).exists()
+    event = AuditEvent.objects.get(action="delete", object_id=str(shared.pk))
+    assert (event.actor, event.object_repr) == (setting["administrator"], str(shared))
