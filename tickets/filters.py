@@ -82,10 +82,10 @@ class TicketQueueFilter(django_filters.FilterSet):
     tag = django_filters.CharFilter(field_name="tags__name", label="Tag", max_length=50)
     channel = django_filters.ChoiceFilter(choices=Channel.choices, empty_label="Any channel")
     created = django_filters.DateFromToRangeFilter(
-        field_name="created_at", widget=django_filters.widgets.RangeWidget(attrs={"type": "date"})
+        field_name="created_at", widget=django_filters.widgets.DateRangeWidget(attrs={"type": "date"})
     )
     updated = django_filters.DateFromToRangeFilter(
-        field_name="updated_at", widget=django_filters.widgets.RangeWidget(attrs={"type": "date"})
+        field_name="updated_at", widget=django_filters.widgets.DateRangeWidget(attrs={"type": "date"})
     )
 
     class Meta:

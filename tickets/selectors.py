@@ -3,7 +3,7 @@
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
 from functools import cached_property
 from urllib.parse import urlencode
 
@@ -114,8 +114,14 @@ def _statuses(statuses) -> tuple[tuple[str, str], ...]:
     return tuple(("status", status) for status in Status.values if status in statuses)
 
 
+def recently_solved_since() -> date:
+    """The first day of "Recently solved": its link filters updated_after=<that day>, which the queue
+    reads as the start of that day in the current time zone, and its count uses the same instant."""
+    return timezone.localdate() - timedelta(days=RECENTLY_SOLVED_DAYS)
+
+
 def built_in_views() -> list[BuiltInView]:
-    week_ago = (timezone.localdate() - timedelta(days=RECENTLY_SOLVED_DAYS)).isoformat()
+    week_ago = recently_solved_since().isoformat()
     return [
         BuiltInView("mine", "My open tickets", (("assignee", "me"), *_statuses(OPEN_STATUSES))),
         BuiltInView(
@@ -132,8 +138,7 @@ def built_in_views() -> list[BuiltInView]:
 def queue_counts(user: User) -> dict[str, int]:
     """Counts of the built-in views, in one query, at most COUNT_CACHE_SECONDS old."""
     teams = rbac.workable_team_ids(user)
-    # To the minute, so that requests within the cache's lifetime ask the same question.
-    week_ago = timezone.now().replace(second=0, microsecond=0) - timedelta(days=RECENTLY_SOLVED_DAYS)
+    week_ago = timezone.make_aware(datetime.combine(recently_solved_since(), time.min))
     open_ = Q(status__in=OPEN_STATUSES)
     solved = Q(status__in=SOLVED_STATUSES, updated_at__gte=week_ago)
     tickets = Ticket.objects.visible_to(user).filter(open_ | solved)

@@ -64,3 +64,10 @@ def sign_in(page, live_server, email: str, password: str = DEMO_PASSWORD) -> Non
     page.get_by_label("E-mail address").fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
+
+
+def signed_in(page, live_server, email: str):
+    """`page`, signed in as `email` with the demo password, once the header shows the account."""
+    sign_in(page, live_server, email)
+    page.get_by_role("button", name="Sign out").wait_for()
+    return page

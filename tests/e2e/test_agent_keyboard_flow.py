@@ -4,7 +4,7 @@ the customer then sees the reply."""
 import pytest
 
 from accounts.models import Team, User
-from tests.e2e.conftest import sign_in
+from tests.e2e.conftest import signed_in
 from tests.factories import make_ticket
 from tickets.models import Ticket
 from tickets.workflow import Status
@@ -15,9 +15,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 def signed_in_page(browser, live_server, email: str):
     page = browser.new_context().new_page()
     page.set_default_timeout(10_000)
-    sign_in(page, live_server, email)
-    page.get_by_role("button", name="Sign out").wait_for()
-    return page
+    return signed_in(page, live_server, email)
 
 
 @pytest.mark.usefixtures("demo")

@@ -4,7 +4,7 @@ an agent's internal note never reaches the customer's pages."""
 import pytest
 
 from accounts.models import User
-from tests.e2e.conftest import sign_in
+from tests.e2e.conftest import signed_in
 from tickets import services
 from tickets.models import Ticket
 
@@ -13,8 +13,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 @pytest.mark.usefixtures("demo")
 def test_customer_submits_follows_and_replies_without_seeing_internal_notes(page, live_server):
-    sign_in(page, live_server, "customer@example.com")
-    page.get_by_role("button", name="Sign out").wait_for()
+    signed_in(page, live_server, "customer@example.com")
 
     page.goto(f"{live_server.url}/")
     page.get_by_role("link", name="Access request").click()

@@ -4,7 +4,7 @@ ticket subject sees a suggested article."""
 import pytest
 
 from knowledge.models import Article
-from tests.e2e.conftest import sign_in
+from tests.e2e.conftest import signed_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -28,8 +28,7 @@ def test_visitor_searches_opens_and_votes(page, live_server):
 
 @pytest.mark.usefixtures("demo")
 def test_customer_typing_a_subject_sees_a_suggested_article(page, live_server):
-    sign_in(page, live_server, "customer@example.com")
-    page.get_by_role("button", name="Sign out").wait_for()
+    signed_in(page, live_server, "customer@example.com")
     page.goto(f"{live_server.url}/portal/tickets/new/")
     page.get_by_label("Subject").press_sequentially("VPN fails with error 809", delay=20)
     suggestion = page.locator("#suggestions a", has_text="Cannot connect to the VPN from home")

@@ -28,7 +28,7 @@ WORKSPACE_TEMPLATE = "tickets/desk/workspace.html"
 @require_GET
 def queue(request: HttpRequest) -> HttpResponse:
     queue_page = selectors.ticket_queue_page(request.user, request.GET)
-    context = {"queue": queue_page, "sort_labels": SORT_LABELS}
+    context = {"queue": queue_page, "sort_labels": SORT_LABELS, "current_query": request.GET.urlencode()}
     if request.htmx and request.htmx.target == "queue-table":
         response = render(request, QUEUE_TEMPLATE + "#queue-table", context)
         # The 30-second refresh asks with If-None-Match: nothing changed, nothing sent.
@@ -43,7 +43,6 @@ def queue(request: HttpRequest) -> HttpResponse:
         "counts": selectors.queue_counts(request.user),
         "built_in_views": selectors.built_in_views(),
         "saved_views": selectors.saved_views(request.user),
-        "current_query": request.GET.urlencode(),
         **selectors.queue_choices(request.user),
         "statuses": Status.choices,
         "priorities": Priority.choices,

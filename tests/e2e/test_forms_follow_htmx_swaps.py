@@ -1,0 +1,73 @@
+"""Browser: forms outside the part of the page htmx swapped still send what is on screen: the queue's
+filter (saving a view, a bulk action) and the ticket's version (the merge form, the portal's status
+buttons), so nothing is saved from the page as first loaded or refused as stale."""
+
+import pytest
+
+from accounts.models import Team, User
+from tests.e2e.conftest import signed_in
+from tests.factories import make_ticket
+from tickets.models import SavedView, Ticket
+from tickets.workflow import Status
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.mark.usefixtures("demo")
+def test_saving_a_view_and_a_bulk_action_after_filtering_keep_the_filter(page, live_server):
+    support = Team.objects.get(slug="support")
+    customer = User.objects.get(email="customer@example.com")
+    ticket = make_ticket(customer, subject="Scanner makes a grinding noise", team=support)
+    signed_in(page, live_server, "agent@example.com").goto(f"{live_server.url}/desk/")
+
+    page.get_by_label("Search").fill("grinding")
+    page.get_by_label("Search").press("Enter")  # htmx swaps the table and pushes the URL
+    page.wait_for_url("**/desk/?*q=grinding*")
+    page.locator("[data-ticket-row]").nth(1).wait_for(state="detached")
+
+    page.get_by_text("Save this view").click()
+    page.get_by_label("View name").fill("Grinding noises")
+    page.get_by_role("button", name="Save view").click()
+    page.get_by_text("Saved the view “Grinding noises”.").wait_for()
+    assert "q=grinding" in SavedView.objects.get(name="Grinding noises").query
+
+    page.get_by_label(f"Select {ticket.reference}").check()
+    page.get_by_label("With the selected tickets").select_option(label="Priority: High")
+    page.get_by_role("button", name="Apply to selected").click()
+    page.get_by_text(f"Updated 1 ticket(s): {ticket.reference}.").wait_for()
+    assert "q=grinding" in page.url  # back to the filtered queue, not the whole one
+    assert Ticket.objects.get(pk=ticket.pk).priority == "high"
+
+
+@pytest.mark.usefixtures("demo")
+def test_merging_after_an_inline_edit_is_not_refused_as_stale(page, live_server):
+    support = Team.objects.get(slug="support")
+    customer = User.objects.get(email="customer@example.com")
+    source = make_ticket(customer, subject="Printer jams again", team=support)
+    target = make_ticket(customer, subject="Printer jams", team=support)
+    signed_in(page, live_server, "supervisor@example.com")
+    page.goto(f"{live_server.url}/desk/tickets/{source.number}/")
+
+    page.get_by_label("Priority").select_option("high")
+    page.locator("form", has=page.get_by_label("Priority")).get_by_role("button", name="Save").click()
+    page.locator("#properties dd", has_text=str(source.version + 1)).wait_for()
+
+    page.get_by_label("Merge into ticket").fill(target.reference)
+    page.get_by_role("button", name="Merge").click()
+    page.get_by_text(f"Merged {source.reference} into {target.reference}.").wait_for()
+    assert Ticket.objects.get(pk=source.pk).merged_into_id == target.pk
+
+
+@pytest.mark.usefixtures("demo")
+def test_a_customer_marks_the_ticket_solved_right_after_replying(page, live_server):
+    customer = User.objects.get(email="customer@example.com")
+    ticket = make_ticket(customer, subject="Monitor flickers", team=Team.objects.get(slug="support"))
+    signed_in(page, live_server, "customer@example.com")
+    page.goto(f"{live_server.url}/portal/tickets/{ticket.number}/")
+
+    page.get_by_label("Your reply").fill("It stopped after I changed the cable.")
+    page.get_by_role("button", name="Send").click()
+    page.locator(".message-card", has_text="It stopped after I changed the cable.").wait_for()
+    page.get_by_role("button", name="Mark as solved").click()
+    page.get_by_text(f"{ticket.reference} is marked as solved.").wait_for()
+    assert Ticket.objects.get(pk=ticket.pk).status == Status.RESOLVED

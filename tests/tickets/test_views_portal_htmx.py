@@ -1,0 +1,62 @@
+"""Portal ticket page with htmx: a reply swaps the conversation, and the status buttons above it follow
+the ticket's new version and status, so "Mark as solved" is not refused as coming from a stale page."""
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from tests.factories import TeamFactory, make_agent, make_customer, make_ticket
+from tickets import services
+from tickets.models import Ticket
+from tickets.workflow import Status
+
+pytestmark = pytest.mark.django_db
+
+HTMX = {"HX-Request": "true"}
+
+
+def version_inputs(html: str) -> list[str]:
+    """The values of the status forms' version inputs, in page order."""
+    actions = re.search(r'<div class="actions" id="ticket-actions"[^>]*>(.*?)</div>', html, re.S)
+    return re.findall(r'name="version" value="(\d+)"', actions.group(1)) if actions else []
+
+
+def test_an_htmx_reply_gives_the_status_buttons_the_new_version(client):
+    customer = make_customer()
+    ticket = make_ticket(customer, team=TeamFactory())
+    client.force_login(customer)
+    page = client.get(reverse("tickets:portal_detail", args=[ticket.number])).content.decode()
+    assert version_inputs(page) == [str(ticket.version)]
+    assert "hx-swap-oob" not in page
+
+    reply = reverse("tickets:portal_reply", args=[ticket.number])
+    response = client.post(reply, {"body": "Still burning"}, headers=HTMX)
+    fresh = Ticket.objects.get(pk=ticket.pk).version
+    fragment = response.content.decode()
+    assert response.status_code == 200 and fresh > ticket.version
+    assert re.search(r'<div class="actions" id="ticket-actions" hx-swap-oob="true">', fragment)
+    assert version_inputs(fragment) == [str(fresh)]
+    assert re.search(r'<dd id="ticket-status" hx-swap-oob="true">', fragment)
+
+    # The button the customer now sees works without reloading the page.
+    status = reverse("tickets:portal_status", args=[ticket.number])
+    client.post(status, {"status": "resolved", "version": fresh})
+    assert Ticket.objects.get(pk=ticket.pk).status == Status.RESOLVED
+
+
+def test_an_htmx_reply_that_reopens_the_ticket_swaps_reopen_for_mark_as_solved(client):
+    team = TeamFactory()
+    customer, agent = make_customer(), make_agent(team)
+    ticket = make_ticket(customer, team=team)
+    services.ticket_reply(ticket, body="Unplug it.", status_after=Status.RESOLVED, actor=agent)
+    client.force_login(customer)
+    page = client.get(reverse("tickets:portal_detail", args=[ticket.number])).content.decode()
+    assert "Reopen" in page
+    reply = reverse("tickets:portal_reply", args=[ticket.number])
+    response = client.post(reply, {"body": "It works again."}, headers=HTMX)
+    ticket = Ticket.objects.get(pk=ticket.pk)
+    assert ticket.status == Status.OPEN  # a customer's reply reopens a solved ticket
+    actions = re.search(r'id="ticket-actions".*?</div>', response.content.decode(), re.S).group(0)
+    assert "Mark as solved" in actions and "Reopen" not in actions
+    assert version_inputs(response.content.decode()) == [str(ticket.version)]
