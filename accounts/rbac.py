@@ -175,6 +175,19 @@ def has_permission(user, permission: str, obj: Model | None = None) -> bool:
     return user.has_perm(permission) or (obj is not None and user.has_perm(permission, obj))
 
 
+def permissions_on(user, obj: Model | None = None) -> frozenset[str]:
+    """Every permission has_permission(user, name, obj) grants, for a page that asks about several:
+    the roles' (cached on the user) and, with obj, guardian's grants on it (one checker, not one per
+    permission)."""
+    if not _authenticated(user):
+        return frozenset()
+    granted = set(user.get_all_permissions())
+    if obj is not None:
+        # Guardian answers for obj with bare codenames; they belong to obj's app.
+        granted |= {f"{obj._meta.app_label}.{codename}" for codename in user.get_all_permissions(obj)}
+    return frozenset(granted)
+
+
 def can_open_desk(user) -> bool:
     """An active staff user (agent, supervisor, administrator) who holds view_support_queue."""
     return is_agent(user) and has_permission(user, VIEW_SUPPORT_QUEUE)

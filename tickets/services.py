@@ -51,6 +51,7 @@ MERGE_OTHER_REQUESTER = (
     "Only tickets from the same requester can be merged, so nobody is shown another person's messages."
 )
 MERGE_PERMISSION = "tickets.manage_threads"
+ANSWER_NOT_ALLOWED = "You do not have permission to answer tickets."
 ASSIGN_NOT_ALLOWED = "You do not have permission to assign tickets."
 CLOSE_NOT_ALLOWED = "You do not have permission to close tickets."
 FIELD_NOT_ALLOWED = "You do not have permission to change the {field} of a ticket."
@@ -127,6 +128,32 @@ def _require_visible(ticket: Ticket, actor: User | None) -> None:
 
 def _acts_as_staff(ticket: Ticket, actor: User | None) -> bool:
     return actor is None or Ticket.objects.staff_visible_to(actor).filter(pk=ticket.pk).exists()
+
+
+@dataclass(frozen=True)
+class StaffPermissions:
+    """What a staff user may do to a ticket (or, without one, to tickets in general), so that pages
+    offer only those controls; the services check each action again."""
+
+    answer: bool  # replies, notes, priority, team, tags, custom fields
+    assign: bool
+    close: bool
+    escalate: bool
+    manage: bool  # the subject
+    merge: bool
+
+
+def staff_permissions(actor: User, ticket: Ticket | None = None) -> StaffPermissions:
+    granted = rbac.permissions_on(actor, ticket)
+    # ticket_merge asks for the role's permission only: a grant on one ticket does not merge it.
+    return StaffPermissions(
+        answer=rbac.PROVIDE_SUPPORT in granted,
+        assign=rbac.ASSIGN_TICKET in granted,
+        close=rbac.CLOSE_TICKET in granted,
+        escalate=rbac.ESCALATE_TICKET in granted,
+        manage=rbac.MANAGE_TICKETS in granted,
+        merge=MERGE_PERMISSION in rbac.permissions_on(actor),
+    )
 
 
 def _require_permission(ticket: Ticket, actor: User | None, permission: str, message: str) -> None:
@@ -268,6 +295,7 @@ def ticket_reply(
         )
         return follow_up.messages.get()
     if as_staff:  # "send and close" closes like ticket_transition does, before anything is written
+        _require_permission(ticket, actor, rbac.PROVIDE_SUPPORT, ANSWER_NOT_ALLOWED)
         _require_permission_to_close(ticket, actor, status_after)
         articles_check_public_links(body)
     types = validate_uploads(list(uploads))
@@ -305,6 +333,7 @@ def ticket_add_note(
     _require_staff(ticket, actor)
     if actor is not None and not rbac.is_agent(actor):
         raise TicketNotAllowed(NOT_ALLOWED)
+    _require_permission(ticket, actor, rbac.PROVIDE_SUPPORT, ANSWER_NOT_ALLOWED)
     ticket = _lock(ticket, None)
     types = validate_uploads(list(uploads))
     message = _message(

@@ -274,3 +274,94 @@ def test_desk_priority_edit_without_provide_support_shows_the_refusal(client, ti
     assert response.status_code == 409
     assert "You do not have permission to change the priority of a ticket." in response.content.decode()
     assert current(ticket).priority == "medium"
+
+
+def test_staff_without_provide_support_cannot_reply_or_add_notes(ticket, agent):
+    take_from_agents(agent, rbac.PROVIDE_SUPPORT)
+    with pytest.raises(services.TicketNotAllowed, match=services.ANSWER_NOT_ALLOWED):
+        services.ticket_reply(ticket, body="On it.", actor=agent)
+    with pytest.raises(services.TicketNotAllowed, match=services.ANSWER_NOT_ALLOWED):
+        services.ticket_add_note(ticket, body="Looking.", actor=agent)
+    assert ticket.messages.count() == 1  # the description only
+
+
+# The pages offer only what the role allows
+
+
+def workspace_page(client, user, ticket) -> str:
+    client.force_login(user)
+    response = client.get(reverse("tickets:desk_ticket", args=[ticket.number]))
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def queue_page(client, user) -> str:
+    client.force_login(user)
+    response = client.get(QUEUE)
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_agent_role_sees_every_everyday_control(client, ticket, agent):
+    page = workspace_page(client, agent, ticket)
+    for control in ('id="composer"', "data-shortcut-take", 'id="edit-assignee"', 'id="edit-priority"',
+                    'id="edit-team"', 'id="edit-tags"', '<option value="closed">'):  # fmt: skip
+        assert control in page
+    assert 'id="merge"' not in page  # manage_threads: supervisors
+    page = queue_page(client, agent)
+    for option in (
+        'value="assign_me"',
+        'value="status:closed"',
+        'value="priority:urgent"',
+        'value="add_tag"',
+    ):
+        assert option in page
+
+
+def test_without_close_ticket_closed_is_not_offered(client, ticket, agent):
+    take_from_agents(agent, rbac.CLOSE_TICKET)
+    page = workspace_page(client, agent, ticket)
+    assert '<option value="closed">' not in page and '<option value="resolved">' in page
+    page = queue_page(client, agent)
+    assert 'value="status:closed"' not in page and 'value="status:resolved"' in page
+
+
+def test_without_assign_ticket_take_and_assignee_are_not_offered(client, ticket, agent):
+    take_from_agents(agent, rbac.ASSIGN_TICKET)
+    page = workspace_page(client, agent, ticket)
+    assert "data-shortcut-take" not in page and 'id="edit-assignee"' not in page
+    assert 'id="edit-priority"' in page
+    page = queue_page(client, agent)
+    assert 'value="assign_me"' not in page and 'value="unassign"' not in page
+    assert 'value="priority:urgent"' in page
+
+
+def test_assign_ticket_granted_on_one_ticket_shows_take_on_that_ticket(client, customer, team, agent):
+    granted, other = make_ticket(customer, team=team), make_ticket(customer, team=team)
+    take_from_agents(agent, rbac.ASSIGN_TICKET)
+    assign_perm(rbac.ASSIGN_TICKET, agent, granted)
+    assert "data-shortcut-take" in workspace_page(client, agent, granted)
+    assert "data-shortcut-take" not in workspace_page(client, agent, other)
+
+
+def test_without_provide_support_the_ticket_reads_without_composer_or_field_forms(
+    client, customer, team, agent
+):
+    ticket = make_ticket(customer, team=team, subject="Printer jam")
+    services.ticket_update_fields(ticket, changes={"priority": "high"}, actor=None)
+    services.ticket_set_tags(current(ticket), names=["hardware"], actor=None)
+    take_from_agents(agent, rbac.PROVIDE_SUPPORT)
+    page = workspace_page(client, agent, current(ticket))
+    assert "Your role does not include answering tickets" in page
+    assert 'name="body"' not in page
+    for form in ('id="edit-priority"', 'id="edit-team"', 'id="edit-tags"'):
+        assert form not in page
+    assert "<dt>Priority</dt><dd>High</dd>" in page and "<dt>Tags</dt><dd>hardware</dd>" in page
+    assert f"<dt>Team</dt><dd>{team.name}</dd>" in page
+    page = queue_page(client, agent)
+    assert 'value="priority:urgent"' not in page and 'value="add_tag"' not in page
+    assert 'id="bulk-value"' not in page
+
+
+def test_supervisor_sees_merge(client, ticket, supervisor):
+    assert 'id="merge"' in workspace_page(client, supervisor, ticket)

@@ -10,7 +10,6 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts import rbac
 from accounts.decorators import agent_required
 from accounts.models import Team, User
 from helpdesk.models import Priority
@@ -39,10 +38,13 @@ def queue(request: HttpRequest) -> HttpResponse:
         if etag in request.headers.get("If-None-Match", ""):
             return HttpResponseNotModified(headers={"ETag": etag})
         return response
+    may = services.staff_permissions(request.user)
     context |= {
         "counts": selectors.queue_counts(request.user),
         "built_in_views": selectors.built_in_views(),
         "saved_views": selectors.saved_views(request.user),
+        "may": may,
+        "bulk_statuses": _statuses_offered(Status.values, may),
         **selectors.queue_choices(request.user),
         "statuses": Status.choices,
         "priorities": Priority.choices,
@@ -120,6 +122,7 @@ def _workspace_context(request: HttpRequest, ticket: Ticket, **extra) -> dict:
     )
     source = request.GET if request.method == "GET" else request.POST
     queue_query = source.get("queue", "")
+    may = services.staff_permissions(request.user, ticket)
     previous, following = None, None
     if "queue" in source:  # opened from a queue (even the default one, whose query is empty)
         previous, following = selectors.queue_neighbours(request.user, QueryDict(queue_query), ticket)
@@ -131,19 +134,24 @@ def _workspace_context(request: HttpRequest, ticket: Ticket, **extra) -> dict:
         "full_thread_url": _workspace_url(ticket, queue_query) + ("&" if queue_query else "?") + "thread=all",
         "previous_number": previous,
         "next_number": following,
-        "transitions": [
-            (value, label)
-            for value, label in Status.choices
-            if value in workflow.allowed_transitions(ticket.status, by_customer=False)
-        ],
+        "transitions": _statuses_offered(workflow.allowed_transitions(ticket.status, by_customer=False), may),
         "statuses": Status,
         "priorities": Priority.choices,
-        "can_merge": rbac.has_permission(request.user, services.MERGE_PERMISSION),
+        "may": may,
         "custom_fields_form": CustomFieldsForm(
             definitions=ticket.form.schema if ticket.form_id else [], initial=ticket.custom_fields
         ),
         **extra,
     }
+
+
+def _statuses_offered(statuses, may: services.StaffPermissions) -> list[tuple[str, str]]:
+    """(value, label) of `statuses` in the workflow's order, without Closed for those who may not close."""
+    return [
+        (value, label)
+        for value, label in Status.choices
+        if value in statuses and (may.close or value != Status.CLOSED)
+    ]
 
 
 @agent_required
