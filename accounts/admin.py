@@ -25,7 +25,8 @@ from accounts import services, two_factor
 from accounts.backends import lockout_username
 from accounts.models import Invitation, Organization, RoleAssignment, Skill, Team, TeamMember, User
 from accounts.roles import BUILT_IN_ROLES
-from audit.admin import AuditedAdminMixin, AuditedModelAdmin, AuditedObjectPermissionsMixin, ReadOnlyAdmin
+from audit.admin import AuditedAdminMixin, AuditedModelAdmin, AuditedObjectPermissionsMixin
+from helpdesk.admin import ReadOnlyAdmin
 
 
 class RoleChangeAuditMixin:

@@ -12,6 +12,7 @@ from django.db.models import Model
 
 import audit
 from audit.models import AuditEvent, SystemLogEntry
+from helpdesk.admin import ReadOnlyAdmin
 
 PLAIN_TYPES = (str, int, float, bool, date, Decimal, UUID, list, dict, type(None))
 
@@ -94,19 +95,6 @@ class AuditedAdminMixin:
 
 class AuditedModelAdmin(AuditedAdminMixin, admin.ModelAdmin):
     pass
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows written only by the application: shown, never added, changed or deleted here."""
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(AuditEvent)

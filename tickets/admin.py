@@ -9,13 +9,8 @@ from django.http import HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from guardian.admin import GuardedModelAdmin
 
-from audit.admin import (
-    AuditedAdminMixin,
-    AuditedModelAdmin,
-    AuditedObjectPermissionsMixin,
-    ReadOnlyAdmin,
-)
-from helpdesk.admin import ReadOnlyInline
+from audit.admin import AuditedAdminMixin, AuditedModelAdmin, AuditedObjectPermissionsMixin
+from helpdesk.admin import ReadOnlyAdmin, ReadOnlyInline
 from tickets import services
 from tickets.models import (
     Attachment,

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
+from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
@@ -11,6 +12,7 @@ from accounts import services as account_services
 from accounts.models import User
 from audit.models import SystemLogEntry
 from helpdesk import scheduler
+from helpdesk.models import PeriodicTaskRun
 from tests.factories import TeamFactory, make_agent, make_customer, make_ticket
 from tickets import services as ticket_services
 from tickets.models import Ticket
@@ -71,3 +73,16 @@ def test_the_scheduler_command_ticks_once(capsys):
     assert capsys.readouterr().out.count("Enqueued") == len(scheduler.SCHEDULE)
     call_command("scheduler", "--once")
     assert "Enqueued" not in capsys.readouterr().out
+
+
+def test_the_admin_shows_when_each_periodic_task_last_ran(admin_client):
+    scheduler.tick()
+    response = admin_client.get(reverse("admin:helpdesk_periodictaskrun_changelist"))
+    assert response.status_code == 200
+    page = response.content.decode()
+    for path in scheduler.SCHEDULE:
+        assert path in page
+    run = PeriodicTaskRun.objects.first()
+    assert (
+        admin_client.post(reverse("admin:helpdesk_periodictaskrun_delete", args=[run.pk])).status_code == 403
+    )
