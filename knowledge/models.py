@@ -203,7 +203,11 @@ class ArticleFeedback(models.Model):
 
     article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="feedback")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE)
-    session_key = models.CharField(max_length=64, blank=True)
+    session_key = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="SHA-256 of a visitor's session key (knowledge.services.session_voter), never the key.",
+    )
     helpful = models.BooleanField()
     from_ticket_form = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)

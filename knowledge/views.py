@@ -91,9 +91,8 @@ def _vote_of(request: HttpRequest, article: Article) -> bool | None:
     if request.user.is_authenticated:
         votes = ArticleFeedback.objects.filter(article=article, user=request.user)
     elif request.session.session_key:
-        votes = ArticleFeedback.objects.filter(
-            article=article, user=None, session_key=request.session.session_key
-        )
+        voter = services.session_voter(request.session.session_key)
+        votes = ArticleFeedback.objects.filter(article=article, user=None, session_key=voter)
     else:
         return None
     return votes.values_list("helpful", flat=True).first()

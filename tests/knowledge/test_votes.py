@@ -1,12 +1,14 @@
 """Article votes: limited per IP so dropping the session cookie cannot stuff the counters, and
 changeable from the article page with or without htmx."""
 
+import hashlib
+
 import pytest
 from django.conf import settings as django_settings
 from django.test import Client
 from django.urls import reverse
 
-from knowledge.models import Article
+from knowledge.models import Article, ArticleFeedback
 from tests.factories import make_article, make_customer
 
 pytestmark = pytest.mark.django_db
@@ -66,3 +68,13 @@ def test_a_changed_vote_from_the_ticket_form_still_counts_a_deflection(client):
     client.post(url, {"helpful": "yes", "from": "ticket"})
     article.refresh_from_db()
     assert (article.helpful_count, article.deflections) == (1, 1)
+
+
+def test_a_visitor_vote_stores_a_digest_of_the_session_key_and_the_page_still_finds_it(client):
+    article = make_article()
+    client.post(reverse("knowledge:vote", args=[article.slug]), {"helpful": "yes"})
+    session_key = client.cookies[django_settings.SESSION_COOKIE_NAME].value
+    (stored,) = ArticleFeedback.objects.filter(article=article).values_list("session_key", flat=True)
+    assert stored == hashlib.sha256(session_key.encode()).hexdigest() and session_key not in stored
+    page = client.get(reverse("knowledge:article", args=[article.slug])).content.decode()
+    assert "You found this helpful" in page
