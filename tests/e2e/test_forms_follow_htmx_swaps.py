@@ -3,10 +3,12 @@ filter (saving a view, a bulk action) and the ticket's version (the merge form, 
 buttons), so nothing is saved from the page as first loaded or refused as stale."""
 
 import pytest
+from playwright.sync_api import expect
 
 from accounts.models import Team, User
 from tests.e2e.conftest import signed_in
 from tests.factories import make_ticket
+from tickets import selectors
 from tickets.models import SavedView, Ticket
 from tickets.workflow import Status
 
@@ -71,3 +73,19 @@ def test_a_customer_marks_the_ticket_solved_right_after_replying(page, live_serv
     page.get_by_role("button", name="Mark as solved").click()
     page.get_by_text(f"{ticket.reference} is marked as solved.").wait_for()
     assert Ticket.objects.get(pk=ticket.pk).status == Status.RESOLVED
+
+
+@pytest.mark.usefixtures("demo")
+def test_the_views_list_follows_a_filter_applied_in_place(page, live_server):
+    mine = next(view for view in selectors.built_in_views() if view.slug == "mine")
+    signed_in(page, live_server, "agent@example.com").goto(f"{live_server.url}/desk/?{mine.query}")
+    link = page.locator('[data-view="mine"]')
+    expect(link).to_have_attribute("aria-current", "page")
+    page.get_by_text("Save this view").click()
+    page.get_by_label("View name").fill("Half typed")
+
+    page.get_by_label("Search").fill("grinding")
+    page.get_by_label("Search").press("Enter")
+    page.wait_for_url("**/desk/?*q=grinding*")
+    expect(link).not_to_have_attribute("aria-current", "page")
+    assert page.get_by_label("View name").input_value() == "Half typed"  # the form is not swapped

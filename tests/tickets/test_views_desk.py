@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from tests.factories import TeamFactory, make_agent, make_customer, make_supervisor, make_ticket
-from tickets import services
+from tickets import selectors, services
 from tickets.models import SavedView, Ticket, TicketMessage
 from tickets.selectors import THREAD_WINDOW
 from tickets.workflow import Status
@@ -627,3 +627,25 @@ def test_closing_inline_hides_the_merge_form_and_agents_without_the_permission_g
     response = client.post(url, edit, headers={"HX-Request": "true"})
     assert response.status_code == 200 and 'id="merge' not in response.content.decode()
     assert inputs(response.content.decode(), id="composer-version")[0]["value"] == str(ticket.version + 2)
+
+
+def test_each_table_fragment_refreshes_the_views_beside_it(client, desk):
+    client.force_login(desk["agent"])
+    headers = {"HX-Request": "true", "HX-Target": "queue-table"}
+    views = {view.slug: view for view in selectors.built_in_views()}
+    fragment = client.get(f"{QUEUE}?{views['mine'].query}", headers=headers).content.decode()
+    lists = fragment[fragment.index('<div id="view-lists" hx-swap-oob="true">') :]
+    assert lists.count('aria-current="page"') == 1
+    assert 'aria-current="page" data-view="mine"' in lists, "the view on screen is marked"
+
+    def mine_count(response) -> str:
+        return response.content.decode().split('data-view="mine"')[1].split("</a>")[0]
+
+    pending = f"{QUEUE}?{views['pending'].query}"  # lists none of these tickets, before or after
+    before = client.get(pending, headers=headers)
+    assert '<span class="count">0</span>' in mine_count(before)
+    services.ticket_assign(desk["printer"], assignee=desk["agent"], actor=None)
+    cache.clear()  # the counts are cached for COUNT_CACHE_SECONDS: this is the refresh after that
+    after = client.get(pending, headers={**headers, "If-None-Match": before["ETag"]})
+    assert after.status_code == 200, "a changed count alone changes the fragment"
+    assert '<span class="count">1</span>' in mine_count(after)

@@ -27,7 +27,15 @@ WORKSPACE_TEMPLATE = "tickets/desk/workspace.html"
 @require_GET
 def queue(request: HttpRequest) -> HttpResponse:
     queue_page = selectors.ticket_queue_page(request.user, request.GET)
-    context = {"queue": queue_page, "sort_labels": SORT_LABELS, "current_query": request.GET.urlencode()}
+    context = {
+        "queue": queue_page,
+        "sort_labels": SORT_LABELS,
+        "current_query": request.GET.urlencode(),
+        # The views beside the table: a full page shows them, and every table fragment refreshes them.
+        "counts": selectors.queue_counts(request.user),
+        "built_in_views": selectors.built_in_views(),
+        "saved_views": selectors.saved_views(request.user),
+    }
     if request.htmx and request.htmx.target == "queue-table":
         response = render(request, QUEUE_TEMPLATE + "#queue-table", context)
         # The 30-second refresh asks with If-None-Match: nothing changed, nothing sent.
@@ -40,9 +48,6 @@ def queue(request: HttpRequest) -> HttpResponse:
         return response
     may = services.staff_permissions(request.user)
     context |= {
-        "counts": selectors.queue_counts(request.user),
-        "built_in_views": selectors.built_in_views(),
-        "saved_views": selectors.saved_views(request.user),
         "may": may,
         "bulk_statuses": _statuses_offered(Status.values, may),
         **selectors.queue_choices(request.user),
