@@ -15,7 +15,11 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.timezone import now
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp.util import random_hex
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
+
+from accounts import sealing
 
 
 def validate_timezone(value: str) -> None:
@@ -430,3 +434,24 @@ def describe_user_agent(user_agent: str) -> str:
     if browser and system:
         return f"{browser} on {system}"
     return browser or system or "Unknown device"
+
+
+TOTP_PURPOSE = "totp"
+
+
+class SealedTOTPDevice(TOTPDevice):
+    """django-otp's authenticator device with its secret stored sealed (accounts/sealing.py) instead of
+    in clear: a copy of the database cannot generate anyone's codes. accounts/two_factor.py uses only this
+    class; rows are django-otp's own, so its throttling and drift handling are unchanged."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "authenticator app"
+
+    @classmethod
+    def new_key(cls) -> str:
+        return sealing.seal(bytes.fromhex(random_hex(20)), purpose=TOTP_PURPOSE)
+
+    @property
+    def bin_key(self) -> bytes:
+        return sealing.unseal(self.key, purpose=TOTP_PURPOSE)

@@ -3,7 +3,7 @@
 Staff (agents and administrators) may enrol; the site configuration can require it of them. The
 services here are the only writers of OTP devices; each takes `actor` and is audited. Recovery codes
 are shown once and stored only as keyed hashes (`recovery_code_digest`), so a copy of the database
-holds no usable codes.
+holds no usable codes; authenticator secrets are stored sealed (`SealedTOTPDevice`), for the same reason.
 """
 
 import re
@@ -18,11 +18,10 @@ from django.db import transaction
 from django.utils.crypto import salted_hmac
 from django_otp.models import Device
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 import audit
 from accounts import rbac
-from accounts.models import User
+from accounts.models import SealedTOTPDevice, User
 from audit.models import AuditEvent
 
 RECOVERY_CODE_COUNT = 10
@@ -36,13 +35,13 @@ SECURITY = AuditEvent.Category.SECURITY
 
 @dataclass(frozen=True)
 class Enrolment:
-    device: TOTPDevice
+    device: SealedTOTPDevice
     secret: str  # base32, for typing into an app by hand
     qr_data_uri: str
 
 
 def is_enabled(user: User) -> bool:
-    return TOTPDevice.objects.devices_for_user(user, confirmed=True).exists()
+    return SealedTOTPDevice.objects.devices_for_user(user, confirmed=True).exists()
 
 
 def is_required(user: User, *, site_requires: bool) -> bool:
@@ -50,7 +49,7 @@ def is_required(user: User, *, site_requires: bool) -> bool:
 
 
 def pending_enrolment(user: User) -> Enrolment | None:
-    device = TOTPDevice.objects.devices_for_user(user, confirmed=False).order_by("-pk").first()
+    device = SealedTOTPDevice.objects.devices_for_user(user, confirmed=False).order_by("-pk").first()
     if device is None:
         return None
     secret = b32encode(device.bin_key).decode()
@@ -58,7 +57,7 @@ def pending_enrolment(user: User) -> Enrolment | None:
     return Enrolment(device=device, secret=secret, qr_data_uri=qr)
 
 
-def two_factor_start(user: User, *, actor: User, token: str = "") -> TOTPDevice:
+def two_factor_start(user: User, *, actor: User, token: str = "") -> SealedTOTPDevice:
     """A fresh, unconfirmed authenticator secret (replacing any earlier unconfirmed one). Replacing an
     app that is in use takes a current code from it or a recovery code."""
     if not rbac.is_staff(user):
@@ -66,8 +65,10 @@ def two_factor_start(user: User, *, actor: User, token: str = "") -> TOTPDevice:
     if is_enabled(user):
         verify(user, token)  # outside the transaction below, so a wrong code still counts
     with transaction.atomic():
-        TOTPDevice.objects.devices_for_user(user, confirmed=False).delete()
-        return TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=False)
+        SealedTOTPDevice.objects.devices_for_user(user, confirmed=False).delete()
+        return SealedTOTPDevice.objects.create(
+            user=user, name="Authenticator app", confirmed=False, key=SealedTOTPDevice.new_key()
+        )
 
 
 def recovery_code_digest(code: str, secret: str | None = None) -> str:
@@ -100,7 +101,7 @@ def _new_recovery_codes(user: User) -> list[str]:
     return codes
 
 
-def two_factor_enable(user: User, *, token: str, actor: User) -> tuple[TOTPDevice, list[str]]:
+def two_factor_enable(user: User, *, token: str, actor: User) -> tuple[SealedTOTPDevice, list[str]]:
     """Confirm the pending authenticator with a code from it; returns the device and new recovery codes.
 
     The code is checked in its own transaction first, so a wrong guess still counts towards throttling.
@@ -112,7 +113,7 @@ def two_factor_enable(user: User, *, token: str, actor: User) -> tuple[TOTPDevic
     if device is None:
         raise ValidationError(CODE_INVALID)
     with transaction.atomic():
-        TOTPDevice.objects.devices_for_user(user, confirmed=True).delete()
+        SealedTOTPDevice.objects.devices_for_user(user, confirmed=True).delete()
         device.confirmed = True
         device.save(update_fields=["confirmed"])
         codes = _new_recovery_codes(user)
@@ -144,7 +145,9 @@ def two_factor_disable(user: User, *, actor: User, site_requires: bool, token: s
         if is_enabled(user):
             verify(user, token)
     with transaction.atomic():
-        removed = sum(model.objects.filter(user=user).delete()[0] for model in (TOTPDevice, StaticDevice))
+        removed = sum(
+            model.objects.filter(user=user).delete()[0] for model in (SealedTOTPDevice, StaticDevice)
+        )
         if removed:
             audit.record("two_factor_disable", actor=actor, obj=user, changes={"two_factor": (True, False)},
                          category=SECURITY)  # fmt: skip
@@ -161,7 +164,7 @@ def verify(user: User, token: str) -> Device:
     recovery code's throttling and vice versa. Recovery codes are single-use.
     """
     token = normalise(token)
-    model = TOTPDevice if token.isdigit() else StaticDevice
+    model = SealedTOTPDevice if token.isdigit() else StaticDevice
     device = model.objects.devices_for_user(user, confirmed=True).first()
     if device is None:
         raise ValidationError(CODE_INVALID)

@@ -1,18 +1,22 @@
 """Two-factor sign-in: enrolment, the second sign-in step, recovery codes, throttling, the site-wide
 requirement for staff, administrators' reset, and the admin's sign-in door."""
 
+import importlib
 import re
 import time
 from base64 import b32decode
 
 import pytest
+from django.apps import apps as django_apps
+from django.core.exceptions import ImproperlyConfigured
 from django.test import Client
 from django.urls import reverse
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
-from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice as PlainTOTPDevice
 
-from accounts import two_factor
+from accounts import sealing, two_factor
+from accounts.models import SealedTOTPDevice as TOTPDevice
 from accounts.views import TWO_FACTOR_PENDING_SECONDS
 from audit.models import AuditEvent
 from helpdesk.models import SiteConfiguration
@@ -336,3 +340,41 @@ def test_signed_in_people_without_admin_access_get_a_403_not_a_redirect_loop(cli
     response = client.get("/admin/", follow=True)
     assert response.status_code == 403
     assert len(response.redirect_chain) == 1
+
+
+# Authenticator secrets are stored sealed
+
+
+def test_the_stored_secret_is_sealed_not_the_key_itself(client):
+    agent = make_agent(TeamFactory())
+    device, _ = enrol(client, agent)
+    (stored,) = TOTPDevice.objects.filter(pk=device.pk).values_list("key", flat=True)
+    assert stored.startswith(sealing.PREFIX) and device.bin_key.hex() not in stored
+    assert len(device.bin_key) == 20 and len(stored) <= TOTPDevice._meta.get_field("key").max_length
+    assert two_factor.verify(agent, code_for(device, steps_ahead=1)) == device
+
+
+def test_after_a_secret_key_rotation_the_app_works_while_the_old_key_is_a_fallback(client, settings):
+    agent = make_agent(TeamFactory())
+    device, _ = enrol(client, agent)
+    settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
+    settings.SECRET_KEY = "a-new-secret-key-" + "x" * 40
+    device = TOTPDevice.objects.get(pk=device.pk)
+    assert two_factor.verify(agent, code_for(device, steps_ahead=1)) == device
+    settings.SECRET_KEY_FALLBACKS = []
+    with pytest.raises(ImproperlyConfigured, match="SECRET_KEY_FALLBACKS"):
+        two_factor.verify(agent, "123456")
+
+
+def test_the_migration_seals_secrets_stored_in_clear():
+    agent = make_agent(TeamFactory())
+    clear = PlainTOTPDevice.objects.create(user=agent, name="Authenticator app", confirmed=True)
+    key = clear.key
+    migration = importlib.import_module("accounts.migrations.0006_sealed_totp_device")
+    migration.seal_keys(django_apps, None)
+    sealed = TOTPDevice.objects.get(pk=clear.pk)
+    assert sealed.key.startswith(sealing.PREFIX) and sealed.bin_key == bytes.fromhex(key)
+    migration.seal_keys(django_apps, None)  # already sealed: left alone
+    assert TOTPDevice.objects.get(pk=clear.pk).key == sealed.key
+    migration.unseal_keys(django_apps, None)
+    assert PlainTOTPDevice.objects.get(pk=clear.pk).key == key
