@@ -151,7 +151,8 @@ def staff_permissions(actor: User, ticket: Ticket | None = None) -> StaffPermiss
         answer=rbac.PROVIDE_SUPPORT in granted,  # an accounts permission: no grant on a ticket gives it
         assign=rbac.ASSIGN_TICKET in object_granted,
         close=rbac.CLOSE_TICKET in object_granted,
-        merge=MERGE_PERMISSION in granted,  # ticket_merge asks for the role's permission only
+        # ticket_merge asks for the role's permission only, and closes the source
+        merge=MERGE_PERMISSION in granted and rbac.CLOSE_TICKET in object_granted,
     )
 
 
@@ -419,12 +420,14 @@ def ticket_merge(
     """Move the source's thread and tags into `into` and close the source, pointing at it.
 
     Messages keep their times, so the merged thread reads in order. Requires the manage_threads
-    permission and that the actor can work both tickets; both belong to the same requester.
+    permission, close_ticket (the source is closed) and that the actor can work both tickets; both
+    belong to the same requester.
     """
     if actor is not None and not rbac.has_permission(actor, MERGE_PERMISSION):
         raise TicketNotAllowed(NOT_ALLOWED)
     _require_staff(source, actor)
     _require_staff(into, actor)
+    _require_permission_to_close(source, actor, Status.CLOSED)  # merging closes the source
     if source.pk == into.pk:
         raise TicketNotAllowed(MERGE_SELF)
     # Both rows locked, always in the same order, so two merges of the same pair cannot deadlock.

@@ -365,3 +365,13 @@ def test_without_provide_support_the_ticket_reads_without_composer_or_field_form
 
 def test_supervisor_sees_merge(client, ticket, supervisor):
     assert 'id="merge"' in workspace_page(client, supervisor, ticket)
+
+
+def test_merging_closes_the_source_so_it_needs_close_ticket_too(client, customer, team, supervisor):
+    source, into = make_ticket(customer, team=team), make_ticket(customer, team=team)
+    Group.objects.get(name=roles.SUPERVISOR).permissions.remove(_permission(rbac.CLOSE_TICKET))
+    rbac.forget(supervisor)
+    with pytest.raises(services.TicketNotAllowed, match=services.CLOSE_NOT_ALLOWED):
+        services.ticket_merge(source, into=into, actor=supervisor)
+    assert current(source).merged_into_id is None and current(source).status == Status.NEW
+    assert 'id="merge"' not in workspace_page(client, supervisor, source)
