@@ -1,4 +1,5 @@
-"""factory-boy factories for every model, plus helpers that build people in a role."""
+"""factory-boy factories for the models tests create directly, plus helpers that build people in a role
+and create tickets and articles through their services (numbering, first message, search vectors)."""
 
 from datetime import datetime
 
@@ -8,8 +9,9 @@ from django.core.management import call_command
 
 from accounts import roles, services
 from accounts.models import Invitation, Organization, RoleAssignment, Skill, Team, TeamMember, User
+from knowledge.models import Category
 from tickets import services as ticket_services
-from tickets.models import Ticket, TicketForm
+from tickets.models import SavedView, Tag, Ticket, TicketForm
 
 TEST_PASSWORD = "correct-horse-battery-staple"
 
@@ -105,7 +107,7 @@ def make_agent(
 ) -> User:
     user = make_user_with_role(role, **fields)
     for team in teams:
-        TeamMember.objects.create(team=team, user=user, role=team_role)
+        TeamMemberFactory(team=team, user=user, role=team_role)
     return User.objects.get(pk=user.pk)
 
 
@@ -129,6 +131,31 @@ class TicketFormFactory(factory.django.DjangoModelFactory):
             {"name": "product", "label": "Product", "type": "select", "choices": ["Basic", "Pro"]},
         ]
     )
+
+
+class TagFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Tag
+        django_get_or_create = ("name",)
+
+    name = factory.Sequence(lambda n: f"tag-{n}")
+
+
+class SavedViewFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SavedView
+
+    name = factory.Sequence(lambda n: f"View {n}")
+    owner = factory.SubFactory(UserFactory)
+    query = "status=open"
+
+
+class CategoryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Category
+
+    name = factory.Sequence(lambda n: f"Category {n}")
+    slug = factory.Sequence(lambda n: f"category-{n}")
 
 
 def make_ticket(requester: User, *, team: Team | None = None, actor: User | None = None, **fields) -> Ticket:

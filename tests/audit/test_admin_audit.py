@@ -15,6 +15,7 @@ from helpdesk.admin import ReadOnlyAdmin
 from knowledge import services as knowledge_services
 from tests.factories import (
     OrganizationFactory,
+    TagFactory,
     TeamFactory,
     TicketFormFactory,
     UserFactory,
@@ -119,7 +120,7 @@ def test_adding_and_deleting_in_the_admin_is_audited(admin_client):
     assert created.changes == {"name": [None, "vip"]}
     admin_client.post(reverse("admin:tickets_tag_delete", args=[tag.pk]), {"post": "yes"})
     assert AuditEvent.objects.filter(action="delete", object_id=str(tag.pk), object_repr="vip").exists()
-    others = [Tag.objects.create(name=name) for name in ("a", "b")]
+    others = [TagFactory(name=name) for name in ("a", "b")]
     selected = [tag.pk for tag in others]
     admin_client.post(
         reverse("admin:tickets_tag_changelist"),

@@ -15,6 +15,7 @@ from audit.models import AuditEvent
 from helpdesk import services as helpdesk_services
 from knowledge import services as knowledge_services
 from tests.factories import (
+    SavedViewFactory,
     TeamFactory,
     make_administrator,
     make_agent,
@@ -23,7 +24,6 @@ from tests.factories import (
     make_ticket,
 )
 from tickets import services as ticket_services
-from tickets.models import SavedView
 
 pytestmark = pytest.mark.django_db
 
@@ -157,7 +157,7 @@ WRITERS = {
     "saved_view_create": ("create", lambda w: ticket_services.saved_view_create(
         name="Mine", query="status=open", team=None, actor=w["agent"])),
     "saved_view_delete": ("delete", lambda w: ticket_services.saved_view_delete(
-        SavedView.objects.create(owner=w["agent"], name="Old", query=""), actor=w["agent"])),
+        SavedViewFactory(owner=w["agent"], name="Old", query=""), actor=w["agent"])),
     "article_create": ("create", lambda w: make_article(title="Fresh article")),
     "article_update": ("update", lambda w: knowledge_services.article_update(
         w["article"], title="Retitled", actor=w["admin"])),

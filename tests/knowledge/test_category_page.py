@@ -3,8 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from knowledge.models import Category
-from tests.factories import TeamFactory, make_agent, make_article
+from tests.factories import CategoryFactory, TeamFactory, make_agent, make_article
 
 pytestmark = pytest.mark.django_db
 
@@ -14,9 +13,9 @@ QUERIES = {"anonymous": 4, "agent": 7}  # an agent's page also loads the session
 @pytest.mark.parametrize("reader", ["anonymous", "agent"])
 @pytest.mark.parametrize("count", [2, 20])
 def test_category_page_query_count_is_constant(client, django_assert_max_num_queries, reader, count):
-    parent = Category.objects.create(name="Accounts", slug="accounts")
-    category = Category.objects.create(name="Passwords", slug="passwords", parent=parent)
-    Category.objects.create(name="Two-factor", slug="two-factor", parent=category)
+    parent = CategoryFactory(name="Accounts", slug="accounts")
+    category = CategoryFactory(name="Passwords", slug="passwords", parent=parent)
+    CategoryFactory(name="Two-factor", slug="two-factor", parent=category)
     for number in range(count):
         make_article(title=f"Password help {number}", category=category, tags="password, sign-in")
     if reader == "agent":

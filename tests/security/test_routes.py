@@ -19,6 +19,7 @@ from audit.models import AuditEvent
 from knowledge.models import Article
 from tests.factories import (
     OrganizationFactory,
+    SavedViewFactory,
     TeamFactory,
     make_administrator,
     make_agent,
@@ -86,7 +87,7 @@ def target(db):
     ticket = make_ticket(acme_customer, team=support, subject="Acme secret subject",
                          uploads=[SimpleUploadedFile("acme.txt", b"acme secret file")])  # fmt: skip
     services.ticket_add_note(ticket, body="Acme secret note", actor=agent)
-    view = SavedView.objects.create(owner=agent, name="Acme view", query="q=acme")
+    view = SavedViewFactory(owner=agent, name="Acme view", query="q=acme")
     article = make_article(title="Acme internal runbook", visibility="internal", status="draft")
     attachment = ticket.messages.get(is_internal=False).attachments.get()
     return {"ticket": ticket, "view": view, "article": article, "attachment": attachment}

@@ -6,9 +6,10 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from knowledge.models import Category
 from tests.factories import (
+    CategoryFactory,
     OrganizationFactory,
+    SavedViewFactory,
     TeamFactory,
     TicketFormFactory,
     make_agent,
@@ -17,7 +18,6 @@ from tests.factories import (
     make_ticket,
 )
 from tickets import services
-from tickets.models import SavedView
 
 pytestmark = pytest.mark.django_db
 
@@ -58,8 +58,8 @@ def hostile():
     with pytest.raises(ValidationError):  # tag names allow letters, digits, spaces, - and _ only
         services.ticket_set_tags(ticket, names=[f"tag{PAYLOAD}"[:50]], actor=agent)
     services.ticket_assign(ticket, assignee=agent, actor=agent)
-    SavedView.objects.create(owner=agent, name=PAYLOAD[:80], query="status=open")
-    category = Category.objects.create(name=f"Cat {PAYLOAD}", slug="hostile")
+    SavedViewFactory(owner=agent, name=PAYLOAD[:80], query="status=open")
+    category = CategoryFactory(name=f"Cat {PAYLOAD}", slug="hostile")
     article = make_article(
         title=f"Password {PAYLOAD}", body=f"Password body {PAYLOAD}", excerpt=f"Excerpt {PAYLOAD}",
         tags=f"password, {PAYLOAD}", category=category,

@@ -11,7 +11,14 @@ from django.urls import reverse
 from guardian.models import GroupObjectPermission
 
 from audit.models import AuditEvent
-from tests.factories import TeamFactory, make_administrator, make_agent, make_customer, make_ticket
+from tests.factories import (
+    TagFactory,
+    TeamFactory,
+    make_administrator,
+    make_agent,
+    make_customer,
+    make_ticket,
+)
 from tickets import services
 from tickets.models import Attachment, SavedView, Tag, Ticket, TicketActivity, TicketMessage
 from tickets.workflow import Status
@@ -151,7 +158,7 @@ def test_a_refused_admin_change_leaves_the_tags_and_the_other_fields_alone(clien
     url = reverse("admin:tickets_ticket_change", args=[ticket.pk])
     client.force_login(setting["administrator"])
     data = change_page_data(client.get(url))
-    vip = Tag.objects.create(name="vip")
+    vip = TagFactory(name="vip")
     response = client.post(url, {**data, "priority": "urgent", "status": "open", "tags": [vip.pk]})
     assert response.status_code == 302
     ticket = Ticket.objects.get(pk=ticket.pk)
@@ -164,7 +171,7 @@ def test_admin_sets_tags_through_the_service(client, setting):
     ticket = setting["ticket"]
     url = reverse("admin:tickets_ticket_change", args=[ticket.pk])
     client.force_login(setting["administrator"])
-    vip = Tag.objects.create(name="vip")
+    vip = TagFactory(name="vip")
     client.post(url, {**change_page_data(client.get(url)), "priority": "high", "tags": [vip.pk]})
     ticket = Ticket.objects.get(pk=ticket.pk)
     assert (ticket.priority, ticket.version) == ("high", 3)
@@ -198,7 +205,7 @@ def test_a_tag_in_use_is_neither_renamed_nor_deleted_in_the_admin(client, settin
     ticket, agent = setting["ticket"], setting["agent"]
     services.ticket_set_tags(ticket, names=["printer"], actor=agent)
     printer = Tag.objects.get(name="printer")
-    unused = Tag.objects.create(name="pritner")
+    unused = TagFactory(name="pritner")
     client.force_login(setting["administrator"])
 
     page = client.get(reverse("admin:tickets_tag_change", args=[printer.pk]))
@@ -220,7 +227,7 @@ def test_a_tag_in_use_is_neither_renamed_nor_deleted_in_the_admin(client, settin
 
 
 def test_a_tag_taken_into_use_after_the_confirmation_page_is_kept(client, setting):
-    tag = Tag.objects.create(name="vip")
+    tag = TagFactory(name="vip")
     client.force_login(setting["administrator"])
     url = reverse("admin:tickets_tag_delete", args=[tag.pk])
     assert client.get(url).status_code == 200

@@ -6,9 +6,10 @@ from django.urls import reverse
 from guardian.shortcuts import assign_perm
 
 from accounts import rbac, roles
-from accounts.models import TeamMember, User
+from accounts.models import User
 from tests.factories import (
     TeamFactory,
+    TeamMemberFactory,
     TicketFormFactory,
     make_administrator,
     make_agent,
@@ -195,7 +196,7 @@ def test_agent_changes_priority_team_custom_fields_and_tags(customer, team, agen
     form = TicketFormFactory(schema=[{"name": "device", "label": "Device", "type": "text"}])
     ticket = make_ticket(customer, team=team, form=form)
     billing = TeamFactory(name="Billing")
-    TeamMember.objects.create(team=billing, user=agent)
+    TeamMemberFactory(team=billing, user=agent)
     agent = User.objects.get(pk=agent.pk)
     ticket = services.ticket_update_fields(
         ticket,

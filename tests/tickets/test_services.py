@@ -7,10 +7,10 @@ from django.core import mail
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from accounts.models import TeamMember
 from helpdesk.services import site_configuration_update
 from tests.factories import (
     TeamFactory,
+    TeamMemberFactory,
     TicketFormFactory,
     make_administrator,
     make_agent,
@@ -156,7 +156,7 @@ def test_update_fields_writes_activity_per_field_and_refuses_unknown_fields(cust
     billing = TeamFactory(name="Billing")
     with pytest.raises(services.TicketNotAllowed, match="do not work that team"):
         services.ticket_update_fields(ticket, changes={"team": billing}, actor=agent)
-    TeamMember.objects.create(team=billing, user=agent)
+    TeamMemberFactory(team=billing, user=agent)
     agent = type(agent).objects.get(pk=agent.pk)
     ticket = services.ticket_update_fields(
         ticket, changes={"priority": "urgent", "team": billing}, actor=agent

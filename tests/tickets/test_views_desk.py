@@ -11,7 +11,14 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from tests.factories import TeamFactory, make_agent, make_customer, make_supervisor, make_ticket
+from tests.factories import (
+    TeamFactory,
+    TeamMemberFactory,
+    make_agent,
+    make_customer,
+    make_supervisor,
+    make_ticket,
+)
 from tickets import selectors, services
 from tickets.models import SavedView, Ticket, TicketMessage
 from tickets.selectors import THREAD_WINDOW
@@ -494,13 +501,12 @@ def test_custom_fields_are_edited_inline_and_validated(client, desk):
 
 
 def test_cached_view_counts_are_per_person_even_for_administrators():
-    from accounts.models import TeamMember
     from tests.factories import make_administrator
     from tickets.selectors import queue_counts
 
     team = TeamFactory()
     first, second = make_administrator(), make_administrator()
-    TeamMember.objects.create(team=team, user=first, role="agent")
+    TeamMemberFactory(team=team, user=first, role="agent")
     ticket = make_ticket(make_customer(), team=team)
     services.ticket_assign(ticket, assignee=first, actor=first)
     assert queue_counts(first)["mine"] == 1
@@ -509,11 +515,10 @@ def test_cached_view_counts_are_per_person_even_for_administrators():
 
 def test_cached_queue_total_follows_a_change_of_access(client, desk):
     """The 30-second cache must not keep showing the total of the teams an agent had before."""
-    from accounts.models import TeamMember
 
     client.force_login(desk["agent"])
     assert client.get(QUEUE).context["queue"].page.paginator.count == 2
-    TeamMember.objects.create(team=desk["billing"], user=desk["agent"], role="agent")
+    TeamMemberFactory(team=desk["billing"], user=desk["agent"], role="agent")
     assert client.get(QUEUE).context["queue"].page.paginator.count == 3
 
 
@@ -522,7 +527,6 @@ def test_assignee_picker_offers_the_teams_active_agents_and_the_current_assignee
 
     from django.utils import timezone
 
-    from accounts.models import TeamMember
     from tests.factories import make_user_with_role
     from tickets.selectors import assignable_agents
 
@@ -530,7 +534,7 @@ def test_assignee_picker_offers_the_teams_active_agents_and_the_current_assignee
     make_agent(support, name="Anna"), make_agent(support, name="Ben")
     make_agent(support, name="Sam Suspended", status="suspended")
     lapsed = make_user_with_role("Agent", expires_at=timezone.now() - timedelta(days=1), name="Lapsed")
-    TeamMember.objects.create(team=support, user=lapsed)
+    TeamMemberFactory(team=support, user=lapsed)
     make_agent(billing, name="Bea Billing")
     ticket = make_ticket(make_customer(), team=support)
     assert [user.name for user in assignable_agents(ticket)] == ["Anna", "Ben"]
