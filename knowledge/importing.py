@@ -31,7 +31,7 @@ NO_SLUG = "no usable slug"
 NO_TRANSITION = "the status cannot change from {old} to {new} by import"
 DATABASE_REFUSED = "the database refused it: {error}"
 
-FRONT_MATTER_KEYS = ("title", "category", "tags", "status", "visibility", "excerpt")
+FRONT_MATTER_KEYS = ("title", "category", "category_slug", "tags", "status", "visibility", "excerpt")
 # json.dumps leaves these literal, but YAML reads them as line breaks or refuses them unescaped.
 YAML_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029]")
 
@@ -155,6 +155,7 @@ class _Incoming:
     status_named: bool
     fields: dict
     category: str | None
+    category_slug: str | None
 
 
 def _incoming(record: dict, default_status: str) -> _Incoming:
@@ -169,6 +170,8 @@ def _incoming(record: dict, default_status: str) -> _Incoming:
         raise ValueError(NOT_TEXT.format(name="excerpt"))
     category = record.get("category")
     category = category.strip() if isinstance(category, str) else None
+    category_slug = record.get("category_slug")
+    category_slug = slugify(category_slug)[:100] if isinstance(category_slug, str) else None
     for name, value in (("title", title), ("body", body), ("excerpt", excerpt), ("tags", tags),
                         ("category", category or "")):  # fmt: skip
         if "\x00" in value:
@@ -187,12 +190,21 @@ def _incoming(record: dict, default_status: str) -> _Incoming:
     slug = slugify(str(record.get("slug") or title))[:200]
     if not slug:
         raise ValueError(NO_SLUG)
-    return _Incoming(slug, status, bool(record.get("status")), fields, category)
+    return _Incoming(slug, status, bool(record.get("status")), fields, category, category_slug or None)
 
 
-def _category(name: str | None) -> Category | None:
+def _category(name: str | None, slug: str | None) -> Category | None:
+    """The category a record names. By its slug when the record has one (export writes it: unique and
+    stable, where names may repeat), created with the record's name if missing; else by name, when
+    exactly one category has it; else a new one from the name."""
+    if slug:
+        category, _ = Category.objects.get_or_create(slug=slug, defaults={"name": (name or slug)[:100]})
+        return category
     if not name:
         return None
+    by_name = list(Category.objects.filter(name__iexact=name)[:2])
+    if len(by_name) == 1:
+        return by_name[0]
     slug = slugify(name)[:100]
     if not slug:
         return None
@@ -202,7 +214,7 @@ def _category(name: str | None) -> Category | None:
 
 def _apply(incoming: _Incoming) -> str:
     """Create or update one article; returns which list of the report it belongs in."""
-    fields = {**incoming.fields, "category": _category(incoming.category)}
+    fields = {**incoming.fields, "category": _category(incoming.category, incoming.category_slug)}
     existing = Article.objects.filter(slug=incoming.slug).first()
     if existing is None:
         services.article_create(slug=incoming.slug, status=incoming.status, actor=None, **fields)
@@ -260,6 +272,7 @@ def export_articles(path: Path, articles) -> int:
     for article in articles:
         record = {**_as_record(article)}
         record["category"] = record["category"] or ""
+        record["category_slug"] = record["category_slug"] or ""
         # Every value quoted: a title starting with [ " or #, or holding ": ", must read back as text.
         values = {key: _quoted(record[key]) for key in FRONT_MATTER_KEYS if key != "tags"}
         values["tags"] = "[" + ", ".join(map(_quoted, record["tags"])) + "]"
@@ -276,6 +289,7 @@ def _as_record(article: Article) -> dict:
         "body": article.body,
         "excerpt": article.excerpt,
         "category": article.category.name if article.category_id else None,
+        "category_slug": article.category.slug if article.category_id else None,
         "tags": article.tag_list,
         "status": article.status,
         "visibility": article.visibility,

@@ -9,7 +9,7 @@ from django.db import connection
 from knowledge import importing, services
 from knowledge.importing import export_articles, import_articles, parse_front_matter
 from knowledge.models import Article, Category
-from tests.factories import make_article
+from tests.factories import CategoryFactory, make_article
 
 pytestmark = pytest.mark.django_db
 
@@ -182,3 +182,25 @@ def test_the_export_keeps_visibility_and_excerpt(tmp_path):
     export_articles(tmp_path / "md", [article])
     meta, _ = parse_front_matter((tmp_path / "md" / f"{article.slug}.md").read_text(encoding="utf-8"))
     assert (meta["visibility"], meta["excerpt"]) == ("internal", "For agents.")
+
+
+@pytest.mark.parametrize("name", ["export.jsonl", "export-folder"])
+def test_articles_come_back_to_their_own_category_when_names_repeat(tmp_path, name):
+    office = CategoryFactory(name="Network", slug="office-network")
+    home = CategoryFactory(name="Network", slug="home-network")
+    make_article(title="Office VPN", category=office)
+    make_article(title="Home router", category=home)
+    call_command("kb_export", str(tmp_path / name), verbosity=0)
+    Article.objects.all().delete()
+    import_articles(tmp_path / name)
+    assert Article.objects.get(title="Office VPN").category == office
+    assert Article.objects.get(title="Home router").category == home
+    assert Category.objects.count() == 2
+
+
+def test_a_record_without_a_category_slug_finds_the_category_by_its_name(tmp_path):
+    passwords = CategoryFactory(name="Passwords", slug="pw")
+    source = tmp_path / "articles.jsonl"
+    _jsonl(source, _record(category="passwords"))
+    import_articles(source)
+    assert Article.objects.get(slug="vpn-help").category == passwords and Category.objects.count() == 1
