@@ -73,6 +73,16 @@
     if (handled) event.preventDefault();
   });
 
+  // The 30-second refresh waits while the agent is working in the table: a swap would untick the
+  // tickets chosen for a bulk action and take the focus away. It runs on the next tick after that.
+  document.body.addEventListener("htmx:beforeRequest", (event) => {
+    const table = event.detail.elt;
+    if (table.id !== "queue-table") return;
+    if (table.querySelector("input[name=tickets]:checked") || table.contains(document.activeElement)) {
+      event.preventDefault();
+    }
+  });
+
   // After htmx swaps the table, keep the selection on the same position.
   document.body.addEventListener("htmx:afterSwap", (event) => {
     if (event.target.id === "queue-table" && current >= 0) select(current);

@@ -89,3 +89,26 @@ def test_the_views_list_follows_a_filter_applied_in_place(page, live_server):
     page.wait_for_url("**/desk/?*q=grinding*")
     expect(link).not_to_have_attribute("aria-current", "page")
     assert page.get_by_label("View name").input_value() == "Half typed"  # the form is not swapped
+
+
+@pytest.mark.usefixtures("demo")
+def test_the_refresh_waits_while_tickets_are_ticked_for_a_bulk_action(page, live_server):
+    support = Team.objects.get(slug="support")
+    customer = User.objects.get(email="customer@example.com")
+    ticket = make_ticket(customer, subject="Scanner makes a grinding noise", team=support)
+    page.clock.install()
+    signed_in(page, live_server, "agent@example.com").goto(f"{live_server.url}/desk/?q=grinding")
+    box = page.get_by_label(f"Select {ticket.reference}")
+    box.check()
+    page.get_by_label("Search").focus()  # focus outside the table: only the ticked box holds the refresh
+    Ticket.objects.filter(pk=ticket.pk).update(subject="Scanner makes a grinding noise again")
+
+    page.clock.run_for(31_000)
+    page.wait_for_timeout(500)  # time for a request the refresh would have made
+    expect(box).to_be_checked()
+    expect(page.get_by_text("grinding noise again")).to_have_count(0)
+
+    box.uncheck()
+    page.get_by_label("Search").focus()
+    page.clock.run_for(31_000)
+    expect(page.get_by_text("Scanner makes a grinding noise again")).to_be_visible()
