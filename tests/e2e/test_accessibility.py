@@ -18,14 +18,31 @@ WCAG_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a",
 AXE = Axe()
 
 
-def violations(page, url: str) -> list[str]:
-    page.goto(url)
+def problems_here(page, where: str) -> list[str]:
+    """axe's WCAG A/AA violations on the page as it is now."""
     results = AXE.run(page, options=WCAG_AA).response["violations"]
     return [
-        f"{url}: {rule['id']} ({rule['impact']}) {rule['help']}: "
+        f"{where}: {rule['id']} ({rule['impact']}) {rule['help']}: "
         + "; ".join(node["html"][:160] for node in rule["nodes"][:3])
         for rule in results
     ]
+
+
+def violations(page, url: str) -> list[str]:
+    page.goto(url)
+    return problems_here(page, url)
+
+
+def refused(page, url: str, button: str) -> list[str]:
+    """Send the page's form empty past the browser's own checks, and check the page of errors that
+    comes back (error messages tied to their fields, invalid fields marked)."""
+    page.goto(url)
+    page.evaluate("document.querySelectorAll('form').forEach((form) => { form.noValidate = true; })")
+    with page.expect_response(lambda response: response.request.method == "POST") as sent:
+        page.get_by_role("button", name=button, exact=True).click()
+    assert sent.value.status == 422, f"{url}: {button} answered {sent.value.status}"
+    page.wait_for_load_state()
+    return problems_here(page, f"{url} after {button}")
 
 
 def pages_clean(page, live_server, paths: list[str]) -> None:
@@ -125,3 +142,22 @@ def test_every_keyboard_stop_shows_a_focus_ring_that_contrasts(page, live_server
     for path in (reverse("tickets:desk_queue"), reverse("tickets:desk_ticket", args=[ticket.number])):
         weak += focus_stops(page, live_server.url + path)
     assert weak == [], "\n".join(weak)
+
+
+@pytest.mark.usefixtures("demo")
+def test_pages_of_errors(page, live_server):
+    url = live_server.url
+    found = refused(page, url + reverse("accounts:signup"), "Create account")
+    found += refused(page, url + reverse("accounts:password_reset"), "Send the link")
+    signed_in(page, live_server, "customer@example.com")
+    found += refused(page, url + reverse("tickets:portal_submit"), "Submit request")
+    form = TicketForm.objects.filter(is_active=True).exclude(schema=[]).first()
+    found += refused(page, url + reverse("tickets:portal_submit_form", args=[form.slug]), "Submit request")
+    found += refused(page, url + reverse("accounts:profile"), "Change password")
+    agent = User.objects.get(email="agent@example.com")
+    page.context.clear_cookies()  # signed out
+    signed_in(page, live_server, agent.email)
+    ticket = Ticket.objects.visible_to(agent).exclude(status="closed").first()
+    found += refused(page, url + reverse("tickets:desk_ticket", args=[ticket.number]), "Send")
+    found += refused(page, url + reverse("knowledge:manage_new"), "Save")
+    assert found == [], "\n".join(found)
