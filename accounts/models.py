@@ -16,7 +16,6 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.timezone import now
 from django_otp.plugins.otp_totp.models import TOTPDevice
-from django_otp.util import random_hex
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
 from accounts import sealing
@@ -450,7 +449,7 @@ class SealedTOTPDevice(TOTPDevice):
 
     @classmethod
     def new_key(cls) -> str:
-        return sealing.seal(bytes.fromhex(random_hex(20)), purpose=TOTP_PURPOSE)
+        return sealing.seal(secrets.token_bytes(20), purpose=TOTP_PURPOSE)  # django-otp's default size
 
     @property
     def bin_key(self) -> bytes:

@@ -40,6 +40,7 @@ ASSIGN_TICKET = "tickets.assign_ticket"
 CLOSE_TICKET = "tickets.close_ticket"
 ESCALATE_TICKET = "tickets.escalate_ticket"
 MANAGE_TICKETS = "tickets.manage_tickets"
+MANAGE_THREADS = "tickets.manage_threads"  # merging
 
 
 def _authenticated(user) -> bool:

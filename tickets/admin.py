@@ -231,7 +231,7 @@ class TagAdminForm(forms.ModelForm):
     def clean_name(self) -> str:
         # Spelled as the desk spells tags (lower case, single spaces), so agents find the same tag.
         try:
-            names = services._tag_names([self.cleaned_data["name"]])
+            names = services.clean_tag_names([self.cleaned_data["name"]])
         except ValidationError as invalid:
             raise ValidationError(services.TAG_INVALID) from invalid
         if not names:

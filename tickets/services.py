@@ -50,7 +50,6 @@ MERGE_DONE = "{ticket} is closed or merged already; merge into an open ticket."
 MERGE_OTHER_REQUESTER = (
     "Only tickets from the same requester can be merged, so nobody is shown another person's messages."
 )
-MERGE_PERMISSION = "tickets.manage_threads"
 ANSWER_NOT_ALLOWED = "You do not have permission to answer tickets."
 ASSIGN_NOT_ALLOWED = "You do not have permission to assign tickets."
 CLOSE_NOT_ALLOWED = "You do not have permission to close tickets."
@@ -152,7 +151,7 @@ def staff_permissions(actor: User, ticket: Ticket | None = None) -> StaffPermiss
         assign=rbac.ASSIGN_TICKET in object_granted,
         close=rbac.CLOSE_TICKET in object_granted,
         # ticket_merge asks for the role's permission only, and closes the source
-        merge=MERGE_PERMISSION in granted and rbac.CLOSE_TICKET in object_granted,
+        merge=rbac.MANAGE_THREADS in granted and rbac.CLOSE_TICKET in object_granted,
     )
 
 
@@ -423,7 +422,7 @@ def ticket_merge(
     permission, close_ticket (the source is closed) and that the actor can work both tickets; both
     belong to the same requester.
     """
-    if actor is not None and not rbac.has_permission(actor, MERGE_PERMISSION):
+    if actor is not None and not rbac.has_permission(actor, rbac.MANAGE_THREADS):
         raise TicketNotAllowed(NOT_ALLOWED)
     _require_staff(source, actor)
     _require_staff(into, actor)
@@ -505,7 +504,9 @@ def _shown(value: Any) -> Any:
     return str(value) if isinstance(value, Team) else value
 
 
-def _tag_names(names: Sequence[str]) -> list[str]:
+def clean_tag_names(names: Sequence[str]) -> list[str]:
+    """Tag names as stored: lower case, single spaces, no duplicates, sorted; ValidationError if one is
+    too long or holds other than letters, digits, spaces, - and _."""
     cleaned = sorted({" ".join(name.split()).lower() for name in names if name.strip()})
     for name in cleaned:
         if len(name) > 50 or not all(ch.isalnum() or ch in " -_" for ch in name):
@@ -520,7 +521,7 @@ def ticket_set_tags(
     _require_staff(ticket, actor)
     _require_permission(ticket, actor, rbac.PROVIDE_SUPPORT, FIELD_NOT_ALLOWED.format(field="tags"))
     ticket = _lock(ticket, expected_version)
-    wanted = _tag_names(names)
+    wanted = clean_tag_names(names)
     current = sorted(ticket.tags.values_list("name", flat=True))
     if wanted == current:
         return ticket
