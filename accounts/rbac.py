@@ -14,7 +14,7 @@ from django.apps import apps
 from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
-from django.db.models import Model, Q, QuerySet
+from django.db.models import Exists, Model, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from accounts import roles
@@ -41,6 +41,7 @@ CLOSE_TICKET = "tickets.close_ticket"
 ESCALATE_TICKET = "tickets.escalate_ticket"
 MANAGE_TICKETS = "tickets.manage_tickets"
 MANAGE_THREADS = "tickets.manage_threads"  # merging
+MANAGE_SUPPORT_AGENTS = "accounts.manage_support_agents"
 
 
 def _authenticated(user) -> bool:
@@ -57,6 +58,7 @@ class Access:
     organization_ids: frozenset[int] = frozenset()
     ticket_ids: frozenset[int] = frozenset()
     permissions: frozenset[str] = frozenset()  # "app_label.codename"
+    role_permissions: frozenset[str] = frozenset()  # those of them that come from a role
 
 
 NO_ACCESS = Access()
@@ -73,7 +75,9 @@ def access(user) -> Access:
         return NO_ACCESS
     if (cached := getattr(user, _ACCESS_ATTRIBUTE, None)) is not None:
         return cached
-    facts: dict[str, set] = {kind: set() for kind in ("role", "team", "organization", "ticket", "perm")}
+    facts: dict[str, set] = {
+        kind: set() for kind in ("role", "team", "organization", "ticket", "perm", "role_perm")
+    }
     with connection.cursor() as cursor:
         cursor.execute(_access_sql(), {"user": user.pk, "now": timezone.now()})
         for kind, number, text in cursor.fetchall():
@@ -85,7 +89,8 @@ def access(user) -> Access:
         team_ids=frozenset(facts["team"]),
         organization_ids=frozenset(facts["organization"]),
         ticket_ids=frozenset(facts["ticket"]),
-        permissions=frozenset(facts["perm"]),
+        permissions=frozenset(facts["perm"] | facts["role_perm"]),
+        role_permissions=frozenset(facts["role_perm"]),
     )
     setattr(user, _ACCESS_ATTRIBUTE, result)
     return result
@@ -122,16 +127,20 @@ def _access_sql() -> str:
             SELECT a.role_id, g.name FROM "{RoleAssignment._meta.db_table}" a
             JOIN "{Group._meta.db_table}" g ON g.id = a.role_id
             WHERE a.user_id = %(user)s AND (a.expires_at IS NULL OR a.expires_at > %(now)s)
+        ), role_permission AS (
+            SELECT permission_id FROM "{Group.permissions.through._meta.db_table}"
+            WHERE group_id IN (SELECT role_id FROM role)
         )
         SELECT 'role', NULL::bigint, name FROM role
         UNION ALL SELECT 'team', team_id, NULL FROM "{TeamMember._meta.db_table}" WHERE user_id = %(user)s
         {grant_branches}
-        UNION ALL SELECT 'perm', NULL, c.app_label || '.' || p.codename FROM "{permission}" p
+        UNION ALL SELECT CASE WHEN p.id IN (SELECT permission_id FROM role_permission)
+                              THEN 'role_perm' ELSE 'perm' END,
+                         NULL, c.app_label || '.' || p.codename FROM "{permission}" p
             JOIN "{ContentType._meta.db_table}" c ON c.id = p.content_type_id
             WHERE p.id IN (SELECT permission_id FROM "{User.user_permissions.through._meta.db_table}"
                            WHERE user_id = %(user)s)
-               OR p.id IN (SELECT permission_id FROM "{Group.permissions.through._meta.db_table}"
-                           WHERE group_id IN (SELECT role_id FROM role))
+               OR p.id IN (SELECT permission_id FROM role_permission)
     """  # noqa: S608
 
 
@@ -152,12 +161,31 @@ def is_administrator(user) -> bool:
 
 
 def is_supervisor(user) -> bool:
-    return bool(active_roles(user) & {roles.SUPERVISOR, roles.ADMINISTRATOR})
+    """Supervisors and administrators, and the holders of any role an administrator made that lets
+    them open the desk and manage agents."""
+    if active_roles(user) & {roles.SUPERVISOR, roles.ADMINISTRATOR}:
+        return True
+    return is_agent(user) and MANAGE_SUPPORT_AGENTS in access(user).role_permissions
 
 
 def is_agent(user) -> bool:
-    """Agents, supervisors and administrators: everyone who works tickets."""
-    return bool(active_roles(user) & roles.STAFF_ROLES)
+    """Everyone who works tickets: agents, supervisors, administrators, and the holders of any role an
+    administrator made that may open the desk (view_support_queue), such as a "Tier 2" role. Staff-ness
+    comes from roles only: a permission given to one person does not turn a customer into an agent."""
+    held = access(user)
+    return bool(held.roles & roles.STAFF_ROLES) or VIEW_SUPPORT_QUEUE in held.role_permissions
+
+
+def staff_user_filter() -> Q:
+    """The users is_agent() answers yes for, as a filter on User."""
+    app_label, codename = VIEW_SUPPORT_QUEUE.split(".")
+    roles_in_force = RoleAssignment.objects.in_force().filter(user=OuterRef("pk"))
+    return Q(is_superuser=True) | Exists(
+        roles_in_force.filter(
+            Q(role__name__in=roles.STAFF_ROLES)
+            | Q(role__permissions__content_type__app_label=app_label, role__permissions__codename=codename)
+        )
+    )
 
 
 def is_staff(user) -> bool:
@@ -212,7 +240,7 @@ def supervised_team_ids(user) -> frozenset[int]:
     if not is_agent(user):
         return frozenset()
     memberships = TeamMember.objects.filter(user=user)
-    if roles.SUPERVISOR not in active_roles(user):
+    if not is_supervisor(user):
         memberships = memberships.filter(role__in=[TeamMember.Role.SUPERVISOR, TeamMember.Role.LEAD])
     return frozenset(memberships.values_list("team_id", flat=True))
 

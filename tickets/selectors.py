@@ -10,12 +10,12 @@ from urllib.parse import urlencode
 from django.contrib.postgres.expressions import ArraySubquery
 from django.core.cache import cache
 from django.core.paginator import Page, Paginator
-from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, QuerySet, Value, When
+from django.db.models import Case, Count, IntegerField, OuterRef, Q, QuerySet, Value, When
 from django.http import QueryDict
 from django.utils import timezone
 
-from accounts import rbac, roles
-from accounts.models import Organization, RoleAssignment, Team, TeamMember, User
+from accounts import rbac
+from accounts.models import Organization, Team, TeamMember, User
 from helpdesk.counting import capped, is_capped
 from tickets.filters import SORTS, TicketQueueFilter, sort_key
 from tickets.models import PRIORITY_ORDER, SavedView, Tag, Ticket, TicketActivity, TicketMessage
@@ -319,15 +319,12 @@ def assignable_agents(ticket: Ticket) -> list[User]:
 
 def agents_in_teams(team_ids: Iterable[int], *, also: int | None = None) -> list[User]:
     """Active agents who are members of these teams (plus the user `also`), by name."""
-    # The candidates' ids first (a union, not an OR, which made PostgreSQL scan every user), then one
-    # staff-role check per candidate.
+    # The candidates' ids first (a union, not an OR, which made PostgreSQL scan every user), then the
+    # staff check per candidate.
     candidates = TeamMember.objects.filter(team_id__in=list(team_ids)).values("user_id")
     if also:
         candidates = candidates.union(User.objects.filter(pk=also).values("pk"), all=True)
-    is_staff = Exists(
-        RoleAssignment.objects.in_force().filter(user=OuterRef("pk"), role__name__in=roles.STAFF_ROLES)
-    )
-    agents = User.objects.filter(is_staff, pk__in=candidates, status=User.Status.ACTIVE)
+    agents = User.objects.filter(rbac.staff_user_filter(), pk__in=candidates, status=User.Status.ACTIVE)
     return list(agents.order_by("name", "email"))
 
 

@@ -12,6 +12,7 @@ from accounts.services import role_assign
 from tests.factories import (
     OrganizationFactory,
     TeamFactory,
+    TeamMemberFactory,
     UserFactory,
     make_administrator,
     make_agent,
@@ -134,3 +135,53 @@ def test_opening_the_desk_needs_a_staff_role_and_view_support_queue():
     rbac.forget(agent)
     assert not rbac.can_open_desk(agent)
     assert rbac.can_open_desk(make_supervisor()) and rbac.can_open_desk(make_administrator())
+
+
+def _custom_role(name: str, *codenames: str) -> Group:
+    role = Group.objects.create(name=name)
+    role.permissions.set(Permission.objects.filter(codename__in=codenames))
+    return role
+
+
+def test_a_role_an_administrator_makes_with_the_desk_permission_makes_agents():
+    # Staff-ness follows the permissions, not the four built-in names: a "Tier 2" role works tickets.
+    from tickets import selectors
+
+    _custom_role("Tier 2", "view_support_queue", "provide_support", "view_ticket")
+    _custom_role("Read-only auditor", "view_metrics")
+    team = TeamFactory()
+    tier2 = make_user_with_role("Tier 2")
+    TeamMemberFactory(team=team, user=tier2)
+    auditor = make_user_with_role("Read-only auditor")
+    TeamMemberFactory(team=team, user=auditor)
+    ticket = make_ticket(make_customer(), team=team)
+
+    assert rbac.is_agent(tier2) and rbac.can_open_desk(tier2)
+    assert not rbac.is_supervisor(tier2)
+    assert rbac.workable_team_ids(tier2) == {team.pk}
+    assert list(type(ticket).objects.visible_to(tier2)) == [ticket]
+    assert not rbac.is_agent(auditor) and rbac.workable_team_ids(auditor) == frozenset()
+    assert [user.pk for user in selectors.agents_in_teams([team.pk])] == [tier2.pk]
+
+
+def test_a_custom_role_that_manages_agents_supervises_its_teams():
+    _custom_role("Team lead", "view_support_queue", "provide_support", "manage_support_agents")
+    team = TeamFactory()
+    lead = make_user_with_role("Team lead")
+    TeamMemberFactory(team=team, user=lead)
+    assert rbac.is_supervisor(lead)
+    assert rbac.supervised_team_ids(lead) == {team.pk}
+
+
+def test_an_expired_custom_staff_role_makes_nobody_an_agent(clock):
+    from tickets import selectors
+
+    _custom_role("Tier 2", "view_support_queue", "provide_support")
+    team = TeamFactory()
+    tier2 = make_user_with_role("Tier 2", expires_at=timezone.now() + timedelta(hours=1))
+    TeamMemberFactory(team=team, user=tier2)
+    assert [user.pk for user in selectors.agents_in_teams([team.pk])] == [tier2.pk]
+    clock.shift(timedelta(hours=2))
+    rbac.forget(tier2)
+    assert not rbac.is_agent(tier2)
+    assert selectors.agents_in_teams([team.pk]) == []
