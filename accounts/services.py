@@ -10,7 +10,7 @@ from axes.utils import reset as axes_reset
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, QuerySet, Sum
 from django.utils import timezone
 
@@ -88,7 +88,12 @@ def user_signup(
         Invitation.objects.filter(pk=invitation.pk).update(uses=F("uses") + 1)
     user.set_password(password)
     user.full_clean(exclude=["password"])
-    user.save()
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError:
+        # Another sign-up with this address (a double-clicked button) committed after the check above.
+        raise ValidationError({"email": EMAIL_TAKEN}) from None
     joined = {
         "organization": (None, user.organization),
         "invitation": (None, invitation.code if invitation else ""),
@@ -245,11 +250,19 @@ def suspensions_lift_expired(now: datetime | None = None) -> int:
 
 @transaction.atomic
 def profile_update(user: User, *, name: str, timezone_name: str, actor: User) -> User:
-    changes = {"name": (user.name, name.strip()), "timezone": (user.timezone, timezone_name)}
-    user.name = name.strip()
-    user.timezone = timezone_name
+    wanted = {"name": name.strip(), "timezone": timezone_name}
+    # Only what changed: the form posts both fields, and "UTC → UTC" in the trail is not a change.
+    changes = {
+        field: (getattr(user, field), value)
+        for field, value in wanted.items()
+        if getattr(user, field) != value
+    }
+    if not changes:
+        return user
+    for field, (_, value) in changes.items():
+        setattr(user, field, value)
     user.full_clean(exclude=["password"])
-    user.save(update_fields=["name", "timezone"])
+    user.save(update_fields=list(changes))
     audit.record("update", actor=actor, obj=user, changes=changes)
     return user
 
@@ -275,8 +288,9 @@ def user_password_changed(user: User, *, actor: User, keep_session_key: str | No
 def user_sign_out_sessions(
     user: User, *, actor: User | None, keep_session_key: str | None = None, public_id: str | None = None
 ) -> int:
-    """End the user's sessions: all of them, all but `keep_session_key`, or the one named by `public_id`."""
-    sessions = UserSession.objects.filter(user=user)
+    """End the user's sessions: all of them, all but `keep_session_key`, or the one named by `public_id`.
+    Only live ones: an expired session signs nobody in, and the count tells people what they saw ended."""
+    sessions = UserSession.objects.filter(user=user, expire_date__gt=timezone.now())
     if keep_session_key:
         sessions = sessions.exclude(session_key=keep_session_key)
     keys = [row.session_key for row in sessions if public_id is None or row.public_id == public_id]

@@ -90,11 +90,19 @@ def _stored_recovery_code(device: StaticDevice, code: str) -> str:
     return stored or candidates[0]
 
 
+def _recovery_code() -> str:
+    # verify() sends a code made only of digits to the authenticator app, so a recovery code must never
+    # be one (base32 makes one in about 650,000).
+    while (code := StaticToken.random_token()).isdigit():
+        pass
+    return code
+
+
 def _new_recovery_codes(user: User) -> list[str]:
     # The device stays (only its codes change): a session verified with a recovery code stays verified.
     device, _ = StaticDevice.objects.get_or_create(user=user, defaults={"name": "Recovery codes"})
     device.token_set.all().delete()
-    codes = [StaticToken.random_token() for _ in range(RECOVERY_CODE_COUNT)]
+    codes = [_recovery_code() for _ in range(RECOVERY_CODE_COUNT)]
     StaticToken.objects.bulk_create(
         StaticToken(device=device, token=recovery_code_digest(code)) for code in codes
     )

@@ -74,7 +74,7 @@ class AuditEventFilter(django_filters.FilterSet):
         value = value.strip()
         if not value:
             return queryset
-        if value.isdigit() and len(value) < 19:
+        if value.isascii() and value.isdigit() and len(value) < 19:  # str.isdigit() also takes "²"
             return queryset.filter(actor_id=int(value))
         people = User.objects.filter(email__icontains=value).values("pk")
         return queryset.filter(Q(actor_id__in=people) | Q(actor_repr__icontains=value))

@@ -17,7 +17,8 @@ def event_filter(user: User, params: QueryDict) -> AuditEventFilter:
 
 
 def _cursor(raw: str | None) -> int | None:
-    return int(raw) if raw and raw.isdigit() and len(raw) < 19 else None
+    # isascii(): str.isdigit() also takes "²", which int() refuses.
+    return int(raw) if raw and raw.isascii() and raw.isdigit() and len(raw) < 19 else None
 
 
 @dataclass

@@ -5,7 +5,7 @@ from django.db import DatabaseError, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 
 def database_ready(connection: BaseDatabaseWrapper) -> bool:
@@ -19,13 +19,13 @@ def database_ready(connection: BaseDatabaseWrapper) -> bool:
 
 
 @never_cache
-@require_GET
+@require_safe  # monitors often probe with HEAD
 def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
 @never_cache
-@require_GET
+@require_safe
 def readyz(request: HttpRequest) -> JsonResponse:
     if database_ready(connections["default"]):
         return JsonResponse({"status": "ready", "database": "ok"})

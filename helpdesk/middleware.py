@@ -18,13 +18,16 @@ def site_configuration(request: HttpRequest) -> SiteConfiguration:
 
 
 class MaintenanceModeMiddleware:
-    # Staff must still be able to sign in, and monitoring must still see the truth.
+    # Staff must still be able to sign in (also after forgetting their password), and monitoring must
+    # still see the truth.
     always_open = (
         "/healthz",
         "/readyz",
         "/static/",
         "/accounts/login/",
         "/accounts/logout/",
+        "/accounts/password_reset/",
+        "/accounts/reset/",
         "/admin/login/",
     )
 

@@ -2,12 +2,14 @@
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.db import models, transaction
 
 CONFIGURATION_CACHE_KEY = "site-configuration"
 # Every request reads the configuration; a change saved in another worker process shows there within
 # this many seconds (at once when CACHE_URL names a shared cache).
 CONFIGURATION_CACHE_SECONDS = 5
+CUSTOM_SETTINGS_NOT_OBJECT = 'Give a JSON object of named settings, e.g. {"greeting": "Hello"}.'
 
 
 class Priority(models.TextChoices):
@@ -82,6 +84,11 @@ class SiteConfiguration(models.Model):
         # Now for this process, and again once committed, lest a read in between cached the old row.
         cache.delete(CONFIGURATION_CACHE_KEY)
         transaction.on_commit(lambda: cache.delete(CONFIGURATION_CACHE_KEY), using=self._state.db)
+
+    def clean(self) -> None:
+        # custom.<name> settings are keys of this object; a list or a bare value would leave them nowhere.
+        if not isinstance(self.custom_settings, dict):
+            raise ValidationError({"custom_settings": CUSTOM_SETTINGS_NOT_OBJECT})
 
 
 class RateLimitCounter(models.Model):

@@ -48,8 +48,10 @@ def hit(key: str, rate: str) -> tuple[bool, int]:
     limit, seconds = parse_rate(rate)
     now = time.time()
     window_start = int(now // seconds * seconds)
+    # PostgreSQL text cannot hold NUL: a posted e-mail carrying one would otherwise crash the form's page.
+    key = key.replace("\x00", "")[:200]
     with connection.cursor() as cursor:
-        cursor.execute(_UPSERT, [key[:200], window_start])
+        cursor.execute(_UPSERT, [key, window_start])
         (count,) = cursor.fetchone()
         if random.randrange(PRUNE_ONE_IN) == 0:  # noqa: S311 (not security-relevant)
             cursor.execute(

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 import audit
@@ -37,7 +38,7 @@ def site_configuration_update(*, changes: dict[str, Any], actor) -> SiteConfigur
         elif key in EDITABLE_FIELDS:
             setattr(configuration, key, value)
         else:
-            raise ValueError(UNKNOWN_SETTING.format(key=key, known=", ".join(EDITABLE_FIELDS)))
+            raise ValidationError(UNKNOWN_SETTING.format(key=key, known=", ".join(EDITABLE_FIELDS)))
     configuration.updated_by = actor
     configuration.full_clean()
     configuration.save()

@@ -13,12 +13,21 @@ TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off"}
 
 
+def _refuse_constant(name: str):
+    # Python's json reads NaN and Infinity, which are not JSON: PostgreSQL would refuse the row.
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_json(raw: str):
+    return json.loads(raw, parse_constant=_refuse_constant)
+
+
 def parse_value(key: str, raw: str):
     """Turn the command-line text into the value the field expects."""
     if key.startswith("custom."):
         try:
-            return json.loads(raw)
-        except json.JSONDecodeError:
+            return parse_json(raw)
+        except ValueError:  # JSONDecodeError is one
             return raw
     field = SiteConfiguration._meta.get_field(key)
     if isinstance(field, models.BooleanField):
@@ -28,8 +37,8 @@ def parse_value(key: str, raw: str):
         raise CommandError(f"{key} takes true or false, not {raw!r}.")
     if isinstance(field, models.JSONField):
         try:
-            return json.loads(raw)
-        except json.JSONDecodeError as error:
+            return parse_json(raw)
+        except ValueError as error:
             raise CommandError(f"{key} takes JSON: {error}") from error
     return raw
 
