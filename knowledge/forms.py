@@ -1,5 +1,7 @@
 """The article editor form."""
 
+from datetime import datetime
+
 from django import forms
 
 from knowledge.models import Article, Category
@@ -18,3 +20,12 @@ class ArticleForm(forms.Form):
     body = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 18, "class": "mono"}), max_length=200_000, help_text="Markdown."
     )
+    # When the page was loaded: the article's updated_at, exact to the microsecond (so not a
+    # DateTimeField, which renders in the reader's time zone and is ambiguous for an hour each autumn).
+    loaded_at = forms.CharField(widget=forms.HiddenInput, required=False)
+
+    def clean_loaded_at(self) -> datetime | None:
+        try:
+            return datetime.fromisoformat(self.cleaned_data["loaded_at"])
+        except ValueError:
+            return None

@@ -30,6 +30,7 @@ UNKNOWN_VISIBILITY = "unknown visibility {visibility!r}"
 NO_SLUG = "no usable slug"
 NO_TRANSITION = "the status cannot change from {old} to {new} by import"
 DATABASE_REFUSED = "the database refused it: {error}"
+DUPLICATE_SLUG = "the slug {slug!r} is already used by {first} of this import"
 
 FRONT_MATTER_KEYS = ("title", "category", "category_slug", "tags", "status", "visibility", "excerpt")
 # json.dumps leaves these literal, but YAML reads them as line breaks or refuses them unescaped.
@@ -114,10 +115,12 @@ def _decode(data: bytes) -> str:
 
 
 def _records(path: Path):
-    """(source, record or error) for every article in a folder of .md files or a .jsonl file."""
-    if path.is_dir():
-        for file in sorted(path.rglob("*.md")):
-            source = file.relative_to(path).as_posix()
+    """(source, record or error) for every article in a folder of .md files, one .md file or a .jsonl
+    file."""
+    if path.is_dir() or path.suffix == ".md":
+        files = sorted(path.rglob("*.md")) if path.is_dir() else [path]
+        for file in files:
+            source = file.relative_to(path).as_posix() if path.is_dir() else file.name
             try:
                 meta, body = parse_front_matter(_decode(file.read_bytes()))
             except ValueError as error:
@@ -198,8 +201,7 @@ def _category(name: str | None, slug: str | None) -> Category | None:
     stable, where names may repeat), created with the record's name if missing; else by name, when
     exactly one category has it; else a new one from the name."""
     if slug:
-        category, _ = Category.objects.get_or_create(slug=slug, defaults={"name": (name or slug)[:100]})
-        return category
+        return _category_by_slug(slug, name or slug)
     if not name:
         return None
     by_name = list(Category.objects.filter(name__iexact=name)[:2])
@@ -208,7 +210,15 @@ def _category(name: str | None, slug: str | None) -> Category | None:
     slug = slugify(name)[:100]
     if not slug:
         return None
-    category, _ = Category.objects.get_or_create(slug=slug, defaults={"name": name[:100]})
+    return _category_by_slug(slug, name)
+
+
+def _category_by_slug(slug: str, name: str) -> Category:
+    category = Category.objects.filter(slug=slug).first()
+    if category is None:
+        category = Category(slug=slug, name=name[:100])
+        category.full_clean()  # a slug such as "search" would hide the category behind /kb/search/
+        category.save()
     return category
 
 
@@ -235,6 +245,7 @@ def _apply(incoming: _Incoming) -> str:
 def import_articles(path: Path, *, default_status: str = Article.Status.PUBLISHED) -> ImportReport:
     """Create or update articles by slug. A bad record is reported and skipped; the rest go on."""
     report = ImportReport()
+    first_source: dict[str, str] = {}  # slug -> the record that used it first
     for source, record in _records(path):
         if isinstance(record, Exception):
             report.skipped.append((source, str(record)))
@@ -244,6 +255,13 @@ def import_articles(path: Path, *, default_status: str = Article.Status.PUBLISHE
         except ValueError as error:
             report.skipped.append((source, str(error)))
             continue
+        # Two records for one slug would silently make the second overwrite the first.
+        if incoming.slug in first_source:
+            report.skipped.append(
+                (source, DUPLICATE_SLUG.format(slug=incoming.slug, first=first_source[incoming.slug]))
+            )
+            continue
+        first_source[incoming.slug] = source
         try:
             # A savepoint per record: whatever the database refuses is undone for this record alone,
             # and the transaction stays usable for the next one.

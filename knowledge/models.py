@@ -3,10 +3,15 @@
 from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVectorField
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
 from accounts import rbac
+
+# /kb/<slug>/ is a category, but these addresses belong to the knowledge base's own pages (urls.py).
+RESERVED_CATEGORY_SLUGS = frozenset({"search", "suggest", "articles", "manage"})
+RESERVED_CATEGORY_SLUG = "“{slug}” is the address of a knowledge-base page; choose another slug."
 
 
 class CategoryManager(models.Manager["Category"]):
@@ -37,6 +42,10 @@ class Category(models.Model):
 
     def natural_key(self) -> tuple[str]:
         return (self.slug,)
+
+    def clean(self) -> None:
+        if self.slug in RESERVED_CATEGORY_SLUGS:
+            raise ValidationError({"slug": RESERVED_CATEGORY_SLUG.format(slug=self.slug)})
 
     def ancestors(self) -> list["Category"]:
         chain, node, seen = [], self.parent, {self.pk}

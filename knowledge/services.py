@@ -3,6 +3,7 @@ article links in ticket replies."""
 
 import hashlib
 import re
+from datetime import datetime
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -19,6 +20,10 @@ from knowledge.models import Article, ArticleFeedback, ArticleRevision, ArticleS
 NOT_EDITOR = "Only editors may do that."
 NOT_YOUR_DRAFT = "Authors may edit their own drafts; published articles need an editor."
 SLUG_TAKEN = "Another article already uses the address {slug!r}."
+STALE_ARTICLE = (
+    "Someone changed this article since you opened it. Copy your text, reload the page to see their "
+    "change, then try again."
+)
 NO_VOTER = "A vote needs a signed-in user or a browser session."
 INTERNAL_ARTICLE_IN_REPLY = (
     "A public reply cannot link to internal articles ({titles}): customers cannot open them. "
@@ -74,6 +79,8 @@ def article_create(
     )  # fmt: skip
     article.full_clean(exclude=["search_vector"])
     article.save()
+    # The new article takes over an address another one used to have: its old links now lead here.
+    ArticleSlug.objects.filter(slug=article.slug).delete()
     audit.record("create", actor=actor, obj=article, changes={"status": (None, status)})
     if status == Article.Status.PUBLISHED:
         _keep_revision(article, actor)
@@ -95,16 +102,22 @@ def _keep_revision(article: Article, actor) -> None:
 
 
 @transaction.atomic
-def article_update(article: Article, *, actor, **changes) -> Article:
-    """Edit fields; a new slug keeps the old one redirecting; editing a published article keeps a revision."""
+def article_update(article: Article, *, actor, loaded_at: datetime | None = None, **changes) -> Article:
+    """Edit fields; a new slug keeps the old one redirecting; editing a published article keeps a revision.
+
+    With `loaded_at` (the article's updated_at when the editor opened it), a save from a page that is
+    out of date is refused instead of overwriting someone else's change."""
     article = Article.objects.select_for_update().get(pk=article.pk)
     if not _may_edit(article, actor):
         raise PermissionDenied(NOT_YOUR_DRAFT)
+    if loaded_at is not None and article.updated_at != loaded_at:
+        raise ValidationError(STALE_ARTICLE)
     allowed = {"title", "body", "excerpt", "category", "tags", "visibility", "slug"}
     unknown = set(changes) - allowed
     if unknown:
         raise ValidationError(f"Unknown fields: {', '.join(sorted(unknown))}")
     before = {name: getattr(article, name) for name in changes}
+    old_excerpt, automatic_excerpt = article.excerpt, article.excerpt == _excerpt(article.body)
     new_slug = changes.pop("slug", None)
     if "tags" in changes:
         changes["tags"] = clean_tags(changes["tags"])
@@ -112,13 +125,17 @@ def article_update(article: Article, *, actor, **changes) -> Article:
         setattr(article, name, value)
     if "body" in changes:
         article.body_html = render_markdown(article.body)
-        if "excerpt" not in changes:
-            article.excerpt = _excerpt(article.body)
+    # An empty excerpt takes the start of the body. The editor sends the excerpt back as it was, so an
+    # unchanged one that had been taken from the old body follows the new body; a written one stays.
+    rewritten = "excerpt" in changes and article.excerpt != old_excerpt
+    follows_body = "body" in changes and not rewritten and ("excerpt" not in changes or automatic_excerpt)
+    if not article.excerpt or follows_body:
+        article.excerpt = _excerpt(article.body)
     if new_slug and new_slug != article.slug:
         if Article.objects.filter(slug=new_slug).exclude(pk=article.pk).exists():
             raise ValidationError({"slug": SLUG_TAKEN.format(slug=new_slug)})
         ArticleSlug.objects.filter(slug=new_slug).delete()
-        ArticleSlug.objects.get_or_create(slug=article.slug, defaults={"article": article})
+        ArticleSlug.objects.update_or_create(slug=article.slug, defaults={"article": article})
         article.slug = new_slug
     article.updated_by = actor
     article.updated_at = timezone.now()

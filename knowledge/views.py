@@ -3,9 +3,10 @@ suggestions shown beside the ticket form (deflection)."""
 
 from django.core.cache import cache
 from django.db.models import Count, F
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts import rbac
@@ -30,13 +31,22 @@ def kb_home(request: HttpRequest) -> HttpResponse:
 
 
 def _counts_by_category(listed, *, audience: str) -> dict[int, int]:
-    """Listed articles per category, for one audience (what it lists depends on nothing else), cached
-    for CATEGORY_COUNTS_SECONDS: with 100,000 articles counting them costs more than the page."""
+    """Listed articles per category, its subcategories' included, for one audience (what it lists
+    depends on nothing else), cached for CATEGORY_COUNTS_SECONDS: with 100,000 articles counting them
+    costs more than the page."""
     key = f"kb-category-counts:{audience}"
     counts = cache.get(key)
     if counts is None:
         rows = listed.order_by().values_list("category_id").annotate(total=Count("pk"))
-        counts = {category_id: total for category_id, total in rows if category_id is not None}
+        parents = dict(Category.objects.values_list("pk", "parent_id"))
+        counts = {}
+        # A topic counts its subtopics' articles, or "Billing" says 0 when they all are in "Invoices".
+        for category_id, total in rows:
+            node, seen = category_id, set()
+            while node is not None and node not in seen:  # `seen`: the admin can save a parent loop
+                counts[node] = counts.get(node, 0) + total
+                seen.add(node)
+                node = parents.get(node)
         cache.set(key, counts, CATEGORY_COUNTS_SECONDS)
     return counts
 
@@ -60,7 +70,11 @@ def kb_search(request: HttpRequest) -> HttpResponse:
     template = "knowledge/search.html"
     if request.htmx:
         template += "#results"
-    return render(request, template, {"query": query, "hits": hits})
+    response = render(request, template, {"query": query, "hits": hits})
+    # One address, two answers (the type-ahead fragment, the whole page): caches must keep them apart,
+    # or Back or Enter after typing can show the bare fragment as the page.
+    patch_vary_headers(response, ["HX-Request"])
+    return response
 
 
 @require_GET
@@ -124,7 +138,10 @@ def article_detail(request: HttpRequest, slug: str) -> HttpResponse:
 @rate_limit("vote")  # vote stuffing: each anonymous vote without a session cookie starts a new session
 def article_vote(request: HttpRequest, slug: str) -> HttpResponse:
     article = get_object_or_404(Article.objects.publicly_listed_to(request.user), slug=slug)
-    helpful = request.POST.get("helpful") == "yes"
+    choice = request.POST.get("helpful")
+    if choice not in ("yes", "no"):  # anything else is not a vote, least of all a "not helpful" one
+        return HttpResponseBadRequest("Vote with helpful=yes or helpful=no.")
+    helpful = choice == "yes"
     from_ticket_form = request.POST.get("from") == "ticket"
     if not request.session.session_key:
         request.session.save()

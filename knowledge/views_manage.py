@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.decorators import agent_required
@@ -47,13 +48,16 @@ def article_edit(request: HttpRequest, slug: str | None = None) -> HttpResponse:
             name: getattr(article, name) for name in ("title", "tags", "excerpt", "visibility", "body")
         }
         initial["category"] = article.category_id
-    form = ArticleForm(request.POST or None, initial=initial)
+        initial["loaded_at"] = article.updated_at.isoformat()
+    form = ArticleForm(request.POST if request.method == "POST" else None, initial=initial)
     if request.method == "POST" and form.is_valid():
+        fields = dict(form.cleaned_data)
+        loaded_at = fields.pop("loaded_at")
         try:
             if article is None:
-                article = services.article_create(actor=request.user, **form.cleaned_data)
+                article = services.article_create(actor=request.user, **fields)
             else:
-                article = services.article_update(article, actor=request.user, **form.cleaned_data)
+                article = services.article_update(article, actor=request.user, loaded_at=loaded_at, **fields)
         except PermissionDenied as error:
             form.add_error(None, str(error))
         except ValidationError as error:
@@ -100,7 +104,8 @@ def revision_restore(request: HttpRequest, slug: str, revision_id: int) -> HttpR
     except PermissionDenied as error:
         messages.error(request, str(error))
     else:
-        messages.success(request, f"Restored the version of {revision.created_at:%d %b %Y %H:%M}.")
+        restored = timezone.localtime(revision.created_at)  # the reader's time zone, as the list shows it
+        messages.success(request, f"Restored the version of {restored:%d %b %Y %H:%M}.")
     return redirect("knowledge:manage_edit", slug=article.slug)
 
 

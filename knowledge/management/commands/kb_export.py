@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from knowledge.importing import export_articles
 from knowledge.models import Article
@@ -16,5 +16,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, path: str, **options):
         articles = Article.objects.select_related("category").order_by("slug")
-        count = export_articles(Path(path), articles.iterator())
+        try:
+            count = export_articles(Path(path), articles.iterator())
+        except OSError as error:  # a missing parent folder, a file where the folder should be, no rights
+            raise CommandError(f"Cannot write {path}: {error.strerror or error}.") from error
         self.stdout.write(f"Exported {count} article(s) to {path}.")

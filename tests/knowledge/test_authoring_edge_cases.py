@@ -1,0 +1,110 @@
+"""Regressions found in review: the editor's excerpt, stale edits, restore messages, slugs, votes."""
+
+from datetime import UTC, datetime
+
+import pytest
+from django.contrib.messages import get_messages
+from django.urls import reverse
+
+from knowledge import services
+from knowledge.models import Article, ArticleFeedback
+from tests.factories import TeamFactory, make_agent, make_article, make_supervisor
+
+pytestmark = pytest.mark.django_db
+
+
+def _form(article: Article, **changes) -> dict:
+    data = {
+        "title": article.title,
+        "body": article.body,
+        "excerpt": article.excerpt,
+        "tags": article.tags,
+        "visibility": article.visibility,
+        "category": article.category_id or "",
+    }
+    return {**data, **changes}
+
+
+def test_clearing_the_excerpt_in_the_editor_takes_the_start_of_the_body(client):
+    editor = make_supervisor(TeamFactory())
+    article = make_article(title="Excerpts", body="The first words of the article.")
+    client.force_login(editor)
+    response = client.post(reverse("knowledge:manage_edit", args=[article.slug]), _form(article, excerpt=""))
+    assert response.status_code == 302
+    assert Article.objects.get(pk=article.pk).excerpt == "The first words of the article."
+
+
+def test_editing_the_body_refreshes_an_automatic_excerpt_but_keeps_a_written_one(client):
+    editor = make_supervisor(TeamFactory())
+    automatic = make_article(title="Automatic", body="Old text.")
+    written = make_article(title="Written", body="Old text.", excerpt="A summary I wrote.")
+    client.force_login(editor)
+    for article in (automatic, written):
+        url = reverse("knowledge:manage_edit", args=[article.slug])
+        assert client.post(url, _form(article, body="New text.")).status_code == 302
+    assert Article.objects.get(pk=automatic.pk).excerpt == "New text."
+    assert Article.objects.get(pk=written.pk).excerpt == "A summary I wrote."
+
+
+def test_saving_from_a_stale_editor_page_is_refused_and_keeps_the_text(client):
+    editor, other = make_supervisor(TeamFactory()), make_supervisor(TeamFactory())
+    article = make_article(title="Shared", body="Original.")
+    client.force_login(editor)
+    url = reverse("knowledge:manage_edit", args=[article.slug])
+    page = client.get(url).content.decode()
+    assert 'name="loaded_at"' in page
+    loaded_at = Article.objects.get(pk=article.pk).updated_at.isoformat()
+    services.article_update(article, body="Someone else's change.", actor=other)
+    response = client.post(url, _form(article, body="My change.", loaded_at=loaded_at))
+    assert response.status_code == 422
+    assert services.STALE_ARTICLE in response.content.decode()
+    assert "My change." in response.content.decode()
+    assert Article.objects.get(pk=article.pk).body == "Someone else's change."
+    fresh = Article.objects.get(pk=article.pk).updated_at.isoformat()
+    assert client.post(url, _form(article, body="My change.", loaded_at=fresh)).status_code == 302
+    assert Article.objects.get(pk=article.pk).body == "My change."
+
+
+def test_an_empty_post_to_the_editor_is_422_with_the_errors(client):
+    client.force_login(make_agent(TeamFactory()))
+    response = client.post(reverse("knowledge:manage_new"), {})
+    assert response.status_code == 422 and "This field is required." in response.content.decode()
+
+
+def test_restore_message_shows_the_time_in_the_users_time_zone(client):
+    editor = make_supervisor(TeamFactory(), timezone="Asia/Tokyo")
+    article = make_article(title="Versioned", body="First")
+    revision = article.revisions.get()
+    revision.created_at = datetime(2026, 1, 5, 23, 30, tzinfo=UTC)
+    revision.save()
+    services.article_update(article, body="Second", actor=editor)
+    client.force_login(editor)
+    response = client.post(reverse("knowledge:manage_restore", args=[article.slug, revision.pk]))
+    assert [str(m) for m in get_messages(response.wsgi_request)] == [
+        "Restored the version of 06 Jan 2026 08:30."
+    ]
+
+
+def test_a_new_article_on_an_old_address_keeps_its_own_redirect_after_a_rename(client):
+    first = make_article(title="First", slug="shared-address")
+    services.article_update(first, slug="first-moved", actor=None)
+    second = make_article(title="Second", slug="shared-address")
+    services.article_update(second, slug="second-moved", actor=None)
+    response = client.get(reverse("knowledge:article", args=["shared-address"]))
+    assert response.status_code == 301 and response["Location"].endswith("/kb/articles/second-moved/")
+
+
+@pytest.mark.parametrize("helpful", ["", "maybe", None])
+def test_a_vote_without_a_yes_or_no_is_refused(client, helpful):
+    article = make_article()
+    data = {} if helpful is None else {"helpful": helpful}
+    response = client.post(reverse("knowledge:vote", args=[article.slug]), data)
+    assert response.status_code == 400
+    assert not ArticleFeedback.objects.exists()
+
+
+def test_unpublished_articles_offer_no_vote_to_editors(client):
+    client.force_login(make_supervisor(TeamFactory()))
+    draft = make_article(title="Draft", status="draft")
+    page = client.get(reverse("knowledge:article", args=[draft.slug])).content.decode()
+    assert "Was this article helpful?" not in page
