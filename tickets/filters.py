@@ -102,7 +102,8 @@ class TicketQueueFilter(django_filters.FilterSet):
         if not value:
             return queryset
         number = value.upper().removeprefix(NUMBER_PREFIX)
-        if number.isdigit() and len(number) < 19:
+        # ASCII digits only: "²".isdigit() is true, and int("²") raises.
+        if number.isascii() and number.isdigit() and len(number) < 19:
             # An exact number wins: "T-1042" or "1042" goes straight to that ticket.
             return queryset.filter(number=int(number))
         words = SearchQuery(value, config="simple", search_type="websearch")
@@ -123,6 +124,6 @@ class TicketQueueFilter(django_filters.FilterSet):
             return queryset.filter(assignee=self.user)
         if value == "none":
             return queryset.filter(assignee__isnull=True)
-        if value.isdigit():
+        if value.isascii() and value.isdigit():
             return queryset.filter(assignee_id=int(value))
         return queryset

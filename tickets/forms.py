@@ -19,7 +19,7 @@ FILES_AGAIN = "For your security, files are not kept when the form has errors: p
 def posted_version(data) -> int | None:
     """The ticket version a plain form posted (its page's), or None when it sent none."""
     version = data.get("version", "")
-    return int(version) if version.isdigit() else None
+    return int(version) if version.isascii() and version.isdigit() else None
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -44,7 +44,9 @@ class TicketSubmitForm(forms.Form):
         label="Your name", max_length=150, widget=forms.TextInput(attrs={"autocomplete": "name"})
     )
     email = forms.EmailField(
-        label="Your e-mail address", widget=forms.EmailInput(attrs={"autocomplete": "email"})
+        label="Your e-mail address",
+        max_length=254,  # the account's column; the form field alone would allow 320
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
     )
     subject = forms.CharField(
         max_length=200,
@@ -135,8 +137,17 @@ class WorkspaceReplyForm(forms.Form):
 
 
 class SavedViewForm(forms.Form):
+    QUERY_MAX_LENGTH = 1000  # SavedView.query's column
+    QUERY_TOO_LONG = "These filters are too long to save as a view: shorten the search or remove a filter."
+
     name = forms.CharField(max_length=80, label="View name")
-    query = forms.CharField(max_length=1000, widget=forms.HiddenInput, required=False)
+    query = forms.CharField(
+        max_length=QUERY_MAX_LENGTH,
+        widget=forms.HiddenInput,
+        required=False,
+        label="Filters",
+        error_messages={"max_length": QUERY_TOO_LONG},
+    )
     team = forms.ModelChoiceField(queryset=None, required=False, empty_label="Only me", label="Share with")
 
     def __init__(self, *args, user, **kwargs) -> None:
@@ -157,7 +168,10 @@ class SavedViewForm(forms.Form):
         for key in source:
             if key in allowed:
                 kept.setlist(key, source.getlist(key))
-        return kept.urlencode()
+        # Encoding again can lengthen it ("ü" becomes "%C3%BC"): checked here, not by the database.
+        if len(query := kept.urlencode()) > self.QUERY_MAX_LENGTH:
+            raise forms.ValidationError(self.QUERY_TOO_LONG)
+        return query
 
 
 class CustomFieldsForm(forms.Form):

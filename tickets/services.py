@@ -45,6 +45,7 @@ SAVED_VIEW_EXISTS = "You already have a view called “{name}”."
 ANONYMOUS_CLOSED = "Sign in to submit a request."
 SIGN_IN_TO_SUBMIT = "Sign in to submit a request with this e-mail address."
 TAG_INVALID = "Tags are at most 50 characters: letters, digits, spaces, - and _."
+BULK_TAG_MISSING = "Type the tag to add or remove."
 MERGE_SELF = "A ticket cannot be merged into itself."
 MERGE_DONE = "{ticket} is closed or merged already; merge into an open ticket."
 MERGE_OTHER_REQUESTER = (
@@ -323,9 +324,15 @@ def ticket_reply(
 
 @transaction.atomic
 def ticket_add_note(
-    ticket: Ticket, *, body: str, actor: User | None, uploads: Sequence[UploadedFile] = ()
+    ticket: Ticket,
+    *,
+    body: str,
+    actor: User | None,
+    uploads: Sequence[UploadedFile] = (),
+    status_after: str | None = None,
+    expected_version: int | None = None,
 ) -> TicketMessage:
-    """An internal note: staff only, never shown to customers."""
+    """An internal note: staff only, never shown to customers. Like a reply, it may set a status on send."""
     body = body.strip()
     if not body:
         raise ValidationError({"body": EMPTY_BODY})
@@ -333,13 +340,17 @@ def ticket_add_note(
     if actor is not None and not rbac.is_agent(actor):
         raise TicketNotAllowed(NOT_ALLOWED)
     _require_permission(ticket, actor, rbac.PROVIDE_SUPPORT, ANSWER_NOT_ALLOWED)
-    ticket = _lock(ticket, None)
+    _require_permission_to_close(ticket, actor, status_after)
+    ticket = _lock(ticket, expected_version)
     types = validate_uploads(list(uploads))
     message = _message(
         ticket, body=body, actor=actor, internal=True, from_staff=True, uploads=uploads, types=types
     )
     _activity(ticket, actor, TicketActivity.Action.NOTE, new=str(message.uid))
-    _save(ticket, actor, [])
+    changed = []
+    if status_after and status_after != ticket.status:
+        changed = _apply_transition(ticket, status_after, actor=actor, by_customer=False)
+    _save(ticket, actor, changed)
     return message
 
 
@@ -645,6 +656,8 @@ def tickets_bulk_apply(
     and report per ticket what was refused and why."""
     if action not in BULK_ACTIONS:
         raise ValidationError({"action": f"Unknown action {action!r}."})
+    if action in ("add_tag", "remove_tag") and not value.strip():
+        raise ValidationError({"value": BULK_TAG_MISSING})
     outcomes = []
     for ticket in tickets:
         try:
@@ -667,14 +680,16 @@ def _bulk_one(ticket: Ticket, action: str, value: str, actor: User) -> None:
     elif action == "unassign":
         ticket_assign(ticket, assignee=None, actor=actor)
     elif action == "status":
-        ticket_transition(ticket, status=value, actor=actor)
+        if value != ticket.status:  # already there: nothing to do, not a forbidden transition
+            ticket_transition(ticket, status=value, actor=actor)
     elif action == "priority":
         ticket_update_fields(ticket, changes={"priority": value}, actor=actor)
     elif action == "team":
         ticket_update_fields(ticket, changes={"team": Team.objects.get(pk=int(value or 0))}, actor=actor)
     elif action in ("add_tag", "remove_tag"):
         current = set(ticket.tags.values_list("name", flat=True))
-        names = current | {value} if action == "add_tag" else current - {value.strip().lower()}
+        # As clean_tag_names stores them, so that "VIP " removes "vip".
+        names = current | {value} if action == "add_tag" else current - set(clean_tag_names([value]))
         ticket_set_tags(ticket, names=sorted(names), actor=actor)
 
 

@@ -491,7 +491,7 @@ def test_custom_fields_are_edited_inline_and_validated(client, desk):
     url = reverse("tickets:desk_update", args=[ticket.number])
     bad = client.post(url, {"field": "custom_fields", "version": ticket.version, "cf-product": "Gold"},
                       headers={"HX-Request": "true"})  # fmt: skip
-    assert bad.status_code == 409 and "Order number" in bad.content.decode()
+    assert bad.status_code == 422 and "Order number" in bad.content.decode()
     good = client.post(url, {"field": "custom_fields", "version": ticket.version, "cf-order_number": "B-2",
                              "cf-product": "Pro"}, headers={"HX-Request": "true"})  # fmt: skip
     assert good.status_code == 200

@@ -4,23 +4,30 @@ import hashlib
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse, HttpResponseNotModified, QueryDict
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.decorators import agent_required
 from accounts.models import Team, User
 from helpdesk.models import Priority
 from tickets import selectors, services, workflow
 from tickets.filters import SORT_LABELS
-from tickets.forms import CustomFieldsForm, SavedViewForm, WorkspaceReplyForm, posted_version
+from tickets.forms import FILES_AGAIN, CustomFieldsForm, SavedViewForm, WorkspaceReplyForm, posted_version
 from tickets.models import NUMBER_PREFIX, SavedView, Ticket
 from tickets.workflow import Status
 
 QUEUE_TEMPLATE = "tickets/desk/queue.html"
 WORKSPACE_TEMPLATE = "tickets/desk/workspace.html"
+EDITED_OUT_OF_REACH = "Saved. That ticket is no longer in your queues, so you are back in the queue."
+# The composer comes back with the ticket as it is now and the message as typed: reloading would lose it.
+REPLY_STALE = (
+    "Someone changed this ticket while you were writing: the page now shows their change. "
+    "Your message was not sent; check it and send it again."
+)
 
 
 @agent_required
@@ -60,7 +67,7 @@ def queue(request: HttpRequest) -> HttpResponse:
 @agent_required
 @require_POST
 def bulk(request: HttpRequest) -> HttpResponse:
-    ids = [int(pk) for pk in request.POST.getlist("tickets") if pk.isdigit()][:500]
+    ids = [int(pk) for pk in request.POST.getlist("tickets") if pk.isascii() and pk.isdigit()][:500]
     tickets = list(Ticket.objects.visible_to(request.user).filter(pk__in=ids).order_by("number"))
     # "status:pending" carries its value; tag actions take the typed value.
     action, _, preset = request.POST.get("action", "").partition(":")
@@ -102,8 +109,12 @@ def saved_view_create(request: HttpRequest) -> HttpResponse:
             messages.success(request, f"Saved the view “{view.name}”.")
             return redirect(f"{reverse('tickets:desk_queue')}?{view.query}")
     else:
+        labels = {name: field.label for name, field in form.fields.items()}
         messages.error(
-            request, "; ".join(f"{field}: {' '.join(errors)}" for field, errors in form.errors.items())
+            request,
+            "; ".join(
+                f"{labels.get(name, 'View')}: {' '.join(errors)}" for name, errors in form.errors.items()
+            ),
         )
     return redirect(_safe_back(request, request.POST.get("back", "")))
 
@@ -175,7 +186,7 @@ def workspace_merge(request: HttpRequest, number: str) -> HttpResponse:
     target_number = request.POST.get("into", "").strip().upper().removeprefix(NUMBER_PREFIX)[:12]
     # The target must be a ticket this agent may see; any other number reads as "no such ticket".
     target = None
-    if target_number.isdigit():
+    if target_number.isascii() and target_number.isdigit():
         target = Ticket.objects.visible_to(request.user).filter(number=int(target_number)).first()
     if target is None:
         messages.error(request, f"There is no ticket {NUMBER_PREFIX}{target_number} that you can work.")
@@ -210,8 +221,14 @@ def workspace_reply(request: HttpRequest, number: str) -> HttpResponse:
         data = form.cleaned_data
         try:
             if data["kind"] == "note":
+                # A note alone never conflicts with a colleague's change; a status set with it may.
                 services.ticket_add_note(
-                    ticket, body=data["body"], uploads=data["attachments"], actor=request.user
+                    ticket,
+                    body=data["body"],
+                    uploads=data["attachments"],
+                    status_after=data["status_after"] or None,
+                    expected_version=data["version"] if data["status_after"] else None,
+                    actor=request.user,
                 )
             else:
                 services.ticket_reply(
@@ -224,12 +241,16 @@ def workspace_reply(request: HttpRequest, number: str) -> HttpResponse:
                 )
         except ValidationError as error:
             form.add_error(None, error)
+        except services.StaleTicket:
+            form.add_error(None, REPLY_STALE)
         except services.TicketError as error:
             form.add_error(None, str(error))
         else:
             sent = "Note added" if data["kind"] == "note" else "Reply sent"
             messages.success(request, f"{sent} on {ticket.reference}.")
             return redirect(_workspace_url(ticket, request.POST.get("queue", "")))
+    if request.FILES:
+        form.add_error("attachments", FILES_AGAIN)
     ticket.refresh_from_db()
     context = _workspace_context(request, ticket, reply_form=form)
     return render(request, WORKSPACE_TEMPLATE, context, status=422)
@@ -253,7 +274,7 @@ def workspace_update(request: HttpRequest, number: str) -> HttpResponse:
     ticket = _workspace_ticket(request, number)
     field = request.POST.get("field", "")
     value = request.POST.get("value", "").strip()
-    error = ""
+    error, typed, invalid = "", {}, False
     try:
         _apply_edit(
             ticket,
@@ -265,19 +286,44 @@ def workspace_update(request: HttpRequest, number: str) -> HttpResponse:
         )
     except services.TicketError as refused:
         error = str(refused)
-    except ValidationError as invalid:
-        error = "; ".join(invalid.messages)
+    except ValidationError as bad_value:
+        error, invalid = "; ".join(bad_value.messages), True
+        typed = _typed_edit(ticket, field, value, request.POST)
     except (ValueError, Team.DoesNotExist, User.DoesNotExist):
         error = "That choice is not available."
-    ticket = _workspace_ticket(request, number)
+    queue_query = request.POST.get("queue", "")
+    ticket = selectors.workspace_ticket_queryset(request.user).filter(number=number).first()
+    if ticket is None:
+        if error:
+            raise Http404("No such ticket.")
+        # The edit took the ticket out of this agent's reach (assigned on to an agent of its own team,
+        # when only the assignment let them see it): the change is made, the ticket page would be a 404.
+        messages.success(request, EDITED_OUT_OF_REACH)
+        back = reverse("tickets:desk_queue") + (f"?{queue_query}" if queue_query else "")
+        return HttpResponseClientRedirect(back) if request.htmx else redirect(back)
     if request.htmx:
-        context = _workspace_context(request, ticket, edit_error=error)
-        return render(request, WORKSPACE_TEMPLATE + "#properties", context, status=409 if error else 200)
+        context = _workspace_context(request, ticket, edit_error=error, **typed)
+        # 422: the value was refused (and comes back as typed); 409: a refusal or a stale page.
+        status = 422 if invalid else 409 if error else 200
+        return render(request, WORKSPACE_TEMPLATE + "#properties", context, status=status)
+    if typed:  # invalid input comes back as typed, beside its message
+        context = _workspace_context(request, ticket, edit_error=error, **typed)
+        return render(request, WORKSPACE_TEMPLATE, context, status=422)
     if error:
         messages.error(request, error)
     else:
         messages.success(request, "Saved.")
-    return redirect(_workspace_url(ticket, request.POST.get("queue", "")))
+    return redirect(_workspace_url(ticket, queue_query))
+
+
+def _typed_edit(ticket: Ticket, field: str, value: str, data: QueryDict) -> dict:
+    """What the agent typed into a free-text inline edit that was refused, to show it again."""
+    if field == "tags":
+        return {"typed_tags": value}
+    if field == "custom_fields":
+        definitions = ticket.form.schema if ticket.form_id else []
+        return {"custom_fields_form": CustomFieldsForm(data, definitions=definitions)}
+    return {}
 
 
 def _apply_edit(

@@ -9,6 +9,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from helpdesk.forms import add_service_errors
 from helpdesk.middleware import site_configuration
@@ -40,6 +41,8 @@ def ticket_submit(request: HttpRequest, slug: str | None = None) -> HttpResponse
     )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
+        # A repeated submission (a second click, a retried request) lands on the first ticket: one receipt.
+        repeated = anonymous and Ticket.objects.filter(submission_key=data["submission_key"]).exists()
         try:
             requester = (
                 services.anonymous_requester(email=data["email"], name=data["name"])
@@ -58,8 +61,10 @@ def ticket_submit(request: HttpRequest, slug: str | None = None) -> HttpResponse
             )
         except ValidationError as error:
             add_service_errors(form, error, field_prefix=CUSTOM_PREFIX)
+        except services.TicketError as error:  # anonymous submission switched off since the page was read
+            form.add_error(None, str(error))
         else:
-            return _after_submission(request, ticket, ticket_form, anonymous=anonymous)
+            return _after_submission(request, ticket, ticket_form, anonymous=anonymous, repeated=repeated)
     status = 200
     if form.is_bound:
         status = 422
@@ -70,17 +75,18 @@ def ticket_submit(request: HttpRequest, slug: str | None = None) -> HttpResponse
 
 
 def _after_submission(
-    request: HttpRequest, ticket: Ticket, ticket_form: TicketForm | None, *, anonymous: bool
+    request: HttpRequest, ticket: Ticket, ticket_form: TicketForm | None, *, anonymous: bool, repeated: bool
 ):
     success = (
         ticket_form.success_message if ticket_form else "Thanks! We have your request and will reply soon."
     )
     if anonymous:
-        services.send_submission_receipt(
-            ticket,
-            portal_url=request.build_absolute_uri(reverse("tickets:portal_detail", args=[ticket.number])),
-            reset_url=request.build_absolute_uri(reverse("accounts:password_reset")),
-        )
+        if not repeated:
+            services.send_submission_receipt(
+                ticket,
+                portal_url=request.build_absolute_uri(reverse("tickets:portal_detail", args=[ticket.number])),
+                reset_url=request.build_absolute_uri(reverse("accounts:password_reset")),
+            )
         # The number travels in the session, never in the URL.
         request.session["submitted_ticket"] = {"reference": ticket.reference, "message": success}
         return redirect("tickets:portal_submitted")
@@ -118,7 +124,7 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
     if query:
         number = query.upper().removeprefix(NUMBER_PREFIX)
         condition = Q(subject__icontains=query)
-        if number.isdigit():
+        if number.isascii() and number.isdigit():  # not "²", which isdigit() accepts and int() refuses
             condition |= Q(number=int(number))
         tickets = tickets.filter(condition)
     page = Paginator(tickets.order_by("-updated_at", "-pk"), PAGE_SIZE).get_page(request.GET.get("page"))
@@ -187,7 +193,9 @@ def ticket_reply(request: HttpRequest, number: str) -> HttpResponse:
                 messages.success(
                     request, f"This ticket was closed, so your message opened {message.ticket.reference}."
                 )
-                return redirect("tickets:portal_detail", number=message.ticket.number)
+                follow_up = reverse("tickets:portal_detail", args=[message.ticket.number])
+                # htmx would follow a plain redirect itself and swap the whole page into #conversation.
+                return HttpResponseClientRedirect(follow_up) if request.htmx else redirect(follow_up)
             if request.htmx:
                 ticket.refresh_from_db()
                 return render(request, template, _detail_context(request, ticket))

@@ -1,0 +1,247 @@
+"""Agent desk under odd input: crashes, lost input and misleading messages found in review."""
+
+import re
+from html import unescape
+
+import pytest
+from django.contrib.messages import get_messages
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from tests.factories import (
+    SavedViewFactory,
+    TeamFactory,
+    TicketFormFactory,
+    make_agent,
+    make_customer,
+    make_ticket,
+)
+from tickets import services
+from tickets.forms import FILES_AGAIN, SavedViewForm, posted_version
+from tickets.models import SavedView, Ticket, TicketMessage
+from tickets.views.desk import EDITED_OUT_OF_REACH, REPLY_STALE
+from tickets.workflow import Status
+
+pytestmark = pytest.mark.django_db
+
+QUEUE = reverse("tickets:desk_queue")
+HTMX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def desk():
+    support, billing = TeamFactory(name="Support"), TeamFactory(name="Billing")
+    agent = make_agent(support, name="Alex Agent")
+    colleague = make_agent(support, name="Casey Colleague")
+    biller = make_agent(billing, name="Bea Biller")
+    customer = make_customer(name="Carla Customer")
+    ticket = make_ticket(customer, team=support, subject="Printer on fire")
+    return {"agent": agent, "colleague": colleague, "biller": biller, "customer": customer,
+            "support": support, "billing": billing, "ticket": ticket}  # fmt: skip
+
+
+def notes(response) -> list[str]:
+    return [str(message) for message in get_messages(response.wsgi_request)]
+
+
+# "²".isdigit() is true but int("²") raises: each of these answered 500.
+
+
+@pytest.mark.parametrize("query", ["q=²", "q=T-²", "assignee=²", "q=١٢"])
+def test_non_ascii_digits_in_queue_filters_do_not_crash(client, desk, query):
+    client.force_login(desk["agent"])
+    assert client.get(f"{QUEUE}?{query}").status_code == 200
+    fragment = client.get(f"{QUEUE}?{query}", headers={**HTMX, "HX-Target": "queue-table"})
+    assert fragment.status_code == 200
+    workspace = reverse("tickets:desk_ticket", args=[desk["ticket"].number])
+    assert client.get(workspace, {"queue": query}).status_code == 200
+
+
+def test_non_ascii_digits_posted_to_bulk_and_merge_do_not_crash(client, desk):
+    client.force_login(desk["agent"])
+    bulk = client.post(reverse("tickets:desk_bulk"), {"tickets": ["²"], "action": "assign_me"})
+    assert bulk.status_code == 302 and "Select at least one ticket first." in notes(bulk)
+    merge = client.post(reverse("tickets:desk_merge", args=[desk["ticket"].number]), {"into": "T-²"})
+    assert merge.status_code == 302
+    assert any(note.startswith("There is no ticket") for note in notes(merge))
+    assert posted_version({"version": "²"}) is None and posted_version({"version": "7"}) == 7
+
+
+# Saved views
+
+
+def test_a_saved_view_whose_filters_grow_too_long_when_encoded_is_refused_with_a_message(client, desk):
+    client.force_login(desk["agent"])
+    response = client.post(
+        reverse("tickets:desk_view_create"), {"name": "Umlauts", "query": "q=" + "ü" * 400}
+    )
+    assert response.status_code == 302  # was a 500 (value too long for the column)
+    assert not SavedView.objects.filter(name="Umlauts").exists()
+    assert notes(response) == [f"Filters: {SavedViewForm.QUERY_TOO_LONG}"]
+    too_long = client.post(reverse("tickets:desk_view_create"), {"name": "Long", "query": "q=" + "x" * 1200})
+    assert notes(too_long)[-1] == f"Filters: {SavedViewForm.QUERY_TOO_LONG}"
+
+
+def test_own_saved_views_can_be_deleted_from_the_queue_without_javascript(client, desk):
+    own = SavedViewFactory(owner=desk["agent"], name="Mine")
+    shared = SavedViewFactory(owner=desk["colleague"], name="Team's", team=desk["support"])
+    client.force_login(desk["agent"])
+    page = client.get(QUEUE).content.decode()
+    delete_own = reverse("tickets:desk_view_delete", args=[own.pk])
+    assert f'form="saved-view-delete-form" formaction="{delete_own}"' in page
+    assert reverse("tickets:desk_view_delete", args=[shared.pk]) not in page, "only the owner may delete"
+    [form] = re.findall(r'<form method="post" id="saved-view-delete-form"[^>]*>.*?</form>', page)
+    assert "csrfmiddlewaretoken" in form
+
+    # The refreshing fragment carries the buttons but no token, so an unchanged queue still answers 304.
+    headers = {**HTMX, "HX-Target": "queue-table"}
+    first = client.get(QUEUE, headers=headers)
+    assert delete_own in first.content.decode() and "csrfmiddlewaretoken" not in first.content.decode()
+    assert client.get(QUEUE, headers={**headers, "If-None-Match": first["ETag"]}).status_code == 304
+
+    response = client.post(delete_own)
+    assert response.status_code == 302 and not SavedView.objects.filter(pk=own.pk).exists()
+
+
+# The workspace composer
+
+
+def test_an_internal_note_with_a_status_on_send_sets_the_status(client, desk):
+    ticket = desk["ticket"]
+    client.force_login(desk["agent"])
+    response = client.post(
+        reverse("tickets:desk_reply", args=[ticket.number]),
+        {
+            "kind": "note",
+            "body": "Waiting for the part.",
+            "status_after": "on_hold",
+            "version": ticket.version,
+        },
+    )
+    assert response.status_code == 302
+    ticket.refresh_from_db()
+    assert ticket.status == Status.ON_HOLD, "the status chosen with the note was ignored"
+    assert TicketMessage.objects.get(body="Waiting for the part.").is_internal
+
+
+def test_a_note_with_a_status_from_a_stale_page_keeps_the_note_and_changes_nothing(client, desk):
+    ticket = desk["ticket"]
+    seen = ticket.version
+    services.ticket_update_fields(ticket, changes={"priority": "high"}, actor=desk["colleague"])
+    client.force_login(desk["agent"])
+    url = reverse("tickets:desk_reply", args=[ticket.number])
+    body = {"kind": "note", "body": "Parked.", "status_after": "on_hold", "version": seen}
+    response = client.post(url, body)
+    assert response.status_code == 422 and "Parked.</textarea>" in response.content.decode()
+    assert Ticket.objects.get(pk=ticket.pk).status == Status.NEW
+    # A note alone does not conflict with a colleague's change.
+    assert client.post(url, {**body, "status_after": ""}).status_code == 302
+
+
+def test_a_stale_reply_comes_back_as_typed_with_a_message_that_does_not_say_reload(client, desk):
+    ticket = desk["ticket"]
+    seen = ticket.version
+    services.ticket_update_fields(ticket, changes={"priority": "high"}, actor=desk["colleague"])
+    client.force_login(desk["agent"])
+    response = client.post(
+        reverse("tickets:desk_reply", args=[ticket.number]),
+        {"kind": "reply", "body": "Long careful answer", "status_after": "pending", "version": seen},
+    )
+    page = unescape(response.content.decode())
+    assert response.status_code == 422
+    assert REPLY_STALE in page and "Long careful answer</textarea>" in page
+    assert f'id="composer-version" value="{seen + 1}"' in page, "sending again works"
+    assert '<option value="pending" selected>' in page
+    assert not TicketMessage.objects.filter(body="Long careful answer").exists()
+
+
+def test_a_refused_reply_with_files_says_to_choose_them_again(client, desk):
+    ticket = desk["ticket"]
+    client.force_login(desk["agent"])
+    upload = SimpleUploadedFile("notes.txt", b"hello", content_type="text/plain")
+    response = client.post(
+        reverse("tickets:desk_reply", args=[ticket.number]),
+        {"kind": "reply", "body": "", "attachments": upload, "version": ticket.version},
+    )
+    assert response.status_code == 422 and FILES_AGAIN in unescape(response.content.decode())
+
+
+# Inline edits
+
+
+def test_invalid_tags_come_back_as_typed(client, desk):
+    ticket = desk["ticket"]
+    client.force_login(desk["agent"])
+    url = reverse("tickets:desk_update", args=[ticket.number])
+    edit = {"field": "tags", "value": "billing, a/b", "version": ticket.version}
+    fragment = client.post(url, edit, headers=HTMX)
+    assert fragment.status_code == 422
+    assert services.TAG_INVALID in fragment.content.decode()
+    assert 'id="edit-tags" name="value" type="text" value="billing, a/b"' in fragment.content.decode()
+    page = client.post(url, edit)  # without JavaScript: the page again, not a redirect that drops it
+    assert page.status_code == 422
+    assert 'id="edit-tags" name="value" type="text" value="billing, a/b"' in page.content.decode()
+    assert services.TAG_INVALID in page.content.decode()
+
+
+def test_invalid_custom_fields_come_back_as_typed(client, desk):
+    ticket = make_ticket(desk["customer"], team=desk["support"], form=TicketFormFactory(),
+                         custom_fields={"order_number": "A-1"})  # fmt: skip
+    client.force_login(desk["agent"])
+    url = reverse("tickets:desk_update", args=[ticket.number])
+    edit = {
+        "field": "custom_fields",
+        "version": ticket.version,
+        "cf-order_number": "Z-99",
+        "cf-product": "Gold",
+    }
+    for response in (client.post(url, edit, headers=HTMX), client.post(url, edit)):
+        assert response.status_code == 422
+        assert 'value="Z-99"' in response.content.decode()
+    assert Ticket.objects.get(pk=ticket.pk).custom_fields["order_number"] == "A-1"
+
+
+def test_assigning_on_a_ticket_seen_only_as_its_assignee_goes_back_to_the_queue(client, desk):
+    """A Support agent still assigned a ticket that moved to Billing passes it to a Billing agent:
+    saved, and the answer is the queue, not a 404 for the ticket they just handed on."""
+    client.force_login(desk["agent"])
+    for headers in ({}, HTMX):
+        ticket = make_ticket(desk["customer"], team=desk["support"], subject="Invoice twice")
+        services.ticket_assign(ticket, assignee=desk["agent"], actor=None)
+        Ticket.objects.filter(pk=ticket.pk).update(team=desk["billing"])
+        version = Ticket.objects.get(pk=ticket.pk).version
+        edit = {"field": "assignee", "value": desk["biller"].pk, "version": version, "queue": "status=new"}
+        response = client.post(reverse("tickets:desk_update", args=[ticket.number]), edit, headers=headers)
+        assert Ticket.objects.get(pk=ticket.pk).assignee == desk["biller"]
+        if headers:
+            assert response.status_code == 200 and response["HX-Redirect"] == f"{QUEUE}?status=new"
+        else:
+            assert response.status_code == 302 and response["Location"] == f"{QUEUE}?status=new"
+            assert EDITED_OUT_OF_REACH in notes(response)
+
+
+# Bulk actions
+
+
+def test_bulk_status_on_tickets_already_in_it_is_not_reported_as_refused(client, desk):
+    pending = make_ticket(desk["customer"], team=desk["support"], subject="Waiting")
+    services.ticket_transition(pending, status=Status.PENDING, actor=desk["agent"])
+    client.force_login(desk["agent"])
+    response = client.post(
+        reverse("tickets:desk_bulk"), {"tickets": [desk["ticket"].pk, pending.pk], "action": "status:pending"}
+    )
+    assert not [note for note in notes(response) if "was not changed" in note]
+    assert set(
+        Ticket.objects.filter(pk__in=[desk["ticket"].pk, pending.pk]).values_list("status", flat=True)
+    ) == {Status.PENDING}
+
+
+def test_bulk_tag_actions_need_a_tag_and_remove_it_however_it_is_typed(client, desk):
+    ticket = desk["ticket"]
+    services.ticket_set_tags(ticket, names=["key account"], actor=desk["agent"])
+    client.force_login(desk["agent"])
+    bulk = reverse("tickets:desk_bulk")
+    empty = client.post(bulk, {"tickets": [ticket.pk], "action": "add_tag", "value": "  "})
+    assert notes(empty) == [services.BULK_TAG_MISSING], "not “Updated 1 ticket(s)” for nothing"
+    client.post(bulk, {"tickets": [ticket.pk], "action": "remove_tag", "value": " Key   Account "})
+    assert list(ticket.tags.values_list("name", flat=True)) == []
