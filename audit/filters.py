@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from audit.models import AuditEvent
+from helpdesk.forms import parse_id
 
 # Apps whose objects appear in the trail, offered as object types.
 AUDITED_APPS = ("accounts", "auth", "audit", "helpdesk", "knowledge", "tickets")
@@ -74,8 +75,8 @@ class AuditEventFilter(django_filters.FilterSet):
         value = value.strip()
         if not value:
             return queryset
-        if value.isascii() and value.isdigit() and len(value) < 19:  # str.isdigit() also takes "²"
-            return queryset.filter(actor_id=int(value))
+        if (actor_id := parse_id(value)) is not None:
+            return queryset.filter(actor_id=actor_id)
         people = User.objects.filter(email__icontains=value).values("pk")
         return queryset.filter(Q(actor_id__in=people) | Q(actor_repr__icontains=value))
 

@@ -8,6 +8,7 @@ from accounts.models import User
 from audit.filters import AuditEventFilter
 from audit.models import AuditEvent
 from helpdesk.counting import capped, is_capped
+from helpdesk.forms import parse_id
 
 PAGE_SIZE = 50
 
@@ -17,8 +18,7 @@ def event_filter(user: User, params: QueryDict) -> AuditEventFilter:
 
 
 def _cursor(raw: str | None) -> int | None:
-    # isascii(): str.isdigit() also takes "²", which int() refuses.
-    return int(raw) if raw and raw.isascii() and raw.isdigit() and len(raw) < 19 else None
+    return parse_id(raw)
 
 
 @dataclass

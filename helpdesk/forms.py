@@ -14,3 +14,10 @@ def add_service_errors(form: forms.Form, error: ValidationError, *, field_prefix
             (candidate for candidate in (field, field_prefix + field) if candidate in form.fields), None
         )
         form.add_error(name, errors)
+
+
+def parse_id(text: str | None) -> int | None:
+    """A posted or queried id or number as an int, or None: ASCII digits only ("²".isdigit() is true and
+    int() refuses it) and small enough for a bigint column."""
+    text = (text or "").strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 19 else None

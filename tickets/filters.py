@@ -10,6 +10,7 @@ from django.db.models.functions import Lower
 
 from accounts import rbac
 from accounts.models import Organization, Team, User
+from helpdesk.forms import parse_id
 from helpdesk.models import Priority
 from tickets.models import NUMBER_PREFIX, Channel, Ticket
 from tickets.workflow import Status
@@ -102,10 +103,9 @@ class TicketQueueFilter(django_filters.FilterSet):
         if not value:
             return queryset
         number = value.upper().removeprefix(NUMBER_PREFIX)
-        # ASCII digits only: "²".isdigit() is true, and int("²") raises.
-        if number.isascii() and number.isdigit() and len(number) < 19:
+        if (exact := parse_id(number)) is not None:
             # An exact number wins: "T-1042" or "1042" goes straight to that ticket.
-            return queryset.filter(number=int(number))
+            return queryset.filter(number=exact)
         words = SearchQuery(value, config="simple", search_type="websearch")
         # Matching people first, as an id list: ORed with the text match, a sub-select would make
         # PostgreSQL test every visible ticket instead of intersecting two index look-ups.
@@ -124,6 +124,6 @@ class TicketQueueFilter(django_filters.FilterSet):
             return queryset.filter(assignee=self.user)
         if value == "none":
             return queryset.filter(assignee__isnull=True)
-        if value.isascii() and value.isdigit():
-            return queryset.filter(assignee_id=int(value))
+        if (assignee_id := parse_id(value)) is not None:
+            return queryset.filter(assignee_id=assignee_id)
         return queryset

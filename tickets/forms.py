@@ -8,6 +8,7 @@ from django.urls import reverse_lazy
 
 from accounts import rbac
 from accounts.models import Team
+from helpdesk.forms import parse_id
 from tickets import schema
 from tickets.filters import TicketQueueFilter
 from tickets.models import TicketForm
@@ -18,8 +19,7 @@ FILES_AGAIN = "For your security, files are not kept when the form has errors: p
 
 def posted_version(data) -> int | None:
     """The ticket version a plain form posted (its page's), or None when it sent none."""
-    version = data.get("version", "")
-    return int(version) if version.isascii() and version.isdigit() else None
+    return parse_id(data.get("version"))
 
 
 class MultipleFileInput(forms.ClearableFileInput):

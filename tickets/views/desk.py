@@ -13,6 +13,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.decorators import agent_required
 from accounts.models import Team, User
+from helpdesk.forms import parse_id
 from helpdesk.models import Priority
 from tickets import selectors, services, workflow
 from tickets.filters import SORT_LABELS
@@ -67,7 +68,7 @@ def queue(request: HttpRequest) -> HttpResponse:
 @agent_required
 @require_POST
 def bulk(request: HttpRequest) -> HttpResponse:
-    ids = [int(pk) for pk in request.POST.getlist("tickets") if pk.isascii() and pk.isdigit()][:500]
+    ids = [pk for pk in map(parse_id, request.POST.getlist("tickets")) if pk is not None][:500]
     tickets = list(Ticket.objects.visible_to(request.user).filter(pk__in=ids).order_by("number"))
     # "status:pending" carries its value; tag actions take the typed value.
     action, _, preset = request.POST.get("action", "").partition(":")
@@ -186,8 +187,8 @@ def workspace_merge(request: HttpRequest, number: str) -> HttpResponse:
     target_number = request.POST.get("into", "").strip().upper().removeprefix(NUMBER_PREFIX)[:12]
     # The target must be a ticket this agent may see; any other number reads as "no such ticket".
     target = None
-    if target_number.isascii() and target_number.isdigit():
-        target = Ticket.objects.visible_to(request.user).filter(number=int(target_number)).first()
+    if (number_into := parse_id(target_number)) is not None:
+        target = Ticket.objects.visible_to(request.user).filter(number=number_into).first()
     if target is None:
         messages.error(request, f"There is no ticket {NUMBER_PREFIX}{target_number} that you can work.")
         return back

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from helpdesk.forms import add_service_errors
+from helpdesk.forms import add_service_errors, parse_id
 from helpdesk.middleware import site_configuration
 from helpdesk.ratelimit import posted, rate_limit
 from tickets import services, workflow
@@ -124,8 +124,8 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
     if query:
         number = query.upper().removeprefix(NUMBER_PREFIX)
         condition = Q(subject__icontains=query)
-        if number.isascii() and number.isdigit():  # not "²", which isdigit() accepts and int() refuses
-            condition |= Q(number=int(number))
+        if (exact := parse_id(number)) is not None:
+            condition |= Q(number=exact)
         tickets = tickets.filter(condition)
     page = Paginator(tickets.order_by("-updated_at", "-pk"), PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
