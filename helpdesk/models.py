@@ -52,6 +52,15 @@ class SiteConfiguration(models.Model):
     default_ticket_priority = models.CharField(
         max_length=10, choices=Priority.choices, default=Priority.MEDIUM
     )
+    default_team = models.ForeignKey(
+        "accounts.Team",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Where a ticket lands when its form names no team (the default form among them). "
+        "Without one, such tickets wait for an administrator: agents see only their teams' tickets.",
+    )
     custom_settings = models.JSONField(default=dict, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
     updated_by = models.ForeignKey(

@@ -16,6 +16,7 @@ EDITABLE_FIELDS = (
     "anonymous_submission",
     "require_two_factor",
     "default_ticket_priority",
+    "default_team",
     "custom_settings",
 )
 UNKNOWN_SETTING = "Unknown setting {key!r}; known settings: {known}, or custom.<name>."

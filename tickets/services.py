@@ -44,6 +44,7 @@ TEAM_NOT_YOURS = "You cannot move tickets to {team}: you do not work that team's
 SAVED_VIEW_EXISTS = "You already have a view called “{name}”."
 ANONYMOUS_CLOSED = "Sign in to submit a request."
 SIGN_IN_TO_SUBMIT = "Sign in to submit a request with this e-mail address."
+SUBMIT_AGAIN = "This form was already used. Reload the page and submit your request again."
 TAG_INVALID = "Tags are at most 50 characters: letters, digits, spaces, - and _."
 BULK_TAG_MISSING = "Type the tag to add or remove."
 MERGE_SELF = "A ticket cannot be merged into itself."
@@ -173,11 +174,20 @@ def _require_permission_to_close(ticket: Ticket, actor: User | None, status: str
 
 
 def _message(
-    ticket: Ticket, *, body: str, actor: User | None, internal: bool, from_staff: bool, uploads, types
+    ticket: Ticket,
+    *,
+    body: str,
+    actor: User | None,
+    internal: bool,
+    from_staff: bool,
+    uploads,
+    types,
+    author: User | None = None,
 ) -> TicketMessage:
+    """The message and its files; written by `author` when given (else the actor), stored by the actor."""
     message = TicketMessage.objects.create(
         ticket=ticket,
-        author=actor,
+        author=author or actor,
         is_internal=internal,
         from_staff=from_staff,
         body=body,
@@ -221,7 +231,11 @@ def ticket_create(
         description=description,
         requester=requester,
         organization=requester.organization,
-        team=(team if staff_actor else None) or (form.default_team if form else None),
+        # Every ticket lands in a team's queue when one can be named: agents see only their teams'.
+        team=(team if staff_actor else None)
+        or (form.default_team if form else None)
+        or (follow_up_of.team if follow_up_of else None)
+        or configuration.default_team,
         priority=(priority if staff_actor and priority in Priority.values else None)
         or (
             form.default_priority if form and form.default_priority else configuration.default_ticket_priority
@@ -242,12 +256,16 @@ def ticket_create(
         # The same form was submitted twice at once: the other request created it.
         if submission_key is None:
             raise
-        return Ticket.objects.get(submission_key=submission_key)
+        first = Ticket.objects.filter(submission_key=submission_key, requester=requester).first()
+        if first is None:  # a key of someone else's form: never hand out their ticket
+            raise ValidationError(SUBMIT_AGAIN) from None
+        return first
     ticket.refresh_from_db(fields=["number"])
     _message(
         ticket,
         body=description,
         actor=actor,
+        author=requester if not staff_actor else actor,  # an anonymous visitor's words are theirs
         internal=False,
         from_staff=staff_actor,
         uploads=uploads,
@@ -584,6 +602,14 @@ def tickets_close_resolved(*, now: datetime | None = None, days: int | None = No
     return closed
 
 
+@transaction.atomic
+def ticket_submit_anonymous(*, email: str, name: str, **fields: Any) -> Ticket:
+    """A visitor's ticket and, for an address not known yet, its pending account, in one transaction: a
+    ticket refused (a bad file, say) leaves no account behind."""
+    requester = anonymous_requester(email=email, name=name)
+    return ticket_create(requester=requester, actor=None, **fields)
+
+
 def anonymous_requester(*, email: str, name: str) -> User:
     """The account an anonymous submission belongs to: the existing one, or a new pending account."""
     if not SiteConfiguration.objects.get_current().anonymous_submission:
@@ -593,7 +619,7 @@ def anonymous_requester(*, email: str, name: str) -> User:
         # As mail to the helpdesk would, a known customer's address files the ticket under them (the
         # receipt goes to them). A staff or suspended account must sign in: a visitor could otherwise
         # file tickets as an agent, and a suspension would not hold.
-        if existing.status == User.Status.SUSPENDED or rbac.is_staff(existing):
+        if existing.effective_status() == User.Status.SUSPENDED or rbac.is_staff(existing):
             raise ValidationError({"email": SIGN_IN_TO_SUBMIT})
         return existing
     from accounts import roles
@@ -601,7 +627,12 @@ def anonymous_requester(*, email: str, name: str) -> User:
 
     user = User(email=User.objects.normalize_email(email), name=name.strip(), status=User.Status.PENDING)
     user.set_unusable_password()
-    user.save()
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError:
+        # A first submission from the same new address committed meanwhile (two tabs, a double click).
+        return User.objects.get(email__iexact=email)
     audit.record(
         "create", actor=None, obj=user, changes={"email": (None, user.email), "status": (None, user.status)}
     )

@@ -43,22 +43,19 @@ def ticket_submit(request: HttpRequest, slug: str | None = None) -> HttpResponse
         data = form.cleaned_data
         # A repeated submission (a second click, a retried request) lands on the first ticket: one receipt.
         repeated = anonymous and Ticket.objects.filter(submission_key=data["submission_key"]).exists()
+        fields = {
+            "subject": data["subject"],
+            "description": data["description"],
+            "form": ticket_form,
+            "custom_fields": form.custom_field_data(),
+            "uploads": data["attachments"],
+            "submission_key": data["submission_key"],
+        }
         try:
-            requester = (
-                services.anonymous_requester(email=data["email"], name=data["name"])
-                if anonymous
-                else request.user
-            )
-            ticket = services.ticket_create(
-                requester=requester,
-                subject=data["subject"],
-                description=data["description"],
-                form=ticket_form,
-                custom_fields=form.custom_field_data(),
-                uploads=data["attachments"],
-                submission_key=data["submission_key"],
-                actor=None if anonymous else request.user,
-            )
+            if anonymous:
+                ticket = services.ticket_submit_anonymous(email=data["email"], name=data["name"], **fields)
+            else:
+                ticket = services.ticket_create(requester=request.user, actor=request.user, **fields)
         except ValidationError as error:
             add_service_errors(form, error, field_prefix=CUSTOM_PREFIX)
         except services.TicketError as error:  # anonymous submission switched off since the page was read

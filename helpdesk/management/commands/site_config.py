@@ -35,6 +35,13 @@ def parse_value(key: str, raw: str):
         if word in TRUE_WORDS | FALSE_WORDS:
             return word in TRUE_WORDS
         raise CommandError(f"{key} takes true or false, not {raw!r}.")
+    if isinstance(field, models.ForeignKey):  # named by its natural key (a team's slug); "none" clears it
+        if raw.strip().lower() in {"", "none"}:
+            return None
+        try:
+            return field.related_model.objects.get_by_natural_key(raw.strip())
+        except field.related_model.DoesNotExist:
+            raise CommandError(f"{key}: no {field.related_model._meta.verbose_name} {raw!r}.") from None
     if isinstance(field, models.JSONField):
         try:
             return parse_json(raw)
