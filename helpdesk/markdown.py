@@ -1,7 +1,16 @@
 """Markdown to safe HTML for ticket messages and articles: no raw HTML, only http(s)/mailto links."""
 
+import xml.etree.ElementTree as etree
+
 import markdown
 import nh3
+from markdown.inlinepatterns import (
+    IMAGE_LINK_RE,
+    IMAGE_REFERENCE_RE,
+    ImageInlineProcessor,
+    ImageReferenceInlineProcessor,
+    ShortImageReferenceInlineProcessor,
+)
 
 ALLOWED_TAGS = {
     "a",
@@ -36,16 +45,41 @@ ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "th": {"align"}, "td": {"align"}, 
 ALLOWED_URL_SCHEMES = {"http", "https", "mailto"}
 
 
+def _as_link(processor: type) -> type:
+    """An image processor that writes a link to the image, labelled with its alt text, instead of the
+    image: our pages load nothing from other hosts, and what the writer said about the image stays."""
+
+    class ImageAsLink(processor):
+        def handleMatch(self, m, data):
+            image, start, end = super().handleMatch(m, data)
+            if image is None:
+                return image, start, end
+            link = etree.Element("a", href=image.get("src", ""))
+            link.text = image.get("alt") or image.get("src", "")
+            if image.get("title"):
+                link.set("title", image.get("title"))
+            return link, start, end
+
+    return ImageAsLink
+
+
 def _markdown() -> markdown.Markdown:
     md = markdown.Markdown(extensions=["fenced_code", "tables", "sane_lists", "nl2br"], output_format="html")
     # Raw HTML typed by a user is shown as text, not passed through (stops <script>, <img onerror>, …).
     md.preprocessors.deregister("html_block")
     md.inlinePatterns.deregister("html")
+    md.inlinePatterns.register(_as_link(ImageInlineProcessor)(IMAGE_LINK_RE, md), "image_link", 150)
+    md.inlinePatterns.register(
+        _as_link(ImageReferenceInlineProcessor)(IMAGE_REFERENCE_RE, md), "image_reference", 140
+    )
+    md.inlinePatterns.register(
+        _as_link(ShortImageReferenceInlineProcessor)(IMAGE_REFERENCE_RE, md), "short_image_ref", 125
+    )
     return md
 
 
 def render_markdown(text: str) -> str:
-    """Sanitised HTML for `text`; images are dropped (no requests to other hosts from our pages)."""
+    """Sanitised HTML for `text`; images become links to them (no requests to other hosts from our pages)."""
     html = _markdown().convert(text)
     return nh3.clean(
         html,

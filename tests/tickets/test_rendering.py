@@ -61,3 +61,21 @@ def test_xss_in_subject_body_custom_field_and_file_name_renders_as_text(client):
         assert "<script>alert" not in body
         assert "<img src=x" not in body
         assert "&lt;script&gt;" in body
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "See ![Screenshot of the settings](https://files.example/s.png)",
+        "See ![Screenshot of the settings][shot]\n\n[shot]: https://files.example/s.png",
+    ],
+)
+def test_an_image_becomes_a_link_labelled_with_its_alt_text(text):
+    html = render_markdown(text)
+    assert "<img" not in html
+    assert '<a href="https://files.example/s.png"' in html and ">Screenshot of the settings</a>" in html
+
+
+def test_an_image_with_a_script_address_keeps_its_words_and_loses_the_address():
+    html = render_markdown("![click me](javascript:alert(1))")
+    assert "javascript" not in html and "click me" in html
