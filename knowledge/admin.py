@@ -2,18 +2,29 @@
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count
 
 from audit.admin import AuditedModelAdmin
-from helpdesk.admin import ReadOnlyInline
+from helpdesk.admin import KeepInUseMixin, ReadOnlyInline
 from knowledge import services
 from knowledge.models import Article, ArticleRevision, Category
 
 
 @admin.register(Category)
-class CategoryAdmin(AuditedModelAdmin):
+class CategoryAdmin(KeepInUseMixin, AuditedModelAdmin):
     list_display = ("name", "slug", "parent", "position")
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
+
+    def in_use(self, categories) -> list[str]:
+        # Its articles would lose their category with no revision or audit event on them.
+        holding = Category.objects.filter(pk__in=[category.pk for category in categories]).annotate(
+            held=Count("articles")
+        )
+        return [
+            f"Category “{category}” holds {category.held} article(s): move them to another category first."
+            for category in holding.filter(held__gt=0).order_by("name")
+        ]
 
 
 class ArticleRevisionInline(ReadOnlyInline):

@@ -156,10 +156,41 @@ def article_update(article: Article, *, actor, loaded_at: datetime | None = None
     return article
 
 
+# Where an article may go from each status. A published article is edited in place (each published
+# text kept as a revision), so it never goes back to review: that would take it off the site unnoticed.
+STATUS_TRANSITIONS = {
+    Article.Status.DRAFT: {Article.Status.REVIEW, Article.Status.PUBLISHED, Article.Status.ARCHIVED},
+    Article.Status.REVIEW: {Article.Status.PUBLISHED, Article.Status.ARCHIVED},
+    Article.Status.PUBLISHED: {Article.Status.ARCHIVED},
+    Article.Status.ARCHIVED: {Article.Status.PUBLISHED},
+}
+STATUS_REFUSED = "This {old} article cannot be {done}."
+STATUS_DONE = {Article.Status.REVIEW: "sent for review", Article.Status.PUBLISHED: "published",
+               Article.Status.ARCHIVED: "archived", Article.Status.DRAFT: "made a draft"}  # fmt: skip
+
+
+def article_actions(article: Article, actor) -> list[str]:
+    """The status actions (names of the editor's buttons) `actor` may take on `article` now."""
+    offered = STATUS_TRANSITIONS[article.status]
+    actions = []
+    if Article.Status.REVIEW in offered and _may_edit(article, actor):
+        actions.append("submit")
+    if rbac.has_permission(actor, PUBLISHER):
+        moves = (("publish", Article.Status.PUBLISHED), ("archive", Article.Status.ARCHIVED))
+        actions += [name for name, status in moves if status in offered]
+    if rbac.has_permission(actor, VERIFIER) and article.status == Article.Status.PUBLISHED:
+        actions.append("verify")
+    return actions
+
+
 def _set_status(article: Article, status: str, *, actor, permission: str | None) -> Article:
     if permission and actor is not None and not rbac.has_permission(actor, permission):
         raise PermissionDenied(NOT_EDITOR)
     article = Article.objects.select_for_update().get(pk=article.pk)
+    if status not in STATUS_TRANSITIONS[article.status]:
+        raise ValidationError(
+            STATUS_REFUSED.format(old=article.get_status_display().lower(), done=STATUS_DONE[status])
+        )
     audit.record("update", actor=actor, obj=article, changes={"status": (article.status, status)})
     article.status = status
     article.updated_by = actor

@@ -15,11 +15,11 @@ from knowledge.forms import ArticleForm
 from knowledge.models import Article
 from knowledge.search import search_articles
 
-ACTIONS = {
-    "submit": services.article_submit_for_review,
-    "publish": services.article_publish,
-    "archive": services.article_archive,
-    "verify": services.article_verify,
+ACTIONS = {  # name: (service, what the message says was done)
+    "submit": (services.article_submit_for_review, "sent for review"),
+    "publish": (services.article_publish, "published"),
+    "archive": (services.article_archive, "archived"),
+    "verify": (services.article_verify, "marked verified"),
 }
 
 
@@ -67,7 +67,8 @@ def article_edit(request: HttpRequest, slug: str | None = None) -> HttpResponse:
             return redirect("knowledge:manage_edit", slug=article.slug)
     status = 422 if form.is_bound else 200
     revisions = article.revisions.select_related("created_by")[:20] if article is not None else []
-    context = {"form": form, "article": article, "revisions": revisions}
+    actions = services.article_actions(article, request.user) if article is not None else []
+    context = {"form": form, "article": article, "revisions": revisions, "actions": actions}
     return render(request, "knowledge/manage/article_form.html", context, status=status)
 
 
@@ -82,15 +83,17 @@ def article_preview(request: HttpRequest) -> HttpResponse:
 @require_POST
 def article_action(request: HttpRequest, slug: str, action: str) -> HttpResponse:
     article = get_object_or_404(Article.objects.visible_to(request.user), slug=slug)
-    service = ACTIONS.get(action)
-    if service is None:
+    if action not in ACTIONS:
         messages.error(request, "Unknown action.")
     else:
+        service, done = ACTIONS[action]
         try:
             service(article, actor=request.user)
-            messages.success(request, f"“{article.title}”: {action} done.")
+            messages.success(request, f"“{article.title}” {done}.")
         except PermissionDenied as error:
             messages.error(request, str(error))
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
     return redirect("knowledge:manage_edit", slug=article.slug)
 
 

@@ -39,6 +39,7 @@ NOT_AUDITED = {
     "articles_count_uses": "a usage counter bumped inside the audited ticket_reply",
     "articles_check_public_links": "a check inside ticket_reply; refuses, changes nothing",
     "internal_article_links": "read", "clean_tags": "pure", "staff_permissions": "read",
+    "article_actions": "read",
     "session_voter": "pure", "clean_tag_names": "pure",
     "is_enabled": "read", "is_required": "read", "pending_enrolment": "read", "normalise": "pure",
     "recovery_code_digest": "pure",
@@ -154,6 +155,10 @@ WRITERS = {
     "anonymous_requester": ("create", lambda w: (
         helpdesk_services.site_configuration_update(changes={"anonymous_submission": True}, actor=None),
         ticket_services.anonymous_requester(email="visitor@example.org", name="Visitor"))),
+    "ticket_submit_anonymous": ("create", lambda w: (
+        helpdesk_services.site_configuration_update(changes={"anonymous_submission": True}, actor=None),
+        ticket_services.ticket_submit_anonymous(email="new@example.org", name="New", subject="Hi",
+                                                description="Help"))),
     "saved_view_create": ("create", lambda w: ticket_services.saved_view_create(
         name="Mine", query="status=open", team=None, actor=w["agent"])),
     "saved_view_delete": ("delete", lambda w: ticket_services.saved_view_delete(

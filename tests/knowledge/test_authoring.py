@@ -3,6 +3,7 @@
 import pytest
 from django.urls import reverse
 
+from knowledge import services as knowledge_services
 from knowledge.models import Article
 from tests.factories import TeamFactory, make_agent, make_article, make_customer, make_supervisor, make_ticket
 from tickets import services as ticket_services
@@ -77,3 +78,38 @@ def test_editors_see_and_restore_published_versions(client):
     assert client.get(reverse("knowledge:manage_restore", args=[article.slug, first.pk])).status_code == 405
     client.post(reverse("knowledge:manage_restore", args=[article.slug, first.pk]))
     assert Article.objects.get(pk=article.pk).body == "First text"
+
+
+def _buttons(client, article) -> set[str]:
+    page = client.get(reverse("knowledge:manage_edit", args=[article.slug])).content.decode()
+    labels = {
+        "Submit for review": "submit",
+        "Publish": "publish",
+        "Archive": "archive",
+        "Mark verified": "verify",
+    }
+    return {action for label, action in labels.items() if f'type="submit">{label}</button>' in page}
+
+
+def test_the_editor_offers_only_the_status_changes_the_person_may_make_from_here(client):
+    author, editor = make_agent(TeamFactory()), make_supervisor(TeamFactory())
+    draft = knowledge_services.article_create(title="Draft", body="Text", status="draft", actor=author)
+    client.force_login(author)
+    assert _buttons(client, draft) == {"submit"}
+    client.force_login(editor)
+    assert _buttons(client, draft) == {"submit", "publish", "archive"}
+    assert _buttons(client, make_article(status="published")) == {"archive", "verify"}
+    assert _buttons(client, make_article(status="archived")) == {"publish"}
+
+
+def test_a_published_article_cannot_slip_back_into_review(client):
+    # "Submit for review" on a published article used to take it off the site without a word.
+    article = make_article(status="published")
+    client.force_login(make_supervisor(TeamFactory()))
+    response = client.post(reverse("knowledge:manage_action", args=[article.slug, "submit"]), follow=True)
+    assert Article.objects.get(pk=article.pk).status == "published"
+    assert "This published article cannot be sent for review." in response.content.decode()
+    client.post(reverse("knowledge:manage_action", args=[article.slug, "archive"]))
+    assert Article.objects.get(pk=article.pk).status == "archived"
+    response = client.post(reverse("knowledge:manage_action", args=[article.slug, "archive"]), follow=True)
+    assert "This archived article cannot be archived." in response.content.decode()
