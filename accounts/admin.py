@@ -12,7 +12,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.contrib.auth.models import Group
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Count, Sum
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
@@ -26,7 +26,8 @@ from accounts.backends import lockout_username
 from accounts.models import Invitation, Organization, RoleAssignment, Skill, Team, TeamMember, User
 from accounts.roles import BUILT_IN_ROLES
 from audit.admin import AuditedAdminMixin, AuditedModelAdmin, AuditedObjectPermissionsMixin
-from helpdesk.admin import ReadOnlyAdmin
+from audit.models import AuditEvent
+from helpdesk.admin import KeepInUseMixin, ReadOnlyAdmin
 
 
 class RoleChangeAuditMixin:
@@ -55,11 +56,18 @@ class RoleAssignmentInline(admin.TabularInline):
     readonly_fields = ("granted_by", "granted_at")
     autocomplete_fields = ("role",)
 
+    def get_queryset(self, request):
+        # Each row's title names the user and the role: fetched with the rows, not one query per row.
+        return super().get_queryset(request).select_related("user", "role", "granted_by")
+
 
 class TeamMemberInline(admin.TabularInline):
     model = TeamMember
     extra = 0
     autocomplete_fields = ("user",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("user", "team")  # as the role assignments
 
 
 class UserCreationForm(AdminUserCreationForm):
@@ -75,7 +83,7 @@ class UserChange(UserChangeForm):
 
 
 @admin.register(User)
-class UserAdmin(RoleChangeAuditMixin, AuditedAdminMixin, DjangoUserAdmin):
+class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoUserAdmin):
     form = UserChange
     add_form = UserCreationForm
     ordering = ("email",)
@@ -115,9 +123,10 @@ class UserAdmin(RoleChangeAuditMixin, AuditedAdminMixin, DjangoUserAdmin):
         # Django's view saves the new password itself; what the password service adds (the audit event,
         # signing the account out everywhere else) follows in the same transaction once it has.
         with transaction.atomic():
-            stored = User.objects.filter(pk=unquote(id)).values_list("password", flat=True).first()
+            # get_object: None for an unknown or malformed id, which Django's view then answers with 404.
+            stored = getattr(self.get_object(request, unquote(id)), "password", None)
             response = super().user_change_password(request, id, form_url)
-            user = User.objects.filter(pk=unquote(id)).first()
+            user = self.get_object(request, unquote(id))
             if user is not None and user.password != stored:
                 own = user.pk == request.user.pk
                 services.user_password_changed(
@@ -127,6 +136,18 @@ class UserAdmin(RoleChangeAuditMixin, AuditedAdminMixin, DjangoUserAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("role_assignments__role")
+
+    def in_use(self, users) -> list[str]:
+        # Deleting an actor would null the actor of their audit events, and the hash chain, which covers
+        # it, would no longer verify. People who acted are suspended instead.
+        acted = AuditEvent.objects.filter(actor__in=[user.pk for user in users]).order_by()
+        events = dict(acted.values_list("actor").annotate(Count("pk")))
+        return [
+            f"{user}: the actor of {events[user.pk]} audit event(s), which must stay as recorded. "
+            "Suspend the account instead."
+            for user in users
+            if user.pk in events
+        ]
 
     @admin.display(description="Roles")
     def roles(self, user: User) -> str:
@@ -201,18 +222,29 @@ class OrganizationAdmin(AuditedObjectPermissionsMixin, AuditedAdminMixin, Guarde
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
 
-    @admin.display(description="Members")
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(member_count=Count("members"))
+
+    @admin.display(description="Members", ordering="member_count")
     def member_count(self, organization: Organization) -> int:
-        return organization.members.count()
+        return organization.member_count
 
 
 @admin.register(Team)
-class TeamAdmin(AuditedObjectPermissionsMixin, AuditedAdminMixin, GuardedModelAdmin):
+class TeamAdmin(KeepInUseMixin, AuditedObjectPermissionsMixin, AuditedAdminMixin, GuardedModelAdmin):
     list_display = ("name", "slug", "email", "is_active")
     list_filter = ("is_active",)
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
     inlines = (TeamMemberInline,)
+
+    def in_use(self, teams) -> list[str]:
+        # Their tickets would drop out of every agent's team queue with no activity on them.
+        holding = Team.objects.filter(pk__in=[team.pk for team in teams]).annotate(held=Count("tickets"))
+        return [
+            f"Team “{team}” holds {team.held} ticket(s): move them to another team from the desk first."
+            for team in holding.filter(held__gt=0).order_by("name")
+        ]
 
 
 @admin.register(TeamMember)
@@ -323,7 +355,7 @@ for otp_model in (TOTPDevice, StaticDevice):
 
 
 @admin.register(Group)
-class RoleAdmin(AuditedAdminMixin, DjangoGroupAdmin):
+class RoleAdmin(KeepInUseMixin, AuditedAdminMixin, DjangoGroupAdmin):
     """Roles are groups; the built-in ones cannot be renamed or deleted."""
 
     list_display = ("name", "built_in")
@@ -342,3 +374,13 @@ class RoleAdmin(AuditedAdminMixin, DjangoGroupAdmin):
 
     def delete_queryset(self, request, queryset):
         super().delete_queryset(request, queryset.exclude(name__in=BUILT_IN_ROLES))
+
+    def in_use(self, groups) -> list[str]:
+        # Deleting a role takes it from its holders with no role change on them.
+        holding = Group.objects.filter(pk__in=[group.pk for group in groups]).annotate(
+            holders=Count("role_assignments")
+        )
+        return [
+            f"Role “{group}” is held by {group.holders} user(s): take it from them first."
+            for group in holding.filter(holders__gt=0).order_by("name")
+        ]

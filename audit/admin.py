@@ -5,14 +5,19 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from django import forms
 from django.contrib import admin
-from django.core.exceptions import FieldDoesNotExist
+from django.contrib.admin.utils import unquote
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import transaction
 from django.db.models import Model
+from django.http import Http404
 
 import audit
 from audit.models import AuditEvent, SystemLogEntry
-from helpdesk.admin import ReadOnlyAdmin
+from helpdesk.admin import OddInputAdminMixin, ReadOnlyAdmin
 
 PLAIN_TYPES = (str, int, float, bool, date, Decimal, UUID, list, dict, type(None))
 
@@ -48,7 +53,7 @@ def _stored(obj: Model) -> Model | None:
     return type(obj)._default_manager.filter(pk=obj.pk).first() if obj.pk is not None else None
 
 
-class AuditedAdminMixin:
+class AuditedAdminMixin(OddInputAdminMixin):
     """Records every add, change and delete made in the admin (inline rows included) as a create, update
     or delete audit event with the before and after of each changed field, in the admin's transaction.
 
@@ -123,7 +128,35 @@ class SystemLogEntryAdmin(ReadOnlyAdmin):
 
 class AuditedObjectPermissionsMixin:
     """For django-guardian's "Object permissions" screens: each save records a permission_change event
-    with the user's or group's permissions on the object before and after."""
+    with the user's or group's permissions on the object before and after. An id in the address that
+    cannot be one answers 404 (guardian's views would crash on it), and the person to grant to is found
+    by their e-mail address however it is capitalised."""
+
+    def obj_perms_manage_view(self, request, object_pk):
+        _id_or_404(self.model, object_pk)
+        return super().obj_perms_manage_view(request, object_pk)
+
+    def obj_perms_manage_user_view(self, request, object_pk, user_id):
+        _id_or_404(self.model, object_pk)
+        _id_or_404(get_user_model(), user_id)
+        return super().obj_perms_manage_user_view(request, object_pk, user_id)
+
+    def obj_perms_manage_group_view(self, request, object_pk, group_id):
+        _id_or_404(self.model, object_pk)
+        _id_or_404(Group, group_id)
+        return super().obj_perms_manage_group_view(request, object_pk, group_id)
+
+    def get_obj_perms_user_select_form(self, request):
+        base = super().get_obj_perms_user_select_form(request)
+
+        class UserByEmailForm(base):
+            def clean_user(self):
+                user = get_user_model().objects.filter(email__iexact=self.cleaned_data["user"]).first()
+                if user is None:
+                    raise forms.ValidationError(self.fields["user"].error_messages["does_not_exist"])
+                return user
+
+        return UserByEmailForm
 
     def get_obj_perms_manage_user_form(self, request):
         return _audited_permissions_form(
@@ -134,6 +167,13 @@ class AuditedObjectPermissionsMixin:
         return _audited_permissions_form(
             super().get_obj_perms_manage_group_form(request), request.user, "group"
         )
+
+
+def _id_or_404(model: type[Model], value: str) -> None:
+    try:
+        model._meta.pk.to_python(unquote(value))
+    except ValidationError:
+        raise Http404(f"No {model._meta.verbose_name} with the id {value!r}.") from None
 
 
 def _audited_permissions_form(base, actor, holder: str):

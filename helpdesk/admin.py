@@ -1,13 +1,75 @@
 """Admin for the site configuration and the scheduler's runs; the read-only bases other admins use."""
 
+from django import forms
 from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views import main
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.forms.fields import InvalidJSONInput
+from django_tasks_db.admin import DBTaskResultAdmin
+from django_tasks_db.models import DBTaskResult
 
 from helpdesk import services
 from helpdesk.models import PeriodicTaskRun, SiteConfiguration
 
 
+class ChangeList(main.ChangeList):
+    """The admin's list answers odd query strings as it answers unknown filters (back to the list with
+    "?e=1"), not with a server error: a NUL byte (PostgreSQL text cannot hold one) or a date-hierarchy
+    year at the calendar's end (9999 has no next year to end its range)."""
+
+    def get_filters(self, request):
+        if any("\x00" in value for _, values in request.GET.lists() for value in values):
+            raise IncorrectLookupParameters("A NUL byte in the query string.")
+        try:
+            return super().get_filters(request)
+        except (ValueError, OverflowError) as error:
+            raise IncorrectLookupParameters(error) from error
+
+
+class JSONFormField(forms.JSONField):
+    """JSON nested deeper than the parser goes is invalid JSON (a form error), not a server error."""
+
+    def to_python(self, value):
+        try:
+            return super().to_python(value)
+        except RecursionError:
+            invalid = self.error_messages["invalid"]
+            raise ValidationError(invalid, code="invalid", params={"value": value}) from None
+
+    def bound_data(self, data, initial):
+        try:
+            return super().bound_data(data, initial)
+        except RecursionError:
+            return InvalidJSONInput(data)  # shown again as typed, with the error
+
+
+class OddInputAdminMixin:
+    """Every admin of the project: odd input (list filters, JSON) gets a clear answer, never a 500."""
+
+    formfield_overrides = {models.JSONField: {"form_class": JSONFormField}}
+
+    def get_changelist(self, request, **kwargs):
+        return ChangeList
+
+
+class KeepInUseMixin:
+    """For rows whose deletion would change other records behind the services' back (tickets losing
+    their team or their form's field labels, articles their category, holders their role, the audit
+    chain its actors): the delete page lists what holds them as protected, so neither the delete link
+    nor "Delete selected" removes them. Each admin names what holds its rows in in_use()."""
+
+    def in_use(self, objs) -> list[str]:
+        return []
+
+    def get_deleted_objects(self, objs, request):
+        deleted, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
+        return deleted, model_count, perms_needed, [*protected, *self.in_use(objs)]
+
+
 @admin.register(SiteConfiguration)
-class SiteConfigurationAdmin(admin.ModelAdmin):
+class SiteConfigurationAdmin(OddInputAdminMixin, admin.ModelAdmin):
     list_display = ("site_name", "maintenance_mode", "open_signup", "anonymous_submission", "updated_at")
     readonly_fields = ("updated_at", "updated_by")
 
@@ -24,7 +86,7 @@ class SiteConfigurationAdmin(admin.ModelAdmin):
         services.site_configuration_update(changes=changes, actor=request.user)
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(OddInputAdminMixin, admin.ModelAdmin):
     """Rows written only by the application: shown, never added, changed or deleted here."""
 
     def has_add_permission(self, request) -> bool:
@@ -51,8 +113,23 @@ class ReadOnlyInline(admin.TabularInline):
     extra = 0
     can_delete = False
 
+    def get_queryset(self, request):
+        # Each row shows its author or actor: fetched with the rows, not one query per row.
+        shown = [field.name for field in self.model._meta.concrete_fields if field.many_to_one]
+        return super().get_queryset(request).select_related(*(name for name in shown if name in self.fields))
+
     def has_add_permission(self, request, obj=None) -> bool:
         return False
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+
+# django-tasks-db's list of task results (read-only) with the project's guarded list: its filters too
+# take whatever the address says.
+admin.site.unregister(DBTaskResult)
+
+
+@admin.register(DBTaskResult)
+class TaskResultAdmin(OddInputAdminMixin, DBTaskResultAdmin):
+    pass

@@ -10,7 +10,7 @@ from django.urls import reverse
 from guardian.admin import GuardedModelAdmin
 
 from audit.admin import AuditedAdminMixin, AuditedModelAdmin, AuditedObjectPermissionsMixin
-from helpdesk.admin import ReadOnlyAdmin, ReadOnlyInline
+from helpdesk.admin import KeepInUseMixin, OddInputAdminMixin, ReadOnlyAdmin, ReadOnlyInline
 from tickets import services
 from tickets.models import (
     Attachment,
@@ -63,7 +63,7 @@ class TicketAdminForm(forms.ModelForm):
 
 
 @admin.register(Ticket)
-class TicketAdmin(AuditedObjectPermissionsMixin, GuardedModelAdmin):
+class TicketAdmin(OddInputAdminMixin, AuditedObjectPermissionsMixin, GuardedModelAdmin):
     """Ticket changes through the services; "Object permissions" grants one ticket to an agent outside
     its team (audited). Only "view" is offered: what an agent may do on a ticket they see follows from
     their role, and grants go to people, not roles."""
@@ -208,7 +208,7 @@ class TicketMessageAdmin(AuditedAdminMixin, ReadOnlyAdmin):
 
 
 @admin.register(TicketForm)
-class TicketFormAdmin(AuditedModelAdmin):
+class TicketFormAdmin(KeepInUseMixin, AuditedModelAdmin):
     list_display = (
         "title",
         "slug",
@@ -221,6 +221,18 @@ class TicketFormAdmin(AuditedModelAdmin):
     list_filter = ("is_active", "organization")
     search_fields = ("title", "slug")
     prepopulated_fields = {"slug": ("title",)}
+
+    def in_use(self, ticket_forms) -> list[str]:
+        # Its schema labels the custom fields of the tickets sent with it; without it the desk no longer
+        # shows or edits them.
+        used = TicketForm.objects.filter(pk__in=[form.pk for form in ticket_forms]).annotate(
+            used=Count("tickets")
+        )
+        return [
+            f"Form “{form}” was used for {form.used} ticket(s), whose custom fields it describes: "
+            "untick “Is active” to retire it instead."
+            for form in used.filter(used__gt=0).order_by("title")
+        ]
 
 
 class TagAdminForm(forms.ModelForm):
