@@ -1,10 +1,12 @@
-"""Maintenance mode: non-staff get a friendly 503 page while staff keep working."""
+"""Maintenance mode (non-staff get a friendly 503 page while staff keep working), and no caching of
+what a signed-in person is shown."""
 
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
 
 from accounts import rbac
 from helpdesk.models import SiteConfiguration
@@ -48,3 +50,18 @@ class MaintenanceModeMiddleware:
             response["Retry-After"] = "600"
             return response
         return self.get_response(request)
+
+
+class PrivatePagesMiddleware:
+    """A page shown to a signed-in person (their tickets, the queue, their sessions, recovery codes) is
+    kept by no cache, neither a shared proxy nor the browser's disk. Responses that say how they may be
+    cached (the queue fragment's ETag, a download) keep their own rules."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if "Cache-Control" not in response and request.user.is_authenticated:
+            add_never_cache_headers(response)
+        return response

@@ -219,7 +219,8 @@ def ticket_create(
         existing = Ticket.objects.filter(submission_key=submission_key, requester=requester).first()
         if existing is not None:
             return existing
-    subject, description = subject.strip(), description.strip()
+    # One line: a line break in a subject has no place in a list, and none in a mail header.
+    subject, description = " ".join(subject.split()), description.strip()
     if not subject or not description:
         raise ValidationError({"subject" if not subject else "description": "This field is required."})
     values = schema.clean_values(form.schema, custom_fields or {}) if form is not None else {}
