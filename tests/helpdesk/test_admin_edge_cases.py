@@ -1,4 +1,4 @@
-"""The Django admin under input: a clear answer (never a 500), deletes that would change
+"""The Django admin: odd input gets a clear answer (never a 500), deletes that would change
 other records behind the services' back are refused, and pages cost the same queries for few or many
 rows."""
 
