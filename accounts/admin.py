@@ -119,6 +119,36 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
     inlines = (RoleAssignmentInline,)
     actions = ("suspend_users", "activate_users", "unlock_sign_in", "sign_out_everywhere", "reset_two_factor")
 
+    STATUS_FIELDS = ("status", "suspended_until", "suspension_reason")
+
+    def save_model(self, request, obj, form, change):
+        """A status set on the form goes through user_suspend / user_activate (their audit events say
+        "suspend" and "activate", and activating clears the suspension's date and reason); the other
+        fields save as usual. Nobody suspends themselves."""
+        if not change or not set(self.STATUS_FIELDS) & set(form.changed_data):
+            return super().save_model(request, obj, form, change)
+        wanted = {name: getattr(obj, name) for name in self.STATUS_FIELDS}
+        stored = User.objects.get(pk=obj.pk)
+        for name in self.STATUS_FIELDS:
+            setattr(obj, name, getattr(stored, name))
+        form.changed_data[:] = [name for name in form.changed_data if name not in self.STATUS_FIELDS]
+        super().save_model(request, obj, form, change)
+        if wanted["status"] == User.Status.SUSPENDED:
+            if obj.pk == request.user.pk:
+                self.message_user(request, "You cannot suspend yourself.", messages.ERROR)
+                return
+            services.user_suspend(
+                obj, until=wanted["suspended_until"], reason=wanted["suspension_reason"], actor=request.user
+            )
+        elif wanted["status"] == User.Status.ACTIVE:
+            services.user_activate(obj, actor=request.user)
+        else:  # back to pending: no service stands for it; recorded as the admin's other edits are
+            changes = {name: (getattr(stored, name), value) for name, value in wanted.items()}
+            for name, value in wanted.items():
+                setattr(obj, name, value)
+            obj.save(update_fields=list(self.STATUS_FIELDS))
+            self.record_edit(request, "update", obj, changes)
+
     def user_change_password(self, request, id, form_url=""):
         # Django's view saves the new password itself; what the password service adds (the audit event,
         # signing the account out everywhere else) follows in the same transaction once it has.

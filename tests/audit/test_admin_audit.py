@@ -1,10 +1,13 @@
 """Edits made in the Django admin are audited with the before and after of each changed field."""
 
+from datetime import timedelta
+
 import pytest
 from django.contrib import admin
 from django.contrib.auth.models import Group
 from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts import roles
 from accounts import services as account_services
@@ -22,6 +25,7 @@ from tests.factories import (
     make_administrator,
     make_agent,
     make_article,
+    make_customer,
 )
 from tickets.models import Tag, TicketForm
 
@@ -207,3 +211,45 @@ def test_role_assignments_edited_inline_on_the_user_are_role_changes_too(admin_c
     assert not AuditEvent.objects.filter(
         object_type=ContentType.objects.get_for_model(RoleAssignment)
     ).exists()
+
+
+def test_a_status_set_in_the_user_admin_goes_through_suspend_and_activate(client):
+    admin_user = make_administrator()
+    client.force_login(admin_user)
+    customer = make_customer(name="Sam")
+    until = (timezone.now() + timedelta(days=3)).replace(microsecond=0)
+    page = client.get(change_url(customer))
+    response = client.post(change_url(customer), form_data(
+        page, status="suspended", suspension_reason="Abusive messages", name="Samantha",
+        suspended_until_0=timezone.localtime(until).strftime("%Y-%m-%d"),
+        suspended_until_1=timezone.localtime(until).strftime("%H:%M:%S"),
+    ))  # fmt: skip
+    assert response.status_code == 302
+    customer.refresh_from_db()
+    assert (customer.status, customer.suspension_reason, customer.suspended_until, customer.name) == (
+        "suspended",
+        "Abusive messages",
+        until,
+        "Samantha",
+    )
+    suspend = AuditEvent.objects.filter(action="suspend", object_id=str(customer.pk)).get()
+    assert suspend.changes["status"] == ["active", "suspended"]
+    update = AuditEvent.objects.filter(action="update", object_id=str(customer.pk)).get()
+    assert set(update.changes) == {"name"}
+
+    page = client.get(change_url(customer))
+    client.post(change_url(customer), form_data(page, status="active"))
+    customer.refresh_from_db()
+    # Activating clears the suspension's date and reason, as the service does.
+    assert (customer.status, customer.suspended_until, customer.suspension_reason) == ("active", None, "")
+    assert AuditEvent.objects.filter(action="activate", object_id=str(customer.pk)).exists()
+
+
+def test_an_administrator_cannot_suspend_themselves_in_the_user_admin(client):
+    admin_user = make_administrator()
+    client.force_login(admin_user)
+    page = client.get(change_url(admin_user))
+    response = client.post(change_url(admin_user), form_data(page, status="suspended"), follow=True)
+    assert "You cannot suspend yourself." in response.content.decode()
+    admin_user.refresh_from_db()
+    assert admin_user.status == "active"
