@@ -179,11 +179,11 @@ def _incoming(record: dict, default_status: str) -> _Incoming:
                         ("category", category or "")):  # fmt: skip
         if "\x00" in value:
             raise ValueError(HAS_NUL.format(name=name))
-    status = str(record.get("status") or default_status)
+    status = str(record.get("status") or default_status).strip().lower()  # "Published" as "published"
     if status not in STATUSES:
         raise ValueError(UNKNOWN_STATUS.format(status=status))
     fields = {"title": title[:200], "body": body, "tags": tags}
-    visibility = str(record.get("visibility") or "")
+    visibility = str(record.get("visibility") or "").strip().lower()
     if visibility:
         if visibility not in VISIBILITIES:
             raise ValueError(UNKNOWN_VISIBILITY.format(visibility=visibility))
@@ -225,7 +225,12 @@ def _category_by_slug(slug: str, name: str) -> Category:
 def _apply(incoming: _Incoming) -> str:
     """Create or update one article; returns which list of the report it belongs in."""
     fields = {**incoming.fields, "category": _category(incoming.category, incoming.category_slug)}
-    existing = Article.objects.filter(slug=incoming.slug).first()
+    # By its slug, or by a slug it had before a rename (an export older than the rename updates the
+    # renamed article instead of bringing a copy back at the old address).
+    existing = (
+        Article.objects.filter(slug=incoming.slug).first()
+        or Article.objects.filter(old_slugs__slug=incoming.slug).first()
+    )
     if existing is None:
         services.article_create(slug=incoming.slug, status=incoming.status, actor=None, **fields)
         return "created"

@@ -2,6 +2,7 @@
 suggestions shown beside the ticket form (deflection)."""
 
 from django.core.cache import cache
+from django.core.paginator import Paginator
 from django.db.models import Count, F
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
@@ -17,6 +18,7 @@ from knowledge.search import search_articles
 
 ARTICLE_TEMPLATE = "knowledge/article_detail.html"
 CATEGORY_COUNTS_SECONDS = 60
+CATEGORY_PAGE_SIZE = 30
 
 
 @require_GET
@@ -54,11 +56,16 @@ def _counts_by_category(listed, *, audience: str) -> dict[int, int]:
 @require_GET
 def category_detail(request: HttpRequest, slug: str) -> HttpResponse:
     category = get_object_or_404(Category.objects.select_related("parent"), slug=slug)
-    articles = Article.objects.publicly_listed_to(request.user).filter(category=category).order_by("title")
+    articles = (
+        Article.objects.publicly_listed_to(request.user).filter(category=category).order_by("title", "pk")
+    )
+    page = Paginator(articles.only("slug", "title", "excerpt"), CATEGORY_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
     children = category.children.all()
     return render(
         request, "knowledge/category_detail.html",
-        {"category": category, "articles": articles, "children": children},
+        {"category": category, "page": page, "children": children},
     )  # fmt: skip
 
 

@@ -204,3 +204,26 @@ def test_a_record_without_a_category_slug_finds_the_category_by_its_name(tmp_pat
     _jsonl(source, _record(category="passwords"))
     import_articles(source)
     assert Article.objects.get(slug="vpn-help").category == passwords and Category.objects.count() == 1
+
+
+def test_an_export_older_than_a_rename_updates_the_renamed_article(tmp_path):
+    article = make_article(title="Reset your password", body="Old text")
+    old_slug = article.slug
+    services.article_update(article, slug="password-reset", actor=None)
+    _jsonl(tmp_path / "old.jsonl", _record(slug=old_slug, title="Reset your password", body="New text"))
+    report = import_articles(tmp_path / "old.jsonl")
+    assert (len(report.created), len(report.updated)) == (0, 1)
+    article.refresh_from_db()
+    assert (article.slug, article.body) == ("password-reset", "New text")
+    assert Article.objects.count() == 1
+
+
+def test_status_and_visibility_are_read_whatever_their_case(tmp_path):
+    _jsonl(
+        tmp_path / "a.jsonl",
+        _record(slug="vpn", title="VPN", body="x", status="Draft", visibility="Internal"),
+    )
+    report = import_articles(tmp_path / "a.jsonl")
+    assert not report.skipped
+    article = Article.objects.get(slug="vpn")
+    assert (article.status, article.visibility) == ("draft", "internal")
