@@ -268,13 +268,9 @@ class TeamAdmin(KeepInUseMixin, AuditedObjectPermissionsMixin, AuditedAdminMixin
     prepopulated_fields = {"slug": ("name",)}
     inlines = (TeamMemberInline,)
 
-    def in_use(self, teams) -> list[str]:
-        # Their tickets would drop out of every agent's team queue with no activity on them.
-        holding = Team.objects.filter(pk__in=[team.pk for team in teams]).annotate(held=Count("tickets"))
-        return [
-            f"Team “{team}” holds {team.held} ticket(s): move them to another team from the desk first."
-            for team in holding.filter(held__gt=0).order_by("name")
-        ]
+    # Their tickets would drop out of every agent's team queue with no activity on them.
+    held_by = "tickets"
+    held_message = "Team “{obj}” holds {count} ticket(s): move them to another team from the desk first."
 
 
 @admin.register(TeamMember)
@@ -405,12 +401,6 @@ class RoleAdmin(KeepInUseMixin, AuditedAdminMixin, DjangoGroupAdmin):
     def delete_queryset(self, request, queryset):
         super().delete_queryset(request, queryset.exclude(name__in=BUILT_IN_ROLES))
 
-    def in_use(self, groups) -> list[str]:
-        # Deleting a role takes it from its holders with no role change on them.
-        holding = Group.objects.filter(pk__in=[group.pk for group in groups]).annotate(
-            holders=Count("role_assignments")
-        )
-        return [
-            f"Role “{group}” is held by {group.holders} user(s): take it from them first."
-            for group in holding.filter(holders__gt=0).order_by("name")
-        ]
+    # Deleting a role would take it from its holders with no role change on them.
+    held_by = "role_assignments"
+    held_message = "Role “{obj}” is held by {count} user(s): take it from them first."

@@ -6,6 +6,7 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views import main
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import Count
 from django.forms.fields import InvalidJSONInput
 from django_tasks_db.admin import DBTaskResultAdmin
 from django_tasks_db.models import DBTaskResult
@@ -58,10 +59,18 @@ class KeepInUseMixin:
     """For rows whose deletion would change other records behind the services' back (tickets losing
     their team or their form's field labels, articles their category, holders their role, the audit
     chain its actors): the delete page lists what holds them as protected, so neither the delete link
-    nor "Delete selected" removes them. Each admin names what holds its rows in in_use()."""
+    nor "Delete selected" removes them. Each admin names the relation that holds its rows (held_by)
+    and what to say about it, or overrides in_use()."""
+
+    held_by = ""  # a reverse relation: an object with rows in it is kept
+    held_message = ""  # formatted with the object and the number of rows holding it
 
     def in_use(self, objs) -> list[str]:
-        return []
+        if not self.held_by:
+            return []
+        holding = self.model._default_manager.filter(pk__in=[obj.pk for obj in objs])
+        holding = holding.annotate(held=Count(self.held_by)).filter(held__gt=0).order_by("pk")
+        return [self.held_message.format(obj=obj, count=obj.held) for obj in holding]
 
     def get_deleted_objects(self, objs, request):
         deleted, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)

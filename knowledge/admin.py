@@ -2,7 +2,6 @@
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count
 
 from audit.admin import AuditedModelAdmin
 from helpdesk.admin import KeepInUseMixin, ReadOnlyInline
@@ -16,15 +15,9 @@ class CategoryAdmin(KeepInUseMixin, AuditedModelAdmin):
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
 
-    def in_use(self, categories) -> list[str]:
-        # Its articles would lose their category with no revision or audit event on them.
-        holding = Category.objects.filter(pk__in=[category.pk for category in categories]).annotate(
-            held=Count("articles")
-        )
-        return [
-            f"Category “{category}” holds {category.held} article(s): move them to another category first."
-            for category in holding.filter(held__gt=0).order_by("name")
-        ]
+    # Its articles would lose their category with no revision or audit event on them.
+    held_by = "articles"
+    held_message = "Category “{obj}” holds {count} article(s): move them to another category first."
 
 
 class ArticleRevisionInline(ReadOnlyInline):

@@ -222,17 +222,13 @@ class TicketFormAdmin(KeepInUseMixin, AuditedModelAdmin):
     search_fields = ("title", "slug")
     prepopulated_fields = {"slug": ("title",)}
 
-    def in_use(self, ticket_forms) -> list[str]:
-        # Its schema labels the custom fields of the tickets sent with it; without it the desk no longer
-        # shows or edits them.
-        used = TicketForm.objects.filter(pk__in=[form.pk for form in ticket_forms]).annotate(
-            used=Count("tickets")
-        )
-        return [
-            f"Form “{form}” was used for {form.used} ticket(s), whose custom fields it describes: "
-            "untick “Is active” to retire it instead."
-            for form in used.filter(used__gt=0).order_by("title")
-        ]
+    # Its schema labels the custom fields of the tickets sent with it; without it the desk no longer
+    # shows or edits them.
+    held_by = "tickets"
+    held_message = (
+        "Form “{obj}” was used for {count} ticket(s), whose custom fields it describes: "
+        "untick “Is active” to retire it instead."
+    )
 
 
 class TagAdminForm(forms.ModelForm):
