@@ -31,7 +31,7 @@ run: demo
 	trap 'kill $$worker $$scheduler 2>/dev/null' EXIT INT TERM; $(MANAGE) runserver 127.0.0.1:8000
 
 test: install
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
