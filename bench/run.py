@@ -10,6 +10,7 @@ Not part of `make test`.
 """
 
 import argparse
+import gc
 import http.client
 import json
 import os
@@ -74,6 +75,9 @@ def prepare() -> dict:
     big = Ticket.objects.visible_to(agent).annotate(size=Count("messages")).order_by("-size")[0]
     article = Article.objects.published().filter(visibility="public", slug__startswith="how").first()
     article = article or Article.objects.published().filter(visibility="public").first()
+    # As the WSGI entry point does once the application is loaded (helpdesk/wsgi.py).
+    gc.collect()
+    gc.freeze()
     return {
         "agent": agent,
         "customer": customer,
