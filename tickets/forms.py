@@ -7,11 +7,11 @@ from django.http import QueryDict
 from django.urls import reverse_lazy
 
 from accounts import rbac
-from accounts.models import Team
+from accounts.models import Team, User
 from helpdesk.forms import parse_id
 from tickets import schema
 from tickets.filters import TicketQueueFilter
-from tickets.models import TicketForm
+from tickets.models import SavedView, TicketForm
 
 CUSTOM_PREFIX = "cf_"
 FILES_AGAIN = "For your security, files are not kept when the form has errors: please choose them again."
@@ -45,7 +45,7 @@ class TicketSubmitForm(forms.Form):
     )
     email = forms.EmailField(
         label="Your e-mail address",
-        max_length=254,  # the account's column; the form field alone would allow 320
+        max_length=User._meta.get_field("email").max_length,  # the account's (the form field allows 320)
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
     )
     subject = forms.CharField(
@@ -137,7 +137,7 @@ class WorkspaceReplyForm(forms.Form):
 
 
 class SavedViewForm(forms.Form):
-    QUERY_MAX_LENGTH = 1000  # SavedView.query's column
+    QUERY_MAX_LENGTH = SavedView._meta.get_field("query").max_length
     QUERY_TOO_LONG = "These filters are too long to save as a view: shorten the search or remove a filter."
 
     name = forms.CharField(max_length=80, label="View name")
