@@ -168,8 +168,8 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
         return super().get_queryset(request).prefetch_related("role_assignments__role")
 
     def in_use(self, users) -> list[str]:
-        # Deleting an actor would null the actor of their audit events, and the hash chain, which covers
-        # it, would no longer verify. People who acted are suspended instead.
+        # The audit trail protects its actors (the hash chain covers their ids): say so before the
+        # attempt, with the way out, instead of failing on ProtectedError.
         acted = AuditEvent.objects.filter(actor__in=[user.pk for user in users]).order_by()
         events = dict(acted.values_list("actor").annotate(Count("pk")))
         return [

@@ -59,11 +59,13 @@ class AuditEvent(models.Model):
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     action = models.CharField(max_length=40, db_index=True)
     category = models.CharField(max_length=10, choices=Category.choices, default=Category.BUSINESS)
+    # PROTECT: both ids are part of the hashed content, so nulling them would break the chain. People
+    # who acted are suspended, not deleted; a removed model's content type stays while events name it.
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     actor_repr = models.CharField(max_length=300, help_text="Who, as they were named then (or System).")
-    object_type = models.ForeignKey(ContentType, null=True, blank=True, on_delete=models.SET_NULL)
+    object_type = models.ForeignKey(ContentType, null=True, blank=True, on_delete=models.PROTECT)
     object_id = models.CharField(max_length=64, blank=True)
     object_repr = models.CharField(max_length=300, blank=True)
     changes = models.JSONField(

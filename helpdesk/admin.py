@@ -73,8 +73,11 @@ class KeepInUseMixin:
         return [self.held_message.format(obj=obj, count=obj.held) for obj in holding]
 
     def get_deleted_objects(self, objs, request):
-        deleted, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
-        return deleted, model_count, perms_needed, [*protected, *self.in_use(objs)]
+        held = self.in_use(objs)
+        if held:
+            # The refusal is decided; don't collect (and list) every ticket or audit event behind it.
+            return [], {}, set(), held
+        return super().get_deleted_objects(objs, request)
 
 
 @admin.register(SiteConfiguration)

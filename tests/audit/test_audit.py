@@ -5,6 +5,7 @@ import threading
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.db.models import ProtectedError
 from django.urls import reverse
 
 import audit
@@ -93,6 +94,15 @@ def test_a_deleted_row_breaks_the_chain():
         audit.record("update", actor=None, object_repr=str(number))
     AuditEvent.objects.filter(sequence=2).delete()
     assert verify_chain()[1].sequence == 3
+
+
+def test_an_actor_cannot_be_deleted_from_under_the_chain():
+    agent = make_agent()
+    audit.record("update", actor=agent, object_repr="something")
+    with pytest.raises(ProtectedError):
+        agent.delete()
+    assert AuditEvent.objects.get(action="update").actor == agent
+    assert verify_chain()[1] is None
 
 
 @pytest.mark.django_db(transaction=True)
