@@ -329,6 +329,9 @@ def ticket_reply(
             changed.append("first_response_at")
         if ticket.status == Status.NEW and status_after is None:
             status_after = Status.OPEN
+        if actor is not None and ticket.assignee_id == actor.pk:  # answering it, they have read it
+            ticket.assignee_seen_at = message.created_at
+            changed.append("assignee_seen_at")
     else:
         ticket.last_customer_message_at = message.created_at
         changed.append("last_customer_message_at")

@@ -394,8 +394,36 @@ def test_opening_as_assignee_clears_the_unread_marker(client, desk):
     services.ticket_reply(ticket, body="Any news?", actor=desk["customer"])
     assert Ticket.objects.get(pk=ticket.pk).unread_by_assignee
     client.force_login(desk["agent"])
+    page = client.get(reverse("tickets:desk_ticket", args=[ticket.number])).content.decode()
+    assert 'hx-trigger="load"' in page and "Mark as read" in page  # htmx, or the <noscript> form
+    assert Ticket.objects.get(pk=ticket.pk).unread_by_assignee  # opening (GET) changes nothing
     assert client.get(reverse("tickets:desk_seen", args=[ticket.number])).status_code == 405
-    assert client.post(reverse("tickets:desk_seen", args=[ticket.number])).status_code == 204
+    seen_url = reverse("tickets:desk_seen", args=[ticket.number])
+    assert client.post(seen_url, headers={"HX-Request": "true"}).status_code == 204
+    assert not Ticket.objects.get(pk=ticket.pk).unread_by_assignee
+    page = client.get(reverse("tickets:desk_ticket", args=[ticket.number])).content.decode()
+    assert 'hx-trigger="load"' not in page and "Mark as read" not in page
+
+
+def test_mark_as_read_without_javascript_returns_to_the_ticket(client, desk):
+    ticket = desk["printer"]
+    services.ticket_assign(ticket, assignee=desk["agent"], actor=desk["agent"])
+    services.ticket_reply(ticket, body="Any news?", actor=desk["customer"])
+    client.force_login(desk["agent"])
+    response = client.post(reverse("tickets:desk_seen", args=[ticket.number]))
+    assert response.status_code == 302
+    assert response["Location"] == reverse("tickets:desk_ticket", args=[ticket.number])
+    assert not Ticket.objects.get(pk=ticket.pk).unread_by_assignee
+
+
+def test_answering_as_assignee_clears_the_unread_marker_and_a_colleague_does_not(desk):
+    ticket = desk["printer"]
+    services.ticket_assign(ticket, assignee=desk["agent"], actor=desk["agent"])
+    services.ticket_reply(ticket, body="Any news?", actor=desk["customer"])
+    colleague = make_agent(ticket.team)
+    services.ticket_reply(Ticket.objects.get(pk=ticket.pk), body="Looking into it.", actor=colleague)
+    assert Ticket.objects.get(pk=ticket.pk).unread_by_assignee
+    services.ticket_reply(Ticket.objects.get(pk=ticket.pk), body="Fixed.", actor=desk["agent"])
     assert not Ticket.objects.get(pk=ticket.pk).unread_by_assignee
 
 

@@ -210,7 +210,9 @@ def workspace_merge(request: HttpRequest, number: str) -> HttpResponse:
 @require_POST
 def workspace_seen(request: HttpRequest, number: str) -> HttpResponse:
     services.ticket_mark_seen(_workspace_ticket(request, number), actor=request.user)
-    return HttpResponse(status=204)
+    if request.htmx:
+        return HttpResponse(status=204)
+    return redirect("tickets:desk_ticket", number=number)  # the page's form without JavaScript
 
 
 @agent_required
