@@ -1,16 +1,19 @@
 """Search quality on the StackFAQ collection: MRR@10 and Recall@5 of the site's own KB search.
 
-    .venv/bin/python bench/kb_search_quality.py [--queries PATH] [--baseline]
+    .venv/bin/python bench/kb_search_quality.py [--queries PATH] [--baseline] [--sensitivity]
 
 Creates a throw-away database, imports ../shared/data/stackfaq/articles.jsonl with `kb_import`,
 runs every question through knowledge.search.search_articles (what /kb/search/ runs) and prints the
-figures. --baseline also scores plain full-text search (websearch_to_tsquery, every word ANDed,
-ranked by ts_rank) for comparison.
+figures with a 95% bootstrap interval and the MRR@10 of two halves split by article. --baseline
+also scores plain full-text search (websearch_to_tsquery, every word ANDed, ranked by ts_rank) for
+comparison; --sensitivity scores the site search again with each ranking weight at zero, half and
+double its value.
 """
 
 import argparse
 import json
 import os
+import random
 import statistics
 import sys
 import time
@@ -20,6 +23,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
 DATA = ROOT.parent / "shared" / "data" / "stackfaq"
+WEIGHTS = ("COVERAGE_WEIGHT", "TITLE_WEIGHT", "DENSITY_WEIGHT", "PHRASE_BONUS")
+
+
+def bootstrap_interval(values: list[float], resamples: int = 2000) -> tuple[float, float]:
+    """The 95% bootstrap interval of the mean: how far the figure could move on another question set of
+    the same kind and size."""
+    pick = random.Random(0)
+    means = sorted(statistics.mean(pick.choices(values, k=len(values))) for _ in range(resamples))
+    return means[int(resamples * 0.025)], means[int(resamples * 0.975) - 1]
 
 
 def main() -> None:
@@ -29,6 +41,7 @@ def main() -> None:
     parser.add_argument("--articles", type=Path, default=DATA / "articles.jsonl")
     parser.add_argument("--queries", type=Path, default=DATA / "queries-tuning.jsonl")
     parser.add_argument("--baseline", action="store_true")
+    parser.add_argument("--sensitivity", action="store_true")
     args = parser.parse_args()
 
     import django
@@ -39,6 +52,7 @@ def main() -> None:
     from django.db import connection
     from django.utils.text import slugify
 
+    from knowledge import search
     from knowledge.models import Article
     from knowledge.search import search_articles
 
@@ -52,6 +66,10 @@ def main() -> None:
         slug_to_pk = dict(Article.objects.values_list("slug", "pk"))
         queries = [json.loads(line) for line in args.queries.read_text(encoding="utf-8").splitlines() if line]
         visitor = AnonymousUser()
+        # Two halves of the questions, split by the article they ask for: a weight chosen on one half
+        # should score about as well on the other, whose articles it never saw.
+        articles = sorted({query["relevant_article"] for query in queries}, key=str)
+        half = {article: index % 2 for index, article in enumerate(articles)}
 
         def site_search(text: str) -> list[int]:
             return [hit.article.pk for hit in search_articles(visitor, text, limit=10)]
@@ -68,7 +86,8 @@ def main() -> None:
 
         engines = [("site search", site_search)] + ([("plain FTS", plain_search)] if args.baseline else [])
         print(f"{len(slug_to_pk)} articles, {len(queries)} questions from {args.queries.name}")
-        for name, engine in engines:
+
+        def score(engine) -> tuple[list[float], list[float], list[float]]:
             reciprocal, recall, timings = [], [], []
             for query in queries:
                 wanted = slug_to_pk[by_id[query["relevant_article"]]]
@@ -78,10 +97,36 @@ def main() -> None:
                 rank = found.index(wanted) + 1 if wanted in found else None
                 reciprocal.append(1 / rank if rank else 0.0)
                 recall.append(1.0 if rank and rank <= 5 else 0.0)
+            return reciprocal, recall, timings
+
+        for name, engine in engines:
+            reciprocal, recall, timings = score(engine)
+            low, high = bootstrap_interval(reciprocal)
+            halves = [
+                statistics.mean(
+                    value
+                    for value, query in zip(reciprocal, queries, strict=True)
+                    if half[query["relevant_article"]] == side
+                )
+                for side in (0, 1)
+            ]
             print(
-                f"{name:12}  MRR@10 {statistics.mean(reciprocal):.3f}   "
+                f"{name:12}  MRR@10 {statistics.mean(reciprocal):.3f} (95% CI {low:.3f}-{high:.3f}; "
+                f"halves {halves[0]:.3f} / {halves[1]:.3f})   "
                 f"Recall@5 {statistics.mean(recall):.3f}   p50 {statistics.median(timings):.1f} ms"
             )
+        if args.sensitivity:
+            print("\nEach weight of knowledge.search at 0, half and double its value, the others unchanged:")
+            for weight in WEIGHTS:
+                chosen = getattr(search, weight)
+                row = []
+                for factor in (0, 0.5, 2):
+                    setattr(search, weight, chosen * factor)
+                    try:
+                        row.append(f"x{factor:<3} {statistics.mean(score(site_search)[0]):.3f}")
+                    finally:
+                        setattr(search, weight, chosen)
+                print(f"  {weight:16} = {chosen:<4} " + "   ".join(row))
     finally:
         connection.creation.destroy_test_db(test_database, verbosity=0)
 

@@ -202,6 +202,15 @@ def test_natural_questions_find_the_right_article_first(corpus, question, expect
     assert hits and hits[0].article == corpus[expected]
 
 
+def test_the_whole_phrase_outranks_the_same_words_apart(monkeypatch):
+    filler = " ".join(f"note{number}" for number in range(200))
+    phrase = make_article(title="Guide one", body=f"{filler} Use the sync calendar button. {filler}")
+    apart = make_article(title="Guide two", body="The calendar page shows when to sync.")
+    assert [hit.article for hit in search_articles(AnonymousUser(), "sync calendar")] == [phrase, apart]
+    monkeypatch.setattr("knowledge.search.PHRASE_BONUS", 0)  # the bonus, not chance, decides the order
+    assert [hit.article for hit in search_articles(AnonymousUser(), "sync calendar")] == [apart, phrase]
+
+
 def test_snippets_highlight_matches_safely(client, corpus):
     body = client.get(reverse("knowledge:search"), {"q": "junk folder"}).content.decode()
     assert "<mark>junk</mark>" in body
