@@ -5,9 +5,10 @@
 Drops and recreates the named database (on the embedded server, or DATABASE_URL's server), migrates
 it, then fills it with bulk SQL in batches: 50 organisations, 5,000 customers, 200 agents in 20
 teams, N tickets (about 99 % solved, a few thousand open; customers, priorities and channels
-skewed) with 1-30 messages each (most 1-3, one in 5,000 a thread of 200+), activities, tags, and KB
-articles. Text comes from small English, German, French and Spanish word lists; PostgreSQL computes
-the search vectors. Secondary indexes are dropped during the load and rebuilt after it.
+skewed) with 1-30 messages each (most 1-3, one in 5,000 a thread of 200+), activities (created, the
+status change, and one per message, as the services write them), tags, and KB articles. Text comes
+from small English, German, French and Spanish word lists; PostgreSQL computes the search vectors.
+Secondary indexes are dropped during the load and rebuilt after it.
 """
 
 import argparse
@@ -331,6 +332,11 @@ FROM tickets_ticket t WHERE t.number BETWEEN %(lo)s AND %(hi)s
 UNION ALL
 SELECT t.id, t.assignee_id, 'status', 'status', '"open"'::jsonb, to_jsonb(t.status), t.updated_at
 FROM tickets_ticket t WHERE t.number BETWEEN %(lo)s AND %(hi)s AND t.status <> 'new'
+UNION ALL
+SELECT m.ticket_id, m.author_id, CASE WHEN m.is_internal THEN 'note' ELSE 'reply' END, '', NULL::jsonb,
+       to_jsonb(m.uid::text), m.created_at
+FROM tickets_ticketmessage m JOIN tickets_ticket t ON t.id = m.ticket_id
+WHERE t.number BETWEEN %(lo)s AND %(hi)s
 """
 
 TICKET_TAGS = """

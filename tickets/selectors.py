@@ -272,6 +272,8 @@ class Workspace:
 # A long thread opens with its first message and the latest ones; the rest is one click away. Rendering
 # hundreds of message cards on every visit is what made big tickets slow.
 THREAD_WINDOW = 40
+TIMELINE_LENGTH = 100
+THREAD_ACTIONS = (TicketActivity.Action.REPLY, TicketActivity.Action.NOTE)
 
 
 def ticket_workspace(user: User, ticket: Ticket, *, full_thread: bool = False) -> Workspace:
@@ -289,7 +291,12 @@ def ticket_workspace(user: User, ticket: Ticket, *, full_thread: bool = False) -
             visible.filter(Q(pk__in=first) | Q(pk__in=latest)).for_thread().order_by("created_at", "pk")
         )
         hidden = visible.count() - len(thread) if len(thread) > THREAD_WINDOW else 0
-    activities = list(ticket.activities.select_related("actor").order_by("-created_at", "-pk")[:100])
+    # The thread shows every reply and note; the timeline shows what else happened to the ticket.
+    activities = list(
+        ticket.activities.exclude(action__in=THREAD_ACTIONS)
+        .select_related("actor")
+        .order_by("-created_at", "-pk")[:TIMELINE_LENGTH]
+    )
     other_tickets = list(
         Ticket.objects.visible_to(user)
         .filter(requester_id=ticket.requester_id)

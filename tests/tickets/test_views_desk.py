@@ -681,3 +681,17 @@ def test_each_table_fragment_refreshes_the_views_beside_it(client, desk):
     after = client.get(pending, headers={**headers, "If-None-Match": before["ETag"]})
     assert after.status_code == 200, "a changed count alone changes the fragment"
     assert '<span class="count">1</span>' in mine_count(after)
+
+
+def test_the_timeline_leaves_replies_and_notes_to_the_thread(client, desk):
+    ticket = desk["printer"]
+    services.ticket_reply(ticket, body="Turn it off.", actor=desk["agent"])
+    services.ticket_add_note(Ticket.objects.get(pk=ticket.pk), body="Third time.", actor=desk["agent"])
+    services.ticket_update_fields(
+        Ticket.objects.get(pk=ticket.pk), changes={"priority": "urgent"}, actor=desk["agent"]
+    )
+    client.force_login(desk["agent"])
+    response = client.get(reverse("tickets:desk_ticket", args=[ticket.number]))
+    timeline = [entry.action for entry in response.context["workspace"].activities]
+    assert timeline == ["priority", "status", "created"]  # the reply opened the ticket: a status change
+    assert ticket.activities.filter(action__in=["reply", "note"]).count() == 2  # still recorded
