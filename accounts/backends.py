@@ -7,7 +7,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts import rbac
-from accounts.models import User
+from accounts.models import User, email_key
 
 
 class RoleAwareBackend(ModelBackend):
@@ -54,4 +54,4 @@ def lockout_username(request, credentials: dict | None = None) -> str | None:
         typed = getattr(request, "data", request.POST).get(settings.AXES_USERNAME_FORM_FIELD)
     else:
         typed = None
-    return typed.strip().lower() if isinstance(typed, str) else typed
+    return email_key(typed) if isinstance(typed, str) else typed

@@ -5,7 +5,7 @@ from django.contrib.auth import forms as auth_forms
 from django.contrib.auth import password_validation
 from django.utils import formats, timezone
 
-from accounts.models import TIMEZONE_CHOICES, User
+from accounts.models import TIMEZONE_CHOICES, User, validate_ascii_email
 
 SUSPENDED = "This account is suspended{until}.{reason} Contact support if you think this is a mistake."
 PENDING = (
@@ -38,7 +38,11 @@ class LoginForm(auth_forms.AuthenticationForm):
 
 class SignupForm(forms.Form):
     name = forms.CharField(max_length=150, widget=forms.TextInput(attrs={"autocomplete": "name"}))
-    email = forms.EmailField(label="E-mail address", widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+    email = forms.EmailField(
+        label="E-mail address",
+        validators=[validate_ascii_email],
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
     password = forms.CharField(
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
@@ -74,7 +78,7 @@ class PasswordResetForm(auth_forms.PasswordResetForm):
         # Pending accounts (created by an anonymous ticket submission) activate themselves by
         # setting a password, so they receive reset mail too; suspended accounts do not, unless the
         # suspension has run out (it ends by itself, as at sign-in, before the nightly job stores it).
-        for user in User.objects.filter(email__iexact=email):
+        for user in User.objects.with_email(email):
             status = user.effective_status()
             if status == User.Status.PENDING or (status == User.Status.ACTIVE and user.has_usable_password()):
                 yield user

@@ -26,6 +26,26 @@ def validate_timezone(value: str) -> None:
         raise ValidationError(f"{value!r} is not a known time zone.")
 
 
+EMAIL_NOT_ASCII = (
+    "Use an address of plain letters, digits and punctuation (for an internationalised domain, its "
+    "xn-- form)."
+)
+
+
+def email_key(value: str) -> str:
+    """The spelling every look-up of an account by e-mail compares with `Lower("email")`, and the one
+    sign-in lockouts and rate limits count under: trimmed and lower-cased. Stored addresses are ASCII
+    (`validate_ascii_email`), so a look-alike letter cannot reach an account: PostgreSQL's UPPER(), which
+    `iexact` uses, turns a dotless i (U+0131) into "I", so such an address used to match "victim@" while the
+    lockout counted it apart."""
+    return value.strip().lower()
+
+
+def validate_ascii_email(value: str) -> None:
+    if not value.isascii():
+        raise ValidationError(EMAIL_NOT_ASCII, code="not_ascii")
+
+
 TIMEZONE_CHOICES = sorted((name, name.replace("_", " ")) for name in zoneinfo.available_timezones())
 
 
@@ -68,12 +88,17 @@ class Organization(models.Model):
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
+    def with_email(self, email: str) -> models.QuerySet["User"]:
+        """The account of `email` in any letter case (an index look-up); see `email_key`."""
+        return self.alias(email_key=Lower("email")).filter(email_key=email_key(email))
+
     def get_by_natural_key(self, email: str) -> "User":
-        return self.get(email__iexact=email)
+        return self.with_email(email).get()
 
     def create_user(self, email: str, password: str | None = None, **fields) -> "User":
         if not email:
             raise ValueError("An e-mail address is required.")
+        validate_ascii_email(email)
         user = self.model(email=self.normalize_email(email), **fields)
         user.set_password(password)
         user.save(using=self._db)
@@ -91,7 +116,7 @@ class User(AbstractBaseUser, PermissionsMixin):
         SUSPENDED = "suspended", "Suspended"
         PENDING = "pending", "Pending"
 
-    email = models.EmailField("e-mail address", max_length=254)
+    email = models.EmailField("e-mail address", max_length=254, validators=[validate_ascii_email])
     name = models.CharField(max_length=150, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     suspended_until = models.DateTimeField(
@@ -151,7 +176,7 @@ class User(AbstractBaseUser, PermissionsMixin):
         super().clean()
         self.email = type(self).objects.normalize_email(self.email)
         if self.email:
-            clash = type(self).objects.filter(email__iexact=self.email).exclude(pk=self.pk)
+            clash = type(self).objects.with_email(self.email).exclude(pk=self.pk)
             if clash.exists():
                 raise ValidationError({"email": "A user with this e-mail address already exists."})
         if self.is_organization_manager and not self.organization_id:
@@ -210,7 +235,7 @@ class Team(models.Model):
 
 class TeamMemberManager(models.Manager["TeamMember"]):
     def get_by_natural_key(self, team_slug: str, email: str) -> "TeamMember":
-        return self.get(team__slug=team_slug, user__email__iexact=email)
+        return self.get(team__slug=team_slug, user__in=User.objects.with_email(email))
 
 
 class TeamMember(models.Model):
@@ -280,7 +305,7 @@ class RoleAssignmentQuerySet(models.QuerySet["RoleAssignment"]):
 
 class RoleAssignmentManager(models.Manager.from_queryset(RoleAssignmentQuerySet)):
     def get_by_natural_key(self, email: str, role_name: str) -> "RoleAssignment":
-        return self.get(user__email__iexact=email, role__name=role_name)
+        return self.get(user__in=User.objects.with_email(email), role__name=role_name)
 
 
 class RoleAssignment(models.Model):

@@ -69,7 +69,7 @@ def user_signup(
         invitation_check(invitation, email=email)
     elif not open_signup:
         raise ValidationError({"invitation_code": SIGNUP_CLOSED})
-    existing = User.objects.select_for_update().filter(email__iexact=email).first()
+    existing = User.objects.with_email(email).select_for_update().first()
     if existing is not None:
         if existing.status != User.Status.PENDING:
             raise ValidationError({"email": EMAIL_TAKEN})

@@ -151,7 +151,7 @@ class AuditedObjectPermissionsMixin:
 
         class UserByEmailForm(base):
             def clean_user(self):
-                user = get_user_model().objects.filter(email__iexact=self.cleaned_data["user"]).first()
+                user = get_user_model().objects.with_email(self.cleaned_data["user"]).first()
                 if user is None:
                     raise forms.ValidationError(self.fields["user"].error_messages["does_not_exist"])
                 return user

@@ -20,6 +20,7 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from accounts.models import email_key
 from helpdesk.client_ip import client_ip
 from helpdesk.models import RateLimitCounter
 
@@ -71,7 +72,7 @@ def posted(field: str) -> AccountKey:
     """The account a form addresses: the signed-in user, else the (case-folded) value of `field`."""
 
     def key(request: HttpRequest) -> str | None:
-        value = request.POST.get(field, "").strip().casefold()
+        value = email_key(request.POST.get(field, ""))
         return signed_in_account(request) or (f"{field}-{value}" if value else None)
 
     return key

@@ -7,7 +7,7 @@ from django.http import QueryDict
 from django.urls import reverse_lazy
 
 from accounts import rbac
-from accounts.models import Team, User
+from accounts.models import Team, User, validate_ascii_email
 from helpdesk.forms import parse_id
 from tickets import schema
 from tickets.filters import TicketQueueFilter
@@ -46,6 +46,7 @@ class TicketSubmitForm(forms.Form):
     email = forms.EmailField(
         label="Your e-mail address",
         max_length=User._meta.get_field("email").max_length,  # the account's (the form field allows 320)
+        validators=[validate_ascii_email],
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
     )
     subject = forms.CharField(

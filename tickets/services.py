@@ -20,7 +20,7 @@ from django.utils import timezone
 
 import audit
 from accounts import rbac
-from accounts.models import Team, User
+from accounts.models import Team, User, validate_ascii_email
 from helpdesk.markdown import render_markdown
 from helpdesk.models import Priority, SiteConfiguration
 from knowledge.services import articles_check_public_links, articles_count_uses
@@ -618,7 +618,7 @@ def anonymous_requester(*, email: str, name: str) -> User:
     """The account an anonymous submission belongs to: the existing one, or a new pending account."""
     if not SiteConfiguration.objects.get_current().anonymous_submission:
         raise TicketNotAllowed(ANONYMOUS_CLOSED)
-    existing = User.objects.filter(email__iexact=email).first()
+    existing = User.objects.with_email(email).first()
     if existing is not None:
         # As mail to the helpdesk would, a known customer's address files the ticket under them (the
         # receipt goes to them). A staff or suspended account must sign in: a visitor could otherwise
@@ -629,6 +629,7 @@ def anonymous_requester(*, email: str, name: str) -> User:
     from accounts import roles
     from accounts import services as account_services
 
+    validate_ascii_email(email)
     user = User(email=User.objects.normalize_email(email), name=name.strip(), status=User.Status.PENDING)
     user.set_unusable_password()
     try:
@@ -636,7 +637,7 @@ def anonymous_requester(*, email: str, name: str) -> User:
             user.save()
     except IntegrityError:
         # A first submission from the same new address committed meanwhile (two tabs, a double click).
-        return User.objects.get(email__iexact=email)
+        return User.objects.with_email(email).get()
     audit.record(
         "create", actor=None, obj=user, changes={"email": (None, user.email), "status": (None, user.status)}
     )
