@@ -32,7 +32,7 @@ class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
         members = TeamMember.objects.filter(team_id__in=team_ids)
         ticket_type = ContentType.objects.get_for_model(Ticket)
         about_ticket = models.Q(
-            object_type=ticket_type, object_id__in=_as_text(Ticket.objects.visible_to(user), "pk")
+            object_type=ticket_type, object_id__in=_as_text(Ticket.objects.staff_visible_to(user), "pk")
         )
         about_member = models.Q(
             object_type=ContentType.objects.get_for_model(User), object_id__in=_as_text(members, "user_id")

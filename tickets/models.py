@@ -124,8 +124,9 @@ class TicketQuerySet(models.QuerySet["Ticket"]):
     def visibility_keys(self, user) -> "list[tuple[str, list[int]]] | None":
         """visible_to(user) as (column, ids) pairs, a ticket being visible (unless deleted) when any of
         its columns holds one of the ids; None when the user sees every ticket. Each pair is one walk of
-        its column's `(column, updated_at)` index, which the queue's text search reads one by one
-        (selectors.BranchWalk) instead of testing the whole OR on every row of the updated_at index."""
+        its column's `(column, updated_at)` index, which the desk's text search reads one by one (through
+        staff_visibility_keys, selectors.BranchWalk) instead of testing the whole OR on every row of the
+        updated_at index."""
         if user is None or not user.is_authenticated or not user.is_active:
             return []
         if rbac.is_administrator(user):
@@ -134,6 +135,14 @@ class TicketQuerySet(models.QuerySet["Ticket"]):
         if user.is_organization_manager and user.organization_id:
             keys.append(("organization_id", [user.organization_id]))
         return keys + self._staff_keys(user)
+
+    def staff_visibility_keys(self, user) -> "list[tuple[str, list[int]]] | None":
+        """staff_visible_to(user) as visibility_keys() pairs: what the desk lists and walks."""
+        if user is None or not user.is_authenticated or not user.is_active:
+            return []
+        if rbac.is_administrator(user):
+            return None
+        return self._staff_keys(user)
 
     def staff_visible_to(self, user) -> "TicketQuerySet":
         """Tickets the user sees as staff (and so with internal notes)."""

@@ -141,7 +141,7 @@ def queue_counts(user: User) -> dict[str, int]:
     week_ago = timezone.make_aware(datetime.combine(recently_solved_since(), time.min))
     open_ = Q(status__in=OPEN_STATUSES)
     solved = Q(status__in=SOLVED_STATUSES, updated_at__gte=week_ago)
-    tickets = Ticket.objects.visible_to(user).filter(open_ | solved)
+    tickets = Ticket.objects.staff_visible_to(user).filter(open_ | solved)
 
     def count() -> dict[str, int]:
         return tickets.aggregate(
@@ -172,15 +172,17 @@ def queue_queryset(user: User, params: QueryDict) -> tuple[TicketQueueFilter, "Q
     works on all tickets (so a BranchWalk can reuse it) and visibility is applied to what it selects."""
     filterset = TicketQueueFilter(params, queryset=Ticket.objects.all(), user=user)
     sort = sort_key(params.get("sort"))
-    tickets = filterset.qs.visible_to(user)
+    # The desk lists what the agent works: a ticket they only requested (of another team) opens in the
+    # portal, and its row would show that team's assignee and tags.
+    tickets = filterset.qs.staff_visible_to(user)
     if sort == "priority":
         tickets = tickets.annotate(priority_order=priority_order())
     return filterset, tickets.order_by(*SORTS[sort]), sort
 
 
 class BranchWalk:
-    """A queue list read as one walk per visibility branch (`Ticket.objects.visibility_keys`: a
-    requester, a team, an assignee, an organisation, granted tickets) down that column's
+    """A queue list read as one walk per visibility branch (`Ticket.objects.staff_visibility_keys`: a
+    team, an assignee, an organisation, granted tickets) down that column's
     `(column, updated_at)` index, merged and cut in SQL, instead of one walk down the updated_at index
     that tests the whole visibility OR on every row.
 
@@ -228,8 +230,9 @@ def ticket_queue_page(user: User, params: QueryDict) -> QueuePage:
     rows = tickets
     # A text search picks a scattered few of every branch's tickets; an unsearched queue finds its
     # page within the first rows of the updated_at index, where one walk is cheaper than several.
-    if params.get("q", "").strip() and BranchWalk.fits(keys := Ticket.objects.visibility_keys(user), sort):
-        visible = Ticket.objects.visible_to(user).order_by(*SORTS[sort])
+    keys = Ticket.objects.staff_visibility_keys(user)
+    if params.get("q", "").strip() and BranchWalk.fits(keys, sort):
+        visible = Ticket.objects.staff_visible_to(user).order_by(*SORTS[sort])
         rows = BranchWalk(
             visible.select_related(*QUEUE_JOINS).only(*QUEUE_COLUMNS), filterset.qs, keys, SORTS[sort]
         )

@@ -266,7 +266,7 @@ def ticket_create(
         ticket,
         body=description,
         actor=actor,
-        author=requester if not staff_actor else actor,  # an anonymous visitor's words are theirs
+        author=actor or requester,  # a manager's follow-up is theirs; an anonymous visitor's, the requester's
         internal=False,
         from_staff=staff_actor,
         uploads=uploads,

@@ -248,3 +248,14 @@ def test_supervisors_do_not_see_what_their_members_did_to_other_teams_data(desk)
     assert not visible.filter(object_id=str(note.pk), action="update").exists()
     assert not visible.filter(object_id=str(desk["customer"].pk), actor=member).exists()
     assert visible.filter(action="ticket.priority", actor=member).exists()  # their own team's ticket
+
+
+def test_a_supervisor_reads_nothing_of_a_ticket_they_only_requested_from_another_team(client, desk):
+    supervisor = make_supervisor(desk["support"])
+    request = make_ticket(supervisor, team=desk["billing"], subject="My own billing question")
+    ticket_services.ticket_set_tags(request, names=["fraud-suspect"], actor=make_agent(desk["billing"]))
+    client.force_login(supervisor)
+    assert "fraud-suspect" not in body(client.get(LIST, {"object": request.number}))
+    exported = read_csv(client.post(EXPORT))
+    assert "fraud-suspect" not in str(exported) and "Support printer" in str(exported)
+    assert "urgent" in body(client.get(LIST))  # their own team's ticket still shows

@@ -14,6 +14,7 @@ from tests.factories import (
     TicketFormFactory,
     make_administrator,
     make_agent,
+    make_customer,
     make_ticket,
 )
 from tickets import services
@@ -101,6 +102,15 @@ def test_customer_reply_on_closed_ticket_opens_a_linked_follow_up(customer, team
     assert follow_up.pk != ticket.pk and follow_up.follow_up_of == ticket
     assert Ticket.objects.get(pk=ticket.pk).status == Status.CLOSED
     assert ticket.activities.filter(action=TicketActivity.Action.FOLLOW_UP).exists()
+
+
+def test_a_managers_follow_up_on_a_colleagues_closed_ticket_is_written_in_the_managers_name(customer, team):
+    manager = make_customer(customer.organization, manager=True)
+    ticket = make_ticket(customer, team=team)
+    Ticket.objects.filter(pk=ticket.pk).update(status=Status.CLOSED)
+    message = services.ticket_reply(ticket, body="Still broken here", actor=manager)
+    assert message.ticket.requester == customer
+    assert message.author == manager
 
 
 def test_staff_reply_on_closed_ticket_is_refused(customer, agent, team):

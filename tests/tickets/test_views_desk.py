@@ -695,3 +695,17 @@ def test_the_timeline_leaves_replies_and_notes_to_the_thread(client, desk):
     timeline = [entry.action for entry in response.context["workspace"].activities]
     assert timeline == ["priority", "status", "created"]  # the reply opened the ticket: a status change
     assert ticket.activities.filter(action__in=["reply", "note"]).count() == 2  # still recorded
+
+
+@pytest.mark.parametrize("params", [{}, {"tag": "insider-risk"}, {"q": "Salary"}, {"scope": "teams"}])
+def test_a_ticket_the_agent_only_requested_stays_out_of_their_desk(client, desk, params):
+    """It opens in the portal (the workspace answers 404); a desk row would show the other team's
+    assignee and let its tags be guessed one filter at a time."""
+    request = make_ticket(desk["outsider"], team=desk["support"], subject="Salary question")
+    services.ticket_set_tags(request, names=["insider-risk"], actor=desk["agent"])
+    client.force_login(desk["outsider"])
+    assert "Salary question" not in listed(client.get(QUEUE, params))
+    assert selectors.queue_counts(desk["outsider"])["team_open"] == 1  # the invoice, not the request
+    bulk = client.post(reverse("tickets:desk_bulk"), {"tickets": [request.pk], "action": "assign_me"})
+    assert bulk.status_code == 302
+    assert Ticket.objects.get(pk=request.pk).assignee is None

@@ -69,7 +69,7 @@ def queue(request: HttpRequest) -> HttpResponse:
 @require_POST
 def bulk(request: HttpRequest) -> HttpResponse:
     ids = [pk for pk in map(parse_id, request.POST.getlist("tickets")) if pk is not None][:500]
-    tickets = list(Ticket.objects.visible_to(request.user).filter(pk__in=ids).order_by("number"))
+    tickets = list(Ticket.objects.staff_visible_to(request.user).filter(pk__in=ids).order_by("number"))
     # "status:pending" carries its value; tag actions take the typed value.
     action, _, preset = request.POST.get("action", "").partition(":")
     value = preset or request.POST.get("value", "").strip()
@@ -188,7 +188,7 @@ def workspace_merge(request: HttpRequest, number: str) -> HttpResponse:
     # The target must be a ticket this agent may see; any other number reads as "no such ticket".
     target = None
     if (number_into := parse_id(target_number)) is not None:
-        target = Ticket.objects.visible_to(request.user).filter(number=number_into).first()
+        target = Ticket.objects.staff_visible_to(request.user).filter(number=number_into).first()
     if target is None:
         messages.error(request, f"There is no ticket {NUMBER_PREFIX}{target_number} that you can work.")
         return back
