@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 from django.contrib.postgres.expressions import ArraySubquery
 from django.core.cache import cache
-from django.core.paginator import Page, Paginator
+from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
 from django.db.models import Case, Count, IntegerField, OuterRef, Q, QuerySet, Value, When
 from django.http import QueryDict
 from django.utils import timezone
@@ -90,6 +90,56 @@ class CappedPaginator(Paginator):
     @property
     def count_is_estimate(self) -> bool:
         return is_capped(self.count)
+
+    def validate_number(self, number) -> int:
+        try:
+            number = int(number)
+        except (TypeError, ValueError):
+            raise PageNotAnInteger("That page number is not an integer") from None
+        if number < 1:
+            raise EmptyPage("That page number is less than 1")
+        return number
+
+    def get_page(self, number) -> "RowsPage":
+        """Page `number`, or the first for nonsense, or the last (by the count) past the end. The count
+        may be 30 s old, so one page beyond it is still read."""
+        try:
+            number = self.validate_number(number)
+        except (PageNotAnInteger, EmptyPage):
+            number = 1
+        page = self.page(number) if number <= self.num_pages + 1 else None
+        if number > 1 and (page is None or not page.object_list):
+            page = self.page(min(self.num_pages, number - 1))
+        return page
+
+    def page(self, number) -> "RowsPage":
+        """The rows of page `number`, read one past the page to know whether another follows. Django's
+        Paginator cuts the rows at `count`, which here may be 30 s old: a ticket solved meanwhile
+        would be missing from "Recently solved" until the count expired."""
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        rows = list(self.object_list[bottom : bottom + self.per_page + 1])
+        return RowsPage(rows[: self.per_page], number, self, more=len(rows) > self.per_page)
+
+
+class RowsPage(Page):
+    """A page that knows from its own rows, not from the (cached) count, whether another follows."""
+
+    def __init__(self, object_list, number: int, paginator: Paginator, *, more: bool) -> None:
+        super().__init__(object_list, number, paginator)
+        self.more = more
+
+    def has_next(self) -> bool:
+        return self.more
+
+    def next_page_number(self) -> int:
+        return self.number + 1
+
+    def previous_page_number(self) -> int:
+        return self.number - 1
+
+    def end_index(self) -> int:
+        return self.start_index() + len(self.object_list) - 1 if self.object_list else 0
 
 
 def priority_order() -> Case:
