@@ -4,13 +4,13 @@
   const rows = () => Array.from(document.querySelectorAll("[data-ticket-row]"));
   let current = -1;
 
-  function select(index) {
+  function select(index, focus = true) {
     const list = rows();
     if (!list.length) return;
     current = Math.max(0, Math.min(index, list.length - 1));
     list.forEach((row, i) => row.classList.toggle("selected", i === current));
     const link = list[current].querySelector("[data-ticket-link]");
-    if (link) link.focus();
+    if (link && focus) link.focus();
   }
 
   function compose(kind) {
@@ -83,8 +83,16 @@
     }
   });
 
-  // After htmx swaps the table, keep the selection on the same position.
+  // After htmx swaps the table, keep the selection on the same position, and the focus where it was:
+  // an agent typing in the search box while the table refreshes keeps typing there (a stolen focus
+  // would turn the next letters into shortcuts).
+  let focusWasInTable = false;
+  document.body.addEventListener("htmx:beforeSwap", (event) => {
+    if (event.detail.target.id === "queue-table") {
+      focusWasInTable = event.detail.target.contains(document.activeElement);
+    }
+  });
   document.body.addEventListener("htmx:afterSwap", (event) => {
-    if (event.target.id === "queue-table" && current >= 0) select(current);
+    if (event.target.id === "queue-table" && current >= 0) select(current, focusWasInTable);
   });
 })();

@@ -61,3 +61,31 @@ def test_agent_solves_a_ticket_with_the_keyboard_and_the_customer_sees_the_reply
     customer_page.goto(f"{live_server.url}/portal/tickets/{ticket.number}/")
     customer_page.get_by_text("Please clean the rollers; that stops the noise.").wait_for()
     assert customer_page.get_by_text("Resolved").first.is_visible()
+
+
+@pytest.mark.usefixtures("demo")
+def test_the_queue_refresh_leaves_the_focus_in_the_search_box_and_enter_asks_once(browser, live_server):
+    page = browser.new_context().new_page()
+    page.set_default_timeout(10_000)
+    page.clock.install()
+    signed_in(page, live_server, "agent@example.com")
+    page.goto(f"{live_server.url}/desk/")
+    page.keyboard.press("j")  # a row selected, the focus on its link
+    page.get_by_label("Search").click()
+    page.keyboard.type("print")
+    with page.expect_response(lambda response: "/desk/" in response.url) as refreshed:
+        page.clock.run_for(31_000)  # the table refreshes itself every 30 s
+    refreshed.value.finished()
+    page.wait_for_function("document.querySelector('[data-ticket-row].selected') !== null")
+    assert page.evaluate("document.activeElement.id") == "queue-q"
+
+    searches = []
+    page.on("request", lambda request: "q=printer" in request.url and searches.append(request.url))
+    page.keyboard.type("er")
+    page.evaluate("window.stillThisPage = true")
+    with page.expect_response(lambda response: "q=printer" in response.url):
+        page.keyboard.press("Enter")
+    page.wait_for_load_state("networkidle")
+    sent = [url for url in searches if "q=printer" in url]
+    assert len(sent) == 1, sent
+    assert page.evaluate("window.stillThisPage === true"), "htmx swapped the table; no page load"
