@@ -1,12 +1,17 @@
-"""Maintenance mode (non-staff get a friendly 503 page while staff keep working), and no caching of
-what a signed-in person is shown."""
+"""Maintenance mode (non-staff get a friendly 503 page while staff keep working), no caching of what a
+signed-in person is shown, and a way back to the page after a session ends mid-task."""
 
 from collections.abc import Callable
+from urllib.parse import urlencode, urlsplit
 
+from django.conf import settings
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import render, resolve_url
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
+from django.utils.http import url_has_allowed_host_and_scheme
+from django_htmx.http import HttpResponseClientRedirect
 
 from accounts import rbac
 from helpdesk.models import SiteConfiguration
@@ -65,3 +70,43 @@ class PrivatePagesMiddleware:
         if "Cache-Control" not in response and request.user.is_authenticated:
             add_never_cache_headers(response)
         return response
+
+
+SIGNED_OUT_MIDWAY = "Your session has ended, so that was not sent. Sign in to continue where you were."
+
+
+class SignInRedirectMiddleware:
+    """A session that ends while someone writes a reply: the sign-in redirect of a POST (or of an htmx
+    request) would bring them back to the form's action, which answers GET with 405, and htmx would
+    swap the whole sign-in page into the thread. Instead the browser goes to sign in (HX-Redirect for
+    htmx) and comes back to the page they were on, told that what they sent did not arrive."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if response.status_code != 302 or request.user.is_authenticated:
+            return response
+        if request.method != "POST" and not request.htmx:
+            return response
+        login = resolve_url(settings.LOGIN_URL)
+        if urlsplit(response["Location"]).path != login:
+            return response
+        page = self._page(request)
+        target = f"{login}?{urlencode({'next': page})}" if page else login
+        if request.method == "POST":
+            messages.warning(request, SIGNED_OUT_MIDWAY)
+        if request.htmx:
+            return HttpResponseClientRedirect(target)
+        response["Location"] = target
+        return response
+
+    @staticmethod
+    def _page(request: HttpRequest) -> str:
+        """The page the request came from, on this site: its path and query."""
+        url = request.headers.get("HX-Current-URL") or request.headers.get("Referer") or ""
+        if not url_has_allowed_host_and_scheme(url, {request.get_host()}, require_https=request.is_secure()):
+            return ""
+        parts = urlsplit(url)
+        return parts.path + (f"?{parts.query}" if parts.query else "")

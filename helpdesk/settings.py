@@ -58,6 +58,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "helpdesk.middleware.SignInRedirectMiddleware",
     "accounts.middleware.UserTimezoneMiddleware",
     "helpdesk.middleware.MaintenanceModeMiddleware",
     "accounts.middleware.TwoFactorRequiredMiddleware",

@@ -60,3 +60,22 @@ def test_an_htmx_reply_that_reopens_the_ticket_swaps_reopen_for_mark_as_solved(c
     actions = re.search(r'id="ticket-actions".*?</div>', response.content.decode(), re.S).group(0)
     assert "Mark as solved" in actions and "Reopen" not in actions
     assert version_inputs(response.content.decode()) == [str(ticket.version)]
+
+
+def test_a_reply_sent_after_the_session_ended_leads_back_to_the_ticket_after_sign_in(client):
+    ticket = make_ticket(make_customer())
+    page = reverse("tickets:portal_detail", args=[ticket.number])
+    reply = reverse("tickets:portal_reply", args=[ticket.number])
+    login = reverse("accounts:login")
+
+    plain = client.post(reply, {"body": "Typed"}, headers={"Referer": f"http://testserver{page}"})
+    assert plain.status_code == 302 and plain["Location"] == f"{login}?next={page.replace('/', '%2F')}"
+    htmx = client.post(
+        reply, {"body": "Typed"}, headers={**HTMX, "HX-Current-URL": f"http://testserver{page}"}
+    )
+    assert htmx["HX-Redirect"] == f"{login}?next={page.replace('/', '%2F')}"
+    assert "Sign in" not in htmx.content.decode(), "no sign-in page to swap into the thread"
+    assert "session has ended" in client.get(htmx["HX-Redirect"]).content.decode()
+    elsewhere = client.post(reply, {"body": "Typed"}, headers={"Referer": "https://evil.example/portal/"})
+    assert elsewhere["Location"] == login
+    assert not ticket.messages.filter(body="Typed").exists()
