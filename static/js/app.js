@@ -15,3 +15,34 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   });
 });
+
+// An htmx request that fails (4xx/5xx other than the 409 and 422 the pages answer with a form) swaps
+// nothing (see htmx-config in base.html), so say what happened; what was typed stays on the page.
+const REQUEST_FAILED = {
+  403: "The page's security check has expired. Copy what you typed, reload the page and try again.",
+  404: "That is no longer there, or no longer yours to see. Reload the page.",
+  429: "Too many requests in a short time. Wait a minute, then try again.",
+};
+
+function sayRequestFailed(text) {
+  let box = document.getElementById("request-failed");
+  if (!box) {
+    box = document.createElement("div");
+    box.id = "request-failed";
+    box.className = "messages";
+    box.setAttribute("role", "alert");
+    document.getElementById("main")?.prepend(box);
+  }
+  box.replaceChildren(Object.assign(document.createElement("p"), { className: "message message-error", textContent: text }));
+}
+
+document.body.addEventListener("htmx:responseError", (event) => {
+  const status = event.detail.xhr.status;
+  sayRequestFailed(REQUEST_FAILED[status] || "Something went wrong on our side and nothing was saved. Please try again in a moment.");
+});
+document.body.addEventListener("htmx:sendError", () => {
+  sayRequestFailed("The server could not be reached. Check your connection; nothing was sent.");
+});
+document.body.addEventListener("htmx:afterRequest", (event) => {
+  if (event.detail.successful) document.getElementById("request-failed")?.remove();
+});

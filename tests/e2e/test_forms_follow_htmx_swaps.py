@@ -112,3 +112,19 @@ def test_the_refresh_waits_while_tickets_are_ticked_for_a_bulk_action(page, live
     page.get_by_label("Search").focus()
     page.clock.run_for(31_000)
     expect(page.get_by_text("Scanner makes a grinding noise again")).to_be_visible()
+
+
+@pytest.mark.usefixtures("demo")
+def test_a_refused_htmx_reply_says_why_and_keeps_what_was_typed(page, live_server):
+    customer = User.objects.get(email="customer@example.com")
+    ticket = make_ticket(customer, subject="Printer jams", team=Team.objects.get(slug="support"))
+    signed_in(page, live_server, "customer@example.com").goto(
+        f"{live_server.url}/portal/tickets/{ticket.number}/"
+    )
+    page.locator("#conversation textarea").fill("It jams on every third page.")
+    page.evaluate("document.querySelectorAll('input[name=csrfmiddlewaretoken]').forEach(i => i.value = 'x')")
+    page.context.clear_cookies(name="csrftoken")
+    page.get_by_role("button", name="Send").click()
+    expect(page.get_by_role("alert")).to_contain_text("security check has expired")
+    assert page.locator("#conversation textarea").input_value() == "It jams on every third page."
+    assert not ticket.messages.filter(body__startswith="It jams").exists()
