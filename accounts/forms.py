@@ -1,5 +1,7 @@
 """Forms for signing in, signing up, the profile and password reset."""
 
+import zoneinfo
+
 from django import forms
 from django.contrib.auth import forms as auth_forms
 from django.contrib.auth import password_validation
@@ -19,7 +21,12 @@ class LoginForm(auth_forms.AuthenticationForm):
     )
     error_messages = {
         **auth_forms.AuthenticationForm.error_messages,
-        "invalid_login": "That e-mail address and password do not match an account.",
+        # The same words for every address (no hint which ones have accounts), with the way in for
+        # someone whose account an anonymous request made and who has no password yet.
+        "invalid_login": (
+            "That e-mail address and password do not match an account. Sent us a request without "
+            "an account? Set a password with “Forgotten your password?”."
+        ),
     }
 
     def confirm_login_allowed(self, user: User) -> None:
@@ -27,9 +34,11 @@ class LoginForm(auth_forms.AuthenticationForm):
         if status == User.Status.SUSPENDED:
             until = ""
             if user.suspended_until:
-                local = timezone.localtime(user.suspended_until)
-                until = " until " + formats.date_format(local, "DATETIME_FORMAT")
-            reason = f" Reason: {user.suspension_reason}." if user.suspension_reason else ""
+                zone = zoneinfo.ZoneInfo(user.timezone)
+                local = formats.date_format(timezone.localtime(user.suspended_until, zone), "DATETIME_FORMAT")
+                until = f" until {local} ({user.timezone.replace('_', ' ')})"
+            reason = user.suspension_reason.strip().rstrip(".")
+            reason = f" Reason: {reason}." if reason else ""
             raise forms.ValidationError(SUSPENDED.format(until=until, reason=reason), code="suspended")
         if status == User.Status.PENDING:
             raise forms.ValidationError(PENDING, code="pending")

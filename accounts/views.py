@@ -194,6 +194,7 @@ def signup(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@rate_limit("password_change", when=lambda request: "change_password" in request.POST)
 def profile(request: HttpRequest) -> HttpResponse:
     user: User = request.user
     form = ProfileForm(

@@ -78,13 +78,20 @@ def posted(field: str) -> AccountKey:
     return key
 
 
-def rate_limit(scope: str, *, account: AccountKey = signed_in_account, methods: tuple[str, ...] = ("POST",)):
-    """Limit a view per IP and per account with the RATE_LIMITS[scope] rates (for `methods` only)."""
+def rate_limit(
+    scope: str,
+    *,
+    account: AccountKey = signed_in_account,
+    methods: tuple[str, ...] = ("POST",),
+    when: Callable[[HttpRequest], bool] | None = None,
+):
+    """Limit a view per IP and per account with the RATE_LIMITS[scope] rates (for `methods` only, and
+    only the requests `when` picks, if given)."""
 
     def decorator(view):
         @functools.wraps(view)
         def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-            if settings.RATE_LIMITS_ENABLED and request.method in methods:
+            if settings.RATE_LIMITS_ENABLED and request.method in methods and (when is None or when(request)):
                 per_ip, per_account = settings.RATE_LIMITS[scope]
                 checks = [(f"{scope}:ip:{client_ip(request) or ''}", per_ip)]
                 account_key = account(request)

@@ -1,6 +1,6 @@
 """Signing in: e-mail login, suspended and pending accounts, sessions of suspended users, lockouts."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from axes.models import AccessAttempt
@@ -243,3 +243,22 @@ def test_unlocking_an_address_never_forgets_every_attempt(settings, address):
         services.ip_unlock(address, actor=None)
     assert AccessAttempt.objects.filter(ip_address="203.0.113.7").exists()
     assert not AuditEvent.objects.filter(action="unlock").exists()
+
+
+def test_an_account_from_an_anonymous_submission_is_shown_the_way_in_without_being_singled_out(client):
+    user = make_customer(email="visitor@example.org", status=User.Status.PENDING)
+    user.set_unusable_password()
+    user.save()
+    response = post_login(client, "visitor@example.org", "anything")
+    assert response.status_code == 422
+    assert "Set a password with “Forgotten your password?”" in response.content.decode()
+    unknown = post_login(Client(), "nobody@example.org", "anything")
+    assert unknown.context["form"].non_field_errors() == response.context["form"].non_field_errors()
+
+
+def test_the_suspension_message_names_the_time_zone_and_has_one_full_stop(client):
+    user = make_customer(email="timeout@example.org", timezone="Europe/Berlin")
+    until = timezone.make_aware(datetime(2030, 5, 1, 10, 30), timezone.get_fixed_timezone(0))
+    services.user_suspend(user, until=until, reason="Cool down.", actor=None)
+    body = post_login(client, "timeout@example.org").content.decode()
+    assert "until 1 May 2030, 12:30 p.m. (Europe/Berlin). Reason: Cool down. Contact support" in body

@@ -122,3 +122,16 @@ def test_counters_live_in_an_unlogged_table():
     with connection.cursor() as cursor:
         cursor.execute("SELECT relpersistence FROM pg_class WHERE relname = 'helpdesk_ratelimitcounter'")
         assert cursor.fetchone() == ("u",)
+
+
+def test_guessing_the_current_password_on_the_profile_is_limited_but_saving_the_profile_is_not(limits):
+    user = make_customer()
+    client = client_from("198.51.100.9")
+    client.force_login(user)
+    guess = {"change_password": "1", "old_password": "guess", "new_password1": "n3w-Passphrase!",
+             "new_password2": "n3w-Passphrase!"}  # fmt: skip
+    profile = reverse("accounts:profile")
+    assert [client.post(profile, guess).status_code for _ in range(2)] == [422, 422]
+    assert client.post(profile, guess).status_code == 429
+    save = {"save_profile": "1", "name": "Renamed", "timezone": "UTC"}
+    assert [client.post(profile, save).status_code for _ in range(3)] == [302, 302, 302]
