@@ -29,3 +29,13 @@ class ArticleForm(forms.Form):
             return datetime.fromisoformat(self.cleaned_data["loaded_at"])
         except ValueError:
             return None
+
+    def make_read_only(self) -> None:
+        """Shown to someone who may read the article but not change it. `readonly` rather than
+        `disabled` where browsers allow it: the text can still be selected and copied, and a refused save
+        still shows the text that was sent."""
+        for field in self.fields.values():
+            if isinstance(field.widget, forms.Select):
+                field.widget.attrs["disabled"] = True
+            else:
+                field.widget.attrs["readonly"] = True

@@ -125,10 +125,11 @@ def article_update(article: Article, *, actor, loaded_at: datetime | None = None
         setattr(article, name, value)
     if "body" in changes:
         article.body_html = render_markdown(article.body)
-    # An empty excerpt takes the start of the body. The editor sends the excerpt back as it was, so an
-    # unchanged one that had been taken from the old body follows the new body; a written one stays.
+    # An empty excerpt takes the start of the body. One that had been taken from the old body follows
+    # the new body, whether the editor sent it back unchanged or the caller left it out (restoring a
+    # revision, the admin, an import); a written one stays, as revisions do not keep excerpts.
     rewritten = "excerpt" in changes and article.excerpt != old_excerpt
-    follows_body = "body" in changes and not rewritten and ("excerpt" not in changes or automatic_excerpt)
+    follows_body = "body" in changes and not rewritten and automatic_excerpt
     if not article.excerpt or follows_body:
         article.excerpt = _excerpt(article.body)
     if new_slug and new_slug != article.slug:
@@ -170,10 +171,12 @@ STATUS_DONE = {Article.Status.REVIEW: "sent for review", Article.Status.PUBLISHE
 
 
 def article_actions(article: Article, actor) -> list[str]:
-    """The status actions (names of the editor's buttons) `actor` may take on `article` now."""
+    """What `actor` may do to `article` now: "edit" (save its text: editors always, authors their own
+    drafts), then the status actions (names of the editor's buttons)."""
     offered = STATUS_TRANSITIONS[article.status]
-    actions = []
-    if Article.Status.REVIEW in offered and _may_edit(article, actor):
+    may_edit = _may_edit(article, actor)
+    actions = ["edit"] if may_edit else []
+    if Article.Status.REVIEW in offered and may_edit:
         actions.append("submit")
     if rbac.has_permission(actor, PUBLISHER):
         moves = (("publish", Article.Status.PUBLISHED), ("archive", Article.Status.ARCHIVED))
@@ -222,6 +225,8 @@ def article_archive(article: Article, *, actor) -> Article:
 
 @transaction.atomic
 def article_restore_revision(article: Article, revision: ArticleRevision, *, actor) -> Article:
+    """Put back a published version's title and body. Revisions keep no excerpt, so a written excerpt
+    stays as it is; one taken from the body follows the restored body."""
     if revision.article_id != article.pk:
         raise ValidationError("That revision belongs to another article.")
     return article_update(article, title=revision.title, body=revision.body, actor=actor)

@@ -3,6 +3,7 @@ actions, and the article picker the ticket workspace uses to link an answer into
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -14,6 +15,8 @@ from knowledge import services
 from knowledge.forms import ArticleForm
 from knowledge.models import Article
 from knowledge.search import search_articles
+
+MANAGE_PAGE_SIZE = 50
 
 ACTIONS = {  # name: (service, what the message says was done)
     "submit": (services.article_submit_for_review, "sent for review"),
@@ -27,20 +30,30 @@ ACTIONS = {  # name: (service, what the message says was done)
 @require_GET
 def article_list(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
+    query = request.GET.get("q", "").strip()[:200]
     articles = (
-        Article.objects.visible_to(request.user).select_related("category", "author").order_by("-updated_at")
+        Article.objects.visible_to(request.user)
+        .select_related("category", "author")
+        .order_by("-updated_at", "-pk")  # the pk keeps pages apart when two articles share a time
     )
     if status in Article.Status.values:
         articles = articles.filter(status=status)
+    else:
+        status = ""
+    if query:
+        articles = articles.filter(title__icontains=query)
+    page = Paginator(articles, MANAGE_PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request, "knowledge/manage/article_list.html",
-        {"articles": articles[:200], "status": status, "statuses": Article.Status.choices},
+        {"page": page, "status": status, "query": query, "statuses": Article.Status.choices},
     )  # fmt: skip
 
 
 @agent_required
 @require_http_methods(["GET", "POST"])
 def article_edit(request: HttpRequest, slug: str | None = None) -> HttpResponse:
+    """The editor. Its Preview button posts here too when htmx is off: the page comes back with the
+    text as typed and its preview, and nothing is saved."""
     article = get_object_or_404(Article.objects.visible_to(request.user), slug=slug) if slug else None
     initial = {}
     if article is not None:
@@ -49,8 +62,17 @@ def article_edit(request: HttpRequest, slug: str | None = None) -> HttpResponse:
         }
         initial["category"] = article.category_id
         initial["loaded_at"] = article.updated_at.isoformat()
-    form = ArticleForm(request.POST if request.method == "POST" else None, initial=initial)
-    if request.method == "POST" and form.is_valid():
+    actions = services.article_actions(article, request.user) if article is not None else ["edit"]
+    read_only = "edit" not in actions
+    preview_html = None
+    if request.method == "POST" and "preview" in request.POST:
+        # Unbound, so a half-written article shows no errors; loaded_at stays the one the editor was
+        # opened with, or a preview would let the next save overwrite someone else's change.
+        form = ArticleForm(initial={**initial, **request.POST.dict()})
+        preview_html = render_markdown(request.POST.get("body", "")[:200_000])
+    else:
+        form = ArticleForm(request.POST if request.method == "POST" else None, initial=initial)
+    if request.method == "POST" and preview_html is None and form.is_valid():
         fields = dict(form.cleaned_data)
         loaded_at = fields.pop("loaded_at")
         try:
@@ -65,10 +87,14 @@ def article_edit(request: HttpRequest, slug: str | None = None) -> HttpResponse:
         else:
             messages.success(request, f"Saved “{article.title}”.")
             return redirect("knowledge:manage_edit", slug=article.slug)
+    if read_only:
+        form.make_read_only()
     status = 422 if form.is_bound else 200
     revisions = article.revisions.select_related("created_by")[:20] if article is not None else []
-    actions = services.article_actions(article, request.user) if article is not None else []
-    context = {"form": form, "article": article, "revisions": revisions, "actions": actions}
+    context = {
+        "form": form, "article": article, "revisions": revisions, "actions": actions,
+        "read_only": read_only, "preview_html": preview_html,
+    }  # fmt: skip
     return render(request, "knowledge/manage/article_form.html", context, status=status)
 
 

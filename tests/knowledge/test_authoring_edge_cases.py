@@ -1,5 +1,6 @@
 """Regressions found in review: the editor's excerpt, stale edits, restore messages, slugs, votes."""
 
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -108,3 +109,68 @@ def test_unpublished_articles_offer_no_vote_to_editors(client):
     draft = make_article(title="Draft", status="draft")
     page = client.get(reverse("knowledge:article", args=[draft.slug])).content.decode()
     assert "Was this article helpful?" not in page
+
+
+def test_restoring_a_revision_keeps_a_written_excerpt_and_refreshes_an_automatic_one(client):
+    editor = make_supervisor(TeamFactory())
+    written = make_article(title="Written", body="First text.")
+    automatic = make_article(title="Automatic", body="First text.")
+    client.force_login(editor)
+    edit = reverse("knowledge:manage_edit", args=[written.slug])
+    assert client.post(edit, _form(written, excerpt="Hand-written summary")).status_code == 302
+    for article in (Article.objects.get(pk=written.pk), automatic):
+        url = reverse("knowledge:manage_edit", args=[article.slug])
+        assert client.post(url, _form(article, body="Second text.")).status_code == 302
+        first = article.revisions.order_by("created_at", "pk").first()
+        client.post(reverse("knowledge:manage_restore", args=[article.slug, first.pk]))
+    # Revisions keep no excerpt: the one the editor wrote stays; one taken from the body follows it.
+    restored = Article.objects.get(pk=written.pk)
+    assert (restored.body, restored.excerpt) == ("First text.", "Hand-written summary")
+    assert Article.objects.get(pk=automatic.pk).excerpt == "First text."
+
+
+def test_agents_see_a_published_article_read_only_and_the_server_still_refuses_a_save(client):
+    author = make_agent(TeamFactory())
+    article = services.article_create(title="Printing", body="Old.", status="draft", actor=author)
+    services.article_update(article, body="Second.", actor=None)  # a draft edit keeps no revision
+    services.article_publish(article, actor=None)
+    client.force_login(author)
+    url = reverse("knowledge:manage_edit", args=[article.slug])
+    page = client.get(url).content.decode()
+    assert "Read only: you may not change this article." in page
+    assert ">Save</button>" not in page and ">Preview</button>" not in page
+    assert "Restore this version" not in page
+    assert re.search(r'<textarea name="body"[^>]* readonly', page)
+    assert re.search(r'<select name="visibility"[^>]* disabled', page)
+    response = client.post(url, _form(article, body="Agent's change."))
+    assert response.status_code == 422 and "Agent&#x27;s change." in response.content.decode()
+    assert services.NOT_YOUR_DRAFT in response.content.decode()
+    assert Article.objects.get(pk=article.pk).body == "Second."
+    draft = services.article_create(title="Mine", body="Text.", status="draft", actor=author)
+    page = client.get(reverse("knowledge:manage_edit", args=[draft.slug])).content.decode()
+    assert ">Save</button>" in page and "Read only" not in page and "readonly" not in page
+
+
+def test_preview_without_javascript_shows_the_text_as_typed_and_saves_nothing(client):
+    editor = make_supervisor(TeamFactory())
+    article = make_article(title="Preview me", body="Old text.")
+    client.force_login(editor)
+    url = reverse("knowledge:manage_edit", args=[article.slug])
+    page = client.get(url).content.decode()
+    # A real submit button, so the browser posts the form here when htmx is not running.
+    assert re.search(r'<button type="submit" name="preview" value="1"[^>]*hx-post=', page)
+    loaded_at = Article.objects.get(pk=article.pk).updated_at.isoformat()
+    services.article_update(article, tags="meanwhile", actor=editor)  # someone else saves meanwhile
+    data = _form(article, title="", body="New **bold** text.", loaded_at=loaded_at, preview="1")
+    response = client.post(url, data)
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert '<div id="preview" class="message-body" aria-live="polite"><p>New <strong>bold</strong>' in page
+    assert "New **bold** text.</textarea>" in page and "This field is required." not in page
+    # The page keeps the time the editor was opened: the next save is still checked against it.
+    assert f'name="loaded_at" value="{loaded_at}"' in page
+    stored = Article.objects.get(pk=article.pk)
+    assert (stored.title, stored.body, stored.revisions.count()) == ("Preview me", "Old text.", 2)
+    new = client.post(reverse("knowledge:manage_new"), {"title": "Fresh", "body": "*Hi*", "preview": "1"})
+    assert new.status_code == 200 and "<em>Hi</em>" in new.content.decode()
+    assert not Article.objects.filter(title="Fresh").exists()
