@@ -253,6 +253,9 @@ class Ticket(models.Model):
         editable=False,
         help_text="Makes a repeated form submission idempotent.",
     )
+    # Not stored: ticket_create sets it on the ticket it hands back for a submission key it has already
+    # seen, so only the request that made the ticket sends its receipt.
+    repeated_submission = False
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

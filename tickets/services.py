@@ -218,6 +218,7 @@ def ticket_create(
     if submission_key is not None:
         existing = Ticket.objects.filter(submission_key=submission_key, requester=requester).first()
         if existing is not None:
+            existing.repeated_submission = True
             return existing
     # One line: a line break in a subject has no place in a list, and none in a mail header.
     subject, description = " ".join(subject.split()), description.strip()
@@ -260,6 +261,7 @@ def ticket_create(
         first = Ticket.objects.filter(submission_key=submission_key, requester=requester).first()
         if first is None:  # a key of someone else's form: never hand out their ticket
             raise ValidationError(SUBMIT_AGAIN) from None
+        first.repeated_submission = True
         return first
     ticket.refresh_from_db(fields=["number"])
     _message(

@@ -2,12 +2,15 @@
 visitors, duplicates and the 422 refill."""
 
 import io
+import threading
 import uuid
 import zipfile
 
 import pytest
 from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test import Client
 from django.urls import reverse
 
 from helpdesk.services import site_configuration_update
@@ -193,6 +196,33 @@ def test_anonymous_double_submission_sends_one_receipt(client, django_capture_on
     with django_capture_on_commit_callbacks(execute=True):
         client.post(SUBMIT, data)
         client.post(SUBMIT, data)
+    assert Ticket.objects.count() == 1
+    assert len(mail.outbox) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_anonymous_submissions_at_the_same_moment_send_one_receipt(settings):
+    """Three requests with one key at once (a double click without JavaScript, a retry): each used to
+    ask whether the key was known before any had committed, and each sent a receipt."""
+    settings.RATE_LIMITS_ENABLED = False
+    site_configuration_update(changes={"anonymous_submission": True}, actor=None)
+    data = submission(name="Visitor", email="visitor@example.org")
+    start = threading.Barrier(3)
+    statuses: list[int] = []
+
+    def post() -> None:
+        try:
+            start.wait()
+            statuses.append(Client().post(SUBMIT, data).status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=post) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == [302, 302, 302]
     assert Ticket.objects.count() == 1
     assert len(mail.outbox) == 1
 

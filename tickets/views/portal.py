@@ -41,8 +41,6 @@ def ticket_submit(request: HttpRequest, slug: str | None = None) -> HttpResponse
     )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        # A repeated submission (a second click, a retried request) lands on the first ticket: one receipt.
-        repeated = anonymous and Ticket.objects.filter(submission_key=data["submission_key"]).exists()
         fields = {
             "subject": data["subject"],
             "description": data["description"],
@@ -61,6 +59,9 @@ def ticket_submit(request: HttpRequest, slug: str | None = None) -> HttpResponse
         except services.TicketError as error:  # anonymous submission switched off since the page was read
             form.add_error(None, str(error))
         else:
+            # A repeated submission (a second click, a retried request, even at the same moment) lands on
+            # the first ticket: one receipt.
+            repeated = ticket.repeated_submission
             return _after_submission(request, ticket, ticket_form, anonymous=anonymous, repeated=repeated)
     status = 200
     if form.is_bound:
