@@ -9,6 +9,7 @@ import zipfile
 import pytest
 from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
@@ -205,6 +206,7 @@ def test_anonymous_submissions_at_the_same_moment_send_one_receipt(settings):
     """Three requests with one key at once (a double click without JavaScript, a retry): each used to
     ask whether the key was known before any had committed, and each sent a receipt."""
     settings.RATE_LIMITS_ENABLED = False
+    call_command("loaddata", "roles", verbosity=0)  # a transactional test starts from an empty database
     site_configuration_update(changes={"anonymous_submission": True}, actor=None)
     data = submission(name="Visitor", email="visitor@example.org")
     start = threading.Barrier(3)
