@@ -1,4 +1,5 @@
-"""The audit trail: append-only events, each chained to the previous one by a SHA-256 hash."""
+"""The audit trail: append-only events, each chained to the previous one by a keyed hash (HMAC-SHA256;
+events recorded before keyed hashing keep their plain SHA-256)."""
 
 from typing import Any
 
@@ -55,6 +56,12 @@ class AuditEvent(models.Model):
         BUSINESS = "business", "Business"
         SECURITY = "security", "Security"
 
+    class HashScheme(models.TextChoices):
+        # Plain SHA-256: whoever can write to the database can recompute it. Only events recorded
+        # before keyed hashing carry it; nothing new is hashed this way.
+        SHA256 = "sha256", "SHA-256 (unkeyed)"
+        HMAC_SHA256 = "hmac-sha256", "HMAC-SHA256"
+
     sequence = models.BigIntegerField(unique=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     action = models.CharField(max_length=40, db_index=True)
@@ -76,6 +83,9 @@ class AuditEvent(models.Model):
     request_id = models.CharField(max_length=64, blank=True)
     previous_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
+    hash_scheme = models.CharField(
+        max_length=16, choices=HashScheme.choices, default=HashScheme.HMAC_SHA256, editable=False
+    )
 
     objects = AuditEventQuerySet.as_manager()
 

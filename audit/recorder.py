@@ -1,10 +1,16 @@
-"""audit.record(): append one hash-chained event. Appends are serialised by a transaction-level
-advisory lock, so concurrent writers never fork the chain."""
+"""audit.record(): append one hash-chained event, and verify_audit_chain() to check the chain. Each
+event's hash is an HMAC-SHA256 under a key kept outside the database (AUDIT_HMAC_KEY), so whoever can
+write to the database can neither edit an event nor re-hash the events after it. Appends are
+serialised by a transaction-level advisory lock, so concurrent writers never fork the chain."""
 
 import hashlib
+import hmac
 import json
+import re
+from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
@@ -16,16 +22,36 @@ from audit.models import AuditEvent
 
 CHAIN_LOCK = 7_413_229_001  # any constant: the advisory lock id of the audit chain
 GENESIS = "0" * 64
-SECRET_MARKERS = ("password", "token", "secret", "hash", "otp", "key")
+# A change name (or a nested dict key) containing one of these is a secret, whatever surrounds it:
+# smtp_password, API_KEY, client_secret, x_auth_token, db_credentials, Authorization, …
+SECRET_MARKERS = (
+    "password", "passwd", "passphrase", "token", "secret", "hash", "otp", "key",
+    "credential", "authorization", "bearer", "cookie", "pwd",
+)  # fmt: skip
+# Short markers that are secrets only as a whole word of the name (smtp_pass, custom.pass, mailPw,
+# pin), so that bypass_queue, compass or pinned stay readable.
+SECRET_WORDS = ("pass", "pw", "pin")
 MASK = "••••••"
 # A checkpoint event records a prune; these change names carry where the remaining chain starts.
 CHECKPOINT = "checkpoint"
 PRUNED_THROUGH = "pruned_through_sequence"
 LAST_PRUNED_DIGEST = "last_pruned_digest"
+# The event migration 0004 appends after the last event hashed without a key.
+CHAIN_KEYED = "chain_keyed"
+UNKEYED_THROUGH = "unkeyed_through_sequence"
+# Derives the chain key from AUDIT_HMAC_KEY (or SECRET_KEY), apart from every other use of that secret.
+KEY_SALT = b"helpdesk.audit.chain-hmac"
+_WORD_BOUNDARY = re.compile(r"[^A-Za-z0-9]+|(?<=[a-z0-9])(?=[A-Z])")
 
 
 def _is_secret(name: Any) -> bool:
-    return isinstance(name, str) and any(marker in name.lower() for marker in SECRET_MARKERS)
+    if not isinstance(name, str):
+        return False
+    lowered = name.lower()
+    if any(marker in lowered for marker in SECRET_MARKERS):
+        return True
+    words = _WORD_BOUNDARY.split(name)
+    return any(word.lower() in SECRET_WORDS for word in words)
 
 
 def _mask_nested(value: Any) -> Any:
@@ -46,8 +72,17 @@ def mask_secrets(changes: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def event_digest(event: AuditEvent) -> str:
-    """The hash of an event's content and of the previous event's hash."""
+def chain_keys() -> list[bytes]:
+    """The HMAC keys of the chain: the first signs new events; the others, kept after a rotation, only
+    verify the events signed before it."""
+    if settings.AUDIT_HMAC_KEY:
+        secrets = [settings.AUDIT_HMAC_KEY, *settings.AUDIT_HMAC_KEY_FALLBACKS]
+    else:
+        secrets = [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS, *settings.AUDIT_HMAC_KEY_FALLBACKS]
+    return [hmac.new(secret.encode(), KEY_SALT, hashlib.sha256).digest() for secret in secrets if secret]
+
+
+def _canonical(event: AuditEvent, *, keyed: bool) -> bytes:
     content = {
         "sequence": event.sequence,
         "created_at": event.created_at.isoformat(),
@@ -64,8 +99,20 @@ def event_digest(event: AuditEvent) -> str:
         "request_id": event.request_id,
         "previous_hash": event.previous_hash,
     }
-    canonical = json.dumps(content, sort_keys=True, cls=DjangoJSONEncoder, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    if keyed:  # the unkeyed scheme's content stays exactly what it was, so old events still verify
+        content["hash_scheme"] = event.hash_scheme
+    return json.dumps(content, sort_keys=True, cls=DjangoJSONEncoder, separators=(",", ":")).encode()
+
+
+def event_digest(event: AuditEvent, key: bytes | None = None) -> str:
+    """The hash of an event's content and of the previous event's hash, by the event's scheme: HMAC-SHA256
+    under `key` (by default the signing key), or plain SHA-256 for events from before keyed hashing."""
+    if event.hash_scheme == AuditEvent.HashScheme.SHA256:
+        return hashlib.sha256(_canonical(event, keyed=False)).hexdigest()
+    if event.hash_scheme != AuditEvent.HashScheme.HMAC_SHA256:
+        raise ValueError(f"Unknown audit hash scheme {event.hash_scheme!r}")
+    key = key if key is not None else chain_keys()[0]
+    return hmac.new(key, _canonical(event, keyed=True), hashlib.sha256).hexdigest()
 
 
 def _plain(value: Any) -> Any:
@@ -118,35 +165,109 @@ def record(
         user_agent=context.user_agent,
         request_id=context.request_id,
         previous_hash=last["hash"] if last else GENESIS,
+        hash_scheme=AuditEvent.HashScheme.HMAC_SHA256,
     )
     event.hash = event_digest(event)
     event.save()
     return event
 
 
-def verify_chain(batch: int = 2000) -> tuple[int, AuditEvent | None]:
-    """Walk the chain in order; return (events checked, first broken event or None).
+@dataclass(frozen=True)
+class ChainReport:
+    """What verify_audit_chain() found: `problem` is empty when the chain is intact."""
 
-    The chain starts at the genesis event, or, once `audit_prune` has removed old events, at the
-    event right after the pruned range named by the latest checkpoint (which is itself chained)."""
+    checked: int
+    broken: AuditEvent | None = None  # the first event that does not verify, if one is to blame
+    problem: str = ""
+    head: AuditEvent | None = None  # the newest event verified
+    unkeyed_through: int | None = None  # the last event hashed without a key (before keyed hashing)
+    note: str = ""
+
+
+def _link_problem(
+    event: AuditEvent, sequence: int, previous: str, *, keyed_seen: bool, keys: list[bytes]
+) -> str:
+    """Why `event` is not the next link (expected `sequence` after a hash `previous`), or ""."""
+    if event.sequence > sequence:
+        last_missing = event.sequence - 1
+        missing = f"#{sequence}" if last_missing == sequence else f"#{sequence} to #{last_missing}"
+        return f"a gap in the sequence: event(s) {missing} are missing"
+    if event.sequence != sequence:
+        return f"event #{sequence} was expected here"
+    if event.previous_hash != previous:
+        return "its previous hash is not the hash of the event before it"
+    if event.hash_scheme == AuditEvent.HashScheme.SHA256:
+        # Without a key anyone can compute this hash: it is only accepted for the events recorded before
+        # keyed hashing, never after a keyed event (a rewrite that drops the key is found here).
+        if keyed_seen:
+            return "an unkeyed hash after keyed hashing began"
+        matches = hmac.compare_digest(event_digest(event), event.hash)
+        return "" if matches else "its hash does not match its content"
+    if event.hash_scheme != AuditEvent.HashScheme.HMAC_SHA256:
+        return f"an unknown hash scheme {event.hash_scheme!r}"
+    if any(hmac.compare_digest(event_digest(event, key), event.hash) for key in keys):
+        return ""
+    return "its hash does not match its content under AUDIT_HMAC_KEY or its fallbacks"
+
+
+def verify_audit_chain(*, expect_head: tuple[int, str] | None = None, batch: int = 2000) -> ChainReport:
+    """Walk the chain in order and report the first event that does not verify.
+
+    The chain starts at the genesis event, or, once `audit_prune` has removed old events, at the event
+    right after the pruned range named by the latest checkpoint (which is itself chained). The newest
+    event must carry a keyed hash. `expect_head` is a (sequence, hash) recorded by an earlier run: a
+    deletion of the newest events, which leaves a shorter but valid chain, is found only this way."""
+    keys = chain_keys()
     expected_previous = GENESIS
     expected_sequence = 1
+    pruned_through = None
     checkpoint = AuditEvent.objects.filter(action=CHECKPOINT).order_by("-sequence").first()
     if checkpoint is not None:
         pruned = checkpoint.changes or {}
         try:
-            expected_sequence = int(pruned[PRUNED_THROUGH][1]) + 1
+            pruned_through = int(pruned[PRUNED_THROUGH][1])
             expected_previous = str(pruned[LAST_PRUNED_DIGEST][1])
         except (KeyError, IndexError, TypeError, ValueError):
-            return 0, checkpoint
-    checked = 0
+            return ChainReport(0, checkpoint, "the checkpoint does not say which events were pruned")
+        expected_sequence = pruned_through + 1
+    checked, head, unkeyed_through, expected_head_hash = 0, None, None, None
+    keyed_seen = False
     for event in AuditEvent.objects.order_by("sequence").iterator(chunk_size=batch):
-        if (
-            event.sequence != expected_sequence
-            or event.previous_hash != expected_previous
-            or event_digest(event) != event.hash
-        ):
-            return checked, event
-        expected_previous, expected_sequence = event.hash, event.sequence + 1
+        problem = _link_problem(event, expected_sequence, expected_previous, keyed_seen=keyed_seen, keys=keys)
+        if problem:
+            return ChainReport(checked, event, problem, head, unkeyed_through)
+        if event.hash_scheme == AuditEvent.HashScheme.SHA256:
+            unkeyed_through = event.sequence
+        else:
+            keyed_seen = True
+        if expect_head is not None and event.sequence == expect_head[0]:
+            expected_head_hash = event.hash
+        expected_previous, expected_sequence, head = event.hash, event.sequence + 1, event
         checked += 1
-    return checked, None
+    if head is not None and head.hash_scheme == AuditEvent.HashScheme.SHA256:
+        # Every event since keyed hashing is keyed (migration 0004 appended one after the last old one):
+        # an unkeyed head means the keyed events were deleted or rewritten without the key.
+        return ChainReport(checked - 1, head, "the newest event has an unkeyed hash", head, unkeyed_through)
+    report = ChainReport(checked, None, "", head, unkeyed_through)
+    if expect_head is None:
+        return report
+    sequence, digest = expect_head
+    if head is None or head.sequence < sequence:
+        ends = f"#{head.sequence}" if head else "nothing"
+        problem = f"the chain ends at {ends}, before the expected head #{sequence}: newer events were deleted"
+        return ChainReport(checked, None, problem, head, unkeyed_through)
+    if expected_head_hash is None and pruned_through == sequence:
+        expected_head_hash = str(checkpoint.changes[LAST_PRUNED_DIGEST][1])
+    if expected_head_hash is None:  # pruned since, by a checkpoint that verified (it is chained and keyed)
+        note = f"The expected head #{sequence} has been pruned (checkpoint #{checkpoint.sequence})."
+        return ChainReport(checked, None, "", head, unkeyed_through, note)
+    if not hmac.compare_digest(expected_head_hash, digest):
+        problem = f"event #{sequence} is not the expected head (its hash differs): it was replaced"
+        return ChainReport(checked, None, problem, head, unkeyed_through)
+    return report
+
+
+def verify_chain(batch: int = 2000) -> tuple[int, AuditEvent | None]:
+    """(events checked, first broken event or None): verify_audit_chain() in short."""
+    report = verify_audit_chain(batch=batch)
+    return report.checked, report.broken

@@ -16,6 +16,11 @@ DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env("SECRET_KEY", default="django-insecure-local-development-key-change-me")
 # Earlier keys, still accepted while sessions, reset links and recovery codes made with them expire.
 SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
+# Key of the audit trail's HMAC chain, kept out of the database so a database writer cannot re-hash
+# edited events. Empty: derived from SECRET_KEY (and verified with SECRET_KEY_FALLBACKS). Earlier audit
+# keys go in AUDIT_HMAC_KEY_FALLBACKS until audit_prune has removed the events they signed.
+AUDIT_HMAC_KEY = env("AUDIT_HMAC_KEY", default="")
+AUDIT_HMAC_KEY_FALLBACKS = env.list("AUDIT_HMAC_KEY_FALLBACKS", default=[])
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 

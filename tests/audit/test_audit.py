@@ -75,6 +75,29 @@ def test_secrets_nested_in_a_changed_value_are_masked():
     assert verify_chain()[1] is None
 
 
+def test_secrets_with_unusual_names_are_masked_and_look_alikes_are_not():
+    site_configuration_update(changes={"custom.smtp_pass": "hunter2"}, actor=None)
+    site_configuration_update(changes={"custom.api_credentials": {"pwd": "hunter3"}}, actor=None)
+    settings_events = AuditEvent.objects.filter(action="settings_change").order_by("sequence")
+    assert [event.changes for event in settings_events] == [
+        {"custom.smtp_pass": ["••••••", "••••••"]},
+        {"custom.api_credentials": ["••••••", "••••••"]},
+    ]
+    secrets = ["apikey", "api_key", "private_key", "Authorization", "x-auth-token", "smtpPw", "db_passwd",
+               "passphrase", "sessionCookie", "bearer", "PIN"]  # fmt: skip
+    event = audit.record("update", actor=None, changes={name: ("a", "b") for name in secrets})
+    assert event.changes == {name: ["••••••", "••••••"] for name in secrets}
+    nested = {"mail": {"Pwd": "hunter4", "user": "bot"}, "hooks": [{"AUTH_TOKEN": "t", "url": "u"}]}
+    harmless = {"bypass_queue": True, "compass": "n", "pinned": 1, "passed_checks": 2, "author": "jo"}
+    event = audit.record("update", actor=None, changes={"integrations": (None, nested), **{
+        name: (None, value) for name, value in harmless.items()}})  # fmt: skip
+    assert event.changes["integrations"][1] == {
+        "mail": {"Pwd": "••••••", "user": "bot"}, "hooks": [{"AUTH_TOKEN": "••••••", "url": "u"}]
+    }  # fmt: skip
+    assert {name: after for name, (_, after) in event.changes.items() if name != "integrations"} == harmless
+    assert "hunter" not in str(list(AuditEvent.objects.values_list("changes", flat=True)))
+
+
 def test_chain_verifies_and_an_edit_in_sql_is_found_at_that_row():
     for number in range(5):
         audit.record("update", actor=None, object_repr=f"thing {number}")

@@ -104,3 +104,14 @@ def test_bad_or_future_dates_are_refused(history):
         call_command("audit_prune", "--before", "last week")
     with pytest.raises(CommandError, match="future"):
         call_command("audit_prune", "--before", "2030-01-01")
+
+
+def test_an_expected_head_that_was_pruned_is_accepted_unless_its_hash_differs(history, capsys):
+    heads = dict(AuditEvent.objects.values_list("sequence", "hash"))
+    call_command("audit_prune", "--before", "2025-03-01")  # #1 to #5 go
+    call_command("audit_verify", "--expect-head", f"3:{heads[3]}")
+    assert "The expected head #3 has been pruned (checkpoint #8)" in capsys.readouterr().out
+    call_command("audit_verify", "--expect-head", f"5:{heads[5]}")
+    call_command("audit_verify", "--expect-head", f"7:{heads[7]}")
+    with pytest.raises(CommandError, match="event #5 is not the expected head"):
+        call_command("audit_verify", "--expect-head", f"5:{heads[4]}")
