@@ -117,6 +117,10 @@ def two_factor_enable(user: User, *, token: str, actor: User) -> tuple[SealedTOT
     enrolment = pending_enrolment(user)
     if enrolment is None:
         raise ValidationError(NOT_ENROLLED)
+    # django-otp refuses every code while a wrong one's back-off lasts: say so, not "not valid".
+    allowed, _ = enrolment.device.verify_is_allowed()
+    if not allowed:
+        raise ValidationError(CODE_THROTTLED)
     device = django_otp.verify_token(user, enrolment.device.persistent_id, normalise(token))
     if device is None:
         raise ValidationError(CODE_INVALID)

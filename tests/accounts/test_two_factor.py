@@ -91,6 +91,19 @@ def test_agent_enrols_with_a_code_from_the_app_and_gets_recovery_codes(client):
     assert client.get(reverse("tickets:desk_queue")).status_code == 200
 
 
+def test_a_right_code_during_the_back_off_after_a_wrong_one_is_told_to_wait_not_that_it_is_wrong(client):
+    agent = make_agent(TeamFactory())
+    client.force_login(agent)
+    client.post(SETTINGS, {"action": "start"})
+    device = TOTPDevice.objects.get(user=agent, confirmed=False)
+    assert client.post(SETTINGS, {"action": "confirm", "code": "000000"}).status_code == 422
+    right_too_soon = client.post(SETTINGS, {"action": "confirm", "code": code_for(device)})
+    page = right_too_soon.content.decode()
+    assert right_too_soon.status_code == 422
+    assert two_factor.CODE_THROTTLED in page and two_factor.CODE_INVALID not in page
+    assert not two_factor.is_enabled(agent)
+
+
 def test_sign_in_asks_for_the_code_before_the_account_is_signed_in():
     agent = make_agent(TeamFactory())
     device, _ = enrol(Client(), agent)
