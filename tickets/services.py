@@ -37,6 +37,10 @@ STALE = (
 NOT_ALLOWED = "You are not allowed to do that on this ticket."
 TRANSITION_REFUSED = "A ticket cannot go from {old} to {new}."
 CLOSED_IS_FINAL = "This ticket is closed; a reply opens a new follow-up ticket instead."
+CLOSED_TO_STAFF = (
+    "This ticket is closed and takes no more public replies. Add an internal note; the customer's next "
+    "message opens a follow-up ticket."
+)
 ASSIGNEE_NOT_AGENT = "{name} is not an agent who can see this ticket."
 EMPTY_BODY = "Write a message before sending."
 UNKNOWN_FIELD = "{name} cannot be changed this way."
@@ -305,7 +309,7 @@ def ticket_reply(
     as_staff = _acts_as_staff(ticket, actor)
     if not workflow.accepts_replies(ticket.status):
         if as_staff:
-            raise TransitionRefused(CLOSED_IS_FINAL)
+            raise TransitionRefused(CLOSED_TO_STAFF)
         follow_up = ticket_create(
             requester=ticket.requester,
             subject=f"Follow-up: {ticket.subject}"[:200],

@@ -116,8 +116,11 @@ def test_a_managers_follow_up_on_a_colleagues_closed_ticket_is_written_in_the_ma
 def test_staff_reply_on_closed_ticket_is_refused(customer, agent, team):
     ticket = make_ticket(customer, team=team)
     Ticket.objects.filter(pk=ticket.pk).update(status=Status.CLOSED)
-    with pytest.raises(services.TransitionRefused, match="closed"):
+    with pytest.raises(services.TransitionRefused, match="no more public replies") as refused:
         services.ticket_reply(ticket, body="Hi", actor=agent)
+    assert "follow-up ticket instead" not in str(refused.value), "the customer's words, not the agent's"
+    note = services.ticket_add_note(ticket, body="Customer called; nothing to do.", actor=agent)
+    assert note.is_internal
 
 
 def test_empty_reply_is_refused(customer):

@@ -733,3 +733,12 @@ def test_the_next_page_is_read_even_when_the_cached_total_says_one_page(client, 
     assert second.number == 2 and len(second.object_list) == 2
     assert not second.has_next()
     assert client.get(QUEUE, {"page": 10**30}).context["queue"].page.number == 1  # the last by the count
+
+
+def test_the_composer_of_a_closed_ticket_offers_an_internal_note_only(client, desk):
+    Ticket.objects.filter(pk=desk["printer"].pk).update(status=Status.CLOSED)
+    client.force_login(desk["agent"])
+    page = client.get(reverse("tickets:desk_ticket", args=[desk["printer"].number])).content.decode()
+    assert re.search(r'<input type="radio" name="kind" value="reply" id="kind-reply" disabled', page)
+    assert re.search(r'value="note" id="kind-note" checked', page)
+    assert "Closed tickets take no more public replies" in page
