@@ -742,3 +742,18 @@ def test_the_composer_of_a_closed_ticket_offers_an_internal_note_only(client, de
     assert re.search(r'<input type="radio" name="kind" value="reply" id="kind-reply" disabled', page)
     assert re.search(r'value="note" id="kind-note" checked', page)
     assert "Closed tickets take no more public replies" in page
+
+
+def test_bulk_action_names_the_selected_tickets_that_left_the_agents_queues(client, desk):
+    client.force_login(desk["agent"])
+    moved = desk["vpn"]
+    Ticket.objects.filter(pk=moved.pk).update(team=desk["billing"])  # moved away after the queue was read
+    response = client.post(
+        reverse("tickets:desk_bulk"),
+        {"tickets": [desk["printer"].pk, moved.pk], "action": "priority:high", "back": QUEUE},
+        follow=True,
+    )
+    shown = [str(message) for message in get_messages(response.wsgi_request)]
+    assert f"Updated 1 ticket(s): {desk['printer'].reference}." in shown
+    assert "1 selected ticket(s) are no longer in your queues and were left unchanged." in shown
+    assert Ticket.objects.get(pk=moved.pk).priority == "medium"

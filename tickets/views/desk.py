@@ -74,8 +74,15 @@ def bulk(request: HttpRequest) -> HttpResponse:
     action, _, preset = request.POST.get("action", "").partition(":")
     value = preset or request.POST.get("value", "").strip()
     back = _safe_back(request, request.POST.get("back", ""))
+    # Moved to another team, merged or deleted since the queue was read: say so, never drop them quietly.
+    gone = len(set(ids)) - len(tickets)
+    if gone:
+        messages.warning(
+            request, f"{gone} selected ticket(s) are no longer in your queues and were left unchanged."
+        )
     if not tickets:
-        messages.warning(request, "Select at least one ticket first.")
+        if not gone:
+            messages.warning(request, "Select at least one ticket first.")
         return redirect(back)
     try:
         outcomes = services.tickets_bulk_apply(tickets, action=action, value=value, actor=request.user)
