@@ -757,3 +757,21 @@ def test_bulk_action_names_the_selected_tickets_that_left_the_agents_queues(clie
     assert f"Updated 1 ticket(s): {desk['printer'].reference}." in shown
     assert "1 selected ticket(s) are no longer in your queues and were left unchanged." in shown
     assert Ticket.objects.get(pk=moved.pk).priority == "medium"
+
+
+@pytest.mark.parametrize("htmx", [True, False])
+def test_tags_typed_on_a_stale_page_come_back_as_typed(client, desk, htmx):
+    ticket = desk["printer"]
+    seen = ticket.version
+    services.ticket_update_fields(ticket, changes={"priority": "high"}, actor=desk["colleague"])
+    client.force_login(desk["agent"])
+    response = client.post(
+        reverse("tickets:desk_update", args=[ticket.number]),
+        {"field": "tags", "value": "vip, refund-requested, escalated", "version": seen},
+        headers={"HX-Request": "true"} if htmx else {},
+    )
+    page = unescape(response.content.decode())
+    assert response.status_code == 409
+    assert 'value="vip, refund-requested, escalated"' in page
+    assert "the page now shows their change" in page and "Reload the page" not in page
+    assert not Ticket.objects.get(pk=ticket.pk).tags.exists()

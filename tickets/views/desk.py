@@ -29,6 +29,11 @@ REPLY_STALE = (
     "Someone changed this ticket while you were writing: the page now shows their change. "
     "Your message was not sent; check it and send it again."
 )
+# An inline edit from a stale page: the card shows the ticket as it is now, tags and custom fields as typed.
+EDIT_STALE = (
+    "Someone changed this ticket since you opened it: the page now shows their change. Yours was not "
+    "saved; check it and save it again."
+)
 
 
 @agent_required
@@ -294,6 +299,8 @@ def workspace_update(request: HttpRequest, number: str) -> HttpResponse:
             actor=request.user,
             expected_version=posted_version(request.POST),
         )
+    except services.StaleTicket:
+        error, typed = EDIT_STALE, _typed_edit(ticket, field, value, request.POST)
     except services.TicketError as refused:
         error = str(refused)
     except ValidationError as bad_value:
@@ -316,9 +323,9 @@ def workspace_update(request: HttpRequest, number: str) -> HttpResponse:
         # 422: the value was refused (and comes back as typed); 409: a refusal or a stale page.
         status = 422 if invalid else 409 if error else 200
         return render(request, WORKSPACE_TEMPLATE + "#properties", context, status=status)
-    if typed:  # invalid input comes back as typed, beside its message
+    if typed:  # refused free text comes back as typed, beside its message
         context = _workspace_context(request, ticket, edit_error=error, **typed)
-        return render(request, WORKSPACE_TEMPLATE, context, status=422)
+        return render(request, WORKSPACE_TEMPLATE, context, status=422 if invalid else 409)
     if error:
         messages.error(request, error)
     else:
