@@ -46,3 +46,24 @@ document.body.addEventListener("htmx:sendError", () => {
 document.body.addEventListener("htmx:afterRequest", (event) => {
   if (event.detail.successful) document.getElementById("request-failed")?.remove();
 });
+
+// A swap that removed the focused element (the Send button of a reply, a Save of an inline edit)
+// leaves keyboard and screen-reader users at the top of the page. Put the focus back in the part
+// that was swapped: on the first field with an error, else on the part itself.
+let swappedId = "";
+document.body.addEventListener("htmx:beforeSwap", (event) => {
+  swappedId = event.detail.target?.id || "";
+});
+document.body.addEventListener("htmx:afterSettle", () => {
+  const focused = document.activeElement;
+  if (!swappedId || (focused && focused !== document.body)) return;
+  const part = document.getElementById(swappedId);
+  if (!part) return;
+  const invalid = part.querySelector("[aria-invalid=true], .field-invalid input, .field-invalid textarea, .field-invalid select");
+  if (invalid) {
+    invalid.focus();
+    return;
+  }
+  if (!part.hasAttribute("tabindex")) part.setAttribute("tabindex", "-1");
+  part.focus({ preventScroll: true }); // the page stays where the swap left it
+});

@@ -128,3 +128,18 @@ def test_a_refused_htmx_reply_says_why_and_keeps_what_was_typed(page, live_serve
     expect(page.get_by_role("alert")).to_contain_text("security check has expired")
     assert page.locator("#conversation textarea").input_value() == "It jams on every third page."
     assert not ticket.messages.filter(body__startswith="It jams").exists()
+
+
+@pytest.mark.usefixtures("demo")
+def test_after_an_htmx_reply_the_keyboard_focus_stays_in_the_conversation(page, live_server):
+    customer = User.objects.get(email="customer@example.com")
+    ticket = make_ticket(customer, subject="Printer jams", team=Team.objects.get(slug="support"))
+    signed_in(page, live_server, "customer@example.com").goto(
+        f"{live_server.url}/portal/tickets/{ticket.number}/"
+    )
+    page.locator("#conversation textarea").fill("Now it jams on every page.")
+    page.get_by_role("button", name="Send").focus()
+    page.keyboard.press("Enter")
+    page.locator("#conversation").get_by_text("Now it jams on every page.").wait_for()
+    page.wait_for_function("document.activeElement !== document.body")
+    assert page.evaluate("document.getElementById('conversation').contains(document.activeElement)")
