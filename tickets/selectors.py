@@ -17,7 +17,7 @@ from django.utils import timezone
 from accounts import rbac
 from accounts.models import Organization, Team, TeamMember, User
 from helpdesk.counting import capped, is_capped
-from tickets.filters import SORTS, TicketQueueFilter, sort_key
+from tickets.filters import SORT_LABELS, SORTS, TicketQueueFilter, sort_key
 from tickets.models import PRIORITY_ORDER, SavedView, Tag, Ticket, TicketActivity, TicketMessage
 from tickets.workflow import OPEN_STATUSES, SOLVED_STATUSES, Status
 
@@ -215,6 +215,10 @@ class QueuePage:
     @cached_property
     def tickets(self) -> list[Ticket]:
         return list(self.page.object_list)
+
+    @property
+    def sort_label(self) -> str:
+        return SORT_LABELS[self.sort]
 
 
 def queue_queryset(user: User, params: QueryDict) -> tuple[TicketQueueFilter, "QuerySet[Ticket]", str]:

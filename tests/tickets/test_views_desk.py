@@ -78,6 +78,7 @@ def test_queue_shows_the_agents_teams_only(client, desk):
     response = client.get(QUEUE)
     assert listed(response) == {"Printer on fire", "VPN keeps dropping"}
     assert "{#" not in response.content.decode()
+    assert "Tickets, sorted by recently updated</caption>" in response.content.decode()
 
 
 def test_queue_row_shows_every_column_and_links_back_to_the_queue(client, desk):
