@@ -298,13 +298,19 @@ def ticket_queue_page(user: User, params: QueryDict) -> QueuePage:
 
 
 def queue_neighbours(
-    user: User, params: QueryDict, ticket: Ticket, window: int = 500
+    user: User,
+    params: QueryDict,
+    ticket: Ticket,
+    window: int = 500,
+    were: tuple[int | None, int | None] = (None, None),
 ) -> tuple[int | None, int | None]:
-    """Numbers of the tickets before and after `ticket` in the queue the agent came from."""
+    """Numbers of the tickets before and after `ticket` in the queue the agent came from. A ticket the
+    agent's own work took out of that queue (solved from "My open tickets") keeps the neighbours it
+    `were` on the page the work was sent from, as long as they are still in the queue."""
     _, tickets, _ = queue_queryset(user, params)
     numbers = list(tickets.values_list("number", flat=True)[:window])
     if ticket.number not in numbers:
-        return None, None
+        return tuple(number if number in numbers else None for number in were)
     index = numbers.index(ticket.number)
     previous = numbers[index - 1] if index > 0 else None
     following = numbers[index + 1] if index + 1 < len(numbers) else None

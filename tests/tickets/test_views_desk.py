@@ -776,3 +776,23 @@ def test_tags_typed_on_a_stale_page_come_back_as_typed(client, desk, htmx):
     assert 'value="vip, refund-requested, escalated"' in page
     assert "the page now shows their change" in page and "Reload the page" not in page
     assert not Ticket.objects.get(pk=ticket.pk).tags.exists()
+
+
+def test_next_and_previous_stay_after_a_reply_takes_the_ticket_out_of_the_view(client, desk):
+    client.force_login(desk["agent"])
+    extra = make_ticket(desk["customer"], team=desk["support"], subject="Mouse squeaks")
+    view = "status=new"
+    numbers = [t.number for t in client.get(QUEUE + "?" + view).context["queue"].tickets]
+    middle = numbers[1]
+    page = client.get(reverse("tickets:desk_ticket", args=[middle]), {"queue": view})
+    shown = (page.context["previous_number"], page.context["next_number"])
+    assert shown == (numbers[0], numbers[2])
+    sent = client.post(
+        reverse("tickets:desk_reply", args=[middle]),
+        {"queue": view, "previous": shown[0], "next": shown[1], "kind": "reply", "body": "Fixed.",
+         "status_after": "resolved", "version": page.context["ticket"].version},
+        follow=True,
+    )  # fmt: skip
+    assert Ticket.objects.get(number=middle).status == Status.RESOLVED  # out of the "new" view
+    assert (sent.context["previous_number"], sent.context["next_number"]) == shown
+    assert extra.number in numbers

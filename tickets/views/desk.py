@@ -154,7 +154,10 @@ def _workspace_context(request: HttpRequest, ticket: Ticket, **extra) -> dict:
     may = services.staff_permissions(request.user, ticket)
     previous, following = None, None
     if "queue" in source:  # opened from a queue (even the default one, whose query is empty)
-        previous, following = selectors.queue_neighbours(request.user, QueryDict(queue_query), ticket)
+        were = (parse_id(source.get("previous", "")), parse_id(source.get("next", "")))
+        previous, following = selectors.queue_neighbours(
+            request.user, QueryDict(queue_query), ticket, were=were
+        )
     return {
         "ticket": ticket,
         "workspace": workspace,
@@ -263,7 +266,7 @@ def workspace_reply(request: HttpRequest, number: str) -> HttpResponse:
         else:
             sent = "Note added" if data["kind"] == "note" else "Reply sent"
             messages.success(request, f"{sent} on {ticket.reference}.")
-            return redirect(_workspace_url(ticket, request.POST.get("queue", "")))
+            return redirect(_workspace_after_work(request, ticket))
     if request.FILES:
         form.add_error("attachments", FILES_AGAIN)
     ticket.refresh_from_db()
@@ -274,6 +277,19 @@ def workspace_reply(request: HttpRequest, number: str) -> HttpResponse:
 def _workspace_url(ticket: Ticket, queue_query: str) -> str:
     url = reverse("tickets:desk_ticket", args=[ticket.number])
     return f"{url}?{_queue_param(queue_query)}" if queue_query else url
+
+
+def _workspace_after_work(request: HttpRequest, ticket: Ticket) -> str:
+    """The workspace again, in the queue it was opened from, with the neighbours the page showed: work
+    that takes the ticket out of that queue (a reply that solves it) keeps Previous and Next."""
+    if "queue" not in request.POST:
+        return _workspace_url(ticket, "")
+    params = QueryDict(mutable=True)
+    params["queue"] = request.POST["queue"]
+    for key in ("previous", "next"):
+        if parse_id(request.POST.get(key, "")) is not None:
+            params[key] = request.POST[key]
+    return f"{reverse('tickets:desk_ticket', args=[ticket.number])}?{params.urlencode()}"
 
 
 def _queue_param(queue_query: str) -> str:
