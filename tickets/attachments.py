@@ -30,14 +30,18 @@ ZIP_CONTAINERS = {
     ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     ".pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
     ".odt": "application/vnd.oasis.opendocument.text",
+    ".ods": "application/vnd.oasis.opendocument.spreadsheet",
+    ".odp": "application/vnd.oasis.opendocument.presentation",
 }
 TEXT_EXTENSIONS = {".txt": "text/plain", ".log": "text/plain", ".csv": "text/csv", ".md": "text/plain"}
 MARKUP_SIGNS = (b"<html", b"<script", b"<svg", b"<!doctype", b"<?xml", b"<iframe", b"<body")
 
 TOO_LARGE = "{name} is {size}; files may be at most {limit}."
-NOT_ALLOWED = (
-    "{name} is not an allowed type of file. Allowed: images, PDF, text, CSV, ZIP and Office documents."
-)
+ALLOWED_EXTENSIONS = sorted(
+    {*(extension for extensions in BINARY_TYPES.values() for extension in extensions), *ZIP_CONTAINERS,
+     *TEXT_EXTENSIONS}
+)  # fmt: skip
+NOT_ALLOWED = "{name} is not an allowed type of file. Allowed: " + ", ".join(ALLOWED_EXTENSIONS) + "."
 MISMATCH = "{name} does not look like a {extension} file."
 TOO_MANY = "Attach at most {limit} files at a time."
 MAX_FILES = 10
@@ -63,7 +67,8 @@ def detect_content_type(upload: UploadedFile) -> str:
         detected = ""
     if head.startswith(ZIP_SIGNATURES):
         if extension and extension not in ZIP_CONTAINERS:
-            raise ValidationError(MISMATCH.format(name=name, extension=extension))
+            # A ZIP under a name we do not take (.xlsm, .jar): not allowed, rather than "not a .xlsm".
+            raise ValidationError(NOT_ALLOWED.format(name=name))
         return ZIP_CONTAINERS.get(extension, "application/zip")
     if detected in BINARY_TYPES:
         if extension and extension not in BINARY_TYPES[detected]:

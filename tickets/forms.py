@@ -10,6 +10,7 @@ from accounts import rbac
 from accounts.models import Team, User, validate_ascii_email
 from helpdesk.forms import parse_id
 from tickets import schema
+from tickets.attachments import ALLOWED_EXTENSIONS, MAX_FILES
 from tickets.filters import TicketQueueFilter
 from tickets.models import SavedView, TicketForm
 
@@ -69,7 +70,8 @@ class TicketSubmitForm(forms.Form):
         help_text="Markdown works: **bold**, lists, `code`, links.",
     )
     attachments = MultipleFileField(
-        label="Attachments", help_text="Images, PDF, text, CSV, ZIP or Office files; up to 10 files."
+        label="Attachments",
+        help_text=f"Up to {MAX_FILES} files: {', '.join(ALLOWED_EXTENSIONS)}.",
     )
     submission_key = forms.UUIDField(widget=forms.HiddenInput)
 

@@ -126,6 +126,8 @@ def test_every_bad_custom_value_answers_422_and_everything_typed_comes_back(clie
             "application/vnd.openxmlformats-officedocument.presentationml.presentation",
         ),
         ("letter.odt", zip_bytes("mimetype", "content.xml"), "application/vnd.oasis.opendocument.text"),
+        ("sheet.ods", zip_bytes("mimetype", "content.xml"), "application/vnd.oasis.opendocument.spreadsheet"),
+        ("talk.odp", zip_bytes("mimetype", "content.xml"), "application/vnd.oasis.opendocument.presentation"),
         (
             "letter.docx",
             zip_bytes("[Content_Types].xml", "word/document.xml"),
@@ -144,6 +146,9 @@ def test_a_zip_under_a_name_that_is_no_zip_container_is_refused(client):
     client.force_login(make_customer())
     response = client.post(SUBMIT, submission(attachments=[SimpleUploadedFile("setup.exe", zip_bytes("a"))]))
     assert response.status_code == 422 and not Attachment.objects.exists()
+    error = response.content.decode()
+    assert "setup.exe is not an allowed type of file. Allowed: " in error and ".docx" in error
+    assert "does not look like" not in error
 
 
 @pytest.mark.parametrize(
