@@ -114,13 +114,19 @@ def test_the_refresh_waits_while_tickets_are_ticked_for_a_bulk_action(page, live
     expect(page.get_by_text("Scanner makes a grinding noise again")).to_be_visible()
 
 
-@pytest.mark.usefixtures("demo")
-def test_a_refused_htmx_reply_says_why_and_keeps_what_was_typed(page, live_server):
+def open_as_its_customer(page, live_server) -> Ticket:
+    """A demo customer's new ticket, open in the portal."""
     customer = User.objects.get(email="customer@example.com")
     ticket = make_ticket(customer, subject="Printer jams", team=Team.objects.get(slug="support"))
     signed_in(page, live_server, "customer@example.com").goto(
         f"{live_server.url}/portal/tickets/{ticket.number}/"
     )
+    return ticket
+
+
+@pytest.mark.usefixtures("demo")
+def test_a_refused_htmx_reply_says_why_and_keeps_what_was_typed(page, live_server):
+    ticket = open_as_its_customer(page, live_server)
     page.locator("#conversation textarea").fill("It jams on every third page.")
     page.evaluate("document.querySelectorAll('input[name=csrfmiddlewaretoken]').forEach(i => i.value = 'x')")
     page.context.clear_cookies(name="csrftoken")
@@ -132,11 +138,7 @@ def test_a_refused_htmx_reply_says_why_and_keeps_what_was_typed(page, live_serve
 
 @pytest.mark.usefixtures("demo")
 def test_after_an_htmx_reply_the_keyboard_focus_stays_in_the_conversation(page, live_server):
-    customer = User.objects.get(email="customer@example.com")
-    ticket = make_ticket(customer, subject="Printer jams", team=Team.objects.get(slug="support"))
-    signed_in(page, live_server, "customer@example.com").goto(
-        f"{live_server.url}/portal/tickets/{ticket.number}/"
-    )
+    open_as_its_customer(page, live_server)
     page.locator("#conversation textarea").fill("Now it jams on every page.")
     page.get_by_role("button", name="Send").focus()
     page.keyboard.press("Enter")
