@@ -685,6 +685,7 @@ BULK_ACTIONS = ("assign_me", "assign", "unassign", "status", "priority", "team",
 class BulkOutcome:
     ticket: Ticket
     error: str = ""
+    changed: bool = True  # False: the ticket already was as asked, and nothing was written
 
     @property
     def ok(self) -> bool:
@@ -703,36 +704,42 @@ def tickets_bulk_apply(
     outcomes = []
     for ticket in tickets:
         try:
-            _bulk_one(ticket, action, value, actor)
+            changed = _bulk_one(ticket, action, value, actor)
         except (TicketError, ValidationError, ValueError, Team.DoesNotExist, User.DoesNotExist) as error:
             message = "; ".join(error.messages) if isinstance(error, ValidationError) else str(error)
             if isinstance(error, ValueError | Team.DoesNotExist | User.DoesNotExist):
                 message = "That team or agent does not exist."
             outcomes.append(BulkOutcome(ticket, message))
         else:
-            outcomes.append(BulkOutcome(ticket))
+            outcomes.append(BulkOutcome(ticket, changed=changed))
     return outcomes
 
 
-def _bulk_one(ticket: Ticket, action: str, value: str, actor: User) -> None:
+def _bulk_one(ticket: Ticket, action: str, value: str, actor: User) -> bool:
+    """Apply `action` to one ticket; whether it changed (a service that finds nothing to do writes
+    nothing and leaves the version as it was)."""
+    done: Ticket | None = None
     if action == "assign_me":
-        ticket_assign(ticket, assignee=actor, actor=actor)
+        done = ticket_assign(ticket, assignee=actor, actor=actor)
     elif action == "assign":
-        ticket_assign(ticket, assignee=User.objects.get(pk=int(value or 0)), actor=actor)
+        done = ticket_assign(ticket, assignee=User.objects.get(pk=int(value or 0)), actor=actor)
     elif action == "unassign":
-        ticket_assign(ticket, assignee=None, actor=actor)
+        done = ticket_assign(ticket, assignee=None, actor=actor)
     elif action == "status":
         if value != ticket.status:  # already there: nothing to do, not a forbidden transition
-            ticket_transition(ticket, status=value, actor=actor)
+            done = ticket_transition(ticket, status=value, actor=actor)
     elif action == "priority":
-        ticket_update_fields(ticket, changes={"priority": value}, actor=actor)
+        done = ticket_update_fields(ticket, changes={"priority": value}, actor=actor)
     elif action == "team":
-        ticket_update_fields(ticket, changes={"team": Team.objects.get(pk=int(value or 0))}, actor=actor)
+        done = ticket_update_fields(
+            ticket, changes={"team": Team.objects.get(pk=int(value or 0))}, actor=actor
+        )
     elif action in ("add_tag", "remove_tag"):
         current = set(ticket.tags.values_list("name", flat=True))
         # As clean_tag_names stores them, so that "VIP " removes "vip".
         names = current | {value} if action == "add_tag" else current - set(clean_tag_names([value]))
-        ticket_set_tags(ticket, names=sorted(names), actor=actor)
+        done = ticket_set_tags(ticket, names=sorted(names), actor=actor)
+    return done is not None and done.version != ticket.version
 
 
 @transaction.atomic

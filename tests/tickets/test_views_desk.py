@@ -796,3 +796,16 @@ def test_next_and_previous_stay_after_a_reply_takes_the_ticket_out_of_the_view(c
     assert Ticket.objects.get(number=middle).status == Status.RESOLVED  # out of the "new" view
     assert (sent.context["previous_number"], sent.context["next_number"]) == shown
     assert extra.number in numbers
+
+
+def test_bulk_action_reports_tickets_that_already_were_as_asked_apart_from_the_updated(client, desk):
+    services.ticket_update_fields(desk["printer"], changes={"priority": "high"}, actor=desk["agent"])
+    client.force_login(desk["agent"])
+    response = client.post(
+        reverse("tickets:desk_bulk"),
+        {"tickets": [desk["printer"].pk, desk["vpn"].pk], "action": "priority:high", "back": QUEUE},
+        follow=True,
+    )
+    shown = [str(message) for message in get_messages(response.wsgi_request)]
+    assert f"Updated 1 ticket(s): {desk['vpn'].reference}." in shown
+    assert f"Already so, left as they were: {desk['printer'].reference}." in shown

@@ -94,9 +94,12 @@ def bulk(request: HttpRequest) -> HttpResponse:
     except ValidationError as error:
         messages.error(request, "; ".join(error.messages))
         return redirect(back)
-    done = [outcome.ticket.reference for outcome in outcomes if outcome.ok]
+    done = [outcome.ticket.reference for outcome in outcomes if outcome.ok and outcome.changed]
     if done:
         messages.success(request, f"Updated {len(done)} ticket(s): {', '.join(done)}.")
+    already = [outcome.ticket.reference for outcome in outcomes if outcome.ok and not outcome.changed]
+    if already:
+        messages.info(request, f"Already so, left as they were: {', '.join(already)}.")
     for outcome in outcomes:
         if not outcome.ok:
             messages.error(request, f"{outcome.ticket.reference} was not changed: {outcome.error}")
