@@ -91,7 +91,9 @@ class SignInRedirectMiddleware:
         if request.method != "POST" and not request.htmx:
             return response
         login = resolve_url(settings.LOGIN_URL)
-        if urlsplit(response["Location"]).path != login:
+        location = urlsplit(response["Location"])
+        # Only "sign in first" (login_required adds next=), not a sign-in flow sending back to its start.
+        if location.path != login or "next=" not in location.query:
             return response
         page = self._page(request)
         target = f"{login}?{urlencode({'next': page})}" if page else login
