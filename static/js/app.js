@@ -49,15 +49,18 @@ document.body.addEventListener("htmx:afterRequest", (event) => {
 
 // A swap that removed the focused element (the Send button of a reply, a Save of an inline edit)
 // leaves keyboard and screen-reader users at the top of the page. Put the focus back in the part
-// that was swapped: on the first field with an error, else on the part itself.
+// that was swapped: on the first field with an error, else on the part itself. Swaps that did not hold
+// the focus (the queue's 30-second refresh of an idle page) leave it alone.
 let swappedId = "";
 document.body.addEventListener("htmx:beforeSwap", (event) => {
-  swappedId = event.detail.target?.id || "";
+  const target = event.detail.target;
+  swappedId = target && target.contains(document.activeElement) ? target.id : "";
 });
 document.body.addEventListener("htmx:afterSettle", () => {
   const focused = document.activeElement;
   if (!swappedId || (focused && focused !== document.body)) return;
   const part = document.getElementById(swappedId);
+  swappedId = "";
   if (!part) return;
   const invalid = part.querySelector("[aria-invalid=true], .field-invalid input, .field-invalid textarea, .field-invalid select");
   if (invalid) {

@@ -89,3 +89,19 @@ def test_the_queue_refresh_leaves_the_focus_in_the_search_box_and_enter_asks_onc
     sent = [url for url in searches if "q=printer" in url]
     assert len(sent) == 1, sent
     assert page.evaluate("window.stillThisPage === true"), "htmx swapped the table; no page load"
+
+
+@pytest.mark.usefixtures("demo")
+def test_an_idle_queue_keeps_refreshing_itself(browser, live_server):
+    page = browser.new_context().new_page()
+    page.set_default_timeout(10_000)
+    page.clock.install()
+    signed_in(page, live_server, "agent@example.com")
+    page.goto(f"{live_server.url}/desk/")
+    page.evaluate("document.activeElement.blur()")
+    for _ in range(2):
+        with page.expect_response(lambda response: "/desk/" in response.url) as refreshed:
+            page.clock.run_for(31_000)
+        refreshed.value.finished()
+        page.wait_for_load_state("networkidle")
+    assert not page.evaluate("document.getElementById('queue-table').contains(document.activeElement)")
