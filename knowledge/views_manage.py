@@ -69,7 +69,7 @@ def article_edit(request: HttpRequest, slug: str | None = None) -> HttpResponse:
         # Unbound, so a half-written article shows no errors; loaded_at stays the one the editor was
         # opened with, or a preview would let the next save overwrite someone else's change.
         form = ArticleForm(initial={**initial, **request.POST.dict()})
-        preview_html = render_markdown(request.POST.get("body", "")[:200_000])
+        preview_html = _preview_html(request)
     else:
         form = ArticleForm(request.POST if request.method == "POST" else None, initial=initial)
     if request.method == "POST" and preview_html is None and form.is_valid():
@@ -102,7 +102,12 @@ def article_edit(request: HttpRequest, slug: str | None = None) -> HttpResponse:
 @require_POST
 def article_preview(request: HttpRequest) -> HttpResponse:
     """Rendered markdown of the editor's text (changes nothing)."""
-    return HttpResponse(render_markdown(request.POST.get("body", "")[:200_000]))
+    return HttpResponse(_preview_html(request))
+
+
+def _preview_html(request: HttpRequest) -> str:
+    """The editor's posted text rendered as the article page would show it."""
+    return render_markdown(request.POST.get("body", "")[:200_000])
 
 
 @agent_required
