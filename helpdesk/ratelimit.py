@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.template.defaultfilters import pluralize
 
 from accounts.models import email_key
 from helpdesk.client_ip import client_ip
@@ -78,6 +79,22 @@ def posted(field: str) -> AccountKey:
     return key
 
 
+def rate_limited(
+    request: HttpRequest, scope: str, *, account: AccountKey = signed_in_account, per_ip: bool = True
+) -> int | None:
+    """Count `request` against the RATE_LIMITS[scope] rates, per IP (unless `per_ip` is false) and per
+    account; the seconds to wait when it is over a limit, else None."""
+    if not settings.RATE_LIMITS_ENABLED:
+        return None
+    ip_rate, account_rate = settings.RATE_LIMITS[scope]
+    checks = [(f"{scope}:ip:{client_ip(request) or ''}", ip_rate)] if per_ip else []
+    account_key = account(request)
+    if account_key:
+        checks.append((f"{scope}:account:{account_key}", account_rate))
+    waits = [wait for over, wait in (hit(key, rate) for key, rate in checks) if over]
+    return max(waits) if waits else None
+
+
 def rate_limit(
     scope: str,
     *,
@@ -91,16 +108,10 @@ def rate_limit(
     def decorator(view):
         @functools.wraps(view)
         def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-            if settings.RATE_LIMITS_ENABLED and request.method in methods and (when is None or when(request)):
-                per_ip, per_account = settings.RATE_LIMITS[scope]
-                checks = [(f"{scope}:ip:{client_ip(request) or ''}", per_ip)]
-                account_key = account(request)
-                if account_key:
-                    checks.append((f"{scope}:account:{account_key}", per_account))
-                results = [hit(key, rate) for key, rate in checks]
-                waits = [wait for over, wait in results if over]
-                if waits:
-                    return too_many_requests(request, retry_after=max(waits))
+            if request.method in methods and (when is None or when(request)):
+                wait = rate_limited(request, scope, account=account)
+                if wait is not None:
+                    return too_many_requests(request, retry_after=wait)
             return view(request, *args, **kwargs)
 
         return wrapped
@@ -108,8 +119,15 @@ def rate_limit(
     return decorator
 
 
-def too_many_requests(request: HttpRequest, *, retry_after: int) -> HttpResponse:
+def wait_phrase(retry_after: int) -> str:
+    """'40 seconds', '1 minute', '48 minutes'."""
+    if retry_after < 60:
+        return f"{retry_after} second{pluralize(retry_after)}"
     minutes = math.ceil(retry_after / 60)
-    response = render(request, "429.html", {"retry_after": retry_after, "minutes": minutes}, status=429)
+    return f"{minutes} minute{pluralize(minutes)}"
+
+
+def too_many_requests(request: HttpRequest, *, retry_after: int) -> HttpResponse:
+    response = render(request, "429.html", {"wait": wait_phrase(retry_after)}, status=429)
     response["Retry-After"] = str(retry_after)
     return response

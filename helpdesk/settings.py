@@ -169,6 +169,7 @@ RATE_LIMITS = {
 }
 # Two-factor sign-in (django-otp): the name authenticator apps show next to the code.
 OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", default="Helpdesk")
+MESSAGE_STORAGE = "helpdesk.message_storage.DistinctMessageStorage"
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"

@@ -96,9 +96,10 @@ def _is_plain_text(head: bytes) -> bool:
 
 
 def validate_uploads(uploads: list[UploadedFile]) -> list[str]:
-    """Check every upload; return their content types or raise one ValidationError listing all problems."""
+    """Check every upload; return their content types or raise one ValidationError listing all problems
+    (for the form's attachments field, so they show beside the file input)."""
     if len(uploads) > MAX_FILES:
-        raise ValidationError(TOO_MANY.format(limit=MAX_FILES))
+        raise ValidationError({"attachments": TOO_MANY.format(limit=MAX_FILES)})
     problems: list[str] = []
     types: list[str] = []
     limit = settings.ATTACHMENT_MAX_BYTES
@@ -114,7 +115,7 @@ def validate_uploads(uploads: list[UploadedFile]) -> list[str]:
         except ValidationError as error:
             problems.extend(error.messages)
     if problems:
-        raise ValidationError(problems)
+        raise ValidationError({"attachments": problems})
     return types
 
 

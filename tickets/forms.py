@@ -3,8 +3,11 @@
 import uuid
 
 from django import forms
+from django.conf import settings
 from django.http import QueryDict
+from django.template.defaultfilters import filesizeformat
 from django.urls import reverse_lazy
+from django.utils.functional import lazy
 
 from accounts import rbac
 from accounts.models import Team, User, validate_ascii_email
@@ -15,7 +18,7 @@ from tickets.filters import TicketQueueFilter
 from tickets.models import SavedView, TicketForm
 
 CUSTOM_PREFIX = "cf_"
-FILES_AGAIN = "For your security, files are not kept when the form has errors: please choose them again."
+FILES_AGAIN = "For your security, files are not kept when a form comes back: choose the ones to send again."
 
 
 def posted_version(data) -> int | None:
@@ -27,10 +30,16 @@ class MultipleFileInput(forms.ClearableFileInput):
     allow_multiple_selected = True
 
 
+def _attachments_help() -> str:
+    size = filesizeformat(settings.ATTACHMENT_MAX_BYTES)
+    return f"Up to {MAX_FILES} files of at most {size} each: {', '.join(ALLOWED_EXTENSIONS)}."
+
+
 class MultipleFileField(forms.FileField):
     def __init__(self, *args, **kwargs) -> None:
         kwargs.setdefault("widget", MultipleFileInput())
         kwargs.setdefault("required", False)
+        kwargs.setdefault("help_text", lazy(_attachments_help, str)())
         super().__init__(*args, **kwargs)
 
     def clean(self, data, initial=None):
@@ -69,10 +78,7 @@ class TicketSubmitForm(forms.Form):
         max_length=50_000,
         help_text="Markdown works: **bold**, lists, `code`, links.",
     )
-    attachments = MultipleFileField(
-        label="Attachments",
-        help_text=f"Up to {MAX_FILES} files: {', '.join(ALLOWED_EXTENSIONS)}.",
-    )
+    attachments = MultipleFileField(label="Attachments")
     submission_key = forms.UUIDField(widget=forms.HiddenInput)
 
     def __init__(self, *args, ticket_form: TicketForm | None, anonymous: bool, **kwargs) -> None:
@@ -110,7 +116,13 @@ class TicketSubmitForm(forms.Form):
 class ReplyForm(forms.Form):
     body = forms.CharField(label="Your reply", widget=forms.Textarea(attrs={"rows": 5}), max_length=50_000)
     attachments = MultipleFileField(label="Attachments")
-    version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    # The same reply sent twice (a double click, a retried request) is kept once. Not required: a page
+    # from before this field existed still sends its reply.
+    submission_key = forms.UUIDField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("initial", {}).setdefault("submission_key", uuid.uuid4())
+        super().__init__(*args, **kwargs)
 
 
 class PortalFilterForm(forms.Form):

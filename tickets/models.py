@@ -394,12 +394,25 @@ class TicketMessage(models.Model):
     body_html = models.TextField(editable=False)
     created_at = models.DateTimeField(default=timezone.now)
     attachments = GenericRelation("Attachment", content_type_field="owner_type", object_id_field="owner_id")
+    submission_key = models.UUIDField(
+        null=True, blank=True, editable=False, help_text="Makes a repeated reply form submission idempotent."
+    )
+    # Not stored: ticket_reply sets it on the message it hands back for a submission key it has seen.
+    repeated_submission = False
 
     objects = TicketMessageManager()
 
     class Meta:
         ordering = ["created_at", "pk"]
         indexes = [models.Index(fields=["ticket", "created_at"], name="message_ticket_created")]
+        constraints = [
+            # Partial: the index holds only the replies sent from a form, not millions of NULLs.
+            models.UniqueConstraint(
+                fields=["submission_key"],
+                condition=models.Q(submission_key__isnull=False),
+                name="message_submission_key_unique",
+            )
+        ]
 
     def __str__(self) -> str:
         kind = "Note" if self.is_internal else "Reply"

@@ -48,7 +48,10 @@ TEAM_NOT_YOURS = "You cannot move tickets to {team}: you do not work that team's
 SAVED_VIEW_EXISTS = "You already have a view called “{name}”."
 ANONYMOUS_CLOSED = "Sign in to submit a request."
 SIGN_IN_TO_SUBMIT = "Sign in to submit a request with this e-mail address."
-SUBMIT_AGAIN = "This form was already used. Reload the page and submit your request again."
+SUBMIT_AGAIN = (
+    "This form was already used to send another request. Check what you wrote below and send it again."
+)
+NEWER_MESSAGE = "Support wrote to you since you opened this page: read their message, then choose again."
 TAG_INVALID = "Tags are at most 50 characters: letters, digits, spaces, - and _."
 BULK_TAG_MISSING = "Type the tag to add or remove."
 MERGE_SELF = "A ticket cannot be merged into itself."
@@ -187,6 +190,7 @@ def _message(
     uploads,
     types,
     author: User | None = None,
+    submission_key: UUID | None = None,
 ) -> TicketMessage:
     """The message and its files; written by `author` when given (else the actor), stored by the actor."""
     message = TicketMessage.objects.create(
@@ -196,6 +200,7 @@ def _message(
         from_staff=from_staff,
         body=body,
         body_html=render_markdown(body),
+        submission_key=submission_key,
     )
     for upload, content_type in zip(uploads, types, strict=True):
         attachment_store(message, upload, content_type=content_type, actor=actor)
@@ -219,13 +224,12 @@ def ticket_create(
     follow_up_of: Ticket | None = None,
 ) -> Ticket:
     """Open a ticket with its first message. A repeated submission_key returns the first ticket."""
+    # One line: a line break in a subject has no place in a list, and none in a mail header.
+    subject, description = " ".join(subject.split()), description.strip()
     if submission_key is not None:
         existing = Ticket.objects.filter(submission_key=submission_key, requester=requester).first()
         if existing is not None:
-            existing.repeated_submission = True
-            return existing
-    # One line: a line break in a subject has no place in a list, and none in a mail header.
-    subject, description = " ".join(subject.split()), description.strip()
+            return _repeated_submission(existing, subject[:200], description)
     if not subject or not description:
         raise ValidationError({"subject" if not subject else "description": "This field is required."})
     values = schema.clean_values(form.schema, custom_fields or {}) if form is not None else {}
@@ -265,8 +269,7 @@ def ticket_create(
         first = Ticket.objects.filter(submission_key=submission_key, requester=requester).first()
         if first is None:  # a key of someone else's form: never hand out their ticket
             raise ValidationError(SUBMIT_AGAIN) from None
-        first.repeated_submission = True
-        return first
+        return _repeated_submission(first, ticket.subject, description)
     ticket.refresh_from_db(fields=["number"])
     _message(
         ticket,
@@ -289,6 +292,15 @@ def ticket_create(
     return ticket
 
 
+def _repeated_submission(ticket: Ticket, subject: str, description: str) -> Ticket:
+    """The ticket a submission key already made, for the same request sent again; a form reused for a
+    different request (a restored tab, a duplicated page) is refused rather than silently dropped."""
+    if (ticket.subject, ticket.description) != (subject, description):
+        raise ValidationError(SUBMIT_AGAIN)
+    ticket.repeated_submission = True
+    return ticket
+
+
 @transaction.atomic
 def ticket_reply(
     ticket: Ticket,
@@ -298,15 +310,27 @@ def ticket_reply(
     uploads: Sequence[UploadedFile] = (),
     status_after: str | None = None,
     expected_version: int | None = None,
+    submission_key: UUID | None = None,
 ) -> TicketMessage:
     """A public reply. A customer's reply reopens a pending or solved ticket; on a closed ticket it
-    opens a linked follow-up ticket and the message lands there. Staff may set a status on send."""
+    opens a linked follow-up ticket and the message lands there, and on a merged one it goes to the
+    ticket the conversation continues on. Staff may set a status on send. A repeated submission_key
+    (the same form sent twice) returns the first message."""
     body = body.strip()
     if not body:
         raise ValidationError({"body": EMPTY_BODY})
     _require_visible(ticket, actor)
     ticket = _lock(ticket, expected_version)
+    if submission_key is not None:
+        sent = TicketMessage.objects.filter(submission_key=submission_key, author=actor).first()
+        if sent is not None:
+            sent.repeated_submission = True
+            return sent
     as_staff = _acts_as_staff(ticket, actor)
+    if ticket.merged_into_id is not None and not as_staff:
+        return ticket_reply(
+            ticket.merged_into, body=body, actor=actor, uploads=uploads, submission_key=submission_key
+        )
     if not workflow.accepts_replies(ticket.status):
         if as_staff:
             raise TransitionRefused(CLOSED_TO_STAFF)
@@ -317,15 +341,25 @@ def ticket_reply(
             actor=actor,
             uploads=uploads,
             follow_up_of=ticket,
+            submission_key=submission_key,
         )
-        return follow_up.messages.get()
+        message = follow_up.messages.order_by("created_at", "pk").first()
+        message.repeated_submission = follow_up.repeated_submission
+        return message
     if as_staff:  # "send and close" closes like ticket_transition does, before anything is written
         _require_permission(ticket, actor, rbac.PROVIDE_SUPPORT, ANSWER_NOT_ALLOWED)
         _require_permission_to_close(ticket, actor, status_after)
         articles_check_public_links(body)
     types = validate_uploads(list(uploads))
     message = _message(
-        ticket, body=body, actor=actor, internal=False, from_staff=as_staff, uploads=uploads, types=types
+        ticket,
+        body=body,
+        actor=actor,
+        internal=False,
+        from_staff=as_staff,
+        uploads=uploads,
+        types=types,
+        submission_key=submission_key,
     )
     changed = []
     if as_staff:
@@ -410,10 +444,19 @@ def _apply_transition(ticket: Ticket, status: str, *, actor: User | None, by_cus
 
 @transaction.atomic
 def ticket_transition(
-    ticket: Ticket, *, status: str, actor: User | None, expected_version: int | None = None
+    ticket: Ticket,
+    *,
+    status: str,
+    actor: User | None,
+    expected_version: int | None = None,
+    seen_message: int | None = None,
 ) -> Ticket:
     """Change the status as the workflow allows: staff by TRANSITIONS, customers by CUSTOMER_TRANSITIONS.
-    Staff closing a ticket need close_ticket; customers cannot close (the workflow gives them no way)."""
+    Staff closing a ticket need close_ticket; customers cannot close (the workflow gives them no way).
+
+    A customer's page sends `seen_message`, the last public message it showed: only a newer one of
+    those (not an internal note they cannot see) makes their click stale. Asking a customer's ticket
+    for the status it has already (a second click) changes nothing."""
     if status not in Status.values:
         raise TransitionRefused(f"Unknown status {status!r}.")
     _require_visible(ticket, actor)
@@ -421,6 +464,12 @@ def ticket_transition(
     as_staff = _acts_as_staff(ticket, actor)
     if as_staff:
         _require_permission_to_close(ticket, actor, status)
+    else:
+        public = ticket.messages.filter(is_internal=False)
+        if seen_message is not None and public.filter(pk__gt=seen_message).exists():
+            raise StaleTicket(NEWER_MESSAGE)
+        if ticket.status == status:
+            return ticket
     changed = _apply_transition(ticket, status, actor=actor, by_customer=not as_staff)
     _save(ticket, actor, changed)
     return ticket

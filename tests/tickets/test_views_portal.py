@@ -1,6 +1,7 @@
 """Portal pages: submitting through forms, bad input, double submission, replies with htmx, budgets."""
 
 import uuid
+from html import unescape
 
 import pytest
 from django.core import mail
@@ -12,7 +13,7 @@ from helpdesk.services import site_configuration_update
 from tests.factories import TeamFactory, TicketFormFactory, make_agent, make_customer, make_ticket
 from tickets import services
 from tickets.forms import FILES_AGAIN
-from tickets.models import Attachment, Ticket, TicketMessage
+from tickets.models import Attachment, Ticket, TicketActivity, TicketMessage
 from tickets.workflow import Status
 
 pytestmark = pytest.mark.django_db
@@ -169,17 +170,51 @@ def test_mark_as_solved_from_a_stale_page_is_refused_until_the_customer_has_read
     ticket = make_ticket(customer, team=team)
     client.force_login(customer)
     page = client.get(reverse("tickets:portal_detail", args=[ticket.number])).content.decode()
-    assert f'<input type="hidden" name="version" value="{ticket.version}">' in page
+    seen = ticket.messages.get().pk
+    assert f'<input type="hidden" name="seen" value="{seen}">' in page
     # Support answers with a question while the customer's page is open.
     agent = make_agent(team)
-    services.ticket_reply(ticket, body="Which printer?", actor=agent)
+    answer = services.ticket_reply(ticket, body="Which printer?", actor=agent)
     url = reverse("tickets:portal_status", args=[ticket.number])
-    response = client.post(url, {"status": "resolved", "version": ticket.version}, follow=True)
-    assert services.STALE in response.content.decode()
+    response = client.post(url, {"status": "resolved", "seen": seen}, follow=True)
+    assert services.NEWER_MESSAGE in response.content.decode()
     assert Ticket.objects.get(pk=ticket.pk).status != Status.RESOLVED
-    fresh = Ticket.objects.get(pk=ticket.pk)
-    client.post(url, {"status": "resolved", "version": fresh.version})
+    client.post(url, {"status": "resolved", "seen": answer.pk})
     assert Ticket.objects.get(pk=ticket.pk).status == Status.RESOLVED
+
+
+def test_changes_the_customer_cannot_see_do_not_make_their_click_stale(client):
+    customer, team = make_customer(), TeamFactory()
+    ticket = make_ticket(customer, team=team)
+    client.force_login(customer)
+    seen = ticket.messages.get().pk
+    agent = make_agent(team)
+    services.ticket_add_note(ticket, body="Customer is on the old plan.", actor=agent)
+    services.ticket_set_tags(ticket, names=["printer"], actor=agent)
+    url = reverse("tickets:portal_status", args=[ticket.number])
+    response = client.post(url, {"status": "resolved", "seen": seen}, follow=True)
+    page = response.content.decode()
+    assert f"{ticket.reference} is marked as solved." in page and services.NEWER_MESSAGE not in page
+    assert Ticket.objects.get(pk=ticket.pk).status == Status.RESOLVED
+
+
+def test_a_second_click_on_reopen_is_done_not_an_error(client):
+    customer, team = make_customer(), TeamFactory()
+    ticket = make_ticket(customer, team=team)
+    answer = services.ticket_reply(
+        ticket, body="Fixed.", status_after=Status.RESOLVED, actor=make_agent(team)
+    )
+    client.force_login(customer)
+    url = reverse("tickets:portal_status", args=[ticket.number])
+    client.post(url, {"status": "open", "seen": answer.pk})
+    response = client.post(url, {"status": "open", "seen": answer.pk}, follow=True)
+    page = unescape(response.content.decode())
+    assert f"{ticket.reference} is reopened." in page and "cannot go from" not in page
+    assert Ticket.objects.get(pk=ticket.pk).status == Status.OPEN
+    statuses = ticket.activities.filter(action=TicketActivity.Action.STATUS).values_list(
+        "new_value", flat=True
+    )
+    assert list(statuses) == [Status.RESOLVED, Status.OPEN]
 
 
 def test_state_changing_urls_refuse_get(client):

@@ -16,32 +16,33 @@ pytestmark = pytest.mark.django_db
 HTMX = {"HX-Request": "true"}
 
 
-def version_inputs(html: str) -> list[str]:
-    """The values of the status forms' version inputs, in page order."""
+def seen_inputs(html: str) -> list[str]:
+    """The values of the status forms' "last message seen" inputs, in page order."""
     actions = re.search(r'<div class="actions" id="ticket-actions"[^>]*>(.*?)</div>', html, re.S)
-    return re.findall(r'name="version" value="(\d+)"', actions.group(1)) if actions else []
+    return re.findall(r'name="seen" value="(\d+)"', actions.group(1)) if actions else []
 
 
-def test_an_htmx_reply_gives_the_status_buttons_the_new_version(client):
+def test_an_htmx_reply_gives_the_status_buttons_the_new_last_message(client):
     customer = make_customer()
     ticket = make_ticket(customer, team=TeamFactory())
     client.force_login(customer)
     page = client.get(reverse("tickets:portal_detail", args=[ticket.number])).content.decode()
-    assert version_inputs(page) == [str(ticket.version)]
+    first = ticket.messages.get()
+    assert seen_inputs(page) == [str(first.pk)]
     assert "hx-swap-oob" not in page
 
     reply = reverse("tickets:portal_reply", args=[ticket.number])
     response = client.post(reply, {"body": "Still burning"}, headers=HTMX)
-    fresh = Ticket.objects.get(pk=ticket.pk).version
+    latest = ticket.messages.latest("pk")
     fragment = response.content.decode()
-    assert response.status_code == 200 and fresh > ticket.version
+    assert response.status_code == 200 and latest.pk > first.pk
     assert re.search(r'<div class="actions" id="ticket-actions" hx-swap-oob="true">', fragment)
-    assert version_inputs(fragment) == [str(fresh)]
+    assert seen_inputs(fragment) == [str(latest.pk)]
     assert re.search(r'<dd id="ticket-status" hx-swap-oob="true">', fragment)
 
     # The button the customer now sees works without reloading the page.
     status = reverse("tickets:portal_status", args=[ticket.number])
-    client.post(status, {"status": "resolved", "version": fresh})
+    client.post(status, {"status": "resolved", "seen": latest.pk})
     assert Ticket.objects.get(pk=ticket.pk).status == Status.RESOLVED
 
 
@@ -59,7 +60,7 @@ def test_an_htmx_reply_that_reopens_the_ticket_swaps_reopen_for_mark_as_solved(c
     assert ticket.status == Status.OPEN  # a customer's reply reopens a solved ticket
     actions = re.search(r'id="ticket-actions".*?</div>', response.content.decode(), re.S).group(0)
     assert "Mark as solved" in actions and "Reopen" not in actions
-    assert version_inputs(response.content.decode()) == [str(ticket.version)]
+    assert seen_inputs(response.content.decode()) == [str(ticket.messages.latest("pk").pk)]
 
 
 def test_a_reply_sent_after_the_session_ended_leads_back_to_the_ticket_after_sign_in(client):

@@ -13,7 +13,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.decorators import agent_required
 from accounts.models import Team, User
-from helpdesk.forms import parse_id
+from helpdesk.forms import add_service_errors, parse_id
 from helpdesk.models import Priority
 from tickets import selectors, services, workflow
 from tickets.filters import SORT_LABELS
@@ -261,7 +261,7 @@ def workspace_reply(request: HttpRequest, number: str) -> HttpResponse:
                     actor=request.user,
                 )
         except ValidationError as error:
-            form.add_error(None, error)
+            add_service_errors(form, error)
         except services.StaleTicket:
             form.add_error(None, REPLY_STALE)
         except services.TicketError as error:

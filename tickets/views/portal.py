@@ -1,5 +1,7 @@
 """Customer portal (/portal/…): submit tickets through web forms, follow and answer them, get files."""
 
+import uuid
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -13,7 +15,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from helpdesk.forms import add_service_errors, parse_id
 from helpdesk.middleware import site_configuration
-from helpdesk.ratelimit import posted, rate_limit
+from helpdesk.ratelimit import posted, rate_limited, wait_phrase
 from tickets import services, workflow
 from tickets.forms import (
     CUSTOM_PREFIX,
@@ -21,16 +23,18 @@ from tickets.forms import (
     PortalFilterForm,
     ReplyForm,
     TicketSubmitForm,
-    posted_version,
 )
 from tickets.models import NUMBER_PREFIX, Attachment, Ticket, TicketForm, TicketMessage
 from tickets.workflow import Status
 
 PAGE_SIZE = 20
+SUBMITTED_TOO_OFTEN = (
+    "You have sent many requests in a short time. Please wait {wait}, then send this one again: "
+    "what you wrote is kept below."
+)
 
 
 @require_http_methods(["GET", "POST"])
-@rate_limit("ticket_submit", account=posted("email"))
 def ticket_submit(request: HttpRequest, slug: str | None = None) -> HttpResponse:
     anonymous = not request.user.is_authenticated
     if anonymous and not site_configuration(request).anonymous_submission:
@@ -39,7 +43,16 @@ def ticket_submit(request: HttpRequest, slug: str | None = None) -> HttpResponse
     form = TicketSubmitForm(
         request.POST or None, request.FILES or None, ticket_form=ticket_form, anonymous=anonymous
     )
-    if request.method == "POST" and form.is_valid():
+    # Signed-in customers are counted per account only: a whole office behind one address submits.
+    wait = (
+        rate_limited(request, "ticket_submit", account=posted("email"), per_ip=anonymous)
+        if request.method == "POST"
+        else None
+    )
+    if wait is not None:
+        form.is_valid()
+        form.add_error(None, SUBMITTED_TOO_OFTEN.format(wait=wait_phrase(wait)))
+    elif request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         fields = {
             "subject": data["subject"],
@@ -65,11 +78,18 @@ def ticket_submit(request: HttpRequest, slug: str | None = None) -> HttpResponse
             return _after_submission(request, ticket, ticket_form, anonymous=anonymous, repeated=repeated)
     status = 200
     if form.is_bound:
-        status = 422
+        status = 422 if wait is None else 429
         if request.FILES:
             form.add_error("attachments", FILES_AGAIN)
+        # Nothing was made with this form's key: a fresh one lets the corrected request through even
+        # when the key itself was the problem.
+        form.data = form.data.copy()
+        form.data["submission_key"] = str(uuid.uuid4())
     context = {"form": form, "ticket_form": ticket_form, "forms": TicketForm.objects.active_for(request.user)}
-    return render(request, "tickets/portal/ticket_form.html", context, status=status)
+    response = render(request, "tickets/portal/ticket_form.html", context, status=status)
+    if wait is not None:
+        response["Retry-After"] = str(wait)
+    return response
 
 
 def _after_submission(
@@ -115,16 +135,20 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
         tickets = tickets.filter(organization_id=user.organization_id)
     else:
         tickets = tickets.filter(requester=user)
+    in_status = Q()
     if status == "open":
-        tickets = tickets.filter(status__in=workflow.OPEN_STATUSES)
+        in_status = Q(status__in=workflow.OPEN_STATUSES)
     elif status == "solved":
-        tickets = tickets.filter(status__in=workflow.SOLVED_STATUSES)
+        in_status = Q(status__in=workflow.SOLVED_STATUSES)
     if query:
-        number = query.upper().removeprefix(NUMBER_PREFIX)
-        condition = Q(subject__icontains=query)
+        condition = Q(subject__icontains=query) & in_status
+        # A reference (T-907, #907, 907) finds its ticket whatever the status filter says.
+        number = query.upper().removeprefix(NUMBER_PREFIX).removeprefix("#")
         if (exact := parse_id(number)) is not None:
             condition |= Q(number=exact)
         tickets = tickets.filter(condition)
+    else:
+        tickets = tickets.filter(in_status)
     page = Paginator(tickets.order_by("-updated_at", "-pk"), PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
         "page": page,
@@ -139,12 +163,15 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
 
 def _visible_ticket(request: HttpRequest, number: str) -> Ticket:
     return get_object_or_404(
-        Ticket.objects.seen_by(request.user).select_related("requester", "form", "assignee"), number=number
+        Ticket.objects.seen_by(request.user).select_related(
+            "requester", "form", "assignee", "follow_up_of", "merged_into"
+        ),
+        number=number,
     )
 
 
 def _detail_context(request: HttpRequest, ticket: Ticket, reply_form: ReplyForm | None = None) -> dict:
-    thread = (
+    thread = list(
         TicketMessage.objects.visible_to(request.user, ticket=ticket).filter(is_internal=False).for_thread()
     )
     by_customer = not ticket.seen_as_staff
@@ -152,7 +179,9 @@ def _detail_context(request: HttpRequest, ticket: Ticket, reply_form: ReplyForm 
     return {
         "ticket": ticket,
         "thread": thread,
-        "reply_form": reply_form or ReplyForm(initial={"version": ticket.version}),
+        "seen_message": thread[-1].pk if thread else "",
+        "follow_ups": Ticket.objects.seen_by(request.user).filter(follow_up_of=ticket).order_by("number"),
+        "reply_form": reply_form or ReplyForm(),
         "can_mark_solved": Status.RESOLVED in allowed,
         "can_reopen": Status.OPEN in allowed and ticket.status == Status.RESOLVED,
         "is_closed": ticket.status == Status.CLOSED,
@@ -180,6 +209,7 @@ def ticket_reply(request: HttpRequest, number: str) -> HttpResponse:
                 ticket,
                 body=form.cleaned_data["body"],
                 uploads=form.cleaned_data["attachments"],
+                submission_key=form.cleaned_data["submission_key"],
                 actor=request.user,
             )
         except ValidationError as error:
@@ -188,9 +218,11 @@ def ticket_reply(request: HttpRequest, number: str) -> HttpResponse:
             form.add_error(None, str(error))
         else:
             if message.ticket_id != ticket.pk:
-                messages.success(
-                    request, f"This ticket was closed, so your message opened {message.ticket.reference}."
-                )
+                reference = message.ticket.reference
+                done = f"was merged, so your message was added to {reference}"
+                if ticket.merged_into_id is None:
+                    done = f"was closed, so your message opened {reference}"
+                messages.success(request, f"This ticket {done}.")
                 follow_up = reverse("tickets:portal_detail", args=[message.ticket.number])
                 # htmx would follow a plain redirect itself and swap the whole page into #conversation.
                 return HttpResponseClientRedirect(follow_up) if request.htmx else redirect(follow_up)
@@ -201,6 +233,8 @@ def ticket_reply(request: HttpRequest, number: str) -> HttpResponse:
             return redirect("tickets:portal_detail", number=ticket.number)
     if request.FILES:
         form.add_error("attachments", FILES_AGAIN)
+    form.data = form.data.copy()  # nothing was sent with this key: a fresh one for the corrected reply
+    form.data["submission_key"] = str(uuid.uuid4())
     return render(request, template, _detail_context(request, ticket, form), status=422)
 
 
@@ -212,10 +246,7 @@ def ticket_set_status(request: HttpRequest, number: str) -> HttpResponse:
     try:
         # From a stale page (say support answered a moment ago) the customer reads the answer first.
         services.ticket_transition(
-            ticket,
-            status=target,
-            actor=request.user,
-            expected_version=posted_version(request.POST),
+            ticket, status=target, actor=request.user, seen_message=parse_id(request.POST.get("seen"))
         )
     except services.TicketError as error:
         messages.error(request, str(error))
