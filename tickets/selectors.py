@@ -28,9 +28,9 @@ RECENTLY_SOLVED_DAYS = 7
 # What a queue row shows (tickets/templatetags/ticket_markup.py): 13 columns instead of the 60 of the
 # five joined tables; fewer bytes from PostgreSQL and less for the ORM to build per row.
 QUEUE_COLUMNS = (
-    "number", "subject", "status", "priority", "updated_at", "last_customer_message_at", "assignee_seen_at",
-    "requester__name", "requester__email", "organization__name", "team__name", "assignee__name",
-    "assignee__email",
+    "number", "subject", "status", "priority", "version", "updated_at", "last_customer_message_at",
+    "assignee_seen_at", "requester__name", "requester__email", "organization__name", "team__name",
+    "assignee__name", "assignee__email",
 )  # fmt: skip
 
 
@@ -185,8 +185,9 @@ def built_in_views() -> list[BuiltInView]:
     ]
 
 
-def queue_counts(user: User) -> dict[str, int]:
-    """Counts of the built-in views, in one query, at most COUNT_CACHE_SECONDS old."""
+def queue_counts(user: User, *, changed: object = None) -> dict[str, int]:
+    """Counts of the built-in views, in one query, at most COUNT_CACHE_SECONDS old and never older than
+    `changed` (a mark of the viewer's own last change to tickets)."""
     teams = rbac.workable_team_ids(user)
     week_ago = timezone.make_aware(datetime.combine(recently_solved_since(), time.min))
     open_ = Q(status__in=OPEN_STATUSES)
@@ -202,7 +203,7 @@ def queue_counts(user: User) -> dict[str, int]:
             solved=Count("pk", filter=solved),
         )
 
-    return cached_for_viewer(user, "counts", (week_ago,), count)
+    return cached_for_viewer(user, "counts", (week_ago, changed), count)
 
 
 @dataclass
@@ -272,15 +273,17 @@ class BranchWalk:
         return sort in ("updated", "-updated") and 1 < branches <= cls.MAX_BRANCHES
 
 
-def ticket_queue_page(user: User, params: QueryDict) -> QueuePage:
+def ticket_queue_page(user: User, params: QueryDict, *, changed: object = None) -> QueuePage:
+    """One page of the queue `params` ask for; its count as queue_counts caches them (see `changed`)."""
     filterset, tickets, sort = queue_queryset(user, params)
     tickets = tickets.select_related(*QUEUE_JOINS).only(*QUEUE_COLUMNS)
     # Filter keys and values decide the count; paging and sorting do not.
-    question = tuple(
+    filters = tuple(
         sorted(
             (key, value) for key, values in params.lists() for value in values if key not in ("page", "sort")
         )
     )
+    question = (filters, changed)
     rows = tickets
     # A text search picks a scattered few of every branch's tickets; an unsearched queue finds its
     # page within the first rows of the updated_at index, where one walk is cheaper than several.

@@ -54,6 +54,7 @@ SUBMIT_AGAIN = (
 NEWER_MESSAGE = "Support wrote to you since you opened this page: read their message, then choose again."
 TAG_INVALID = "Tags are at most 50 characters: letters, digits, spaces, - and _."
 BULK_TAG_MISSING = "Type the tag to add or remove."
+BULK_STALE = "It changed since your queue was loaded: look at it again, then choose what to do."
 MERGE_SELF = "A ticket cannot be merged into itself."
 MERGE_DONE = "{ticket} is closed or merged already; merge into an open ticket."
 MERGE_OTHER_REQUESTER = (
@@ -742,10 +743,16 @@ class BulkOutcome:
 
 
 def tickets_bulk_apply(
-    tickets: Sequence[Ticket], *, action: str, value: str, actor: User
+    tickets: Sequence[Ticket],
+    *,
+    action: str,
+    value: str,
+    actor: User,
+    versions: dict[int, int | None] | None = None,
 ) -> list[BulkOutcome]:
     """Apply one action to each ticket through the single-ticket services, each in its own transaction,
-    and report per ticket what was refused and why."""
+    and report per ticket what was refused and why. A ticket whose version differs from the one in
+    `versions` (what the queue showed) changed since, and is refused like a stale single edit."""
     if action not in BULK_ACTIONS:
         raise ValidationError({"action": f"Unknown action {action!r}."})
     if action in ("add_tag", "remove_tag") and not value.strip():
@@ -753,7 +760,9 @@ def tickets_bulk_apply(
     outcomes = []
     for ticket in tickets:
         try:
-            changed = _bulk_one(ticket, action, value, actor)
+            changed = _bulk_one(ticket, action, value, actor, (versions or {}).get(ticket.pk))
+        except StaleTicket:
+            outcomes.append(BulkOutcome(ticket, BULK_STALE))
         except (TicketError, ValidationError, ValueError, Team.DoesNotExist, User.DoesNotExist) as error:
             message = "; ".join(error.messages) if isinstance(error, ValidationError) else str(error)
             if isinstance(error, ValueError | Team.DoesNotExist | User.DoesNotExist):
@@ -764,30 +773,31 @@ def tickets_bulk_apply(
     return outcomes
 
 
-def _bulk_one(ticket: Ticket, action: str, value: str, actor: User) -> bool:
+def _bulk_one(ticket: Ticket, action: str, value: str, actor: User, expected: int | None) -> bool:
     """Apply `action` to one ticket; whether it changed (a service that finds nothing to do writes
     nothing and leaves the version as it was)."""
     done: Ticket | None = None
     if action == "assign_me":
-        done = ticket_assign(ticket, assignee=actor, actor=actor)
+        done = ticket_assign(ticket, assignee=actor, actor=actor, expected_version=expected)
     elif action == "assign":
-        done = ticket_assign(ticket, assignee=User.objects.get(pk=int(value or 0)), actor=actor)
+        assignee = User.objects.get(pk=int(value or 0))
+        done = ticket_assign(ticket, assignee=assignee, actor=actor, expected_version=expected)
     elif action == "unassign":
-        done = ticket_assign(ticket, assignee=None, actor=actor)
+        done = ticket_assign(ticket, assignee=None, actor=actor, expected_version=expected)
     elif action == "status":
         if value != ticket.status:  # already there: nothing to do, not a forbidden transition
-            done = ticket_transition(ticket, status=value, actor=actor)
+            done = ticket_transition(ticket, status=value, actor=actor, expected_version=expected)
     elif action == "priority":
-        done = ticket_update_fields(ticket, changes={"priority": value}, actor=actor)
+        changes = {"priority": value}
+        done = ticket_update_fields(ticket, changes=changes, actor=actor, expected_version=expected)
     elif action == "team":
-        done = ticket_update_fields(
-            ticket, changes={"team": Team.objects.get(pk=int(value or 0))}, actor=actor
-        )
+        team = Team.objects.get(pk=int(value or 0))
+        done = ticket_update_fields(ticket, changes={"team": team}, actor=actor, expected_version=expected)
     elif action in ("add_tag", "remove_tag"):
         current = set(ticket.tags.values_list("name", flat=True))
         # As clean_tag_names stores them, so that "VIP " removes "vip".
         names = current | {value} if action == "add_tag" else current - set(clean_tag_names([value]))
-        done = ticket_set_tags(ticket, names=sorted(names), actor=actor)
+        done = ticket_set_tags(ticket, names=sorted(names), actor=actor, expected_version=expected)
     return done is not None and done.version != ticket.version
 
 

@@ -44,7 +44,11 @@
 
   document.addEventListener("keydown", (event) => {
     if (event.ctrlKey || event.metaKey || event.altKey) return;
-    const typing = event.target.closest("input, textarea, select, [contenteditable]");
+    if (help && help.open) return; // the dialog has the keyboard; Escape closes it
+    // A ticked row's checkbox keeps j/k working; every other field takes the letters typed.
+    const typing = event.target.closest(
+      "input:not([type=checkbox]):not([type=radio]), textarea, select, [contenteditable]",
+    );
     if (typing) {
       if (event.key === "Escape") event.target.blur();
       return;
@@ -55,6 +59,12 @@
       case "k": if (!click("[data-shortcut-previous]")) select(current - 1); break;
       case "o":
       case "Enter": {
+        // Enter on a control does what that control does (a ticket's own link opens that ticket);
+        // only with the focus outside every control does it open the selected row.
+        if (event.key === "Enter" && event.target.closest("a, button, summary, input, label")) {
+          handled = false;
+          break;
+        }
         const row = rows()[current];
         if (row) window.location.href = row.dataset.href; else handled = false;
         break;

@@ -105,3 +105,20 @@ def test_an_idle_queue_keeps_refreshing_itself(browser, live_server):
         refreshed.value.finished()
         page.wait_for_load_state("networkidle")
     assert not page.evaluate("document.getElementById('queue-table').contains(document.activeElement)")
+
+
+@pytest.mark.usefixtures("demo")
+def test_enter_on_a_button_does_what_the_button_does_after_j_selected_a_row(browser, live_server):
+    customer = User.objects.get(email="customer@example.com")
+    ticket = make_ticket(customer, subject="Toner everywhere", team=Team.objects.get(slug="support"))
+    page = signed_in_page(browser, live_server, "agent@example.com")
+    page.goto(f"{live_server.url}/desk/?q=Toner")
+    page.keyboard.press("j")  # the row is selected, its link focused
+    page.get_by_role("checkbox", name=f"Select {ticket.reference}").check()
+    page.get_by_label("With the selected tickets").select_option(label="Priority: High")
+    page.get_by_role("button", name="Apply to selected").focus()
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    page.get_by_text(f"Updated 1 ticket(s): {ticket.reference}.").wait_for()
+    assert "/desk/tickets/" not in page.url
+    assert Ticket.objects.get(pk=ticket.pk).priority == "high"

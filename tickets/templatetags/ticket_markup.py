@@ -20,7 +20,8 @@ register = template.Library()
 EMPTY = "—"
 QUEUE_ROW = (
     '<tr data-ticket-row data-href="{url}">'
-    '<td><input type="checkbox" name="tickets" value="{pk}" form="bulk-form" '
+    # The version read travels with the choice: a bulk action refuses tickets changed since.
+    '<td><input type="checkbox" name="tickets" value="{pk}:{version}" form="bulk-form" '
     'aria-label="Select {reference}"></td>'
     '<td><a href="{url}" data-ticket-link>{reference}</a></td>'
     "<td>{unread}{subject}</td>"
@@ -54,6 +55,7 @@ def queue_rows(tickets: list[Ticket], queue_query: str) -> SafeString:
             {
                 "url": reverse("tickets:desk_ticket", args=[ticket.number]) + from_queue,
                 "pk": ticket.pk,
+                "version": ticket.version,
                 "reference": ticket.reference,
                 "unread": UNREAD if ticket.unread_by_assignee else "",
                 "subject": ticket.subject,

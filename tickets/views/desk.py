@@ -1,6 +1,8 @@
 """Agent desk (/desk/…): the queue with filters, saved views and bulk actions, and the ticket workspace."""
 
+import functools
 import hashlib
+import time
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -22,6 +24,7 @@ from tickets.models import NUMBER_PREFIX, SavedView, Ticket
 from tickets.workflow import Status
 
 QUEUE_TEMPLATE = "tickets/desk/queue.html"
+TICKETS_CHANGED = "desk_tickets_changed"
 WORKSPACE_TEMPLATE = "tickets/desk/workspace.html"
 EDITED_OUT_OF_REACH = "Saved. That ticket is no longer in your queues, so you are back in the queue."
 # The composer comes back with the ticket as it is now and the message as typed: reloading would lose it.
@@ -36,16 +39,31 @@ EDIT_STALE = (
 )
 
 
+def changes_tickets(view):
+    """Marks a view that changes tickets: the agent's next queue shows counts computed afresh rather
+    than the cached ones from before their own change (the mark lives in the session, which every
+    worker process reads)."""
+
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        request.session[TICKETS_CHANGED] = time.time_ns()
+        return response
+
+    return wrapped
+
+
 @agent_required
 @require_GET
 def queue(request: HttpRequest) -> HttpResponse:
-    queue_page = selectors.ticket_queue_page(request.user, request.GET)
+    changed = request.session.get(TICKETS_CHANGED)
+    queue_page = selectors.ticket_queue_page(request.user, request.GET, changed=changed)
     context = {
         "queue": queue_page,
         "sort_labels": SORT_LABELS,
         "current_query": request.GET.urlencode(),
         # The views beside the table: a full page shows them, and every table fragment refreshes them.
-        "counts": selectors.queue_counts(request.user),
+        "counts": selectors.queue_counts(request.user, changed=changed),
         "built_in_views": selectors.built_in_views(),
         "saved_views": selectors.saved_views(request.user),
     }
@@ -72,8 +90,10 @@ def queue(request: HttpRequest) -> HttpResponse:
 
 @agent_required
 @require_POST
+@changes_tickets
 def bulk(request: HttpRequest) -> HttpResponse:
-    ids = [pk for pk in map(parse_id, request.POST.getlist("tickets")) if pk is not None][:500]
+    versions = _chosen_tickets(request.POST.getlist("tickets")[:500])
+    ids = list(versions)
     tickets = list(Ticket.objects.staff_visible_to(request.user).filter(pk__in=ids).order_by("number"))
     # "status:pending" carries its value; tag actions take the typed value.
     action, _, preset = request.POST.get("action", "").partition(":")
@@ -90,7 +110,9 @@ def bulk(request: HttpRequest) -> HttpResponse:
             messages.warning(request, "Select at least one ticket first.")
         return redirect(back)
     try:
-        outcomes = services.tickets_bulk_apply(tickets, action=action, value=value, actor=request.user)
+        outcomes = services.tickets_bulk_apply(
+            tickets, action=action, value=value, versions=versions, actor=request.user
+        )
     except ValidationError as error:
         messages.error(request, "; ".join(error.messages))
         return redirect(back)
@@ -104,6 +126,16 @@ def bulk(request: HttpRequest) -> HttpResponse:
         if not outcome.ok:
             messages.error(request, f"{outcome.ticket.reference} was not changed: {outcome.error}")
     return redirect(back)
+
+
+def _chosen_tickets(values: list[str]) -> dict[int, int | None]:
+    """The ticked rows, "pk:version" (or a bare pk), as {pk: version read with the queue, or None}."""
+    chosen: dict[int, int | None] = {}
+    for value in values:
+        pk, _, version = value.partition(":")
+        if (pk := parse_id(pk)) is not None:
+            chosen[pk] = parse_id(version)
+    return chosen
 
 
 def _safe_back(request: HttpRequest, target: str) -> str:
@@ -198,6 +230,7 @@ def workspace(request: HttpRequest, number: str) -> HttpResponse:
 
 @agent_required
 @require_POST
+@changes_tickets
 def workspace_merge(request: HttpRequest, number: str) -> HttpResponse:
     """Merge this ticket into another one (by number, with or without the T- prefix)."""
     source = _workspace_ticket(request, number)
@@ -235,6 +268,7 @@ def workspace_seen(request: HttpRequest, number: str) -> HttpResponse:
 
 @agent_required
 @require_POST
+@changes_tickets
 def workspace_reply(request: HttpRequest, number: str) -> HttpResponse:
     ticket = _workspace_ticket(request, number)
     form = WorkspaceReplyForm(request.POST, request.FILES)
@@ -303,6 +337,7 @@ def _queue_param(queue_query: str) -> str:
 
 @agent_required
 @require_POST
+@changes_tickets
 def workspace_update(request: HttpRequest, number: str) -> HttpResponse:
     """One inline edit (take, assignee, status, priority, team, tags); refuses edits from a stale page."""
     ticket = _workspace_ticket(request, number)
