@@ -94,9 +94,33 @@ class TicketQueueFilter(django_filters.FilterSet):
         fields: list[str] = []
 
     def __init__(self, data=None, queryset=None, *, request=None, user: User, **kwargs) -> None:
+        # An unknown status or priority among known ones is dropped alone, not the whole filter with it
+        # (which would widen the list to every status).
+        self.dropped: list[str] = []
+        if data is not None:
+            data = data.copy()
+            for name, choices in (("status", Status), ("priority", Priority)):
+                values = data.getlist(name)
+                kept = [value for value in values if value in choices.values]
+                self.dropped += [
+                    f"{name.title()} “{value}” is not one of the choices."
+                    for value in values
+                    if value not in kept
+                ]
+                data.setlist(name, kept)
         super().__init__(data, queryset, request=request, **kwargs)
         self.user = user
         self.filters["team"].queryset = Team.objects.filter(pk__in=rbac.workable_team_ids(user))
+
+    @property
+    def problems(self) -> list[str]:
+        """Why a filter asked for was not applied (a bad value, a team the agent does not work), for
+        the page to say: an ignored filter shows more tickets than were asked for."""
+        labels = {name: str(self.form[name].label) for name in self.form.fields}
+        refused = [
+            f"{labels.get(name, name)}: {' '.join(messages)}" for name, messages in self.errors.items()
+        ]
+        return self.dropped + refused
 
     def filter_search(self, queryset: QuerySet[Ticket], name: str, value: str) -> QuerySet[Ticket]:
         value = value.strip()[:200]
