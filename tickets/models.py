@@ -459,6 +459,29 @@ class TicketActivity(models.Model):
     def __str__(self) -> str:
         return f"{self.get_action_display()} by {self.actor or 'System'}"
 
+    def change_display(self) -> tuple[str, str] | None:
+        """(before, after) as the timeline shows them, or None when there is nothing to show (a reply
+        stores its message's id, a creation its first status and priority)."""
+        if self.action in (self.Action.REPLY, self.Action.NOTE, self.Action.CREATED):
+            return None
+        if self.old_value is None and self.new_value is None:
+            return None
+        return self._shown(self.old_value), self._shown(self.new_value)
+
+    def _shown(self, value) -> str:
+        labels = {"status": Status, "priority": Priority}.get(self.field)
+        if value is None or value == "" or value == [] or value == {}:
+            return "—"
+        if labels is not None and value in labels.values:
+            return str(labels(value).label)
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        if isinstance(value, list):
+            return ", ".join(str(item) for item in value)
+        if isinstance(value, dict):
+            return "; ".join(f"{key}: {self._shown(item)}" for key, item in value.items())
+        return str(value)
+
 
 def attachment_path(instance: "Attachment", filename: str) -> str:
     # Stored names are random: the user's filename never reaches the filesystem.

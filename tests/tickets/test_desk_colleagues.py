@@ -94,3 +94,16 @@ def test_the_queue_counts_follow_the_agents_own_change_at_once(client, team):
     client.post(BULK, {"tickets": [f"{ticket.pk}:{ticket.version}"], "action": "assign_me"})
     response = client.get(QUEUE)
     assert (response.context["counts"]["mine"], response.context["counts"]["unassigned"]) == (1, 0)
+
+
+def test_the_timeline_shows_labels_not_stored_values(client, team):
+    ticket, agent = team["ticket"], team["agent"]
+    services.ticket_transition(ticket, status="pending", actor=agent)
+    services.ticket_set_tags(ticket, names=["alpha", "beta"], actor=agent)
+    services.ticket_reply(ticket, body="Done.", actor=agent)
+    client.force_login(agent)
+    page = client.get(reverse("tickets:desk_ticket", args=[ticket.number])).content.decode()
+    timeline = re.search(r'<ol class="timeline" id="timeline">(.*?)</ol>', page, re.S).group(1)
+    assert "New → Pending" in timeline and "— → alpha, beta" in timeline
+    assert "[" not in timeline and "{" not in timeline
+    assert str(ticket.messages.latest("pk").uid) not in timeline
