@@ -74,7 +74,9 @@
       case "a": handled = click("[data-shortcut-take]"); break;
       case "/": {
         const search = document.querySelector("[data-shortcut-search]");
-        if (search) search.focus(); else window.location.href = "/desk/#queue-q";
+        // From a ticket, "/" searches the queue it was opened from.
+        const queue = document.querySelector("[data-shortcut-queue]");
+        if (search) search.focus(); else window.location.href = (queue ? queue.href : "/desk/") + "#queue-q";
         break;
       }
       case "?": if (help) help.showModal(); break;

@@ -158,6 +158,6 @@ def test_pages_of_errors(page, live_server):
     page.context.clear_cookies()  # signed out
     signed_in(page, live_server, agent.email)
     ticket = Ticket.objects.visible_to(agent).exclude(status="closed").first()
-    found += refused(page, url + reverse("tickets:desk_ticket", args=[ticket.number]), "Send")
+    found += refused(page, url + reverse("tickets:desk_ticket", args=[ticket.number]), "Send reply")
     found += refused(page, url + reverse("knowledge:manage_new"), "Save")
     assert found == [], "\n".join(found)
