@@ -379,7 +379,7 @@ def workspace_choices(user: User, ticket: Ticket) -> tuple[list[Choice], list[Ch
     every choice again when it is made."""
 
     def compute() -> tuple[list[Choice], list[Choice]]:
-        teams = Team.objects.filter(pk__in=rbac.workable_team_ids(user) | {ticket.team_id} - {None})
+        teams = Team.objects.filter(Q(is_active=True) | Q(pk=ticket.team_id)).order_by("name")
         return choices(teams), choices(assignable_agents(ticket))
 
     return cached_for_viewer(user, "workspace-choices", (ticket.team_id, ticket.assignee_id), compute)
@@ -409,6 +409,8 @@ def queue_choices(user: User) -> dict[str, list[Choice]]:
         teams = rbac.workable_team_ids(user)
         return {
             "teams": choices(Team.objects.filter(pk__in=teams)),
+            # A ticket moves to any team that works tickets; the filter offers the agent's own.
+            "move_teams": choices(Team.objects.filter(is_active=True).order_by("name")),
             "agents": choices(agents_in_teams(teams)),
             "organizations": choices(
                 Organization.objects.filter(is_active=True).only("name").order_by("name")

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 import audit
 from accounts import rbac
-from accounts.models import Team, User, validate_ascii_email
+from accounts.models import Team, TeamMember, User, validate_ascii_email
 from helpdesk.markdown import render_markdown
 from helpdesk.models import Priority, SiteConfiguration
 from knowledge.services import articles_check_public_links, articles_count_uses
@@ -44,7 +44,8 @@ CLOSED_TO_STAFF = (
 ASSIGNEE_NOT_AGENT = "{name} is not an agent who can see this ticket."
 EMPTY_BODY = "Write a message before sending."
 UNKNOWN_FIELD = "{name} cannot be changed this way."
-TEAM_NOT_YOURS = "You cannot move tickets to {team}: you do not work that team's queue."
+TEAM_NOT_YOURS = "You cannot share views with {team}: you do not work that team's queue."
+TEAM_INACTIVE = "{team} no longer works tickets: choose another team."
 SAVED_VIEW_EXISTS = "You already have a view called “{name}”."
 ANONYMOUS_CLOSED = "Sign in to submit a request."
 SIGN_IN_TO_SUBMIT = "Sign in to submit a request with this e-mail address."
@@ -565,9 +566,10 @@ def ticket_update_fields(
             value = schema.clean_values(ticket.form.schema, value) if ticket.form_id else {}
         if name == "priority" and value not in Priority.values:
             raise ValidationError({"priority": f"Unknown priority {value!r}."})
-        moving_elsewhere = name == "team" and actor is not None and value is not None
-        if moving_elsewhere and value.pk not in rbac.workable_team_ids(actor):
-            raise TicketNotAllowed(TEAM_NOT_YOURS.format(team=value))
+        # Triage moves a ticket to any team that works tickets (a billing question that landed in
+        # Support goes to Billing), including one the agent does not work.
+        if name == "team" and value is not None and not value.is_active:
+            raise ValidationError({"team": TEAM_INACTIVE.format(team=value)})
         if name == "subject":
             value = str(value).strip()[:200]
             if not value:
@@ -583,9 +585,18 @@ def ticket_update_fields(
             "custom_fields": TicketActivity.Action.CUSTOM_FIELDS,
         }.get(name, TicketActivity.Action.FIELDS)
         _activity(ticket, actor, action, name, _shown(old), _shown(value))
+        if name == "team" and ticket.assignee_id and not _works_team(ticket.assignee_id, value):
+            # The new team's unassigned queue is where it should show up, not an outsider's own list.
+            _activity(ticket, actor, TicketActivity.Action.ASSIGNEE, "assignee", str(ticket.assignee), None)
+            ticket.assignee, ticket.assignee_seen_at = None, None
+            changed += ["assignee", "assignee_seen_at"]
     if changed:
         _save(ticket, actor, changed)
     return ticket
+
+
+def _works_team(user_id: int, team: Team | None) -> bool:
+    return team is not None and TeamMember.objects.filter(team=team, user_id=user_id).exists()
 
 
 def _shown(value: Any) -> Any:

@@ -281,18 +281,25 @@ def test_queue_filters_by_a_named_assignee_organisation_and_requester(client, de
     assert '<a href="?status=new">Remove' in page
 
 
-def test_bulk_move_to_a_team_the_agent_does_not_work_is_refused(client, desk):
+def test_bulk_move_to_another_team_hands_the_ticket_over(client, desk):
+    """Triage: a Support agent moves a billing question to Billing, a team they do not work. Their own
+    assignment goes (they are not in Billing), so it lands in Billing's unassigned queue."""
+    services.ticket_assign(desk["printer"], assignee=desk["agent"], actor=desk["agent"])
     client.force_login(desk["agent"])
+    page = client.get(reverse("tickets:desk_queue")).content.decode()
+    assert f'value="team:{desk["billing"].pk}"' in page
+    printer = Ticket.objects.get(pk=desk["printer"].pk)
     response = client.post(
         reverse("tickets:desk_bulk"),
-        {
-            "tickets": [desk["printer"].pk],
-            "action": f"team:{desk['billing'].pk}",
-        },
+        {"tickets": [f"{printer.pk}:{printer.version}"], "action": f"team:{desk['billing'].pk}"},
     )
     notes = [str(message) for message in get_messages(response.wsgi_request)]
-    assert any("was not changed" in note for note in notes)
-    assert Ticket.objects.get(pk=desk["printer"].pk).team == desk["support"]
+    assert notes == [f"Updated 1 ticket(s): {printer.reference}."]
+    moved = Ticket.objects.get(pk=printer.pk)
+    assert (moved.team, moved.assignee) == (desk["billing"], None)
+    assert client.get(reverse("tickets:desk_ticket", args=[moved.number])).status_code == 404
+    client.force_login(desk["outsider"])  # Billing's agent finds it unassigned in their teams
+    assert "Printer on fire" in listed(client.get(reverse("tickets:desk_queue"), {"assignee": "none"}))
 
 
 def test_saved_views_are_private_unless_shared_with_a_team(client, desk):
