@@ -64,6 +64,8 @@ class ArticleAdmin(AuditedModelAdmin):
             messages.error(request, f"Not saved: {'; '.join(getattr(error, 'messages', [str(error)]))}")
 
     def _each(self, request, queryset, service, verb: str) -> None:
+        """Apply `service` to each article on its own: one the service refuses (already published, not
+        yet published) is named in a message and the others still go ahead."""
         done = 0
         for article in queryset:
             try:
@@ -71,6 +73,8 @@ class ArticleAdmin(AuditedModelAdmin):
                 done += 1
             except PermissionDenied as error:
                 messages.error(request, f"{article}: {error}")
+            except ValidationError as error:
+                messages.error(request, f"{article}: {' '.join(error.messages)}")
         self.message_user(request, f"{verb} {done} article(s).")
 
     @admin.action(description="Publish selected articles")

@@ -24,6 +24,15 @@ class ArticleForm(forms.Form):
     # DateTimeField, which renders in the reader's time zone and is ambiguous for an hour each autumn).
     loaded_at = forms.CharField(widget=forms.HiddenInput, required=False)
 
+    def clean_body(self) -> str:
+        # Browsers send a textarea's line breaks as CRLF, and the field strips the ends: a body that
+        # differs from the stored one only so is the stored one, or opening an imported article and
+        # saving it untouched would count as an edit (a revision and an audit event).
+        body, stored = self.cleaned_data["body"], self.initial.get("body")
+        if stored is not None and body.replace("\r\n", "\n") == stored.replace("\r\n", "\n").strip():
+            return stored
+        return body
+
     def clean_loaded_at(self) -> datetime | None:
         try:
             return datetime.fromisoformat(self.cleaned_data["loaded_at"])

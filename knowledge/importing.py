@@ -24,6 +24,7 @@ STATUS_SERVICES = {
 REQUIRED = "a title and a body are required"
 NOT_UTF8 = "not valid UTF-8 (byte 0x{byte:02x} at offset {offset})"
 HAS_NUL = "the {name} contains a NUL character, which the database cannot store"
+HAS_SURROGATE = "the {name} contains a lone surrogate (\\u{code:04x}), which is not valid Unicode text"
 NOT_TEXT = "the {name} must be text"
 UNKNOWN_STATUS = "unknown status {status!r}"
 UNKNOWN_VISIBILITY = "unknown visibility {visibility!r}"
@@ -35,6 +36,9 @@ DUPLICATE_SLUG = "the slug {slug!r} is already used by {first} of this import"
 FRONT_MATTER_KEYS = ("title", "category", "category_slug", "tags", "status", "visibility", "excerpt")
 # json.dumps leaves these literal, but YAML reads them as line breaks or refuses them unescaped.
 YAML_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029]")
+# A JSON escape such as "\udfff" decodes to half a surrogate pair: a str that cannot be encoded as
+# UTF-8, so the database driver would fail on it midway through the import.
+SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass
@@ -179,6 +183,8 @@ def _incoming(record: dict, default_status: str) -> _Incoming:
                         ("category", category or "")):  # fmt: skip
         if "\x00" in value:
             raise ValueError(HAS_NUL.format(name=name))
+        if surrogate := SURROGATE.search(value):
+            raise ValueError(HAS_SURROGATE.format(name=name, code=ord(surrogate.group())))
     status = str(record.get("status") or default_status).strip().lower()  # "Published" as "published"
     if status not in STATUSES:
         raise ValueError(UNKNOWN_STATUS.format(status=status))

@@ -12,6 +12,9 @@ from accounts import rbac
 # /kb/<slug>/ is a category, but these addresses belong to the knowledge base's own pages (urls.py).
 RESERVED_CATEGORY_SLUGS = frozenset({"search", "suggest", "articles", "manage"})
 RESERVED_CATEGORY_SLUG = "“{slug}” is the address of a knowledge-base page; choose another slug."
+CATEGORY_LOOP = (
+    "“{name}” cannot be placed inside itself or one of its own subcategories; choose another parent."
+)
 
 
 class CategoryManager(models.Manager["Category"]):
@@ -46,6 +49,16 @@ class Category(models.Model):
     def clean(self) -> None:
         if self.slug in RESERVED_CATEGORY_SLUGS:
             raise ValidationError({"slug": RESERVED_CATEGORY_SLUG.format(slug=self.slug)})
+        # A category inside its own subtree has no way up to the top of the tree, so it drops out of
+        # the knowledge base's pages.
+        if self.pk is not None and self.parent_id is not None:
+            parents = dict(Category.objects.values_list("pk", "parent_id"))
+            node, seen = self.parent_id, set()
+            while node is not None and node not in seen:  # `seen`: a loop saved before this check
+                if node == self.pk:
+                    raise ValidationError({"parent": CATEGORY_LOOP.format(name=self.name)})
+                seen.add(node)
+                node = parents.get(node)
 
     def ancestors(self) -> list["Category"]:
         chain, node, seen = [], self.parent, {self.pk}

@@ -4,8 +4,9 @@ Plain full-text search ANDs every word, so a question like "how do I reset my pa
 email never arrives" finds nothing. Here the question's stemmed words are ORed, and the rank
 rewards how many of them an article covers, where they occur (title A > tags/excerpt B > body C),
 the whole phrase, and rare words over common ones (document frequencies come from SearchTerm, which
-the database keeps current). The last word also matches as a prefix, for type-ahead. Everything runs
-in one SQL query on core PostgreSQL.
+the database keeps current). The last word also matches as a prefix, for type-ahead, when it could be
+the start of a word that matters: three letters or more, and not a stop word. Everything runs in one
+SQL query on core PostgreSQL.
 """
 
 import re
@@ -22,6 +23,8 @@ MAX_TERMS = 12
 CANDIDATE_BUDGET = 1_000
 CANDIDATE_LIMIT = 2_000
 WORD = re.compile(r"[\w'-]+", re.UNICODE)
+# A shorter last word is no prefix: "refund a" would match every article with a word starting with "a".
+MIN_PREFIX = 3
 # The score: the share of the question's (IDF-weighted) terms an article covers, the share found in
 # its title, cover density, and a bonus for the whole phrase. A knowledge-base title usually is the
 # question, so its coverage weighs most: on the StackFAQ tuning questions MRR@10 rises from 0.739
@@ -40,12 +43,17 @@ class SearchHit:
     snippet: str
 
 
-def query_lexemes(text: str, config: str) -> list[str]:
-    """The distinct stemmed, stop-word-free lexemes of `text`, in order."""
+def query_lexemes(text: str, last_word: str, config: str) -> tuple[list[str], bool]:
+    """The distinct stemmed, stop-word-free lexemes of `text`, in order, and whether `last_word` alone
+    yields any (not for a stop word)."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT tsvector_to_array(to_tsvector(%s::regconfig, %s))", [config, text])
-        lexemes = cursor.fetchone()[0] or []
-    return lexemes[:MAX_TERMS]
+        cursor.execute(
+            "SELECT tsvector_to_array(to_tsvector(%s::regconfig, %s)), "
+            "length(to_tsvector(%s::regconfig, %s)) > 0",
+            [config, text, config, last_word],
+        )
+        lexemes, meaningful = cursor.fetchone()
+    return (lexemes or [])[:MAX_TERMS], meaningful
 
 
 def search_articles(user, text: str, *, limit: int = 10, config: str | None = None) -> list[SearchHit]:
@@ -53,9 +61,14 @@ def search_articles(user, text: str, *, limit: int = 10, config: str | None = No
     text = " ".join(WORD.findall(text or ""))[:300]
     if not text:
         return []
-    lexemes = query_lexemes(text, config)
     last_word = WORD.findall(text)[-1].lower()
-    if not lexemes and len(last_word) < 2:
+    lexemes, meaningful = query_lexemes(text, last_word, config)
+    # The typed prefix (for type-ahead), unless it is too short or a stop word ("the", "and", "it's"):
+    # either would match a large share of the articles and bury the question's real words.
+    prefix = re.sub(r"[^\w]", "", last_word)
+    if len(prefix) < MIN_PREFIX or not meaningful:
+        prefix = ""
+    if not lexemes and not prefix:
         return []
     visible = Article.objects.publicly_listed_to(user).order_by().values("id")
     visible_sql, visible_params = visible.query.sql_with_params()
@@ -65,7 +78,6 @@ def search_articles(user, text: str, *, limit: int = 10, config: str | None = No
     # CANDIDATE_BUDGET articles (the rarest always picks); the common ones still score every
     # candidate. An article matching only common words scores through low-weight words alone, so it
     # seldom belongs in the top ten, and a question of common words costs bounded ranking work.
-    prefix = re.sub(r"[^\w]", "", last_word)
     # Only the queryset's own SQL is interpolated; every value travels as a parameter.
     sql = f"""
     WITH terms AS (

@@ -24,10 +24,15 @@ STALE_ARTICLE = (
     "Someone changed this article since you opened it. Copy your text, reload the page to see their "
     "change, then try again."
 )
+VERIFY_UNPUBLISHED = "Only published articles can be marked verified."
 NO_VOTER = "A vote needs a signed-in user or a browser session."
 INTERNAL_ARTICLE_IN_REPLY = (
     "A public reply cannot link to internal articles ({titles}): customers cannot open them. "
     "Link a public article, or send this as an internal note."
+)
+UNPUBLISHED_ARTICLE_IN_REPLY = (
+    "A public reply cannot link to articles that are not published ({titles}): customers cannot open "
+    "them. Link a published article, or send this as an internal note."
 )
 
 EDITOR = "knowledge.change_article"
@@ -104,6 +109,7 @@ def _keep_revision(article: Article, actor) -> None:
 @transaction.atomic
 def article_update(article: Article, *, actor, loaded_at: datetime | None = None, **changes) -> Article:
     """Edit fields; a new slug keeps the old one redirecting; editing a published article keeps a revision.
+    A save that changes nothing writes nothing (no revision, no audit event, updated_at as it was).
 
     With `loaded_at` (the article's updated_at when the editor opened it), a save from a page that is
     out of date is refused instead of overwriting someone else's change."""
@@ -117,6 +123,7 @@ def article_update(article: Article, *, actor, loaded_at: datetime | None = None
     if unknown:
         raise ValidationError(f"Unknown fields: {', '.join(sorted(unknown))}")
     before = {name: getattr(article, name) for name in changes}
+    stored = _editable_values(article)
     old_excerpt, automatic_excerpt = article.excerpt, article.excerpt == _excerpt(article.body)
     new_slug = changes.pop("slug", None)
     if "tags" in changes:
@@ -138,6 +145,8 @@ def article_update(article: Article, *, actor, loaded_at: datetime | None = None
         ArticleSlug.objects.filter(slug=new_slug).delete()
         ArticleSlug.objects.update_or_create(slug=article.slug, defaults={"article": article})
         article.slug = new_slug
+    if _editable_values(article) == stored:
+        return article
     article.updated_by = actor
     article.updated_at = timezone.now()
     article.full_clean(exclude=["search_vector"])
@@ -155,6 +164,11 @@ def article_update(article: Article, *, actor, loaded_at: datetime | None = None
     if article.status == Article.Status.PUBLISHED:
         _keep_revision(article, actor)
     return article
+
+
+def _editable_values(article: Article) -> dict:
+    return {name: getattr(article, name) for name in ("title", "body", "excerpt", "category_id", "tags",
+                                                      "visibility", "slug")}  # fmt: skip
 
 
 # Where an article may go from each status. A published article is edited in place (each published
@@ -234,8 +248,13 @@ def article_restore_revision(article: Article, revision: ArticleRevision, *, act
 
 @transaction.atomic
 def article_verify(article: Article, *, actor) -> Article:
+    """Mark a published article as checked by `actor`: a draft's text may still change before anyone
+    reads it, so its verification would vouch for words that are not yet there."""
     if actor is None or not rbac.has_permission(actor, VERIFIER):
         raise PermissionDenied(NOT_EDITOR)
+    status = Article.objects.select_for_update().values_list("status", flat=True).get(pk=article.pk)
+    if status != Article.Status.PUBLISHED:
+        raise ValidationError(VERIFY_UNPUBLISHED)
     Article.objects.filter(pk=article.pk).update(verified_by=actor, verified_at=timezone.now())
     audit.record("verify", actor=actor, obj=article)
     article.refresh_from_db()
@@ -281,28 +300,52 @@ ARTICLE_LINK = re.compile(r"/kb/articles/([\w-]+)/")
 ARTICLE_ADDRESS = re.compile(r"/kb/articles/([\w-]+)")
 
 
-def articles_count_uses(body: str) -> int:
-    """Count one use for each knowledge-base article a staff reply links to (called inside ticket_reply)."""
-    slugs = set(ARTICLE_LINK.findall(body))
+def _linked_articles(body: str, address: re.Pattern):
+    """The articles `body` links to, by their current address or an old one (which redirects)."""
+    slugs = set(address.findall(body))
     if not slugs:
-        return 0
-    return Article.objects.filter(slug__in=slugs).update(use_count=F("use_count") + 1)
+        return Article.objects.none()
+    return Article.objects.filter(Q(slug__in=slugs) | Q(old_slugs__slug__in=slugs))
+
+
+def articles_count_uses(body: str) -> int:
+    """Count one use for each published article a staff reply links to (called inside ticket_reply): a
+    link to a draft or an archived article helps no one, so it is no use of it."""
+    linked = _linked_articles(body, ARTICLE_LINK).values("pk")
+    return Article.objects.published().filter(pk__in=linked).update(use_count=F("use_count") + 1)
 
 
 def internal_article_links(body: str) -> list[str]:
     """Titles of the internal articles `body` links to, by their current or an old address."""
-    slugs = set(ARTICLE_ADDRESS.findall(body))
-    if not slugs:
-        return []
-    internal = Article.objects.filter(visibility=Article.Visibility.INTERNAL)
-    linked = internal.filter(Q(slug__in=slugs) | Q(old_slugs__slug__in=slugs))
+    linked = _linked_articles(body, ARTICLE_ADDRESS).filter(visibility=Article.Visibility.INTERNAL)
     return sorted(set(linked.values_list("title", flat=True)))
 
 
+def _unpublished_article_links(body: str) -> list[str]:
+    """The public articles `body` links to that are not published, each as “title” (status). Internal
+    ones are left to internal_article_links, so that no article is named twice."""
+    linked = (
+        _linked_articles(body, ARTICLE_ADDRESS)
+        .filter(visibility=Article.Visibility.PUBLIC)
+        .exclude(status=Article.Status.PUBLISHED)
+    )
+    return sorted(
+        {
+            f"“{title}” ({Article.Status(status).label.lower()})"
+            for title, status in linked.values_list("title", "status")
+        }
+    )
+
+
 def articles_check_public_links(body: str) -> None:
-    """Refuse a public reply that links internal articles: it would show their titles to the customer
-    and send them to a page they cannot open (called inside ticket_reply, for staff replies)."""
-    titles = internal_article_links(body)
-    if titles:
-        quoted = ", ".join(f"“{title}”" for title in titles)
-        raise ValidationError({"body": INTERNAL_ARTICLE_IN_REPLY.format(titles=quoted)})
+    """Refuse a public reply that links internal or unpublished articles: it would show their titles to
+    the customer and send them to a page they cannot open (called inside ticket_reply, for staff
+    replies)."""
+    refusals = []
+    if internal := internal_article_links(body):
+        titles = ", ".join(f"“{title}”" for title in internal)
+        refusals.append(INTERNAL_ARTICLE_IN_REPLY.format(titles=titles))
+    if unpublished := _unpublished_article_links(body):
+        refusals.append(UNPUBLISHED_ARTICLE_IN_REPLY.format(titles=", ".join(unpublished)))
+    if refusals:
+        raise ValidationError({"body": refusals})

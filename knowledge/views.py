@@ -1,6 +1,8 @@
 """Public knowledge base (/kb/…): categories, articles, search with type-ahead, votes, and the
 suggestions shown beside the ticket form (deflection)."""
 
+from collections import defaultdict
+
 from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db.models import Count, F
@@ -21,13 +23,24 @@ CATEGORY_COUNTS_SECONDS = 60
 CATEGORY_PAGE_SIZE = 30
 
 
+def query_text(request: HttpRequest, name: str, *, limit: int) -> str:
+    """A text parameter of the query string, without NUL characters: PostgreSQL text cannot hold one, so
+    a NUL in a filter or a search would be a server error."""
+    return request.GET.get(name, "").replace("\x00", "").strip()[:limit]
+
+
 @require_GET
 def kb_home(request: HttpRequest) -> HttpResponse:
     listed = Article.objects.publicly_listed_to(request.user)
-    counts = _counts_by_category(listed, audience="staff" if rbac.is_agent(request.user) else "public")
-    categories = list(Category.objects.filter(parent__isnull=True))
-    for category in categories:
+    staff = rbac.is_agent(request.user)
+    counts = _counts_by_category(listed, audience="staff" if staff else "public")
+    categories = []
+    for category in Category.objects.filter(parent__isnull=True):
         category.article_count = counts.get(category.pk, 0)
+        # A topic holding nothing a visitor may read (internal articles, drafts) is a dead end for them,
+        # and its name may be news they should not get; agents see every topic.
+        if staff or category.article_count:
+            categories.append(category)
     popular = listed.order_by("-helpful_count", "-views", "title").only("title", "slug")[:8]
     return render(request, "knowledge/kb_home.html", {"categories": categories, "popular": popular})
 
@@ -53,16 +66,37 @@ def _counts_by_category(listed, *, audience: str) -> dict[int, int]:
     return counts
 
 
+def _lists_any(listed, category: Category) -> bool:
+    """Whether `listed` holds an article in `category` or in any of its subcategories, counted now: a 404
+    must not come from counts a minute old."""
+    children_of = defaultdict(list)
+    for pk, parent_id in Category.objects.values_list("pk", "parent_id"):
+        children_of[parent_id].append(pk)
+    subtree, todo = set(), [category.pk]
+    while todo:
+        node = todo.pop()
+        if node not in subtree:  # `subtree` ends a parent loop saved before Category.clean refused them
+            subtree.add(node)
+            todo.extend(children_of[node])
+    return listed.filter(category_id__in=subtree).exists()
+
+
 @require_GET
 def category_detail(request: HttpRequest, slug: str) -> HttpResponse:
     category = get_object_or_404(Category.objects.select_related("parent"), slug=slug)
-    articles = (
-        Article.objects.publicly_listed_to(request.user).filter(category=category).order_by("title", "pk")
-    )
+    listed = Article.objects.publicly_listed_to(request.user)
+    articles = listed.filter(category=category).order_by("title", "pk")
     page = Paginator(articles.only("slug", "title", "excerpt"), CATEGORY_PAGE_SIZE).get_page(
         request.GET.get("page")
     )
-    children = category.children.all()
+    children = list(category.children.all())
+    if not rbac.is_agent(request.user):
+        # As on the home page: visitors get no topic that holds nothing for them, here or below it.
+        own = page.paginator.count
+        counts = _counts_by_category(listed, audience="public") if children or not own else {}
+        children = [child for child in children if counts.get(child.pk)]
+        if not own and not counts.get(category.pk) and not _lists_any(listed, category):
+            raise Http404("No such category.")
     return render(
         request, "knowledge/category_detail.html",
         {"category": category, "page": page, "children": children},
@@ -72,7 +106,7 @@ def category_detail(request: HttpRequest, slug: str) -> HttpResponse:
 @require_GET
 @rate_limit("search", methods=("GET",))
 def kb_search(request: HttpRequest) -> HttpResponse:
-    query = request.GET.get("q", "").strip()[:300]
+    query = query_text(request, "q", limit=300)
     hits = search_articles(request.user, query, limit=20) if query else []
     template = "knowledge/search.html"
     if request.htmx:
@@ -88,7 +122,7 @@ def kb_search(request: HttpRequest) -> HttpResponse:
 @rate_limit("search", methods=("GET",))
 def suggest(request: HttpRequest) -> HttpResponse:
     """Articles matching what a customer is typing as a ticket subject (htmx fragment)."""
-    query = request.GET.get("subject", "").strip()[:200]
+    query = query_text(request, "subject", limit=200)
     hits = search_articles(request.user, query, limit=5) if len(query) >= 4 else []
     return render(request, "knowledge/_suggestions.html", {"hits": hits, "query": query})
 

@@ -15,8 +15,10 @@ from knowledge import services
 from knowledge.forms import ArticleForm
 from knowledge.models import Article
 from knowledge.search import search_articles
+from knowledge.views import query_text
 
 MANAGE_PAGE_SIZE = 50
+NOTHING_CHANGED = "Nothing changed: the article is as it was, so nothing was saved."
 
 ACTIONS = {  # name: (service, what the message says was done)
     "submit": (services.article_submit_for_review, "sent for review"),
@@ -30,7 +32,7 @@ ACTIONS = {  # name: (service, what the message says was done)
 @require_GET
 def article_list(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
-    query = request.GET.get("q", "").strip()[:200]
+    query = query_text(request, "q", limit=200)
     articles = (
         Article.objects.visible_to(request.user)
         .select_related("category", "author")
@@ -77,16 +79,20 @@ def article_edit(request: HttpRequest, slug: str | None = None) -> HttpResponse:
         loaded_at = fields.pop("loaded_at")
         try:
             if article is None:
-                article = services.article_create(actor=request.user, **fields)
+                saved = services.article_create(actor=request.user, **fields)
             else:
-                article = services.article_update(article, actor=request.user, loaded_at=loaded_at, **fields)
+                saved = services.article_update(article, actor=request.user, loaded_at=loaded_at, **fields)
         except PermissionDenied as error:
             form.add_error(None, str(error))
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            messages.success(request, f"Saved “{article.title}”.")
-            return redirect("knowledge:manage_edit", slug=article.slug)
+            # The service writes nothing for a save that changes nothing, so updated_at stays as it was.
+            if article is not None and saved.updated_at == article.updated_at:
+                messages.info(request, NOTHING_CHANGED)
+            else:
+                messages.success(request, f"Saved “{saved.title}”.")
+            return redirect("knowledge:manage_edit", slug=saved.slug)
     if read_only:
         form.make_read_only()
     status = 422 if form.is_bound else 200
@@ -134,12 +140,15 @@ def revision_restore(request: HttpRequest, slug: str, revision_id: int) -> HttpR
     article = get_object_or_404(Article.objects.visible_to(request.user), slug=slug)
     revision = get_object_or_404(article.revisions, pk=revision_id)
     try:
-        services.article_restore_revision(article, revision, actor=request.user)
+        updated = services.article_restore_revision(article, revision, actor=request.user)
     except PermissionDenied as error:
         messages.error(request, str(error))
     else:
-        restored = timezone.localtime(revision.created_at)  # the reader's time zone, as the list shows it
-        messages.success(request, f"Restored the version of {restored:%d %b %Y %H:%M}.")
+        if updated.updated_at == article.updated_at:  # nothing written: that version is the current text
+            messages.info(request, NOTHING_CHANGED)
+        else:
+            restored = timezone.localtime(revision.created_at)  # the reader's time zone, as listed
+            messages.success(request, f"Restored the version of {restored:%d %b %Y %H:%M}.")
     return redirect("knowledge:manage_edit", slug=article.slug)
 
 
@@ -147,5 +156,5 @@ def revision_restore(request: HttpRequest, slug: str, revision_id: int) -> HttpR
 @require_GET
 def article_picker(request: HttpRequest) -> HttpResponse:
     """Articles to link into a reply: buttons that insert a markdown link (see static/js/desk.js)."""
-    hits = search_articles(request.user, request.GET.get("q", ""), limit=6)
+    hits = search_articles(request.user, query_text(request, "q", limit=300), limit=6)
     return render(request, "knowledge/manage/_picker.html", {"hits": hits})

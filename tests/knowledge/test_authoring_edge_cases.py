@@ -1,4 +1,5 @@
-"""Regressions found in review: the editor's excerpt, stale edits, restore messages, slugs, votes."""
+"""Regressions found in review: the editor's excerpt, stale edits, restore messages, slugs, votes, saves
+that change nothing."""
 
 import re
 from datetime import UTC, datetime
@@ -7,7 +8,7 @@ import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
-from knowledge import services
+from knowledge import services, views_manage
 from knowledge.models import Article, ArticleFeedback
 from tests.factories import TeamFactory, make_agent, make_article, make_supervisor
 
@@ -174,3 +175,60 @@ def test_preview_without_javascript_shows_the_text_as_typed_and_saves_nothing(cl
     new = client.post(reverse("knowledge:manage_new"), {"title": "Fresh", "body": "*Hi*", "preview": "1"})
     assert new.status_code == 200 and "<em>Hi</em>" in new.content.decode()
     assert not Article.objects.filter(title="Fresh").exists()
+
+
+def _written(article: Article) -> tuple[int, int]:
+    """How many revisions the article has and how many audit events name it."""
+    from audit.models import AuditEvent
+
+    events = AuditEvent.objects.filter(object_id=str(article.pk), object_repr=article.title)
+    return article.revisions.count(), events.count()
+
+
+def test_saving_a_published_article_unchanged_writes_nothing():
+    editor = make_supervisor(TeamFactory())
+    article = make_article(title="Unchanged", body="Same text.", tags="vpn, remote", excerpt="Mine.")
+    before, updated_at = _written(article), Article.objects.get(pk=article.pk).updated_at
+    same = {name: getattr(article, name) for name in ("title", "body", "excerpt", "visibility", "slug")}
+    services.article_update(article, actor=editor, category=None, tags="VPN,  remote", **same)
+    assert _written(article) == before
+    stored = Article.objects.get(pk=article.pk)
+    assert (stored.updated_at, stored.updated_by) == (updated_at, None)
+    services.article_update(article, actor=editor, body="New text.")
+    assert _written(article) == (before[0] + 1, before[1] + 1)
+
+
+def test_the_editor_says_nothing_changed_when_nothing_did(client):
+    editor = make_supervisor(TeamFactory())
+    article = make_article(title="Unchanged", body="Same text.")
+    before = _written(article)
+    client.force_login(editor)
+    url = reverse("knowledge:manage_edit", args=[article.slug])
+    loaded_at = Article.objects.get(pk=article.pk).updated_at.isoformat()
+    response = client.post(url, _form(article, loaded_at=loaded_at))
+    assert response.status_code == 302
+    assert [str(m) for m in get_messages(response.wsgi_request)] == [views_manage.NOTHING_CHANGED]
+    assert _written(article) == before
+    assert views_manage.NOTHING_CHANGED in client.get(url).content.decode()  # shown once, then gone
+    response = client.post(url, _form(article, body="Other text.", loaded_at=loaded_at))
+    assert [str(m) for m in get_messages(response.wsgi_request)] == ["Saved “Unchanged”."]
+
+
+def test_restoring_the_current_version_says_nothing_changed(client):
+    editor = make_supervisor(TeamFactory())
+    article = make_article(title="Versioned", body="Only text.")
+    client.force_login(editor)
+    revision = article.revisions.get()
+    response = client.post(reverse("knowledge:manage_restore", args=[article.slug, revision.pk]))
+    assert [str(m) for m in get_messages(response.wsgi_request)] == [views_manage.NOTHING_CHANGED]
+    assert article.revisions.count() == 1
+
+
+def test_the_browsers_line_breaks_alone_are_no_change(client):
+    article = make_article(title="Imported", body="Line one\nLine two\n")  # as an import stores it
+    client.force_login(make_supervisor(TeamFactory()))
+    url = reverse("knowledge:manage_edit", args=[article.slug])
+    response = client.post(url, _form(article, body="Line one\r\nLine two\r\n"))
+    assert [str(m) for m in get_messages(response.wsgi_request)] == [views_manage.NOTHING_CHANGED]
+    assert Article.objects.get(pk=article.pk).body == "Line one\nLine two\n"
+    assert article.revisions.count() == 1

@@ -1,14 +1,17 @@
-"""The category page: pages of articles, and a query budget that does not grow with the articles."""
+"""The category page: pages of articles, a query budget that does not grow with the articles, and no topic
+for visitors that holds nothing they may read."""
 
 import pytest
 from django.urls import reverse
 
-from tests.factories import CategoryFactory, TeamFactory, make_agent, make_article
+from tests.factories import CategoryFactory, TeamFactory, make_agent, make_article, make_customer
 
 pytestmark = pytest.mark.django_db
 
-# The page's articles and their count; an agent's page also loads the session, user and roles.
-QUERIES = {"anonymous": 5, "agent": 8}
+# The page's articles and their count; a visitor's page also counts the articles per topic (two
+# queries, cached for a minute) to hide subtopics with nothing for them; an agent's page loads the
+# session, user and roles instead.
+QUERIES = {"anonymous": 7, "agent": 8}
 
 
 @pytest.mark.parametrize("reader", ["anonymous", "agent"])
@@ -36,3 +39,43 @@ def test_a_big_category_is_listed_a_page_at_a_time(client):
     second = client.get(url, {"page": 2}).content.decode()
     assert second.count("Password help") == 5 and "Password help 34" in second
     assert client.get(url, {"page": "abc"}).status_code == 200  # an odd page number shows the first
+
+
+@pytest.fixture
+def categories():
+    """A topic of internal articles only, one whose public articles are all in a subtopic, and one
+    holding only a draft."""
+    internal = CategoryFactory(name="Internal procedures", slug="internal-procedures")
+    make_article(title="Escalation runbook", category=internal, visibility="internal")
+    billing = CategoryFactory(name="Billing", slug="billing")
+    refunds = CategoryFactory(name="Refunds", slug="refunds", parent=billing)
+    CategoryFactory(name="Staff refunds", slug="staff-refunds", parent=billing)
+    make_article(title="Ask for a refund", category=refunds)
+    make_article(title="Refund runbook", category=billing.children.get(slug="staff-refunds"),
+                 visibility="internal")  # fmt: skip
+    drafts = CategoryFactory(name="Coming soon", slug="coming-soon")
+    make_article(title="Unreleased", category=drafts, status="draft")
+    return {"internal": internal, "billing": billing, "drafts": drafts}
+
+
+@pytest.mark.parametrize("reader", ["anonymous", "customer"])
+def test_visitors_see_no_topic_that_holds_nothing_for_them(client, categories, reader):
+    if reader == "customer":
+        client.force_login(make_customer())
+    home = client.get(reverse("knowledge:home")).content.decode()
+    assert "Internal procedures" not in home and "Coming soon" not in home
+    assert "Billing" in home and "1 article<" in home
+    for slug in ("internal-procedures", "coming-soon", "staff-refunds"):
+        assert client.get(reverse("knowledge:category", args=[slug])).status_code == 404
+    billing = client.get(reverse("knowledge:category", args=["billing"]))
+    assert billing.status_code == 200  # its subtopic's article is theirs to read
+    assert "Refunds" in billing.content.decode() and "Staff refunds" not in billing.content.decode()
+
+
+def test_agents_still_see_every_topic(client, categories):
+    client.force_login(make_agent(TeamFactory()))
+    home = client.get(reverse("knowledge:home")).content.decode()
+    assert "Internal procedures" in home and "Coming soon" in home and "Billing" in home
+    for slug in ("internal-procedures", "coming-soon", "staff-refunds", "billing"):
+        assert client.get(reverse("knowledge:category", args=[slug])).status_code == 200
+    assert "Staff refunds" in client.get(reverse("knowledge:category", args=["billing"])).content.decode()

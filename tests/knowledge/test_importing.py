@@ -227,3 +227,43 @@ def test_status_and_visibility_are_read_whatever_their_case(tmp_path):
     assert not report.skipped
     article = Article.objects.get(slug="vpn")
     assert (article.status, article.visibility) == ("draft", "internal")
+
+
+def test_a_lone_surrogate_is_refused_with_a_reason_and_the_rest_import(tmp_path, capsys):
+    source = tmp_path / "articles.jsonl"
+    # json.dumps writes a lone surrogate as the escape \udfff, which json.loads reads back as one.
+    _jsonl(
+        source,
+        {"title": "x", "body": "\udfff"},
+        _record(slug="bad-title", title="Caf\ud800"),
+        _record(slug="bad-category", category="Net\udc00work"),
+        _record(slug="bad-excerpt", excerpt="\udfff"),
+        _record(slug="bad-tags", tags=["vpn", "re\udfffmote"]),
+        _record(),
+    )
+    call_command("kb_import", str(source))
+    output = capsys.readouterr()
+    assert output.err.splitlines() == [
+        "skipped line 1: " + importing.HAS_SURROGATE.format(name="body", code=0xDFFF),
+        "skipped line 2: " + importing.HAS_SURROGATE.format(name="title", code=0xD800),
+        "skipped line 3: " + importing.HAS_SURROGATE.format(name="category", code=0xDC00),
+        "skipped line 4: " + importing.HAS_SURROGATE.format(name="excerpt", code=0xDFFF),
+        "skipped line 5: " + importing.HAS_SURROGATE.format(name="tags", code=0xDFFF),
+    ]
+    assert "1 created, 0 updated, 0 unchanged, 5 skipped" in output.out
+    assert list(Article.objects.values_list("slug", flat=True)) == ["vpn-help"]
+    assert not Category.objects.exists()
+
+
+def test_a_lone_surrogate_in_front_matter_is_refused_with_a_reason_and_the_rest_import(tmp_path):
+    (tmp_path / "a-title.md").write_text('---\ntitle: "Caf\\udfff"\n---\nBody\n', encoding="utf-8")
+    (tmp_path / "b-category.md").write_text(
+        '---\ntitle: Fine\ncategory: "\\ud800"\n---\nBody\n', encoding="utf-8"
+    )
+    (tmp_path / "c-later.md").write_text("---\ntitle: Later\n---\nBody\n", encoding="utf-8")
+    report = import_articles(tmp_path)
+    assert report.skipped == [
+        ("a-title.md", importing.HAS_SURROGATE.format(name="title", code=0xDFFF)),
+        ("b-category.md", importing.HAS_SURROGATE.format(name="category", code=0xD800)),
+    ]
+    assert report.created == ["c-later"]

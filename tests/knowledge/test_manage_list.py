@@ -1,4 +1,5 @@
-"""The authoring list (/kb/manage/): pages, the title search beside the status filter, a query budget."""
+"""The authoring list (/kb/manage/): pages, the title search beside the status filter, a query budget;
+NUL bytes in the knowledge base's query strings."""
 
 import re
 
@@ -62,3 +63,26 @@ def test_the_article_list_query_count_is_constant(client, django_assert_max_num_
         response = client.get(reverse("knowledge:manage_list"), {"page": 2, "q": "draft"})
     assert response.status_code == 200
     assert len(re.findall(r">Draft \d{3}</a>", response.content.decode())) == shown
+
+
+def test_a_nul_byte_in_the_title_search_is_ignored_not_a_server_error(client):
+    _drafts(2, title="Printer setup {number:03}")
+    client.force_login(make_supervisor(TeamFactory()))
+    response = client.get(reverse("knowledge:manage_list"), {"q": "\x00"})
+    assert response.status_code == 200 and response.content.decode().count("Printer setup") == 2
+    response = client.get(reverse("knowledge:manage_list"), {"q": "Prin\x00ter", "status": "\x00"})
+    assert response.status_code == 200 and response.content.decode().count("Printer setup") == 2
+
+
+@pytest.mark.parametrize(
+    ("name", "parameter"),
+    [("knowledge:search", "q"), ("knowledge:suggest", "subject"), ("knowledge:manage_picker", "q")],
+)
+def test_a_nul_byte_in_a_search_is_ignored_not_a_server_error(client, name, parameter):
+    make_article(title="Printer setup", body="Plug it in.")
+    client.force_login(make_supervisor(TeamFactory()))
+    for value in ("\x00", "\x00\x00\x00\x00\x00", "prin\x00ter setup"):
+        response = client.get(reverse(name), {parameter: value})
+        assert response.status_code == 200
+        assert "\x00" not in response.content.decode()
+    assert "Printer setup" in client.get(reverse(name), {parameter: "printer\x00 setup"}).content.decode()

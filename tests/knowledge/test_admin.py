@@ -1,0 +1,106 @@
+"""The knowledge-base admin: bulk status actions go article by article, and the category tree stays a
+tree."""
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.urls import reverse
+
+from knowledge import services
+from knowledge.models import CATEGORY_LOOP, Article, Category
+from tests.factories import CategoryFactory, TeamFactory, make_administrator, make_article, make_supervisor
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST = "admin:knowledge_article_changelist"
+
+
+def _act(client, action: str, *articles: Article) -> list[str]:
+    client.force_login(make_administrator())
+    response = client.post(
+        reverse(CHANGELIST), {"action": action, "_selected_action": [a.pk for a in articles]}, follow=True
+    )
+    assert response.status_code == 200
+    return [str(message) for message in response.context["messages"]]
+
+
+def test_publishing_a_batch_names_each_refusal_and_publishes_the_others(client):
+    draft = make_article(title="Draft one", status="draft")
+    live = make_article(title="Already live")
+    review = make_article(title="In review", status="review")
+    notes = _act(client, "publish", draft, live, review)
+    assert "Already live: This published article cannot be published." in notes
+    assert "Published 2 article(s)." in notes
+    statuses = dict(Article.objects.values_list("title", "status"))
+    assert statuses == {"Draft one": "published", "Already live": "published", "In review": "published"}
+
+
+def test_archiving_a_batch_names_each_refusal_and_archives_the_others(client):
+    archived = make_article(title="Old news", status="archived")
+    live = make_article(title="Current")
+    notes = _act(client, "archive", archived, live)
+    assert notes == ["Old news: This archived article cannot be archived.", "Archived 1 article(s)."]
+    assert Article.objects.get(pk=live.pk).status == "archived"
+
+
+def test_only_published_articles_can_be_marked_verified(client):
+    draft = make_article(title="Unfinished", status="draft")
+    with pytest.raises(ValidationError) as refused:
+        services.article_verify(draft, actor=make_administrator())
+    assert refused.value.messages == [services.VERIFY_UNPUBLISHED]
+    assert Article.objects.get(pk=draft.pk).verified_at is None
+    live = make_article(title="Checked")
+    notes = _act(client, "verify", draft, live)
+    assert notes == [f"Unfinished: {services.VERIFY_UNPUBLISHED}", "Verified 1 article(s)."]
+    assert Article.objects.get(pk=live.pk).verified_at is not None
+    assert Article.objects.get(pk=draft.pk).verified_at is None
+
+
+def test_the_editor_refuses_to_verify_a_draft_with_a_message(client):
+    draft = make_article(title="Unfinished", status="draft")
+    client.force_login(make_supervisor(TeamFactory()))
+    response = client.post(reverse("knowledge:manage_action", args=[draft.slug, "verify"]), follow=True)
+    assert services.VERIFY_UNPUBLISHED in response.content.decode()
+    assert Article.objects.get(pk=draft.pk).verified_at is None
+
+
+def test_a_category_cannot_be_its_own_parent():
+    category = CategoryFactory(name="Billing")
+    category.parent = category
+    with pytest.raises(ValidationError) as refused:
+        category.full_clean()
+    assert refused.value.message_dict == {"parent": [CATEGORY_LOOP.format(name="Billing")]}
+
+
+def test_a_category_cannot_go_under_one_of_its_subcategories():
+    billing = CategoryFactory(name="Billing")
+    invoices = CategoryFactory(name="Invoices", parent=billing)
+    refunds = CategoryFactory(name="Refunds", parent=invoices)
+    billing.parent = refunds
+    with pytest.raises(ValidationError) as refused:
+        billing.full_clean()
+    assert refused.value.message_dict == {"parent": [CATEGORY_LOOP.format(name="Billing")]}
+    refunds.parent = billing  # moving within the tree stays allowed
+    refunds.full_clean()
+
+
+def test_a_category_under_an_existing_loop_is_refused_instead_of_hanging():
+    first = CategoryFactory(name="First")
+    second = CategoryFactory(name="Second", parent=first)
+    Category.objects.filter(pk=first.pk).update(parent=second)  # saved before loops were refused
+    third = CategoryFactory(name="Third")
+    third.parent = second
+    third.full_clean()  # not in the loop itself: nothing to refuse, and the walk ends
+
+
+def test_the_category_admin_refuses_a_parent_loop_and_keeps_the_category_listed(client):
+    billing = CategoryFactory(name="Billing", slug="billing")
+    invoices = CategoryFactory(name="Invoices", slug="invoices", parent=billing)
+    make_article(category=invoices)
+    client.force_login(make_administrator())
+    url = reverse("admin:knowledge_category_change", args=[billing.pk])
+    data = {"name": "Billing", "slug": "billing", "description": "", "icon": "", "position": 0}
+    response = client.post(url, {**data, "parent": invoices.pk})
+    assert response.status_code == 200
+    assert CATEGORY_LOOP.format(name="Billing") in response.content.decode()
+    assert Category.objects.get(pk=billing.pk).parent is None
+    assert "Billing" in client.get(reverse("knowledge:home")).content.decode()
