@@ -75,11 +75,28 @@ def test_a_saved_view_whose_filters_grow_too_long_when_encoded_is_refused_with_a
     response = client.post(
         reverse("tickets:desk_view_create"), {"name": "Umlauts", "query": "q=" + "ü" * 400}
     )
-    assert response.status_code == 302  # was a 500 (value too long for the column)
+    assert response.status_code == 422  # was a 500 (value too long for the column)
     assert not SavedView.objects.filter(name="Umlauts").exists()
-    assert notes(response) == [f"Filters: {SavedViewForm.QUERY_TOO_LONG}"]
+    page = unescape(response.content.decode())
+    assert SavedViewForm.QUERY_TOO_LONG in page and 'value="Umlauts"' in page
     too_long = client.post(reverse("tickets:desk_view_create"), {"name": "Long", "query": "q=" + "x" * 1200})
-    assert notes(too_long)[-1] == f"Filters: {SavedViewForm.QUERY_TOO_LONG}"
+    assert too_long.status_code == 422 and SavedViewForm.QUERY_TOO_LONG in unescape(too_long.content.decode())
+
+
+def test_a_refused_saved_view_comes_back_with_the_name_typed_and_the_queue_it_was_saved_from(client, desk):
+    SavedViewFactory(owner=desk["agent"], name="Fires")
+    client.force_login(desk["agent"])
+    response = client.post(
+        reverse("tickets:desk_view_create"),
+        {"name": "Fires", "query": "q=Printer", "team": desk["support"].pk},
+    )
+    page = unescape(response.content.decode())
+    assert response.status_code == 422
+    assert '<details class="save-view" open>' in page and 'value="Fires"' in page
+    assert 'aria-invalid="true" aria-describedby="view-name-error"' in page
+    assert services.SAVED_VIEW_EXISTS.format(name="Fires") in page
+    assert f'<option value="{desk["support"].pk}" selected>' in page
+    assert {ticket.subject for ticket in response.context["queue"].tickets} == {"Printer on fire"}
 
 
 def test_own_saved_views_can_be_deleted_from_the_queue_without_javascript(client, desk):

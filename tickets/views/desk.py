@@ -56,17 +56,7 @@ def changes_tickets(view):
 @agent_required
 @require_GET
 def queue(request: HttpRequest) -> HttpResponse:
-    changed = request.session.get(TICKETS_CHANGED)
-    queue_page = selectors.ticket_queue_page(request.user, request.GET, changed=changed)
-    context = {
-        "queue": queue_page,
-        "sort_labels": SORT_LABELS,
-        "current_query": request.GET.urlencode(),
-        # The views beside the table: a full page shows them, and every table fragment refreshes them.
-        "counts": selectors.queue_counts(request.user, changed=changed),
-        "built_in_views": selectors.built_in_views(),
-        "saved_views": selectors.saved_views(request.user),
-    }
+    context = _queue_context(request, request.GET)
     if request.htmx and request.htmx.target == "queue-table":
         response = render(request, QUEUE_TEMPLATE + "#queue-table", context)
         # The 30-second refresh asks with If-None-Match: nothing changed, nothing sent.
@@ -77,15 +67,33 @@ def queue(request: HttpRequest) -> HttpResponse:
         if etag in request.headers.get("If-None-Match", ""):
             return HttpResponseNotModified(headers={"ETag": etag})
         return response
+    return render(request, QUEUE_TEMPLATE, context | _queue_page_extras(request))
+
+
+def _queue_context(request: HttpRequest, params: QueryDict) -> dict:
+    """What the queue table shows for the filter `params`."""
+    changed = request.session.get(TICKETS_CHANGED)
+    return {
+        "queue": selectors.ticket_queue_page(request.user, params, changed=changed),
+        "sort_labels": SORT_LABELS,
+        "current_query": params.urlencode(),
+        # The views beside the table: a full page shows them, and every table fragment refreshes them.
+        "counts": selectors.queue_counts(request.user, changed=changed),
+        "built_in_views": selectors.built_in_views(),
+        "saved_views": selectors.saved_views(request.user),
+    }
+
+
+def _queue_page_extras(request: HttpRequest) -> dict:
+    """What the full queue page adds around the table: the filter, bulk and save-view menus."""
     may = services.staff_permissions(request.user)
-    context |= {
+    return {
         "may": may,
         "bulk_statuses": _statuses_offered(Status.values, may),
         **selectors.queue_choices(request.user),
         "statuses": Status.choices,
         "priorities": Priority.choices,
     }
-    return render(request, QUEUE_TEMPLATE, context)
 
 
 @agent_required
@@ -151,20 +159,17 @@ def saved_view_create(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         try:
             view = services.saved_view_create(**form.cleaned_data, actor=request.user)
-        except (ValidationError, services.TicketError) as error:
-            messages.error(request, "; ".join(getattr(error, "messages", [str(error)])))
+        except ValidationError as error:
+            add_service_errors(form, error)
+        except services.TicketError as error:
+            form.add_error(None, str(error))
         else:
             messages.success(request, f"Saved the view “{view.name}”.")
             return redirect(f"{reverse('tickets:desk_queue')}?{view.query}")
-    else:
-        labels = {name: field.label for name, field in form.fields.items()}
-        messages.error(
-            request,
-            "; ".join(
-                f"{labels.get(name, 'View')}: {' '.join(errors)}" for name, errors in form.errors.items()
-            ),
-        )
-    return redirect(_safe_back(request, request.POST.get("back", "")))
+    # The queue it was saved from comes back, with the name and team as chosen and the reason beside them.
+    params = QueryDict(request.POST.get("query", ""))
+    context = _queue_context(request, params) | _queue_page_extras(request) | {"view_form": form}
+    return render(request, QUEUE_TEMPLATE, context, status=422)
 
 
 @agent_required
