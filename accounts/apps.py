@@ -6,4 +6,4 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts and access"
 
     def ready(self) -> None:
-        from accounts import signals  # noqa: F401  (built-in roles, second factor)
+        from accounts import checks, signals  # noqa: F401  (configuration; built-in roles, second factor)

@@ -103,3 +103,33 @@ class TwoFactorCodeForm(forms.Form):
                    "autofocus": True}
         ),
     )  # fmt: skip
+
+
+class CurrentPasswordField(forms.CharField):
+    """The account's current password, asked again before a change that could lock its owner out."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(
+            label="Your password",
+            strip=False,
+            help_text="Your current password, so we know it is you and not someone at your computer.",
+            widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+            **kwargs,
+        )
+
+
+class TwoFactorEnableForm(TwoFactorCodeForm):
+    password = CurrentPasswordField()
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["code"].help_text = "The 6-digit code your authenticator app shows now."
+
+
+class TwoFactorDisableForm(TwoFactorCodeForm):
+    password = CurrentPasswordField()
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, prefix="disable", **kwargs)
+        # The page's first field (the code for the other changes) takes the focus, not this one.
+        self.fields["code"].widget.attrs.pop("autofocus", None)

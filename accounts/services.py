@@ -15,7 +15,7 @@ from django.db.models import F, QuerySet, Sum
 from django.utils import timezone
 
 import audit
-from accounts import rbac, roles
+from accounts import lockouts, rbac, roles
 from accounts.backends import lockout_username
 from accounts.models import Invitation, RoleAssignment, User, UserSession
 from audit.models import AuditEvent
@@ -86,6 +86,8 @@ def user_signup(
         user.organization = invitation.organization
         user.is_organization_manager = invitation.makes_manager
         Invitation.objects.filter(pk=invitation.pk).update(uses=F("uses") + 1)
+        if invitation.email:  # sent to this very address: whoever redeems it reads that mailbox
+            user.email_verified_at = timezone.now()
     user.set_password(password)
     user.full_clean(exclude=["password"])
     try:
@@ -98,6 +100,8 @@ def user_signup(
         "organization": (None, user.organization),
         "invitation": (None, invitation.code if invitation else ""),
     }
+    if user.email_verified_at is not None:
+        joined["email_verified_at"] = (None, user.email_verified_at)
     audit.record("create", actor=actor or user, obj=user, changes=joined)
     role_assign(user, roles.CUSTOMER, actor=actor)
     return user
@@ -197,6 +201,36 @@ def user_activate(user: User, *, actor: User | None) -> User:
 
 
 @transaction.atomic
+def user_email_verify(user: User, *, actor: User | None) -> User:
+    """Record that the owner of the account has shown they read mail sent to its address (they used a
+    link mailed to it). Anonymous submissions from an address join only an account verified this way
+    (or one they made themselves), never one that anybody could open in that address's name."""
+    now = timezone.now()
+    verified = User.objects.filter(pk=user.pk, email_verified_at__isnull=True).update(email_verified_at=now)
+    if verified:
+        user.email_verified_at = now
+        audit.record(
+            "email_verified",
+            actor=actor,
+            obj=user,
+            changes={"email_verified_at": (None, now)},
+            category=AuditEvent.Category.SECURITY,
+        )
+    return user
+
+
+@transaction.atomic
+def user_password_reset(user: User, *, actor: User) -> User:
+    """After a link mailed to the account's address set a new password (Django's view saved it): the link
+    proves the owner reads that address, so it is verified, and a pending account (an anonymous
+    submission's) is activated. Whoever knew the old password is signed out everywhere."""
+    if user.status == User.Status.PENDING:
+        user_activate(user, actor=actor)
+    user_email_verify(user, actor=actor)
+    return user_password_changed(user, actor=actor, keep_session_key=None)
+
+
+@transaction.atomic
 def user_unlock(user: User, *, actor: User | None) -> int:
     """Lift a django-axes sign-in lockout of the account before its cool-off ends: forget the failed
     sign-ins counted against its e-mail address. Returns how many attempt records were removed."""
@@ -227,7 +261,8 @@ def _attempts_forget(
     record the unlock against `subject` (obj= or object_repr=); `attempts` are the same records, read
     first for the failure count the record keeps."""
     failures = attempts.aggregate(total=Sum("failures_since_start"))["total"] or 0
-    removed = axes_reset(**reset_by)
+    with lockouts.reset_recorded_by_caller():  # one event, this one, which names who lifted it
+        removed = axes_reset(**reset_by)
     if removed:
         audit.record(
             "unlock",

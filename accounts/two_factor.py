@@ -30,6 +30,7 @@ CODE_THROTTLED = "Too many wrong codes. Wait a minute, then try again."
 NOT_STAFF = "Two-factor sign-in is available to agents and administrators."
 REQUIRED = "Two-factor sign-in is required for your role, so it cannot be switched off."
 NOT_ENROLLED = "Two-factor sign-in is not set up."
+PASSWORD_INCORRECT = "That is not your current password. Enter it again."  # noqa: S105 (a message)
 SECURITY = AuditEvent.Category.SECURITY
 
 
@@ -109,14 +110,26 @@ def _new_recovery_codes(user: User) -> list[str]:
     return codes
 
 
-def two_factor_enable(user: User, *, token: str, actor: User) -> tuple[SealedTOTPDevice, list[str]]:
-    """Confirm the pending authenticator with a code from it; returns the device and new recovery codes.
+def _require_password(user: User, password: str) -> None:
+    # A session is not its owner: someone at an unlocked computer, or holding a stolen cookie, could
+    # otherwise put their own phone on the account, or take the second step off it.
+    if not user.check_password(password):
+        raise ValidationError({"password": PASSWORD_INCORRECT})
 
-    The code is checked in its own transaction first, so a wrong guess still counts towards throttling.
+
+def two_factor_enable(
+    user: User, *, token: str, password: str, actor: User
+) -> tuple[SealedTOTPDevice, list[str]]:
+    """Confirm the pending authenticator with a code from it and the account's current password; returns
+    the device and new recovery codes.
+
+    The password is checked first, so a mistyped one costs no code (a code works once). The code is
+    checked in its own transaction, so a wrong guess still counts towards throttling.
     """
     enrolment = pending_enrolment(user)
     if enrolment is None:
         raise ValidationError(NOT_ENROLLED)
+    _require_password(user, password)
     # django-otp refuses every code while a wrong one's back-off lasts: say so, not "not valid".
     allowed, _ = enrolment.device.verify_is_allowed()
     if not allowed:
@@ -145,15 +158,18 @@ def recovery_codes_regenerate(user: User, *, actor: User, token: str) -> list[st
     return codes
 
 
-def two_factor_disable(user: User, *, actor: User, site_requires: bool, token: str = "") -> None:
-    """Switch two-factor off for oneself (refused where it is required, and only with a current code)
-    or, by an administrator for someone else, reset it."""
+def two_factor_disable(
+    user: User, *, actor: User, site_requires: bool, token: str = "", password: str = ""
+) -> None:
+    """Switch two-factor off for oneself (refused where it is required, and only with the current
+    password and a current code) or, by an administrator for someone else, reset it."""
     resetting_someone_else = actor.pk != user.pk
     if resetting_someone_else and not rbac.is_administrator(actor):
         raise ValidationError("Only an administrator can reset another person's two-factor sign-in.")
     if not resetting_someone_else:
         if is_required(user, site_requires=site_requires):
             raise ValidationError(REQUIRED)
+        _require_password(user, password)
         if is_enabled(user):
             verify(user, token)
     with transaction.atomic():

@@ -20,8 +20,16 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 from django_otp.plugins.otp_static.models import StaticToken
 
-from accounts import rbac, services, two_factor
-from accounts.forms import LoginForm, PasswordResetForm, ProfileForm, SignupForm, TwoFactorCodeForm
+from accounts import rbac, services, tasks, two_factor
+from accounts.forms import (
+    LoginForm,
+    PasswordResetForm,
+    ProfileForm,
+    SignupForm,
+    TwoFactorCodeForm,
+    TwoFactorDisableForm,
+    TwoFactorEnableForm,
+)
 from accounts.models import User
 from helpdesk.forms import add_service_errors
 from helpdesk.middleware import site_configuration
@@ -29,7 +37,8 @@ from helpdesk.ratelimit import posted, rate_limit
 
 TWO_FACTOR_PENDING = "two_factor_pending"
 TWO_FACTOR_PENDING_SECONDS = 300
-TWO_FACTOR_CODE_ACTIONS = {"confirm", "replace", "codes", "disable"}
+# The actions of the two-factor page that ask for the account's current password.
+TWO_FACTOR_PASSWORD_ACTIONS = {"confirm", "disable"}
 
 
 class UnprocessableOnInvalid:
@@ -93,26 +102,39 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/two_factor_verify.html", {"form": form}, status=status)
 
 
+def asks_current_password(request: HttpRequest) -> bool:
+    return request.POST.get("action") in TWO_FACTOR_PASSWORD_ACTIONS
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
+# The current password is asked before the second factor goes on or off: a stolen session must not guess it
+# freely (the limit of the password change on the profile, which asks for it too).
+@rate_limit("password_change", when=asks_current_password)
 def two_factor_settings(request: HttpRequest) -> HttpResponse:
-    """Set up, replace, renew recovery codes for, or switch off two-factor sign-in (staff only). Once it
-    is on, every change asks for a current code, so a borrowed session cannot take the account over."""
+    """Set up, replace, renew recovery codes for, or switch off two-factor sign-in (staff only). Turning it
+    on or off asks for the current password; once it is on, every change asks for a current code, so a
+    borrowed session can neither take the account over nor lock its owner out."""
     user: User = request.user
     if not rbac.is_staff(user):
         raise Http404
     site_requires = site_configuration(request).require_two_factor
     action = request.POST.get("action", "")
-    form = TwoFactorCodeForm(request.POST if action in TWO_FACTOR_CODE_ACTIONS else None)
-    codes: list[str] = []
     if action == "start" and not two_factor.is_enabled(user):
         two_factor.two_factor_start(user, actor=user)
         return redirect("accounts:two_factor")
-    if form.is_bound and form.is_valid():
+    enable_form = TwoFactorEnableForm(request.POST if action == "confirm" else None)
+    code_form = TwoFactorCodeForm(request.POST if action in {"replace", "codes"} else None)
+    disable_form = TwoFactorDisableForm(request.POST if action == "disable" else None)
+    posted_form = {"confirm": enable_form, "replace": code_form, "codes": code_form, "disable": disable_form}
+    form = posted_form.get(action)
+    codes: list[str] = []
+    if form is not None and form.is_valid():
         token = form.cleaned_data["code"]
         try:
             if action == "confirm":
-                device, codes = two_factor.two_factor_enable(user, token=token, actor=user)
+                password = form.cleaned_data["password"]
+                device, codes = two_factor.two_factor_enable(user, token=token, password=password, actor=user)
                 django_otp.login(request, device)
                 keep = request.session.session_key
                 services.user_sign_out_sessions(user, actor=user, keep_session_key=keep)
@@ -123,25 +145,31 @@ def two_factor_settings(request: HttpRequest) -> HttpResponse:
             elif action == "codes":
                 codes = two_factor.recovery_codes_regenerate(user, actor=user, token=token)
             elif action == "disable":
-                two_factor.two_factor_disable(user, actor=user, site_requires=site_requires, token=token)
+                two_factor.two_factor_disable(
+                    user,
+                    actor=user,
+                    site_requires=site_requires,
+                    token=token,
+                    password=form.cleaned_data["password"],
+                )
                 messages.success(request, "Two-factor sign-in is off.")
                 return redirect("accounts:two_factor")
         except ValidationError as error:
             add_service_errors(form, error)
         else:
-            form = TwoFactorCodeForm()  # done: the code that was used is not shown again
-    enabled = two_factor.is_enabled(user)
-    if action == "confirm" or not enabled:
-        form.fields["code"].help_text = "The 6-digit code your authenticator app shows now."
+            # Done: the code that was used is not shown again.
+            enable_form, code_form = TwoFactorEnableForm(), TwoFactorCodeForm()
     context = {
-        "form": form,
+        "enable_form": enable_form,
+        "form": code_form,
+        "disable_form": disable_form,
         "codes": codes,
-        "enabled": enabled,
+        "enabled": two_factor.is_enabled(user),
         "required": two_factor.is_required(user, site_requires=site_requires),
         "enrolment": two_factor.pending_enrolment(user),
         "codes_left": StaticToken.objects.filter(device__user=user).count(),
     }
-    status = 422 if form.is_bound and form.errors else 200
+    status = 422 if form is not None and form.errors else 200
     return render(request, "accounts/two_factor.html", context, status=status)
 
 
@@ -149,9 +177,14 @@ def two_factor_settings(request: HttpRequest) -> HttpResponse:
 class PasswordResetView(UnprocessableOnInvalid, auth_views.PasswordResetView):
     form_class = PasswordResetForm
     template_name = "accounts/password_reset_form.html"
-    email_template_name = "accounts/password_reset_email.txt"
-    subject_template_name = "accounts/password_reset_subject.txt"
     success_url = reverse_lazy("accounts:password_reset_done")
+
+    def form_valid(self, form):
+        # The same work for every address, known or not: the look-up and the mail are a background task.
+        tasks.send_password_reset_mail.enqueue(
+            form.cleaned_data["email"], domain=self.request.get_host(), use_https=self.request.is_secure()
+        )
+        return redirect(self.get_success_url())
 
 
 class PasswordResetConfirmView(UnprocessableOnInvalid, auth_views.PasswordResetConfirmView):
@@ -159,15 +192,12 @@ class PasswordResetConfirmView(UnprocessableOnInvalid, auth_views.PasswordResetC
     success_url = reverse_lazy("accounts:password_reset_complete")
 
     def form_valid(self, form):
-        # Django's view saves the new password itself; the password service records it and signs out
-        # whoever knew the old one, in the same transaction.
+        # Django's view saves the new password itself; the service records it, verifies the address the
+        # link went to, activates a pending account and signs out whoever knew the old password, in the
+        # same transaction.
         with transaction.atomic():
             response = super().form_valid(form)
-            user: User = form.user
-            if user.status == User.Status.PENDING:
-                # Proving control of the mailbox activates an account made by an anonymous submission.
-                services.user_activate(user, actor=user)
-            services.user_password_changed(user, actor=user, keep_session_key=None)
+            services.user_password_reset(form.user, actor=form.user)
         return response
 
 

@@ -6,4 +6,5 @@ class AuditConfig(AppConfig):
     verbose_name = "Audit trail"
 
     def ready(self) -> None:
-        from audit import signals  # noqa: F401  (sign-in, sign-out and failed sign-in events)
+        # The configuration checks; the sign-in, sign-out and failed sign-in events.
+        from audit import checks, signals  # noqa: F401

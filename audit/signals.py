@@ -4,6 +4,7 @@ from axes.signals import user_locked_out
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 
+from audit.context import printable
 from audit.models import AuditEvent
 from audit.recorder import record
 
@@ -21,8 +22,10 @@ def on_logout(sender, request, user, **kwargs) -> None:
 
 @receiver(user_login_failed, dispatch_uid="audit_login_failed")
 def on_login_failed(sender, credentials, request=None, **kwargs) -> None:
-    # Only the name that was tried; Django has already masked the password in `credentials`.
-    tried = str(credentials.get("username", ""))[:150]
+    # Only the name that was tried; Django has already masked the password in `credentials`. django-axes'
+    # receiver, connected first (axes is listed before audit: audit/checks.py), has counted the failure
+    # already, so even an error here cannot spare a guess from the lockout.
+    tried = printable(str(credentials.get("username", "")), 150)
     record("login_failed", actor=None, category=AuditEvent.Category.SECURITY, object_repr=tried)
 
 

@@ -151,6 +151,8 @@ AXES_USERNAME_CALLABLE = "accounts.backends.lockout_username"
 AXES_ENABLE_ADMIN = False
 AXES_VERBOSE = False
 AXES_CLIENT_IP_CALLABLE = "helpdesk.client_ip.client_ip"
+# django-axes' database handler with every lifted lockout audited, `manage.py axes_reset` and its kin too.
+AXES_HANDLER = "accounts.lockouts.AuditedAxesHandler"
 # Rate limits (helpdesk/ratelimit.py): scope → (per IP, per account), "count/period" with s, m, h, d.
 RATE_LIMITS_ENABLED = env.bool("RATE_LIMITS_ENABLED", default=True)
 RATE_LIMITS = {

@@ -39,3 +39,11 @@ def clock(time_machine):
     """A clock frozen at the real current time, to be moved with clock.shift() or clock.move_to()."""
     time_machine.move_to(datetime.now(UTC), tick=False)
     return time_machine
+
+
+@pytest.fixture
+def immediate_tasks(settings):
+    """Background tasks (the password reset mail) run as they are enqueued, as a worker would run them,
+    so a test can read what they sent; the suite otherwise stores them (the project's DatabaseBackend)."""
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+    return settings

@@ -682,7 +682,8 @@ def ticket_submit_anonymous(*, email: str, name: str, **fields: Any) -> Ticket:
 
 
 def anonymous_requester(*, email: str, name: str) -> User:
-    """The account an anonymous submission belongs to: the existing one, or a new pending account."""
+    """The account an anonymous submission belongs to: the existing one whose owner reads the address (or
+    that an earlier anonymous submission made), or a new pending account."""
     if not SiteConfiguration.objects.get_current().anonymous_submission:
         raise TicketNotAllowed(ANONYMOUS_CLOSED)
     existing = User.objects.with_email(email).first()
@@ -691,6 +692,12 @@ def anonymous_requester(*, email: str, name: str) -> User:
         # receipt goes to them). A staff or suspended account must sign in: a visitor could otherwise
         # file tickets as an agent, and a suspension would not hold.
         if existing.effective_status() == User.Status.SUSPENDED or rbac.is_staff(existing):
+            raise ValidationError({"email": SIGN_IN_TO_SUBMIT})
+        # So must an account nobody has shown to read the address: open sign-up checks no address, and
+        # whoever signed up with someone else's would read every request that person sends without
+        # signing in. A pending account is an earlier submission's, unclaimed (claiming it verifies the
+        # address: accounts.services.user_password_reset, _pending_account_claim).
+        if existing.status != User.Status.PENDING and existing.email_verified_at is None:
             raise ValidationError({"email": SIGN_IN_TO_SUBMIT})
         return existing
     from accounts import roles

@@ -69,7 +69,9 @@ def test_every_recovery_code_signs_in_even_when_one_would_be_only_digits(monkeyp
     device = two_factor.pending_enrolment(agent).device
     made = iter(["23456723", *(f"abcdefg{letter}" for letter in "abcdefghijk")])
     monkeypatch.setattr("django_otp.plugins.otp_static.models.StaticToken.random_token", lambda: next(made))
-    _, codes = two_factor.two_factor_enable(agent, token=f"{TOTP(device.bin_key).token():06d}", actor=agent)
+    _, codes = two_factor.two_factor_enable(
+        agent, token=f"{TOTP(device.bin_key).token():06d}", password=TEST_PASSWORD, actor=agent
+    )
     assert len(codes) == two_factor.RECOVERY_CODE_COUNT
     for code in codes:
         assert two_factor.verify(agent, code) is not None
@@ -120,6 +122,7 @@ def test_saving_the_profile_records_only_what_changed(client):
     assert AuditEvent.objects.filter(action="update").count() == 1
 
 
+@pytest.mark.usefixtures("immediate_tasks")
 def test_during_maintenance_staff_who_forgot_their_password_can_still_reset_it(client, mailoutbox):
     from django.contrib.auth.tokens import default_token_generator
     from django.utils.encoding import force_bytes

@@ -43,11 +43,21 @@ def password_step(client: Client, user, next_url: str = "") -> object:
     return client.post(reverse("accounts:login"), data)
 
 
+def confirming(code: str, password: str = TEST_PASSWORD) -> dict[str, str]:
+    """The form that turns two-factor on: a code from the new app and the current password."""
+    return {"action": "confirm", "code": code, "password": password}
+
+
+def disabling(code: str, password: str = TEST_PASSWORD) -> dict[str, str]:
+    """The form that switches two-factor off: the current password and a code."""
+    return {"action": "disable", "disable-code": code, "disable-password": password}
+
+
 def enrol(client: Client, user) -> tuple[TOTPDevice, list[str]]:
     client.force_login(user)
     client.post(SETTINGS, {"action": "start"})
     device = TOTPDevice.objects.get(user=user, confirmed=False)
-    response = client.post(SETTINGS, {"action": "confirm", "code": code_for(device)})
+    response = client.post(SETTINGS, confirming(code_for(device)))
     assert response.status_code == 200, response.content.decode()
     return TOTPDevice.objects.get(pk=device.pk), shown_codes(response)
 
@@ -72,13 +82,13 @@ def test_agent_enrols_with_a_code_from_the_app_and_gets_recovery_codes(client):
     assert secret in page and 'src="data:image/svg+xml' in page
     assert b32decode(secret) == device.bin_key
 
-    wrong = client.post(SETTINGS, {"action": "confirm", "code": "000000"})
+    wrong = client.post(SETTINGS, confirming("000000"))
     assert wrong.status_code == 422 and two_factor.CODE_INVALID in wrong.content.decode()
     assert not two_factor.is_enabled(agent)
 
     device.refresh_from_db()
     device.throttle_reset()
-    response = client.post(SETTINGS, {"action": "confirm", "code": code_for(device)})
+    response = client.post(SETTINGS, confirming(code_for(device)))
     page = response.content.decode()
     assert response.status_code == 200 and two_factor.is_enabled(agent)
     codes = shown_codes(response)
@@ -96,8 +106,8 @@ def test_a_right_code_during_the_back_off_after_a_wrong_one_is_told_to_wait_not_
     client.force_login(agent)
     client.post(SETTINGS, {"action": "start"})
     device = TOTPDevice.objects.get(user=agent, confirmed=False)
-    assert client.post(SETTINGS, {"action": "confirm", "code": "000000"}).status_code == 422
-    right_too_soon = client.post(SETTINGS, {"action": "confirm", "code": code_for(device)})
+    assert client.post(SETTINGS, confirming("000000")).status_code == 422
+    right_too_soon = client.post(SETTINGS, confirming(code_for(device)))
     page = right_too_soon.content.decode()
     assert right_too_soon.status_code == 422
     assert two_factor.CODE_THROTTLED in page and two_factor.CODE_INVALID not in page
@@ -225,7 +235,7 @@ def test_recovery_codes_can_be_renewed_and_two_factor_switched_off_with_a_code(c
     assert stored_codes(agent) == {two_factor.recovery_code_digest(code) for code in new_codes}
     # The recovery-code device stays, so a session verified with one of its codes stays verified.
     assert StaticToken.objects.filter(device__user=agent).first().device_id == static_device_id
-    client.post(SETTINGS, {"action": "disable", "code": code_for(device, steps_ahead=1)})
+    client.post(SETTINGS, disabling(code_for(device, steps_ahead=1)))
     assert not two_factor.is_enabled(agent)
     assert not StaticToken.objects.filter(device__user=agent).exists()
     assert AuditEvent.objects.filter(action="two_factor_disable", actor=agent).exists()
@@ -235,7 +245,8 @@ def test_recovery_codes_can_be_renewed_and_two_factor_switched_off_with_a_code(c
 def test_changes_to_an_enabled_second_factor_need_a_current_code(client, action):
     agent = make_agent(TeamFactory())
     _, codes = enrol(client, agent)
-    response = client.post(SETTINGS, {"action": action, "code": "999999"})
+    data = disabling("999999") if action == "disable" else {"action": action, "code": "999999"}
+    response = client.post(SETTINGS, data)
     assert response.status_code == 422 and two_factor.CODE_INVALID in response.content.decode()
     assert two_factor.is_enabled(agent)
     assert stored_codes(agent) == {two_factor.recovery_code_digest(code) for code in codes}
@@ -244,13 +255,61 @@ def test_changes_to_an_enabled_second_factor_need_a_current_code(client, action)
     assert not TOTPDevice.objects.filter(user=agent, confirmed=False).exists()
 
 
+# The current password is asked before the second factor goes on or off
+
+
+def test_turning_two_factor_on_asks_for_the_current_password_and_keeps_the_code_on_a_wrong_one(client):
+    agent = make_agent(TeamFactory())
+    client.force_login(agent)  # a session someone else may be holding
+    client.post(SETTINGS, {"action": "start"})
+    device = TOTPDevice.objects.get(user=agent, confirmed=False)
+    code = code_for(device)
+    for password in ("not-my-password", ""):
+        response = client.post(SETTINGS, confirming(code, password=password))
+        assert response.status_code == 422 and not two_factor.is_enabled(agent)
+        page = response.content.decode()
+        assert f'value="{code}"' in page and 'name="password"' in page  # the code kept, to send again
+        if password:
+            assert password not in page  # a password is never sent back
+    assert two_factor.PASSWORD_INCORRECT in client.post(SETTINGS, confirming(code, "nope")).content.decode()
+    assert not AuditEvent.objects.filter(action="two_factor_enable").exists()
+    # A mistyped password cost no code: the same code, with the right password, turns it on.
+    response = client.post(SETTINGS, confirming(code))
+    assert response.status_code == 200 and two_factor.is_enabled(agent)
+
+
+def test_switching_two_factor_off_asks_for_the_current_password(client):
+    agent = make_agent(TeamFactory())
+    device, _ = enrol(client, agent)
+    code = code_for(device, steps_ahead=1)
+    response = client.post(SETTINGS, disabling(code, password="not-my-password"))
+    assert response.status_code == 422 and two_factor.PASSWORD_INCORRECT in response.content.decode()
+    assert f'value="{code}"' in response.content.decode()
+    assert two_factor.is_enabled(agent)
+    assert client.post(SETTINGS, disabling(code)).status_code == 302
+    assert not two_factor.is_enabled(agent)
+
+
+def test_guessing_the_password_on_the_two_factor_page_is_rate_limited(client, settings):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "password_change": ("100/h", "3/h")}
+    agent = make_agent(TeamFactory())
+    client.force_login(agent)
+    client.post(SETTINGS, {"action": "start"})
+    device = TOTPDevice.objects.get(user=agent, confirmed=False)
+    statuses = [client.post(SETTINGS, confirming("000000", f"guess-{n}")).status_code for n in range(3)]
+    assert statuses == [422, 422, 422]
+    # Past the limit even the right password is not checked.
+    assert client.post(SETTINGS, confirming(code_for(device))).status_code == 429
+    assert not two_factor.is_enabled(agent)
+
+
 def test_moving_to_a_new_phone_keeps_the_old_app_until_the_new_one_is_confirmed(client):
     agent = make_agent(TeamFactory())
     _, codes = enrol(client, agent)
     assert client.post(SETTINGS, {"action": "replace", "code": codes[0]}).status_code == 302
     new_device = TOTPDevice.objects.get(user=agent, confirmed=False)
     assert two_factor.is_enabled(agent)  # the old app still works meanwhile
-    client.post(SETTINGS, {"action": "confirm", "code": code_for(new_device)})
+    client.post(SETTINGS, confirming(code_for(new_device)))
     assert list(TOTPDevice.objects.filter(user=agent).values_list("pk", flat=True)) == [new_device.pk]
 
 
@@ -265,9 +324,9 @@ def test_site_requirement_sends_staff_to_set_up_and_keeps_it_on(client):
     client.force_login(agent)
     client.post(SETTINGS, {"action": "start"})
     device = TOTPDevice.objects.get(user=agent)
-    client.post(SETTINGS, {"action": "confirm", "code": code_for(device)})
+    client.post(SETTINGS, confirming(code_for(device)))
     assert client.get(reverse("tickets:desk_queue")).status_code == 200
-    response = client.post(SETTINGS, {"action": "disable", "code": code_for(device, steps_ahead=1)})
+    response = client.post(SETTINGS, disabling(code_for(device, steps_ahead=1)))
     assert two_factor.REQUIRED in response.content.decode()
     assert two_factor.is_enabled(agent)
 

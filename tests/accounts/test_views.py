@@ -75,6 +75,7 @@ def test_password_change_with_wrong_old_password_is_422(client):
     assert response.status_code == 422
 
 
+@pytest.mark.usefixtures("immediate_tasks")
 def test_password_reset_activates_a_pending_account(client):
     user = make_customer(email="pending@example.org", status=User.Status.PENDING)
     user.set_unusable_password()
@@ -101,6 +102,7 @@ def test_password_reset_activates_a_pending_account(client):
     )
 
 
+@pytest.mark.usefixtures("immediate_tasks")
 def test_password_reset_sends_nothing_to_suspended_or_unknown_addresses(client):
     make_customer(email="gone@example.org", status=User.Status.SUSPENDED)
     client.post(reverse("accounts:password_reset"), {"email": "gone@example.org"})
@@ -131,6 +133,7 @@ def test_the_last_five_passwords_cannot_be_reused(client, settings):
     assert user.password_history.count() == 5
 
 
+@pytest.mark.usefixtures("immediate_tasks")
 def test_password_reset_reaches_a_user_whose_suspension_has_run_out(client, clock):
     user = make_customer(email="back@example.org")
     services.user_suspend(user, until=timezone.now() + timedelta(hours=1), reason="Cooling off", actor=None)

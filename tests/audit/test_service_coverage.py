@@ -15,6 +15,7 @@ from audit.models import AuditEvent
 from helpdesk import services as helpdesk_services
 from knowledge import services as knowledge_services
 from tests.factories import (
+    TEST_PASSWORD,
     SavedViewFactory,
     TeamFactory,
     make_administrator,
@@ -67,7 +68,9 @@ def _enrolled(world, *, codes: list[str] | None = None):
     device = two_factor.pending_enrolment(agent).device
     from django_otp.oath import TOTP
 
-    _, shown = two_factor.two_factor_enable(agent, token=f"{TOTP(device.bin_key).token():06d}", actor=agent)
+    _, shown = two_factor.two_factor_enable(
+        agent, token=f"{TOTP(device.bin_key).token():06d}", password=TEST_PASSWORD, actor=agent
+    )
     if codes is not None:
         codes.extend(shown)
     return agent
@@ -121,6 +124,10 @@ WRITERS = {
         w["customer"], until=None, reason="x", actor=w["admin"])),
     "user_activate": ("activate", lambda w: account_services.user_activate(w["customer"], actor=w["admin"])),
     "suspensions_lift_expired": ("activate", _suspended_until_yesterday),
+    "user_email_verify": ("email_verified", lambda w: account_services.user_email_verify(
+        w["customer"], actor=w["customer"])),
+    "user_password_reset": ("password_change", lambda w: account_services.user_password_reset(
+        w["customer"], actor=w["customer"])),
     "user_unlock": ("unlock", _locked_out),
     "ip_unlock": ("unlock", _address_locked_out),
     "profile_update": ("update", lambda w: account_services.profile_update(
@@ -174,7 +181,8 @@ WRITERS = {
         w["article"], actor=w["admin"])),
     "article_restore_revision": ("update", lambda w: knowledge_services.article_restore_revision(
         *_published_twice(w), actor=w["admin"])),
-    "article_verify": ("verify", lambda w: knowledge_services.article_verify(w["article"], actor=w["admin"])),
+    "article_verify": ("verify", lambda w: knowledge_services.article_verify(
+        make_article(title="Checked"), actor=w["admin"])),
     "site_configuration_update": ("settings_change", lambda w: helpdesk_services.site_configuration_update(
         changes={"open_signup": True}, actor=w["admin"])),
     "two_factor_enable": ("two_factor_enable", _enrolled),

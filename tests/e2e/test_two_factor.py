@@ -7,7 +7,8 @@ from base64 import b32decode
 import pytest
 from django_otp.oath import TOTP
 
-from tests.e2e.conftest import sign_in
+from accounts.two_factor import PASSWORD_INCORRECT
+from tests.e2e.conftest import DEMO_PASSWORD, sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -34,7 +35,14 @@ def test_agent_enrols_and_signs_in_with_a_code_then_a_recovery_code(page, live_s
         "img", name="QR code for adding this helpdesk to an authenticator app"
     ).is_visible()
     secret = page.get_by_test_id("totp-secret").inner_text()
-    page.get_by_label("Code").fill(app_code(secret))
+    code = app_code(secret)
+    page.get_by_label("Code").fill(code)
+    page.get_by_label("Your password").fill("wrong-password")
+    page.get_by_role("button", name="Turn on two-factor sign-in").click()
+    # A wrong password is said beside the field; the code stays, and only the password is typed again.
+    page.get_by_text(PASSWORD_INCORRECT).wait_for()
+    assert page.get_by_label("Code").input_value() == code
+    page.get_by_label("Your password").fill(DEMO_PASSWORD)
     page.get_by_role("button", name="Turn on two-factor sign-in").click()
     codes = page.get_by_test_id("recovery-codes").locator("code").all_inner_texts()
     assert len(codes) == 10

@@ -70,6 +70,7 @@ def test_signup_limited_and_nothing_created_past_the_limit(limits):
     assert not User.objects.filter(email="spam@example.org").exists()
 
 
+@pytest.mark.usefixtures("immediate_tasks")
 def test_password_reset_limited_per_address(limits, mailoutbox):
     make_customer(email="victim@example.org")
     client = client_from("198.51.100.5")

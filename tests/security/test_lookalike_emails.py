@@ -66,6 +66,7 @@ def test_a_locked_account_stays_locked_whatever_letters_spell_it(client, setting
         assert "_auth_user_id" not in client.session, spelling
 
 
+@pytest.mark.usefixtures("immediate_tasks")
 def test_password_reset_for_a_lookalike_address_sends_nothing(client, settings):
     settings.RATE_LIMITS_ENABLED = False
     make_customer(email=VICTIM)

@@ -88,7 +88,7 @@ def test_an_anonymous_submission_refused_for_its_file_leaves_no_account_behind(c
 
 def test_a_suspension_that_ended_does_not_block_an_anonymous_submission(client, clock):
     site_configuration_update(changes={"anonymous_submission": True}, actor=None)
-    customer = make_customer(email="back@example.net")
+    customer = make_customer(email="back@example.net", email_verified_at=timezone.now())
     User.objects.filter(pk=customer.pk).update(
         status=User.Status.SUSPENDED, suspended_until=timezone.now() + timedelta(hours=1)
     )

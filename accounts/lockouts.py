@@ -1,0 +1,74 @@
+"""django-axes' database handler (settings.AXES_HANDLER) with every lifted lockout audited: the axes_reset,
+axes_reset_ip, axes_reset_username and axes_reset_ip_username commands all end in reset_attempts()."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+from axes.handlers.database import AxesDatabaseHandler
+from axes.models import AccessAttempt
+from django.db import transaction
+from django.db.models import Q, QuerySet, Sum
+
+import audit
+from accounts.models import email_key
+from audit.models import AuditEvent
+
+HANDLER = "accounts.lockouts.AuditedAxesHandler"
+RESET_ACTION = "lockout_reset"
+_recorded_by_caller: ContextVar[bool] = ContextVar("lockout_reset_recorded_by_caller", default=False)
+
+
+@contextmanager
+def reset_recorded_by_caller() -> Iterator[None]:
+    """Resets inside are recorded by the caller: accounts.services' unlocks, which know who lifted
+    whose lockout, record their own event instead of this handler's."""
+    token = _recorded_by_caller.set(True)
+    try:
+        yield
+    finally:
+        _recorded_by_caller.reset(token)
+
+
+def _attempts(ip_address: str | None, username: str | None, ip_or_username: bool) -> QuerySet[AccessAttempt]:
+    """The attempts AxesDatabaseHandler.reset_attempts deletes for these arguments."""
+    attempts = AccessAttempt.objects.all()
+    if ip_or_username:
+        return attempts.filter(Q(ip_address=ip_address) | Q(username=username))
+    if ip_address:
+        attempts = attempts.filter(ip_address=ip_address)
+    if username:
+        attempts = attempts.filter(username=username)
+    return attempts
+
+
+def _describe(ip_address: str | None, username: str | None, ip_or_username: bool) -> str:
+    parts = ([username] if username else []) + ([f"from {ip_address}"] if ip_address else [])
+    joined = (" or " if ip_or_username else " ").join(parts)
+    return f"Sign-in lockouts: {joined or 'everyone'}"
+
+
+class AuditedAxesHandler(AxesDatabaseHandler):
+    def reset_attempts(
+        self, *, ip_address: str | None = None, username: str | None = None, ip_or_username: bool = False
+    ) -> int:
+        # Failures are counted under the address in lower case (accounts.backends.lockout_username): the
+        # command's "Jo@Example.org" must lift the lockout of "jo@example.org".
+        username = email_key(username) if username else username
+        with transaction.atomic():
+            attempts = _attempts(ip_address, username, ip_or_username)
+            failures = attempts.aggregate(total=Sum("failures_since_start"))["total"] or 0
+            removed = super().reset_attempts(
+                ip_address=ip_address, username=username, ip_or_username=ip_or_username
+            )
+            # Lifting a lockout from the command line left no trace: whoever could run manage.py could let
+            # an attacker guess on, unseen.
+            if removed and not _recorded_by_caller.get():
+                audit.record(
+                    RESET_ACTION,
+                    actor=None,
+                    changes={"failed_sign_ins": (failures, 0)},
+                    category=AuditEvent.Category.SECURITY,
+                    object_repr=_describe(ip_address, username, ip_or_username),
+                )
+        return removed

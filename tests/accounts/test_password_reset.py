@@ -1,0 +1,90 @@
+"""Password reset: the page does the same work for every address (the mail is a background task), so its
+timing tells nobody who has an account; a completed reset verifies the address the link was sent to."""
+
+import re
+
+import pytest
+from django.core import mail
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django_tasks_db.models import DBTaskResult
+
+from accounts.models import User
+from audit.models import AuditEvent
+from tests.factories import make_customer
+
+pytestmark = pytest.mark.django_db
+
+RESET = reverse("accounts:password_reset")
+LINK = re.compile(r"http://testserver(/accounts/reset/\S+/)")
+NEW_PASSWORD = "a-fresh-long-passphrase"
+
+
+def statements(email: str) -> list[str]:
+    """The SQL the reset page runs for `email`, with the values left out."""
+    with CaptureQueriesContext(connection) as queries:
+        response = Client().post(RESET, {"email": email})
+    assert response.status_code == 302
+    # Now and then a rate-limit check also prunes old counters, whatever the address: not part of the answer.
+    sql = [query["sql"] for query in queries if "DELETE FROM helpdesk_ratelimitcounter" not in query["sql"]]
+    return [re.sub(r"'[^']*'|\b\d+\b", "?", statement) for statement in sql]
+
+
+def test_the_reset_page_runs_the_same_statements_for_a_known_and_an_unknown_address():
+    make_customer(email="known@example.org")
+    known, unknown = statements("known@example.org"), statements("nobody@example.org")
+    assert known == unknown
+    assert not any("accounts_user" in statement for statement in known)  # the look-up is the task's
+
+
+def test_the_reset_mail_is_left_to_a_background_task_whose_arguments_hold_no_link():
+    make_customer(email="known@example.org")
+    Client().post(RESET, {"email": "known@example.org"})
+    assert mail.outbox == []
+    task = DBTaskResult.objects.get()
+    assert task.task_path == "accounts.tasks.send_password_reset_mail"
+    arguments = {"args": ["known@example.org"], "kwargs": {"domain": "testserver", "use_https": False}}
+    assert task.args_kwargs == arguments
+
+
+def reset_through_the_mailed_link(client: Client, email: str) -> None:
+    client.post(RESET, {"email": email})
+    (message,) = mail.outbox
+    page = client.get(LINK.search(message.body).group(1), follow=True)
+    form_url = page.redirect_chain[-1][0]
+    response = client.post(form_url, {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD})
+    assert response.status_code == 302
+
+
+@pytest.mark.usefixtures("immediate_tasks")
+def test_the_task_mails_a_working_link_to_a_known_address_only(client):
+    user = make_customer(email="known@example.org")
+    client.post(RESET, {"email": "nobody@example.org"})
+    assert mail.outbox == []
+    reset_through_the_mailed_link(client, "Known@Example.org")
+    user.refresh_from_db()
+    assert user.check_password(NEW_PASSWORD)
+
+
+@pytest.mark.usefixtures("immediate_tasks")
+def test_a_reset_through_the_mailed_link_verifies_the_address(client):
+    user = make_customer(email="self-made@example.org")  # open sign-up: the address was never checked
+    assert user.email_verified_at is None
+    reset_through_the_mailed_link(client, user.email)
+    user.refresh_from_db()
+    assert user.email_verified_at is not None
+    event = AuditEvent.objects.get(action="email_verified")
+    assert (event.actor, event.object_id) == (user, str(user.pk))
+    assert AuditEvent.objects.filter(action="password_change", actor=user).exists()
+
+
+@pytest.mark.usefixtures("immediate_tasks")
+def test_a_reset_keeps_an_earlier_verification(client):
+    user = make_customer(email="verified@example.org")
+    User.objects.filter(pk=user.pk).update(email_verified_at="2026-01-05T09:00:00Z")
+    reset_through_the_mailed_link(client, user.email)
+    user.refresh_from_db()
+    assert user.email_verified_at.isoformat() == "2026-01-05T09:00:00+00:00"
+    assert not AuditEvent.objects.filter(action="email_verified").exists()
