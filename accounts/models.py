@@ -83,6 +83,8 @@ class Organization(models.Model):
             isinstance(domain, str) and "." in domain and "@" not in domain for domain in self.email_domains
         ):
             raise ValidationError({"email_domains": 'Give a list of domains, e.g. ["acme.example"].'})
+        # Addresses are matched in lower case (accounts.services.organization_for_address).
+        self.email_domains = sorted({domain.strip().lower() for domain in self.email_domains})
 
 
 class UserManager(BaseUserManager["User"]):

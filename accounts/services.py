@@ -17,7 +17,7 @@ from django.utils import timezone
 import audit
 from accounts import lockouts, rbac, roles
 from accounts.backends import lockout_username
-from accounts.models import Invitation, RoleAssignment, User, UserSession
+from accounts.models import Invitation, Organization, RoleAssignment, User, UserSession
 from audit.models import AuditEvent
 
 INVITATION_UNKNOWN = "This invitation code is not valid."
@@ -204,7 +204,8 @@ def user_activate(user: User, *, actor: User | None) -> User:
 def user_email_verify(user: User, *, actor: User | None) -> User:
     """Record that the owner of the account has shown they read mail sent to its address (they used a
     link mailed to it). Anonymous submissions from an address join only an account verified this way
-    (or one they made themselves), never one that anybody could open in that address's name."""
+    (or one they made themselves), never one that anybody could open in that address's name. A verified
+    customer without an organisation joins the one their address's domain belongs to."""
     now = timezone.now()
     verified = User.objects.filter(pk=user.pk, email_verified_at__isnull=True).update(email_verified_at=now)
     if verified:
@@ -216,7 +217,30 @@ def user_email_verify(user: User, *, actor: User | None) -> User:
             changes={"email_verified_at": (None, now)},
             category=AuditEvent.Category.SECURITY,
         )
+        _organization_join_by_domain(user, actor=actor)
     return user
+
+
+def organization_for_address(email: str) -> Organization | None:
+    """The active organisation whose e-mail domains hold this address's domain, when exactly one does."""
+    domain = email.rpartition("@")[2].strip().lower()
+    if not domain:
+        return None
+    matches = list(Organization.objects.filter(is_active=True, email_domains__contains=[domain])[:2])
+    return matches[0] if len(matches) == 1 else None
+
+
+def _organization_join_by_domain(user: User, *, actor: User | None) -> None:
+    # Only a shown-to-be-read address joins: open sign-up checks none, and membership brings the
+    # organisation's own forms and puts the member's tickets before its managers.
+    if user.organization_id is not None or rbac.is_staff(user):
+        return
+    organization = organization_for_address(user.email)
+    if organization is None:
+        return
+    if User.objects.filter(pk=user.pk, organization__isnull=True).update(organization=organization):
+        user.organization = organization
+        audit.record("update", actor=actor, obj=user, changes={"organization": (None, str(organization))})
 
 
 @transaction.atomic

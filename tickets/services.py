@@ -704,7 +704,13 @@ def anonymous_requester(*, email: str, name: str) -> User:
     from accounts import services as account_services
 
     validate_ascii_email(email)
-    user = User(email=User.objects.normalize_email(email), name=name.strip(), status=User.Status.PENDING)
+    user = User(
+        email=User.objects.normalize_email(email),
+        name=name.strip(),
+        status=User.Status.PENDING,
+        # A new address of a customer's domain files with that organisation, where its managers see it.
+        organization=account_services.organization_for_address(email),
+    )
     user.set_unusable_password()
     try:
         with transaction.atomic():
@@ -712,9 +718,10 @@ def anonymous_requester(*, email: str, name: str) -> User:
     except IntegrityError:
         # A first submission from the same new address committed meanwhile (two tabs, a double click).
         return User.objects.with_email(email).get()
-    audit.record(
-        "create", actor=None, obj=user, changes={"email": (None, user.email), "status": (None, user.status)}
-    )
+    created = {"email": (None, user.email), "status": (None, user.status)}
+    if user.organization is not None:
+        created["organization"] = (None, str(user.organization))
+    audit.record("create", actor=None, obj=user, changes=created)
     account_services.role_assign(user, roles.CUSTOMER, actor=None)
     return user
 

@@ -33,6 +33,7 @@ MODULES = (account_services, ticket_services, knowledge_services, helpdesk_servi
 # Functions that change nothing worth an audit event, with the reason.
 NOT_AUDITED = {
     "invitation_check": "a check; the sign-up that redeems the invitation is audited",
+    "organization_for_address": "a look-up; the account it places is audited",
     "unique_slug": "computes a slug",
     "send_submission_receipt": "sends mail after commit; the ticket creation is audited",
     "ticket_mark_seen": "a read marker for the assignee, not a change to the ticket",

@@ -1,0 +1,62 @@
+"""Organisations' e-mail domains place customers: a new anonymous address of that domain files with the
+organisation, and a signed-up customer joins once their address is shown to be theirs."""
+
+import uuid
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from accounts import services
+from accounts.models import User
+from helpdesk.services import site_configuration_update
+from tests.factories import OrganizationFactory, make_customer
+from tickets.models import Ticket
+
+pytestmark = pytest.mark.django_db
+
+SUBMIT = reverse("tickets:portal_submit")
+
+
+def submit_anonymously(email: str) -> None:
+    site_configuration_update(changes={"anonymous_submission": True}, actor=None)
+    data = {"name": "New Colleague", "email": email, "subject": "Printer", "description": "It jams",
+            "submission_key": str(uuid.uuid4())}  # fmt: skip
+    response = Client().post(SUBMIT, data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+
+
+def test_an_anonymous_request_from_the_domain_files_with_the_organisation(client):
+    acme = OrganizationFactory(name="Acme", email_domains=["acme.example"])
+    manager = make_customer(acme, manager=True)
+    submit_anonymously("New.Person@ACME.example")
+    ticket = Ticket.objects.get(subject="Printer")
+    assert ticket.requester.organization == acme and ticket.organization == acme
+    client.force_login(manager)
+    page = client.get(reverse("tickets:portal_list"), {"scope": "organization"}).content.decode()
+    assert "Printer" in page
+
+
+def test_a_domain_two_organisations_claim_places_nobody():
+    OrganizationFactory(email_domains=["shared.example"])
+    OrganizationFactory(email_domains=["shared.example"])
+    submit_anonymously("someone@shared.example")
+    assert User.objects.get(email="someone@shared.example").organization is None
+
+
+def test_a_signed_up_customer_joins_when_their_address_is_verified_not_before():
+    acme = OrganizationFactory(email_domains=["acme.example"])
+    customer = make_customer(organization=None, email="bob@acme.example")
+    User.objects.filter(pk=customer.pk).update(organization=None)
+    customer.refresh_from_db()
+    assert customer.organization is None  # open sign-up proves nothing about the address
+    services.user_email_verify(customer, actor=customer)
+    assert User.objects.get(pk=customer.pk).organization == acme
+
+
+def test_a_customer_of_another_organisation_stays_where_they_are():
+    OrganizationFactory(email_domains=["acme.example"])
+    globex = OrganizationFactory()
+    customer = make_customer(globex, email="consultant@acme.example")
+    services.user_email_verify(customer, actor=customer)
+    assert User.objects.get(pk=customer.pk).organization == globex
