@@ -168,6 +168,8 @@ RATE_LIMITS = {
     # drop its session cookie, so the per-IP rate bounds how far it can push a counter (an office
     # behind one address still has room). Signed-in votes are one per account already.
     "vote": ("30/h", "30/h"),
+    # One view per article per session is counted; a script dropping its cookie is bounded per IP.
+    "article_view": ("120/m", "120/m"),
 }
 # Two-factor sign-in (django-otp): the name authenticator apps show next to the code.
 OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", default="Helpdesk")

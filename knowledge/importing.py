@@ -11,10 +11,12 @@ from django.utils.text import slugify
 
 from knowledge import services
 from knowledge.models import Article, Category
+from knowledge.slugs import slug_for
 
 STATUSES = set(Article.Status.values)
 VISIBILITIES = set(Article.Visibility.values)
-# A changed status goes through the review workflow's own services; none of them leads back to draft.
+# A changed status goes through the review workflow's own services. None leads back to draft: asking
+# for changes or withdrawing from review is a person's decision, made in the editor.
 STATUS_SERVICES = {
     Article.Status.REVIEW: services.article_submit_for_review,
     Article.Status.PUBLISHED: services.article_publish,
@@ -28,7 +30,6 @@ HAS_SURROGATE = "the {name} contains a lone surrogate (\\u{code:04x}), which is 
 NOT_TEXT = "the {name} must be text"
 UNKNOWN_STATUS = "unknown status {status!r}"
 UNKNOWN_VISIBILITY = "unknown visibility {visibility!r}"
-NO_SLUG = "no usable slug"
 NO_TRANSITION = "the status cannot change from {old} to {new} by import"
 DATABASE_REFUSED = "the database refused it: {error}"
 DUPLICATE_SLUG = "the slug {slug!r} is already used by {first} of this import"
@@ -196,9 +197,8 @@ def _incoming(record: dict, default_status: str) -> _Incoming:
         fields["visibility"] = visibility
     if excerpt:
         fields["excerpt"] = excerpt
-    slug = slugify(str(record.get("slug") or title))[:200]
-    if not slug:
-        raise ValueError(NO_SLUG)
+    # A title slugify() cannot spell ("Пароль") gets a slug from its digest: the same on every import.
+    slug = slug_for(str(record.get("slug") or title))
     return _Incoming(slug, status, bool(record.get("status")), fields, category, category_slug or None)
 
 
@@ -213,10 +213,7 @@ def _category(name: str | None, slug: str | None) -> Category | None:
     by_name = list(Category.objects.filter(name__iexact=name)[:2])
     if len(by_name) == 1:
         return by_name[0]
-    slug = slugify(name)[:100]
-    if not slug:
-        return None
-    return _category_by_slug(slug, name)
+    return _category_by_slug(slug_for(name, prefix="category", max_length=100), name)
 
 
 def _category_by_slug(slug: str, name: str) -> Category:

@@ -9,6 +9,7 @@ the start of a word that matters: three letters or more, and not a stop word. Ev
 SQL query on core PostgreSQL.
 """
 
+import html
 import re
 from dataclasses import dataclass
 
@@ -156,11 +157,17 @@ def search_articles(user, text: str, *, limit: int = 10, config: str | None = No
 
 
 def _snippets(ids: list[int], text: str, config: str) -> dict[int, str]:
-    """Highlighted excerpts (ts_headline) for the articles found; the markers are HTML-escaped later."""
+    """Highlighted excerpts (ts_headline) of the articles found, as plain text; the template's
+    `highlight` filter escapes them and turns their [[[match]]] markers into <mark>.
+
+    They are cut from the rendered body, not the markdown, whose syntax they showed ("**Sign in**",
+    "2. Wait"): ts_headline puts a space for each HTML tag (the parser reads tags as tokens of their
+    own), and the entities the sanitiser wrote ("&lt;", "&amp;") are decoded here, so that the filter
+    escapes the text exactly once."""
     with connection.cursor() as cursor:
         cursor.execute(
             """
-            SELECT id, ts_headline(%s::regconfig, body,
+            SELECT id, ts_headline(%s::regconfig, coalesce(nullif(body_html, ''), body),
                    replace(plainto_tsquery(%s::regconfig, %s)::text, '&', '|')::tsquery,
                    'StartSel=[[[, StopSel=]]], MaxWords=30, MinWords=12, MaxFragments=2, '
                    'FragmentDelimiter=" … "')
@@ -168,4 +175,5 @@ def _snippets(ids: list[int], text: str, config: str) -> dict[int, str]:
             """,
             [config, config, text, ids],
         )
-        return dict(cursor.fetchall())
+        # Single-spaced: the line breaks between the page's blocks mean nothing in a one-line snippet.
+        return {pk: " ".join(html.unescape(snippet).split()) for pk, snippet in cursor.fetchall()}

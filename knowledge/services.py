@@ -10,12 +10,12 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
-from django.utils.text import slugify
 
 import audit
 from accounts import rbac
 from helpdesk.markdown import render_markdown
 from knowledge.models import Article, ArticleFeedback, ArticleRevision, ArticleSlug, Category
+from knowledge.slugs import slug_for
 
 NOT_EDITOR = "Only editors may do that."
 NOT_YOUR_DRAFT = "Authors may edit their own drafts; published articles need an editor."
@@ -25,6 +25,8 @@ STALE_ARTICLE = (
     "change, then try again."
 )
 VERIFY_UNPUBLISHED = "Only published articles can be marked verified."
+NOTE_MAX_LENGTH = 1000
+NOTE_TOO_LONG = f"A note to the author may have at most {NOTE_MAX_LENGTH:,} characters."
 NO_VOTER = "A vote needs a signed-in user or a browser session."
 INTERNAL_ARTICLE_IN_REPLY = (
     "A public reply cannot link to internal articles ({titles}): customers cannot open them. "
@@ -56,7 +58,7 @@ def _may_edit(article: Article, actor) -> bool:
 
 
 def unique_slug(title: str, *, exclude_pk: int | None = None) -> str:
-    base = slugify(title)[:180] or "article"
+    base = slug_for(title, max_length=180)
     slug, number = base, 2
     while (
         Article.objects.filter(slug=slug).exclude(pk=exclude_pk).exists()
@@ -172,12 +174,14 @@ def _editable_values(article: Article) -> dict:
 
 
 # Where an article may go from each status. A published article is edited in place (each published
-# text kept as a revision), so it never goes back to review: that would take it off the site unnoticed.
+# text kept as a revision), so it never goes back to review or draft: that would take it off the site
+# unnoticed. One in review goes back to draft when its reviewer asks for changes or its author withdraws
+# it; an archived one, when an editor takes it up again.
 STATUS_TRANSITIONS = {
     Article.Status.DRAFT: {Article.Status.REVIEW, Article.Status.PUBLISHED, Article.Status.ARCHIVED},
-    Article.Status.REVIEW: {Article.Status.PUBLISHED, Article.Status.ARCHIVED},
+    Article.Status.REVIEW: {Article.Status.DRAFT, Article.Status.PUBLISHED, Article.Status.ARCHIVED},
     Article.Status.PUBLISHED: {Article.Status.ARCHIVED},
-    Article.Status.ARCHIVED: {Article.Status.PUBLISHED},
+    Article.Status.ARCHIVED: {Article.Status.DRAFT, Article.Status.PUBLISHED},
 }
 STATUS_REFUSED = "This {old} article cannot be {done}."
 STATUS_DONE = {Article.Status.REVIEW: "sent for review", Article.Status.PUBLISHED: "published",
@@ -192,6 +196,8 @@ def article_actions(article: Article, actor) -> list[str]:
     actions = ["edit"] if may_edit else []
     if Article.Status.REVIEW in offered and may_edit:
         actions.append("submit")
+    if Article.Status.DRAFT in offered and _may_return_to_draft(article, actor):
+        actions.append("draft")
     if rbac.has_permission(actor, PUBLISHER):
         moves = (("publish", Article.Status.PUBLISHED), ("archive", Article.Status.ARCHIVED))
         actions += [name for name, status in moves if status in offered]
@@ -200,7 +206,7 @@ def article_actions(article: Article, actor) -> list[str]:
     return actions
 
 
-def _set_status(article: Article, status: str, *, actor, permission: str | None) -> Article:
+def _set_status(article: Article, status: str, *, actor, permission: str | None, note: str = "") -> Article:
     if permission and actor is not None and not rbac.has_permission(actor, permission):
         raise PermissionDenied(NOT_EDITOR)
     article = Article.objects.select_for_update().get(pk=article.pk)
@@ -208,7 +214,10 @@ def _set_status(article: Article, status: str, *, actor, permission: str | None)
         raise ValidationError(
             STATUS_REFUSED.format(old=article.get_status_display().lower(), done=STATUS_DONE[status])
         )
-    audit.record("update", actor=actor, obj=article, changes={"status": (article.status, status)})
+    changes = {"status": (article.status, status)}
+    if note:
+        changes["note"] = ("", note)
+    audit.record("update", actor=actor, obj=article, changes=changes)
     article.status = status
     article.updated_by = actor
     article.updated_at = timezone.now()
@@ -235,6 +244,29 @@ def article_publish(article: Article, *, actor) -> Article:
 @transaction.atomic
 def article_archive(article: Article, *, actor) -> Article:
     return _set_status(article, Article.Status.ARCHIVED, actor=actor, permission=PUBLISHER)
+
+
+def _may_return_to_draft(article: Article, actor) -> bool:
+    """Editors send any article in review back to its author and take up archived ones; an author may
+    withdraw their own article from review."""
+    if actor is None or rbac.has_permission(actor, EDITOR):
+        return True
+    return article.status == Article.Status.REVIEW and _may_edit(article, actor)
+
+
+@transaction.atomic
+def article_return_to_draft(article: Article, *, actor, note: str = "") -> Article:
+    """Back to draft for more work: an editor asks for changes to an article in review (`note`, saying
+    which, is kept in the audit event) or takes up an archived one; an author withdraws their own
+    article from review."""
+    note = note.replace("\x00", "").strip()
+    if len(note) > NOTE_MAX_LENGTH:
+        raise ValidationError(NOTE_TOO_LONG)
+    # Decided on the locked row: the article may have moved on since the page that asked was loaded.
+    locked = Article.objects.select_for_update().get(pk=article.pk)
+    if not _may_return_to_draft(locked, actor):
+        raise PermissionDenied(NOT_EDITOR)
+    return _set_status(locked, Article.Status.DRAFT, actor=actor, permission=None, note=note)
 
 
 @transaction.atomic

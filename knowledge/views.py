@@ -13,7 +13,7 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts import rbac
-from helpdesk.ratelimit import rate_limit
+from helpdesk.ratelimit import rate_limit, rate_limited
 from knowledge import services
 from knowledge.models import Article, ArticleFeedback, ArticleSlug, Category
 from knowledge.search import search_articles
@@ -21,6 +21,10 @@ from knowledge.search import search_articles
 ARTICLE_TEMPLATE = "knowledge/article_detail.html"
 CATEGORY_COUNTS_SECONDS = 60
 CATEGORY_PAGE_SIZE = 30
+# The articles a session has been counted as viewing (article_viewed), the latest last. Bounded so the
+# session stays small; a reader who opens more articles than this may count an early one twice.
+VIEWED_SESSION_KEY = "kb_viewed"
+VIEWED_REMEMBERED = 200
 
 
 def query_text(request: HttpRequest, name: str, *, limit: int) -> str:
@@ -209,6 +213,24 @@ def article_vote(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_POST
 def article_viewed(request: HttpRequest, slug: str) -> HttpResponse:
-    """Counted by a POST the page sends once loaded, so reading stays free of side effects."""
-    Article.objects.publicly_listed_to(request.user).filter(slug=slug).update(views=F("views") + 1)
+    """Counted by a POST the page sends once loaded, so reading stays free of side effects; once per
+    article per session, so reloading a page cannot push it up "Popular articles". The page sends its
+    article's id, so a view counted already costs no query."""
+    viewed = request.session.get(VIEWED_SESSION_KEY, [])
+    posted = request.POST.get("article", "")
+    article_id = int(posted) if posted.isascii() and posted.isdigit() and len(posted) <= 18 else None
+    if article_id is not None and article_id in viewed:
+        return HttpResponse(status=204)
+    # A script that drops its session cookie starts a new session each time: bounded per IP, quietly
+    # (a reader behind a busy office address sees no error for a counter).
+    if rate_limited(request, "article_view") is not None:
+        return HttpResponse(status=204)
+    listed = Article.objects.publicly_listed_to(request.user).filter(slug=slug)
+    if article_id is None:  # a page from before the id was sent: find it by its slug
+        article_id = listed.values_list("pk", flat=True).first()
+        if article_id is None or article_id in viewed:
+            return HttpResponse(status=204)
+    # Both the slug and the id must match: a made-up id counts nothing and is not remembered.
+    if listed.filter(pk=article_id).update(views=F("views") + 1):
+        request.session[VIEWED_SESSION_KEY] = [*viewed, article_id][-VIEWED_REMEMBERED:]
     return HttpResponse(status=204)

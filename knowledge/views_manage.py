@@ -26,6 +26,13 @@ ACTIONS = {  # name: (service, what the message says was done)
     "archive": (services.article_archive, "archived"),
     "verify": (services.article_verify, "marked verified"),
 }
+# The ways back to draft (the "draft" action: services.article_return_to_draft), by where the article
+# is and who asks (the editor's button for each is in manage/article_form.html): what was done.
+DRAFT_WAYS = {
+    "withdraw": "withdrawn from review: it is a draft again",
+    "request_changes": "sent back to its author as a draft",
+    "reopen": "is a draft again",
+}
 
 
 @agent_required
@@ -100,6 +107,8 @@ def article_edit(request: HttpRequest, slug: str | None = None) -> HttpResponse:
     context = {
         "form": form, "article": article, "revisions": revisions, "actions": actions,
         "read_only": read_only, "preview_html": preview_html,
+        "draft_way": _draft_way(article, request.user) if "draft" in actions else None,
+        "note_max_length": services.NOTE_MAX_LENGTH,
     }  # fmt: skip
     return render(request, "knowledge/manage/article_form.html", context, status=status)
 
@@ -116,11 +125,19 @@ def _preview_html(request: HttpRequest) -> str:
     return render_markdown(request.POST.get("body", "")[:200_000])
 
 
+def _draft_way(article: Article, user) -> str:
+    if article.status == Article.Status.ARCHIVED:
+        return "reopen"
+    return "withdraw" if article.author_id is not None and article.author_id == user.pk else "request_changes"
+
+
 @agent_required
 @require_POST
 def article_action(request: HttpRequest, slug: str, action: str) -> HttpResponse:
     article = get_object_or_404(Article.objects.visible_to(request.user), slug=slug)
-    if action not in ACTIONS:
+    if action == "draft":
+        _return_to_draft(request, article)
+    elif action not in ACTIONS:
         messages.error(request, "Unknown action.")
     else:
         service, done = ACTIONS[action]
@@ -132,6 +149,20 @@ def article_action(request: HttpRequest, slug: str, action: str) -> HttpResponse
         except ValidationError as error:
             messages.error(request, " ".join(error.messages))
     return redirect("knowledge:manage_edit", slug=article.slug)
+
+
+def _return_to_draft(request: HttpRequest, article: Article) -> None:
+    done = DRAFT_WAYS[_draft_way(article, request.user)]
+    note = request.POST.get("note", "")
+    try:
+        services.article_return_to_draft(article, actor=request.user, note=note)
+    except PermissionDenied as error:
+        messages.error(request, str(error))
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        with_note = ", with your note (kept in the audit log)" if note.strip() else ""
+        messages.success(request, f"“{article.title}” {done}{with_note}.")
 
 
 @agent_required

@@ -182,6 +182,9 @@ WRITERS = {
         w["article"], actor=w["admin"])),
     "article_restore_revision": ("update", lambda w: knowledge_services.article_restore_revision(
         *_published_twice(w), actor=w["admin"])),
+    "article_return_to_draft": ("update", lambda w: knowledge_services.article_return_to_draft(
+        knowledge_services.article_submit_for_review(w["article"], actor=w["admin"]), actor=w["admin"],
+        note="Add a screenshot")),
     "article_verify": ("verify", lambda w: knowledge_services.article_verify(
         make_article(title="Checked"), actor=w["admin"])),
     "site_configuration_update": ("settings_change", lambda w: helpdesk_services.site_configuration_update(

@@ -1,0 +1,41 @@
+"""Search snippets are the article's text as its page shows it: no markdown syntax, and escaped once."""
+
+import pytest
+from django.contrib.auth.models import AnonymousUser
+from django.urls import reverse
+
+from knowledge.search import search_articles
+from tests.factories import make_article
+
+pytestmark = pytest.mark.django_db
+
+BODY = """Open **Sign in → Forgotten your password?** on the [sign-in page](https://example.com/signin).
+
+1. Wait *five* minutes
+2. Look in the `Junk` folder
+
+Codes such as `a < b && c > d` or <script>alert(1)</script> are shown as typed."""
+
+
+def _snippet(query: str) -> str:
+    (hit,) = search_articles(AnonymousUser(), query)
+    return hit.snippet
+
+
+def test_snippets_show_the_text_without_markdown_syntax():
+    make_article(title="Reset your password", body=BODY)
+    snippet = _snippet("forgotten password junk folder")
+    assert "Sign in → [[[Forgotten]]] your [[[password]]]? on the sign-in page" in snippet
+    assert "Wait five minutes Look in the [[[Junk]]] [[[folder]]]" in snippet
+    for syntax in ("**", "](", "https://", "1.", "2.", "`", "*five*"):
+        assert syntax not in snippet, syntax
+
+
+def test_snippets_decode_the_html_once_and_the_page_escapes_them_once(client):
+    make_article(title="Comparison codes", body=BODY.split("\n\n")[-1])
+    snippet = _snippet("codes typed")
+    assert "a < b && c > d or <script>alert(1)</script> are shown as [[[typed]]]" in snippet
+    page = client.get(reverse("knowledge:search"), {"q": "codes typed"}).content.decode()
+    escaped = "a &lt; b &amp;&amp; c &gt; d or &lt;script&gt;alert(1)&lt;/script&gt; are shown as"
+    assert f"{escaped} <mark>typed</mark>" in page
+    assert "&amp;lt;" not in page and "<script>alert" not in page
