@@ -21,9 +21,16 @@ CUSTOM_PREFIX = "cf_"
 FILES_AGAIN = "For your security, files are not kept when a form comes back: choose the ones to send again."
 
 
+UNREADABLE_VERSION = -1  # no ticket has it: a mangled version is refused as stale, never skipped
+
+
 def posted_version(data) -> int | None:
     """The ticket version a plain form posted (its page's), or None when it sent none."""
-    return parse_id(data.get("version"))
+    posted = data.get("version")
+    if posted is None or not posted.strip():
+        return None
+    version = parse_id(posted)
+    return UNREADABLE_VERSION if version is None else version
 
 
 class MultipleFileInput(forms.ClearableFileInput):

@@ -64,7 +64,16 @@ def test_non_ascii_digits_posted_to_bulk_and_merge_do_not_crash(client, desk):
     merge = client.post(reverse("tickets:desk_merge", args=[desk["ticket"].number]), {"into": "T-²"})
     assert merge.status_code == 302
     assert any(note.startswith("There is no ticket") for note in notes(merge))
-    assert posted_version({"version": "²"}) is None and posted_version({"version": "7"}) == 7
+    assert posted_version({"version": "7"}) == 7 and posted_version({}) is None
+
+
+@pytest.mark.parametrize("version", ["abc", "²", "99999999999999999999"])
+def test_a_mangled_version_is_refused_as_stale_not_skipped(client, desk, version):
+    client.force_login(desk["agent"])
+    url = reverse("tickets:desk_update", args=[desk["ticket"].number])
+    response = client.post(url, {"field": "priority", "value": "urgent", "version": version}, follow=True)
+    assert "Someone changed this ticket" in unescape(response.content.decode())
+    assert Ticket.objects.get(pk=desk["ticket"].pk).priority != "urgent"
 
 
 # Saved views

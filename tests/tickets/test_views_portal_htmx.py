@@ -80,3 +80,14 @@ def test_a_reply_sent_after_the_session_ended_leads_back_to_the_ticket_after_sig
     elsewhere = client.post(reply, {"body": "Typed"}, headers={"Referer": "https://evil.example/portal/"})
     assert elsewhere["Location"] == login
     assert not ticket.messages.filter(body="Typed").exists()
+
+
+def test_an_htmx_reply_says_it_was_sent_where_screen_readers_hear_it(client):
+    customer = make_customer()
+    ticket = make_ticket(customer, team=TeamFactory())
+    client.force_login(customer)
+    reply = reverse("tickets:portal_reply", args=[ticket.number])
+    fragment = client.post(reply, {"body": "Thanks!"}, headers=HTMX).content.decode()
+    assert '<p class="message message-success" role="status">Your reply was sent.</p>' in fragment
+    page = client.get(reverse("tickets:portal_detail", args=[ticket.number])).content.decode()
+    assert "Your reply was sent." not in page

@@ -228,7 +228,8 @@ def ticket_reply(request: HttpRequest, number: str) -> HttpResponse:
                 return HttpResponseClientRedirect(follow_up) if request.htmx else redirect(follow_up)
             if request.htmx:
                 ticket.refresh_from_db()
-                return render(request, template, _detail_context(request, ticket))
+                context = _detail_context(request, ticket) | {"reply_sent": True}
+                return render(request, template, context)
             messages.success(request, "Your reply was sent.")
             return redirect("tickets:portal_detail", number=ticket.number)
     if request.FILES:
