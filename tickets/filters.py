@@ -1,6 +1,7 @@
 """The agent queue's filters and sort orders. Only declared keys reach the ORM; unknown ones are ignored."""
 
 import re
+from functools import cached_property
 
 import django_filters
 from django import forms
@@ -112,13 +113,13 @@ class TicketQueueFilter(django_filters.FilterSet):
         self.user = user
         self.filters["team"].queryset = Team.objects.filter(pk__in=rbac.workable_team_ids(user))
 
-    @property
+    @cached_property
     def problems(self) -> list[str]:
         """Why a filter asked for was not applied (a bad value, a team the agent does not work), for
         the page to say: an ignored filter shows more tickets than were asked for."""
-        labels = {name: str(self.form[name].label) for name in self.form.fields}
         refused = [
-            f"{labels.get(name, name)}: {' '.join(messages)}" for name, messages in self.errors.items()
+            f"{self.form.fields[name].label or name}: {' '.join(messages)}"
+            for name, messages in self.errors.items()
         ]
         return self.dropped + refused
 

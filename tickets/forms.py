@@ -1,5 +1,6 @@
 """Portal forms: submitting a ticket (with custom fields from the form's schema) and replying."""
 
+import functools
 import uuid
 
 from django import forms
@@ -38,8 +39,14 @@ class MultipleFileInput(forms.ClearableFileInput):
 
 
 def _attachments_help() -> str:
-    size = filesizeformat(settings.ATTACHMENT_MAX_BYTES)
-    return f"Up to {MAX_FILES} files of at most {size} each: {', '.join(ALLOWED_EXTENSIONS)}."
+    return _attachments_help_for(settings.ATTACHMENT_MAX_BYTES)
+
+
+@functools.cache  # rendered with every composer: built once per size limit, not per page
+def _attachments_help_for(limit: int) -> str:
+    return (
+        f"Up to {MAX_FILES} files of at most {filesizeformat(limit)} each: {', '.join(ALLOWED_EXTENSIONS)}."
+    )
 
 
 class MultipleFileField(forms.FileField):
