@@ -124,7 +124,11 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
     def save_model(self, request, obj, form, change):
         """A status set on the form goes through user_suspend / user_activate (their audit events say
         "suspend" and "activate", and activating clears the suspension's date and reason); the other
-        fields save as usual. Nobody suspends themselves."""
+        fields save as usual. Nobody suspends themselves. A new address is unverified until its owner
+        shows they read it (anonymous submissions join only verified accounts)."""
+        if change and "email" in form.changed_data and "email_verified_at" not in form.changed_data:
+            obj.email_verified_at = form.cleaned_data["email_verified_at"] = None
+            form.changed_data.append("email_verified_at")
         if not change or not set(self.STATUS_FIELDS) & set(form.changed_data):
             return super().save_model(request, obj, form, change)
         wanted = {name: getattr(obj, name) for name in self.STATUS_FIELDS}

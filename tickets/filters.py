@@ -127,9 +127,9 @@ class TicketQueueFilter(django_filters.FilterSet):
         value = value.strip()[:200]
         if not value:
             return queryset
-        number = value.upper().removeprefix(NUMBER_PREFIX)
+        number = value.upper().removeprefix(NUMBER_PREFIX).removeprefix("#")
         if (exact := parse_id(number)) is not None:
-            # An exact number wins: "T-1042" or "1042" goes straight to that ticket.
+            # An exact number wins: "T-1042", "#1042" or "1042" goes straight to that ticket.
             return queryset.filter(number=exact)
         words = SearchQuery(value, config="simple", search_type="websearch")
         # Matching people first, as an id list: ORed with the text match, a sub-select would make

@@ -253,3 +253,15 @@ def test_an_administrator_cannot_suspend_themselves_in_the_user_admin(client):
     assert "You cannot suspend yourself." in response.content.decode()
     admin_user.refresh_from_db()
     assert admin_user.status == "active"
+
+
+def test_changing_an_address_in_the_admin_makes_it_unverified(admin_client):
+    customer = make_customer(email="old@example.org", email_verified_at=timezone.now())
+    edit_in_admin(admin_client, customer, email="new@example.org")
+    customer.refresh_from_db()
+    assert (customer.email, customer.email_verified_at) == ("new@example.org", None)
+    event = AuditEvent.objects.filter(action="update", object_id=str(customer.pk)).latest("pk")
+    assert event.changes["email_verified_at"][1] is None and event.changes["email_verified_at"][0]
+    account_services.user_email_verify(customer, actor=customer)
+    edit_in_admin(admin_client, customer, name="Renamed")  # other edits leave verification alone
+    assert User.objects.get(pk=customer.pk).email_verified_at is not None

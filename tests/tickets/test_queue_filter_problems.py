@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from tests.factories import TeamFactory, make_agent, make_customer, make_ticket
 from tickets import services
+from tickets.models import Ticket
 from tickets.workflow import Status
 
 pytestmark = pytest.mark.django_db
@@ -62,3 +63,11 @@ def test_good_filters_say_nothing(client, agent):
     client.force_login(agent)
     response = client.get(QUEUE, {"status": ["open", "pending"], "tag": "printer"})
     assert NOT_APPLIED not in unescape(response.content.decode())
+
+
+@pytest.mark.parametrize("typed", ["T-{number}", "#{number}", "{number}"])
+def test_a_reference_in_the_search_box_goes_to_that_ticket(client, agent, typed):
+    ticket = Ticket.objects.get(subject="Pending one")
+    client.force_login(agent)
+    response = client.get(QUEUE, {"q": typed.format(number=ticket.number)})
+    assert subjects(response) == {"Pending one"}
