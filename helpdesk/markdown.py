@@ -11,6 +11,7 @@ from markdown.inlinepatterns import (
     ImageReferenceInlineProcessor,
     ShortImageReferenceInlineProcessor,
 )
+from markdown.treeprocessors import Treeprocessor
 
 ALLOWED_TAGS = {
     "a",
@@ -63,11 +64,22 @@ def _as_link(processor: type) -> type:
     return ImageAsLink
 
 
+class _HeadingsBelowThePage(Treeprocessor):
+    """ "# Title" in a message or an article is a heading inside the page, whose own title is its only
+    h1: every heading moves one level down (h1 → h2, …), keeping the page's outline whole."""
+
+    def run(self, root: etree.Element) -> None:
+        for element in root.iter():
+            if element.tag in ("h1", "h2", "h3", "h4", "h5"):
+                element.tag = f"h{int(element.tag[1]) + 1}"
+
+
 def _markdown() -> markdown.Markdown:
     md = markdown.Markdown(extensions=["fenced_code", "tables", "sane_lists", "nl2br"], output_format="html")
     # Raw HTML typed by a user is shown as text, not passed through (stops <script>, <img onerror>, …).
     md.preprocessors.deregister("html_block")
     md.inlinePatterns.deregister("html")
+    md.treeprocessors.register(_HeadingsBelowThePage(md), "headings_below_the_page", 0)
     md.inlinePatterns.register(_as_link(ImageInlineProcessor)(IMAGE_LINK_RE, md), "image_link", 150)
     md.inlinePatterns.register(
         _as_link(ImageReferenceInlineProcessor)(IMAGE_REFERENCE_RE, md), "image_reference", 140

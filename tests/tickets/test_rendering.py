@@ -79,3 +79,9 @@ def test_an_image_becomes_a_link_labelled_with_its_alt_text(text):
 def test_an_image_with_a_script_address_keeps_its_words_and_loses_the_address():
     html = render_markdown("![click me](javascript:alert(1))")
     assert "javascript" not in html and "click me" in html
+
+
+def test_headings_in_markdown_sit_below_the_pages_own_title():
+    html = render_markdown("# Resetting\n\n## Step one\n\n###### Fine print")
+    assert "<h1>" not in html
+    assert "<h2>Resetting</h2>" in html and "<h3>Step one</h3>" in html and "<h6>Fine print</h6>" in html
