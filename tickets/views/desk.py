@@ -239,27 +239,29 @@ def workspace(request: HttpRequest, number: str) -> HttpResponse:
 def workspace_merge(request: HttpRequest, number: str) -> HttpResponse:
     """Merge this ticket into another one (by number, with or without the T- prefix)."""
     source = _workspace_ticket(request, number)
-    back = redirect(_workspace_url(source, request.POST.get("queue", "")))
-    target_number = request.POST.get("into", "").strip().upper().removeprefix(NUMBER_PREFIX)[:12]
+    typed = request.POST.get("into", "").strip()[:40]
+    target_number = typed.upper().removeprefix(NUMBER_PREFIX).removeprefix("#")
     # The target must be a ticket this agent may see; any other number reads as "no such ticket".
     target = None
     if (number_into := parse_id(target_number)) is not None:
         target = Ticket.objects.staff_visible_to(request.user).filter(number=number_into).first()
-    if target is None:
-        messages.error(request, f"There is no ticket {NUMBER_PREFIX}{target_number} that you can work.")
-        return back
-    try:
-        services.ticket_merge(
-            source,
-            into=target,
-            actor=request.user,
-            expected_version=posted_version(request.POST),
-        )
-    except services.TicketError as refused:
-        messages.error(request, str(refused))
-        return back
-    messages.success(request, f"Merged {source.reference} into {target.reference}.")
-    return redirect("tickets:desk_ticket", number=target.number)
+    error = f"There is no ticket “{typed}” that you can work." if target is None else ""
+    if target is not None:
+        try:
+            services.ticket_merge(
+                source, into=target, actor=request.user, expected_version=posted_version(request.POST)
+            )
+        except services.TicketError as refused:
+            error = str(refused)
+        else:
+            messages.success(request, f"Merged {source.reference} into {target.reference}.")
+            return redirect("tickets:desk_ticket", number=target.number)
+    # The workspace again, the number as typed and the reason beside it.
+    source.refresh_from_db()
+    context = _workspace_context(request, source, merge_error=error, merge_typed=typed)
+    if not context["may"].merge:  # no merge form on their page to put the reason beside
+        messages.error(request, error)
+    return render(request, WORKSPACE_TEMPLATE, context, status=422)
 
 
 @agent_required
