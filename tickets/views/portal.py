@@ -81,10 +81,7 @@ def ticket_submit(request: HttpRequest, slug: str | None = None) -> HttpResponse
         status = 422 if wait is None else 429
         if request.FILES:
             form.add_error("attachments", FILES_AGAIN)
-        # Nothing was made with this form's key: a fresh one lets the corrected request through even
-        # when the key itself was the problem.
-        form.data = form.data.copy()
-        form.data["submission_key"] = str(uuid.uuid4())
+        _fresh_submission_key(form)
     context = {"form": form, "ticket_form": ticket_form, "forms": TicketForm.objects.active_for(request.user)}
     response = render(request, "tickets/portal/ticket_form.html", context, status=status)
     if wait is not None:
@@ -180,7 +177,12 @@ def _detail_context(request: HttpRequest, ticket: Ticket, reply_form: ReplyForm 
         "ticket": ticket,
         "thread": thread,
         "seen_message": thread[-1].pk if thread else "",
-        "follow_ups": Ticket.objects.seen_by(request.user).filter(follow_up_of=ticket).order_by("number"),
+        # Only a closed ticket has follow-ups (a reply to it opens one): no query for the others.
+        "follow_ups": (
+            Ticket.objects.seen_by(request.user).filter(follow_up_of=ticket).order_by("number")
+            if ticket.status == Status.CLOSED
+            else []
+        ),
         "reply_form": reply_form or ReplyForm(),
         "can_mark_solved": Status.RESOLVED in allowed,
         "can_reopen": Status.OPEN in allowed and ticket.status == Status.RESOLVED,
@@ -234,9 +236,15 @@ def ticket_reply(request: HttpRequest, number: str) -> HttpResponse:
             return redirect("tickets:portal_detail", number=ticket.number)
     if request.FILES:
         form.add_error("attachments", FILES_AGAIN)
-    form.data = form.data.copy()  # nothing was sent with this key: a fresh one for the corrected reply
-    form.data["submission_key"] = str(uuid.uuid4())
+    _fresh_submission_key(form)
     return render(request, template, _detail_context(request, ticket, form), status=422)
+
+
+def _fresh_submission_key(form) -> None:
+    """A form that comes back made nothing with its key: a fresh one lets the corrected request through,
+    even when the key itself was the problem."""
+    form.data = form.data.copy()
+    form.data["submission_key"] = str(uuid.uuid4())
 
 
 @login_required
