@@ -1,9 +1,17 @@
 """Background work for accounts (django.tasks)."""
 
+from django.conf import settings
+from django.core.mail import send_mail
 from django.tasks import task
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 
 from accounts import services
 from accounts.forms import PasswordResetForm
+from accounts.models import User
+from accounts.tokens import email_verification_token
 
 
 @task
@@ -27,3 +35,31 @@ def send_password_reset_mail(email: str, *, domain: str, use_https: bool) -> Non
             subject_template_name="accounts/password_reset_subject.txt",
             email_template_name="accounts/password_reset_email.txt",
         )
+
+
+@task
+def send_email_verification_mail(user_pk: int, *, domain: str, use_https: bool) -> bool:
+    """Mail the account a link that confirms its address (accounts.views.email_verify), unless it is
+    verified already or no longer active. The link exists only in the mail. Returns whether it was sent."""
+    user = User.objects.filter(pk=user_pk, status=User.Status.ACTIVE, email_verified_at__isnull=True).first()
+    if user is None:
+        return False
+    path = reverse(
+        "accounts:email_verify",
+        kwargs={
+            "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
+            "token": email_verification_token.make_token(user),
+        },
+    )
+    context = {
+        "user": user,
+        "link": f"{'https' if use_https else 'http'}://{domain}{path}",
+        "hours": settings.PASSWORD_RESET_TIMEOUT // 3600,
+    }
+    send_mail(
+        "Confirm your e-mail address",
+        render_to_string("accounts/email_verification_email.txt", context),
+        None,
+        [user.email],
+    )
+    return True

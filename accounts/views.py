@@ -16,7 +16,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils import timezone
 from django.utils.decorators import method_decorator
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.encoding import force_str
+from django.utils.http import url_has_allowed_host_and_scheme, urlsafe_base64_decode
 from django.views.decorators.http import require_http_methods, require_POST
 from django_otp.plugins.otp_static.models import StaticToken
 
@@ -31,6 +32,7 @@ from accounts.forms import (
     TwoFactorEnableForm,
 )
 from accounts.models import User
+from accounts.tokens import email_verification_token
 from helpdesk.forms import add_service_errors
 from helpdesk.middleware import site_configuration
 from helpdesk.ratelimit import posted, rate_limit
@@ -216,10 +218,69 @@ def signup(request: HttpRequest) -> HttpResponse:
             add_service_errors(form, error)
         else:
             login(request, user, backend="accounts.backends.RoleAwareBackend")
-            messages.success(request, "Welcome! Your account is ready.")
+            if user.email_verified_at is None:
+                _email_verification_mail(request, user)
+                confirm = f"To confirm your address, open the link we sent to {user.email}."
+                messages.success(request, f"Welcome! Your account is ready. {confirm}")
+            else:
+                messages.success(request, "Welcome! Your account is ready.")
             return redirect("home")
     status = 422 if request.method == "POST" else 200
     return render(request, "accounts/signup.html", {"form": form, "open_signup": open_signup}, status=status)
+
+
+def _email_verification_mail(request: HttpRequest, user: User) -> None:
+    tasks.send_email_verification_mail.enqueue(
+        user.pk, domain=request.get_host(), use_https=request.is_secure()
+    )
+
+
+@login_required
+@require_POST
+@rate_limit("email_verification")
+def email_verification_send(request: HttpRequest) -> HttpResponse:
+    """Mail the signed-in account a new link that confirms its address (the first may be lost or old)."""
+    user: User = request.user
+    if user.email_verified_at is not None:
+        messages.info(request, "Your e-mail address is confirmed already.")
+    else:
+        _email_verification_mail(request, user)
+        messages.success(
+            request, f"We sent a new link to {user.email}. It works once and expires after a day."
+        )
+    return redirect("accounts:profile")
+
+
+def _linked_user(uidb64: str) -> User | None:
+    try:
+        return User.objects.filter(pk=int(force_str(urlsafe_base64_decode(uidb64)))).first()
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+@require_http_methods(["GET", "POST"])
+def email_verify(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
+    """The mailed link: GET shows a button, the POST it sends confirms the address (a link checker or a
+    mail scanner opening the link changes nothing). Whoever holds a valid link reads that mailbox."""
+    user = _linked_user(uidb64)
+    if user is not None and user.email_verified_at is not None:
+        state = "done"
+    elif (
+        user is not None
+        and user.status == User.Status.ACTIVE
+        and email_verification_token.check_token(user, token)
+    ):
+        state = "ready"
+    else:
+        state = "invalid"
+    if request.method == "POST":
+        if state == "ready":
+            services.user_email_verify(user, actor=user)
+            messages.success(request, f"Thank you: {user.email} is confirmed.")
+            return redirect("accounts:profile" if request.user == user else "accounts:login")
+        if state == "invalid":
+            return render(request, "accounts/email_verify.html", {"state": state}, status=422)
+    return render(request, "accounts/email_verify.html", {"state": state, "linked_user": user})
 
 
 @login_required
@@ -260,6 +321,7 @@ def profile(request: HttpRequest) -> HttpResponse:
         "sessions": sessions,
         "current_session_key": request.session.session_key,
         "two_factor_available": rbac.is_staff(user),
+        "email_unverified": user.email_verified_at is None,
         "two_factor_enabled": rbac.is_staff(user) and two_factor.is_enabled(user),
     }
     return render(request, "accounts/profile.html", context, status=status)

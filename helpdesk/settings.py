@@ -160,6 +160,7 @@ RATE_LIMITS = {
     "two_factor": ("30/10m", "10/10m"),  # wrong codes are also throttled per device by django-otp
     "signup": ("10/h", "3/h"),
     "password_reset": ("10/h", "3/h"),
+    "email_verification": ("10/h", "3/h"),
     # Changing the password asks for the current one: a stolen session must not guess it freely.
     "password_change": ("20/h", "5/h"),
     "ticket_submit": ("60/h", "20/h"),

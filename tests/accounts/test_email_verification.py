@@ -1,12 +1,25 @@
 """An account's address counts as verified (email_verified_at) only where its owner has shown they read
-mail sent to it: an invitation issued to that address, or a link mailed to it (tests/accounts/
-test_password_reset.py). Open sign-up verifies nothing: anybody can type somebody else's address."""
+mail sent to it: an invitation issued to that address, or a link mailed to it (the confirmation link
+below, or a password reset: tests/accounts/test_password_reset.py). Open sign-up alone verifies nothing:
+anybody can type somebody else's address, so it mails the address a link to confirm it."""
+
+import re
+import uuid
 
 import pytest
+from django.core import mail
+from django.test import Client
+from django.urls import reverse
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+from django_tasks_db.models import DBTaskResult
 
 from accounts import services
+from accounts.models import User
 from audit.models import AuditEvent
+from helpdesk.services import site_configuration_update
 from tests.factories import TEST_PASSWORD, InvitationFactory, make_customer
+from tickets.models import Ticket
 
 pytestmark = pytest.mark.django_db
 
@@ -43,3 +56,131 @@ def test_verifying_twice_keeps_the_first_time_and_records_it_once():
     user.refresh_from_db()
     assert user.email_verified_at == first
     assert AuditEvent.objects.filter(action="email_verified").count() == 1
+
+
+# The mailed link: open sign-up sends it, the owner confirms with a button, the profile sends it again.
+
+LINK = re.compile(r"http://testserver(/accounts/verify-email/\S+/)")
+SUBMIT = reverse("tickets:portal_submit")
+
+
+@pytest.fixture
+def open_site():
+    site_configuration_update(changes={"open_signup": True, "anonymous_submission": True}, actor=None)
+
+
+def sign_up_through_the_page(client: Client, email: str = "newcomer@example.org") -> User:
+    data = {"name": "New Person", "email": email, "password": "a-long-passphrase-9"}
+    assert client.post(reverse("accounts:signup"), data).status_code == 302
+    return User.objects.get(email=email)
+
+
+def mailed_link(to: str) -> str:
+    (message,) = [message for message in mail.outbox if message.to == [to]]
+    return LINK.search(message.body).group(1)
+
+
+def test_open_sign_up_mails_a_link_that_confirms_the_address_on_a_button_press(
+    client, open_site, immediate_tasks
+):
+    user = sign_up_through_the_page(client)
+    link = mailed_link("newcomer@example.org")
+    page = client.get(link)
+    assert page.status_code == 200 and b"Confirm my address" in page.content
+    user.refresh_from_db()
+    assert user.email_verified_at is None  # opening the link (a mail scanner does) changes nothing
+    response = client.post(link)
+    assert response.status_code == 302 and response["Location"] == reverse("accounts:profile")
+    user.refresh_from_db()
+    assert user.email_verified_at is not None
+    event = AuditEvent.objects.get(action="email_verified", object_id=str(user.pk))
+    assert event.actor_id == user.pk
+    # Used: the page says so, and a second press records nothing more.
+    assert b"confirmed already" in client.get(link).content
+    client.post(link)
+    assert AuditEvent.objects.filter(action="email_verified").count() == 1
+
+
+def test_the_link_works_for_a_visitor_who_is_not_signed_in(open_site, immediate_tasks):
+    user = sign_up_through_the_page(Client())
+    response = Client().post(mailed_link(user.email))
+    assert response.status_code == 302 and response["Location"] == reverse("accounts:login")
+    user.refresh_from_db()
+    assert user.email_verified_at is not None
+
+
+def test_the_sign_up_task_holds_no_link_and_an_invited_address_gets_no_mail(client, open_site):
+    user = sign_up_through_the_page(client)
+    task = DBTaskResult.objects.get(task_path="accounts.tasks.send_email_verification_mail")
+    assert task.args_kwargs == {"args": [user.pk], "kwargs": {"domain": "testserver", "use_https": False}}
+    invitation = InvitationFactory(email="invited@example.org")
+    data = {"name": "Invited", "email": "invited@example.org", "password": "a-long-passphrase-9",
+            "invitation_code": invitation.code}  # fmt: skip
+    assert Client().post(reverse("accounts:signup"), data).status_code == 302
+    assert DBTaskResult.objects.filter(task_path="accounts.tasks.send_email_verification_mail").count() == 1
+
+
+def test_a_confirmed_address_files_later_anonymous_requests_under_the_account(open_site, immediate_tasks):
+    user = sign_up_through_the_page(Client())
+    data = {"name": "New", "email": user.email, "subject": "Printer", "description": "It jams",
+            "submission_key": str(uuid.uuid4())}  # fmt: skip
+    refused = Client().post(SUBMIT, data)
+    assert refused.status_code == 422 and not Ticket.objects.exists()  # not yet: anyone could have signed up
+    Client().post(mailed_link(user.email))
+    assert Client().post(SUBMIT, {**data, "submission_key": str(uuid.uuid4())}).status_code == 302
+    assert Ticket.objects.get().requester == user
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"email": "changed@example.org"}, {"status": User.Status.SUSPENDED}],
+    ids=["address-changed", "suspended"],
+)
+def test_a_link_is_refused_once_the_account_changed(open_site, immediate_tasks, changes):
+    user = sign_up_through_the_page(Client())
+    link = mailed_link(user.email)
+    User.objects.filter(pk=user.pk).update(**changes)
+    assert b"not valid any more" in Client().get(link).content
+    response = Client().post(link)
+    assert response.status_code == 422
+    user.refresh_from_db()
+    assert user.email_verified_at is None
+
+
+def test_an_expired_or_made_up_link_is_refused(open_site, immediate_tasks, settings):
+    user = sign_up_through_the_page(Client())
+    link = mailed_link(user.email)
+    other = make_customer()
+    uid = urlsafe_base64_encode(force_bytes(other.pk))
+    token = link.rstrip("/").rsplit("/", 1)[1]
+    for made_up in [f"/accounts/verify-email/{uid}/{token}/", "/accounts/verify-email/bm90LWEtbnVtYmVy/x-y/"]:
+        assert Client().post(made_up).status_code == 422
+    settings.PASSWORD_RESET_TIMEOUT = -1  # every link is past its time
+    assert Client().post(link).status_code == 422
+    other.refresh_from_db()
+    user.refresh_from_db()
+    assert other.email_verified_at is None and user.email_verified_at is None
+
+
+def test_the_profile_sends_a_new_link_to_an_unconfirmed_address_only(client, immediate_tasks):
+    user = make_customer()
+    client.force_login(user)
+    profile = client.get(reverse("accounts:profile"))
+    assert b"Not confirmed" in profile.content and b"Send the link again" in profile.content
+    assert client.get(reverse("accounts:email_verification_send")).status_code == 405
+    response = client.post(reverse("accounts:email_verification_send"))
+    assert response.status_code == 302
+    client.post(mailed_link(user.email))
+    user.refresh_from_db()
+    assert user.email_verified_at is not None
+    mail.outbox.clear()
+    client.post(reverse("accounts:email_verification_send"))
+    assert mail.outbox == []
+    assert b"Send the link again" not in client.get(reverse("accounts:profile")).content
+
+
+def test_sending_links_again_is_rate_limited_per_account(client, settings):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "email_verification": ("100/h", "2/h")}
+    client.force_login(make_customer())
+    answers = [client.post(reverse("accounts:email_verification_send")).status_code for _ in range(3)]
+    assert answers == [302, 302, 429]
