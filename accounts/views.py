@@ -293,6 +293,8 @@ def profile(request: HttpRequest) -> HttpResponse:
         initial={"name": user.name, "timezone": user.timezone},
     )
     password_form = PasswordChangeForm(user, request.POST if "change_password" in request.POST else None)
+    # Django's form focuses its first field; on this page it would skip the details above it.
+    password_form.fields["old_password"].widget.attrs.pop("autofocus", None)
     status = 200
     if form.is_bound:
         if form.is_valid():
