@@ -69,6 +69,11 @@
         if (row) window.location.href = row.dataset.href; else handled = false;
         break;
       }
+      case "x": {
+        const box = rows()[current]?.querySelector("input[name=tickets]");
+        if (box) box.click(); else handled = false;
+        break;
+      }
       case "r": handled = compose("reply"); break;
       case "n": handled = compose("note"); break;
       case "a": handled = click("[data-shortcut-take]"); break;
@@ -84,6 +89,26 @@
     }
     if (handled) event.preventDefault();
   });
+
+  // "Select every ticket on this page": ticks or unticks every row, and shows whether some, all or
+  // none are ticked (indeterminate for some).
+  function selectAllState() {
+    const all = document.querySelector("[data-select-all]");
+    if (!all) return;
+    all.hidden = false;
+    const boxes = Array.from(document.querySelectorAll("input[name=tickets]"));
+    const ticked = boxes.filter((box) => box.checked).length;
+    all.checked = boxes.length > 0 && ticked === boxes.length;
+    all.indeterminate = ticked > 0 && ticked < boxes.length;
+  }
+  document.addEventListener("change", (event) => {
+    if (event.target.matches("[data-select-all]")) {
+      document.querySelectorAll("input[name=tickets]").forEach((box) => { box.checked = event.target.checked; });
+    }
+    if (event.target.matches("[data-select-all], input[name=tickets]")) selectAllState();
+  });
+  selectAllState();
+  document.body.addEventListener("htmx:afterSwap", selectAllState);
 
   // The 30-second refresh waits while the agent is working in the table: a swap would untick the
   // tickets chosen for a bulk action and take the focus away. It runs on the next tick after that.

@@ -122,3 +122,36 @@ def test_enter_on_a_button_does_what_the_button_does_after_j_selected_a_row(brow
     page.get_by_text(f"Updated 1 ticket(s): {ticket.reference}.").wait_for()
     assert "/desk/tickets/" not in page.url
     assert Ticket.objects.get(pk=ticket.pk).priority == "high"
+
+
+@pytest.mark.usefixtures("demo")
+def test_select_all_and_x_tick_rows_and_a_bulk_close_asks_first(browser, live_server):
+    customer = User.objects.get(email="customer@example.com")
+    support = Team.objects.get(slug="support")
+    for n in range(3):
+        make_ticket(customer, subject=f"Fax {n} jammed", team=support)
+    page = signed_in_page(browser, live_server, "agent@example.com")
+    page.goto(f"{live_server.url}/desk/?q=Fax")
+    select_all = page.get_by_role("checkbox", name="Select every ticket on this page")
+    boxes = [page.locator("[data-ticket-row] input[name=tickets]").nth(row) for row in range(3)]  # as listed
+    page.keyboard.press("j")
+    page.keyboard.press("x")  # ticks the selected row
+    assert [box.is_checked() for box in boxes] == [True, False, False]
+    assert page.evaluate("document.querySelector('[data-select-all]').indeterminate")
+    select_all.check()
+    assert all(box.is_checked() for box in boxes)
+    select_all.uncheck()
+    assert not any(box.is_checked() for box in boxes)
+    page.keyboard.press("j")
+    page.keyboard.press("x")
+    boxes[0].check()
+    ticked = {box.get_attribute("value").partition(":")[0] for box in boxes[:2]}
+    page.get_by_label("With the selected tickets").select_option(label="Status: Closed")
+    page.get_by_role("button", name="Apply to selected").click()
+    page.get_by_role("heading", name="Close 2 tickets for good?").wait_for()
+    fax = Ticket.objects.filter(subject__startswith="Fax ")
+    assert not fax.filter(status=Status.CLOSED).exists()
+    page.get_by_role("button", name="Close 2 tickets").click()
+    page.get_by_text("Updated 2 ticket(s)").wait_for()
+    closed = {str(pk) for pk in fax.filter(status=Status.CLOSED).values_list("pk", flat=True)}
+    assert closed == ticked and len(closed) == 2

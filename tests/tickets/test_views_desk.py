@@ -209,6 +209,34 @@ def test_bulk_action_reports_refused_tickets_and_applies_the_rest(client, desk):
     assert statuses["Old"] == Status.CLOSED
 
 
+def test_bulk_close_asks_once_more_naming_the_tickets_then_closes_them(client, desk):
+    client.force_login(desk["agent"])
+    chosen = [f"{desk['printer'].pk}:{desk['printer'].version}", str(desk["vpn"].pk)]
+    data = {"tickets": chosen, "action": "status:closed", "back": f"{QUEUE}?sort=number"}
+    page = client.post(reverse("tickets:desk_bulk"), data)
+    assert page.status_code == 200
+    html = unescape(page.content.decode())
+    assert "Close 2 tickets for good?" in html and "Printer on fire" in html and "VPN keeps dropping" in html
+    assert not Ticket.objects.filter(status=Status.CLOSED).exists()  # nothing happens before the answer
+    # The confirmation posts the same choice (versions included) and comes back to the same queue.
+    confirm = re.search(r'<form method="post" action="[^"]*desk/bulk/".*?</form>', html, re.S).group(0)
+    assert re.findall(r'name="tickets" value="([^"]+)"', confirm) == chosen
+    assert f'name="back" value="{QUEUE}?sort=number"' in confirm
+    response = client.post(reverse("tickets:desk_bulk"), {**data, "confirm": "close"})
+    assert response.status_code == 302 and response["Location"] == f"{QUEUE}?sort=number"
+    assert set(Ticket.objects.filter(status=Status.CLOSED).values_list("subject", flat=True)) == {
+        "Printer on fire", "VPN keeps dropping"
+    }  # fmt: skip
+
+
+def test_bulk_close_of_nothing_visible_asks_nothing(client, desk):
+    client.force_login(desk["outsider"])  # the Support tickets are not theirs
+    data = {"tickets": [desk["printer"].pk], "action": "status:closed", "back": QUEUE}
+    response = client.post(reverse("tickets:desk_bulk"), data)
+    assert response.status_code == 302
+    assert Ticket.objects.get(pk=desk["printer"].pk).status != Status.CLOSED
+
+
 def test_bulk_assign_and_tags(client, desk):
     client.force_login(desk["agent"])
     ids = [desk["printer"].pk, desk["vpn"].pk]

@@ -107,6 +107,10 @@ def bulk(request: HttpRequest) -> HttpResponse:
     action, _, preset = request.POST.get("action", "").partition(":")
     value = preset or request.POST.get("value", "").strip()
     back = _safe_back(request, request.POST.get("back", ""))
+    if action == "status" and value == Status.CLOSED and tickets and request.POST.get("confirm") != "close":
+        # Closed is final (a customer's answer opens a new ticket): ask once more, naming the tickets.
+        context = {"tickets": tickets, "chosen": request.POST.getlist("tickets")[:500], "back": back}
+        return render(request, "tickets/desk/bulk_close_confirm.html", context)
     # Moved to another team, merged or deleted since the queue was read: say so, never drop them quietly.
     gone = len(set(ids)) - len(tickets)
     if gone:
