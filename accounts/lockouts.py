@@ -1,5 +1,6 @@
-"""django-axes' database handler (settings.AXES_HANDLER) with every lifted lockout audited: the axes_reset,
-axes_reset_ip, axes_reset_username and axes_reset_ip_username commands all end in reset_attempts()."""
+"""django-axes' database handler (settings.AXES_HANDLER) with every lifted lockout audited (the axes_reset,
+axes_reset_ip, axes_reset_username and axes_reset_ip_username commands all end in reset_attempts()), and
+a limit of its own for an IP address (AXES_IP_FAILURE_LIMIT), larger than an account's."""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -7,6 +8,7 @@ from contextvars import ContextVar
 
 from axes.handlers.database import AxesDatabaseHandler
 from axes.models import AccessAttempt
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q, QuerySet, Sum
 
@@ -49,6 +51,19 @@ def _describe(ip_address: str | None, username: str | None, ip_or_username: bool
 
 
 class AuditedAxesHandler(AxesDatabaseHandler):
+    def get_failures(self, request, credentials: dict | None = None) -> int:
+        """The failures axes compares with AXES_FAILURE_LIMIT. Axes counts one limit for every lockout
+        parameter, so five typos in an office behind one address would lock out everyone there: the
+        address gets its own, larger AXES_IP_FAILURE_LIMIT (still far below what guessing needs), and
+        reaching it counts as the account limit reached."""
+        account, address = (
+            attempts.aggregate(total=Sum("failures_since_start"))["total"] or 0
+            for attempts in self.get_user_attempts(request, credentials)
+        )  # in the order of AXES_LOCKOUT_PARAMETERS: username, ip_address
+        if address >= settings.AXES_IP_FAILURE_LIMIT:
+            return max(account, settings.AXES_FAILURE_LIMIT)
+        return account
+
     def reset_attempts(
         self, *, ip_address: str | None = None, username: str | None = None, ip_or_username: bool = False
     ) -> int:

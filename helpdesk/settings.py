@@ -136,14 +136,16 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
     {"NAME": "accounts.password_validation.PasswordHistoryValidator", "OPTIONS": {"count": 5}},
 ]
-# Login throttling (django-axes): after AXES_FAILURE_LIMIT failures for one account, or from one IP,
-# sign-in is refused for AXES_COOLOFF_MINUTES; an administrator can lift it sooner with the audited
-# "Unlock sign-in" actions of the users admin (accounts.services.user_unlock) and of our read-only
-# access-attempts admin, for an IP address (ip_unlock). Axes' own admin is off: deleting access attempts
-# there would unlock accounts without an audit event.
+# Login throttling (django-axes): after AXES_FAILURE_LIMIT failures for one account, or
+# AXES_IP_FAILURE_LIMIT from one IP (an office shares one), sign-in is refused for AXES_COOLOFF_MINUTES;
+# an administrator can lift it sooner with the audited "Unlock sign-in" actions of the users admin
+# (accounts.services.user_unlock) and of our read-only access-attempts admin, for an IP address
+# (ip_unlock). Axes' own admin is off: deleting access attempts there would unlock accounts without an
+# audit event.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_IP_FAILURE_LIMIT = env.int("AXES_IP_FAILURE_LIMIT", default=20)  # accounts.lockouts.AuditedAxesHandler
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # this order: AuditedAxesHandler.get_failures
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 AXES_USERNAME_FORM_FIELD = "username"

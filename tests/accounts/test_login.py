@@ -116,6 +116,19 @@ def test_lockout_lifts_after_the_cool_off(client, settings, clock):
     assert post_login(client, "patient@example.org").status_code == 302
 
 
+def test_an_office_behind_one_address_survives_a_few_typos_but_not_a_spray(settings):
+    make_customer(email="colleague@example.org")
+    office = Client(REMOTE_ADDR="203.0.113.20")
+    for attempt in range(settings.AXES_FAILURE_LIMIT):  # five people, one typo each
+        post_login(office, f"person{attempt}@example.org", "typo")
+    assert post_login(office, "colleague@example.org").status_code == 302
+    sprayer = Client(REMOTE_ADDR="203.0.113.21")
+    for attempt in range(settings.AXES_IP_FAILURE_LIMIT):  # one guess for each of many accounts
+        post_login(sprayer, f"victim{attempt}@example.org", "Summer2026!")
+    assert post_login(sprayer, "colleague@example.org").status_code == 429
+    assert post_login(Client(REMOTE_ADDR="198.51.100.3"), "colleague@example.org").status_code == 302
+
+
 def test_changing_the_case_of_the_email_buys_no_more_guesses(client, settings):
     make_customer(email="target@example.org")
     spellings = ["Target@Example.org", "TARGET@example.org", " target@EXAMPLE.ORG"]
@@ -179,7 +192,7 @@ def test_sign_in_attempts_are_read_only_in_the_admin_so_no_unlock_bypasses_the_a
 def lock_out_address(settings, address: str) -> Client:
     """Failures under other names from one address: everyone there is locked out."""
     office = Client(REMOTE_ADDR=address)
-    for attempt in range(settings.AXES_FAILURE_LIMIT):
+    for attempt in range(settings.AXES_IP_FAILURE_LIMIT):
         post_login(office, f"someone{attempt}@example.org", "guess")
     return office
 
@@ -207,7 +220,7 @@ def test_an_administrator_unlocks_an_ip_address_from_the_sign_in_attempts_admin(
         AuditEvent.Category.SECURITY,
     )
     # The failures under other names (the refused attempt was forgotten by the sign-in from elsewhere).
-    assert event.changes == {"failed_sign_ins": [settings.AXES_FAILURE_LIMIT, 0]}
+    assert event.changes == {"failed_sign_ins": [settings.AXES_IP_FAILURE_LIMIT, 0]}
 
 
 def test_unlocking_a_user_names_the_locked_address_they_tried_but_leaves_it_locked(settings):
