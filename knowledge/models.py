@@ -133,6 +133,13 @@ class Article(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     verified_at = models.DateTimeField(null=True, blank=True)
+    # An editor's "request changes" note, shown to the author while the article is back in draft.
+    review_note = models.TextField(blank=True, default="", db_default="", editable=False)
+    review_note_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        editable=False,
+    )  # fmt: skip
+    review_note_at = models.DateTimeField(null=True, blank=True, editable=False)
     search_config = models.CharField(max_length=30, default="english", editable=False)
     # Maintained by a trigger (knowledge/migrations/0002): title A, tags and excerpt B, body C.
     search_vector = SearchVectorField(null=True, editable=False)

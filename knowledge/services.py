@@ -223,7 +223,15 @@ def _set_status(article: Article, status: str, *, actor, permission: str | None,
     article.updated_at = timezone.now()
     if status == Article.Status.PUBLISHED:
         article.published_at = article.published_at or timezone.now()
-    article.save(update_fields=["status", "updated_by", "updated_at", "published_at"])
+    # The author reads the note on the article's page until it moves on (to review, say): by then it
+    # has been answered, and an old note must not stand beside a later request.
+    article.review_note = note
+    article.review_note_by = actor if note else None
+    article.review_note_at = article.updated_at if note else None
+    article.save(
+        update_fields=["status", "updated_by", "updated_at", "published_at",
+                       "review_note", "review_note_by", "review_note_at"]
+    )  # fmt: skip
     if status == Article.Status.PUBLISHED:
         _keep_revision(article, actor)
     return article
@@ -257,7 +265,8 @@ def _may_return_to_draft(article: Article, actor) -> bool:
 @transaction.atomic
 def article_return_to_draft(article: Article, *, actor, note: str = "") -> Article:
     """Back to draft for more work: an editor asks for changes to an article in review (`note`, saying
-    which, is kept in the audit event) or takes up an archived one; an author withdraws their own
+    which, is shown to the author on the article's page and kept in the audit event) or takes up an
+    archived one; an author withdraws their own
     article from review."""
     note = note.replace("\x00", "").strip()
     if len(note) > NOTE_MAX_LENGTH:

@@ -161,7 +161,7 @@ def _return_to_draft(request: HttpRequest, article: Article) -> None:
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
-        with_note = ", with your note (kept in the audit log)" if note.strip() else ""
+        with_note = ", with your note for the author" if note.strip() else ""
         messages.success(request, f"“{article.title}” {done}{with_note}.")
 
 

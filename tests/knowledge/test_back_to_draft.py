@@ -1,6 +1,8 @@
 """The way back to draft: a reviewer asks for changes, an author withdraws from review, an editor takes
 up an archived article; each enforced by the service, offered as a button and audited."""
 
+from html import unescape
+
 import pytest
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.messages import get_messages
@@ -59,11 +61,39 @@ def test_an_editor_sends_an_article_in_review_back_to_its_author_with_a_note(
         "note": ["", "Add a screenshot of the router's back."],
     }
     assert [str(message) for message in get_messages(response.wsgi_request)] == [
-        "“Reset the router” sent back to its author as a draft, with your note (kept in the audit log)."
+        "“Reset the router” sent back to its author as a draft, with your note for the author."
     ]
-    # The author has their draft back: they edit it and send it for review again.
+    # The author reads the note on the article's page and sees the request in the list.
+    client.force_login(author)
+    page = unescape(client.get(reverse("knowledge:manage_edit", args=[in_review.slug])).content.decode())
+    assert f"Changes requested by {editor}" in page and "Add a screenshot of the router's back." in page
+    listing = client.get(reverse("knowledge:manage_list")).content.decode()
+    assert "Changes requested" in listing
+    # They edit it and send it for review again: answered, the note leaves the page.
     services.article_update(in_review, body="Hold the button for ten seconds.", actor=author)
     assert services.article_submit_for_review(in_review, actor=author).status == "review"
+    page = client.get(reverse("knowledge:manage_edit", args=[in_review.slug])).content.decode()
+    assert "Changes requested" not in page and "screenshot" not in page
+    assert Article.objects.values_list("review_note", "review_note_by").get(pk=in_review.pk) == ("", None)
+
+
+def test_a_later_request_without_a_note_leaves_no_earlier_note_standing(client, author, editor, in_review):
+    client.force_login(editor)
+    _to_draft(client, in_review, note="Add a screenshot.")
+    services.article_submit_for_review(in_review, actor=author)
+    _to_draft(client, in_review, note="")
+    client.force_login(author)
+    page = client.get(reverse("knowledge:manage_edit", args=[in_review.slug])).content.decode()
+    assert "Add a screenshot." not in page
+
+
+def test_the_note_is_shown_as_text(client, author, editor, in_review):
+    client.force_login(editor)
+    _to_draft(client, in_review, note="<script>alert(1)</script> **bold**\nsecond line")
+    client.force_login(author)
+    page = client.get(reverse("knowledge:manage_edit", args=[in_review.slug])).content.decode()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; **bold**\nsecond line" in page
+    assert "<script>alert(1)" not in page
 
 
 def test_a_request_for_changes_without_a_note_records_only_the_status(client, editor, in_review):
