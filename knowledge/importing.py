@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.validators import slug_re
 from django.db import DatabaseError, transaction
 from django.utils.text import slugify
 
@@ -85,7 +86,7 @@ def _front_matter_value(value: str) -> str | list[str]:
     if value.startswith("[") and value.endswith("]"):
         try:
             items = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: "[[[[…" nested past Python's limit
             items = [_scalar(item) for item in value[1:-1].split(",") if item.strip()]
         return [str(item) for item in items] if isinstance(items, list) else str(items)
     return _scalar(value)
@@ -151,6 +152,9 @@ def _records(path: Path):
             except ValueError as error:
                 yield source, ValueError(f"invalid JSON: {error}")
                 continue
+            except RecursionError:
+                yield source, ValueError("invalid JSON: nested too deeply")
+                continue
             yield source, record
 
 
@@ -179,7 +183,7 @@ def _incoming(record: dict, default_status: str) -> _Incoming:
     category = record.get("category")
     category = category.strip() if isinstance(category, str) else None
     category_slug = record.get("category_slug")
-    category_slug = slugify(category_slug)[:100] if isinstance(category_slug, str) else None
+    category_slug = _as_slug(category_slug, 100) if isinstance(category_slug, str) else None
     for name, value in (("title", title), ("body", body), ("excerpt", excerpt), ("tags", tags),
                         ("category", category or "")):  # fmt: skip
         if "\x00" in value:
@@ -197,9 +201,19 @@ def _incoming(record: dict, default_status: str) -> _Incoming:
         fields["visibility"] = visibility
     if excerpt:
         fields["excerpt"] = excerpt
-    # A title slugify() cannot spell ("Пароль") gets a slug from its digest: the same on every import.
-    slug = slug_for(str(record.get("slug") or title))
+    # A slug as the site writes them (an export's, or one an administrator chose, "Reset_Password") is
+    # kept as it is, so the record finds its article; anything else is made one. A title slugify()
+    # cannot spell ("Пароль") gets a slug from its digest: the same on every import.
+    slug = _as_slug(str(record.get("slug") or ""), 200) or slug_for(title)
     return _Incoming(slug, status, bool(record.get("status")), fields, category, category_slug or None)
+
+
+def _as_slug(value: str, max_length: int) -> str:
+    """`value` as it is when it is a slug the site could have written, else slugified ("" for nothing)."""
+    value = value.strip()
+    if slug_re.match(value) and len(value) <= max_length:
+        return value
+    return slugify(value)[:max_length].strip("-")
 
 
 def _category(name: str | None, slug: str | None) -> Category | None:

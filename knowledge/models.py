@@ -61,11 +61,24 @@ class Category(models.Model):
                 node = parents.get(node)
 
     def ancestors(self) -> list["Category"]:
-        chain, node, seen = [], self.parent, {self.pk}
-        while node is not None and node.pk not in seen:
-            chain.append(node)
-            seen.add(node.pk)
-            node = node.parent
+        """From the top of the tree down to the parent, for breadcrumbs. Parents loaded already
+        (select_related) cost nothing; past them one query reads every category, however deep."""
+        chain, node, seen, loaded = [], self, {self.pk}, None
+        parent_field = Category._meta.get_field("parent")
+        while node.parent_id is not None and node.parent_id not in seen:  # `seen`: a loop saved earlier
+            if parent_field.is_cached(node):
+                parent = node.parent
+            else:
+                if loaded is None:
+                    loaded = {
+                        category.pk: category for category in Category.objects.only("parent", "name", "slug")
+                    }
+                parent = loaded.get(node.parent_id)
+                if parent is None:
+                    break
+            chain.append(parent)
+            seen.add(parent.pk)
+            node = parent
         return list(reversed(chain))
 
 

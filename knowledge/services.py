@@ -85,13 +85,31 @@ def article_create(
         published_at=timezone.now() if status == Article.Status.PUBLISHED else None,
     )  # fmt: skip
     article.full_clean(exclude=["search_vector"])
-    article.save()
+    _save_new(article, slug_given=bool(slug))
     # The new article takes over an address another one used to have: its old links now lead here.
     ArticleSlug.objects.filter(slug=article.slug).delete()
     audit.record("create", actor=actor, obj=article, changes={"status": (None, status)})
     if status == Article.Status.PUBLISHED:
         _keep_revision(article, actor)
     return article
+
+
+def _save_new(article: Article, *, slug_given: bool) -> None:
+    """Insert `article`. Another one may take its address between the check and the insert (a
+    double-clicked Save): a chosen address is then refused with a reason, one made from the title
+    moves on to the next free one."""
+    for _ in range(5):
+        try:
+            with transaction.atomic():
+                article.save()
+            return
+        except IntegrityError:
+            if not Article.objects.filter(slug=article.slug).exists():
+                raise
+            if slug_given:
+                raise ValidationError({"slug": SLUG_TAKEN.format(slug=article.slug)}) from None
+            article.slug = unique_slug(article.title)
+    raise ValidationError({"slug": SLUG_TAKEN.format(slug=article.slug)})
 
 
 def clean_tags(tags: str) -> str:
@@ -151,18 +169,18 @@ def article_update(article: Article, *, actor, loaded_at: datetime | None = None
         return article
     article.updated_by = actor
     article.updated_at = timezone.now()
+    changed = {
+        name: (before[name], getattr(article, name))
+        for name in before
+        if before[name] != getattr(article, name)
+    }
+    # A verification vouches for the words that were read: new words need a new one.
+    if article.verified_at is not None and {"title", "body"} & set(changed):
+        changed["verified_at"] = (article.verified_at, None)
+        article.verified_by, article.verified_at = None, None
     article.full_clean(exclude=["search_vector"])
     article.save()
-    audit.record(
-        "update",
-        actor=actor,
-        obj=article,
-        changes={
-            name: (before[name], getattr(article, name))
-            for name in before
-            if before[name] != getattr(article, name)
-        },
-    )
+    audit.record("update", actor=actor, obj=article, changes=changed)
     if article.status == Article.Status.PUBLISHED:
         _keep_revision(article, actor)
     return article
@@ -206,10 +224,17 @@ def article_actions(article: Article, actor) -> list[str]:
     return actions
 
 
-def _set_status(article: Article, status: str, *, actor, permission: str | None, note: str = "") -> Article:
+def _set_status(
+    article: Article, status: str, *, actor, permission: str | None, note: str = "",
+    loaded_at: datetime | None = None,
+) -> Article:  # fmt: skip
+    """With `loaded_at` (the article's updated_at on the page that asked), a change made since is not
+    published, archived or sent on unread: the move is refused (STALE_ARTICLE)."""
     if permission and actor is not None and not rbac.has_permission(actor, permission):
         raise PermissionDenied(NOT_EDITOR)
     article = Article.objects.select_for_update().get(pk=article.pk)
+    if loaded_at is not None and article.updated_at != loaded_at:
+        raise ValidationError(STALE_ARTICLE)
     if status not in STATUS_TRANSITIONS[article.status]:
         raise ValidationError(
             STATUS_REFUSED.format(old=article.get_status_display().lower(), done=STATUS_DONE[status])
@@ -238,20 +263,26 @@ def _set_status(article: Article, status: str, *, actor, permission: str | None,
 
 
 @transaction.atomic
-def article_submit_for_review(article: Article, *, actor) -> Article:
+def article_submit_for_review(article: Article, *, actor, loaded_at: datetime | None = None) -> Article:
     if not _may_edit(article, actor):
         raise PermissionDenied(NOT_YOUR_DRAFT)
-    return _set_status(article, Article.Status.REVIEW, actor=actor, permission=None)
+    return _set_status(article, Article.Status.REVIEW, actor=actor, permission=None, loaded_at=loaded_at)
 
 
 @transaction.atomic
-def article_publish(article: Article, *, actor) -> Article:
-    return _set_status(article, Article.Status.PUBLISHED, actor=actor, permission=PUBLISHER)
+def article_publish(article: Article, *, actor, loaded_at: datetime | None = None) -> Article:
+    """Publish what the editor read: the author may still edit an article in review, and a page loaded
+    before their change (`loaded_at`) would publish words nobody reviewed."""
+    return _set_status(
+        article, Article.Status.PUBLISHED, actor=actor, permission=PUBLISHER, loaded_at=loaded_at
+    )
 
 
 @transaction.atomic
-def article_archive(article: Article, *, actor) -> Article:
-    return _set_status(article, Article.Status.ARCHIVED, actor=actor, permission=PUBLISHER)
+def article_archive(article: Article, *, actor, loaded_at: datetime | None = None) -> Article:
+    return _set_status(
+        article, Article.Status.ARCHIVED, actor=actor, permission=PUBLISHER, loaded_at=loaded_at
+    )
 
 
 def _may_return_to_draft(article: Article, actor) -> bool:
@@ -263,7 +294,9 @@ def _may_return_to_draft(article: Article, actor) -> bool:
 
 
 @transaction.atomic
-def article_return_to_draft(article: Article, *, actor, note: str = "") -> Article:
+def article_return_to_draft(
+    article: Article, *, actor, note: str = "", loaded_at: datetime | None = None
+) -> Article:
     """Back to draft for more work: an editor asks for changes to an article in review (`note`, saying
     which, is shown to the author on the article's page and kept in the audit event) or takes up an
     archived one; an author withdraws their own
@@ -275,7 +308,9 @@ def article_return_to_draft(article: Article, *, actor, note: str = "") -> Artic
     locked = Article.objects.select_for_update().get(pk=article.pk)
     if not _may_return_to_draft(locked, actor):
         raise PermissionDenied(NOT_EDITOR)
-    return _set_status(locked, Article.Status.DRAFT, actor=actor, permission=None, note=note)
+    return _set_status(
+        locked, Article.Status.DRAFT, actor=actor, permission=None, note=note, loaded_at=loaded_at
+    )
 
 
 @transaction.atomic
@@ -288,14 +323,19 @@ def article_restore_revision(article: Article, revision: ArticleRevision, *, act
 
 
 @transaction.atomic
-def article_verify(article: Article, *, actor) -> Article:
+def article_verify(article: Article, *, actor, loaded_at: datetime | None = None) -> Article:
     """Mark a published article as checked by `actor`: a draft's text may still change before anyone
-    reads it, so its verification would vouch for words that are not yet there."""
+    reads it, so its verification would vouch for words that are not yet there; so would one from a
+    page loaded (`loaded_at`) before the last change. Changing the title or body later drops it."""
     if actor is None or not rbac.has_permission(actor, VERIFIER):
         raise PermissionDenied(NOT_EDITOR)
-    status = Article.objects.select_for_update().values_list("status", flat=True).get(pk=article.pk)
+    status, updated_at = (
+        Article.objects.select_for_update().values_list("status", "updated_at").get(pk=article.pk)
+    )
     if status != Article.Status.PUBLISHED:
         raise ValidationError(VERIFY_UNPUBLISHED)
+    if loaded_at is not None and updated_at != loaded_at:
+        raise ValidationError(STALE_ARTICLE)
     Article.objects.filter(pk=article.pk).update(verified_by=actor, verified_at=timezone.now())
     audit.record("verify", actor=actor, obj=article)
     article.refresh_from_db()
@@ -319,6 +359,9 @@ def article_vote(
         key = {"user": None, "session_key": session_voter(session_key)}
     else:
         raise ValidationError(NO_VOTER)
+    # Votes on one article queue here: two at once would each count the votes without the other's and
+    # the later write would leave one uncounted.
+    Article.objects.select_for_update().filter(pk=article.pk).values_list("pk").first()
     try:
         with transaction.atomic():
             ArticleFeedback.objects.update_or_create(

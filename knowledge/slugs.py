@@ -18,7 +18,8 @@ DIGEST_LENGTH = 12  # hex digits: 48 bits, so even 100,000 such titles are unlik
 
 def slug_for(text: str, *, prefix: str = "article", max_length: int = 200) -> str:
     """slugify(text), or "<prefix>-<digest of text>" when that leaves nothing."""
-    slug = slugify(text)[:max_length]
+    # Cut at a hyphen, a slug would end in one ("how-to-") and slugify() would not give it back.
+    slug = slugify(text)[:max_length].strip("-")
     if slug:
         return slug
     normalised = " ".join(unicodedata.normalize("NFKC", text).casefold().split())

@@ -1,6 +1,8 @@
 """Article authoring for agents (/kb/manage/…): list and review queue, editor with preview, workflow
 actions, and the article picker the ticket workspace uses to link an answer into a reply."""
 
+from datetime import UTC, datetime
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
@@ -109,6 +111,9 @@ def article_edit(request: HttpRequest, slug: str | None = None) -> HttpResponse:
         "read_only": read_only, "preview_html": preview_html,
         "draft_way": _draft_way(article, request.user) if "draft" in actions else None,
         "note_max_length": services.NOTE_MAX_LENGTH,
+        # The action buttons send it too: publishing from a page loaded before the author's last
+        # change would publish words the editor never read.
+        "loaded_at": article.updated_at.isoformat() if article is not None else "",
     }  # fmt: skip
     return render(request, "knowledge/manage/article_form.html", context, status=status)
 
@@ -142,7 +147,7 @@ def article_action(request: HttpRequest, slug: str, action: str) -> HttpResponse
     else:
         service, done = ACTIONS[action]
         try:
-            service(article, actor=request.user)
+            service(article, actor=request.user, loaded_at=_posted_loaded_at(request))
             messages.success(request, f"“{article.title}” {done}.")
         except PermissionDenied as error:
             messages.error(request, str(error))
@@ -155,7 +160,9 @@ def _return_to_draft(request: HttpRequest, article: Article) -> None:
     done = DRAFT_WAYS[_draft_way(article, request.user)]
     note = request.POST.get("note", "")
     try:
-        services.article_return_to_draft(article, actor=request.user, note=note)
+        services.article_return_to_draft(
+            article, actor=request.user, note=note, loaded_at=_posted_loaded_at(request)
+        )
     except PermissionDenied as error:
         messages.error(request, str(error))
     except ValidationError as error:
@@ -163,6 +170,18 @@ def _return_to_draft(request: HttpRequest, article: Article) -> None:
     else:
         with_note = ", with your note for the author" if note.strip() else ""
         messages.success(request, f"“{article.title}” {done}{with_note}.")
+
+
+def _posted_loaded_at(request: HttpRequest) -> datetime | None:
+    """The article's updated_at on the page whose button was pressed; None when the form sent none.
+    One that does not parse matches no article, so the action is refused as stale."""
+    value = request.POST.get("loaded_at", "")
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)
 
 
 @agent_required

@@ -2,6 +2,8 @@
 for visitors that holds nothing they may read."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from tests.factories import CategoryFactory, TeamFactory, make_agent, make_article, make_customer
@@ -79,3 +81,23 @@ def test_agents_still_see_every_topic(client, categories):
     for slug in ("internal-procedures", "coming-soon", "staff-refunds", "billing"):
         assert client.get(reverse("knowledge:category", args=[slug])).status_code == 200
     assert "Staff refunds" in client.get(reverse("knowledge:category", args=["billing"])).content.decode()
+
+
+def test_breadcrumbs_cost_the_same_three_or_eight_levels_deep(client):
+    def queries(depth: int) -> tuple[int, int]:
+        parent = None
+        for _ in range(depth):
+            parent = CategoryFactory(parent=parent)
+        article = make_article(title=f"Deep article {depth}", category=parent)
+        counts = []
+        for url in (
+            reverse("knowledge:article", args=[article.slug]),
+            reverse("knowledge:category", args=[parent.slug]),
+        ):
+            client.get(url)  # session, caches
+            with CaptureQueriesContext(connection) as captured:
+                assert client.get(url).status_code == 200
+            counts.append(len(captured))
+        return tuple(counts)
+
+    assert queries(3) == queries(8)

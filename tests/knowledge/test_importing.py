@@ -267,3 +267,43 @@ def test_a_lone_surrogate_in_front_matter_is_refused_with_a_reason_and_the_rest_
         ("b-category.md", importing.HAS_SURROGATE.format(name="category", code=0xD800)),
     ]
     assert report.created == ["c-later"]
+
+
+def test_a_slug_as_the_site_wrote_it_finds_its_article_again(tmp_path):
+    """Slugs made before titles were cut cleanly ("word-word-"), or chosen in the admin
+    ("Reset_Password"), are valid addresses: an export of them imports back onto the same articles."""
+    ends_in_hyphen = make_article(title="Ends in a hyphen", body="Body.")
+    Article.objects.filter(pk=ends_in_hyphen.pk).update(slug="word-word-")
+    chosen = make_article(title="Reset your password", body="Body.")
+    services.article_update(chosen, slug="Reset_Password", actor=None)
+    for out in (tmp_path / "export.jsonl", tmp_path / "folder"):
+        call_command("kb_export", str(out), verbosity=0)
+        report = import_articles(out)
+        assert report.created == []
+        assert sorted(Article.objects.values_list("slug", flat=True)) == ["Reset_Password", "word-word-"]
+
+
+def test_a_long_title_makes_a_slug_without_a_trailing_hyphen():
+    title = " ".join(["word"] * 39)  # slugify gives 194 characters; cut at 180 it would end in "-"
+    article = make_article(title=title, body="Body.")
+    assert len(article.slug) <= 180 and not article.slug.endswith("-")
+    again = services.article_create(title=title, body="Again.", actor=None)
+    assert again.slug == f"{article.slug}-2"
+
+
+def test_json_nested_past_pythons_limit_skips_that_record_only(tmp_path):
+    source = tmp_path / "articles.jsonl"
+    source.write_text(
+        json.dumps({"title": "Fine", "body": "Fine."}) + "\n"
+        + '{"title": "Deep", "body": ' + "[" * 100_000 + "]" * 100_000 + "}\n"
+        + json.dumps({"title": "Also fine", "body": "Fine."}) + "\n"
+    )  # fmt: skip
+    report = import_articles(source)
+    assert sorted(report.created) == ["also-fine", "fine"]
+    assert report.skipped == [("line 2", "invalid JSON: nested too deeply")]
+    folder = tmp_path / "md"
+    folder.mkdir()
+    (folder / "deep.md").write_text(
+        "---\ntitle: Deep\ntags: " + "[" * 100_000 + "]" * 100_000 + "\n---\nBody.\n"
+    )
+    assert import_articles(folder).created == ["deep"]  # the odd tags line is read as text

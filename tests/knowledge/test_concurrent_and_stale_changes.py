@@ -1,0 +1,146 @@
+"""Two people at once on one article: an editor publishing (or verifying) from a page loaded before the
+author's last change, two votes at the same moment, a double-clicked Save on a new article; and a
+verification that no longer vouches for rewritten words."""
+
+import re
+import threading
+
+import pytest
+from django.contrib.messages import get_messages
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.urls import reverse
+
+from knowledge import services
+from knowledge.models import Article, ArticleFeedback
+from tests.factories import TeamFactory, make_agent, make_article, make_supervisor
+
+pytestmark = pytest.mark.django_db
+
+
+def posted_loaded_at(page) -> str:
+    return re.search(r'name="loaded_at" value="([^"]+)"', page.content.decode()).group(1)
+
+
+@pytest.mark.parametrize("action", ["publish", "draft"])
+def test_an_editor_acting_on_a_page_older_than_the_authors_last_change_is_refused(client, action):
+    author = make_agent(TeamFactory())
+    editor = make_supervisor(TeamFactory())
+    article = services.article_create(title="Refunds", body="Refunds take 5 days.", actor=author)
+    services.article_submit_for_review(article, actor=author)
+    client.force_login(editor)
+    page = client.get(reverse("knowledge:manage_edit", args=[article.slug]))
+    assert "Refunds take 5 days." in page.content.decode()
+    # While the editor reads it, the author (who may edit an article in review) rewrites it.
+    services.article_update(article, body="Refunds are instant; send your card number to me.", actor=author)
+    response = client.post(
+        reverse("knowledge:manage_action", args=[article.slug, action]), {"loaded_at": posted_loaded_at(page)}
+    )
+    assert response.status_code == 302
+    assert Article.objects.get(pk=article.pk).status == Article.Status.REVIEW
+    notes = [str(message) for message in get_messages(response.wsgi_request)]
+    assert notes == [services.STALE_ARTICLE]
+    # Reloaded, the editor sees the new words and may act on them.
+    page = client.get(reverse("knowledge:manage_edit", args=[article.slug]))
+    client.post(
+        reverse("knowledge:manage_action", args=[article.slug, action]), {"loaded_at": posted_loaded_at(page)}
+    )
+    assert Article.objects.get(pk=article.pk).status != Article.Status.REVIEW
+
+
+def test_a_mangled_page_time_is_refused_as_stale(client):
+    editor = make_supervisor(TeamFactory())
+    article = make_article(title="Refunds", status="review")
+    client.force_login(editor)
+    client.post(
+        reverse("knowledge:manage_action", args=[article.slug, "publish"]), {"loaded_at": "yesterday"}
+    )
+    assert Article.objects.get(pk=article.pk).status == Article.Status.REVIEW
+
+
+def test_rewriting_a_verified_article_drops_its_verification():
+    editor = make_supervisor(TeamFactory())
+    article = make_article(title="Reset the router", body="Hold the reset button for 10 seconds.")
+    services.article_verify(article, actor=editor)
+    services.article_update(article, tags="router, wifi", actor=editor)  # not the words: it stays
+    assert Article.objects.get(pk=article.pk).verified_at is not None
+    services.article_archive(article, actor=editor)
+    services.article_return_to_draft(article, actor=editor)
+    services.article_update(article, body="Unplug the router and wait a minute.", actor=editor)
+    services.article_publish(article, actor=editor)
+    article.refresh_from_db()
+    assert (article.verified_at, article.verified_by) == (None, None)
+
+
+def test_verifying_from_a_page_older_than_the_last_change_is_refused():
+    editor = make_supervisor(TeamFactory())
+    article = make_article(title="Reset the router", body="Hold the button.")
+    loaded_at = article.updated_at
+    services.article_update(article, body="Hold the button for ten seconds.", actor=editor)
+    with pytest.raises(ValidationError):
+        services.article_verify(article, actor=editor, loaded_at=loaded_at)
+    assert Article.objects.get(pk=article.pk).verified_at is None
+
+
+def run_while_another_transaction_waits(first, second) -> None:
+    """`first` runs in another connection and holds its transaction open while `second` starts here;
+    it commits half a second later, while `second` waits on the lock `first` holds."""
+    done, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        try:
+            with transaction.atomic():
+                first()
+                done.set()
+                release.wait(timeout=5)
+        finally:
+            connection.close()
+
+    other = threading.Thread(target=hold)
+    other.start()
+    assert done.wait(timeout=10)
+    threading.Timer(0.5, release.set).start()
+    try:
+        second()
+    finally:
+        other.join()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_visitors_voting_at_once_are_both_counted():
+    article = make_article(title="Concurrent votes", body="Body.")
+    run_while_another_transaction_waits(
+        lambda: services.article_vote(article, helpful=True, session_key="first-session"),
+        lambda: services.article_vote(article, helpful=True, session_key="second-session"),
+    )
+    article.refresh_from_db()
+    assert ArticleFeedback.objects.filter(article=article, helpful=True).count() == 2
+    assert article.helpful_count == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_double_clicked_save_of_a_new_article_takes_the_next_address_not_a_server_error():
+    editor = make_supervisor(TeamFactory())
+    run_while_another_transaction_waits(
+        lambda: services.article_create(title="Printer setup", body="First.", actor=editor),
+        lambda: services.article_create(title="Printer setup", body="Second.", actor=editor),
+    )
+    assert sorted(Article.objects.values_list("slug", flat=True)) == ["printer-setup", "printer-setup-2"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_chosen_address_taken_meanwhile_is_refused_with_a_reason():
+    editor = make_supervisor(TeamFactory())
+    refused = []
+
+    def second() -> None:
+        try:
+            services.article_create(title="Printer", body="Second.", slug="printers", actor=editor)
+        except ValidationError as error:
+            refused.append(error.message_dict)
+
+    run_while_another_transaction_waits(
+        lambda: services.article_create(title="Printer", body="First.", slug="printers", actor=editor), second
+    )
+    assert refused == [{"slug": ["Another article already uses the address 'printers'."]}]
+    assert Article.objects.count() == 1
