@@ -3,16 +3,15 @@ author's last change, two votes at the same moment, a double-clicked Save on a n
 verification that no longer vouches for rewritten words."""
 
 import re
-import threading
 
 import pytest
 from django.contrib.messages import get_messages
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
 from django.urls import reverse
 
 from knowledge import services
 from knowledge.models import Article, ArticleFeedback
+from tests.concurrency import run_while_another_transaction_waits
 from tests.factories import TeamFactory, make_agent, make_article, make_supervisor
 
 pytestmark = pytest.mark.django_db
@@ -80,30 +79,6 @@ def test_verifying_from_a_page_older_than_the_last_change_is_refused():
     with pytest.raises(ValidationError):
         services.article_verify(article, actor=editor, loaded_at=loaded_at)
     assert Article.objects.get(pk=article.pk).verified_at is None
-
-
-def run_while_another_transaction_waits(first, second) -> None:
-    """`first` runs in another connection and holds its transaction open while `second` starts here;
-    it commits half a second later, while `second` waits on the lock `first` holds."""
-    done, release = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        try:
-            with transaction.atomic():
-                first()
-                done.set()
-                release.wait(timeout=5)
-        finally:
-            connection.close()
-
-    other = threading.Thread(target=hold)
-    other.start()
-    assert done.wait(timeout=10)
-    threading.Timer(0.5, release.set).start()
-    try:
-        second()
-    finally:
-        other.join()
 
 
 @pytest.mark.django_db(transaction=True)
