@@ -4,6 +4,7 @@ site's own password page (sent to the profile's)."""
 from typing import Any
 
 from axes.models import AccessAttempt
+from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
@@ -309,8 +310,21 @@ class RoleAssignmentAdmin(RoleChangeAuditMixin, AuditedModelAdmin):
         super().save_model(request, obj, form, change)
 
 
+class InvitationAdminForm(forms.ModelForm):
+    def clean_max_uses(self) -> int:
+        # "uses" is read-only here, so the form's own check of invitation_uses_limit skips it.
+        max_uses = self.cleaned_data["max_uses"]
+        if self.instance.pk is not None and max_uses < self.instance.uses:
+            raise forms.ValidationError(
+                f"This code has been used {self.instance.uses} times already; "
+                "allow at least that many, or untick “Active” to stop further sign-ups."
+            )
+        return max_uses
+
+
 @admin.register(Invitation)
 class InvitationAdmin(AuditedModelAdmin):
+    form = InvitationAdminForm
     list_display = ("code", "organization", "email", "uses", "max_uses", "expires_at", "is_active")
     list_filter = ("is_active", "organization")
     search_fields = ("code", "email", "organization__name")
@@ -332,7 +346,7 @@ def locked_addresses(users) -> list[str]:
         recent.filter(ip_address__in=tried_from)
         .values("ip_address")
         .annotate(failures=Sum("failures_since_start"))
-        .filter(failures__gte=settings.AXES_FAILURE_LIMIT)
+        .filter(failures__gte=settings.AXES_IP_FAILURE_LIMIT)
     )
     return sorted(row["ip_address"] for row in locked)
 

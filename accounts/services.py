@@ -19,6 +19,7 @@ from accounts import lockouts, rbac, roles
 from accounts.backends import lockout_username
 from accounts.models import Invitation, Organization, RoleAssignment, User, UserSession
 from audit.models import AuditEvent
+from helpdesk.client_ip import address_key
 
 INVITATION_UNKNOWN = "This invitation code is not valid."
 INVITATION_INACTIVE = "This invitation is no longer active."
@@ -251,6 +252,9 @@ def user_password_reset(user: User, *, actor: User) -> User:
     if user.status == User.Status.PENDING:
         user_activate(user, actor=actor)
     user_email_verify(user, actor=actor)
+    # Activation may have verified the address already (user_email_verify then has nothing to do): an
+    # organisation that registered the domain since the account was made takes it in either way.
+    _organization_join_by_domain(user, actor=actor)
     return user_password_changed(user, actor=actor, keep_session_key=None)
 
 
@@ -270,7 +274,7 @@ def ip_unlock(ip_address: str, *, actor: User | None) -> int:
     out everyone at that address, and unlocking one account does not lift that). Returns how many
     attempt records were removed."""
     try:
-        address = str(ipaddress.ip_address(ip_address.strip()))
+        address = address_key(str(ipaddress.ip_address(ip_address.strip())))  # as lockouts count it
     except ValueError:
         # Never an empty filter: axes' reset without an address would forget every attempt everywhere.
         raise ValidationError({"ip_address": IP_ADDRESS_INVALID.format(value=ip_address)}) from None
@@ -301,10 +305,17 @@ def _attempts_forget(
 def suspensions_lift_expired(now: datetime | None = None) -> int:
     """Turn suspensions whose end has passed back into active accounts (they already act as active)."""
     now = now or timezone.now()
-    expired = User.objects.filter(status=User.Status.SUSPENDED, suspended_until__lte=now)
-    for user in expired:
-        user_activate(user, actor=None)
-    return len(expired)
+    ended = User.objects.filter(status=User.Status.SUSPENDED, suspended_until__lte=now)
+    lifted = 0
+    for pk in list(ended.values_list("pk", flat=True)):
+        with transaction.atomic():
+            # Read again under the row lock: an administrator may have suspended them anew (for good,
+            # say) since the list was read, and that suspension must hold.
+            user = ended.select_for_update().filter(pk=pk).first()
+            if user is not None:
+                user_activate(user, actor=None)
+                lifted += 1
+    return lifted
 
 
 @transaction.atomic

@@ -12,6 +12,7 @@ from django_tasks_db.admin import DBTaskResultAdmin
 from django_tasks_db.models import DBTaskResult
 
 from helpdesk import services
+from helpdesk.forms import JSON_NUL, json_has_nul
 from helpdesk.models import PeriodicTaskRun, SiteConfiguration
 
 
@@ -30,14 +31,18 @@ class ChangeList(main.ChangeList):
 
 
 class JSONFormField(forms.JSONField):
-    """JSON nested deeper than the parser goes is invalid JSON (a form error), not a server error."""
+    """JSON nested deeper than the parser goes, or holding a NUL character that PostgreSQL refuses, is a
+    form error, not a server error."""
 
     def to_python(self, value):
         try:
-            return super().to_python(value)
+            converted = super().to_python(value)
         except RecursionError:
             invalid = self.error_messages["invalid"]
             raise ValidationError(invalid, code="invalid", params={"value": value}) from None
+        if json_has_nul(converted):
+            raise ValidationError(JSON_NUL, code="invalid")
+        return converted
 
     def bound_data(self, data, initial):
         try:
@@ -53,6 +58,12 @@ class OddInputAdminMixin:
 
     def get_changelist(self, request, **kwargs):
         return ChangeList
+
+    def get_search_results(self, request, queryset, search_term):
+        # The list page is guarded by ChangeList; the autocomplete view searches on its own.
+        if "\x00" in search_term:
+            return queryset.none(), False
+        return super().get_search_results(request, queryset, search_term)
 
 
 class KeepInUseMixin:

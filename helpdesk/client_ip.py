@@ -16,3 +16,25 @@ def client_ip(request: HttpRequest) -> str | None:
         except ValueError:
             pass
     return request.META.get("REMOTE_ADDR") or None
+
+
+def address_key(address: str | None) -> str | None:
+    """The address rate limits and sign-in lockouts count under: an IPv6 client by its /64 network (a
+    home or a server is given a whole /64, so a count per address would limit nothing), an IPv4-mapped
+    one as its IPv4 address, IPv4 as it is."""
+    if not address:
+        return address
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if ip.version == 6:
+        if ip.ipv4_mapped:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network((ip, 64), strict=False).network_address)
+    return str(ip)
+
+
+def client_network(request: HttpRequest) -> str | None:
+    """client_ip() as rate limits and lockouts count it (address_key)."""
+    return address_key(client_ip(request))

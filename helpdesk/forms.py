@@ -21,3 +21,17 @@ def parse_id(text: str | None) -> int | None:
     int() refuses it) and small enough for a bigint column."""
     text = (text or "").strip()
     return int(text) if text.isascii() and text.isdigit() and len(text) < 19 else None
+
+
+JSON_NUL = "Text in JSON cannot hold a NUL character (\\u0000)."
+
+
+def json_has_nul(value) -> bool:
+    """Whether a JSON value holds a NUL character in any key or string: PostgreSQL's jsonb refuses one."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(json_has_nul(key) or json_has_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(json_has_nul(item) for item in value)
+    return False

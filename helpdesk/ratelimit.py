@@ -22,7 +22,7 @@ from django.shortcuts import render
 from django.template.defaultfilters import pluralize
 
 from accounts.models import email_key
-from helpdesk.client_ip import client_ip
+from helpdesk.client_ip import client_network
 from helpdesk.models import RateLimitCounter
 
 logger = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ def rate_limited(
     if not settings.RATE_LIMITS_ENABLED:
         return None
     ip_rate, account_rate = settings.RATE_LIMITS[scope]
-    checks = [(f"{scope}:ip:{client_ip(request) or ''}", ip_rate)] if per_ip else []
+    checks = [(f"{scope}:ip:{client_network(request) or ''}", ip_rate)] if per_ip else []
     account_key = account(request)
     if account_key:
         checks.append((f"{scope}:account:{account_key}", account_rate))

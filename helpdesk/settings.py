@@ -152,7 +152,7 @@ AXES_USERNAME_FORM_FIELD = "username"
 AXES_USERNAME_CALLABLE = "accounts.backends.lockout_username"
 AXES_ENABLE_ADMIN = False
 AXES_VERBOSE = False
-AXES_CLIENT_IP_CALLABLE = "helpdesk.client_ip.client_ip"
+AXES_CLIENT_IP_CALLABLE = "helpdesk.client_ip.client_network"  # IPv6 by its /64
 # django-axes' database handler with every lifted lockout audited, `manage.py axes_reset` and its kin too.
 AXES_HANDLER = "accounts.lockouts.AuditedAxesHandler"
 # Rate limits (helpdesk/ratelimit.py): scope → (per IP, per account), "count/period" with s, m, h, d.

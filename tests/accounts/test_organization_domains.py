@@ -12,6 +12,7 @@ from accounts.models import User
 from helpdesk.services import site_configuration_update
 from tests.factories import OrganizationFactory, make_customer
 from tickets.models import Ticket
+from tickets.services import anonymous_requester
 
 pytestmark = pytest.mark.django_db
 
@@ -60,3 +61,16 @@ def test_a_customer_of_another_organisation_stays_where_they_are():
     customer = make_customer(globex, email="consultant@acme.example")
     services.user_email_verify(customer, actor=customer)
     assert User.objects.get(pk=customer.pk).organization == globex
+
+
+def test_a_pending_account_claimed_by_a_password_reset_joins_the_domain_registered_since():
+    site_configuration_update(changes={"anonymous_submission": True}, actor=None)
+    pending = anonymous_requester(email="carol@newco.example", name="Carol")
+    assert pending.status == User.Status.PENDING and pending.organization is None
+    newco = OrganizationFactory(email_domains=["newco.example"])  # registered after the request
+    pending.set_password("a-long-passphrase-9")
+    pending.save()
+    services.user_password_reset(pending, actor=pending)  # what PasswordResetConfirmView runs
+    pending.refresh_from_db()
+    assert pending.status == User.Status.ACTIVE and pending.email_verified_at is not None
+    assert pending.organization == newco

@@ -75,3 +75,30 @@ def test_assigning_a_role_records_whether_it_was_held_and_until_when(clock):
         "role": ["Agent", "Agent"],
         "expires_at": [as_stored(until), None],
     }
+
+
+def test_lifting_ended_suspensions_leaves_one_renewed_meanwhile(monkeypatch):
+    """The job lists ended suspensions, then lifts them one by one: an administrator suspending one of
+    them again (for good) in between must not be undone."""
+    admin = make_administrator()
+    first, second = make_customer(), make_customer()
+    past = timezone.now() - timedelta(minutes=1)
+    for user in (first, second):
+        services.user_suspend(user, until=past, reason="Cooling off", actor=admin)
+    real_activate = services.user_activate
+
+    def activate_while_an_administrator_acts(user, *, actor):
+        if user.pk == first.pk:  # another request, committed between the job's read and its writes
+            services.user_suspend(User.objects.get(pk=second.pk), until=None, reason="Fraud", actor=admin)
+        return real_activate(user, actor=actor)
+
+    monkeypatch.setattr(services, "user_activate", activate_while_an_administrator_acts)
+    assert services.suspensions_lift_expired() == 1
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.status == User.Status.ACTIVE
+    assert (second.status, second.suspended_until, second.suspension_reason) == (
+        User.Status.SUSPENDED,
+        None,
+        "Fraud",
+    )

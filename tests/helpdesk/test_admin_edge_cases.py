@@ -5,18 +5,22 @@ rows."""
 import pytest
 from django.contrib import admin
 from django.contrib.auth.models import Group
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django_tasks_db.models import DBTaskResult
 
 from accounts import services as account_services
-from accounts.models import Team, User
+from accounts.models import Invitation, Organization, Team, User
 from audit.models import AuditEvent
 from audit.recorder import verify_chain
 from helpdesk.admin import ChangeList
+from helpdesk.forms import JSON_NUL
+from helpdesk.models import SiteConfiguration
 from knowledge.models import Category
 from tests.factories import (
+    InvitationFactory,
     OrganizationFactory,
     TeamFactory,
     TicketFormFactory,
@@ -260,3 +264,53 @@ def test_a_ticket_change_page_costs_the_same_for_2_or_20_messages(
     for number in range(18):
         ticket_services.ticket_reply(ticket, body=f"Reply {number}", actor=make_agent(team))
     queries_for(django_assert_max_num_queries, admin_client, url, len(few.captured_queries))
+
+
+@pytest.fixture
+def superuser_client(client):
+    client.force_login(make_administrator(is_superuser=True))
+    return client
+
+
+def test_lowering_an_invitations_max_uses_below_its_uses_is_a_form_error(superuser_client):
+    invitation = InvitationFactory(max_uses=5)
+    Invitation.objects.filter(pk=invitation.pk).update(uses=3)
+    data = {
+        "organization": invitation.organization_id, "code": invitation.code, "email": "",
+        "max_uses": "1", "expires_at_0": "", "expires_at_1": "", "is_active": "on",
+    }  # fmt: skip
+    response = superuser_client.post(reverse("admin:accounts_invitation_change", args=[invitation.pk]), data)
+    assert response.status_code == 200
+    assert "used 3 times already" in str(response.context["adminform"].form.errors["max_uses"])
+    invitation.refresh_from_db()
+    assert invitation.max_uses == 5
+
+
+def test_json_holding_a_nul_character_is_a_form_error(superuser_client):
+    configuration = SiteConfiguration.objects.get_current()
+    url = reverse("admin:helpdesk_siteconfiguration_change", args=[configuration.pk])
+    form = superuser_client.get(url).context["adminform"].form
+    data = {name: "" if form[name].value() is None else form[name].value() for name in form.fields}
+    data = {name: value for name, value in data.items() if value is not False}  # unticked boxes are not sent
+    data["custom_settings"] = '{"greeting": "a\\u0000b"}'
+    response = superuser_client.post(url, data)
+    assert response.status_code == 200
+    assert JSON_NUL in str(response.context["adminform"].form.errors["custom_settings"])
+    organization = OrganizationFactory()
+    data = {"name": organization.name, "slug": organization.slug, "email_domains": '["acme.example"]',
+            "settings": '{"x\\u0000": 1}', "is_active": "on"}  # fmt: skip
+    url = reverse("admin:accounts_organization_change", args=[organization.pk])
+    response = superuser_client.post(url, data)
+    assert response.status_code == 200 and "settings" in response.context["adminform"].form.errors
+    assert Organization.objects.get(pk=organization.pk).settings == {}
+
+
+def test_the_site_config_command_refuses_a_nul_character_with_a_message():
+    with pytest.raises(CommandError, match="NUL"):
+        call_command("site_config", "set", "custom.greeting", '"a\\u0000b"')
+
+
+def test_an_autocomplete_search_with_a_nul_byte_finds_nothing(superuser_client):
+    params = {"app_label": "accounts", "model_name": "roleassignment", "field_name": "user", "term": "a\x00b"}
+    response = superuser_client.get(reverse("admin:autocomplete"), params)
+    assert response.status_code == 200 and response.json()["results"] == []

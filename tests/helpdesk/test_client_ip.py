@@ -4,7 +4,7 @@ audit events, rate limits and lockouts alike."""
 import pytest
 from django.test import RequestFactory
 
-from helpdesk.client_ip import client_ip
+from helpdesk.client_ip import address_key, client_ip, client_network
 
 pytestmark = pytest.mark.django_db
 
@@ -41,3 +41,17 @@ def test_rate_limits_and_audit_use_it(settings, client):
     ]
     assert codes == [422, 422, 422, 422, 429]  # two clients behind one proxy, two attempts each
     assert AuditEvent.objects.filter(action="login_failed", ip="203.0.113.1").exists()
+
+
+@pytest.mark.parametrize(
+    ("address", "counted_as"),
+    [
+        ("203.0.113.7", "203.0.113.7"),
+        ("2001:db8:1:2:aaaa:bbbb:cccc:dddd", "2001:db8:1:2::"),  # one host's /64: one counter
+        ("::ffff:203.0.113.7", "203.0.113.7"),
+        ("not-an-address", "not-an-address"),
+    ],
+)
+def test_limits_and_lockouts_count_an_ipv6_client_by_its_network(address, counted_as):
+    assert address_key(address) == counted_as
+    assert client_network(RequestFactory().get("/", REMOTE_ADDR=address)) == counted_as

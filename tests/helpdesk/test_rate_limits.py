@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from accounts.models import User
 from helpdesk.ratelimit import parse_rate
+from helpdesk.services import site_configuration_update
 from tests.factories import make_customer
 from tickets.models import Ticket
 
@@ -136,3 +137,17 @@ def test_guessing_the_current_password_on_the_profile_is_limited_but_saving_the_
     assert client.post(profile, guess).status_code == 429
     save = {"save_profile": "1", "name": "Renamed", "timezone": "UTC"}
     assert [client.post(profile, save).status_code for _ in range(3)] == [302, 302, 302]
+
+
+def test_a_per_ip_limit_counts_an_ipv6_network_not_each_address(settings):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "signup": ("2/h", "100/h")}
+    site_configuration_update(changes={"open_signup": True}, actor=None)
+    answers = []
+    for n in range(1, 5):
+        data = {"name": "Bot", "email": f"bot{n}@example.org", "password": "a-long-passphrase-9"}
+        client = Client(REMOTE_ADDR=f"2001:db8:1:2::{n}")  # a new address of one /64 each time
+        answers.append(client.post(reverse("accounts:signup"), data).status_code)
+    assert answers == [302, 302, 429, 429]
+    other_network = Client(REMOTE_ADDR="2001:db8:1:3::1")
+    data = {"name": "Neighbour", "email": "neighbour@example.org", "password": "a-long-passphrase-9"}
+    assert other_network.post(reverse("accounts:signup"), data).status_code == 302
