@@ -81,7 +81,7 @@ class TicketQueueFilter(django_filters.FilterSet):
     organization = django_filters.ModelChoiceFilter(
         queryset=Organization.objects.all(), empty_label="Any organisation"
     )
-    tag = django_filters.CharFilter(field_name="tags__name", label="Tag", max_length=50)
+    tag = django_filters.CharFilter(label="Tag", max_length=50, method="filter_tag")
     channel = django_filters.ChoiceFilter(choices=Channel.choices, empty_label="Any channel")
     created = django_filters.DateFromToRangeFilter(
         field_name="created_at", widget=django_filters.widgets.DateRangeWidget(attrs={"type": "date"})
@@ -109,6 +109,10 @@ class TicketQueueFilter(django_filters.FilterSet):
                     if value not in kept
                 ]
                 data.setlist(name, kept)
+            assignee = data.get("assignee", "").strip()
+            if assignee and assignee not in ("me", "none") and parse_id(assignee) is None:
+                self.dropped.append(f"Assignee “{assignee}” is not “me”, “none” or a person.")
+                data.pop("assignee")
         super().__init__(data, queryset, request=request, **kwargs)
         self.user = user
         self.filters["team"].queryset = Team.objects.filter(pk__in=rbac.workable_team_ids(user))
@@ -143,6 +147,11 @@ class TicketQueueFilter(django_filters.FilterSet):
         return (
             queryset.filter(team_id__in=rbac.workable_team_ids(self.user)) if value == "teams" else queryset
         )
+
+    def filter_tag(self, queryset: QuerySet[Ticket], name: str, value: str) -> QuerySet[Ticket]:
+        # As tags are stored (services.clean_tag_names): "VIP" and "big  Customer" find "vip", "big customer".
+        value = " ".join(value.split()).lower()
+        return queryset.filter(tags__name=value) if value else queryset
 
     def filter_assignee(self, queryset: QuerySet[Ticket], name: str, value: str) -> QuerySet[Ticket]:
         if value == "me":

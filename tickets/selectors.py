@@ -277,11 +277,10 @@ def ticket_queue_page(user: User, params: QueryDict, *, changed: object = None) 
     """One page of the queue `params` ask for; its count as queue_counts caches them (see `changed`)."""
     filterset, tickets, sort = queue_queryset(user, params)
     tickets = tickets.select_related(*QUEUE_JOINS).only(*QUEUE_COLUMNS)
-    # Filter keys and values decide the count; paging and sorting do not.
+    # Filter keys and values decide the count; paging and sorting do not. A key's values keep their
+    # order: the filter reads the last of a repeated one ("assignee=me&assignee=none" is unassigned).
     filters = tuple(
-        sorted(
-            (key, value) for key, values in params.lists() for value in values if key not in ("page", "sort")
-        )
+        sorted((key, tuple(values)) for key, values in params.lists() if key not in ("page", "sort"))
     )
     question = (filters, changed)
     rows = tickets
@@ -407,10 +406,12 @@ def queue_choices(user: User) -> dict[str, list[Choice]]:
 
     def compute() -> dict[str, list[Choice]]:
         teams = rbac.workable_team_ids(user)
+        # One read for both menus: a ticket moves to any team that works tickets; the filter offers
+        # the agent's own.
+        rows = list(Team.objects.filter(Q(pk__in=teams) | Q(is_active=True)).order_by("name"))
         return {
-            "teams": choices(Team.objects.filter(pk__in=teams)),
-            # A ticket moves to any team that works tickets; the filter offers the agent's own.
-            "move_teams": choices(Team.objects.filter(is_active=True).order_by("name")),
+            "teams": choices(team for team in rows if team.pk in teams),
+            "move_teams": choices(team for team in rows if team.is_active),
             "agents": choices(agents_in_teams(teams)),
             "organizations": choices(
                 Organization.objects.filter(is_active=True).only("name").order_by("name")

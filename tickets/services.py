@@ -20,7 +20,7 @@ from django.utils import timezone
 
 import audit
 from accounts import rbac
-from accounts.models import Team, TeamMember, User, validate_ascii_email
+from accounts.models import Team, User, validate_ascii_email
 from helpdesk.markdown import render_markdown
 from helpdesk.models import Priority, SiteConfiguration
 from knowledge.services import articles_check_public_links, articles_count_uses
@@ -532,7 +532,9 @@ def ticket_merge(
     if source.requester_id != into.requester_id:
         raise TicketNotAllowed(MERGE_OTHER_REQUESTER)
     moved = TicketMessage.objects.filter(ticket=source).update(ticket=into)
+    tags_before = sorted(into.tags.values_list("name", flat=True))
     into.tags.add(*source.tags.all())
+    tags_after = sorted(into.tags.values_list("name", flat=True))
     old_status = source.status
     source.merged_into = into
     source.status = Status.CLOSED
@@ -541,6 +543,8 @@ def ticket_merge(
     _activity(source, actor, TicketActivity.Action.STATUS, "status", old_status, Status.CLOSED)
     _activity(into, actor, TicketActivity.Action.MERGE, "merged_from", None,
               {"ticket": source.reference, "messages": moved})  # fmt: skip
+    if tags_after != tags_before:
+        _activity(into, actor, TicketActivity.Action.TAGS, "tags", tags_before, tags_after)
     _save(source, actor, ["merged_into", "status", "closed_at"])
     _save(into, actor, [])
     return into
@@ -585,7 +589,7 @@ def ticket_update_fields(
             "custom_fields": TicketActivity.Action.CUSTOM_FIELDS,
         }.get(name, TicketActivity.Action.FIELDS)
         _activity(ticket, actor, action, name, _shown(old), _shown(value))
-        if name == "team" and ticket.assignee_id and not _works_team(ticket.assignee_id, value):
+        if name == "team" and ticket.assignee_id and not _works_team(ticket.assignee, value):
             # The new team's unassigned queue is where it should show up, not an outsider's own list.
             _activity(ticket, actor, TicketActivity.Action.ASSIGNEE, "assignee", str(ticket.assignee), None)
             ticket.assignee, ticket.assignee_seen_at = None, None
@@ -595,8 +599,9 @@ def ticket_update_fields(
     return ticket
 
 
-def _works_team(user_id: int, team: Team | None) -> bool:
-    return team is not None and TeamMember.objects.filter(team=team, user_id=user_id).exists()
+def _works_team(user: User, team: Team | None) -> bool:
+    """Whether `user` works `team`'s queue: a member, a team grant, or an administrator."""
+    return team is not None and team.pk in rbac.workable_team_ids(user)
 
 
 def _shown(value: Any) -> Any:

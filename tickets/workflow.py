@@ -39,6 +39,10 @@ OPEN_STATUSES = frozenset({Status.NEW, Status.OPEN, Status.PENDING, Status.ON_HO
 SOLVED_STATUSES = frozenset({Status.RESOLVED, Status.CLOSED})
 
 
+# Statuses a ticket can be moved to at all (none goes back to New): what a bulk action offers.
+REACHABLE: frozenset[str] = frozenset().union(*TRANSITIONS.values())
+
+
 def allowed_transitions(status: str, *, by_customer: bool) -> frozenset[str]:
     table = CUSTOMER_TRANSITIONS if by_customer else TRANSITIONS
     return table[status]

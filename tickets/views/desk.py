@@ -65,7 +65,10 @@ def queue(request: HttpRequest) -> HttpResponse:
         response["Cache-Control"] = "private, no-cache"
         response["Vary"] = "HX-Request, HX-Target, Cookie"
         if etag in request.headers.get("If-None-Match", ""):
-            return HttpResponseNotModified(headers={"ETag": etag})
+            # A 304 repeats the 200's caching headers (RFC 9110 §15.4.5): without them it would be
+            # stamped no-store, and the browser would drop the copy it just revalidated.
+            caching = {name: response[name] for name in ("ETag", "Cache-Control", "Vary")}
+            return HttpResponseNotModified(headers=caching)
         return response
     return render(request, QUEUE_TEMPLATE, context | _queue_page_extras(request))
 
@@ -73,10 +76,15 @@ def queue(request: HttpRequest) -> HttpResponse:
 def _queue_context(request: HttpRequest, params: QueryDict) -> dict:
     """What the queue table shows for the filter `params`."""
     changed = request.session.get(TICKETS_CHANGED)
+    query = params.urlencode()
     return {
         "queue": selectors.ticket_queue_page(request.user, params, changed=changed),
         "sort_labels": SORT_LABELS,
-        "current_query": params.urlencode(),
+        "current_query": query,
+        # Links, the refresh and the bulk form's way back name the queue itself: the page may be served
+        # at another address (a refused "save this view" answers at /desk/views/, which takes POST only).
+        "queue_params": params,
+        "queue_url": reverse("tickets:desk_queue") + (f"?{query}" if query else ""),
         # The views beside the table: a full page shows them, and every table fragment refreshes them.
         "counts": selectors.queue_counts(request.user, changed=changed),
         "built_in_views": selectors.built_in_views(),
@@ -89,7 +97,7 @@ def _queue_page_extras(request: HttpRequest) -> dict:
     may = services.staff_permissions(request.user)
     return {
         "may": may,
-        "bulk_statuses": _statuses_offered(Status.values, may),
+        "bulk_statuses": _statuses_offered(workflow.REACHABLE, may),
         **selectors.queue_choices(request.user),
         "statuses": Status.choices,
         "priorities": Priority.choices,
@@ -395,7 +403,7 @@ def workspace_update(request: HttpRequest, number: str) -> HttpResponse:
         messages.error(request, error)
     else:
         messages.success(request, "Saved.")
-    return redirect(_workspace_url(ticket, queue_query))
+    return redirect(_workspace_after_work(request, ticket))
 
 
 def _typed_edit(ticket: Ticket, field: str, value: str, data: QueryDict) -> dict:
