@@ -77,7 +77,7 @@ def pending_sign_in(request: HttpRequest) -> str | None:
     return f"user-{pending['user']}" if pending else None
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 @rate_limit("two_factor", account=pending_sign_in)
 def two_factor_verify(request: HttpRequest) -> HttpResponse:
     """The second step of signing in for accounts with two-factor sign-in."""
@@ -109,7 +109,7 @@ def asks_current_password(request: HttpRequest) -> bool:
 
 
 @login_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 # The current password is asked before the second factor goes on or off: a stolen session must not guess it
 # freely (the limit of the password change on the profile, which asks for it too).
 @rate_limit("password_change", when=asks_current_password)
@@ -203,7 +203,7 @@ class PasswordResetConfirmView(UnprocessableOnInvalid, auth_views.PasswordResetC
         return response
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 @rate_limit("signup", account=posted("email"))
 def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
@@ -258,7 +258,7 @@ def _linked_user(uidb64: str) -> User | None:
         return None
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def email_verify(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
     """The mailed link: GET shows a button, the POST it sends confirms the address (a link checker or a
     mail scanner opening the link changes nothing). Whoever holds a valid link reads that mailbox."""
@@ -284,7 +284,7 @@ def email_verify(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
 
 
 @login_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 @rate_limit("password_change", when=lambda request: "change_password" in request.POST)
 def profile(request: HttpRequest) -> HttpResponse:
     user: User = request.user

@@ -3,7 +3,7 @@
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from accounts.decorators import supervisor_required
 from audit import selectors
@@ -26,7 +26,7 @@ def _render_list(request: HttpRequest, params) -> HttpResponse:
 
 
 @supervisor_required
-@require_GET
+@require_safe
 def event_list(request: HttpRequest) -> HttpResponse:
     return _render_list(request, request.GET)
 

@@ -2,6 +2,7 @@
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.http import HttpRequest
 
 
 def add_service_errors(form: forms.Form, error: ValidationError, *, field_prefix: str = "") -> None:
@@ -35,3 +36,10 @@ def json_has_nul(value) -> bool:
     if isinstance(value, list):
         return any(json_has_nul(item) for item in value)
     return False
+
+
+def query_text(request: HttpRequest, name: str, *, limit: int) -> str:
+    """A text parameter of the query string, without NUL characters (PostgreSQL text cannot hold one,
+    so a NUL in a filter or a search would be a server error), cut to `limit`: a search too long or
+    holding a NUL still searches, for what it can."""
+    return request.GET.get(name, "").replace("\x00", "").strip()[:limit]

@@ -4,20 +4,20 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from helpdesk.middleware import site_configuration
 from tickets.models import TicketForm
 
 
-@require_GET
+@require_safe
 def home(request: HttpRequest) -> HttpResponse:
     may_submit = request.user.is_authenticated or site_configuration(request).anonymous_submission
     forms = TicketForm.objects.active_for(request.user) if may_submit else TicketForm.objects.none()
     return render(request, "helpdesk/home.html", {"forms": forms, "may_submit": may_submit})
 
 
-@require_GET
+@require_safe
 def admin_login(request: HttpRequest) -> HttpResponse:
     """/admin/login/ → the site's sign-in page, keeping where to go next. Someone already signed in who
     lands here has no admin access; sending them to sign in would bounce them straight back."""

@@ -10,9 +10,10 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadReque
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from accounts import rbac
+from helpdesk.forms import query_text
 from helpdesk.ratelimit import rate_limit, rate_limited
 from knowledge import services
 from knowledge.models import Article, ArticleFeedback, ArticleSlug, Category
@@ -27,13 +28,7 @@ VIEWED_SESSION_KEY = "kb_viewed"
 VIEWED_REMEMBERED = 200
 
 
-def query_text(request: HttpRequest, name: str, *, limit: int) -> str:
-    """A text parameter of the query string, without NUL characters: PostgreSQL text cannot hold one, so
-    a NUL in a filter or a search would be a server error."""
-    return request.GET.get(name, "").replace("\x00", "").strip()[:limit]
-
-
-@require_GET
+@require_safe
 def kb_home(request: HttpRequest) -> HttpResponse:
     listed = Article.objects.publicly_listed_to(request.user)
     staff = rbac.is_agent(request.user)
@@ -85,7 +80,7 @@ def _lists_any(listed, category: Category) -> bool:
     return listed.filter(category_id__in=subtree).exists()
 
 
-@require_GET
+@require_safe
 def category_detail(request: HttpRequest, slug: str) -> HttpResponse:
     category = get_object_or_404(Category.objects.select_related("parent"), slug=slug)
     listed = Article.objects.publicly_listed_to(request.user)
@@ -107,7 +102,7 @@ def category_detail(request: HttpRequest, slug: str) -> HttpResponse:
     )  # fmt: skip
 
 
-@require_GET
+@require_safe
 @rate_limit("search", methods=("GET",))
 def kb_search(request: HttpRequest) -> HttpResponse:
     query = query_text(request, "q", limit=300)
@@ -122,7 +117,7 @@ def kb_search(request: HttpRequest) -> HttpResponse:
     return response
 
 
-@require_GET
+@require_safe
 @rate_limit("search", methods=("GET",))
 def suggest(request: HttpRequest) -> HttpResponse:
     """Articles matching what a customer is typing as a ticket subject (htmx fragment)."""
@@ -157,7 +152,7 @@ def _vote_of(request: HttpRequest, article: Article) -> bool | None:
     return votes.values_list("helpful", flat=True).first()
 
 
-@require_GET
+@require_safe
 def article_detail(request: HttpRequest, slug: str) -> HttpResponse:
     article = _article_or_redirect(request, slug)
     if isinstance(article, HttpResponse):

@@ -9,15 +9,15 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from accounts.decorators import agent_required
+from helpdesk.forms import query_text
 from helpdesk.markdown import render_markdown
 from knowledge import services
 from knowledge.forms import ArticleForm
 from knowledge.models import Article
 from knowledge.search import search_articles
-from knowledge.views import query_text
 
 MANAGE_PAGE_SIZE = 50
 NOTHING_CHANGED = "Nothing changed: the article is as it was, so nothing was saved."
@@ -38,7 +38,7 @@ DRAFT_WAYS = {
 
 
 @agent_required
-@require_GET
+@require_safe
 def article_list(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
     query = query_text(request, "q", limit=200)
@@ -61,7 +61,7 @@ def article_list(request: HttpRequest) -> HttpResponse:
 
 
 @agent_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def article_edit(request: HttpRequest, slug: str | None = None) -> HttpResponse:
     """The editor. Its Preview button posts here too when htmx is off: the page comes back with the
     text as typed and its preview, and nothing is saved."""
@@ -203,7 +203,7 @@ def revision_restore(request: HttpRequest, slug: str, revision_id: int) -> HttpR
 
 
 @agent_required
-@require_GET
+@require_safe
 def article_picker(request: HttpRequest) -> HttpResponse:
     """Articles to link into a reply: buttons that insert a markdown link (see static/js/desk.js)."""
     hits = search_articles(request.user, query_text(request, "q", limit=300), limit=6)

@@ -82,7 +82,8 @@ def form_field(definition: dict) -> forms.Field:
     if kind == "email":
         return forms.EmailField(**common)
     if kind == "number":
-        return forms.DecimalField(max_digits=18, decimal_places=6, **common)
+        # Stored as a JSON number, read back as a float: 15 significant digits come back exactly as typed.
+        return forms.DecimalField(max_digits=15, decimal_places=6, **common)
     if kind == "date":
         return forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), **common)
     if kind == "checkbox":
@@ -129,6 +130,8 @@ def labelled_values(schema: list[dict], values: dict[str, Any]) -> list[tuple[st
             continue
         if isinstance(value, bool):
             value = "Yes" if value else "No"
+        elif isinstance(value, float):
+            value = format(Decimal(repr(value)), "f")  # 0.000001, not 1e-06
         elif isinstance(value, list):
             value = ", ".join(map(str, value))
         shown.append((definition["label"], str(value)))

@@ -49,10 +49,14 @@ TEAM_INACTIVE = "{team} no longer works tickets: choose another team."
 SAVED_VIEW_EXISTS = "You already have a view called “{name}”."
 ANONYMOUS_CLOSED = "Sign in to submit a request."
 SIGN_IN_TO_SUBMIT = "Sign in to submit a request with this e-mail address."
+SEND_AGAIN = (
+    "This form was already used to send another message. Check what you wrote below and send it again."
+)
 SUBMIT_AGAIN = (
     "This form was already used to send another request. Check what you wrote below and send it again."
 )
 NEWER_MESSAGE = "Support wrote to you since you opened this page: read their message, then choose again."
+NEWER_MESSAGE_OTHER = "A new message was added since you opened this page: read it, then choose again."
 TAG_INVALID = "Tags are at most 50 characters: letters, digits, spaces, - and _."
 BULK_TAG_MISSING = "Type the tag to add or remove."
 BULK_STALE = "It changed since your queue was loaded: look at it again, then choose what to do."
@@ -242,7 +246,9 @@ def ticket_create(
         subject=subject[:200],
         description=description,
         requester=requester,
-        organization=requester.organization,
+        # A follow-up stays with the organisation of the conversation it continues (whoever answers it:
+        # the requester since moved on, or the organisation's manager), where its managers follow it.
+        organization=follow_up_of.organization if follow_up_of is not None else requester.organization,
         # Every ticket lands in a team's queue when one can be named: agents see only their teams'.
         team=(team if staff_actor else None)
         or (form.default_team if form else None)
@@ -324,8 +330,19 @@ def ticket_reply(
     _require_visible(ticket, actor)
     ticket = _lock(ticket, expected_version)
     if submission_key is not None:
-        sent = TicketMessage.objects.filter(submission_key=submission_key, author=actor).first()
+        sent = (
+            TicketMessage.objects.filter(submission_key=submission_key, author=actor)
+            .select_related("ticket")
+            .first()
+        )
         if sent is not None:
+            # The same message sent again, here or where this ticket's replies go (merged, followed
+            # up): the first one stands. A form reused for other words or another ticket is refused.
+            answered_here = ticket.pk in (sent.ticket_id, sent.ticket.follow_up_of_id) or (
+                sent.ticket_id == ticket.merged_into_id
+            )
+            if sent.body != body or not answered_here:
+                raise ValidationError({"body": SEND_AGAIN})
             sent.repeated_submission = True
             return sent
     as_staff = _acts_as_staff(ticket, actor)
@@ -467,9 +484,10 @@ def ticket_transition(
     if as_staff:
         _require_permission_to_close(ticket, actor, status)
     else:
-        public = ticket.messages.filter(is_internal=False)
-        if seen_message is not None and public.filter(pk__gt=seen_message).exists():
-            raise StaleTicket(NEWER_MESSAGE)
+        # Someone else wrote since the page was loaded (their own message from another tab is no news).
+        newer = ticket.messages.filter(is_internal=False, pk__gt=seen_message or 0).exclude(author=actor)
+        if seen_message is not None and (writers := set(newer.values_list("from_staff", flat=True))):
+            raise StaleTicket(NEWER_MESSAGE if True in writers else NEWER_MESSAGE_OTHER)
         if ticket.status == status:
             return ticket
     changed = _apply_transition(ticket, status, actor=actor, by_customer=not as_staff)

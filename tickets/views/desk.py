@@ -10,7 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModif
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.decorators import agent_required
@@ -54,7 +54,7 @@ def changes_tickets(view):
 
 
 @agent_required
-@require_GET
+@require_safe
 def queue(request: HttpRequest) -> HttpResponse:
     context = _queue_context(request, request.GET)
     if request.htmx and request.htmx.target == "queue-table":
@@ -201,7 +201,7 @@ def _workspace_context(request: HttpRequest, ticket: Ticket, **extra) -> dict:
     workspace = selectors.ticket_workspace(
         request.user, ticket, full_thread=request.GET.get("thread") == "all"
     )
-    source = request.GET if request.method == "GET" else request.POST
+    source = request.POST if request.method == "POST" else request.GET
     queue_query = source.get("queue", "")
     may = services.staff_permissions(request.user, ticket)
     previous, following = None, None
@@ -239,7 +239,7 @@ def _statuses_offered(statuses, may: services.StaffPermissions) -> list[tuple[st
 
 
 @agent_required
-@require_GET
+@require_safe
 def workspace(request: HttpRequest, number: str) -> HttpResponse:
     ticket = _workspace_ticket(request, number)
     return render(request, WORKSPACE_TEMPLATE, _workspace_context(request, ticket))

@@ -10,10 +10,10 @@ from django.db.models import F, Q
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect
 
-from helpdesk.forms import add_service_errors, parse_id
+from helpdesk.forms import add_service_errors, parse_id, query_text
 from helpdesk.middleware import site_configuration
 from helpdesk.ratelimit import posted, rate_limited, wait_phrase
 from tickets import services, workflow
@@ -34,10 +34,12 @@ SUBMITTED_TOO_OFTEN = (
 )
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def ticket_submit(request: HttpRequest, slug: str | None = None) -> HttpResponse:
     anonymous = not request.user.is_authenticated
-    if anonymous and not site_configuration(request).anonymous_submission:
+    # A form sent after anonymous submission was switched off comes back at 422 with what was typed (the
+    # service refuses it); only a visitor arriving is sent to sign in.
+    if anonymous and request.method != "POST" and not site_configuration(request).anonymous_submission:
         return redirect(f"{reverse('accounts:login')}?next={request.path}")
     ticket_form = get_object_or_404(TicketForm.objects.active_for(request.user), slug=slug) if slug else None
     form = TicketSubmitForm(
@@ -109,7 +111,7 @@ def _after_submission(
     return redirect("tickets:portal_detail", number=ticket.number)
 
 
-@require_GET
+@require_safe
 def ticket_submitted(request: HttpRequest) -> HttpResponse:
     submitted = request.session.get("submitted_ticket")
     if not submitted:
@@ -118,13 +120,13 @@ def ticket_submitted(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@require_GET
+@require_safe
 def ticket_list(request: HttpRequest) -> HttpResponse:
     user = request.user
     filters = PortalFilterForm(request.GET)
     filters.is_valid()
     status = filters.cleaned_data.get("status") or "open"
-    query = (filters.cleaned_data.get("q") or "").strip()
+    query = query_text(request, "q", limit=200)  # the form drops a longer one, which would list everything
     may_see_organization = user.is_organization_manager and user.organization_id is not None
     scope = filters.cleaned_data.get("scope") if may_see_organization else "mine"
     tickets = Ticket.objects.visible_to(user).select_related("requester")
@@ -191,7 +193,7 @@ def _detail_context(request: HttpRequest, ticket: Ticket, reply_form: ReplyForm 
 
 
 @login_required
-@require_GET
+@require_safe
 def ticket_detail(request: HttpRequest, number: str) -> HttpResponse:
     ticket = _visible_ticket(request, number)
     return render(request, "tickets/portal/ticket_detail.html", _detail_context(request, ticket))
@@ -266,7 +268,7 @@ def ticket_set_status(request: HttpRequest, number: str) -> HttpResponse:
 
 
 @login_required
-@require_GET
+@require_safe
 def attachment_download(request: HttpRequest, pk: int) -> FileResponse:
     attachment = get_object_or_404(Attachment.objects.visible_to(request.user), pk=pk)
     try:
