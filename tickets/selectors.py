@@ -15,7 +15,7 @@ from django.http import QueryDict
 from django.utils import timezone
 
 from accounts import rbac
-from accounts.models import Organization, Team, TeamMember, User
+from accounts.models import Organization, Team, TeamMember, TeamUserObjectPermission, User
 from helpdesk.counting import capped, is_capped
 from tickets.filters import SORT_LABELS, SORTS, TicketQueueFilter, sort_key
 from tickets.models import PRIORITY_ORDER, SavedView, Tag, Ticket, TicketActivity, TicketMessage
@@ -390,10 +390,16 @@ def assignable_agents(ticket: Ticket) -> list[User]:
 
 
 def agents_in_teams(team_ids: Iterable[int], *, also: int | None = None) -> list[User]:
-    """Active agents who are members of these teams (plus the user `also`), by name."""
+    """Active agents who work these teams, as members or through a grant on the team to them, (plus the
+    user `also`), by name."""
     # The candidates' ids first (a union, not an OR, which made PostgreSQL scan every user), then the
     # staff check per candidate.
-    candidates = TeamMember.objects.filter(team_id__in=list(team_ids)).values("user_id")
+    team_ids = list(team_ids)
+    candidates = TeamMember.objects.filter(team_id__in=team_ids).values("user_id")
+    granted = TeamUserObjectPermission.objects.filter(
+        content_object_id__in=team_ids, permission__codename=rbac.WORK_TEAM_QUEUE.partition(".")[2]
+    ).values("user_id")
+    candidates = candidates.union(granted, all=True)
     if also:
         candidates = candidates.union(User.objects.filter(pk=also).values("pk"), all=True)
     agents = User.objects.filter(rbac.staff_user_filter(), pk__in=candidates, status=User.Status.ACTIVE)

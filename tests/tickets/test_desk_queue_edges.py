@@ -229,3 +229,13 @@ def test_the_bulk_menu_offers_only_statuses_a_ticket_can_be_set_to(client, desk)
     client.force_login(desk["agent"])
     html = client.get(QUEUE).content.decode()
     assert 'value="status:new"' not in html
+
+
+def test_the_assignee_menus_offer_an_agent_who_works_the_team_through_a_grant(client, desk):
+    granted = make_agent(desk["billing"], name="Gus Granted")
+    assign_perm("accounts.work_team_queue", granted, desk["support"])
+    client.force_login(desk["agent"])
+    page = client.get(reverse("tickets:desk_ticket", args=[desk["ticket"].number])).content.decode()
+    assert "Gus Granted" in page
+    services.ticket_assign(desk["ticket"], assignee=User.objects.get(pk=granted.pk), actor=desk["agent"])
+    assert Ticket.objects.get(pk=desk["ticket"].pk).assignee_id == granted.pk
