@@ -8,6 +8,8 @@ of the text for its closing bracket). nh3 then keeps only the tags, attributes a
 import nh3
 from markdown_it import MarkdownIt
 from markdown_it.common.utils import escapeHtml
+from markdown_it.parser_block import ParserBlock
+from markdown_it.rules_block import StateBlock
 
 ALLOWED_TAGS = {
     "a", "p", "br", "strong", "em", "b", "i", "code", "pre", "blockquote", "ul", "ol", "li",
@@ -39,7 +41,27 @@ def _page_outline(state) -> None:
             token.attrSet("align", str(style).removeprefix("text-align:"))
 
 
+class _BlocksKeepDeepText(ParserBlock):
+    """Past maxNesting (20 quotes or lists deep) markdown-it skips the rest of the block, so text typed
+    there would not show while the stored body holds it: it comes as a plain paragraph instead."""
+
+    def tokenize(self, state: StateBlock, startLine: int, endLine: int) -> None:
+        if state.level < state.md.options.maxNesting:
+            super().tokenize(state, startLine, endLine)
+            return
+        text = state.getLines(startLine, endLine, state.blkIndent, False).strip()
+        if text:
+            state.push("paragraph_open", "p", 1).map = [startLine, endLine]
+            inline = state.push("inline", "", 0)
+            inline.content, inline.map, inline.children = text, [startLine, endLine], []
+            state.push("paragraph_close", "p", -1)
+        state.line = endLine
+
+
 _markdown = MarkdownIt("commonmark", {"html": False, "breaks": True}).enable(["table", "strikethrough"])
+_blocks = _BlocksKeepDeepText()
+_blocks.ruler = _markdown.block.ruler  # the same block rules, tables included
+_markdown.block = _blocks
 # Raw HTML typed by a user is shown as text (html=False). Every link is made and nh3 drops the address
 # of one whose scheme is not allowed, keeping its words, where the parser would leave "[text](javascript:…)"
 # as it was typed.

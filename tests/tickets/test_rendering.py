@@ -94,3 +94,21 @@ def test_a_message_of_brackets_renders_as_text_at_once(text):
     slow one would show as a slow suite."""
     html = render_markdown(text)
     assert html.startswith("<p>") and "<a" not in html and html.count("[") == text.count("[")
+
+
+# Past markdown-it's nesting limit (20) the rest of a block used to vanish from the page while the stored
+# body kept it: what an agent read was not what the customer wrote.
+@pytest.mark.parametrize(
+    "text, must_show",
+    [
+        (">" * 25 + " hidden words\n\nvisible", "hidden words"),
+        ("".join("  " * i + "- a\n" for i in range(25)) + "\nwords after the list", "words after the list"),
+        (
+            "".join("  " * i + "- a\n" for i in range(22)) + "  " * 21 + "  hidden item text\n",
+            "hidden item text",
+        ),
+    ],
+    ids=["blockquotes", "list-then-paragraph", "list-item-text"],
+)
+def test_markdown_never_drops_text_beyond_the_nesting_limit(text, must_show):
+    assert must_show in render_markdown(text)
