@@ -49,6 +49,26 @@ class RoleChangeAuditMixin:
         audit.record("role_change", actor=request.user, obj=obj.user, changes=changes)
 
 
+class TeamMembershipAuditMixin:
+    """Memberships added, changed or removed here are recorded on the team, where its supervisors read
+    the trail (audit.models visible_to shows them events about their teams), with who and which role."""
+
+    def record_edit(self, request, action: str, obj, changes: dict[str, tuple[Any, Any]]) -> None:
+        if not isinstance(obj, TeamMember):
+            super().record_edit(request, action, obj, changes)
+            return
+        if action == "update" and not changes:  # a row posted back as it was
+            return
+        member = f"{obj.user} ({obj.get_role_display()})"
+        if action == "create":
+            changes = {"member": (None, member), **changes}
+        elif action == "delete":
+            changes = {"member": (member, None)}
+        else:
+            changes = {"member": (str(obj.user), str(obj.user)), **changes}
+        audit.record("update", actor=request.user, obj=obj.team, changes=changes)
+
+
 class RoleAssignmentInline(admin.TabularInline):
     model = RoleAssignment
     fk_name = "user"
@@ -266,7 +286,13 @@ class OrganizationAdmin(AuditedObjectPermissionsMixin, AuditedAdminMixin, Guarde
 
 
 @admin.register(Team)
-class TeamAdmin(KeepInUseMixin, AuditedObjectPermissionsMixin, AuditedAdminMixin, GuardedModelAdmin):
+class TeamAdmin(
+    KeepInUseMixin,
+    TeamMembershipAuditMixin,
+    AuditedObjectPermissionsMixin,
+    AuditedAdminMixin,
+    GuardedModelAdmin,
+):
     list_display = ("name", "slug", "email", "is_active")
     list_filter = ("is_active",)
     search_fields = ("name", "slug")
@@ -279,7 +305,7 @@ class TeamAdmin(KeepInUseMixin, AuditedObjectPermissionsMixin, AuditedAdminMixin
 
 
 @admin.register(TeamMember)
-class TeamMemberAdmin(AuditedModelAdmin):
+class TeamMemberAdmin(TeamMembershipAuditMixin, AuditedModelAdmin):
     list_display = ("user", "team", "role", "is_available", "joined_at")
     list_filter = ("team", "role", "is_available")
     search_fields = ("user__email", "user__name", "team__name")

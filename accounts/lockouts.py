@@ -15,6 +15,7 @@ from django.db.models import Q, QuerySet, Sum
 import audit
 from accounts.models import email_key
 from audit.models import AuditEvent
+from helpdesk.client_ip import address_key
 
 HANDLER = "accounts.lockouts.AuditedAxesHandler"
 RESET_ACTION = "lockout_reset"
@@ -70,6 +71,7 @@ class AuditedAxesHandler(AxesDatabaseHandler):
         # Failures are counted under the address in lower case (accounts.backends.lockout_username): the
         # command's "Jo@Example.org" must lift the lockout of "jo@example.org".
         username = email_key(username) if username else username
+        ip_address = address_key(ip_address)  # counted by its /64 when IPv6, as the lockout counts it
         with transaction.atomic():
             attempts = _attempts(ip_address, username, ip_or_username)
             failures = attempts.aggregate(total=Sum("failures_since_start"))["total"] or 0

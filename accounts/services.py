@@ -346,7 +346,7 @@ def user_password_change(user: User, *, password: str, actor: User, keep_session
 
 
 @transaction.atomic
-def user_password_changed(user: User, *, actor: User, keep_session_key: str | None) -> User:
+def user_password_changed(user: User, *, actor: User | None, keep_session_key: str | None) -> User:
     """After a password was saved elsewhere (the admin's own password form): record it and end every
     other session of the account."""
     audit.record("password_change", actor=actor, obj=user, category=AuditEvent.Category.SECURITY)

@@ -138,11 +138,12 @@ def two_factor_enable(
     if device is None:
         raise ValidationError(CODE_INVALID)
     with transaction.atomic():
-        SealedTOTPDevice.objects.devices_for_user(user, confirmed=True).delete()
+        replaced, _ = SealedTOTPDevice.objects.devices_for_user(user, confirmed=True).delete()
         device.confirmed = True
         device.save(update_fields=["confirmed"])
         codes = _new_recovery_codes(user)
-        audit.record("two_factor_enable", actor=actor, obj=user, changes={"two_factor": (False, True)},
+        was_on = bool(replaced)  # this replaces an app in use
+        audit.record("two_factor_enable", actor=actor, obj=user, changes={"two_factor": (was_on, True)},
                      category=SECURITY)  # fmt: skip
     return device, codes
 
@@ -173,11 +174,12 @@ def two_factor_disable(
         if is_enabled(user):
             verify(user, token)
     with transaction.atomic():
+        was_on = is_enabled(user)  # not when only an enrolment never confirmed is removed
         removed = sum(
             model.objects.filter(user=user).delete()[0] for model in (SealedTOTPDevice, StaticDevice)
         )
         if removed:
-            audit.record("two_factor_disable", actor=actor, obj=user, changes={"two_factor": (True, False)},
+            audit.record("two_factor_disable", actor=actor, obj=user, changes={"two_factor": (was_on, False)},
                          category=SECURITY)  # fmt: skip
 
 

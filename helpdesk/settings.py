@@ -25,6 +25,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
+    "accounts.cli",  # before django.contrib.auth: its audited createsuperuser and changepassword win
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",

@@ -232,11 +232,7 @@ def _category(name: str | None, slug: str | None) -> Category | None:
 
 def _category_by_slug(slug: str, name: str) -> Category:
     category = Category.objects.filter(slug=slug).first()
-    if category is None:
-        category = Category(slug=slug, name=name[:100])
-        category.full_clean()  # a slug such as "search" would hide the category behind /kb/search/
-        category.save()
-    return category
+    return category or services.category_create(name=name, slug=slug, actor=None)
 
 
 def _apply(incoming: _Incoming) -> str:

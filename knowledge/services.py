@@ -112,6 +112,18 @@ def _save_new(article: Article, *, slug_given: bool) -> None:
     raise ValidationError({"slug": SLUG_TAKEN.format(slug=article.slug)})
 
 
+@transaction.atomic
+def category_create(*, name: str, slug: str, actor, parent: Category | None = None) -> Category:
+    """A new category (kb_import makes the ones its records name; the admin has its own audited form)."""
+    category = Category(name=name[:100], slug=slug, parent=parent)
+    category.full_clean()  # a slug such as "search" would hide the category behind /kb/search/
+    category.save()
+    audit.record(
+        "create", actor=actor, obj=category, changes={"name": (None, category.name), "slug": (None, slug)}
+    )
+    return category
+
+
 def clean_tags(tags: str) -> str:
     """Tags as stored: lower-case, single-spaced, without duplicates, comma-separated."""
     names = []
@@ -174,6 +186,8 @@ def article_update(article: Article, *, actor, loaded_at: datetime | None = None
         for name in before
         if before[name] != getattr(article, name)
     }
+    if article.excerpt != old_excerpt:  # one that follows the body changes with it, asked for or not
+        changed["excerpt"] = (old_excerpt, article.excerpt)
     # A verification vouches for the words that were read: new words need a new one.
     if article.verified_at is not None and {"title", "body"} & set(changed):
         changed["verified_at"] = (article.verified_at, None)
@@ -240,8 +254,8 @@ def _set_status(
             STATUS_REFUSED.format(old=article.get_status_display().lower(), done=STATUS_DONE[status])
         )
     changes = {"status": (article.status, status)}
-    if note:
-        changes["note"] = ("", note)
+    if note or article.review_note:  # the note the author reads, given or taken off
+        changes["review_note"] = (article.review_note, note)
     audit.record("update", actor=actor, obj=article, changes=changes)
     article.status = status
     article.updated_by = actor
@@ -336,8 +350,14 @@ def article_verify(article: Article, *, actor, loaded_at: datetime | None = None
         raise ValidationError(VERIFY_UNPUBLISHED)
     if loaded_at is not None and updated_at != loaded_at:
         raise ValidationError(STALE_ARTICLE)
-    Article.objects.filter(pk=article.pk).update(verified_by=actor, verified_at=timezone.now())
-    audit.record("verify", actor=actor, obj=article)
+    earlier = Article.objects.select_related("verified_by").get(pk=article.pk)
+    now = timezone.now()
+    Article.objects.filter(pk=article.pk).update(verified_by=actor, verified_at=now)
+    changes = {
+        "verified_at": (earlier.verified_at, now),
+        "verified_by": (str(earlier.verified_by) if earlier.verified_by else None, str(actor)),
+    }
+    audit.record("verify", actor=actor, obj=article, changes=changes)
     article.refresh_from_db()
     return article
 

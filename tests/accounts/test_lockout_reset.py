@@ -94,3 +94,15 @@ def test_the_configuration_check_asks_for_the_audited_handler(settings):
     assert check_lockout_resets_are_audited(None) == []
     settings.AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
     assert [warning.id for warning in check_lockout_resets_are_audited(None)] == ["accounts.W001"]
+
+
+def test_axes_reset_ip_lifts_the_lockout_of_an_ipv6_client(settings):
+    settings.AXES_HANDLER = "accounts.lockouts.AuditedAxesHandler"
+    settings.AXES_IP_FAILURE_LIMIT = 3
+    user = make_customer(email="target@example.org")
+    client = Client(REMOTE_ADDR="2001:db8:1:2::5")
+    for n in range(3):
+        client.post(LOGIN, {"username": f"guess{n}@example.org", "password": "wrong"})
+    assert client.post(LOGIN, {"username": user.email, "password": TEST_PASSWORD}).status_code == 429
+    call_command("axes_reset_ip", "2001:db8:1:2::5", stdout=StringIO())
+    assert client.post(LOGIN, {"username": user.email, "password": TEST_PASSWORD}).status_code == 302

@@ -172,6 +172,8 @@ WRITERS = {
     "saved_view_delete": ("delete", lambda w: ticket_services.saved_view_delete(
         SavedViewFactory(owner=w["agent"], name="Old", query=""), actor=w["agent"])),
     "article_create": ("create", lambda w: make_article(title="Fresh article")),
+    "category_create": ("create", lambda w: knowledge_services.category_create(
+        name="Billing", slug="billing", actor=w["admin"])),
     "article_update": ("update", lambda w: knowledge_services.article_update(
         w["article"], title="Retitled", actor=w["admin"])),
     "article_submit_for_review": ("update", lambda w: knowledge_services.article_submit_for_review(

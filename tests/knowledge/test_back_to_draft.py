@@ -58,7 +58,7 @@ def test_an_editor_sends_an_article_in_review_back_to_its_author_with_a_note(
     assert (event.action, event.actor) == ("update", editor)
     assert event.changes == {
         "status": ["review", "draft"],
-        "note": ["", "Add a screenshot of the router's back."],
+        "review_note": ["", "Add a screenshot of the router's back."],
     }
     assert [str(message) for message in get_messages(response.wsgi_request)] == [
         "“Reset the router” sent back to its author as a draft, with your note for the author."
