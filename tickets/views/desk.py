@@ -392,12 +392,12 @@ def workspace_update(request: HttpRequest, number: str) -> HttpResponse:
         back = reverse("tickets:desk_queue") + (f"?{queue_query}" if queue_query else "")
         return HttpResponseClientRedirect(back) if request.htmx else redirect(back)
     if request.htmx:
-        context = _workspace_context(request, ticket, edit_error=error, **typed)
+        context = _workspace_context(request, ticket, edit_error=error, edit_field=field, **typed)
         # 422: the value was refused (and comes back as typed); 409: a refusal or a stale page.
         status = 422 if invalid else 409 if error else 200
         return render(request, WORKSPACE_TEMPLATE + "#properties", context, status=status)
     if typed:  # refused free text comes back as typed, beside its message
-        context = _workspace_context(request, ticket, edit_error=error, **typed)
+        context = _workspace_context(request, ticket, edit_error=error, edit_field=field, **typed)
         return render(request, WORKSPACE_TEMPLATE, context, status=422 if invalid else 409)
     if error:
         messages.error(request, error)

@@ -1,0 +1,85 @@
+"""Browser: accessibility details a screen-reader or keyboard user meets: a refused inline edit points
+at its error, the queue says what a filter found, headings start with the page's h1, titles match the
+headings, and a required check box shows its marker."""
+
+import pytest
+from django.urls import reverse
+
+from accounts.models import User
+from tests.e2e.conftest import signed_in
+from tickets.models import Ticket, TicketForm
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.mark.usefixtures("demo")
+def test_workspace_inline_edit_error_is_tied_to_its_field(page, live_server):
+    """A refused inline edit (tags too long) keeps the focus in the tags box, but the box is neither
+    marked invalid nor described by the error, so a screen reader on it hears no problem."""
+    agent = User.objects.get(email="agent@example.com")
+    ticket = Ticket.objects.visible_to(agent).exclude(status="closed").first()
+    signed_in(page, live_server, agent.email)
+    page.goto(live_server.url + reverse("tickets:desk_ticket", args=[ticket.number]))
+    page.locator("#edit-tags").fill("x" * 60)
+    with page.expect_response(lambda response: response.request.method == "POST") as answer:
+        page.locator("#edit-tags").press("Enter")
+    assert answer.value.status == 422
+    page.locator("#properties .form-errors").wait_for()
+    tags = page.locator("#edit-tags")
+    assert tags.get_attribute("aria-invalid") == "true"
+    described = (tags.get_attribute("aria-describedby") or "").split()
+    texts = [page.locator(f"#{ident}").inner_text() for ident in described]
+    assert any("at most 50 characters" in text for text in texts), texts
+
+
+@pytest.mark.usefixtures("demo")
+def test_queue_headings_start_with_the_page_h1(page, live_server):
+    """The desk queue's first heading is the sidebar's h2 "Views"; the h1 "Queue" comes after it."""
+    signed_in(page, live_server, "agent@example.com")
+    page.goto(live_server.url + reverse("tickets:desk_queue"))
+    levels = page.evaluate(
+        "() => Array.from(document.querySelectorAll('main h1, main h2, main h3')).map(h => h.tagName)"
+    )
+    assert levels[0] == "H1", levels
+
+
+@pytest.mark.usefixtures("demo")
+def test_organisation_tickets_page_title_matches_its_heading(page, live_server):
+    """ "My organisation's tickets" is titled "My tickets", the same as the customer's own list."""
+    signed_in(page, live_server, "customer@example.com")
+    page.goto(live_server.url + reverse("tickets:portal_list") + "?scope=organization")
+    heading = page.locator("h1").inner_text()
+    assert heading == "My organisation's tickets"
+    assert page.title().startswith(heading), page.title()
+
+
+@pytest.mark.usefixtures("demo")
+def test_required_checkbox_shows_the_required_marker(page, live_server):
+    """Every required field's label carries the red asterisk, except a required check box: sighted users
+    cannot tell that it must be ticked until the form is refused."""
+    TicketForm.objects.create(
+        slug="terms", title="Terms", is_active=True,
+        schema=[{"name": "agree", "label": "I accept the terms", "type": "checkbox", "required": True}],
+    )  # fmt: skip
+    signed_in(page, live_server, "customer@example.com")
+    page.goto(live_server.url + reverse("tickets:portal_submit_form", args=["terms"]))
+    assert page.locator("label[for=id_cf_agree] .required").count() == 1
+    assert page.locator("label[for=id_subject] .required").count() == 1
+
+
+@pytest.mark.usefixtures("demo")
+def test_queue_filter_result_is_announced(page, live_server):
+    """Filtering swaps the table with htmx and keeps the focus on the filter; nothing announces how many
+    tickets now match (no status region), so a screen-reader user does not learn the result."""
+    signed_in(page, live_server, "agent@example.com")
+    page.goto(live_server.url + reverse("tickets:desk_queue"))
+    chip = page.locator("input[name=status][value=pending]")
+    chip.focus()
+    with page.expect_response(lambda response: "status=pending" in response.url):
+        page.keyboard.press("Space")
+    page.wait_for_timeout(300)
+    live = page.evaluate(
+        """() => Array.from(document.querySelectorAll('[role=status], [aria-live]'))
+             .filter(e => e.getAttribute('aria-live') !== 'off').map(e => e.textContent)"""
+    )
+    assert any("ticket" in text for text in live), live
