@@ -16,7 +16,8 @@
   function compose(kind) {
     const radio = document.getElementById(kind === "note" ? "kind-note" : "kind-reply");
     if (!radio) return false;
-    radio.checked = true;
+    // A closed ticket offers notes only: "r" then opens the note rather than ticking a disabled reply.
+    if (!radio.disabled) radio.checked = true;
     const body = document.querySelector("#composer textarea");
     if (body) body.focus();
     return true;
