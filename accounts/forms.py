@@ -1,6 +1,7 @@
 """Forms for signing in, signing up, the profile and password reset."""
 
 import zoneinfo
+from pathlib import Path
 
 from django import forms
 from django.contrib.auth import forms as auth_forms
@@ -80,6 +81,28 @@ class SignupForm(forms.Form):
 class ProfileForm(forms.Form):
     name = forms.CharField(max_length=150, widget=forms.TextInput(attrs={"autocomplete": "name"}))
     timezone = forms.ChoiceField(label="Time zone", choices=TIMEZONE_CHOICES)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # The zones people live in; a zone chosen before (an old alias, say) stays on offer.
+        choices = offered_time_zones()
+        current = self.initial.get("timezone")
+        if current and current not in dict(choices):
+            choices = [(current, current.replace("_", " ")), *choices]
+        self.fields["timezone"].choices = choices
+
+
+def offered_time_zones() -> list[tuple[str, str]]:
+    """UTC and the tz database's zones by country (zone.tab): not its aliases (Europe/Kiev beside
+    Europe/Kyiv), nor Etc/GMT+5, which is five hours *behind* UTC (POSIX signs) and misleads whoever
+    picks it for UTC+5. Where zone.tab is not found, every zone (the model's choices)."""
+    for base in zoneinfo.TZPATH:
+        table = Path(base) / "zone.tab"
+        if table.is_file():
+            rows = [line.split("\t") for line in table.read_text(encoding="ascii").splitlines()]
+            by_country = {row[2] for row in rows if len(row) > 2 and not row[0].startswith("#")}
+            return [(name, label) for name, label in TIMEZONE_CHOICES if name in by_country or name == "UTC"]
+    return TIMEZONE_CHOICES
 
 
 class PasswordResetForm(auth_forms.PasswordResetForm):

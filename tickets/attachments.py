@@ -91,7 +91,15 @@ def _is_plain_text(head: bytes) -> bool:
         head.decode("utf-8")
     except UnicodeDecodeError as error:
         # The 8 KB sample may end inside a multi-byte character.
-        return error.start >= len(head) - 3
+        if error.start >= len(head) - 3:
+            return True
+        # Excel on Windows saves CSV in Windows-1252 ("Müller;Köln"): text too, if it decodes there and
+        # holds no control characters but tabs and line ends (a binary file holds many).
+        try:
+            text = head.decode("cp1252")
+        except UnicodeDecodeError:
+            return False
+        return not any(character < " " and character not in "\t\r\n\f" for character in text)
     return True
 
 
