@@ -239,3 +239,14 @@ def test_the_assignee_menus_offer_an_agent_who_works_the_team_through_a_grant(cl
     assert "Gus Granted" in page
     services.ticket_assign(desk["ticket"], assignee=User.objects.get(pk=granted.pk), actor=desk["agent"])
     assert Ticket.objects.get(pk=desk["ticket"].pk).assignee_id == granted.pk
+
+
+def test_the_timeline_names_a_field_only_where_the_action_does_not(client, desk):
+    ticket = desk["ticket"]
+    services.ticket_transition(ticket, status="pending", actor=desk["agent"])
+    services.ticket_update_fields(ticket, changes={"subject": "Printer on fire again"}, actor=None)
+    client.force_login(desk["agent"])
+    page = client.get(reverse("tickets:desk_ticket", args=[ticket.number])).content.decode()
+    timeline = re.sub(r"\s+", " ", re.search(r'<ol class="timeline".*?</ol>', page, re.S).group(0))
+    assert "status changed <span" in timeline and "status changed: status" not in timeline
+    assert "fields changed: subject" in timeline
