@@ -106,6 +106,10 @@ def offered_time_zones() -> list[tuple[str, str]]:
 
 
 class PasswordResetForm(auth_forms.PasswordResetForm):
+    email = forms.EmailField(
+        label="E-mail address", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"})
+    )
+
     def get_users(self, email: str):
         # Pending accounts (created by an anonymous ticket submission) activate themselves by
         # setting a password, so they receive reset mail too; suspended accounts do not, unless the

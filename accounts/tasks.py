@@ -12,6 +12,7 @@ from accounts import services
 from accounts.forms import PasswordResetForm
 from accounts.models import User
 from accounts.tokens import email_verification_token
+from helpdesk.models import SiteConfiguration
 
 
 @task
@@ -34,6 +35,8 @@ def send_password_reset_mail(email: str, *, domain: str, use_https: bool) -> Non
             use_https=use_https,
             subject_template_name="accounts/password_reset_subject.txt",
             email_template_name="accounts/password_reset_email.txt",
+            # Django names the site after the domain it was given; the mail names it as configured.
+            extra_email_context={"site_name": SiteConfiguration.objects.get_current().site_name},
         )
 
 

@@ -13,6 +13,7 @@ from django_tasks_db.models import DBTaskResult
 
 from accounts.models import User
 from audit.models import AuditEvent
+from helpdesk.services import site_configuration_update
 from tests.factories import make_customer
 
 pytestmark = pytest.mark.django_db
@@ -88,3 +89,14 @@ def test_a_reset_keeps_an_earlier_verification(client):
     user.refresh_from_db()
     assert user.email_verified_at.isoformat() == "2026-01-05T09:00:00+00:00"
     assert not AuditEvent.objects.filter(action="email_verified").exists()
+
+
+def test_the_reset_mail_names_the_site_as_configured_and_the_form_says_e_mail_address(immediate_tasks):
+    site_configuration_update(changes={"site_name": "Acme Support"}, actor=None)
+    make_customer(email="known@example.org")
+    page = Client().get(RESET).content.decode()
+    assert '<label for="id_email">E-mail address' in page
+    Client().post(RESET, {"email": "known@example.org"})
+    (message,) = mail.outbox
+    assert message.subject == "Choose a new password for Acme Support"
+    assert "testserver" not in message.subject
