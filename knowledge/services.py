@@ -343,14 +343,12 @@ def article_verify(article: Article, *, actor, loaded_at: datetime | None = None
     page loaded (`loaded_at`) before the last change. Changing the title or body later drops it."""
     if actor is None or not rbac.has_permission(actor, VERIFIER):
         raise PermissionDenied(NOT_EDITOR)
-    status, updated_at = (
-        Article.objects.select_for_update().values_list("status", "updated_at").get(pk=article.pk)
-    )
-    if status != Article.Status.PUBLISHED:
+    # One locked read gives the checks and the verification this one replaces.
+    earlier = Article.objects.select_for_update(of=("self",)).select_related("verified_by").get(pk=article.pk)
+    if earlier.status != Article.Status.PUBLISHED:
         raise ValidationError(VERIFY_UNPUBLISHED)
-    if loaded_at is not None and updated_at != loaded_at:
+    if loaded_at is not None and earlier.updated_at != loaded_at:
         raise ValidationError(STALE_ARTICLE)
-    earlier = Article.objects.select_related("verified_by").get(pk=article.pk)
     now = timezone.now()
     Article.objects.filter(pk=article.pk).update(verified_by=actor, verified_at=now)
     changes = {
