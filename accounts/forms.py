@@ -1,5 +1,6 @@
 """Forms for signing in, signing up, the profile and password reset."""
 
+import functools
 import zoneinfo
 from pathlib import Path
 
@@ -92,6 +93,7 @@ class ProfileForm(forms.Form):
         self.fields["timezone"].choices = choices
 
 
+@functools.cache  # the file is read once per process, not on every profile page
 def offered_time_zones() -> list[tuple[str, str]]:
     """UTC and the tz database's zones by country (zone.tab): not its aliases (Europe/Kiev beside
     Europe/Kyiv), nor Etc/GMT+5, which is five hours *behind* UTC (POSIX signs) and misleads whoever
