@@ -18,6 +18,7 @@ import audit
 from accounts import lockouts, rbac, roles
 from accounts.backends import lockout_username
 from accounts.models import Invitation, Organization, RoleAssignment, User, UserSession
+from accounts.tokens import email_verification_token
 from audit.models import AuditEvent
 from helpdesk.client_ip import address_key
 
@@ -199,6 +200,31 @@ def user_activate(user: User, *, actor: User | None) -> User:
     user.save(update_fields=fields)
     audit.record("activate", actor=actor, obj=user, changes=changes)
     return user
+
+
+EMAIL_LINK_INVALID = "This link has expired or is not valid any more."
+
+
+def email_link_state(user: User | None, token: str) -> str:
+    """What a mailed confirmation link can do for `user`: "done" (the address is confirmed already),
+    "ready" (an active account and a token that holds) or "invalid"."""
+    if user is None:
+        return "invalid"
+    if user.email_verified_at is not None:
+        return "done"
+    if user.status == User.Status.ACTIVE and email_verification_token.check_token(user, token):
+        return "ready"
+    return "invalid"
+
+
+@transaction.atomic
+def user_email_confirm(user: User, token: str, *, actor: User | None) -> User:
+    """Confirm the address with the token of the link mailed to it: whoever holds a valid link reads that
+    mailbox. Checked again on the locked row (suspended or changed since the page was shown)."""
+    user = User.objects.select_for_update().get(pk=user.pk)
+    if email_link_state(user, token) != "ready":
+        raise ValidationError(EMAIL_LINK_INVALID)
+    return user_email_verify(user, actor=actor)
 
 
 @transaction.atomic

@@ -32,7 +32,6 @@ from accounts.forms import (
     TwoFactorEnableForm,
 )
 from accounts.models import User
-from accounts.tokens import email_verification_token
 from helpdesk.forms import add_service_errors
 from helpdesk.middleware import site_configuration
 from helpdesk.ratelimit import posted, rate_limit
@@ -263,23 +262,16 @@ def email_verify(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
     """The mailed link: GET shows a button, the POST it sends confirms the address (a link checker or a
     mail scanner opening the link changes nothing). Whoever holds a valid link reads that mailbox."""
     user = _linked_user(uidb64)
-    if user is not None and user.email_verified_at is not None:
-        state = "done"
-    elif (
-        user is not None
-        and user.status == User.Status.ACTIVE
-        and email_verification_token.check_token(user, token)
-    ):
-        state = "ready"
-    else:
-        state = "invalid"
-    if request.method == "POST":
-        if state == "ready":
-            services.user_email_verify(user, actor=user)
-            messages.success(request, f"Thank you: {user.email} is confirmed.")
-            return redirect("accounts:profile" if request.user == user else "accounts:login")
-        if state == "invalid":
-            return render(request, "accounts/email_verify.html", {"state": state}, status=422)
+    state = services.email_link_state(user, token)
+    if request.method == "POST" and state != "done":
+        try:
+            if state == "invalid":
+                raise ValidationError(services.EMAIL_LINK_INVALID)
+            services.user_email_confirm(user, token, actor=user)
+        except ValidationError:
+            return render(request, "accounts/email_verify.html", {"state": "invalid"}, status=422)
+        messages.success(request, f"Thank you: {user.email} is confirmed.")
+        return redirect("accounts:profile" if request.user == user else "accounts:login")
     return render(request, "accounts/email_verify.html", {"state": state, "linked_user": user})
 
 

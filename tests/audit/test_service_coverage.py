@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from accounts import roles, two_factor
 from accounts import services as account_services
+from accounts.tokens import email_verification_token
 from audit.models import AuditEvent
 from helpdesk import services as helpdesk_services
 from knowledge import services as knowledge_services
@@ -34,6 +35,7 @@ MODULES = (account_services, ticket_services, knowledge_services, helpdesk_servi
 NOT_AUDITED = {
     "invitation_check": "a check; the sign-up that redeems the invitation is audited",
     "organization_for_address": "a look-up; the account it places is audited",
+    "email_link_state": "a check; the confirmation it allows is audited (user_email_confirm)",
     "unique_slug": "computes a slug",
     "send_submission_receipt": "sends mail after commit; the ticket creation is audited",
     "ticket_mark_seen": "a read marker for the assignee, not a change to the ticket",
@@ -127,6 +129,8 @@ WRITERS = {
     "suspensions_lift_expired": ("activate", _suspended_until_yesterday),
     "user_email_verify": ("email_verified", lambda w: account_services.user_email_verify(
         w["customer"], actor=w["customer"])),
+    "user_email_confirm": ("email_verified", lambda w: account_services.user_email_confirm(
+        w["customer"], email_verification_token.make_token(w["customer"]), actor=w["customer"])),
     "user_password_reset": ("password_change", lambda w: account_services.user_password_reset(
         w["customer"], actor=w["customer"])),
     "user_unlock": ("unlock", _locked_out),
