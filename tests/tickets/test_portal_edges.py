@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from helpdesk.services import site_configuration_update
 from tests.factories import OrganizationFactory, TeamFactory, TicketFormFactory, make_customer, make_ticket
+from tests.tickets.test_portal_repeats import posted_key
 from tickets import services
 from tickets.models import Ticket
 from tickets.workflow import Status
@@ -42,10 +43,6 @@ def test_a_reply_form_sent_again_with_other_words_is_refused_with_them_kept(clie
         client.post(url, {"body": "Second, different thing", "submission_key": posted_key(page)}).status_code
         == 302
     )
-
-
-def posted_key(html: str) -> str:
-    return re.search(r'name="submission_key" value="([^"]+)"', html).group(1)
 
 
 def test_a_reply_key_used_on_another_ticket_is_refused_not_sent_there(client):

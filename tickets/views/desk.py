@@ -108,7 +108,8 @@ def _queue_page_extras(request: HttpRequest) -> dict:
 @require_POST
 @changes_tickets
 def bulk(request: HttpRequest) -> HttpResponse:
-    versions = _chosen_tickets(request.POST.getlist("tickets")[:500])
+    chosen = request.POST.getlist("tickets")[:500]
+    versions = _chosen_tickets(chosen)
     ids = list(versions)
     tickets = list(Ticket.objects.staff_visible_to(request.user).filter(pk__in=ids).order_by("number"))
     # "status:pending" carries its value; tag actions take the typed value.
@@ -117,7 +118,7 @@ def bulk(request: HttpRequest) -> HttpResponse:
     back = _safe_back(request, request.POST.get("back", ""))
     if action == "status" and value == Status.CLOSED and tickets and request.POST.get("confirm") != "close":
         # Closed is final (a customer's answer opens a new ticket): ask once more, naming the tickets.
-        context = {"tickets": tickets, "chosen": request.POST.getlist("tickets")[:500], "back": back}
+        context = {"tickets": tickets, "chosen": chosen, "back": back}
         return render(request, "tickets/desk/bulk_close_confirm.html", context)
     # Moved to another team, merged or deleted since the queue was read: say so, never drop them quietly.
     gone = len(set(ids)) - len(tickets)
