@@ -7,9 +7,11 @@ from pathlib import Path
 from django import forms
 from django.contrib.auth import forms as auth_forms
 from django.contrib.auth import password_validation
-from django.utils import formats, timezone
+from django.utils import timezone
 
 from accounts.models import TIMEZONE_CHOICES, User, validate_ascii_email
+from accounts.password_validation import PasswordHistoryValidator
+from helpdesk.display import shown_time
 
 SUSPENDED = "This account is suspended{until}.{reason} Contact support if you think this is a mistake."
 PENDING = (
@@ -37,7 +39,7 @@ class LoginForm(auth_forms.AuthenticationForm):
             until = ""
             if user.suspended_until:
                 zone = zoneinfo.ZoneInfo(user.timezone)
-                local = formats.date_format(timezone.localtime(user.suspended_until, zone), "DATETIME_FORMAT")
+                local = shown_time(timezone.localtime(user.suspended_until, zone))
                 until = f" until {local} ({user.timezone.replace('_', ' ')})"
             reason = user.suspension_reason.strip().rstrip(".")
             reason = f" Reason: {reason}." if reason else ""
@@ -57,7 +59,6 @@ class SignupForm(forms.Form):
     password = forms.CharField(
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        help_text=password_validation.password_validators_help_text_html(),
     )
     invitation_code = forms.CharField(
         max_length=64, required=False, help_text="The code from your invitation e-mail."
@@ -66,6 +67,13 @@ class SignupForm(forms.Form):
     def __init__(self, *args, open_signup: bool, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["invitation_code"].required = not open_signup
+        # A new account has no earlier passwords: the history rule would only puzzle.
+        rules = [
+            validator
+            for validator in password_validation.get_default_password_validators()
+            if not isinstance(validator, PasswordHistoryValidator)
+        ]
+        self.fields["password"].help_text = password_validation.password_validators_help_text_html(rules)
 
     def clean(self) -> dict:
         cleaned = super().clean()

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from accounts import rbac
 from accounts.models import Team, TeamMember, User
+from helpdesk.display import shown_value
 from tickets.models import SavedView, Ticket
 
 
@@ -100,11 +101,11 @@ class AuditEvent(models.Model):
         return f"#{self.sequence} {self.action} by {self.actor_repr}"
 
     def change_rows(self) -> list[tuple[str, Any, Any]]:
-        """(field, before, after) for each change, for templates (a field may be named "items")."""
+        """(field, before, after) for each change as a person reads them (a field may be named "items")."""
         rows = []
         for name, values in (self.changes or {}).items():
             before, after = values if isinstance(values, list) and len(values) == 2 else (None, values)
-            rows.append((name, before, after))
+            rows.append((name, shown_value(before), shown_value(after)))
         return rows
 
 

@@ -1,8 +1,10 @@
-"""Site-wide pages: the portal home. Error pages are Django's defaults with templates/40x.html, 500.html."""
+"""Site-wide pages: the portal home, the favicon. Error pages are Django's defaults with templates/40x.html
+and 500.html."""
 
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.urls import reverse
 from django.views.decorators.http import require_safe
 
@@ -25,3 +27,10 @@ def admin_login(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied("Your account has no access to the administration.")
     query = request.GET.urlencode()
     return redirect(reverse("accounts:login") + (f"?{query}" if query else ""))
+
+
+@require_safe
+def favicon(request: HttpRequest) -> HttpResponse:
+    """/favicon.ico → the site's icon. Browsers ask for it on pages that name no icon (the admin's, a
+    download), and a 404 for each is noise in the logs."""
+    return redirect(static("img/favicon.svg"), permanent=True)

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from accounts.decorators import agent_required
+from helpdesk.display import shown_time
 from helpdesk.forms import query_text
 from helpdesk.markdown import render_markdown
 from knowledge import services
@@ -198,7 +199,7 @@ def revision_restore(request: HttpRequest, slug: str, revision_id: int) -> HttpR
             messages.info(request, NOTHING_CHANGED)
         else:
             restored = timezone.localtime(revision.created_at)  # the reader's time zone, as listed
-            messages.success(request, f"Restored the version of {restored:%d %b %Y %H:%M}.")
+            messages.success(request, f"Restored the version of {shown_time(restored)}.")
     return redirect("knowledge:manage_edit", slug=article.slug)
 
 

@@ -208,5 +208,13 @@ class CustomFieldsForm(forms.Form):
 
     def __init__(self, *args, definitions: list[dict], **kwargs) -> None:
         super().__init__(*args, prefix="cf", **kwargs)
+        self.initial = dict(self.initial)  # the ticket's own dict: shown values must not reach it
         for definition in definitions:
             self.fields[definition["name"]] = schema.form_field(definition)
+            value = self.initial.get(definition["name"])
+            if (
+                definition["type"] == "number"
+                and isinstance(value, int | float)
+                and not isinstance(value, bool)
+            ):
+                self.initial[definition["name"]] = schema.shown_number(definition, value)

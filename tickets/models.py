@@ -14,6 +14,7 @@ from guardian.models import UserObjectPermissionBase
 
 from accounts import rbac
 from accounts.models import Organization, Team
+from helpdesk.display import shown_value
 from helpdesk.models import Priority
 from tickets import schema
 from tickets.workflow import Status
@@ -75,7 +76,8 @@ class TicketForm(models.Model):
         default=list,
         blank=True,
         help_text='Custom fields: [{"name": "order_number", "label": "Order number", "type": "text", '
-        '"required": true}]. Types: ' + ", ".join(schema.FIELD_TYPES) + ".",
+        '"required": true}]. Types: ' + ", ".join(schema.FIELD_TYPES) + '. Optional keys: "help_text"; '
+        '"choices" (a list) for select and multi_select; "decimal_places" (0 to 6) for number.',
     )
     success_message = models.CharField(
         max_length=500, default="Thanks! We have your request and will reply soon."
@@ -470,17 +472,9 @@ class TicketActivity(models.Model):
 
     def _shown(self, value) -> str:
         labels = {"status": Status, "priority": Priority}.get(self.field)
-        if value is None or value == "" or value == [] or value == {}:
-            return "—"
         if labels is not None and value in labels.values:
             return str(labels(value).label)
-        if isinstance(value, bool):
-            return "yes" if value else "no"
-        if isinstance(value, list):
-            return ", ".join(str(item) for item in value)
-        if isinstance(value, dict):
-            return "; ".join(f"{key}: {self._shown(item)}" for key, item in value.items())
-        return str(value)
+        return shown_value(value)
 
 
 def attachment_path(instance: "Attachment", filename: str) -> str:

@@ -3,6 +3,7 @@
 A schema is a list of field definitions:
     {"name": "order_number", "label": "Order number", "type": "text", "required": true,
      "help_text": "...", "choices": ["a", "b"]}   # choices for select and multi_select only
+    {"name": "amount", "label": "Amount", "type": "number", "decimal_places": 2}  # 0 to 6, default 6
 Values are stored as JSON on the ticket: strings, numbers, booleans, lists, ISO dates.
 """
 
@@ -14,7 +15,8 @@ from typing import Any
 from django import forms
 
 FIELD_TYPES = ("text", "textarea", "select", "multi_select", "checkbox", "number", "date", "email")
-KNOWN_KEYS = {"name", "label", "type", "required", "help_text", "choices"}
+KNOWN_KEYS = {"name", "label", "type", "required", "help_text", "choices", "decimal_places"}
+MAX_DECIMAL_PLACES = 6
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
 RESERVED_NAMES = {"subject", "description", "attachments", "submission_key", "name", "email"}
 
@@ -64,6 +66,14 @@ def schema_errors(schema: Any) -> list[str]:
                 errors.append(f"{where}: choices must be distinct.")
         elif choices is not None:
             errors.append(f"{where}: only select and multi_select take choices.")
+        if "decimal_places" in field:
+            places = field["decimal_places"]
+            if kind != "number":
+                errors.append(f"{where}: only number takes decimal_places.")
+            elif type(places) is not int or not 0 <= places <= MAX_DECIMAL_PLACES:
+                errors.append(
+                    f"{where}: decimal_places must be a whole number from 0 to {MAX_DECIMAL_PLACES}."
+                )
     return errors
 
 
@@ -83,7 +93,8 @@ def form_field(definition: dict) -> forms.Field:
         return forms.EmailField(**common)
     if kind == "number":
         # Stored as a JSON number, read back as a float: 15 significant digits come back exactly as typed.
-        return forms.DecimalField(max_digits=15, decimal_places=6, **common)
+        places = definition.get("decimal_places", MAX_DECIMAL_PLACES)
+        return forms.DecimalField(max_digits=15, decimal_places=places, **common)
     if kind == "date":
         return forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), **common)
     if kind == "checkbox":
@@ -121,6 +132,15 @@ def clean_values(schema: list[dict], data: dict[str, Any]) -> dict[str, Any]:
     return cleaned
 
 
+def shown_number(definition: dict, value: int | float) -> str:
+    """A stored number as it was typed: 0.000001, not 1e-06; 49.90 for a field with two decimal places
+    (JSON keeps 49.9)."""
+    number = Decimal(repr(value))
+    if "decimal_places" in definition:
+        number = number.quantize(Decimal(1).scaleb(-definition["decimal_places"]))
+    return format(number, "f")
+
+
 def labelled_values(schema: list[dict], values: dict[str, Any]) -> list[tuple[str, str]]:
     """(label, shown value) pairs for display, in schema order, skipping empty values."""
     shown: list[tuple[str, str]] = []
@@ -130,8 +150,8 @@ def labelled_values(schema: list[dict], values: dict[str, Any]) -> list[tuple[st
             continue
         if isinstance(value, bool):
             value = "Yes" if value else "No"
-        elif isinstance(value, float):
-            value = format(Decimal(repr(value)), "f")  # 0.000001, not 1e-06
+        elif definition.get("type") == "number" and isinstance(value, int | float):
+            value = shown_number(definition, value)
         elif isinstance(value, list):
             value = ", ".join(map(str, value))
         shown.append((definition["label"], str(value)))

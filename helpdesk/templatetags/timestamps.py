@@ -6,8 +6,9 @@ format for each, which cost more than the rest of the thread together.
 
 from django import template
 from django.utils import timezone
-from django.utils.dates import MONTHS_3
 from django.utils.html import format_html
+
+from helpdesk.display import shown_time
 
 register = template.Library()
 
@@ -19,7 +20,4 @@ def timestamp(value, with_year: bool = True) -> str:
     if not value:
         return ""
     local = timezone.localtime(value) if timezone.is_aware(value) else value
-    month = str(MONTHS_3[local.month]).title()
-    year = f" {local.year}" if with_year else ""
-    shown = f"{local.day} {month}{year}, {local:%H:%M}"
-    return format_html('<time datetime="{}">{}</time>', local.isoformat(), shown)
+    return format_html('<time datetime="{}">{}</time>', local.isoformat(), shown_time(local, with_year))

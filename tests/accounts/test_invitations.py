@@ -5,6 +5,7 @@ import threading
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.forms import PasswordChangeForm
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.urls import reverse
@@ -81,6 +82,15 @@ def test_without_open_signup_a_code_is_needed_and_the_form_keeps_the_input(clien
     body = response.content.decode()
     assert 'value="kim@example.org"' in body and 'value="Kim"' in body
     assert not User.objects.filter(email="kim@example.org").exists()
+
+
+@pytest.mark.django_db
+def test_the_signup_page_names_the_password_rules_a_new_account_meets(client):
+    body = client.get(SIGNUP).content.decode()
+    assert "at least" in body and "characters" in body  # the length rule
+    assert "last 5 passwords" not in body  # a new account has no earlier passwords
+    change = PasswordChangeForm(make_customer()).fields["new_password1"].help_text
+    assert "last 5 passwords" in change  # where it applies, the rule is still shown
 
 
 @pytest.mark.django_db

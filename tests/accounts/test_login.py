@@ -274,4 +274,4 @@ def test_the_suspension_message_names_the_time_zone_and_has_one_full_stop(client
     until = timezone.make_aware(datetime(2030, 5, 1, 10, 30), timezone.get_fixed_timezone(0))
     services.user_suspend(user, until=until, reason="Cool down.", actor=None)
     body = post_login(client, "timeout@example.org").content.decode()
-    assert "until 1 May 2030, 12:30 p.m. (Europe/Berlin). Reason: Cool down. Contact support" in body
+    assert "until 1 May 2030, 12:30 (Europe/Berlin). Reason: Cool down. Contact support" in body

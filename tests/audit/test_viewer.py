@@ -54,6 +54,15 @@ def test_administrators_see_every_event_with_before_and_after(client, desk):
     assert '<span class="after">urgent</span>' in body(response)
 
 
+def test_structured_changes_read_as_words_not_python(client, desk):
+    source = make_ticket(desk["customer"], team=desk["support"], subject="Printer again")
+    into = ticket_services.ticket_merge(source, into=desk["support_ticket"], actor=None)
+    client.force_login(make_administrator())
+    page = body(client.get(LIST))
+    assert f'<span class="after">ticket: {source.reference}; messages: 1</span>' in page
+    assert into.reference in page and "{&#x27;" not in page and "[&#x27;" not in page
+
+
 def test_supervisors_see_their_teams_ticket_events_and_not_another_teams(client, desk):
     supervisor = make_supervisor(desk["support"])
     client.force_login(supervisor)

@@ -24,3 +24,11 @@ def test_every_navigation_link_answers(client, email):
     for href in links:
         response = client.get(href)
         assert response.status_code == 200, (email, href, response.status_code)
+
+
+@pytest.mark.django_db
+def test_favicon_ico_leads_to_the_site_icon(client):
+    """The admin's pages name no icon, so browsers ask for /favicon.ico: it must not be a 404."""
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301
+    assert response["Location"].endswith(".svg") and "favicon" in response["Location"]

@@ -83,7 +83,7 @@ def test_restore_message_shows_the_time_in_the_users_time_zone(client):
     client.force_login(editor)
     response = client.post(reverse("knowledge:manage_restore", args=[article.slug, revision.pk]))
     assert [str(m) for m in get_messages(response.wsgi_request)] == [
-        "Restored the version of 06 Jan 2026 08:30."
+        "Restored the version of 6 Jan 2026, 08:30."
     ]
 
 

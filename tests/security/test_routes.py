@@ -37,7 +37,7 @@ ARTICLE = "article"  # published public article: public; the manage pages: agent
 SUPERVISOR = "supervisor"  # supervisors (their teams' events only) and administrators
 
 ROUTES = {
-    "home": PUBLIC, "healthz": PUBLIC, "readyz": PUBLIC,
+    "home": PUBLIC, "healthz": PUBLIC, "readyz": PUBLIC, "favicon": PUBLIC,
     "accounts:login": PUBLIC, "accounts:logout": PUBLIC, "accounts:signup": PUBLIC,
     "accounts:profile": PUBLIC,  # own data only; anonymous visitors are sent to sign in
     "accounts:sessions_sign_out": PUBLIC,  # own sessions only (tests/accounts/test_sessions.py)

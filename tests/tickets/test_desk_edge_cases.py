@@ -227,6 +227,20 @@ def test_invalid_custom_fields_come_back_as_typed(client, desk):
     assert Ticket.objects.get(pk=ticket.pk).custom_fields["order_number"] == "A-1"
 
 
+def test_a_money_field_reads_with_its_decimal_places_in_the_edit_form_and_the_portal(client, desk):
+    money = TicketFormFactory(
+        schema=[{"name": "amount", "label": "Amount", "type": "number", "decimal_places": 2}]
+    )
+    ticket = make_ticket(desk["customer"], team=desk["support"], form=money, custom_fields={"amount": 49.9})
+    client.force_login(desk["agent"])
+    page = client.get(reverse("tickets:desk_ticket", args=[ticket.number])).content.decode()
+    assert 'name="cf-amount" value="49.90" step="0.01"' in page
+    client.force_login(desk["customer"])
+    page = client.get(reverse("tickets:portal_detail", args=[ticket.number])).content.decode()
+    assert "<dt>Amount</dt><dd>49.90</dd>" in page
+    assert Ticket.objects.get(pk=ticket.pk).custom_fields == {"amount": 49.9}
+
+
 def test_assigning_on_a_ticket_seen_only_as_its_assignee_goes_back_to_the_queue(client, desk):
     """A Support agent still assigned a ticket that moved to Billing passes it to a Billing agent:
     saved, and the answer is the queue, not a 404 for the ticket they just handed on."""

@@ -27,6 +27,10 @@ from tickets.models import TicketForm
         ([{"name": "a", "label": "L", "type": "text", "choices": ["x"]}], "only select"),
         ([{"name": "a", "label": "L", "type": "text", "required": "yes"}], "true or false"),
         ([{"name": "a", "label": "L", "type": "text", "colour": "red"}], "unknown keys"),
+        ([{"name": "a", "label": "L", "type": "text", "decimal_places": 2}], "only number"),
+        ([{"name": "a", "label": "L", "type": "number", "decimal_places": 7}], "0 to 6"),
+        ([{"name": "a", "label": "L", "type": "number", "decimal_places": True}], "whole number"),
+        ([{"name": "a", "label": "L", "type": "number", "decimal_places": 1.5}], "whole number"),
     ],
 )
 def test_schema_errors_say_what_is_wrong(bad, message):
@@ -72,6 +76,20 @@ def test_every_field_type_builds_and_cleans():
     with pytest.raises(ValidationError) as error:
         schema.clean_values(definitions, {"n": "many", "d": "tomorrow", "e": "nope", "m": ["z"]})
     assert set(error.value.message_dict) == {"n", "d", "e", "m"}
+
+
+def test_a_number_with_decimal_places_keeps_them_and_refuses_more():
+    money = {"name": "amount", "label": "Amount", "type": "number", "decimal_places": 2}
+    assert schema.schema_errors([money]) == []
+    stored = schema.clean_values([money], {"amount": "49.90"})
+    assert stored == {"amount": 49.9}  # JSON keeps no trailing zeros
+    assert schema.labelled_values([money], stored) == [("Amount", "49.90")]
+    assert schema.labelled_values([money], {"amount": 12}) == [("Amount", "12.00")]
+    with pytest.raises(ValidationError) as error:
+        schema.clean_values([money], {"amount": "49.999"})
+    assert "2 decimal places" in error.value.message_dict["amount"][0]
+    plain = {"name": "n", "label": "N", "type": "number"}
+    assert schema.labelled_values([plain], {"n": 49.9}) == [("N", "49.9")]
 
 
 @pytest.mark.django_db
