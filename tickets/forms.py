@@ -204,17 +204,14 @@ class SavedViewForm(forms.Form):
 
 
 class CustomFieldsForm(forms.Form):
-    """A ticket's custom fields, built from its form's schema, for inline editing in the workspace."""
+    """A ticket's custom fields, built from its form's schema, for inline editing in the workspace.
+    `stored` is the ticket's values: each stays on offer (and valid) as the schema's fields allow."""
 
-    def __init__(self, *args, definitions: list[dict], **kwargs) -> None:
+    def __init__(self, *args, definitions: list[dict], stored: dict, **kwargs) -> None:
         super().__init__(*args, prefix="cf", **kwargs)
-        self.initial = dict(self.initial)  # the ticket's own dict: shown values must not reach it
+        self.initial = dict(stored)  # a copy: shown values must not reach the ticket's own dict
         for definition in definitions:
-            self.fields[definition["name"]] = schema.form_field(definition)
-            value = self.initial.get(definition["name"])
-            if (
-                definition["type"] == "number"
-                and isinstance(value, int | float)
-                and not isinstance(value, bool)
-            ):
+            value = stored.get(definition["name"])
+            self.fields[definition["name"]] = schema.form_field(definition, value)
+            if definition["type"] == "number" and type(value) in (int, float):
                 self.initial[definition["name"]] = schema.shown_number(definition, value)

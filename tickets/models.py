@@ -347,9 +347,13 @@ class Ticket(models.Model):
             return False
         return self.assignee_seen_at is None or self.last_customer_message_at > self.assignee_seen_at
 
+    @property
+    def form_schema(self) -> list[dict]:
+        """The custom-field definitions of the form it was sent with (none without a form)."""
+        return self.form.schema if self.form_id else []
+
     def custom_field_display(self) -> list[tuple[str, str]]:
-        definitions = self.form.schema if self.form_id else []
-        return schema.labelled_values(definitions, self.custom_fields)
+        return schema.labelled_values(self.form_schema, self.custom_fields)
 
 
 class TicketMessageQuerySet(models.QuerySet["TicketMessage"]):

@@ -77,8 +77,19 @@ def schema_errors(schema: Any) -> list[str]:
     return errors
 
 
-def form_field(definition: dict) -> forms.Field:
-    """The Django form field for one schema entry."""
+class NumberField(forms.DecimalField):
+    """A DecimalField that reads 49.900 as 49.9: trailing zeros are not extra decimal places (a
+    browser's step="0.01" input sends them), and the stored JSON number drops them anyway."""
+
+    def to_python(self, value):
+        number = super().to_python(value)
+        return number.normalize() if number is not None and number.is_finite() else number
+
+
+def form_field(definition: dict, stored: Any = None) -> forms.Field:
+    """The Django form field for one schema entry. `stored`, a ticket's value for it, stays valid
+    when the schema no longer allows it (a choice since removed, more decimal places than now
+    asked for): editing the other fields must not change it."""
     common = {
         "label": definition["label"],
         "required": definition.get("required", False),
@@ -94,12 +105,17 @@ def form_field(definition: dict) -> forms.Field:
     if kind == "number":
         # Stored as a JSON number, read back as a float: 15 significant digits come back exactly as typed.
         places = definition.get("decimal_places", MAX_DECIMAL_PLACES)
-        return forms.DecimalField(max_digits=15, decimal_places=places, **common)
+        if type(stored) in (int, float):
+            places = max(places, -min(Decimal(repr(stored)).normalize().as_tuple().exponent, 0))
+        return NumberField(max_digits=15, decimal_places=places, **common)
     if kind == "date":
         return forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), **common)
     if kind == "checkbox":
         return forms.BooleanField(**common)
     choices = [(choice, choice) for choice in definition["choices"]]
+    kept = stored if isinstance(stored, list) else [stored]
+    choices += [(value, f"{value} (no longer offered)") for value in kept
+                if isinstance(value, str) and value and value not in definition["choices"]]  # fmt: skip
     if kind == "select":
         return forms.ChoiceField(choices=[("", "Choose…"), *choices], **common)
     return forms.MultipleChoiceField(choices=choices, widget=forms.CheckboxSelectMultiple, **common)
@@ -114,19 +130,28 @@ def to_json(value: Any) -> Any:
     return value
 
 
-def clean_values(schema: list[dict], data: dict[str, Any]) -> dict[str, Any]:
-    """Validate raw values against the schema (raises forms.ValidationError keyed by field name)."""
+def clean_values(schema: list[dict], data: dict[str, Any], stored: dict[str, Any] | None = None) -> dict:
+    """Validate raw values against the schema (raises forms.ValidationError keyed by field name).
+
+    With `stored`, the ticket's values so far: those the schema still allows (form_field), and those
+    of fields since removed from it, are kept rather than dropped."""
+    stored = stored or {}
     errors: dict[str, list] = {}
-    cleaned: dict[str, Any] = {}
+    names = {definition["name"] for definition in schema}
+    cleaned: dict[str, Any] = {name: value for name, value in stored.items() if name not in names}
     for definition in schema:
-        field = form_field(definition)
+        field = form_field(definition, stored.get(definition["name"]))
         raw = data.get(definition["name"])
         if isinstance(field, forms.MultipleChoiceField) and raw is not None and not isinstance(raw, list):
             raw = [raw]
         try:
-            cleaned[definition["name"]] = to_json(field.clean(raw))
+            value = to_json(field.clean(raw))
         except forms.ValidationError as error:
             errors[definition["name"]] = error.messages
+            continue
+        if isinstance(field, forms.MultipleChoiceField):  # once each, in the order offered
+            value = [choice for choice, _ in field.choices if choice in value]
+        cleaned[definition["name"]] = value
     if errors:
         raise forms.ValidationError(errors)
     return cleaned
@@ -134,25 +159,47 @@ def clean_values(schema: list[dict], data: dict[str, Any]) -> dict[str, Any]:
 
 def shown_number(definition: dict, value: int | float) -> str:
     """A stored number as it was typed: 0.000001, not 1e-06; 49.90 for a field with two decimal places
-    (JSON keeps 49.9)."""
+    (JSON keeps 49.9). Padded only: a number stored before the places were set keeps its digits."""
     number = Decimal(repr(value))
-    if "decimal_places" in definition:
-        number = number.quantize(Decimal(1).scaleb(-definition["decimal_places"]))
+    places = definition.get("decimal_places")
+    if places is not None and -number.as_tuple().exponent < places:
+        number = number.quantize(Decimal(1).scaleb(-places))
     return format(number, "f")
+
+
+def shown_value(definition: dict, value: Any) -> str:
+    """One stored value as the pages show it ('' when there is none)."""
+    if value in (None, "", []):
+        return ""
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if definition.get("type") == "number" and type(value) in (int, float):
+        return shown_number(definition, value)
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    return str(value)
 
 
 def labelled_values(schema: list[dict], values: dict[str, Any]) -> list[tuple[str, str]]:
     """(label, shown value) pairs for display, in schema order, skipping empty values."""
-    shown: list[tuple[str, str]] = []
-    for definition in schema:
-        value = values.get(definition["name"])
-        if value in (None, "", []):
+    shown = [
+        (definition["label"], shown_value(definition, values.get(definition["name"])))
+        for definition in schema
+    ]
+    return [(label, value) for label, value in shown if value]
+
+
+def labelled_changes(schema: list[dict], old: dict, new: dict) -> tuple[dict[str, str], dict[str, str]]:
+    """The fields whose values differ, by label, before and after, as shown (what a timeline records);
+    a field no longer in the schema goes by its name."""
+    definitions = {definition["name"]: definition for definition in schema}
+    before: dict[str, str] = {}
+    after: dict[str, str] = {}
+    for name in [*definitions, *(name for name in {**old, **new} if name not in definitions)]:
+        if old.get(name) == new.get(name):
             continue
-        if isinstance(value, bool):
-            value = "Yes" if value else "No"
-        elif definition.get("type") == "number" and isinstance(value, int | float):
-            value = shown_number(definition, value)
-        elif isinstance(value, list):
-            value = ", ".join(map(str, value))
-        shown.append((definition["label"], str(value)))
-    return shown
+        definition = definitions.get(name, {"label": name})
+        label = definition["label"]
+        before[label] = shown_value(definition, old.get(name)) or "—"
+        after[label] = shown_value(definition, new.get(name)) or "—"
+    return before, after

@@ -61,6 +61,7 @@ TAG_INVALID = "Tags are at most 50 characters: letters, digits, spaces, - and _.
 BULK_TAG_MISSING = "Type the tag to add or remove."
 BULK_STALE = "It changed since your queue was loaded: look at it again, then choose what to do."
 MERGE_SELF = "A ticket cannot be merged into itself."
+MERGED_READ_ONLY = "{ticket} was merged into {into}: make the change there."
 MERGE_DONE = "{ticket} is closed or merged already; merge into an open ticket."
 MERGE_OTHER_REQUESTER = (
     "Only tickets from the same requester can be merged, so nobody is shown another person's messages."
@@ -111,6 +112,13 @@ def _lock(ticket: Ticket, expected_version: int | None) -> Ticket:
     if expected_version is not None and locked.version != expected_version:
         raise StaleTicket(STALE)
     return locked
+
+
+def _require_not_merged(ticket: Ticket) -> None:
+    """A merged ticket is closed and its thread has moved: changing it would only mislead."""
+    if ticket.merged_into_id is not None:
+        into = Ticket.objects.get(pk=ticket.merged_into_id)
+        raise TicketNotAllowed(MERGED_READ_ONLY.format(ticket=ticket.reference, into=into.reference))
 
 
 def _save(ticket: Ticket, actor: User | None, fields: Sequence[str]) -> None:
@@ -504,6 +512,7 @@ def ticket_assign(
     _require_staff(ticket, actor)
     _require_permission(ticket, actor, rbac.ASSIGN_TICKET, ASSIGN_NOT_ALLOWED)
     ticket = _lock(ticket, expected_version)
+    _require_not_merged(ticket)
     if assignee is not None:
         assignee = User.objects.get(pk=assignee.pk)  # fresh role and team caches
         can_see = Ticket.objects.staff_visible_to(assignee).filter(pk=ticket.pk)
@@ -582,10 +591,12 @@ def ticket_update_fields(
         label = FIELD_LABELS.get(name, name)
         _require_permission(ticket, actor, FIELD_PERMISSIONS[name], FIELD_NOT_ALLOWED.format(field=label))
     ticket = _lock(ticket, expected_version)
+    _require_not_merged(ticket)
     changed: list[str] = []
     for name, value in changes.items():
         if name == "custom_fields":
-            value = schema.clean_values(ticket.form.schema, value) if ticket.form_id else {}
+            definitions = ticket.form_schema
+            value = schema.clean_values(definitions, value, stored=ticket.custom_fields)
         if name == "priority" and value not in Priority.values:
             raise ValidationError({"priority": f"Unknown priority {value!r}."})
         # Triage moves a ticket to any team that works tickets (a billing question that landed in
@@ -606,7 +617,10 @@ def ticket_update_fields(
             "team": TicketActivity.Action.TEAM,
             "custom_fields": TicketActivity.Action.CUSTOM_FIELDS,
         }.get(name, TicketActivity.Action.FIELDS)
-        _activity(ticket, actor, action, name, _shown(old), _shown(value))
+        if name == "custom_fields":  # by label, as the pages show them, and only those that changed
+            _activity(ticket, actor, action, name, *schema.labelled_changes(definitions, old, value))
+        else:
+            _activity(ticket, actor, action, name, _shown(old), _shown(value))
         if name == "team" and ticket.assignee_id and not _works_team(ticket.assignee, value):
             # The new team's unassigned queue is where it should show up, not an outsider's own list.
             _activity(ticket, actor, TicketActivity.Action.ASSIGNEE, "assignee", str(ticket.assignee), None)
@@ -644,6 +658,7 @@ def ticket_set_tags(
     _require_staff(ticket, actor)
     _require_permission(ticket, actor, rbac.PROVIDE_SUPPORT, FIELD_NOT_ALLOWED.format(field="tags"))
     ticket = _lock(ticket, expected_version)
+    _require_not_merged(ticket)
     wanted = clean_tag_names(names)
     current = sorted(ticket.tags.values_list("name", flat=True))
     if wanted == current:

@@ -119,3 +119,29 @@ def test_an_absurdly_long_number_is_just_not_found(client, pair):
     url = reverse("tickets:desk_merge", args=[pair["source"].number])
     response = client.post(url, {"into": "9" * 40})
     assert response.status_code == 422 and "that you can work" in unescape(response.content.decode())
+
+
+def test_a_merged_ticket_is_read_only_in_the_services_and_the_workspace(client, pair):
+    source, into, supervisor = pair["source"], pair["into"], pair["supervisor"]
+    services.ticket_merge(source, into=into, actor=supervisor)
+    source.refresh_from_db()
+    refused = f"{source.reference} was merged into {into.reference}"
+    changes = [
+        lambda: services.ticket_update_fields(source, changes={"priority": "urgent"}, actor=supervisor),
+        lambda: services.ticket_set_tags(source, names=["other"], actor=supervisor),
+        lambda: services.ticket_assign(source, assignee=supervisor, actor=supervisor),
+    ]
+    for change in changes:
+        with pytest.raises(services.TicketNotAllowed, match=refused):
+            change()
+    assert Ticket.objects.get(pk=source.pk).version == source.version
+    client.force_login(supervisor)
+    page = client.get(reverse("tickets:desk_ticket", args=[source.number])).content.decode()
+    assert f"Merged into <a href=\"{reverse('tickets:desk_ticket', args=[into.number])}\">" in page
+    assert 'name="field" value="priority"' not in page and 'name="field" value="take"' not in page
+    assert "<dt>Priority</dt><dd>Medium</dd>" in page  # still readable
+    response = client.post(
+        reverse("tickets:desk_update", args=[source.number]),
+        {"field": "priority", "value": "urgent", "version": source.version},
+    )
+    assert response.status_code == 302 and Ticket.objects.get(pk=source.pk).priority == "medium"

@@ -223,9 +223,7 @@ def _workspace_context(request: HttpRequest, ticket: Ticket, **extra) -> dict:
         "statuses": Status,
         "priorities": Priority.choices,
         "may": may,
-        "custom_fields_form": CustomFieldsForm(
-            definitions=ticket.form.schema if ticket.form_id else [], initial=ticket.custom_fields
-        ),
+        "custom_fields_form": CustomFieldsForm(definitions=ticket.form_schema, stored=ticket.custom_fields),
         **extra,
     }
 
@@ -412,8 +410,10 @@ def _typed_edit(ticket: Ticket, field: str, value: str, data: QueryDict) -> dict
     if field == "tags":
         return {"typed_tags": value}
     if field == "custom_fields":
-        definitions = ticket.form.schema if ticket.form_id else []
-        return {"custom_fields_form": CustomFieldsForm(data, definitions=definitions)}
+        definitions = ticket.form_schema
+        return {
+            "custom_fields_form": CustomFieldsForm(data, definitions=definitions, stored=ticket.custom_fields)
+        }
     return {}
 
 
@@ -439,7 +439,8 @@ def _apply_edit(
             ticket, changes={"team": team}, actor=actor, expected_version=expected_version
         )
     elif field == "custom_fields":
-        form = CustomFieldsForm(data, definitions=ticket.form.schema if ticket.form_id else [])
+        definitions = ticket.form_schema
+        form = CustomFieldsForm(data, definitions=definitions, stored=ticket.custom_fields)
         if not form.is_valid():
             raise ValidationError(
                 [f"{form.fields[name].label}: {' '.join(errors)}" for name, errors in form.errors.items()]
