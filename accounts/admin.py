@@ -22,13 +22,15 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from guardian.admin import GuardedModelAdmin
 
 import audit
-from accounts import services, two_factor
+from accounts import rbac, services, two_factor
 from accounts.backends import lockout_username
 from accounts.models import Invitation, Organization, RoleAssignment, Skill, Team, TeamMember, User
 from accounts.roles import BUILT_IN_ROLES
 from audit.admin import AuditedAdminMixin, AuditedModelAdmin, AuditedObjectPermissionsMixin
 from audit.models import AuditEvent
 from helpdesk.admin import KeepInUseMixin, ReadOnlyAdmin
+from helpdesk.models import SiteConfiguration
+from tickets.models import Ticket, TicketForm
 
 
 class RoleChangeAuditMixin:
@@ -46,7 +48,13 @@ class RoleChangeAuditMixin:
             changes = {"role": (role, None), "expires_at": (expires_at, None)}
         else:
             changes = {"role": (role, role), **changes}
-        audit.record("role_change", actor=request.user, obj=obj.user, changes=changes)
+        audit.record(
+            "role_change",
+            actor=request.user,
+            obj=obj.user,
+            changes=changes,
+            category=AuditEvent.Category.SECURITY,
+        )
 
 
 class TeamMembershipAuditMixin:
@@ -69,8 +77,28 @@ class TeamMembershipAuditMixin:
         audit.record("update", actor=request.user, obj=obj.team, changes=changes)
 
 
+def acting_as(form_class: type, actor: User) -> type:
+    """`form_class` knowing who fills it in, for checks that depend on them (a subclass per request: the
+    class Django made is shared between requests)."""
+    return type(form_class.__name__, (form_class,), {"actor": actor})
+
+
+class RoleAssignmentForm(forms.ModelForm):
+    """A role given or changed here: only one whose permissions the actor holds (rbac.grant_refusal)."""
+
+    actor: User | None = None
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        role = cleaned.get("role")
+        if role is not None and self.has_changed() and (missing := rbac.grant_refusal(self.actor, role)):
+            self.add_error("role", missing)
+        return cleaned
+
+
 class RoleAssignmentInline(admin.TabularInline):
     model = RoleAssignment
+    form = RoleAssignmentForm
     fk_name = "user"
     extra = 0
     fields = ("role", "expires_at", "granted_by", "granted_at")
@@ -80,6 +108,11 @@ class RoleAssignmentInline(admin.TabularInline):
     def get_queryset(self, request):
         # Each row's title names the user and the role: fetched with the rows, not one query per row.
         return super().get_queryset(request).select_related("user", "role", "granted_by")
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        formset.form = acting_as(formset.form, request.user)
+        return formset
 
 
 class TeamMemberInline(admin.TabularInline):
@@ -141,6 +174,32 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
     actions = ("suspend_users", "activate_users", "unlock_sign_in", "sign_out_everywhere", "reset_two_factor")
 
     STATUS_FIELDS = ("status", "suspended_until", "suspension_reason")
+    # Changes to these are security events: they decide what the account may do in the admin.
+    security_fields = ("is_superuser", "is_staff", "user_permissions", "password")
+
+    def get_readonly_fields(self, request, obj=None):
+        # Superuser status and permissions beside the roles are a superuser's to give: anyone else
+        # could make themselves one (roles, checked in RoleAssignmentForm, are how they grant).
+        if request.user.is_superuser:
+            return self.readonly_fields
+        return (*self.readonly_fields, "is_superuser", "user_permissions")
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        # A superuser's account (e-mail, password, status) is out of reach of anyone less: changing
+        # its address or password would hand it over.
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    @staticmethod
+    def within_reach(request, queryset):
+        """The users of `queryset` the actor may act on: superusers only for superusers."""
+        return queryset if request.user.is_superuser else queryset.exclude(is_superuser=True)
 
     def save_model(self, request, obj, form, change):
         """A status set on the form goes through user_suspend / user_activate (their audit events say
@@ -195,18 +254,34 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
     def in_use(self, users) -> list[str]:
         # The audit trail protects its actors (the hash chain covers their ids): say so before the
         # attempt, with the way out, instead of failing on ProtectedError.
-        acted = AuditEvent.objects.filter(actor__in=[user.pk for user in users]).order_by()
+        ids = [user.pk for user in users]
+        acted = AuditEvent.objects.filter(actor__in=ids).order_by()
         events = dict(acted.values_list("actor").annotate(Count("pk")))
-        return [
+        # Their tickets would lose their assignee with nothing on the tickets' timelines.
+        assigned = dict(
+            Ticket.objects.filter(assignee__in=ids).order_by().values_list("assignee").annotate(Count("pk"))
+        )
+        held = [
             f"{user}: the actor of {events[user.pk]} audit event(s), which must stay as recorded. "
             "Suspend the account instead."
             for user in users
             if user.pk in events
         ]
+        held += [
+            f"{user}: assigned {assigned[user.pk]} ticket(s). Reassign them from the desk first, or suspend "
+            "the account."
+            for user in users
+            if user.pk in assigned
+        ]
+        return held
 
     @admin.display(description="Roles")
     def roles(self, user: User) -> str:
-        return ", ".join(assignment.role.name for assignment in user.role_assignments.all())
+        now = timezone.now()
+        return ", ".join(
+            assignment.role.name + ("" if assignment.in_force(now) else " (expired)")
+            for assignment in user.role_assignments.all()
+        )
 
     def save_formset(self, request, form, formset, change):
         for inline in formset.forms:
@@ -216,6 +291,7 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
 
     @admin.action(description="Suspend selected users (indefinitely)", permissions=("change",))
     def suspend_users(self, request, queryset):
+        queryset = self.within_reach(request, queryset)
         for user in queryset.exclude(pk=request.user.pk):
             services.user_suspend(
                 user, until=None, reason="Suspended by an administrator", actor=request.user
@@ -224,12 +300,14 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
 
     @admin.action(description="Activate selected users", permissions=("change",))
     def activate_users(self, request, queryset):
+        queryset = self.within_reach(request, queryset)
         for user in queryset:
             services.user_activate(user, actor=request.user)
         self.message_user(request, "Activated the selected users.", messages.SUCCESS)
 
     @admin.action(description="Unlock sign-in (after too many failed attempts)", permissions=("change",))
     def unlock_sign_in(self, request, queryset):
+        queryset = self.within_reach(request, queryset)
         # Looked up before the unlock forgets these users' attempts. Their addresses are not unlocked
         # here: one of them may be the attacker's that caused the lockout.
         addresses = locked_addresses(queryset)
@@ -249,6 +327,7 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
 
     @admin.action(description="Sign selected users out everywhere", permissions=("change",))
     def sign_out_everywhere(self, request, queryset):
+        queryset = self.within_reach(request, queryset)
         keep = request.session.session_key  # an administrator never signs out the session they act from
         ended = sum(
             services.user_sign_out_sessions(user, actor=request.user, keep_session_key=keep)
@@ -260,6 +339,7 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
         description="Reset two-factor sign-in (lost phone and recovery codes)", permissions=("change",)
     )
     def reset_two_factor(self, request, queryset):
+        queryset = self.within_reach(request, queryset)
         # Never one's own: that goes through the profile, with a current code and the site's rule.
         for user in queryset.exclude(pk=request.user.pk):
             two_factor.two_factor_disable(user, actor=request.user, site_requires=False)
@@ -303,6 +383,24 @@ class TeamAdmin(
     held_by = "tickets"
     held_message = "Team “{obj}” holds {count} ticket(s): move them to another team from the desk first."
 
+    def in_use(self, teams) -> list[str]:
+        # Where new tickets go: deleted, the setting would be cleared with nothing on the trail.
+        held = super().in_use(teams)
+        ids = [team.pk for team in teams]
+        for configuration in SiteConfiguration.objects.filter(default_team__in=ids).select_related(
+            "default_team"
+        ):
+            held.append(
+                f"Team “{configuration.default_team}” receives new tickets by default: choose another in the "
+                "site configuration first."
+            )
+        for form in TicketForm.objects.filter(default_team__in=ids).select_related("default_team"):
+            held.append(
+                f"Team “{form.default_team}” receives the tickets of the form “{form.title}”: choose another "
+                "team for the form first."
+            )
+        return held
+
 
 @admin.register(TeamMember)
 class TeamMemberAdmin(TeamMembershipAuditMixin, AuditedModelAdmin):
@@ -329,6 +427,15 @@ class RoleAssignmentAdmin(RoleChangeAuditMixin, AuditedModelAdmin):
     autocomplete_fields = ("user", "role")
     readonly_fields = ("granted_by", "granted_at")
     list_select_related = ("user", "role", "granted_by")
+    form = RoleAssignmentForm
+
+    def get_readonly_fields(self, request, obj=None):
+        # Moved to another person, the first would lose the role with nothing on their trail: take it
+        # from them and give it to the other instead.
+        return (*self.readonly_fields, "user") if obj is not None else self.readonly_fields
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        return acting_as(super().get_form(request, obj, change, **kwargs), request.user)
 
     def save_model(self, request, obj, form, change):
         if obj.granted_by_id is None:
@@ -424,11 +531,31 @@ for otp_model in (TOTPDevice, StaticDevice):
     admin.site.unregister(otp_model)
 
 
+class RoleForm(forms.ModelForm):
+    """A role's permissions: those added must be the actor's own (accounts.rbac.grant_refusal)."""
+
+    actor: User | None = None
+
+    def clean_permissions(self):
+        permissions = self.cleaned_data["permissions"]
+        before = set(self.instance.permissions.all()) if self.instance.pk else set()
+        added = [permission for permission in permissions if permission not in before]
+        role = self.instance if self.instance.pk else Group(name=self.cleaned_data.get("name", ""))
+        if missing := rbac.grant_refusal(self.actor, role, added):
+            raise forms.ValidationError(missing)
+        return permissions
+
+
 @admin.register(Group)
 class RoleAdmin(KeepInUseMixin, AuditedAdminMixin, DjangoGroupAdmin):
     """Roles are groups; the built-in ones cannot be renamed or deleted."""
 
     list_display = ("name", "built_in")
+    form = RoleForm
+    security_fields = ("permissions",)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        return acting_as(super().get_form(request, obj, change, **kwargs), request.user)
 
     @admin.display(boolean=True, description="Built-in")
     def built_in(self, group: Group) -> bool:

@@ -42,6 +42,10 @@ ESCALATE_TICKET = "tickets.escalate_ticket"
 MANAGE_TICKETS = "tickets.manage_tickets"
 MANAGE_THREADS = "tickets.manage_threads"  # merging
 MANAGE_SUPPORT_AGENTS = "accounts.manage_support_agents"
+# Nobody hands out more than they hold: an administrator cannot make themselves (or a friend) more.
+GRANT_BEYOND_OWN = (
+    "You can only grant permissions you hold yourself, and you do not hold {missing} (role “{role}”)."
+)
 
 
 def _authenticated(user) -> bool:
@@ -215,6 +219,27 @@ def permissions_on(user, obj: Model | None = None) -> frozenset[str]:
         # Guardian answers for obj with bare codenames; they belong to obj's app.
         granted |= {f"{obj._meta.app_label}.{codename}" for codename in user.get_all_permissions(obj)}
     return frozenset(granted)
+
+
+def permissions_beyond(actor, permissions) -> list[str]:
+    """Of `permissions` (Permission rows), those `actor` does not hold in force, as "app.codename":
+    what they may not hand out. Nobody grants more than they have; a superuser has everything, and
+    the system (no actor) may grant anything."""
+    if actor is None or actor.is_superuser:
+        return []
+    held = permissions_on(actor)
+    names = (f"{permission.content_type.app_label}.{permission.codename}" for permission in permissions)
+    return sorted(name for name in names if name not in held)
+
+
+def grant_refusal(actor, role, permissions=None) -> str:
+    """Why `actor` may not hand out `role` (a Group), or these of its `permissions`: "" when they may."""
+    if permissions is None:
+        permissions = role.permissions.select_related("content_type")
+    missing = permissions_beyond(actor, permissions)
+    if not missing:
+        return ""
+    return GRANT_BEYOND_OWN.format(missing=", ".join(missing), role=role.name)
 
 
 def can_open_desk(user) -> bool:

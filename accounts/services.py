@@ -9,7 +9,7 @@ from axes.models import AccessAttempt
 from axes.utils import reset as axes_reset
 from django.conf import settings
 from django.contrib.auth.models import Group
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, QuerySet, Sum
 from django.utils import timezone
@@ -141,8 +141,11 @@ def _pending_account_claim(
 def role_assign(
     user: User, role_name: str, *, expires_at: datetime | None = None, actor: User | None
 ) -> RoleAssignment:
-    """Give `user` the role until `expires_at` (or for good); re-assigning updates the expiry."""
+    """Give `user` the role until `expires_at` (or for good); re-assigning updates the expiry. The actor
+    must hold every permission the role grants."""
     role = Group.objects.get(name=role_name)
+    if missing := rbac.grant_refusal(actor, role):
+        raise PermissionDenied(missing)
     earlier = RoleAssignment.objects.select_for_update().filter(user=user, role=role).first()
     assignment, _ = RoleAssignment.objects.update_or_create(
         user=user,
@@ -154,7 +157,7 @@ def role_assign(
         "role": (role_name if earlier else None, role_name),
         "expires_at": (earlier.expires_at if earlier else None, expires_at),
     }
-    audit.record("role_change", actor=actor, obj=user, changes=changes)
+    audit.record("role_change", actor=actor, obj=user, changes=changes, category=AuditEvent.Category.SECURITY)
     rbac.forget(user)
     return assignment
 
@@ -162,7 +165,8 @@ def role_assign(
 @transaction.atomic
 def role_revoke(user: User, role_name: str, *, actor: User | None) -> None:
     RoleAssignment.objects.filter(user=user, role__name=role_name).delete()
-    audit.record("role_change", actor=actor, obj=user, changes={"role": (role_name, None)})
+    changes = {"role": (role_name, None)}
+    audit.record("role_change", actor=actor, obj=user, changes=changes, category=AuditEvent.Category.SECURITY)
     rbac.forget(user)
 
 

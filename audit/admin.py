@@ -60,9 +60,13 @@ class AuditedAdminMixin(OddInputAdminMixin):
     Admins whose saves go through a service (which records its own event) override save_model; admins
     whose rows stand for a domain change record it as the services do by overriding record_edit."""
 
+    security_fields: tuple[str, ...] = ()  # a change to one of these is a security event
+
     def record_edit(self, request, action: str, obj: Model, changes: dict[str, tuple[Any, Any]]) -> None:
         """Record one "create", "update" or "delete" made here; `obj` may be an inline row."""
-        audit.record(action, actor=request.user, obj=obj, changes=changes)
+        security = isinstance(obj, self.model) and set(changes) & set(self.security_fields)
+        category = AuditEvent.Category.SECURITY if security else AuditEvent.Category.BUSINESS
+        audit.record(action, actor=request.user, obj=obj, changes=changes, category=category)
 
     def save_model(self, request, obj, form, change) -> None:
         changes = form_changes(form, _stored(obj) if change else None)

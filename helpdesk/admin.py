@@ -12,7 +12,7 @@ from django_tasks_db.admin import DBTaskResultAdmin
 from django_tasks_db.models import DBTaskResult
 
 from helpdesk import services
-from helpdesk.forms import JSON_NUL, json_has_nul
+from helpdesk.forms import json_problem
 from helpdesk.models import PeriodicTaskRun, SiteConfiguration
 
 
@@ -31,8 +31,8 @@ class ChangeList(main.ChangeList):
 
 
 class JSONFormField(forms.JSONField):
-    """JSON nested deeper than the parser goes, or holding a NUL character that PostgreSQL refuses, is a
-    form error, not a server error."""
+    """JSON nested deeper than the parser goes, or holding what PostgreSQL refuses (a NUL character, NaN
+    or Infinity), is a form error, not a server error."""
 
     def to_python(self, value):
         try:
@@ -40,8 +40,8 @@ class JSONFormField(forms.JSONField):
         except RecursionError:
             invalid = self.error_messages["invalid"]
             raise ValidationError(invalid, code="invalid", params={"value": value}) from None
-        if json_has_nul(converted):
-            raise ValidationError(JSON_NUL, code="invalid")
+        if problem := json_problem(converted):
+            raise ValidationError(problem, code="invalid")
         return converted
 
     def bound_data(self, data, initial):

@@ -1,5 +1,7 @@
 """Form helpers shared by every app."""
 
+import math
+
 from django import forms
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
@@ -25,17 +27,23 @@ def parse_id(text: str | None) -> int | None:
 
 
 JSON_NUL = "Text in JSON cannot hold a NUL character (\\u0000)."
+JSON_NOT_FINITE = "JSON numbers must be finite: NaN, Infinity and numbers as large as 1e999 are not JSON."
 
 
-def json_has_nul(value) -> bool:
-    """Whether a JSON value holds a NUL character in any key or string: PostgreSQL's jsonb refuses one."""
+def json_problem(value) -> str:
+    """Why PostgreSQL's jsonb would refuse this value ("" if it would not): a NUL character in a key or
+    string, or a number that is not finite (Python's json reads NaN, Infinity and 1e999)."""
     if isinstance(value, str):
-        return "\x00" in value
+        return JSON_NUL if "\x00" in value else ""
+    if isinstance(value, float):
+        return "" if math.isfinite(value) else JSON_NOT_FINITE
     if isinstance(value, dict):
-        return any(json_has_nul(key) or json_has_nul(item) for key, item in value.items())
+        return next(
+            (problem for item in value.items() for part in item if (problem := json_problem(part))), ""
+        )
     if isinstance(value, list):
-        return any(json_has_nul(item) for item in value)
-    return False
+        return next((problem for item in value if (problem := json_problem(item))), "")
+    return ""
 
 
 def query_text(request: HttpRequest, name: str, *, limit: int) -> str:

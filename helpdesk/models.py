@@ -5,7 +5,7 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 
-from helpdesk.forms import JSON_NUL, json_has_nul
+from helpdesk.forms import json_problem
 
 CONFIGURATION_CACHE_KEY = "site-configuration"
 # Every request reads the configuration; a change saved in another worker process shows there within
@@ -100,8 +100,8 @@ class SiteConfiguration(models.Model):
         # custom.<name> settings are keys of this object; a list or a bare value would leave them nowhere.
         if not isinstance(self.custom_settings, dict):
             raise ValidationError({"custom_settings": CUSTOM_SETTINGS_NOT_OBJECT})
-        if json_has_nul(self.custom_settings):
-            raise ValidationError({"custom_settings": JSON_NUL})
+        if problem := json_problem(self.custom_settings):
+            raise ValidationError({"custom_settings": problem})
 
 
 class RateLimitCounter(models.Model):

@@ -24,7 +24,8 @@ UNKNOWN_SETTING = "Unknown setting {key!r}; known settings: {known}, or custom.<
 
 @transaction.atomic
 def site_configuration_update(*, changes: dict[str, Any], actor) -> SiteConfiguration:
-    """Apply `changes` (field name → value, or "custom.<name>" → value) after validating them all."""
+    """Apply `changes` (field name → value, or "custom.<name>" → value) after validating them all; the
+    audit event names those that differ from before."""
     configuration = (
         SiteConfiguration.objects.select_for_update().filter(pk=SiteConfiguration.SINGLETON_PK).first()
         or SiteConfiguration.objects.get_current()
@@ -40,13 +41,15 @@ def site_configuration_update(*, changes: dict[str, Any], actor) -> SiteConfigur
             setattr(configuration, key, value)
         else:
             raise ValidationError(UNKNOWN_SETTING.format(key=key, known=", ".join(EDITABLE_FIELDS)))
+    changed = {
+        key: (before[key], after) for key in changes if (after := _current(configuration, key)) != before[key]
+    }
+    if not changed:  # saved as it was: nothing to write or record
+        return configuration
     configuration.updated_by = actor
     configuration.full_clean()
     configuration.save()
-    audit.record(
-        "settings_change", actor=actor, obj=configuration,
-        changes={key: (before[key], _current(configuration, key)) for key in changes},
-    )  # fmt: skip
+    audit.record("settings_change", actor=actor, obj=configuration, changes=changed)
     return configuration
 
 

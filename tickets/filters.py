@@ -13,7 +13,7 @@ from accounts import rbac
 from accounts.models import Organization, Team, User
 from helpdesk.forms import parse_id
 from helpdesk.models import Priority
-from tickets.models import NUMBER_PREFIX, Channel, Ticket
+from tickets.models import Channel, Ticket, number_from
 from tickets.workflow import Status
 
 # Sort keys offered in the UI → ORM ordering. Anything else falls back to the default.
@@ -131,8 +131,7 @@ class TicketQueueFilter(django_filters.FilterSet):
         value = value.strip()[:200]
         if not value:
             return queryset
-        number = value.upper().removeprefix(NUMBER_PREFIX).removeprefix("#")
-        if (exact := parse_id(number)) is not None:
+        if (exact := number_from(value)) is not None:
             # An exact number wins: "T-1042", "#1042" or "1042" goes straight to that ticket.
             return queryset.filter(number=exact)
         words = SearchQuery(value, config="simple", search_type="websearch")

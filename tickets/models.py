@@ -15,12 +15,18 @@ from guardian.models import UserObjectPermissionBase
 from accounts import rbac
 from accounts.models import Organization, Team
 from helpdesk.display import shown_value
+from helpdesk.forms import parse_id
 from helpdesk.models import Priority
 from tickets import schema
 from tickets.workflow import Status
 
 NUMBER_PREFIX = "T-"
 NUMBER_SEQUENCE = "tickets_ticket_number_seq"
+
+
+def number_from(typed: str) -> int | None:
+    """The ticket number in "T-1042", "t-1042", "#1042" or "1042"; None when it is not one."""
+    return parse_id(typed.strip().upper().removeprefix(NUMBER_PREFIX).removeprefix("#"))
 
 
 class Channel(models.TextChoices):

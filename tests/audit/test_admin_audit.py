@@ -16,6 +16,7 @@ from audit.admin import AuditedAdminMixin
 from audit.models import AuditEvent
 from helpdesk.admin import ReadOnlyAdmin
 from knowledge import services as knowledge_services
+from tests.admin_pages import change_url, form_data
 from tests.factories import (
     OrganizationFactory,
     TagFactory,
@@ -41,38 +42,6 @@ SERVICE_ROUTED = {"tickets.Ticket", "helpdesk.SiteConfiguration", "audit.AuditEv
 def admin_client(client):
     client.force_login(make_administrator(is_superuser=True))
     return client
-
-
-def change_url(obj) -> str:
-    return reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
-
-
-def fields_as_posted(form) -> dict:
-    """A form's current values as its page would post them back."""
-    data = {}
-    for name in form.fields:
-        bound = form[name]
-        value, widget = bound.value(), bound.field.widget
-        if value is None or value is False:
-            continue
-        if hasattr(widget, "widgets_names"):  # split date and time
-            for suffix, part in zip(widget.widgets_names, widget.decompress(value), strict=True):
-                data[bound.html_name + suffix] = str(part)
-        else:
-            data[bound.html_name] = [str(item) for item in value] if isinstance(value, list) else str(value)
-    return data
-
-
-def form_data(response, **changes) -> dict:
-    """What the admin change page would post back unchanged, with `changes` applied."""
-    data = fields_as_posted(response.context["adminform"].form)
-    for inline in response.context["inline_admin_formsets"]:
-        formset = inline.formset
-        data |= fields_as_posted(formset.management_form)
-        data[formset.management_form.add_prefix("TOTAL_FORMS")] = str(formset.initial_form_count())
-        for inline_form in formset.initial_forms:
-            data |= fields_as_posted(inline_form)
-    return data | changes
 
 
 def edit_in_admin(client, obj, **changes) -> None:

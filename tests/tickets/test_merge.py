@@ -137,7 +137,7 @@ def test_a_merged_ticket_is_read_only_in_the_services_and_the_workspace(client, 
     assert Ticket.objects.get(pk=source.pk).version == source.version
     client.force_login(supervisor)
     page = client.get(reverse("tickets:desk_ticket", args=[source.number])).content.decode()
-    assert f"Merged into <a href=\"{reverse('tickets:desk_ticket', args=[into.number])}\">" in page
+    assert f'Merged into <a href="{reverse("tickets:desk_ticket", args=[into.number])}">' in page
     assert 'name="field" value="priority"' not in page and 'name="field" value="take"' not in page
     assert "<dt>Priority</dt><dd>Medium</dd>" in page  # still readable
     response = client.post(

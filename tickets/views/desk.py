@@ -20,7 +20,7 @@ from helpdesk.models import Priority
 from tickets import selectors, services, workflow
 from tickets.filters import SORT_LABELS
 from tickets.forms import FILES_AGAIN, CustomFieldsForm, SavedViewForm, WorkspaceReplyForm, posted_version
-from tickets.models import NUMBER_PREFIX, SavedView, Ticket
+from tickets.models import SavedView, Ticket, number_from
 from tickets.workflow import Status
 
 QUEUE_TEMPLATE = "tickets/desk/queue.html"
@@ -251,10 +251,9 @@ def workspace_merge(request: HttpRequest, number: str) -> HttpResponse:
     """Merge this ticket into another one (by number, with or without the T- prefix)."""
     source = _workspace_ticket(request, number)
     typed = request.POST.get("into", "").strip()[:40]
-    target_number = typed.upper().removeprefix(NUMBER_PREFIX).removeprefix("#")
     # The target must be a ticket this agent may see; any other number reads as "no such ticket".
     target = None
-    if (number_into := parse_id(target_number)) is not None:
+    if (number_into := number_from(typed)) is not None:
         target = Ticket.objects.staff_visible_to(request.user).filter(number=number_into).first()
     error = f"There is no ticket “{typed}” that you can work." if target is None else ""
     if target is not None:
