@@ -134,6 +134,17 @@ def test_actor_object_type_and_date_filters(desk):
     assert event_page(admin, {"date_to": "2000-01-01"}).count == 0
 
 
+def test_the_object_type_filter_offers_the_kinds_the_trail_holds(client, desk):
+    client.force_login(make_administrator())
+    page = body(client.get(LIST))
+    start = page.index('name="object_type"')
+    select = page[start : page.index("</select>", start)]
+    assert ">Ticket</option>" in select  # the desk's priority changes
+    assert "Password history" not in select and "Tickets | ticket" not in select
+    recorded = set(AuditEvent.objects.exclude(object_type=None).values_list("object_type__model", flat=True))
+    assert select.count("<option value=") - 1 == len(recorded)  # besides "Any type"
+
+
 @pytest.mark.parametrize(
     "params",
     [

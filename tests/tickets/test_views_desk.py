@@ -153,6 +153,18 @@ def test_built_in_view_counts(client, desk):
     assert counts == {"mine": 1, "unassigned": 1, "team_open": 2, "pending": 1, "solved": 0}
 
 
+def test_the_page_title_names_the_view_on_screen_and_follows_the_filters(client, desk):
+    client.force_login(desk["agent"])
+    mine = next(view for view in selectors.built_in_views() if view.slug == "mine")
+    page = client.get(f"{QUEUE}?{mine.query}").content.decode()
+    assert "<title>My open tickets · Queue · " in page and '<h1 id="queue-title">My open tickets</h1>' in page
+    assert "<title>Queue · " in client.get(f"{QUEUE}?q=printer").content.decode()
+    fragment = client.get(f"{QUEUE}?{mine.query}", headers={"HX-Request": "true", "HX-Target": "queue-table"})
+    body = fragment.content.decode().lstrip()
+    assert body.startswith("<title>My open tickets · Queue · ")  # htmx takes a <title> at the top
+    assert '<h1 id="queue-title" hx-swap-oob="true">My open tickets</h1>' in body
+
+
 def test_recently_solved_counts_what_its_link_lists(client, desk):
     from datetime import datetime, time, timedelta
 

@@ -58,7 +58,7 @@ def changes_tickets(view):
 def queue(request: HttpRequest) -> HttpResponse:
     context = _queue_context(request, request.GET)
     if request.htmx and request.htmx.target == "queue-table":
-        response = render(request, QUEUE_TEMPLATE + "#queue-table", context)
+        response = render(request, QUEUE_TEMPLATE + "#queue-fragment", context)
         # The 30-second refresh asks with If-None-Match: nothing changed, nothing sent.
         etag = '"' + hashlib.sha256(response.content).hexdigest()[:32] + '"'
         response["ETag"] = etag
@@ -77,6 +77,7 @@ def _queue_context(request: HttpRequest, params: QueryDict) -> dict:
     """What the queue table shows for the filter `params`."""
     changed = request.session.get(TICKETS_CHANGED)
     query = params.urlencode()
+    built_in_views, saved_views = selectors.built_in_views(), list(selectors.saved_views(request.user))
     return {
         "queue": selectors.ticket_queue_page(request.user, params, changed=changed),
         "sort_labels": SORT_LABELS,
@@ -87,8 +88,10 @@ def _queue_context(request: HttpRequest, params: QueryDict) -> dict:
         "queue_url": reverse("tickets:desk_queue") + (f"?{query}" if query else ""),
         # The views beside the table: a full page shows them, and every table fragment refreshes them.
         "counts": selectors.queue_counts(request.user, changed=changed),
-        "built_in_views": selectors.built_in_views(),
-        "saved_views": selectors.saved_views(request.user),
+        "built_in_views": built_in_views,
+        "saved_views": saved_views,
+        # The page's title names the view on screen, if it is one.
+        "view_name": next((view.name for view in [*built_in_views, *saved_views] if view.query == query), ""),
     }
 
 
