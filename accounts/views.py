@@ -260,18 +260,24 @@ def _linked_user(uidb64: str) -> User | None:
 @require_http_methods(["GET", "HEAD", "POST"])
 def email_verify(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
     """The mailed link: GET shows a button, the POST it sends confirms the address (a link checker or a
-    mail scanner opening the link changes nothing). Whoever holds a valid link reads that mailbox."""
+    mail scanner opening the link changes nothing). Only the account's owner, signed in, confirms: else
+    someone who signed up with another person's address would have it confirmed by that person's click,
+    and their later requests filed under an account the stranger holds the password of."""
     user = _linked_user(uidb64)
     state = services.email_link_state(user, token)
+    if state == "ready" and (user is None or request.user.pk != user.pk):
+        state = "sign_in"
     if request.method == "POST" and state != "done":
         try:
-            if state == "invalid":
+            if state != "ready":
                 raise ValidationError(services.EMAIL_LINK_INVALID)
             services.user_email_confirm(user, token, actor=user)
         except ValidationError:
-            return render(request, "accounts/email_verify.html", {"state": "invalid"}, status=422)
+            status = 403 if state == "sign_in" else 422
+            context = {"state": state if state == "sign_in" else "invalid", "linked_user": user}
+            return render(request, "accounts/email_verify.html", context, status=status)
         messages.success(request, f"Thank you: {user.email} is confirmed.")
-        return redirect("accounts:profile" if request.user == user else "accounts:login")
+        return redirect("accounts:profile")
     return render(request, "accounts/email_verify.html", {"state": state, "linked_user": user})
 
 

@@ -66,6 +66,10 @@ MERGE_DONE = "{ticket} is closed or merged already; merge into an open ticket."
 MERGE_OTHER_REQUESTER = (
     "Only tickets from the same requester can be merged, so nobody is shown another person's messages."
 )
+MERGE_OTHER_ORGANIZATION = (
+    "These tickets belong to different organisations (the requester moved): merged, one organisation's "
+    "messages would show to the other's managers."
+)
 ANSWER_NOT_ALLOWED = "You do not have permission to answer tickets."
 ASSIGN_NOT_ALLOWED = "You do not have permission to assign tickets."
 CLOSE_NOT_ALLOWED = "You do not have permission to close tickets."
@@ -558,6 +562,8 @@ def ticket_merge(
             raise TicketNotAllowed(MERGE_DONE.format(ticket=ticket.reference))
     if source.requester_id != into.requester_id:
         raise TicketNotAllowed(MERGE_OTHER_REQUESTER)
+    if source.organization_id != into.organization_id:
+        raise TicketNotAllowed(MERGE_OTHER_ORGANIZATION)
     moved = TicketMessage.objects.filter(ticket=source).update(ticket=into)
     tags_before = sorted(into.tags.values_list("name", flat=True))
     into.tags.add(*source.tags.all())

@@ -5,6 +5,7 @@ anybody can type somebody else's address, so it mails the address a link to conf
 
 import re
 import uuid
+from urllib.parse import quote
 
 import pytest
 from django.core import mail
@@ -101,10 +102,24 @@ def test_open_sign_up_mails_a_link_that_confirms_the_address_on_a_button_press(
     assert AuditEvent.objects.filter(action="email_verified").count() == 1
 
 
-def test_the_link_works_for_a_visitor_who_is_not_signed_in(open_site, immediate_tasks):
+def test_only_the_signed_in_owner_confirms_so_a_stranger_cannot_borrow_an_address(open_site, immediate_tasks):
+    """Someone signs up with another person's address; that person, puzzled by the mail, presses the
+    link. Confirmed, the stranger's account would collect that person's later requests."""
     user = sign_up_through_the_page(Client())
-    response = Client().post(mailed_link(user.email))
-    assert response.status_code == 302 and response["Location"] == reverse("accounts:login")
+    link = mailed_link(user.email)
+    visitor = Client()
+    page = visitor.get(link).content.decode()
+    assert "Sign in to confirm" in page and "Confirm my address" not in page
+    assert f'href="{reverse("accounts:login")}?next={quote(link)}"' in page
+    assert visitor.post(link).status_code == 403
+    someone_else = Client()
+    someone_else.force_login(make_customer())
+    assert someone_else.post(link).status_code == 403
+    user.refresh_from_db()
+    assert user.email_verified_at is None
+    owner = Client()
+    owner.force_login(user)
+    assert owner.post(link)["Location"] == reverse("accounts:profile")
     user.refresh_from_db()
     assert user.email_verified_at is not None
 
@@ -126,7 +141,9 @@ def test_a_confirmed_address_files_later_anonymous_requests_under_the_account(op
             "submission_key": str(uuid.uuid4())}  # fmt: skip
     refused = Client().post(SUBMIT, data)
     assert refused.status_code == 422 and not Ticket.objects.exists()  # not yet: anyone could have signed up
-    Client().post(mailed_link(user.email))
+    owner = Client()
+    owner.force_login(user)
+    owner.post(mailed_link(user.email))
     assert Client().post(SUBMIT, {**data, "submission_key": str(uuid.uuid4())}).status_code == 302
     assert Ticket.objects.get().requester == user
 

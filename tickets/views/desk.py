@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.decorators import agent_required
-from accounts.models import Team, User
+from accounts.models import Organization, Team, User
 from helpdesk.forms import add_service_errors, parse_id
 from helpdesk.models import Priority
 from tickets import selectors, services, workflow
@@ -98,10 +98,21 @@ def _queue_context(request: HttpRequest, params: QueryDict) -> dict:
 def _queue_page_extras(request: HttpRequest) -> dict:
     """What the full queue page adds around the table: the filter, bulk and save-view menus."""
     may = services.staff_permissions(request.user)
+    menus = dict(selectors.queue_choices(request.user))  # a copy: the cached one stays as it is
+    # An organisation since deactivated, filtered by from a ticket's link: offered while chosen, or the
+    # menu would read "Any organisation" and the next Apply drop the filter.
+    chosen = parse_id(request.GET.get("organization", ""))
+    offered = dict(menus["organizations"])
+    if (
+        chosen is not None
+        and chosen not in offered
+        and (inactive := Organization.objects.filter(pk=chosen).first())
+    ):
+        menus["organizations"] = [*menus["organizations"], (inactive.pk, f"{inactive} (inactive)")]
     return {
         "may": may,
         "bulk_statuses": _statuses_offered(workflow.REACHABLE, may),
-        **selectors.queue_choices(request.user),
+        **menus,
         "statuses": Status.choices,
         "priorities": Priority.choices,
     }
