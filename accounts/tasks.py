@@ -5,12 +5,14 @@ from django.core.mail import send_mail
 from django.tasks import task
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from accounts import services
 from accounts.forms import PasswordResetForm
 from accounts.models import User
+from accounts.sessions import SessionStore
 from accounts.tokens import email_verification_token
 from helpdesk.models import SiteConfiguration
 
@@ -19,6 +21,14 @@ from helpdesk.models import SiteConfiguration
 def lift_expired_suspensions() -> int:
     """Reactivate accounts whose suspension has ended; returns how many."""
     return services.suspensions_lift_expired()
+
+
+@task
+def clear_expired_sessions() -> int:
+    """Delete sessions past their expiry; returns how many. Each keeps the visitor's IP address and
+    browser, and every anonymous submission starts one: kept, the table would grow for ever."""
+    expired = SessionStore.get_model_class().objects.filter(expire_date__lt=timezone.now())
+    return expired.delete()[0]
 
 
 @task

@@ -11,6 +11,9 @@ from django.utils import timezone
 from audit.models import AuditEvent, SystemLogEntry
 from audit.recorder import CHECKPOINT, LAST_PRUNED_DIGEST, PRUNED_THROUGH, lock_chain, record
 
+# Far enough for any policy, near enough that "now minus this" is a date Python can hold.
+MAX_RETENTION_DAYS = 36_500
+
 
 @dataclass(frozen=True)
 class PruneResult:
@@ -61,7 +64,9 @@ def prune_events(before: datetime, *, dry_run: bool = False, actor=None) -> Prun
 def prune_system_log(days: int | None = None) -> int:
     """Delete system log entries older than `days` (default SYSTEM_LOG_RETENTION_DAYS) and those past
     the newest SYSTEM_LOG_MAX_ROWS; returns how many."""
-    days = settings.SYSTEM_LOG_RETENTION_DAYS if days is None else max(days, 0)
+    days = settings.SYSTEM_LOG_RETENTION_DAYS if days is None else days
+    if not 0 <= days <= MAX_RETENTION_DAYS:  # negative would put the cut-off in the future: all gone
+        raise ValueError(f"Keep the system log for 0 to {MAX_RETENTION_DAYS} days, not {days}.")
     deleted, _ = SystemLogEntry.objects.filter(created_at__lt=timezone.now() - timedelta(days=days)).delete()
     cap = max(settings.SYSTEM_LOG_MAX_ROWS, 1)
     oldest_kept = list(SystemLogEntry.objects.order_by("-pk").values_list("pk", flat=True)[cap - 1 : cap])

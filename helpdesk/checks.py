@@ -27,3 +27,19 @@ def check_secret_key_outside_debug(app_configs, **kwargs):
             )
         ]
     return []
+
+
+@register()
+def check_day_counts(app_configs, **kwargs):
+    """Day counts the periodic jobs subtract from now: negative ones would delete or close everything."""
+    from audit.retention import MAX_RETENTION_DAYS
+
+    errors = []
+    for name, id_ in (
+        ("TICKET_AUTO_CLOSE_DAYS", "helpdesk.E010"),
+        ("SYSTEM_LOG_RETENTION_DAYS", "helpdesk.E011"),
+    ):
+        value = getattr(settings, name)
+        if not 0 <= value <= MAX_RETENTION_DAYS:
+            errors.append(Error(f"{name} is {value}; it must be 0 to {MAX_RETENTION_DAYS} days.", id=id_))
+    return errors

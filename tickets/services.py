@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 import audit
@@ -702,18 +703,23 @@ def _set_deleted(ticket: Ticket, deleted: bool, *, actor: User) -> Ticket:
 
 
 def tickets_close_resolved(*, now: datetime | None = None, days: int | None = None) -> int:
-    """Close tickets resolved more than `days` ago (the scheduled auto-close), as the System."""
+    """Close tickets resolved more than `days` ago (the scheduled auto-close), as the System. Each is
+    checked again under its row lock: one its customer reopened since the list was read stays open
+    (the System may close an open ticket, and closed is final)."""
     now = now or timezone.now()
-    cutoff = now - timedelta(days=settings.TICKET_AUTO_CLOSE_DAYS if days is None else days)
+    days = settings.TICKET_AUTO_CLOSE_DAYS if days is None else days
+    if days < 0:  # a cut-off in the future would close tickets resolved a moment ago, for good
+        raise ValueError(f"Auto-close after {days} days: the number of days cannot be negative.")
+    cutoff = now - timedelta(days=days)
+    due = Q(status=Status.RESOLVED, resolved_at__lte=cutoff)
     closed = 0
-    for ticket in (
-        Ticket.objects.filter(status=Status.RESOLVED, resolved_at__lte=cutoff).only("pk").iterator()
-    ):
-        try:
+    for pk in Ticket.objects.filter(due).values_list("pk", flat=True).iterator():
+        with transaction.atomic():
+            ticket = Ticket.objects.select_for_update().filter(due, pk=pk).first()
+            if ticket is None:
+                continue  # reopened (or closed) meanwhile
             ticket_transition(ticket, status=Status.CLOSED, actor=None)
             closed += 1
-        except TicketError:
-            continue  # reopened meanwhile
     return closed
 
 

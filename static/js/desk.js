@@ -43,8 +43,23 @@
     }
   });
 
+  // Single-key shortcuts can be turned off in the help dialog (WCAG 2.1.4), per browser.
+  const SHORTCUTS_KEY = "helpdesk.desk-shortcuts";
+  const shortcutsOn = () => window.localStorage.getItem(SHORTCUTS_KEY) !== "off";
+  const setting = document.querySelector("[data-shortcuts-setting]");
+  const toggle = document.getElementById("shortcuts-on");
+  if (setting && toggle) {
+    setting.hidden = false;
+    toggle.checked = shortcutsOn();
+    toggle.addEventListener("change", () => {
+      if (toggle.checked) window.localStorage.removeItem(SHORTCUTS_KEY);
+      else window.localStorage.setItem(SHORTCUTS_KEY, "off");
+    });
+  }
+
   document.addEventListener("keydown", (event) => {
     if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (!shortcutsOn()) return;
     if (help && help.open) return; // the dialog has the keyboard; Escape closes it
     // A ticked row's checkbox keeps j/k working; every other field takes the letters typed.
     const typing = event.target.closest(

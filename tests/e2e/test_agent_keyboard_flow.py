@@ -155,3 +155,28 @@ def test_select_all_and_x_tick_rows_and_a_bulk_close_asks_first(browser, live_se
     page.get_by_text("Updated 2 ticket(s)").wait_for()
     closed = {str(pk) for pk in fax.filter(status=Status.CLOSED).values_list("pk", flat=True)}
     assert closed == ticked and len(closed) == 2
+
+
+@pytest.mark.usefixtures("demo")
+def test_single_key_shortcuts_can_be_turned_off_and_stay_off(browser, live_server):
+    """WCAG 2.1.4: speech input and slips of the hand type letters; "a" must not take a ticket then."""
+    ticket = make_ticket(
+        User.objects.get(email="customer@example.com"),
+        subject="Shortcut test",
+        team=Team.objects.get(slug="support"),
+    )
+    page = signed_in_page(browser, live_server, "agent@example.com")
+    page.goto(f"{live_server.url}/desk/tickets/{ticket.number}/")
+    page.get_by_role("button", name="Keyboard shortcuts").click()
+    page.get_by_label("Use these single-key shortcuts").uncheck()
+    page.keyboard.press("Escape")
+    page.reload()
+    page.keyboard.press("a")
+    page.keyboard.press("?")
+    assert not page.locator("#shortcuts-help").is_visible()
+    assert Ticket.objects.get(pk=ticket.pk).assignee_id is None
+    page.get_by_role("button", name="Keyboard shortcuts").click()
+    page.get_by_label("Use these single-key shortcuts").check()
+    page.keyboard.press("Escape")
+    page.keyboard.press("a")
+    page.locator("#properties dd", has_text="Alex Agent").wait_for()

@@ -145,3 +145,21 @@ def test_after_an_htmx_reply_the_keyboard_focus_stays_in_the_conversation(page, 
     page.locator("#conversation").get_by_text("Now it jams on every page.").wait_for()
     page.wait_for_function("document.activeElement !== document.body")
     assert page.evaluate("document.getElementById('conversation').contains(document.activeElement)")
+
+
+@pytest.mark.usefixtures("demo")
+def test_an_inline_edit_keeps_the_focus_on_its_save_button_and_says_it_saved(page, live_server):
+    ticket = make_ticket(
+        User.objects.get(email="customer@example.com"),
+        subject="Keyboard saver",
+        team=Team.objects.get(slug="support"),
+    )
+    signed_in(page, live_server, "agent@example.com")
+    page.goto(f"{live_server.url}/desk/tickets/{ticket.number}/")
+    page.get_by_label("Priority").select_option("high")
+    page.get_by_role("button", name="Save the priority").focus()
+    page.keyboard.press("Enter")
+    page.locator("#properties-status", has_text="Saved.").wait_for(state="attached")
+    assert page.evaluate("() => document.activeElement.id") == "save-priority"
+    assert page.locator("#properties-status").get_attribute("role") == "status"
+    assert Ticket.objects.get(pk=ticket.pk).priority == "high"

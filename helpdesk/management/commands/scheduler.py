@@ -3,13 +3,17 @@
 Run it beside `manage.py db_worker`, which runs what it enqueues; several schedulers on several
 machines are safe (each period's task is enqueued once)."""
 
+import logging
+import math
 import signal
 import time
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections
 
 from helpdesk import scheduler
+
+logger = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
@@ -20,6 +24,9 @@ class Command(BaseCommand):
         parser.add_argument("--once", action="store_true", help="Tick once and exit.")
 
     def handle(self, *args, interval: float, once: bool, **options):
+        # Zero, negative or NaN would never sleep: a tight loop of locks and queries.
+        if not (math.isfinite(interval) and interval >= 1):
+            raise CommandError("--interval must be a number of seconds, at least 1.")
         running = True
 
         def stop(signum, frame) -> None:
@@ -30,8 +37,15 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, stop)
         while running:
             close_old_connections()
-            for path in scheduler.tick():
-                self.stdout.write(f"Enqueued {path}.")
+            try:
+                for path in scheduler.tick():
+                    self.stdout.write(f"Enqueued {path}.")
+            except Exception:
+                # The database restarting, say: logged (the system log keeps it), and the next tick
+                # tries again, rather than every periodic job stopping until someone restarts this.
+                if once:
+                    raise
+                logger.exception("The scheduler's tick failed; trying again in %s seconds.", interval)
             if once:
                 return
             deadline = time.monotonic() + interval
