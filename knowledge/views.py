@@ -2,6 +2,7 @@
 suggestions shown beside the ticket form (deflection)."""
 
 from collections import defaultdict
+from urllib.parse import urlsplit
 
 from django.core.cache import cache
 from django.core.paginator import Paginator
@@ -110,7 +111,8 @@ def kb_search(request: HttpRequest) -> HttpResponse:
     template = "knowledge/search.html"
     if request.htmx:
         template += "#results"
-    response = render(request, template, {"query": query, "hits": hits})
+    retitle = bool(request.htmx) and urlsplit(request.htmx.current_url or "").path == request.path
+    response = render(request, template, {"query": query, "hits": hits, "retitle": retitle})
     # One address, two answers (the type-ahead fragment, the whole page): caches must keep them apart,
     # or Back or Enter after typing can show the bare fragment as the page.
     patch_vary_headers(response, ["HX-Request"])

@@ -134,6 +134,14 @@ def test_actor_object_type_and_date_filters(desk):
     assert event_page(admin, {"date_to": "2000-01-01"}).count == 0
 
 
+def test_a_filter_by_htmx_says_how_many_events_it_found_in_the_pages_status_region(client, desk):
+    client.force_login(make_administrator())
+    page = body(client.get(LIST))
+    assert '<p id="events-status" class="visually-hidden" role="status"></p>' in page
+    fragment = body(client.get(LIST, {"action": "ticket.priority"}, headers={"HX-Request": "true"}))
+    assert '<p id="events-status" hx-swap-oob="innerHTML">2 events.</p>' in fragment
+
+
 def test_the_object_type_filter_offers_the_kinds_the_trail_holds(client, desk):
     client.force_login(make_administrator())
     page = body(client.get(LIST))

@@ -47,3 +47,15 @@ def test_a_longer_partial_last_word_still_matches_as_a_prefix(corpus, text, expe
 @pytest.mark.parametrize("text", ["a", "ad", "the", "and the"])
 def test_a_search_of_only_short_or_stop_words_finds_nothing(corpus, text):
     assert _titles(text) == set()
+
+
+def test_type_ahead_says_how_many_it_found_and_retitles_the_search_page_only(client, corpus):
+    search = reverse("knowledge:search")
+    home = client.get(reverse("knowledge:home")).content.decode()
+    assert '<p id="kb-search-status" class="visually-hidden" role="status"></p>' in home
+    for page, retitled in ((search, True), (reverse("knowledge:home"), False)):
+        headers = {"HX-Request": "true", "HX-Current-URL": f"http://testserver{page}"}
+        fragment = client.get(search, {"q": "refund"}, headers=headers).content.decode()
+        assert '<p id="kb-search-status" hx-swap-oob="innerHTML">2 articles found.</p>' in fragment
+        assert ("<title>“refund” \u2013 Search" in fragment) is retitled  # the KB home's address stays
+        assert "aria-live" not in fragment  # the list itself is not read out on every keystroke

@@ -158,6 +158,7 @@ def test_the_page_title_names_the_view_on_screen_and_follows_the_filters(client,
     mine = next(view for view in selectors.built_in_views() if view.slug == "mine")
     page = client.get(f"{QUEUE}?{mine.query}").content.decode()
     assert "<title>My open tickets · Queue · " in page and '<h1 id="queue-title">My open tickets</h1>' in page
+    assert '<a class="skip-link" href="#queue-table">Skip to the tickets</a>' in page  # past the filters
     assert "<title>Queue · " in client.get(f"{QUEUE}?q=printer").content.decode()
     fragment = client.get(f"{QUEUE}?{mine.query}", headers={"HX-Request": "true", "HX-Target": "queue-table"})
     body = fragment.content.decode().lstrip()

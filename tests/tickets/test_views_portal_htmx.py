@@ -88,6 +88,10 @@ def test_an_htmx_reply_says_it_was_sent_where_screen_readers_hear_it(client):
     client.force_login(customer)
     reply = reverse("tickets:portal_reply", args=[ticket.number])
     fragment = client.post(reply, {"body": "Thanks!"}, headers=HTMX).content.decode()
-    assert '<p class="message message-success" role="status">Your reply was sent.</p>' in fragment
+    assert '<p class="message message-success">Your reply was sent.</p>' in fragment  # seen
+    # ... and heard: filled into the page's own status region, not a region swapped in with its text
+    assert '<p id="reply-status" hx-swap-oob="innerHTML">Your reply was sent.</p>' in fragment
+    assert fragment.count('role="status"') == 0
     page = client.get(reverse("tickets:portal_detail", args=[ticket.number])).content.decode()
     assert "Your reply was sent." not in page
+    assert '<p id="reply-status" class="visually-hidden" role="status"></p>' in page
