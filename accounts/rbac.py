@@ -43,6 +43,8 @@ MANAGE_TICKETS = "tickets.manage_tickets"
 MANAGE_THREADS = "tickets.manage_threads"  # merging
 MANAGE_SUPPORT_AGENTS = "accounts.manage_support_agents"
 # Nobody hands out more than they hold: an administrator cannot make themselves (or a friend) more.
+GRANT_RANK = "Only someone who holds the role “{role}” (or a higher one) can give it."
+BUILT_IN_RANK = {roles.CUSTOMER: 0, roles.AGENT: 1, roles.SUPERVISOR: 2, roles.ADMINISTRATOR: 3}
 GRANT_BEYOND_OWN = (
     "You can only grant permissions you hold yourself, and you do not hold {missing} (role “{role}”)."
 )
@@ -233,7 +235,15 @@ def permissions_beyond(actor, permissions) -> list[str]:
 
 
 def grant_refusal(actor, role, permissions=None) -> str:
-    """Why `actor` may not hand out `role` (a Group), or these of its `permissions`: "" when they may."""
+    """Why `actor` may not hand out `role` (a Group), or these of its `permissions`: "" when they may.
+
+    Built-in roles give powers by their name too (an Administrator sees every ticket whatever the
+    role's permissions): one is handed out only by someone whose own rank is at least as high, so
+    emptying the Administrator role and then taking it gains nothing."""
+    if actor is not None and not actor.is_superuser and role.name in BUILT_IN_RANK:
+        held = [BUILT_IN_RANK[name] for name in active_roles(actor) if name in BUILT_IN_RANK]
+        if max(held, default=-1) < BUILT_IN_RANK[role.name]:
+            return GRANT_RANK.format(role=role.name)
     if permissions is None:
         permissions = role.permissions.select_related("content_type")
     missing = permissions_beyond(actor, permissions)

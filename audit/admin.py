@@ -186,6 +186,24 @@ def _audited_permissions_form(base, actor, holder: str):
     current = get_user_perms if holder == "user" else get_group_perms
 
     class AuditedForm(base):
+        def clean_permissions(self):
+            # Nobody grants what they do not hold (accounts.rbac.grant_refusal's rule, on one object).
+            wanted = self.cleaned_data["permissions"]
+            if actor.is_superuser:
+                return wanted
+            from accounts import rbac
+
+            held = rbac.permissions_on(actor, self.obj)
+            before = set(current(getattr(self, holder), self.obj))
+            app = self.obj._meta.app_label
+            missing = sorted(f"{app}.{name}" for name in set(wanted) - before if f"{app}.{name}" not in held)
+            if missing:
+                held_not = ", ".join(missing)
+                raise forms.ValidationError(
+                    f"You can only grant permissions you hold yourself, and you do not hold {held_not}."
+                )
+            return wanted
+
         def save_obj_perms(self) -> None:
             who = getattr(self, holder)
             with transaction.atomic():

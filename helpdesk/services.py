@@ -42,7 +42,10 @@ def site_configuration_update(*, changes: dict[str, Any], actor) -> SiteConfigur
         else:
             raise ValidationError(UNKNOWN_SETTING.format(key=key, known=", ".join(EDITABLE_FIELDS)))
     changed = {
-        key: (before[key], after) for key in changes if (after := _current(configuration, key)) != before[key]
+        key: (before[key], after)
+        for key in changes
+        # True == 1 in Python; as settings they differ (JSON true and 1).
+        if type(after := _current(configuration, key)) is not type(before[key]) or after != before[key]
     }
     if not changed:  # saved as it was: nothing to write or record
         return configuration

@@ -3,9 +3,20 @@
 from datetime import UTC, datetime
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.cache import cache
 from django.core.management import call_command
 from django.db import connections
+
+
+def pytest_configure(config):
+    # Static files straight from static/, so the suite needs no collectstatic. Set once for the whole
+    # run, not per test: switched back and forth, a live server still answering a request of the test
+    # before could build the manifest storage in between and leave it for the next test.
+    django_settings.STORAGES = {
+        **django_settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
 
 
 @pytest.fixture(scope="session")
@@ -25,11 +36,6 @@ def test_settings(settings, tmp_path):
         "django.contrib.auth.hashers.MD5PasswordHasher",
         "django.contrib.auth.hashers.PBKDF2PasswordHasher",
     ]
-    # Static files straight from static/, so the suite needs no collectstatic.
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
     # Cached queue counts must not leak from one test into the next.
     cache.clear()
 

@@ -79,11 +79,24 @@ def schema_errors(schema: Any) -> list[str]:
 
 class NumberField(forms.DecimalField):
     """A DecimalField that reads 49.900 as 49.9: trailing zeros are not extra decimal places (a
-    browser's step="0.01" input sends them), and the stored JSON number drops them anyway."""
+    browser's step="0.01" input sends them), and the stored JSON number drops them anyway. `kept`, the
+    value the ticket holds, passes as it is, even with more places than the field now allows."""
+
+    def __init__(self, *args, kept: Decimal | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.kept = kept
+        if kept is not None and -kept.as_tuple().exponent > (self.decimal_places or 0):
+            # The browser's own check would refuse the value shown: its step follows the kept value.
+            self.widget.attrs["step"] = str(Decimal(1).scaleb(kept.as_tuple().exponent))
 
     def to_python(self, value):
         number = super().to_python(value)
         return number.normalize() if number is not None and number.is_finite() else number
+
+    def run_validators(self, value) -> None:
+        if self.kept is not None and value == self.kept:
+            return
+        super().run_validators(value)
 
 
 def form_field(definition: dict, stored: Any = None) -> forms.Field:
@@ -105,9 +118,8 @@ def form_field(definition: dict, stored: Any = None) -> forms.Field:
     if kind == "number":
         # Stored as a JSON number, read back as a float: 15 significant digits come back exactly as typed.
         places = definition.get("decimal_places", MAX_DECIMAL_PLACES)
-        if type(stored) in (int, float):
-            places = max(places, -min(Decimal(repr(stored)).normalize().as_tuple().exponent, 0))
-        return NumberField(max_digits=15, decimal_places=places, **common)
+        kept = Decimal(repr(stored)).normalize() if type(stored) in (int, float) else None
+        return NumberField(max_digits=15, decimal_places=places, kept=kept, **common)
     if kind == "date":
         return forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), **common)
     if kind == "checkbox":
@@ -196,10 +208,9 @@ def labelled_changes(schema: list[dict], old: dict, new: dict) -> tuple[dict[str
     before: dict[str, str] = {}
     after: dict[str, str] = {}
     for name in [*definitions, *(name for name in {**old, **new} if name not in definitions)]:
-        if old.get(name) == new.get(name):
-            continue
         definition = definitions.get(name, {"label": name})
-        label = definition["label"]
-        before[label] = shown_value(definition, old.get(name)) or "—"
-        after[label] = shown_value(definition, new.get(name)) or "—"
+        shown_before = shown_value(definition, old.get(name)) or "—"
+        shown_after = shown_value(definition, new.get(name)) or "—"
+        if shown_before != shown_after:  # missing and "" read the same: no change to record
+            before[definition["label"]], after[definition["label"]] = shown_before, shown_after
     return before, after

@@ -615,6 +615,10 @@ def ticket_update_fields(
             if not value:
                 raise ValidationError({"subject": "This field is required."})
         old = getattr(ticket, name)
+        if name == "custom_fields":  # by label, as the pages show them, and only those that changed
+            shown_before, shown_after = schema.labelled_changes(definitions, old, value)
+            if not shown_after:  # a field added since reads "—" either way: nothing to record
+                continue
         if old == value:
             continue
         setattr(ticket, name, value)
@@ -624,8 +628,8 @@ def ticket_update_fields(
             "team": TicketActivity.Action.TEAM,
             "custom_fields": TicketActivity.Action.CUSTOM_FIELDS,
         }.get(name, TicketActivity.Action.FIELDS)
-        if name == "custom_fields":  # by label, as the pages show them, and only those that changed
-            _activity(ticket, actor, action, name, *schema.labelled_changes(definitions, old, value))
+        if name == "custom_fields":
+            _activity(ticket, actor, action, name, shown_before, shown_after)
         else:
             _activity(ticket, actor, action, name, _shown(old), _shown(value))
         if name == "team" and ticket.assignee_id and not _works_team(ticket.assignee, value):
