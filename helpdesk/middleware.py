@@ -90,6 +90,9 @@ class SignInRedirectMiddleware:
             return response
         if request.method != "POST" and not request.htmx:
             return response
+        match = request.resolver_match
+        if match is not None and match.view_name == "accounts:logout":  # signed out on purpose, sent on
+            return response
         login = resolve_url(settings.LOGIN_URL)
         location = urlsplit(response["Location"])
         # Only "sign in first" (login_required adds next=), not a sign-in flow sending back to its start.

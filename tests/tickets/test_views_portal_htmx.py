@@ -63,6 +63,16 @@ def test_an_htmx_reply_that_reopens_the_ticket_swaps_reopen_for_mark_as_solved(c
     assert seen_inputs(response.content.decode()) == [str(ticket.messages.latest("pk").pk)]
 
 
+def test_signing_out_towards_the_sign_in_page_is_not_taken_for_a_session_that_ended(client):
+    """Signing out on purpose, sent on to sign in (as the address-confirmation page does on a shared
+    computer), keeps its own next and says nothing about a lost message."""
+    client.force_login(make_customer())
+    onward = reverse("accounts:login") + "?next=/kb/"
+    response = client.post(reverse("accounts:logout"), {"next": onward})
+    assert response["Location"] == onward
+    assert "session has ended" not in client.get(onward).content.decode()
+
+
 def test_a_reply_sent_after_the_session_ended_leads_back_to_the_ticket_after_sign_in(client):
     ticket = make_ticket(make_customer())
     page = reverse("tickets:portal_detail", args=[ticket.number])
