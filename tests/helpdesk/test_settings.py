@@ -11,9 +11,18 @@ from django.conf import settings
 def test_every_environment_variable_is_documented_in_env_example():
     source = (settings.BASE_DIR / "helpdesk" / "settings.py").read_text()
     read = set(re.findall(r'env(?:\.\w+)?\(\s*"([A-Z_]+)"', source))
-    documented = set(re.findall(r"^([A-Z_]+)=", (settings.BASE_DIR / ".env.example").read_text(), re.M))
+    example = (settings.BASE_DIR / ".env.example").read_text()
+    documented = set(re.findall(r"^(?:# )?([A-Z_]+)=", example, re.M))
     assert read, "the pattern found no variables: the test would pass vacuously"
     assert read - documented == set()
+
+
+def test_env_example_copied_to_dot_env_keeps_every_default():
+    """Copied to .env as it is, an empty SECRET_KEY= would replace the development key (the site
+    would not start) and MEDIA_ROOT= put uploads in the working folder: such lines stay commented."""
+    text = (settings.BASE_DIR / ".env.example").read_text()
+    assert re.findall(r"^[A-Z_]+=$", text, re.M) == []
+    assert re.search(r"^# SECRET_KEY=$", text, re.M)
 
 
 def settings_value(name: str, **environment: str) -> str:

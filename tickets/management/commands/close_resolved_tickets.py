@@ -1,8 +1,5 @@
-"""manage.py close_resolved_tickets — enqueue (or, with --now, run) the auto-close of resolved tickets.
-
-Schedule it once an hour from cron or a systemd timer, e.g.
-    0 * * * *  cd /srv/helpdesk && .venv/bin/python manage.py close_resolved_tickets
-"""
+"""manage.py close_resolved_tickets — enqueue (or, with --now, run) the auto-close of resolved tickets
+at once; `manage.py scheduler` already enqueues it every hour."""
 
 from django.core.management.base import BaseCommand
 
