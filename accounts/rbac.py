@@ -45,6 +45,7 @@ MANAGE_SUPPORT_AGENTS = "accounts.manage_support_agents"
 # Nobody hands out more than they hold: an administrator cannot make themselves (or a friend) more.
 GRANT_RANK = "Only someone who holds the role “{role}” (or a higher one) can give it."
 BUILT_IN_RANK = {roles.CUSTOMER: 0, roles.AGENT: 1, roles.SUPERVISOR: 2, roles.ADMINISTRATOR: 3}
+GRANT_BEYOND_OWN_OBJECT = "You can only grant permissions you hold yourself, and you do not hold {missing}."
 GRANT_BEYOND_OWN = (
     "You can only grant permissions you hold yourself, and you do not hold {missing} (role “{role}”)."
 )
@@ -223,15 +224,26 @@ def permissions_on(user, obj: Model | None = None) -> frozenset[str]:
     return frozenset(granted)
 
 
-def permissions_beyond(actor, permissions) -> list[str]:
-    """Of `permissions` (Permission rows), those `actor` does not hold in force, as "app.codename":
-    what they may not hand out. Nobody grants more than they have; a superuser has everything, and
-    the system (no actor) may grant anything."""
+def permissions_beyond(actor, permissions, obj: Model | None = None) -> list[str]:
+    """Of `permissions` (Permission rows, or "app.codename" names), those `actor` does not hold in
+    force (with obj, also on obj): what they may not hand out. Nobody grants more than they have; a
+    superuser has everything, and the system (no actor) may grant anything."""
     if actor is None or actor.is_superuser:
         return []
-    held = permissions_on(actor)
-    names = (f"{permission.content_type.app_label}.{permission.codename}" for permission in permissions)
+    held = permissions_on(actor, obj)
+    names = (
+        permission
+        if isinstance(permission, str)
+        else f"{permission.content_type.app_label}.{permission.codename}"
+        for permission in permissions
+    )
     return sorted(name for name in names if name not in held)
+
+
+def grant_beyond_own(actor, permissions, obj: Model | None = None) -> str:
+    """Why `actor` may not hand out these permissions (on obj): "" when they may."""
+    missing = permissions_beyond(actor, permissions, obj)
+    return GRANT_BEYOND_OWN_OBJECT.format(missing=", ".join(missing)) if missing else ""
 
 
 def grant_refusal(actor, role, permissions=None) -> str:

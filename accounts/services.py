@@ -209,24 +209,27 @@ def user_activate(user: User, *, actor: User | None) -> User:
 EMAIL_LINK_INVALID = "This link has expired or is not valid any more."
 
 
-def email_link_state(user: User | None, token: str) -> str:
-    """What a mailed confirmation link can do for `user`: "done" (the address is confirmed already),
-    "ready" (an active account and a token that holds) or "invalid"."""
+def email_link_state(user: User | None, token: str, *, viewer=None) -> str:
+    """What a mailed confirmation link can do for `user`, opened by `viewer`: "done" (the address is
+    confirmed already), "ready" (an active account, a token that holds, and its owner signed in),
+    "sign_in" (all but the owner signed in) or "invalid". Only the owner confirms: else someone who
+    signed up with another person's address would have it confirmed by that person's click, and
+    their later requests filed under an account the stranger holds the password of."""
     if user is None:
         return "invalid"
     if user.email_verified_at is not None:
         return "done"
-    if user.status == User.Status.ACTIVE and email_verification_token.check_token(user, token):
-        return "ready"
-    return "invalid"
+    if user.status != User.Status.ACTIVE or not email_verification_token.check_token(user, token):
+        return "invalid"
+    return "ready" if getattr(viewer, "pk", None) == user.pk else "sign_in"
 
 
 @transaction.atomic
 def user_email_confirm(user: User, token: str, *, actor: User | None) -> User:
-    """Confirm the address with the token of the link mailed to it: whoever holds a valid link reads that
-    mailbox. Checked again on the locked row (suspended or changed since the page was shown)."""
+    """Confirm the address with the token of the link mailed to it, pressed by its owner (`actor`).
+    Checked again on the locked row (suspended or changed since the page was shown)."""
     user = User.objects.select_for_update().get(pk=user.pk)
-    if email_link_state(user, token) != "ready":
+    if email_link_state(user, token, viewer=actor) != "ready":
         raise ValidationError(EMAIL_LINK_INVALID)
     return user_email_verify(user, actor=actor)
 

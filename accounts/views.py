@@ -260,18 +260,15 @@ def _linked_user(uidb64: str) -> User | None:
 @require_http_methods(["GET", "HEAD", "POST"])
 def email_verify(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
     """The mailed link: GET shows a button, the POST it sends confirms the address (a link checker or a
-    mail scanner opening the link changes nothing). Only the account's owner, signed in, confirms: else
-    someone who signed up with another person's address would have it confirmed by that person's click,
-    and their later requests filed under an account the stranger holds the password of."""
+    mail scanner opening the link changes nothing); anyone but the signed-in owner is asked to sign in
+    (services.email_link_state)."""
     user = _linked_user(uidb64)
-    state = services.email_link_state(user, token)
-    if state == "ready" and (user is None or request.user.pk != user.pk):
-        state = "sign_in"
+    state = services.email_link_state(user, token, viewer=request.user)
     if request.method == "POST" and state != "done":
         try:
             if state != "ready":
                 raise ValidationError(services.EMAIL_LINK_INVALID)
-            services.user_email_confirm(user, token, actor=user)
+            services.user_email_confirm(user, token, actor=request.user)
         except ValidationError:
             status = 403 if state == "sign_in" else 422
             context = {"state": state if state == "sign_in" else "invalid", "linked_user": user}

@@ -187,21 +187,14 @@ def _audited_permissions_form(base, actor, holder: str):
 
     class AuditedForm(base):
         def clean_permissions(self):
-            # Nobody grants what they do not hold (accounts.rbac.grant_refusal's rule, on one object).
-            wanted = self.cleaned_data["permissions"]
-            if actor.is_superuser:
-                return wanted
+            # Nobody grants what they do not hold (accounts.rbac, on this one object).
             from accounts import rbac
 
-            held = rbac.permissions_on(actor, self.obj)
-            before = set(current(getattr(self, holder), self.obj))
+            wanted = self.cleaned_data["permissions"]
             app = self.obj._meta.app_label
-            missing = sorted(f"{app}.{name}" for name in set(wanted) - before if f"{app}.{name}" not in held)
-            if missing:
-                held_not = ", ".join(missing)
-                raise forms.ValidationError(
-                    f"You can only grant permissions you hold yourself, and you do not hold {held_not}."
-                )
+            added = [f"{app}.{name}" for name in set(wanted) - set(current(getattr(self, holder), self.obj))]
+            if refusal := rbac.grant_beyond_own(actor, added, self.obj):
+                raise forms.ValidationError(refusal)
             return wanted
 
         def save_obj_perms(self) -> None:
