@@ -361,6 +361,9 @@ class Ticket(models.Model):
     def custom_field_display(self) -> list[tuple[str, str]]:
         return schema.labelled_values(self.form_schema, self.custom_fields)
 
+    def removed_field_display(self) -> list[tuple[str, str]]:
+        return schema.removed_values(self.form_schema, self.custom_fields)
+
 
 class TicketMessageQuerySet(models.QuerySet["TicketMessage"]):
     def visible_to(self, user, *, ticket: Ticket | None = None) -> "TicketMessageQuerySet":

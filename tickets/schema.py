@@ -99,10 +99,61 @@ class NumberField(forms.DecimalField):
         super().run_validators(value)
 
 
+class KeptValueField(forms.Field):
+    """A field holding a value its definition no longer accepts, because the field's type changed
+    since (a text answer in a field now a number): shown as text, the value stays as it is until
+    someone types one the field takes. Any other input goes through the field itself."""
+
+    widget = forms.TextInput
+
+    def __init__(self, field: forms.Field, stored: Any, shown: str, kind: str) -> None:
+        help_text = f"Kept from before this field changed: enter {KIND_NAMES[kind]} to replace it."
+        super().__init__(label=field.label, required=field.required, help_text=help_text)
+        self.field, self.stored, self.shown = field, stored, shown
+
+    def prepare_value(self, value: Any) -> Any:
+        return self.shown if value == self.stored else value
+
+    def clean(self, value: Any) -> Any:
+        if value == self.stored or (isinstance(value, str) and value.strip() == self.shown):
+            return self.stored
+        return self.field.clean(value)
+
+
+KIND_NAMES = {
+    "text": "text of at most 500 characters",
+    "textarea": "text of at most 10,000 characters",
+    "email": "an e-mail address",
+    "number": "a number",
+    "date": "a date",
+}
+
+
 def form_field(definition: dict, stored: Any = None) -> forms.Field:
     """The Django form field for one schema entry. `stored`, a ticket's value for it, stays valid
     when the schema no longer allows it (a choice since removed, more decimal places than now
-    asked for): editing the other fields must not change it."""
+    asked for, a value of the field's type before): editing the other fields must not change it."""
+    field = _form_field(definition, stored)
+    kind = definition["type"]
+    if kind in KIND_NAMES and stored not in (None, "", []) and not _fits(field, kind, stored):
+        return KeptValueField(field, stored, shown_value(definition, stored), kind)
+    return field
+
+
+def _fits(field: forms.Field, kind: str, stored: Any) -> bool:
+    """Whether `field` takes the stored value as it is (a number for a number, text for text)."""
+    if kind == "number" and type(stored) in (int, float):
+        return True  # NumberField keeps it, even with more places than now allowed
+    if not isinstance(stored, str):
+        return False
+    try:
+        field.clean(stored)
+    except forms.ValidationError:
+        return False
+    return True
+
+
+def _form_field(definition: dict, stored: Any) -> forms.Field:
     common = {
         "label": definition["label"],
         "required": definition.get("required", False),
@@ -193,10 +244,23 @@ def shown_value(definition: dict, value: Any) -> str:
 
 
 def labelled_values(schema: list[dict], values: dict[str, Any]) -> list[tuple[str, str]]:
-    """(label, shown value) pairs for display, in schema order, skipping empty values."""
+    """(label, shown value) pairs for display, in schema order, skipping empty values; then the
+    values of fields since removed from the schema (removed_values)."""
     shown = [
         (definition["label"], shown_value(definition, values.get(definition["name"])))
         for definition in schema
+    ]
+    return [(label, value) for label, value in shown if value] + removed_values(schema, values)
+
+
+def removed_values(schema: list[dict], values: dict[str, Any]) -> list[tuple[str, str]]:
+    """(label, shown value) pairs of stored values whose field is no longer in the schema: kept on
+    the ticket (clean_values), so shown too, under the field's name since its label went with it."""
+    names = {definition["name"] for definition in schema}
+    shown = [
+        (f"{name.replace('_', ' ').capitalize()} (no longer on the form)", shown_value({}, value))
+        for name, value in values.items()
+        if name not in names
     ]
     return [(label, value) for label, value in shown if value]
 

@@ -112,6 +112,50 @@ def test_removed_field_value_survives_a_service_update(desk):
     assert current(ticket).custom_fields == {"order_number": "A-2", "serial": "SN-9"}
 
 
+def test_removed_field_value_is_shown_to_the_agent_and_the_customer(client, desk):
+    form = TicketFormFactory(schema=[ORDER_NUMBER, {"name": "serial_no", "label": "Serial", "type": "text"}])
+    ticket = sent_with(desk, form, {"order_number": "A-1", "serial_no": "SN-9"})
+    form.schema = [ORDER_NUMBER]
+    form.save()
+    shown = "<dt>Serial no (no longer on the form)</dt><dd>SN-9</dd>"
+    assert shown in workspace_html(client, desk["agent"], ticket)
+    assert shown in portal_html(client, desk["customer"], ticket)
+
+
+@pytest.mark.parametrize(
+    ("new_type", "stored", "typed"),
+    [
+        ("number", "about forty", "42"),
+        ("date", "next Tuesday", "2026-12-08"),
+        ("email", "call me", "carla@example.com"),
+        ("text", "x" * 600, "short now"),
+    ],
+)
+def test_value_the_changed_field_type_refuses_stays_until_replaced(client, desk, new_type, stored, typed):
+    """The field was text (or long text) when the ticket was sent and is now a number, a date...: the
+    workspace shows the old value as text, saving the details as they are keeps it, and a value of
+    the new type replaces it."""
+    form = TicketFormFactory(schema=[ORDER_NUMBER, {"name": "detail", "label": "Detail", "type": "textarea"}])
+    ticket = sent_with(desk, form, {"order_number": "A-1", "detail": stored})
+    form.schema = [ORDER_NUMBER, {"name": "detail", "label": "Detail", "type": new_type, "required": True}]
+    form.save()
+    page = workspace_html(client, desk["agent"], ticket)
+    field = re.search(r'<input[^>]*name="cf-detail"[^>]*>', page).group(0)
+    assert 'type="text"' in field and f'value="{stored}"' in field
+    assert "Kept from before this field changed" in page
+
+    response = edit(client, ticket, {"cf-order_number": "A-2", "cf-detail": stored}, htmx=True)
+    assert response.status_code == 200
+    assert current(ticket).custom_fields == {"order_number": "A-2", "detail": stored}
+
+    refused = edit(client, current(ticket), {"cf-order_number": "A-2", "cf-detail": ""}, htmx=True)
+    assert refused.status_code == 422
+    assert current(ticket).custom_fields["detail"] == stored
+
+    edit(client, current(ticket), {"cf-order_number": "A-2", "cf-detail": typed}, htmx=True)
+    assert current(ticket).custom_fields["detail"] == (42 if new_type == "number" else typed)
+
+
 def test_select_value_whose_choice_was_removed_is_still_shown_in_the_workspace(client, desk):
     """The choice "Legacy" was removed after the ticket was sent: the workspace's edit form still offers
     it, selected, so saving the details form (as a browser posts it) keeps it."""
