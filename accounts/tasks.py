@@ -1,6 +1,5 @@
 """Background work for accounts (django.tasks)."""
 
-from django.conf import settings
 from django.core.mail import send_mail
 from django.tasks import task
 from django.template.loader import render_to_string
@@ -67,7 +66,6 @@ def send_email_verification_mail(user_pk: int, *, domain: str, use_https: bool) 
     context = {
         "user": user,
         "link": f"{'https' if use_https else 'http'}://{domain}{path}",
-        "hours": settings.PASSWORD_RESET_TIMEOUT // 3600,
     }
     send_mail(
         "Confirm your e-mail address",

@@ -1,6 +1,15 @@
 """One-use links mailed to an account's address to show its owner reads it (e-mail verification)."""
 
+from django.conf import settings
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
+
+from helpdesk.display import shown_duration
+
+
+def link_lifetime() -> str:
+    """How long a mailed link (password reset, address confirmation) works, as a person reads it."""
+    return shown_duration(settings.PASSWORD_RESET_TIMEOUT)
+
 
 
 class EmailVerificationTokenGenerator(PasswordResetTokenGenerator):

@@ -32,6 +32,7 @@ from accounts.forms import (
     TwoFactorEnableForm,
 )
 from accounts.models import User
+from accounts.tokens import link_lifetime
 from helpdesk.forms import add_service_errors
 from helpdesk.middleware import site_configuration
 from helpdesk.ratelimit import posted, rate_limit
@@ -245,7 +246,7 @@ def email_verification_send(request: HttpRequest) -> HttpResponse:
     else:
         _email_verification_mail(request, user)
         messages.success(
-            request, f"We sent a new link to {user.email}. It works once and expires after a day."
+            request, f"We sent a new link to {user.email}. It works once and expires after {link_lifetime()}."
         )
     return redirect("accounts:profile")
 

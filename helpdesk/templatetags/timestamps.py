@@ -1,4 +1,5 @@
-"""`{% timestamp value %}`: a <time> element for long lists, as `|date` would render it but cheaper.
+"""`{% timestamp value %}`: a <time> element for long lists, as `|date` would render it but cheaper;
+`{% link_lifetime %}`: how long the links we mail work ("a day").
 
 A 200-message thread formats 400 dates; the `date` filter builds a formatter and resolves its
 format for each, which cost more than the rest of the thread together.
@@ -8,6 +9,7 @@ from django import template
 from django.utils import timezone
 from django.utils.html import format_html
 
+from accounts import tokens
 from helpdesk.display import shown_time
 
 register = template.Library()
@@ -21,3 +23,9 @@ def timestamp(value, with_year: bool = True) -> str:
         return ""
     local = timezone.localtime(value) if timezone.is_aware(value) else value
     return format_html('<time datetime="{}">{}</time>', local.isoformat(), shown_time(local, with_year))
+
+
+@register.simple_tag
+def link_lifetime() -> str:
+    """How long a mailed link (password reset, address confirmation) works."""
+    return tokens.link_lifetime()

@@ -100,3 +100,12 @@ def test_the_reset_mail_names_the_site_as_configured_and_the_form_says_e_mail_ad
     (message,) = mail.outbox
     assert message.subject == "Choose a new password for Acme Support"
     assert "testserver" not in message.subject
+
+
+def test_the_link_lifetime_the_page_and_the_mail_give_follows_the_setting(client, immediate_tasks, settings):
+    make_customer(email="known@example.org")
+    settings.PASSWORD_RESET_TIMEOUT = 2 * 60 * 60
+    response = client.post(RESET, {"email": "known@example.org"}, follow=True)
+    assert b"It works once and expires after 2 hours." in response.content
+    (message,) = mail.outbox
+    assert "The link works once and expires after 2 hours." in message.body

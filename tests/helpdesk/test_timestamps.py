@@ -1,4 +1,4 @@
-"""{% timestamp %} renders exactly what the `date` filter pair it replaces rendered."""
+"""{% timestamp %} renders what the `date` filter pair it replaces rendered; spans of time read plainly."""
 
 import zoneinfo
 from datetime import UTC, datetime
@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 import pytest
 from django.template import engines
 from django.utils import timezone
+
+from helpdesk.display import shown_duration
 
 WITH_FILTERS = (
     """<time datetime="{{ v|date:'c' }}">{{ v|date:"j M Y, H:i" }}</time>"""
@@ -26,3 +28,20 @@ def test_timestamp_matches_the_date_filter(zone, value):
 
 def test_no_value_renders_nothing():
     assert engines["django"].from_string("{% load timestamps %}{% timestamp v %}").render({"v": None}) == ""
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [
+        (86400, "a day"),
+        (3 * 86400, "3 days"),
+        (3600, "an hour"),
+        (36 * 3600, "36 hours"),
+        (90 * 60, "90 minutes"),
+        (60, "a minute"),
+        (61, "2 minutes"),
+        (0, "a minute"),
+    ],
+)
+def test_a_span_of_time_reads_in_the_largest_unit_that_divides_it(seconds, shown):
+    assert shown_duration(seconds) == shown
