@@ -369,6 +369,8 @@ class Invitation(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     objects = InvitationManager()
+    # The code lets anyone join the organisation: the audit trail records that it changed, not what to.
+    audit_secret_fields = ("code",)
 
     class Meta:
         ordering = ["-created_at"]

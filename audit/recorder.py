@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,11 +65,12 @@ def _mask_nested(value: Any) -> Any:
     return value
 
 
-def mask_secrets(changes: dict[str, Any]) -> dict[str, Any]:
-    """`changes` with the values of secret-looking names (password, token, …) replaced by a mask, in
-    the change names and in the keys of dicts nested in the values."""
+def mask_secrets(changes: dict[str, Any], secret_names: Sequence[str] = ()) -> dict[str, Any]:
+    """`changes` with the values of secret-looking names (password, token, …), and of `secret_names`,
+    replaced by a mask, in the change names and in the keys of dicts nested in the values."""
     return {
-        name: [MASK, MASK] if _is_secret(name) else _mask_nested(value) for name, value in changes.items()
+        name: [MASK, MASK] if name in secret_names or _is_secret(name) else _mask_nested(value)
+        for name, value in changes.items()
     }
 
 
@@ -159,7 +161,12 @@ def record(
         object_id=str(obj.pk) if obj is not None else "",
         object_repr=(object_repr or (str(obj) if obj is not None else ""))[:300],
         changes=_json_safe(
-            mask_secrets({name: [_plain(old), _plain(new)] for name, (old, new) in (changes or {}).items()})
+            mask_secrets(
+                {name: [_plain(old), _plain(new)] for name, (old, new) in (changes or {}).items()},
+                # A model names the fields that are secrets by what they do, whatever they are called
+                # (an invitation's code lets anyone join its organisation).
+                getattr(obj, "audit_secret_fields", ()),
+            )
         ),
         ip=context.ip,
         user_agent=context.user_agent,

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts import roles
 from accounts import services as account_services
-from accounts.models import Organization, RoleAssignment, Team, TeamMember, User
+from accounts.models import Invitation, Organization, RoleAssignment, Team, TeamMember, User
 from audit.admin import AuditedAdminMixin
 from audit.models import AuditEvent
 from helpdesk.admin import ReadOnlyAdmin
@@ -240,3 +240,17 @@ def test_changing_an_address_in_the_admin_makes_it_unverified(admin_client):
     account_services.user_email_verify(customer, actor=customer)
     edit_in_admin(admin_client, customer, name="Renamed")  # other edits leave verification alone
     assert User.objects.get(pk=customer.pk).email_verified_at is not None
+
+
+def test_an_invitation_code_set_in_the_admin_is_masked_in_the_audit_trail(admin_client):
+    organization = OrganizationFactory()
+    page = admin_client.get(reverse("admin:accounts_invitation_add"))
+    data = form_data(page, organization=organization.pk, code="join-acme-2026", max_uses=5)
+    assert admin_client.post(reverse("admin:accounts_invitation_add"), data).status_code == 302
+    invitation = Invitation.objects.get(code="join-acme-2026")
+    edit_in_admin(admin_client, invitation, code="join-acme-2027", max_uses=6)
+    events = AuditEvent.objects.filter(object_type=ContentType.objects.get_for_model(Invitation))
+    created, updated = events.filter(object_id=str(invitation.pk)).order_by("sequence")
+    assert created.changes["code"] == ["••••••", "••••••"]
+    assert updated.changes == {"code": ["••••••", "••••••"], "max_uses": [5, 6]}
+    assert "join-acme" not in str(AuditEvent.objects.values_list("changes", flat=True))
