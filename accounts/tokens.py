@@ -11,7 +11,6 @@ def link_lifetime() -> str:
     return shown_duration(settings.PASSWORD_RESET_TIMEOUT)
 
 
-
 class EmailVerificationTokenGenerator(PasswordResetTokenGenerator):
     """Like Django's password-reset tokens (signed, dated, expiring after PASSWORD_RESET_TIMEOUT), with
     their own salt. The hash holds the address and its verification time, not the password or last
