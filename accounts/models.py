@@ -63,7 +63,11 @@ class Organization(models.Model):
         default=list, blank=True, help_text='E-mail domains of this organisation, e.g. ["acme.example"].'
     )
     settings = models.JSONField(default=dict, blank=True)
-    is_active = models.BooleanField(default=True)
+    is_active = models.BooleanField(
+        default=True,
+        help_text="An inactive organisation takes no new members: its invitations and e-mail domains stop "
+        "working. Its members keep their accounts and tickets; suspend people to stop them signing in.",
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     objects = OrganizationManager()

@@ -4,13 +4,14 @@ organisation, and a signed-up customer joins once their address is shown to be t
 import uuid
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.test import Client
 from django.urls import reverse
 
 from accounts import services
 from accounts.models import User
 from helpdesk.services import site_configuration_update
-from tests.factories import OrganizationFactory, make_customer
+from tests.factories import InvitationFactory, OrganizationFactory, make_customer
 from tickets.models import Ticket
 from tickets.services import anonymous_requester
 
@@ -74,3 +75,21 @@ def test_a_pending_account_claimed_by_a_password_reset_joins_the_domain_register
     pending.refresh_from_db()
     assert pending.status == User.Status.ACTIVE and pending.email_verified_at is not None
     assert pending.organization == newco
+
+
+def test_an_inactive_organisation_takes_no_new_members_and_keeps_the_ones_it_has(client):
+    """Deactivated: its domain places nobody and its invitations stop working; a member and their
+    tickets stay as they were."""
+    acme = OrganizationFactory(email_domains=["acme.example"])
+    member = make_customer(acme, manager=True)
+    invitation = InvitationFactory(organization=acme, max_uses=5)
+    acme.is_active = False
+    acme.save()
+    submit_anonymously("newcomer@acme.example")
+    assert User.objects.get(email="newcomer@acme.example").organization is None
+    with pytest.raises(ValidationError, match=services.INVITATION_INACTIVE):
+        services.user_signup(email="late@acme.example", name="Late", password="a-long-passphrase-9",
+                             invitation_code=invitation.code, open_signup=True, actor=None)  # fmt: skip
+    client.force_login(member)
+    assert client.get(reverse("tickets:portal_list"), {"scope": "organization"}).status_code == 200
+    assert User.objects.get(pk=member.pk).organization == acme
