@@ -11,7 +11,7 @@ from django.db import DatabaseError, transaction
 from django.utils.text import slugify
 
 from knowledge import services
-from knowledge.models import Article, Category
+from knowledge.models import RESERVED_CATEGORY_SLUGS, Article, Category
 from knowledge.slugs import slug_for
 
 STATUSES = set(Article.Status.values)
@@ -227,7 +227,9 @@ def _category(name: str | None, slug: str | None) -> Category | None:
     by_name = list(Category.objects.filter(name__iexact=name)[:2])
     if len(by_name) == 1:
         return by_name[0]
-    return _category_by_slug(slug_for(name, prefix="category", max_length=100), name)
+    slug = slug_for(name, prefix="category", max_length=100)
+    # "Search" is a fine name for a category, but /kb/search/ is the search page's address.
+    return _category_by_slug(f"{slug}-category" if slug in RESERVED_CATEGORY_SLUGS else slug, name)
 
 
 def _category_by_slug(slug: str, name: str) -> Category:

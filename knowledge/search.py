@@ -156,9 +156,15 @@ def search_articles(user, text: str, *, limit: int = 10, config: str | None = No
     return [SearchHit(articles[pk], score, snippets.get(pk, "")) for pk, score in ranked if pk in articles]
 
 
+# ts_headline's match markers: private-use characters, taken out of the text before it runs, so
+# that no "[[[" or "]]]" an article holds can pass for one.
+MATCH_START, MATCH_END = "\ue000", "\ue001"
+
+
 def _snippets(ids: list[int], text: str, config: str) -> dict[int, str]:
-    """Highlighted excerpts (ts_headline) of the articles found, as plain text; the template's
-    `highlight` filter escapes them and turns their [[[match]]] markers into <mark>.
+    """Highlighted excerpts (ts_headline) of the articles found, as plain text with the matches
+    between MATCH_START and MATCH_END; the template's `highlight` filter escapes them and turns the
+    markers into <mark>.
 
     They are cut from the rendered body, not the markdown, whose syntax they showed ("**Sign in**",
     "2. Wait"): ts_headline puts a space for each HTML tag (the parser reads tags as tokens of their
@@ -167,13 +173,21 @@ def _snippets(ids: list[int], text: str, config: str) -> dict[int, str]:
     with connection.cursor() as cursor:
         cursor.execute(
             """
-            SELECT id, ts_headline(%s::regconfig, coalesce(nullif(body_html, ''), body),
+            SELECT id, ts_headline(%s::regconfig,
+                   translate(coalesce(nullif(body_html, ''), body), %s, ''),
                    replace(plainto_tsquery(%s::regconfig, %s)::text, '&', '|')::tsquery,
-                   'StartSel=[[[, StopSel=]]], MaxWords=30, MinWords=12, MaxFragments=2, '
-                   'FragmentDelimiter=" … "')
+                   %s)
             FROM knowledge_article WHERE id = ANY(%s)
             """,
-            [config, config, text, ids],
+            [
+                config,
+                MATCH_START + MATCH_END,
+                config,
+                text,
+                f"StartSel={MATCH_START}, StopSel={MATCH_END}, MaxWords=30, MinWords=12, MaxFragments=2, "
+                'FragmentDelimiter=" … "',
+                ids,
+            ],
         )
         # Single-spaced: the line breaks between the page's blocks mean nothing in a one-line snippet.
         return {pk: " ".join(html.unescape(snippet).split()) for pk, snippet in cursor.fetchall()}

@@ -328,12 +328,16 @@ def article_return_to_draft(
 
 
 @transaction.atomic
-def article_restore_revision(article: Article, revision: ArticleRevision, *, actor) -> Article:
+def article_restore_revision(
+    article: Article, revision: ArticleRevision, *, actor, loaded_at: datetime | None = None
+) -> Article:
     """Put back a published version's title and body. Revisions keep no excerpt, so a written excerpt
-    stays as it is; one taken from the body follows the restored body."""
+    stays as it is; one taken from the body follows the restored body. With `loaded_at`, a restore
+    asked from a page older than the last change is refused: a draft keeps no revisions, so the
+    text it would replace could not be got back."""
     if revision.article_id != article.pk:
         raise ValidationError("That revision belongs to another article.")
-    return article_update(article, title=revision.title, body=revision.body, actor=actor)
+    return article_update(article, title=revision.title, body=revision.body, actor=actor, loaded_at=loaded_at)
 
 
 @transaction.atomic

@@ -17,7 +17,7 @@ from accounts import rbac
 from helpdesk.forms import query_text
 from helpdesk.ratelimit import rate_limit, rate_limited
 from knowledge import services
-from knowledge.models import Article, ArticleFeedback, ArticleSlug, Category
+from knowledge.models import Article, ArticleFeedback, Category
 from knowledge.search import search_articles
 
 ARTICLE_TEMPLATE = "knowledge/article_detail.html"
@@ -137,10 +137,20 @@ def _article_or_redirect(request: HttpRequest, slug: str):
     )
     if article is not None:
         return article
-    old = ArticleSlug.objects.filter(slug=slug).select_related("article").first()
-    if old is not None and Article.objects.visible_to(request.user).filter(pk=old.article_id).exists():
-        return redirect("knowledge:article", slug=old.article.slug, permanent=True)
+    if moved := renamed_article_url(request, "knowledge:article", slug):
+        return redirect(moved, permanent=True)
     raise Http404("No such article.")
+
+
+def renamed_article_url(request: HttpRequest, view_name: str, slug: str) -> str | None:
+    """The address of `view_name` for the article that had `slug` before a rename, with the request's
+    query string (a suggestion's ?from=ticket still counts); None when no article the user may see
+    had it."""
+    renamed = Article.objects.visible_to(request.user).filter(old_slugs__slug=slug).only("slug").first()
+    if renamed is None:
+        return None
+    query = request.GET.urlencode()
+    return reverse(view_name, kwargs={"slug": renamed.slug}) + (f"?{query}" if query else "")
 
 
 def _vote_of(request: HttpRequest, article: Article) -> bool | None:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
@@ -19,6 +19,7 @@ from knowledge import services
 from knowledge.forms import ArticleForm
 from knowledge.models import Article
 from knowledge.search import search_articles
+from knowledge.views import renamed_article_url
 
 MANAGE_PAGE_SIZE = 50
 NOTHING_CHANGED = "Nothing changed: the article is as it was, so nothing was saved."
@@ -66,7 +67,12 @@ def article_list(request: HttpRequest) -> HttpResponse:
 def article_edit(request: HttpRequest, slug: str | None = None) -> HttpResponse:
     """The editor. Its Preview button posts here too when htmx is off: the page comes back with the
     text as typed and its preview, and nothing is saved."""
-    article = get_object_or_404(Article.objects.visible_to(request.user), slug=slug) if slug else None
+    article = Article.objects.visible_to(request.user).filter(slug=slug).first() if slug else None
+    if slug and article is None:
+        moved = request.method != "POST" and renamed_article_url(request, "knowledge:manage_edit", slug)
+        if not moved:
+            raise Http404("No such article.")
+        return redirect(moved)  # a bookmark or a review-queue link from before a rename
     initial = {}
     if article is not None:
         initial = {
@@ -191,9 +197,13 @@ def revision_restore(request: HttpRequest, slug: str, revision_id: int) -> HttpR
     article = get_object_or_404(Article.objects.visible_to(request.user), slug=slug)
     revision = get_object_or_404(article.revisions, pk=revision_id)
     try:
-        updated = services.article_restore_revision(article, revision, actor=request.user)
+        updated = services.article_restore_revision(
+            article, revision, actor=request.user, loaded_at=_posted_loaded_at(request)
+        )
     except PermissionDenied as error:
         messages.error(request, str(error))
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
     else:
         if updated.updated_at == article.updated_at:  # nothing written: that version is the current text
             messages.info(request, NOTHING_CHANGED)

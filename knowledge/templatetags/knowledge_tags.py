@@ -4,10 +4,13 @@ from django import template
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
+from knowledge.search import MATCH_END, MATCH_START
+
 register = template.Library()
 
 
 @register.filter
 def highlight(snippet: str) -> SafeString:
-    """A ts_headline snippet, escaped, with its [[[match]]] markers turned into <mark>."""
-    return mark_safe(escape(snippet).replace("[[[", "<mark>").replace("]]]", "</mark>"))  # noqa: S308
+    """A search snippet, escaped, with its match markers (knowledge.search) turned into <mark>."""
+    marked = escape(snippet).replace(MATCH_START, "<mark>").replace(MATCH_END, "</mark>")
+    return mark_safe(marked)  # noqa: S308

@@ -232,3 +232,23 @@ def test_the_browsers_line_breaks_alone_are_no_change(client):
     assert [str(m) for m in get_messages(response.wsgi_request)] == [views_manage.NOTHING_CHANGED]
     assert Article.objects.get(pk=article.pk).body == "Line one\nLine two\n"
     assert article.revisions.count() == 1
+
+
+def test_the_editor_at_an_old_address_follows_the_rename(client):
+    """A bookmark or a review-queue link to the editor from before a rename finds the article; a save
+    posted there is not redirected (its answer would be lost) but refused."""
+    editor = make_supervisor()
+    article = make_article(title="Alpha", slug="alpha")
+    services.article_update(article, actor=editor, slug="beta")
+    client.force_login(editor)
+    response = client.get(reverse("knowledge:manage_edit", args=["alpha"]), {"tab": "revisions"})
+    assert response.status_code == 302 and response["Location"] == "/kb/manage/beta/edit/?tab=revisions"
+    assert client.post(reverse("knowledge:manage_edit", args=["alpha"]), {"title": "x"}).status_code == 404
+    assert client.get(reverse("knowledge:manage_edit", args=["gamma"])).status_code == 404
+
+
+def test_an_old_address_keeps_the_query_string_so_a_suggestion_still_counts(client):
+    article = make_article(title="Alpha", slug="alpha")
+    services.article_update(article, actor=None, slug="beta")
+    response = client.get(reverse("knowledge:article", args=["alpha"]), {"from": "ticket"})
+    assert response.status_code == 301 and response["Location"] == "/kb/articles/beta/?from=ticket"

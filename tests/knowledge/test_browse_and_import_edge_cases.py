@@ -79,8 +79,11 @@ def test_import_reads_a_single_markdown_file(tmp_path, capsys):
 
 
 def test_import_names_a_reserved_category_address_instead_of_hiding_the_category(tmp_path):
+    """A record that asks for the slug "search" is refused with the reason (a category named "Search"
+    without a slug gets another one: test_importing)."""
     jsonl = tmp_path / "articles.jsonl"
-    jsonl.write_text(json.dumps({"title": "Find things", "body": "Use the box.", "category": "Search"}))
+    record = {"title": "Find things", "body": "Use the box.", "category": "Search", "category_slug": "search"}
+    jsonl.write_text(json.dumps(record))
     report = import_articles(jsonl)
     assert report.created == [] and "is the address of a knowledge-base page" in report.skipped[0][1]
     assert not Category.objects.filter(slug="search").exists()

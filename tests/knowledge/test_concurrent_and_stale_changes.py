@@ -119,3 +119,23 @@ def test_a_chosen_address_taken_meanwhile_is_refused_with_a_reason():
     )
     assert refused == [{"slug": ["Another article already uses the address 'printers'."]}]
     assert Article.objects.count() == 1
+
+
+def test_restoring_a_revision_from_a_page_older_than_the_last_change_is_refused(client):
+    """A draft keeps no revisions: restoring over a colleague's newer draft text would lose it for good."""
+    editor, colleague = make_supervisor(), make_supervisor()
+    article = make_article(title="VPN", body="Version one")
+    revision = article.revisions.get()
+    services.article_archive(article, actor=editor)
+    article = services.article_return_to_draft(article, actor=editor)
+    client.force_login(editor)
+    page = client.get(reverse("knowledge:manage_edit", args=[article.slug]))
+    services.article_update(article, actor=colleague, body="Colleague's unpublished rewrite")
+    restore = reverse("knowledge:manage_restore", args=[article.slug, revision.pk])
+    response = client.post(restore, {"loaded_at": posted_loaded_at(page)})
+    assert [str(message) for message in get_messages(response.wsgi_request)] == [services.STALE_ARTICLE]
+    assert Article.objects.get(pk=article.pk).body == "Colleague's unpublished rewrite"
+
+    page = client.get(reverse("knowledge:manage_edit", args=[article.slug]))
+    client.post(restore, {"loaded_at": posted_loaded_at(page)})
+    assert Article.objects.get(pk=article.pk).body == "Version one"

@@ -307,3 +307,16 @@ def test_json_nested_past_pythons_limit_skips_that_record_only(tmp_path):
         "---\ntitle: Deep\ntags: " + "[" * 100_000 + "]" * 100_000 + "\n---\nBody.\n"
     )
     assert import_articles(folder).created == ["deep"]  # the odd tags line is read as text
+
+
+@pytest.mark.parametrize("name", ["Articles", "Search", "Manage", "Suggest"])
+def test_a_category_named_like_a_kb_page_gets_a_slug_of_its_own(tmp_path, name):
+    """ "Search" is a fine category name, but /kb/search/ is the search page: the new category gets
+    another slug, the article is imported, and importing again finds the same category."""
+    source = tmp_path / "articles.jsonl"
+    _jsonl(source, {"title": "Why does search find nothing", "body": "Check the spelling.", "category": name})
+    assert import_articles(source).skipped == []
+    assert import_articles(source).skipped == []
+    category = Article.objects.get().category
+    assert (category.name, category.slug) == (name, f"{name.lower()}-category")
+    assert Category.objects.count() == 1

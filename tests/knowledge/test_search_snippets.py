@@ -1,10 +1,12 @@
 """Search snippets are the article's text as its page shows it: no markdown syntax, and escaped once."""
 
+import re
+
 import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.urls import reverse
 
-from knowledge.search import search_articles
+from knowledge.search import MATCH_END, MATCH_START, search_articles
 from tests.factories import make_article
 
 pytestmark = pytest.mark.django_db
@@ -18,8 +20,9 @@ Codes such as `a < b && c > d` or <script>alert(1)</script> are shown as typed."
 
 
 def _snippet(query: str) -> str:
+    """The snippet of the one article found, its matches written [[[so]]] for reading here."""
     (hit,) = search_articles(AnonymousUser(), query)
-    return hit.snippet
+    return hit.snippet.replace(MATCH_START, "[[[").replace(MATCH_END, "]]]")
 
 
 def test_snippets_show_the_text_without_markdown_syntax():
@@ -39,3 +42,19 @@ def test_snippets_decode_the_html_once_and_the_page_escapes_them_once(client):
     escaped = "a &lt; b &amp;&amp; c &gt; d or &lt;script&gt;alert(1)&lt;/script&gt; are shown as"
     assert f"{escaped} <mark>typed</mark>" in page
     assert "&amp;lt;" not in page and "<script>alert" not in page
+
+
+@pytest.mark.parametrize(
+    ("body", "query"),
+    [
+        ("To read a cell use matrix[row[col[0]]] in the spreadsheet formula.", "spreadsheet formula"),
+        ("Write [[[ to open a block, then more words about wiki syntax.", "wiki syntax block"),
+    ],
+)
+def test_brackets_in_the_article_stay_brackets_and_the_marks_pair_up(client, body, query):
+    make_article(title="Notation", body=body)
+    page = client.get(reverse("knowledge:search"), {"q": query}).content.decode()
+    snippet = re.search(r'<p class="snippet">(.*?)</p>', page, re.S).group(1)
+    shown = re.sub(r"</?mark>", "", snippet)
+    assert shown in body and ("[[[" in shown or "[0]]]" in shown)  # ts_headline trims stop words off the ends
+    assert snippet.count("<mark>") == snippet.count("</mark>") == len(query.split())
