@@ -21,7 +21,9 @@ PENDING = (
 
 class LoginForm(auth_forms.AuthenticationForm):
     username = auth_forms.UsernameField(
-        label="E-mail address", widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"})
+        max_length=254,  # an e-mail address's limit; a longer one would reach axes' 255-character column
+        label="E-mail address",
+        widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"}),
     )
     error_messages = {
         **auth_forms.AuthenticationForm.error_messages,

@@ -281,9 +281,12 @@ def _organization_join_by_domain(user: User, *, actor: User | None) -> None:
 def user_password_reset(user: User, *, actor: User) -> User:
     """After a link mailed to the account's address set a new password (Django's view saved it): the link
     proves the owner reads that address, so it is verified, and a pending account (an anonymous
-    submission's) is activated. Whoever knew the old password is signed out everywhere."""
+    submission's) is activated. Whoever knew the old password is signed out everywhere, and a sign-in
+    lockout of the account is lifted (the lockout page offers the reset as the way back in): the
+    wrong guesses were of a password that no longer works."""
     if user.status == User.Status.PENDING:
         user_activate(user, actor=actor)
+    user_unlock(user, actor=actor)
     user_email_verify(user, actor=actor)
     # Activation may have verified the address already (user_email_verify then has nothing to do): an
     # organisation that registered the domain since the account was made takes it in either way.

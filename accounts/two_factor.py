@@ -133,10 +133,10 @@ def two_factor_enable(
     # django-otp refuses every code while a wrong one's back-off lasts: say so, not "not valid".
     allowed, _ = enrolment.device.verify_is_allowed()
     if not allowed:
-        raise ValidationError(CODE_THROTTLED)
+        raise ValidationError({"code": CODE_THROTTLED})
     device = django_otp.verify_token(user, enrolment.device.persistent_id, normalise(token))
     if device is None:
-        raise ValidationError(CODE_INVALID)
+        raise ValidationError({"code": CODE_INVALID})
     with transaction.atomic():
         replaced, _ = SealedTOTPDevice.objects.devices_for_user(user, confirmed=True).delete()
         device.confirmed = True
@@ -197,16 +197,16 @@ def verify(user: User, token: str) -> Device:
     model = SealedTOTPDevice if token.isdigit() else StaticDevice
     device = model.objects.devices_for_user(user, confirmed=True).first()
     if device is None:
-        raise ValidationError(CODE_INVALID)
+        raise ValidationError({"code": CODE_INVALID})
     allowed, _ = device.verify_is_allowed()
     if not allowed:
-        raise ValidationError(CODE_THROTTLED)
+        raise ValidationError({"code": CODE_THROTTLED})
     if isinstance(device, StaticDevice):
         token = _stored_recovery_code(device, token)
     verified = django_otp.verify_token(user, device.persistent_id, token)
     if verified is None:
         audit.record("two_factor_failed", actor=user, obj=user, category=SECURITY)
-        raise ValidationError(CODE_INVALID)
+        raise ValidationError({"code": CODE_INVALID})
     if isinstance(verified, StaticDevice):
         left = verified.token_set.count()
         audit.record("recovery_code_used", actor=user, obj=user, changes={"codes_left": (left + 1, left)},

@@ -5,9 +5,12 @@ audited unlock actions still leave exactly one event each."""
 from io import StringIO
 
 import pytest
+from django.contrib.auth.tokens import default_token_generator
 from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 
 from accounts import services
 from accounts.checks import check_lockout_resets_are_audited
@@ -106,3 +109,24 @@ def test_axes_reset_ip_lifts_the_lockout_of_an_ipv6_client(settings):
     assert client.post(LOGIN, {"username": user.email, "password": TEST_PASSWORD}).status_code == 429
     call_command("axes_reset_ip", "2001:db8:1:2::5", stdout=StringIO())
     assert client.post(LOGIN, {"username": user.email, "password": TEST_PASSWORD}).status_code == 302
+
+
+def test_a_password_reset_through_the_mailed_link_lifts_the_accounts_lockout(settings):
+    """The lockout page offers a reset as the way back in: after it, the new password signs in, from
+    another address too; the lift is audited."""
+    user = make_customer(email="locked@example.org")
+    lock_out(settings, user.email)
+    owner = Client(REMOTE_ADDR="198.51.100.20")
+    assert sign_in(owner, user.email) == 429
+    link = reverse(
+        "accounts:password_reset_confirm",
+        kwargs={
+            "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
+            "token": default_token_generator.make_token(user),
+        },
+    )
+    form = owner.get(link)["Location"]  # Django moves the token into the session
+    new = "a-brand-new-passphrase-42"
+    assert owner.post(form, {"new_password1": new, "new_password2": new}).status_code == 302
+    assert sign_in(owner, user.email, new) == 302
+    assert AuditEvent.objects.filter(action="unlock", actor=user, object_id=str(user.pk)).exists()

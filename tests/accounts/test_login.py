@@ -275,3 +275,11 @@ def test_the_suspension_message_names_the_time_zone_and_has_one_full_stop(client
     services.user_suspend(user, until=until, reason="Cool down.", actor=None)
     body = post_login(client, "timeout@example.org").content.decode()
     assert "until 1 May 2030, 12:30 (Europe/Berlin). Reason: Cool down. Contact support" in body
+
+
+@pytest.mark.parametrize("length", [255, 256, 10_000])
+def test_an_overlong_address_is_refused_by_the_form_not_the_database(client, length):
+    username = "a" * (length - len("@example.org")) + "@example.org"
+    response = client.post(LOGIN, {"username": username, "password": "wrong"})
+    assert response.status_code == 422
+    assert "Ensure this value has at most 254 characters" in response.content.decode()

@@ -450,3 +450,23 @@ def test_the_migration_seals_secrets_stored_in_clear():
     assert TOTPDevice.objects.get(pk=clear.pk).key == sealed.key
     migration.unseal_keys(django_apps, None)
     assert PlainTOTPDevice.objects.get(pk=clear.pk).key == key
+
+
+def test_a_wrong_code_is_marked_on_the_code_input_in_every_form(client):
+    """At sign-in, at enrolment and when switching off: the error is the code field's, so the input is
+    marked invalid and described by it, not only announced above the form."""
+    agent = make_agent(TeamFactory())
+    enrolled = Client()
+    enrol(enrolled, agent)
+    browser = Client()
+    password_step(browser, agent)
+    pages = [browser.post(VERIFY, {"code": "000000"}), enrolled.post(SETTINGS, disabling("000000"))]
+    other = make_agent(TeamFactory())
+    client.force_login(other)
+    client.post(SETTINGS, {"action": "start"})
+    pages.append(client.post(SETTINGS, confirming("000000")))
+    for response in pages:
+        assert response.status_code == 422
+        typed = r'<input[^>]*name="(?:disable-)?code" value="000000"[^>]*>'
+        field = re.search(typed, response.content.decode()).group(0)
+        assert 'aria-invalid="true"' in field and "code_error" in field, field
