@@ -87,7 +87,7 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
         request.session.pop(TWO_FACTOR_PENDING, None)
         messages.info(request, "Please sign in again.")
         return redirect("accounts:login")
-    form = TwoFactorCodeForm(request.POST or None)
+    form = TwoFactorCodeForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             device = two_factor.verify(user, form.cleaned_data["code"])
@@ -210,7 +210,9 @@ def signup(request: HttpRequest) -> HttpResponse:
         return redirect("home")
     open_signup = site_configuration(request).open_signup
     initial = {"invitation_code": request.GET.get("code", "")[:64]}
-    form = SignupForm(request.POST or None, open_signup=open_signup, initial=initial)
+    form = SignupForm(
+        request.POST if request.method == "POST" else None, open_signup=open_signup, initial=initial
+    )
     if request.method == "POST" and form.is_valid():
         try:
             user = services.user_signup(**form.cleaned_data, open_signup=open_signup, actor=None)

@@ -45,13 +45,18 @@ NOT_ALLOWED = "{name} is not an allowed type of file. Allowed: " + ", ".join(ALL
 MISMATCH = "{name} does not look like a {extension} file."
 TOO_MANY = "Attach at most {limit} files at a time."
 MAX_FILES = 10
+MAX_FILENAME = 200  # characters kept of a file's name (Attachment.filename holds 255)
 
 
 def safe_filename(name: str) -> str:
     """The user's file name without any path, control characters or quotes, for display and downloads."""
     base = PurePath(name.replace("\\", "/")).name
-    cleaned = "".join(ch for ch in base if ch.isprintable() and ch not in '"<>|:*?')
-    return cleaned.strip(" .")[:200] or "attachment"
+    cleaned = "".join(ch for ch in base if ch.isprintable() and ch not in '"<>|:*?').strip(" .")
+    if len(cleaned) > MAX_FILENAME:  # shortened before the extension, which says what the file is
+        suffix = PurePath(cleaned).suffix
+        suffix = suffix if len(suffix) <= 16 else ""
+        cleaned = cleaned[: MAX_FILENAME - len(suffix)].rstrip(" .") + suffix
+    return cleaned or "attachment"
 
 
 def detect_content_type(upload: UploadedFile) -> str:

@@ -63,7 +63,21 @@ class MultipleFileField(forms.FileField):
         return [single(data, initial)] if data else []
 
 
-class TicketSubmitForm(forms.Form):
+class SubmissionKeyForm(forms.Form):
+    """A form with a hidden submission_key, which makes sending it twice harmless. A key that does not
+    read (a page altered, or one from an older version) is not a field the visitor can correct: it is
+    said above the form, and the view sends the form back with a fresh key."""
+
+    KEY_REFUSED = "This form could not be read in full. Check what you wrote below and send it again."
+
+    def full_clean(self) -> None:
+        super().full_clean()
+        if self.is_bound and self._errors.pop("submission_key", None):
+            self.cleaned_data.pop("submission_key", None)
+            self.add_error(None, self.KEY_REFUSED)
+
+
+class TicketSubmitForm(SubmissionKeyForm):
     name = forms.CharField(
         label="Your name", max_length=150, widget=forms.TextInput(attrs={"autocomplete": "name"})
     )
@@ -127,7 +141,7 @@ class TicketSubmitForm(forms.Form):
         ]
 
 
-class ReplyForm(forms.Form):
+class ReplyForm(SubmissionKeyForm):
     body = forms.CharField(label="Your reply", widget=forms.Textarea(attrs={"rows": 5}), max_length=50_000)
     attachments = MultipleFileField(label="Attachments")
     # The same reply sent twice (a double click, a retried request) is kept once. Not required: a page

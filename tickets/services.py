@@ -263,10 +263,19 @@ def ticket_create(
         # the requester since moved on, or the organisation's manager), where its managers follow it.
         organization=follow_up_of.organization if follow_up_of is not None else requester.organization,
         # Every ticket lands in a team's queue when one can be named: agents see only their teams'.
-        team=(team if staff_actor else None)
-        or (form.default_team if form else None)
-        or (follow_up_of.team if follow_up_of else None)
-        or configuration.default_team,
+        # A team closed down since the form or the conversation named it works no queue any more.
+        team=next(
+            (
+                candidate
+                for candidate in (
+                    team if staff_actor else None,
+                    form.default_team if form else None,
+                    follow_up_of.team if follow_up_of else None,
+                )
+                if candidate is not None and candidate.is_active
+            ),
+            configuration.default_team,
+        ),
         priority=(priority if staff_actor and priority in Priority.values else None)
         or (
             form.default_priority if form and form.default_priority else configuration.default_ticket_priority
@@ -358,6 +367,8 @@ def ticket_reply(
                 raise ValidationError({"body": SEND_AGAIN})
             sent.repeated_submission = True
             return sent
+        if TicketMessage.objects.filter(submission_key=submission_key).exists():  # someone else's form
+            raise ValidationError({"body": SEND_AGAIN})
     as_staff = _acts_as_staff(ticket, actor)
     if ticket.merged_into_id is not None and not as_staff:
         return ticket_reply(

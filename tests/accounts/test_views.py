@@ -154,3 +154,9 @@ def test_the_password_in_use_cannot_be_chosen_again_even_without_a_history(clien
     same = {"old_password": TEST_PASSWORD, "new_password1": TEST_PASSWORD, "new_password2": TEST_PASSWORD}
     response = client.post(PROFILE, {"change_password": "1", **same})
     assert response.status_code == 422 and REUSED.format(count=5) in response.content.decode()
+
+
+def test_an_empty_sign_up_post_is_a_422_that_marks_the_required_fields(client):
+    response = client.post(reverse("accounts:signup"), {})
+    assert response.status_code == 422
+    assert response.content.decode().count('aria-invalid="true"') >= 3  # name, e-mail, password

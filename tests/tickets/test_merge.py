@@ -145,3 +145,18 @@ def test_a_merged_ticket_is_read_only_in_the_services_and_the_workspace(client, 
         {"field": "priority", "value": "urgent", "version": source.version},
     )
     assert response.status_code == 302 and Ticket.objects.get(pk=source.pk).priority == "medium"
+
+
+def test_a_reply_on_a_ticket_merged_into_one_since_closed_says_a_follow_up_was_opened(client):
+    customer = make_customer()
+    source, target = make_ticket(customer, subject="Source"), make_ticket(customer, subject="Target")
+    services.ticket_merge(source, into=target, actor=None)
+    services.ticket_transition(target, status="closed", actor=None)
+    client.force_login(customer)
+    reply = reverse("tickets:portal_reply", args=[source.number])
+    page = unescape(client.post(reply, {"body": "Any news?"}, follow=True).content.decode())
+    follow_up = Ticket.objects.get(follow_up_of=target)
+    expected = (
+        f"was merged into {target.reference}, which is closed, so your message opened {follow_up.reference}"
+    )
+    assert expected in page

@@ -193,3 +193,21 @@ def test_a_follow_up_links_to_the_ticket_it_follows_and_back(client):
         in page
     )
     assert 'href="/portal/tickets/" data-nav="my-tickets" aria-current="page"' in page
+
+
+def test_a_reply_with_a_key_another_customer_used_is_refused_and_kept(client):
+    first, second = make_customer(), make_customer()
+    first_ticket, second_ticket = make_ticket(first), make_ticket(second)
+    key = str(uuid.uuid4())
+    client.force_login(first)
+    client.post(
+        reverse("tickets:portal_reply", args=[first_ticket.number]), {"body": "Hi", "submission_key": key}
+    )
+    client.force_login(second)
+    reply = reverse("tickets:portal_reply", args=[second_ticket.number])
+    response = client.post(reply, {"body": "Keep me", "submission_key": key})
+    page = unescape(response.content.decode())
+    assert response.status_code == 422
+    assert services.SEND_AGAIN in page and "Keep me" in page
+    assert client.post(reply, {"body": "Keep me", "submission_key": posted_key(page)}).status_code == 302
+    assert list(second_ticket.messages.values_list("body", flat=True).order_by("pk"))[-1] == "Keep me"

@@ -2,6 +2,7 @@
 visitors, duplicates and the 422 refill."""
 
 import io
+import re
 import threading
 import uuid
 import zipfile
@@ -246,3 +247,32 @@ def test_anonymous_visitor_sees_only_public_forms(client):
         client.post(reverse("tickets:portal_submit_form", args=["acme-only"]), submission()).status_code
         == 404
     )
+
+
+@pytest.mark.parametrize(("name", "kept"), [("r" * 216 + ".txt", "r" * 196 + ".txt"), ("a.txt", "a.txt")])
+def test_a_long_file_name_is_shortened_before_its_extension(client, name, kept):
+    client.force_login(make_customer())
+    upload = SimpleUploadedFile(name, b"plain words\n", content_type="text/plain")
+    response = client.post(SUBMIT, submission(attachments=[upload]))
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert Attachment.objects.get().filename == kept
+
+
+@pytest.mark.parametrize("key", ["not-a-key", ""])
+def test_a_key_that_does_not_read_is_explained_and_replaced(client, key):
+    client.force_login(make_customer())
+    response = client.post(SUBMIT, submission(submission_key=key))
+    page = response.content.decode()
+    assert response.status_code == 422
+    assert "This form could not be read in full. Check what you wrote below and send it again." in page
+    assert "Please correct the fields marked below." not in page and 'value="Printer jam"' in page
+    fresh = re.search(r'name="submission_key" value="([^"]+)"', page).group(1)
+    assert client.post(SUBMIT, submission(submission_key=fresh)).status_code == 302
+
+
+def test_an_empty_post_is_a_422_that_marks_the_required_fields(client):
+    client.force_login(make_customer())
+    response = client.post(SUBMIT, {})
+    assert response.status_code == 422
+    assert response.content.decode().count('aria-invalid="true"') >= 2  # subject and description
+    assert Ticket.objects.count() == 0

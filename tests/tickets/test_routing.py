@@ -121,3 +121,13 @@ def test_site_config_names_the_default_team_by_its_slug(team):
         call_command("site_config", "set", "default_team", "nope")
     call_command("site_config", "set", "default_team", "none", stdout=StringIO())
     assert SiteConfiguration.objects.get_current().default_team is None
+
+
+def test_a_form_whose_default_team_was_closed_down_routes_to_the_site_default(client):
+    support = TeamFactory(name="Support desk")
+    site_configuration_update(changes={"default_team": support}, actor=None)
+    TicketFormFactory(slug="legacy", default_team=TeamFactory(name="Old desk", is_active=False), schema=[])
+    client.force_login(make_customer())
+    response = client.post(reverse("tickets:portal_submit_form", args=["legacy"]), submission())
+    assert response.status_code == 302
+    assert Ticket.objects.get().team == support

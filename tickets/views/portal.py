@@ -43,7 +43,10 @@ def ticket_submit(request: HttpRequest, slug: str | None = None) -> HttpResponse
         return redirect(f"{reverse('accounts:login')}?next={request.path}")
     ticket_form = get_object_or_404(TicketForm.objects.active_for(request.user), slug=slug) if slug else None
     form = TicketSubmitForm(
-        request.POST or None, request.FILES or None, ticket_form=ticket_form, anonymous=anonymous
+        request.POST if request.method == "POST" else None,
+        request.FILES or None,
+        ticket_form=ticket_form,
+        anonymous=anonymous,
     )
     # Signed-in customers are counted per account only: a whole office behind one address submits.
     wait = (
@@ -223,9 +226,13 @@ def ticket_reply(request: HttpRequest, number: str) -> HttpResponse:
         else:
             if message.ticket_id != ticket.pk:
                 reference = message.ticket.reference
-                done = f"was merged, so your message was added to {reference}"
                 if ticket.merged_into_id is None:
                     done = f"was closed, so your message opened {reference}"
+                elif message.ticket_id == ticket.merged_into_id:
+                    done = f"was merged, so your message was added to {reference}"
+                else:  # merged into a ticket since closed: the message opened a follow-up of that one
+                    into = ticket.merged_into.reference
+                    done = f"was merged into {into}, which is closed, so your message opened {reference}"
                 messages.success(request, f"This ticket {done}.")
                 follow_up = reverse("tickets:portal_detail", args=[message.ticket.number])
                 # htmx would follow a plain redirect itself and swap the whole page into #conversation.
