@@ -6,7 +6,7 @@ from django.db import connection
 from django.http import QueryDict
 from django.urls import reverse
 
-from tests.factories import TeamFactory, make_agent, make_customer, make_ticket
+from tests.factories import OrganizationFactory, TeamFactory, make_agent, make_customer, make_ticket
 from tickets.selectors import queue_queryset
 
 
@@ -78,7 +78,6 @@ def test_text_search_walks_each_visibility_branch_and_lists_what_the_single_quer
     from guardian.shortcuts import assign_perm
 
     from accounts import rbac
-    from tests.factories import OrganizationFactory
     from tickets.models import Ticket
     from tickets.selectors import BranchWalk, ticket_queue_page
 
@@ -115,3 +114,18 @@ def test_text_search_walks_each_visibility_branch_and_lists_what_the_single_quer
     with django_assert_max_num_queries(12):
         response = client.get(reverse("tickets:desk_queue"), {"q": "bulk"})
     assert len(response.context["queue"].page.object_list) == 25
+
+
+@pytest.mark.parametrize("query", ["Carla", "acme", "carla acme printer", "T-1 carla"])
+def test_text_search_that_matches_people_and_organisations_keeps_the_budget(
+    db, client, django_assert_max_num_queries, query
+):
+    team = TeamFactory()
+    agent = make_agent(team)
+    carla = make_customer(OrganizationFactory(name="Acme"), name="Carla Customer", email="carla@acme.example")
+    for n in range(30):
+        make_ticket(carla, team=team, subject=f"Printer {n}")
+    client.force_login(agent)
+    with django_assert_max_num_queries(12):  # a cold cache: the counts are computed, not read
+        response = client.get(reverse("tickets:desk_queue"), {"q": query, "sort": "-priority"})
+    assert response.status_code == 200
