@@ -60,6 +60,7 @@ class SiteConfiguration(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        limit_choices_to={"is_active": True},  # a closed team works no queue
         help_text="Where a ticket lands when its form names no team (the default form among them). "
         "Without one, such tickets wait for an administrator: agents see only their teams' tickets.",
     )

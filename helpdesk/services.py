@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 import audit
+from audit.models import AuditEvent
 from helpdesk.models import SiteConfiguration
 
 EDITABLE_FIELDS = (
@@ -20,6 +21,8 @@ EDITABLE_FIELDS = (
     "custom_settings",
 )
 UNKNOWN_SETTING = "Unknown setting {key!r}; known settings: {known}, or custom.<name>."
+# Who may get in, and how: a change to one of these is a security event.
+SECURITY_SETTINGS = {"open_signup", "anonymous_submission", "require_two_factor"}
 
 
 @transaction.atomic
@@ -52,7 +55,9 @@ def site_configuration_update(*, changes: dict[str, Any], actor) -> SiteConfigur
     configuration.updated_by = actor
     configuration.full_clean()
     configuration.save()
-    audit.record("settings_change", actor=actor, obj=configuration, changes=changed)
+    security = bool(SECURITY_SETTINGS & set(changed))
+    category = AuditEvent.Category.SECURITY if security else AuditEvent.Category.BUSINESS
+    audit.record("settings_change", actor=actor, obj=configuration, changes=changed, category=category)
     return configuration
 
 

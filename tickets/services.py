@@ -263,7 +263,8 @@ def ticket_create(
         # the requester since moved on, or the organisation's manager), where its managers follow it.
         organization=follow_up_of.organization if follow_up_of is not None else requester.organization,
         # Every ticket lands in a team's queue when one can be named: agents see only their teams'.
-        # A team closed down since the form or the conversation named it works no queue any more.
+        # A team closed down since the form, the conversation or the site configuration named it works
+        # no queue any more.
         team=next(
             (
                 candidate
@@ -271,10 +272,11 @@ def ticket_create(
                     team if staff_actor else None,
                     form.default_team if form else None,
                     follow_up_of.team if follow_up_of else None,
+                    configuration.default_team,
                 )
                 if candidate is not None and candidate.is_active
             ),
-            configuration.default_team,
+            None,
         ),
         priority=(priority if staff_actor and priority in Priority.values else None)
         or (

@@ -3,12 +3,15 @@
 from datetime import timedelta
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
+from audit.models import AuditEvent
 from helpdesk.models import CONFIGURATION_CACHE_SECONDS, SiteConfiguration
 from helpdesk.services import site_configuration_update
-from tests.factories import make_administrator, make_agent, make_customer
+from tests.factories import TeamFactory, make_administrator, make_agent, make_customer
+from tickets.services import ticket_create
 
 pytestmark = pytest.mark.django_db
 
@@ -111,3 +114,29 @@ def test_a_change_saved_by_another_process_shows_within_seconds(clock):
     assert SiteConfiguration.objects.get_current().open_signup is False
     clock.shift(timedelta(seconds=CONFIGURATION_CACHE_SECONDS + 1))
     assert SiteConfiguration.objects.get_current().open_signup is True
+
+
+@pytest.mark.parametrize(
+    ("changes", "category"),
+    [
+        ({"require_two_factor": True}, "security"),
+        ({"open_signup": True}, "security"),
+        ({"anonymous_submission": True, "site_name": "Acme"}, "security"),
+        ({"site_name": "Acme"}, "business"),
+    ],
+)
+def test_who_may_get_in_is_a_security_setting(changes, category):
+    site_configuration_update(changes=changes, actor=make_administrator())
+    assert AuditEvent.objects.get(action="settings_change").category == category
+
+
+def test_a_closed_team_cannot_be_the_default_and_one_closed_since_is_passed_over(client):
+    closed = TeamFactory(name="Closed desk", is_active=False)
+    with pytest.raises(ValidationError, match="default_team"):
+        site_configuration_update(changes={"default_team": closed}, actor=None)
+    support = TeamFactory(name="Support")
+    site_configuration_update(changes={"default_team": support}, actor=None)
+    support.is_active = False
+    support.save()
+    customer = make_customer()
+    assert ticket_create(requester=customer, subject="Hi", description="Help", actor=customer).team is None
