@@ -102,12 +102,14 @@ class CappedPaginator(Paginator):
 
     def get_page(self, number) -> "RowsPage":
         """Page `number`, or the first for nonsense, or the last (by the count) past the end. The count
-        may be 30 s old, so one page beyond it is still read."""
+        may be 30 s old, so one page beyond it is still read; a capped count says nothing of where the
+        end is, so past it any page is read (each page's Next comes from its own rows)."""
         try:
             number = self.validate_number(number)
         except (PageNotAnInteger, EmptyPage):
             number = 1
-        page = self.page(number) if number <= self.num_pages + 1 else None
+        readable = self.count_is_estimate or number <= self.num_pages + 1
+        page = self.page(number) if readable else None
         if number > 1 and (page is None or not page.object_list):
             page = self.page(min(self.num_pages, number - 1))
         return page
@@ -306,17 +308,20 @@ def queue_neighbours(
     window: int = 500,
     were: tuple[int | None, int | None] = (None, None),
 ) -> tuple[int | None, int | None]:
-    """Numbers of the tickets before and after `ticket` in the queue the agent came from. A ticket the
-    agent's own work took out of that queue (solved from "My open tickets") keeps the neighbours it
-    `were` on the page the work was sent from, as long as they are still in the queue."""
+    """Numbers of the tickets before and after `ticket` in the queue the agent came from. After work on
+    the ticket, the neighbours it `were` on the page the work was sent from stay, as long as they are
+    still in the queue: the work may have taken it out (solved from "My open tickets") or moved it (a
+    reply puts it first in "Recently updated"), and Next must go on to the ticket that followed, not
+    back to one already handled."""
     _, tickets, _ = queue_queryset(user, params)
     numbers = list(tickets.values_list("number", flat=True)[:window])
+    kept = tuple(number if number in numbers else None for number in were)
     if ticket.number not in numbers:
-        return tuple(number if number in numbers else None for number in were)
+        return kept
     index = numbers.index(ticket.number)
     previous = numbers[index - 1] if index > 0 else None
     following = numbers[index + 1] if index + 1 < len(numbers) else None
-    return previous, following
+    return kept[0] or previous, kept[1] or following
 
 
 def saved_views(user: User):

@@ -539,11 +539,12 @@ def ticket_assign(
     if ticket.assignee_id == (assignee.pk if assignee else None):
         return ticket
     old = str(ticket.assignee) if ticket.assignee_id else None
-    ticket.assignee = assignee
+    # What the last assignee read says nothing of what the new one has: a customer's reply is news to them.
+    ticket.assignee, ticket.assignee_seen_at = assignee, None
     _activity(
         ticket, actor, TicketActivity.Action.ASSIGNEE, "assignee", old, str(assignee) if assignee else None
     )
-    _save(ticket, actor, ["assignee"])
+    _save(ticket, actor, ["assignee", "assignee_seen_at"])
     return ticket
 
 

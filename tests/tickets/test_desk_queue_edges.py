@@ -14,8 +14,9 @@ from guardian.shortcuts import assign_perm
 
 from accounts import rbac
 from accounts.models import User
+from helpdesk import counting
 from tests.factories import TeamFactory, make_administrator, make_agent, make_customer, make_ticket
-from tickets import services
+from tickets import selectors, services
 from tickets.models import SavedView, Ticket, TicketActivity
 
 pytestmark = pytest.mark.django_db
@@ -250,3 +251,49 @@ def test_the_timeline_names_a_field_only_where_the_action_does_not(client, desk)
     timeline = re.sub(r"\s+", " ", re.search(r'<ol class="timeline".*?</ol>', page, re.S).group(0))
     assert "status changed <span" in timeline and "status changed: status" not in timeline
     assert "fields changed: subject" in timeline
+
+
+def test_next_after_a_reply_goes_on_to_the_ticket_that_followed_not_back(client):
+    """A reply moves the ticket to the top of "Recently updated": Next stays the ticket that followed
+    it on the page the reply was sent from, not the one before it, handled a moment ago."""
+    team = TeamFactory()
+    agent, customer = make_agent(team), make_customer()
+    oldest, middle, newest = (
+        make_ticket(customer, team=team, subject=name) for name in ("Old", "Mid", "New")
+    )
+    client.force_login(agent)
+    page = client.get(reverse("tickets:desk_ticket", args=[middle.number]), {"queue": ""})
+    assert (page.context["previous_number"], page.context["next_number"]) == (newest.number, oldest.number)
+    reply = {"kind": "reply", "body": "On it.", "version": middle.version, "queue": "",
+             "previous": newest.number, "next": oldest.number}  # fmt: skip
+    response = client.post(reverse("tickets:desk_reply", args=[middle.number]), reply, follow=True)
+    assert (response.context["previous_number"], response.context["next_number"]) == (
+        newest.number,
+        oldest.number,
+    )
+
+
+def test_paging_past_a_capped_count_moves_forward(client, monkeypatch):
+    """Past an estimated total, each page is the one asked for (its Next comes from its own rows); it
+    read the last page by the estimate instead, so Next led back and the rest was out of reach."""
+    monkeypatch.setattr(counting, "COUNT_CAP", 3)  # as 10,000 of a million tickets
+    monkeypatch.setattr(selectors, "QUEUE_PAGE_SIZE", 2)
+    team = TeamFactory()
+    agent, customer = make_agent(team), make_customer()
+    for number in range(11):
+        make_ticket(customer, team=team, subject=f"Ticket {number}")
+    client.force_login(agent)
+    shown = []
+    for number in range(1, 8):
+        page = client.get(QUEUE, {"page": number}).context["queue"].page
+        assert page.paginator.count_is_estimate
+        shown.append((page.number, len(page.object_list), page.has_next()))
+    assert shown == [
+        (1, 2, True),
+        (2, 2, True),
+        (3, 2, True),
+        (4, 2, True),
+        (5, 2, True),
+        (6, 1, False),
+        (2, 2, True),
+    ]

@@ -856,3 +856,23 @@ def test_bulk_action_reports_tickets_that_already_were_as_asked_apart_from_the_u
     shown = [str(message) for message in get_messages(response.wsgi_request)]
     assert f"Updated 1 ticket(s): {desk['vpn'].reference}." in shown
     assert f"Already so, left as they were: {desk['printer'].reference}." in shown
+
+
+def test_a_reassigned_ticket_is_unread_for_the_new_assignee_until_they_take_it_in_front_of_them(client, desk):
+    """What the last assignee read says nothing of what the next one has; taking it in the workspace,
+    with the thread in front of them, is reading it."""
+    ticket, agent = desk["printer"], desk["agent"]
+    colleague = make_agent(ticket.team, name="Sid Second")
+    services.ticket_assign(ticket, assignee=agent, actor=agent)
+    services.ticket_reply(Ticket.objects.get(pk=ticket.pk), body="Still burning.", actor=desk["customer"])
+    services.ticket_mark_seen(ticket, actor=agent)
+    services.ticket_assign(Ticket.objects.get(pk=ticket.pk), assignee=colleague, actor=agent)
+    assert Ticket.objects.get(pk=ticket.pk).unread_by_assignee
+    client.force_login(colleague)
+    assert "New reply" in client.get(reverse("tickets:desk_queue"), {"assignee": "me"}).content.decode()
+
+    client.force_login(agent)
+    update = reverse("tickets:desk_update", args=[ticket.number])
+    client.post(update, {"field": "take", "version": Ticket.objects.get(pk=ticket.pk).version})
+    taken = Ticket.objects.get(pk=ticket.pk)
+    assert taken.assignee == agent and not taken.unread_by_assignee

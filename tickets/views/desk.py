@@ -435,6 +435,7 @@ def _apply_edit(
 ) -> None:
     if field == "take":
         services.ticket_assign(ticket, assignee=actor, actor=actor, expected_version=expected_version)
+        services.ticket_mark_seen(ticket, actor=actor)  # taken with the thread in front of them
     elif field == "assignee":
         assignee = User.objects.get(pk=int(value)) if value else None
         services.ticket_assign(ticket, assignee=assignee, actor=actor, expected_version=expected_version)
