@@ -1,6 +1,7 @@
 """Attachment intake: size limit, a type allow-list checked on the content, sha256, private storage."""
 
 import hashlib
+import re
 from pathlib import PurePath
 
 import puremagic
@@ -34,7 +35,19 @@ ZIP_CONTAINERS = {
     ".odp": "application/vnd.oasis.opendocument.presentation",
 }
 TEXT_EXTENSIONS = {".txt": "text/plain", ".log": "text/plain", ".csv": "text/csv", ".md": "text/plain"}
-MARKUP_SIGNS = (b"<html", b"<script", b"<svg", b"<!doctype", b"<?xml", b"<iframe", b"<body")
+# Markup a browser would act on, anywhere in a text file: a page or an SVG, a tag that loads or runs
+# something, an event handler, a javascript: link. A log quoting "List<String>" or "a < b" is text.
+# Attributes are looked for up to the next angle bracket and 500 characters: linear on any input.
+TEXT_MARKUP = re.compile(
+    rb"<(?:html|script|svg|!doctype|\?xml|iframe|frame|body|img|object|embed|meta|style|form|link|base|math)\b"
+    rb"|<[a-z][a-z0-9-]*\s[^<>]{0,500}?\bon[a-z]+\s*="
+    rb"|<[a-z][a-z0-9-]*\s[^<>]{0,500}?=\s*[\"']?\s*javascript:",
+    re.IGNORECASE,
+)
+# A page behind an image's or a PDF's signature (a polyglot). Narrower than TEXT_MARKUP: photos and
+# PDFs carry XMP metadata, which is XML.
+BINARY_MARKUP = re.compile(rb"<(?:html|script|iframe|body|!doctype\s+html)\b", re.IGNORECASE)
+SCAN_CHUNK = 1024 * 1024
 
 TOO_LARGE = "{name} is {size}; files may be at most {limit}."
 ALLOWED_EXTENSIONS = sorted(
@@ -78,19 +91,35 @@ def detect_content_type(upload: UploadedFile) -> str:
     if detected in BINARY_TYPES:
         if extension and extension not in BINARY_TYPES[detected]:
             raise ValidationError(MISMATCH.format(name=name, extension=extension))
+        if _holds(upload, BINARY_MARKUP):
+            raise ValidationError(
+                MISMATCH.format(name=name, extension=extension or "." + detected.split("/")[1])
+            )
         return detected
     # Text has no magic number; what the detector guesses from its first bytes (JSON, a mail header)
     # does not make a UTF-8 file without markup any less plain text, and it is served as text/plain.
-    if extension in TEXT_EXTENSIONS and _is_plain_text(head):
+    if extension in TEXT_EXTENSIONS and _is_plain_text(head) and not _holds(upload, TEXT_MARKUP):
         return TEXT_EXTENSIONS[extension]
     raise ValidationError(NOT_ALLOWED.format(name=name))
 
 
+def _holds(upload: UploadedFile, pattern: re.Pattern) -> bool:
+    """Whether `pattern` occurs anywhere in the file: read in chunks that overlap, so a match that
+    straddles two chunks is found too."""
+    upload.seek(0)
+    tail = b""
+    try:
+        while chunk := upload.read(SCAN_CHUNK):
+            if pattern.search(tail + chunk):
+                return True
+            tail = chunk[-512:]
+        return False
+    finally:
+        upload.seek(0)
+
+
 def _is_plain_text(head: bytes) -> bool:
     if b"\x00" in head:
-        return False
-    lowered = head.lower()
-    if any(sign in lowered for sign in MARKUP_SIGNS):
         return False
     try:
         head.decode("utf-8")
