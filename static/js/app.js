@@ -56,17 +56,22 @@ document.body.addEventListener("htmx:beforeSwap", (event) => {
   const target = event.detail.target;
   swappedId = target && target.contains(document.activeElement) ? target.id : "";
 });
-document.body.addEventListener("htmx:afterSettle", () => {
-  const focused = document.activeElement;
-  if (!swappedId || (focused && focused !== document.body)) return;
+document.body.addEventListener("htmx:afterSettle", (event) => {
+  if (!swappedId) return;
   const part = document.getElementById(swappedId);
   swappedId = "";
   if (!part) return;
+  const focused = document.activeElement;
+  const lost = !focused || focused === document.body;
   const invalid = part.querySelector("[aria-invalid=true], .field-invalid input, .field-invalid textarea, .field-invalid select");
-  if (invalid) {
+  // htmx puts the focus back on an element that kept its id (the Send button); after a refusal (422)
+  // the field to correct is the place for it all the same.
+  const refused = event.detail.xhr && event.detail.xhr.status === 422;
+  if (invalid && (lost || (refused && part.contains(focused)))) {
     invalid.focus();
     return;
   }
+  if (!lost) return;
   if (!part.hasAttribute("tabindex")) part.setAttribute("tabindex", "-1");
   part.focus({ preventScroll: true }); // the page stays where the swap left it
 });

@@ -14,8 +14,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 @pytest.mark.usefixtures("demo")
 def test_workspace_inline_edit_error_is_tied_to_its_field(page, live_server):
-    """A refused inline edit (tags too long) keeps the focus in the tags box, but the box is neither
-    marked invalid nor described by the error, so a screen reader on it hears no problem."""
+    """A refused inline edit (tags too long) keeps the focus in the tags box, marked invalid and
+    described by the error, so a screen reader on it hears the problem."""
     agent = User.objects.get(email="agent@example.com")
     ticket = Ticket.objects.visible_to(agent).exclude(status="closed").first()
     signed_in(page, live_server, agent.email)

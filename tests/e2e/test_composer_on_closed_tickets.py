@@ -1,5 +1,5 @@
-"""The composer on a closed ticket: the reply shortcut leaves it on "Internal note", and an error on the
-"Send as" choice is shown beside it."""
+"""The composer on a closed ticket: the reply shortcut leaves it on "Internal note", closing the ticket
+inline turns it to notes only at once, and an error on the "Send as" choice is shown beside it."""
 
 import pytest
 from django.test import Client
@@ -24,10 +24,8 @@ def _closed_ticket() -> Ticket:
 @pytest.mark.e2e
 @pytest.mark.usefixtures("demo")
 def test_r_on_a_closed_ticket_does_not_break_the_internal_note(page, live_server):
-    """On a closed ticket the composer offers only "Internal note" ("Public reply" is disabled). The `r`
-    shortcut still ticks the disabled "Public reply" radio, which unticks "Internal note"; the note the
-    agent then types and sends is refused with "Please correct the fields marked below." and no field
-    is marked. `r` should leave the composer on "Internal note" (or do nothing)."""
+    """On a closed ticket the composer offers only "Internal note" ("Public reply" is disabled): `r`
+    leaves it there, so the note typed next is sent as a note, not refused for a disabled choice."""
     ticket = _closed_ticket()
     signed_in(page, live_server, "agent@example.com")
     page.goto(f"{live_server.url}/desk/tickets/{ticket.number}/")
@@ -43,9 +41,8 @@ def test_r_on_a_closed_ticket_does_not_break_the_internal_note(page, live_server
 
 @pytest.mark.usefixtures("demo")
 def test_a_refused_composer_kind_is_explained_beside_the_field():
-    """The composer's "Send as" radios are written out by hand and never show their error: a post
-    without a usable kind comes back with "Please correct the fields marked below." and nothing marked,
-    so the agent cannot tell what to fix."""
+    """The composer's "Send as" radios are written out by hand: a post without a usable kind comes back
+    with the error beside them, the fieldset pointing at it."""
     ticket = _closed_ticket()
     client = Client()
     client.force_login(User.objects.get(email="agent@example.com"))
@@ -59,3 +56,22 @@ def test_a_refused_composer_kind_is_explained_beside_the_field():
     # Beside the "Send as" choice, which the fieldset points at.
     assert 'aria-describedby="kind-error"' in html
     assert '<ul class="errors" id="kind-error"><li>This field is required.</li></ul>' in html
+
+
+@pytest.mark.e2e
+@pytest.mark.usefixtures("demo")
+def test_closing_inline_turns_the_composer_to_notes_only(page, live_server):
+    """What the page offers matches what the server takes, without a reload: notes only."""
+    customer = User.objects.get(email="customer@example.com")
+    ticket = make_ticket(customer, subject="Done and dusted", team=Team.objects.get(slug="support"))
+    Ticket.objects.filter(pk=ticket.pk).update(status=Status.RESOLVED)
+    signed_in(page, live_server, "supervisor@example.com")
+    page.goto(f"{live_server.url}/desk/tickets/{ticket.number}/")
+    assert page.locator("#kind-reply").is_enabled()
+    page.select_option("#edit-status", "closed")
+    page.click("#save-status")
+    page.locator("#properties-status", has_text="Saved.").wait_for()
+    assert page.locator("#kind-reply").is_disabled() and page.locator("#kind-note").is_checked()
+    page.locator("#composer textarea").fill("Closed after the call.")
+    page.locator(".composer-send").click()
+    page.get_by_text("Note added on").wait_for()

@@ -137,6 +137,20 @@ def test_a_refused_htmx_reply_says_why_and_keeps_what_was_typed(page, live_serve
 
 
 @pytest.mark.usefixtures("demo")
+def test_a_refused_htmx_reply_puts_the_focus_on_the_message_to_correct(page, live_server):
+    """htmx hands the focus back to the Send button (its id survives the swap); after a refusal the
+    message box, marked invalid, is where the customer needs to be."""
+    open_as_its_customer(page, live_server)
+    page.locator("#conversation input[type=file]").set_input_files(
+        {"name": "receipt.txt", "mimeType": "text/plain", "buffer": b"hello there\n"}
+    )
+    page.get_by_role("button", name="Send").click()  # no message
+    page.get_by_text("files are not kept").first.wait_for()
+    page.wait_for_function("document.activeElement.tagName === 'TEXTAREA'")
+    assert page.evaluate("document.activeElement.getAttribute('aria-invalid')") == "true"
+
+
+@pytest.mark.usefixtures("demo")
 def test_after_an_htmx_reply_the_keyboard_focus_stays_in_the_conversation(page, live_server):
     open_as_its_customer(page, live_server)
     page.locator("#conversation textarea").fill("Now it jams on every page.")
