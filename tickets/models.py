@@ -83,7 +83,9 @@ class TicketForm(models.Model):
         blank=True,
         help_text='Custom fields: [{"name": "order_number", "label": "Order number", "type": "text", '
         '"required": true}]. Types: ' + ", ".join(schema.FIELD_TYPES) + '. Optional keys: "help_text"; '
-        '"choices" (a list) for select and multi_select; "decimal_places" (0 to 6) for number.',
+        '"choices" (a list) for select and multi_select; "decimal_places" (0 to 6) for number. Tickets '
+        "keep what they were sent with: a removed field's or choice's value stays and is shown, and a value "
+        "a changed type refuses stays until an agent enters a new one.",
     )
     success_message = models.CharField(
         max_length=500, default="Thanks! We have your request and will reply soon."
