@@ -195,6 +195,12 @@ def staff_user_filter() -> Q:
     )
 
 
+def administrator_user_filter() -> Q:
+    """The users is_administrator() answers yes for, as a filter on User."""
+    in_force = RoleAssignment.objects.in_force().filter(user=OuterRef("pk"), role__name=roles.ADMINISTRATOR)
+    return Q(is_superuser=True) | Exists(in_force)
+
+
 def is_staff(user) -> bool:
     """People who keep working in maintenance mode."""
     return is_agent(user) or (_authenticated(user) and user.is_staff)

@@ -23,7 +23,9 @@ def _as_text(queryset: models.QuerySet, field: str) -> models.QuerySet:
 class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
     def visible_to(self, user) -> "AuditEventQuerySet":
         """Administrators see every event; supervisors the events about their teams' tickets, their
-        teams and their members, and the members' own object-less events and saved views."""
+        teams and their members, and the members' own object-less events and saved views. An
+        administrator who is a member counts as none: their exports and sign-ins are above the
+        supervisor's rank."""
         if user is None or not user.is_authenticated or not user.is_active:
             return self.none()
         if rbac.is_administrator(user):
@@ -31,7 +33,8 @@ class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
         if not rbac.is_supervisor(user):
             return self.none()
         team_ids = rbac.supervised_team_ids(user)
-        members = TeamMember.objects.filter(team_id__in=team_ids)
+        administrators = User.objects.filter(rbac.administrator_user_filter()).values("pk")
+        members = TeamMember.objects.filter(team_id__in=team_ids).exclude(user_id__in=administrators)
         ticket_type = ContentType.objects.get_for_model(Ticket)
         about_ticket = models.Q(
             object_type=ticket_type, object_id__in=_as_text(Ticket.objects.staff_visible_to(user), "pk")

@@ -287,3 +287,20 @@ def test_a_supervisor_reads_nothing_of_a_ticket_they_only_requested_from_another
     exported = read_csv(client.post(EXPORT))
     assert "fraud-suspect" not in str(exported) and "Support printer" in str(exported)
     assert "urgent" in body(client.get(LIST))  # their own team's ticket still shows
+
+
+@pytest.mark.parametrize("superuser", [False, True])
+def test_an_administrator_in_the_team_is_above_its_supervisors_view(desk, superuser):
+    """An export's filter can name a customer of any team, and two-factor events are the
+    administrator's own: a supervisor of a team the administrator also works in sees neither."""
+    from accounts.models import TeamMember
+
+    supervisor = make_supervisor(desk["support"])
+    admin = make_administrator(is_superuser=superuser)
+    TeamMember.objects.create(team=desk["support"], user=admin)
+    export = audit.record("export", actor=admin, changes={"filter": (None, {"object": "Globex CEO"})})
+    two_factor = audit.record("two_factor_disabled", actor=admin, obj=admin, category="security")
+    member_event = audit.record("update", actor=desk["support_agent"], obj=desk["support_agent"])
+    visible = AuditEvent.objects.visible_to(supervisor)
+    assert not visible.filter(pk__in=[export.pk, two_factor.pk]).exists()
+    assert visible.filter(pk=member_event.pk).exists()
