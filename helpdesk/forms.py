@@ -28,13 +28,17 @@ def parse_id(text: str | None) -> int | None:
 
 JSON_NUL = "Text in JSON cannot hold a NUL character (\\u0000)."
 JSON_NOT_FINITE = "JSON numbers must be finite: NaN, Infinity and numbers as large as 1e999 are not JSON."
+JSON_SURROGATE = "Text in JSON must be valid Unicode: a lone surrogate (\\ud800 to \\udfff) is not."
 
 
 def json_problem(value) -> str:
-    """Why PostgreSQL's jsonb would refuse this value ("" if it would not): a NUL character in a key or
-    string, or a number that is not finite (Python's json reads NaN, Infinity and 1e999)."""
+    """Why PostgreSQL's jsonb would refuse this value ("" if it would not): a NUL character or a lone
+    surrogate (Python's json reads "\\ud800") in a key or string, or a number that is not finite
+    (Python's json reads NaN, Infinity and 1e999)."""
     if isinstance(value, str):
-        return JSON_NUL if "\x00" in value else ""
+        if "\x00" in value:
+            return JSON_NUL
+        return "" if value.isascii() or _encodes(value) else JSON_SURROGATE
     if isinstance(value, float):
         return "" if math.isfinite(value) else JSON_NOT_FINITE
     if isinstance(value, dict):
@@ -44,6 +48,14 @@ def json_problem(value) -> str:
     if isinstance(value, list):
         return next((problem for item in value if (problem := json_problem(item))), "")
     return ""
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def query_text(request: HttpRequest, name: str, *, limit: int) -> str:

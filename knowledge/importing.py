@@ -124,13 +124,19 @@ def _records(path: Path):
     """(source, record or error) for every article in a folder of .md files, one .md file or a .jsonl
     file."""
     if path.is_dir() or path.suffix == ".md":
-        files = sorted(path.rglob("*.md")) if path.is_dir() else [path]
+        # A folder named like a file ("drafts.md") is walked for its files, not read as one.
+        files = (
+            [file for file in sorted(path.rglob("*.md")) if not file.is_dir()] if path.is_dir() else [path]
+        )
         for file in files:
             source = file.relative_to(path).as_posix() if path.is_dir() else file.name
             try:
                 meta, body = parse_front_matter(_decode(file.read_bytes()))
             except ValueError as error:
                 yield source, error
+                continue
+            except OSError as error:  # a link to nothing, a file we may not read
+                yield source, ValueError(f"cannot be read: {error.strerror or error}")
                 continue
             yield source, {**meta, "body": body, "slug": meta.get("slug") or file.stem}
         return

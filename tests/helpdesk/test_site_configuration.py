@@ -140,3 +140,18 @@ def test_a_closed_team_cannot_be_the_default_and_one_closed_since_is_passed_over
     support.save()
     customer = make_customer()
     assert ticket_create(requester=customer, subject="Hi", description="Help", actor=customer).team is None
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("custom.greeting", '"\\udfff"'),
+        ("custom_settings", '{"greeting": "\\ud800"}'),
+        ("site_name", "Help\udcffdesk"),
+    ],
+)
+def test_text_that_is_not_unicode_is_refused_with_a_sentence_not_a_traceback(key, value):
+    """A lone surrogate: from a JSON escape, or from bytes the terminal's encoding could not read."""
+    with pytest.raises(CommandError, match=r"valid (Unicode|UTF-8)"):
+        run_site_config("set", key, value)
+    assert SiteConfiguration.objects.get_current().site_name == "Helpdesk"

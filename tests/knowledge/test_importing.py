@@ -320,3 +320,14 @@ def test_a_category_named_like_a_kb_page_gets_a_slug_of_its_own(tmp_path, name):
     category = Article.objects.get().category
     assert (category.name, category.slug) == (name, f"{name.lower()}-category")
     assert Category.objects.count() == 1
+
+
+def test_a_folder_named_like_a_file_is_walked_and_a_dangling_link_is_skipped_with_the_reason(tmp_path):
+    article = "---\ntitle: {title}\n---\n\nBody of {title}.\n"
+    (tmp_path / "drafts.md").mkdir()
+    (tmp_path / "drafts.md" / "inner.md").write_text(article.format(title="Inner"))
+    (tmp_path / "good.md").write_text(article.format(title="Good"))
+    (tmp_path / "gone.md").symlink_to(tmp_path / "nowhere.md")
+    report = import_articles(tmp_path)
+    assert sorted(report.created) == ["good", "inner"]
+    assert report.skipped == [("gone.md", "cannot be read: No such file or directory")]

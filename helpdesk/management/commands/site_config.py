@@ -62,6 +62,10 @@ class Command(BaseCommand):
         if action == "set":
             if key is None or value is None:
                 raise CommandError("Usage: site_config set KEY VALUE")
+            try:  # bytes the terminal's encoding cannot read reach Python as lone surrogates
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise CommandError(f"{key}: the value is not valid UTF-8 text.") from None
             if key not in services.EDITABLE_FIELDS and not key.startswith("custom."):
                 raise CommandError(
                     services.UNKNOWN_SETTING.format(key=key, known=", ".join(services.EDITABLE_FIELDS))
