@@ -5,7 +5,7 @@ Each function takes `actor` (None means the System) keyword-only. Changes made f
 """
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -226,6 +226,13 @@ def _message(
     return message
 
 
+def _first_active_team(*choices: Callable[[], Team | None]) -> Team | None:
+    """The first team the `choices` name that still works tickets: a team closed down since the form,
+    the conversation or the site configuration named it works no queue. Asked in turn, as each may
+    cost a query."""
+    return next((team for choice in choices if (team := choice()) is not None and team.is_active), None)
+
+
 @transaction.atomic
 def ticket_create(
     *,
@@ -263,20 +270,11 @@ def ticket_create(
         # the requester since moved on, or the organisation's manager), where its managers follow it.
         organization=follow_up_of.organization if follow_up_of is not None else requester.organization,
         # Every ticket lands in a team's queue when one can be named: agents see only their teams'.
-        # A team closed down since the form, the conversation or the site configuration named it works
-        # no queue any more.
-        team=next(
-            (
-                candidate
-                for candidate in (
-                    team if staff_actor else None,
-                    form.default_team if form else None,
-                    follow_up_of.team if follow_up_of else None,
-                    configuration.default_team,
-                )
-                if candidate is not None and candidate.is_active
-            ),
-            None,
+        team=_first_active_team(
+            lambda: team if staff_actor else None,
+            lambda: form.default_team if form else None,
+            lambda: follow_up_of.team if follow_up_of else None,
+            lambda: configuration.default_team,
         ),
         priority=(priority if staff_actor and priority in Priority.values else None)
         or (
@@ -523,10 +521,17 @@ def ticket_transition(
 
 @transaction.atomic
 def ticket_assign(
-    ticket: Ticket, *, assignee: User | None, actor: User | None, expected_version: int | None = None
+    ticket: Ticket,
+    *,
+    assignee: User | None,
+    actor: User | None,
+    expected_version: int | None = None,
+    seen: bool = False,
 ) -> Ticket:
     """Assign (or unassign) a ticket; the assignee must be an agent who can see it. The actor needs
-    assign_ticket, also to take a ticket for themselves."""
+    assign_ticket, also to take a ticket for themselves. What the last assignee read says nothing of
+    what the new one has: the customer's messages are unread for them, unless `seen` (an agent taking
+    the ticket with its thread in front of them)."""
     _require_staff(ticket, actor)
     _require_permission(ticket, actor, rbac.ASSIGN_TICKET, ASSIGN_NOT_ALLOWED)
     ticket = _lock(ticket, expected_version)
@@ -539,8 +544,7 @@ def ticket_assign(
     if ticket.assignee_id == (assignee.pk if assignee else None):
         return ticket
     old = str(ticket.assignee) if ticket.assignee_id else None
-    # What the last assignee read says nothing of what the new one has: a customer's reply is news to them.
-    ticket.assignee, ticket.assignee_seen_at = assignee, None
+    ticket.assignee, ticket.assignee_seen_at = assignee, timezone.now() if seen else None
     _activity(
         ticket, actor, TicketActivity.Action.ASSIGNEE, "assignee", old, str(assignee) if assignee else None
     )

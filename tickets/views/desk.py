@@ -434,8 +434,10 @@ def _apply_edit(
     ticket: Ticket, field: str, value: str, data: QueryDict, *, actor: User, expected_version
 ) -> None:
     if field == "take":
-        services.ticket_assign(ticket, assignee=actor, actor=actor, expected_version=expected_version)
-        services.ticket_mark_seen(ticket, actor=actor)  # taken with the thread in front of them
+        # Taken in the workspace, with the thread in front of them: read.
+        services.ticket_assign(
+            ticket, assignee=actor, actor=actor, expected_version=expected_version, seen=True
+        )
     elif field == "assignee":
         assignee = User.objects.get(pk=int(value)) if value else None
         services.ticket_assign(ticket, assignee=assignee, actor=actor, expected_version=expected_version)
