@@ -30,20 +30,14 @@ from tests.factories import (
     make_supervisor,
     make_ticket,
 )
+from tests.security.hostile import PAYLOAD, assert_inert
 from tickets import services
 from tickets.attachments import detect_content_type
 from tickets.models import Attachment, SavedView, Tag
 
 pytestmark = pytest.mark.django_db
 
-PAYLOAD = "<script>alert(1)</script><img src=x onerror=alert(2)>\"'><b id=pwn>"
-LIVE_MARKUP = ("<script>alert", "<img src=x", "<b id=pwn>")
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def assert_inert(body: str, where: str) -> None:
-    found = [marker for marker in LIVE_MARKUP if marker in body]
-    assert not found, f"{where}: live markup {found}"
 
 
 @pytest.fixture
