@@ -38,7 +38,7 @@ def json_problem(value) -> str:
     if isinstance(value, str):
         if "\x00" in value:
             return JSON_NUL
-        return "" if value.isascii() or _encodes(value) else JSON_SURROGATE
+        return "" if value.isascii() or is_unicode_text(value) else JSON_SURROGATE
     if isinstance(value, float):
         return "" if math.isfinite(value) else JSON_NOT_FINITE
     if isinstance(value, dict):
@@ -50,7 +50,9 @@ def json_problem(value) -> str:
     return ""
 
 
-def _encodes(text: str) -> bool:
+def is_unicode_text(text: str) -> bool:
+    """Whether the text is valid Unicode: bytes a terminal's or a request's encoding could not read
+    reach Python as lone surrogates, which neither UTF-8 nor PostgreSQL can hold."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import models
 
 from helpdesk import services
+from helpdesk.forms import is_unicode_text
 from helpdesk.models import SiteConfiguration
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
@@ -62,10 +63,8 @@ class Command(BaseCommand):
         if action == "set":
             if key is None or value is None:
                 raise CommandError("Usage: site_config set KEY VALUE")
-            try:  # bytes the terminal's encoding cannot read reach Python as lone surrogates
-                value.encode("utf-8")
-            except UnicodeEncodeError:
-                raise CommandError(f"{key}: the value is not valid UTF-8 text.") from None
+            if not is_unicode_text(value):
+                raise CommandError(f"{key}: the value is not valid UTF-8 text.")
             if key not in services.EDITABLE_FIELDS and not key.startswith("custom."):
                 raise CommandError(
                     services.UNKNOWN_SETTING.format(key=key, known=", ".join(services.EDITABLE_FIELDS))
