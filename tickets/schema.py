@@ -107,8 +107,14 @@ class KeptValueField(forms.Field):
     widget = forms.TextInput
 
     def __init__(self, field: forms.Field, stored: Any, shown: str, kind: str) -> None:
-        help_text = f"Kept from before this field changed: enter {KIND_NAMES[kind]} to replace it."
-        super().__init__(label=field.label, required=field.required, help_text=help_text)
+        widget = None
+        if kind in ("select", "multi_select"):  # the kept value as one more option, chosen until another is
+            kept = f"{shown} (kept from before this field changed)"
+            widget = field.widget.__class__(choices=[*field.choices, (shown, kept)])
+            help_text = "Kept from before this field changed: choose another to replace it."
+        else:
+            help_text = f"Kept from before this field changed: enter {KIND_NAMES[kind]} to replace it."
+        super().__init__(label=field.label, required=field.required, help_text=help_text, widget=widget)
         self.field, self.stored, self.shown = field, stored, shown
 
     def prepare_value(self, value: Any) -> Any:
@@ -117,6 +123,9 @@ class KeptValueField(forms.Field):
     def clean(self, value: Any) -> Any:
         if value == self.stored or (isinstance(value, str) and value.strip() == self.shown):
             return self.stored
+        if isinstance(value, list) and self.shown in value:  # ticked beside answers of the choices
+            others = [answer for answer in value if answer != self.shown]
+            return [self.shown, *self.field.clean(others)] if others else self.stored
         return self.field.clean(value)
 
 
@@ -135,9 +144,19 @@ def form_field(definition: dict, stored: Any = None) -> forms.Field:
     asked for, a value of the field's type before): editing the other fields must not change it."""
     field = _form_field(definition, stored)
     kind = definition["type"]
-    if kind in KIND_NAMES and stored not in (None, "", []) and not _fits(field, kind, stored):
+    if stored in (None, "", []):
+        return field
+    if (kind in KIND_NAMES and not _fits(field, kind, stored)) or _no_choice(kind, stored):
         return KeptValueField(field, stored, shown_value(definition, stored), kind)
     return field
+
+
+def _no_choice(kind: str, stored: Any) -> bool:
+    """Whether a select or multi_select cannot offer the stored value as a choice of its own: a number
+    or a yes/no of the field's type before, or several answers in a field now a select."""
+    if kind == "select" and isinstance(stored, list):
+        return len(stored) > 1
+    return kind in ("select", "multi_select") and not isinstance(stored, str | list)
 
 
 def _fits(field: forms.Field, kind: str, stored: Any) -> bool:
@@ -176,6 +195,8 @@ def _form_field(definition: dict, stored: Any) -> forms.Field:
     if kind == "checkbox":
         return forms.BooleanField(**common)
     choices = [(choice, choice) for choice in definition["choices"]]
+    # A stored answer no longer offered stays offered, checked, so saving the form keeps it: a removed
+    # choice, or a select's answer in a field now multi_select (a multi_select's answers).
     kept = stored if isinstance(stored, list) else [stored]
     choices += [(value, f"{value} (no longer offered)") for value in kept
                 if isinstance(value, str) and value and value not in definition["choices"]]  # fmt: skip

@@ -574,3 +574,61 @@ def test_nul_in_an_admin_schema_is_a_form_error_not_a_500(client, where):
     assert response.status_code == 200
     assert "errornote" in response.content.decode()
     assert TicketForm.objects.get(pk=form.pk).schema == form.schema
+
+
+def posted_choices(page: str, name: str) -> list[str]:
+    """What a browser posts for the select or checkboxes `name` of the page as it is: the selected
+    options, or the checked boxes."""
+    select = re.search(rf'<select name="{name}".*?</select>', page, re.S)
+    if select:
+        return re.findall(r'<option value="([^"]*)"[^>]*\bselected\b', select.group(0))
+    boxes = re.findall(rf'<input type="checkbox" name="{name}" value="([^"]*)"[^>]*>', page)
+    checked = re.findall(rf'<input type="checkbox" name="{name}" value="([^"]*)"[^>]*\bchecked\b', page)
+    assert boxes, f"no select or checkboxes named {name}"
+    return [unescape(value) for value in checked]
+
+
+def test_answers_of_a_multi_select_now_a_select_stay_until_one_is_chosen(client, desk):
+    """The field was multi_select when the customer ticked Mail and Fax; it is now a select. The
+    workspace offers both answers as one kept option, selected: saving the form as the browser posts
+    it keeps both, and choosing another answer replaces them."""
+    areas = {"name": "areas", "label": "Areas", "type": "multi_select", "choices": ["Mail", "Fax", "Web"]}
+    form = TicketFormFactory(schema=[ORDER_NUMBER, areas])
+    ticket = sent_with(desk, form, {"order_number": "A-1", "areas": ["Mail", "Fax"]})
+    form.schema = [ORDER_NUMBER, {**areas, "type": "select"}]
+    form.save()
+
+    page = workspace_html(client, desk["agent"], ticket)
+    assert posted_choices(page, "cf-areas") == ["Mail, Fax"]
+    assert "Mail, Fax (kept from before this field changed)" in page
+    response = edit(client, ticket, {"cf-order_number": "A-2", "cf-areas": "Mail, Fax"}, htmx=True)
+    assert response.status_code == 200
+    assert current(ticket).custom_fields == {"order_number": "A-2", "areas": ["Mail", "Fax"]}
+
+    edit(client, current(ticket), {"cf-order_number": "A-2", "cf-areas": "Web"}, htmx=True)
+    assert current(ticket).custom_fields["areas"] == "Web"
+
+
+@pytest.mark.parametrize(("kind", "stored", "ticked"), [("select", "Fax", ["Fax"]), ("number", 3, ["3"]),
+                                                        ("checkbox", True, ["Yes"])])  # fmt: skip
+def test_a_single_answer_in_a_field_now_multi_select_stays_ticked(client, desk, kind, stored, ticked):
+    """A select's answer, a number or a yes/no stored before the field became multi_select: the
+    workspace shows it ticked (offered although not among the choices), so saving the form as the
+    browser posts it keeps the value as it was, and ticking a choice beside it keeps both."""
+    ticket = sent_with(desk, TicketFormFactory(schema=[ORDER_NUMBER]), {"order_number": "A-1"})
+    Ticket.objects.filter(pk=ticket.pk).update(custom_fields={"order_number": "A-1", "areas": stored})
+    ticket.form.schema = [
+        ORDER_NUMBER,
+        {"name": "areas", "label": "Areas", "type": "multi_select", "choices": ["Mail", "Web"]},
+    ]
+    ticket.form.save()
+
+    page = workspace_html(client, desk["agent"], current(ticket))
+    assert posted_choices(page, "cf-areas") == ticked
+    response = edit(client, current(ticket), {"cf-order_number": "A-1", "cf-areas": ticked}, htmx=True)
+    assert response.status_code == 200
+    assert current(ticket).custom_fields["areas"] == stored
+    assert not current(ticket).activities.filter(action="custom_fields").exists()
+
+    edit(client, current(ticket), {"cf-order_number": "A-1", "cf-areas": [*ticked, "Web"]}, htmx=True)
+    assert sorted(current(ticket).custom_fields["areas"]) == sorted([*ticked, "Web"])
