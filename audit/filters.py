@@ -11,8 +11,9 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.text import capfirst
 
+from accounts import rbac
 from accounts.models import User
-from audit.models import AuditEvent
+from audit.models import SUPERVISED_MODELS, AuditEvent
 from helpdesk.forms import parse_id
 
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -40,11 +41,17 @@ def existing_actions() -> list[str]:
         return [row[0] for row in cursor.fetchall()]
 
 
-def recorded_object_types() -> QuerySet[ContentType]:
-    """The kinds of object the trail has events about (not every model of the audited apps: a filter
-    offering "password history" or "ticket seen" finds nothing), in one query with the scan inside."""
+def recorded_object_types(user: User) -> QuerySet[ContentType]:
+    """The kinds of object the trail has events about that `user` may read events about (not every
+    model of the audited apps: a filter offering "password history" or "ticket seen" finds nothing,
+    and a supervisor's "Site configuration" finds nothing of theirs), in one query with the scan inside."""
     scan = RawSQL(_loose_index_scan(AuditEvent._meta.get_field("object_type").column), ())  # noqa: S611 - no input
-    return ContentType.objects.filter(pk__in=scan).order_by("app_label", "model")
+    types = ContentType.objects.filter(pk__in=scan).order_by("app_label", "model")
+    if rbac.is_administrator(user):
+        return types
+    return types.filter(
+        pk__in=[kind.pk for kind in ContentType.objects.get_for_models(*SUPERVISED_MODELS).values()]
+    )
 
 
 # Dates outside this range would overflow once shifted to UTC; nothing was recorded there anyway.
@@ -84,10 +91,10 @@ class AuditEventFilter(django_filters.FilterSet):
         model = AuditEvent
         fields: list[str] = []
 
-    def __init__(self, data=None, queryset=None, *, request=None, **kwargs) -> None:
-        super().__init__(data, queryset, request=request, **kwargs)
+    def __init__(self, data=None, queryset=None, *, user: User, **kwargs) -> None:
+        super().__init__(data, queryset, **kwargs)
         self.filters["action"].extra["choices"] = [(action, action) for action in existing_actions()]
-        self.filters["object_type"].queryset = recorded_object_types()
+        self.filters["object_type"].queryset = recorded_object_types(user)
 
     def filter_actor(self, queryset: QuerySet[AuditEvent], name: str, value: str) -> QuerySet[AuditEvent]:
         value = value.strip()

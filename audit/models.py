@@ -20,6 +20,11 @@ def _as_text(queryset: models.QuerySet, field: str) -> models.QuerySet:
     return queryset.annotate(key=Cast(field, models.CharField())).values("key")
 
 
+# The kinds of object whose events a supervisor may read (visible_to): their teams' tickets, the teams,
+# their members, and the members' saved views.
+SUPERVISED_MODELS = (Ticket, Team, User, SavedView)
+
+
 class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
     def visible_to(self, user) -> "AuditEventQuerySet":
         """Administrators see every event; supervisors the events about their teams' tickets, their

@@ -14,7 +14,7 @@ PAGE_SIZE = 50
 
 
 def event_filter(user: User, params: QueryDict) -> AuditEventFilter:
-    return AuditEventFilter(params, queryset=AuditEvent.objects.visible_to(user))
+    return AuditEventFilter(params, queryset=AuditEvent.objects.visible_to(user), user=user)
 
 
 def _cursor(raw: str | None) -> int | None:

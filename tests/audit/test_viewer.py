@@ -153,6 +153,22 @@ def test_the_object_type_filter_offers_the_kinds_the_trail_holds(client, desk):
     assert select.count("<option value=") - 1 == len(recorded)  # besides "Any type"
 
 
+def test_a_supervisor_is_offered_only_the_kinds_of_object_they_may_read_events_about(client, desk):
+    """An organisation's and the site configuration's events are the administrators' alone: a
+    supervisor's object type filter does not offer those kinds (their events would never show)."""
+    audit.record("update", actor=None, obj=desk["customer"].organization)
+
+    def offered(user) -> str:
+        client.force_login(user)
+        page = body(client.get(LIST))
+        start = page.index('name="object_type"')
+        return page[start : page.index("</select>", start)]
+
+    assert ">Organization</option>" in offered(make_administrator())
+    supervisor = offered(make_supervisor(desk["support"]))
+    assert ">Ticket</option>" in supervisor and ">Organization</option>" not in supervisor
+
+
 @pytest.mark.parametrize(
     "params",
     [
