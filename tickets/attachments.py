@@ -56,6 +56,10 @@ ALLOWED_EXTENSIONS = sorted(
 )  # fmt: skip
 NOT_ALLOWED = "{name} is not an allowed type of file. Allowed: " + ", ".join(ALLOWED_EXTENSIONS) + "."
 MISMATCH = "{name} does not look like a {extension} file."
+HOLDS_MARKUP = (
+    "{name} holds web-page markup (such as <html>, <script> or <svg>), which a text file may not carry: "
+    "put it in a .zip and attach that, or remove the markup."
+)
 TOO_MANY = "Attach at most {limit} files at a time."
 MAX_FILES = 10
 MAX_FILENAME = 200  # characters kept of a file's name (Attachment.filename holds 255)
@@ -98,7 +102,9 @@ def detect_content_type(upload: UploadedFile) -> str:
         return detected
     # Text has no magic number; what the detector guesses from its first bytes (JSON, a mail header)
     # does not make a UTF-8 file without markup any less plain text, and it is served as text/plain.
-    if extension in TEXT_EXTENSIONS and _is_plain_text(head) and not _holds(upload, TEXT_MARKUP):
+    if extension in TEXT_EXTENSIONS and _is_plain_text(head):
+        if _holds(upload, TEXT_MARKUP):
+            raise ValidationError(HOLDS_MARKUP.format(name=name))
         return TEXT_EXTENSIONS[extension]
     raise ValidationError(NOT_ALLOWED.format(name=name))
 

@@ -1,7 +1,9 @@
-"""What customers met on the way: a CSV saved by Excel on Windows, an empty filtered ticket list, and
-the time zones the profile offers."""
+"""What customers met on the way: a CSV saved by Excel on Windows, a log quoting a web page, an empty
+filtered ticket list, and the time zones the profile offers."""
 
+import io
 import uuid
+import zipfile
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -37,6 +39,32 @@ def test_csv_exported_by_excel_in_windows_1252_is_accepted_as_an_attachment(clie
     assert response.status_code == 302
     ticket = Ticket.objects.get(subject="Export has wrong names")
     assert ticket.messages.get().attachments.get().filename == "export.csv"
+
+
+@pytest.mark.django_db
+def test_a_log_quoting_a_web_page_is_refused_saying_why_and_what_to_do(client):
+    """A server log holding the HTML error page it served: .log is an allowed type, so "not an allowed
+    type" would contradict the list it gives. The refusal names the markup and the way round it (a
+    .zip), keeps what was typed, and the same file zipped is taken."""
+    client.force_login(make_customer())
+    log = b"12:00:01 GET /checkout 500\n<html><body><h1>Server Error</h1></body></html>\n"
+    data = {"subject": "Checkout fails", "description": "Log attached.", "submission_key": str(uuid.uuid4())}
+    response = client.post(SUBMIT, {**data, "attachments": [SimpleUploadedFile("server.log", log)]})
+    assert response.status_code == 422
+    page = response.content.decode()
+    assert "server.log holds web-page markup" in page and "put it in a .zip" in page
+    assert "not an allowed type" not in page and 'value="Checkout fails"' in page
+
+    zipped = io.BytesIO()
+    with zipfile.ZipFile(zipped, "w") as archive:
+        archive.writestr("server.log", log)
+    taken = client.post(
+        SUBMIT, {**data, "attachments": [SimpleUploadedFile("server.zip", zipped.getvalue())]}
+    )
+    assert taken.status_code == 302
+    assert (
+        Ticket.objects.get(subject="Checkout fails").messages.get().attachments.get().filename == "server.zip"
+    )
 
 
 @pytest.mark.django_db
