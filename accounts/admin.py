@@ -185,21 +185,22 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
         return (*self.readonly_fields, "is_superuser", "user_permissions")
 
     def has_change_permission(self, request, obj=None) -> bool:
-        # A superuser's account (e-mail, password, status) is out of reach of anyone less: changing
-        # its address or password would hand it over.
-        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+        # An account ranked above the actor's (an Administrator's for a clerk, a superuser's for an
+        # Administrator) is out of reach: changing its address or password would hand over a role
+        # the actor could not give.
+        if obj is not None and rbac.rank(obj) > rbac.rank(request.user):
             return False
         return super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request, obj=None) -> bool:
-        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+        if obj is not None and rbac.rank(obj) > rbac.rank(request.user):
             return False
         return super().has_delete_permission(request, obj)
 
     @staticmethod
     def within_reach(request, queryset):
-        """The users of `queryset` the actor may act on: superusers only for superusers."""
-        return queryset if request.user.is_superuser else queryset.exclude(is_superuser=True)
+        """The users of `queryset` the actor may act on: none ranked above them (rbac.rank)."""
+        return queryset.exclude(rbac.outranking_user_filter(request.user))
 
     def save_model(self, request, obj, form, change):
         """A status set on the form goes through user_suspend / user_activate (their audit events say
@@ -209,6 +210,15 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
         if change and "email" in form.changed_data and "email_verified_at" not in form.changed_data:
             obj.email_verified_at = form.cleaned_data["email_verified_at"] = None
             form.changed_data.append("email_verified_at")
+        marked_verified = change and "email_verified_at" in form.changed_data and obj.email_verified_at
+        if marked_verified and User.objects.filter(pk=obj.pk, email_verified_at__isnull=True).exists():
+            # As its owner's link would (a security event, the organisation of the address's domain
+            # joined), at the time it is marked.
+            obj.email_verified_at = None
+            form.changed_data.remove("email_verified_at")
+            self.save_model(request, obj, form, change)
+            services.user_email_verify(obj, actor=request.user)
+            return None
         if not change or not set(self.STATUS_FIELDS) & set(form.changed_data):
             return super().save_model(request, obj, form, change)
         wanted = {name: getattr(obj, name) for name in self.STATUS_FIELDS}

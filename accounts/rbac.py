@@ -252,16 +252,35 @@ def grant_beyond_own(actor, permissions, obj: Model | None = None) -> str:
     return GRANT_BEYOND_OWN_OBJECT.format(missing=", ".join(missing)) if missing else ""
 
 
+SUPERUSER_RANK = max(BUILT_IN_RANK.values()) + 1
+
+
+def rank(user) -> int:
+    """The highest built-in role `user` holds, as BUILT_IN_RANK counts it (a superuser above all, no
+    built-in role at all below a customer): who may hand out a role, and whose account is whose to run."""
+    if user is not None and user.is_superuser:
+        return SUPERUSER_RANK
+    return max((BUILT_IN_RANK[name] for name in active_roles(user) if name in BUILT_IN_RANK), default=-1)
+
+
+def outranking_user_filter(actor) -> Q:
+    """The users ranked above `actor` (rank), as a filter on User: accounts `actor` may not take over
+    by setting their address or password, suspend or sign out, since they could not give such a role."""
+    own = rank(actor)
+    above = [name for name, value in BUILT_IN_RANK.items() if value > own]
+    in_force = RoleAssignment.objects.in_force().filter(user=OuterRef("pk"), role__name__in=above)
+    outranking = Exists(in_force) if above else Q(pk__in=[])
+    return outranking if own == SUPERUSER_RANK else Q(is_superuser=True) | outranking
+
+
 def grant_refusal(actor, role, permissions=None) -> str:
     """Why `actor` may not hand out `role` (a Group), or these of its `permissions`: "" when they may.
 
     Built-in roles give powers by their name too (an Administrator sees every ticket whatever the
     role's permissions): one is handed out only by someone whose own rank is at least as high, so
     emptying the Administrator role and then taking it gains nothing."""
-    if actor is not None and not actor.is_superuser and role.name in BUILT_IN_RANK:
-        held = [BUILT_IN_RANK[name] for name in active_roles(actor) if name in BUILT_IN_RANK]
-        if max(held, default=-1) < BUILT_IN_RANK[role.name]:
-            return GRANT_RANK.format(role=role.name)
+    if actor is not None and role.name in BUILT_IN_RANK and rank(actor) < BUILT_IN_RANK[role.name]:
+        return GRANT_RANK.format(role=role.name)
     if permissions is None:
         permissions = role.permissions.select_related("content_type")
     missing = permissions_beyond(actor, permissions)

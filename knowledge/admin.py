@@ -1,11 +1,14 @@
 """Admin for categories and articles; article changes go through knowledge/services.py."""
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponse, HttpResponseRedirect
 
 from audit.admin import AuditedModelAdmin
 from helpdesk.admin import KeepInUseMixin, ReadOnlyInline
 from knowledge import services
+from knowledge.forms import LoadedAtForm
 from knowledge.models import Article, ArticleRevision, Category
 
 
@@ -26,8 +29,23 @@ class ArticleRevisionInline(ReadOnlyInline):
     readonly_fields = fields
 
 
+class ArticleAdminForm(forms.ModelForm, LoadedAtForm):
+    """The admin's article form, which refuses a save from a page an author's edit has made stale: the
+    admin compares the posted values with the article as it is now, so an old page would undo it."""
+
+    class Meta:
+        model = Article
+        fields: list[str] = []
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["loaded_at"].initial = self.instance.updated_at.isoformat()
+
+
 @admin.register(Article)
 class ArticleAdmin(AuditedModelAdmin):
+    form = ArticleAdminForm
     list_display = (
         "title",
         "category",
@@ -42,7 +60,7 @@ class ArticleAdmin(AuditedModelAdmin):
     list_select_related = ("category",)
     fields = ("title", "slug", "category", "tags", "excerpt", "body", "visibility", "status", "published_at",
               "views", "helpful_count", "not_helpful_count", "deflections", "use_count", "verified_by",
-              "verified_at")  # fmt: skip
+              "verified_at", "loaded_at")  # fmt: skip
     readonly_fields = ("status", "published_at", "views", "helpful_count", "not_helpful_count", "deflections",
                        "use_count", "verified_by", "verified_at")  # fmt: skip
     inlines = (ArticleRevisionInline,)
@@ -56,12 +74,23 @@ class ArticleAdmin(AuditedModelAdmin):
                 original = Article.objects.get(pk=obj.pk)
                 changed = {name: value for name, value in data.items() if name in form.changed_data}
                 if changed:
-                    services.article_update(original, actor=request.user, **changed)
+                    loaded_at = form.cleaned_data.get("loaded_at")
+                    services.article_update(original, actor=request.user, loaded_at=loaded_at, **changed)
             else:
                 created = services.article_create(actor=request.user, **data)
                 obj.pk = created.pk
         except (ValidationError, PermissionDenied) as error:
             messages.error(request, f"Not saved: {'; '.join(getattr(error, 'messages', [str(error)]))}")
+            request.article_refused = True
+
+    def response_change(self, request, obj: Article) -> HttpResponse:
+        if getattr(request, "article_refused", False):  # back to the article, without "changed successfully"
+            return HttpResponseRedirect(request.path)
+        return super().response_change(request, obj)
+
+    def get_queryset(self, request):
+        # One read path: an agent with access to the admin lists what /kb/manage/ shows them.
+        return Article.objects.visible_to(request.user).select_related("category")
 
     def _each(self, request, queryset, service, verb: str) -> None:
         """Apply `service` to each article on its own: one the service refuses (already published, not

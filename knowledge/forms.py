@@ -7,7 +7,21 @@ from django import forms
 from knowledge.models import Article, Category
 
 
-class ArticleForm(forms.Form):
+class LoadedAtForm(forms.Form):
+    """When the page was loaded: the article's updated_at, exact to the microsecond (so not a
+    DateTimeField, which renders in the reader's time zone and is ambiguous for an hour each autumn),
+    for article_update to refuse a save from a page a colleague's change has made stale."""
+
+    loaded_at = forms.CharField(widget=forms.HiddenInput, required=False)
+
+    def clean_loaded_at(self) -> datetime | None:
+        try:
+            return datetime.fromisoformat(self.cleaned_data["loaded_at"])
+        except ValueError:
+            return None
+
+
+class ArticleForm(LoadedAtForm):
     title = forms.CharField(max_length=200)
     category = forms.ModelChoiceField(
         queryset=Category.objects.all(), required=False, empty_label="No category"
@@ -20,9 +34,6 @@ class ArticleForm(forms.Form):
     body = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 18, "class": "mono"}), max_length=200_000, help_text="Markdown."
     )
-    # When the page was loaded: the article's updated_at, exact to the microsecond (so not a
-    # DateTimeField, which renders in the reader's time zone and is ambiguous for an hour each autumn).
-    loaded_at = forms.CharField(widget=forms.HiddenInput, required=False)
 
     def clean_body(self) -> str:
         # Browsers send a textarea's line breaks as CRLF, and the field strips the ends: a body that
@@ -32,12 +43,6 @@ class ArticleForm(forms.Form):
         if stored is not None and body.replace("\r\n", "\n") == stored.replace("\r\n", "\n").strip():
             return stored
         return body
-
-    def clean_loaded_at(self) -> datetime | None:
-        try:
-            return datetime.fromisoformat(self.cleaned_data["loaded_at"])
-        except ValueError:
-            return None
 
     def make_read_only(self) -> None:
         """Shown to someone who may read the article but not change it. `readonly` rather than

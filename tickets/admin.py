@@ -9,6 +9,7 @@ from django.http import HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from guardian.admin import GuardedModelAdmin
 
+from accounts import rbac
 from audit.admin import AuditedAdminMixin, AuditedModelAdmin, AuditedObjectPermissionsMixin
 from helpdesk.admin import KeepInUseMixin, OddInputAdminMixin, ReadOnlyAdmin, ReadOnlyInline
 from tickets import services
@@ -56,11 +57,21 @@ class TicketAdminForm(forms.ModelForm):
         if self.instance.pk:
             # The admin saves inside one transaction: the lock holds until the services have run.
             current = (
-                Ticket.objects.select_for_update().values_list("version", flat=True).get(pk=self.instance.pk)
+                Ticket.objects.select_for_update(no_key=True)
+                .values_list("version", flat=True)
+                .get(pk=self.instance.pk)
             )
             if data.get("seen_version") != current:
                 raise ValidationError(services.STALE)
         return data
+
+
+def staff_tickets(request, queryset, ticket: str):
+    """`queryset` cut to the rows whose ticket (the path `ticket` names) the user sees as staff: every
+    one for an administrator, their teams' for an agent given access to the admin, none for others."""
+    if rbac.is_administrator(request.user):
+        return queryset
+    return queryset.filter(**{f"{ticket}__in": Ticket.objects.staff_visible_to(request.user).values("pk")})
 
 
 @admin.register(Ticket)
@@ -107,6 +118,10 @@ class TicketAdmin(OddInputAdminMixin, AuditedObjectPermissionsMixin, GuardedMode
     inlines = (TicketMessageInline, TicketActivityInline)
 
     actions = ("delete_tickets", "restore_tickets")
+
+    def get_queryset(self, request):
+        # One read path: an agent given access to the admin lists and opens only what the desk shows them.
+        return staff_tickets(request, super().get_queryset(request), "pk")
 
     def get_search_results(self, request, queryset, search_term):
         # A reference as the list shows it ("T-1042") finds that ticket, as the desk's search does.
@@ -170,8 +185,6 @@ class TicketAdmin(OddInputAdminMixin, AuditedObjectPermissionsMixin, GuardedMode
             with transaction.atomic():
                 if "status" in form.changed_data:
                     services.ticket_transition(original, status=data["status"], actor=request.user)
-                if "assignee" in form.changed_data:
-                    services.ticket_assign(original, assignee=data["assignee"], actor=request.user)
                 fields = {
                     name: data[name]
                     for name in ("subject", "priority", "team", "escalation_level")
@@ -179,6 +192,9 @@ class TicketAdmin(OddInputAdminMixin, AuditedObjectPermissionsMixin, GuardedMode
                 }
                 if fields:
                     services.ticket_update_fields(original, changes=fields, actor=request.user)
+                # After the team: an assignee chosen with a new team works the new one, not the old.
+                if "assignee" in form.changed_data:
+                    services.ticket_assign(original, assignee=data["assignee"], actor=request.user)
                 if "tags" in form.changed_data:  # through their service instead of form.save_m2m()
                     names = [tag.name for tag in data["tags"]]
                     services.ticket_set_tags(original, names=names, actor=request.user)
@@ -212,6 +228,9 @@ class TicketMessageAdmin(AuditedAdminMixin, ReadOnlyAdmin):
     readonly_fields = ("ticket", "author", "is_internal", "from_staff", "body", "created_at", "uid")
     exclude = ("body_html",)
     show_full_result_count = False
+
+    def get_queryset(self, request):
+        return staff_tickets(request, super().get_queryset(request), "ticket")
 
 
 @admin.register(TicketForm)
@@ -340,6 +359,12 @@ class AttachmentAdmin(AuditedAdminMixin, ReadOnlyAdmin):
         "uploaded_by",
         "created_at",
     )
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if rbac.is_administrator(request.user):
+            return queryset
+        return queryset.filter(pk__in=Attachment.objects.visible_to(request.user).values("pk"))
 
 
 @admin.register(SavedView)

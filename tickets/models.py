@@ -95,7 +95,7 @@ class TicketForm(models.Model):
         Organization,
         null=True,
         blank=True,
-        on_delete=models.CASCADE,
+        on_delete=models.PROTECT,
         help_text="Only this organisation's members see the form; empty means everyone.",
     )
     default_team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")

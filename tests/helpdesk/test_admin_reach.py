@@ -1,0 +1,152 @@
+"""The Django admin's reach: staff of a lower rank cannot take over or act on accounts ranked above
+theirs, an agent given access to the admin lists only what the desk shows them, changes go through the
+services in an order their rules accept, and deletions that would take records with them are refused."""
+
+import pytest
+from django.contrib.auth.models import Group, Permission
+
+from accounts import roles
+from accounts import services as account_services
+from accounts.models import Organization, User
+from audit.models import AuditEvent
+from knowledge import services as knowledge_services
+from knowledge.models import Article, Category
+from tests.admin_pages import change_url, changelist_url, delete_url, post_change
+from tests.factories import (
+    CategoryFactory,
+    OrganizationFactory,
+    TeamFactory,
+    TicketFormFactory,
+    UserFactory,
+    make_administrator,
+    make_agent,
+    make_customer,
+    make_ticket,
+)
+from tickets.models import Ticket, TicketForm
+
+pytestmark = pytest.mark.django_db
+
+NEW_PASSWORD = "Brand-new-pass-1234"
+
+
+@pytest.fixture
+def superuser_client(client):
+    client.force_login(make_administrator(is_superuser=True))
+    return client
+
+
+@pytest.fixture
+def clerk_client(client):
+    """Staff holding a custom role an administrator made for managing people: view and change users,
+    nothing else (rank below Administrator: rbac.grant_refusal would not let them give that role)."""
+    role = Group.objects.create(name="People clerk")
+    role.permissions.add(
+        *Permission.objects.filter(
+            content_type__app_label="accounts", codename__in=["view_user", "change_user"]
+        )
+    )
+    clerk = UserFactory(is_staff=True)
+    account_services.role_assign(clerk, "People clerk", actor=None)
+    client.force_login(clerk)
+    return client
+
+
+def shown_messages(response) -> list[str]:
+    return [str(message) for message in response.wsgi_request._messages]
+
+
+def test_a_lower_ranked_clerk_cannot_change_an_administrators_password_or_email(clerk_client):
+    """Like a superuser's account for everyone less, an Administrator's account is out of reach of staff
+    whose roles rank below Administrator: setting its password or e-mail address would hand the role to
+    someone who may not give it (rbac.grant_refusal)."""
+    boss = make_administrator()
+    password_url = f"/admin/accounts/user/{boss.pk}/password/"
+    clerk_client.post(
+        password_url, {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD, "usable_password": "true"}
+    )
+    boss.refresh_from_db()
+    assert not boss.check_password(NEW_PASSWORD), "the clerk set the Administrator's password"
+    post_change(clerk_client, boss, email="clerk-owned@example.org")
+    boss.refresh_from_db()
+    assert boss.email != "clerk-owned@example.org", "the clerk changed the Administrator's address"
+
+
+def test_a_lower_ranked_clerks_bulk_actions_leave_administrators_alone(clerk_client):
+    """The user actions (suspend, sign out, reset two-factor...) skip accounts ranked above the actor."""
+    boss = make_administrator()
+    clerk_client.post(changelist_url(User), {"action": "suspend_users", "_selected_action": [boss.pk]})
+    boss.refresh_from_db()
+    assert boss.status == User.Status.ACTIVE
+
+
+def test_an_agent_with_admin_access_sees_only_their_teams_tickets_in_the_admin(client):
+    """An agent given access to the admin (is_staff; the Agent role holds tickets.view_ticket) lists and
+    opens only the tickets the desk shows them (DESIGN §3.2), and none of another team's messages."""
+    mine, other = TeamFactory(), TeamFactory()
+    agent = make_agent(mine, is_staff=True)
+    theirs = make_ticket(make_customer(), team=other, subject="Secret merger plans")
+    client.force_login(agent)
+    assert "Secret merger plans" not in client.get(changelist_url(Ticket)).content.decode()
+    assert client.get(change_url(theirs)).status_code in (302, 403, 404)
+    assert make_ticket(make_customer(), team=mine, subject="Printer jam").subject in (
+        client.get(changelist_url(Ticket)).content.decode()
+    )
+
+
+def test_an_agent_with_admin_access_does_not_see_other_authors_drafts_in_the_admin(client):
+    """The article admin lists what /kb/manage/ shows the agent: published articles and their own
+    drafts, not another author's unpublished one."""
+    author = make_agent(TeamFactory())
+    knowledge_services.article_create(title="Unannounced price rise", body="Draft.", actor=author)
+    client.force_login(make_agent(TeamFactory(), is_staff=True))
+    assert "Unannounced price rise" not in client.get(changelist_url(Article)).content.decode()
+
+
+def test_moving_a_ticket_to_another_team_and_assigning_an_agent_of_that_team_in_one_save(superuser_client):
+    """The new team applies before the new assignee, who must work the ticket's team (the new one)."""
+    old, new = TeamFactory(), TeamFactory()
+    newcomer = make_agent(new)
+    ticket = make_ticket(make_customer(), team=old)
+    response = post_change(superuser_client, ticket, team=str(new.pk), assignee=str(newcomer.pk))
+    ticket.refresh_from_db()
+    assert (ticket.team_id, ticket.assignee_id) == (new.pk, newcomer.pk), shown_messages(response)
+
+
+def test_marking_an_address_verified_in_the_admin_goes_through_the_verification_service(superuser_client):
+    """An address marked verified in the user admin is verified as its owner's link would verify it
+    (accounts.services.user_email_verify): a security "email_verified" event, and a customer without an
+    organisation joins the one of their address's domain (README)."""
+    organization = OrganizationFactory(slug="acme", email_domains=["acme.example"])
+    user = UserFactory(email="pat@acme.example")
+    account_services.role_assign(user, roles.CUSTOMER, actor=None)
+    post_change(superuser_client, user, email_verified_at_0="2026-01-01", email_verified_at_1="10:00:00")
+    user.refresh_from_db()
+    assert user.email_verified_at is not None
+    verified = AuditEvent.objects.filter(object_id=str(user.pk), action="email_verified")
+    assert verified.get().category == AuditEvent.Category.SECURITY
+    assert user.organization_id == organization.pk
+
+
+def test_deleting_an_organisation_does_not_delete_a_form_that_tickets_were_sent_with(superuser_client):
+    """As deleting the form itself is refused (its schema labels those tickets' custom fields), so is
+    deleting an organisation the form was made private to: the page names the form."""
+    form = TicketFormFactory(title="Billing question")
+    ticket = make_ticket(make_customer(), form=form, custom_fields={"order_number": "A-1"})
+    empty = OrganizationFactory()  # no members, no tickets
+    post_change(superuser_client, form, organization=str(empty.pk))  # the form made private to it
+    assert TicketForm.objects.get(pk=form.pk).organization_id == empty.pk
+    refused = superuser_client.post(delete_url(empty), {"post": "yes"})
+    assert "Billing question" in refused.content.decode()
+    ticket.refresh_from_db()
+    assert ticket.form_id == form.pk
+    assert Organization.objects.filter(pk=empty.pk).exists()
+
+
+def test_deleting_a_category_with_subcategories_is_a_protected_page_not_a_server_error(superuser_client):
+    parent = CategoryFactory()
+    child = CategoryFactory(parent=parent)
+    assert superuser_client.post(delete_url(parent), {"post": "yes"}).status_code == 200
+    bulk = {"action": "delete_selected", "_selected_action": [parent.pk, child.pk], "post": "yes"}
+    assert superuser_client.post(changelist_url(Category), bulk).status_code == 200
+    assert Category.objects.filter(pk__in=[parent.pk, child.pk]).count() == 2
