@@ -38,7 +38,10 @@ EMAIL_PENDING = (
 
 def _locked_invitation(code: str) -> Invitation:
     invitation = (
-        Invitation.objects.select_for_update().select_related("organization").filter(code=code).first()
+        Invitation.objects.select_for_update(no_key=True)
+        .select_related("organization")
+        .filter(code=code)
+        .first()
     )
     if invitation is None:
         raise ValidationError({"invitation_code": INVITATION_UNKNOWN})
@@ -71,7 +74,7 @@ def user_signup(
         invitation_check(invitation, email=email)
     elif not open_signup:
         raise ValidationError({"invitation_code": SIGNUP_CLOSED})
-    existing = User.objects.with_email(email).select_for_update().first()
+    existing = User.objects.with_email(email).select_for_update(no_key=True).first()
     if existing is not None:
         if existing.status != User.Status.PENDING:
             raise ValidationError({"email": EMAIL_TAKEN})
@@ -146,7 +149,7 @@ def role_assign(
     role = Group.objects.get(name=role_name)
     if missing := rbac.grant_refusal(actor, role):
         raise PermissionDenied(missing)
-    earlier = RoleAssignment.objects.select_for_update().filter(user=user, role=role).first()
+    earlier = RoleAssignment.objects.select_for_update(no_key=True).filter(user=user, role=role).first()
     assignment, _ = RoleAssignment.objects.update_or_create(
         user=user,
         role=role,
@@ -173,7 +176,7 @@ def role_revoke(user: User, role_name: str, *, actor: User | None) -> None:
 def _status_changes(user: User, fields: list[str]) -> dict[str, tuple[Any, Any]]:
     """{field: (stored, on `user`)} for each of `fields` that `user` changes; locks the stored row, so the
     before is the one this write replaces even if `user` was loaded earlier."""
-    stored = User.objects.select_for_update().values(*fields).get(pk=user.pk)
+    stored = User.objects.select_for_update(no_key=True).values(*fields).get(pk=user.pk)
     return {
         name: (stored[name], getattr(user, name)) for name in fields if stored[name] != getattr(user, name)
     }
@@ -228,7 +231,7 @@ def email_link_state(user: User | None, token: str, *, viewer=None) -> str:
 def user_email_confirm(user: User, token: str, *, actor: User | None) -> User:
     """Confirm the address with the token of the link mailed to it, pressed by its owner (`actor`).
     Checked again on the locked row (suspended or changed since the page was shown)."""
-    user = User.objects.select_for_update().get(pk=user.pk)
+    user = User.objects.select_for_update(no_key=True).get(pk=user.pk)
     if email_link_state(user, token, viewer=actor) != "ready":
         raise ValidationError(EMAIL_LINK_INVALID)
     return user_email_verify(user, actor=actor)
@@ -347,7 +350,7 @@ def suspensions_lift_expired(now: datetime | None = None) -> int:
         with transaction.atomic():
             # Read again under the row lock: an administrator may have suspended them anew (for good,
             # say) since the list was read, and that suspension must hold.
-            user = ended.select_for_update().filter(pk=pk).first()
+            user = ended.select_for_update(no_key=True).filter(pk=pk).first()
             if user is not None:
                 user_activate(user, actor=None)
                 lifted += 1

@@ -30,7 +30,9 @@ def site_configuration_update(*, changes: dict[str, Any], actor) -> SiteConfigur
     """Apply `changes` (field name → value, or "custom.<name>" → value) after validating them all; the
     audit event names those that differ from before."""
     configuration = (
-        SiteConfiguration.objects.select_for_update().filter(pk=SiteConfiguration.SINGLETON_PK).first()
+        SiteConfiguration.objects.select_for_update(no_key=True)
+        .filter(pk=SiteConfiguration.SINGLETON_PK)
+        .first()
         or SiteConfiguration.objects.get_current()
     )
     before = {key: _current(configuration, key) for key in changes}

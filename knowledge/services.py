@@ -145,7 +145,7 @@ def article_update(article: Article, *, actor, loaded_at: datetime | None = None
 
     With `loaded_at` (the article's updated_at when the editor opened it), a save from a page that is
     out of date is refused instead of overwriting someone else's change."""
-    article = Article.objects.select_for_update().get(pk=article.pk)
+    article = Article.objects.select_for_update(no_key=True).get(pk=article.pk)
     if not _may_edit(article, actor):
         raise PermissionDenied(NOT_YOUR_DRAFT)
     if loaded_at is not None and article.updated_at != loaded_at:
@@ -193,7 +193,13 @@ def article_update(article: Article, *, actor, loaded_at: datetime | None = None
         changed["verified_at"] = (article.verified_at, None)
         article.verified_by, article.verified_at = None, None
     article.full_clean(exclude=["search_vector"])
-    article.save()
+    try:
+        with transaction.atomic():  # another article may take the new address since the check above
+            article.save()
+    except IntegrityError:
+        if new_slug and Article.objects.filter(slug=article.slug).exclude(pk=article.pk).exists():
+            raise ValidationError({"slug": SLUG_TAKEN.format(slug=article.slug)}) from None
+        raise
     audit.record("update", actor=actor, obj=article, changes=changed)
     if article.status == Article.Status.PUBLISHED:
         _keep_revision(article, actor)
@@ -246,7 +252,7 @@ def _set_status(
     published, archived or sent on unread: the move is refused (STALE_ARTICLE)."""
     if permission and actor is not None and not rbac.has_permission(actor, permission):
         raise PermissionDenied(NOT_EDITOR)
-    article = Article.objects.select_for_update().get(pk=article.pk)
+    article = Article.objects.select_for_update(no_key=True).get(pk=article.pk)
     if loaded_at is not None and article.updated_at != loaded_at:
         raise ValidationError(STALE_ARTICLE)
     if status not in STATUS_TRANSITIONS[article.status]:
@@ -319,7 +325,7 @@ def article_return_to_draft(
     if len(note) > NOTE_MAX_LENGTH:
         raise ValidationError(NOTE_TOO_LONG)
     # Decided on the locked row: the article may have moved on since the page that asked was loaded.
-    locked = Article.objects.select_for_update().get(pk=article.pk)
+    locked = Article.objects.select_for_update(no_key=True).get(pk=article.pk)
     if not _may_return_to_draft(locked, actor):
         raise PermissionDenied(NOT_EDITOR)
     return _set_status(
@@ -348,7 +354,11 @@ def article_verify(article: Article, *, actor, loaded_at: datetime | None = None
     if actor is None or not rbac.has_permission(actor, VERIFIER):
         raise PermissionDenied(NOT_EDITOR)
     # One locked read gives the checks and the verification this one replaces.
-    earlier = Article.objects.select_for_update(of=("self",)).select_related("verified_by").get(pk=article.pk)
+    earlier = (
+        Article.objects.select_for_update(of=("self",), no_key=True)
+        .select_related("verified_by")
+        .get(pk=article.pk)
+    )
     if earlier.status != Article.Status.PUBLISHED:
         raise ValidationError(VERIFY_UNPUBLISHED)
     if loaded_at is not None and earlier.updated_at != loaded_at:
@@ -383,7 +393,7 @@ def article_vote(
         raise ValidationError(NO_VOTER)
     # Votes on one article queue here: two at once would each count the votes without the other's and
     # the later write would leave one uncounted.
-    Article.objects.select_for_update().filter(pk=article.pk).values_list("pk").first()
+    Article.objects.select_for_update(no_key=True).filter(pk=article.pk).values_list("pk").first()
     try:
         with transaction.atomic():
             ArticleFeedback.objects.update_or_create(

@@ -2,6 +2,7 @@
 while the test's own statement runs into it."""
 
 import threading
+import time
 from collections.abc import Callable
 
 from django.db import connection, transaction
@@ -29,3 +30,20 @@ def run_while_another_transaction_waits(first: Callable[[], object], second: Cal
         second()
     finally:
         other.join()
+
+
+def wait_until_another_waits_on_a_lock(timeout: float = 10) -> None:
+    """Until another connection to this database waits on a lock (a row, or an advisory lock)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with connection.cursor() as cursor:
+            # Inside a transaction PostgreSQL shows the activity as first read, unless told to read again.
+            cursor.execute("SELECT pg_stat_clear_snapshot()")
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'"
+            )
+            if cursor.fetchone()[0]:
+                return
+        time.sleep(0.02)
+    raise AssertionError("no other transaction came to wait on a lock")

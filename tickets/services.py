@@ -113,7 +113,7 @@ class InvalidAssignee(TicketError):
 
 
 def _lock(ticket: Ticket, expected_version: int | None) -> Ticket:
-    locked = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    locked = Ticket.objects.select_for_update(no_key=True).get(pk=ticket.pk)
     if expected_version is not None and locked.version != expected_version:
         raise StaleTicket(STALE)
     return locked
@@ -392,6 +392,7 @@ def ticket_reply(
     if as_staff:  # "send and close" closes like ticket_transition does, before anything is written
         _require_permission(ticket, actor, rbac.PROVIDE_SUPPORT, ANSWER_NOT_ALLOWED)
         _require_permission_to_close(ticket, actor, status_after)
+        _require_transition(ticket, status_after, by_customer=False)
         articles_check_public_links(body)
     types = validate_uploads(list(uploads))
     message = _message(
@@ -447,6 +448,7 @@ def ticket_add_note(
     _require_permission(ticket, actor, rbac.PROVIDE_SUPPORT, ANSWER_NOT_ALLOWED)
     _require_permission_to_close(ticket, actor, status_after)
     ticket = _lock(ticket, expected_version)
+    _require_transition(ticket, status_after, by_customer=False)
     types = validate_uploads(list(uploads))
     message = _message(
         ticket, body=body, actor=actor, internal=True, from_staff=True, uploads=uploads, types=types
@@ -459,12 +461,21 @@ def ticket_add_note(
     return message
 
 
-def _apply_transition(ticket: Ticket, status: str, *, actor: User | None, by_customer: bool) -> list[str]:
-    """Move the locked ticket to `status` (not saved); returns the fields changed."""
-    if not workflow.can_transition(ticket.status, status, by_customer=by_customer):
+def _require_transition(ticket: Ticket, status: str | None, *, by_customer: bool) -> None:
+    """Refuse a move the workflow does not allow, before anything (a file in storage) is written."""
+    if (
+        status
+        and status != ticket.status
+        and not workflow.can_transition(ticket.status, status, by_customer=by_customer)
+    ):
         raise TransitionRefused(
             TRANSITION_REFUSED.format(old=Status(ticket.status).label, new=Status(status).label)
         )
+
+
+def _apply_transition(ticket: Ticket, status: str, *, actor: User | None, by_customer: bool) -> list[str]:
+    """Move the locked ticket to `status` (not saved); returns the fields changed."""
+    _require_transition(ticket, status, by_customer=by_customer)
     old = ticket.status
     ticket.status = status
     now = timezone.now()
@@ -571,7 +582,10 @@ def ticket_merge(
         raise TicketNotAllowed(MERGE_SELF)
     # Both rows locked, always in the same order, so two merges of the same pair cannot deadlock.
     locked = {
-        t.pk: t for t in Ticket.objects.select_for_update().filter(pk__in=[source.pk, into.pk]).order_by("pk")
+        t.pk: t
+        for t in Ticket.objects.select_for_update(no_key=True)
+        .filter(pk__in=[source.pk, into.pk])
+        .order_by("pk")
     }
     source, into = locked[source.pk], locked[into.pk]
     if expected_version is not None and source.version != expected_version:
@@ -682,14 +696,25 @@ def clean_tag_names(names: Sequence[str]) -> list[str]:
 
 @transaction.atomic
 def ticket_set_tags(
-    ticket: Ticket, *, names: Sequence[str], actor: User | None, expected_version: int | None = None
+    ticket: Ticket,
+    *,
+    names: Sequence[str] | None = None,
+    add: Sequence[str] = (),
+    remove: Sequence[str] = (),
+    actor: User | None,
+    expected_version: int | None = None,
 ) -> Ticket:
+    """Set the ticket's tags to `names`, or add and remove some: worked out on the locked row, so a tag
+    a colleague put on the ticket while a bulk "add tag" ran stays."""
     _require_staff(ticket, actor)
     _require_permission(ticket, actor, rbac.PROVIDE_SUPPORT, FIELD_NOT_ALLOWED.format(field="tags"))
     ticket = _lock(ticket, expected_version)
     _require_not_merged(ticket)
-    wanted = clean_tag_names(names)
     current = sorted(ticket.tags.values_list("name", flat=True))
+    if names is not None:
+        wanted = clean_tag_names(names)
+    else:
+        wanted = sorted((set(current) | set(clean_tag_names(add))) - set(clean_tag_names(remove)))
     if wanted == current:
         return ticket
     tags = [Tag.objects.get_or_create(name=name)[0] for name in wanted]
@@ -737,7 +762,7 @@ def tickets_close_resolved(*, now: datetime | None = None, days: int | None = No
     closed = 0
     for pk in Ticket.objects.filter(due).values_list("pk", flat=True).iterator():
         with transaction.atomic():
-            ticket = Ticket.objects.select_for_update().filter(due, pk=pk).first()
+            ticket = Ticket.objects.select_for_update(no_key=True).filter(due, pk=pk).first()
             if ticket is None:
                 continue  # reopened (or closed) meanwhile
             ticket_transition(ticket, status=Status.CLOSED, actor=None)
@@ -760,18 +785,7 @@ def anonymous_requester(*, email: str, name: str) -> User:
         raise TicketNotAllowed(ANONYMOUS_CLOSED)
     existing = User.objects.with_email(email).first()
     if existing is not None:
-        # As mail to the helpdesk would, a known customer's address files the ticket under them (the
-        # receipt goes to them). A staff or suspended account must sign in: a visitor could otherwise
-        # file tickets as an agent, and a suspension would not hold.
-        if existing.effective_status() == User.Status.SUSPENDED or rbac.is_staff(existing):
-            raise ValidationError({"email": SIGN_IN_TO_SUBMIT})
-        # So must an account nobody has shown to read the address: open sign-up checks no address, and
-        # whoever signed up with someone else's would read every request that person sends without
-        # signing in. A pending account is an earlier submission's, unclaimed (claiming it verifies the
-        # address: accounts.services.user_password_reset, _pending_account_claim).
-        if existing.status != User.Status.PENDING and existing.email_verified_at is None:
-            raise ValidationError({"email": SIGN_IN_TO_SUBMIT})
-        return existing
+        return _known_requester(existing)
     from accounts import roles
     from accounts import services as account_services
 
@@ -788,14 +802,29 @@ def anonymous_requester(*, email: str, name: str) -> User:
         with transaction.atomic():
             user.save()
     except IntegrityError:
-        # A first submission from the same new address committed meanwhile (two tabs, a double click).
-        return User.objects.with_email(email).get()
+        # An account with the address committed meanwhile: a first submission from it (two tabs, a
+        # double click), or a sign-up, which has shown no more than before.
+        return _known_requester(User.objects.with_email(email).get())
     created = {"email": (None, user.email), "status": (None, user.status)}
     if user.organization is not None:
         created["organization"] = (None, str(user.organization))
     audit.record("create", actor=None, obj=user, changes=created)
     account_services.role_assign(user, roles.CUSTOMER, actor=None)
     return user
+
+
+def _known_requester(existing: User) -> User:
+    """As mail to the helpdesk would, a known customer's address files the ticket under them (the receipt
+    goes to them). A staff or suspended account must sign in: a visitor could otherwise file tickets as
+    an agent, and a suspension would not hold. So must an account nobody has shown to read the address:
+    open sign-up checks no address, and whoever signed up with someone else's would read every request
+    that person sends without signing in. A pending account is an earlier submission's, unclaimed
+    (claiming it verifies the address: accounts.services.user_password_reset, _pending_account_claim)."""
+    if existing.effective_status() == User.Status.SUSPENDED or rbac.is_staff(existing):
+        raise ValidationError({"email": SIGN_IN_TO_SUBMIT})
+    if existing.status != User.Status.PENDING and existing.email_verified_at is None:
+        raise ValidationError({"email": SIGN_IN_TO_SUBMIT})
+    return existing
 
 
 def send_submission_receipt(ticket: Ticket, *, portal_url: str, reset_url: str) -> None:
@@ -891,10 +920,8 @@ def _bulk_one(ticket: Ticket, action: str, value: str, actor: User, expected: in
         team = Team.objects.get(pk=int(value or 0))
         done = ticket_update_fields(ticket, changes={"team": team}, actor=actor, expected_version=expected)
     elif action in ("add_tag", "remove_tag"):
-        current = set(ticket.tags.values_list("name", flat=True))
-        # As clean_tag_names stores them, so that "VIP " removes "vip".
-        names = current | {value} if action == "add_tag" else current - set(clean_tag_names([value]))
-        done = ticket_set_tags(ticket, names=sorted(names), actor=actor, expected_version=expected)
+        change = {"add" if action == "add_tag" else "remove": [value]}
+        done = ticket_set_tags(ticket, **change, actor=actor, expected_version=expected)
     return done is not None and done.version != ticket.version
 
 
@@ -908,7 +935,11 @@ def saved_view_create(*, name: str, query: str, team: Team | None, actor: User) 
     name = name.strip()[:80]
     if SavedView.objects.filter(owner=actor, name=name).exists():
         raise ValidationError({"name": SAVED_VIEW_EXISTS.format(name=name)})
-    view = SavedView.objects.create(owner=actor, name=name, query=query, team=team)
+    try:
+        with transaction.atomic():  # the same name saved at the same moment (a double click)
+            view = SavedView.objects.create(owner=actor, name=name, query=query, team=team)
+    except IntegrityError:
+        raise ValidationError({"name": SAVED_VIEW_EXISTS.format(name=name)}) from None
     audit.record("create", actor=actor, obj=view, changes={"name": (None, name), "team": (None, team)})
     return view
 

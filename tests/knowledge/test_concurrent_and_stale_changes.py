@@ -1,6 +1,7 @@
 """Two people at once on one article: an editor publishing (or verifying) from a page loaded before the
-author's last change, two votes at the same moment, a double-clicked Save on a new article; and a
-verification that no longer vouches for rewritten words."""
+author's last change, two votes at the same moment, a double-clicked Save on a new article, two
+articles renamed to one address, an admin page older than the author's edit; and a verification that
+no longer vouches for rewritten words."""
 
 import re
 
@@ -12,7 +13,8 @@ from django.urls import reverse
 from knowledge import services
 from knowledge.models import Article, ArticleFeedback
 from tests.concurrency import run_while_another_transaction_waits
-from tests.factories import TeamFactory, make_agent, make_article, make_supervisor
+from tests.admin_pages import change_url, form_data
+from tests.factories import TeamFactory, make_administrator, make_agent, make_article, make_supervisor
 
 pytestmark = pytest.mark.django_db
 
@@ -139,3 +141,44 @@ def test_restoring_a_revision_from_a_page_older_than_the_last_change_is_refused(
     page = client.get(reverse("knowledge:manage_edit", args=[article.slug]))
     client.post(restore, {"loaded_at": posted_loaded_at(page)})
     assert Article.objects.get(pk=article.pk).body == "Version one"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_articles_renamed_to_one_address_at_once_refuse_the_second_with_a_message():
+    """The second rename is refused beside the address (SLUG_TAKEN), not a server error."""
+    first, second = make_article(title="First"), make_article(title="Second")
+    refused = []
+
+    def rename_second() -> None:
+        try:
+            services.article_update(second, slug="shared-address", actor=None)
+        except ValidationError as error:
+            refused.append(error.message_dict)
+
+    run_while_another_transaction_waits(
+        lambda: services.article_update(first, slug="shared-address", actor=None), rename_second
+    )
+    assert refused == [{"slug": [services.SLUG_TAKEN.format(slug="shared-address")]}]
+    assert list(Article.objects.filter(slug="shared-address").values_list("pk", flat=True)) == [first.pk]
+
+
+def test_an_admin_page_older_than_the_authors_edit_is_refused_instead_of_undoing_it(client):
+    """The admin change page, opened before the author saved a new body and posted with only the title
+    changed, would write its old body back: it is refused as stale, saying so, and changes nothing."""
+    article = make_article(title="Reset your password", body="Old steps.")
+    client.force_login(make_administrator())
+    page = client.get(change_url(article))
+    services.article_update(Article.objects.get(pk=article.pk), body="New steps.", actor=None)
+    response = client.post(
+        change_url(article), form_data(page, title="Reset your password (2026)"), follow=True
+    )
+    assert f"Not saved: {services.STALE_ARTICLE}" in [
+        str(message) for message in get_messages(response.wsgi_request)
+    ]
+    assert "was changed successfully" not in response.content.decode()
+    stored = Article.objects.get(pk=article.pk)
+    assert (stored.title, stored.body) == ("Reset your password", "New steps.")
+
+    fresh = client.get(change_url(article))
+    client.post(change_url(article), form_data(fresh, title="Reset your password (2026)"))
+    assert Article.objects.get(pk=article.pk).title == "Reset your password (2026)"
