@@ -2,6 +2,7 @@
 
 import hashlib
 import re
+from datetime import datetime, timedelta
 from pathlib import PurePath
 
 import puremagic
@@ -10,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db.models import Model
 from django.template.defaultfilters import filesizeformat
+from django.utils import timezone
 
 from tickets.models import Attachment
 
@@ -184,3 +186,29 @@ def attachment_store(owner: Model, upload: UploadedFile, *, content_type: str, a
     attachment.file.save("upload", upload, save=False)
     attachment.save()
     return attachment
+
+
+ORPHAN_GRACE = timedelta(hours=1)  # a file younger may belong to a transaction still running
+
+
+def orphans_remove(*, now: datetime | None = None) -> list[str]:
+    """Delete stored files no attachment points at, written more than ORPHAN_GRACE ago: left by a
+    transaction that stored a file and then rolled back (a refusal after the upload, a crash before the
+    commit). Looks in this month's and last month's folders (attachment_path), where such files land
+    when the sweep runs daily; returns the names deleted."""
+    now = now or timezone.now()
+    storage = Attachment._meta.get_field("file").storage
+    previous_month = now.replace(day=1) - timedelta(days=1)
+    removed = []
+    for folder in sorted({f"attachments/{now:%Y/%m}", f"attachments/{previous_month:%Y/%m}"}):
+        if not storage.exists(folder):
+            continue
+        names = [f"{folder}/{name}" for name in storage.listdir(folder)[1]]
+        for start in range(0, len(names), 1000):
+            batch = names[start : start + 1000]
+            kept = set(Attachment.objects.filter(file__in=batch).values_list("file", flat=True))
+            for name in batch:
+                if name not in kept and now - storage.get_modified_time(name) > ORPHAN_GRACE:
+                    storage.delete(name)
+                    removed.append(name)
+    return removed

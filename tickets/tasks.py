@@ -1,11 +1,18 @@
-"""Background work for tickets (django.tasks): the daily auto-close of resolved tickets."""
+"""Background work for tickets (django.tasks): the auto-close of resolved tickets, the sweep of stored
+files no attachment points at."""
 
 from django.tasks import task
 
-from tickets import services
+from tickets import attachments, services
 
 
 @task
 def close_resolved_tickets() -> int:
     """Close tickets resolved more than TICKET_AUTO_CLOSE_DAYS ago; returns how many were closed."""
     return services.tickets_close_resolved()
+
+
+@task
+def remove_orphan_files() -> int:
+    """Delete stored files a rolled-back transaction left without an attachment; returns how many."""
+    return len(attachments.orphans_remove())

@@ -2,6 +2,7 @@
 nothing is left behind, and the loser gets a message rather than a server error."""
 
 import threading
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -10,13 +11,14 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, transaction
+from django.utils import timezone
 
 from accounts import services as account_services
 from accounts.models import User
 from helpdesk.models import SiteConfiguration
 from tests.concurrency import run_while_another_transaction_waits, wait_until_another_waits_on_a_lock
 from tests.factories import TeamFactory, ensure_roles, make_agent, make_customer, make_ticket
-from tickets import services
+from tickets import attachments, services
 from tickets.models import SavedView, Ticket
 from tickets.workflow import Status
 
@@ -144,3 +146,30 @@ def test_a_status_the_workflow_refuses_on_send_leaves_no_file_in_storage(note):
         send(ticket, body="See the log", uploads=[upload], status_after=Status.PENDING, actor=agent,
              expected_version=ticket.version)  # fmt: skip
     assert stored_files() == []
+
+
+@pytest.mark.django_db
+def test_files_a_rolled_back_transaction_stored_are_swept_once_old_and_attachments_stay():
+    """A transaction that stored a file and then rolled back (a crash before its commit) leaves the file
+    with no attachment: the daily sweep deletes it once older than the grace period, and never the
+    file of a committed attachment or one young enough to belong to a transaction still running."""
+    team = TeamFactory()
+    agent = make_agent(team)
+    ticket = make_ticket(make_customer(), team=team)
+    kept = services.ticket_add_note(
+        ticket, body="Log", actor=agent, uploads=[SimpleUploadedFile("kept.txt", b"kept\n")]
+    ).attachments.get()
+    with pytest.raises(RuntimeError), transaction.atomic():
+        services.ticket_add_note(
+            ticket, body="Log", actor=agent, uploads=[SimpleUploadedFile("lost.txt", b"x\n")]
+        )
+        raise RuntimeError("the process died before the commit")
+    assert len(stored_files()) == 2
+
+    assert attachments.orphans_remove() == []  # younger than the grace: perhaps still committing
+    later = timezone.now() + attachments.ORPHAN_GRACE + timedelta(minutes=1)
+    [removed] = attachments.orphans_remove(now=later)
+    assert stored_files() == [Path(settings.MEDIA_ROOT) / kept.file.name]
+    assert removed != kept.file.name
+    assert attachments.orphans_remove(now=later) == []
+    assert kept.file.open("rb").read() == b"kept\n"
