@@ -20,8 +20,11 @@ install: $(VENV)/.installed
 migrate: install
 	$(MANAGE) migrate --noinput
 
+# demo_dates moves the demo's fixed dates up to now (its newest event an hour ago), before the scheduler
+# starts: else its first tick would auto-close the demo's resolved tickets.
 demo: migrate
 	$(MANAGE) loaddata roles demo
+	$(MANAGE) demo_dates
 	$(MANAGE) collectstatic --noinput --verbosity 0
 
 # The worker runs background tasks and the scheduler enqueues the periodic ones (auto-close of
