@@ -40,9 +40,9 @@ class LoginForm(auth_forms.AuthenticationForm):
         if status == User.Status.SUSPENDED:
             until = ""
             if user.suspended_until:
-                zone = zoneinfo.ZoneInfo(user.timezone)
+                zone = user.zone
                 local = shown_time(timezone.localtime(user.suspended_until, zone))
-                until = f" until {local} ({user.timezone.replace('_', ' ')})"
+                until = f" until {local} ({str(zone).replace('_', ' ')})"
             reason = user.suspension_reason.strip().rstrip(".")
             reason = f" Reason: {reason}." if reason else ""
             raise forms.ValidationError(SUSPENDED.format(until=until, reason=reason), code="suspended")

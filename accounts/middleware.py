@@ -1,13 +1,13 @@
 """Per-request account plumbing: the user's time zone (times are stored in UTC), session activity and
 the two-factor requirement."""
 
-import contextlib
-import zoneinfo
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils import timezone
+from django_htmx.http import HttpResponseClientRedirect
 
 from accounts import two_factor
 from helpdesk.middleware import site_configuration
@@ -19,9 +19,8 @@ class UserTimezoneMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated and user.timezone:
-            with contextlib.suppress(zoneinfo.ZoneInfoNotFoundError, ValueError):  # a stale name: UTC
-                timezone.activate(zoneinfo.ZoneInfo(user.timezone))
+        if user is not None and user.is_authenticated:
+            timezone.activate(user.zone)
         try:
             return self.get_response(request)
         finally:
@@ -63,5 +62,7 @@ class TwoFactorRequiredMiddleware:
         ):
             return None
         if two_factor.is_required(user, site_requires=site_configuration(request).require_two_factor):
+            if getattr(request, "htmx", False):  # the page goes, not a fragment swapped in its place
+                return HttpResponseClientRedirect(reverse("accounts:two_factor"))
             return redirect("accounts:two_factor")
         return None

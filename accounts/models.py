@@ -194,6 +194,14 @@ class User(AbstractBaseUser, PermissionsMixin):
     def get_short_name(self) -> str:
         return (self.name.split() or [self.email])[0]
 
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        """The account's time zone; UTC for a name the tz database no longer has (US/Pacific-New)."""
+        try:
+            return zoneinfo.ZoneInfo(self.timezone or "UTC")
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            return zoneinfo.ZoneInfo("UTC")
+
     def effective_status(self, now: datetime | None = None) -> str:
         """The status in force at `now`: a suspension with an end date lifts itself at that time."""
         suspension_over = self.suspended_until is not None and self.suspended_until <= (now or timezone.now())

@@ -120,5 +120,9 @@ class AuditEventFilter(django_filters.FilterSet):
         return queryset.filter(created_at__lt=start_of(value, days_later=1))
 
     def used(self) -> dict[str, str]:
-        """The filters in force, as text: what an export records."""
-        return {name: str(value) for name, value in self.form.cleaned_data.items() if value not in (None, "")}
+        """The filters in force, as text: what an export records (with the time zone its dates were
+        read in: "from 2026-03-29" is another 24 hours in Kiritimati than in UTC)."""
+        used = {name: str(value) for name, value in self.form.cleaned_data.items() if value not in (None, "")}
+        if {"date_from", "date_to"} & set(used):
+            used["time_zone"] = str(timezone.get_current_timezone())
+        return used

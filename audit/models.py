@@ -1,6 +1,9 @@
 """The audit trail: append-only events, each chained to the previous one by a keyed hash (HMAC-SHA256;
 events recorded before keyed hashing keep their plain SHA-256)."""
 
+import contextlib
+import re
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -11,7 +14,7 @@ from django.utils import timezone
 
 from accounts import rbac
 from accounts.models import Team, TeamMember, User
-from helpdesk.display import shown_value
+from helpdesk.display import shown_time, shown_value
 from tickets.models import SavedView, Ticket
 
 
@@ -109,12 +112,24 @@ class AuditEvent(models.Model):
         return f"#{self.sequence} {self.action} by {self.actor_repr}"
 
     def change_rows(self) -> list[tuple[str, Any, Any]]:
-        """(field, before, after) for each change as a person reads them (a field may be named "items")."""
+        """(field, before, after) for each change as a person reads them (a field may be named "items"):
+        a recorded instant (a suspension's end) in the reader's time zone, as the event's own time."""
         rows = []
         for name, values in (self.changes or {}).items():
             before, after = values if isinstance(values, list) and len(values) == 2 else (None, values)
-            rows.append((name, shown_value(before), shown_value(after)))
+            rows.append((name, _shown_change(before), _shown_change(after)))
         return rows
+
+
+# How the recorder's JSON encoder (DjangoJSONEncoder) writes an aware datetime.
+RECORDED_INSTANT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:\d\d)")
+
+
+def _shown_change(value: Any) -> str:
+    if isinstance(value, str) and RECORDED_INSTANT.fullmatch(value):
+        with contextlib.suppress(ValueError):
+            return shown_time(timezone.localtime(datetime.fromisoformat(value)))
+    return shown_value(value)
 
 
 class SystemLogEntry(models.Model):

@@ -4,14 +4,27 @@ before/after values of timelines and the audit trail."""
 import datetime
 from typing import Any
 
+from django.utils import timezone
 from django.utils.dates import MONTHS_3
 
 
 def shown_time(local: datetime.datetime, with_year: bool = True) -> str:
-    """'3 Dec 2026, 13:05' (without the year: '3 Dec, 13:05'), in the zone `local` is in already."""
+    """'3 Dec 2026, 13:05' (without the year: '3 Dec, 13:05', for a time of this year only: last
+    December's must not read as this one's), in the zone `local` is in already."""
     month = str(MONTHS_3[local.month]).title()
-    year = f" {local.year}" if with_year else ""
+    this_year = local.year == datetime.datetime.now(local.tzinfo).year
+    year = "" if not with_year and this_year else f" {local.year}"
     return f"{local.day} {month}{year}, {local:%H:%M}"
+
+
+def shown_zone() -> str:
+    """The current time zone as a person reads it: 'Pacific/Kiritimati (UTC+14:00)', or 'UTC'."""
+    zone = timezone.get_current_timezone()
+    offset = timezone.localtime(timezone.now(), zone).strftime("%z")
+    name = str(zone).replace("_", " ")
+    if name == "UTC":
+        return name
+    return f"{name} (UTC{offset[:3]}:{offset[3:]})"
 
 
 def shown_duration(seconds: int) -> str:

@@ -89,6 +89,9 @@ class TicketQueueFilter(django_filters.FilterSet):
     updated = django_filters.DateFromToRangeFilter(
         field_name="updated_at", widget=django_filters.widgets.DateRangeWidget(attrs={"type": "date"})
     )
+    solved = django_filters.DateFromToRangeFilter(
+        field_name="resolved_at", widget=django_filters.widgets.DateRangeWidget(attrs={"type": "date"})
+    )
 
     class Meta:
         model = Ticket

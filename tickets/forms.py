@@ -205,6 +205,8 @@ class SavedViewForm(forms.Form):
             "created_before",
             "updated_after",
             "updated_before",
+            "solved_after",
+            "solved_before",
         }
         source = QueryDict(self.cleaned_data.get("query", ""))
         kept = QueryDict(mutable=True)

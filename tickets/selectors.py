@@ -98,7 +98,8 @@ class CappedPaginator(Paginator):
             raise PageNotAnInteger("That page number is not an integer") from None
         if number < 1:
             raise EmptyPage("That page number is less than 1")
-        return number
+        # Past any real end, and an OFFSET PostgreSQL's bigint still holds: get_page then reads the last.
+        return min(number, MAX_PAGE)
 
     def get_page(self, number) -> "RowsPage":
         """Page `number`, or the first for nonsense, or the last (by the count) past the end. The count
@@ -166,9 +167,13 @@ def _statuses(statuses) -> tuple[tuple[str, str], ...]:
     return tuple(("status", status) for status in Status.values if status in statuses)
 
 
+MAX_PAGE = 10**9
+
+
 def recently_solved_since() -> date:
-    """The first day of "Recently solved": its link filters updated_after=<that day>, which the queue
-    reads as the start of that day in the current time zone, and its count uses the same instant."""
+    """The first day of "Recently solved": its link filters solved_after=<that day>, which the queue
+    reads as the start of that day in the current time zone, and its count uses the same instant. A
+    ticket resolved before, and closed since by the auto-close, was not solved recently."""
     return timezone.localdate() - timedelta(days=RECENTLY_SOLVED_DAYS)
 
 
@@ -183,7 +188,12 @@ def built_in_views() -> list[BuiltInView]:
         ),
         BuiltInView("team-open", "All open in my teams", (("scope", "teams"), *_statuses(OPEN_STATUSES))),
         BuiltInView("pending", "Pending on customer", _statuses({Status.PENDING})),
-        BuiltInView("solved", "Recently solved", (*_statuses(SOLVED_STATUSES), ("updated_after", week_ago))),
+        # updated_after too, implied (a ticket is updated when solved), for the updated_at index.
+        BuiltInView(
+            "solved",
+            "Recently solved",
+            (*_statuses(SOLVED_STATUSES), ("updated_after", week_ago), ("solved_after", week_ago)),
+        ),
     ]
 
 
@@ -193,7 +203,8 @@ def queue_counts(user: User, *, changed: object = None) -> dict[str, int]:
     teams = rbac.workable_team_ids(user)
     week_ago = timezone.make_aware(datetime.combine(recently_solved_since(), time.min))
     open_ = Q(status__in=OPEN_STATUSES)
-    solved = Q(status__in=SOLVED_STATUSES, updated_at__gte=week_ago)
+    # updated_at is implied (resolved_at <= updated_at) and lets the count use the updated_at index.
+    solved = Q(status__in=SOLVED_STATUSES, updated_at__gte=week_ago, resolved_at__gte=week_ago)
     tickets = Ticket.objects.staff_visible_to(user).filter(open_ | solved)
 
     def count() -> dict[str, int]:

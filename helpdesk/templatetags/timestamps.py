@@ -1,5 +1,6 @@
 """`{% timestamp value %}`: a <time> element for long lists, as `|date` would render it but cheaper;
-`{% link_lifetime %}`: how long the links we mail work ("a day").
+`{% link_lifetime %}`: how long the links we mail work ("a day"); `{% time_zone %}`: the zone the
+page's times are in.
 
 A 200-message thread formats 400 dates; the `date` filter builds a formatter and resolves its
 format for each, which cost more than the rest of the thread together.
@@ -10,7 +11,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from accounts import tokens
-from helpdesk.display import shown_time
+from helpdesk.display import shown_time, shown_zone
 
 register = template.Library()
 
@@ -29,3 +30,9 @@ def timestamp(value, with_year: bool = True) -> str:
 def link_lifetime() -> str:
     """How long a mailed link (password reset, address confirmation) works."""
     return tokens.link_lifetime()
+
+
+@register.simple_tag
+def time_zone() -> str:
+    """The zone the page's times and dates are in: 'Pacific/Kiritimati (UTC+14:00)'."""
+    return shown_zone()

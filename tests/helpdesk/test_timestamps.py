@@ -20,10 +20,24 @@ WITH_TAG = "{% load timestamps %}{% timestamp v %}{% timestamp v with_year=False
 @pytest.mark.parametrize(
     "value", [datetime(2026, 3, 29, 1, 30, tzinfo=UTC), datetime(2026, 11, 2, 23, 5, 7, 123, tzinfo=UTC)]
 )
-def test_timestamp_matches_the_date_filter(zone, value):
+def test_timestamp_matches_the_date_filter(zone, value, time_machine):
+    time_machine.move_to(datetime(2026, 12, 3, 12, 0, tzinfo=UTC), tick=False)  # the values' year
     with timezone.override(zoneinfo.ZoneInfo(zone)):
         expected = engines["django"].from_string(WITH_FILTERS).render({"v": value})
         assert engines["django"].from_string(WITH_TAG).render({"v": value}) == expected
+
+
+def test_a_time_of_another_year_keeps_its_year_where_this_years_drop_it(time_machine):
+    """In a list of this year's times the year is noise; last December's 3 Dec must not read as this
+    one's. The year is "this year" in the reader's zone: on 1 January in Kolkata, 31 December in UTC is
+    last year's."""
+    time_machine.move_to(datetime(2026, 12, 31, 20, 0, tzinfo=UTC), tick=False)  # 1 Jan 2027 in Kolkata
+    tag = engines["django"].from_string("{% load timestamps %}{% timestamp v with_year=False %}")
+    recent, older = datetime(2026, 12, 3, 13, 5, tzinfo=UTC), datetime(2024, 12, 3, 13, 5, tzinfo=UTC)
+    assert ">3 Dec, 13:05<" in tag.render({"v": recent})
+    assert ">3 Dec 2024, 13:05<" in tag.render({"v": older})
+    with timezone.override(zoneinfo.ZoneInfo("Asia/Kolkata")):
+        assert ">3 Dec 2026, 18:35<" in tag.render({"v": recent})
 
 
 def test_no_value_renders_nothing():

@@ -1,0 +1,137 @@
+"""Times and dates as each reader's zone has them: a stale zone name, the audit viewer's changes, zone
+and export, "Recently solved" after the auto-close, and the year of an older time in the queue."""
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.core.cache import cache
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts import services as account_services
+from accounts.models import User
+from audit.models import AuditEvent
+from tests.factories import (
+    TEST_PASSWORD,
+    TeamFactory,
+    make_administrator,
+    make_agent,
+    make_customer,
+    make_ticket,
+)
+from tickets import selectors
+from tickets import services as ticket_services
+from tickets.models import Ticket
+from tickets.workflow import Status
+
+pytestmark = pytest.mark.django_db
+
+QUEUE = reverse("tickets:desk_queue")
+
+
+def subjects(response) -> set[str]:
+    return {ticket.subject for ticket in response.context["queue"].tickets}
+
+
+def test_suspended_user_with_a_stale_time_zone_name_is_told_why_not_a_server_error(client):
+    """A zone name the tz database no longer has (US/Pacific-New, removed in 2020) reads as UTC
+    (User.zone): the sign-in of a suspended account with an end date answers 422 with the suspension
+    message, its end in UTC."""
+    user = make_customer(email="stale@example.org")
+    account_services.user_suspend(
+        user, until=timezone.now() + timedelta(days=3), reason="Abusive language", actor=None
+    )
+    User.objects.filter(pk=user.pk).update(timezone="US/Pacific-New")
+    credentials = {"username": "stale@example.org", "password": TEST_PASSWORD}
+    response = client.post(reverse("accounts:login"), credentials)
+    assert response.status_code == 422
+    assert "This account is suspended until" in response.content.decode()
+    assert "(UTC)" in response.content.decode()
+
+
+# --- audit viewer and export ------------------------------------------------------------------------
+
+
+def test_audit_viewer_shows_a_recorded_suspension_end_in_the_viewers_zone(client):
+    """A datetime among an event's changes (a suspension's end) reads in the viewer's zone, as the
+    event's own time does, not as the UTC text the trail stores."""
+    admin = make_administrator(timezone="Pacific/Kiritimati")
+    customer = make_customer()
+    until = datetime(2026, 12, 23, 23, 0, tzinfo=UTC)  # 24 Dec 2026, 13:00 in Kiritimati
+    account_services.user_suspend(customer, until=until, reason="", actor=admin)
+    client.force_login(admin)
+    page = client.get(reverse("audit:event_list"), {"action": "suspend"}).content.decode()
+    assert "2026-12-23T23:00:00Z" not in page
+    assert "24 Dec 2026, 13:00" in page
+
+
+def test_audit_export_records_the_zone_its_date_filter_was_read_in(client):
+    """An export is recorded with its filter; "date_from 2026-03-29" selects from the start of that day in
+    the exporter's zone (10:00 UTC the day before, for Pacific/Kiritimati), so the record names the zone:
+    a reader of the trail can tell which 24 hours it covered."""
+    admin = make_administrator(timezone="Pacific/Kiritimati")
+    client.force_login(admin)
+    response = client.post(reverse("audit:event_export"), {"date_from": "2026-03-29"})
+    assert response.status_code == 200
+    b"".join(response.streaming_content)
+    export = AuditEvent.objects.get(action="export")
+    recorded = json.dumps(export.changes)
+    assert "2026-03-29" in recorded
+    assert export.changes["filter"][1] == {"date_from": "2026-03-29", "time_zone": "Pacific/Kiritimati"}
+
+
+# --- "Recently solved" ------------------------------------------------------------------------------
+
+
+def test_recently_solved_does_not_list_a_ticket_solved_long_ago_that_auto_close_touched(client, clock):
+    """ "Recently solved" holds the tickets solved in the last RECENTLY_SOLVED_DAYS days, by when they were
+    resolved: one resolved 10 days ago and closed by the auto-close today (which updates it) is neither
+    counted nor listed, while one resolved yesterday is both."""
+    team = TeamFactory()
+    agent = make_agent(team)
+    ticket = make_ticket(make_customer(), team=team, subject="Old one")
+    clock.shift(-timedelta(days=10))
+    ticket_services.ticket_transition(ticket, status=Status.RESOLVED, actor=agent)
+    clock.shift(timedelta(days=10))
+    assert ticket_services.tickets_close_resolved() == 1
+    client.force_login(agent)
+    solved = next(view for view in selectors.built_in_views() if view.slug == "solved")
+    assert subjects(client.get(QUEUE + "?" + solved.query)) == set()
+    assert client.get(QUEUE).context["counts"]["solved"] == 0
+    recent = make_ticket(make_customer(), team=team, subject="Recent one")
+    ticket_services.ticket_transition(recent, status=Status.RESOLVED, actor=agent)
+    assert subjects(client.get(QUEUE + "?" + solved.query)) == {"Recent one"}
+    cache.clear()  # the counts of a moment ago, kept for a few seconds
+    assert client.get(QUEUE).context["counts"]["solved"] == 1
+
+
+# --- queue rows ----------------------------------------------------------------------------------
+
+
+def test_queue_row_of_a_ticket_from_an_earlier_year_shows_its_year(client, clock):
+    """The queue's "Updated" column drops this year's year ('3 Dec, 13:05'), but not another's: a ticket
+    last updated in 2024 reads '3 Dec 2024, 13:05'."""
+    clock.move_to(datetime(2026, 3, 29, 12, 0, tzinfo=UTC), tick=False)
+    team = TeamFactory()
+    agent = make_agent(team)
+    ticket = make_ticket(make_customer(), team=team, subject="Ancient")
+    Ticket.objects.filter(pk=ticket.pk).update(updated_at=datetime(2024, 12, 3, 13, 5, tzinfo=UTC))
+    client.force_login(agent)
+    page = client.get(QUEUE, {"sort": "-updated"}).content.decode()
+    row = page.split("<tr data-ticket-row")[1].split("</tr>")[0]
+    assert "Ancient" in row
+    assert "3 Dec 2024, 13:05" in row
+
+
+def test_audit_viewer_says_which_zone_its_times_and_date_filters_are_in(client, clock):
+    """The audit viewer lists times and reads "From"/"To" dates in the viewer's zone, while its CSV export
+    gives UTC: the page names the zone and its offset, so a page and an export can be compared."""
+    clock.move_to(datetime(2026, 3, 28, 20, 0, tzinfo=UTC), tick=False)
+    admin = make_administrator(timezone="Pacific/Kiritimati")
+    client.force_login(admin)
+    page = client.get(reverse("audit:event_list")).content.decode()
+    text = re.sub(r"<[^>]*>", " ", page)  # what is read, not the <time datetime> attributes
+    assert "29 Mar 2026, 10:00" in text  # the admin's own creation, shown in their zone
+    assert "Times and dates are in Pacific/Kiritimati (UTC+14:00)" in text
