@@ -2,6 +2,7 @@
 Invalid forms answer 422 with the input kept."""
 
 import time
+from urllib.parse import urlsplit
 
 import django_otp
 from django.contrib import messages
@@ -57,6 +58,12 @@ class LoginView(UnprocessableOnInvalid, auth_views.LoginView):
     form_class = LoginForm
     template_name = "accounts/login.html"
     redirect_authenticated_user = True
+
+    def get_redirect_url(self) -> str:
+        # A signed-in visit with next= naming this page would send them here again, which Django
+        # refuses as a loop (a server error): such a next is no destination.
+        url = super().get_redirect_url()
+        return "" if urlsplit(url).path == self.request.path else url
 
     def form_valid(self, form):
         user: User = form.get_user()

@@ -72,6 +72,23 @@ class PrivatePagesMiddleware:
         return response
 
 
+class MethodNotAllowedPageMiddleware:
+    """Django answers a method a view does not take (a reload of a form's address, GET on sign-out) with
+    an empty 405, which a browser shows as a blank page, and has no handler405: here it gets the site's
+    error page, keeping its Allow header."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if response.status_code != 405 or response.content or request.method == "HEAD":
+            return response
+        page = render(request, "405.html", status=405)
+        page["Allow"] = response["Allow"]
+        return page
+
+
 SIGNED_OUT_MIDWAY = "Your session has ended, so that was not sent. Sign in to continue where you were."
 
 

@@ -64,6 +64,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Inside the CSP and htmx middleware: the page it renders gets its nonce and header.
+    "helpdesk.middleware.MethodNotAllowedPageMiddleware",
     "helpdesk.middleware.SignInRedirectMiddleware",
     "accounts.middleware.UserTimezoneMiddleware",
     "helpdesk.middleware.MaintenanceModeMiddleware",

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db.models import Count, F
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
@@ -192,7 +192,7 @@ def article_vote(request: HttpRequest, slug: str) -> HttpResponse:
     article = get_object_or_404(Article.objects.publicly_listed_to(request.user), slug=slug)
     choice = request.POST.get("helpful")
     if choice not in ("yes", "no"):  # anything else is not a vote, least of all a "not helpful" one
-        return HttpResponseBadRequest("Vote with helpful=yes or helpful=no.")
+        return render(request, "400.html", status=400)
     helpful = choice == "yes"
     from_ticket_form = request.POST.get("from") == "ticket"
     if not request.session.session_key:

@@ -10,6 +10,7 @@ from django.db.models import F, Q
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -115,6 +116,7 @@ def _after_submission(
 
 
 @require_safe
+@never_cache  # a visitor's ticket reference, from their session, at one fixed address
 def ticket_submitted(request: HttpRequest) -> HttpResponse:
     submitted = request.session.get("submitted_ticket")
     if not submitted:
@@ -282,8 +284,10 @@ def attachment_download(request: HttpRequest, pk: int) -> FileResponse:
         handle = attachment.file.open("rb")
     except FileNotFoundError as error:
         raise Http404("The file is missing from storage.") from error
-    # A counter, not a change anyone acts on: downloads are counted on the GET that serves them.
-    Attachment.objects.filter(pk=attachment.pk).update(download_count=F("download_count") + 1)
+    # A counter, not a change anyone acts on: downloads are counted on the GET that serves them (a
+    # HEAD serves no file).
+    if request.method == "GET":
+        Attachment.objects.filter(pk=attachment.pk).update(download_count=F("download_count") + 1)
     response = FileResponse(
         handle, as_attachment=True, filename=attachment.filename, content_type=attachment.content_type
     )
