@@ -28,7 +28,7 @@ from accounts.models import Invitation, Organization, RoleAssignment, Skill, Tea
 from accounts.roles import BUILT_IN_ROLES
 from audit.admin import AuditedAdminMixin, AuditedModelAdmin, AuditedObjectPermissionsMixin
 from audit.models import AuditEvent
-from helpdesk.admin import KeepInUseMixin, ReadOnlyAdmin
+from helpdesk.admin import KeepInUseMixin, LoadedAutocompleteInlineMixin, ReadOnlyAdmin
 from helpdesk.models import SiteConfiguration
 from tickets.models import Ticket, TicketForm
 
@@ -96,7 +96,7 @@ class RoleAssignmentForm(forms.ModelForm):
         return cleaned
 
 
-class RoleAssignmentInline(admin.TabularInline):
+class RoleAssignmentInline(LoadedAutocompleteInlineMixin, admin.TabularInline):
     model = RoleAssignment
     form = RoleAssignmentForm
     fk_name = "user"
@@ -115,7 +115,7 @@ class RoleAssignmentInline(admin.TabularInline):
         return formset
 
 
-class TeamMemberInline(admin.TabularInline):
+class TeamMemberInline(LoadedAutocompleteInlineMixin, admin.TabularInline):
     model = TeamMember
     extra = 0
     autocomplete_fields = ("user",)

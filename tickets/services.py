@@ -717,8 +717,12 @@ def ticket_set_tags(
         wanted = sorted((set(current) | set(clean_tag_names(add))) - set(clean_tag_names(remove)))
     if wanted == current:
         return ticket
-    tags = [Tag.objects.get_or_create(name=name)[0] for name in wanted]
-    ticket.tags.set(tags)
+    # Three queries for any number of tags: the ones that exist, the new ones (a colleague's new tag of
+    # the same name at the same moment is kept, not doubled), and all of them again.
+    existing = set(Tag.objects.filter(name__in=wanted).values_list("name", flat=True))
+    new = [Tag(name=name) for name in wanted if name not in existing]
+    Tag.objects.bulk_create(new, ignore_conflicts=True)
+    ticket.tags.set(Tag.objects.filter(name__in=wanted))
     _activity(ticket, actor, TicketActivity.Action.TAGS, "tags", current, wanted)
     _save(ticket, actor, [])
     return ticket
