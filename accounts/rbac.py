@@ -257,20 +257,32 @@ SUPERUSER_RANK = max(BUILT_IN_RANK.values()) + 1
 
 def rank(user) -> int:
     """The highest built-in role `user` holds, as BUILT_IN_RANK counts it (a superuser above all, no
-    built-in role at all below a customer): who may hand out a role, and whose account is whose to run."""
-    if user is not None and user.is_superuser:
+    built-in role at all below a customer), an agent by a role an administrator made (is_agent) counting
+    as an Agent: who may hand out a role, and whose account is whose to run. Read from the roles in
+    force whatever the account's status: a suspended Administrator is still one to a clerk."""
+    if user is None or not getattr(user, "pk", None):
+        return -1
+    if user.is_superuser:
         return SUPERUSER_RANK
-    return max((BUILT_IN_RANK[name] for name in active_roles(user) if name in BUILT_IN_RANK), default=-1)
+    if _authenticated(user):
+        names, agent = access(user).roles, is_agent(user)
+    else:
+        names = set(RoleAssignment.objects.in_force().filter(user=user).values_list("role__name", flat=True))
+        agent = User.objects.filter(staff_user_filter(), pk=user.pk).exists()
+    ranks = [BUILT_IN_RANK[name] for name in names if name in BUILT_IN_RANK]
+    return max([*ranks, BUILT_IN_RANK[roles.AGENT]] if agent else ranks, default=-1)
 
 
 def outranking_user_filter(actor) -> Q:
     """The users ranked above `actor` (rank), as a filter on User: accounts `actor` may not take over
     by setting their address or password, suspend or sign out, since they could not give such a role."""
     own = rank(actor)
+    if own == SUPERUSER_RANK:
+        return Q(pk__in=[])
     above = [name for name, value in BUILT_IN_RANK.items() if value > own]
     in_force = RoleAssignment.objects.in_force().filter(user=OuterRef("pk"), role__name__in=above)
-    outranking = Exists(in_force) if above else Q(pk__in=[])
-    return outranking if own == SUPERUSER_RANK else Q(is_superuser=True) | outranking
+    outranking = Q(is_superuser=True) | (Exists(in_force) if above else Q(pk__in=[]))
+    return outranking | staff_user_filter() if own < BUILT_IN_RANK[roles.AGENT] else outranking
 
 
 def grant_refusal(actor, role, permissions=None) -> str:

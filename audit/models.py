@@ -2,7 +2,6 @@
 events recorded before keyed hashing keep their plain SHA-256)."""
 
 import contextlib
-import re
 from datetime import datetime
 from typing import Any
 
@@ -115,18 +114,29 @@ class AuditEvent(models.Model):
         """(field, before, after) for each change as a person reads them (a field may be named "items"):
         a recorded instant (a suspension's end) in the reader's time zone, as the event's own time."""
         rows = []
+        instants = self._instant_fields()
         for name, values in (self.changes or {}).items():
             before, after = values if isinstance(values, list) and len(values) == 2 else (None, values)
-            rows.append((name, _shown_change(before), _shown_change(after)))
+            shown = _shown_instant if name in instants else shown_value
+            rows.append((name, shown(before), shown(after)))
         return rows
 
+    def _instant_fields(self) -> set[str]:
+        """The changed fields that are date-times of the object's model: the only ones shown as times
+        (a subject typed as "2026-01-01T00:00Z" is text)."""
+        model = (
+            ContentType.objects.get_for_id(self.object_type_id).model_class() if self.object_type_id else None
+        )
+        if model is None:
+            return set()
+        return {
+            field.name for field in model._meta.concrete_fields if isinstance(field, models.DateTimeField)
+        }
 
-# How the recorder's JSON encoder (DjangoJSONEncoder) writes an aware datetime.
-RECORDED_INSTANT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:\d\d)")
 
-
-def _shown_change(value: Any) -> str:
-    if isinstance(value, str) and RECORDED_INSTANT.fullmatch(value):
+def _shown_instant(value: Any) -> str:
+    """A recorded date-time (DjangoJSONEncoder's ISO text) in the reader's time zone."""
+    if isinstance(value, str):
         with contextlib.suppress(ValueError):
             return shown_time(timezone.localtime(datetime.fromisoformat(value)))
     return shown_value(value)

@@ -42,6 +42,17 @@ class ArticleAdminForm(forms.ModelForm, LoadedAtForm):
         if self.instance.pk:
             self.fields["loaded_at"].initial = self.instance.updated_at.isoformat()
 
+    def clean(self) -> dict:
+        # Refused here, the page comes back with the error and everything as typed; article_update
+        # checks again under the row lock for a change made in between.
+        data = super().clean()
+        loaded_at = data.get("loaded_at")
+        if self.instance.pk and loaded_at is not None:
+            current = Article.objects.filter(pk=self.instance.pk).values_list("updated_at", flat=True).first()
+            if current != loaded_at:
+                raise ValidationError(services.STALE_ARTICLE)
+        return data
+
 
 @admin.register(Article)
 class ArticleAdmin(AuditedModelAdmin):

@@ -108,25 +108,33 @@ class KeptValueField(forms.Field):
 
     def __init__(self, field: forms.Field, stored: Any, shown: str, kind: str) -> None:
         widget = None
+        # What the widget holds for the kept value: its text, or for a choice an option value no choice
+        # has (a yes/no kept as "Yes" beside a real choice "Yes" would never be replaced by it).
+        self.token = KEPT_OPTION if kind in ("select", "multi_select") else shown
         if kind in ("select", "multi_select"):  # the kept value as one more option, chosen until another is
             kept = f"{shown} (kept from before this field changed)"
-            widget = field.widget.__class__(choices=[*field.choices, (shown, kept)])
+            widget = field.widget.__class__(choices=[*field.choices, (KEPT_OPTION, kept)])
             help_text = "Kept from before this field changed: choose another to replace it."
         else:
             help_text = f"Kept from before this field changed: enter {KIND_NAMES[kind]} to replace it."
         super().__init__(label=field.label, required=field.required, help_text=help_text, widget=widget)
         self.field, self.stored, self.shown = field, stored, shown
+        if kind == "multi_select":  # ticked beside other answers it is kept as its text, which the
+            field.choices = [*field.choices, (shown, shown)]  # service's second clean must take
 
     def prepare_value(self, value: Any) -> Any:
-        return self.shown if value == self.stored else value
+        return self.token if value == self.stored else value
 
     def clean(self, value: Any) -> Any:
-        if value == self.stored or (isinstance(value, str) and value.strip() == self.shown):
+        if value == self.stored or (isinstance(value, str) and value.strip() == self.token):
             return self.stored
-        if isinstance(value, list) and self.shown in value:  # ticked beside answers of the choices
-            others = [answer for answer in value if answer != self.shown]
+        if isinstance(value, list) and self.token in value:  # ticked beside answers of the choices
+            others = [answer for answer in value if answer != self.token]
             return [self.shown, *self.field.clean(others)] if others else self.stored
         return self.field.clean(value)
+
+
+KEPT_OPTION = "kept-value"
 
 
 KIND_NAMES = {
@@ -146,8 +154,16 @@ def form_field(definition: dict, stored: Any = None) -> forms.Field:
     kind = definition["type"]
     if stored in (None, "", []):
         return field
+    shown = shown_value(definition, stored)
+    offered = definition.get("choices", [])
+    if kind in ("select", "multi_select") and not isinstance(stored, str | list) and shown in offered:
+        # A yes/no kept as "Yes" in a field offering "Yes": that choice, selected (saving it changes
+        # nothing a page shows, so the stored value stays).
+        prepare, selected = field.prepare_value, [shown] if kind == "multi_select" else shown
+        field.prepare_value = lambda value: selected if value == stored else prepare(value)
+        return field
     if (kind in KIND_NAMES and not _fits(field, kind, stored)) or _no_choice(kind, stored):
-        return KeptValueField(field, stored, shown_value(definition, stored), kind)
+        return KeptValueField(field, stored, shown, kind)
     return field
 
 

@@ -2,10 +2,13 @@
 theirs, an agent given access to the admin lists only what the desk shows them, changes go through the
 services in an order their rules accept, and deletions that would take records with them are refused."""
 
+from datetime import timedelta
+
 import pytest
 from django.contrib.auth.models import Group, Permission
+from django.utils import timezone
 
-from accounts import roles
+from accounts import rbac, roles
 from accounts import services as account_services
 from accounts.models import Organization, User
 from audit.models import AuditEvent
@@ -150,3 +153,36 @@ def test_deleting_a_category_with_subcategories_is_a_protected_page_not_a_server
     bulk = {"action": "delete_selected", "_selected_action": [parent.pk, child.pk], "post": "yes"}
     assert superuser_client.post(changelist_url(Category), bulk).status_code == 200
     assert Category.objects.filter(pk__in=[parent.pk, child.pk]).count() == 2
+
+
+def test_a_suspended_administrator_stays_out_of_a_lower_ranked_clerks_reach(clerk_client):
+    """A suspended Administrator still holds the role: a clerk ranked below cannot set their password
+    (they would own an Administrator's account once the suspension ends)."""
+    boss = make_administrator()
+    account_services.user_suspend(
+        boss, until=timezone.now() + timedelta(days=1), reason="Holiday", actor=None
+    )
+    password_url = f"/admin/accounts/user/{boss.pk}/password/"
+    clerk_client.post(
+        password_url, {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD, "usable_password": "true"}
+    )
+    boss.refresh_from_db()
+    assert not boss.check_password(NEW_PASSWORD)
+
+
+def test_an_agent_by_a_custom_role_ranks_as_an_agent_and_changes_a_customers_account(client):
+    """What a role holds decides what its people are: a "Desk lead" role holding view_support_queue (an
+    agent, rbac.is_agent) and change_user ranks as an Agent, above the customers it looks after."""
+    role = Group.objects.create(name="Desk lead")
+    codenames = ["view_support_queue", "view_user", "change_user"]
+    role.permissions.add(
+        *Permission.objects.filter(content_type__app_label="accounts", codename__in=codenames)
+    )
+    lead = UserFactory(is_staff=True)
+    account_services.role_assign(lead, "Desk lead", actor=None)
+    client.force_login(lead)
+    customer = make_customer(name="Pat Old")
+    post_change(client, customer, name="Pat New")
+    customer.refresh_from_db()
+    assert customer.name == "Pat New"
+    assert rbac.rank(lead) == rbac.BUILT_IN_RANK[roles.AGENT]

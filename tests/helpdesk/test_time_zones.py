@@ -3,6 +3,7 @@ and export, "Recently solved" after the auto-close, and the year of an older tim
 
 import json
 import re
+import zoneinfo
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -135,3 +136,16 @@ def test_audit_viewer_says_which_zone_its_times_and_date_filters_are_in(client, 
     text = re.sub(r"<[^>]*>", " ", page)  # what is read, not the <time datetime> attributes
     assert "29 Mar 2026, 10:00" in text  # the admin's own creation, shown in their zone
     assert "Times and dates are in Pacific/Kiritimati (UTC+14:00)" in text
+
+
+def test_a_subject_that_reads_like_a_timestamp_is_shown_as_typed_in_the_audit_trail():
+    """Only the object's date-time fields are shown in the reader's zone: a ticket subject a person typed
+    as '2026-01-01T00:00Z' is text, and the audit trail shows it as typed."""
+    ticket = make_ticket(make_customer(), team=TeamFactory())
+    ticket_services.ticket_update_fields(
+        ticket, changes={"subject": "2026-01-01T00:00Z"}, actor=make_administrator()
+    )
+    event = AuditEvent.objects.filter(object_id=str(ticket.pk), changes__has_key="subject").latest("sequence")
+    with timezone.override(zoneinfo.ZoneInfo("Pacific/Kiritimati")):
+        rows = {name: after for name, _, after in event.change_rows()}
+    assert rows["subject"] == "2026-01-01T00:00Z"
