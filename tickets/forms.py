@@ -229,5 +229,4 @@ class CustomFieldsForm(forms.Form):
         for definition in definitions:
             value = stored.get(definition["name"])
             self.fields[definition["name"]] = schema.form_field(definition, value)
-            if definition["type"] == "number" and type(value) in (int, float):
-                self.initial[definition["name"]] = schema.shown_number(definition, value)
+            self.initial[definition["name"]] = schema.initial_value(definition, value)

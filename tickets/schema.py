@@ -15,6 +15,7 @@ from typing import Any
 from django import forms
 
 FIELD_TYPES = ("text", "textarea", "select", "multi_select", "checkbox", "number", "date", "email")
+CHOICE_KINDS = ("select", "multi_select")
 KNOWN_KEYS = {"name", "label", "type", "required", "help_text", "choices", "decimal_places"}
 MAX_DECIMAL_PLACES = 6
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
@@ -55,7 +56,7 @@ def schema_errors(schema: Any) -> list[str]:
         if "help_text" in field and not isinstance(field["help_text"], str):
             errors.append(f"{where}: help_text must be text.")
         choices = field.get("choices")
-        if kind in ("select", "multi_select"):
+        if kind in CHOICE_KINDS:
             if (
                 not isinstance(choices, list)
                 or not choices
@@ -110,8 +111,8 @@ class KeptValueField(forms.Field):
         widget = None
         # What the widget holds for the kept value: its text, or for a choice an option value no choice
         # has (a yes/no kept as "Yes" beside a real choice "Yes" would never be replaced by it).
-        self.token = KEPT_OPTION if kind in ("select", "multi_select") else shown
-        if kind in ("select", "multi_select"):  # the kept value as one more option, chosen until another is
+        self.token = KEPT_OPTION if kind in CHOICE_KINDS else shown
+        if kind in CHOICE_KINDS:  # the kept value as one more option, chosen until another is
             kept = f"{shown} (kept from before this field changed)"
             widget = field.widget.__class__(choices=[*field.choices, (KEPT_OPTION, kept)])
             help_text = "Kept from before this field changed: choose another to replace it."
@@ -152,19 +153,30 @@ def form_field(definition: dict, stored: Any = None) -> forms.Field:
     asked for, a value of the field's type before): editing the other fields must not change it."""
     field = _form_field(definition, stored)
     kind = definition["type"]
-    if stored in (None, "", []):
-        return field
-    shown = shown_value(definition, stored)
-    offered = definition.get("choices", [])
-    if kind in ("select", "multi_select") and not isinstance(stored, str | list) and shown in offered:
-        # A yes/no kept as "Yes" in a field offering "Yes": that choice, selected (saving it changes
-        # nothing a page shows, so the stored value stays).
-        prepare, selected = field.prepare_value, [shown] if kind == "multi_select" else shown
-        field.prepare_value = lambda value: selected if value == stored else prepare(value)
+    if stored in (None, "", []) or _reads_as_choice(definition, stored):
         return field
     if (kind in KIND_NAMES and not _fits(field, kind, stored)) or _no_choice(kind, stored):
-        return KeptValueField(field, stored, shown, kind)
+        return KeptValueField(field, stored, shown_value(definition, stored), kind)
     return field
+
+
+def initial_value(definition: dict, stored: Any) -> Any:
+    """A stored value as the edit form shows it: a number as it was typed (shown_number), a yes/no or a
+    number that reads as one of a select's choices as that choice (saving it changes nothing a page
+    shows, so the stored value stays)."""
+    if definition["type"] == "number" and type(stored) in (int, float):
+        return shown_number(definition, stored)
+    if _reads_as_choice(definition, stored):
+        shown = shown_value(definition, stored)
+        return [shown] if definition["type"] == "multi_select" else shown
+    return stored
+
+
+def _reads_as_choice(definition: dict, stored: Any) -> bool:
+    """Whether a yes/no or number of the field's type before reads as one of its choices now ("Yes")."""
+    if definition["type"] not in CHOICE_KINDS or stored is None or isinstance(stored, str | list):
+        return False
+    return shown_value(definition, stored) in definition.get("choices", [])
 
 
 def _no_choice(kind: str, stored: Any) -> bool:
@@ -172,7 +184,7 @@ def _no_choice(kind: str, stored: Any) -> bool:
     or a yes/no of the field's type before, or several answers in a field now a select."""
     if kind == "select" and isinstance(stored, list):
         return len(stored) > 1
-    return kind in ("select", "multi_select") and not isinstance(stored, str | list)
+    return kind in CHOICE_KINDS and not isinstance(stored, str | list)
 
 
 def _fits(field: forms.Field, kind: str, stored: Any) -> bool:
