@@ -1,20 +1,23 @@
 """Search quality on the StackFAQ collection: MRR@10 and Recall@5 of the site's own KB search.
 
-    .venv/bin/python bench/kb_search_quality.py [--queries PATH] [--baseline] [--sensitivity]
+    .venv/bin/python bench/kb_search_quality.py [--queries PATH] [--baseline] [--sensitivity] [--typos]
 
 Creates a throw-away database, imports ../shared/data/stackfaq/articles.jsonl with `kb_import`,
 runs every question through knowledge.search.search_articles (what /kb/search/ runs) and prints the
 figures with a 95% bootstrap interval and the MRR@10 of two halves split by article. --baseline
 also scores plain full-text search (websearch_to_tsquery, every word ANDed, ranked by ts_rank) for
 comparison; --sensitivity scores the site search again with each ranking weight at zero, half and
-double its value.
+double its value; --typos scores the questions again with one typing slip each (a letter dropped,
+doubled, swapped with its neighbour or replaced, never the first), the same slips on every run.
 """
 
 import argparse
 import json
 import os
 import random
+import re
 import statistics
+import string
 import sys
 import time
 from pathlib import Path
@@ -34,6 +37,32 @@ def bootstrap_interval(values: list[float], resamples: int = 2000) -> tuple[floa
     return means[int(resamples * 0.025)], means[int(resamples * 0.975) - 1]
 
 
+def with_typo(query_id: str, text: str) -> str:
+    """`text` with one typing slip in one of its words of five letters or more (seeded by the question)."""
+    pick = random.Random(query_id)
+    words = [match for match in re.finditer(r"[A-Za-z]{5,}", text)]
+    if not words:
+        return text
+    word = pick.choice(words)
+    original = letters = word.group()
+    while letters == original:  # swapping the two o's of "facebook" is no slip
+        at = pick.randrange(1, len(original) - 1)
+        slip = pick.choice(("drop", "double", "swap", "replace"))
+        if slip == "drop":
+            letters = original[:at] + original[at + 1 :]
+        elif slip == "double":
+            letters = original[:at] + original[at] + original[at:]
+        elif slip == "swap":
+            letters = original[:at] + original[at + 1] + original[at] + original[at + 2 :]
+        else:
+            letters = (
+                original[:at]
+                + pick.choice(string.ascii_lowercase.replace(original[at], ""))
+                + original[at + 1 :]
+            )
+    return text[: word.start()] + letters + text[word.end() :]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -42,6 +71,7 @@ def main() -> None:
     parser.add_argument("--queries", type=Path, default=DATA / "queries-tuning.jsonl")
     parser.add_argument("--baseline", action="store_true")
     parser.add_argument("--sensitivity", action="store_true")
+    parser.add_argument("--typos", action="store_true")
     args = parser.parse_args()
 
     import django
@@ -87,20 +117,23 @@ def main() -> None:
         engines = [("site search", site_search)] + ([("plain FTS", plain_search)] if args.baseline else [])
         print(f"{len(slug_to_pk)} articles, {len(queries)} questions from {args.queries.name}")
 
-        def score(engine) -> tuple[list[float], list[float], list[float]]:
+        def score(engine, typos: bool = False) -> tuple[list[float], list[float], list[float]]:
             reciprocal, recall, timings = [], [], []
             for query in queries:
                 wanted = slug_to_pk[by_id[query["relevant_article"]]]
+                text = with_typo(query["query_id"], query["text"]) if typos else query["text"]
                 started = time.perf_counter()
-                found = engine(query["text"])
+                found = engine(text)
                 timings.append((time.perf_counter() - started) * 1000)
                 rank = found.index(wanted) + 1 if wanted in found else None
                 reciprocal.append(1 / rank if rank else 0.0)
                 recall.append(1.0 if rank and rank <= 5 else 0.0)
             return reciprocal, recall, timings
 
-        for name, engine in engines:
-            reciprocal, recall, timings = score(engine)
+        runs = [(name, engine, False) for name, engine in engines]
+        runs += [(f"{name}, typos", engine, True) for name, engine in engines] if args.typos else []
+        for name, engine, typos in runs:
+            reciprocal, recall, timings = score(engine, typos)
             low, high = bootstrap_interval(reciprocal)
             halves = [
                 statistics.mean(
@@ -111,7 +144,7 @@ def main() -> None:
                 for side in (0, 1)
             ]
             print(
-                f"{name:12}  MRR@10 {statistics.mean(reciprocal):.3f} (95% CI {low:.3f}-{high:.3f}; "
+                f"{name:19}  MRR@10 {statistics.mean(reciprocal):.3f} (95% CI {low:.3f}-{high:.3f}; "
                 f"halves {halves[0]:.3f} / {halves[1]:.3f})   "
                 f"Recall@5 {statistics.mean(recall):.3f}   p50 {statistics.median(timings):.1f} ms"
             )

@@ -5,8 +5,9 @@ email never arrives" finds nothing. Here the question's stemmed words are ORed, 
 rewards how many of them an article covers, where they occur (title A > tags/excerpt B > body C),
 the whole phrase, and rare words over common ones (document frequencies come from SearchTerm, which
 the database keeps current). The last word also matches as a prefix, for type-ahead, when it could be
-the start of a word that matters: three letters or more, and not a stop word. Everything runs in one
-SQL query on core PostgreSQL.
+the start of a word that matters: three letters or more, and not a stop word. A word no article
+holds nor begins with is taken as a typing slip and replaced by the closest word the articles hold
+("accont" finds "account"; see close_lexemes). The ranking runs in one SQL query on core PostgreSQL.
 """
 
 import html
@@ -15,6 +16,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
 
 from knowledge.models import Article
 
@@ -35,6 +38,10 @@ COVERAGE_WEIGHT = 1.0
 TITLE_WEIGHT = 4.0
 DENSITY_WEIGHT = 0.5
 PHRASE_BONUS = 0.5
+# A slip is a letter dropped, added, replaced or swapped with its neighbour: one in a word of four to
+# seven letters, two in a longer one (shorter words are left alone: too many others lie one slip away).
+MIN_CORRECTED = 4
+LONG_WORD = 8
 
 
 @dataclass
@@ -44,17 +51,60 @@ class SearchHit:
     snippet: str
 
 
-def query_lexemes(text: str, last_word: str, config: str) -> tuple[list[str], bool]:
-    """The distinct stemmed, stop-word-free lexemes of `text`, in order, and whether `last_word` alone
-    yields any (not for a stop word)."""
+def query_lexemes(text: str, last_word: str, config: str) -> tuple[list[str], bool, list[str]]:
+    """The distinct stemmed, stop-word-free lexemes of `text` (at most MAX_TERMS), whether `last_word`
+    alone yields any (not for a stop word), and those of them that no published article holds or
+    begins with (typing slips, or words the articles never use)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT tsvector_to_array(to_tsvector(%s::regconfig, %s)), "
-            "length(to_tsvector(%s::regconfig, %s)) > 0",
-            [config, text, config, last_word],
+            """
+            SELECT t.lexemes, t.meaningful, ARRAY(
+                SELECT l FROM unnest(t.lexemes) AS l
+                WHERE length(l) >= %s AND NOT EXISTS (
+                    SELECT 1 FROM knowledge_searchterm s
+                    WHERE s.lexeme >= l AND s.lexeme < l || chr(1114111) AND starts_with(s.lexeme, l)
+                      AND s.documents > 0 AND s.lexeme <> ''
+                )
+            )
+            FROM (
+                SELECT (tsvector_to_array(to_tsvector(%s::regconfig, %s)))[:%s] AS lexemes,
+                       length(to_tsvector(%s::regconfig, %s)) > 0 AS meaningful
+            ) t
+            """,
+            [MIN_CORRECTED, config, text, MAX_TERMS, config, last_word],
         )
-        lexemes, meaningful = cursor.fetchone()
-    return (lexemes or [])[:MAX_TERMS], meaningful
+        lexemes, meaningful, unknown = cursor.fetchone()
+    return lexemes or [], meaningful, unknown or []
+
+
+def close_lexemes(unknown: list[str]) -> dict[str, str]:
+    """For each unknown lexeme, the lexeme of the published articles one slip away (two for a long
+    word) that begins with the same letter, the most used one where several are as close.
+
+    The candidates are read by first letter (an index range) and length, so a slip in the first
+    letter goes uncorrected: few are, and it keeps the read to a few thousand short rows at worst."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT u.term, s.lexeme, s.documents FROM unnest(%s::text[]) AS u(term)
+            JOIN knowledge_searchterm s
+              ON s.lexeme >= left(u.term, 1) AND s.lexeme < left(u.term, 1) || chr(1114111)
+             AND starts_with(s.lexeme, left(u.term, 1))
+             AND length(s.lexeme) BETWEEN length(u.term) - 2 AND length(u.term) + 2
+             AND s.documents > 0
+            """,
+            [unknown],
+        )
+        candidates: dict[str, dict[str, int]] = {}
+        for term, lexeme, documents in cursor.fetchall():
+            candidates.setdefault(term, {})[lexeme] = documents
+    corrected = {}
+    for term, documents in candidates.items():
+        slips = 1 if len(term) < LONG_WORD else 2
+        close = process.extract(term, list(documents), scorer=OSA.distance, score_cutoff=slips, limit=None)
+        if close:
+            corrected[term] = min(close, key=lambda match: (match[1], -documents[match[0]], match[0]))[0]
+    return corrected
 
 
 def search_articles(user, text: str, *, limit: int = 10, config: str | None = None) -> list[SearchHit]:
@@ -63,7 +113,9 @@ def search_articles(user, text: str, *, limit: int = 10, config: str | None = No
     if not text:
         return []
     last_word = WORD.findall(text)[-1].lower()
-    lexemes, meaningful = query_lexemes(text, last_word, config)
+    lexemes, meaningful, unknown = query_lexemes(text, last_word, config)
+    corrected = close_lexemes(unknown) if unknown else {}
+    lexemes = list(dict.fromkeys(corrected.get(lexeme, lexeme) for lexeme in lexemes))
     # The typed prefix (for type-ahead), unless it is too short or a stop word ("the", "and", "it's"):
     # either would match a large share of the articles and bury the question's real words.
     prefix = re.sub(r"[^\w]", "", last_word)
@@ -152,7 +204,7 @@ def search_articles(user, text: str, *, limit: int = 10, config: str | None = No
         return []
     ids = [row[0] for row in ranked]
     articles = Article.objects.in_bulk(ids)
-    snippets = _snippets(ids, text, config)
+    snippets = _snippets(ids, text, config, list(corrected.values()))
     return [SearchHit(articles[pk], score, snippets.get(pk, "")) for pk, score in ranked if pk in articles]
 
 
@@ -161,8 +213,9 @@ def search_articles(user, text: str, *, limit: int = 10, config: str | None = No
 MATCH_START, MATCH_END = "\ue000", "\ue001"
 
 
-def _snippets(ids: list[int], text: str, config: str) -> dict[int, str]:
-    """Highlighted excerpts (ts_headline) of the articles found, as plain text with the matches
+def _snippets(ids: list[int], text: str, config: str, corrected: list[str]) -> dict[int, str]:
+    """Highlighted excerpts (ts_headline) of the articles found (matching the question's words and the
+    corrections of its slips), as plain text with the matches
     between MATCH_START and MATCH_END; the template's `highlight` filter escapes them and turns the
     markers into <mark>.
 
@@ -175,7 +228,10 @@ def _snippets(ids: list[int], text: str, config: str) -> dict[int, str]:
             """
             SELECT id, ts_headline(%s::regconfig,
                    translate(coalesce(nullif(body_html, ''), body), %s, ''),
-                   replace(plainto_tsquery(%s::regconfig, %s)::text, '&', '|')::tsquery,
+                   concat_ws(' | ',
+                             nullif(replace(plainto_tsquery(%s::regconfig, %s)::text, '&', '|'), ''),
+                             (SELECT string_agg(quote_literal(c), ' | ') FROM unnest(%s::text[]) AS c)
+                   )::tsquery,
                    %s)
             FROM knowledge_article WHERE id = ANY(%s)
             """,
@@ -184,6 +240,7 @@ def _snippets(ids: list[int], text: str, config: str) -> dict[int, str]:
                 MATCH_START + MATCH_END,
                 config,
                 text,
+                corrected,
                 f"StartSel={MATCH_START}, StopSel={MATCH_END}, MaxWords=30, MinWords=12, MaxFragments=2, "
                 'FragmentDelimiter=" … "',
                 ids,
