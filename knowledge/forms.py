@@ -1,6 +1,6 @@
 """The article editor form."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django import forms
 
@@ -15,10 +15,18 @@ class LoadedAtForm(forms.Form):
     loaded_at = forms.CharField(widget=forms.HiddenInput, required=False)
 
     def clean_loaded_at(self) -> datetime | None:
-        try:
-            return datetime.fromisoformat(self.cleaned_data["loaded_at"])
-        except ValueError:
-            return None
+        return parse_loaded_at(self.cleaned_data["loaded_at"])
+
+
+def parse_loaded_at(value: str) -> datetime | None:
+    """A page's loaded_at as sent: None when the page sent none (the check is skipped); one that does
+    not parse matches no article, so the change is refused as stale rather than let through."""
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)
 
 
 class ArticleForm(LoadedAtForm):

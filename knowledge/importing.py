@@ -33,7 +33,7 @@ UNKNOWN_STATUS = "unknown status {status!r}"
 UNKNOWN_VISIBILITY = "unknown visibility {visibility!r}"
 NO_TRANSITION = "the status cannot change from {old} to {new} by import"
 DATABASE_REFUSED = "the database refused it: {error}"
-DUPLICATE_SLUG = "the slug {slug!r} is already used by {first} of this import"
+DUPLICATE_SLUG = "the slug {slug!r} names the same article as {first} of this import"
 
 FRONT_MATTER_KEYS = ("title", "category", "category_slug", "tags", "status", "visibility", "excerpt")
 # json.dumps leaves these literal, but YAML reads them as line breaks or refuses them unescaped.
@@ -243,15 +243,15 @@ def _category_by_slug(slug: str, name: str) -> Category:
     return category or services.category_create(name=name, slug=slug, actor=None)
 
 
-def _apply(incoming: _Incoming) -> str:
+def _existing(slug: str) -> Article | None:
+    """The article a record names: by its slug, or by a slug it had before a rename (an export older
+    than the rename updates the renamed article instead of bringing a copy back at the old address)."""
+    return Article.objects.filter(slug=slug).first() or Article.objects.filter(old_slugs__slug=slug).first()
+
+
+def _apply(incoming: _Incoming, existing: Article | None) -> str:
     """Create or update one article; returns which list of the report it belongs in."""
     fields = {**incoming.fields, "category": _category(incoming.category, incoming.category_slug)}
-    # By its slug, or by a slug it had before a rename (an export older than the rename updates the
-    # renamed article instead of bringing a copy back at the old address).
-    existing = (
-        Article.objects.filter(slug=incoming.slug).first()
-        or Article.objects.filter(old_slugs__slug=incoming.slug).first()
-    )
     if existing is None:
         services.article_create(slug=incoming.slug, status=incoming.status, actor=None, **fields)
         return "created"
@@ -271,7 +271,7 @@ def _apply(incoming: _Incoming) -> str:
 def import_articles(path: Path, *, default_status: str = Article.Status.PUBLISHED) -> ImportReport:
     """Create or update articles by slug. A bad record is reported and skipped; the rest go on."""
     report = ImportReport()
-    first_source: dict[str, str] = {}  # slug -> the record that used it first
+    first_source: dict[str, str] = {}  # slug (the article's current one) -> the record that used it first
     for source, record in _records(path):
         if isinstance(record, Exception):
             report.skipped.append((source, str(record)))
@@ -281,18 +281,20 @@ def import_articles(path: Path, *, default_status: str = Article.Status.PUBLISHE
         except ValueError as error:
             report.skipped.append((source, str(error)))
             continue
-        # Two records for one slug would silently make the second overwrite the first.
-        if incoming.slug in first_source:
-            report.skipped.append(
-                (source, DUPLICATE_SLUG.format(slug=incoming.slug, first=first_source[incoming.slug]))
-            )
+        # Two records for one article (by one slug, or by its slug and one it had before a rename)
+        # would silently make the second overwrite the first.
+        existing = _existing(incoming.slug)
+        key = existing.slug if existing is not None else incoming.slug
+        if key in first_source:
+            duplicate = DUPLICATE_SLUG.format(slug=incoming.slug, first=first_source[key])
+            report.skipped.append((source, duplicate))
             continue
-        first_source[incoming.slug] = source
+        first_source[key] = source
         try:
             # A savepoint per record: whatever the database refuses is undone for this record alone,
             # and the transaction stays usable for the next one.
             with transaction.atomic():
-                outcome = _apply(incoming)
+                outcome = _apply(incoming, existing)
         except (ValidationError, PermissionDenied) as error:
             report.skipped.append((source, "; ".join(getattr(error, "messages", [str(error)]))))
         except DatabaseError as error:

@@ -2,6 +2,7 @@
 article links in ticket replies."""
 
 import hashlib
+import html
 import re
 from datetime import datetime
 
@@ -10,6 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
+from django.utils.html import strip_tags
 
 import audit
 from accounts import rbac
@@ -42,8 +44,20 @@ PUBLISHER = "knowledge.publish_article"
 VERIFIER = "knowledge.verify_article"
 
 
-def _excerpt(body: str) -> str:
-    text = " ".join(body.replace("#", " ").replace("*", " ").split())
+def _excerpt(body_html: str) -> str:
+    """The start of the article as its page reads (from the rendered body: no link addresses, code
+    marks or "#" of headings, and "C#" left alone), for lists and search."""
+    return _shortened(html.unescape(strip_tags(body_html)))
+
+
+def _markdown_excerpt(body: str) -> str:
+    """How excerpts were taken before they came from the rendered body: an article's excerpt that reads
+    so was taken automatically, and follows its body too."""
+    return _shortened(body.replace("#", " ").replace("*", " "))
+
+
+def _shortened(text: str) -> str:
+    text = " ".join(text.split())
     return text[:297] + "…" if len(text) > 300 else text
 
 
@@ -78,7 +92,8 @@ def article_create(
     if status == Article.Status.PUBLISHED and actor is not None and not rbac.has_permission(actor, PUBLISHER):
         raise PermissionDenied(NOT_EDITOR)
     article = Article(
-        title=title.strip(), body=body, body_html=render_markdown(body), excerpt=excerpt or _excerpt(body),
+        title=title.strip(), body=body, body_html=(body_html := render_markdown(body)),
+        excerpt=excerpt or _excerpt(body_html),
         category=category, tags=clean_tags(tags), visibility=visibility, author=actor, created_by=actor,
         updated_by=actor, slug=slug or unique_slug(title), status=status,
         search_config=settings.KB_SEARCH_CONFIG,
@@ -156,7 +171,8 @@ def article_update(article: Article, *, actor, loaded_at: datetime | None = None
         raise ValidationError(f"Unknown fields: {', '.join(sorted(unknown))}")
     before = {name: getattr(article, name) for name in changes}
     stored = _editable_values(article)
-    old_excerpt, automatic_excerpt = article.excerpt, article.excerpt == _excerpt(article.body)
+    old_excerpt = article.excerpt
+    automatic_excerpt = old_excerpt in (_excerpt(article.body_html), _markdown_excerpt(article.body))
     new_slug = changes.pop("slug", None)
     if "tags" in changes:
         changes["tags"] = clean_tags(changes["tags"])
@@ -170,7 +186,7 @@ def article_update(article: Article, *, actor, loaded_at: datetime | None = None
     rewritten = "excerpt" in changes and article.excerpt != old_excerpt
     follows_body = "body" in changes and not rewritten and automatic_excerpt
     if not article.excerpt or follows_body:
-        article.excerpt = _excerpt(article.body)
+        article.excerpt = _excerpt(article.body_html)
     if new_slug and new_slug != article.slug:
         if Article.objects.filter(slug=new_slug).exclude(pk=article.pk).exists():
             raise ValidationError({"slug": SLUG_TAKEN.format(slug=new_slug)})
@@ -411,14 +427,13 @@ def article_vote(
     )
 
 
-ARTICLE_LINK = re.compile(r"/kb/articles/([\w-]+)/")
-# Looser than ARTICLE_LINK: a link without its trailing slash still reaches the article (APPEND_SLASH).
+# With or without its trailing slash: both reach the article (APPEND_SLASH).
 ARTICLE_ADDRESS = re.compile(r"/kb/articles/([\w-]+)")
 
 
-def _linked_articles(body: str, address: re.Pattern):
+def _linked_articles(body: str):
     """The articles `body` links to, by their current address or an old one (which redirects)."""
-    slugs = set(address.findall(body))
+    slugs = set(ARTICLE_ADDRESS.findall(body))
     if not slugs:
         return Article.objects.none()
     return Article.objects.filter(Q(slug__in=slugs) | Q(old_slugs__slug__in=slugs))
@@ -427,13 +442,13 @@ def _linked_articles(body: str, address: re.Pattern):
 def articles_count_uses(body: str) -> int:
     """Count one use for each published article a staff reply links to (called inside ticket_reply): a
     link to a draft or an archived article helps no one, so it is no use of it."""
-    linked = _linked_articles(body, ARTICLE_LINK).values("pk")
+    linked = _linked_articles(body).values("pk")
     return Article.objects.published().filter(pk__in=linked).update(use_count=F("use_count") + 1)
 
 
 def internal_article_links(body: str) -> list[str]:
     """Titles of the internal articles `body` links to, by their current or an old address."""
-    linked = _linked_articles(body, ARTICLE_ADDRESS).filter(visibility=Article.Visibility.INTERNAL)
+    linked = _linked_articles(body).filter(visibility=Article.Visibility.INTERNAL)
     return sorted(set(linked.values_list("title", flat=True)))
 
 
@@ -441,7 +456,7 @@ def _unpublished_article_links(body: str) -> list[str]:
     """The public articles `body` links to that are not published, each as “title” (status). Internal
     ones are left to internal_article_links, so that no article is named twice."""
     linked = (
-        _linked_articles(body, ARTICLE_ADDRESS)
+        _linked_articles(body)
         .filter(visibility=Article.Visibility.PUBLIC)
         .exclude(status=Article.Status.PUBLISHED)
     )

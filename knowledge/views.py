@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 from django.core.cache import cache
 from django.core.paginator import Paginator
-from django.db.models import Count, F
+from django.db.models import Count, F, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -153,6 +153,12 @@ def renamed_article_url(request: HttpRequest, view_name: str, slug: str) -> str 
     return reverse(view_name, kwargs={"slug": renamed.slug}) + (f"?{query}" if query else "")
 
 
+def _listed_at(request: HttpRequest, slug: str):
+    """The article the user may read at `slug`, or at a slug it had before a rename: a page opened
+    before the rename still votes and counts its view."""
+    return Article.objects.publicly_listed_to(request.user).filter(Q(slug=slug) | Q(old_slugs__slug=slug))
+
+
 def _vote_of(request: HttpRequest, article: Article) -> bool | None:
     if request.user.is_authenticated:
         votes = ArticleFeedback.objects.filter(article=article, user=request.user)
@@ -189,7 +195,9 @@ def article_detail(request: HttpRequest, slug: str) -> HttpResponse:
 @require_POST
 @rate_limit("vote")  # vote stuffing: each anonymous vote without a session cookie starts a new session
 def article_vote(request: HttpRequest, slug: str) -> HttpResponse:
-    article = get_object_or_404(Article.objects.publicly_listed_to(request.user), slug=slug)
+    article = _listed_at(request, slug).first()
+    if article is None:
+        raise Http404("No such article.")
     choice = request.POST.get("helpful")
     if choice not in ("yes", "no"):  # anything else is not a vote, least of all a "not helpful" one
         return render(request, "400.html", status=400)
@@ -232,7 +240,7 @@ def article_viewed(request: HttpRequest, slug: str) -> HttpResponse:
     # (a reader behind a busy office address sees no error for a counter).
     if rate_limited(request, "article_view") is not None:
         return HttpResponse(status=204)
-    listed = Article.objects.publicly_listed_to(request.user).filter(slug=slug)
+    listed = _listed_at(request, slug)
     if article_id is None:  # a page from before the id was sent: find it by its slug
         article_id = listed.values_list("pk", flat=True).first()
         if article_id is None or article_id in viewed:

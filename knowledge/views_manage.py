@@ -1,7 +1,7 @@
 """Article authoring for agents (/kb/manage/…): list and review queue, editor with preview, workflow
 actions, and the article picker the ticket workspace uses to link an answer into a reply."""
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -16,12 +16,13 @@ from helpdesk.display import shown_time
 from helpdesk.forms import query_text
 from helpdesk.markdown import render_markdown
 from knowledge import services
-from knowledge.forms import ArticleForm
+from knowledge.forms import ArticleForm, parse_loaded_at
 from knowledge.models import Article
 from knowledge.search import search_articles
 from knowledge.views import renamed_article_url
 
 MANAGE_PAGE_SIZE = 50
+REVISIONS_PER_PAGE = 20
 NOTHING_CHANGED = "Nothing changed: the article is as it was, so nothing was saved."
 
 ACTIONS = {  # name: (service, what the message says was done)
@@ -112,7 +113,13 @@ def article_edit(request: HttpRequest, slug: str | None = None) -> HttpResponse:
     if read_only:
         form.make_read_only()
     status = 422 if form.is_bound else 200
-    revisions = article.revisions.select_related("created_by")[:20] if article is not None else []
+    revisions = (
+        Paginator(article.revisions.select_related("created_by"), REVISIONS_PER_PAGE).get_page(
+            request.GET.get("versions")
+        )
+        if article is not None
+        else []
+    )
     context = {
         "form": form, "article": article, "revisions": revisions, "actions": actions,
         "read_only": read_only, "preview_html": preview_html,
@@ -180,15 +187,8 @@ def _return_to_draft(request: HttpRequest, article: Article) -> None:
 
 
 def _posted_loaded_at(request: HttpRequest) -> datetime | None:
-    """The article's updated_at on the page whose button was pressed; None when the form sent none.
-    One that does not parse matches no article, so the action is refused as stale."""
-    value = request.POST.get("loaded_at", "")
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        return datetime.min.replace(tzinfo=UTC)
+    """The article's updated_at on the page whose button was pressed (see parse_loaded_at)."""
+    return parse_loaded_at(request.POST.get("loaded_at", ""))
 
 
 @agent_required

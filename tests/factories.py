@@ -179,3 +179,16 @@ def make_article(title: str = "How to reset your password", body: str = "Open th
 
     fields.setdefault("status", "published")
     return knowledge_services.article_create(title=title, body=body, actor=None, **fields)
+
+
+def article_form_data(article, **changes) -> dict:
+    """What the article editor posts for `article` as it stands, with `changes`."""
+    data = {
+        "title": article.title,
+        "body": article.body,
+        "excerpt": article.excerpt,
+        "tags": article.tags,
+        "visibility": article.visibility,
+        "category": article.category_id or "",
+    }
+    return {**data, **changes}

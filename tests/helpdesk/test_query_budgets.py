@@ -211,7 +211,7 @@ GET_BUDGETS = [
     ("visitor", "knowledge:article", "article", {}, 3),
     ("agent", "knowledge:article", "article", {}, 6),
     ("agent", "knowledge:manage_new", None, {}, 4),
-    ("supervisor", "knowledge:manage_edit", "article", {}, 6),
+    ("supervisor", "knowledge:manage_edit", "article", {}, 7),  # the published versions are paged
     ("agent", "knowledge:manage_picker", None, {"q": "widget"}, 7),
     ("manager", "tickets:portal_submit", None, {}, 4),
     ("manager", "tickets:portal_submit_form", "form", {}, 5),

@@ -10,28 +10,18 @@ from django.urls import reverse
 
 from knowledge import services, views_manage
 from knowledge.models import Article, ArticleFeedback
-from tests.factories import TeamFactory, make_agent, make_article, make_supervisor
+from tests.factories import TeamFactory, article_form_data, make_agent, make_article, make_supervisor
 
 pytestmark = pytest.mark.django_db
-
-
-def _form(article: Article, **changes) -> dict:
-    data = {
-        "title": article.title,
-        "body": article.body,
-        "excerpt": article.excerpt,
-        "tags": article.tags,
-        "visibility": article.visibility,
-        "category": article.category_id or "",
-    }
-    return {**data, **changes}
 
 
 def test_clearing_the_excerpt_in_the_editor_takes_the_start_of_the_body(client):
     editor = make_supervisor(TeamFactory())
     article = make_article(title="Excerpts", body="The first words of the article.")
     client.force_login(editor)
-    response = client.post(reverse("knowledge:manage_edit", args=[article.slug]), _form(article, excerpt=""))
+    response = client.post(
+        reverse("knowledge:manage_edit", args=[article.slug]), article_form_data(article, excerpt="")
+    )
     assert response.status_code == 302
     assert Article.objects.get(pk=article.pk).excerpt == "The first words of the article."
 
@@ -43,7 +33,7 @@ def test_editing_the_body_refreshes_an_automatic_excerpt_but_keeps_a_written_one
     client.force_login(editor)
     for article in (automatic, written):
         url = reverse("knowledge:manage_edit", args=[article.slug])
-        assert client.post(url, _form(article, body="New text.")).status_code == 302
+        assert client.post(url, article_form_data(article, body="New text.")).status_code == 302
     assert Article.objects.get(pk=automatic.pk).excerpt == "New text."
     assert Article.objects.get(pk=written.pk).excerpt == "A summary I wrote."
 
@@ -57,13 +47,13 @@ def test_saving_from_a_stale_editor_page_is_refused_and_keeps_the_text(client):
     assert 'name="loaded_at"' in page
     loaded_at = Article.objects.get(pk=article.pk).updated_at.isoformat()
     services.article_update(article, body="Someone else's change.", actor=other)
-    response = client.post(url, _form(article, body="My change.", loaded_at=loaded_at))
+    response = client.post(url, article_form_data(article, body="My change.", loaded_at=loaded_at))
     assert response.status_code == 422
     assert services.STALE_ARTICLE in response.content.decode()
     assert "My change." in response.content.decode()
     assert Article.objects.get(pk=article.pk).body == "Someone else's change."
     fresh = Article.objects.get(pk=article.pk).updated_at.isoformat()
-    assert client.post(url, _form(article, body="My change.", loaded_at=fresh)).status_code == 302
+    assert client.post(url, article_form_data(article, body="My change.", loaded_at=fresh)).status_code == 302
     assert Article.objects.get(pk=article.pk).body == "My change."
 
 
@@ -118,10 +108,10 @@ def test_restoring_a_revision_keeps_a_written_excerpt_and_refreshes_an_automatic
     automatic = make_article(title="Automatic", body="First text.")
     client.force_login(editor)
     edit = reverse("knowledge:manage_edit", args=[written.slug])
-    assert client.post(edit, _form(written, excerpt="Hand-written summary")).status_code == 302
+    assert client.post(edit, article_form_data(written, excerpt="Hand-written summary")).status_code == 302
     for article in (Article.objects.get(pk=written.pk), automatic):
         url = reverse("knowledge:manage_edit", args=[article.slug])
-        assert client.post(url, _form(article, body="Second text.")).status_code == 302
+        assert client.post(url, article_form_data(article, body="Second text.")).status_code == 302
         first = article.revisions.order_by("created_at", "pk").first()
         client.post(reverse("knowledge:manage_restore", args=[article.slug, first.pk]))
     # Revisions keep no excerpt: the one the editor wrote stays; one taken from the body follows it.
@@ -143,7 +133,7 @@ def test_agents_see_a_published_article_read_only_and_the_server_still_refuses_a
     assert "Restore this version" not in page
     assert re.search(r'<textarea name="body"[^>]* readonly', page)
     assert re.search(r'<select name="visibility"[^>]* disabled', page)
-    response = client.post(url, _form(article, body="Agent's change."))
+    response = client.post(url, article_form_data(article, body="Agent's change."))
     assert response.status_code == 422 and "Agent&#x27;s change." in response.content.decode()
     assert services.NOT_YOUR_DRAFT in response.content.decode()
     assert Article.objects.get(pk=article.pk).body == "Second."
@@ -162,7 +152,7 @@ def test_preview_without_javascript_shows_the_text_as_typed_and_saves_nothing(cl
     assert re.search(r'<button type="submit" name="preview" value="1"[^>]*hx-post=', page)
     loaded_at = Article.objects.get(pk=article.pk).updated_at.isoformat()
     services.article_update(article, tags="meanwhile", actor=editor)  # someone else saves meanwhile
-    data = _form(article, title="", body="New **bold** text.", loaded_at=loaded_at, preview="1")
+    data = article_form_data(article, title="", body="New **bold** text.", loaded_at=loaded_at, preview="1")
     response = client.post(url, data)
     page = response.content.decode()
     assert response.status_code == 200
@@ -205,12 +195,12 @@ def test_the_editor_says_nothing_changed_when_nothing_did(client):
     client.force_login(editor)
     url = reverse("knowledge:manage_edit", args=[article.slug])
     loaded_at = Article.objects.get(pk=article.pk).updated_at.isoformat()
-    response = client.post(url, _form(article, loaded_at=loaded_at))
+    response = client.post(url, article_form_data(article, loaded_at=loaded_at))
     assert response.status_code == 302
     assert [str(m) for m in get_messages(response.wsgi_request)] == [views_manage.NOTHING_CHANGED]
     assert _written(article) == before
     assert views_manage.NOTHING_CHANGED in client.get(url).content.decode()  # shown once, then gone
-    response = client.post(url, _form(article, body="Other text.", loaded_at=loaded_at))
+    response = client.post(url, article_form_data(article, body="Other text.", loaded_at=loaded_at))
     assert [str(m) for m in get_messages(response.wsgi_request)] == ["Saved “Unchanged”."]
 
 
@@ -228,7 +218,7 @@ def test_the_browsers_line_breaks_alone_are_no_change(client):
     article = make_article(title="Imported", body="Line one\nLine two\n")  # as an import stores it
     client.force_login(make_supervisor(TeamFactory()))
     url = reverse("knowledge:manage_edit", args=[article.slug])
-    response = client.post(url, _form(article, body="Line one\r\nLine two\r\n"))
+    response = client.post(url, article_form_data(article, body="Line one\r\nLine two\r\n"))
     assert [str(m) for m in get_messages(response.wsgi_request)] == [views_manage.NOTHING_CHANGED]
     assert Article.objects.get(pk=article.pk).body == "Line one\nLine two\n"
     assert article.revisions.count() == 1
