@@ -2,6 +2,7 @@
 before/after values of timelines and the audit trail."""
 
 import datetime
+from decimal import Decimal
 from typing import Any
 
 from django.utils import timezone
@@ -38,12 +39,19 @@ def shown_duration(seconds: int) -> str:
     return "a minute" if minutes == 1 else f"{minutes} minutes"
 
 
+def plain_number(value: int | float) -> str:
+    """A number as typed, never in scientific notation: 0.00001, not 1e-05; 1e+16 as 10000000000000000."""
+    return format(Decimal(repr(value)), "f")
+
+
 def shown_value(value: Any) -> str:
     """A JSON value as a person reads it: '—' for nothing, yes/no, lists joined, dicts as 'key: value'."""
     if value is None or value == "" or value == [] or value == {}:
         return "—"
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if isinstance(value, float):
+        return plain_number(value)
     if isinstance(value, list):
         return ", ".join(shown_value(item) for item in value)
     if isinstance(value, dict):

@@ -210,7 +210,12 @@ FIXTURE_DIRS = [BASE_DIR / "fixtures"]
 # Tickets
 ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
-FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# The forms allow 10 files (tickets.attachments.MAX_FILES) and say so, keeping what was typed; past
+# Django's own count (100 by default) the request would fail whole, text and all, with a bare 400. So
+# the count is generous, and every file goes to a temporary file rather than memory, so that a thousand
+# of them cannot fill the process's memory.
+DATA_UPLOAD_MAX_NUMBER_FILES = 1000
+FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.TemporaryFileUploadHandler"]
 TICKET_AUTO_CLOSE_DAYS = env.int("TICKET_AUTO_CLOSE_DAYS", default=7)
 
 # Knowledge base: the PostgreSQL text-search configuration (language) for stemming and stop words.

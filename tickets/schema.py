@@ -285,10 +285,11 @@ def shown_value(definition: dict, value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "Yes" if value else "No"
-    if definition.get("type") == "number" and type(value) in (int, float):
-        return shown_number(definition, value)
+    # Whatever the field is now: a number kept from when it was a number reads as it was typed.
+    if type(value) in (int, float):
+        return shown_number(definition if definition.get("type") == "number" else {}, value)
     if isinstance(value, list):
-        return ", ".join(map(str, value))
+        return ", ".join(shown_value({}, item) for item in value)
     return str(value)
 
 

@@ -242,11 +242,11 @@ def test_anonymous_visitor_sees_only_public_forms(client):
     TicketFormFactory(slug="public", title="Public form")
     page = client.get(SUBMIT).content.decode()
     assert "Public form" in page and "Acme only" not in page
-    assert client.get(reverse("tickets:portal_submit_form", args=["acme-only"])).status_code == 404
-    assert (
-        client.post(reverse("tickets:portal_submit_form", args=["acme-only"]), submission()).status_code
-        == 404
-    )
+    opened = client.get(reverse("tickets:portal_submit_form", args=["acme-only"]))
+    assert opened.status_code == 302 and opened["Location"].startswith(reverse("accounts:login"))
+    sent = client.post(reverse("tickets:portal_submit_form", args=["acme-only"]), submission())
+    assert sent.status_code == 422 and "Acme only" not in sent.content.decode()
+    assert not Ticket.objects.exists()
 
 
 @pytest.mark.parametrize(("name", "kept"), [("r" * 216 + ".txt", "r" * 196 + ".txt"), ("a.txt", "a.txt")])

@@ -1,6 +1,7 @@
 """Customer portal (/portal/…): submit tickets through web forms, follow and answer them, get files."""
 
 import uuid
+from urllib.parse import quote
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -29,6 +30,16 @@ from tickets.models import NUMBER_PREFIX, Attachment, Ticket, TicketForm, Ticket
 from tickets.workflow import Status
 
 PAGE_SIZE = 20
+DRAFT_SESSION_KEY = "submission_draft"
+FORM_GONE = (
+    "This request form is no longer available. What you wrote is kept below as a general request: check "
+    "it and send it again."
+)
+SESSION_ENDED = (
+    "You are no longer signed in, so the request was not sent. Sign in and this form comes back with "
+    "what you wrote."
+)
+DRAFT_RESTORED = "Here is the request you wrote before signing in: check it and send it."
 SUBMITTED_TOO_OFTEN = (
     "You have sent many requests in a short time. Please wait {wait}, then send this one again: "
     "what you wrote is kept below."
@@ -38,16 +49,28 @@ SUBMITTED_TOO_OFTEN = (
 @require_http_methods(["GET", "HEAD", "POST"])
 def ticket_submit(request: HttpRequest, slug: str | None = None) -> HttpResponse:
     anonymous = not request.user.is_authenticated
-    # A form sent after anonymous submission was switched off comes back at 422 with what was typed (the
-    # service refuses it); only a visitor arriving is sent to sign in.
-    if anonymous and request.method != "POST" and not site_configuration(request).anonymous_submission:
-        return redirect(f"{reverse('accounts:login')}?next={request.path}")
-    ticket_form = get_object_or_404(TicketForm.objects.active_for(request.user), slug=slug) if slug else None
+    anonymous_open = site_configuration(request).anonymous_submission
+    sign_in = f"{reverse('accounts:login')}?next={quote(request.path)}"
+    ticket_form = TicketForm.objects.active_for(request.user).filter(slug=slug).first() if slug else None
+    # Only a visitor arriving is sent to sign in (to every form address alike, so none is revealed);
+    # a form that is sent and cannot be taken comes back at 422 with what was typed, never lost.
+    if request.method != "POST":
+        if anonymous and (not anonymous_open or (slug and ticket_form is None)):
+            return redirect(sign_in)
+        if slug and ticket_form is None:
+            raise Http404("No such form.")
+    form_gone = bool(slug) and ticket_form is None  # switched off or given to another organisation since
+    # A visitor's form without name and address was a customer's whose session ended while they typed
+    # (one with them was sent after anonymous submission was switched off: the service says so).
+    session_ended = (
+        anonymous and request.method == "POST" and not anonymous_open and "email" not in request.POST
+    )
     form = TicketSubmitForm(
         request.POST if request.method == "POST" else None,
         request.FILES or None,
         ticket_form=ticket_form,
-        anonymous=anonymous,
+        anonymous=anonymous and not session_ended,
+        initial=_draft_kept_over_sign_in(request),
     )
     # Signed-in customers are counted per account only: a whole office behind one address submits.
     wait = (
@@ -58,6 +81,13 @@ def ticket_submit(request: HttpRequest, slug: str | None = None) -> HttpResponse
     if wait is not None:
         form.is_valid()
         form.add_error(None, SUBMITTED_TOO_OFTEN.format(wait=wait_phrase(wait)))
+    elif form_gone or session_ended:
+        if form_gone:
+            _details_into_description(form)
+        form.is_valid()
+        form.add_error(None, FORM_GONE if form_gone else SESSION_ENDED)
+        if session_ended:
+            _keep_draft_over_sign_in(request, form)
     elif request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         fields = {
@@ -88,11 +118,51 @@ def ticket_submit(request: HttpRequest, slug: str | None = None) -> HttpResponse
         if request.FILES:
             form.add_error("attachments", FILES_AGAIN)
         _fresh_submission_key(form)
-    context = {"form": form, "ticket_form": ticket_form, "forms": TicketForm.objects.active_for(request.user)}
+    context = {
+        "form": form, "ticket_form": ticket_form, "forms": TicketForm.objects.active_for(request.user),
+        "form_gone": form_gone, "sign_in": sign_in if session_ended else None,
+    }  # fmt: skip
     response = render(request, "tickets/portal/ticket_form.html", context, status=status)
     if wait is not None:
         response["Retry-After"] = str(wait)
     return response
+
+
+def _details_into_description(form: TicketSubmitForm) -> None:
+    """A form that is gone takes its details along: each answer sent becomes a line of the description
+    ("order_number: A-1"), named as the page sent it, so nothing of the form itself is shown."""
+    details = [
+        f"{name.removeprefix(CUSTOM_PREFIX)}: {', '.join(value for value in values if value)}"
+        for name, values in form.data.lists()
+        if name.startswith(CUSTOM_PREFIX) and any(values)
+    ]
+    if details:
+        form.data = form.data.copy()
+        form.data["description"] = "\n\n".join(
+            [form.data.get("description", "").rstrip(), "\n".join(details)]
+        ).strip()
+
+
+def _keep_draft_over_sign_in(request: HttpRequest, form: TicketSubmitForm) -> None:
+    """What a visitor whose session ended had typed, kept in their session (which signing in keeps) so
+    that the same form, opened again once signed in, comes back filled in. Files cannot be kept."""
+    typed = {name: request.POST.getlist(name) for name in form.fields if name in request.POST}
+    typed.pop("submission_key", None)
+    request.session[DRAFT_SESSION_KEY] = {"path": request.path, "typed": typed}
+
+
+def _draft_kept_over_sign_in(request: HttpRequest) -> dict:
+    """The kept draft as the form's initial values, once, on the form it was typed in."""
+    draft = request.session.get(DRAFT_SESSION_KEY)
+    if request.method == "POST" or not draft or not request.user.is_authenticated:
+        return {}
+    if draft.get("path") != request.path:
+        return {}
+    del request.session[DRAFT_SESSION_KEY]
+    messages.info(request, DRAFT_RESTORED)
+    return {
+        name: values if len(values) > 1 else values[0] for name, values in draft["typed"].items() if values
+    }
 
 
 def _after_submission(
