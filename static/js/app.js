@@ -52,21 +52,30 @@ document.body.addEventListener("htmx:afterRequest", (event) => {
 // that was swapped: on the first field with an error, else on the part itself. Swaps that did not hold
 // the focus (the queue's 30-second refresh of an idle page) leave it alone.
 let swappedId = "";
+let hadFocus = false;
 document.body.addEventListener("htmx:beforeSwap", (event) => {
   const target = event.detail.target;
   swappedId = target && target.contains(document.activeElement) ? target.id : "";
+  hadFocus = Boolean(document.activeElement) && document.activeElement !== document.body;
 });
 document.body.addEventListener("htmx:afterSettle", (event) => {
-  if (!swappedId) return;
-  const part = document.getElementById(swappedId);
-  swappedId = "";
-  if (!part) return;
   const focused = document.activeElement;
   const lost = !focused || focused === document.body;
-  const invalid = part.querySelector("[aria-invalid=true], .field-invalid input, .field-invalid textarea, .field-invalid select");
   // htmx puts the focus back on an element that kept its id (the Send button); after a refusal (422)
   // the field to correct is the place for it all the same.
   const refused = event.detail.xhr && event.detail.xhr.status === 422;
+  if (!swappedId) {
+    // The focus was in a part swapped out of band (the audit trail's filter form, refused): go to
+    // the field to correct rather than the top of the page.
+    if (hadFocus && lost && refused) document.querySelector("[aria-invalid=true]")?.focus();
+    hadFocus = false;
+    return;
+  }
+  const part = document.getElementById(swappedId);
+  swappedId = "";
+  hadFocus = false;
+  if (!part) return;
+  const invalid = part.querySelector("[aria-invalid=true], .field-invalid input, .field-invalid textarea, .field-invalid select");
   if (invalid && (lost || (refused && part.contains(focused)))) {
     invalid.focus();
     return;

@@ -43,19 +43,25 @@
     }
   });
 
-  // Single-key shortcuts can be turned off in the help dialog (WCAG 2.1.4), per browser.
-  const SHORTCUTS_KEY = "helpdesk.desk-shortcuts";
-  const shortcutsOn = () => window.localStorage.getItem(SHORTCUTS_KEY) !== "off";
-  const setting = document.querySelector("[data-shortcuts-setting]");
-  const toggle = document.getElementById("shortcuts-on");
-  if (setting && toggle) {
-    setting.hidden = false;
-    toggle.checked = shortcutsOn();
-    toggle.addEventListener("change", () => {
-      if (toggle.checked) window.localStorage.removeItem(SHORTCUTS_KEY);
-      else window.localStorage.setItem(SHORTCUTS_KEY, "off");
-    });
+  // A setting kept in this browser, on unless switched off with its checkbox (shown here: the
+  // checkbox is hidden on pages without this file, whose behaviour it would not control).
+  function browserSetting(key, settingSelector, toggleId) {
+    const isOn = () => window.localStorage.getItem(key) !== "off";
+    const setting = document.querySelector(settingSelector);
+    const toggle = document.getElementById(toggleId);
+    if (setting && toggle) {
+      setting.hidden = false;
+      toggle.checked = isOn();
+      toggle.addEventListener("change", () => {
+        if (toggle.checked) window.localStorage.removeItem(key);
+        else window.localStorage.setItem(key, "off");
+      });
+    }
+    return isOn;
   }
+
+  // Single-key shortcuts can be turned off in the help dialog (WCAG 2.1.4).
+  const shortcutsOn = browserSetting("helpdesk.desk-shortcuts", "[data-shortcuts-setting]", "shortcuts-on");
 
   document.addEventListener("keydown", (event) => {
     if (event.ctrlKey || event.metaKey || event.altKey) return;
@@ -126,14 +132,29 @@
   selectAllState();
   document.body.addEventListener("htmx:afterSwap", selectAllState);
 
-  // The 30-second refresh waits while the agent is working in the table: a swap would untick the
-  // tickets chosen for a bulk action and take the focus away. It runs on the next tick after that.
+  // The 30-second refresh can be switched off (WCAG 2.2.2).
+  const refreshOn = browserSetting("helpdesk.queue-refresh", "[data-refresh-setting]", "queue-refresh-on");
+
+  // The refresh also waits while the agent is working in the table: a swap would untick the tickets
+  // chosen for a bulk action and take the focus away. It runs on the next tick after that.
   document.body.addEventListener("htmx:beforeRequest", (event) => {
     const table = event.detail.elt;
     if (table.id !== "queue-table") return;
-    if (table.querySelector("input[name=tickets]:checked") || table.contains(document.activeElement)) {
+    if (!refreshOn() || table.querySelector("input[name=tickets]:checked") || table.contains(document.activeElement)) {
       event.preventDefault();
     }
+  });
+
+  // A refresh that brings back what is on screen (the view answered 304, the browser hands htmx its
+  // cached copy) swaps nothing: a screen reader reading the table keeps its place.
+  let shownVersion = null;
+  document.body.addEventListener("htmx:beforeSwap", (event) => {
+    if (event.detail.target.id !== "queue-table") return;
+    const version = event.detail.xhr.getResponseHeader("ETag");
+    if (event.detail.requestConfig?.elt?.id === "queue-table" && version && version === shownVersion) {
+      event.detail.shouldSwap = false;
+    }
+    shownVersion = version;
   });
 
   // After htmx swaps the table, keep the selection on the same position, and the focus where it was:

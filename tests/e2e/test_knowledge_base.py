@@ -21,7 +21,8 @@ def test_visitor_searches_opens_and_votes(page, live_server):
     first.click()
     page.get_by_role("heading", name="Reset your password when the e-mail never arrives").wait_for()
     page.get_by_role("button", name="Yes").click()
-    page.get_by_text("Thanks for your feedback").wait_for()
+    page.get_by_role("region", name="Feedback").get_by_text("Thanks for your feedback").wait_for()
+    assert page.get_by_role("status").filter(has_text="Thanks for your feedback").count() == 1
     article = Article.objects.get(slug="reset-your-password-when-the-e-mail-never-arrives")
     assert article.helpful_count == 1
 
