@@ -274,8 +274,8 @@ def people() -> dict:
 TICKETS = """
 INSERT INTO tickets_ticket (
     number, subject, description, requester_id, organization_id, team_id, assignee_id, priority, status,
-    channel, custom_fields, escalation_level, is_deleted, created_at, updated_at, first_response_at,
-    resolved_at, closed_at, version)
+    channel, custom_fields, escalation_level, is_deleted, created_at, updated_at, public_updated_at,
+    first_response_at, resolved_at, closed_at, version)
 SELECT n, p.subject, p.body, %(customer0)s + c.k, %(organization0)s + (c.k + 1) %% {organizations},
        %(team0)s + n %% {teams},
        CASE WHEN s.status IN ('new', 'open') AND r3 < 0.3 THEN NULL
@@ -284,7 +284,7 @@ SELECT n, p.subject, p.body, %(customer0)s + c.k, %(organization0)s + (c.k + 1) 
             ELSE 'urgent' END,
        s.status,
        CASE WHEN r5 < 0.6 THEN 'web' WHEN r5 < 0.9 THEN 'email' WHEN r5 < 0.95 THEN 'api' ELSE 'phone' END,
-       '{{}}', CASE WHEN r4 > 0.99 THEN 1 ELSE 0 END, false, d.created, d.updated,
+       '{{}}', CASE WHEN r4 > 0.99 THEN 1 ELSE 0 END, false, d.created, d.updated, d.updated,
        CASE WHEN s.status <> 'new' THEN d.created + interval '2 hours' END,
        CASE WHEN s.status IN ('resolved', 'closed') THEN d.updated END,
        CASE WHEN s.status = 'closed' THEN d.updated END, 1

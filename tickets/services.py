@@ -126,11 +126,20 @@ def _require_not_merged(ticket: Ticket) -> None:
         raise TicketNotAllowed(MERGED_READ_ONLY.format(ticket=ticket.reference, into=into.reference))
 
 
-def _save(ticket: Ticket, actor: User | None, fields: Sequence[str]) -> None:
+# What the requester's portal shows of a ticket besides its public thread (see Ticket.public_updated_at).
+SEEN_BY_REQUESTER = frozenset({"status", "subject", "custom_fields", "merged_into"})
+
+
+def _save(ticket: Ticket, actor: User | None, fields: Sequence[str], *, thread_changed: bool = False) -> None:
+    """Write `fields` with the next version; the requester's "updated" moves only for a change they can
+    see: a public message (`thread_changed`) or a field of SEEN_BY_REQUESTER."""
     ticket.version += 1
     ticket.updated_at = timezone.now()
     ticket.updated_by = actor
-    ticket.save(update_fields=[*fields, "version", "updated_at", "updated_by"])
+    seen = ["public_updated_at"] if thread_changed or SEEN_BY_REQUESTER.intersection(fields) else []
+    if seen:
+        ticket.public_updated_at = ticket.updated_at
+    ticket.save(update_fields=[*fields, *seen, "version", "updated_at", "updated_by"])
 
 
 def _activity(
@@ -262,6 +271,7 @@ def ticket_create(
     types = validate_uploads(list(uploads))
     staff_actor = actor is not None and rbac.is_agent(actor)
     configuration = SiteConfiguration.objects.get_current()
+    now = timezone.now()
     ticket = Ticket(
         subject=subject[:200],
         description=description,
@@ -287,7 +297,10 @@ def ticket_create(
         submission_key=submission_key,
         created_by=actor,
         updated_by=actor,
-        last_customer_message_at=timezone.now(),
+        created_at=now,
+        updated_at=now,
+        public_updated_at=now,
+        last_customer_message_at=now,
     )
     try:
         with transaction.atomic():
@@ -424,7 +437,7 @@ def ticket_reply(
     if status_after and status_after != ticket.status:
         # Staff chose the status; a customer's reopening is the workflow's own rule, not their choice.
         changed += _apply_transition(ticket, status_after, actor=actor, by_customer=False)
-    _save(ticket, actor, changed)
+    _save(ticket, actor, changed, thread_changed=True)
     return message
 
 
@@ -612,7 +625,7 @@ def ticket_merge(
     if tags_after != tags_before:
         _activity(into, actor, TicketActivity.Action.TAGS, "tags", tags_before, tags_after)
     _save(source, actor, ["merged_into", "status", "closed_at"])
-    _save(into, actor, [])
+    _save(into, actor, [], thread_changed=True)  # the source's messages joined its thread
     return into
 
 

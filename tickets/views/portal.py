@@ -223,7 +223,9 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
         tickets = tickets.filter(condition)
     else:
         tickets = tickets.filter(in_status)
-    page = Paginator(tickets.order_by("-updated_at", "-pk"), PAGE_SIZE).get_page(request.GET.get("page"))
+    # In the order the requester reads them: internal notes and triage move nothing (public_updated_at).
+    tickets = tickets.order_by("-public_updated_at", "-pk")
+    page = Paginator(tickets, PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
         "page": page,
         "filters": filters,
