@@ -27,7 +27,12 @@ UNREADABLE_VERSION = -1  # no ticket has it: a mangled version is refused as sta
 
 def posted_version(data) -> int | None:
     """The ticket version a plain form posted (its page's), or None when it sent none."""
-    posted = data.get("version")
+    return read_version(data.get("version"))
+
+
+def read_version(posted: str | None) -> int | None:
+    """A posted ticket version: None when none was sent (nothing to check), UNREADABLE_VERSION for one
+    that does not read (refused as stale)."""
     if posted is None or not posted.strip():
         return None
     version = parse_id(posted)

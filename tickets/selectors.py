@@ -324,14 +324,48 @@ def queue_neighbours(
     still in the queue: the work may have taken it out (solved from "My open tickets") or moved it (a
     reply puts it first in "Recently updated"), and Next must go on to the ticket that followed, not
     back to one already handled."""
-    _, tickets, _ = queue_queryset(user, params)
+    _, tickets, sort = queue_queryset(user, params)
     numbers = list(tickets.values_list("number", flat=True)[:window])
+    if ticket.number not in numbers and len(numbers) == window:
+        return _neighbours_deeper(tickets, SORTS[sort], ticket, were)
     kept = tuple(number if number in numbers else None for number in were)
     if ticket.number not in numbers:
         return kept
     index = numbers.index(ticket.number)
     previous = numbers[index - 1] if index > 0 else None
     following = numbers[index + 1] if index + 1 < len(numbers) else None
+    return kept[0] or previous, kept[1] or following
+
+
+def _neighbours_deeper(
+    tickets: "QuerySet[Ticket]",
+    ordering: tuple[str, ...],
+    ticket: Ticket,
+    were: tuple[int | None, int | None],
+) -> tuple[int | None, int | None]:
+    """queue_neighbours past the first window of a long queue: the rows just before and after the
+    ticket's own sort values (a keyset read each way, down the queue's index) instead of a list."""
+    names = [name.removeprefix("-") for name in ordering]
+    current = tickets.filter(pk=ticket.pk).values(*names).first()
+    wanted = [number for number in were if number is not None]
+    still = set(tickets.filter(number__in=wanted).values_list("number", flat=True)) if wanted else set()
+    kept = tuple(number if number in still else None for number in were)
+    if current is None:  # the ticket is no longer in this queue
+        return kept
+
+    def beyond(forward: bool) -> Q:
+        condition, equal = Q(), Q()
+        for name in ordering:
+            field = name.removeprefix("-")
+            later = "lt" if name.startswith("-") else "gt"  # what comes after, in this field's direction
+            lookup = later if forward else {"lt": "gt", "gt": "lt"}[later]
+            condition |= equal & Q(**{f"{field}__{lookup}": current[field]})
+            equal &= Q(**{field: current[field]})
+        return condition
+
+    backwards = [name.removeprefix("-") if name.startswith("-") else f"-{name}" for name in ordering]
+    previous = tickets.filter(beyond(False)).order_by(*backwards).values_list("number", flat=True).first()
+    following = tickets.filter(beyond(True)).values_list("number", flat=True).first()
     return kept[0] or previous, kept[1] or following
 
 
@@ -378,8 +412,8 @@ def ticket_workspace(user: User, ticket: Ticket, *, full_thread: bool = False) -
         .select_related("actor")
         .order_by("-created_at", "-pk")[:TIMELINE_LENGTH]
     )
-    other_tickets = list(
-        Ticket.objects.visible_to(user)
+    other_tickets = list(  # those the agent can open here: not their own requests of another team
+        Ticket.objects.staff_visible_to(user)
         .filter(requester_id=ticket.requester_id)
         .exclude(pk=ticket.pk)
         .only("number", "subject", "status", "updated_at")

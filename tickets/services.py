@@ -64,6 +64,7 @@ BULK_STALE = "It changed since your queue was loaded: look at it again, then cho
 MERGE_SELF = "A ticket cannot be merged into itself."
 MERGED_READ_ONLY = "{ticket} was merged into {into}: make the change there."
 MERGE_DONE = "{ticket} is closed or merged already; merge into an open ticket."
+MERGE_DELETED = "{ticket} was deleted: restore it first, or merge into another ticket."
 MERGE_OTHER_REQUESTER = (
     "Only tickets from the same requester can be merged, so nobody is shown another person's messages."
 )
@@ -383,6 +384,8 @@ def ticket_reply(
         if TicketMessage.objects.filter(submission_key=submission_key).exists():  # someone else's form
             raise ValidationError({"body": SEND_AGAIN})
     as_staff = _acts_as_staff(ticket, actor)
+    if as_staff:  # staff are told where the conversation went (a customer's reply simply follows it)
+        _require_not_merged(ticket)
     if ticket.merged_into_id is not None and not as_staff:
         return ticket_reply(
             ticket.merged_into, body=body, actor=actor, uploads=uploads, submission_key=submission_key
@@ -461,6 +464,7 @@ def ticket_add_note(
     _require_permission(ticket, actor, rbac.PROVIDE_SUPPORT, ANSWER_NOT_ALLOWED)
     _require_permission_to_close(ticket, actor, status_after)
     ticket = _lock(ticket, expected_version)
+    _require_not_merged(ticket)  # a note left on the emptied source would be read by nobody
     _require_transition(ticket, status_after, by_customer=False)
     types = validate_uploads(list(uploads))
     message = _message(
@@ -604,6 +608,8 @@ def ticket_merge(
     if expected_version is not None and source.version != expected_version:
         raise StaleTicket(STALE)
     for ticket in (source, into):
+        if ticket.is_deleted:  # gone for everyone but administrators: a thread moved there is lost
+            raise TicketNotAllowed(MERGE_DELETED.format(ticket=ticket.reference))
         if ticket.status == Status.CLOSED or ticket.merged_into_id:
             raise TicketNotAllowed(MERGE_DONE.format(ticket=ticket.reference))
     if source.requester_id != into.requester_id:
@@ -614,6 +620,14 @@ def ticket_merge(
     tags_before = sorted(into.tags.values_list("name", flat=True))
     into.tags.add(*source.tags.all())
     tags_after = sorted(into.tags.values_list("name", flat=True))
+    into_changed = []
+    # A customer message that came with the thread is unread for the target's assignee as it was here.
+    if source.last_customer_message_at and (
+        into.last_customer_message_at is None
+        or source.last_customer_message_at > into.last_customer_message_at
+    ):
+        into.last_customer_message_at = source.last_customer_message_at
+        into_changed.append("last_customer_message_at")
     old_status = source.status
     source.merged_into = into
     source.status = Status.CLOSED
@@ -625,7 +639,7 @@ def ticket_merge(
     if tags_after != tags_before:
         _activity(into, actor, TicketActivity.Action.TAGS, "tags", tags_before, tags_after)
     _save(source, actor, ["merged_into", "status", "closed_at"])
-    _save(into, actor, [], thread_changed=True)  # the source's messages joined its thread
+    _save(into, actor, into_changed, thread_changed=True)  # the source's messages joined its thread
     return into
 
 

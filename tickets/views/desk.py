@@ -19,13 +19,25 @@ from helpdesk.forms import add_service_errors, parse_id
 from helpdesk.models import Priority
 from tickets import selectors, services, workflow
 from tickets.filters import SORT_LABELS
-from tickets.forms import FILES_AGAIN, CustomFieldsForm, SavedViewForm, WorkspaceReplyForm, posted_version
+from tickets.forms import (
+    FILES_AGAIN,
+    CustomFieldsForm,
+    SavedViewForm,
+    WorkspaceReplyForm,
+    posted_version,
+    read_version,
+)
 from tickets.models import SavedView, Ticket, number_from
 from tickets.workflow import Status
 
 QUEUE_TEMPLATE = "tickets/desk/queue.html"
 TICKETS_CHANGED = "desk_tickets_changed"
 WORKSPACE_TEMPLATE = "tickets/desk/workspace.html"
+BULK_LIMIT = 500
+BULK_TOO_MANY = (
+    "{left} selected ticket(s) beyond the first {limit} were left unchanged: "
+    "select at most {limit} at a time."
+)
 EDITED_OUT_OF_REACH = "Saved. That ticket is no longer in your queues, so you are back in the queue."
 # The composer comes back with the ticket as it is now and the message as typed: reloading would lose it.
 REPLY_STALE = (
@@ -122,7 +134,10 @@ def _queue_page_extras(request: HttpRequest) -> dict:
 @require_POST
 @changes_tickets
 def bulk(request: HttpRequest) -> HttpResponse:
-    chosen = request.POST.getlist("tickets")[:500]
+    posted = request.POST.getlist("tickets")
+    chosen = posted[:BULK_LIMIT]
+    if len(posted) > BULK_LIMIT:
+        messages.warning(request, BULK_TOO_MANY.format(left=len(posted) - BULK_LIMIT, limit=BULK_LIMIT))
     versions = _chosen_tickets(chosen)
     ids = list(versions)
     tickets = list(Ticket.objects.staff_visible_to(request.user).filter(pk__in=ids).order_by("number"))
@@ -164,12 +179,13 @@ def bulk(request: HttpRequest) -> HttpResponse:
 
 
 def _chosen_tickets(values: list[str]) -> dict[int, int | None]:
-    """The ticked rows, "pk:version" (or a bare pk), as {pk: version read with the queue, or None}."""
+    """The ticked rows, "pk:version" (or a bare pk), as {pk: version read with the queue, or None}; a
+    version that does not read is refused as stale (read_version), never taken as none."""
     chosen: dict[int, int | None] = {}
     for value in values:
         pk, _, version = value.partition(":")
         if (pk := parse_id(pk)) is not None:
-            chosen[pk] = parse_id(version)
+            chosen[pk] = read_version(version)
     return chosen
 
 

@@ -1,0 +1,252 @@
+"""Agent desk edges: merges that keep the work where the team reads it (never into a deleted ticket,
+replies and notes on a merged one pointed to the target, the customer's unread message carried over),
+bulk actions that say what they left alone and refuse mangled versions, neighbours deep in a long
+queue, and a requester panel of tickets the agent can open."""
+
+from html import unescape
+
+import pytest
+from django.contrib.messages import get_messages
+from django.db import connection
+from django.http import QueryDict
+from django.urls import reverse
+
+from tests.factories import (
+    TeamFactory,
+    make_administrator,
+    make_agent,
+    make_customer,
+    make_supervisor,
+    make_ticket,
+)
+from tickets import selectors, services
+from tickets.models import Ticket, TicketMessage
+from tickets.workflow import Status
+
+pytestmark = pytest.mark.django_db
+
+QUEUE = reverse("tickets:desk_queue")
+HTMX = {"HX-Request": "true"}
+
+
+def notes(response) -> list[str]:
+    return [str(message) for message in get_messages(response.wsgi_request)]
+
+
+def page_text(response) -> str:
+    return unescape(response.content.decode())
+
+
+@pytest.fixture
+def desk():
+    support, billing = TeamFactory(name="Support"), TeamFactory(name="Billing")
+    agent = make_agent(support, name="Alex Agent")
+    colleague = make_agent(support, name="Casey Colleague")
+    biller = make_agent(billing, name="Bea Biller")
+    supervisor = make_supervisor(support, name="Sam Supervisor")
+    customer = make_customer(name="Carla Customer")
+    ticket = make_ticket(customer, team=support, subject="Printer on fire")
+    return {"agent": agent, "colleague": colleague, "biller": biller, "supervisor": supervisor,
+            "customer": customer, "support": support, "billing": billing, "ticket": ticket}  # fmt: skip
+
+
+def insert_tickets(count: int, *, requester, team, status: str = "open") -> list[int]:
+    """Rows straight into the table (as tests/tickets/test_queue_scale.py does): volume in milliseconds."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO tickets_ticket (
+                subject, description, requester_id, organization_id, team_id, priority, status,
+                channel, custom_fields, escalation_level, is_deleted, created_at, updated_at, version)
+            SELECT 'Bulk ticket ' || n, 'Body ' || n, %s, %s, %s, 'medium', %s,
+                   'web', '{}'::jsonb, 0, false,
+                   now() - (n || ' minutes')::interval, now() - (n || ' minutes')::interval, 1
+            FROM generate_series(1, %s) AS n
+            RETURNING id
+            """,
+            [requester.pk, requester.organization_id, team.pk, status, count],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+# Merging
+
+
+def test_an_administrator_cannot_merge_a_ticket_into_a_deleted_one(client, desk):
+    """A deleted ticket is gone for everyone but administrators (README). Merging a live conversation
+    into one would make it vanish for the agents and the customer (the customer is sent to a ticket
+    they cannot open): the merge must be refused, as a merge into a closed ticket is."""
+    admin = make_administrator(name="Ada Admin")
+    customer, source = desk["customer"], desk["ticket"]
+    target = make_ticket(customer, team=desk["support"], subject="Spam duplicate")
+    services.ticket_delete(target, actor=admin)
+    client.force_login(admin)
+    response = client.post(reverse("tickets:desk_merge", args=[source.number]), {"into": target.reference})
+    source.refresh_from_db()
+    assert source.merged_into_id is None, "the conversation was moved into a deleted ticket"
+    assert response.status_code == 422
+    # What it did: the agents of the team lost the whole thread.
+    assert TicketMessage.objects.filter(ticket=source).exists()
+
+
+@pytest.mark.parametrize("kind", ["reply", "note"])
+def test_a_reply_or_note_on_a_merged_ticket_is_refused_pointing_at_the_target(client, desk, kind):
+    """Like every other change on a merged ticket ("T-1 was merged into T-2: make the change there"), a
+    reply or a note sent from its workspace is refused pointing at the ticket the conversation moved
+    to: a note left on the emptied source would be read by nobody, and a reply must not claim that
+    "the customer's next message opens a follow-up ticket" (a customer's goes to the target)."""
+    source, customer = desk["ticket"], desk["customer"]
+    into = make_ticket(customer, team=desk["support"], subject="Printer still on fire")
+    services.ticket_merge(source, into=into, actor=desk["supervisor"])
+    source.refresh_from_db()
+    client.force_login(desk["agent"])
+    response = client.post(
+        reverse("tickets:desk_reply", args=[source.number]),
+        {"kind": kind, "body": "Called the customer, toner is fine", "version": source.version},
+    )
+    assert response.status_code == 422
+    text = page_text(response)
+    assert f"{source.reference} was merged into {into.reference}: make the change there." in text
+    assert services.CLOSED_TO_STAFF not in text
+    assert not TicketMessage.objects.filter(body="Called the customer, toner is fine").exists()
+
+
+def test_a_merge_shows_the_customers_unread_message_to_the_targets_assignee(desk):
+    """The target's assignee has read their ticket; the customer then wrote on the duplicate. After
+    the duplicate is merged in, that customer message is in the target's thread and must show as
+    unread to its assignee (the queue's unread marker), as it would had it been written there."""
+    customer, agent = desk["customer"], desk["agent"]
+    into = make_ticket(customer, team=desk["support"], subject="Printer still on fire")
+    services.ticket_assign(into, assignee=agent, actor=agent, seen=True)
+    assert not Ticket.objects.get(pk=into.pk).unread_by_assignee
+    source = desk["ticket"]
+    services.ticket_reply(source, body="It is smoking again!", actor=customer)
+    services.ticket_merge(source, into=Ticket.objects.get(pk=into.pk), actor=desk["supervisor"])
+    into.refresh_from_db()
+    assert into.messages.filter(body="It is smoking again!").exists()
+    assert into.unread_by_assignee, "the customer's newest message reads as already seen"
+
+
+# Bulk actions
+
+
+def test_a_bulk_action_on_more_than_500_tickets_says_how_many_it_left_alone(client, desk):
+    """A bulk action works on at most 500 tickets; past that it says how many it left unchanged
+    ("say so, never drop them quietly") rather than skipping the rest without a word."""
+    agent = desk["agent"]
+    already_open = insert_tickets(500, requester=desk["customer"], team=desk["support"], status="open")
+    last = desk["ticket"]  # new
+    client.force_login(agent)
+    chosen = [str(pk) for pk in already_open] + [f"{last.pk}:{last.version}"]
+    response = client.post(
+        reverse("tickets:desk_bulk"), {"tickets": chosen, "action": "status:open", "back": QUEUE}
+    )
+    shown = notes(response)
+    last.refresh_from_db()
+    assert last.status == Status.NEW
+    assert (
+        "1 selected ticket(s) beyond the first 500 were left unchanged: select at most 500 at a time."
+        in shown
+    )
+
+
+def test_a_bulk_row_with_a_mangled_version_is_refused_as_stale_not_applied_unchecked(client, desk):
+    """Each queue row posts "pk:version" so that a ticket changed since the queue was read is refused.
+    A version that does not read ("12:abc", "12:") must be refused as stale, as the workspace refuses
+    a mangled version (tickets.forms.UNREADABLE_VERSION: "refused as stale, never skipped"); the bulk
+    view drops it and applies the change without any check."""
+    ticket = desk["ticket"]
+    services.ticket_update_fields(ticket, changes={"priority": "low"}, actor=desk["colleague"])
+    client.force_login(desk["agent"])
+    response = client.post(
+        reverse("tickets:desk_bulk"),
+        {"tickets": [f"{ticket.pk}:abc"], "action": "priority:urgent", "back": QUEUE},
+    )
+    assert Ticket.objects.get(pk=ticket.pk).priority == "low", notes(response)
+    assert any(services.BULK_STALE in note for note in notes(response))
+
+
+# The workspace's requester panel
+
+
+def test_the_requester_panel_lists_only_tickets_the_agent_can_open_in_the_desk(client, desk):
+    """The "Other tickets" panel links each ticket to the desk. A ticket the requester filed with a
+    team the agent does not work opens no workspace for the agent (404), so it must not be listed
+    there, even when the agent can read it in the portal because they filed it themselves."""
+    agent = desk["agent"]
+    own_support = make_ticket(agent, team=desk["support"], subject="My laptop is slow")
+    own_billing = make_ticket(agent, team=desk["billing"], subject="My expense claim")
+    client.force_login(agent)
+    page = client.get(reverse("tickets:desk_ticket", args=[own_support.number]))
+    assert page.status_code == 200
+    assert client.get(reverse("tickets:desk_ticket", args=[own_billing.number])).status_code == 404
+    listed = [ticket.pk for ticket in page.context["workspace"].other_tickets]
+    assert own_billing.pk not in listed, "the panel links to a ticket whose workspace is a 404"
+
+
+# Next and previous within the queue
+
+
+def test_next_and_previous_work_deep_in_a_long_queue(client, desk):
+    """Opened from page 30 of a long queue, the workspace's Previous and Next still step through that
+    queue: the neighbours must not disappear because the ticket lies past the first 500 rows."""
+    ids = insert_tickets(800, requester=desk["customer"], team=desk["support"], status="open")
+    numbers = dict(Ticket.objects.filter(pk__in=ids).values_list("pk", "number"))
+    # Newest first ("Recently updated"): the inserted rows are n minutes old, in the order inserted.
+    ordered = [numbers[pk] for pk in ids]
+    position = 700  # page 29 of 25-row pages (the same test at 100 passes)
+    deep = ordered[position]
+    client.force_login(desk["agent"])
+    response = client.get(reverse("tickets:desk_ticket", args=[deep]), {"queue": "status=open"})
+    assert response.status_code == 200
+    assert (response.context["previous_number"], response.context["next_number"]) == (
+        ordered[position - 1],
+        ordered[position + 1],
+    )
+
+
+@pytest.mark.parametrize("position", [520, 799])
+def test_neighbours_deep_in_a_queue_sorted_on_several_keys(client, desk, position):
+    """Sorted by priority (then updated, then id), with many tickets of one priority: the neighbours
+    past the first 500 rows are the ones the list shows, and the last ticket has no next one."""
+    ids = insert_tickets(800, requester=desk["customer"], team=desk["support"], status="open")
+    Ticket.objects.filter(pk__in=ids[::3]).update(priority="high")
+    agent = desk["agent"]
+    _, queue, _ = selectors.queue_queryset(agent, QueryDict("status=open&sort=priority"))
+    ordered = list(queue.values_list("number", flat=True))
+    client.force_login(agent)
+    response = client.get(
+        reverse("tickets:desk_ticket", args=[ordered[position]]), {"queue": "status=open&sort=priority"}
+    )
+    following = ordered[position + 1] if position + 1 < len(ordered) else None
+    assert (response.context["previous_number"], response.context["next_number"]) == (
+        ordered[position - 1],
+        following,
+    )
+
+
+def test_deep_in_a_queue_the_neighbours_the_work_was_sent_from_stay(desk):
+    """After work on a ticket deep in the queue, Next goes on to the ticket that followed it then,
+    as it does near the top (queue_neighbours' `were`), and one gone from the queue is dropped."""
+    ids = insert_tickets(800, requester=desk["customer"], team=desk["support"], status="open")
+    numbers = dict(Ticket.objects.filter(pk__in=ids).values_list("pk", "number"))
+    ordered = [numbers[pk] for pk in ids]
+    ticket = Ticket.objects.get(number=ordered[700])
+    Ticket.objects.filter(number=ordered[699]).update(status="closed")
+    params = QueryDict("status=open")
+    found = selectors.queue_neighbours(desk["agent"], params, ticket, were=(ordered[699], ordered[650]))
+    assert found == (ordered[698], ordered[650])
+
+
+# The unread marker
+
+
+def test_a_colleague_marking_the_ticket_read_does_not_clear_the_assignees_marker(client, desk):
+    """The unread marker belongs to the assignee: a colleague opening the ticket (whose page would
+    post "seen") must not clear it for the assignee."""
+    ticket, agent = desk["ticket"], desk["agent"]
+    services.ticket_assign(ticket, assignee=agent, actor=agent, seen=True)
+    services.ticket_reply(ticket, body="Any news?", actor=desk["customer"])
+    client.force_login(desk["colleague"])
+    client.post(reverse("tickets:desk_seen", args=[ticket.number]), headers=HTMX)
+    assert Ticket.objects.get(pk=ticket.pk).unread_by_assignee
