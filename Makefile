@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 MANAGE := $(BIN)/python manage.py
 
-.PHONY: run test install migrate demo lint check clean
+.PHONY: run test install migrate demo demo-reset lint check clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.12+ is required (found %s); set PYTHON=python3.12" % sys.version.split()[0]) if sys.version_info < (3, 12) else None'
@@ -20,12 +20,15 @@ install: $(VENV)/.installed
 migrate: install
 	$(MANAGE) migrate --noinput
 
-# demo_dates moves the demo's fixed dates up to now (its newest event an hour ago), before the scheduler
-# starts: else its first tick would auto-close the demo's resolved tickets.
+# demo_load loads the roles, and the demo once (a second run keeps it as it was left; demo-reset puts it
+# back), its dates moved up to now before the scheduler starts: else its first tick would auto-close
+# the demo's resolved tickets.
 demo: migrate
-	$(MANAGE) loaddata roles demo
-	$(MANAGE) demo_dates
+	$(MANAGE) demo_load
 	$(MANAGE) collectstatic --noinput --verbosity 0
+
+demo-reset: migrate
+	$(MANAGE) demo_load --reset
 
 # The worker runs background tasks and the scheduler enqueues the periodic ones (auto-close of
 # resolved tickets, ...); the recipe stops both when the server stops.

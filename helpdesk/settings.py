@@ -240,7 +240,8 @@ if env("EMAIL_URL", default=""):
         }
     }
 else:
-    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
+    # Printed as people read them, links whole (helpdesk/mail.py).
+    MAILERS = {"default": {"BACKEND": "helpdesk.mail.EmailBackend"}}
 
 # Security: production values come from the environment; `check --deploy` must pass with them.
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)

@@ -1,4 +1,5 @@
-"""The demo, as `make run` loads it (loaddata roles demo, then demo_dates): coherent threads whose last
+"""The demo, as `make run` loads it (demo_load: loaddata roles demo, then demo_dates, once; --reset puts
+it back): coherent threads whose last
 message fits the status, dates in order and recent enough that the scheduler's first tick closes nothing,
 a timeline for every ticket, and articles waiting in the review queue."""
 
@@ -208,3 +209,41 @@ def test_loading_and_moving_the_demo_twice_gives_the_same_rows():
     agent = User.objects.get(email="agent@example.com")
     services.ticket_add_note(ticket, body="Asked again by phone.", actor=agent)
     assert row_counts()["tickets.TicketActivity"] == first["tickets.TicketActivity"] + 1
+
+
+@pytest.mark.django_db
+def test_a_second_make_run_keeps_the_demo_as_it_was_left():
+    """`make run` again (demo_load) does not put the demo's tickets back under the replies and changes
+    made since: each ticket keeps agreeing with its own history."""
+    call_command("demo_load", stdout=StringIO())
+    agent = User.objects.get(email="agent@example.com")
+    ticket = Ticket.objects.get(number=930)
+    services.ticket_reply(ticket, body="We replaced the access point.", actor=agent, status_after="resolved")
+    out = StringIO()
+    call_command("demo_load", stdout=out)
+    assert "kept as it was left" in out.getvalue()
+    ticket.refresh_from_db()
+    assert ticket.status == Status.RESOLVED
+    assert public_thread(ticket)[-1].body == "We replaced the access point."
+
+
+@pytest.mark.django_db
+def test_demo_reset_puts_the_demos_tickets_back_and_leaves_new_tickets_alone():
+    call_command("demo_load", stdout=StringIO())
+    before = {t.number: (t.status, t.messages.count(), t.activities.count()) for t in demo_tickets()}
+    tags_before = sorted(Ticket.objects.get(number=930).tags.values_list("name", flat=True))
+    agent = User.objects.get(email="agent@example.com")
+    customer = User.objects.get(email="customer@example.com")
+    ticket = Ticket.objects.get(number=930)
+    services.ticket_reply(ticket, body="We replaced the access point.", actor=agent, status_after="resolved")
+    services.ticket_set_tags(ticket, add=["replaced"], actor=agent)
+    mine = services.ticket_create(requester=customer, actor=customer, subject="Mine", description="Kept.")
+    out = StringIO()
+    call_command("demo_load", "--reset", stdout=out)
+    assert "Removed what was added to the demo's tickets: 1 message(s), 0 file(s), 3 activity entr(ies)." in (
+        out.getvalue()
+    )
+    after = {t.number: (t.status, t.messages.count(), t.activities.count()) for t in demo_tickets()}
+    assert after == before
+    assert sorted(Ticket.objects.get(number=930).tags.values_list("name", flat=True)) == tags_before
+    assert Ticket.objects.get(pk=mine.pk).messages.get().body == "Kept."

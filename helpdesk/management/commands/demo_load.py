@@ -1,0 +1,69 @@
+"""manage.py demo_load [--reset] — what `make run` loads: the roles every time, the demo once.
+
+The roles fixture loads on every run, so a newer version's permissions take effect. The demo
+(fixtures/demo.json, then demo_dates to move its dates up to now) loads only into a database that does
+not hold it yet: loading it again over a demo someone has worked in would put its tickets back as they
+were (status, tags, assignee) while the replies, notes and changes made since stayed, and each ticket
+would contradict its own history. So a second `make run` keeps the demo as it was left.
+
+--reset (`make demo-reset`) puts the demo back as it was: it removes what was added to the demo's
+tickets since (messages and activity entries the fixture does not have, and those messages' files;
+the daily sweep deletes the files themselves), loads the fixture again and moves its dates. Tickets,
+articles and accounts created since are left alone, as is the audit trail.
+"""
+
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from helpdesk.management.commands.demo_dates import demo_keys
+from tickets.models import Attachment, Ticket, TicketActivity, TicketMessage
+
+
+class Command(BaseCommand):
+    help = "Load the roles, and the demo unless the database holds it already (--reset: load it afresh)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--reset", action="store_true", help="Put the demo back as it was.")
+
+    def handle(self, *args, reset: bool, **options):
+        path = Path(settings.BASE_DIR) / "fixtures" / "demo.json"
+        if not path.is_file():
+            raise CommandError(f"No demo fixture at {path}.")
+        keys = demo_keys(path)
+        call_command("loaddata", "roles", verbosity=options["verbosity"])
+        tickets = Ticket.objects.filter(number__in=keys["tickets"])
+        if tickets.exists() and not reset:
+            self.stdout.write(
+                "The demo is loaded already and kept as it was left (`make demo-reset` puts it back)."
+            )
+            return
+        with transaction.atomic():
+            if reset:
+                self._remove_additions(tickets, keys)
+            call_command("loaddata", "demo", verbosity=options["verbosity"])
+            call_command("demo_dates", verbosity=options["verbosity"])
+
+    def _remove_additions(self, tickets, keys: dict[str, set]) -> None:
+        added_messages = TicketMessage.objects.filter(ticket__in=tickets).exclude(uid__in=keys["messages"])
+        files = Attachment.objects.filter(
+            owner_type=ContentType.objects.get_for_model(TicketMessage),
+            owner_id__in=added_messages.values("pk"),
+        )
+        added_entries = TicketActivity.objects.filter(ticket__in=tickets).exclude(pk__in=keys["activities"])
+        removed_files, removed_messages, removed_entries = (
+            files.count(),
+            added_messages.count(),
+            added_entries.count(),
+        )
+        files.delete()
+        added_messages.delete()
+        added_entries.delete()
+        self.stdout.write(
+            f"Removed what was added to the demo's tickets: {removed_messages} message(s), "
+            f"{removed_files} file(s), {removed_entries} activity entr(ies)."
+        )
