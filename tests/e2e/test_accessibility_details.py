@@ -88,3 +88,35 @@ def test_queue_filter_result_is_announced(page, live_server):
     status = page.locator("#queue-status")
     assert status.get_attribute("data-kept") == "yes" and status.get_attribute("role") == "status"
     assert "ticket" in status.text_content()
+
+
+WORDS_THAT_DO_NOT_FIT = """(selector) => Array.from(document.querySelectorAll(selector)).flatMap((dd) => {
+    const probe = document.createElement('span');
+    probe.style.cssText = 'position: absolute; visibility: hidden; white-space: nowrap';
+    probe.style.font = getComputedStyle(dd).font;
+    document.body.append(probe);
+    const cut = dd.textContent.split(/\\s+/).filter(Boolean).filter((word) => {
+        probe.textContent = word;
+        return probe.getBoundingClientRect().width > dd.clientWidth + 0.5;
+    });
+    probe.remove();
+    return cut;
+})"""
+
+
+@pytest.mark.usefixtures("demo")
+def test_details_in_a_side_column_keep_their_words_whole_on_a_desktop(page, live_server):
+    """On a 1280 px screen the portal's details and the workspace's ticket panel sit in a column of about
+    300 px: their values (names, e-mail addresses, form names, status badges) read whole, the labels
+    above them, instead of broken mid-word beside a wide label."""
+    page.set_viewport_size({"width": 1280, "height": 900})
+    customer = User.objects.get(email="customer@example.com")
+    ticket = Ticket.objects.visible_to(customer).filter(form__isnull=False).first()
+    signed_in(page, live_server, customer.email)
+    page.goto(live_server.url + reverse("tickets:portal_detail", args=[ticket.number]))
+    assert page.evaluate(WORDS_THAT_DO_NOT_FIT, "aside .facts dd") == []
+    page.context.clear_cookies()
+    signed_in(page, live_server, "agent@example.com")
+    pending = Ticket.objects.filter(status="pending", team__name="Support").first()
+    page.goto(live_server.url + reverse("tickets:desk_ticket", args=[pending.number]))
+    assert page.evaluate(WORDS_THAT_DO_NOT_FIT, ".workspace-side .facts dd") == []
