@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection
+from django.utils.html import strip_tags
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
@@ -213,38 +214,71 @@ def search_articles(user, text: str, *, limit: int = 10, config: str | None = No
 MATCH_START, MATCH_END = "\ue000", "\ue001"
 
 
+# Inline tags come out before ts_headline runs, which reads each tag as a token and puts a space in its
+# place ("use Change password . Enter"); block tags stay, as the breaks between paragraphs they are.
+INLINE_TAG = r"</?(a|abbr|b|cite|code|del|em|i|ins|kbd|mark|q|s|small|span|strong|sub|sup|u)(\s[^>]*)?>"
+
+
 def _snippets(ids: list[int], text: str, config: str, corrected: list[str]) -> dict[int, str]:
     """Highlighted excerpts (ts_headline) of the articles found (matching the question's words and the
-    corrections of its slips), as plain text with the matches
-    between MATCH_START and MATCH_END; the template's `highlight` filter escapes them and turns the
-    markers into <mark>.
+    corrections of its slips), as plain text with the matches between MATCH_START and MATCH_END; the
+    template's `highlight` filter escapes them and turns the markers into <mark>.
 
     They are cut from the rendered body, not the markdown, whose syntax they showed ("**Sign in**",
-    "2. Wait"): ts_headline puts a space for each HTML tag (the parser reads tags as tokens of their
-    own), and the entities the sanitiser wrote ("&lt;", "&amp;") are decoded here, so that the filter
-    escapes the text exactly once."""
+    "2. Wait"), its inline tags taken out first (INLINE_TAG); the entities the sanitiser wrote ("&lt;",
+    "&amp;") are decoded here, so that the filter escapes the text exactly once. An excerpt that starts
+    or ends inside the article says so with "…"."""
     with connection.cursor() as cursor:
         cursor.execute(
             """
-            SELECT id, ts_headline(%s::regconfig,
-                   translate(coalesce(nullif(body_html, ''), body), %s, ''),
+            WITH article AS (
+                SELECT id, regexp_replace(
+                    translate(coalesce(nullif(body_html, ''), body), %s, ''), %s, '', 'gi'
+                ) AS text
+                FROM knowledge_article WHERE id = ANY(%s)
+            )
+            SELECT id, ts_headline(%s::regconfig, text,
                    concat_ws(' | ',
                              nullif(replace(plainto_tsquery(%s::regconfig, %s)::text, '&', '|'), ''),
                              (SELECT string_agg(quote_literal(c), ' | ') FROM unnest(%s::text[]) AS c)
                    )::tsquery,
-                   %s)
-            FROM knowledge_article WHERE id = ANY(%s)
+                   %s), text
+            FROM article
             """,
             [
-                config,
                 MATCH_START + MATCH_END,
+                INLINE_TAG,
+                ids,
+                config,
                 config,
                 text,
                 corrected,
+                # ShortWord=0: "To read a cell…" keeps its "To" (the default drops words of 3 letters).
                 f"StartSel={MATCH_START}, StopSel={MATCH_END}, MaxWords=30, MinWords=12, MaxFragments=2, "
-                'FragmentDelimiter=" … "',
-                ids,
+                f'ShortWord=0, FragmentDelimiter="{FRAGMENTS}"',
             ],
         )
-        # Single-spaced: the line breaks between the page's blocks mean nothing in a one-line snippet.
-        return {pk: " ".join(html.unescape(snippet).split()) for pk, snippet in cursor.fetchall()}
+        return {pk: _cut_marked(snippet, whole) for pk, snippet, whole in cursor.fetchall()}
+
+
+FRAGMENTS = " … "
+
+
+def _cut_marked(snippet: str, whole: str) -> str:
+    """The snippet single-spaced (the line breaks between the page's blocks mean nothing in one line),
+    with "…" before it when it does not start the article and after it when it does not end it (and the
+    closing punctuation ts_headline leaves out put back when it does)."""
+    snippet = " ".join(html.unescape(snippet).split())
+    whole = " ".join(html.unescape(strip_tags(whole)).split())
+    fragments = snippet.replace(MATCH_START, "").replace(MATCH_END, "").split(FRAGMENTS.strip())
+    first, last = fragments[0].strip(), fragments[-1].strip()
+    if first and (start := whole.find(first)) != -1 and WORDY.search(whole[:start]):
+        snippet = "… " + snippet
+    if last and (end := whole.rfind(last)) != -1:
+        rest = whole[end + len(last) :]
+        # Words left out: say so; only the closing punctuation ts_headline drops: put it back.
+        snippet += " …" if WORDY.search(rest) else rest.strip()
+    return snippet
+
+
+WORDY = re.compile(r"\w")

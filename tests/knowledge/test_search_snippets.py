@@ -58,3 +58,25 @@ def test_brackets_in_the_article_stay_brackets_and_the_marks_pair_up(client, bod
     shown = re.sub(r"</?mark>", "", snippet)
     assert shown in body and ("[[[" in shown or "[0]]]" in shown)  # ts_headline trims stop words off the ends
     assert snippet.count("<mark>") == snippet.count("</mark>") == len(query.split())
+
+
+def test_bold_and_code_leave_no_space_before_the_punctuation_that_follows():
+    make_article(
+        title="Change your password",
+        body="Open **Settings**, then use **Change password**. Enter the `code` we sent (it expires).",
+    )
+    snippet = _snippet("change password code")
+    assert (
+        "Open Settings, then use [[[Change]]] [[[password]]]. Enter the [[[code]]] we sent (it expires)."
+        in snippet
+    )
+    assert " ." not in snippet and " ," not in snippet
+
+
+def test_an_excerpt_cut_from_inside_the_article_says_so_at_either_end():
+    filler = " ".join(f"Paragraph word{number} about routers and cables." for number in range(40))
+    make_article(title="Long guide", body=f"{filler}\n\nThe voicemail greeting is recorded here.\n\n{filler}")
+    snippet = _snippet("voicemail greeting")
+    assert snippet.startswith("… ") and snippet.endswith(" …")
+    make_article(title="Short one", body="Record the welcome message.")
+    assert _snippet("welcome message") == "Record the [[[welcome]]] [[[message]]]."
