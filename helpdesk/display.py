@@ -18,6 +18,11 @@ def shown_time(local: datetime.datetime, with_year: bool = True) -> str:
     return f"{local.day} {month}{year}, {local:%H:%M}"
 
 
+def shown_date(day: datetime.date) -> str:
+    """'20 Dec 2026', as shown_time writes the date of a moment."""
+    return f"{day.day} {str(MONTHS_3[day.month]).title()} {day.year}"
+
+
 def shown_zone() -> str:
     """The current time zone as a person reads it: 'Pacific/Kiritimati (UTC+14:00)', or 'UTC'."""
     zone = timezone.get_current_timezone()
@@ -37,6 +42,11 @@ def shown_duration(seconds: int) -> str:
             return one if count == 1 else f"{count} {unit}s"
     minutes = max(1, -(-seconds // 60))
     return "a minute" if minutes == 1 else f"{minutes} minutes"
+
+
+def shown_count(count: int, noun: str) -> str:
+    """'1 ticket', '3 tickets' (nouns that take an s)."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def plain_number(value: int | float) -> str:

@@ -189,6 +189,7 @@ ANONYMOUS_USER_NAME = None
 GUARDIAN_USER_OBJ_PERMS_MODEL = "guardian.UserObjectPermission"
 
 LANGUAGE_CODE = "en-gb"
+FORMAT_MODULE_PATH = ["helpdesk.formats"]  # the 24-hour clock in the admin too
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

@@ -30,6 +30,10 @@ class TicketMessageInline(ReadOnlyInline):
     fields = ("created_at", "author", "is_internal", "body")
     readonly_fields = fields
 
+    def get_queryset(self, request):
+        # Each row is titled by its str(), which names the ticket ("Reply on T-901 by …").
+        return super().get_queryset(request).select_related("ticket")
+
 
 class TicketActivityInline(ReadOnlyInline):
     model = TicketActivity

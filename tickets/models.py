@@ -15,7 +15,7 @@ from guardian.models import UserObjectPermissionBase
 
 from accounts import rbac
 from accounts.models import Organization, Team
-from helpdesk.display import shown_value
+from helpdesk.display import shown_count, shown_value
 from helpdesk.forms import parse_id
 from helpdesk.models import Priority
 from tickets import schema
@@ -452,8 +452,8 @@ class TicketMessage(models.Model):
         ]
 
     def __str__(self) -> str:
-        kind = "Note" if self.is_internal else "Reply"
-        return f"{kind} on {self.ticket_id} by {self.author or 'System'}"
+        kind = "Note" if self.is_internal else "Reply" if self.from_staff else "Message"
+        return f"{kind} on {self.ticket.reference} by {self.author or 'System'}"
 
     def natural_key(self) -> tuple[str]:
         return (str(self.uid),)
@@ -506,6 +506,8 @@ class TicketActivity(models.Model):
         return self._shown(self.old_value), self._shown(self.new_value)
 
     def _shown(self, value) -> str:
+        if self.field == "merged_from" and isinstance(value, dict):  # {"ticket": "T-935", "messages": 1}
+            return f"{value.get('ticket')} ({shown_count(value.get('messages') or 0, 'message')})"
         labels = {"status": Status, "priority": Priority}.get(self.field)
         if labels is not None and value in labels.values:
             return str(labels(value).label)

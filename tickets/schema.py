@@ -14,6 +14,8 @@ from typing import Any
 
 from django import forms
 
+from helpdesk.display import shown_date
+
 FIELD_TYPES = ("text", "textarea", "select", "multi_select", "checkbox", "number", "date", "email")
 CHOICE_KINDS = ("select", "multi_select")
 KNOWN_KEYS = {"name", "label", "type", "required", "help_text", "choices", "decimal_places"}
@@ -285,6 +287,11 @@ def shown_value(definition: dict, value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "Yes" if value else "No"
+    if definition.get("type") == "date" and isinstance(value, str):
+        try:
+            return shown_date(date.fromisoformat(value))
+        except ValueError:
+            return value
     # Whatever the field is now: a number kept from when it was a number reads as it was typed.
     if type(value) in (int, float):
         return shown_number(definition if definition.get("type") == "number" else {}, value)

@@ -36,7 +36,7 @@ def test_saving_a_view_and_a_bulk_action_after_filtering_keep_the_filter(page, l
     page.get_by_label(f"Select {ticket.reference}").check()
     page.get_by_label("With the selected tickets").select_option(label="Priority: High")
     page.get_by_role("button", name="Apply to selected").click()
-    page.get_by_text(f"Updated 1 ticket(s): {ticket.reference}.").wait_for()
+    page.get_by_text(f"Updated 1 ticket: {ticket.reference}.").wait_for()
     assert "q=grinding" in page.url  # back to the filtered queue, not the whole one
     assert Ticket.objects.get(pk=ticket.pk).priority == "high"
 

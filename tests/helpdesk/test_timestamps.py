@@ -59,3 +59,16 @@ def test_no_value_renders_nothing():
 )
 def test_a_span_of_time_reads_in_the_largest_unit_that_divides_it(seconds, shown):
     assert shown_duration(seconds) == shown
+
+
+def test_dates_django_formats_itself_use_the_24_hour_clock_as_the_site_does():
+    """The admin prints datetimes with Django's own formats: "4 Dec 2026, 13:05", not "1:05 p.m."."""
+    from datetime import UTC, datetime
+
+    from django.template import Context, Template
+
+    moment = datetime(2026, 12, 4, 13, 5, tzinfo=UTC)
+    shown = Template("{{ moment }}|{{ moment|time }}|{{ moment|date:'SHORT_DATETIME_FORMAT' }}").render(
+        Context({"moment": moment})
+    )
+    assert shown == "4 Dec 2026, 13:05|13:05|04/12/2026 13:05"

@@ -355,13 +355,14 @@ def test_non_finite_and_huge_numbers_are_refused_with_422(client, desk, odd_form
     assert 'value="kept"' in response.content.decode()
 
 
-@pytest.mark.parametrize("typed", ["0001-01-01", "9999-12-31"])
-def test_extreme_dates_round_trip(client, desk, odd_form, typed):
+@pytest.mark.parametrize(("typed", "shown"), [("0001-01-01", "1 Jan 1"), ("9999-12-31", "31 Dec 9999")])
+def test_extreme_dates_round_trip(client, desk, odd_form, typed, shown):
     client.force_login(desk["customer"])
     assert submit(client, odd_form, cf_since=typed, cf_agree="on").status_code == 302
     ticket = Ticket.objects.get()
     assert ticket.custom_fields["since"] == typed
-    assert f"<dt>Since</dt><dd>{typed}</dd>" in portal_html(client, desk["customer"], ticket)
+    # Shown as the site writes every date.
+    assert f"<dt>Since</dt><dd>{shown}</dd>" in portal_html(client, desk["customer"], ticket)
 
 
 @pytest.mark.parametrize("typed", ["2026-02-30", "10000-01-01", "0000-01-01", "2026-13-01"])
@@ -526,7 +527,7 @@ def test_agent_edit_with_unicode_and_extreme_values_round_trips_to_the_portal(cl
     body = response.content.decode()
     assert 'name="cf-since" value="0001-01-01"' in body and 'name="cf-amount" value="100000"' in body
     portal = portal_html(client, desk["customer"], ticket)
-    assert "<dt>Since</dt><dd>0001-01-01</dd>" in portal and "<dt>Amount</dt><dd>100000</dd>" in portal
+    assert "<dt>Since</dt><dd>1 Jan 1</dd>" in portal and "<dt>Amount</dt><dd>100000</dd>" in portal
 
 
 def test_textarea_line_breaks_show_on_the_portal(client, desk):

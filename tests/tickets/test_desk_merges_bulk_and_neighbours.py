@@ -144,10 +144,7 @@ def test_a_bulk_action_on_more_than_500_tickets_says_how_many_it_left_alone(clie
     shown = notes(response)
     last.refresh_from_db()
     assert last.status == Status.NEW
-    assert (
-        "1 selected ticket(s) beyond the first 500 were left unchanged: select at most 500 at a time."
-        in shown
-    )
+    assert "1 selected ticket beyond the first 500 was left unchanged: select at most 500 at a time." in shown
 
 
 def test_a_bulk_row_with_a_mangled_version_is_refused_as_stale_not_applied_unchecked(client, desk):

@@ -92,3 +92,18 @@ def test_a_new_ticket_starts_with_one_moment_for_every_date():
     assert (
         ticket.created_at == ticket.updated_at == ticket.public_updated_at == ticket.last_customer_message_at
     )
+
+
+def test_a_customer_without_tickets_is_told_how_the_list_fills_not_offered_all_tickets(client):
+    client.force_login(make_customer())
+    page = client.get(LIST).content.decode()
+    assert "When you submit a request, it appears here." in page and "Show all tickets" not in page
+
+
+def test_a_customer_whose_tickets_are_all_solved_is_offered_all_tickets(client, world):
+    customer = world["customer"]
+    for ticket in (world["older"], world["newer"]):
+        services.ticket_transition(ticket, status="resolved", actor=world["supervisor"])
+    client.force_login(customer)
+    page = client.get(LIST).content.decode()
+    assert "No open tickets." in page and "Show all tickets" in page

@@ -275,7 +275,7 @@ def test_bulk_assign_to_a_named_agent_reports_whom_the_agent_cannot_reach(client
         {"tickets": [desk["printer"].pk, billing_ticket.pk], "action": f"assign:{desk['colleague'].pk}"},
     )
     notes = [str(message) for message in get_messages(response.wsgi_request)]
-    assert any(f"Updated 1 ticket(s): {desk['printer'].reference}" in note for note in notes)
+    assert any(f"Updated 1 ticket: {desk['printer'].reference}" in note for note in notes)
     assert any(f"{billing_ticket.reference} was not changed" in note for note in notes)
     assignees = dict(Ticket.objects.values_list("subject", "assignee"))
     assert assignees["Printer on fire"] == desk["colleague"].pk
@@ -335,7 +335,7 @@ def test_bulk_move_to_another_team_hands_the_ticket_over(client, desk):
         {"tickets": [f"{printer.pk}:{printer.version}"], "action": f"team:{desk['billing'].pk}"},
     )
     notes = [str(message) for message in get_messages(response.wsgi_request)]
-    assert notes == [f"Updated 1 ticket(s): {printer.reference}."]
+    assert notes == [f"Updated 1 ticket: {printer.reference}."]
     moved = Ticket.objects.get(pk=printer.pk)
     assert (moved.team, moved.assignee) == (desk["billing"], None)
     assert client.get(reverse("tickets:desk_ticket", args=[moved.number])).status_code == 404
@@ -802,8 +802,8 @@ def test_bulk_action_names_the_selected_tickets_that_left_the_agents_queues(clie
         follow=True,
     )
     shown = [str(message) for message in get_messages(response.wsgi_request)]
-    assert f"Updated 1 ticket(s): {desk['printer'].reference}." in shown
-    assert "1 selected ticket(s) are no longer in your queues and were left unchanged." in shown
+    assert f"Updated 1 ticket: {desk['printer'].reference}." in shown
+    assert "1 selected ticket is no longer in your queues and left unchanged." in shown
     assert Ticket.objects.get(pk=moved.pk).priority == "medium"
 
 
@@ -854,7 +854,7 @@ def test_bulk_action_reports_tickets_that_already_were_as_asked_apart_from_the_u
         follow=True,
     )
     shown = [str(message) for message in get_messages(response.wsgi_request)]
-    assert f"Updated 1 ticket(s): {desk['vpn'].reference}." in shown
+    assert f"Updated 1 ticket: {desk['vpn'].reference}." in shown
     assert f"Already so, left as they were: {desk['printer'].reference}." in shown
 
 

@@ -15,6 +15,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.decorators import agent_required
 from accounts.models import Organization, Team, User
+from helpdesk.display import shown_count
 from helpdesk.forms import add_service_errors, parse_id
 from helpdesk.models import Priority
 from tickets import selectors, services, workflow
@@ -34,10 +35,7 @@ QUEUE_TEMPLATE = "tickets/desk/queue.html"
 TICKETS_CHANGED = "desk_tickets_changed"
 WORKSPACE_TEMPLATE = "tickets/desk/workspace.html"
 BULK_LIMIT = 500
-BULK_TOO_MANY = (
-    "{left} selected ticket(s) beyond the first {limit} were left unchanged: "
-    "select at most {limit} at a time."
-)
+BULK_TOO_MANY = "{left} beyond the first {limit} {were} left unchanged: select at most {limit} at a time."
 EDITED_OUT_OF_REACH = "Saved. That ticket is no longer in your queues, so you are back in the queue."
 # The composer comes back with the ticket as it is now and the message as typed: reloading would lose it.
 REPLY_STALE = (
@@ -137,7 +135,10 @@ def bulk(request: HttpRequest) -> HttpResponse:
     posted = request.POST.getlist("tickets")
     chosen = posted[:BULK_LIMIT]
     if len(posted) > BULK_LIMIT:
-        messages.warning(request, BULK_TOO_MANY.format(left=len(posted) - BULK_LIMIT, limit=BULK_LIMIT))
+        left = len(posted) - BULK_LIMIT
+        were = "was" if left == 1 else "were"
+        left = shown_count(left, "selected ticket")
+        messages.warning(request, BULK_TOO_MANY.format(left=left, limit=BULK_LIMIT, were=were))
     versions = _chosen_tickets(chosen)
     ids = list(versions)
     tickets = list(Ticket.objects.staff_visible_to(request.user).filter(pk__in=ids).order_by("number"))
@@ -153,7 +154,9 @@ def bulk(request: HttpRequest) -> HttpResponse:
     gone = len(set(ids)) - len(tickets)
     if gone:
         messages.warning(
-            request, f"{gone} selected ticket(s) are no longer in your queues and were left unchanged."
+            request,
+            f"{shown_count(gone, 'selected ticket')} {'is' if gone == 1 else 'are'} no longer in your queues "
+            "and left unchanged.",
         )
     if not tickets:
         if not gone:
@@ -168,7 +171,7 @@ def bulk(request: HttpRequest) -> HttpResponse:
         return redirect(back)
     done = [outcome.ticket.reference for outcome in outcomes if outcome.ok and outcome.changed]
     if done:
-        messages.success(request, f"Updated {len(done)} ticket(s): {', '.join(done)}.")
+        messages.success(request, f"Updated {shown_count(len(done), 'ticket')}: {', '.join(done)}.")
     already = [outcome.ticket.reference for outcome in outcomes if outcome.ok and not outcome.changed]
     if already:
         messages.info(request, f"Already so, left as they were: {', '.join(already)}.")

@@ -209,6 +209,7 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
         tickets = tickets.filter(organization_id=user.organization_id)
     else:
         tickets = tickets.filter(requester=user)
+    scoped = tickets
     in_status = Q()
     if status == "open":
         in_status = Q(status__in=workflow.OPEN_STATUSES)
@@ -226,7 +227,10 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
     # In the order the requester reads them: internal notes and triage move nothing (public_updated_at).
     tickets = tickets.order_by("-public_updated_at", "-pk")
     page = Paginator(tickets, PAGE_SIZE).get_page(request.GET.get("page"))
+    # An empty filtered list offers "Show all tickets" only to someone who has some.
+    has_any = bool(page.object_list) or scoped.exists()
     context = {
+        "has_any": has_any,
         "page": page,
         "filters": filters,
         "status": status,

@@ -39,7 +39,8 @@ class Command(BaseCommand):
             close_old_connections()
             try:
                 for path in scheduler.tick():
-                    self.stdout.write(f"Enqueued {path}.")
+                    if options["verbosity"] > 0:  # make run passes 0: its console is for the mails
+                        self.stdout.write(f"Enqueued {path}.")
             except Exception:
                 # The database restarting, say: logged (the system log keeps it), and the next tick
                 # tries again, rather than every periodic job stopping until someone restarts this.
