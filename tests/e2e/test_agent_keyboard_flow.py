@@ -119,7 +119,7 @@ def test_enter_on_a_button_does_what_the_button_does_after_j_selected_a_row(brow
     page.get_by_role("button", name="Apply to selected").focus()
     with page.expect_navigation():
         page.keyboard.press("Enter")
-    page.get_by_text(f"Updated 1 ticket(s): {ticket.reference}.").wait_for()
+    page.get_by_text(f"Updated 1 ticket: {ticket.reference}.").wait_for()
     assert "/desk/tickets/" not in page.url
     assert Ticket.objects.get(pk=ticket.pk).priority == "high"
 
@@ -152,7 +152,7 @@ def test_select_all_and_x_tick_rows_and_a_bulk_close_asks_first(browser, live_se
     fax = Ticket.objects.filter(subject__startswith="Fax ")
     assert not fax.filter(status=Status.CLOSED).exists()
     page.get_by_role("button", name="Close 2 tickets").click()
-    page.get_by_text("Updated 2 ticket(s)").wait_for()
+    page.get_by_text("Updated 2 tickets").wait_for()
     closed = {str(pk) for pk in fax.filter(status=Status.CLOSED).values_list("pk", flat=True)}
     assert closed == ticked and len(closed) == 2
 
