@@ -76,7 +76,7 @@ def test_the_queue_refresh_leaves_the_focus_in_the_search_box_and_enter_asks_onc
     with page.expect_response(lambda response: "/desk/" in response.url) as refreshed:
         page.clock.run_for(31_000)  # the table refreshes itself every 30 s
     refreshed.value.finished()
-    page.wait_for_function("document.querySelector('[data-ticket-row].selected') !== null")
+    page.locator("[data-ticket-row].selected").wait_for()
     assert page.evaluate("document.activeElement.id") == "queue-q"
 
     searches = []

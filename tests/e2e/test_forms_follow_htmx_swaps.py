@@ -146,7 +146,8 @@ def test_a_refused_htmx_reply_puts_the_focus_on_the_message_to_correct(page, liv
     )
     page.get_by_role("button", name="Send").click()  # no message
     page.get_by_text("files are not kept").first.wait_for()
-    page.wait_for_function("document.activeElement.tagName === 'TEXTAREA'")
+    # Waits by selector: wait_for_function polls with eval, which the pages' CSP forbids.
+    page.locator("textarea:focus").wait_for()
     assert page.evaluate("document.activeElement.getAttribute('aria-invalid')") == "true"
 
 
@@ -157,7 +158,7 @@ def test_after_an_htmx_reply_the_keyboard_focus_stays_in_the_conversation(page, 
     page.get_by_role("button", name="Send").focus()
     page.keyboard.press("Enter")
     page.locator("#conversation").get_by_text("Now it jams on every page.").wait_for()
-    page.wait_for_function("document.activeElement !== document.body")
+    page.locator(":focus").wait_for()  # anything but <body>
     assert page.evaluate("document.getElementById('conversation').contains(document.activeElement)")
 
 
