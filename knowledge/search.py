@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection
-from django.utils.html import strip_tags
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
@@ -236,14 +235,16 @@ def _snippets(ids: list[int], text: str, config: str, corrected: list[str]) -> d
                     translate(coalesce(nullif(body_html, ''), body), %s, ''), %s, '', 'gi'
                 ) AS text
                 FROM knowledge_article WHERE id = ANY(%s)
+            ), plain AS (
+                SELECT id, text, regexp_replace(text, '<[^>]*>', ' ', 'g') AS words FROM article
             )
             SELECT id, ts_headline(%s::regconfig, text,
                    concat_ws(' | ',
                              nullif(replace(plainto_tsquery(%s::regconfig, %s)::text, '&', '|'), ''),
                              (SELECT string_agg(quote_literal(c), ' | ') FROM unnest(%s::text[]) AS c)
                    )::tsquery,
-                   %s), text
-            FROM article
+                   %s), left(words, %s), right(words, %s)
+            FROM plain
             """,
             [
                 MATCH_START + MATCH_END,
@@ -256,28 +257,38 @@ def _snippets(ids: list[int], text: str, config: str, corrected: list[str]) -> d
                 # ShortWord=0: "To read a cell…" keeps its "To" (the default drops words of 3 letters).
                 f"StartSel={MATCH_START}, StopSel={MATCH_END}, MaxWords=30, MinWords=12, MaxFragments=2, "
                 f'ShortWord=0, FragmentDelimiter="{FRAGMENTS}"',
+                ENDS,
+                ENDS,
             ],
         )
-        return {pk: _cut_marked(snippet, whole) for pk, snippet, whole in cursor.fetchall()}
+        return {pk: _cut_marked(snippet, head, tail) for pk, snippet, head, tail in cursor.fetchall()}
 
 
 FRAGMENTS = " … "
 
 
-def _cut_marked(snippet: str, whole: str) -> str:
+# How much of the article's text, at each end, tells whether an excerpt starts or ends it: enough for
+# its first (last) four words when it does; when it does not, they are not found there either.
+ENDS = 120
+
+
+def _cut_marked(snippet: str, head: str, tail: str) -> str:
     """The snippet single-spaced (the line breaks between the page's blocks mean nothing in one line),
     with "…" before it when it does not start the article and after it when it does not end it (and the
-    closing punctuation ts_headline leaves out put back when it does)."""
+    closing punctuation ts_headline leaves out put back when it does). `head` and `tail` are the ends
+    of the article's text (its tags made spaces), read instead of all of it: fetching and rewriting
+    every article found cost more than the rest of the search page's Python."""
     snippet = " ".join(html.unescape(snippet).split())
-    whole = " ".join(html.unescape(strip_tags(whole)).split())
     fragments = snippet.replace(MATCH_START, "").replace(MATCH_END, "").split(FRAGMENTS.strip())
-    first, last = fragments[0].strip(), fragments[-1].strip()
-    if first and (start := whole.find(first)) != -1 and WORDY.search(whole[:start]):
+    first, last = " ".join(fragments[0].split()[:4]), " ".join(fragments[-1].split()[-4:])
+    head, tail = " ".join(html.unescape(head).split()), " ".join(html.unescape(tail).split())
+    if first and ((start := head.find(first)) == -1 or WORDY.search(head, 0, start)):
         snippet = "… " + snippet
-    if last and (end := whole.rfind(last)) != -1:
-        rest = whole[end + len(last) :]
+    if last:
+        end = tail.rfind(last)
+        rest = tail[end + len(last) :] if end != -1 else "…"
         # Words left out: say so; only the closing punctuation ts_headline drops: put it back.
-        snippet += " …" if WORDY.search(rest) else rest.strip()
+        snippet += " …" if end == -1 or WORDY.search(rest) else rest
     return snippet
 
 
