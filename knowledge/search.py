@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import QuerySet
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
@@ -77,9 +78,12 @@ def query_lexemes(text: str, last_word: str, config: str) -> tuple[list[str], bo
     return lexemes or [], meaningful, unknown or []
 
 
-def close_lexemes(unknown: list[str]) -> dict[str, str]:
-    """For each unknown lexeme, the lexeme of the published articles one slip away (two for a long
-    word) that begins with the same letter, the most used one where several are as close.
+def close_lexemes(unknown: list[str], visible: QuerySet) -> dict[str, str]:
+    """For each unknown lexeme, the lexeme one slip away (two for a long word) that begins with the same
+    letter and that an article of `visible` (those the reader may see) holds: the most used one where
+    several are as close. SearchTerm counts every published article, internal ones too, so a candidate
+    is confirmed against `visible`: a customer's "acount" must not become a word only internal articles
+    use ("amount"), which would find them nothing.
 
     The candidates are read by first letter (an index range) and length, so a slip in the first
     letter goes uncorrected: few are, and it keeps the read to a few thousand short rows at worst."""
@@ -98,13 +102,35 @@ def close_lexemes(unknown: list[str]) -> dict[str, str]:
         candidates: dict[str, dict[str, int]] = {}
         for term, lexeme, documents in cursor.fetchall():
             candidates.setdefault(term, {})[lexeme] = documents
-    corrected = {}
+    ranked: dict[str, list[str]] = {}
     for term, documents in candidates.items():
         slips = 1 if len(term) < LONG_WORD else 2
         close = process.extract(term, list(documents), scorer=OSA.distance, score_cutoff=slips, limit=None)
-        if close:
-            corrected[term] = min(close, key=lambda match: (match[1], -documents[match[0]], match[0]))[0]
-    return corrected
+        ranked[term] = [lexeme for lexeme, *_ in sorted(close, key=lambda m: (m[1], -documents[m[0]], m[0]))]
+    seen = _seen_lexemes({lexeme for lexemes in ranked.values() for lexeme in lexemes}, visible)
+    return {
+        term: next(lexeme for lexeme in lexemes if lexeme in seen)
+        for term, lexemes in ranked.items()
+        if any(lexeme in seen for lexeme in lexemes)
+    }
+
+
+def _seen_lexemes(lexemes: set[str], visible: QuerySet) -> set[str]:
+    """Those of `lexemes` that some article of `visible` holds (one GIN look-up each)."""
+    if not lexemes:
+        return set()
+    visible_sql, visible_params = visible.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT c FROM unnest(%s::text[]) AS c WHERE EXISTS (
+                SELECT 1 FROM knowledge_article a
+                WHERE a.search_vector @@ quote_literal(c)::tsquery AND a.id IN ({visible_sql})
+            )
+            """,  # noqa: S608 (only the queryset's own SQL is formatted in)
+            [sorted(lexemes), *visible_params],
+        )
+        return {row[0] for row in cursor.fetchall()}
 
 
 def search_articles(user, text: str, *, limit: int = 10, config: str | None = None) -> list[SearchHit]:
@@ -114,7 +140,8 @@ def search_articles(user, text: str, *, limit: int = 10, config: str | None = No
         return []
     last_word = WORD.findall(text)[-1].lower()
     lexemes, meaningful, unknown = query_lexemes(text, last_word, config)
-    corrected = close_lexemes(unknown) if unknown else {}
+    visible = Article.objects.publicly_listed_to(user).order_by().values("id")
+    corrected = close_lexemes(unknown, visible) if unknown else {}
     lexemes = list(dict.fromkeys(corrected.get(lexeme, lexeme) for lexeme in lexemes))
     # The typed prefix (for type-ahead), unless it is too short or a stop word ("the", "and", "it's"):
     # either would match a large share of the articles and bury the question's real words.
@@ -123,7 +150,6 @@ def search_articles(user, text: str, *, limit: int = 10, config: str | None = No
         prefix = ""
     if not lexemes and not prefix:
         return []
-    visible = Article.objects.publicly_listed_to(user).order_by().values("id")
     visible_sql, visible_params = visible.query.sql_with_params()
     # One tsquery per lexeme: coverage counts how many of them an article matches; rarity weighs each
     # by an inverse document frequency read from the maintained per-lexeme counts (SearchTerm). The
@@ -267,9 +293,9 @@ def _snippets(ids: list[int], text: str, config: str, corrected: list[str]) -> d
 FRAGMENTS = " … "
 
 
-# How much of the article's text, at each end, tells whether an excerpt starts or ends it: enough for
-# its first (last) four words when it does; when it does not, they are not found there either.
-ENDS = 120
+# How much of the article's text, at each end, tells whether an excerpt starts or ends it: an excerpt
+# is at most 30 words, so one that starts (ends) the article lies within this many characters of it.
+ENDS = 300
 
 
 def _cut_marked(snippet: str, head: str, tail: str) -> str:
@@ -277,19 +303,35 @@ def _cut_marked(snippet: str, head: str, tail: str) -> str:
     with "…" before it when it does not start the article and after it when it does not end it (and the
     closing punctuation ts_headline leaves out put back when it does). `head` and `tail` are the ends
     of the article's text (its tags made spaces), read instead of all of it: fetching and rewriting
-    every article found cost more than the rest of the search page's Python."""
+    every article found cost more than the rest of the search page's Python. The whole first (last)
+    fragment is compared with the article's start (end), not a few words: an article that repeats its
+    closing words ("Thanks again.") must not pass an excerpt from its middle for its end."""
     snippet = " ".join(html.unescape(snippet).split())
     fragments = snippet.replace(MATCH_START, "").replace(MATCH_END, "").split(FRAGMENTS.strip())
-    first, last = " ".join(fragments[0].split()[:4]), " ".join(fragments[-1].split()[-4:])
+    first, last = " ".join(fragments[0].split()), " ".join(fragments[-1].split())
     head, tail = " ".join(html.unescape(head).split()), " ".join(html.unescape(tail).split())
-    if first and ((start := head.find(first)) == -1 or WORDY.search(head, 0, start)):
+    if first and not _overlaps(head.lstrip(EDGE), first.lstrip(EDGE), at_start=True):
         snippet = "… " + snippet
     if last:
-        end = tail.rfind(last)
-        rest = tail[end + len(last) :] if end != -1 else "…"
-        # Words left out: say so; only the closing punctuation ts_headline drops: put it back.
-        snippet += " …" if end == -1 or WORDY.search(rest) else rest
+        text, trimmed = tail.rstrip(EDGE), last.rstrip(EDGE)
+        if _overlaps(text, trimmed, at_start=False):
+            snippet = snippet.rstrip(EDGE) + tail[len(text) :]  # the closing punctuation, put back
+        else:
+            snippet += " …"
     return snippet
 
 
-WORDY = re.compile(r"\w")
+# What ts_headline may leave off an excerpt's ends: spaces and punctuation, no word characters.
+EDGE = (
+    " .,;:!?…()[]{}\"'«»-"
+    + "\N{LEFT SINGLE QUOTATION MARK}\N{RIGHT SINGLE QUOTATION MARK}"
+    + ("\N{LEFT DOUBLE QUOTATION MARK}\N{RIGHT DOUBLE QUOTATION MARK}")
+)
+
+
+def _overlaps(text: str, fragment: str, *, at_start: bool) -> bool:
+    """Whether `fragment` starts (ends) `text`, as far as the shorter of them reaches."""
+    size = min(len(text), len(fragment))
+    if size == 0:
+        return False
+    return text[:size] == fragment[:size] if at_start else text[-size:] == fragment[-size:]

@@ -247,3 +247,21 @@ def test_demo_reset_puts_the_demos_tickets_back_and_leaves_new_tickets_alone():
     assert after == before
     assert sorted(Ticket.objects.get(number=930).tags.values_list("name", flat=True)) == tags_before
     assert Ticket.objects.get(pk=mine.pk).messages.get().body == "Kept."
+
+
+@pytest.mark.django_db
+def test_demo_reset_refuses_while_a_ticket_of_yours_is_merged_into_the_demo():
+    """A ticket created since and merged into a demo ticket has its messages there, and nothing tells
+    them from the demo's additions: the reset stops and says why rather than delete them."""
+    from django.core.management.base import CommandError
+
+    call_command("demo_load", stdout=StringIO())
+    demo = Ticket.objects.get(number=921)
+    supervisor = User.objects.get(email="supervisor@example.com")
+    new = services.ticket_create(
+        requester=demo.requester, actor=demo.requester, subject="Also this", description="My own words"
+    )
+    services.ticket_merge(new, into=demo, actor=supervisor)
+    with pytest.raises(CommandError, match=rf"T-{new.number} was merged into the demo's tickets"):
+        call_command("demo_load", "--reset", stdout=StringIO())
+    assert TicketMessage.objects.filter(body="My own words").exists()

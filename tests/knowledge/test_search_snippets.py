@@ -80,3 +80,21 @@ def test_an_excerpt_cut_from_inside_the_article_says_so_at_either_end():
     assert snippet.startswith("… ") and snippet.endswith(" …")
     make_article(title="Short one", body="Record the welcome message.")
     assert _snippet("welcome message") == "Record the [[[welcome]]] [[[message]]]."
+
+
+def plain(snippet: str) -> str:
+    return snippet.replace(MATCH_START, "").replace(MATCH_END, "")
+
+
+def test_a_snippet_cut_before_the_end_says_so_even_when_the_article_repeats_its_last_words():
+    """An article of repeated lines ("Thanks again." closes it and many lines before): the excerpt of
+    the first 30 words does not reach the end of the article, so it must end with "…". _cut_marked
+    looks for the excerpt's last four words in the article's last 120 characters; they are there (the
+    article repeats them), so it decides that the excerpt reaches the end and drops the "…"."""
+    body = "Reset your password on this page. " + "Thanks again. " * 60
+    article = make_article(title="Passwords", body=body)
+    [hit] = search_articles(AnonymousUser(), "password")
+    assert hit.article.pk == article.pk
+    shown = plain(hit.snippet)
+    assert len(shown.split()) < len(body.split()), "the snippet is not the whole article"
+    assert shown.endswith("…"), shown

@@ -7,6 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from knowledge.models import Article
 from knowledge.search import MATCH_END, MATCH_START, close_lexemes, search_articles
 from tests.factories import make_agent, make_article
 
@@ -56,7 +57,8 @@ def test_where_two_words_are_as_close_the_more_used_one_wins():
     make_article("Account basics", body="An account holds your tickets.")
     make_article("Account recovery", body="Recover an account you cannot open.")
     make_article("Accent colours", body="Colours of the portal.")
-    assert close_lexemes(["accunt"]) == {"accunt": "account"}  # "accent" is one slip away too
+    visible = Article.objects.publicly_listed_to(AnonymousUser()).values("id")
+    assert close_lexemes(["accunt"], visible) == {"accunt": "account"}  # "accent" is one slip away too
 
 
 def test_the_snippet_marks_the_corrected_word(client, corpus):
@@ -81,9 +83,26 @@ def test_an_agent_finds_the_internal_article_through_a_slip(corpus):
 
 
 def test_a_question_without_slips_costs_no_extra_query(corpus):
+    """A slip costs two: the candidates, and which of them the reader's articles hold."""
     search_articles(AnonymousUser(), "delete my account")  # warm the content types and the like
     with CaptureQueriesContext(connection) as clean:
         search_articles(AnonymousUser(), "delete my account")
     with CaptureQueriesContext(connection) as slipped:
         search_articles(AnonymousUser(), "delete my acount")
-    assert len(slipped) == len(clean) + 1
+    assert len(slipped) == len(clean) + 2
+
+
+def test_a_customers_slip_is_not_corrected_to_a_word_only_internal_articles_hold():
+    """A customer types "acount" (one slip from the public article's "account"). Published internal
+    articles use "amount" more often, equally one slip away: the correction must not pick a word the
+    customer can never find (close_lexemes reads SearchTerm, which counts internal articles too), or
+    the customer's search comes back empty while the public article was one slip away."""
+    public = make_article(title="Close your account", body="Close your account from the profile page.")
+    # Control: with public articles only, the slip is corrected to "account".
+    assert [hit.article.pk for hit in search_articles(AnonymousUser(), "acount")] == [public.pk]
+    for n in range(3):
+        make_article(title=f"Refund amount rules {n}", body="The amount to refund.", visibility="internal")
+    hits = search_articles(AnonymousUser(), "acount")
+    assert [hit.article.pk for hit in hits] == [public.pk]
+    # An agent, who reads the internal articles too, gets their more used word.
+    assert all("amount" in hit.article.title for hit in search_articles(make_agent(), "acount"))

@@ -3,6 +3,7 @@ replies and notes on a merged one pointed to the target, the customer's unread m
 bulk actions that say what they left alone and refuse mangled versions, neighbours deep in a long
 queue, and a requester panel of tickets the agent can open."""
 
+from datetime import timedelta
 from html import unescape
 
 import pytest
@@ -10,6 +11,7 @@ from django.contrib.messages import get_messages
 from django.db import connection
 from django.http import QueryDict
 from django.urls import reverse
+from django.utils import timezone
 
 from tests.factories import (
     TeamFactory,
@@ -20,6 +22,7 @@ from tests.factories import (
     make_ticket,
 )
 from tickets import selectors, services
+from tickets.filters import SORTS
 from tickets.models import Ticket, TicketMessage
 from tickets.workflow import Status
 
@@ -247,3 +250,28 @@ def test_a_colleague_marking_the_ticket_read_does_not_clear_the_assignees_marker
     client.force_login(desk["colleague"])
     client.post(reverse("tickets:desk_seen", args=[ticket.number]), headers=HTMX)
     assert Ticket.objects.get(pk=ticket.pk).unread_by_assignee
+
+
+@pytest.mark.parametrize("sort", list(SORTS))
+def test_neighbours_past_the_window_match_the_list_for_every_sort(sort):
+    """queue_neighbours with a small window takes the keyset path (_neighbours_deeper) for tickets past
+    it: the neighbours must be those of the list itself, for every sort, with ties on the sort value."""
+    team = TeamFactory()
+    agent = make_agent(team)
+    customer = make_customer()
+    now = timezone.now()
+    for n in range(8):
+        ticket = make_ticket(customer, team=team, subject=f"T {n}")
+        Ticket.objects.filter(pk=ticket.pk).update(
+            updated_at=now - timedelta(minutes=n // 3),
+            created_at=now - timedelta(minutes=n // 2),
+            priority=["low", "high", "medium"][n % 3],
+        )
+    params = QueryDict(f"sort={sort}")
+    _, queue, _ = selectors.queue_queryset(agent, params)
+    ordered = list(queue.values_list("number", flat=True))
+    assert len(ordered) == 8
+    for index in range(3, 8):
+        ticket = Ticket.objects.get(number=ordered[index])
+        expected = (ordered[index - 1], ordered[index + 1] if index + 1 < 8 else None)
+        assert selectors.queue_neighbours(agent, params, ticket, window=3) == expected, index

@@ -18,6 +18,7 @@ from tests.factories import (
     make_customer,
     make_ticket,
 )
+from tests.tickets.test_portal_drafts import drafted_by
 from tickets.attachments import MAX_FILES
 from tickets.models import Attachment, Ticket, TicketForm
 
@@ -208,7 +209,10 @@ def test_after_signing_in_again_the_form_comes_back_with_what_was_typed_once(cli
         slug="orders", schema=[{"name": "order_number", "label": "Order number", "type": "text"}]
     )
     url = reverse("tickets:portal_submit_form", args=["orders"])
-    response = client.post(url, submission(cf_order_number="A-1"))
+    client.force_login(customer)
+    owner = drafted_by(client.get(url))
+    client.logout()
+    response = client.post(url, submission(cf_order_number="A-1", drafted_by=owner))
     assert response.status_code == 422
     assert f'href="{LOGIN}?next={url}"' in response.content.decode()
     signed_in = client.post(LOGIN, {"username": customer.email, "password": TEST_PASSWORD, "next": url})
@@ -224,7 +228,20 @@ def test_after_signing_in_again_the_form_comes_back_with_what_was_typed_once(cli
 def test_a_draft_kept_for_one_form_does_not_fill_another(client):
     customer = make_customer()
     TicketFormFactory(slug="orders")
-    client.post(reverse("tickets:portal_submit_form", args=["orders"]), submission())
+    url = reverse("tickets:portal_submit_form", args=["orders"])
+    client.force_login(customer)
+    owner = drafted_by(client.get(url))
+    client.logout()
+    client.post(url, submission(drafted_by=owner))
+    client.force_login(customer)
+    assert 'value="Printer jam"' not in main_of(client.get(SUBMIT))
+    assert 'value="Printer jam"' in main_of(client.get(url))
+
+
+def test_a_request_that_names_no_customer_keeps_no_draft(client):
+    """Without the page's signed drafted_by (a forged or very old page) nothing is kept for later."""
+    customer = make_customer()
+    client.post(SUBMIT, submission(drafted_by="forged"))
     client.force_login(customer)
     assert 'value="Printer jam"' not in main_of(client.get(SUBMIT))
 

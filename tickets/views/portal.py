@@ -5,6 +5,7 @@ from urllib.parse import quote
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import F, Q
@@ -31,6 +32,8 @@ from tickets.workflow import Status
 
 PAGE_SIZE = 20
 DRAFT_SESSION_KEY = "submission_draft"
+DRAFT_SALT = "tickets.portal.draft"
+DRAFT_MAX_AGE = 7 * 24 * 3600  # a form page left open over a week-end still keeps its draft
 FORM_GONE = (
     "This request form is no longer available. What you wrote is kept below as a general request: check "
     "it and send it again."
@@ -59,12 +62,14 @@ def ticket_submit(request: HttpRequest, slug: str | None = None) -> HttpResponse
             return redirect(sign_in)
         if slug and ticket_form is None:
             raise Http404("No such form.")
-    form_gone = bool(slug) and ticket_form is None  # switched off or given to another organisation since
     # A visitor's form without name and address was a customer's whose session ended while they typed
-    # (one with them was sent after anonymous submission was switched off: the service says so).
+    # (one with them was sent after anonymous submission was switched off: the service says so). Their
+    # form may be one of their organisation's, which a visitor cannot see: that is no form gone.
     session_ended = (
         anonymous and request.method == "POST" and not anonymous_open and "email" not in request.POST
     )
+    # Switched off or given to another organisation since the page was read.
+    form_gone = bool(slug) and ticket_form is None and not session_ended
     form = TicketSubmitForm(
         request.POST if request.method == "POST" else None,
         request.FILES or None,
@@ -121,6 +126,8 @@ def ticket_submit(request: HttpRequest, slug: str | None = None) -> HttpResponse
     context = {
         "form": form, "ticket_form": ticket_form, "forms": TicketForm.objects.active_for(request.user),
         "form_gone": form_gone, "sign_in": sign_in if session_ended else None,
+        # Whose draft this page holds, should their session end before they send it (see below).
+        "drafted_by": signing.dumps(request.user.pk, salt=DRAFT_SALT) if not anonymous else "",
     }  # fmt: skip
     response = render(request, "tickets/portal/ticket_form.html", context, status=status)
     if wait is not None:
@@ -144,17 +151,29 @@ def _details_into_description(form: TicketSubmitForm) -> None:
 
 
 def _keep_draft_over_sign_in(request: HttpRequest, form: TicketSubmitForm) -> None:
-    """What a visitor whose session ended had typed, kept in their session (which signing in keeps) so
-    that the same form, opened again once signed in, comes back filled in. Files cannot be kept."""
-    typed = {name: request.POST.getlist(name) for name in form.fields if name in request.POST}
-    typed.pop("submission_key", None)
-    request.session[DRAFT_SESSION_KEY] = {"path": request.path, "typed": typed}
+    """What a customer whose session ended had typed, kept in the session (which signing in keeps) so
+    that the same form, opened again by them once signed in, comes back filled in, the answers to the
+    form's own fields too. The page names its customer (signed, `drafted_by`): a draft is given back
+    to that account only, never to whoever signs in next on a shared computer. Files cannot be kept."""
+    try:
+        owner = signing.loads(request.POST.get("drafted_by", ""), salt=DRAFT_SALT, max_age=DRAFT_MAX_AGE)
+    except signing.BadSignature:
+        return
+    typed = {
+        name: request.POST.getlist(name)
+        for name in request.POST
+        if (name in form.fields or name.startswith(CUSTOM_PREFIX)) and name != "submission_key"
+    }
+    request.session[DRAFT_SESSION_KEY] = {"path": request.path, "typed": typed, "owner": owner}
 
 
 def _draft_kept_over_sign_in(request: HttpRequest) -> dict:
-    """The kept draft as the form's initial values, once, on the form it was typed in."""
+    """The kept draft as the form's initial values, once, on the form it was typed in, for its owner."""
     draft = request.session.get(DRAFT_SESSION_KEY)
     if request.method == "POST" or not draft or not request.user.is_authenticated:
+        return {}
+    if draft.get("owner") != request.user.pk:  # someone else signed in here: it is not theirs to read
+        del request.session[DRAFT_SESSION_KEY]
         return {}
     if draft.get("path") != request.path:
         return {}

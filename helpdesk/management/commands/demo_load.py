@@ -9,7 +9,8 @@ would contradict its own history. So a second `make run` keeps the demo as it wa
 --reset (`make demo-reset`) puts the demo back as it was: it removes what was added to the demo's
 tickets since (messages and activity entries the fixture does not have, and those messages' files;
 the daily sweep deletes the files themselves), loads the fixture again and moves its dates. Tickets,
-articles and accounts created since are left alone, as is the audit trail.
+articles and accounts created since are left alone, as is the audit trail; a ticket of yours merged
+into a demo ticket stops the reset (its messages could not be told from the demo's additions).
 """
 
 from pathlib import Path
@@ -42,6 +43,19 @@ class Command(BaseCommand):
                 "The demo is loaded already and kept as it was left (`make demo-reset` puts it back)."
             )
             return
+        merged_in = list(
+            Ticket.objects.filter(merged_into__in=tickets)
+            .exclude(number__in=keys["tickets"])
+            .values_list("number", flat=True)
+        )
+        if reset and merged_in:
+            # Their messages sit on demo tickets now; nothing tells which were theirs, so a reset would
+            # take them away with the demo's additions.
+            names = ", ".join(f"T-{number}" for number in sorted(merged_in))
+            raise CommandError(
+                f"{names} {'was' if len(merged_in) == 1 else 'were'} merged into the demo's tickets: a reset "
+                "would remove their messages. Start from an empty database instead (rm -rf .pgdata)."
+            )
         with transaction.atomic():
             if reset:
                 self._remove_additions(tickets, keys)
