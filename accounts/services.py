@@ -191,6 +191,9 @@ def user_suspend(user: User, *, until: datetime | None, reason: str, actor: User
     changes = _status_changes(user, fields)
     user.save(update_fields=fields)
     audit.record("suspend", actor=actor, obj=user, changes=changes)
+    # Ended, not paused: refused while suspended, a session would sign them in again once the
+    # suspension ran out or was lifted (one suspension cuts off a stolen session for good).
+    user_sign_out_sessions(user, actor=actor)
     return user
 
 
@@ -370,7 +373,9 @@ def profile_update(user: User, *, name: str, timezone_name: str, actor: User) ->
         return user
     for field, (_, value) in changes.items():
         setattr(user, field, value)
-    user.full_clean(exclude=["password"])
+    # Only what changed is checked: a zone the time-zone database has since retired, left as it was
+    # while the name changes, is no reason to refuse the name.
+    user.full_clean(exclude=[field.name for field in User._meta.fields if field.name not in changes])
     user.save(update_fields=list(changes))
     audit.record("update", actor=actor, obj=user, changes=changes)
     return user

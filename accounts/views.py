@@ -16,6 +16,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
 from django.utils.decorators import method_decorator
 from django.utils.encoding import force_str
 from django.utils.http import url_has_allowed_host_and_scheme, urlsafe_base64_decode
@@ -75,6 +76,8 @@ class LoginView(UnprocessableOnInvalid, auth_views.LoginView):
             "backend": user.backend,
             "since": time.time(),
             "next": self.get_success_url(),
+            # The password as it was checked: a reset or change before the code is entered ends this.
+            "password": user.get_session_auth_hash(),
         }
         return redirect("accounts:two_factor_verify")
 
@@ -90,7 +93,12 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
     """The second step of signing in for accounts with two-factor sign-in."""
     pending = request.session.get(TWO_FACTOR_PENDING)
     user = User.objects.filter(pk=pending["user"]).first() if pending else None
-    if user is None or time.time() - pending["since"] > TWO_FACTOR_PENDING_SECONDS or not user.is_active:
+    if (
+        user is None
+        or time.time() - pending["since"] > TWO_FACTOR_PENDING_SECONDS
+        or not user.is_active
+        or not constant_time_compare(pending.get("password", ""), user.get_session_auth_hash())
+    ):
         request.session.pop(TWO_FACTOR_PENDING, None)
         messages.info(request, "Please sign in again.")
         return redirect("accounts:login")
