@@ -246,7 +246,7 @@ def _category_by_slug(slug: str, name: str) -> Category:
 def _existing(slug: str) -> Article | None:
     """The article a record names: by its slug, or by a slug it had before a rename (an export older
     than the rename updates the renamed article instead of bringing a copy back at the old address)."""
-    return Article.objects.filter(slug=slug).first() or Article.objects.filter(old_slugs__slug=slug).first()
+    return Article.objects.at_address(slug).first()
 
 
 def _apply(incoming: _Incoming, existing: Article | None) -> str:

@@ -96,6 +96,11 @@ class ArticleQuerySet(models.QuerySet["Article"]):
             condition |= models.Q(status=Article.Status.PUBLISHED) | models.Q(author=user)
         return self.filter(condition)
 
+    def at_address(self, *slugs: str) -> "ArticleQuerySet":
+        """The articles at these slugs, current or from before a rename (an old slug is given up when
+        another article takes it, so each names one article)."""
+        return self.filter(models.Q(slug__in=slugs) | models.Q(old_slugs__slug__in=slugs))
+
     def publicly_listed_to(self, user) -> "ArticleQuerySet":
         """What the public pages list and search: published only, internal ones for agents."""
         published = self.published()

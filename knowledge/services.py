@@ -436,7 +436,7 @@ def _linked_articles(body: str):
     slugs = set(ARTICLE_ADDRESS.findall(body))
     if not slugs:
         return Article.objects.none()
-    return Article.objects.filter(Q(slug__in=slugs) | Q(old_slugs__slug__in=slugs))
+    return Article.objects.at_address(*slugs)
 
 
 def articles_count_uses(body: str) -> int:

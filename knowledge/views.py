@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 from django.core.cache import cache
 from django.core.paginator import Paginator
-from django.db.models import Count, F, Q
+from django.db.models import Count, F
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -156,7 +156,7 @@ def renamed_article_url(request: HttpRequest, view_name: str, slug: str) -> str 
 def _listed_at(request: HttpRequest, slug: str):
     """The article the user may read at `slug`, or at a slug it had before a rename: a page opened
     before the rename still votes and counts its view."""
-    return Article.objects.publicly_listed_to(request.user).filter(Q(slug=slug) | Q(old_slugs__slug=slug))
+    return Article.objects.publicly_listed_to(request.user).at_address(slug)
 
 
 def _vote_of(request: HttpRequest, article: Article) -> bool | None:

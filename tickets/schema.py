@@ -14,7 +14,7 @@ from typing import Any
 
 from django import forms
 
-from helpdesk.display import shown_date
+from helpdesk.display import plain_number, shown_date
 
 FIELD_TYPES = ("text", "textarea", "select", "multi_select", "checkbox", "number", "date", "email")
 CHOICE_KINDS = ("select", "multi_select")
@@ -274,7 +274,7 @@ def clean_values(schema: list[dict], data: dict[str, Any], stored: dict[str, Any
 def shown_number(definition: dict, value: int | float) -> str:
     """A stored number as it was typed: 0.000001, not 1e-06; 49.90 for a field with two decimal places
     (JSON keeps 49.9). Padded only: a number stored before the places were set keeps its digits."""
-    number = Decimal(repr(value))
+    number = Decimal(plain_number(value))
     places = definition.get("decimal_places")
     if places is not None and -number.as_tuple().exponent < places:
         number = number.quantize(Decimal(1).scaleb(-places))
