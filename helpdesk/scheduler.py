@@ -18,6 +18,7 @@ SCHEDULE: dict[str, timedelta] = {
     "accounts.tasks.lift_expired_suspensions": timedelta(minutes=1),
     "tickets.tasks.close_resolved_tickets": timedelta(hours=1),
     "tickets.tasks.remove_orphan_files": timedelta(days=1),
+    "tickets.tasks.remove_held_files": timedelta(hours=1),
     "audit.tasks.prune_system_log": timedelta(days=1),
     "helpdesk.tasks.prune_task_results": timedelta(days=1),
     "accounts.tasks.clear_expired_sessions": timedelta(days=1),

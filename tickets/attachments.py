@@ -1,4 +1,5 @@
-"""Attachment intake: size limit, a type allow-list checked on the content, sha256, private storage."""
+"""Attachment intake: size limit, a type allow-list checked on the content, sha256, private storage;
+files held for a form that came back (HeldUpload) until it is sent again."""
 
 import hashlib
 import re
@@ -7,13 +8,14 @@ from pathlib import PurePath
 
 import puremagic
 from django.conf import settings
+from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db.models import Model
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
-from tickets.models import Attachment
+from tickets.models import Attachment, HeldUpload
 
 # Types recognised from the file's bytes (not its name). SVG and HTML are absent on purpose: both
 # can carry script.
@@ -145,7 +147,7 @@ def _is_plain_text(head: bytes) -> bool:
     return True
 
 
-def validate_uploads(uploads: list[UploadedFile]) -> list[str]:
+def validate_uploads(uploads: list[UploadedFile | HeldUpload]) -> list[str]:
     """Check every upload; return their content types or raise one ValidationError listing all problems
     (for the form's attachments field, so they show beside the file input)."""
     if len(uploads) > MAX_FILES:
@@ -154,6 +156,9 @@ def validate_uploads(uploads: list[UploadedFile]) -> list[str]:
     types: list[str] = []
     limit = settings.ATTACHMENT_MAX_BYTES
     for upload in uploads:
+        if isinstance(upload, HeldUpload):  # checked when it was held
+            types.append(upload.content_type)
+            continue
         name = safe_filename(upload.name or "")
         if upload.size > limit:
             problems.append(
@@ -169,33 +174,110 @@ def validate_uploads(uploads: list[UploadedFile]) -> list[str]:
     return types
 
 
-def attachment_store(owner: Model, upload: UploadedFile, *, content_type: str, actor) -> Attachment:
-    """Save one validated upload through the storage API, owned by `owner`. Call inside the service."""
+def attachment_store(
+    owner: Model, upload: UploadedFile | HeldUpload, *, content_type: str, actor
+) -> Attachment:
+    """Save one validated upload through the storage API, owned by `owner`. Call inside the service.
+    A held file is handed over: its stored file becomes the attachment's, once."""
+    if isinstance(upload, HeldUpload):
+        return _attachment_from_held(owner, upload, actor=actor)
+    return _stored(Attachment(owner=owner, uploaded_by=actor), upload, content_type=content_type)
+
+
+def _stored(row: Attachment | HeldUpload, upload: UploadedFile, *, content_type: str):
+    """`row` with the upload's name, type, size and digest, its file saved through the storage API."""
     digest = hashlib.sha256()
     for chunk in upload.chunks():
         digest.update(chunk)
     upload.seek(0)
-    attachment = Attachment(
+    row.filename, row.content_type = safe_filename(upload.name or ""), content_type
+    row.size, row.sha256 = upload.size, digest.hexdigest()
+    row.file.save("upload", upload, save=False)
+    row.save()
+    return row
+
+
+def _attachment_from_held(owner: Model, held: HeldUpload, *, actor) -> Attachment:
+    # Held for someone else: a page's token sent by another account (the form checks it too).
+    if held.held_for_id != (actor.pk if actor is not None else None):
+        raise ValidationError({"attachments": HELD_GONE.format(name=held.filename)})
+    # The row is taken under the transaction's lock: the same held file sent by two forms at once
+    # becomes one attachment, and the second form is told.
+    if not HeldUpload.objects.filter(pk=held.pk).delete()[0]:
+        raise ValidationError({"attachments": HELD_GONE.format(name=held.filename)})
+    return Attachment.objects.create(
         owner=owner,
-        filename=safe_filename(upload.name or ""),
-        content_type=content_type,
-        size=upload.size,
-        sha256=digest.hexdigest(),
+        file=held.file.name,
+        filename=held.filename,
+        content_type=held.content_type,
+        size=held.size,
+        sha256=held.sha256,
         uploaded_by=actor,
     )
-    attachment.file.save("upload", upload, save=False)
-    attachment.save()
-    return attachment
+
+
+HOLD_FOR = timedelta(days=1)
+HOLD_SALT = "tickets.attachments.held"
+HELD_GONE = "{name} is no longer kept: choose it again."
+HELD_EXPIRED = "A file kept from before is no longer kept (files wait a day): choose it again."
+
+
+def uploads_hold(uploads: list[UploadedFile], *, holder) -> list[HeldUpload]:
+    """Keep each upload that passes the checks, for the form that comes back with it; those that do
+    not are left out (the form says why)."""
+    held = []
+    for upload in uploads:
+        try:
+            [content_type] = validate_uploads([upload])
+        except ValidationError:
+            continue
+        held.append(_stored(HeldUpload(held_for=holder), upload, content_type=content_type))
+    return held
+
+
+def held_token(held: HeldUpload) -> str:
+    """What the page sends back for a held file: signed, naming the file and whom it is held for."""
+    return signing.dumps([held.pk, held.held_for_id, held.filename], salt=HOLD_SALT)
+
+
+def held_read(tokens: list[str], *, holder) -> tuple[list[HeldUpload], list[str]]:
+    """The held files the tokens name that are still kept for `holder`, and what is wrong with the
+    others (a token altered or for someone else is not a file of theirs: it is left out unsaid)."""
+    wanted: dict[int, str] = {}
+    problems = []
+    for token in dict.fromkeys(tokens):
+        try:
+            pk, held_for, name = signing.loads(token, salt=HOLD_SALT, max_age=HOLD_FOR)
+        except signing.SignatureExpired:
+            problems.append(HELD_EXPIRED)
+            continue
+        except (signing.BadSignature, ValueError, TypeError):
+            continue
+        if held_for == (holder.pk if holder is not None else None):
+            wanted[pk] = name
+    found = {held.pk: held for held in HeldUpload.objects.filter(pk__in=wanted, held_for=holder)}
+    problems += [HELD_GONE.format(name=name) for pk, name in wanted.items() if pk not in found]
+    return [found[pk] for pk in wanted if pk in found], list(dict.fromkeys(problems))
+
+
+def held_remove(*, now: datetime | None = None) -> int:
+    """Delete held files older than HOLD_FOR, rows and stored files; returns how many."""
+    now = now or timezone.now()
+    stale = list(HeldUpload.objects.filter(created_at__lt=now - HOLD_FOR))
+    for held in stale:
+        held.file.delete(save=False)
+    HeldUpload.objects.filter(pk__in=[held.pk for held in stale]).delete()
+    return len(stale)
 
 
 ORPHAN_GRACE = timedelta(hours=1)  # a file younger may belong to a transaction still running
 
 
 def orphans_remove(*, now: datetime | None = None) -> list[str]:
-    """Delete stored files no attachment points at, written more than ORPHAN_GRACE ago: left by a
-    transaction that stored a file and then rolled back (a refusal after the upload, a crash before the
-    commit). Looks in this month's and last month's folders (attachment_path), where such files land
-    when the sweep runs daily; returns the names deleted."""
+    """Delete stored files no attachment (nor held file) points at, written more than ORPHAN_GRACE ago:
+    left by a transaction that stored a file and then rolled back (a refusal after the upload, a crash
+    before the commit). Looks in this month's and last month's folders (attachment_path), where such
+    files land when the sweep runs daily; returns the names deleted."""
     now = now or timezone.now()
     storage = Attachment._meta.get_field("file").storage
     previous_month = now.replace(day=1) - timedelta(days=1)
@@ -206,7 +288,10 @@ def orphans_remove(*, now: datetime | None = None) -> list[str]:
         names = [f"{folder}/{name}" for name in storage.listdir(folder)[1]]
         for start in range(0, len(names), 1000):
             batch = names[start : start + 1000]
-            kept = set(Attachment.objects.filter(file__in=batch).values_list("file", flat=True))
+            kept = {
+                *Attachment.objects.filter(file__in=batch).values_list("file", flat=True),
+                *HeldUpload.objects.filter(file__in=batch).values_list("file", flat=True),
+            }
             for name in batch:
                 if name not in kept and now - storage.get_modified_time(name) > ORPHAN_GRACE:
                     storage.delete(name)

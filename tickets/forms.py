@@ -14,12 +14,19 @@ from accounts import rbac
 from accounts.models import Team, User, validate_ascii_email
 from helpdesk.forms import parse_id
 from tickets import schema
-from tickets.attachments import ALLOWED_EXTENSIONS, MAX_FILES
+from tickets.attachments import (
+    ALLOWED_EXTENSIONS,
+    MAX_FILES,
+    held_read,
+    held_token,
+    uploads_hold,
+    validate_uploads,
+)
 from tickets.filters import TicketQueueFilter
 from tickets.models import SavedView, TicketForm
 
 CUSTOM_PREFIX = "cf_"
-FILES_AGAIN = "For your security, files are not kept when a form comes back: choose the ones to send again."
+FILES_AFTER_SIGN_IN = "Files cannot wait over a sign-in: once signed in, choose them again."
 
 
 UNREADABLE_VERSION = -1  # no ticket has it: a mangled version is refused as stale, never skipped
@@ -37,6 +44,9 @@ def read_version(posted: str | None) -> int | None:
         return None
     version = parse_id(posted)
     return UNREADABLE_VERSION if version is None else version
+
+
+FILE_FIELDS = ("held", "attachments")
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -68,7 +78,67 @@ class MultipleFileField(forms.FileField):
         return [single(data, initial)] if data else []
 
 
-class SubmissionKeyForm(forms.Form):
+class HeldFilesField(forms.MultipleChoiceField):
+    """Files kept from the form's last sending (HeldUpload), ticked to send them with it; the choices
+    are the page's own (signed tokens), read back by AttachmentsForm."""
+
+    widget = forms.CheckboxSelectMultiple
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("label", "Files you chose before")
+        kwargs.setdefault("help_text", "Kept for this form: untick a file to leave it out.")
+        super().__init__(required=False, choices=(), **kwargs)
+
+    def valid_value(self, value) -> bool:
+        return True  # a token, checked against its signature and holder in AttachmentsForm.clean_held
+
+
+class AttachmentsForm(forms.Form):
+    """A form that sends files. When it comes back (invalid, stale, refused), the files that passed the
+    checks are kept for whoever sent them (`holder`: the signed-in user, or None for a visitor) and
+    offered ticked, so nothing chosen is lost; the view calls hold_files() before rendering it again."""
+
+    attachments = MultipleFileField(label="Attachments")
+    held = HeldFilesField()
+
+    def __init__(self, *args, holder=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.holder = holder
+
+    def clean_held(self):
+        held, problems = held_read(self.cleaned_data["held"], holder=self.holder)
+        for problem in problems:  # shown by the file input: a gone file has no tick box left
+            self.add_error("attachments", problem)
+        return held
+
+    def clean(self):
+        cleaned = super().clean()
+        if "attachments" not in self._errors:
+            try:
+                validate_uploads(self.uploads())
+            except forms.ValidationError as error:
+                self.add_error(None, error)
+        return cleaned
+
+    def uploads(self) -> list:
+        """The files to send: those kept from before, then those chosen now."""
+        return [*self.cleaned_data.get("held", ()), *self.cleaned_data.get("attachments", ())]
+
+    def hold_files(self) -> None:
+        """Keep the files sent with this form (those that passed the checks) and those still kept from
+        before, ticked, for the form that comes back: MAX_FILES at most, as a form sends no more."""
+        if not self.is_bound:
+            return
+        kept = list(self.cleaned_data.get("held", ()))
+        sent = [upload for upload in self.files.getlist(self.add_prefix("attachments")) if upload.size]
+        kept += uploads_hold(sent[: max(0, MAX_FILES - len(kept))], holder=self.holder)
+        choices = [(held_token(held), f"{held.filename} ({filesizeformat(held.size)})") for held in kept]
+        self.fields["held"].choices = choices
+        self.data = self.data.copy()
+        self.data.setlist(self.add_prefix("held"), [token for token, _ in choices])
+
+
+class SubmissionKeyForm(AttachmentsForm):
     """A form with a hidden submission_key, which makes sending it twice harmless. A key that does not
     read (a page altered, or one from an older version) is not a field the visitor can correct: it is
     said above the form, and the view sends the form back with a fresh key."""
@@ -111,7 +181,6 @@ class TicketSubmitForm(SubmissionKeyForm):
         max_length=50_000,
         help_text="Markdown works: **bold**, lists, `code`, links.",
     )
-    attachments = MultipleFileField(label="Attachments")
     submission_key = forms.UUIDField(widget=forms.HiddenInput)
 
     def __init__(self, *args, ticket_form: TicketForm | None, anonymous: bool, **kwargs) -> None:
@@ -125,7 +194,7 @@ class TicketSubmitForm(SubmissionKeyForm):
             for definition in ticket_form.schema:
                 self.fields[CUSTOM_PREFIX + definition["name"]] = schema.form_field(definition)
         # Keep the file input last, after the custom fields.
-        self.order_fields([name for name in self.fields if name not in ("attachments", "submission_key")])
+        self.order_fields([name for name in self.fields if name not in (*FILE_FIELDS, "submission_key")])
 
     def custom_field_data(self) -> dict:
         """Custom values for the service, which validates them against the schema again."""
@@ -142,13 +211,12 @@ class TicketSubmitForm(SubmissionKeyForm):
         return [
             self[name]
             for name in self.fields
-            if not name.startswith(CUSTOM_PREFIX) and name not in ("attachments", "submission_key")
+            if not name.startswith(CUSTOM_PREFIX) and name not in (*FILE_FIELDS, "submission_key")
         ]
 
 
 class ReplyForm(SubmissionKeyForm):
     body = forms.CharField(label="Your reply", widget=forms.Textarea(attrs={"rows": 5}), max_length=50_000)
-    attachments = MultipleFileField(label="Attachments")
     # The same reply sent twice (a double click, a retried request) is kept once. Not required: a page
     # from before this field existed still sends its reply.
     submission_key = forms.UUIDField(widget=forms.HiddenInput, required=False)
@@ -167,7 +235,7 @@ class PortalFilterForm(forms.Form):
     scope = forms.ChoiceField(choices=SCOPE_CHOICES, required=False, label="Show")
 
 
-class WorkspaceReplyForm(forms.Form):
+class WorkspaceReplyForm(AttachmentsForm):
     KIND_CHOICES = [("reply", "Public reply"), ("note", "Internal note")]
     STATUS_AFTER_CHOICES = [
         ("", "Keep the status"),
@@ -179,7 +247,6 @@ class WorkspaceReplyForm(forms.Form):
 
     kind = forms.ChoiceField(choices=KIND_CHOICES, initial="reply", widget=forms.RadioSelect, label="Send as")
     body = forms.CharField(label="Message", widget=forms.Textarea(attrs={"rows": 6}), max_length=50_000)
-    attachments = MultipleFileField(label="Attachments")
     status_after = forms.ChoiceField(choices=STATUS_AFTER_CHOICES, required=False, label="Then set status")
     version = forms.IntegerField(widget=forms.HiddenInput, required=False)
 

@@ -554,6 +554,29 @@ class Attachment(models.Model):
         return self.filename
 
 
+class HeldUpload(models.Model):
+    """A file sent with a form that came back (invalid, stale, refused): kept, private, for whoever sent
+    it, so the corrected form sends it without choosing it again. Becomes an Attachment when the form
+    goes through (the stored file is handed over, not copied); removed a day later otherwise."""
+
+    file = models.FileField(upload_to=attachment_path, max_length=200)
+    filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    # None for a visitor's (anonymous) form; a signed-in sender's files are theirs alone to send.
+    held_for = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return self.filename
+
+
 class TicketUserObjectPermission(UserObjectPermissionBase):
     """Per-ticket grants (exceptions only): an agent outside the team may see this one ticket."""
 

@@ -1,5 +1,5 @@
 """Background work for tickets (django.tasks): the auto-close of resolved tickets, the sweep of stored
-files no attachment points at."""
+files no attachment points at, the removal of files held for forms nobody sent again."""
 
 from django.tasks import task
 
@@ -16,3 +16,9 @@ def close_resolved_tickets() -> int:
 def remove_orphan_files() -> int:
     """Delete stored files a rolled-back transaction left without an attachment; returns how many."""
     return len(attachments.orphans_remove())
+
+
+@task
+def remove_held_files() -> int:
+    """Delete files held for a form that came back and was not sent again within a day; returns how many."""
+    return attachments.held_remove()

@@ -2,6 +2,8 @@
 filter (saving a view, a bulk action) and the ticket's version (the merge form, the portal's status
 buttons), so nothing is saved from the page as first loaded or refused as stale."""
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -9,7 +11,7 @@ from accounts.models import Team, User
 from tests.e2e.conftest import signed_in
 from tests.factories import make_ticket
 from tickets import selectors
-from tickets.models import SavedView, Ticket
+from tickets.models import Attachment, SavedView, Ticket
 from tickets.workflow import Status
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -137,18 +139,27 @@ def test_a_refused_htmx_reply_says_why_and_keeps_what_was_typed(page, live_serve
 
 
 @pytest.mark.usefixtures("demo")
-def test_a_refused_htmx_reply_puts_the_focus_on_the_message_to_correct(page, live_server):
+def test_a_refused_htmx_reply_puts_the_focus_on_the_message_to_correct_and_keeps_its_file(page, live_server):
     """htmx hands the focus back to the Send button (its id survives the swap); after a refusal the
-    message box, marked invalid, is where the customer needs to be."""
-    open_as_its_customer(page, live_server)
+    message box, marked invalid, is where the customer needs to be. The file chosen is kept, ticked,
+    and goes with the corrected reply."""
+    ticket = open_as_its_customer(page, live_server)
     page.locator("#conversation input[type=file]").set_input_files(
         {"name": "receipt.txt", "mimeType": "text/plain", "buffer": b"hello there\n"}
     )
     page.get_by_role("button", name="Send").click()  # no message
-    page.get_by_text("files are not kept").first.wait_for()
+    kept = page.get_by_role("checkbox", name=re.compile(r"receipt\.txt"))
     # Waits by selector: wait_for_function polls with eval, which the pages' CSP forbids.
     page.locator("textarea:focus").wait_for()
     assert page.evaluate("document.activeElement.getAttribute('aria-invalid')") == "true"
+    expect(kept).to_be_checked()
+    page.locator("#conversation textarea").fill("Receipt attached.")
+    page.get_by_role("button", name="Send").click()
+    page.locator("#conversation").get_by_text("Receipt attached.").wait_for()
+    message = ticket.messages.get(body="Receipt attached.")
+    assert [attachment.filename for attachment in Attachment.objects.filter(owner_id=message.pk)] == [
+        "receipt.txt"
+    ]
 
 
 @pytest.mark.usefixtures("demo")

@@ -40,6 +40,7 @@ def test_each_task_comes_again_when_its_period_has_passed():
     assert sorted(scheduler.tick(now + timedelta(hours=1, minutes=1))) == [
         "accounts.tasks.lift_expired_suspensions",
         "tickets.tasks.close_resolved_tickets",
+        "tickets.tasks.remove_held_files",
     ]
     assert len(scheduler.tick(now + timedelta(days=1, minutes=2))) == len(scheduler.SCHEDULE)
 

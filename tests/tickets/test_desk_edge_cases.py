@@ -17,7 +17,7 @@ from tests.factories import (
     make_ticket,
 )
 from tickets import services
-from tickets.forms import FILES_AGAIN, SavedViewForm, posted_version
+from tickets.forms import SavedViewForm, posted_version
 from tickets.models import SavedView, Ticket, TicketMessage
 from tickets.views.desk import EDITED_OUT_OF_REACH, REPLY_STALE
 from tickets.workflow import Status
@@ -180,7 +180,7 @@ def test_a_stale_reply_comes_back_as_typed_with_a_message_that_does_not_say_relo
     assert not TicketMessage.objects.filter(body="Long careful answer").exists()
 
 
-def test_a_refused_reply_with_files_says_to_choose_them_again(client, desk):
+def test_a_refused_reply_keeps_its_files_ticked(client, desk):
     ticket = desk["ticket"]
     client.force_login(desk["agent"])
     upload = SimpleUploadedFile("notes.txt", b"hello", content_type="text/plain")
@@ -188,7 +188,9 @@ def test_a_refused_reply_with_files_says_to_choose_them_again(client, desk):
         reverse("tickets:desk_reply", args=[ticket.number]),
         {"kind": "reply", "body": "", "attachments": upload, "version": ticket.version},
     )
-    assert response.status_code == 422 and FILES_AGAIN in unescape(response.content.decode())
+    page = unescape(response.content.decode())
+    assert response.status_code == 422
+    assert re.search(r'<input type="checkbox" name="held" value="[^"]+"[^>]* checked>\s*notes.txt', page)
 
 
 # Inline edits

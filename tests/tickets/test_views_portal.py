@@ -12,7 +12,6 @@ from accounts.models import User
 from helpdesk.services import site_configuration_update
 from tests.factories import TeamFactory, TicketFormFactory, make_agent, make_customer, make_ticket
 from tickets import services
-from tickets.forms import FILES_AGAIN
 from tickets.models import Attachment, Ticket, TicketActivity, TicketMessage
 from tickets.workflow import Status
 
@@ -59,7 +58,7 @@ def test_form_with_custom_fields_refills_everything_on_error_with_422(client):
     assert response.status_code == 422
     assert "Typed with care" in body and 'value="Printer jam"' in body
     assert 'value="Pro" selected' in body
-    assert "This field is required." in body and FILES_AGAIN in body
+    assert "This field is required." in body and 'name="held"' in body and "a.txt (1" in body
     assert not Ticket.objects.exists()
     response = client.post(url, submission(cf_order_number="A-1", cf_product="Pro"))
     assert response.status_code == 302

@@ -21,7 +21,6 @@ from helpdesk.models import Priority
 from tickets import selectors, services, workflow
 from tickets.filters import SORT_LABELS
 from tickets.forms import (
-    FILES_AGAIN,
     CustomFieldsForm,
     SavedViewForm,
     WorkspaceReplyForm,
@@ -321,7 +320,7 @@ def workspace_seen(request: HttpRequest, number: str) -> HttpResponse:
 @changes_tickets
 def workspace_reply(request: HttpRequest, number: str) -> HttpResponse:
     ticket = _workspace_ticket(request, number)
-    form = WorkspaceReplyForm(request.POST, request.FILES)
+    form = WorkspaceReplyForm(request.POST, request.FILES, holder=request.user)
     if form.is_valid():
         data = form.cleaned_data
         try:
@@ -330,7 +329,7 @@ def workspace_reply(request: HttpRequest, number: str) -> HttpResponse:
                 services.ticket_add_note(
                     ticket,
                     body=data["body"],
-                    uploads=data["attachments"],
+                    uploads=form.uploads(),
                     status_after=data["status_after"] or None,
                     expected_version=data["version"] if data["status_after"] else None,
                     actor=request.user,
@@ -339,7 +338,7 @@ def workspace_reply(request: HttpRequest, number: str) -> HttpResponse:
                 services.ticket_reply(
                     ticket,
                     body=data["body"],
-                    uploads=data["attachments"],
+                    uploads=form.uploads(),
                     status_after=data["status_after"] or None,
                     expected_version=data["version"],
                     actor=request.user,
@@ -354,8 +353,7 @@ def workspace_reply(request: HttpRequest, number: str) -> HttpResponse:
             sent = "Note added" if data["kind"] == "note" else "Reply sent"
             messages.success(request, f"{sent} on {ticket.reference}.")
             return redirect(_workspace_after_work(request, ticket))
-    if request.FILES:
-        form.add_error("attachments", FILES_AGAIN)
+    form.hold_files()
     ticket.refresh_from_db()
     context = _workspace_context(request, ticket, reply_form=form)
     return render(request, WORKSPACE_TEMPLATE, context, status=422)

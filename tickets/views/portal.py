@@ -22,7 +22,7 @@ from helpdesk.ratelimit import posted, rate_limited, wait_phrase
 from tickets import services, workflow
 from tickets.forms import (
     CUSTOM_PREFIX,
-    FILES_AGAIN,
+    FILES_AFTER_SIGN_IN,
     PortalFilterForm,
     ReplyForm,
     TicketSubmitForm,
@@ -76,6 +76,7 @@ def ticket_submit(request: HttpRequest, slug: str | None = None) -> HttpResponse
         ticket_form=ticket_form,
         anonymous=anonymous and not session_ended,
         initial=_draft_kept_over_sign_in(request),
+        holder=None if anonymous else request.user,
     )
     # Signed-in customers are counted per account only: a whole office behind one address submits.
     wait = (
@@ -100,7 +101,7 @@ def ticket_submit(request: HttpRequest, slug: str | None = None) -> HttpResponse
             "description": data["description"],
             "form": ticket_form,
             "custom_fields": form.custom_field_data(),
-            "uploads": data["attachments"],
+            "uploads": form.uploads(),
             "submission_key": data["submission_key"],
         }
         try:
@@ -120,8 +121,10 @@ def ticket_submit(request: HttpRequest, slug: str | None = None) -> HttpResponse
     status = 200
     if form.is_bound:
         status = 422 if wait is None else 429
-        if request.FILES:
-            form.add_error("attachments", FILES_AGAIN)
+        if not session_ended:
+            form.hold_files()
+        elif request.FILES or request.POST.getlist("held"):
+            form.add_error("attachments", FILES_AFTER_SIGN_IN)
         _fresh_submission_key(form)
     context = {
         "form": form, "ticket_form": ticket_form, "forms": TicketForm.objects.active_for(request.user),
@@ -154,7 +157,8 @@ def _keep_draft_over_sign_in(request: HttpRequest, form: TicketSubmitForm) -> No
     """What a customer whose session ended had typed, kept in the session (which signing in keeps) so
     that the same form, opened again by them once signed in, comes back filled in, the answers to the
     form's own fields too. The page names its customer (signed, `drafted_by`): a draft is given back
-    to that account only, never to whoever signs in next on a shared computer. Files cannot be kept."""
+    to that account only, never to whoever signs in next on a shared computer. Files do not wait over a
+    sign-in (FILES_AFTER_SIGN_IN)."""
     try:
         owner = signing.loads(request.POST.get("drafted_by", ""), salt=DRAFT_SALT, max_age=DRAFT_MAX_AGE)
     except signing.BadSignature:
@@ -162,7 +166,7 @@ def _keep_draft_over_sign_in(request: HttpRequest, form: TicketSubmitForm) -> No
     typed = {
         name: request.POST.getlist(name)
         for name in request.POST
-        if (name in form.fields or name.startswith(CUSTOM_PREFIX)) and name != "submission_key"
+        if (name in form.fields or name.startswith(CUSTOM_PREFIX)) and name not in ("submission_key", "held")
     }
     request.session[DRAFT_SESSION_KEY] = {"path": request.path, "typed": typed, "owner": owner}
 
@@ -303,7 +307,7 @@ def ticket_detail(request: HttpRequest, number: str) -> HttpResponse:
 @require_POST
 def ticket_reply(request: HttpRequest, number: str) -> HttpResponse:
     ticket = _visible_ticket(request, number)
-    form = ReplyForm(request.POST, request.FILES)
+    form = ReplyForm(request.POST, request.FILES, holder=request.user)
     template = "tickets/portal/ticket_detail.html"
     if request.htmx:
         template += "#conversation"
@@ -312,7 +316,7 @@ def ticket_reply(request: HttpRequest, number: str) -> HttpResponse:
             message = services.ticket_reply(
                 ticket,
                 body=form.cleaned_data["body"],
-                uploads=form.cleaned_data["attachments"],
+                uploads=form.uploads(),
                 submission_key=form.cleaned_data["submission_key"],
                 actor=request.user,
             )
@@ -340,8 +344,7 @@ def ticket_reply(request: HttpRequest, number: str) -> HttpResponse:
                 return render(request, template, context)
             messages.success(request, "Your reply was sent.")
             return redirect("tickets:portal_detail", number=ticket.number)
-    if request.FILES:
-        form.add_error("attachments", FILES_AGAIN)
+    form.hold_files()
     _fresh_submission_key(form)
     return render(request, template, _detail_context(request, ticket, form), status=422)
 

@@ -1,0 +1,236 @@
+"""Files sent with a form that comes back (invalid, stale, refused) are kept for their sender, offered
+ticked, and sent with the corrected form: nothing chosen is lost, and nobody else can send them."""
+
+import re
+import uuid
+from datetime import timedelta
+from html import unescape
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from helpdesk.services import site_configuration_update
+from tests.factories import TeamFactory, make_agent, make_customer, make_ticket
+from tickets import attachments
+from tickets.attachments import HELD_EXPIRED, HELD_GONE, TOO_MANY
+from tickets.models import Attachment, HeldUpload, Ticket, TicketMessage
+
+pytestmark = pytest.mark.django_db
+
+SUBMIT = reverse("tickets:portal_submit")
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 40
+HELD = re.compile(
+    r'<input type="checkbox" name="held" value="([^"]+)"[^>]*?( checked)?>\s*([^<]+?)\s*</label>'
+)
+
+
+def submission(**extra) -> dict:
+    return {
+        "subject": "Printer jam",
+        "description": "Paper stuck",
+        "submission_key": str(uuid.uuid4()),
+        **extra,
+    }
+
+
+def held_boxes(response) -> dict[str, tuple[str, bool]]:
+    """The page's kept files: label -> (token, ticked)."""
+    page = unescape(response.content.decode())
+    return {label.replace("\xa0", " "): (token, bool(ticked)) for token, ticked, label in HELD.findall(page)}
+
+
+def stored(attachment: Attachment) -> bytes:
+    with attachment.file.open("rb") as handle:
+        return handle.read()
+
+
+def test_a_submission_that_comes_back_keeps_its_good_files_and_sends_them_next_time(client):
+    customer = make_customer()
+    client.force_login(customer)
+    files = [SimpleUploadedFile("shot.png", PNG), SimpleUploadedFile("page.html", b"<script>x</script>")]
+    response = client.post(SUBMIT, submission(subject="", attachments=files))
+    page = unescape(response.content.decode())
+    assert response.status_code == 422
+    assert "page.html is not an allowed type of file" in page, "the refused file is named"
+    boxes = held_boxes(response)
+    assert list(boxes) == ["shot.png (56 bytes)"] and boxes["shot.png (56 bytes)"][1], "kept and ticked"
+    held = HeldUpload.objects.get()
+    assert held.held_for == customer
+
+    token = boxes["shot.png (56 bytes)"][0]
+    response = client.post(SUBMIT, submission(held=[token]))
+    assert response.status_code == 302
+    attachment = Attachment.objects.get()
+    assert attachment.owner.ticket == Ticket.objects.get()
+    assert (attachment.filename, attachment.content_type, attachment.size) == ("shot.png", "image/png", 56)
+    assert stored(attachment) == PNG and attachment.file.name == held.file.name, "handed over, not copied"
+    assert not HeldUpload.objects.exists()
+
+
+def test_kept_files_go_with_new_ones_and_an_unticked_one_stays_behind(client):
+    client.force_login(make_customer())
+    first = client.post(
+        SUBMIT,
+        submission(
+            subject="", attachments=[SimpleUploadedFile("a.txt", b"one"), SimpleUploadedFile("b.txt", b"two")]
+        ),
+    )
+    boxes = held_boxes(first)
+    # Only a.txt stays ticked; a new file comes along; the form fails again (no description).
+    second = client.post(
+        SUBMIT,
+        submission(
+            description="",
+            held=[boxes["a.txt (3 bytes)"][0]],
+            attachments=[SimpleUploadedFile("c.txt", b"three")],
+        ),
+    )
+    assert second.status_code == 422
+    assert sorted(held_boxes(second)) == ["a.txt (3 bytes)", "c.txt (5 bytes)"]
+    tokens = [token for token, _ in held_boxes(second).values()]
+    assert client.post(SUBMIT, submission(held=tokens)).status_code == 302
+    assert sorted(Attachment.objects.values_list("filename", flat=True)) == ["a.txt", "c.txt"]
+    assert list(HeldUpload.objects.values_list("filename", flat=True)) == ["b.txt"], "left for the sweep"
+
+
+def test_a_kept_file_is_sent_once_and_a_second_form_naming_it_is_told(client):
+    client.force_login(make_customer())
+    token = held_boxes(
+        client.post(SUBMIT, submission(subject="", attachments=[SimpleUploadedFile("a.txt", b"x")]))
+    )
+    token = token["a.txt (1 byte)"][0]
+    assert client.post(SUBMIT, submission(held=[token])).status_code == 302
+    again = client.post(SUBMIT, submission(subject="Another", held=[token]))
+    assert again.status_code == 422
+    assert HELD_GONE.format(name="a.txt") in unescape(again.content.decode())
+    assert Ticket.objects.count() == 1 and Attachment.objects.count() == 1
+
+
+def test_another_account_cannot_send_a_file_kept_for_someone_else(client):
+    owner, other = make_customer(), make_customer()
+    client.force_login(owner)
+    boxes = held_boxes(
+        client.post(
+            SUBMIT, submission(subject="", attachments=[SimpleUploadedFile("pay.pdf", b"%PDF-1.4 x")])
+        )
+    )
+    token = boxes["pay.pdf (10 bytes)"][0]
+    client.force_login(other)
+    assert client.post(SUBMIT, submission(held=[token])).status_code == 302
+    assert not Attachment.objects.exists(), "not theirs: left out"
+    assert HeldUpload.objects.get().held_for == owner
+
+
+def test_a_visitors_kept_file_is_not_an_accounts(client):
+    site_configuration_update(changes={"anonymous_submission": True}, actor=None)
+    visitor = {"name": "Vi", "email": "vi@example.com"}
+    boxes = held_boxes(
+        client.post(
+            SUBMIT, submission(subject="", attachments=[SimpleUploadedFile("a.txt", b"x")], **visitor)
+        )
+    )
+    token = boxes["a.txt (1 byte)"][0]
+    assert HeldUpload.objects.get().held_for is None
+    client.force_login(make_customer())
+    client.post(SUBMIT, submission(held=[token]))
+    assert not Attachment.objects.exists()
+    client.logout()
+    assert client.post(SUBMIT, submission(held=[token], **visitor)).status_code == 302
+    assert Attachment.objects.get().filename == "a.txt"
+
+
+def test_an_altered_token_is_no_file(client):
+    client.force_login(make_customer())
+    boxes = held_boxes(
+        client.post(SUBMIT, submission(subject="", attachments=[SimpleUploadedFile("a.txt", b"x")]))
+    )
+    token = boxes["a.txt (1 byte)"][0]
+    assert client.post(SUBMIT, submission(held=[token[:-2] + "xx", "junk"])).status_code == 302
+    assert not Attachment.objects.exists()
+
+
+def test_kept_files_wait_a_day_then_the_form_says_to_choose_them_again(client, clock):
+    client.force_login(make_customer())
+    boxes = held_boxes(
+        client.post(SUBMIT, submission(subject="", attachments=[SimpleUploadedFile("a.txt", b"x")]))
+    )
+    held = HeldUpload.objects.get()
+    storage = held.file.storage
+    assert attachments.held_remove() == 0
+    clock.shift(attachments.HOLD_FOR + timedelta(minutes=1))
+    response = client.post(SUBMIT, submission(held=[boxes["a.txt (1 byte)"][0]]))
+    assert response.status_code == 422 and HELD_EXPIRED in unescape(response.content.decode())
+    assert not Ticket.objects.exists()
+    assert attachments.held_remove() == 1
+    assert not HeldUpload.objects.exists() and not storage.exists(held.file.name)
+
+
+def test_the_orphan_sweep_leaves_kept_files_alone(client, clock):
+    client.force_login(make_customer())
+    client.post(SUBMIT, submission(subject="", attachments=[SimpleUploadedFile("a.txt", b"x")]))
+    held = HeldUpload.objects.get()
+    clock.shift(attachments.ORPHAN_GRACE + timedelta(minutes=5))
+    assert attachments.orphans_remove() == []
+    assert held.file.storage.exists(held.file.name)
+
+
+def test_kept_and_new_files_together_count_towards_the_limit(client):
+    client.force_login(make_customer())
+    files = [SimpleUploadedFile(f"f{n}.txt", b"x") for n in range(attachments.MAX_FILES)]
+    boxes = held_boxes(client.post(SUBMIT, submission(subject="", attachments=files)))
+    assert len(boxes) == attachments.MAX_FILES
+    tokens = [token for token, _ in boxes.values()]
+    response = client.post(
+        SUBMIT, submission(held=tokens, attachments=[SimpleUploadedFile("one-more.txt", b"x")])
+    )
+    assert response.status_code == 422
+    assert TOO_MANY.format(limit=attachments.MAX_FILES) in unescape(response.content.decode())
+    assert len(held_boxes(response)) == attachments.MAX_FILES, "no more kept than a form may send"
+
+
+def test_a_portal_reply_that_comes_back_keeps_its_file_with_and_without_htmx(client):
+    customer = make_customer()
+    ticket = make_ticket(customer, team=TeamFactory())
+    client.force_login(customer)
+    url = reverse("tickets:portal_reply", args=[ticket.number])
+    for headers in ({}, {"HX-Request": "true"}):
+        response = client.post(
+            url, {"body": " ", "attachments": [SimpleUploadedFile("log.txt", b"trace")]}, headers=headers
+        )
+        assert response.status_code == 422
+        token = held_boxes(response)["log.txt (5 bytes)"][0]
+    response = client.post(url, {"body": "Here it is", "held": [token]})
+    assert response.status_code == 302
+    message = TicketMessage.objects.get(body="Here it is")
+    assert [attachment.filename for attachment in Attachment.objects.all()] == ["log.txt"]
+    assert Attachment.objects.get().owner == message
+
+
+def test_an_agents_stale_reply_keeps_its_file_for_the_reply_sent_again(client):
+    support = TeamFactory()
+    agent = make_agent(support)
+    ticket = make_ticket(make_customer(), team=support)
+    client.force_login(agent)
+    url = reverse("tickets:desk_reply", args=[ticket.number])
+    stale = {"kind": "reply", "body": "Try this", "version": ticket.version + 7}
+    response = client.post(url, {**stale, "attachments": SimpleUploadedFile("fix.txt", b"steps")})
+    assert response.status_code == 422
+    token = held_boxes(response)["fix.txt (5 bytes)"][0]
+    ticket.refresh_from_db()
+    response = client.post(
+        url, {"kind": "reply", "body": "Try this", "version": ticket.version, "held": token}
+    )
+    assert response.status_code == 302
+    attachment = Attachment.objects.get()
+    assert attachment.owner.body == "Try this" and stored(attachment) == b"steps"
+
+
+def test_a_customers_session_that_ended_keeps_no_files_and_says_so(client):
+    customer = make_customer()
+    client.force_login(customer)
+    client.logout()
+    response = client.post(SUBMIT, submission(attachments=[SimpleUploadedFile("a.txt", b"x")]))
+    assert response.status_code == 422
+    assert "Files cannot wait over a sign-in" in unescape(response.content.decode())
+    assert not HeldUpload.objects.exists()
