@@ -135,6 +135,19 @@ class UserChange(UserChangeForm):
         model = User
         fields = "__all__"
 
+    def clean(self):
+        cleaned = super().clean()
+        until = cleaned.get("suspended_until")
+        newly_suspended = {"status", "suspended_until"} & set(self.changed_data)
+        if (
+            newly_suspended
+            and cleaned.get("status") == User.Status.SUSPENDED
+            and until
+            and until <= timezone.now()
+        ):
+            self.add_error("suspended_until", services.SUSPENSION_ALREADY_ENDED)
+        return cleaned
+
 
 @admin.register(User)
 class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoUserAdmin):
@@ -236,12 +249,8 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
             )
         elif wanted["status"] == User.Status.ACTIVE:
             services.user_activate(obj, actor=request.user)
-        else:  # back to pending: no service stands for it; recorded as the admin's other edits are
-            changes = {name: (getattr(stored, name), value) for name, value in wanted.items()}
-            for name, value in wanted.items():
-                setattr(obj, name, value)
-            obj.save(update_fields=list(self.STATUS_FIELDS))
-            self.record_edit(request, "update", obj, changes)
+        else:
+            services.user_set_pending(obj, actor=request.user)
 
     def user_change_password(self, request, id, form_url=""):
         # Django's view saves the new password itself; what the password service adds (the audit event,
@@ -451,6 +460,32 @@ class RoleAssignmentAdmin(RoleChangeAuditMixin, AuditedModelAdmin):
         if obj.granted_by_id is None:
             obj.granted_by = request.user
         super().save_model(request, obj, form, change)
+
+    @staticmethod
+    def out_of_reach(request, assignment: RoleAssignment) -> bool:
+        """A role the actor could not give, or one held by someone ranked above them, is not theirs to
+        change or take away (a clerk who manages role assignments does not demote an Administrator)."""
+        return rbac.rank(assignment.user) > rbac.rank(request.user) or bool(
+            rbac.grant_refusal(request.user, assignment.role)
+        )
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return super().has_change_permission(request, obj) and not (obj and self.out_of_reach(request, obj))
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return super().has_delete_permission(request, obj) and not (obj and self.out_of_reach(request, obj))
+
+    def delete_queryset(self, request, queryset):
+        assignments = list(queryset.select_related("user", "role"))
+        kept = [assignment for assignment in assignments if self.out_of_reach(request, assignment)]
+        if kept:
+            self.message_user(
+                request,
+                f"{len(kept)} of the selected role assignments are not yours to take away and were kept.",
+                messages.WARNING,
+            )
+        taken = [assignment.pk for assignment in assignments if assignment not in kept]
+        super().delete_queryset(request, queryset.filter(pk__in=taken))
 
 
 class InvitationAdminForm(forms.ModelForm):

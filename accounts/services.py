@@ -103,7 +103,8 @@ def user_signup(
         raise ValidationError({"email": EMAIL_TAKEN}) from None
     joined = {
         "organization": (None, user.organization),
-        "invitation": (None, invitation.code if invitation else ""),
+        # The invitation, not its code: a code still open lets whoever reads the trail join.
+        "invitation": (None, invitation or ""),
     }
     if user.email_verified_at is not None:
         joined["email_verified_at"] = (None, user.email_verified_at)
@@ -133,7 +134,7 @@ def _pending_account_claim(
         for field in fields
         if before[field] != getattr(user, field)
     }
-    changes["invitation"] = (None, invitation.code)
+    changes["invitation"] = (None, invitation)
     audit.record("activate", actor=actor or user, obj=user, changes=changes)
     if not RoleAssignment.objects.filter(user=user, role__name=roles.CUSTOMER).exists():
         role_assign(user, roles.CUSTOMER, actor=actor)
@@ -173,6 +174,9 @@ def role_revoke(user: User, role_name: str, *, actor: User | None) -> None:
     rbac.forget(user)
 
 
+SUSPENSION_ALREADY_ENDED = "This date has passed: a suspension must end in the future (or leave it empty)."
+
+
 def _status_changes(user: User, fields: list[str]) -> dict[str, tuple[Any, Any]]:
     """{field: (stored, on `user`)} for each of `fields` that `user` changes; locks the stored row, so the
     before is the one this write replaces even if `user` was loaded earlier."""
@@ -184,6 +188,9 @@ def _status_changes(user: User, fields: list[str]) -> dict[str, tuple[Any, Any]]
 
 @transaction.atomic
 def user_suspend(user: User, *, until: datetime | None, reason: str, actor: User | None) -> User:
+    if until is not None and until <= timezone.now():
+        # Saved, it would read "suspended" while letting them in (the end has passed).
+        raise ValidationError({"suspended_until": SUSPENSION_ALREADY_ENDED})
     fields = ["status", "suspended_until", "suspension_reason"]
     user.status = User.Status.SUSPENDED
     user.suspended_until = until
@@ -193,6 +200,21 @@ def user_suspend(user: User, *, until: datetime | None, reason: str, actor: User
     audit.record("suspend", actor=actor, obj=user, changes=changes)
     # Ended, not paused: refused while suspended, a session would sign them in again once the
     # suspension ran out or was lifted (one suspension cuts off a stolen session for good).
+    user_sign_out_sessions(user, actor=actor)
+    return user
+
+
+@transaction.atomic
+def user_set_pending(user: User, *, actor: User | None) -> User:
+    """Back to pending (an account to be claimed again): it cannot sign in, and its sessions end, so
+    none signs it back in once it is active again."""
+    fields = ["status", "suspended_until", "suspension_reason"]
+    user.status = User.Status.PENDING
+    user.suspended_until = None
+    user.suspension_reason = ""
+    changes = _status_changes(user, fields)
+    user.save(update_fields=fields)
+    audit.record("update", actor=actor, obj=user, changes=changes)
     user_sign_out_sessions(user, actor=actor)
     return user
 
@@ -349,7 +371,7 @@ def suspensions_lift_expired(now: datetime | None = None) -> int:
     now = now or timezone.now()
     ended = User.objects.filter(status=User.Status.SUSPENDED, suspended_until__lte=now)
     lifted = 0
-    for pk in list(ended.values_list("pk", flat=True)):
+    for pk in list(ended.order_by("pk").values_list("pk", flat=True)):
         with transaction.atomic():
             # Read again under the row lock: an administrator may have suspended them anew (for good,
             # say) since the list was read, and that suspension must hold.

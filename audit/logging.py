@@ -27,6 +27,8 @@ def _excluded(record: logging.LogRecord) -> bool:
 
 
 def _clip(text: str, limit: int) -> str:
+    # PostgreSQL refuses NUL in text: an error quoting a value that held one would go unstored.
+    text = text.replace("\x00", "\\x00")
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -64,10 +66,10 @@ class DatabaseHandler(logging.Handler):
         context = current.get()
         entry = SystemLogEntry(
             level=record.levelno,
-            logger=record.name[:200],
+            logger=_clip(record.name, 200),
             message=_clip(record.getMessage(), MESSAGE_MAX),
-            module=(record.module or "")[:200],
-            function=(record.funcName or "")[:200],
+            module=_clip(record.module or "", 200),
+            function=_clip(record.funcName or "", 200),
             line=record.lineno if record.lineno and record.lineno > 0 else None,
             traceback=_clip(details, TRACEBACK_MAX),
             request_id=context.request_id if context else "",

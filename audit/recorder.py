@@ -5,10 +5,13 @@ serialised by a transaction-level advisory lock, so concurrent writers never for
 
 import hashlib
 import hmac
+import ipaddress
 import json
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -96,7 +99,7 @@ def _canonical(event: AuditEvent, *, keyed: bool) -> bytes:
         "object_id": event.object_id,
         "object_repr": event.object_repr,
         "changes": event.changes,
-        "ip": event.ip,
+        "ip": _address_text(event.ip),
         "user_agent": event.user_agent,
         "request_id": event.request_id,
         "previous_hash": event.previous_hash,
@@ -117,6 +120,15 @@ def event_digest(event: AuditEvent, key: bytes | None = None) -> str:
     return hmac.new(key, _canonical(event, keyed=True), hashlib.sha256).hexdigest()
 
 
+def _address_text(address: str | None) -> str | None:
+    # One spelling of an address whoever wrote it: PostgreSQL's inet gives ::ffff:203.0.113.7 back for
+    # what Python spells ::ffff:cb00:7107. Where the two agree (most addresses) this is the text as is.
+    try:
+        return str(ipaddress.ip_address(address)) if address else address
+    except ValueError:
+        return address
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, Model):
         return str(value)
@@ -127,7 +139,22 @@ def _plain(value: Any) -> Any:
 
 def _json_safe(value: Any) -> Any:
     """Exactly what the JSON column will give back, so the hash verifies after a round trip."""
-    return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+    return _as_jsonb(json.loads(json.dumps(value, cls=DjangoJSONEncoder)))
+
+
+def _as_jsonb(value: Any) -> Any:
+    # jsonb keeps a number as PostgreSQL's numeric, which has no exponent, no negative zero and no NaN:
+    # 1e+16 comes back as 10000000000000000 (read as an integer), -0.0 as 0.0; NaN it refuses.
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return str(value)
+        text = repr(value)
+        return int(Decimal(text)) if "e+" in text else value + 0.0
+    if isinstance(value, dict):
+        return {key: _as_jsonb(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_as_jsonb(item) for item in value]
+    return value
 
 
 def lock_chain() -> None:

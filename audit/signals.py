@@ -31,9 +31,9 @@ def on_login_failed(sender, credentials, request=None, **kwargs) -> None:
 
 @receiver(user_locked_out, dispatch_uid="audit_lockout")
 def on_lockout(sender, request=None, username=None, ip_address=None, **kwargs) -> None:
+    # The name as typed at the sign-in page (whatever it holds), cleaned as on_login_failed does.
+    tried = printable(str(username or ""), 150)
+    address = printable(str(ip_address or ""), 60) or "an unknown address"
     record(
-        "lockout",
-        actor=None,
-        category=AuditEvent.Category.SECURITY,
-        object_repr=f"{username or ''} from {ip_address}",
+        "lockout", actor=None, category=AuditEvent.Category.SECURITY, object_repr=f"{tried} from {address}"
     )

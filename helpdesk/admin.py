@@ -60,6 +60,11 @@ class OddInputAdminMixin:
     def get_changelist(self, request, **kwargs):
         return ChangeList
 
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name in self.get_autocomplete_fields(request) and "widget" not in kwargs:
+            kwargs["widget"] = GuardedAutocompleteSelect(db_field, self.admin_site, using=kwargs.get("using"))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
     def get_search_results(self, request, queryset, search_term):
         # The list page is guarded by ChangeList; the autocomplete view searches on its own.
         if "\x00" in search_term:
@@ -131,7 +136,25 @@ class PeriodicTaskRunAdmin(ReadOnlyAdmin):
     ordering = ("task",)
 
 
-class LoadedAutocompleteSelect(AutocompleteSelect):
+class GuardedAutocompleteSelect(AutocompleteSelect):
+    """Django's autocomplete, which looks the posted value up to label it when the form comes back: a
+    value that is no id of the related table (a page altered) is dropped first, as the field has
+    refused it already, where Django's lookup answered 500."""
+
+    def optgroups(self, name, value, attr=None):
+        related = self.field.remote_field
+        target = related.model._meta.get_field(related.field_name)
+        usable = []
+        for item in value:
+            try:
+                target.to_python(item)
+            except ValidationError:
+                continue
+            usable.append(item)
+        return super().optgroups(name, usable, attr)
+
+
+class LoadedAutocompleteSelect(GuardedAutocompleteSelect):
     """An autocomplete whose selected option is labelled from the related object its row already holds
     (`loaded`), where Django's widget reads it again: one query per row of an inline."""
 

@@ -12,10 +12,20 @@ def client_ip(request: HttpRequest) -> str | None:
     if settings.BEHIND_TLS_PROXY:
         last = request.META.get("HTTP_X_FORWARDED_FOR", "").rsplit(",", 1)[-1].strip()
         try:
-            return str(ipaddress.ip_address(last))
+            return _plain_address(ipaddress.ip_address(last))
         except ValueError:
             pass
-    return request.META.get("REMOTE_ADDR") or None
+    address = request.META.get("REMOTE_ADDR") or None
+    try:
+        return _plain_address(ipaddress.ip_address(address)) if address else None
+    except ValueError:
+        return address
+
+
+def _plain_address(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
+    """An IPv4 client reached over IPv6 (::ffff:203.0.113.7) as the IPv4 address it is."""
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return str(mapped or ip)
 
 
 def address_key(address: str | None) -> str | None:
@@ -28,11 +38,9 @@ def address_key(address: str | None) -> str | None:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return address
-    if ip.version == 6:
-        if ip.ipv4_mapped:
-            return str(ip.ipv4_mapped)
+    if ip.version == 6 and not ip.ipv4_mapped:
         return str(ipaddress.ip_network((ip, 64), strict=False).network_address)
-    return str(ip)
+    return _plain_address(ip)
 
 
 def client_network(request: HttpRequest) -> str | None:

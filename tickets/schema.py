@@ -20,7 +20,7 @@ FIELD_TYPES = ("text", "textarea", "select", "multi_select", "checkbox", "number
 CHOICE_KINDS = ("select", "multi_select")
 KNOWN_KEYS = {"name", "label", "type", "required", "help_text", "choices", "decimal_places"}
 MAX_DECIMAL_PLACES = 6
-NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,49}\Z")
 RESERVED_NAMES = {"subject", "description", "attachments", "submission_key", "name", "email"}
 
 

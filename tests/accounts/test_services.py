@@ -77,14 +77,15 @@ def test_assigning_a_role_records_whether_it_was_held_and_until_when(clock):
     }
 
 
-def test_lifting_ended_suspensions_leaves_one_renewed_meanwhile(monkeypatch):
+def test_lifting_ended_suspensions_leaves_one_renewed_meanwhile(monkeypatch, clock):
     """The job lists ended suspensions, then lifts them one by one: an administrator suspending one of
     them again (for good) in between must not be undone."""
     admin = make_administrator()
     first, second = make_customer(), make_customer()
-    past = timezone.now() - timedelta(minutes=1)
     for user in (first, second):
-        services.user_suspend(user, until=past, reason="Cooling off", actor=admin)
+        until = timezone.now() + timedelta(minutes=1)
+        services.user_suspend(user, until=until, reason="Cooling off", actor=admin)
+    clock.shift(timedelta(minutes=2))
     real_activate = services.user_activate
 
     def activate_while_an_administrator_acts(user, *, actor):

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from accounts import roles, two_factor
 from accounts import services as account_services
+from accounts.models import User
 from accounts.tokens import email_verification_token
 from audit.models import AuditEvent
 from helpdesk import services as helpdesk_services
@@ -87,7 +88,8 @@ def _regenerate_codes(world):
 
 def _suspended_until_yesterday(world):
     customer = world["customer"]
-    account_services.user_suspend(customer, until=timezone.now() - timedelta(days=1), reason="x", actor=None)
+    account_services.user_suspend(customer, until=timezone.now() + timedelta(hours=1), reason="x", actor=None)
+    User.objects.filter(pk=customer.pk).update(suspended_until=timezone.now() - timedelta(days=1))  # ended
     return account_services.suspensions_lift_expired()
 
 
@@ -126,6 +128,8 @@ WRITERS = {
     "user_suspend": ("suspend", lambda w: account_services.user_suspend(
         w["customer"], until=None, reason="x", actor=w["admin"])),
     "user_activate": ("activate", lambda w: account_services.user_activate(w["customer"], actor=w["admin"])),
+    "user_set_pending": ("update", lambda w: account_services.user_set_pending(
+        w["customer"], actor=w["admin"])),
     "suspensions_lift_expired": ("activate", _suspended_until_yesterday),
     "user_email_verify": ("email_verified", lambda w: account_services.user_email_verify(
         w["customer"], actor=w["customer"])),

@@ -266,12 +266,6 @@ def test_a_ticket_change_page_costs_the_same_for_2_or_20_messages(
     queries_for(django_assert_max_num_queries, admin_client, url, len(few.captured_queries))
 
 
-@pytest.fixture
-def superuser_client(client):
-    client.force_login(make_administrator(is_superuser=True))
-    return client
-
-
 def test_lowering_an_invitations_max_uses_below_its_uses_is_a_form_error(superuser_client):
     invitation = InvitationFactory(max_uses=5)
     Invitation.objects.filter(pk=invitation.pk).update(uses=3)

@@ -43,12 +43,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def superuser_client(client):
-    client.force_login(make_administrator(is_superuser=True))
-    return client
-
-
-@pytest.fixture
 def administrator():
     """An Administrator by role (the built-in role's permissions), not a superuser."""
     return make_administrator()

@@ -34,12 +34,6 @@ NEW_PASSWORD = "Brand-new-pass-1234"
 
 
 @pytest.fixture
-def superuser_client(client):
-    client.force_login(make_administrator(is_superuser=True))
-    return client
-
-
-@pytest.fixture
 def clerk_client(client):
     """Staff holding a custom role an administrator made for managing people: view and change users,
     nothing else (rank below Administrator: rbac.grant_refusal would not let them give that role)."""
