@@ -74,15 +74,7 @@ def article_edit(request: HttpRequest, slug: str | None = None) -> HttpResponse:
         if not moved:
             raise Http404("No such article.")
         return redirect(moved)  # a bookmark or a review-queue link from before a rename
-    initial = {}
-    if article is not None:
-        initial = {
-            name: getattr(article, name) for name in ("title", "tags", "excerpt", "visibility", "body")
-        }
-        initial["category"] = article.category_id
-        initial["loaded_at"] = article.updated_at.isoformat()
-    actions = services.article_actions(article, request.user) if article is not None else ["edit"]
-    read_only = "edit" not in actions
+    initial = _editor_initial(article)
     preview_html = None
     if request.method == "POST" and "preview" in request.POST:
         # Unbound, so a half-written article shows no errors; loaded_at stays the one the editor was
@@ -110,9 +102,27 @@ def article_edit(request: HttpRequest, slug: str | None = None) -> HttpResponse:
             else:
                 messages.success(request, f"Saved “{saved.title}”.")
             return redirect("knowledge:manage_edit", slug=saved.slug)
+    status = 422 if form.is_bound else 200
+    return _editor_page(request, article, form, status=status, preview_html=preview_html)
+
+
+def _editor_initial(article: Article | None) -> dict:
+    if article is None:
+        return {}
+    initial = {name: getattr(article, name) for name in ("title", "tags", "excerpt", "visibility", "body")}
+    initial["category"] = article.category_id
+    initial["loaded_at"] = article.updated_at.isoformat()
+    return initial
+
+
+def _editor_page(
+    request: HttpRequest, article: Article | None, form: ArticleForm, *, status: int, **extra
+) -> HttpResponse:
+    """The editor page for `article` (None: a new one), read-only where the user may not edit it."""
+    actions = services.article_actions(article, request.user) if article is not None else ["edit"]
+    read_only = "edit" not in actions
     if read_only:
         form.make_read_only()
-    status = 422 if form.is_bound else 200
     revisions = (
         Paginator(article.revisions.select_related("created_by"), REVISIONS_PER_PAGE).get_page(
             request.GET.get("versions")
@@ -122,12 +132,13 @@ def article_edit(request: HttpRequest, slug: str | None = None) -> HttpResponse:
     )
     context = {
         "form": form, "article": article, "revisions": revisions, "actions": actions,
-        "read_only": read_only, "preview_html": preview_html,
+        "read_only": read_only, "preview_html": None, "draft_note": "", "draft_error": "",
         "draft_way": _draft_way(article, request.user) if "draft" in actions else None,
         "note_max_length": services.NOTE_MAX_LENGTH,
         # The action buttons send it too: publishing from a page loaded before the author's last
         # change would publish words the editor never read.
         "loaded_at": article.updated_at.isoformat() if article is not None else "",
+        **extra,
     }  # fmt: skip
     return render(request, "knowledge/manage/article_form.html", context, status=status)
 
@@ -155,7 +166,8 @@ def _draft_way(article: Article, user) -> str:
 def article_action(request: HttpRequest, slug: str, action: str) -> HttpResponse:
     article = get_object_or_404(Article.objects.visible_to(request.user), slug=slug)
     if action == "draft":
-        _return_to_draft(request, article)
+        if (refused := _return_to_draft(request, article)) is not None:
+            return refused
     elif action not in ACTIONS:
         messages.error(request, "Unknown action.")
     else:
@@ -170,20 +182,29 @@ def article_action(request: HttpRequest, slug: str, action: str) -> HttpResponse
     return redirect("knowledge:manage_edit", slug=article.slug)
 
 
-def _return_to_draft(request: HttpRequest, article: Article) -> None:
+def _return_to_draft(request: HttpRequest, article: Article) -> HttpResponse | None:
+    """None when done; refused, the editor page again with the reviewer's note as typed beside the
+    reason (a note is work too: 409 for an article changed since, 422 for a note too long)."""
     done = DRAFT_WAYS[_draft_way(article, request.user)]
     note = request.POST.get("note", "")
     try:
         services.article_return_to_draft(
             article, actor=request.user, note=note, loaded_at=_posted_loaded_at(request)
         )
-    except PermissionDenied as error:
-        messages.error(request, str(error))
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
-    else:
-        with_note = ", with your note for the author" if note.strip() else ""
-        messages.success(request, f"“{article.title}” {done}{with_note}.")
+    except (PermissionDenied, ValidationError) as error:
+        if not note.strip():  # nothing typed to keep: the reason, on the page as it is now
+            messages.error(request, " ".join(getattr(error, "messages", [str(error)])))
+            return None
+        article.refresh_from_db()
+        reason = " ".join(getattr(error, "messages", [str(error)]))
+        status = (
+            403 if isinstance(error, PermissionDenied) else 409 if services.STALE_ARTICLE in reason else 422
+        )
+        form = ArticleForm(initial=_editor_initial(article))
+        return _editor_page(request, article, form, status=status, draft_note=note, draft_error=reason)
+    with_note = ", with your note for the author" if note.strip() else ""
+    messages.success(request, f"“{article.title}” {done}{with_note}.")
+    return None
 
 
 def _posted_loaded_at(request: HttpRequest) -> datetime | None:

@@ -145,6 +145,19 @@ class SubmissionKeyForm(AttachmentsForm):
 
     KEY_REFUSED = "This form could not be read in full. Check what you wrote below and send it again."
 
+    # Not required: a page from before this field existed still sends its message.
+    submission_key = forms.UUIDField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("initial", {}).setdefault("submission_key", uuid.uuid4())
+        super().__init__(*args, **kwargs)
+
+    def renew_key(self) -> None:
+        """A form that comes back made nothing with its key: a fresh one lets the corrected request
+        through, even when the key itself was the problem."""
+        self.data = self.data.copy()
+        self.data[self.add_prefix("submission_key")] = str(uuid.uuid4())
+
     def full_clean(self) -> None:
         super().full_clean()
         if self.is_bound and self._errors.pop("submission_key", None):
@@ -184,7 +197,6 @@ class TicketSubmitForm(SubmissionKeyForm):
     submission_key = forms.UUIDField(widget=forms.HiddenInput)
 
     def __init__(self, *args, ticket_form: TicketForm | None, anonymous: bool, **kwargs) -> None:
-        kwargs.setdefault("initial", {}).setdefault("submission_key", uuid.uuid4())
         super().__init__(*args, **kwargs)
         self.ticket_form = ticket_form
         if not anonymous:
@@ -217,13 +229,6 @@ class TicketSubmitForm(SubmissionKeyForm):
 
 class ReplyForm(SubmissionKeyForm):
     body = forms.CharField(label="Your reply", widget=forms.Textarea(attrs={"rows": 5}), max_length=50_000)
-    # The same reply sent twice (a double click, a retried request) is kept once. Not required: a page
-    # from before this field existed still sends its reply.
-    submission_key = forms.UUIDField(widget=forms.HiddenInput, required=False)
-
-    def __init__(self, *args, **kwargs) -> None:
-        kwargs.setdefault("initial", {}).setdefault("submission_key", uuid.uuid4())
-        super().__init__(*args, **kwargs)
 
 
 class PortalFilterForm(forms.Form):
@@ -235,7 +240,7 @@ class PortalFilterForm(forms.Form):
     scope = forms.ChoiceField(choices=SCOPE_CHOICES, required=False, label="Show")
 
 
-class WorkspaceReplyForm(AttachmentsForm):
+class WorkspaceReplyForm(SubmissionKeyForm):
     KIND_CHOICES = [("reply", "Public reply"), ("note", "Internal note")]
     STATUS_AFTER_CHOICES = [
         ("", "Keep the status"),

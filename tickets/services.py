@@ -115,9 +115,38 @@ class InvalidAssignee(TicketError):
 
 def _lock(ticket: Ticket, expected_version: int | None) -> Ticket:
     locked = Ticket.objects.select_for_update(no_key=True).get(pk=ticket.pk)
+    _check_version(locked, expected_version)
+    return locked
+
+
+def _check_version(locked: Ticket, expected_version: int | None) -> None:
     if expected_version is not None and locked.version != expected_version:
         raise StaleTicket(STALE)
-    return locked
+
+
+def _sent_before(ticket: Ticket, submission_key: UUID | None, *, body: str, actor) -> TicketMessage | None:
+    """The message this form already made (the same form sent twice: a double click, a retried
+    request), here or where this ticket's messages go (merged, followed up); None for a new one. A form
+    reused for other words or another ticket, or someone else's, is refused. Call with the ticket
+    locked: a second sending waits for the first and then finds its message."""
+    if submission_key is None:
+        return None
+    sent = (
+        TicketMessage.objects.filter(submission_key=submission_key, author=actor)
+        .select_related("ticket")
+        .first()
+    )
+    if sent is not None:
+        answered_here = ticket.pk in (sent.ticket_id, sent.ticket.follow_up_of_id) or (
+            sent.ticket_id == ticket.merged_into_id
+        )
+        if sent.body != body or not answered_here:
+            raise ValidationError({"body": SEND_AGAIN})
+        sent.repeated_submission = True
+        return sent
+    if TicketMessage.objects.filter(submission_key=submission_key).exists():  # someone else's form
+        raise ValidationError({"body": SEND_AGAIN})
+    return None
 
 
 def _require_not_merged(ticket: Ticket) -> None:
@@ -364,25 +393,11 @@ def ticket_reply(
     if not body:
         raise ValidationError({"body": EMPTY_BODY})
     _require_visible(ticket, actor)
-    ticket = _lock(ticket, expected_version)
-    if submission_key is not None:
-        sent = (
-            TicketMessage.objects.filter(submission_key=submission_key, author=actor)
-            .select_related("ticket")
-            .first()
-        )
-        if sent is not None:
-            # The same message sent again, here or where this ticket's replies go (merged, followed
-            # up): the first one stands. A form reused for other words or another ticket is refused.
-            answered_here = ticket.pk in (sent.ticket_id, sent.ticket.follow_up_of_id) or (
-                sent.ticket_id == ticket.merged_into_id
-            )
-            if sent.body != body or not answered_here:
-                raise ValidationError({"body": SEND_AGAIN})
-            sent.repeated_submission = True
-            return sent
-        if TicketMessage.objects.filter(submission_key=submission_key).exists():  # someone else's form
-            raise ValidationError({"body": SEND_AGAIN})
+    ticket = _lock(ticket, None)
+    # The same reply sent again stands as sent, even with "and solve" (which changed the version).
+    if (sent := _sent_before(ticket, submission_key, body=body, actor=actor)) is not None:
+        return sent
+    _check_version(ticket, expected_version)
     as_staff = _acts_as_staff(ticket, actor)
     if as_staff:  # staff are told where the conversation went (a customer's reply simply follows it)
         _require_not_merged(ticket)
@@ -453,8 +468,10 @@ def ticket_add_note(
     uploads: Sequence[UploadedFile] = (),
     status_after: str | None = None,
     expected_version: int | None = None,
+    submission_key: UUID | None = None,
 ) -> TicketMessage:
-    """An internal note: staff only, never shown to customers. Like a reply, it may set a status on send."""
+    """An internal note: staff only, never shown to customers. Like a reply, it may set a status on
+    send, and a repeated submission_key returns the first note."""
     body = body.strip()
     if not body:
         raise ValidationError({"body": EMPTY_BODY})
@@ -463,12 +480,22 @@ def ticket_add_note(
         raise TicketNotAllowed(NOT_ALLOWED)
     _require_permission(ticket, actor, rbac.PROVIDE_SUPPORT, ANSWER_NOT_ALLOWED)
     _require_permission_to_close(ticket, actor, status_after)
-    ticket = _lock(ticket, expected_version)
+    ticket = _lock(ticket, None)
+    if (sent := _sent_before(ticket, submission_key, body=body, actor=actor)) is not None:
+        return sent
+    _check_version(ticket, expected_version)
     _require_not_merged(ticket)  # a note left on the emptied source would be read by nobody
     _require_transition(ticket, status_after, by_customer=False)
     types = validate_uploads(list(uploads))
     message = _message(
-        ticket, body=body, actor=actor, internal=True, from_staff=True, uploads=uploads, types=types
+        ticket,
+        body=body,
+        actor=actor,
+        internal=True,
+        from_staff=True,
+        uploads=uploads,
+        types=types,
+        submission_key=submission_key,
     )
     _activity(ticket, actor, TicketActivity.Action.NOTE, new=str(message.uid))
     changed = []

@@ -153,9 +153,13 @@ def test_drafts_and_published_articles_do_not_go_back_to_draft(client, editor, s
 
 def test_a_note_too_long_is_refused_and_changes_nothing(client, editor, in_review):
     client.force_login(editor)
-    response = _to_draft(client, in_review, note="x" * (services.NOTE_MAX_LENGTH + 1))
+    note = "x" * (services.NOTE_MAX_LENGTH + 1)
+    response = _to_draft(client, in_review, note=note)
     assert _status(in_review) == "review"
-    assert [str(message) for message in get_messages(response.wsgi_request)] == [services.NOTE_TOO_LONG]
+    page = response.content.decode()
+    # The page again, the note kept as typed beside the reason: a reviewer's note is work too.
+    assert response.status_code == 422
+    assert services.NOTE_TOO_LONG in page and f">{note}</textarea>" in page and "<details open>" in page
 
 
 def test_the_way_back_to_draft_is_a_post_form_with_a_csrf_token(client, author, editor, in_review):

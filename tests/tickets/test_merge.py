@@ -144,7 +144,8 @@ def test_a_merged_ticket_is_read_only_in_the_services_and_the_workspace(client, 
         reverse("tickets:desk_update", args=[source.number]),
         {"field": "priority", "value": "urgent", "version": source.version},
     )
-    assert response.status_code == 302 and Ticket.objects.get(pk=source.pk).priority == "medium"
+    assert response.status_code == 409 and Ticket.objects.get(pk=source.pk).priority == "medium"
+    assert "was merged into" in unescape(response.content.decode())
 
 
 def test_a_reply_on_a_ticket_merged_into_one_since_closed_says_a_follow_up_was_opened(client):

@@ -22,7 +22,7 @@ QUEUE_ROW = (
     '<tr data-ticket-row data-href="{url}">'
     # The version read travels with the choice: a bulk action refuses tickets changed since.
     '<td><input type="checkbox" name="tickets" value="{pk}:{version}" form="bulk-form" '
-    'aria-label="Select {reference}"></td>'
+    'aria-label="Select {reference}"{checked}></td>'
     '<td><a href="{url}" data-ticket-link>{reference}</a></td>'
     "<td>{unread}{subject}</td>"
     "<td>{requester}</td>"
@@ -45,8 +45,9 @@ def status_badge(ticket: Ticket) -> SafeString:
 
 
 @register.simple_tag
-def queue_rows(tickets: list[Ticket], queue_query: str) -> SafeString:
-    """The queue table's rows; each links to the workspace with the queue it came from."""
+def queue_rows(tickets: list[Ticket], queue_query: str, chosen: frozenset[str] = frozenset()) -> SafeString:
+    """The queue table's rows; each links to the workspace with the queue it came from. `chosen`: the
+    rows a refused bulk action had ticked ("pk:version"), ticked again."""
     from_queue = "?queue=" + quote(queue_query, safe="/")
     return format_html_join(
         "",
@@ -56,6 +57,7 @@ def queue_rows(tickets: list[Ticket], queue_query: str) -> SafeString:
                 "url": reverse("tickets:desk_ticket", args=[ticket.number]) + from_queue,
                 "pk": ticket.pk,
                 "version": ticket.version,
+                "checked": " checked" if f"{ticket.pk}:{ticket.version}" in chosen else "",
                 "reference": ticket.reference,
                 "unread": UNREAD if ticket.unread_by_assignee else "",
                 "subject": ticket.subject,

@@ -3,6 +3,7 @@
 import functools
 import hashlib
 import time
+from urllib.parse import urlsplit
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -166,8 +167,12 @@ def bulk(request: HttpRequest) -> HttpResponse:
             tickets, action=action, value=value, versions=versions, actor=request.user
         )
     except ValidationError as error:
-        messages.error(request, "; ".join(error.messages))
-        return redirect(back)
+        # The queue it was sent from again, the tickets still ticked and the reason by the tag box.
+        params = QueryDict(urlsplit(back).query)
+        context = _queue_context(request, params) | _queue_page_extras(request)
+        context |= {"bulk_error": "; ".join(error.messages), "bulk_chosen": frozenset(chosen)}
+        context |= {"bulk_action": request.POST.get("action", ""), "bulk_value": value}
+        return render(request, QUEUE_TEMPLATE, context, status=422)
     done = [outcome.ticket.reference for outcome in outcomes if outcome.ok and outcome.changed]
     if done:
         messages.success(request, f"Updated {shown_count(len(done), 'ticket')}: {', '.join(done)}.")
@@ -332,6 +337,7 @@ def workspace_reply(request: HttpRequest, number: str) -> HttpResponse:
                     uploads=form.uploads(),
                     status_after=data["status_after"] or None,
                     expected_version=data["version"] if data["status_after"] else None,
+                    submission_key=data["submission_key"],
                     actor=request.user,
                 )
             else:
@@ -341,6 +347,7 @@ def workspace_reply(request: HttpRequest, number: str) -> HttpResponse:
                     uploads=form.uploads(),
                     status_after=data["status_after"] or None,
                     expected_version=data["version"],
+                    submission_key=data["submission_key"],
                     actor=request.user,
                 )
         except ValidationError as error:
@@ -354,6 +361,7 @@ def workspace_reply(request: HttpRequest, number: str) -> HttpResponse:
             messages.success(request, f"{sent} on {ticket.reference}.")
             return redirect(_workspace_after_work(request, ticket))
     form.hold_files()
+    form.renew_key()
     ticket.refresh_from_db()
     context = _workspace_context(request, ticket, reply_form=form)
     return render(request, WORKSPACE_TEMPLATE, context, status=422)
@@ -409,7 +417,7 @@ def workspace_update(request: HttpRequest, number: str) -> HttpResponse:
         error, invalid = "; ".join(bad_value.messages), True
         typed = _typed_edit(ticket, field, value, request.POST)
     except (ValueError, Team.DoesNotExist, User.DoesNotExist):
-        error = "That choice is not available."
+        error, invalid = "That choice is not available.", True
     queue_query = request.POST.get("queue", "")
     ticket = selectors.workspace_ticket_queryset(request.user).filter(number=number).first()
     if ticket is None:
@@ -425,13 +433,10 @@ def workspace_update(request: HttpRequest, number: str) -> HttpResponse:
         # 422: the value was refused (and comes back as typed); 409: a refusal or a stale page.
         status = 422 if invalid else 409 if error else 200
         return render(request, WORKSPACE_TEMPLATE + "#properties", context, status=status)
-    if typed:  # refused free text comes back as typed, beside its message
+    if error:  # the page again, the message beside the edit and refused free text as typed
         context = _workspace_context(request, ticket, edit_error=error, edit_field=field, **typed)
         return render(request, WORKSPACE_TEMPLATE, context, status=422 if invalid else 409)
-    if error:
-        messages.error(request, error)
-    else:
-        messages.success(request, "Saved.")
+    messages.success(request, "Saved.")
     return redirect(_workspace_after_work(request, ticket))
 
 
@@ -461,6 +466,8 @@ def _apply_edit(
     elif field == "status":
         if value == ticket.status:
             return
+        if value not in Status.values:
+            raise ValidationError("That choice is not available.")
         services.ticket_transition(ticket, status=value, actor=actor, expected_version=expected_version)
     elif field == "priority":
         services.ticket_update_fields(

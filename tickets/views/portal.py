@@ -1,6 +1,5 @@
 """Customer portal (/portal/…): submit tickets through web forms, follow and answer them, get files."""
 
-import uuid
 from urllib.parse import quote
 
 from django.contrib import messages
@@ -125,7 +124,7 @@ def ticket_submit(request: HttpRequest, slug: str | None = None) -> HttpResponse
             form.hold_files()
         elif request.FILES or request.POST.getlist("held"):
             form.add_error("attachments", FILES_AFTER_SIGN_IN)
-        _fresh_submission_key(form)
+        form.renew_key()
     context = {
         "form": form, "ticket_form": ticket_form, "forms": TicketForm.objects.active_for(request.user),
         "form_gone": form_gone, "sign_in": sign_in if session_ended else None,
@@ -345,15 +344,8 @@ def ticket_reply(request: HttpRequest, number: str) -> HttpResponse:
             messages.success(request, "Your reply was sent.")
             return redirect("tickets:portal_detail", number=ticket.number)
     form.hold_files()
-    _fresh_submission_key(form)
+    form.renew_key()
     return render(request, template, _detail_context(request, ticket, form), status=422)
-
-
-def _fresh_submission_key(form) -> None:
-    """A form that comes back made nothing with its key: a fresh one lets the corrected request through,
-    even when the key itself was the problem."""
-    form.data = form.data.copy()
-    form.data["submission_key"] = str(uuid.uuid4())
 
 
 @login_required
