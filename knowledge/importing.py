@@ -11,7 +11,7 @@ from django.db import DatabaseError, transaction
 from django.utils.text import slugify
 
 from knowledge import services
-from knowledge.models import RESERVED_CATEGORY_SLUGS, Article, Category
+from knowledge.models import RESERVED_CATEGORY_SLUGS, Article, ArticleSlug, Category
 from knowledge.slugs import slug_for
 
 STATUSES = set(Article.Status.values)
@@ -29,13 +29,18 @@ NOT_UTF8 = "not valid UTF-8 (byte 0x{byte:02x} at offset {offset})"
 HAS_NUL = "the {name} contains a NUL character, which the database cannot store"
 HAS_SURROGATE = "the {name} contains a lone surrogate (\\u{code:04x}), which is not valid Unicode text"
 NOT_TEXT = "the {name} must be text"
+NOT_LIST = "the {name} must be a list of text"
 UNKNOWN_STATUS = "unknown status {status!r}"
 UNKNOWN_VISIBILITY = "unknown visibility {visibility!r}"
 NO_TRANSITION = "the status cannot change from {old} to {new} by import"
 DATABASE_REFUSED = "the database refused it: {error}"
 DUPLICATE_SLUG = "the slug {slug!r} names the same article as {first} of this import"
 
-FRONT_MATTER_KEYS = ("title", "category", "category_slug", "tags", "status", "visibility", "excerpt")
+FRONT_MATTER_KEYS = (
+    "title", "category", "category_slug", "category_parents", "category_parent_slugs", "tags", "status",
+    "visibility", "excerpt", "old_slugs",
+)  # fmt: skip
+LIST_KEYS = {"category_parents", "category_parent_slugs", "tags", "old_slugs"}
 # json.dumps leaves these literal, but YAML reads them as line breaks or refuses them unescaped.
 YAML_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029]")
 # A JSON escape such as "\udfff" decodes to half a surrogate pair: a str that cannot be encoded as
@@ -174,6 +179,9 @@ class _Incoming:
     fields: dict
     category: str | None
     category_slug: str | None
+    # Where the category sits, root first (an export's, to rebuild the tree in an empty database).
+    category_parents: list[tuple[str, str]] = field(default_factory=list)  # (slug, name)
+    old_slugs: list[str] = field(default_factory=list)
 
 
 def _incoming(record: dict, default_status: str) -> _Incoming:
@@ -199,7 +207,8 @@ def _incoming(record: dict, default_status: str) -> _Incoming:
     status = str(record.get("status") or default_status).strip().lower()  # "Published" as "published"
     if status not in STATUSES:
         raise ValueError(UNKNOWN_STATUS.format(status=status))
-    fields = {"title": title[:200], "body": body, "tags": tags}
+    # Cut, then trimmed as the article's title is stored: or every import of it reads as a change.
+    fields = {"title": title[:200].strip(), "body": body, "tags": tags}
     visibility = str(record.get("visibility") or "").strip().lower()
     if visibility:
         if visibility not in VISIBILITIES:
@@ -211,7 +220,28 @@ def _incoming(record: dict, default_status: str) -> _Incoming:
     # kept as it is, so the record finds its article; anything else is made one. A title slugify()
     # cannot spell ("Пароль") gets a slug from its digest: the same on every import.
     slug = _as_slug(str(record.get("slug") or ""), 200) or slug_for(title)
-    return _Incoming(slug, status, bool(record.get("status")), fields, category, category_slug or None)
+    parent_slugs = _text_list(record, "category_parent_slugs")
+    parent_names = [*_text_list(record, "category_parents"), *[""] * len(parent_slugs)][: len(parent_slugs)]
+    parents = [
+        (_as_slug(parent_slug, 100), (name.strip() or parent_slug)[:100])
+        for parent_slug, name in zip(parent_slugs, parent_names, strict=True)
+        if _as_slug(parent_slug, 100)
+    ]
+    old_slugs = [
+        old for value in _text_list(record, "old_slugs") if (old := _as_slug(value, 200)) and old != slug
+    ]
+    return _Incoming(
+        slug, status, bool(record.get("status")), fields, category, category_slug or None, parents, old_slugs
+    )
+
+
+def _text_list(record: dict, key: str) -> list[str]:
+    value = record.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ValueError(NOT_LIST.format(name=key))
+    if any("\x00" in item for item in value):
+        raise ValueError(HAS_NUL.format(name=key))
+    return value
 
 
 def _as_slug(value: str, max_length: int) -> str:
@@ -222,12 +252,16 @@ def _as_slug(value: str, max_length: int) -> str:
     return slugify(value)[:max_length].strip("-")
 
 
-def _category(name: str | None, slug: str | None) -> Category | None:
+def _category(name: str | None, slug: str | None, parents: list[tuple[str, str]] = ()) -> Category | None:
     """The category a record names. By its slug when the record has one (export writes it: unique and
-    stable, where names may repeat), created with the record's name if missing; else by name, when
-    exactly one category has it; else a new one from the name."""
+    stable, where names may repeat), created with the record's name if missing, under its `parents`
+    (found or made in turn, root first; a category that exists stays where it is); else by name,
+    when exactly one category has it; else a new one from the name."""
     if slug:
-        return _category_by_slug(slug, name or slug)
+        parent = None
+        for parent_slug, parent_name in parents:
+            parent = _category_by_slug(parent_slug, parent_name, parent=parent)
+        return _category_by_slug(slug, name or slug, parent=parent)
     if not name:
         return None
     by_name = list(Category.objects.filter(name__iexact=name)[:2])
@@ -238,9 +272,9 @@ def _category(name: str | None, slug: str | None) -> Category | None:
     return _category_by_slug(f"{slug}-category" if slug in RESERVED_CATEGORY_SLUGS else slug, name)
 
 
-def _category_by_slug(slug: str, name: str) -> Category:
+def _category_by_slug(slug: str, name: str, *, parent: Category | None = None) -> Category:
     category = Category.objects.filter(slug=slug).first()
-    return category or services.category_create(name=name, slug=slug, actor=None)
+    return category or services.category_create(name=name, slug=slug, parent=parent, actor=None)
 
 
 def _existing(slug: str) -> Article | None:
@@ -251,9 +285,11 @@ def _existing(slug: str) -> Article | None:
 
 def _apply(incoming: _Incoming, existing: Article | None) -> str:
     """Create or update one article; returns which list of the report it belongs in."""
-    fields = {**incoming.fields, "category": _category(incoming.category, incoming.category_slug)}
+    category = _category(incoming.category, incoming.category_slug, incoming.category_parents)
+    fields = {**incoming.fields, "category": category}
     if existing is None:
-        services.article_create(slug=incoming.slug, status=incoming.status, actor=None, **fields)
+        created = services.article_create(slug=incoming.slug, status=incoming.status, actor=None, **fields)
+        _keep_old_slugs(created, incoming.old_slugs)
         return "created"
     # A record without a status leaves the article's as it is: the default is for new articles only.
     new_status = incoming.status if incoming.status_named and incoming.status != existing.status else None
@@ -265,7 +301,18 @@ def _apply(incoming: _Incoming, existing: Article | None) -> str:
         existing = services.article_update(existing, actor=None, **fields)
     if new_status is not None:
         STATUS_SERVICES[new_status](existing, actor=None)
-    return "updated" if changed or new_status else "unchanged"
+    kept = _keep_old_slugs(existing, incoming.old_slugs)
+    return "updated" if changed or new_status or kept else "unchanged"
+
+
+def _keep_old_slugs(article: Article, slugs: list[str]) -> bool:
+    """Let the record's old addresses redirect to `article` again (an export keeps them), where no
+    article uses one now, as its address or an old one of its own; whether any was added."""
+    taken = set(Article.objects.filter(slug__in=slugs).values_list("slug", flat=True))
+    taken |= set(ArticleSlug.objects.filter(slug__in=slugs).values_list("slug", flat=True))
+    free = [slug for slug in dict.fromkeys(slugs) if slug not in taken and slug != article.slug]
+    ArticleSlug.objects.bulk_create([ArticleSlug(slug=slug, article=article) for slug in free])
+    return bool(free)
 
 
 def import_articles(path: Path, *, default_status: str = Article.Status.PUBLISHED) -> ImportReport:
@@ -306,29 +353,40 @@ def import_articles(path: Path, *, default_status: str = Article.Status.PUBLISHE
 
 
 def export_articles(path: Path, articles) -> int:
-    """Write articles as JSON Lines (path ends in .jsonl) or as markdown files in the folder `path`."""
+    """Write articles as JSON Lines (path ends in .jsonl) or as markdown files in the folder `path`,
+    with what rebuilds them elsewhere: the category's place in the tree and the old slugs."""
     count = 0
+    tree = {category.pk: category for category in Category.objects.all()}  # a few rows: one read
     if path.suffix == ".jsonl":
         with path.open("w", encoding="utf-8") as out:
             for article in articles:
-                out.write(json.dumps(_as_record(article), ensure_ascii=False) + "\n")
+                out.write(json.dumps(_as_record(article, tree), ensure_ascii=False) + "\n")
                 count += 1
         return count
     path.mkdir(parents=True, exist_ok=True)
     for article in articles:
-        record = {**_as_record(article)}
+        record = {**_as_record(article, tree)}
         record["category"] = record["category"] or ""
         record["category_slug"] = record["category_slug"] or ""
         # Every value quoted: a title starting with [ " or #, or holding ": ", must read back as text.
-        values = {key: _quoted(record[key]) for key in FRONT_MATTER_KEYS if key != "tags"}
-        values["tags"] = "[" + ", ".join(map(_quoted, record["tags"])) + "]"
+        values = {
+            key: "[" + ", ".join(map(_quoted, record[key])) + "]"
+            if key in LIST_KEYS
+            else _quoted(record[key])
+            for key in FRONT_MATTER_KEYS
+        }
         head = "\n".join(f"{key}: {values[key]}" for key in FRONT_MATTER_KEYS)
         (path / f"{article.slug}.md").write_text(f"---\n{head}\n---\n\n{article.body}\n", encoding="utf-8")
         count += 1
     return count
 
 
-def _as_record(article: Article) -> dict:
+def _as_record(article: Article, tree: dict[int, Category]) -> dict:
+    parents = []
+    category = tree.get(article.category_id)
+    while category is not None and category.parent_id is not None and len(parents) < len(tree):
+        category = tree[category.parent_id]
+        parents.insert(0, category)
     return {
         "slug": article.slug,
         "title": article.title,
@@ -336,7 +394,10 @@ def _as_record(article: Article) -> dict:
         "excerpt": article.excerpt,
         "category": article.category.name if article.category_id else None,
         "category_slug": article.category.slug if article.category_id else None,
+        "category_parents": [parent.name for parent in parents],
+        "category_parent_slugs": [parent.slug for parent in parents],
         "tags": article.tag_list,
         "status": article.status,
         "visibility": article.visibility,
+        "old_slugs": sorted(old.slug for old in article.old_slugs.all()),
     }

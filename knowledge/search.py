@@ -53,9 +53,10 @@ class SearchHit:
 
 
 def query_lexemes(text: str, last_word: str, config: str) -> tuple[list[str], bool, list[str]]:
-    """The distinct stemmed, stop-word-free lexemes of `text` (at most MAX_TERMS), whether `last_word`
-    alone yields any (not for a stop word), and those of them that no published article holds or
-    begins with (typing slips, or words the articles never use)."""
+    """The distinct stemmed, stop-word-free lexemes of `text` (at most MAX_TERMS: the rarest words the
+    articles hold, then words they do not hold in the order typed, so a long question keeps the words
+    that tell articles apart), whether `last_word` alone yields any (not for a stop word), and those
+    of them that no published article holds or begins with (typing slips, or words never used)."""
     with connection.cursor() as cursor:
         cursor.execute(
             """
@@ -68,8 +69,13 @@ def query_lexemes(text: str, last_word: str, config: str) -> tuple[list[str], bo
                 )
             )
             FROM (
-                SELECT (tsvector_to_array(to_tsvector(%s::regconfig, %s)))[:%s] AS lexemes,
-                       length(to_tsvector(%s::regconfig, %s)) > 0 AS meaningful
+                SELECT ARRAY(
+                    SELECT v.lexeme FROM unnest(to_tsvector(%s::regconfig, %s)) AS v
+                    LEFT JOIN knowledge_searchterm s ON s.lexeme = v.lexeme AND s.documents > 0
+                    ORDER BY s.documents IS NULL, s.documents, v.positions[1]
+                    LIMIT %s
+                ) AS lexemes,
+                length(to_tsvector(%s::regconfig, %s)) > 0 AS meaningful
             ) t
             """,
             [MIN_CORRECTED, config, text, MAX_TERMS, config, last_word],

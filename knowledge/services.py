@@ -176,6 +176,8 @@ def article_update(article: Article, *, actor, loaded_at: datetime | None = None
     new_slug = changes.pop("slug", None)
     if "tags" in changes:
         changes["tags"] = clean_tags(changes["tags"])
+    if "title" in changes:  # stored as article_create stores it
+        changes["title"] = changes["title"].strip()
     for name, value in changes.items():
         setattr(article, name, value)
     if "body" in changes:

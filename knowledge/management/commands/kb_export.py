@@ -15,9 +15,9 @@ class Command(BaseCommand):
         parser.add_argument("path")
 
     def handle(self, *args, path: str, **options):
-        articles = Article.objects.select_related("category").order_by("slug")
+        articles = Article.objects.select_related("category").prefetch_related("old_slugs").order_by("slug")
         try:
-            count = export_articles(Path(path), articles.iterator())
+            count = export_articles(Path(path), articles.iterator(chunk_size=500))
         except OSError as error:  # a missing parent folder, a file where the folder should be, no rights
             raise CommandError(f"Cannot write {path}: {error.strerror or error}.") from error
         self.stdout.write(f"Exported {count} article(s) to {path}.")
