@@ -134,10 +134,13 @@ class TicketQueueFilter(django_filters.FilterSet):
         value = value.strip()[:200]
         if not value:
             return queryset
-        if (exact := number_from(value)) is not None:
-            # An exact number wins: "T-1042", "#1042" or "1042" goes straight to that ticket.
-            return queryset.filter(number=exact)
         words = SearchQuery(value, config="simple", search_type="websearch")
+        if (exact := number_from(value)) is not None:
+            # A reference ("T-1042", "#1042") is that ticket; bare digits are its number or words in
+            # tickets ("order 4711 arrived broken").
+            if not value.isdecimal():
+                return queryset.filter(number=exact)
+            return queryset.filter(Q(number=exact) | Q(search_vector=words))
         # Matching people first, as an id list: ORed with the text match, a sub-select would make
         # PostgreSQL test every visible ticket instead of intersecting two index look-ups.
         requester_ids = list(matching_people(value).values_list("pk", flat=True)[:REQUESTER_MATCHES])

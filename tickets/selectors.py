@@ -325,8 +325,9 @@ def queue_neighbours(
     reply puts it first in "Recently updated"), and Next must go on to the ticket that followed, not
     back to one already handled."""
     _, tickets, sort = queue_queryset(user, params)
-    numbers = list(tickets.values_list("number", flat=True)[:window])
-    if ticket.number not in numbers and len(numbers) == window:
+    # One row past the window: the window's last ticket has a Next too.
+    numbers = list(tickets.values_list("number", flat=True)[: window + 1])
+    if ticket.number not in numbers[:window] and len(numbers) > window:
         return _neighbours_deeper(tickets, SORTS[sort], ticket, were)
     kept = tuple(number if number in numbers else None for number in were)
     if ticket.number not in numbers:

@@ -643,6 +643,12 @@ def ticket_merge(
         raise TicketNotAllowed(MERGE_OTHER_REQUESTER)
     if source.organization_id != into.organization_id:
         raise TicketNotAllowed(MERGE_OTHER_ORGANIZATION)
+    last_answer = (
+        TicketMessage.objects.filter(ticket=into, from_staff=True, is_internal=False)
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
     moved = TicketMessage.objects.filter(ticket=source).update(ticket=into)
     tags_before = sorted(into.tags.values_list("name", flat=True))
     into.tags.add(*source.tags.all())
@@ -655,6 +661,12 @@ def ticket_merge(
     ):
         into.last_customer_message_at = source.last_customer_message_at
         into_changed.append("last_customer_message_at")
+        # The customer answered (on the other ticket) after the target was last answered: as a reply
+        # on the target would, it reopens one pending on them or solved.
+        answered = last_answer is None or source.last_customer_message_at > last_answer
+        if answered and into.status in workflow.REOPENED_BY_CUSTOMER_REPLY:
+            reopened = workflow.status_after_customer_reply(into.status)
+            into_changed += _apply_transition(into, reopened, actor=actor, by_customer=False)
     old_status = source.status
     source.merged_into = into
     source.status = Status.CLOSED
