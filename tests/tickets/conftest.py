@@ -1,8 +1,10 @@
-"""Fixtures the ticket tests share: a team, a customer and an agent of that team."""
+"""Fixtures the ticket tests share: a team, a customer and an agent of that team; a desk of two teams
+with a ticket; tickets inserted by the hundred."""
 
 import pytest
+from django.db import connection
 
-from tests.factories import TeamFactory, make_agent, make_customer
+from tests.factories import TeamFactory, make_agent, make_customer, make_supervisor, make_ticket
 
 
 @pytest.fixture
@@ -18,3 +20,35 @@ def customer():
 @pytest.fixture
 def agent(team):
     return make_agent(team, name="Alex Agent")
+
+
+@pytest.fixture
+def desk():
+    support, billing = TeamFactory(name="Support"), TeamFactory(name="Billing")
+    agent = make_agent(support, name="Alex Agent")
+    colleague = make_agent(support, name="Casey Colleague")
+    biller = make_agent(billing, name="Bea Biller")
+    supervisor = make_supervisor(support, name="Sam Supervisor")
+    customer = make_customer(name="Carla Customer")
+    ticket = make_ticket(customer, team=support, subject="Printer on fire")
+    return {"agent": agent, "colleague": colleague, "biller": biller, "supervisor": supervisor,
+            "customer": customer, "support": support, "billing": billing, "ticket": ticket}  # fmt: skip
+
+
+def insert_tickets(count: int, *, requester, team, status: str = "open") -> list[int]:
+    """Rows straight into the table, newest first: volume in milliseconds."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO tickets_ticket (
+                subject, description, requester_id, organization_id, team_id, priority, status,
+                channel, custom_fields, escalation_level, is_deleted, created_at, updated_at, version)
+            SELECT 'Bulk ticket ' || n, 'Body ' || n, %s, %s, %s, 'medium', %s,
+                   'web', '{}'::jsonb, 0, false,
+                   now() - (n || ' minutes')::interval, now() - (n || ' minutes')::interval, 1
+            FROM generate_series(1, %s) AS n
+            RETURNING id
+            """,
+            [requester.pk, requester.organization_id, team.pk, status, count],
+        )
+        return [row[0] for row in cursor.fetchall()]

@@ -2,10 +2,10 @@
 number and as words, a customer's answer merged in reopening a ticket pending on them."""
 
 import pytest
-from django.db import connection
 from django.urls import reverse
 
-from tests.factories import TeamFactory, make_agent, make_customer, make_supervisor, make_ticket
+from tests.factories import make_ticket
+from tests.tickets.conftest import insert_tickets
 from tickets import services
 from tickets.models import Ticket
 from tickets.workflow import Status
@@ -13,38 +13,6 @@ from tickets.workflow import Status
 pytestmark = pytest.mark.django_db
 
 QUEUE = reverse("tickets:desk_queue")
-
-
-@pytest.fixture
-def desk():
-    support, billing = TeamFactory(name="Support"), TeamFactory(name="Billing")
-    agent = make_agent(support, name="Alex Agent")
-    colleague = make_agent(support, name="Casey Colleague")
-    biller = make_agent(billing, name="Bea Biller")
-    supervisor = make_supervisor(support, name="Sam Supervisor")
-    customer = make_customer(name="Carla Customer")
-    ticket = make_ticket(customer, team=support, subject="Printer on fire")
-    return {"agent": agent, "colleague": colleague, "biller": biller, "supervisor": supervisor,
-            "customer": customer, "support": support, "billing": billing, "ticket": ticket}  # fmt: skip
-
-
-def insert_tickets(count: int, *, requester, team, status: str = "open") -> list[int]:
-    """Rows straight into the table (as tests/tickets/test_desk_merges_bulk_and_neighbours.py does)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            INSERT INTO tickets_ticket (
-                subject, description, requester_id, organization_id, team_id, priority, status,
-                channel, custom_fields, escalation_level, is_deleted, created_at, updated_at, version)
-            SELECT 'Bulk ticket ' || n, 'Body ' || n, %s, %s, %s, 'medium', %s,
-                   'web', '{}'::jsonb, 0, false,
-                   now() - (n || ' minutes')::interval, now() - (n || ' minutes')::interval, 1
-            FROM generate_series(1, %s) AS n
-            RETURNING id
-            """,
-            [requester.pk, requester.organization_id, team.pk, status, count],
-        )
-        return [row[0] for row in cursor.fetchall()]
 
 
 def test_the_500th_ticket_of_a_queue_has_a_next_one(client, desk):

@@ -10,10 +10,7 @@ from django.urls import reverse
 
 from tests.factories import (
     SavedViewFactory,
-    TeamFactory,
     TicketFormFactory,
-    make_agent,
-    make_customer,
     make_ticket,
 )
 from tickets import services
@@ -26,18 +23,6 @@ pytestmark = pytest.mark.django_db
 
 QUEUE = reverse("tickets:desk_queue")
 HTMX = {"HX-Request": "true"}
-
-
-@pytest.fixture
-def desk():
-    support, billing = TeamFactory(name="Support"), TeamFactory(name="Billing")
-    agent = make_agent(support, name="Alex Agent")
-    colleague = make_agent(support, name="Casey Colleague")
-    biller = make_agent(billing, name="Bea Biller")
-    customer = make_customer(name="Carla Customer")
-    ticket = make_ticket(customer, team=support, subject="Printer on fire")
-    return {"agent": agent, "colleague": colleague, "biller": biller, "customer": customer,
-            "support": support, "billing": billing, "ticket": ticket}  # fmt: skip
 
 
 def notes(response) -> list[str]:

@@ -8,7 +8,6 @@ from html import unescape
 
 import pytest
 from django.contrib.messages import get_messages
-from django.db import connection
 from django.http import QueryDict
 from django.urls import reverse
 from django.utils import timezone
@@ -18,9 +17,9 @@ from tests.factories import (
     make_administrator,
     make_agent,
     make_customer,
-    make_supervisor,
     make_ticket,
 )
+from tests.tickets.conftest import insert_tickets
 from tickets import selectors, services
 from tickets.filters import SORTS
 from tickets.models import Ticket, TicketMessage
@@ -38,38 +37,6 @@ def notes(response) -> list[str]:
 
 def page_text(response) -> str:
     return unescape(response.content.decode())
-
-
-@pytest.fixture
-def desk():
-    support, billing = TeamFactory(name="Support"), TeamFactory(name="Billing")
-    agent = make_agent(support, name="Alex Agent")
-    colleague = make_agent(support, name="Casey Colleague")
-    biller = make_agent(billing, name="Bea Biller")
-    supervisor = make_supervisor(support, name="Sam Supervisor")
-    customer = make_customer(name="Carla Customer")
-    ticket = make_ticket(customer, team=support, subject="Printer on fire")
-    return {"agent": agent, "colleague": colleague, "biller": biller, "supervisor": supervisor,
-            "customer": customer, "support": support, "billing": billing, "ticket": ticket}  # fmt: skip
-
-
-def insert_tickets(count: int, *, requester, team, status: str = "open") -> list[int]:
-    """Rows straight into the table (as tests/tickets/test_queue_scale.py does): volume in milliseconds."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            INSERT INTO tickets_ticket (
-                subject, description, requester_id, organization_id, team_id, priority, status,
-                channel, custom_fields, escalation_level, is_deleted, created_at, updated_at, version)
-            SELECT 'Bulk ticket ' || n, 'Body ' || n, %s, %s, %s, 'medium', %s,
-                   'web', '{}'::jsonb, 0, false,
-                   now() - (n || ' minutes')::interval, now() - (n || ' minutes')::interval, 1
-            FROM generate_series(1, %s) AS n
-            RETURNING id
-            """,
-            [requester.pk, requester.organization_id, team.pk, status, count],
-        )
-        return [row[0] for row in cursor.fetchall()]
 
 
 # Merging
