@@ -246,7 +246,9 @@ def email_link_state(user: User | None, token: str, *, viewer=None) -> str:
     if user is None:
         return "invalid"
     if user.email_verified_at is not None:
-        return "done"
+        # Said to the owner only: to anyone else "confirmed already" would tell, for any link made up,
+        # that the account it names exists and is confirmed (a used link's token no longer holds).
+        return "done" if getattr(viewer, "pk", None) == user.pk else "invalid"
     if user.status != User.Status.ACTIVE or not email_verification_token.check_token(user, token):
         return "invalid"
     return "ready" if getattr(viewer, "pk", None) == user.pk else "sign_in"

@@ -49,6 +49,15 @@ def form_changes(form, original: Model | None) -> dict[str, tuple[Any, Any]]:
     return changes
 
 
+def _values(obj: Model) -> dict[str, Any]:
+    """The row's column values, by field name (what save(update_fields=...) takes)."""
+    return {
+        field.name: getattr(obj, field.attname)
+        for field in obj._meta.concrete_fields
+        if not field.primary_key
+    }
+
+
 def _stored(obj: Model) -> Model | None:
     return type(obj)._default_manager.filter(pk=obj.pk).first() if obj.pk is not None else None
 
@@ -68,9 +77,25 @@ class AuditedAdminMixin(OddInputAdminMixin):
         category = AuditEvent.Category.SECURITY if security else AuditEvent.Category.BUSINESS
         audit.record(action, actor=request.user, obj=obj, changes=changes, category=category)
 
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is not None:  # what this page was built from: a save writes only what it changes
+            obj._as_loaded = _values(obj)
+        return obj
+
     def save_model(self, request, obj, form, change) -> None:
-        changes = form_changes(form, _stored(obj) if change else None)
-        super().save_model(request, obj, form, change)
+        loaded = getattr(obj, "_as_loaded", None)
+        if not change or loaded is None:
+            changes = form_changes(form, _stored(obj) if change else None)
+            super().save_model(request, obj, form, change)
+        else:
+            stored = type(obj)._default_manager.select_for_update(no_key=True).filter(pk=obj.pk).first()
+            changes = form_changes(form, stored)
+            # Only the columns this page changed (in the form or in save_model): a counter or a status
+            # another request wrote meanwhile (an invitation's uses, a suspension) stays as written.
+            touched = [name for name, value in _values(obj).items() if value != loaded[name]]
+            if touched:
+                obj.save(update_fields=touched)
         if changes or not change:
             self.record_edit(request, "update" if change else "create", obj, changes)
 

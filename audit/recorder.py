@@ -158,9 +158,15 @@ def _as_jsonb(value: Any) -> Any:
 
 
 def lock_chain() -> None:
-    """Serialise writers of the chain until the current transaction ends."""
+    """Serialise writers of the chain until the current transaction ends.
+
+    The chain's lock is the last a writer takes: the foreign-key checks PostgreSQL would defer to the
+    commit (each takes a share lock on the row referred to) run first, here. Deferred, they came after
+    the chain's lock, and a transaction holding the row a reference needs (an administrator renaming
+    the team a ticket was just moved to) and waiting for the chain's lock deadlocked with it."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK])
+        # One round trip, no parameters (several statements go as a simple query); CHAIN_LOCK is ours.
+        cursor.execute(f"SET CONSTRAINTS ALL IMMEDIATE; SELECT pg_advisory_xact_lock({int(CHAIN_LOCK)})")
 
 
 @transaction.atomic

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
+from django.db import connection, transaction
 from django.db.models import Model
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
@@ -219,6 +220,8 @@ def _attachment_from_held(owner: Model, held: HeldUpload, *, actor) -> Attachmen
 HOLD_FOR = timedelta(days=1)
 HOLD_SALT = "tickets.attachments.held"
 HELD_GONE = "{name} is no longer kept: choose it again."
+HELD_ELSEWHERE = "{name} was chosen before a sign-in or sign-out: choose it again."
+HOLD_LIMIT = 30  # files kept for one account at a time: the oldest go first
 HELD_EXPIRED = "A file kept from before is no longer kept (files wait a day): choose it again."
 
 
@@ -232,6 +235,13 @@ def uploads_hold(uploads: list[UploadedFile], *, holder) -> list[HeldUpload]:
         except ValidationError:
             continue
         held.append(_stored(HeldUpload(held_for=holder), upload, content_type=content_type))
+    if holder is not None and held:
+        # Forms refused again and again (each sending new files) must not fill the disk.
+        _held_delete(
+            "id IN (SELECT id FROM {table} WHERE held_for_id = %s"
+            " ORDER BY created_at DESC, id DESC OFFSET %s)",
+            [holder.pk, HOLD_LIMIT],
+        )
     return held
 
 
@@ -255,19 +265,31 @@ def held_read(tokens: list[str], *, holder) -> tuple[list[HeldUpload], list[str]
             continue
         if held_for == (holder.pk if holder is not None else None):
             wanted[pk] = name
+        else:  # a session that ended, or began, since the page: not this holder's file
+            problems.append(HELD_ELSEWHERE.format(name=name))
     found = {held.pk: held for held in HeldUpload.objects.filter(pk__in=wanted, held_for=holder)}
     problems += [HELD_GONE.format(name=name) for pk, name in wanted.items() if pk not in found]
     return [found[pk] for pk in wanted if pk in found], list(dict.fromkeys(problems))
 
 
 def held_remove(*, now: datetime | None = None) -> int:
-    """Delete held files older than HOLD_FOR, rows and stored files; returns how many."""
-    now = now or timezone.now()
-    stale = list(HeldUpload.objects.filter(created_at__lt=now - HOLD_FOR))
-    for held in stale:
-        held.file.delete(save=False)
-    HeldUpload.objects.filter(pk__in=[held.pk for held in stale]).delete()
-    return len(stale)
+    """Delete held files older than HOLD_FOR, rows and stored files; returns how many.
+
+    The rows are claimed first (deleted, in one statement) and only their files removed, after the
+    commit: one handed over to an attachment meanwhile keeps the file it now points at."""
+    return _held_delete("created_at < %s", [(now or timezone.now()) - HOLD_FOR])
+
+
+def _held_delete(condition: str, params: list) -> int:
+    """Delete the held files whose rows meet `condition` (SQL, {table} for the table): the rows claimed
+    in one statement, and only their files removed, once that commits."""
+    table = HeldUpload._meta.db_table
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {table} WHERE {condition.format(table=table)} RETURNING file", params)  # noqa: S608
+        names = [name for (name,) in cursor.fetchall()]
+        storage = HeldUpload._meta.get_field("file").storage
+        transaction.on_commit(lambda: [storage.delete(name) for name in names])
+    return len(names)
 
 
 ORPHAN_GRACE = timedelta(hours=1)  # a file younger may belong to a transaction still running
@@ -288,10 +310,11 @@ def orphans_remove(*, now: datetime | None = None) -> list[str]:
         names = [f"{folder}/{name}" for name in storage.listdir(folder)[1]]
         for start in range(0, len(names), 1000):
             batch = names[start : start + 1000]
-            kept = {
-                *Attachment.objects.filter(file__in=batch).values_list("file", flat=True),
-                *HeldUpload.objects.filter(file__in=batch).values_list("file", flat=True),
-            }
+            # One statement, so one snapshot: a held file handed over to its attachment in between two
+            # reads would be in neither.
+            attached = Attachment.objects.filter(file__in=batch).order_by().values_list("file", flat=True)
+            held = HeldUpload.objects.filter(file__in=batch).order_by().values_list("file", flat=True)
+            kept = set(attached.union(held).order_by())
             for name in batch:
                 if name not in kept and now - storage.get_modified_time(name) > ORPHAN_GRACE:
                     storage.delete(name)

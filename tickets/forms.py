@@ -23,7 +23,7 @@ from tickets.attachments import (
     validate_uploads,
 )
 from tickets.filters import TicketQueueFilter
-from tickets.models import SavedView, TicketForm
+from tickets.models import SavedView, Ticket, TicketForm, TicketMessage
 
 CUSTOM_PREFIX = "cf_"
 FILES_AFTER_SIGN_IN = "Files cannot wait over a sign-in: once signed in, choose them again."
@@ -106,13 +106,20 @@ class AttachmentsForm(forms.Form):
         self.holder = holder
 
     def clean_held(self):
-        held, problems = held_read(self.cleaned_data["held"], holder=self.holder)
-        for problem in problems:  # shown by the file input: a gone file has no tick box left
-            self.add_error("attachments", problem)
+        held, self.held_problems = held_read(self.cleaned_data["held"], holder=self.holder)
         return held
+
+    def already_sent(self) -> bool:
+        """Whether this very form was sent before (SubmissionKeyForm knows)."""
+        return False
 
     def clean(self):
         cleaned = super().clean()
+        # A kept file is gone once sent: the same form sent twice (a double click) is not told to
+        # choose it again, but lands where the first sending did (the service finds it by its key).
+        if not self.already_sent():
+            for problem in getattr(self, "held_problems", ()):  # beside the file input
+                self.add_error("attachments", problem)
         if "attachments" not in self._errors:
             try:
                 validate_uploads(self.uploads())
@@ -151,6 +158,13 @@ class SubmissionKeyForm(AttachmentsForm):
     def __init__(self, *args, **kwargs) -> None:
         kwargs.setdefault("initial", {}).setdefault("submission_key", uuid.uuid4())
         super().__init__(*args, **kwargs)
+
+    def already_sent(self) -> bool:
+        key = self.cleaned_data.get("submission_key")
+        return key is not None and (
+            TicketMessage.objects.filter(submission_key=key).exists()
+            or Ticket.objects.filter(submission_key=key).exists()
+        )
 
     def renew_key(self) -> None:
         """A form that comes back made nothing with its key: a fresh one lets the corrected request

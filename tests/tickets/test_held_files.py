@@ -13,7 +13,7 @@ from django.urls import reverse
 from helpdesk.services import site_configuration_update
 from tests.factories import TeamFactory, make_agent, make_customer, make_ticket
 from tickets import attachments
-from tickets.attachments import HELD_EXPIRED, HELD_GONE, TOO_MANY
+from tickets.attachments import HELD_ELSEWHERE, HELD_EXPIRED, HELD_GONE, TOO_MANY
 from tickets.models import Attachment, HeldUpload, Ticket, TicketMessage
 
 pytestmark = pytest.mark.django_db
@@ -117,8 +117,11 @@ def test_another_account_cannot_send_a_file_kept_for_someone_else(client):
     )
     token = boxes["pay.pdf (10 bytes)"][0]
     client.force_login(other)
-    assert client.post(SUBMIT, submission(held=[token])).status_code == 302
-    assert not Attachment.objects.exists(), "not theirs: left out"
+    response = client.post(SUBMIT, submission(held=[token]))
+    assert response.status_code == 422 and HELD_ELSEWHERE.format(name="pay.pdf") in unescape(
+        response.content.decode()
+    )
+    assert not Attachment.objects.exists() and not Ticket.objects.exists(), "not theirs"
     assert HeldUpload.objects.get().held_for == owner
 
 
@@ -150,7 +153,9 @@ def test_an_altered_token_is_no_file(client):
     assert not Attachment.objects.exists()
 
 
-def test_kept_files_wait_a_day_then_the_form_says_to_choose_them_again(client, clock):
+def test_kept_files_wait_a_day_then_the_form_says_to_choose_them_again(
+    client, clock, django_capture_on_commit_callbacks
+):
     client.force_login(make_customer())
     boxes = held_boxes(
         client.post(SUBMIT, submission(subject="", attachments=[SimpleUploadedFile("a.txt", b"x")]))
@@ -162,7 +167,8 @@ def test_kept_files_wait_a_day_then_the_form_says_to_choose_them_again(client, c
     response = client.post(SUBMIT, submission(held=[boxes["a.txt (1 byte)"][0]]))
     assert response.status_code == 422 and HELD_EXPIRED in unescape(response.content.decode())
     assert not Ticket.objects.exists()
-    assert attachments.held_remove() == 1
+    with django_capture_on_commit_callbacks(execute=True):  # the files go once the rows' removal commits
+        assert attachments.held_remove() == 1
     assert not HeldUpload.objects.exists() and not storage.exists(held.file.name)
 
 
