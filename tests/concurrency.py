@@ -47,3 +47,18 @@ def wait_until_another_waits_on_a_lock(timeout: float = 10) -> None:
                 return
         time.sleep(0.02)
     raise AssertionError("no other transaction came to wait on a lock")
+
+
+def in_another_thread(work: Callable[[], object], errors: list[BaseException]) -> threading.Thread:
+    """A thread (not started) that runs `work` in its own connection, keeping what it raises in
+    `errors` for the test to assert on."""
+
+    def run() -> None:
+        try:
+            work()
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    return threading.Thread(target=run)

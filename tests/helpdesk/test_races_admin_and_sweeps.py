@@ -2,18 +2,21 @@
 uses, a suspension made meanwhile stay), a held file handed over while the sweep runs keeps its file,
 and renaming a team while a ticket moves to it does not deadlock (audit.recorder.lock_chain)."""
 
-import threading
 from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from accounts import services as account_services
 from accounts.models import Invitation, User
 from tests.admin_pages import change_url, form_data
-from tests.concurrency import run_while_another_transaction_waits, wait_until_another_waits_on_a_lock
+from tests.concurrency import (
+    in_another_thread,
+    run_while_another_transaction_waits,
+    wait_until_another_waits_on_a_lock,
+)
 from tests.factories import (
     InvitationFactory,
     OrganizationFactory,
@@ -117,15 +120,7 @@ def test_renaming_a_team_while_an_agent_moves_a_ticket_to_it_does_not_deadlock(c
     errors: list[BaseException] = []
     responses = []
 
-    def rename() -> None:
-        try:
-            responses.append(client.post(change_url(billing), data))
-        except BaseException as error:
-            errors.append(error)
-        finally:
-            connection.close()
-
-    other = threading.Thread(target=rename)
+    other = in_another_thread(lambda: responses.append(client.post(change_url(billing), data)), errors)
     try:
         with transaction.atomic():
             services.ticket_update_fields(ticket, changes={"team": billing}, actor=agent)

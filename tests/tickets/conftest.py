@@ -1,5 +1,9 @@
 """Fixtures the ticket tests share: a team, a customer and an agent of that team; a desk of two teams
-with a ticket; tickets inserted by the hundred."""
+with a ticket; tickets inserted by the hundred; a portal submission and the files a page kept."""
+
+import re
+import uuid
+from html import unescape
 
 import pytest
 from django.db import connection
@@ -52,3 +56,23 @@ def insert_tickets(count: int, *, requester, team, status: str = "open") -> list
             [requester.pk, requester.organization_id, team.pk, status, count],
         )
         return [row[0] for row in cursor.fetchall()]
+
+
+HELD = re.compile(
+    r'<input type="checkbox" name="held" value="([^"]+)"[^>]*?( checked)?>\s*([^<]+?)\s*</label>'
+)
+
+
+def submission(**extra) -> dict:
+    return {
+        "subject": "Printer jam",
+        "description": "Paper stuck",
+        "submission_key": str(uuid.uuid4()),
+        **extra,
+    }
+
+
+def held_boxes(response) -> dict[str, tuple[str, bool]]:
+    """The page's kept files: label -> (token, ticked)."""
+    page = unescape(response.content.decode())
+    return {label.replace("\xa0", " "): (token, bool(ticked)) for token, ticked, label in HELD.findall(page)}

@@ -1,8 +1,6 @@
 """Files sent with a form that comes back (invalid, stale, refused) are kept for their sender, offered
 ticked, and sent with the corrected form: nothing chosen is lost, and nobody else can send them."""
 
-import re
-import uuid
 from datetime import timedelta
 from html import unescape
 
@@ -12,6 +10,7 @@ from django.urls import reverse
 
 from helpdesk.services import site_configuration_update
 from tests.factories import TeamFactory, make_agent, make_customer, make_ticket
+from tests.tickets.conftest import held_boxes, submission
 from tickets import attachments
 from tickets.attachments import HELD_ELSEWHERE, HELD_EXPIRED, HELD_GONE, TOO_MANY
 from tickets.models import Attachment, HeldUpload, Ticket, TicketMessage
@@ -20,24 +19,6 @@ pytestmark = pytest.mark.django_db
 
 SUBMIT = reverse("tickets:portal_submit")
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 40
-HELD = re.compile(
-    r'<input type="checkbox" name="held" value="([^"]+)"[^>]*?( checked)?>\s*([^<]+?)\s*</label>'
-)
-
-
-def submission(**extra) -> dict:
-    return {
-        "subject": "Printer jam",
-        "description": "Paper stuck",
-        "submission_key": str(uuid.uuid4()),
-        **extra,
-    }
-
-
-def held_boxes(response) -> dict[str, tuple[str, bool]]:
-    """The page's kept files: label -> (token, ticked)."""
-    page = unescape(response.content.decode())
-    return {label.replace("\xa0", " "): (token, bool(ticked)) for token, ticked, label in HELD.findall(page)}
 
 
 def stored(attachment: Attachment) -> bytes:

@@ -12,28 +12,17 @@ from django.urls import reverse
 
 from helpdesk.services import site_configuration_update
 from tests.factories import TeamFactory, make_customer, make_ticket
+from tests.tickets.conftest import held_boxes, submission
 from tickets.attachments import HELD_GONE
 from tickets.models import Attachment, HeldUpload, Ticket, TicketMessage
 
 pytestmark = pytest.mark.django_db
 
 SUBMIT = reverse("tickets:portal_submit")
-HELD = re.compile(
-    r'<input type="checkbox" name="held" value="([^"]+)"[^>]*?( checked)?>\s*([^<]+?)\s*</label>'
-)
-
-
-def submission(**extra) -> dict:
-    return {
-        "subject": "Printer jam",
-        "description": "Paper stuck",
-        "submission_key": str(uuid.uuid4()),
-        **extra,
-    }
 
 
 def held_tokens(response) -> list[str]:
-    return [token for token, _, _ in HELD.findall(unescape(response.content.decode()))]
+    return [token for token, _ in held_boxes(response).values()]
 
 
 def test_a_double_clicked_submission_with_a_kept_file_lands_on_the_first_ticket(client):

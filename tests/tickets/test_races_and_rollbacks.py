@@ -1,7 +1,6 @@
 """Two people at the same moment, and a change refused halfway: the rules hold, nothing is lost,
 nothing is left behind, and the loser gets a message rather than a server error."""
 
-import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -10,13 +9,17 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from accounts import services as account_services
 from accounts.models import User
 from helpdesk.models import SiteConfiguration
-from tests.concurrency import run_while_another_transaction_waits, wait_until_another_waits_on_a_lock
+from tests.concurrency import (
+    in_another_thread,
+    run_while_another_transaction_waits,
+    wait_until_another_waits_on_a_lock,
+)
 from tests.factories import TeamFactory, ensure_roles, make_agent, make_customer, make_ticket
 from tickets import attachments, services
 from tickets.models import SavedView, Ticket
@@ -75,17 +78,12 @@ def test_suspending_an_agent_while_their_ticket_change_commits_does_not_deadlock
     ticket = make_ticket(make_customer(), team=team)
     errors: list[BaseException] = []
 
-    def suspend() -> None:
-        try:
-            account_services.user_suspend(
-                User.objects.get(pk=agent.pk), until=None, reason="Left", actor=None
-            )
-        except BaseException as error:
-            errors.append(error)
-        finally:
-            connection.close()
-
-    other = threading.Thread(target=suspend)
+    other = in_another_thread(
+        lambda: account_services.user_suspend(
+            User.objects.get(pk=agent.pk), until=None, reason="Left", actor=None
+        ),
+        errors,
+    )
     try:
         with transaction.atomic():
             services.ticket_transition(ticket, status=Status.PENDING, actor=agent)
