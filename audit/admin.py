@@ -94,8 +94,11 @@ class AuditedAdminMixin(OddInputAdminMixin):
             # Only the columns this page changed (in the form or in save_model): a counter or a status
             # another request wrote meanwhile (an invitation's uses, a suspension) stays as written.
             touched = [name for name, value in _values(obj).items() if value != loaded[name]]
-            if touched:
-                obj.save(update_fields=touched)
+            if touched:  # with the columns save() itself keeps current ("updated at")
+                stamps = [
+                    field.name for field in obj._meta.concrete_fields if getattr(field, "auto_now", False)
+                ]
+                obj.save(update_fields=[*touched, *(name for name in stamps if name not in touched)])
         if changes or not change:
             self.record_edit(request, "update" if change else "create", obj, changes)
 

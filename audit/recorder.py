@@ -87,7 +87,7 @@ def chain_keys() -> list[bytes]:
     return [hmac.new(secret.encode(), KEY_SALT, hashlib.sha256).digest() for secret in secrets if secret]
 
 
-def _canonical(event: AuditEvent, *, keyed: bool) -> bytes:
+def _canonical(event: AuditEvent, *, keyed: bool, ip_as_stored: bool = False) -> bytes:
     content = {
         "sequence": event.sequence,
         "created_at": event.created_at.isoformat(),
@@ -99,7 +99,7 @@ def _canonical(event: AuditEvent, *, keyed: bool) -> bytes:
         "object_id": event.object_id,
         "object_repr": event.object_repr,
         "changes": event.changes,
-        "ip": _address_text(event.ip),
+        "ip": event.ip if ip_as_stored else _address_text(event.ip),
         "user_agent": event.user_agent,
         "request_id": event.request_id,
         "previous_hash": event.previous_hash,
@@ -109,15 +109,26 @@ def _canonical(event: AuditEvent, *, keyed: bool) -> bytes:
     return json.dumps(content, sort_keys=True, cls=DjangoJSONEncoder, separators=(",", ":")).encode()
 
 
-def event_digest(event: AuditEvent, key: bytes | None = None) -> str:
+def event_digest(event: AuditEvent, key: bytes | None = None, *, ip_as_stored: bool = False) -> str:
     """The hash of an event's content and of the previous event's hash, by the event's scheme: HMAC-SHA256
-    under `key` (by default the signing key), or plain SHA-256 for events from before keyed hashing."""
+    under `key` (by default the signing key), or plain SHA-256 for events from before keyed hashing.
+    `ip_as_stored`: the address as the database spells it, as events recorded before 2026-12-04 were
+    hashed (an IPv4-mapped address from REMOTE_ADDR went in as it came)."""
     if event.hash_scheme == AuditEvent.HashScheme.SHA256:
-        return hashlib.sha256(_canonical(event, keyed=False)).hexdigest()
+        return hashlib.sha256(_canonical(event, keyed=False, ip_as_stored=ip_as_stored)).hexdigest()
     if event.hash_scheme != AuditEvent.HashScheme.HMAC_SHA256:
         raise ValueError(f"Unknown audit hash scheme {event.hash_scheme!r}")
     key = key if key is not None else chain_keys()[0]
-    return hmac.new(key, _canonical(event, keyed=True), hashlib.sha256).hexdigest()
+    return hmac.new(key, _canonical(event, keyed=True, ip_as_stored=ip_as_stored), hashlib.sha256).hexdigest()
+
+
+def _digest_matches(event: AuditEvent, key: bytes | None = None) -> bool:
+    """Whether the event's hash is that of its content, its address spelt either way (event_digest):
+    both are the stored address, so accepting either lets no other content through."""
+    return any(
+        hmac.compare_digest(event_digest(event, key, ip_as_stored=as_stored), event.hash)
+        for as_stored in (False, True)
+    )
 
 
 def _address_text(address: str | None) -> str | None:
@@ -241,11 +252,10 @@ def _link_problem(
         # keyed hashing, never after a keyed event (a rewrite that drops the key is found here).
         if keyed_seen:
             return "an unkeyed hash after keyed hashing began"
-        matches = hmac.compare_digest(event_digest(event), event.hash)
-        return "" if matches else "its hash does not match its content"
+        return "" if _digest_matches(event) else "its hash does not match its content"
     if event.hash_scheme != AuditEvent.HashScheme.HMAC_SHA256:
         return f"an unknown hash scheme {event.hash_scheme!r}"
-    if any(hmac.compare_digest(event_digest(event, key), event.hash) for key in keys):
+    if any(_digest_matches(event, key) for key in keys):
         return ""
     return "its hash does not match its content under AUDIT_HMAC_KEY or its fallbacks"
 

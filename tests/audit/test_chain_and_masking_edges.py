@@ -12,6 +12,8 @@ from django.utils import timezone
 
 from accounts import services as account_services
 from accounts.models import User
+from audit import recorder
+from audit.context import RequestContext, current
 from audit.models import AuditEvent, SystemLogEntry
 from tests.admin_pages import change_url, form_data
 from tests.factories import (
@@ -126,3 +128,24 @@ def test_an_error_whose_message_holds_a_nul_character_is_kept_in_the_system_log(
     where an administrator reading the system log never sees it."""
     logging.getLogger("tickets.mail").error("Could not parse the subject %s", "Invoice\x00 overdue")
     assert SystemLogEntry.objects.filter(logger="tickets.mail").exists()
+
+
+@pytest.mark.django_db
+def test_events_recorded_before_the_address_normalisation_still_verify():
+    """SECURITY.md: events already in the chain keep verifying ("the unkeyed scheme's content stays
+    exactly what it was, so old events still verify"). Before this change the recorder hashed
+    REMOTE_ADDR as given; on a dual-stack server that is an IPv4-mapped address such as
+    ::ffff:203.0.113.7, which PostgreSQL's inet gives back unchanged, so those events verified. An
+    untampered event written that way must still verify: otherwise audit_verify reports tampering on
+    every such deployment's history, and a real rewrite can no longer be told from this false alarm."""
+    token = current.set(RequestContext(ip="::ffff:203.0.113.7"))
+    try:
+        event = recorder.record("update", actor=None, obj=make_customer())
+    finally:
+        current.reset(token)
+    stored = AuditEvent.objects.get(pk=event.pk)
+    assert stored.ip == "::ffff:203.0.113.7"
+    # As the previous recorder computed and stored it (nothing tampered with).
+    AuditEvent.objects.filter(pk=event.pk).update(hash=recorder.event_digest(stored, ip_as_stored=True))
+    report = recorder.verify_audit_chain()
+    assert report.problem == "", f"event #{report.broken and report.broken.sequence}: {report.problem}"
