@@ -9,9 +9,13 @@ from html.parser import HTMLParser
 
 import pytest
 from django.urls import reverse
+from playwright.sync_api import expect
 
+from accounts.models import Team, User
 from knowledge.models import Article
 from tests.e2e.conftest import signed_in
+from tests.factories import make_ticket
+from tickets.models import Ticket
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -264,3 +268,31 @@ def test_error_pages_have_language_one_main_one_h1_a_working_skip_link_and_a_tit
         if not found.title.strip():
             problems.append(f"{status}: no title")
     assert problems == [], problems
+
+
+def _ticket():
+    customer = User.objects.get(email="customer@example.com")
+    return make_ticket(customer, subject="Monitor flickers", team=Team.objects.get(slug="support"))
+
+
+@pytest.mark.usefixtures("demo")
+def test_inline_edit_refused_without_javascript_focuses_the_field(browser, live_server):
+    """Without JavaScript a stale inline edit comes back as the page (409) with focus on the refused
+    control, which points at the error (as the bulk bar and the KB note do with autofocus)."""
+    context = browser.new_context(java_script_enabled=False)
+    plain = context.new_page()
+    try:
+        ticket = _ticket()
+        signed_in(plain, live_server, "agent@example.com")
+        plain.goto(f"{live_server.url}/desk/tickets/{ticket.number}/")
+        Ticket.objects.filter(pk=ticket.pk).update(version=ticket.version + 1)
+        plain.get_by_label("Priority").select_option("high")
+        with plain.expect_response(lambda r: r.request.method == "POST") as sent:
+            plain.locator("#save-priority").click()
+        assert sent.value.status == 409
+        plain.wait_for_load_state()
+        select = plain.locator("#edit-priority")
+        expect(select).to_have_attribute("aria-describedby", "edit-error")
+        expect(select).to_be_focused()
+    finally:
+        context.close()

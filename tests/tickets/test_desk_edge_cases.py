@@ -189,7 +189,9 @@ def test_invalid_tags_come_back_as_typed(client, desk):
     fragment = client.post(url, edit, headers=HTMX)
     assert fragment.status_code == 422
     assert services.TAG_INVALID in fragment.content.decode()
-    edit_tags = 'id="edit-tags" name="value" type="text" aria-invalid="true" aria-describedby="edit-error"'
+    edit_tags = (
+        'id="edit-tags" name="value" type="text" aria-invalid="true" aria-describedby="edit-error" autofocus'
+    )
     assert f'{edit_tags} value="billing, a/b"' in fragment.content.decode()
     page = client.post(url, edit)  # without JavaScript: the page again, not a redirect that drops it
     assert page.status_code == 422

@@ -876,3 +876,22 @@ def test_a_reassigned_ticket_is_unread_for_the_new_assignee_until_they_take_it_i
     client.post(update, {"field": "take", "version": Ticket.objects.get(pk=ticket.pk).version})
     taken = Ticket.objects.get(pk=ticket.pk)
     assert taken.assignee == agent and not taken.unread_by_assignee
+
+
+def test_a_visitors_request_is_shown_created_by_its_requester_not_by_the_system(client, settings):
+    """A request sent without signing in has no actor (a typed address proves no account), yet the
+    timeline names who sent it, marked as not signed in, rather than "System"."""
+    from helpdesk.services import site_configuration_update
+
+    site_configuration_update(changes={"anonymous_submission": True}, actor=None)
+    team = TeamFactory()
+    site_configuration_update(changes={"default_team": team}, actor=None)
+    ticket = services.ticket_submit_anonymous(
+        email="vi@example.org", name="Vi Visitor", subject="Invoice", description="Wrong amount."
+    )
+    client.force_login(make_agent(team))
+    page = unescape(client.get(reverse("tickets:desk_ticket", args=[ticket.number])).content.decode())
+    timeline = page[page.index('id="timeline"') :]
+    shown = r"<strong>Vi Visitor</strong> <span class=\"muted\">\(not signed in\)</span> created"
+    assert re.search(shown, timeline)
+    assert "<strong>System</strong> created" not in timeline

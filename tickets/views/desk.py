@@ -96,6 +96,12 @@ def _queue_context(request: HttpRequest, params: QueryDict) -> dict:
         # at another address (a refused "save this view" answers at /desk/views/, which takes POST only).
         "queue_params": params,
         "queue_url": reverse("tickets:desk_queue") + (f"?{query}" if query else ""),
+        # A refused bulk action fills these in (bulk); named here, as a missing name costs the template
+        # an exception per look-up.
+        "bulk_chosen": frozenset(),
+        "bulk_action": "",
+        "bulk_value": "",
+        "bulk_error": "",
         # The views beside the table: a full page shows them, and every table fragment refreshes them.
         "counts": selectors.queue_counts(request.user, changed=changed),
         "built_in_views": built_in_views,
