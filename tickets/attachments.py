@@ -175,18 +175,21 @@ def validate_uploads(uploads: list[UploadedFile | HeldUpload]) -> list[str]:
     return types
 
 
-def attachment_store(
-    owner: Model, upload: UploadedFile | HeldUpload, *, content_type: str, actor
-) -> Attachment:
-    """Save one validated upload through the storage API, owned by `owner`. Call inside the service.
-    A held file is handed over: its stored file becomes the attachment's, once."""
-    if isinstance(upload, HeldUpload):
-        return _attachment_from_held(owner, upload, actor=actor)
-    return _stored(Attachment(owner=owner, uploaded_by=actor), upload, content_type=content_type)
+def attachments_store(owner: Model, uploads: list, types: list[str], *, actor) -> None:
+    """Save validated uploads (validate_uploads gave their `types`) as attachments of `owner`, inside the
+    service: held files first, handed over in two queries whatever their number (their stored files
+    become the attachments'), then each new upload through the storage API."""
+    held = [upload for upload in uploads if isinstance(upload, HeldUpload)]
+    if held:
+        _attachments_from_held(owner, held, actor=actor)
+    for upload, content_type in zip(uploads, types, strict=True):
+        if not isinstance(upload, HeldUpload):
+            _stored(Attachment(owner=owner, uploaded_by=actor), upload, content_type=content_type).save()
 
 
 def _stored(row: Attachment | HeldUpload, upload: UploadedFile, *, content_type: str):
-    """`row` with the upload's name, type, size and digest, its file saved through the storage API."""
+    """`row` (unsaved) with the upload's name, type, size and digest, its file saved through the
+    storage API."""
     digest = hashlib.sha256()
     for chunk in upload.chunks():
         digest.update(chunk)
@@ -194,26 +197,35 @@ def _stored(row: Attachment | HeldUpload, upload: UploadedFile, *, content_type:
     row.filename, row.content_type = safe_filename(upload.name or ""), content_type
     row.size, row.sha256 = upload.size, digest.hexdigest()
     row.file.save("upload", upload, save=False)
-    row.save()
     return row
 
 
-def _attachment_from_held(owner: Model, held: HeldUpload, *, actor) -> Attachment:
+def _attachments_from_held(owner: Model, held: list[HeldUpload], *, actor) -> None:
     # Held for someone else: a page's token sent by another account (the form checks it too).
-    if held.held_for_id != (actor.pk if actor is not None else None):
-        raise ValidationError({"attachments": HELD_GONE.format(name=held.filename)})
-    # The row is taken under the transaction's lock: the same held file sent by two forms at once
+    holder = actor.pk if actor is not None else None
+    if stranger := next((kept for kept in held if kept.held_for_id != holder), None):
+        raise ValidationError({"attachments": HELD_GONE.format(name=stranger.filename)})
+    # The rows are taken under the transaction's locks: the same held file sent by two forms at once
     # becomes one attachment, and the second form is told.
-    if not HeldUpload.objects.filter(pk=held.pk).delete()[0]:
-        raise ValidationError({"attachments": HELD_GONE.format(name=held.filename)})
-    return Attachment.objects.create(
-        owner=owner,
-        file=held.file.name,
-        filename=held.filename,
-        content_type=held.content_type,
-        size=held.size,
-        sha256=held.sha256,
-        uploaded_by=actor,
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {HeldUpload._meta.db_table} WHERE id = ANY(%s) RETURNING id",  # noqa: S608
+            [[kept.pk for kept in held]],
+        )
+        claimed = {pk for (pk,) in cursor.fetchall()}
+    if gone := next((kept for kept in held if kept.pk not in claimed), None):
+        raise ValidationError({"attachments": HELD_GONE.format(name=gone.filename)})
+    Attachment.objects.bulk_create(
+        Attachment(
+            owner=owner,
+            file=kept.file.name,
+            filename=kept.filename,
+            content_type=kept.content_type,
+            size=kept.size,
+            sha256=kept.sha256,
+            uploaded_by=actor,
+        )
+        for kept in held
     )
 
 
@@ -235,6 +247,7 @@ def uploads_hold(uploads: list[UploadedFile], *, holder) -> list[HeldUpload]:
         except ValidationError:
             continue
         held.append(_stored(HeldUpload(held_for=holder), upload, content_type=content_type))
+    held = HeldUpload.objects.bulk_create(held)  # one query, ids set (PostgreSQL returns them)
     if holder is not None and held:
         # Forms refused again and again (each sending new files) must not fill the disk.
         _held_delete(

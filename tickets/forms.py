@@ -117,8 +117,9 @@ class AttachmentsForm(forms.Form):
         cleaned = super().clean()
         # A kept file is gone once sent: the same form sent twice (a double click) is not told to
         # choose it again, but lands where the first sending did (the service finds it by its key).
-        if not self.already_sent():
-            for problem in getattr(self, "held_problems", ()):  # beside the file input
+        problems = getattr(self, "held_problems", ())
+        if problems and not self.already_sent():
+            for problem in problems:  # beside the file input
                 self.add_error("attachments", problem)
         if "attachments" not in self._errors:
             try:

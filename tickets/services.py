@@ -26,7 +26,7 @@ from helpdesk.markdown import render_markdown
 from helpdesk.models import Priority, SiteConfiguration
 from knowledge.services import articles_check_public_links, articles_count_uses
 from tickets import schema, workflow
-from tickets.attachments import attachment_store, validate_uploads
+from tickets.attachments import attachments_store, validate_uploads
 from tickets.models import Channel, SavedView, Tag, Ticket, TicketActivity, TicketForm, TicketMessage
 from tickets.workflow import Status
 
@@ -260,8 +260,7 @@ def _message(
         body_html=render_markdown(body),
         submission_key=submission_key,
     )
-    for upload, content_type in zip(uploads, types, strict=True):
-        attachment_store(message, upload, content_type=content_type, actor=actor)
+    attachments_store(message, list(uploads), types, actor=actor)
     return message
 
 
