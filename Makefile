@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 MANAGE := $(BIN)/python manage.py
 
-.PHONY: run test install migrate demo demo-reset lint check clean
+.PHONY: run test install migrate demo demo-reset lint clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.12+ is required (found %s); set PYTHON=python3.12" % sys.version.split()[0]) if sys.version_info < (3, 12) else None'
@@ -44,4 +44,4 @@ lint: install
 	$(MANAGE) makemigrations --check --dry-run
 
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache
+	rm -rf $(VENV) staticfiles .pytest_cache build *.egg-info
