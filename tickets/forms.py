@@ -27,6 +27,7 @@ from tickets.models import SavedView, Ticket, TicketForm, TicketMessage
 
 CUSTOM_PREFIX = "cf_"
 FILES_AFTER_SIGN_IN = "Files cannot wait over a sign-in: once signed in, choose them again."
+FILES_NOT_KEPT = "The files you added were not kept: choose them again when you send this."
 
 
 UNREADABLE_VERSION = -1  # no ticket has it: a mangled version is refused as stale, never skipped
@@ -132,14 +133,17 @@ class AttachmentsForm(forms.Form):
         """The files to send: those kept from before, then those chosen now."""
         return [*self.cleaned_data.get("held", ()), *self.cleaned_data.get("attachments", ())]
 
-    def hold_files(self) -> None:
-        """Keep the files sent with this form (those that passed the checks) and those still kept from
-        before, ticked, for the form that comes back: MAX_FILES at most, as a form sends no more."""
+    def hold_files(self, *, new: bool = True) -> None:
+        """Keep the files sent with this form (those that passed the checks; with `new` false none, and
+        the form says so) and those still kept from before, ticked, for the form that comes back:
+        MAX_FILES at most, as a form sends no more."""
         if not self.is_bound:
             return
         kept = list(self.cleaned_data.get("held", ()))
         sent = [upload for upload in self.files.getlist(self.add_prefix("attachments")) if upload.size]
-        kept += uploads_hold(sent[: max(0, MAX_FILES - len(kept))], holder=self.holder)
+        if not new and sent:
+            self.add_error("attachments", FILES_NOT_KEPT)
+        kept += uploads_hold(sent[: max(0, MAX_FILES - len(kept))] if new else [], holder=self.holder)
         choices = [(held_token(held), f"{held.filename} ({filesizeformat(held.size)})") for held in kept]
         self.fields["held"].choices = choices
         self.data = self.data.copy()

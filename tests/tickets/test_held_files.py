@@ -13,6 +13,7 @@ from tests.factories import TeamFactory, make_agent, make_customer, make_ticket
 from tests.tickets.conftest import held_boxes, submission
 from tickets import attachments
 from tickets.attachments import HELD_ELSEWHERE, HELD_EXPIRED, HELD_GONE, TOO_MANY
+from tickets.forms import FILES_NOT_KEPT
 from tickets.models import Attachment, HeldUpload, Ticket, TicketMessage
 
 pytestmark = pytest.mark.django_db
@@ -221,3 +222,21 @@ def test_a_customers_session_that_ended_keeps_no_files_and_says_so(client):
     assert response.status_code == 422
     assert "Files cannot wait over a sign-in" in unescape(response.content.decode())
     assert not HeldUpload.objects.exists()
+
+
+def test_a_submission_refused_for_sending_too_often_still_offers_the_kept_files(client, settings):
+    """Refused for volume (429), a form keeps no new files (that would let the refused sender fill the
+    disk) and says so, but the files kept before stay ticked for the next sending."""
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "ticket_submit": ("2/m", "2/m")}
+    client.force_login(make_customer())
+    boxes = held_boxes(
+        client.post(SUBMIT, submission(subject="", attachments=[SimpleUploadedFile("a.txt", b"x")]))
+    )
+    token = boxes["a.txt (1 byte)"][0]
+    client.post(SUBMIT, submission(subject=""))  # the second sending within the minute
+    more = [SimpleUploadedFile("b.txt", b"y")]
+    response = client.post(SUBMIT, submission(held=[token], attachments=more))
+    assert response.status_code == 429
+    assert list(held_boxes(response)) == ["a.txt (1 byte)"]
+    assert FILES_NOT_KEPT in unescape(response.content.decode())
+    assert list(HeldUpload.objects.values_list("filename", flat=True)) == ["a.txt"]

@@ -121,12 +121,13 @@ def ticket_submit(request: HttpRequest, slug: str | None = None) -> HttpResponse
     if form.is_bound:
         status = 422 if wait is None else 429
         # Files wait for a form that may be sent again as it is: not over a sign-in, not for a visitor
-        # where visitors may send nothing, and not for a sender refused for sending too much.
+        # where visitors may send nothing, and not the new files of a sender refused for sending too
+        # much (those kept before are still offered).
         if session_ended:
             if request.FILES or request.POST.getlist("held"):
                 form.add_error("attachments", FILES_AFTER_SIGN_IN)
-        elif wait is None and (anonymous_open or not anonymous):
-            form.hold_files()
+        elif anonymous_open or not anonymous:
+            form.hold_files(new=wait is None)
         form.renew_key()
     context = {
         "form": form, "ticket_form": ticket_form, "forms": TicketForm.objects.active_for(request.user),
