@@ -1,5 +1,7 @@
 """Admin for the audit trail and the system log (read-only), and the mixin that audits admin edits."""
 
+import functools
+import json
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -11,6 +13,7 @@ from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.db.models import Model
 from django.http import Http404
@@ -44,7 +47,9 @@ def form_changes(form, original: Model | None) -> dict[str, tuple[Any, Any]]:
             before = getattr(original, field.name)
         else:
             before = form.initial.get(name) if original is not None else None
-        if before != after or original is None:  # some fields report a change when re-saved as they were
+        if original is None or _differs(
+            before, after
+        ):  # some fields report a change when re-saved as they were
             changes[name] = (_shown(before), _shown(after))
     return changes
 
@@ -56,6 +61,14 @@ def _values(obj: Model) -> dict[str, Any]:
         for field in obj._meta.concrete_fields
         if not field.primary_key
     }
+
+
+def _differs(value: Any, before: Any) -> bool:
+    """Whether a column's value changed, as the database would store it (True is not 1 there)."""
+    if isinstance(value, dict | list) or isinstance(before, dict | list):
+        encode = functools.partial(json.dumps, sort_keys=True, cls=DjangoJSONEncoder)
+        return encode(value) != encode(before)
+    return value != before
 
 
 def _stored(obj: Model) -> Model | None:
@@ -93,7 +106,13 @@ class AuditedAdminMixin(OddInputAdminMixin):
             changes = form_changes(form, stored)
             # Only the columns this page changed (in the form or in save_model): a counter or a status
             # another request wrote meanwhile (an invitation's uses, a suspension) stays as written.
-            touched = [name for name, value in _values(obj).items() if value != loaded[name]]
+            # By the form's own account too: {"notify": 1} and {"notify": true} are equal to Python,
+            # not to the JSON column.
+            touched = [
+                name
+                for name, value in _values(obj).items()
+                if name in form.changed_data or _differs(value, loaded[name])
+            ]
             if touched:  # with the columns save() itself keeps current ("updated at")
                 stamps = [
                     field.name for field in obj._meta.concrete_fields if getattr(field, "auto_now", False)

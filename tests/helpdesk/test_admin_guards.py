@@ -110,3 +110,19 @@ def test_a_ticket_assignee_that_is_not_an_id_is_a_form_error_not_a_server_error(
     page = superuser_client.get(change_url(ticket))
     response = superuser_client.post(change_url(ticket), form_data(page, assignee="not-an-id"))
     assert response.status_code in (200, 302)
+
+
+def test_a_json_value_changed_to_one_python_finds_equal_is_saved_and_audited(superuser_client):
+    """1 and true are equal to Python, not to the JSON column: an organisation's setting changed from
+    1 to true in the admin is saved (the admin writes only the columns its page changed) and its audit
+    event names the change."""
+    from audit.models import AuditEvent
+    from tests.factories import OrganizationFactory
+
+    organization = OrganizationFactory(settings={"notify": 1})
+    response = post_change(superuser_client, organization, settings=json.dumps({"notify": True}))
+    assert response.status_code == 302
+    organization.refresh_from_db()
+    assert organization.settings["notify"] is True
+    event = AuditEvent.objects.filter(action="update", object_id=str(organization.pk)).latest("sequence")
+    assert event.changes["settings"] == [{"notify": 1}, {"notify": True}]
