@@ -192,11 +192,11 @@ def _return_to_draft(request: HttpRequest, article: Article) -> HttpResponse | N
             article, actor=request.user, note=note, loaded_at=_posted_loaded_at(request)
         )
     except (PermissionDenied, ValidationError) as error:
+        reason = " ".join(getattr(error, "messages", [str(error)]))
         if not note.strip():  # nothing typed to keep: the reason, on the page as it is now
-            messages.error(request, " ".join(getattr(error, "messages", [str(error)])))
+            messages.error(request, reason)
             return None
         article.refresh_from_db()
-        reason = " ".join(getattr(error, "messages", [str(error)]))
         status = (
             403 if isinstance(error, PermissionDenied) else 409 if services.STALE_ARTICLE in reason else 422
         )

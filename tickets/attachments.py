@@ -207,12 +207,7 @@ def _attachments_from_held(owner: Model, held: list[HeldUpload], *, actor) -> No
         raise ValidationError({"attachments": HELD_GONE.format(name=stranger.filename)})
     # The rows are taken under the transaction's locks: the same held file sent by two forms at once
     # becomes one attachment, and the second form is told.
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"DELETE FROM {HeldUpload._meta.db_table} WHERE id = ANY(%s) RETURNING id",  # noqa: S608
-            [[kept.pk for kept in held]],
-        )
-        claimed = {pk for (pk,) in cursor.fetchall()}
+    claimed = {pk for pk, _ in _held_claim("id = ANY(%s)", [[kept.pk for kept in held]])}
     if gone := next((kept for kept in held if kept.pk not in claimed), None):
         raise ValidationError({"attachments": HELD_GONE.format(name=gone.filename)})
     Attachment.objects.bulk_create(
@@ -293,13 +288,22 @@ def held_remove(*, now: datetime | None = None) -> int:
     return _held_delete("created_at < %s", [(now or timezone.now()) - HOLD_FOR])
 
 
-def _held_delete(condition: str, params: list) -> int:
-    """Delete the held files whose rows meet `condition` (SQL, {table} for the table): the rows claimed
-    in one statement, and only their files removed, once that commits."""
+def _held_claim(condition: str, params: list) -> list[tuple[int, str]]:
+    """Delete the held rows that meet `condition` (SQL, {table} for the table) in one statement, which
+    takes each row once whoever else asks at the same moment; their ids and stored file names."""
     table = HeldUpload._meta.db_table
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {table} WHERE {condition.format(table=table)} RETURNING file", params)  # noqa: S608
-        names = [name for (name,) in cursor.fetchall()]
+    with connection.cursor() as cursor:
+        # `condition` is always this module's own SQL; values travel as parameters.
+        sql = f"DELETE FROM {table} WHERE {condition.format(table=table)} RETURNING id, file"  # noqa: S608
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _held_delete(condition: str, params: list) -> int:
+    """Delete the held files whose rows meet `condition`: the rows claimed (_held_claim), and only
+    their files removed, once that commits."""
+    with transaction.atomic():
+        names = [name for _, name in _held_claim(condition, params)]
         storage = HeldUpload._meta.get_field("file").storage
         transaction.on_commit(lambda: [storage.delete(name) for name in names])
     return len(names)
