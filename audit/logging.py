@@ -20,6 +20,14 @@ EXCLUDED_LOGGERS = ("django.db.backends", "django.security", "axes", "helpdesk.r
 _state = threading.local()
 
 
+def row_cap() -> int:
+    """How many rows the system log keeps: SYSTEM_LOG_MAX_ROWS, never fewer than one (zero or less would
+    delete each record as it is stored; a system check reports the setting)."""
+    from django.conf import settings
+
+    return max(settings.SYSTEM_LOG_MAX_ROWS, 1)
+
+
 def _excluded(record: logging.LogRecord) -> bool:
     if any(record.name == name or record.name.startswith(name + ".") for name in EXCLUDED_LOGGERS):
         return True
@@ -79,8 +87,7 @@ class DatabaseHandler(logging.Handler):
         with transaction.atomic(using=database):
             entry.save(using=database)
             # Ids only grow, so this keeps at most SYSTEM_LOG_MAX_ROWS rows, with one cheap range delete.
-            limit = settings.SYSTEM_LOG_MAX_ROWS
-            SystemLogEntry.objects.using(database).filter(pk__lte=entry.pk - limit).delete()
+            SystemLogEntry.objects.using(database).filter(pk__lte=entry.pk - row_cap()).delete()
 
     def _fallback(self, record: logging.LogRecord, error: Exception) -> None:
         try:

@@ -55,8 +55,11 @@ class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
         # What members did to anything else (another team's ticket or note, another customer's account,
         # an admin edit) may carry data this supervisor must not see: only object-less events and the
         # members' own saved views are theirs to read.
+        # A fellow supervisor who also supervises another team exports that team's events too: the
+        # filter they typed (a customer's name) and the count are not this supervisor's to read.
+        wider = TeamMember.objects.exclude(team_id__in=team_ids).values("user_id")
         by_member = models.Q(actor_id__in=members.values("user_id")) & (
-            models.Q(object_type__isnull=True)
+            (models.Q(object_type__isnull=True) & ~models.Q(action="export", actor_id__in=wider))
             | models.Q(object_type=ContentType.objects.get_for_model(SavedView))
         )
         return self.filter(about_ticket | about_member | about_team | by_member)

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from audit.logging import row_cap
 from audit.models import AuditEvent, SystemLogEntry
 from audit.recorder import CHECKPOINT, LAST_PRUNED_DIGEST, PRUNED_THROUGH, lock_chain, record
 
@@ -68,7 +69,7 @@ def prune_system_log(days: int | None = None) -> int:
     if not 0 <= days <= MAX_RETENTION_DAYS:  # negative would put the cut-off in the future: all gone
         raise ValueError(f"Keep the system log for 0 to {MAX_RETENTION_DAYS} days, not {days}.")
     deleted, _ = SystemLogEntry.objects.filter(created_at__lt=timezone.now() - timedelta(days=days)).delete()
-    cap = max(settings.SYSTEM_LOG_MAX_ROWS, 1)
+    cap = row_cap()
     oldest_kept = list(SystemLogEntry.objects.order_by("-pk").values_list("pk", flat=True)[cap - 1 : cap])
     if oldest_kept:
         over_cap, _ = SystemLogEntry.objects.filter(pk__lt=oldest_kept[0]).delete()

@@ -31,7 +31,8 @@ def check_secret_key_outside_debug(app_configs, **kwargs):
 
 @register()
 def check_day_counts(app_configs, **kwargs):
-    """Day counts the periodic jobs subtract from now: negative ones would delete or close everything."""
+    """Day counts the periodic jobs subtract from now (negative ones would delete or close everything) and
+    the system log's row cap (below one it would keep nothing)."""
     from audit.retention import MAX_RETENTION_DAYS
 
     errors = []
@@ -42,4 +43,11 @@ def check_day_counts(app_configs, **kwargs):
         value = getattr(settings, name)
         if not 0 <= value <= MAX_RETENTION_DAYS:
             errors.append(Error(f"{name} is {value}; it must be 0 to {MAX_RETENTION_DAYS} days.", id=id_))
+    if settings.SYSTEM_LOG_MAX_ROWS < 1:
+        errors.append(
+            Error(
+                f"SYSTEM_LOG_MAX_ROWS is {settings.SYSTEM_LOG_MAX_ROWS}; it must be 1 or more.",
+                id="helpdesk.E012",
+            )
+        )
     return errors
