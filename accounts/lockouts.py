@@ -7,10 +7,13 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 
 from axes.handlers.database import AxesDatabaseHandler
+from axes.helpers import get_cool_off
 from axes.models import AccessAttempt
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q, QuerySet, Sum
+from django.http import HttpResponse
+from django.shortcuts import render
 
 import audit
 from accounts.models import email_key
@@ -52,15 +55,20 @@ def _describe(ip_address: str | None, username: str | None, ip_or_username: bool
 
 
 class AuditedAxesHandler(AxesDatabaseHandler):
+    def failure_counts(self, request, credentials: dict | None = None) -> tuple[int, int]:
+        """The recent failures of the account and of the address."""
+        account, address = (
+            attempts.aggregate(total=Sum("failures_since_start"))["total"] or 0
+            for attempts in self.get_user_attempts(request, credentials)
+        )  # in the order of AXES_LOCKOUT_PARAMETERS: username, ip_address
+        return account, address
+
     def get_failures(self, request, credentials: dict | None = None) -> int:
         """The failures axes compares with AXES_FAILURE_LIMIT. Axes counts one limit for every lockout
         parameter, so five typos in an office behind one address would lock out everyone there: the
         address gets its own, larger AXES_IP_FAILURE_LIMIT (still far below what guessing needs), and
         reaching it counts as the account limit reached."""
-        account, address = (
-            attempts.aggregate(total=Sum("failures_since_start"))["total"] or 0
-            for attempts in self.get_user_attempts(request, credentials)
-        )  # in the order of AXES_LOCKOUT_PARAMETERS: username, ip_address
+        account, address = self.failure_counts(request, credentials)
         if address >= settings.AXES_IP_FAILURE_LIMIT:
             return max(account, settings.AXES_FAILURE_LIMIT)
         return account
@@ -89,3 +97,15 @@ class AuditedAxesHandler(AxesDatabaseHandler):
                     object_repr=_describe(ip_address, username, ip_or_username),
                 )
         return removed
+
+
+def lockout_response(request, original_response=None, credentials: dict | None = None) -> HttpResponse:
+    """The "too many attempts" page (settings.AXES_LOCKOUT_CALLABLE). It says which pause holds: a
+    password reset lifts the account's (accounts.services.user_unlock), not the address's, so advising
+    one to someone paused with their whole office would send them round in a circle."""
+    account, address = AuditedAxesHandler().failure_counts(request, credentials)
+    context = {
+        "cooloff_timedelta": get_cool_off(request),
+        "address_paused": address >= settings.AXES_IP_FAILURE_LIMIT and account < settings.AXES_FAILURE_LIMIT,
+    }
+    return render(request, "accounts/locked_out.html", context, status=settings.AXES_HTTP_RESPONSE_CODE)

@@ -17,6 +17,8 @@ LAST_SEEN_RESOLUTION = timedelta(minutes=5)
 
 class SessionStore(DatabaseSessionStore):
     loaded_last_seen = None
+    loaded_created_at = None
+    carried_created_at = None
 
     @classmethod
     def get_model_class(cls):
@@ -27,12 +29,24 @@ class SessionStore(DatabaseSessionStore):
     def _get_session_from_db(self):
         row = super()._get_session_from_db()
         if row is not None:
-            self.loaded_last_seen = row.last_seen
+            self.loaded_last_seen, self.loaded_created_at = row.last_seen, row.created_at
         return row
+
+    def cycle_key(self):
+        # A new key for the same signed-in session (a password change, update_session_auth_hash) keeps
+        # when it began: the session list must not show "signed in just now" for a week-old one.
+        if self.get(SESSION_KEY) is not None:
+            self.carried_created_at = self.loaded_created_at
+        try:
+            super().cycle_key()
+        finally:
+            self.carried_created_at = None
 
     def create_model_instance(self, data):
         row = super().create_model_instance(data)
         row.user_id = data.get(SESSION_KEY)
+        if self.carried_created_at is not None:
+            row.created_at = self.carried_created_at
         context = current.get()
         if context is not None:
             row.ip, row.user_agent = context.ip, context.user_agent

@@ -29,7 +29,12 @@ CODE_INVALID = "That code is not valid. Enter the 6-digit code your app shows no
 CODE_THROTTLED = "Too many wrong codes. Wait a minute, then try again."
 NOT_STAFF = "Two-factor sign-in is available to agents and administrators."
 REQUIRED = "Two-factor sign-in is required for your role, so it cannot be switched off."
-NOT_ENROLLED = "Two-factor sign-in is not set up."
+NOT_ENROLLED = "This set-up is no longer under way (it was finished or replaced elsewhere). Start again."
+NOT_ON = "Two-factor sign-in is not on."
+ALREADY_ON = (
+    "This set-up was already finished (a second click?): two-factor sign-in is on. If you did not save the "
+    "recovery codes it showed, make new ones below."
+)
 PASSWORD_INCORRECT = "That is not your current password. Enter it again."  # noqa: S105 (a message)
 SECURITY = AuditEvent.Category.SECURITY
 
@@ -49,8 +54,12 @@ def is_required(user: User, *, site_requires: bool) -> bool:
     return site_requires and rbac.is_staff(user)
 
 
-def pending_enrolment(user: User) -> Enrolment | None:
-    device = SealedTOTPDevice.objects.devices_for_user(user, confirmed=False).order_by("-pk").first()
+def pending_enrolment(user: User, device_id: int | None) -> Enrolment | None:
+    """The set-up under way in one session (`device_id`, which that session keeps): another session of
+    the account, perhaps a stolen cookie, must not read the secret about to go live."""
+    if device_id is None:
+        return None
+    device = SealedTOTPDevice.objects.devices_for_user(user, confirmed=False).filter(pk=device_id).first()
     if device is None:
         return None
     secret = b32encode(device.bin_key).decode()
@@ -117,18 +126,25 @@ def _require_password(user: User, password: str) -> None:
         raise ValidationError({"password": PASSWORD_INCORRECT})
 
 
+def two_factor_cancel(user: User, device_id: int | None, *, actor: User) -> None:
+    """Abandon a set-up under way (the app in use, if any, stays). Not audited, as its start is not: an
+    unconfirmed secret grants nothing."""
+    SealedTOTPDevice.objects.devices_for_user(user, confirmed=False).filter(pk=device_id).delete()
+
+
 def two_factor_enable(
-    user: User, *, token: str, password: str, actor: User
+    user: User, *, device_id: int | None, token: str, password: str, actor: User
 ) -> tuple[SealedTOTPDevice, list[str]]:
-    """Confirm the pending authenticator with a code from it and the account's current password; returns
-    the device and new recovery codes.
+    """Confirm the set-up under way (`device_id`) with a code from it and the account's current password;
+    returns the device and new recovery codes.
 
     The password is checked first, so a mistyped one costs no code (a code works once). The code is
     checked in its own transaction, so a wrong guess still counts towards throttling.
     """
-    enrolment = pending_enrolment(user)
+    enrolment = pending_enrolment(user, device_id)
     if enrolment is None:
-        raise ValidationError(NOT_ENROLLED)
+        finished = SealedTOTPDevice.objects.devices_for_user(user, confirmed=True).filter(pk=device_id)
+        raise ValidationError(ALREADY_ON if finished.exists() else NOT_ENROLLED)
     _require_password(user, password)
     # django-otp refuses every code while a wrong one's back-off lasts: say so, not "not valid".
     allowed, _ = enrolment.device.verify_is_allowed()
@@ -151,7 +167,7 @@ def two_factor_enable(
 def recovery_codes_regenerate(user: User, *, actor: User, token: str) -> list[str]:
     """New recovery codes (the old ones stop working), given a current code."""
     if not is_enabled(user):
-        raise ValidationError(NOT_ENROLLED)
+        raise ValidationError(NOT_ON)
     verify(user, token)
     with transaction.atomic():
         codes = _new_recovery_codes(user)

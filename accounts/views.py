@@ -41,6 +41,8 @@ from helpdesk.ratelimit import posted, rate_limit
 
 TWO_FACTOR_PENDING = "two_factor_pending"
 TWO_FACTOR_PENDING_SECONDS = 300
+# The authenticator set-up this session started (two_factor.pending_enrolment).
+TWO_FACTOR_ENROLMENT = "two_factor_enrolment"
 # The actions of the two-factor page that ask for the account's current password.
 TWO_FACTOR_PASSWORD_ACTIONS = {"confirm", "disable"}
 
@@ -137,8 +139,14 @@ def two_factor_settings(request: HttpRequest) -> HttpResponse:
         raise Http404
     site_requires = site_configuration(request).require_two_factor
     action = request.POST.get("action", "")
+    enrolling = request.session.get(TWO_FACTOR_ENROLMENT)
     if action == "start" and not two_factor.is_enabled(user):
-        two_factor.two_factor_start(user, actor=user)
+        request.session[TWO_FACTOR_ENROLMENT] = two_factor.two_factor_start(user, actor=user).pk
+        return redirect("accounts:two_factor")
+    if action == "cancel":
+        two_factor.two_factor_cancel(user, enrolling, actor=user)
+        request.session.pop(TWO_FACTOR_ENROLMENT, None)
+        messages.info(request, "The set-up was cancelled.")
         return redirect("accounts:two_factor")
     enable_form = TwoFactorEnableForm(request.POST if action == "confirm" else None)
     code_form = TwoFactorCodeForm(request.POST if action in {"replace", "codes"} else None)
@@ -151,13 +159,17 @@ def two_factor_settings(request: HttpRequest) -> HttpResponse:
         try:
             if action == "confirm":
                 password = form.cleaned_data["password"]
-                device, codes = two_factor.two_factor_enable(user, token=token, password=password, actor=user)
+                # The set-up's id stays in the session: a second click then hears it was finished.
+                device, codes = two_factor.two_factor_enable(
+                    user, device_id=enrolling, token=token, password=password, actor=user
+                )
                 django_otp.login(request, device)
                 keep = request.session.session_key
                 services.user_sign_out_sessions(user, actor=user, keep_session_key=keep)
                 messages.success(request, "Two-factor sign-in is on. Your other sessions are signed out.")
             elif action == "replace":
-                two_factor.two_factor_start(user, actor=user, token=token)
+                device = two_factor.two_factor_start(user, actor=user, token=token)
+                request.session[TWO_FACTOR_ENROLMENT] = device.pk
                 return redirect("accounts:two_factor")
             elif action == "codes":
                 codes = two_factor.recovery_codes_regenerate(user, actor=user, token=token)
@@ -176,6 +188,10 @@ def two_factor_settings(request: HttpRequest) -> HttpResponse:
         else:
             # Done: the code that was used is not shown again.
             enable_form, code_form = TwoFactorEnableForm(), TwoFactorCodeForm()
+    enrolment = two_factor.pending_enrolment(user, request.session.get(TWO_FACTOR_ENROLMENT))
+    set_up_gone = action == "confirm" and enrolment is None
+    if set_up_gone and enable_form.errors and not enable_form.non_field_errors():
+        enable_form.add_error(None, two_factor.NOT_ENROLLED)  # its fields are not on the page to mark
     context = {
         "enable_form": enable_form,
         "form": code_form,
@@ -183,7 +199,7 @@ def two_factor_settings(request: HttpRequest) -> HttpResponse:
         "codes": codes,
         "enabled": two_factor.is_enabled(user),
         "required": two_factor.is_required(user, site_requires=site_requires),
-        "enrolment": two_factor.pending_enrolment(user),
+        "enrolment": enrolment,
         "codes_left": StaticToken.objects.filter(device__user=user).count(),
     }
     status = 422 if form is not None and form.errors else 200

@@ -63,14 +63,17 @@ def test_signing_out_other_sessions_counts_only_the_sessions_the_page_listed(cli
 
 def test_every_recovery_code_signs_in_even_when_one_would_be_only_digits(monkeypatch):
     agent = make_agent(TeamFactory())
-    two_factor.two_factor_start(agent, actor=agent)
+    device = two_factor.two_factor_start(agent, actor=agent)
     from django_otp.oath import TOTP
 
-    device = two_factor.pending_enrolment(agent).device
     made = iter(["23456723", *(f"abcdefg{letter}" for letter in "abcdefghijk")])
     monkeypatch.setattr("django_otp.plugins.otp_static.models.StaticToken.random_token", lambda: next(made))
     _, codes = two_factor.two_factor_enable(
-        agent, token=f"{TOTP(device.bin_key).token():06d}", password=TEST_PASSWORD, actor=agent
+        agent,
+        device_id=device.pk,
+        token=f"{TOTP(device.bin_key).token():06d}",
+        password=TEST_PASSWORD,
+        actor=agent,
     )
     assert len(codes) == two_factor.RECOVERY_CODE_COUNT
     for code in codes:

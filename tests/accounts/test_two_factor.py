@@ -78,7 +78,7 @@ def test_agent_enrols_with_a_code_from_the_app_and_gets_recovery_codes(client):
     assert client.post(SETTINGS, {"action": "start"}).status_code == 302
     page = client.get(SETTINGS).content.decode()
     device = TOTPDevice.objects.get(user=agent, confirmed=False)
-    secret = two_factor.pending_enrolment(agent).secret
+    secret = two_factor.pending_enrolment(agent, device.pk).secret
     assert secret in page and 'src="data:image/svg+xml' in page
     assert b32decode(secret) == device.bin_key
 

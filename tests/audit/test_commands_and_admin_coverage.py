@@ -123,10 +123,13 @@ def test_an_excerpt_that_follows_the_body_is_recorded_when_it_changes():
 
 
 def _enrol(user):
-    two_factor.two_factor_start(user, actor=user, token="")
-    device = two_factor.pending_enrolment(user).device
+    device = two_factor.two_factor_start(user, actor=user, token="")
     _, codes = two_factor.two_factor_enable(
-        user, token=f"{TOTP(device.bin_key).token():06d}", password=TEST_PASSWORD, actor=user
+        user,
+        device_id=device.pk,
+        token=f"{TOTP(device.bin_key).token():06d}",
+        password=TEST_PASSWORD,
+        actor=user,
     )
     return codes
 
@@ -136,10 +139,14 @@ def test_replacing_the_authenticator_app_records_two_factor_as_on_before():
     (profile → "replace") says two-factor was off before, which it never was."""
     agent = make_agent()
     codes = _enrol(agent)
-    two_factor.two_factor_start(agent, actor=agent, token=codes[0])  # "replace", with a recovery code
-    device = two_factor.pending_enrolment(agent).device
+    # "replace", with a recovery code
+    device = two_factor.two_factor_start(agent, actor=agent, token=codes[0])
     two_factor.two_factor_enable(
-        agent, token=f"{TOTP(device.bin_key).token():06d}", password=TEST_PASSWORD, actor=agent
+        agent,
+        device_id=device.pk,
+        token=f"{TOTP(device.bin_key).token():06d}",
+        password=TEST_PASSWORD,
+        actor=agent,
     )
     replaced = _events_about(agent).filter(action="two_factor_enable").last()
     assert replaced.changes["two_factor"][0] is True, replaced.changes

@@ -49,6 +49,7 @@ NOT_AUDITED = {
     "is_enabled": "read", "is_required": "read", "pending_enrolment": "read", "normalise": "pure",
     "recovery_code_digest": "pure",
     "two_factor_start": "an unconfirmed secret grants nothing; two_factor_enable is audited",
+    "two_factor_cancel": "removes an unconfirmed secret, which granted nothing",
     "verify": "records two_factor_failed and recovery_code_used; a success is the audited login",
 }  # fmt: skip
 
@@ -68,12 +69,15 @@ def world():
 def _enrolled(world, *, codes: list[str] | None = None):
     """The agent with two-factor on; `codes` receives the recovery codes, shown only at enrolment."""
     agent = world["agent"]
-    two_factor.two_factor_start(agent, actor=agent)
-    device = two_factor.pending_enrolment(agent).device
+    device = two_factor.two_factor_start(agent, actor=agent)
     from django_otp.oath import TOTP
 
     _, shown = two_factor.two_factor_enable(
-        agent, token=f"{TOTP(device.bin_key).token():06d}", password=TEST_PASSWORD, actor=agent
+        agent,
+        device_id=device.pk,
+        token=f"{TOTP(device.bin_key).token():06d}",
+        password=TEST_PASSWORD,
+        actor=agent,
     )
     if codes is not None:
         codes.extend(shown)
