@@ -25,6 +25,7 @@ STATUS_SERVICES = {
 }
 
 REQUIRED = "a title and a body are required"
+LEADING_BLANK_LINES = re.compile(r"\A(?:[ \t]*\r?\n)+")
 NOT_UTF8 = "not valid UTF-8 (byte 0x{byte:02x} at offset {offset})"
 HAS_NUL = "the {name} contains a NUL character, which the database cannot store"
 HAS_SURROGATE = "the {name} contains a lone surrogate (\\u{code:04x}), which is not valid Unicode text"
@@ -207,7 +208,10 @@ def _incoming(record: dict, default_status: str) -> _Incoming:
     status = str(record.get("status") or default_status).strip().lower()  # "Published" as "published"
     if status not in STATUSES:
         raise ValueError(UNKNOWN_STATUS.format(status=status))
-    # Cut, then trimmed as the article's title is stored: or every import of it reads as a change.
+    # Cut, then trimmed as the article's title is stored: or every import of it reads as a change. The
+    # body loses its blank lines before and whitespace after, as in the editor: a markdown file cannot
+    # tell its body's leading blank lines from the one after its front matter.
+    body = LEADING_BLANK_LINES.sub("", body).rstrip()
     fields = {"title": title[:200].strip(), "body": body, "tags": tags}
     visibility = str(record.get("visibility") or "").strip().lower()
     if visibility:

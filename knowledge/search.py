@@ -30,6 +30,8 @@ CANDIDATE_LIMIT = 2_000
 WORD = re.compile(r"[\w'-]+", re.UNICODE)
 # A shorter last word is no prefix: "refund a" would match every article with a word starting with "a".
 MIN_PREFIX = 3
+# How far a word being typed may run past its stem ("configurati" past "configur"); see _stem_typed_past.
+STEM_OVERSHOOT = 4
 # The score: the share of the question's (IDF-weighted) terms an article covers, the share found in
 # its title, cover density, and a bonus for the whole phrase. A knowledge-base title usually is the
 # question, so its coverage weighs most: on the StackFAQ tuning questions MRR@10 rises from 0.739
@@ -52,15 +54,15 @@ class SearchHit:
     snippet: str
 
 
-def query_lexemes(text: str, last_word: str, config: str) -> tuple[list[str], bool, list[str]]:
+def query_lexemes(text: str, last_word: str, config: str) -> tuple[list[str], list[str], list[str]]:
     """The distinct stemmed, stop-word-free lexemes of `text` (at most MAX_TERMS: the rarest words the
     articles hold, then words they do not hold in the order typed, so a long question keeps the words
-    that tell articles apart), whether `last_word` alone yields any (not for a stop word), and those
-    of them that no published article holds or begins with (typing slips, or words never used)."""
+    that tell articles apart), those of `last_word` alone (none for a stop word), and those of the
+    first that no published article holds or begins with (typing slips, or words never used)."""
     with connection.cursor() as cursor:
         cursor.execute(
             """
-            SELECT t.lexemes, t.meaningful, ARRAY(
+            SELECT t.lexemes, t.last_lexemes, ARRAY(
                 SELECT l FROM unnest(t.lexemes) AS l
                 WHERE length(l) >= %s AND NOT EXISTS (
                     SELECT 1 FROM knowledge_searchterm s
@@ -75,13 +77,13 @@ def query_lexemes(text: str, last_word: str, config: str) -> tuple[list[str], bo
                     ORDER BY s.documents IS NULL, s.documents, v.positions[1]
                     LIMIT %s
                 ) AS lexemes,
-                length(to_tsvector(%s::regconfig, %s)) > 0 AS meaningful
+                ARRAY(SELECT lexeme FROM unnest(to_tsvector(%s::regconfig, %s))) AS last_lexemes
             ) t
             """,
             [MIN_CORRECTED, config, text, MAX_TERMS, config, last_word],
         )
-        lexemes, meaningful, unknown = cursor.fetchone()
-    return lexemes or [], meaningful, unknown or []
+        lexemes, last_lexemes, unknown = cursor.fetchone()
+    return lexemes or [], last_lexemes or [], unknown or []
 
 
 def close_lexemes(unknown: list[str], visible: QuerySet) -> dict[str, str]:
@@ -121,6 +123,16 @@ def close_lexemes(unknown: list[str], visible: QuerySet) -> dict[str, str]:
     }
 
 
+def _stem_typed_past(prefix: str, visible: QuerySet) -> str | None:
+    """The longest word stem an article of `visible` holds that `prefix` begins with, at most
+    STEM_OVERSHOOT letters shorter. A word still being typed runs past its stored stem before the
+    stemmer would cut it back ("billin" is neither "billing", stored as "bill", nor a prefix of it):
+    without this, type-ahead found "bill" and "billing" but nothing in between."""
+    shortest = max(MIN_PREFIX + 1, len(prefix) - STEM_OVERSHOOT)
+    stems = _seen_lexemes({prefix[:end] for end in range(shortest, len(prefix))}, visible)
+    return max(stems, key=len, default=None)
+
+
 def _seen_lexemes(lexemes: set[str], visible: QuerySet) -> set[str]:
     """Those of `lexemes` that some article of `visible` holds (one GIN look-up each)."""
     if not lexemes:
@@ -145,15 +157,20 @@ def search_articles(user, text: str, *, limit: int = 10, config: str | None = No
     if not text:
         return []
     last_word = WORD.findall(text)[-1].lower()
-    lexemes, meaningful, unknown = query_lexemes(text, last_word, config)
+    lexemes, last_lexemes, unknown = query_lexemes(text, last_word, config)
     visible = Article.objects.publicly_listed_to(user).order_by().values("id")
     corrected = close_lexemes(unknown, visible) if unknown else {}
-    lexemes = list(dict.fromkeys(corrected.get(lexeme, lexeme) for lexeme in lexemes))
     # The typed prefix (for type-ahead), unless it is too short or a stop word ("the", "and", "it's"):
     # either would match a large share of the articles and bury the question's real words.
     prefix = re.sub(r"[^\w]", "", last_word)
-    if len(prefix) < MIN_PREFIX or not meaningful:
+    if len(prefix) < MIN_PREFIX or not last_lexemes:
         prefix = ""
+    elif all(lexeme in unknown and lexeme not in corrected for lexeme in last_lexemes):
+        stem = _stem_typed_past(prefix, visible)
+        if stem:
+            corrected.update(dict.fromkeys(last_lexemes, stem))
+            prefix = stem
+    lexemes = list(dict.fromkeys(corrected.get(lexeme, lexeme) for lexeme in lexemes))
     if not lexemes and not prefix:
         return []
     visible_sql, visible_params = visible.query.sql_with_params()
@@ -167,7 +184,9 @@ def search_articles(user, text: str, *, limit: int = 10, config: str | None = No
     sql = f"""
     WITH terms AS (
         SELECT term, query, coalesce(s.documents, 0) AS documents FROM (
-            SELECT term, to_tsquery(%s::regconfig, quote_literal(term)) AS query
+            -- The terms are lexemes already: parsed as they are, not stemmed again ("univers" would
+            -- become "univ", "other" a stop word).
+            SELECT term, quote_literal(term)::tsquery AS query
             FROM unnest(%s::text[]) AS term
         ) parsed LEFT JOIN knowledge_searchterm s ON s.lexeme = parsed.term
         WHERE numnode(query) > 0
@@ -222,7 +241,7 @@ def search_articles(user, text: str, *, limit: int = 10, config: str | None = No
     """  # noqa: S608
     fallback = prefix or "zzzz"
     params = [
-        config, lexemes,
+        lexemes,
         prefix, prefix, prefix, prefix,
         prefix, prefix, fallback,
         CANDIDATE_BUDGET, prefix, CANDIDATE_BUDGET, prefix, fallback,

@@ -19,6 +19,7 @@ from helpdesk.ratelimit import rate_limit, rate_limited
 from knowledge import services
 from knowledge.models import Article, ArticleFeedback, Category
 from knowledge.search import search_articles
+from knowledge.signals import category_counts_key
 
 ARTICLE_TEMPLATE = "knowledge/article_detail.html"
 CATEGORY_COUNTS_SECONDS = 60
@@ -47,9 +48,9 @@ def kb_home(request: HttpRequest) -> HttpResponse:
 
 def _counts_by_category(listed, *, audience: str) -> dict[int, int]:
     """Listed articles per category, its subcategories' included, for one audience (what it lists
-    depends on nothing else), cached for CATEGORY_COUNTS_SECONDS: with 100,000 articles counting them
-    costs more than the page."""
-    key = f"kb-category-counts:{audience}"
+    depends on nothing else), cached for CATEGORY_COUNTS_SECONDS, or until an article or category
+    changes (knowledge.signals): with 100,000 articles counting them costs more than the page."""
+    key = category_counts_key(audience)
     counts = cache.get(key)
     if counts is None:
         rows = listed.order_by().values_list("category_id").annotate(total=Count("pk"))
