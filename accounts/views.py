@@ -21,7 +21,7 @@ from django.utils.decorators import method_decorator
 from django.utils.encoding import force_str
 from django.utils.http import url_has_allowed_host_and_scheme, urlsafe_base64_decode
 from django.views.decorators.http import require_http_methods, require_POST
-from django_otp.plugins.otp_static.models import StaticToken
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 
 from accounts import rbac, services, tasks, two_factor
 from accounts.forms import (
@@ -114,6 +114,13 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
             del request.session[TWO_FACTOR_PENDING]
             user.otp_device = device  # django-otp marks the new session verified when it logs in
             login(request, user, backend=pending["backend"])
+            if isinstance(device, StaticDevice):  # a recovery code: the person may be without their phone
+                left = device.token_set.count()
+                messages.warning(
+                    request,
+                    f"You signed in with a recovery code; {left} left. "
+                    "If your phone is lost, move to a new one on the two-factor page.",
+                )
             if not url_has_allowed_host_and_scheme(pending["next"], allowed_hosts={request.get_host()}):
                 return redirect("home")
             return redirect(pending["next"])

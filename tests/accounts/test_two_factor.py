@@ -152,6 +152,8 @@ def test_recovery_code_signs_in_once():
     password_step(client, agent)
     assert client.post(VERIFY, {"code": codes[0].upper()}).status_code == 302
     assert StaticToken.objects.filter(device__user=agent).count() == two_factor.RECOVERY_CODE_COUNT - 1
+    # Told on the next page, since whoever needs one may have lost their phone.
+    assert "You signed in with a recovery code; 9 left." in client.get("/").content.decode()
     assert AuditEvent.objects.get(action="recovery_code_used").changes == {"codes_left": [10, 9]}
     again = Client()
     password_step(again, agent)
