@@ -45,7 +45,8 @@ def existing_actions(user: User) -> list[str]:
     visible = AuditEvent.objects.visible_to(user).order_by().values_list("action", flat=True)
     # One query: per action, the first event of it this user may read (an index probe on action).
     first, *rest = (visible.filter(action=action)[:1] for action in actions)
-    readable = set(first.union(*rest, all=True).order_by())
+    # The union's own ordering is cleared (the model's would not match its one column); one alone is kept.
+    readable = set(first.union(*rest, all=True).order_by() if rest else first)
     return [action for action in actions if action in readable]
 
 

@@ -227,6 +227,18 @@ def test_a_supervisor_is_offered_only_actions_of_events_they_may_read(client, de
     assert "settings_change" not in select
 
 
+@pytest.mark.django_db
+def test_a_supervisor_reads_a_trail_that_holds_a_single_action(client):
+    """With one action in the whole trail the list still opens and offers it."""
+    team = TeamFactory()
+    supervisor = make_supervisor(team)
+    AuditEvent.objects.all().delete()
+    audit.record("login", actor=supervisor, obj=supervisor, category="security")
+    client.force_login(supervisor)
+    response = client.get(LIST)
+    assert response.status_code == 200 and '<option value="login"' in response.content.decode()
+
+
 def test_a_system_log_cap_below_one_row_is_a_configuration_error(settings):
     """SYSTEM_LOG_MAX_ROWS of 0 would keep nothing: manage.py check says so."""
     from helpdesk.checks import check_day_counts
