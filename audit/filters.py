@@ -34,20 +34,22 @@ def _loose_index_scan(column: str) -> str:
     """  # noqa: S608 - the table and column are the model's own, not input
 
 
-def existing_actions(user: User) -> list[str]:
-    """The distinct actions in the trail that `user` may read an event of: a supervisor offered
-    "settings_change" would learn that administrators did one."""
+def existing_actions(user: User, readable: QuerySet[AuditEvent] | None = None) -> list[str]:
+    """The distinct actions in the trail that `user` may read an event of (`readable`, when given, is
+    AuditEvent.objects.visible_to(user)): a supervisor offered "settings_change" would learn that
+    administrators did one."""
     with connection.cursor() as cursor:
         cursor.execute(_loose_index_scan("action"))
         actions = [row[0] for row in cursor.fetchall()]
     if not actions or rbac.is_administrator(user):
         return actions
-    visible = AuditEvent.objects.visible_to(user).order_by().values_list("action", flat=True)
+    readable = AuditEvent.objects.visible_to(user) if readable is None else readable
+    visible = readable.order_by().values_list("action", flat=True)
     # One query: per action, the first event of it this user may read (an index probe on action).
     first, *rest = (visible.filter(action=action)[:1] for action in actions)
     # The union's own ordering is cleared (the model's would not match its one column); one alone is kept.
-    readable = set(first.union(*rest, all=True).order_by() if rest else first)
-    return [action for action in actions if action in readable]
+    offered = set(first.union(*rest, all=True).order_by() if rest else first)
+    return [action for action in actions if action in offered]
 
 
 def recorded_object_types(user: User) -> QuerySet[ContentType]:
@@ -102,7 +104,7 @@ class AuditEventFilter(django_filters.FilterSet):
 
     def __init__(self, data=None, queryset=None, *, user: User, **kwargs) -> None:
         super().__init__(data, queryset, **kwargs)
-        self.filters["action"].extra["choices"] = [(action, action) for action in existing_actions(user)]
+        self.filters["action"].extra["choices"] = [(action, action) for action in existing_actions(user, self.queryset)]
         self.filters["object_type"].queryset = recorded_object_types(user)
 
     def filter_actor(self, queryset: QuerySet[AuditEvent], name: str, value: str) -> QuerySet[AuditEvent]:
