@@ -206,6 +206,10 @@ class TicketManager(models.Manager.from_queryset(TicketQuerySet)):
         return self.get(number=number)
 
 
+# A merge chain longer than this (each merge done by hand, one at a time) is not followed further.
+MERGE_CHAIN_LIMIT = 20
+
+
 class Ticket(models.Model):
     number = models.BigIntegerField(
         unique=True,
@@ -367,6 +371,18 @@ class Ticket(models.Model):
     @property
     def reference(self) -> str:
         return f"{NUMBER_PREFIX}{self.number}"
+
+    def merge_chain(self) -> list["Ticket"]:
+        """This ticket and those its conversation moved on to: the one it was merged into, the one that
+        was merged into, and so on (one query a step; MERGE_CHAIN_LIMIT steps at most)."""
+        chain, seen = [self], {self.pk}
+        while chain[-1].merged_into_id is not None and len(chain) <= MERGE_CHAIN_LIMIT:
+            following = Ticket.objects.filter(pk=chain[-1].merged_into_id).first()
+            if following is None or following.pk in seen:  # a loop only raw SQL could make
+                break
+            chain.append(following)
+            seen.add(following.pk)
+        return chain
 
     @property
     def unread_by_assignee(self) -> bool:

@@ -137,9 +137,9 @@ def _sent_before(ticket: Ticket, submission_key: UUID | None, *, body: str, acto
         .first()
     )
     if sent is not None:
-        answered_here = ticket.pk in (sent.ticket_id, sent.ticket.follow_up_of_id) or (
-            sent.ticket_id == ticket.merged_into_id
-        )
+        # Here, or on a ticket this one was merged into (step by step), or on a follow-up of either.
+        chain = {link.pk for link in ticket.merge_chain()} if ticket.merged_into_id else {ticket.pk}
+        answered_here = sent.ticket_id in chain or sent.ticket.follow_up_of_id in chain
         if sent.body != body or not answered_here:
             raise ValidationError({"body": SEND_AGAIN})
         sent.repeated_submission = True
@@ -796,12 +796,15 @@ def ticket_set_tags(
 @transaction.atomic
 def ticket_delete(ticket: Ticket, *, actor: User) -> Ticket:
     """Soft delete (spam, a duplicate entered by mistake): the ticket disappears from every list and
-    page except for administrators, who can restore it. Its rows stay for the audit trail."""
+    page except for administrators, who can restore it. Its rows stay for the audit trail. The tickets
+    merged into it go with it: their conversation is in it, and a customer's merged ticket would
+    otherwise stand empty, pointing at one they cannot open."""
     return _set_deleted(ticket, True, actor=actor)
 
 
 @transaction.atomic
 def ticket_restore(ticket: Ticket, *, actor: User) -> Ticket:
+    """Undo ticket_delete, for the tickets merged into it that went with it too."""
     return _set_deleted(ticket, False, actor=actor)
 
 
@@ -811,11 +814,33 @@ def _set_deleted(ticket: Ticket, deleted: bool, *, actor: User) -> Ticket:
     ticket = _lock(ticket, None)
     if ticket.is_deleted == deleted:
         return ticket
-    ticket.is_deleted, ticket.deleted_at = deleted, timezone.now() if deleted else None
-    action = TicketActivity.Action.DELETED if deleted else TicketActivity.Action.RESTORED
-    _activity(ticket, actor, action, "is_deleted", not deleted, deleted)
-    _save(ticket, actor, ["is_deleted", "deleted_at"])
+    was_deleted_at = ticket.deleted_at
+    now = timezone.now()
+    for each in [ticket, *_merged_into(ticket)]:
+        if each.is_deleted == deleted or (not deleted and each.deleted_at != was_deleted_at):
+            continue  # deleted before, on its own: it stays so
+        each.is_deleted, each.deleted_at = deleted, now if deleted else None
+        action = TicketActivity.Action.DELETED if deleted else TicketActivity.Action.RESTORED
+        _activity(each, actor, action, "is_deleted", not deleted, deleted)
+        _save(each, actor, ["is_deleted", "deleted_at"])
     return ticket
+
+
+def _merged_into(ticket: Ticket) -> list[Ticket]:
+    """The tickets merged into `ticket`, and those merged into them, and so on, locked."""
+    found, frontier = [], [ticket.pk]
+    seen = {ticket.pk}
+    while frontier:
+        step = list(
+            Ticket.objects.select_for_update(no_key=True)
+            .filter(merged_into_id__in=frontier)
+            .exclude(pk__in=seen)
+            .order_by("pk")
+        )
+        found += step
+        frontier = [each.pk for each in step]
+        seen.update(frontier)
+    return found
 
 
 def tickets_close_resolved(*, now: datetime | None = None, days: int | None = None) -> int:

@@ -282,8 +282,16 @@ def _detail_context(request: HttpRequest, ticket: Ticket, reply_form: ReplyForm 
     )
     by_customer = not ticket.seen_as_staff
     allowed = workflow.allowed_transitions(ticket.status, by_customer=by_customer)
+    # Named and linked only where the reader may open them (one deleted since answers 404).
+    visible = Ticket.objects.visible_to(request.user)
+    merged_home = ticket.merge_chain()[-1] if ticket.merged_into_id else None
+    if merged_home is not None and not visible.filter(pk=merged_home.pk).exists():
+        merged_home = None
+    follow_up_of = visible.filter(pk=ticket.follow_up_of_id).first() if ticket.follow_up_of_id else None
     return {
         "ticket": ticket,
+        "merged_home": merged_home,
+        "follow_up_of": follow_up_of,
         "thread": thread,
         "seen_message": thread[-1].pk if thread else "",
         # Only a closed ticket has follow-ups (a reply to it opens one): no query for the others.
@@ -330,12 +338,13 @@ def ticket_reply(request: HttpRequest, number: str) -> HttpResponse:
         else:
             if message.ticket_id != ticket.pk:
                 reference = message.ticket.reference
-                if ticket.merged_into_id is None:
+                home = ticket.merge_chain()[-1] if ticket.merged_into_id else None
+                if home is None:
                     done = f"was closed, so your message opened {reference}"
-                elif message.ticket_id == ticket.merged_into_id:
+                elif message.ticket_id == home.pk:
                     done = f"was merged, so your message was added to {reference}"
                 else:  # merged into a ticket since closed: the message opened a follow-up of that one
-                    into = ticket.merged_into.reference
+                    into = home.reference
                     done = f"was merged into {into}, which is closed, so your message opened {reference}"
                 messages.success(request, f"This ticket {done}.")
                 follow_up = reverse("tickets:portal_detail", args=[message.ticket.number])
