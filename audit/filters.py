@@ -104,7 +104,9 @@ class AuditEventFilter(django_filters.FilterSet):
 
     def __init__(self, data=None, queryset=None, *, user: User, **kwargs) -> None:
         super().__init__(data, queryset, **kwargs)
-        self.filters["action"].extra["choices"] = [(action, action) for action in existing_actions(user, self.queryset)]
+        self.filters["action"].extra["choices"] = [
+            (action, action) for action in existing_actions(user, self.queryset)
+        ]
         self.filters["object_type"].queryset = recorded_object_types(user)
 
     def filter_actor(self, queryset: QuerySet[AuditEvent], name: str, value: str) -> QuerySet[AuditEvent]:
