@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/kb_search_quality.py [--queries PATH] [--baseline] [--sensitivity] [--typos]
 
-Creates a throw-away database, imports ../shared/data/stackfaq/articles.jsonl with `kb_import`,
+Creates a throw-away database (bench_kb_search_quality, dropped at the end), imports
+../shared/data/stackfaq/articles.jsonl with `kb_import`,
 runs every question through knowledge.search.search_articles (what /kb/search/ runs) and prints the
 figures with a 95% bootstrap interval and the MRR@10 of two halves split by article. --baseline
 also scores plain full-text search (websearch_to_tsquery, every word ANDed, ranked by ts_rank) for
@@ -86,6 +87,8 @@ def main() -> None:
     from knowledge.models import Article
     from knowledge.search import search_articles
 
+    # A name of its own: the default test_<NAME> may be a test run's database on the same server.
+    connection.settings_dict["TEST"]["NAME"] = "bench_kb_search_quality"
     test_database = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
     try:
         call_command("kb_import", str(args.articles), verbosity=0)

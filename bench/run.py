@@ -20,6 +20,7 @@ import statistics
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
@@ -286,6 +287,36 @@ def run_wrk(server: Gunicorn, setup: dict, seconds: int, connections: int = 50) 
     return result
 
 
+def measured_on() -> dict[str, str]:
+    """What a table of these numbers must name: when, which code, which machine, which PostgreSQL."""
+    import platform
+
+    from django.db import connection
+
+    try:
+        commit = subprocess.run(
+            ["git", "describe", "--always", "--dirty"], capture_output=True, text=True, check=True,
+            cwd=Path(__file__).parent,
+        ).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        commit = "unknown"
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+         if line.startswith("model name")),
+        platform.processor() or "unknown",
+    ) if Path("/proc/cpuinfo").exists() else platform.processor() or "unknown"  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        postgres = cursor.fetchone()[0]
+    return {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "commit": commit,
+        "cpu": f"{cpu} x {os.cpu_count()}",
+        "python": platform.python_version(),
+        "postgresql": postgres,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -304,6 +335,8 @@ def main() -> None:
 
     import django
 
+    # whitenoise looks for collected files, which gunicorn gets later; in-process pages need none.
+    warnings.filterwarnings("ignore", "No directory at", UserWarning)
     django.setup()
     import generate
     from django.conf import settings
@@ -327,7 +360,9 @@ def main() -> None:
     print(
         f"{database}: {tickets:,} tickets; page, p50 ms, p95 ms (in-process also SQL and CPU p50 ms), queries"
     )
-    report = {"database": database, "tickets": tickets, "requests": args.requests, "warm_up": WARM_UP}
+    on = measured_on()
+    print(", ".join(f"{key} {value}" for key, value in on.items()))
+    report = {"database": database, "tickets": tickets, "requests": args.requests, "warm_up": WARM_UP, **on}
     report["in_process"] = run_in_process(setup, args.requests)
     if not args.no_http or args.wrk:
         settings.STORAGES = {**settings.STORAGES, "staticfiles": static_storage}

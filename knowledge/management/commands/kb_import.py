@@ -23,4 +23,5 @@ class Command(BaseCommand):
         report = import_articles(source, default_status=status)
         for where, reason in report.skipped:
             self.stderr.write(f"skipped {where}: {reason}")
-        self.stdout.write(report.summary())
+        if options["verbosity"]:  # -v 0 is quiet but for the records skipped
+            self.stdout.write(report.summary())
