@@ -14,6 +14,7 @@ from accounts.models import Organization, Team, User
 from helpdesk.forms import parse_id
 from helpdesk.models import Priority
 from tickets.models import Channel, Ticket, number_from
+from tickets.services import tag_name
 from tickets.workflow import Status
 
 # Sort keys offered in the UI → ORM ordering. Anything else falls back to the default.
@@ -163,8 +164,8 @@ class TicketQueueFilter(django_filters.FilterSet):
         )
 
     def filter_tag(self, queryset: QuerySet[Ticket], name: str, value: str) -> QuerySet[Ticket]:
-        # As tags are stored (services.clean_tag_names): "VIP" and "big  Customer" find "vip", "big customer".
-        value = " ".join(value.split()).lower()
+        # As tags are stored (services.tag_name): "VIP" and "big  Customer" find "vip", "big customer".
+        value = tag_name(value)
         return queryset.filter(tags__name=value) if value else queryset
 
     def filter_assignee(self, queryset: QuerySet[Ticket], name: str, value: str) -> QuerySet[Ticket]:

@@ -2,6 +2,7 @@
 
 import functools
 import uuid
+from collections.abc import Collection
 
 from django import forms
 from django.conf import settings
@@ -273,6 +274,17 @@ class WorkspaceReplyForm(SubmissionKeyForm):
     body = forms.CharField(label="Message", widget=forms.Textarea(attrs={"rows": 6}), max_length=50_000)
     status_after = forms.ChoiceField(choices=STATUS_AFTER_CHOICES, required=False, label="Then set status")
     version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    def offer_statuses(self, statuses: Collection[str]) -> None:
+        """Offer only the statuses the ticket can move to now (and the one chosen, to show it back
+        beside the refusal): the others could only be refused. Validation keeps every choice, so a
+        status that became impossible meanwhile is refused by the workflow, with its reason."""
+        chosen = self["status_after"].value() if self.is_bound else None
+        self.fields["status_after"].choices = [
+            (value, label)
+            for value, label in self.STATUS_AFTER_CHOICES
+            if not value or value in statuses or value == chosen
+        ]
 
 
 class SavedViewForm(forms.Form):

@@ -5,6 +5,7 @@ Each function takes `actor` (None means the System) keyword-only. Changes made f
 """
 
 import logging
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -152,7 +153,7 @@ def _sent_before(ticket: Ticket, submission_key: UUID | None, *, body: str, acto
 def _require_not_merged(ticket: Ticket) -> None:
     """A merged ticket is closed and its thread has moved: changing it would only mislead."""
     if ticket.merged_into_id is not None:
-        into = Ticket.objects.get(pk=ticket.merged_into_id)
+        into = ticket.merge_chain()[-1]  # where the conversation is now, past tickets merged in turn
         raise TicketNotAllowed(MERGED_READ_ONLY.format(ticket=ticket.reference, into=into.reference))
 
 
@@ -749,12 +750,21 @@ def _shown(value: Any) -> Any:
     return str(value) if isinstance(value, Team) else value
 
 
+def tag_name(name: str) -> str:
+    """A tag as stored and looked up: lower case, single spaces, composed (NFC) so that "é" typed as
+    one character or as e and an accent is one tag."""
+    return unicodedata.normalize("NFC", " ".join(name.split()).lower())
+
+
 def clean_tag_names(names: Sequence[str]) -> list[str]:
-    """Tag names as stored: lower case, single spaces, no duplicates, sorted; ValidationError if one is
-    too long or holds other than letters, digits, spaces, - and _."""
-    cleaned = sorted({" ".join(name.split()).lower() for name in names if name.strip()})
+    """Tag names as stored (tag_name), no duplicates, sorted; ValidationError if one is too long or holds
+    other than letters (with their accents: "İzmir" lowers to an i and a combining dot), digits,
+    spaces, - and _."""
+    cleaned = sorted({tag_name(name) for name in names if name.strip()})
     for name in cleaned:
-        if len(name) > 50 or not all(ch.isalnum() or ch in " -_" for ch in name):
+        if len(name) > 50 or not all(
+            ch.isalnum() or ch in " -_" or unicodedata.category(ch).startswith("M") for ch in name
+        ):
             raise ValidationError({"tags": TAG_INVALID})
     return cleaned
 

@@ -254,15 +254,18 @@ def _workspace_context(request: HttpRequest, ticket: Ticket, **extra) -> dict:
         previous, following = selectors.queue_neighbours(
             request.user, QueryDict(queue_query), ticket, were=were
         )
+    transitions = _statuses_offered(workflow.allowed_transitions(ticket.status, by_customer=False), may)
+    reply_form = extra.pop("reply_form", None) or WorkspaceReplyForm(initial={"version": ticket.version})
+    reply_form.offer_statuses({value for value, _ in transitions})
     return {
         "ticket": ticket,
         "workspace": workspace,
-        "reply_form": WorkspaceReplyForm(initial={"version": ticket.version}),
+        "reply_form": reply_form,
         "queue_query": queue_query,
         "full_thread_url": _workspace_url(ticket, queue_query) + ("&" if queue_query else "?") + "thread=all",
         "previous_number": previous,
         "next_number": following,
-        "transitions": _statuses_offered(workflow.allowed_transitions(ticket.status, by_customer=False), may),
+        "transitions": transitions,
         "statuses": Status,
         "priorities": Priority.choices,
         "may": may,
