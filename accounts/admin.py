@@ -83,8 +83,18 @@ def acting_as(form_class: type, actor: User) -> type:
     return type(form_class.__name__, (form_class,), {"actor": actor})
 
 
+def role_out_of_reach(actor: User, assignment: RoleAssignment) -> bool:
+    """A role the actor could not give, or one held by someone ranked above them, is not theirs to
+    change or take away (a clerk who manages role assignments does not demote an Administrator)."""
+    return rbac.rank(assignment.user) > rbac.rank(actor) or bool(rbac.grant_refusal(actor, assignment.role))
+
+
+ROLE_OUT_OF_REACH = "You cannot change or remove the role {role}: you could not give it."
+
+
 class RoleAssignmentForm(forms.ModelForm):
-    """A role given or changed here: only one whose permissions the actor holds (rbac.grant_refusal)."""
+    """A role given or changed here: only one whose permissions the actor holds (rbac.grant_refusal),
+    and only in place of one the actor could have given (role_out_of_reach)."""
 
     actor: User | None = None
 
@@ -93,12 +103,26 @@ class RoleAssignmentForm(forms.ModelForm):
         role = cleaned.get("role")
         if role is not None and self.has_changed() and (missing := rbac.grant_refusal(self.actor, role)):
             self.add_error("role", missing)
+        # The instance still holds what is stored (the form's values reach it after clean).
+        stored = self.instance
+        if stored.pk and self.has_changed() and role_out_of_reach(self.actor, stored):
+            self.add_error(None, ROLE_OUT_OF_REACH.format(role=stored.role))
         return cleaned
+
+
+class RoleAssignmentFormSet(forms.BaseInlineFormSet):
+    def clean(self) -> None:
+        super().clean()
+        # A row ticked "Delete" is not validated as a form: its removal is checked here.
+        for form in self.deleted_forms:
+            if form.instance.pk and role_out_of_reach(form.actor, form.instance):
+                raise forms.ValidationError(ROLE_OUT_OF_REACH.format(role=form.instance.role))
 
 
 class RoleAssignmentInline(LoadedAutocompleteInlineMixin, admin.TabularInline):
     model = RoleAssignment
     form = RoleAssignmentForm
+    formset = RoleAssignmentFormSet
     fk_name = "user"
     extra = 0
     fields = ("role", "expires_at", "granted_by", "granted_at")
@@ -124,6 +148,9 @@ class TeamMemberInline(LoadedAutocompleteInlineMixin, admin.TabularInline):
         return super().get_queryset(request).select_related("user", "team")  # as the role assignments
 
 
+SUSPEND_YOURSELF = "You cannot suspend yourself."
+
+
 class UserCreationForm(AdminUserCreationForm):
     class Meta:
         model = User
@@ -131,6 +158,8 @@ class UserCreationForm(AdminUserCreationForm):
 
 
 class UserChange(UserChangeForm):
+    actor: User | None = None
+
     class Meta:
         model = User
         fields = "__all__"
@@ -138,14 +167,13 @@ class UserChange(UserChangeForm):
     def clean(self):
         cleaned = super().clean()
         until = cleaned.get("suspended_until")
-        newly_suspended = {"status", "suspended_until"} & set(self.changed_data)
-        if (
-            newly_suspended
-            and cleaned.get("status") == User.Status.SUSPENDED
-            and until
-            and until <= timezone.now()
-        ):
+        # A changed reason also goes through user_suspend, which refuses an end already past.
+        suspension_changed = set(UserAdmin.STATUS_FIELDS) & set(self.changed_data)
+        suspended = cleaned.get("status") == User.Status.SUSPENDED
+        if suspension_changed and suspended and until and until <= timezone.now():
             self.add_error("suspended_until", services.SUSPENSION_ALREADY_ENDED)
+        if suspension_changed and suspended and self.actor is not None and self.instance.pk == self.actor.pk:
+            self.add_error("status", SUSPEND_YOURSELF)
         return cleaned
 
 
@@ -187,6 +215,9 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
     actions = ("suspend_users", "activate_users", "unlock_sign_in", "sign_out_everywhere", "reset_two_factor")
 
     STATUS_FIELDS = ("status", "suspended_until", "suspension_reason")
+
+    def get_form(self, request, obj=None, **kwargs):
+        return acting_as(super().get_form(request, obj, **kwargs), request.user)
     # Changes to these are security events: they decide what the account may do in the admin.
     security_fields = ("is_superuser", "is_staff", "user_permissions", "password")
 
@@ -241,9 +272,6 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
         form.changed_data[:] = [name for name in form.changed_data if name not in self.STATUS_FIELDS]
         super().save_model(request, obj, form, change)
         if wanted["status"] == User.Status.SUSPENDED:
-            if obj.pk == request.user.pk:
-                self.message_user(request, "You cannot suspend yourself.", messages.ERROR)
-                return
             services.user_suspend(
                 obj, until=wanted["suspended_until"], reason=wanted["suspension_reason"], actor=request.user
             )
@@ -463,11 +491,7 @@ class RoleAssignmentAdmin(RoleChangeAuditMixin, AuditedModelAdmin):
 
     @staticmethod
     def out_of_reach(request, assignment: RoleAssignment) -> bool:
-        """A role the actor could not give, or one held by someone ranked above them, is not theirs to
-        change or take away (a clerk who manages role assignments does not demote an Administrator)."""
-        return rbac.rank(assignment.user) > rbac.rank(request.user) or bool(
-            rbac.grant_refusal(request.user, assignment.role)
-        )
+        return role_out_of_reach(request.user, assignment)
 
     def has_change_permission(self, request, obj=None) -> bool:
         return super().has_change_permission(request, obj) and not (obj and self.out_of_reach(request, obj))

@@ -89,6 +89,24 @@ class Organization(models.Model):
             raise ValidationError({"email_domains": 'Give a list of domains, e.g. ["acme.example"].'})
         # Addresses are matched in lower case (accounts.services.organization_for_address).
         self.email_domains = sorted({domain.strip().lower() for domain in self.email_domains})
+        # A domain two active organisations claim joins nobody to either (organization_for_address asks
+        # for exactly one): say so here, instead of joining by domain quietly stopping for both.
+        if self.is_active and self.email_domains:
+            any_of = models.Q()
+            for domain in self.email_domains:
+                any_of |= models.Q(email_domains__contains=[domain])
+            others = Organization.objects.filter(any_of, is_active=True).exclude(pk=self.pk)
+            claimed = {
+                domain: other.name
+                for other in others.only("name", "email_domains")
+                for domain in self.email_domains
+                if domain in other.email_domains
+            }
+            if claimed:
+                taken = ", ".join(f"{domain} ({name})" for domain, name in sorted(claimed.items()))
+                raise ValidationError(
+                    {"email_domains": f"Another active organisation already has these domains: {taken}."}
+                )
 
 
 class UserManager(BaseUserManager["User"]):
