@@ -218,6 +218,7 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
 
     def get_form(self, request, obj=None, **kwargs):
         return acting_as(super().get_form(request, obj, **kwargs), request.user)
+
     # Changes to these are security events: they decide what the account may do in the admin.
     security_fields = ("is_superuser", "is_staff", "user_permissions", "password")
 
