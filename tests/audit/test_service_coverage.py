@@ -45,7 +45,7 @@ NOT_AUDITED = {
     "articles_check_public_links": "a check inside ticket_reply; refuses, changes nothing",
     "internal_article_links": "read", "clean_tags": "pure", "staff_permissions": "read",
     "article_actions": "read",
-    "session_voter": "pure", "clean_tag_names": "pure",
+    "session_voter": "pure", "clean_tag_names": "pure", "tag_name": "pure",
     "is_enabled": "read", "is_required": "read", "pending_enrolment": "read", "normalise": "pure",
     "recovery_code_digest": "pure",
     "two_factor_start": "an unconfirmed secret grants nothing; two_factor_enable is audited",

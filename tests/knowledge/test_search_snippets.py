@@ -98,3 +98,29 @@ def test_a_snippet_cut_before_the_end_says_so_even_when_the_article_repeats_its_
     shown = plain(hit.snippet)
     assert len(shown.split()) < len(body.split()), "the snippet is not the whole article"
     assert shown.endswith("…"), shown
+
+
+def _long_body(middle: str) -> str:
+    """An article far longer than ts_headline's window, `middle` deep inside it, paragraphs and lists
+    around it (tags and entities the window may cut through)."""
+    filler = "\n\n".join(
+        f"Paragraph {n} talks about **printers** & <queues>, then:\n\n- trays\n- toner" for n in range(60)
+    )
+    return f"Start of the guide.\n\n{filler}\n\n{middle}\n\n{filler}\n\nEnd of the guide."
+
+
+def test_a_long_articles_snippet_comes_from_around_its_first_match():
+    """ts_headline reads a window of a long article: the excerpt still shows the match deep inside it,
+    says it starts and ends inside the article, and holds no cut tag or entity."""
+    make_article(title="Printer guide", body=_long_body("To calibrate the scanner, hold the blue button."))
+    snippet = _snippet("calibrate scanner")
+    assert "[[[calibrate]]] the [[[scanner]]]" in snippet
+    assert snippet.startswith("… ") and snippet.endswith(" …")
+    assert not re.search(r"</?(?:p|li|ul|strong)\b|/?(?:p|li|ul)>|&\w+;|\b(?:amp|lt|gt);", snippet), snippet
+
+
+def test_a_long_article_matched_at_its_start_keeps_its_first_words():
+    """A window that begins at the article's start cuts nothing off it: no "…" before the excerpt."""
+    make_article(title="Scanner guide", body="Scanner setup comes first. " + _long_body("Nothing here."))
+    snippet = _snippet("scanner setup")
+    assert snippet.startswith("[[[Scanner]]] [[[setup]]] comes first."), snippet
