@@ -44,6 +44,23 @@ def _permissions(*codenames):
     return Permission.objects.filter(codename__in=codenames)
 
 
+def _clerk_and_auditor():
+    """A clerk ranked below Administrator who manages users and role assignments, and a person holding
+    an "Auditor" role (audit trail access) the clerk could not give."""
+    auditor = Group.objects.create(name="Auditor")
+    auditor.permissions.add(*_permissions("view_auditevent"))
+    clerk_role = Group.objects.create(name="People clerk")
+    clerk_role.permissions.add(
+        *_permissions("view_user", "change_user", "view_roleassignment", "add_roleassignment",
+                      "change_roleassignment", "delete_roleassignment")
+    )  # fmt: skip
+    clerk = UserFactory(is_staff=True)
+    account_services.role_assign(clerk, "People clerk", actor=None)
+    target = UserFactory()
+    account_services.role_assign(target, "Auditor", actor=None)
+    return clerk, target, auditor
+
+
 def test_editing_the_reason_of_a_suspension_whose_end_has_passed_is_not_a_server_error(superuser_client):
     """Changing only the reason of a suspension whose end has passed is a form error, not a 500."""
     user = make_customer()
@@ -60,17 +77,7 @@ def test_editing_the_reason_of_a_suspension_whose_end_has_passed_is_not_a_server
 
 def test_a_lower_ranked_clerk_cannot_revoke_a_role_they_could_not_give_from_the_user_page(client):
     """A role the clerk may not take away on its own page is not taken away by "Delete" on the user page."""
-    auditor = Group.objects.create(name="Auditor")
-    auditor.permissions.add(*_permissions("view_auditevent"))
-    clerk_role = Group.objects.create(name="People clerk")
-    clerk_role.permissions.add(
-        *_permissions("view_user", "change_user", "view_roleassignment", "add_roleassignment",
-                      "change_roleassignment", "delete_roleassignment")
-    )  # fmt: skip
-    clerk = UserFactory(is_staff=True)
-    account_services.role_assign(clerk, "People clerk", actor=None)
-    target = UserFactory()
-    account_services.role_assign(target, "Auditor", actor=None)
+    clerk, target, auditor = _clerk_and_auditor()
     assignment = RoleAssignment.objects.get(user=target, role=auditor)
     client.force_login(clerk)
     assert client.post(delete_url(assignment), {"post": "yes"}).status_code == 403  # refused there
@@ -84,18 +91,8 @@ def test_a_lower_ranked_clerk_cannot_revoke_a_role_they_could_not_give_from_the_
 
 def test_a_lower_ranked_clerk_cannot_swap_away_a_role_they_could_not_give_on_the_user_page(client):
     """Switching a row to another role takes the old one away: refused where the clerk could not give it."""
-    auditor = Group.objects.create(name="Auditor")
-    auditor.permissions.add(*_permissions("view_auditevent"))
+    clerk, target, auditor = _clerk_and_auditor()
     harmless = Group.objects.create(name="Newsletter")
-    clerk_role = Group.objects.create(name="People clerk")
-    clerk_role.permissions.add(
-        *_permissions("view_user", "change_user", "view_roleassignment", "add_roleassignment",
-                      "change_roleassignment", "delete_roleassignment")
-    )  # fmt: skip
-    clerk = UserFactory(is_staff=True)
-    account_services.role_assign(clerk, "People clerk", actor=None)
-    target = UserFactory()
-    account_services.role_assign(target, "Auditor", actor=None)
     client.force_login(clerk)
 
     page = client.get(change_url(target))

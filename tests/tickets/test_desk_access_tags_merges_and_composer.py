@@ -12,30 +12,13 @@ from django.urls import reverse
 from accounts.models import TeamMember, User
 from tests.factories import (
     SavedViewFactory,
-    TeamFactory,
     make_administrator,
-    make_agent,
-    make_customer,
-    make_supervisor,
     make_ticket,
 )
 from tickets import services
 from tickets.models import Ticket
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def desk():
-    support, billing = TeamFactory(name="Support"), TeamFactory(name="Billing")
-    agent = make_agent(support, name="Alex Agent")
-    colleague = make_agent(support, name="Casey Colleague")
-    biller = make_agent(billing, name="Bea Biller")
-    supervisor = make_supervisor(support, name="Sam Supervisor")
-    customer = make_customer(name="Carla Customer")
-    ticket = make_ticket(customer, team=support, subject="Printer on fire")
-    return {"agent": agent, "colleague": colleague, "biller": biller, "supervisor": supervisor,
-            "customer": customer, "support": support, "billing": billing, "ticket": ticket}  # fmt: skip
 
 
 QUEUE = reverse("tickets:desk_queue")
