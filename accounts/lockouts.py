@@ -103,9 +103,10 @@ def lockout_response(request, original_response=None, credentials: dict | None =
     """The "too many attempts" page (settings.AXES_LOCKOUT_CALLABLE). It says which pause holds: a
     password reset lifts the account's (accounts.services.user_unlock), not the address's, so advising
     one to someone paused with their whole office would send them round in a circle."""
-    account, address = AuditedAxesHandler().failure_counts(request, credentials)
+    _, address = AuditedAxesHandler().failure_counts(request, credentials)
     context = {
         "cooloff_timedelta": get_cool_off(request),
-        "address_paused": address >= settings.AXES_IP_FAILURE_LIMIT and account < settings.AXES_FAILURE_LIMIT,
+        # Paused for the address, a reset helps nobody there, whether or not the account is paused too.
+        "address_paused": address >= settings.AXES_IP_FAILURE_LIMIT,
     }
     return render(request, "accounts/locked_out.html", context, status=settings.AXES_HTTP_RESPONSE_CODE)

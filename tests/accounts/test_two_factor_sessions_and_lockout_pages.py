@@ -219,6 +219,22 @@ def test_the_ip_lockout_page_does_not_promise_a_password_reset_lets_you_in(setti
     assert "reset your password" not in locked.content.decode() and "your network" in locked.content.decode()
 
 
+def test_the_lockout_page_advises_a_reset_only_where_the_account_alone_is_paused(settings):
+    """An account paused from a quiet address is told a reset helps; one paused from an address that is
+    paused too (its own typos were most of the address's) is not."""
+    settings.AXES_FAILURE_LIMIT, settings.AXES_IP_FAILURE_LIMIT = 3, 5
+    alone, crowded = make_customer(), make_customer()
+    home, office = Client(REMOTE_ADDR="198.51.100.7"), Client(REMOTE_ADDR="203.0.113.60")
+    for client, user, tries in ((home, alone, 3), (office, crowded, 5)):
+        for _ in range(tries):
+            client.post(LOGIN, {"username": user.email, "password": "wrong"})
+    at_home = home.post(LOGIN, {"username": alone.email, "password": TEST_PASSWORD})
+    at_office = office.post(LOGIN, {"username": crowded.email, "password": TEST_PASSWORD})
+    assert at_home.status_code == at_office.status_code == 429
+    assert "reset your password" in at_home.content.decode()
+    assert "reset your password" not in at_office.content.decode()
+
+
 # --- sign-up and verification ------------------------------------------------------------------------
 
 
