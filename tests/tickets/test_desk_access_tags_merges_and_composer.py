@@ -2,10 +2,7 @@
 bulk actions on tickets one may not see, merges (into itself, another team, along a chain), markup in
 notes, assignments refused, neighbours, the composer's statuses, and the workspace's query budget."""
 
-from html import unescape
-
 import pytest
-from django.contrib.messages import get_messages
 from django.test import Client
 from django.urls import reverse
 
@@ -15,6 +12,7 @@ from tests.factories import (
     make_administrator,
     make_ticket,
 )
+from tests.tickets.conftest import notes, page_text
 from tickets import services
 from tickets.models import Ticket
 
@@ -23,14 +21,6 @@ pytestmark = pytest.mark.django_db
 
 QUEUE = reverse("tickets:desk_queue")
 HTMX = {"HX-Request": "true"}
-
-
-def notes(response) -> list[str]:
-    return [str(message) for message in get_messages(response.wsgi_request)]
-
-
-def text(response) -> str:
-    return unescape(response.content.decode())
 
 
 def update(client, ticket, field, value, **extra):
@@ -141,7 +131,7 @@ def test_merging_a_ticket_into_itself_by_its_own_number_is_refused_with_422(clie
         {"into": str(ticket.number), "version": ticket.version},
     )
     assert response.status_code == 422
-    assert "itself" in text(response)
+    assert "itself" in page_text(response)
     ticket.refresh_from_db()
     assert ticket.merged_into_id is None and ticket.status != "closed"
 
@@ -157,7 +147,7 @@ def test_merging_into_a_ticket_of_another_team_reads_as_no_such_ticket(client, d
     assert seen.context["merge_error"].replace(hidden.reference, "X") == missing.context[
         "merge_error"
     ].replace("T-999999999", "X")
-    assert "Hidden" not in text(seen)
+    assert "Hidden" not in page_text(seen)
 
 
 # Workspace
@@ -248,8 +238,8 @@ def test_a_note_on_a_ticket_merged_along_a_chain_points_where_the_conversation_i
         {"kind": "note", "body": "Checked", "version": a.version},
     )
     assert response.status_code == 422
-    assert "make the change there" in text(response)
-    assert c.reference in text(response).split("make the change there")[0]
+    assert "make the change there" in page_text(response)
+    assert c.reference in page_text(response).split("make the change there")[0]
 
 
 def test_the_composer_offers_only_statuses_the_ticket_can_be_set_to(client, desk):
@@ -257,7 +247,7 @@ def test_the_composer_offers_only_statuses_the_ticket_can_be_set_to(client, desk
     ticket = desk["ticket"]
     services.ticket_transition(ticket, status="resolved", actor=desk["agent"])
     client.force_login(desk["agent"])
-    page = text(client.get(reverse("tickets:desk_ticket", args=[ticket.number])))
+    page = page_text(client.get(reverse("tickets:desk_ticket", args=[ticket.number])))
     composer = page.split('id="id_status_after"')[1].split("</select>")[0]
     assert 'value="pending"' not in composer and 'value="on_hold"' not in composer
 

@@ -4,7 +4,6 @@ import re
 from html import unescape
 
 import pytest
-from django.contrib.messages import get_messages
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
@@ -13,6 +12,7 @@ from tests.factories import (
     TicketFormFactory,
     make_ticket,
 )
+from tests.tickets.conftest import notes
 from tickets import services
 from tickets.forms import SavedViewForm, posted_version
 from tickets.models import SavedView, Ticket, TicketMessage
@@ -23,10 +23,6 @@ pytestmark = pytest.mark.django_db
 
 QUEUE = reverse("tickets:desk_queue")
 HTMX = {"HX-Request": "true"}
-
-
-def notes(response) -> list[str]:
-    return [str(message) for message in get_messages(response.wsgi_request)]
 
 
 # "²".isdigit() is true but int("²") raises: each of these answered 500.

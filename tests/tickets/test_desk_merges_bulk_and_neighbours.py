@@ -4,10 +4,8 @@ bulk actions that say what they left alone and refuse mangled versions, neighbou
 queue, and a requester panel of tickets the agent can open."""
 
 from datetime import timedelta
-from html import unescape
 
 import pytest
-from django.contrib.messages import get_messages
 from django.http import QueryDict
 from django.urls import reverse
 from django.utils import timezone
@@ -19,7 +17,7 @@ from tests.factories import (
     make_customer,
     make_ticket,
 )
-from tests.tickets.conftest import insert_tickets
+from tests.tickets.conftest import insert_tickets, notes, page_text
 from tickets import selectors, services
 from tickets.filters import SORTS
 from tickets.models import Ticket, TicketMessage
@@ -29,14 +27,6 @@ pytestmark = pytest.mark.django_db
 
 QUEUE = reverse("tickets:desk_queue")
 HTMX = {"HX-Request": "true"}
-
-
-def notes(response) -> list[str]:
-    return [str(message) for message in get_messages(response.wsgi_request)]
-
-
-def page_text(response) -> str:
-    return unescape(response.content.decode())
 
 
 # Merging
