@@ -63,24 +63,20 @@ def volume():
     return agent, make_administrator(), number
 
 
-@pytest.mark.parametrize(
-    ("who", "query"),
-    [("administrator", ""), ("agent", "&sort=created"), ("agent", "&sort=-number")],
-)
-def test_bare_number_search_looks_the_number_up_in_its_index_at_volume(volume, who, query):
-    """q=<digits> at 100k+ tickets: the ticket with that number is found through the number's unique
-    index (as before this session, when bare digits were an exact-number filter), ORed with the text
-    index. It must not walk a sort index (updated_at, created_at, number) testing
-    `number = N OR search_vector @@ 'N'` on every row, which reads the whole table when fewer than a
-    page of tickets match (the usual case for a ticket number)."""
+def test_bare_number_search_looks_the_number_up_in_its_index_at_volume(volume):
+    """q=<digits> at 100k+ tickets, for an administrator and for an agent sorting by created or number: the
+    ticket with that number is found through the number's unique index, ORed with the text index. It must
+    not walk a sort index (updated_at, created_at, number) testing `number = N OR search_vector @@ 'N'` on
+    every row, which reads the whole table when fewer than a page of tickets match (the usual case for a
+    ticket number). One test over the three cases: the 100k rows take seconds to build."""
     agent, administrator, number = volume
-    user = administrator if who == "administrator" else agent
-    _, tickets, _ = queue_queryset(user, QueryDict(f"q={number}{query}"))
-    sql, params = tickets[:25].query.sql_with_params()
-    plan = analysed(sql, params)
-    read_and_dropped = sum(int(n) for n in REMOVED.findall(plan))
-    assert f"Index Cond: (number = {number})" in plan, plan
-    assert read_and_dropped < 1_000, plan
+    for user, query in [(administrator, ""), (agent, "&sort=created"), (agent, "&sort=-number")]:
+        _, tickets, _ = queue_queryset(user, QueryDict(f"q={number}{query}"))
+        sql, params = tickets[:25].query.sql_with_params()
+        plan = analysed(sql, params)
+        read_and_dropped = sum(int(n) for n in REMOVED.findall(plan))
+        assert f"Index Cond: (number = {number})" in plan, f"{user} {query}\n{plan}"
+        assert read_and_dropped < 1_000, f"{user} {query}\n{plan}"
 
 
 def test_bare_number_search_page_reads_few_rows_at_volume(client, volume):
