@@ -393,7 +393,7 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
             two_factor.two_factor_disable(user, actor=request.user, site_requires=False)
         self.message_user(
             request,
-            "Two-factor sign-in is reset; the users set it up again at their next sign-in.",
+            "Two-factor sign-in is reset and the users signed out; they set it up at their next sign-in.",
             messages.SUCCESS,
         )
 

@@ -20,7 +20,7 @@ from django_otp.models import Device
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 
 import audit
-from accounts import rbac
+from accounts import rbac, services
 from accounts.models import SealedTOTPDevice, User
 from audit.models import AuditEvent
 
@@ -179,7 +179,9 @@ def two_factor_disable(
     user: User, *, actor: User, site_requires: bool, token: str = "", password: str = ""
 ) -> None:
     """Switch two-factor off for oneself (refused where it is required, and only with the current
-    password and a current code) or, by an administrator for someone else, reset it."""
+    password and a current code) or, by an administrator for someone else, reset it. A reset also ends
+    the person's sessions: a lost phone may have gone with a signed-in browser, and the next sign-in is
+    then the one that sets two-factor up again."""
     resetting_someone_else = actor.pk != user.pk
     if resetting_someone_else and not rbac.is_administrator(actor):
         raise ValidationError("Only an administrator can reset another person's two-factor sign-in.")
@@ -197,6 +199,8 @@ def two_factor_disable(
         if removed:
             audit.record("two_factor_disable", actor=actor, obj=user, changes={"two_factor": (was_on, False)},
                          category=SECURITY)  # fmt: skip
+        if resetting_someone_else:
+            services.user_sign_out_sessions(user, actor=actor)
 
 
 def normalise(token: str) -> str:

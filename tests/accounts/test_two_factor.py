@@ -17,6 +17,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice as PlainTOTPDevice
 
 from accounts import sealing, two_factor
 from accounts.models import SealedTOTPDevice as TOTPDevice
+from accounts.models import UserSession
 from accounts.views import TWO_FACTOR_PENDING_SECONDS
 from audit.models import AuditEvent
 from helpdesk.models import SiteConfiguration
@@ -341,8 +342,12 @@ def test_site_requirement_does_not_touch_customers(client):
 
 
 def test_administrator_resets_a_lost_second_factor(client):
+    """The reset switches two-factor off, is audited, and signs the agent out everywhere (a lost phone may
+    have gone with a signed-in browser); the agent then signs in with the password alone."""
     agent = make_agent(TeamFactory())
     enrol(Client(), agent)
+    Client().force_login(agent)  # the browser that went with the phone
+    assert UserSession.objects.filter(user=agent).exists()
     admin = make_administrator()
     client.force_login(admin)
     response = client.post(
@@ -354,6 +359,7 @@ def test_administrator_resets_a_lost_second_factor(client):
     assert AuditEvent.objects.filter(
         action="two_factor_disable", actor=admin, object_id=str(agent.pk)
     ).exists()
+    assert not UserSession.objects.filter(user=agent).exists()
     # The agent signs in with the password alone again.
     fresh = Client()
     assert password_step(fresh, agent)["Location"] != VERIFY
