@@ -20,6 +20,7 @@ from django.utils.crypto import constant_time_compare
 from django.utils.decorators import method_decorator
 from django.utils.encoding import force_str
 from django.utils.http import url_has_allowed_host_and_scheme, urlsafe_base64_decode
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 
@@ -298,6 +299,7 @@ def _linked_user(uidb64: str) -> User | None:
         return None
 
 
+@never_cache
 @require_http_methods(["GET", "HEAD", "POST"])
 def email_verify(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
     """The mailed link: GET shows a button, the POST it sends confirms the address (a link checker or a
