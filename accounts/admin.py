@@ -349,9 +349,18 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
     @admin.action(description="Activate selected users", permissions=("change",))
     def activate_users(self, request, queryset):
         queryset = self.within_reach(request, queryset)
-        for user in queryset:
-            services.user_activate(user, actor=request.user)
+        still_pending = sum(
+            services.user_activate(user, actor=request.user).status == User.Status.PENDING
+            for user in queryset
+        )
         self.message_user(request, "Activated the selected users.", messages.SUCCESS)
+        if still_pending:
+            self.message_user(
+                request,
+                f"{still_pending} of them have no password yet, so they stay pending until their owners set "
+                "one with “Forgotten your password?”.",
+                messages.WARNING,
+            )
 
     @admin.action(description="Unlock sign-in (after too many failed attempts)", permissions=("change",))
     def unlock_sign_in(self, request, queryset):

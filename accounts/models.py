@@ -221,11 +221,18 @@ class User(AbstractBaseUser, PermissionsMixin):
             return zoneinfo.ZoneInfo("UTC")
 
     def effective_status(self, now: datetime | None = None) -> str:
-        """The status in force at `now`: a suspension with an end date lifts itself at that time."""
+        """The status in force at `now`: a suspension with an end date lifts itself at that time, back to
+        active, or to pending for an account nobody has set a password for yet (see `status_when_lifted`)."""
         suspension_over = self.suspended_until is not None and self.suspended_until <= (now or timezone.now())
         if self.status == self.Status.SUSPENDED and suspension_over:
-            return self.Status.ACTIVE
+            return self.status_when_lifted()
         return self.status
+
+    def status_when_lifted(self) -> str:
+        """Active, unless the account has no usable password (an anonymous submission's, never claimed):
+        active, nobody could sign in to it and a reset link is not mailed to it, so its owner could never
+        reach its tickets; pending, its owner claims it by setting a password through a reset link."""
+        return self.Status.ACTIVE if self.has_usable_password() else self.Status.PENDING
 
     @property
     def is_active(self) -> bool:  # type: ignore[override]

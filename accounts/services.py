@@ -221,9 +221,10 @@ def user_set_pending(user: User, *, actor: User | None) -> User:
 
 @transaction.atomic
 def user_activate(user: User, *, actor: User | None) -> User:
-    """Lift a suspension or activate a pending account (e.g. after the owner set a password)."""
+    """Lift a suspension or activate a pending account (e.g. after the owner set a password). An account
+    with no password yet stays, or becomes, pending (User.status_when_lifted)."""
     fields = ["status", "suspended_until", "suspension_reason", "email_verified_at"]
-    user.status = User.Status.ACTIVE
+    user.status = user.status_when_lifted()
     user.suspended_until = None
     user.suspension_reason = ""
     if user.email_verified_at is None and actor is not None and actor.pk == user.pk:
@@ -249,7 +250,7 @@ def email_link_state(user: User | None, token: str, *, viewer=None) -> str:
         # Said to the owner only: to anyone else "confirmed already" would tell, for any link made up,
         # that the account it names exists and is confirmed (a used link's token no longer holds).
         return "done" if getattr(viewer, "pk", None) == user.pk else "invalid"
-    if user.status != User.Status.ACTIVE or not email_verification_token.check_token(user, token):
+    if user.effective_status() != User.Status.ACTIVE or not email_verification_token.check_token(user, token):
         return "invalid"
     return "ready" if getattr(viewer, "pk", None) == user.pk else "sign_in"
 
@@ -313,7 +314,10 @@ def user_password_reset(user: User, *, actor: User) -> User:
     proves the owner reads that address, so it is verified, and a pending account (an anonymous
     submission's) is activated. Whoever knew the old password is signed out everywhere, and a sign-in
     lockout of the account is lifted (the lockout page offers the reset as the way back in): the
-    wrong guesses were of a password that no longer works."""
+    wrong guesses were of a password that no longer works. A suspended account is refused: it is mailed
+    no link, and one mailed before the suspension must not lift what the suspension holds."""
+    if user.effective_status() == User.Status.SUSPENDED:
+        raise PermissionDenied("This account is suspended.")
     if user.status == User.Status.PENDING:
         user_activate(user, actor=actor)
     user_unlock(user, actor=actor)
@@ -369,7 +373,7 @@ def _attempts_forget(
 
 
 def suspensions_lift_expired(now: datetime | None = None) -> int:
-    """Turn suspensions whose end has passed back into active accounts (they already act as active)."""
+    """Store the end of suspensions whose end has passed (they already act as lifted: effective_status)."""
     now = now or timezone.now()
     ended = User.objects.filter(status=User.Status.SUSPENDED, suspended_until__lte=now)
     lifted = 0

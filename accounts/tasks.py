@@ -53,8 +53,8 @@ def send_password_reset_mail(email: str, *, domain: str, use_https: bool) -> Non
 def send_email_verification_mail(user_pk: int, *, domain: str, use_https: bool) -> bool:
     """Mail the account a link that confirms its address (accounts.views.email_verify), unless it is
     verified already or no longer active. The link exists only in the mail. Returns whether it was sent."""
-    user = User.objects.filter(pk=user_pk, status=User.Status.ACTIVE, email_verified_at__isnull=True).first()
-    if user is None:
+    user = User.objects.filter(pk=user_pk, email_verified_at__isnull=True).first()
+    if user is None or user.effective_status() != User.Status.ACTIVE:
         return False
     path = reverse(
         "accounts:email_verify",

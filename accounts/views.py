@@ -232,6 +232,11 @@ class PasswordResetConfirmView(UnprocessableOnInvalid, auth_views.PasswordResetC
     template_name = "accounts/password_reset_confirm.html"
     success_url = reverse_lazy("accounts:password_reset_complete")
 
+    def get_user(self, uidb64):
+        # A link mailed before a suspension reads as no longer valid while the suspension lasts.
+        user = super().get_user(uidb64)
+        return None if user is None or user.effective_status() == User.Status.SUSPENDED else user
+
     def form_valid(self, form):
         # Django's view saves the new password itself; the service records it, verifies the address the
         # link went to, activates a pending account and signs out whoever knew the old password, in the
