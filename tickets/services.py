@@ -43,7 +43,8 @@ CLOSED_TO_STAFF = (
     "This ticket is closed and takes no more public replies. Add an internal note; the customer's next "
     "message opens a follow-up ticket."
 )
-ASSIGNEE_NOT_AGENT = "{name} is not an agent who can see this ticket."
+# Names nobody: the id may be any account's, and the actor may not know who holds it.
+ASSIGNEE_NOT_AGENT = "The person chosen is not an agent who can see this ticket."
 EMPTY_BODY = "Write a message before sending."
 UNKNOWN_FIELD = "{name} cannot be changed this way."
 TEAM_NOT_YOURS = "You cannot share views with {team}: you do not work that team's queue."
@@ -595,7 +596,7 @@ def ticket_assign(
         assignee = User.objects.get(pk=assignee.pk)  # fresh role and team caches
         can_see = Ticket.objects.staff_visible_to(assignee).filter(pk=ticket.pk)
         if not rbac.is_agent(assignee) or not can_see.exists():
-            raise InvalidAssignee(ASSIGNEE_NOT_AGENT.format(name=assignee))
+            raise InvalidAssignee(ASSIGNEE_NOT_AGENT)
     if ticket.assignee_id == (assignee.pk if assignee else None):
         return ticket
     old = str(ticket.assignee) if ticket.assignee_id else None

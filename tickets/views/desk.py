@@ -80,7 +80,7 @@ def queue(request: HttpRequest) -> HttpResponse:
             caching = {name: response[name] for name in ("ETag", "Cache-Control", "Vary")}
             return HttpResponseNotModified(headers=caching)
         return response
-    return render(request, QUEUE_TEMPLATE, context | _queue_page_extras(request))
+    return render(request, QUEUE_TEMPLATE, context | _queue_page_extras(request, request.GET))
 
 
 def _queue_context(request: HttpRequest, params: QueryDict) -> dict:
@@ -111,20 +111,31 @@ def _queue_context(request: HttpRequest, params: QueryDict) -> dict:
     }
 
 
-def _queue_page_extras(request: HttpRequest) -> dict:
-    """What the full queue page adds around the table: the filter, bulk and save-view menus."""
+def _queue_page_extras(request: HttpRequest, params: QueryDict) -> dict:
+    """What the full queue page adds around the table for the filter `params` (the page's own query, or
+    the one a refused form came from): the filter, bulk and save-view menus."""
     may = services.staff_permissions(request.user)
     menus = dict(selectors.queue_choices(request.user))  # a copy: the cached one stays as it is
-    # An organisation since deactivated, filtered by from a ticket's link: offered while chosen, or the
-    # menu would read "Any organisation" and the next Apply drop the filter.
-    chosen = parse_id(request.GET.get("organization", ""))
-    offered = dict(menus["organizations"])
+    # A chosen value the menu does not offer is offered while chosen, or the menu would read "Any ..."
+    # and the next Apply drop the filter: an organisation since deactivated (filtered by from a ticket's
+    # link), or an assignee who has left the agent's teams but still holds one of their tickets (named
+    # only then: the name is on that ticket's row already, and an id alone reveals nobody).
+    chosen = parse_id(params.get("organization", ""))
     if (
         chosen is not None
-        and chosen not in offered
+        and chosen not in dict(menus["organizations"])
         and (inactive := Organization.objects.filter(pk=chosen).first())
     ):
         menus["organizations"] = [*menus["organizations"], (inactive.pk, f"{inactive} (inactive)")]
+    chosen = parse_id(params.get("assignee", ""))
+    if chosen is not None and chosen not in dict(menus["agents"]):
+        held = (
+            Ticket.objects.staff_visible_to(request.user)
+            .filter(assignee_id=chosen)
+            .select_related("assignee")
+        )
+        if ticket := held.only("assignee").first():
+            menus["agents"] = [*menus["agents"], (chosen, f"{ticket.assignee} (not in your teams)")]
     return {
         "may": may,
         "bulk_statuses": _statuses_offered(workflow.REACHABLE, may),
@@ -175,7 +186,7 @@ def bulk(request: HttpRequest) -> HttpResponse:
     except ValidationError as error:
         # The queue it was sent from again, the tickets still ticked and the reason by the tag box.
         params = QueryDict(urlsplit(back).query)
-        context = _queue_context(request, params) | _queue_page_extras(request)
+        context = _queue_context(request, params) | _queue_page_extras(request, params)
         context |= {"bulk_error": "; ".join(error.messages), "bulk_chosen": frozenset(chosen)}
         context |= {"bulk_action": request.POST.get("action", ""), "bulk_value": value}
         return render(request, QUEUE_TEMPLATE, context, status=422)
@@ -224,7 +235,7 @@ def saved_view_create(request: HttpRequest) -> HttpResponse:
             return redirect(f"{reverse('tickets:desk_queue')}?{view.query}")
     # The queue it was saved from comes back, with the name and team as chosen and the reason beside them.
     params = QueryDict(request.POST.get("query", ""))
-    context = _queue_context(request, params) | _queue_page_extras(request) | {"view_form": form}
+    context = _queue_context(request, params) | _queue_page_extras(request, params) | {"view_form": form}
     return render(request, QUEUE_TEMPLATE, context, status=422)
 
 
