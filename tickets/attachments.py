@@ -1,6 +1,7 @@
 """Attachment intake: size limit, a type allow-list checked on the content, sha256, private storage;
 files held for a form that came back (HeldUpload) until it is sent again."""
 
+import codecs
 import hashlib
 import re
 from datetime import datetime, timedelta
@@ -108,19 +109,24 @@ def detect_content_type(upload: UploadedFile) -> str:
     # Text has no magic number; what the detector guesses from its first bytes (JSON, a mail header)
     # does not make a UTF-8 file without markup any less plain text, and it is served as text/plain.
     if extension in TEXT_EXTENSIONS and _is_plain_text(head):
-        if _holds(upload, TEXT_MARKUP):
+        # UTF-16 (Windows PowerShell's `>`, Notepad's and Excel's "Unicode") is searched as the text it
+        # holds: its bytes never match the markup patterns.
+        if _holds(upload, TEXT_MARKUP, encoding=_utf16(head)):
             raise ValidationError(HOLDS_MARKUP.format(name=name))
         return TEXT_EXTENSIONS[extension]
     raise ValidationError(NOT_ALLOWED.format(name=name))
 
 
-def _holds(upload: UploadedFile, pattern: re.Pattern) -> bool:
-    """Whether `pattern` occurs anywhere in the file: read in chunks that overlap, so a match that
-    straddles two chunks is found too."""
+def _holds(upload: UploadedFile, pattern: re.Pattern, encoding: str | None = None) -> bool:
+    """Whether `pattern` occurs anywhere in the file (decoded from `encoding` and searched as UTF-8, if
+    given): read in chunks that overlap, so a match that straddles two chunks is found too."""
     upload.seek(0)
     tail = b""
+    decoder = codecs.getincrementaldecoder(encoding)(errors="replace") if encoding else None
     try:
         while chunk := upload.read(SCAN_CHUNK):
+            if decoder is not None:
+                chunk = decoder.decode(chunk).encode()
             if pattern.search(tail + chunk):
                 return True
             tail = chunk[-512:]
@@ -129,7 +135,22 @@ def _holds(upload: UploadedFile, pattern: re.Pattern) -> bool:
         upload.seek(0)
 
 
+def _utf16(head: bytes) -> str | None:
+    """ "utf-16" for a file that starts with a UTF-16 byte-order mark, else None."""
+    return "utf-16" if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) else None
+
+
 def _is_plain_text(head: bytes) -> bool:
+    if _utf16(head):
+        # An even number of bytes (the sample may end inside a character); text if it decodes there and
+        # holds no control characters but tabs and line ends.
+        try:
+            text = head[: len(head) - len(head) % 2].decode("utf-16")
+        except UnicodeDecodeError as error:
+            if error.start < len(head) - 4:  # not just a pair of surrogates cut at the end
+                return False
+            text = head[: error.start].decode("utf-16")
+        return not any(character < " " and character not in "\t\r\n\f" for character in text)
     if b"\x00" in head:
         return False
     try:
@@ -178,24 +199,35 @@ def validate_uploads(uploads: list[UploadedFile | HeldUpload]) -> list[str]:
 def attachments_store(owner: Model, uploads: list, types: list[str], *, actor) -> None:
     """Save validated uploads (validate_uploads gave their `types`) as attachments of `owner`, inside the
     service: held files first, handed over in two queries whatever their number (their stored files
-    become the attachments'), then each new upload through the storage API."""
+    become the attachments'), then each new upload through the storage API. A new upload of the same
+    name and content as one before it is attached once: after a refused form the page offers the files
+    chosen before, ticked, and the browser has emptied its file input, so people choose them again."""
     held = [upload for upload in uploads if isinstance(upload, HeldUpload)]
     if held:
         _attachments_from_held(owner, held, actor=actor)
+    attached = {(kept.filename, kept.sha256) for kept in held}
     for upload, content_type in zip(uploads, types, strict=True):
-        if not isinstance(upload, HeldUpload):
-            _stored(Attachment(owner=owner, uploaded_by=actor), upload, content_type=content_type).save()
+        if isinstance(upload, HeldUpload):
+            continue
+        row = _stored(
+            Attachment(owner=owner, uploaded_by=actor), upload, content_type=content_type, unless=attached
+        )
+        if row is not None:
+            row.save()
+            attached.add((row.filename, row.sha256))
 
 
-def _stored(row: Attachment | HeldUpload, upload: UploadedFile, *, content_type: str):
-    """`row` (unsaved) with the upload's name, type, size and digest, its file saved through the
-    storage API."""
+def _stored(row, upload: UploadedFile, *, content_type: str, unless: set[tuple[str, str]] = frozenset()):
+    """`row` (an unsaved Attachment or HeldUpload) with the upload's name, type, size and digest, its file
+    saved through the storage API; None, and nothing saved, if its (name, digest) is among `unless`."""
     digest = hashlib.sha256()
     for chunk in upload.chunks():
         digest.update(chunk)
     upload.seek(0)
-    row.filename, row.content_type = safe_filename(upload.name or ""), content_type
-    row.size, row.sha256 = upload.size, digest.hexdigest()
+    row.filename, row.sha256 = safe_filename(upload.name or ""), digest.hexdigest()
+    if (row.filename, row.sha256) in unless:
+        return None
+    row.content_type, row.size = content_type, upload.size
     row.file.save("upload", upload, save=False)
     return row
 

@@ -82,8 +82,13 @@ def schema_errors(schema: Any) -> list[str]:
 
 class NumberField(forms.DecimalField):
     """A DecimalField that reads 49.900 as 49.9: trailing zeros are not extra decimal places (a
-    browser's step="0.01" input sends them), and the stored JSON number drops them anyway. `kept`, the
-    value the ticket holds, passes as it is, even with more places than the field now allows."""
+    browser's step="0.01" input sends them), and the stored JSON number drops them anyway. At most
+    MAX_DIGITS digits in all, however they split between the whole part and the decimals (an order
+    number of 15 digits, or 123456.789): stored as a JSON number and read back as a float, that many come
+    back exactly as typed. `kept`, the value the ticket holds, passes as it is, even with more places
+    than the field now allows."""
+
+    MAX_DIGITS = 15
 
     def __init__(self, *args, kept: Decimal | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -94,12 +99,31 @@ class NumberField(forms.DecimalField):
 
     def to_python(self, value):
         number = super().to_python(value)
-        return number.normalize() if number is not None and number.is_finite() else number
+        if number is None or not number.is_finite():
+            return number
+        # Exactly, digit by digit: Decimal.normalize() works in a context of 28 digits, so it would round
+        # 1.0000000000000000000000000001 to 1, turn 1e-1000100 into 0 and raise on 1e1000000.
+        sign, digits, exponent = number.as_tuple()
+        digits = list(digits)
+        while exponent < 0 and len(digits) > 1 and digits[-1] == 0:
+            digits.pop()
+            exponent += 1
+        if digits == [0]:
+            exponent = 0
+        return Decimal((sign, tuple(digits), exponent))
 
     def run_validators(self, value) -> None:
         if self.kept is not None and value == self.kept:
             return
         super().run_validators(value)
+        if value is not None and value.is_finite():
+            _, digits, exponent = value.as_tuple()
+            count = len(digits) + exponent if exponent >= 0 else max(len(digits), -exponent)
+            if count > self.MAX_DIGITS:
+                raise forms.ValidationError(
+                    f"Ensure that there are no more than {self.MAX_DIGITS} digits in total.",
+                    code="max_digits",
+                )
 
 
 class KeptValueField(forms.Field):
@@ -216,10 +240,9 @@ def _form_field(definition: dict, stored: Any) -> forms.Field:
     if kind == "email":
         return forms.EmailField(**common)
     if kind == "number":
-        # Stored as a JSON number, read back as a float: 15 significant digits come back exactly as typed.
         places = definition.get("decimal_places", MAX_DECIMAL_PLACES)
         kept = Decimal(repr(stored)).normalize() if type(stored) in (int, float) else None
-        return NumberField(max_digits=15, decimal_places=places, kept=kept, **common)
+        return NumberField(decimal_places=places, kept=kept, **common)
     if kind == "date":
         return forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), **common)
     if kind == "checkbox":
