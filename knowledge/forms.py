@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 
 from django import forms
 
+from knowledge.importing import trimmed
 from knowledge.models import Article, Category
 
 
@@ -39,16 +40,24 @@ class ArticleForm(LoadedAtForm):
         max_length=300, required=False, help_text="Shown in lists; empty takes the start."
     )
     visibility = forms.ChoiceField(choices=Article.Visibility.choices)
+    # Not stripped as a whole: indentation opening the body is markdown (a code block); only blank lines
+    # before it and whitespace after it go, as in kb_import.
     body = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 18, "class": "mono"}), max_length=200_000, help_text="Markdown."
+        widget=forms.Textarea(attrs={"rows": 18, "class": "mono"}),
+        max_length=200_000,
+        help_text="Markdown.",
+        strip=False,
     )
 
     def clean_body(self) -> str:
-        # Browsers send a textarea's line breaks as CRLF, and the field strips the ends: a body that
-        # differs from the stored one only so is the stored one, or opening an imported article and
-        # saving it untouched would count as an edit (a revision and an audit event).
-        body, stored = self.cleaned_data["body"], self.initial.get("body")
-        if stored is not None and body.replace("\r\n", "\n") == stored.replace("\r\n", "\n").strip():
+        body = trimmed(self.cleaned_data["body"])
+        if not body:
+            raise forms.ValidationError(self.fields["body"].error_messages["required"], code="required")
+        # Browsers send a textarea's line breaks as CRLF: a body that differs from the stored one only so
+        # is the stored one, or opening an imported article and saving it untouched would count as an
+        # edit (a revision and an audit event).
+        stored = self.initial.get("body")
+        if stored is not None and body.replace("\r\n", "\n") == trimmed(stored).replace("\r\n", "\n"):
             return stored
         return body
 

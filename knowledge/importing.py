@@ -1,5 +1,6 @@
 """Import and export of articles: a folder of markdown files with front matter, or JSON Lines."""
 
+import itertools
 import json
 import re
 from dataclasses import dataclass, field
@@ -42,6 +43,9 @@ FRONT_MATTER_KEYS = (
     "visibility", "excerpt", "old_slugs",
 )  # fmt: skip
 LIST_KEYS = {"category_parents", "category_parent_slugs", "tags", "old_slugs"}
+EXPORT_MARKER = ".kb-export"
+YAML_NULLS = {"null", "Null", "NULL", "~"}
+BLOCK_LIST_ITEM = re.compile(r"\s*-(?:\s+(.*))?\s*\Z")
 # json.dumps leaves these literal, but YAML reads them as line breaks or refuses them unescaped.
 YAML_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029]")
 # A JSON escape such as "\udfff" decodes to half a surrogate pair: a str that cannot be encoded as
@@ -66,29 +70,38 @@ class ImportReport:
 def parse_front_matter(text: str) -> tuple[dict, str]:
     """`---` delimited `key: value` lines at the top of a markdown file, and the body after them.
 
-    Values are bare, 'single-quoted' or "double-quoted" (JSON escapes), or lists like [a, "b"]: the
-    subset of YAML that export_articles writes, so its files read back exactly."""
+    Values are bare, 'single-quoted' or "double-quoted" (JSON escapes), lists like [a, "b"] or as lines
+    "- a" under their key, or null (null, ~): the subset of YAML that export_articles writes, so its
+    files read back exactly, and that files written for static-site generators use."""
     if not text.startswith("---"):
         return {}, text
     head, separator, body = text[3:].partition("\n---")
     if not separator:
         raise ValueError("front matter starts with --- but never ends")
-    meta = {}
+    meta: dict = {}
+    listing = None  # the key whose "- item" lines follow: one given no value on its own line
     # split("\n"), not splitlines(): a quoted value may hold characters splitlines() breaks on.
     for line in head.strip().split("\n"):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
+        if listing is not None and (item := BLOCK_LIST_ITEM.match(line)):
+            meta[listing] = [*(meta[listing] or []), _scalar(item.group(1) or "")]
+            continue
         key, colon, value = line.partition(":")
         if not colon:
             raise ValueError(f"front matter line without a colon: {line.strip()!r}")
-        meta[key.strip().lower()] = _front_matter_value(value)
+        key = key.strip().lower()
+        meta[key] = _front_matter_value(value)
+        listing = key if not value.strip() else None
     # The closing line and the blank lines after it are not the body, nor is the file's final newline.
     body = body.partition("\n")[2].lstrip("\r\n")
     return meta, body[:-2] if body.endswith("\r\n") else body.removesuffix("\n")
 
 
-def _front_matter_value(value: str) -> str | list[str]:
+def _front_matter_value(value: str) -> str | list[str] | None:
     value = value.strip()
+    if value in YAML_NULLS:
+        return None
     if value.startswith("[") and value.endswith("]"):
         try:
             items = json.loads(value)
@@ -211,7 +224,7 @@ def _incoming(record: dict, default_status: str) -> _Incoming:
     # Cut, then trimmed as the article's title is stored: or every import of it reads as a change. The
     # body loses its blank lines before and whitespace after, as in the editor: a markdown file cannot
     # tell its body's leading blank lines from the one after its front matter.
-    body = LEADING_BLANK_LINES.sub("", body).rstrip()
+    body = trimmed(body)
     fields = {"title": title[:200].strip(), "body": body, "tags": tags}
     visibility = str(record.get("visibility") or "").strip().lower()
     if visibility:
@@ -225,18 +238,28 @@ def _incoming(record: dict, default_status: str) -> _Incoming:
     # cannot spell ("Пароль") gets a slug from its digest: the same on every import.
     slug = _as_slug(str(record.get("slug") or ""), 200) or slug_for(title)
     parent_slugs = _text_list(record, "category_parent_slugs")
-    parent_names = [*_text_list(record, "category_parents"), *[""] * len(parent_slugs)][: len(parent_slugs)]
-    parents = [
-        (_as_slug(parent_slug, 100), (name.strip() or parent_slug)[:100])
-        for parent_slug, name in zip(parent_slugs, parent_names, strict=True)
-        if _as_slug(parent_slug, 100)
-    ]
+    parent_names = _text_list(record, "category_parents")
+    if parent_slugs:
+        parent_names = [*parent_names, *[""] * len(parent_slugs)][: len(parent_slugs)]
+        parents = [
+            (_as_slug(parent_slug, 100), (name.strip() or parent_slug)[:100])
+            for parent_slug, name in zip(parent_slugs, parent_names, strict=True)
+            if _as_slug(parent_slug, 100)
+        ]
+    else:  # by name alone, as a file written by hand names them
+        parents = [("", name.strip()[:100]) for name in parent_names if name.strip()]
     old_slugs = [
         old for value in _text_list(record, "old_slugs") if (old := _as_slug(value, 200)) and old != slug
     ]
     return _Incoming(
         slug, status, bool(record.get("status")), fields, category, category_slug or None, parents, old_slugs
     )
+
+
+def trimmed(body: str) -> str:
+    """An article body as stored: without blank lines before it or whitespace after it, its opening
+    indentation (markdown's code block) kept."""
+    return LEADING_BLANK_LINES.sub("", body).rstrip()
 
 
 def _text_list(record: dict, key: str) -> list[str]:
@@ -260,7 +283,13 @@ def _category(name: str | None, slug: str | None, parents: list[tuple[str, str]]
     """The category a record names. By its slug when the record has one (export writes it: unique and
     stable, where names may repeat), created with the record's name if missing, under its `parents`
     (found or made in turn, root first; a category that exists stays where it is); else by name,
-    when exactly one category has it; else a new one from the name."""
+    when exactly one category has it; else a new one from the name. Parents named without slugs (a file
+    written by hand) are found by name under the one before, or made, root first, and so is the category."""
+    if not slug and name and parents:
+        parent = None
+        for _, parent_name in parents:
+            parent = _category_in(parent, parent_name)
+        return _category_in(parent, name)
     if slug:
         parent = None
         for parent_slug, parent_name in parents:
@@ -274,6 +303,21 @@ def _category(name: str | None, slug: str | None, parents: list[tuple[str, str]]
     slug = slug_for(name, prefix="category", max_length=100)
     # "Search" is a fine name for a category, but /kb/search/ is the search page's address.
     return _category_by_slug(f"{slug}-category" if slug in RESERVED_CATEGORY_SLUGS else slug, name)
+
+
+def _category_in(parent: Category | None, name: str) -> Category:
+    """The category named `name` (in any case) directly under `parent`, or a new one there."""
+    found = Category.objects.filter(parent=parent, name__iexact=name).order_by("pk").first()
+    if found is not None:
+        return found
+    base = slug_for(name, prefix="category", max_length=90)
+    if base in RESERVED_CATEGORY_SLUGS:
+        base = f"{base}-category"
+    taken = set(Category.objects.filter(slug__startswith=base).values_list("slug", flat=True))
+    slug = next(
+        candidate for n in itertools.count(1) if (candidate := base if n == 1 else f"{base}-{n}") not in taken
+    )
+    return services.category_create(name=name, slug=slug, parent=parent, actor=None)
 
 
 def _category_by_slug(slug: str, name: str, *, parent: Category | None = None) -> Category:
@@ -356,18 +400,32 @@ def import_articles(path: Path, *, default_status: str = Article.Status.PUBLISHE
     return report
 
 
-def export_articles(path: Path, articles) -> int:
+@dataclass
+class ExportReport:
+    count: int = 0
+    removed: list[str] = field(default_factory=list)  # files of an earlier export, for articles gone since
+    foreign: list[str] = field(default_factory=list)  # .md files no export wrote, left as they were
+
+
+def export_articles(path: Path, articles) -> ExportReport:
     """Write articles as JSON Lines (path ends in .jsonl) or as markdown files in the folder `path`,
-    with what rebuilds them elsewhere: the category's place in the tree and the old slugs."""
-    count = 0
+    with what rebuilds them elsewhere: the category's place in the tree and the old slugs.
+
+    Exported again into the same folder, the files of articles deleted or renamed since are removed (the
+    folder marks itself as an export's with EXPORT_MARKER), or importing the folder would bring them
+    back; .md files in a folder no export made are left alone and reported."""
+    report = ExportReport()
     tree = {category.pk: category for category in Category.objects.all()}  # a few rows: one read
     if path.suffix == ".jsonl":
         with path.open("w", encoding="utf-8") as out:
             for article in articles:
                 out.write(json.dumps(_as_record(article, tree), ensure_ascii=False) + "\n")
-                count += 1
-        return count
+                report.count += 1
+        return report
     path.mkdir(parents=True, exist_ok=True)
+    exported_before = (path / EXPORT_MARKER).exists()
+    earlier = {file.name for file in path.glob("*.md")}
+    written = set()
     for article in articles:
         record = {**_as_record(article, tree)}
         record["category"] = record["category"] or ""
@@ -381,8 +439,19 @@ def export_articles(path: Path, articles) -> int:
         }
         head = "\n".join(f"{key}: {values[key]}" for key in FRONT_MATTER_KEYS)
         (path / f"{article.slug}.md").write_text(f"---\n{head}\n---\n\n{article.body}\n", encoding="utf-8")
-        count += 1
-    return count
+        written.add(f"{article.slug}.md")
+        report.count += 1
+    left = sorted(earlier - written)
+    if exported_before:
+        for name in left:
+            (path / name).unlink()
+        report.removed = left
+    else:
+        report.foreign = left
+    (path / EXPORT_MARKER).write_text(
+        "Written by manage.py kb_export; its next export here replaces the .md files.\n"
+    )
+    return report
 
 
 def _as_record(article: Article, tree: dict[int, Category]) -> dict:

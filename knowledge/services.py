@@ -402,7 +402,9 @@ def session_voter(session_key: str) -> str:
 def article_vote(
     article: Article, *, helpful: bool, user=None, session_key: str = "", from_ticket_form=False
 ):
-    """Record or change a vote. The counters are recomputed from the votes, so they cannot be stuffed."""
+    """Record or change a vote. The counters are recomputed from the votes, so they cannot be stuffed. A
+    vote once cast from the ticket form stays marked so: "helpful" pressed again on the article page is
+    the same visitor saying the same thing, and the deflection stands (it goes if the vote turns)."""
     if user is not None and user.is_authenticated:
         key = {"user": user}
     elif session_key:
@@ -415,7 +417,10 @@ def article_vote(
     try:
         with transaction.atomic():
             ArticleFeedback.objects.update_or_create(
-                article=article, **key, defaults={"helpful": helpful, "from_ticket_form": from_ticket_form}
+                article=article,
+                **key,
+                defaults={"helpful": helpful, **({"from_ticket_form": True} if from_ticket_form else {})},
+                create_defaults={"helpful": helpful, "from_ticket_form": from_ticket_form},
             )
     except IntegrityError:  # the same voter twice at once: the other request's vote stands
         pass

@@ -113,3 +113,17 @@ def test_a_published_article_cannot_slip_back_into_review(client):
     assert Article.objects.get(pk=article.pk).status == "archived"
     response = client.post(reverse("knowledge:manage_action", args=[article.slug, "archive"]), follow=True)
     assert "This archived article cannot be archived." in response.content.decode()
+
+
+def test_the_editor_keeps_an_indented_code_block_opening_the_body(client):
+    """Indentation opening the body is markdown's code block: saved from the editor it stays, as kb_import
+    keeps it; only the blank lines before it and the whitespace after it go. A body of blanks is refused."""
+    client.force_login(make_agent(TeamFactory()))
+    body = "\r\n    $ sudo systemctl restart cups\r\n\r\nThen print a test page.  \r\n"
+    data = {"title": "Restart the print service", "body": body, "visibility": "public"}
+    assert client.post(reverse("knowledge:manage_new"), data).status_code == 302
+    article = Article.objects.get(title="Restart the print service")
+    assert article.body == "    $ sudo systemctl restart cups\r\n\r\nThen print a test page."
+    assert "<pre><code>$ sudo systemctl restart cups" in article.body_html
+    blank = client.post(reverse("knowledge:manage_new"), {**data, "title": "Blank", "body": " \r\n  "})
+    assert blank.status_code == 422 and not Article.objects.filter(title="Blank").exists()

@@ -1,5 +1,6 @@
 """kb_import and kb_export: idempotent re-imports, status changes, bad records, and exact round trips."""
 
+import io
 import json
 
 import pytest
@@ -9,7 +10,7 @@ from django.db import connection
 from knowledge import importing, services
 from knowledge.importing import export_articles, import_articles, parse_front_matter
 from knowledge.models import Article, Category
-from tests.factories import CategoryFactory, make_article
+from tests.factories import CategoryFactory, TeamFactory, make_article, make_supervisor
 
 pytestmark = pytest.mark.django_db
 
@@ -331,3 +332,57 @@ def test_a_folder_named_like_a_file_is_walked_and_a_dangling_link_is_skipped_wit
     report = import_articles(tmp_path)
     assert sorted(report.created) == ["good", "inner"]
     assert report.skipped == [("gone.md", "cannot be read: No such file or directory")]
+
+
+def test_front_matter_reads_yaml_block_lists_and_nulls(tmp_path):
+    """Files written for static-site generators import: tags as "- item" lines under their key, and a
+    category of null or ~ meaning none (not a category named "null")."""
+    for name, category in (("a.md", "null"), ("b.md", "~")):
+        head = f'title: VPN {name}\ncategory: {category}\ntags:\n  - vpn\n  - "remote work"'
+        (tmp_path / name).write_text(f"---\n{head}\n---\n\nConnect.\n", encoding="utf-8")
+    report = import_articles(tmp_path)
+    assert report.skipped == [] and len(report.created) == 2
+    assert {tuple(article.tag_list) for article in Article.objects.all()} == {("vpn", "remote work")}
+    assert not Category.objects.exists()
+    assert set(Article.objects.values_list("category", flat=True)) == {None}
+
+
+def test_category_parents_named_without_slugs_place_the_category_under_them(tmp_path):
+    """category_parents by name alone (a file written by hand) files the category under them, made if
+    missing, root first; a second record naming the same path finds the same categories."""
+    source = tmp_path / "articles.jsonl"
+    _jsonl(
+        source,
+        _record(category="Invoices", category_parents=["Billing"]),
+        _record(slug="refunds", title="Refunds", category="Invoices", category_parents=["billing"]),
+    )
+    assert import_articles(source).skipped == []
+    invoices = Category.objects.get(name="Invoices")
+    assert invoices.parent.name == "Billing" and invoices.parent.parent is None
+    assert Category.objects.count() == 2
+    assert set(Article.objects.values_list("category", flat=True)) == {invoices.pk}
+
+
+def test_exporting_again_into_the_same_folder_removes_the_files_of_articles_gone_since(tmp_path):
+    """A second export into an export's folder leaves the folder as the database is now: the files of a
+    deleted and a renamed article go, so importing the folder brings neither back. A folder holding .md
+    files no export wrote keeps them, and the command says so."""
+    stays, renamed, deleted = (make_article(title=title) for title in ("Stays", "Old name", "Soon deleted"))
+    folder = tmp_path / "kb"
+    call_command("kb_export", str(folder), stdout=io.StringIO())
+    services.article_update(renamed, title="New name", slug="new-name", actor=make_supervisor(TeamFactory()))
+    Article.objects.filter(pk=deleted.pk).delete()
+    out = io.StringIO()
+    call_command("kb_export", str(folder), stdout=out)
+    assert sorted(file.name for file in folder.glob("*.md")) == sorted([f"{stays.slug}.md", "new-name.md"])
+    assert "Removed 2 file(s)" in out.getvalue()
+    Article.objects.all().delete()
+    import_articles(folder)
+    assert sorted(Article.objects.values_list("title", flat=True)) == ["New name", "Stays"]
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.md").write_text("---\ntitle: Mine\n---\n\nKeep me.\n", encoding="utf-8")
+    err = io.StringIO()
+    call_command("kb_export", str(mine), stdout=io.StringIO(), stderr=err)
+    assert (mine / "notes.md").exists() and "notes.md" in err.getvalue()

@@ -78,3 +78,18 @@ def test_a_visitor_vote_stores_a_digest_of_the_session_key_and_the_page_still_fi
     assert stored == hashlib.sha256(session_key.encode()).hexdigest() and session_key not in stored
     page = client.get(reverse("knowledge:article", args=[article.slug])).content.decode()
     assert "You found this helpful" in page
+
+
+def test_helpful_again_on_the_article_page_keeps_the_deflection_and_turning_the_vote_drops_it(client):
+    """A visitor finds the article helpful from the ticket form (a deflection), then presses "helpful"
+    again on the article page: the same visitor saying the same thing, so the deflection stands. Turning
+    the vote to "not helpful" takes it away."""
+    article = make_article(title="Printer jams")
+    url = reverse("knowledge:vote", args=[article.slug])
+    client.post(url, {"helpful": "yes", "from": "ticket"})
+    client.post(url, {"helpful": "yes"})
+    article.refresh_from_db()
+    assert (article.helpful_count, article.deflections) == (1, 1)
+    client.post(url, {"helpful": "no"})
+    article.refresh_from_db()
+    assert (article.helpful_count, article.deflections) == (0, 0)

@@ -17,7 +17,17 @@ class Command(BaseCommand):
     def handle(self, *args, path: str, **options):
         articles = Article.objects.select_related("category").prefetch_related("old_slugs").order_by("slug")
         try:
-            count = export_articles(Path(path), articles.iterator(chunk_size=500))
+            report = export_articles(Path(path), articles.iterator(chunk_size=500))
         except OSError as error:  # a missing parent folder, a file where the folder should be, no rights
             raise CommandError(f"Cannot write {path}: {error.strerror or error}.") from error
-        self.stdout.write(f"Exported {count} article(s) to {path}.")
+        self.stdout.write(f"Exported {report.count} article(s) to {path}.")
+        if report.removed:
+            self.stdout.write(
+                f"Removed {len(report.removed)} file(s) of the export before, for articles deleted or "
+                f"renamed since: {', '.join(report.removed)}."
+            )
+        if report.foreign:
+            self.stderr.write(
+                f"{len(report.foreign)} other .md file(s) in {path} were not written by kb_export and are "
+                f"left as they are; kb_import would read them too: {', '.join(report.foreign)}."
+            )
