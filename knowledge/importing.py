@@ -36,6 +36,7 @@ UNKNOWN_STATUS = "unknown status {status!r}"
 UNKNOWN_VISIBILITY = "unknown visibility {visibility!r}"
 NO_TRANSITION = "the status cannot change from {old} to {new} by import"
 DATABASE_REFUSED = "the database refused it: {error}"
+BAD_CATEGORY = "a category record needs a slug, a name, text for description and icon, and a whole position"
 DUPLICATE_SLUG = "the slug {slug!r} names the same article as {first} of this import"
 
 FRONT_MATTER_KEYS = (
@@ -44,6 +45,9 @@ FRONT_MATTER_KEYS = (
 )  # fmt: skip
 LIST_KEYS = {"category_parents", "category_parent_slugs", "tags", "old_slugs"}
 EXPORT_MARKER = ".kb-export"
+# The category tree of a markdown export (a JSON Lines file of category records, parents first).
+CATEGORIES_FILE = "_categories.jsonl"
+CATEGORY_FIELDS = ("name", "description", "icon", "position")
 YAML_NULLS = {"null", "Null", "NULL", "~"}
 BLOCK_LIST_ITEM = re.compile(r"\s*-(?:\s+(.*))?\s*\Z")
 # json.dumps leaves these literal, but YAML reads them as line breaks or refuses them unescaped.
@@ -59,11 +63,19 @@ class ImportReport:
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    categories_created: list[str] = field(default_factory=list)
+    categories_updated: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        return (
+        articles = (
             f"{len(self.created)} created, {len(self.updated)} updated, {len(self.unchanged)} unchanged, "
             f"{len(self.skipped)} skipped"
+        )
+        if not (self.categories_created or self.categories_updated):
+            return articles
+        return (
+            f"{articles}; categories: {len(self.categories_created)} created, "
+            f"{len(self.categories_updated)} updated"
         )
 
 
@@ -142,6 +154,8 @@ def _decode(data: bytes) -> str:
 def _records(path: Path):
     """(source, record or error) for every article in a folder of .md files, one .md file or a .jsonl
     file."""
+    if path.is_dir() and (path / CATEGORIES_FILE).is_file():
+        yield from _records(path / CATEGORIES_FILE)
     if path.is_dir() or path.suffix == ".md":
         # A folder named like a file ("drafts.md") is walked for its files, not read as one.
         files = (
@@ -371,6 +385,9 @@ def import_articles(path: Path, *, default_status: str = Article.Status.PUBLISHE
         if isinstance(record, Exception):
             report.skipped.append((source, str(record)))
             continue
+        if record.get("kind") == "category":
+            _import_category(source, record, report)
+            continue
         try:
             incoming = _incoming(record, default_status)
         except ValueError as error:
@@ -400,6 +417,65 @@ def import_articles(path: Path, *, default_status: str = Article.Status.PUBLISHE
     return report
 
 
+def _import_category(source: str, record: dict, report: ImportReport) -> None:
+    """A category record (an export's tree): made under its parent if missing, its name, description,
+    icon and order brought up to the record's if it exists (where it sits stays as it is)."""
+    slug = record.get("slug")
+    values = {name: record.get(name) for name in CATEGORY_FIELDS}
+    parent_slug = record.get("parent_slug")
+    if (
+        not isinstance(slug, str)
+        or not _as_slug(slug, 100)
+        or not isinstance(values["name"], str)
+        or not values["name"].strip()
+        or not all(isinstance(values[name], str) for name in ("description", "icon"))
+        or type(values["position"]) is not int
+        or not (parent_slug is None or isinstance(parent_slug, str))
+    ):
+        report.skipped.append((source, BAD_CATEGORY))
+        return
+    slug, values["name"] = _as_slug(slug, 100), values["name"].strip()[:100]
+    try:
+        with transaction.atomic():
+            category = Category.objects.filter(slug=slug).first()
+            if category is None:
+                parent = Category.objects.filter(slug=parent_slug).first() if parent_slug else None
+                category = services.category_create(name=values["name"], slug=slug, parent=parent, actor=None)
+                outcome = report.categories_created
+            else:
+                outcome = report.categories_updated
+            changed = services.category_update(category, actor=None, **values)
+            if changed or outcome is report.categories_created:
+                outcome.append(slug)
+    except ValidationError as error:
+        report.skipped.append((source, "; ".join(error.messages)))
+    except DatabaseError as error:
+        report.skipped.append((source, DATABASE_REFUSED.format(error=str(error).strip().splitlines()[0])))
+
+
+def _category_records(tree: dict[int, Category]) -> list[dict]:
+    """Every category as a record, each after its parent."""
+    records, done = [], set()
+
+    def add(category: Category) -> None:
+        if category.pk in done:
+            return
+        done.add(category.pk)  # before the parent: a cycle (the admin refuses one) cannot recurse forever
+        parent = tree.get(category.parent_id)
+        if parent is not None:
+            add(parent)
+        records.append({
+            "kind": "category", "slug": category.slug, "parent_slug": parent.slug if parent else None,
+            **{name: getattr(category, name) for name in CATEGORY_FIELDS},
+        })  # fmt: skip
+
+    for category in sorted(
+        tree.values(), key=lambda category: (category.position, category.name, category.pk)
+    ):
+        add(category)
+    return records
+
+
 @dataclass
 class ExportReport:
     count: int = 0
@@ -418,6 +494,8 @@ def export_articles(path: Path, articles) -> ExportReport:
     tree = {category.pk: category for category in Category.objects.all()}  # a few rows: one read
     if path.suffix == ".jsonl":
         with path.open("w", encoding="utf-8") as out:
+            for record in _category_records(tree):
+                out.write(json.dumps(record, ensure_ascii=False) + "\n")
             for article in articles:
                 out.write(json.dumps(_as_record(article, tree), ensure_ascii=False) + "\n")
                 report.count += 1
@@ -448,6 +526,9 @@ def export_articles(path: Path, articles) -> ExportReport:
         report.removed = left
     else:
         report.foreign = left
+    with (path / CATEGORIES_FILE).open("w", encoding="utf-8") as out:
+        for record in _category_records(tree):
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
     (path / EXPORT_MARKER).write_text(
         "Written by manage.py kb_export; its next export here replaces the .md files.\n"
     )

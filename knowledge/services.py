@@ -139,6 +139,24 @@ def category_create(*, name: str, slug: str, actor, parent: Category | None = No
     return category
 
 
+@transaction.atomic
+def category_update(category: Category, *, actor, **changes) -> list[str]:
+    """Set the category's name, description, icon or position (kb_import brings an export's tree up to
+    date this way); the names of the fields that changed, audited if any."""
+    changed = {
+        name: (getattr(category, name), value)
+        for name, value in changes.items()
+        if getattr(category, name) != value
+    }
+    for name, (_, value) in changed.items():
+        setattr(category, name, value)
+    if changed:
+        category.full_clean()
+        category.save(update_fields=list(changed))
+        audit.record("update", actor=actor, obj=category, changes=changed)
+    return list(changed)
+
+
 def clean_tags(tags: str) -> str:
     """Tags as stored: lower-case, single-spaced, without duplicates, comma-separated."""
     names = []

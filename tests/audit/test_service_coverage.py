@@ -18,6 +18,7 @@ from helpdesk import services as helpdesk_services
 from knowledge import services as knowledge_services
 from tests.factories import (
     TEST_PASSWORD,
+    CategoryFactory,
     SavedViewFactory,
     TeamFactory,
     make_administrator,
@@ -186,6 +187,8 @@ WRITERS = {
     "article_create": ("create", lambda w: make_article(title="Fresh article")),
     "category_create": ("create", lambda w: knowledge_services.category_create(
         name="Billing", slug="billing", actor=w["admin"])),
+    "category_update": ("update", lambda w: knowledge_services.category_update(
+        CategoryFactory(name="Billing", slug="billing"), description="Invoices", actor=w["admin"])),
     "article_update": ("update", lambda w: knowledge_services.article_update(
         w["article"], title="Retitled", actor=w["admin"])),
     "article_submit_for_review": ("update", lambda w: knowledge_services.article_submit_for_review(

@@ -120,3 +120,49 @@ def test_an_old_slug_in_use_by_another_article_stays_with_it(client, tmp_path):
     source.write_text(json.dumps(record) + "\n", encoding="utf-8")
     assert import_articles(source).created == ["password-reset"]
     assert client.get("/kb/articles/reset-password/").status_code == 200
+
+
+@pytest.mark.parametrize("name", ["export.jsonl", "export-folder"])
+def test_round_trip_keeps_the_categories_cards_and_the_empty_ones(tmp_path, name):
+    """The topic cards on /kb/ come back as they were: each category's description, icon and order, and a
+    category no article uses yet (part of the tree all the same). Importing again changes nothing."""
+    billing = CategoryFactory(name="Billing", slug="billing", description="Invoices and refunds", icon="💳",
+                              position=2)  # fmt: skip
+    CategoryFactory(name="Refunds", slug="refunds", parent=billing, description="Money back", position=1)
+    CategoryFactory(name="Network", slug="network", description="VPN and Wi-Fi", icon="📶", position=1)
+    make_article(title="Download an invoice", category=billing)
+    expected = sorted(
+        Category.objects.values_list("slug", "parent__slug", "name", "description", "icon", "position")
+    )
+    call_command("kb_export", str(tmp_path / name), verbosity=0)
+    Article.objects.all().delete()
+    Category.objects.filter(parent__isnull=False).delete()
+    Category.objects.all().delete()
+    report = import_articles(tmp_path / name)
+    assert report.skipped == [] and sorted(report.categories_created) == ["billing", "network", "refunds"]
+    fields = ("slug", "parent__slug", "name", "description", "icon", "position")
+    assert sorted(Category.objects.values_list(*fields)) == expected
+    again = import_articles(tmp_path / name)
+    assert again.categories_created == again.categories_updated == [] and again.unchanged
+
+
+def test_a_bad_category_record_is_skipped_with_the_reason_and_the_rest_imports(tmp_path):
+    """A category record without a name, or with a position that is no whole number, is reported and
+    skipped; the articles after it import."""
+    source = tmp_path / "kb.jsonl"
+    records = [
+        {"kind": "category", "slug": "billing", "name": "", "description": "", "icon": "", "position": 0},
+        {
+            "kind": "category",
+            "slug": "network",
+            "name": "Network",
+            "description": "",
+            "icon": "",
+            "position": "1",
+        },
+        {"slug": "vpn", "title": "VPN", "body": "Connect first."},
+    ]
+    source.write_text("".join(json.dumps(record) + "\n" for record in records), encoding="utf-8")
+    report = import_articles(source)
+    assert [where for where, _ in report.skipped] == ["line 1", "line 2"]
+    assert report.created == ["vpn"] and not Category.objects.exists()
