@@ -89,6 +89,13 @@ def role_out_of_reach(actor: User, assignment: RoleAssignment) -> bool:
     return rbac.rank(assignment.user) > rbac.rank(actor) or bool(rbac.grant_refusal(actor, assignment.role))
 
 
+STAYS_PENDING = (
+    "This account has no password yet, so it stays pending until its owner sets one with “{reset}”."
+)
+SOME_STAY_PENDING = (
+    "{count} of them have no password yet, so they stay pending until their owners set one with “{reset}”."
+)
+RESET_LINK = "Forgotten your password?"
 ROLE_OUT_OF_REACH = "You cannot change or remove the role {role}: you could not give it."
 
 
@@ -277,7 +284,8 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
                 obj, until=wanted["suspended_until"], reason=wanted["suspension_reason"], actor=request.user
             )
         elif wanted["status"] == User.Status.ACTIVE:
-            services.user_activate(obj, actor=request.user)
+            if services.user_activate(obj, actor=request.user).status == User.Status.PENDING:
+                self.message_user(request, STAYS_PENDING.format(reset=RESET_LINK), messages.WARNING)
         else:
             services.user_set_pending(obj, actor=request.user)
 
@@ -355,12 +363,8 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
         )
         self.message_user(request, "Activated the selected users.", messages.SUCCESS)
         if still_pending:
-            self.message_user(
-                request,
-                f"{still_pending} of them have no password yet, so they stay pending until their owners set "
-                "one with “Forgotten your password?”.",
-                messages.WARNING,
-            )
+            message = SOME_STAY_PENDING.format(count=still_pending, reset=RESET_LINK)
+            self.message_user(request, message, messages.WARNING)
 
     @admin.action(description="Unlock sign-in (after too many failed attempts)", permissions=("change",))
     def unlock_sign_in(self, request, queryset):

@@ -307,7 +307,10 @@ def _category(name: str | None, slug: str | None, parents: list[tuple[str, str]]
     if slug:
         parent = None
         for parent_slug, parent_name in parents:
-            parent = _category_by_slug(parent_slug, parent_name, parent=parent)
+            if parent_slug:
+                parent = _category_by_slug(parent_slug, parent_name, parent=parent)
+            else:
+                parent = _category_in(parent, parent_name)
         return _category_by_slug(slug, name or slug, parent=parent)
     if not name:
         return None
@@ -488,8 +491,8 @@ def export_articles(path: Path, articles) -> ExportReport:
     with what rebuilds them elsewhere: the category's place in the tree and the old slugs.
 
     Exported again into the same folder, the files of articles deleted or renamed since are removed (the
-    folder marks itself as an export's with EXPORT_MARKER), or importing the folder would bring them
-    back; .md files in a folder no export made are left alone and reported."""
+    export lists the files it wrote in EXPORT_MARKER), or importing the folder would bring them back;
+    other .md files are left alone and reported."""
     report = ExportReport()
     tree = {category.pk: category for category in Category.objects.all()}  # a few rows: one read
     if path.suffix == ".jsonl":
@@ -501,8 +504,10 @@ def export_articles(path: Path, articles) -> ExportReport:
                 report.count += 1
         return report
     path.mkdir(parents=True, exist_ok=True)
-    exported_before = (path / EXPORT_MARKER).exists()
-    earlier = {file.name for file in path.glob("*.md")}
+    marker = path / EXPORT_MARKER
+    # The files the export before wrote (the marker lists them): only those are the export's to remove.
+    ours = set(marker.read_text(encoding="utf-8").splitlines()[1:]) if marker.is_file() else set()
+    earlier = {file.name for file in path.glob("*.md") if file.is_file()}
     written = set()
     for article in articles:
         record = {**_as_record(article, tree)}
@@ -519,19 +524,15 @@ def export_articles(path: Path, articles) -> ExportReport:
         (path / f"{article.slug}.md").write_text(f"---\n{head}\n---\n\n{article.body}\n", encoding="utf-8")
         written.add(f"{article.slug}.md")
         report.count += 1
-    left = sorted(earlier - written)
-    if exported_before:
-        for name in left:
-            (path / name).unlink()
-        report.removed = left
-    else:
-        report.foreign = left
+    report.removed = sorted((earlier - written) & ours)
+    report.foreign = sorted(earlier - written - ours)
+    for name in report.removed:
+        (path / name).unlink()
     with (path / CATEGORIES_FILE).open("w", encoding="utf-8") as out:
         for record in _category_records(tree):
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
-    (path / EXPORT_MARKER).write_text(
-        "Written by manage.py kb_export; its next export here replaces the .md files.\n"
-    )
+    header = "Written by manage.py kb_export: the files it wrote, which its next export here replaces."
+    marker.write_text("\n".join([header, *sorted(written)]) + "\n", encoding="utf-8")
     return report
 
 

@@ -110,8 +110,10 @@ def detect_content_type(upload: UploadedFile) -> str:
     # does not make a UTF-8 file without markup any less plain text, and it is served as text/plain.
     if extension in TEXT_EXTENSIONS and _is_plain_text(head):
         # UTF-16 (Windows PowerShell's `>`, Notepad's and Excel's "Unicode") is searched as the text it
-        # holds: its bytes never match the markup patterns.
-        if _holds(upload, TEXT_MARKUP, encoding=_utf16(head)):
+        # holds, whose bytes never match the markup patterns, and as bytes too: markup written in ASCII
+        # behind a byte-order mark is still markup to a program that ignores the mark.
+        encoding = _utf16(head)
+        if _holds(upload, TEXT_MARKUP) or (encoding and _holds(upload, TEXT_MARKUP, encoding=encoding)):
             raise ValidationError(HOLDS_MARKUP.format(name=name))
         return TEXT_EXTENSIONS[extension]
     raise ValidationError(NOT_ALLOWED.format(name=name))
@@ -200,8 +202,8 @@ def attachments_store(owner: Model, uploads: list, types: list[str], *, actor) -
     """Save validated uploads (validate_uploads gave their `types`) as attachments of `owner`, inside the
     service: held files first, handed over in two queries whatever their number (their stored files
     become the attachments'), then each new upload through the storage API. A new upload of the same
-    name and content as one before it is attached once: after a refused form the page offers the files
-    chosen before, ticked, and the browser has emptied its file input, so people choose them again."""
+    name and content as one before it is attached once (see distinct_uploads; the forms leave such
+    uploads out before they count them)."""
     held = [upload for upload in uploads if isinstance(upload, HeldUpload)]
     if held:
         _attachments_from_held(owner, held, actor=actor)
@@ -217,14 +219,36 @@ def attachments_store(owner: Model, uploads: list, types: list[str], *, actor) -
             attached.add((row.filename, row.sha256))
 
 
-def _stored(row, upload: UploadedFile, *, content_type: str, unless: set[tuple[str, str]] = frozenset()):
-    """`row` (an unsaved Attachment or HeldUpload) with the upload's name, type, size and digest, its file
-    saved through the storage API; None, and nothing saved, if its (name, digest) is among `unless`."""
+def _sha256(upload: UploadedFile) -> str:
     digest = hashlib.sha256()
     for chunk in upload.chunks():
         digest.update(chunk)
     upload.seek(0)
-    row.filename, row.sha256 = safe_filename(upload.name or ""), digest.hexdigest()
+    return digest.hexdigest()
+
+
+def distinct_uploads(uploads: list) -> list:
+    """`uploads` (held files, then new ones) without the new ones of the same name and content as one
+    before them: after a refused form the page offers the files chosen before, ticked, and the browser
+    has emptied its file input, so people choose them again."""
+    seen: set[tuple[str, str]] = set()
+    kept = []
+    for upload in uploads:
+        if isinstance(upload, HeldUpload):
+            key = (upload.filename, upload.sha256)
+        else:
+            key = (safe_filename(upload.name or ""), _sha256(upload))
+            if key in seen:
+                continue
+        seen.add(key)
+        kept.append(upload)
+    return kept
+
+
+def _stored(row, upload: UploadedFile, *, content_type: str, unless: set[tuple[str, str]] = frozenset()):
+    """`row` (an unsaved Attachment or HeldUpload) with the upload's name, type, size and digest, its file
+    saved through the storage API; None, and nothing saved, if its (name, digest) is among `unless`."""
+    row.filename, row.sha256 = safe_filename(upload.name or ""), _sha256(upload)
     if (row.filename, row.sha256) in unless:
         return None
     row.content_type, row.size = content_type, upload.size

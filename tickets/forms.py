@@ -18,13 +18,14 @@ from tickets import schema
 from tickets.attachments import (
     ALLOWED_EXTENSIONS,
     MAX_FILES,
+    distinct_uploads,
     held_read,
     held_token,
     uploads_hold,
     validate_uploads,
 )
 from tickets.filters import TicketQueueFilter
-from tickets.models import SavedView, Ticket, TicketForm, TicketMessage
+from tickets.models import HeldUpload, SavedView, Ticket, TicketForm, TicketMessage
 
 CUSTOM_PREFIX = "cf_"
 FILES_AFTER_SIGN_IN = "Files cannot wait over a sign-in: once signed in, choose them again."
@@ -131,8 +132,9 @@ class AttachmentsForm(forms.Form):
         return cleaned
 
     def uploads(self) -> list:
-        """The files to send: those kept from before, then those chosen now."""
-        return [*self.cleaned_data.get("held", ()), *self.cleaned_data.get("attachments", ())]
+        """The files to send: those kept from before, then those chosen now (but one chosen again)."""
+        held, chosen = self.cleaned_data.get("held", ()), self.cleaned_data.get("attachments", ())
+        return distinct_uploads([*held, *chosen])
 
     def hold_files(self, *, new: bool = True) -> None:
         """Keep the files sent with this form (those that passed the checks; with `new` false none, and
@@ -142,6 +144,7 @@ class AttachmentsForm(forms.Form):
             return
         kept = list(self.cleaned_data.get("held", ()))
         sent = [upload for upload in self.files.getlist(self.add_prefix("attachments")) if upload.size]
+        sent = [upload for upload in distinct_uploads([*kept, *sent]) if not isinstance(upload, HeldUpload)]
         if not new and sent:
             self.add_error("attachments", FILES_NOT_KEPT)
         kept += uploads_hold(sent[: max(0, MAX_FILES - len(kept))] if new else [], holder=self.holder)

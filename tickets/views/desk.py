@@ -127,6 +127,8 @@ def _queue_page_extras(request: HttpRequest, params: QueryDict) -> dict:
         and (inactive := Organization.objects.filter(pk=chosen).first())
     ):
         menus["organizations"] = [*menus["organizations"], (inactive.pk, f"{inactive} (inactive)")]
+    # The filter's menu only: the bulk "Assign to" menu offers agents of the agent's teams.
+    menus["filter_agents"] = menus["agents"]
     chosen = parse_id(params.get("assignee", ""))
     if chosen is not None and chosen not in dict(menus["agents"]):
         held = (
@@ -135,7 +137,7 @@ def _queue_page_extras(request: HttpRequest, params: QueryDict) -> dict:
             .select_related("assignee")
         )
         if ticket := held.only("assignee").first():
-            menus["agents"] = [*menus["agents"], (chosen, f"{ticket.assignee} (not in your teams)")]
+            menus["filter_agents"] = [*menus["agents"], (chosen, f"{ticket.assignee} (not in your teams)")]
     return {
         "may": may,
         "bulk_statuses": _statuses_offered(workflow.REACHABLE, may),
