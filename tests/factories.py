@@ -192,3 +192,12 @@ def article_form_data(article, **changes) -> dict:
         "category": article.category_id or "",
     }
     return {**data, **changes}
+
+
+def make_pending_account(email: str) -> User:
+    """The account an anonymous submission leaves: pending, without a password."""
+    from helpdesk.services import site_configuration_update
+
+    ensure_roles()
+    site_configuration_update(changes={"anonymous_submission": True}, actor=None)
+    return ticket_services.anonymous_requester(email=email, name="Visitor")

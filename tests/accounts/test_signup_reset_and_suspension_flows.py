@@ -27,6 +27,7 @@ from tests.factories import (
     ensure_roles,
     make_administrator,
     make_customer,
+    make_pending_account,
     make_ticket,
 )
 
@@ -58,15 +59,6 @@ def use_reset_link(client: Client, link: str, password: str = NEW_PASSWORD):
     return client.post(form_url, {"new_password1": password, "new_password2": password})
 
 
-def pending_account(email: str) -> User:
-    """The account an anonymous submission leaves: pending, without a password."""
-    from tickets.services import anonymous_requester
-
-    ensure_roles()
-    site_configuration_update(changes={"anonymous_submission": True}, actor=None)
-    return anonymous_requester(email=email, name="Visitor")
-
-
 # --- Suspensions and links ----------------------------------------------------------------------------
 
 
@@ -90,7 +82,7 @@ def test_a_pending_account_whose_timed_suspension_ends_can_still_be_claimed_with
     """A pending account (an anonymous submission's, no password) suspended for a day is pending again
     once the suspension ends: its owner can still set a password through "Forgotten your password?" and
     reach their tickets (active with no password, it would be mailed no link and unreachable for good)."""
-    visitor = pending_account("visitor@example.org")
+    visitor = make_pending_account("visitor@example.org")
     services.user_suspend(visitor, until=timezone.now() + timedelta(days=1), reason="Spam", actor=None)
     clock.shift(timedelta(days=1, minutes=1))
     services.suspensions_lift_expired()  # the scheduler's every-minute job
@@ -105,7 +97,7 @@ def test_a_pending_account_whose_timed_suspension_ends_can_still_be_claimed_with
 def test_an_administrator_activating_an_account_without_a_password_leaves_it_pending_and_says_so(client):
     """The admin's "activate" on a suspended account nobody set a password for makes it pending (to be
     claimed with a reset link), not active with no way in, and the page says why."""
-    visitor = pending_account("visitor@example.org")
+    visitor = make_pending_account("visitor@example.org")
     services.user_suspend(visitor, until=None, reason="Spam", actor=None)
     client.force_login(make_administrator())
     response = client.post(

@@ -19,7 +19,6 @@ from django.utils.http import urlsafe_base64_encode
 
 from accounts import services as account_services
 from accounts.models import TeamMember, User
-from helpdesk.services import site_configuration_update
 from knowledge.importing import export_articles, import_articles, parse_front_matter
 from knowledge.models import Article, ArticleRevision, Category
 from tests.admin_pages import post_change
@@ -29,6 +28,7 @@ from tests.factories import (
     make_administrator,
     make_article,
     make_customer,
+    make_pending_account,
     make_ticket,
 )
 from tests.tickets.conftest import desk, page_text, submission  # noqa: F401 (desk: the shared fixture)
@@ -190,20 +190,12 @@ def test_bulk_assign_menu_offers_only_agents_of_the_teams(client, desk):  # noqa
 # --- (b) admin: activating an account without a password -----------------------------------------
 
 
-def pending_account(email: str) -> User:
-    """An anonymous submission's account: pending, no password."""
-    from tickets.services import anonymous_requester
-
-    site_configuration_update(changes={"anonymous_submission": True}, actor=None)
-    return anonymous_requester(email=email, name="Visitor")
-
-
 def test_admin_change_form_activating_an_account_without_a_password_says_it_stays_pending(client):
     """An administrator sets Status: Active on the change page of a suspended account nobody set a
     password for. The account becomes pending (user_activate), and the page says why, as the "Activate
     selected users" action now does ("… have no password yet, so they stay pending …"), instead of only
     "changed successfully" while the status silently reads Pending."""
-    visitor = pending_account("visitor@example.org")
+    visitor = make_pending_account("visitor@example.org")
     account_services.user_suspend(visitor, until=None, reason="Spam", actor=None)
     client.force_login(make_administrator())
     response = post_change(client, User.objects.get(pk=visitor.pk), status="active")
@@ -261,7 +253,7 @@ def test_large_flash_messages_fall_back_to_the_session_in_production(rf, product
 def test_a_pending_account_claims_itself_with_a_reset_link_once_its_timed_suspension_ended(client, clock):
     """A no-password account whose timed suspension has ended (the scheduler has not stored it yet) is
     pending; its reset link works and leaves it active with the address confirmed."""
-    visitor = pending_account("visitor@example.org")
+    visitor = make_pending_account("visitor@example.org")
     until = timezone.now() + timedelta(hours=1)
     account_services.user_suspend(visitor, until=until, reason="x", actor=None)
     clock.shift(timedelta(hours=1, seconds=5))
