@@ -512,6 +512,12 @@ class TicketActivity(models.Model):
     def __str__(self) -> str:
         return f"{self.get_action_display()} by {self.actor or 'System'}"
 
+    FIELD_WORDS = {"merged_into": "into", "merged_from": "from", "custom_fields": "custom fields"}
+
+    def field_display(self) -> str:
+        """The changed field in words for the timeline ("into" for a merge, never "merged_into")."""
+        return self.FIELD_WORDS.get(self.field, self.field.replace("_", " "))
+
     def change_display(self) -> tuple[str, str] | None:
         """(before, after) as the timeline shows them, or None when there is nothing to show (a reply
         stores its message's id, a creation its first status and priority)."""

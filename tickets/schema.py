@@ -271,7 +271,9 @@ def clean_values(schema: list[dict], data: dict[str, Any], stored: dict[str, Any
     """Validate raw values against the schema (raises forms.ValidationError keyed by field name).
 
     With `stored`, the ticket's values so far: those the schema still allows (form_field), and those
-    of fields since removed from it, are kept rather than dropped."""
+    of fields since removed from it, are kept rather than dropped; a checkbox added to the form since,
+    left unticked, stays unanswered (an unticked box cannot tell "no" from "never asked")."""
+    editing = stored is not None
     stored = stored or {}
     errors: dict[str, list] = {}
     names = {definition["name"] for definition in schema}
@@ -288,6 +290,13 @@ def clean_values(schema: list[dict], data: dict[str, Any], stored: dict[str, Any
             continue
         if isinstance(field, forms.MultipleChoiceField):  # once each, in the order offered
             value = [choice for choice, _ in field.choices if choice in value]
+        if (
+            editing
+            and value is False
+            and definition["type"] == "checkbox"
+            and definition["name"] not in stored
+        ):
+            continue
         cleaned[definition["name"]] = value
     if errors:
         raise forms.ValidationError(errors)

@@ -953,10 +953,15 @@ def send_submission_receipt(ticket: Ticket, *, portal_url: str, reset_url: str) 
     transaction.on_commit(send)
 
 
-def ticket_mark_seen(ticket: Ticket, *, actor: User) -> None:
-    """The assignee opened the ticket: clears the unread marker. Not a change to the ticket itself,
-    so it neither bumps the version nor writes activity."""
-    Ticket.objects.filter(pk=ticket.pk, assignee=actor).update(assignee_seen_at=timezone.now())
+def ticket_mark_seen(ticket: Ticket, *, actor: User, shown: datetime | None = None) -> None:
+    """The assignee opened the ticket: clears the unread marker, up to `shown` (the time of the last
+    customer message their page showed; a message that came after it stays unread). Not a change to the
+    ticket itself, so it neither bumps the version nor writes activity."""
+    now = timezone.now()
+    seen = min(shown, now) if shown is not None else now
+    Ticket.objects.filter(pk=ticket.pk, assignee=actor).filter(
+        Q(assignee_seen_at__isnull=True) | Q(assignee_seen_at__lt=seen)
+    ).update(assignee_seen_at=seen)
 
 
 BULK_ACTIONS = ("assign_me", "assign", "unassign", "status", "priority", "team", "add_tag", "remove_tag")

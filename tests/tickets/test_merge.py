@@ -10,6 +10,7 @@ from audit.models import AuditEvent
 from tests.factories import TeamFactory, make_agent, make_customer, make_supervisor, make_ticket
 from tickets import services
 from tickets.models import Ticket, TicketActivity, TicketMessage
+from tickets.views.desk import MERGE_STALE
 
 pytestmark = pytest.mark.django_db
 
@@ -97,7 +98,7 @@ def test_workspace_merge_refusals_are_explained(client, pair):
     response = client.post(url, {"into": "'; DROP TABLE"})
     assert "that you can work" in unescape(response.content.decode())
     stale = client.post(url, {"into": pair["into"].reference, "version": "0"})
-    assert stale.status_code == 422 and services.STALE in unescape(stale.content.decode())
+    assert stale.status_code == 422 and MERGE_STALE in unescape(stale.content.decode())
     assert Ticket.objects.get(pk=pair["source"].pk).merged_into_id is None
 
 

@@ -3,6 +3,7 @@
 import functools
 import hashlib
 import time
+from datetime import datetime
 from urllib.parse import urlsplit
 
 from django.contrib import messages
@@ -10,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect
@@ -43,6 +45,10 @@ REPLY_STALE = (
     "Your message was not sent; check it and send it again."
 )
 # An inline edit from a stale page: the card shows the ticket as it is now, tags and custom fields as typed.
+MERGE_STALE = (
+    "Someone changed this ticket since you opened it: the page now shows their change. It was not "
+    "merged; check it and merge it again."
+)
 EDIT_STALE = (
     "Someone changed this ticket since you opened it: the page now shows their change. Yours was not "
     "saved; check it and save it again."
@@ -270,12 +276,22 @@ def _workspace_context(request: HttpRequest, ticket: Ticket, **extra) -> dict:
     transitions = _statuses_offered(workflow.allowed_transitions(ticket.status, by_customer=False), may)
     reply_form = extra.pop("reply_form", None) or WorkspaceReplyForm(initial={"version": ticket.version})
     reply_form.offer_statuses({value for value, _ in transitions})
+    # Merged along a chain (A into B, B into C): the conversation goes on at its end, if this agent works it.
+    merged_home = ticket.merge_chain()[-1] if ticket.merged_into_id else None
+    if merged_home is not None and not (
+        selectors.workspace_ticket_queryset(request.user).filter(pk=merged_home.pk).exists()
+    ):
+        merged_home = None
     return {
         "ticket": ticket,
+        "merged_home": merged_home,
         "workspace": workspace,
         "reply_form": reply_form,
         "queue_query": queue_query,
-        "full_thread_url": _workspace_url(ticket, queue_query) + ("&" if queue_query else "?") + "thread=all",
+        # The queue kept even when it is the default one (an empty query): Previous and Next stay.
+        "full_thread_url": reverse("tickets:desk_ticket", args=[ticket.number])
+        + (f"?{_queue_param(queue_query)}&" if "queue" in source else "?")
+        + "thread=all",
         "previous_number": previous,
         "next_number": following,
         "transitions": transitions,
@@ -320,10 +336,19 @@ def workspace_merge(request: HttpRequest, number: str) -> HttpResponse:
             services.ticket_merge(
                 source, into=target, actor=request.user, expected_version=posted_version(request.POST)
             )
+        except services.StaleTicket:
+            error = MERGE_STALE  # the page comes back with their change and the number as typed
         except services.TicketError as refused:
             error = str(refused)
         else:
             messages.success(request, f"Merged {source.reference} into {target.reference}.")
+            # In the queue the agent came from (its Previous and Next are the target's own there).
+            if "queue" in request.POST:
+                return redirect(
+                    reverse("tickets:desk_ticket", args=[target.number])
+                    + "?"
+                    + _queue_param(request.POST["queue"])
+                )
             return redirect("tickets:desk_ticket", number=target.number)
     # The workspace again, the number as typed and the reason beside it.
     source.refresh_from_db()
@@ -336,7 +361,13 @@ def workspace_merge(request: HttpRequest, number: str) -> HttpResponse:
 @agent_required
 @require_POST
 def workspace_seen(request: HttpRequest, number: str) -> HttpResponse:
-    services.ticket_mark_seen(_workspace_ticket(request, number), actor=request.user)
+    try:
+        shown = datetime.fromisoformat(request.POST.get("shown", ""))
+    except ValueError:
+        shown = None
+    if shown is not None and timezone.is_naive(shown):
+        shown = None
+    services.ticket_mark_seen(_workspace_ticket(request, number), actor=request.user, shown=shown)
     if request.htmx:
         return HttpResponse(status=204)
     return redirect("tickets:desk_ticket", number=number)  # the page's form without JavaScript
@@ -487,6 +518,10 @@ def _apply_edit(
         services.ticket_assign(ticket, assignee=assignee, actor=actor, expected_version=expected_version)
     elif field == "status":
         if value == ticket.status:
+            # Saved as it stands, still from a page that is out of date: refused like any edit, or the
+            # composer would be handed the new version with a colleague's change unseen.
+            if expected_version is not None and ticket.version != expected_version:
+                raise services.StaleTicket(services.STALE)
             return
         if value not in Status.values:
             raise ValidationError("That choice is not available.")
