@@ -958,7 +958,9 @@ def ticket_mark_seen(ticket: Ticket, *, actor: User, shown: datetime | None = No
     customer message their page showed; a message that came after it stays unread). Not a change to the
     ticket itself, so it neither bumps the version nor writes activity."""
     now = timezone.now()
-    seen = min(shown, now) if shown is not None else now
+    # Sent by the page, so kept between the ticket's creation and now (a date PostgreSQL stores but
+    # cannot read back, before year 1 in UTC, would break every page that reads the ticket).
+    seen = min(max(shown, ticket.created_at), now) if shown is not None else now
     Ticket.objects.filter(pk=ticket.pk, assignee=actor).filter(
         Q(assignee_seen_at__isnull=True) | Q(assignee_seen_at__lt=seen)
     ).update(assignee_seen_at=seen)

@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from knowledge import importing, services
-from knowledge.importing import export_articles, import_articles, parse_front_matter
+from knowledge.importing import EXPORT_MARKER, export_articles, import_articles, parse_front_matter
 from knowledge.models import Article, Category
 from tests.factories import CategoryFactory, TeamFactory, make_article, make_supervisor
 
@@ -386,3 +386,20 @@ def test_exporting_again_into_the_same_folder_removes_the_files_of_articles_gone
     err = io.StringIO()
     call_command("kb_export", str(mine), stdout=io.StringIO(), stderr=err)
     assert (mine / "notes.md").exists() and "notes.md" in err.getvalue()
+
+
+def test_a_crafted_marker_cannot_make_kb_export_delete_files_outside_its_folder(tmp_path):
+    """The marker lists the files the last export wrote; a marker naming ../x.md, a subfolder's file or
+    an absolute path makes kb_export delete nothing outside the folder's own top-level .md files."""
+    make_article(title="Printer guide", body="Turn it off and on.")
+    outside = tmp_path / "precious.md"
+    outside.write_text("keep me", encoding="utf-8")
+    folder = tmp_path / "kb"
+    (folder / "sub").mkdir(parents=True)
+    nested = folder / "sub" / "nested.md"
+    nested.write_text("keep me too", encoding="utf-8")
+    (folder / EXPORT_MARKER).write_text(
+        "\n".join(["header", "../precious.md", "sub/nested.md", str(outside), "sub"]) + "\n", encoding="utf-8"
+    )
+    export_articles(folder, Article.objects.all())
+    assert outside.exists() and nested.exists()

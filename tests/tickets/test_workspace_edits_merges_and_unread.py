@@ -3,12 +3,16 @@ versions, the composer, merges (along chains, from a queue, stale), moving a tic
 teams, custom fields after the form's schema changed, the timeline, the unread marker and what the
 customer's portal shows afterwards."""
 
+import json
 import re
+from datetime import timedelta
 from html import unescape
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
 
 from tests.concurrency import run_while_another_transaction_waits
 from tests.factories import (
@@ -391,3 +395,191 @@ def test_a_notes_file_stays_with_staff_and_a_replys_file_reaches_the_customer(cl
     client.force_login(desk["customer"])
     assert client.get(reverse("tickets:attachment_download", args=[note_file.pk])).status_code == 404
     assert client.get(reverse("tickets:attachment_download", args=[reply_file.pk])).status_code == 200
+
+
+# --- Saved as it stands, and read up to what the page showed ------------------------------------------
+
+
+def seen_url(ticket) -> str:
+    return reverse("tickets:desk_seen", args=[ticket.number])
+
+
+def unread_ticket(desk):
+    """The desk's ticket, assigned to the agent, with a customer message the agent has not read."""
+    ticket = desk["ticket"]
+    services.ticket_assign(ticket, assignee=desk["agent"], actor=desk["agent"])
+    services.ticket_reply(fresh(ticket), body="Any news?", actor=desk["customer"])
+    ticket = fresh(ticket)
+    assert ticket.unread_by_assignee
+    return ticket
+
+
+# --- The "No team" option ------------------------------------------------------------------------
+
+
+def test_saving_the_no_team_option_as_it_stands_is_not_refused(client, desk):
+    """A ticket in no team shows its Team picker on "No team" (selected). Pressing its Save without
+    choosing another team changes nothing and is not an error, as saving the current status is not:
+    the answer must not be a 422 "That choice is not available." for the option the page itself
+    selected."""
+    ticket = make_ticket(desk["customer"], subject="Nobody's")
+    assert ticket.team_id is None
+    client.force_login(make_administrator(name="Ada Admin"))
+    page = page_text(client.get(ws(ticket)))
+    select = page.split('id="edit-team"')[1].split("</select>")[0]
+    assert '<option value="" selected>No team</option>' in select
+    response = client.post(
+        update_url(ticket), {"field": "team", "value": "", "version": ticket.version}, headers=HTMX
+    )
+    refused = "That choice is not available." in page_text(response)
+    assert response.status_code == 200, (response.status_code, refused)
+    assert fresh(ticket).team_id is None and fresh(ticket).version == ticket.version
+
+
+def test_saving_the_no_team_option_without_htmx_says_saved(client, desk):
+    """The same Save without JavaScript answers "Saved." (a redirect back to the workspace), not the
+    page again with an error beside the Team picker (422)."""
+    ticket = make_ticket(desk["customer"], subject="Nobody's")
+    client.force_login(make_administrator(name="Ada Admin"))
+    response = client.post(update_url(ticket), {"field": "team", "value": "", "version": ticket.version})
+    assert response.status_code == 302, response.status_code
+
+
+# --- Mark as read up to what the page showed ------------------------------------------------------
+
+
+def test_the_workspaces_hx_vals_is_json_holding_the_last_customer_message_time(client, desk):
+    """The htmx post on load carries `shown` in hx-vals: valid JSON whose value reads back as the
+    ticket's last customer message time; posting it marks the ticket read."""
+    ticket = unread_ticket(desk)
+    client.force_login(desk["agent"])
+    page = page_text(client.get(ws(ticket)))
+    raw = re.search(r"hx-vals='([^']*)'", page).group(1)
+    shown = json.loads(raw)["shown"]
+    assert shown == ticket.last_customer_message_at.isoformat()
+    assert client.post(seen_url(ticket), {"shown": shown}, headers=HTMX).status_code == 204
+    assert not fresh(ticket).unread_by_assignee
+
+
+def test_an_older_shown_never_moves_the_read_marker_back(client, desk):
+    """A page opened before the agent last read the ticket (an old tab) posts an older `shown`: the
+    stored assignee_seen_at stays where it is, so nothing read becomes unread again."""
+    ticket = unread_ticket(desk)
+    client.force_login(desk["agent"])
+    client.post(seen_url(ticket), {"shown": ticket.last_customer_message_at.isoformat()}, headers=HTMX)
+    stored = fresh(ticket).assignee_seen_at
+    old = (ticket.last_customer_message_at - timedelta(days=3)).isoformat()
+    client.post(seen_url(ticket), {"shown": old}, headers=HTMX)
+    assert fresh(ticket).assignee_seen_at == stored
+
+
+def test_a_future_shown_is_held_to_now(client, desk):
+    """A forged `shown` in the future marks read only up to now: a customer message sent after that
+    post is unread again."""
+    ticket = unread_ticket(desk)
+    client.force_login(desk["agent"])
+    future = (timezone.now() + timedelta(days=365)).isoformat()
+    client.post(seen_url(ticket), {"shown": future}, headers=HTMX)
+    assert fresh(ticket).assignee_seen_at <= timezone.now()
+    services.ticket_reply(fresh(ticket), body="Hello again", actor=desk["customer"])
+    assert fresh(ticket).unread_by_assignee
+
+
+def test_an_absurd_shown_does_not_break_the_ticket_for_everyone(client, desk):
+    """`shown` is whatever the browser posts. A value that parses but lies outside what the database
+    can give back (year 1 at +14:00 is a date before year 1 in UTC) must be refused or held to a sane
+    range, never stored: else every later read of the ticket fails (the workspace, the queue, the
+    portal answer 500) for everyone."""
+    ticket = unread_ticket(desk)
+    client.force_login(desk["agent"])
+    client.post(seen_url(ticket), {"shown": "0001-01-01T00:00:00+14:00"}, headers=HTMX)
+    client.force_login(desk["colleague"])
+    assert client.get(ws(ticket)).status_code == 200
+    client.force_login(desk["customer"])
+    assert client.get(reverse("tickets:portal_detail", args=[ticket.number])).status_code == 200
+
+
+# --- The stale no-op status save ------------------------------------------------------------------
+
+
+def test_saving_the_current_status_from_a_current_page_says_saved_and_changes_nothing(client, desk):
+    """The stale check for a status saved as it stands must not break the ordinary case: from an
+    up-to-date page the save answers 200 (htmx) or "Saved." (a redirect), and the version is unchanged."""
+    ticket = desk["ticket"]
+    client.force_login(desk["agent"])
+    data = {"field": "status", "value": ticket.status, "version": ticket.version}
+    assert client.post(update_url(ticket), data, headers=HTMX).status_code == 200
+    assert client.post(update_url(ticket), data).status_code == 302
+    assert fresh(ticket).version == ticket.version
+
+
+def test_saving_the_current_status_from_a_stale_page_is_a_409_with_htmx(client, desk):
+    """From a page a colleague changed since, the same save is refused as stale (409), like any edit."""
+    ticket = desk["ticket"]
+    seen = ticket.version
+    services.ticket_update_fields(ticket, changes={"priority": "high"}, actor=desk["colleague"])
+    client.force_login(desk["agent"])
+    response = client.post(
+        update_url(ticket), {"field": "status", "value": ticket.status, "version": seen}, headers=HTMX
+    )
+    assert response.status_code == 409
+
+
+# --- Merges -------------------------------------------------------------------------------------
+
+
+def test_a_merge_redirect_keeps_a_crafted_queue_inside_the_query_string(client, desk):
+    """The posted `queue` goes into the target's address encoded: it cannot add parameters of its own
+    nor send the agent to another site."""
+    source = desk["ticket"]
+    target = make_ticket(desk["customer"], team=desk["support"], subject="Second")
+    client.force_login(desk["supervisor"])
+    queue = "status=new&next=1#x\r\nLocation: //evil.example"
+    response = client.post(
+        merge_url(source), {"into": target.reference, "version": source.version, "queue": queue}
+    )
+    assert response.status_code == 302
+    location = urlsplit(response["Location"])
+    assert (location.scheme, location.netloc, location.fragment) == ("", "", "")
+    assert location.path == ws(target)
+    assert parse_qs(location.query) == {"queue": [queue]}
+
+
+def test_a_ticket_merged_into_one_since_deleted_does_not_link_to_it(client, desk):
+    """A merged into B, B merged into C, then C deleted: an agent opening A is not sent to C (a 404 for
+    them) and the page still opens."""
+    customer, supervisor = desk["customer"], desk["supervisor"]
+    a = desk["ticket"]
+    b = make_ticket(customer, team=desk["support"], subject="Second")
+    c = make_ticket(customer, team=desk["support"], subject="Third")
+    services.ticket_merge(a, into=b, actor=supervisor)
+    services.ticket_merge(fresh(b), into=c, actor=supervisor)
+    Ticket.objects.filter(pk=c.pk).update(is_deleted=True, deleted_at=timezone.now())
+    client.force_login(desk["agent"])
+    response = client.get(ws(a))
+    assert response.status_code == 200
+    assert ws(c) not in page_text(response)
+
+
+# --- kb_export's marker ---------------------------------------------------------------------------
+
+
+def test_the_full_thread_link_carries_an_odd_queue_encoded(client, desk):
+    """The "Show earlier messages" link keeps the queue the workspace was opened from, encoded: a queue
+    holding &, # or = reads back as the same queue and adds no parameter of its own."""
+    from html import unescape
+
+    from tickets.models import TicketMessage
+    from tickets.selectors import THREAD_WINDOW
+
+    customer = desk["customer"]
+    ticket = make_ticket(customer, team=desk["support"], subject="Long one")
+    TicketMessage.objects.bulk_create(
+        TicketMessage(ticket=ticket, author=customer, body=f"m{i}", body_html=f"<p>m{i}</p>")
+        for i in range(THREAD_WINDOW + 3)
+    )
+    client.force_login(desk["agent"])
+    queue = "q=a&b c#d&thread=none"
+    page = client.get(ws(ticket), {"queue": queue})
+    link = unescape(re.search(r'<li class="thread-gap"><a href="([^"#]+)', page.content.decode()).group(1))
+    assert parse_qs(urlsplit(link).query) == {"queue": [queue], "thread": ["all"]}

@@ -505,6 +505,13 @@ def _typed_edit(ticket: Ticket, field: str, value: str, data: QueryDict) -> dict
     return {}
 
 
+def _unchanged(ticket: Ticket, expected_version) -> None:
+    """A value saved as it stands changes nothing, but from a page that is out of date it is refused like
+    any edit, or the composer would be handed the new version with a colleague's change unseen."""
+    if expected_version is not None and ticket.version != expected_version:
+        raise services.StaleTicket(services.STALE)
+
+
 def _apply_edit(
     ticket: Ticket, field: str, value: str, data: QueryDict, *, actor: User, expected_version
 ) -> None:
@@ -518,10 +525,7 @@ def _apply_edit(
         services.ticket_assign(ticket, assignee=assignee, actor=actor, expected_version=expected_version)
     elif field == "status":
         if value == ticket.status:
-            # Saved as it stands, still from a page that is out of date: refused like any edit, or the
-            # composer would be handed the new version with a colleague's change unseen.
-            if expected_version is not None and ticket.version != expected_version:
-                raise services.StaleTicket(services.STALE)
+            _unchanged(ticket, expected_version)
             return
         if value not in Status.values:
             raise ValidationError("That choice is not available.")
@@ -531,6 +535,9 @@ def _apply_edit(
             ticket, changes={"priority": value}, actor=actor, expected_version=expected_version
         )
     elif field == "team":
+        if not value and ticket.team_id is None:  # "No team", saved as it stands
+            _unchanged(ticket, expected_version)
+            return
         team = Team.objects.get(pk=int(value))
         services.ticket_update_fields(
             ticket, changes={"team": team}, actor=actor, expected_version=expected_version
