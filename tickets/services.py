@@ -151,6 +151,15 @@ def _sent_before(ticket: Ticket, submission_key: UUID | None, *, body: str, acto
     return None
 
 
+# Characters that show nothing but are not whitespace to str.strip(): a message of these is empty.
+INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
+
+
+def shows_text(text: str) -> bool:
+    """Whether `text` shows anything: not only whitespace and zero-width characters."""
+    return bool(text.strip().strip(INVISIBLE + " \t\r\n\x0b\x0c\u00a0\u3000"))
+
+
 def _require_not_merged(ticket: Ticket) -> None:
     """A merged ticket is closed and its thread has moved: changing it would only mislead."""
     if ticket.merged_into_id is not None:
@@ -296,8 +305,9 @@ def ticket_create(
         existing = Ticket.objects.filter(submission_key=submission_key, requester=requester).first()
         if existing is not None:
             return _repeated_submission(existing, subject[:200], description)
-    if not subject or not description:
-        raise ValidationError({"subject" if not subject else "description": "This field is required."})
+    if not shows_text(subject) or not shows_text(description):
+        field = "subject" if not shows_text(subject) else "description"
+        raise ValidationError({field: "This field is required."})
     values = schema.clean_values(form.schema, custom_fields or {}) if form is not None else {}
     types = validate_uploads(list(uploads))
     staff_actor = actor is not None and rbac.is_agent(actor)
@@ -391,7 +401,7 @@ def ticket_reply(
     ticket the conversation continues on. Staff may set a status on send. A repeated submission_key
     (the same form sent twice) returns the first message."""
     body = body.strip()
-    if not body:
+    if not shows_text(body):
         raise ValidationError({"body": EMPTY_BODY})
     _require_visible(ticket, actor)
     ticket = _lock(ticket, None)
@@ -474,7 +484,7 @@ def ticket_add_note(
     """An internal note: staff only, never shown to customers. Like a reply, it may set a status on
     send, and a repeated submission_key returns the first note."""
     body = body.strip()
-    if not body:
+    if not shows_text(body):
         raise ValidationError({"body": EMPTY_BODY})
     _require_staff(ticket, actor)
     if actor is not None and not rbac.is_agent(actor):
@@ -564,6 +574,8 @@ def ticket_transition(
     if as_staff:
         _require_permission_to_close(ticket, actor, status)
     else:
+        # Merged since their page was loaded: say where it went (the workflow would only say "closed").
+        _require_not_merged(ticket)
         # Someone else wrote since the page was loaded (their own message from another tab is no news).
         newer = ticket.messages.filter(is_internal=False, pk__gt=seen_message or 0).exclude(author=actor)
         if seen_message is not None and (writers := set(newer.values_list("from_staff", flat=True))):

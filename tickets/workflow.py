@@ -12,6 +12,14 @@ class Status(models.TextChoices):
     CLOSED = "closed", "Closed"
 
 
+# What the customer's portal calls a status, where the desk's word is about the customer.
+CUSTOMER_LABELS = {Status.PENDING: "Waiting for your reply"}
+
+
+def customer_label(status: str) -> str:
+    return CUSTOMER_LABELS.get(status) or Status(status).label
+
+
 # Staff transitions: from → allowed targets. Closed is final.
 TRANSITIONS: dict[str, frozenset[str]] = {
     Status.NEW: frozenset({Status.OPEN, Status.PENDING, Status.ON_HOLD, Status.RESOLVED, Status.CLOSED}),

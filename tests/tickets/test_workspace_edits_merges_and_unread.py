@@ -372,7 +372,7 @@ def test_reply_and_pend_shows_the_customer_the_reply_and_status_never_the_note(c
     client.force_login(desk["customer"])
     page = page_text(client.get(reverse("tickets:portal_detail", args=[ticket.number])))
     assert "Which model is it?" in page and "Secret internal stuff" not in page
-    assert "Pending" in page.split('id="ticket-status"')[1].split("</dd>")[0]
+    assert "Waiting for your reply" in page.split('id="ticket-status"')[1].split("</dd>")[0]
 
 
 def test_a_notes_file_stays_with_staff_and_a_replys_file_reaches_the_customer(client, desk):

@@ -14,6 +14,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from helpdesk.templatetags.timestamps import timestamp
 from tickets.models import Ticket
+from tickets.workflow import customer_label
 
 register = template.Library()
 
@@ -40,8 +41,9 @@ UNREAD = mark_safe(
 
 
 @register.simple_tag
-def status_badge(ticket: Ticket) -> SafeString:
-    return format_html('<span class="badge badge-{}">{}</span>', ticket.status, ticket.get_status_display())
+def status_badge(ticket: Ticket, for_customer: bool = False) -> SafeString:
+    label = customer_label(ticket.status) if for_customer else ticket.get_status_display()
+    return format_html('<span class="badge badge-{}">{}</span>', ticket.status, label)
 
 
 @register.simple_tag

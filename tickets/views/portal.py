@@ -215,7 +215,8 @@ def _after_submission(
 @never_cache  # a visitor's ticket reference, from their session, at one fixed address
 def ticket_submitted(request: HttpRequest) -> HttpResponse:
     submitted = request.session.get("submitted_ticket")
-    if not submitted:
+    # A visitor's receipt: whoever signs in on that browser next (a shared computer) does not see it.
+    if not submitted or request.user.is_authenticated:
         return redirect("home")
     return render(request, "tickets/portal/ticket_submitted.html", {"submitted": submitted})
 
