@@ -155,7 +155,7 @@ def _sent_before(ticket: Ticket, submission_key: UUID | None, *, body: str, acto
 INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
 
 
-def shows_text(text: str) -> bool:
+def _shows_text(text: str) -> bool:
     """Whether `text` shows anything: not only whitespace and zero-width characters."""
     return bool(text.strip().strip(INVISIBLE + " \t\r\n\x0b\x0c\u00a0\u3000"))
 
@@ -305,8 +305,8 @@ def ticket_create(
         existing = Ticket.objects.filter(submission_key=submission_key, requester=requester).first()
         if existing is not None:
             return _repeated_submission(existing, subject[:200], description)
-    if not shows_text(subject) or not shows_text(description):
-        field = "subject" if not shows_text(subject) else "description"
+    if not _shows_text(subject) or not _shows_text(description):
+        field = "subject" if not _shows_text(subject) else "description"
         raise ValidationError({field: "This field is required."})
     values = schema.clean_values(form.schema, custom_fields or {}) if form is not None else {}
     types = validate_uploads(list(uploads))
@@ -401,7 +401,7 @@ def ticket_reply(
     ticket the conversation continues on. Staff may set a status on send. A repeated submission_key
     (the same form sent twice) returns the first message."""
     body = body.strip()
-    if not shows_text(body):
+    if not _shows_text(body):
         raise ValidationError({"body": EMPTY_BODY})
     _require_visible(ticket, actor)
     ticket = _lock(ticket, None)
@@ -484,7 +484,7 @@ def ticket_add_note(
     """An internal note: staff only, never shown to customers. Like a reply, it may set a status on
     send, and a repeated submission_key returns the first note."""
     body = body.strip()
-    if not shows_text(body):
+    if not _shows_text(body):
         raise ValidationError({"body": EMPTY_BODY})
     _require_staff(ticket, actor)
     if actor is not None and not rbac.is_agent(actor):
