@@ -44,11 +44,12 @@ REPLY_STALE = (
     "Someone changed this ticket while you were writing: the page now shows their change. "
     "Your message was not sent; check it and send it again."
 )
-# An inline edit from a stale page: the card shows the ticket as it is now, tags and custom fields as typed.
+# A merge from a stale page: the page shows the ticket as it is now, the number as typed.
 MERGE_STALE = (
     "Someone changed this ticket since you opened it: the page now shows their change. It was not "
     "merged; check it and merge it again."
 )
+# An inline edit from a stale page: the card shows the ticket as it is now, tags and custom fields as typed.
 EDIT_STALE = (
     "Someone changed this ticket since you opened it: the page now shows their change. Yours was not "
     "saved; check it and save it again."
