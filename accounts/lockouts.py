@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 
 from axes.handlers.database import AxesDatabaseHandler
-from axes.helpers import get_cool_off
+from axes.helpers import get_client_username, get_cool_off
 from axes.models import AccessAttempt
 from django.conf import settings
 from django.db import transaction
@@ -72,6 +72,14 @@ class AuditedAxesHandler(AxesDatabaseHandler):
         if address >= settings.AXES_IP_FAILURE_LIMIT:
             return max(account, settings.AXES_FAILURE_LIMIT)
         return account
+
+    def reset_user_attempts(self, request, credentials: dict | None = None) -> int:
+        """A successful sign-in forgets the failures of that account only. Axes would also forget the
+        address's: an attacker signing in to their own account between guesses would lift the lockout
+        of the victim they guess at, and the address's limit, from the same address."""
+        username = get_client_username(request, credentials)
+        removed, _ = AccessAttempt.objects.filter(username=username).delete()
+        return removed
 
     def reset_attempts(
         self, *, ip_address: str | None = None, username: str | None = None, ip_or_username: bool = False

@@ -49,6 +49,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost, so every answer carries them, even the 400 for a forged Host header that the security
+    # or common middleware raises.
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Outside the sessions so a session created while answering knows the request's IP and device.
@@ -61,8 +65,6 @@ MIDDLEWARE = [
     "helpdesk.middleware.PrivatePagesMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     # Inside the CSP and htmx middleware: the page it renders gets its nonce and header.
     "helpdesk.middleware.MethodNotAllowedPageMiddleware",
