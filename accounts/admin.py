@@ -73,6 +73,11 @@ class TeamMembershipAuditMixin:
         elif action == "delete":
             changes = {"member": (member, None)}
         else:
+            left = getattr(obj, "_as_loaded", {}).get("team")  # the team's id as the page was read
+            if "team" in changes and left is not None and left != obj.team_id:
+                # Moved to another team: the team left reads it as a removal, as its supervisors would.
+                moved = {"member": (member, None), "team": changes["team"]}
+                audit.record("update", actor=request.user, obj=Team.objects.get(pk=left), changes=moved)
             changes = {"member": (str(obj.user), str(obj.user)), **changes}
         audit.record("update", actor=request.user, obj=obj.team, changes=changes)
 

@@ -195,7 +195,8 @@ def user_suspend(user: User, *, until: datetime | None, reason: str, actor: User
     user.status = User.Status.SUSPENDED
     user.suspended_until = until
     user.suspension_reason = reason
-    changes = _status_changes(user, fields)
+    if not (changes := _status_changes(user, fields)):
+        return user  # as it was already: no write, no event that says nothing happened
     user.save(update_fields=fields)
     audit.record("suspend", actor=actor, obj=user, changes=changes)
     # Ended, not paused: refused while suspended, a session would sign them in again once the
@@ -212,7 +213,8 @@ def user_set_pending(user: User, *, actor: User | None) -> User:
     user.status = User.Status.PENDING
     user.suspended_until = None
     user.suspension_reason = ""
-    changes = _status_changes(user, fields)
+    if not (changes := _status_changes(user, fields)):
+        return user  # as it was already: no write, no event that says nothing happened
     user.save(update_fields=fields)
     audit.record("update", actor=actor, obj=user, changes=changes)
     user_sign_out_sessions(user, actor=actor)
@@ -229,7 +231,8 @@ def user_activate(user: User, *, actor: User | None) -> User:
     user.suspension_reason = ""
     if user.email_verified_at is None and actor is not None and actor.pk == user.pk:
         user.email_verified_at = timezone.now()
-    changes = _status_changes(user, fields)
+    if not (changes := _status_changes(user, fields)):
+        return user  # as it was already: no write, no event that says nothing happened
     user.save(update_fields=fields)
     audit.record("activate", actor=actor, obj=user, changes=changes)
     return user

@@ -5,12 +5,15 @@ inside a transaction that is later rolled back, or is already broken, is still k
 (a record it cannot store goes to stderr) and never stores what is logged while it is storing.
 """
 
+import asyncio
+import contextvars
 import logging
 import sys
 import threading
 import traceback
 
 MESSAGE_MAX = 10_000
+STORE_TIMEOUT_SECONDS = 5
 TRACEBACK_MAX = 50_000
 # The SQL log would log our own inserts. Anything a visitor can trigger at will would push real errors
 # out of the bounded table (log flooding): 4xx warnings from django.request, django.security's
@@ -40,6 +43,23 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _message(record: logging.LogRecord) -> str:
+    """The record's message; for a call whose arguments do not fit its format ("%s failed for %s" with
+    one argument), the format and the arguments as given, so the record is kept all the same."""
+    try:
+        return record.getMessage()
+    except Exception:
+        return f"{record.msg} (arguments: {record.args!r})"
+
+
+def _in_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
 class DatabaseHandler(logging.Handler):
     def __init__(self, level: int | str = logging.WARNING, database: str | None = None) -> None:
         super().__init__(level)
@@ -48,6 +68,16 @@ class DatabaseHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         if getattr(_state, "storing", False) or _excluded(record):
             return
+        if _in_event_loop():
+            # Django refuses database work in an event loop's thread (SynchronousOnlyOperation): a record
+            # logged by async code is stored from a short-lived thread, with this one's context.
+            worker = threading.Thread(target=contextvars.copy_context().run, args=(self._emit_apart, record))
+            worker.start()
+            worker.join(timeout=STORE_TIMEOUT_SECONDS)
+            return
+        self._emit_here(record)
+
+    def _emit_here(self, record: logging.LogRecord) -> None:
         _state.storing = True
         try:
             self._store(record)
@@ -55,6 +85,14 @@ class DatabaseHandler(logging.Handler):
             self._fallback(record, error)
         finally:
             _state.storing = False
+
+    def _emit_apart(self, record: logging.LogRecord) -> None:
+        from django.db import connections
+
+        try:
+            self._emit_here(record)
+        finally:
+            connections.close_all()  # this thread's own connections, which would otherwise stay open
 
     def _store(self, record: logging.LogRecord) -> None:
         from django.conf import settings
@@ -75,7 +113,7 @@ class DatabaseHandler(logging.Handler):
         entry = SystemLogEntry(
             level=record.levelno,
             logger=_clip(record.name, 200),
-            message=_clip(record.getMessage(), MESSAGE_MAX),
+            message=_clip(_message(record), MESSAGE_MAX),
             module=_clip(record.module or "", 200),
             function=_clip(record.funcName or "", 200),
             line=record.lineno if record.lineno and record.lineno > 0 else None,
@@ -91,10 +129,7 @@ class DatabaseHandler(logging.Handler):
 
     def _fallback(self, record: logging.LogRecord, error: Exception) -> None:
         try:
-            try:
-                message = record.getMessage()
-            except Exception:
-                message = str(record.msg)
+            message = _message(record)
             sys.stderr.write(
                 f"{record.levelname} {record.name}: {_clip(message, MESSAGE_MAX)} "
                 f"[not stored in the system log: {error.__class__.__name__}: {error}]\n"

@@ -132,7 +132,9 @@ WRITERS = {
         w["agent"], roles.AGENT, actor=w["admin"])),
     "user_suspend": ("suspend", lambda w: account_services.user_suspend(
         w["customer"], until=None, reason="x", actor=w["admin"])),
-    "user_activate": ("activate", lambda w: account_services.user_activate(w["customer"], actor=w["admin"])),
+    "user_activate": ("activate", lambda w: account_services.user_activate(
+        account_services.user_suspend(w["customer"], until=None, reason="x", actor=w["admin"]),
+        actor=w["admin"])),
     "user_set_pending": ("update", lambda w: account_services.user_set_pending(
         w["customer"], actor=w["admin"])),
     "suspensions_lift_expired": ("activate", _suspended_until_yesterday),
