@@ -36,7 +36,11 @@ UNKNOWN_STATUS = "unknown status {status!r}"
 UNKNOWN_VISIBILITY = "unknown visibility {visibility!r}"
 NO_TRANSITION = "the status cannot change from {old} to {new} by import"
 DATABASE_REFUSED = "the database refused it: {error}"
-BAD_CATEGORY = "a category record needs a slug, a name, text for description and icon, and a whole position"
+BAD_CATEGORY = (
+    "a category record needs a slug and a name; description and icon, if given, are text, and position a "
+    "whole number"
+)
+PARENT_MISSING = "its parent category {parent!r} is neither in the knowledge base nor in this import"
 DUPLICATE_SLUG = "the slug {slug!r} names the same article as {first} of this import"
 
 FRONT_MATTER_KEYS = (
@@ -218,12 +222,17 @@ def _incoming(record: dict, default_status: str) -> _Incoming:
     if not title or not isinstance(body, str) or not body.strip():
         raise ValueError(REQUIRED)
     tags = record.get("tags") or ""
-    tags = ", ".join(map(str, tags)) if isinstance(tags, list) else str(tags)
+    if isinstance(tags, list):
+        tags = ", ".join(_text_list(record, "tags"))
+    elif not isinstance(tags, str):  # {"a": 1} would be stored as the tag "{'a': 1}"
+        raise ValueError(NOT_LIST.format(name="tags"))
     excerpt = record.get("excerpt") or ""
     if not isinstance(excerpt, str):
         raise ValueError(NOT_TEXT.format(name="excerpt"))
     category = record.get("category")
-    category = category.strip() if isinstance(category, str) else None
+    if category is not None and not isinstance(category, str):
+        raise ValueError(NOT_TEXT.format(name="category"))
+    category = category.strip() if category is not None else None
     category_slug = record.get("category_slug")
     category_slug = _as_slug(category_slug, 100) if isinstance(category_slug, str) else None
     for name, value in (("title", title), ("body", body), ("excerpt", excerpt), ("tags", tags),
@@ -384,12 +393,13 @@ def import_articles(path: Path, *, default_status: str = Article.Status.PUBLISHE
     """Create or update articles by slug. A bad record is reported and skipped; the rest go on."""
     report = ImportReport()
     first_source: dict[str, str] = {}  # slug (the article's current one) -> the record that used it first
+    waiting: list[tuple[str, dict]] = []  # category records whose parent has not come yet
     for source, record in _records(path):
         if isinstance(record, Exception):
             report.skipped.append((source, str(record)))
             continue
         if record.get("kind") == "category":
-            _import_category(source, record, report)
+            waiting = _import_categories([*waiting, (source, record)], report)
             continue
         try:
             incoming = _incoming(record, default_status)
@@ -417,32 +427,49 @@ def import_articles(path: Path, *, default_status: str = Article.Status.PUBLISHE
             report.skipped.append((source, DATABASE_REFUSED.format(error=reason)))
         else:
             getattr(report, outcome).append(incoming.slug)
+    for source, record in waiting:
+        report.skipped.append((source, PARENT_MISSING.format(parent=record["parent_slug"])))
     return report
 
 
-def _import_category(source: str, record: dict, report: ImportReport) -> None:
-    """A category record (an export's tree): made under its parent if missing, its name, description,
-    icon and order brought up to the record's if it exists (where it sits stays as it is)."""
+def _import_categories(waiting: list[tuple[str, dict]], report: ImportReport) -> list[tuple[str, dict]]:
+    """Import the category records whose parent is there (each one made may be the parent another
+    waits for); those still waiting for theirs, to try again after the next category record."""
+    while True:
+        still = [
+            (source, record) for source, record in waiting if not _import_category(source, record, report)
+        ]
+        if len(still) == len(waiting):
+            return still
+        waiting = still
+
+
+def _import_category(source: str, record: dict, report: ImportReport) -> bool:
+    """A category record (an export's tree): made under its parent if missing, the name, description,
+    icon and order it gives brought up to the record's if it exists (where it sits stays as it is).
+    False, and nothing done, for a new category whose parent does not exist yet."""
     slug = record.get("slug")
-    values = {name: record.get(name) for name in CATEGORY_FIELDS}
+    values = {name: record[name] for name in CATEGORY_FIELDS if name in record}
     parent_slug = record.get("parent_slug")
     if (
         not isinstance(slug, str)
         or not _as_slug(slug, 100)
-        or not isinstance(values["name"], str)
+        or not isinstance(values.get("name"), str)
         or not values["name"].strip()
-        or not all(isinstance(values[name], str) for name in ("description", "icon"))
-        or type(values["position"]) is not int
+        or not all(isinstance(values.get(name, ""), str) for name in ("description", "icon"))
+        or type(values.get("position", 0)) is not int
         or not (parent_slug is None or isinstance(parent_slug, str))
     ):
         report.skipped.append((source, BAD_CATEGORY))
-        return
+        return True
     slug, values["name"] = _as_slug(slug, 100), values["name"].strip()[:100]
     try:
         with transaction.atomic():
             category = Category.objects.filter(slug=slug).first()
             if category is None:
                 parent = Category.objects.filter(slug=parent_slug).first() if parent_slug else None
+                if parent_slug and parent is None:
+                    return False
                 category = services.category_create(name=values["name"], slug=slug, parent=parent, actor=None)
                 outcome = report.categories_created
             else:
@@ -454,6 +481,7 @@ def _import_category(source: str, record: dict, report: ImportReport) -> None:
         report.skipped.append((source, "; ".join(error.messages)))
     except DatabaseError as error:
         report.skipped.append((source, DATABASE_REFUSED.format(error=str(error).strip().splitlines()[0])))
+    return True
 
 
 def _category_records(tree: dict[int, Category]) -> list[dict]:

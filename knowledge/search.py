@@ -27,7 +27,9 @@ MAX_TERMS = 12
 # and no question ranks more than CANDIDATE_LIMIT articles.
 CANDIDATE_BUDGET = 1_000
 CANDIDATE_LIMIT = 2_000
-WORD = re.compile(r"[\w'-]+", re.UNICODE)
+# Words, and words joined by dots or "@" as PostgreSQL's parser keeps them whole (a host name, an
+# address, a version, a file name: "vpn.example.com", "4.2.17", "config.yaml"), as the index holds them.
+WORD = re.compile(r"[\w'-]+(?:[.@][\w'-]+)*", re.UNICODE)
 # A shorter last word is no prefix: "refund a" would match every article with a word starting with "a".
 MIN_PREFIX = 3
 # How far a word being typed may run past its stem ("configurati" past "configur"); see _stem_typed_past.
@@ -163,7 +165,8 @@ def search_articles(user, text: str, *, limit: int = 10, config: str | None = No
     # The typed prefix (for type-ahead), unless it is too short or a stop word ("the", "and", "it's"):
     # either would match a large share of the articles and bury the question's real words.
     prefix = re.sub(r"[^\w]", "", last_word)
-    if len(prefix) < MIN_PREFIX or not last_lexemes:
+    # A joined token ("4.2.17") is matched as a whole: squeezed into one prefix it would find nothing.
+    if len(prefix) < MIN_PREFIX or not last_lexemes or re.search(r"[.@]", last_word):
         prefix = ""
     elif all(lexeme in unknown and lexeme not in corrected for lexeme in last_lexemes):
         stem = _stem_typed_past(prefix, visible)

@@ -89,7 +89,10 @@ def article_create(
 ) -> Article:  # fmt: skip
     if actor is not None and not rbac.has_permission(actor, "knowledge.add_article"):
         raise PermissionDenied(NOT_EDITOR)
-    if status == Article.Status.PUBLISHED and actor is not None and not rbac.has_permission(actor, PUBLISHER):
+    # Publishing and archiving are an editor's, from the start as later: an author begins a draft, or
+    # one sent for review.
+    editorial = status not in (Article.Status.DRAFT, Article.Status.REVIEW)
+    if editorial and actor is not None and not rbac.has_permission(actor, PUBLISHER):
         raise PermissionDenied(NOT_EDITOR)
     article = Article(
         title=title.strip(), body=body, body_html=(body_html := render_markdown(body)),
@@ -442,12 +445,18 @@ def article_vote(
             )
     except IntegrityError:  # the same voter twice at once: the other request's vote stands
         pass
-    totals = ArticleFeedback.objects.filter(article=article).aggregate(
+    _count_votes(article.pk)
+
+
+def _count_votes(article_id: int) -> None:
+    """The article's counters, as its votes now stand (knowledge.signals calls it when votes go with a
+    deleted account)."""
+    totals = ArticleFeedback.objects.filter(article_id=article_id).aggregate(
         yes=Count("pk", filter=Q(helpful=True)),
         no=Count("pk", filter=Q(helpful=False)),
         deflected=Count("pk", filter=Q(helpful=True, from_ticket_form=True)),
     )
-    Article.objects.filter(pk=article.pk).update(
+    Article.objects.filter(pk=article_id).update(
         helpful_count=totals["yes"], not_helpful_count=totals["no"], deflections=totals["deflected"]
     )
 

@@ -1,12 +1,15 @@
 """Keeps the cached article counts per category (knowledge.views) from outliving a change: whatever
-saves or deletes an article or a category (services, the admin, an import) drops them once it commits."""
+saves or deletes an article or a category (services, the admin, an import) drops them once it commits.
+And an article's vote counters follow its votes when some go without a vote being cast (a voter's
+account deleted)."""
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import post_delete, post_save, pre_delete
 from django.dispatch import receiver
 
-from knowledge.models import Article, Category
+from knowledge.models import Article, ArticleFeedback, Category
 
 AUDIENCES = ("public", "staff")
 
@@ -26,3 +29,20 @@ def on_listing_change(sender, **kwargs) -> None:
     # another request read the old listing.
     forget_category_counts()
     transaction.on_commit(forget_category_counts)
+
+
+@receiver(pre_delete, sender=settings.AUTH_USER_MODEL, dispatch_uid="kb_votes_of_deleted_user")
+def on_voter_deleting(sender, instance, **kwargs) -> None:
+    instance._voted_on = list(
+        ArticleFeedback.objects.filter(user=instance).values_list("article_id", flat=True)
+    )
+
+
+@receiver(post_delete, sender=settings.AUTH_USER_MODEL, dispatch_uid="kb_votes_of_deleted_user")
+def on_voter_deleted(sender, instance, **kwargs) -> None:
+    # Their votes went with the account (a cascade, which sends no signal of its own when it can
+    # delete in one statement): the counters follow.
+    from knowledge.services import _count_votes
+
+    for article_id in getattr(instance, "_voted_on", ()):
+        _count_votes(article_id)
