@@ -72,6 +72,18 @@ class OddInputAdminMixin:
         return super().get_search_results(request, queryset, search_term)
 
 
+class StableSlugMixin:
+    """The slug is an address people keep (DESIGN.md §5, stable URLs): chosen when adding, fixed after,
+    so no link, bookmark or e-mail pointing at it stops working. Retire the object to move on."""
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = super().get_readonly_fields(request, obj)
+        return (*fields, "slug") if obj is not None else fields
+
+    def get_prepopulated_fields(self, request, obj=None):
+        return {} if obj is not None else super().get_prepopulated_fields(request, obj)
+
+
 class KeepInUseMixin:
     """For rows whose deletion would change other records behind the services' back (tickets losing
     their team or their form's field labels, articles their category, holders their role, the audit

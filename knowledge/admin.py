@@ -6,14 +6,14 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse, HttpResponseRedirect
 
 from audit.admin import AuditedModelAdmin
-from helpdesk.admin import KeepInUseMixin, ReadOnlyInline
+from helpdesk.admin import KeepInUseMixin, ReadOnlyInline, StableSlugMixin
 from knowledge import services
 from knowledge.forms import LoadedAtForm
 from knowledge.models import Article, ArticleRevision, Category
 
 
 @admin.register(Category)
-class CategoryAdmin(KeepInUseMixin, AuditedModelAdmin):
+class CategoryAdmin(StableSlugMixin, KeepInUseMixin, AuditedModelAdmin):
     list_display = ("name", "slug", "parent", "position")
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}

@@ -11,7 +11,7 @@ from guardian.admin import GuardedModelAdmin
 
 from accounts import rbac
 from audit.admin import AuditedAdminMixin, AuditedModelAdmin, AuditedObjectPermissionsMixin
-from helpdesk.admin import KeepInUseMixin, OddInputAdminMixin, ReadOnlyAdmin, ReadOnlyInline
+from helpdesk.admin import KeepInUseMixin, OddInputAdminMixin, ReadOnlyAdmin, ReadOnlyInline, StableSlugMixin
 from tickets import services
 from tickets.models import (
     Attachment,
@@ -238,7 +238,7 @@ class TicketMessageAdmin(AuditedAdminMixin, ReadOnlyAdmin):
 
 
 @admin.register(TicketForm)
-class TicketFormAdmin(KeepInUseMixin, AuditedModelAdmin):
+class TicketFormAdmin(StableSlugMixin, KeepInUseMixin, AuditedModelAdmin):
     list_display = (
         "title",
         "slug",

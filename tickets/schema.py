@@ -22,14 +22,23 @@ KNOWN_KEYS = {"name", "label", "type", "required", "help_text", "choices", "deci
 MAX_DECIMAL_PLACES = 6
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,49}\Z")
 RESERVED_NAMES = {"subject", "description", "attachments", "submission_key", "name", "email"}
+# Bounds a person filling in the form could still use: each field is built on every page that shows it.
+MAX_FIELDS = 100
+MAX_LABEL = 200
+MAX_HELP_TEXT = 1_000
+MAX_CHOICES = 200
+MAX_CHOICE = 200
 
 
 def schema_errors(schema: Any) -> list[str]:
     """Every problem with `schema`, in words an administrator can act on (empty when valid)."""
     if not isinstance(schema, list):
         return ["The schema must be a list of field definitions."]
+    if len(schema) > MAX_FIELDS:
+        return [f"A form takes at most {MAX_FIELDS} fields; this schema has {len(schema)}."]
     errors: list[str] = []
     seen: set[str] = set()
+    labels: set[str] = set()
     for position, field in enumerate(schema, start=1):
         where = f"Field {position}"
         if not isinstance(field, dict):
@@ -45,8 +54,16 @@ def schema_errors(schema: Any) -> list[str]:
         else:
             where = f"Field {name!r}"
             seen.add(name)
-        if not isinstance(field.get("label"), str) or not field["label"].strip():
+        label = field.get("label")
+        if not isinstance(label, str) or not label.strip():
             errors.append(f"{where}: label is required.")
+        elif len(label) > MAX_LABEL:
+            errors.append(f"{where}: the label takes at most {MAX_LABEL} characters.")
+        elif (same := " ".join(label.split()).casefold()) in labels:
+            # Two fields read alike on the form, on the ticket and in its timeline.
+            errors.append(f"{where}: the label {label.strip()!r} is used twice.")
+        else:
+            labels.add(same)
         kind = field.get("type")
         if kind not in FIELD_TYPES:
             errors.append(f"{where}: type must be one of {', '.join(FIELD_TYPES)}.")
@@ -57,16 +74,24 @@ def schema_errors(schema: Any) -> list[str]:
             errors.append(f"{where}: required must be true or false.")
         if "help_text" in field and not isinstance(field["help_text"], str):
             errors.append(f"{where}: help_text must be text.")
+        elif len(field.get("help_text", "")) > MAX_HELP_TEXT:
+            errors.append(f"{where}: help_text takes at most {MAX_HELP_TEXT} characters.")
         choices = field.get("choices")
         if kind in CHOICE_KINDS:
             if (
                 not isinstance(choices, list)
                 or not choices
-                or not all(isinstance(choice, str) and choice for choice in choices)
+                or not all(isinstance(choice, str) and choice.strip() for choice in choices)
             ):
                 errors.append(f"{where}: a {kind} needs a non-empty list of text choices.")
+            elif len(choices) > MAX_CHOICES or any(len(choice) > MAX_CHOICE for choice in choices):
+                errors.append(
+                    f"{where}: at most {MAX_CHOICES} choices of at most {MAX_CHOICE} characters each."
+                )
             elif len(set(choices)) != len(choices):
                 errors.append(f"{where}: choices must be distinct.")
+            elif KEPT_OPTION in choices:  # the option that keeps a value from before a change of type
+                errors.append(f"{where}: the choice {KEPT_OPTION!r} is reserved.")
         elif choices is not None:
             errors.append(f"{where}: only select and multi_select take choices.")
         if "decimal_places" in field:
@@ -134,17 +159,24 @@ class KeptValueField(forms.Field):
     widget = forms.TextInput
 
     def __init__(self, field: forms.Field, stored: Any, shown: str, kind: str) -> None:
-        widget = None
+        widget, label, required = None, field.label, field.required
         # What the widget holds for the kept value: its text, or for a choice an option value no choice
         # has (a yes/no kept as "Yes" beside a real choice "Yes" would never be replaced by it).
-        self.token = KEPT_OPTION if kind in CHOICE_KINDS else shown
-        if kind in CHOICE_KINDS:  # the kept value as one more option, chosen until another is
+        self.token = KEPT_OPTION if kind in (*CHOICE_KINDS, "checkbox") else shown
+        if kind == "checkbox":  # a tick box cannot show text: yes, no, or the kept value
+            field = forms.TypedChoiceField(
+                choices=[("yes", "Yes"), ("no", "No")], coerce=lambda answer: answer == "yes"
+            )
+            kept = f"{shown} (kept from before this field changed)"
+            widget = forms.Select(choices=[(KEPT_OPTION, kept), *field.choices])
+            help_text = "Kept from before this field changed: choose Yes or No to replace it."
+        elif kind in CHOICE_KINDS:  # the kept value as one more option, chosen until another is
             kept = f"{shown} (kept from before this field changed)"
             widget = field.widget.__class__(choices=[*field.choices, (KEPT_OPTION, kept)])
             help_text = "Kept from before this field changed: choose another to replace it."
         else:
             help_text = f"Kept from before this field changed: enter {KIND_NAMES[kind]} to replace it."
-        super().__init__(label=field.label, required=field.required, help_text=help_text, widget=widget)
+        super().__init__(label=label, required=required, help_text=help_text, widget=widget)
         self.field, self.stored, self.shown = field, stored, shown
         if kind == "multi_select":  # ticked beside other answers it is kept as its text, which the
             field.choices = [*field.choices, (shown, shown)]  # service's second clean must take
@@ -181,7 +213,11 @@ def form_field(definition: dict, stored: Any = None) -> forms.Field:
     kind = definition["type"]
     if stored in (None, "", []) or _reads_as_choice(definition, stored):
         return field
-    if (kind in KIND_NAMES and not _fits(field, kind, stored)) or _no_choice(kind, stored):
+    if (
+        (kind in KIND_NAMES and not _fits(field, kind, stored))
+        or _no_choice(kind, stored)
+        or (kind == "checkbox" and not isinstance(stored, bool))  # a tick would read any of it as yes
+    ):
         return KeptValueField(field, stored, shown_value(definition, stored), kind)
     return field
 
@@ -365,5 +401,8 @@ def labelled_changes(schema: list[dict], old: dict, new: dict) -> tuple[dict[str
         shown_before = shown_value(definition, old.get(name)) or "—"
         shown_after = shown_value(definition, new.get(name)) or "—"
         if shown_before != shown_after:  # missing and "" read the same: no change to record
-            before[definition["label"]], after[definition["label"]] = shown_before, shown_after
+            label = definition["label"]
+            if label in before:  # two fields labelled alike (a schema from before labels were distinct)
+                label = f"{label} ({name})"
+            before[label], after[label] = shown_before, shown_after
     return before, after
