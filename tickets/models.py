@@ -9,7 +9,7 @@ from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models.functions import Now
+from django.db.models.functions import Lower, Now
 from django.utils import timezone
 from guardian.models import UserObjectPermissionBase
 
@@ -646,7 +646,8 @@ class SavedView(models.Model):
 
     class Meta:
         ordering = ["name"]
-        constraints = [models.UniqueConstraint(fields=["owner", "name"], name="saved_view_name_per_owner")]
+        # "Urgent" and "urgent" side by side in one list would only confuse: one name, whatever its case.
+        constraints = [models.UniqueConstraint("owner", Lower("name"), name="saved_view_name_per_owner")]
 
     def __str__(self) -> str:
         return self.name

@@ -198,25 +198,36 @@ def built_in_views() -> list[BuiltInView]:
 
 
 def queue_counts(user: User, *, changed: object = None) -> dict[str, int]:
-    """Counts of the built-in views, in one query, at most COUNT_CACHE_SECONDS old and never older than
-    `changed` (a mark of the viewer's own last change to tickets)."""
+    """Counts of the built-in views: the agent's own open tickets counted afresh every time (a colleague
+    handing them a ticket shows at the next refresh), the others in one query at most
+    COUNT_CACHE_SECONDS old and never older than `changed` (a mark of the viewer's own last change)."""
     teams = rbac.workable_team_ids(user)
     week_ago = timezone.make_aware(datetime.combine(recently_solved_since(), time.min))
     open_ = Q(status__in=OPEN_STATUSES)
     # updated_at is implied (resolved_at <= updated_at) and lets the count use the updated_at index.
     solved = Q(status__in=SOLVED_STATUSES, updated_at__gte=week_ago, resolved_at__gte=week_ago)
-    tickets = Ticket.objects.staff_visible_to(user).filter(open_ | solved)
+    visible = Ticket.objects.staff_visible_to(user)
+    tickets = visible.filter(open_ | solved)
+
+    counted_now: dict[str, int] = {}
 
     def count() -> dict[str, int]:
-        return tickets.aggregate(
-            mine=Count("pk", filter=open_ & Q(assignee=user)),
-            unassigned=Count("pk", filter=open_ & Q(assignee__isnull=True, team_id__in=teams)),
-            team_open=Count("pk", filter=open_ & Q(team_id__in=teams)),
-            pending=Count("pk", filter=Q(status=Status.PENDING)),
-            solved=Count("pk", filter=solved),
+        counted_now.update(
+            tickets.aggregate(
+                mine=Count("pk", filter=open_ & Q(assignee=user)),
+                unassigned=Count("pk", filter=open_ & Q(assignee__isnull=True, team_id__in=teams)),
+                team_open=Count("pk", filter=open_ & Q(team_id__in=teams)),
+                pending=Count("pk", filter=Q(status=Status.PENDING)),
+                solved=Count("pk", filter=solved),
+            )
         )
+        return counted_now
 
-    return cached_for_viewer(user, "counts", (week_ago, changed), count)
+    # Counted just now, the one query gave all five; read from the cache, the agent's own is counted anew.
+    counts = cached_for_viewer(user, "counts", (week_ago, changed), count)
+    if counted_now:
+        return counts
+    return counts | {"mine": visible.filter(open_, assignee=user).count()}
 
 
 @dataclass
@@ -383,10 +394,11 @@ class Workspace:
     teams: list[Choice]
     agents: list[Choice]
     hidden_messages: int = 0  # between the first message and the latest THREAD_WINDOW ones
+    earlier_activities: bool = False  # changes before the latest TIMELINE_LENGTH, shown with the whole thread
 
 
-# A long thread opens with its first message and the latest ones; the rest is one click away. Rendering
-# hundreds of message cards on every visit is what made big tickets slow.
+# A long thread opens with its first message and the latest ones, the timeline with the latest changes;
+# the rest is one click away. Rendering hundreds of message cards on every visit made big tickets slow.
 THREAD_WINDOW = 40
 TIMELINE_LENGTH = 100
 THREAD_ACTIONS = (TicketActivity.Action.REPLY, TicketActivity.Action.NOTE)
@@ -408,11 +420,12 @@ def ticket_workspace(user: User, ticket: Ticket, *, full_thread: bool = False) -
         )
         hidden = visible.count() - len(thread) if len(thread) > THREAD_WINDOW else 0
     # The thread shows every reply and note; the timeline shows what else happened to the ticket.
-    activities = list(
-        ticket.activities.exclude(action__in=THREAD_ACTIONS)
-        .select_related("actor")
-        .order_by("-created_at", "-pk")[:TIMELINE_LENGTH]
-    )
+    changes = ticket.activities.exclude(action__in=THREAD_ACTIONS).select_related("actor")
+    changes = changes.order_by("-created_at", "-pk")
+    # One more than shown tells whether earlier changes wait behind the link to the whole ticket.
+    activities = list(changes if full_thread else changes[: TIMELINE_LENGTH + 1])
+    earlier_activities = len(activities) > TIMELINE_LENGTH and not full_thread
+    del activities[TIMELINE_LENGTH if earlier_activities else len(activities) :]
     other_tickets = list(  # those the agent can open here: not their own requests of another team
         Ticket.objects.staff_visible_to(user)
         .filter(requester_id=ticket.requester_id)
@@ -421,7 +434,7 @@ def ticket_workspace(user: User, ticket: Ticket, *, full_thread: bool = False) -
         .order_by("-updated_at")[:10]
     )
     teams, agents = workspace_choices(user, ticket)
-    return Workspace(ticket, thread, activities, other_tickets, teams, agents, hidden)
+    return Workspace(ticket, thread, activities, other_tickets, teams, agents, hidden, earlier_activities)
 
 
 def workspace_choices(user: User, ticket: Ticket) -> tuple[list[Choice], list[Choice]]:

@@ -46,6 +46,7 @@ CLOSED_TO_STAFF = (
 # Names nobody: the id may be any account's, and the actor may not know who holds it.
 ASSIGNEE_NOT_AGENT = "The person chosen is not an agent who can see this ticket."
 EMPTY_BODY = "Write a message before sending."
+FOLLOW_UP = "Follow-up: "
 UNKNOWN_FIELD = "{name} cannot be changed this way."
 TEAM_NOT_YOURS = "You cannot share views with {team}: you do not work that team's queue."
 TEAM_INACTIVE = "{team} no longer works tickets: choose another team."
@@ -67,6 +68,7 @@ MERGE_SELF = "A ticket cannot be merged into itself."
 MERGED_READ_ONLY = "{ticket} was merged into {into}: make the change there."
 MERGE_DONE = "{ticket} is closed or merged already; merge into an open ticket."
 MERGE_DELETED = "{ticket} was deleted: restore it first, or merge into another ticket."
+DELETED_READ_ONLY = "{ticket} was deleted: restore it in the admin before changing it or writing on it."
 MERGE_OTHER_REQUESTER = (
     "Only tickets from the same requester can be merged, so nobody is shown another person's messages."
 )
@@ -165,6 +167,13 @@ def _require_not_merged(ticket: Ticket) -> None:
     if ticket.merged_into_id is not None:
         into = ticket.merge_chain()[-1]  # where the conversation is now, past tickets merged in turn
         raise TicketNotAllowed(MERGED_READ_ONLY.format(ticket=ticket.reference, into=into.reference))
+
+
+def _require_not_deleted(ticket: Ticket) -> None:
+    """A deleted ticket (spam, a mistake) is out of every queue and the requester's list: a message or a
+    change there would reach no one; an administrator restores it first."""
+    if ticket.is_deleted:
+        raise TicketNotAllowed(DELETED_READ_ONLY.format(ticket=ticket.reference))
 
 
 # What the requester's portal shows of a ticket besides its public thread (see Ticket.public_updated_at).
@@ -409,6 +418,7 @@ def ticket_reply(
     if (sent := _sent_before(ticket, submission_key, body=body, actor=actor)) is not None:
         return sent
     _check_version(ticket, expected_version)
+    _require_not_deleted(ticket)
     as_staff = _acts_as_staff(ticket, actor)
     if as_staff:  # staff are told where the conversation went (a customer's reply simply follows it)
         _require_not_merged(ticket)
@@ -421,7 +431,7 @@ def ticket_reply(
             raise TransitionRefused(CLOSED_TO_STAFF)
         follow_up = ticket_create(
             requester=ticket.requester,
-            subject=f"Follow-up: {ticket.subject}"[:200],
+            subject=f"{FOLLOW_UP}{ticket.subject.removeprefix(FOLLOW_UP)}"[:200],
             description=body,
             actor=actor,
             uploads=uploads,
@@ -492,6 +502,7 @@ def ticket_add_note(
     _require_permission(ticket, actor, rbac.PROVIDE_SUPPORT, ANSWER_NOT_ALLOWED)
     _require_permission_to_close(ticket, actor, status_after)
     ticket = _lock(ticket, None)
+    _require_not_deleted(ticket)
     if (sent := _sent_before(ticket, submission_key, body=body, actor=actor)) is not None:
         return sent
     _check_version(ticket, expected_version)
@@ -570,6 +581,7 @@ def ticket_transition(
         raise TransitionRefused(f"Unknown status {status!r}.")
     _require_visible(ticket, actor)
     ticket = _lock(ticket, expected_version)
+    _require_not_deleted(ticket)
     as_staff = _acts_as_staff(ticket, actor)
     if as_staff:
         _require_permission_to_close(ticket, actor, status)
@@ -603,6 +615,7 @@ def ticket_assign(
     _require_staff(ticket, actor)
     _require_permission(ticket, actor, rbac.ASSIGN_TICKET, ASSIGN_NOT_ALLOWED)
     ticket = _lock(ticket, expected_version)
+    _require_not_deleted(ticket)
     _require_not_merged(ticket)
     if assignee is not None:
         assignee = User.objects.get(pk=assignee.pk)  # fresh role and team caches
@@ -709,6 +722,7 @@ def ticket_update_fields(
         label = FIELD_LABELS.get(name, name)
         _require_permission(ticket, actor, FIELD_PERMISSIONS[name], FIELD_NOT_ALLOWED.format(field=label))
     ticket = _lock(ticket, expected_version)
+    _require_not_deleted(ticket)
     _require_not_merged(ticket)
     changed: list[str] = []
     for name, value in changes.items():
@@ -797,6 +811,7 @@ def ticket_set_tags(
     _require_staff(ticket, actor)
     _require_permission(ticket, actor, rbac.PROVIDE_SUPPORT, FIELD_NOT_ALLOWED.format(field="tags"))
     ticket = _lock(ticket, expected_version)
+    _require_not_deleted(ticket)
     _require_not_merged(ticket)
     current = sorted(ticket.tags.values_list("name", flat=True))
     if names is not None:
@@ -875,7 +890,8 @@ def tickets_close_resolved(*, now: datetime | None = None, days: int | None = No
     if days < 0:  # a cut-off in the future would close tickets resolved a moment ago, for good
         raise ValueError(f"Auto-close after {days} days: the number of days cannot be negative.")
     cutoff = now - timedelta(days=days)
-    due = Q(status=Status.RESOLVED, resolved_at__lte=cutoff)
+    # A deleted ticket (spam, a mistake) is left as it is: restored, it closes at the next run.
+    due = Q(status=Status.RESOLVED, resolved_at__lte=cutoff, is_deleted=False)
     closed = 0
     for pk in Ticket.objects.filter(due).values_list("pk", flat=True).iterator():
         with transaction.atomic():
@@ -1057,7 +1073,7 @@ def saved_view_create(*, name: str, query: str, team: Team | None, actor: User) 
     if team is not None and team.pk not in rbac.workable_team_ids(actor):
         raise TicketNotAllowed(TEAM_NOT_YOURS.format(team=team))
     name = name.strip()[:80]
-    if SavedView.objects.filter(owner=actor, name=name).exists():
+    if SavedView.objects.filter(owner=actor, name__iexact=name).exists():
         raise ValidationError({"name": SAVED_VIEW_EXISTS.format(name=name)})
     try:
         with transaction.atomic():  # the same name saved at the same moment (a double click)

@@ -13,10 +13,18 @@ class Status(models.TextChoices):
 
 
 # What the customer's portal calls a status, where the desk's word is about the customer.
+# What a requester is told: "on hold" (waiting on a third party) is the team's own business, shown as
+# open, as Zendesk shows it to requesters.
+CUSTOMER_STATUSES = {Status.ON_HOLD: Status.OPEN}
 CUSTOMER_LABELS = {Status.PENDING: "Waiting for your reply"}
 
 
+def customer_status(status: str) -> str:
+    return CUSTOMER_STATUSES.get(status, status)
+
+
 def customer_label(status: str) -> str:
+    status = customer_status(status)
     return CUSTOMER_LABELS.get(status) or Status(status).label
 
 

@@ -1,5 +1,6 @@
 """Fixtures the ticket tests share: a team, a customer and an agent of that team; a desk of two teams
-with a ticket; tickets inserted by the hundred; a portal submission and the files a page kept."""
+with a ticket; tickets inserted by the hundred; a portal submission and the files a page kept; the
+workspace's addresses and a ticket read afresh."""
 
 import re
 import uuid
@@ -8,8 +9,10 @@ from html import unescape
 import pytest
 from django.contrib.messages import get_messages
 from django.db import connection
+from django.urls import reverse
 
 from tests.factories import TeamFactory, make_agent, make_customer, make_supervisor, make_ticket
+from tickets.models import Ticket
 
 
 @pytest.fixture
@@ -86,3 +89,23 @@ def notes(response) -> list[str]:
 
 def page_text(response) -> str:
     return unescape(response.content.decode())
+
+
+def fresh(ticket) -> Ticket:
+    return Ticket.objects.get(pk=ticket.pk)
+
+
+def ws(ticket) -> str:
+    return reverse("tickets:desk_ticket", args=[ticket.number])
+
+
+def update_url(ticket) -> str:
+    return reverse("tickets:desk_update", args=[ticket.number])
+
+
+def reply_url(ticket) -> str:
+    return reverse("tickets:desk_reply", args=[ticket.number])
+
+
+def merge_url(ticket) -> str:
+    return reverse("tickets:desk_merge", args=[ticket.number])

@@ -23,7 +23,7 @@ from tests.factories import (
     make_customer,
     make_ticket,
 )
-from tests.tickets.conftest import page_text
+from tests.tickets.conftest import fresh, merge_url, page_text, reply_url, update_url, ws
 from tickets import services
 from tickets.models import Attachment, Ticket, TicketMessage
 from tickets.selectors import THREAD_WINDOW
@@ -33,26 +33,6 @@ pytestmark = pytest.mark.django_db
 
 HTMX = {"HX-Request": "true"}
 QUEUE = reverse("tickets:desk_queue")
-
-
-def ws(ticket) -> str:
-    return reverse("tickets:desk_ticket", args=[ticket.number])
-
-
-def update_url(ticket) -> str:
-    return reverse("tickets:desk_update", args=[ticket.number])
-
-
-def reply_url(ticket) -> str:
-    return reverse("tickets:desk_reply", args=[ticket.number])
-
-
-def merge_url(ticket) -> str:
-    return reverse("tickets:desk_merge", args=[ticket.number])
-
-
-def fresh(ticket) -> Ticket:
-    return Ticket.objects.get(pk=ticket.pk)
 
 
 def timeline(response) -> str:

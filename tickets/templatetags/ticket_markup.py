@@ -14,7 +14,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from helpdesk.templatetags.timestamps import timestamp
 from tickets.models import Ticket
-from tickets.workflow import customer_label
+from tickets.workflow import customer_label, customer_status
 
 register = template.Library()
 
@@ -40,10 +40,14 @@ UNREAD = mark_safe(
 )
 
 
+BADGE = '<span class="badge badge-{}">{}</span>'
+
+
 @register.simple_tag
 def status_badge(ticket: Ticket, for_customer: bool = False) -> SafeString:
-    label = customer_label(ticket.status) if for_customer else ticket.get_status_display()
-    return format_html('<span class="badge badge-{}">{}</span>', ticket.status, label)
+    if for_customer:  # the class too: "badge-on_hold" would tell what the label does not
+        return format_html(BADGE, customer_status(ticket.status), customer_label(ticket.status))
+    return format_html(BADGE, ticket.status, ticket.get_status_display())
 
 
 @register.simple_tag

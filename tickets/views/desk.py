@@ -4,6 +4,7 @@ import functools
 import hashlib
 import time
 from datetime import datetime
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from django.contrib import messages
@@ -158,14 +159,12 @@ def _queue_page_extras(request: HttpRequest, params: QueryDict) -> dict:
 @require_POST
 @changes_tickets
 def bulk(request: HttpRequest) -> HttpResponse:
-    posted = request.POST.getlist("tickets")
-    chosen = posted[:BULK_LIMIT]
-    if len(posted) > BULK_LIMIT:
-        left = len(posted) - BULK_LIMIT
-        were = "was" if left == 1 else "were"
-        left = shown_count(left, "selected ticket")
+    choice = _chosen_tickets(request.POST.getlist("tickets"))
+    chosen, versions = choice.values, choice.versions
+    if choice.beyond:
+        were = "was" if choice.beyond == 1 else "were"
+        left = shown_count(choice.beyond, "selected ticket")
         messages.warning(request, BULK_TOO_MANY.format(left=left, limit=BULK_LIMIT, were=were))
-    versions = _chosen_tickets(chosen)
     ids = list(versions)
     tickets = list(Ticket.objects.staff_visible_to(request.user).filter(pk__in=ids).order_by("number"))
     # "status:pending" carries its value; tag actions take the typed value.
@@ -177,7 +176,7 @@ def bulk(request: HttpRequest) -> HttpResponse:
         context = {"tickets": tickets, "chosen": chosen, "back": back}
         return render(request, "tickets/desk/bulk_close_confirm.html", context)
     # Moved to another team, merged or deleted since the queue was read: say so, never drop them quietly.
-    gone = len(set(ids)) - len(tickets)
+    gone = len(ids) - len(tickets) + choice.unreadable
     if gone:
         messages.warning(
             request,
@@ -211,15 +210,33 @@ def bulk(request: HttpRequest) -> HttpResponse:
     return redirect(back)
 
 
-def _chosen_tickets(values: list[str]) -> dict[int, int | None]:
+class BulkChoice(NamedTuple):
+    values: list[str]  # as posted, one per ticket, in order, at most BULK_LIMIT
+    versions: dict[int, int | None]
+    unreadable: int  # values naming no ticket at all
+    beyond: int  # tickets past BULK_LIMIT, left unchanged
+
+
+def _chosen_tickets(values: list[str]) -> BulkChoice:
     """The ticked rows, "pk:version" (or a bare pk), as {pk: version read with the queue, or None}; a
-    version that does not read is refused as stale (read_version), never taken as none."""
-    chosen: dict[int, int | None] = {}
+    version that does not read is refused as stale (read_version), never taken as none. A ticket posted
+    twice counts once, before the limit, so repeats cannot push others past it."""
+    kept: list[str] = []
+    versions: dict[int, int | None] = {}
+    unreadable: set[str] = set()
+    beyond: set[int] = set()
     for value in values:
         pk, _, version = value.partition(":")
-        if (pk := parse_id(pk)) is not None:
-            chosen[pk] = read_version(version)
-    return chosen
+        if (pk := parse_id(pk)) is None:
+            unreadable.add(value)
+        elif pk in versions or pk in beyond:
+            continue
+        elif len(versions) == BULK_LIMIT:
+            beyond.add(pk)
+        else:
+            versions[pk] = read_version(version)
+            kept.append(value)
+    return BulkChoice(kept, versions, len(unreadable), len(beyond))
 
 
 def _safe_back(request: HttpRequest, target: str) -> str:
@@ -286,6 +303,8 @@ def _workspace_context(request: HttpRequest, ticket: Ticket, **extra) -> dict:
     return {
         "ticket": ticket,
         "merged_home": merged_home,
+        # Merged (its thread moved) or deleted (out of every queue): shown, but nothing to write or edit.
+        "read_only": bool(ticket.merged_into_id or ticket.is_deleted),
         "workspace": workspace,
         "reply_form": reply_form,
         "queue_query": queue_query,

@@ -61,12 +61,11 @@ def ticket_submit(request: HttpRequest, slug: str | None = None) -> HttpResponse
             return redirect(sign_in)
         if slug and ticket_form is None:
             raise Http404("No such form.")
-    # A visitor's form without name and address was a customer's whose session ended while they typed
-    # (one with them was sent after anonymous submission was switched off: the service says so). Their
-    # form may be one of their organisation's, which a visitor cannot see: that is no form gone.
-    session_ended = (
-        anonymous and request.method == "POST" and not anonymous_open and "email" not in request.POST
-    )
+    # A visitor's page always sends an address field, even empty: a form sent without one was a
+    # customer's whose session ended while they typed, whether or not visitors may submit (one with it
+    # was sent after anonymous submission was switched off: the service says so). Their form may be one
+    # of their organisation's, which a visitor cannot see: that is no form gone.
+    session_ended = anonymous and request.method == "POST" and "email" not in request.POST
     # Switched off or given to another organisation since the page was read.
     form_gone = bool(slug) and ticket_form is None and not session_ended
     form = TicketSubmitForm(
