@@ -4,11 +4,13 @@ import itertools
 import json
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import slug_re
 from django.db import DatabaseError, transaction
+from django.utils import timezone
 from django.utils.text import slugify
 
 from knowledge import services
@@ -32,6 +34,9 @@ HAS_NUL = "the {name} contains a NUL character, which the database cannot store"
 HAS_SURROGATE = "the {name} contains a lone surrogate (\\u{code:04x}), which is not valid Unicode text"
 NOT_TEXT = "the {name} must be text"
 NOT_LIST = "the {name} must be a list of text"
+NOT_A_TIME = (
+    "the {name} must be a date and time (ISO 8601) that has passed, such as 2024-05-31T09:30:00+00:00"
+)
 UNKNOWN_STATUS = "unknown status {status!r}"
 UNKNOWN_VISIBILITY = "unknown visibility {visibility!r}"
 NO_TRANSITION = "the status cannot change from {old} to {new} by import"
@@ -45,8 +50,11 @@ DUPLICATE_SLUG = "the slug {slug!r} names the same article as {first} of this im
 
 FRONT_MATTER_KEYS = (
     "title", "category", "category_slug", "category_parents", "category_parent_slugs", "tags", "status",
-    "visibility", "excerpt", "old_slugs",
+    "visibility", "excerpt", "old_slugs", "published_at", "updated_at",
 )  # fmt: skip
+# When an article was published and last updated, as the knowledge base it comes from says: kept for an
+# article the import creates (a move to a new site is no news to readers), never changed on an update.
+DATE_KEYS = ("published_at", "updated_at")
 LIST_KEYS = {"category_parents", "category_parent_slugs", "tags", "old_slugs"}
 EXPORT_MARKER = ".kb-export"
 # The category tree of a markdown export (a JSON Lines file of category records, parents first).
@@ -214,6 +222,7 @@ class _Incoming:
     # Where the category sits, root first (an export's, to rebuild the tree in an empty database).
     category_parents: list[tuple[str, str]] = field(default_factory=list)  # (slug, name)
     old_slugs: list[str] = field(default_factory=list)
+    dates: dict[str, datetime] = field(default_factory=dict)  # DATE_KEYS the record gives
 
 
 def _incoming(record: dict, default_status: str) -> _Incoming:
@@ -274,9 +283,24 @@ def _incoming(record: dict, default_status: str) -> _Incoming:
     old_slugs = [
         old for value in _text_list(record, "old_slugs") if (old := _as_slug(value, 200)) and old != slug
     ]
+    dates = {name: _past_time(record, name) for name in DATE_KEYS if record.get(name)}
     return _Incoming(
-        slug, status, bool(record.get("status")), fields, category, category_slug or None, parents, old_slugs
-    )
+        slug, status, bool(record.get("status")), fields, category, category_slug or None, parents, old_slugs,
+        dates,
+    )  # fmt: skip
+
+
+def _past_time(record: dict, name: str) -> datetime:
+    value = record[name]
+    try:
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        moment = None
+    if moment is not None and timezone.is_naive(moment):
+        moment = timezone.make_aware(moment)  # in the site's time zone, as the site shows it
+    if moment is None or moment > timezone.now():
+        raise ValueError(NOT_A_TIME.format(name=name))
+    return moment
 
 
 def trimmed(body: str) -> str:
@@ -362,7 +386,9 @@ def _apply(incoming: _Incoming, existing: Article | None) -> str:
     category = _category(incoming.category, incoming.category_slug, incoming.category_parents)
     fields = {**incoming.fields, "category": category}
     if existing is None:
-        created = services.article_create(slug=incoming.slug, status=incoming.status, actor=None, **fields)
+        created = services.article_create(
+            slug=incoming.slug, status=incoming.status, actor=None, **fields, **incoming.dates
+        )
         _keep_old_slugs(created, incoming.old_slugs)
         return "created"
     # A record without a status leaves the article's as it is: the default is for new articles only.
@@ -583,4 +609,6 @@ def _as_record(article: Article, tree: dict[int, Category]) -> dict:
         "status": article.status,
         "visibility": article.visibility,
         "old_slugs": sorted(old.slug for old in article.old_slugs.all()),
+        "published_at": article.published_at.isoformat() if article.published_at else None,
+        "updated_at": article.updated_at.isoformat(),
     }

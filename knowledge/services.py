@@ -86,7 +86,10 @@ def unique_slug(title: str, *, exclude_pk: int | None = None) -> str:
 def article_create(
     *, title: str, body: str, actor, category: Category | None = None, tags: str = "", excerpt: str = "",
     visibility: str = Article.Visibility.PUBLIC, slug: str = "", status: str = Article.Status.DRAFT,
+    published_at: datetime | None = None, updated_at: datetime | None = None,
 ) -> Article:  # fmt: skip
+    """A new article. `published_at` and `updated_at` are the dates of an article brought from another
+    knowledge base (kb_import): readers see when it was written, not when it moved; by default now."""
     if actor is not None and not rbac.has_permission(actor, "knowledge.add_article"):
         raise PermissionDenied(NOT_EDITOR)
     # Publishing and archiving are an editor's, from the start as later: an author begins a draft, or
@@ -100,7 +103,8 @@ def article_create(
         category=category, tags=clean_tags(tags), visibility=visibility, author=actor, created_by=actor,
         updated_by=actor, slug=slug or unique_slug(title), status=status,
         search_config=settings.KB_SEARCH_CONFIG,
-        published_at=timezone.now() if status == Article.Status.PUBLISHED else None,
+        published_at=(published_at or timezone.now()) if status == Article.Status.PUBLISHED else published_at,
+        updated_at=updated_at or timezone.now(),
     )  # fmt: skip
     article.full_clean(exclude=["search_vector"])
     _save_new(article, slug_given=bool(slug))

@@ -2,6 +2,7 @@
 of deleted accounts, minimal and out-of-order category records, non-text tags, and round trips."""
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 from django.contrib.auth.models import AnonymousUser
@@ -11,7 +12,7 @@ from django.urls import reverse
 
 from audit.models import AuditEvent
 from knowledge import services
-from knowledge.importing import import_articles
+from knowledge.importing import NOT_A_TIME, import_articles
 from knowledge.models import Article, ArticleRevision, Category
 from knowledge.search import search_articles
 from tests.factories import (
@@ -220,3 +221,37 @@ def test_the_review_queue_shows_an_editor_every_article_in_review_and_nothing_el
     page = client.get(reverse("knowledge:manage_list"), {"status": "review"}).content.decode()
     assert "Alpha waiting" in page and "Beta waiting" in page
     assert "Gamma drafting" not in page and "Delta published" not in page
+
+
+@pytest.mark.parametrize("form", ["jsonl", "folder"])
+def test_an_articles_dates_survive_an_export_and_an_import_into_another_knowledge_base(tmp_path, form):
+    """Moved to a new site by kb_export and kb_import, an article keeps when it was published and last
+    updated: readers are not told a years-old answer is news. An update by a later import keeps the
+    article's own dates."""
+    from knowledge.importing import export_articles
+
+    article = make_article("Reset your password", body="Use the link.")
+    published, updated = datetime(2021, 3, 4, 9, 30, tzinfo=UTC), datetime(2023, 7, 8, 16, 0, tzinfo=UTC)
+    Article.objects.filter(pk=article.pk).update(published_at=published, updated_at=updated)
+    target = tmp_path / ("kb.jsonl" if form == "jsonl" else "kb")
+    export_articles(target, Article.objects.all())
+    Article.objects.all().delete()
+    assert import_articles(target).created == ["reset-your-password"]
+    moved = Article.objects.get(slug="reset-your-password")
+    assert (moved.published_at, moved.updated_at) == (published, updated)
+    assert import_articles(target).unchanged == ["reset-your-password"]
+
+
+def test_a_date_that_is_not_a_past_time_is_refused_with_a_reason(tmp_path):
+    source = tmp_path / "kb.jsonl"
+    _jsonl(
+        source,
+        {"title": "Later", "body": "Text.", "published_at": "2999-01-01T00:00:00+00:00"},
+        {"title": "Garbled", "body": "Text.", "updated_at": "last tuesday"},
+    )
+    report = import_articles(source)
+    assert report.created == []
+    assert [reason for _, reason in report.skipped] == [
+        NOT_A_TIME.format(name="published_at"),
+        NOT_A_TIME.format(name="updated_at"),
+    ]
