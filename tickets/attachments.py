@@ -309,25 +309,36 @@ def uploads_hold(uploads: list[UploadedFile], *, holder) -> list[HeldUpload]:
     return held
 
 
-def held_token(held: HeldUpload) -> str:
-    """What the page sends back for a held file: signed, naming the file and whom it is held for."""
-    return signing.dumps([held.pk, held.held_for_id, held.filename], salt=HOLD_SALT)
+def held_token(held: HeldUpload, *, visitor: str = "") -> str:
+    """What the page sends back for a held file: signed, naming the file and whom it is held for (for a
+    visitor, no account: their browser session, `visitor` being visitor_key())."""
+    return signing.dumps([held.pk, held.held_for_id, held.filename, visitor], salt=HOLD_SALT)
 
 
-def held_read(tokens: list[str], *, holder) -> tuple[list[HeldUpload], list[str]]:
-    """The held files the tokens name that are still kept for `holder`, and what is wrong with the
-    others (a token altered or for someone else is not a file of theirs: it is left out unsaid)."""
+def visitor_key(session) -> str:
+    """A visitor's browser session, as held files name it: a digest (the token is signed, not hidden,
+    and a session key is a credential). Makes the session if there is none yet."""
+    if session.session_key is None:
+        session.save()
+    session.modified = True  # so the session cookie goes out with this answer
+    return hashlib.sha256(f"held-files:{session.session_key}".encode()).hexdigest()[:32]
+
+
+def held_read(tokens: list[str], *, holder, visitor: str = "") -> tuple[list[HeldUpload], list[str]]:
+    """The held files the tokens name that are still kept for `holder` (and, for a visitor, this browser
+    session), and what is wrong with the others (a token altered or for someone else is not a file of
+    theirs: it is left out unsaid). Another visitor's token names no account either: the session tells."""
     wanted: dict[int, str] = {}
     problems = []
     for token in dict.fromkeys(tokens):
         try:
-            pk, held_for, name = signing.loads(token, salt=HOLD_SALT, max_age=HOLD_FOR)
+            pk, held_for, name, held_visitor = signing.loads(token, salt=HOLD_SALT, max_age=HOLD_FOR)
         except signing.SignatureExpired:
             problems.append(HELD_EXPIRED)
             continue
         except (signing.BadSignature, ValueError, TypeError):
             continue
-        if held_for == (holder.pk if holder is not None else None):
+        if held_for == (holder.pk if holder is not None else None) and held_visitor == visitor:
             wanted[pk] = name
         else:  # a session that ended, or began, since the page: not this holder's file
             problems.append(HELD_ELSEWHERE.format(name=name))

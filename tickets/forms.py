@@ -104,12 +104,14 @@ class AttachmentsForm(forms.Form):
     attachments = MultipleFileField(label="Attachments")
     held = HeldFilesField()
 
-    def __init__(self, *args, holder=None, **kwargs) -> None:
+    def __init__(self, *args, holder=None, visitor: str = "", **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.holder = holder
+        self.holder, self.visitor = holder, visitor  # visitor: attachments.visitor_key() for a visitor
 
     def clean_held(self):
-        held, self.held_problems = held_read(self.cleaned_data["held"], holder=self.holder)
+        held, self.held_problems = held_read(
+            self.cleaned_data["held"], holder=self.holder, visitor=self.visitor
+        )
         return held
 
     def already_sent(self) -> bool:
@@ -148,7 +150,10 @@ class AttachmentsForm(forms.Form):
         if not new and sent:
             self.add_error("attachments", FILES_NOT_KEPT)
         kept += uploads_hold(sent[: max(0, MAX_FILES - len(kept))] if new else [], holder=self.holder)
-        choices = [(held_token(held), f"{held.filename} ({filesizeformat(held.size)})") for held in kept]
+        choices = [
+            (held_token(held, visitor=self.visitor), f"{held.filename} ({filesizeformat(held.size)})")
+            for held in kept
+        ]
         self.fields["held"].choices = choices
         self.data = self.data.copy()
         self.data.setlist(self.add_prefix("held"), [token for token, _ in choices])

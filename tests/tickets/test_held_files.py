@@ -6,6 +6,7 @@ from html import unescape
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
 from django.urls import reverse
 
 from helpdesk.services import site_configuration_update
@@ -117,10 +118,13 @@ def test_a_visitors_kept_file_is_not_an_accounts(client):
     )
     token = boxes["a.txt (1 byte)"][0]
     assert HeldUpload.objects.get().held_for is None
-    client.force_login(make_customer())
-    client.post(SUBMIT, submission(held=[token]))
+    customer = Client()
+    customer.force_login(make_customer())
+    customer.post(SUBMIT, submission(held=[token]))
     assert not Attachment.objects.exists()
-    client.logout()
+    # Nor another visitor's, who copied the token: the visitor's browser session is part of it.
+    Client().post(SUBMIT, submission(held=[token], name="Mallory", email="mallory@example.com"))
+    assert not Attachment.objects.exists()
     assert client.post(SUBMIT, submission(held=[token], **visitor)).status_code == 302
     assert Attachment.objects.get().filename == "a.txt"
 
