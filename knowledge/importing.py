@@ -9,7 +9,7 @@ from pathlib import Path
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import slug_re
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -367,12 +367,30 @@ def _category_in(parent: Category | None, name: str) -> Category:
     slug = next(
         candidate for n in itertools.count(1) if (candidate := base if n == 1 else f"{base}-{n}") not in taken
     )
-    return services.category_create(name=name, slug=slug, parent=parent, actor=None)
+
+    def found() -> Category | None:
+        return Category.objects.filter(parent=parent, name__iexact=name).order_by("pk").first()
+
+    return _category_made(found, name=name, slug=slug, parent=parent)
 
 
 def _category_by_slug(slug: str, name: str, *, parent: Category | None = None) -> Category:
     category = Category.objects.filter(slug=slug).first()
-    return category or services.category_create(name=name, slug=slug, parent=parent, actor=None)
+    return category or _category_made(
+        lambda: Category.objects.filter(slug=slug).first(), name=name, slug=slug, parent=parent
+    )
+
+
+def _category_made(found, *, name: str, slug: str, parent: Category | None) -> Category:
+    """A new category; or, when another import of the same file made it meanwhile (its slug is taken
+    when ours is inserted), that one, as `found()` finds it."""
+    try:
+        with transaction.atomic():
+            return services.category_create(name=name, slug=slug, parent=parent, actor=None)
+    except (IntegrityError, ValidationError):
+        if (category := found()) is None:
+            raise
+        return category
 
 
 def _existing(slug: str) -> Article | None:
@@ -403,6 +421,20 @@ def _apply(incoming: _Incoming, existing: Article | None) -> str:
         STATUS_SERVICES[new_status](existing, actor=None)
     kept = _keep_old_slugs(existing, incoming.old_slugs)
     return "updated" if changed or new_status or kept else "unchanged"
+
+
+def _apply_in_savepoint(incoming: _Incoming, existing: Article | None) -> str:
+    """_apply in a savepoint: whatever the database refuses is undone for this record alone, and the
+    transaction stays usable for the next one. An article made at the record's address meanwhile
+    (another import of the same file) is updated by it, not reported as taken."""
+    try:
+        with transaction.atomic():
+            return _apply(incoming, existing)
+    except ValidationError:
+        if existing is not None or (existing := _existing(incoming.slug)) is None:
+            raise
+    with transaction.atomic():
+        return _apply(incoming, existing)
 
 
 def _keep_old_slugs(article: Article, slugs: list[str]) -> bool:
@@ -442,10 +474,7 @@ def import_articles(path: Path, *, default_status: str = Article.Status.PUBLISHE
             continue
         first_source[key] = source
         try:
-            # A savepoint per record: whatever the database refuses is undone for this record alone,
-            # and the transaction stays usable for the next one.
-            with transaction.atomic():
-                outcome = _apply(incoming, existing)
+            outcome = _apply_in_savepoint(incoming, existing)
         except (ValidationError, PermissionDenied) as error:
             report.skipped.append((source, "; ".join(getattr(error, "messages", [str(error)]))))
         except DatabaseError as error:
@@ -496,7 +525,7 @@ def _import_category(source: str, record: dict, report: ImportReport) -> bool:
                 parent = Category.objects.filter(slug=parent_slug).first() if parent_slug else None
                 if parent_slug and parent is None:
                     return False
-                category = services.category_create(name=values["name"], slug=slug, parent=parent, actor=None)
+                category = _category_by_slug(slug, values["name"], parent=parent)
                 outcome = report.categories_created
             else:
                 outcome = report.categories_updated

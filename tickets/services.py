@@ -1085,9 +1085,13 @@ def saved_view_create(*, name: str, query: str, team: Team | None, actor: User) 
 
 
 @transaction.atomic
-def saved_view_delete(view: "SavedView", *, actor: User) -> None:
-    """Agents delete only their own saved views."""
+def saved_view_delete(view: "SavedView", *, actor: User) -> bool:
+    """Agents delete only their own saved views; False when it was gone already (a second click, which
+    waited on the first's lock), with nothing recorded."""
     if view.owner_id != actor.pk:
         raise TicketNotAllowed(NOT_ALLOWED)
+    if not SavedView.objects.select_for_update().filter(pk=view.pk).exists():
+        return False
     audit.record("delete", actor=actor, obj=view, changes={"name": (view.name, None)})
     view.delete()
+    return True

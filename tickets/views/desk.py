@@ -269,8 +269,10 @@ def saved_view_create(request: HttpRequest) -> HttpResponse:
 @require_POST
 def saved_view_delete(request: HttpRequest, pk: int) -> HttpResponse:
     view = get_object_or_404(SavedView.objects.filter(owner=request.user), pk=pk)
-    services.saved_view_delete(view, actor=request.user)
-    messages.success(request, f"Deleted the view “{view.name}”.")
+    if services.saved_view_delete(view, actor=request.user):
+        messages.success(request, f"Deleted the view “{view.name}”.")
+    else:
+        messages.info(request, f"The view “{view.name}” was deleted already.")
     return redirect("tickets:desk_queue")
 
 

@@ -19,6 +19,7 @@ from helpdesk.forms import add_service_errors, parse_id, query_text
 from helpdesk.middleware import site_configuration
 from helpdesk.ratelimit import posted, rate_limited, wait_phrase
 from tickets import services, workflow
+from tickets.attachments import visitor_key
 from tickets.forms import (
     CUSTOM_PREFIX,
     FILES_AFTER_SIGN_IN,
@@ -75,6 +76,8 @@ def ticket_submit(request: HttpRequest, slug: str | None = None) -> HttpResponse
         anonymous=anonymous and not session_ended,
         initial=_draft_kept_over_sign_in(request),
         holder=None if anonymous else request.user,
+        # A visitor's kept files are this browser's: another visitor cannot send them with a copied token.
+        visitor=visitor_key(request.session) if anonymous and request.method == "POST" else "",
     )
     # Signed-in customers are counted per account only: a whole office behind one address submits.
     wait = (
@@ -338,6 +341,7 @@ def ticket_reply(request: HttpRequest, number: str) -> HttpResponse:
         else:
             if message.ticket_id != ticket.pk:
                 reference = message.ticket.reference
+                ticket.refresh_from_db(fields=["merged_into", "status"])  # merged while the reply waited
                 home = ticket.merge_chain()[-1] if ticket.merged_into_id else None
                 if home is None:
                     done = f"was closed, so your message opened {reference}"
