@@ -415,6 +415,13 @@ class Invitation(models.Model):
             models.CheckConstraint(
                 condition=models.Q(uses__lte=models.F("max_uses")), name="invitation_uses_limit"
             ),
+            # People type codes from a letter or a slide: "acme-welcome" finds "ACME-WELCOME" (and
+            # accounts.services looks them up by this index), so no two may differ in case alone.
+            models.UniqueConstraint(
+                Lower("code"),
+                name="invitation_code_any_case",
+                violation_error_message="Another invitation has this code (codes are read in any case).",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -12,6 +12,7 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, QuerySet, Sum
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 import audit
@@ -40,7 +41,8 @@ def _locked_invitation(code: str) -> Invitation:
     invitation = (
         Invitation.objects.select_for_update(no_key=True)
         .select_related("organization")
-        .filter(code=code)
+        .alias(code_key=Lower("code"))
+        .filter(code_key=code.strip().lower())
         .first()
     )
     if invitation is None:

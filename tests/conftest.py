@@ -1,4 +1,5 @@
-"""Shared pytest fixtures: the built-in roles in the test database, fast password hashing, an empty cache."""
+"""Shared pytest fixtures: the built-in roles in the test database, fast password hashing, an empty cache,
+a client signed in as a superuser."""
 
 from datetime import UTC, datetime
 
@@ -7,6 +8,8 @@ from django.conf import settings as django_settings
 from django.core.cache import cache
 from django.core.management import call_command
 from django.db import connections
+
+from tests.factories import make_administrator
 
 
 def pytest_configure(config):
@@ -53,3 +56,9 @@ def immediate_tasks(settings):
     so a test can read what they sent; the suite otherwise stores them (the project's DatabaseBackend)."""
     settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
     return settings
+
+
+@pytest.fixture
+def superuser_client(client):
+    client.force_login(make_administrator(is_superuser=True))
+    return client

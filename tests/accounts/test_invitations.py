@@ -217,3 +217,37 @@ def test_an_invitation_to_an_active_or_suspended_accounts_address_is_refused(sta
     assert (existing.status, existing.check_password(TEST_PASSWORD)) == (status, True)
     invitation.refresh_from_db()
     assert invitation.uses == 0
+
+
+@pytest.mark.django_db
+def test_a_code_typed_in_another_case_or_with_spaces_is_the_same_invitation(client):
+    """Codes are typed from a letter or a slide: "acme-welcome-2026 " finds ACME-WELCOME-2026."""
+    invitation = InvitationFactory(code="ACME-WELCOME-2026")
+    user = signup("typed@example.org", " acme-welcome-2026 ")
+    assert user.organization == invitation.organization
+    invitation.refresh_from_db()
+    assert invitation.uses == 1
+
+
+@pytest.mark.django_db
+def test_two_codes_differing_only_in_case_cannot_both_exist(superuser_client):
+    """An administrator adding "Acme-Welcome" beside "ACME-WELCOME" is told, not given two codes one
+    typed answer would have to choose between."""
+    first = InvitationFactory(code="ACME-WELCOME")
+    page = superuser_client.get(reverse("admin:accounts_invitation_add"))
+    assert page.status_code == 200
+    response = superuser_client.post(
+        reverse("admin:accounts_invitation_add"),
+        {
+            "code": "Acme-Welcome",
+            "organization": first.organization.pk,
+            "max_uses": 5,
+            "uses": 0,
+            "is_active": "on",
+            "created_at_0": "2026-12-01",
+            "created_at_1": "09:00:00",
+        },
+    )
+    assert response.status_code in (200, 422)
+    assert "codes are read in any case" in response.content.decode()
+    assert Invitation.objects.count() == 1

@@ -34,12 +34,6 @@ from tickets.workflow import Status
 EXPORT = reverse("audit:event_export")
 
 
-@pytest.fixture
-def superuser_client(client):
-    client.force_login(make_administrator(is_superuser=True))
-    return client
-
-
 def resolved_ticket(team, agent, customer) -> Ticket:
     ticket = make_ticket(customer, team=team)
     return ticket_services.ticket_transition(ticket, status=Status.RESOLVED, actor=agent)

@@ -16,7 +16,6 @@ from tests.factories import (
     CategoryFactory,
     TeamFactory,
     TicketFormFactory,
-    make_administrator,
     make_agent,
     make_article,
     make_customer,
@@ -27,12 +26,6 @@ from tickets.forms import CustomFieldsForm
 from tickets.models import Tag, Ticket, TicketActivity, TicketForm
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def superuser_client(client):
-    client.force_login(make_administrator(is_superuser=True))
-    return client
 
 
 def post_schema(client, form, schema):
