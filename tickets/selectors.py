@@ -394,7 +394,9 @@ class Workspace:
     teams: list[Choice]
     agents: list[Choice]
     hidden_messages: int = 0  # between the first message and the latest THREAD_WINDOW ones
-    earlier_activities: bool = False  # changes before the latest TIMELINE_LENGTH, shown with the whole thread
+    # The latest change not shown, when there are more than TIMELINE_LENGTH: where the link to the whole
+    # ticket takes the reader (its timeline is newest first).
+    earlier_activities: int | None = None
 
 
 # A long thread opens with its first message and the latest ones, the timeline with the latest changes;
@@ -424,8 +426,9 @@ def ticket_workspace(user: User, ticket: Ticket, *, full_thread: bool = False) -
     changes = changes.order_by("-created_at", "-pk")
     # One more than shown tells whether earlier changes wait behind the link to the whole ticket.
     activities = list(changes if full_thread else changes[: TIMELINE_LENGTH + 1])
-    earlier_activities = len(activities) > TIMELINE_LENGTH and not full_thread
-    del activities[TIMELINE_LENGTH if earlier_activities else len(activities) :]
+    earlier = None
+    if len(activities) > TIMELINE_LENGTH and not full_thread:
+        earlier = activities.pop().pk
     other_tickets = list(  # those the agent can open here: not their own requests of another team
         Ticket.objects.staff_visible_to(user)
         .filter(requester_id=ticket.requester_id)
@@ -434,7 +437,7 @@ def ticket_workspace(user: User, ticket: Ticket, *, full_thread: bool = False) -
         .order_by("-updated_at")[:10]
     )
     teams, agents = workspace_choices(user, ticket)
-    return Workspace(ticket, thread, activities, other_tickets, teams, agents, hidden, earlier_activities)
+    return Workspace(ticket, thread, activities, other_tickets, teams, agents, hidden, earlier)
 
 
 def workspace_choices(user: User, ticket: Ticket) -> tuple[list[Choice], list[Choice]]:

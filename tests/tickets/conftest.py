@@ -109,3 +109,10 @@ def reply_url(ticket) -> str:
 
 def merge_url(ticket) -> str:
     return reverse("tickets:desk_merge", args=[ticket.number])
+
+
+def seen_text(html: str) -> str:
+    """What a sighted reader sees of `html`: words for screen readers only (the "to" of an arrow) and tags
+    taken out, spaces squeezed."""
+    html = re.sub(r'<span class="visually-hidden">.*?</span>', "", html, flags=re.S)
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())

@@ -8,6 +8,7 @@ import pytest
 from django.urls import reverse
 
 from tests.factories import TeamFactory, make_agent, make_customer, make_ticket
+from tests.tickets.conftest import seen_text
 from tickets import services
 from tickets.models import Ticket, TicketMessage
 
@@ -104,6 +105,7 @@ def test_the_timeline_shows_labels_not_stored_values(client, team):
     client.force_login(agent)
     page = client.get(reverse("tickets:desk_ticket", args=[ticket.number])).content.decode()
     timeline = re.search(r'<ol class="timeline" id="timeline">(.*?)</ol>', page, re.S).group(1)
-    assert "New → Pending" in timeline and "— → alpha, beta" in timeline
+    assert "New → Pending" in seen_text(timeline) and "— → alpha, beta" in seen_text(timeline)
+    assert '<span aria-hidden="true">→</span><span class="visually-hidden">to</span>' in timeline
     assert "[" not in timeline and "{" not in timeline
     assert str(ticket.messages.latest("pk").uid) not in timeline
