@@ -5,6 +5,8 @@ the text: Python-Markdown took minutes over a message of nothing but "[" (each o
 of the text for its closing bracket). nh3 then keeps only the tags, attributes and link schemes below.
 """
 
+import re
+
 import nh3
 from markdown_it import MarkdownIt
 from markdown_it.common.utils import escapeHtml
@@ -80,3 +82,13 @@ def render_markdown(text: str) -> str:
         link_rel="nofollow noopener noreferrer",
         strip_comments=True,
     )
+
+
+# Every ASCII punctuation character may be backslash-escaped in CommonMark; these are the ones that could
+# end a link's text or start markup inside it.
+MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+!|~])")
+
+
+def markdown_text(text: str) -> str:
+    """`text` escaped to be read as itself in markdown: a title with "]" or "*" as the words of a link."""
+    return MARKDOWN_SPECIAL.sub(r"\\\1", text)
