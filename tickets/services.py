@@ -23,6 +23,7 @@ from django.utils import timezone
 import audit
 from accounts import rbac
 from accounts.models import Team, User, validate_ascii_email
+from helpdesk.forms import parse_id
 from helpdesk.markdown import render_markdown
 from helpdesk.models import Priority, SiteConfiguration
 from knowledge.services import articles_check_public_links, articles_count_uses
@@ -47,6 +48,7 @@ CLOSED_TO_STAFF = (
 ASSIGNEE_NOT_AGENT = "The person chosen is not an agent who can see this ticket."
 EMPTY_BODY = "Write a message before sending."
 FOLLOW_UP = "Follow-up: "
+BULK_UNKNOWN = "There is no {what} “{value}”: choose one from the list."
 UNKNOWN_FIELD = "{name} cannot be changed this way."
 TEAM_NOT_YOURS = "You cannot share views with {team}: you do not work that team's queue."
 TEAM_INACTIVE = "{team} no longer works tickets: choose another team."
@@ -1023,6 +1025,7 @@ def tickets_bulk_apply(
         raise ValidationError({"action": f"Unknown action {action!r}."})
     if action in ("add_tag", "remove_tag") and not value.strip():
         raise ValidationError({"value": BULK_TAG_MISSING})
+    _check_bulk_value(action, value)
     outcomes = []
     for ticket in tickets:
         try:
@@ -1037,6 +1040,26 @@ def tickets_bulk_apply(
         else:
             outcomes.append(BulkOutcome(ticket, changed=changed))
     return outcomes
+
+
+def _check_bulk_value(action: str, value: str) -> None:
+    """A value no ticket could take (an unknown status, an id of nobody, a tag the rule refuses) is refused
+    once, before any ticket is touched, so the queue comes back with the tickets still ticked; whether a
+    ticket may take a valid one is still decided ticket by ticket."""
+    shown = value if len(value) <= 40 else value[:39] + "…"
+    if action == "status" and value not in Status.values:
+        raise ValidationError({"value": BULK_UNKNOWN.format(what="status", value=shown)})
+    if action == "priority" and value not in Priority.values:
+        raise ValidationError({"value": BULK_UNKNOWN.format(what="priority", value=shown)})
+    if action == "assign" and not User.objects.filter(pk=parse_id(value)).exists():
+        raise ValidationError({"value": BULK_UNKNOWN.format(what="agent", value=shown)})
+    if action == "team" and not Team.objects.filter(pk=parse_id(value)).exists():
+        raise ValidationError({"value": BULK_UNKNOWN.format(what="team", value=shown)})
+    if action in ("add_tag", "remove_tag"):
+        try:
+            clean_tag_names([value])
+        except ValidationError as error:
+            raise ValidationError({"value": error.messages}) from None
 
 
 def _bulk_one(ticket: Ticket, action: str, value: str, actor: User, expected: int | None) -> bool:

@@ -9,19 +9,10 @@ from django.urls import reverse
 
 from knowledge import services as knowledge_services
 from knowledge.models import Article
-from tests.factories import TeamFactory, make_agent, make_customer, make_supervisor, make_ticket
+from tests.factories import TeamFactory, make_agent, make_supervisor
 from tickets.models import Ticket, TicketMessage
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def desk():
-    team = TeamFactory(name="Support")
-    agent = make_supervisor(team, name="Alex Agent")
-    customer = make_customer(name="Carla Customer")
-    ticket = make_ticket(customer, team=team, subject="Printer on fire")
-    return {"team": team, "agent": agent, "customer": customer, "ticket": ticket}
 
 
 def test_bulk_tag_action_without_a_tag_answers_422_and_keeps_the_selection(client, desk):
