@@ -449,10 +449,10 @@ def article_vote(
             )
     except IntegrityError:  # the same voter twice at once: the other request's vote stands
         pass
-    _count_votes(article.pk)
+    article_count_votes(article.pk)
 
 
-def _count_votes(article_id: int) -> None:
+def article_count_votes(article_id: int) -> None:
     """The article's counters, as its votes now stand (knowledge.signals calls it when votes go with a
     deleted account)."""
     totals = ArticleFeedback.objects.filter(article_id=article_id).aggregate(

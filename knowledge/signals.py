@@ -10,6 +10,7 @@ from django.db.models.signals import post_delete, post_save, pre_delete
 from django.dispatch import receiver
 
 from knowledge.models import Article, ArticleFeedback, Category
+from knowledge.services import article_count_votes
 
 AUDIENCES = ("public", "staff")
 
@@ -42,7 +43,5 @@ def on_voter_deleting(sender, instance, **kwargs) -> None:
 def on_voter_deleted(sender, instance, **kwargs) -> None:
     # Their votes went with the account (a cascade, which sends no signal of its own when it can
     # delete in one statement): the counters follow.
-    from knowledge.services import _count_votes
-
     for article_id in getattr(instance, "_voted_on", ()):
-        _count_votes(article_id)
+        article_count_votes(article_id)

@@ -43,6 +43,7 @@ NOT_AUDITED = {
     "ticket_mark_seen": "a read marker for the assignee, not a change to the ticket",
     "article_vote": "feedback votes are their own record (one row per voter), not an administrative change",
     "articles_count_uses": "a usage counter bumped inside the audited ticket_reply",
+    "article_count_votes": "derived counters recounted from the votes, which are their own record",
     "articles_check_public_links": "a check inside ticket_reply; refuses, changes nothing",
     "internal_article_links": "read", "clean_tags": "pure", "staff_permissions": "read",
     "article_actions": "read",
