@@ -25,7 +25,7 @@ def test_behind_the_proxy_the_entry_it_appended_counts_not_the_clients_own(setti
     assert client_ip(request()) == "10.0.0.2"
 
 
-def test_rate_limits_and_audit_use_it(settings, client):
+def test_rate_limits_and_audit_use_it(settings, client, clock):
     from django.urls import reverse
 
     from audit.models import AuditEvent

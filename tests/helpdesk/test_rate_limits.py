@@ -19,7 +19,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def limits(settings):
+def limits(settings, clock):
+    # Counted in fixed windows: the clock stands still, so no test straddles a window's end by chance.
     settings.RATE_LIMITS = {scope: ("4/m", "2/m") for scope in settings.RATE_LIMITS}
     return settings
 

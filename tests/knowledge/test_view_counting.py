@@ -82,7 +82,7 @@ def test_the_session_remembers_a_bounded_number_of_articles(client, monkeypatch)
     assert [_views(article) for article in articles] == [2, 1, 1, 1, 1]
 
 
-def test_views_from_one_address_are_bounded_quietly(client, settings):
+def test_views_from_one_address_are_bounded_quietly(client, settings, clock):
     settings.RATE_LIMITS_ENABLED = True
     settings.RATE_LIMITS = {**settings.RATE_LIMITS, "article_view": ("3/m", "3/m")}
     article = make_article(title="Counted a bounded number of times")
