@@ -5,10 +5,8 @@ chain and numbering. Each ends with consistent data, the loser told, nothing los
 import json
 import threading
 from datetime import timedelta
-from html import unescape
 
 import pytest
-from django.contrib.messages import get_messages
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
@@ -35,24 +33,13 @@ from tests.factories import (
     make_supervisor,
     make_ticket,
 )
+from tests.tickets.conftest import fresh, notes, page_text
 from tickets import services
 from tickets.models import Attachment, SavedView, Ticket, TicketActivity, TicketMessage
 from tickets.views import desk
 from tickets.workflow import Status
 
 RACE = pytest.mark.django_db(transaction=True)
-
-
-def notes(response) -> list[str]:
-    return [str(message) for message in get_messages(response.wsgi_request)]
-
-
-def text(response) -> str:
-    return unescape(response.content.decode())
-
-
-def fresh(ticket) -> Ticket:
-    return Ticket.objects.get(pk=ticket.pk)
 
 
 def desk_setup():
@@ -105,7 +92,7 @@ def test_two_agents_taking_the_same_ticket_at_once_one_wins_and_the_other_is_tol
         ),
     )  # fmt: skip
     assert responses[0].status_code == 409
-    assert desk.EDIT_STALE in text(responses[0])
+    assert desk.EDIT_STALE in page_text(responses[0])
     assert fresh(ticket).assignee_id == agent.pk
     assert TicketActivity.objects.filter(ticket=ticket, action=TicketActivity.Action.ASSIGNEE).count() == 1
 
@@ -156,7 +143,7 @@ def test_an_inline_edit_racing_a_bulk_assign_is_refused_as_stale(client):
         ),
     )  # fmt: skip
     assert responses[0].status_code == 409
-    assert desk.EDIT_STALE in text(responses[0])
+    assert desk.EDIT_STALE in page_text(responses[0])
     stored = fresh(ticket)
     assert stored.assignee_id == agent.pk and stored.priority != "high"
 
@@ -182,7 +169,7 @@ def test_a_merge_racing_a_customer_reply_on_the_source_is_refused_and_the_reply_
         ),
     )  # fmt: skip
     assert responses[0].status_code == 422
-    assert desk.MERGE_STALE in text(responses[0])
+    assert desk.MERGE_STALE in page_text(responses[0])
     assert fresh(source).merged_into_id is None
     assert TicketMessage.objects.filter(ticket=source, body="Still burning").count() == 1
 
@@ -281,7 +268,7 @@ def test_an_agents_reply_and_solve_racing_a_customer_reply_is_refused_with_the_m
         ),
     )  # fmt: skip
     assert responses[0].status_code == 422
-    page = text(responses[0])
+    page = page_text(responses[0])
     assert desk.REPLY_STALE in page and "Fixed, closing." in page
     assert fresh(ticket).status == Status.OPEN
     assert not TicketMessage.objects.filter(ticket=ticket, body="Fixed, closing.").exists()

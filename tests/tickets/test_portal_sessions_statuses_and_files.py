@@ -3,7 +3,6 @@ subjects, repeated files, changed forms, odd numbers and ids, organisation manag
 
 import re
 import uuid
-from html import unescape
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -16,7 +15,7 @@ from tests.factories import (
     make_customer,
     make_ticket,
 )
-from tests.tickets.conftest import submission
+from tests.tickets.conftest import page_text, submission
 from tickets.models import Attachment, Ticket
 from tickets.workflow import Status
 
@@ -29,10 +28,6 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 40
 
 def detail(ticket) -> str:
     return reverse("tickets:portal_detail", args=[ticket.number])
-
-
-def text(response) -> str:
-    return unescape(response.content.decode())
 
 
 def _set_status(ticket, status):
@@ -64,7 +59,7 @@ def test_a_session_ending_on_an_organisations_form_asks_to_sign_in_when_visitors
         url,
         submission(cf_order_number="ORD-777", cf_product="Pro", drafted_by=owner),
     )
-    body = text(response)
+    body = page_text(response)
     assert response.status_code == 422
     assert "no longer available" not in body
     assert Ticket.objects.count() == 0
@@ -94,7 +89,7 @@ def test_a_field_made_required_after_the_customer_opened_the_form_is_asked_for_n
     ]
     form.save()
     response = client.post(url, submission(cf_order_number="A-1", description="Kept text"))
-    body = text(response)
+    body = page_text(response)
     assert response.status_code == 422
     assert "Serial number" in body and "Kept text" in body and 'value="A-1"' in body
     assert Ticket.objects.count() == 0
@@ -109,7 +104,7 @@ def test_on_hold_is_not_revealed_to_the_customer(client):
     customer = make_customer()
     ticket = _set_status(make_ticket(customer), Status.ON_HOLD)
     client.force_login(customer)
-    listing, page = text(client.get(LIST)), text(client.get(detail(ticket)))
+    listing, page = page_text(client.get(LIST)), page_text(client.get(detail(ticket)))
     assert ticket.reference in listing
     assert "On hold" not in listing
     assert "On hold" not in page
@@ -121,7 +116,7 @@ def test_search_with_a_percent_sign_is_taken_literally(client):
     make_ticket(customer, subject="CPU at 100% all day")
     make_ticket(customer, subject="Invoice 1002 is wrong")
     client.force_login(customer)
-    body = text(client.get(LIST, {"q": "100%"}))
+    body = page_text(client.get(LIST, {"q": "100%"}))
     assert "CPU at 100% all day" in body
     assert "Invoice 1002 is wrong" not in body
 
@@ -133,9 +128,9 @@ def test_paging_keeps_the_search(client):
         make_ticket(customer, subject=f"Printer issue {n}")
     make_ticket(customer, subject="Unrelated billing")
     client.force_login(customer)
-    first = text(client.get(LIST, {"q": "printer"}))
+    first = page_text(client.get(LIST, {"q": "printer"}))
     assert "page=2" in first and "q=printer" in first
-    second = text(client.get(LIST, {"q": "printer", "page": 2}))
+    second = page_text(client.get(LIST, {"q": "printer", "page": 2}))
     assert "Unrelated billing" not in second
     assert second.count("Printer issue") == 5
 
@@ -205,9 +200,9 @@ def test_the_organisation_list_does_not_include_another_organisations_tickets_of
     ticket = make_ticket(mover, subject="Globex laptop")
     client.force_login(acme_manager)
     assert client.get(detail(ticket)).status_code == 404
-    assert "Globex laptop" not in text(client.get(LIST, {"scope": "organization", "status": "all"}))
+    assert "Globex laptop" not in page_text(client.get(LIST, {"scope": "organization", "status": "all"}))
     client.force_login(globex_manager)
-    assert "Globex laptop" in text(client.get(LIST, {"scope": "organization", "status": "all"}))
+    assert "Globex laptop" in page_text(client.get(LIST, {"scope": "organization", "status": "all"}))
 
 
 def test_a_follow_up_of_a_follow_up_is_not_titled_follow_up_twice(client):
