@@ -4,8 +4,10 @@ files held for a form that came back (HeldUpload) until it is sent again."""
 import codecs
 import hashlib
 import re
+import unicodedata
 from datetime import datetime, timedelta
 from pathlib import PurePath
+from urllib.parse import quote
 
 import puremagic
 from django.conf import settings
@@ -80,6 +82,16 @@ def safe_filename(name: str) -> str:
         suffix = suffix if len(suffix) <= 16 else ""
         cleaned = cleaned[: MAX_FILENAME - len(suffix)].rstrip(" .") + suffix
     return cleaned or "attachment"
+
+
+def download_disposition(name: str) -> str:
+    """A Content-Disposition for a download: a plain ASCII ``filename`` every client reads, followed for
+    a non-ASCII name by the exact ``filename*`` that current browsers prefer (RFC 6266, section 4.3)."""
+    unaccented = "".join(ch for ch in unicodedata.normalize("NFKD", name) if not unicodedata.combining(ch))
+    ascii_name = re.sub(r"[^\x20-\x7e]|[\\\"%]", "_", unaccented).strip(" .") or "attachment"
+    if ascii_name == name:
+        return f'attachment; filename="{name}"'
+    return f"attachment; filename=\"{ascii_name}\"; filename*=utf-8''{quote(name, safe='')}"
 
 
 def detect_content_type(upload: UploadedFile) -> str:

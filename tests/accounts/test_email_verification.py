@@ -196,7 +196,7 @@ def test_the_profile_sends_a_new_link_to_an_unconfirmed_address_only(client, imm
     assert b"Send the link again" not in client.get(reverse("accounts:profile")).content
 
 
-def test_sending_links_again_is_rate_limited_per_account(client, settings):
+def test_sending_links_again_is_rate_limited_per_account(client, settings, clock):
     settings.RATE_LIMITS = {**settings.RATE_LIMITS, "email_verification": ("100/h", "2/h")}
     client.force_login(make_customer())
     answers = [client.post(reverse("accounts:email_verification_send")).status_code for _ in range(3)]

@@ -178,7 +178,7 @@ def test_the_server_error_page_carries_the_csp_and_no_inline_code(settings):
     assert response["Referrer-Policy"] == "same-origin"
 
 
-def test_the_rate_limit_page_is_a_friendly_429_under_the_csp(settings):
+def test_the_rate_limit_page_is_a_friendly_429_under_the_csp(settings, clock):
     """Too many sign-ups: 429 with Retry-After, words a person understands, and the usual headers."""
     settings.RATE_LIMITS = {**settings.RATE_LIMITS, "signup": ("1/h", "1/h")}
     client = Client(REMOTE_ADDR="203.0.113.90")

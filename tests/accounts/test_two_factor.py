@@ -293,7 +293,7 @@ def test_switching_two_factor_off_asks_for_the_current_password(client):
     assert not two_factor.is_enabled(agent)
 
 
-def test_guessing_the_password_on_the_two_factor_page_is_rate_limited(client, settings):
+def test_guessing_the_password_on_the_two_factor_page_is_rate_limited(client, settings, clock):
     settings.RATE_LIMITS = {**settings.RATE_LIMITS, "password_change": ("100/h", "3/h")}
     agent = make_agent(TeamFactory())
     client.force_login(agent)
@@ -402,7 +402,7 @@ def test_no_code_path_signs_in_an_enrolled_account_without_the_second_factor():
     assert AuditEvent.objects.filter(action="two_factor_bypass_refused", actor=agent).exists()
 
 
-def test_code_guessing_is_rate_limited_per_pending_account(settings):
+def test_code_guessing_is_rate_limited_per_pending_account(settings, clock):
     settings.RATE_LIMITS = {**settings.RATE_LIMITS, "two_factor": ("100/m", "3/m")}
     agent = make_agent(TeamFactory())
     device, _ = enrol(Client(), agent)

@@ -241,7 +241,7 @@ class _Structure(HTMLParser):
             self.title += data
 
 
-def test_error_pages_have_language_one_main_one_h1_a_working_skip_link_and_a_title(client, settings):
+def test_error_pages_have_language_one_main_one_h1_a_working_skip_link_and_a_title(client, settings, clock):
     """WCAG 3.1.1, 1.3.1, 2.4.1, 2.4.2 on the error pages (404, 405, 403 CSRF, 429): html lang, exactly
     one main landmark and one h1, the skip link pointing at the main's id, and a page title."""
     settings.RATE_LIMITS = {**settings.RATE_LIMITS, "search": ("1/m", "1/m")}

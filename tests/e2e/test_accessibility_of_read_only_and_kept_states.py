@@ -206,7 +206,7 @@ def test_portal_on_hold_ticket_and_desk_messages_pass_axe(page, live_server):
 
 
 @pytest.mark.usefixtures("demo")
-def test_error_pages_pass_axe_in_the_browser(page, live_server, settings):
+def test_error_pages_pass_axe_in_the_browser(page, live_server, settings, clock):
     """The 429 page (search rate limit) and the 500 page (served as Django's handler renders it) pass
     axe with their styles loaded; the 500 page's one link shows a contrasting focus ring."""
     from django.test import RequestFactory

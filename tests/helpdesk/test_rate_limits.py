@@ -140,7 +140,7 @@ def test_guessing_the_current_password_on_the_profile_is_limited_but_saving_the_
     assert [client.post(profile, save).status_code for _ in range(3)] == [302, 302, 302]
 
 
-def test_a_per_ip_limit_counts_an_ipv6_network_not_each_address(settings):
+def test_a_per_ip_limit_counts_an_ipv6_network_not_each_address(settings, clock):
     settings.RATE_LIMITS = {**settings.RATE_LIMITS, "signup": ("2/h", "100/h")}
     site_configuration_update(changes={"open_signup": True}, actor=None)
     answers = []

@@ -19,7 +19,7 @@ def counts(article: Article) -> tuple[int, int]:
     return article.helpful_count, article.not_helpful_count
 
 
-def test_dropping_the_session_cookie_cannot_push_votes_past_the_ip_limit(settings):
+def test_dropping_the_session_cookie_cannot_push_votes_past_the_ip_limit(settings, clock):
     settings.RATE_LIMITS_ENABLED = True
     settings.RATE_LIMITS = {**settings.RATE_LIMITS, "vote": ("3/h", "100/h")}
     article = make_article()

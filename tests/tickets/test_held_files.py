@@ -228,7 +228,7 @@ def test_a_customers_session_that_ended_keeps_no_files_and_says_so(client):
     assert not HeldUpload.objects.exists()
 
 
-def test_a_submission_refused_for_sending_too_often_still_offers_the_kept_files(client, settings):
+def test_a_submission_refused_for_sending_too_often_still_offers_the_kept_files(client, settings, clock):
     """Refused for volume (429), a form keeps no new files (that would let the refused sender fill the
     disk) and says so, but the files kept before stay ticked for the next sending."""
     settings.RATE_LIMITS = {**settings.RATE_LIMITS, "ticket_submit": ("2/m", "2/m")}

@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from tests.factories import TicketFormFactory, make_customer, make_ticket
 from tests.tickets.conftest import page_text, submission
+from tickets.attachments import download_disposition
 from tickets.models import Attachment, Ticket
 
 pytestmark = pytest.mark.django_db
@@ -244,8 +245,9 @@ def test_a_kept_file_chosen_again_is_attached_once(client):
 
 
 def test_download_is_an_attachment_with_nosniff_and_hidden_from_others(client):
-    """The requester downloads the file as an attachment (nosniff, its cleaned non-ASCII name); a
-    customer of another organisation gets 404."""
+    """The requester downloads the file as an attachment (nosniff, its cleaned non-ASCII name, with a
+    plain ASCII name first for clients that do not read filename*); a customer of another organisation
+    gets 404."""
     customer = make_customer()
     client.force_login(customer)
     name = "Caf\u00e9 \u202eshot.png"
@@ -255,8 +257,24 @@ def test_download_is_an_attachment_with_nosniff_and_hidden_from_others(client):
     response = client.get(url)
     assert response.status_code == 200
     assert response["Content-Disposition"].startswith("attachment;")
-    assert "filename*=utf-8''Caf%C3%A9%20shot.png" in response["Content-Disposition"]
+    assert response["Content-Disposition"] == (
+        "attachment; filename=\"Cafe shot.png\"; filename*=utf-8''Caf%C3%A9%20shot.png"
+    )
     assert response["X-Content-Type-Options"] == "nosniff"
     assert b"".join(response.streaming_content) == PNG
     client.force_login(make_customer())
     assert client.get(url).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("name", "disposition"),
+    [
+        ("report.pdf", 'attachment; filename="report.pdf"'),
+        ("\u6587\u4ef6.pdf", "attachment; filename=\"__.pdf\"; filename*=utf-8''%E6%96%87%E4%BB%B6.pdf"),
+        ("50% off.txt", "attachment; filename=\"50_ off.txt\"; filename*=utf-8''50%25%20off.txt"),
+    ],
+)
+def test_download_names_keep_their_extension_in_the_ascii_fallback(name, disposition):
+    """An ASCII name is sent as it is; any other keeps its extension in the plain fallback, so a client
+    that ignores filename* still saves a file of the right type."""
+    assert download_disposition(name) == disposition

@@ -120,7 +120,7 @@ def test_a_submission_sent_twice_confirms_once(client):
 
 
 @override_settings(RATE_LIMITS={"ticket_submit": ("3/h", "2/h")})
-def test_signed_in_customers_are_limited_per_account_not_per_address(client, settings):
+def test_signed_in_customers_are_limited_per_account_not_per_address(client, settings, clock):
     settings.RATE_LIMITS_ENABLED = True
     busy, colleague = make_customer(), make_customer()
     client.force_login(busy)

@@ -19,7 +19,7 @@ from helpdesk.forms import add_service_errors, parse_id, query_text
 from helpdesk.middleware import site_configuration
 from helpdesk.ratelimit import posted, rate_limited, wait_phrase
 from tickets import services, workflow
-from tickets.attachments import visitor_key
+from tickets.attachments import download_disposition, visitor_key
 from tickets.forms import (
     CUSTOM_PREFIX,
     FILES_AFTER_SIGN_IN,
@@ -395,9 +395,8 @@ def attachment_download(request: HttpRequest, pk: int) -> FileResponse:
     # HEAD serves no file).
     if request.method == "GET":
         Attachment.objects.filter(pk=attachment.pk).update(download_count=F("download_count") + 1)
-    response = FileResponse(
-        handle, as_attachment=True, filename=attachment.filename, content_type=attachment.content_type
-    )
+    response = FileResponse(handle, content_type=attachment.content_type)
+    response["Content-Disposition"] = download_disposition(attachment.filename)
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response["Cache-Control"] = "private, no-store"
