@@ -94,6 +94,12 @@ def role_out_of_reach(actor: User, assignment: RoleAssignment) -> bool:
     return rbac.rank(assignment.user) > rbac.rank(actor) or bool(rbac.grant_refusal(actor, assignment.role))
 
 
+def members_out_of_reach(actor: User, team_id: int | None) -> bool:
+    """A membership is a grant of the team's queue: only administrators and the team's supervisors and
+    leads (rbac.supervised_team_ids) add, change or remove one."""
+    return team_id is not None and not actor.is_superuser and team_id not in rbac.supervised_team_ids(actor)
+
+
 STAYS_PENDING = (
     "This account has no password yet, so it stays pending until its owner sets one with “{reset}”."
 )
@@ -102,19 +108,64 @@ SOME_STAY_PENDING = (
 )
 RESET_LINK = "Forgotten your password?"
 ROLE_OUT_OF_REACH = "You cannot change or remove the role {role}: you could not give it."
+MEMBERS_OUT_OF_REACH = (
+    "You can only change the members of teams you supervise, and you do not supervise “{team}”."
+)
+MANAGER_OUT_OF_REACH = (
+    "Only someone who sees every ticket of “{organization}” can make a manager of it (a manager sees them "
+    "all)."
+)
+
+
+def refuse_manager_out_of_reach(form: forms.ModelForm, flag: str) -> None:
+    """A form that makes a manager of an organisation (its field `flag` ticked, the organisation or the
+    flag changed) is refused unless its actor sees every ticket of that organisation themselves."""
+    organization = form.cleaned_data.get("organization")
+    made = form.cleaned_data.get(flag) and {"organization", flag} & set(form.changed_data)
+    if made and organization and not rbac.sees_organization_tickets(form.actor, organization):
+        form.add_error(flag, MANAGER_OUT_OF_REACH.format(organization=organization))
+
+
+class OutOfReachMixin:
+    """Rows the actor could not have made (out_of_reach) are not theirs to change or delete, one at a
+    time or by the bulk action, which keeps them and says so."""
+
+    kept_message = "{count} of the selected rows are not yours to change and were kept."
+
+    def out_of_reach(self, request, obj) -> bool:
+        raise NotImplementedError
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return super().has_change_permission(request, obj) and not (obj and self.out_of_reach(request, obj))
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return super().has_delete_permission(request, obj) and not (obj and self.out_of_reach(request, obj))
+
+    def delete_queryset(self, request, queryset):
+        rows = list(queryset.select_related(*self.list_select_related))
+        kept = [row for row in rows if self.out_of_reach(request, row)]
+        if kept:
+            self.message_user(request, self.kept_message.format(count=len(kept)), messages.WARNING)
+        super().delete_queryset(request, queryset.filter(pk__in=[row.pk for row in rows if row not in kept]))
 
 
 class RoleAssignmentForm(forms.ModelForm):
     """A role given or changed here: only one whose permissions the actor holds (rbac.grant_refusal),
-    and only in place of one the actor could have given (role_out_of_reach)."""
+    for no longer than they hold them (rbac.grant_expiry_refusal), and only in place of one the actor
+    could have given (role_out_of_reach)."""
 
     actor: User | None = None
 
     def clean(self) -> dict:
         cleaned = super().clean()
         role = cleaned.get("role")
-        if role is not None and self.has_changed() and (missing := rbac.grant_refusal(self.actor, role)):
-            self.add_error("role", missing)
+        if role is not None and self.has_changed():
+            if missing := rbac.grant_refusal(self.actor, role):
+                self.add_error("role", missing)
+            elif "expires_at" not in self.errors and (
+                too_long := rbac.grant_expiry_refusal(self.actor, role, cleaned.get("expires_at"))
+            ):
+                self.add_error("expires_at", too_long)
         # The instance still holds what is stored (the form's values reach it after clean).
         stored = self.instance
         if stored.pk and self.has_changed() and role_out_of_reach(self.actor, stored):
@@ -151,13 +202,47 @@ class RoleAssignmentInline(LoadedAutocompleteInlineMixin, admin.TabularInline):
         return formset
 
 
+class TeamMemberForm(forms.ModelForm):
+    """A membership added, changed or moved here: only in teams the actor supervises, the one it leaves
+    included (members_out_of_reach)."""
+
+    actor: User | None = None
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if not self.has_changed():
+            return cleaned
+        # The instance still holds what is stored (the form's values reach it after clean); an inline's
+        # new row already holds its team.
+        chosen = cleaned.get("team")
+        for team_id in {self.instance.team_id, chosen.pk if chosen else None}:
+            if members_out_of_reach(self.actor, team_id):
+                self.add_error(None, MEMBERS_OUT_OF_REACH.format(team=Team.objects.get(pk=team_id)))
+        return cleaned
+
+
+class TeamMemberFormSet(forms.BaseInlineFormSet):
+    def clean(self) -> None:
+        super().clean()
+        for form in self.deleted_forms:
+            if form.instance.pk and members_out_of_reach(form.actor, form.instance.team_id):
+                raise forms.ValidationError(MEMBERS_OUT_OF_REACH.format(team=form.instance.team))
+
+
 class TeamMemberInline(LoadedAutocompleteInlineMixin, admin.TabularInline):
     model = TeamMember
+    form = TeamMemberForm
+    formset = TeamMemberFormSet
     extra = 0
     autocomplete_fields = ("user",)
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("user", "team")  # as the role assignments
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        formset.form = acting_as(formset.form, request.user)
+        return formset
 
 
 SUSPEND_YOURSELF = "You cannot suspend yourself."
@@ -186,6 +271,7 @@ class UserChange(UserChangeForm):
             self.add_error("suspended_until", services.SUSPENSION_ALREADY_ENDED)
         if suspension_changed and suspended and self.actor is not None and self.instance.pk == self.actor.pk:
             self.add_error("status", SUSPEND_YOURSELF)
+        refuse_manager_out_of_reach(self, "is_organization_manager")
         return cleaned
 
 
@@ -301,6 +387,8 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
             # get_object: None for an unknown or malformed id, which Django's view then answers with 404.
             stored = getattr(self.get_object(request, unquote(id)), "password", None)
             response = super().user_change_password(request, id, form_url)
+            if request.method == "POST" and response.status_code == 200:  # refused: shown again
+                response.status_code = 422
             user = self.get_object(request, unquote(id))
             if user is not None and user.password != stored:
                 own = user.pk == request.user.pk
@@ -469,12 +557,20 @@ class TeamAdmin(
 
 
 @admin.register(TeamMember)
-class TeamMemberAdmin(TeamMembershipAuditMixin, AuditedModelAdmin):
+class TeamMemberAdmin(OutOfReachMixin, TeamMembershipAuditMixin, AuditedModelAdmin):
+    form = TeamMemberForm
     list_display = ("user", "team", "role", "is_available", "joined_at")
     list_filter = ("team", "role", "is_available")
     search_fields = ("user__email", "user__name", "team__name")
     autocomplete_fields = ("user", "team")
     list_select_related = ("user", "team")
+    kept_message = "{count} of the selected memberships are in teams you do not supervise and were kept."
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        return acting_as(super().get_form(request, obj, change, **kwargs), request.user)
+
+    def out_of_reach(self, request, membership: TeamMember) -> bool:
+        return members_out_of_reach(request.user, membership.team_id)
 
 
 @admin.register(Skill)
@@ -486,7 +582,7 @@ class SkillAdmin(AuditedModelAdmin):
 
 
 @admin.register(RoleAssignment)
-class RoleAssignmentAdmin(RoleChangeAuditMixin, AuditedModelAdmin):
+class RoleAssignmentAdmin(OutOfReachMixin, RoleChangeAuditMixin, AuditedModelAdmin):
     list_display = ("user", "role", "expires_at", "granted_by", "granted_at")
     list_filter = ("role", "expires_at")
     search_fields = ("user__email", "user__name")
@@ -508,30 +604,20 @@ class RoleAssignmentAdmin(RoleChangeAuditMixin, AuditedModelAdmin):
             obj.granted_by = request.user
         super().save_model(request, obj, form, change)
 
-    @staticmethod
-    def out_of_reach(request, assignment: RoleAssignment) -> bool:
+    kept_message = "{count} of the selected role assignments are not yours to take away and were kept."
+
+    def out_of_reach(self, request, assignment: RoleAssignment) -> bool:
         return role_out_of_reach(request.user, assignment)
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return super().has_change_permission(request, obj) and not (obj and self.out_of_reach(request, obj))
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return super().has_delete_permission(request, obj) and not (obj and self.out_of_reach(request, obj))
-
-    def delete_queryset(self, request, queryset):
-        assignments = list(queryset.select_related("user", "role"))
-        kept = [assignment for assignment in assignments if self.out_of_reach(request, assignment)]
-        if kept:
-            self.message_user(
-                request,
-                f"{len(kept)} of the selected role assignments are not yours to take away and were kept.",
-                messages.WARNING,
-            )
-        taken = [assignment.pk for assignment in assignments if assignment not in kept]
-        super().delete_queryset(request, queryset.filter(pk__in=taken))
 
 
 class InvitationAdminForm(forms.ModelForm):
+    actor: User | None = None
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        refuse_manager_out_of_reach(self, "makes_manager")
+        return cleaned
+
     def clean_max_uses(self) -> int:
         # "uses" is read-only here, so the form's own check of invitation_uses_limit skips it.
         max_uses = self.cleaned_data["max_uses"]
@@ -551,6 +637,9 @@ class InvitationAdmin(AuditedModelAdmin):
     search_fields = ("code", "email", "organization__name")
     readonly_fields = ("uses", "created_by", "created_at")
     list_select_related = ("organization",)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        return acting_as(super().get_form(request, obj, change, **kwargs), request.user)
 
     def save_model(self, request, obj, form, change):
         if obj.created_by_id is None:

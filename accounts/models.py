@@ -75,6 +75,14 @@ class Organization(models.Model):
     class Meta:
         ordering = ["name"]
         permissions = [("view_organization_tickets", "Can see every ticket of the organisation")]
+        constraints = [
+            # Names tell tenants apart on the desk (organisation filter and column) and in the admin.
+            models.UniqueConstraint(
+                Lower("name"),
+                name="organization_name_any_case",
+                violation_error_message="Another organisation has this name (in some letter case).",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -247,7 +255,7 @@ class TeamManager(models.Manager["Team"]):
 class Team(models.Model):
     """A group of agents working one queue."""
 
-    name = models.CharField(max_length=100, unique=True)
+    name = models.CharField(max_length=100)
     slug = models.SlugField(max_length=100, unique=True)
     description = models.TextField(blank=True)
     email = models.EmailField(blank=True, help_text="Address customers write to for this team.")
@@ -258,6 +266,13 @@ class Team(models.Model):
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("name"),
+                name="team_name_any_case",
+                violation_error_message="Another team has this name (in some letter case).",
+            )
+        ]
         permissions = [
             ("work_team_queue", "Can work the team's queue (granted on a team)"),
             ("provide_support", "Can answer tickets (seed PROVIDE_SUPPORT)"),
@@ -319,7 +334,7 @@ class SkillManager(models.Manager["Skill"]):
 class Skill(models.Model):
     """A speciality (seed 002 Specialty) that routing can match to tickets."""
 
-    name = models.CharField(max_length=100, unique=True)
+    name = models.CharField(max_length=100)
     slug = models.SlugField(max_length=100, unique=True)
     description = models.CharField(max_length=300, blank=True)
     agents = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="skills")
@@ -328,6 +343,13 @@ class Skill(models.Model):
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("name"),
+                name="skill_name_any_case",
+                violation_error_message="Another skill has this name (in some letter case).",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name

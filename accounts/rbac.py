@@ -8,7 +8,7 @@ current moment in one query and keeps it on the user object for the rest of the 
 
 import functools
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.apps import apps
 from django.contrib.auth.models import Group, Permission
@@ -46,6 +46,10 @@ MANAGE_SUPPORT_AGENTS = "accounts.manage_support_agents"
 GRANT_RANK = "Only someone who holds the role “{role}” (or a higher one) can give it."
 BUILT_IN_RANK = {roles.CUSTOMER: 0, roles.AGENT: 1, roles.SUPERVISOR: 2, roles.ADMINISTRATOR: 3}
 GRANT_BEYOND_OWN_OBJECT = "You can only grant permissions you hold yourself, and you do not hold {missing}."
+GRANT_OUTLASTING_OWN = (
+    "You hold what the role “{role}” needs only until {until:%Y-%m-%d %H:%M} UTC, so you can give it "
+    "until then at the latest."
+)
 GRANT_BEYOND_OWN = (
     "You can only grant permissions you hold yourself, and you do not hold {missing} (role “{role}”)."
 )
@@ -237,13 +241,7 @@ def permissions_beyond(actor, permissions, obj: Model | None = None) -> list[str
     if actor is None or actor.is_superuser:
         return []
     held = permissions_on(actor, obj)
-    names = (
-        permission
-        if isinstance(permission, str)
-        else f"{permission.content_type.app_label}.{permission.codename}"
-        for permission in permissions
-    )
-    return sorted(name for name in names if name not in held)
+    return sorted(name for name in map(_permission_name, permissions) if name not in held)
 
 
 def grant_beyond_own(actor, permissions, obj: Model | None = None) -> str:
@@ -301,6 +299,52 @@ def grant_refusal(actor, role, permissions=None) -> str:
     return GRANT_BEYOND_OWN.format(missing=", ".join(missing), role=role.name)
 
 
+def grant_expiry_limit(actor, role, permissions=None) -> datetime | None:
+    """The latest moment until which `actor` may hand out `role`: None when they may give it for good.
+
+    A power held for a while is not handed out for longer: someone made Administrator until Friday does
+    not make anyone's role (their own included) permanent. The limit is the first expiry after which
+    the actor's remaining roles no longer reach the role's rank or hold its permissions."""
+    if actor is None or actor.is_superuser:
+        return None
+    if permissions is None:
+        permissions = role.permissions.select_related("content_type")
+    needed = {_permission_name(permission) for permission in permissions}
+    needed_rank = BUILT_IN_RANK.get(role.name, -1)
+    assignments = list(
+        RoleAssignment.objects.in_force()
+        .filter(user=actor)
+        .select_related("role")
+        .prefetch_related("role__permissions__content_type")
+    )
+    direct = set(map(_permission_name, actor.user_permissions.select_related("content_type")))
+
+    def covered_after(moment: datetime) -> bool:
+        lasting = [a for a in assignments if a.expires_at is None or a.expires_at > moment]
+        held = direct | {_permission_name(p) for a in lasting for p in a.role.permissions.all()}
+        ranks = [BUILT_IN_RANK.get(a.role.name, BUILT_IN_RANK[roles.AGENT]) for a in lasting]
+        return max(ranks, default=-1) >= needed_rank and needed <= held
+
+    for expiry in sorted(a.expires_at for a in assignments if a.expires_at is not None):
+        if not covered_after(expiry):
+            return expiry
+    return None
+
+
+def grant_expiry_refusal(actor, role, expires_at: datetime | None, permissions=None) -> str:
+    """Why `actor` may not hand out `role` until `expires_at` (None: for good): "" when they may."""
+    limit = grant_expiry_limit(actor, role, permissions)
+    if limit is not None and (expires_at is None or expires_at > limit):
+        return GRANT_OUTLASTING_OWN.format(role=role.name, until=limit.astimezone(UTC))
+    return ""
+
+
+def _permission_name(permission) -> str:
+    if isinstance(permission, str):
+        return permission
+    return f"{permission.content_type.app_label}.{permission.codename}"
+
+
 def can_open_desk(user) -> bool:
     """An active staff user (agent, supervisor, administrator) who holds view_support_queue."""
     return is_agent(user) and has_permission(user, VIEW_SUPPORT_QUEUE)
@@ -327,6 +371,15 @@ def supervised_team_ids(user) -> frozenset[int]:
     if not is_supervisor(user):
         memberships = memberships.filter(role__in=[TeamMember.Role.SUPERVISOR, TeamMember.Role.LEAD])
     return frozenset(memberships.values_list("team_id", flat=True))
+
+
+def sees_organization_tickets(user, organization) -> bool:
+    """Whether `user` sees every ticket of `organization`: what making someone its manager hands out."""
+    if user is None or user.is_superuser or is_administrator(user):
+        return True
+    if user.is_organization_manager and user.organization_id == organization.pk:
+        return True
+    return has_permission(user, VIEW_ORGANIZATION_TICKETS, organization)
 
 
 def visible_organizations(user) -> QuerySet[Organization]:

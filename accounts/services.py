@@ -148,9 +148,9 @@ def role_assign(
     user: User, role_name: str, *, expires_at: datetime | None = None, actor: User | None
 ) -> RoleAssignment:
     """Give `user` the role until `expires_at` (or for good); re-assigning updates the expiry. The actor
-    must hold every permission the role grants."""
+    must hold every permission the role grants, for at least as long."""
     role = Group.objects.get(name=role_name)
-    if missing := rbac.grant_refusal(actor, role):
+    if missing := rbac.grant_refusal(actor, role) or rbac.grant_expiry_refusal(actor, role, expires_at):
         raise PermissionDenied(missing)
     earlier = RoleAssignment.objects.select_for_update(no_key=True).filter(user=user, role=role).first()
     assignment, _ = RoleAssignment.objects.update_or_create(

@@ -53,7 +53,8 @@ class JSONFormField(forms.JSONField):
 
 
 class OddInputAdminMixin:
-    """Every admin of the project: odd input (list filters, JSON) gets a clear answer, never a 500."""
+    """Every admin of the project: odd input (list filters, JSON) gets a clear answer, never a 500, and a
+    refused form 422."""
 
     formfield_overrides = {models.JSONField: {"form_class": JSONFormField}}
 
@@ -64,6 +65,14 @@ class OddInputAdminMixin:
         if db_field.name in self.get_autocomplete_fields(request) and "widget" not in kwargs:
             kwargs["widget"] = GuardedAutocompleteSelect(db_field, self.admin_site, using=kwargs.get("using"))
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        response = super().render_change_form(request, context, add, change, form_url, obj)
+        # A POST comes back to the form only when it was refused (a saved one redirects): 422 with what
+        # was typed, as every other form of the site answers.
+        if request.method == "POST":
+            response.status_code = 422
+        return response
 
     def get_search_results(self, request, queryset, search_term):
         # The list page is guarded by ChangeList; the autocomplete view searches on its own.

@@ -155,7 +155,7 @@ def test_a_schema_nested_too_deep_is_a_form_error_not_a_server_error(admin_clien
     }
     nested = "[" * 100_000 + "]" * 100_000
     response = admin_client.post(url, {**data, "schema": nested})
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert "Enter a valid JSON." in str(response.context["adminform"].form.errors["schema"])
     form.refresh_from_db()
     assert form.schema != []
@@ -274,7 +274,7 @@ def test_lowering_an_invitations_max_uses_below_its_uses_is_a_form_error(superus
         "max_uses": "1", "expires_at_0": "", "expires_at_1": "", "is_active": "on",
     }  # fmt: skip
     response = superuser_client.post(reverse("admin:accounts_invitation_change", args=[invitation.pk]), data)
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert "used 3 times already" in str(response.context["adminform"].form.errors["max_uses"])
     invitation.refresh_from_db()
     assert invitation.max_uses == 5
@@ -288,14 +288,14 @@ def test_json_holding_a_nul_character_is_a_form_error(superuser_client):
     data = {name: value for name, value in data.items() if value is not False}  # unticked boxes are not sent
     data["custom_settings"] = '{"greeting": "a\\u0000b"}'
     response = superuser_client.post(url, data)
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert JSON_NUL in str(response.context["adminform"].form.errors["custom_settings"])
     organization = OrganizationFactory()
     data = {"name": organization.name, "slug": organization.slug, "email_domains": '["acme.example"]',
             "settings": '{"x\\u0000": 1}', "is_active": "on"}  # fmt: skip
     url = reverse("admin:accounts_organization_change", args=[organization.pk])
     response = superuser_client.post(url, data)
-    assert response.status_code == 200 and "settings" in response.context["adminform"].form.errors
+    assert response.status_code == 422 and "settings" in response.context["adminform"].form.errors
     assert Organization.objects.get(pk=organization.pk).settings == {}
 
 

@@ -195,7 +195,7 @@ def test_json_with_a_number_postgresql_cannot_store_is_a_form_error(superuser_cl
     data = {"name": organization.name, "slug": organization.slug, "email_domains": '["acme.example"]',
             "settings": value, "is_active": "on"}  # fmt: skip
     response = superuser_client.post(change_url(organization), data)
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert "settings" in response.context["adminform"].form.errors
     assert Organization.objects.get(pk=organization.pk).settings == {}
 
@@ -206,7 +206,7 @@ def test_site_custom_settings_with_nan_is_a_form_error(superuser_client):
     response = superuser_client.post(
         change_url(configuration), form_data(page, custom_settings='{"greeting": NaN}')
     )
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert "custom_settings" in response.context["adminform"].form.errors
 
 
@@ -358,7 +358,7 @@ def test_the_same_member_added_twice_on_a_team_page_is_a_form_error(superuser_cl
         f"{prefix}-1-joined_at_0": "2030-01-01", f"{prefix}-1-joined_at_1": "10:00:00",
     }  # fmt: skip
     response = superuser_client.post(change_url(team), form_data(page, **rows))
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert "Please correct the duplicate data" in response.content.decode()
     assert team.memberships.count() == 0
 
@@ -374,7 +374,7 @@ def test_the_same_role_added_twice_on_a_user_page_is_a_form_error(superuser_clie
         f"{prefix}-1-role": str(agent_role.pk),
     }
     response = superuser_client.post(change_url(user), form_data(page, **rows))
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert "Please correct the duplicate data" in response.content.decode()
     assert not user.role_assignments.exists()
 
@@ -390,7 +390,7 @@ def test_adding_a_user_whose_address_differs_only_in_case_is_a_form_error(superu
         {"email": "Jo@Example.org", "name": "Jo", "password1": password, "password2": password,
          "usable_password": "true", **NO_ROLE_ROWS},
     )  # fmt: skip
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert "email" in response.context["adminform"].form.errors
     assert User.objects.with_email("jo@example.org").count() == 1
 
@@ -520,7 +520,7 @@ def test_a_bad_ticket_form_schema_is_a_form_error(superuser_client, schema, mess
     form = TicketFormFactory()
     page = superuser_client.get(change_url(form))
     response = superuser_client.post(change_url(form), form_data(page, schema=schema))
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert message in str(response.context["adminform"].form.errors["schema"])
     form.refresh_from_db()
     assert isinstance(form.schema, list) and form.schema[0]["name"] == "order_number"

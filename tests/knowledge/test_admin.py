@@ -100,7 +100,7 @@ def test_the_category_admin_refuses_a_parent_loop_and_keeps_the_category_listed(
     url = reverse("admin:knowledge_category_change", args=[billing.pk])
     data = {"name": "Billing", "slug": "billing", "description": "", "icon": "", "position": 0}
     response = client.post(url, {**data, "parent": invoices.pk})
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert CATEGORY_LOOP.format(name="Billing") in response.content.decode()
     assert Category.objects.get(pk=billing.pk).parent is None
     assert "Billing" in client.get(reverse("knowledge:home")).content.decode()

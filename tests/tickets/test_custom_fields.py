@@ -572,7 +572,7 @@ def test_nul_in_an_admin_schema_is_a_form_error_not_a_500(client, where):
         {"slug": form.slug, "title": form.title, "schema": text, "success_message": "ok",
          "is_active": "on", "position": 0},
     )  # fmt: skip
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert "errornote" in response.content.decode()
     assert TicketForm.objects.get(pk=form.pk).schema == form.schema
 

@@ -107,6 +107,6 @@ def test_admin_shows_a_bad_schema_as_a_form_error(client):
             "position": 0,
         },
     )
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert "type must be one of" in response.content.decode()
     assert TicketForm.objects.get(pk=form.pk).schema == form.schema

@@ -1,0 +1,249 @@
+"""Grants made in the admin reach no further than the actor's own: team memberships only in teams they
+supervise, organisation managers only of organisations whose tickets they see, roles only for as long
+as they hold them; and organisation, team and skill names are unique in any letter case."""
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import Group, Permission
+from django.core.exceptions import PermissionDenied
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts import roles
+from accounts import services as account_services
+from accounts.models import Invitation, Organization, RoleAssignment, Skill, Team, TeamMember, User
+from tests.admin_pages import changelist_url, post_change
+from tests.factories import (
+    OrganizationFactory,
+    TeamFactory,
+    TeamMemberFactory,
+    make_agent,
+    make_customer,
+    make_ticket,
+    make_user_with_role,
+)
+from tickets.models import Ticket
+
+pytestmark = pytest.mark.django_db
+
+ROSTER = [("accounts", f"{verb}_teammember") for verb in ("view", "add", "change", "delete")] + [
+    ("accounts", "view_team"),
+    ("accounts", "view_user"),
+]
+
+
+def with_custom_role(user: User, name: str, codenames: list[tuple[str, str]]) -> User:
+    """`user` also holds a role an administrator made with these (app, codename) permissions, and may
+    open the admin site."""
+    role = Group.objects.create(name=name)
+    for app_label, codename in codenames:
+        role.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+    User.objects.filter(pk=user.pk).update(is_staff=True)
+    account_services.role_assign(user, name, actor=None)
+    return User.objects.get(pk=user.pk)
+
+
+def membership_form(user: User, team: Team) -> dict:
+    return {"user": user.pk, "team": team.pk, "role": TeamMember.Role.AGENT, "is_available": "on",
+            "joined_at_0": "2026-01-05", "joined_at_1": "09:00:00"}  # fmt: skip
+
+
+def sees(user: User, ticket: Ticket) -> bool:
+    return Ticket.objects.visible_to(User.objects.get(pk=user.pk)).filter(pk=ticket.pk).exists()
+
+
+# --- team memberships ------------------------------------------------------------------------------
+
+
+def test_a_roster_clerk_cannot_join_a_team_whose_queue_they_do_not_work(client):
+    """A membership hands out the team's queue, so an agent given a role to keep rosters cannot put
+    themselves into Payroll and read its tickets: 422 with the reason, nothing saved."""
+    support, payroll = TeamFactory(name="Support"), TeamFactory(name="Payroll")
+    clerk = with_custom_role(make_agent(support), "Roster clerk", ROSTER)
+    secret = make_ticket(make_customer(), team=payroll, subject="Salary of the CEO")
+    client.force_login(clerk)
+
+    response = client.post(reverse("admin:accounts_teammember_add"), membership_form(clerk, payroll))
+
+    assert response.status_code == 422
+    assert "you do not supervise “Payroll”" in response.content.decode()
+    assert not TeamMember.objects.filter(team=payroll).exists()
+    assert not sees(clerk, secret)
+
+
+def test_a_team_lead_adds_members_to_their_own_team_but_moves_none_out_of_another(client):
+    """The lead of Support keeps Support's roster (a colleague added is saved), but neither moves a
+    Payroll member into Support nor removes Payroll members with the bulk delete."""
+    support, payroll = TeamFactory(name="Support"), TeamFactory(name="Payroll")
+    lead = make_agent()
+    TeamMemberFactory(user=lead, team=support, role=TeamMember.Role.LEAD)
+    lead = with_custom_role(lead, "Roster clerk", ROSTER)
+    colleague = make_agent()
+    payroll_member = TeamMemberFactory(user=make_agent(), team=payroll)
+    client.force_login(lead)
+
+    added = client.post(reverse("admin:accounts_teammember_add"), membership_form(colleague, support))
+    assert added.status_code == 302
+    assert TeamMember.objects.filter(user=colleague, team=support).exists()
+
+    moved = client.post(
+        reverse("admin:accounts_teammember_change", args=[payroll_member.pk]),
+        membership_form(colleague, support),
+    )
+    assert moved.status_code == 403
+    assert TeamMember.objects.get(pk=payroll_member.pk).team == payroll
+    bulk = client.post(
+        changelist_url(TeamMember),
+        {"action": "delete_selected", "_selected_action": [payroll_member.pk], "post": "yes"},
+    )
+    assert bulk.status_code == 403
+    assert TeamMember.objects.filter(pk=payroll_member.pk).exists()
+
+
+def test_the_team_page_refuses_a_membership_row_for_a_clerk_who_does_not_supervise_the_team(client):
+    """The same rule on the team's own page: its members' inline rows are not the clerk's to add to."""
+    payroll = TeamFactory(name="Payroll")
+    clerk = with_custom_role(
+        make_agent(TeamFactory(name="Support")), "Team clerk", [*ROSTER, ("accounts", "change_team")]
+    )
+    client.force_login(clerk)
+
+    response = post_change(
+        client,
+        payroll,
+        **{
+            "memberships-TOTAL_FORMS": "1",
+            "memberships-0-user": str(clerk.pk),
+            "memberships-0-role": TeamMember.Role.AGENT,
+            "memberships-0-is_available": "on",
+            "memberships-0-joined_at_0": "2026-01-05",
+            "memberships-0-joined_at_1": "09:00:00",
+        },
+    )
+
+    assert response.status_code == 422
+    assert not TeamMember.objects.filter(team=payroll).exists()
+
+
+# --- organisation managers -------------------------------------------------------------------------
+
+
+def test_a_people_clerk_cannot_make_themselves_manager_of_another_organisation(client):
+    """A manager sees every ticket of the organisation: an agent who may edit accounts cannot move their
+    own into Globex as its manager. 422 with the reason; the account stays as it was."""
+    clerk = with_custom_role(
+        make_agent(TeamFactory(name="Support")),
+        "People clerk",
+        [("accounts", "view_user"), ("accounts", "change_user")],
+    )
+    globex = OrganizationFactory(name="Globex", slug="globex")
+    secret = make_ticket(make_customer(globex), subject="Globex merger plans")
+    client.force_login(clerk)
+
+    response = post_change(client, clerk, organization=str(globex.pk), is_organization_manager="on")
+
+    assert response.status_code == 422
+    assert "can make a manager of it" in response.content.decode()
+    assert not User.objects.get(pk=clerk.pk).is_organization_manager
+    assert not sees(clerk, secret)
+
+
+def test_an_administrator_makes_a_customer_manager_of_their_organisation(client):
+    """Administrators see every ticket, so they make managers as before."""
+    acme = OrganizationFactory(name="Acme")
+    customer = make_customer(acme)
+    client.force_login(make_user_with_role(roles.ADMINISTRATOR, is_staff=True))
+
+    assert post_change(client, customer, is_organization_manager="on").status_code == 302
+    assert User.objects.get(pk=customer.pk).is_organization_manager
+
+
+def test_an_invitation_that_makes_managers_is_refused_to_a_clerk_who_does_not_see_the_organisation(client):
+    """An invitation code with "People who sign up become managers" would hand the same view to whoever
+    uses it: refused to a clerk who does not see the organisation's tickets."""
+    clerk = with_custom_role(
+        make_agent(TeamFactory(name="Support")),
+        "Invitation clerk",
+        [("accounts", "add_invitation"), ("accounts", "view_invitation"), ("accounts", "view_organization")],
+    )
+    globex = OrganizationFactory(name="Globex")
+    client.force_login(clerk)
+
+    response = client.post(
+        reverse("admin:accounts_invitation_add"),
+        {"organization": globex.pk, "code": "join-globex", "email": "", "max_uses": "5", "is_active": "on",
+         "makes_manager": "on", "expires_at_0": "", "expires_at_1": ""},
+    )  # fmt: skip
+
+    assert response.status_code == 422
+    assert not Invitation.objects.filter(code="join-globex").exists()
+
+
+# --- roles held for a while ------------------------------------------------------------------------
+
+
+def temporary_administrator(days: int = 1) -> User:
+    return make_user_with_role(
+        roles.ADMINISTRATOR, is_staff=True, expires_at=timezone.now() + timedelta(days=days)
+    )
+
+
+def test_a_temporary_administrator_cannot_make_their_own_role_permanent(client):
+    """Administrator until tomorrow ends tomorrow: clearing the expiry of one's own assignment is refused
+    with the date the role ends."""
+    temporary = temporary_administrator()
+    assignment = RoleAssignment.objects.get(user=temporary, role__name=roles.ADMINISTRATOR)
+    client.force_login(temporary)
+
+    response = post_change(client, assignment, expires_at_0="", expires_at_1="")
+
+    assert response.status_code == 422
+    assert "so you can give it until then at the latest" in response.content.decode()
+    assignment.refresh_from_db()
+    assert assignment.expires_at is not None
+
+
+def test_a_role_held_for_a_while_is_given_to_others_for_no_longer(client):
+    """Through the service too: a temporary Administrator gives the role until their own ends, not for
+    good and not beyond; a role they also hold for good (Agent, beneath it) they give without an end."""
+    temporary = temporary_administrator(days=2)
+    other = make_customer()
+
+    with pytest.raises(PermissionDenied):
+        account_services.role_assign(other, roles.ADMINISTRATOR, actor=temporary)
+    with pytest.raises(PermissionDenied):
+        account_services.role_assign(
+            other, roles.ADMINISTRATOR, expires_at=timezone.now() + timedelta(days=3), actor=temporary
+        )
+    account_services.role_assign(
+        other, roles.ADMINISTRATOR, expires_at=timezone.now() + timedelta(days=1), actor=temporary
+    )
+
+    account_services.role_assign(temporary, roles.AGENT, actor=None)
+    account_services.role_assign(other, roles.AGENT, actor=User.objects.get(pk=temporary.pk))
+    assert RoleAssignment.objects.get(user=other, role__name=roles.AGENT).expires_at is None
+
+
+# --- names in any letter case ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("model", "data"),
+    [
+        (Organization, {"name": "acme", "slug": "acme-two", "email_domains": "[]", "settings": "{}",
+                        "is_active": "on"}),
+        (Team, {"name": "acme", "slug": "acme-two", "description": "", "email": "", "is_active": "on",
+                "memberships-TOTAL_FORMS": "0", "memberships-INITIAL_FORMS": "0"}),
+        (Skill, {"name": "acme", "slug": "acme-two", "description": ""}),
+    ],
+)  # fmt: skip
+def test_names_are_unique_in_any_letter_case(superuser_client, model, data):
+    """ "acme" next to "Acme" would be two organisations (teams, skills) nobody can tell apart in the desk's
+    menus: a form error (422, the name kept), as Zendesk's "Name has already been taken"."""
+    model.objects.create(name="Acme", slug="acme")
+    response = superuser_client.post(reverse(f"admin:accounts_{model._meta.model_name}_add"), data)
+
+    assert response.status_code == 422
+    assert "has this name (in some letter case)" in response.content.decode()
+    assert model.objects.filter(name__iexact="acme").count() == 1
