@@ -8,7 +8,6 @@ period however many schedulers tick and whenever they restart."""
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
-from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from helpdesk.models import PeriodicTaskRun
@@ -30,16 +29,19 @@ LOCK_KEY = 0x5C4ED01E
 def tick(now: datetime | None = None) -> list[str]:
     """Enqueue every scheduled task whose period has passed; returns their paths (empty when another
     scheduler is ticking right now)."""
-    now = now or timezone.now()
     enqueued = []
     with transaction.atomic():
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [LOCK_KEY])
-            if not cursor.fetchone()[0]:
+            # The database's clock, one for every scheduler host, whatever theirs say.
+            cursor.execute("SELECT pg_try_advisory_xact_lock(%s), now()", [LOCK_KEY])
+            locked, database_now = cursor.fetchone()
+            if not locked:
                 return []
+        now = now or database_now
         last = dict(PeriodicTaskRun.objects.filter(task__in=SCHEDULE).values_list("task", "last_enqueued_at"))
         for path, period in SCHEDULE.items():
-            if path in last and now - last[path] < period:
+            # A last run in the future (a clock that ran ahead, since set right) is no reason to wait.
+            if path in last and timedelta(0) <= now - last[path] < period:
                 continue
             import_string(path).enqueue()
             PeriodicTaskRun.objects.update_or_create(task=path, defaults={"last_enqueued_at": now})

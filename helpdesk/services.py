@@ -3,7 +3,7 @@
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import models, transaction
 
 import audit
 from audit.models import AuditEvent
@@ -43,7 +43,9 @@ def site_configuration_update(*, changes: dict[str, Any], actor) -> SiteConfigur
                 key.removeprefix("custom."): value,
             }
         elif key in EDITABLE_FIELDS:
-            setattr(configuration, key, value)
+            # As a form field would: a name of spaces is a blank one, which validation then refuses.
+            text = isinstance(SiteConfiguration._meta.get_field(key), models.CharField | models.TextField)
+            setattr(configuration, key, value.strip() if text and isinstance(value, str) else value)
         else:
             raise ValidationError(UNKNOWN_SETTING.format(key=key, known=", ".join(EDITABLE_FIELDS)))
     changed = {
@@ -55,7 +57,12 @@ def site_configuration_update(*, changes: dict[str, Any], actor) -> SiteConfigur
     if not changed:  # saved as it was: nothing to write or record
         return configuration
     configuration.updated_by = actor
-    configuration.full_clean()
+    # Only what changes is validated: a value stored earlier that no longer passes (a default team
+    # closed since) must not block another setting, such as switching maintenance mode on.
+    touched = {key if key in EDITABLE_FIELDS else "custom_settings" for key in changed}
+    configuration.full_clean(
+        exclude=[field.name for field in SiteConfiguration._meta.fields if field.name not in touched]
+    )
     configuration.save()
     security = bool(SECURITY_SETTINGS & set(changed))
     category = AuditEvent.Category.SECURITY if security else AuditEvent.Category.BUSINESS

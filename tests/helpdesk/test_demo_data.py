@@ -7,7 +7,7 @@ from datetime import timedelta
 from io import StringIO
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from accounts.models import User
@@ -265,3 +265,15 @@ def test_demo_reset_refuses_while_a_ticket_of_yours_is_merged_into_the_demo():
     with pytest.raises(CommandError, match=rf"T-{new.number} was merged into the demo's tickets"):
         call_command("demo_load", "--reset", stdout=StringIO())
     assert TicketMessage.objects.filter(body="My own words").exists()
+
+
+@pytest.mark.parametrize(
+    "content", ["these are not fixtures\n", '{"model": "tickets.ticket"}', "[1, 2]", "\udcff"]
+)
+def test_a_fixture_that_is_not_one_is_a_clear_error(tmp_path, content):
+    """demo_dates (and demo_load, which reads the same keys) says in one line that the file is not a
+    JSON fixture, as for a missing file, instead of a traceback; nothing moves."""
+    wrong = tmp_path / "notes.txt"
+    wrong.write_bytes(content.encode("utf-8", "surrogateescape"))
+    with pytest.raises(CommandError, match="is not a JSON fixture"):
+        call_command("demo_dates", fixture=str(wrong), stdout=StringIO())

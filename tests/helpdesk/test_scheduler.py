@@ -87,3 +87,13 @@ def test_the_admin_shows_when_each_periodic_task_last_ran(admin_client):
     assert (
         admin_client.post(reverse("admin:helpdesk_periodictaskrun_delete", args=[run.pk])).status_code == 403
     )
+
+
+def test_a_tick_from_a_clock_that_ran_ahead_does_not_stall_the_jobs():
+    """A host whose clock was two days ahead (set right since) does not silence the periodic jobs until
+    real time catches up; without a time given, a tick reads the database's clock, one for every host."""
+    now = timezone.now()
+    scheduler.tick(now + timedelta(days=2))
+    assert "accounts.tasks.lift_expired_suspensions" in scheduler.tick(now + timedelta(minutes=5))
+    PeriodicTaskRun.objects.update(last_enqueued_at=now + timedelta(days=2))
+    assert "accounts.tasks.lift_expired_suspensions" in scheduler.tick()

@@ -155,3 +155,36 @@ def test_text_that_is_not_unicode_is_refused_with_a_sentence_not_a_traceback(key
     with pytest.raises(CommandError, match=r"valid (Unicode|UTF-8)"):
         run_site_config("set", key, value)
     assert SiteConfiguration.objects.get_current().site_name == "Helpdesk"
+
+
+def test_maintenance_mode_switches_on_while_the_default_team_is_closed():
+    """Only what changes is validated: a default team closed since (tickets then pass it over) does not
+    block the emergency switch."""
+    support = TeamFactory(name="Support")
+    site_configuration_update(changes={"default_team": support}, actor=None)
+    support.is_active = False
+    support.save()
+    run_site_config("set", "maintenance_mode", "true")
+    assert SiteConfiguration.objects.get().maintenance_mode is True
+
+
+def test_the_admin_answers_a_refused_configuration_with_422_and_what_was_typed(superuser_client):
+    """A blank site name and custom settings that are not a JSON object: 422, every field as typed, and
+    nothing saved."""
+    SiteConfiguration.objects.get_current()
+    response = superuser_client.post(
+        reverse("admin:helpdesk_siteconfiguration_change", args=[SiteConfiguration.SINGLETON_PK]),
+        {"site_name": "", "maintenance_message": "Back at noon", "default_ticket_priority": "high",
+         "custom_settings": "[1, 2]"},
+    )  # fmt: skip
+    assert response.status_code == 422
+    assert "Back at noon" in response.content.decode()
+    assert SiteConfiguration.objects.get().site_name == "Helpdesk"
+
+
+def test_a_site_name_of_only_spaces_is_refused_as_a_blank_one():
+    """As the admin form strips what is typed, so does the command: a name of spaces is no name."""
+    with pytest.raises(CommandError, match="cannot be blank"):
+        run_site_config("set", "site_name", "   ")
+    run_site_config("set", "site_name", "  Acme Support  ")
+    assert SiteConfiguration.objects.get().site_name == "Acme Support"

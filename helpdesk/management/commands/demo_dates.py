@@ -33,18 +33,23 @@ ALREADY_CURRENT = timedelta(minutes=5)  # closer than this to the target: nothin
 
 
 def demo_keys(path: Path) -> dict[str, set]:
-    """The natural keys (and the activity pks) of the fixture's tickets, messages, activities, articles."""
+    """The natural keys (and the activity pks) of the fixture's tickets, messages, activities, articles;
+    CommandError for a file that is not a JSON fixture."""
     keys: dict[str, set] = {"tickets": set(), "messages": set(), "activities": set(), "articles": set()}
-    for row in json.loads(path.read_text()):
-        fields = row["fields"]
-        if row["model"] == "tickets.ticket":
-            keys["tickets"].add(fields["number"])
-        elif row["model"] == "tickets.ticketmessage":
-            keys["messages"].add(fields["uid"])
-        elif row["model"] == "tickets.ticketactivity":
-            keys["activities"].add(row["pk"])
-        elif row["model"] == "knowledge.article":
-            keys["articles"].add(fields["slug"])
+    columns = {
+        "tickets.ticket": ("tickets", "number"),
+        "tickets.ticketmessage": ("messages", "uid"),
+        "tickets.ticketactivity": ("activities", "pk"),
+        "knowledge.article": ("articles", "slug"),
+    }
+    try:
+        for row in json.loads(path.read_text(encoding="utf-8")):
+            if (found := columns.get(row["model"])) is not None:
+                kind, key = found
+                keys[kind].add(row["pk"] if key == "pk" else row["fields"][key])
+    except (ValueError, TypeError, KeyError, AttributeError) as error:
+        # ValueError covers undecodable bytes and bad JSON; the others, JSON that is not a list of rows.
+        raise CommandError(f"{path} is not a JSON fixture (rows of a model and fields): {error!r}") from None
     return keys
 
 
