@@ -4,7 +4,6 @@ Each function takes `actor` (None means the System) keyword-only. Changes made f
 `expected_version`; if the ticket changed since, StaleTicket is raised instead of overwriting.
 """
 
-import logging
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -15,7 +14,6 @@ from uuid import UUID
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -31,8 +29,6 @@ from tickets import schema, workflow
 from tickets.attachments import attachments_store, validate_uploads
 from tickets.models import Channel, SavedView, Tag, Ticket, TicketActivity, TicketForm, TicketMessage
 from tickets.workflow import Status
-
-logger = logging.getLogger(__name__)
 
 STALE = (
     "Someone changed this ticket since you opened it. Reload the page to see their change, then try again."
@@ -963,24 +959,11 @@ def _known_requester(existing: User) -> User:
 
 
 def send_submission_receipt(ticket: Ticket, *, portal_url: str, reset_url: str) -> None:
-    """After commit: tell the requester their ticket number and how to follow it (no secrets in links)."""
-    requester = ticket.requester
+    """After commit: enqueue the mail that tells the requester their ticket number and how to follow it
+    (tickets.tasks.send_submission_receipt, which tries again while the mail server is down)."""
+    from tickets.tasks import send_submission_receipt as receipt  # the tasks module imports this one
 
-    def send() -> None:
-        try:
-            send_mail(
-                f"[{ticket.reference}] We received your request: {ticket.subject}",
-                f"Hello {requester.get_short_name()},\n\n"
-                f"We received your request {ticket.reference} and will reply soon.\n\n"
-                f"Follow it at {portal_url}\nNo password yet? Choose one at {reset_url}\n",
-                None,
-                [requester.email],
-            )
-        except Exception:
-            # The ticket exists whatever the mail server says; the failure is logged for the admins.
-            logger.exception("Could not send the receipt for %s", ticket.reference)
-
-    transaction.on_commit(send)
+    transaction.on_commit(lambda: receipt.enqueue(ticket.pk, portal_url=portal_url, reset_url=reset_url))
 
 
 def ticket_mark_seen(ticket: Ticket, *, actor: User, shown: datetime | None = None) -> None:

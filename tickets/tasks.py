@@ -1,9 +1,21 @@
 """Background work for tickets (django.tasks): the auto-close of resolved tickets, the sweep of stored
-files no attachment points at, the removal of files held for forms nobody sent again."""
+files no attachment points at, the removal of files held for forms nobody sent again, the receipt of an
+anonymous submission."""
 
+import logging
+from datetime import timedelta
+
+from django.core.mail import send_mail
 from django.tasks import task
+from django.utils import timezone
 
 from tickets import attachments, services
+from tickets.models import Ticket
+
+logger = logging.getLogger(__name__)
+# A receipt is the visitor's only copy of their ticket's reference: a mail server that is down is tried
+# again after each of these waits before the task fails (its result kept for the admins).
+RECEIPT_RETRY_AFTER = (timedelta(minutes=1), timedelta(minutes=10), timedelta(hours=1), timedelta(hours=6))
 
 
 @task
@@ -22,3 +34,32 @@ def remove_orphan_files() -> int:
 def remove_held_files() -> int:
     """Delete files held for a form that came back and was not sent again within a day; returns how many."""
     return attachments.held_remove()
+
+
+@task
+def send_submission_receipt(ticket_pk: int, *, portal_url: str, reset_url: str, attempt: int = 0) -> bool:
+    """Mail the requester of a submission its reference and how to follow it (no secrets in the links);
+    returns whether it was sent. A ticket deleted meanwhile (spam) gets none."""
+    ticket = Ticket.objects.select_related("requester").filter(pk=ticket_pk, is_deleted=False).first()
+    if ticket is None:
+        return False
+    requester = ticket.requester
+    try:
+        send_mail(
+            f"[{ticket.reference}] We received your request: {ticket.subject}",
+            f"Hello {requester.get_short_name()},\n\n"
+            f"We received your request {ticket.reference} and will reply soon.\n\n"
+            f"Follow it at {portal_url}\nNo password yet? Choose one at {reset_url}\n",
+            None,
+            [requester.email],
+        )
+    except OSError:  # smtplib's errors are OSErrors too
+        later = send_submission_receipt.get_backend().supports_defer and attempt < len(RECEIPT_RETRY_AFTER)
+        if not later:
+            raise
+        logger.warning("Could not send the receipt for %s; will try again", ticket.reference, exc_info=True)
+        send_submission_receipt.using(run_after=timezone.now() + RECEIPT_RETRY_AFTER[attempt]).enqueue(
+            ticket_pk, portal_url=portal_url, reset_url=reset_url, attempt=attempt + 1
+        )
+        return False
+    return True

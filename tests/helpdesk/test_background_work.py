@@ -23,6 +23,7 @@ from helpdesk.management.commands import scheduler as scheduler_command
 from helpdesk.models import PeriodicTaskRun
 from helpdesk.services import site_configuration_update
 from tests.factories import TeamFactory, make_agent, make_customer, make_ticket
+from tests.tickets.conftest import submission
 from tickets import services as ticket_services
 from tickets.models import Ticket
 from tickets.workflow import Status
@@ -271,6 +272,7 @@ def anonymous_site(db):
     site_configuration_update(changes={"anonymous_submission": True}, actor=None)
 
 
+@pytest.mark.usefixtures("immediate_tasks")  # the receipt is a task
 @pytest.mark.django_db
 def test_no_receipt_when_the_submission_transaction_rolls_back(
     anonymous_site, django_capture_on_commit_callbacks
@@ -286,6 +288,7 @@ def test_no_receipt_when_the_submission_transaction_rolls_back(
     assert not Ticket.objects.exists()
 
 
+@pytest.mark.usefixtures("immediate_tasks")  # the receipt is a task
 @pytest.mark.django_db
 def test_a_receipt_for_a_long_unicode_subject_with_line_breaks_has_one_header_line(
     anonymous_site, django_capture_on_commit_callbacks
@@ -302,6 +305,53 @@ def test_a_receipt_for_a_long_unicode_subject_with_line_breaks_has_one_header_li
     rendered = message.message()
     assert rendered["Bcc"] is None and rendered["X-Injected"] is None
     assert rendered.as_bytes()  # serialises (long unicode header folded and encoded)
+
+
+@pytest.mark.django_db
+def test_a_receipt_waits_in_the_queue_until_a_worker_sends_it(
+    anonymous_site, client, django_capture_on_commit_callbacks
+):
+    """The receipt, the visitor's only copy of their reference, is a task enqueued once the ticket is
+    committed: the page never waits on the mail server, and a server that is down loses nothing."""
+    from django.urls import reverse
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("tickets:portal_submit"), submission(name="Visitor", email="visitor@example.org")
+        )
+    assert response.status_code == 302 and mail.outbox == []
+    (waiting,) = DBTaskResult.objects.filter(task_path="tickets.tasks.send_submission_receipt")
+    assert waiting.status == "READY"
+    assert waiting.args_kwargs["args"] == [Ticket.objects.get().pk]
+
+
+@pytest.mark.django_db
+def test_a_mail_server_that_is_down_is_tried_again_later(anonymous_site, monkeypatch, settings):
+    """Refused by the mail server, the receipt task enqueues itself for a minute later (then ten, an
+    hour, six hours) and only then fails, its result kept for the admins; once the server answers, the
+    receipt goes out."""
+    from tickets import tasks as ticket_tasks
+
+    ticket = ticket_services.ticket_submit_anonymous(
+        email="visitor@example.org", name="Visitor", subject="Help", description="Please."
+    )
+
+    def refuse(*args, **kwargs):
+        raise ConnectionRefusedError("mail server down")
+
+    monkeypatch.setattr(ticket_tasks, "send_mail", refuse)
+    urls = {"portal_url": "https://h/p", "reset_url": "https://h/r"}
+    assert ticket_tasks.send_submission_receipt.call(ticket.pk, **urls) is False
+    (retry,) = DBTaskResult.objects.filter(task_path="tickets.tasks.send_submission_receipt")
+    assert retry.args_kwargs["kwargs"]["attempt"] == 1
+    assert timedelta(seconds=50) < retry.run_after - timezone.now() <= timedelta(minutes=1)
+    last = len(ticket_tasks.RECEIPT_RETRY_AFTER)
+    with pytest.raises(ConnectionRefusedError):
+        ticket_tasks.send_submission_receipt.call(ticket.pk, attempt=last, **urls)
+
+    monkeypatch.undo()
+    assert ticket_tasks.send_submission_receipt.call(ticket.pk, attempt=1, **urls) is True
+    assert mail.outbox[0].to == ["visitor@example.org"]
 
 
 # --- housekeeping jobs -------------------------------------------------------------------------

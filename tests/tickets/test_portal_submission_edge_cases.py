@@ -196,6 +196,7 @@ def test_anonymous_email_longer_than_an_account_allows_answers_422(client):
     assert not Ticket.objects.exists()
 
 
+@pytest.mark.usefixtures("immediate_tasks")  # the receipt is a task
 def test_anonymous_double_submission_sends_one_receipt(client, django_capture_on_commit_callbacks):
     site_configuration_update(changes={"anonymous_submission": True}, actor=None)
     data = submission(name="Visitor", email="visitor@example.org")
@@ -206,6 +207,7 @@ def test_anonymous_double_submission_sends_one_receipt(client, django_capture_on
     assert len(mail.outbox) == 1
 
 
+@pytest.mark.usefixtures("immediate_tasks")  # the receipt is a task
 @pytest.mark.django_db(transaction=True)
 def test_anonymous_submissions_at_the_same_moment_send_one_receipt(settings):
     """Three requests with one key at once (a double click without JavaScript, a retry): each used to

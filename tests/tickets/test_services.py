@@ -224,6 +224,7 @@ def test_resolved_tickets_close_after_the_configured_days(customer, agent, team,
     assert closing.actor is None
 
 
+@pytest.mark.usefixtures("immediate_tasks")  # the receipt is a task
 def test_anonymous_requester_is_a_pending_account_and_gets_a_receipt(django_capture_on_commit_callbacks):
     site_configuration_update(changes={"anonymous_submission": True}, actor=None)
     requester = services.anonymous_requester(email="Visitor@Example.org", name="Vi")

@@ -91,6 +91,7 @@ def test_double_submission_creates_one_ticket(client):
     assert first["Location"] == second["Location"]
 
 
+@pytest.mark.usefixtures("immediate_tasks")  # the receipt is a task
 def test_anonymous_submission_when_allowed_creates_a_pending_account(
     client, django_capture_on_commit_callbacks
 ):
