@@ -117,12 +117,14 @@ MANAGER_OUT_OF_REACH = (
 )
 
 
-def refuse_manager_out_of_reach(form: forms.ModelForm, flag: str) -> None:
-    """A form that makes a manager of an organisation (its field `flag` ticked, the organisation or the
-    flag changed) is refused unless its actor sees every ticket of that organisation themselves."""
+def refuse_manager_out_of_reach(form: forms.ModelForm, flag: str, *, any_change: bool = False) -> None:
+    """A form that makes a manager of an organisation (its field `flag` ticked, and the organisation or
+    the flag changed, or with `any_change` anything at all) is refused unless its actor sees every
+    ticket of that organisation themselves."""
     organization = form.cleaned_data.get("organization")
-    made = form.cleaned_data.get(flag) and {"organization", flag} & set(form.changed_data)
-    if made and organization and not rbac.sees_organization_tickets(form.actor, organization):
+    changed = set(form.changed_data) if any_change else {"organization", flag} & set(form.changed_data)
+    made = form.cleaned_data.get(flag) and changed and organization
+    if made and not rbac.sees_organization_tickets(form.actor, organization):
         form.add_error(flag, MANAGER_OUT_OF_REACH.format(organization=organization))
 
 
@@ -505,11 +507,28 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
 
 
 @admin.register(Organization)
-class OrganizationAdmin(AuditedObjectPermissionsMixin, AuditedAdminMixin, GuardedModelAdmin):
+class OrganizationAdmin(KeepInUseMixin, AuditedObjectPermissionsMixin, AuditedAdminMixin, GuardedModelAdmin):
     list_display = ("name", "slug", "is_active", "member_count", "created_at")
     list_filter = ("is_active",)
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
+
+    def in_use(self, organizations) -> list[str]:
+        # Members, tickets and forms protect an organisation: said in one count each, instead of Django
+        # collecting (and listing) every member and ticket, with a permission check per member.
+        ids = [organization.pk for organization in organizations]
+        names = {organization.pk: organization for organization in organizations}
+        held = []
+        holders = (
+            (User, "member(s): move them to another organisation first"),
+            (Ticket, "ticket(s), which keep it: untick “Active” instead"),
+            (TicketForm, "ticket form(s) for its members: change them first"),
+        )
+        for model, what in holders:
+            rows = model.objects.filter(organization__in=ids)
+            counts = rows.order_by().values_list("organization").annotate(Count("pk"))
+            held += [f"“{names[pk]}” has {count} {what}." for pk, count in counts]
+        return held
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(member_count=Count("members"))
@@ -615,7 +634,9 @@ class InvitationAdminForm(forms.ModelForm):
 
     def clean(self) -> dict:
         cleaned = super().clean()
-        refuse_manager_out_of_reach(self, "makes_manager")
+        # Every use of such a code makes a manager: who may use it (address, uses, expiry) is as much
+        # a grant as the flag.
+        refuse_manager_out_of_reach(self, "makes_manager", any_change=True)
         return cleaned
 
     def clean_max_uses(self) -> int:

@@ -319,11 +319,17 @@ def grant_expiry_limit(actor, role, permissions=None) -> datetime | None:
     )
     direct = set(map(_permission_name, actor.user_permissions.select_related("content_type")))
 
+    def role_rank(role: Group) -> int:
+        # As rank() counts: a role an administrator made is an Agent's when it opens the desk.
+        if role.name in BUILT_IN_RANK:
+            return BUILT_IN_RANK[role.name]
+        opens_desk = VIEW_SUPPORT_QUEUE in map(_permission_name, role.permissions.all())
+        return BUILT_IN_RANK[roles.AGENT] if opens_desk else -1
+
     def covered_after(moment: datetime) -> bool:
         lasting = [a for a in assignments if a.expires_at is None or a.expires_at > moment]
         held = direct | {_permission_name(p) for a in lasting for p in a.role.permissions.all()}
-        ranks = [BUILT_IN_RANK.get(a.role.name, BUILT_IN_RANK[roles.AGENT]) for a in lasting]
-        return max(ranks, default=-1) >= needed_rank and needed <= held
+        return max((role_rank(a.role) for a in lasting), default=-1) >= needed_rank and needed <= held
 
     for expiry in sorted(a.expires_at for a in assignments if a.expires_at is not None):
         if not covered_after(expiry):
@@ -379,7 +385,8 @@ def sees_organization_tickets(user, organization) -> bool:
         return True
     if user.is_organization_manager and user.organization_id == organization.pk:
         return True
-    return has_permission(user, VIEW_ORGANIZATION_TICKETS, organization)
+    # A grant on this organisation: the same permission from a role shows no organisation's tickets.
+    return organization.pk in access(user).organization_ids
 
 
 def visible_organizations(user) -> QuerySet[Organization]:

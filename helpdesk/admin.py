@@ -6,9 +6,11 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views import main
 from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.core.paginator import Paginator
+from django.db import connection, models
 from django.db.models import Count
 from django.forms.fields import InvalidJSONInput
+from django.utils.functional import cached_property
 from django_tasks_db.admin import DBTaskResultAdmin
 from django_tasks_db.models import DBTaskResult
 
@@ -19,8 +21,8 @@ from helpdesk.models import PeriodicTaskRun, SiteConfiguration
 
 class ChangeList(main.ChangeList):
     """The admin's list answers odd query strings as it answers unknown filters (back to the list with
-    "?e=1"), not with a server error: a NUL byte (PostgreSQL text cannot hold one) or a date-hierarchy
-    year at the calendar's end (9999 has no next year to end its range)."""
+    "?e=1"), not with a server error: a NUL byte (PostgreSQL text cannot hold one), a date-hierarchy
+    year at the calendar's end (9999 has no next year to end its range) or a year 0."""
 
     def get_filters(self, request):
         if any("\x00" in value for _, values in request.GET.lists() for value in values):
@@ -29,6 +31,38 @@ class ChangeList(main.ChangeList):
             return super().get_filters(request)
         except (ValueError, OverflowError) as error:
             raise IncorrectLookupParameters(error) from error
+
+    def get_queryset(self, request, exclude_parameters=None):
+        queryset = super().get_queryset(request, exclude_parameters)
+        try:
+            # Compiled now, not while the page renders: some values fail only in the SQL (year 0 of a
+            # date filter has no first day).
+            queryset.query.sql_with_params()
+        except (ValueError, OverflowError) as error:
+            raise IncorrectLookupParameters(error) from error
+        return queryset
+
+
+class LargeTablePaginator(Paginator):
+    """For the lists of tables that grow to millions of rows (tickets, messages, the audit trail): the
+    unfiltered list takes PostgreSQL's estimate of the row count (pg_class.reltuples, kept by
+    autovacuum) instead of counting every row on every view; a filtered or searched list, or a small
+    table, is counted exactly."""
+
+    EXACT_BELOW = 10_000
+
+    @cached_property
+    def count(self) -> int:
+        query = getattr(self.object_list, "query", None)
+        if query is None or query.where or query.combinator or query.distinct:
+            return super().count
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [query.model._meta.db_table]
+            )
+            row = cursor.fetchone()
+        estimate = int(row[0]) if row else -1  # -1: never analysed
+        return estimate if estimate >= self.EXACT_BELOW else super().count
 
 
 class JSONFormField(forms.JSONField):
@@ -73,6 +107,12 @@ class OddInputAdminMixin:
         if request.method == "POST":
             response.status_code = 422
         return response
+
+    def get_formset_kwargs(self, request, obj, inline, prefix):
+        kwargs = super().get_formset_kwargs(request, obj, inline, prefix)
+        if obj is not None and obj.pk is not None and getattr(inline, "shown", None):
+            kwargs["queryset"] = inline.latest(kwargs["queryset"], obj)
+        return kwargs
 
     def get_search_results(self, request, queryset, search_term):
         # The list page is guarded by ChangeList; the autocomplete view searches on its own.
@@ -217,10 +257,23 @@ class LoadedAutocompleteInlineMixin:
 
 
 class ReadOnlyInline(admin.TabularInline):
-    """An inline that shows related rows (timelines, revisions) without letting the admin edit them."""
+    """An inline that shows related rows (timelines, revisions) without letting the admin edit them;
+    with `shown`, only the latest that many (a ticket's thread can run to hundreds of messages)."""
 
     extra = 0
     can_delete = False
+    shown: int | None = None
+
+    def latest(self, queryset, obj):
+        """`queryset` cut to the `shown` newest rows of `obj` (by id), still in their own order."""
+        parent = self.fk_name or next(
+            field.name
+            for field in self.model._meta.concrete_fields
+            if field.many_to_one and field.related_model is self.parent_model
+        )
+        own = self.model._default_manager.filter(**{parent: obj})
+        newest = own.order_by("-pk").values("pk")[: self.shown]
+        return queryset.filter(pk__in=newest)
 
     def get_queryset(self, request):
         # Each row shows its author or actor: fetched with the rows, not one query per row.

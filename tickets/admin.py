@@ -11,8 +11,16 @@ from guardian.admin import GuardedModelAdmin
 
 from accounts import rbac
 from audit.admin import AuditedAdminMixin, AuditedModelAdmin, AuditedObjectPermissionsMixin
-from helpdesk.admin import KeepInUseMixin, OddInputAdminMixin, ReadOnlyAdmin, ReadOnlyInline, StableSlugMixin
+from helpdesk.admin import (
+    KeepInUseMixin,
+    LargeTablePaginator,
+    OddInputAdminMixin,
+    ReadOnlyAdmin,
+    ReadOnlyInline,
+    StableSlugMixin,
+)
 from tickets import services
+from tickets.filters import ticket_search
 from tickets.models import (
     Attachment,
     SavedView,
@@ -29,6 +37,8 @@ class TicketMessageInline(ReadOnlyInline):
     model = TicketMessage
     fields = ("created_at", "author", "is_internal", "body")
     readonly_fields = fields
+    shown = 50
+    verbose_name_plural = "messages (the latest 50: the desk and the message list show them all)"
 
     def get_queryset(self, request):
         # Each row is titled by its str(), which names the ticket ("Reply on T-901 by …").
@@ -39,6 +49,8 @@ class TicketActivityInline(ReadOnlyInline):
     model = TicketActivity
     fields = ("created_at", "actor", "action", "field", "old_value", "new_value")
     readonly_fields = fields
+    shown = 50
+    verbose_name_plural = "activities (the latest 50: the desk shows them all)"
 
 
 class TicketAdminForm(forms.ModelForm):
@@ -96,11 +108,13 @@ class TicketAdmin(OddInputAdminMixin, AuditedObjectPermissionsMixin, GuardedMode
         "assignee",
         "updated_at",
     )
-    list_filter = ("status", "priority", "channel", "team", "organization", "is_deleted")
-    search_fields = ("subject", "requester__email", "requester__name")
+    # No date hierarchy: its year links read every ticket's date on every view (a filter by date does not).
+    list_filter = ("status", "priority", "channel", "team", "organization", "is_deleted", "created_at")
+    search_fields = ("subject",)  # shows the search box; get_search_results searches as the desk does
+    search_help_text = "A reference (T-1042), words of the ticket, or the requester's e-mail or name."
     list_select_related = ("requester", "organization", "team", "assignee")
-    date_hierarchy = "created_at"
     show_full_result_count = False
+    paginator = LargeTablePaginator
     autocomplete_fields = ("assignee",)
     readonly_fields = (
         "requester", "organization", "channel", "form", "custom_fields", "created_at", "updated_at",
@@ -128,10 +142,9 @@ class TicketAdmin(OddInputAdminMixin, AuditedObjectPermissionsMixin, GuardedMode
         return staff_tickets(request, super().get_queryset(request), "pk")
 
     def get_search_results(self, request, queryset, search_term):
-        # A reference as the list shows it ("T-1042") finds that ticket, as the desk's search does.
-        if (number := number_from(search_term)) is not None:
-            return queryset.filter(number=number), False
-        return super().get_search_results(request, queryset, search_term)
+        # The desk's search (a reference, the full-text index, requesters' e-mail and name prefixes),
+        # not a substring scan of every subject, e-mail and name.
+        return ticket_search(queryset, search_term), False
 
     def has_add_permission(self, request) -> bool:
         return False  # tickets are created through the portal or the desk, which run ticket_create
@@ -227,14 +240,24 @@ class TicketMessageAdmin(AuditedAdminMixin, ReadOnlyAdmin):
 
     list_display = ("ticket", "author", "is_internal", "created_at")
     list_filter = ("is_internal", "from_staff")
-    search_fields = ("=ticket__number", "body", "author__email")
+    # By ticket (its reference) and author (an e-mail prefix): a substring of every body is a scan of
+    # millions of rows; the desk's search finds tickets by their words.
+    search_fields = ("=ticket__number", "^author__email")
+    search_help_text = "A ticket's reference (T-1042) or the start of the author's e-mail address."
     list_select_related = ("ticket", "author")
     readonly_fields = ("ticket", "author", "is_internal", "from_staff", "body", "created_at", "uid")
     exclude = ("body_html",)
+    ordering = ("-pk",)  # newest first, along the primary key's index
     show_full_result_count = False
+    paginator = LargeTablePaginator
 
     def get_queryset(self, request):
         return staff_tickets(request, super().get_queryset(request), "ticket")
+
+    def get_search_results(self, request, queryset, search_term):
+        if (number := number_from(search_term)) is not None:
+            return queryset.filter(ticket__number=number), False
+        return super().get_search_results(request, queryset, search_term)
 
 
 @admin.register(TicketForm)

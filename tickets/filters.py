@@ -61,6 +61,33 @@ def matching_people(value: str) -> QuerySet[User]:
     ).filter(by_email | Q(name_words=prefixes))
 
 
+def ticket_search(queryset: QuerySet[Ticket], value: str) -> QuerySet[Ticket]:
+    """`queryset` cut to the tickets `value` finds: a reference, words of the tickets (their full-text
+    index) or their requesters (e-mail and name prefixes): the desk's search box and the admin's."""
+    value = value.strip()[:200]
+    if not value:
+        return queryset
+    words = SearchQuery(value, config="simple", search_type="websearch")
+    if (exact := number_from(value)) is not None:
+        # A reference ("T-1042", "#1042") is that ticket; bare digits are its number or words in
+        # tickets ("order 4711 arrived broken").
+        if not value.isdecimal():
+            return queryset.filter(number=exact)
+        # Read first, as ids, when few tickets hold them (most numbers): ORed with the number, a text
+        # match the planner guesses at 0.5 % of the table would be tested on every row of an index
+        # walk that never fills its page. Many (a year, "2024") are found early on any walk.
+        mentions = list(Ticket.objects.filter(search_vector=words).values_list("pk", flat=True)[:MENTIONS])
+        if len(mentions) < MENTIONS:
+            return queryset.filter(Q(number=exact) | Q(pk__in=mentions))
+        return queryset.filter(Q(number=exact) | Q(search_vector=words))
+    # Matching people first, as an id list: ORed with the text match, a sub-select would make
+    # PostgreSQL test every visible ticket instead of intersecting two index look-ups.
+    requester_ids = list(matching_people(value).values_list("pk", flat=True)[:REQUESTER_MATCHES])
+    if not requester_ids:
+        return queryset.filter(search_vector=words)
+    return queryset.filter(Q(search_vector=words) | Q(requester_id__in=requester_ids))
+
+
 class TicketQueueFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(label="Search", method="filter_search")
     scope = django_filters.ChoiceFilter(
@@ -133,30 +160,7 @@ class TicketQueueFilter(django_filters.FilterSet):
         return self.dropped + refused
 
     def filter_search(self, queryset: QuerySet[Ticket], name: str, value: str) -> QuerySet[Ticket]:
-        value = value.strip()[:200]
-        if not value:
-            return queryset
-        words = SearchQuery(value, config="simple", search_type="websearch")
-        if (exact := number_from(value)) is not None:
-            # A reference ("T-1042", "#1042") is that ticket; bare digits are its number or words in
-            # tickets ("order 4711 arrived broken").
-            if not value.isdecimal():
-                return queryset.filter(number=exact)
-            # Read first, as ids, when few tickets hold them (most numbers): ORed with the number, a text
-            # match the planner guesses at 0.5 % of the table would be tested on every row of an index
-            # walk that never fills its page. Many (a year, "2024") are found early on any walk.
-            mentions = list(
-                Ticket.objects.filter(search_vector=words).values_list("pk", flat=True)[:MENTIONS]
-            )
-            if len(mentions) < MENTIONS:
-                return queryset.filter(Q(number=exact) | Q(pk__in=mentions))
-            return queryset.filter(Q(number=exact) | Q(search_vector=words))
-        # Matching people first, as an id list: ORed with the text match, a sub-select would make
-        # PostgreSQL test every visible ticket instead of intersecting two index look-ups.
-        requester_ids = list(matching_people(value).values_list("pk", flat=True)[:REQUESTER_MATCHES])
-        if not requester_ids:
-            return queryset.filter(search_vector=words)
-        return queryset.filter(Q(search_vector=words) | Q(requester_id__in=requester_ids))
+        return ticket_search(queryset, value)
 
     def filter_scope(self, queryset: QuerySet[Ticket], name: str, value: str) -> QuerySet[Ticket]:
         return (

@@ -10,7 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts import roles
+from accounts import rbac, roles
 from accounts import services as account_services
 from accounts.models import Invitation, Organization, RoleAssignment, Skill, Team, TeamMember, User
 from tests.admin_pages import changelist_url, post_change
@@ -247,3 +247,65 @@ def test_names_are_unique_in_any_letter_case(superuser_client, model, data):
     assert response.status_code == 422
     assert "has this name (in some letter case)" in response.content.decode()
     assert model.objects.filter(name__iexact="acme").count() == 1
+
+
+def test_view_organization_tickets_from_a_role_makes_no_managers(client):
+    """Only a grant on an organisation shows its tickets (the permission from a role shows none), so
+    only such a grant lets its holder make managers of it."""
+    clerk = with_custom_role(
+        make_agent(TeamFactory(name="Support")),
+        "People clerk",
+        [("accounts", "view_user"), ("accounts", "change_user"), ("accounts", "view_organization_tickets")],
+    )
+    globex = OrganizationFactory(name="Globex")
+    secret = make_ticket(make_customer(globex), subject="Globex merger plans")
+    client.force_login(clerk)
+
+    assert (
+        post_change(client, clerk, organization=str(globex.pk), is_organization_manager="on").status_code
+        == 422
+    )
+    assert not sees(clerk, secret)
+
+
+def test_a_manager_making_invitation_is_not_re_addressed_by_a_clerk_who_does_not_see_the_organisation(client):
+    """Every use of such a code makes a manager: changing who may use it (address, uses) is refused as
+    ticking the box would be."""
+    clerk = with_custom_role(
+        make_agent(TeamFactory(name="Support")),
+        "Invitation clerk",
+        [
+            ("accounts", "change_invitation"),
+            ("accounts", "view_invitation"),
+            ("accounts", "view_organization"),
+        ],
+    )
+    invitation = Invitation.objects.create(
+        organization=OrganizationFactory(name="Globex"), code="globex-boss", email="ceo@globex.example",
+        makes_manager=True,
+    )  # fmt: skip
+    client.force_login(clerk)
+
+    response = post_change(client, invitation, email="accomplice@evil.example", max_uses="50")
+
+    assert response.status_code == 422
+    invitation.refresh_from_db()
+    assert (invitation.email, invitation.max_uses) == ("ceo@globex.example", 1)
+
+
+def test_a_role_that_opens_no_desk_counts_for_no_rank_in_the_expiry_limit():
+    """Ranked as rbac.rank() ranks: an Agent until tomorrow who holds for good only a "Clerk" role that
+    opens no desk could not give the Customer role after tomorrow, so gives it until then at most."""
+    actor = make_customer()
+    actor.role_assignments.all().delete()
+    customer_role = Group.objects.get(name=roles.CUSTOMER)
+    clerk_role = Group.objects.create(name="Clerk")
+    clerk_role.permissions.set(customer_role.permissions.all())
+    account_services.role_assign(actor, "Clerk", actor=None)
+    tomorrow = timezone.now() + timedelta(days=1)
+    account_services.role_assign(actor, roles.AGENT, expires_at=tomorrow, actor=None)
+    actor = User.objects.get(pk=actor.pk)
+
+    assert rbac.grant_expiry_limit(actor, customer_role) == tomorrow
+    with pytest.raises(PermissionDenied):
+        account_services.role_assign(make_customer(), roles.CUSTOMER, actor=actor)
