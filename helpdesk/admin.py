@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views import main
 from django.contrib.admin.widgets import AutocompleteSelect
-from django.core.exceptions import ValidationError
+from django.core.exceptions import EmptyResultSet, ValidationError
 from django.core.paginator import Paginator
 from django.db import connection, models
 from django.db.models import Count
@@ -38,6 +38,8 @@ class ChangeList(main.ChangeList):
             # Compiled now, not while the page renders: some values fail only in the SQL (year 0 of a
             # date filter has no first day).
             queryset.query.sql_with_params()
+        except EmptyResultSet:  # a search that can match nothing: an empty list, as it is
+            pass
         except (ValueError, OverflowError) as error:
             raise IncorrectLookupParameters(error) from error
         return queryset
