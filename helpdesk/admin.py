@@ -34,6 +34,8 @@ class ChangeList(main.ChangeList):
 
     def get_queryset(self, request, exclude_parameters=None):
         queryset = super().get_queryset(request, exclude_parameters)
+        # Columns the list shows none of and that are long (an article's body): not read for each row.
+        queryset = queryset.defer(*getattr(self.model_admin, "list_defer", ()))
         try:
             # Compiled now, not while the page renders: some values fail only in the SQL (year 0 of a
             # date filter has no first day).

@@ -8,7 +8,7 @@ from django.http import HttpResponse, HttpResponseRedirect
 from audit.admin import AuditedModelAdmin
 from helpdesk.admin import KeepInUseMixin, ReadOnlyInline, StableSlugMixin
 from knowledge import services
-from knowledge.forms import LoadedAtForm
+from knowledge.forms import CategoryChoiceField, LoadedAtForm
 from knowledge.models import Article, ArticleRevision, Category
 
 
@@ -22,11 +22,18 @@ class CategoryAdmin(StableSlugMixin, KeepInUseMixin, AuditedModelAdmin):
     held_by = "articles"
     held_message = "Category “{obj}” holds {count} article(s): move them to another category first."
 
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "parent":
+            kwargs["form_class"] = CategoryChoiceField
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
 
 class ArticleRevisionInline(ReadOnlyInline):
     model = ArticleRevision
     fields = ("created_at", "created_by", "title")
     readonly_fields = fields
+    shown = 50
+    verbose_name_plural = "revisions (the latest 50: the editor pages through them all)"
 
 
 class ArticleAdminForm(forms.ModelForm, LoadedAtForm):
@@ -69,6 +76,8 @@ class ArticleAdmin(AuditedModelAdmin):
     list_filter = ("status", "visibility", "category")
     search_fields = ("title", "slug", "tags")
     list_select_related = ("category",)
+    list_defer = ("body", "body_html", "search_vector")  # long, and the list shows none of them
+    ordering = ("-updated_at", "-pk")  # along the article_recent index
     fields = ("title", "slug", "category", "tags", "excerpt", "body", "visibility", "status", "published_at",
               "views", "helpful_count", "not_helpful_count", "deflections", "use_count", "verified_by",
               "verified_at", "loaded_at")  # fmt: skip
@@ -98,6 +107,11 @@ class ArticleAdmin(AuditedModelAdmin):
         if getattr(request, "article_refused", False):  # back to the article, without "changed successfully"
             return HttpResponseRedirect(request.path)
         return super().response_change(request, obj)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "category":
+            kwargs["form_class"] = CategoryChoiceField
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def get_queryset(self, request):
         # One read path: an agent with access to the admin lists what /kb/manage/ shows them.
