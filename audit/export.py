@@ -4,6 +4,7 @@ import csv
 import json
 from collections.abc import Iterator
 
+from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.db.models import QuerySet
@@ -13,6 +14,10 @@ from audit.filters import AuditEventFilter
 from audit.models import AuditEvent
 
 EXPORT_MAX_ROWS = 200_000
+TOO_MANY_TO_EXPORT = (
+    "These filters select more than {limit:,} events, more than one export holds. Narrow them (a date "
+    "range, an action) and export each part: nothing was exported."
+)
 CHUNK = 1000
 HEADER = ("sequence", "time", "actor", "actor id", "action", "category", "object type", "object id",
           "object", "changes", "ip", "user agent", "request id")  # fmt: skip
@@ -57,12 +62,16 @@ def _lines(events: QuerySet[AuditEvent], through: int, limit: int) -> Iterator[s
 
 @transaction.atomic
 def audit_export(filterset: AuditEventFilter, *, actor) -> Iterator[str]:
-    """Record the export (who, which filter, how many rows) and return the CSV lines of that selection.
+    """Record the export (who, which filter, how many rows) and return the CSV lines of that selection;
+    ValidationError for one of more than EXPORT_MAX_ROWS events (a file cut short would pass for the
+    whole selection).
 
     The selection is fixed at the newest event it holds now, so the lines match the recorded count."""
     events = filterset.qs.select_related("object_type")
     newest = events.order_by("-sequence").values_list("sequence", flat=True).first() or 0
-    count = events.filter(sequence__lte=newest).order_by()[:EXPORT_MAX_ROWS].count()
+    count = events.filter(sequence__lte=newest).order_by()[: EXPORT_MAX_ROWS + 1].count()
+    if count > EXPORT_MAX_ROWS:
+        raise ValidationError(TOO_MANY_TO_EXPORT.format(limit=EXPORT_MAX_ROWS))
     audit.record(
         "export",
         actor=actor,

@@ -1,5 +1,7 @@
 """The audit viewer (/audit/) for supervisors and administrators: filtered events and a CSV export."""
 
+from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -7,20 +9,22 @@ from django.views.decorators.http import require_POST, require_safe
 
 from accounts.decorators import supervisor_required
 from audit import selectors
-from audit.export import audit_export
+from audit.export import EXPORT_MAX_ROWS, audit_export
+from helpdesk.ratelimit import rate_limit
 
 LIST_TEMPLATE = "audit/event_list.html"
 
 
-def _render_list(request: HttpRequest, params) -> HttpResponse:
+def _render_list(request: HttpRequest, params, *, refused: bool = False) -> HttpResponse:
     page = selectors.event_page(request.user, params)
     filters = page.filterset.filters
     context = {
         "page": page,
         # The filters in force, carried by the export form as hidden fields.
         "export_params": [(name, value) for name in filters for value in params.getlist(name) if value],
+        "export_limit": f"{EXPORT_MAX_ROWS:,}",
     }
-    status = 422 if page.filterset.errors else 200
+    status = 422 if page.filterset.errors or refused else 200
     partial = request.htmx and request.htmx.target == "events"
     return render(request, LIST_TEMPLATE + "#events" if partial else LIST_TEMPLATE, context, status=status)
 
@@ -33,12 +37,17 @@ def event_list(request: HttpRequest) -> HttpResponse:
 
 @supervisor_required
 @require_POST
+@rate_limit("audit_export")
 def event_export(request: HttpRequest) -> HttpResponse:
     filterset = selectors.event_filter(request.user, request.POST)
     if not filterset.is_valid():
         # An export of a filter that was not understood would hold more than was asked for.
         return _render_list(request, request.POST)
-    lines = audit_export(filterset, actor=request.user)
+    try:
+        lines = audit_export(filterset, actor=request.user)
+    except ValidationError as refusal:
+        messages.error(request, " ".join(refusal.messages))
+        return _render_list(request, request.POST, refused=True)
     response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
     filename = f"audit-{timezone.now():%Y%m%d-%H%M%S}.csv"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'

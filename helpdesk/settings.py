@@ -178,6 +178,8 @@ RATE_LIMITS = {
     "vote": ("30/h", "30/h"),
     # One view per article per session is counted; a script dropping its cookie is bounded per IP.
     "article_view": ("120/m", "120/m"),
+    # Each export streams up to EXPORT_MAX_ROWS events for seconds: a loop would hold the workers.
+    "audit_export": ("30/h", "10/h"),
 }
 # Two-factor sign-in (django-otp): the name authenticator apps show next to the code.
 OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", default="Helpdesk")

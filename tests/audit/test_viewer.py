@@ -320,3 +320,66 @@ def test_an_administrator_in_the_team_is_above_its_supervisors_view(desk, superu
     visible = AuditEvent.objects.visible_to(supervisor)
     assert not visible.filter(pk__in=[export.pk, two_factor.pk]).exists()
     assert visible.filter(pk=member_event.pk).exists()
+
+
+def test_an_export_larger_than_one_file_holds_is_refused_with_the_filters_kept(client, monkeypatch):
+    """A selection of more than EXPORT_MAX_ROWS events is refused (422, the list with the filters as
+    chosen and what to do), not cut short into a file that would pass for the whole selection; nothing
+    is exported and no export is recorded. Narrowed below the limit, it goes out whole."""
+    monkeypatch.setattr(audit.export, "EXPORT_MAX_ROWS", 3)
+    for number in range(6):
+        audit.record("update", actor=None, object_repr=f"Thing {number}")
+    client.force_login(make_administrator())
+
+    refused = client.post(EXPORT, {"action": "update"})
+    assert refused.status_code == 422
+    page = refused.content.decode()
+    assert "These filters select more than 3 events" in page and "nothing was exported" in page
+    assert 'name="action" value="update"' in page
+    assert not AuditEvent.objects.filter(action="export").exists()
+
+    AuditEvent.objects.filter(object_repr__in=["Thing 0", "Thing 1", "Thing 2"]).update(action="create")
+    response = client.post(EXPORT, {"action": "update"})
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))[1:]
+    assert sorted(row[8] for row in rows) == ["Thing 3", "Thing 4", "Thing 5"]
+
+
+def test_exports_are_rate_limited_per_account(client, settings, clock):
+    """An export streams up to 200,000 events for seconds: one account exporting in a loop gets the
+    friendly 429 after ten in an hour."""
+    settings.RATE_LIMITS_ENABLED = True
+    audit.record("update", actor=None, object_repr="Something")
+    client.force_login(make_administrator())
+    statuses = []
+    for _ in range(11):
+        response = client.post(EXPORT, {})
+        statuses.append(response.status_code)
+        if response.status_code == 200:
+            b"".join(response.streaming_content)
+    assert statuses == [200] * 10 + [429]
+
+
+def test_a_supervisors_action_choices_are_probed_once_then_kept_a_few_minutes(client, desk):
+    """Which actions a supervisor may read an event of is a probe per action, dear over a million
+    events when none is theirs: kept five minutes for them, their teams and the trail's kinds of
+    action, so paging and filtering do not repeat it."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    supervisor = make_supervisor(desk["support"])
+    client.force_login(supervisor)
+    with CaptureQueriesContext(connection) as first:
+        assert 'value="ticket.priority"' in body(client.get(LIST))
+    with CaptureQueriesContext(connection) as again:
+        client.get(LIST + "?category=business")
+    assert len(again) < len(first)
+    probes = [
+        query
+        for query in again
+        if "UNION ALL" in query["sql"] and '"audit_auditevent"."action"' in query["sql"]
+    ]
+    assert not probes
+
+    # A kind of action new to the trail is another question, asked at once.
+    audit.record("ticket.renamed", actor=supervisor, obj=desk["support_ticket"])
+    assert 'value="ticket.renamed"' in body(client.get(LIST))
