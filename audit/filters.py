@@ -37,10 +37,13 @@ def _loose_index_scan(column: str) -> str:
     """  # noqa: S608 - the table and column are the model's own, not input
 
 
-def existing_actions(user: User, readable: QuerySet[AuditEvent] | None = None) -> list[str]:
+def existing_actions(
+    user: User, readable: QuerySet[AuditEvent] | None = None, *, wanted: str | None = None
+) -> list[str]:
     """The distinct actions in the trail that `user` may read an event of (`readable`, when given, is
     AuditEvent.objects.visible_to(user)): a supervisor offered "settings_change" would learn that
-    administrators did one."""
+    administrators did one. `wanted`, the action a filter asks for, is probed afresh when the kept
+    answer lacks it (an event of it may have become theirs since)."""
     with connection.cursor() as cursor:
         cursor.execute(_loose_index_scan("action"))
         actions = [row[0] for row in cursor.fetchall()]
@@ -52,6 +55,9 @@ def existing_actions(user: User, readable: QuerySet[AuditEvent] | None = None) -
     key = "audit-actions:" + hashlib.sha256(repr((user.pk, scope, actions)).encode()).hexdigest()
     if (offered := cache.get(key)) is None:
         offered = _readable_actions(user, actions, readable)
+        cache.set(key, offered, ACTIONS_CACHE_SECONDS)
+    elif wanted in actions and wanted not in offered and _readable_actions(user, [wanted], readable):
+        offered = [action for action in actions if action in {*offered, wanted}]
         cache.set(key, offered, ACTIONS_CACHE_SECONDS)
     return offered
 
@@ -119,7 +125,8 @@ class AuditEventFilter(django_filters.FilterSet):
     def __init__(self, data=None, queryset=None, *, user: User, **kwargs) -> None:
         super().__init__(data, queryset, **kwargs)
         self.filters["action"].extra["choices"] = [
-            (action, action) for action in existing_actions(user, self.queryset)
+            (action, action)
+            for action in existing_actions(user, self.queryset, wanted=self.data.get("action"))
         ]
         self.filters["object_type"].queryset = recorded_object_types(user)
 

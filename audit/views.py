@@ -2,7 +2,7 @@
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
@@ -18,10 +18,16 @@ LIST_TEMPLATE = "audit/event_list.html"
 def _render_list(request: HttpRequest, params, *, refused: bool = False) -> HttpResponse:
     page = selectors.event_page(request.user, params)
     filters = page.filterset.filters
+    # The filters in force: carried by the export form as hidden fields, and by the page links, which
+    # lead to the list even from a refused export (a POST to /audit/export/).
+    used = [(name, value) for name in filters for value in params.getlist(name) if value]
+    filters_query = QueryDict(mutable=True)
+    for name, value in used:
+        filters_query.appendlist(name, value)
     context = {
         "page": page,
-        # The filters in force, carried by the export form as hidden fields.
-        "export_params": [(name, value) for name in filters for value in params.getlist(name) if value],
+        "export_params": used,
+        "filters_query": filters_query,
         "export_limit": f"{EXPORT_MAX_ROWS:,}",
     }
     status = 422 if page.filterset.errors or refused else 200

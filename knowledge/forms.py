@@ -20,14 +20,15 @@ def category_paths() -> list[tuple[int, str]]:
     for category in categories:
         children[category.parent_id].append(category)
     paths: list[tuple[int, str]] = []
-
-    def walk(parent_id: int | None, prefix: str) -> None:
-        for category in children.get(parent_id, ()):
-            path = f"{prefix}{PATH_SEPARATOR}{category.name}" if prefix else category.name
-            paths.append((category.pk, path))
-            walk(category.pk, path)
-
-    walk(None, "")
+    # A stack, not recursion: nothing bounds how deep the admin may nest categories.
+    stack = [(category, category.name) for category in reversed(children.get(None, ()))]
+    while stack:
+        category, path = stack.pop()
+        paths.append((category.pk, path))
+        stack += [
+            (child, f"{path}{PATH_SEPARATOR}{child.name}")
+            for child in reversed(children.get(category.pk, ()))
+        ]
     # A category inside a loop (the admin refuses one; an old row may hold one) has no way up to the
     # top of the tree: offered by its name, at the end.
     listed = {pk for pk, _ in paths}

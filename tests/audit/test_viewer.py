@@ -2,6 +2,7 @@
 
 import csv
 import io
+import re
 
 import pytest
 from django.urls import reverse
@@ -383,3 +384,38 @@ def test_a_supervisors_action_choices_are_probed_once_then_kept_a_few_minutes(cl
     # A kind of action new to the trail is another question, asked at once.
     audit.record("ticket.renamed", actor=supervisor, obj=desk["support_ticket"])
     assert 'value="ticket.renamed"' in body(client.get(LIST))
+
+
+def test_a_refused_export_pages_along_the_same_filtered_list(client, monkeypatch):
+    """The refused export comes back as the list (422, filters kept), whose "Older" link leads to the
+    list's next page with the same filters, not to a GET of the export address."""
+    admin = make_administrator()
+    for _ in range(60):
+        audit.record("review.probe", actor=admin)
+    monkeypatch.setattr(audit.export, "EXPORT_MAX_ROWS", 10)
+    client.force_login(admin)
+    refused = client.post(EXPORT, {"action": "review.probe"})
+    assert refused.status_code == 422
+    older = re.search(r'href="([^"]*)" rel="next"', body(refused)).group(1).replace("&amp;", "&")
+    assert older.startswith(LIST + "?")
+    followed = client.get(older)
+    assert followed.status_code == 200
+    assert 'value="review.probe" selected' in body(followed)
+
+
+def test_a_supervisor_filters_by_an_action_that_became_theirs_after_the_choices_were_kept(client):
+    """An event of an action already in the trail (another team's) recorded about their team's ticket:
+    it shows in their list and filtering by it works at once, the kept choices notwithstanding."""
+    support, billing = TeamFactory(name="Support"), TeamFactory(name="Billing")
+    customer = make_customer(OrganizationFactory())
+    support_ticket = make_ticket(customer, team=support, subject="Support printer")
+    audit.record(
+        "ticket.escalate", actor=None, obj=make_ticket(customer, team=billing, subject="Billing invoice")
+    )
+    client.force_login(make_supervisor(support))
+    assert 'value="ticket.escalate"' not in body(client.get(LIST))
+
+    audit.record("ticket.escalate", actor=None, obj=support_ticket)
+    response = client.get(LIST, {"action": "ticket.escalate"})
+    assert response.status_code == 200
+    assert 'value="ticket.escalate" selected' in body(response)

@@ -123,3 +123,20 @@ def test_an_article_saved_with_a_category_picked_by_its_path_is_filed_there(clie
     )
     assert response.status_code == 302
     assert Article.objects.get(title="Set up the printer").category == setup
+
+
+def test_the_category_picker_draws_a_tree_deeper_than_pythons_recursion_limit(client):
+    """Nothing bounds how deep the admin nests categories: the picker walks the tree without recursion."""
+    from knowledge.models import Category
+
+    base, depth = 10_000, 1_100
+    Category.objects.bulk_create(
+        Category(
+            pk=base + level, parent_id=base + level - 1 if level else None, name=f"c{level}", slug=f"c{level}"
+        )
+        for level in range(depth)
+    )  # fmt: skip
+    client.force_login(make_supervisor(TeamFactory()))
+    response = client.get(reverse("knowledge:manage_new"))
+    assert response.status_code == 200
+    assert option_labels(response.content.decode(), base + 2) == ["c0 \u203a c1 \u203a c2"]
