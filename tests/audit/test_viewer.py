@@ -419,3 +419,27 @@ def test_a_supervisor_filters_by_an_action_that_became_theirs_after_the_choices_
     response = client.get(LIST, {"action": "ticket.escalate"})
     assert response.status_code == 200
     assert 'value="ticket.escalate" selected' in body(response)
+
+
+def test_the_actor_filter_finds_accounts_by_address_or_name_then_their_events_along_an_index(desk):
+    """Part of an address or a name finds the accounts, whose events are read by actor id (an index),
+    not by scanning every event's stored text; the stored text is searched only when no account
+    matches ("System", or an address changed since)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from audit.selectors import event_page
+
+    admin = make_administrator()
+    agent = desk["support_agent"]
+    agent.name = "Quentin Quayle"
+    agent.save()
+    with CaptureQueriesContext(connection) as queries:
+        found = event_page(admin, {"actor": "quentin qua"}).events
+    assert found and {event.actor_id for event in found} == {agent.pk}
+    assert not [query for query in queries if '"audit_auditevent"."actor_repr"::text) LIKE' in query["sql"]]
+
+    audit.record("update", actor=None, object_repr="Nightly clean-up")
+    by_system = event_page(admin, {"actor": "syste"}).events
+    assert "Nightly clean-up" in {event.object_repr for event in by_system}
+    assert {event.actor_id for event in by_system} == {None}
