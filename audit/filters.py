@@ -17,6 +17,7 @@ from accounts import rbac
 from accounts.models import User
 from audit.models import SUPERVISED_MODELS, AuditEvent
 from helpdesk.forms import parse_id
+from tickets.models import Ticket, number_from
 
 ACTIONS_CACHE_SECONDS = 300
 ACTOR_MATCHES = 200  # accounts an actor filter's text finds, whose events are shown
@@ -154,6 +155,13 @@ class AuditEventFilter(django_filters.FilterSet):
             return queryset
         if value.isdigit():
             return queryset.filter(Q(object_id=value) | Q(object_repr__icontains=value))
+        if (number := number_from(value)) is not None:
+            # A ticket's reference ("T-1042") is that ticket (not T-10420 too): its events along the
+            # object index instead of a scan of every event's stored name.
+            ticket = Ticket.objects.filter(number=number).values_list("pk", flat=True).first()
+            return queryset.filter(
+                object_type=ContentType.objects.get_for_model(Ticket), object_id=str(ticket)
+            )
         return queryset.filter(object_repr__icontains=value)
 
     def filter_date_from(self, queryset: QuerySet[AuditEvent], name: str, value: date) -> QuerySet:

@@ -443,3 +443,22 @@ def test_the_actor_filter_finds_accounts_by_address_or_name_then_their_events_al
     by_system = event_page(admin, {"actor": "syste"}).events
     assert "Nightly clean-up" in {event.object_repr for event in by_system}
     assert {event.actor_id for event in by_system} == {None}
+
+
+def test_the_object_filter_finds_a_ticket_by_its_reference_along_an_index(desk):
+    """ "T-1042" is that ticket (its events through the object index), not every event whose stored name
+    holds the text (T-10420 too); an unknown reference finds nothing."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from audit.selectors import event_page
+
+    admin = make_administrator()
+    ticket = desk["support_ticket"]
+    with CaptureQueriesContext(connection) as queries:
+        found = event_page(admin, {"object": ticket.reference}).events
+    assert found and {(event.object_type.model, event.object_id) for event in found} == {
+        ("ticket", str(ticket.pk))
+    }
+    assert not [query for query in queries if '"audit_auditevent"."object_repr"::text) LIKE' in query["sql"]]
+    assert event_page(admin, {"object": "T-999999"}).events == []
