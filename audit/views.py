@@ -8,8 +8,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
 from accounts.decorators import supervisor_required
-from audit import selectors
-from audit.export import EXPORT_MAX_ROWS, audit_export
+from audit import export, selectors
+from audit.export import audit_export
 from helpdesk.ratelimit import rate_limit
 
 LIST_TEMPLATE = "audit/event_list.html"
@@ -28,7 +28,7 @@ def _render_list(request: HttpRequest, params, *, refused: bool = False) -> Http
         "page": page,
         "export_params": used,
         "filters_query": filters_query,
-        "export_limit": f"{EXPORT_MAX_ROWS:,}",
+        "export_limit": f"{export.EXPORT_MAX_ROWS:,}",  # read as the export reads it
     }
     status = 422 if page.filterset.errors or refused else 200
     partial = request.htmx and request.htmx.target == "events"

@@ -336,6 +336,7 @@ def test_an_export_larger_than_one_file_holds_is_refused_with_the_filters_kept(c
     assert refused.status_code == 422
     page = refused.content.decode()
     assert "These filters select more than 3 events" in page and "nothing was exported" in page
+    assert "An export holds at most 3 events." in page
     assert 'name="action" value="update"' in page
     assert not AuditEvent.objects.filter(action="export").exists()
 
