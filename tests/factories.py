@@ -4,7 +4,7 @@ and create tickets and articles through their services (numbering, first message
 from datetime import datetime
 
 import factory
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.core.management import call_command
 
 from accounts import roles, services
@@ -201,3 +201,14 @@ def make_pending_account(email: str) -> User:
     ensure_roles()
     site_configuration_update(changes={"anonymous_submission": True}, actor=None)
     return ticket_services.anonymous_requester(email=email, name="Visitor")
+
+
+def give_custom_role(user: User, name: str, permissions: list[tuple[str, str]]) -> User:
+    """`user` also holds a role an administrator made, `name`, with these (app label, codename)
+    permissions, and may open the admin site."""
+    role = Group.objects.create(name=name)
+    for app_label, codename in permissions:
+        role.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+    User.objects.filter(pk=user.pk).update(is_staff=True)
+    services.role_assign(user, name, actor=None)
+    return User.objects.get(pk=user.pk)

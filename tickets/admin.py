@@ -20,7 +20,7 @@ from helpdesk.admin import (
     StableSlugMixin,
 )
 from tickets import services
-from tickets.filters import matching_people, ticket_search
+from tickets.filters import matching_people_ids, ticket_search
 from tickets.models import (
     Attachment,
     SavedView,
@@ -31,8 +31,6 @@ from tickets.models import (
     TicketMessage,
     number_from,
 )
-
-AUTHOR_MATCHES = 50  # authors whose messages a search of the message list shows
 
 
 class TicketMessageInline(ReadOnlyInline):
@@ -262,7 +260,7 @@ class TicketMessageAdmin(AuditedAdminMixin, ReadOnlyAdmin):
         if (number := number_from(term)) is not None:
             return queryset.filter(ticket__number=number), False
         # The authors first, as ids (index look-ups), then their messages along the author index.
-        authors = list(matching_people(term).values_list("pk", flat=True)[:AUTHOR_MATCHES])
+        authors = matching_people_ids(term)
         return (queryset.filter(author__in=authors) if authors else queryset.none()), False
 
 

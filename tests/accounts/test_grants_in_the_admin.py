@@ -5,7 +5,7 @@ as they hold them; and organisation, team and skill names are unique in any lett
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 from django.utils import timezone
@@ -18,6 +18,7 @@ from tests.factories import (
     OrganizationFactory,
     TeamFactory,
     TeamMemberFactory,
+    give_custom_role,
     make_agent,
     make_customer,
     make_ticket,
@@ -31,17 +32,6 @@ ROSTER = [("accounts", f"{verb}_teammember") for verb in ("view", "add", "change
     ("accounts", "view_team"),
     ("accounts", "view_user"),
 ]
-
-
-def with_custom_role(user: User, name: str, codenames: list[tuple[str, str]]) -> User:
-    """`user` also holds a role an administrator made with these (app, codename) permissions, and may
-    open the admin site."""
-    role = Group.objects.create(name=name)
-    for app_label, codename in codenames:
-        role.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
-    User.objects.filter(pk=user.pk).update(is_staff=True)
-    account_services.role_assign(user, name, actor=None)
-    return User.objects.get(pk=user.pk)
 
 
 def membership_form(user: User, team: Team) -> dict:
@@ -60,7 +50,7 @@ def test_a_roster_clerk_cannot_join_a_team_whose_queue_they_do_not_work(client):
     """A membership hands out the team's queue, so an agent given a role to keep rosters cannot put
     themselves into Payroll and read its tickets: 422 with the reason, nothing saved."""
     support, payroll = TeamFactory(name="Support"), TeamFactory(name="Payroll")
-    clerk = with_custom_role(make_agent(support), "Roster clerk", ROSTER)
+    clerk = give_custom_role(make_agent(support), "Roster clerk", ROSTER)
     secret = make_ticket(make_customer(), team=payroll, subject="Salary of the CEO")
     client.force_login(clerk)
 
@@ -78,7 +68,7 @@ def test_a_team_lead_adds_members_to_their_own_team_but_moves_none_out_of_anothe
     support, payroll = TeamFactory(name="Support"), TeamFactory(name="Payroll")
     lead = make_agent()
     TeamMemberFactory(user=lead, team=support, role=TeamMember.Role.LEAD)
-    lead = with_custom_role(lead, "Roster clerk", ROSTER)
+    lead = give_custom_role(lead, "Roster clerk", ROSTER)
     colleague = make_agent()
     payroll_member = TeamMemberFactory(user=make_agent(), team=payroll)
     client.force_login(lead)
@@ -104,7 +94,7 @@ def test_a_team_lead_adds_members_to_their_own_team_but_moves_none_out_of_anothe
 def test_the_team_page_refuses_a_membership_row_for_a_clerk_who_does_not_supervise_the_team(client):
     """The same rule on the team's own page: its members' inline rows are not the clerk's to add to."""
     payroll = TeamFactory(name="Payroll")
-    clerk = with_custom_role(
+    clerk = give_custom_role(
         make_agent(TeamFactory(name="Support")), "Team clerk", [*ROSTER, ("accounts", "change_team")]
     )
     client.force_login(clerk)
@@ -132,7 +122,7 @@ def test_the_team_page_refuses_a_membership_row_for_a_clerk_who_does_not_supervi
 def test_a_people_clerk_cannot_make_themselves_manager_of_another_organisation(client):
     """A manager sees every ticket of the organisation: an agent who may edit accounts cannot move their
     own into Globex as its manager. 422 with the reason; the account stays as it was."""
-    clerk = with_custom_role(
+    clerk = give_custom_role(
         make_agent(TeamFactory(name="Support")),
         "People clerk",
         [("accounts", "view_user"), ("accounts", "change_user")],
@@ -162,7 +152,7 @@ def test_an_administrator_makes_a_customer_manager_of_their_organisation(client)
 def test_an_invitation_that_makes_managers_is_refused_to_a_clerk_who_does_not_see_the_organisation(client):
     """An invitation code with "People who sign up become managers" would hand the same view to whoever
     uses it: refused to a clerk who does not see the organisation's tickets."""
-    clerk = with_custom_role(
+    clerk = give_custom_role(
         make_agent(TeamFactory(name="Support")),
         "Invitation clerk",
         [("accounts", "add_invitation"), ("accounts", "view_invitation"), ("accounts", "view_organization")],
@@ -252,7 +242,7 @@ def test_names_are_unique_in_any_letter_case(superuser_client, model, data):
 def test_view_organization_tickets_from_a_role_makes_no_managers(client):
     """Only a grant on an organisation shows its tickets (the permission from a role shows none), so
     only such a grant lets its holder make managers of it."""
-    clerk = with_custom_role(
+    clerk = give_custom_role(
         make_agent(TeamFactory(name="Support")),
         "People clerk",
         [("accounts", "view_user"), ("accounts", "change_user"), ("accounts", "view_organization_tickets")],
@@ -271,7 +261,7 @@ def test_view_organization_tickets_from_a_role_makes_no_managers(client):
 def test_a_manager_making_invitation_is_not_re_addressed_by_a_clerk_who_does_not_see_the_organisation(client):
     """Every use of such a code makes a manager: changing who may use it (address, uses) is refused as
     ticking the box would be."""
-    clerk = with_custom_role(
+    clerk = give_custom_role(
         make_agent(TeamFactory(name="Support")),
         "Invitation clerk",
         [
