@@ -21,6 +21,7 @@ from helpdesk.admin import (
 )
 from tickets import services
 from tickets.filters import matching_people_ids, ticket_search
+from tickets.freshness import mark_tickets_changed
 from tickets.models import (
     Attachment,
     SavedView,
@@ -175,6 +176,7 @@ class TicketAdmin(OddInputAdminMixin, AuditedObjectPermissionsMixin, GuardedMode
         self._apply(request, queryset, services.ticket_restore, "Restored")
 
     def _apply(self, request, queryset, service, done: str) -> None:
+        mark_tickets_changed(request)
         changed = []
         for ticket in queryset.order_by("number"):
             try:
@@ -195,6 +197,7 @@ class TicketAdmin(OddInputAdminMixin, AuditedObjectPermissionsMixin, GuardedMode
 
     def save_model(self, request, obj: Ticket, form, change) -> None:
         # Apply each changed field through its service, so rules and activity hold in the admin too.
+        mark_tickets_changed(request)
         original = Ticket.objects.get(pk=obj.pk)
         data = form.cleaned_data
         try:

@@ -635,7 +635,7 @@ class SavedView(models.Model):
         Team,
         null=True,
         blank=True,
-        on_delete=models.CASCADE,
+        on_delete=models.SET_NULL,  # the owner keeps the view, private again
         related_name="saved_views",
         help_text="Share with this team; empty keeps the view private.",
     )

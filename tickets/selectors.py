@@ -446,7 +446,14 @@ def workspace_choices(user: User, ticket: Ticket) -> tuple[list[Choice], list[Ch
 
     def compute() -> tuple[list[Choice], list[Choice]]:
         teams = Team.objects.filter(Q(is_active=True) | Q(pk=ticket.team_id)).order_by("name")
-        return choices(teams), choices(assignable_agents(ticket))
+        agents = choices(assignable_agents(ticket))
+        if ticket.assignee_id and ticket.assignee_id not in dict(agents):
+            # Suspended or no longer an agent, they still hold the ticket: the picker says so rather than
+            # reading "Unassigned" (and saving it unchanged would unassign them).
+            holder = User.objects.filter(pk=ticket.assignee_id).first()
+            if holder is not None:
+                agents.append((holder.pk, f"{holder} (can no longer be assigned)"))
+        return choices(teams), agents
 
     return cached_for_viewer(user, "workspace-choices", (ticket.team_id, ticket.assignee_id), compute)
 

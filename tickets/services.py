@@ -615,13 +615,15 @@ def ticket_assign(
     ticket = _lock(ticket, expected_version)
     _require_not_deleted(ticket)
     _require_not_merged(ticket)
+    if ticket.assignee_id == (assignee.pk if assignee else None):
+        # Unchanged, even where the assignee could no longer be chosen (suspended, no longer an agent):
+        # saving a form that shows them must not fail, and the ticket keeps them until someone reassigns.
+        return ticket
     if assignee is not None:
         assignee = User.objects.get(pk=assignee.pk)  # fresh role and team caches
         can_see = Ticket.objects.staff_visible_to(assignee).filter(pk=ticket.pk)
         if not rbac.is_agent(assignee) or not can_see.exists():
             raise InvalidAssignee(ASSIGNEE_NOT_AGENT)
-    if ticket.assignee_id == (assignee.pk if assignee else None):
-        return ticket
     old = str(ticket.assignee) if ticket.assignee_id else None
     ticket.assignee, ticket.assignee_seen_at = assignee, timezone.now() if seen else None
     _activity(
@@ -880,7 +882,7 @@ def _merged_into(ticket: Ticket) -> list[Ticket]:
 
 
 def tickets_close_resolved(*, now: datetime | None = None, days: int | None = None) -> int:
-    """Close tickets resolved more than `days` ago (the scheduled auto-close), as the System. Each is
+    """Close tickets resolved `days` ago or longer (the scheduled auto-close), as the System. Each is
     checked again under its row lock: one its customer reopened since the list was read stays open
     (the System may close an open ticket, and closed is final)."""
     now = now or timezone.now()

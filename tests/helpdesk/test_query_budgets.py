@@ -284,7 +284,7 @@ POST_BUDGETS = [
     ("supervisor", "kb save", 27),
     ("supervisor", "kb new", 28),
     ("administrator", "audit export", 15),
-    ("supervisor", "audit export", 18),  # + which actions they may read (existing_actions)
+    ("supervisor", "audit export", 19),  # + which actions they may read, kept by what decides it
 ]
 
 

@@ -1,8 +1,6 @@
 """Agent desk (/desk/…): the queue with filters, saved views and bulk actions, and the ticket workspace."""
 
-import functools
 import hashlib
-import time
 from datetime import datetime
 from typing import NamedTuple
 from urllib.parse import urlsplit
@@ -31,11 +29,11 @@ from tickets.forms import (
     posted_version,
     read_version,
 )
+from tickets.freshness import changes_tickets, last_change
 from tickets.models import SavedView, Ticket, number_from
 from tickets.workflow import Status
 
 QUEUE_TEMPLATE = "tickets/desk/queue.html"
-TICKETS_CHANGED = "desk_tickets_changed"
 WORKSPACE_TEMPLATE = "tickets/desk/workspace.html"
 BULK_LIMIT = 500
 BULK_TOO_MANY = "{left} beyond the first {limit} {were} left unchanged: select at most {limit} at a time."
@@ -55,20 +53,6 @@ EDIT_STALE = (
     "Someone changed this ticket since you opened it: the page now shows their change. Yours was not "
     "saved; check it and save it again."
 )
-
-
-def changes_tickets(view):
-    """Marks a view that changes tickets: the agent's next queue shows counts computed afresh rather
-    than the cached ones from before their own change (the mark lives in the session, which every
-    worker process reads)."""
-
-    @functools.wraps(view)
-    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        response = view(request, *args, **kwargs)
-        request.session[TICKETS_CHANGED] = time.time_ns()
-        return response
-
-    return wrapped
 
 
 @agent_required
@@ -93,7 +77,7 @@ def queue(request: HttpRequest) -> HttpResponse:
 
 def _queue_context(request: HttpRequest, params: QueryDict) -> dict:
     """What the queue table shows for the filter `params`."""
-    changed = request.session.get(TICKETS_CHANGED)
+    changed = last_change(request)
     query = params.urlencode()
     built_in_views, saved_views = selectors.built_in_views(), list(selectors.saved_views(request.user))
     return {

@@ -27,6 +27,7 @@ from tickets.forms import (
     ReplyForm,
     TicketSubmitForm,
 )
+from tickets.freshness import changes_tickets
 from tickets.models import NUMBER_PREFIX, Attachment, Ticket, TicketForm, TicketMessage
 from tickets.workflow import Status
 
@@ -50,6 +51,7 @@ SUBMITTED_TOO_OFTEN = (
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
+@changes_tickets
 def ticket_submit(request: HttpRequest, slug: str | None = None) -> HttpResponse:
     anonymous = not request.user.is_authenticated
     anonymous_open = site_configuration(request).anonymous_submission
@@ -319,6 +321,7 @@ def ticket_detail(request: HttpRequest, number: str) -> HttpResponse:
 
 @login_required
 @require_POST
+@changes_tickets
 def ticket_reply(request: HttpRequest, number: str) -> HttpResponse:
     ticket = _visible_ticket(request, number)
     form = ReplyForm(request.POST, request.FILES, holder=request.user)
@@ -367,6 +370,7 @@ def ticket_reply(request: HttpRequest, number: str) -> HttpResponse:
 
 @login_required
 @require_POST
+@changes_tickets
 def ticket_set_status(request: HttpRequest, number: str) -> HttpResponse:
     ticket = _visible_ticket(request, number)
     target = request.POST.get("status", "")
