@@ -4,7 +4,7 @@ import itertools
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -35,8 +35,10 @@ HAS_SURROGATE = "the {name} contains a lone surrogate (\\u{code:04x}), which is 
 NOT_TEXT = "the {name} must be text"
 NOT_LIST = "the {name} must be a list of text"
 NOT_A_TIME = (
-    "the {name} must be a date and time (ISO 8601) that has passed, such as 2024-05-31T09:30:00+00:00"
+    "the {name} must be a date and time (ISO 8601) between 1900 and now, such as 2024-05-31T09:30:00+00:00"
 )
+# Before this the moment could fall before year 1 in UTC, which PostgreSQL stores but Python cannot read.
+EARLIEST_TIME = datetime(1900, 1, 1, tzinfo=UTC)
 UNKNOWN_STATUS = "unknown status {status!r}"
 UNKNOWN_VISIBILITY = "unknown visibility {visibility!r}"
 NO_TRANSITION = "the status cannot change from {old} to {new} by import"
@@ -227,6 +229,10 @@ class _Incoming:
 
 def _incoming(record: dict, default_status: str) -> _Incoming:
     """The record's article, or ValueError naming what is wrong with it."""
+    for name in ("title", "slug", "status", "visibility"):
+        # A number reads as its digits; a list or an object would be stored as its Python spelling.
+        if isinstance(record.get(name), list | dict):
+            raise ValueError(NOT_TEXT.format(name=name))
     title, body = str(record.get("title") or "").strip(), record.get("body")
     if not title or not isinstance(body, str) or not body.strip():
         raise ValueError(REQUIRED)
@@ -298,7 +304,7 @@ def _past_time(record: dict, name: str) -> datetime:
         moment = None
     if moment is not None and timezone.is_naive(moment):
         moment = timezone.make_aware(moment)  # in the site's time zone, as the site shows it
-    if moment is None or moment > timezone.now():
+    if moment is None or not EARLIEST_TIME <= moment <= timezone.now():
         raise ValueError(NOT_A_TIME.format(name=name))
     return moment
 

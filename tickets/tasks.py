@@ -20,7 +20,7 @@ RECEIPT_RETRY_AFTER = (timedelta(minutes=1), timedelta(minutes=10), timedelta(ho
 
 @task
 def close_resolved_tickets() -> int:
-    """Close tickets resolved more than TICKET_AUTO_CLOSE_DAYS ago; returns how many were closed."""
+    """Close tickets resolved TICKET_AUTO_CLOSE_DAYS ago or longer; returns how many were closed."""
     return services.tickets_close_resolved()
 
 

@@ -267,6 +267,43 @@ def test_demo_reset_refuses_while_a_ticket_of_yours_is_merged_into_the_demo():
     assert TicketMessage.objects.filter(body="My own words").exists()
 
 
+@pytest.mark.django_db
+def test_demo_reset_refuses_while_a_demo_ticket_is_merged_into_one_of_yours():
+    """A demo ticket merged into a ticket created since has its messages in that ticket's thread: the
+    reset stops and says why rather than take them back out of a ticket that is not the demo's."""
+    call_command("demo_load", stdout=StringIO())
+    demo = Ticket.objects.get(number=921)
+    mine = services.ticket_create(
+        requester=demo.requester, actor=demo.requester, subject="Mine", description="My own words"
+    )
+    Ticket.objects.filter(pk=mine.pk).update(team=demo.team)
+    services.ticket_merge(
+        demo, into=Ticket.objects.get(pk=mine.pk), actor=User.objects.get(email="supervisor@example.com")
+    )
+    thread = set(Ticket.objects.get(pk=mine.pk).messages.values_list("pk", flat=True))
+    assert len(thread) > 1
+    with pytest.raises(CommandError, match=rf"T-921 into T-{mine.number}"):
+        call_command("demo_load", "--reset", stdout=StringIO())
+    assert set(Ticket.objects.get(pk=mine.pk).messages.values_list("pk", flat=True)) == thread
+
+
+@pytest.mark.django_db
+def test_demo_reset_puts_a_renamed_demo_article_back_at_its_address():
+    """A demo article renamed since goes back to its address on reset, and its new address redirects to
+    it: one copy, not the renamed article beside a second one loaded at the old address."""
+    from knowledge import services as kb_services
+
+    call_command("demo_load", stdout=StringIO())
+    count = Article.objects.count()
+    article = Article.objects.filter(status="published").order_by("pk").first()
+    address = article.slug
+    kb_services.article_update(article, actor=None, slug="renamed-by-me")
+    call_command("demo_load", "--reset", stdout=StringIO())
+    assert Article.objects.count() == count
+    assert Article.objects.get(pk=article.pk).slug == address
+    assert list(Article.objects.at_address("renamed-by-me").values_list("pk", flat=True)) == [article.pk]
+
+
 @pytest.mark.parametrize(
     "content", ["these are not fixtures\n", '{"model": "tickets.ticket"}', "[1, 2]", "\udcff"]
 )

@@ -403,3 +403,24 @@ def test_a_crafted_marker_cannot_make_kb_export_delete_files_outside_its_folder(
     )
     export_articles(folder, Article.objects.all())
     assert outside.exists() and nested.exists()
+
+
+def test_a_time_before_1900_is_refused_with_a_reason(tmp_path, client):
+    """A published_at that falls before year 1 in UTC (0001-01-01T00:00+14:00) would be stored and then
+    break every read of the article: it is skipped with the reason, and the next record imports."""
+    source = tmp_path / "articles.jsonl"
+    _jsonl(source, _record(published_at="0001-01-01T00:00:00+14:00"), _record(slug="later", title="Later"))
+    report = import_articles(source)
+    assert report.created == ["later"]
+    assert report.skipped == [("line 1", importing.NOT_A_TIME.format(name="published_at"))]
+
+
+@pytest.mark.parametrize("title", [["Reset your password"], {"en": "Reset"}])
+def test_a_title_that_is_not_text_is_refused_with_a_reason(tmp_path, title):
+    """A title given as a list or an object is skipped with the reason, not stored as its Python spelling
+    ("['Reset your password']"); a number reads as its digits."""
+    source = tmp_path / "articles.jsonl"
+    _jsonl(source, _record(title=title), _record(slug="year", title=2024))
+    report = import_articles(source)
+    assert report.skipped == [("line 1", importing.NOT_TEXT.format(name="title"))]
+    assert list(Article.objects.values_list("title", flat=True)) == ["2024"]

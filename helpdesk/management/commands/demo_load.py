@@ -9,8 +9,10 @@ would contradict its own history. So a second `make run` keeps the demo as it wa
 --reset (`make demo-reset`) puts the demo back as it was: it removes what was added to the demo's
 tickets since (messages and activity entries the fixture does not have, and those messages' files;
 the daily sweep deletes the files themselves), loads the fixture again and moves its dates. Tickets,
-articles and accounts created since are left alone, as is the audit trail; a ticket of yours merged
-into a demo ticket stops the reset (its messages could not be told from the demo's additions).
+articles and accounts created since are left alone, as is the audit trail; a demo article renamed
+since goes back to its address (the new one redirects to it). A ticket of yours merged into a demo
+ticket, or a demo ticket merged into one of yours, stops the reset: the messages could not be told
+apart, or the reset would take the demo's out of your ticket.
 """
 
 from pathlib import Path
@@ -22,6 +24,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from helpdesk.management.commands.demo_dates import demo_keys
+from knowledge.models import Article, ArticleSlug
 from tickets.models import Attachment, Ticket, TicketActivity, TicketMessage
 
 
@@ -56,6 +59,19 @@ class Command(BaseCommand):
                 f"{names} {'was' if len(merged_in) == 1 else 'were'} merged into the demo's tickets: a reset "
                 "would remove their messages. Start from an empty database instead (rm -rf .pgdata)."
             )
+        merged_out = list(
+            tickets.exclude(merged_into__isnull=True)
+            .exclude(merged_into__number__in=keys["tickets"])
+            .values_list("number", "merged_into__number")
+        )
+        if reset and merged_out:
+            # The demo's messages now read in those tickets' threads: loading the fixture would take them
+            # back out of a ticket that is not the demo's.
+            names = ", ".join(f"T-{number} into T-{into}" for number, into in sorted(merged_out))
+            raise CommandError(
+                f"Demo tickets were merged into tickets of yours ({names}): a reset would take their "
+                "messages out of your tickets. Start from an empty database instead (rm -rf .pgdata)."
+            )
         with transaction.atomic():
             if reset:
                 self._remove_additions(tickets, keys)
@@ -63,6 +79,16 @@ class Command(BaseCommand):
             call_command("demo_dates", verbosity=options["verbosity"])
 
     def _remove_additions(self, tickets, keys: dict[str, set]) -> None:
+        # The fixture finds its articles by slug: a demo article renamed since would stay beside a second
+        # copy at its old address. It goes back there, and its new address redirects to it.
+        renamed = Article.objects.filter(old_slugs__slug__in=keys["articles"]).exclude(
+            slug__in=keys["articles"]
+        )
+        for article in renamed.distinct():
+            demo_slug = article.old_slugs.filter(slug__in=keys["articles"]).values_list("slug", flat=True)[0]
+            ArticleSlug.objects.filter(slug=demo_slug).delete()
+            ArticleSlug.objects.get_or_create(slug=article.slug, defaults={"article": article})
+            Article.objects.filter(pk=article.pk).update(slug=demo_slug)
         added_messages = TicketMessage.objects.filter(ticket__in=tickets).exclude(uid__in=keys["messages"])
         files = Attachment.objects.filter(
             owner_type=ContentType.objects.get_for_model(TicketMessage),

@@ -8,7 +8,7 @@ from tickets.tasks import close_resolved_tickets
 
 
 class Command(BaseCommand):
-    help = "Close tickets that have been resolved for more than TICKET_AUTO_CLOSE_DAYS days."
+    help = "Close tickets that have been resolved for TICKET_AUTO_CLOSE_DAYS days or longer."
 
     def add_arguments(self, parser):
         parser.add_argument("--now", action="store_true", help="Run here instead of enqueueing a task.")
