@@ -74,7 +74,9 @@ class Access:
 
 NO_ACCESS = Access()
 _ACCESS_ATTRIBUTE = "_rbac_access"
-_DERIVED_ATTRIBUTES = (_ACCESS_ATTRIBUTE, "_rbac_team_ids", "_perm_cache", "_group_perm_cache")
+_DERIVED_ATTRIBUTES = (
+    _ACCESS_ATTRIBUTE, "_rbac_team_ids", "_rbac_supervised_team_ids", "_perm_cache", "_group_perm_cache",
+)  # fmt: skip
 
 
 def access(user) -> Access:
@@ -373,10 +375,13 @@ def supervised_team_ids(user) -> frozenset[int]:
         return workable_team_ids(user)
     if not is_agent(user):
         return frozenset()
+    if (known := getattr(user, "_rbac_supervised_team_ids", None)) is not None:
+        return known  # kept for the request, as access() is
     memberships = TeamMember.objects.filter(user=user)
     if not is_supervisor(user):
         memberships = memberships.filter(role__in=[TeamMember.Role.SUPERVISOR, TeamMember.Role.LEAD])
-    return frozenset(memberships.values_list("team_id", flat=True))
+    user._rbac_supervised_team_ids = frozenset(memberships.values_list("team_id", flat=True))
+    return user._rbac_supervised_team_ids
 
 
 def sees_organization_tickets(user, organization) -> bool:

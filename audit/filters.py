@@ -8,13 +8,13 @@ from django import forms
 from django.contrib.contenttypes.models import ContentType
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.text import capfirst
 
 from accounts import rbac
-from accounts.models import User
+from accounts.models import TeamMember, User
 from audit.models import SUPERVISED_MODELS, AuditEvent
 from helpdesk.forms import parse_id
 from tickets.models import Ticket, number_from
@@ -53,8 +53,7 @@ def existing_actions(
         return actions
     # Probing an action none of whose events the supervisor may read walks all its events (a second
     # or more over a million-event trail): the answer is kept a few minutes, for this user and teams.
-    scope = sorted(rbac.supervised_team_ids(user))
-    key = "audit-actions:" + hashlib.sha256(repr((user.pk, scope, actions)).encode()).hexdigest()
+    key = "audit-actions:" + hashlib.sha256(repr((user.pk, _scope_key(user), actions)).encode()).hexdigest()
     if (offered := cache.get(key)) is None:
         offered = _readable_actions(user, actions, readable)
         cache.set(key, offered, ACTIONS_CACHE_SECONDS)
@@ -62,6 +61,27 @@ def existing_actions(
         offered = [action for action in actions if action in {*offered, wanted}]
         cache.set(key, offered, ACTIONS_CACHE_SECONDS)
     return offered
+
+
+def _scope_key(user: User) -> tuple:
+    """What the events a supervisor may read depend on, besides the events: their access (roles, teams,
+    organisation and ticket grants) and their teams' members (who they are, which other teams they
+    work, which are administrators). A kept answer is used only while all of it is unchanged."""
+    access = rbac.access(user)
+    team_ids = rbac.supervised_team_ids(user)
+    administrator = User.objects.filter(rbac.administrator_user_filter(), pk=OuterRef("user_id"))
+    memberships = (
+        TeamMember.objects.filter(
+            user_id__in=TeamMember.objects.filter(team_id__in=team_ids).values("user_id")
+        )
+        .annotate(administrator=Exists(administrator))
+        .order_by("user_id", "team_id")
+        .values_list("user_id", "team_id", "administrator")
+    )
+    return (
+        sorted(access.roles), sorted(team_ids), sorted(access.team_ids), sorted(access.organization_ids),
+        sorted(access.ticket_ids), list(memberships),
+    )  # fmt: skip
 
 
 def _readable_actions(user: User, actions: list[str], readable: QuerySet[AuditEvent] | None) -> list[str]:

@@ -33,36 +33,61 @@ class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
         teams and their members, and the members' own object-less events and saved views. An
         administrator who is a member counts as none: their exports and sign-ins are above the
         supervisor's rank."""
-        if user is None or not user.is_authenticated or not user.is_active:
-            return self.none()
-        if rbac.is_administrator(user):
+        scope = _supervised_scope(user)
+        if scope is None:
             return self.all()
-        if not rbac.is_supervisor(user):
+        if not scope:
             return self.none()
-        team_ids = rbac.supervised_team_ids(user)
-        administrators = User.objects.filter(rbac.administrator_user_filter()).values("pk")
-        members = TeamMember.objects.filter(team_id__in=team_ids).exclude(user_id__in=administrators)
-        ticket_type = ContentType.objects.get_for_model(Ticket)
-        about_ticket = models.Q(
-            object_type=ticket_type, object_id__in=_as_text(Ticket.objects.staff_visible_to(user), "pk")
-        )
-        about_member = models.Q(
-            object_type=ContentType.objects.get_for_model(User), object_id__in=_as_text(members, "user_id")
-        )
-        about_team = models.Q(
-            object_type=ContentType.objects.get_for_model(Team), object_id__in=[str(pk) for pk in team_ids]
-        )
-        # What members did to anything else (another team's ticket or note, another customer's account,
-        # an admin edit) may carry data this supervisor must not see: only object-less events and the
-        # members' own saved views are theirs to read.
-        # A fellow supervisor who also supervises another team exports that team's events too: the
-        # filter they typed (a customer's name) and the count are not this supervisor's to read.
-        wider = TeamMember.objects.exclude(team_id__in=team_ids).values("user_id")
-        by_member = models.Q(actor_id__in=members.values("user_id")) & (
-            (models.Q(object_type__isnull=True) & ~models.Q(action="export", actor_id__in=wider))
-            | models.Q(object_type=ContentType.objects.get_for_model(SavedView))
-        )
-        return self.filter(about_ticket | about_member | about_team | by_member)
+        # The members' two kinds under one test of the actor: as two, the OR's plan probing one event of
+        # each action (the filter's menu) grew from 1.7 to 9 seconds at a million events.
+        by_member = scope["by_member"] & (scope["objectless"] | scope["saved_view"])
+        return self.filter(scope["about_ticket"] | scope["about_member"] | scope["about_team"] | by_member)
+
+    def visible_parts(self, user) -> list["AuditEventQuerySet"]:
+        """visible_to(user) as disjoint querysets (one kind of object each) whose union it is, each
+        counted along an index of its own: counted as one OR, PostgreSQL walked the whole trail."""
+        scope = _supervised_scope(user)
+        if scope is None:
+            return [self.all()]
+        if not scope:
+            return []
+        return [
+            self.filter(scope["about_ticket"]),
+            self.filter(scope["about_member"]),
+            self.filter(scope["about_team"]),
+            self.filter(scope["by_member"] & scope["objectless"]),
+            self.filter(scope["by_member"] & scope["saved_view"]),
+        ]
+
+
+def _supervised_scope(user) -> dict[str, models.Q] | None:
+    """The conditions visible_to is made of; None for everything (administrators), {} for nothing."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return {}
+    if rbac.is_administrator(user):
+        return None
+    if not rbac.is_supervisor(user):
+        return {}
+    team_ids = rbac.supervised_team_ids(user)
+    administrators = User.objects.filter(rbac.administrator_user_filter()).values("pk")
+    members = TeamMember.objects.filter(team_id__in=team_ids).exclude(user_id__in=administrators)
+    types = ContentType.objects.get_for_models(*SUPERVISED_MODELS)
+    # What members did to anything else (another team's ticket or note, another customer's account,
+    # an admin edit) may carry data this supervisor must not see: only object-less events and the
+    # members' own saved views are theirs to read.
+    # A fellow supervisor who also supervises another team exports that team's events too: the
+    # filter they typed (a customer's name) and the count are not this supervisor's to read.
+    wider = TeamMember.objects.exclude(team_id__in=team_ids).values("user_id")
+    return {
+        "about_ticket": models.Q(
+            object_type=types[Ticket], object_id__in=_as_text(Ticket.objects.staff_visible_to(user), "pk")
+        ),
+        "about_member": models.Q(object_type=types[User], object_id__in=_as_text(members, "user_id")),
+        "about_team": models.Q(object_type=types[Team], object_id__in=[str(pk) for pk in team_ids]),
+        "by_member": models.Q(actor_id__in=members.values("user_id")),
+        "objectless": models.Q(object_type__isnull=True) & ~models.Q(action="export", actor_id__in=wider),
+        "saved_view": models.Q(object_type=types[SavedView]),
+    }
 
 
 class AuditEvent(models.Model):

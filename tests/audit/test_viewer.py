@@ -378,7 +378,9 @@ def test_a_supervisors_action_choices_are_probed_once_then_kept_a_few_minutes(cl
     probes = [
         query
         for query in again
-        if "UNION ALL" in query["sql"] and '"audit_auditevent"."action"' in query["sql"]
+        if "UNION ALL" in query["sql"]
+        and '"audit_auditevent"."action"' in query["sql"]
+        and "COUNT(*)" not in query["sql"]  # the count adds up the parts of the trail they may read
     ]
     assert not probes
 
