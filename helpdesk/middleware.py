@@ -1,9 +1,11 @@
 """Maintenance mode (non-staff get a friendly 503 page while staff keep working), no caching of what a
-signed-in person is shown, and a way back to the page after a session ends mid-task."""
+signed-in person is shown, a way back to the page after a session ends mid-task, and request.htmx
+that answers htmx's history restore with the plain page."""
 
 from collections.abc import Callable
 from urllib.parse import urlencode, urlsplit
 
+import django_htmx.middleware
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
@@ -132,3 +134,21 @@ class SignInRedirectMiddleware:
             return ""
         parts = urlsplit(url)
         return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+class HtmxDetails(django_htmx.middleware.HtmxDetails):
+    """request.htmx, false for htmx's history restore (the Back button to an address htmx pushed): that
+    request asks for the whole page, so it gets the plain page. As an htmx request it got the page's
+    out-of-band parts marked for swapping, which htmx then moved out of the page it put back (the
+    queue lost its heading and view lists, the audit trail its filters)."""
+
+    def __bool__(self) -> bool:
+        return super().__bool__() and not self.history_restore_request
+
+
+class HtmxMiddleware(django_htmx.middleware.HtmxMiddleware):
+    async_capable = False  # served by WSGI; the parent's async path would set its own details
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.htmx = HtmxDetails(request)
+        return self.get_response(request)

@@ -65,7 +65,7 @@ MIDDLEWARE = [
     "helpdesk.middleware.PrivatePagesMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django_htmx.middleware.HtmxMiddleware",
+    "helpdesk.middleware.HtmxMiddleware",
     # Inside the CSP and htmx middleware: the page it renders gets its nonce and header.
     "helpdesk.middleware.MethodNotAllowedPageMiddleware",
     "helpdesk.middleware.SignInRedirectMiddleware",
