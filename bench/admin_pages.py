@@ -1,7 +1,7 @@
 """The Django admin and the audit trail at volume: median and p95 latency and SQL queries of the pages
 administrators (and supervisors, for the trail) use most, on the database bench/generate.py made.
 
-    .venv/bin/python bench/admin_pages.py --tickets 200000 [--requests 10]
+    .venv/bin/python bench/admin_pages.py --tickets 200000 [--requests 10] [--only "audit trail"]
 
 In-process (Django's test client), as bench/run.py's first half. Adds a superuser,
 bench-admin@bench.example, and a supervisor of team 0, bench-supervisor@bench.example, when the
@@ -78,6 +78,7 @@ def main() -> None:
     parser.add_argument("--tickets", type=int, default=1_000_000)
     parser.add_argument("--database", help="default: bench_<tickets>")
     parser.add_argument("--requests", type=int, default=10)
+    parser.add_argument("--only", default="", help="only the pages whose name holds this text")
     arguments = parser.parse_args()
     import django
 
@@ -99,6 +100,8 @@ def main() -> None:
     clients["supervisor"].force_login(bench_supervisor())
     print(f"  {'page':32} {'p50 ms':>7} {'p95 ms':>7} {'queries':>7}")
     for name, who, path in admin_pages():
+        if arguments.only not in name:
+            continue
         client, cold = clients[who.split()[0]], who.endswith("cold")
         timings, queries = [], 0
         for number in range(arguments.requests + WARM_UP):

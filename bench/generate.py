@@ -1,6 +1,7 @@
 """Volume data for benchmarks: a fresh database with N tickets, their threads, and 100,000 KB articles.
 
     .venv/bin/python bench/generate.py --tickets 1000000 [--database bench_1000000] [--articles 100000]
+        [--audit-events 0] [--system-log 0]
 
 Drops and recreates the named database (on the embedded server, or DATABASE_URL's server), migrates
 it, then fills it with bulk SQL in batches: 50 organisations, 5,000 customers, 200 agents in 20
@@ -9,10 +10,16 @@ skewed) with 1-30 messages each (most 1-3, one in 5,000 a thread of 200+), activ
 status change, and one per message, as the services write them), tags, and KB articles. Text comes
 from small English, German, French and Spanish word lists; PostgreSQL computes the search vectors.
 Secondary indexes are dropped during the load and rebuilt after it.
+
+With --audit-events, the audit trail gains that many events, hash-chained under the configured key as
+audit.record() chains them (so `manage.py audit_verify` passes): 70 % about tickets by their agents,
+15 % sign-ins of agents and customers, 10 % about users and 5 % settings changes by an administrator
+(bench-admin@bench.example, created here). --system-log adds that many WARNING-or-worse log rows.
 """
 
 import argparse
 import contextlib
+import json
 import os
 import random
 import sys
@@ -364,6 +371,129 @@ CROSS JOIN LATERAL (SELECT string_agg(q.body, E'\\n\\n') AS body FROM bench_text
 """
 
 
+# The audit trail's events before hashing, oldest first: sequence and time rise together over three
+# years; r picks the kind (70 % ticket, 15 % sign-in, 10 % user, 5 % settings), k the ticket or person.
+AUDIT_EVENTS = """
+CREATE TEMPORARY TABLE bench_audit AS
+SELECT s AS sequence, now() - interval '3 years' + (s::float / %(events)s) * interval '3 years' AS created_at,
+       r, abs(hashint8(s * 7919)::bigint) AS k
+FROM (SELECT s, random() AS r FROM generate_series(%(first)s::bigint, %(last)s) s) g
+"""
+
+AUDIT_ROWS = """
+SELECT e.sequence, e.created_at,
+       CASE WHEN e.r < 0.70
+            THEN 'ticket.' || (ARRAY['status', 'assign', 'reply', 'note', 'priority'])[1 + e.k %% 5]
+            WHEN e.r < 0.85 THEN 'login' WHEN e.r < 0.92 THEN 'update' WHEN e.r < 0.95 THEN 'role_change'
+            ELSE 'settings_change' END,
+       CASE WHEN e.r >= 0.70 AND e.r < 0.85 OR e.r >= 0.92 THEN 'security' ELSE 'business' END,
+       CASE WHEN e.r < 0.70 THEN t.assignee_id WHEN e.r < 0.85 THEN u.id ELSE %(admin)s END,
+       CASE WHEN e.r < 0.70 THEN t.id::text WHEN e.r < 0.95 THEN u.id::text ELSE %(configuration)s::text END,
+       CASE WHEN e.r < 0.70 THEN 'T-' || t.number || ' ' || t.subject WHEN e.r < 0.95 THEN u.email
+            ELSE 'Site configuration' END,
+       CASE WHEN e.r < 0.70 THEN t.status WHEN e.r < 0.85 THEN '' ELSE 'x' END,
+       '10.' || e.k %% 256 || '.' || e.k / 256 %% 256 || '.' || e.k / 65536 %% 256 AS ip
+FROM bench_audit e
+LEFT JOIN tickets_ticket t ON e.r < 0.70 AND t.number = 1 + e.k %% %(tickets)s
+LEFT JOIN accounts_user u ON e.r >= 0.70 AND e.r < 0.95
+                             AND u.id = %(person0)s + e.k %% %(people)s
+WHERE e.sequence > %(after)s ORDER BY e.sequence LIMIT %(batch)s
+"""
+
+SYSTEM_LOG = """
+INSERT INTO audit_systemlogentry (created_at, level, logger, message, module, function, line, traceback,
+                                  request_id)
+SELECT now() - (1 - n::float / %(count)s) * interval '90 days',
+       CASE WHEN n %% 50 = 0 THEN 50 WHEN n %% 5 = 0 THEN 40 ELSE 30 END,
+       (ARRAY['django.request', 'django.security.csrf', 'helpdesk.tasks', 'tickets.services',
+              'axes.watch_login'])[1 + n %% 5],
+       (ARRAY['Not Found: /portal/tickets/' || n || '/', 'Forbidden (CSRF token missing.): /login/',
+              'Task send_submission_receipt failed, retrying in 10 minutes',
+              'Refused a stale edit of T-' || n,
+              'Repeated login failures from 10.0.0.' || n %% 256])[1 + n %% 5],
+       'bench', 'generate', n %% 500,
+       CASE WHEN n %% 5 = 1 THEN 'Traceback (most recent call last): ...' ELSE '' END,
+       md5(n::text)
+FROM generate_series(1, %(count)s) n
+"""
+
+
+def audit_trail(events: int, tickets: int, progress: "Progress") -> None:
+    """Append `events` hash-chained audit events (see the module's docstring), COPYed in batches."""
+    from django.contrib.auth.models import Group
+    from django.contrib.contenttypes.models import ContentType
+    from django.db import connection, transaction
+
+    from accounts import roles
+    from accounts.models import RoleAssignment, User
+    from audit.models import AuditEvent
+    from audit.recorder import GENESIS, event_digest, lock_chain
+    from helpdesk.models import SiteConfiguration
+    from tickets.models import Ticket
+
+    admin = User.objects.with_email("bench-admin@bench.example").first() or User.objects.create_superuser(
+        email="bench-admin@bench.example", password=None, name="Bench admin"
+    )
+    RoleAssignment.objects.get_or_create(user=admin, role=Group.objects.get(name=roles.ADMINISTRATOR))
+    types = {
+        model: ContentType.objects.get_for_model(model).pk for model in (Ticket, User, SiteConfiguration)
+    }
+    people = User.objects.filter(email__endswith="@bench.example").exclude(pk=admin.pk).order_by("pk")
+    person0, person_last = people.first().pk, people.last().pk
+    columns = ("sequence", "created_at", "action", "category", "actor_id", "actor_repr", "object_type_id",
+               "object_id", "object_repr", "changes", "ip", "user_agent", "request_id", "previous_hash",
+               "hash", "hash_scheme")  # fmt: skip
+    names = dict(User.objects.values_list("pk", "email"))
+    configuration = SiteConfiguration.objects.get_current().pk
+    with transaction.atomic(), connection.cursor() as cursor:
+        lock_chain()
+        last = AuditEvent.objects.order_by("-sequence").values("sequence", "hash").first()
+        first = (last["sequence"] + 1) if last else 1
+        previous = last["hash"] if last else GENESIS
+        cursor.execute(AUDIT_EVENTS, {"events": events, "first": first, "last": first + events - 1})
+        cursor.execute("CREATE INDEX ON bench_audit (sequence)")
+        after = first - 1
+        while True:
+            cursor.execute(
+                AUDIT_ROWS,
+                {"after": after, "batch": BATCH, "admin": admin.pk, "configuration": configuration,
+                 "tickets": tickets, "person0": person0, "people": person_last - person0 + 1},
+            )  # fmt: skip
+            rows = cursor.fetchall()
+            if not rows:
+                break
+            batch = []
+            for sequence, created_at, action, category, actor_id, object_id, object_repr, state, ip in rows:
+                kind = action.split(".")[0]
+                object_type = {"ticket": types[Ticket], "settings_change": types[SiteConfiguration]}.get(
+                    kind, types[User]
+                )
+                changes = (
+                    {}
+                    if action == "login"
+                    else {"status": ["open", state]}
+                    if kind == "ticket"
+                    else {"name": ["Before", "After"]}
+                )
+                event = AuditEvent(
+                    sequence=sequence, created_at=created_at, action=action, category=category,
+                    actor_id=actor_id, actor_repr=names.get(actor_id, "System"), object_type_id=object_type,
+                    object_id=object_id or "", object_repr=(object_repr or "")[:300], changes=changes, ip=ip,
+                    user_agent="Mozilla/5.0 (bench)", request_id=f"bench-{sequence}", previous_hash=previous,
+                    hash_scheme=AuditEvent.HashScheme.HMAC_SHA256,
+                )  # fmt: skip
+                event.hash = previous = event_digest(event)
+                batch.append(event)
+            with cursor.cursor.copy(f"COPY audit_auditevent ({', '.join(columns)}) FROM STDIN") as copy:
+                for event in batch:
+                    row = [getattr(event, name) for name in columns]
+                    row[columns.index("changes")] = json.dumps(event.changes)
+                    copy.write_row(row)
+            after = batch[-1].sequence
+            progress.add("audit_auditevent", len(batch))
+            progress.show("audit")
+
+
 def secondary_indexes(cursor) -> list[tuple[str, str]]:
     """(name, definition) of the bulk tables' indexes that back no constraint."""
     cursor.execute(
@@ -375,7 +505,14 @@ def secondary_indexes(cursor) -> list[tuple[str, str]]:
     return cursor.fetchall()
 
 
-def generate(tickets: int, database: str, articles: int = 100_000, pool: int = 20_000) -> dict:
+def generate(
+    tickets: int,
+    database: str,
+    articles: int = 100_000,
+    pool: int = 20_000,
+    audit_events: int = 0,
+    system_log: int = 0,
+) -> dict:
     """Create and fill `database`; returns the load statistics."""
     from django.db import DatabaseError, connection
 
@@ -450,6 +587,15 @@ def generate(tickets: int, database: str, articles: int = 100_000, pool: int = 2
     stackfaq = ROOT.parent / "shared" / "data" / "stackfaq" / "articles.jsonl"
     if stackfaq.exists():  # real articles, so the benchmark's KB questions have answers to find
         call_command("kb_import", str(stackfaq), verbosity=0)
+    if audit_events:
+        audit_trail(audit_events, tickets, progress)
+    if system_log:
+        with connection.cursor() as cursor:
+            cursor.execute(SYSTEM_LOG, {"count": system_log})
+            progress.add("audit_systemlogentry", cursor.rowcount)
+    if audit_events or system_log:
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE audit_auditevent; ANALYZE audit_systemlogentry")
     elapsed = progress.elapsed()
     rows = sum(progress.rows.values())
     print(f"\rloaded {progress.rows} in {elapsed:,.0f} s: {rows:,} rows, {rows / elapsed:,.0f} rows/s"
@@ -464,12 +610,20 @@ def main() -> None:
     parser.add_argument("--tickets", type=int, default=1_000_000)
     parser.add_argument("--articles", type=int, default=100_000)
     parser.add_argument("--database", help="default: bench_<tickets>")
+    parser.add_argument("--audit-events", type=int, default=0, help="hash-chained audit events to add")
+    parser.add_argument("--system-log", type=int, default=0, help="system-log rows to add")
     args = parser.parse_args()
 
     import django
 
     django.setup()
-    generate(args.tickets, args.database or f"bench_{args.tickets}", articles=args.articles)
+    generate(
+        args.tickets,
+        args.database or f"bench_{args.tickets}",
+        articles=args.articles,
+        audit_events=args.audit_events,
+        system_log=args.system_log,
+    )
 
 
 if __name__ == "__main__":
