@@ -107,6 +107,11 @@ def recorded_object_types(user: User) -> QuerySet[ContentType]:
     )
 
 
+def _matching_accounts(text: str) -> list[int]:
+    accounts = User.objects.filter(Q(email__icontains=text) | Q(name__icontains=text))
+    return list(accounts.values_list("pk", flat=True)[:ACTOR_MATCHES])
+
+
 # Dates outside this range would overflow once shifted to UTC; nothing was recorded there anyway.
 EARLIEST, LATEST = date(1900, 1, 1), date(9000, 1, 1)
 
@@ -155,6 +160,13 @@ class AuditEventFilter(django_filters.FilterSet):
         ]
         self.filters["object_type"].queryset = recorded_object_types(user)
 
+    def _once(self, question: tuple, answer):
+        """answer(), read once per filter form: the viewer filters each part of a supervisor's trail."""
+        answers = self.__dict__.setdefault("_answers", {})
+        if question not in answers:
+            answers[question] = answer()
+        return answers[question]
+
     def filter_actor(self, queryset: QuerySet[AuditEvent], name: str, value: str) -> QuerySet[AuditEvent]:
         value = value.strip()
         if not value:
@@ -164,8 +176,7 @@ class AuditEventFilter(django_filters.FilterSet):
         # The accounts first, as ids (the users table is small), then their events along the actor
         # index. The text the events keep (a name or address since changed, "System") is a scan of the
         # whole trail: searched only when no account matches.
-        accounts = User.objects.filter(Q(email__icontains=value) | Q(name__icontains=value))
-        if people := list(accounts.values_list("pk", flat=True)[:ACTOR_MATCHES]):
+        if people := self._once(("actor", value), lambda: _matching_accounts(value)):
             return queryset.filter(actor_id__in=people)
         return queryset.filter(actor_repr__icontains=value)
 
@@ -178,7 +189,9 @@ class AuditEventFilter(django_filters.FilterSet):
         if (number := number_from(value)) is not None:
             # A ticket's reference ("T-1042") is that ticket (not T-10420 too): its events along the
             # object index instead of a scan of every event's stored name.
-            ticket = Ticket.objects.filter(number=number).values_list("pk", flat=True).first()
+            ticket = self._once(
+                ("ticket", number), Ticket.objects.filter(number=number).values_list("pk", flat=True).first
+            )
             return queryset.filter(
                 object_type=ContentType.objects.get_for_model(Ticket), object_id=str(ticket)
             )

@@ -100,3 +100,21 @@ def test_the_supervisors_count_adds_up_the_parts(client, teams):
     assert page.count == AuditEvent.objects.visible_to(supervisor).count() == len(page.events)
     security = AuditEvent.objects.visible_to(supervisor).filter(category="security")
     assert client.get(AUDIT, {"category": "security"}).context["page"].count == security.count() >= 3
+
+
+def test_a_supervisors_actor_filter_looks_the_accounts_up_once(client, teams):
+    """The actor filter's accounts are read once per page, not once for each part of the supervisor's
+    trail that the filter is applied to."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    member = make_agent(teams["support"], name="Mo Member")
+    audit.record("export", actor=member)
+    client.force_login(make_supervisor(teams["support"]))
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get(AUDIT, {"actor": "Mo Member"}).context["page"]
+    assert page.count == 1
+    lookups = [
+        query for query in queries if 'FROM "accounts_user"' in query["sql"] and "LIKE" in query["sql"]
+    ]
+    assert len(lookups) == 1
