@@ -1,10 +1,34 @@
 """Form helpers shared by every app."""
 
 import math
+import unicodedata
 
 from django import forms
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
+
+# Characters that show nothing but are not whitespace to str.strip(): a message of these is empty.
+INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
+
+
+def nfc(text: str) -> str:
+    """`text` in composed form (é as one character): typed on one system and searched from another, the
+    same word is stored and looked for alike (macOS and many imports write é as e and an accent)."""
+    return unicodedata.normalize("NFC", text)
+
+
+def shows_text(text: str) -> bool:
+    """Whether `text` shows anything: not only whitespace and zero-width characters."""
+    return bool(text.strip().strip(INVISIBLE + " \t\r\n\x0b\x0c\u00a0\u3000"))
+
+
+class VisibleTextField(forms.CharField):
+    """Text that must show something to count as given: a required answer of only zero-width
+    characters is as empty as one of spaces."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        return value if shows_text(value) else self.empty_value
 
 
 def add_service_errors(form: forms.Form, error: ValidationError, *, field_prefix: str = "") -> None:
@@ -63,5 +87,5 @@ def is_unicode_text(text: str) -> bool:
 def query_text(request: HttpRequest, name: str, *, limit: int) -> str:
     """A text parameter of the query string, without NUL characters (PostgreSQL text cannot hold one,
     so a NUL in a filter or a search would be a server error), cut to `limit`: a search too long or
-    holding a NUL still searches, for what it can."""
-    return request.GET.get(name, "").replace("\x00", "").strip()[:limit]
+    holding a NUL still searches, for what it can. In composed form (nfc), as what it looks for is stored."""
+    return nfc(request.GET.get(name, "").replace("\x00", "").strip())[:limit]

@@ -128,6 +128,8 @@ def detect_content_type(upload: UploadedFile) -> str:
         if _holds(upload, TEXT_MARKUP) or (encoding and _holds(upload, TEXT_MARKUP, encoding=encoding)):
             raise ValidationError(HOLDS_MARKUP.format(name=name))
         return TEXT_EXTENSIONS[extension]
+    if extension in ALLOWED_EXTENSIONS:  # a name we take on content that is not what it says
+        raise ValidationError(MISMATCH.format(name=name, extension=extension))
     raise ValidationError(NOT_ALLOWED.format(name=name))
 
 
@@ -239,6 +241,23 @@ def _sha256(upload: UploadedFile) -> str:
     return digest.hexdigest()
 
 
+def upload_key(upload) -> tuple[str, str]:
+    """What tells one file from another: its (stored) name and content."""
+    if isinstance(upload, HeldUpload):
+        return upload.filename, upload.sha256
+    return safe_filename(upload.name or ""), _sha256(upload)
+
+
+def same_files(owner: Model, uploads: list) -> bool:
+    """Whether `uploads` are among the files `owner` (a message) was stored with: a form sent again that
+    brings another file is another request. One that brings fewer is the same (a file kept from a
+    refused sending went with the first, so the second no longer holds it)."""
+    if not uploads:
+        return True
+    attached = set(owner.attachments.values_list("filename", "sha256"))
+    return {upload_key(upload) for upload in uploads} <= attached
+
+
 def distinct_uploads(uploads: list) -> list:
     """`uploads` (held files, then new ones) without the new ones of the same name and content as one
     before them: after a refused form the page offers the files chosen before, ticked, and the browser
@@ -246,12 +265,9 @@ def distinct_uploads(uploads: list) -> list:
     seen: set[tuple[str, str]] = set()
     kept = []
     for upload in uploads:
-        if isinstance(upload, HeldUpload):
-            key = (upload.filename, upload.sha256)
-        else:
-            key = (safe_filename(upload.name or ""), _sha256(upload))
-            if key in seen:
-                continue
+        key = upload_key(upload)
+        if key in seen and not isinstance(upload, HeldUpload):
+            continue
         seen.add(key)
         kept.append(upload)
     return kept

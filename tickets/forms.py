@@ -6,6 +6,7 @@ from collections.abc import Collection
 
 from django import forms
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.http import QueryDict
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse_lazy
@@ -21,6 +22,7 @@ from tickets.attachments import (
     distinct_uploads,
     held_read,
     held_token,
+    safe_filename,
     uploads_hold,
     validate_uploads,
 )
@@ -75,10 +77,18 @@ class MultipleFileField(forms.FileField):
         super().__init__(*args, **kwargs)
 
     def clean(self, data, initial=None):
-        single = super().clean
-        if isinstance(data, list | tuple):
-            return [single(item, initial) for item in data if item]
-        return [single(data, initial)] if data else []
+        files = [item for item in data if item] if isinstance(data, list | tuple) else [data] if data else []
+        cleaned, errors = [], []
+        for upload in files:
+            try:
+                cleaned.append(super().clean(upload, initial))
+            except ValidationError as error:
+                # Among several files, "The submitted file is empty." would not say which one.
+                name = safe_filename(getattr(upload, "name", "") or "") or "A file"
+                errors += [f"{name}: {message}" for message in error.messages]
+        if errors:
+            raise ValidationError(errors)
+        return cleaned
 
 
 class HeldFilesField(forms.MultipleChoiceField):

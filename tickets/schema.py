@@ -15,6 +15,7 @@ from typing import Any
 from django import forms
 
 from helpdesk.display import plain_number, shown_date
+from helpdesk.forms import VisibleTextField
 
 FIELD_TYPES = ("text", "textarea", "select", "multi_select", "checkbox", "number", "date", "email")
 CHOICE_KINDS = ("select", "multi_select")
@@ -270,9 +271,9 @@ def _form_field(definition: dict, stored: Any) -> forms.Field:
     }
     kind = definition["type"]
     if kind == "text":
-        return forms.CharField(max_length=500, **common)
+        return VisibleTextField(max_length=500, **common)
     if kind == "textarea":
-        return forms.CharField(max_length=10_000, widget=forms.Textarea(attrs={"rows": 4}), **common)
+        return VisibleTextField(max_length=10_000, widget=forms.Textarea(attrs={"rows": 4}), **common)
     if kind == "email":
         return forms.EmailField(**common)
     if kind == "number":

@@ -21,12 +21,12 @@ from django.utils import timezone
 import audit
 from accounts import rbac
 from accounts.models import Team, User, validate_ascii_email
-from helpdesk.forms import parse_id
+from helpdesk.forms import nfc, parse_id, shows_text
 from helpdesk.markdown import render_markdown
 from helpdesk.models import Priority, SiteConfiguration
 from knowledge.services import articles_check_public_links, articles_count_uses
 from tickets import schema, workflow
-from tickets.attachments import attachments_store, validate_uploads
+from tickets.attachments import attachments_store, same_files, validate_uploads
 from tickets.models import Channel, SavedView, Tag, Ticket, TicketActivity, TicketForm, TicketMessage
 from tickets.workflow import Status
 
@@ -126,11 +126,13 @@ def _check_version(locked: Ticket, expected_version: int | None) -> None:
         raise StaleTicket(STALE)
 
 
-def _sent_before(ticket: Ticket, submission_key: UUID | None, *, body: str, actor) -> TicketMessage | None:
+def _sent_before(
+    ticket: Ticket, submission_key: UUID | None, *, body: str, actor, uploads: Sequence = ()
+) -> TicketMessage | None:
     """The message this form already made (the same form sent twice: a double click, a retried
     request), here or where this ticket's messages go (merged, followed up); None for a new one. A form
-    reused for other words or another ticket, or someone else's, is refused. Call with the ticket
-    locked: a second sending waits for the first and then finds its message."""
+    reused for other words, other files or another ticket, or someone else's, is refused. Call with the
+    ticket locked: a second sending waits for the first and then finds its message."""
     if submission_key is None:
         return None
     sent = (
@@ -142,22 +144,13 @@ def _sent_before(ticket: Ticket, submission_key: UUID | None, *, body: str, acto
         # Here, or on a ticket this one was merged into (step by step), or on a follow-up of either.
         chain = {link.pk for link in ticket.merge_chain()} if ticket.merged_into_id else {ticket.pk}
         answered_here = sent.ticket_id in chain or sent.ticket.follow_up_of_id in chain
-        if sent.body != body or not answered_here:
+        if sent.body != body or not answered_here or not same_files(sent, list(uploads)):
             raise ValidationError({"body": SEND_AGAIN})
         sent.repeated_submission = True
         return sent
     if TicketMessage.objects.filter(submission_key=submission_key).exists():  # someone else's form
         raise ValidationError({"body": SEND_AGAIN})
     return None
-
-
-# Characters that show nothing but are not whitespace to str.strip(): a message of these is empty.
-INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
-
-
-def _shows_text(text: str) -> bool:
-    """Whether `text` shows anything: not only whitespace and zero-width characters."""
-    return bool(text.strip().strip(INVISIBLE + " \t\r\n\x0b\x0c\u00a0\u3000"))
 
 
 def _require_not_merged(ticket: Ticket) -> None:
@@ -307,13 +300,13 @@ def ticket_create(
 ) -> Ticket:
     """Open a ticket with its first message. A repeated submission_key returns the first ticket."""
     # One line: a line break in a subject has no place in a list, and none in a mail header.
-    subject, description = " ".join(subject.split()), description.strip()
+    subject, description = nfc(" ".join(subject.split())), nfc(description.strip())
     if submission_key is not None:
         existing = Ticket.objects.filter(submission_key=submission_key, requester=requester).first()
         if existing is not None:
-            return _repeated_submission(existing, subject[:200], description)
-    if not _shows_text(subject) or not _shows_text(description):
-        field = "subject" if not _shows_text(subject) else "description"
+            return _repeated_submission(existing, subject[:200], description, form, custom_fields, uploads)
+    if not shows_text(subject) or not shows_text(description):
+        field = "subject" if not shows_text(subject) else "description"
         raise ValidationError({field: "This field is required."})
     values = schema.clean_values(form.schema, custom_fields or {}) if form is not None else {}
     types = validate_uploads(list(uploads))
@@ -360,7 +353,7 @@ def ticket_create(
         first = Ticket.objects.filter(submission_key=submission_key, requester=requester).first()
         if first is None:  # a key of someone else's form: never hand out their ticket
             raise ValidationError(SUBMIT_AGAIN) from None
-        return _repeated_submission(first, ticket.subject, description)
+        return _repeated_submission(first, ticket.subject, description, form, custom_fields, uploads)
     ticket.refresh_from_db(fields=["number"])
     _message(
         ticket,
@@ -383,10 +376,30 @@ def ticket_create(
     return ticket
 
 
-def _repeated_submission(ticket: Ticket, subject: str, description: str) -> Ticket:
+def _repeated_submission(
+    ticket: Ticket,
+    subject: str,
+    description: str,
+    form: TicketForm | None,
+    custom_fields: dict[str, Any] | None,
+    uploads: Sequence[UploadedFile],
+) -> Ticket:
     """The ticket a submission key already made, for the same request sent again; a form reused for a
-    different request (a restored tab, a duplicated page) is refused rather than silently dropped."""
-    if (ticket.subject, ticket.description) != (subject, description):
+    different request (a restored tab, a duplicated page, one sent again with an answer changed or a
+    file added) is refused rather than silently dropped."""
+    try:
+        values = schema.clean_values(form.schema, custom_fields or {}) if form is not None else {}
+    except ValidationError:
+        values = None
+    first = ticket.messages.order_by("created_at", "pk").first()
+    # The answers as first sent, unless staff changed them since (then the customer's own cannot be
+    # told from theirs, and the same request sent again stands as the same).
+    answers_changed = ticket.activities.filter(action=TicketActivity.Action.CUSTOM_FIELDS).exists()
+    if (
+        (ticket.subject, ticket.description) != (subject, description)
+        or (values != ticket.custom_fields and not answers_changed)
+        or (first is not None and not same_files(first, list(uploads)))
+    ):
         raise ValidationError(SUBMIT_AGAIN)
     ticket.repeated_submission = True
     return ticket
@@ -408,12 +421,12 @@ def ticket_reply(
     ticket the conversation continues on. Staff may set a status on send. A repeated submission_key
     (the same form sent twice) returns the first message."""
     body = body.strip()
-    if not _shows_text(body):
+    if not shows_text(body):
         raise ValidationError({"body": EMPTY_BODY})
     _require_visible(ticket, actor)
     ticket = _lock(ticket, None)
     # The same reply sent again stands as sent, even with "and solve" (which changed the version).
-    if (sent := _sent_before(ticket, submission_key, body=body, actor=actor)) is not None:
+    if (sent := _sent_before(ticket, submission_key, body=body, actor=actor, uploads=uploads)) is not None:
         return sent
     _check_version(ticket, expected_version)
     _require_not_deleted(ticket)
@@ -492,7 +505,7 @@ def ticket_add_note(
     """An internal note: staff only, never shown to customers. Like a reply, it may set a status on
     send, and a repeated submission_key returns the first note."""
     body = body.strip()
-    if not _shows_text(body):
+    if not shows_text(body):
         raise ValidationError({"body": EMPTY_BODY})
     _require_staff(ticket, actor)
     if actor is not None and not rbac.is_agent(actor):
@@ -501,7 +514,7 @@ def ticket_add_note(
     _require_permission_to_close(ticket, actor, status_after)
     ticket = _lock(ticket, None)
     _require_not_deleted(ticket)
-    if (sent := _sent_before(ticket, submission_key, body=body, actor=actor)) is not None:
+    if (sent := _sent_before(ticket, submission_key, body=body, actor=actor, uploads=uploads)) is not None:
         return sent
     _check_version(ticket, expected_version)
     _require_not_merged(ticket)  # a note left on the emptied source would be read by nobody
@@ -736,7 +749,7 @@ def ticket_update_fields(
         if name == "team" and value is not None and not value.is_active:
             raise ValidationError({"team": TEAM_INACTIVE.format(team=value)})
         if name == "subject":
-            value = str(value).strip()[:200]
+            value = nfc(" ".join(str(value).split()))[:200]
             if not value:
                 raise ValidationError({"subject": "This field is required."})
         old = getattr(ticket, name)

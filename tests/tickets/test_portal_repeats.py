@@ -11,9 +11,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
 from django.urls import reverse
 
-from tests.factories import TeamFactory, make_administrator, make_customer, make_ticket
+from tests.factories import TeamFactory, TicketFormFactory, make_administrator, make_customer, make_ticket
+from tests.tickets.conftest import held_boxes, submission
 from tickets import services
-from tickets.models import Ticket, TicketMessage
+from tickets.models import Attachment, Ticket, TicketMessage
 from tickets.workflow import Status
 
 pytestmark = pytest.mark.django_db
@@ -211,3 +212,137 @@ def test_a_reply_with_a_key_another_customer_used_is_refused_and_kept(client):
     assert services.SEND_AGAIN in page and "Keep me" in page
     assert client.post(reply, {"body": "Keep me", "submission_key": posted_key(page)}).status_code == 302
     assert list(second_ticket.messages.values_list("body", flat=True).order_by("pk"))[-1] == "Keep me"
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 40
+
+
+def test_a_form_sent_again_with_a_changed_answer_is_refused_not_dropped(client):
+    """Sent, then Back, another plan chosen and sent again from the same page (same key): a request
+    that differs from the first is refused with the answers as typed, not answered with the first
+    ticket and its old answer."""
+    TicketFormFactory(
+        slug="plans",
+        schema=[{"name": "plan", "label": "Plan", "type": "select", "choices": ["Basic", "Pro"]}],
+    )
+    url = reverse("tickets:portal_submit_form", args=["plans"])
+    client.force_login(make_customer())
+    data = submission(cf_plan="Basic")
+    assert client.post(url, data).status_code == 302
+    again = client.post(url, {**data, "cf_plan": "Pro"})
+    assert again.status_code == 422
+    assert services.SUBMIT_AGAIN in unescape(again.content.decode())
+    assert again.context["form"]["cf_plan"].value() == "Pro"
+    assert [ticket.custom_fields for ticket in Ticket.objects.all()] == [{"plan": "Basic"}]
+    assert client.post(url, data).status_code == 302  # the very same request again: the first ticket
+    assert Ticket.objects.count() == 1
+
+
+def test_a_form_sent_again_with_a_file_added_is_refused_with_the_file_kept(client):
+    """The forgotten screenshot attached and the same page sent again: refused, the file offered
+    (kept) for the next sending, not silently dropped."""
+    client.force_login(make_customer())
+    data = submission()
+    assert client.post(SUBMIT, data).status_code == 302
+    again = client.post(SUBMIT, {**data, "attachments": [SimpleUploadedFile("screen.png", PNG)]})
+    assert again.status_code == 422
+    assert services.SUBMIT_AGAIN in unescape(again.content.decode())
+    assert list(held_boxes(again)) == ["screen.png (56 bytes)"]
+    assert not Attachment.objects.exists()
+
+
+def test_a_reply_sent_again_with_a_file_added_is_refused_with_the_file_kept(client):
+    customer = make_customer()
+    ticket = make_ticket(customer)
+    client.force_login(customer)
+    url = reverse("tickets:portal_reply", args=[ticket.number])
+    data = {"body": "Here is the log", "submission_key": str(uuid.uuid4())}
+    assert client.post(url, data).status_code == 302
+    again = client.post(url, {**data, "attachments": [SimpleUploadedFile("app.log", b"boom\n")]})
+    assert again.status_code == 422
+    assert services.SEND_AGAIN in unescape(again.content.decode())
+    assert not Attachment.objects.exists()
+    assert ticket.messages.filter(body="Here is the log").count() == 1
+
+
+def test_the_same_form_with_the_same_file_sent_twice_makes_one_ticket_with_the_file(client):
+    """A double click with a file chosen: one ticket, the file on it once."""
+    client.force_login(make_customer())
+    data = submission()
+    first = client.post(SUBMIT, {**data, "attachments": [SimpleUploadedFile("screen.png", PNG)]})
+    second = client.post(SUBMIT, {**data, "attachments": [SimpleUploadedFile("screen.png", PNG)]})
+    assert first.status_code == second.status_code == 302
+    assert first["Location"] == second["Location"]
+    assert Ticket.objects.count() == 1
+    assert list(Attachment.objects.values_list("filename", flat=True)) == ["screen.png"]
+
+
+def test_a_required_answer_of_only_invisible_characters_is_refused(client):
+    """A zero-width space (what a paste often leaves) shows nothing: a required text or textarea answer
+    of such characters is as empty as the subject would be."""
+    TicketFormFactory(
+        slug="order",
+        schema=[
+            {"name": "order", "label": "Order", "type": "text", "required": True},
+            {"name": "story", "label": "Story", "type": "textarea", "required": True},
+        ],
+    )
+    client.force_login(make_customer())
+    url = reverse("tickets:portal_submit_form", args=["order"])
+    response = client.post(url, submission(cf_order="\u200b\u200b", cf_story="\ufeff \u00ad"))
+    assert response.status_code == 422
+    assert set(response.context["form"].errors) == {"cf_order", "cf_story"}
+    assert not Ticket.objects.exists()
+    assert client.post(url, submission(cf_order="A-1", cf_story="It broke")).status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("invoice.pdf", b"Invoice 42\nTotal: 10 EUR\n"),
+        ("photo.png", b"GIF89a not quite"),
+        ("notes.txt", b"\x00\x01\x02"),
+    ],
+)
+def test_a_file_of_an_allowed_name_whose_content_is_not_that_type_is_told_so(client, name, content):
+    """A .pdf whose bytes are not a PDF (a failed download) is told it does not look like a .pdf, not
+    that .pdf files are not allowed (the list that follows names .pdf)."""
+    client.force_login(make_customer())
+    response = client.post(SUBMIT, submission(attachments=[SimpleUploadedFile(name, content)]))
+    assert response.status_code == 422 and not Attachment.objects.exists()
+    error = response.context["form"].errors.as_text()
+    assert f"{name} does not look like a" in error and "not an allowed type" not in error, error
+
+
+def test_an_empty_file_among_several_is_named_and_the_others_kept(client):
+    client.force_login(make_customer())
+    files = [
+        SimpleUploadedFile("a.txt", b"one"),
+        SimpleUploadedFile("empty.log", b""),
+        SimpleUploadedFile("c.txt", b"3"),
+    ]
+    response = client.post(SUBMIT, submission(attachments=files))
+    assert response.status_code == 422 and not Attachment.objects.exists()
+    assert "empty.log: The submitted file is empty." in response.context["form"].errors.as_text()
+    assert set(held_boxes(response)) == {"a.txt (3 bytes)", "c.txt (1 byte)"}
+
+
+def test_the_very_same_form_sent_again_after_an_agent_changed_an_answer_is_the_first_ticket():
+    """A restored tab sends exactly what was sent (same key, words and answer) after an agent corrected
+    the answer on the ticket: the customer sent nothing different, so it is the first ticket, not a
+    refusal whose new key would make the next press a duplicate."""
+    form = TicketFormFactory(
+        slug="plans",
+        schema=[{"name": "plan", "label": "Plan", "type": "select", "choices": ["Basic", "Pro"]}],
+    )
+    customer = make_customer()
+    sent = {
+        "requester": customer, "subject": "Upgrade", "description": "Please upgrade us", "actor": customer,
+        "form": form, "custom_fields": {"plan": "Basic"}, "submission_key": uuid.uuid4(),
+    }  # fmt: skip
+    first = services.ticket_create(**sent)
+    services.ticket_update_fields(
+        first, changes={"custom_fields": {"plan": "Pro"}}, actor=make_administrator()
+    )
+    assert services.ticket_create(**sent).pk == first.pk
+    assert Ticket.objects.count() == 1
