@@ -5,6 +5,8 @@ import time
 from urllib.parse import urlsplit
 
 import django_otp
+from axes.handlers.proxy import AxesProxyHandler
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, update_session_auth_hash
 from django.contrib.auth import views as auth_views
@@ -34,6 +36,7 @@ from accounts.forms import (
     TwoFactorDisableForm,
     TwoFactorEnableForm,
 )
+from accounts.lockouts import lockout_response
 from accounts.models import User
 from accounts.tokens import link_lifetime
 from helpdesk.forms import add_service_errors
@@ -105,6 +108,12 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
         request.session.pop(TWO_FACTOR_PENDING, None)
         messages.info(request, "Please sign in again.")
         return redirect("accounts:login")
+    # The code is part of signing in: a lockout since the password step (guesses from elsewhere, or at
+    # this address) holds here too, or the sign-in would go through it and lift it (AXES_RESET_ON_SUCCESS).
+    credentials = {settings.AXES_USERNAME_FORM_FIELD: user.email}
+    if not AxesProxyHandler.is_allowed(request, credentials):
+        request.session.pop(TWO_FACTOR_PENDING, None)
+        return lockout_response(request, credentials=credentials)
     form = TwoFactorCodeForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -242,6 +251,13 @@ class PasswordResetConfirmView(UnprocessableOnInvalid, auth_views.PasswordResetC
         # link went to, activates a pending account and signs out whoever knew the old password, in the
         # same transaction.
         with transaction.atomic():
+            # The link was checked against the password as it stood when this request began: another
+            # tab sending the same link at the same moment may have set one since. Checked again on the
+            # locked row, the link works once.
+            current = User.objects.select_for_update().only("password").get(pk=form.user.pk)
+            if current.password != form.user.password:
+                self.validlink = False
+                return self.render_to_response(self.get_context_data(form=form), status=422)
             response = super().form_valid(form)
             services.user_password_reset(form.user, actor=form.user)
         return response

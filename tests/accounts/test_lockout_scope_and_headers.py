@@ -86,6 +86,22 @@ def test_signing_in_to_ones_own_account_does_not_unlock_a_victim_locked_from_the
     assert sign_in(Client(REMOTE_ADDR="198.51.100.10"), victim.email).status_code == 429
 
 
+def test_a_lockout_holds_at_the_code_step_of_a_sign_in_already_past_its_password(settings):
+    """The password was right a moment ago; then the account is locked (someone hammers it from
+    elsewhere). The code step is part of signing in: refused with the lockout page while it lasts,
+    and the lockout is not lifted by it."""
+    agent = make_agent(TeamFactory(), email="pendinglock@example.org")
+    device = enrol(agent)
+    client = Client()
+    assert sign_in(client, agent.email)["Location"] == VERIFY
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        sign_in(Client(REMOTE_ADDR="192.0.2.77"), agent.email, "wrong-password")
+    response = client.post(VERIFY, {"code": code_for(device, steps_ahead=1)})
+    assert response.status_code == 429 and "_auth_user_id" not in client.session
+    assert client.get(VERIFY)["Location"] == LOGIN  # the half sign-in is over
+    assert sign_in(Client(REMOTE_ADDR="198.51.100.12"), agent.email).status_code == 429
+
+
 def test_guessing_between_own_sign_ins_never_exceeds_the_account_limit(settings, clock):
     """Per-account lockout: however the guesses are spread around the attacker's own successful sign-ins
     (a minute apart, so the per-account rate limit of 10/min is not what stops them), the victim's account

@@ -109,3 +109,37 @@ def test_the_link_lifetime_the_page_and_the_mail_give_follows_the_setting(client
     assert b"It works once and expires after 2 hours." in response.content
     (message,) = mail.outbox
     assert "The link works once and expires after 2 hours." in message.body
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_reset_link_sent_from_two_tabs_at_once_sets_one_password():
+    """The link works once even when two tabs (or a forwarded copy) send it at the same moment: the
+    second, checked against the password the first had not yet committed, is refused as no longer
+    valid once it gets the row, and the first password stands."""
+    from django.contrib.auth.tokens import default_token_generator
+    from django.utils.encoding import force_bytes
+    from django.utils.http import urlsafe_base64_encode
+
+    from tests.concurrency import run_while_another_transaction_waits
+    from tests.factories import ensure_roles
+
+    ensure_roles()
+    user = make_customer(email="twotabs@example.org")
+    uid = urlsafe_base64_encode(force_bytes(user.pk))
+    link = reverse("accounts:password_reset_confirm", args=[uid, default_token_generator.make_token(user)])
+    first, second = Client(), Client()
+    forms = [first.get(link)["Location"], second.get(link)["Location"]]
+    answers = {}
+
+    def send(client, url, password):
+        answers[password] = client.post(url, {"new_password1": password, "new_password2": password})
+
+    run_while_another_transaction_waits(
+        lambda: send(first, forms[0], "first-tab-passphrase-1"),
+        lambda: send(second, forms[1], "second-tab-passphrase-2"),
+    )
+    assert answers["first-tab-passphrase-1"].status_code == 302
+    refused = answers["second-tab-passphrase-2"]
+    assert refused.status_code == 422 and not refused.context["validlink"]
+    user.refresh_from_db()
+    assert user.check_password("first-tab-passphrase-1")
