@@ -102,13 +102,15 @@ def rate_limit(
     methods: tuple[str, ...] = ("POST",),
     when: Callable[[HttpRequest], bool] | None = None,
 ):
-    """Limit a view per IP and per account with the RATE_LIMITS[scope] rates (for `methods` only, and
-    only the requests `when` picks, if given)."""
+    """Limit a view per IP and per account with the RATE_LIMITS[scope] rates (for `methods` only, HEAD
+    counting as GET, and only the requests `when` picks, if given)."""
 
     def decorator(view):
         @functools.wraps(view)
         def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-            if request.method in methods and (when is None or when(request)):
+            # HEAD runs the view as GET does (its body is only dropped): counted as one.
+            method = "GET" if request.method == "HEAD" else request.method
+            if method in methods and (when is None or when(request)):
                 wait = rate_limited(request, scope, account=account)
                 if wait is not None:
                     return too_many_requests(request, retry_after=wait)

@@ -97,9 +97,11 @@ class ArticleQuerySet(models.QuerySet["Article"]):
         return self.filter(condition)
 
     def at_address(self, *slugs: str) -> "ArticleQuerySet":
-        """The articles at these slugs, current or from before a rename (an old slug is given up when
-        another article takes it, so each names one article)."""
-        return self.filter(models.Q(slug__in=slugs) | models.Q(old_slugs__slug__in=slugs))
+        """The articles at these slugs, current or from before a rename; an article at its own slug
+        first (an old slug is given up when a published article takes it; a draft holding it does not
+        take it yet)."""
+        current = models.Case(models.When(slug__in=slugs, then=0), default=1)
+        return self.filter(models.Q(slug__in=slugs) | models.Q(old_slugs__slug__in=slugs)).order_by(current)
 
     def publicly_listed_to(self, user) -> "ArticleQuerySet":
         """What the public pages list and search: published only, internal ones for agents."""

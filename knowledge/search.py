@@ -164,7 +164,8 @@ def search_articles(user, text: str, *, limit: int = 10, config: str | None = No
     corrected = close_lexemes(unknown, visible) if unknown else {}
     # The typed prefix (for type-ahead), unless it is too short or a stop word ("the", "and", "it's"):
     # either would match a large share of the articles and bury the question's real words.
-    prefix = re.sub(r"[^\w]", "", last_word)
+    # Of a joined word being typed ("two-fac"), the part being typed: squeezed ("twofac"), it finds nothing.
+    prefix = re.sub(r"[^\w]", "", last_word.rsplit("-", 1)[-1])
     # A joined token ("4.2.17") is matched as a whole: squeezed into one prefix it would find nothing.
     if len(prefix) < MIN_PREFIX or not last_lexemes or re.search(r"[.@]", last_word):
         prefix = ""

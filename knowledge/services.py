@@ -15,6 +15,7 @@ from django.utils.html import strip_tags
 
 import audit
 from accounts import rbac
+from helpdesk.forms import nfc
 from helpdesk.markdown import render_markdown
 from knowledge.models import Article, ArticleFeedback, ArticleRevision, ArticleSlug, Category
 from knowledge.slugs import slug_for
@@ -97,6 +98,7 @@ def article_create(
     editorial = status not in (Article.Status.DRAFT, Article.Status.REVIEW)
     if editorial and actor is not None and not rbac.has_permission(actor, PUBLISHER):
         raise PermissionDenied(NOT_EDITOR)
+    title, body, excerpt, tags = nfc(title), nfc(body), nfc(excerpt), nfc(tags)  # as searches are typed
     article = Article(
         title=title.strip(), body=body, body_html=(body_html := render_markdown(body)),
         excerpt=excerpt or _excerpt(body_html),
@@ -108,12 +110,19 @@ def article_create(
     )  # fmt: skip
     article.full_clean(exclude=["search_vector"])
     _save_new(article, slug_given=bool(slug))
-    # The new article takes over an address another one used to have: its old links now lead here.
-    ArticleSlug.objects.filter(slug=article.slug).delete()
+    _take_address(article)
     audit.record("create", actor=actor, obj=article, changes={"status": (None, status)})
     if status == Article.Status.PUBLISHED:
         _keep_revision(article, actor)
     return article
+
+
+def _take_address(article: Article) -> None:
+    """A published article takes over the address another one used to have: that one's old links now
+    lead here. A draft at it is read by nobody yet, so until it is published they still lead there
+    (an article at its own slug comes before one that had it: see ArticleQuerySet.at_address)."""
+    if article.status == Article.Status.PUBLISHED:
+        ArticleSlug.objects.filter(slug=article.slug).exclude(article=article).delete()
 
 
 def _save_new(article: Article, *, slug_given: bool) -> None:
@@ -196,6 +205,10 @@ def article_update(article: Article, *, actor, loaded_at: datetime | None = None
         raise ValidationError(f"Unknown fields: {', '.join(sorted(unknown))}")
     before = {name: getattr(article, name) for name in changes}
     stored = _editable_values(article)
+    published_text = ArticleRevision(
+        article=article, title=article.title, body=article.body, created_by_id=article.updated_by_id,
+        created_at=article.published_at or article.updated_at,
+    )  # fmt: skip
     old_excerpt = article.excerpt
     automatic_excerpt = old_excerpt in (_excerpt(article.body_html), _markdown_excerpt(article.body))
     new_slug = changes.pop("slug", None)
@@ -204,7 +217,7 @@ def article_update(article: Article, *, actor, loaded_at: datetime | None = None
     if "title" in changes:  # stored as article_create stores it
         changes["title"] = changes["title"].strip()
     for name, value in changes.items():
-        setattr(article, name, value)
+        setattr(article, name, nfc(value) if isinstance(value, str) else value)
     if "body" in changes:
         article.body_html = render_markdown(article.body)
     # An empty excerpt takes the start of the body. One that had been taken from the old body follows
@@ -217,9 +230,11 @@ def article_update(article: Article, *, actor, loaded_at: datetime | None = None
     if new_slug and new_slug != article.slug:
         if Article.objects.filter(slug=new_slug).exclude(pk=article.pk).exists():
             raise ValidationError({"slug": SLUG_TAKEN.format(slug=new_slug)})
-        ArticleSlug.objects.filter(slug=new_slug).delete()
-        ArticleSlug.objects.update_or_create(slug=article.slug, defaults={"article": article})
+        # Its address stays its old one, unless another article's old links lead there still (this one,
+        # unpublished, never took them: _take_address).
+        ArticleSlug.objects.get_or_create(slug=article.slug, defaults={"article": article})
         article.slug = new_slug
+        _take_address(article)
     if _editable_values(article) == stored:
         return article
     article.updated_by = actor
@@ -244,7 +259,12 @@ def article_update(article: Article, *, actor, loaded_at: datetime | None = None
             raise ValidationError({"slug": SLUG_TAKEN.format(slug=article.slug)}) from None
         raise
     audit.record("update", actor=actor, obj=article, changes=changed)
-    if article.status == Article.Status.PUBLISHED:
+    text_changed = (published_text.title, published_text.body) != (article.title, article.body)
+    if article.status == Article.Status.PUBLISHED and text_changed:  # a version is a title and a body
+        # Published without a version kept (loaded from fixtures, saved before versions were kept): the
+        # text being replaced is kept first, or no one could put it back.
+        if not article.revisions.exists():
+            published_text.save()
         _keep_revision(article, actor)
     return article
 
@@ -321,6 +341,7 @@ def _set_status(
                        "review_note", "review_note_by", "review_note_at"]
     )  # fmt: skip
     if status == Article.Status.PUBLISHED:
+        _take_address(article)
         _keep_revision(article, actor)
     return article
 
@@ -380,10 +401,13 @@ def article_return_to_draft(
 def article_restore_revision(
     article: Article, revision: ArticleRevision, *, actor, loaded_at: datetime | None = None
 ) -> Article:
-    """Put back a published version's title and body. Revisions keep no excerpt, so a written excerpt
-    stays as it is; one taken from the body follows the restored body. With `loaded_at`, a restore
-    asked from a page older than the last change is refused: a draft keeps no revisions, so the
-    text it would replace could not be got back."""
+    """Put back a published version's title and body (editors only). Revisions keep no excerpt, so a
+    written excerpt stays as it is; one taken from the body follows the restored body. With
+    `loaded_at`, a restore asked from a page older than the last change is refused: a draft keeps no
+    revisions, so the text it would replace could not be got back."""
+    # Not an author's to do even on their own reopened draft: the versions are what editors published.
+    if actor is None or not rbac.has_permission(actor, EDITOR):
+        raise PermissionDenied(NOT_EDITOR)
     if revision.article_id != article.pk:
         raise ValidationError("That revision belongs to another article.")
     return article_update(article, title=revision.title, body=revision.body, actor=actor, loaded_at=loaded_at)

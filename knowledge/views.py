@@ -28,6 +28,15 @@ CATEGORY_PAGE_SIZE = 30
 # session stays small; a reader who opens more articles than this may count an early one twice.
 VIEWED_SESSION_KEY = "kb_viewed"
 VIEWED_REMEMBERED = 200
+SEARCH_SHOWN = 20
+
+
+def _path_of(url: str | None) -> str:
+    """The path of a URL a client sent (htmx's HX-Current-URL): "" for one that is not a URL."""
+    try:
+        return urlsplit(url or "").path
+    except ValueError:  # "http://[::1": the header is the client's to write
+        return ""
 
 
 @require_safe
@@ -108,12 +117,16 @@ def category_detail(request: HttpRequest, slug: str) -> HttpResponse:
 @rate_limit("search", methods=("GET",))
 def kb_search(request: HttpRequest) -> HttpResponse:
     query = query_text(request, "q", limit=300)
-    hits = search_articles(request.user, query, limit=20) if query else []
+    # The best matches only: past them a search is narrowed with a word more, and the page says so
+    # rather than giving the number shown as the number found.
+    hits = search_articles(request.user, query, limit=SEARCH_SHOWN + 1) if query else []
+    more, hits = len(hits) > SEARCH_SHOWN, hits[:SEARCH_SHOWN]
     template = "knowledge/search.html"
     if request.htmx:
         template += "#results"
-    retitle = bool(request.htmx) and urlsplit(request.htmx.current_url or "").path == request.path
-    response = render(request, template, {"query": query, "hits": hits, "retitle": retitle})
+    retitle = bool(request.htmx) and _path_of(request.htmx.current_url) == request.path
+    context = {"query": query, "hits": hits, "more": more, "retitle": retitle}
+    response = render(request, template, context)
     # One address, two answers (the type-ahead fragment, the whole page): caches must keep them apart,
     # or Back or Enter after typing can show the bare fragment as the page.
     patch_vary_headers(response, ["HX-Request"])

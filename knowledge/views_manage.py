@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from accounts import rbac
 from accounts.decorators import agent_required
 from helpdesk.display import shown_time
 from helpdesk.forms import query_text
@@ -74,12 +75,14 @@ def article_list(request: HttpRequest) -> HttpResponse:
 def article_edit(request: HttpRequest, slug: str | None = None) -> HttpResponse:
     """The editor. Its Preview button posts here too when htmx is off: the page comes back with the
     text as typed and its preview, and nothing is saved."""
-    article = Article.objects.visible_to(request.user).filter(slug=slug).first() if slug else None
-    if slug and article is None:
-        moved = request.method != "POST" and renamed_article_url(request, "knowledge:manage_edit", slug)
-        if not moved:
-            raise Http404("No such article.")
-        return redirect(moved)  # a bookmark or a review-queue link from before a rename
+    if request.method == "POST":
+        article = _article_at(request, slug) if slug else None
+    else:
+        article = Article.objects.visible_to(request.user).filter(slug=slug).first() if slug else None
+        if slug and article is None:
+            if not (moved := renamed_article_url(request, "knowledge:manage_edit", slug)):
+                raise Http404("No such article.")
+            return redirect(moved)  # a bookmark or a review-queue link from before a rename
     initial = _editor_initial(article)
     preview_html = None
     if request.method == "POST" and "preview" in request.POST:
@@ -112,6 +115,15 @@ def article_edit(request: HttpRequest, slug: str | None = None) -> HttpResponse:
     return _editor_page(request, article, form, status=status, preview_html=preview_html)
 
 
+def _article_at(request: HttpRequest, slug: str) -> Article:
+    """The article a posted editor page is about, renamed since it was opened or not: the post then
+    meets the article's own staleness check (its text kept), not a 404."""
+    article = Article.objects.visible_to(request.user).at_address(slug).first()
+    if article is None:
+        raise Http404("No such article.")
+    return article
+
+
 def _editor_initial(article: Article | None) -> dict:
     if article is None:
         return {}
@@ -133,7 +145,8 @@ def _editor_page(
         Paginator(article.revisions.select_related("created_by"), REVISIONS_PER_PAGE).get_page(
             request.GET.get("versions")
         )
-        if article is not None
+        # Earlier versions may hold what an editor took out: theirs to read and put back.
+        if article is not None and rbac.has_permission(request.user, services.EDITOR)
         else []
     )
     context = {
@@ -170,7 +183,7 @@ def _draft_way(article: Article, user) -> str:
 @agent_required
 @require_POST
 def article_action(request: HttpRequest, slug: str, action: str) -> HttpResponse:
-    article = get_object_or_404(Article.objects.visible_to(request.user), slug=slug)
+    article = _article_at(request, slug)
     if action == "draft":
         if (refused := _return_to_draft(request, article)) is not None:
             return refused
@@ -221,7 +234,7 @@ def _posted_loaded_at(request: HttpRequest) -> datetime | None:
 @agent_required
 @require_POST
 def revision_restore(request: HttpRequest, slug: str, revision_id: int) -> HttpResponse:
-    article = get_object_or_404(Article.objects.visible_to(request.user), slug=slug)
+    article = _article_at(request, slug)
     revision = get_object_or_404(article.revisions, pk=revision_id)
     try:
         updated = services.article_restore_revision(

@@ -281,7 +281,7 @@ POST_BUDGETS = [
     ("agent", "desk tags (htmx)", 39),  # +1 past THREAD_WINDOW messages: the "earlier messages" count
     ("agent", "desk priority", 19),
     ("manager", "portal reply", 16),
-    ("supervisor", "kb save", 27),
+    ("supervisor", "kb save", 28),  # + whether a published version was kept before (else the old text is)
     ("supervisor", "kb new", 28),
     ("administrator", "audit export", 15),
     ("supervisor", "audit export", 19),  # + which actions they may read, kept by what decides it

@@ -161,7 +161,7 @@ def test_preview_without_javascript_shows_the_text_as_typed_and_saves_nothing(cl
     # The page keeps the time the editor was opened: the next save is still checked against it.
     assert f'name="loaded_at" value="{loaded_at}"' in page
     stored = Article.objects.get(pk=article.pk)
-    assert (stored.title, stored.body, stored.revisions.count()) == ("Preview me", "Old text.", 2)
+    assert (stored.title, stored.body, stored.revisions.count()) == ("Preview me", "Old text.", 1)
     new = client.post(reverse("knowledge:manage_new"), {"title": "Fresh", "body": "*Hi*", "preview": "1"})
     assert new.status_code == 200 and "<em>Hi</em>" in new.content.decode()
     assert not Article.objects.filter(title="Fresh").exists()
@@ -226,15 +226,28 @@ def test_the_browsers_line_breaks_alone_are_no_change(client):
 
 def test_the_editor_at_an_old_address_follows_the_rename(client):
     """A bookmark or a review-queue link to the editor from before a rename finds the article; a save
-    posted there is not redirected (its answer would be lost) but refused."""
+    posted from a page opened before the rename is not redirected (its text would be lost) nor a 404:
+    it reaches the article and is refused as out of date, with what was typed on the page."""
     editor = make_supervisor()
-    article = make_article(title="Alpha", slug="alpha")
+    article = make_article(title="Alpha", slug="alpha", body="Old text")
+    opened = article.updated_at.isoformat()
     services.article_update(article, actor=editor, slug="beta")
     client.force_login(editor)
     response = client.get(reverse("knowledge:manage_edit", args=["alpha"]), {"tab": "revisions"})
     assert response.status_code == 302 and response["Location"] == "/kb/manage/beta/edit/?tab=revisions"
-    assert client.post(reverse("knowledge:manage_edit", args=["alpha"]), {"title": "x"}).status_code == 404
+    posted = {
+        "title": "Alpha",
+        "body": "Text typed before the rename",
+        "visibility": "public",
+        "loaded_at": opened,
+    }
+    response = client.post(reverse("knowledge:manage_edit", args=["alpha"]), posted)
+    assert response.status_code == 422
+    assert services.STALE_ARTICLE in response.content.decode()
+    assert "Text typed before the rename" in response.content.decode()
+    assert Article.objects.get(pk=article.pk).body == "Old text"
     assert client.get(reverse("knowledge:manage_edit", args=["gamma"])).status_code == 404
+    assert client.post(reverse("knowledge:manage_edit", args=["gamma"]), posted).status_code == 404
 
 
 def test_an_old_address_keeps_the_query_string_so_a_suggestion_still_counts(client):
