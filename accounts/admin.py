@@ -24,6 +24,7 @@ from guardian.admin import GuardedModelAdmin
 import audit
 from accounts import rbac, services, two_factor
 from accounts.backends import lockout_username
+from accounts.forms import time_zone_choices
 from accounts.models import Invitation, Organization, RoleAssignment, Skill, Team, TeamMember, User
 from accounts.roles import BUILT_IN_ROLES
 from audit.admin import AuditedAdminMixin, AuditedModelAdmin, AuditedObjectPermissionsMixin
@@ -107,6 +108,10 @@ SOME_STAY_PENDING = (
     "{count} of them have no password yet, so they stay pending until their owners set one with “{reset}”."
 )
 RESET_LINK = "Forgotten your password?"
+ACCOUNTS_KEPT = (
+    "Kept {count} user(s) as they were, whose accounts are not yours to run (ranked above yours, or "
+    "managing an organisation whose tickets you do not see): {names}."
+)
 ROLE_OUT_OF_REACH = "You cannot change or remove the role {role}: you could not give it."
 MEMBERS_OUT_OF_REACH = (
     "You can only change the members of teams you supervise, and you do not supervise “{team}”."
@@ -263,6 +268,19 @@ class UserChange(UserChangeForm):
         model = User
         fields = "__all__"
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if "timezone" in self.fields:
+            self.fields["timezone"].choices = time_zone_choices(self.instance.timezone)
+
+    def _get_validation_exclusions(self):
+        # A zone kept as it was is not checked against today's tz database: one it has dropped since
+        # (US/Pacific-New) stays until someone picks another, rather than refusing every other change.
+        exclusions = super()._get_validation_exclusions()
+        if "timezone" not in self.changed_data:
+            exclusions.add("timezone")
+        return exclusions
+
     def clean(self):
         cleaned = super().clean()
         until = cleaned.get("suspended_until")
@@ -331,9 +349,10 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
 
     def has_change_permission(self, request, obj=None) -> bool:
         # An account ranked above the actor's (an Administrator's for a clerk, a superuser's for an
-        # Administrator) is out of reach: changing its address or password would hand over a role
-        # the actor could not give.
-        if obj is not None and rbac.rank(obj) > rbac.rank(request.user):
+        # Administrator), or an organisation manager's where the actor does not see that organisation's
+        # tickets, is out of reach: changing its address or password would hand over a role, or
+        # tickets, the actor could not give.
+        if obj is not None and rbac.is_out_of_reach(request.user, obj):
             return False
         return super().has_change_permission(request, obj)
 
@@ -344,8 +363,8 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
 
     @staticmethod
     def within_reach(request, queryset):
-        """The users of `queryset` the actor may act on: none ranked above them (rbac.rank)."""
-        return queryset.exclude(rbac.outranking_user_filter(request.user))
+        """The users of `queryset` the actor may act on (rbac.out_of_reach_user_filter)."""
+        return queryset.exclude(rbac.out_of_reach_user_filter(request.user))
 
     def save_model(self, request, obj, form, change):
         """A status set on the form goes through user_suspend / user_activate (their audit events say
@@ -442,24 +461,39 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
 
     @admin.action(description="Suspend selected users (indefinitely)", permissions=("change",))
     def suspend_users(self, request, queryset):
-        queryset = self.within_reach(request, queryset)
-        for user in queryset.exclude(pk=request.user.pk):
+        users = self.acted_on(request, queryset, own="suspend yourself")
+        for user in users:
             services.user_suspend(
                 user, until=None, reason="Suspended by an administrator", actor=request.user
             )
-        self.message_user(request, "Suspended the selected users (never yourself).", messages.SUCCESS)
+        if users:
+            self.message_user(request, f"Suspended {len(users)} user(s).", messages.SUCCESS)
 
     @admin.action(description="Activate selected users", permissions=("change",))
     def activate_users(self, request, queryset):
-        queryset = self.within_reach(request, queryset)
+        users = self.acted_on(request, queryset)
         still_pending = sum(
-            services.user_activate(user, actor=request.user).status == User.Status.PENDING
-            for user in queryset
+            services.user_activate(user, actor=request.user).status == User.Status.PENDING for user in users
         )
-        self.message_user(request, "Activated the selected users.", messages.SUCCESS)
+        if len(users) > still_pending:
+            self.message_user(request, f"Activated {len(users) - still_pending} user(s).", messages.SUCCESS)
         if still_pending:
             message = SOME_STAY_PENDING.format(count=still_pending, reset=RESET_LINK)
             self.message_user(request, message, messages.WARNING)
+
+    def acted_on(self, request, queryset, *, own: str = "") -> list[User]:
+        """The selected users the actor may act on (within_reach, and not themselves when `own` names
+        what they may not do to themselves here); the others are named in a message as kept."""
+        selected = list(queryset)
+        reachable = set(self.within_reach(request, queryset).values_list("pk", flat=True))
+        if own and request.user.pk in reachable:
+            reachable.discard(request.user.pk)
+            self.message_user(request, f"You cannot {own} here: your account was kept.", messages.WARNING)
+        kept = [user for user in selected if user.pk not in reachable and user.pk != request.user.pk]
+        if kept:
+            names = ", ".join(str(user) for user in kept[:10]) + (" …" if len(kept) > 10 else "")
+            self.message_user(request, ACCOUNTS_KEPT.format(count=len(kept), names=names), messages.WARNING)
+        return [user for user in selected if user.pk in reachable]
 
     @admin.action(description="Unlock sign-in (after too many failed attempts)", permissions=("change",))
     def unlock_sign_in(self, request, queryset):
@@ -495,15 +529,17 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
         description="Reset two-factor sign-in (lost phone and recovery codes)", permissions=("change",)
     )
     def reset_two_factor(self, request, queryset):
-        queryset = self.within_reach(request, queryset)
         # Never one's own: that goes through the profile, with a current code and the site's rule.
-        for user in queryset.exclude(pk=request.user.pk):
+        users = self.acted_on(request, queryset, own="reset your own two-factor sign-in")
+        for user in users:
             two_factor.two_factor_disable(user, actor=request.user, site_requires=False)
-        self.message_user(
-            request,
-            "Two-factor sign-in is reset and the users signed out; they set it up at their next sign-in.",
-            messages.SUCCESS,
-        )
+        if users:
+            self.message_user(
+                request,
+                f"Two-factor sign-in is reset for {len(users)} user(s), who are signed out; they set it up "
+                "at their next sign-in.",
+                messages.SUCCESS,
+            )
 
 
 @admin.register(Organization)

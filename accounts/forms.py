@@ -95,12 +95,16 @@ class ProfileForm(forms.Form):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        # The zones people live in; a zone chosen before (an old alias, say) stays on offer.
-        choices = offered_time_zones()
-        current = self.initial.get("timezone")
-        if current and current not in dict(choices):
-            choices = [(current, current.replace("_", " ")), *choices]
-        self.fields["timezone"].choices = choices
+        self.fields["timezone"].choices = time_zone_choices(self.initial.get("timezone"))
+
+
+def time_zone_choices(current: str | None) -> list[tuple[str, str]]:
+    """The zones people live in (offered_time_zones); the account's own zone stays on offer, chosen
+    before or since gone from the tz database (US/Pacific-New), so saving the form does not change it."""
+    choices = offered_time_zones()
+    if current and current not in dict(choices):
+        choices = [(current, current.replace("_", " ")), *choices]
+    return choices
 
 
 @functools.cache  # the file is read once per process, not on every profile page

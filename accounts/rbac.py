@@ -285,6 +285,30 @@ def outranking_user_filter(actor) -> Q:
     return outranking | staff_user_filter() if own < BUILT_IN_RANK[roles.AGENT] else outranking
 
 
+def out_of_reach_user_filter(actor) -> Q:
+    """The accounts `actor` may not run (set their address or password, suspend, sign out): those ranked
+    above them (outranking_user_filter), and the managers of organisations whose tickets `actor` does
+    not see, since whoever holds such an account sees them all (sees_organization_tickets)."""
+    outranking = outranking_user_filter(actor)
+    if actor is None or actor.is_superuser or is_administrator(actor):
+        return outranking
+    seen = set(access(actor).organization_ids)
+    if actor.is_organization_manager and actor.organization_id:
+        seen.add(actor.organization_id)
+    return outranking | (Q(is_organization_manager=True) & ~Q(organization_id__in=seen))
+
+
+def is_out_of_reach(actor, user) -> bool:
+    """Whether `actor` may not run `user`'s account (out_of_reach_user_filter, for one account)."""
+    if rank(user) > rank(actor):
+        return True
+    return bool(
+        user.is_organization_manager
+        and user.organization_id
+        and not sees_organization_tickets(actor, user.organization)
+    )
+
+
 def grant_refusal(actor, role, permissions=None) -> str:
     """Why `actor` may not hand out `role` (a Group), or these of its `permissions`: "" when they may.
 

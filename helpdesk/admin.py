@@ -1,7 +1,7 @@
 """Admin for the site configuration and the scheduler's runs; the read-only bases other admins use."""
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views import main
 from django.contrib.admin.widgets import AutocompleteSelect
@@ -10,6 +10,7 @@ from django.core.paginator import Paginator
 from django.db import connection, models
 from django.db.models import Count
 from django.forms.fields import InvalidJSONInput
+from django.http import HttpResponse, HttpResponseRedirect
 from django.utils.functional import cached_property
 from django_tasks_db.admin import DBTaskResultAdmin
 from django_tasks_db.models import DBTaskResult
@@ -54,6 +55,7 @@ class LargeTablePaginator(Paginator):
     table, is counted exactly."""
 
     EXACT_BELOW = 10_000
+    count_is_estimate = False  # the list's pagination then says "about"
 
     @cached_property
     def count(self) -> int:
@@ -66,7 +68,10 @@ class LargeTablePaginator(Paginator):
             )
             row = cursor.fetchone()
         estimate = int(row[0]) if row else -1  # -1: never analysed
-        return estimate if estimate >= self.EXACT_BELOW else super().count
+        if estimate < self.EXACT_BELOW:
+            return super().count
+        self.count_is_estimate = True
+        return estimate
 
 
 class JSONFormField(forms.JSONField):
@@ -178,6 +183,26 @@ class SiteConfigurationAdmin(OddInputAdminMixin, admin.ModelAdmin):
             name: form.cleaned_data[name] for name in form.changed_data if name in services.EDITABLE_FIELDS
         }
         services.site_configuration_update(changes=changes, actor=request.user)
+
+
+class ServiceSaveAdminMixin:
+    """For admins whose save_model goes through a service that may refuse: `refuse(request, error)` says
+    why, and the page comes back to the object with neither "changed successfully" nor a History
+    entry for a change that was not made."""
+
+    def refuse(self, request, error: Exception) -> None:
+        messages.error(request, f"Not saved: {'; '.join(getattr(error, 'messages', [str(error)]))}")
+        request.admin_save_refused = True
+
+    def log_change(self, request, obj, message):
+        if getattr(request, "admin_save_refused", False):
+            return None
+        return super().log_change(request, obj, message)
+
+    def response_change(self, request, obj) -> HttpResponse:
+        if getattr(request, "admin_save_refused", False):
+            return HttpResponseRedirect(request.path)
+        return super().response_change(request, obj)
 
 
 class ReadOnlyAdmin(OddInputAdminMixin, admin.ModelAdmin):

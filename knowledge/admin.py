@@ -3,10 +3,9 @@
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpResponse, HttpResponseRedirect
 
 from audit.admin import AuditedModelAdmin
-from helpdesk.admin import KeepInUseMixin, ReadOnlyInline, StableSlugMixin
+from helpdesk.admin import KeepInUseMixin, ReadOnlyInline, ServiceSaveAdminMixin, StableSlugMixin
 from knowledge import services
 from knowledge.forms import CategoryChoiceField, LoadedAtForm
 from knowledge.models import Article, ArticleRevision, Category
@@ -62,7 +61,7 @@ class ArticleAdminForm(forms.ModelForm, LoadedAtForm):
 
 
 @admin.register(Article)
-class ArticleAdmin(AuditedModelAdmin):
+class ArticleAdmin(ServiceSaveAdminMixin, AuditedModelAdmin):
     form = ArticleAdminForm
     list_display = (
         "title",
@@ -100,13 +99,7 @@ class ArticleAdmin(AuditedModelAdmin):
                 created = services.article_create(actor=request.user, **data)
                 obj.pk = created.pk
         except (ValidationError, PermissionDenied) as error:
-            messages.error(request, f"Not saved: {'; '.join(getattr(error, 'messages', [str(error)]))}")
-            request.article_refused = True
-
-    def response_change(self, request, obj: Article) -> HttpResponse:
-        if getattr(request, "article_refused", False):  # back to the article, without "changed successfully"
-            return HttpResponseRedirect(request.path)
-        return super().response_change(request, obj)
+            self.refuse(request, error)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "category":

@@ -38,6 +38,8 @@ def fields_as_posted(form) -> dict:
 def form_data(response, **changes) -> dict:
     """What the admin change page would post back unchanged, with `changes` applied."""
     data = fields_as_posted(response.context["adminform"].form)
+    if response.context.get("loaded_digest"):  # the fingerprint of the row the page was built from
+        data[response.context["loaded_field"]] = response.context["loaded_digest"]
     for inline in response.context["inline_admin_formsets"]:
         formset = inline.formset
         data |= fields_as_posted(formset.management_form)

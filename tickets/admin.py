@@ -17,6 +17,7 @@ from helpdesk.admin import (
     OddInputAdminMixin,
     ReadOnlyAdmin,
     ReadOnlyInline,
+    ServiceSaveAdminMixin,
     StableSlugMixin,
 )
 from tickets import services
@@ -92,7 +93,9 @@ def staff_tickets(request, queryset, ticket: str):
 
 
 @admin.register(Ticket)
-class TicketAdmin(OddInputAdminMixin, AuditedObjectPermissionsMixin, GuardedModelAdmin):
+class TicketAdmin(
+    ServiceSaveAdminMixin, OddInputAdminMixin, AuditedObjectPermissionsMixin, GuardedModelAdmin
+):
     """Ticket changes through the services; "Object permissions" grants one ticket to an agent outside
     its team (audited). Only "view" is offered: what an agent may do on a ticket they see follows from
     their role, and grants go to people, not roles."""
@@ -219,13 +222,7 @@ class TicketAdmin(OddInputAdminMixin, AuditedObjectPermissionsMixin, GuardedMode
                     names = [tag.name for tag in data["tags"]]
                     services.ticket_set_tags(original, names=names, actor=request.user)
         except (services.TicketError, ValidationError) as error:
-            messages.error(request, f"Not saved: {'; '.join(getattr(error, 'messages', [str(error)]))}")
-            request.ticket_refused = True
-
-    def response_change(self, request, obj: Ticket) -> HttpResponse:
-        if getattr(request, "ticket_refused", False):  # back to the ticket, without "changed successfully"
-            return HttpResponseRedirect(request.path)
-        return super().response_change(request, obj)
+            self.refuse(request, error)
 
     def save_related(self, request, form, formsets, change) -> None:
         # No form.save_m2m(): save_model set the tags with the other fields, all or none (the admin calls

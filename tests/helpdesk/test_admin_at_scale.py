@@ -171,3 +171,20 @@ def test_an_organisations_delete_page_refuses_in_a_few_queries_and_says_why(supe
     assert f"“{large}” has 12 member(s)" in page
     assert f"“{large}” has 12 ticket(s)" in page
     assert f"“{large}” has 1 ticket form(s)" in page
+
+
+def test_a_count_taken_from_the_estimate_says_about_and_an_exact_one_does_not(
+    superuser_client, some_tickets, monkeypatch
+):
+    """The estimate is shown as one ("about 3 tickets"), never as an exact count; a searched list is
+    counted and says so plainly."""
+    monkeypatch.setattr(LargeTablePaginator, "EXACT_BELOW", 1)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE tickets_ticket")
+
+    page, _ = captured(superuser_client, changelist_url(Ticket))
+    assert re.search(r"about 3\s+tickets", page)
+
+    page, _ = captured(superuser_client, changelist_url(Ticket) + "?q=Printer")
+    assert not re.search(r"about \d", page)
+    assert re.search(r"\b3\s+tickets", page)

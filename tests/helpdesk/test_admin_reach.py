@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth.models import Group, Permission
 from django.utils import timezone
+from guardian.shortcuts import assign_perm
 
 from accounts import rbac, roles
 from accounts import services as account_services
@@ -14,13 +15,14 @@ from accounts.models import Organization, User
 from audit.models import AuditEvent
 from knowledge import services as knowledge_services
 from knowledge.models import Article, Category
-from tests.admin_pages import change_url, changelist_url, delete_url, post_change
+from tests.admin_pages import change_url, changelist_url, delete_url, form_data, post_change
 from tests.factories import (
     CategoryFactory,
     OrganizationFactory,
     TeamFactory,
     TicketFormFactory,
     UserFactory,
+    give_custom_role,
     make_administrator,
     make_agent,
     make_customer,
@@ -180,3 +182,95 @@ def test_an_agent_by_a_custom_role_ranks_as_an_agent_and_changes_a_customers_acc
     customer.refresh_from_db()
     assert customer.name == "Pat New"
     assert rbac.rank(lead) == rbac.BUILT_IN_RANK[roles.AGENT]
+
+
+def test_a_clerk_cannot_take_over_the_account_of_a_manager_of_an_organisation_they_do_not_see(client):
+    """Whoever holds an organisation manager's account sees all that organisation's tickets: a clerk who
+    could not make a manager of it (MANAGER_OUT_OF_REACH) cannot re-address the manager's account, set
+    its password or suspend it either; a plain member of it stays theirs to run."""
+    acme = OrganizationFactory(name="Acme")
+    manager, member = make_customer(acme, manager=True), make_customer(acme)
+    people = [("accounts", "view_user"), ("accounts", "change_user")]
+    client.force_login(give_custom_role(make_agent(TeamFactory()), "Desk clerk", people))
+    clerk_client = client
+    assert post_change(clerk_client, manager, email="clerk-owned@example.org").status_code == 403
+    clerk_client.post(
+        change_url(manager).replace("/change/", "/password/"),
+        {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD, "usable_password": "true"},
+    )
+    response = clerk_client.post(
+        changelist_url(User),
+        {"action": "suspend_users", "_selected_action": [manager.pk, member.pk]},
+        follow=True,
+    )
+    manager.refresh_from_db()
+    assert manager.email != "clerk-owned@example.org" and not manager.check_password(NEW_PASSWORD)
+    assert manager.status == User.Status.ACTIVE
+    assert User.objects.get(pk=member.pk).status == User.Status.SUSPENDED
+    assert any(
+        "Kept 1 user(s)" in message and str(manager) in message for message in shown_messages(response)
+    )
+    assert post_change(clerk_client, member, name="Renamed").status_code == 302
+
+
+def test_a_manager_of_an_organisation_the_actor_was_granted_is_theirs_to_run(client):
+    """An agent granted an organisation (who sees its tickets) may run its manager's account."""
+    acme = OrganizationFactory(name="Acme")
+    manager = make_customer(acme, manager=True)
+    agent = make_agent(TeamFactory())
+    give_custom_role(agent, "People clerk", [("accounts", "view_user"), ("accounts", "change_user")])
+    assign_perm(rbac.VIEW_ORGANIZATION_TICKETS, agent, acme)
+    client.force_login(agent)
+    assert post_change(client, manager, name="Renamed").status_code == 302
+    assert User.objects.get(pk=manager.pk).name == "Renamed"
+
+
+@pytest.mark.parametrize(
+    ("action", "done"),
+    [("suspend_users", "Suspended"), ("activate_users", "Activated"), ("reset_two_factor", "Two-factor")],
+)
+def test_a_bulk_action_on_accounts_out_of_reach_says_it_kept_them_and_claims_nothing(
+    clerk_client, action, done
+):
+    """Zendesk and Zammad report per object what was done: an action that skipped every selected account
+    says so by name, not "Suspended the selected users"."""
+    boss = make_administrator()
+    if action == "activate_users":
+        account_services.user_suspend(boss, until=None, reason="holiday", actor=None)
+    before = User.objects.get(pk=boss.pk).status
+    response = clerk_client.post(
+        changelist_url(User), {"action": action, "_selected_action": [boss.pk]}, follow=True
+    )
+    shown = shown_messages(response)
+    assert User.objects.get(pk=boss.pk).status == before
+    assert not any(message.startswith(done) for message in shown), shown
+    assert any(message.startswith("Kept 1 user(s)") and str(boss) in message for message in shown), shown
+
+
+def test_a_user_page_opened_before_a_suspension_does_not_lift_it_when_saved(superuser_client):
+    """Opened to fix a name; meanwhile someone else suspends the account. Saving the old page would
+    write back the status it showed (and lift the suspension): it is refused, what was typed kept, until
+    the page is reloaded."""
+    customer = make_customer(name="Old Name")
+    page = superuser_client.get(change_url(customer))
+    account_services.user_suspend(customer, until=None, reason="abuse", actor=None)
+    response = superuser_client.post(change_url(customer), form_data(page, name="New Name"))
+    assert response.status_code == 422
+    assert "Someone changed this user since you opened this page" in response.content.decode()
+    assert response.context["adminform"].form["name"].value() == "New Name"
+    customer.refresh_from_db()
+    assert (customer.status, customer.name) == (User.Status.SUSPENDED, "Old Name")
+    # The refused page keeps the old page's fingerprint: sent again, refused again; reloaded, it saves.
+    assert response.context["loaded_digest"] == page.context["loaded_digest"]
+    assert post_change(superuser_client, customer, name="New Name").status_code == 302
+    customer.refresh_from_db()
+    assert (customer.status, customer.name) == (User.Status.SUSPENDED, "New Name")
+
+
+def test_an_organisation_page_opened_before_it_was_deactivated_does_not_reactivate_it(superuser_client):
+    acme = OrganizationFactory(name="Acme")
+    page = superuser_client.get(change_url(acme))
+    Organization.objects.filter(pk=acme.pk).update(is_active=False)
+    assert superuser_client.post(change_url(acme), form_data(page, name="Acme Ltd")).status_code == 422
+    acme.refresh_from_db()
+    assert (acme.is_active, acme.name) == (False, "Acme")

@@ -272,3 +272,39 @@ def test_saved_views_are_listed_searched_and_deleted_with_an_audit_event(client,
     assert not SavedView.objects.filter(pk=shared.pk).exists()
     event = AuditEvent.objects.get(action="delete", object_id=str(shared.pk))
     assert (event.actor, event.object_repr) == (setting["administrator"], str(shared))
+
+
+@pytest.mark.parametrize("kind", ["ticket", "article"])
+def test_a_change_the_services_refuse_is_not_in_the_admins_history(superuser_client, kind):
+    """A status the workflow refuses (closed is final), or an article saved from a page older than it,
+    is not saved and says so; the admin's History does not list it as a change either, so it and the
+    audit trail tell the same story."""
+    from django.contrib.admin.models import LogEntry
+
+    from knowledge import services as knowledge_services
+    from tests.admin_pages import change_url, form_data, post_change
+    from tests.factories import make_article
+
+    if kind == "ticket":
+        obj = services.ticket_transition(make_ticket(make_customer()), status=Status.CLOSED, actor=None)
+        events = AuditEvent.objects.count()
+        response = post_change(superuser_client, obj, status=Status.OPEN)
+        obj.refresh_from_db()
+        assert obj.status == Status.CLOSED
+    else:
+        obj = make_article(title="Refunds", body="First")
+        page = superuser_client.get(change_url(obj))
+        knowledge_services.article_update(obj, body="Meanwhile", actor=None)
+        events = AuditEvent.objects.count()
+        response = superuser_client.post(change_url(obj), form_data(page, body="Mine"))
+        obj.refresh_from_db()
+        assert obj.body == "Meanwhile"
+    if kind == "ticket":  # refused by the service: back to the ticket, saying why
+        shown = [str(message) for message in response.wsgi_request._messages]
+        assert response.status_code == 302 and response["Location"] == change_url(obj)
+        assert any(message.startswith("Not saved") for message in shown), shown
+    else:  # refused by the page's age: the form again, as typed
+        assert response.status_code == 422 and "Someone changed this article" in response.content.decode()
+        assert response.context["adminform"].form["body"].value() == "Mine"
+    assert AuditEvent.objects.count() == events
+    assert not LogEntry.objects.filter(object_id=str(obj.pk)).exists()
