@@ -19,10 +19,14 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
 from accounts import sealing
+from helpdesk.forms import nfc
+
+# Files of the tz database that are no place's zone: "localtime" is whatever the server is set to.
+NOT_ZONES = {"localtime", "Factory", "posixrules"}
 
 
 def validate_timezone(value: str) -> None:
-    if value not in zoneinfo.available_timezones():
+    if value not in zoneinfo.available_timezones() or value in NOT_ZONES:
         raise ValidationError(f"{value!r} is not a known time zone.")
 
 
@@ -39,6 +43,26 @@ def email_key(value: str) -> str:
     `iexact` uses, turns a dotless i (U+0131) into "I", so such an address used to match "victim@" while the
     lockout counted it apart."""
     return value.strip().lower()
+
+
+NOT_A_DOMAIN = "Give domains such as acme.example (an internationalised one as typed or in its xn-- form)."
+
+
+# The letters the two IDNA standards write differently (UTS 46 "deviations"): Python's codec follows the
+# older one, which turns straße.example into strasse.example, another domain.
+IDNA_DEVIATIONS = "ßς\u200c\u200d"
+
+
+def ascii_domain(domain: str) -> str:
+    """`domain` as addresses at it are written and compared: lower case, an internationalised one in its
+    xn-- form (bücher.example → xn--bcher-kva.example). UnicodeError for what is no domain name, or one
+    holding a letter the IDNA standards convert differently (then only its xn-- form is taken)."""
+    domain = nfc(domain.strip().lower())
+    if domain.isascii():
+        return domain
+    if any(letter in IDNA_DEVIATIONS for letter in domain):
+        raise UnicodeError(domain)
+    return domain.encode("idna").decode("ascii")
 
 
 def validate_ascii_email(value: str) -> None:
@@ -87,16 +111,25 @@ class Organization(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def save(self, *args, **kwargs) -> None:
+        self.name = nfc(self.name)  # "Café" typed either way is one name (organization_name_any_case)
+        super().save(*args, **kwargs)
+
     def natural_key(self) -> tuple[str]:
         return (self.slug,)
 
     def clean(self) -> None:
+        self.name = nfc(self.name or "")
         if not isinstance(self.email_domains, list) or not all(
             isinstance(domain, str) and "." in domain and "@" not in domain for domain in self.email_domains
         ):
             raise ValidationError({"email_domains": 'Give a list of domains, e.g. ["acme.example"].'})
-        # Addresses are matched in lower case (accounts.services.organization_for_address).
-        self.email_domains = sorted({domain.strip().lower() for domain in self.email_domains})
+        # Addresses are matched in lower case (accounts.services.organization_for_address), and are
+        # ASCII (validate_ascii_email): an internationalised domain is kept in the form they arrive in.
+        try:
+            self.email_domains = sorted({ascii_domain(domain) for domain in self.email_domains})
+        except UnicodeError:
+            raise ValidationError({"email_domains": NOT_A_DOMAIN}) from None
         # A domain two active organisations claim joins nobody to either (organization_for_address asks
         # for exactly one): say so here, instead of joining by domain quietly stopping for both.
         if self.is_active and self.email_domains:
@@ -200,6 +233,10 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self) -> str:
         return self.name or self.email
+
+    def save(self, *args, **kwargs) -> None:
+        self.name = nfc(self.name)  # found by search however it was typed (helpdesk.forms.nfc)
+        super().save(*args, **kwargs)
 
     def natural_key(self) -> tuple[str]:
         return (self.email,)

@@ -47,7 +47,9 @@ def _row(event: AuditEvent) -> list[str]:
 
 def _lines(events: QuerySet[AuditEvent], through: int, limit: int) -> Iterator[str]:
     writer = csv.writer(_Echo())
-    yield writer.writerow(HEADER)
+    # The byte-order mark tells a spreadsheet the file is UTF-8 (Excel reads one without it in the
+    # local code page: accented and Cyrillic letters come out garbled); readers given "utf-8-sig" skip it.
+    yield "\ufeff" + writer.writerow(HEADER)
     sent, below = 0, through + 1
     # Keyset chunks rather than one server-side cursor: each chunk is a short indexed query.
     while sent < limit:

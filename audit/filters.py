@@ -1,7 +1,7 @@
 """The audit viewer's filters. Only declared keys reach the ORM; unknown ones are ignored."""
 
 import hashlib
-from datetime import date, datetime, time, timedelta
+from datetime import date
 
 import django_filters
 from django import forms
@@ -16,6 +16,7 @@ from django.utils.text import capfirst
 from accounts import rbac
 from accounts.models import TeamMember, User
 from audit.models import SUPERVISED_MODELS, AuditEvent
+from helpdesk.dates import start_of
 from helpdesk.forms import parse_id
 from tickets.models import Ticket, number_from
 
@@ -110,15 +111,6 @@ def recorded_object_types(user: User) -> QuerySet[ContentType]:
 def _matching_accounts(text: str) -> list[int]:
     accounts = User.objects.filter(Q(email__icontains=text) | Q(name__icontains=text))
     return list(accounts.values_list("pk", flat=True)[:ACTOR_MATCHES])
-
-
-# Dates outside this range would overflow once shifted to UTC; nothing was recorded there anyway.
-EARLIEST, LATEST = date(1900, 1, 1), date(9000, 1, 1)
-
-
-def start_of(day: date, *, days_later: int = 0) -> datetime:
-    day = min(max(day, EARLIEST), LATEST) + timedelta(days=days_later)
-    return datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
 
 
 class ObjectTypeField(forms.ModelChoiceField):

@@ -24,13 +24,29 @@ def shown_date(day: datetime.date) -> str:
 
 
 def shown_zone() -> str:
-    """The current time zone as a person reads it: 'Pacific/Kiritimati (UTC+14:00)', or 'UTC'."""
+    """The current time zone as a person reads it: 'Pacific/Kiritimati (UTC+14:00)', 'Europe/Berlin
+    (UTC+01:00, in summer +02:00)' (times shown from either season are in that season's offset), or
+    'UTC'."""
     zone = timezone.get_current_timezone()
-    offset = timezone.localtime(timezone.now(), zone).strftime("%z")
     name = str(zone).replace("_", " ")
     if name == "UTC":
         return name
-    return f"{name} (UTC{offset[:3]}:{offset[3:]})"
+    year = timezone.now().year
+    # Summer time is the larger offset, in the north (July) and the south (January) alike.
+    winter, summer = sorted(
+        datetime.datetime(year, month, 1, 12, tzinfo=datetime.UTC).astimezone(zone).utcoffset()
+        for month in (1, 7)
+    )
+    if winter == summer:
+        return f"{name} (UTC{_offset(winter)})"
+    return f"{name} (UTC{_offset(winter)}, in summer {_offset(summer)})"
+
+
+def _offset(delta: datetime.timedelta) -> str:
+    """'+05:30', '-03:00'."""
+    minutes = int(delta.total_seconds()) // 60
+    sign = "-" if minutes < 0 else "+"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
 def shown_duration(seconds: int) -> str:

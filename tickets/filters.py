@@ -11,7 +11,8 @@ from django.db.models.functions import Lower
 
 from accounts import rbac
 from accounts.models import Organization, Team, User
-from helpdesk.forms import parse_id
+from helpdesk.dates import start_of
+from helpdesk.forms import nfc, parse_id
 from helpdesk.models import Priority
 from tickets.models import Channel, Ticket, number_from
 from tickets.services import tag_name
@@ -70,7 +71,7 @@ def matching_people_ids(value: str) -> list[int]:
 def ticket_search(queryset: QuerySet[Ticket], value: str) -> QuerySet[Ticket]:
     """`queryset` cut to the tickets `value` finds: a reference, words of the tickets (their full-text
     index) or their requesters (e-mail and name prefixes): the desk's search box and the admin's."""
-    value = value.strip()[:200]
+    value = nfc(value.strip())[:200]
     if not value:
         return queryset
     words = SearchQuery(value, config="simple", search_type="websearch")
@@ -92,6 +93,27 @@ def ticket_search(queryset: QuerySet[Ticket], value: str) -> QuerySet[Ticket]:
     if not requester_ids:
         return queryset.filter(search_vector=words)
     return queryset.filter(Q(search_vector=words) | Q(requester_id__in=requester_ids))
+
+
+class WholeDaysField(django_filters.fields.DateRangeField):
+    def compress(self, data_list):
+        return slice(*data_list) if data_list else None  # the days, made instants by WholeDaysFilter
+
+
+class WholeDaysFilter(django_filters.DateFromToRangeFilter):
+    """A range of days in the viewer's time zone: from the start of the first to the start of the day
+    after the last (helpdesk.dates.start_of), so the last day counts whole."""
+
+    field_class = WholeDaysField
+
+    def filter(self, qs, value):
+        if not value:
+            return qs
+        if value.start is not None:
+            qs = qs.filter(**{f"{self.field_name}__gte": start_of(value.start)})
+        if value.stop is not None:
+            qs = qs.filter(**{f"{self.field_name}__lt": start_of(value.stop, days_later=1)})
+        return qs
 
 
 class TicketQueueFilter(django_filters.FilterSet):
@@ -118,13 +140,13 @@ class TicketQueueFilter(django_filters.FilterSet):
     )
     tag = django_filters.CharFilter(label="Tag", max_length=50, method="filter_tag")
     channel = django_filters.ChoiceFilter(choices=Channel.choices, empty_label="Any channel")
-    created = django_filters.DateFromToRangeFilter(
+    created = WholeDaysFilter(
         field_name="created_at", widget=django_filters.widgets.DateRangeWidget(attrs={"type": "date"})
     )
-    updated = django_filters.DateFromToRangeFilter(
+    updated = WholeDaysFilter(
         field_name="updated_at", widget=django_filters.widgets.DateRangeWidget(attrs={"type": "date"})
     )
-    solved = django_filters.DateFromToRangeFilter(
+    solved = WholeDaysFilter(
         field_name="resolved_at", widget=django_filters.widgets.DateRangeWidget(attrs={"type": "date"})
     )
 

@@ -40,7 +40,7 @@ def resolved_ticket(team, agent, customer) -> Ticket:
 
 
 def read_csv(response) -> list[list[str]]:
-    return list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    return list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
 
 
 # --- audit_prune / audit_verify -------------------------------------------------------------------

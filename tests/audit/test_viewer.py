@@ -238,7 +238,7 @@ def test_the_list_costs_the_same_queries_for_5_or_80_events(client, desk, django
 
 
 def read_csv(response) -> list[list[str]]:
-    return list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    return list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
 
 
 def test_export_streams_the_filtered_selection_and_is_recorded(client, desk):
@@ -342,7 +342,7 @@ def test_an_export_larger_than_one_file_holds_is_refused_with_the_filters_kept(c
 
     AuditEvent.objects.filter(object_repr__in=["Thing 0", "Thing 1", "Thing 2"]).update(action="create")
     response = client.post(EXPORT, {"action": "update"})
-    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))[1:]
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))[1:]
     assert sorted(row[8] for row in rows) == ["Thing 3", "Thing 4", "Thing 5"]
 
 
