@@ -373,10 +373,11 @@ def workspace_seen(request: HttpRequest, number: str) -> HttpResponse:
         shown = None
     if shown is not None and timezone.is_naive(shown):
         shown = None
-    services.ticket_mark_seen(_workspace_ticket(request, number), actor=request.user, shown=shown)
+    ticket = _workspace_ticket(request, number)
+    services.ticket_mark_seen(ticket, actor=request.user, shown=shown)
     if request.htmx:
         return HttpResponse(status=204)
-    return redirect("tickets:desk_ticket", number=number)  # the page's form without JavaScript
+    return redirect(_workspace_after_work(request, ticket))  # the no-JavaScript form, in its queue
 
 
 @agent_required
