@@ -449,13 +449,20 @@ def session_voter(session_key: str) -> str:
 
 @transaction.atomic
 def article_vote(
-    article: Article, *, helpful: bool, user=None, session_key: str = "", from_ticket_form=False
-):
+    article: Article, *, helpful: bool, user=None, session_key: str = "", from_ticket_form=False,
+    earlier_voter: str = "",
+):  # fmt: skip
     """Record or change a vote. The counters are recomputed from the votes, so they cannot be stuffed. A
     vote once cast from the ticket form stays marked so: "helpful" pressed again on the article page is
-    the same visitor saying the same thing, and the deflection stands (it goes if the vote turns)."""
+    the same visitor saying the same thing, and the deflection stands (it goes if the vote turns).
+    `earlier_voter`, the session_voter of the visitor a signed-in user was before signing in: their
+    vote then becomes the user's, one person counted once."""
     if user is not None and user.is_authenticated:
         key = {"user": user}
+        if earlier_voter and not ArticleFeedback.objects.filter(article=article, user=user).exists():
+            ArticleFeedback.objects.filter(article=article, user=None, session_key=earlier_voter).update(
+                user=user, session_key=""
+            )
     elif session_key:
         key = {"user": None, "session_key": session_voter(session_key)}
     else:

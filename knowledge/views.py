@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 from django.core.cache import cache
 from django.core.paginator import Paginator
-from django.db.models import Count, F
+from django.db.models import Count, F, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -29,6 +29,7 @@ CATEGORY_PAGE_SIZE = 30
 VIEWED_SESSION_KEY = "kb_viewed"
 VIEWED_REMEMBERED = 200
 SEARCH_SHOWN = 20
+ANONYMOUS_VOTER = "kb_anonymous_voter"
 
 
 def _path_of(url: str | None) -> str:
@@ -176,6 +177,10 @@ def _listed_at(request: HttpRequest, slug: str):
 def _vote_of(request: HttpRequest, article: Article) -> bool | None:
     if request.user.is_authenticated:
         votes = ArticleFeedback.objects.filter(article=article, user=request.user)
+        if earlier := request.session.get(ANONYMOUS_VOTER):  # cast before signing in: theirs too
+            votes = ArticleFeedback.objects.filter(
+                Q(user=request.user) | Q(user=None, session_key=earlier), article=article
+            ).order_by("user_id")  # their account's first
     elif request.session.session_key:
         voter = services.session_voter(request.session.session_key)
         votes = ArticleFeedback.objects.filter(article=article, user=None, session_key=voter)
@@ -219,12 +224,17 @@ def article_vote(request: HttpRequest, slug: str) -> HttpResponse:
     from_ticket_form = request.POST.get("from") == "ticket"
     if not request.session.session_key:
         request.session.save()
+    if not request.user.is_authenticated:
+        # Kept in the session's data, which signing in carries over (the key changes): the visitor's
+        # vote becomes the account's, not a second one (services.article_vote).
+        request.session[ANONYMOUS_VOTER] = services.session_voter(request.session.session_key)
     services.article_vote(
         article,
         helpful=helpful,
         user=request.user,
         session_key=request.session.session_key,
         from_ticket_form=from_ticket_form,
+        earlier_voter=request.session.get(ANONYMOUS_VOTER, ""),
     )
     article.refresh_from_db()
     if request.htmx:

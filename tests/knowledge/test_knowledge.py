@@ -6,6 +6,7 @@ import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.core.management import call_command
+from django.test import Client
 from django.urls import reverse
 
 from knowledge import services
@@ -76,10 +77,11 @@ def test_one_vote_per_session_and_user_and_counters_follow_votes(client):
     client.post(url, {"helpful": "no"})
     article.refresh_from_db()
     assert (article.helpful_count, article.not_helpful_count) == (0, 1)
-    customer = make_customer()
-    client.force_login(customer)
-    client.post(url, {"helpful": "yes"})
-    client.post(url, {"helpful": "yes"})
+    customer = make_customer()  # another person, in another browser
+    elsewhere = Client()
+    elsewhere.force_login(customer)
+    elsewhere.post(url, {"helpful": "yes"})
+    elsewhere.post(url, {"helpful": "yes"})
     assert ArticleFeedback.objects.filter(article=article).count() == 2
     Article.objects.filter(pk=article.pk).update(helpful_count=999)
     services.article_vote(article, helpful=True, user=customer)

@@ -466,3 +466,20 @@ def test_a_malformed_hx_current_url_header_is_no_server_error(client, corpus, cu
         SEARCH, {"q": "password"}, headers={"HX-Request": "true", "HX-Current-URL": current_url}
     )
     assert response.status_code == 200
+
+
+def test_a_vote_cast_before_signing_in_is_the_accounts_one_vote_after(client, no_rate_limits):
+    """One person marks an article helpful from the ticket form before signing in, then again after:
+    still one person, one deflection; the page after signing in shows their vote, not the question."""
+    article = make_article("Reset your password", body="Open the sign-in page.")
+    url = f"/kb/articles/{article.slug}/vote/"
+    client.post(url, {"helpful": "yes", "from": "ticket"})
+    client.force_login(make_customer())
+    page = client.get(f"/kb/articles/{article.slug}/?from=ticket")
+    assert page.context["vote"] is True
+    client.post(url, {"helpful": "yes", "from": "ticket"})
+    article.refresh_from_db()
+    assert (article.helpful_count, article.deflections) == (1, 1)
+    client.post(url, {"helpful": "no"})  # changed after: still one vote
+    article.refresh_from_db()
+    assert (article.helpful_count, article.not_helpful_count) == (0, 1)
