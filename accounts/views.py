@@ -237,6 +237,15 @@ class PasswordResetView(UnprocessableOnInvalid, auth_views.PasswordResetView):
         return redirect(self.get_success_url())
 
 
+class LogoutView(auth_views.LogoutView):
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        response = super().post(request, *args, **kwargs)
+        # The desk's list fragment is kept in the browser's cache for its 304s (no-cache, not no-store):
+        # signing out empties that cache, so a shared computer keeps no copy of it.
+        response["Clear-Site-Data"] = '"cache"'
+        return response
+
+
 class PasswordResetConfirmView(UnprocessableOnInvalid, auth_views.PasswordResetConfirmView):
     template_name = "accounts/password_reset_confirm.html"
     success_url = reverse_lazy("accounts:password_reset_complete")

@@ -322,7 +322,9 @@ class SavedViewForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["team"].queryset = Team.objects.filter(pk__in=rbac.workable_team_ids(user))
+        self.fields["team"].queryset = Team.objects.filter(
+            pk__in=rbac.workable_team_ids(user), is_active=True
+        )
 
     def clean_query(self) -> str:
         # Only the filter keys survive: a saved view can never carry anything else into the queue.

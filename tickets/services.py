@@ -64,6 +64,7 @@ BULK_TAG_MISSING = "Type the tag to add or remove."
 BULK_STALE = "It changed since your queue was loaded: look at it again, then choose what to do."
 MERGE_SELF = "A ticket cannot be merged into itself."
 MERGED_READ_ONLY = "{ticket} was merged into {into}: make the change there."
+MERGED_ELSEWHERE = "{ticket} was merged into a ticket outside your queues: the conversation goes on there."
 MERGE_DONE = "{ticket} is closed or merged already; merge into an open ticket."
 MERGE_DELETED = "{ticket} was deleted: restore it first, or merge into another ticket."
 DELETED_READ_ONLY = "{ticket} was deleted: restore it in the admin before changing it or writing on it."
@@ -153,10 +154,13 @@ def _sent_before(
     return None
 
 
-def _require_not_merged(ticket: Ticket) -> None:
-    """A merged ticket is closed and its thread has moved: changing it would only mislead."""
+def _require_not_merged(ticket: Ticket, actor) -> None:
+    """A merged ticket is closed and its thread has moved: changing it would only mislead. The ticket it
+    went to is named to whoever may open it (as the workspace and the portal name it)."""
     if ticket.merged_into_id is not None:
         into = ticket.merge_chain()[-1]  # where the conversation is now, past tickets merged in turn
+        if actor is not None and not Ticket.objects.visible_to(actor).filter(pk=into.pk).exists():
+            raise TicketNotAllowed(MERGED_ELSEWHERE.format(ticket=ticket.reference))
         raise TicketNotAllowed(MERGED_READ_ONLY.format(ticket=ticket.reference, into=into.reference))
 
 
@@ -432,7 +436,7 @@ def ticket_reply(
     _require_not_deleted(ticket)
     as_staff = _acts_as_staff(ticket, actor)
     if as_staff:  # staff are told where the conversation went (a customer's reply simply follows it)
-        _require_not_merged(ticket)
+        _require_not_merged(ticket, actor)
     if ticket.merged_into_id is not None and not as_staff:
         return ticket_reply(
             ticket.merged_into, body=body, actor=actor, uploads=uploads, submission_key=submission_key
@@ -517,7 +521,7 @@ def ticket_add_note(
     if (sent := _sent_before(ticket, submission_key, body=body, actor=actor, uploads=uploads)) is not None:
         return sent
     _check_version(ticket, expected_version)
-    _require_not_merged(ticket)  # a note left on the emptied source would be read by nobody
+    _require_not_merged(ticket, actor)  # a note left on the emptied source would be read by nobody
     _require_transition(ticket, status_after, by_customer=False)
     types = validate_uploads(list(uploads))
     message = _message(
@@ -598,7 +602,7 @@ def ticket_transition(
         _require_permission_to_close(ticket, actor, status)
     else:
         # Merged since their page was loaded: say where it went (the workflow would only say "closed").
-        _require_not_merged(ticket)
+        _require_not_merged(ticket, actor)
         # Someone else wrote since the page was loaded (their own message from another tab is no news).
         newer = ticket.messages.filter(is_internal=False, pk__gt=seen_message or 0).exclude(author=actor)
         if seen_message is not None and (writers := set(newer.values_list("from_staff", flat=True))):
@@ -627,7 +631,7 @@ def ticket_assign(
     _require_permission(ticket, actor, rbac.ASSIGN_TICKET, ASSIGN_NOT_ALLOWED)
     ticket = _lock(ticket, expected_version)
     _require_not_deleted(ticket)
-    _require_not_merged(ticket)
+    _require_not_merged(ticket, actor)
     if ticket.assignee_id == (assignee.pk if assignee else None):
         # Unchanged, even where the assignee could no longer be chosen (suspended, no longer an agent):
         # saving a form that shows them must not fail, and the ticket keeps them until someone reassigns.
@@ -736,7 +740,7 @@ def ticket_update_fields(
         _require_permission(ticket, actor, FIELD_PERMISSIONS[name], FIELD_NOT_ALLOWED.format(field=label))
     ticket = _lock(ticket, expected_version)
     _require_not_deleted(ticket)
-    _require_not_merged(ticket)
+    _require_not_merged(ticket, actor)
     changed: list[str] = []
     for name, value in changes.items():
         if name == "custom_fields":
@@ -825,7 +829,7 @@ def ticket_set_tags(
     _require_permission(ticket, actor, rbac.PROVIDE_SUPPORT, FIELD_NOT_ALLOWED.format(field="tags"))
     ticket = _lock(ticket, expected_version)
     _require_not_deleted(ticket)
-    _require_not_merged(ticket)
+    _require_not_merged(ticket, actor)
     current = sorted(ticket.tags.values_list("name", flat=True))
     if names is not None:
         wanted = clean_tag_names(names)
@@ -1093,6 +1097,8 @@ def saved_view_create(*, name: str, query: str, team: Team | None, actor: User) 
         raise TicketNotAllowed(NOT_ALLOWED)
     if team is not None and team.pk not in rbac.workable_team_ids(actor):
         raise TicketNotAllowed(TEAM_NOT_YOURS.format(team=team))
+    if team is not None and not team.is_active:  # a team closed down works no queue to share it with
+        raise ValidationError({"team": TEAM_INACTIVE.format(team=team)})
     name = name.strip()[:80]
     if SavedView.objects.filter(owner=actor, name__iexact=name).exists():
         raise ValidationError({"name": SAVED_VIEW_EXISTS.format(name=name)})

@@ -335,7 +335,10 @@ def test_bulk_move_to_another_team_hands_the_ticket_over(client, desk):
         {"tickets": [f"{printer.pk}:{printer.version}"], "action": f"team:{desk['billing'].pk}"},
     )
     notes = [str(message) for message in get_messages(response.wsgi_request)]
-    assert notes == [f"Updated 1 ticket: {printer.reference}."]
+    assert notes == [
+        f"Updated 1 ticket: {printer.reference}.",
+        f"No longer in your queues after this change: {printer.reference}.",
+    ]
     moved = Ticket.objects.get(pk=printer.pk)
     assert (moved.team, moved.assignee) == (desk["billing"], None)
     assert client.get(reverse("tickets:desk_ticket", args=[moved.number])).status_code == 404

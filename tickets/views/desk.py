@@ -37,6 +37,7 @@ QUEUE_TEMPLATE = "tickets/desk/queue.html"
 WORKSPACE_TEMPLATE = "tickets/desk/workspace.html"
 BULK_LIMIT = 500
 BULK_TOO_MANY = "{left} beyond the first {limit} {were} left unchanged: select at most {limit} at a time."
+BULK_OUT_OF_REACH = "No longer in your queues after this change: {tickets}."
 EDITED_OUT_OF_REACH = "Saved. That ticket is no longer in your queues, so you are back in the queue."
 # The composer comes back with the ticket as it is now and the message as typed: reloading would lose it.
 REPLY_STALE = (
@@ -191,6 +192,16 @@ def bulk(request: HttpRequest) -> HttpResponse:
     for outcome in outcomes:
         if not outcome.ok:
             messages.error(request, f"{outcome.ticket.reference} was not changed: {outcome.error}")
+    # Moved to a team the agent does not work (or unassigned from them): gone from their queues, said so
+    # rather than left to vanish, as the workspace's own edit says it.
+    changed = {
+        outcome.ticket.pk: outcome.ticket.reference for outcome in outcomes if outcome.ok and outcome.changed
+    }
+    still = set(
+        Ticket.objects.staff_visible_to(request.user).filter(pk__in=changed).values_list("pk", flat=True)
+    )
+    if left := [reference for pk, reference in changed.items() if pk not in still]:
+        messages.info(request, BULK_OUT_OF_REACH.format(tickets=", ".join(left)))
     return redirect(back)
 
 
