@@ -372,6 +372,14 @@ class Ticket(models.Model):
     def reference(self) -> str:
         return f"{NUMBER_PREFIX}{self.number}"
 
+    def merged_home(self, visible: "models.QuerySet[Ticket] | None" = None) -> "Ticket | None":
+        """Where this ticket's conversation went (the end of merge_chain), if `visible` (the reader's
+        tickets) holds it: named and linked only where the reader may open it. None when not merged."""
+        if self.merged_into_id is None:
+            return None
+        home = self.merge_chain()[-1]
+        return home if visible is None or visible.filter(pk=home.pk).exists() else None
+
     def merge_chain(self) -> list["Ticket"]:
         """This ticket and those its conversation moved on to: the one it was merged into, the one that
         was merged into, and so on (one query a step; MERGE_CHAIN_LIMIT steps at most)."""

@@ -158,8 +158,9 @@ def _require_not_merged(ticket: Ticket, actor) -> None:
     """A merged ticket is closed and its thread has moved: changing it would only mislead. The ticket it
     went to is named to whoever may open it (as the workspace and the portal name it)."""
     if ticket.merged_into_id is not None:
-        into = ticket.merge_chain()[-1]  # where the conversation is now, past tickets merged in turn
-        if actor is not None and not Ticket.objects.visible_to(actor).filter(pk=into.pk).exists():
+        # Where the conversation is now, past tickets merged in turn.
+        into = ticket.merged_home(Ticket.objects.visible_to(actor) if actor is not None else None)
+        if into is None:
             raise TicketNotAllowed(MERGED_ELSEWHERE.format(ticket=ticket.reference))
         raise TicketNotAllowed(MERGED_READ_ONLY.format(ticket=ticket.reference, into=into.reference))
 

@@ -292,11 +292,7 @@ def _workspace_context(request: HttpRequest, ticket: Ticket, **extra) -> dict:
     reply_form = extra.pop("reply_form", None) or WorkspaceReplyForm(initial={"version": ticket.version})
     reply_form.offer_statuses({value for value, _ in transitions})
     # Merged along a chain (A into B, B into C): the conversation goes on at its end, if this agent works it.
-    merged_home = ticket.merge_chain()[-1] if ticket.merged_into_id else None
-    if merged_home is not None and not (
-        selectors.workspace_ticket_queryset(request.user).filter(pk=merged_home.pk).exists()
-    ):
-        merged_home = None
+    merged_home = ticket.merged_home(selectors.workspace_ticket_queryset(request.user))
     return {
         "ticket": ticket,
         "merged_home": merged_home,

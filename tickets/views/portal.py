@@ -289,9 +289,7 @@ def _detail_context(request: HttpRequest, ticket: Ticket, reply_form: ReplyForm 
     allowed = workflow.allowed_transitions(ticket.status, by_customer=by_customer)
     # Named and linked only where the reader may open them (one deleted since answers 404).
     visible = Ticket.objects.visible_to(request.user)
-    merged_home = ticket.merge_chain()[-1] if ticket.merged_into_id else None
-    if merged_home is not None and not visible.filter(pk=merged_home.pk).exists():
-        merged_home = None
+    merged_home = ticket.merged_home(visible)
     follow_up_of = visible.filter(pk=ticket.follow_up_of_id).first() if ticket.follow_up_of_id else None
     return {
         "ticket": ticket,
