@@ -35,6 +35,9 @@ STALE = (
 )
 NOT_ALLOWED = "You are not allowed to do that on this ticket."
 TRANSITION_REFUSED = "A ticket cannot go from {old} to {new}."
+WAITING_FOR_YOUR_REPLY = (
+    "This request is waiting for your reply: write to us below and it goes back to the team."
+)
 CLOSED_IS_FINAL = "This ticket is closed; a reply opens a new follow-up ticket instead."
 CLOSED_TO_STAFF = (
     "This ticket is closed and takes no more public replies. Add an internal note; the customer's next "
@@ -550,9 +553,9 @@ def _require_transition(ticket: Ticket, status: str | None, *, by_customer: bool
         and status != ticket.status
         and not workflow.can_transition(ticket.status, status, by_customer=by_customer)
     ):
-        raise TransitionRefused(
-            TRANSITION_REFUSED.format(old=Status(ticket.status).label, new=Status(status).label)
-        )
+        # A customer is told in the portal's words, which never name the team's own statuses (on hold).
+        label = workflow.customer_label if by_customer else lambda value: Status(value).label
+        raise TransitionRefused(TRANSITION_REFUSED.format(old=label(ticket.status), new=label(status)))
 
 
 def _apply_transition(ticket: Ticket, status: str, *, actor: User | None, by_customer: bool) -> list[str]:
@@ -608,8 +611,11 @@ def ticket_transition(
         newer = ticket.messages.filter(is_internal=False, pk__gt=seen_message or 0).exclude(author=actor)
         if seen_message is not None and (writers := set(newer.values_list("from_staff", flat=True))):
             raise StaleTicket(NEWER_MESSAGE if True in writers else NEWER_MESSAGE_OTHER)
-        if ticket.status == status:
+        # Already so as far as the portal shows it (a ticket on hold is open to them): nothing to do.
+        if workflow.customer_status(ticket.status) == workflow.customer_status(status):
             return ticket
+        if ticket.status == Status.PENDING and status == Status.OPEN:
+            raise TransitionRefused(WAITING_FOR_YOUR_REPLY)
     changed = _apply_transition(ticket, status, actor=actor, by_customer=not as_staff)
     _save(ticket, actor, changed)
     return ticket

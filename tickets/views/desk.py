@@ -292,10 +292,21 @@ def _workspace_context(request: HttpRequest, ticket: Ticket, **extra) -> dict:
     reply_form = extra.pop("reply_form", None) or WorkspaceReplyForm(initial={"version": ticket.version})
     reply_form.offer_statuses({value for value, _ in transitions})
     # Merged along a chain (A into B, B into C): the conversation goes on at its end, if this agent works it.
-    merged_home = ticket.merged_home(selectors.workspace_ticket_queryset(request.user))
+    workable = selectors.worked_by(request.user)
+    merged_home = ticket.merged_home(workable)
     return {
         "ticket": ticket,
         "merged_home": merged_home,
+        # The conversation it continues, and those that continue it, linked where this agent may open them.
+        "follow_up_of": workable.filter(pk=ticket.follow_up_of_id).only("number", "subject").first()
+        if ticket.follow_up_of_id
+        else None,
+        # Only a closed ticket has follow-ups (a reply to it opens one): no query for the others.
+        "follow_ups": (
+            workable.filter(follow_up_of=ticket).order_by("number").only("number", "subject")
+            if ticket.status == Status.CLOSED
+            else []
+        ),
         # Merged (its thread moved) or deleted (out of every queue): shown, but nothing to write or edit.
         "read_only": bool(ticket.merged_into_id or ticket.is_deleted),
         "workspace": workspace,
