@@ -20,7 +20,7 @@ install: $(VENV)/.installed
 migrate: install
 	$(MANAGE) migrate --noinput
 
-# demo_load loads the roles, and the demo once (a second run keeps it as it was left; demo-reset puts it
+# demo_load creates the roles the database lacks, and loads the demo once (a second run keeps it as it was left; demo-reset puts it
 # back), its dates moved up to now before the scheduler starts: else its first tick would auto-close
 # the demo's resolved tickets.
 demo: migrate

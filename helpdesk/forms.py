@@ -53,24 +53,31 @@ def parse_id(text: str | None) -> int | None:
 JSON_NUL = "Text in JSON cannot hold a NUL character (\\u0000)."
 JSON_NOT_FINITE = "JSON numbers must be finite: NaN, Infinity and numbers as large as 1e999 are not JSON."
 JSON_SURROGATE = "Text in JSON must be valid Unicode: a lone surrogate (\\ud800 to \\udfff) is not."
+# Far deeper than any settings or schema need, and well inside what PostgreSQL and Python's json nest.
+JSON_DEPTH_LIMIT = 100
+JSON_TOO_DEEP = f"JSON nested deeper than {JSON_DEPTH_LIMIT} levels is not accepted."
 
 
 def json_problem(value) -> str:
     """Why PostgreSQL's jsonb would refuse this value ("" if it would not): a NUL character or a lone
     surrogate (Python's json reads "\\ud800") in a key or string, or a number that is not finite
-    (Python's json reads NaN, Infinity and 1e999)."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            return JSON_NUL
-        return "" if value.isascii() or is_unicode_text(value) else JSON_SURROGATE
-    if isinstance(value, float):
-        return "" if math.isfinite(value) else JSON_NOT_FINITE
-    if isinstance(value, dict):
-        return next(
-            (problem for item in value.items() for part in item if (problem := json_problem(part))), ""
-        )
-    if isinstance(value, list):
-        return next((problem for item in value if (problem := json_problem(item))), "")
+    (Python's json reads NaN, Infinity and 1e999); or why we do: nested deeper than JSON_DEPTH_LIMIT.
+    Walked with a stack of its own, so that no depth overflows Python's."""
+    pending = [(value, 0)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return JSON_NUL
+            if not (item.isascii() or is_unicode_text(item)):
+                return JSON_SURROGATE
+        elif isinstance(item, float) and not math.isfinite(item):
+            return JSON_NOT_FINITE
+        elif isinstance(item, dict | list):
+            if depth >= JSON_DEPTH_LIMIT:
+                return JSON_TOO_DEEP
+            parts = [part for pair in item.items() for part in pair] if isinstance(item, dict) else item
+            pending.extend((part, depth + 1) for part in reversed(parts))
     return ""
 
 

@@ -62,3 +62,20 @@ def in_another_thread(work: Callable[[], object], errors: list[BaseException]) -
             connection.close()
 
     return threading.Thread(target=run)
+
+
+def at_the_same_moment(work: Callable[[], object], *, times: int = 2) -> list[BaseException]:
+    """Run `work` in `times` threads, each in its own connection, released together; what they raised."""
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(times)
+
+    def released_together() -> None:
+        barrier.wait(timeout=10)
+        work()
+
+    threads = [in_another_thread(released_together, errors) for _ in range(times)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return errors

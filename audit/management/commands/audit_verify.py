@@ -36,7 +36,9 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, expect_head: str | None = None, **options):
-        report = verify_audit_chain(expect_head=expected_head(expect_head) if expect_head else None)
+        # An empty head (a lost state file in "--expect-head $LAST") is refused, never read as "no check".
+        head = expected_head(expect_head) if expect_head is not None else None
+        report = verify_audit_chain(expect_head=head)
         if report.broken is not None:
             broken = report.broken
             when = f"{broken.created_at:%Y-%m-%d %H:%M:%S}"

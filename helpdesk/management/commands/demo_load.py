@@ -1,6 +1,9 @@
-"""manage.py demo_load [--reset] — what `make run` loads: the roles every time, the demo once.
+"""manage.py demo_load [--reset] — what `make run` loads: the roles and the demo, each once.
 
-The roles fixture loads on every run, so a newer version's permissions take effect. The demo
+A built-in role (fixtures/roles.json) is created with its permissions where the database lacks it; one
+that exists is left as it is, since an administrator may have changed its permissions (a recorded
+security change that a restart must not undo). A release that gives a role a new permission does so in
+a migration, once. The demo
 (fixtures/demo.json, then demo_dates to move its dates up to now) loads only into a database that does
 not hold it yet: loading it again over a demo someone has worked in would put its tickets back as they
 were (status, tags, assignee) while the replies, notes and changes made since stayed, and each ticket
@@ -19,6 +22,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
+from django.core import serializers
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
@@ -29,7 +33,9 @@ from tickets.models import Attachment, Ticket, TicketActivity, TicketMessage
 
 
 class Command(BaseCommand):
-    help = "Load the roles, and the demo unless the database holds it already (--reset: load it afresh)."
+    help = (
+        "Create missing built-in roles; load the demo unless the database holds it (--reset: load it afresh)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--reset", action="store_true", help="Put the demo back as it was.")
@@ -39,7 +45,7 @@ class Command(BaseCommand):
         if not path.is_file():
             raise CommandError(f"No demo fixture at {path}.")
         keys = demo_keys(path)
-        call_command("loaddata", "roles", verbosity=options["verbosity"])
+        self._create_missing_roles()
         tickets = Ticket.objects.filter(number__in=keys["tickets"])
         if tickets.exists() and not reset:
             self.stdout.write(
@@ -77,6 +83,17 @@ class Command(BaseCommand):
                 self._remove_additions(tickets, keys)
             call_command("loaddata", "demo", verbosity=options["verbosity"])
             call_command("demo_dates", verbosity=options["verbosity"])
+
+    def _create_missing_roles(self) -> None:
+        path = Path(settings.BASE_DIR) / "fixtures" / "roles.json"
+        with path.open(encoding="utf-8") as fixture, transaction.atomic():
+            # A role found by its natural key (its name) comes with its primary key: it exists already.
+            missing = [role for role in serializers.deserialize("json", fixture) if role.object.pk is None]
+            for role in missing:
+                role.save()
+        if missing:
+            names = ", ".join(role.object.name for role in missing)
+            self.stdout.write(f"Created the built-in role(s) {names}.")
 
     def _remove_additions(self, tickets, keys: dict[str, set]) -> None:
         # The fixture finds its articles by slug: a demo article renamed since would stay beside a second

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import models
 
 from helpdesk import services
-from helpdesk.forms import is_unicode_text
+from helpdesk.forms import JSON_TOO_DEEP, is_unicode_text
 from helpdesk.models import SiteConfiguration
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
@@ -20,7 +20,10 @@ def _refuse_constant(name: str):
 
 
 def parse_json(raw: str):
-    return json.loads(raw, parse_constant=_refuse_constant)
+    try:
+        return json.loads(raw, parse_constant=_refuse_constant)
+    except RecursionError:  # "[[[[…" past the depth Python's parser goes
+        raise CommandError(JSON_TOO_DEEP) from None
 
 
 def parse_value(key: str, raw: str):
