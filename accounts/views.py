@@ -14,7 +14,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import PasswordChangeForm
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils import timezone
@@ -131,9 +131,12 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
                     f"You signed in with a recovery code; {left} left. "
                     "If your phone is lost, move to a new one on the two-factor page.",
                 )
-            if not url_has_allowed_host_and_scheme(pending["next"], allowed_hosts={request.get_host()}):
+            # A path of this site, never looked up as a URL name (redirect() would try "desk").
+            if not pending["next"].startswith("/") or not url_has_allowed_host_and_scheme(
+                pending["next"], allowed_hosts={request.get_host()}
+            ):
                 return redirect("home")
-            return redirect(pending["next"])
+            return HttpResponseRedirect(pending["next"])
     status = 422 if request.method == "POST" else 200
     return render(request, "accounts/two_factor_verify.html", {"form": form}, status=status)
 

@@ -2,6 +2,7 @@
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views import main
 from django.contrib.admin.widgets import AutocompleteSelect
@@ -122,6 +123,24 @@ class OddInputAdminMixin:
         if obj is not None and obj.pk is not None and getattr(inline, "shown", None):
             kwargs["queryset"] = inline.latest(kwargs["queryset"], obj)
         return kwargs
+
+    def response_action(self, request, queryset, **kwargs):
+        # Ticked rows come back as primary keys: one that is not a key (a tampered form) would reach the
+        # ORM's pk__in and fail there. Dropped, as rows gone since are; none left, Django says so.
+        selected = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
+        readable = [value for value in selected if self._reads_as_key(value)]
+        if len(readable) < len(selected):
+            request.POST = request.POST.copy()
+            request.POST.setlist(helpers.ACTION_CHECKBOX_NAME, readable)
+        return super().response_action(request, queryset, **kwargs)
+
+    def _reads_as_key(self, value: str) -> bool:
+        try:
+            key = self.model._meta.pk.to_python(value)
+            self.model._meta.pk.get_prep_value(key)
+        except (ValidationError, ValueError, TypeError, OverflowError):
+            return False
+        return "\x00" not in str(key)
 
     def get_search_results(self, request, queryset, search_term):
         # The list page is guarded by ChangeList; the autocomplete view searches on its own.

@@ -235,7 +235,10 @@ def _chosen_tickets(values: list[str]) -> BulkChoice:
 
 
 def _safe_back(request: HttpRequest, target: str) -> str:
-    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+    # A path of this site: anything else ("queue") redirect() would try to reverse as a URL name.
+    if target.startswith("/") and url_has_allowed_host_and_scheme(
+        target, {request.get_host()}, request.is_secure()
+    ):
         return target
     return reverse("tickets:desk_queue")
 
