@@ -2,17 +2,20 @@
 
 import itertools
 import json
+import os
 import re
+import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import slug_re
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, models, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from helpdesk.forms import nfc
 from knowledge import services
 from knowledge.models import RESERVED_CATEGORY_SLUGS, Article, ArticleSlug, Category
 from knowledge.slugs import slug_for
@@ -111,7 +114,11 @@ def parse_front_matter(text: str) -> tuple[dict, str]:
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         if listing is not None and (item := BLOCK_LIST_ITEM.match(line)):
-            meta[listing] = [*(meta[listing] or []), _scalar(item.group(1) or "")]
+            # "- null" or "- ~" is no item in YAML's reading either: it is left out, not made a tag "null".
+            if (item.group(1) or "").strip() not in YAML_NULLS:
+                meta[listing] = [*(meta[listing] or []), _scalar(item.group(1) or "")]
+            else:
+                meta[listing] = meta[listing] or []
             continue
         key, colon, value = line.partition(":")
         if not colon:
@@ -132,8 +139,11 @@ def _front_matter_value(value: str) -> str | list[str] | None:
         try:
             items = json.loads(value)
         except (ValueError, RecursionError):  # RecursionError: "[[[[…" nested past Python's limit
-            items = [_scalar(item) for item in value[1:-1].split(",") if item.strip()]
-        return [str(item) for item in items] if isinstance(items, list) else str(items)
+            items = [
+                _scalar(item) for item in value[1:-1].split(",") if item.strip() not in {"", *YAML_NULLS}
+            ]
+        # A null item ([a, null]) is none, as YAML reads it: not the tag "None".
+        return [str(item) for item in items if item is not None] if isinstance(items, list) else str(items)
     return _scalar(value)
 
 
@@ -399,10 +409,17 @@ def _category_made(found, *, name: str, slug: str, parent: Category | None) -> C
         return category
 
 
-def _existing(slug: str) -> Article | None:
+def _existing(incoming: _Incoming) -> Article | None:
     """The article a record names: by its slug, or by a slug it had before a rename (an export older
-    than the rename updates the renamed article instead of bringing a copy back at the old address)."""
-    return Article.objects.at_address(slug).first()
+    than the rename updates the renamed article instead of bringing a copy back at the old address).
+    Else, an article at one of the record's old slugs that has its title or its body: the same article,
+    from before a rename this database has not seen (renamed here, not copied). One with neither is
+    another article that took the address, and keeps it."""
+    if (found := Article.objects.at_address(incoming.slug).first()) is not None or not incoming.old_slugs:
+        return found
+    title, body = nfc(incoming.fields["title"]), nfc(incoming.fields["body"])
+    at_old = Article.objects.filter(slug__in=incoming.old_slugs)
+    return at_old.filter(models.Q(title=title) | models.Q(body=body)).order_by("pk").first()
 
 
 def _apply(incoming: _Incoming, existing: Article | None) -> str:
@@ -419,14 +436,21 @@ def _apply(incoming: _Incoming, existing: Article | None) -> str:
     new_status = incoming.status if incoming.status_named and incoming.status != existing.status else None
     if new_status is not None and new_status not in STATUS_SERVICES:
         raise ValidationError(NO_TRANSITION.format(old=existing.status, new=new_status))
-    stored = {**fields, "tags": services.clean_tags(fields["tags"])}
+    # As the services store them (composed Unicode, tags cleaned): a file from macOS spells "é" as "e"
+    # and an accent, which is no change to report.
+    stored = {name: nfc(value) if isinstance(value, str) else value for name, value in fields.items()}
+    stored["tags"] = services.clean_tags(stored["tags"])
     changed = any(getattr(existing, name) != value for name, value in stored.items())
-    if changed:
-        existing = services.article_update(existing, actor=None, **fields)
+    # Renamed where the record comes from: its old slugs hold this article's address here.
+    renamed = existing.slug != incoming.slug and existing.slug in incoming.old_slugs
+    if changed or renamed:
+        existing = services.article_update(
+            existing, actor=None, **fields, **({"slug": incoming.slug} if renamed else {})
+        )
     if new_status is not None:
         STATUS_SERVICES[new_status](existing, actor=None)
     kept = _keep_old_slugs(existing, incoming.old_slugs)
-    return "updated" if changed or new_status or kept else "unchanged"
+    return "updated" if changed or renamed or new_status or kept else "unchanged"
 
 
 def _apply_in_savepoint(incoming: _Incoming, existing: Article | None) -> str:
@@ -437,7 +461,7 @@ def _apply_in_savepoint(incoming: _Incoming, existing: Article | None) -> str:
         with transaction.atomic():
             return _apply(incoming, existing)
     except ValidationError:
-        if existing is not None or (existing := _existing(incoming.slug)) is None:
+        if existing is not None or (existing := _existing(incoming)) is None:
             raise
     with transaction.atomic():
         return _apply(incoming, existing)
@@ -472,7 +496,7 @@ def import_articles(path: Path, *, default_status: str = Article.Status.PUBLISHE
             continue
         # Two records for one article (by one slug, or by its slug and one it had before a rename)
         # would silently make the second overwrite the first.
-        existing = _existing(incoming.slug)
+        existing = _existing(incoming)
         key = existing.slug if existing is not None else incoming.slug
         if key in first_source:
             duplicate = DUPLICATE_SLUG.format(slug=incoming.slug, first=first_source[key])
@@ -596,7 +620,8 @@ def export_articles(path: Path, articles) -> ExportReport:
     marker = path / EXPORT_MARKER
     # The files the export before wrote (the marker lists them): only those are the export's to remove.
     ours = set(marker.read_text(encoding="utf-8").splitlines()[1:]) if marker.is_file() else set()
-    earlier = {file.name for file in path.glob("*.md") if file.is_file()}
+    # Every .md file kb_import would read back, in subfolders too (the export writes only the top level).
+    earlier = {file.relative_to(path).as_posix() for file in path.rglob("*.md") if file.is_file()}
     written = set()
     for article in articles:
         record = {**_as_record(article, tree)}
@@ -610,19 +635,27 @@ def export_articles(path: Path, articles) -> ExportReport:
             for key in FRONT_MATTER_KEYS
         }
         head = "\n".join(f"{key}: {values[key]}" for key in FRONT_MATTER_KEYS)
-        (path / f"{article.slug}.md").write_text(f"---\n{head}\n---\n\n{article.body}\n", encoding="utf-8")
+        _write_in(path, f"{article.slug}.md", f"---\n{head}\n---\n\n{article.body}\n")
         written.add(f"{article.slug}.md")
         report.count += 1
-    report.removed = sorted((earlier - written) & ours)
-    report.foreign = sorted(earlier - written - ours)
+    # Only top-level files are the export's: a marker naming "sub/x.md" (crafted) removes nothing there.
+    report.removed = sorted(name for name in (earlier - written) & ours if "/" not in name)
+    report.foreign = sorted(earlier - written - set(report.removed))
     for name in report.removed:
         (path / name).unlink()
-    with (path / CATEGORIES_FILE).open("w", encoding="utf-8") as out:
-        for record in _category_records(tree):
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    categories = "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in _category_records(tree))
+    _write_in(path, CATEGORIES_FILE, categories)
     header = "Written by manage.py kb_export: the files it wrote, which its next export here replaces."
-    marker.write_text("\n".join([header, *sorted(written)]) + "\n", encoding="utf-8")
+    _write_in(path, EXPORT_MARKER, "\n".join([header, *sorted(written)]) + "\n")
     return report
+
+
+def _write_in(folder: Path, name: str, text: str) -> None:
+    """Write the file `name` in `folder` through a new file renamed over it: a symbolic link left there
+    is replaced, never followed to overwrite a file outside the folder."""
+    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=folder, delete=False, suffix=".tmp") as out:
+        out.write(text)
+    os.replace(out.name, folder / name)
 
 
 def _as_record(article: Article, tree: dict[int, Category]) -> dict:
@@ -635,7 +668,8 @@ def _as_record(article: Article, tree: dict[int, Category]) -> dict:
         "slug": article.slug,
         "title": article.title,
         "body": article.body,
-        "excerpt": article.excerpt,
+        # Only one written by hand: one taken from the body follows the body as edited in the file.
+        "excerpt": "" if services.excerpt_is_automatic(article) else article.excerpt,
         "category": article.category.name if article.category_id else None,
         "category_slug": article.category.slug if article.category_id else None,
         "category_parents": [parent.name for parent in parents],

@@ -57,6 +57,11 @@ def _markdown_excerpt(body: str) -> str:
     return _shortened(body.replace("#", " ").replace("*", " "))
 
 
+def excerpt_is_automatic(article: Article) -> bool:
+    """Whether the article's excerpt was taken from its body (and follows it), not written by hand."""
+    return article.excerpt in (_excerpt(article.body_html), _markdown_excerpt(article.body))
+
+
 def _shortened(text: str) -> str:
     text = " ".join(text.split())
     return text[:297] + "…" if len(text) > 300 else text
@@ -175,12 +180,18 @@ def category_update(category: Category, *, actor, **changes) -> list[str]:
 
 def clean_tags(tags: str) -> str:
     """Tags as stored: lower-case, single-spaced, without duplicates, comma-separated."""
-    names = []
+    names, length = [], 0
     for name in tags.split(","):
-        name = " ".join(name.split()).lower()[:40]
-        if name and name not in names:
-            names.append(name)
-    return ", ".join(names)[:300]
+        # Cut at 40 characters without the space the cut may end on (or it reads back as another tag).
+        name = " ".join(name.split()).lower()[:40].strip()
+        if not name or name in names:
+            continue
+        # Whole tags up to 300 characters: a cut one would not be the tag the author gave.
+        length += len(name) + (2 if names else 0)
+        if length > 300:
+            break
+        names.append(name)
+    return ", ".join(names)
 
 
 def _keep_revision(article: Article, actor) -> None:
@@ -210,7 +221,7 @@ def article_update(article: Article, *, actor, loaded_at: datetime | None = None
         created_at=article.published_at or article.updated_at,
     )  # fmt: skip
     old_excerpt = article.excerpt
-    automatic_excerpt = old_excerpt in (_excerpt(article.body_html), _markdown_excerpt(article.body))
+    automatic_excerpt = excerpt_is_automatic(article)
     new_slug = changes.pop("slug", None)
     if "tags" in changes:
         changes["tags"] = clean_tags(changes["tags"])

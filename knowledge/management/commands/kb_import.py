@@ -20,7 +20,12 @@ class Command(BaseCommand):
         source = Path(path)
         if not source.exists():
             raise CommandError(f"{source} does not exist.")
-        report = import_articles(source, default_status=status)
+        try:
+            report = import_articles(source, default_status=status)
+        except OSError as error:  # unreadable (permissions, a folder that went away while read)
+            raise CommandError(
+                f"Cannot read {error.filename or source}: {error.strerror or error}."
+            ) from None
         for where, reason in report.skipped:
             self.stderr.write(f"skipped {where}: {reason}")
         if options["verbosity"]:  # -v 0 is quiet but for the records skipped
