@@ -318,7 +318,15 @@ class SavedViewForm(forms.Form):
         label="Filters",
         error_messages={"max_length": QUERY_TOO_LONG},
     )
-    team = forms.ModelChoiceField(queryset=None, required=False, empty_label="Only me", label="Share with")
+    team = forms.ModelChoiceField(
+        queryset=None,
+        required=False,
+        empty_label="Only me",
+        label="Share with",
+        error_messages={
+            "invalid_choice": "That team is no longer one you can share with: choose another, or only you."
+        },
+    )
 
     def __init__(self, *args, user, **kwargs) -> None:
         super().__init__(*args, **kwargs)
