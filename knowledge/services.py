@@ -123,10 +123,11 @@ def article_create(
 
 
 def _take_address(article: Article) -> None:
-    """A published article takes over the address another one used to have: that one's old links now
-    lead here. A draft at it is read by nobody yet, so until it is published they still lead there
-    (an article at its own slug comes before one that had it: see ArticleQuerySet.at_address)."""
-    if article.status == Article.Status.PUBLISHED:
+    """A published public article takes over the address another one used to have: that one's old links
+    now lead here. A draft at it is read by nobody yet, and an internal one by agents only, so until then
+    they still lead there for those who cannot read this one (an article at its own slug comes before
+    one that had it: see ArticleQuerySet.at_address)."""
+    if article.status == Article.Status.PUBLISHED and article.visibility == Article.Visibility.PUBLIC:
         ArticleSlug.objects.filter(slug=article.slug).exclude(article=article).delete()
 
 
