@@ -406,7 +406,11 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
         # signing the account out everywhere else) follows in the same transaction once it has.
         with transaction.atomic():
             # get_object: None for an unknown or malformed id, which Django's view then answers with 404.
-            stored = getattr(self.get_object(request, unquote(id)), "password", None)
+            # Locked before Django's view reads the account, whose form saves all of it: a suspension
+            # committed while the new password is checked would otherwise be written back over.
+            found = self.get_object(request, unquote(id))
+            locked = User.objects.select_for_update().filter(pk=found.pk).first() if found else None
+            stored = getattr(locked, "password", None)
             response = super().user_change_password(request, id, form_url)
             if request.method == "POST" and response.status_code == 200:  # refused: shown again
                 response.status_code = 422

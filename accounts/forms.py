@@ -147,6 +147,15 @@ class TwoFactorCodeForm(forms.Form):
         ),
     )  # fmt: skip
 
+    def __init__(self, *args, beside_set_up: bool = False, **kwargs) -> None:
+        # Beside a set-up's form (a move to a new phone), its box is named apart: the same name in its
+        # own form, but an id, and so a label and a help text, of its own.
+        if beside_set_up:
+            kwargs["auto_id"] = "current-%s"
+        super().__init__(*args, **kwargs)
+        if beside_set_up or self.prefix:  # another form on the page takes the focus
+            self.fields["code"].widget.attrs.pop("autofocus", None)
+
 
 class CurrentPasswordField(forms.CharField):
     """The account's current password, asked again before a change that could lock its owner out."""
@@ -174,5 +183,3 @@ class TwoFactorDisableForm(TwoFactorCodeForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, prefix="disable", **kwargs)
-        # The page's first field (the code for the other changes) takes the focus, not this one.
-        self.fields["code"].widget.attrs.pop("autofocus", None)

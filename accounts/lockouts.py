@@ -11,7 +11,8 @@ from axes.helpers import get_client_username, get_cool_off
 from axes.models import AccessAttempt
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import CharField, Q, QuerySet, Sum, Value
+from django.db.models.functions import Cast, Concat
 from django.http import HttpResponse
 from django.shortcuts import render
 
@@ -22,6 +23,8 @@ from helpdesk.client_ip import address_key
 
 HANDLER = "accounts.lockouts.AuditedAxesHandler"
 RESET_ACTION = "lockout_reset"
+# An account's failures once its lockout is lifted: counted for their address only (forget_account_failures).
+FORGOTTEN_PREFIX = "(account unlocked, attempt "
 _recorded_by_caller: ContextVar[bool] = ContextVar("lockout_reset_recorded_by_caller", default=False)
 
 
@@ -46,6 +49,16 @@ def _attempts(ip_address: str | None, username: str | None, ip_or_username: bool
     if username:
         attempts = attempts.filter(username=username)
     return attempts
+
+
+def forget_account_failures(attempts: QuerySet[AccessAttempt]) -> int:
+    """Lift an account's lockout, not the addresses': the attempts no longer count against the account
+    (they are relabelled, one label each, as axes keeps one record per name, address and browser) but
+    still count against the addresses they came from, until they age out. Deleted, they would give a
+    password sprayer's address back every guess made at an account whose owner then signed in or reset
+    their password. Returns how many attempts were relabelled."""
+    label = Concat(Value(FORGOTTEN_PREFIX), Cast("pk", output_field=CharField()), Value(")"))
+    return attempts.update(username=label)
 
 
 def _describe(ip_address: str | None, username: str | None, ip_or_username: bool) -> str:
@@ -78,8 +91,7 @@ class AuditedAxesHandler(AxesDatabaseHandler):
         address's: an attacker signing in to their own account between guesses would lift the lockout
         of the victim they guess at, and the address's limit, from the same address."""
         username = get_client_username(request, credentials)
-        removed, _ = AccessAttempt.objects.filter(username=username).delete()
-        return removed
+        return forget_account_failures(AccessAttempt.objects.filter(username=username))
 
     def reset_attempts(
         self, *, ip_address: str | None = None, username: str | None = None, ip_or_username: bool = False
@@ -91,9 +103,12 @@ class AuditedAxesHandler(AxesDatabaseHandler):
         with transaction.atomic():
             attempts = _attempts(ip_address, username, ip_or_username)
             failures = attempts.aggregate(total=Sum("failures_since_start"))["total"] or 0
-            removed = super().reset_attempts(
-                ip_address=ip_address, username=username, ip_or_username=ip_or_username
-            )
+            if username and not ip_address:  # the account's lockout only: the addresses keep theirs
+                removed = forget_account_failures(attempts)
+            else:
+                removed = super().reset_attempts(
+                    ip_address=ip_address, username=username, ip_or_username=ip_or_username
+                )
             # Lifting a lockout from the command line left no trace: whoever could run manage.py could let
             # an attacker guess on, unseen.
             if removed and not _recorded_by_caller.get():

@@ -155,7 +155,9 @@ def two_factor_settings(request: HttpRequest) -> HttpResponse:
     on or off asks for the current password; once it is on, every change asks for a current code, so a
     borrowed session can neither take the account over nor lock its owner out."""
     user: User = request.user
-    if not rbac.is_staff(user):
+    # Set up by staff; kept by whoever has it on (an agent since made a customer is still asked for
+    # codes, and must be able to renew them, move phones or switch it off).
+    if not rbac.is_staff(user) and not two_factor.is_enabled(user):
         raise Http404
     site_requires = site_configuration(request).require_two_factor
     action = request.POST.get("action", "")
@@ -169,7 +171,9 @@ def two_factor_settings(request: HttpRequest) -> HttpResponse:
         messages.info(request, "The set-up was cancelled.")
         return redirect("accounts:two_factor")
     enable_form = TwoFactorEnableForm(request.POST if action == "confirm" else None)
-    code_form = TwoFactorCodeForm(request.POST if action in {"replace", "codes"} else None)
+    code_form = TwoFactorCodeForm(
+        request.POST if action in {"replace", "codes"} else None, beside_set_up=bool(enrolling)
+    )
     disable_form = TwoFactorDisableForm(request.POST if action == "disable" else None)
     posted_form = {"confirm": enable_form, "replace": code_form, "codes": code_form, "disable": disable_form}
     form = posted_form.get(action)
@@ -207,7 +211,7 @@ def two_factor_settings(request: HttpRequest) -> HttpResponse:
             add_service_errors(form, error)
         else:
             # Done: the code that was used is not shown again.
-            enable_form, code_form = TwoFactorEnableForm(), TwoFactorCodeForm()
+            enable_form, code_form = TwoFactorEnableForm(), TwoFactorCodeForm(beside_set_up=bool(enrolling))
     enrolment = two_factor.pending_enrolment(user, request.session.get(TWO_FACTOR_ENROLMENT))
     set_up_gone = action == "confirm" and enrolment is None
     if set_up_gone and enable_form.errors and not enable_form.non_field_errors():
@@ -266,10 +270,15 @@ class PasswordResetConfirmView(UnprocessableOnInvalid, auth_views.PasswordResetC
             # The link was checked against the password as it stood when this request began: another
             # tab sending the same link at the same moment may have set one since. Checked again on the
             # locked row, the link works once.
-            current = User.objects.select_for_update().only("password").get(pk=form.user.pk)
-            if current.password != form.user.password:
+            current = User.objects.select_for_update().get(pk=form.user.pk)
+            # Suspended meanwhile (while the new password was checked against the old ones): refused,
+            # as the link is from the start of a suspension.
+            if current.password != form.user.password or current.effective_status() == User.Status.SUSPENDED:
                 self.validlink = False
                 return self.render_to_response(self.get_context_data(form=form), status=422)
+            # The form saves the whole account it holds: the locked row, not the one read before, so an
+            # administrator's change made meanwhile (a suspension, a new name) is not written back over.
+            form.user = current
             response = super().form_valid(form)
             services.user_password_reset(form.user, actor=form.user)
         return response
@@ -393,9 +402,9 @@ def profile(request: HttpRequest) -> HttpResponse:
         "password_form": password_form,
         "sessions": sessions,
         "current_session_key": request.session.session_key,
-        "two_factor_available": rbac.is_staff(user),
+        "two_factor_available": (enabled := two_factor.is_enabled(user)) or rbac.is_staff(user),
         "email_unverified": user.email_verified_at is None,
-        "two_factor_enabled": rbac.is_staff(user) and two_factor.is_enabled(user),
+        "two_factor_enabled": enabled,
     }
     return render(request, "accounts/profile.html", context, status=status)
 

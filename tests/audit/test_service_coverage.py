@@ -46,6 +46,7 @@ NOT_AUDITED = {
     "article_count_votes": "derived counters recounted from the votes, which are their own record",
     "articles_check_public_links": "a check inside ticket_reply; refuses, changes nothing",
     "internal_article_links": "read", "clean_tags": "pure", "staff_permissions": "read",
+    "excerpt_is_automatic": "pure",
     "article_actions": "read",
     "session_voter": "pure", "clean_tag_names": "pure", "tag_name": "pure",
     "is_enabled": "read", "is_required": "read", "pending_enrolment": "read", "normalise": "pure",

@@ -215,7 +215,7 @@ GET_BUDGETS = [
     ("agent", "knowledge:manage_picker", None, {"q": "widget"}, 7),
     ("manager", "tickets:portal_submit", None, {}, 4),
     ("manager", "tickets:portal_submit_form", "form", {}, 5),
-    ("manager", "accounts:profile", None, {}, 5),
+    ("manager", "accounts:profile", None, {}, 6),  # whether two-factor is on (an agent since demoted)
     ("agent", "accounts:two_factor", None, {}, 6),
 ]
 
