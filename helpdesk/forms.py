@@ -22,6 +22,12 @@ def shows_text(text: str) -> bool:
     return bool(text.strip().strip(INVISIBLE + " \t\r\n\x0b\x0c\u00a0\u3000"))
 
 
+def reads_as(text: str) -> str:
+    """What `text` reads as, to tell two labels or choices apart: composed, without zero-width characters,
+    single-spaced, in one case ("Café " and "cafe\u0301" read alike)."""
+    return " ".join(nfc(text.translate(dict.fromkeys(map(ord, INVISIBLE)))).split()).casefold()
+
+
 class VisibleTextField(forms.CharField):
     """Text that must show something to count as given: a required answer of only zero-width
     characters is as empty as one of spaces."""

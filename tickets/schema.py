@@ -8,6 +8,7 @@ Values are stored as JSON on the ticket: strings, numbers, booleans, lists, ISO 
 """
 
 import re
+import unicodedata
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 from django import forms
 
 from helpdesk.display import plain_number, shown_date
-from helpdesk.forms import VisibleTextField
+from helpdesk.forms import VisibleTextField, reads_as, shows_text
 
 FIELD_TYPES = ("text", "textarea", "select", "multi_select", "checkbox", "number", "date", "email")
 CHOICE_KINDS = ("select", "multi_select")
@@ -56,11 +57,11 @@ def schema_errors(schema: Any) -> list[str]:
             where = f"Field {name!r}"
             seen.add(name)
         label = field.get("label")
-        if not isinstance(label, str) or not label.strip():
+        if not isinstance(label, str) or not shows_text(label):
             errors.append(f"{where}: label is required.")
         elif len(label) > MAX_LABEL:
             errors.append(f"{where}: the label takes at most {MAX_LABEL} characters.")
-        elif (same := " ".join(label.split()).casefold()) in labels:
+        elif (same := reads_as(label)) in labels:
             # Two fields read alike on the form, on the ticket and in its timeline.
             errors.append(f"{where}: the label {label.strip()!r} is used twice.")
         else:
@@ -82,15 +83,18 @@ def schema_errors(schema: Any) -> list[str]:
             if (
                 not isinstance(choices, list)
                 or not choices
-                or not all(isinstance(choice, str) and choice.strip() for choice in choices)
+                or not all(isinstance(choice, str) and shows_text(choice) for choice in choices)
             ):
                 errors.append(f"{where}: a {kind} needs a non-empty list of text choices.")
             elif len(choices) > MAX_CHOICES or any(len(choice) > MAX_CHOICE for choice in choices):
                 errors.append(
                     f"{where}: at most {MAX_CHOICES} choices of at most {MAX_CHOICE} characters each."
                 )
-            elif len(set(choices)) != len(choices):
-                errors.append(f"{where}: choices must be distinct.")
+            elif any(unicodedata.category(character) == "Cc" for choice in choices for character in choice):
+                # A browser sends a line break back as \r\n: the choice could never be chosen.
+                errors.append(f"{where}: choices cannot hold line breaks or other control characters.")
+            elif len({reads_as(choice) for choice in choices}) != len(choices):
+                errors.append(f"{where}: choices must be distinct (two read alike).")
             elif KEPT_OPTION in choices:  # the option that keeps a value from before a change of type
                 errors.append(f"{where}: the choice {KEPT_OPTION!r} is reserved.")
         elif choices is not None:
@@ -177,6 +181,8 @@ class KeptValueField(forms.Field):
             help_text = "Kept from before this field changed: choose another to replace it."
         else:
             help_text = f"Kept from before this field changed: enter {KIND_NAMES[kind]} to replace it."
+            if "\n" in shown:  # a textarea's answer, kept with its lines
+                widget = forms.Textarea(attrs={"rows": 4})
         super().__init__(label=label, required=required, help_text=help_text, widget=widget)
         self.field, self.stored, self.shown = field, stored, shown
         if kind == "multi_select":  # ticked beside other answers it is kept as its text, which the
@@ -186,7 +192,8 @@ class KeptValueField(forms.Field):
         return self.token if value == self.stored else value
 
     def clean(self, value: Any) -> Any:
-        if value == self.stored or (isinstance(value, str) and value.strip() == self.token):
+        # A textarea sends its lines back as \r\n.
+        if value == self.stored or (isinstance(value, str) and _lines(value) == _lines(self.token)):
             return self.stored
         if isinstance(value, list) and self.token in value:  # ticked beside answers of the choices
             others = [answer for answer in value if answer != self.token]
@@ -195,6 +202,10 @@ class KeptValueField(forms.Field):
 
 
 KEPT_OPTION = "kept-value"
+
+
+def _lines(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n").strip()
 
 
 KIND_NAMES = {
@@ -251,16 +262,30 @@ def _no_choice(kind: str, stored: Any) -> bool:
 
 
 def _fits(field: forms.Field, kind: str, stored: Any) -> bool:
-    """Whether `field` takes the stored value as it is (a number for a number, text for text)."""
+    """Whether `field` takes the stored value as it is (a number for a number, text for text), and its
+    input shows it as it is: a browser empties a date or number input whose value is not in the form
+    HTML reads (05/01/2026, +5), and a one-line input drops a textarea answer's line breaks."""
     if kind == "number" and type(stored) in (int, float):
         return True  # NumberField keeps it, even with more places than now allowed
     if not isinstance(stored, str):
+        return False
+    if kind != "textarea" and ("\n" in stored or "\r" in stored):
+        return False
+    if kind == "number" and not HTML_NUMBER.fullmatch(stored):
+        return False
+    if kind == "date" and not HTML_DATE.fullmatch(stored):
         return False
     try:
         field.clean(stored)
     except forms.ValidationError:
         return False
     return True
+
+
+# What <input type=number> and <input type=date> keep as their value (HTML's valid floating-point number
+# and valid date string); anything else the browser empties.
+HTML_NUMBER = re.compile(r"-?(?:[0-9]+(?:\.[0-9]+)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+HTML_DATE = re.compile(r"[0-9]{4,}-[0-9]{2}-[0-9]{2}")
 
 
 def _form_field(definition: dict, stored: Any) -> forms.Field:
