@@ -19,7 +19,8 @@ class EmailVerificationTokenGenerator(PasswordResetTokenGenerator):
     key_salt = "accounts.tokens.EmailVerificationTokenGenerator"
 
     def _make_hash_value(self, user, timestamp: int) -> str:
-        return f"{user.pk}{user.email}{user.email_verified_at}{timestamp}"
+        # Separated: run together, account 900012 "3bob@…" and account 9000123 "bob@…" would hash alike.
+        return f"{user.pk}|{user.email}|{user.email_verified_at}|{timestamp}"
 
 
 email_verification_token = EmailVerificationTokenGenerator()

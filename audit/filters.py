@@ -16,6 +16,7 @@ from django.utils.text import capfirst
 from accounts import rbac
 from accounts.models import TeamMember, User
 from audit.models import SUPERVISED_MODELS, AuditEvent
+from audit.recorder import SYSTEM
 from helpdesk.dates import start_of
 from helpdesk.forms import parse_id
 from tickets.models import Ticket, number_from
@@ -108,9 +109,21 @@ def recorded_object_types(user: User) -> QuerySet[ContentType]:
     )
 
 
-def _matching_accounts(text: str) -> list[int]:
+def _matching_accounts(text: str) -> list[int] | QuerySet[User]:
+    """The accounts whose address or name holds `text`: their ids when few (each an index probe of the
+    trail), else the query itself, so that no match is cut off (an export must hold every event)."""
     accounts = User.objects.filter(Q(email__icontains=text) | Q(name__icontains=text))
-    return list(accounts.values_list("pk", flat=True)[:ACTOR_MATCHES])
+    found = list(accounts.values_list("pk", flat=True)[: ACTOR_MATCHES + 1])
+    return found if len(found) <= ACTOR_MATCHES else accounts.values("pk")
+
+
+class AuditFilterForm(forms.Form):
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("date_from"), cleaned.get("date_to")
+        if start and end and start > end:
+            self.add_error("date_to", "The To date is before the From date.")
+        return cleaned
 
 
 class ObjectTypeField(forms.ModelChoiceField):
@@ -127,7 +140,7 @@ class AuditEventFilter(django_filters.FilterSet):
         label="Actor",
         method="filter_actor",
         max_length=254,
-        help_text="E-mail or name (or part of it), or user id.",
+        help_text="E-mail or name (or part of it) as the account has it now, user id, or System.",
     )
     action = django_filters.ChoiceFilter(choices=[], empty_label="Any action")
     category = django_filters.ChoiceFilter(choices=AuditEvent.Category.choices, empty_label="Any category")
@@ -143,6 +156,7 @@ class AuditEventFilter(django_filters.FilterSet):
     class Meta:
         model = AuditEvent
         fields: list[str] = []
+        form = AuditFilterForm
 
     def __init__(self, data=None, queryset=None, *, user: User, **kwargs) -> None:
         super().__init__(data, queryset, **kwargs)
@@ -165,12 +179,16 @@ class AuditEventFilter(django_filters.FilterSet):
             return queryset
         if (actor_id := parse_id(value)) is not None:
             return queryset.filter(actor_id=actor_id)
-        # The accounts first, as ids (the users table is small), then their events along the actor
-        # index. The text the events keep (a name or address since changed, "System") is a scan of the
-        # whole trail: searched only when no account matches.
-        if people := self._once(("actor", value), lambda: _matching_accounts(value)):
-            return queryset.filter(actor_id__in=people)
-        return queryset.filter(actor_repr__icontains=value)
+        # "System" (what the viewer shows for events no one's account did) is those events, along with
+        # any account that has it in its name or address.
+        system = Q(actor__isnull=True) if value.casefold() == SYSTEM.casefold() else Q()
+        # The accounts first (the users table is small), then their events along the actor index. The
+        # text the events keep (a name or address since changed) is a scan of the whole trail: searched
+        # only when no account matches.
+        people = self._once(("actor", value), lambda: _matching_accounts(value))
+        if isinstance(people, QuerySet) or people:
+            return queryset.filter(Q(actor_id__in=people) | system)
+        return queryset.filter(Q(actor_repr__icontains=value) | system)
 
     def filter_object(self, queryset: QuerySet[AuditEvent], name: str, value: str) -> QuerySet[AuditEvent]:
         value = value.strip()

@@ -36,6 +36,7 @@ SECRET_MARKERS = (
 # pin), so that bypass_queue, compass or pinned stay readable.
 SECRET_WORDS = ("pass", "pw", "pin")
 MASK = "••••••"
+SYSTEM = "System"  # the actor named on events no account did (a scheduled job, a command)
 # A checkpoint event records a prune; these change names carry where the remaining chain starts.
 CHECKPOINT = "checkpoint"
 PRUNED_THROUGH = "pruned_through_sequence"
@@ -200,7 +201,7 @@ def record(
         action=action,
         category=category,
         actor=actor,
-        actor_repr=str(actor)[:300] if actor else "System",
+        actor_repr=str(actor)[:300] if actor else SYSTEM,
         object_type=ContentType.objects.get_for_model(obj) if obj is not None else None,
         object_id=str(obj.pk) if obj is not None else "",
         object_repr=(object_repr or (str(obj) if obj is not None else ""))[:300],
