@@ -8,10 +8,11 @@ from django.contrib.admin.views import main
 from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import EmptyResultSet, ValidationError
 from django.core.paginator import Paginator
-from django.db import connection, models
-from django.db.models import Count
+from django.db import connection, models, transaction
+from django.db.models import Count, ProtectedError
 from django.forms.fields import InvalidJSONInput
 from django.http import HttpResponse, HttpResponseRedirect
+from django.urls import reverse
 from django.utils.functional import cached_property
 from django_tasks_db.admin import DBTaskResultAdmin
 from django_tasks_db.models import DBTaskResult
@@ -184,6 +185,49 @@ class KeepInUseMixin:
             # The refusal is decided; don't collect (and list) every ticket or audit event behind it.
             return [], {}, set(), held
         return super().get_deleted_objects(objs, request)
+
+    # Asked again when the deletion runs, on locked rows: a ticket, article or audit event may have come
+    # to hold one since the confirmation page (a row that references a locked one waits for the delete).
+    def delete_model(self, request, obj) -> None:
+        with transaction.atomic():
+            if not self._kept_in_use(request, [obj]):
+                self._delete_unless_protected(
+                    request, lambda: super(KeepInUseMixin, self).delete_model(request, obj)
+                )
+
+    def delete_queryset(self, request, queryset) -> None:
+        with transaction.atomic():
+            rows = list(queryset)
+            kept = self._kept_in_use(request, rows)
+            free = queryset.model._default_manager.filter(pk__in=[row.pk for row in rows if row not in kept])
+            self._delete_unless_protected(
+                request, lambda: super(KeepInUseMixin, self).delete_queryset(request, free)
+            )
+
+    def _kept_in_use(self, request, objs) -> list:
+        """Of `objs`, those held now (locked first, and said so to the person deleting)."""
+        locked = list(self.model._default_manager.select_for_update().filter(pk__in=[obj.pk for obj in objs]))
+        kept = [obj for obj in locked if self.in_use([obj])]
+        for obj in kept:
+            messages.error(request, " ".join(self.in_use([obj])) + " It was kept.")
+        request.kept_in_use = bool(kept) or getattr(request, "kept_in_use", False)
+        return kept
+
+    def _delete_unless_protected(self, request, delete) -> None:
+        try:
+            with transaction.atomic():
+                delete()
+        except ProtectedError as error:
+            held = ", ".join(sorted({str(obj) for obj in error.protected_objects})[:5])
+            messages.error(request, f"Kept: still referred to by {held}.")
+            request.kept_in_use = True
+
+    def response_delete(self, request, obj_display, obj_id):
+        if getattr(request, "kept_in_use", False):  # the messages say why
+            return HttpResponseRedirect(
+                reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist")
+            )
+        return super().response_delete(request, obj_display, obj_id)
 
 
 @admin.register(SiteConfiguration)

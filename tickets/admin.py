@@ -184,6 +184,8 @@ class TicketAdmin(
         for ticket in queryset.order_by("number"):
             try:
                 service(ticket, actor=request.user)
+            except services.AlreadySo as unchanged:
+                messages.info(request, f"{ticket.reference}: {unchanged} Left as it was.")
             except services.TicketError as refused:
                 messages.error(request, f"{ticket.reference}: {refused}")
             else:

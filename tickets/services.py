@@ -119,6 +119,10 @@ class InvalidAssignee(TicketError):
     pass
 
 
+class AlreadySo(TicketError):
+    """Nothing to do: the ticket is in that state already (deleted, restored)."""
+
+
 def _lock(ticket: Ticket, expected_version: int | None) -> Ticket:
     locked = Ticket.objects.select_for_update(no_key=True).get(pk=ticket.pk)
     _check_version(locked, expected_version)
@@ -875,7 +879,7 @@ def _set_deleted(ticket: Ticket, deleted: bool, *, actor: User) -> Ticket:
         raise TicketNotAllowed(NOT_ALLOWED)
     ticket = _lock(ticket, None)
     if ticket.is_deleted == deleted:
-        return ticket
+        raise AlreadySo("It was deleted already." if deleted else "It is not deleted.")
     was_deleted_at = ticket.deleted_at
     now = timezone.now()
     for each in [ticket, *_merged_into(ticket)]:
