@@ -8,7 +8,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import connection, models
 from django.db.models.functions import Lower, Now
 from django.utils import timezone
 from guardian.models import UserObjectPermissionBase
@@ -382,11 +382,26 @@ class Ticket(models.Model):
 
     def merge_chain(self) -> list["Ticket"]:
         """This ticket and those its conversation moved on to: the one it was merged into, the one that
-        was merged into, and so on (one query a step; MERGE_CHAIN_LIMIT steps at most)."""
+        was merged into, and so on (MERGE_CHAIN_LIMIT steps at most), read in one query however long."""
         chain, seen = [self], {self.pk}
-        while chain[-1].merged_into_id is not None and len(chain) <= MERGE_CHAIN_LIMIT:
-            following = Ticket.objects.filter(pk=chain[-1].merged_into_id).first()
-            if following is None or following.pk in seen:  # a loop only raw SQL could make
+        if self.merged_into_id is None:
+            return chain
+        table = connection.ops.quote_name(Ticket._meta.db_table)
+        steps = Ticket.objects.raw(
+            f"""
+            WITH RECURSIVE step(id, depth) AS (
+                SELECT %s::bigint, 1
+                UNION ALL
+                SELECT ticket.merged_into_id, step.depth + 1
+                FROM step JOIN {table} ticket ON ticket.id = step.id
+                WHERE ticket.merged_into_id IS NOT NULL AND step.depth < %s
+            )
+            SELECT ticket.* FROM step JOIN {table} ticket ON ticket.id = step.id ORDER BY step.depth
+            """,  # noqa: S608 - the table is the model's own, not input
+            [self.merged_into_id, MERGE_CHAIN_LIMIT],
+        )
+        for following in steps:
+            if following.pk in seen:  # a loop only raw SQL could make
                 break
             chain.append(following)
             seen.add(following.pk)

@@ -2,8 +2,11 @@
 supervisors/administrators who work both tickets, only within one requester, never twice."""
 
 from html import unescape
+from itertools import pairwise
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from audit.models import AuditEvent
@@ -162,3 +165,30 @@ def test_a_reply_on_a_ticket_merged_into_one_since_closed_says_a_follow_up_was_o
         f"was merged into {target.reference}, which is closed, so your message opened {follow_up.reference}"
     )
     assert expected in page
+
+
+def _merged_along(supervisor, customer, team, length: int) -> Ticket:
+    """The first of `length` + 1 tickets, each merged into the next after the one before it was."""
+    tickets = [make_ticket(customer, team=team, subject=f"Link {n}") for n in range(length + 1)]
+    for source, into in pairwise(tickets):
+        services.ticket_merge(
+            Ticket.objects.get(pk=source.pk), into=Ticket.objects.get(pk=into.pk), actor=supervisor
+        )
+    return Ticket.objects.get(pk=tickets[0].pk)
+
+
+@pytest.mark.parametrize("page", ["tickets:desk_ticket", "tickets:portal_detail"])
+def test_a_ticket_merged_along_a_long_chain_costs_what_a_short_one_does(client, pair, page):
+    """The page of a ticket merged along a chain (A into B, B into C, ...) names where the conversation
+    went, read in one query: 2 merges or 8 cost the same."""
+    user = pair["supervisor"] if page == "tickets:desk_ticket" else pair["customer"]
+    client.force_login(user)
+    short, long = (_merged_along(pair["supervisor"], pair["customer"], pair["team"], n) for n in (2, 8))
+    assert short.merge_chain()[-1].subject == "Link 2" and long.merge_chain()[-1].subject == "Link 8"
+    client.get(reverse(page, args=[short.number]))  # warm: the session, the site configuration
+    counts = []
+    for ticket in (short, long):
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(reverse(page, args=[ticket.number])).status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[1], counts
