@@ -207,9 +207,10 @@ class KeepInUseMixin:
     def _kept_in_use(self, request, objs) -> list:
         """Of `objs`, those held now (locked first, and said so to the person deleting)."""
         locked = list(self.model._default_manager.select_for_update().filter(pk__in=[obj.pk for obj in objs]))
-        kept = [obj for obj in locked if self.in_use([obj])]
+        held = {obj.pk: self.in_use([obj]) for obj in locked}
+        kept = [obj for obj in locked if held[obj.pk]]
         for obj in kept:
-            messages.error(request, " ".join(self.in_use([obj])) + " It was kept.")
+            messages.error(request, " ".join(held[obj.pk]) + " It was kept.")
         request.kept_in_use = bool(kept) or getattr(request, "kept_in_use", False)
         return kept
 
