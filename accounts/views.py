@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django.utils.decorators import method_decorator
 from django.utils.encoding import force_str
-from django.utils.http import url_has_allowed_host_and_scheme, urlsafe_base64_decode
+from django.utils.http import urlsafe_base64_decode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
@@ -39,7 +39,7 @@ from accounts.forms import (
 from accounts.lockouts import lockout_response
 from accounts.models import User
 from accounts.tokens import link_lifetime
-from helpdesk.forms import add_service_errors
+from helpdesk.forms import add_service_errors, is_site_path
 from helpdesk.middleware import site_configuration
 from helpdesk.ratelimit import posted, rate_limit
 
@@ -131,10 +131,7 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
                     f"You signed in with a recovery code; {left} left. "
                     "If your phone is lost, move to a new one on the two-factor page.",
                 )
-            # A path of this site, never looked up as a URL name (redirect() would try "desk").
-            if not pending["next"].startswith("/") or not url_has_allowed_host_and_scheme(
-                pending["next"], allowed_hosts={request.get_host()}
-            ):
+            if not is_site_path(request, pending["next"]):
                 return redirect("home")
             return HttpResponseRedirect(pending["next"])
     status = 422 if request.method == "POST" else 200

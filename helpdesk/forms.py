@@ -6,6 +6,7 @@ import unicodedata
 from django import forms
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
+from django.utils.http import url_has_allowed_host_and_scheme
 
 # Characters that show nothing but are not whitespace to str.strip(): a message of these is empty.
 INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
@@ -95,6 +96,14 @@ def is_unicode_text(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def is_site_path(request: HttpRequest, target: str) -> bool:
+    """Whether a posted or queried address to go back to is a path of this site: not another host, and
+    not a word redirect() would look up as a URL name ("desk")."""
+    return target.startswith("/") and url_has_allowed_host_and_scheme(
+        target, {request.get_host()}, require_https=request.is_secure()
+    )
 
 
 def query_text(request: HttpRequest, name: str, *, limit: int) -> str:

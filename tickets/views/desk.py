@@ -11,14 +11,13 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModif
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.decorators import agent_required
 from accounts.models import Organization, Team, User
 from helpdesk.display import shown_count
-from helpdesk.forms import add_service_errors, parse_id
+from helpdesk.forms import add_service_errors, is_site_path, parse_id
 from helpdesk.models import Priority
 from tickets import selectors, services, workflow
 from tickets.filters import SORT_LABELS
@@ -235,10 +234,7 @@ def _chosen_tickets(values: list[str]) -> BulkChoice:
 
 
 def _safe_back(request: HttpRequest, target: str) -> str:
-    # A path of this site: anything else ("queue") redirect() would try to reverse as a URL name.
-    if target.startswith("/") and url_has_allowed_host_and_scheme(
-        target, {request.get_host()}, request.is_secure()
-    ):
+    if is_site_path(request, target):
         return target
     return reverse("tickets:desk_queue")
 
