@@ -1,15 +1,58 @@
 """Shared pytest fixtures: the built-in roles in the test database, fast password hashing, an empty cache,
-a client signed in as a superuser."""
+a client signed in as a superuser, and rows a whole test module shares."""
 
+from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
+from django.apps import apps
 from django.conf import settings as django_settings
+from django.contrib.contenttypes.models import ContentType
 from django.core.cache import cache
 from django.core.management import call_command
-from django.db import connections
+from django.core.management.color import no_style
+from django.db import connection, connections, transaction
+from django.test import TransactionTestCase, override_settings
 
 from tests.factories import make_administrator
+
+# The modules whose behaviour rests on the database server itself: settings and readiness, fixtures on a
+# fresh database, the ticket number sequence, row locks and races, index plans at volume, the audit
+# chain's lock, full-text search. Marked `database`; CI's second pass runs them against the machine's
+# PostgreSQL server through DATABASE_URL (`pytest -m database`), the first pass runs everything.
+DATABASE_SERVER_MODULES = [
+    "accounts/test_signup_race.py",
+    "audit/test_audit.py",
+    "audit/test_chain_and_masking_edges.py",
+    "audit/test_keyed_chain.py",
+    "helpdesk/test_fixtures.py",
+    "helpdesk/test_health.py",
+    "helpdesk/test_races_across_the_desk_portal_and_imports.py",
+    "helpdesk/test_races_admin_and_sweeps.py",
+    "helpdesk/test_settings.py",
+    "knowledge/test_concurrent_and_stale_changes.py",
+    "knowledge/test_search_snippets.py",
+    "knowledge/test_search_terms.py",
+    "knowledge/test_search_tokens_imports_and_votes.py",
+    "knowledge/test_search_type_ahead.py",
+    "knowledge/test_search_typos.py",
+    "knowledge/test_search_words_counts_and_round_trips.py",
+    "tickets/test_number_search_and_held_budgets.py",
+    "tickets/test_numbering.py",
+    "tickets/test_queue_scale.py",
+    "tickets/test_races_and_rollbacks.py",
+]
+
+
+def pytest_collection_modifyitems(config, items):
+    here = Path(__file__).parent
+    if missing := [name for name in DATABASE_SERVER_MODULES if not (here / name).exists()]:
+        raise pytest.UsageError(f"DATABASE_SERVER_MODULES names modules that are gone: {missing}")
+    marked = {str(here / name) for name in DATABASE_SERVER_MODULES}
+    for item in items:
+        if str(item.path) in marked:
+            item.add_marker(pytest.mark.database)
 
 
 def pytest_configure(config):
@@ -29,18 +72,84 @@ def django_db_setup(django_db_setup, django_db_blocker):
         connections.settings[alias]["CONN_MAX_AGE"] = 0
     with django_db_blocker.unblock():
         call_command("loaddata", "roles", verbosity=0)
+        migrated = copy_rows()
+
+    # A transactional test leaves the database as migrations and the roles made it, put back from a copy
+    # of those rows: Django's flush, the content types and permissions it makes again, then the roles
+    # loaded again by the next test cost a second and a half a test.
+    def put_back_migrated_rows(self) -> None:
+        put_back(migrated)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(TransactionTestCase, "_fixture_teardown", put_back_migrated_rows)
+        yield
+
+
+def all_tables() -> list[str]:
+    return sorted(connection.introspection.django_table_names(only_existing=True, include_views=False))
+
+
+def copy_rows() -> dict[str, bytes]:
+    rows = {}
+    with connection.cursor() as cursor:
+        for table in all_tables():
+            # COPY leaves generated columns out both ways: the database computes them again.
+            with cursor.cursor.copy(f"COPY {connection.ops.quote_name(table)} TO STDOUT") as copy:
+                data = b"".join(bytes(chunk) for chunk in copy)
+            if data:
+                rows[table] = data
+    return rows
+
+
+def put_back(rows: dict[str, bytes]) -> None:
+    """Every table as `rows` holds it, the identity sequences past the ids, the user triggers (search
+    terms counted per article) held off while the rows that they once wrote go back in."""
+    quote = connection.ops.quote_name
+    with transaction.atomic(), connection.cursor() as cursor:  # keys checked once all rows are in
+        cursor.execute("TRUNCATE " + ", ".join(quote(table) for table in all_tables()))
+        cursor.execute("SELECT DISTINCT tgrelid::regclass::text FROM pg_trigger WHERE NOT tgisinternal")
+        triggered = [table for (table,) in cursor.fetchall()]
+        for table in triggered:
+            cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
+        for table, data in rows.items():
+            with cursor.cursor.copy(f"COPY {quote(table)} FROM STDIN") as copy:
+                copy.write(data)
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # every row is in: check the keys, then ALTER
+        for table in triggered:
+            cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
+        for statement in connection.ops.sequence_reset_sql(no_style(), apps.get_models()):
+            cursor.execute(statement)
+    ContentType.objects.clear_cache()  # ids as loaddata gave them, not as the last flush did
+
+
+# Fast hashing; the demo fixture's PBKDF2 hashes still verify (Django tries every hasher).
+FAST_PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.MD5PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
 
 
 @pytest.fixture(autouse=True)
 def test_settings(settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path / "media")
-    # Fast hashing; the demo fixture's PBKDF2 hashes still verify (Django tries every hasher).
-    settings.PASSWORD_HASHERS = [
-        "django.contrib.auth.hashers.MD5PasswordHasher",
-        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
-    ]
+    settings.PASSWORD_HASHERS = FAST_PASSWORD_HASHERS
     # Cached queue counts must not leak from one test into the next.
     cache.clear()
+
+
+@contextmanager
+def rows_for_the_module(django_db_blocker, media_root):
+    """For a module-scoped fixture: what is made inside stays for every test of the module, each test's
+    own transaction nesting in this one (a savepoint, rolled back after the test as usual), and all of it
+    is rolled back when the module is done. Files go to `media_root`; a test that reads them sets
+    MEDIA_ROOT to it. Building a world once instead of once per test took minutes off the suite."""
+    with (
+        django_db_blocker.unblock(),
+        override_settings(MEDIA_ROOT=str(media_root), PASSWORD_HASHERS=FAST_PASSWORD_HASHERS),
+        transaction.atomic(),
+    ):
+        yield
+        transaction.set_rollback(True)
 
 
 @pytest.fixture

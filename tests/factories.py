@@ -7,7 +7,7 @@ import factory
 from django.contrib.auth.models import Group, Permission
 from django.core.management import call_command
 
-from accounts import roles, services
+from accounts import rbac, roles, services
 from accounts.models import Invitation, Organization, RoleAssignment, Skill, Team, TeamMember, User
 from knowledge.models import Category
 from tickets import services as ticket_services
@@ -35,16 +35,17 @@ class OrganizationFactory(factory.django.DjangoModelFactory):
 class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = User
-        skip_postgeneration_save = True
 
     email = factory.Sequence(lambda n: f"person{n}@example.org")
     name = factory.Faker("name")
-    password = factory.PostGenerationMethodCall("set_password", TEST_PASSWORD)
+    password = TEST_PASSWORD
 
-    @factory.post_generation
-    def saved(obj, create, extracted, **kwargs):
-        if create:
-            obj.save()
+    @classmethod
+    def _create(cls, model_class, *args, password=TEST_PASSWORD, **kwargs):
+        user = model_class(*args, **kwargs)
+        user.set_password(password)  # hashed before the one INSERT (None: an unusable password)
+        user.save()
+        return user
 
 
 class TeamFactory(factory.django.DjangoModelFactory):
@@ -92,7 +93,7 @@ def make_user_with_role(role: str, *, expires_at: datetime | None = None, **fiel
     ensure_roles()
     user = UserFactory(**fields)
     services.role_assign(user, role, expires_at=expires_at, actor=None)
-    return User.objects.get(pk=user.pk)
+    return user
 
 
 def make_customer(organization: Organization | None = None, *, manager: bool = False, **fields) -> User:
@@ -108,7 +109,8 @@ def make_agent(
     user = make_user_with_role(role, **fields)
     for team in teams:
         TeamMemberFactory(team=team, user=user, role=team_role)
-    return User.objects.get(pk=user.pk)
+    rbac.forget(user)  # memberships read before this change are not kept on the user
+    return user
 
 
 def make_supervisor(*teams: Team, **fields) -> User:

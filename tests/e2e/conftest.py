@@ -4,11 +4,11 @@ import os
 import shutil
 
 import pytest
-from django.apps import apps
-from django.contrib.contenttypes.models import ContentType
+from django.contrib.auth.hashers import make_password
 from django.core.management import call_command
-from django.core.management.color import no_style
-from django.db import connection, transaction
+
+from accounts.models import User
+from tests.conftest import copy_rows, put_back
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -61,49 +61,15 @@ _demo_rows: dict[str, bytes] = {}
 @pytest.fixture
 def demo(transactional_db):
     """The roles and demo fixtures, as `make run` loads them: with loaddata the first time in a test
-    process, then put back from a copy of the rows that made (loaddata's 2,500 queries took 3 s a test)."""
+    process, then put back from a copy of the rows that made (loaddata's 2,500 queries took 3 s a test).
+    The demo passwords are hashed again with the suite's fast hasher: the fixture's PBKDF2 hashes cost
+    almost a second of CPU at each sign-in in the browser."""
     if _demo_rows:
-        _put_back(_demo_rows)
+        put_back(_demo_rows)
     else:
         call_command("loaddata", "roles", "demo", verbosity=0)
-        _demo_rows.update(_copy_rows())
-
-
-def _tables() -> list[str]:
-    return sorted(connection.introspection.django_table_names(only_existing=True, include_views=False))
-
-
-def _copy_rows() -> dict[str, bytes]:
-    rows = {}
-    with connection.cursor() as cursor:
-        for table in _tables():
-            # COPY leaves generated columns out both ways: the database computes them again.
-            with cursor.cursor.copy(f"COPY {connection.ops.quote_name(table)} TO STDOUT") as copy:
-                data = b"".join(bytes(chunk) for chunk in copy)
-            if data:
-                rows[table] = data
-    return rows
-
-
-def _put_back(rows: dict[str, bytes]) -> None:
-    """Every table as `rows` holds it, the identity sequences past the ids, the user triggers (search
-    terms counted per article) held off while the rows that they once wrote go back in."""
-    quote = connection.ops.quote_name
-    with transaction.atomic(), connection.cursor() as cursor:  # keys checked once all rows are in
-        cursor.execute("TRUNCATE " + ", ".join(quote(table) for table in _tables()))
-        cursor.execute("SELECT DISTINCT tgrelid::regclass::text FROM pg_trigger WHERE NOT tgisinternal")
-        triggered = [table for (table,) in cursor.fetchall()]
-        for table in triggered:
-            cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
-        for table, data in rows.items():
-            with cursor.cursor.copy(f"COPY {quote(table)} FROM STDIN") as copy:
-                copy.write(data)
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # every row is in: check the keys, then ALTER
-        for table in triggered:
-            cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
-        for statement in connection.ops.sequence_reset_sql(no_style(), apps.get_models()):
-            cursor.execute(statement)
-    ContentType.objects.clear_cache()  # ids as loaddata gave them, not as the last flush did
+        User.objects.filter(password__startswith="pbkdf2").update(password=make_password(DEMO_PASSWORD))
+        _demo_rows.update(copy_rows())
 
 
 DEMO_PASSWORD = "helpdesk-demo"

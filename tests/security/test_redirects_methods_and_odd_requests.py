@@ -29,7 +29,7 @@ from tickets.models import Tag, Ticket
 pytestmark = pytest.mark.django_db
 
 # Acme's ticket in Support with a file and an internal note, and an internal draft article.
-target = test_routes.target
+world, target = test_routes.world, test_routes.target
 
 OUTSIDERS = {"visitor", "other_customer", "other_agent"}
 
@@ -40,9 +40,9 @@ def client_as(who: str, target) -> Client:
     user = {
         "visitor": lambda: None,
         "requester": lambda: ticket.requester,
-        "other_customer": make_customer,
-        "team_agent": lambda: make_agent(ticket.team),
-        "other_agent": lambda: make_agent(TeamFactory(name="Billing")),
+        "other_customer": lambda: target["other_customer"],
+        "team_agent": lambda: target["team_agent"],
+        "other_agent": lambda: target["other_agent"],
         "supervisor": lambda: make_supervisor(ticket.team),
         "admin": lambda: make_administrator(is_superuser=True),
     }[who]()

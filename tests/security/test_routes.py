@@ -16,8 +16,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from accounts.models import User
 from audit.models import AuditEvent
 from knowledge.models import Article
+from tests.conftest import rows_for_the_module
 from tests.factories import (
     OrganizationFactory,
     SavedViewFactory,
@@ -29,7 +31,7 @@ from tests.factories import (
     make_ticket,
 )
 from tickets import services
-from tickets.models import SavedView, Ticket, TicketMessage
+from tickets.models import Attachment, SavedView, Ticket, TicketMessage
 
 PUBLIC = "public"  # anyone: pages whose content is public or the visitor's own
 TICKET = "ticket"  # the ticket's requester/organisation managers and its team's staff only
@@ -81,19 +83,46 @@ def test_every_route_has_a_decision():
     assert set(all_route_names()) == set(ROUTES)
 
 
+@pytest.fixture(scope="module")
+def world(django_db_setup, django_db_blocker, tmp_path_factory):
+    """Made once per module: Acme's ticket in the Support team, with a file and an internal note, an
+    internal draft article, and the people who come knocking (ids only; `target` reads them afresh)."""
+    media = tmp_path_factory.mktemp("media")
+    with rows_for_the_module(django_db_blocker, media):
+        support = TeamFactory(name="Support")
+        acme_customer = make_customer(OrganizationFactory(name="Acme"))
+        agent = make_agent(support)
+        ticket = make_ticket(acme_customer, team=support, subject="Acme secret subject",
+                             uploads=[SimpleUploadedFile("acme.txt", b"acme secret file")])  # fmt: skip
+        services.ticket_add_note(ticket, body="Acme secret note", actor=agent)
+        yield {
+            "media": str(media),
+            "ticket": ticket.pk,
+            "view": SavedViewFactory(owner=agent, name="Acme view", query="q=acme").pk,
+            "article": make_article(title="Acme internal runbook", visibility="internal", status="draft").pk,
+            "attachment": ticket.messages.get(is_internal=False).attachments.get().pk,
+            "other_customer": make_customer(OrganizationFactory(name="Globex")).pk,
+            "other_agent": make_agent(TeamFactory(name="Billing")).pk,
+            "team_agent": make_agent(support).pk,
+            "administrator": make_administrator().pk,
+        }
+
+
 @pytest.fixture
-def target(db):
-    """Acme's ticket in the Support team, with a file and an internal note, and an internal draft article."""
-    support = TeamFactory(name="Support")
-    acme_customer = make_customer(OrganizationFactory(name="Acme"))
-    agent = make_agent(support)
-    ticket = make_ticket(acme_customer, team=support, subject="Acme secret subject",
-                         uploads=[SimpleUploadedFile("acme.txt", b"acme secret file")])  # fmt: skip
-    services.ticket_add_note(ticket, body="Acme secret note", actor=agent)
-    view = SavedViewFactory(owner=agent, name="Acme view", query="q=acme")
-    article = make_article(title="Acme internal runbook", visibility="internal", status="draft")
-    attachment = ticket.messages.get(is_internal=False).attachments.get()
-    return {"ticket": ticket, "view": view, "article": article, "attachment": attachment}
+def target(world, db, settings):
+    """The world's rows as they are in this test's transaction, with people to sign in as."""
+    settings.MEDIA_ROOT = world["media"]
+    people = User.objects.in_bulk([world[who] for who in PEOPLE])
+    return {
+        "ticket": Ticket.objects.select_related("requester", "team").get(pk=world["ticket"]),
+        "view": SavedView.objects.get(pk=world["view"]),
+        "article": Article.objects.get(pk=world["article"]),
+        "attachment": Attachment.objects.get(pk=world["attachment"]),
+        **{who: people[world[who]] for who in PEOPLE},
+    }
+
+
+PEOPLE = ("other_customer", "other_agent", "team_agent", "administrator")
 
 
 def url_for(name: str, target) -> str:
@@ -137,11 +166,9 @@ JUNK_POST = {
 }
 
 
-def sign_in_as(client, who: str) -> None:
-    if who == "other_customer":
-        client.force_login(make_customer(OrganizationFactory(name="Globex")))
-    elif who == "other_agent":
-        client.force_login(make_agent(TeamFactory(name="Billing")))
+def sign_in_as(client, who: str, target) -> None:
+    if who != "visitor":
+        client.force_login(target[who])
 
 
 def assert_nothing_of_acme(response) -> None:
@@ -153,7 +180,7 @@ def assert_nothing_of_acme(response) -> None:
 @pytest.mark.parametrize("who", OUTSIDERS)
 @pytest.mark.parametrize("name", sorted(name for name, rule in ROUTES.items() if rule != PUBLIC))
 def test_outsiders_reach_nothing_protected(client, target, who, name):
-    sign_in_as(client, who)
+    sign_in_as(client, who, target)
     url = url_for(name, target)
     before = snapshot(target)
     for response in (client.get(url), client.post(url, {**JUNK_POST, "tickets": [target["ticket"].pk]})):
@@ -168,7 +195,7 @@ def test_outsiders_reach_nothing_protected(client, target, who, name):
 @pytest.mark.parametrize("who", OUTSIDERS)
 @pytest.mark.parametrize("name", sorted(name for name, rule in ROUTES.items() if rule == PUBLIC))
 def test_public_routes_answer_without_errors_and_leak_nothing(client, target, who, name):
-    sign_in_as(client, who)
+    sign_in_as(client, who, target)
     url = url_for(name, target)
     before = snapshot(target)
     for response in (client.get(url), client.post(url, {**JUNK_POST, "tickets": [target["ticket"].pk]})):
@@ -214,14 +241,7 @@ INSIDERS = ["other_agent", "requester", "team_agent", "administrator"]
 
 
 def sign_in_as_insider(client, who: str, target) -> None:
-    ticket = target["ticket"]
-    user = {
-        "other_agent": lambda: make_agent(TeamFactory(name="Billing")),
-        "requester": lambda: ticket.requester,
-        "team_agent": lambda: make_agent(ticket.team),
-        "administrator": make_administrator,
-    }[who]()
-    client.force_login(user)
+    client.force_login(target["ticket"].requester if who == "requester" else target[who])
 
 
 @pytest.mark.parametrize("who", INSIDERS)
@@ -273,8 +293,7 @@ def admin_url_for(name: str, target) -> str:
 @pytest.mark.parametrize("who", ["customer", "agent"])
 @pytest.mark.parametrize("name", sorted(ADMIN_ROUTES))
 def test_customers_and_agents_reach_nothing_in_the_admin(client, target, who, name):
-    user = target["ticket"].requester if who == "customer" else make_agent(target["ticket"].team)
-    client.force_login(user)
+    client.force_login(target["ticket"].requester if who == "customer" else target["team_agent"])
     url = admin_url_for(name, target)
     sign_in = (reverse("admin:login"), reverse("accounts:login"))
     # The admin's logout sends those without admin access to its index, which is closed in turn.
