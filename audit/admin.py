@@ -205,16 +205,25 @@ class AuditedAdminMixin(OddInputAdminMixin):
         if changes or not change:
             self.record_edit(request, "update" if change else "create", obj, changes)
 
+    def log_deletions(self, request, queryset) -> None:
+        """Django writes the object's history entry ("Deleted …") before the deletion, for every row it
+        was asked to delete; here delete_model and delete_queryset write it, with the audit event, for
+        the rows they delete: one kept (in use, out of reach, protected) is not listed as deleted."""
+
     def delete_model(self, request, obj) -> None:
         self.record_edit(request, "delete", obj, {})
+        super().log_deletions(request, [obj])
         super().delete_model(request, obj)
 
     def delete_queryset(self, request, queryset) -> None:
         # The admin's bulk delete runs outside a transaction: without one, a refused delete (a
         # protected row) would leave events for deletions that never happened.
         with transaction.atomic():
-            for obj in queryset:
+            rows = list(queryset)
+            for obj in rows:
                 self.record_edit(request, "delete", obj, {})
+            if rows:
+                super().log_deletions(request, rows)
             super().delete_queryset(request, queryset)
 
     def save_formset(self, request, form, formset, change) -> None:

@@ -674,6 +674,9 @@ def test_a_team_given_a_ticket_between_the_check_and_the_delete_is_kept(superuse
     assert response.status_code < 500
     assert Ticket.objects.get(pk=ticket.pk).team_id == team.pk
     assert Team.objects.filter(pk=team.pk).exists()
+    # Django writes "Deleted …" in the history before the deletion runs: not for a team it kept.
+    assert deletions_logged(team) == 0
+    assert not events_about(team, action="delete").exists()
 
 
 def test_a_category_given_an_article_between_the_check_and_the_delete_is_kept(superuser_client, monkeypatch):
@@ -833,3 +836,41 @@ def test_a_follow_up_of_a_ticket_deleted_in_the_admin_still_opens_for_customer_a
     client.force_login(agent)
     page = client.get(reverse("tickets:desk_ticket", args=[follow_up.number]))
     assert page.status_code == 200 and f'href="{dead_link_desk}"' not in page.content.decode()
+
+
+# 9. The object's history (Django's LogEntry) lists a deletion only for the rows that were deleted.
+
+
+def deletions_logged(obj) -> int:
+    from django.contrib.admin.models import DELETION, LogEntry
+
+    content_type = ContentType.objects.get_for_model(obj)
+    return LogEntry.objects.filter(
+        content_type=content_type, object_id=str(obj.pk), action_flag=DELETION
+    ).count()
+
+
+def test_a_bulk_delete_lists_only_the_rows_it_deleted(superuser_client, monkeypatch):
+    """ "Delete selected" over two teams, one of which a ticket came to hold between the confirmation and
+    the deletion: that one is kept, the other deleted, and the history says so of the deleted one only,
+    as the audit trail does."""
+    from accounts.admin import TeamAdmin
+
+    closing, taken, other = (TeamFactory(name=name) for name in ("Closing", "Taken", "Support"))
+    supervisor = make_supervisor(taken, other)
+    ticket = make_ticket(make_customer(), team=other)
+    _taken_right_after_the_check(
+        monkeypatch, TeamAdmin,
+        lambda: ticket_services.ticket_update_fields(ticket, changes={"team": taken}, actor=supervisor),
+    )  # fmt: skip
+    select_action(superuser_client, Team, "delete_selected", [closing.pk, taken.pk])
+    assert list(Team.objects.filter(pk__in=[closing.pk, taken.pk])) == [taken]
+    assert [deletions_logged(team) for team in (closing, taken)] == [1, 0]
+    assert [events_about(team, action="delete").count() for team in (closing, taken)] == [1, 0]
+
+
+def test_a_plain_delete_is_still_listed_in_the_history(superuser_client):
+    skill = SkillFactory(name="Soldering")
+    superuser_client.post(delete_url(skill), {"post": "yes"})
+    assert not Skill.objects.filter(pk=skill.pk).exists()
+    assert deletions_logged(skill) == 1
