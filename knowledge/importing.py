@@ -679,5 +679,5 @@ def _as_record(article: Article, tree: dict[int, Category]) -> dict:
         "visibility": article.visibility,
         "old_slugs": sorted(old.slug for old in article.old_slugs.all()),
         "published_at": article.published_at.isoformat() if article.published_at else None,
-        "updated_at": article.updated_at.isoformat(),
+        "updated_at": article.last_updated.isoformat(),  # when its words were written
     }

@@ -111,7 +111,7 @@ def article_create(
         updated_by=actor, slug=slug or unique_slug(title), status=status,
         search_config=settings.KB_SEARCH_CONFIG,
         published_at=(published_at or timezone.now()) if status == Article.Status.PUBLISHED else published_at,
-        updated_at=updated_at or timezone.now(),
+        updated_at=(updated_at := updated_at or timezone.now()), content_updated_at=updated_at,
     )  # fmt: skip
     article.full_clean(exclude=["search_vector"])
     _save_new(article, slug_given=bool(slug))
@@ -251,6 +251,8 @@ def article_update(article: Article, *, actor, loaded_at: datetime | None = None
         return article
     article.updated_by = actor
     article.updated_at = timezone.now()
+    if any(getattr(article, name) != stored[name] for name in CONTENT_FIELDS):
+        article.content_updated_at = article.updated_at
     changed = {
         name: (before[name], getattr(article, name))
         for name in before
@@ -279,6 +281,10 @@ def article_update(article: Article, *, actor, loaded_at: datetime | None = None
             published_text.save()
         _keep_revision(article, actor)
     return article
+
+
+# What readers read: a change to one of these moves the article's "Last updated" (content_updated_at).
+CONTENT_FIELDS = ("title", "body", "excerpt", "tags")
 
 
 def _editable_values(article: Article) -> dict:

@@ -189,7 +189,7 @@ def test_queue_updated_column_in_the_agents_zone(client, team, dated_ticket, clo
 
 def test_kb_last_updated_is_the_date_of_the_viewers_zone(client, clock):
     article = make_article(title="Reset a password")
-    type(article).objects.filter(pk=article.pk).update(updated_at=MOMENT)
+    type(article).objects.filter(pk=article.pk).update(content_updated_at=MOMENT)
     clock.move_to(datetime(2026, 4, 1, tzinfo=UTC), tick=False)
     client.force_login(make_customer(timezone="Pacific/Kiritimati"))
     text = text_of(client.get(reverse("knowledge:article", args=[article.slug])))

@@ -4,12 +4,14 @@ votes, who may do what through POSTs, and markdown sanitising)."""
 
 import re
 import uuid
+from datetime import timedelta
 
 import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from knowledge import services
 from knowledge.models import Article, Category
@@ -520,3 +522,35 @@ def test_an_article_body_cannot_carry_script_links_images_or_raw_html(client):
     assert not [name for _, attrs in elements for name, _ in attrs if name.startswith("on")]
     assert "raw" in body and "ref link" in body and "pixel" in body
     assert 'rel="nofollow noopener noreferrer"' in body
+
+
+def _last_updated_on_the_page(client, article) -> str:
+    html = client.get(_article_url(article)).content.decode()
+    return re.search(r'Last updated <time datetime="([^"]+)"', html).group(1)[:10]
+
+
+def test_last_updated_moves_with_the_words_not_with_the_status(client, clock):
+    """Readers' "Last updated" says when the text last changed: archiving an article and publishing it
+    again weeks later, or moving it to another category, does not make old words look new; editing its
+    body does."""
+    editor = make_administrator()
+    article = make_article(title="Printer drivers", body="Install the driver from the vendor's site.")
+    written = timezone.localdate().isoformat()
+    clock.shift(timedelta(days=40))
+    services.article_archive(article, actor=editor)
+    clock.shift(timedelta(days=40))
+    services.article_return_to_draft(article, actor=editor)
+    services.article_update(_fresh(article), category=CategoryFactory(), visibility="public", actor=editor)
+    services.article_publish(_fresh(article), actor=editor)
+    assert _last_updated_on_the_page(client, article) == written
+    clock.shift(timedelta(days=5))
+    services.article_update(_fresh(article), body="Install it from Settings, Printers.", actor=editor)
+    assert _last_updated_on_the_page(client, article) == timezone.localdate().isoformat()
+
+
+def test_an_article_from_a_fixture_shows_its_last_change(client):
+    """A row loaded without the content date (a fixture, the demo) shows its updated_at."""
+    article = make_article(title="From a fixture")
+    Article.objects.filter(pk=article.pk).update(content_updated_at=None)
+    updated = timezone.localdate(_fresh(article).updated_at)
+    assert _last_updated_on_the_page(client, article) == updated.isoformat()

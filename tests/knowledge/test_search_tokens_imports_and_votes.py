@@ -232,13 +232,14 @@ def test_an_articles_dates_survive_an_export_and_an_import_into_another_knowledg
 
     article = make_article("Reset your password", body="Use the link.")
     published, updated = datetime(2021, 3, 4, 9, 30, tzinfo=UTC), datetime(2023, 7, 8, 16, 0, tzinfo=UTC)
-    Article.objects.filter(pk=article.pk).update(published_at=published, updated_at=updated)
+    # Its words last changed in 2023; archived and published again since (its updated_at, today).
+    Article.objects.filter(pk=article.pk).update(published_at=published, content_updated_at=updated)
     target = tmp_path / ("kb.jsonl" if form == "jsonl" else "kb")
     export_articles(target, Article.objects.all())
     Article.objects.all().delete()
     assert import_articles(target).created == ["reset-your-password"]
     moved = Article.objects.get(slug="reset-your-password")
-    assert (moved.published_at, moved.updated_at) == (published, updated)
+    assert (moved.published_at, moved.updated_at, moved.last_updated) == (published, updated, updated)
     assert import_articles(target).unchanged == ["reset-your-password"]
 
 
