@@ -657,19 +657,27 @@ def _taken_right_after_the_check(monkeypatch, admin_class, take):
     monkeypatch.setattr(admin_class, "get_deleted_objects", checked_then_taken)
 
 
-def test_a_team_given_a_ticket_between_the_check_and_the_delete_is_kept(superuser_client, monkeypatch):
-    """The ticket an agent moved into the team while the administrator confirmed its deletion does not
-    silently lose its team (dropping out of every queue with nothing on its timeline): the team is kept,
-    as a team holding tickets is, and the ticket keeps its team."""
+def _team_given_a_ticket_right_after_the_check(monkeypatch, team):
+    """A supervisor moves a ticket of another team into `team` just after the admin found it free to
+    delete, and returns that ticket."""
     from accounts.admin import TeamAdmin
 
-    team, other = TeamFactory(name="Closing down"), TeamFactory(name="Support")
+    other = TeamFactory(name="Support")
     supervisor = make_supervisor(team, other)
     ticket = make_ticket(make_customer(), team=other)
     _taken_right_after_the_check(
         monkeypatch, TeamAdmin,
         lambda: ticket_services.ticket_update_fields(ticket, changes={"team": team}, actor=supervisor),
     )  # fmt: skip
+    return ticket
+
+
+def test_a_team_given_a_ticket_between_the_check_and_the_delete_is_kept(superuser_client, monkeypatch):
+    """The ticket an agent moved into the team while the administrator confirmed its deletion does not
+    silently lose its team (dropping out of every queue with nothing on its timeline): the team is kept,
+    as a team holding tickets is, and the ticket keeps its team."""
+    team = TeamFactory(name="Closing down")
+    ticket = _team_given_a_ticket_right_after_the_check(monkeypatch, team)
     response = superuser_client.post(delete_url(team), {"post": "yes"})
     assert response.status_code < 500
     assert Ticket.objects.get(pk=ticket.pk).team_id == team.pk
@@ -854,15 +862,8 @@ def test_a_bulk_delete_lists_only_the_rows_it_deleted(superuser_client, monkeypa
     """ "Delete selected" over two teams, one of which a ticket came to hold between the confirmation and
     the deletion: that one is kept, the other deleted, and the history says so of the deleted one only,
     as the audit trail does."""
-    from accounts.admin import TeamAdmin
-
-    closing, taken, other = (TeamFactory(name=name) for name in ("Closing", "Taken", "Support"))
-    supervisor = make_supervisor(taken, other)
-    ticket = make_ticket(make_customer(), team=other)
-    _taken_right_after_the_check(
-        monkeypatch, TeamAdmin,
-        lambda: ticket_services.ticket_update_fields(ticket, changes={"team": taken}, actor=supervisor),
-    )  # fmt: skip
+    closing, taken = TeamFactory(name="Closing"), TeamFactory(name="Taken")
+    _team_given_a_ticket_right_after_the_check(monkeypatch, taken)
     select_action(superuser_client, Team, "delete_selected", [closing.pk, taken.pk])
     assert list(Team.objects.filter(pk__in=[closing.pk, taken.pk])) == [taken]
     assert [deletions_logged(team) for team in (closing, taken)] == [1, 0]
