@@ -148,8 +148,7 @@ def test_workspace_states_pass_axe_and_keep_a_contrasting_focus_ring(page, live_
                  reverse("tickets:desk_ticket", args=[long.number]) + "?thread=all#timeline",
                  reverse("tickets:desk_ticket", args=[kept.number])):  # fmt: skip
         found += violations(page, url + path)
-        found += focus_stops(page, url + path, 80)
-        keyboard_cycle(page, url + path)
+        found += focus_stops(page, url + path, 120, whole_page=True)
     assert found == [], "\n".join(found)
 
 
