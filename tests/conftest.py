@@ -140,10 +140,11 @@ def test_settings(settings, tmp_path):
 
 @contextmanager
 def rows_for_the_module(django_db_blocker, media_root):
-    """For a module-scoped fixture: what is made inside stays for every test of the module, each test's
-    own transaction nesting in this one (a savepoint, rolled back after the test as usual), and all of it
-    is rolled back when the module is done. Files go to `media_root`; a test that reads them sets
-    MEDIA_ROOT to it. Building a world once instead of once per test took minutes off the suite."""
+    """For a module- or class-scoped fixture: what is made inside stays for every test of the module (or
+    class), each test's own transaction nesting in this one (a savepoint, rolled back after the test as
+    usual), and all of it is rolled back when the module is done. Files go to `media_root`; a test that
+    reads them sets MEDIA_ROOT to it. Building a world once instead of once per test took minutes off the
+    suite."""
     with (
         django_db_blocker.unblock(),
         override_settings(MEDIA_ROOT=str(media_root), PASSWORD_HASHERS=FAST_PASSWORD_HASHERS),

@@ -13,6 +13,7 @@ from django.utils import timezone
 from accounts.models import User
 from audit.models import AuditEvent
 from knowledge.models import Article
+from tests.conftest import rows_for_the_module
 from tests.helpdesk.test_fixtures import row_counts
 from tickets import services
 from tickets.models import Ticket, TicketActivity, TicketMessage
@@ -37,130 +38,131 @@ def public_thread(ticket: Ticket) -> list[TicketMessage]:
     return list(ticket.messages.filter(is_internal=False).order_by("created_at", "pk"))
 
 
-@pytest.mark.django_db
-def test_the_demo_has_36_tickets_with_distinct_subjects():
-    load_demo()
-    subjects = list(demo_tickets().values_list("subject", flat=True))
-    assert len(subjects) == 36 and len(set(subjects)) == 36
+@pytest.fixture(scope="class")
+def loaded_demo(django_db_setup, django_db_blocker, tmp_path_factory):
+    with rows_for_the_module(django_db_blocker, tmp_path_factory.mktemp("media")):
+        load_demo()
+        yield
 
 
 @pytest.mark.django_db
-def test_no_resolved_demo_ticket_is_due_for_auto_close():
-    load_demo()
-    resolved = set(demo_tickets().filter(status=Status.RESOLVED).values_list("number", flat=True))
-    assert len(resolved) == 6
-    assert services.tickets_close_resolved() == 0
-    out = StringIO()
-    call_command("close_resolved_tickets", "--now", stdout=out)
-    assert "Closed 0 " in out.getvalue()
-    assert set(demo_tickets().filter(status=Status.RESOLVED).values_list("number", flat=True)) == resolved
-    # ... and they are closed once they have been resolved for TICKET_AUTO_CLOSE_DAYS.
-    assert services.tickets_close_resolved(now=timezone.now() + timedelta(days=8)) == 6
+@pytest.mark.usefixtures("loaded_demo")
+class TestTheDemoAsLoaded:
+    """What the demo holds once loaded: read by every test from one load (each test's changes roll back)."""
 
+    def test_the_demo_has_36_tickets_with_distinct_subjects(self):
+        subjects = list(demo_tickets().values_list("subject", flat=True))
+        assert len(subjects) == 36 and len(set(subjects)) == 36
 
-@pytest.mark.django_db
-def test_the_newest_demo_event_is_about_an_hour_ago_and_none_is_in_the_future():
-    load_demo()
-    now = timezone.now()
-    demo = {"ticket__number__in": DEMO_NUMBERS}
-    newest = max(
-        *demo_tickets().values_list("updated_at", flat=True),
-        *TicketMessage.objects.filter(**demo).values_list("created_at", flat=True),
-        *TicketActivity.objects.filter(**demo).values_list("created_at", flat=True),
-    )
-    assert now - timedelta(hours=1, minutes=5) <= newest <= now - timedelta(minutes=55)
-    assert Article.objects.filter(updated_at__gt=now).count() == 0
+    def test_no_resolved_demo_ticket_is_due_for_auto_close(self):
+        resolved = set(demo_tickets().filter(status=Status.RESOLVED).values_list("number", flat=True))
+        assert len(resolved) == 6
+        assert services.tickets_close_resolved() == 0
+        out = StringIO()
+        call_command("close_resolved_tickets", "--now", stdout=out)
+        assert "Closed 0 " in out.getvalue()
+        assert set(demo_tickets().filter(status=Status.RESOLVED).values_list("number", flat=True)) == resolved
+        # ... and they are closed once they have been resolved for TICKET_AUTO_CLOSE_DAYS.
+        assert services.tickets_close_resolved(now=timezone.now() + timedelta(days=8)) == 6
 
-
-@pytest.mark.django_db
-def test_every_thread_ends_as_its_status_says():
-    load_demo()
-    for ticket in demo_tickets():
-        thread = public_thread(ticket)
-        first, last = thread[0], thread[-1]
-        assert first.author_id == ticket.requester_id and not first.from_staff, ticket.number
-        assert first.body == ticket.description, ticket.number
-        if ticket.status == Status.NEW:
-            assert ticket.messages.count() == 1, ticket.number
-            assert ticket.assignee_id is None and ticket.first_response_at is None, ticket.number
-        else:
-            assert any(message.from_staff for message in thread), ticket.number
-        if ticket.status in (Status.PENDING, Status.RESOLVED, Status.CLOSED):
-            assert last.from_staff, f"T-{ticket.number} ({ticket.status}) ends with the customer"
-        if ticket.status == Status.ON_HOLD:
-            note = ticket.messages.order_by("created_at", "pk").last()
-            assert note.is_internal and note.from_staff, ticket.number
-        # Staff write as staff, customers as customers; every staff author works the ticket's team.
-        for message in ticket.messages.select_related("author"):
-            assert message.from_staff == (message.author_id != ticket.requester_id), ticket.number
-            if message.is_internal:
-                assert message.from_staff, ticket.number
-
-
-@pytest.mark.django_db
-def test_every_demo_ticket_has_its_dates_in_order():
-    load_demo()
-    for ticket in demo_tickets():
-        messages = list(ticket.messages.order_by("created_at", "pk"))
-        stamps = [message.created_at for message in messages]
-        assert stamps == sorted(stamps) and messages[0].created_at == ticket.created_at, ticket.number
-        assert ticket.created_at <= stamps[-1] <= ticket.updated_at, ticket.number
-        public = public_thread(ticket)
-        staff_replies = [message.created_at for message in public if message.from_staff]
-        customer = [message.created_at for message in public if not message.from_staff]
-        assert ticket.first_response_at == (staff_replies[0] if staff_replies else None), ticket.number
-        assert ticket.last_customer_message_at == customer[-1], ticket.number
-        moments = (ticket.first_response_at, ticket.resolved_at, ticket.closed_at, ticket.assignee_seen_at)
-        for moment in moments:
-            assert moment is None or ticket.created_at < moment <= ticket.updated_at, ticket.number
-        assert (ticket.resolved_at is not None) == (ticket.status in (Status.RESOLVED, Status.CLOSED)), (
-            ticket.number
+    def test_the_newest_demo_event_is_about_an_hour_ago_and_none_is_in_the_future(self):
+        now = timezone.now()
+        demo = {"ticket__number__in": DEMO_NUMBERS}
+        newest = max(
+            *demo_tickets().values_list("updated_at", flat=True),
+            *TicketMessage.objects.filter(**demo).values_list("created_at", flat=True),
+            *TicketActivity.objects.filter(**demo).values_list("created_at", flat=True),
         )
-        assert (ticket.closed_at is not None) == (ticket.status == Status.CLOSED), ticket.number
-        if ticket.closed_at:
-            assert ticket.resolved_at < ticket.closed_at, ticket.number
-        if ticket.resolved_at:  # the resolving answer is the last public message
-            assert public[-1].created_at <= ticket.resolved_at, ticket.number
-        activities = list(ticket.activities.order_by("pk"))
-        assert [a.created_at for a in activities] == sorted(a.created_at for a in activities), ticket.number
-        assert activities[0].created_at == ticket.created_at, ticket.number
-        assert activities[-1].created_at == ticket.updated_at, ticket.number
+        assert now - timedelta(hours=1, minutes=5) <= newest <= now - timedelta(minutes=55)
+        assert Article.objects.filter(updated_at__gt=now).count() == 0
 
+    def test_every_thread_ends_as_its_status_says(self):
+        for ticket in demo_tickets():
+            thread = public_thread(ticket)
+            first, last = thread[0], thread[-1]
+            assert first.author_id == ticket.requester_id and not first.from_staff, ticket.number
+            assert first.body == ticket.description, ticket.number
+            if ticket.status == Status.NEW:
+                assert ticket.messages.count() == 1, ticket.number
+                assert ticket.assignee_id is None and ticket.first_response_at is None, ticket.number
+            else:
+                assert any(message.from_staff for message in thread), ticket.number
+            if ticket.status in (Status.PENDING, Status.RESOLVED, Status.CLOSED):
+                assert last.from_staff, f"T-{ticket.number} ({ticket.status}) ends with the customer"
+            if ticket.status == Status.ON_HOLD:
+                note = ticket.messages.order_by("created_at", "pk").last()
+                assert note.is_internal and note.from_staff, ticket.number
+            # Staff write as staff, customers as customers; every staff author works the ticket's team.
+            for message in ticket.messages.select_related("author"):
+                assert message.from_staff == (message.author_id != ticket.requester_id), ticket.number
+                if message.is_internal:
+                    assert message.from_staff, ticket.number
 
-@pytest.mark.django_db
-def test_the_activity_timeline_tells_the_tickets_story():
-    load_demo()
-    for ticket in demo_tickets():
-        activities = list(ticket.activities.order_by("created_at", "pk"))
-        assert activities[0].action == TicketActivity.Action.CREATED, ticket.number
-        statuses = [a for a in activities if a.action == TicketActivity.Action.STATUS]
-        status = Status.NEW
-        for change in statuses:  # a chain from New to the ticket's status
-            assert change.old_value == status, ticket.number
-            status = change.new_value
-        assert status == ticket.status, ticket.number
-        assignments = [a for a in activities if a.action == TicketActivity.Action.ASSIGNEE]
-        expected = str(ticket.assignee) if ticket.assignee_id else None
-        assert (assignments[-1].new_value if assignments else None) == expected, ticket.number
-        # One reply or note entry per message after the first, naming its uid.
-        named = [a.new_value for a in activities if a.action in ("reply", "note")]
-        assert named == [str(m.uid) for m in ticket.messages.order_by("created_at", "pk")[1:]], ticket.number
-    solved_by_agent = TicketActivity.objects.filter(
-        ticket__number__in=DEMO_NUMBERS, action=TicketActivity.Action.STATUS, new_value=Status.RESOLVED
-    )
-    assert solved_by_agent.count() >= 6
-    agent = User.objects.get(email="agent@example.com")
-    assert queue_counts(agent)["solved"] > 0
+    def test_every_demo_ticket_has_its_dates_in_order(self):
+        for ticket in demo_tickets():
+            messages = list(ticket.messages.order_by("created_at", "pk"))
+            stamps = [message.created_at for message in messages]
+            assert stamps == sorted(stamps) and messages[0].created_at == ticket.created_at, ticket.number
+            assert ticket.created_at <= stamps[-1] <= ticket.updated_at, ticket.number
+            public = public_thread(ticket)
+            staff_replies = [message.created_at for message in public if message.from_staff]
+            customer = [message.created_at for message in public if not message.from_staff]
+            assert ticket.first_response_at == (staff_replies[0] if staff_replies else None), ticket.number
+            assert ticket.last_customer_message_at == customer[-1], ticket.number
+            moments = (
+                ticket.first_response_at,
+                ticket.resolved_at,
+                ticket.closed_at,
+                ticket.assignee_seen_at,
+            )
+            for moment in moments:
+                assert moment is None or ticket.created_at < moment <= ticket.updated_at, ticket.number
+            assert (ticket.resolved_at is not None) == (ticket.status in (Status.RESOLVED, Status.CLOSED)), (
+                ticket.number
+            )
+            assert (ticket.closed_at is not None) == (ticket.status == Status.CLOSED), ticket.number
+            if ticket.closed_at:
+                assert ticket.resolved_at < ticket.closed_at, ticket.number
+            if ticket.resolved_at:  # the resolving answer is the last public message
+                assert public[-1].created_at <= ticket.resolved_at, ticket.number
+            activities = list(ticket.activities.order_by("pk"))
+            assert [a.created_at for a in activities] == sorted(a.created_at for a in activities), (
+                ticket.number
+            )
+            assert activities[0].created_at == ticket.created_at, ticket.number
+            assert activities[-1].created_at == ticket.updated_at, ticket.number
 
+    def test_the_activity_timeline_tells_the_tickets_story(self):
+        for ticket in demo_tickets():
+            activities = list(ticket.activities.order_by("created_at", "pk"))
+            assert activities[0].action == TicketActivity.Action.CREATED, ticket.number
+            statuses = [a for a in activities if a.action == TicketActivity.Action.STATUS]
+            status = Status.NEW
+            for change in statuses:  # a chain from New to the ticket's status
+                assert change.old_value == status, ticket.number
+                status = change.new_value
+            assert status == ticket.status, ticket.number
+            assignments = [a for a in activities if a.action == TicketActivity.Action.ASSIGNEE]
+            expected = str(ticket.assignee) if ticket.assignee_id else None
+            assert (assignments[-1].new_value if assignments else None) == expected, ticket.number
+            # One reply or note entry per message after the first, naming its uid.
+            named = [a.new_value for a in activities if a.action in ("reply", "note")]
+            assert named == [str(m.uid) for m in ticket.messages.order_by("created_at", "pk")[1:]], (
+                ticket.number
+            )
+        solved_by_agent = TicketActivity.objects.filter(
+            ticket__number__in=DEMO_NUMBERS, action=TicketActivity.Action.STATUS, new_value=Status.RESOLVED
+        )
+        assert solved_by_agent.count() >= 6
+        agent = User.objects.get(email="agent@example.com")
+        assert queue_counts(agent)["solved"] > 0
 
-@pytest.mark.django_db
-def test_the_review_queue_has_an_article_and_an_author_has_a_draft():
-    load_demo()
-    in_review = Article.objects.get(status=Article.Status.REVIEW)
-    draft = Article.objects.get(status=Article.Status.DRAFT)
-    for article in (in_review, draft):
-        assert article.author.email in ("agent@example.com", "agent2@example.com")
-        assert article.published_at is None
+    def test_the_review_queue_has_an_article_and_an_author_has_a_draft(self):
+        in_review = Article.objects.get(status=Article.Status.REVIEW)
+        draft = Article.objects.get(status=Article.Status.DRAFT)
+        for article in (in_review, draft):
+            assert article.author.email in ("agent@example.com", "agent2@example.com")
+            assert article.published_at is None
 
 
 @pytest.mark.django_db
