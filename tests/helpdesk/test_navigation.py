@@ -6,16 +6,25 @@ import pytest
 from django.core.management import call_command
 
 from accounts.models import User
+from tests.conftest import rows_for_the_module
 from tests.helpdesk.test_fixtures import DEMO_ACCOUNTS
 
 NAV = re.compile(r'<nav[^>]*aria-label="Main"[^>]*>(.*?)</nav>', re.S)
 LINK = re.compile(r'<a [^>]*href="([^"]+)"')
 
 
+@pytest.fixture(scope="module")
+def demo(django_db_setup, django_db_blocker, tmp_path_factory):
+    """The roles and the demo, loaded once for the module (each test's own changes roll back)."""
+    with rows_for_the_module(django_db_blocker, tmp_path_factory.mktemp("media")):
+        call_command("loaddata", "roles", "demo", verbosity=0)
+        yield
+
+
 @pytest.mark.django_db
+@pytest.mark.usefixtures("demo")
 @pytest.mark.parametrize("email", [None, *DEMO_ACCOUNTS])
 def test_every_navigation_link_answers(client, email):
-    call_command("loaddata", "roles", "demo", verbosity=0)
     if email:
         client.force_login(User.objects.get(email=email))
     home = client.get("/")
