@@ -1,7 +1,6 @@
 """Admin for the audit trail and the system log (read-only), and the mixin that audits admin edits."""
 
 import functools
-import hashlib
 import json
 from datetime import date
 from decimal import Decimal
@@ -22,7 +21,13 @@ from django.http import Http404
 import audit
 from audit.filters import existing_actions
 from audit.models import AuditEvent, SystemLogEntry
-from helpdesk.admin import LargeTablePaginator, OddInputAdminMixin, ReadOnlyAdmin
+from helpdesk.admin import (
+    LargeTablePaginator,
+    OddInputAdminMixin,
+    ReadOnlyAdmin,
+    UnchangedSinceLoadedAdminMixin,
+    column_values,
+)
 
 PLAIN_TYPES = (str, int, float, bool, date, Decimal, UUID, list, dict, type(None))
 
@@ -56,15 +61,6 @@ def form_changes(form, original: Model | None) -> dict[str, tuple[Any, Any]]:
     return changes
 
 
-def _values(obj: Model) -> dict[str, Any]:
-    """The row's column values, by field name (what save(update_fields=...) takes)."""
-    return {
-        field.name: getattr(obj, field.attname)
-        for field in obj._meta.concrete_fields
-        if not field.primary_key
-    }
-
-
 def _differs(value: Any, before: Any) -> bool:
     """Whether a column's value changed, as the database would store it (True is not 1 there)."""
     if isinstance(value, dict | list) or isinstance(before, dict | list):
@@ -73,45 +69,11 @@ def _differs(value: Any, before: Any) -> bool:
     return value != before
 
 
-LOADED_FIELD = "_loaded"  # posted by every change page (templates/admin/change_form.html)
-STALE_OBJECT = (
-    "Someone changed this {name} since you opened this page, so nothing was saved: reload the page to see "
-    "their change, then make yours again."
-)
-
-
-def loaded_digest(obj: Model, fields: dict, inlines: list[tuple[str, Any]] = ()) -> str:
-    """A fingerprint of what a change page can write back: the stored values of `obj`'s form `fields`
-    (not the disabled ones, such as a password hash, which no save writes), its many-to-many ones
-    (a permission taken from a role meanwhile), and the rows of its editable `inlines`
-    ((name, queryset) pairs). Posted back by the page, it tells whether any changed since."""
-    values = _values(obj)
-    shown: dict[str, Any] = {}
-    for name, field in fields.items():
-        if getattr(field, "disabled", False):
-            continue
-        if name in values:
-            shown[name] = values[name]
-        elif _is_many_to_many(obj, name):
-            shown[name] = sorted(getattr(obj, name).values_list("pk", flat=True))
-    for name, rows in inlines:
-        shown[f"inline:{name}"] = [_values(row) | {"pk": row.pk} for row in rows.order_by("pk")]
-    encoded = json.dumps(shown, sort_keys=True, cls=DjangoJSONEncoder)
-    return hashlib.sha256(encoded.encode()).hexdigest()
-
-
-def _is_many_to_many(obj: Model, name: str) -> bool:
-    try:
-        return obj._meta.get_field(name).many_to_many
-    except FieldDoesNotExist:
-        return False
-
-
 def _stored(obj: Model) -> Model | None:
     return type(obj)._default_manager.filter(pk=obj.pk).first() if obj.pk is not None else None
 
 
-class AuditedAdminMixin(OddInputAdminMixin):
+class AuditedAdminMixin(UnchangedSinceLoadedAdminMixin, OddInputAdminMixin):
     """Records every add, change and delete made in the admin (inline rows included) as a create, update
     or delete audit event with the before and after of each changed field, in the admin's transaction.
 
@@ -129,56 +91,8 @@ class AuditedAdminMixin(OddInputAdminMixin):
     def get_object(self, request, object_id, from_field=None):
         obj = super().get_object(request, object_id, from_field)
         if obj is not None:  # what this page was built from: a save writes only what it changes
-            obj._as_loaded = _values(obj)
+            obj._as_loaded = column_values(obj)
         return obj
-
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        form = super().get_form(request, obj, change=change, **kwargs)
-        if obj is None or obj.pk is None:
-            return form
-
-        admin_site_model = self
-
-        class UnchangedSinceLoaded(form):
-            """Refused when the row changed since the page was built: the page's other fields would
-            otherwise write back what it showed (lift a suspension, reopen what was closed, give back a
-            permission) as if they had been typed."""
-
-            def clean(self):
-                cleaned = super().clean()
-                posted = self.data.get(LOADED_FIELD)
-                inlines = admin_site_model.editable_inline_rows(request, self.instance)
-                if posted and posted != loaded_digest(self.instance, self.fields, inlines):
-                    raise ValidationError(STALE_OBJECT.format(name=self.instance._meta.verbose_name))
-                return cleaned
-
-        UnchangedSinceLoaded.__name__ = form.__name__
-        return UnchangedSinceLoaded
-
-    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
-        if obj is not None and obj.pk is not None:
-            # A refused page keeps the fingerprint it was opened with: saving it again is refused again
-            # until it is reloaded.
-            posted = request.POST.get(LOADED_FIELD) if request.method == "POST" else None
-            context["loaded_field"] = LOADED_FIELD
-            context["loaded_digest"] = posted or loaded_digest(
-                obj, context["adminform"].form.fields, self.editable_inline_rows(request, obj)
-            )
-        return super().render_change_form(request, context, add, change, form_url, obj)
-
-    def editable_inline_rows(self, request, obj) -> list[tuple[str, Any]]:
-        """(name, rows of `obj`) of each inline the page lets the actor change: a row a colleague
-        changed meanwhile would otherwise be written back as the page showed it."""
-        rows = []
-        for inline in self.get_inline_instances(request, obj):
-            if not inline.has_change_permission(request, obj) and not inline.has_delete_permission(
-                request, obj
-            ):
-                continue
-            fk = getattr(inline.get_formset(request, obj), "fk", None)
-            if fk is not None:
-                rows.append((inline.model._meta.label, inline.get_queryset(request).filter(**{fk.name: obj})))
-        return rows
 
     def save_model(self, request, obj, form, change) -> None:
         loaded = getattr(obj, "_as_loaded", None)
@@ -194,7 +108,7 @@ class AuditedAdminMixin(OddInputAdminMixin):
             # not to the JSON column.
             touched = [
                 name
-                for name, value in _values(obj).items()
+                for name, value in column_values(obj).items()
                 if name in form.changed_data or _differs(value, loaded[name])
             ]
             if touched:  # with the columns save() itself keeps current ("updated at")

@@ -1,4 +1,9 @@
-"""Admin for the site configuration and the scheduler's runs; the read-only bases other admins use."""
+"""Admin for the site configuration and the scheduler's runs; the bases other admins use (read-only, odd
+input, the stale-page fingerprint)."""
+
+import hashlib
+import json
+from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
@@ -6,10 +11,11 @@ from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views import main
 from django.contrib.admin.widgets import AutocompleteSelect
-from django.core.exceptions import EmptyResultSet, ValidationError
+from django.core.exceptions import EmptyResultSet, FieldDoesNotExist, ValidationError
 from django.core.paginator import Paginator
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, models, transaction
-from django.db.models import Count, ProtectedError
+from django.db.models import Count, Model, ProtectedError
 from django.forms.fields import InvalidJSONInput
 from django.http import HttpResponse, HttpResponseRedirect
 from django.urls import reverse
@@ -95,6 +101,102 @@ class JSONFormField(forms.JSONField):
             return super().bound_data(data, initial)
         except RecursionError:
             return InvalidJSONInput(data)  # shown again as typed, with the error
+
+
+def column_values(obj: Model) -> dict[str, Any]:
+    """The row's column values, by field name (what save(update_fields=...) takes)."""
+    return {
+        field.name: getattr(obj, field.attname)
+        for field in obj._meta.concrete_fields
+        if not field.primary_key
+    }
+
+
+LOADED_FIELD = "_loaded"  # posted by every change page (templates/admin/change_form.html)
+STALE_OBJECT = (
+    "Someone changed this {name} since you opened this page, so nothing was saved: reload the page to see "
+    "their change, then make yours again."
+)
+
+
+def loaded_digest(obj: Model, fields: dict, inlines: list[tuple[str, Any]] = ()) -> str:
+    """A fingerprint of what a change page can write back: the stored values of `obj`'s form `fields`
+    (not the disabled ones, such as a password hash, which no save writes), its many-to-many ones
+    (a permission taken from a role meanwhile), and the rows of its editable `inlines`
+    ((name, queryset) pairs). Posted back by the page, it tells whether any changed since."""
+    values = column_values(obj)
+    shown: dict[str, Any] = {}
+    for name, field in fields.items():
+        if getattr(field, "disabled", False):
+            continue
+        if name in values:
+            shown[name] = values[name]
+        elif _is_many_to_many(obj, name):
+            shown[name] = sorted(getattr(obj, name).values_list("pk", flat=True))
+    for name, rows in inlines:
+        shown[f"inline:{name}"] = [column_values(row) | {"pk": row.pk} for row in rows.order_by("pk")]
+    encoded = json.dumps(shown, sort_keys=True, cls=DjangoJSONEncoder)
+    return hashlib.sha256(encoded.encode()).hexdigest()
+
+
+def _is_many_to_many(obj: Model, name: str) -> bool:
+    try:
+        return obj._meta.get_field(name).many_to_many
+    except FieldDoesNotExist:
+        return False
+
+
+class UnchangedSinceLoadedAdminMixin:
+    """A change page posts back a fingerprint of the row it was built from (LOADED_FIELD, rendered by
+    templates/admin/change_form.html); its save is refused when the row changed since, as the page's
+    other fields would write back what it showed (lift a suspension, switch off maintenance mode, give
+    back a permission) as if they had been typed."""
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if obj is None or obj.pk is None:
+            return form
+
+        admin_site_model = self
+
+        class UnchangedSinceLoaded(form):
+            """Refused when the row changed since the page was built."""
+
+            def clean(self):
+                cleaned = super().clean()
+                posted = self.data.get(LOADED_FIELD)
+                inlines = admin_site_model.editable_inline_rows(request, self.instance)
+                if posted and posted != loaded_digest(self.instance, self.fields, inlines):
+                    raise ValidationError(STALE_OBJECT.format(name=self.instance._meta.verbose_name))
+                return cleaned
+
+        UnchangedSinceLoaded.__name__ = form.__name__
+        return UnchangedSinceLoaded
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and obj.pk is not None:
+            # A refused page keeps the fingerprint it was opened with: saving it again is refused again
+            # until it is reloaded.
+            posted = request.POST.get(LOADED_FIELD) if request.method == "POST" else None
+            context["loaded_field"] = LOADED_FIELD
+            context["loaded_digest"] = posted or loaded_digest(
+                obj, context["adminform"].form.fields, self.editable_inline_rows(request, obj)
+            )
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def editable_inline_rows(self, request, obj) -> list[tuple[str, Any]]:
+        """(name, rows of `obj`) of each inline the page lets the actor change: a row a colleague
+        changed meanwhile would otherwise be written back as the page showed it."""
+        rows = []
+        for inline in self.get_inline_instances(request, obj):
+            if not inline.has_change_permission(request, obj) and not inline.has_delete_permission(
+                request, obj
+            ):
+                continue
+            fk = getattr(inline.get_formset(request, obj), "fk", None)
+            if fk is not None:
+                rows.append((inline.model._meta.label, inline.get_queryset(request).filter(**{fk.name: obj})))
+        return rows
 
 
 class OddInputAdminMixin:
@@ -232,7 +334,7 @@ class KeepInUseMixin:
 
 
 @admin.register(SiteConfiguration)
-class SiteConfigurationAdmin(OddInputAdminMixin, admin.ModelAdmin):
+class SiteConfigurationAdmin(UnchangedSinceLoadedAdminMixin, OddInputAdminMixin, admin.ModelAdmin):
     list_display = ("site_name", "maintenance_mode", "open_signup", "anonymous_submission", "updated_at")
     readonly_fields = ("updated_at", "updated_by")
 

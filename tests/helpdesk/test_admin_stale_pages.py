@@ -1,4 +1,4 @@
-"""The admin change pages' `_loaded` fingerprint (audit.admin.AuditedAdminMixin, loaded_digest).
+"""The admin change pages' `_loaded` fingerprint (helpdesk.admin.UnchangedSinceLoadedAdminMixin).
 
 An unchanged page posts back and saves; a change someone else made meanwhile to what the page shows is
 refused (422, nothing saved); a change to what the page does not show is not."""
@@ -13,7 +13,10 @@ from django.utils import timezone
 
 from accounts import roles
 from accounts.models import Invitation, Organization, RoleAssignment, Skill, Team, TeamMember, User
-from audit.admin import LOADED_FIELD, AuditedAdminMixin, loaded_digest
+from audit.admin import AuditedAdminMixin
+from helpdesk import services as site_services
+from helpdesk.admin import LOADED_FIELD, UnchangedSinceLoadedAdminMixin, loaded_digest
+from helpdesk.models import SiteConfiguration
 from knowledge.models import Article, Category
 from tests.admin_pages import change_url
 from tests.admin_pages import form_data as _form_data
@@ -159,7 +162,7 @@ MAKERS = {
 def test_every_changeable_audited_admin_is_covered_here():
     changeable = set()
     for model, model_admin in admin.site._registry.items():
-        if isinstance(model_admin, AuditedAdminMixin):
+        if isinstance(model_admin, UnchangedSinceLoadedAdminMixin):
             changeable.add(model._meta.label)
     covered = {
         "accounts.User",
@@ -173,6 +176,7 @@ def test_every_changeable_audited_admin_is_covered_here():
         "tickets.TicketForm",
         "knowledge.Category",
         "knowledge.Article",
+        "helpdesk.SiteConfiguration",  # test_an_old_site_configuration_page_switches_nothing_back
         # read-only / not changeable: checked by test_view_only_pages_carry_no_row_fingerprint
         "tickets.TicketMessage",
         "tickets.Attachment",
@@ -509,3 +513,25 @@ def test_team_page_with_a_new_inline_row_saves(su_client):
     assert response.status_code == 302, _errors(response)
     assert TeamMember.objects.filter(team=team, user=newcomer).exists()
     assert Team.objects.filter(pk=team.pk).exists()
+
+
+def test_an_old_site_configuration_page_switches_nothing_back(su_client):
+    """A page opened before a colleague turned on maintenance mode and anonymous submissions, saved to
+    rename the site, is refused: it would have switched both back off as if typed."""
+    configuration = SiteConfiguration.objects.get_current()
+    page = su_client.get(change_url(configuration))
+    data = form_data(page, site_name="Acme help")
+    site_services.site_configuration_update(
+        changes={"maintenance_mode": True, "anonymous_submission": True}, actor=make_administrator()
+    )
+    assert _refused(su_client.post(change_url(configuration), data))
+    configuration = SiteConfiguration.objects.get_current()
+    assert (configuration.maintenance_mode, configuration.anonymous_submission) == (True, True)
+    assert configuration.site_name != "Acme help"
+
+    page = su_client.get(change_url(configuration))  # reloaded: the rename goes through
+    assert (
+        su_client.post(change_url(configuration), form_data(page, site_name="Acme help")).status_code == 302
+    )
+    configuration = SiteConfiguration.objects.get_current()
+    assert (configuration.site_name, configuration.maintenance_mode) == ("Acme help", True)
