@@ -46,6 +46,9 @@ MANAGE_SUPPORT_AGENTS = "accounts.manage_support_agents"
 GRANT_RANK = "Only someone who holds the role “{role}” (or a higher one) can give it."
 BUILT_IN_RANK = {roles.CUSTOMER: 0, roles.AGENT: 1, roles.SUPERVISOR: 2, roles.ADMINISTRATOR: 3}
 GRANT_BEYOND_OWN_OBJECT = "You can only grant permissions you hold yourself, and you do not hold {missing}."
+REVOKE_BEYOND_OWN_OBJECT = (
+    "You can only take away permissions you could grant yourself, and you do not hold {missing}."
+)
 GRANT_OUTLASTING_OWN = (
     "You hold what the role “{role}” needs only until {until:%Y-%m-%d %H:%M} UTC, so you can give it "
     "until then at the latest."

@@ -257,15 +257,19 @@ def _audited_permissions_form(base, actor, holder: str):
 
     class AuditedForm(base):
         def clean_permissions(self):
-            # Nobody grants what they do not hold (accounts.rbac, on this one object).
+            # Nobody grants what they do not hold (accounts.rbac, on this one object), nor takes away
+            # what they could not have given, as the role screens refuse (ROLE_OUT_OF_REACH).
             from accounts import rbac
 
-            wanted = self.cleaned_data["permissions"]
+            wanted = set(self.cleaned_data["permissions"])
+            held = set(current(getattr(self, holder), self.obj))
             app = self.obj._meta.app_label
-            added = [f"{app}.{name}" for name in set(wanted) - set(current(getattr(self, holder), self.obj))]
+            added, removed = ([f"{app}.{name}" for name in names] for names in (wanted - held, held - wanted))
             if refusal := rbac.grant_beyond_own(actor, added, self.obj):
                 raise forms.ValidationError(refusal)
-            return wanted
+            if missing := rbac.permissions_beyond(actor, removed, self.obj):
+                raise forms.ValidationError(rbac.REVOKE_BEYOND_OWN_OBJECT.format(missing=", ".join(missing)))
+            return self.cleaned_data["permissions"]
 
         def save_obj_perms(self) -> None:
             who = getattr(self, holder)

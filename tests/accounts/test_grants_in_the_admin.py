@@ -9,6 +9,7 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 from django.utils import timezone
+from guardian.shortcuts import assign_perm, get_user_perms
 
 from accounts import rbac, roles
 from accounts import services as account_services
@@ -41,6 +42,34 @@ def membership_form(user: User, team: Team) -> dict:
 
 def sees(user: User, ticket: Ticket) -> bool:
     return Ticket.objects.visible_to(User.objects.get(pk=user.pk)).filter(pk=ticket.pk).exists()
+
+
+# --- object permissions -------------------------------------------------------------------------------
+
+
+def test_a_clerk_takes_away_no_object_grant_they_could_not_have_given(client):
+    """On a team's "Object permissions" screen a clerk who may only view and change teams can neither give
+    an agent delete_team on it nor take it away (as the role screens refuse: ROLE_OUT_OF_REACH); what
+    they hold themselves they may take away."""
+    team = TeamFactory(name="Escalations")
+    agent = make_agent(TeamFactory())
+    for name in ("accounts.delete_team", "accounts.view_team", "accounts.change_team"):
+        assign_perm(name, agent, team)
+    clerk = give_custom_role(
+        make_agent(TeamFactory()), "Team clerks", [("accounts", "view_team"), ("accounts", "change_team")]
+    )
+    client.force_login(clerk)
+    url = reverse("admin:accounts_team_permissions_manage_user", args=[team.pk, agent.pk])
+
+    response = client.post(url, {"permissions": ["view_team", "change_team"]})
+    assert (
+        response.status_code == 200
+        and rbac.REVOKE_BEYOND_OWN_OBJECT.format(missing="accounts.delete_team") in response.content.decode()
+    )
+    assert set(get_user_perms(agent, team)) == {"delete_team", "view_team", "change_team"}
+
+    assert client.post(url, {"permissions": ["view_team", "delete_team"]}).status_code == 302
+    assert set(get_user_perms(agent, team)) == {"delete_team", "view_team"}
 
 
 # --- team memberships ------------------------------------------------------------------------------
