@@ -11,6 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
 from django.urls import reverse
 
+from helpdesk.services import site_configuration_update
 from tests.factories import TeamFactory, TicketFormFactory, make_administrator, make_customer, make_ticket
 from tests.tickets.conftest import held_boxes, submission
 from tickets import services
@@ -148,6 +149,28 @@ def test_signed_in_customers_are_limited_per_account_not_per_address(client, set
         )
         assert response.status_code == 302
     assert Ticket.objects.filter(requester=colleague).count() == 2
+
+
+@override_settings(RATE_LIMITS={"ticket_submit": ("60/h", "1/h")})
+@pytest.mark.parametrize("anonymous", [False, True], ids=["customer", "visitor"])
+def test_a_second_click_at_the_rate_limit_lands_on_the_ticket_uncounted(client, settings, clock, anonymous):
+    """The request the limit still let through made the ticket: its second click is a repeat, not a 429
+    with a fresh key (sent again after the wait, that page made the ticket twice)."""
+    settings.RATE_LIMITS_ENABLED = True
+    form = submission(subject="Scanner broken", description="It smokes")
+    if anonymous:
+        site_configuration_update(changes={"anonymous_submission": True}, actor=None)
+        form |= {"email": "walk-in@example.org", "name": "Walk In"}
+    else:
+        client.force_login(make_customer())
+    first = client.post(SUBMIT, form)
+    assert first.status_code == 302
+    second = client.post(SUBMIT, form)
+    assert (second.status_code, second["Location"]) == (302, first["Location"])
+    assert Ticket.objects.filter(subject="Scanner broken").count() == 1
+    # Another request is over the limit all the same.
+    another = form | {"subject": "Another", "submission_key": str(uuid.uuid4())}
+    assert client.post(SUBMIT, another).status_code == 429
 
 
 def test_a_reference_finds_its_ticket_whatever_the_status_filter(client):

@@ -1,5 +1,6 @@
 """Customer portal (/portal/…): submit tickets through web forms, follow and answer them, get files."""
 
+import uuid
 from urllib.parse import quote
 
 from django.contrib import messages
@@ -50,6 +51,19 @@ SUBMITTED_TOO_OFTEN = (
 )
 
 
+def _made_a_ticket(request: HttpRequest, *, anonymous: bool) -> bool:
+    """Whether the posted submission key already made a ticket of this sender (the service then returns
+    that ticket and makes nothing)."""
+    try:
+        key = uuid.UUID(request.POST.get("submission_key", ""))
+    except ValueError:
+        return False
+    tickets = Ticket.objects.filter(submission_key=key)
+    if anonymous:
+        return tickets.filter(requester__email__iexact=request.POST.get("email", "").strip()).exists()
+    return tickets.filter(requester=request.user).exists()
+
+
 @require_http_methods(["GET", "HEAD", "POST"])
 @changes_tickets
 def ticket_submit(request: HttpRequest, slug: str | None = None) -> HttpResponse:
@@ -81,10 +95,11 @@ def ticket_submit(request: HttpRequest, slug: str | None = None) -> HttpResponse
         # A visitor's kept files are this browser's: another visitor cannot send them with a copied token.
         visitor=visitor_key(request.session) if anonymous and request.method == "POST" else "",
     )
-    # Signed-in customers are counted per account only: a whole office behind one address submits.
+    # Signed-in customers are counted per account only: a whole office behind one address submits. A
+    # second click or a retried request is not counted: it lands on the ticket its first sending made.
     wait = (
         rate_limited(request, "ticket_submit", account=posted("email"), per_ip=anonymous)
-        if request.method == "POST"
+        if request.method == "POST" and not _made_a_ticket(request, anonymous=anonymous)
         else None
     )
     if wait is not None:
