@@ -12,7 +12,7 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 
 from accounts import rbac
-from accounts.models import Team, TeamMember, User
+from accounts.models import RoleAssignment, Team, TeamMember, User
 from helpdesk.display import shown_time, shown_value
 from tickets.models import SavedView, Ticket
 
@@ -150,16 +150,24 @@ class AuditEvent(models.Model):
         return rows
 
     def _instant_fields(self) -> set[str]:
-        """The changed fields that are date-times of the object's model: the only ones shown as times
-        (a subject typed as "2026-01-01T00:00Z" is text)."""
+        """The changed fields that are date-times of the object's model, or of the rows recorded on it (a
+        role's expiry on its user, a membership's start on its team): the only ones shown as times (a
+        subject typed as "2026-01-01T00:00Z" is text)."""
         model = (
             ContentType.objects.get_for_id(self.object_type_id).model_class() if self.object_type_id else None
         )
         if model is None:
             return set()
         return {
-            field.name for field in model._meta.concrete_fields if isinstance(field, models.DateTimeField)
+            field.name
+            for recorded in (model, *RECORDED_ON.get(model, ()))
+            for field in recorded._meta.concrete_fields
+            if isinstance(field, models.DateTimeField)
         }
+
+
+# The rows whose changes are recorded on another object, whose trail the reader follows.
+RECORDED_ON = {User: (RoleAssignment,), Team: (TeamMember,)}
 
 
 def _shown_instant(value: Any) -> str:

@@ -3,6 +3,7 @@
 import csv
 import io
 import re
+from datetime import UTC, datetime
 
 import pytest
 from django.contrib.contenttypes.models import ContentType
@@ -10,6 +11,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 import audit
+from accounts import roles
+from accounts import services as account_services
 from audit.export import safe_cell
 from audit.models import AuditEvent
 from tests.factories import (
@@ -471,3 +474,17 @@ def test_the_object_filter_finds_a_ticket_by_its_reference_along_an_index(desk):
     }
     assert not [query for query in queries if '"audit_auditevent"."object_repr"::text) LIKE' in query["sql"]]
     assert event_page(admin, {"object": "T-999999"}).events == []
+
+
+def test_a_roles_expiry_and_a_memberships_start_read_in_the_readers_time_zone(client):
+    """Recorded on the user and on the team, a role's expiry and a membership's start are times like the
+    object's own (a suspension's end): shown in the reader's zone, not as the recorded UTC text."""
+    reader = make_administrator(timezone="Europe/Berlin")
+    expiry = datetime(2030, 1, 15, 12, tzinfo=UTC)
+    account_services.role_assign(make_customer(), roles.AGENT, expires_at=expiry, actor=None)
+    joined = {"joined_at": (None, "2030-02-01T08:30:00Z")}
+    audit.record("update", actor=None, obj=TeamFactory(), changes=joined)
+    client.force_login(reader)
+    page = body(client.get(LIST))
+    assert "2030-01-15T12:00:00Z" not in page and "15 Jan 2030, 13:00" in page
+    assert "2030-02-01T08:30:00Z" not in page and "1 Feb 2030, 09:30" in page
