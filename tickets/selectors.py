@@ -206,7 +206,7 @@ def queue_counts(user: User, *, changed: object = None) -> dict[str, int]:
     open_ = Q(status__in=OPEN_STATUSES)
     # updated_at is implied (resolved_at <= updated_at) and lets the count use the updated_at index.
     solved = Q(status__in=SOLVED_STATUSES, updated_at__gte=week_ago, resolved_at__gte=week_ago)
-    visible = Ticket.objects.staff_visible_to(user)
+    visible = Ticket.objects.staff_visible_to(user).filter(is_deleted=False)  # as the queue lists them
     tickets = visible.filter(open_ | solved)
 
     counted_now: dict[str, int] = {}
@@ -252,8 +252,9 @@ def queue_queryset(user: User, params: QueryDict) -> tuple[TicketQueueFilter, "Q
     filterset = TicketQueueFilter(params, queryset=Ticket.objects.all(), user=user)
     sort = sort_key(params.get("sort"))
     # The desk lists what the agent works: a ticket they only requested (of another team) opens in the
-    # portal, and its row would show that team's assignee and tags.
-    tickets = filterset.qs.staff_visible_to(user)
+    # portal, and its row would show that team's assignee and tags. A deleted ticket is work for nobody,
+    # an administrator included: they open it by its number, or restore it in the admin.
+    tickets = filterset.qs.staff_visible_to(user).filter(is_deleted=False)
     if sort == "priority":
         tickets = tickets.annotate(priority_order=priority_order())
     return filterset, tickets.order_by(*SORTS[sort]), sort

@@ -862,7 +862,8 @@ def ticket_set_tags(
 @transaction.atomic
 def ticket_delete(ticket: Ticket, *, actor: User) -> Ticket:
     """Soft delete (spam, a duplicate entered by mistake): the ticket disappears from every list and
-    page except for administrators, who can restore it. Its rows stay for the audit trail. The tickets
+    page, out of every queue; administrators still open it by its number and can restore it. Its rows
+    stay for the audit trail. The tickets
     merged into it go with it: their conversation is in it, and a customer's merged ticket would
     otherwise stand empty, pointing at one they cannot open."""
     return _set_deleted(ticket, True, actor=actor)

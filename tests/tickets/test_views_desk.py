@@ -14,6 +14,7 @@ from django.urls import reverse
 from tests.factories import (
     TeamFactory,
     TeamMemberFactory,
+    make_administrator,
     make_agent,
     make_customer,
     make_supervisor,
@@ -151,6 +152,19 @@ def test_built_in_view_counts(client, desk):
     client.force_login(desk["agent"])
     counts = client.get(QUEUE).context["counts"]
     assert counts == {"mine": 1, "unassigned": 1, "team_open": 2, "pending": 1, "solved": 0}
+
+
+def test_a_deleted_ticket_is_out_of_an_administrators_queue_and_counts_but_opens_by_its_number(client, desk):
+    """Deleted (spam), a ticket is work for nobody: not listed, counted or stepped onto in any queue, an
+    administrator's included; they still open it by its number (read-only, "restore it in the admin")."""
+    administrator = make_administrator()
+    services.ticket_delete(desk["vpn"], actor=administrator)
+    client.force_login(administrator)
+    queue = client.get(QUEUE, {"status": ["new", "open"]})
+    assert listed(queue) == {"Printer on fire", "Invoice twice"}
+    assert queue.context["counts"]["unassigned"] == queue.context["queue"].page.paginator.count == 2
+    workspace = client.get(reverse("tickets:desk_ticket", args=[desk["vpn"].number]))
+    assert workspace.status_code == 200 and "Restore it in the admin" in unescape(workspace.content.decode())
 
 
 def test_the_page_title_names_the_view_on_screen_and_follows_the_filters(client, desk):
