@@ -116,6 +116,12 @@ class WholeDaysFilter(django_filters.DateFromToRangeFilter):
         return qs
 
 
+class IdFilter(django_filters.NumberFilter):
+    """A row's id: a whole number (NumberFilter reads "1.5" as a decimal, which an id column takes as 1)."""
+
+    field_class = forms.IntegerField
+
+
 class TicketQueueFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(label="Search", method="filter_search")
     scope = django_filters.ChoiceFilter(
@@ -134,7 +140,7 @@ class TicketQueueFilter(django_filters.FilterSet):
     )
     team = django_filters.ModelChoiceFilter(queryset=Team.objects.none(), empty_label="Any team")
     assignee = django_filters.CharFilter(label="Assignee", method="filter_assignee")
-    requester = django_filters.NumberFilter(field_name="requester_id", widget=forms.HiddenInput)
+    requester = IdFilter(field_name="requester_id", widget=forms.HiddenInput)
     organization = django_filters.ModelChoiceFilter(
         queryset=Organization.objects.all(), empty_label="Any organisation"
     )

@@ -137,6 +137,18 @@ def test_filters_status_assignee_and_search(client, desk):
     assert listed(client.get(QUEUE, {"q": "fire -printer"})) == set()
 
 
+def test_the_requester_filter_takes_a_whole_id_only(client, desk):
+    """?requester=<id> lists that requester's tickets; "<id>.5" is no id and filters nothing (it was read
+    as a decimal and cut to the id)."""
+    other = make_ticket(make_customer(), team=desk["support"], subject="Someone else's")
+    client.force_login(desk["agent"])
+    requester = desk["customer"].pk
+    assert listed(client.get(QUEUE, {"requester": requester})) == {"Printer on fire", "VPN keeps dropping"}
+    everything = {"Printer on fire", "VPN keeps dropping", other.subject}
+    assert listed(client.get(QUEUE, {"requester": f"{requester}.5"})) == everything
+    assert listed(client.get(QUEUE, {"requester": "abc"})) == everything
+
+
 def test_sort_orders_from_the_allow_list(client, desk):
     services.ticket_update_fields(desk["vpn"], changes={"priority": "urgent"}, actor=desk["agent"])
     client.force_login(desk["agent"])
