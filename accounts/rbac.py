@@ -461,15 +461,15 @@ class Decision:
         return f"{verdict}: " + "; ".join(self.reasons)
 
 
-def explain(user, permission: str, obj: Model | None = None, now: datetime | None = None) -> Decision:
-    """Say whether `user` holds `permission` (on `obj`) and which role, team or grant decided it."""
+def explain(user, permission: str, obj: Model | None = None) -> Decision:
+    """Say whether `user` holds `permission` (on `obj`) now and which role, team or grant decided it."""
     if user is None or not user.is_authenticated:
         return Decision(False, ("not signed in",))
     if not user.is_active:
-        return Decision(False, (f"account is {user.effective_status(now)}",))
+        return Decision(False, (f"account is {user.effective_status()}",))
     if user.is_superuser:
         return Decision(True, ("superuser",))
-    now = now or timezone.now()
+    now = timezone.now()
     app_label, codename = permission.split(".", 1)
     reasons: list[str] = []
     allowed = False
@@ -495,11 +495,29 @@ def explain(user, permission: str, obj: Model | None = None, now: datetime | Non
     if obj is not None and user.has_perm(permission, obj):
         allowed = True
         reasons.append(f"object grant of {permission} on {obj._meta.verbose_name} {obj}")
-    if isinstance(obj, Team) and permission == WORK_TEAM_QUEUE and is_agent(user):
-        membership = TeamMember.objects.filter(user=user, team=obj).first()
-        if membership:
-            allowed = True
+    # A team's queue and an organisation's tickets are decided by their own rules (workable_team_ids,
+    # sees_organization_tickets), not by the permission alone: the explanation gives their answer.
+    if isinstance(obj, Team) and permission == WORK_TEAM_QUEUE:
+        allowed = obj.pk in workable_team_ids(user)
+        membership = TeamMember.objects.filter(user=user, team=obj).first() if is_agent(user) else None
+        if not is_agent(user):
+            reasons.append("not staff: works no team's queue, whatever is granted")
+        elif is_administrator(user):
+            reasons.append("administrator: works every team's queue")
+        elif membership:
             reasons.append(f"member of team {obj} as {membership.get_role_display().lower()}")
+        elif allowed:
+            reasons.append(f"grant of {permission} on team {obj}, to the user or a role they hold")
+    elif isinstance(obj, Organization) and permission == VIEW_ORGANIZATION_TICKETS:
+        allowed = sees_organization_tickets(user, obj)
+        if is_administrator(user):
+            reasons.append("administrator: sees every organisation's tickets")
+        elif user.is_organization_manager and user.organization_id == obj.pk:
+            reasons.append(f"manager of organisation {obj}")
+        elif allowed:
+            reasons.append(f"grant of {permission} on organisation {obj}, to the user or a role they hold")
+        else:
+            reasons.append(f"no grant on organisation {obj}: a role's {permission} alone shows none")
     if not reasons:
         reasons.append(f"no role in force, membership or grant gives {permission}")
     return Decision(allowed, tuple(reasons))

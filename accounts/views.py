@@ -227,7 +227,7 @@ def two_factor_settings(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/two_factor.html", context, status=status)
 
 
-@method_decorator(rate_limit("password_reset", account=posted("email")), name="dispatch")
+@method_decorator(rate_limit("password_reset", account=posted("email", sender_first=False)), name="dispatch")
 class PasswordResetView(UnprocessableOnInvalid, auth_views.PasswordResetView):
     form_class = PasswordResetForm
     template_name = "accounts/password_reset_form.html"

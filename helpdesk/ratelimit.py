@@ -69,12 +69,15 @@ def signed_in_account(request: HttpRequest) -> str | None:
     return f"user-{request.user.pk}" if request.user.is_authenticated else None
 
 
-def posted(field: str) -> AccountKey:
-    """The account a form addresses: the signed-in user, else the (case-folded) value of `field`."""
+def posted(field: str, *, sender_first: bool = True) -> AccountKey:
+    """The account a form addresses: the signed-in user, else the (case-folded) value of `field`; with
+    sender_first false, that value whoever sends it (a mail to the address: signing in to several
+    accounts must not buy more of them)."""
 
     def key(request: HttpRequest) -> str | None:
         value = email_key(request.POST.get(field, ""))
-        return signed_in_account(request) or (f"{field}-{value}" if value else None)
+        addressed = f"{field}-{value}" if value else None
+        return (signed_in_account(request) or addressed) if sender_first else addressed
 
     return key
 

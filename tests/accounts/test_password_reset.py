@@ -143,3 +143,15 @@ def test_a_reset_link_sent_from_two_tabs_at_once_sets_one_password():
     assert refused.status_code == 422 and not refused.context["validlink"]
     user.refresh_from_db()
     assert user.check_password("first-tab-passphrase-1")
+
+
+def test_signing_in_buys_no_more_reset_mails_to_someone_elses_address():
+    """The per-address limit on reset mails (3 an hour) stops a mailbox being flooded: each account the
+    sender signs in to counts against the address all the same."""
+    make_customer(email="victim@example.org")
+    answers = []
+    for sender in [make_customer() for _ in range(4)]:
+        browser = Client()
+        browser.force_login(sender)
+        answers.append(browser.post(RESET, {"email": "victim@example.org"}).status_code)
+    assert answers == [302, 302, 302, 429]

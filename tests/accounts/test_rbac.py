@@ -14,6 +14,7 @@ from tests.factories import (
     TeamFactory,
     TeamMemberFactory,
     UserFactory,
+    give_custom_role,
     make_administrator,
     make_agent,
     make_customer,
@@ -42,6 +43,33 @@ def test_a_team_grant_opens_one_more_queue_and_explain_names_it():
     assert decision.allowed
     assert "object grant of accounts.work_team_queue on team Billing" in str(decision)
     assert "member of team" in str(rbac.explain(agent, rbac.WORK_TEAM_QUEUE, support))
+
+
+def test_explain_gives_the_answer_the_queues_and_organisation_pages_act_on(clock):
+    """explain() answers as workable_team_ids and sees_organization_tickets decide: a team grant to a role
+    the agent holds (until it expires), every queue for an administrator, none for a customer granted
+    one, an organisation's tickets for its manager and not for a role's permission alone."""
+    support, legal = TeamFactory(), TeamFactory(name="Legal")
+    agent = make_agent(support)
+    assign_perm(rbac.WORK_TEAM_QUEUE, Group.objects.create(name="Night shift"), legal)
+    role_assign(agent, "Night shift", expires_at=timezone.now() + timedelta(hours=1), actor=None)
+    fresh = type(agent).objects.get
+    assert rbac.explain(fresh(pk=agent.pk), rbac.WORK_TEAM_QUEUE, legal).allowed
+    clock.shift(timedelta(hours=2))
+    assert not rbac.explain(fresh(pk=agent.pk), rbac.WORK_TEAM_QUEUE, legal).allowed
+    assert rbac.explain(make_administrator(), rbac.WORK_TEAM_QUEUE, legal).allowed
+    customer = make_customer()
+    assign_perm(rbac.WORK_TEAM_QUEUE, customer, legal)
+    assert not rbac.explain(fresh(pk=customer.pk), rbac.WORK_TEAM_QUEUE, legal).allowed
+
+    acme = OrganizationFactory(name="Acme")
+    manager = make_customer(acme, manager=True)
+    decision = rbac.explain(manager, rbac.VIEW_ORGANIZATION_TICKETS, acme)
+    assert str(decision) == "allowed: manager of organisation Acme"
+    auditor = give_custom_role(make_agent(support), "Auditors", [("accounts", "view_organization_tickets")])
+    decision = rbac.explain(auditor, rbac.VIEW_ORGANIZATION_TICKETS, acme)
+    assert not decision.allowed
+    assert "a role's accounts.view_organization_tickets alone shows none" in str(decision)
 
 
 def test_team_grant_to_a_customer_gives_no_queue():
