@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from django import forms
 from django.forms.models import ModelChoiceIterator
 
+from helpdesk.forms import VisibleTextField
 from knowledge.importing import trimmed
 from knowledge.models import Article, Category
 
@@ -71,7 +72,7 @@ def parse_loaded_at(value: str) -> datetime | None:
 
 
 class ArticleForm(LoadedAtForm):
-    title = forms.CharField(max_length=200)
+    title = VisibleTextField(max_length=200)  # zero-width characters alone would make a nameless link
     category = CategoryChoiceField(queryset=Category.objects.all(), required=False, empty_label="No category")
     tags = forms.CharField(max_length=300, required=False, help_text="Comma-separated.")
     excerpt = forms.CharField(

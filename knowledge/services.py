@@ -15,7 +15,7 @@ from django.utils.html import strip_tags
 
 import audit
 from accounts import rbac
-from helpdesk.forms import nfc
+from helpdesk.forms import nfc, shows_text
 from helpdesk.markdown import render_markdown
 from knowledge.models import Article, ArticleFeedback, ArticleRevision, ArticleSlug, Category
 from knowledge.slugs import slug_for
@@ -43,6 +43,7 @@ UNPUBLISHED_ARTICLE_IN_REPLY = (
 EDITOR = "knowledge.change_article"
 PUBLISHER = "knowledge.publish_article"
 VERIFIER = "knowledge.verify_article"
+TITLE_REQUIRED = "An article needs a title that shows."
 
 
 def _excerpt(body_html: str) -> str:
@@ -104,6 +105,8 @@ def article_create(
     if editorial and actor is not None and not rbac.has_permission(actor, PUBLISHER):
         raise PermissionDenied(NOT_EDITOR)
     title, body, excerpt, tags = nfc(title), nfc(body), nfc(excerpt), nfc(tags)  # as searches are typed
+    if not shows_text(title):  # an empty heading, and links to it with no name
+        raise ValidationError({"title": TITLE_REQUIRED})
     article = Article(
         title=title.strip(), body=body, body_html=(body_html := render_markdown(body)),
         excerpt=excerpt or _excerpt(body_html),
@@ -224,6 +227,8 @@ def article_update(article: Article, *, actor, loaded_at: datetime | None = None
     old_excerpt = article.excerpt
     automatic_excerpt = excerpt_is_automatic(article)
     new_slug = changes.pop("slug", None)
+    if "title" in changes and not shows_text(changes["title"]):
+        raise ValidationError({"title": TITLE_REQUIRED})
     if "tags" in changes:
         changes["tags"] = clean_tags(changes["tags"])
     if "title" in changes:  # stored as article_create stores it
@@ -272,6 +277,8 @@ def article_update(article: Article, *, actor, loaded_at: datetime | None = None
         if new_slug and Article.objects.filter(slug=article.slug).exclude(pk=article.pk).exists():
             raise ValidationError({"slug": SLUG_TAKEN.format(slug=article.slug)}) from None
         raise
+    if "visibility" in changed:  # made public, it takes the address it stands at, as on publishing
+        _take_address(article)
     audit.record("update", actor=actor, obj=article, changes=changed)
     text_changed = (published_text.title, published_text.body) != (article.title, article.body)
     if article.status == Article.Status.PUBLISHED and text_changed:  # a version is a title and a body
@@ -477,10 +484,12 @@ def article_vote(
     vote then becomes the user's, one person counted once."""
     if user is not None and user.is_authenticated:
         key = {"user": user}
-        if earlier_voter and not ArticleFeedback.objects.filter(article=article, user=user).exists():
-            ArticleFeedback.objects.filter(article=article, user=None, session_key=earlier_voter).update(
-                user=user, session_key=""
-            )
+        if earlier_voter:
+            as_visitor = ArticleFeedback.objects.filter(article=article, user=None, session_key=earlier_voter)
+            if ArticleFeedback.objects.filter(article=article, user=user).exists():
+                as_visitor.delete()  # the account's vote stands, the one being cast now
+            else:
+                as_visitor.update(user=user, session_key="")
     elif session_key:
         key = {"user": None, "session_key": session_voter(session_key)}
     else:
