@@ -261,13 +261,16 @@ def _link_problem(
     return "its hash does not match its content under AUDIT_HMAC_KEY or its fallbacks"
 
 
-def verify_audit_chain(*, expect_head: tuple[int, str] | None = None, batch: int = 2000) -> ChainReport:
+def verify_audit_chain(
+    *, expect_head: tuple[int, str] | None = None, through: int | None = None, batch: int = 2000
+) -> ChainReport:
     """Walk the chain in order and report the first event that does not verify.
 
     The chain starts at the genesis event, or, once `audit_prune` has removed old events, at the event
     right after the pruned range named by the latest checkpoint (which is itself chained). The newest
     event must carry a keyed hash. `expect_head` is a (sequence, hash) recorded by an earlier run: a
-    deletion of the newest events, which leaves a shorter but valid chain, is found only this way."""
+    deletion of the newest events, which leaves a shorter but valid chain, is found only this way.
+    `through` stops the walk after that sequence number (its links only: the head is not judged)."""
     keys = chain_keys()
     expected_previous = GENESIS
     expected_sequence = 1
@@ -283,7 +286,10 @@ def verify_audit_chain(*, expect_head: tuple[int, str] | None = None, batch: int
         expected_sequence = pruned_through + 1
     checked, head, unkeyed_through, expected_head_hash = 0, None, None, None
     keyed_seen = False
-    for event in AuditEvent.objects.order_by("sequence").iterator(chunk_size=batch):
+    events = AuditEvent.objects.order_by("sequence")
+    if through is not None:
+        events = events.filter(sequence__lte=through)
+    for event in events.iterator(chunk_size=batch):
         problem = _link_problem(event, expected_sequence, expected_previous, keyed_seen=keyed_seen, keys=keys)
         if problem:
             return ChainReport(checked, event, problem, head, unkeyed_through)
@@ -295,6 +301,8 @@ def verify_audit_chain(*, expect_head: tuple[int, str] | None = None, batch: int
             expected_head_hash = event.hash
         expected_previous, expected_sequence, head = event.hash, event.sequence + 1, event
         checked += 1
+    if through is not None:
+        return ChainReport(checked, None, "", head, unkeyed_through)
     if head is not None and head.hash_scheme == AuditEvent.HashScheme.SHA256:
         # Every event since keyed hashing is keyed (migration 0004 appended one after the last old one):
         # an unkeyed head means the keyed events were deleted or rewritten without the key.

@@ -10,10 +10,27 @@ from django.utils import timezone
 
 from audit.logging import row_cap
 from audit.models import AuditEvent, SystemLogEntry
-from audit.recorder import CHECKPOINT, LAST_PRUNED_DIGEST, PRUNED_THROUGH, lock_chain, record
+from audit.recorder import (
+    CHECKPOINT,
+    LAST_PRUNED_DIGEST,
+    PRUNED_THROUGH,
+    lock_chain,
+    record,
+    verify_audit_chain,
+)
 
 # Far enough for any policy, near enough that "now minus this" is a date Python can hold.
 MAX_RETENTION_DAYS = 36_500
+
+
+CHAIN_BROKEN = (
+    "The audit chain is broken at event #{sequence} ({problem}), in the range to prune: nothing was "
+    "deleted, so that the break stays visible to audit_verify. Investigate it first."
+)
+
+
+class ChainBroken(Exception):
+    pass
 
 
 @dataclass(frozen=True)
@@ -41,7 +58,12 @@ def prune_events(before: datetime, *, dry_run: bool = False, actor=None) -> Prun
         if last is None:
             return PruneResult(count=0)
         first_sequence = doomed.order_by("sequence").values_list("sequence", flat=True).first()
-        count = last["sequence"] - first_sequence + 1  # sequences are contiguous
+        # The checkpoint vouches for what it removes: a link broken in that range (an event edited or
+        # deleted outside the application) would vanish with it and the chain verify again. Refused.
+        walked = verify_audit_chain(through=last["sequence"])
+        if walked.broken is not None:
+            raise ChainBroken(CHAIN_BROKEN.format(sequence=walked.broken.sequence, problem=walked.problem))
+        count = walked.checked
         if dry_run:
             return PruneResult(count, first_sequence, last["sequence"])
         # Appended before the delete, so it follows the old tip even when every event goes.

@@ -5,9 +5,12 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import IO
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import slug_re
@@ -609,7 +612,9 @@ def export_articles(path: Path, articles) -> ExportReport:
     report = ExportReport()
     tree = {category.pk: category for category in Category.objects.all()}  # a few rows: one read
     if path.suffix == ".jsonl":
-        with path.open("w", encoding="utf-8") as out:
+        # Written beside it and renamed over it once complete: an export that fails half-way (the disk
+        # full, the database gone) leaves the previous export as it was.
+        with _replacing(path.parent, path.name) as out:
             for record in _category_records(tree):
                 out.write(json.dumps(record, ensure_ascii=False) + "\n")
             for article in articles:
@@ -650,12 +655,25 @@ def export_articles(path: Path, articles) -> ExportReport:
     return report
 
 
+@contextmanager
+def _replacing(folder: Path, name: str) -> Iterator[IO[str]]:
+    """A new file in `folder`, renamed over `name` when the block ends without an error (and removed if
+    it raises): a symbolic link left there is replaced, never followed to overwrite a file outside the
+    folder, and a reader never sees a half-written file."""
+    out = tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=folder, delete=False, suffix=".tmp")  # noqa: SIM115
+    try:
+        with out:
+            yield out
+        os.replace(out.name, folder / name)
+    except BaseException:
+        Path(out.name).unlink(missing_ok=True)
+        raise
+
+
 def _write_in(folder: Path, name: str, text: str) -> None:
-    """Write the file `name` in `folder` through a new file renamed over it: a symbolic link left there
-    is replaced, never followed to overwrite a file outside the folder."""
-    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=folder, delete=False, suffix=".tmp") as out:
+    """Write the file `name` in `folder` through a new file renamed over it (_replacing)."""
+    with _replacing(folder, name) as out:
         out.write(text)
-    os.replace(out.name, folder / name)
 
 
 def _as_record(article: Article, tree: dict[int, Category]) -> dict:

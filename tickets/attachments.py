@@ -428,7 +428,13 @@ def orphans_remove(*, now: datetime | None = None) -> list[str]:
             held = HeldUpload.objects.filter(file__in=batch).order_by().values_list("file", flat=True)
             kept = set(attached.union(held).order_by())
             for name in batch:
-                if name not in kept and now - storage.get_modified_time(name) > ORPHAN_GRACE:
-                    storage.delete(name)
-                    removed.append(name)
+                if name in kept:
+                    continue
+                try:
+                    # Gone since the listing (a held file discarded, a sweep on another worker): done.
+                    if now - storage.get_modified_time(name) > ORPHAN_GRACE:
+                        storage.delete(name)
+                        removed.append(name)
+                except FileNotFoundError:
+                    continue
     return removed

@@ -115,3 +115,22 @@ def test_an_expected_head_that_was_pruned_is_accepted_unless_its_hash_differs(hi
     call_command("audit_verify", "--expect-head", f"7:{heads[7]}")
     with pytest.raises(CommandError, match="event #5 is not the expected head"):
         call_command("audit_verify", "--expect-head", f"5:{heads[4]}")
+
+
+def test_a_prune_over_a_broken_link_is_refused_and_deletes_nothing(history, capsys):
+    """An event removed outside the application in the range to prune: the checkpoint would vouch for
+    the range and the chain verify again, hiding the tampering. Refused, dry run included."""
+    AuditEvent.objects.filter(sequence=2).delete()
+    for extra in ([], ["--dry-run"]):
+        with pytest.raises(CommandError, match="broken at event #3"):
+            call_command("audit_prune", "--before", "2025-03-01", *extra)
+    assert sequences() == [1, 3, 4, 5, 6, 7]
+    assert verify_chain()[1].sequence == 3
+
+
+def test_a_prune_before_a_broken_link_goes_ahead_and_the_break_stays_visible(history, capsys):
+    """A break after the pruned range is not the prune's to judge: it stays where audit_verify finds it."""
+    AuditEvent.objects.filter(sequence=6).delete()
+    call_command("audit_prune", "--before", "2025-02-01")
+    assert "Deleted 3 audit event(s), #1 to #3" in capsys.readouterr().out
+    assert verify_chain()[1].sequence == 7

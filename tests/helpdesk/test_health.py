@@ -49,3 +49,13 @@ def test_readyz_answers_503_when_the_database_is_down(client, monkeypatch):
     response = client.get(reverse("readyz"))
     assert response.status_code == 503
     assert response.json()["status"] == "not ready"
+
+
+@pytest.mark.django_db
+def test_probes_answer_over_plain_http_when_https_is_enforced(client, settings):
+    """Load balancers and orchestrators probe over plain HTTP inside the network: with the production
+    setting SECURE_SSL_REDIRECT a redirect would read as down. Every other page still redirects."""
+    settings.SECURE_SSL_REDIRECT = True
+    assert client.get(reverse("healthz")).status_code == 200
+    assert client.get(reverse("readyz")).status_code == 200
+    assert client.get("/kb/").status_code == 301

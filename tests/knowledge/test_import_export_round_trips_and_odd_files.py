@@ -1,6 +1,7 @@
 """manage.py kb_import and kb_export: round trips, idempotent re-imports, odd inputs,
 and what the commands say and exit with."""
 
+import errno
 import io
 import json
 import unicodedata
@@ -27,6 +28,14 @@ def _jsonl(path: Path, *records) -> Path:
 def _run(command: str, *args, **options) -> tuple[str, str]:
     out, err = io.StringIO(), io.StringIO()
     call_command(command, *args, stdout=out, stderr=err, **options)
+    return out.getvalue(), err.getvalue()
+
+
+def _import_with_skips(path) -> tuple[str, str]:
+    """kb_import of a file with records it refuses: it imports the rest, and exits non-zero."""
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.raises(CommandError, match=r"record\(s\) skipped"):
+        call_command("kb_import", str(path), stdout=out, stderr=err)
     return out.getvalue(), err.getvalue()
 
 
@@ -198,7 +207,7 @@ def test_odd_front_matter_and_files_import_or_are_skipped_with_a_reason(tmp_path
         (tmp_path / name).write_text(text, "utf-8")
     (tmp_path / "latin.md").write_bytes(b"---\ntitle: Caf\xe9\n---\n\nx\n")
     (tmp_path / "huge.md").write_text("---\ntitle: Huge\n---\n\n" + "x" * 2_000_000 + "\n", "utf-8")
-    out, err = _run("kb_import", str(tmp_path))
+    out, err = _import_with_skips(tmp_path)
     imported = sorted(Article.objects.values_list("slug", flat=True))
     assert imported == ["bom", "date", "huge", "nested", "number"]
     bom = Article.objects.get(slug="bom")
@@ -234,7 +243,7 @@ def test_jsonl_oddities_are_skipped_with_reasons_and_the_rest_imports(tmp_path):
         json.dumps({"title": "Status", "body": "x", "status": "deleted"}),
     ]
     source.write_text("\n".join(lines) + "\n", "utf-8")
-    out, err = _run("kb_import", str(source))
+    out, err = _import_with_skips(source)
     assert Article.objects.get(slug="first").tag_list == ["vpn"]
     assert Article.objects.get(title="L" * 200).slug == "l" * 200
     for number in (4, 5, 6, 7, 12, 13):
@@ -354,3 +363,38 @@ def test_kb_export_does_not_write_through_a_symlink_out_of_its_folder(tmp_path):
     (folder / "vpn.md").symlink_to(outside)
     _run("kb_export", str(folder))
     assert outside.read_text("utf-8") == "precious settings\n"
+
+
+def test_a_jsonl_export_that_fails_half_way_keeps_the_previous_export(tmp_path, monkeypatch):
+    """Written beside the target and renamed over it once complete: the disk full or the database gone
+    while the articles are read leaves the good export in place and no temporary file behind."""
+    make_article("First article", "Body one.", slug="first")
+    make_article("Second article", "Body two.", slug="second")
+    target = tmp_path / "kb.jsonl"
+    _run("kb_export", str(target))
+    good = target.read_text(encoding="utf-8")
+    as_record, calls = importing._as_record, []
+
+    def failing(article, tree):
+        calls.append(article.slug)
+        if len(calls) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return as_record(article, tree)
+
+    monkeypatch.setattr(importing, "_as_record", failing)
+    with pytest.raises(CommandError, match="Cannot write"):
+        _run("kb_export", str(target))
+    assert target.read_text(encoding="utf-8") == good
+    assert [path.name for path in tmp_path.iterdir()] == ["kb.jsonl"]
+
+
+def test_an_import_that_skips_records_exits_non_zero_after_importing_the_rest(tmp_path):
+    """`kb_import x && ...` or a cron job must not read a partial import (or one of the wrong file) as
+    done: the good records are imported, the bad ones listed, and the command fails."""
+    source = tmp_path / "kb.jsonl"
+    good = json.dumps({"slug": "good", "title": "Good", "body": "Body."})
+    source.write_text(f'not json\n{{"slug": "x"}}\n{good}\n', encoding="utf-8")
+    out, err = _import_with_skips(source)
+    assert "1 created, 0 updated, 0 unchanged, 2 skipped" in out
+    assert err.count("skipped line") == 2
+    assert list(Article.objects.values_list("slug", flat=True)) == ["good"]

@@ -1,13 +1,17 @@
 """Files sent with a form that comes back (invalid, stale, refused) are kept for their sender, offered
 ticked, and sent with the corrected form: nothing chosen is lost, and nobody else can send them."""
 
+import os
+import time
 from datetime import timedelta
 from html import unescape
 
 import pytest
+from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from helpdesk.services import site_configuration_update
 from tests.factories import TeamFactory, make_agent, make_customer, make_ticket
@@ -244,3 +248,26 @@ def test_a_submission_refused_for_sending_too_often_still_offers_the_kept_files(
     assert list(held_boxes(response)) == ["a.txt (1 byte)"]
     assert FILES_NOT_KEPT in unescape(response.content.decode())
     assert list(HeldUpload.objects.values_list("filename", flat=True)) == ["a.txt"]
+
+
+def test_the_orphan_sweep_goes_on_past_a_file_removed_while_it_runs(monkeypatch):
+    """A file deleted between the folder's listing and its age check (a held file discarded, the hourly
+    held-file sweep on another worker) is already gone: the sweep removes the other orphans."""
+    storage = Attachment._meta.get_field("file").storage
+    folder = f"attachments/{timezone.now():%Y/%m}"
+    orphan = storage.save(f"{folder}/orphan", ContentFile(b"left by a rollback"))
+    vanishing = storage.save(f"{folder}/vanishing", ContentFile(b"held, deleted meanwhile"))
+    old = time.time() - 3 * 3600
+    for name in (orphan, vanishing):
+        os.utime(storage.path(name), (old, old))
+    listdir = storage.listdir
+
+    def listdir_then_another_worker_deletes(path):
+        listing = listdir(path)
+        if path == folder and storage.exists(vanishing):
+            storage.delete(vanishing)
+        return listing
+
+    monkeypatch.setattr(storage, "listdir", listdir_then_another_worker_deletes)
+    assert attachments.orphans_remove() == [orphan]
+    assert not storage.exists(orphan)

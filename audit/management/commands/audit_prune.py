@@ -5,7 +5,7 @@ from datetime import date, datetime, time
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from audit.retention import prune_events
+from audit.retention import ChainBroken, prune_events
 
 
 class Command(BaseCommand):
@@ -26,7 +26,10 @@ class Command(BaseCommand):
         if day > timezone.localdate():
             raise CommandError("--before may not be in the future.")
         cutoff = datetime.combine(day, time.min, tzinfo=timezone.get_default_timezone())
-        result = prune_events(cutoff, dry_run=dry_run)
+        try:
+            result = prune_events(cutoff, dry_run=dry_run)
+        except ChainBroken as error:
+            raise CommandError(str(error)) from None
         if not result.count:
             self.stdout.write(f"No audit events before {day}.")
             return

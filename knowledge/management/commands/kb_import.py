@@ -9,7 +9,10 @@ from knowledge.models import Article
 
 
 class Command(BaseCommand):
-    help = "Import knowledge-base articles (idempotent by slug); reports created/updated/skipped."
+    help = (
+        "Import knowledge-base articles (idempotent by slug); reports created/updated/skipped, and exits "
+        "non-zero when a record was skipped."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("path")
@@ -30,3 +33,8 @@ class Command(BaseCommand):
             self.stderr.write(f"skipped {where}: {reason}")
         if options["verbosity"]:  # -v 0 is quiet but for the records skipped
             self.stdout.write(report.summary())
+        if report.skipped:
+            # The rest is imported, but a script or cron job must not read a partial import as done.
+            raise CommandError(
+                f"{len(report.skipped)} record(s) skipped (listed above); the others are imported."
+            )
