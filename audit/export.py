@@ -2,6 +2,7 @@
 
 import csv
 import json
+import re
 from collections.abc import Iterator
 
 from django.core.exceptions import ValidationError
@@ -23,10 +24,13 @@ HEADER = ("sequence", "time", "actor", "actor id", "action", "category", "object
           "object", "changes", "ip", "user agent", "request id")  # fmt: skip
 # A cell starting with one of these is a formula to a spreadsheet (CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# The same right after a separator a spreadsheet may split on ("Refund;=1+2" read with ";" as the list
+# separator by a reader that ignores the quotes): it would start a cell of its own.
+FORMULA_AFTER_SEPARATOR = re.compile(r"([;,\t|])(?=[=+\-@])")
 
 
 def safe_cell(value) -> str:
-    text = "" if value is None else str(value)
+    text = FORMULA_AFTER_SEPARATOR.sub(r"\1'", "" if value is None else str(value))
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
@@ -46,7 +50,9 @@ def _row(event: AuditEvent) -> list[str]:
 
 
 def _lines(events: QuerySet[AuditEvent], through: int, limit: int) -> Iterator[str]:
-    writer = csv.writer(_Echo())
+    # Every cell quoted: a spreadsheet whose list separator is ";" would otherwise split a cell holding
+    # one, and what follows (";=1+2") would start a cell of its own, a formula (CSV injection).
+    writer = csv.writer(_Echo(), quoting=csv.QUOTE_ALL)
     # The byte-order mark tells a spreadsheet the file is UTF-8 (Excel reads one without it in the
     # local code page: accented and Cyrillic letters come out garbled); readers given "utf-8-sig" skip it.
     yield "\ufeff" + writer.writerow(HEADER)

@@ -104,7 +104,7 @@ def test_quotes_commas_newlines_and_non_ascii_survive_the_csv_round_trip(client)
     client.force_login(make_administrator())
     response = client.post(EXPORT, {"action": "update"})
     text = raw_csv(response)
-    assert text.startswith("\ufeffsequence,") and text.count("\ufeff") == 1
+    assert text.startswith('\ufeff"sequence",') and text.count("\ufeff") == 1
     rows = list(csv.reader(io.StringIO(text.removeprefix("\ufeff"))))
     assert len(rows) == 3
     assert tricky in [row[8] for row in rows]

@@ -283,6 +283,22 @@ def test_export_neutralises_spreadsheet_formulas(client, desk):
     ]  # fmt: skip
 
 
+def test_export_quotes_every_cell_and_neutralises_a_formula_after_a_separator(client, desk):
+    """A spreadsheet whose list separator is ";" (German, French, Dutch Excel) splits an unquoted cell
+    at one: "Refund;=1+2" would put a formula in a cell of its own. Every cell is quoted, and a formula
+    start right after a separator is neutralised too, for readers that ignore the quotes."""
+    audit.record("update", actor=None, object_repr="Refund;=1+2+cmd|' /C calc'!A0;", changes={"a": (1, 2)})
+    client.force_login(make_administrator())
+    response = client.post(EXPORT, {"action": "update"})
+    text = b"".join(response.streaming_content).decode().lstrip("\ufeff")
+    assert all(line.startswith('"') and line.endswith('"') for line in text.splitlines())
+    for row in csv.reader(io.StringIO(text), delimiter=";"):
+        assert not any(cell.lstrip().startswith(("=", "+", "-", "@")) for cell in row), row
+    assert [safe_cell(value) for value in ("a;=b", "a,+b", "a\t-b", "a|@b", "a; =b", "a;b")] == [
+        "a;'=b", "a,'+b", "a\t'-b", "a|'@b", "a; =b", "a;b",
+    ]  # fmt: skip
+
+
 def test_export_needs_a_post_and_a_valid_filter(client, desk):
     client.force_login(make_administrator())
     assert client.get(EXPORT).status_code == 405
