@@ -4,7 +4,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, F
 from django.http import HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from guardian.admin import GuardedModelAdmin
@@ -181,7 +181,8 @@ class TicketAdmin(
     def _apply(self, request, queryset, service, done: str) -> None:
         mark_tickets_changed(request)
         changed = []
-        for ticket in queryset.order_by("number"):
+        # A ticket merged into nothing first: restored, it brings back those merged into it (chosen too).
+        for ticket in queryset.order_by(F("merged_into").asc(nulls_first=True), "number"):
             try:
                 service(ticket, actor=request.user)
             except services.AlreadySo as unchanged:

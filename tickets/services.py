@@ -71,6 +71,9 @@ MERGED_ELSEWHERE = "{ticket} was merged into a ticket outside your queues: the c
 MERGE_DONE = "{ticket} is closed or merged already; merge into an open ticket."
 MERGE_DELETED = "{ticket} was deleted: restore it first, or merge into another ticket."
 DELETED_READ_ONLY = "{ticket} was deleted: restore it in the admin before changing it or writing on it."
+RESTORE_TARGET_FIRST = (
+    "{ticket} was merged into {into}, which is deleted: restore {into} (this one comes back with it)."
+)
 MERGE_OTHER_REQUESTER = (
     "Only tickets from the same requester can be merged, so nobody is shown another person's messages."
 )
@@ -718,20 +721,30 @@ def ticket_merge(
         # The customer answered (on the other ticket) after the target was last answered: as a reply
         # on the target would, it reopens one pending on them or solved.
         answered = last_answer is None or source.last_customer_message_at > last_answer
+        # Solved after reading it (the agent saw the duplicate and answered there): it stays solved.
+        if into.resolved_at is not None and source.last_customer_message_at <= into.resolved_at:
+            answered = False
         if answered and into.status in workflow.REOPENED_BY_CUSTOMER_REPLY:
             reopened = workflow.status_after_customer_reply(into.status)
             into_changed += _apply_transition(into, reopened, actor=actor, by_customer=False)
+    # An answer that came with the thread answered the customer when it was written.
+    if source.first_response_at and (
+        into.first_response_at is None or source.first_response_at < into.first_response_at
+    ):
+        into.first_response_at = source.first_response_at
+        into_changed.append("first_response_at")
     old_status = source.status
     source.merged_into = into
     source.status = Status.CLOSED
     source.closed_at = timezone.now()
+    source.resolved_at = source.resolved_at or source.closed_at  # closed as every other way closes it
     _activity(source, actor, TicketActivity.Action.MERGE, "merged_into", None, into.reference)
     _activity(source, actor, TicketActivity.Action.STATUS, "status", old_status, Status.CLOSED)
     _activity(into, actor, TicketActivity.Action.MERGE, "merged_from", None,
               {"ticket": source.reference, "messages": moved})  # fmt: skip
     if tags_after != tags_before:
         _activity(into, actor, TicketActivity.Action.TAGS, "tags", tags_before, tags_after)
-    _save(source, actor, ["merged_into", "status", "closed_at"])
+    _save(source, actor, ["merged_into", "status", "closed_at", "resolved_at"])
     _save(into, actor, into_changed, thread_changed=True)  # the source's messages joined its thread
     return into
 
@@ -881,6 +894,9 @@ def _set_deleted(ticket: Ticket, deleted: bool, *, actor: User) -> Ticket:
     ticket = _lock(ticket, None)
     if ticket.is_deleted == deleted:
         raise AlreadySo("It was deleted already." if deleted else "It is not deleted.")
+    if not deleted and (gone := next((t for t in ticket.merge_chain()[1:] if t.is_deleted), None)):
+        # Alone it would stand empty, its conversation (and any reply to it) in a ticket no one sees.
+        raise TicketNotAllowed(RESTORE_TARGET_FIRST.format(ticket=ticket.reference, into=gone.reference))
     was_deleted_at = ticket.deleted_at
     now = timezone.now()
     for each in [ticket, *_merged_into(ticket)]:

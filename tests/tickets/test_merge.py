@@ -1,6 +1,7 @@
 """Merging tickets: the thread and tags move to the target, the source closes and points at it; only
 supervisors/administrators who work both tickets, only within one requester, never twice."""
 
+from datetime import timedelta
 from html import unescape
 from itertools import pairwise
 
@@ -192,3 +193,40 @@ def test_a_ticket_merged_along_a_long_chain_costs_what_a_short_one_does(client, 
             assert client.get(reverse(page, args=[ticket.number])).status_code == 200
         counts.append(len(queries))
     assert counts[0] == counts[1], counts
+
+
+def test_merging_closes_the_source_as_resolved_and_carries_its_first_answer(pair, clock):
+    """The merged ticket is closed as every other way closes one (resolved_at too); an answer that came
+    with its thread answered the customer when it was written, so the target's first response is that
+    one's when earlier."""
+    source, into = pair["source"], pair["into"]
+    first_answer = source.first_response_at
+    assert first_answer is not None and into.first_response_at is None
+    clock.shift(timedelta(days=2))
+    services.ticket_merge(source, into=into, actor=pair["supervisor"])
+    source.refresh_from_db()
+    into.refresh_from_db()
+    assert source.resolved_at == source.closed_at is not None
+    assert into.first_response_at == first_answer
+
+
+def test_a_target_solved_after_the_customer_message_that_moves_in_stays_solved(pair, clock):
+    """The agent read the duplicate's message and solved the target after it: merging the duplicate in
+    later does not undo that. One written after the resolution still reopens it."""
+    source, into, supervisor, customer = pair["source"], pair["into"], pair["supervisor"], pair["customer"]
+    clock.shift(timedelta(hours=1))
+    services.ticket_reply(source, body="It was the rear tray, thanks.", actor=customer)
+    clock.shift(timedelta(hours=1))
+    services.ticket_transition(into, status="resolved", actor=supervisor)
+    into.refresh_from_db()
+    resolved_at = into.resolved_at
+    clock.shift(timedelta(hours=1))
+    services.ticket_merge(Ticket.objects.get(pk=source.pk), into=into, actor=supervisor)
+    into.refresh_from_db()
+    assert (into.status, into.resolved_at) == ("resolved", resolved_at)
+    later = make_ticket(pair["customer"], team=pair["team"], subject="Printer, third time")
+    clock.shift(timedelta(hours=1))
+    services.ticket_reply(later, body="It jammed again.", actor=customer)
+    services.ticket_merge(Ticket.objects.get(pk=later.pk), into=into, actor=supervisor)
+    into.refresh_from_db()
+    assert (into.status, into.resolved_at) == ("open", None)

@@ -79,6 +79,29 @@ def test_deleting_a_ticket_takes_the_tickets_merged_into_it_along_and_restoring_
     assert not Ticket.objects.get(pk=middle.pk).is_deleted and Ticket.objects.get(pk=alone.pk).is_deleted
 
 
+def test_a_merged_ticket_is_not_restored_alone_while_the_ticket_it_went_into_is_deleted(client):
+    """Restored alone it would stand empty before a ticket no one sees, and a reply on it would fail:
+    refused, naming the ticket to restore, which brings it back. In the admin, both chosen, the target
+    goes first and both come back without a refusal."""
+    customer, team, admin = make_customer(), TeamFactory(), make_administrator()
+    source, middle, target = (make_ticket(customer, team=team) for _ in range(3))
+    services.ticket_merge(source, into=middle, actor=admin)
+    services.ticket_merge(middle, into=target, actor=admin)
+    services.ticket_delete(target, actor=admin)
+    with pytest.raises(services.TicketNotAllowed, match=f"restore {middle.reference}"):
+        services.ticket_restore(Ticket.objects.get(pk=source.pk), actor=admin)
+    assert Ticket.objects.get(pk=source.pk).is_deleted
+    client.force_login(admin)
+    chosen = [str(source.pk), str(target.pk)]
+    page = client.post(
+        reverse("admin:tickets_ticket_changelist"),
+        {"action": "restore_tickets", "_selected_action": chosen},
+        follow=True,
+    ).content.decode()
+    assert not Ticket.objects.filter(is_deleted=True).exists()
+    assert f"Restored 1 ticket(s): {target.reference}" in page and "which is deleted" not in page
+
+
 def test_the_ticket_page_links_to_no_ticket_the_customer_cannot_open(client):
     """A follow-up whose original ticket was deleted does not link the customer to a 404."""
     customer, team = make_customer(), TeamFactory()
