@@ -89,6 +89,13 @@ def acting_as(form_class: type, actor: User) -> type:
     return type(form_class.__name__, (form_class,), {"actor": actor})
 
 
+def granted(assignment: RoleAssignment, form: forms.ModelForm, actor: User) -> None:
+    """A new or changed assignment is granted by whoever saves it, now, as services.role_assign records
+    a grant: the first granter never gave the role it holds now."""
+    if assignment.pk is None or form.has_changed():
+        assignment.granted_by, assignment.granted_at = actor, timezone.now()
+
+
 def role_out_of_reach(actor: User, assignment: RoleAssignment) -> bool:
     """A role the actor could not give, or one held by someone ranked above them, is not theirs to
     change or take away (a clerk who manages role assignments does not demote an Administrator)."""
@@ -459,8 +466,8 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
 
     def save_formset(self, request, form, formset, change):
         for inline in formset.forms:
-            if isinstance(inline.instance, RoleAssignment) and inline.instance.granted_by_id is None:
-                inline.instance.granted_by = request.user
+            if isinstance(inline.instance, RoleAssignment):
+                granted(inline.instance, inline, request.user)
         super().save_formset(request, form, formset, change)
 
     @admin.action(description="Suspend selected users (indefinitely)", permissions=("change",))
@@ -659,8 +666,7 @@ class RoleAssignmentAdmin(OutOfReachMixin, RoleChangeAuditMixin, AuditedModelAdm
         return acting_as(super().get_form(request, obj, change, **kwargs), request.user)
 
     def save_model(self, request, obj, form, change):
-        if obj.granted_by_id is None:
-            obj.granted_by = request.user
+        granted(obj, form, request.user)
         super().save_model(request, obj, form, change)
 
     kept_message = "{count} of the selected role assignments are not yours to take away and were kept."

@@ -158,9 +158,11 @@ def role_assign(
         role=role,
         defaults={"expires_at": expires_at, "granted_by": actor, "granted_at": timezone.now()},
     )
-    # A role held already shows as held before and after, with the expiry it had.
+    # A role held already shows as held before and after, with the expiry it had; one that had expired
+    # was not held: it is granted again (its lapsed expiry still shows as the before).
+    held = earlier is not None and earlier.in_force()
     changes = {
-        "role": (role_name if earlier else None, role_name),
+        "role": (role_name if held else None, role_name),
         "expires_at": (earlier.expires_at if earlier else None, expires_at),
     }
     audit.record("role_change", actor=actor, obj=user, changes=changes, category=AuditEvent.Category.SECURITY)

@@ -328,3 +328,23 @@ def test_a_role_that_opens_no_desk_counts_for_no_rank_in_the_expiry_limit():
     assert rbac.grant_expiry_limit(actor, customer_role) == tomorrow
     with pytest.raises(PermissionDenied):
         account_services.role_assign(make_customer(), roles.CUSTOMER, actor=actor)
+
+
+def test_a_role_assignment_changed_in_the_admin_is_granted_by_whoever_changed_it(superuser_client, clock):
+    """As services.role_assign records a grant: the supervisor who gave Agent never gave Supervisor."""
+    supervisor, person = make_user_with_role(roles.SUPERVISOR), make_customer()
+    assignment = account_services.role_assign(person, roles.AGENT, actor=supervisor)
+    first_granted_at = assignment.granted_at
+    clock.shift(timedelta(hours=1))
+    admin = User.objects.get(pk=superuser_client.session["_auth_user_id"])
+    untouched = post_change(superuser_client, assignment)
+    assert untouched.status_code == 302
+    assignment.refresh_from_db()
+    assert (assignment.granted_by, assignment.granted_at) == (supervisor, first_granted_at)  # unchanged
+    response = post_change(
+        superuser_client, assignment, role=str(Group.objects.get(name=roles.SUPERVISOR).pk)
+    )
+    assert response.status_code == 302
+    assignment.refresh_from_db()
+    assert (assignment.role.name, assignment.granted_by) == (roles.SUPERVISOR, admin)
+    assert assignment.granted_at >= first_granted_at + timedelta(hours=1)

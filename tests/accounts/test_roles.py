@@ -51,6 +51,23 @@ def test_reassigning_a_role_replaces_its_expiry():
     assert user.role_assignments.count() == 1
 
 
+def test_a_role_given_again_after_it_expired_is_recorded_as_granted_not_as_held(clock):
+    """Between its expiry and the new grant the person held no role: the trail says so (before: none),
+    keeping the lapsed expiry as the before of expires_at."""
+    from audit.models import AuditEvent
+
+    expiry = timezone.now() + timedelta(hours=1)
+    user = make_user_with_role(roles.AGENT, expires_at=expiry)
+    clock.shift(timedelta(days=1))
+    services.role_assign(user, roles.AGENT, actor=None)
+    event = AuditEvent.objects.filter(action="role_change", object_id=str(user.pk)).latest("sequence")
+    assert event.changes["role"] == [None, roles.AGENT]
+    assert event.changes["expires_at"][1] is None and event.changes["expires_at"][0] is not None
+    services.role_assign(user, roles.AGENT, expires_at=timezone.now() + timedelta(days=3), actor=None)
+    event = AuditEvent.objects.filter(action="role_change", object_id=str(user.pk)).latest("sequence")
+    assert event.changes["role"] == [roles.AGENT, roles.AGENT]  # held, its expiry changed
+
+
 def test_user_groups_do_not_grant_roles():
     user = UserFactory()
     user.groups.add(Group.objects.get(name=roles.ADMINISTRATOR))
