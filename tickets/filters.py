@@ -122,6 +122,13 @@ class IdFilter(django_filters.NumberFilter):
     field_class = forms.IntegerField
 
 
+def in_my_teams(user: User) -> Q:
+    """The tickets of the teams `user` works; for an administrator also those of no team, which wait
+    for one (README: a ticket without a form's or a default team)."""
+    mine = Q(team_id__in=rbac.workable_team_ids(user))
+    return mine | Q(team__isnull=True) if rbac.is_administrator(user) else mine
+
+
 class TicketQueueFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(label="Search", method="filter_search")
     scope = django_filters.ChoiceFilter(
@@ -197,9 +204,7 @@ class TicketQueueFilter(django_filters.FilterSet):
         return ticket_search(queryset, value)
 
     def filter_scope(self, queryset: QuerySet[Ticket], name: str, value: str) -> QuerySet[Ticket]:
-        return (
-            queryset.filter(team_id__in=rbac.workable_team_ids(self.user)) if value == "teams" else queryset
-        )
+        return queryset.filter(in_my_teams(self.user)) if value == "teams" else queryset
 
     def filter_tag(self, queryset: QuerySet[Ticket], name: str, value: str) -> QuerySet[Ticket]:
         # As tags are stored (services.tag_name): "VIP" and "big  Customer" find "vip", "big customer".

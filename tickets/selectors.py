@@ -17,7 +17,7 @@ from django.utils import timezone
 from accounts import rbac
 from accounts.models import Organization, Team, TeamMember, TeamUserObjectPermission, User
 from helpdesk.counting import capped, is_capped
-from tickets.filters import SORT_LABELS, SORTS, TicketQueueFilter, sort_key
+from tickets.filters import SORT_LABELS, SORTS, TicketQueueFilter, in_my_teams, sort_key
 from tickets.models import PRIORITY_ORDER, SavedView, Tag, Ticket, TicketActivity, TicketMessage
 from tickets.workflow import OPEN_STATUSES, SOLVED_STATUSES, Status
 
@@ -122,7 +122,17 @@ class CappedPaginator(Paginator):
         number = self.validate_number(number)
         bottom = (number - 1) * self.per_page
         rows = list(self.object_list[bottom : bottom + self.per_page + 1])
-        return RowsPage(rows[: self.per_page], number, self, more=len(rows) > self.per_page)
+        more = len(rows) > self.per_page
+        rows = rows[: self.per_page]
+        if not self.count_is_estimate and (rows or number == 1):
+            # The rows are read now: the last page says the total exactly, any other at least this many
+            # and one (a colleague's change since the count was cached shows under the list at once).
+            seen = bottom + len(rows)
+            total = max(self.count, seen + 1) if more else seen
+            if total != self.count:
+                self.__dict__["count"] = total
+                self.__dict__.pop("num_pages", None)
+        return RowsPage(rows, number, self, more=more)
 
 
 class RowsPage(Page):
@@ -201,7 +211,7 @@ def queue_counts(user: User, *, changed: object = None) -> dict[str, int]:
     """Counts of the built-in views: the agent's own open tickets counted afresh every time (a colleague
     handing them a ticket shows at the next refresh), the others in one query at most
     COUNT_CACHE_SECONDS old and never older than `changed` (a mark of the viewer's own last change)."""
-    teams = rbac.workable_team_ids(user)
+    teams = in_my_teams(user)
     week_ago = timezone.make_aware(datetime.combine(recently_solved_since(), time.min))
     open_ = Q(status__in=OPEN_STATUSES)
     # updated_at is implied (resolved_at <= updated_at) and lets the count use the updated_at index.
@@ -215,8 +225,8 @@ def queue_counts(user: User, *, changed: object = None) -> dict[str, int]:
         counted_now.update(
             tickets.aggregate(
                 mine=Count("pk", filter=open_ & Q(assignee=user)),
-                unassigned=Count("pk", filter=open_ & Q(assignee__isnull=True, team_id__in=teams)),
-                team_open=Count("pk", filter=open_ & Q(team_id__in=teams)),
+                unassigned=Count("pk", filter=open_ & Q(assignee__isnull=True) & teams),
+                team_open=Count("pk", filter=open_ & teams),
                 pending=Count("pk", filter=Q(status=Status.PENDING)),
                 solved=Count("pk", filter=solved),
             )
@@ -432,7 +442,7 @@ def ticket_workspace(user: User, ticket: Ticket, *, full_thread: bool = False) -
         earlier = activities.pop().pk
     other_tickets = list(  # those the agent can open here: not their own requests of another team
         Ticket.objects.staff_visible_to(user)
-        .filter(requester_id=ticket.requester_id)
+        .filter(requester_id=ticket.requester_id, is_deleted=False)  # gone for everyone, as in the queue
         .exclude(pk=ticket.pk)
         .only("number", "subject", "status", "updated_at")
         .order_by("-updated_at")[:10]

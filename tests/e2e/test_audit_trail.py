@@ -23,4 +23,4 @@ def test_supervisor_filters_and_exports_the_audit_trail(page, live_server):
     with page.expect_download() as download:
         page.get_by_role("button", name="Export these events (CSV)").click()
     csv_text = Path(download.value.path()).read_text(encoding="utf-8-sig")
-    assert csv_text.startswith("sequence,time,actor") and ",login," in csv_text
+    assert csv_text.startswith('"sequence","time","actor"') and ',"login",' in csv_text

@@ -141,6 +141,65 @@ def test_the_requester_panel_lists_only_tickets_the_agent_can_open_in_the_desk(c
     assert own_billing.pk not in listed, "the panel links to a ticket whose workspace is a 404"
 
 
+def test_an_administrators_requester_panel_leaves_out_deleted_tickets(client, desk):
+    """A deleted ticket is out of every queue for an administrator too, and out of this panel."""
+    admin = make_administrator()
+    gone = make_ticket(desk["customer"], team=desk["support"], subject="Spam")
+    services.ticket_delete(gone, actor=admin)
+    client.force_login(admin)
+    page = client.get(reverse("tickets:desk_ticket", args=[desk["ticket"].number]))
+    assert gone.pk not in [ticket.pk for ticket in page.context["workspace"].other_tickets]
+
+
+# The built-in views' totals and the tickets of no team
+
+
+def _view(slug: str) -> str:
+    query = next(view for view in selectors.built_in_views() if view.slug == slug).query
+    return f"{reverse('tickets:desk_queue')}?{query}"
+
+
+def test_the_total_under_a_list_agrees_with_its_rows_when_a_colleague_changed_it(client, desk):
+    """The total is cached for 30 s (the agent's own changes clear it), but the rows are read fresh: a
+    ticket a colleague hands over shows in the list, its count beside it and the total under it at once,
+    on the last page exactly and on any other as at least what the pages so far hold."""
+    agent = desk["agent"]
+    services.ticket_assign(desk["ticket"], assignee=agent, actor=agent)
+    client.force_login(agent)
+    before = client.get(_view("mine"))
+    assert before.context["queue"].page.paginator.count == 1
+    second = make_ticket(desk["customer"], team=desk["support"], subject="Handed over")
+    services.ticket_assign(second, assignee=agent, actor=desk["colleague"])
+    after = client.get(_view("mine"))
+    assert len(after.context["queue"].tickets) == after.context["counts"]["mine"] == 2
+    assert after.context["queue"].page.paginator.count == 2
+    assert "2 tickets · page 1" in page_text(after)
+    ids = insert_tickets(60, requester=desk["customer"], team=desk["support"])
+    Ticket.objects.filter(pk__in=ids).update(assignee=agent)
+    first_page = client.get(_view("mine"))
+    assert first_page.context["queue"].page.paginator.count >= 26
+    assert first_page.context["queue"].page.has_next()
+    last = client.get(_view("mine"), {"page": 3})
+    assert last.context["queue"].page.paginator.count == 62
+
+
+def test_an_administrators_team_views_hold_the_tickets_of_no_team_that_wait_for_them(client, desk):
+    """Without a form's or a default team a ticket lands in no team and waits for an administrator:
+    their "Unassigned in my teams" and "All open in my teams" list and count it; an agent's do not."""
+    waiting = make_ticket(desk["customer"], subject="Waiting for an administrator")
+    assert waiting.team_id is None
+    client.force_login(make_administrator())
+    for slug, count in (("unassigned", "unassigned"), ("team-open", "team_open")):
+        page = client.get(_view(slug))
+        listed = [ticket.number for ticket in page.context["queue"].tickets]
+        assert waiting.number in listed and desk["ticket"].number in listed
+        assert page.context["counts"][count] == len(listed) == 2
+    client.force_login(desk["agent"])
+    page = client.get(_view("unassigned"))
+    assert [ticket.number for ticket in page.context["queue"].tickets] == [desk["ticket"].number]
+    assert page.context["counts"]["unassigned"] == 1
+
+
 # Next and previous within the queue
 
 
