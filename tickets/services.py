@@ -664,16 +664,16 @@ def ticket_assign(
     return ticket
 
 
-@transaction.atomic
-def ticket_merge(
+def ticket_merge_check(
     source: Ticket, *, into: Ticket, actor: User | None, expected_version: int | None = None
-) -> Ticket:
-    """Move the source's thread and tags into `into` and close the source, pointing at it.
+) -> None:
+    """Raise what ticket_merge would refuse for these two tickets as read (it asks again under their
+    row locks): the desk asks before a merge it cannot undo only when the merge can happen."""
+    _require_merge_allowed(source, into, actor)
+    _require_mergeable(source, into, expected_version)
 
-    Messages keep their times, so the merged thread reads in order. Requires the manage_threads
-    permission, close_ticket (the source is closed) and that the actor can work both tickets; both
-    belong to the same requester.
-    """
+
+def _require_merge_allowed(source: Ticket, into: Ticket, actor: User | None) -> None:
     if actor is not None and not rbac.has_permission(actor, rbac.MANAGE_THREADS):
         raise TicketNotAllowed(NOT_ALLOWED)
     _require_staff(source, actor)
@@ -681,14 +681,9 @@ def ticket_merge(
     _require_permission_to_close(source, actor, Status.CLOSED)  # merging closes the source
     if source.pk == into.pk:
         raise TicketNotAllowed(MERGE_SELF)
-    # Both rows locked, always in the same order, so two merges of the same pair cannot deadlock.
-    locked = {
-        t.pk: t
-        for t in Ticket.objects.select_for_update(no_key=True)
-        .filter(pk__in=[source.pk, into.pk])
-        .order_by("pk")
-    }
-    source, into = locked[source.pk], locked[into.pk]
+
+
+def _require_mergeable(source: Ticket, into: Ticket, expected_version: int | None) -> None:
     if expected_version is not None and source.version != expected_version:
         raise StaleTicket(STALE)
     for ticket in (source, into):
@@ -700,6 +695,28 @@ def ticket_merge(
         raise TicketNotAllowed(MERGE_OTHER_REQUESTER)
     if source.organization_id != into.organization_id:
         raise TicketNotAllowed(MERGE_OTHER_ORGANIZATION)
+
+
+@transaction.atomic
+def ticket_merge(
+    source: Ticket, *, into: Ticket, actor: User | None, expected_version: int | None = None
+) -> Ticket:
+    """Move the source's thread and tags into `into` and close the source, pointing at it.
+
+    Messages keep their times, so the merged thread reads in order. Requires the manage_threads
+    permission, close_ticket (the source is closed) and that the actor can work both tickets; both
+    belong to the same requester.
+    """
+    _require_merge_allowed(source, into, actor)
+    # Both rows locked, always in the same order, so two merges of the same pair cannot deadlock.
+    locked = {
+        t.pk: t
+        for t in Ticket.objects.select_for_update(no_key=True)
+        .filter(pk__in=[source.pk, into.pk])
+        .order_by("pk")
+    }
+    source, into = locked[source.pk], locked[into.pk]
+    _require_mergeable(source, into, expected_version)
     last_answer = (
         TicketMessage.objects.filter(ticket=into, from_staff=True, is_internal=False)
         .order_by("-created_at")

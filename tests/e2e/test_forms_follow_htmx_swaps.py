@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 
 from accounts.models import Team, User
 from tests.e2e.conftest import signed_in
+from tests.e2e.test_accessibility import problems_here
 from tests.factories import make_ticket
 from tickets import selectors
 from tickets.models import Attachment, SavedView, Ticket
@@ -57,7 +58,14 @@ def test_merging_after_an_inline_edit_is_not_refused_as_stale(page, live_server)
     page.locator("#properties dd", has_text=str(source.version + 1)).wait_for()
 
     page.get_by_label("Merge into ticket").fill(target.reference)
-    page.get_by_role("button", name="Merge").click()
+    page.get_by_role("button", name="Merge", exact=True).click()
+    # Asked once more, naming both tickets, the confirming button focused: Enter merges.
+    page.get_by_role("heading", name=f"Merge {source.reference} into {target.reference}?").wait_for()
+    assert Ticket.objects.get(pk=source.pk).merged_into_id is None
+    confirm = page.get_by_role("button", name=f"Merge {source.reference} into {target.reference}")
+    assert confirm.evaluate("button => button === document.activeElement")
+    assert problems_here(page, "merge confirmation") == []
+    page.keyboard.press("Enter")
     page.get_by_text(f"Merged {source.reference} into {target.reference}.").wait_for()
     assert Ticket.objects.get(pk=source.pk).merged_into_id == target.pk
 

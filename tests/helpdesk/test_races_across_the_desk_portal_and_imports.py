@@ -165,7 +165,7 @@ def test_a_merge_racing_a_customer_reply_on_the_source_is_refused_and_the_reply_
         lambda: services.ticket_reply(Ticket.objects.get(pk=source.pk), body="Still burning", actor=customer),
         lambda: responses.append(
             client.post(reverse("tickets:desk_merge", args=[source.number]),
-                        {"into": target.reference, "version": version})
+                        {"confirm": "merge", "into": target.reference, "version": version})
         ),
     )  # fmt: skip
     assert responses[0].status_code == 422

@@ -41,7 +41,7 @@ def test_a_supervisor_removed_from_the_team_cannot_merge_or_mark_read_from_an_op
     TeamMember.objects.filter(user=supervisor).delete()
     merge = client.post(
         reverse("tickets:desk_merge", args=[source.number]),
-        {"into": target.reference, "version": source.version},
+        {"confirm": "merge", "into": target.reference, "version": source.version},
     )
     seen = client.post(reverse("tickets:desk_seen", args=[source.number]))
     tags = update(client, source, "tags", "hot")
@@ -128,7 +128,7 @@ def test_merging_a_ticket_into_itself_by_its_own_number_is_refused_with_422(clie
     client.force_login(desk["supervisor"])
     response = client.post(
         reverse("tickets:desk_merge", args=[ticket.number]),
-        {"into": str(ticket.number), "version": ticket.version},
+        {"confirm": "merge", "into": str(ticket.number), "version": ticket.version},
     )
     assert response.status_code == 422
     assert "itself" in page_text(response)
@@ -141,8 +141,12 @@ def test_merging_into_a_ticket_of_another_team_reads_as_no_such_ticket(client, d
     ticket = desk["ticket"]
     hidden = make_ticket(desk["customer"], team=desk["billing"], subject="Hidden")
     client.force_login(desk["supervisor"])
-    seen = client.post(reverse("tickets:desk_merge", args=[ticket.number]), {"into": hidden.reference})
-    missing = client.post(reverse("tickets:desk_merge", args=[ticket.number]), {"into": "T-999999999"})
+    seen = client.post(
+        reverse("tickets:desk_merge", args=[ticket.number]), {"confirm": "merge", "into": hidden.reference}
+    )
+    missing = client.post(
+        reverse("tickets:desk_merge", args=[ticket.number]), {"confirm": "merge", "into": "T-999999999"}
+    )
     assert seen.status_code == missing.status_code == 422
     assert seen.context["merge_error"].replace(hidden.reference, "X") == missing.context[
         "merge_error"
@@ -206,7 +210,7 @@ def test_workspace_posts_need_a_csrf_token(desk):
     for url, data in [
         (reverse("tickets:desk_update", args=[ticket.number]), {"field": "priority", "value": "urgent"}),
         (reverse("tickets:desk_reply", args=[ticket.number]), {"kind": "note", "body": "x"}),
-        (reverse("tickets:desk_merge", args=[ticket.number]), {"into": "1"}),
+        (reverse("tickets:desk_merge", args=[ticket.number]), {"confirm": "merge", "into": "1"}),
         (reverse("tickets:desk_bulk"), {"tickets": [ticket.pk], "action": "assign_me"}),
     ]:
         assert client.post(url, data).status_code == 403

@@ -43,7 +43,9 @@ def test_non_ascii_digits_posted_to_bulk_and_merge_do_not_crash(client, desk):
     bulk = client.post(reverse("tickets:desk_bulk"), {"tickets": ["²"], "action": "assign_me"})
     assert bulk.status_code == 302  # and said, not taken for no ticket chosen at all
     assert notes(bulk) == ["1 selected ticket is no longer in your queues and left unchanged."]
-    merge = client.post(reverse("tickets:desk_merge", args=[desk["ticket"].number]), {"into": "T-²"})
+    merge = client.post(
+        reverse("tickets:desk_merge", args=[desk["ticket"].number]), {"confirm": "merge", "into": "T-²"}
+    )
     assert merge.status_code == 422 and "There is no ticket “T-²”" in unescape(merge.content.decode())
     assert posted_version({"version": "7"}) == 7 and posted_version({}) is None
 

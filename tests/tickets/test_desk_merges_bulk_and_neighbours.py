@@ -41,7 +41,9 @@ def test_an_administrator_cannot_merge_a_ticket_into_a_deleted_one(client, desk)
     target = make_ticket(customer, team=desk["support"], subject="Spam duplicate")
     services.ticket_delete(target, actor=admin)
     client.force_login(admin)
-    response = client.post(reverse("tickets:desk_merge", args=[source.number]), {"into": target.reference})
+    response = client.post(
+        reverse("tickets:desk_merge", args=[source.number]), {"confirm": "merge", "into": target.reference}
+    )
     source.refresh_from_db()
     assert source.merged_into_id is None, "the conversation was moved into a deleted ticket"
     assert response.status_code == 422

@@ -83,7 +83,7 @@ def test_merge_from_the_workspace_lands_on_the_target(client, pair):
     page = client.get(reverse("tickets:desk_ticket", args=[source.number])).content.decode()
     assert "Merge into ticket" in page
     url = reverse("tickets:desk_merge", args=[source.number])
-    response = client.post(url, {"into": into.reference, "version": source.version})
+    response = client.post(url, {"confirm": "merge", "into": into.reference, "version": source.version})
     assert response.status_code == 302
     assert response["Location"] == reverse("tickets:desk_ticket", args=[into.number])
     assert "Have you tried turning it off?" in client.get(response["Location"]).content.decode()
@@ -94,14 +94,14 @@ def test_merge_from_the_workspace_lands_on_the_target(client, pair):
 def test_workspace_merge_refusals_are_explained(client, pair):
     client.force_login(pair["supervisor"])
     url = reverse("tickets:desk_merge", args=[pair["source"].number])
-    response = client.post(url, {"into": "T-999999"})
+    response = client.post(url, {"confirm": "merge", "into": "T-999999"})
     page = unescape(response.content.decode())
     # The workspace comes back with the number as typed and the reason beside the field.
     assert response.status_code == 422 and "There is no ticket “T-999999” that you can work." in page
     assert 'value="T-999999" aria-invalid="true"' in page
-    response = client.post(url, {"into": "'; DROP TABLE"})
+    response = client.post(url, {"confirm": "merge", "into": "'; DROP TABLE"})
     assert "that you can work" in unescape(response.content.decode())
-    stale = client.post(url, {"into": pair["into"].reference, "version": "0"})
+    stale = client.post(url, {"confirm": "merge", "into": pair["into"].reference, "version": "0"})
     assert stale.status_code == 422 and MERGE_STALE in unescape(stale.content.decode())
     assert Ticket.objects.get(pk=pair["source"].pk).merged_into_id is None
 
@@ -122,7 +122,7 @@ def test_customer_sees_where_the_conversation_went(client, pair):
 def test_an_absurdly_long_number_is_just_not_found(client, pair):
     client.force_login(pair["supervisor"])
     url = reverse("tickets:desk_merge", args=[pair["source"].number])
-    response = client.post(url, {"into": "9" * 40})
+    response = client.post(url, {"confirm": "merge", "into": "9" * 40})
     assert response.status_code == 422 and "that you can work" in unescape(response.content.decode())
 
 
@@ -230,3 +230,27 @@ def test_a_target_solved_after_the_customer_message_that_moves_in_stays_solved(p
     services.ticket_merge(Ticket.objects.get(pk=later.pk), into=into, actor=supervisor)
     into.refresh_from_db()
     assert (into.status, into.resolved_at) == ("open", None)
+
+
+def test_the_workspace_asks_once_more_naming_both_tickets_before_a_merge(client, pair):
+    """A typed number and a merge that cannot be undone (WCAG 3.3.4): the first sending shows both
+    tickets and changes nothing; Cancel goes back to the workspace in its queue; a merge that would be
+    refused is refused at once, without the question."""
+    source, into = pair["source"], pair["into"]
+    client.force_login(pair["supervisor"])
+    url = reverse("tickets:desk_merge", args=[source.number])
+    asked = client.post(url, {"into": str(into.number), "version": source.version, "queue": "status=new"})
+    page = unescape(asked.content.decode())
+    assert asked.status_code == 200
+    assert f"Merge {source.reference} into {into.reference}?" in page
+    assert source.subject in page and into.subject in page and "cannot be undone" in page
+    assert '<input type="hidden" name="queue" value="status=new">' in page
+    assert f'href="{reverse("tickets:desk_ticket", args=[source.number])}?queue=status%3Dnew"' in page
+    source.refresh_from_db()
+    assert source.merged_into_id is None and source.status != "closed"
+    assert not TicketActivity.objects.filter(action="merge").exists()
+    refused = client.post(url, {"into": source.reference, "version": source.version})
+    assert refused.status_code == 422 and services.MERGE_SELF in unescape(refused.content.decode())
+    done = client.post(url, {"into": into.reference, "version": source.version, "confirm": "merge"})
+    assert done.status_code == 302
+    assert Ticket.objects.get(pk=source.pk).merged_into_id == into.pk

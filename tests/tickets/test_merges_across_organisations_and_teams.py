@@ -80,7 +80,7 @@ def test_cross_organisation_merge_from_the_workspace_says_why_and_portals_are_un
     a = make_ticket(world["ann"], team=world["support"], subject="Acme invoice", description="ACME-SECRET")
     b = make_ticket(world["bob"], team=world["billing"], subject="Globex outage", description="GLOBEX-SECRET")
     client.force_login(world["both"])
-    response = client.post(merge_url(a), {"into": b.reference, "version": a.version})
+    response = client.post(merge_url(a), {"confirm": "merge", "into": b.reference, "version": a.version})
     assert response.status_code == 422
     assert "same requester" in page_text(response)
     assert Ticket.objects.get(pk=a.pk).merged_into_id is None

@@ -716,7 +716,8 @@ def test_an_inline_edit_gives_the_composer_and_merge_forms_the_new_version(clien
     # The merge form then works without a reload, as the composer does.
     target = make_ticket(desk["customer"], team=desk["support"], subject="Printer still on fire")
     merged = client.post(
-        reverse("tickets:desk_merge", args=[ticket.number]), {"into": target.reference, "version": fresh}
+        reverse("tickets:desk_merge", args=[ticket.number]),
+        {"confirm": "merge", "into": target.reference, "version": fresh},
     )
     assert merged.status_code == 302 and Ticket.objects.get(pk=ticket.pk).merged_into_id == target.pk
 

@@ -229,7 +229,7 @@ def test_merging_into_a_ticket_that_was_merged_names_where_it_went(client, desk)
     c = make_ticket(customer, team=desk["support"], subject="Third")
     services.ticket_merge(a, into=b, actor=supervisor)
     client.force_login(supervisor)
-    response = client.post(merge_url(c), {"into": a.reference, "version": c.version})
+    response = client.post(merge_url(c), {"confirm": "merge", "into": a.reference, "version": c.version})
     assert response.status_code == 422
     page = page_text(response)
     assert a.reference in page and "merged" in page
@@ -244,7 +244,9 @@ def test_merging_into_a_deleted_ticket_as_a_supervisor_reads_as_no_such_ticket(c
     services.ticket_delete(target, actor=make_administrator())
     source = desk["ticket"]
     client.force_login(supervisor)
-    response = client.post(merge_url(source), {"into": str(target.number), "version": source.version})
+    response = client.post(
+        merge_url(source), {"confirm": "merge", "into": str(target.number), "version": source.version}
+    )
     assert response.status_code == 422
     assert f"There is no ticket “{target.number}” that you can work." in page_text(response)
     assert fresh(source).merged_into_id is None

@@ -68,7 +68,7 @@ def test_a_stale_merge_comes_back_with_the_number_and_no_reload_advice(client, d
     seen = source.version
     services.ticket_update_fields(source, changes={"priority": "high"}, actor=desk["colleague"])
     client.force_login(desk["supervisor"])
-    response = client.post(merge_url(source), {"into": target.reference, "version": seen})
+    response = client.post(merge_url(source), {"confirm": "merge", "into": target.reference, "version": seen})
     assert response.status_code == 422
     text = page_text(response)
     assert f'value="{target.reference}"' in text
@@ -86,7 +86,8 @@ def test_a_merge_from_a_queue_lands_on_the_target_in_that_queue(client, desk):
     page = page_text(client.get(ws(source), {"queue": "status=new"}))
     assert 'name="queue" value="status=new"' in page.split('id="merge"')[1]
     response = client.post(
-        merge_url(source), {"into": target.reference, "version": source.version, "queue": "status=new"}
+        merge_url(source),
+        {"confirm": "merge", "into": target.reference, "version": source.version, "queue": "status=new"},
     )
     assert response.status_code == 302 and fresh(source).merged_into_id == target.pk
     assert "queue=status%3Dnew" in response["Location"], response["Location"]
@@ -511,7 +512,8 @@ def test_a_merge_redirect_keeps_a_crafted_queue_inside_the_query_string(client, 
     client.force_login(desk["supervisor"])
     queue = "status=new&next=1#x\r\nLocation: //evil.example"
     response = client.post(
-        merge_url(source), {"into": target.reference, "version": source.version, "queue": queue}
+        merge_url(source),
+        {"confirm": "merge", "into": target.reference, "version": source.version, "queue": queue},
     )
     assert response.status_code == 302
     location = urlsplit(response["Location"])

@@ -156,7 +156,9 @@ def test_every_form_answers_404_once_the_agent_lost_the_ticket(client, desk, how
     client.force_login(desk["supervisor"])
     if how == "moved":
         # the supervisor of Support has lost it as well
-        response = client.post(merge_url(ticket), {"into": target.reference, "version": seen})
+        response = client.post(
+            merge_url(ticket), {"confirm": "merge", "into": target.reference, "version": seen}
+        )
         assert response.status_code == 404
 
 
@@ -317,7 +319,8 @@ def test_merge_plain_redirects_and_a_target_gone_meanwhile_is_a_clear_422(client
     services.ticket_update_fields(target, changes={"team": desk["billing"]}, actor=desk["supervisor"])
     client.force_login(desk["supervisor"])
     response = client.post(
-        merge_url(source), {"into": target.reference, "version": source.version, "queue": ""}
+        merge_url(source),
+        {"confirm": "merge", "into": target.reference, "version": source.version, "queue": ""},
     )
     assert response.status_code == 422
     assert is_full_page(response)
@@ -326,7 +329,8 @@ def test_merge_plain_redirects_and_a_target_gone_meanwhile_is_a_clear_422(client
     assert "no ticket" in text.lower()
     other = make_ticket(desk["customer"], team=desk["support"], subject="Third")
     response = client.post(
-        merge_url(source), {"into": other.reference, "version": source.version, "queue": ""}
+        merge_url(source),
+        {"confirm": "merge", "into": other.reference, "version": source.version, "queue": ""},
     )
     assert response.status_code == 302
     assert response["Location"].startswith(ws(other))
@@ -338,7 +342,9 @@ def test_merge_into_a_ticket_closed_or_merged_meanwhile_is_refused_clearly(clien
     third = make_ticket(desk["customer"], team=desk["support"], subject="Third")
     services.ticket_merge(target, into=third, actor=desk["supervisor"])
     client.force_login(desk["supervisor"])
-    response = client.post(merge_url(source), {"into": target.reference, "version": source.version})
+    response = client.post(
+        merge_url(source), {"confirm": "merge", "into": target.reference, "version": source.version}
+    )
     assert response.status_code in (302, 422)
     if response.status_code == 422:
         assert 'id="merge-error"' in response.content.decode()
@@ -610,7 +616,7 @@ def test_merge_from_a_page_whose_ticket_was_merged_meanwhile_is_a_clear_refusal(
     seen = source.version
     services.ticket_merge(source, into=elsewhere, actor=desk["supervisor"])
     client.force_login(desk["supervisor"])
-    response = client.post(merge_url(source), {"into": target.reference, "version": seen})
+    response = client.post(merge_url(source), {"confirm": "merge", "into": target.reference, "version": seen})
     assert response.status_code == 422
     assert fresh(source).merged_into_id == elsewhere.pk
     text = page_text(response)

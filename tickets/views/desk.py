@@ -355,10 +355,17 @@ def workspace_merge(request: HttpRequest, number: str) -> HttpResponse:
         target = Ticket.objects.staff_visible_to(request.user).filter(number=number_into).first()
     error = f"There is no ticket “{typed}” that you can work." if target is None else ""
     if target is not None:
+        version = posted_version(request.POST)
         try:
-            services.ticket_merge(
-                source, into=target, actor=request.user, expected_version=posted_version(request.POST)
-            )
+            if request.POST.get("confirm") != "merge":
+                # A typed number and a merge that cannot be undone: asked once more, naming both tickets
+                # (WCAG 3.3.4), when the merge can happen; a refusal is said at once.
+                services.ticket_merge_check(source, into=target, actor=request.user, expected_version=version)
+                context = {"source": source, "target": target, "version": version,
+                           "queue": request.POST.get("queue"),
+                           "back": _workspace_url(source, request.POST.get("queue", ""))}  # fmt: skip
+                return render(request, "tickets/desk/merge_confirm.html", context)
+            services.ticket_merge(source, into=target, actor=request.user, expected_version=version)
         except services.StaleTicket:
             error = MERGE_STALE  # the page comes back with their change and the number as typed
         except services.TicketError as refused:
