@@ -11,6 +11,7 @@ from django.db.models.functions import Lower
 
 from accounts import rbac
 from accounts.models import Organization, Team, User
+from helpdesk.accents import Unaccented, unaccented
 from helpdesk.dates import start_of
 from helpdesk.forms import nfc, parse_id
 from helpdesk.models import Priority
@@ -49,16 +50,16 @@ def sort_key(raw: str | None) -> str:
 
 def matching_people(value: str) -> QuerySet[User]:
     """People whose e-mail address starts with `value` or whose name has words starting with each of
-    its words ("jo smi" finds Jo Smith), as index look-ups (accounts.User's user_email_prefix and
-    user_name_words) rather than a scan of every user."""
+    its words ("jo smi" finds Jo Smith, "jose" finds José), as index look-ups (accounts.User's
+    user_email_prefix and user_name_words) rather than a scan of every user."""
     by_email = Q(email_lower__startswith=value.lower())
-    words = re.findall(r"[^\W_]+", value.lower())[:8]
+    words = re.findall(r"[^\W_]+", unaccented(value).lower())[:8]
     if not words:
         return User.objects.alias(email_lower=Lower("email")).filter(by_email)
     # Only letters and digits reach the raw query, so it cannot be malformed.
     prefixes = SearchQuery(" & ".join(f"{word}:*" for word in words), config="simple", search_type="raw")
     return User.objects.alias(
-        email_lower=Lower("email"), name_words=SearchVector("name", config="simple")
+        email_lower=Lower("email"), name_words=SearchVector(Unaccented("name"), config="simple")
     ).filter(by_email | Q(name_words=prefixes))
 
 
@@ -74,7 +75,7 @@ def ticket_search(queryset: QuerySet[Ticket], value: str) -> QuerySet[Ticket]:
     value = nfc(value.strip())[:200]
     if not value:
         return queryset
-    words = SearchQuery(value, config="simple", search_type="websearch")
+    words = SearchQuery(unaccented(value), config="simple", search_type="websearch")  # as the column
     if (exact := number_from(value)) is not None:
         # A reference ("T-1042", "#1042") is that ticket; bare digits are its number or words in
         # tickets ("order 4711 arrived broken").

@@ -15,6 +15,7 @@ from guardian.models import UserObjectPermissionBase
 
 from accounts import rbac
 from accounts.models import Organization, Team
+from helpdesk.accents import Unaccented
 from helpdesk.display import shown_count, shown_value
 from helpdesk.forms import parse_id
 from helpdesk.models import Priority
@@ -255,9 +256,12 @@ class Ticket(models.Model):
     assignee_seen_at = models.DateTimeField(
         null=True, blank=True, help_text="When the assignee last opened the ticket (for the unread marker)."
     )
-    # Kept current by PostgreSQL itself; 'simple' so names and codes are matched as typed.
+    # Kept current by PostgreSQL itself; 'simple' so names and codes are matched as typed, but for
+    # accents (the search box folds what is typed the same way).
     search_vector = models.GeneratedField(
-        expression=SearchVector("subject", config="simple"), output_field=SearchVectorField(), db_persist=True
+        expression=SearchVector(Unaccented("subject"), config="simple"),
+        output_field=SearchVectorField(),
+        db_persist=True,
     )
     is_deleted = models.BooleanField(default=False)
     deleted_at = models.DateTimeField(null=True, blank=True)

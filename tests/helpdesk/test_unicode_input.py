@@ -125,3 +125,37 @@ def test_a_domain_the_idna_standards_write_differently_is_taken_only_in_its_xn_f
     org = Organization(name="Straße", slug="strasse", email_domains=["xn--strae-oqa.example"])
     org.full_clean()
     assert org.email_domains == ["xn--strae-oqa.example"]
+
+
+def test_accents_fold_alike_in_python_and_postgresql():
+    """The search box folds what is typed as the generated column and the name index fold what is
+    stored: the same text for every kind of letter, composed, with letters that are no letter plus an
+    accent (ß, ø, ł) and other scripts kept as they are."""
+    from django.db import connection
+
+    from helpdesk.accents import Unaccented, unaccented
+
+    samples = [
+        "Café",
+        "Núñez",
+        "crème brûlée",
+        "Ångström",
+        "straße",
+        "Øresund",
+        "Łódź",
+        "한국어",
+        "がぎ",
+        "Ωμέγα",
+    ]
+    with connection.cursor() as cursor:
+        for text in samples:
+            cursor.execute("SELECT " + Unaccented.template % {"expressions": "%s"}, [text])
+            assert cursor.fetchone()[0] == unaccented(text), text
+    assert [unaccented(text) for text in samples[:5]] == [
+        "Cafe",
+        "Nunez",
+        "creme brulee",
+        "Angstrom",
+        "straße",
+    ]
+    assert unaccented("한국어") == "한국어" and unaccented("がぎ") == "がぎ"

@@ -327,6 +327,26 @@ def test_search_finds_requesters_by_email_prefix_and_name_word_prefixes(client, 
     assert listed(client.get(QUEUE, {"q": typed})) == expected
 
 
+@pytest.mark.parametrize("typed", ["cafe", "CAFÉ", "jose nunez", "Núñez", "JOSÉ", "creme brulee"])
+def test_search_ignores_accents_in_subjects_and_names_either_way(client, desk, typed):
+    """Typed without accents or with them, on a keyboard that has them or not: "cafe" finds "Café" and
+    "Núñez" finds "Nunez", in subjects and requesters' names alike (letters that are not a letter plus
+    an accent, such as ß, stay as they are)."""
+    jose = make_customer(name="José Nunez", email="jn@example.org")
+    make_ticket(jose, team=desk["support"], subject="Crème brûlée machine")
+    make_ticket(desk["customer"], team=desk["support"], subject="Café machine broken")
+    client.force_login(desk["agent"])
+    expected = {
+        "cafe": {"Café machine broken"},
+        "CAFÉ": {"Café machine broken"},
+        "jose nunez": {"Crème brûlée machine"},
+        "Núñez": {"Crème brûlée machine"},
+        "JOSÉ": {"Crème brûlée machine"},
+        "creme brulee": {"Crème brûlée machine"},
+    }[typed]
+    assert listed(client.get(QUEUE, {"q": typed})) == expected
+
+
 def test_queue_filters_by_a_named_assignee_organisation_and_requester(client, desk):
     services.ticket_assign(desk["vpn"], assignee=desk["colleague"], actor=desk["agent"])
     other = make_customer(name="Otto Other", email="otto@globex.example")
