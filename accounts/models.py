@@ -236,7 +236,9 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.name or self.email
 
     def save(self, *args, **kwargs) -> None:
-        self.name = nfc(self.name)  # found by search however it was typed (helpdesk.forms.nfc)
+        # Found by search however it was typed (helpdesk.forms.nfc), and on one line: a name shows in
+        # headers, lists and exports, where a line break (or a run of spaces) is no part of it.
+        self.name = " ".join(nfc(self.name).split())
         super().save(*args, **kwargs)
 
     def natural_key(self) -> tuple[str]:

@@ -184,6 +184,11 @@ class AuditEventAdmin(ReadOnlyAdmin):
     show_full_result_count = False
     paginator = LargeTablePaginator
 
+    def get_queryset(self, request):
+        # What /audit/ shows them, list and page alike: a role that adds "Can view audit event" to a
+        # supervisor does not open other teams' events here.
+        return super().get_queryset(request).visible_to(request.user)
+
 
 @admin.register(SystemLogEntry)
 class SystemLogEntryAdmin(ReadOnlyAdmin):

@@ -25,8 +25,8 @@ HEADER = ("sequence", "time", "actor", "actor id", "action", "category", "object
 # A cell starting with one of these is a formula to a spreadsheet (CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # The same right after a separator a spreadsheet may split on ("Refund;=1+2" read with ";" as the list
-# separator by a reader that ignores the quotes): it would start a cell of its own.
-FORMULA_AFTER_SEPARATOR = re.compile(r"([;,\t|])(?=[=+\-@])")
+# separator, or a line break, by a reader that ignores the quotes): it would start a cell of its own.
+FORMULA_AFTER_SEPARATOR = re.compile(r"([;,\t|\r\n])(?=[=+\-@])")
 
 
 def safe_cell(value) -> str:

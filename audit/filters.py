@@ -10,6 +10,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
+from django.db.models.query import EmptyQuerySet
 from django.utils import timezone
 from django.utils.text import capfirst
 
@@ -88,6 +89,8 @@ def _scope_key(user: User) -> tuple:
 
 def _readable_actions(user: User, actions: list[str], readable: QuerySet[AuditEvent] | None) -> list[str]:
     readable = AuditEvent.objects.visible_to(user) if readable is None else readable
+    if isinstance(readable, EmptyQuerySet) or not actions:  # no event of theirs (the union would not take it)
+        return []
     visible = readable.order_by().values_list("action", flat=True)
     # One query: per action, the first event of it this user may read (an index probe on action).
     first, *rest = (visible.filter(action=action)[:1] for action in actions)

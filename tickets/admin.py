@@ -4,7 +4,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, F
+from django.db.models import Count
 from django.http import HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from guardian.admin import GuardedModelAdmin
@@ -181,11 +181,18 @@ class TicketAdmin(
     def _apply(self, request, queryset, service, done: str) -> None:
         mark_tickets_changed(request)
         changed = []
-        # A ticket merged into nothing first: restored, it brings back those merged into it (chosen too).
-        for ticket in queryset.order_by(F("merged_into").asc(nulls_first=True), "number"):
+        tickets = list(queryset.order_by("number"))
+        if service is services.ticket_restore:
+            # The end of a merge chain first: restored, it brings back those merged into it (chosen too).
+            tickets.sort(key=lambda ticket: len(ticket.merge_chain()))
+        deleted_before = {ticket.pk for ticket in tickets if ticket.is_deleted}
+        for ticket in tickets:
             try:
                 service(ticket, actor=request.user)
             except services.AlreadySo as unchanged:
+                if service is services.ticket_restore and ticket.pk in deleted_before:
+                    changed.append(ticket.reference)  # came back with the one it was merged into
+                    continue
                 messages.info(request, f"{ticket.reference}: {unchanged} Left as it was.")
             except services.TicketError as refused:
                 messages.error(request, f"{ticket.reference}: {refused}")

@@ -51,6 +51,16 @@ def cached_for_viewer(user: User, name: str, question: tuple, compute):
 
     The key names what decides the answer instead of hashing the query's SQL: compiling a queryset
     only to find its cached count cost more than a millisecond per count."""
+    key = viewer_cache_key(user, name, question)
+    value = cache.get(key)
+    if value is None:
+        value = compute()
+        cache.set(key, value, COUNT_CACHE_SECONDS)
+    return value
+
+
+def viewer_cache_key(user: User, name: str, question: tuple) -> str:
+    """cached_for_viewer's key for `question` asked by `user`."""
     access = rbac.access(user)
     viewer = (
         user.pk,
@@ -62,12 +72,7 @@ def cached_for_viewer(user: User, name: str, question: tuple, compute):
         sorted(access.organization_ids),
         sorted(access.ticket_ids),
     )
-    key = f"queue-{name}:" + hashlib.sha256(repr((viewer, question)).encode()).hexdigest()
-    value = cache.get(key)
-    if value is None:
-        value = compute()
-        cache.set(key, value, COUNT_CACHE_SECONDS)
-    return value
+    return f"queue-{name}:" + hashlib.sha256(repr((viewer, question)).encode()).hexdigest()
 
 
 class CappedPaginator(Paginator):
@@ -132,6 +137,9 @@ class CappedPaginator(Paginator):
             if total != self.count:
                 self.__dict__["count"] = total
                 self.__dict__.pop("num_pages", None)
+                # Kept for the next page too: its Next must not lead past a total older than this one.
+                user, question = self.count_key
+                cache.set(viewer_cache_key(user, "count", question), total, COUNT_CACHE_SECONDS)
         return RowsPage(rows, number, self, more=more)
 
 

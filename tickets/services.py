@@ -72,7 +72,11 @@ MERGE_DONE = "{ticket} is closed or merged already; merge into an open ticket."
 MERGE_DELETED = "{ticket} was deleted: restore it first, or merge into another ticket."
 DELETED_READ_ONLY = "{ticket} was deleted: restore it in the admin before changing it or writing on it."
 RESTORE_TARGET_FIRST = (
-    "{ticket} was merged into {into}, which is deleted: restore {into} (this one comes back with it)."
+    "{ticket} was merged into a ticket that is deleted: restore {into} (this one comes back with it)."
+)
+RESTORE_TARGET_THEN_THIS = (
+    "{ticket} was merged into a ticket that is deleted: restore {into} first, then this one (deleted "
+    "on its own before, it stays deleted when {into} comes back)."
 )
 MERGE_OTHER_REQUESTER = (
     "Only tickets from the same requester can be merged, so nobody is shown another person's messages."
@@ -911,9 +915,13 @@ def _set_deleted(ticket: Ticket, deleted: bool, *, actor: User) -> Ticket:
     ticket = _lock(ticket, None)
     if ticket.is_deleted == deleted:
         raise AlreadySo("It was deleted already." if deleted else "It is not deleted.")
-    if not deleted and (gone := next((t for t in ticket.merge_chain()[1:] if t.is_deleted), None)):
+    if not deleted and (gone := [t for t in ticket.merge_chain()[1:] if t.is_deleted]):
         # Alone it would stand empty, its conversation (and any reply to it) in a ticket no one sees.
-        raise TicketNotAllowed(RESTORE_TARGET_FIRST.format(ticket=ticket.reference, into=gone.reference))
+        # The furthest deleted one along the chain is where to start; this one comes back with it if
+        # they went together (_set_deleted below, on that one).
+        along = all(t.deleted_at == ticket.deleted_at for t in gone)
+        message = RESTORE_TARGET_FIRST if along else RESTORE_TARGET_THEN_THIS
+        raise TicketNotAllowed(message.format(ticket=ticket.reference, into=gone[-1].reference))
     was_deleted_at = ticket.deleted_at
     now = timezone.now()
     for each in [ticket, *_merged_into(ticket)]:

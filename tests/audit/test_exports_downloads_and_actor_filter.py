@@ -89,7 +89,8 @@ def test_every_text_column_of_the_export_is_neutralised_against_formulas_yet_rea
     assert "'" + hostile["actor"] in cells
     assert "'" + hostile["org"] in cells
     assert "'+1+1" in cells
-    assert "'-2 is a minus, \r=1 a CR" in cells or "'-2 is a minus, \n=1 a CR" in cells
+    # A formula after a line break inside the cell is neutralised too (a reader ignoring the quotes).
+    assert "'-2 is a minus, \r'=1 a CR" in cells
     export_row = next(row for row in body if row[header.index("action")] == "export")
     assert export_row[header.index("user agent")] == "'=cmd|' /C notepad'!A1"
 

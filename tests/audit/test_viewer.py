@@ -294,8 +294,8 @@ def test_export_quotes_every_cell_and_neutralises_a_formula_after_a_separator(cl
     assert all(line.startswith('"') and line.endswith('"') for line in text.splitlines())
     for row in csv.reader(io.StringIO(text), delimiter=";"):
         assert not any(cell.lstrip().startswith(("=", "+", "-", "@")) for cell in row), row
-    assert [safe_cell(value) for value in ("a;=b", "a,+b", "a\t-b", "a|@b", "a; =b", "a;b")] == [
-        "a;'=b", "a,'+b", "a\t'-b", "a|'@b", "a; =b", "a;b",
+    assert [safe_cell(value) for value in ("a;=b", "a,+b", "a\t-b", "a|@b", "a\n=b", "a; =b", "a;b")] == [
+        "a;'=b", "a,'+b", "a\t'-b", "a|'@b", "a\n'=b", "a; =b", "a;b",
     ]  # fmt: skip
 
 

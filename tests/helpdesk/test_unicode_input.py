@@ -159,3 +159,11 @@ def test_accents_fold_alike_in_python_and_postgresql():
         "straße",
     ]
     assert unaccented("한국어") == "한국어" and unaccented("がぎ") == "がぎ"
+
+
+def test_a_name_is_kept_on_one_line():
+    """A name shows in headers, lists and exports: a line break or a run of spaces in it is dropped
+    (in an export a line break would let the next line start with a formula)."""
+    customer = make_customer(name="Carla\r\n=HYPERLINK(1)  \t Cruz")
+    customer.refresh_from_db()
+    assert customer.name == "Carla =HYPERLINK(1) Cruz"

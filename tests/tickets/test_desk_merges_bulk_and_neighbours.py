@@ -185,6 +185,22 @@ def test_the_total_under_a_list_agrees_with_its_rows_when_a_colleague_changed_it
     assert last.context["queue"].page.paginator.count == 62
 
 
+def test_next_from_a_page_whose_total_grew_leads_to_the_next_page_not_back_to_the_first(client, desk):
+    """Page 2 read after the cached total went stale raises the total; it is kept, so its Next (page 3)
+    is read as asked, not sent back to page 1 by the old total."""
+    agent = desk["agent"]
+    services.ticket_assign(desk["ticket"], assignee=agent, actor=agent)
+    client.force_login(agent)
+    assert client.get(_view("mine")).context["queue"].page.paginator.count == 1
+    ids = insert_tickets(60, requester=desk["customer"], team=desk["support"])
+    Ticket.objects.filter(pk__in=ids).update(assignee=agent)
+    second = client.get(_view("mine"), {"page": 2}).context["queue"]
+    assert second.page.number == 2 and second.page.has_next()
+    third = client.get(_view("mine"), {"page": 3}).context["queue"]
+    assert third.page.number == 3 and len(third.tickets) == 11
+    assert not {t.pk for t in third.tickets} & {t.pk for t in second.tickets}
+
+
 def test_an_administrators_team_views_hold_the_tickets_of_no_team_that_wait_for_them(client, desk):
     """Without a form's or a default team a ticket lands in no team and waits for an administrator:
     their "Unassigned in my teams" and "All open in my teams" list and count it; an agent's do not."""

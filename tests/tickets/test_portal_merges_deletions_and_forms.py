@@ -88,7 +88,7 @@ def test_a_merged_ticket_is_not_restored_alone_while_the_ticket_it_went_into_is_
     services.ticket_merge(source, into=middle, actor=admin)
     services.ticket_merge(middle, into=target, actor=admin)
     services.ticket_delete(target, actor=admin)
-    with pytest.raises(services.TicketNotAllowed, match=f"restore {middle.reference}"):
+    with pytest.raises(services.TicketNotAllowed, match=f"restore {target.reference} \\(this one comes back"):
         services.ticket_restore(Ticket.objects.get(pk=source.pk), actor=admin)
     assert Ticket.objects.get(pk=source.pk).is_deleted
     client.force_login(admin)
@@ -99,7 +99,24 @@ def test_a_merged_ticket_is_not_restored_alone_while_the_ticket_it_went_into_is_
         follow=True,
     ).content.decode()
     assert not Ticket.objects.filter(is_deleted=True).exists()
-    assert f"Restored 1 ticket(s): {target.reference}" in page and "which is deleted" not in page
+    assert f"Restored 2 ticket(s): {target.reference}, {source.reference}" in page
+    assert "ticket that is deleted" not in page
+
+
+def test_a_merged_ticket_deleted_on_its_own_before_is_told_to_wait_for_its_target_then_comes_back():
+    """Deleted on its own before its target was, it does not come back with the target: the refusal
+    says to restore the target first and then this one, and that order works."""
+    customer, team, admin = make_customer(), TeamFactory(), make_administrator()
+    source, target = make_ticket(customer, team=team), make_ticket(customer, team=team)
+    services.ticket_merge(source, into=target, actor=admin)
+    services.ticket_delete(Ticket.objects.get(pk=source.pk), actor=admin)
+    services.ticket_delete(Ticket.objects.get(pk=target.pk), actor=admin)
+    with pytest.raises(services.TicketNotAllowed, match=f"restore {target.reference} first, then this one"):
+        services.ticket_restore(Ticket.objects.get(pk=source.pk), actor=admin)
+    services.ticket_restore(Ticket.objects.get(pk=target.pk), actor=admin)
+    assert Ticket.objects.get(pk=source.pk).is_deleted
+    services.ticket_restore(Ticket.objects.get(pk=source.pk), actor=admin)
+    assert not Ticket.objects.filter(is_deleted=True).exists()
 
 
 def test_the_ticket_page_links_to_no_ticket_the_customer_cannot_open(client):
