@@ -42,8 +42,16 @@ def email_key(value: str) -> str:
     sign-in lockouts and rate limits count under: trimmed and lower-cased. Stored addresses are ASCII
     (`validate_ascii_email`), so a look-alike letter cannot reach an account: PostgreSQL's UPPER(), which
     `iexact` uses, turns a dotless i (U+0131) into "I", so such an address used to match "victim@" while the
-    lockout counted it apart."""
-    return value.strip().lower()
+    lockout counted it apart. An internationalised domain typed as people read it (bücher.example) is
+    compared in the xn-- form addresses at it are stored in."""
+    key = value.strip().lower()
+    local, at, domain = key.rpartition("@")
+    if at and not domain.isascii():
+        try:
+            return f"{local}@{ascii_domain(domain)}"
+        except UnicodeError:  # no domain name, or one of the letters the standards convert apart
+            return key
+    return key
 
 
 NOT_A_DOMAIN = "Give domains such as acme.example (an internationalised one as typed or in its xn-- form)."

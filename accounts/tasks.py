@@ -63,12 +63,15 @@ def send_email_verification_mail(user_pk: int, *, domain: str, use_https: bool) 
             "token": email_verification_token.make_token(user),
         },
     )
+    # Named, as the reset mail names it: anyone can type someone's address, who must see which site asks.
+    site_name = " ".join(SiteConfiguration.objects.get_current().site_name.split())
     context = {
         "user": user,
         "link": f"{'https' if use_https else 'http'}://{domain}{path}",
+        "site_name": site_name,
     }
     send_mail(
-        "Confirm your e-mail address",
+        f"Confirm your e-mail address for {site_name}",
         render_to_string("accounts/email_verification_email.txt", context),
         None,
         [user.email],

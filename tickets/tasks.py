@@ -9,6 +9,7 @@ from django.core.mail import send_mail
 from django.tasks import task
 from django.utils import timezone
 
+from helpdesk.models import SiteConfiguration
 from tickets import attachments, services
 from tickets.models import Ticket
 
@@ -44,11 +45,13 @@ def send_submission_receipt(ticket_pk: int, *, portal_url: str, reset_url: str, 
     if ticket is None:
         return False
     requester = ticket.requester
+    # Named: the visitor may have typed someone else's address, who must see which site this is.
+    site_name = " ".join(SiteConfiguration.objects.get_current().site_name.split())
     try:
         send_mail(
-            f"[{ticket.reference}] We received your request: {ticket.subject}",
+            f"[{ticket.reference}] {site_name} received your request: {ticket.subject}",
             f"Hello {requester.get_short_name()},\n\n"
-            f"We received your request {ticket.reference} and will reply soon.\n\n"
+            f"{site_name} received your request {ticket.reference} and will reply soon.\n\n"
             f"Follow it at {portal_url}\nNo password yet? Choose one at {reset_url}\n",
             None,
             [requester.email],

@@ -10,6 +10,7 @@ import pytest
 from django.core import mail
 from django.core.management import CommandError, call_command
 from django.db import OperationalError, connections, transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django_tasks_db.models import DBTaskResult
@@ -25,6 +26,7 @@ from helpdesk.services import site_configuration_update
 from tests.factories import TeamFactory, make_agent, make_customer, make_ticket
 from tests.tickets.conftest import submission
 from tickets import services as ticket_services
+from tickets import tasks as ticket_tasks
 from tickets.models import Ticket
 from tickets.workflow import Status
 
@@ -228,6 +230,36 @@ def test_the_reset_link_uses_the_scheme_and_host_the_request_had():
     assert "https://help.example/accounts/reset/" in message.body
     assert message.to == ["someone@example.org"]
     assert message.from_email == "Helpdesk <helpdesk@localhost>"
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("immediate_tasks")
+def test_a_reset_typed_with_an_internationalised_domain_as_people_write_it_reaches_the_account(client):
+    """Stored in the xn-- form sign-up asks for; typed as people read it (bücher.example): the same
+    account, found, mailed (sign-in and lockouts compare the same key)."""
+    user = make_customer(email="anna@xn--bcher-kva.example")
+    client.post(reverse("accounts:password_reset"), {"email": "Anna@Bücher.example"})
+    (message,) = mail.outbox
+    assert message.to == [user.email]
+    assert User.objects.with_email("anna@BÜCHER.example").get() == user
+    assert not User.objects.with_email("anna@bu\u0308cher.examplé").exists()  # another domain
+
+
+@pytest.mark.django_db
+def test_the_confirmation_mail_and_the_receipt_name_the_site(client):
+    """Anyone can type someone's address: whoever gets the mail must see which site it is from, as the
+    reset mail says it."""
+    site_configuration_update(changes={"site_name": "Acme Support", "anonymous_submission": True}, actor=None)
+    user = make_customer(email="new@example.org")
+    User.objects.filter(pk=user.pk).update(email_verified_at=None)
+    assert account_tasks.send_email_verification_mail.call(user.pk, domain="help.example", use_https=True)
+    ticket = make_ticket(make_customer(email="visitor@example.org"), subject="Printer")
+    ticket_tasks.send_submission_receipt.call(ticket.pk, portal_url="https://x/p", reset_url="https://x/r")
+    confirmation, receipt = mail.outbox
+    assert confirmation.subject == "Confirm your e-mail address for Acme Support"
+    assert "your address at Acme Support" in confirmation.body
+    assert receipt.subject == f"[{ticket.reference}] Acme Support received your request: Printer"
+    assert f"Acme Support received your request {ticket.reference}" in receipt.body
 
 
 # --- address confirmation mail -----------------------------------------------------------------
