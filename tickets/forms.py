@@ -148,6 +148,11 @@ class AttachmentsForm(forms.Form):
         held, chosen = self.cleaned_data.get("held", ()), self.cleaned_data.get("attachments", ())
         return distinct_uploads([*held, *chosen])
 
+    @property
+    def files_named(self) -> list[str]:
+        """The files this form keeps for its next sending (hold_files), as the page names them."""
+        return [label for _, label in self.fields["held"].choices]
+
     def hold_files(self, *, new: bool = True) -> None:
         """Keep the files sent with this form (those that passed the checks; with `new` false none, and
         the form says so) and those still kept from before, ticked, for the form that comes back:

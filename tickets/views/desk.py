@@ -447,6 +447,13 @@ def workspace_reply(request: HttpRequest, number: str) -> HttpResponse:
     form.hold_files()
     form.renew_key()
     ticket.refresh_from_db()
+    # Refused for itself (a file's type, an empty body) from a page a colleague has changed since: the
+    # page about to come back carries the new version, so say so now, as a valid sending would be told.
+    checked = request.POST.get("kind") != "note" or request.POST.get("status_after")
+    posted = read_version(request.POST.get("version"))
+    moved_on = posted is not None and posted != ticket.version
+    if checked and moved_on and REPLY_STALE not in form.non_field_errors():
+        form.add_error(None, REPLY_STALE)
     context = _workspace_context(request, ticket, reply_form=form)
     return render(request, WORKSPACE_TEMPLATE, context, status=422)
 
@@ -553,7 +560,11 @@ def _apply_edit(
         )
     elif field == "assignee":
         assignee = User.objects.get(pk=int(value)) if value else None
-        services.ticket_assign(ticket, assignee=assignee, actor=actor, expected_version=expected_version)
+        # Choosing themselves is taking it, with the thread in front of them: read, as "Take it" says.
+        mine = assignee is not None and assignee.pk == actor.pk
+        services.ticket_assign(
+            ticket, assignee=assignee, actor=actor, expected_version=expected_version, seen=mine
+        )
     elif field == "status":
         if value == ticket.status:
             _unchanged(ticket, expected_version)

@@ -1,0 +1,184 @@
+"""The agent's workspace after refusals and inline edits: a reply refused for itself from a page a
+colleague changed, files named when a merged ticket takes no reply, the text kept when the role lost
+answering, the status menu following an inline close, and taking a ticket through the assignee menu."""
+
+import re
+from html import unescape
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from tests.factories import TeamFactory, make_agent, make_customer, make_supervisor, make_ticket
+from tickets import services
+from tickets.models import Attachment, Ticket, TicketMessage
+from tickets.workflow import Status
+
+pytestmark = pytest.mark.django_db
+
+HTMX = {"HX-Request": "true", "HX-Target": "properties"}
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 40
+
+
+@pytest.fixture
+def world():
+    support, billing = TeamFactory(name="Support"), TeamFactory(name="Billing")
+    agent = make_agent(support, name="Alex Agent")
+    colleague = make_agent(support, name="Casey Colleague")
+    supervisor = make_supervisor(support, name="Sam Supervisor")
+    customer = make_customer(name="Carla Customer")
+    ticket = make_ticket(customer, team=support, subject="Printer on fire")
+    return {"support": support, "billing": billing, "agent": agent, "colleague": colleague,
+            "supervisor": supervisor, "customer": customer, "ticket": ticket}  # fmt: skip
+
+
+def fresh(ticket) -> Ticket:
+    return Ticket.objects.get(pk=ticket.pk)
+
+
+def ws(ticket) -> str:
+    return reverse("tickets:desk_ticket", args=[ticket.number])
+
+
+def reply_url(ticket) -> str:
+    return reverse("tickets:desk_reply", args=[ticket.number])
+
+
+def update_url(ticket) -> str:
+    return reverse("tickets:desk_update", args=[ticket.number])
+
+
+def text(response) -> str:
+    return unescape(response.content.decode())
+
+
+def composer_version(html: str) -> str | None:
+    found = re.search(r'<input type="hidden" name="version" id="composer-version" value="(\d+)"', html)
+    return found.group(1) if found else None
+
+
+def test_a_reply_refused_for_its_file_from_a_page_a_colleague_changed_says_so(client, world):
+    """The agent opened the ticket at version v and typed an answer; meanwhile a colleague answered the
+    customer. The agent's sending comes back (422) only for its file (a bad type): the form is never
+    handed to the service, so the stale version is never checked, and the page that comes back carries
+    the ticket's *new* version in the composer with no word that someone changed the ticket. Sent
+    again (file removed), the reply goes out on top of the colleague's answer without the stale
+    refusal a valid sending would have got (REPLY_STALE). The refused page should either keep the
+    posted version (so the next sending is refused as stale) or say REPLY_STALE alongside the file
+    error. Cause: tickets/views/desk.py workspace_reply renders `ticket.version` into the composer
+    (workspace.html, #composer-version) whatever the posted version was."""
+    ticket, agent = world["ticket"], world["agent"]
+    seen = ticket.version
+    services.ticket_reply(ticket, body="We cannot refund this order.", actor=world["colleague"])
+    client.force_login(agent)
+    response = client.post(reply_url(ticket), {
+        "kind": "reply", "body": "Refund on its way!", "version": seen,
+        "attachments": SimpleUploadedFile("tool.exe", b"MZ\x90\x00binary"),
+    })  # fmt: skip
+    page = text(response)
+    assert response.status_code == 422
+    told = "Someone changed this ticket" in page
+    still_stale = composer_version(page) == str(seen)
+    assert told or still_stale, (
+        f"composer now at version {composer_version(page)} (posted {seen}) and nothing says the "
+        "ticket changed while the agent was writing"
+    )
+
+
+def test_choosing_yourself_in_the_assignee_menu_reads_the_ticket_as_taking_it_does(client, world):
+    """ "Take it" in the workspace marks the customer's messages read (the thread is in front of the
+    agent: ticket_assign(seen=True)); choosing oneself in the Assignee menu of the same page does the
+    very same thing but leaves the ticket unread, so it shows the unread marker in the agent's own
+    queue for messages they have just read on that page (the htmx fragment does not fire the seen
+    POST either). Cause: tickets/views/desk.py _apply_edit, field "assignee", calls ticket_assign
+    without seen=True when the assignee is the actor. Fix: pass seen=(assignee == actor)."""
+    ticket, agent = world["ticket"], world["agent"]
+    services.ticket_reply(ticket, body="Still burning.", actor=world["customer"])
+    ticket = fresh(ticket)
+    assert ticket.last_customer_message_at is not None
+    client.force_login(agent)
+    response = client.post(
+        update_url(ticket), {"field": "assignee", "value": agent.pk, "version": ticket.version}, headers=HTMX
+    )
+    assert response.status_code == 200
+    ticket = fresh(ticket)
+    assert ticket.assignee == agent
+    assert not ticket.unread_by_assignee, "the agent assigned it to themselves on the page showing it"
+
+
+def test_a_reply_with_a_file_to_a_ticket_merged_meanwhile_names_the_file_not_sent(client, world):
+    """The agent answers with a file attached; meanwhile a supervisor merged the ticket. The refused page
+    is read-only: it shows the typed text under "What you wrote (not sent)" to copy into the ticket the
+    conversation moved to, but the file is neither offered nor named anywhere (the view holds it,
+    form.hold_files(), yet the read-only composer in workspace.html has no attachments part), so the
+    agent copies the text over and the customer never gets the file. The page should at least name
+    the files that were not sent (or offer them, kept, where the conversation goes on)."""
+    ticket, agent = world["ticket"], world["agent"]
+    target = make_ticket(world["customer"], team=world["support"], subject="Printer, again")
+    seen = ticket.version
+    services.ticket_merge(ticket, into=target, actor=world["supervisor"])
+    client.force_login(agent)
+    response = client.post(reply_url(ticket), {
+        "kind": "reply", "body": "Here is the replacement driver.", "version": seen,
+        "attachments": SimpleUploadedFile("driver-notes.txt", b"install steps"),
+    })  # fmt: skip
+    page = text(response)
+    assert response.status_code == 422
+    assert "Here is the replacement driver." in page
+    assert not Attachment.objects.exists()
+    assert "driver-notes.txt" in page, "the file chosen is silently dropped from the page"
+
+
+def test_closing_inline_with_htmx_swaps_the_composers_status_menu_as_a_reload_shows_it(client, world):
+    """Closed inline with htmx, the fragment swaps the "Send as" choice (notes only, as after a reload)
+    but not the composer's "Then set status" menu, which keeps offering Open, Pending, On hold and
+    Resolved; the full page of the closed ticket offers only "Keep the status". A note sent from the
+    swapped page with one of them chosen is refused (Closed is final). The fragment should swap the
+    status menu too (workspace.html #properties, htmx branch, next to the send-as partial)."""
+    ticket, supervisor = world["ticket"], world["supervisor"]
+    client.force_login(supervisor)
+    page = text(client.get(ws(ticket)))
+    assert '<option value="pending"' in page.split('id="id_status_after"')[1].split("</select>")[0]
+    response = client.post(
+        update_url(ticket), {"field": "status", "value": "closed", "version": ticket.version}, headers=HTMX
+    )
+    assert response.status_code == 200 and fresh(ticket).status == Status.CLOSED
+    fragment = text(response)
+    assert 'id="send-as"' in fragment, "the send-as choice follows the close"
+    reloaded = text(client.get(ws(ticket)))
+    menu = reloaded.split('id="id_status_after"')[1].split("</select>")[0]
+    assert '<option value="pending"' not in menu, "the full page offers no status for a closed ticket"
+    assert 'id="id_status_after"' in fragment, "the fragment leaves the stale status menu on the page"
+
+
+def test_a_reply_refused_because_the_role_lost_answering_while_typing_keeps_the_text(client, world):
+    """An administrator edits the agent's role (Groups in the admin) and takes "Can answer tickets" away
+    while the agent is typing a reply. The sending is refused, as it must be, but the page that comes
+    back replaces the composer by "Your role does not include answering tickets" and drops the typed
+    text, where a ticket merged or deleted meanwhile keeps it under "What you wrote (not sent)"
+    (workspace.html: the `{% else %}` branch after `may.answer` shows neither the text nor the form's
+    errors). The typed text should come back (read-only, to copy), as for the other read-only states."""
+    from django.contrib.auth.models import Group, Permission
+
+    from accounts.models import TeamMember
+    from tests.factories import TeamMemberFactory, give_custom_role, make_user_with_role
+
+    tier = make_user_with_role("Customer", name="Tina Tier")  # a role is what makes them staff below
+    tier.groups.clear()
+    tier = give_custom_role(
+        tier, "Tier 1", [("accounts", "view_support_queue"), ("accounts", "provide_support")]
+    )
+    TeamMemberFactory(team=world["support"], user=tier, role=TeamMember.Role.AGENT)
+    ticket = world["ticket"]
+    client.force_login(tier)
+    page = text(client.get(ws(ticket)))
+    assert 'id="composer"' in page and "Send reply" in page
+    Group.objects.get(name="Tier 1").permissions.remove(
+        Permission.objects.get(content_type__app_label="accounts", codename="provide_support")
+    )
+    response = client.post(reply_url(ticket), {
+        "kind": "reply", "body": "A long and careful answer 5521", "version": ticket.version,
+    })  # fmt: skip
+    assert response.status_code in (403, 422)
+    assert not TicketMessage.objects.filter(body__contains="5521").exists()
+    assert "A long and careful answer 5521" in text(response), "the typed reply is gone from the page"
