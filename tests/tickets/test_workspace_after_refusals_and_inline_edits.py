@@ -3,15 +3,14 @@ colleague changed, files named when a merged ticket takes no reply, the text kep
 answering, the status menu following an inline close, and taking a ticket through the assignee menu."""
 
 import re
-from html import unescape
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.urls import reverse
 
 from tests.factories import TeamFactory, make_agent, make_customer, make_supervisor, make_ticket
+from tests.tickets.conftest import fresh, page_text, reply_url, update_url, ws
 from tickets import services
-from tickets.models import Attachment, Ticket, TicketMessage
+from tickets.models import Attachment, TicketMessage
 from tickets.workflow import Status
 
 pytestmark = pytest.mark.django_db
@@ -32,24 +31,12 @@ def world():
             "supervisor": supervisor, "customer": customer, "ticket": ticket}  # fmt: skip
 
 
-def fresh(ticket) -> Ticket:
-    return Ticket.objects.get(pk=ticket.pk)
-
-
-def ws(ticket) -> str:
-    return reverse("tickets:desk_ticket", args=[ticket.number])
-
-
-def reply_url(ticket) -> str:
-    return reverse("tickets:desk_reply", args=[ticket.number])
-
-
-def update_url(ticket) -> str:
-    return reverse("tickets:desk_update", args=[ticket.number])
-
-
-def text(response) -> str:
-    return unescape(response.content.decode())
+def reply_with_a_file(client, ticket, *, body: str, version: int, file: SimpleUploadedFile) -> str:
+    """The page a reply with `file`, sent from a page of `version`, comes back to (refused: 422)."""
+    response = client.post(reply_url(ticket), {"kind": "reply", "body": body, "version": version,
+                                               "attachments": file})  # fmt: skip
+    assert response.status_code == 422
+    return page_text(response)
 
 
 def composer_version(html: str) -> str | None:
@@ -58,31 +45,23 @@ def composer_version(html: str) -> str | None:
 
 
 def test_a_reply_refused_for_its_file_from_a_page_a_colleague_changed_says_so(client, world):
-    """The agent opened the ticket at version v and typed an answer; meanwhile a colleague answered the
-    customer. The agent's sending comes back (422) only for its file (a bad type): the form is never
-    handed to the service, so the stale version is never checked, and the page that comes back carries
-    the ticket's *new* version in the composer with no word that someone changed the ticket. Sent
-    again (file removed), the reply goes out on top of the colleague's answer without the stale
-    refusal a valid sending would have got (REPLY_STALE). The refused page should either keep the
-    posted version (so the next sending is refused as stale) or say REPLY_STALE alongside the file
-    error. Cause: tickets/views/desk.py workspace_reply renders `ticket.version` into the composer
-    (workspace.html, #composer-version) whatever the posted version was."""
+    """Refused for itself (a file's type) before the service checks the version: the page that comes
+    back carries the ticket's new version, so it says the ticket changed, as a valid sending would be
+    told, and the colleague's answer is on it. A note from such a page is not told (notes never
+    conflict), unless it sets a status."""
     ticket, agent = world["ticket"], world["agent"]
     seen = ticket.version
     services.ticket_reply(ticket, body="We cannot refund this order.", actor=world["colleague"])
     client.force_login(agent)
-    response = client.post(reply_url(ticket), {
-        "kind": "reply", "body": "Refund on its way!", "version": seen,
-        "attachments": SimpleUploadedFile("tool.exe", b"MZ\x90\x00binary"),
-    })  # fmt: skip
-    page = text(response)
-    assert response.status_code == 422
-    told = "Someone changed this ticket" in page
-    still_stale = composer_version(page) == str(seen)
-    assert told or still_stale, (
-        f"composer now at version {composer_version(page)} (posted {seen}) and nothing says the "
-        "ticket changed while the agent was writing"
-    )
+    page = reply_with_a_file(
+        client, ticket, body="Refund on its way!", version=seen,
+        file=SimpleUploadedFile("tool.exe", b"MZ\x90\x00binary"),
+    )  # fmt: skip
+    assert "Someone changed this ticket" in page and "We cannot refund this order." in page
+    assert composer_version(page) == str(fresh(ticket).version) and "Refund on its way!" in page
+    note = client.post(reply_url(ticket), {"kind": "note", "body": "FYI", "version": seen,
+                                           "attachments": SimpleUploadedFile("x.exe", b"MZ")})  # fmt: skip
+    assert note.status_code == 422 and "Someone changed this ticket" not in page_text(note)
 
 
 def test_choosing_yourself_in_the_assignee_menu_reads_the_ticket_as_taking_it_does(client, world):
@@ -118,12 +97,10 @@ def test_a_reply_with_a_file_to_a_ticket_merged_meanwhile_names_the_file_not_sen
     seen = ticket.version
     services.ticket_merge(ticket, into=target, actor=world["supervisor"])
     client.force_login(agent)
-    response = client.post(reply_url(ticket), {
-        "kind": "reply", "body": "Here is the replacement driver.", "version": seen,
-        "attachments": SimpleUploadedFile("driver-notes.txt", b"install steps"),
-    })  # fmt: skip
-    page = text(response)
-    assert response.status_code == 422
+    page = reply_with_a_file(
+        client, ticket, body="Here is the replacement driver.", version=seen,
+        file=SimpleUploadedFile("driver-notes.txt", b"install steps"),
+    )  # fmt: skip
     assert "Here is the replacement driver." in page
     assert not Attachment.objects.exists()
     assert "driver-notes.txt" in page, "the file chosen is silently dropped from the page"
@@ -137,15 +114,15 @@ def test_closing_inline_with_htmx_swaps_the_composers_status_menu_as_a_reload_sh
     status menu too (workspace.html #properties, htmx branch, next to the send-as partial)."""
     ticket, supervisor = world["ticket"], world["supervisor"]
     client.force_login(supervisor)
-    page = text(client.get(ws(ticket)))
+    page = page_text(client.get(ws(ticket)))
     assert '<option value="pending"' in page.split('id="id_status_after"')[1].split("</select>")[0]
     response = client.post(
         update_url(ticket), {"field": "status", "value": "closed", "version": ticket.version}, headers=HTMX
     )
     assert response.status_code == 200 and fresh(ticket).status == Status.CLOSED
-    fragment = text(response)
+    fragment = page_text(response)
     assert 'id="send-as"' in fragment, "the send-as choice follows the close"
-    reloaded = text(client.get(ws(ticket)))
+    reloaded = page_text(client.get(ws(ticket)))
     menu = reloaded.split('id="id_status_after"')[1].split("</select>")[0]
     assert '<option value="pending"' not in menu, "the full page offers no status for a closed ticket"
     assert 'id="id_status_after"' in fragment, "the fragment leaves the stale status menu on the page"
@@ -171,7 +148,7 @@ def test_a_reply_refused_because_the_role_lost_answering_while_typing_keeps_the_
     TeamMemberFactory(team=world["support"], user=tier, role=TeamMember.Role.AGENT)
     ticket = world["ticket"]
     client.force_login(tier)
-    page = text(client.get(ws(ticket)))
+    page = page_text(client.get(ws(ticket)))
     assert 'id="composer"' in page and "Send reply" in page
     Group.objects.get(name="Tier 1").permissions.remove(
         Permission.objects.get(content_type__app_label="accounts", codename="provide_support")
@@ -181,4 +158,4 @@ def test_a_reply_refused_because_the_role_lost_answering_while_typing_keeps_the_
     })  # fmt: skip
     assert response.status_code in (403, 422)
     assert not TicketMessage.objects.filter(body__contains="5521").exists()
-    assert "A long and careful answer 5521" in text(response), "the typed reply is gone from the page"
+    assert "A long and careful answer 5521" in page_text(response), "the typed reply is gone from the page"
