@@ -7,7 +7,7 @@ import re
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from tests.factories import TeamFactory, make_agent, make_customer, make_supervisor, make_ticket
+from tests.factories import make_ticket
 from tests.tickets.conftest import fresh, page_text, reply_url, update_url, ws
 from tickets import services
 from tickets.models import Attachment, TicketMessage
@@ -16,19 +16,6 @@ from tickets.workflow import Status
 pytestmark = pytest.mark.django_db
 
 HTMX = {"HX-Request": "true", "HX-Target": "properties"}
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 40
-
-
-@pytest.fixture
-def world():
-    support, billing = TeamFactory(name="Support"), TeamFactory(name="Billing")
-    agent = make_agent(support, name="Alex Agent")
-    colleague = make_agent(support, name="Casey Colleague")
-    supervisor = make_supervisor(support, name="Sam Supervisor")
-    customer = make_customer(name="Carla Customer")
-    ticket = make_ticket(customer, team=support, subject="Printer on fire")
-    return {"support": support, "billing": billing, "agent": agent, "colleague": colleague,
-            "supervisor": supervisor, "customer": customer, "ticket": ticket}  # fmt: skip
 
 
 def reply_with_a_file(client, ticket, *, body: str, version: int, file: SimpleUploadedFile) -> str:
@@ -44,14 +31,14 @@ def composer_version(html: str) -> str | None:
     return found.group(1) if found else None
 
 
-def test_a_reply_refused_for_its_file_from_a_page_a_colleague_changed_says_so(client, world):
+def test_a_reply_refused_for_its_file_from_a_page_a_colleague_changed_says_so(client, desk):
     """Refused for itself (a file's type) before the service checks the version: the page that comes
     back carries the ticket's new version, so it says the ticket changed, as a valid sending would be
     told, and the colleague's answer is on it. A note from such a page is not told (notes never
     conflict), unless it sets a status."""
-    ticket, agent = world["ticket"], world["agent"]
+    ticket, agent = desk["ticket"], desk["agent"]
     seen = ticket.version
-    services.ticket_reply(ticket, body="We cannot refund this order.", actor=world["colleague"])
+    services.ticket_reply(ticket, body="We cannot refund this order.", actor=desk["colleague"])
     client.force_login(agent)
     page = reply_with_a_file(
         client, ticket, body="Refund on its way!", version=seen,
@@ -64,15 +51,15 @@ def test_a_reply_refused_for_its_file_from_a_page_a_colleague_changed_says_so(cl
     assert note.status_code == 422 and "Someone changed this ticket" not in page_text(note)
 
 
-def test_choosing_yourself_in_the_assignee_menu_reads_the_ticket_as_taking_it_does(client, world):
+def test_choosing_yourself_in_the_assignee_menu_reads_the_ticket_as_taking_it_does(client, desk):
     """ "Take it" in the workspace marks the customer's messages read (the thread is in front of the
     agent: ticket_assign(seen=True)); choosing oneself in the Assignee menu of the same page does the
     very same thing but leaves the ticket unread, so it shows the unread marker in the agent's own
     queue for messages they have just read on that page (the htmx fragment does not fire the seen
     POST either). Cause: tickets/views/desk.py _apply_edit, field "assignee", calls ticket_assign
     without seen=True when the assignee is the actor. Fix: pass seen=(assignee == actor)."""
-    ticket, agent = world["ticket"], world["agent"]
-    services.ticket_reply(ticket, body="Still burning.", actor=world["customer"])
+    ticket, agent = desk["ticket"], desk["agent"]
+    services.ticket_reply(ticket, body="Still burning.", actor=desk["customer"])
     ticket = fresh(ticket)
     assert ticket.last_customer_message_at is not None
     client.force_login(agent)
@@ -85,17 +72,17 @@ def test_choosing_yourself_in_the_assignee_menu_reads_the_ticket_as_taking_it_do
     assert not ticket.unread_by_assignee, "the agent assigned it to themselves on the page showing it"
 
 
-def test_a_reply_with_a_file_to_a_ticket_merged_meanwhile_names_the_file_not_sent(client, world):
+def test_a_reply_with_a_file_to_a_ticket_merged_meanwhile_names_the_file_not_sent(client, desk):
     """The agent answers with a file attached; meanwhile a supervisor merged the ticket. The refused page
     is read-only: it shows the typed text under "What you wrote (not sent)" to copy into the ticket the
     conversation moved to, but the file is neither offered nor named anywhere (the view holds it,
     form.hold_files(), yet the read-only composer in workspace.html has no attachments part), so the
     agent copies the text over and the customer never gets the file. The page should at least name
     the files that were not sent (or offer them, kept, where the conversation goes on)."""
-    ticket, agent = world["ticket"], world["agent"]
-    target = make_ticket(world["customer"], team=world["support"], subject="Printer, again")
+    ticket, agent = desk["ticket"], desk["agent"]
+    target = make_ticket(desk["customer"], team=desk["support"], subject="Printer, again")
     seen = ticket.version
-    services.ticket_merge(ticket, into=target, actor=world["supervisor"])
+    services.ticket_merge(ticket, into=target, actor=desk["supervisor"])
     client.force_login(agent)
     page = reply_with_a_file(
         client, ticket, body="Here is the replacement driver.", version=seen,
@@ -106,13 +93,13 @@ def test_a_reply_with_a_file_to_a_ticket_merged_meanwhile_names_the_file_not_sen
     assert "driver-notes.txt" in page, "the file chosen is silently dropped from the page"
 
 
-def test_closing_inline_with_htmx_swaps_the_composers_status_menu_as_a_reload_shows_it(client, world):
+def test_closing_inline_with_htmx_swaps_the_composers_status_menu_as_a_reload_shows_it(client, desk):
     """Closed inline with htmx, the fragment swaps the "Send as" choice (notes only, as after a reload)
     but not the composer's "Then set status" menu, which keeps offering Open, Pending, On hold and
     Resolved; the full page of the closed ticket offers only "Keep the status". A note sent from the
     swapped page with one of them chosen is refused (Closed is final). The fragment should swap the
     status menu too (workspace.html #properties, htmx branch, next to the send-as partial)."""
-    ticket, supervisor = world["ticket"], world["supervisor"]
+    ticket, supervisor = desk["ticket"], desk["supervisor"]
     client.force_login(supervisor)
     page = page_text(client.get(ws(ticket)))
     assert '<option value="pending"' in page.split('id="id_status_after"')[1].split("</select>")[0]
@@ -128,7 +115,7 @@ def test_closing_inline_with_htmx_swaps_the_composers_status_menu_as_a_reload_sh
     assert 'id="id_status_after"' in fragment, "the fragment leaves the stale status menu on the page"
 
 
-def test_a_reply_refused_because_the_role_lost_answering_while_typing_keeps_the_text(client, world):
+def test_a_reply_refused_because_the_role_lost_answering_while_typing_keeps_the_text(client, desk):
     """An administrator edits the agent's role (Groups in the admin) and takes "Can answer tickets" away
     while the agent is typing a reply. The sending is refused, as it must be, but the page that comes
     back replaces the composer by "Your role does not include answering tickets" and drops the typed
@@ -145,8 +132,8 @@ def test_a_reply_refused_because_the_role_lost_answering_while_typing_keeps_the_
     tier = give_custom_role(
         tier, "Tier 1", [("accounts", "view_support_queue"), ("accounts", "provide_support")]
     )
-    TeamMemberFactory(team=world["support"], user=tier, role=TeamMember.Role.AGENT)
-    ticket = world["ticket"]
+    TeamMemberFactory(team=desk["support"], user=tier, role=TeamMember.Role.AGENT)
+    ticket = desk["ticket"]
     client.force_login(tier)
     page = page_text(client.get(ws(ticket)))
     assert 'id="composer"' in page and "Send reply" in page
