@@ -64,7 +64,7 @@ def send_email_verification_mail(user_pk: int, *, domain: str, use_https: bool) 
         },
     )
     # Named, as the reset mail names it: anyone can type someone's address, who must see which site asks.
-    site_name = " ".join(SiteConfiguration.objects.get_current().site_name.split())
+    site_name = SiteConfiguration.objects.get_current().site_name_line
     context = {
         "user": user,
         "link": f"{'https' if use_https else 'http'}://{domain}{path}",

@@ -104,6 +104,11 @@ class SiteConfiguration(models.Model):
         if problem := json_problem(self.custom_settings):
             raise ValidationError({"custom_settings": problem})
 
+    @property
+    def site_name_line(self) -> str:
+        """The site's name on one line, as a mail's subject and first lines name it."""
+        return " ".join(self.site_name.split())
+
 
 class RateLimitCounter(models.Model):
     """One fixed-window request counter per key (scope, IP or account); see helpdesk/ratelimit.py.

@@ -46,7 +46,7 @@ def send_submission_receipt(ticket_pk: int, *, portal_url: str, reset_url: str, 
         return False
     requester = ticket.requester
     # Named: the visitor may have typed someone else's address, who must see which site this is.
-    site_name = " ".join(SiteConfiguration.objects.get_current().site_name.split())
+    site_name = SiteConfiguration.objects.get_current().site_name_line
     try:
         send_mail(
             f"[{ticket.reference}] {site_name} received your request: {ticket.subject}",
