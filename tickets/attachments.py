@@ -188,9 +188,8 @@ def _is_plain_text(head: bytes) -> bool:
 def validate_uploads(uploads: list[UploadedFile | HeldUpload]) -> list[str]:
     """Check every upload; return their content types or raise one ValidationError listing all problems
     (for the form's attachments field, so they show beside the file input)."""
-    if len(uploads) > MAX_FILES:
-        raise ValidationError({"attachments": TOO_MANY.format(limit=MAX_FILES)})
-    problems: list[str] = []
+    # Too many, and each file checked still: the refused ones are named along with the limit.
+    problems: list[str] = [TOO_MANY.format(limit=MAX_FILES)] if len(uploads) > MAX_FILES else []
     types: list[str] = []
     limit = settings.ATTACHMENT_MAX_BYTES
     for upload in uploads:
@@ -314,6 +313,18 @@ HELD_GONE = "{name} is no longer kept: choose it again."
 HELD_ELSEWHERE = "{name} was chosen before a sign-in or sign-out: choose it again."
 HOLD_LIMIT = 30  # files kept for one account at a time: the oldest go first
 HELD_EXPIRED = "A file kept from before is no longer kept (files wait a day): choose it again."
+
+
+def uploads_passing(uploads: list[UploadedFile]) -> list[UploadedFile]:
+    """The uploads that pass the checks one by one (those that do not, the form names with the reason)."""
+    passing = []
+    for upload in uploads:
+        try:
+            validate_uploads([upload])
+        except ValidationError:
+            continue
+        passing.append(upload)
+    return passing
 
 
 def uploads_hold(uploads: list[UploadedFile], *, holder) -> list[HeldUpload]:

@@ -24,6 +24,7 @@ from tickets.attachments import (
     held_token,
     safe_filename,
     uploads_hold,
+    uploads_passing,
     validate_uploads,
 )
 from tickets.filters import TicketQueueFilter
@@ -32,6 +33,10 @@ from tickets.models import HeldUpload, SavedView, Ticket, TicketForm, TicketMess
 CUSTOM_PREFIX = "cf_"
 FILES_AFTER_SIGN_IN = "Files cannot wait over a sign-in: once signed in, choose them again."
 FILES_NOT_KEPT = "The files you added were not kept: choose them again when you send this."
+FILES_BEYOND_LIMIT = (
+    "Not kept, as a message takes {limit} files: {names}. Remove others to make room, then choose them again."
+)
+NAMES_SHOWN = 20  # past these, "and N more": a folder of a thousand files must not make a page of names
 
 
 UNREADABLE_VERSION = -1  # no ticket has it: a mangled version is refused as stale, never skipped
@@ -164,7 +169,13 @@ class AttachmentsForm(forms.Form):
         sent = [upload for upload in distinct_uploads([*kept, *sent]) if not isinstance(upload, HeldUpload)]
         if not new and sent:
             self.add_error("attachments", FILES_NOT_KEPT)
-        kept += uploads_hold(sent[: max(0, MAX_FILES - len(kept))] if new else [], holder=self.holder)
+        passing = uploads_passing(sent) if new else []
+        room = max(0, MAX_FILES - len(kept))
+        if beyond := passing[room:]:
+            self.add_error(
+                "attachments", FILES_BEYOND_LIMIT.format(limit=MAX_FILES, names=names_listed(beyond))
+            )
+        kept += uploads_hold(passing[:room], holder=self.holder)
         choices = [
             (held_token(held, visitor=self.visitor), f"{held.filename} ({filesizeformat(held.size)})")
             for held in kept
@@ -172,6 +183,13 @@ class AttachmentsForm(forms.Form):
         self.fields["held"].choices = choices
         self.data = self.data.copy()
         self.data.setlist(self.add_prefix("held"), [token for token, _ in choices])
+
+
+def names_listed(uploads: list) -> str:
+    names = [safe_filename(upload.name or "") for upload in uploads[:NAMES_SHOWN]]
+    if (more := len(uploads) - NAMES_SHOWN) > 0:
+        names.append(f"and {more} more")
+    return ", ".join(names)
 
 
 class SubmissionKeyForm(AttachmentsForm):

@@ -18,7 +18,7 @@ from tests.factories import TeamFactory, make_agent, make_customer, make_ticket
 from tests.tickets.conftest import held_boxes, submission
 from tickets import attachments
 from tickets.attachments import HELD_ELSEWHERE, HELD_EXPIRED, HELD_GONE, TOO_MANY
-from tickets.forms import FILES_NOT_KEPT
+from tickets.forms import FILES_BEYOND_LIMIT, FILES_NOT_KEPT, NAMES_SHOWN
 from tickets.models import Attachment, HeldUpload, Ticket, TicketMessage
 
 pytestmark = pytest.mark.django_db
@@ -183,6 +183,30 @@ def test_kept_and_new_files_together_count_towards_the_limit(client):
     assert response.status_code == 422
     assert TOO_MANY.format(limit=attachments.MAX_FILES) in unescape(response.content.decode())
     assert len(held_boxes(response)) == attachments.MAX_FILES, "no more kept than a form may send"
+
+
+def test_the_files_past_the_limit_are_named_and_a_refused_one_takes_no_room(client):
+    """Twelve files chosen, one of them a page the portal refuses: the refused one says why, the first
+    ten good ones are kept and the eleventh good one is named as not kept, so the customer knows which
+    to choose again."""
+    client.force_login(make_customer())
+    files = [SimpleUploadedFile("page.html", b"<script>x</script>")]
+    files += [SimpleUploadedFile(f"f{n:02}.txt", b"x") for n in range(attachments.MAX_FILES + 1)]
+    response = client.post(SUBMIT, submission(attachments=files))
+    page = unescape(response.content.decode())
+    assert response.status_code == 422
+    assert "page.html is not an allowed type of file" in page
+    assert [label.split(" ")[0] for label in held_boxes(response)] == [f"f{n:02}.txt" for n in range(10)]
+    assert FILES_BEYOND_LIMIT.format(limit=attachments.MAX_FILES, names="f10.txt") in page
+
+
+def test_a_folder_of_files_past_the_limit_is_named_in_short(client):
+    client.force_login(make_customer())
+    count = attachments.MAX_FILES + NAMES_SHOWN + 5
+    files = [SimpleUploadedFile(f"shot-{n:03}.txt", b"x") for n in range(count)]
+    page = unescape(client.post(SUBMIT, submission(attachments=files)).content.decode())
+    named = ", ".join(f"shot-{n:03}.txt" for n in range(10, 10 + NAMES_SHOWN))
+    assert FILES_BEYOND_LIMIT.format(limit=attachments.MAX_FILES, names=f"{named}, and 5 more") in page
 
 
 def test_a_portal_reply_that_comes_back_keeps_its_file_with_and_without_htmx(client):
