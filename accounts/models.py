@@ -497,6 +497,17 @@ class Invitation(models.Model):
     def __str__(self) -> str:
         return f"Invitation to {self.organization} ({self.uses}/{self.max_uses})"
 
+    def clean(self) -> None:
+        super().clean()
+        # Stored as sign-up takes addresses (validate_ascii_email): an internationalised domain in its
+        # xn-- form, so the invitation shows the address the invited person signs up with.
+        local, at, domain = self.email.rpartition("@")
+        if at and not domain.isascii():
+            try:
+                self.email = f"{local}@{ascii_domain(domain)}"
+            except UnicodeError:
+                raise ValidationError({"email": NOT_A_DOMAIN}) from None
+
     def natural_key(self) -> tuple[str]:
         return (self.code,)
 

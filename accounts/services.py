@@ -18,7 +18,7 @@ from django.utils import timezone
 import audit
 from accounts import lockouts, rbac, roles
 from accounts.backends import lockout_username
-from accounts.models import Invitation, Organization, RoleAssignment, User, UserSession
+from accounts.models import Invitation, Organization, RoleAssignment, User, UserSession, email_key
 from accounts.tokens import email_verification_token
 from audit.models import AuditEvent
 from helpdesk.client_ip import address_key
@@ -59,7 +59,7 @@ def invitation_check(invitation: Invitation, *, email: str, now: datetime | None
         raise ValidationError({"invitation_code": INVITATION_EXPIRED})
     if invitation.uses >= invitation.max_uses:
         raise ValidationError({"invitation_code": INVITATION_USED_UP})
-    if invitation.email and invitation.email.lower() != email.lower():
+    if invitation.email and email_key(invitation.email) != email_key(email):
         raise ValidationError({"invitation_code": INVITATION_WRONG_EMAIL})
 
 

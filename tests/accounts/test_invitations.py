@@ -251,3 +251,26 @@ def test_two_codes_differing_only_in_case_cannot_both_exist(superuser_client):
     assert response.status_code in (200, 422)
     assert "codes are read in any case" in response.content.decode()
     assert Invitation.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_an_invitation_to_an_internationalised_address_is_redeemed_in_either_spelling():
+    """The admin takes anna@bücher.example; sign-up takes addresses in their xn-- form. Both spellings
+    are one address: the invitation stores the form sign-up takes, and one stored as typed still lets
+    that address in."""
+    invitation = InvitationFactory(email="anna@bücher.example", max_uses=2)
+    invitation.full_clean()
+    assert invitation.email == "anna@xn--bcher-kva.example"
+    kept_as_typed = InvitationFactory(email="bob@bücher.example", organization=invitation.organization)
+    assert signup("Bob@xn--bcher-kva.example", kept_as_typed.code).organization == invitation.organization
+    assert signup("anna@xn--bcher-kva.example", invitation.code).organization == invitation.organization
+    with pytest.raises(ValidationError):
+        signup("eve@xn--bcher-kva.example", invitation.code)
+
+
+@pytest.mark.django_db
+def test_an_invitation_to_a_domain_that_is_no_name_is_a_form_error():
+    invitation = InvitationFactory.build(email="anna@b\u00fccher..example")
+    with pytest.raises(ValidationError) as refused:
+        invitation.full_clean(exclude=["organization", "created_by"])
+    assert "email" in refused.value.message_dict
