@@ -117,8 +117,22 @@ class CappedPaginator(Paginator):
         readable = self.count_is_estimate or number <= self.num_pages + 1
         page = self.page(number) if readable else None
         if number > 1 and (page is None or not page.object_list):
-            page = self.page(min(self.num_pages, number - 1))
+            # Past the end the count led to: it may be 30 s old and a colleague may have emptied pages
+            # since, so it is taken again, and the last page by it is read.
+            self._count_again()
+            page = self.page(number - 1 if self.count_is_estimate else self.num_pages)
         return page
+
+    def _count_again(self) -> None:
+        self._count_is(capped(self.counted).count())
+
+    def _count_is(self, total: int) -> None:
+        """`total` is the count now: for this page and, kept, for the next (whose Next must not lead past
+        a total older than this one)."""
+        self.__dict__["count"] = total
+        self.__dict__.pop("num_pages", None)
+        user, question = self.count_key
+        cache.set(viewer_cache_key(user, "count", question), total, COUNT_CACHE_SECONDS)
 
     def page(self, number) -> "RowsPage":
         """The rows of page `number`, read one past the page to know whether another follows. Django's
@@ -135,11 +149,7 @@ class CappedPaginator(Paginator):
             seen = bottom + len(rows)
             total = max(self.count, seen + 1) if more else seen
             if total != self.count:
-                self.__dict__["count"] = total
-                self.__dict__.pop("num_pages", None)
-                # Kept for the next page too: its Next must not lead past a total older than this one.
-                user, question = self.count_key
-                cache.set(viewer_cache_key(user, "count", question), total, COUNT_CACHE_SECONDS)
+                self._count_is(total)
         return RowsPage(rows, number, self, more=more)
 
 

@@ -295,5 +295,5 @@ def test_paging_past_a_capped_count_moves_forward(client, monkeypatch):
         (4, 2, True),
         (5, 2, True),
         (6, 1, False),
-        (2, 2, True),
+        (6, 1, False),  # one past the end: the page before it, which is the last
     ]

@@ -14,9 +14,9 @@ from tests.factories import (
     make_administrator,
     make_ticket,
 )
-from tests.tickets.conftest import fresh, notes, page_text
+from tests.tickets.conftest import fresh, insert_tickets, notes, page_text
 from tickets import selectors, services
-from tickets.models import SavedView, Tag
+from tickets.models import SavedView, Tag, Ticket
 from tickets.workflow import Status
 
 pytestmark = pytest.mark.django_db
@@ -338,3 +338,51 @@ def test_the_requester_panel_hides_deleted_and_other_teams_tickets(client, desk)
     assert "Visible sibling" in text
     assert "Billing secret" not in text and "Deleted one" not in text
     assert [t.pk for t in response.context["workspace"].other_tickets] == [visible.pk]
+
+
+# --- Paging after the rows changed, and within a view -----------------------------------------------
+
+
+def test_a_page_past_the_end_after_a_colleague_emptied_pages_shows_the_last_real_page(client, desk):
+    """The agent is on page 3 of 60 open tickets (the total is cached for 30 s); a colleague solves 40 of
+    them. The refresh of page 3 must show the tickets that remain (the last page that has rows), not an
+    empty "No tickets match" without any way to page back."""
+    ids = insert_tickets(60, requester=desk["customer"], team=desk["support"], status="open")
+    client.force_login(desk["agent"])
+    url = f"{QUEUE}?status=open&page=3"
+    first = client.get(url)
+    assert len(first.context["queue"].tickets) == 10
+    for ticket in Ticket.objects.filter(pk__in=ids[:40]):  # a colleague solves them, one by one
+        services.ticket_transition(ticket, status=Status.RESOLVED, actor=desk["colleague"])
+    for headers in ({}, FRAGMENT):
+        response = client.get(url, headers=headers)
+        assert response.status_code == 200
+        assert len(response.context["queue"].tickets) == 20, response.context["queue"].page.number
+        assert "No tickets match" not in page_text(response)
+
+
+def test_paging_within_a_saved_view_keeps_it_named_and_marked(client, desk):
+    """Page 2 of a saved view is still that view: its name stays the page's heading and its link stays
+    marked, as on page 1 (the view's name vanishing on Next reads as having left the view)."""
+    insert_tickets(30, requester=desk["customer"], team=desk["support"], status="open")
+    view = SavedViewFactory(owner=desk["agent"], name="Open ones", query="status=open")
+    client.force_login(desk["agent"])
+    first = client.get(f"{QUEUE}?{view.query}")
+    assert first.context["view_name"] == "Open ones"
+    html = first.content.decode()
+    next_link = re.search(r'href="([^"]+)"[^>]*rel="next"', html).group(1).replace("&amp;", "&")
+    second = client.get(next_link)
+    assert second.context["queue"].page.number == 2
+    assert second.context["view_name"] == "Open ones"
+    assert re.search(
+        rf'<a id="saved-view-{view.pk}" href="[^"]+" aria-current="page"', second.content.decode()
+    )
+
+
+def test_paging_within_a_built_in_view_keeps_it_named(client, desk):
+    insert_tickets(30, requester=desk["customer"], team=desk["support"], status="open")
+    client.force_login(desk["agent"])
+    view = next(v for v in selectors.built_in_views() if v.slug == "team-open")
+    second = client.get(f"{QUEUE}?{view.query}&page=2")
+    assert second.context["queue"].page.number == 2
+    assert second.context["view_name"] == "All open in my teams"

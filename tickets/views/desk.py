@@ -79,11 +79,15 @@ def _queue_context(request: HttpRequest, params: QueryDict) -> dict:
     """What the queue table shows for the filter `params`."""
     changed = last_change(request)
     query = params.urlencode()
+    # The question asked, whatever its page: a view stays named and marked while it is paged through.
+    asked = params.copy()
+    asked.pop("page", None)
+    current_query = asked.urlencode()
     built_in_views, saved_views = selectors.built_in_views(), list(selectors.saved_views(request.user))
     return {
         "queue": selectors.ticket_queue_page(request.user, params, changed=changed),
         "sort_labels": SORT_LABELS,
-        "current_query": query,
+        "current_query": current_query,
         # Links, the refresh and the bulk form's way back name the queue itself: the page may be served
         # at another address (a refused "save this view" answers at /desk/views/, which takes POST only).
         "queue_params": params,
@@ -99,7 +103,9 @@ def _queue_context(request: HttpRequest, params: QueryDict) -> dict:
         "built_in_views": built_in_views,
         "saved_views": saved_views,
         # The page's title names the view on screen, if it is one.
-        "view_name": next((view.name for view in [*built_in_views, *saved_views] if view.query == query), ""),
+        "view_name": next(
+            (view.name for view in [*built_in_views, *saved_views] if view.query == current_query), ""
+        ),
     }
 
 
