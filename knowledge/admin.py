@@ -7,7 +7,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from audit.admin import AuditedModelAdmin
 from helpdesk.admin import KeepInUseMixin, ReadOnlyInline, ServiceSaveAdminMixin, StableSlugMixin
 from knowledge import services
-from knowledge.forms import CategoryChoiceField, LoadedAtForm
+from knowledge.forms import CategoryChoiceField, LoadedAtForm, body_as_stored
 from knowledge.models import Article, ArticleRevision, Category
 
 
@@ -47,6 +47,9 @@ class ArticleAdminForm(forms.ModelForm, LoadedAtForm):
         super().__init__(*args, **kwargs)
         if self.instance.pk:
             self.fields["loaded_at"].initial = self.instance.updated_at.isoformat()
+
+    def clean_body(self) -> str:
+        return body_as_stored(self.cleaned_data["body"], self.instance.body if self.instance.pk else None)
 
     def clean(self) -> dict:
         # Refused here, the page comes back with the error and everything as typed; article_update
@@ -91,7 +94,12 @@ class ArticleAdmin(ServiceSaveAdminMixin, AuditedModelAdmin):
         try:
             if change:
                 original = Article.objects.get(pk=obj.pk)
-                changed = {name: value for name, value in data.items() if name in form.changed_data}
+                # Changed as stored, not as posted: a body sent back with CRLF line breaks is unchanged.
+                changed = {
+                    name: value
+                    for name, value in data.items()
+                    if name in form.changed_data and value != getattr(original, name)
+                }
                 if changed:
                     loaded_at = form.cleaned_data.get("loaded_at")
                     services.article_update(original, actor=request.user, loaded_at=loaded_at, **changed)

@@ -71,6 +71,15 @@ def parse_loaded_at(value: str) -> datetime | None:
         return datetime.min.replace(tzinfo=UTC)
 
 
+def body_as_stored(posted: str, stored: str | None, *, trim=lambda text: text) -> str:
+    """`posted`, or `stored` where the two differ only in line breaks: browsers send a textarea's as
+    CRLF, and opening an imported article and saving it untouched must not count as an edit (a revision,
+    an audit event, its verification dropped)."""
+    if stored is not None and posted.replace("\r\n", "\n") == trim(stored).replace("\r\n", "\n"):
+        return stored
+    return posted
+
+
 class ArticleForm(LoadedAtForm):
     title = VisibleTextField(max_length=200)  # zero-width characters alone would make a nameless link
     category = CategoryChoiceField(queryset=Category.objects.all(), required=False, empty_label="No category")
@@ -92,13 +101,8 @@ class ArticleForm(LoadedAtForm):
         body = trimmed(self.cleaned_data["body"])
         if not body:
             raise forms.ValidationError(self.fields["body"].error_messages["required"], code="required")
-        # Browsers send a textarea's line breaks as CRLF: a body that differs from the stored one only so
-        # is the stored one, or opening an imported article and saving it untouched would count as an
-        # edit (a revision and an audit event).
         stored = self.initial.get("body")
-        if stored is not None and body.replace("\r\n", "\n") == trimmed(stored).replace("\r\n", "\n"):
-            return stored
-        return body
+        return body_as_stored(body, stored, trim=trimmed)
 
     def make_read_only(self) -> None:
         """Shown to someone who may read the article but not change it. `readonly` rather than

@@ -104,3 +104,31 @@ def test_the_category_admin_refuses_a_parent_loop_and_keeps_the_category_listed(
     assert CATEGORY_LOOP.format(name="Billing") in response.content.decode()
     assert Category.objects.get(pk=billing.pk).parent is None
     assert "Billing" in client.get(reverse("knowledge:home")).content.decode()
+
+
+def test_saving_an_article_untouched_in_the_admin_writes_nothing(client):
+    """A browser sends the body's line breaks as CRLF: the article saved as it was opened keeps its body,
+    its verification and its date, and gets no revision or audit event."""
+    from audit.models import AuditEvent
+    from tests.admin_pages import change_url, form_data
+
+    article = make_article("Multi line", body="Line one\nLine two\n\nParagraph two")
+    services.article_verify(article, actor=make_supervisor(TeamFactory()))
+    article.refresh_from_db()
+    client.force_login(make_administrator(is_superuser=True))
+    data = form_data(client.get(change_url(article)))
+    revisions, events = article.revisions.count(), AuditEvent.objects.count()
+    data["body"] = data["body"].replace("\r\n", "\n").replace("\n", "\r\n")
+    assert client.post(change_url(article), data).status_code == 302
+    after = Article.objects.get(pk=article.pk)
+    assert (after.body, after.verified_at, after.updated_at) == (
+        article.body,
+        article.verified_at,
+        article.updated_at,
+    )
+    assert (article.revisions.count(), AuditEvent.objects.count()) == (revisions, events)
+
+    data["body"] = "Line one\r\nLine two, edited"
+    assert client.post(change_url(article), data).status_code == 302
+    after.refresh_from_db()
+    assert after.body == "Line one\r\nLine two, edited" and after.verified_at is None, "a real edit is one"
