@@ -29,7 +29,12 @@ from accounts.models import Invitation, Organization, RoleAssignment, Skill, Tea
 from accounts.roles import BUILT_IN_ROLES
 from audit.admin import AuditedAdminMixin, AuditedModelAdmin, AuditedObjectPermissionsMixin
 from audit.models import AuditEvent
-from helpdesk.admin import KeepInUseMixin, LoadedAutocompleteInlineMixin, ReadOnlyAdmin
+from helpdesk.admin import (
+    KeepInUseMixin,
+    LabelledRowsInlineMixin,
+    LoadedAutocompleteInlineMixin,
+    ReadOnlyAdmin,
+)
 from helpdesk.models import SiteConfiguration
 from tickets.models import Ticket, TicketForm
 
@@ -196,7 +201,7 @@ class RoleAssignmentFormSet(forms.BaseInlineFormSet):
                 raise forms.ValidationError(ROLE_OUT_OF_REACH.format(role=form.instance.role))
 
 
-class RoleAssignmentInline(LoadedAutocompleteInlineMixin, admin.TabularInline):
+class RoleAssignmentInline(LabelledRowsInlineMixin, LoadedAutocompleteInlineMixin, admin.TabularInline):
     model = RoleAssignment
     form = RoleAssignmentForm
     formset = RoleAssignmentFormSet
@@ -243,7 +248,7 @@ class TeamMemberFormSet(forms.BaseInlineFormSet):
                 raise forms.ValidationError(MEMBERS_OUT_OF_REACH.format(team=form.instance.team))
 
 
-class TeamMemberInline(LoadedAutocompleteInlineMixin, admin.TabularInline):
+class TeamMemberInline(LabelledRowsInlineMixin, LoadedAutocompleteInlineMixin, admin.TabularInline):
     model = TeamMember
     form = TeamMemberForm
     formset = TeamMemberFormSet

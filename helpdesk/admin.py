@@ -17,9 +17,11 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, models, transaction
 from django.db.models import Count, Model, ProtectedError
 from django.forms.fields import InvalidJSONInput
+from django.forms.formsets import DELETION_FIELD_NAME
 from django.http import HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.functional import cached_property
+from django.utils.text import capfirst
 from django_tasks_db.admin import DBTaskResultAdmin
 from django_tasks_db.models import DBTaskResult
 
@@ -449,6 +451,30 @@ class LoadedAutocompleteInlineMixin:
 
         formset.form = LoadedForm
         return formset
+
+
+class LabelledRowsInlineMixin:
+    """A tabular inline whose fields are named for assistive technology. A field in a table cell has no
+    <label>: its column header names it on screen, and each one says it as well (`aria-label`), the delete
+    box naming the row it removes."""
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+
+        class LabelledFormSet(formset):
+            def add_fields(self, form, index) -> None:
+                super().add_fields(form, index)
+                for name, field in form.fields.items():
+                    widget = getattr(field.widget, "widget", field.widget)  # inside the related-object links
+                    if widget.is_hidden:
+                        continue
+                    if name == DELETION_FIELD_NAME:
+                        label = f"Delete {form.instance}" if form.instance.pk else "Delete"
+                    else:
+                        label = capfirst(field.label)
+                    widget.attrs["aria-label"] = label
+
+        return LabelledFormSet
 
 
 class ReadOnlyInline(admin.TabularInline):

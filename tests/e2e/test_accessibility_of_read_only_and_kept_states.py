@@ -243,3 +243,17 @@ def test_admin_ticket_form_and_category_change_forms(page, live_server):
     found += violations(page, f"{live_server.url}/admin/knowledge/category/{category.pk}/change/")
     assert page.locator(".field-slug .readonly").inner_text() == category.slug
     assert found == [], "\n".join(found)
+
+
+@pytest.mark.usefixtures("demo")
+def test_admin_change_forms_with_inline_rows(page, live_server):
+    """A team's members and a user's roles are edited in rows of a table: each cell's field is named (by
+    its column), the delete box too, for someone who reaches them by keyboard or a screen reader."""
+    from accounts.models import Team
+
+    signed_in(page, live_server, "admin@example.com")
+    team = Team.objects.get(slug="support")
+    agent = User.objects.get(email="agent@example.com")
+    found = violations(page, f"{live_server.url}/admin/accounts/team/{team.pk}/change/")
+    found += violations(page, f"{live_server.url}/admin/accounts/user/{agent.pk}/change/")
+    assert found == [], "\n".join(found)
