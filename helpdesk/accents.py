@@ -11,6 +11,9 @@ from django.db.models import Func, TextField
 # Written as escapes, which PostgreSQL's regular expressions and Python's read alike.
 MARKS = r"[\u0300-\u036f]"
 _MARKS = re.compile(MARKS)
+# The letters that may carry such marks (Latin, Greek, Cyrillic, and the marks themselves): a text without
+# any has nothing to fold, and a regular expression says so far faster than the normalising does.
+MAY_FOLD = r"[\u00c0-\u024f\u0300-\u036f\u0370-\u04ff\u1e00-\u1fff]"
 
 
 def unaccented(text: str) -> str:
@@ -24,3 +27,10 @@ class Unaccented(Func):
 
     template = f"normalize(regexp_replace(normalize(%(expressions)s, NFD), '{MARKS}', '', 'g'), NFC)"
     output_field = TextField()
+
+
+def folded_sql(column: str) -> str:
+    """SQL for `column` unaccented, normalised only where it may fold (MAY_FOLD): for raw SQL that runs
+    over long texts (Unaccented stays as it is, in the generated columns and indexes made of it)."""
+    unaccented_column = Unaccented.template % {"expressions": column}
+    return f"CASE WHEN {column} ~ '{MAY_FOLD}' THEN {unaccented_column} ELSE {column} END"

@@ -20,6 +20,7 @@ from django.db.models import QuerySet
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
+from helpdesk.accents import MAY_FOLD, folded_sql, unaccented
 from knowledge.models import Article
 
 MAX_TERMS = 12
@@ -74,12 +75,12 @@ def query_lexemes(text: str, last_word: str, config: str) -> tuple[list[str], li
             )
             FROM (
                 SELECT ARRAY(
-                    SELECT v.lexeme FROM unnest(to_tsvector(%s::regconfig, %s)) AS v
+                    SELECT v.lexeme FROM unnest(knowledge_search_vector(%s::regconfig, %s)) AS v
                     LEFT JOIN knowledge_searchterm s ON s.lexeme = v.lexeme AND s.documents > 0
                     ORDER BY s.documents IS NULL, s.documents, v.positions[1]
                     LIMIT %s
                 ) AS lexemes,
-                ARRAY(SELECT lexeme FROM unnest(to_tsvector(%s::regconfig, %s))) AS last_lexemes
+                ARRAY(SELECT lexeme FROM unnest(knowledge_search_vector(%s::regconfig, %s))) AS last_lexemes
             ) t
             """,
             [MIN_CORRECTED, config, text, MAX_TERMS, config, last_word],
@@ -155,11 +156,14 @@ def _seen_lexemes(lexemes: set[str], visible: QuerySet) -> set[str]:
 
 def search_articles(user, text: str, *, limit: int = 10, config: str | None = None) -> list[SearchHit]:
     config = config or settings.KB_SEARCH_CONFIG
-    text = " ".join(WORD.findall(text or ""))[:300]
-    if not text:
+    typed = " ".join(WORD.findall(text or ""))[:300]
+    if not typed:
         return []
-    last_word = WORD.findall(text)[-1].lower()
-    lexemes, last_lexemes, unknown = query_lexemes(text, last_word, config)
+    # The question's words are parsed as the articles' are (knowledge_search_vector: accents folded);
+    # the typed prefix and the phrase are folded here alike.
+    typed_last_word = WORD.findall(typed)[-1].lower()
+    lexemes, last_lexemes, unknown = query_lexemes(typed, typed_last_word, config)
+    text, last_word = unaccented(typed), unaccented(typed_last_word)
     visible = Article.objects.publicly_listed_to(user).order_by().values("id")
     corrected = close_lexemes(unknown, visible) if unknown else {}
     # The typed prefix (for type-ahead), unless it is too short or a stop word ("the", "and", "it's"):
@@ -259,9 +263,12 @@ def search_articles(user, text: str, *, limit: int = 10, config: str | None = No
         return []
     ids = [row[0] for row in ranked]
     articles = Article.objects.in_bulk(ids)
-    snippets = _snippets(ids, text, config, list(corrected.values()), lexemes)
+    snippets = _snippets(ids, typed, config, list(corrected.values()), lexemes)
     return [SearchHit(articles[pk], score, snippets.get(pk, "")) for pk, score in ranked if pk in articles]
 
+
+# The article's text with its accents folded (as knowledge_search_vector folds what it indexes).
+FOLDED_TEXT = folded_sql("text")
 
 # ts_headline's match markers: private-use characters, taken out of the text before it runs, so
 # that no "[[[" or "]]]" an article holds can pass for one.
@@ -280,6 +287,70 @@ def _word_starts(lexemes: list[str]) -> list[str]:
     return sorted({lexeme[: max(MIN_PREFIX, len(lexeme) - 1)] for lexeme in lexemes if lexeme})
 
 
+SNIPPETS_SQL = r"""
+WITH article AS MATERIALIZED (  -- its regular expression runs once, not once per use below
+    SELECT id, regexp_replace(
+        translate(coalesce(nullif(body_html, ''), body), %s, ''), %s, '', 'gi'
+    ) AS text
+    FROM knowledge_article WHERE id = ANY(%s)
+), starts AS (
+    SELECT %s::text[] AS word_starts
+), plain AS (
+    -- Where the words searched for first occur as written, and whether some may occur only with
+    -- accents (the question folded finds "Café" for "cafe"): then the window is found in the text
+    -- folded, and the words as written are marked (below).
+    SELECT id, text, regexp_replace(text, '<[^>]*>', ' ', 'g') AS words,
+           (SELECT min(nullif(strpos(lowered, start_of), 0)) - 1
+            FROM unnest(starts.word_starts) AS start_of) AS before_match,
+           text ~ '{MAY_FOLD}' AND EXISTS (
+               SELECT 1 FROM unnest(starts.word_starts) AS start_of WHERE strpos(lowered, start_of) = 0
+           ) AS may_be_folded
+    FROM (SELECT id, text, lower(text) AS lowered FROM article) a, starts
+), windowed AS (
+    SELECT id, words, text, may_be_folded,
+           greatest(1, coalesce(
+               before_match,
+               CASE WHEN may_be_folded THEN (
+                   SELECT min(nullif(strpos(lower({FOLDED_TEXT}), start_of), 0)) - 1
+                   FROM unnest(starts.word_starts) AS start_of
+               ) END,
+               0
+           ) + 1 - %s) AS start
+    FROM plain, starts
+), part AS (
+    -- ts_headline parses all it is given: a long article gives it a window from a little
+    -- before its first match, cut at whole words and tags (nothing cut at an end it keeps).
+    SELECT id, words, may_be_folded, CASE
+        WHEN length(text) <= %s THEN text
+        ELSE (SELECT CASE WHEN start + %s > length(text) THEN cut
+                          ELSE regexp_replace(cut, '(?:<[^>]*|\s\S*)$', '') END
+              FROM (SELECT CASE WHEN start = 1 THEN piece
+                                ELSE regexp_replace(piece, '^(?:[^<]*>)?\S*\s', '') END AS cut
+                    FROM (SELECT substr(text, start, %s) AS piece) p) c)
+    END AS text
+    FROM windowed
+)
+SELECT id, ts_headline(%s::regconfig, text,
+       concat_ws(' | ',
+                 nullif(replace(plainto_tsquery(%s::regconfig, %s)::text, '&', '|'), ''),
+                 (SELECT string_agg(quote_literal(c), ' | ') FROM unnest(%s::text[]) AS c),
+                 written.terms
+       )::tsquery,
+       %s), left(words, %s), right(words, %s)
+FROM part, LATERAL (
+    -- The words as written that fold to a word searched for ("Café" for "cafe"): their
+    -- places in the text are those of the folded words, found in the text folded. Only where some
+    -- word searched for is not in the text as written (checked first, once, without parsing).
+    SELECT string_agg(DISTINCT quote_literal(w.lexeme), ' | ') AS terms
+    FROM unnest(to_tsvector(%s::regconfig, text)) w
+    WHERE may_be_folded AND w.positions && ARRAY(
+        SELECT unnest(v.positions) FROM unnest(to_tsvector(%s::regconfig, {FOLDED_TEXT})) v
+        WHERE v.lexeme = ANY(%s::text[])
+    )
+) written
+""".replace("{FOLDED_TEXT}", FOLDED_TEXT).replace("{MAY_FOLD}", MAY_FOLD)
+
+
 def _snippets(
     ids: list[int], text: str, config: str, corrected: list[str], lexemes: list[str] = ()
 ) -> dict[int, str]:
@@ -291,44 +362,10 @@ def _snippets(
     "2. Wait"), its inline tags taken out first (INLINE_TAG); the entities the sanitiser wrote ("&lt;",
     "&amp;") are decoded here, so that the filter escapes the text exactly once. An excerpt that starts
     or ends inside the article says so with "…"."""
+    searched = sorted({*corrected, *lexemes})
     with connection.cursor() as cursor:
         cursor.execute(
-            r"""
-            WITH article AS MATERIALIZED (  -- its regular expression runs once, not once per use below
-                SELECT id, regexp_replace(
-                    translate(coalesce(nullif(body_html, ''), body), %s, ''), %s, '', 'gi'
-                ) AS text
-                FROM knowledge_article WHERE id = ANY(%s)
-            ), plain AS (
-                SELECT id, text, regexp_replace(text, '<[^>]*>', ' ', 'g') AS words,
-                       (SELECT min(nullif(strpos(lowered, start_of), 0)) - 1
-                        FROM unnest(%s::text[]) AS start_of) AS before_match
-                FROM (SELECT id, text, lower(text) AS lowered FROM article) a
-            ), windowed AS (
-                SELECT id, words, text,
-                       greatest(1, coalesce(before_match, 0) + 1 - %s) AS start
-                FROM plain
-            ), part AS (
-                -- ts_headline parses all it is given: a long article gives it a window from a little
-                -- before its first match, cut at whole words and tags (nothing cut at an end it keeps).
-                SELECT id, words, CASE
-                    WHEN length(text) <= %s THEN text
-                    ELSE (SELECT CASE WHEN start + %s > length(text) THEN cut
-                                      ELSE regexp_replace(cut, '(?:<[^>]*|\s\S*)$', '') END
-                          FROM (SELECT CASE WHEN start = 1 THEN piece
-                                            ELSE regexp_replace(piece, '^(?:[^<]*>)?\S*\s', '') END AS cut
-                                FROM (SELECT substr(text, start, %s) AS piece) p) c)
-                END AS text
-                FROM windowed
-            )
-            SELECT id, ts_headline(%s::regconfig, text,
-                   concat_ws(' | ',
-                             nullif(replace(plainto_tsquery(%s::regconfig, %s)::text, '&', '|'), ''),
-                             (SELECT string_agg(quote_literal(c), ' | ') FROM unnest(%s::text[]) AS c)
-                   )::tsquery,
-                   %s), left(words, %s), right(words, %s)
-            FROM part
-            """,
+            SNIPPETS_SQL,
             [
                 MATCH_START + MATCH_END,
                 INLINE_TAG,
@@ -341,12 +378,15 @@ def _snippets(
                 config,
                 config,
                 text,
-                corrected,
+                searched,
                 # ShortWord=0: "To read a cell…" keeps its "To" (the default drops words of 3 letters).
                 f"StartSel={MATCH_START}, StopSel={MATCH_END}, MaxWords=30, MinWords=12, MaxFragments=2, "
                 f'ShortWord=0, FragmentDelimiter="{FRAGMENTS}"',
                 ENDS,
                 ENDS,
+                config,
+                config,
+                searched,
             ],
         )
         return {pk: _cut_marked(snippet, head, tail) for pk, snippet, head, tail in cursor.fetchall()}
