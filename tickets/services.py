@@ -976,8 +976,17 @@ def tickets_close_resolved(*, now: datetime | None = None, days: int | None = No
 @transaction.atomic
 def ticket_submit_anonymous(*, email: str, name: str, **fields: Any) -> Ticket:
     """A visitor's ticket and, for an address not known yet, its pending account, in one transaction: a
-    ticket refused (a bad file, say) leaves no account behind."""
-    requester = anonymous_requester(email=email, name=name)
+    ticket refused (a bad file, say) leaves no account behind. The same form sent again (a second click)
+    lands on the ticket it made, even where visitors may no longer submit since the first sending."""
+    key = fields.get("submission_key")
+    sent = (
+        Ticket.objects.filter(submission_key=key, requester__in=User.objects.with_email(email))
+        .select_related("requester")
+        .first()
+        if key is not None
+        else None
+    )
+    requester = sent.requester if sent is not None else anonymous_requester(email=email, name=name)
     return ticket_create(requester=requester, actor=None, **fields)
 
 

@@ -8,9 +8,10 @@ from html import unescape
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import override_settings
+from django.test import Client, override_settings
 from django.urls import reverse
 
+from accounts.models import User
 from helpdesk.services import site_configuration_update
 from tests.factories import TeamFactory, TicketFormFactory, make_administrator, make_customer, make_ticket
 from tests.tickets.conftest import held_boxes, submission
@@ -369,3 +370,39 @@ def test_the_very_same_form_sent_again_after_an_agent_changed_an_answer_is_the_f
     )
     assert services.ticket_create(**sent).pk == first.pk
     assert Ticket.objects.count() == 1
+
+
+def test_a_visitors_second_click_lands_on_the_ticket_after_visitors_were_switched_off():
+    """The first click made the ticket; the second (the same page) arrives after an administrator switched
+    anonymous submission off. It is the request that was sent: the visitor lands on it, not on "sign in to
+    submit", which would have them send it again as a second ticket."""
+    site_configuration_update(changes={"anonymous_submission": True}, actor=None)
+    visitor = Client()
+    data = {
+        "name": "Vera Visitor",
+        "email": "Vera@Example.org",
+        "subject": "Printer on fire",
+        "description": "It smokes since this morning.",
+        "submission_key": str(uuid.uuid4()),
+    }
+    assert visitor.post(SUBMIT, data).status_code == 302
+    site_configuration_update(changes={"anonymous_submission": False}, actor=None)
+    response = visitor.post(SUBMIT, {**data, "email": "vera@example.org"})
+    assert response.status_code == 302 and response["Location"] == reverse("tickets:portal_submitted")
+    assert Ticket.objects.count() == 1
+    refused = visitor.post(SUBMIT, {**data, "submission_key": str(uuid.uuid4())})
+    assert refused.status_code == 422 and services.ANONYMOUS_CLOSED in unescape(refused.content.decode())
+
+
+def test_a_visitors_address_with_a_nul_comes_back_422():
+    site_configuration_update(changes={"anonymous_submission": True}, actor=None)
+    data = {
+        "name": "Vera Visitor",
+        "email": "vera@example.org\x00",
+        "subject": "Printer on fire",
+        "description": "It smokes since this morning.",
+        "submission_key": str(uuid.uuid4()),
+    }
+    response = Client().post(SUBMIT, data)
+    assert response.status_code == 422 and "It smokes since this morning." in response.content.decode()
+    assert not Ticket.objects.exists() and not User.objects.exists()

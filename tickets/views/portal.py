@@ -16,6 +16,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect
 
+from accounts.models import User
 from helpdesk.forms import add_service_errors, parse_id, query_text
 from helpdesk.middleware import site_configuration
 from helpdesk.ratelimit import posted, rate_limited, wait_phrase
@@ -60,7 +61,10 @@ def _made_a_ticket(request: HttpRequest, *, anonymous: bool) -> bool:
         return False
     tickets = Ticket.objects.filter(submission_key=key)
     if anonymous:
-        return tickets.filter(requester__email__iexact=request.POST.get("email", "").strip()).exists()
+        email = request.POST.get("email", "")
+        if "\x00" in email:  # no account has it (text in PostgreSQL takes no NUL); the form says why
+            return False
+        return tickets.filter(requester__in=User.objects.with_email(email)).exists()
     return tickets.filter(requester=request.user).exists()
 
 
