@@ -70,6 +70,10 @@ MERGED_READ_ONLY = "{ticket} was merged into {into}: make the change there."
 MERGED_ELSEWHERE = "{ticket} was merged into a ticket outside your queues: the conversation goes on there."
 MERGE_DONE = "{ticket} is closed or merged already; merge into an open ticket."
 MERGE_DELETED = "{ticket} was deleted: restore it first, or merge into another ticket."
+MERGE_TARGET_CHANGED = (
+    "{ticket} changed since you were asked to confirm (its team or status, say): it was not merged. "
+    "Check it, then merge again."
+)
 DELETED_READ_ONLY = "{ticket} was deleted: restore it in the admin before changing it or writing on it."
 RESTORE_TARGET_FIRST = (
     "{ticket} was merged into a ticket that is deleted: restore {into} (this one comes back with it)."
@@ -674,7 +678,7 @@ def ticket_merge_check(
     """Raise what ticket_merge would refuse for these two tickets as read (it asks again under their
     row locks): the desk asks before a merge it cannot undo only when the merge can happen."""
     _require_merge_allowed(source, into, actor)
-    _require_mergeable(source, into, expected_version)
+    _require_mergeable(source, into, expected_version, None)
 
 
 def _require_merge_allowed(source: Ticket, into: Ticket, actor: User | None) -> None:
@@ -687,9 +691,15 @@ def _require_merge_allowed(source: Ticket, into: Ticket, actor: User | None) -> 
         raise TicketNotAllowed(MERGE_SELF)
 
 
-def _require_mergeable(source: Ticket, into: Ticket, expected_version: int | None) -> None:
+def _require_mergeable(
+    source: Ticket, into: Ticket, expected_version: int | None, expected_into_version: int | None
+) -> None:
     if expected_version is not None and source.version != expected_version:
         raise StaleTicket(STALE)
+    # The confirmation named the target as it was (its team sees the notes that move): changed since,
+    # it is asked again.
+    if expected_into_version is not None and into.version != expected_into_version:
+        raise TicketNotAllowed(MERGE_TARGET_CHANGED.format(ticket=into.reference))
     for ticket in (source, into):
         if ticket.is_deleted:  # gone for everyone but administrators: a thread moved there is lost
             raise TicketNotAllowed(MERGE_DELETED.format(ticket=ticket.reference))
@@ -703,7 +713,12 @@ def _require_mergeable(source: Ticket, into: Ticket, expected_version: int | Non
 
 @transaction.atomic
 def ticket_merge(
-    source: Ticket, *, into: Ticket, actor: User | None, expected_version: int | None = None
+    source: Ticket,
+    *,
+    into: Ticket,
+    actor: User | None,
+    expected_version: int | None = None,
+    expected_into_version: int | None = None,
 ) -> Ticket:
     """Move the source's thread and tags into `into` and close the source, pointing at it.
 
@@ -720,7 +735,7 @@ def ticket_merge(
         .order_by("pk")
     }
     source, into = locked[source.pk], locked[into.pk]
-    _require_mergeable(source, into, expected_version)
+    _require_mergeable(source, into, expected_version, expected_into_version)
     last_answer = (
         TicketMessage.objects.filter(ticket=into, from_staff=True, is_internal=False)
         .order_by("-created_at")
@@ -754,6 +769,9 @@ def ticket_merge(
     ):
         into.first_response_at = source.first_response_at
         into_changed.append("first_response_at")
+    # Answered by staff (on the other ticket): as a staff reply there would, it leaves New.
+    if source.first_response_at and into.status == Status.NEW:
+        into_changed += _apply_transition(into, Status.OPEN, actor=actor, by_customer=False)
     old_status = source.status
     source.merged_into = into
     source.status = Status.CLOSED

@@ -254,3 +254,39 @@ def test_the_workspace_asks_once_more_naming_both_tickets_before_a_merge(client,
     done = client.post(url, {"into": into.reference, "version": source.version, "confirm": "merge"})
     assert done.status_code == 302
     assert Ticket.objects.get(pk=source.pk).merged_into_id == into.pk
+
+
+def test_a_merge_confirmed_after_the_target_changed_is_asked_again(client, pair):
+    """The confirmation names the target as it was (its team will read the notes that move): moved to
+    another team since, the confirmed merge is refused with the reason, and nothing moves."""
+    import re
+
+    source, into, supervisor = pair["source"], pair["into"], pair["supervisor"]
+    other = TeamFactory()
+    supervisor.team_memberships.create(team=other, role="supervisor")
+    client.force_login(supervisor)
+    url = reverse("tickets:desk_merge", args=[source.number])
+    page = client.post(url, {"into": into.reference, "version": source.version}).content.decode()
+    confirm = dict(
+        re.findall(r'<input type="hidden" name="(into|version|into_version)" value="([^"]*)">', page)
+    )
+    assert confirm["into_version"] == str(into.version)
+    services.ticket_update_fields(into, changes={"team": other}, actor=supervisor)
+    refused = client.post(url, {**confirm, "confirm": "merge"})
+    assert refused.status_code == 422
+    assert services.MERGE_TARGET_CHANGED.format(ticket=into.reference) in unescape(refused.content.decode())
+    assert Ticket.objects.get(pk=source.pk).merged_into_id is None
+    confirm["into_version"] = str(Ticket.objects.get(pk=into.pk).version)  # asked again, and confirmed
+    assert client.post(url, {**confirm, "confirm": "merge"}).status_code == 302
+
+
+def test_a_staff_answer_that_comes_with_a_merge_opens_a_new_target(pair):
+    """A staff reply on a New ticket opens it; the same answer arriving with the merged thread does too."""
+    source, into = pair["source"], pair["into"]
+    assert into.status == "new" and source.first_response_at is not None
+    services.ticket_merge(source, into=into, actor=pair["supervisor"])
+    into.refresh_from_db()
+    assert (into.status, into.first_response_at) == ("open", source.first_response_at)
+    assert TicketActivity.objects.filter(
+        ticket=into, action="status", old_value="new", new_value="open"
+    ).exists()

@@ -371,7 +371,13 @@ def workspace_merge(request: HttpRequest, number: str) -> HttpResponse:
                            "queue": request.POST.get("queue"),
                            "back": _workspace_url(source, request.POST.get("queue", ""))}  # fmt: skip
                 return render(request, "tickets/desk/merge_confirm.html", context)
-            services.ticket_merge(source, into=target, actor=request.user, expected_version=version)
+            services.ticket_merge(
+                source,
+                into=target,
+                actor=request.user,
+                expected_version=version,
+                expected_into_version=read_version(request.POST.get("into_version")),
+            )
         except services.StaleTicket:
             error = MERGE_STALE  # the page comes back with their change and the number as typed
         except services.TicketError as refused:
