@@ -27,8 +27,8 @@ NUMBER_SEQUENCE = "tickets_ticket_number_seq"
 
 
 def number_from(typed: str) -> int | None:
-    """The ticket number in "T-1042", "t-1042", "#1042" or "1042"; None when it is not one."""
-    return parse_id(typed.strip().upper().removeprefix(NUMBER_PREFIX).removeprefix("#"))
+    """The ticket number in "T-1042", "t-1042", "#1042", "#T-1042" or "1042"; None when it is not one."""
+    return parse_id(typed.strip().upper().removeprefix("#").removeprefix(NUMBER_PREFIX).removeprefix("#"))
 
 
 class Channel(models.TextChoices):

@@ -180,7 +180,7 @@ def test_a_reference_finds_its_ticket_whatever_the_status_filter(client):
     services.ticket_transition(closed, status=Status.CLOSED, actor=None)
     make_ticket(customer, subject="Closed tickets are many")
     client.force_login(customer)
-    for query in (closed.reference, f"#{closed.number}", str(closed.number)):
+    for query in (closed.reference, f"#{closed.number}", f"#{closed.reference}", str(closed.number)):
         page = client.get(reverse("tickets:portal_list"), {"q": query}).content.decode()
         assert "Dashboard slow" in page, query
     # Words still search within the chosen status.

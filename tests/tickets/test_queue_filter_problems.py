@@ -65,7 +65,7 @@ def test_good_filters_say_nothing(client, agent):
     assert NOT_APPLIED not in unescape(response.content.decode())
 
 
-@pytest.mark.parametrize("typed", ["T-{number}", "#{number}", "{number}"])
+@pytest.mark.parametrize("typed", ["T-{number}", "#{number}", "#T-{number}", "{number}"])
 def test_a_reference_in_the_search_box_goes_to_that_ticket(client, agent, typed):
     ticket = Ticket.objects.get(subject="Pending one")
     client.force_login(agent)

@@ -30,7 +30,7 @@ from tickets.forms import (
     TicketSubmitForm,
 )
 from tickets.freshness import changes_tickets
-from tickets.models import NUMBER_PREFIX, Attachment, Ticket, TicketForm, TicketMessage
+from tickets.models import Attachment, Ticket, TicketForm, TicketMessage, number_from
 from tickets.workflow import Status
 
 PAGE_SIZE = 20
@@ -268,8 +268,7 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
     if query:
         condition = Q(subject__icontains=query) & in_status
         # A reference (T-907, #907, 907) finds its ticket whatever the status filter says.
-        number = query.upper().removeprefix(NUMBER_PREFIX).removeprefix("#")
-        if (exact := parse_id(number)) is not None:
+        if (exact := number_from(query)) is not None:
             condition |= Q(number=exact)
         tickets = tickets.filter(condition)
     else:
