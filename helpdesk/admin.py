@@ -85,13 +85,14 @@ class LargeTablePaginator(Paginator):
 
 
 class JSONFormField(forms.JSONField):
-    """JSON nested deeper than the parser goes, or holding what PostgreSQL refuses (a NUL character, NaN
-    or Infinity), is a form error, not a server error."""
+    """JSON nested deeper than the parser goes, a number longer than Python reads (4,300 digits), or
+    holding what PostgreSQL refuses (a NUL character, NaN or Infinity, half of a surrogate pair) is a
+    form error, not a server error; the form shows it again as it was typed."""
 
     def to_python(self, value):
         try:
             converted = super().to_python(value)
-        except RecursionError:
+        except (RecursionError, ValueError):  # ValueError: an integer past Python's digit limit
             invalid = self.error_messages["invalid"]
             raise ValidationError(invalid, code="invalid", params={"value": value}) from None
         if problem := json_problem(converted):
@@ -100,9 +101,13 @@ class JSONFormField(forms.JSONField):
 
     def bound_data(self, data, initial):
         try:
-            return super().bound_data(data, initial)
-        except RecursionError:
-            return InvalidJSONInput(data)  # shown again as typed, with the error
+            bound = super().bound_data(data, initial)
+        except (RecursionError, ValueError):
+            return InvalidJSONInput(data)
+        # Shown again as typed: decoded and written out again, half a surrogate pair could not be sent.
+        if not isinstance(bound, InvalidJSONInput) and json_problem(bound):
+            return InvalidJSONInput(data)
+        return bound
 
 
 def column_values(obj: Model) -> dict[str, Any]:

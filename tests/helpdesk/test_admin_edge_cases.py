@@ -9,6 +9,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils.html import escape
 from django_tasks_db.models import DBTaskResult
 
 from accounts import services as account_services
@@ -159,6 +160,31 @@ def test_a_schema_nested_too_deep_is_a_form_error_not_a_server_error(admin_clien
     assert "Enter a valid JSON." in str(response.context["adminform"].form.errors["schema"])
     form.refresh_from_db()
     assert form.schema != []
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '[{"name": "a", "label": "A", "type": "text", "help_text": "\\ud800"}]',
+        '[{"name": "a", "label": "A", "type": "number", "decimal_places": ' + "9" * 5000 + "}]",
+    ],
+    ids=["half a surrogate pair", "a number past Python's digit limit"],
+)
+def test_json_the_parser_or_the_page_cannot_take_is_a_form_error_shown_as_typed(admin_client, raw):
+    form = TicketFormFactory(schema=[])
+    url = reverse("admin:tickets_ticketform_change", args=[form.pk])
+    page = admin_client.get(url)
+    data = {
+        name: value
+        for name, value in page.context["adminform"].form.initial.items()
+        if isinstance(value, str | int) and not isinstance(value, bool)
+    }
+    response = admin_client.post(url, {**data, "schema": raw})
+    assert response.status_code == 422
+    assert "schema" in response.context["adminform"].form.errors
+    assert escape(raw)[:60] in response.content.decode()
+    form.refresh_from_db()
+    assert form.schema == []
 
 
 # Deletes that would change other records behind the services' back are refused.
