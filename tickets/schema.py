@@ -329,6 +329,9 @@ def to_json(value: Any) -> Any:
     return value
 
 
+NOT_ONE_VALUE = "Give one value here, not a list or a set of fields."
+
+
 def clean_values(schema: list[dict], data: dict[str, Any], stored: dict[str, Any] | None = None) -> dict:
     """Validate raw values against the schema (raises forms.ValidationError keyed by field name).
 
@@ -345,6 +348,13 @@ def clean_values(schema: list[dict], data: dict[str, Any], stored: dict[str, Any
         raw = data.get(definition["name"])
         if isinstance(field, forms.MultipleChoiceField) and raw is not None and not isinstance(raw, list):
             raw = [raw]
+        # A form sends text; a caller of the services could send a list or a mapping, which a text field
+        # would store as its Python spelling ("['x', 'y']"). (An answer kept from before a change of
+        # the field's type comes back as it was stored.)
+        values = raw if definition["type"] == "multi_select" and isinstance(raw, list) else [raw]
+        if raw != stored.get(definition["name"]) and any(isinstance(value, list | dict) for value in values):
+            errors[definition["name"]] = [NOT_ONE_VALUE]
+            continue
         try:
             value = to_json(field.clean(raw))
         except forms.ValidationError as error:

@@ -110,3 +110,26 @@ def test_admin_shows_a_bad_schema_as_a_form_error(client):
     assert response.status_code == 422
     assert "type must be one of" in response.content.decode()
     assert TicketForm.objects.get(pk=form.pk).schema == form.schema
+
+
+@pytest.mark.parametrize(
+    ("kind", "value"),
+    [
+        ("text", ["x", "y"]),
+        ("text", {"k": 1}),
+        ("number", {"x": 1}),
+        ("select", ["a"]),
+        ("multi_select", [["a"]]),
+    ],
+)
+def test_a_list_or_a_mapping_where_one_value_goes_is_refused_not_stored_as_its_spelling(kind, value):
+    """A form sends text; a caller of the services could send a list or a mapping, which a text field
+    stored as "['x', 'y']"."""
+    definition = {"name": "a", "label": "A", "type": kind}
+    if kind in schema.CHOICE_KINDS:
+        definition["choices"] = ["a", "b"]
+    with pytest.raises(ValidationError) as refused:
+        schema.clean_values([definition], {"a": value})
+    assert refused.value.message_dict == {"a": [schema.NOT_ONE_VALUE]}
+    one = {"text": "a", "number": "3", "select": "a", "multi_select": ["a", "b"]}[kind]
+    assert schema.clean_values([definition], {"a": one}) == {"a": 3 if kind == "number" else one}
