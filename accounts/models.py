@@ -20,6 +20,7 @@ from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
 from accounts import sealing
 from helpdesk.accents import Unaccented
+from helpdesk.dates import validate_not_too_late
 from helpdesk.forms import nfc
 
 # Files of the tz database that are no place's zone: "localtime" is whatever the server is set to.
@@ -194,7 +195,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     name = models.CharField(max_length=150, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     suspended_until = models.DateTimeField(
-        null=True, blank=True, help_text="Leave empty for an indefinite suspension."
+        null=True,
+        blank=True,
+        help_text="Leave empty for an indefinite suspension.",
+        validators=[validate_not_too_late],
     )
     suspension_reason = models.CharField(max_length=500, blank=True)
     timezone = models.CharField(
@@ -424,7 +428,7 @@ class RoleAssignment(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="role_assignments"
     )
     role = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="role_assignments")
-    expires_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True, validators=[validate_not_too_late])
     granted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -438,7 +442,7 @@ class RoleAssignment(models.Model):
         indexes = [models.Index(fields=["user", "expires_at"])]
 
     def __str__(self) -> str:
-        until = f" until {self.expires_at:%Y-%m-%d %H:%M}" if self.expires_at else ""
+        until = f" until {self.expires_at:%Y-%m-%d %H:%M} UTC" if self.expires_at else ""
         return f"{self.user} is {self.role}{until}"
 
     def natural_key(self) -> tuple[str, str]:
@@ -467,7 +471,7 @@ class Invitation(models.Model):
     email = models.EmailField(blank=True, help_text="If set, only this address may use the code.")
     max_uses = models.PositiveIntegerField(default=1)
     uses = models.PositiveIntegerField(default=0)
-    expires_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True, validators=[validate_not_too_late])
     is_active = models.BooleanField(default=True)
     makes_manager = models.BooleanField(default=False, help_text="People who sign up become managers.")
     created_by = models.ForeignKey(

@@ -22,6 +22,7 @@ from accounts.models import Invitation, Organization, RoleAssignment, User, User
 from accounts.tokens import email_verification_token
 from audit.models import AuditEvent
 from helpdesk.client_ip import address_key
+from helpdesk.dates import validate_not_too_late
 
 INVITATION_UNKNOWN = "This invitation code is not valid."
 INVITATION_INACTIVE = "This invitation is no longer active."
@@ -143,12 +144,20 @@ def _pending_account_claim(
     return user
 
 
+def _require_not_too_late(field: str, moment: datetime | None) -> None:
+    try:
+        validate_not_too_late(moment)
+    except ValidationError as error:
+        raise ValidationError({field: error.messages}) from None
+
+
 @transaction.atomic
 def role_assign(
     user: User, role_name: str, *, expires_at: datetime | None = None, actor: User | None
 ) -> RoleAssignment:
     """Give `user` the role until `expires_at` (or for good); re-assigning updates the expiry. The actor
     must hold every permission the role grants, for at least as long."""
+    _require_not_too_late("expires_at", expires_at)
     role = Group.objects.get(name=role_name)
     if missing := rbac.grant_refusal(actor, role) or rbac.grant_expiry_refusal(actor, role, expires_at):
         raise PermissionDenied(missing)
@@ -192,6 +201,7 @@ def _status_changes(user: User, fields: list[str]) -> dict[str, tuple[Any, Any]]
 
 @transaction.atomic
 def user_suspend(user: User, *, until: datetime | None, reason: str, actor: User | None) -> User:
+    _require_not_too_late("suspended_until", until)
     if until is not None and until <= timezone.now():
         # Saved, it would read "suspended" while letting them in (the end has passed).
         raise ValidationError({"suspended_until": SUSPENSION_ALREADY_ENDED})

@@ -18,7 +18,7 @@ from accounts import rbac
 from accounts.models import TeamMember, User
 from audit.models import SUPERVISED_MODELS, AuditEvent
 from audit.recorder import SYSTEM
-from helpdesk.dates import start_of
+from helpdesk.dates import REVERSED, start_of
 from helpdesk.forms import parse_id
 from tickets.models import Ticket, number_from
 
@@ -125,7 +125,7 @@ class AuditFilterForm(forms.Form):
         cleaned = super().clean()
         start, end = cleaned.get("date_from"), cleaned.get("date_to")
         if start and end and start > end:
-            self.add_error("date_to", "The To date is before the From date.")
+            self.add_error("date_to", REVERSED)
         return cleaned
 
 

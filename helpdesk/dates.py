@@ -2,10 +2,21 @@
 
 from datetime import date, datetime, time, timedelta
 
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 # Dates outside this range would overflow once shifted to UTC; nothing was recorded there anyway.
 EARLIEST, LATEST = date(1900, 1, 1), date(9000, 1, 1)
+TOO_LATE = "Give a date before the year 9000, or leave it empty for no end."
+REVERSED = "The To date is before the From date."
+
+
+def validate_not_too_late(moment: datetime | None) -> None:
+    """An end (of a suspension, a role, an invitation) before LATEST: one at the calendar's end (31
+    December 9999, "for good") would be the year 10,000 in a time zone ahead of where it was typed,
+    which neither Python nor PostgreSQL can read back."""
+    if moment is not None and moment.date() >= LATEST:
+        raise ValidationError(TOO_LATE, code="too_late")
 
 
 def start_of(day: date, *, days_later: int = 0) -> datetime:

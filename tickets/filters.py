@@ -6,13 +6,14 @@ from functools import cached_property
 import django_filters
 from django import forms
 from django.contrib.postgres.search import SearchQuery, SearchVector
+from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.db.models.functions import Lower
 
 from accounts import rbac
 from accounts.models import Organization, Team, User
 from helpdesk.accents import Unaccented, unaccented
-from helpdesk.dates import start_of
+from helpdesk.dates import REVERSED, start_of
 from helpdesk.forms import nfc, parse_id
 from helpdesk.models import Priority
 from tickets.models import Channel, Ticket, number_from
@@ -98,6 +99,9 @@ def ticket_search(queryset: QuerySet[Ticket], value: str) -> QuerySet[Ticket]:
 
 class WholeDaysField(django_filters.fields.DateRangeField):
     def compress(self, data_list):
+        if data_list and None not in data_list[:2] and data_list[1] < data_list[0]:
+            # Said, not applied: the list would be empty, which reads as "nothing in that period".
+            raise ValidationError(REVERSED, code="reversed")
         return slice(*data_list) if data_list else None  # the days, made instants by WholeDaysFilter
 
 

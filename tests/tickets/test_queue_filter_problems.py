@@ -71,3 +71,17 @@ def test_a_reference_in_the_search_box_goes_to_that_ticket(client, agent, typed)
     client.force_login(agent)
     response = client.get(QUEUE, {"q": typed.format(number=ticket.number)})
     assert subjects(response) == {"Pending one"}
+
+
+def test_a_reversed_date_range_is_named_not_taken_for_a_period_without_tickets(client, agent):
+    """From the 10th to the 1st lists nothing at all, which reads as "no tickets in that period": it is
+    named, as the audit viewer names it, and not applied."""
+    from helpdesk.dates import REVERSED
+
+    client.force_login(agent)
+    response = client.get(QUEUE, {"created_after": "2026-03-10", "created_before": "2026-03-01"})
+    page = unescape(response.content.decode())
+    assert NOT_APPLIED in page and REVERSED in page
+    assert subjects(response) == {"Open one", "Pending one"}
+    same_day = client.get(QUEUE, {"created_after": "2026-03-10", "created_before": "2026-03-10"})
+    assert REVERSED not in unescape(same_day.content.decode())
