@@ -1,6 +1,11 @@
 // Agent desk keyboard shortcuts (shown with "?"). The desk works fully without this file.
 (() => {
-  const help = document.getElementById("shortcuts-help");
+  // htmx runs this file again when Back restores a desk page from its history (the script is in the
+  // page's body): the listeners below are on the document already, so only the page is shown again.
+  if (window.helpdeskDesk) return;
+  window.helpdeskDesk = true;
+  const helpDialog = () => document.getElementById("shortcuts-help");
+  const pageShown = [];
   const rows = () => Array.from(document.querySelectorAll("[data-ticket-row]"));
   let current = -1;
 
@@ -30,7 +35,7 @@
   }
 
   document.addEventListener("click", (event) => {
-    if (event.target.closest("[data-help-open]") && help) help.showModal();
+    if (event.target.closest("[data-help-open]")) helpDialog()?.showModal();
     const insert = event.target.closest("[data-insert-link]");
     const body = document.querySelector("#composer textarea");
     if (insert && body) {
@@ -47,16 +52,19 @@
   // checkbox is hidden on pages without this file, whose behaviour it would not control).
   function browserSetting(key, settingSelector, toggleId) {
     const isOn = () => window.localStorage.getItem(key) !== "off";
-    const setting = document.querySelector(settingSelector);
-    const toggle = document.getElementById(toggleId);
-    if (setting && toggle) {
-      setting.hidden = false;
-      toggle.checked = isOn();
-      toggle.addEventListener("change", () => {
-        if (toggle.checked) window.localStorage.removeItem(key);
-        else window.localStorage.setItem(key, "off");
-      });
-    }
+    pageShown.push(() => {
+      const setting = document.querySelector(settingSelector);
+      const toggle = document.getElementById(toggleId);
+      if (setting && toggle) {
+        setting.hidden = false;
+        toggle.checked = isOn();
+      }
+    });
+    document.addEventListener("change", (event) => {
+      if (event.target.id !== toggleId) return;
+      if (event.target.checked) window.localStorage.removeItem(key);
+      else window.localStorage.setItem(key, "off");
+    });
     return isOn;
   }
 
@@ -66,7 +74,7 @@
   document.addEventListener("keydown", (event) => {
     if (event.ctrlKey || event.metaKey || event.altKey) return;
     if (!shortcutsOn()) return;
-    if (help && help.open) return; // the dialog has the keyboard; Escape closes it
+    if (helpDialog()?.open) return; // the dialog has the keyboard; Escape closes it
     // A ticked row's checkbox keeps j/k working; every other field takes the letters typed.
     const typing = event.target.closest(
       "input:not([type=checkbox]):not([type=radio]), textarea, select, [contenteditable]",
@@ -106,7 +114,11 @@
         if (search) search.focus(); else window.location.href = (queue ? queue.href : "/desk/") + "#queue-q";
         break;
       }
-      case "?": if (help) help.showModal(); break;
+      case "?": {
+        const help = helpDialog();
+        if (help) help.showModal(); else handled = false;
+        break;
+      }
       default: handled = false;
     }
     if (handled) event.preventDefault();
@@ -129,7 +141,7 @@
     }
     if (event.target.matches("[data-select-all], input[name=tickets]")) selectAllState();
   });
-  selectAllState();
+  pageShown.push(selectAllState);
   document.body.addEventListener("htmx:afterSwap", selectAllState);
 
   // The 30-second refresh can be switched off (WCAG 2.2.2).
@@ -168,5 +180,16 @@
   });
   document.body.addEventListener("htmx:afterSwap", (event) => {
     if (event.target.id === "queue-table" && current >= 0) select(current, focusWasInTable);
+  });
+
+  // What only works with this file is shown by it: the shortcuts' help, the settings, "select all".
+  pageShown.push(() => {
+    document.querySelectorAll("[data-help-open]").forEach((button) => { button.hidden = false; });
+  });
+  const showPage = () => pageShown.forEach((show) => show());
+  showPage();
+  document.body.addEventListener("htmx:historyRestore", () => {
+    current = -1; // the rows are the restored page's
+    showPage();
   });
 })();
