@@ -418,6 +418,10 @@ def sessions_sign_out(request: HttpRequest) -> HttpResponse:
         messages.success(
             request, "Signed out " + ("that session." if public_id else f"{ended} other session(s).")
         )
+    elif public_id:
+        # Ended meanwhile (a second click, another tab): said as such. An id of no session of theirs
+        # reads the same, which tells nothing of anyone else's.
+        messages.info(request, "That session was signed out already.")
     else:
         messages.info(request, "There was no other session to sign out.")
     return redirect(reverse("accounts:profile") + "#sessions")

@@ -78,8 +78,26 @@ def test_nobody_signs_out_another_persons_session():
     victim_client = signed_in(victim, FIREFOX)
     attacker_client = signed_in(attacker, IPHONE)
     victim_session = UserSession.objects.get(user=victim)
-    attacker_client.post(reverse("accounts:sessions_sign_out"), {"session": victim_session.public_id})
+    response = attacker_client.post(
+        reverse("accounts:sessions_sign_out"), {"session": victim_session.public_id}, follow=True
+    )
     assert is_signed_in(victim_client)
+    # Read as one of theirs that ended already (a second click): nothing said of anyone else's.
+    assert "That session was signed out already." in response.content.decode()
+
+
+def test_signing_out_a_session_twice_says_it_ended_already():
+    user = make_customer()
+    laptop, phone = signed_in(user, FIREFOX), signed_in(user, IPHONE)
+    other = UserSession.objects.get(user=user, user_agent__icontains="iPhone")
+    url = reverse("accounts:sessions_sign_out")
+    assert (
+        "Signed out that session."
+        in laptop.post(url, {"session": other.public_id}, follow=True).content.decode()
+    )
+    again = laptop.post(url, {"session": other.public_id}, follow=True).content.decode()
+    assert "That session was signed out already." in again
+    assert not is_signed_in(phone) and is_signed_in(laptop)
 
 
 def test_sign_out_is_post_only_and_needs_sign_in(client):
