@@ -331,7 +331,12 @@ def ticket_create(
     if not shows_text(subject) or not shows_text(description):
         field = "subject" if not shows_text(subject) else "description"
         raise ValidationError({field: "This field is required."})
-    values = schema.clean_values(form.schema, custom_fields or {}) if form is not None else {}
+    if follow_up_of is not None and form is None:
+        # A follow-up continues the conversation: the answers to its form come with it as they are
+        # stored (an order number, say), not asked again nor checked against the form as it is now.
+        form, values = follow_up_of.form, dict(follow_up_of.custom_fields)
+    else:
+        values = schema.clean_values(form.schema, custom_fields or {}) if form is not None else {}
     types = validate_uploads(list(uploads))
     staff_actor = actor is not None and rbac.is_agent(actor)
     configuration = SiteConfiguration.objects.get_current()
@@ -346,8 +351,8 @@ def ticket_create(
         # Every ticket lands in a team's queue when one can be named: agents see only their teams'.
         team=_first_active_team(
             lambda: team if staff_actor else None,
+            lambda: follow_up_of.team if follow_up_of else None,  # where the conversation was worked
             lambda: form.default_team if form else None,
-            lambda: follow_up_of.team if follow_up_of else None,
             lambda: configuration.default_team,
         ),
         priority=(priority if staff_actor and priority in Priority.values else None)
@@ -420,7 +425,8 @@ def _repeated_submission(
     answers_changed = ticket.activities.filter(action=TicketActivity.Action.CUSTOM_FIELDS).exists()
     if (
         (ticket.subject, ticket.description) != (subject, description)
-        or (values != ticket.custom_fields and not answers_changed)
+        # (A follow-up's answers came with it from the ticket it continues: none were sent.)
+        or (values != ticket.custom_fields and not answers_changed and ticket.follow_up_of_id is None)
         or (first is not None and not same_files(first, list(uploads)))
     ):
         raise ValidationError(SUBMIT_AGAIN)

@@ -124,6 +124,33 @@ def test_a_reply_on_a_closed_ticket_opens_a_linked_follow_up_with_its_files_and_
         assert client.get(download(message.attachments.get())).status_code == 200
 
 
+def test_a_follow_up_keeps_the_form_and_its_answers_and_the_team_that_worked_it(client, org):
+    """The order number the customer gave on the form comes with the follow-up, as stored, even after
+    the form gained a required field and changed a type since; the follow-up goes to the team that
+    worked the conversation, not the form's default; a second click lands on the same follow-up."""
+    other_team = TeamFactory(name="Returns")
+    form = TicketFormFactory(
+        default_team=other_team, schema=[{"name": "order", "label": "Order", "type": "text"}]
+    )
+    ticket = services.ticket_create(
+        requester=org["requester"], subject="Broken heater", description="It clicks", form=form,
+        custom_fields={"order": "A-17"}, actor=org["requester"],
+    )  # fmt: skip
+    services.ticket_update_fields(ticket, changes={"team": org["team"]}, actor=None)
+    form.schema = [
+        {"name": "order", "label": "Order", "type": "number"},
+        {"name": "serial", "label": "Serial", "type": "text", "required": True},
+    ]
+    form.save()
+    ticket = close(fresh(ticket), org["agent"])
+    client.force_login(org["requester"])
+    sent = {"body": "It clicks again", "submission_key": str(uuid.uuid4())}
+    first, second = client.post(reply_url(ticket), sent), client.post(reply_url(ticket), sent)
+    follow_up = Ticket.objects.get(follow_up_of=ticket)
+    assert first.status_code == second.status_code == 302 and first["Location"] == second["Location"]
+    assert (follow_up.form, follow_up.custom_fields, follow_up.team) == (form, {"order": "A-17"}, org["team"])
+
+
 def test_a_managers_follow_up_of_a_colleagues_closed_ticket_stays_the_colleagues_request(client, org):
     """The manager writing on a colleague's closed ticket opens a follow-up whose requester is still the
     colleague (who sees it in "My tickets"), written by the manager."""
