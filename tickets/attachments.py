@@ -327,23 +327,32 @@ def uploads_passing(uploads: list[UploadedFile]) -> list[UploadedFile]:
     return passing
 
 
-def uploads_hold(uploads: list[UploadedFile], *, holder) -> list[HeldUpload]:
+def uploads_hold(uploads: list[UploadedFile], *, holder, visitor: str = "") -> list[HeldUpload]:
     """Keep each upload that passes the checks, for the form that comes back with it; those that do
-    not are left out (the form says why)."""
+    not are left out (the form says why). For `holder`, or for a visitor (no account: `visitor`, their
+    browser session as visitor_key() names it)."""
     held = []
     for upload in uploads:
         try:
             [content_type] = validate_uploads([upload])
         except ValidationError:
             continue
-        held.append(_stored(HeldUpload(held_for=holder), upload, content_type=content_type))
+        kept_for = HeldUpload(held_for=holder, held_for_visitor="" if holder is not None else visitor)
+        held.append(_stored(kept_for, upload, content_type=content_type))
     held = HeldUpload.objects.bulk_create(held)  # one query, ids set (PostgreSQL returns them)
-    if holder is not None and held:
-        # Forms refused again and again (each sending new files) must not fill the disk.
+    # Forms refused again and again (each sending new files) must not fill the disk. (A visitor who
+    # starts a new browser session each time is held back by the submission's rate limit per address.)
+    if held and holder is not None:
         _held_delete(
             "id IN (SELECT id FROM {table} WHERE held_for_id = %s"
             " ORDER BY created_at DESC, id DESC OFFSET %s)",
             [holder.pk, HOLD_LIMIT],
+        )
+    elif held and visitor:
+        _held_delete(
+            "id IN (SELECT id FROM {table} WHERE held_for_visitor = %s AND held_for_id IS NULL"
+            " ORDER BY created_at DESC, id DESC OFFSET %s)",
+            [visitor, HOLD_LIMIT],
         )
     return held
 

@@ -175,7 +175,7 @@ class AttachmentsForm(forms.Form):
             self.add_error(
                 "attachments", FILES_BEYOND_LIMIT.format(limit=MAX_FILES, names=names_listed(beyond))
             )
-        kept += uploads_hold(passing[:room], holder=self.holder)
+        kept += uploads_hold(passing[:room], holder=self.holder, visitor=self.visitor)
         choices = [
             (held_token(held, visitor=self.visitor), f"{held.filename} ({filesizeformat(held.size)})")
             for held in kept

@@ -617,10 +617,20 @@ class HeldUpload(models.Model):
     held_for = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
+    # A visitor's: their browser session as tickets.attachments.visitor_key() names it, so that one
+    # visitor's files are bounded as an account's are.
+    held_for_visitor = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
         ordering = ["created_at", "pk"]
+        indexes = [
+            models.Index(
+                fields=["held_for_visitor", "created_at"],
+                name="held_upload_visitor",
+                condition=~models.Q(held_for_visitor=""),
+            )
+        ]
 
     def __str__(self) -> str:
         return self.filename

@@ -132,3 +132,33 @@ def test_refused_replies_cannot_make_the_server_keep_files_without_bound(
     assert kept.count() == HOLD_LIMIT
     storage = kept.first().file.storage
     assert len(storage.listdir(kept.first().file.name.rsplit("/", 1)[0])[1]) == HOLD_LIMIT, "files too"
+
+
+def test_refused_submissions_of_a_visitor_keep_files_within_the_same_bound(
+    client, django_capture_on_commit_callbacks
+):
+    """A visitor (no account) whose form comes back again and again, new files each time, has at most
+    HOLD_LIMIT kept for their browser, the newest, as an account has; another visitor's are untouched."""
+    from django.test import Client
+
+    from tickets.attachments import HOLD_LIMIT, MAX_FILES
+
+    site_configuration_update(changes={"anonymous_submission": True}, actor=None)
+    Client().post(
+        reverse("tickets:portal_submit"),
+        submission(
+            subject="",
+            name="Other",
+            email="other@example.org",
+            attachments=[SimpleUploadedFile("o.txt", b"o")],
+        ),
+    )
+    for round_ in range(HOLD_LIMIT // MAX_FILES + 2):
+        files = [SimpleUploadedFile(f"r{round_}-{n}.txt", b"x") for n in range(MAX_FILES)]
+        data = submission(subject="", name="Vera", email=f"v{round_}@example.org", attachments=files)
+        with django_capture_on_commit_callbacks(execute=True):
+            assert client.post(reverse("tickets:portal_submit"), data).status_code == 422
+    mine = HeldUpload.objects.exclude(filename="o.txt")
+    assert mine.count() == HOLD_LIMIT and len({held.held_for_visitor for held in mine}) == 1
+    assert not mine.filter(filename__startswith="r0-").exists(), "the oldest went first"
+    assert HeldUpload.objects.filter(filename="o.txt").exists()
