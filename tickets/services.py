@@ -1002,16 +1002,17 @@ def ticket_submit_anonymous(*, email: str, name: str, **fields: Any) -> Ticket:
     """A visitor's ticket and, for an address not known yet, its pending account, in one transaction: a
     ticket refused (a bad file, say) leaves no account behind. The same form sent again (a second click)
     lands on the ticket it made, even where visitors may no longer submit since the first sending."""
-    key = fields.get("submission_key")
-    sent = (
-        Ticket.objects.filter(submission_key=key, requester__in=User.objects.with_email(email))
-        .select_related("requester")
-        .first()
-        if key is not None
-        else None
-    )
+    sent = visitor_submission(fields.get("submission_key"), email=email)
     requester = sent.requester if sent is not None else anonymous_requester(email=email, name=name)
     return ticket_create(requester=requester, actor=None, **fields)
+
+
+def visitor_submission(key: UUID | None, *, email: str) -> Ticket | None:
+    """The ticket a visitor's submission key already made for the account of `email`, if any."""
+    if key is None or "\x00" in email:  # no account has a NUL (PostgreSQL's text takes none)
+        return None
+    sent = Ticket.objects.filter(submission_key=key, requester__in=User.objects.with_email(email))
+    return sent.select_related("requester").first()
 
 
 def anonymous_requester(*, email: str, name: str) -> User:

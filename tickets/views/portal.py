@@ -16,7 +16,6 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect
 
-from accounts.models import User
 from helpdesk.forms import add_service_errors, parse_id, query_text
 from helpdesk.middleware import site_configuration
 from helpdesk.ratelimit import posted, rate_limited, wait_phrase
@@ -59,13 +58,9 @@ def _made_a_ticket(request: HttpRequest, *, anonymous: bool) -> bool:
         key = uuid.UUID(request.POST.get("submission_key", ""))
     except ValueError:
         return False
-    tickets = Ticket.objects.filter(submission_key=key)
     if anonymous:
-        email = request.POST.get("email", "")
-        if "\x00" in email:  # no account has it (text in PostgreSQL takes no NUL); the form says why
-            return False
-        return tickets.filter(requester__in=User.objects.with_email(email)).exists()
-    return tickets.filter(requester=request.user).exists()
+        return services.visitor_submission(key, email=request.POST.get("email", "")) is not None
+    return Ticket.objects.filter(submission_key=key, requester=request.user).exists()
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
