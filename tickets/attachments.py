@@ -315,15 +315,16 @@ HOLD_LIMIT = 30  # files kept for one account at a time: the oldest go first
 HELD_EXPIRED = "A file kept from before is no longer kept (files wait a day): choose it again."
 
 
-def uploads_passing(uploads: list[UploadedFile]) -> list[UploadedFile]:
-    """The uploads that pass the checks one by one (those that do not, the form names with the reason)."""
+def uploads_passing(uploads: list[UploadedFile]) -> list[tuple[UploadedFile, str]]:
+    """The uploads that pass the checks one by one, with their content types (those that do not, the
+    form names with the reason)."""
     passing = []
     for upload in uploads:
         try:
-            validate_uploads([upload])
+            [content_type] = validate_uploads([upload])
         except ValidationError:
             continue
-        passing.append(upload)
+        passing.append((upload, content_type))
     return passing
 
 
@@ -331,14 +332,18 @@ def uploads_hold(uploads: list[UploadedFile], *, holder, visitor: str = "") -> l
     """Keep each upload that passes the checks, for the form that comes back with it; those that do
     not are left out (the form says why). For `holder`, or for a visitor (no account: `visitor`, their
     browser session as visitor_key() names it)."""
-    held = []
-    for upload in uploads:
-        try:
-            [content_type] = validate_uploads([upload])
-        except ValidationError:
-            continue
-        kept_for = HeldUpload(held_for=holder, held_for_visitor="" if holder is not None else visitor)
-        held.append(_stored(kept_for, upload, content_type=content_type))
+    return passing_uploads_hold(uploads_passing(uploads), holder=holder, visitor=visitor)
+
+
+def passing_uploads_hold(
+    passing: list[tuple[UploadedFile, str]], *, holder, visitor: str = ""
+) -> list[HeldUpload]:
+    """uploads_hold for uploads checked already (uploads_passing: each with its content type)."""
+    visitor = "" if holder is not None else visitor
+    held = [
+        _stored(HeldUpload(held_for=holder, held_for_visitor=visitor), upload, content_type=content_type)
+        for upload, content_type in passing
+    ]
     held = HeldUpload.objects.bulk_create(held)  # one query, ids set (PostgreSQL returns them)
     # Forms refused again and again (each sending new files) must not fill the disk. (A visitor who
     # starts a new browser session each time is held back by the submission's rate limit per address.)

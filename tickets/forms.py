@@ -22,8 +22,8 @@ from tickets.attachments import (
     distinct_uploads,
     held_read,
     held_token,
+    passing_uploads_hold,
     safe_filename,
-    uploads_hold,
     uploads_passing,
     validate_uploads,
 )
@@ -173,9 +173,12 @@ class AttachmentsForm(forms.Form):
         room = max(0, MAX_FILES - len(kept))
         if beyond := passing[room:]:
             self.add_error(
-                "attachments", FILES_BEYOND_LIMIT.format(limit=MAX_FILES, names=names_listed(beyond))
+                "attachments",
+                FILES_BEYOND_LIMIT.format(
+                    limit=MAX_FILES, names=names_listed([upload for upload, _ in beyond])
+                ),
             )
-        kept += uploads_hold(passing[:room], holder=self.holder, visitor=self.visitor)
+        kept += passing_uploads_hold(passing[:room], holder=self.holder, visitor=self.visitor)
         choices = [
             (held_token(held, visitor=self.visitor), f"{held.filename} ({filesizeformat(held.size)})")
             for held in kept
