@@ -46,6 +46,7 @@ NOT_AUDITED = {
     "article_count_votes": "derived counters recounted from the votes, which are their own record",
     "articles_check_public_links": "a check inside ticket_reply; refuses, changes nothing",
     "ticket_merge_check": "a check before the desk asks to confirm; ticket_merge is audited",
+    "visitor_submission": "a look-up of the ticket a submission key made; it changes nothing",
     "internal_article_links": "read", "clean_tags": "pure", "staff_permissions": "read",
     "excerpt_is_automatic": "pure",
     "article_actions": "read",
