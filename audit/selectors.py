@@ -75,10 +75,16 @@ def event_page(user: User, params: QueryDict) -> EventPage:
         has_newer, has_older = before is not None and bool(chunk), len(chunk) > PAGE_SIZE
         events = chunk[:PAGE_SIZE]
     parts = matching_parts(user, filterset)
+    count = _capped_count(parts) if parts else 0
+    newer_than = events[0].sequence if has_newer else None
+    older_than = events[-1].sequence if has_older else None
+    if not events and count:
+        # A stale link (retention removed the older events, or the newest moved on): nothing lies past
+        # its cursor, so every matching event lies the other way, and the page links there.
+        if before is not None:
+            newer_than = before - 1
+        elif after is not None:
+            older_than = after + 1
     return EventPage(
-        filterset=filterset,
-        events=events,
-        count=_capped_count(parts) if parts else 0,
-        newer_than=events[0].sequence if has_newer else None,
-        older_than=events[-1].sequence if has_older else None,
+        filterset=filterset, events=events, count=count, newer_than=newer_than, older_than=older_than
     )

@@ -230,6 +230,32 @@ def test_pages_go_older_and_newer_by_sequence(client, desk):
     assert [event.sequence for event in newer.context["page"].events] == [event.sequence for event in events]
 
 
+def test_a_stale_link_past_either_end_says_so_and_links_back_to_the_events(client, desk):
+    """A bookmarked older page whose events retention removed, or a newer page past the newest, is
+    empty: it says the list changed (not that nothing matches) and links the way the events lie."""
+    for number in range(5):
+        audit.record("update", actor=None, object_repr=f"thing {number}")
+    client.force_login(make_administrator())
+    updates = AuditEvent.objects.filter(action="update").order_by("sequence")
+    oldest, newest = updates.first().sequence, updates.last().sequence
+
+    past_oldest = client.get(LIST, {"action": "update", "before": oldest})
+    assert past_oldest.context["page"].events == [] and "No events this far" in body(past_oldest)
+    assert "No events match" not in body(past_oldest)
+    newer = re.search(r'href="([^"]+)" rel="prev">Newer', body(past_oldest)).group(1).replace("&amp;", "&")
+    assert [event.object_repr for event in client.get(newer).context["page"].events] == [
+        f"thing {number}" for number in range(4, -1, -1)
+    ]
+
+    past_newest = client.get(LIST, {"action": "update", "after": newest + 100})
+    assert past_newest.context["page"].events == [] and "No events this far" in body(past_newest)
+    older = re.search(r'href="([^"]+)" rel="next">Older', body(past_newest)).group(1).replace("&amp;", "&")
+    assert len(client.get(older).context["page"].events) == 5
+
+    nothing = client.get(LIST, {"actor": "nobody-by-this-name", "before": oldest})
+    assert "No events match" in body(nothing) and 'rel="prev"' not in body(nothing)
+
+
 def test_the_list_costs_the_same_queries_for_5_or_80_events(client, desk, django_assert_max_num_queries):
     client.force_login(make_administrator())
     client.get(LIST)  # warm the content-type cache
