@@ -6,8 +6,11 @@ of the text for its closing bracket). nh3 then keeps only the tags, attributes a
 """
 
 import re
+from itertools import pairwise
+from urllib.parse import unquote
 
 import nh3
+from django.utils.text import slugify
 from markdown_it import MarkdownIt
 from markdown_it.common.utils import escapeHtml
 from markdown_it.parser_block import ParserBlock
@@ -17,7 +20,16 @@ ALLOWED_TAGS = {
     "a", "p", "br", "strong", "em", "b", "i", "code", "pre", "blockquote", "ul", "ol", "li",
     "h1", "h2", "h3", "h4", "h5", "h6", "hr", "table", "thead", "tbody", "tr", "th", "td", "del", "s",
 }  # fmt: skip
-ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "th": {"align"}, "td": {"align"}, "code": {"class"}}
+ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"}, "th": {"align"}, "td": {"align"}, "code": {"class"},
+    # A list's first number: steps 2 and 3 after a code block go on from 2, not 1 again.
+    "ol": {"start"},
+    # An article's headings are the targets of its in-page links (HEADING_ID_PREFIX).
+    **{f"h{level}": {"id"} for level in range(2, 7)},
+}  # fmt: skip
+# Heading ids carry a prefix no id of our pages' own has, so a heading called "Main" cannot take the
+# skip link's target; a link in the same article to "#step-two" is made "#h-step-two".
+HEADING_ID_PREFIX = "h-"
 ALLOWED_URL_SCHEMES = {"http", "https", "mailto"}
 
 
@@ -41,6 +53,31 @@ def _page_outline(state) -> None:
         elif token.type in ("th_open", "td_open") and (style := token.attrGet("style")):
             token.attrs.pop("style", None)
             token.attrSet("align", str(style).removeprefix("text-align:"))
+    if state.env.get("heading_ids"):
+        _heading_ids(state.tokens)
+
+
+def _heading_ids(tokens) -> None:
+    """Each heading gets an id from its words ("Step two" → "h-step-two", a second one "h-step-two-2"),
+    and a link to "#step-two" (or "#Step two") in the same text goes to it, as on GitHub and Zendesk."""
+    taken: set[str] = set()
+    for heading, inline in pairwise(tokens):
+        if heading.type != "heading_open":
+            continue
+        words = slugify(inline.content, allow_unicode=True)[:80] or "section"
+        anchor, number = words, 1
+        while anchor in taken:
+            number += 1
+            anchor = f"{words}-{number}"
+        taken.add(anchor)
+        heading.attrSet("id", HEADING_ID_PREFIX + anchor)
+    for token in tokens:
+        for child in token.children or ():
+            href = child.attrGet("href") if child.type == "link_open" else None
+            if isinstance(href, str) and href.startswith("#"):
+                target = slugify(unquote(href[1:]), allow_unicode=True)
+                if target in taken:
+                    child.attrSet("href", f"#{HEADING_ID_PREFIX}{target}")
 
 
 class _BlocksKeepDeepText(ParserBlock):
@@ -72,10 +109,12 @@ _markdown.add_render_rule("image", _image_as_link)
 _markdown.core.ruler.push("page_outline", _page_outline)
 
 
-def render_markdown(text: str) -> str:
-    """Sanitised HTML for `text`; images become links to them (no requests to other hosts from our pages)."""
+def render_markdown(text: str, *, heading_ids: bool = False) -> str:
+    """Sanitised HTML for `text`; images become links to them (no requests to other hosts from our pages).
+    `heading_ids` for a text that is a page of its own (an article): a ticket's messages share one page,
+    where ids from their headings would repeat."""
     return nh3.clean(
-        _markdown.render(text).strip(),
+        _markdown.render(text, {"heading_ids": heading_ids}).strip(),
         tags=ALLOWED_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
         url_schemes=ALLOWED_URL_SCHEMES,

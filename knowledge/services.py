@@ -46,6 +46,11 @@ VERIFIER = "knowledge.verify_article"
 TITLE_REQUIRED = "An article needs a title that shows."
 
 
+def article_html(body: str) -> str:
+    """An article's page from its markdown: a page of its own, so its headings are link targets."""
+    return render_markdown(body, heading_ids=True)
+
+
 def _excerpt(body_html: str) -> str:
     """The start of the article as its page reads (from the rendered body: no link addresses, code
     marks or "#" of headings, and "C#" left alone), for lists and search."""
@@ -108,7 +113,7 @@ def article_create(
     if not shows_text(title):  # an empty heading, and links to it with no name
         raise ValidationError({"title": TITLE_REQUIRED})
     article = Article(
-        title=title.strip(), body=body, body_html=(body_html := render_markdown(body)),
+        title=title.strip(), body=body, body_html=(body_html := article_html(body)),
         excerpt=excerpt or _excerpt(body_html),
         category=category, tags=clean_tags(tags), visibility=visibility, author=actor, created_by=actor,
         updated_by=actor, slug=slug or unique_slug(title), status=status,
@@ -236,7 +241,7 @@ def article_update(article: Article, *, actor, loaded_at: datetime | None = None
     for name, value in changes.items():
         setattr(article, name, nfc(value) if isinstance(value, str) else value)
     if "body" in changes:
-        article.body_html = render_markdown(article.body)
+        article.body_html = article_html(article.body)
     # An empty excerpt takes the start of the body. One that had been taken from the old body follows
     # the new body, whether the editor sent it back unchanged or the caller left it out (restoring a
     # revision, the admin, an import); a written one stays, as revisions do not keep excerpts.

@@ -53,7 +53,8 @@ def kb_home(request: HttpRequest) -> HttpResponse:
         if staff or category.article_count:
             categories.append(category)
     popular = listed.order_by("-helpful_count", "-views", "title").only("title", "slug")[:8]
-    return render(request, "knowledge/kb_home.html", {"categories": categories, "popular": popular})
+    context = {"categories": categories, "popular": popular, "other_count": counts.get(None, 0)}
+    return render(request, "knowledge/kb_home.html", context)
 
 
 def _counts_by_category(listed, *, audience: str) -> dict[int, int]:
@@ -68,6 +69,9 @@ def _counts_by_category(listed, *, audience: str) -> dict[int, int]:
         counts = {}
         # A topic counts its subtopics' articles, or "Billing" says 0 when they all are in "Invoices".
         for category_id, total in rows:
+            if category_id is None:  # under no topic: "Other articles" (other_articles)
+                counts[None] = total
+                continue
             node, seen = category_id, set()
             while node is not None and node not in seen:  # `seen`: the admin can save a parent loop
                 counts[node] = counts.get(node, 0) + total
@@ -112,6 +116,14 @@ def category_detail(request: HttpRequest, slug: str) -> HttpResponse:
         request, "knowledge/category_detail.html",
         {"category": category, "page": page, "children": children},
     )  # fmt: skip
+
+
+@require_safe
+def other_articles(request: HttpRequest) -> HttpResponse:
+    """The articles filed under no topic, which browsing by topic would never reach."""
+    articles = Article.objects.publicly_listed_to(request.user).filter(category__isnull=True)
+    page = Paginator(articles.order_by("title", "pk").only("slug", "title", "excerpt"), CATEGORY_PAGE_SIZE)
+    return render(request, "knowledge/other_articles.html", {"page": page.get_page(request.GET.get("page"))})
 
 
 @require_safe

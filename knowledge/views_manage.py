@@ -15,7 +15,6 @@ from accounts import rbac
 from accounts.decorators import agent_required
 from helpdesk.display import shown_time
 from helpdesk.forms import query_text
-from helpdesk.markdown import render_markdown
 from knowledge import services
 from knowledge.forms import ArticleForm, parse_loaded_at
 from knowledge.models import Article
@@ -171,7 +170,7 @@ def article_preview(request: HttpRequest) -> HttpResponse:
 
 def _preview_html(request: HttpRequest) -> str:
     """The editor's posted text rendered as the article page would show it."""
-    return render_markdown(request.POST.get("body", "")[:200_000])
+    return services.article_html(request.POST.get("body", "")[:200_000])
 
 
 def _draft_way(article: Article, user) -> str:

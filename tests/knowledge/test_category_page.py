@@ -101,3 +101,46 @@ def test_breadcrumbs_cost_the_same_three_or_eight_levels_deep(client):
         return tuple(counts)
 
     assert queries(3) == queries(8)
+
+
+def test_articles_under_no_topic_are_reached_from_the_home_page_by_other_articles(client):
+    """The home page's topics are categories: articles filed under none were reachable only by search
+    or among the eight popular ones, and the page said "No articles yet." beside them."""
+    for number in range(12):
+        make_article(title=f"Loose note {number:02}")
+    make_article(title="Loose but internal", visibility="internal")
+    make_article(title="Loose draft", status="draft")
+    home = client.get(reverse("knowledge:home")).content.decode()
+    assert "No articles yet." not in home and "Other articles" in home and "12 articles" in home
+    other = client.get(reverse("knowledge:other_articles"))
+    shown = other.content.decode()
+    assert other.status_code == 200 and shown.count("Loose note") == 12
+    assert "Loose but internal" not in shown and "Loose draft" not in shown
+
+    client.force_login(make_agent(TeamFactory()))
+    assert "Loose but internal" in client.get(reverse("knowledge:other_articles")).content.decode()
+
+
+def test_the_home_page_says_no_articles_only_when_there_are_none(client):
+    assert "No articles yet." in client.get(reverse("knowledge:home")).content.decode()
+    make_article(title="Filed", category=CategoryFactory(name="Billing", slug="billing"))
+    home = client.get(reverse("knowledge:home")).content.decode()
+    assert "No articles yet." not in home and "Other articles" not in home
+
+
+def test_articles_stored_before_heading_ids_are_rendered_again_by_the_migration():
+    from importlib import import_module
+
+    from django.apps import apps
+
+    from knowledge.models import Article
+
+    migration = import_module("knowledge.migrations.0010_article_heading_ids_and_list_starts")
+    steps = make_article(title="Steps", body="## Step two\n\n1. a\n\n```\nx\n```\n\n2. b")
+    plain = make_article(title="Plain", body="Nothing to change.")
+    Article.objects.filter(pk=steps.pk).update(body_html="<h3>Step two</h3><ol><li>a</li></ol>")
+    plain_html = Article.objects.get(pk=plain.pk).body_html
+    migration.render_again(apps, None)
+    steps_html = Article.objects.get(pk=steps.pk).body_html
+    assert '<h3 id="h-step-two">' in steps_html and '<ol start="2">' in steps_html
+    assert Article.objects.get(pk=plain.pk).body_html == plain_html

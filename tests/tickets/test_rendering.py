@@ -5,7 +5,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from helpdesk.markdown import render_markdown
-from tests.factories import TicketFormFactory, make_customer, make_ticket
+from tests.factories import TicketFormFactory, make_article, make_customer, make_ticket
 
 pytestmark = pytest.mark.django_db
 
@@ -112,3 +112,27 @@ def test_a_message_of_brackets_renders_as_text_at_once(text):
 )
 def test_markdown_never_drops_text_beyond_the_nesting_limit(text, must_show):
     assert must_show in render_markdown(text)
+
+
+def test_an_ordered_list_keeps_its_first_number():
+    """Steps 2 and 3 after a code block go on from 2: the sanitiser dropped `start`, so they read 1 and 2."""
+    html = render_markdown("1. Open settings\n\n```\nsudo reboot\n```\n\n2. Click save\n3. Done")
+    assert '<ol start="2">' in html and html.count("<ol") == 2
+
+
+def test_an_articles_headings_are_the_targets_of_its_in_page_links(client):
+    body = (
+        "[Jump](#step-two) · [Spelled as written](#Step%20two) · [Elsewhere](#nowhere)\n\n"
+        "# Main\n\n## Step two\n\n## Step two\n\n## Привет мир\n\n## !!!"
+    )
+    article = make_article(title="Anchors", body=body)
+    page = client.get(reverse("knowledge:article", args=[article.slug])).content.decode()
+    # A prefix no id of the page's own has: a heading "Main" does not take the skip link's target.
+    assert '<h2 id="h-main">Main</h2>' in page and 'id="main"' in page
+    assert '<h3 id="h-step-two">Step two</h3>' in page and '<h3 id="h-step-two-2">Step two</h3>' in page
+    assert '<h3 id="h-привет-мир">' in page and '<h3 id="h-section">!!!</h3>' in page
+    assert page.count('href="#h-step-two"') == 2 and 'href="#nowhere"' in page
+
+
+def test_a_tickets_messages_share_one_page_so_their_headings_take_no_ids():
+    assert render_markdown("## Step two") == "<h3>Step two</h3>"
