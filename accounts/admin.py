@@ -369,7 +369,9 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
         return super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request, obj=None) -> bool:
-        if obj is not None and rbac.rank(obj) > rbac.rank(request.user):
+        # Deleting is more than changing: an account the actor may not change (or suspend) they may not
+        # delete, one at a time or ticked among others ("delete selected" asks this of each row).
+        if obj is not None and rbac.is_out_of_reach(request.user, obj):
             return False
         return super().has_delete_permission(request, obj)
 

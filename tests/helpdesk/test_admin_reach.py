@@ -213,6 +213,25 @@ def test_a_clerk_cannot_take_over_the_account_of_a_manager_of_an_organisation_th
     assert post_change(clerk_client, member, name="Renamed").status_code == 302
 
 
+def test_a_clerk_cannot_delete_the_account_of_a_manager_of_an_organisation_they_do_not_see(client):
+    """Deleting is more than suspending: the manager's account the clerk may not suspend they may not
+    delete, on its own delete page or ticked with a plain member in "delete selected"."""
+    acme = OrganizationFactory(name="Acme")
+    manager, member = make_customer(acme, manager=True), make_customer(acme)
+    people = [("accounts", "view_user"), ("accounts", "change_user"), ("accounts", "delete_user"),
+              ("accounts", "delete_roleassignment")]  # fmt: skip
+    client.force_login(give_custom_role(make_agent(TeamFactory()), "Desk clerk", people))
+    assert client.get(delete_url(manager)).status_code == 403
+    assert client.post(delete_url(manager), {"post": "yes"}).status_code == 403
+    bulk = {"action": "delete_selected", "_selected_action": [manager.pk, member.pk]}
+    asked = client.post(changelist_url(User), bulk)
+    assert asked.status_code == 200 and "Cannot delete" in asked.content.decode()
+    assert client.post(changelist_url(User), {**bulk, "post": "yes"}).status_code == 403
+    assert User.objects.filter(pk__in=[manager.pk, member.pk]).count() == 2
+    assert client.post(delete_url(member), {"post": "yes"}).status_code == 302
+    assert not User.objects.filter(pk=member.pk).exists()
+
+
 def test_a_manager_of_an_organisation_the_actor_was_granted_is_theirs_to_run(client):
     """An agent granted an organisation (who sees its tickets) may run its manager's account."""
     acme = OrganizationFactory(name="Acme")
