@@ -88,6 +88,16 @@ def test_odd_ticket_list_filters_go_back_to_the_list_with_an_error_flag(admin_cl
         (User, "status__exact=%00"),
         (Group, "name=%00"),
         (DBTaskResult, "queue_name__exact=%00"),
+        # Lookups typed into the address that fail only when PostgreSQL runs them: a broken regular
+        # expression, trigram and unaccent (extensions core PostgreSQL lacks).
+        (User, "name__regex=("),
+        (User, "email__iregex=%5Ba-"),
+        (User, "timezone__regex=a%7B99999%7D"),
+        (User, "name__trigram_similar=x"),
+        (User, "name__unaccent=x"),
+        (User, "name__unaccent__icontains=x"),
+        (Ticket, "subject__regex=("),
+        (AuditEvent, "action__regex=("),
     ],
 )
 def test_odd_list_filters_elsewhere_go_back_to_the_list_too(admin_client, model, query):
