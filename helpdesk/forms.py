@@ -9,7 +9,12 @@ from django.http import HttpRequest
 from django.utils.http import url_has_allowed_host_and_scheme
 
 # Characters that show nothing but are not whitespace to str.strip(): a message of these is empty.
-INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
+# Zero-width spaces and joiners, the soft hyphen, the invisible operators and the combining grapheme
+# joiner; and the blanks that are letters to Unicode (the Braille blank, the Hangul fillers, the
+# Mongolian vowel separator), which look like a space and are used to post "empty" messages.
+INVISIBLE = (
+    "\u200b\u200c\u200d\u2060\ufeff\u00ad\u2061\u2062\u2063\u2064\u034f\u2800\u3164\u115f\u1160\uffa0\u180e"
+)
 
 
 def nfc(text: str) -> str:

@@ -5,16 +5,20 @@ the text: Python-Markdown took minutes over a message of nothing but "[" (each o
 of the text for its closing bracket). nh3 then keeps only the tags, attributes and link schemes below.
 """
 
+import html
 import re
 from itertools import pairwise
 from urllib.parse import unquote
 
 import nh3
+from django.utils.html import strip_tags
 from django.utils.text import slugify
 from markdown_it import MarkdownIt
 from markdown_it.common.utils import escapeHtml
 from markdown_it.parser_block import ParserBlock
 from markdown_it.rules_block import StateBlock
+
+from helpdesk.forms import shows_text
 
 ALLOWED_TAGS = {
     "a", "p", "br", "strong", "em", "b", "i", "code", "pre", "blockquote", "ul", "ol", "li",
@@ -121,6 +125,12 @@ def render_markdown(text: str, *, heading_ids: bool = False) -> str:
         link_rel="nofollow noopener noreferrer",
         strip_comments=True,
     )
+
+
+def markdown_shows_text(text: str) -> bool:
+    """Whether `text`, rendered, shows any words: "#" is an empty heading, "-" an empty list, "&nbsp;"
+    a blank and "[]()" a link with nothing to click, each a message with nothing in it."""
+    return shows_text(text) and shows_text(html.unescape(strip_tags(render_markdown(text))))
 
 
 # Every ASCII punctuation character may be backslash-escaped in CommonMark; these are the ones that could

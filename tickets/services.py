@@ -22,7 +22,7 @@ import audit
 from accounts import rbac
 from accounts.models import Team, User, validate_ascii_email
 from helpdesk.forms import nfc, parse_id, shows_text
-from helpdesk.markdown import render_markdown
+from helpdesk.markdown import markdown_shows_text, render_markdown
 from helpdesk.models import Priority, SiteConfiguration
 from knowledge.services import articles_check_public_links, articles_count_uses
 from tickets import schema, workflow
@@ -328,7 +328,7 @@ def ticket_create(
         existing = Ticket.objects.filter(submission_key=submission_key, requester=requester).first()
         if existing is not None:
             return _repeated_submission(existing, subject[:200], description, form, custom_fields, uploads)
-    if not shows_text(subject) or not shows_text(description):
+    if not shows_text(subject) or not markdown_shows_text(description):
         field = "subject" if not shows_text(subject) else "description"
         raise ValidationError({field: "This field is required."})
     if follow_up_of is not None and form is None:
@@ -450,7 +450,7 @@ def ticket_reply(
     ticket the conversation continues on. Staff may set a status on send. A repeated submission_key
     (the same form sent twice) returns the first message."""
     body = body.strip()
-    if not shows_text(body):
+    if not markdown_shows_text(body):
         raise ValidationError({"body": EMPTY_BODY})
     _require_visible(ticket, actor)
     ticket = _lock(ticket, None)
@@ -534,7 +534,7 @@ def ticket_add_note(
     """An internal note: staff only, never shown to customers. Like a reply, it may set a status on
     send, and a repeated submission_key returns the first note."""
     body = body.strip()
-    if not shows_text(body):
+    if not markdown_shows_text(body):
         raise ValidationError({"body": EMPTY_BODY})
     _require_staff(ticket, actor)
     if actor is not None and not rbac.is_agent(actor):

@@ -147,6 +147,42 @@ def test_a_note_with_a_status_from_a_stale_page_keeps_the_note_and_changes_nothi
     assert client.post(url, {**body, "status_after": ""}).status_code == 302
 
 
+SHOWS_NOTHING = {
+    "an empty heading": "#",
+    "an empty list item": "-",
+    "an empty quote": ">",
+    "a rule": "---",
+    "a non-breaking space": "&nbsp;",
+    "a zero-width space as an entity": "&#8203;",
+    "a link with nothing to click": "[]()",
+    "an empty code block": "```\n```",
+    "the Braille blank": "\u2800",
+    "the Hangul filler": "\u3164",
+}
+
+
+@pytest.mark.parametrize("kind", ["reply", "note"])
+@pytest.mark.parametrize("body", SHOWS_NOTHING.values(), ids=SHOWS_NOTHING.keys())
+def test_a_message_that_renders_to_nothing_is_refused_as_an_empty_one(client, desk, kind, body):
+    """Spaces and zero-width characters were refused, but "#" went out as an empty heading: what is
+    checked is what the customer would read."""
+    ticket = desk["ticket"]
+    client.force_login(desk["agent"])
+    url = reverse("tickets:desk_reply", args=[ticket.number])
+    response = client.post(url, {"kind": kind, "body": body, "version": ticket.version})
+    assert response.status_code == 422 and services.EMPTY_BODY in unescape(response.content.decode())
+    assert TicketMessage.objects.filter(ticket=ticket).count() == 1
+
+
+def test_a_message_of_an_image_or_a_code_line_alone_is_not_empty(client, desk):
+    ticket = desk["ticket"]
+    client.force_login(desk["agent"])
+    url = reverse("tickets:desk_reply", args=[ticket.number])
+    for body in ("![](https://files.example/screen.png)", "```\nsudo reboot\n```", "0"):
+        version = Ticket.objects.get(pk=ticket.pk).version
+        assert client.post(url, {"kind": "note", "body": body, "version": version}).status_code == 302, body
+
+
 def test_a_stale_reply_comes_back_as_typed_with_a_message_that_does_not_say_reload(client, desk):
     ticket = desk["ticket"]
     seen = ticket.version

@@ -121,6 +121,21 @@ def test_a_reply_of_only_invisible_characters_is_refused_like_an_empty_one(clien
     assert TicketMessage.objects.filter(ticket=ticket).count() == 1
 
 
+def test_a_reply_or_a_new_ticket_whose_text_renders_to_nothing_is_refused(client):
+    """ "#" or "&nbsp;" passes a check of the typed text and shows the support team an empty message."""
+    customer = make_customer()
+    ticket = make_ticket(customer)
+    client.force_login(customer)
+    reply = reverse("tickets:portal_reply", args=[ticket.number])
+    assert client.post(reply, {"body": "# ", "submission_key": str(uuid.uuid4())}).status_code == 422
+    submitted = client.post(
+        reverse("tickets:portal_submit"),
+        {"subject": "Printer", "description": "&nbsp;\n\n-", "submission_key": str(uuid.uuid4())},
+    )
+    assert submitted.status_code == 422 and "&amp;nbsp;" in submitted.content.decode()
+    assert TicketMessage.objects.filter(ticket__requester=customer).count() == 1
+
+
 def test_the_portal_does_not_tell_a_customer_their_ticket_waits_on_customer(client):
     """Status words in the portal are addressed to the customer. A ticket waiting for their answer is
     shown on their list and their ticket page in their words, not with the desk's label
