@@ -550,3 +550,35 @@ def workspace_ticket_queryset(user: User):
             )
         )
     )
+
+
+def edit_made_already(
+    ticket: Ticket, field: str, value: str, *, actor: User, seen_version: int | None
+) -> bool:
+    """Whether an inline edit refused as stale is this agent's own edit sent again (a double click on a
+    Save button without JavaScript): the ticket's one write since their page is theirs, and the field
+    holds what they sent. Not a colleague's change, so not "someone changed this ticket"."""
+    if seen_version is None or field not in ("take", "assignee", "status", "priority", "team"):
+        return False
+    now = Ticket.objects.filter(pk=ticket.pk).values(
+        "version", "status", "priority", "team_id", "assignee_id"
+    )
+    now = now.first()
+    if now is None or now["version"] != seen_version + 1:
+        return False
+    last_actor = (
+        TicketActivity.objects.filter(ticket_id=ticket.pk)
+        .order_by("-created_at", "-pk")
+        .values("actor_id")
+        .first()
+    )
+    if last_actor is None or last_actor["actor_id"] != actor.pk:
+        return False
+    holds = {
+        "take": now["assignee_id"] == actor.pk,
+        "assignee": str(now["assignee_id"] or "") == value,
+        "status": now["status"] == value,
+        "priority": now["priority"] == value,
+        "team": str(now["team_id"] or "") == value,
+    }
+    return holds[field]

@@ -310,6 +310,34 @@ def test_inline_edits_on_a_ticket_closed_meanwhile_say_so(client, desk, field, v
     assert not is_full_page(again)
 
 
+@pytest.mark.parametrize("field,value", [("priority", "high"), ("status", "pending"), ("take", "")])
+def test_the_same_inline_edit_sent_twice_is_saved_once_and_blames_no_colleague(client, desk, field, value):
+    """A double click on a Save button without JavaScript posts the page's version twice: the second
+    finds the agent's own change, not someone else's, and is answered as saved."""
+    ticket = desk["ticket"]
+    seen = ticket.version
+    client.force_login(desk["agent"])
+    assert client.post(update_url(ticket), edit(field, value, seen)).status_code == 302
+    again = client.post(update_url(ticket), edit(field, value, seen), follow=True)
+    assert again.status_code == 200 and "Someone changed this ticket" not in page_text(again)
+    assert "Saved." in page_text(again)
+    assert fresh(ticket).version == seen + 1
+
+
+def test_an_edit_sent_again_after_a_colleagues_change_is_still_stale(client, desk):
+    ticket = desk["ticket"]
+    seen = ticket.version
+    client.force_login(desk["agent"])
+    client.post(update_url(ticket), edit("priority", "high", seen))
+    services.ticket_update_fields(fresh(ticket), changes={"priority": "urgent"}, actor=desk["supervisor"])
+    assert client.post(update_url(ticket), edit("priority", "high", seen)).status_code == 409
+    # The colleague's write is the ticket's one write since the page, to the value the agent sends.
+    other = make_ticket(desk["customer"], team=desk["support"])
+    other_seen = other.version
+    services.ticket_update_fields(other, changes={"priority": "high"}, actor=desk["supervisor"])
+    assert client.post(update_url(other), edit("priority", "high", other_seen)).status_code == 409
+
+
 # --- Merge form ------------------------------------------------------------------------------------
 
 

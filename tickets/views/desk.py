@@ -503,17 +503,14 @@ def workspace_update(request: HttpRequest, number: str) -> HttpResponse:
     field = request.POST.get("field", "")
     value = request.POST.get("value", "").strip()
     error, typed, invalid = "", {}, False
+    seen_version = posted_version(request.POST)
     try:
-        _apply_edit(
-            ticket,
-            field,
-            value,
-            request.POST,
-            actor=request.user,
-            expected_version=posted_version(request.POST),
-        )
+        _apply_edit(ticket, field, value, request.POST, actor=request.user, expected_version=seen_version)
     except services.StaleTicket:
-        error, typed = EDIT_STALE, _typed_edit(ticket, field, value, request.POST)
+        if not selectors.edit_made_already(
+            ticket, field, value, actor=request.user, seen_version=seen_version
+        ):
+            error, typed = EDIT_STALE, _typed_edit(ticket, field, value, request.POST)
     except services.TicketError as refused:
         error = str(refused)
     except ValidationError as bad_value:
