@@ -61,7 +61,7 @@ ROUTES = {
     "tickets:desk_merge": TICKET,
     "knowledge:home": PUBLIC, "knowledge:search": PUBLIC, "knowledge:suggest": PUBLIC,
     "knowledge:article": PUBLIC, "knowledge:vote": PUBLIC, "knowledge:viewed": PUBLIC,
-    "knowledge:category": PUBLIC,
+    "knowledge:category": PUBLIC, "knowledge:other_articles": PUBLIC,
     "knowledge:manage_list": AGENT, "knowledge:manage_new": AGENT, "knowledge:manage_preview": AGENT,
     "knowledge:manage_picker": AGENT, "knowledge:manage_edit": AGENT, "knowledge:manage_action": AGENT,
     "knowledge:manage_restore": AGENT,
