@@ -75,6 +75,10 @@ MERGE_TARGET_CHANGED = (
     "Check it, then merge again."
 )
 DELETED_READ_ONLY = "{ticket} was deleted: restore it in the admin before changing it or writing on it."
+CLOSED_FINAL = (
+    "{ticket} is closed, and a closed ticket is final: its assignee, priority, team, tags and fields stay as "
+    "they were. A note can still be added; a customer's reply opens a follow-up."
+)
 RESTORE_TARGET_FIRST = (
     "{ticket} was merged into a ticket that is deleted: restore {into} (this one comes back with it)."
 )
@@ -181,6 +185,14 @@ def _require_not_merged(ticket: Ticket, actor) -> None:
         if into is None:
             raise TicketNotAllowed(MERGED_ELSEWHERE.format(ticket=ticket.reference))
         raise TicketNotAllowed(MERGED_READ_ONLY.format(ticket=ticket.reference, into=into.reference))
+
+
+def _require_not_closed(ticket: Ticket) -> None:
+    """Closed is final (workflow): what the ticket was when it closed is its record, as in Zendesk, where
+    a closed ticket takes no more updates. Called where something would change: saving a form that shows
+    a closed ticket as it is changes nothing and is no refusal."""
+    if ticket.status == Status.CLOSED:
+        raise TicketNotAllowed(CLOSED_FINAL.format(ticket=ticket.reference))
 
 
 def _require_not_deleted(ticket: Ticket) -> None:
@@ -664,6 +676,7 @@ def ticket_assign(
         # Unchanged, even where the assignee could no longer be chosen (suspended, no longer an agent):
         # saving a form that shows them must not fail, and the ticket keeps them until someone reassigns.
         return ticket
+    _require_not_closed(ticket)
     if assignee is not None:
         assignee = User.objects.get(pk=assignee.pk)  # fresh role and team caches
         can_see = Ticket.objects.staff_visible_to(assignee).filter(pk=ticket.pk)
@@ -849,6 +862,7 @@ def ticket_update_fields(
             ticket.assignee, ticket.assignee_seen_at = None, None
             changed += ["assignee", "assignee_seen_at"]
     if changed:
+        _require_not_closed(ticket)
         _save(ticket, actor, changed)
     return ticket
 
@@ -906,6 +920,7 @@ def ticket_set_tags(
         wanted = sorted((set(current) | set(clean_tag_names(add))) - set(clean_tag_names(remove)))
     if wanted == current:
         return ticket
+    _require_not_closed(ticket)
     # Three queries for any number of tags: the ones that exist, the new ones (a colleague's new tag of
     # the same name at the same moment is kept, not doubled), and all of them again.
     existing = set(Tag.objects.filter(name__in=wanted).values_list("name", flat=True))

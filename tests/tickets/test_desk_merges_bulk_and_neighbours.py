@@ -15,6 +15,7 @@ from tests.factories import (
     make_administrator,
     make_agent,
     make_customer,
+    make_supervisor,
     make_ticket,
 )
 from tests.tickets.conftest import insert_tickets, notes, page_text
@@ -309,3 +310,24 @@ def test_neighbours_past_the_window_match_the_list_for_every_sort(sort):
         ticket = Ticket.objects.get(number=ordered[index])
         expected = (ordered[index - 1], ordered[index + 1] if index + 1 < 8 else None)
         assert selectors.queue_neighbours(agent, params, ticket, window=3) == expected, index
+
+
+def test_bulk_changes_leave_closed_tickets_as_they_closed_and_say_so(client):
+    """Closed is final: a bulk priority, team or tag change over open and closed tickets changes the
+    open ones and names the closed ones it left, as a stale or refused ticket is named."""
+    support = TeamFactory(name="Support")
+    supervisor = make_supervisor(support)
+    customer = make_customer()
+    open_one = make_ticket(customer, team=support, subject="Still open")
+    closed = make_ticket(customer, team=support, subject="Done and closed")
+    services.ticket_transition(closed, status=Status.CLOSED, actor=supervisor)
+    client.force_login(supervisor)
+    response = client.post(
+        reverse("tickets:desk_bulk"),
+        {"action": "priority", "value": "urgent", "tickets": [open_one.pk, closed.pk]},
+        follow=True,
+    )
+    shown = response.content.decode()
+    assert Ticket.objects.get(pk=open_one.pk).priority == "urgent"
+    assert Ticket.objects.get(pk=closed.pk).priority == "medium"
+    assert closed.reference in shown and "final" in shown

@@ -303,11 +303,26 @@ def test_inline_edits_on_a_ticket_closed_meanwhile_say_so(client, desk, field, v
     plain = client.post(update_url(ticket), edit(field, value, seen))
     assert plain.status_code == 409
     assert "Someone changed this ticket" in page_text(plain)
-    # the same edit from the fresh page: closed is final for some fields? never a 500
+    # The same edit from the fresh page: closed is final (services.CLOSED_FINAL), and the page says so.
     ticket = fresh(ticket)
     again = client.post(update_url(ticket), edit(field, value, ticket.version), **HTMX)
-    assert again.status_code in (200, 409, 422), again.status_code
-    assert not is_full_page(again)
+    assert again.status_code == 409 and not is_full_page(again)
+    assert "a closed ticket is final" in page_text(again)
+    assert fresh(ticket).version == ticket.version
+
+
+def test_a_closed_tickets_properties_are_shown_read_only_and_a_note_still_goes_on_it(client, desk):
+    ticket = desk["ticket"]
+    services.ticket_transition(ticket, status=Status.CLOSED, actor=desk["supervisor"])
+    client.force_login(desk["agent"])
+    page = client.get(ws(ticket)).content.decode()
+    assert not any(f'id="edit-{name}"' in page for name in ("priority", "tags", "assignee", "team"))
+    assert "Closed tickets are final" in page and "<dt>Priority</dt><dd>Medium</dd>" in page
+    assert 'id="composer"' in page
+    note_form = {"kind": "note", "body": "Archived.", "version": fresh(ticket).version}
+    note = client.post(reply_url(ticket), note_form)
+    assert note.status_code == 302
+    assert TicketMessage.objects.get(ticket=ticket, body="Archived.").is_internal
 
 
 @pytest.mark.parametrize("field,value", [("priority", "high"), ("status", "pending"), ("take", "")])

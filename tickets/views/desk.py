@@ -314,6 +314,8 @@ def _workspace_context(request: HttpRequest, ticket: Ticket, **extra) -> dict:
         ),
         # Merged (its thread moved) or deleted (out of every queue): shown, but nothing to write or edit.
         "read_only": bool(ticket.merged_into_id or ticket.is_deleted),
+        # Closed is final: notes still go on it, but its properties stay as they were (services.CLOSED_FINAL).
+        "properties_final": ticket.status == Status.CLOSED,
         "workspace": workspace,
         "reply_form": reply_form,
         "queue_query": queue_query,
