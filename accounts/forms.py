@@ -12,6 +12,7 @@ from django.utils import timezone
 from accounts.models import TIMEZONE_CHOICES, User, validate_ascii_email
 from accounts.password_validation import PasswordHistoryValidator
 from helpdesk.display import shown_time
+from helpdesk.forms import OneLineNameField
 
 SUSPENDED = "This account is suspended{until}.{reason} Contact support if you think this is a mistake."
 PENDING = (
@@ -52,7 +53,7 @@ class LoginForm(auth_forms.AuthenticationForm):
 
 
 class SignupForm(forms.Form):
-    name = forms.CharField(max_length=150, widget=forms.TextInput(attrs={"autocomplete": "name"}))
+    name = OneLineNameField(max_length=150, widget=forms.TextInput(attrs={"autocomplete": "name"}))
     email = forms.EmailField(
         label="E-mail address",
         validators=[validate_ascii_email],
@@ -90,7 +91,7 @@ class SignupForm(forms.Form):
 
 
 class ProfileForm(forms.Form):
-    name = forms.CharField(max_length=150, widget=forms.TextInput(attrs={"autocomplete": "name"}))
+    name = OneLineNameField(max_length=150, widget=forms.TextInput(attrs={"autocomplete": "name"}))
     timezone = forms.ChoiceField(label="Time zone", choices=TIMEZONE_CHOICES)
 
     def __init__(self, *args, **kwargs) -> None:

@@ -21,7 +21,7 @@ from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 from accounts import sealing
 from helpdesk.accents import Unaccented
 from helpdesk.dates import validate_not_too_late
-from helpdesk.forms import nfc
+from helpdesk.forms import nfc, one_line
 
 # Files of the tz database that are no place's zone: "localtime" is whatever the server is set to.
 NOT_ZONES = {"localtime", "Factory", "posixrules"}
@@ -250,8 +250,14 @@ class User(AbstractBaseUser, PermissionsMixin):
     def save(self, *args, **kwargs) -> None:
         # Found by search however it was typed (helpdesk.forms.nfc), and on one line: a name shows in
         # headers, lists and exports, where a line break (or a run of spaces) is no part of it.
-        self.name = " ".join(nfc(self.name).split())
+        self.name = one_line(self.name)
         super().save(*args, **kwargs)
+
+    def clean_fields(self, exclude=None) -> None:
+        # The name as save() will store it is the one checked: composing can make it longer than the
+        # column (the admin's form and the services' full_clean then refuse it instead of the database).
+        self.name = one_line(self.name)
+        super().clean_fields(exclude)
 
     def natural_key(self) -> tuple[str]:
         return (self.email,)

@@ -23,6 +23,7 @@ from accounts.tokens import email_verification_token
 from audit.models import AuditEvent
 from helpdesk.client_ip import address_key
 from helpdesk.dates import validate_not_too_late
+from helpdesk.forms import one_line
 
 INVITATION_UNKNOWN = "This invitation code is not valid."
 INVITATION_INACTIVE = "This invitation is no longer active."
@@ -89,7 +90,7 @@ def user_signup(
         return _pending_account_claim(
             existing, name=name, password=password, invitation=invitation, actor=actor
         )
-    user = User(email=email, name=name.strip())
+    user = User(email=email, name=one_line(name))
     if invitation is not None:
         user.organization = invitation.organization
         user.is_organization_manager = invitation.makes_manager
@@ -123,7 +124,7 @@ def _pending_account_claim(
     would be, keeping its tickets. Runs inside user_signup's transaction, with the invitation locked."""
     fields = ["name", "organization", "is_organization_manager", "status", "email_verified_at"]
     before = {field: getattr(user, field) for field in fields}
-    user.name = name.strip()
+    user.name = one_line(name)
     user.organization = invitation.organization
     user.is_organization_manager = invitation.makes_manager
     user.status = User.Status.ACTIVE
@@ -407,7 +408,7 @@ def suspensions_lift_expired(now: datetime | None = None) -> int:
 
 @transaction.atomic
 def profile_update(user: User, *, name: str, timezone_name: str, actor: User) -> User:
-    wanted = {"name": name.strip(), "timezone": timezone_name}
+    wanted = {"name": one_line(name), "timezone": timezone_name}
     # Only what changed: the form posts both fields, and "UTC → UTC" in the trail is not a change.
     changes = {
         field: (getattr(user, field), value)

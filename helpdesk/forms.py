@@ -10,10 +10,13 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 # Characters that show nothing but are not whitespace to str.strip(): a message of these is empty.
 # Zero-width spaces and joiners, the soft hyphen, the invisible operators and the combining grapheme
-# joiner; and the blanks that are letters to Unicode (the Braille blank, the Hangul fillers, the
-# Mongolian vowel separator), which look like a space and are used to post "empty" messages.
+# joiner; the direction marks and controls (a name of right-to-left overrides shows as nothing); and the
+# blanks that are letters to Unicode (the Braille blank, the Hangul fillers, the Mongolian vowel
+# separator), which look like a space and are used to post "empty" messages.
 INVISIBLE = (
-    "\u200b\u200c\u200d\u2060\ufeff\u00ad\u2061\u2062\u2063\u2064\u034f\u2800\u3164\u115f\u1160\uffa0\u180e"
+    "\u200b\u200c\u200d\u2060\ufeff\u00ad\u2061\u2062\u2063\u2064\u034f"
+    "\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+    "\u2800\u3164\u115f\u1160\uffa0\u180e"
 )
 
 
@@ -28,10 +31,25 @@ def shows_text(text: str) -> bool:
     return bool(text.strip().strip(INVISIBLE + " \t\r\n\x0b\x0c\u00a0\u3000"))
 
 
+def one_line(text: str) -> str:
+    """`text` as a name or a title is stored: composed (nfc), on one line, single-spaced. Composing can
+    make a text longer (U+0958 is two characters composed), so a length is checked after this."""
+    return " ".join(nfc(text).split())
+
+
 def reads_as(text: str) -> str:
     """What `text` reads as, to tell two labels or choices apart: composed, without zero-width characters,
     single-spaced, in one case ("Café " and "cafe\u0301" read alike)."""
     return " ".join(nfc(text.translate(dict.fromkeys(map(ord, INVISIBLE)))).split()).casefold()
+
+
+class OneLineNameField(forms.CharField):
+    """A name as it will be stored (one_line), checked for length and for showing something as such:
+    "Cafe\u0301  Owner" is "Café Owner", and a name of zero-width characters is no name."""
+
+    def to_python(self, value):
+        value = one_line(super().to_python(value))
+        return value if shows_text(value) else self.empty_value
 
 
 class VisibleTextField(forms.CharField):

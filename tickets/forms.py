@@ -14,7 +14,7 @@ from django.utils.functional import lazy
 
 from accounts import rbac
 from accounts.models import Team, User, validate_ascii_email
-from helpdesk.forms import parse_id
+from helpdesk.forms import OneLineNameField, parse_id
 from tickets import schema
 from tickets.attachments import (
     ALLOWED_EXTENSIONS,
@@ -335,7 +335,7 @@ class SavedViewForm(forms.Form):
     QUERY_MAX_LENGTH = SavedView._meta.get_field("query").max_length
     QUERY_TOO_LONG = "These filters are too long to save as a view: shorten the search or remove a filter."
 
-    name = forms.CharField(max_length=80, label="View name")
+    name = OneLineNameField(max_length=80, label="View name")
     # Only what clean_query keeps must fit the column; the bound here merely refuses absurd posts.
     query = forms.CharField(
         max_length=QUERY_MAX_LENGTH * 10,

@@ -21,7 +21,7 @@ from django.utils import timezone
 import audit
 from accounts import rbac
 from accounts.models import Team, User, validate_ascii_email
-from helpdesk.forms import nfc, parse_id, shows_text
+from helpdesk.forms import nfc, one_line, parse_id, reads_as, shows_text
 from helpdesk.markdown import markdown_shows_text, render_markdown
 from helpdesk.models import Priority, SiteConfiguration
 from knowledge.services import articles_check_public_links, articles_count_uses
@@ -335,7 +335,7 @@ def ticket_create(
 ) -> Ticket:
     """Open a ticket with its first message. A repeated submission_key returns the first ticket."""
     # One line: a line break in a subject has no place in a list, and none in a mail header.
-    subject, description = nfc(" ".join(subject.split())), nfc(description.strip())
+    subject, description = one_line(subject), nfc(description.strip())
     if submission_key is not None:
         existing = Ticket.objects.filter(submission_key=submission_key, requester=requester).first()
         if existing is not None:
@@ -835,7 +835,7 @@ def ticket_update_fields(
         if name == "team" and value is not None and not value.is_active:
             raise ValidationError({"team": TEAM_INACTIVE.format(team=value)})
         if name == "subject":
-            value = nfc(" ".join(str(value).split()))[:200]
+            value = one_line(str(value))[:200]
             if not value:
                 raise ValidationError({"subject": "This field is required."})
         old = getattr(ticket, name)
@@ -1201,8 +1201,15 @@ def saved_view_create(*, name: str, query: str, team: Team | None, actor: User) 
         raise TicketNotAllowed(TEAM_NOT_YOURS.format(team=team))
     if team is not None and not team.is_active:  # a team closed down works no queue to share it with
         raise ValidationError({"team": TEAM_INACTIVE.format(team=team)})
-    name = name.strip()[:80]
-    if SavedView.objects.filter(owner=actor, name__iexact=name).exists():
+    name = one_line(name)[:80]
+    if not shows_text(name):
+        raise ValidationError({"name": "This field is required."})
+    # Two views whose names read alike ("Café" typed either way, "Urgent" and "Urgent" with a zero-width
+    # space) are one name twice in the sidebar.
+    if any(
+        reads_as(mine) == reads_as(name)
+        for mine in SavedView.objects.filter(owner=actor).values_list("name", flat=True)
+    ):
         raise ValidationError({"name": SAVED_VIEW_EXISTS.format(name=name)})
     try:
         with transaction.atomic():  # the same name saved at the same moment (a double click)

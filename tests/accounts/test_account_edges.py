@@ -191,3 +191,41 @@ def test_a_reset_link_expires(clock, settings):
     use_link(Client(), link, "a-brand-new-passphrase-1")
     user.refresh_from_db()
     assert user.check_password(TEST_PASSWORD)
+
+
+GROWS_WHEN_COMPOSED = "\u0958" * 150  # 150 characters typed, 300 once composed (NFC)
+
+
+def test_a_name_that_grows_when_composed_is_refused_not_a_server_error(client):
+    """The form counted 150 characters, the stored name was 300: the database refused it (a 500)."""
+    signup = {"name": GROWS_WHEN_COMPOSED, "email": "long@example.org", "password": "A-long-new-pass-1234"}
+    response = client.post(SIGNUP, signup)
+    assert response.status_code == 422 and "at most 150 characters" in response.content.decode()
+    assert not User.objects.filter(email="long@example.org").exists()
+    customer = make_customer(name="Short Name")
+    profile = signed_in(customer).post(
+        PROFILE, {"save_profile": "1", "name": GROWS_WHEN_COMPOSED, "timezone": "UTC"}
+    )
+    assert profile.status_code == 422 and User.objects.get(pk=customer.pk).name == "Short Name"
+
+
+@pytest.mark.parametrize("name", ["\u200b\u200b", "\u202e\u202e", "\u00ad", "\ufeff\u200d", "\u2800"])
+def test_a_name_of_invisible_characters_is_no_name(client, name):
+    response = client.post(
+        SIGNUP, {"name": name, "email": "blank@example.org", "password": "A-long-new-pass-1234"}
+    )
+    assert response.status_code == 422 and not User.objects.filter(email="blank@example.org").exists()
+    customer = make_customer(name="Visible")
+    profile = signed_in(customer).post(PROFILE, {"save_profile": "1", "name": name, "timezone": "UTC"})
+    assert profile.status_code == 422 and User.objects.get(pk=customer.pk).name == "Visible"
+
+
+def test_the_same_name_typed_decomposed_or_double_spaced_is_no_change():
+    """ "Cafe\u0301  Owner" is stored as "Café Owner": saving it again records nothing."""
+    from audit.models import AuditEvent
+
+    customer = make_customer(name="Café Owner", timezone="UTC")
+    before = AuditEvent.objects.count()
+    signed_in(customer).post(PROFILE, {"save_profile": "1", "name": "Cafe\u0301  Owner", "timezone": "UTC"})
+    assert AuditEvent.objects.filter(action="update").count() == 0
+    assert AuditEvent.objects.count() - before <= 1  # the sign-in itself

@@ -91,6 +91,25 @@ def test_a_refused_saved_view_comes_back_with_the_name_typed_and_the_queue_it_wa
     assert {ticket.subject for ticket in response.context["queue"].tickets} == {"Printer on fire"}
 
 
+@pytest.mark.parametrize(
+    "taken, typed",
+    [("Café", "Cafe\u0301"), ("Urgent", "Urgent\u200b"), ("Fires", "  FIRES "), ("My  queue", "my queue")],
+)
+def test_a_view_name_that_reads_as_one_already_saved_is_refused(client, desk, taken, typed):
+    """Two names that look the same in the sidebar are one name twice, however they were typed."""
+    SavedViewFactory(owner=desk["agent"], name=taken)
+    client.force_login(desk["agent"])
+    response = client.post(reverse("tickets:desk_view_create"), {"name": typed, "query": "q=Printer"})
+    assert response.status_code == 422 and SavedView.objects.filter(owner=desk["agent"]).count() == 1
+
+
+@pytest.mark.parametrize("typed", ["\u200b", "\u202e", " \u00ad "])
+def test_a_view_name_that_shows_nothing_is_refused(client, desk, typed):
+    client.force_login(desk["agent"])
+    response = client.post(reverse("tickets:desk_view_create"), {"name": typed, "query": "q=Printer"})
+    assert response.status_code == 422 and not SavedView.objects.filter(owner=desk["agent"]).exists()
+
+
 def test_own_saved_views_can_be_deleted_from_the_queue_without_javascript(client, desk):
     own = SavedViewFactory(owner=desk["agent"], name="Mine")
     shared = SavedViewFactory(owner=desk["colleague"], name="Team's", team=desk["support"])
