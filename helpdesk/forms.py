@@ -5,6 +5,8 @@ import unicodedata
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.forms.boundfield import BoundField
+from django.forms.renderers import DjangoTemplates
 from django.http import HttpRequest
 from django.utils.http import url_has_allowed_host_and_scheme
 
@@ -134,3 +136,24 @@ def query_text(request: HttpRequest, name: str, *, limit: int) -> str:
     so a NUL in a filter or a search would be a server error), cut to `limit`: a search too long or
     holding a NUL still searches, for what it can. In composed form (nfc), as what it looks for is stored."""
     return nfc(request.GET.get(name, "").replace("\x00", "").strip())[:limit]
+
+
+class AccessibleBoundField(BoundField):
+    """A required select says so to screen readers: Django leaves `required` off a select whose first
+    option has a value (it cannot be left empty), while the label's asterisk says it to the eye."""
+
+    def build_widget_attrs(self, attrs, widget=None):
+        attrs = super().build_widget_attrs(attrs, widget)
+        if (
+            self.field.required
+            and not attrs.get("required")
+            and isinstance(widget or self.field.widget, forms.Select)
+        ):
+            attrs["aria-required"] = "true"
+        return attrs
+
+
+class FormRenderer(DjangoTemplates):
+    """Django's renderer, with every form's fields bound as AccessibleBoundField (settings.FORM_RENDERER)."""
+
+    bound_field_class = AccessibleBoundField

@@ -93,6 +93,8 @@ TEMPLATES = [
         },
     },
 ]
+# Django's form renderer, whose bound fields tell screen readers a required select is required.
+FORM_RENDERER = "helpdesk.forms.FormRenderer"
 
 # Database: DATABASE_URL when set, otherwise the embedded PostgreSQL started on first connection
 # (helpdesk/embedded_postgres) with its data in EMBEDDED_DATABASE_DIR.

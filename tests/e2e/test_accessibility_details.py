@@ -120,3 +120,53 @@ def test_details_in_a_side_column_keep_their_words_whole_on_a_desktop(page, live
     pending = Ticket.objects.filter(status="pending", team__name="Support").first()
     page.goto(live_server.url + reverse("tickets:desk_ticket", args=[pending.number]))
     assert page.evaluate(WORDS_THAT_DO_NOT_FIT, ".workspace-side .facts dd") == []
+
+
+LONG_PATH = "C:\\Users\\j.smith\\AppData\\Local\\Microsoft\\Outlook\\j.smith@example.org-mailbox.ost"
+RESET_LINK = "https://login.example.org/reset/" + "a1b2c3d4" * 9
+
+
+@pytest.mark.usefixtures("demo")
+def test_a_long_unbroken_word_wraps_at_320_pixels_instead_of_widening_the_page(page, live_server):
+    """400 % zoom is a 320 px wide page: a Windows path or a reset link in a subject, a message or an
+    article ran the page 200 to 500 px wider than the screen, and every card beside it with it."""
+    from knowledge import services as knowledge_services
+    from tickets import services as ticket_services
+
+    customer = User.objects.get(email="customer@example.com")
+    ticket = ticket_services.ticket_create(
+        requester=customer, subject=f"Outlook cannot open {LONG_PATH}",
+        description=f"It says {LONG_PATH} is locked. The link {RESET_LINK} fails too.", actor=customer,
+    )  # fmt: skip
+    article = knowledge_services.article_create(
+        title=f"Repairing {LONG_PATH}",
+        body=f"Open {LONG_PATH}\n\n## {RESET_LINK}",
+        actor=None,
+        status="published",
+    )
+    page.set_viewport_size({"width": 320, "height": 640})
+    signed_in(page, live_server, customer.email)
+    for path in (
+        reverse("tickets:portal_detail", args=[ticket.number]),
+        reverse("knowledge:article", args=[article.slug]),
+        reverse("knowledge:search") + "?q=Outlook+mailbox",
+        reverse("knowledge:other_articles"),
+    ):
+        page.goto(live_server.url + path)
+        width = page.evaluate("() => document.scrollingElement.scrollWidth")
+        assert width <= 321, f"{path} is {width} px wide at 320"
+    page.context.clear_cookies()
+    signed_in(page, live_server, "supervisor@example.com")
+    page.goto(live_server.url + reverse("tickets:desk_ticket", args=[ticket.number]))
+    assert page.locator("h1").inner_text().endswith("mailbox.ost")
+    assert page.evaluate("() => document.scrollingElement.scrollWidth") <= 321
+
+
+def test_a_required_select_tells_screen_readers_it_is_required():
+    """Django leaves `required` off a select whose first option has a value; the asterisk is hidden from
+    screen readers, so the control says it (helpdesk.forms.AccessibleBoundField)."""
+    from accounts.forms import ProfileForm
+
+    form = ProfileForm(initial={"timezone": "UTC"})
+    assert 'aria-required="true"' in str(form["timezone"])
+    assert "required" in str(form["name"]) and "aria-required" not in str(form["name"])
