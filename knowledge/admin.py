@@ -56,9 +56,10 @@ class ArticleAdminForm(forms.ModelForm, LoadedAtForm):
         # checks again under the row lock for a change made in between.
         data = super().clean()
         loaded_at = data.get("loaded_at")
-        if self.instance.pk and loaded_at is not None:
+        if self.instance.pk and "loaded_at" not in self.errors:
+            # A change form always sends when it was loaded: one without it would skip the check.
             current = Article.objects.filter(pk=self.instance.pk).values_list("updated_at", flat=True).first()
-            if current != loaded_at:
+            if loaded_at is None or current != loaded_at:
                 raise ValidationError(services.STALE_ARTICLE)
         return data
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from django import forms
 from django.forms.models import ModelChoiceIterator
 
-from helpdesk.forms import VisibleTextField
+from helpdesk.forms import VisibleTextField, nfc
 from knowledge.importing import trimmed
 from knowledge.models import Article, Category
 
@@ -57,7 +57,16 @@ class LoadedAtForm(forms.Form):
     loaded_at = forms.CharField(widget=forms.HiddenInput, required=False)
 
     def clean_loaded_at(self) -> datetime | None:
-        return parse_loaded_at(self.cleaned_data["loaded_at"])
+        loaded_at = parse_loaded_at(self.cleaned_data["loaded_at"])
+        # The editor of an article always sends when its page was loaded: a save without it (a page
+        # cached from before, a hand-made post) would skip the check and overwrite a colleague's change.
+        if loaded_at is None and self.initial.get("loaded_at"):
+            return NEVER_LOADED
+        return loaded_at
+
+
+# Matches no article's updated_at: a change posted with it is refused as stale.
+NEVER_LOADED = datetime.min.replace(tzinfo=UTC)
 
 
 def parse_loaded_at(value: str) -> datetime | None:
@@ -68,7 +77,7 @@ def parse_loaded_at(value: str) -> datetime | None:
     try:
         return datetime.fromisoformat(value)
     except ValueError:
-        return datetime.min.replace(tzinfo=UTC)
+        return NEVER_LOADED
 
 
 def body_as_stored(posted: str, stored: str | None, *, trim=lambda text: text) -> str:
@@ -90,9 +99,12 @@ class ArticleForm(LoadedAtForm):
     visibility = forms.ChoiceField(choices=Article.Visibility.choices)
     # Not stripped as a whole: indentation opening the body is markdown (a code block); only blank lines
     # before it and whitespace after it go, as in kb_import.
+    BODY_MAX_LENGTH = 200_000
+    # The limit is checked in clean_body on the text as typed and stored: browsers send each line break
+    # as two characters (CRLF) while their maxlength counts one, and composing (nfc, as the services
+    # store it) can make a text longer. (A post's size is bounded by DATA_UPLOAD_MAX_MEMORY_SIZE.)
     body = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 18, "class": "mono"}),
-        max_length=200_000,
+        widget=forms.Textarea(attrs={"rows": 18, "class": "mono", "maxlength": BODY_MAX_LENGTH}),
         help_text="Markdown.",
         strip=False,
     )
@@ -101,6 +113,11 @@ class ArticleForm(LoadedAtForm):
         body = trimmed(self.cleaned_data["body"])
         if not body:
             raise forms.ValidationError(self.fields["body"].error_messages["required"], code="required")
+        if (length := len(nfc(body.replace("\r\n", "\n")))) > self.BODY_MAX_LENGTH:
+            raise forms.ValidationError(
+                f"Ensure this value has at most {self.BODY_MAX_LENGTH:,} characters (it has {length:,}).",
+                code="max_length",
+            )
         stored = self.initial.get("body")
         return body_as_stored(body, stored, trim=trimmed)
 

@@ -193,7 +193,7 @@ def clean_tags(tags: str) -> str:
     for name in tags.split(","):
         # Cut at 40 characters without the space the cut may end on (or it reads back as another tag).
         name = " ".join(name.split()).lower()[:40].strip()
-        if not name or name in names:
+        if not shows_text(name) or name in names:  # a zero-width space alone is a badge with nothing on it
             continue
         # Whole tags up to 300 characters: a cut one would not be the tag the author gave.
         length += len(name) + (2 if names else 0)

@@ -187,7 +187,7 @@ def article_action(request: HttpRequest, slug: str, action: str) -> HttpResponse
         if (refused := _return_to_draft(request, article)) is not None:
             return refused
     elif action not in ACTIONS:
-        messages.error(request, "Unknown action.")
+        raise Http404("No such action.")  # an address that names no action is no page
     else:
         service, done = ACTIONS[action]
         try:

@@ -192,6 +192,7 @@ def article_form_data(article, **changes) -> dict:
         "tags": article.tags,
         "visibility": article.visibility,
         "category": article.category_id or "",
+        "loaded_at": article.updated_at.isoformat(),  # when the editor's page was loaded
     }
     return {**data, **changes}
 

@@ -255,3 +255,56 @@ def test_an_old_address_keeps_the_query_string_so_a_suggestion_still_counts(clie
     services.article_update(article, actor=None, slug="beta")
     response = client.get(reverse("knowledge:article", args=["alpha"]), {"from": "ticket"})
     assert response.status_code == 301 and response["Location"] == "/kb/articles/beta/?from=ticket"
+
+
+def editor(client):
+    client.force_login(make_supervisor(TeamFactory()))
+    return client
+
+
+def edit_url(article) -> str:
+    return reverse("knowledge:manage_edit", args=[article.slug])
+
+
+@pytest.mark.parametrize("action", ["delete", "PUBLISH", "x" * 300, "publish.json"])
+def test_an_action_address_that_names_no_action_is_not_found(client, action):
+    article = make_article(title="Kept as it was", status="draft")
+    response = editor(client).post(reverse("knowledge:manage_action", args=[article.slug, action]))
+    assert response.status_code == 404
+    assert Article.objects.get(pk=article.pk).status == "draft"
+
+
+def test_a_long_body_imported_with_lf_line_breaks_saves_back_from_the_browser(client):
+    """Browsers send each line break as CRLF: 160,000 characters in 80,000 lines arrived as 240,000 and
+    were refused by a 200,000 limit counted on the posted text."""
+    body = "line\n" * 32_000
+    article = make_article(title="Long import", body=body)
+    posted = article_form_data(article, body=body.replace("\n", "\r\n"), title="Long import, renamed")
+    assert editor(client).post(edit_url(article), posted).status_code == 302
+    assert Article.objects.get(pk=article.pk).title == "Long import, renamed"
+
+
+def test_a_body_that_grows_past_the_limit_when_composed_is_refused_before_it_is_stored(client):
+    """U+0958 composes to two characters: 150,000 typed would be stored as 300,000, past the limit, and
+    every later save of the article refused."""
+    response = editor(client).post(
+        reverse("knowledge:manage_new"),
+        {"title": "Grows", "body": "\u0958" * 150_000, "visibility": "public", "tags": "", "excerpt": ""},
+    )
+    assert response.status_code == 422 and "at most 200,000 characters" in response.content.decode()
+    assert not Article.objects.filter(title="Grows").exists()
+
+
+def test_an_editor_save_without_its_pages_loaded_at_is_refused_as_stale(client):
+    """A page cached from before or a hand-made post without loaded_at skipped the check and overwrote
+    a colleague's change."""
+    article = make_article(title="Original")
+    services.article_update(article, actor=None, body="A colleague's newer text.")
+    response = editor(client).post(edit_url(article), article_form_data(article, loaded_at="", body="Mine"))
+    assert response.status_code == 422 and services.STALE_ARTICLE in response.content.decode()
+    assert Article.objects.get(pk=article.pk).body == "A colleague's newer text."
+
+
+def test_a_tag_of_only_a_zero_width_space_is_not_kept():
+    article = make_article(title="Tagged", tags="\u200b, real, \u2800")
+    assert article.tags == "real"
