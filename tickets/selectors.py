@@ -560,10 +560,8 @@ def edit_made_already(
     holds what they sent. Not a colleague's change, so not "someone changed this ticket"."""
     if seen_version is None or field not in ("take", "assignee", "status", "priority", "team"):
         return False
-    now = Ticket.objects.filter(pk=ticket.pk).values(
-        "version", "status", "priority", "team_id", "assignee_id"
-    )
-    now = now.first()
+    fields = ("version", "status", "priority", "team_id", "assignee_id")
+    now = Ticket.objects.filter(pk=ticket.pk).values(*fields).first()
     if now is None or now["version"] != seen_version + 1:
         return False
     last_actor = (
