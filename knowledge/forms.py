@@ -97,12 +97,12 @@ class ArticleForm(LoadedAtForm):
         max_length=300, required=False, help_text="Shown in lists; empty takes the start."
     )
     visibility = forms.ChoiceField(choices=Article.Visibility.choices)
-    # Not stripped as a whole: indentation opening the body is markdown (a code block); only blank lines
-    # before it and whitespace after it go, as in kb_import.
     BODY_MAX_LENGTH = 200_000
-    # The limit is checked in clean_body on the text as typed and stored: browsers send each line break
-    # as two characters (CRLF) while their maxlength counts one, and composing (nfc, as the services
-    # store it) can make a text longer. (A post's size is bounded by DATA_UPLOAD_MAX_MEMORY_SIZE.)
+    # Not stripped as a whole: indentation opening the body is markdown (a code block); only blank lines
+    # before it and whitespace after it go, as in kb_import. The limit is checked in clean_body on the
+    # text as typed and stored: browsers send each line break as two characters (CRLF) while their
+    # maxlength counts one, and composing (nfc, as the services store it) can make a text longer. (A
+    # post's size is bounded by DATA_UPLOAD_MAX_MEMORY_SIZE.)
     body = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 18, "class": "mono", "maxlength": BODY_MAX_LENGTH}),
         help_text="Markdown.",
