@@ -252,6 +252,23 @@ def test_demo_reset_puts_the_demos_tickets_back_and_leaves_new_tickets_alone():
 
 
 @pytest.mark.django_db
+def test_demo_reset_puts_the_site_settings_back_and_says_so_in_the_audit_trail():
+    """loaddata writes the fixture's rows past the services: the reset records itself, with the site
+    settings it put back, or the trail would show a greeting set and never see it go."""
+    from helpdesk.models import SiteConfiguration
+    from helpdesk.services import site_configuration_update
+
+    call_command("demo_load", stdout=StringIO())
+    site_configuration_update(changes={"custom.greeting": "Hello", "open_signup": False}, actor=None)
+    call_command("demo_load", "--reset", stdout=StringIO())
+    configuration = SiteConfiguration.objects.get()
+    assert configuration.custom_settings == {} and configuration.open_signup is True
+    reset = AuditEvent.objects.get(action="demo_reset")
+    assert reset.changes["open_signup"] == [False, True]
+    assert reset.changes["custom_settings"] == [{"greeting": "Hello"}, {}]
+
+
+@pytest.mark.django_db
 def test_demo_reset_refuses_while_a_ticket_of_yours_is_merged_into_the_demo():
     """A ticket created since and merged into a demo ticket has its messages there, and nothing tells
     them from the demo's additions: the reset stops and says why rather than delete them."""

@@ -11,8 +11,10 @@ would contradict its own history. So a second `make run` keeps the demo as it wa
 
 --reset (`make demo-reset`) puts the demo back as it was: it removes what was added to the demo's
 tickets since (messages and activity entries the fixture does not have, and those messages' files;
-the daily sweep deletes the files themselves), loads the fixture again and moves its dates. Tickets,
-articles and accounts created since are left alone, as is the audit trail; a demo article renamed
+the daily sweep deletes the files themselves), loads the fixture again and moves its dates: the demo's
+tickets, articles, accounts, teams and the site settings are as the fixture has them, and one audit event
+says so, with the site settings it put back. Tickets, articles and accounts created since are left
+alone, as is the audit trail; a demo article renamed
 since goes back to its address (the new one redirects to it). A ticket of yours merged into a demo
 ticket, or a demo ticket merged into one of yours, stops the reset: the messages could not be told
 apart, or the reset would take the demo's out of your ticket.
@@ -27,7 +29,9 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+import audit
 from helpdesk.management.commands.demo_dates import demo_keys
+from helpdesk.models import SiteConfiguration
 from knowledge.models import Article, ArticleSlug
 from tickets.models import Attachment, Ticket, TicketActivity, TicketMessage
 
@@ -79,10 +83,25 @@ class Command(BaseCommand):
                 "messages out of your tickets. Start from an empty database instead (rm -rf .pgdata)."
             )
         with transaction.atomic():
+            settings_before = SiteConfiguration.objects.filter(pk=1).values().first()
             if reset:
                 self._remove_additions(tickets, keys)
             call_command("loaddata", "demo", verbosity=options["verbosity"])
             call_command("demo_dates", verbosity=options["verbosity"])
+            if reset:
+                self._record_reset(settings_before)
+
+    @staticmethod
+    def _record_reset(settings_before: dict | None) -> None:
+        """The reset in the audit trail, with the site settings it put back: loaddata writes rows as
+        they are in the fixture, past the services that record each change."""
+        after = SiteConfiguration.objects.filter(pk=1).values().first() or {}
+        changes = {
+            name: (settings_before.get(name), value)
+            for name, value in after.items()
+            if name != "updated_at" and settings_before is not None and settings_before.get(name) != value
+        }
+        audit.record("demo_reset", actor=None, object_repr="The demo (make demo-reset)", changes=changes)
 
     def _create_missing_roles(self) -> None:
         path = Path(settings.BASE_DIR) / "fixtures" / "roles.json"
