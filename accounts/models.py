@@ -88,6 +88,10 @@ class OrganizationManager(models.Manager["Organization"]):
         return self.get(slug=slug)
 
 
+# Named settings are keys of one object, as the site configuration's custom settings are.
+SETTINGS_NOT_OBJECT = 'Give a JSON object of named settings, e.g. {"locale": "fr"}.'
+
+
 class Organization(models.Model):
     """A customer tenant: its members never see another organisation's data."""
 
@@ -130,6 +134,10 @@ class Organization(models.Model):
 
     def clean(self) -> None:
         self.name = nfc(self.name or "")
+        if self.settings is None:  # the box left empty (or "null"): no settings
+            self.settings = {}
+        if not isinstance(self.settings, dict):
+            raise ValidationError({"settings": SETTINGS_NOT_OBJECT})
         if not isinstance(self.email_domains, list) or not all(
             isinstance(domain, str) and "." in domain and "@" not in domain for domain in self.email_domains
         ):

@@ -200,6 +200,24 @@ def test_json_with_a_number_postgresql_cannot_store_is_a_form_error(superuser_cl
     assert Organization.objects.get(pk=organization.pk).settings == {}
 
 
+@pytest.mark.parametrize("value", ["[1, 2]", '"text"', "5"])
+def test_organisation_settings_that_are_not_an_object_are_a_form_error(superuser_client, value):
+    organization = OrganizationFactory()
+    data = {"name": organization.name, "slug": organization.slug, "email_domains": '["acme.example"]',
+            "settings": value, "is_active": "on"}  # fmt: skip
+    response = superuser_client.post(change_url(organization), data)
+    assert response.status_code == 422 and "settings" in response.context["adminform"].form.errors
+
+
+@pytest.mark.parametrize("value", ["", "null"])
+def test_organisation_settings_left_empty_are_no_settings_not_a_server_error(superuser_client, value):
+    organization = OrganizationFactory(settings={"locale": "fr"})
+    data = {"name": organization.name, "slug": organization.slug, "email_domains": '["acme.example"]',
+            "settings": value, "is_active": "on"}  # fmt: skip
+    assert superuser_client.post(change_url(organization), data).status_code == 302
+    assert Organization.objects.get(pk=organization.pk).settings == {}
+
+
 def test_site_custom_settings_with_nan_is_a_form_error(superuser_client):
     configuration = SiteConfiguration.objects.get_current()
     page = superuser_client.get(change_url(configuration))
