@@ -18,7 +18,7 @@ from django.db import connection, models, transaction
 from django.db.models import Count, Model, ProtectedError
 from django.forms.fields import InvalidJSONInput
 from django.forms.formsets import DELETION_FIELD_NAME
-from django.http import HttpResponse, HttpResponseRedirect
+from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.functional import cached_property
 from django.utils.text import capfirst
@@ -367,24 +367,44 @@ class SiteConfigurationAdmin(UnchangedSinceLoadedAdminMixin, OddInputAdminMixin,
         services.site_configuration_update(changes=changes, actor=request.user)
 
 
+class ServiceRefused(Exception):
+    """Raised by ServiceSaveAdminMixin.refuse out of save_model: the admin's transaction is rolled back."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(error)
+        self.messages = list(getattr(error, "messages", [str(error)]))
+
+
 class ServiceSaveAdminMixin:
     """For admins whose save_model goes through a service that may refuse: `refuse(request, error)` says
-    why, and the page comes back to the object with neither "changed successfully" nor a History
-    entry for a change that was not made."""
+    why. The page comes back as a refused form does (422, everything as typed, the reason at the top),
+    with neither "changed successfully" nor a History entry for a change that was not made: the save's
+    transaction is rolled back and the form is shown again, told the reason."""
 
     def refuse(self, request, error: Exception) -> None:
-        messages.error(request, f"Not saved: {'; '.join(getattr(error, 'messages', [str(error)]))}")
-        request.admin_save_refused = True
+        raise ServiceRefused(error)
 
-    def log_change(self, request, obj, message):
-        if getattr(request, "admin_save_refused", False):
-            return None
-        return super().log_change(request, obj, message)
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ServiceRefused as refused:
+            # Again, with the same post: the form now fails its validation with the service's reason.
+            request.service_refusal = refused.messages
+            return super().changeform_view(request, object_id, form_url, extra_context)
 
-    def response_change(self, request, obj) -> HttpResponse:
-        if getattr(request, "admin_save_refused", False):
-            return HttpResponseRedirect(request.path)
-        return super().response_change(request, obj)
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form_class = super().get_form(request, obj, change=change, **kwargs)
+        refusal = getattr(request, "service_refusal", None)
+        if refusal is None:
+            return form_class
+
+        class RefusedForm(form_class):
+            def clean(self):
+                cleaned = super().clean()
+                self.add_error(None, [f"Not saved: {message}" for message in refusal])
+                return cleaned
+
+        return RefusedForm
 
 
 class ReadOnlyAdmin(OddInputAdminMixin, admin.ModelAdmin):

@@ -235,8 +235,8 @@ class TicketAdmin(
             self.refuse(request, error)
 
     def save_related(self, request, form, formsets, change) -> None:
-        # No form.save_m2m(): save_model set the tags with the other fields, all or none (the admin calls
-        # this method even when save_model refused the change). The inlines are read-only; saving them
+        # No form.save_m2m(): save_model set the tags with the other fields, all or none. The inlines are
+        # read-only; saving them
         # changes nothing but gives the admin's change message its (empty) lists of changes.
         for formset in formsets:
             self.save_formset(request, form, formset, change=change)

@@ -217,7 +217,7 @@ def test_assigning_a_customer_in_the_ticket_admin_is_refused(superuser_client):
     ticket = make_ticket(make_customer(), team=team)
     outsider = make_customer()
     response = post_change(superuser_client, ticket, assignee=str(outsider.pk))
-    assert response.status_code in (200, 302)
+    assert response.status_code == 422
     ticket.refresh_from_db()
     assert ticket.assignee_id is None
 
@@ -230,7 +230,7 @@ def test_a_closed_ticket_cannot_be_reopened_in_the_admin(superuser_client):
     services.ticket_transition(ticket, status="closed", actor=agent)
     ticket.refresh_from_db()
     response = post_change(superuser_client, ticket, status="open")
-    assert response.status_code in (200, 302)
+    assert response.status_code == 422 and "Not saved: " in response.content.decode()
     ticket.refresh_from_db()
     assert ticket.status == "closed"
 
