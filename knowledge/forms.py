@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 from django import forms
 from django.forms.models import ModelChoiceIterator
 
-from helpdesk.forms import VisibleTextField, nfc
+from helpdesk.forms import VisibleTextField
 from knowledge.importing import trimmed
 from knowledge.models import Article, Category
+from knowledge.services import BODY_MAX_LENGTH, body_length_problem
 
 PATH_SEPARATOR = " \u203a "  # a single right-pointing angle quotation mark
 
@@ -97,12 +98,11 @@ class ArticleForm(LoadedAtForm):
         max_length=300, required=False, help_text="Shown in lists; empty takes the start."
     )
     visibility = forms.ChoiceField(choices=Article.Visibility.choices)
-    BODY_MAX_LENGTH = 200_000
     # Not stripped as a whole: indentation opening the body is markdown (a code block); only blank lines
     # before it and whitespace after it go, as in kb_import. The limit is checked in clean_body on the
-    # text as typed and stored: browsers send each line break as two characters (CRLF) while their
-    # maxlength counts one, and composing (nfc, as the services store it) can make a text longer. (A
-    # post's size is bounded by DATA_UPLOAD_MAX_MEMORY_SIZE.)
+    # text as stored (services.body_length_problem): browsers send each line break as two characters
+    # (CRLF) while their maxlength counts one, and composing can make a text longer. (A post's size is
+    # bounded by DATA_UPLOAD_MAX_MEMORY_SIZE.)
     body = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 18, "class": "mono", "maxlength": BODY_MAX_LENGTH}),
         help_text="Markdown.",
@@ -113,13 +113,11 @@ class ArticleForm(LoadedAtForm):
         body = trimmed(self.cleaned_data["body"])
         if not body:
             raise forms.ValidationError(self.fields["body"].error_messages["required"], code="required")
-        if (length := len(nfc(body.replace("\r\n", "\n")))) > self.BODY_MAX_LENGTH:
-            raise forms.ValidationError(
-                f"Ensure this value has at most {self.BODY_MAX_LENGTH:,} characters (it has {length:,}).",
-                code="max_length",
-            )
         stored = self.initial.get("body")
-        return body_as_stored(body, stored, trim=trimmed)
+        body = body_as_stored(body, stored, trim=trimmed)
+        if body != stored and (problem := body_length_problem(body)):
+            raise forms.ValidationError(problem, code="max_length")
+        return body
 
     def make_read_only(self) -> None:
         """Shown to someone who may read the article but not change it. `readonly` rather than

@@ -46,6 +46,17 @@ VERIFIER = "knowledge.verify_article"
 TITLE_REQUIRED = "An article needs a title that shows."
 
 
+BODY_MAX_LENGTH = 200_000
+BODY_TOO_LONG = "An article's text holds at most {limit:,} characters; this one has {length:,}."
+
+
+def body_length_problem(body: str) -> str:
+    """Why `body` is too long to be an article's text, or "": counted as stored (composed) and as a
+    reader counts it, each line break one character (browsers send them as two)."""
+    length = len(nfc(body).replace("\r\n", "\n"))
+    return BODY_TOO_LONG.format(limit=BODY_MAX_LENGTH, length=length) if length > BODY_MAX_LENGTH else ""
+
+
 def article_html(body: str) -> str:
     """An article's page from its markdown: a page of its own, so its headings are link targets."""
     return render_markdown(body, heading_ids=True)
@@ -112,6 +123,8 @@ def article_create(
     title, body, excerpt, tags = nfc(title), nfc(body), nfc(excerpt), nfc(tags)  # as searches are typed
     if not shows_text(title):  # an empty heading, and links to it with no name
         raise ValidationError({"title": TITLE_REQUIRED})
+    if problem := body_length_problem(body):  # every way in (the editor, the admin, kb_import) alike
+        raise ValidationError({"body": problem})
     article = Article(
         title=title.strip(), body=body, body_html=(body_html := article_html(body)),
         excerpt=excerpt or _excerpt(body_html),
@@ -234,6 +247,13 @@ def article_update(article: Article, *, actor, loaded_at: datetime | None = None
     new_slug = changes.pop("slug", None)
     if "title" in changes and not shows_text(changes["title"]):
         raise ValidationError({"title": TITLE_REQUIRED})
+    # A new text only: one stored before the limit, sent back as it is, is no reason to refuse a title.
+    if (
+        "body" in changes
+        and changes["body"] != article.body
+        and (problem := body_length_problem(changes["body"]))
+    ):
+        raise ValidationError({"body": problem})
     if "tags" in changes:
         changes["tags"] = clean_tags(changes["tags"])
     if "title" in changes:  # stored as article_create stores it

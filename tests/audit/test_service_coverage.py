@@ -48,7 +48,7 @@ NOT_AUDITED = {
     "ticket_merge_check": "a check before the desk asks to confirm; ticket_merge is audited",
     "visitor_submission": "a look-up of the ticket a submission key made; it changes nothing",
     "internal_article_links": "read", "clean_tags": "pure", "staff_permissions": "read",
-    "excerpt_is_automatic": "pure", "article_html": "pure",
+    "excerpt_is_automatic": "pure", "article_html": "pure", "body_length_problem": "pure",
     "article_actions": "read",
     "session_voter": "pure", "clean_tag_names": "pure", "tag_name": "pure",
     "is_enabled": "read", "is_required": "read", "pending_enrolment": "read", "normalise": "pure",

@@ -135,19 +135,19 @@ def test_saving_an_article_untouched_in_the_admin_writes_nothing(client):
 
 
 def test_an_article_add_the_service_refuses_comes_back_as_typed_and_claims_nothing(client):
-    """A title of only zero-width characters passes the admin's form and is refused by article_create:
-    the page said "added successfully", linked to an article with no id, wrote an "Added" history
-    entry, and lost the body typed."""
+    """A text past the limit passes the admin's form and is refused by article_create: the page said
+    "added successfully", linked to an article with no id, wrote an "Added" history entry, and lost
+    what was typed."""
     from django.contrib.admin.models import LogEntry
 
     client.force_login(make_administrator())
     response = client.post(
         reverse("admin:knowledge_article_add"),
-        {"title": "\u200b", "slug": "zero-width", "category": "", "tags": "", "excerpt": "",
-         "body": "Long typed body.", "visibility": "public", "loaded_at": "",
+        {"title": "Long typed title", "slug": "long", "category": "", "tags": "", "excerpt": "",
+         "body": "z" * 200_001, "visibility": "public", "loaded_at": "",
          "revisions-TOTAL_FORMS": "0", "revisions-INITIAL_FORMS": "0"},
     )  # fmt: skip
     page = response.content.decode()
-    assert response.status_code == 422 and "Not saved: " in page and "Long typed body.</textarea>" in page
+    assert response.status_code == 422 and "Not saved: " in page and 'value="Long typed title"' in page
     assert "added successfully" not in page
     assert not Article.objects.exists() and not LogEntry.objects.exists()

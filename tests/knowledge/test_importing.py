@@ -425,3 +425,21 @@ def test_a_title_that_is_not_text_is_refused_with_a_reason(tmp_path, title):
     report = import_articles(source)
     assert report.skipped == [("line 1", importing.NOT_TEXT.format(name="title"))]
     assert list(Article.objects.values_list("title", flat=True)) == ["2024"]
+
+
+def test_a_body_longer_than_the_editor_takes_is_skipped_with_the_reason(tmp_path):
+    """Imported, a 205,000-character text could never be saved back from the editor, not even a title fix:
+    every way in shares the limit (services.body_length_problem)."""
+    source = tmp_path / "articles.jsonl"
+    _jsonl(source, _record(body="x" * 205_000), _record(slug="short", title="Short"))
+    report = import_articles(source)
+    assert [slug for slug in Article.objects.values_list("slug", flat=True)] == ["short"]
+    assert len(report.skipped) == 1 and "at most 200,000 characters" in report.skipped[0][1]
+
+
+def test_a_text_stored_before_the_limit_keeps_its_article_editable(tmp_path):
+    article = make_article(title="Legacy", body="Short for now.")
+    Article.objects.filter(pk=article.pk).update(body="y" * 210_000)
+    article.refresh_from_db()
+    services.article_update(article, actor=None, title="Legacy, renamed", body=article.body)
+    assert Article.objects.get(pk=article.pk).title == "Legacy, renamed"
