@@ -26,7 +26,7 @@ from django_tasks_db.admin import DBTaskResultAdmin
 from django_tasks_db.models import DBTaskResult
 
 from helpdesk import services
-from helpdesk.forms import json_problem
+from helpdesk.forms import OneLineNameField, json_problem
 from helpdesk.models import PeriodicTaskRun, SiteConfiguration
 
 # Lookups the admin accepts on any column from the address but no filter of its makes: a regular
@@ -220,9 +220,23 @@ class OddInputAdminMixin:
     refused form 422."""
 
     formfield_overrides = {models.JSONField: {"form_class": JSONFormField}}
+    # What a row is called (a team, an organisation, a form's title): one line, composed, and showing
+    # something, as the site's own forms take names (OneLineNameField); a name of zero-width or direction
+    # characters would be a blank row in every list and filter.
+    NAME_FIELDS = frozenset({"name", "title", "site_name"})
 
     def get_changelist(self, request, **kwargs):
         return ChangeList
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if (
+            db_field.name in self.NAME_FIELDS
+            and isinstance(db_field, models.CharField)
+            and not db_field.choices
+            and "form_class" not in kwargs
+        ):
+            kwargs["form_class"] = OneLineNameField
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name in self.get_autocomplete_fields(request) and "widget" not in kwargs:

@@ -584,3 +584,33 @@ def test_deleting_an_organisation_with_members_is_refused_with_a_clear_page(supe
     response = superuser_client.post(delete_url(organization), {"post": "yes"})
     assert response.status_code in (200, 403)
     assert Organization.objects.filter(pk=organization.pk).exists()
+
+
+@pytest.mark.parametrize("typed", ["\u200b\u200b", "\u202e", "\u2800", "\u3164"])
+@pytest.mark.parametrize(
+    "make, field",
+    [
+        (lambda: TeamFactory(name="Support"), "name"),
+        (lambda: OrganizationFactory(name="Acme"), "name"),
+        (lambda: CategoryFactory(name="Billing"), "name"),
+        (lambda: TicketFormFactory(title="Access request"), "title"),
+        (lambda: SiteConfiguration.objects.get_current(), "site_name"),
+    ],
+    ids=["team", "organisation", "category", "ticket form", "site"],
+)
+def test_a_name_that_shows_nothing_is_refused_in_every_admin_form(superuser_client, make, field, typed):
+    """A name of zero-width, direction or blank-letter characters is a blank row in every list and
+    filter: the admin refuses it as the site's own forms do (OneLineNameField)."""
+    obj = make()
+    page = superuser_client.get(change_url(obj))
+    response = superuser_client.post(change_url(obj), form_data(page, **{field: typed}))
+    assert response.status_code == 422 and field in response.context["adminform"].form.errors
+    obj.refresh_from_db()
+    assert getattr(obj, field) not in (typed, "")
+
+
+def test_a_name_typed_decomposed_with_spaces_around_is_stored_composed_on_one_line(superuser_client):
+    team = TeamFactory(name="Support")
+    assert post_change(superuser_client, team, name="  Cafe\u0301   team ").status_code == 302
+    team.refresh_from_db()
+    assert team.name == "Café team"
