@@ -416,6 +416,10 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
             services.user_set_pending(obj, actor=request.user)
 
     def user_change_password(self, request, id, form_url=""):
+        # One's own password is changed where the current one is asked for (the profile), as Django's own
+        # /admin/password_change/ is sent there: a borrowed session must not lock its owner out.
+        if str(request.user.pk) == unquote(id):
+            return password_change_on_profile(request)
         # Django's view saves the new password itself; what the password service adds (the audit event,
         # signing the account out everywhere else) follows in the same transaction once it has.
         with transaction.atomic():

@@ -84,6 +84,19 @@ def test_an_administrator_cannot_set_a_superusers_password(administrator_client)
     assert not owner.check_password(new)
 
 
+def test_ones_own_password_is_changed_on_the_profile_where_the_current_one_is_asked(superuser_client):
+    """/admin/accounts/user/<own id>/password/ set the signed-in account's password without the current
+    one: whoever borrowed the session could lock its owner out. It is sent to the profile's form."""
+    me = User.objects.get(pk=superuser_client.session["_auth_user_id"])
+    url = reverse("admin:auth_user_password_change", args=[me.pk])
+    assert superuser_client.get(url)["Location"] == reverse("accounts:profile") + "#password-title"
+    new = "Zq9!borrowed-session-pass"
+    response = superuser_client.post(url, {"password1": new, "password2": new, "usable_password": "true"})
+    assert response.status_code == 302
+    me.refresh_from_db()
+    assert not me.check_password(new)
+
+
 def test_an_administrator_cannot_change_a_superusers_email(administrator_client):
     # With the address changed, a password reset mails the superuser's account to whoever chose it.
     owner = UserFactory(email="owner@example.org", is_superuser=True, is_staff=True)
