@@ -55,7 +55,9 @@ class AuditContextMiddleware:
 
     def __call__(self, request: HttpRequest):
         clean_stored_headers(request)
-        request_id = request_id_for(request)
+        # Kept on the request as well: Django logs a 5xx page a view returned after this middleware is
+        # done, and the system log reads the id from the request then (audit.logging).
+        request_id = request.request_id = request_id_for(request)
         token = current.set(
             RequestContext(
                 ip=client_ip(request),

@@ -18,8 +18,10 @@ TRACEBACK_MAX = 50_000
 # The SQL log would log our own inserts. Anything a visitor can trigger at will would push real errors
 # out of the bounded table (log flooding): 4xx warnings from django.request, django.security's
 # reports (bad Host headers, CSRF failures), lockouts and rate limits (both audited or counted
-# elsewhere).
+# elsewhere), and the 503 pages the site answers on purpose (maintenance mode, /readyz while the
+# database is away), which Django logs as errors.
 EXCLUDED_LOGGERS = ("django.db.backends", "django.security", "axes", "helpdesk.ratelimit")
+ANSWERED_ON_PURPOSE = frozenset({503})
 _state = threading.local()
 
 
@@ -34,7 +36,11 @@ def row_cap() -> int:
 def _excluded(record: logging.LogRecord) -> bool:
     if any(record.name == name or record.name.startswith(name + ".") for name in EXCLUDED_LOGGERS):
         return True
-    return record.name == "django.request" and record.levelno < logging.ERROR
+    if record.name != "django.request":
+        return False
+    # A returned page, not a raised exception (which carries exc_info): the status says what it was.
+    answered = getattr(record, "status_code", None) in ANSWERED_ON_PURPOSE and not record.exc_info
+    return record.levelno < logging.ERROR or answered
 
 
 def _clip(text: str, limit: int) -> str:
@@ -118,7 +124,9 @@ class DatabaseHandler(logging.Handler):
             function=_clip(record.funcName or "", 200),
             line=record.lineno if record.lineno and record.lineno > 0 else None,
             traceback=_clip(details, TRACEBACK_MAX),
-            request_id=context.request_id if context else "",
+            request_id=context.request_id
+            if context
+            else getattr(getattr(record, "request", None), "request_id", ""),
         )
         # A savepoint when the handler shares a connection that is inside a transaction: a failure
         # here must not break the caller's transaction.

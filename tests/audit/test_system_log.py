@@ -125,3 +125,27 @@ def test_systemlog_prune_deletes_entries_older_than_the_days_given(settings, cap
     call_command("systemlog_prune", "--days", "7")
     assert list(SystemLogEntry.objects.values_list("message", flat=True)) == ["1 days old"]
     assert "Deleted 1 system log entry." in capsys.readouterr().out
+
+
+def test_maintenance_pages_answered_to_visitors_are_not_stored(client):
+    """Every visitor's request during maintenance is a 503 that Django logs as an error: stored, anyone
+    could fill the bounded table and push real errors out of it."""
+    from helpdesk.services import site_configuration_update
+
+    site_configuration_update(changes={"maintenance_mode": True}, actor=None)
+    for _ in range(3):
+        assert client.get("/kb/").status_code == 503
+    assert not SystemLogEntry.objects.filter(logger="django.request").exists()
+
+
+def test_a_5xx_page_logged_after_the_request_context_ended_keeps_its_request_id():
+    """Django logs a 5xx page a view returned once the middleware is done, the audit context gone: the
+    id comes from the request (AuditContextMiddleware keeps it there), as the response header has it."""
+    from django.test import RequestFactory
+
+    request = RequestFactory().get("/somewhere/")
+    request.request_id = "req-after-the-middleware"
+    logging.getLogger("django.request").error(
+        "Internal Server Error: /somewhere/", extra={"status_code": 500, "request": request}
+    )
+    assert SystemLogEntry.objects.get(logger="django.request").request_id == "req-after-the-middleware"
