@@ -429,6 +429,22 @@ def _held_delete(condition: str, params: list) -> int:
     return len(names)
 
 
+def attachments_delete(attachments) -> int:
+    """Delete the `attachments` rows, and their files once the deletion is committed: the orphan sweep
+    looks only in the last two months' folders (for uploads rolled back), so a file of an older row
+    would stay on disk for good. Rolled back, the rows and their files stay."""
+    storage = Attachment._meta.get_field("file").storage
+    names = list(attachments.values_list("file", flat=True))
+    deleted, _ = attachments.delete()
+
+    def remove_files() -> None:
+        for name in names:
+            storage.delete(name)  # a file gone already is no error to FileSystemStorage
+
+    transaction.on_commit(remove_files)
+    return deleted
+
+
 ORPHAN_GRACE = timedelta(hours=1)  # a file younger may belong to a transaction still running
 
 

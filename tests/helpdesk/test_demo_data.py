@@ -333,3 +333,24 @@ def test_a_fixture_that_is_not_one_is_a_clear_error(tmp_path, content):
     wrong.write_bytes(content.encode("utf-8", "surrogateescape"))
     with pytest.raises(CommandError, match="is not a JSON fixture"):
         call_command("demo_dates", fixture=str(wrong), stdout=StringIO())
+
+
+@pytest.mark.django_db
+def test_demo_reset_deletes_the_files_of_the_attachments_it_removes(django_capture_on_commit_callbacks):
+    """The orphan sweep looks only in the last two months' folders: a file added to a demo ticket longer
+    ago than that stayed on disk for good once the reset deleted its row."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tickets.models import Attachment
+
+    call_command("demo_load", stdout=StringIO())
+    agent = User.objects.get(email="agent@example.com")
+    upload = SimpleUploadedFile("notes.txt", b"Added to the demo.", content_type="text/plain")
+    demo_ticket = Ticket.objects.get(number=930)
+    services.ticket_add_note(demo_ticket, body="With a file.", actor=agent, uploads=[upload])
+    added = Attachment.objects.get(filename="notes.txt")
+    storage, name = added.file.storage, added.file.name
+    assert storage.exists(name)
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("demo_load", "--reset", stdout=StringIO())
+    assert not Attachment.objects.filter(pk=added.pk).exists() and not storage.exists(name)

@@ -11,7 +11,7 @@ would contradict its own history. So a second `make run` keeps the demo as it wa
 
 --reset (`make demo-reset`) puts the demo back as it was: it removes what was added to the demo's
 tickets since (messages and activity entries the fixture does not have, and those messages' files;
-the daily sweep deletes the files themselves), loads the fixture again and moves its dates: the demo's
+their files once the reset is committed), loads the fixture again and moves its dates: the demo's
 tickets, articles, accounts, teams and the site settings are as the fixture has them, and one audit event
 says so, with the site settings it put back. Tickets, articles and accounts created since are left
 alone, as is the audit trail; a demo article renamed
@@ -33,6 +33,7 @@ import audit
 from helpdesk.management.commands.demo_dates import demo_keys
 from helpdesk.models import SiteConfiguration
 from knowledge.models import Article, ArticleSlug
+from tickets.attachments import attachments_delete
 from tickets.models import Attachment, Ticket, TicketActivity, TicketMessage
 
 
@@ -136,7 +137,7 @@ class Command(BaseCommand):
             added_messages.count(),
             added_entries.count(),
         )
-        files.delete()
+        attachments_delete(files)
         added_messages.delete()
         added_entries.delete()
         self.stdout.write(
