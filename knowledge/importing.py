@@ -624,7 +624,8 @@ def export_articles(path: Path, articles) -> ExportReport:
     path.mkdir(parents=True, exist_ok=True)
     marker = path / EXPORT_MARKER
     # The files the export before wrote (the marker lists them): only those are the export's to remove.
-    ours = set(marker.read_text(encoding="utf-8").splitlines()[1:]) if marker.is_file() else set()
+    # A marker that is not UTF-8 (damaged, or not ours) names no file of ours: nothing is removed.
+    ours = set(marker.read_text("utf-8", "replace").splitlines()[1:]) if marker.is_file() else set()
     # Every .md file kb_import would read back, in subfolders too (the export writes only the top level).
     earlier = {file.relative_to(path).as_posix() for file in path.rglob("*.md") if file.is_file()}
     written = set()

@@ -179,6 +179,28 @@ def test_demo_dates_twice_moves_nothing_the_second_time_and_writes_no_audit_even
 
 
 @pytest.mark.django_db
+def test_the_demos_invitation_code_works_however_late_the_demo_is_loaded(time_machine):
+    """The fixture's invitation expired at the end of 2027 while its tickets moved up to now: loaded in
+    2029 the README's code said "This invitation has expired"."""
+    from accounts.models import Invitation
+    from accounts.services import invitation_check
+
+    time_machine.move_to("2029-06-01T10:00:00Z", tick=False)
+    load_demo()
+    invitation = Invitation.objects.get(code="ACME-WELCOME-2026")
+    assert invitation.expires_at > timezone.now()
+    invitation_check(invitation, email="new.person@acme.example")
+
+
+@pytest.mark.parametrize("text", ["[" * 100_000, '{"a": ' * 50_000])
+def test_demo_dates_over_a_fixture_nested_past_the_parser_is_a_clear_error(tmp_path, text):
+    fixture = tmp_path / "deep.json"
+    fixture.write_text(text, encoding="utf-8")
+    with pytest.raises(CommandError, match="is not a JSON fixture"):
+        call_command("demo_dates", "--fixture", str(fixture), stdout=StringIO())
+
+
+@pytest.mark.django_db
 def test_demo_dates_moves_only_the_demos_rows():
     call_command("loaddata", "roles", "demo", verbosity=0)
     agent = User.objects.get(email="agent@example.com")

@@ -406,6 +406,18 @@ def test_a_crafted_marker_cannot_make_kb_export_delete_files_outside_its_folder(
     assert outside.exists() and nested.exists()
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_marker_that_is_not_utf8_names_no_file_and_the_export_goes_on(tmp_path):
+    make_article(title="Printer guide", body="Turn it off and on.")
+    folder = tmp_path / "kb"
+    folder.mkdir()
+    keep = folder / "notes.md"
+    keep.write_text("someone's own notes", encoding="utf-8")
+    (folder / EXPORT_MARKER).write_bytes(b"header\n\xff\xfenotes.md\n")
+    report = export_articles(folder, Article.objects.all())
+    assert report.count == 1 and keep.exists() and (folder / "printer-guide.md").exists()
+
+
 def test_a_time_before_1900_is_refused_with_a_reason(tmp_path, client):
     """A published_at that falls before year 1 in UTC (0001-01-01T00:00+14:00) would be stored and then
     break every read of the article: it is skipped with the reason, and the next record imports."""
