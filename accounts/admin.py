@@ -35,6 +35,7 @@ from helpdesk.admin import (
     LoadedAutocompleteInlineMixin,
     ReadOnlyAdmin,
 )
+from helpdesk.forms import shows_text
 from helpdesk.models import SiteConfiguration
 from tickets.models import Ticket, TicketForm
 
@@ -303,8 +304,17 @@ class UserChange(UserChangeForm):
             self.add_error("suspended_until", services.SUSPENSION_ALREADY_ENDED)
         if suspension_changed and suspended and self.actor is not None and self.instance.pk == self.actor.pk:
             self.add_error("status", SUSPEND_YOURSELF)
+        organization = cleaned.get("organization")
+        # The organisation's own words: "an inactive organisation takes no new members". One kept as it
+        # was stays, so its members' accounts can still be edited.
+        if "organization" in self.changed_data and organization is not None and not organization.is_active:
+            self.add_error("organization", ORGANIZATION_INACTIVE.format(organization=organization))
         refuse_manager_out_of_reach(self, "is_organization_manager")
         return cleaned
+
+
+ORGANIZATION_INACTIVE = "{organization} is inactive and takes no new members: activate it first."
+EXPIRY_PASSED = "This date has passed: the code would never work. Choose a later one."
 
 
 @admin.register(User)
@@ -694,7 +704,21 @@ class InvitationAdminForm(forms.ModelForm):
         # Every use of such a code makes a manager: who may use it (address, uses, expiry) is as much
         # a grant as the flag.
         refuse_manager_out_of_reach(self, "makes_manager", any_change=True)
+        # A new code, or one changed now, that nobody could redeem is a mistake to say, not to save.
+        organization, expires_at = cleaned.get("organization"), cleaned.get("expires_at")
+        chosen_now = {"organization", "is_active"} & set(self.changed_data) or self.instance.pk is None
+        closed = organization is not None and not organization.is_active
+        if chosen_now and closed and cleaned.get("is_active"):
+            self.add_error("organization", ORGANIZATION_INACTIVE.format(organization=organization))
+        if "expires_at" in self.changed_data and expires_at is not None and expires_at <= timezone.now():
+            self.add_error("expires_at", EXPIRY_PASSED)
         return cleaned
+
+    def clean_code(self) -> str:
+        code = self.cleaned_data["code"]
+        if not shows_text(code):  # zero-width characters alone: a code nobody can type
+            raise forms.ValidationError("Give a code people can type.")
+        return code
 
     def clean_max_uses(self) -> int:
         # "uses" is read-only here, so the form's own check of invitation_uses_limit skips it.

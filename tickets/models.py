@@ -100,7 +100,14 @@ class TicketForm(models.Model):
         on_delete=models.PROTECT,
         help_text="Only this organisation's members see the form; empty means everyone.",
     )
-    default_team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    default_team = models.ForeignKey(
+        Team,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        limit_choices_to={"is_active": True},  # a closed team works no queue: routing would pass it by
+    )
     default_priority = models.CharField(max_length=10, choices=Priority.choices, blank=True)
     position = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now, editable=False)

@@ -627,3 +627,37 @@ def test_a_name_typed_decomposed_with_spaces_around_is_stored_composed_on_one_li
     assert post_change(superuser_client, team, name="  Cafe\u0301   team ").status_code == 302
     team.refresh_from_db()
     assert team.name == "Café team"
+
+
+def test_a_user_is_not_moved_into_an_inactive_organisation_but_its_members_stay_editable(superuser_client):
+    """ "An inactive organisation takes no new members", its own help text says."""
+    closed = OrganizationFactory(name="Closed Ltd", is_active=False)
+    newcomer, member = make_customer(name="Newcomer"), make_customer(closed, name="Member")
+    response = post_change(superuser_client, newcomer, organization=str(closed.pk))
+    assert response.status_code == 422 and "organization" in response.context["adminform"].form.errors
+    assert User.objects.get(pk=newcomer.pk).organization_id == newcomer.organization_id != closed.pk
+    assert post_change(superuser_client, member, name="Member, renamed").status_code == 302
+
+
+@pytest.mark.parametrize(
+    "changes, field",
+    [
+        ({"code": "\u200b\u200b"}, "code"),
+        ({"expires_at_0": "2020-01-01", "expires_at_1": "10:00:00"}, "expires_at"),
+        ("closed organisation", "organization"),
+    ],
+    ids=["code nobody can type", "expiry passed", "inactive organisation"],
+)
+def test_an_invitation_nobody_could_redeem_is_refused(superuser_client, changes, field):
+    invitation = InvitationFactory()
+    if changes == "closed organisation":
+        changes = {"organization": str(OrganizationFactory(name="Closed Ltd", is_active=False).pk)}
+    response = post_change(superuser_client, invitation, **changes)
+    assert response.status_code == 422 and field in response.context["adminform"].form.errors
+
+
+def test_a_form_cannot_send_its_tickets_to_a_closed_team(superuser_client):
+    form = TicketFormFactory(title="Access request")
+    closed = TeamFactory(name="Closed team", is_active=False)
+    response = post_change(superuser_client, form, default_team=str(closed.pk))
+    assert response.status_code == 422 and "default_team" in response.context["adminform"].form.errors
