@@ -4,7 +4,7 @@ from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVectorField
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 
 from accounts import rbac
@@ -52,7 +52,13 @@ class Category(models.Model):
         # A category inside its own subtree has no way up to the top of the tree, so it drops out of
         # the knowledge base's pages.
         if self.pk is not None and self.parent_id is not None:
-            parents = dict(Category.objects.values_list("pk", "parent_id"))
+            # Read under row locks in a transaction (a few rows: the topics): two moves at once, A under
+            # B and B under A, would each find no loop in the tree as it stood; the second now waits for
+            # the first to commit and sees it.
+            tree = Category.objects.order_by("pk")
+            if transaction.get_connection().in_atomic_block:
+                tree = tree.select_for_update(no_key=True)
+            parents = dict(tree.values_list("pk", "parent_id"))
             node, seen = self.parent_id, set()
             while node is not None and node not in seen:  # `seen`: a loop saved before this check
                 if node == self.pk:

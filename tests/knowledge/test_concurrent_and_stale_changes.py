@@ -181,3 +181,23 @@ def test_an_admin_page_older_than_the_authors_edit_is_refused_instead_of_undoing
     fresh = client.get(change_url(article))
     client.post(change_url(article), form_data(fresh, title="Reset your password (2026)"))
     assert Article.objects.get(pk=article.pk).title == "Reset your password (2026)"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_categories_moved_under_each_other_at_once_make_no_loop(client):
+    """A under B is being saved while an administrator puts B under A: the check read the tree as it
+    stood, found no loop, and both landed, two topics no page reaches. It now waits for the first."""
+    from knowledge.models import Category
+    from tests.factories import CategoryFactory
+
+    a, b = CategoryFactory(name="A", slug="a"), CategoryFactory(name="B", slug="b")
+    client.force_login(make_administrator(is_superuser=True))
+    b_under_a = form_data(client.get(change_url(b)), parent=str(a.pk))
+    responses = []
+    run_while_another_transaction_waits(
+        lambda: Category.objects.filter(pk=a.pk).update(parent=b),
+        lambda: responses.append(client.post(change_url(b), b_under_a)),
+    )
+    assert responses[0].status_code == 422
+    assert Category.objects.get(pk=b.pk).parent_id is None
+    assert Category.objects.get(pk=a.pk).parent_id == b.pk
