@@ -33,10 +33,17 @@ def shows_text(text: str) -> bool:
     return bool(text.strip().strip(INVISIBLE + " \t\r\n\x0b\x0c\u00a0\u3000"))
 
 
+# Direction embeddings, overrides and isolates: in a name or a subject they make text read in another
+# order than it is ("Invoice \u202efdp.exe" shows as "Invoice exe.pdf"), in our pages and in the mail
+# headers subjects go into. Right-to-left text needs none of them (the marks U+200E and U+200F stay).
+DIRECTION_CONTROLS = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
+
+
 def one_line(text: str) -> str:
-    """`text` as a name or a title is stored: composed (nfc), on one line, single-spaced. Composing can
-    make a text longer (U+0958 is two characters composed), so a length is checked after this."""
-    return " ".join(nfc(text).split())
+    """`text` as a name or a title is stored: composed (nfc), on one line, single-spaced, without
+    direction controls. Composing can make a text longer (U+0958 is two characters composed), so a
+    length is checked after this."""
+    return " ".join(nfc(text).translate(DIRECTION_CONTROLS).split())
 
 
 def reads_as(text: str) -> str:

@@ -9,6 +9,7 @@ from django.core.mail import send_mail
 from django.tasks import task
 from django.utils import timezone
 
+from accounts.models import User
 from helpdesk.models import SiteConfiguration
 from tickets import attachments, services
 from tickets.models import Ticket
@@ -40,9 +41,10 @@ def remove_held_files() -> int:
 @task
 def send_submission_receipt(ticket_pk: int, *, portal_url: str, reset_url: str, attempt: int = 0) -> bool:
     """Mail the requester of a submission its reference and how to follow it (no secrets in the links);
-    returns whether it was sent. A ticket deleted meanwhile (spam) gets none."""
+    returns whether it was sent. A ticket deleted meanwhile (spam) gets none, nor does a requester
+    suspended meanwhile (an address a visitor typed to send someone mail: suspending it stops that)."""
     ticket = Ticket.objects.select_related("requester").filter(pk=ticket_pk, is_deleted=False).first()
-    if ticket is None:
+    if ticket is None or ticket.requester.effective_status() == User.Status.SUSPENDED:
         return False
     requester = ticket.requester
     # Named: the visitor may have typed someone else's address, who must see which site this is.

@@ -421,3 +421,43 @@ def test_prune_task_results_forgets_old_results_but_keeps_recent_failures_and_pe
     prune_task_results.call()
     assert set(DBTaskResult.objects.values_list("id", flat=True)) == {recent_failure.id, pending.id}
     assert not DBTaskResult.objects.filter(id__in=[old_success.id, old_failure.id]).exists()
+
+
+@pytest.mark.usefixtures("immediate_tasks")  # the receipt is a task
+@pytest.mark.django_db
+def test_no_receipt_to_a_requester_suspended_before_it_was_sent(
+    anonymous_site, django_capture_on_commit_callbacks
+):
+    """A visitor typed someone else's address to have the site mail them; the administrator suspended the
+    pending account it made. The queued receipt (and its retries, hours later) stop there."""
+    from accounts import services as account_services
+
+    ticket = ticket_services.ticket_submit_anonymous(
+        email="someone.else@example.org",
+        name="Buy now",
+        subject="Buy now http://spam.example",
+        description=".",
+    )
+    account_services.user_suspend(ticket.requester, until=None, reason="Spam", actor=None)
+    with django_capture_on_commit_callbacks(execute=True) as enqueued:
+        ticket_services.send_submission_receipt(ticket, portal_url="https://h/p", reset_url="https://h/r")
+    assert len(enqueued) == 1 and mail.outbox == []
+
+
+@pytest.mark.usefixtures("immediate_tasks")
+@pytest.mark.django_db
+def test_a_subject_cannot_reorder_what_the_receipt_says_with_direction_controls(
+    anonymous_site, django_capture_on_commit_callbacks
+):
+    """ "Invoice \u202efdp.exe" reads "Invoice exe.pdf" in a mail client: the subject a stranger chooses
+    goes into a header the site sends; direction controls are not kept (helpdesk.forms.one_line)."""
+    with django_capture_on_commit_callbacks(execute=True):
+        ticket = ticket_services.ticket_submit_anonymous(
+            email="visitor@example.org",
+            name="Visitor",
+            subject="Invoice \u202efdp.exe\u202c",
+            description=".",
+        )
+        ticket_services.send_submission_receipt(ticket, portal_url="https://h/p", reset_url="https://h/r")
+    (message,) = mail.outbox
+    assert ticket.subject == "Invoice fdp.exe" and message.subject.endswith("Invoice fdp.exe")

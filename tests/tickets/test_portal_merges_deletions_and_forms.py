@@ -185,14 +185,15 @@ def test_customer_cannot_close_or_reopen_a_closed_ticket_through_the_status_url(
 
 
 def test_unicode_rtl_and_long_subjects_round_trip_on_the_list_and_page(client):
-    """A 200-character RTL subject with emoji shows as typed on the list and the ticket page."""
+    """A 200-character RTL subject with emoji shows as typed on the list and the ticket page, without
+    the direction overrides, which would make it read in another order (helpdesk.forms.one_line)."""
     customer = make_customer()
     client.force_login(customer)
     subject = ("שלום עולם 🖨️ \u202e" * 20)[:200]
     response = client.post(reverse("tickets:portal_submit"), submission(subject=subject))
     assert response.status_code == 302
     ticket = Ticket.objects.get()
-    assert ticket.subject == " ".join(subject.split())
+    assert ticket.subject == " ".join(subject.replace("\u202e", "").split())
     assert ticket.subject in client.get(LIST).content.decode()
     assert ticket.subject in client.get(detail(ticket)).content.decode()
 
