@@ -428,7 +428,9 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
     def user_change_password(self, request, id, form_url=""):
         # One's own password is changed where the current one is asked for (the profile), as Django's own
         # /admin/password_change/ is sent there: a borrowed session must not lock its owner out.
-        if str(request.user.pk) == unquote(id):
+        # Compared as the account found, not as typed: "08" finds account 8 as "8" does.
+        own = self.get_object(request, unquote(id))
+        if own is not None and own.pk == request.user.pk:
             return password_change_on_profile(request)
         # Django's view saves the new password itself; what the password service adds (the audit event,
         # signing the account out everywhere else) follows in the same transaction once it has.
@@ -470,8 +472,8 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
             if user.pk in events
         ]
         held += [
-            f"{user}: assigned {assigned[user.pk]} ticket(s). Reassign them from the desk first, or suspend "
-            "the account."
+            f"{user}: assigned {assigned[user.pk]} ticket(s). Reassign the open ones from the desk, or "
+            "suspend the account (a closed ticket keeps its assignee as its record)."
             for user in users
             if user.pk in assigned
         ]
@@ -622,7 +624,10 @@ class TeamAdmin(
 
     # Their tickets would drop out of every agent's team queue with no activity on them.
     held_by = "tickets"
-    held_message = "Team “{obj}” holds {count} ticket(s): move them to another team from the desk first."
+    held_message = (
+        "Team “{obj}” holds {count} ticket(s): move the open ones to another team from the desk, or untick "
+        "“Active” to close the team down (a closed ticket keeps its team as its record)."
+    )
 
     def in_use(self, teams) -> list[str]:
         # Where new tickets go: deleted, the setting would be cleared with nothing on the trail.
