@@ -216,8 +216,6 @@ class TicketAdmin(
         try:
             # All or nothing: a refused assignee (or tag) must not leave the changes before it applied.
             with transaction.atomic():
-                if "status" in form.changed_data:
-                    services.ticket_transition(original, status=data["status"], actor=request.user)
                 fields = {
                     name: data[name]
                     for name in ("subject", "priority", "team", "escalation_level")
@@ -231,6 +229,10 @@ class TicketAdmin(
                 if "tags" in form.changed_data:  # through their service instead of form.save_m2m()
                     names = [tag.name for tag in data["tags"]]
                     services.ticket_set_tags(original, names=names, actor=request.user)
+                # The status last: closing is final for the other fields (services.CLOSED_FINAL), and the
+                # form showed a ticket still open, changed along with its closing in one save.
+                if "status" in form.changed_data:
+                    services.ticket_transition(original, status=data["status"], actor=request.user)
         except (services.TicketError, ValidationError) as error:
             self.refuse(request, error)
 

@@ -1,6 +1,8 @@
 """The tickets admin: edits go through the services, a save from a stale page is refused; messages and
 files are view-only, tags in use stay as they are, saved views are listed and deleted with an audit."""
 
+from html import unescape
+
 import pytest
 from django.contrib import admin as django_admin
 from django.contrib.auth.models import Group
@@ -82,10 +84,14 @@ def test_admin_change_the_workflow_refuses_is_reported_without_a_success_message
     url = reverse("admin:tickets_ticket_change", args=[ticket.pk])
     client.force_login(setting["administrator"])
     data = change_page_data(client.get(url))
-    response = client.post(url, {**data, "status": "open", "subject": "Printer (typed)"})
-    page = response.content.decode()
+    response = client.post(url, {**data, "status": "open"})
+    page = unescape(response.content.decode())
     assert response.status_code == 422 and "Not saved: A ticket cannot go from Closed to Open." in page
-    assert 'value="Printer (typed)"' in page and "changed successfully" not in page
+    assert "changed successfully" not in page
+    typed = client.post(url, {**data, "status": "open", "subject": "Printer (typed)"})
+    page = unescape(typed.content.decode())
+    assert typed.status_code == 422 and "a closed ticket is final" in page  # the fields go first
+    assert 'value="Printer (typed)"' in page
     assert [str(message) for message in response.context["messages"]] == []
     assert Ticket.objects.get(pk=ticket.pk).status == "closed"
 
@@ -309,3 +315,15 @@ def test_a_change_the_services_refuse_is_not_in_the_admins_history(superuser_cli
         assert response.context["adminform"].form["body"].value() == "Mine"
     assert AuditEvent.objects.count() == events
     assert not LogEntry.objects.filter(object_id=str(obj.pk)).exists()
+
+
+def test_closing_a_ticket_and_changing_its_priority_in_one_admin_save_applies_both(client, setting):
+    """The status goes last: closing first made the priority, changed in the same save on a page that
+    showed the ticket open, a change to a closed ticket (refused as final)."""
+    ticket = setting["ticket"]
+    url = reverse("admin:tickets_ticket_change", args=[ticket.pk])
+    client.force_login(setting["administrator"])
+    data = change_page_data(client.get(url))
+    assert client.post(url, {**data, "priority": "urgent", "status": "closed"}).status_code == 302
+    ticket = Ticket.objects.get(pk=ticket.pk)
+    assert (ticket.status, ticket.priority) == ("closed", "urgent")
