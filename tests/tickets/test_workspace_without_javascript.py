@@ -9,6 +9,7 @@ import pytest
 from django.urls import reverse
 
 from tests.factories import (
+    TeamFactory,
     TicketFormFactory,
     make_ticket,
 )
@@ -337,6 +338,24 @@ def test_the_same_inline_edit_sent_twice_is_saved_once_and_blames_no_colleague(c
     assert again.status_code == 200 and "Someone changed this ticket" not in page_text(again)
     assert "Saved." in page_text(again)
     assert fresh(ticket).version == seen + 1
+
+
+def test_a_team_move_sent_twice_that_took_the_ticket_out_of_reach_is_answered_as_the_first(client, desk):
+    """The first click moved the ticket to a team the agent does not work and answered "moved out of your
+    queues"; the second found no ticket the agent may open and showed a 404 page, what the browser kept."""
+    ticket = desk["ticket"]
+    seen = ticket.version
+    client.force_login(desk["agent"])
+    move = edit("team", str(TeamFactory(name="Elsewhere").pk), seen)
+    first = client.post(update_url(ticket), move)
+    assert first.status_code == 302 and first["Location"].startswith(reverse("tickets:desk_queue"))
+    second = client.post(update_url(ticket), move)
+    assert (second.status_code, second["Location"]) == (302, first["Location"])
+    # Anyone else, or another edit, still gets the 404 an unknown ticket gets.
+    client.force_login(desk["colleague"])
+    assert client.post(update_url(ticket), move).status_code == 404
+    client.force_login(desk["agent"])
+    assert client.post(update_url(ticket), edit("priority", "high", seen)).status_code == 404
 
 
 def test_an_edit_sent_again_after_a_colleagues_change_is_still_stale(client, desk):

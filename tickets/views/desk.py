@@ -501,11 +501,21 @@ def _queue_param(queue_query: str) -> str:
 @changes_tickets
 def workspace_update(request: HttpRequest, number: str) -> HttpResponse:
     """One inline edit (take, assignee, status, priority, team, tags); refuses edits from a stale page."""
-    ticket = _workspace_ticket(request, number)
     field = request.POST.get("field", "")
     value = request.POST.get("value", "").strip()
     error, typed, invalid = "", {}, False
     seen_version = posted_version(request.POST)
+    ticket = selectors.workspace_ticket_queryset(request.user).filter(number=number).first()
+    if ticket is None:
+        # The same edit sent twice (a double click without JavaScript), the first of which took the ticket
+        # out of this agent's reach (moved to a team they do not work): answered as the first was. Only
+        # the agent whose edit was the ticket's last gets this answer, so it tells nobody else anything.
+        moved = Ticket.objects.filter(number=number).first()
+        if moved is None or not selectors.edit_made_already(
+            moved, field, value, actor=request.user, seen_version=seen_version
+        ):
+            raise Http404("No such ticket.")
+        return _edited_out_of_reach(request)
     try:
         _apply_edit(ticket, field, value, request.POST, actor=request.user, expected_version=seen_version)
     except services.StaleTicket:
@@ -520,16 +530,13 @@ def workspace_update(request: HttpRequest, number: str) -> HttpResponse:
         typed = _typed_edit(ticket, field, value, request.POST)
     except (ValueError, Team.DoesNotExist, User.DoesNotExist):
         error, invalid = "That choice is not available.", True
-    queue_query = request.POST.get("queue", "")
     ticket = selectors.workspace_ticket_queryset(request.user).filter(number=number).first()
     if ticket is None:
         if error:
             raise Http404("No such ticket.")
         # The edit took the ticket out of this agent's reach (assigned on to an agent of its own team,
         # when only the assignment let them see it): the change is made, the ticket page would be a 404.
-        messages.success(request, EDITED_OUT_OF_REACH)
-        back = reverse("tickets:desk_queue") + (f"?{queue_query}" if queue_query else "")
-        return HttpResponseClientRedirect(back) if request.htmx else redirect(back)
+        return _edited_out_of_reach(request)
     if request.htmx:
         context = _workspace_context(request, ticket, edit_error=error, edit_field=field, **typed)
         # 422: the value was refused (and comes back as typed); 409: a refusal or a stale page.
@@ -540,6 +547,14 @@ def workspace_update(request: HttpRequest, number: str) -> HttpResponse:
         return render(request, WORKSPACE_TEMPLATE, context, status=422 if invalid else 409)
     messages.success(request, "Saved.")
     return redirect(_workspace_after_work(request, ticket))
+
+
+def _edited_out_of_reach(request: HttpRequest) -> HttpResponse:
+    """Back to the queue the edit was made from: the change is made, the ticket page would be a 404."""
+    messages.success(request, EDITED_OUT_OF_REACH)
+    queue_query = request.POST.get("queue", "")
+    back = reverse("tickets:desk_queue") + (f"?{queue_query}" if queue_query else "")
+    return HttpResponseClientRedirect(back) if request.htmx else redirect(back)
 
 
 def _typed_edit(ticket: Ticket, field: str, value: str, data: QueryDict) -> dict:
