@@ -46,10 +46,17 @@ def one_line(text: str) -> str:
     return " ".join(nfc(text).translate(DIRECTION_CONTROLS).split())
 
 
+# The invisible characters that change nothing on screen, dropped when telling two texts apart. The
+# joiners stay: the zero-width joiner makes one emoji of a family's three, the non-joiner a Persian word
+# of other letter shapes, so text with and without them looks different.
+SHOWS_NO_DIFFERENCE = dict.fromkeys(map(ord, INVISIBLE.replace("\u200c", "").replace("\u200d", "")))
+
+
 def reads_as(text: str) -> str:
-    """What `text` reads as, to tell two labels or choices apart: composed, without zero-width characters,
-    single-spaced, in one case ("Café " and "cafe\u0301" read alike)."""
-    return " ".join(nfc(text.translate(dict.fromkeys(map(ord, INVISIBLE)))).split()).casefold()
+    """What `text` reads as, to tell two labels or choices apart: composed, without the invisible
+    characters that change nothing on screen, single-spaced, in one case ("Café " and "cafe\u0301" read
+    alike)."""
+    return " ".join(nfc(text.translate(SHOWS_NO_DIFFERENCE)).split()).casefold()
 
 
 class OneLineNameField(forms.CharField):

@@ -103,6 +103,27 @@ def test_a_view_name_that_reads_as_one_already_saved_is_refused(client, desk, ta
     assert response.status_code == 422 and SavedView.objects.filter(owner=desk["agent"]).count() == 1
 
 
+@pytest.mark.parametrize(
+    "taken, typed",
+    [
+        (
+            "\U0001f468\u200d\U0001f469\u200d\U0001f467",
+            "\U0001f468\U0001f469\U0001f467",
+        ),  # a family, three people
+        (
+            "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645",
+            "\u0645\u06cc\u062e\u0648\u0627\u0647\u0645",
+        ),  # Persian, joined or not
+    ],
+    ids=["emoji joined", "persian non-joiner"],
+)
+def test_view_names_that_look_different_because_of_a_joiner_are_two_names(client, desk, taken, typed):
+    SavedViewFactory(owner=desk["agent"], name=taken)
+    client.force_login(desk["agent"])
+    response = client.post(reverse("tickets:desk_view_create"), {"name": typed, "query": "q=Printer"})
+    assert response.status_code == 302 and SavedView.objects.filter(owner=desk["agent"]).count() == 2
+
+
 @pytest.mark.parametrize("typed", ["\u200b", "\u202e", " \u00ad "])
 def test_a_view_name_that_shows_nothing_is_refused(client, desk, typed):
     client.force_login(desk["agent"])
