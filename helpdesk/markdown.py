@@ -61,14 +61,23 @@ def _page_outline(state) -> None:
         _heading_ids(state.tokens)
 
 
+def _anchor(words: str) -> str:
+    """A heading's words, or a link's target, as an id's tail: "Step two" and "#step-two" alike."""
+    return slugify(words, allow_unicode=True)[:80]
+
+
 def _heading_ids(tokens) -> None:
     """Each heading gets an id from its words ("Step two" → "h-step-two", a second one "h-step-two-2"),
-    and a link to "#step-two" (or "#Step two") in the same text goes to it, as on GitHub and Zendesk."""
+    and a link to "#step-two" (or "#Step two") in the same text goes to it, as on GitHub and Zendesk.
+    The words are the heading's text as read: a link in it gives its words, not its address."""
     taken: set[str] = set()
     for heading, inline in pairwise(tokens):
         if heading.type != "heading_open":
             continue
-        words = slugify(inline.content, allow_unicode=True)[:80] or "section"
+        text = "".join(
+            child.content for child in inline.children or () if child.type in ("text", "code_inline")
+        )
+        words = _anchor(text) or "section"
         anchor, number = words, 1
         while anchor in taken:
             number += 1
@@ -79,7 +88,7 @@ def _heading_ids(tokens) -> None:
         for child in token.children or ():
             href = child.attrGet("href") if child.type == "link_open" else None
             if isinstance(href, str) and href.startswith("#"):
-                target = slugify(unquote(href[1:]), allow_unicode=True)
+                target = _anchor(unquote(href[1:]))
                 if target in taken:
                     child.attrSet("href", f"#{HEADING_ID_PREFIX}{target}")
 

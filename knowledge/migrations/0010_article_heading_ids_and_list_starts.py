@@ -6,8 +6,9 @@ output, and only rows whose page it changes are written."""
 
 from django.db import migrations
 
-# A heading or an ordered list at a line's start: the only bodies whose page the change touches.
-MAY_CHANGE = r"(^|\n) {0,3}(#|\d{1,9}[.)])"
+# A heading ("#", or a line underlined with "=" or "-") or an ordered list at a line's start: the only
+# bodies whose page the change touches.
+MAY_CHANGE = r"(^|\n) {0,3}(#|\d{1,9}[.)]|=+[ \t]*(\r?\n|$)|-+[ \t]*(\r?\n|$))"
 
 
 def render_again(apps, schema_editor):

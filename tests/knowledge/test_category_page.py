@@ -138,9 +138,12 @@ def test_articles_stored_before_heading_ids_are_rendered_again_by_the_migration(
     migration = import_module("knowledge.migrations.0010_article_heading_ids_and_list_starts")
     steps = make_article(title="Steps", body="## Step two\n\n1. a\n\n```\nx\n```\n\n2. b")
     plain = make_article(title="Plain", body="Nothing to change.")
+    underlined = make_article(title="Underlined", body="Setup\r\n=====\r\n\r\nText.")
     Article.objects.filter(pk=steps.pk).update(body_html="<h3>Step two</h3><ol><li>a</li></ol>")
+    Article.objects.filter(pk=underlined.pk).update(body_html="<h2>Setup</h2><p>Text.</p>")
     plain_html = Article.objects.get(pk=plain.pk).body_html
     migration.render_again(apps, None)
     steps_html = Article.objects.get(pk=steps.pk).body_html
     assert '<h3 id="h-step-two">' in steps_html and '<ol start="2">' in steps_html
     assert Article.objects.get(pk=plain.pk).body_html == plain_html
+    assert '<h2 id="h-setup">' in Article.objects.get(pk=underlined.pk).body_html

@@ -1,5 +1,7 @@
 """User text is shown as text: XSS attempts in every rendered field, and link schemes."""
 
+import re
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
@@ -136,3 +138,17 @@ def test_an_articles_headings_are_the_targets_of_its_in_page_links(client):
 
 def test_a_tickets_messages_share_one_page_so_their_headings_take_no_ids():
     assert render_markdown("## Step two") == "<h3>Step two</h3>"
+
+
+def test_a_heading_holding_a_link_or_long_words_is_still_reached_by_its_in_page_link():
+    """The id came from the heading's markdown (a link's address in it) and was cut at 80 characters while
+    the link's target was not: both links went nowhere."""
+    long_words = "word " * 30
+    html = render_markdown(
+        f"[Install](#install-the-app) · [Long](#{long_words.strip().replace(' ', '-')})\n\n"
+        f"## [Install](https://example.com/dl) the `app`\n\n## {long_words}",
+        heading_ids=True,
+    )
+    assert '<h3 id="h-install-the-app">' in html and 'href="#h-install-the-app"' in html
+    long_id = re.search(r'<h3 id="(h-word-word[^"]*)">word', html).group(1)
+    assert f'href="#{long_id}"' in html
