@@ -15,7 +15,7 @@ from django.utils.html import strip_tags
 
 import audit
 from accounts import rbac
-from helpdesk.forms import nfc, shows_text
+from helpdesk.forms import nfc, one_line, shows_text
 from helpdesk.markdown import render_markdown
 from knowledge.models import Article, ArticleFeedback, ArticleRevision, ArticleSlug, Category
 from knowledge.slugs import slug_for
@@ -126,7 +126,7 @@ def article_create(
     if problem := body_length_problem(body):  # every way in (the editor, the admin, kb_import) alike
         raise ValidationError({"body": problem})
     article = Article(
-        title=title.strip(), body=body, body_html=(body_html := article_html(body)),
+        title=one_line(title), body=body, body_html=(body_html := article_html(body)),
         excerpt=excerpt or _excerpt(body_html),
         category=category, tags=clean_tags(tags), visibility=visibility, author=actor, created_by=actor,
         updated_by=actor, slug=slug or unique_slug(title), status=status,
@@ -257,7 +257,7 @@ def article_update(article: Article, *, actor, loaded_at: datetime | None = None
     if "tags" in changes:
         changes["tags"] = clean_tags(changes["tags"])
     if "title" in changes:  # stored as article_create stores it
-        changes["title"] = changes["title"].strip()
+        changes["title"] = one_line(changes["title"])
     for name, value in changes.items():
         setattr(article, name, nfc(value) if isinstance(value, str) else value)
     if "body" in changes:

@@ -151,3 +151,17 @@ def test_an_article_add_the_service_refuses_comes_back_as_typed_and_claims_nothi
     assert response.status_code == 422 and "Not saved: " in page and 'value="Long typed title"' in page
     assert "added successfully" not in page
     assert not Article.objects.exists() and not LogEntry.objects.exists()
+
+
+def test_a_title_typed_with_a_double_space_is_stored_as_the_admin_shows_it(client):
+    """The editor stored "Setup  guide" as typed, the admin cleans titles to one line: saving the admin
+    page untouched rewrote the title and recorded an update nobody made. Both store it one way."""
+    from audit.models import AuditEvent
+    from tests.admin_pages import post_change
+
+    article = make_article(title="Setup  guide\u202e")
+    assert article.title == "Setup guide"
+    client.force_login(make_administrator())
+    events = AuditEvent.objects.filter(action="update").count()
+    assert post_change(client, article).status_code == 302
+    assert AuditEvent.objects.filter(action="update").count() == events
