@@ -249,6 +249,9 @@ def test_invalid_custom_field_plain_is_422_with_typed_values(client, desk):
     assert response.status_code == 422
     assert is_full_page(response)
     assert fresh(ticket).custom_fields["order_number"] == "A-1"
+    # The focus on the first field to correct, as the other refused inline edits put it.
+    autofocused = re.findall(r"<(?:input|select|textarea)[^>]*\bautofocus\b[^>]*>", response.content.decode())
+    assert len(autofocused) == 1 and 'id="id_cf-order_number"' in autofocused[0]
 
 
 @pytest.mark.parametrize(
