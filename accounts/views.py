@@ -40,6 +40,7 @@ from accounts.lockouts import lockout_response
 from accounts.models import User
 from accounts.tokens import link_lifetime
 from helpdesk.forms import add_service_errors, is_site_path
+from helpdesk.links import mail_site
 from helpdesk.middleware import site_configuration
 from helpdesk.ratelimit import posted, rate_limit
 
@@ -235,9 +236,8 @@ class PasswordResetView(UnprocessableOnInvalid, auth_views.PasswordResetView):
 
     def form_valid(self, form):
         # The same work for every address, known or not: the look-up and the mail are a background task.
-        tasks.send_password_reset_mail.enqueue(
-            form.cleaned_data["email"], domain=self.request.get_host(), use_https=self.request.is_secure()
-        )
+        domain, use_https = mail_site(self.request)
+        tasks.send_password_reset_mail.enqueue(form.cleaned_data["email"], domain=domain, use_https=use_https)
         return redirect(self.get_success_url())
 
 
@@ -310,9 +310,8 @@ def signup(request: HttpRequest) -> HttpResponse:
 
 
 def _email_verification_mail(request: HttpRequest, user: User) -> None:
-    tasks.send_email_verification_mail.enqueue(
-        user.pk, domain=request.get_host(), use_https=request.is_secure()
-    )
+    domain, use_https = mail_site(request)
+    tasks.send_email_verification_mail.enqueue(user.pk, domain=domain, use_https=use_https)
 
 
 @login_required

@@ -51,3 +51,20 @@ def check_day_counts(app_configs, **kwargs):
             )
         )
     return errors
+
+
+@register()
+def check_site_url(app_configs, **kwargs):
+    """SITE_URL, where links in mails go, is an address: a scheme and a host, nothing after them."""
+    from urllib.parse import urlsplit
+
+    if not settings.SITE_URL:
+        return []
+    parts = urlsplit(settings.SITE_URL)
+    beyond_the_host = parts.path or parts.query or parts.fragment
+    if parts.scheme not in ("http", "https") or not parts.netloc or beyond_the_host:
+        message = (
+            f"SITE_URL is {settings.SITE_URL!r}; give the site's address as https://host (a port may follow)."
+        )
+        return [Error(message, id="helpdesk.E020")]
+    return []

@@ -22,6 +22,9 @@ SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 AUDIT_HMAC_KEY = env("AUDIT_HMAC_KEY", default="")
 AUDIT_HMAC_KEY_FALLBACKS = env.list("AUDIT_HMAC_KEY_FALLBACKS", default=[])
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+# The site's own address, e.g. https://help.example.com: the links in mails go there (helpdesk.links),
+# whatever host a request came to. Empty: the request's host (fine where ALLOWED_HOSTS names hosts only).
+SITE_URL = env.str("SITE_URL", default="").rstrip("/")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [

@@ -160,3 +160,45 @@ def test_an_empty_sign_up_post_is_a_422_that_marks_the_required_fields(client):
     response = client.post(reverse("accounts:signup"), {})
     assert response.status_code == 422
     assert response.content.decode().count('aria-invalid="true"') >= 3  # name, e-mail, password
+
+
+@pytest.mark.usefixtures("immediate_tasks")
+def test_links_in_mails_go_to_the_sites_own_address_whatever_host_the_request_named(
+    client, settings, django_capture_on_commit_callbacks
+):
+    """With ALLOWED_HOSTS=.example.com any subdomain passes: a reset asked for with Host:
+    attacker.example.com mailed a link there, and the victim's click handed over the token. SITE_URL
+    names the site's own address, and every mail's links go there (helpdesk.links)."""
+    from django.test import RequestFactory
+
+    from helpdesk.links import mail_link
+
+    settings.ALLOWED_HOSTS = [".example.com"]
+    settings.SITE_URL = "https://help.example.com"
+    make_customer(email="victim@example.org")
+    attacker = {"HTTP_HOST": "attacker.example.com"}
+    client.post(reverse("accounts:password_reset"), {"email": "victim@example.org"}, **attacker)
+    (reset,) = mail.outbox
+    assert "https://help.example.com/accounts/reset/" in reset.body and "attacker" not in reset.body
+    client.force_login(make_customer(email="unconfirmed@example.org"))
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("accounts:email_verification_send"), **attacker)
+    assert "https://help.example.com/accounts/verify-email/" in mail.outbox[-1].body
+    # The receipt's links too (tickets/views/portal.py builds them with mail_link).
+    request = RequestFactory().get("/", **attacker)
+    assert mail_link(request, "/portal/tickets/1/") == "https://help.example.com/portal/tickets/1/"
+    settings.SITE_URL = ""
+    assert mail_link(request, "/portal/tickets/1/") == "http://attacker.example.com/portal/tickets/1/"
+
+
+@pytest.mark.parametrize(
+    "value, errors",
+    [("", []), ("https://help.example.com", []), ("http://localhost:8000", []),
+     ("help.example.com", ["helpdesk.E020"]), ("https://help.example.com/desk", ["helpdesk.E020"]),
+     ("ftp://help.example.com", ["helpdesk.E020"])],
+)  # fmt: skip
+def test_site_url_is_checked_to_be_an_address(settings, value, errors):
+    from helpdesk.checks import check_site_url
+
+    settings.SITE_URL = value
+    assert [error.id for error in check_site_url(None)] == errors

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from django_htmx.http import HttpResponseClientRedirect
 
 from helpdesk.forms import add_service_errors, parse_id, query_text
+from helpdesk.links import mail_link
 from helpdesk.middleware import site_configuration
 from helpdesk.ratelimit import posted, rate_limited, wait_phrase
 from tickets import services, workflow
@@ -219,8 +220,8 @@ def _after_submission(
         if not repeated:
             services.send_submission_receipt(
                 ticket,
-                portal_url=request.build_absolute_uri(reverse("tickets:portal_detail", args=[ticket.number])),
-                reset_url=request.build_absolute_uri(reverse("accounts:password_reset")),
+                portal_url=mail_link(request, reverse("tickets:portal_detail", args=[ticket.number])),
+                reset_url=mail_link(request, reverse("accounts:password_reset")),
             )
         # The number travels in the session, never in the URL.
         request.session["submitted_ticket"] = {"reference": ticket.reference, "message": success}
