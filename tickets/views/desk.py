@@ -563,10 +563,10 @@ def _typed_edit(ticket: Ticket, field: str, value: str, data: QueryDict) -> dict
         return {"typed_tags": value}
     if field == "custom_fields":
         form = CustomFieldsForm(data, definitions=ticket.form_schema, stored=ticket.custom_fields)
-        # The page comes back with the focus on the field to correct (the first refused, or the first
-        # at all for a stale page), as the other inline edits' do: without JavaScript it would be nowhere.
-        refused = [name for name in form.fields if name in form.errors]
-        if first := next(iter(refused or form.fields), None):
+        # The page comes back with the focus on the first field to correct, as the other inline edits'
+        # do: without JavaScript it would be nowhere. (Refused as stale, the Save button, which names
+        # the reason, keeps it.)
+        if first := next((name for name in form.fields if name in form.errors), None):
             form.fields[first].widget.attrs["autofocus"] = True
         return {"custom_fields_form": form}
     return {}
