@@ -67,6 +67,10 @@ class OneLineNameField(forms.CharField):
         value = one_line(super().to_python(value))
         return value if shows_text(value) else self.empty_value
 
+    def has_changed(self, initial, data) -> bool:
+        # A name stored before it was kept on one line ("Setup  guide"), sent back as shown, is no change.
+        return one_line(str(initial or "")) != self.to_python(data)
+
 
 class VisibleTextField(forms.CharField):
     """Text that must show something to count as given: a required answer of only zero-width

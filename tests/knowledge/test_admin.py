@@ -165,3 +165,15 @@ def test_a_title_typed_with_a_double_space_is_stored_as_the_admin_shows_it(clien
     events = AuditEvent.objects.filter(action="update").count()
     assert post_change(client, article).status_code == 302
     assert AuditEvent.objects.filter(action="update").count() == events
+
+
+def test_a_title_stored_before_titles_were_kept_on_one_line_is_no_change_when_sent_back(client):
+    from audit.models import AuditEvent
+    from tests.admin_pages import post_change
+
+    article = make_article(title="Setup guide")
+    Article.objects.filter(pk=article.pk).update(title="Setup  guide")  # as an older release stored it
+    client.force_login(make_administrator())
+    events = AuditEvent.objects.filter(action="update").count()
+    assert post_change(client, article).status_code == 302
+    assert AuditEvent.objects.filter(action="update").count() == events
