@@ -49,7 +49,7 @@ def bench_pages(setup: dict) -> list[tuple]:
          None),
         ("customer my tickets", "customer", "GET", "/portal/tickets/?status=all", None),
         ("customer submits (POST)", "customer", "POST", "/portal/tickets/new/",
-         lambda n: {"subject": f"Bench {n}", "description": "The printer is out of toner again.",
+         lambda n: {"subject": f"Bench {n}", "description": f"The printer is out of toner again ({n}).",
                     "submission_key": f"{time.time_ns() + n:032x}"}),
         ("KB search", "customer", "GET", "/kb/search/?" + urlencode({"q": KB_QUESTION}), None),
         ("KB article", "customer", "GET", f"/kb/articles/{setup['article']}/", None),

@@ -7,6 +7,7 @@ of the text for its closing bracket). nh3 then keeps only the tags, attributes a
 
 import html
 import re
+from functools import lru_cache
 from itertools import pairwise
 from urllib.parse import unquote
 
@@ -126,6 +127,13 @@ def render_markdown(text: str, *, heading_ids: bool = False) -> str:
     """Sanitised HTML for `text`; images become links to them (no requests to other hosts from our pages).
     `heading_ids` for a text that is a page of its own (an article): a ticket's messages share one page,
     where ids from their headings would repeat."""
+    return _rendered(text, heading_ids)
+
+
+# A message is rendered to tell whether it shows any words (markdown_shows_text) and again to be stored,
+# in the same request: the second time is a look-up.
+@lru_cache(maxsize=16)
+def _rendered(text: str, heading_ids: bool) -> str:
     return nh3.clean(
         _markdown.render(text, {"heading_ids": heading_ids}).strip(),
         tags=ALLOWED_TAGS,

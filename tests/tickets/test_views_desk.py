@@ -575,6 +575,27 @@ def test_workspace_query_count_is_constant_in_thread_length(client, django_asser
     assert response.content.decode().count('class="message-card') == min(1 + messages, THREAD_WINDOW + 1)
 
 
+def test_a_closed_tickets_read_only_properties_cost_one_query_more_only_for_its_follow_ups(client):
+    """Closed, the page shows the properties as text: the team by the name its picker holds, not by
+    loading the team (one query the open ticket's page does not make); its follow-ups are the one more."""
+    team = TeamFactory(name="Support")
+    agent, supervisor = make_agent(team), make_supervisor(team)
+    ticket = make_ticket(make_customer(), team=team)
+    url = reverse("tickets:desk_ticket", args=[ticket.number])
+    client.force_login(agent)
+
+    def queries() -> int:
+        client.get(url)  # the cached menus
+        with CaptureQueriesContext(connection) as captured:
+            page = client.get(url).content.decode()
+        assert "<dt>Team</dt><dd>Support</dd>" in page or 'id="edit-team"' in page
+        return len(captured)
+
+    open_page = queries()
+    services.ticket_transition(ticket, status=Status.CLOSED, actor=supervisor)
+    assert queries() == open_page + 1
+
+
 def test_a_long_thread_opens_with_the_first_and_latest_messages(client, django_assert_max_num_queries):
     team = TeamFactory()
     agent = make_agent(team)

@@ -316,6 +316,8 @@ def _workspace_context(request: HttpRequest, ticket: Ticket, **extra) -> dict:
         "read_only": bool(ticket.merged_into_id or ticket.is_deleted),
         # Closed is final: notes still go on it, but its properties stay as they were (services.CLOSED_FINAL).
         "properties_final": ticket.status == Status.CLOSED,
+        # Read-only, the team by the name its picker holds (its team is always among the choices).
+        "team_name": dict(workspace.teams).get(ticket.team_id),
         "workspace": workspace,
         "reply_form": reply_form,
         "queue_query": queue_query,
