@@ -241,6 +241,22 @@ def test_stale_custom_fields_keep_the_typed_values_plain_and_htmx(client, desk):
     assert "TYPED-4242" in page_text(response)
 
 
+def test_custom_fields_sent_from_a_page_older_than_the_closing_are_refused_as_final(client, desk):
+    """The form's schema gained a required field after the closing: the old page's values were checked
+    against it ("Serial: This field is required.") though nothing could be changed on a closed ticket."""
+    ticket = ticket_with_a_form(desk)
+    seen = ticket.version
+    services.ticket_transition(ticket, status=Status.CLOSED, actor=desk["supervisor"])
+    form = ticket.form
+    form.schema = [*form.schema, {"name": "serial", "label": "Serial", "type": "text", "required": True}]
+    form.save()
+    client.force_login(desk["agent"])
+    data = edit("custom_fields", "", seen, **{"cf-order_number": "A-1", "cf-product": "Basic"})
+    response = client.post(update_url(ticket), data)
+    assert response.status_code == 409 and "a closed ticket is final" in page_text(response)
+    assert "This field is required" not in page_text(response)
+
+
 def test_invalid_custom_field_plain_is_422_with_typed_values(client, desk):
     ticket = ticket_with_a_form(desk)
     client.force_login(desk["agent"])
