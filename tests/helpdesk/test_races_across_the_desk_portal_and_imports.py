@@ -198,7 +198,7 @@ def test_a_customer_reply_racing_a_merge_of_its_ticket_lands_on_the_target_and_s
     assert fresh(target).status == Status.OPEN
     # Not "was closed, so your message opened T-…": no ticket was opened.
     assert notes(responses[0]) == [
-        f"This ticket was merged, so your message was added to {target.reference}."
+        f"{source.reference} was merged, so your message was added to {target.reference}."
     ]
 
 
@@ -227,7 +227,10 @@ def test_auto_close_committing_first_turns_a_racing_customer_reply_into_a_follow
     assert closed == [1] and fresh(ticket).status == Status.CLOSED
     follow_up = Ticket.objects.get(follow_up_of=ticket)
     assert responses[0].status_code == 302
-    assert notes(responses[0]) == [f"This ticket was closed, so your message opened {follow_up.reference}."]
+    # Named, as it is read on the follow-up's page, where "this ticket" would be the follow-up.
+    assert notes(responses[0]) == [
+        f"{ticket.reference} was closed, so your message opened {follow_up.reference}."
+    ]
     assert follow_up.messages.get().body == "It broke again"
 
 

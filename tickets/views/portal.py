@@ -365,7 +365,8 @@ def ticket_reply(request: HttpRequest, number: str) -> HttpResponse:
                 else:  # merged into a ticket since closed: the message opened a follow-up of that one
                     into = home.reference
                     done = f"was merged into {into}, which is closed, so your message opened {reference}"
-                messages.success(request, f"This ticket {done}.")
+                # Read on the page the message went to: named, since "this ticket" would be that one.
+                messages.success(request, f"{ticket.reference} {done}.")
                 follow_up = reverse("tickets:portal_detail", args=[message.ticket.number])
                 # htmx would follow a plain redirect itself and swap the whole page into #conversation.
                 return HttpResponseClientRedirect(follow_up) if request.htmx else redirect(follow_up)
