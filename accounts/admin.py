@@ -429,16 +429,15 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
         # One's own password is changed where the current one is asked for (the profile), as Django's own
         # /admin/password_change/ is sent there: a borrowed session must not lock its owner out.
         # Compared as the account found, not as typed: "08" finds account 8 as "8" does.
-        own = self.get_object(request, unquote(id))
-        if own is not None and own.pk == request.user.pk:
+        # get_object: None for an unknown or malformed id, which Django's view then answers with 404.
+        found = self.get_object(request, unquote(id))
+        if found is not None and found.pk == request.user.pk:
             return password_change_on_profile(request)
         # Django's view saves the new password itself; what the password service adds (the audit event,
         # signing the account out everywhere else) follows in the same transaction once it has.
         with transaction.atomic():
-            # get_object: None for an unknown or malformed id, which Django's view then answers with 404.
             # Locked before Django's view reads the account, whose form saves all of it: a suspension
             # committed while the new password is checked would otherwise be written back over.
-            found = self.get_object(request, unquote(id))
             locked = User.objects.select_for_update().filter(pk=found.pk).first() if found else None
             stored = getattr(locked, "password", None)
             response = super().user_change_password(request, id, form_url)
@@ -446,10 +445,8 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
                 response.status_code = 422
             user = self.get_object(request, unquote(id))
             if user is not None and user.password != stored:
-                own = user.pk == request.user.pk
-                services.user_password_changed(
-                    user, actor=request.user, keep_session_key=request.session.session_key if own else None
-                )
+                # Someone else's account (one's own went to the profile above): all its sessions end.
+                services.user_password_changed(user, actor=request.user, keep_session_key=None)
         return response
 
     def get_queryset(self, request):
