@@ -187,7 +187,7 @@ def _require_not_merged(ticket: Ticket, actor) -> None:
         raise TicketNotAllowed(MERGED_READ_ONLY.format(ticket=ticket.reference, into=into.reference))
 
 
-def _require_not_closed(ticket: Ticket) -> None:
+def require_not_closed(ticket: Ticket) -> None:
     """Closed is final (workflow): what the ticket was when it closed is its record, as in Zendesk, where
     a closed ticket takes no more updates. Called where something would change: saving a form that shows
     a closed ticket as it is changes nothing and is no refusal."""
@@ -676,7 +676,7 @@ def ticket_assign(
         # Unchanged, even where the assignee could no longer be chosen (suspended, no longer an agent):
         # saving a form that shows them must not fail, and the ticket keeps them until someone reassigns.
         return ticket
-    _require_not_closed(ticket)
+    require_not_closed(ticket)
     if assignee is not None:
         assignee = User.objects.get(pk=assignee.pk)  # fresh role and team caches
         can_see = Ticket.objects.staff_visible_to(assignee).filter(pk=ticket.pk)
@@ -862,7 +862,7 @@ def ticket_update_fields(
             ticket.assignee, ticket.assignee_seen_at = None, None
             changed += ["assignee", "assignee_seen_at"]
     if changed:
-        _require_not_closed(ticket)
+        require_not_closed(ticket)
         _save(ticket, actor, changed)
     return ticket
 
@@ -920,7 +920,7 @@ def ticket_set_tags(
         wanted = sorted((set(current) | set(clean_tag_names(add))) - set(clean_tag_names(remove)))
     if wanted == current:
         return ticket
-    _require_not_closed(ticket)
+    require_not_closed(ticket)
     # Three queries for any number of tags: the ones that exist, the new ones (a colleague's new tag of
     # the same name at the same moment is kept, not doubled), and all of them again.
     existing = set(Tag.objects.filter(name__in=wanted).values_list("name", flat=True))

@@ -45,6 +45,7 @@ NOT_AUDITED = {
     "articles_count_uses": "a usage counter bumped inside the audited ticket_reply",
     "article_count_votes": "derived counters recounted from the votes, which are their own record",
     "articles_check_public_links": "a check inside ticket_reply; refuses, changes nothing",
+    "require_not_closed": "a check (closed is final); refuses, changes nothing",
     "ticket_merge_check": "a check before the desk asks to confirm; ticket_merge is audited",
     "visitor_submission": "a look-up of the ticket a submission key made; it changes nothing",
     "internal_article_links": "read", "clean_tags": "pure", "staff_permissions": "read",

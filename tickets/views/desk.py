@@ -616,10 +616,9 @@ def _apply_edit(
             ticket, changes={"team": team}, actor=actor, expected_version=expected_version
         )
     elif field == "custom_fields":
-        if ticket.status == Status.CLOSED:
-            # From a page older than the closing: the form is checked against today's schema (a field
-            # made required since) only to be refused as final after; said at once instead.
-            raise services.TicketNotAllowed(services.CLOSED_FINAL.format(ticket=ticket.reference))
+        # From a page older than the closing, the form would be checked against today's schema (a
+        # field made required since) only to be refused as final after: the service's rule, said first.
+        services.require_not_closed(ticket)
         definitions = ticket.form_schema
         form = CustomFieldsForm(data, definitions=definitions, stored=ticket.custom_fields)
         if not form.is_valid():
