@@ -171,6 +171,20 @@ class CurrentPasswordField(forms.CharField):
         )
 
 
+class EmailChangeForm(forms.Form):
+    email = forms.EmailField(
+        label="New e-mail address",
+        max_length=254,
+        validators=[validate_ascii_email],
+        help_text="We mail a link to it: your account moves to the new address when you open that link.",
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
+    password = CurrentPasswordField()
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, auto_id="email-change-%s", **kwargs)
+
+
 class TwoFactorEnableForm(TwoFactorCodeForm):
     password = CurrentPasswordField()
 

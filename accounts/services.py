@@ -19,7 +19,7 @@ import audit
 from accounts import lockouts, rbac, roles
 from accounts.backends import lockout_username
 from accounts.models import Invitation, Organization, RoleAssignment, User, UserSession, email_key
-from accounts.tokens import email_verification_token
+from accounts.tokens import email_change_holds, email_change_read, email_verification_token
 from audit.models import AuditEvent
 from helpdesk.client_ip import address_key
 from helpdesk.dates import validate_not_too_late
@@ -32,6 +32,9 @@ INVITATION_USED_UP = "This invitation has already been used as many times as it 
 INVITATION_WRONG_EMAIL = "This invitation was issued for a different e-mail address."
 SIGNUP_CLOSED = "Sign-up needs an invitation code."
 EMAIL_TAKEN = "An account with this e-mail address already exists. Sign in or reset your password."
+PASSWORD_INCORRECT = "That is not your current password. Enter it again."  # noqa: S105 (a message)
+EMAIL_UNCHANGED = "That is the address of your account already."
+EMAIL_IN_USE = "Another account uses this e-mail address."
 IP_ADDRESS_INVALID = "{value!r} is not an IP address."
 EMAIL_PENDING = (
     "An account with this e-mail address is waiting to be activated. Use “Forgotten your password?” on the "
@@ -301,6 +304,110 @@ def user_email_verify(user: User, *, actor: User | None) -> User:
             category=AuditEvent.Category.SECURITY,
         )
         _organization_join_by_domain(user, actor=actor)
+    return user
+
+
+def require_password(user: User, password: str) -> None:
+    """Refuse unless `password` is the account's own. A session is not its owner: someone at an unlocked
+    computer, or holding a stolen cookie, could otherwise put their own phone on the account, take the
+    second step off it, or move it to their own address."""
+    if not user.check_password(password):
+        raise ValidationError({"password": PASSWORD_INCORRECT})
+
+
+def _email_change_problem(user: User, new_email: str) -> str | None:
+    if email_key(new_email) == email_key(user.email):
+        return EMAIL_UNCHANGED
+    other = User.objects.with_email(new_email).exclude(pk=user.pk).first()
+    if other is None:
+        return None
+    # Sign-up says as much of any address; a pending account holds an anonymous submitter's tickets,
+    # which only that address's owner may claim (through the reset link).
+    return EMAIL_PENDING if other.status == User.Status.PENDING else EMAIL_IN_USE
+
+
+@transaction.atomic
+def user_email_change_request(
+    user: User, *, new_email: str, password: str, actor: User, domain: str, use_https: bool
+) -> str:
+    """Ask to move the account to `new_email`: the password must be the account's and the address free.
+    Nothing changes yet: a link goes to the new address (after commit, from `domain`), and the change is
+    made when its owner opens it (user_email_change). Returns the address as it will be stored."""
+    from accounts.tasks import send_email_change_mail  # the tasks module imports this one
+
+    new_email = User.objects.normalize_email(new_email.strip())
+    require_password(user, password)
+    try:
+        User._meta.get_field("email").run_validators(new_email)  # the address's form, length and letters
+    except ValidationError as error:
+        raise ValidationError({"email": error.messages}) from None
+    if problem := _email_change_problem(user, new_email):
+        raise ValidationError({"email": problem})
+    audit.record(
+        "email_change_request",
+        actor=actor,
+        obj=user,
+        changes={"email": (user.email, new_email)},
+        category=AuditEvent.Category.SECURITY,
+    )
+    transaction.on_commit(
+        lambda: send_email_change_mail.enqueue(user.pk, new_email, domain=domain, use_https=use_https)
+    )
+    return new_email
+
+
+def email_change_link_state(user: User | None, token: str, *, viewer=None) -> str:
+    """What a mailed address-change link can do, opened by `viewer`: "done" (the account has the new
+    address already), "ready" (the link holds for the active account and its owner is signed in),
+    "sign_in" (it holds, but not the owner is signed in: only the owner moves their account), "taken"
+    (another account has the address since) or "invalid"."""
+    change = email_change_read(token)
+    if user is None or change is None or change.user_pk != user.pk:
+        return "invalid"
+    is_owner = getattr(viewer, "pk", None) == user.pk
+    if email_key(user.email) == email_key(change.new_email):
+        return "done" if is_owner else "invalid"
+    if user.effective_status() != User.Status.ACTIVE or not email_change_holds(user, change):
+        return "invalid"
+    if not is_owner:
+        return "sign_in"
+    return "taken" if _email_change_problem(user, change.new_email) else "ready"
+
+
+@transaction.atomic
+def user_email_change(user: User, token: str, *, actor: User, keep_session_key: str | None) -> User:
+    """Move the account to the address the link was mailed to, pressed by its owner (`actor`): the address
+    is confirmed by that, the other sessions end, and a notice goes to the old address after commit (if
+    someone else made the change, its owner learns of it). Checked again on the locked row."""
+    from accounts.tasks import send_email_changed_notice  # the tasks module imports this one
+
+    user = User.objects.select_for_update(no_key=True).get(pk=user.pk)
+    state = email_change_link_state(user, token, viewer=actor)
+    if state == "taken":
+        raise ValidationError({"email": EMAIL_IN_USE})
+    if state != "ready":
+        raise ValidationError(EMAIL_LINK_INVALID)
+    old_email, verified_before = user.email, user.email_verified_at
+    user.email = email_change_read(token).new_email
+    user.email_verified_at = timezone.now()
+    try:
+        with transaction.atomic():
+            user.save(update_fields=["email", "email_verified_at"])
+    except IntegrityError:  # another account took the address after the check
+        raise ValidationError({"email": EMAIL_IN_USE}) from None
+    audit.record(
+        "email_change",
+        actor=actor,
+        obj=user,
+        changes={
+            "email": (old_email, user.email),
+            "email_verified_at": (verified_before, user.email_verified_at),
+        },
+        category=AuditEvent.Category.SECURITY,
+    )
+    user_sign_out_sessions(user, actor=actor, keep_session_key=keep_session_key)
+    _organization_join_by_domain(user, actor=actor)
+    transaction.on_commit(lambda: send_email_changed_notice.enqueue(user.pk, old_email))
     return user
 
 

@@ -12,7 +12,7 @@ from accounts import services
 from accounts.forms import PasswordResetForm
 from accounts.models import User
 from accounts.sessions import SessionStore
-from accounts.tokens import email_verification_token
+from accounts.tokens import email_change_token, email_verification_token
 from helpdesk.models import SiteConfiguration
 
 
@@ -75,5 +75,47 @@ def send_email_verification_mail(user_pk: int, *, domain: str, use_https: bool) 
         render_to_string("accounts/email_verification_email.txt", context),
         None,
         [user.email],
+    )
+    return True
+
+
+@task
+def send_email_change_mail(user_pk: int, new_email: str, *, domain: str, use_https: bool) -> bool:
+    """Mail `new_email` the link that moves the account to it (accounts.views.email_change_confirm),
+    unless the account is no longer active. The link exists only in the mail. Returns whether it was sent."""
+    user = User.objects.filter(pk=user_pk).first()
+    if user is None or user.effective_status() != User.Status.ACTIVE:
+        return False
+    path = reverse("accounts:email_change_confirm", kwargs={"token": email_change_token(user, new_email)})
+    site_name = SiteConfiguration.objects.get_current().site_name_line
+    context = {
+        "user": user,
+        "new_email": new_email,
+        "link": f"{'https' if use_https else 'http'}://{domain}{path}",
+        "site_name": site_name,
+    }
+    send_mail(
+        f"Confirm your new e-mail address for {site_name}",
+        render_to_string("accounts/email_change_email.txt", context),
+        None,
+        [new_email],
+    )
+    return True
+
+
+@task
+def send_email_changed_notice(user_pk: int, old_email: str) -> bool:
+    """Tell the old address that the account moved to a new one: if its owner did not make the change,
+    this is how they hear of it. Returns whether it was sent."""
+    user = User.objects.filter(pk=user_pk).first()
+    if user is None:
+        return False
+    site_name = SiteConfiguration.objects.get_current().site_name_line
+    context = {"user": user, "old_email": old_email, "site_name": site_name}
+    send_mail(
+        f"Your e-mail address for {site_name} was changed",
+        render_to_string("accounts/email_changed_notice.txt", context),
+        None,
+        [old_email],
     )
     return True

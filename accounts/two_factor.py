@@ -35,7 +35,6 @@ ALREADY_ON = (
     "This set-up was already finished (a second click?): two-factor sign-in is on. If you did not save the "
     "recovery codes it showed, make new ones below."
 )
-PASSWORD_INCORRECT = "That is not your current password. Enter it again."  # noqa: S105 (a message)
 SECURITY = AuditEvent.Category.SECURITY
 
 
@@ -119,13 +118,6 @@ def _new_recovery_codes(user: User) -> list[str]:
     return codes
 
 
-def _require_password(user: User, password: str) -> None:
-    # A session is not its owner: someone at an unlocked computer, or holding a stolen cookie, could
-    # otherwise put their own phone on the account, or take the second step off it.
-    if not user.check_password(password):
-        raise ValidationError({"password": PASSWORD_INCORRECT})
-
-
 def two_factor_cancel(user: User, device_id: int | None, *, actor: User) -> None:
     """Abandon a set-up under way (the app in use, if any, stays). Not audited, as its start is not: an
     unconfirmed secret grants nothing."""
@@ -145,7 +137,7 @@ def two_factor_enable(
     if enrolment is None:
         finished = SealedTOTPDevice.objects.devices_for_user(user, confirmed=True).filter(pk=device_id)
         raise ValidationError(ALREADY_ON if finished.exists() else NOT_ENROLLED)
-    _require_password(user, password)
+    services.require_password(user, password)
     # django-otp refuses every code while a wrong one's back-off lasts: say so, not "not valid".
     allowed, _ = enrolment.device.verify_is_allowed()
     if not allowed:
@@ -188,7 +180,7 @@ def two_factor_disable(
     if not resetting_someone_else:
         if is_required(user, site_requires=site_requires):
             raise ValidationError(REQUIRED)
-        _require_password(user, password)
+        services.require_password(user, password)
         if is_enabled(user):
             verify(user, token)
     with transaction.atomic():

@@ -14,6 +14,7 @@ urlpatterns = [
     path("profile/", views.profile, name="profile"),
     path("profile/verify-email/", views.email_verification_send, name="email_verification_send"),
     path("verify-email/<uidb64>/<token>/", views.email_verify, name="email_verify"),
+    path("change-email/<str:token>/", views.email_change_confirm, name="email_change_confirm"),
     path("profile/sessions/sign-out/", views.sessions_sign_out, name="sessions_sign_out"),
     path("password_reset/", views.PasswordResetView.as_view(), name="password_reset"),
     path(

@@ -28,6 +28,7 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 
 from accounts import rbac, services, tasks, two_factor
 from accounts.forms import (
+    EmailChangeForm,
     LoginForm,
     PasswordResetForm,
     ProfileForm,
@@ -38,7 +39,7 @@ from accounts.forms import (
 )
 from accounts.lockouts import lockout_response
 from accounts.models import User
-from accounts.tokens import link_lifetime
+from accounts.tokens import email_change_read, link_lifetime
 from helpdesk.forms import add_service_errors, is_site_path
 from helpdesk.links import mail_site
 from helpdesk.middleware import site_configuration
@@ -359,9 +360,40 @@ def email_verify(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
     return render(request, "accounts/email_verify.html", {"state": state, "linked_user": user})
 
 
+def asks_password_on_profile(request: HttpRequest) -> bool:
+    return "change_password" in request.POST or "change_email" in request.POST
+
+
+@never_cache
+@require_http_methods(["GET", "HEAD", "POST"])
+def email_change_confirm(request: HttpRequest, token: str) -> HttpResponse:
+    """The link mailed to a new address: GET shows the change and a button, the POST it sends moves the
+    account (a link checker or a mail scanner opening the link changes nothing). Only the account's
+    owner, signed in, can use it (services.email_change_link_state)."""
+    change = email_change_read(token)
+    user = User.objects.filter(pk=change.user_pk).first() if change else None
+    state = services.email_change_link_state(user, token, viewer=request.user)
+    status = 200
+    if request.method == "POST" and state != "done":
+        if state == "ready":
+            try:
+                services.user_email_change(
+                    user, token, actor=request.user, keep_session_key=request.session.session_key
+                )
+            except ValidationError as error:
+                state = "taken" if "email" in getattr(error, "error_dict", {}) else "invalid"
+            else:
+                done = f"Your e-mail address is now {change.new_email}. Your other sessions are signed out."
+                messages.success(request, done)
+                return redirect("accounts:profile")
+        status = 403 if state == "sign_in" else 422
+    context = {"state": state, "new_email": change.new_email if change else ""}
+    return render(request, "accounts/email_change.html", context, status=status)
+
+
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
-@rate_limit("password_change", when=lambda request: "change_password" in request.POST)
+@rate_limit("password_change", when=asks_password_on_profile)
 def profile(request: HttpRequest) -> HttpResponse:
     user: User = request.user
     form = ProfileForm(
@@ -371,7 +403,30 @@ def profile(request: HttpRequest) -> HttpResponse:
     password_form = PasswordChangeForm(user, request.POST if "change_password" in request.POST else None)
     # Django's form focuses its first field; on this page it would skip the details above it.
     password_form.fields["old_password"].widget.attrs.pop("autofocus", None)
+    email_form = EmailChangeForm(request.POST if "change_email" in request.POST else None)
     status = 200
+    if email_form.is_bound:
+        if email_form.is_valid():
+            domain, use_https = mail_site(request)
+            try:
+                new_email = services.user_email_change_request(
+                    user,
+                    new_email=email_form.cleaned_data["email"],
+                    password=email_form.cleaned_data["password"],
+                    actor=user,
+                    domain=domain,
+                    use_https=use_https,
+                )
+            except ValidationError as error:
+                add_service_errors(email_form, error)
+            else:
+                messages.success(
+                    request,
+                    f"We sent a link to {new_email}. Your account keeps the address {user.email} until you "
+                    f"open that link, signed in (it works once and expires after {link_lifetime()}).",
+                )
+                return redirect("accounts:profile")
+        status = 422
     if form.is_bound:
         if form.is_valid():
             services.profile_update(
@@ -396,6 +451,7 @@ def profile(request: HttpRequest) -> HttpResponse:
     context = {
         "form": form,
         "password_form": password_form,
+        "email_form": email_form,
         "sessions": sessions,
         "current_session_key": request.session.session_key,
         "two_factor_available": (enabled := two_factor.is_enabled(user)) or rbac.is_staff(user),

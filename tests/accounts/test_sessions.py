@@ -23,9 +23,9 @@ IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/60
           "Version/18.0 Mobile/15E148 Safari/604.1")  # fmt: skip
 
 
-def signed_in(user, user_agent: str, ip: str = "127.0.0.1") -> Client:
+def signed_in(user, user_agent: str, ip: str = "127.0.0.1", password: str = TEST_PASSWORD) -> Client:
     client = Client(HTTP_USER_AGENT=user_agent, REMOTE_ADDR=ip)
-    response = client.post(reverse("accounts:login"), {"username": user.email, "password": TEST_PASSWORD})
+    response = client.post(reverse("accounts:login"), {"username": user.email, "password": password})
     assert response.status_code == 302
     return client
 

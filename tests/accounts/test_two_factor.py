@@ -15,7 +15,7 @@ from django_otp.oath import TOTP
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice as PlainTOTPDevice
 
-from accounts import sealing, two_factor
+from accounts import sealing, services, two_factor
 from accounts.models import SealedTOTPDevice as TOTPDevice
 from accounts.models import UserSession
 from accounts.views import TWO_FACTOR_PENDING_SECONDS
@@ -274,7 +274,7 @@ def test_turning_two_factor_on_asks_for_the_current_password_and_keeps_the_code_
         assert f'value="{code}"' in page and 'name="password"' in page  # the code kept, to send again
         if password:
             assert password not in page  # a password is never sent back
-    assert two_factor.PASSWORD_INCORRECT in client.post(SETTINGS, confirming(code, "nope")).content.decode()
+    assert services.PASSWORD_INCORRECT in client.post(SETTINGS, confirming(code, "nope")).content.decode()
     assert not AuditEvent.objects.filter(action="two_factor_enable").exists()
     # A mistyped password cost no code: the same code, with the right password, turns it on.
     response = client.post(SETTINGS, confirming(code))
@@ -286,7 +286,7 @@ def test_switching_two_factor_off_asks_for_the_current_password(client):
     device, _ = enrol(client, agent)
     code = code_for(device, steps_ahead=1)
     response = client.post(SETTINGS, disabling(code, password="not-my-password"))
-    assert response.status_code == 422 and two_factor.PASSWORD_INCORRECT in response.content.decode()
+    assert response.status_code == 422 and services.PASSWORD_INCORRECT in response.content.decode()
     assert f'value="{code}"' in response.content.decode()
     assert two_factor.is_enabled(agent)
     assert client.post(SETTINGS, disabling(code)).status_code == 302

@@ -9,7 +9,7 @@ import pytest
 from django_otp.oath import TOTP
 from playwright.sync_api import expect
 
-from accounts.two_factor import PASSWORD_INCORRECT
+from accounts.services import PASSWORD_INCORRECT
 from tests.e2e.conftest import DEMO_PASSWORD, sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]

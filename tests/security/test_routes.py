@@ -46,6 +46,7 @@ ROUTES = {
     "accounts:sessions_sign_out": PUBLIC,  # own sessions only (tests/accounts/test_sessions.py)
     # Own account; the link's account, by a token only its mail holds (test_email_verification.py)
     "accounts:email_verification_send": PUBLIC, "accounts:email_verify": PUBLIC,
+    "accounts:email_change_confirm": PUBLIC,  # the same, for a move to a new address (test_email_change.py)
     "accounts:two_factor": PUBLIC,  # own devices only; staff only (tests/accounts/test_two_factor.py)
     "accounts:two_factor_verify": PUBLIC,  # the second step of the visitor's own sign-in
     "admin_login": PUBLIC,  # a redirect to accounts:login
@@ -130,6 +131,7 @@ def url_for(name: str, target) -> str:
         "tickets:portal_submit_form": {"slug": "no-such-form"},
         "accounts:password_reset_confirm": {"uidb64": "MQ", "token": "set-password"},
         "accounts:email_verify": {"uidb64": "MQ", "token": "guessed-token"},
+        "accounts:email_change_confirm": {"token": "guessed-token"},
         "tickets:attachment_download": {"pk": target["attachment"].pk},
         "tickets:desk_view_delete": {"pk": target["view"].pk},
         "knowledge:article": {"slug": target["article"].slug},
