@@ -78,7 +78,9 @@ class LoginView(UnprocessableOnInvalid, auth_views.LoginView):
         user: User = form.get_user()
         if not two_factor.is_enabled(user):
             return super().form_valid(form)
-        # The password was right; the account is signed in only after the second factor.
+        # The password was right; the account is signed in only after the second factor. A new session
+        # key now, as login() would give: a cookie planted before must not carry the checked password.
+        self.request.session.cycle_key()
         self.request.session[TWO_FACTOR_PENDING] = {
             "user": user.pk,
             "backend": user.backend,
@@ -100,6 +102,8 @@ def pending_sign_in(request: HttpRequest) -> str | None:
 def two_factor_verify(request: HttpRequest) -> HttpResponse:
     """The second step of signing in for accounts with two-factor sign-in."""
     pending = request.session.get(TWO_FACTOR_PENDING)
+    if pending is None and request.user.is_authenticated:
+        return redirect("home")  # signed in already (the back button, a bookmark): nothing to ask
     user = User.objects.filter(pk=pending["user"]).first() if pending else None
     if (
         user is None
