@@ -564,6 +564,26 @@ class PasswordHistory(models.Model):
         return f"{self.user} at {self.created_at:%Y-%m-%d}"
 
 
+class EmailChangeRequest(models.Model):
+    """A move of an account to a new address, asked on the profile and waiting for the owner to open the
+    link mailed there (accounts.services.user_email_change_request). A row, not only a signed link: a
+    link is used once, even if the account later comes back to the address and password it had."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    new_email = models.EmailField(max_length=254)
+    # The account's address and password when it was asked (accounts.tokens.account_state): a new one
+    # of either since then spends the link.
+    account_state = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=now)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "created_at"], name="email_change_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user} → {self.new_email}"
+
+
 class UserSession(AbstractBaseSession):
     """A browser session that knows its user, device and last activity, so it can be listed and revoked."""
 

@@ -2,7 +2,7 @@
 sessions. Each takes `actor`."""
 
 import ipaddress
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from axes.models import AccessAttempt
@@ -14,12 +14,21 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, QuerySet, Sum
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
 
 import audit
 from accounts import lockouts, rbac, roles
 from accounts.backends import lockout_username
-from accounts.models import Invitation, Organization, RoleAssignment, User, UserSession, email_key
-from accounts.tokens import email_change_holds, email_change_read, email_verification_token
+from accounts.models import (
+    EmailChangeRequest,
+    Invitation,
+    Organization,
+    RoleAssignment,
+    User,
+    UserSession,
+    email_key,
+)
+from accounts.tokens import account_state, email_change_request_pk, email_verification_token
 from audit.models import AuditEvent
 from helpdesk.client_ip import address_key
 from helpdesk.dates import validate_not_too_late
@@ -332,7 +341,8 @@ def user_email_change_request(
 ) -> str:
     """Ask to move the account to `new_email`: the password must be the account's and the address free.
     Nothing changes yet: a link goes to the new address (after commit, from `domain`), and the change is
-    made when its owner opens it (user_email_change). Returns the address as it will be stored."""
+    made when its owner opens it (user_email_change). Only the newest request's link works. Returns the
+    address as it will be stored."""
     from accounts.tasks import send_email_change_mail  # the tasks module imports this one
 
     new_email = User.objects.normalize_email(new_email.strip())
@@ -343,6 +353,10 @@ def user_email_change_request(
         raise ValidationError({"email": error.messages}) from None
     if problem := _email_change_problem(user, new_email):
         raise ValidationError({"email": problem})
+    EmailChangeRequest.objects.filter(user=user).delete()  # the links mailed before are spent
+    change = EmailChangeRequest.objects.create(
+        user=user, new_email=new_email, account_state=account_state(user)
+    )
     audit.record(
         "email_change_request",
         actor=actor,
@@ -351,23 +365,32 @@ def user_email_change_request(
         category=AuditEvent.Category.SECURITY,
     )
     transaction.on_commit(
-        lambda: send_email_change_mail.enqueue(user.pk, new_email, domain=domain, use_https=use_https)
+        lambda: send_email_change_mail.enqueue(change.pk, domain=domain, use_https=use_https)
     )
     return new_email
 
 
-def email_change_link_state(user: User | None, token: str, *, viewer=None) -> str:
-    """What a mailed address-change link can do, opened by `viewer`: "done" (the account has the new
-    address already), "ready" (the link holds for the active account and its owner is signed in),
-    "sign_in" (it holds, but not the owner is signed in: only the owner moves their account), "taken"
-    (another account has the address since) or "invalid"."""
-    change = email_change_read(token)
-    if user is None or change is None or change.user_pk != user.pk:
+def email_change_for_link(token: str) -> EmailChangeRequest | None:
+    """The request a mailed address-change link carries out, whatever its state (email_change_link_state)."""
+    pk = email_change_request_pk(token)
+    return EmailChangeRequest.objects.select_related("user").filter(pk=pk).first() if pk else None
+
+
+def email_change_link_state(change: EmailChangeRequest | None, *, viewer=None) -> str:
+    """What a mailed address-change link can do, opened by `viewer`: "done" (it was used, and the owner
+    looks at it), "ready" (it holds for the active account and its owner is signed in), "sign_in" (it
+    holds, but not the owner is signed in: only the owner moves their account), "taken" (another account
+    has the address since) or "invalid" (expired, spent by a newer request, a new address or password)."""
+    if change is None:
         return "invalid"
+    user = change.user
     is_owner = getattr(viewer, "pk", None) == user.pk
-    if email_key(user.email) == email_key(change.new_email):
-        return "done" if is_owner else "invalid"
-    if user.effective_status() != User.Status.ACTIVE or not email_change_holds(user, change):
+    if change.used_at is not None:
+        return "done" if is_owner and email_key(user.email) == email_key(change.new_email) else "invalid"
+    expired = change.created_at + timedelta(seconds=settings.PASSWORD_RESET_TIMEOUT) <= timezone.now()
+    if expired or user.effective_status() != User.Status.ACTIVE:
+        return "invalid"
+    if not constant_time_compare(account_state(user), change.account_state):
         return "invalid"
     if not is_owner:
         return "sign_in"
@@ -375,26 +398,31 @@ def email_change_link_state(user: User | None, token: str, *, viewer=None) -> st
 
 
 @transaction.atomic
-def user_email_change(user: User, token: str, *, actor: User, keep_session_key: str | None) -> User:
+def user_email_change(change: EmailChangeRequest, *, actor: User, keep_session_key: str | None) -> User:
     """Move the account to the address the link was mailed to, pressed by its owner (`actor`): the address
     is confirmed by that, the other sessions end, and a notice goes to the old address after commit (if
-    someone else made the change, its owner learns of it). Checked again on the locked row."""
+    someone else made the change, its owner learns of it). Checked again on the locked rows."""
     from accounts.tasks import send_email_changed_notice  # the tasks module imports this one
 
-    user = User.objects.select_for_update(no_key=True).get(pk=user.pk)
-    state = email_change_link_state(user, token, viewer=actor)
+    user = User.objects.select_for_update(no_key=True).get(pk=change.user_id)
+    change = EmailChangeRequest.objects.select_for_update().filter(pk=change.pk).first()
+    if change is not None:
+        change.user = user
+    state = email_change_link_state(change, viewer=actor)
     if state == "taken":
         raise ValidationError({"email": EMAIL_IN_USE})
     if state != "ready":
         raise ValidationError(EMAIL_LINK_INVALID)
     old_email, verified_before = user.email, user.email_verified_at
-    user.email = email_change_read(token).new_email
+    user.email = change.new_email
     user.email_verified_at = timezone.now()
     try:
         with transaction.atomic():
             user.save(update_fields=["email", "email_verified_at"])
     except IntegrityError:  # another account took the address after the check
         raise ValidationError({"email": EMAIL_IN_USE}) from None
+    change.used_at = user.email_verified_at
+    change.save(update_fields=["used_at"])
     audit.record(
         "email_change",
         actor=actor,

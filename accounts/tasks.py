@@ -80,17 +80,18 @@ def send_email_verification_mail(user_pk: int, *, domain: str, use_https: bool) 
 
 
 @task
-def send_email_change_mail(user_pk: int, new_email: str, *, domain: str, use_https: bool) -> bool:
-    """Mail `new_email` the link that moves the account to it (accounts.views.email_change_confirm),
-    unless the account is no longer active. The link exists only in the mail. Returns whether it was sent."""
-    user = User.objects.filter(pk=user_pk).first()
-    if user is None or user.effective_status() != User.Status.ACTIVE:
+def send_email_change_mail(request_pk: int, *, domain: str, use_https: bool) -> bool:
+    """Mail the new address of EmailChangeRequest `request_pk` the link that carries it out
+    (accounts.views.email_change_confirm), unless it is spent or the account no longer active. The link
+    exists only in the mail. Returns whether it was sent."""
+    change = services.email_change_for_link(email_change_token(request_pk))
+    if services.email_change_link_state(change) != "sign_in":  # as anyone but its owner sees it: it holds
         return False
-    path = reverse("accounts:email_change_confirm", kwargs={"token": email_change_token(user, new_email)})
+    path = reverse("accounts:email_change_confirm", kwargs={"token": email_change_token(request_pk)})
     site_name = SiteConfiguration.objects.get_current().site_name_line
     context = {
-        "user": user,
-        "new_email": new_email,
+        "user": change.user,
+        "new_email": change.new_email,
         "link": f"{'https' if use_https else 'http'}://{domain}{path}",
         "site_name": site_name,
     }
@@ -98,7 +99,7 @@ def send_email_change_mail(user_pk: int, new_email: str, *, domain: str, use_htt
         f"Confirm your new e-mail address for {site_name}",
         render_to_string("accounts/email_change_email.txt", context),
         None,
-        [new_email],
+        [change.new_email],
     )
     return True
 

@@ -39,7 +39,7 @@ from accounts.forms import (
 )
 from accounts.lockouts import lockout_response
 from accounts.models import User
-from accounts.tokens import email_change_read, link_lifetime
+from accounts.tokens import link_lifetime
 from helpdesk.forms import add_service_errors, is_site_path
 from helpdesk.links import mail_site
 from helpdesk.middleware import site_configuration
@@ -374,15 +374,14 @@ def email_change_confirm(request: HttpRequest, token: str) -> HttpResponse:
     """The link mailed to a new address: GET shows the change and a button, the POST it sends moves the
     account (a link checker or a mail scanner opening the link changes nothing). Only the account's
     owner, signed in, can use it (services.email_change_link_state)."""
-    change = email_change_read(token)
-    user = User.objects.filter(pk=change.user_pk).first() if change else None
-    state = services.email_change_link_state(user, token, viewer=request.user)
+    change = services.email_change_for_link(token)
+    state = services.email_change_link_state(change, viewer=request.user)
     status = 200
     if request.method == "POST" and state != "done":
         if state == "ready":
             try:
                 services.user_email_change(
-                    user, token, actor=request.user, keep_session_key=request.session.session_key
+                    change, actor=request.user, keep_session_key=request.session.session_key
                 )
             except ValidationError as error:
                 state = "taken" if "email" in getattr(error, "error_dict", {}) else "invalid"

@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from accounts import roles, two_factor
 from accounts import services as account_services
-from accounts.models import User
-from accounts.tokens import email_verification_token
+from accounts.models import EmailChangeRequest, User
+from accounts.tokens import account_state, email_verification_token
 from audit.models import AuditEvent
 from helpdesk import services as helpdesk_services
 from knowledge import services as knowledge_services
@@ -38,6 +38,9 @@ NOT_AUDITED = {
     "invitation_check": "a check; the sign-up that redeems the invitation is audited",
     "organization_for_address": "a look-up; the account it places is audited",
     "email_link_state": "a check; the confirmation it allows is audited (user_email_confirm)",
+    "email_change_link_state": "a check; the move it allows is audited (user_email_change)",
+    "email_change_for_link": "a look-up of the request a link names",
+    "require_password": "a check; refuses, changes nothing",
     "unique_slug": "computes a slug",
     "send_submission_receipt": "sends mail after commit; the ticket creation is audited",
     "ticket_mark_seen": "a read marker for the assignee, not a change to the ticket",
@@ -147,6 +150,13 @@ WRITERS = {
         w["customer"], actor=w["customer"])),
     "user_email_confirm": ("email_verified", lambda w: account_services.user_email_confirm(
         w["customer"], email_verification_token.make_token(w["customer"]), actor=w["customer"])),
+    "user_email_change_request": ("email_change_request", lambda w: (
+        account_services.user_email_change_request)(w["customer"], new_email="moved@example.org",
+        password=TEST_PASSWORD, actor=w["customer"], domain="testserver", use_https=False)),
+    "user_email_change": ("email_change", lambda w: account_services.user_email_change(
+        EmailChangeRequest.objects.create(user=w["customer"], new_email="moved@example.org",
+                                          account_state=account_state(w["customer"])),
+        actor=w["customer"], keep_session_key=None)),
     "user_password_reset": ("password_change", lambda w: account_services.user_password_reset(
         w["customer"], actor=w["customer"])),
     "user_unlock": ("unlock", _locked_out),
