@@ -15,11 +15,17 @@ from django.utils.http import url_has_allowed_host_and_scheme
 # joiner; the direction marks and controls (a name of right-to-left overrides shows as nothing); and the
 # blanks that are letters to Unicode (the Braille blank, the Hangul fillers, the Mongolian vowel
 # separator), which look like a space and are used to post "empty" messages.
-INVISIBLE = (
-    "\u200b\u200c\u200d\u2060\ufeff\u00ad\u2061\u2062\u2063\u2064\u034f"
-    "\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
-    "\u2800\u3164\u115f\u1160\uffa0\u180e"
-)
+# Unicode's default-ignorable code points (DerivedCoreProperties.txt, Default_Ignorable_Code_Point): the
+# characters fonts draw as nothing, among them zero-width spaces and joiners, direction marks (the Arabic
+# letter mark too), soft hyphens, Hangul fillers, variation selectors and tag characters; plus the blank
+# Braille pattern, which shows nothing either. Ranges, not a hand-picked list: a list misses some.
+_DEFAULT_IGNORABLE = (
+    (0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1160), (0x17B4, 0x17B5),
+    (0x180B, 0x180F), (0x200B, 0x200F), (0x202A, 0x202E), (0x2060, 0x206F), (0x2800, 0x2800),
+    (0x3164, 0x3164), (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF), (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8),
+    (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A), (0xE0000, 0xE0FFF),
+)  # fmt: skip
+INVISIBLE = frozenset(chr(code) for first, last in _DEFAULT_IGNORABLE for code in range(first, last + 1))
 
 
 def nfc(text: str) -> str:
@@ -29,8 +35,8 @@ def nfc(text: str) -> str:
 
 
 def shows_text(text: str) -> bool:
-    """Whether `text` shows anything: not only whitespace and zero-width characters."""
-    return bool(text.strip().strip(INVISIBLE + " \t\r\n\x0b\x0c\u00a0\u3000"))
+    """Whether `text` shows anything: not only whitespace and invisible characters."""
+    return any(not ch.isspace() and ch not in INVISIBLE for ch in text)
 
 
 # Direction embeddings, overrides and isolates: in a name or a subject they make text read in another
@@ -49,7 +55,7 @@ def one_line(text: str) -> str:
 # The invisible characters that change nothing on screen, dropped when telling two texts apart. The
 # joiners stay: the zero-width joiner makes one emoji of a family's three, the non-joiner a Persian word
 # of other letter shapes, so text with and without them looks different.
-SHOWS_NO_DIFFERENCE = dict.fromkeys(map(ord, INVISIBLE.replace("\u200c", "").replace("\u200d", "")))
+SHOWS_NO_DIFFERENCE = dict.fromkeys(map(ord, INVISIBLE - {"\u200c", "\u200d"}))
 
 
 def reads_as(text: str) -> str:

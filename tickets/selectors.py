@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 
 from django.contrib.postgres.expressions import ArraySubquery
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
 from django.db.models import Case, Count, IntegerField, OuterRef, Q, QuerySet, Value, When
 from django.http import QueryDict
@@ -19,6 +20,7 @@ from accounts.models import Organization, Team, TeamMember, TeamUserObjectPermis
 from helpdesk.counting import capped, is_capped
 from tickets.filters import SORT_LABELS, SORTS, TicketQueueFilter, in_my_teams, sort_key
 from tickets.models import PRIORITY_ORDER, SavedView, Tag, Ticket, TicketActivity, TicketMessage
+from tickets.services import clean_tag_names
 from tickets.workflow import OPEN_STATUSES, SOLVED_STATUSES, Status
 
 QUEUE_PAGE_SIZE = 25
@@ -558,7 +560,7 @@ def edit_made_already(
     """Whether an inline edit refused as stale is this agent's own edit sent again (a double click on a
     Save button without JavaScript): the ticket's one write since their page is theirs, and the field
     holds what they sent. Not a colleague's change, so not "someone changed this ticket"."""
-    if seen_version is None or field not in ("take", "assignee", "status", "priority", "team"):
+    if seen_version is None or field not in ("take", "assignee", "status", "priority", "team", "tags"):
         return False
     fields = ("version", "status", "priority", "team_id", "assignee_id")
     now = Ticket.objects.filter(pk=ticket.pk).values(*fields).first()
@@ -572,6 +574,12 @@ def edit_made_already(
     )
     if last_actor is None or last_actor["actor_id"] != actor.pk:
         return False
+    if field == "tags":
+        try:
+            wanted = clean_tag_names(value.split(","))
+        except ValidationError:
+            return False
+        return sorted(Tag.objects.filter(tickets__pk=ticket.pk).values_list("name", flat=True)) == wanted
     holds = {
         "take": now["assignee_id"] == actor.pk,
         "assignee": str(now["assignee_id"] or "") == value,

@@ -13,6 +13,7 @@ from django.urls import reverse
 
 import audit
 from accounts.models import NOT_A_DOMAIN, Organization, User
+from helpdesk.forms import reads_as, shows_text
 from helpdesk.services import site_configuration_update
 from tests.factories import (
     OrganizationFactory,
@@ -167,3 +168,28 @@ def test_a_name_is_kept_on_one_line():
     customer = make_customer(name="Carla\r\n=HYPERLINK(1)  \t Cruz")
     customer.refresh_from_db()
     assert customer.name == "Carla =HYPERLINK(1) Cruz"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\u200b\u2003\u200b",  # an em space between zero-width spaces
+        "\u061c",  # the Arabic letter mark
+        "\ufe0f\u180b",  # variation selectors
+        "\U000e0041\U000e0042",  # tag characters
+        "\u2800 \u3164",  # a blank Braille pattern and a Hangul filler
+        "\u17b4\U0001d173",
+    ],
+)
+def test_text_of_invisible_characters_and_spaces_shows_nothing(text):
+    assert not shows_text(text)
+
+
+@pytest.mark.parametrize("text", ["a", "\u200bé", "\u0915\u094d\u200d\u0937", "👨\u200d👩\u200d👧", "٣"])
+def test_text_with_anything_to_see_shows_text(text):
+    assert shows_text(text)
+
+
+def test_variation_selectors_and_letter_marks_change_nothing_in_what_a_name_reads_as():
+    assert reads_as("Café\ufe0f\u061c") == reads_as("café")
+    assert reads_as("👨\u200d👩") != reads_as("👨👩")  # the joiner makes one picture of two
