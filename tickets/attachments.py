@@ -7,6 +7,7 @@ import re
 import unicodedata
 from datetime import datetime, timedelta
 from pathlib import PurePath
+from typing import NoReturn
 from urllib.parse import quote
 
 import puremagic
@@ -25,7 +26,7 @@ from tickets.models import Attachment, HeldUpload
 # can carry script.
 BINARY_TYPES = {
     "image/png": {".png"},
-    "image/jpeg": {".jpg", ".jpeg"},
+    "image/jpeg": {".jpg", ".jpeg", ".jfif", ".jpe"},  # .jfif: Windows' name for a photo saved from the web
     "image/gif": {".gif"},
     "image/webp": {".webp"},
     "application/pdf": {".pdf"},
@@ -76,7 +77,10 @@ MAX_FILENAME = 200  # characters kept of a file's name (Attachment.filename hold
 def safe_filename(name: str) -> str:
     """The user's file name without any path, control characters or quotes, for display and downloads."""
     base = PurePath(name.replace("\\", "/")).name
-    cleaned = "".join(ch for ch in base if ch.isprintable() and ch not in '"<>|:*?').strip(" .")
+    core = "".join(ch for ch in base if ch.isprintable() and ch not in '"<>|:*?').strip(" ").rstrip(" .")
+    cleaned = core.lstrip(".")  # no hidden file where it is saved
+    if cleaned != core and "." not in cleaned:  # ".pdf": a name that is only a type keeps it
+        cleaned = f"attachment.{cleaned}"
     if len(cleaned) > MAX_FILENAME:  # shortened before the extension, which says what the file is
         suffix = PurePath(cleaned).suffix
         suffix = suffix if len(suffix) <= 16 else ""
@@ -107,12 +111,13 @@ def detect_content_type(upload: UploadedFile) -> str:
         detected = ""
     if head.startswith(ZIP_SIGNATURES):
         if extension and extension not in ZIP_CONTAINERS:
-            # A ZIP under a name we do not take (.xlsm, .jar): not allowed, rather than "not a .xlsm".
-            raise ValidationError(NOT_ALLOWED.format(name=name))
+            # A ZIP under a name we do not take (.xlsm, .jar): not allowed, rather than "not a .xlsm";
+            # under one we take for something else (.pdf): not what its name says.
+            _refuse_as_named(name, extension)
         return ZIP_CONTAINERS.get(extension, "application/zip")
     if detected in BINARY_TYPES:
         if extension and extension not in BINARY_TYPES[detected]:
-            raise ValidationError(MISMATCH.format(name=name, extension=extension))
+            _refuse_as_named(name, extension)
         if _holds(upload, BINARY_MARKUP):
             raise ValidationError(
                 MISMATCH.format(name=name, extension=extension or "." + detected.split("/")[1])
@@ -128,7 +133,13 @@ def detect_content_type(upload: UploadedFile) -> str:
         if _holds(upload, TEXT_MARKUP) or (encoding and _holds(upload, TEXT_MARKUP, encoding=encoding)):
             raise ValidationError(HOLDS_MARKUP.format(name=name))
         return TEXT_EXTENSIONS[extension]
-    if extension in ALLOWED_EXTENSIONS:  # a name we take on content that is not what it says
+    _refuse_as_named(name, extension)
+
+
+def _refuse_as_named(name: str, extension: str) -> NoReturn:
+    """Refuse a file whose content is not what its name says: as not what it claims, if the name is one
+    we take (a .pdf that is not a PDF); else as a type we do not take at all."""
+    if extension in ALLOWED_EXTENSIONS:
         raise ValidationError(MISMATCH.format(name=name, extension=extension))
     raise ValidationError(NOT_ALLOWED.format(name=name))
 
