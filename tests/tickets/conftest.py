@@ -111,6 +111,22 @@ def merge_url(ticket) -> str:
     return reverse("tickets:desk_merge", args=[ticket.number])
 
 
+def portal_detail_url(ticket) -> str:
+    return reverse("tickets:portal_detail", args=[ticket.number])
+
+
+def portal_reply_url(ticket) -> str:
+    return reverse("tickets:portal_reply", args=[ticket.number])
+
+
+def portal_status_url(ticket) -> str:
+    return reverse("tickets:portal_status", args=[ticket.number])
+
+
+def download_url(attachment) -> str:
+    return reverse("tickets:attachment_download", args=[attachment.pk])
+
+
 def seen_text(html: str) -> str:
     """What a sighted reader sees of `html`: words for screen readers only (the "to" of an arrow) and tags
     taken out, spaces squeezed."""

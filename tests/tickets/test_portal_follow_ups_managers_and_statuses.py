@@ -25,6 +25,10 @@ from tests.factories import (
     make_customer,
     make_ticket,
 )
+from tests.tickets.conftest import download_url as download
+from tests.tickets.conftest import portal_detail_url as detail
+from tests.tickets.conftest import portal_reply_url as reply_url
+from tests.tickets.conftest import portal_status_url as status_url
 from tickets import services
 from tickets.models import Attachment, Ticket, TicketActivity
 from tickets.workflow import Status
@@ -32,22 +36,6 @@ from tickets.workflow import Status
 pytestmark = pytest.mark.django_db
 
 LIST = reverse("tickets:portal_list")
-
-
-def detail(ticket: Ticket) -> str:
-    return reverse("tickets:portal_detail", args=[ticket.number])
-
-
-def reply_url(ticket: Ticket) -> str:
-    return reverse("tickets:portal_reply", args=[ticket.number])
-
-
-def status_url(ticket: Ticket) -> str:
-    return reverse("tickets:portal_status", args=[ticket.number])
-
-
-def download(attachment: Attachment) -> str:
-    return reverse("tickets:attachment_download", args=[attachment.pk])
 
 
 def notes(response) -> list[str]:

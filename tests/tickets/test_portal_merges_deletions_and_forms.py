@@ -18,6 +18,7 @@ from tests.factories import (
     make_customer,
     make_ticket,
 )
+from tests.tickets.conftest import portal_detail_url as detail
 from tickets import services
 from tickets.models import Attachment, Ticket, TicketForm
 from tickets.workflow import Status
@@ -25,10 +26,6 @@ from tickets.workflow import Status
 pytestmark = pytest.mark.django_db
 
 LIST = reverse("tickets:portal_list")
-
-
-def detail(ticket):
-    return reverse("tickets:portal_detail", args=[ticket.number])
 
 
 def submission(**extra) -> dict:

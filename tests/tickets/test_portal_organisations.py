@@ -16,6 +16,7 @@ from tests.factories import (
     make_supervisor,
     make_ticket,
 )
+from tests.tickets.conftest import portal_detail_url as detail
 from tickets import services
 from tickets.models import Attachment, Ticket
 from tickets.workflow import Status
@@ -23,10 +24,6 @@ from tickets.workflow import Status
 pytestmark = pytest.mark.django_db
 
 LIST = reverse("tickets:portal_list")
-
-
-def detail(ticket: Ticket) -> str:
-    return reverse("tickets:portal_detail", args=[ticket.number])
 
 
 def listed(client, **params) -> str:

@@ -22,6 +22,7 @@ from tests.factories import (
     make_ticket,
 )
 from tests.tickets.conftest import notes, page_text, submission
+from tests.tickets.conftest import portal_detail_url as detail
 from tickets import services
 from tickets.models import Ticket, TicketActivity, TicketMessage
 from tickets.workflow import Status
@@ -30,10 +31,6 @@ pytestmark = pytest.mark.django_db
 
 LIST = reverse("tickets:portal_list")
 SUBMITTED = reverse("tickets:portal_submitted")
-
-
-def detail(ticket: Ticket) -> str:
-    return reverse("tickets:portal_detail", args=[ticket.number])
 
 
 def seen_on(page: str) -> str:

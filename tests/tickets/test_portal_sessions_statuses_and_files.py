@@ -16,6 +16,7 @@ from tests.factories import (
     make_ticket,
 )
 from tests.tickets.conftest import page_text, submission
+from tests.tickets.conftest import portal_detail_url as detail
 from tickets.models import Attachment, Ticket
 from tickets.workflow import Status
 
@@ -24,10 +25,6 @@ pytestmark = pytest.mark.django_db
 SUBMIT = reverse("tickets:portal_submit")
 LIST = reverse("tickets:portal_list")
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 40
-
-
-def detail(ticket) -> str:
-    return reverse("tickets:portal_detail", args=[ticket.number])
 
 
 def _set_status(ticket, status):

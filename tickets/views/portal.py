@@ -321,6 +321,8 @@ def _detail_context(request: HttpRequest, ticket: Ticket, reply_form: ReplyForm 
         "can_mark_solved": Status.RESOLVED in allowed,
         "can_reopen": Status.OPEN in allowed and ticket.status == Status.RESOLVED,
         "is_closed": ticket.status == Status.CLOSED,
+        # A manager reading a colleague's ticket came from the organisation's list, where it is listed.
+        "from_organization": ticket.requester_id != request.user.pk and request.user.is_organization_manager,
     }
 
 
