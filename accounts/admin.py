@@ -24,8 +24,17 @@ from guardian.admin import GuardedModelAdmin
 import audit
 from accounts import rbac, services, two_factor
 from accounts.backends import lockout_username
-from accounts.forms import time_zone_choices
-from accounts.models import Invitation, Organization, RoleAssignment, Skill, Team, TeamMember, User
+from accounts.forms import EmailAddressField, time_zone_choices
+from accounts.models import (
+    Invitation,
+    Organization,
+    RoleAssignment,
+    Skill,
+    Team,
+    TeamMember,
+    User,
+    email_key,
+)
 from accounts.roles import BUILT_IN_ROLES
 from audit.admin import AuditedAdminMixin, AuditedModelAdmin, AuditedObjectPermissionsMixin
 from audit.models import AuditEvent
@@ -272,6 +281,7 @@ class UserCreationForm(AdminUserCreationForm):
     class Meta:
         model = User
         fields = ("email", "name")
+        field_classes = {"email": EmailAddressField}
 
 
 class UserChange(UserChangeForm):
@@ -280,6 +290,7 @@ class UserChange(UserChangeForm):
     class Meta:
         model = User
         fields = "__all__"
+        field_classes = {"email": EmailAddressField}
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -395,7 +406,9 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
         "suspend" and "activate", and activating clears the suspension's date and reason); the other
         fields save as usual. Nobody suspends themselves. A new address is unverified until its owner
         shows they read it (anonymous submissions join only verified accounts)."""
-        if change and "email" in form.changed_data and "email_verified_at" not in form.changed_data:
+        # Another mailbox is not verified; the same one written in other capitals still is.
+        new_mailbox = email_key(form.initial.get("email") or "") != email_key(obj.email)
+        if change and new_mailbox and "email_verified_at" not in form.changed_data:
             obj.email_verified_at = form.cleaned_data["email_verified_at"] = None
             form.changed_data.append("email_verified_at")
         marked_verified = change and "email_verified_at" in form.changed_data and obj.email_verified_at
@@ -700,6 +713,9 @@ class RoleAssignmentAdmin(OutOfReachMixin, RoleChangeAuditMixin, AuditedModelAdm
 
 class InvitationAdminForm(forms.ModelForm):
     actor: User | None = None
+
+    class Meta:
+        field_classes = {"email": EmailAddressField}
 
     def clean(self) -> dict:
         cleaned = super().clean()

@@ -9,7 +9,7 @@ from django.contrib.auth import forms as auth_forms
 from django.contrib.auth import password_validation
 from django.utils import timezone
 
-from accounts.models import TIMEZONE_CHOICES, User, validate_ascii_email
+from accounts.models import TIMEZONE_CHOICES, User, address_as_stored, validate_ascii_email
 from accounts.password_validation import PasswordHistoryValidator
 from helpdesk.display import shown_time
 from helpdesk.forms import OneLineNameField
@@ -18,6 +18,21 @@ SUSPENDED = "This account is suspended{until}.{reason} Contact support if you th
 PENDING = (
     "This account is not activated yet. Use “Forgotten your password?” to set a password and activate it."
 )
+
+
+class EmailAddressField(forms.EmailField):
+    """An address an account or an invitation will hold: an internationalised domain typed as people read
+    it (anna@bücher.example) is taken in its xn-- form; the rest must be plain ASCII."""
+
+    default_validators = [*forms.EmailField.default_validators, validate_ascii_email]
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("max_length", User._meta.get_field("email").max_length)  # the form field's is 320
+        kwargs.setdefault("widget", forms.EmailInput(attrs={"autocomplete": "email"}))
+        super().__init__(**kwargs)
+
+    def to_python(self, value) -> str:
+        return address_as_stored(super().to_python(value))
 
 
 class LoginForm(auth_forms.AuthenticationForm):
@@ -54,11 +69,7 @@ class LoginForm(auth_forms.AuthenticationForm):
 
 class SignupForm(forms.Form):
     name = OneLineNameField(max_length=150, widget=forms.TextInput(attrs={"autocomplete": "name"}))
-    email = forms.EmailField(
-        label="E-mail address",
-        validators=[validate_ascii_email],
-        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
-    )
+    email = EmailAddressField(label="E-mail address")
     password = forms.CharField(
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
@@ -172,12 +183,9 @@ class CurrentPasswordField(forms.CharField):
 
 
 class EmailChangeForm(forms.Form):
-    email = forms.EmailField(
+    email = EmailAddressField(
         label="New e-mail address",
-        max_length=254,
-        validators=[validate_ascii_email],
         help_text="We mail a link to it: your account moves to the new address when you open that link.",
-        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
     )
     password = CurrentPasswordField()
 

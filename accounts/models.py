@@ -1,6 +1,7 @@
 """People and who they belong to: users, organisations (tenants), teams (queues), roles and skills."""
 
 import hashlib
+import re
 import secrets
 import zoneinfo
 from datetime import datetime
@@ -72,7 +73,31 @@ def ascii_domain(domain: str) -> str:
         return domain
     if any(letter in IDNA_DEVIATIONS for letter in domain):
         raise UnicodeError(domain)
-    return domain.encode("idna").decode("ascii")
+    converted = domain.encode("idna").decode("ascii")
+    # Only a domain that reads back as typed: the codec also drops characters (a zero-width space) and
+    # folds others (full-width letters) into plain ones, which would turn a look-alike into an address.
+    if converted.encode("ascii").decode("idna") != domain:
+        raise UnicodeError(domain)
+    return converted
+
+
+def address_as_stored(value: str) -> str:
+    """An e-mail address as accounts and invitations store it: trimmed, with an internationalised domain
+    typed as people read it (anna@bücher.example) in its xn-- form. A domain that converts to nothing is
+    left as typed, for the validators to refuse (validate_ascii_email names the xn-- form)."""
+    value = value.strip()
+    local, at, domain = value.rpartition("@")
+    if not at or domain.isascii():
+        return value
+    try:
+        return f"{local}@{ascii_domain(domain)}"
+    except UnicodeError:
+        return value
+
+
+# A domain name of letters, digits and hyphens (an internationalised one in its xn-- form): at least two
+# labels, none starting or ending with a hyphen, as addresses at it are written.
+HOSTNAME = re.compile(r"(?=.{1,253}\Z)(?:(?!-)[a-z0-9-]{1,63}(?<!-)\.)+(?!-)[a-z0-9-]{1,63}(?<!-)")
 
 
 def validate_ascii_email(value: str) -> None:
@@ -145,9 +170,13 @@ class Organization(models.Model):
         # Addresses are matched in lower case (accounts.services.organization_for_address), and are
         # ASCII (validate_ascii_email): an internationalised domain is kept in the form they arrive in.
         try:
-            self.email_domains = sorted({ascii_domain(domain) for domain in self.email_domains})
+            # "acme.example." (a fully qualified name) is the domain addresses are written at.
+            self.email_domains = sorted({ascii_domain(domain).rstrip(".") for domain in self.email_domains})
         except UnicodeError:
             raise ValidationError({"email_domains": NOT_A_DOMAIN}) from None
+        if not all(HOSTNAME.fullmatch(domain) for domain in self.email_domains):
+            # "*.acme.example", "http://acme.example", "acme..example": saved, they would match nobody.
+            raise ValidationError({"email_domains": NOT_A_DOMAIN})
         # A domain two active organisations claim joins nobody to either (organization_for_address asks
         # for exactly one): say so here, instead of joining by domain quietly stopping for both.
         if self.is_active and self.email_domains:
@@ -178,11 +207,17 @@ class UserManager(BaseUserManager["User"]):
     def get_by_natural_key(self, email: str) -> "User":
         return self.with_email(email).get()
 
+    @classmethod
+    def normalize_email(cls, email: str | None) -> str:
+        """Django's (the domain in lower case), with an internationalised domain in its xn-- form."""
+        return super().normalize_email(address_as_stored(email or ""))
+
     def create_user(self, email: str, password: str | None = None, **fields) -> "User":
         if not email:
             raise ValueError("An e-mail address is required.")
+        email = self.normalize_email(email)
         validate_ascii_email(email)
-        user = self.model(email=self.normalize_email(email), **fields)
+        user = self.model(email=email, **fields)
         user.set_password(password)
         user.save(using=self._db)
         return user
@@ -482,7 +517,9 @@ class Invitation(models.Model):
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="invitations")
     code = models.CharField(max_length=64, unique=True, default=new_invitation_code)
-    email = models.EmailField(blank=True, help_text="If set, only this address may use the code.")
+    email = models.EmailField(
+        blank=True, validators=[validate_ascii_email], help_text="If set, only this address may use the code."
+    )
     max_uses = models.PositiveIntegerField(default=1)
     uses = models.PositiveIntegerField(default=0)
     expires_at = models.DateTimeField(null=True, blank=True, validators=[validate_not_too_late])
@@ -515,16 +552,12 @@ class Invitation(models.Model):
     def __str__(self) -> str:
         return f"Invitation to {self.organization} ({self.uses}/{self.max_uses})"
 
-    def clean(self) -> None:
-        super().clean()
-        # Stored as sign-up takes addresses (validate_ascii_email): an internationalised domain in its
-        # xn-- form, so the invitation shows the address the invited person signs up with.
-        local, at, domain = self.email.rpartition("@")
-        if at and not domain.isascii():
-            try:
-                self.email = f"{local}@{ascii_domain(domain)}"
-            except UnicodeError:
-                raise ValidationError({"email": NOT_A_DOMAIN}) from None
+    def clean_fields(self, exclude=None) -> None:
+        # Stored as sign-up takes addresses: an internationalised domain in its xn-- form, so the
+        # invitation shows the address the invited person signs up with. Before the field's own checks,
+        # which take ASCII only.
+        self.email = address_as_stored(self.email)
+        super().clean_fields(exclude)
 
     def natural_key(self) -> tuple[str]:
         return (self.code,)

@@ -13,7 +13,8 @@ from django.urls import reverse_lazy
 from django.utils.functional import lazy
 
 from accounts import rbac
-from accounts.models import Team, User, validate_ascii_email
+from accounts.forms import EmailAddressField
+from accounts.models import Team
 from helpdesk.forms import OneLineNameField, parse_id
 from tickets import schema
 from tickets.attachments import (
@@ -233,12 +234,7 @@ class TicketSubmitForm(SubmissionKeyForm):
     name = forms.CharField(
         label="Your name", max_length=150, widget=forms.TextInput(attrs={"autocomplete": "name"})
     )
-    email = forms.EmailField(
-        label="Your e-mail address",
-        max_length=User._meta.get_field("email").max_length,  # the account's (the form field allows 320)
-        validators=[validate_ascii_email],
-        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
-    )
+    email = EmailAddressField(label="Your e-mail address")
     subject = forms.CharField(
         max_length=200,
         widget=forms.TextInput(
