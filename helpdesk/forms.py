@@ -65,6 +65,16 @@ def reads_as(text: str) -> str:
     return " ".join(nfc(text.translate(SHOWS_NO_DIFFERENCE)).split()).casefold()
 
 
+def as_tag(text: str) -> str:
+    """A tag as stored and compared, on tickets and articles alike: without the invisible characters that
+    change nothing on screen, compatibility-folded (full-width letters are the plain ones), case-folded
+    ("Straße" and "STRASSE", "İzmir" and "izmir" are one tag), single-spaced and composed ("é" typed as
+    one character or as e and an accent is one tag)."""
+    folded = unicodedata.normalize("NFKC", text.translate(SHOWS_NO_DIFFERENCE)).casefold()
+    # A capital dotted I case-folds to i and a combining dot: the dot is the capital's, not a letter.
+    return nfc(" ".join(folded.replace("i\u0307", "i").split()))
+
+
 class OneLineNameField(forms.CharField):
     """A name as it will be stored (one_line), checked for length and for showing something as such:
     "Cafe\u0301  Owner" is "Café Owner", and a name of zero-width characters is no name."""

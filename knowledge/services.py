@@ -15,7 +15,7 @@ from django.utils.html import strip_tags
 
 import audit
 from accounts import rbac
-from helpdesk.forms import nfc, one_line, shows_text
+from helpdesk.forms import as_tag, nfc, one_line, shows_text
 from helpdesk.markdown import render_markdown
 from knowledge.models import Article, ArticleFeedback, ArticleRevision, ArticleSlug, Category
 from knowledge.slugs import slug_for
@@ -201,11 +201,12 @@ def category_update(category: Category, *, actor, **changes) -> list[str]:
 
 
 def clean_tags(tags: str) -> str:
-    """Tags as stored: lower-case, single-spaced, without duplicates, comma-separated."""
+    """Tags as stored: each as tickets' are (as_tag: one spelling however typed), without duplicates,
+    comma-separated."""
     names, length = [], 0
     for name in tags.split(","):
         # Cut at 40 characters without the space the cut may end on (or it reads back as another tag).
-        name = " ".join(name.split()).lower()[:40].strip()
+        name = as_tag(name)[:40].strip()
         if not shows_text(name) or name in names:  # a zero-width space alone is a badge with nothing on it
             continue
         # Whole tags up to 300 characters: a cut one would not be the tag the author gave.

@@ -14,10 +14,9 @@ from accounts import rbac
 from accounts.models import Organization, Team, User
 from helpdesk.accents import Unaccented, unaccented
 from helpdesk.dates import REVERSED, start_of
-from helpdesk.forms import nfc, parse_id
+from helpdesk.forms import as_tag, nfc, parse_id
 from helpdesk.models import Priority
 from tickets.models import Channel, Ticket, number_from
-from tickets.services import tag_name
 from tickets.workflow import Status
 
 # Sort keys offered in the UI → ORM ordering. Anything else falls back to the default.
@@ -127,6 +126,18 @@ class IdFilter(django_filters.NumberFilter):
     field_class = forms.IntegerField
 
 
+class TagField(forms.CharField):
+    """A tag as stored (as_tag) before its length is checked: 50 accented letters typed decomposed are 100
+    characters, and the tag they make 50."""
+
+    def to_python(self, value) -> str:
+        return as_tag(super().to_python(value))
+
+
+class TagFilter(django_filters.CharFilter):
+    field_class = TagField
+
+
 def in_my_teams(user: User) -> Q:
     """The tickets of the teams `user` works; for an administrator also those of no team, which wait
     for one (README: a ticket without a form's or a default team)."""
@@ -156,7 +167,7 @@ class TicketQueueFilter(django_filters.FilterSet):
     organization = django_filters.ModelChoiceFilter(
         queryset=Organization.objects.all(), empty_label="Any organisation"
     )
-    tag = django_filters.CharFilter(label="Tag", max_length=50, method="filter_tag")
+    tag = TagFilter(label="Tag", max_length=50, method="filter_tag")
     channel = django_filters.ChoiceFilter(choices=Channel.choices, empty_label="Any channel")
     created = WholeDaysFilter(
         field_name="created_at", widget=django_filters.widgets.DateRangeWidget(attrs={"type": "date"})
@@ -212,8 +223,7 @@ class TicketQueueFilter(django_filters.FilterSet):
         return queryset.filter(in_my_teams(self.user)) if value == "teams" else queryset
 
     def filter_tag(self, queryset: QuerySet[Ticket], name: str, value: str) -> QuerySet[Ticket]:
-        # As tags are stored (services.tag_name): "VIP" and "big  Customer" find "vip", "big customer".
-        value = tag_name(value)
+        # Spelled as tags are stored (TagField): "VIP" and "big  Customer" find "vip", "big customer".
         return queryset.filter(tags__name=value) if value else queryset
 
     def filter_assignee(self, queryset: QuerySet[Ticket], name: str, value: str) -> QuerySet[Ticket]:

@@ -21,7 +21,7 @@ from django.utils import timezone
 import audit
 from accounts import rbac
 from accounts.models import Team, User, validate_ascii_email
-from helpdesk.forms import SHOWS_NO_DIFFERENCE, nfc, one_line, parse_id, reads_as, shows_text
+from helpdesk.forms import as_tag, nfc, one_line, parse_id, reads_as, shows_text
 from helpdesk.markdown import markdown_shows_text, render_markdown
 from helpdesk.models import Priority, SiteConfiguration
 from knowledge.services import articles_check_public_links, articles_count_uses
@@ -877,19 +877,12 @@ def _shown(value: Any) -> Any:
     return str(value) if isinstance(value, Team) else value
 
 
-def tag_name(name: str) -> str:
-    """A tag as stored and looked up: lower case, single spaces, composed (NFC) so that "é" typed as
-    one character or as e and an accent is one tag, without the invisible characters that change nothing
-    on screen ("vip" and "vip" with a grapheme joiner are one tag)."""
-    return unicodedata.normalize("NFC", " ".join(name.translate(SHOWS_NO_DIFFERENCE).split()).lower())
-
-
 def clean_tag_names(names: Sequence[str]) -> list[str]:
-    """Tag names as stored (tag_name), no duplicates, sorted; blank ones (a trailing comma) left out;
+    """Tag names as stored (as_tag), no duplicates, sorted; blank ones (a trailing comma) left out;
     ValidationError if one shows nothing (a blank chip), is too long or holds other than letters (with
     their accents: "İzmir" lowers to an i and a combining dot), digits, spaces, - and _."""
     typed = [name for name in names if name.strip()]
-    cleaned = sorted({tag_name(name) for name in typed})
+    cleaned = sorted({as_tag(name) for name in typed})
     if not all(map(shows_text, typed)):
         raise ValidationError({"tags": TAG_INVALID})
     for name in cleaned:

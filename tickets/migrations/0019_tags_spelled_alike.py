@@ -1,0 +1,37 @@
+"""Tags stored before they were spelled one way however typed (helpdesk.forms.as_tag): invisible
+characters dropped, compatibility- and case-folded. A tag that now reads as another is merged into it
+(its tickets keep the tag they showed); one that shows nothing is removed from its tickets."""
+
+from django.db import migrations
+
+from helpdesk.forms import as_tag, shows_text
+
+
+def respell(apps, schema_editor):
+    Tag = apps.get_model("tickets", "Tag")
+    Through = Tag.tickets.through
+    for tag in Tag.objects.all().order_by("pk"):
+        spelled = as_tag(tag.name)[:50].strip()
+        if spelled == tag.name:
+            continue
+        if not shows_text(spelled):
+            tag.delete()
+            continue
+        kept = Tag.objects.filter(name=spelled).first()
+        if kept is None:
+            tag.name = spelled
+            tag.save(update_fields=["name"])
+            continue
+        tagged = set(Through.objects.filter(tag_id=kept.pk).values_list("ticket_id", flat=True))
+        Through.objects.bulk_create(
+            Through(ticket_id=ticket_id, tag_id=kept.pk)
+            for ticket_id in Through.objects.filter(tag_id=tag.pk).values_list("ticket_id", flat=True)
+            if ticket_id not in tagged
+        )
+        tag.delete()
+
+
+class Migration(migrations.Migration):
+    dependencies = [("tickets", "0018_form_default_team_active")]
+
+    operations = [migrations.RunPython(respell, migrations.RunPython.noop)]
