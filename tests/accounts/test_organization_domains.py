@@ -9,7 +9,7 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts import services
-from accounts.models import User
+from accounts.models import Organization, User
 from helpdesk.services import site_configuration_update
 from tests.factories import InvitationFactory, OrganizationFactory, make_customer
 from tickets.models import Ticket
@@ -93,3 +93,17 @@ def test_an_inactive_organisation_takes_no_new_members_and_keeps_the_ones_it_has
     client.force_login(member)
     assert client.get(reverse("tickets:portal_list"), {"scope": "organization"}).status_code == 200
     assert User.objects.get(pk=member.pk).organization == acme
+
+
+def test_domains_stored_with_a_trailing_dot_lose_it_in_the_migration():
+    import importlib
+
+    from django.apps import apps
+
+    organization = OrganizationFactory()
+    Organization.objects.filter(pk=organization.pk).update(
+        email_domains=["acme.example.", "acme.example", "b.example"]
+    )
+    module = importlib.import_module("accounts.migrations.0015_organisation_domains_without_trailing_dots")
+    module.drop_trailing_dots(apps, None)
+    assert Organization.objects.get(pk=organization.pk).email_domains == ["acme.example", "b.example"]
