@@ -1,6 +1,7 @@
 """Site-wide pages: the portal home, the favicon. Error pages are Django's defaults with templates/40x.html
 and 500.html."""
 
+from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -8,6 +9,7 @@ from django.templatetags.static import static
 from django.urls import reverse
 from django.views.decorators.http import require_safe
 
+from helpdesk.forms import is_site_path
 from helpdesk.middleware import site_configuration
 from tickets.models import TicketForm
 
@@ -21,10 +23,14 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @require_safe
 def admin_login(request: HttpRequest) -> HttpResponse:
-    """/admin/login/ → the site's sign-in page, keeping where to go next. Someone already signed in who
-    lands here has no admin access; sending them to sign in would bounce them straight back."""
+    """/admin/login/ → the site's sign-in page, keeping where to go next. Someone already signed in goes
+    on to the admin page they asked for if they have admin access (a bookmark of the admin's sign-in
+    page); without it, sending them to sign in would bounce them straight back."""
     if request.user.is_authenticated:
-        raise PermissionDenied("Your account has no access to the administration.")
+        if not admin.site.has_permission(request):
+            raise PermissionDenied("Your account has no access to the administration.")
+        wanted = request.GET.get("next", "")
+        return redirect(wanted if is_site_path(request, wanted) else reverse("admin:index"))
     query = request.GET.urlencode()
     return redirect(reverse("accounts:login") + (f"?{query}" if query else ""))
 

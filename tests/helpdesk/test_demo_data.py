@@ -274,6 +274,28 @@ def test_demo_reset_puts_the_demos_tickets_back_and_leaves_new_tickets_alone():
 
 
 @pytest.mark.django_db
+def test_demo_reset_moves_a_demo_account_back_from_the_address_it_moved_to():
+    """The fixture finds accounts by address: a demo account moved to another one (on its profile, or in
+    the admin) goes back, rather than stay beside a second copy of itself with the demo's password."""
+    from accounts import services as account_services
+    from accounts.models import EmailChangeRequest
+    from accounts.tokens import account_state
+
+    call_command("demo_load", stdout=StringIO())
+    users = User.objects.count()
+    customer = User.objects.get(email="customer@example.com")
+    change = EmailChangeRequest.objects.create(
+        user=customer, new_email="carla@example.org", account_state=account_state(customer)
+    )
+    account_services.user_email_change(change, actor=customer, keep_session_key=None)
+    out = StringIO()
+    call_command("demo_load", "--reset", stdout=out)
+    assert "Moved carla@example.org back to the demo's address customer@example.com." in out.getvalue()
+    assert User.objects.count() == users
+    assert User.objects.get(pk=customer.pk).email == "customer@example.com"
+
+
+@pytest.mark.django_db
 def test_demo_reset_puts_the_site_settings_back_and_says_so_in_the_audit_trail():
     """loaddata writes the fixture's rows past the services: the reset records itself, with the site
     settings it put back, or the trail would show a greeting set and never see it go."""

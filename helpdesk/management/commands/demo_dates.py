@@ -34,10 +34,11 @@ ALREADY_CURRENT = timedelta(minutes=5)  # closer than this to the target: nothin
 
 
 def demo_keys(path: Path) -> dict[str, set]:
-    """The natural keys (and the activity pks) of the fixture's tickets, messages, activities, articles;
-    CommandError for a file that is not a JSON fixture."""
+    """The natural keys (and the activity pks) of the fixture's tickets, messages, activities, articles,
+    invitations and accounts; CommandError for a file that is not a JSON fixture."""
     keys: dict[str, set] = {
-        "tickets": set(), "messages": set(), "activities": set(), "articles": set(), "invitations": set()
+        "tickets": set(), "messages": set(), "activities": set(), "articles": set(), "invitations": set(),
+        "users": set(),
     }  # fmt: skip
     columns = {
         "tickets.ticket": ("tickets", "number"),
@@ -45,6 +46,7 @@ def demo_keys(path: Path) -> dict[str, set]:
         "tickets.ticketactivity": ("activities", "pk"),
         "knowledge.article": ("articles", "slug"),
         "accounts.invitation": ("invitations", "code"),
+        "accounts.user": ("users", "email"),
     }
     try:
         for row in json.loads(path.read_text(encoding="utf-8")):

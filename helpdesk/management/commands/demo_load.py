@@ -15,7 +15,8 @@ their files once the reset is committed), loads the fixture again and moves its 
 tickets, articles, accounts, teams and the site settings are as the fixture has them, and one audit event
 says so, with the site settings it put back. Tickets, articles and accounts created since are left
 alone, as is the audit trail; a demo article renamed
-since goes back to its address (the new one redirects to it). A ticket of yours merged into a demo
+since goes back to its address (the new one redirects to it), a demo account moved to another e-mail
+address goes back to its demo address. A ticket of yours merged into a demo
 ticket, or a demo ticket merged into one of yours, stops the reset: the messages could not be told
 apart, or the reset would take the demo's out of your ticket.
 """
@@ -30,6 +31,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 import audit
+from accounts.models import EmailChangeRequest, User, email_key
+from audit.models import AuditEvent
 from helpdesk.management.commands.demo_dates import demo_keys
 from helpdesk.models import SiteConfiguration
 from knowledge.models import Article, ArticleSlug
@@ -115,6 +118,23 @@ class Command(BaseCommand):
             names = ", ".join(role.object.name for role in missing)
             self.stdout.write(f"Created the built-in role(s) {names}.")
 
+    def _move_accounts_back(self, emails: set[str]) -> None:
+        """The fixture finds its accounts by address: a demo account moved to another address since (on
+        its profile, or in the admin) would stay beside a second copy, holding the demo's password and
+        roles. It goes back to its demo address, found through the audit trail of the move."""
+        user_type = ContentType.objects.get_for_model(User)
+        for email in sorted(emails):
+            if User.objects.with_email(email).exists():
+                continue
+            moves = AuditEvent.objects.filter(object_type=user_type, changes__email__0__iexact=email)
+            moved_pk = moves.order_by("-sequence").values_list("object_id", flat=True).first()
+            user = User.objects.filter(pk=moved_pk).first() if moved_pk else None
+            if user is None or any(email_key(user.email) == email_key(demo) for demo in emails):
+                continue
+            EmailChangeRequest.objects.filter(user=user).delete()
+            User.objects.filter(pk=user.pk).update(email=email)
+            self.stdout.write(f"Moved {user.email} back to the demo's address {email}.")
+
     def _remove_additions(self, tickets, keys: dict[str, set]) -> None:
         # The fixture finds its articles by slug: a demo article renamed since would stay beside a second
         # copy at its old address. It goes back there, and its new address redirects to it.
@@ -126,6 +146,7 @@ class Command(BaseCommand):
             ArticleSlug.objects.filter(slug=demo_slug).delete()
             ArticleSlug.objects.get_or_create(slug=article.slug, defaults={"article": article})
             Article.objects.filter(pk=article.pk).update(slug=demo_slug)
+        self._move_accounts_back(keys["users"])
         added_messages = TicketMessage.objects.filter(ticket__in=tickets).exclude(uid__in=keys["messages"])
         files = Attachment.objects.filter(
             owner_type=ContentType.objects.get_for_model(TicketMessage),
