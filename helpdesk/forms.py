@@ -67,11 +67,11 @@ def reads_as(text: str) -> str:
 
 def as_tag(text: str) -> str:
     """A tag as stored and compared, on tickets and articles alike: without the invisible characters that
-    change nothing on screen, compatibility-folded (full-width letters are the plain ones), case-folded
-    ("Straße" and "STRASSE", "İzmir" and "izmir" are one tag), single-spaced and composed ("é" typed as
-    one character or as e and an accent is one tag)."""
-    folded = unicodedata.normalize("NFKC", text.translate(SHOWS_NO_DIFFERENCE)).casefold()
-    # A capital dotted I case-folds to i and a combining dot: the dot is the capital's, not a letter.
+    change nothing on screen, compatibility-folded (full-width letters are the plain ones), in lower case
+    ("İzmir" is "izmir"; lower case, not case-folded: "Straße" stays as typed, not "strasse"),
+    single-spaced and composed ("é" typed as one character or as e and an accent is one tag)."""
+    folded = unicodedata.normalize("NFKC", text.translate(SHOWS_NO_DIFFERENCE)).lower()
+    # A capital dotted I lowers to i and a combining dot: the dot is the capital's, not a letter.
     return nfc(" ".join(folded.replace("i\u0307", "i").split()))
 
 
