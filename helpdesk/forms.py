@@ -65,14 +65,25 @@ def reads_as(text: str) -> str:
     return " ".join(nfc(text.translate(SHOWS_NO_DIFFERENCE)).split()).casefold()
 
 
+def _unwidened(ch: str) -> str:
+    """A full-width or half-width letter or digit (typed with an East Asian input method) as the plain
+    one; any other character as it is. Not NFKC as a whole: that also turns "½" into 1, a fraction slash
+    and 2, and "⒈" into "1.", which a tag may not hold, and the full-width comma into a comma, which
+    splits tags."""
+    if unicodedata.decomposition(ch).startswith(("<wide>", "<narrow>")):
+        plain = unicodedata.normalize("NFKC", ch)
+        return plain if plain.isalnum() else ch
+    return ch
+
+
 def as_tag(text: str) -> str:
     """A tag as stored and compared, on tickets and articles alike: without the invisible characters that
-    change nothing on screen, compatibility-folded (full-width letters are the plain ones), in lower case
-    ("İzmir" is "izmir"; lower case, not case-folded: "Straße" stays as typed, not "strasse"),
-    single-spaced and composed ("é" typed as one character or as e and an accent is one tag)."""
-    folded = unicodedata.normalize("NFKC", text.translate(SHOWS_NO_DIFFERENCE)).lower()
+    change nothing on screen, full-width letters as the plain ones, in lower case ("İzmir" is "izmir";
+    lower case, not case-folded: "Straße" stays as typed, not "strasse"), single-spaced and composed ("é"
+    typed as one character or as e and an accent is one tag)."""
+    plain = "".join(map(_unwidened, text.translate(SHOWS_NO_DIFFERENCE))).lower()
     # A capital dotted I lowers to i and a combining dot: the dot is the capital's, not a letter.
-    return nfc(" ".join(folded.replace("i\u0307", "i").split()))
+    return nfc(" ".join(plain.replace("i\u0307", "i").split()))
 
 
 class OneLineNameField(forms.CharField):

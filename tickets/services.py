@@ -63,6 +63,10 @@ SUBMIT_AGAIN = (
 NEWER_MESSAGE = "Support wrote to you since you opened this page: read their message, then choose again."
 NEWER_MESSAGE_OTHER = "A new message was added since you opened this page: read it, then choose again."
 TAG_INVALID = "Tags are at most 50 characters: letters, digits, spaces, - and _."
+TAG_SHOWS_NOTHING = (
+    "One of the tags is only invisible characters (such as a zero-width space), so it would show as a blank "
+    "tag: delete it, between the commas."
+)
 BULK_TAG_MISSING = "Type the tag to add or remove."
 BULK_STALE = "It changed since your queue was loaded: look at it again, then choose what to do."
 MERGE_SELF = "A ticket cannot be merged into itself."
@@ -884,7 +888,7 @@ def clean_tag_names(names: Sequence[str]) -> list[str]:
     typed = [name for name in names if name.strip()]
     cleaned = sorted({as_tag(name) for name in typed})
     if not all(map(shows_text, typed)):
-        raise ValidationError({"tags": TAG_INVALID})
+        raise ValidationError({"tags": TAG_SHOWS_NOTHING})
     for name in cleaned:
         if len(name) > 50 or not all(
             ch.isalnum() or ch in " -_" or unicodedata.category(ch).startswith("M") for ch in name

@@ -1,22 +1,32 @@
 """Tags stored before they were spelled one way however typed (helpdesk.forms.as_tag): invisible
-characters dropped, compatibility- and case-folded. A tag that now reads as another is merged into it
-(its tickets keep the tag they showed); one that shows nothing is removed from its tickets."""
+characters dropped, full-width letters plain, lower case. A tag that now reads as another is merged into
+it (its tickets keep the tag they showed); one that shows nothing is removed from its tickets; one whose
+new spelling the desk would refuse is left as it is."""
+
+import unicodedata
 
 from django.db import migrations
 
 from helpdesk.forms import as_tag, shows_text
 
 
+def tag_allowed(name: str) -> bool:
+    # The rule tickets.services.clean_tag_names holds typed tags to, as it stood when this was written.
+    return 0 < len(name) <= 50 and all(
+        ch.isalnum() or ch in " -_" or unicodedata.category(ch).startswith("M") for ch in name
+    )
+
+
 def respell(apps, schema_editor):
     Tag = apps.get_model("tickets", "Tag")
     Through = Tag.tickets.through
     for tag in Tag.objects.all().order_by("pk"):
-        spelled = as_tag(tag.name)[:50].strip()
-        if spelled == tag.name:
-            continue
-        if not shows_text(spelled):
+        if not shows_text(tag.name):
             tag.delete()
             continue
+        spelled = as_tag(tag.name)
+        if spelled == tag.name or not tag_allowed(spelled):
+            continue  # as it is, rather than a spelling the desk would refuse when the tags are saved again
         kept = Tag.objects.filter(name=spelled).first()
         if kept is None:
             tag.name = spelled
