@@ -1,7 +1,7 @@
 """Customer portal (/portal/…): submit tickets through web forms, follow and answer them, get files."""
 
 import uuid
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -321,9 +321,18 @@ def _detail_context(request: HttpRequest, ticket: Ticket, reply_form: ReplyForm 
         "can_mark_solved": Status.RESOLVED in allowed,
         "can_reopen": Status.OPEN in allowed and ticket.status == Status.RESOLVED,
         "is_closed": ticket.status == Status.CLOSED,
-        # A manager reading a colleague's ticket came from the organisation's list, where it is listed.
-        "from_organization": ticket.requester_id != request.user.pk and request.user.is_organization_manager,
+        **_list_back(request, ticket),
     }
+
+
+def _list_back(request: HttpRequest, ticket: Ticket) -> dict:
+    """The way back to the list that holds the ticket: a manager reading a colleague's ticket came from
+    the organisation's list, and a solved ticket is listed under "Solved", not the open ones shown first."""
+    from_organization = ticket.requester_id != request.user.pk and request.user.is_organization_manager
+    query = {"scope": "organization"} if from_organization else {}
+    if ticket.status in workflow.SOLVED_STATUSES:
+        query["status"] = "solved"
+    return {"from_organization": from_organization, "list_query": urlencode(query)}
 
 
 @login_required
