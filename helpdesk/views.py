@@ -1,6 +1,8 @@
 """Site-wide pages: the portal home, the favicon. Error pages are Django's defaults with templates/40x.html
 and 500.html."""
 
+from urllib.parse import urlsplit
+
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
@@ -30,7 +32,10 @@ def admin_login(request: HttpRequest) -> HttpResponse:
         if not admin.site.has_permission(request):
             raise PermissionDenied("Your account has no access to the administration.")
         wanted = request.GET.get("next", "")
-        return redirect(wanted if is_site_path(request, wanted) else reverse("admin:index"))
+        # Not to the admin's sign-out, which takes a POST only: a link there would answer 405.
+        if is_site_path(request, wanted) and urlsplit(wanted).path != reverse("admin:logout"):
+            return redirect(wanted)
+        return redirect("admin:index")
     query = request.GET.urlencode()
     return redirect(reverse("accounts:login") + (f"?{query}" if query else ""))
 

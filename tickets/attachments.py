@@ -78,7 +78,7 @@ def safe_filename(name: str) -> str:
     """The user's file name without any path, control characters or quotes, for display and downloads."""
     base = PurePath(name.replace("\\", "/")).name
     core = "".join(ch for ch in base if ch.isprintable() and ch not in '"<>|:*?').strip(" ").rstrip(" .")
-    cleaned = core.lstrip(".")  # no hidden file where it is saved
+    cleaned = core.lstrip(". ")  # no hidden file where it is saved
     if cleaned != core and "." not in cleaned:  # ".pdf": a name that is only a type keeps it
         cleaned = f"attachment.{cleaned}"
     if len(cleaned) > MAX_FILENAME:  # shortened before the extension, which says what the file is

@@ -121,19 +121,32 @@ class Command(BaseCommand):
     def _move_accounts_back(self, emails: set[str]) -> None:
         """The fixture finds its accounts by address: a demo account moved to another address since (on
         its profile, or in the admin) would stay beside a second copy, holding the demo's password and
-        roles. It goes back to its demo address, found through the audit trail of the move."""
+        roles, and one moved onto another demo account's address would be written over with that one's.
+        Each goes back to the demo address it first moved away from (the audit trail of its moves)."""
         user_type = ContentType.objects.get_for_model(User)
-        for email in sorted(emails):
-            if User.objects.with_email(email).exists():
-                continue
-            moves = AuditEvent.objects.filter(object_type=user_type, changes__email__0__iexact=email)
-            moved_pk = moves.order_by("-sequence").values_list("object_id", flat=True).first()
-            user = User.objects.filter(pk=moved_pk).first() if moved_pk else None
-            if user is None or any(email_key(user.email) == email_key(demo) for demo in emails):
-                continue
-            EmailChangeRequest.objects.filter(user=user).delete()
-            User.objects.filter(pk=user.pk).update(email=email)
-            self.stdout.write(f"Moved {user.email} back to the demo's address {email}.")
+        moves = AuditEvent.objects.filter(object_type=user_type, changes__email__0__in=sorted(emails))
+        home: dict[int, str] = {}
+        for object_id, changes in moves.order_by("sequence").values_list("object_id", "changes"):
+            home.setdefault(int(object_id), changes["email"][0])
+        movers = {
+            user.pk: (user.email, home[user.pk])
+            for user in User.objects.filter(pk__in=home)
+            if email_key(user.email) != email_key(home[user.pk])
+        }
+        holders = dict(
+            User.objects.filter(email__in=[target for _, target in movers.values()])
+            .exclude(pk__in=movers)
+            .values_list("email", "pk")
+        )
+        # Not onto an address an account created since has taken.
+        movers = {pk: move for pk, move in movers.items() if move[1] not in holders}
+        # In two steps: one may move onto the address another leaves.
+        for pk in movers:
+            User.objects.filter(pk=pk).update(email=f"demo-reset-{pk}@moving.invalid")
+        for pk, (now, target) in sorted(movers.items()):
+            EmailChangeRequest.objects.filter(user_id=pk).delete()
+            User.objects.filter(pk=pk).update(email=target)
+            self.stdout.write(f"Moved {now} back to the demo's address {target}.")
 
     def _remove_additions(self, tickets, keys: dict[str, set]) -> None:
         # The fixture finds its articles by slug: a demo article renamed since would stay beside a second

@@ -1,6 +1,8 @@
 """manage.py createsuperuser, with the new administrator in the audit trail: an account with every
 permission made from the command line must leave a trace like one made in the admin."""
 
+import os
+
 from django.contrib.auth.management.commands import createsuperuser
 from django.db import transaction
 
@@ -13,6 +15,8 @@ class Command(createsuperuser.Command):
     def handle(self, *args, **options):
         # As the site's forms take it (accounts.forms.EmailAddressField): an internationalised domain
         # typed as people read it is the xn-- form accounts hold.
+        if not options.get("email") and not options.get("interactive"):
+            options["email"] = os.environ.get("DJANGO_SUPERUSER_EMAIL")  # as Django reads it then
         if options.get("email"):
             options["email"] = address_as_stored(options["email"])
         before = set(User.objects.filter(is_superuser=True).values_list("pk", flat=True))
