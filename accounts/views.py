@@ -283,6 +283,10 @@ class PasswordResetConfirmView(UnprocessableOnInvalid, auth_views.PasswordResetC
             form.user = current
             response = super().form_valid(form)
             services.user_password_reset(form.user, actor=form.user)
+        if self.request.user.pk == form.user.pk:
+            # Signed in to this account in this browser: its session ended with the others, and saving the
+            # ended one would fail (a 400 after the password was set). A fresh, signed-out one instead.
+            self.request.session.flush()
         return response
 
 
