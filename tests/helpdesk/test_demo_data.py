@@ -8,8 +8,11 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
+from accounts import rbac
 from accounts.models import User
 from audit.models import AuditEvent
 from knowledge.models import Article
@@ -21,6 +24,7 @@ from tickets.selectors import queue_counts
 from tickets.workflow import Status
 
 DEMO_NUMBERS = range(901, 937)
+DEMO_PASSWORD = "helpdesk-demo"  # README: every demo account's
 
 
 def load_demo() -> str:
@@ -163,6 +167,58 @@ class TestTheDemoAsLoaded:
         for article in (in_review, draft):
             assert article.author.email in ("agent@example.com", "agent2@example.com")
             assert article.published_at is None
+
+    def test_the_seven_demo_accounts_exist_with_the_documented_password_and_roles(self):
+        """README.md:12-23: 'sign in with any demo account; the password of every one is helpdesk-demo',
+        with the roles, teams and organisations of the table."""
+        emails = [
+            "admin@example.com", "supervisor@example.com", "agent@example.com", "agent2@example.com",
+            "customer@example.com", "customer2@example.com", "other@example.com",
+        ]  # fmt: skip
+        users = {user.email: user for user in User.objects.filter(email__in=emails)}
+        assert sorted(users) == sorted(emails)
+        # One hash for all (PBKDF2 at a high count is slow to check seven times).
+        assert len({user.password for user in users.values()}) == 1
+        assert users["admin@example.com"].check_password(DEMO_PASSWORD)
+        assert users["admin@example.com"].is_superuser and rbac.is_administrator(users["admin@example.com"])
+        supervisor = users["supervisor@example.com"]
+        assert rbac.is_supervisor(supervisor)
+        assert set(supervisor.team_memberships.values_list("team__slug", flat=True)) == {"support"}
+        for email, team in (("agent@example.com", "support"), ("agent2@example.com", "billing")):
+            agent = users[email]
+            assert rbac.is_agent(agent) and not rbac.is_supervisor(agent)
+            assert set(agent.team_memberships.values_list("team__slug", flat=True)) == {team}
+        manager, member, other = (users[e] for e in emails[4:])
+        assert manager.organization.name.startswith("Acme") and manager.is_organization_manager
+        assert member.organization == manager.organization and not member.is_organization_manager
+        assert other.organization.name == "Globex" and not other.is_organization_manager
+        for customer in (manager, member, other):
+            assert rbac.is_customer(customer) and not rbac.is_staff(customer)
+
+    def test_a_billing_question_lands_with_billing_and_a_general_request_with_support(self):
+        """README.md:35-36 and 106-107: the Billing question goes to team Billing, a General request (the
+        default form) lands in Support, the demo's default team; a follow-up stays with its team."""
+        from tickets.models import TicketForm
+
+        customer = User.objects.get(email="customer@example.com")
+        client = Client()
+        client.force_login(customer)
+        billing = TicketForm.objects.get(slug="billing-question")
+        response = client.get(reverse("tickets:portal_submit_form", args=[billing.slug]))
+        assert response.status_code == 200
+        ticket = services.ticket_create(
+            requester=customer,
+            subject="Invoice 12",
+            description="Twice charged.",
+            actor=customer,
+            form=billing,
+            custom_fields={"invoice_number": "INV-2026-0042"},
+        )
+        assert ticket.team.slug == "billing"
+        general = services.ticket_create(
+            requester=customer, subject="Printer", description="Jammed.", actor=customer
+        )
+        assert general.team.slug == "support"
 
 
 @pytest.mark.django_db

@@ -35,10 +35,11 @@ ALREADY_CURRENT = timedelta(minutes=5)  # closer than this to the target: nothin
 
 def demo_keys(path: Path) -> dict[str, set]:
     """The natural keys (and the activity pks) of the fixture's tickets, messages, activities, articles,
-    invitations and accounts; CommandError for a file that is not a JSON fixture."""
+    invitations, accounts, role assignments and team memberships; CommandError for a file that is not a
+    JSON fixture."""
     keys: dict[str, set] = {
         "tickets": set(), "messages": set(), "activities": set(), "articles": set(), "invitations": set(),
-        "users": set(),
+        "users": set(), "roles": set(), "memberships": set(),
     }  # fmt: skip
     columns = {
         "tickets.ticket": ("tickets", "number"),
@@ -53,6 +54,10 @@ def demo_keys(path: Path) -> dict[str, set]:
             if (found := columns.get(row["model"])) is not None:
                 kind, key = found
                 keys[kind].add(row["pk"] if key == "pk" else row["fields"][key])
+            elif row["model"] == "accounts.roleassignment":  # natural keys: [email], [role name]
+                keys["roles"].add((row["fields"]["user"][0], row["fields"]["role"][0]))
+            elif row["model"] == "accounts.teammember":  # [team slug], [email]
+                keys["memberships"].add((row["fields"]["team"][0], row["fields"]["user"][0]))
     except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as error:
         # ValueError covers undecodable bytes and bad JSON; RecursionError, JSON nested past what the
         # parser takes; the others, JSON that is not a list of rows.

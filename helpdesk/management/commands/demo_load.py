@@ -29,9 +29,11 @@ from django.core import serializers
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 import audit
-from accounts.models import EmailChangeRequest, User, email_key
+from accounts.models import EmailChangeRequest, RoleAssignment, TeamMember, User, email_key
 from audit.models import AuditEvent
 from helpdesk.management.commands.demo_dates import demo_keys
 from helpdesk.models import SiteConfiguration
@@ -148,6 +150,33 @@ class Command(BaseCommand):
             User.objects.filter(pk=pk).update(email=target)
             self.stdout.write(f"Moved {now} back to the demo's address {target}.")
 
+    def _remove_account_additions(self, keys: dict[str, set]) -> None:
+        """What the demo's accounts were given since that the fixture does not hold (loading it puts back
+        its own rows and removes none): roles, team memberships, two-factor devices."""
+        accounts = User.objects.filter(email__in=keys["users"])
+        roles = RoleAssignment.objects.filter(user__in=accounts)
+        extra_roles = [
+            pk
+            for pk, email, role in roles.values_list("pk", "user__email", "role__name")
+            if (email, role) not in keys["roles"]
+        ]
+        memberships = TeamMember.objects.filter(user__in=accounts)
+        extra_memberships = [
+            pk
+            for pk, team, email in memberships.values_list("pk", "team__slug", "user__email")
+            if (team, email) not in keys["memberships"]
+        ]
+        RoleAssignment.objects.filter(pk__in=extra_roles).delete()
+        TeamMember.objects.filter(pk__in=extra_memberships).delete()
+        devices = [
+            model.objects.filter(user__in=accounts).delete()[0] for model in (TOTPDevice, StaticDevice)
+        ]
+        if extra_roles or extra_memberships or any(devices):
+            self.stdout.write(
+                f"Took back from the demo's accounts: {len(extra_roles)} role(s), "
+                f"{len(extra_memberships)} team membership(s), {sum(devices)} two-factor device(s)."
+            )
+
     def _remove_additions(self, tickets, keys: dict[str, set]) -> None:
         # The fixture finds its articles by slug: a demo article renamed since would stay beside a second
         # copy at its old address. It goes back there, and its new address redirects to it.
@@ -160,6 +189,7 @@ class Command(BaseCommand):
             ArticleSlug.objects.get_or_create(slug=article.slug, defaults={"article": article})
             Article.objects.filter(pk=article.pk).update(slug=demo_slug)
         self._move_accounts_back(keys["users"])
+        self._remove_account_additions(keys)
         added_messages = TicketMessage.objects.filter(ticket__in=tickets).exclude(uid__in=keys["messages"])
         files = Attachment.objects.filter(
             owner_type=ContentType.objects.get_for_model(TicketMessage),
