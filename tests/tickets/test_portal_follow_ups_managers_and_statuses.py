@@ -5,7 +5,6 @@ organisations, odd list parameters, downloads, suspension, invitations and escap
 import re
 import uuid
 from datetime import timedelta
-from html import unescape
 
 import pytest
 from django.contrib.messages import get_messages
@@ -26,6 +25,8 @@ from tests.factories import (
     make_ticket,
 )
 from tests.tickets.conftest import download_url as download
+from tests.tickets.conftest import fresh
+from tests.tickets.conftest import page_text as text
 from tests.tickets.conftest import portal_detail_url as detail
 from tests.tickets.conftest import portal_reply_url as reply_url
 from tests.tickets.conftest import portal_status_url as status_url
@@ -40,14 +41,6 @@ LIST = reverse("tickets:portal_list")
 
 def notes(response) -> list[str]:
     return [str(message) for message in get_messages(response.wsgi_request)]
-
-
-def text(response) -> str:
-    return unescape(response.content.decode())
-
-
-def fresh(ticket: Ticket) -> Ticket:
-    return Ticket.objects.get(pk=ticket.pk)
 
 
 def txt(name: str = "notes.txt", content: bytes = b"plain text notes\n") -> SimpleUploadedFile:

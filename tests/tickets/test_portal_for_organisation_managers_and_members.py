@@ -21,25 +21,19 @@ from tests.factories import (
     make_ticket,
 )
 from tests.tickets.conftest import download_url as download
+from tests.tickets.conftest import fresh
+from tests.tickets.conftest import page_text as text
 from tests.tickets.conftest import portal_detail_url as detail
 from tests.tickets.conftest import portal_reply_url as reply_url
 from tests.tickets.conftest import portal_status_url as status_url
 from tickets import services
-from tickets.models import Attachment, Ticket, TicketActivity, TicketMessage
+from tickets.models import Attachment, TicketActivity, TicketMessage
 from tickets.workflow import Status
 
 pytestmark = pytest.mark.django_db
 
 LIST = reverse("tickets:portal_list")
 HX = {"HX-Request": "true"}
-
-
-def text(response) -> str:
-    return unescape(response.content.decode())
-
-
-def fresh(ticket: Ticket) -> Ticket:
-    return Ticket.objects.get(pk=ticket.pk)
 
 
 def txt(name: str = "notes.txt", content: bytes = b"plain text\n") -> SimpleUploadedFile:
