@@ -76,12 +76,17 @@ def _unwidened(ch: str) -> str:
     return ch
 
 
+def unwidened(text: str) -> str:
+    """`text` with its full-width and half-width letters and digits as the plain ones (_unwidened)."""
+    return "".join(map(_unwidened, text))
+
+
 def as_tag(text: str) -> str:
     """A tag as stored and compared, on tickets and articles alike: without the invisible characters that
     change nothing on screen, full-width letters as the plain ones, in lower case ("İzmir" is "izmir";
     lower case, not case-folded: "Straße" stays as typed, not "strasse"), single-spaced and composed ("é"
     typed as one character or as e and an accent is one tag)."""
-    plain = "".join(map(_unwidened, text.translate(SHOWS_NO_DIFFERENCE))).lower()
+    plain = unwidened(text.translate(SHOWS_NO_DIFFERENCE)).lower()
     # A capital dotted I lowers to i and a combining dot: the dot is the capital's, not a letter.
     return nfc(" ".join(plain.replace("i\u0307", "i").split()))
 

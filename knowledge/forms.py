@@ -9,7 +9,7 @@ from django.forms.models import ModelChoiceIterator
 from helpdesk.forms import VisibleTextField
 from knowledge.importing import trimmed
 from knowledge.models import Article, Category
-from knowledge.services import BODY_MAX_LENGTH, body_length_problem
+from knowledge.services import BODY_MAX_LENGTH, TAGS_MAX_LENGTH, body_length_problem, tag_names
 
 PATH_SEPARATOR = " \u203a "  # a single right-pointing angle quotation mark
 
@@ -93,7 +93,11 @@ def body_as_stored(posted: str, stored: str | None, *, trim=lambda text: text) -
 class ArticleForm(LoadedAtForm):
     title = VisibleTextField(max_length=200)  # zero-width characters alone would make a nameless link
     category = CategoryChoiceField(queryset=Category.objects.all(), required=False, empty_label="No category")
-    tags = forms.CharField(max_length=300, required=False, help_text="Comma-separated.")
+    # The limit is checked in clean_tags on the tags as stored: accents typed apart, invisible characters
+    # and repeats make the typed text longer than what is kept.
+    tags = forms.CharField(
+        required=False, help_text=f"Comma-separated, at most {TAGS_MAX_LENGTH} characters in all."
+    )
     excerpt = forms.CharField(
         max_length=300, required=False, help_text="Shown in lists; empty takes the start."
     )
@@ -118,6 +122,14 @@ class ArticleForm(LoadedAtForm):
         if body != stored and (problem := body_length_problem(body)):
             raise forms.ValidationError(problem, code="max_length")
         return body
+
+    def clean_tags(self) -> str:
+        typed = self.cleaned_data["tags"]
+        if typed != self.initial.get("tags") and len(", ".join(tag_names(typed))) > TAGS_MAX_LENGTH:
+            raise forms.ValidationError(
+                f"Tags are at most {TAGS_MAX_LENGTH} characters in all; remove some.", code="max_length"
+            )
+        return typed
 
     def make_read_only(self) -> None:
         """Shown to someone who may read the article but not change it. `readonly` rather than

@@ -442,7 +442,9 @@ def _apply(incoming: _Incoming, existing: Article | None) -> str:
     # As the services store them (composed Unicode, tags cleaned): a file from macOS spells "é" as "e"
     # and an accent, which is no change to report.
     stored = {name: nfc(value) if isinstance(value, str) else value for name, value in fields.items()}
-    stored["tags"] = services.clean_tags(stored["tags"])
+    # Tags exported as stored come back as they are: no change, even from before their spelling rules
+    # (services.article_update keeps them so, unless something else changes).
+    stored["tags"] = existing.tags if fields["tags"] == existing.tags else services.clean_tags(stored["tags"])
     changed = any(getattr(existing, name) != value for name, value in stored.items())
     # Renamed where the record comes from: its old slugs hold this article's address here.
     renamed = existing.slug != incoming.slug and existing.slug in incoming.old_slugs

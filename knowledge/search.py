@@ -21,6 +21,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from helpdesk.accents import MAY_FOLD, folded_sql, unaccented
+from helpdesk.forms import unwidened
 from knowledge.models import Article
 
 MAX_TERMS = 12
@@ -159,6 +160,10 @@ def search_articles(user, text: str, *, limit: int = 10, config: str | None = No
     typed = " ".join(WORD.findall(text or ""))[:300]
     if not typed:
         return []
+    if (plain := unwidened(typed)) != typed:
+        # A word typed in full-width letters (an East Asian input method): the article's tag is stored in
+        # plain ones (as_tag), while its text may hold the full-width word as written; both are looked for.
+        typed = f"{typed} {plain}"
     # The question's words are parsed as the articles' are (knowledge_search_vector: accents folded);
     # the typed prefix and the phrase are folded here alike.
     typed_last_word = WORD.findall(typed)[-1].lower()

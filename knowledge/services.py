@@ -200,21 +200,31 @@ def category_update(category: Category, *, actor, **changes) -> list[str]:
     return list(changed)
 
 
-def clean_tags(tags: str) -> str:
-    """Tags as stored: each as tickets' are (as_tag: one spelling however typed), without duplicates,
-    comma-separated."""
-    names, length = [], 0
+TAGS_MAX_LENGTH = 300  # the tags as stored, comma-separated
+
+
+def tag_names(tags: str) -> list[str]:
+    """The tags of a comma-separated text, each as tickets' are (as_tag: one spelling however typed) and
+    at most 40 characters, without duplicates or blank ones, in the order typed."""
+    names = []
     for name in tags.split(","):
         # Cut at 40 characters without the space the cut may end on (or it reads back as another tag).
         name = as_tag(name)[:40].strip()
-        if not shows_text(name) or name in names:  # a zero-width space alone is a badge with nothing on it
-            continue
-        # Whole tags up to 300 characters: a cut one would not be the tag the author gave.
-        length += len(name) + (2 if names else 0)
-        if length > 300:
+        if shows_text(name) and name not in names:  # a zero-width space alone is a badge with nothing on it
+            names.append(name)
+    return names
+
+
+def clean_tags(tags: str) -> str:
+    """Tags as stored: tag_names, comma-separated, whole tags up to TAGS_MAX_LENGTH characters (a cut one
+    would not be the tag the author gave; the editor refuses more, an import keeps what fits)."""
+    kept, length = [], 0
+    for name in tag_names(tags):
+        length += len(name) + (2 if kept else 0)
+        if length > TAGS_MAX_LENGTH:
             break
-        names.append(name)
-    return ", ".join(names)
+        kept.append(name)
+    return ", ".join(kept)
 
 
 def _keep_revision(article: Article, actor) -> None:
@@ -255,6 +265,9 @@ def article_update(article: Article, *, actor, loaded_at: datetime | None = None
         and (problem := body_length_problem(changes["body"]))
     ):
         raise ValidationError({"body": problem})
+    # Tags stored before their spelling rules and sent back as they are: respelled with a real edit, but
+    # on their own no edit (as the body's line breaks: an untouched save writes nothing).
+    tags_as_stored = "tags" in changes and changes["tags"] == article.tags
     if "tags" in changes:
         changes["tags"] = clean_tags(changes["tags"])
     if "title" in changes:  # stored as article_create stores it
@@ -278,6 +291,8 @@ def article_update(article: Article, *, actor, loaded_at: datetime | None = None
         ArticleSlug.objects.get_or_create(slug=article.slug, defaults={"article": article})
         article.slug = new_slug
         _take_address(article)
+    if tags_as_stored and {**_editable_values(article), "tags": stored["tags"]} == stored:
+        article.tags = stored["tags"]  # nothing but their spelling would change
     if _editable_values(article) == stored:
         return article
     article.updated_by = actor
