@@ -371,14 +371,20 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
         return acting_as(super().get_form(request, obj, **kwargs), request.user)
 
     # Changes to these are security events: they decide what the account may do in the admin.
-    security_fields = ("is_superuser", "is_staff", "user_permissions", "password")
+    # The address is where a password reset goes: moving it hands the account to that mailbox.
+    security_fields = ("is_superuser", "is_staff", "user_permissions", "password", "email")
 
     def get_readonly_fields(self, request, obj=None):
+        fields = self.readonly_fields
+        # One's own address moves from the profile, with the password and a link to the new address: here
+        # a borrowed session would take the account (a reset mailed to a mailbox of the borrower's).
+        if obj is not None and obj.pk == request.user.pk:
+            fields = (*fields, "email")
         # Superuser status and permissions beside the roles are a superuser's to give: anyone else
         # could make themselves one (roles, checked in RoleAssignmentForm, are how they grant).
         if request.user.is_superuser:
-            return self.readonly_fields
-        return (*self.readonly_fields, "is_superuser", "user_permissions")
+            return fields
+        return (*fields, "is_superuser", "user_permissions")
 
     def has_change_permission(self, request, obj=None) -> bool:
         # An account ranked above the actor's (an Administrator's for a clerk, a superuser's for an
@@ -741,6 +747,8 @@ class InvitationAdminForm(forms.ModelForm):
     def clean_max_uses(self) -> int:
         # "uses" is read-only here, so the form's own check of invitation_uses_limit skips it.
         max_uses = self.cleaned_data["max_uses"]
+        if max_uses < 1 and "max_uses" in self.changed_data:  # a code nobody could ever redeem
+            raise forms.ValidationError("Allow at least one use; untick “Active” to stop sign-ups.")
         if self.instance.pk is not None and max_uses < self.instance.uses:
             raise forms.ValidationError(
                 f"This code has been used {self.instance.uses} times already; "

@@ -9,7 +9,7 @@ from django.contrib.auth import forms as auth_forms
 from django.contrib.auth import password_validation
 from django.utils import timezone
 
-from accounts.models import TIMEZONE_CHOICES, User, address_as_stored, validate_ascii_email
+from accounts.models import TIMEZONE_CHOICES, User, validate_ascii_email
 from accounts.password_validation import PasswordHistoryValidator
 from helpdesk.display import shown_time
 from helpdesk.forms import OneLineNameField
@@ -32,7 +32,8 @@ class EmailAddressField(forms.EmailField):
         super().__init__(**kwargs)
 
     def to_python(self, value) -> str:
-        return address_as_stored(super().to_python(value))
+        # As accounts store it (the domain in lower case too): retyped in capitals, it is no change.
+        return User.objects.normalize_email(super().to_python(value))
 
 
 class LoginForm(auth_forms.AuthenticationForm):

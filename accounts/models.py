@@ -56,7 +56,10 @@ def email_key(value: str) -> str:
     return key
 
 
-NOT_A_DOMAIN = "Give domains such as acme.example (an internationalised one as typed or in its xn-- form)."
+NOT_A_DOMAIN = (
+    "Give domains such as acme.example (an internationalised one as typed or in its xn-- form; one with ß, "
+    "ς or a joiner in its xn-- form only)."
+)
 
 
 # The letters the two IDNA standards write differently (UTS 46 "deviations"): Python's codec follows the
@@ -169,14 +172,18 @@ class Organization(models.Model):
             raise ValidationError({"email_domains": 'Give a list of domains, e.g. ["acme.example"].'})
         # Addresses are matched in lower case (accounts.services.organization_for_address), and are
         # ASCII (validate_ascii_email): an internationalised domain is kept in the form they arrive in.
-        try:
-            # "acme.example." (a fully qualified name) is the domain addresses are written at.
-            self.email_domains = sorted({ascii_domain(domain).rstrip(".") for domain in self.email_domains})
-        except UnicodeError:
-            raise ValidationError({"email_domains": NOT_A_DOMAIN}) from None
-        if not all(HOSTNAME.fullmatch(domain) for domain in self.email_domains):
+        domains = set()
+        for typed in self.email_domains:
+            try:
+                # "acme.example." (a fully qualified name) is the domain addresses are written at.
+                domain = ascii_domain(typed).rstrip(".")
+            except UnicodeError:  # no domain name, or a letter the IDNA standards convert apart (ß)
+                domain = ""
             # "*.acme.example", "http://acme.example", "acme..example": saved, they would match nobody.
-            raise ValidationError({"email_domains": NOT_A_DOMAIN})
+            if not HOSTNAME.fullmatch(domain):
+                raise ValidationError({"email_domains": f"{typed!r} is not a domain. {NOT_A_DOMAIN}"})
+            domains.add(domain)
+        self.email_domains = sorted(domains)
         # A domain two active organisations claim joins nobody to either (organization_for_address asks
         # for exactly one): say so here, instead of joining by domain quietly stopping for both.
         if self.is_active and self.email_domains:

@@ -58,7 +58,7 @@ def test_a_domain_that_is_no_domain_name_is_refused_with_a_clear_message():
     org = Organization(name="Odd", slug="odd", email_domains=["bücher..example"])
     with pytest.raises(ValidationError) as refusal:
         org.full_clean()
-    assert refusal.value.message_dict["email_domains"] == [NOT_A_DOMAIN]
+    assert NOT_A_DOMAIN in refusal.value.message_dict["email_domains"][0]
 
 
 def test_organisation_names_that_differ_only_in_their_unicode_form_are_one_name():
@@ -122,7 +122,7 @@ def test_a_domain_the_idna_standards_write_differently_is_taken_only_in_its_xn_f
     form taken."""
     with pytest.raises(ValidationError) as refusal:
         Organization(name="Straße", slug="strasse", email_domains=[domain]).full_clean()
-    assert refusal.value.message_dict["email_domains"] == [NOT_A_DOMAIN]
+    assert NOT_A_DOMAIN in refusal.value.message_dict["email_domains"][0]
     org = Organization(name="Straße", slug="strasse", email_domains=["xn--strae-oqa.example"])
     org.full_clean()
     assert org.email_domains == ["xn--strae-oqa.example"]
