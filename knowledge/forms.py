@@ -9,7 +9,7 @@ from django.forms.models import ModelChoiceIterator
 from helpdesk.forms import VisibleTextField
 from knowledge.importing import trimmed
 from knowledge.models import Article, Category
-from knowledge.services import BODY_MAX_LENGTH, TAGS_MAX_LENGTH, body_length_problem, tag_names
+from knowledge.services import BODY_MAX_LENGTH, TAGS_MAX_LENGTH, body_length_problem, tags_problem
 
 PATH_SEPARATOR = " \u203a "  # a single right-pointing angle quotation mark
 
@@ -125,10 +125,8 @@ class ArticleForm(LoadedAtForm):
 
     def clean_tags(self) -> str:
         typed = self.cleaned_data["tags"]
-        if typed != self.initial.get("tags") and len(", ".join(tag_names(typed))) > TAGS_MAX_LENGTH:
-            raise forms.ValidationError(
-                f"Tags are at most {TAGS_MAX_LENGTH} characters in all; remove some.", code="max_length"
-            )
+        if typed != self.initial.get("tags") and (problem := tags_problem(typed)):
+            raise forms.ValidationError(problem, code="max_length")
         return typed
 
     def make_read_only(self) -> None:

@@ -203,16 +203,32 @@ def category_update(category: Category, *, actor, **changes) -> list[str]:
 TAGS_MAX_LENGTH = 300  # the tags as stored, comma-separated
 
 
-def tag_names(tags: str) -> list[str]:
+TAG_MAX_LENGTH = 40
+
+
+def tag_names(tags: str, *, cut: bool = True) -> list[str]:
     """The tags of a comma-separated text, each as tickets' are (as_tag: one spelling however typed) and
-    at most 40 characters, without duplicates or blank ones, in the order typed."""
+    at most TAG_MAX_LENGTH characters (unless not `cut`), without duplicates or blank ones, in the order
+    typed."""
     names = []
     for name in tags.split(","):
-        # Cut at 40 characters without the space the cut may end on (or it reads back as another tag).
-        name = as_tag(name)[:40].strip()
+        name = as_tag(name)
+        if cut:  # without the space the cut may end on (or it reads back as another tag)
+            name = name[:TAG_MAX_LENGTH].strip()
         if shows_text(name) and name not in names:  # a zero-width space alone is a badge with nothing on it
             names.append(name)
     return names
+
+
+def tags_problem(tags: str) -> str | None:
+    """Why the editor refuses tags as typed, if it does: one longer than TAG_MAX_LENGTH, or more than
+    TAGS_MAX_LENGTH characters in all, counted as stored (an import keeps what fits instead)."""
+    names = tag_names(tags, cut=False)
+    if any(len(name) > TAG_MAX_LENGTH for name in names):
+        return f"Each tag is at most {TAG_MAX_LENGTH} characters."
+    if len(", ".join(names)) > TAGS_MAX_LENGTH:
+        return f"Tags are at most {TAGS_MAX_LENGTH} characters in all; remove some."
+    return None
 
 
 def clean_tags(tags: str) -> str:

@@ -54,7 +54,7 @@ NOT_AUDITED = {
     "internal_article_links": "read", "clean_tags": "pure", "staff_permissions": "read",
     "excerpt_is_automatic": "pure", "article_html": "pure", "body_length_problem": "pure",
     "article_actions": "read",
-    "session_voter": "pure", "clean_tag_names": "pure", "tag_names": "pure",
+    "session_voter": "pure", "clean_tag_names": "pure", "tag_names": "pure", "tags_problem": "pure",
     "is_enabled": "read", "is_required": "read", "pending_enrolment": "read", "normalise": "pure",
     "recovery_code_digest": "pure",
     "two_factor_start": "an unconfirmed secret grants nothing; two_factor_enable is audited",

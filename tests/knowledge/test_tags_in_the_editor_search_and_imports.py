@@ -18,6 +18,7 @@ from django.urls import reverse
 
 from audit.models import AuditEvent
 from knowledge import services
+from knowledge import services as knowledge_services
 from knowledge.importing import export_articles, import_articles
 from knowledge.models import Article, ArticleRevision
 from tests.factories import TeamFactory, article_form_data, make_administrator, make_agent, make_article
@@ -93,13 +94,20 @@ def test_tags_of_only_commas_or_nothing_visible_save_no_tag_or_a_visible_one(edi
         assert article.tags == ""
 
 
-def test_a_tag_over_40_characters_is_cut_at_40_without_a_trailing_space(editor):
+def test_a_tag_over_40_characters_is_refused_in_the_editor_and_cut_by_the_services(editor):
+    """The editor says a tag is too long rather than store another one; an import (the services) keeps
+    what fits, cut at 40 characters without a trailing space."""
     long_tag = "a" * 39 + " bcdef"
-    editor.post(
+    response = editor.post(
         reverse("knowledge:manage_new"),
         {"title": "Long tag", "body": "Body.", "visibility": "public", "tags": f"{long_tag}, short"},
     )
-    assert Article.objects.get(title="Long tag").tag_list == ["a" * 39, "short"]
+    assert response.status_code == 422 and "at most 40 characters" in text(response)
+    assert long_tag in text(response)
+    article = knowledge_services.article_create(
+        title="Long tag", body="Body.", tags=f"{long_tag}, short", actor=None
+    )
+    assert article.tag_list == ["a" * 39, "short"]
 
 
 def test_tags_over_300_typed_characters_are_refused_with_422_and_kept(editor):
