@@ -376,6 +376,16 @@ def email_change_for_link(token: str) -> EmailChangeRequest | None:
     return EmailChangeRequest.objects.select_related("user").filter(pk=pk).first() if pk else None
 
 
+def email_change_holds(change: EmailChangeRequest) -> bool:
+    """Whether an unused request can still be carried out: not expired, the account active, and its
+    address and password as they were when it was asked."""
+    user = change.user
+    expired = change.created_at + timedelta(seconds=settings.PASSWORD_RESET_TIMEOUT) <= timezone.now()
+    if expired or user.effective_status() != User.Status.ACTIVE:
+        return False
+    return constant_time_compare(account_state(user), change.account_state)
+
+
 def email_change_link_state(change: EmailChangeRequest | None, *, viewer=None) -> str:
     """What a mailed address-change link can do, opened by `viewer`: "done" (it was used, and the owner
     looks at it), "ready" (it holds for the active account and its owner is signed in), "sign_in" (it
@@ -387,10 +397,7 @@ def email_change_link_state(change: EmailChangeRequest | None, *, viewer=None) -
     is_owner = getattr(viewer, "pk", None) == user.pk
     if change.used_at is not None:
         return "done" if is_owner and email_key(user.email) == email_key(change.new_email) else "invalid"
-    expired = change.created_at + timedelta(seconds=settings.PASSWORD_RESET_TIMEOUT) <= timezone.now()
-    if expired or user.effective_status() != User.Status.ACTIVE:
-        return "invalid"
-    if not constant_time_compare(account_state(user), change.account_state):
+    if not email_change_holds(change):
         return "invalid"
     if not is_owner:
         return "sign_in"

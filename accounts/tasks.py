@@ -10,7 +10,7 @@ from django.utils.http import urlsafe_base64_encode
 
 from accounts import services
 from accounts.forms import PasswordResetForm
-from accounts.models import User
+from accounts.models import EmailChangeRequest, User
 from accounts.sessions import SessionStore
 from accounts.tokens import email_change_token, email_verification_token
 from helpdesk.models import SiteConfiguration
@@ -84,8 +84,8 @@ def send_email_change_mail(request_pk: int, *, domain: str, use_https: bool) -> 
     """Mail the new address of EmailChangeRequest `request_pk` the link that carries it out
     (accounts.views.email_change_confirm), unless it is spent or the account no longer active. The link
     exists only in the mail. Returns whether it was sent."""
-    change = services.email_change_for_link(email_change_token(request_pk))
-    if services.email_change_link_state(change) != "sign_in":  # as anyone but its owner sees it: it holds
+    change = EmailChangeRequest.objects.select_related("user").filter(pk=request_pk, used_at=None).first()
+    if change is None or not services.email_change_holds(change):
         return False
     path = reverse("accounts:email_change_confirm", kwargs={"token": email_change_token(request_pk)})
     site_name = SiteConfiguration.objects.get_current().site_name_line

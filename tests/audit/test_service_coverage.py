@@ -40,6 +40,7 @@ NOT_AUDITED = {
     "email_link_state": "a check; the confirmation it allows is audited (user_email_confirm)",
     "email_change_link_state": "a check; the move it allows is audited (user_email_change)",
     "email_change_for_link": "a look-up of the request a link names",
+    "email_change_holds": "a check; the move it allows is audited (user_email_change)",
     "require_password": "a check; refuses, changes nothing",
     "unique_slug": "computes a slug",
     "send_submission_receipt": "sends mail after commit; the ticket creation is audited",
