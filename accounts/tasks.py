@@ -13,6 +13,7 @@ from accounts.forms import PasswordResetForm
 from accounts.models import EmailChangeRequest, User
 from accounts.sessions import SessionStore
 from accounts.tokens import email_change_token, email_verification_token
+from helpdesk.links import absolute_link
 from helpdesk.models import SiteConfiguration
 
 
@@ -67,7 +68,7 @@ def send_email_verification_mail(user_pk: int, *, domain: str, use_https: bool) 
     site_name = SiteConfiguration.objects.get_current().site_name_line
     context = {
         "user": user,
-        "link": f"{'https' if use_https else 'http'}://{domain}{path}",
+        "link": absolute_link(domain, use_https, path),
         "site_name": site_name,
     }
     send_mail(
@@ -92,7 +93,7 @@ def send_email_change_mail(request_pk: int, *, domain: str, use_https: bool) -> 
     context = {
         "user": change.user,
         "new_email": change.new_email,
-        "link": f"{'https' if use_https else 'http'}://{domain}{path}",
+        "link": absolute_link(domain, use_https, path),
         "site_name": site_name,
     }
     send_mail(

@@ -16,7 +16,11 @@ def mail_site(request: HttpRequest) -> tuple[str, bool]:
     return request.get_host(), request.is_secure()
 
 
+def absolute_link(host: str, https: bool, path: str) -> str:
+    """`path` (from reverse()) on `host`: the form a task, which has no request, is given the site in."""
+    return f"{'https' if https else 'http'}://{host}{path}"
+
+
 def mail_link(request: HttpRequest, path: str) -> str:
     """`path` (from reverse()) as an absolute link for a mail."""
-    host, https = mail_site(request)
-    return f"{'https' if https else 'http'}://{host}{path}"
+    return absolute_link(*mail_site(request), path)
