@@ -247,7 +247,7 @@ def test_the_admins_change_of_a_login_address_is_a_security_event(superuser_clie
     another mailbox, from which a password reset takes the account). The same move made in the admin
     is recorded as a plain business 'update': a security review filtering on the security category
     (SecurityIncident, seed 004) does not see an administrator or clerk handing an account to another
-    mailbox. Expected: category security, as for password and permission changes in UserAdmin."""
+    mailbox. Category security, as for password and permission changes in UserAdmin."""
     customer = verified_customer("anna@example.org")
     assert post_change(superuser_client, customer, email="anna@elsewhere.example").status_code == 302
     event = last_update(customer)
@@ -260,7 +260,7 @@ def test_an_admin_cannot_move_their_own_login_to_another_mailbox_from_a_borrowed
     must not lock its owner out'), and the profile's address change asks for the password and a link
     mailed to the new address. The admin's change page takes one's own new address with neither: whoever
     sits at a signed-in clerk's browser sets the clerk's address to their own mailbox, and a password
-    reset then takes the account (and its admin rights). Expected: one's own address is refused here
+    reset then takes the account (and its admin rights). One's own address is refused here
     (or sent to the profile), as one's own password is."""
     clerk = clerk_client.clerk
     response = post_change(clerk_client, clerk, email="thief@evil.example")
@@ -369,7 +369,7 @@ def test_a_legacy_organisations_error_names_the_domain_to_fix(superuser_client, 
     """An administrator renaming an organisation whose domains were stored before the host-name rule (the
     migration leaves "*.acme.example" for them to fix, "saving the organisation says what to fix") gets
     the generic 'Give domains such as acme.example…'. With several domains in the box they have to guess
-    which one is wrong. Expected: the message names *.acme.example."""
+    which one is wrong. The message names *.acme.example."""
     response = org_post(superuser_client, legacy_org, name="Acme Ltd")
     message = refused_with_form_refilled(response, "email_domains", "*.acme.example")
     assert 'value="Acme Ltd"' in response.content.decode()
@@ -480,7 +480,7 @@ def test_an_invitation_that_allows_no_use_is_refused(superuser_client):
     """InvitationAdminForm says 'a new code that nobody could redeem is a mistake to say, not to save'
     (inactive organisation, expiry passed). A new active code with 'Max uses' 0 can never be redeemed
     either (invitation_check: uses >= max_uses → 'already been used as many times as it allows', a
-    misleading message for a fresh code). Expected: refused with a 422 at max_uses."""
+    misleading message for a fresh code). Refused with a 422 at max_uses."""
     org = OrganizationFactory()
     response = invitation_post(superuser_client, org, max_uses="0")
     assert response.status_code == 422
@@ -525,7 +525,7 @@ def test_the_idn_address_retyped_in_unicode_capitals_changes_nothing(superuser_c
 def test_a_deviation_letter_domain_error_names_the_domain(superuser_client):
     """Among several domains, 'straße.example' is refused with 'Give domains such as acme.example (an
     internationalised one as typed or in its xn-- form)': it says typed IDNs are taken (this one is not,
-    because of the ß) and does not say which of the domains is refused. Expected: the message names
+    because of the ß) and does not say which of the domains is refused. The message names
     straße.example (and that its xn-- form is wanted)."""
     response = org_post(superuser_client, email_domains='["acme.example", "straße.example", "beta.example"]')
     message = refused_with_form_refilled(response, "email_domains", "straße.example")

@@ -89,7 +89,7 @@ def test_anonymous_submission_takes_the_unicode_spelling_of_a_known_customers_id
 def test_anonymous_submission_takes_a_new_unicode_idn_address_in_its_xn_form(client):
     """Organisation domains and invitations take bücher.example and store xn--bcher-kva.example; a
     visitor typing their address as they read it (anna@bücher.example) is refused with a message about
-    "xn-- form" that a customer cannot act on. Expected: stored as anna@xn--bcher-kva.example."""
+    "xn-- form" that a customer cannot act on. Stored as anna@xn--bcher-kva.example."""
     response = submit_post(client, IDN_UNICODE)
     assert response.status_code == 302, response.content.decode()[:400]
     assert User.objects.get().email == IDN_ASCII
@@ -97,7 +97,7 @@ def test_anonymous_submission_takes_a_new_unicode_idn_address_in_its_xn_form(cli
 
 def test_signup_takes_a_unicode_idn_address_in_its_xn_form(client):
     """Sign-up refuses anna@bücher.example (422, "use its xn-- form"), while sign-in and password
-    reset accept that spelling and an invitation to it is stored converted. Expected: the account is
+    reset accept that spelling and an invitation to it is stored converted. The account is
     created as anna@xn--bcher-kva.example."""
     response = signup_post(client, IDN_UNICODE)
     assert response.status_code == 302, response.content.decode()[:400]
@@ -118,7 +118,7 @@ def test_a_unicode_idn_signup_refusal_is_a_422_with_the_form_refilled(client):
 def test_an_invitation_to_an_idn_address_is_redeemed_with_the_address_as_typed_in_the_invitation(client):
     """The administrator types the invitation for anna@bücher.example (accepted, stored as xn--); the
     invited person types the address they were invited with on the sign-up page and is refused with
-    "use its xn-- form". Expected: the sign-up with the invited spelling succeeds."""
+    "use its xn-- form". The sign-up with the invited spelling succeeds."""
     invitation = InvitationFactory(email=IDN_UNICODE)
     invitation.full_clean()
     invitation.save()
@@ -132,7 +132,7 @@ def test_an_invitation_to_an_idn_address_is_redeemed_with_the_address_as_typed_i
 
 def test_the_admin_creates_a_user_at_an_idn_address_as_it_takes_invitations_to_it(superuser_client):
     """In the same admin, an invitation and an organisation domain take bücher.example (stored in the
-    xn-- form), but the user add form refuses anna@bücher.example. Expected: the user is created as
+    xn-- form), but the user add form refuses anna@bücher.example. The user is created as
     anna@xn--bcher-kva.example, as the invitation admin would store it."""
     response = superuser_client.post(
         reverse("admin:accounts_user_add"),
@@ -201,7 +201,7 @@ def test_the_admin_writing_the_same_address_in_capitals_keeps_it_verified(superu
     """An administrator who retypes a customer's address with the domain in capitals (ANNA@EXAMPLE.ORG
     for anna@example.org) changes nothing: the model stores the domain lower-cased again and every
     look-up is case-insensitive. Yet the admin treats it as a new address and clears the verification,
-    so the customer can no longer submit anonymously and must confirm again. Expected: still verified."""
+    so the customer can no longer submit anonymously and must confirm again. Still verified."""
     customer = verified_customer("anna@example.org")
     response = post_change(superuser_client, customer, email="anna@EXAMPLE.ORG")
     assert response.status_code == 302, response.content.decode()[:400]
@@ -353,7 +353,7 @@ def test_an_idn_domain_places_addresses_whichever_spelling_the_admin_typed():
 def test_an_organisation_domain_that_can_never_match_is_refused_or_normalised(typed):
     """An administrator who registers "acme.example." (trailing dot, as in DNS), "*.acme.example" or
     "http://acme.example" expects people at acme.example to join. The domain is stored as typed and never
-    matches an address, silently. Expected: refused with a clear message, or normalised to acme.example
+    matches an address, silently. Refused with a clear message, or normalised to acme.example
     (an internationalised domain with ".." is already refused with NOT_A_DOMAIN)."""
     org = Organization(name="Acme", slug="acme", email_domains=[typed])
     try:

@@ -169,7 +169,7 @@ class TestTheDemoAsLoaded:
             assert article.published_at is None
 
     def test_the_seven_demo_accounts_exist_with_the_documented_password_and_roles(self):
-        """README.md:12-23: 'sign in with any demo account; the password of every one is helpdesk-demo',
+        """README.md: 'sign in with any demo account; the password of every one is helpdesk-demo',
         with the roles, teams and organisations of the table."""
         emails = [
             "admin@example.com", "supervisor@example.com", "agent@example.com", "agent2@example.com",
@@ -196,7 +196,7 @@ class TestTheDemoAsLoaded:
             assert rbac.is_customer(customer) and not rbac.is_staff(customer)
 
     def test_a_billing_question_lands_with_billing_and_a_general_request_with_support(self):
-        """README.md:35-36 and 106-107: the Billing question goes to team Billing, a General request (the
+        """README.md: the Billing question goes to team Billing, a General request (the
         default form) lands in Support, the demo's default team; a follow-up stays with its team."""
         from tickets.models import TicketForm
 

@@ -69,12 +69,12 @@ def reset_password(client: Client, user: User, password: str = NEW_PASSWORD):
     return client.post(page.redirect_chain[-1][0], {"new_password1": password, "new_password2": password})
 
 
-# --- README.md:70-71: make demo-reset puts the demo's accounts back ------------------------------------
+# --- README.md: make demo-reset puts the demo's accounts back ------------------------------------
 
 
 def test_demo_reset_puts_a_demo_account_back_as_it_was():
-    """README.md:70-71: '`make demo-reset` puts the demo back as it was (its tickets, articles and
-    accounts, ...)'; README.md:12-13: every demo account signs in with helpdesk-demo. A tester who
+    """README.md: '`make demo-reset` puts the demo back as it was (its tickets, articles and
+    accounts, ...)'; README.md: every demo account signs in with helpdesk-demo. A tester who
     turned two-factor on for admin@example.com and gave customer@example.com the Agent role expects the
     reset to give back the demo's admin (password only) and a plain customer."""
     call_command("demo_load", stdout=StringIO())
@@ -98,11 +98,11 @@ def test_demo_reset_puts_a_demo_account_back_as_it_was():
     assert not problems, problems
 
 
-# --- SECURITY.md:80-89, README.md:162-165: sign-in lockouts ---------------------------------------------
+# --- SECURITY.md, README.md: sign-in lockouts ---------------------------------------------
 
 
 def test_five_failures_lock_an_account_for_fifteen_minutes_in_any_case(clock):
-    """SECURITY.md:80-82, 87: after 5 failed sign-ins for one account, sign-in is refused for 15 minutes;
+    """SECURITY.md: after 5 failed sign-ins for one account, sign-in is refused for 15 minutes;
     the address is counted in lower case."""
     user = make_customer(email="jo@example.org")
     client = Client(REMOTE_ADDR="198.51.100.7")
@@ -118,7 +118,7 @@ def test_five_failures_lock_an_account_for_fifteen_minutes_in_any_case(clock):
 
 
 def test_twenty_failures_from_one_address_lock_it_out_and_nineteen_do_not():
-    """SECURITY.md:80-82: 20 failures from one IP address (spread over accounts, 4 each, so no account
+    """SECURITY.md: 20 failures from one IP address (spread over accounts, 4 each, so no account
     reaches its 5) lock that address out; 19 do not, and a colleague's own sign-in does not lift it."""
     victims = [make_customer(email=f"v{n}@example.org") for n in range(5)]
     colleague = make_customer(email="colleague@example.org")
@@ -133,11 +133,11 @@ def test_twenty_failures_from_one_address_lock_it_out_and_nineteen_do_not():
     assert sign_in(Client(REMOTE_ADDR="192.0.2.1"), victims[0].email) == 302  # elsewhere: fine
 
 
-# --- README.md:151-152, SECURITY.md:83-85, 90-92: a reset ends all sessions and lifts the lockout ------
+# --- README.md, SECURITY.md: a reset ends all sessions and lifts the lockout ------
 
 
 def test_a_password_reset_ends_every_session_and_lifts_the_accounts_own_lockout():
-    """README.md:152 'a reset all of them'; SECURITY.md:83-85: the reset through the mailed link lifts
+    """README.md 'a reset all of them'; SECURITY.md: the reset through the mailed link lifts
     the account's lockout (not the address's)."""
     user = make_customer(email="reset@example.org")
     laptop, phone = signed_in(user, FIREFOX), signed_in(user, IPHONE)
@@ -154,7 +154,7 @@ def test_a_password_reset_ends_every_session_and_lifts_the_accounts_own_lockout(
 
 
 def test_a_password_reset_from_a_browser_signed_in_to_the_account_completes_without_an_error():
-    """README.md:151-152 / SECURITY.md:91: 'a reset ends all of them'. Someone signed in on their laptop
+    """README.md / SECURITY.md: 'a reset ends all of them'. Someone signed in on their laptop
     who has forgotten the password (the profile asks for the current one) uses the mailed reset link
     in that same browser. They expect 'Your password has been set' and to be signed out. The reset
     ends every session, the one sending the form included, inside the view (services.
@@ -170,11 +170,11 @@ def test_a_password_reset_from_a_browser_signed_in_to_the_account_completes_with
     assert laptop.get(done["Location"]).status_code == 200
 
 
-# --- SECURITY.md:97-100: suspending ends all sessions ---------------------------------------------------
+# --- SECURITY.md: suspending ends all sessions ---------------------------------------------------
 
 
 def test_suspending_in_the_admin_ends_every_session_and_lifting_brings_none_back():
-    """SECURITY.md:98-100: 'Suspending a user ends all their sessions, so none comes back when the
+    """SECURITY.md: 'Suspending a user ends all their sessions, so none comes back when the
     suspension ends or is lifted'."""
     admin = make_administrator(is_superuser=True)
     admin_client = Client()
@@ -192,7 +192,7 @@ def test_suspending_in_the_admin_ends_every_session_and_lifting_brings_none_back
     assert not is_signed_in(laptop) and not is_signed_in(phone)
 
 
-# --- README.md:165-166, SECURITY.md:91-92: a password set in the admin ends the sessions ----------------
+# --- README.md, SECURITY.md: a password set in the admin ends the sessions ----------------
 
 
 def test_a_password_an_administrator_sets_in_the_admin_ends_that_users_sessions():
@@ -209,12 +209,12 @@ def test_a_password_an_administrator_sets_in_the_admin_ends_that_users_sessions(
     assert sign_in(Client(), user.email, NEW_PASSWORD) == 302
 
 
-# --- README.md:152-155, SECURITY.md:93-96: changing the e-mail address ----------------------------------
+# --- README.md, SECURITY.md: changing the e-mail address ----------------------------------
 
 
 @pytest.mark.usefixtures("immediate_tasks")
 def test_moving_to_an_internationalised_domain_stores_xn_form_ends_other_sessions_and_tells_old_address():
-    """README.md:152-155: the password is asked, a link goes to the new address, the account moves
+    """README.md: the password is asked, a link goes to the new address, the account moves
     (ending its other sessions, telling the old address) only when its owner opens it signed in; an
     internationalised domain is taken as typed and stored in its xn-- form."""
     user = make_customer(email="anna@example.org")
@@ -246,7 +246,7 @@ def test_moving_to_an_internationalised_domain_stores_xn_form_ends_other_session
 
 
 def test_address_change_password_checks_are_rate_limited_per_account():
-    """README.md:158-159: rate limits per account on 'password checks (changing the password or the
+    """README.md: rate limits per account on 'password checks (changing the password or the
     address ...)' (RATE_LIMITS['password_change'] = 5/h per account), friendly 429 with Retry-After."""
     user = make_customer(email="guessme@example.org")
     _, per_account = django_settings.RATE_LIMITS["password_change"]
@@ -260,12 +260,12 @@ def test_address_change_password_checks_are_rate_limited_per_account():
     assert codes[limit].status_code == 429 and codes[limit]["Retry-After"].isdigit()
 
 
-# --- SECURITY.md:103-105: no-store on the pages that hold a secret link ---------------------------------
+# --- SECURITY.md: no-store on the pages that hold a secret link ---------------------------------
 
 
 @pytest.mark.usefixtures("immediate_tasks")
 def test_pages_of_secret_links_are_sent_no_store_to_visitors_too():
-    """SECURITY.md:103-105: 'Pages that name a person or hold a secret link (the e-mail confirmation,
+    """SECURITY.md: 'Pages that name a person or hold a secret link (the e-mail confirmation,
     address-change and password-reset pages) are sent with Cache-Control: no-store'."""
     user = make_customer(email="links@example.org")
     uid = urlsafe_base64_encode(force_bytes(user.pk))
@@ -281,7 +281,7 @@ def test_pages_of_secret_links_are_sent_no_store_to_visitors_too():
     assert not missing, missing
 
 
-# --- SECURITY.md:101-103: cookies in production -----------------------------------------------------------
+# --- SECURITY.md: cookies in production -----------------------------------------------------------
 
 
 def test_the_flash_message_cookie_in_production_is_host_prefixed_secure_httponly_lax(settings):
@@ -321,12 +321,12 @@ def test_an_article_vote_is_its_own_record_with_the_voter_not_an_audit_event():
     assert AuditEvent.objects.count() == before
 
 
-# --- README.md:46-49, 158-161: KB search and suggestions ------------------------------------------------
+# --- README.md: KB search and suggestions ------------------------------------------------
 
 
 def test_kb_search_ignores_accents_and_search_and_suggestions_are_rate_limited(settings):
-    """README.md:48 'accents ignored, "cafe" finds "Café"'; README.md:160: rate limits on KB search and
-    suggestions, with a friendly 429 and Retry-After (SECURITY.md:119)."""
+    """README.md 'accents ignored, "cafe" finds "Café"'; README.md: rate limits on KB search and
+    suggestions, with a friendly 429 and Retry-After (SECURITY.md)."""
     make_article(title="Café opening hours", body="The café opens at eight.")
     visitor = Client()
     page = visitor.get(reverse("knowledge:search"), {"q": "cafe"})
@@ -341,7 +341,7 @@ def test_kb_search_ignores_accents_and_search_and_suggestions_are_rate_limited(s
     assert limited.status_code == 429 and limited["Retry-After"].isdigit()
 
 
-# --- README.md:116: maintenance mode ---------------------------------------------------------------------
+# --- README.md: maintenance mode ---------------------------------------------------------------------
 
 
 def test_maintenance_mode_answers_503_to_customers_and_visitors_while_staff_sign_in_and_work():
@@ -358,7 +358,7 @@ def test_maintenance_mode_answers_503_to_customers_and_visitors_while_staff_sign
     assert staff.get(reverse("tickets:desk_queue")).status_code == 200
 
 
-# --- README.md:120-121: health probes over plain HTTP ---------------------------------------------------
+# --- README.md: health probes over plain HTTP ---------------------------------------------------
 
 
 def test_health_probes_answer_plain_http_when_ssl_redirect_is_on(settings):
@@ -369,7 +369,7 @@ def test_health_probes_answer_plain_http_when_ssl_redirect_is_on(settings):
     assert client.get(reverse("knowledge:home")).status_code == 301
 
 
-# --- SECURITY.md:110-111: the admin's sign-in form is replaced by the site's ---------------------------
+# --- SECURITY.md: the admin's sign-in form is replaced by the site's ---------------------------
 
 
 def test_the_admins_sign_in_page_is_the_sites():
@@ -380,7 +380,7 @@ def test_the_admins_sign_in_page_is_the_sites():
     assert Client().get(response["Location"], follow=True).redirect_chain[-1][0].startswith(LOGIN)
 
 
-# --- README.md:106-107: a customer's follow-up to a closed ticket stays with that ticket's team ----------
+# --- README.md: a customer's follow-up to a closed ticket stays with that ticket's team ----------
 
 
 def test_a_follow_up_to_a_closed_ticket_stays_with_its_team_even_from_another_form():

@@ -82,7 +82,7 @@ def test_a_legacy_tag_the_migration_folds_into_refused_characters_still_lets_the
     (NFKC) into '1⁄2', '(1)', '1.', which clean_tag_names refuses (fraction slash, parentheses, full
     stop). The workspace fills the tags box with the ticket's tags, so an agent adding 'billing' to the
     ticket gets a 422 about a tag they did not type, and can never save its tags again without deleting
-    the legacy one. Expected: the migrated tag can be sent back as shown."""
+    the legacy one. The migrated tag can be sent back as shown."""
     ticket = desk["ticket"]
     ticket.tags.add(Tag.objects.create(name=legacy))
     respell_ticket_tags()
@@ -339,7 +339,7 @@ def test_admin_login_never_sends_a_signed_in_admin_off_site(client, next_):
 
 def test_admin_login_to_the_admins_logout_does_not_land_on_a_405(client):
     """A signed-in administrator at /admin/login/?next=/admin/logout/ is sent to /admin/logout/, which
-    answers a GET with 405 Method Not Allowed (logout is POST only): a dead end. Expected: the admin
+    answers a GET with 405 Method Not Allowed (logout is POST only): a dead end. The admin
     index (or any page that answers a GET)."""
     client.force_login(make_administrator(is_superuser=True))
     response = client.get("/admin/login/", {"next": "/admin/logout/"}, follow=True)

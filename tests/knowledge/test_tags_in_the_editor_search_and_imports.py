@@ -123,7 +123,7 @@ def test_tags_over_300_typed_characters_are_refused_with_422_and_kept(editor):
 
 def test_tags_under_300_as_stored_but_longer_typed_decomposed_are_accepted(editor):
     """An author on macOS (or pasting from a decomposed source) types 'é' as e plus a combining accent:
-    17 distinct tags like 'crème brûlée 01' are 338 characters typed but 287 stored. Expected: saved,
+    17 distinct tags like 'crème brûlée 01' are 338 characters typed but 287 stored. Saved,
     as the ticket side does (its tag field checks the length after as_tag: tickets/filters.py).
     Happened: ArticleForm.tags had max_length=300 checked on the text as typed, refused with 422 'at most 300
     characters (it has 338)' although clean_tags would store far less."""
@@ -138,8 +138,8 @@ def test_tags_under_300_as_stored_but_longer_typed_decomposed_are_accepted(edito
 
 
 def test_tags_padded_with_invisible_characters_are_judged_as_stored(editor):
-    """Tags pasted from a chat or a web page often carry zero-width spaces or soft hyphens. Expected: the
-    300 limit applies to the tags as stored ('vpn, billing'). Happens: the form counts the invisible
+    """Tags pasted from a chat or a web page often carry zero-width spaces or soft hyphens. The
+    300 limit applies to the tags as stored ('vpn, billing'). Before the fix, the form counts the invisible
     characters and refuses with 422 (knowledge/forms.py ArticleForm.tags max_length on raw input)."""
     typed = "v\u200bp\u200bn" + "\u200b" * 300 + ", billing"
     response = editor.post(
@@ -220,7 +220,7 @@ def test_retyping_the_same_tags_differently_is_no_change(editor):
 def test_opening_and_saving_an_article_with_tags_stored_before_the_respelling_untouched(editor):
     """An article's tags were stored before the respelling ('VPN, vpn, Cafe\u0301'), e.g. loaded from a
     fixture or written by an old import. The author opens the editor and presses Save without touching
-    anything. Expected: no revision, no audit event, 'Nothing changed', the readers' 'Last updated' stays
+    anything. No revision, no audit event, 'Nothing changed', the readers' 'Last updated' stays
     (the author changed nothing)."""
     article = make_article(title="Old tags", body="Body.")
     Article.objects.filter(pk=article.pk).update(tags="VPN, vpn, Cafe\u0301")
@@ -278,7 +278,7 @@ def test_a_tag_is_found_however_its_case(client, tagged, q):
 def test_a_tag_is_found_when_the_visitor_types_it_full_width(client, tagged, q):
     """A visitor with an East Asian input method types 'ＶＰＮ'. The tag typed that way by the author is
     stored 'vpn' (as_tag unwidens it), so the same word typed the same way should find the article.
-    Happens: search_articles (knowledge/search.py) does not unwiden the question, PostgreSQL indexes
+    Before the fix, search_articles (knowledge/search.py) does not unwiden the question, PostgreSQL indexes
     'ｖｐｎ' as a word of its own, and nothing is found."""
     assert search_titles(client, q) == ["Remote access"]
 

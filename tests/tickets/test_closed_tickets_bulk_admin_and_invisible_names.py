@@ -461,7 +461,7 @@ def admin_add(client, model, **fields):
     ],
 )
 def test_admin_names_of_only_invisible_characters_are_refused(superuser_client, model, fields, name):
-    """A row's name that shows nothing is a blank row in every list and picker. Expected: 422 with the
+    """A row's name that shows nothing is a blank row in every list and picker. 422 with the
     form again. The Arabic letter mark (U+061C), a right-to-left mark like U+200F, is let through."""
     field = "title" if model is TicketForm else "name"
     before = model.objects.count()
@@ -487,7 +487,7 @@ def test_admin_user_name_of_only_invisible_characters_is_refused(superuser_clien
 @pytest.mark.parametrize("name", ["\u3164", "\u034f", "\u115f\u1160", "\uffa0", ALM])
 def test_a_tag_of_only_invisible_characters_is_refused_on_the_desk(client, world, name):
     """A tag that shows nothing (the Hangul filler, the combining grapheme joiner: both count as
-    invisible for messages and names) is a blank chip on the ticket and in the tag filter. Expected: a
+    invisible for messages and names) is a blank chip on the ticket and in the tag filter. A
     refusal (422) and no such tag; the tag rule lets letters of category Lo and marks through."""
     ticket = world["open"]
     client.force_login(world["supervisor"])
@@ -506,7 +506,7 @@ def test_a_tag_of_only_invisible_characters_is_refused_in_the_admin(superuser_cl
 
 def test_two_tags_that_read_alike_are_one_tag(client, world):
     """'vip' and 'vip' followed by a combining grapheme joiner (which shows nothing) are two chips that
-    read the same on a ticket. Expected: one tag (or a refusal), not two."""
+    read the same on a ticket. One tag (or a refusal), not two."""
     ticket = world["open"]
     client.force_login(world["supervisor"])
     client.post(update_url(ticket), edit("tags", "vip, vip\u034f", ticket.version))

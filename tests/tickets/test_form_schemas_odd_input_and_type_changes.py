@@ -571,7 +571,7 @@ def test_old_text_answers_the_new_input_type_cannot_hold_survive_an_unrelated_ed
     """A field that was text becomes a date, a number (or a textarea becomes text): an answer like
     "05/01/2026" or "+5" still validates server-side, so the workspace puts it in an
     <input type=date|number>, which the browser empties (or whose line breaks it strips) before sending.
-    Saving another custom field then silently erases or changes the customer's answer. Expected: it is
+    Saving another custom field then silently erases or changes the customer's answer. It is
     kept as it was (as KeptValueField keeps values the field refuses, in a text input)."""
     form = TicketFormFactory(schema=[definition(new), text("other", "Other")])
     ticket = filed(desk, form, {"x": stored, "other": "before"})

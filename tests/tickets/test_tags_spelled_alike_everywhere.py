@@ -98,8 +98,8 @@ def test_inline_edit_stores_the_same_tag_typed_two_ways_once(client, desk, first
 
 def test_full_width_letters_are_the_same_tag_as_ascii(client, desk):
     """An agent on a Japanese or Chinese keyboard types 'ＶＩＰ' (full-width letters, as an IME gives
-    them); on screen it reads VIP. Expected: the existing tag 'vip' (one chip, found by ?tag=vip).
-    Happens: a second tag 'ｖｉｐ' is created next to 'vip', and the filter for 'vip' misses the ticket."""
+    them); on screen it reads VIP. It is the existing tag 'vip' (one chip, found by ?tag=vip). Before
+    the fix, a second tag 'ｖｉｐ' was created next to 'vip', and the filter for 'vip' missed the ticket."""
     ticket, other = desk["ticket"], desk["other"]
     services.ticket_set_tags(other, names=["vip"], actor=desk["agent"])
     client.force_login(desk["agent"])
@@ -110,7 +110,7 @@ def test_full_width_letters_are_the_same_tag_as_ascii(client, desk):
 
 def test_full_width_tag_in_the_queue_filter_finds_the_tag(client, desk):
     """Typing 'ＶＩＰ' in the queue's Tag filter should find the tickets tagged 'vip' (as 'VIP' does).
-    Happens: no ticket found."""
+    Before the fix, no ticket found."""
     ticket = desk["ticket"]
     services.ticket_set_tags(ticket, names=["vip"], actor=desk["agent"])
     client.force_login(desk["agent"])
@@ -128,8 +128,8 @@ def test_a_sharp_s_stays_as_typed(client, desk):
 
 
 def test_turkish_capital_dotted_i_is_the_same_tag_as_lower_case(client, desk):
-    """'İzmir' (Turkish capital dotted I) in lower case is 'izmir'. Expected: one tag, and ?tag=izmir finds
-    the ticket tagged 'İzmir'. Happens: str.lower() gives 'i' + U+0307 COMBINING DOT ABOVE, stored as
+    """'İzmir' (Turkish capital dotted I) in lower case is 'izmir'. One tag, and ?tag=izmir finds
+    the ticket tagged 'İzmir'. Before the fix, str.lower() gives 'i' + U+0307 COMBINING DOT ABOVE, stored as
     a separate tag that reads 'i̇zmir' and that the filter for 'izmir' does not find."""
     ticket = desk["ticket"]
     client.force_login(desk["agent"])
@@ -165,7 +165,7 @@ def test_the_admin_refuses_a_tag_typed_differently_from_an_existing_one(superuse
 
 def test_the_admin_refuses_a_full_width_tag_next_to_the_ascii_one(superuser_client):
     """An administrator adds 'ＶＩＰ' while 'vip' exists: expected refused as the same tag (the admin
-    already refuses 'VIP'). Happens: a second tag that reads the same is created."""
+    already refuses 'VIP'). Before the fix, a second tag that reads the same is created."""
     TagFactory(name="vip")
     superuser_client.post(reverse("admin:tickets_tag_add"), {"name": "ＶＩＰ"})
     assert Tag.objects.count() == 1
@@ -276,9 +276,9 @@ def test_a_long_tag_filter_value_says_it_was_not_applied(client, desk):
 
 def test_the_filter_finds_a_fifty_letter_tag_typed_decomposed(client, desk):
     """A tag of 50 accented letters is accepted when typed decomposed (macOS, copy-paste): stored as 50
-    characters. Typed the same way into the queue's Tag filter, the user expects the ticket. Happens:
-    the filter checks max_length=50 on the raw text (100 characters), refuses it as too long and shows
-    every ticket instead."""
+    characters. Typed the same way into the queue's Tag filter, the user expects the ticket. Before the
+    fix, the filter checked max_length=50 on the raw text (100 characters), refused it as too long and
+    showed every ticket instead."""
     ticket = desk["ticket"]
     services.ticket_set_tags(ticket, names=["é" * 50], actor=desk["agent"])
     client.force_login(desk["agent"])
@@ -361,7 +361,7 @@ def editor(client):
 
 
 def test_kb_tags_typed_composed_and_decomposed_in_the_editor_are_one_tag(editor):
-    """An editor saves tags 'Café, cafe\u0301' (one typed on macOS or pasted). Expected: one tag 'café'
+    """An editor saves tags 'Café, cafe\u0301' (one typed on macOS or pasted). One tag 'café'
     (article_create already composes first). Happens on an edit: clean_tags de-duplicates before the
     text is composed (article_update composes after), so the article shows 'café, café'."""
     article = make_article(title="Opening hours", body="We open at nine.")
