@@ -72,21 +72,26 @@ def _supervised_scope(user) -> dict[str, models.Q] | None:
     administrators = User.objects.filter(rbac.administrator_user_filter()).values("pk")
     members = TeamMember.objects.filter(team_id__in=team_ids).exclude(user_id__in=administrators)
     types = ContentType.objects.get_for_models(*SUPERVISED_MODELS)
+    # A ticket deleted since keeps its events here: who deleted it is what an audit is read for.
     # What members did to anything else (another team's ticket or note, another customer's account,
     # an admin edit) may carry data this supervisor must not see: only object-less events and the
     # members' own saved views are theirs to read.
     # A fellow supervisor who also supervises another team exports that team's events too: the
     # filter they typed (a customer's name) and the count are not this supervisor's to read.
     wider = TeamMember.objects.exclude(team_id__in=team_ids).values("user_id")
+    elsewhere = SavedView.objects.exclude(team=None).exclude(team_id__in=team_ids)
     return {
         "about_ticket": models.Q(
-            object_type=types[Ticket], object_id__in=_as_text(Ticket.objects.staff_visible_to(user), "pk")
+            object_type=types[Ticket],
+            object_id__in=_as_text(Ticket.objects.staff_visible_to(user, deleted=True), "pk"),
         ),
         "about_member": models.Q(object_type=types[User], object_id__in=_as_text(members, "user_id")),
         "about_team": models.Q(object_type=types[Team], object_id__in=[str(pk) for pk in team_ids]),
         "by_member": models.Q(actor_id__in=members.values("user_id")),
         "objectless": models.Q(object_type__isnull=True) & ~models.Q(action="export", actor_id__in=wider),
-        "saved_view": models.Q(object_type=types[SavedView]),
+        # A member's view shared with another team is that team's (its name may name a customer of theirs).
+        "saved_view": models.Q(object_type=types[SavedView])
+        & ~models.Q(object_id__in=_as_text(elsewhere, "pk")),
     }
 
 

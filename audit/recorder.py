@@ -30,7 +30,8 @@ GENESIS = "0" * 64
 # smtp_password, API_KEY, client_secret, x_auth_token, db_credentials, Authorization, …
 SECRET_MARKERS = (
     "password", "passwd", "passphrase", "token", "secret", "hash", "otp", "key",
-    "credential", "authorization", "bearer", "cookie", "pwd",
+    "credential", "authorization", "bearer", "cookie", "pwd", "passcode", "sessionid", "session_id",
+    "recovery_code", "recoverycode", "backup_code", "backupcode", "csrf",
 )  # fmt: skip
 # Short markers that are secrets only as a whole word of the name (smtp_pass, custom.pass, mailPw,
 # pin), so that bypass_queue, compass or pinned stay readable.

@@ -163,15 +163,17 @@ class TicketQuerySet(models.QuerySet["Ticket"]):
             return None
         return self._staff_keys(user)
 
-    def staff_visible_to(self, user) -> "TicketQuerySet":
-        """Tickets the user sees as staff (and so with internal notes)."""
+    def staff_visible_to(self, user, *, deleted: bool = False) -> "TicketQuerySet":
+        """Tickets the user sees as staff (and so with internal notes); with `deleted`, also those
+        soft-deleted that they saw so (for the audit trail, which outlives them)."""
         if user is None or not user.is_authenticated or not user.is_active:
             return self.none()
         if rbac.is_administrator(user):
             return self.all()
         if not rbac.is_agent(user):
             return self.none()
-        return self.filter(self._staff_condition(user), is_deleted=False)
+        staff = self.filter(self._staff_condition(user))
+        return staff if deleted else staff.filter(is_deleted=False)
 
     def seen_by(self, user) -> "TicketQuerySet":
         """visible_to(user), each ticket marked with whether the user sees it as staff (with internal
