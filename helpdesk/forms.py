@@ -104,7 +104,16 @@ class OneLineNameField(forms.CharField):
         return one_line(str(initial or "")) != self.to_python(data)
 
 
-class VisibleTextField(forms.CharField):
+class MultilineTextField(forms.CharField):
+    """Text of several lines, its line breaks kept as "\n": a browser counts one as a character against
+    a textarea's maxlength but sends it as two ("\r\n"), so counted as sent, a text the page took
+    would come back as too long."""
+
+    def to_python(self, value):
+        return super().to_python(value).replace("\r\n", "\n").replace("\r", "\n")
+
+
+class VisibleTextField(MultilineTextField):
     """Text that must show something to count as given: a required answer of only zero-width
     characters is as empty as one of spaces."""
 

@@ -15,7 +15,7 @@ from django.utils.functional import lazy
 from accounts import rbac
 from accounts.forms import EmailAddressField
 from accounts.models import Team
-from helpdesk.forms import OneLineNameField, parse_id
+from helpdesk.forms import MultilineTextField, OneLineNameField, parse_id
 from tickets import schema
 from tickets.attachments import (
     ALLOWED_EXTENSIONS,
@@ -248,7 +248,7 @@ class TicketSubmitForm(SubmissionKeyForm):
             }
         ),
     )
-    description = forms.CharField(
+    description = MultilineTextField(
         label="How can we help?",
         widget=forms.Textarea(attrs={"rows": 8}),
         max_length=50_000,
@@ -288,7 +288,7 @@ class TicketSubmitForm(SubmissionKeyForm):
 
 
 class ReplyForm(SubmissionKeyForm):
-    body = forms.CharField(label="Your reply", widget=forms.Textarea(attrs={"rows": 5}), max_length=50_000)
+    body = MultilineTextField(label="Your reply", widget=forms.Textarea(attrs={"rows": 5}), max_length=50_000)
 
 
 class PortalFilterForm(forms.Form):
@@ -311,7 +311,7 @@ class WorkspaceReplyForm(SubmissionKeyForm):
     ]
 
     kind = forms.ChoiceField(choices=KIND_CHOICES, initial="reply", widget=forms.RadioSelect, label="Send as")
-    body = forms.CharField(label="Message", widget=forms.Textarea(attrs={"rows": 6}), max_length=50_000)
+    body = MultilineTextField(label="Message", widget=forms.Textarea(attrs={"rows": 6}), max_length=50_000)
     status_after = forms.ChoiceField(choices=STATUS_AFTER_CHOICES, required=False, label="Then set status")
     version = forms.IntegerField(widget=forms.HiddenInput, required=False)
 
@@ -387,5 +387,5 @@ class CustomFieldsForm(forms.Form):
         self.initial = dict(stored)  # a copy: shown values must not reach the ticket's own dict
         for definition in definitions:
             value = stored.get(definition["name"])
-            self.fields[definition["name"]] = schema.form_field(definition, value)
+            self.fields[definition["name"]] = schema.edit_field(definition, stored)
             self.initial[definition["name"]] = schema.initial_value(definition, value)

@@ -16,7 +16,7 @@ from typing import Any
 from django import forms
 
 from helpdesk.display import plain_number, shown_date
-from helpdesk.forms import VisibleTextField, reads_as, shows_text
+from helpdesk.forms import OneLineNameField, VisibleTextField, reads_as, shows_text
 
 FIELD_TYPES = ("text", "textarea", "select", "multi_select", "checkbox", "number", "date", "email")
 CHOICE_KINDS = ("select", "multi_select")
@@ -234,6 +234,16 @@ def form_field(definition: dict, stored: Any = None) -> forms.Field:
     return field
 
 
+def edit_field(definition: dict, stored: dict[str, Any]) -> forms.Field:
+    """form_field for editing a ticket's answers (`stored`): a checkbox added to the form since the
+    ticket was sent is not required of whoever edits it. "I accept the terms" is the customer's to
+    tick; an agent fixing another answer must not have to tick it for them."""
+    field = form_field(definition, stored.get(definition["name"]))
+    if definition["type"] == "checkbox" and definition["name"] not in stored:
+        field.required = False
+    return field
+
+
 def initial_value(definition: dict, stored: Any) -> Any:
     """A stored value as the edit form shows it: a number as it was typed (shown_number), a yes/no or a
     number that reads as one of a select's choices as that choice (saving it changes nothing a page
@@ -295,8 +305,8 @@ def _form_field(definition: dict, stored: Any) -> forms.Field:
         "help_text": definition.get("help_text", ""),
     }
     kind = definition["type"]
-    if kind == "text":
-        return VisibleTextField(max_length=500, **common)
+    if kind == "text":  # one line, as the input shows it, and without direction controls (one_line)
+        return OneLineNameField(max_length=500, **common)
     if kind == "textarea":
         return VisibleTextField(max_length=10_000, widget=forms.Textarea(attrs={"rows": 4}), **common)
     if kind == "email":
@@ -337,14 +347,15 @@ def clean_values(schema: list[dict], data: dict[str, Any], stored: dict[str, Any
 
     With `stored`, the ticket's values so far: those the schema still allows (form_field), and those
     of fields since removed from it, are kept rather than dropped; a checkbox added to the form since,
-    left unticked, stays unanswered (an unticked box cannot tell "no" from "never asked")."""
+    left unticked, stays unanswered (an unticked box cannot tell "no" from "never asked"), required or
+    not (edit_field)."""
     editing = stored is not None
     stored = stored or {}
     errors: dict[str, list] = {}
     names = {definition["name"] for definition in schema}
     cleaned: dict[str, Any] = {name: value for name, value in stored.items() if name not in names}
     for definition in schema:
-        field = form_field(definition, stored.get(definition["name"]))
+        field = edit_field(definition, stored) if editing else form_field(definition)
         raw = data.get(definition["name"])
         if isinstance(field, forms.MultipleChoiceField) and raw is not None and not isinstance(raw, list):
             raw = [raw]
