@@ -165,18 +165,24 @@ class TicketQueueFilter(django_filters.FilterSet):
     assignee = django_filters.CharFilter(label="Assignee", method="filter_assignee")
     requester = IdFilter(field_name="requester_id", widget=forms.HiddenInput)
     organization = django_filters.ModelChoiceFilter(
-        queryset=Organization.objects.all(), empty_label="Any organisation"
+        queryset=Organization.objects.all(), empty_label="Any organisation", label="Organisation"
     )
     tag = TagFilter(label="Tag", max_length=50, method="filter_tag")
     channel = django_filters.ChoiceFilter(choices=Channel.choices, empty_label="Any channel")
     created = WholeDaysFilter(
-        field_name="created_at", widget=django_filters.widgets.DateRangeWidget(attrs={"type": "date"})
+        label="Created",
+        field_name="created_at",
+        widget=django_filters.widgets.DateRangeWidget(attrs={"type": "date"}),
     )
     updated = WholeDaysFilter(
-        field_name="updated_at", widget=django_filters.widgets.DateRangeWidget(attrs={"type": "date"})
+        label="Updated",
+        field_name="updated_at",
+        widget=django_filters.widgets.DateRangeWidget(attrs={"type": "date"}),
     )
     solved = WholeDaysFilter(
-        field_name="resolved_at", widget=django_filters.widgets.DateRangeWidget(attrs={"type": "date"})
+        label="Solved",
+        field_name="resolved_at",
+        widget=django_filters.widgets.DateRangeWidget(attrs={"type": "date"}),
     )
 
     class Meta:

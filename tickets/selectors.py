@@ -265,7 +265,9 @@ class QueuePage:
     filterset: TicketQueueFilter
     page: Page
     sort: str
-    query_without_page: str
+    # The queue as its rows carry it to the workspace: filters, sort, and the page they are on (the
+    # workspace's Queue link goes back to it); the first page is the query without one.
+    row_query: str
 
     @cached_property
     def tickets(self) -> list[Ticket]:
@@ -351,7 +353,9 @@ def ticket_queue_page(user: User, params: QueryDict, *, changed: object = None) 
     page = paginator.get_page(params.get("page"))
     rest = params.copy()
     rest.pop("page", None)
-    return QueuePage(filterset=filterset, page=page, sort=sort, query_without_page=rest.urlencode())
+    if page.number > 1:
+        rest["page"] = str(page.number)
+    return QueuePage(filterset=filterset, page=page, sort=sort, row_query=rest.urlencode())
 
 
 def queue_neighbours(
@@ -371,13 +375,29 @@ def queue_neighbours(
     numbers = list(tickets.values_list("number", flat=True)[: window + 1])
     if ticket.number not in numbers[:window] and len(numbers) > window:
         return _neighbours_deeper(tickets, SORTS[sort], ticket, were)
-    kept = tuple(number if number in numbers else None for number in were)
     if ticket.number not in numbers:
-        return kept
+        return _kept(were, numbers)
     index = numbers.index(ticket.number)
     previous = numbers[index - 1] if index > 0 else None
     following = numbers[index + 1] if index + 1 < len(numbers) else None
-    return kept[0] or previous, kept[1] or following
+    return _kept(were, numbers, (previous, following))
+
+
+# A neighbour the page had none of (`were` in queue_neighbours): the ticket was first or last.
+NO_NEIGHBOUR = 0
+
+
+def _kept(
+    were: tuple[int | None, int | None],
+    still: "Iterable[int]",
+    found: tuple[int | None, int | None] = (None, None),
+) -> tuple[int | None, int | None]:
+    """Each neighbour the page had, while still in the queue; none where it had none (a reply moves the
+    last ticket first in "Recently updated", whose Next would go back to one handled); else `found`."""
+    return tuple(
+        None if number == NO_NEIGHBOUR else number if number in still else new
+        for number, new in zip(were, found, strict=True)
+    )
 
 
 def _neighbours_deeper(
@@ -390,11 +410,10 @@ def _neighbours_deeper(
     ticket's own sort values (a keyset read each way, down the queue's index) instead of a list."""
     names = [name.removeprefix("-") for name in ordering]
     current = tickets.filter(pk=ticket.pk).values(*names).first()
-    wanted = [number for number in were if number is not None]
+    wanted = [number for number in were if number]
     still = set(tickets.filter(number__in=wanted).values_list("number", flat=True)) if wanted else set()
-    kept = tuple(number if number in still else None for number in were)
     if current is None:  # the ticket is no longer in this queue
-        return kept
+        return _kept(were, still)
 
     def beyond(forward: bool) -> Q:
         condition, equal = Q(), Q()
@@ -409,7 +428,7 @@ def _neighbours_deeper(
     backwards = [name.removeprefix("-") if name.startswith("-") else f"-{name}" for name in ordering]
     previous = tickets.filter(beyond(False)).order_by(*backwards).values_list("number", flat=True).first()
     following = tickets.filter(beyond(True)).values_list("number", flat=True).first()
-    return kept[0] or previous, kept[1] or following
+    return _kept(were, still, (previous, following))
 
 
 def saved_views(user: User):

@@ -52,6 +52,7 @@ UNKNOWN_FIELD = "{name} cannot be changed this way."
 TEAM_NOT_YOURS = "You cannot share views with {team}: you do not work that team's queue."
 TEAM_INACTIVE = "{team} no longer works tickets: choose another team."
 SAVED_VIEW_EXISTS = "You already have a view called “{name}”."
+SAVED_VIEW_BUILT_IN = "“{name}” is the name of a built-in view; choose another."
 ANONYMOUS_CLOSED = "Sign in to submit a request."
 SIGN_IN_TO_SUBMIT = "Sign in to submit a request with this e-mail address."
 SEND_AGAIN = (
@@ -682,7 +683,10 @@ def ticket_assign(
         return ticket
     require_not_closed(ticket)
     if assignee is not None:
-        assignee = User.objects.get(pk=assignee.pk)  # fresh role and team caches
+        # Fresh role and team caches; the actor's are the ones their own permissions were just read with.
+        assignee = (
+            actor if actor is not None and assignee.pk == actor.pk else User.objects.get(pk=assignee.pk)
+        )
         can_see = Ticket.objects.staff_visible_to(assignee).filter(pk=ticket.pk)
         if not rbac.is_agent(assignee) or not can_see.exists():
             raise InvalidAssignee(ASSIGNEE_NOT_AGENT)
@@ -1132,9 +1136,13 @@ def tickets_bulk_apply(
         raise ValidationError({"value": BULK_TAG_MISSING})
     _check_bulk_value(action, value)
     outcomes = []
+    # Read once for all the tickets, not once each.
+    assignee = User.objects.get(pk=parse_id(value)) if action == "assign" else None
+    team = Team.objects.get(pk=parse_id(value)) if action == "team" else None
     for ticket in tickets:
         try:
-            changed = _bulk_one(ticket, action, value, actor, (versions or {}).get(ticket.pk))
+            expected = (versions or {}).get(ticket.pk)
+            changed = _bulk_one(ticket, action, value, actor, expected, assignee=assignee, team=team)
         except StaleTicket:
             outcomes.append(BulkOutcome(ticket, BULK_STALE))
         except (TicketError, ValidationError, ValueError, Team.DoesNotExist, User.DoesNotExist) as error:
@@ -1167,14 +1175,22 @@ def _check_bulk_value(action: str, value: str) -> None:
             raise ValidationError({"value": error.messages}) from None
 
 
-def _bulk_one(ticket: Ticket, action: str, value: str, actor: User, expected: int | None) -> bool:
+def _bulk_one(
+    ticket: Ticket,
+    action: str,
+    value: str,
+    actor: User,
+    expected: int | None,
+    *,
+    assignee: User | None,
+    team: Team | None,
+) -> bool:
     """Apply `action` to one ticket; whether it changed (a service that finds nothing to do writes
     nothing and leaves the version as it was)."""
     done: Ticket | None = None
     if action == "assign_me":
         done = ticket_assign(ticket, assignee=actor, actor=actor, expected_version=expected)
     elif action == "assign":
-        assignee = User.objects.get(pk=int(value or 0))
         done = ticket_assign(ticket, assignee=assignee, actor=actor, expected_version=expected)
     elif action == "unassign":
         done = ticket_assign(ticket, assignee=None, actor=actor, expected_version=expected)
@@ -1185,7 +1201,6 @@ def _bulk_one(ticket: Ticket, action: str, value: str, actor: User, expected: in
         changes = {"priority": value}
         done = ticket_update_fields(ticket, changes=changes, actor=actor, expected_version=expected)
     elif action == "team":
-        team = Team.objects.get(pk=int(value or 0))
         done = ticket_update_fields(ticket, changes={"team": team}, actor=actor, expected_version=expected)
     elif action in ("add_tag", "remove_tag"):
         change = {"add" if action == "add_tag" else "remove": [value]}
@@ -1212,6 +1227,11 @@ def saved_view_create(*, name: str, query: str, team: Team | None, actor: User) 
         for mine in SavedView.objects.filter(owner=actor).values_list("name", flat=True)
     ):
         raise ValidationError({"name": SAVED_VIEW_EXISTS.format(name=name)})
+    from tickets.selectors import built_in_views  # selectors import this module
+
+    # Beside the built-in "My open tickets", a saved one of that name is two links that read alike.
+    if any(reads_as(view.name) == reads_as(name) for view in built_in_views()):
+        raise ValidationError({"name": SAVED_VIEW_BUILT_IN.format(name=name)})
     try:
         with transaction.atomic():  # the same name saved at the same moment (a double click)
             view = SavedView.objects.create(owner=actor, name=name, query=query, team=team)

@@ -486,9 +486,9 @@ def _workspace_after_work(request: HttpRequest, ticket: Ticket) -> str:
         return _workspace_url(ticket, "")
     params = QueryDict(mutable=True)
     params["queue"] = request.POST["queue"]
-    for key in ("previous", "next"):
-        if parse_id(request.POST.get(key, "")) is not None:
-            params[key] = request.POST[key]
+    for key in ("previous", "next"):  # a number, or 0 where the page had none (NO_NEIGHBOUR)
+        if (number := parse_id(request.POST.get(key, ""))) is not None:
+            params[key] = str(number)
     return f"{reverse('tickets:desk_ticket', args=[ticket.number])}?{params.urlencode()}"
 
 
