@@ -104,9 +104,10 @@ def rate_limit(
     account: AccountKey = signed_in_account,
     methods: tuple[str, ...] = ("POST",),
     when: Callable[[HttpRequest], bool] | None = None,
+    per_ip: Callable[[HttpRequest], bool] | None = None,
 ):
     """Limit a view per IP and per account with the RATE_LIMITS[scope] rates (for `methods` only, HEAD
-    counting as GET, and only the requests `when` picks, if given)."""
+    counting as GET, and only the requests `when` picks, if given; per IP only those `per_ip` picks)."""
 
     def decorator(view):
         @functools.wraps(view)
@@ -114,7 +115,8 @@ def rate_limit(
             # HEAD runs the view as GET does (its body is only dropped): counted as one.
             method = "GET" if request.method == "HEAD" else request.method
             if method in methods and (when is None or when(request)):
-                wait = rate_limited(request, scope, account=account)
+                by_ip = per_ip is None or per_ip(request)
+                wait = rate_limited(request, scope, account=account, per_ip=by_ip)
                 if wait is not None:
                     return too_many_requests(request, retry_after=wait)
             return view(request, *args, **kwargs)

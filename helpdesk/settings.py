@@ -179,7 +179,8 @@ RATE_LIMITS = {
     "search": ("120/m", "120/m"),
     # A visitor votes on a handful of articles; anonymous votes are one per session and a script can
     # drop its session cookie, so the per-IP rate bounds how far it can push a counter (an office
-    # behind one address still has room). Signed-in votes are one per account already.
+    # behind one address still has room). Signed-in votes are one per account already: counted per
+    # account only (knowledge.views.article_vote).
     "vote": ("30/h", "30/h"),
     # One view per article per session is counted; a script dropping its cookie is bounded per IP.
     "article_view": ("120/m", "120/m"),

@@ -58,23 +58,21 @@ class LoadedAtForm(forms.Form):
     loaded_at = forms.CharField(widget=forms.HiddenInput, required=False)
 
     def clean_loaded_at(self) -> datetime | None:
-        loaded_at = parse_loaded_at(self.cleaned_data["loaded_at"])
-        # The editor of an article always sends when its page was loaded: a save without it (a page
-        # cached from before, a hand-made post) would skip the check and overwrite a colleague's change.
-        if loaded_at is None and self.initial.get("loaded_at"):
-            return NEVER_LOADED
-        return loaded_at
+        if not self.cleaned_data["loaded_at"] and not self.initial.get("loaded_at"):
+            return None  # a new article: no colleague's change to overwrite
+        return parse_loaded_at(self.cleaned_data["loaded_at"])
 
 
 # Matches no article's updated_at: a change posted with it is refused as stale.
 NEVER_LOADED = datetime.min.replace(tzinfo=UTC)
 
 
-def parse_loaded_at(value: str) -> datetime | None:
-    """A page's loaded_at as sent: None when the page sent none (the check is skipped); one that does
-    not parse matches no article, so the change is refused as stale rather than let through."""
+def parse_loaded_at(value: str) -> datetime:
+    """A page's loaded_at as sent. Every page that changes an article sends one; a post without one (a
+    page from before, made by hand) or with one that does not parse matches no article, so the change is
+    refused as stale rather than let through over a colleague's edit."""
     if not value:
-        return None
+        return NEVER_LOADED
     try:
         return datetime.fromisoformat(value)
     except ValueError:

@@ -10,7 +10,7 @@ from django.db.models import Count, F, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.cache import patch_vary_headers
+from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.views.decorators.http import require_POST, require_safe
 
 from accounts import rbac
@@ -165,7 +165,12 @@ def _article_or_redirect(request: HttpRequest, slug: str):
     if article is not None:
         return article
     if moved := renamed_article_url(request, "knowledge:article", slug):
-        return redirect(moved, permanent=True)
+        # Permanent for search engines, but asked again each time by browsers: a rename can be undone
+        # (A to B to A) or the old address taken by another article, and a browser that kept the first
+        # redirect would then loop or never reach it. Private: where it leads depends on who asks.
+        response = redirect(moved, permanent=True)
+        patch_cache_control(response, private=True, no_cache=True)
+        return response
     raise Http404("No such article.")
 
 
@@ -224,7 +229,10 @@ def article_detail(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @require_POST
-@rate_limit("vote")  # vote stuffing: each anonymous vote without a session cookie starts a new session
+# Vote stuffing: each anonymous vote without a session cookie starts a new session, so those count per
+# IP. A signed-in vote is one per account: counted per account only, so that the anonymous votes of an
+# office behind one address do not stop its signed-in customers voting.
+@rate_limit("vote", per_ip=lambda request: not request.user.is_authenticated)
 def article_vote(request: HttpRequest, slug: str) -> HttpResponse:
     article = _listed_at(request, slug).first()
     if article is None:

@@ -225,7 +225,7 @@ def _return_to_draft(request: HttpRequest, article: Article) -> HttpResponse | N
     return None
 
 
-def _posted_loaded_at(request: HttpRequest) -> datetime | None:
+def _posted_loaded_at(request: HttpRequest) -> datetime:
     """The article's updated_at on the page whose button was pressed (see parse_loaded_at)."""
     return parse_loaded_at(request.POST.get("loaded_at", ""))
 

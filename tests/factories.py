@@ -215,3 +215,9 @@ def give_custom_role(user: User, name: str, permissions: list[tuple[str, str]]) 
     User.objects.filter(pk=user.pk).update(is_staff=True)
     services.role_assign(user, name, actor=None)
     return User.objects.get(pk=user.pk)
+
+
+def loaded(article) -> dict:
+    """What the buttons of an article's page post besides: when the page was loaded (the article's
+    updated_at as it is now), without which a change is refused as stale."""
+    return {"loaded_at": type(article).objects.get(pk=article.pk).updated_at.isoformat()}

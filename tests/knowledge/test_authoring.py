@@ -5,7 +5,15 @@ from django.urls import reverse
 
 from knowledge import services as knowledge_services
 from knowledge.models import Article
-from tests.factories import TeamFactory, make_agent, make_article, make_customer, make_supervisor, make_ticket
+from tests.factories import (
+    TeamFactory,
+    loaded,
+    make_agent,
+    make_article,
+    make_customer,
+    make_supervisor,
+    make_ticket,
+)
 from tickets import services as ticket_services
 
 pytestmark = pytest.mark.django_db
@@ -17,7 +25,9 @@ def test_customers_cannot_reach_the_authoring_pages(client):
     for url in (reverse("knowledge:manage_list"), reverse("knowledge:manage_new"),
                 reverse("knowledge:manage_edit", args=[article.slug])):  # fmt: skip
         assert client.get(url).status_code == 404
-    response = client.post(reverse("knowledge:manage_action", args=[article.slug, "archive"]))
+    response = client.post(
+        reverse("knowledge:manage_action", args=[article.slug, "archive"]), loaded(article)
+    )
     assert response.status_code == 404
     assert Article.objects.get(pk=article.pk).status == "published"
 
@@ -30,10 +40,10 @@ def test_agent_writes_a_draft_and_an_editor_publishes_it(client):
     })  # fmt: skip
     article = Article.objects.get(title="Clear the browser cache")
     assert response.status_code == 302 and article.status == "draft" and article.author == agent
-    client.post(reverse("knowledge:manage_action", args=[article.slug, "publish"]))
+    client.post(reverse("knowledge:manage_action", args=[article.slug, "publish"]), loaded(article))
     assert Article.objects.get(pk=article.pk).status == "draft", "agents cannot publish"
     client.force_login(make_supervisor(TeamFactory()))
-    client.post(reverse("knowledge:manage_action", args=[article.slug, "publish"]))
+    client.post(reverse("knowledge:manage_action", args=[article.slug, "publish"]), loaded(article))
     assert Article.objects.get(pk=article.pk).status == "published"
 
 
@@ -76,7 +86,7 @@ def test_editors_see_and_restore_published_versions(client):
     page = client.get(reverse("knowledge:manage_edit", args=[article.slug])).content.decode()
     assert "First text" in page and "Restore this version" in page
     assert client.get(reverse("knowledge:manage_restore", args=[article.slug, first.pk])).status_code == 405
-    client.post(reverse("knowledge:manage_restore", args=[article.slug, first.pk]))
+    client.post(reverse("knowledge:manage_restore", args=[article.slug, first.pk]), loaded(article))
     assert Article.objects.get(pk=article.pk).body == "First text"
 
 
@@ -106,12 +116,16 @@ def test_a_published_article_cannot_slip_back_into_review(client):
     # "Submit for review" on a published article used to take it off the site without a word.
     article = make_article(status="published")
     client.force_login(make_supervisor(TeamFactory()))
-    response = client.post(reverse("knowledge:manage_action", args=[article.slug, "submit"]), follow=True)
+    response = client.post(
+        reverse("knowledge:manage_action", args=[article.slug, "submit"]), loaded(article), follow=True
+    )
     assert Article.objects.get(pk=article.pk).status == "published"
     assert "This published article cannot be sent for review." in response.content.decode()
-    client.post(reverse("knowledge:manage_action", args=[article.slug, "archive"]))
+    client.post(reverse("knowledge:manage_action", args=[article.slug, "archive"]), loaded(article))
     assert Article.objects.get(pk=article.pk).status == "archived"
-    response = client.post(reverse("knowledge:manage_action", args=[article.slug, "archive"]), follow=True)
+    response = client.post(
+        reverse("knowledge:manage_action", args=[article.slug, "archive"]), loaded(article), follow=True
+    )
     assert "This archived article cannot be archived." in response.content.decode()
 
 

@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from knowledge import services, views_manage
 from knowledge.models import Article, ArticleFeedback
-from tests.factories import TeamFactory, article_form_data, make_agent, make_article, make_supervisor
+from tests.factories import TeamFactory, article_form_data, loaded, make_agent, make_article, make_supervisor
 
 pytestmark = pytest.mark.django_db
 
@@ -72,7 +72,9 @@ def test_restore_message_shows_the_time_in_the_users_time_zone(client):
     revision.save()
     services.article_update(article, body="Second", actor=editor)
     client.force_login(editor)
-    response = client.post(reverse("knowledge:manage_restore", args=[article.slug, revision.pk]))
+    response = client.post(
+        reverse("knowledge:manage_restore", args=[article.slug, revision.pk]), loaded(article)
+    )
     assert [str(m) for m in get_messages(response.wsgi_request)] == [
         "Restored the version of 6 Jan 2026, 08:30."
     ]
@@ -114,7 +116,7 @@ def test_restoring_a_revision_keeps_a_written_excerpt_and_refreshes_an_automatic
         url = reverse("knowledge:manage_edit", args=[article.slug])
         assert client.post(url, article_form_data(article, body="Second text.")).status_code == 302
         first = article.revisions.order_by("created_at", "pk").first()
-        client.post(reverse("knowledge:manage_restore", args=[article.slug, first.pk]))
+        client.post(reverse("knowledge:manage_restore", args=[article.slug, first.pk]), loaded(article))
     # Revisions keep no excerpt: the one the editor wrote stays; one taken from the body follows it.
     restored = Article.objects.get(pk=written.pk)
     assert (restored.body, restored.excerpt) == ("First text.", "Hand-written summary")
@@ -210,7 +212,9 @@ def test_restoring_the_current_version_says_nothing_changed(client):
     article = make_article(title="Versioned", body="Only text.")
     client.force_login(editor)
     revision = article.revisions.get()
-    response = client.post(reverse("knowledge:manage_restore", args=[article.slug, revision.pk]))
+    response = client.post(
+        reverse("knowledge:manage_restore", args=[article.slug, revision.pk]), loaded(article)
+    )
     assert [str(m) for m in get_messages(response.wsgi_request)] == [views_manage.NOTHING_CHANGED]
     assert article.revisions.count() == 1
 
@@ -270,7 +274,9 @@ def edit_url(article) -> str:
 @pytest.mark.parametrize("action", ["delete", "PUBLISH", "x" * 300, "publish.json"])
 def test_an_action_address_that_names_no_action_is_not_found(client, action):
     article = make_article(title="Kept as it was", status="draft")
-    response = editor(client).post(reverse("knowledge:manage_action", args=[article.slug, action]))
+    response = editor(client).post(
+        reverse("knowledge:manage_action", args=[article.slug, action]), loaded(article)
+    )
     assert response.status_code == 404
     assert Article.objects.get(pk=article.pk).status == "draft"
 

@@ -12,7 +12,7 @@ from django.urls import reverse
 from audit.models import AuditEvent
 from knowledge import services
 from knowledge.models import Article
-from tests.factories import TeamFactory, make_agent, make_article, make_supervisor
+from tests.factories import TeamFactory, loaded, make_agent, make_article, make_supervisor
 
 pytestmark = pytest.mark.django_db
 
@@ -44,7 +44,9 @@ def _last_event(article: Article) -> AuditEvent:
 
 
 def _to_draft(client, article: Article, **data):
-    return client.post(reverse("knowledge:manage_action", args=[article.slug, "draft"]), data)
+    return client.post(
+        reverse("knowledge:manage_action", args=[article.slug, "draft"]), loaded(article) | data
+    )
 
 
 def test_an_editor_sends_an_article_in_review_back_to_its_author_with_a_note(

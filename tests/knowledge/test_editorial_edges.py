@@ -16,6 +16,7 @@ from tests.factories import (
     CategoryFactory,
     TeamFactory,
     article_form_data,
+    loaded,
     make_administrator,
     make_agent,
     make_article,
@@ -71,7 +72,9 @@ def test_a_revision_of_another_article_cannot_be_restored_by_editing_the_address
     article = make_article(title="Printers", body="Printer text")
     other = make_article(title="Secret runbook", body="Runbook text", visibility="internal")
     client.force_login(editor)
-    response = client.post(reverse("knowledge:manage_restore", args=[article.slug, other.revisions.get().pk]))
+    response = client.post(
+        reverse("knowledge:manage_restore", args=[article.slug, other.revisions.get().pk]), loaded(article)
+    )
     assert response.status_code == 404
     assert Article.objects.get(pk=article.pk).body == "Printer text"
     assert Article.objects.get(pk=other.pk).body == "Runbook text"
@@ -84,7 +87,9 @@ def test_an_agent_who_is_not_an_editor_cannot_restore_a_published_version(client
     services.article_update(article, body="Second text", actor=None)
     first = article.revisions.order_by("created_at", "pk").first()
     client.force_login(make_agent(TeamFactory()))
-    response = client.post(reverse("knowledge:manage_restore", args=[article.slug, first.pk]), follow=True)
+    response = client.post(
+        reverse("knowledge:manage_restore", args=[article.slug, first.pk]), loaded(article), follow=True
+    )
     assert services.NOT_EDITOR in response.content.decode()
     assert Article.objects.get(pk=article.pk).body == "Second text"
 
@@ -115,7 +120,12 @@ def test_workflow_actions_and_votes_need_a_csrf_token():
     article = make_article(title="In review", status="review")
     client = Client(enforce_csrf_checks=True)
     client.force_login(make_supervisor(TeamFactory()))
-    assert client.post(reverse("knowledge:manage_action", args=[article.slug, "publish"])).status_code == 403
+    assert (
+        client.post(
+            reverse("knowledge:manage_action", args=[article.slug, "publish"]), loaded(article)
+        ).status_code
+        == 403
+    )
     assert Article.objects.get(pk=article.pk).status == "review"
     live = make_article(title="Live")
     assert client.post(reverse("knowledge:vote", args=[live.slug]), {"helpful": "yes"}).status_code == 403
@@ -218,11 +228,13 @@ def test_only_editors_may_restore_a_published_version_even_on_their_own_reopened
     client.force_login(author)
     page = client.get(reverse("knowledge:manage_edit", args=[article.slug])).content.decode()
     assert "Restore this version" not in page
-    response = client.post(reverse("knowledge:manage_restore", args=[article.slug, first.pk]), follow=True)
+    response = client.post(
+        reverse("knowledge:manage_restore", args=[article.slug, first.pk]), loaded(article), follow=True
+    )
     assert services.NOT_EDITOR in response.content.decode()
     assert Article.objects.get(pk=article.pk).body == "Version two"
     client.force_login(editor)
-    client.post(reverse("knowledge:manage_restore", args=[article.slug, first.pk]))
+    client.post(reverse("knowledge:manage_restore", args=[article.slug, first.pk]), loaded(article))
     assert Article.objects.get(pk=article.pk).body == "Version one"
 
 

@@ -19,6 +19,7 @@ from tests.factories import (
     CategoryFactory,
     TeamFactory,
     article_form_data,
+    loaded,
     make_administrator,
     make_agent,
     make_article,
@@ -361,10 +362,10 @@ def test_verify_needs_the_verify_permission_through_the_post(client):
     article = make_article()
     team = TeamFactory()
     client.force_login(make_agent(team))
-    client.post(reverse("knowledge:manage_action", args=[article.slug, "verify"]))
+    client.post(reverse("knowledge:manage_action", args=[article.slug, "verify"]), loaded(article))
     assert _fresh(article).verified_at is None
     client.force_login(make_supervisor(team))
-    client.post(reverse("knowledge:manage_action", args=[article.slug, "verify"]))
+    client.post(reverse("knowledge:manage_action", args=[article.slug, "verify"]), loaded(article))
     assert _fresh(article).verified_at is not None
 
 
@@ -417,7 +418,7 @@ def test_an_author_cannot_publish_or_archive_their_own_draft_by_posting(client):
     draft = services.article_create(title="Mine", body="Text.", actor=author)
     client.force_login(author)
     for action in ("publish", "archive", "verify"):
-        client.post(reverse("knowledge:manage_action", args=[draft.slug, action]))
+        client.post(reverse("knowledge:manage_action", args=[draft.slug, action]), loaded(draft))
         assert _fresh(draft).status == "draft"
     assert _fresh(draft).verified_at is None
 
@@ -450,7 +451,12 @@ def test_another_agents_draft_is_404_to_posts_from_an_agent(client):
     )
     assert edit.status_code == 404
     for action in ("submit", "draft", "publish"):
-        assert client.post(reverse("knowledge:manage_action", args=[draft.slug, action])).status_code == 404
+        assert (
+            client.post(
+                reverse("knowledge:manage_action", args=[draft.slug, action]), loaded(draft)
+            ).status_code
+            == 404
+        )
     assert (_fresh(draft).body, _fresh(draft).status) == ("Text.", "draft")
 
 
