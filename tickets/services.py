@@ -207,8 +207,9 @@ def _require_not_deleted(ticket: Ticket) -> None:
         raise TicketNotAllowed(DELETED_READ_ONLY.format(ticket=ticket.reference))
 
 
-# What the requester's portal shows of a ticket besides its public thread (see Ticket.public_updated_at).
-SEEN_BY_REQUESTER = frozenset({"status", "subject", "custom_fields", "merged_into"})
+# What the requester's portal shows of a ticket besides its public thread (see Ticket.public_updated_at);
+# its status only as they see it (_apply_transition): on hold reads as open to them.
+SEEN_BY_REQUESTER = frozenset({"subject", "custom_fields", "merged_into", "public_updated_at"})
 
 
 def _save(ticket: Ticket, actor: User | None, fields: Sequence[str], *, thread_changed: bool = False) -> None:
@@ -217,10 +218,11 @@ def _save(ticket: Ticket, actor: User | None, fields: Sequence[str], *, thread_c
     ticket.version += 1
     ticket.updated_at = timezone.now()
     ticket.updated_by = actor
-    seen = ["public_updated_at"] if thread_changed or SEEN_BY_REQUESTER.intersection(fields) else []
+    seen = thread_changed or bool(SEEN_BY_REQUESTER.intersection(fields))
     if seen:
         ticket.public_updated_at = ticket.updated_at
-    ticket.save(update_fields=[*fields, *seen, "version", "updated_at", "updated_by"])
+    written = [*dict.fromkeys([*fields, *(["public_updated_at"] if seen else [])])]
+    ticket.save(update_fields=[*written, "version", "updated_at", "updated_by"])
 
 
 def _activity(
@@ -615,6 +617,8 @@ def _apply_transition(ticket: Ticket, status: str, *, actor: User | None, by_cus
     elif old == Status.RESOLVED:
         ticket.resolved_at = None
         changed.append("resolved_at")
+    if workflow.customer_status(old) != workflow.customer_status(status):
+        changed.append("public_updated_at")  # set by _save: news on the portal
     _activity(ticket, actor, TicketActivity.Action.STATUS, "status", old, status)
     return changed
 
@@ -645,6 +649,9 @@ def ticket_transition(
     else:
         # Merged since their page was loaded: say where it went (the workflow would only say "closed").
         _require_not_merged(ticket, actor)
+        # Closed since (the auto-close of a solved ticket): what they can do is write, not reopen.
+        if ticket.status == Status.CLOSED and status != Status.CLOSED:
+            raise TransitionRefused(CLOSED_IS_FINAL)
         # Someone else wrote since the page was loaded (their own message from another tab is no news).
         newer = ticket.messages.filter(is_internal=False, pk__gt=seen_message or 0).exclude(author=actor)
         if seen_message is not None and (writers := set(newer.values_list("from_staff", flat=True))):

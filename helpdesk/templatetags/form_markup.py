@@ -1,4 +1,5 @@
-"""`{% options choices selected %}`: the <option> elements of a select, built in Python.
+"""`{% options choices selected %}`: the <option> elements of a select, built in Python; and
+`form|fields_in_error`, for the error summary above a form (components/_form_errors.html).
 
 A queue page lists agents, teams and organisations in several selects; as template loops with an
 `{% if %}` per option they cost more than the rest of the filter form. Values and labels are escaped
@@ -35,3 +36,11 @@ def options(choices: Iterable, selected: Any = None, prefix: str = "", label_pre
             for value, label in choices
         )
     )
+
+
+@register.filter
+def fields_in_error(form) -> list:
+    """The form's bound fields that have errors, in the form's order: the summary names and links each,
+    so that without JavaScript (which moves focus to the first) the reader can go straight to it. A
+    hidden field (a page's version) is no field to go to: its error is said as a sentence."""
+    return [field for field in form.visible_fields() if field.errors]

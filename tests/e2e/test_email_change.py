@@ -37,7 +37,7 @@ def test_browser_customer_changes_the_address_with_the_keyboard_then_opens_the_l
     page.keyboard.type("not-the-password")
     page.keyboard.press("Enter")
     # Refused: the error is beside the password, the address stays, and the focus is on the problem.
-    section.get_by_text(services.PASSWORD_INCORRECT).wait_for()
+    section.get_by_text(services.PASSWORD_INCORRECT, exact=True).wait_for()  # beside the field
     expect(section.get_by_label("New e-mail address")).to_have_value("customer.new@example.com")
     expect(section.get_by_label("Your password")).to_be_focused()
     expect(section.get_by_label("Your password")).to_have_value("")

@@ -48,7 +48,7 @@ def test_agent_enrols_and_signs_in_with_a_code_then_a_recovery_code(page, live_s
     page.get_by_label("Your password").fill("wrong-password")
     page.get_by_role("button", name="Turn on two-factor sign-in").click()
     # A wrong password is said beside the field; the code stays, and only the password is typed again.
-    page.get_by_text(PASSWORD_INCORRECT).wait_for()
+    page.get_by_text(PASSWORD_INCORRECT, exact=True).wait_for()  # beside the field
     assert page.get_by_label("Code").input_value() == code
     page.get_by_label("Code").fill(app_code(secret))  # the one typed may be a window old by now
     page.get_by_label("Your password").fill(DEMO_PASSWORD)

@@ -400,14 +400,18 @@ def ticket_set_status(request: HttpRequest, number: str) -> HttpResponse:
     target = request.POST.get("status", "")
     try:
         # From a stale page (say support answered a moment ago) the customer reads the answer first.
-        services.ticket_transition(
+        changed = services.ticket_transition(
             ticket, status=target, actor=request.user, seen_message=parse_id(request.POST.get("seen"))
         )
     except services.TicketError as error:
         messages.error(request, str(error))
     else:
-        done = "marked as solved" if target == Status.RESOLVED else "reopened"
-        messages.success(request, f"{ticket.reference} is {done}.")
+        if changed.version == ticket.version:  # so already, as the portal shows it (on hold reads as open)
+            shown = workflow.customer_label(changed.status).lower()
+            messages.info(request, f"{ticket.reference} is {shown} already; nothing changed.")
+        else:
+            done = "marked as solved" if target == Status.RESOLVED else "reopened"
+            messages.success(request, f"{ticket.reference} is {done}.")
     return redirect("tickets:portal_detail", number=ticket.number)
 
 
