@@ -925,7 +925,8 @@ def ticket_set_tags(
     ticket = _lock(ticket, expected_version)
     _require_not_deleted(ticket)
     _require_not_merged(ticket, actor)
-    current = sorted(ticket.tags.values_list("name", flat=True))
+    held = dict(ticket.tags.values_list("name", "pk"))
+    current = sorted(held)
     if names is not None:
         wanted = clean_tag_names(names)
     else:
@@ -933,12 +934,19 @@ def ticket_set_tags(
     if wanted == current:
         return ticket
     require_not_closed(ticket)
-    # Three queries for any number of tags: the ones that exist, the new ones (a colleague's new tag of
-    # the same name at the same moment is kept, not doubled), and all of them again.
-    existing = set(Tag.objects.filter(name__in=wanted).values_list("name", flat=True))
-    new = [Tag(name=name) for name in wanted if name not in existing]
-    Tag.objects.bulk_create(new, ignore_conflicts=True)
-    ticket.tags.set(Tag.objects.filter(name__in=wanted))
+    # A few queries for any number of tags, the ticket's row locked: the tags to add that exist, the new
+    # ones (a colleague's new tag of the same name at the same moment is kept, not doubled) and their
+    # ids, then the links added and removed.
+    adding = [name for name in wanted if name not in held]
+    ids = dict(Tag.objects.filter(name__in=adding).values_list("name", "pk")) if adding else {}
+    if new := [Tag(name=name) for name in adding if name not in ids]:
+        Tag.objects.bulk_create(new, ignore_conflicts=True)
+        ids = dict(Tag.objects.filter(name__in=adding).values_list("name", "pk"))
+    links = Ticket.tags.through
+    if adding:
+        links.objects.bulk_create([links(ticket=ticket, tag_id=ids[name]) for name in adding])
+    if removing := [held[name] for name in current if name not in wanted]:
+        links.objects.filter(ticket=ticket, tag_id__in=removing).delete()
     _activity(ticket, actor, TicketActivity.Action.TAGS, "tags", current, wanted)
     _save(ticket, actor, [])
     return ticket
