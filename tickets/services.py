@@ -944,7 +944,10 @@ def ticket_set_tags(
         ids = dict(Tag.objects.filter(name__in=adding).values_list("name", "pk"))
     links = Ticket.tags.through
     if adding:
-        links.objects.bulk_create([links(ticket=ticket, tag_id=ids[name]) for name in adding])
+        # ignore_conflicts: a link made meanwhile without the ticket's lock (in the admin) is kept.
+        links.objects.bulk_create(
+            [links(ticket=ticket, tag_id=ids[name]) for name in adding], ignore_conflicts=True
+        )
     if removing := [held[name] for name in current if name not in wanted]:
         links.objects.filter(ticket=ticket, tag_id__in=removing).delete()
     _activity(ticket, actor, TicketActivity.Action.TAGS, "tags", current, wanted)
