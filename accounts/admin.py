@@ -188,6 +188,10 @@ class RoleAssignmentForm(forms.ModelForm):
     def clean(self) -> dict:
         cleaned = super().clean()
         role = cleaned.get("role")
+        expires_at = cleaned.get("expires_at")
+        if "expires_at" in self.changed_data and expires_at is not None and expires_at <= timezone.now():
+            # Saved, it would be recorded as a grant of a role that gives nothing.
+            self.add_error("expires_at", ROLE_EXPIRY_PASSED)
         if role is not None and self.has_changed():
             if missing := rbac.grant_refusal(self.actor, role):
                 self.add_error("role", missing)
@@ -326,6 +330,7 @@ class UserChange(UserChangeForm):
 
 ORGANIZATION_INACTIVE = "{organization} is inactive and takes no new members: activate it first."
 EXPIRY_PASSED = "This date has passed: the code would never work. Choose a later one."
+ROLE_EXPIRY_PASSED = "This date has passed: the role would give nothing. Choose a later one, or none."
 
 
 @admin.register(User)
@@ -512,24 +517,35 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
     @admin.action(description="Suspend selected users (indefinitely)", permissions=("change",))
     def suspend_users(self, request, queryset):
         users = self.acted_on(request, queryset, own="suspend yourself")
+        reason = "Suspended by an administrator"
+        already = [user for user in users if (user.status, user.suspended_until, user.suspension_reason)
+                   == (User.Status.SUSPENDED, None, reason)]  # fmt: skip
         for user in users:
-            services.user_suspend(
-                user, until=None, reason="Suspended by an administrator", actor=request.user
-            )
-        if users:
-            self.message_user(request, f"Suspended {len(users)} user(s).", messages.SUCCESS)
+            services.user_suspend(user, until=None, reason=reason, actor=request.user)
+        if len(users) > len(already):
+            self.message_user(request, f"Suspended {len(users) - len(already)} user(s).", messages.SUCCESS)
+        self.say_left_as_they_were(request, already, "suspended already")
 
     @admin.action(description="Activate selected users", permissions=("change",))
     def activate_users(self, request, queryset):
         users = self.acted_on(request, queryset)
+        already = [user for user in users if user.status == User.Status.ACTIVE and not user.suspended_until]
         still_pending = sum(
             services.user_activate(user, actor=request.user).status == User.Status.PENDING for user in users
         )
-        if len(users) > still_pending:
-            self.message_user(request, f"Activated {len(users) - still_pending} user(s).", messages.SUCCESS)
+        if len(users) - len(already) > still_pending:
+            activated = len(users) - len(already) - still_pending
+            self.message_user(request, f"Activated {activated} user(s).", messages.SUCCESS)
+        self.say_left_as_they_were(request, already, "active already")
         if still_pending:
             message = SOME_STAY_PENDING.format(count=still_pending, reset=RESET_LINK)
             self.message_user(request, message, messages.WARNING)
+
+    def say_left_as_they_were(self, request, users: list[User], state: str) -> None:
+        """Name the selected users an action found as it would leave them (nothing written for them)."""
+        if users:
+            names = ", ".join(str(user) for user in users[:10]) + (" …" if len(users) > 10 else "")
+            self.message_user(request, f"Left as they were ({state}): {names}.", messages.INFO)
 
     def acted_on(self, request, queryset, *, own: str = "") -> list[User]:
         """The selected users the actor may act on (within_reach, and not themselves when `own` names
@@ -547,7 +563,7 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
 
     @admin.action(description="Unlock sign-in (after too many failed attempts)", permissions=("change",))
     def unlock_sign_in(self, request, queryset):
-        queryset = self.within_reach(request, queryset)
+        queryset = User.objects.filter(pk__in=[user.pk for user in self.acted_on(request, queryset)])
         # Looked up before the unlock forgets these users' attempts. Their addresses are not unlocked
         # here: one of them may be the attacker's that caused the lockout.
         addresses = locked_addresses(queryset)
@@ -567,7 +583,7 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
 
     @admin.action(description="Sign selected users out everywhere", permissions=("change",))
     def sign_out_everywhere(self, request, queryset):
-        queryset = self.within_reach(request, queryset)
+        queryset = self.acted_on(request, queryset)
         keep = request.session.session_key  # an administrator never signs out the session they act from
         ended = sum(
             services.user_sign_out_sessions(user, actor=request.user, keep_session_key=keep)
@@ -581,15 +597,19 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
     def reset_two_factor(self, request, queryset):
         # Never one's own: that goes through the profile, with a current code and the site's rule.
         users = self.acted_on(request, queryset, own="reset your own two-factor sign-in")
+        without = [user for user in users if not two_factor.is_enabled(user)]
         for user in users:
             two_factor.two_factor_disable(user, actor=request.user, site_requires=False)
-        if users:
+        if len(users) > len(without):
             self.message_user(
                 request,
-                f"Two-factor sign-in is reset for {len(users)} user(s), who are signed out; they set it up "
-                "at their next sign-in.",
+                f"Two-factor sign-in is reset for {len(users) - len(without)} user(s), who are signed out; "
+                "they set it up at their next sign-in.",
                 messages.SUCCESS,
             )
+        self.say_left_as_they_were(
+            request, without, "no two-factor sign-in to reset; signed out all the same"
+        )
 
 
 @admin.register(Organization)
