@@ -7,6 +7,8 @@ from pathlib import Path
 from django import forms
 from django.contrib.auth import forms as auth_forms
 from django.contrib.auth import password_validation
+from django.core.mail import EmailMultiAlternatives
+from django.template import loader
 from django.utils import timezone
 
 from accounts.models import TIMEZONE_CHOICES, User, validate_ascii_email
@@ -147,6 +149,28 @@ class PasswordResetForm(auth_forms.PasswordResetForm):
             status = user.effective_status()
             if status == User.Status.PENDING or (status == User.Status.ACTIVE and user.has_usable_password()):
                 yield user
+
+    def send_mail(
+        self,
+        subject_template_name,
+        email_template_name,
+        context,
+        from_email,
+        to_email,
+        html_email_template_name=None,
+    ) -> None:
+        """As Django's, but a mail server that cannot be reached raises instead of being logged: the task
+        that sends it tries again later (accounts.tasks.send_password_reset_mail, mail_or_retry), and the
+        person waiting for the link gets it once the server answers."""
+        subject = "".join(loader.render_to_string(subject_template_name, context).splitlines())
+        message = EmailMultiAlternatives(
+            subject, loader.render_to_string(email_template_name, context), from_email, [to_email]
+        )
+        if html_email_template_name is not None:
+            message.attach_alternative(
+                loader.render_to_string(html_email_template_name, context), "text/html"
+            )
+        message.send()
 
 
 class TwoFactorCodeForm(forms.Form):

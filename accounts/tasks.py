@@ -1,5 +1,8 @@
 """Background work for accounts (django.tasks)."""
 
+from datetime import timedelta
+
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.core.mail import send_mail
 from django.tasks import task
 from django.template.loader import render_to_string
@@ -14,6 +17,7 @@ from accounts.models import EmailChangeRequest, User
 from accounts.sessions import SessionStore
 from accounts.tokens import email_change_token, email_verification_token
 from helpdesk.links import absolute_link
+from helpdesk.mail import mail_or_retry
 from helpdesk.models import SiteConfiguration
 
 
@@ -31,8 +35,25 @@ def clear_expired_sessions() -> int:
     return expired.delete()[0]
 
 
+# Failed sign-ins (with the IP address and browser each came from) are kept this long, for looking into
+# an attack; a lockout ends with its cool-off, long before.
+SIGN_IN_RECORDS_KEPT = timedelta(days=30)
+
+
 @task
-def send_password_reset_mail(email: str, *, domain: str, use_https: bool) -> None:
+def prune_sign_in_records() -> int:
+    """Delete django-axes' records of sign-in attempts older than SIGN_IN_RECORDS_KEPT (and any log of
+    successful ones from before it was switched off, AXES_DISABLE_ACCESS_LOG); returns how many. Each
+    keeps an IP address and a browser: kept, the tables would grow for ever."""
+    before = timezone.now() - SIGN_IN_RECORDS_KEPT
+    return sum(
+        model.objects.filter(attempt_time__lt=before).delete()[0]
+        for model in (AccessAttempt, AccessFailureLog, AccessLog)
+    )
+
+
+@task
+def send_password_reset_mail(email: str, *, domain: str, use_https: bool, attempt: int = 0) -> None:
     """Mail a link to set a new password to the account of `email`, if it has one that may reset
     (PasswordResetForm.get_users). Sent here, not while the page answers: finding the account, making
     the link and talking to the mail server took time only for a known address, which told anyone
@@ -40,18 +61,26 @@ def send_password_reset_mail(email: str, *, domain: str, use_https: bool) -> Non
     stored)."""
     form = PasswordResetForm({"email": email})
     if form.is_valid():
-        form.save(
-            domain_override=domain,
+        mail_or_retry(
+            send_password_reset_mail,
+            lambda: form.save(
+                domain_override=domain,
+                use_https=use_https,
+                subject_template_name="accounts/password_reset_subject.txt",
+                email_template_name="accounts/password_reset_email.txt",
+                # Django names the site after the domain it was given; the mail names it as configured.
+                extra_email_context={"site_name": SiteConfiguration.objects.get_current().site_name},
+            ),
+            email,
+            domain=domain,
             use_https=use_https,
-            subject_template_name="accounts/password_reset_subject.txt",
-            email_template_name="accounts/password_reset_email.txt",
-            # Django names the site after the domain it was given; the mail names it as configured.
-            extra_email_context={"site_name": SiteConfiguration.objects.get_current().site_name},
+            attempt=attempt,
+            what="a password reset mail",
         )
 
 
 @task
-def send_email_verification_mail(user_pk: int, *, domain: str, use_https: bool) -> bool:
+def send_email_verification_mail(user_pk: int, *, domain: str, use_https: bool, attempt: int = 0) -> bool:
     """Mail the account a link that confirms its address (accounts.views.email_verify), unless it is
     verified already or no longer active. The link exists only in the mail. Returns whether it was sent."""
     user = User.objects.filter(pk=user_pk, email_verified_at__isnull=True).first()
@@ -71,17 +100,24 @@ def send_email_verification_mail(user_pk: int, *, domain: str, use_https: bool) 
         "link": absolute_link(domain, use_https, path),
         "site_name": site_name,
     }
-    send_mail(
-        f"Confirm your e-mail address for {site_name}",
-        render_to_string("accounts/email_verification_email.txt", context),
-        None,
-        [user.email],
+    return mail_or_retry(
+        send_email_verification_mail,
+        lambda: send_mail(
+            f"Confirm your e-mail address for {site_name}",
+            render_to_string("accounts/email_verification_email.txt", context),
+            None,
+            [user.email],
+        ),
+        user_pk,
+        domain=domain,
+        use_https=use_https,
+        attempt=attempt,
+        what="an address confirmation mail",
     )
-    return True
 
 
 @task
-def send_email_change_mail(request_pk: int, *, domain: str, use_https: bool) -> bool:
+def send_email_change_mail(request_pk: int, *, domain: str, use_https: bool, attempt: int = 0) -> bool:
     """Mail the new address of EmailChangeRequest `request_pk` the link that carries it out
     (accounts.views.email_change_confirm), unless it is spent or the account no longer active. The link
     exists only in the mail. Returns whether it was sent."""
@@ -96,17 +132,24 @@ def send_email_change_mail(request_pk: int, *, domain: str, use_https: bool) -> 
         "link": absolute_link(domain, use_https, path),
         "site_name": site_name,
     }
-    send_mail(
-        f"Confirm your new e-mail address for {site_name}",
-        render_to_string("accounts/email_change_email.txt", context),
-        None,
-        [change.new_email],
+    return mail_or_retry(
+        send_email_change_mail,
+        lambda: send_mail(
+            f"Confirm your new e-mail address for {site_name}",
+            render_to_string("accounts/email_change_email.txt", context),
+            None,
+            [change.new_email],
+        ),
+        request_pk,
+        domain=domain,
+        use_https=use_https,
+        attempt=attempt,
+        what="an address change link",
     )
-    return True
 
 
 @task
-def send_email_changed_notice(user_pk: int, old_email: str) -> bool:
+def send_email_changed_notice(user_pk: int, old_email: str, attempt: int = 0) -> bool:
     """Tell the old address that the account moved to a new one: if its owner did not make the change,
     this is how they hear of it. Returns whether it was sent."""
     user = User.objects.filter(pk=user_pk).first()
@@ -114,10 +157,16 @@ def send_email_changed_notice(user_pk: int, old_email: str) -> bool:
         return False
     site_name = SiteConfiguration.objects.get_current().site_name_line
     context = {"user": user, "old_email": old_email, "site_name": site_name}
-    send_mail(
-        f"Your e-mail address for {site_name} was changed",
-        render_to_string("accounts/email_changed_notice.txt", context),
-        None,
-        [old_email],
+    return mail_or_retry(
+        send_email_changed_notice,
+        lambda: send_mail(
+            f"Your e-mail address for {site_name} was changed",
+            render_to_string("accounts/email_changed_notice.txt", context),
+            None,
+            [old_email],
+        ),
+        user_pk,
+        old_email,
+        attempt=attempt,
+        what="the notice of an address change",
     )
-    return True

@@ -1,4 +1,4 @@
-"""Development mail: the console backend `make run` uses when no EMAIL_URL is set.
+"""Mail: the console backend `make run` uses when no EMAIL_URL is set, and mail_or_retry for tasks.
 
 Django's console backend prints the MIME message as it would be sent, and a text line longer than 76
 characters goes out quoted-printable: the link of a password-reset or address-confirmation mail comes
@@ -7,8 +7,17 @@ prints the headers that matter and the text as written (the MIME form is for mai
 SMTP backend speaks to).
 """
 
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
 from django.core.mail.backends.console import EmailBackend as ConsoleEmailBackend
 from django.core.mail.message import EmailMessage
+from django.tasks import Task
+from django.utils import timezone
+
+logger = logging.getLogger(__name__)
 
 SHOWN_HEADERS = ("From", "To", "Cc", "Reply-To", "Subject", "Date")
 
@@ -26,3 +35,28 @@ class EmailBackend(ConsoleEmailBackend):
             name = attachment[0] if isinstance(attachment, tuple) else attachment.get_filename()
             self.stream.write(f"[attached: {name}]\n")
         self.stream.write("-" * 79 + "\n")
+
+
+# When the mail server cannot be reached, a mail task tries again after each of these in turn, then fails
+# (its result, with the error, kept for the administrators).
+MAIL_RETRY_AFTER = (timedelta(minutes=1), timedelta(minutes=10), timedelta(hours=1), timedelta(hours=6))
+
+
+def mail_or_retry(
+    task: Task, send: Callable[[], object], *args: Any, attempt: int, what: str, **kwargs: Any
+) -> bool:
+    """Call `send`; whether it sent. Refused by the mail server (smtplib's errors are OSErrors), `task`
+    is enqueued again with `args` and `kwargs` and the next `attempt`, MAIL_RETRY_AFTER later: a notice
+    that an account's address changed, or a receipt, is not lost to a mail server restarting. Past the
+    last attempt (or with a backend that cannot wait) the error is raised."""
+    try:
+        send()
+    except OSError:
+        if not (task.get_backend().supports_defer and attempt < len(MAIL_RETRY_AFTER)):
+            raise
+        logger.warning("Could not send %s; will try again", what, exc_info=True)
+        task.using(run_after=timezone.now() + MAIL_RETRY_AFTER[attempt]).enqueue(
+            *args, **kwargs, attempt=attempt + 1
+        )
+        return False
+    return True

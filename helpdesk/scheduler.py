@@ -21,6 +21,7 @@ SCHEDULE: dict[str, timedelta] = {
     "audit.tasks.prune_system_log": timedelta(days=1),
     "helpdesk.tasks.prune_task_results": timedelta(days=1),
     "accounts.tasks.clear_expired_sessions": timedelta(days=1),
+    "accounts.tasks.prune_sign_in_records": timedelta(days=1),
 }
 # An arbitrary constant naming the scheduler's lock among PostgreSQL's advisory locks.
 LOCK_KEY = 0x5C4ED01E

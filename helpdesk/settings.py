@@ -161,6 +161,10 @@ AXES_LOCKOUT_CALLABLE = "accounts.lockouts.lockout_response"  # says whether a p
 AXES_USERNAME_FORM_FIELD = "username"
 AXES_USERNAME_CALLABLE = "accounts.backends.lockout_username"
 AXES_ENABLE_ADMIN = False
+# Successful sign-ins are in the audit trail (with IP address and browser, kept as it is kept): axes' own
+# log of them would be a second copy that nothing prunes. Its failed attempts are pruned after a month
+# (accounts.tasks.prune_sign_in_records), long after their cool-off.
+AXES_DISABLE_ACCESS_LOG = True
 AXES_VERBOSE = False
 AXES_CLIENT_IP_CALLABLE = "helpdesk.client_ip.client_network"  # IPv6 by its /64
 # django-axes' database handler with every lifted lockout audited, `manage.py axes_reset` and its kin too.

@@ -178,6 +178,12 @@ def _decode(data: bytes) -> str:
         raise ValueError(NOT_UTF8.format(byte=data[error.start], offset=error.start)) from None
 
 
+JSON_ARRAY = (
+    "is a JSON array; give JSON Lines instead, one article object per line (jq -c '.[]' turns the one "
+    "into the other), or a folder of markdown files"
+)
+
+
 def _records(path: Path):
     """(source, record or error) for every article in a folder of .md files, one .md file or a .jsonl
     file."""
@@ -202,6 +208,12 @@ def _records(path: Path):
         return
     # Bytes, decoded line by line: one line that is not UTF-8 is skipped, not the rest of the file.
     with path.open("rb") as lines:
+        # A JSON array written out over lines ("[", "{...},", "{...}", "]") would import its last record
+        # alone (every other line ends in a comma): refused whole, and said what to give instead.
+        if lines.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"["):
+            yield path.name, ValueError(JSON_ARRAY)
+            return
+        lines.seek(0)
         for number, raw in enumerate(lines, start=1):
             source = f"line {number}"
             try:

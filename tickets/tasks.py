@@ -3,13 +3,12 @@ files no attachment points at, the removal of files held for forms nobody sent a
 anonymous submission."""
 
 import logging
-from datetime import timedelta
 
 from django.core.mail import send_mail
 from django.tasks import task
-from django.utils import timezone
 
 from accounts.models import User
+from helpdesk.mail import mail_or_retry
 from helpdesk.models import SiteConfiguration
 from tickets import attachments, services
 from tickets.models import Ticket
@@ -17,7 +16,6 @@ from tickets.models import Ticket
 logger = logging.getLogger(__name__)
 # A receipt is the visitor's only copy of their ticket's reference: a mail server that is down is tried
 # again after each of these waits before the task fails (its result kept for the admins).
-RECEIPT_RETRY_AFTER = (timedelta(minutes=1), timedelta(minutes=10), timedelta(hours=1), timedelta(hours=6))
 
 
 @task
@@ -49,22 +47,19 @@ def send_submission_receipt(ticket_pk: int, *, portal_url: str, reset_url: str, 
     requester = ticket.requester
     # Named: the visitor may have typed someone else's address, who must see which site this is.
     site_name = SiteConfiguration.objects.get_current().site_name_line
-    try:
-        send_mail(
+    return mail_or_retry(
+        send_submission_receipt,
+        lambda: send_mail(
             f"[{ticket.reference}] {site_name} received your request: {ticket.subject}",
             f"Hello {requester.get_short_name()},\n\n"
             f"{site_name} received your request {ticket.reference} and will reply soon.\n\n"
             f"Follow it at {portal_url}\nNo password yet? Choose one at {reset_url}\n",
             None,
             [requester.email],
-        )
-    except OSError:  # smtplib's errors are OSErrors too
-        later = send_submission_receipt.get_backend().supports_defer and attempt < len(RECEIPT_RETRY_AFTER)
-        if not later:
-            raise
-        logger.warning("Could not send the receipt for %s; will try again", ticket.reference, exc_info=True)
-        send_submission_receipt.using(run_after=timezone.now() + RECEIPT_RETRY_AFTER[attempt]).enqueue(
-            ticket_pk, portal_url=portal_url, reset_url=reset_url, attempt=attempt + 1
-        )
-        return False
-    return True
+        ),
+        ticket_pk,
+        portal_url=portal_url,
+        reset_url=reset_url,
+        attempt=attempt,
+        what=f"the receipt for {ticket.reference}",
+    )

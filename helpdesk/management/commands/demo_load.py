@@ -37,7 +37,7 @@ from accounts.models import EmailChangeRequest, RoleAssignment, TeamMember, User
 from audit.models import AuditEvent
 from helpdesk.management.commands.demo_dates import demo_keys
 from helpdesk.models import SiteConfiguration
-from knowledge.models import Article, ArticleSlug
+from knowledge.models import Article, ArticleFeedback, ArticleRevision, ArticleSlug
 from tickets.attachments import attachments_delete
 from tickets.models import Attachment, Ticket, TicketActivity, TicketMessage
 
@@ -190,6 +190,17 @@ class Command(BaseCommand):
             Article.objects.filter(pk=article.pk).update(slug=demo_slug)
         self._move_accounts_back(keys["users"])
         self._remove_account_additions(keys)
+        # The fixture sets the demo articles' counters to nobody's vote: the votes cast since go too, or
+        # the page would say nobody found it helpful beside a vote that counts again at the next one.
+        # Their versions kept since go as well: the text is back to the fixture's, which has none.
+        demo_articles = Article.objects.filter(slug__in=keys["articles"])
+        removed_votes = ArticleFeedback.objects.filter(article__in=demo_articles).delete()[0]
+        removed_versions = ArticleRevision.objects.filter(article__in=demo_articles).delete()[0]
+        if removed_votes or removed_versions:
+            self.stdout.write(
+                f"Removed what was added to the demo's articles: {removed_votes} vote(s), "
+                f"{removed_versions} kept version(s)."
+            )
         added_messages = TicketMessage.objects.filter(ticket__in=tickets).exclude(uid__in=keys["messages"])
         files = Attachment.objects.filter(
             owner_type=ContentType.objects.get_for_model(TicketMessage),
