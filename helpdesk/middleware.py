@@ -11,7 +11,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render, resolve_url
 from django.urls import reverse
-from django.utils.cache import add_never_cache_headers
+from django.utils.cache import add_never_cache_headers, patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -122,7 +122,11 @@ class SignInRedirectMiddleware:
         if request.method == "POST":
             messages.warning(request, SIGNED_OUT_MIDWAY)
         if request.htmx:
-            return HttpResponseClientRedirect(target)
+            # An empty 200 at the page's own address: kept by the browser, Back would show it as the page.
+            redirect = HttpResponseClientRedirect(target)
+            add_never_cache_headers(redirect)
+            patch_vary_headers(redirect, ["HX-Request"])
+            return redirect
         response["Location"] = target
         return response
 

@@ -2,7 +2,7 @@
 suggestions shown beside the ticket form (deflection)."""
 
 from collections import defaultdict
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from django.core.cache import cache
 from django.core.paginator import Paginator
@@ -146,13 +146,25 @@ def kb_search(request: HttpRequest) -> HttpResponse:
     return response
 
 
+def opened_as_page(request: HttpRequest) -> bool:
+    """Whether the browser opened this address as a page (typed in, from its history, a shared link)
+    rather than fetched it into one: browsers say so in Sec-Fetch-Dest, htmx's requests carry HX-Request.
+    A fragment's address opened so answers a page, since a fragment alone is none."""
+    return not request.htmx and request.headers.get("Sec-Fetch-Dest") == "document"
+
+
 @require_safe
 @rate_limit("search", methods=("GET",))
 def suggest(request: HttpRequest) -> HttpResponse:
-    """Articles matching what a customer is typing as a ticket subject (htmx fragment)."""
+    """Articles matching what a customer is typing as a ticket subject (htmx fragment). Opened as a page
+    (typed in, from the history), the search page for those words: a fragment alone is no page."""
     query = query_text(request, "subject", limit=200)
+    if opened_as_page(request):
+        return redirect(f"{reverse('knowledge:search')}?{urlencode({'q': query})}")
     hits = search_articles(request.user, query, limit=5) if len(query) >= 4 else []
-    return render(request, "knowledge/_suggestions.html", {"hits": hits, "query": query})
+    response = render(request, "knowledge/_suggestions.html", {"hits": hits, "query": query})
+    patch_vary_headers(response, ["HX-Request"])
+    return response
 
 
 def _article_or_redirect(request: HttpRequest, slug: str):

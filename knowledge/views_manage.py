@@ -2,13 +2,16 @@
 actions, and the article picker the ticket workspace uses to link an answer into a reply."""
 
 from datetime import datetime
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from accounts import rbac
@@ -19,7 +22,7 @@ from knowledge import services
 from knowledge.forms import ArticleForm, parse_loaded_at
 from knowledge.models import Article
 from knowledge.search import search_articles
-from knowledge.views import renamed_article_url
+from knowledge.views import opened_as_page, renamed_article_url
 
 MANAGE_PAGE_SIZE = 50
 MANAGE_LIST_COLUMNS = (
@@ -255,6 +258,13 @@ def revision_restore(request: HttpRequest, slug: str, revision_id: int) -> HttpR
 @agent_required
 @require_safe
 def article_picker(request: HttpRequest) -> HttpResponse:
-    """Articles to link into a reply: buttons that insert a markdown link (see static/js/desk.js)."""
-    hits = search_articles(request.user, query_text(request, "q", limit=300), limit=6)
-    return render(request, "knowledge/manage/_picker.html", {"hits": hits})
+    """Articles to link into a reply: buttons that insert a markdown link (see static/js/desk.js). Opened
+    as a page, the knowledge base's search for those words: the buttons work only in the composer."""
+    query = query_text(request, "q", limit=300)
+    if opened_as_page(request):
+        return redirect(f"{reverse('knowledge:search')}?{urlencode({'q': query})}")
+    response = render(
+        request, "knowledge/manage/_picker.html", {"hits": search_articles(request.user, query, limit=6)}
+    )
+    patch_vary_headers(response, ["HX-Request"])
+    return response

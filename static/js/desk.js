@@ -184,7 +184,7 @@
 
   // What only works with this file is shown by it: the shortcuts' help, the settings, "select all".
   pageShown.push(() => {
-    document.querySelectorAll("[data-help-open]").forEach((button) => { button.hidden = false; });
+    document.querySelectorAll("[data-help-open], [data-needs-script]").forEach((control) => { control.hidden = false; });
   });
   const showPage = () => pageShown.forEach((show) => show());
   showPage();
