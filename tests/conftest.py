@@ -151,6 +151,9 @@ def rows_for_the_module(django_db_blocker, media_root):
         override_settings(MEDIA_ROOT=str(media_root), PASSWORD_HASHERS=FAST_PASSWORD_HASHERS),
         transaction.atomic(),
     ):
+        # Made before any test's own set-up (test_settings) clears the cache: what the module before
+        # cached (the site configuration, with a default team rolled back since) must not be read here.
+        cache.clear()
         yield
         transaction.set_rollback(True)
 
