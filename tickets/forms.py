@@ -302,6 +302,8 @@ class PortalFilterForm(forms.Form):
 
 class WorkspaceReplyForm(SubmissionKeyForm):
     KIND_CHOICES = [("reply", "Public reply"), ("note", "Internal note")]
+    # The workspace writes the "Send as" radios out itself (components/_form_errors.html links here).
+    error_targets = {"kind": "kind-reply"}
     STATUS_AFTER_CHOICES = [
         ("", "Keep the status"),
         ("open", "Open"),

@@ -39,8 +39,23 @@ def options(choices: Iterable, selected: Any = None, prefix: str = "", label_pre
 
 
 @register.filter
-def fields_in_error(form) -> list:
-    """The form's bound fields that have errors, in the form's order: the summary names and links each,
-    so that without JavaScript (which moves focus to the first) the reader can go straight to it. A
-    hidden field (a page's version) is no field to go to: its error is said as a sentence."""
-    return [field for field in form.visible_fields() if field.errors]
+def fields_in_error(form) -> list[tuple]:
+    """(bound field, id of what to focus) for each of the form's fields that has errors, in the form's
+    order: the summary names and links each, so that without JavaScript (which moves focus to the first)
+    the reader can go straight to it. The link goes to the input itself: for a group of checkboxes or
+    radio buttons the first of them (its wrapper takes no focus), for inputs a page writes out by hand
+    the one the form names in `error_targets`. A hidden field (a page's version) is no field to go to:
+    its error is said as a sentence."""
+    named = getattr(form, "error_targets", {})
+    return [
+        (field, named.get(field.name) or _focus_target(field))
+        for field in form.visible_fields()
+        if field.errors
+    ]
+
+
+def _focus_target(field) -> str:
+    if field.id_for_label:
+        return field.id_for_label
+    options = field.subwidgets
+    return (options[0].id_for_label if options else "") or field.auto_id

@@ -32,13 +32,15 @@ EVERY_KIND = [
 
 
 def summary_links(response) -> list[tuple[str, str]]:
-    """(target id, link text) of each link in the summary; every target is an element of the page."""
+    """(target id, link text) of each link in the summary; every target is an input of the page, which
+    takes the focus (a group's wrapper or a fieldset would not)."""
     assert response.status_code == 422
     page = response.content.decode()
     summary = re.search(r'<div class="form-errors" role="alert">(.*?)</div>', page, re.S).group(1)
     links = re.findall(r'<a href="#([^"]+)">(.*?)</a>', summary)
     for target, label in links:
-        assert f'id="{target}"' in page, f"{label} links to #{target}, which is not on the page"
+        focusable = rf'<(input|textarea|select)\b[^>]*\bid="{re.escape(target)}"'
+        assert re.search(focusable, page), f"{label} links to #{target}, which is no input of the page"
     return [(target, unescape(label)) for target, label in links]
 
 
@@ -67,6 +69,11 @@ def test_a_refused_reply_links_its_text_in_the_portal_and_on_the_desk(client):
         {"kind": "reply", "body": "", "version": ticket.version},
     )
     assert summary_links(desk)
+    # "Send as" left unticked: its radios are written out by the page (error_targets).
+    no_kind = client.post(
+        reverse("tickets:desk_reply", args=[ticket.number]), {"body": "Hi", "version": ticket.version}
+    )
+    assert ("kind-reply", "Send as") in summary_links(no_kind)
 
 
 def test_refused_sign_up_and_article_forms_link_their_fields(client):
