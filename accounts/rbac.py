@@ -36,6 +36,7 @@ VIEW_ORGANIZATION_TICKETS = "accounts.view_organization_tickets"
 # fixtures/roles.json; an administrator can change a role's set in the admin).
 VIEW_SUPPORT_QUEUE = "accounts.view_support_queue"
 PROVIDE_SUPPORT = "accounts.provide_support"
+VIEW_USER_INFO = "accounts.view_user_info"  # a requester's contact details on the desk
 ASSIGN_TICKET = "tickets.assign_ticket"
 CLOSE_TICKET = "tickets.close_ticket"
 ESCALATE_TICKET = "tickets.escalate_ticket"

@@ -155,12 +155,19 @@ def _check_version(locked: Ticket, expected_version: int | None) -> None:
 
 
 def _sent_before(
-    ticket: Ticket, submission_key: UUID | None, *, body: str, actor, uploads: Sequence = ()
+    ticket: Ticket,
+    submission_key: UUID | None,
+    *,
+    body: str,
+    actor,
+    uploads: Sequence = (),
+    internal: bool = False,
 ) -> TicketMessage | None:
     """The message this form already made (the same form sent twice: a double click, a retried
     request), here or where this ticket's messages go (merged, followed up); None for a new one. A form
-    reused for other words, other files or another ticket, or someone else's, is refused. Call with the
-    ticket locked: a second sending waits for the first and then finds its message."""
+    reused for other words, other files, another ticket or the other kind (sent as a note, then as the
+    reply the customer was meant to read), or someone else's, is refused. Call with the ticket locked: a
+    second sending waits for the first and then finds its message."""
     if submission_key is None:
         return None
     sent = (
@@ -172,13 +179,27 @@ def _sent_before(
         # Here, or on a ticket this one was merged into (step by step), or on a follow-up of either.
         chain = {link.pk for link in ticket.merge_chain()} if ticket.merged_into_id else {ticket.pk}
         answered_here = sent.ticket_id in chain or sent.ticket.follow_up_of_id in chain
-        if sent.body != body or not answered_here or not same_files(sent, list(uploads)):
+        if (
+            sent.body != body
+            or sent.is_internal != internal
+            or not answered_here
+            or not same_files(sent, list(uploads))
+        ):
             raise ValidationError({"body": SEND_AGAIN})
         sent.repeated_submission = True
         return sent
     if TicketMessage.objects.filter(submission_key=submission_key).exists():  # someone else's form
         raise ValidationError({"body": SEND_AGAIN})
     return None
+
+
+def _status_on_resending(ticket: Ticket, status_after: str | None, *, actor) -> None:
+    """A message sent again from its form with a status chosen since (sent, then "and solve" after all):
+    the message stands as sent, and the status is set now, as the workflow and the actor's permissions
+    allow; the same status again (a double click of "and solve") changes nothing."""
+    if status_after and status_after != ticket.status and _acts_as_staff(ticket, actor):
+        _require_permission_to_close(ticket, actor, status_after)
+        _save(ticket, actor, _apply_transition(ticket, status_after, actor=actor, by_customer=False))
 
 
 def _require_not_merged(ticket: Ticket, actor) -> None:
@@ -258,6 +279,7 @@ class StaffPermissions:
     assign: bool
     close: bool
     merge: bool
+    contact: bool = False  # the requester's e-mail address and time zone
 
 
 def staff_permissions(actor: User, ticket: Ticket | None = None) -> StaffPermissions:
@@ -272,6 +294,7 @@ def staff_permissions(actor: User, ticket: Ticket | None = None) -> StaffPermiss
         close=rbac.CLOSE_TICKET in object_granted,
         # ticket_merge asks for the role's permission only, and closes the source
         merge=rbac.MANAGE_THREADS in granted and rbac.CLOSE_TICKET in object_granted,
+        contact=rbac.VIEW_USER_INFO in granted,
     )
 
 
@@ -473,8 +496,10 @@ def ticket_reply(
         raise ValidationError({"body": EMPTY_BODY})
     _require_visible(ticket, actor)
     ticket = _lock(ticket, None)
-    # The same reply sent again stands as sent, even with "and solve" (which changed the version).
+    # The same reply sent again stands as sent, even with "and solve" (which changed the version); sent
+    # again with a status chosen since ("and solve" after all), the status is set now.
     if (sent := _sent_before(ticket, submission_key, body=body, actor=actor, uploads=uploads)) is not None:
+        _status_on_resending(ticket, status_after, actor=actor)
         return sent
     _check_version(ticket, expected_version)
     _require_not_deleted(ticket)
@@ -562,7 +587,9 @@ def ticket_add_note(
     _require_permission_to_close(ticket, actor, status_after)
     ticket = _lock(ticket, None)
     _require_not_deleted(ticket)
-    if (sent := _sent_before(ticket, submission_key, body=body, actor=actor, uploads=uploads)) is not None:
+    sent = _sent_before(ticket, submission_key, body=body, actor=actor, uploads=uploads, internal=True)
+    if sent is not None:
+        _status_on_resending(ticket, status_after, actor=actor)
         return sent
     _check_version(ticket, expected_version)
     _require_not_merged(ticket, actor)  # a note left on the emptied source would be read by nobody
