@@ -44,7 +44,7 @@ from helpdesk.admin import (
     LoadedAutocompleteInlineMixin,
     ReadOnlyAdmin,
 )
-from helpdesk.forms import shows_text
+from helpdesk.forms import nfc, shows_text
 from helpdesk.models import SiteConfiguration
 from tickets.models import Ticket, TicketForm
 
@@ -762,7 +762,7 @@ class InvitationAdminForm(forms.ModelForm):
         code = self.cleaned_data["code"]
         if not shows_text(code):  # zero-width characters alone: a code nobody can type
             raise forms.ValidationError("Give a code people can type.")
-        return code
+        return nfc(code)  # composed, as a typed code is looked up (services._locked_invitation)
 
     def clean_max_uses(self) -> int:
         # "uses" is read-only here, so the form's own check of invitation_uses_limit skips it.

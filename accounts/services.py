@@ -11,7 +11,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F, QuerySet, Sum
+from django.db.models import F, QuerySet, Sum, Value
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
@@ -32,7 +32,7 @@ from accounts.tokens import account_state, email_change_request_pk, email_verifi
 from audit.models import AuditEvent
 from helpdesk.client_ip import address_key
 from helpdesk.dates import validate_not_too_late
-from helpdesk.forms import one_line
+from helpdesk.forms import nfc, one_line
 
 INVITATION_UNKNOWN = "This invitation code is not valid."
 INVITATION_INACTIVE = "This invitation is no longer active."
@@ -55,8 +55,10 @@ def _locked_invitation(code: str) -> Invitation:
     invitation = (
         Invitation.objects.select_for_update(no_key=True)
         .select_related("organization")
+        # Both sides lower-cased by PostgreSQL, as the unique constraint compares codes: Python lowers a
+        # final capital sigma and a dotted capital I otherwise. The typed code composed, as stored.
         .alias(code_key=Lower("code"))
-        .filter(code_key=code.strip().lower())
+        .filter(code_key=Lower(Value(nfc(code.strip()))))
         .first()
     )
     if invitation is None:
@@ -92,7 +94,8 @@ def user_signup(
         raise ValidationError({"invitation_code": SIGNUP_CLOSED})
     existing = User.objects.with_email(email).select_for_update(no_key=True).first()
     if existing is not None:
-        if existing.status != User.Status.PENDING:
+        # Pending as in force: a timed suspension of an unclaimed account that has ended leaves it pending.
+        if existing.effective_status() != User.Status.PENDING:
             raise ValidationError({"email": EMAIL_TAKEN})
         # A pending account (an anonymous submission's) holds that person's tickets. Only an invitation
         # sent to this very address shows the visitor reads its mail; open sign-up or a shared code would
@@ -134,9 +137,13 @@ def _pending_account_claim(
 ) -> User:
     """Sign-up into the pending account of the invitation's address: activate it as the new account
     would be, keeping its tickets. Runs inside user_signup's transaction, with the invitation locked."""
-    fields = ["name", "organization", "is_organization_manager", "status", "email_verified_at"]
+    fields = [
+        "name", "organization", "is_organization_manager", "status", "suspended_until", "suspension_reason",
+        "email_verified_at",
+    ]  # fmt: skip
     before = {field: getattr(user, field) for field in fields}
     user.name = one_line(name)
+    user.suspended_until, user.suspension_reason = None, ""  # a suspension that has ended, if any
     user.organization = invitation.organization
     user.is_organization_manager = invitation.makes_manager
     user.status = User.Status.ACTIVE
@@ -332,7 +339,7 @@ def _email_change_problem(user: User, new_email: str) -> str | None:
         return None
     # Sign-up says as much of any address; a pending account holds an anonymous submitter's tickets,
     # which only that address's owner may claim (through the reset link).
-    return EMAIL_PENDING if other.status == User.Status.PENDING else EMAIL_IN_USE
+    return EMAIL_PENDING if other.effective_status() == User.Status.PENDING else EMAIL_IN_USE
 
 
 @transaction.atomic
@@ -478,7 +485,7 @@ def user_password_reset(user: User, *, actor: User) -> User:
     no link, and one mailed before the suspension must not lift what the suspension holds."""
     if user.effective_status() == User.Status.SUSPENDED:
         raise PermissionDenied("This account is suspended.")
-    if user.status == User.Status.PENDING:
+    if user.status != User.Status.ACTIVE:  # pending, or a suspension that has ended (stored as it was)
         user_activate(user, actor=actor)
     user_unlock(user, actor=actor)
     user_email_verify(user, actor=actor)
