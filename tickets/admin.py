@@ -7,6 +7,7 @@ from django.db import transaction
 from django.db.models import Count
 from django.http import HttpResponse, HttpResponseRedirect
 from django.urls import reverse
+from django.utils.html import format_html
 from guardian.admin import GuardedModelAdmin
 
 from accounts import rbac
@@ -390,10 +391,11 @@ class AttachmentAdmin(AuditedAdminMixin, ReadOnlyAdmin):
 
     list_display = ("filename", "content_type", "size", "download_count", "uploaded_by", "created_at")
     search_fields = ("filename", "sha256")
+    exclude = ("file",)  # its storage path: the file is reached through `download`
     readonly_fields = (
         "owner_type",
         "owner_id",
-        "file",
+        "download",
         "filename",
         "content_type",
         "size",
@@ -408,6 +410,13 @@ class AttachmentAdmin(AuditedAdminMixin, ReadOnlyAdmin):
         if rbac.is_administrator(request.user):
             return queryset
         return queryset.filter(pk__in=Attachment.objects.visible_to(request.user).values("pk"))
+
+    @admin.display(description="File")
+    def download(self, attachment: Attachment) -> str:
+        # Through the download view, which checks who may have it and serves it inert; the storage's
+        # own address (MEDIA_URL) is served by nothing, and would be served unchecked where it were.
+        url = reverse("tickets:attachment_download", args=[attachment.pk])
+        return format_html('<a href="{}">{}</a>', url, attachment.filename)
 
 
 @admin.register(SavedView)

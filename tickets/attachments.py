@@ -47,16 +47,27 @@ TEXT_EXTENSIONS = {".txt": "text/plain", ".log": "text/plain", ".csv": "text/csv
 # Markup a browser would act on, anywhere in a text file: a page or an SVG, a tag that loads or runs
 # something, an event handler, a javascript: link. A log quoting "List<String>" or "a < b" is text.
 # Attributes are looked for up to the next angle bracket and 500 characters: linear on any input.
+# After a tag's name, browsers take a slash as they take a space ("<b/onclick=..."), and they drop tabs
+# and line breaks inside a URL's scheme ("java<TAB>script:"). Runs of white space are searched as one
+# (_holds), so a match is never longer than SCAN_OVERLAP.
+_JAVASCRIPT = rb"\s?".join(bytes([letter]) for letter in b"javascript") + rb":"
 TEXT_MARKUP = re.compile(
     rb"<(?:html|script|svg|!doctype|\?xml|iframe|frame|body|img|object|embed|meta|style|form|link|base|math)\b"
-    rb"|<[a-z][a-z0-9-]*\s[^<>]{0,500}?\bon[a-z]+\s*="
-    rb"|<[a-z][a-z0-9-]*\s[^<>]{0,500}?=\s*[\"']?\s*javascript:",
+    rb"|<[a-z][a-z0-9-]{0,40}[\s/][^<>]{0,500}?\bon[a-z]{1,40}\s*="
+    rb"|<[a-z][a-z0-9-]{0,40}[\s/][^<>]{0,500}?=\s*[\"']?\s*" + _JAVASCRIPT,
     re.IGNORECASE,
 )
-# A page behind an image's or a PDF's signature (a polyglot). Narrower than TEXT_MARKUP: photos and
-# PDFs carry XMP metadata, which is XML.
-BINARY_MARKUP = re.compile(rb"<(?:html|script|iframe|body|!doctype\s+html)\b", re.IGNORECASE)
+# A page behind an image's or a PDF's signature (a polyglot): the tags a browser renders or runs.
+# Narrower than TEXT_MARKUP: photos and PDFs carry XMP metadata, which is XML.
+BINARY_MARKUP = re.compile(
+    rb"<(?:html|script|iframe|frame|body|svg|img|object|embed|video|audio|details|math|!doctype\s+html)\b",
+    re.IGNORECASE,
+)
 SCAN_CHUNK = 1024 * 1024
+SCAN_OVERLAP = 2048
+_WHITE_SPACE_RUN = re.compile(rb"\s+")
+# Names Windows keeps for devices: a file saved as CON.txt or com1.pdf cannot be opened there.
+WINDOWS_RESERVED = re.compile(r"(?:con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])(?:\..*)?", re.IGNORECASE)
 
 TOO_LARGE = "{name} is {size}; files may be at most {limit}."
 ALLOWED_EXTENSIONS = sorted(
@@ -81,6 +92,8 @@ def safe_filename(name: str) -> str:
     cleaned = core.lstrip(". ")  # no hidden file where it is saved
     if cleaned != core and "." not in cleaned:  # ".pdf": a name that is only a type keeps it
         cleaned = f"attachment.{cleaned}"
+    if WINDOWS_RESERVED.fullmatch(cleaned):
+        cleaned = f"_{cleaned}"
     if len(cleaned) > MAX_FILENAME:  # shortened before the extension, which says what the file is
         suffix = PurePath(cleaned).suffix
         suffix = suffix if len(suffix) <= 16 else ""
@@ -154,9 +167,10 @@ def _holds(upload: UploadedFile, pattern: re.Pattern, encoding: str | None = Non
         while chunk := upload.read(SCAN_CHUNK):
             if decoder is not None:
                 chunk = decoder.decode(chunk).encode()
+            chunk = _WHITE_SPACE_RUN.sub(b" ", chunk)
             if pattern.search(tail + chunk):
                 return True
-            tail = chunk[-512:]
+            tail = chunk[-SCAN_OVERLAP:]
         return False
     finally:
         upload.seek(0)

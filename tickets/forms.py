@@ -142,11 +142,16 @@ class AttachmentsForm(forms.Form):
         if problems and not self.already_sent():
             for problem in problems:  # beside the file input
                 self.add_error("attachments", problem)
-        if "attachments" not in self._errors:
-            try:
-                validate_uploads(self.uploads())
-            except forms.ValidationError as error:
-                self.add_error(None, error)
+        # The field refused a file (an empty one): the others are still checked, so that every file
+        # refused is named at once, not one problem per sending.
+        uploads = self.uploads()
+        if "attachments" not in self.cleaned_data:
+            chosen = self.files.getlist(self.add_prefix("attachments")) if self.files else []
+            uploads = [*uploads, *(upload for upload in chosen if upload.size)]
+        try:
+            validate_uploads(uploads)
+        except forms.ValidationError as error:
+            self.add_error(None, error)
         return cleaned
 
     def uploads(self) -> list:
