@@ -221,3 +221,12 @@ def loaded(article) -> dict:
     """What the buttons of an article's page post besides: when the page was loaded (the article's
     updated_at as it is now), without which a change is refused as stale."""
     return {"loaded_at": type(article).objects.get(pk=article.pk).updated_at.isoformat()}
+
+
+# The smallest files of each kind the content checks (tickets.attachments) take as what they are.
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 40
+GIF = (
+    b"GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00!\xf9\x04\x01\x00\x00\x00\x00"
+    b",\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
+)

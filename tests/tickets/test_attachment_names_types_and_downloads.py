@@ -14,6 +14,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from tests.factories import (
+    GIF,
+    PDF,
+    PNG,
     OrganizationFactory,
     make_administrator,
     make_customer,
@@ -27,12 +30,6 @@ from tickets.models import Attachment, HeldUpload, Ticket, TicketMessage
 pytestmark = pytest.mark.django_db
 
 SUBMIT = reverse("tickets:portal_submit")
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 40
-GIF = (
-    b"GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00!\xf9\x04\x01\x00\x00\x00\x00"
-    b",\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
-)
 
 
 def zip_bytes() -> bytes:

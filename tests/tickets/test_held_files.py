@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from helpdesk.services import site_configuration_update
-from tests.factories import TeamFactory, make_agent, make_customer, make_ticket
+from tests.factories import PNG, TeamFactory, make_agent, make_customer, make_ticket
 from tests.tickets.conftest import held_boxes, submission
 from tickets import attachments
 from tickets.attachments import HELD_ELSEWHERE, HELD_EXPIRED, HELD_GONE, TOO_MANY
@@ -24,7 +24,6 @@ from tickets.models import Attachment, HeldUpload, Ticket, TicketMessage
 pytestmark = pytest.mark.django_db
 
 SUBMIT = reverse("tickets:portal_submit")
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 40
 
 
 def stored(attachment: Attachment) -> bytes:

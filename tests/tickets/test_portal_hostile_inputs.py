@@ -8,7 +8,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from tests.factories import TicketFormFactory, make_customer, make_ticket
+from tests.factories import PNG, TicketFormFactory, make_customer, make_ticket
 from tests.tickets.conftest import page_text, submission
 from tickets.attachments import download_disposition
 from tickets.models import Attachment, Ticket
@@ -16,7 +16,6 @@ from tickets.models import Attachment, Ticket
 pytestmark = pytest.mark.django_db
 
 SUBMIT = reverse("tickets:portal_submit")
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 40
 
 
 def form_url(schema) -> str:

@@ -13,7 +13,14 @@ from django.urls import reverse
 
 from accounts.models import User
 from helpdesk.services import site_configuration_update
-from tests.factories import TeamFactory, TicketFormFactory, make_administrator, make_customer, make_ticket
+from tests.factories import (
+    PNG,
+    TeamFactory,
+    TicketFormFactory,
+    make_administrator,
+    make_customer,
+    make_ticket,
+)
 from tests.tickets.conftest import held_boxes, submission
 from tickets import services
 from tickets.models import Attachment, Ticket, TicketMessage
@@ -236,9 +243,6 @@ def test_a_reply_with_a_key_another_customer_used_is_refused_and_kept(client):
     assert services.SEND_AGAIN in page and "Keep me" in page
     assert client.post(reply, {"body": "Keep me", "submission_key": posted_key(page)}).status_code == 302
     assert list(second_ticket.messages.values_list("body", flat=True).order_by("pk"))[-1] == "Keep me"
-
-
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 40
 
 
 def test_a_form_sent_again_with_a_changed_answer_is_refused_not_dropped(client):

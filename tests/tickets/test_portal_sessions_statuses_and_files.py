@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from helpdesk.services import site_configuration_update
 from tests.factories import (
+    PNG,
     OrganizationFactory,
     TicketFormFactory,
     make_customer,
@@ -24,7 +25,6 @@ pytestmark = pytest.mark.django_db
 
 SUBMIT = reverse("tickets:portal_submit")
 LIST = reverse("tickets:portal_list")
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 40
 
 
 def _set_status(ticket, status):

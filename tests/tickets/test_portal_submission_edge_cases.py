@@ -16,13 +16,12 @@ from django.test import Client
 from django.urls import reverse
 
 from helpdesk.services import site_configuration_update
-from tests.factories import TicketFormFactory, make_customer
+from tests.factories import PNG, TicketFormFactory, make_customer
 from tickets.models import Attachment, Ticket
 
 pytestmark = pytest.mark.django_db
 
 SUBMIT = reverse("tickets:portal_submit")
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 40
 EVERY_TYPE = [
     {"name": "order", "label": "Order", "type": "text", "required": True},
     {"name": "story", "label": "Story", "type": "textarea"},

@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from accounts.models import User
 from helpdesk.services import site_configuration_update
-from tests.factories import TeamFactory, TicketFormFactory, make_agent, make_customer, make_ticket
+from tests.factories import PNG, TeamFactory, TicketFormFactory, make_agent, make_customer, make_ticket
 from tickets import services
 from tickets.models import Attachment, Ticket, TicketActivity, TicketMessage
 from tickets.workflow import Status
@@ -18,7 +18,6 @@ from tickets.workflow import Status
 pytestmark = pytest.mark.django_db
 
 SUBMIT = reverse("tickets:portal_submit")
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 40
 
 
 def submission(**extra) -> dict:
