@@ -193,10 +193,13 @@ def _sent_before(
     return None
 
 
-def _status_on_resending(ticket: Ticket, status_after: str | None, *, actor) -> None:
+def _status_on_resending(ticket: Ticket, sent: TicketMessage, status_after: str | None, *, actor) -> None:
     """A message sent again from its form with a status chosen since (sent, then "and solve" after all):
     the message stands as sent, and the status is set now, as the workflow and the actor's permissions
-    allow; the same status again (a double click of "and solve") changes nothing."""
+    allow; the same status again (a double click of "and solve") changes nothing, nor does one asked of
+    a ticket the message did not land on (a follow-up's, a merged ticket's)."""
+    if sent.ticket_id != ticket.pk:
+        return
     if status_after and status_after != ticket.status and _acts_as_staff(ticket, actor):
         _require_permission_to_close(ticket, actor, status_after)
         _save(ticket, actor, _apply_transition(ticket, status_after, actor=actor, by_customer=False))
@@ -499,7 +502,7 @@ def ticket_reply(
     # The same reply sent again stands as sent, even with "and solve" (which changed the version); sent
     # again with a status chosen since ("and solve" after all), the status is set now.
     if (sent := _sent_before(ticket, submission_key, body=body, actor=actor, uploads=uploads)) is not None:
-        _status_on_resending(ticket, status_after, actor=actor)
+        _status_on_resending(ticket, sent, status_after, actor=actor)
         return sent
     _check_version(ticket, expected_version)
     _require_not_deleted(ticket)
@@ -589,7 +592,7 @@ def ticket_add_note(
     _require_not_deleted(ticket)
     sent = _sent_before(ticket, submission_key, body=body, actor=actor, uploads=uploads, internal=True)
     if sent is not None:
-        _status_on_resending(ticket, status_after, actor=actor)
+        _status_on_resending(ticket, sent, status_after, actor=actor)
         return sent
     _check_version(ticket, expected_version)
     _require_not_merged(ticket, actor)  # a note left on the emptied source would be read by nobody
