@@ -1,11 +1,12 @@
 """factory-boy factories for the models tests create directly, plus helpers that build people in a role
 and create tickets and articles through their services (numbering, first message, search vectors)."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import factory
 from django.contrib.auth.models import Group, Permission
 from django.core.management import call_command
+from django.utils import timezone
 
 from accounts import rbac, roles, services
 from accounts.models import Invitation, Organization, RoleAssignment, Skill, Team, TeamMember, User
@@ -173,6 +174,14 @@ def make_ticket(requester: User, *, team: Team | None = None, actor: User | None
         Ticket.objects.filter(pk=ticket.pk).update(team=team)
         ticket.refresh_from_db()
     return ticket
+
+
+def make_resolved_ticket(team: Team, agent: User, customer: User, *, ago: timedelta) -> Ticket:
+    """A ticket of `customer` in `team` that `agent` resolved `ago` (for the auto-close)."""
+    ticket = make_ticket(customer, team=team)
+    ticket_services.ticket_transition(ticket, status="resolved", actor=agent)
+    Ticket.objects.filter(pk=ticket.pk).update(resolved_at=timezone.now() - ago)
+    return Ticket.objects.get(pk=ticket.pk)
 
 
 def make_article(title: str = "How to reset your password", body: str = "Open the sign-in page.", **fields):

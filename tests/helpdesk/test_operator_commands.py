@@ -30,7 +30,7 @@ from tests.factories import (
     make_administrator,
     make_agent,
     make_customer,
-    make_ticket,
+    make_resolved_ticket,
 )
 from tickets import services as ticket_services
 from tickets.models import Ticket, TicketActivity
@@ -56,13 +56,6 @@ def manage(capsys, *args: str) -> tuple[int, str]:
     else:
         status = 0
     return status, capsys.readouterr().err
-
-
-def resolved(team, agent, customer, *, ago: timedelta) -> Ticket:
-    ticket = make_ticket(customer, team=team)
-    ticket_services.ticket_transition(ticket, status=Status.RESOLVED, actor=agent)
-    Ticket.objects.filter(pk=ticket.pk).update(resolved_at=timezone.now() - ago)
-    return Ticket.objects.get(pk=ticket.pk)
 
 
 # --- make run: demo_load and loaddata roles ------------------------------------------------------------
@@ -154,9 +147,9 @@ def test_auto_close_at_the_exact_boundary_closes_and_a_second_earlier_does_not(s
     team = TeamFactory()
     agent, customer = make_agent(team), make_customer()
     now = timezone.now()
-    due = resolved(team, agent, customer, ago=timedelta(days=7))
+    due = make_resolved_ticket(team, agent, customer, ago=timedelta(days=7))
     Ticket.objects.filter(pk=due.pk).update(resolved_at=now - timedelta(days=7))
-    not_yet = resolved(team, agent, customer, ago=timedelta(days=7))
+    not_yet = make_resolved_ticket(team, agent, customer, ago=timedelta(days=7))
     Ticket.objects.filter(pk=not_yet.pk).update(resolved_at=now - timedelta(days=7) + timedelta(seconds=1))
     assert ticket_services.tickets_close_resolved(now=now) == 1
     assert Ticket.objects.get(pk=due.pk).status == Status.CLOSED
@@ -174,7 +167,7 @@ def test_a_ticket_reopened_and_solved_again_counts_from_the_new_resolution():
     and `close_resolved_tickets --now` leaves it resolved."""
     team = TeamFactory()
     agent, customer = make_agent(team), make_customer()
-    ticket = resolved(team, agent, customer, ago=timedelta(days=30))
+    ticket = make_resolved_ticket(team, agent, customer, ago=timedelta(days=30))
     ticket_services.ticket_reply(ticket, body="Still broken", actor=customer)
     assert Ticket.objects.get(pk=ticket.pk).status != Status.RESOLVED
     ticket_services.ticket_transition(Ticket.objects.get(pk=ticket.pk), status=Status.RESOLVED, actor=agent)
@@ -196,7 +189,7 @@ def test_two_auto_close_runs_at_once_close_each_ticket_once():
     ensure_roles()
     team = TeamFactory()
     agent, customer = make_agent(team), make_customer()
-    tickets = [resolved(team, agent, customer, ago=timedelta(days=30)) for _ in range(12)]
+    tickets = [make_resolved_ticket(team, agent, customer, ago=timedelta(days=30)) for _ in range(12)]
     totals: list[int] = []
     assert at_the_same_moment(lambda: totals.append(ticket_services.tickets_close_resolved())) == []
     assert sum(totals) == len(tickets)

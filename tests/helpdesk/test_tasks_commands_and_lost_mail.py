@@ -24,7 +24,7 @@ from tests.factories import (
     make_administrator,
     make_agent,
     make_customer,
-    make_ticket,
+    make_resolved_ticket,
 )
 from tickets import services as ticket_services
 from tickets.models import Ticket, TicketActivity
@@ -49,13 +49,6 @@ def manage(capsys, *args: str) -> tuple[int, str, str]:
         status = 0
     captured = capsys.readouterr()
     return status, captured.out, captured.err
-
-
-def resolved(team, agent, customer, *, ago: timedelta) -> Ticket:
-    ticket = make_ticket(customer, team=team)
-    ticket_services.ticket_transition(ticket, status=Status.RESOLVED, actor=agent)
-    Ticket.objects.filter(pk=ticket.pk).update(resolved_at=timezone.now() - ago)
-    return Ticket.objects.get(pk=ticket.pk)
 
 
 # --- retention: what the periodic jobs clean up ---------------------------------------------------------
@@ -109,7 +102,7 @@ def test_auto_close_keeps_a_change_made_between_selection_and_close(monkeypatch)
     it; the close must not write the old priority back (no lost update), and the version moves on."""
     team = TeamFactory()
     agent, customer = make_agent(team), make_customer()
-    ticket = resolved(team, agent, customer, ago=timedelta(days=30))
+    ticket = make_resolved_ticket(team, agent, customer, ago=timedelta(days=30))
     original = ticket_services.ticket_transition
     done = []
 
@@ -134,7 +127,7 @@ def test_auto_close_leaves_deleted_and_merged_tickets_as_they_are():
     """A soft-deleted resolved ticket is not closed; a merged ticket is not closed twice."""
     team = TeamFactory()
     agent, customer = make_agent(team), make_customer()
-    deleted = resolved(team, agent, customer, ago=timedelta(days=30))
+    deleted = make_resolved_ticket(team, agent, customer, ago=timedelta(days=30))
     ticket_services.ticket_delete(deleted, actor=make_administrator())
     assert ticket_services.tickets_close_resolved() == 0
     assert Ticket.objects.get(pk=deleted.pk).status == Status.RESOLVED
