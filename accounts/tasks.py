@@ -1,5 +1,6 @@
 """Background work for accounts (django.tasks)."""
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
@@ -102,11 +103,11 @@ def send_email_verification_mail(user_pk: int, *, domain: str, use_https: bool, 
     }
     return mail_or_retry(
         send_email_verification_mail,
-        lambda: send_mail(
+        _text_mail(
             f"Confirm your e-mail address for {site_name}",
-            render_to_string("accounts/email_verification_email.txt", context),
-            None,
-            [user.email],
+            "accounts/email_verification_email.txt",
+            context,
+            user.email,
         ),
         user_pk,
         domain=domain,
@@ -134,11 +135,11 @@ def send_email_change_mail(request_pk: int, *, domain: str, use_https: bool, att
     }
     return mail_or_retry(
         send_email_change_mail,
-        lambda: send_mail(
+        _text_mail(
             f"Confirm your new e-mail address for {site_name}",
-            render_to_string("accounts/email_change_email.txt", context),
-            None,
-            [change.new_email],
+            "accounts/email_change_email.txt",
+            context,
+            change.new_email,
         ),
         request_pk,
         domain=domain,
@@ -159,14 +160,19 @@ def send_email_changed_notice(user_pk: int, old_email: str, attempt: int = 0) ->
     context = {"user": user, "old_email": old_email, "site_name": site_name}
     return mail_or_retry(
         send_email_changed_notice,
-        lambda: send_mail(
+        _text_mail(
             f"Your e-mail address for {site_name} was changed",
-            render_to_string("accounts/email_changed_notice.txt", context),
-            None,
-            [old_email],
+            "accounts/email_changed_notice.txt",
+            context,
+            old_email,
         ),
         user_pk,
         old_email,
         attempt=attempt,
         what="the notice of an address change",
     )
+
+
+def _text_mail(subject: str, template: str, context: dict, to: str) -> Callable[[], object]:
+    """Sending one plain-text mail rendered from `template`, for mail_or_retry to call."""
+    return lambda: send_mail(subject, render_to_string(template, context), None, [to])
