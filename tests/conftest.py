@@ -177,3 +177,10 @@ def immediate_tasks(settings):
 def superuser_client(client):
     client.force_login(make_administrator(is_superuser=True))
     return client
+
+
+def notes(response) -> list[str]:
+    """The messages (django.contrib.messages) the response's request left for the next page."""
+    from django.contrib.messages import get_messages
+
+    return [str(message) for message in get_messages(response.wsgi_request)]

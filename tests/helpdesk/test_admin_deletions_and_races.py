@@ -18,6 +18,7 @@ from audit.models import AuditEvent, SystemLogEntry
 from knowledge import services as kb_services
 from knowledge.models import Article, ArticleFeedback, ArticleRevision, Category
 from tests.admin_pages import changelist_url, delete_url
+from tests.conftest import notes
 from tests.factories import (
     CategoryFactory,
     InvitationFactory,
@@ -89,12 +90,6 @@ def events_about(obj_or_model, pk=None, action=None):
         object_type=ContentType.objects.get_for_model(model), object_id=str(pk)
     )
     return events.filter(action=action) if action else events
-
-
-def messages_of(response) -> list[str]:
-    from django.contrib.messages import get_messages
-
-    return [str(message) for message in get_messages(response.wsgi_request)]
 
 
 def assert_no_500(client, *urls):
@@ -233,7 +228,7 @@ def test_the_delete_tickets_action_as_staff_without_the_right_names_each_refused
     assert not ticket.is_deleted
     assert not events_about(ticket, action="ticket.deleted").exists()
     if response.status_code == 302:
-        assert any(ticket.reference in note for note in messages_of(response))
+        assert any(ticket.reference in note for note in notes(response))
 
 
 def test_messages_and_attachments_cannot_be_deleted_in_the_admin(any_admin_client, ticket_with_file, client):
@@ -424,8 +419,8 @@ def test_bulk_actions_on_articles_with_mixed_rows_name_the_refused_and_apply_the
     response = select_action(superuser_client, Article, "publish", [draft.pk, published.pk])
     assert response.status_code == 302
     assert Article.objects.get(pk=draft.pk).status == "published"
-    notes = messages_of(response)
-    assert any("Published 1 article(s)" in note for note in notes), notes
+    said = notes(response)
+    assert any("Published 1 article(s)" in note for note in said), said
 
 
 # 5. People, organisations, teams, roles, invitations.
@@ -619,10 +614,10 @@ def test_restoring_tickets_that_were_never_deleted_is_not_reported_as_a_restore(
     ticket_services.ticket_delete(deleted, actor=make_administrator())
     response = select_action(superuser_client, Ticket, "restore_tickets", [deleted.pk, live.pk])
     assert response.status_code == 302
-    notes = messages_of(response)
+    said = notes(response)
     assert not events_about(live, action="ticket.restored").exists()
-    assert not any(live.reference in note and note.startswith("Restored") for note in notes), notes
-    assert any(f"Restored 1 ticket(s): {deleted.reference}." == note for note in notes), notes
+    assert not any(live.reference in note and note.startswith("Restored") for note in said), said
+    assert any(f"Restored 1 ticket(s): {deleted.reference}." == note for note in said), said
 
 
 def test_deleting_tickets_already_deleted_is_not_reported_as_a_deletion(superuser_client):
@@ -636,8 +631,8 @@ def test_deleting_tickets_already_deleted_is_not_reported_as_a_deletion(superuse
     response = select_action(superuser_client, Ticket, "delete_tickets", [before.pk, live.pk])
     assert response.status_code == 302
     assert events_about(before, action="ticket.deleted").count() == events_before
-    notes = messages_of(response)
-    assert any(f"Deleted 1 ticket(s): {live.reference}." == note for note in notes), notes
+    said = notes(response)
+    assert any(f"Deleted 1 ticket(s): {live.reference}." == note for note in said), said
 
 
 # 8. "In use" decided at the confirmation, then taken meanwhile: checked again when deleting.

@@ -4,12 +4,12 @@ votes, categories, related articles and search)."""
 import itertools
 
 import pytest
-from django.contrib.messages import get_messages
 from django.test import Client
 from django.urls import reverse
 
 from knowledge import services
 from knowledge.models import Article, ArticleFeedback, ArticleRevision, Category
+from tests.conftest import notes
 from tests.factories import (
     CategoryFactory,
     TeamFactory,
@@ -25,10 +25,6 @@ pytestmark = pytest.mark.django_db
 
 def _url(slug):
     return reverse("knowledge:article", args=[slug])
-
-
-def _messages(response):
-    return [str(m) for m in get_messages(response.wsgi_request)]
 
 
 def _fresh(article):
@@ -131,7 +127,7 @@ def test_a_stale_restore_is_refused_with_a_message(client):
     )
     assert response.status_code == 302
     assert _fresh(article).body == "Colleague's change."
-    assert services.STALE_ARTICLE in " ".join(_messages(response))
+    assert services.STALE_ARTICLE in " ".join(notes(response))
 
 
 def test_a_restore_posted_without_loaded_at_does_not_overwrite_a_colleagues_draft_edit(client):
@@ -162,7 +158,7 @@ def test_a_publish_posted_without_loaded_at_is_refused_as_stale(client):
     response = client.post(reverse("knowledge:manage_action", args=[article.slug, "publish"]))
     assert response.status_code == 302
     assert _fresh(article).status == "review"
-    assert services.STALE_ARTICLE in " ".join(_messages(response))
+    assert services.STALE_ARTICLE in " ".join(notes(response))
 
 
 def test_restoring_a_revision_of_an_archived_article_keeps_it_archived_and_hidden(client):
@@ -204,7 +200,7 @@ def test_restore_through_the_old_slug_after_a_rename_works_and_lands_on_the_new_
     assert response["Location"] == reverse("knowledge:manage_edit", args=["shipping-times"])
     # The rename moved updated_at: the page from before it is stale, and the refusal says so.
     after = _fresh(article)
-    assert after.body == "V2." and services.STALE_ARTICLE in " ".join(_messages(response))
+    assert after.body == "V2." and services.STALE_ARTICLE in " ".join(notes(response))
 
 
 def test_an_author_cannot_restore_a_revision_onto_their_reopened_draft(client):
@@ -373,7 +369,7 @@ def test_double_publish_is_refused_and_keeps_one_revision_and_the_first_date(cli
     after = _fresh(article)
     assert after.status == "published" and after.published_at == first.published_at
     assert after.revisions.count() == 1
-    assert _messages(response)  # told why
+    assert notes(response)  # told why
 
 
 def test_an_editor_may_publish_a_draft_that_was_never_submitted(client):
@@ -397,7 +393,7 @@ def test_publishing_from_a_page_loaded_before_the_authors_last_edit_is_refused(c
     response = client.post(reverse("knowledge:manage_action", args=[article.slug, "publish"]),
                            {"loaded_at": loaded_at})  # fmt: skip
     assert _fresh(article).status == "review"
-    assert services.STALE_ARTICLE in " ".join(_messages(response))
+    assert services.STALE_ARTICLE in " ".join(notes(response))
 
 
 # --------------------------------------------------------------------------------------------------

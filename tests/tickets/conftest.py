@@ -7,10 +7,10 @@ import uuid
 from html import unescape
 
 import pytest
-from django.contrib.messages import get_messages
 from django.db import connection
 from django.urls import reverse
 
+from tests.conftest import notes  # noqa: F401 (imported from here by the tickets tests)
 from tests.factories import TeamFactory, make_agent, make_customer, make_supervisor, make_ticket
 from tickets.models import Ticket
 
@@ -80,11 +80,6 @@ def held_boxes(response) -> dict[str, tuple[str, bool]]:
     """The page's kept files: label -> (token, ticked)."""
     page = unescape(response.content.decode())
     return {label.replace("\xa0", " "): (token, bool(ticked)) for token, ticked, label in HELD.findall(page)}
-
-
-def notes(response) -> list[str]:
-    """The messages (django.contrib.messages) the response's request left for the next page."""
-    return [str(message) for message in get_messages(response.wsgi_request)]
 
 
 def page_text(response) -> str:
