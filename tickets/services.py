@@ -1182,45 +1182,45 @@ def tickets_bulk_apply(
         raise ValidationError({"action": f"Unknown action {action!r}."})
     if action in ("add_tag", "remove_tag") and not value.strip():
         raise ValidationError({"value": BULK_TAG_MISSING})
-    _check_bulk_value(action, value)
+    # The agent or team named is read once for all the tickets, as it is checked.
+    assignee, team = _check_bulk_value(action, value)
     outcomes = []
-    # Read once for all the tickets, not once each.
-    assignee = User.objects.get(pk=parse_id(value)) if action == "assign" else None
-    team = Team.objects.get(pk=parse_id(value)) if action == "team" else None
     for ticket in tickets:
         try:
             expected = (versions or {}).get(ticket.pk)
             changed = _bulk_one(ticket, action, value, actor, expected, assignee=assignee, team=team)
         except StaleTicket:
             outcomes.append(BulkOutcome(ticket, BULK_STALE))
-        except (TicketError, ValidationError, ValueError, Team.DoesNotExist, User.DoesNotExist) as error:
+        except (TicketError, ValidationError) as error:
             message = "; ".join(error.messages) if isinstance(error, ValidationError) else str(error)
-            if isinstance(error, ValueError | Team.DoesNotExist | User.DoesNotExist):
-                message = "That team or agent does not exist."
             outcomes.append(BulkOutcome(ticket, message))
         else:
             outcomes.append(BulkOutcome(ticket, changed=changed))
     return outcomes
 
 
-def _check_bulk_value(action: str, value: str) -> None:
+def _check_bulk_value(action: str, value: str) -> tuple[User | None, Team | None]:
     """A value no ticket could take (an unknown status, an id of nobody, a tag the rule refuses) is refused
     once, before any ticket is touched, so the queue comes back with the tickets still ticked; whether a
-    ticket may take a valid one is still decided ticket by ticket."""
+    ticket may take a valid one is still decided ticket by ticket. Returns the agent and the team named
+    (for "assign" and "team")."""
     shown = value if len(value) <= 40 else value[:39] + "…"
     if action == "status" and value not in Status.values:
         raise ValidationError({"value": BULK_UNKNOWN.format(what="status", value=shown)})
     if action == "priority" and value not in Priority.values:
         raise ValidationError({"value": BULK_UNKNOWN.format(what="priority", value=shown)})
-    if action == "assign" and not User.objects.filter(pk=parse_id(value)).exists():
+    assignee = User.objects.filter(pk=parse_id(value)).first() if action == "assign" else None
+    if action == "assign" and assignee is None:
         raise ValidationError({"value": BULK_UNKNOWN.format(what="agent", value=shown)})
-    if action == "team" and not Team.objects.filter(pk=parse_id(value)).exists():
+    team = Team.objects.filter(pk=parse_id(value)).first() if action == "team" else None
+    if action == "team" and team is None:
         raise ValidationError({"value": BULK_UNKNOWN.format(what="team", value=shown)})
     if action in ("add_tag", "remove_tag"):
         try:
             clean_tag_names([value])
         except ValidationError as error:
             raise ValidationError({"value": error.messages}) from None
+    return assignee, team
 
 
 def _bulk_one(
