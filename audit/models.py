@@ -30,8 +30,8 @@ SUPERVISED_MODELS = (Ticket, Team, User, SavedView)
 class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
     def visible_to(self, user) -> "AuditEventQuerySet":
         """Administrators see every event; supervisors the events about their teams' tickets, their
-        teams and their members, and the members' own object-less events and saved views. An
-        administrator who is a member counts as none: their exports and sign-ins are above the
+        teams and their members, and the members' own object-less events (of exports, only their own)
+        and saved views. An administrator who is a member counts as none: their sign-ins are above the
         supervisor's rank."""
         scope = _supervised_scope(user)
         if scope is None:
@@ -76,9 +76,9 @@ def _supervised_scope(user) -> dict[str, models.Q] | None:
     # What members did to anything else (another team's ticket or note, another customer's account,
     # an admin edit) may carry data this supervisor must not see: only object-less events and the
     # members' own saved views are theirs to read.
-    # A fellow supervisor who also supervises another team exports that team's events too: the
-    # filter they typed (a customer's name) and the count are not this supervisor's to read.
-    wider = TeamMember.objects.exclude(team_id__in=team_ids).values("user_id")
+    # A fellow supervisor's export holds what they may read: another team's events, by membership or
+    # by a grant of a queue, an organisation or a ticket. The filter they typed (a customer's name)
+    # and the count are not this supervisor's to read: of exports, only their own.
     elsewhere = SavedView.objects.exclude(team=None).exclude(team_id__in=team_ids)
     return {
         "about_ticket": models.Q(
@@ -88,7 +88,8 @@ def _supervised_scope(user) -> dict[str, models.Q] | None:
         "about_member": models.Q(object_type=types[User], object_id__in=_as_text(members, "user_id")),
         "about_team": models.Q(object_type=types[Team], object_id__in=[str(pk) for pk in team_ids]),
         "by_member": models.Q(actor_id__in=members.values("user_id")),
-        "objectless": models.Q(object_type__isnull=True) & ~models.Q(action="export", actor_id__in=wider),
+        "objectless": models.Q(object_type__isnull=True)
+        & (~models.Q(action="export") | models.Q(actor=user)),
         # A member's view shared with another team is that team's (its name may name a customer of theirs).
         "saved_view": models.Q(object_type=types[SavedView])
         & ~models.Q(object_id__in=_as_text(elsewhere, "pk")),

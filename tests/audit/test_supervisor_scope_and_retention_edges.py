@@ -9,8 +9,10 @@ from datetime import UTC, datetime
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
+from guardian.shortcuts import assign_perm
 
 import audit
+from accounts import rbac
 from audit.models import AuditEvent, SystemLogEntry
 from audit.recorder import verify_audit_chain, verify_chain
 from audit.retention import prune_events
@@ -74,6 +76,24 @@ def test_the_viewer_of_a_supervisor_never_shows_another_teams_customer_through_a
     page = client.get(LIST).content.decode()
     assert "Support printer" in page
     assert "Globex CEO" not in page
+
+
+@pytest.mark.django_db
+def test_a_fellow_supervisors_export_through_a_queue_grant_is_not_read_either(client, desk):
+    """A fellow Support supervisor who works the Billing queue by a grant (not a membership) exports by a
+    Billing subject: the export holds Billing's events, and the Support-only supervisor does not read
+    its filter. Before the fix only a membership of another team hid the export."""
+    support_only = make_supervisor(desk["support"])
+    granted = make_supervisor(desk["support"])
+    assign_perm(rbac.WORK_TEAM_QUEUE, granted, desk["billing"])
+    client.force_login(granted)
+    assert "Billing invoice" in str(read_csv(client.post(EXPORT, {"object": "Billing invoice"})))
+    client.force_login(support_only)
+    assert "Billing invoice" not in client.get(LIST, {"action": "export"}).content.decode()
+    own = client.post(EXPORT, {"object": "Support printer"})
+    assert own.status_code == 200 and read_csv(own)
+    exports = AuditEvent.objects.visible_to(support_only).filter(action="export")
+    assert list(exports.values_list("actor", flat=True)) == [support_only.pk]
 
 
 # --- odd filter input ----------------------------------------------------------------------------

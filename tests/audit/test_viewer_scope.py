@@ -110,7 +110,7 @@ def test_a_supervisors_actor_filter_looks_the_accounts_up_once(client, teams):
     from django.test.utils import CaptureQueriesContext
 
     member = make_agent(teams["support"], name="Mo Member")
-    audit.record("export", actor=member)
+    audit.record("logout", actor=member)
     client.force_login(make_supervisor(teams["support"]))
     with CaptureQueriesContext(connection) as queries:
         page = client.get(AUDIT, {"actor": "Mo Member"}).context["page"]
