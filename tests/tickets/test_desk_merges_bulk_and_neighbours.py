@@ -18,7 +18,7 @@ from tests.factories import (
     make_supervisor,
     make_ticket,
 )
-from tests.tickets.conftest import insert_tickets, notes, page_text
+from tests.tickets.conftest import fresh, insert_tickets, merge_url, notes, page_text, ws
 from tickets import selectors, services
 from tickets.filters import SORTS
 from tickets.models import Ticket, TicketMessage
@@ -72,6 +72,51 @@ def test_a_reply_or_note_on_a_merged_ticket_is_refused_pointing_at_the_target(cl
     assert f"{source.reference} was merged into {into.reference}: make the change there." in text
     assert services.CLOSED_TO_STAFF not in text
     assert not TicketMessage.objects.filter(body="Called the customer, toner is fine").exists()
+
+
+def test_a_merge_refused_because_the_ticket_closed_meanwhile_says_why_outside_the_hidden_form(client, desk):
+    """A colleague closes the ticket while the supervisor types a number into the merge box: the 422
+    page hides the merge card of a closed ticket, so the reason is also flashed where it can be read.
+    Before the fix it was only inside the hidden card: a page with no explanation."""
+    source, supervisor = desk["ticket"], desk["supervisor"]
+    target = make_ticket(desk["customer"], team=desk["support"], subject="Second")
+    seen = source.version
+    services.ticket_transition(fresh(source), status="closed", actor=supervisor)
+    client.force_login(supervisor)
+    response = client.post(merge_url(source), {"into": target.reference, "version": seen})
+    assert response.status_code == 422 and fresh(source).merged_into_id is None
+    assert response.context["merge_error"] in notes(response)
+
+
+@pytest.mark.parametrize("typed", ["", "   "])
+def test_an_empty_merge_box_asks_for_a_number(client, desk, typed):
+    """Merge with the box empty, or holding spaces (which pass the browser's `required`), asks for a
+    number. Before the fix it said: There is no ticket “” that you can work."""
+    client.force_login(desk["supervisor"])
+    response = client.post(merge_url(desk["ticket"]), {"into": typed, "version": desk["ticket"].version})
+    assert response.status_code == 422
+    assert (
+        response.context["merge_error"]
+        == "Type the number of the ticket to merge this one into, for example T-1234."
+    )
+
+
+def test_cancel_on_the_merge_confirmation_goes_back_into_the_queue(client, desk):
+    """From the default queue (?queue=), Cancel on the confirmation page leads back to the workspace in
+    that queue, Previous and Next kept, as a merge or a refusal does. Before the fix it led to the bare
+    workspace address, without them."""
+    source = desk["ticket"]
+    target = make_ticket(desk["customer"], team=desk["support"], subject="Second")
+    make_ticket(desk["customer"], team=desk["support"], subject="Third")
+    client.force_login(desk["supervisor"])
+    assert "← Previous" in page_text(client.get(ws(source) + "?queue="))
+    confirm = client.post(
+        merge_url(source), {"into": target.reference, "version": source.version, "queue": ""}
+    )
+    assert confirm.status_code == 200
+    cancel = confirm.context["back"]
+    assert cancel == ws(source) + "?queue="
+    assert "← Previous" in page_text(client.get(cancel))
 
 
 def test_a_merge_shows_the_customers_unread_message_to_the_targets_assignee(desk):

@@ -44,6 +44,7 @@ REPLY_STALE = (
     "Your message was not sent; check it and send it again."
 )
 # A merge from a stale page: the page shows the ticket as it is now, the number as typed.
+MERGE_NO_NUMBER = "Type the number of the ticket to merge this one into, for example T-1234."
 MERGE_STALE = (
     "Someone changed this ticket since you opened it: the page now shows their change. It was not "
     "merged; check it and merge it again."
@@ -363,7 +364,10 @@ def workspace_merge(request: HttpRequest, number: str) -> HttpResponse:
     target = None
     if (number_into := number_from(typed)) is not None:
         target = Ticket.objects.staff_visible_to(request.user).filter(number=number_into).first()
-    error = f"There is no ticket “{typed}” that you can work." if target is None else ""
+    if not typed:  # spaces pass the browser's `required`
+        error = MERGE_NO_NUMBER
+    else:
+        error = f"There is no ticket “{typed}” that you can work." if target is None else ""
     if target is not None:
         version = posted_version(request.POST)
         try:
@@ -373,7 +377,7 @@ def workspace_merge(request: HttpRequest, number: str) -> HttpResponse:
                 services.ticket_merge_check(source, into=target, actor=request.user, expected_version=version)
                 context = {"source": source, "target": target, "version": version,
                            "queue": request.POST.get("queue"),
-                           "back": _workspace_url(source, request.POST.get("queue", ""))}  # fmt: skip
+                           "back": _workspace_after_work(request, source)}  # fmt: skip
                 return render(request, "tickets/desk/merge_confirm.html", context)
             services.ticket_merge(
                 source,
@@ -399,7 +403,9 @@ def workspace_merge(request: HttpRequest, number: str) -> HttpResponse:
     # The workspace again, the number as typed and the reason beside it.
     source.refresh_from_db()
     context = _workspace_context(request, source, merge_error=error, merge_typed=typed)
-    if not context["may"].merge:  # no merge form on their page to put the reason beside
+    # No merge form on their page to put the reason beside: not theirs to merge, or the ticket is closed
+    # (the form is hidden) or merged or deleted (none) since they opened it.
+    if not context["may"].merge or context["read_only"] or source.status == Status.CLOSED:
         messages.error(request, error)
     return render(request, WORKSPACE_TEMPLATE, context, status=422)
 
