@@ -43,13 +43,18 @@ def shows_text(text: str) -> bool:
 # order than it is ("Invoice \u202efdp.exe" shows as "Invoice exe.pdf"), in our pages and in the mail
 # headers subjects go into. Right-to-left text needs none of them (the marks U+200E and U+200F stay).
 DIRECTION_CONTROLS = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
+# The control characters that are not whitespace (escape, backspace, bell, DEL, the C1 set): they show
+# nothing or, in a terminal reading a log or an export, rewrite what is shown. NUL stays for the forms'
+# own refusal of it.
+CONTROLS = dict.fromkeys(code for code in [*range(0x01, 0x20), *range(0x7F, 0xA0)] if not chr(code).isspace())
+_NOT_ON_ONE_LINE = DIRECTION_CONTROLS | CONTROLS
 
 
 def one_line(text: str) -> str:
     """`text` as a name or a title is stored: composed (nfc), on one line, single-spaced, without
-    direction controls. Composing can make a text longer (U+0958 is two characters composed), so a
-    length is checked after this."""
-    return " ".join(nfc(text).translate(DIRECTION_CONTROLS).split())
+    direction controls or other control characters. Composing can make a text longer (U+0958 is two
+    characters composed), so a length is checked after this."""
+    return " ".join(nfc(text).translate(_NOT_ON_ONE_LINE).split())
 
 
 # The invisible characters that change nothing on screen, dropped when telling two texts apart. The

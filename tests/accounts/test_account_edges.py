@@ -209,7 +209,10 @@ def test_a_name_that_grows_when_composed_is_refused_not_a_server_error(client):
     assert profile.status_code == 422 and User.objects.get(pk=customer.pk).name == "Short Name"
 
 
-@pytest.mark.parametrize("name", ["\u200b\u200b", "\u202e\u202e", "\u00ad", "\ufeff\u200d", "\u2800"])
+@pytest.mark.parametrize(
+    "name",
+    ["\u200b\u200b", "\u202e\u202e", "\u00ad", "\ufeff\u200d", "\u2800", "\x07\x1b", "\x08\x7f", "\x9b"],
+)
 def test_a_name_of_invisible_characters_is_no_name(client, name):
     response = client.post(
         SIGNUP, {"name": name, "email": "blank@example.org", "password": "A-long-new-pass-1234"}
@@ -218,6 +221,19 @@ def test_a_name_of_invisible_characters_is_no_name(client, name):
     customer = make_customer(name="Visible")
     profile = signed_in(customer).post(PROFILE, {"save_profile": "1", "name": name, "timezone": "UTC"})
     assert profile.status_code == 422 and User.objects.get(pk=customer.pk).name == "Visible"
+
+
+@pytest.mark.parametrize("name", ["Jo\x07nes", "Jo\x1b[31mnes", "Jo\x08\x08Al", "Jo\x7fnes", "Jo\x9bnes"])
+def test_control_characters_in_a_name_are_dropped(name):
+    """A name pasted with a terminal escape, backspaces or a C1 control is stored without them (they
+    show nothing on a page and rewrite what a terminal reading an export shows). Before the fix they
+    were stored as typed, and a name of nothing else was saved as a blank name."""
+    customer = make_customer(name="Before")
+    response = signed_in(customer).post(PROFILE, {"save_profile": "1", "name": name, "timezone": "UTC"})
+    assert response.status_code == 302
+    assert User.objects.get(pk=customer.pk).name == name.translate(
+        dict.fromkeys(range(0x20)) | dict.fromkeys(range(0x7F, 0xA0))
+    )
 
 
 def test_the_same_name_typed_decomposed_or_double_spaced_is_no_change():
