@@ -173,8 +173,8 @@ def test_kept_custom_field_values_are_labelled_and_explained(page, live_server):
 @pytest.mark.usefixtures("demo")
 def test_portal_on_hold_ticket_and_desk_messages_pass_axe(page, live_server):
     """The portal list and detail with an on-hold ticket (shown as Open, its class too), the queue with
-    "Deleted the view" and with three refused bulk results: no axe violations; the messages are in the
-    page's status region."""
+    "Deleted the view" and with three refused bulk results: no axe violations; the notice is in the
+    page's status region, the refusals in an alert that has the focus when the page loads."""
     hold = _support_ticket("Waiting on the vendor")
     Ticket.objects.filter(pk=hold.pk).update(status="on_hold")
     url = live_server.url
@@ -199,7 +199,8 @@ def test_portal_on_hold_ticket_and_desk_messages_pass_axe(page, live_server):
     page.locator("#bulk-action").select_option("priority:high")
     page.get_by_role("button", name="Apply to selected").click()
     page.wait_for_load_state()
-    assert page.locator(".messages[role=status] .message-error").count() == 3
+    assert page.locator(".messages[role=alert] .message-error").count() == 3
+    assert page.evaluate("document.activeElement.id") == "refusals"
     found += problems_here(page, "after a refused bulk action")
     assert found == [], "\n".join(found)
 
