@@ -29,6 +29,8 @@ MAX_TERMS = 12
 # and no question ranks more than CANDIDATE_LIMIT articles.
 CANDIDATE_BUDGET = 1_000
 CANDIDATE_LIMIT = 2_000
+# Besides, the articles with a word of the question in their title, up to this many.
+TITLE_CANDIDATE_LIMIT = 1_000
 # Words, and words joined by dots or "@" as PostgreSQL's parser keeps them whole (a host name, an
 # address, a version, a file name: "vpn.example.com", "4.2.17", "config.yaml"), as the index holds them.
 WORD = re.compile(r"[\w'-]+(?:[.@][\w'-]+)*", re.UNICODE)
@@ -155,7 +157,11 @@ def _seen_lexemes(lexemes: set[str], visible: QuerySet) -> set[str]:
         return {row[0] for row in cursor.fetchall()}
 
 
-def search_articles(user, text: str, *, limit: int = 10, config: str | None = None) -> list[SearchHit]:
+def search_articles(
+    user, text: str, *, limit: int = 10, config: str | None = None, whole_words: bool = False
+) -> list[SearchHit]:
+    """The articles `user` may read that best answer `text`, best first. Its last word is also read as
+    the start of a longer one (type-ahead) unless `whole_words`."""
     config = config or settings.KB_SEARCH_CONFIG
     typed = " ".join(WORD.findall(text or ""))[:300]
     if not typed:
@@ -176,7 +182,7 @@ def search_articles(user, text: str, *, limit: int = 10, config: str | None = No
     # Of a joined word being typed ("two-fac"), the part being typed: squeezed ("twofac"), it finds nothing.
     prefix = re.sub(r"[^\w]", "", last_word.rsplit("-", 1)[-1])
     # A joined token ("4.2.17") is matched as a whole: squeezed into one prefix it would find nothing.
-    if len(prefix) < MIN_PREFIX or not last_lexemes or re.search(r"[.@]", last_word):
+    if whole_words or len(prefix) < MIN_PREFIX or not last_lexemes or re.search(r"[.@]", last_word):
         prefix = ""
     elif all(lexeme in unknown and lexeme not in corrected for lexeme in last_lexemes):
         stem = _stem_typed_past(prefix, visible)
@@ -189,10 +195,11 @@ def search_articles(user, text: str, *, limit: int = 10, config: str | None = No
     visible_sql, visible_params = visible.query.sql_with_params()
     # One tsquery per lexeme: coverage counts how many of them an article matches; rarity weighs each
     # by an inverse document frequency read from the maintained per-lexeme counts (SearchTerm). The
-    # rarest terms (and the typed prefix, when it is rare enough) pick the candidates until they reach
-    # CANDIDATE_BUDGET articles (the rarest always picks); the common ones still score every
-    # candidate. An article matching only common words scores through low-weight words alone, so it
-    # seldom belongs in the top ten, and a question of common words costs bounded ranking work.
+    # rarest terms (and the typed prefix, when it is rare enough or no word typed is held whole) pick the
+    # candidates until they reach CANDIDATE_BUDGET articles (the rarest always picks), and the articles
+    # with any of the words in their title join them; the common ones still score every candidate. An
+    # article matching only common words scores through low-weight words alone, so it seldom belongs
+    # in the top ten, and a question of common words costs bounded ranking work.
     # Only the queryset's own SQL is interpolated; every value travels as a parameter.
     sql = f"""
     WITH terms AS (
@@ -227,10 +234,22 @@ def search_articles(user, text: str, *, limit: int = 10, config: str | None = No
         SELECT coalesce(
             (SELECT string_agg(query::text, ' | ') FROM weights
               WHERE rarer_documents = 0 OR rarer_documents + documents <= %s)
-            || CASE WHEN %s <> '' AND (SELECT documents FROM prefix_documents) < %s
+            || CASE WHEN %s <> '' AND ((SELECT documents FROM prefix_documents) < %s
+                                       OR NOT EXISTS (SELECT 1 FROM weights WHERE documents > 0))
                     THEN ' | ' || quote_literal(%s) || ':*' ELSE '' END,
             quote_literal(%s) || ':*'
         )::tsquery AS query
+    ),
+    picked AS (
+        (SELECT a.id FROM knowledge_article a, candidate_query
+         WHERE a.id IN ({visible_sql}) AND a.search_vector @@ candidate_query.query
+         LIMIT %s)
+        UNION
+        -- Any word of the question in the title, whatever the candidates above left out (the first
+        -- CANDIDATE_LIMIT articles holding a common word are any of them), from the title's own index.
+        (SELECT a.id FROM knowledge_article a, any_query
+         WHERE a.id IN ({visible_sql}) AND a.title_vector @@ any_query.query
+         LIMIT %s)
     ),
     candidates AS (
         SELECT a.id, a.search_vector,
@@ -239,9 +258,7 @@ def search_articles(user, text: str, *, limit: int = 10, config: str | None = No
                (SELECT coalesce(sum(w.idf), 0) FROM weights w) AS total_idf,
                (SELECT coalesce(sum(w.idf), 0) FROM weights w
                  WHERE ts_rank('{{0,0,0,1}}', a.search_vector, w.query) > 0) AS title_idf
-        FROM knowledge_article a, candidate_query
-        WHERE a.id IN ({visible_sql}) AND a.search_vector @@ candidate_query.query
-        LIMIT %s
+        FROM knowledge_article a WHERE a.id IN (SELECT id FROM picked)
     )
     SELECT c.id,
            (CASE WHEN c.total_idf > 0 THEN c.matched_idf / c.total_idf ELSE 0 END) * %s
@@ -258,7 +275,7 @@ def search_articles(user, text: str, *, limit: int = 10, config: str | None = No
         prefix, prefix, prefix, prefix,
         prefix, prefix, fallback,
         CANDIDATE_BUDGET, prefix, CANDIDATE_BUDGET, prefix, fallback,
-        *visible_params, CANDIDATE_LIMIT,
+        *visible_params, CANDIDATE_LIMIT, *visible_params, TITLE_CANDIDATE_LIMIT,
         COVERAGE_WEIGHT, TITLE_WEIGHT, DENSITY_WEIGHT, config, text, PHRASE_BONUS, limit,
     ]  # fmt: skip
     with connection.cursor() as cursor:

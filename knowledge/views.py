@@ -18,7 +18,7 @@ from helpdesk.forms import query_text
 from helpdesk.ratelimit import rate_limit, rate_limited
 from knowledge import services
 from knowledge.models import Article, ArticleFeedback, Category
-from knowledge.search import search_articles
+from knowledge.search import MIN_PREFIX, search_articles
 from knowledge.signals import category_counts_key
 
 ARTICLE_TEMPLATE = "knowledge/article_detail.html"
@@ -52,7 +52,7 @@ def kb_home(request: HttpRequest) -> HttpResponse:
         # and its name may be news they should not get; agents see every topic.
         if staff or category.article_count:
             categories.append(category)
-    popular = listed.order_by("-helpful_count", "-views", "title").only("title", "slug")[:8]
+    popular = listed.order_by("-helpful_count", "-views", "title").only("title", "slug", "visibility")[:8]
     context = {"categories": categories, "popular": popular, "other_count": counts.get(None, 0)}
     return render(request, "knowledge/kb_home.html", context)
 
@@ -101,7 +101,7 @@ def category_detail(request: HttpRequest, slug: str) -> HttpResponse:
     category = get_object_or_404(Category.objects.select_related("parent"), slug=slug)
     listed = Article.objects.publicly_listed_to(request.user)
     articles = listed.filter(category=category).order_by("title", "pk")
-    page = Paginator(articles.only("slug", "title", "excerpt"), CATEGORY_PAGE_SIZE).get_page(
+    page = Paginator(articles.only("slug", "title", "excerpt", "visibility"), CATEGORY_PAGE_SIZE).get_page(
         request.GET.get("page")
     )
     children = list(category.children.all())
@@ -122,7 +122,9 @@ def category_detail(request: HttpRequest, slug: str) -> HttpResponse:
 def other_articles(request: HttpRequest) -> HttpResponse:
     """The articles filed under no topic, which browsing by topic would never reach."""
     articles = Article.objects.publicly_listed_to(request.user).filter(category__isnull=True)
-    page = Paginator(articles.order_by("title", "pk").only("slug", "title", "excerpt"), CATEGORY_PAGE_SIZE)
+    page = Paginator(
+        articles.order_by("title", "pk").only("slug", "title", "excerpt", "visibility"), CATEGORY_PAGE_SIZE
+    )
     return render(request, "knowledge/other_articles.html", {"page": page.get_page(request.GET.get("page"))})
 
 
@@ -161,8 +163,14 @@ def suggest(request: HttpRequest) -> HttpResponse:
     query = query_text(request, "subject", limit=200)
     if opened_as_page(request):
         return redirect(f"{reverse('knowledge:search')}?{urlencode({'q': query})}")
-    hits = search_articles(request.user, query, limit=5) if len(query) >= 4 else []
-    response = render(request, "knowledge/_suggestions.html", {"hits": hits, "query": query})
+    # A subject as short as "VPN" is a word, not the start of one: "res" would suggest "Reset", "Restore"...
+    searched = len(query) >= MIN_PREFIX
+    hits = (
+        search_articles(request.user, query, limit=5, whole_words=len(query) <= MIN_PREFIX)
+        if searched
+        else []
+    )
+    response = render(request, "knowledge/_suggestions.html", {"hits": hits, "searched": searched})
     patch_vary_headers(response, ["HX-Request"])
     return response
 
@@ -227,7 +235,7 @@ def article_detail(request: HttpRequest, slug: str) -> HttpResponse:
         Article.objects.publicly_listed_to(request.user)
         .filter(category_id=article.category_id)
         .exclude(pk=article.pk)
-        .only("title", "slug")[:5]
+        .only("title", "slug", "visibility")[:5]
         if article.category_id
         else []
     )

@@ -21,6 +21,7 @@ WIDE_COLUMNS = (
     '"knowledge_article"."body"',
     '"knowledge_article"."body_html"',
     '"knowledge_article"."search_vector"',
+    '"knowledge_article"."title_vector"',
 )
 
 
