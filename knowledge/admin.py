@@ -79,7 +79,7 @@ class ArticleAdmin(ServiceSaveAdminMixin, AuditedModelAdmin):
     list_filter = ("status", "visibility", "category")
     search_fields = ("title", "slug", "tags")
     list_select_related = ("category",)
-    list_defer = ("body", "body_html", "search_vector", "title_vector")  # long, and the list shows none of them
+    list_defer = ("body", "body_html", "search_vector", "title_vector")  # long, and the list shows none
     ordering = ("-updated_at", "-pk")  # along the article_recent index
     fields = ("title", "slug", "category", "tags", "excerpt", "body", "visibility", "status", "published_at",
               "views", "helpful_count", "not_helpful_count", "deflections", "use_count", "verified_by",

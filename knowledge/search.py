@@ -29,8 +29,10 @@ MAX_TERMS = 12
 # and no question ranks more than CANDIDATE_LIMIT articles.
 CANDIDATE_BUDGET = 1_000
 CANDIDATE_LIMIT = 2_000
-# Besides, the articles with a word of the question in their title, up to this many.
-TITLE_CANDIDATE_LIMIT = 1_000
+# Besides, the articles with a word of the question in their title, up to this many: at 100,000 articles
+# a one-word question held by half of them took 38 ms without them, 44 ms with 200 and 54 ms with 1,000
+# (bench/README.md, the 2026-12-06 session).
+TITLE_CANDIDATE_LIMIT = 200
 # Words, and words joined by dots or "@" as PostgreSQL's parser keeps them whole (a host name, an
 # address, a version, a file name: "vpn.example.com", "4.2.17", "config.yaml"), as the index holds them.
 WORD = re.compile(r"[\w'-]+(?:[.@][\w'-]+)*", re.UNICODE)
@@ -240,15 +242,19 @@ def search_articles(
             quote_literal(%s) || ':*'
         )::tsquery AS query
     ),
+    main AS MATERIALIZED (
+        SELECT a.id, a.search_vector FROM knowledge_article a, candidate_query
+        WHERE a.id IN ({visible_sql}) AND a.search_vector @@ candidate_query.query
+        LIMIT %s
+    ),
     picked AS (
-        (SELECT a.id FROM knowledge_article a, candidate_query
-         WHERE a.id IN ({visible_sql}) AND a.search_vector @@ candidate_query.query
-         LIMIT %s)
-        UNION
+        SELECT id, search_vector FROM main
+        UNION ALL
         -- Any word of the question in the title, whatever the candidates above left out (the first
         -- CANDIDATE_LIMIT articles holding a common word are any of them), from the title's own index.
-        (SELECT a.id FROM knowledge_article a, any_query
+        (SELECT a.id, a.search_vector FROM knowledge_article a, any_query
          WHERE a.id IN ({visible_sql}) AND a.title_vector @@ any_query.query
+           AND a.id NOT IN (SELECT id FROM main)
          LIMIT %s)
     ),
     candidates AS (
@@ -258,7 +264,7 @@ def search_articles(
                (SELECT coalesce(sum(w.idf), 0) FROM weights w) AS total_idf,
                (SELECT coalesce(sum(w.idf), 0) FROM weights w
                  WHERE ts_rank('{{0,0,0,1}}', a.search_vector, w.query) > 0) AS title_idf
-        FROM knowledge_article a WHERE a.id IN (SELECT id FROM picked)
+        FROM picked a
     )
     SELECT c.id,
            (CASE WHEN c.total_idf > 0 THEN c.matched_idf / c.total_idf ELSE 0 END) * %s
