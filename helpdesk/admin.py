@@ -8,6 +8,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.actions import delete_selected
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views import main
 from django.contrib.admin.widgets import AutocompleteSelect
@@ -292,6 +293,37 @@ class StableSlugMixin:
 
     def get_prepopulated_fields(self, request, obj=None):
         return {} if obj is not None else super().get_prepopulated_fields(request, obj)
+
+
+class _SuccessHeldBack:
+    """A model admin as Django's "Delete selected" sees it, but for its success message, held back: it
+    counts the rows selected, which the admin may have kept (in use, out of reach, protected)."""
+
+    def __init__(self, model_admin: admin.ModelAdmin) -> None:
+        self._model_admin = model_admin
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._model_admin, name)
+
+    def message_user(self, request, message, level=messages.INFO, *args, **kwargs) -> None:
+        if level != messages.SUCCESS:
+            self._model_admin.message_user(request, message, level, *args, **kwargs)
+
+
+@admin.action(permissions=["delete"], description=delete_selected.short_description)
+def delete_selected_counted(model_admin: admin.ModelAdmin, request, queryset):
+    """Django's "Delete selected", its confirmation page and all, saying how many rows it did delete."""
+    selected = list(queryset.values_list("pk", flat=True))
+    response = delete_selected(_SuccessHeldBack(model_admin), request, queryset)
+    if response is None and selected:  # it ran (a confirmation page is a response)
+        left = queryset.model._default_manager.filter(pk__in=selected).count()
+        if deleted := len(selected) - left:
+            noun = model_admin.opts.verbose_name if deleted == 1 else model_admin.opts.verbose_name_plural
+            model_admin.message_user(request, f"Deleted {deleted} {noun}.", messages.SUCCESS)
+    return response
+
+
+admin.site.add_action(delete_selected_counted, "delete_selected")
 
 
 class KeepInUseMixin:

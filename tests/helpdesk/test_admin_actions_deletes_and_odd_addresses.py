@@ -4,8 +4,7 @@ with invalid data.
 
 Not yet so, and so not asserted here: the delete pages of a user and of a team list each team membership
 by name, a query each (Django's get_deleted_objects reads its other end), and "delete selected" over
-users or teams costs a few queries per row; Django's "Successfully deleted N" counts the rows selected
-even when KeepInUseMixin kept one that came to be held meanwhile (it says so in a warning beside)."""
+users or teams costs a few queries per row."""
 
 import pytest
 from axes.models import AccessAttempt

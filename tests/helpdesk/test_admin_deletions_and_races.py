@@ -682,6 +682,30 @@ def test_a_team_given_a_ticket_between_the_check_and_the_delete_is_kept(superuse
     assert not events_about(team, action="delete").exists()
 
 
+def test_delete_selected_counts_the_rows_it_deleted_not_those_selected(superuser_client, monkeypatch):
+    """Two teams selected, one given a ticket while the deletion was confirmed: the kept one is said to be
+    kept and the success message counts one team. Before the fix Django's message said "Successfully
+    deleted 2 teams" beside the warning."""
+    team, spare = TeamFactory(name="Closing down"), TeamFactory(name="Spare")
+    _team_given_a_ticket_right_after_the_check(monkeypatch, team)
+    bulk = {"action": "delete_selected", ACTION_CHECKBOX_NAME: [team.pk, spare.pk], "post": "yes"}
+    shown = notes(superuser_client.post(changelist_url(Team), bulk, follow=True))
+    assert Team.objects.filter(pk=team.pk).exists() and not Team.objects.filter(pk=spare.pk).exists()
+    assert "Deleted 1 team." in shown
+    assert not any("2 teams" in note for note in shown), shown
+    assert any("It was kept." in note for note in shown), shown
+
+
+def test_delete_selected_that_kept_everything_says_no_success(superuser_client, monkeypatch):
+    """The only team selected was given a ticket meanwhile: no success message at all."""
+    team = TeamFactory(name="Closing down")
+    _team_given_a_ticket_right_after_the_check(monkeypatch, team)
+    bulk = {"action": "delete_selected", ACTION_CHECKBOX_NAME: [team.pk], "post": "yes"}
+    shown = notes(superuser_client.post(changelist_url(Team), bulk, follow=True))
+    assert Team.objects.filter(pk=team.pk).exists()
+    assert not any("Deleted" in note or "deleted" in note for note in shown), shown
+
+
 def test_a_category_given_an_article_between_the_check_and_the_delete_is_kept(superuser_client, monkeypatch):
     """An article an editor moved into the category while its deletion was being confirmed keeps its
     category (no change on the article without a revision or an audit event)."""
