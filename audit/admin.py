@@ -1,7 +1,5 @@
 """Admin for the audit trail and the system log (read-only), and the mixin that audits admin edits."""
 
-import functools
-import json
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -13,7 +11,6 @@ from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.exceptions import FieldDoesNotExist, ValidationError
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.db.models import Model
 from django.http import Http404
@@ -21,6 +18,7 @@ from django.http import Http404
 import audit
 from audit.filters import existing_actions
 from audit.models import AuditEvent, SystemLogEntry
+from audit.recorder import differs_as_stored
 from helpdesk.admin import (
     LargeTablePaginator,
     OddInputAdminMixin,
@@ -54,19 +52,11 @@ def form_changes(form, original: Model | None) -> dict[str, tuple[Any, Any]]:
             before = getattr(original, field.name)
         else:
             before = form.initial.get(name) if original is not None else None
-        if original is None or _differs(
+        if original is None or differs_as_stored(
             before, after
         ):  # some fields report a change when re-saved as they were
             changes[name] = (_shown(before), _shown(after))
     return changes
-
-
-def _differs(value: Any, before: Any) -> bool:
-    """Whether a column's value changed, as the database would store it (True is not 1 there)."""
-    if isinstance(value, dict | list) or isinstance(before, dict | list):
-        encode = functools.partial(json.dumps, sort_keys=True, cls=DjangoJSONEncoder)
-        return encode(value) != encode(before)
-    return value != before
 
 
 def _stored(obj: Model) -> Model | None:
@@ -109,7 +99,7 @@ class AuditedAdminMixin(UnchangedSinceLoadedAdminMixin, OddInputAdminMixin):
             touched = [
                 name
                 for name, value in column_values(obj).items()
-                if name in form.changed_data or _differs(value, loaded[name])
+                if name in form.changed_data or differs_as_stored(value, loaded[name])
             ]
             if touched:  # with the columns save() itself keeps current ("updated at")
                 stamps = [

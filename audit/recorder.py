@@ -3,6 +3,7 @@ event's hash is an HMAC-SHA256 under a key kept outside the database (AUDIT_HMAC
 write to the database can neither edit an event nor re-hash the events after it. Appends are
 serialised by a transaction-level advisory lock, so concurrent writers never fork the chain."""
 
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -223,6 +224,15 @@ def record(
     event.hash = event_digest(event)
     event.save()
     return event
+
+
+def differs_as_stored(value: Any, before: Any) -> bool:
+    """Whether a value changed as the database would store it: JSON as JSON, at any depth (True == 1 in
+    Python, and {"beta": True} == {"beta": 1}; true is not 1 in a JSON column)."""
+    if isinstance(value, dict | list) or isinstance(before, dict | list):
+        encode = functools.partial(json.dumps, sort_keys=True, cls=DjangoJSONEncoder)
+        return encode(value) != encode(before)
+    return value != before
 
 
 @dataclass(frozen=True)

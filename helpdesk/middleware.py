@@ -48,15 +48,36 @@ class MaintenanceModeMiddleware:
             return self.get_response(request)
         configuration = site_configuration(request)
         if configuration.maintenance_mode and not rbac.is_staff(request.user):
-            response = render(
-                request,
-                "maintenance.html",
-                {"message": configuration.maintenance_message, "login_url": reverse("accounts:login")},
-                status=503,
-            )
+            login_url = reverse("accounts:login")
+            if request.method == "GET" and request.path != "/":  # staff come back to what they opened
+                login_url += "?" + urlencode({"next": request.get_full_path()})
+            context = {
+                "message": configuration.maintenance_message,
+                "login_url": login_url,
+                "kept": typed_in(request) if request.method == "POST" else [],
+            }
+            response = render(request, "maintenance.html", context, status=503)
             response["Retry-After"] = "600"
             return response
         return self.get_response(request)
+
+
+# Posted fields that are no one's words: the form's own keys, versions and choices, and secrets.
+NOT_TYPED = ("csrf", "password", "token", "key", "version", "held", "confirm", "queue", "previous", "next",
+             "code", "otp", "action")  # fmt: skip
+
+
+def typed_in(request: HttpRequest) -> list[tuple[str, str]]:
+    """(field, text) for what a form sent as maintenance began holds that someone typed (a ticket's
+    description, a reply): the page gives it back to copy, as nothing was saved and the form's page is
+    closed too."""
+    return [
+        (name.replace("_", " ").replace("-", " ").capitalize(), value)
+        for name, values in request.POST.lists()
+        if not any(word in name.lower() for word in NOT_TYPED)
+        for value in values
+        if value.strip() and not value.strip().isdigit()
+    ]
 
 
 class PrivatePagesMiddleware:

@@ -7,6 +7,7 @@ from django.db import models, transaction
 
 import audit
 from audit.models import AuditEvent
+from audit.recorder import differs_as_stored
 from helpdesk.models import SiteConfiguration
 
 EDITABLE_FIELDS = (
@@ -51,8 +52,9 @@ def site_configuration_update(*, changes: dict[str, Any], actor) -> SiteConfigur
     changed = {
         key: (before[key], after)
         for key in changes
-        # True == 1 in Python; as settings they differ (JSON true and 1).
-        if type(after := _current(configuration, key)) is not type(before[key]) or after != before[key]
+        # True == 1 in Python; as settings they differ (JSON true and 1), in a custom setting's value too.
+        if type(after := _current(configuration, key)) is not type(before[key])
+        or differs_as_stored(after, before[key])
     }
     if not changed:  # saved as it was: nothing to write or record
         return configuration

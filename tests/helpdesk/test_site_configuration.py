@@ -98,6 +98,63 @@ def test_maintenance_mode_lets_staff_keep_working_and_login_stay_open(client):
     assert "Maintenance mode is on" in response.content.decode()
 
 
+@pytest.mark.usefixtures("maintenance")
+def test_a_form_sent_as_maintenance_begins_is_given_back_to_copy(client):
+    """A ticket typed for ten minutes and sent (without JavaScript) just after maintenance mode went on:
+    the 503 page says nothing was saved and gives back what was typed, but not the form's own keys. Before
+    the fix it said only "We'll be right back", and the form's page, closed too, had lost the text."""
+    client.force_login(make_customer())
+    typed = "The invoice from March lists the wrong VAT number, please correct it to GB123"
+    response = client.post(
+        reverse("tickets:portal_submit"),
+        {"subject": "Wrong VAT number", "description": typed, "version": "3",
+         "submission_key": "0f6a3a4e-9d1b-4c3e-8f47-0a2b1c3d4e5f", "csrfmiddlewaretoken": "x" * 64},
+    )  # fmt: skip
+    assert response.status_code == 503
+    page = response.content.decode()
+    assert "Nothing you sent was saved." in page
+    assert typed in page and "Wrong VAT number" in page
+    assert "0f6a3a4e" not in page and "x" * 64 not in page
+    assert '<label for="kept-1">Subject</label>' in page
+
+
+@pytest.mark.usefixtures("maintenance")
+def test_the_maintenance_page_for_a_signed_in_customer_offers_sign_out_only(client):
+    """A customer signed in on a shared computer can sign out from the maintenance page (its only
+    navigation), and is not shown the staff banner. Before the fix the navigation landmark was empty and
+    the banner said "customers and visitors see a maintenance page" to a customer."""
+    client.force_login(make_customer())
+    page = client.get(reverse("home")).content.decode()
+    nav = page.split('<nav class="main-nav" aria-label="Main">')[1].split("</nav>")[0]
+    assert f'action="{reverse("accounts:logout")}"' in nav and nav.count("<li>") == 1
+    assert "Maintenance mode is on" not in page
+    assert "Staff can still" not in page
+
+
+@pytest.mark.usefixtures("maintenance")
+def test_the_maintenance_pages_sign_in_link_leads_back_to_the_page_asked_for(client):
+    """Signed out, a bookmarked page answers the maintenance page with no navigation landmark at all, and
+    its sign-in link brings staff back to that page. Before the fix an empty "Main" navigation was left,
+    and the link led to the home page."""
+    wanted = reverse("admin:helpdesk_siteconfiguration_change", args=[1])
+    page = client.get(wanted).content.decode()
+    assert "<nav" not in page.split("<main")[0].split("Skip to main content")[1]
+    assert (
+        f'href="{reverse("accounts:login")}?next=%2Fadmin%2Fhelpdesk%2Fsiteconfiguration%2F1%2Fchange%2F"'
+        in page
+    )
+
+
+def test_a_custom_setting_changed_from_1_to_true_is_saved_and_recorded():
+    """{"beta": 1} saved as {"beta": true}: stored and recorded. Before the fix the two compared equal
+    (True == 1 in Python), so nothing was written while the admin said the change was saved."""
+    site_configuration_update(changes={"custom_settings": {"beta": 1}}, actor=None)
+    site_configuration_update(changes={"custom_settings": {"beta": True}}, actor=None)
+    assert SiteConfiguration.objects.get().custom_settings["beta"] is True
+    event = AuditEvent.objects.filter(action="settings_change").latest("sequence")
+    assert event.changes["custom_settings"] == [{"beta": 1}, {"beta": True}]
+
+
 def test_configuration_is_read_once_then_from_the_cache_until_saved(django_assert_num_queries):
     SiteConfiguration.objects.get_current()
     with django_assert_num_queries(0):
