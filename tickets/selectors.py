@@ -541,6 +541,8 @@ def queue_choices(user: User) -> dict[str, list[Choice]]:
         rows = list(Team.objects.filter(Q(pk__in=teams) | Q(is_active=True)).order_by("name"))
         return {
             "teams": choices(team for team in rows if team.pk in teams),
+            # A view is shared with a team that still works (SavedViewForm); the filter lists closed ones too.
+            "share_teams": choices(team for team in rows if team.pk in teams and team.is_active),
             "move_teams": choices(team for team in rows if team.is_active),
             "agents": choices(agents_in_teams(teams)),
             "organizations": choices(

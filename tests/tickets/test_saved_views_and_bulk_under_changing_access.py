@@ -1,6 +1,8 @@
 """Saved views under hostile queries and changing team membership; bulk actions with
 invisible, duplicated, stale and out-of-reach tickets, and their audit trail."""
 
+import re
+
 import pytest
 from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
@@ -342,3 +344,46 @@ def test_a_view_cannot_be_shared_with_a_deactivated_team(client, desk):
     response = client.post(CREATE_VIEW, {"name": "Old", "query": "status=open", "team": str(old.pk)})
     assert response.status_code == 422
     assert not SavedView.objects.filter(owner=agent).exists()
+
+
+def test_the_share_with_menu_offers_only_teams_a_view_can_be_shared_with(client, desk):
+    """An agent still in a team since closed is not offered it under "Share with" (choosing it was always
+    refused); the queue's Team filter still lists it, for its old tickets."""
+    closed = TeamFactory(name="Old team", is_active=False)
+    client.force_login(make_agent(desk["support"], closed, name="Member of both"))
+    page = page_text(client.get(QUEUE))
+
+    def offered(select_id: str) -> list[str]:
+        block = re.search(rf'<select id="{select_id}"[^>]*>(.*?)</select>', page, re.S).group(1)
+        return re.findall(r"<option[^>]*>([^<]*)</option>", block)
+
+    assert offered("view-team") == ["Only me", "Support"]
+    assert "Old team" in offered("queue-team")
+
+
+def test_views_teammates_shared_under_one_name_name_their_owners(client, desk):
+    """Two views named "Urgent" shared with Support by two colleagues read apart in a third member's
+    list: each names who shared it. Before the fix both read "Urgent Support"."""
+    SavedViewFactory(owner=desk["colleague"], name="Urgent", team=desk["support"], query="priority=urgent")
+    SavedViewFactory(owner=desk["supervisor"], name="Urgent", team=desk["support"], query="status=new")
+    client.force_login(desk["agent"])
+    links = re.findall(r'<a id="saved-view-\d+"[^>]*>(.*?)</a>', page_text(client.get(QUEUE)), re.S)
+    shown = sorted(" ".join(re.sub(r"<[^>]+>", " ", link).split()) for link in links)
+    assert shown == [
+        f"Urgent Support · {desk['colleague'].get_short_name()}",
+        f"Urgent Support · {desk['supervisor'].get_short_name()}",
+    ]
+
+
+def test_deleting_a_view_a_second_time_says_it_was_deleted_already(client, desk):
+    """Delete sent twice (a second click without JavaScript, Back and Delete again): the second answer,
+    the page the browser shows, says the view was deleted already. Before the fix it was a 404 page; a
+    colleague's view is still a 404."""
+    view = SavedViewFactory(owner=desk["agent"], name="Fires")
+    client.force_login(desk["agent"])
+    assert client.post(delete_url(view)).status_code == 302
+    again = client.post(delete_url(view), follow=True)
+    assert again.status_code == 200 and "That view was deleted already." in notes(again)
+    theirs = SavedViewFactory(owner=desk["colleague"], name="Theirs", team=desk["support"])
+    assert client.post(delete_url(theirs)).status_code == 404
+    assert SavedView.objects.filter(pk=theirs.pk).exists()

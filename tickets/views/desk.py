@@ -269,7 +269,13 @@ def saved_view_create(request: HttpRequest) -> HttpResponse:
 @agent_required
 @require_POST
 def saved_view_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    view = get_object_or_404(SavedView.objects.filter(owner=request.user), pk=pk)
+    view = SavedView.objects.filter(owner=request.user, pk=pk).first()
+    if view is None:
+        if SavedView.objects.filter(pk=pk).exists():
+            raise Http404("No such view of yours.")
+        # Delete sent twice (a second click without JavaScript, Back and Delete again): done already.
+        messages.info(request, "That view was deleted already.")
+        return redirect("tickets:desk_queue")
     if services.saved_view_delete(view, actor=request.user):
         messages.success(request, f"Deleted the view “{view.name}”.")
     else:
