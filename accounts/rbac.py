@@ -420,8 +420,9 @@ def sees_organization_tickets(user, organization) -> bool:
         return True
     if user.is_organization_manager and user.organization_id == organization.pk:
         return True
-    # A grant on this organisation: the same permission from a role shows no organisation's tickets.
-    return organization.pk in access(user).organization_ids
+    # A grant on this organisation: the same permission from a role shows no organisation's tickets,
+    # and a grant to a customer shows them nothing (the portal shows customers their own organisation's).
+    return is_agent(user) and organization.pk in access(user).organization_ids
 
 
 def visible_organizations(user) -> QuerySet[Organization]:
@@ -517,6 +518,8 @@ def explain(user, permission: str, obj: Model | None = None) -> Decision:
             reasons.append("administrator: sees every organisation's tickets")
         elif user.is_organization_manager and user.organization_id == obj.pk:
             reasons.append(f"manager of organisation {obj}")
+        elif not is_agent(user):
+            reasons.append("not staff: sees no other organisation's tickets, whatever is granted")
         elif allowed:
             reasons.append(f"grant of {permission} on organisation {obj}, to the user or a role they hold")
         else:

@@ -72,6 +72,27 @@ def test_explain_gives_the_answer_the_queues_and_organisation_pages_act_on(clock
     assert "a role's accounts.view_organization_tickets alone shows none" in str(decision)
 
 
+def test_an_organisation_grant_to_a_customer_is_explained_as_showing_nothing(client):
+    """A customer of Globex granted Acme's tickets (the organisation admin's permission screen lets an
+    administrator pick anyone) is not shown them by the portal, and explain() and
+    sees_organization_tickets say so. Before the fix both answered "allowed: grant of ...", which a
+    manager made from that account would rely on."""
+    acme, globex = OrganizationFactory(name="Acme"), OrganizationFactory(name="Globex")
+    ticket = make_ticket(make_customer(acme), subject="Acme printer")
+    customer = make_customer(globex)
+    assign_perm(rbac.VIEW_ORGANIZATION_TICKETS, customer, acme)
+    customer = type(customer).objects.get(pk=customer.pk)
+    client.force_login(customer)
+    assert client.get(f"/portal/tickets/{ticket.number}/").status_code == 404
+    decision = rbac.explain(customer, rbac.VIEW_ORGANIZATION_TICKETS, acme)
+    assert not decision.allowed
+    assert "not staff: sees no other organisation's tickets, whatever is granted" in str(decision)
+    assert not rbac.sees_organization_tickets(customer, acme)
+    agent = make_agent()
+    assign_perm(rbac.VIEW_ORGANIZATION_TICKETS, agent, acme)
+    assert rbac.sees_organization_tickets(type(agent).objects.get(pk=agent.pk), acme)
+
+
 def test_team_grant_to_a_customer_gives_no_queue():
     team = TeamFactory()
     customer = make_customer()
