@@ -329,6 +329,13 @@ class User(AbstractBaseUser, PermissionsMixin):
         return (self.name.split() or [self.email])[0]
 
     @property
+    def mail_greeting(self) -> str:
+        """How a mail to their address begins: by name only once they have shown they read mail there. A
+        visitor's request or a sign-up can give someone else's address a name such as a link, which the
+        site's own mail would otherwise put in front of its real one."""
+        return f"Hello {self.get_short_name()}," if self.email_verified_at else "Hello,"
+
+    @property
     def zone(self) -> zoneinfo.ZoneInfo:
         """The account's time zone; UTC for a name the tz database no longer has (US/Pacific-New)."""
         try:

@@ -70,7 +70,7 @@ def send_password_reset_mail(email: str, *, domain: str, use_https: bool, attemp
                 subject_template_name="accounts/password_reset_subject.txt",
                 email_template_name="accounts/password_reset_email.txt",
                 # Django names the site after the domain it was given; the mail names it as configured.
-                extra_email_context={"site_name": SiteConfiguration.objects.get_current().site_name},
+                extra_email_context={"site_name": SiteConfiguration.objects.get_current().site_name_line},
             ),
             email,
             domain=domain,

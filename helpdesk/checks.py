@@ -1,7 +1,7 @@
 """System checks for configuration invariants of this project."""
 
 from django.conf import settings
-from django.core.checks import Error, register
+from django.core.checks import Error, Tags, Warning, register
 
 
 @register()
@@ -68,3 +68,24 @@ def check_site_url(app_configs, **kwargs):
         )
         return [Error(message, id="helpdesk.E020")]
     return []
+
+
+@register(Tags.security, deploy=True)
+def check_mailed_links(app_configs, **kwargs):
+    """Links in mails (password resets, address confirmations) carry a token: they must go out over HTTPS
+    when the site is served so, and to the site's own host, not whichever one a request names."""
+    warnings = []
+    https_only = settings.SECURE_SSL_REDIRECT or settings.SESSION_COOKIE_SECURE
+    if settings.SITE_URL.startswith("http://") and https_only:
+        message = (
+            f"SITE_URL is {settings.SITE_URL!r} while the site is served over HTTPS only: links in mails "
+            "would carry their token unencrypted on the first click. Give its https:// address."
+        )
+        warnings.append(Warning(message, id="helpdesk.W021"))
+    if not settings.SITE_URL and any(host == "*" or host.startswith(".") for host in settings.ALLOWED_HOSTS):
+        message = (
+            "SITE_URL is not set and ALLOWED_HOSTS holds a wildcard: links in mails would point to whichever "
+            "host a request names. Set SITE_URL to the site's address."
+        )
+        warnings.append(Warning(message, id="helpdesk.W022"))
+    return warnings

@@ -51,7 +51,7 @@ def send_submission_receipt(ticket_pk: int, *, portal_url: str, reset_url: str, 
         send_submission_receipt,
         lambda: send_mail(
             f"[{ticket.reference}] {site_name} received your request: {ticket.subject}",
-            f"Hello {requester.get_short_name()},\n\n"
+            f"{requester.mail_greeting}\n\n"
             f"{site_name} received your request {ticket.reference} and will reply soon.\n\n"
             f"Follow it at {portal_url}\nNo password yet? Choose one at {reset_url}\n",
             None,

@@ -203,7 +203,7 @@ def test_the_password_reset_mail_is_plain_text_not_html_escaped():
     rendered with autoescaping on (Django's own templates wrap them in {% autoescape off %}): a site
     named "Smith & Jones" is mailed as "Smith &amp; Jones", and O'Brien as "O&#x27;Brien"."""
     site_configuration_update(changes={"site_name": "Smith & Jones"}, actor=None)
-    make_customer(email="obrien@example.org", name="O'Brien&Sons Dara")
+    make_customer(email="obrien@example.org", name="O'Brien&Sons Dara", email_verified_at=timezone.now())
     account_tasks.send_password_reset_mail.call("obrien@example.org", domain="help.example", use_https=True)
     (message,) = mail.outbox
     assert message.subject == "Choose a new password for Smith & Jones"
@@ -284,7 +284,7 @@ def test_a_confirmation_task_after_an_address_change_mails_the_current_address_o
     assert message.to == ["after@example.org"]
     assert "before@example.org" not in message.body
     assert "https://help.example/" in message.body
-    assert "Hello Zoë&“Ünïcode”<Ñame>," in message.body  # plain text, not escaped
+    assert message.body.startswith("Hello,\n")  # an address not confirmed: no name a stranger chose
 
 
 @pytest.mark.django_db
