@@ -876,8 +876,9 @@ def ticket_update_fields(
         if name == "priority" and value not in Priority.values:
             raise ValidationError({"priority": f"Unknown priority {value!r}."})
         # Triage moves a ticket to any team that works tickets (a billing question that landed in
-        # Support goes to Billing), including one the agent does not work.
-        if name == "team" and value is not None and not value.is_active:
+        # Support goes to Billing), including one the agent does not work. A ticket left in a team
+        # closed since may stay there: saving a page that shows it so must not fail.
+        if name == "team" and value is not None and not value.is_active and value.pk != ticket.team_id:
             raise ValidationError({"team": TEAM_INACTIVE.format(team=value)})
         if name == "subject":
             value = one_line(str(value))[:200]

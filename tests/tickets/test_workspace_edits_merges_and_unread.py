@@ -560,3 +560,48 @@ def test_the_full_thread_link_carries_an_odd_queue_encoded(client, desk):
     page = client.get(ws(ticket), {"queue": queue})
     link = unescape(re.search(r'<li class="thread-gap"><a href="([^"#]+)', page.content.decode()).group(1))
     assert parse_qs(urlsplit(link).query) == {"queue": [queue], "thread": ["all"]}
+
+
+@pytest.mark.parametrize(
+    ("field", "theirs", "mine", "named"),
+    [
+        ("priority", {"priority": "high"}, "urgent", "“Urgent”"),
+        ("team", {"priority": "high"}, None, "“Billing”"),
+        ("assignee", {"priority": "high"}, "", "“Unassigned”"),
+    ],
+)
+def test_a_menu_edit_refused_as_stale_names_the_choice_that_was_not_saved(
+    client, desk, field, theirs, mine, named
+):
+    """A colleague changed the ticket while the agent chose Urgent (or a team, or no assignee): the 409
+    names the agent's choice, since the menu comes back on the colleague's. Before the fix it said "save
+    it again", and saving the menu as it came back saved the colleague's value and answered "Saved."."""
+    ticket = desk["ticket"]
+    seen = ticket.version
+    services.ticket_update_fields(ticket, changes=theirs, actor=desk["colleague"])
+    client.force_login(desk["agent"])
+    value = str(desk["billing"].pk) if mine is None else mine
+    response = client.post(
+        update_url(ticket), {"field": field, "value": value, "version": seen}, headers=HTMX
+    )
+    assert response.status_code == 409
+    assert f"Yours, {named}, was not saved" in page_text(response)
+
+
+def test_saving_the_team_menu_as_it_stands_on_a_team_closed_since_changes_nothing_and_is_not_refused(
+    client, desk
+):
+    """The ticket's team was closed after it came in; the menu shows it chosen and the agent saves it as
+    it stands: nothing changes and nothing is refused. Before the fix: 422 "Support no longer works
+    tickets", though no team was chosen. Moving a ticket into a closed team is still refused."""
+    ticket = desk["ticket"]
+    desk["support"].is_active = False
+    desk["support"].save()
+    client.force_login(desk["agent"])
+    post = {"field": "team", "value": str(desk["support"].pk), "version": ticket.version}
+    assert client.post(update_url(ticket), post, headers=HTMX).status_code == 200
+    assert fresh(ticket).version == ticket.version
+    closed = TeamFactory(name="Old team", is_active=False)
+    moved = {"field": "team", "value": str(closed.pk), "version": ticket.version}
+    assert client.post(update_url(ticket), moved, headers=HTMX).status_code == 422
+    assert fresh(ticket).team_id == desk["support"].pk

@@ -54,6 +54,10 @@ EDIT_STALE = (
     "Someone changed this ticket since you opened it: the page now shows their change. Yours was not "
     "saved; check it and save it again."
 )
+EDIT_STALE_CHOSEN = (
+    "Someone changed this ticket since you opened it: the page now shows their change. Yours, “{chosen}”, "
+    "was not saved; if it still applies, choose it again and save."
+)
 
 
 @agent_required
@@ -536,7 +540,7 @@ def workspace_update(request: HttpRequest, number: str) -> HttpResponse:
         if not selectors.edit_made_already(
             ticket, field, value, actor=request.user, seen_version=seen_version
         ):
-            error, typed = EDIT_STALE, _typed_edit(ticket, field, value, request.POST)
+            error, typed = _stale_edit(field, value), _typed_edit(ticket, field, value, request.POST)
     except services.TicketError as refused:
         error = str(refused)
     except ValidationError as bad_value:
@@ -569,6 +573,22 @@ def _edited_out_of_reach(request: HttpRequest) -> HttpResponse:
     queue_query = request.POST.get("queue", "")
     back = reverse("tickets:desk_queue") + (f"?{queue_query}" if queue_query else "")
     return HttpResponseClientRedirect(back) if request.htmx else redirect(back)
+
+
+def _stale_edit(field: str, value: str) -> str:
+    """The refusal of an edit from a stale page. A menu comes back showing the colleague's choice, so the
+    agent's own is named: "save it again" would otherwise save theirs and say Saved."""
+    chosen = None
+    if field == "priority":
+        chosen = dict(Priority.choices).get(value)
+    elif field == "status":
+        chosen = dict(Status.choices).get(value)
+    elif field in ("assignee", "team") and (pk := parse_id(value)) is not None:
+        model = User if field == "assignee" else Team
+        chosen = str(found) if (found := model.objects.filter(pk=pk).first()) else None
+    elif field in ("assignee", "team") and not value:
+        chosen = "Unassigned" if field == "assignee" else "No team"
+    return EDIT_STALE_CHOSEN.format(chosen=chosen) if chosen else EDIT_STALE
 
 
 def _typed_edit(ticket: Ticket, field: str, value: str, data: QueryDict) -> dict:
@@ -620,7 +640,7 @@ def _apply_edit(
             ticket, changes={"priority": value}, actor=actor, expected_version=expected_version
         )
     elif field == "team":
-        if not value and ticket.team_id is None:  # "No team", saved as it stands
+        if value == str(ticket.team_id or ""):  # saved as it stands ("No team", or a team closed since)
             _unchanged(ticket, expected_version)
             return
         team = Team.objects.get(pk=int(value))
