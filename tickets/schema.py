@@ -234,12 +234,18 @@ def form_field(definition: dict, stored: Any = None) -> forms.Field:
     return field
 
 
+def unanswered(value: Any) -> bool:
+    """No answer: nothing, empty text or choices, or a box left unticked (0 is an answer)."""
+    return value is None or value is False or value in ("", [])
+
+
 def edit_field(definition: dict, stored: dict[str, Any]) -> forms.Field:
-    """form_field for editing a ticket's answers (`stored`): a checkbox added to the form since the
-    ticket was sent is not required of whoever edits it. "I accept the terms" is the customer's to
-    tick; an agent fixing another answer must not have to tick it for them."""
+    """form_field for editing a ticket's answers (`stored`): a field the ticket holds no answer for (one
+    added to the form or made required since it was sent, a box left unticked) is not required of
+    whoever edits it. "I accept the terms" and a serial number are the customer's to give; an agent
+    fixing another answer must not have to give them in their place. An answer given stays required."""
     field = form_field(definition, stored.get(definition["name"]))
-    if definition["type"] == "checkbox" and definition["name"] not in stored:
+    if unanswered(stored.get(definition["name"])):
         field.required = False
     return field
 
@@ -347,8 +353,8 @@ def clean_values(schema: list[dict], data: dict[str, Any], stored: dict[str, Any
 
     With `stored`, the ticket's values so far: those the schema still allows (form_field), and those
     of fields since removed from it, are kept rather than dropped; a checkbox added to the form since,
-    left unticked, stays unanswered (an unticked box cannot tell "no" from "never asked"), required or
-    not (edit_field)."""
+    left unticked, stays unanswered (an unticked box cannot tell "no" from "never asked"), and a field
+    the ticket holds no answer for is not required (edit_field)."""
     editing = stored is not None
     stored = stored or {}
     errors: dict[str, list] = {}
@@ -373,12 +379,8 @@ def clean_values(schema: list[dict], data: dict[str, Any], stored: dict[str, Any
             continue
         if isinstance(field, forms.MultipleChoiceField):  # once each, in the order offered
             value = [choice for choice, _ in field.choices if choice in value]
-        if (
-            editing
-            and value is False
-            and definition["type"] == "checkbox"
-            and definition["name"] not in stored
-        ):
+        # Left empty on a field the ticket never had an answer for: it stays unanswered.
+        if editing and definition["name"] not in stored and unanswered(value):
             continue
         cleaned[definition["name"]] = value
     if errors:

@@ -147,6 +147,56 @@ def test_a_required_checkbox_added_later_does_not_make_the_agent_tick_it_for_the
     assert Ticket.objects.get(pk=ticket.pk).custom_fields == {"order": "A-2"}
 
 
+@pytest.mark.parametrize(
+    ("added", "stored"),
+    [
+        ({"name": "agree", "label": "I accept the terms", "type": "checkbox"}, {"agree": False}),
+        ({"name": "serial", "label": "Serial number", "type": "text"}, {}),
+        ({"name": "plan", "label": "Plan", "type": "select", "choices": ["Basic", "Pro"]}, {}),
+        ({"name": "serial", "label": "Serial number", "type": "text"}, {"serial": ""}),
+    ],
+)
+def test_a_field_made_required_since_the_ticket_holds_no_answer_for_is_not_required_of_the_agent(
+    client, world, added, stored
+):
+    """A box the customer left unticked, or a text or choice the ticket has no answer for, made required
+    since: the agent fixing the order reference is not made to give the customer's answer, and the field
+    stays as it was. Before the fix only a box added since was spared; a box made required since (the
+    ticket holding "no") had to be ticked, a consent the customer never gave."""
+    form = TicketFormFactory(schema=[{"name": "order", "label": "Order", "type": "text"}, {**added}])
+    ticket = make_ticket(
+        world["customer"], team=world["team"], form=form, custom_fields={"order": "A-1", **stored}
+    )
+    before = Ticket.objects.get(pk=ticket.pk).custom_fields
+    form.schema = [form.schema[0], {**added, "required": True}]
+    form.save()
+    client.force_login(world["agent"])
+    response = desk_edit(client, ticket, order="A-2")
+    assert response.status_code == 302, re.findall(r'id="edit-error"[^>]*>(.*?)</p>', page(response))
+    assert Ticket.objects.get(pk=ticket.pk).custom_fields == {**before, "order": "A-2"}
+
+
+@pytest.mark.parametrize(
+    ("field", "answer", "cleared"),
+    [
+        ({"name": "serial", "label": "Serial number", "type": "text", "required": True}, "SN-1", ""),
+        ({"name": "seats", "label": "Seats", "type": "number", "required": True}, 0, ""),
+        ({"name": "agree", "label": "I accept the terms", "type": "checkbox", "required": True}, True, None),
+    ],
+)
+def test_a_required_answer_the_ticket_holds_cannot_be_cleared(client, world, field, answer, cleared):
+    """An answer the customer gave to a required field (0 seats, a ticked box too) stays required: the
+    agent cannot clear it."""
+    form = TicketFormFactory(schema=[field])
+    ticket = make_ticket(
+        world["customer"], team=world["team"], form=form, custom_fields={field["name"]: answer}
+    )
+    client.force_login(world["agent"])
+    values = {} if cleared is None else {field["name"]: cleared}
+    assert desk_edit(client, ticket, **values).status_code == 422
+    assert Ticket.objects.get(pk=ticket.pk).custom_fields == {field["name"]: answer}
+
+
 # ---------------------------------------------------------------------------------------------------
 # Refusals, escaping and the admin
 # ---------------------------------------------------------------------------------------------------
