@@ -1,5 +1,6 @@
 """Tickets and what hangs off them: messages, activity, attachments, tags and web forms."""
 
+import re
 import uuid
 
 from django.conf import settings
@@ -26,9 +27,18 @@ NUMBER_PREFIX = "T-"
 NUMBER_SEQUENCE = "tickets_ticket_number_seq"
 
 
+# A reference as people write and paste it: "T-1042", "t-1042", "T1042", "T 1042", "#1042", "#T-1042",
+# "1042", and as the receipt's subject gives it, "[T-1042]", or ending a sentence, "T-1042.".
+# Matched with the spaces taken out but those between two digits ("1042 1043" is no reference); no
+# pattern of optional spaces, which backtracks for seconds on a long run of them.
+REFERENCE = re.compile(r"[\[(]?#{0,2}(?:T-?)?#?([0-9]+)[\])]?[.,;:!?]?", re.IGNORECASE)
+SPACES_BESIDE_A_NON_DIGIT = re.compile(r"(?<![0-9])\s+|\s+(?![0-9])")
+
+
 def number_from(typed: str) -> int | None:
-    """The ticket number in "T-1042", "t-1042", "#1042", "#T-1042" or "1042"; None when it is not one."""
-    return parse_id(typed.strip().upper().removeprefix("#").removeprefix(NUMBER_PREFIX).removeprefix("#"))
+    """The ticket number a reference (REFERENCE) gives; None when `typed` is not one."""
+    match = REFERENCE.fullmatch(SPACES_BESIDE_A_NON_DIGIT.sub("", typed))
+    return parse_id(match.group(1)) if match else None
 
 
 class Channel(models.TextChoices):

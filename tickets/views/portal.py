@@ -16,6 +16,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect
 
+from helpdesk.accents import Unaccented, unaccented
 from helpdesk.forms import add_service_errors, parse_id, query_text
 from helpdesk.links import mail_link
 from helpdesk.middleware import site_configuration
@@ -34,6 +35,7 @@ from tickets.models import Attachment, Ticket, TicketForm, TicketMessage, number
 from tickets.workflow import Status
 
 PAGE_SIZE = 20
+MAX_QUERY_WORDS = 8  # of a portal search; more narrow nothing a customer's list needs
 DRAFT_SESSION_KEY = "submission_draft"
 DRAFT_SALT = "tickets.portal.draft"
 DRAFT_MAX_AGE = 7 * 24 * 3600  # a form page left open over a week-end still keeps its draft
@@ -262,7 +264,12 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
     elif status == "solved":
         in_status = Q(status__in=workflow.SOLVED_STATUSES)
     if query:
-        condition = Q(subject__icontains=query) & in_status
+        # Every word typed, in any order and with or without its accents ("cafe printer" finds "Printer
+        # in the Café"), as part of a word too ("drucker" finds "Druckerproblem").
+        tickets = tickets.alias(plain_subject=Unaccented("subject"))
+        condition = in_status
+        for word in unaccented(query).split()[:MAX_QUERY_WORDS]:
+            condition &= Q(plain_subject__icontains=word)
         # A reference (T-907, #907, 907) finds its ticket whatever the status filter says.
         if (exact := number_from(query)) is not None:
             condition |= Q(number=exact)
