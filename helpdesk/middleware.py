@@ -10,7 +10,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render, resolve_url
-from django.urls import reverse
+from django.urls import Resolver404, resolve, reverse
 from django.utils.cache import add_never_cache_headers, patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.http import HttpResponseClientRedirect
@@ -62,22 +62,47 @@ class MaintenanceModeMiddleware:
         return self.get_response(request)
 
 
-# Posted fields that are no one's words: the form's own keys, versions and choices, and secrets.
-NOT_TYPED = ("csrf", "password", "token", "key", "version", "held", "confirm", "queue", "previous", "next",
-             "code", "otp", "action")  # fmt: skip
+# The fields people type into on the pages maintenance mode closes (a request, a reply, sign-up), named as
+# their forms label them; custom fields ("cf_<name>") by the request form's own labels.
+TYPED_FIELDS = {"name": "Your name", "email": "Your e-mail address", "subject": "Subject",
+                "description": "How can we help?", "body": "Your reply"}  # fmt: skip
+CUSTOM_FIELD = "cf_"
+TYPED_KINDS = frozenset({"text", "textarea", "email", "number", "date"})
 
 
 def typed_in(request: HttpRequest) -> list[tuple[str, str]]:
-    """(field, text) for what a form sent as maintenance began holds that someone typed (a ticket's
+    """(label, text) for what a form sent as maintenance began holds that someone typed (a ticket's
     description, a reply): the page gives it back to copy, as nothing was saved and the form's page is
-    closed too."""
-    return [
-        (name.replace("_", " ").replace("-", " ").capitalize(), value)
-        for name, values in request.POST.lists()
-        if not any(word in name.lower() for word in NOT_TYPED)
-        for value in values
-        if value.strip() and not value.strip().isdigit()
-    ]
+    closed too. Buttons' values, the form's own keys and secrets are nobody's words: left out."""
+    custom = _custom_fields(request)
+    kept = []
+    for name, values in request.POST.lists():
+        if name in TYPED_FIELDS:
+            label = TYPED_FIELDS[name]
+        elif name.startswith(CUSTOM_FIELD) and (field := custom.get(name.removeprefix(CUSTOM_FIELD))):
+            label = field.get("label") or field["name"]
+        else:
+            continue
+        kept += [(label, value) for value in values if value.strip()]
+    return kept
+
+
+def _custom_fields(request: HttpRequest) -> dict[str, dict]:
+    """The typed fields of the request form the POST went to, by name."""
+    from tickets.models import TicketForm  # the tickets app depends on this one, not the other way
+
+    try:
+        match = resolve(request.path_info)
+    except Resolver404:
+        return {}
+    slug = match.kwargs.get("slug") if match.view_name == "tickets:portal_submit_form" else None
+    form = TicketForm.objects.filter(slug=slug).first() if slug else None
+    schema = form.schema if form is not None and isinstance(form.schema, list) else []
+    return {
+        field["name"]: field
+        for field in schema
+        if isinstance(field, dict) and field.get("type") in TYPED_KINDS and isinstance(field.get("name"), str)
+    }
 
 
 class PrivatePagesMiddleware:
