@@ -3,9 +3,11 @@ document.addEventListener("DOMContentLoaded", () => {
   // Move focus to the first invalid field so keyboard and screen-reader users land on the problem.
   // Else to a refusal the redirect brought ("This ticket changed meanwhile"), which a screen reader does
   // not read out by itself when the page loads with it.
-  const invalid = document.querySelector(".field-invalid input, .field-invalid select, .field-invalid textarea");
+  // Only what can be seen: a form hidden on the page (a closed ticket's merge box) takes no focus.
+  const shown = (selector) => Array.from(document.querySelectorAll(selector)).filter((element) => element.checkVisibility());
+  const [invalid] = shown(".field-invalid input, .field-invalid select, .field-invalid textarea");
   if (invalid) invalid.focus();
-  else if (!document.querySelector("[autofocus], [aria-invalid=true]")) document.getElementById("refusals")?.focus();
+  else if (!shown("[autofocus], [aria-invalid=true]").length) document.getElementById("refusals")?.focus();
 
   // A second click on "Submit" while the first is on its way does nothing (the server also
   // de-duplicates by submission key, so this is only comfort).

@@ -414,9 +414,11 @@ def workspace_merge(request: HttpRequest, number: str) -> HttpResponse:
     source.refresh_from_db()
     context = _workspace_context(request, source, merge_error=error, merge_typed=typed)
     # No merge form on their page to put the reason beside: not theirs to merge, or the ticket is closed
-    # (the form is hidden) or merged or deleted (none) since they opened it.
+    # (the form is hidden) or merged or deleted (none) since they opened it. Said above the page, and the
+    # hidden form not marked invalid (the focus would go to a field nobody sees).
     if not context["may"].merge or context["read_only"] or source.status == Status.CLOSED:
         messages.error(request, error)
+        context.update(merge_error="", merge_typed="")
     return render(request, WORKSPACE_TEMPLATE, context, status=422)
 
 
