@@ -119,3 +119,7 @@ def test_agents_see_internal_articles_marked_wherever_they_are_listed(client):
     assert marked(client.get("/kb/").content.decode()) == ["Router reset runbook"]
     related = client.get("/kb/articles/router-reset-for-customers/").content.decode()
     assert marked(related) == ["Router reset runbook"]
+    suggested = client.get(
+        SUGGEST, {"subject": "router reset"}, headers={"HX-Request": "true"}
+    ).content.decode()
+    assert re.findall(r"</a> <span class=\"badge badge-on_hold\">Internal</span>", suggested)

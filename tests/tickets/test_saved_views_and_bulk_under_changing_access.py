@@ -362,16 +362,17 @@ def test_the_share_with_menu_offers_only_teams_a_view_can_be_shared_with(client,
 
 
 def test_views_teammates_shared_under_one_name_name_their_owners(client, desk):
-    """Two views named "Urgent" shared with Support by two colleagues read apart in a third member's
-    list: each names who shared it. Before the fix both read "Urgent Support"."""
+    """Two views named "Urgent" shared with Support by two colleagues of one first name read apart in a
+    third member's list: each names who shared it in full. Before the fix both read "Urgent Support"."""
+    namesake = make_agent(desk["support"], name="Casey Morgan")
     SavedViewFactory(owner=desk["colleague"], name="Urgent", team=desk["support"], query="priority=urgent")
-    SavedViewFactory(owner=desk["supervisor"], name="Urgent", team=desk["support"], query="status=new")
+    SavedViewFactory(owner=namesake, name="Urgent", team=desk["support"], query="status=new")
     client.force_login(desk["agent"])
     links = re.findall(r'<a id="saved-view-\d+"[^>]*>(.*?)</a>', page_text(client.get(QUEUE)), re.S)
     shown = sorted(" ".join(re.sub(r"<[^>]+>", " ", link).split()) for link in links)
     assert shown == [
-        f"Urgent Support · {desk['colleague'].get_short_name()}",
-        f"Urgent Support · {desk['supervisor'].get_short_name()}",
+        "Urgent Support · Casey Colleague",
+        "Urgent Support · Casey Morgan",
     ]
 
 
