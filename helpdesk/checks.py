@@ -1,5 +1,7 @@
 """System checks for configuration invariants of this project."""
 
+from urllib.parse import urlsplit
+
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 
@@ -56,8 +58,6 @@ def check_day_counts(app_configs, **kwargs):
 @register()
 def check_site_url(app_configs, **kwargs):
     """SITE_URL, where links in mails go, is an address: a scheme and a host, nothing after them."""
-    from urllib.parse import urlsplit
-
     if not settings.SITE_URL:
         return []
     parts = urlsplit(settings.SITE_URL)
@@ -76,7 +76,7 @@ def check_mailed_links(app_configs, **kwargs):
     when the site is served so, and to the site's own host, not whichever one a request names."""
     warnings = []
     https_only = settings.SECURE_SSL_REDIRECT or settings.SESSION_COOKIE_SECURE
-    if settings.SITE_URL.startswith("http://") and https_only:
+    if urlsplit(settings.SITE_URL).scheme == "http" and https_only:  # as E020 reads it, in any case
         message = (
             f"SITE_URL is {settings.SITE_URL!r} while the site is served over HTTPS only: links in mails "
             "would carry their token unencrypted on the first click. Give its https:// address."

@@ -88,6 +88,11 @@ def test_an_organisation_grant_to_a_customer_is_explained_as_showing_nothing(cli
     assert not decision.allowed
     assert "not staff: sees no other organisation's tickets, whatever is granted" in str(decision)
     assert not rbac.sees_organization_tickets(customer, acme)
+    # Nor may they run the account of Acme's manager, who sees what they do not (the admin's bulk actions
+    # read this filter; before the fix it still counted the grant).
+    manager = make_customer(acme, manager=True)
+    assert type(customer).objects.filter(rbac.out_of_reach_user_filter(customer), pk=manager.pk).exists()
+    assert rbac.is_out_of_reach(customer, manager)
     agent = make_agent()
     assign_perm(rbac.VIEW_ORGANIZATION_TICKETS, agent, acme)
     assert rbac.sees_organization_tickets(type(agent).objects.get(pk=agent.pk), acme)

@@ -67,6 +67,7 @@ def deploy_settings(settings):
     ("site_url", "allowed_hosts", "warned"),
     [
         ("http://help.example.com", ["help.example.com"], ["helpdesk.W021"]),
+        ("HTTP://help.example.com", ["help.example.com"], ["helpdesk.W021"]),
         ("", [".example.com"], ["helpdesk.W022"]),
         ("", ["*"], ["helpdesk.W022"]),
         ("https://help.example.com", [".example.com"], []),
