@@ -69,13 +69,30 @@ def matching_people_ids(value: str) -> list[int]:
     return list(matching_people(value).values_list("pk", flat=True)[:PEOPLE_MATCHES])
 
 
+# A word ending in "*" is the start of one ("drucker*" finds "Druckerproblem"), as search boxes read it;
+# websearch syntax, which the rest is read in (quotes, OR, -word), drops the star.
+STARRED = re.compile(r"([^\W_]+)\*")
+
+
+def _subject_words(value: str) -> SearchQuery:
+    """The query of the tickets' subject index for what was typed, folded as the column is."""
+    starts = [word.lower() for word in STARRED.findall(unaccented(value))][:8]
+    rest = STARRED.sub(" ", value)
+    words = SearchQuery(unaccented(rest), config="simple", search_type="websearch")
+    if not starts:
+        return words
+    # Only letters and digits reach the raw query, so it cannot be malformed.
+    prefixes = SearchQuery(" & ".join(f"{word}:*" for word in starts), config="simple", search_type="raw")
+    return words & prefixes if re.search(r"[^\W_]", rest) else prefixes
+
+
 def ticket_search(queryset: QuerySet[Ticket], value: str) -> QuerySet[Ticket]:
     """`queryset` cut to the tickets `value` finds: a reference, words of the tickets (their full-text
     index) or their requesters (e-mail and name prefixes): the desk's search box and the admin's."""
     value = nfc(value.strip())[:200]
     if not value:
         return queryset
-    words = SearchQuery(unaccented(value), config="simple", search_type="websearch")  # as the column
+    words = _subject_words(value)
     if (exact := number_from(value)) is not None:
         # A reference ("T-1042", "#1042") is that ticket; bare digits are its number or words in
         # tickets ("order 4711 arrived broken").

@@ -64,3 +64,22 @@ def test_the_portal_finds_every_word_typed_in_any_order_with_or_without_accents(
     client.force_login(tickets["customer"])
     listed = client.get(reverse("tickets:portal_list"), {"q": typed}).context["page"].object_list
     assert [t.pk for t in listed] == ([tickets[found].pk] if found else [])
+
+
+@pytest.mark.parametrize(
+    ("typed", "found"),
+    [("drucker*", ["druck"]), ("Drucker* büro", ["druck"]), ("druck* -büro", []), ("drucker", []),
+     ("dru* pap*", []), ("print* paper", ["printer"])],
+)  # fmt: skip
+def test_a_word_ending_in_a_star_is_the_start_of_one_on_the_desk(client, tickets, typed, found):
+    """ "drucker*" finds "Druckerproblem im Büro" on the desk, with other words and websearch's -word
+    alike; "drucker" alone still means the whole word. Before the fix the star was dropped and nothing
+    was found: the portal, which matches within words, found it and the desk did not."""
+    tickets["druck"] = make_ticket(
+        tickets["customer"], team=tickets["cafe"].team, subject="Druckerproblem im Büro"
+    )
+    client.force_login(tickets["agent"])
+    listed = client.get(reverse("tickets:desk_queue"), {"q": typed, "status": ["new", "open"]}).context[
+        "queue"
+    ]
+    assert sorted(t.pk for t in listed.tickets) == sorted(tickets[name].pk for name in found)
