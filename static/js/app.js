@@ -3,8 +3,10 @@ document.addEventListener("DOMContentLoaded", () => {
   // Move focus to the first invalid field so keyboard and screen-reader users land on the problem.
   // Else to a refusal the redirect brought ("This ticket changed meanwhile"), which a screen reader does
   // not read out by itself when the page loads with it.
-  // Only what can be seen: a form hidden on the page (a closed ticket's merge box) takes no focus.
-  const shown = (selector) => Array.from(document.querySelectorAll(selector)).filter((element) => element.checkVisibility());
+  // Only what can be seen: a form hidden on the page (a closed ticket's merge box) takes no focus. (A
+  // browser without checkVisibility, before 2024, takes every one as seen.)
+  const seen = (element) => !element.checkVisibility || element.checkVisibility();
+  const shown = (selector) => Array.from(document.querySelectorAll(selector)).filter(seen);
   const [invalid] = shown(".field-invalid input, .field-invalid select, .field-invalid textarea");
   if (invalid) invalid.focus();
   else if (!shown("[autofocus], [aria-invalid=true]").length) document.getElementById("refusals")?.focus();

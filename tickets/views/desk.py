@@ -43,8 +43,8 @@ REPLY_STALE = (
     "Someone changed this ticket while you were writing: the page now shows their change. "
     "Your message was not sent; check it and send it again."
 )
-# A merge from a stale page: the page shows the ticket as it is now, the number as typed.
 MERGE_NO_NUMBER = "Type the number of the ticket to merge this one into, for example T-1234."
+# A merge from a stale page: the page shows the ticket as it is now, the number as typed.
 MERGE_STALE = (
     "Someone changed this ticket since you opened it: the page now shows their change. It was not "
     "merged; check it and merge it again."
