@@ -47,6 +47,14 @@ MANAGE_SUPPORT_AGENTS = "accounts.manage_support_agents"
 GRANT_RANK = "Only someone who holds the role “{role}” (or a higher one) can give it."
 BUILT_IN_RANK = {roles.CUSTOMER: 0, roles.AGENT: 1, roles.SUPERVISOR: 2, roles.ADMINISTRATOR: 3}
 GRANT_BEYOND_OWN_OBJECT = "You can only grant permissions you hold yourself, and you do not hold {missing}."
+GRANT_QUEUE_BEYOND_OWN = "Only an administrator or a supervisor of team {team} can hand out its queue."
+GRANT_ORGANIZATION_BEYOND_OWN = (
+    "Only someone who sees every ticket of {organization} can hand out its tickets."
+)
+GRANT_TO_CUSTOMER = (
+    "{user} is not staff: grants on {obj} would give them nothing, and would open its tickets to them the "
+    "day they were made an agent. Give them an agent's role first."
+)
 REVOKE_BEYOND_OWN_OBJECT = (
     "You can only take away permissions you could grant yourself, and you do not hold {missing}."
 )
@@ -251,9 +259,34 @@ def permissions_beyond(actor, permissions, obj: Model | None = None) -> list[str
 
 
 def grant_beyond_own(actor, permissions, obj: Model | None = None) -> str:
-    """Why `actor` may not hand out these permissions (on obj): "" when they may."""
-    missing = permissions_beyond(actor, permissions, obj)
-    return GRANT_BEYOND_OWN_OBJECT.format(missing=", ".join(missing)) if missing else ""
+    """Why `actor` may not hand out these permissions (on obj): "" when they may. A team's queue and an
+    organisation's tickets go by their own rules (as explain() says): the permission from a role gives
+    neither, so holding it lets nobody hand them out; only who supervises the team (who also runs its
+    memberships) or sees the organisation's tickets does."""
+    if missing := permissions_beyond(actor, permissions, obj):
+        return GRANT_BEYOND_OWN_OBJECT.format(missing=", ".join(missing))
+    if actor is None or actor.is_superuser:
+        return ""
+    names = set(map(_permission_name, permissions))
+    if isinstance(obj, Team) and WORK_TEAM_QUEUE in names and obj.pk not in supervised_team_ids(actor):
+        return GRANT_QUEUE_BEYOND_OWN.format(team=obj)
+    if (
+        isinstance(obj, Organization)
+        and VIEW_ORGANIZATION_TICKETS in names
+        and not sees_organization_tickets(actor, obj)
+    ):
+        return GRANT_ORGANIZATION_BEYOND_OWN.format(organization=obj)
+    return ""
+
+
+def object_grant_refusal(grantee, obj: Model) -> str:
+    """Why `grantee` may not be given permissions on `obj` (a team, an organisation, a ticket): "" when
+    they may. Those grants open tickets to staff; to a customer they give nothing, until the day they
+    are made an agent."""
+    # Staff by their roles in force, suspended or not: a queue may await an agent's return.
+    if grantee is not None and not User.objects.filter(staff_user_filter(), pk=grantee.pk).exists():
+        return GRANT_TO_CUSTOMER.format(user=grantee, obj=obj)
+    return ""
 
 
 SUPERUSER_RANK = max(BUILT_IN_RANK.values()) + 1

@@ -262,6 +262,8 @@ def _audited_permissions_form(base, actor, holder: str):
             added, removed = ([f"{app}.{name}" for name in names] for names in (wanted - held, held - wanted))
             if refusal := rbac.grant_beyond_own(actor, added, self.obj):
                 raise forms.ValidationError(refusal)
+            if added and holder == "user" and (refusal := rbac.object_grant_refusal(self.user, self.obj)):
+                raise forms.ValidationError(refusal)
             if missing := rbac.permissions_beyond(actor, removed, self.obj):
                 raise forms.ValidationError(rbac.REVOKE_BEYOND_OWN_OBJECT.format(missing=", ".join(missing)))
             return self.cleaned_data["permissions"]

@@ -16,7 +16,15 @@ from django.http import QueryDict
 from django.utils import timezone
 
 from accounts import rbac
-from accounts.models import Organization, Team, TeamMember, TeamUserObjectPermission, User
+from accounts.models import (
+    Organization,
+    RoleAssignment,
+    Team,
+    TeamGroupObjectPermission,
+    TeamMember,
+    TeamUserObjectPermission,
+    User,
+)
 from helpdesk.counting import capped, is_capped
 from tickets.filters import SORT_LABELS, SORTS, TicketQueueFilter, in_my_teams, sort_key
 from tickets.models import PRIORITY_ORDER, SavedView, Tag, Ticket, TicketActivity, TicketMessage
@@ -514,16 +522,22 @@ def assignable_agents(ticket: Ticket) -> list[User]:
 
 
 def agents_in_teams(team_ids: Iterable[int], *, also: int | None = None) -> list[User]:
-    """Active agents who work these teams, as members or through a grant on the team to them, (plus the
-    user `also`), by name."""
+    """Active agents who work these teams, as members or through a grant on the team to them or to a role
+    they hold, (plus the user `also`), by name."""
     # The candidates' ids first (a union, not an OR, which made PostgreSQL scan every user), then the
     # staff check per candidate.
     team_ids = list(team_ids)
     candidates = TeamMember.objects.filter(team_id__in=team_ids).values("user_id")
+    codename = rbac.WORK_TEAM_QUEUE.partition(".")[2]
     granted = TeamUserObjectPermission.objects.filter(
-        content_object_id__in=team_ids, permission__codename=rbac.WORK_TEAM_QUEUE.partition(".")[2]
+        content_object_id__in=team_ids, permission__codename=codename
     ).values("user_id")
-    candidates = candidates.union(granted, all=True)
+    # A role granted the queue: whoever holds that role now works it (an expired assignment grants nothing).
+    roles = TeamGroupObjectPermission.objects.filter(
+        content_object_id__in=team_ids, permission__codename=codename
+    ).values("group_id")
+    holders = RoleAssignment.objects.in_force().filter(role_id__in=roles).values("user_id")
+    candidates = candidates.union(granted, holders, all=True)
     if also:
         candidates = candidates.union(User.objects.filter(pk=also).values("pk"), all=True)
     agents = User.objects.filter(rbac.staff_user_filter(), pk__in=candidates, status=User.Status.ACTIVE)

@@ -9,7 +9,7 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 from django.utils import timezone
-from guardian.shortcuts import assign_perm, get_user_perms
+from guardian.shortcuts import assign_perm, get_group_perms, get_user_perms
 
 from accounts import rbac, roles
 from accounts import services as account_services
@@ -348,3 +348,98 @@ def test_a_role_assignment_changed_in_the_admin_is_granted_by_whoever_changed_it
     assignment.refresh_from_db()
     assert (assignment.role.name, assignment.granted_by) == (roles.SUPERVISOR, admin)
     assert assignment.granted_at >= first_granted_at + timedelta(hours=1)
+
+
+# --- the object-permission screens: grants decided by their own rules --------------------------------
+
+
+def permissions_url(obj, holder) -> str:
+    kind = "user" if isinstance(holder, User) else "group"
+    name = f"admin:{obj._meta.app_label}_{obj._meta.model_name}_permissions_manage_{kind}"
+    return reverse(name, args=[obj.pk, holder.pk])
+
+
+@pytest.mark.parametrize("kind", ["organisation", "team"])
+def test_a_role_permission_that_opens_nothing_does_not_let_a_clerk_grant_themselves_the_tickets(client, kind):
+    """A clerk whose role holds view_organization_tickets (or work_team_queue) and the right to change
+    organisations (teams): the permission from a role shows no organisation's tickets and works no queue,
+    so holding it lets them hand out neither; the screen refuses a grant to themselves on Globex (Payroll)
+    with the reason, and they read nothing of it. Before the fix the grant was saved ("Permissions
+    saved.") and the clerk read every Globex (Payroll) ticket; the user and membership forms already
+    refused the same reach."""
+    if kind == "organisation":
+        target = OrganizationFactory(name="Globex")
+        secret = make_ticket(make_customer(target), subject="Globex merger plans")
+        grants = [("accounts", "view_organization"), ("accounts", "change_organization"),
+                  ("accounts", "view_organization_tickets")]  # fmt: skip
+        permission, reason = "view_organization_tickets", "Only someone who sees every ticket of Globex"
+    else:
+        target = TeamFactory(name="Payroll")
+        secret = make_ticket(make_customer(), team=target, subject="Salary of the CEO")
+        grants = [("accounts", "view_team"), ("accounts", "change_team"), ("accounts", "work_team_queue")]
+        permission, reason = "work_team_queue", "Only an administrator or a supervisor of team Payroll"
+    clerk = give_custom_role(make_agent(TeamFactory(name="Support")), "Clerks", grants)
+    client.force_login(clerk)
+    response = client.post(permissions_url(target, clerk), {"permissions": [permission]})
+    assert response.status_code == 200 and reason in response.content.decode()
+    assert not get_user_perms(clerk, target) and not sees(clerk, secret)
+    # Nor to a role, which they could then hold.
+    role = Group.objects.create(name="Night shift")
+    assert client.post(permissions_url(target, role), {"permissions": [permission]}).status_code == 200
+    assert not get_group_perms(role, target)
+
+
+def test_a_supervisor_of_the_team_may_still_hand_out_its_queue(client):
+    """The rule's other side: who supervises the team (and runs its memberships) grants its queue."""
+    payroll = TeamFactory(name="Payroll")
+    lead = make_agent()
+    TeamMemberFactory(user=lead, team=payroll, role=TeamMember.Role.LEAD)
+    lead = give_custom_role(lead, "Clerks", [("accounts", "view_team"), ("accounts", "change_team"),
+                                             ("accounts", "work_team_queue")])  # fmt: skip
+    colleague = make_agent(TeamFactory(name="Support"))
+    client.force_login(lead)
+    assert (
+        client.post(permissions_url(payroll, colleague), {"permissions": ["work_team_queue"]}).status_code
+        == 302
+    )
+    assert payroll.pk in rbac.workable_team_ids(User.objects.get(pk=colleague.pk))
+
+
+def test_a_grant_to_a_customer_is_refused_with_the_reason(superuser_client):
+    """A Globex customer picked on Acme's permissions screen: refused, as the grant would give them nothing
+    until the day they were made an agent, when it would open Acme's tickets unnoticed. Before the fix it
+    was saved ("Permissions saved."). A suspended agent may be granted a queue that awaits their return."""
+    acme, globex = OrganizationFactory(name="Acme"), OrganizationFactory(name="Globex")
+    customer = make_customer(globex)
+    response = superuser_client.post(
+        permissions_url(acme, customer), {"permissions": ["view_organization_tickets"]}
+    )
+    assert response.status_code == 200 and "is not staff" in response.content.decode()
+    assert not get_user_perms(customer, acme)
+    agent = make_agent()
+    User.objects.filter(pk=agent.pk).update(status=User.Status.SUSPENDED)
+    team = TeamFactory(name="Legal")
+    assert (
+        superuser_client.post(permissions_url(team, agent), {"permissions": ["work_team_queue"]}).status_code
+        == 302
+    )
+
+
+def test_holders_of_a_role_granted_a_queue_are_offered_as_its_assignees():
+    """An agent who works Legal through a grant to a role they hold is offered in Legal's assignee picker
+    and the queue's agent menus, as one granted it alone is; not once the role has expired. Before the
+    fix only grants to single users were read."""
+    from tickets import selectors
+
+    legal = TeamFactory(name="Legal")
+    night = Group.objects.create(name="Night shift")
+    assign_perm(rbac.WORK_TEAM_QUEUE, night, legal)
+    agent = make_agent(TeamFactory(name="Support"))
+    account_services.role_assign(
+        agent, "Night shift", expires_at=timezone.now() + timedelta(hours=1), actor=None
+    )
+    assert agent in selectors.agents_in_teams([legal.pk])
+    RoleAssignment.objects.filter(user=agent, role=night).update(
+        expires_at=timezone.now() - timedelta(minutes=1)
+    )
+    assert agent not in selectors.agents_in_teams([legal.pk])
