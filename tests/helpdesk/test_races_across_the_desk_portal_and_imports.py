@@ -143,7 +143,7 @@ def test_an_inline_edit_racing_a_bulk_assign_is_refused_as_stale(client):
         ),
     )  # fmt: skip
     assert responses[0].status_code == 409
-    assert desk.EDIT_STALE in page_text(responses[0])
+    assert desk.EDIT_STALE_CHOSEN.format(chosen="High") in page_text(responses[0])
     stored = fresh(ticket)
     assert stored.assignee_id == agent.pk and stored.priority != "high"
 
