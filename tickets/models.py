@@ -565,12 +565,17 @@ class TicketActivity(models.Model):
         return self.FIELD_WORDS.get(self.field, self.field.replace("_", " "))
 
     def change_display(self) -> tuple[str, str] | None:
-        """(before, after) as the timeline shows them, or None when there is nothing to show (a reply
-        stores its message's id, a creation its first status and priority)."""
+        """(before, after) as the timeline shows them, before "" when there was none to speak of, or None
+        when there is nothing to show (a reply stores its message's id, a creation its first status and
+        priority)."""
         if self.action in (self.Action.REPLY, self.Action.NOTE, self.Action.CREATED):
             return None
         if self.old_value is None and self.new_value is None:
             return None
+        # A merge and a follow-up name the other ticket: no value before them ("merged: into T-1042",
+        # not "into — → T-1042").
+        if self.action in (self.Action.MERGE, self.Action.FOLLOW_UP):
+            return "", self._shown(self.new_value)
         return self._shown(self.old_value), self._shown(self.new_value)
 
     def _shown(self, value) -> str:

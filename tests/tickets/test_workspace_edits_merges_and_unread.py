@@ -104,6 +104,13 @@ def test_the_timeline_shows_merges_in_words(client, desk):
         shown = timeline(client.get(ws(ticket)))
         assert "merged_into" not in shown and "merged_from" not in shown, shown
 
+    def read(ticket) -> str:
+        return " ".join(re.sub(r"<[^>]+>", " ", timeline(client.get(ws(ticket)))).split())
+
+    # A sentence, not a change from nothing ("into — → T-1002", read out as "from — to T-1002").
+    assert f"merged: into {b.reference}" in read(a) and "—" not in read(a)
+    assert f"merged: from {a.reference} (1 message)" in read(b) and "—" not in read(b)
+
 
 # Stale pages
 
