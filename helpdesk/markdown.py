@@ -72,6 +72,9 @@ def _heading_ids(tokens) -> None:
     and a link to "#step-two" (or "#Step two") in the same text goes to it, as on GitHub and Zendesk.
     The words are the heading's text as read: a link in it gives its words, not its address."""
     taken: set[str] = set()
+    # The next number to try for each heading's words: counted up from 2 for every repeat, ten thousand
+    # "## Step" headings took seconds (a preview is one POST away for any agent).
+    following: dict[str, int] = {}
     for heading, inline in pairwise(tokens):
         if heading.type != "heading_open":
             continue
@@ -79,10 +82,11 @@ def _heading_ids(tokens) -> None:
             child.content for child in inline.children or () if child.type in ("text", "code_inline")
         )
         words = _anchor(text) or "section"
-        anchor, number = words, 1
+        anchor, number = words, following.get(words, 2)
         while anchor in taken:
-            number += 1
             anchor = f"{words}-{number}"
+            number += 1
+        following[words] = number
         taken.add(anchor)
         heading.attrSet("id", HEADING_ID_PREFIX + anchor)
     for token in tokens:
@@ -152,7 +156,7 @@ def markdown_shows_text(text: str) -> bool:
 
 # Every ASCII punctuation character may be backslash-escaped in CommonMark; these are the ones that could
 # end a link's text or start markup inside it.
-MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+!|~])")
+MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+!|~&])")  # & too: "&amp;" would be read as "&"
 
 
 def markdown_text(text: str) -> str:

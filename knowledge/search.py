@@ -301,6 +301,7 @@ FOLDED_TEXT = folded_sql("text")
 # ts_headline's match markers: private-use characters, taken out of the text before it runs, so
 # that no "[[[" or "]]]" an article holds can pass for one.
 MATCH_START, MATCH_END = "\ue000", "\ue001"
+NO_MARKERS = dict.fromkeys(map(ord, MATCH_START + MATCH_END))
 
 
 # Inline tags come out before ts_headline runs, which reads each tag as a token and puts a space in its
@@ -433,6 +434,16 @@ HEADLINE_LEAD = 300
 ENDS = 300
 
 
+def _unescaped(snippet: str) -> str:
+    """The snippet's text unescaped but for its match markers: one an article spells as an entity
+    ("&#xE000;") would otherwise become a marker, a highlight around words nobody searched for."""
+    pieces = re.split(f"([{MATCH_START}{MATCH_END}])", snippet)
+    return "".join(
+        piece if piece in (MATCH_START, MATCH_END) else html.unescape(piece).translate(NO_MARKERS)
+        for piece in pieces
+    )
+
+
 def _cut_marked(snippet: str, head: str, tail: str) -> str:
     """The snippet single-spaced (the line breaks between the page's blocks mean nothing in one line),
     with "…" before it when it does not start the article and after it when it does not end it (and the
@@ -441,7 +452,7 @@ def _cut_marked(snippet: str, head: str, tail: str) -> str:
     every article found cost more than the rest of the search page's Python. The whole first (last)
     fragment is compared with the article's start (end), not a few words: an article that repeats its
     closing words ("Thanks again.") must not pass an excerpt from its middle for its end."""
-    snippet = " ".join(html.unescape(snippet).split())
+    snippet = " ".join(_unescaped(snippet).split())
     fragments = snippet.replace(MATCH_START, "").replace(MATCH_END, "").split(FRAGMENTS.strip())
     first, last = " ".join(fragments[0].split()), " ".join(fragments[-1].split())
     head, tail = " ".join(html.unescape(head).split()), " ".join(html.unescape(tail).split())

@@ -124,3 +124,17 @@ def test_a_long_article_matched_at_its_start_keeps_its_first_words():
     make_article(title="Scanner guide", body="Scanner setup comes first. " + _long_body("Nothing here."))
     snippet = _snippet("scanner setup")
     assert snippet.startswith("[[[Scanner]]] [[[setup]]] comes first."), snippet
+
+
+def test_an_article_cannot_spell_its_own_highlight_marks_as_entities(client):
+    """An article whose text holds the match markers spelled as entities ("&#xE000;") gets no highlight
+    of its own making: the snippet marks only the words searched for, in pairs. Before the fix the
+    entity was decoded into a marker after the markers were taken out."""
+    body = '[refund]: https://example.com/refund "&#xE000;Everything here is highlighted refund policy"'
+    make_article(title="Refund policy", body=body)
+    make_article(title="Refunds", body="&#xE000;Highlighted&#xE001; words and a refund policy.")
+    page = client.get(reverse("knowledge:search"), {"q": "refund policy"}).content.decode()
+    for snippet in re.findall(r'<p class="snippet">(.*?)</p>', page, re.S):
+        marked = re.findall(r"<mark>(.*?)</mark>", snippet, re.S)
+        assert snippet.count("<mark>") == snippet.count("</mark>"), snippet
+        assert all(re.fullmatch(r"(?i)refunds?|policy", words.strip()) for words in marked), snippet

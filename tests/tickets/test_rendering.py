@@ -1,12 +1,13 @@
 """User text is shown as text: XSS attempts in every rendered field, and link schemes."""
 
+import html
 import re
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from helpdesk.markdown import render_markdown
+from helpdesk.markdown import markdown_text, render_markdown
 from tests.factories import TicketFormFactory, make_article, make_customer, make_ticket
 
 pytestmark = pytest.mark.django_db
@@ -136,6 +137,17 @@ def test_an_articles_headings_are_the_targets_of_its_in_page_links(client):
     assert page.count('href="#h-step-two"') == 2 and 'href="#nowhere"' in page
 
 
+def test_repeated_headings_are_numbered_once_each_around_a_heading_that_spells_a_number():
+    """Three "Step" headings around one written "Step 3": each id is given once, the next free number
+    (the ids of 10,000 repeats are counted once each: counted up from 2 for every repeat, a preview of
+    such an article took seconds)."""
+    html = render_markdown("## Step\n\n## Step 3\n\n## Step\n\n## Step\n\n## Step", heading_ids=True)
+    assert re.findall(r'id="h-([^"]+)"', html) == ["step", "step-3", "step-2", "step-4", "step-5"]
+    many = render_markdown("## Step\n\n" * 3000, heading_ids=True)
+    ids = re.findall(r'id="h-([^"]+)"', many)
+    assert len(ids) == len(set(ids)) == 3000 and ids[-1] == "step-3000"
+
+
 def test_a_tickets_messages_share_one_page_so_their_headings_take_no_ids():
     assert render_markdown("## Step two") == "<h3>Step two</h3>"
 
@@ -152,3 +164,11 @@ def test_a_heading_holding_a_link_or_long_words_is_still_reached_by_its_in_page_
     assert '<h3 id="h-install-the-app">' in html and 'href="#h-install-the-app"' in html
     long_id = re.search(r'<h3 id="(h-word-word[^"]*)">word', html).group(1)
     assert f'href="#{long_id}"' in html
+
+
+@pytest.mark.parametrize("title", ["Why &amp; shows up", "What does &nbsp; mean?", "Replace &copy; with (c)"])
+def test_a_title_written_as_markdown_link_text_reads_as_itself(title):
+    """The article picker inserts [title](address): a title naming an HTML entity reads as typed. Before
+    the fix "&" was not escaped and markdown decoded the entity ("Why & shows up")."""
+    rendered = render_markdown(f"[{markdown_text(title)}](/kb/articles/x/)")
+    assert html.unescape(re.search(r"<a [^>]*>(.*?)</a>", rendered).group(1)) == title
