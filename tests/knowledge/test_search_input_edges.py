@@ -394,7 +394,8 @@ def test_bogus_vote_values_refused(client, corpus, no_rate_limits):
     (SEARCH, "q", HX),
     (SUGGEST, "subject", {"HX-Request": "true"}),
 ])  # fmt: skip
-def test_search_rate_limit_answers_friendly_429(client, settings, corpus, url, name, headers):
+def test_search_rate_limit_answers_friendly_429(client, settings, corpus, url, name, headers, clock):
+    # The clock stands still: the limit's window is a fixed minute, which seven requests could straddle.
     settings.RATE_LIMITS = {**settings.RATE_LIMITS, "search": ("5/m", "5/m")}
     codes = [client.get(url, {name: "password"}, headers=headers).status_code for _ in range(7)]
     assert codes == [200] * 5 + [429, 429]
