@@ -2,12 +2,14 @@
 signed-in person is shown, a way back to the page after a session ends mid-task, and request.htmx
 that answers htmx's history restore with the plain page."""
 
+import functools
 from collections.abc import Callable
 from urllib.parse import urlencode, urlsplit
 
 import django_htmx.middleware
 from django.conf import settings
 from django.contrib import messages
+from django.forms.utils import pretty_name
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render, resolve_url
 from django.urls import Resolver404, resolve, reverse
@@ -62,12 +64,23 @@ class MaintenanceModeMiddleware:
         return self.get_response(request)
 
 
-# The fields people type into on the pages maintenance mode closes (a request, a reply, sign-up), named as
-# their forms label them; custom fields ("cf_<name>") by the request form's own labels.
-TYPED_FIELDS = {"name": "Your name", "email": "Your e-mail address", "subject": "Subject",
-                "description": "How can we help?", "body": "Your reply"}  # fmt: skip
+# Custom fields ("cf_<name>") of the kinds people type into, labelled as the request form labels them.
 CUSTOM_FIELD = "cf_"
 TYPED_KINDS = frozenset({"text", "textarea", "email", "number", "date"})
+
+
+@functools.cache
+def _typed_fields() -> dict[str, str]:
+    """The fields people type into on the pages maintenance mode closes (a request, a reply, sign-up), by
+    name, labelled as their forms label them."""
+    from tickets.forms import ReplyForm, TicketSubmitForm  # the tickets app depends on this one
+
+    typed = {TicketSubmitForm: ("name", "email", "subject", "description"), ReplyForm: ("body",)}
+    return {
+        name: str(form.base_fields[name].label or pretty_name(name))
+        for form, names in typed.items()
+        for name in names
+    }
 
 
 def typed_in(request: HttpRequest) -> list[tuple[str, str]]:
@@ -77,13 +90,12 @@ def typed_in(request: HttpRequest) -> list[tuple[str, str]]:
     custom = _custom_fields(request)
     kept = []
     for name, values in request.POST.lists():
-        if name in TYPED_FIELDS:
-            label = TYPED_FIELDS[name]
-        elif name.startswith(CUSTOM_FIELD) and (field := custom.get(name.removeprefix(CUSTOM_FIELD))):
+        label = _typed_fields().get(name)
+        custom_name = name.removeprefix(CUSTOM_FIELD) if name.startswith(CUSTOM_FIELD) else None
+        if label is None and (field := custom.get(custom_name)):
             label = field.get("label") or field["name"]
-        else:
-            continue
-        kept += [(label, value) for value in values if value.strip()]
+        if label is not None:
+            kept += [(label, value) for value in values if value.strip()]
     return kept
 
 
