@@ -184,3 +184,19 @@ def notes(response) -> list[str]:
     from django.contrib.messages import get_messages
 
     return [str(message) for message in get_messages(response.wsgi_request)]
+
+
+def manage(capsys, *args: str) -> tuple[int, str, str]:
+    """The command as an operator types it (manage.py's own entry point, in this process): its exit
+    status and what it printed on stdout and stderr."""
+    from django.core.management import ManagementUtility
+
+    capsys.readouterr()
+    try:
+        ManagementUtility(["manage.py", *args]).execute()
+    except SystemExit as exit:
+        status = exit.code if isinstance(exit.code, int) else 1
+    else:
+        status = 0
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err

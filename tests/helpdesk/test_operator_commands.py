@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings as django_settings
 from django.contrib.auth.models import Group, Permission
-from django.core.management import CommandError, ManagementUtility, call_command
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
@@ -24,6 +24,7 @@ from audit.recorder import verify_audit_chain
 from helpdesk import scheduler
 from helpdesk.models import PeriodicTaskRun, SiteConfiguration
 from tests.concurrency import at_the_same_moment
+from tests.conftest import manage
 from tests.factories import (
     TeamFactory,
     ensure_roles,
@@ -43,19 +44,6 @@ def run(command: str, *args) -> str:
     out = StringIO()
     call_command(command, *args, stdout=out, stderr=StringIO())
     return out.getvalue()
-
-
-def manage(capsys, *args: str) -> tuple[int, str]:
-    """The command as an operator types it (manage.py's own entry point, in this process): its exit
-    status and what it printed on stderr."""
-    capsys.readouterr()
-    try:
-        ManagementUtility(["manage.py", *args]).execute()
-    except SystemExit as exit:
-        status = exit.code if isinstance(exit.code, int) else 1
-    else:
-        status = 0
-    return status, capsys.readouterr().err
 
 
 # --- make run: demo_load and loaddata roles ------------------------------------------------------------
@@ -484,7 +472,7 @@ def test_wrong_arguments_exit_non_zero_with_a_message_and_no_traceback(capsys, a
     """From the shell: a non-zero exit and a message on stderr (an exception other than CommandError
     would escape manage.py's entry point here, as a traceback would in the shell)."""
     ensure_roles()
-    status, stderr = manage(capsys, *args)
+    status, _, stderr = manage(capsys, *args)
     assert status != 0
     assert stderr.strip(), "no message"
     assert "Traceback" not in stderr, stderr[-3000:]

@@ -6,7 +6,7 @@ from io import StringIO
 
 import pytest
 from django.core import mail
-from django.core.management import ManagementUtility, call_command, get_commands
+from django.core.management import call_command, get_commands
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django_tasks_db.models import DBTaskResult
@@ -18,6 +18,7 @@ from audit.models import AuditEvent
 from helpdesk import scheduler
 from knowledge import services as kb_services
 from knowledge.models import Article, ArticleFeedback
+from tests.conftest import manage
 from tests.factories import (
     TEST_PASSWORD,
     TeamFactory,
@@ -37,18 +38,6 @@ def run(command: str, *args) -> str:
     out = StringIO()
     call_command(command, *args, stdout=out, stderr=StringIO())
     return out.getvalue()
-
-
-def manage(capsys, *args: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    try:
-        ManagementUtility(["manage.py", *args]).execute()
-    except SystemExit as exit:
-        status = exit.code if isinstance(exit.code, int) else 1
-    else:
-        status = 0
-    captured = capsys.readouterr()
-    return status, captured.out, captured.err
 
 
 # --- retention: what the periodic jobs clean up ---------------------------------------------------------
