@@ -100,6 +100,8 @@ class ArticleForm(LoadedAtForm):
         max_length=300, required=False, help_text="Shown in lists; empty takes the start."
     )
     visibility = forms.ChoiceField(choices=Article.Visibility.choices)
+    # The editor page's own: the same page saved twice (a double-clicked Save) is one article, one save.
+    submission_key = forms.UUIDField(required=False, widget=forms.HiddenInput)
     # Not stripped as a whole: indentation opening the body is markdown (a code block); only blank lines
     # before it and whitespace after it go, as in kb_import. The limit is checked in clean_body on the
     # text as stored (services.body_length_problem): browsers send each line break as two characters

@@ -173,6 +173,12 @@ class Article(models.Model):
     # thousands of articles hold reads the articles with it in their title first, which the weighted
     # vector's index cannot tell apart without reading every row.
     title_vector = SearchVectorField(null=True, editable=False)
+    # Of the editor page that made or last saved it: the same page saved twice (a double-clicked Save, a
+    # resend) is one article, one save (services.article_create, article_update).
+    submission_key = models.UUIDField(
+        null=True, blank=True, unique=True, editable=False,
+        help_text="The editor page that last saved it: a repeated submission is one save.",
+    )  # fmt: skip
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -185,6 +191,9 @@ class Article(models.Model):
     # status change (sent for review, archived, published again) does not move. Empty for a row loaded
     # from a fixture without it: its updated_at then.
     content_updated_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    # Not stored: set on the article article_create or article_update hands back for a page sent again.
+    repeated_submission = False
 
     objects = ArticleManager()
 

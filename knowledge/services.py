@@ -5,6 +5,7 @@ import hashlib
 import html
 import re
 from datetime import datetime
+from uuid import UUID
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -21,6 +22,7 @@ from knowledge.models import Article, ArticleFeedback, ArticleRevision, ArticleS
 from knowledge.slugs import slug_for
 
 NOT_EDITOR = "Only editors may do that."
+NOT_AUTHOR = "Your role does not let you write articles."
 NOT_YOUR_DRAFT = "Authors may edit their own drafts; published articles need an editor."
 SLUG_TAKEN = "Another article already uses the address {slug!r}."
 STALE_ARTICLE = (
@@ -40,6 +42,7 @@ UNPUBLISHED_ARTICLE_IN_REPLY = (
     "them. Link a published article, or send this as an internal note."
 )
 
+AUTHOR = "knowledge.add_article"
 EDITOR = "knowledge.change_article"
 PUBLISHER = "knowledge.publish_article"
 VERIFIER = "knowledge.verify_article"
@@ -88,7 +91,7 @@ def _may_edit(article: Article, actor) -> bool:
     if actor is None or rbac.has_permission(actor, EDITOR):
         return True
     return (
-        rbac.has_permission(actor, "knowledge.add_article")
+        rbac.has_permission(actor, AUTHOR)
         and article.author_id == actor.pk
         and article.status in (Article.Status.DRAFT, Article.Status.REVIEW)
     )
@@ -110,11 +113,19 @@ def article_create(
     *, title: str, body: str, actor, category: Category | None = None, tags: str = "", excerpt: str = "",
     visibility: str = Article.Visibility.PUBLIC, slug: str = "", status: str = Article.Status.DRAFT,
     published_at: datetime | None = None, updated_at: datetime | None = None,
+    submission_key: UUID | None = None,
 ) -> Article:  # fmt: skip
     """A new article. `published_at` and `updated_at` are the dates of an article brought from another
-    knowledge base (kb_import): readers see when it was written, not when it moved; by default now."""
-    if actor is not None and not rbac.has_permission(actor, "knowledge.add_article"):
-        raise PermissionDenied(NOT_EDITOR)
+    knowledge base (kb_import): readers see when it was written, not when it moved; by default now. A
+    repeated `submission_key` (the editor's page saved twice) returns the article the first one made."""
+    if actor is not None and not rbac.has_permission(actor, AUTHOR):
+        raise PermissionDenied(NOT_AUTHOR)
+    if submission_key is not None:
+        if (first := _submitted_before(submission_key, actor)) is not None:
+            first.repeated_submission = True
+            return first
+        if Article.objects.filter(submission_key=submission_key).exists():
+            submission_key = None  # someone else's page (a forged key): theirs is never handed out
     # Publishing and archiving are an editor's, from the start as later: an author begins a draft, or
     # one sent for review.
     editorial = status not in (Article.Status.DRAFT, Article.Status.REVIEW)
@@ -133,9 +144,11 @@ def article_create(
         search_config=settings.KB_SEARCH_CONFIG,
         published_at=(published_at or timezone.now()) if status == Article.Status.PUBLISHED else published_at,
         updated_at=(updated_at := updated_at or timezone.now()), content_updated_at=updated_at,
+        submission_key=submission_key,
     )  # fmt: skip
     article.full_clean(exclude=["search_vector"])
-    _save_new(article, slug_given=bool(slug))
+    if (first := _save_new(article, slug_given=bool(slug))) is not None:
+        return first
     _take_address(article)
     audit.record("create", actor=actor, obj=article, changes={"status": (None, status)})
     if status == Article.Status.PUBLISHED:
@@ -152,16 +165,25 @@ def _take_address(article: Article) -> None:
         ArticleSlug.objects.filter(slug=article.slug).exclude(article=article).delete()
 
 
-def _save_new(article: Article, *, slug_given: bool) -> None:
+def _submitted_before(submission_key: UUID, actor) -> Article | None:
+    return Article.objects.filter(submission_key=submission_key, author=actor).first()
+
+
+def _save_new(article: Article, *, slug_given: bool) -> Article | None:
     """Insert `article`. Another one may take its address between the check and the insert (a
     double-clicked Save): a chosen address is then refused with a reason, one made from the title
-    moves on to the next free one."""
+    moves on to the next free one. The same page saved twice at once: the article the other request
+    made is returned, and nothing is inserted."""
     for _ in range(5):
         try:
             with transaction.atomic():
                 article.save()
-            return
+            return None
         except IntegrityError:
+            key = article.submission_key
+            if key is not None and (first := _submitted_before(key, article.author)) is not None:
+                first.repeated_submission = True
+                return first
             if not Article.objects.filter(slug=article.slug).exists():
                 raise
             if slug_given:
@@ -248,17 +270,21 @@ def _keep_revision(article: Article, actor) -> None:
 
 
 @transaction.atomic
-def article_update(article: Article, *, actor, loaded_at: datetime | None = None, **changes) -> Article:
+def article_update(
+    article: Article, *, actor, loaded_at: datetime | None = None, submission_key: UUID | None = None,
+    **changes,
+) -> Article:  # fmt: skip
     """Edit fields; a new slug keeps the old one redirecting; editing a published article keeps a revision.
     A save that changes nothing writes nothing (no revision, no audit event, updated_at as it was).
 
     With `loaded_at` (the article's updated_at when the editor opened it), a save from a page that is
-    out of date is refused instead of overwriting someone else's change."""
+    out of date is refused instead of overwriting someone else's change, unless it is the page that made
+    that change (its `submission_key`) sent again with the same text: a double-clicked Save."""
     article = Article.objects.select_for_update(no_key=True).get(pk=article.pk)
     if not _may_edit(article, actor):
         raise PermissionDenied(NOT_YOUR_DRAFT)
-    if loaded_at is not None and article.updated_at != loaded_at:
-        raise ValidationError(STALE_ARTICLE)
+    stale = loaded_at is not None and article.updated_at != loaded_at  # refused below, after a repeat
+    stored_key = article.submission_key
     allowed = {"title", "body", "excerpt", "category", "tags", "visibility", "slug"}
     unknown = set(changes) - allowed
     if unknown:
@@ -311,7 +337,17 @@ def article_update(article: Article, *, actor, loaded_at: datetime | None = None
         article.tags = stored["tags"]  # nothing but their spelling would change
     if _editable_values(article) == stored:
         return article
+    if stale:
+        # The excerpt aside: the first save moved an automatic one along with the body.
+        repeated = submission_key is not None and submission_key == stored_key
+        if not repeated or {**_editable_values(article), "excerpt": stored["excerpt"]} != stored:
+            raise ValidationError(STALE_ARTICLE)
+        saved = Article.objects.get(pk=article.pk)
+        saved.repeated_submission = True  # saved by the first sending: said as that one was
+        return saved
     article.updated_by = actor
+    if submission_key is not None and not Article.objects.filter(submission_key=submission_key).exists():
+        article.submission_key = submission_key  # (one another article holds: a forged page's, ignored)
     article.updated_at = timezone.now()
     if any(getattr(article, name) != stored[name] for name in CONTENT_FIELDS):
         article.content_updated_at = article.updated_at

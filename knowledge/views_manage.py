@@ -1,6 +1,7 @@
 """Article authoring for agents (/kb/manage/…): list and review queue, editor with preview, workflow
 actions, and the article picker the ticket workspace uses to link an answer into a reply."""
 
+import uuid
 from datetime import datetime
 from urllib.parse import urlencode
 
@@ -68,7 +69,10 @@ def article_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(articles, MANAGE_PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request, "knowledge/manage/article_list.html",
-        {"page": page, "status": status, "query": query, "statuses": Article.Status.choices},
+        {
+            "page": page, "status": status, "query": query, "statuses": Article.Status.choices,
+            "may_write": rbac.has_permission(request.user, services.AUTHOR),
+        },
     )  # fmt: skip
 
 
@@ -77,6 +81,8 @@ def article_list(request: HttpRequest) -> HttpResponse:
 def article_edit(request: HttpRequest, slug: str | None = None) -> HttpResponse:
     """The editor. Its Preview button posts here too when htmx is off: the page comes back with the
     text as typed and its preview, and nothing is saved."""
+    if slug is None and not rbac.has_permission(request.user, services.AUTHOR):
+        raise PermissionDenied(services.NOT_AUTHOR)  # before anyone types an article they cannot save
     if request.method == "POST":
         article = _article_at(request, slug) if slug else None
     else:
@@ -96,19 +102,22 @@ def article_edit(request: HttpRequest, slug: str | None = None) -> HttpResponse:
         form = ArticleForm(request.POST if request.method == "POST" else None, initial=initial)
     if request.method == "POST" and preview_html is None and form.is_valid():
         fields = dict(form.cleaned_data)
-        loaded_at = fields.pop("loaded_at")
+        loaded_at, submission_key = fields.pop("loaded_at"), fields.pop("submission_key")
         try:
             if article is None:
-                saved = services.article_create(actor=request.user, **fields)
+                saved = services.article_create(actor=request.user, submission_key=submission_key, **fields)
             else:
-                saved = services.article_update(article, actor=request.user, loaded_at=loaded_at, **fields)
+                saved = services.article_update(
+                    article, actor=request.user, loaded_at=loaded_at, submission_key=submission_key, **fields
+                )
         except PermissionDenied as error:
             form.add_error(None, str(error))
         except ValidationError as error:
             form.add_error(None, error)
         else:
             # The service writes nothing for a save that changes nothing, so updated_at stays as it was.
-            if article is not None and saved.updated_at == article.updated_at:
+            repeated = saved.repeated_submission
+            if article is not None and saved.updated_at == article.updated_at and not repeated:
                 messages.info(request, NOTHING_CHANGED)
             else:
                 messages.success(request, f"Saved “{saved.title}”.")
@@ -128,8 +137,9 @@ def _article_at(request: HttpRequest, slug: str) -> Article:
 
 def _editor_initial(article: Article | None) -> dict:
     if article is None:
-        return {}
-    initial = {name: getattr(article, name) for name in ("title", "tags", "excerpt", "visibility", "body")}
+        return {"submission_key": uuid.uuid4()}
+    initial = {"submission_key": uuid.uuid4()}
+    initial |= {name: getattr(article, name) for name in ("title", "tags", "excerpt", "visibility", "body")}
     initial["category"] = article.category_id
     initial["loaded_at"] = article.updated_at.isoformat()
     return initial

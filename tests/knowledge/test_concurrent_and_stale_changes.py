@@ -4,6 +4,7 @@ articles renamed to one address, an admin page older than the author's edit; and
 no longer vouches for rewritten words."""
 
 import re
+import uuid
 from html import unescape
 
 import pytest
@@ -15,7 +16,14 @@ from knowledge import services
 from knowledge.models import Article, ArticleFeedback
 from tests.admin_pages import change_url, form_data
 from tests.concurrency import run_while_another_transaction_waits
-from tests.factories import TeamFactory, make_administrator, make_agent, make_article, make_supervisor
+from tests.factories import (
+    TeamFactory,
+    article_form_data,
+    make_administrator,
+    make_agent,
+    make_article,
+    make_supervisor,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -201,3 +209,94 @@ def test_two_categories_moved_under_each_other_at_once_make_no_loop(client):
     assert responses[0].status_code == 422
     assert Category.objects.get(pk=b.pk).parent_id is None
     assert Category.objects.get(pk=a.pk).parent_id == b.pk
+
+
+def _editor_form(page) -> dict[str, str]:
+    """The hidden fields of an editor page as the browser sends them (loaded_at, submission_key)."""
+    return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page.content.decode()))
+
+
+def test_the_same_new_article_page_saved_twice_makes_one_article(client):
+    """A double-clicked Save (or a resend on a slow line) of one "New article" page: one article, and
+    the second answer leads to it. Before the fix each post made a draft ("reset-the-router-2")."""
+    client.force_login(make_agent(TeamFactory()))
+    page = client.get(reverse("knowledge:manage_new"))
+    data = _editor_form(page) | {
+        "title": "Reset the router",
+        "body": "Hold the button.",
+        "visibility": "public",
+    }
+    first = client.post(reverse("knowledge:manage_new"), data)
+    second = client.post(reverse("knowledge:manage_new"), data)
+    assert list(Article.objects.values_list("slug", flat=True)) == ["reset-the-router"]
+    assert first.status_code == second.status_code == 302
+    assert first.url == second.url == reverse("knowledge:manage_edit", args=["reset-the-router"])
+    # A second page (a new article on purpose, with the same title) is a second article.
+    again = _editor_form(client.get(reverse("knowledge:manage_new"))) | {
+        "title": "Reset the router", "body": "Hold the button.", "visibility": "public",
+    }  # fmt: skip
+    client.post(reverse("knowledge:manage_new"), again)
+    assert Article.objects.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_new_article_page_saved_twice_at_once_makes_one_article():
+    editor = make_supervisor(TeamFactory())
+    key = uuid.uuid4()
+    made = []
+    run_while_another_transaction_waits(
+        lambda: made.append(
+            services.article_create(title="VPN", body="First.", actor=editor, submission_key=key)
+        ),
+        lambda: made.append(
+            services.article_create(title="VPN", body="First.", actor=editor, submission_key=key)
+        ),
+    )
+    assert list(Article.objects.values_list("slug", flat=True)) == ["vpn"]
+    assert made[0].pk == made[1].pk
+
+
+def test_another_users_page_key_never_hands_out_their_article(client):
+    """A key copied from someone else's page (forged): a new article of one's own, not theirs."""
+    theirs = services.article_create(
+        title="Theirs", body="Text.", actor=make_agent(TeamFactory()), submission_key=(key := uuid.uuid4())
+    )
+    mine = services.article_create(
+        title="Mine", body="Text.", actor=make_agent(TeamFactory()), submission_key=key
+    )
+    assert mine.pk != theirs.pk and mine.title == "Mine"
+
+
+def test_the_same_edit_saved_twice_is_not_refused_as_a_colleagues_change(client):
+    """A double-clicked Save of the editor: the browser shows the second answer, which before the fix
+    was 422 "Someone changed this article since you opened it" about the user's own first click. The
+    automatic excerpt the first save moved with the body is no reason either."""
+    client.force_login(make_supervisor(TeamFactory()))
+    article = make_article(title="Printer setup", body="Old steps.")
+    url = reverse("knowledge:manage_edit", args=[article.slug])
+    data = article_form_data(article, body="New steps.") | _editor_form(client.get(url))
+    assert client.post(url, data).status_code == 302
+    second = client.post(url, data, follow=True)
+    assert second.redirect_chain == [(url, 302)]
+    assert services.STALE_ARTICLE not in second.content.decode()
+    # Said once, as the first sending was (the browser shows this page, with the first one's message).
+    assert [str(message) for message in second.context["messages"]] == ["Saved “Printer setup”."]
+    stored = Article.objects.get(pk=article.pk)
+    assert (stored.body, stored.excerpt, stored.revisions.count()) == ("New steps.", "New steps.", 2)
+
+
+def test_a_page_saved_again_with_other_text_after_a_colleagues_change_is_still_refused(client):
+    """The same page's key with a different text (the Back button, then more typing) over a colleague's
+    change since: refused as stale, the colleague's text kept."""
+    client.force_login(make_supervisor(TeamFactory()))
+    article = make_article(title="Printer setup", body="Old steps.")
+    url = reverse("knowledge:manage_edit", args=[article.slug])
+    data = article_form_data(article, body="Mine.") | _editor_form(client.get(url))
+    assert client.post(url, data).status_code == 302
+    services.article_update(
+        Article.objects.get(pk=article.pk), body="The colleague's.", actor=make_supervisor()
+    )
+    refused = client.post(url, data | {"body": "Mine, again."})
+    assert refused.status_code == 422
+    assert services.STALE_ARTICLE in refused.content.decode()
+    assert Article.objects.get(pk=article.pk).body == "The colleague's."

@@ -5,9 +5,12 @@ counted with or without their slash, one import record per article, and the refu
 import json
 
 import pytest
+from django.contrib.auth.models import Group, Permission
+from django.core.exceptions import PermissionDenied
 from django.test import Client
 from django.urls import reverse
 
+from accounts import services as account_services
 from knowledge import services
 from knowledge.importing import import_articles
 from knowledge.models import Article, ArticleFeedback, Category
@@ -15,6 +18,7 @@ from tests.admin_pages import delete_url
 from tests.factories import (
     CategoryFactory,
     TeamFactory,
+    UserFactory,
     article_form_data,
     loaded,
     make_administrator,
@@ -325,3 +329,29 @@ def test_an_article_written_with_decomposed_accents_is_found_however_the_search_
     for typed in ("résumé", unicodedata.normalize("NFD", "résumé")):
         page = client.get(reverse("knowledge:search"), {"q": typed})
         assert [hit.article.pk for hit in page.context["hits"]][:1] == [article.pk], typed
+
+
+def test_an_agent_whose_role_writes_no_articles_is_told_before_typing_one(client):
+    """A role an administrator made ("Tier 2": the desk, no knowledge.add_article): no "New article" on
+    the list, and the editor refuses up front. Before the fix it offered a writable editor and refused
+    only the save, with "Only editors may do that." (they may not even author)."""
+    role = Group.objects.create(name="Tier 2")
+    role.permissions.add(Permission.objects.get(codename="view_support_queue"))
+    agent = UserFactory()
+    account_services.role_assign(agent, "Tier 2", actor=None)
+    client.force_login(agent)
+    listing = client.get(reverse("knowledge:manage_list"))
+    assert listing.status_code == 200
+    assert reverse("knowledge:manage_new") not in listing.content.decode()
+    assert client.get(reverse("knowledge:manage_new")).status_code == 403
+    posted = client.post(
+        reverse("knowledge:manage_new"), {"title": "Mine", "body": "Text.", "visibility": "public"}
+    )
+    assert posted.status_code == 403
+    assert not Article.objects.exists()
+    with pytest.raises(PermissionDenied, match=services.NOT_AUTHOR):
+        services.article_create(title="Mine", body="Text.", actor=agent)
+    # An agent of the stock role writes them.
+    client.force_login(make_agent(TeamFactory()))
+    assert reverse("knowledge:manage_new") in client.get(reverse("knowledge:manage_list")).content.decode()
+    assert client.get(reverse("knowledge:manage_new")).status_code == 200
