@@ -49,18 +49,37 @@ TEXT_EXTENSIONS = {".txt": "text/plain", ".log": "text/plain", ".csv": "text/csv
 # Attributes are looked for up to the next angle bracket and 500 characters: linear on any input.
 # After a tag's name, browsers take a slash as they take a space ("<b/onclick=..."), and they drop tabs
 # and line breaks inside a URL's scheme ("java<TAB>script:"). Runs of white space are searched as one
-# (_holds), so a match is never longer than SCAN_OVERLAP.
-_JAVASCRIPT = rb"\s?".join(bytes([letter]) for letter in b"javascript") + rb":"
+# (_holds), so a match is never longer than SCAN_OVERLAP. In an attribute a letter may be written as a
+# character reference ("&#106;avascript:", "javascript&colon;"), tabs and line breaks too ("&Tab;"), and
+# control characters before the scheme are dropped as well ("\x01javascript:").
+_DROPPED = rb"(?:[\x00-\x20]|&(?:tab|newline);|&#0{0,8}(?:9|10|13);?|&#x0{0,8}(?:9|a|d);?){0,8}"
+
+
+def _spelled(character: str) -> bytes:
+    """`character` as an attribute may spell it: itself, or a character reference to either case."""
+    codes = sorted({ord(character.lower()), ord(character.upper())})
+    decimal, hexadecimal = "|".join(f"{code}" for code in codes), "|".join(f"{code:x}" for code in codes)
+    named = "|&colon;" if character == ":" else ""
+    reference = rf"&#(?:0{{0,8}}(?:{decimal})|x0{{0,8}}(?:{hexadecimal}));?"
+    return rf"(?:{re.escape(character)}|{reference}{named})".encode()
+
+
+_JAVASCRIPT = _DROPPED + _DROPPED.join(_spelled(character) for character in "javascript:")
 TEXT_MARKUP = re.compile(
     rb"<(?:html|script|svg|!doctype|\?xml|iframe|frame|body|img|object|embed|meta|style|form|link|base|math)\b"
     rb"|<[a-z][a-z0-9-]{0,40}[\s/][^<>]{0,500}?\bon[a-z]{1,40}\s*="
-    rb"|<[a-z][a-z0-9-]{0,40}[\s/][^<>]{0,500}?=\s*[\"']?\s*" + _JAVASCRIPT,
+    rb"|<[a-z][a-z0-9-]{0,40}[\s/][^<>]{0,500}?=\s*[\"']?" + _JAVASCRIPT,
     re.IGNORECASE,
 )
 # A page behind an image's or a PDF's signature (a polyglot): the tags a browser renders or runs.
 # Narrower than TEXT_MARKUP: photos and PDFs carry XMP metadata, which is XML.
+# XMP's tags are namespaced ("<rdf:Description"), so the handlers and links are looked for in plain
+# tags only; an event's name of four letters at least keeps chance bytes of a photo from matching.
 BINARY_MARKUP = re.compile(
-    rb"<(?:html|script|iframe|frame|body|svg|img|object|embed|video|audio|details|math|!doctype\s+html)\b",
+    rb"<(?:html|script|iframe|frame|body|svg|img|object|embed|video|audio|details|math|input|marquee|form"
+    rb"|meta|link|base|!doctype\s+html)\b"
+    rb"|<[a-z][a-z0-9]{0,40}[\s/][^<>]{0,500}?\bon[a-z]{4,40}\s*="
+    rb"|<[a-z][a-z0-9]{0,40}[\s/][^<>]{0,500}?=\s*[\"']?" + _JAVASCRIPT,
     re.IGNORECASE,
 )
 SCAN_CHUNK = 1024 * 1024

@@ -234,6 +234,19 @@ def test_the_same_file_twice_is_attached_once_but_same_bytes_under_two_names_twi
         ("notes.md", b"<a href='javascript:alert(1)'>x</a>"),
         ("notes.txt", b"\xff\xfe" + "<script>alert(1)</script>".encode("utf-16-le")),
         ("notes.log", b"<img src=x onerror=alert(1)>"),
+        # A javascript: link as browsers still read it: letters as character references, a tab named,
+        # a control character before the scheme (before the fix, each was taken as plain text).
+        ("ref.txt", b'<a href="&#106;avascript:alert(1)">x</a>'),
+        ("hex.txt", b'<a href="&#x6A;avascript:alert(1)">x</a>'),
+        ("padded.txt", b'<a href="&#0000106&#0000097vascript&#58;alert(1)">x</a>'),
+        ("colon.md", b'<a href="javascript&colon;alert(1)">x</a>'),
+        ("tab.csv", b'a,<a href="java&Tab;script:alert(1)">x</a>'),
+        ("control.log", b'<a href="\x01javascript:alert(1)">x</a>'),
+        # Behind an image's or a PDF's signature: a handler or a link in any plain tag, not only the
+        # tags listed (before the fix, these three were taken as an image and a PDF).
+        ("focus.gif", GIF + b"<input autofocus onfocus=alert(1)>"),
+        ("link.png", PNG + b"<a href=javascript:alert(1)>click</a>"),
+        ("start.pdf", PDF + b"<marquee onstart=alert(1)>x</marquee>"),
         ("setup.exe", b"MZ\x90\x00" + b"\x00" * 60),
         ("nameless", b"just text"),
         ("app.jar", zip_bytes()),
@@ -250,6 +263,9 @@ def test_content_that_is_not_what_it_says_is_refused_with_422(client, name, cont
     ("name", "content", "content_type"),
     [
         ("log.txt", b"List<String> a < b && c > d", "text/plain"),
+        # Prose about the scheme, and an image's metadata, whose tags are namespaced.
+        ("howto.md", b"Never paste javascript: links; <b>really</b> &#106; is j.", "text/plain"),
+        ("meta.png", PNG + b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:Description onload="1"/>', "image/png"),
         ("table.csv", "Müller;Köln\n".encode("cp1252"), "text/csv"),
         (
             "report.docx",
