@@ -18,6 +18,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.http import HttpResponseClientRedirect
 
 from accounts import rbac
+from helpdesk import drafts
 from helpdesk.models import SiteConfiguration
 
 
@@ -150,6 +151,15 @@ class MethodNotAllowedPageMiddleware:
 
 
 SIGNED_OUT_MIDWAY = "Your session has ended, so that was not sent. Sign in to continue where you were."
+DRAFT_KEPT_MIDWAY = (
+    "Your session has ended, so your message was not sent. Sign in and it comes back where you wrote it "
+    "(attach any files again)."
+)
+# The forms whose text waits over a sign-in (helpdesk.drafts), by the view they post to: what is kept.
+DRAFTED_FIELDS = {
+    "tickets:portal_reply": ("body",),
+    "tickets:desk_reply": ("kind", "body", "status_after"),
+}
 
 
 class SignInRedirectMiddleware:
@@ -178,7 +188,9 @@ class SignInRedirectMiddleware:
         page = self._page(request)
         target = f"{login}?{urlencode({'next': page})}" if page else login
         if request.method == "POST":
-            messages.warning(request, SIGNED_OUT_MIDWAY)
+            view_name = match.view_name if match is not None else ""
+            kept = bool(page) and self._keep_draft(request, view_name, urlsplit(page).path)
+            messages.warning(request, DRAFT_KEPT_MIDWAY if kept else SIGNED_OUT_MIDWAY)
         if request.htmx:
             # An empty 200 at the page's own address: kept by the browser, Back would show it as the page.
             redirect = HttpResponseClientRedirect(target)
@@ -187,6 +199,13 @@ class SignInRedirectMiddleware:
             return redirect
         response["Location"] = target
         return response
+
+    @staticmethod
+    def _keep_draft(request: HttpRequest, view_name: str, path: str) -> bool:
+        if view_name not in DRAFTED_FIELDS or not request.POST.get("body", "").strip():
+            return False
+        typed = {name: request.POST.getlist(name) for name in DRAFTED_FIELDS[view_name]}
+        return drafts.keep_draft(request, path=path, typed=typed)
 
     @staticmethod
     def _page(request: HttpRequest) -> str:

@@ -45,6 +45,10 @@ CLOSED_TO_STAFF = (
 )
 # Names nobody: the id may be any account's, and the actor may not know who holds it.
 ASSIGNEE_NOT_AGENT = "The person chosen is not an agent who can see this ticket."
+# Not named: an id typed by hand must not tell an agent whose account it is.
+ASSIGNEE_GONE = (
+    "The person chosen can no longer be assigned tickets (suspended, or not an agent): choose another."
+)
 EMPTY_BODY = "Write a message before sending."
 FOLLOW_UP = "Follow-up: "
 BULK_UNKNOWN = "There is no {what} “{value}”: choose one from the list."
@@ -69,7 +73,7 @@ TAG_SHOWS_NOTHING = (
     "tag: delete it, between the commas."
 )
 BULK_TAG_MISSING = "Type the tag to add or remove."
-BULK_STALE = "It changed since your queue was loaded: look at it again, then choose what to do."
+BULK_STALE = "{ticket} changed since your queue was loaded: look at it again, then choose what to do."
 MERGE_SELF = "A ticket cannot be merged into itself."
 MERGED_READ_ONLY = "{ticket} was merged into {into}: make the change there."
 MERGED_ELSEWHERE = "{ticket} was merged into a ticket outside your queues: the conversation goes on there."
@@ -1191,7 +1195,7 @@ def tickets_bulk_apply(
             expected = (versions or {}).get(ticket.pk)
             changed = _bulk_one(ticket, action, value, actor, expected, assignee=assignee, team=team)
         except StaleTicket:
-            outcomes.append(BulkOutcome(ticket, BULK_STALE))
+            outcomes.append(BulkOutcome(ticket, BULK_STALE.format(ticket=ticket.reference)))
         except (TicketError, ValidationError) as error:
             message = "; ".join(error.messages) if isinstance(error, ValidationError) else str(error)
             outcomes.append(BulkOutcome(ticket, message))
@@ -1213,9 +1217,14 @@ def _check_bulk_value(action: str, value: str) -> tuple[User | None, Team | None
     assignee = User.objects.filter(pk=parse_id(value)).first() if action == "assign" else None
     if action == "assign" and assignee is None:
         raise ValidationError({"value": BULK_UNKNOWN.format(what="agent", value=shown)})
+    # Suspended, or no longer staff, since the menu was read: no ticket could take them.
+    if action == "assign" and not (assignee.is_active and rbac.is_agent(assignee)):
+        raise ValidationError({"value": ASSIGNEE_GONE})
     team = Team.objects.filter(pk=parse_id(value)).first() if action == "team" else None
     if action == "team" and team is None:
         raise ValidationError({"value": BULK_UNKNOWN.format(what="team", value=shown)})
+    if action == "team" and not team.is_active:  # tickets in it already would be left as they are anyway
+        raise ValidationError({"value": TEAM_INACTIVE.format(team=team)})
     if action in ("add_tag", "remove_tag"):
         try:
             clean_tag_names([value])

@@ -119,7 +119,8 @@ def test_a_bulk_status_change_racing_an_inline_priority_edit_refuses_the_bulk_on
         ),
     )  # fmt: skip
     assert responses[0].status_code == 302
-    assert notes(responses[0]) == [f"{ticket.reference} was not changed: {services.BULK_STALE}"]
+    stale = services.BULK_STALE.format(ticket=ticket.reference)
+    assert notes(responses[0]) == [f"{ticket.reference} was not changed: {stale}"]
     stored = fresh(ticket)
     assert (stored.priority, stored.status) == ("urgent", Status.NEW)
 

@@ -79,7 +79,9 @@ def test_a_bulk_action_refuses_tickets_changed_since_the_queue_was_read(client, 
     # A colleague takes the ticket while the agent's queue is open.
     services.ticket_assign(ticket, assignee=team["colleague"], actor=team["colleague"])
     response = client.post(BULK, {"tickets": [chosen], "action": "assign_me"}, follow=True)
-    assert services.BULK_STALE in response.content.decode().replace("&#x27;", "'")
+    assert services.BULK_STALE.format(ticket=ticket.reference) in response.content.decode().replace(
+        "&#x27;", "'"
+    )
     assert Ticket.objects.get(pk=ticket.pk).assignee == team["colleague"]
     # From a fresh queue it goes through.
     fresh = Ticket.objects.get(pk=ticket.pk)

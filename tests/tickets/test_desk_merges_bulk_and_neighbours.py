@@ -170,7 +170,7 @@ def test_a_bulk_row_with_a_mangled_version_is_refused_as_stale_not_applied_unche
         {"tickets": [f"{ticket.pk}:abc"], "action": "priority:urgent", "back": QUEUE},
     )
     assert Ticket.objects.get(pk=ticket.pk).priority == "low", notes(response)
-    assert any(services.BULK_STALE in note for note in notes(response))
+    assert any(services.BULK_STALE.format(ticket=ticket.reference) in note for note in notes(response))
 
 
 # The workspace's requester panel

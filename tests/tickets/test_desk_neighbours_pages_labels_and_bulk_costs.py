@@ -252,7 +252,9 @@ def test_bulk_reports_each_ticket_and_reveals_nothing_of_invisible_ones(client, 
     said = notes(client.post(BULK, {"tickets": posted, "action": "priority:urgent"}))
     assert "3 selected tickets are no longer in your queues and left unchanged." in said
     assert f"Updated 1 ticket: {mine[0].reference}." in said
-    assert any(s.startswith(f"{fresh.reference} was not changed: It changed since") for s in said)
+    assert any(
+        s.startswith(f"{fresh.reference} was not changed: {fresh.reference} changed since") for s in said
+    )
     assert any(s.startswith(f"{mine[2].reference} was not changed:") for s in said)
     assert not any(secret.reference in s or "Secret" in s for s in said)
     assert Ticket.objects.get(pk=secret.pk).priority != "urgent"

@@ -1,13 +1,25 @@
-"""A request typed by a customer whose session ended comes back to them, and to them only, once they
-have signed in again: on their organisation's own form too, with the answers to its fields."""
+"""A request or a reply typed by someone whose session ended comes back to them, and to them only, once
+they have signed in again: on their organisation's own form too, with the answers to its fields; a
+reply in the ticket's composer, an agent's as it was set."""
 
 import re
 import uuid
+from urllib.parse import urlencode
 
 import pytest
 from django.urls import reverse
 
-from tests.factories import TEST_PASSWORD, OrganizationFactory, TicketFormFactory, make_customer
+from helpdesk.middleware import DRAFT_KEPT_MIDWAY, SIGNED_OUT_MIDWAY
+from tests.factories import (
+    TEST_PASSWORD,
+    OrganizationFactory,
+    TeamFactory,
+    TicketFormFactory,
+    make_agent,
+    make_customer,
+    make_ticket,
+)
+from tickets.views.portal import REPLY_RESTORED
 
 pytestmark = pytest.mark.django_db
 
@@ -82,3 +94,85 @@ def test_a_signed_out_customer_on_their_organisations_form_is_asked_to_sign_in_a
     page = client.get(url).content.decode()
     assert "It arrived broken" in page
     assert 'value="ORD-777"' in page
+
+
+def _reply_typed_as_the_session_ends(client, user, page: str, reply: str, fields: dict) -> str:
+    """`user` opens `page`, their session ends, and the reply form is sent: where it sends them."""
+    client.force_login(user)
+    owner = drafted_by(client.get(page))
+    client.logout()
+    sent = client.post(
+        reply, fields | {"submission_key": str(uuid.uuid4()), "drafted_by": owner},
+        headers={"Referer": f"http://testserver{page}"},
+    )  # fmt: skip
+    assert sent.status_code == 302
+    return sent["Location"]
+
+
+def test_a_reply_typed_as_the_session_ended_comes_back_in_the_composer_after_signing_in(client):
+    """Before the fix the customer was sent to sign in and back to the ticket with an empty composer:
+    the reply they had typed was gone (the request form already came back; replies did not)."""
+    customer = make_customer(OrganizationFactory())
+    ticket = make_ticket(customer)
+    page = reverse("tickets:portal_detail", args=[ticket.number])
+    typed = "Here is everything I tried, step by step, over the last hour"
+    login = _reply_typed_as_the_session_ends(
+        client, customer, page, reverse("tickets:portal_reply", args=[ticket.number]), {"body": typed}
+    )
+    assert login == f"{LOGIN}?{urlencode({'next': page})}"
+    signed_in = client.post(login, {"username": customer.email, "password": TEST_PASSWORD}, follow=True)
+    assert signed_in.redirect_chain[-1][0] == page
+    html = signed_in.content.decode()
+    assert re.search(rf"<textarea[^>]*>\s*{typed}</textarea>", html), "the composer is not filled in"
+    assert REPLY_RESTORED in html and DRAFT_KEPT_MIDWAY in html
+    assert not ticket.messages.filter(body=typed).exists()  # given back to send, not sent
+    assert typed not in client.get(page).content.decode()  # once
+
+
+def test_an_agents_reply_typed_as_the_session_ended_comes_back_as_it_was_set(client):
+    agent = make_agent(team := TeamFactory())
+    ticket = make_ticket(make_customer(), team=team)
+    page = reverse("tickets:desk_ticket", args=[ticket.number])
+    fields = {"body": "Replaced the fuser; it prints again.", "kind": "note", "status_after": "pending"}
+    login = _reply_typed_as_the_session_ends(
+        client, agent, page, reverse("tickets:desk_reply", args=[ticket.number]), fields
+    )
+    client.post(login, {"username": agent.email, "password": TEST_PASSWORD})
+    form = client.get(page).context["reply_form"]
+    assert {name: form[name].value() for name in fields} == fields
+
+
+def test_a_reply_kept_over_sign_in_goes_to_the_person_who_typed_it_only(client):
+    """Customer A's reply kept as their session ended; B signs in on that shared browser and opens A's
+    ticket's address (their own organisation's manager, say, who may read it): not shown A's draft."""
+    organization = OrganizationFactory()
+    alice = make_customer(organization)
+    manager = make_customer(organization, manager=True)
+    ticket = make_ticket(alice)
+    page = reverse("tickets:portal_detail", args=[ticket.number])
+    secret = "My card number is 4111 1111 1111 1111"
+    login = _reply_typed_as_the_session_ends(
+        client, alice, page, reverse("tickets:portal_reply", args=[ticket.number]), {"body": secret}
+    )
+    client.post(login, {"username": manager.email, "password": TEST_PASSWORD})
+    opened = client.get(page)
+    assert opened.status_code == 200 and secret not in opened.content.decode()
+    _sign_in(client, alice)
+    assert secret not in client.get(page).content.decode()  # dropped when another account read the page
+
+
+def test_a_reply_without_the_pages_name_of_its_writer_is_not_kept(client):
+    """A post that names no account (a page from before, made by hand) keeps nothing: no draft could be
+    given back to a person, and the message says only that nothing was sent."""
+    customer = make_customer(OrganizationFactory())
+    ticket = make_ticket(customer)
+    page = reverse("tickets:portal_detail", args=[ticket.number])
+    sent = client.post(
+        reverse("tickets:portal_reply", args=[ticket.number]), {"body": "Hello"},
+        headers={"Referer": f"http://testserver{page}"},
+    )  # fmt: skip
+    signed_in = client.post(
+        sent["Location"], {"username": customer.email, "password": TEST_PASSWORD}, follow=True
+    )
+    html = signed_in.content.decode()
+    assert SIGNED_OUT_MIDWAY in html and REPLY_RESTORED not in html

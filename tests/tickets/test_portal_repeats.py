@@ -397,3 +397,30 @@ def test_a_visitors_address_with_a_nul_comes_back_422():
     response = Client().post(SUBMIT, submission(name="Vera Visitor", email="vera@example.org\x00"))
     assert response.status_code == 422 and "Paper stuck" in response.content.decode()
     assert not Ticket.objects.exists() and not User.objects.exists()
+
+
+@override_settings(RATE_LIMITS={"ticket_submit": ("60/h", "1/h")})
+def test_replies_that_open_follow_ups_count_with_the_requests_a_customer_opens(client, settings, clock):
+    """A reply to a closed ticket opens a new ticket. Before the fix those replies were never counted: a
+    script (or a stuck mail client) opened tickets without limit while the request form said 429."""
+    settings.RATE_LIMITS_ENABLED = True
+    customer = make_customer()
+    closed, still_open = make_ticket(customer), make_ticket(customer)
+    services.ticket_transition(closed, status=Status.CLOSED, actor=None)
+    client.force_login(customer)
+    reply = reverse("tickets:portal_reply", args=[closed.number])
+    first = {"body": "Still broken", "submission_key": str(uuid.uuid4())}
+    assert client.post(reply, first).status_code == 302  # a follow-up: the one request of the hour
+    assert client.post(reply, first).status_code == 302  # its second click: the same, uncounted
+    refused = client.post(reply, {"body": "And the fax beeps", "submission_key": str(uuid.uuid4())})
+    page = unescape(refused.content.decode())
+    assert refused.status_code == 429 and int(refused["Retry-After"]) > 0
+    assert "would open a new request" in page and "And the fax beeps" in page
+    assert Ticket.objects.filter(follow_up_of=closed).count() == 1
+    # A reply on an open ticket opens nothing: not counted, not refused.
+    answered = client.post(
+        reverse("tickets:portal_reply", args=[still_open.number]),
+        {"body": "Any news?", "submission_key": str(uuid.uuid4())},
+    )
+    assert answered.status_code == 302
+    assert client.post(SUBMIT, submission(subject="Fax", description="Beeps")).status_code == 429

@@ -10,7 +10,7 @@ from django.urls import reverse
 from accounts.models import TeamMember
 from audit.models import AuditEvent
 from tests.factories import SavedViewFactory, TeamFactory, make_agent, make_ticket
-from tests.tickets.conftest import fresh, notes, page_text
+from tests.tickets.conftest import fresh, insert_tickets, notes, page_text
 from tickets import selectors, services
 from tickets.models import SavedView, Ticket, TicketActivity
 from tickets.workflow import Status
@@ -388,3 +388,57 @@ def test_deleting_a_view_a_second_time_says_it_was_deleted_already(client, desk)
     theirs = SavedViewFactory(owner=desk["colleague"], name="Theirs", team=desk["support"])
     assert client.post(delete_url(theirs)).status_code == 404
     assert SavedView.objects.filter(pk=theirs.pk).exists()
+
+
+def _ticked(tickets) -> list[str]:
+    return [f"{ticket.pk}:{ticket.version}" for ticket in tickets]
+
+
+def _errors(response) -> list[str]:
+    return [str(message) for message in response.wsgi_request._messages if message.level_tag == "error"]
+
+
+@pytest.mark.parametrize("gone", ["team closed down", "agent suspended"])
+def test_a_bulk_value_gone_since_the_menu_was_read_is_refused_once_with_the_tickets_still_ticked(
+    client, desk, gone
+):
+    """Before the fix each ticket was refused on its own ("Returns no longer works tickets" three times)
+    and the agent was redirected with their ticks lost."""
+    tickets = [make_ticket(desk["customer"], team=desk["support"]) for _ in range(3)]
+    colleague = desk["colleague"]
+    if gone == "team closed down":
+        action = f"team:{TeamFactory(name='Returns', is_active=False).pk}"
+        reason = services.TEAM_INACTIVE.format(team="Returns")
+    else:
+        action = f"assign:{colleague.pk}"
+        reason = services.ASSIGNEE_GONE
+        colleague.status = colleague.Status.SUSPENDED
+        colleague.save()
+    client.force_login(desk["agent"])
+    response = client.post(BULK, {"tickets": _ticked(tickets), "action": action})
+    assert response.status_code == 422
+    assert response.context["bulk_chosen"] == frozenset(_ticked(tickets))
+    assert reason in page_text(response)
+    assert Ticket.objects.filter(pk__in=[ticket.pk for ticket in tickets], version=1).count() == 3
+
+
+def test_the_same_refusal_on_many_tickets_is_said_once_with_its_count(client, desk):
+    """Forty closed tickets ticked with two open ones, set to urgent: one alert naming the forty (the
+    first twenty and how many more), not forty alerts of the same reason read out one by one."""
+    closed = insert_tickets(40, requester=desk["customer"], team=desk["support"], status="closed")
+    still_open = insert_tickets(2, requester=desk["customer"], team=desk["support"])
+    chosen = list(Ticket.objects.filter(pk__in=closed + still_open).order_by("number"))
+    client.force_login(desk["agent"])
+    response = client.post(BULK, {"tickets": _ticked(chosen), "action": "priority:urgent"})
+    assert Ticket.objects.filter(pk__in=still_open, priority="urgent").count() == 2
+    first = [ticket.reference for ticket in chosen if ticket.pk in closed][:20]
+    assert _errors(response) == [
+        f"40 tickets were not changed ({', '.join(first)} and 20 more). Each is closed, and a closed ticket "
+        "is final: its assignee, priority, team, tags and fields stay as they were. A note can still be "
+        "added; a customer's reply opens a follow-up."
+    ]
+    # One ticket refused: its reason as it is.
+    lone = Ticket.objects.get(pk=closed[0])
+    response = client.post(BULK, {"tickets": _ticked([lone]), "action": "priority:low"})
+    reason = services.CLOSED_FINAL.format(ticket=lone.reference)
+    assert _errors(response)[-1] == f"{lone.reference} was not changed: {reason}"

@@ -16,6 +16,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.decorators import agent_required
 from accounts.models import Organization, Team, User
+from helpdesk import drafts
 from helpdesk.display import shown_count
 from helpdesk.forms import add_service_errors, is_site_path, parse_id
 from helpdesk.models import Priority
@@ -35,7 +36,9 @@ from tickets.workflow import Status
 QUEUE_TEMPLATE = "tickets/desk/queue.html"
 WORKSPACE_TEMPLATE = "tickets/desk/workspace.html"
 BULK_LIMIT = 500
+BULK_REFERENCES_SHOWN = 20  # in a message; a full selection of 500 would bury the page
 BULK_TOO_MANY = "{left} beyond the first {limit} {were} left unchanged: select at most {limit} at a time."
+REPLY_RESTORED = "Here is what you wrote before signing in: check the ticket, then send it."
 BULK_OUT_OF_REACH = "No longer in your queues after this change: {tickets}."
 EDITED_OUT_OF_REACH = "Saved. That ticket is no longer in your queues, so you are back in the queue."
 # The composer comes back with the ticket as it is now and the message as typed: reloading would lose it.
@@ -195,13 +198,22 @@ def bulk(request: HttpRequest) -> HttpResponse:
         return render(request, QUEUE_TEMPLATE, context, status=422)
     done = [outcome.ticket.reference for outcome in outcomes if outcome.ok and outcome.changed]
     if done:
-        messages.success(request, f"Updated {shown_count(len(done), 'ticket')}: {', '.join(done)}.")
+        messages.success(request, f"Updated {shown_count(len(done), 'ticket')}: {_references(done)}.")
     already = [outcome.ticket.reference for outcome in outcomes if outcome.ok and not outcome.changed]
     if already:
-        messages.info(request, f"Already so, left as they were: {', '.join(already)}.")
+        messages.info(request, f"Already so, left as they were: {_references(already)}.")
+    # One refusal per reason, with its tickets: forty closed tickets are one alert, not forty read out.
+    refused: dict[str, list[Ticket]] = {}
     for outcome in outcomes:
         if not outcome.ok:
-            messages.error(request, f"{outcome.ticket.reference} was not changed: {outcome.error}")
+            refused.setdefault(_reason_for_each(outcome), []).append(outcome)
+    for reason, alike in refused.items():
+        references = [outcome.ticket.reference for outcome in alike]
+        if len(alike) == 1:
+            messages.error(request, f"{references[0]} was not changed: {alike[0].error}")
+        else:
+            count = shown_count(len(alike), "ticket")
+            messages.error(request, f"{count} were not changed ({_references(references)}). {reason}")
     # Moved to a team the agent does not work (or unassigned from them): gone from their queues, said so
     # rather than left to vanish, as the workspace's own edit says it.
     changed = {
@@ -211,8 +223,25 @@ def bulk(request: HttpRequest) -> HttpResponse:
         Ticket.objects.staff_visible_to(request.user).filter(pk__in=changed).values_list("pk", flat=True)
     )
     if left := [reference for pk, reference in changed.items() if pk not in still]:
-        messages.info(request, BULK_OUT_OF_REACH.format(tickets=", ".join(left)))
+        messages.info(request, BULK_OUT_OF_REACH.format(tickets=_references(left)))
     return redirect(back)
+
+
+def _reason_for_each(outcome: services.BulkOutcome) -> str:
+    """A refusal as said of several tickets: one that opens with its ticket ("T-7 is closed, …") is the
+    same reason for each of them ("Each is closed, …")."""
+    opening = f"{outcome.ticket.reference} "
+    if outcome.error.startswith(opening):
+        return f"Each {outcome.error.removeprefix(opening)}"
+    return outcome.error
+
+
+def _references(references: list[str]) -> str:
+    """Ticket references for a message: the first BULK_REFERENCES_SHOWN, then how many more."""
+    if len(references) <= BULK_REFERENCES_SHOWN:
+        return ", ".join(references)
+    more = len(references) - BULK_REFERENCES_SHOWN
+    return f"{', '.join(references[:BULK_REFERENCES_SHOWN])} and {more:,} more"
 
 
 class BulkChoice(NamedTuple):
@@ -313,6 +342,7 @@ def _workspace_context(request: HttpRequest, ticket: Ticket, **extra) -> dict:
     return {
         "ticket": ticket,
         "merged_home": merged_home,
+        "drafted_by": drafts.drafted_by(request.user),
         # The conversation it continues, and those that continue it, linked where this agent may open them.
         "follow_up_of": workable.filter(pk=ticket.follow_up_of_id).only("number", "subject").first()
         if ticket.follow_up_of_id
@@ -360,7 +390,11 @@ def _statuses_offered(statuses, may: services.StaffPermissions) -> list[tuple[st
 @require_safe
 def workspace(request: HttpRequest, number: str) -> HttpResponse:
     ticket = _workspace_ticket(request, number)
-    return render(request, WORKSPACE_TEMPLATE, _workspace_context(request, ticket))
+    extra = {}
+    if (draft := drafts.kept_draft(request)) is not None:  # typed as the session ended (helpdesk.drafts)
+        messages.info(request, REPLY_RESTORED)
+        extra["reply_form"] = WorkspaceReplyForm(initial={"version": ticket.version, **draft})
+    return render(request, WORKSPACE_TEMPLATE, _workspace_context(request, ticket, **extra))
 
 
 @agent_required

@@ -5,7 +5,6 @@ from urllib.parse import quote, urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import F, Q
@@ -16,6 +15,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect
 
+from helpdesk import drafts
 from helpdesk.accents import Unaccented, unaccented
 from helpdesk.forms import add_service_errors, parse_id, query_text
 from helpdesk.links import mail_link
@@ -36,9 +36,6 @@ from tickets.workflow import Status
 
 PAGE_SIZE = 20
 MAX_QUERY_WORDS = 8  # of a portal search; more narrow nothing a customer's list needs
-DRAFT_SESSION_KEY = "submission_draft"
-DRAFT_SALT = "tickets.portal.draft"
-DRAFT_MAX_AGE = 7 * 24 * 3600  # a form page left open over a week-end still keeps its draft
 FORM_GONE = (
     "This request form is no longer available. What you wrote is kept below as a general request: check "
     "it and send it again."
@@ -48,6 +45,11 @@ SESSION_ENDED = (
     "what you wrote."
 )
 DRAFT_RESTORED = "Here is the request you wrote before signing in: check it and send it."
+REPLY_RESTORED = "Here is the reply you wrote before signing in: check it and send it."
+FOLLOW_UPS_TOO_OFTEN = (
+    "This conversation is closed, so your message would open a new request, and you have opened many in a "
+    "short time. Please wait {wait}, then send it again: what you wrote is kept below."
+)
 SUBMITTED_TOO_OFTEN = (
     "You have sent many requests in a short time. Please wait {wait}, then send this one again: "
     "what you wrote is kept below."
@@ -154,7 +156,7 @@ def ticket_submit(request: HttpRequest, slug: str | None = None) -> HttpResponse
         "form": form, "ticket_form": ticket_form, "forms": TicketForm.objects.active_for(request.user),
         "form_gone": form_gone, "sign_in": sign_in if session_ended else None,
         # Whose draft this page holds, should their session end before they send it (see below).
-        "drafted_by": signing.dumps(request.user.pk, salt=DRAFT_SALT) if not anonymous else "",
+        "drafted_by": drafts.drafted_by(request.user),
     }  # fmt: skip
     response = render(request, "tickets/portal/ticket_form.html", context, status=status)
     if wait is not None:
@@ -178,38 +180,24 @@ def _details_into_description(form: TicketSubmitForm) -> None:
 
 
 def _keep_draft_over_sign_in(request: HttpRequest, form: TicketSubmitForm) -> None:
-    """What a customer whose session ended had typed, kept in the session (which signing in keeps) so
-    that the same form, opened again by them once signed in, comes back filled in, the answers to the
-    form's own fields too. The page names its customer (signed, `drafted_by`): a draft is given back
-    to that account only, never to whoever signs in next on a shared computer. Files do not wait over a
-    sign-in (FILES_AFTER_SIGN_IN)."""
-    try:
-        owner = signing.loads(request.POST.get("drafted_by", ""), salt=DRAFT_SALT, max_age=DRAFT_MAX_AGE)
-    except signing.BadSignature:
-        return
+    """What a customer whose session ended had typed, kept (helpdesk.drafts) so that the same form,
+    opened again by them once signed in, comes back filled in, the answers to the form's own fields too.
+    Files do not wait over a sign-in (FILES_AFTER_SIGN_IN)."""
     typed = {
         name: request.POST.getlist(name)
         for name in request.POST
         if (name in form.fields or name.startswith(CUSTOM_PREFIX)) and name not in ("submission_key", "held")
     }
-    request.session[DRAFT_SESSION_KEY] = {"path": request.path, "typed": typed, "owner": owner}
+    drafts.keep_draft(request, path=request.path, typed=typed)
 
 
 def _draft_kept_over_sign_in(request: HttpRequest) -> dict:
     """The kept draft as the form's initial values, once, on the form it was typed in, for its owner."""
-    draft = request.session.get(DRAFT_SESSION_KEY)
-    if request.method == "POST" or not draft or not request.user.is_authenticated:
+    draft = drafts.kept_draft(request)
+    if draft is None:
         return {}
-    if draft.get("owner") != request.user.pk:  # someone else signed in here: it is not theirs to read
-        del request.session[DRAFT_SESSION_KEY]
-        return {}
-    if draft.get("path") != request.path:
-        return {}
-    del request.session[DRAFT_SESSION_KEY]
     messages.info(request, DRAFT_RESTORED)
-    return {
-        name: values if len(values) > 1 else values[0] for name, values in draft["typed"].items() if values
-    }
+    return draft
 
 
 def _after_submission(
@@ -325,6 +313,7 @@ def _detail_context(request: HttpRequest, ticket: Ticket, reply_form: ReplyForm 
             else []
         ),
         "reply_form": reply_form or ReplyForm(),
+        "drafted_by": drafts.drafted_by(request.user),
         "can_mark_solved": Status.RESOLVED in allowed,
         "can_reopen": Status.OPEN in allowed and ticket.status == Status.RESOLVED,
         "is_closed": ticket.status == Status.CLOSED,
@@ -346,7 +335,11 @@ def _list_back(request: HttpRequest, ticket: Ticket) -> dict:
 @require_safe
 def ticket_detail(request: HttpRequest, number: str) -> HttpResponse:
     ticket = _visible_ticket(request, number)
-    return render(request, "tickets/portal/ticket_detail.html", _detail_context(request, ticket))
+    reply_form = None
+    if (draft := drafts.kept_draft(request)) is not None:  # typed as the session ended (helpdesk.drafts)
+        messages.info(request, REPLY_RESTORED)
+        reply_form = ReplyForm(initial=draft)
+    return render(request, "tickets/portal/ticket_detail.html", _detail_context(request, ticket, reply_form))
 
 
 @login_required
@@ -358,7 +351,11 @@ def ticket_reply(request: HttpRequest, number: str) -> HttpResponse:
     template = "tickets/portal/ticket_detail.html"
     if request.htmx:
         template += "#conversation"
-    if form.is_valid():
+    wait = _follow_up_too_soon(request, ticket)
+    if wait is not None:
+        form.is_valid()
+        form.add_error(None, FOLLOW_UPS_TOO_OFTEN.format(wait=wait_phrase(wait)))
+    elif form.is_valid():
         try:
             message = services.ticket_reply(
                 ticket,
@@ -394,9 +391,33 @@ def ticket_reply(request: HttpRequest, number: str) -> HttpResponse:
                 return render(request, template, context)
             messages.success(request, "Your reply was sent.")
             return redirect("tickets:portal_detail", number=ticket.number)
-    form.hold_files()
+    form.hold_files(new=wait is None)
     form.renew_key()
-    return render(request, template, _detail_context(request, ticket, form), status=422)
+    response = render(
+        request, template, _detail_context(request, ticket, form), status=422 if wait is None else 429
+    )
+    if wait is not None:
+        response["Retry-After"] = str(wait)
+    return response
+
+
+def _follow_up_too_soon(request: HttpRequest, ticket: Ticket) -> int | None:
+    """A reply to a closed conversation opens a new ticket (a follow-up): counted with the requests the
+    customer submits (ticket_submit), or replying to closed tickets would open them without limit. The
+    seconds to wait when over it, else None. A second click of a reply already sent is not counted."""
+    home = ticket.merge_chain()[-1] if ticket.merged_into_id else ticket
+    if home.status != Status.CLOSED:
+        return None
+    try:
+        key = uuid.UUID(request.POST.get("submission_key", ""))
+    except ValueError:
+        key = None
+    if key is not None and (
+        Ticket.objects.filter(submission_key=key, created_by=request.user).exists()  # the follow-up it opened
+        or TicketMessage.objects.filter(submission_key=key, author=request.user).exists()
+    ):
+        return None
+    return rate_limited(request, "ticket_submit", per_ip=False)
 
 
 @login_required
