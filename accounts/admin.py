@@ -12,6 +12,7 @@ from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, Sum
 from django.shortcuts import redirect
@@ -45,6 +46,7 @@ from helpdesk.admin import (
     ReadOnlyAdmin,
 )
 from helpdesk.forms import nfc, shows_text
+from helpdesk.links import mail_site
 from helpdesk.models import SiteConfiguration
 from tickets.models import Ticket, TicketForm
 
@@ -133,6 +135,14 @@ RESET_LINK = "Forgotten your password?"
 ACCOUNTS_KEPT = (
     "Kept {count} user(s) as they were, whose accounts are not yours to run (ranked above yours, or "
     "managing an organisation whose tickets you do not see): {names}."
+)
+INVITED_HAS_ACCOUNT = (
+    "{email} has an account already, which cannot sign up again: set the organisation (and whether they "
+    "manage it) on that user instead."
+)
+NOT_MAILED_WITHOUT_ADDRESS = (
+    "This invitation names no address, so it was not mailed: pass its code ({code}) on yourself, or the "
+    "sign-up link with it."
 )
 ROLE_OUT_OF_REACH = "You cannot change or remove the role {role}: you could not give it."
 MEMBERS_OUT_OF_REACH = (
@@ -377,7 +387,11 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
 
     # Changes to these are security events: they decide what the account may do in the admin.
     # The address is where a password reset goes: moving it hands the account to that mailbox.
-    security_fields = ("is_superuser", "is_staff", "user_permissions", "password", "email")
+    # Managing an organisation gives its tickets, as the object permission does: a grant, said as one.
+    security_fields = (
+        "is_superuser", "is_staff", "user_permissions", "password", "email", "is_organization_manager",
+        "organization",
+    )  # fmt: skip
 
     def get_readonly_fields(self, request, obj=None):
         fields = self.readonly_fields
@@ -756,6 +770,11 @@ class InvitationAdminForm(forms.ModelForm):
             self.add_error("organization", ORGANIZATION_INACTIVE.format(organization=organization))
         if "expires_at" in self.changed_data and expires_at is not None and expires_at <= timezone.now():
             self.add_error("expires_at", EXPIRY_PASSED)
+        # Sign-up refuses an address that has an account (but a pending one, which the code may claim).
+        email = cleaned.get("email")
+        holder = User.objects.with_email(email).first() if email and "email" in self.changed_data else None
+        if holder is not None and holder.effective_status() != User.Status.PENDING:
+            self.add_error("email", INVITED_HAS_ACCOUNT.format(email=holder.email))
         return cleaned
 
     def clean_code(self) -> str:
@@ -785,6 +804,7 @@ class InvitationAdmin(AuditedModelAdmin):
     search_fields = ("code", "email", "organization__name")
     readonly_fields = ("uses", "created_by", "created_at")
     list_select_related = ("organization",)
+    actions = ("mail_invitations",)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         return acting_as(super().get_form(request, obj, change, **kwargs), request.user)
@@ -793,6 +813,30 @@ class InvitationAdmin(AuditedModelAdmin):
         if obj.created_by_id is None:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
+        # A new invitation for an address, or one given a new address, goes there by mail.
+        if obj.email and (not change or "email" in form.changed_data):
+            self.mail(request, [obj])
+        elif not change:
+            self.message_user(request, NOT_MAILED_WITHOUT_ADDRESS.format(code=obj.code), messages.INFO)
+
+    @admin.action(description="Mail the selected invitations to their addresses", permissions=("change",))
+    def mail_invitations(self, request, queryset):
+        self.mail(request, list(queryset.select_related("organization")))
+
+    def mail(self, request, invitations: list[Invitation]) -> None:
+        domain, use_https = mail_site(request)
+        mailed, refused = [], []
+        for invitation in invitations:
+            try:
+                services.invitation_mail(invitation, actor=request.user, domain=domain, use_https=use_https)
+            except ValidationError as error:
+                refused.append(f"{invitation.email or invitation.organization}: {' '.join(error.messages)}")
+            else:
+                mailed.append(invitation.email)
+        if mailed:
+            self.message_user(request, f"Mailed the invitation to {', '.join(mailed)}.", messages.SUCCESS)
+        for refusal in refused:
+            self.message_user(request, f"Not mailed: {refusal}", messages.WARNING)
 
 
 def locked_addresses(users) -> list[str]:

@@ -78,7 +78,9 @@ class SignupForm(forms.Form):
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
     invitation_code = forms.CharField(
-        max_length=64, required=False, help_text="The code from your invitation e-mail."
+        max_length=64,
+        required=False,
+        help_text="The code from your invitation: its e-mail, or as you were given it.",
     )
 
     def __init__(self, *args, open_signup: bool, **kwargs) -> None:

@@ -56,6 +56,10 @@ def email_key(value: str) -> str:
     return key
 
 
+PUBLIC_MAIL_DOMAIN = (
+    "{domain} is a mail provider anyone can have an address at: everyone with one would join this "
+    "organisation. Add the organisation's own domain, or add its people one by one."
+)
 NOT_A_DOMAIN = (
     "Give domains such as acme.example (an internationalised one as typed or in its xn-- form; one with ß, "
     "ς or a joiner in its xn-- form only)."
@@ -182,6 +186,9 @@ class Organization(models.Model):
             # "*.acme.example", "http://acme.example", "acme..example": saved, they would match nobody.
             if not HOSTNAME.fullmatch(domain):
                 raise ValidationError({"email_domains": f"{typed!r} is not a domain. {NOT_A_DOMAIN}"})
+            # Everyone's mail provider: claimed, every customer with an address there would join.
+            if domain in settings.PUBLIC_MAIL_DOMAINS:
+                raise ValidationError({"email_domains": PUBLIC_MAIL_DOMAIN.format(domain=domain)})
             domains.add(domain)
         self.email_domains = sorted(domains)
         # A domain two active organisations claim joins nobody to either (organization_for_address asks

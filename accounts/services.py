@@ -39,6 +39,7 @@ INVITATION_INACTIVE = "This invitation is no longer active."
 INVITATION_EXPIRED = "This invitation has expired."
 INVITATION_USED_UP = "This invitation has already been used as many times as it allows."
 INVITATION_WRONG_EMAIL = "This invitation was issued for a different e-mail address."
+INVITATION_NO_ADDRESS = "This invitation names no address to mail it to: pass its code on yourself."
 SIGNUP_CLOSED = "Sign-up needs an invitation code."
 EMAIL_TAKEN = "An account with this e-mail address already exists. Sign in or reset your password."
 PASSWORD_INCORRECT = "That is not your current password. Enter it again."  # noqa: S105 (a message)
@@ -77,6 +78,22 @@ def invitation_check(invitation: Invitation, *, email: str, now: datetime | None
         raise ValidationError({"invitation_code": INVITATION_USED_UP})
     if invitation.email and email_key(invitation.email) != email_key(email):
         raise ValidationError({"invitation_code": INVITATION_WRONG_EMAIL})
+
+
+@transaction.atomic
+def invitation_mail(invitation: Invitation, *, actor: User | None, domain: str, use_https: bool) -> None:
+    """Mail `invitation`'s code and a sign-up link to the address it names (after commit, from
+    `domain`): sign-up takes a code for a named address as proof its owner reads that mailbox, so the
+    code goes there. Refused (ValidationError) for one that names no address or could not be redeemed."""
+    from accounts.tasks import send_invitation_mail  # the tasks module imports this one
+
+    if not invitation.email:
+        raise ValidationError(INVITATION_NO_ADDRESS)
+    invitation_check(invitation, email=invitation.email)
+    audit.record("invitation_mail", actor=actor, obj=invitation, changes={"email": (None, invitation.email)})
+    transaction.on_commit(
+        lambda: send_invitation_mail.enqueue(invitation.pk, domain=domain, use_https=use_https)
+    )
 
 
 @transaction.atomic
@@ -127,6 +144,8 @@ def user_signup(
     }
     if user.email_verified_at is not None:
         joined["email_verified_at"] = (None, user.email_verified_at)
+    if user.is_organization_manager:  # every ticket of the organisation, as a grant would give it
+        joined["is_organization_manager"] = (None, True)
     audit.record("create", actor=actor or user, obj=user, changes=joined)
     role_assign(user, roles.CUSTOMER, actor=actor)
     return user

@@ -2,8 +2,10 @@
 
 from collections.abc import Callable
 from datetime import timedelta
+from urllib.parse import urlencode
 
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.tasks import task
 from django.template.loader import render_to_string
@@ -14,7 +16,7 @@ from django.utils.http import urlsafe_base64_encode
 
 from accounts import services
 from accounts.forms import PasswordResetForm
-from accounts.models import EmailChangeRequest, User
+from accounts.models import EmailChangeRequest, Invitation, User
 from accounts.sessions import SessionStore
 from accounts.tokens import email_change_token, email_verification_token
 from helpdesk.links import absolute_link
@@ -170,6 +172,45 @@ def send_email_changed_notice(user_pk: int, old_email: str, attempt: int = 0) ->
         old_email,
         attempt=attempt,
         what="the notice of an address change",
+    )
+
+
+@task
+def send_invitation_mail(invitation_pk: int, *, domain: str, use_https: bool, attempt: int = 0) -> bool:
+    """Mail Invitation `invitation_pk`'s code and a sign-up link to its address (services.invitation_mail),
+    unless it can no longer be redeemed. Returns whether it was sent."""
+    invitation = (
+        Invitation.objects.select_related("organization", "created_by").filter(pk=invitation_pk).first()
+    )
+    if invitation is None or not invitation.email:
+        return False
+    try:
+        services.invitation_check(invitation, email=invitation.email)
+    except ValidationError:
+        return False
+    site_name = SiteConfiguration.objects.get_current().site_name_line
+    signup = reverse("accounts:signup")
+    context = {
+        "inviter": invitation.created_by or site_name,
+        "site_name": site_name,
+        "organization": invitation.organization,
+        "makes_manager": invitation.makes_manager,
+        "email": invitation.email,
+        "link": absolute_link(domain, use_https, f"{signup}?{urlencode({'code': invitation.code})}"),
+        "signup": absolute_link(domain, use_https, signup),
+        "code": invitation.code,
+        "expires_at": invitation.expires_at,
+    }
+    return mail_or_retry(
+        send_invitation_mail,
+        _text_mail(
+            f"Your invitation to {site_name}", "accounts/invitation_email.txt", context, invitation.email
+        ),
+        invitation_pk,
+        domain=domain,
+        use_https=use_https,
+        attempt=attempt,
+        what="an invitation",
     )
 
 

@@ -193,6 +193,19 @@ RATE_LIMITS = {
 }
 # Two-factor sign-in (django-otp): the name authenticator apps show next to the code.
 OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", default="Helpdesk")
+# Mail providers anyone can have an address at: no organisation may claim one of them as its e-mail
+# domain (accounts.models.Organization.clean), or every customer with an address there would join it.
+PUBLIC_MAIL_DOMAINS = frozenset(
+    env.list(
+        "PUBLIC_MAIL_DOMAINS",
+        default=[
+            "gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "live.com", "msn.com", "yahoo.com",
+            "ymail.com", "icloud.com", "me.com", "mac.com", "aol.com", "proton.me", "protonmail.com",
+            "gmx.com", "gmx.de", "gmx.net", "web.de", "mail.com", "yandex.com", "yandex.ru", "mail.ru",
+            "zoho.com", "fastmail.com", "qq.com", "163.com", "t-online.de", "orange.fr", "free.fr",
+        ],
+    )
+)  # fmt: skip
 MESSAGE_STORAGE = "helpdesk.message_storage.DistinctMessageStorage"
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "home"

@@ -1,6 +1,7 @@
 """Driving Django admin pages in tests: their addresses, and a change form posted back as a browser
 would, with some fields changed."""
 
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.urls import reverse
 
 
@@ -54,3 +55,14 @@ def post_change(client, obj, **changes):
     page = client.get(change_url(obj))
     assert page.status_code == 200
     return client.post(change_url(obj), form_data(page, **changes))
+
+
+def run_action(client, model, action: str, pks) -> object:
+    """Run the changelist action `action` on the objects with `pks`, as its page would; the page after."""
+    data = {"action": action, "index": "0", ACTION_CHECKBOX_NAME: [str(pk) for pk in pks]}
+    return client.post(changelist_url(model), data, follow=True)
+
+
+def messages_of(response) -> list[str]:
+    """The messages a (followed) admin page shows."""
+    return [str(message) for message in response.context["messages"]] if response.context else []

@@ -4,16 +4,21 @@ link and sessions; organisations with domains stored before the host-name rule; 
 IDN / upper-case / spaced addresses and the sign-up with them. Every refusal is a 422 with the form
 refilled, never a 500."""
 
+import re
+
 import pytest
+from django.core import mail
+from django.core.exceptions import ValidationError
 from django.test import Client
 from django.urls import reverse
 
 from accounts import services
+from accounts.admin import NOT_MAILED_WITHOUT_ADDRESS
 from accounts.models import NOT_A_DOMAIN, EmailChangeRequest, Invitation, Organization, User
 from audit.models import AuditEvent
 from helpdesk.services import site_configuration_update
 from tests.accounts.test_sessions import FIREFOX, IPHONE, is_signed_in, signed_in
-from tests.admin_pages import change_url, form_data, post_change
+from tests.admin_pages import change_url, form_data, messages_of, post_change, run_action
 from tests.factories import (
     TEST_PASSWORD,
     InvitationFactory,
@@ -418,9 +423,9 @@ def test_a_domain_in_its_unicode_spelling_clashing_with_another_names_it(superus
 # =============================================================== invitations
 
 
-def invitation_post(client, org, **fields):
+def invitation_post(client, org, *, follow=False, **fields):
     data = {"organization": org.pk, "code": "WELCOME-1", "email": "", "max_uses": "1", "is_active": "on"}
-    return client.post(reverse("admin:accounts_invitation_add"), data | fields)
+    return client.post(reverse("admin:accounts_invitation_add"), data | fields, follow=follow)
 
 
 @pytest.mark.parametrize(
@@ -563,3 +568,83 @@ def test_the_object_permissions_screen_finds_a_user_by_their_idn_address_typed_i
     response = superuser_client.post(url, {"user": "ANNA@BÜCHER.example", "submit_manage_user": "1"})
     assert response.status_code == 302, response.status_code
     assert str(agent.pk) in response["Location"]
+
+
+# --- Invitations mailed, and what an invitation or a domain cannot do ---------------------------------
+
+
+def test_an_invitation_for_an_address_is_mailed_there_with_its_code_and_sign_up_link(
+    superuser_client, immediate_tasks, django_capture_on_commit_callbacks
+):
+    """Sign-up takes a code for a named address as proof that its owner reads that mailbox: the code
+    must go there. Before the fix nothing mailed invitations (the form's help spoke of "your invitation
+    e-mail"); the administrator copied codes out by hand."""
+    organization = OrganizationFactory(name="Acme")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = invitation_post(superuser_client, organization, email="anna@acme.example", follow=True)
+    assert "Mailed the invitation to anna@acme.example." in messages_of(response)
+    [sent] = mail.outbox
+    assert sent.to == ["anna@acme.example"] and "Acme" in sent.body and "WELCOME-1" in sent.body
+    link = re.search(r"http://testserver(/accounts/signup/\?code=\S+)", sent.body).group(1)
+    page = Client().get(link).content.decode()
+    assert 'value="WELCOME-1"' in page  # the link fills the code in
+    invitation = Invitation.objects.get(code="WELCOME-1")
+    assert AuditEvent.objects.filter(action="invitation_mail", object_id=str(invitation.pk)).exists()
+    # Mailed again on asking (the admin action); one that can no longer be used is not, and says why.
+    with django_capture_on_commit_callbacks(execute=True):
+        run_action(superuser_client, Invitation, "mail_invitations", [invitation.pk])
+    assert len(mail.outbox) == 2
+    Invitation.objects.filter(pk=invitation.pk).update(is_active=False)
+    response = run_action(superuser_client, Invitation, "mail_invitations", [invitation.pk])
+    assert f"Not mailed: anna@acme.example: {services.INVITATION_INACTIVE}" in messages_of(response)
+    assert len(mail.outbox) == 2
+
+
+def test_an_invitation_without_an_address_says_to_pass_its_code_on(superuser_client, immediate_tasks):
+    response = invitation_post(superuser_client, OrganizationFactory(), follow=True)
+    assert NOT_MAILED_WITHOUT_ADDRESS.format(code="WELCOME-1") in messages_of(response)
+    assert mail.outbox == []
+    with pytest.raises(ValidationError, match="names no address"):
+        services.invitation_mail(Invitation.objects.get(), actor=None, domain="testserver", use_https=False)
+
+
+def test_an_invitation_for_an_address_with_an_account_is_refused_unless_that_account_is_pending(
+    superuser_client,
+):
+    """Nobody could redeem it (sign-up says the address has an account): said at once, at 422, with what
+    to do instead. A pending account (an anonymous submitter's) may be claimed with a code."""
+    organization = OrganizationFactory()
+    make_customer(email="bea@acme.example")
+    refused = invitation_post(superuser_client, organization, email="BEA@acme.example")
+    assert refused.status_code == 422
+    assert "has an account already" in refused.context["adminform"].form.errors["email"][0]
+    make_pending_account("walk-in@acme.example")
+    assert invitation_post(superuser_client, organization, email="walk-in@acme.example").status_code == 302
+
+
+@pytest.mark.parametrize("domain", ["gmail.com", "GMAIL.com", "outlook.com."])
+def test_an_organisation_cannot_claim_a_public_mail_providers_domain(superuser_client, domain):
+    """Claimed, every customer who verifies an address at gmail.com would join the organisation and
+    every anonymous request from one would be filed with it, where its managers read it."""
+    response = org_post(superuser_client, email_domains=f'["acme.example", "{domain}"]')
+    assert response.status_code == 422
+    error = response.context["adminform"].form.errors["email_domains"][0]
+    assert error.startswith(domain.lower().rstrip(".") + " is a mail provider anyone can have an address at")
+    assert not Organization.objects.exists()
+
+
+def test_a_sign_up_that_makes_a_manager_and_the_admins_manager_flag_are_recorded_as_grants(superuser_client):
+    """Managing an organisation gives every ticket of it: the sign-up's "create" event says so, and the
+    admin's tick is a security event, as the object permission that gives the same is."""
+    organization = OrganizationFactory()
+    invitation = InvitationFactory(organization=organization, makes_manager=True)
+    boss = services.user_signup(
+        email="boss@acme.example", name="Boss", password=NEW_PASSWORD, invitation_code=invitation.code,
+        open_signup=False, actor=None,
+    )  # fmt: skip
+    created = AuditEvent.objects.get(action="create", object_id=str(boss.pk), object_type__model="user")
+    assert created.changes["is_organization_manager"] == [None, True]
+    member = make_customer(organization)
+    assert post_change(superuser_client, member, is_organization_manager="on").status_code == 302
+    event = AuditEvent.objects.get(object_id=str(member.pk), changes__has_key="is_organization_manager")
+    assert event.category == AuditEvent.Category.SECURITY

@@ -19,6 +19,7 @@ from knowledge import services as knowledge_services
 from tests.factories import (
     TEST_PASSWORD,
     CategoryFactory,
+    InvitationFactory,
     SavedViewFactory,
     TeamFactory,
     make_administrator,
@@ -151,6 +152,9 @@ WRITERS = {
         w["customer"], actor=w["customer"])),
     "user_email_confirm": ("email_verified", lambda w: account_services.user_email_confirm(
         w["customer"], email_verification_token.make_token(w["customer"]), actor=w["customer"])),
+    "invitation_mail": ("invitation_mail", lambda w: account_services.invitation_mail(
+        InvitationFactory(organization=w["customer"].organization, email="invited@example.org"),
+        actor=w["admin"], domain="testserver", use_https=False)),
     "user_email_change_request": ("email_change_request", lambda w: (
         account_services.user_email_change_request)(w["customer"], new_email="moved@example.org",
         password=TEST_PASSWORD, actor=w["customer"], domain="testserver", use_https=False)),

@@ -24,7 +24,15 @@ from audit.models import AuditEvent
 from helpdesk.models import SiteConfiguration
 from knowledge import services as knowledge_services
 from knowledge.models import Article, Category
-from tests.admin_pages import change_url, changelist_url, delete_url, form_data, post_change
+from tests.admin_pages import (
+    change_url,
+    changelist_url,
+    delete_url,
+    form_data,
+    messages_of,
+    post_change,
+    run_action,
+)
 from tests.factories import (
     CategoryFactory,
     InvitationFactory,
@@ -193,10 +201,6 @@ def test_suspend_users_action_costs_per_user(admin_client):
 # ------------------------------------------------------------------------------ odd list addresses
 
 
-def messages_of(response) -> list[str]:
-    return [str(message) for message in response.context["messages"]] if response.context else []
-
-
 ODD_LISTS = [
     "/admin/accounts/user/?last_login__gte=notadate",
     "/admin/accounts/user/?date_joined__gte=2020-13-45",
@@ -279,11 +283,6 @@ def test_bulk_deleting_an_actor_with_a_free_user_deletes_neither_and_says_why(ad
 
 
 # ----------------------------------------------------------------------------------- custom actions
-
-
-def run_action(client, model, action, pks):
-    data = {"action": action, "index": "0", ACTION_CHECKBOX_NAME: [str(pk) for pk in pks]}
-    return client.post(changelist_url(model), data, follow=True)
 
 
 @pytest.mark.parametrize(
