@@ -199,21 +199,24 @@ class AuditedObjectPermissionsMixin:
     """For django-guardian's "Object permissions" screens: each save records a permission_change event
     with the user's or group's permissions on the object before and after. An id in the address that
     cannot be one answers 404 (guardian's views would crash on it), and the person to grant to is found
-    by their e-mail address however it is capitalised."""
+    by their e-mail address however it is capitalised. A form sent back with a refusal (an unknown
+    address, a grant beyond the actor's own) answers 422, as every refused form does."""
 
     def obj_perms_manage_view(self, request, object_pk):
         _id_or_404(self.model, object_pk)
-        return super().obj_perms_manage_view(request, object_pk)
+        return _refused_as_unprocessable(request, super().obj_perms_manage_view(request, object_pk))
 
     def obj_perms_manage_user_view(self, request, object_pk, user_id):
         _id_or_404(self.model, object_pk)
         _id_or_404(get_user_model(), user_id)
-        return super().obj_perms_manage_user_view(request, object_pk, user_id)
+        response = super().obj_perms_manage_user_view(request, object_pk, user_id)
+        return _refused_as_unprocessable(request, response)
 
     def obj_perms_manage_group_view(self, request, object_pk, group_id):
         _id_or_404(self.model, object_pk)
         _id_or_404(Group, group_id)
-        return super().obj_perms_manage_group_view(request, object_pk, group_id)
+        response = super().obj_perms_manage_group_view(request, object_pk, group_id)
+        return _refused_as_unprocessable(request, response)
 
     def get_obj_perms_user_select_form(self, request):
         base = super().get_obj_perms_user_select_form(request)
@@ -236,6 +239,13 @@ class AuditedObjectPermissionsMixin:
         return _audited_permissions_form(
             super().get_obj_perms_manage_group_form(request), request.user, "group"
         )
+
+
+def _refused_as_unprocessable(request, response):
+    """guardian's screens answer a form with errors at 200, the page again; a save redirects."""
+    if request.method == "POST" and response.status_code == 200:
+        response.status_code = 422
+    return response
 
 
 def _id_or_404(model: type[Model], value: str) -> None:
