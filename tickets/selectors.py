@@ -590,14 +590,17 @@ def workspace_ticket_queryset(user: User):
 
 
 def edit_made_already(
-    ticket: Ticket, field: str, value: str, *, actor: User, seen_version: int | None
-) -> bool:
+    ticket: Ticket, field: str, value: str, *, actor: User, seen_version: int | None,
+    custom_fields: dict | None = None,
+) -> bool:  # fmt: skip
     """Whether an inline edit refused as stale is this agent's own edit sent again (a double click on a
     Save button without JavaScript): the ticket's one write since their page is theirs, and the field
-    holds what they sent. Not a colleague's change, so not "someone changed this ticket"."""
-    if seen_version is None or field not in ("take", "assignee", "status", "priority", "team", "tags"):
+    holds what they sent (for "custom_fields", the answers as the post would store them, `custom_fields`).
+    Not a colleague's change, so not "someone changed this ticket"."""
+    edits = ("take", "assignee", "status", "priority", "team", "tags", "custom_fields")
+    if seen_version is None or field not in edits:
         return False
-    fields = ("version", "status", "priority", "team_id", "assignee_id")
+    fields = ("version", "status", "priority", "team_id", "assignee_id", "custom_fields")
     now = Ticket.objects.filter(pk=ticket.pk).values(*fields).first()
     if now is None or now["version"] != seen_version + 1:
         return False
@@ -615,6 +618,8 @@ def edit_made_already(
         except ValidationError:
             return False
         return sorted(Tag.objects.filter(tickets__pk=ticket.pk).values_list("name", flat=True)) == wanted
+    if field == "custom_fields":
+        return custom_fields is not None and now["custom_fields"] == custom_fields
     holds = {
         "take": now["assignee_id"] == actor.pk,
         "assignee": str(now["assignee_id"] or "") == value,

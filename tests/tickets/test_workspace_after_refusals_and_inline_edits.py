@@ -7,7 +7,7 @@ import re
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from tests.factories import make_ticket
+from tests.factories import TicketFormFactory, make_ticket
 from tests.tickets.conftest import fresh, page_text, reply_url, update_url, ws
 from tickets import services
 from tickets.models import Attachment, TicketMessage
@@ -146,3 +146,50 @@ def test_a_reply_refused_because_the_role_lost_answering_while_typing_keeps_the_
     assert response.status_code in (403, 422)
     assert not TicketMessage.objects.filter(body__contains="5521").exists()
     assert "A long and careful answer 5521" in page_text(response), "the typed reply is gone from the page"
+
+
+def _ticket_with_a_form(desk):
+    return make_ticket(
+        desk["customer"], team=desk["support"],
+        form=TicketFormFactory(),  # order_number (text, required), product (Basic / Pro)
+        custom_fields={"order_number": "A-1", "product": "Basic"},
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("htmx", [False, True], ids=["plain", "htmx"])
+def test_custom_fields_from_a_stale_page_are_refused_as_stale_even_when_one_is_invalid(client, desk, htmx):
+    """A colleague set Product to "Pro" while the agent's page showed "Basic"; the agent clears the
+    required order number and saves. Before the fix the answer was only "Order number: This field is
+    required." with the ticket's new version in the form: corrected and saved again, it put "Basic" back
+    over the colleague's "Pro" without a word."""
+    ticket = _ticket_with_a_form(desk)
+    seen = ticket.version
+    services.ticket_update_fields(
+        ticket, changes={"custom_fields": {"order_number": "A-1", "product": "Pro"}}, actor=desk["colleague"]
+    )
+    client.force_login(desk["agent"])
+    data = {"field": "custom_fields", "version": seen, "cf-order_number": "", "cf-product": "Basic"}
+    refused = client.post(update_url(ticket), data, headers=HTMX if htmx else {})
+    assert refused.status_code == 409
+    assert "Someone changed this ticket" in page_text(refused)
+    assert fresh(ticket).custom_fields == {"order_number": "A-1", "product": "Pro"}
+
+
+def test_custom_fields_saved_twice_without_javascript_are_saved_not_a_colleagues_change(client, desk):
+    """A double click on "Save details": the second post is the agent's own save again, answered as
+    saved (before the fix: 409 "Someone changed this ticket", though nobody had). Other values sent on
+    the same old page are still refused as stale."""
+    ticket = _ticket_with_a_form(desk)
+    client.force_login(desk["agent"])
+    data = {
+        "field": "custom_fields",
+        "version": ticket.version,
+        "cf-order_number": "B-7",
+        "cf-product": "Pro",
+    }
+    assert client.post(update_url(ticket), data).status_code == 302
+    assert client.post(update_url(ticket), data).status_code == 302
+    assert fresh(ticket).custom_fields == {"order_number": "B-7", "product": "Pro"}
+    other = client.post(update_url(ticket), data | {"cf-order_number": "B-8"})
+    assert other.status_code == 409
+    assert fresh(ticket).custom_fields["order_number"] == "B-7"

@@ -20,7 +20,7 @@ from helpdesk import drafts
 from helpdesk.display import shown_count
 from helpdesk.forms import add_service_errors, is_site_path, parse_id
 from helpdesk.models import Priority
-from tickets import selectors, services, workflow
+from tickets import schema, selectors, services, workflow
 from tickets.filters import SORT_LABELS
 from tickets.forms import (
     CustomFieldsForm,
@@ -574,8 +574,9 @@ def workspace_update(request: HttpRequest, number: str) -> HttpResponse:
         _apply_edit(ticket, field, value, request.POST, actor=request.user, expected_version=seen_version)
     except services.StaleTicket:
         if not selectors.edit_made_already(
-            ticket, field, value, actor=request.user, seen_version=seen_version
-        ):
+            ticket, field, value, actor=request.user, seen_version=seen_version,
+            custom_fields=_custom_fields_asked(ticket, request.POST) if field == "custom_fields" else None,
+        ):  # fmt: skip
             error, typed = _stale_edit(field, value), _typed_edit(ticket, field, value, request.POST)
     except services.TicketError as refused:
         error = str(refused)
@@ -601,6 +602,17 @@ def workspace_update(request: HttpRequest, number: str) -> HttpResponse:
         return render(request, WORKSPACE_TEMPLATE, context, status=422 if invalid else 409)
     messages.success(request, "Saved.")
     return redirect(_workspace_after_work(request, ticket))
+
+
+def _custom_fields_asked(ticket: Ticket, data: QueryDict) -> dict | None:
+    """The custom fields as a "Save details" post would store them on `ticket` now; None if refused."""
+    form = CustomFieldsForm(data, definitions=ticket.form_schema, stored=ticket.custom_fields)
+    if not form.is_valid():
+        return None
+    try:
+        return schema.clean_values(ticket.form_schema, form.cleaned_data, stored=ticket.custom_fields)
+    except ValidationError:
+        return None
 
 
 def _edited_out_of_reach(request: HttpRequest) -> HttpResponse:
@@ -687,6 +699,10 @@ def _apply_edit(
         # From a page older than the closing, the form would be checked against today's schema (a
         # field made required since) only to be refused as final after: the service's rule, said first.
         services.require_not_closed(ticket)
+        # From a stale page, a colleague's answers would be checked and then overwritten by these: the
+        # page's age is said first (with the typed values kept), whatever they hold.
+        if expected_version is not None and expected_version != ticket.version:
+            raise services.StaleTicket(services.STALE)
         definitions = ticket.form_schema
         form = CustomFieldsForm(data, definitions=definitions, stored=ticket.custom_fields)
         if not form.is_valid():
