@@ -4,7 +4,7 @@ import hashlib
 import re
 import secrets
 import zoneinfo
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, Group, PermissionsMixin
@@ -512,8 +512,16 @@ class RoleAssignment(models.Model):
         indexes = [models.Index(fields=["user", "expires_at"])]
 
     def __str__(self) -> str:
-        until = f" until {self.expires_at:%Y-%m-%d %H:%M} UTC" if self.expires_at else ""
-        return f"{self.user} is {self.role}{until}"
+        if not self.expires_at:
+            return f"{self.user} is {self.role}"
+        # In UTC, as it says: a form's value is still in the zone of whoever typed it (the admin's message
+        # and History entry name the grant before the row is read back). The calendar's last hours in a
+        # zone behind UTC are past its end in UTC: named in their own zone.
+        try:
+            until = f"{self.expires_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+        except OverflowError:
+            until = f"{self.expires_at:%Y-%m-%d %H:%M} {self.expires_at.tzname()}"
+        return f"{self.user} is {self.role} until {until}"
 
     def natural_key(self) -> tuple[str, str]:
         return (self.user.email, self.role.name)
@@ -615,7 +623,7 @@ class PasswordHistory(models.Model):
         verbose_name_plural = "password history"
 
     def __str__(self) -> str:
-        return f"{self.user} at {self.created_at:%Y-%m-%d}"
+        return f"{self.user} at {self.created_at.astimezone(UTC):%Y-%m-%d} UTC"
 
 
 class EmailChangeRequest(models.Model):

@@ -163,6 +163,45 @@ def _is_many_to_many(obj: Model, name: str) -> bool:
         return False
 
 
+class ClosedTeamKeptAdminMixin:
+    """For admins of objects that name a team (`team_fields`): a team closed down since it was chosen is
+    still offered as it stands, "Night shift (closed)", so saving another field neither fails on it nor
+    clears it; chosen anew, a closed team is refused."""
+
+    team_fields: tuple[str, ...] = ("default_team",)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        from accounts.models import Team  # accounts' admin imports this module
+
+        base = super().get_form(request, obj, change, **kwargs)
+        stored = {name: getattr(obj, f"{name}_id", None) for name in self.team_fields}
+        team_fields = self.team_fields
+
+        class ClosedTeamKeptForm(base):
+            def __init__(self, *args, **kwargs) -> None:
+                super().__init__(*args, **kwargs)
+                for name in team_fields:
+                    if (field := self.fields.get(name)) is not None:
+                        field.queryset = Team.objects.filter(
+                            models.Q(is_active=True) | models.Q(pk=stored[name])
+                        )
+                        field.label_from_instance = _team_label
+
+            def clean(self) -> dict:
+                cleaned = super().clean()
+                for name in team_fields:
+                    team = cleaned.get(name)
+                    if name in self.changed_data and team is not None and not team.is_active:
+                        self.add_error(name, services.TEAM_CLOSED.format(team=team))
+                return cleaned
+
+        return ClosedTeamKeptForm
+
+
+def _team_label(team) -> str:
+    return str(team) if team.is_active else f"{team} (closed)"
+
+
 class UnchangedSinceLoadedAdminMixin:
     """A change page posts back a fingerprint of the row it was built from (LOADED_FIELD, rendered by
     templates/admin/change_form.html); its save is refused when the row changed since, as the page's
@@ -396,7 +435,9 @@ class KeepInUseMixin:
 
 
 @admin.register(SiteConfiguration)
-class SiteConfigurationAdmin(UnchangedSinceLoadedAdminMixin, OddInputAdminMixin, admin.ModelAdmin):
+class SiteConfigurationAdmin(
+    ClosedTeamKeptAdminMixin, UnchangedSinceLoadedAdminMixin, OddInputAdminMixin, admin.ModelAdmin
+):
     list_display = ("site_name", "maintenance_mode", "open_signup", "anonymous_submission", "updated_at")
     readonly_fields = ("updated_at", "updated_by")
 

@@ -1,5 +1,7 @@
 """SiteConfiguration: the one row of settings administrators change at run time (seed 000 EchoConfig)."""
 
+from datetime import UTC
+
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
@@ -60,7 +62,8 @@ class SiteConfiguration(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
-        limit_choices_to={"is_active": True},  # a closed team works no queue
+        # A closed team works no queue: not to be chosen (helpdesk.services, and the admin, which still
+        # shows one chosen before it closed), but it may stay until another is.
         help_text="Where a ticket lands when its form names no team (the default form among them). "
         "Without one, such tickets wait for an administrator: agents see only their teams' tickets.",
     )
@@ -129,4 +132,4 @@ class PeriodicTaskRun(models.Model):
     last_enqueued_at = models.DateTimeField()
 
     def __str__(self) -> str:
-        return f"{self.task} at {self.last_enqueued_at:%Y-%m-%d %H:%M}"
+        return f"{self.task} at {self.last_enqueued_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"

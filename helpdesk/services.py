@@ -21,6 +21,7 @@ EDITABLE_FIELDS = (
     "default_team",
     "custom_settings",
 )
+TEAM_CLOSED = "{team} no longer works tickets: choose another team."
 UNKNOWN_SETTING = "Unknown setting {key!r}; known settings: {known}, or custom.<name>."
 # Who may get in, and how: a change to one of these is a security event.
 SECURITY_SETTINGS = {"open_signup", "anonymous_submission", "require_two_factor"}
@@ -58,6 +59,9 @@ def site_configuration_update(*, changes: dict[str, Any], actor) -> SiteConfigur
     }
     if not changed:  # saved as it was: nothing to write or record
         return configuration
+    team = configuration.default_team if "default_team" in changed else None
+    if team is not None and not team.is_active:
+        raise ValidationError({"default_team": TEAM_CLOSED.format(team=team)})
     configuration.updated_by = actor
     # Only what changes is validated: a value stored earlier that no longer passes (a default team
     # closed since) must not block another setting, such as switching maintenance mode on.

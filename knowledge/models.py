@@ -1,5 +1,7 @@
 """The knowledge base: a category tree, articles with revisions and slug history, and helpful votes."""
 
+from datetime import UTC
+
 from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVectorField
@@ -275,7 +277,7 @@ class ArticleRevision(models.Model):
         ordering = ["-created_at", "-pk"]
 
     def __str__(self) -> str:
-        return f"{self.title} ({self.created_at:%Y-%m-%d %H:%M})"
+        return f"{self.title} ({self.created_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC)"
 
 
 class ArticleFeedback(models.Model):

@@ -7,12 +7,13 @@ from django.db import transaction
 from django.db.models import Count
 from django.http import HttpResponse, HttpResponseRedirect
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from guardian.admin import GuardedModelAdmin
 
 from accounts import rbac
 from audit.admin import AuditedAdminMixin, AuditedModelAdmin, AuditedObjectPermissionsMixin
 from helpdesk.admin import (
+    ClosedTeamKeptAdminMixin,
     KeepInUseMixin,
     LargeTablePaginator,
     OddInputAdminMixin,
@@ -122,7 +123,7 @@ class TicketAdmin(
     paginator = LargeTablePaginator
     autocomplete_fields = ("assignee",)
     readonly_fields = (
-        "requester", "organization", "channel", "form", "custom_fields", "created_at", "updated_at",
+        "requester", "organization", "channel", "form", "answers", "created_at", "updated_at",
         "first_response_at", "resolved_at", "closed_at", "version",
     )  # fmt: skip
     # Editable fields are applied through the services in save_model; the rest is read-only.
@@ -141,6 +142,15 @@ class TicketAdmin(
     inlines = (TicketMessageInline, TicketActivityInline)
 
     actions = ("delete_tickets", "restore_tickets")
+
+    @admin.display(description="Answers to the form")
+    def answers(self, ticket: Ticket) -> str:
+        """The custom fields under their questions, as the portal and the desk show them (the stored JSON
+        holds field names, empty answers and ISO dates)."""
+        shown = [*ticket.custom_field_display(), *ticket.removed_field_display()]
+        if not shown:
+            return "—"
+        return format_html("<dl>{}</dl>", format_html_join("", "<dt>{}</dt><dd>{}</dd>", shown))
 
     def get_queryset(self, request):
         # One read path: an agent given access to the admin lists and opens only what the desk shows them.
@@ -278,7 +288,7 @@ class TicketMessageAdmin(AuditedAdminMixin, ReadOnlyAdmin):
 
 
 @admin.register(TicketForm)
-class TicketFormAdmin(StableSlugMixin, KeepInUseMixin, AuditedModelAdmin):
+class TicketFormAdmin(ClosedTeamKeptAdminMixin, StableSlugMixin, KeepInUseMixin, AuditedModelAdmin):
     list_display = (
         "title",
         "slug",

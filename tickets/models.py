@@ -116,7 +116,8 @@ class TicketForm(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
-        limit_choices_to={"is_active": True},  # a closed team works no queue: routing would pass it by
+        # A closed team works no queue (routing passes it by): not to be chosen in the admin
+        # (helpdesk.admin.ClosedTeamKeptAdminMixin), but it may stay until another is.
     )
     default_priority = models.CharField(max_length=10, choices=Priority.choices, blank=True)
     position = models.PositiveSmallIntegerField(default=0)

@@ -886,7 +886,7 @@ def ticket_update_fields(
             raise ValidationError({"team": TEAM_INACTIVE.format(team=value)})
         if name == "subject":
             value = one_line(str(value))[:200]
-            if not value:
+            if not shows_text(value):  # as ticket_create: invisible characters alone make no subject
                 raise ValidationError({"subject": "This field is required."})
         old = getattr(ticket, name)
         if name == "custom_fields":  # by label, as the pages show them, and only those that changed
