@@ -235,7 +235,21 @@ class SubmissionKeyForm(AttachmentsForm):
             self.add_error(None, self.KEY_REFUSED)
 
 
-class TicketSubmitForm(SubmissionKeyForm):
+class OneAnswerEach:
+    """For forms with custom fields: several values sent for a question that takes one (schema's
+    `one_answer`: a field made a single choice while the page was open) are refused, not cut to the
+    last one sent."""
+
+    def clean(self):
+        cleaned = super().clean()
+        if hasattr(self.data, "getlist"):
+            for name, field in self.fields.items():
+                if getattr(field, "one_answer", False) and len(self.data.getlist(self.add_prefix(name))) > 1:
+                    self.add_error(name, schema.MANY_ANSWERS)
+        return cleaned
+
+
+class TicketSubmitForm(OneAnswerEach, SubmissionKeyForm):
     name = forms.CharField(
         label="Your name", max_length=150, widget=forms.TextInput(attrs={"autocomplete": "name"})
     )
@@ -385,7 +399,7 @@ class SavedViewForm(forms.Form):
         return query
 
 
-class CustomFieldsForm(forms.Form):
+class CustomFieldsForm(OneAnswerEach, forms.Form):
     """A ticket's custom fields, built from its form's schema, for inline editing in the workspace.
     `stored` is the ticket's values: each stays on offer (and valid) as the schema's fields allow."""
 

@@ -208,6 +208,8 @@ def _lines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n").strip()
 
 
+TICK_OR_UNTICK = "Tick or untick this box."
+MANY_ANSWERS = "This question takes one answer: choose one."
 KIND_NAMES = {
     "text": "text of at most 500 characters",
     "textarea": "text of at most 10,000 characters",
@@ -223,14 +225,19 @@ def form_field(definition: dict, stored: Any = None) -> forms.Field:
     asked for, a value of the field's type before): editing the other fields must not change it."""
     field = _form_field(definition, stored)
     kind = definition["type"]
-    if stored in (None, "", []) or _reads_as_choice(definition, stored):
-        return field
     if (
-        (kind in KIND_NAMES and not _fits(field, kind, stored))
-        or _no_choice(kind, stored)
-        or (kind == "checkbox" and not isinstance(stored, bool))  # a tick would read any of it as yes
+        stored not in (None, "", [])
+        and not _reads_as_choice(definition, stored)
+        and (
+            (kind in KIND_NAMES and not _fits(field, kind, stored))
+            or _no_choice(kind, stored)
+            or (kind == "checkbox" and not isinstance(stored, bool))  # a tick would read any of it as yes
+        )
     ):
-        return KeptValueField(field, stored, shown_value(definition, stored), kind)
+        field = KeptValueField(field, stored, shown_value(definition, stored), kind)
+    # Several answers sent for a question that takes one (made a single choice since the page was read)
+    # are refused by the form (OneAnswerEach), not cut to the last one sent.
+    field.one_answer = kind != "multi_select"
     return field
 
 
@@ -304,6 +311,38 @@ HTML_NUMBER = re.compile(r"-?(?:[0-9]+(?:\.[0-9]+)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)
 HTML_DATE = re.compile(r"[0-9]{4,}-[0-9]{2}-[0-9]{2}")
 
 
+TICKED, UNTICKED = frozenset({"on", "true", "1", "yes"}), frozenset({"", "off", "false", "0", "no"})
+
+
+class TickBoxInput(forms.CheckboxInput):
+    """A checkbox that reads a tick or a yes/no, and hands other text on for the field to refuse
+    (CheckboxInput reads any text as ticked: bool("no")); only a tick shows ticked."""
+
+    def __init__(self, attrs=None) -> None:
+        super().__init__(attrs, check_test=lambda value: value is True)
+
+    def value_from_datadict(self, data, files, name) -> Any:
+        value = data.get(name) if name in data else False
+        if isinstance(value, str) and (folded := value.strip().lower()) in TICKED | UNTICKED:
+            return folded in TICKED
+        return value
+
+
+class TickBoxField(forms.BooleanField):
+    """A tick box: what a browser sends for a ticked one ("on"), or a yes/no a script sends (true/false,
+    1/0, yes/no, on/off); other text (an answer typed into a question made a tick box since the page was
+    read, "maybe") is refused, never read as ticked."""
+
+    widget = TickBoxInput
+
+    def to_python(self, value: Any) -> bool:
+        if isinstance(value, str):
+            if (folded := value.strip().lower()) in TICKED | UNTICKED:
+                return folded in TICKED
+            raise forms.ValidationError(TICK_OR_UNTICK, code="invalid")
+        return super().to_python(value)
+
+
 def _form_field(definition: dict, stored: Any) -> forms.Field:
     common = {
         "label": definition["label"],
@@ -324,7 +363,7 @@ def _form_field(definition: dict, stored: Any) -> forms.Field:
     if kind == "date":
         return forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), **common)
     if kind == "checkbox":
-        return forms.BooleanField(**common)
+        return TickBoxField(**common)
     choices = [(choice, choice) for choice in definition["choices"]]
     # A stored answer no longer offered stays offered, checked, so saving the form keeps it: a removed
     # choice, or a select's answer in a field now multi_select (a multi_select's answers).

@@ -662,3 +662,53 @@ def test_a_real_choice_replaces_a_kept_answer_that_reads_the_same():
     urgent = {"name": "urgent", "label": "Urgent", "type": "select", "choices": ["Yes", "No"]}
     assert schema.clean_values([urgent], {"urgent": "No"}, stored={"urgent": True}) == {"urgent": "No"}
     assert schema.clean_values([urgent], {"urgent": "Yes"}, stored={"urgent": True}) == {"urgent": "Yes"}
+
+
+def _sent(client, form, **answers):
+    data = {"subject": "Help", "description": "Please", "submission_key": str(uuid.uuid4())}
+    return client.post(reverse("tickets:portal_submit_form", args=[form.slug]), data | answers)
+
+
+def test_several_answers_to_a_question_made_single_choice_meanwhile_are_refused_not_cut_to_the_last(client):
+    """Ticked "Mail" and "Web"; the question became a one-choice select while the page was open. Before
+    the fix the ticket kept "Web" (the last value sent) and "Mail" was lost without a word."""
+    channel = {"name": "channel", "label": "Channel", "type": "multi_select", "choices": ["Mail", "Web"]}
+    form = TicketFormFactory(schema=[channel])
+    client.force_login(make_customer())
+    TicketForm.objects.filter(pk=form.pk).update(schema=[channel | {"type": "select"}])
+    refused = _sent(client, form, cf_channel=["Mail", "Web"])
+    assert refused.status_code == 422
+    assert refused.context["form"].errors["cf_channel"] == [schema.MANY_ANSWERS]
+    assert not Ticket.objects.exists()
+    assert _sent(client, form, cf_channel="Web").status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("sent", "stored"),
+    [("on", True), ("true", True), ("1", True), ("yes", True), ("no", False), ("off", False), ("0", False),
+     ("false", False), ("", False), ("maybe", None)],
+)  # fmt: skip
+def test_a_tick_box_takes_a_tick_or_a_yes_no_and_refuses_other_text(client, sent, stored):
+    """A text answer sent to a question made a tick box meanwhile (or a script's): before the fix any
+    text but "false" and "0" was stored as ticked, so a typed "no" read "Urgent: Yes" on the desk."""
+    form = TicketFormFactory(schema=[{"name": "urgent", "label": "Urgent?", "type": "checkbox"}])
+    client.force_login(make_customer())
+    response = _sent(client, form, cf_urgent=sent)
+    if stored is None:
+        assert response.status_code == 422
+        assert response.context["form"].errors["cf_urgent"] == [schema.TICK_OR_UNTICK]
+    else:
+        assert response.status_code == 302
+        assert Ticket.objects.get().custom_fields["urgent"] is stored
+
+
+def test_the_admin_shows_a_tickets_answers_under_their_questions(superuser_client):
+    """Before the fix the admin showed the stored JSON: field names, null for unanswered, ISO dates."""
+    form = TicketFormFactory(schema=[ORDER_NUMBER, {"name": "since", "label": "Since", "type": "date"}])
+    ticket = make_ticket(
+        make_customer(), form=form, custom_fields={"order_number": "<b>A-17</b>", "since": "2026-01-05"}
+    )
+    page = superuser_client.get(reverse("admin:tickets_ticket_change", args=[ticket.pk])).content.decode()
+    shown = re.search(r'field-answers.*?<div class="readonly">(.*?)</div>', page, re.S).group(1)
+    assert "<dt>Order number</dt><dd>&lt;b&gt;A-17&lt;/b&gt;</dd>" in shown
+    assert "<dt>Since</dt>" in shown and "2026-01-05" not in shown and "order_number" not in shown
