@@ -33,7 +33,7 @@ demo-reset: migrate
 # The worker runs background tasks and the scheduler enqueues the periodic ones (auto-close of
 # resolved tickets, ...); the recipe stops both when the server stops.
 run: demo
-	$(MANAGE) db_worker --no-reload --verbosity 0 & worker=$$!; $(MANAGE) scheduler --verbosity 0 & scheduler=$$!; \
+	$(MANAGE) db_worker --no-reload & worker=$$!; $(MANAGE) scheduler --verbosity 0 & scheduler=$$!; \
 	trap 'kill $$worker $$scheduler 2>/dev/null' EXIT INT TERM; $(MANAGE) runserver 127.0.0.1:8000
 
 test: install

@@ -1,11 +1,17 @@
-"""Health endpoints for monitoring: /healthz (the process answers) and /readyz (the database answers)."""
+"""Health endpoints for monitoring: /healthz (the process answers) and /readyz (the database answers and
+holds every migration this code ships)."""
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
+
+# Once the database holds every migration this process's code ships, it always will (migrations are not
+# taken back under running code): asked again only until then, so probes stay cheap.
+_migrated: set[str] = set()
 
 
 def database_ready(connection: BaseDatabaseWrapper) -> bool:
@@ -18,6 +24,18 @@ def database_ready(connection: BaseDatabaseWrapper) -> bool:
         return False
 
 
+def migrations_pending(connection: BaseDatabaseWrapper) -> bool:
+    """Whether the database lacks migrations the code ships (new code started before `migrate`, or after
+    it failed): its pages would fail on tables and columns not there yet."""
+    if connection.alias in _migrated:
+        return False
+    executor = MigrationExecutor(connection)
+    if executor.migration_plan(executor.loader.graph.leaf_nodes()):
+        return True
+    _migrated.add(connection.alias)
+    return False
+
+
 @never_cache
 @require_safe  # monitors often probe with HEAD
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -27,6 +45,13 @@ def healthz(request: HttpRequest) -> JsonResponse:
 @never_cache
 @require_safe
 def readyz(request: HttpRequest) -> JsonResponse:
-    if database_ready(connections["default"]):
-        return JsonResponse({"status": "ready", "database": "ok"})
-    return JsonResponse({"status": "not ready", "database": "unavailable"}, status=503)
+    connection = connections["default"]
+    if not database_ready(connection):
+        return JsonResponse({"status": "not ready", "database": "unavailable"}, status=503)
+    try:
+        pending = migrations_pending(connection)
+    except (DatabaseError, OSError):
+        return JsonResponse({"status": "not ready", "database": "unavailable"}, status=503)
+    if pending:
+        return JsonResponse({"status": "not ready", "database": "ok", "migrations": "pending"}, status=503)
+    return JsonResponse({"status": "ready", "database": "ok"})

@@ -114,6 +114,11 @@ else:
         }
     }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+# A server that takes the connection and never answers (hung, a full pooler, a partition) is given this
+# many seconds: a page, and the /readyz probe, then fail instead of holding a worker for good.
+DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+    "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5)
+)
 # The planner's price of a random page read. PostgreSQL's default, 4, is for spinning disks; where the
 # data sits in memory or on SSD 1.1 is the usual figure, and under 4 the planner prefers walking the
 # whole updated_at index to one team's index (the queue's text search, bench/README.md).

@@ -1,9 +1,12 @@
 """The scheduler enqueues each periodic task once per period, and db_worker runs what it enqueued."""
 
+import logging
+import re
 from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
+from django.tasks import task
 from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
@@ -97,3 +100,33 @@ def test_a_tick_from_a_clock_that_ran_ahead_does_not_stall_the_jobs():
     assert "accounts.tasks.lift_expired_suspensions" in scheduler.tick(now + timedelta(minutes=5))
     PeriodicTaskRun.objects.update(last_enqueued_at=now + timedelta(days=2))
     assert "accounts.tasks.lift_expired_suspensions" in scheduler.tick()
+
+
+@task
+def fails_to_mail() -> None:
+    raise RuntimeError("the mail server said no")
+
+
+@pytest.fixture
+def worker_log_levels():
+    """db_worker sets its loggers' levels from --verbosity for the whole process: put back after."""
+    loggers = [logging.getLogger(name) for name in ("django.tasks", "django_tasks", "django_tasks_db")]
+    levels = [logger.level for logger in loggers]
+    yield
+    for logger, level in zip(loggers, levels, strict=True):
+        logger.setLevel(level)
+
+
+@pytest.mark.usefixtures("worker_log_levels")
+@pytest.mark.django_db(transaction=True, databases=["default", "system_log"])
+def test_a_task_that_fails_under_make_run_reaches_the_system_log(settings):
+    """The worker with the arguments `make run` gives it: a failed task (a receipt mail, the auto-close)
+    is in the system log. Before the fix `make run` passed --verbosity 0, which db_worker turns into
+    silencing its loggers for the whole process: the failure was nowhere but the task-results admin."""
+    recipe = (settings.BASE_DIR / "Makefile").read_text()
+    arguments = re.search(r"\$\(MANAGE\) db_worker([^&;\n]*)&", recipe).group(1).split()
+    verbosity = int(arguments[arguments.index("--verbosity") + 1]) if "--verbosity" in arguments else 1
+    fails_to_mail.enqueue()
+    call_command("db_worker", batch=True, startup_delay=False, reload=False, verbosity=verbosity)
+    assert list(DBTaskResult.objects.values_list("status", flat=True)) == ["FAILED"]
+    assert SystemLogEntry.objects.filter(message__contains="fails_to_mail").exists()
