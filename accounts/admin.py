@@ -14,7 +14,7 @@ from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, Sum
+from django.db.models import Count, Q, Sum
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
@@ -135,10 +135,6 @@ RESET_LINK = "Forgotten your password?"
 ACCOUNTS_KEPT = (
     "Kept {count} user(s) as they were, whose accounts are not yours to run (ranked above yours, or "
     "managing an organisation whose tickets you do not see): {names}."
-)
-INVITED_HAS_ACCOUNT = (
-    "{email} has an account already, which cannot sign up again: set the organisation (and whether they "
-    "manage it) on that user instead."
 )
 NOT_MAILED_WITHOUT_ADDRESS = (
     "This invitation names no address, so it was not mailed: pass its code ({code}) on yourself, or the "
@@ -427,6 +423,18 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
         return queryset.exclude(rbac.out_of_reach_user_filter(request.user))
 
     def save_model(self, request, obj, form, change):
+        """As _save_user; an account moved to another mailbox here is told so at the old one, as a move
+        its owner makes from the profile is (services.user_email_change): if the owner did not ask for it
+        (a clerk talked into it, a borrowed staff session), this is how they hear of it."""
+        old_email = form.initial.get("email") or ""
+        self._save_user(request, obj, form, change)
+        if change and old_email and email_key(old_email) != email_key(obj.email):
+            from accounts.tasks import send_email_changed_notice  # the tasks module imports accounts'
+
+            user_pk = obj.pk
+            transaction.on_commit(lambda: send_email_changed_notice.enqueue(user_pk, old_email))
+
+    def _save_user(self, request, obj, form, change):
         """A status set on the form goes through user_suspend / user_activate (their audit events say
         "suspend" and "activate", and activating clears the suspension's date and reason); the other
         fields save as usual. Nobody suspends themselves. A new address is unverified until its owner
@@ -442,7 +450,7 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
             # joined), at the time it is marked.
             obj.email_verified_at = None
             form.changed_data.remove("email_verified_at")
-            self.save_model(request, obj, form, change)
+            self._save_user(request, obj, form, change)
             services.user_email_verify(obj, actor=request.user)
             return None
         if not change or not set(self.STATUS_FIELDS) & set(form.changed_data):
@@ -774,7 +782,7 @@ class InvitationAdminForm(forms.ModelForm):
         email = cleaned.get("email")
         holder = User.objects.with_email(email).first() if email and "email" in self.changed_data else None
         if holder is not None and holder.effective_status() != User.Status.PENDING:
-            self.add_error("email", INVITED_HAS_ACCOUNT.format(email=holder.email))
+            self.add_error("email", services.INVITED_HAS_ACCOUNT.format(email=holder.email))
         return cleaned
 
     def clean_code(self) -> str:
@@ -808,6 +816,18 @@ class InvitationAdmin(AuditedModelAdmin):
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         return acting_as(super().get_form(request, obj, change, **kwargs), request.user)
+
+    def get_queryset(self, request):
+        # A code that makes managers hands out every ticket of its organisation: shown only to those who
+        # see them (rbac.sees_organization_tickets), as only they may make one (refuse_manager_out_of_reach).
+        queryset = super().get_queryset(request)
+        user = request.user
+        if user.is_superuser or rbac.is_administrator(user):
+            return queryset
+        seen = set(rbac.access(user).organization_ids) if rbac.is_agent(user) else set()
+        if user.is_organization_manager and user.organization_id:
+            seen.add(user.organization_id)
+        return queryset.filter(Q(makes_manager=False) | Q(organization_id__in=seen))
 
     def save_model(self, request, obj, form, change):
         if obj.created_by_id is None:

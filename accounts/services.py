@@ -39,6 +39,10 @@ INVITATION_INACTIVE = "This invitation is no longer active."
 INVITATION_EXPIRED = "This invitation has expired."
 INVITATION_USED_UP = "This invitation has already been used as many times as it allows."
 INVITATION_WRONG_EMAIL = "This invitation was issued for a different e-mail address."
+INVITED_HAS_ACCOUNT = (
+    "{email} has an account already, which cannot sign up again: set the organisation (and whether they "
+    "manage it) on that user instead."
+)
 INVITATION_NO_ADDRESS = "This invitation names no address to mail it to: pass its code on yourself."
 SIGNUP_CLOSED = "Sign-up needs an invitation code."
 EMAIL_TAKEN = "An account with this e-mail address already exists. Sign in or reset your password."
@@ -80,6 +84,17 @@ def invitation_check(invitation: Invitation, *, email: str, now: datetime | None
         raise ValidationError({"invitation_code": INVITATION_WRONG_EMAIL})
 
 
+def invitation_mailable(invitation: Invitation) -> None:
+    """Raise ValidationError unless `invitation` names an address that could redeem it now: it is open,
+    and the address has no account but a pending one (sign-up refuses any other)."""
+    if not invitation.email:
+        raise ValidationError(INVITATION_NO_ADDRESS)
+    invitation_check(invitation, email=invitation.email)
+    holder = User.objects.with_email(invitation.email).first()
+    if holder is not None and holder.effective_status() != User.Status.PENDING:
+        raise ValidationError({"email": INVITED_HAS_ACCOUNT.format(email=holder.email)})
+
+
 @transaction.atomic
 def invitation_mail(invitation: Invitation, *, actor: User | None, domain: str, use_https: bool) -> None:
     """Mail `invitation`'s code and a sign-up link to the address it names (after commit, from
@@ -87,9 +102,7 @@ def invitation_mail(invitation: Invitation, *, actor: User | None, domain: str, 
     code goes there. Refused (ValidationError) for one that names no address or could not be redeemed."""
     from accounts.tasks import send_invitation_mail  # the tasks module imports this one
 
-    if not invitation.email:
-        raise ValidationError(INVITATION_NO_ADDRESS)
-    invitation_check(invitation, email=invitation.email)
+    invitation_mailable(invitation)
     audit.record("invitation_mail", actor=actor, obj=invitation, changes={"email": (None, invitation.email)})
     transaction.on_commit(
         lambda: send_invitation_mail.enqueue(invitation.pk, domain=domain, use_https=use_https)

@@ -182,10 +182,10 @@ def send_invitation_mail(invitation_pk: int, *, domain: str, use_https: bool, at
     invitation = (
         Invitation.objects.select_related("organization", "created_by").filter(pk=invitation_pk).first()
     )
-    if invitation is None or not invitation.email:
+    if invitation is None:
         return False
     try:
-        services.invitation_check(invitation, email=invitation.email)
+        services.invitation_mailable(invitation)  # as when it was asked for: things change meanwhile
     except ValidationError:
         return False
     site_name = SiteConfiguration.objects.get_current().site_name_line

@@ -11,6 +11,7 @@ from django.core import mail
 from django.core.exceptions import ValidationError
 from django.test import Client
 from django.urls import reverse
+from guardian.shortcuts import assign_perm
 
 from accounts import services
 from accounts.admin import NOT_MAILED_WITHOUT_ADDRESS
@@ -18,7 +19,7 @@ from accounts.models import NOT_A_DOMAIN, EmailChangeRequest, Invitation, Organi
 from audit.models import AuditEvent
 from helpdesk.services import site_configuration_update
 from tests.accounts.test_sessions import FIREFOX, IPHONE, is_signed_in, signed_in
-from tests.admin_pages import change_url, form_data, messages_of, post_change, run_action
+from tests.admin_pages import change_url, changelist_url, form_data, messages_of, post_change, run_action
 from tests.factories import (
     TEST_PASSWORD,
     InvitationFactory,
@@ -648,3 +649,49 @@ def test_a_sign_up_that_makes_a_manager_and_the_admins_manager_flag_are_recorded
     assert post_change(superuser_client, member, is_organization_manager="on").status_code == 302
     event = AuditEvent.objects.get(object_id=str(member.pk), changes__has_key="is_organization_manager")
     assert event.category == AuditEvent.Category.SECURITY
+
+
+def test_a_manager_making_code_is_shown_only_to_those_who_see_its_organisations_tickets(client):
+    """Signing up with such a code gives every ticket of the organisation: a clerk whose role may view
+    invitations but who sees none of Acme's tickets read its code in the list before the fix."""
+    acme = OrganizationFactory(name="Acme")
+    managers = InvitationFactory(organization=acme, makes_manager=True, code="ACME-BOSSES-77")
+    members = InvitationFactory(organization=acme, code="ACME-STAFF-12")
+    clerk = give_custom_role(make_agent(TeamFactory()), "Onboarding", [("accounts", "view_invitation")])
+    client.force_login(clerk)
+    listed = client.get(changelist_url(Invitation)).content.decode()
+    assert members.code in listed and managers.code not in listed
+    assert client.get(change_url(managers)).status_code == 302  # "doesn't exist", as for any other id
+    assign_perm("accounts.view_organization_tickets", clerk, acme)  # now they see Acme's tickets
+    assert managers.code in client.get(changelist_url(Invitation)).content.decode()
+
+
+def test_an_address_moved_in_the_admin_is_told_at_the_old_one(
+    superuser_client, immediate_tasks, django_capture_on_commit_callbacks
+):
+    """As a move the owner makes from the profile is: whoever holds the address holds the account, so a
+    move they did not ask for (a clerk talked into it, a borrowed staff session) must reach them. Before
+    the fix the admin saved it without a word to the old address. The same mailbox in other capitals is
+    no move."""
+    customer = make_customer(email="anna@example.org")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert post_change(superuser_client, customer, email="Anna@EXAMPLE.org").status_code == 302
+    assert mail.outbox == []
+    with django_capture_on_commit_callbacks(execute=True):
+        assert post_change(superuser_client, customer, email="thief@evil.example").status_code == 302
+    [notice] = mail.outbox
+    assert notice.to == ["Anna@example.org"] and "thief@evil.example" in notice.body
+
+
+def test_an_invitation_whose_address_has_had_an_account_since_is_not_mailed(
+    superuser_client, immediate_tasks, django_capture_on_commit_callbacks
+):
+    """Sign-up would refuse it ("has an account already"): the action says so instead of mailing a code
+    that can only fail (before the fix it mailed it)."""
+    invitation = InvitationFactory(organization=OrganizationFactory(), email="bea@acme.example")
+    make_customer(email="bea@acme.example")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = run_action(superuser_client, Invitation, "mail_invitations", [invitation.pk])
+    reason = services.INVITED_HAS_ACCOUNT.format(email="bea@acme.example")
+    assert f"Not mailed: bea@acme.example: {reason}" in messages_of(response)
+    assert mail.outbox == []

@@ -255,12 +255,20 @@ def test_the_confirmation_mail_and_the_receipt_name_the_site(client):
     User.objects.filter(pk=user.pk).update(email_verified_at=None)
     assert account_tasks.send_email_verification_mail.call(user.pk, domain="help.example", use_https=True)
     ticket = make_ticket(make_customer(email="visitor@example.org"), subject="Printer")
+    User.objects.filter(email="visitor@example.org").update(email_verified_at=timezone.now())
     ticket_tasks.send_submission_receipt.call(ticket.pk, portal_url="https://x/p", reset_url="https://x/r")
-    confirmation, receipt = mail.outbox
+    User.objects.filter(email="visitor@example.org").update(email_verified_at=None)
+    visitor = User.objects.get(email="visitor@example.org")
+    typed = make_ticket(visitor, subject="Account locked: log in at x.example")
+    ticket_tasks.send_submission_receipt.call(typed.pk, portal_url="https://x/p", reset_url="https://x/r")
+    confirmation, receipt, unconfirmed = mail.outbox
     assert confirmation.subject == "Confirm your e-mail address for Acme Support"
     assert "your address at Acme Support" in confirmation.body
     assert receipt.subject == f"[{ticket.reference}] Acme Support received your request: Printer"
     assert f"Acme Support received your request {ticket.reference}" in receipt.body
+    # To an address nobody has shown to be theirs, the visitor's own words stay out of the subject
+    # (before the fix anyone could send "Account locked: log in at …" by the site's mail).
+    assert unconfirmed.subject == f"[{typed.reference}] Acme Support received your request"
 
 
 # --- address confirmation mail -----------------------------------------------------------------
@@ -461,4 +469,6 @@ def test_a_subject_cannot_reorder_what_the_receipt_says_with_direction_controls(
         )
         ticket_services.send_submission_receipt(ticket, portal_url="https://h/p", reset_url="https://h/r")
     (message,) = mail.outbox
-    assert ticket.subject == "Invoice fdp.exe" and message.subject.endswith("Invoice fdp.exe")
+    assert ticket.subject == "Invoice fdp.exe"
+    # Nor does the receipt to an address nobody has confirmed carry the stranger's words at all.
+    assert message.subject == f"[{ticket.reference}] Helpdesk received your request"
