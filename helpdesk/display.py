@@ -26,7 +26,8 @@ def shown_date(day: datetime.date) -> str:
 def shown_zone() -> str:
     """The current time zone as a person reads it: 'Pacific/Kiritimati (UTC+14:00)', 'Europe/Berlin
     (UTC+01:00, in summer +02:00)' (times shown from either season are in that season's offset), or
-    'UTC'."""
+    'UTC'; with the offset of today when it is neither ('Africa/Casablanca (UTC+01:00, now +00:00)'
+    during Ramadan, when Morocco's clocks go back an hour)."""
     zone = timezone.get_current_timezone()
     name = str(zone).replace("_", " ")
     if name == "UTC":
@@ -37,9 +38,12 @@ def shown_zone() -> str:
         datetime.datetime(year, month, 1, 12, tzinfo=datetime.UTC).astimezone(zone).utcoffset()
         for month in (1, 7)
     )
-    if winter == summer:
-        return f"{name} (UTC{_offset(winter)})"
-    return f"{name} (UTC{_offset(winter)}, in summer {_offset(summer)})"
+    shown = f"UTC{_offset(winter)}"
+    if winter != summer:
+        shown += f", in summer {_offset(summer)}"
+    if (today := timezone.now().astimezone(zone).utcoffset()) not in (winter, summer):
+        shown += f", now {_offset(today)}"
+    return f"{name} ({shown})"
 
 
 def _offset(delta: datetime.timedelta) -> str:

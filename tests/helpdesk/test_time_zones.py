@@ -14,6 +14,7 @@ from django.utils import timezone
 from accounts import services as account_services
 from accounts.models import User
 from audit.models import AuditEvent
+from helpdesk.display import shown_zone
 from tests.factories import (
     TEST_PASSWORD,
     TeamFactory,
@@ -149,3 +150,17 @@ def test_a_subject_that_reads_like_a_timestamp_is_shown_as_typed_in_the_audit_tr
     with timezone.override(zoneinfo.ZoneInfo("Pacific/Kiritimati")):
         rows = {name: after for name, _, after in event.change_rows()}
     assert rows["subject"] == "2026-01-01T00:00Z"
+
+
+@pytest.mark.parametrize(
+    ("moment", "shown"),
+    [(datetime(2026, 3, 1, 12, tzinfo=UTC), "Africa/Casablanca (UTC+01:00, now +00:00)"),
+     (datetime(2026, 5, 1, 12, tzinfo=UTC), "Africa/Casablanca (UTC+01:00)"),
+     (datetime(2026, 3, 1, 12, tzinfo=UTC), "Europe/Berlin (UTC+01:00, in summer +02:00)")],
+)  # fmt: skip
+def test_the_zone_note_names_todays_offset_when_it_is_neither_seasons(clock, moment, shown):
+    """Morocco's clocks go back an hour for Ramadan (UTC+00:00 in March 2026, +01:00 in January and July):
+    before the fix the note said +01:00 while the page's times were at +00:00."""
+    clock.move_to(moment, tick=False)
+    with timezone.override(zoneinfo.ZoneInfo(shown.split(" ")[0])):
+        assert shown_zone() == shown
