@@ -50,9 +50,15 @@ TEXT_EXTENSIONS = {".txt": "text/plain", ".log": "text/plain", ".csv": "text/csv
 # After a tag's name, browsers take a slash as they take a space ("<b/onclick=..."), and they drop tabs
 # and line breaks inside a URL's scheme ("java<TAB>script:"). Runs of white space are searched as one
 # (_holds), so a match is never longer than SCAN_OVERLAP. In an attribute a letter may be written as a
-# character reference ("&#106;avascript:", "javascript&colon;"), tabs and line breaks too ("&Tab;"), and
-# control characters before the scheme are dropped as well ("\x01javascript:").
-_DROPPED = rb"(?:[\x00-\x20]|&(?:tab|newline);|&#0{0,8}(?:9|10|13);?|&#x0{0,8}(?:9|a|d);?){0,8}"
+# character reference ("&#106;avascript:", "javascript&colon;", with any number of leading zeros), tabs
+# and line breaks too ("&Tab;"), and control characters before the scheme are dropped as well
+# ("\x01javascript:"): in a text file runs of them are searched as one space, as white space is, and
+# long runs of zeros (a reference's leading ones) as one zero (_holds). Each alternative starts
+# differently, so the unbounded runs stay linear.
+_SEPARATOR = rb"(?:[\x00-\x20]|&(?:tab|newline);|&#(?:0*(?:9|10|13)(?![0-9])|x0*(?:9|a|d)(?![0-9a-f]));?)"
+_DROPPED = _SEPARATOR + rb"*"
+_DROPPED_RUN = re.compile(_SEPARATOR + rb"+", re.IGNORECASE)
+_ZERO_RUN = re.compile(rb"0{64,}")  # no number written for people has as many
 
 
 def _spelled(character: str) -> bytes:
@@ -60,7 +66,7 @@ def _spelled(character: str) -> bytes:
     codes = sorted({ord(character.lower()), ord(character.upper())})
     decimal, hexadecimal = "|".join(f"{code}" for code in codes), "|".join(f"{code:x}" for code in codes)
     named = "|&colon;" if character == ":" else ""
-    reference = rf"&#(?:0{{0,8}}(?:{decimal})|x0{{0,8}}(?:{hexadecimal}));?"
+    reference = rf"&#(?:0*(?:{decimal})|x0*(?:{hexadecimal}));?"
     return rf"(?:{re.escape(character)}|{reference}{named})".encode()
 
 
@@ -162,7 +168,9 @@ def detect_content_type(upload: UploadedFile) -> str:
         # holds, whose bytes never match the markup patterns, and as bytes too: markup written in ASCII
         # behind a byte-order mark is still markup to a program that ignores the mark.
         encoding = _utf16(head)
-        if _holds(upload, TEXT_MARKUP) or (encoding and _holds(upload, TEXT_MARKUP, encoding=encoding)):
+        if _holds(upload, TEXT_MARKUP, text=True) or (
+            encoding and _holds(upload, TEXT_MARKUP, encoding=encoding, text=True)
+        ):
             raise ValidationError(HOLDS_MARKUP.format(name=name))
         return TEXT_EXTENSIONS[extension]
     _refuse_as_named(name, extension)
@@ -176,21 +184,32 @@ def _refuse_as_named(name: str, extension: str) -> NoReturn:
     raise ValidationError(NOT_ALLOWED.format(name=name))
 
 
-def _holds(upload: UploadedFile, pattern: re.Pattern, encoding: str | None = None) -> bool:
+def _holds(
+    upload: UploadedFile, pattern: re.Pattern, encoding: str | None = None, *, text: bool = False
+) -> bool:
     """Whether `pattern` occurs anywhere in the file (decoded from `encoding` and searched as UTF-8, if
-    given): read in chunks that overlap, so a match that straddles two chunks is found too."""
+    given): read in chunks that overlap, so a match that straddles two chunks is found too. In `text`,
+    runs of what a URL's scheme drops, and of a reference's leading zeros, are searched as one."""
     upload.seek(0)
-    tail = b""
+    tail = pending = b""
     decoder = codecs.getincrementaldecoder(encoding)(errors="replace") if encoding else None
     try:
-        while chunk := upload.read(SCAN_CHUNK):
-            if decoder is not None:
-                chunk = decoder.decode(chunk).encode()
-            chunk = _WHITE_SPACE_RUN.sub(b" ", chunk)
+        while read := upload.read(SCAN_CHUNK):
+            chunk = pending + (decoder.decode(read).encode() if decoder is not None else read)
+            if text:
+                # A reference cut in two by the chunk's end is searched whole, with the next chunk.
+                start = chunk.rfind(b"&", max(0, len(chunk) - 16))
+                pending = chunk[start:] if start != -1 and b";" not in chunk[start:] else b""
+                chunk = chunk[: len(chunk) - len(pending)]
+                chunk = _DROPPED_RUN.sub(b" ", _ZERO_RUN.sub(b"0", chunk))
+            else:
+                chunk = _WHITE_SPACE_RUN.sub(b" ", chunk)
             if pattern.search(tail + chunk):
                 return True
-            tail = chunk[-SCAN_OVERLAP:]
-        return False
+            # Of all read so far: a chunk that shrank to a few bytes (a run searched as one) keeps the
+            # start of a match the chunks before it began.
+            tail = (tail + chunk)[-SCAN_OVERLAP:]
+        return bool(pending) and pattern.search(tail + pending) is not None
     finally:
         upload.seek(0)
 

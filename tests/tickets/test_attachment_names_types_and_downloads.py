@@ -242,6 +242,12 @@ def test_the_same_file_twice_is_attached_once_but_same_bytes_under_two_names_twi
         ("colon.md", b'<a href="javascript&colon;alert(1)">x</a>'),
         ("tab.csv", b'a,<a href="java&Tab;script:alert(1)">x</a>'),
         ("control.log", b'<a href="\x01javascript:alert(1)">x</a>'),
+        # Any number of leading zeros, control characters and tab references, as browsers take them,
+        # over the 1 MiB chunks the scan reads (before the fix, more than eight got through).
+        ("zeros.txt", b'<a href="&#0000000000106;avascript:alert(1)">x</a>'),
+        ("controls.txt", b'<a href="' + b"\x01" * 2_500_000 + b'javascript:alert(1)">x</a>'),
+        ("tabs.txt", b'<a href="java' + b"&#9;" * 700_000 + b'script:alert(1)">x</a>'),
+        ("padded.md", b'<a href="&#' + b"0" * 2_500_000 + b'106;avascript:alert(1)">x</a>'),
         # Behind an image's or a PDF's signature: a handler or a link in any plain tag, not only the
         # tags listed (before the fix, these three were taken as an image and a PDF).
         ("focus.gif", GIF + b"<input autofocus onfocus=alert(1)>"),
