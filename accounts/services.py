@@ -486,9 +486,11 @@ def user_email_change(change: EmailChangeRequest, *, actor: User, keep_session_k
 
 
 def organization_for_address(email: str) -> Organization | None:
-    """The active organisation whose e-mail domains hold this address's domain, when exactly one does."""
+    """The active organisation whose e-mail domains hold this address's domain, when exactly one does.
+    Never by a public mail provider's domain, even one an organisation claimed before they were refused
+    (Organization.clean): everyone with an address there would join it."""
     domain = email.rpartition("@")[2].strip().lower()
-    if not domain:
+    if not domain or domain in settings.PUBLIC_MAIL_DOMAINS:
         return None
     matches = list(Organization.objects.filter(is_active=True, email_domains__contains=[domain])[:2])
     return matches[0] if len(matches) == 1 else None

@@ -336,6 +336,8 @@ def article_update(
     if tags_as_stored and {**_editable_values(article), "tags": stored["tags"]} == stored:
         article.tags = stored["tags"]  # nothing but their spelling would change
     if _editable_values(article) == stored:
+        # The same page sent again (a double-clicked Save) finds its own save: said as that one was.
+        article.repeated_submission = stale and submission_key is not None and submission_key == stored_key
         return article
     if stale:
         # The excerpt aside: the first save moved an automatic one along with the body.

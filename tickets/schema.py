@@ -314,12 +314,17 @@ HTML_DATE = re.compile(r"[0-9]{4,}-[0-9]{2}-[0-9]{2}")
 TICKED, UNTICKED = frozenset({"on", "true", "1", "yes"}), frozenset({"", "off", "false", "0", "no"})
 
 
+def _ticked(value: Any) -> bool:
+    """Whether a box shows ticked: a tick, or a tick as sent (a draft kept over a sign-in holds "on")."""
+    return value is True or (isinstance(value, str) and value.strip().lower() in TICKED)
+
+
 class TickBoxInput(forms.CheckboxInput):
     """A checkbox that reads a tick or a yes/no, and hands other text on for the field to refuse
     (CheckboxInput reads any text as ticked: bool("no")); only a tick shows ticked."""
 
     def __init__(self, attrs=None) -> None:
-        super().__init__(attrs, check_test=lambda value: value is True)
+        super().__init__(attrs, check_test=_ticked)
 
     def value_from_datadict(self, data, files, name) -> Any:
         value = data.get(name) if name in data else False

@@ -695,3 +695,11 @@ def test_an_invitation_whose_address_has_had_an_account_since_is_not_mailed(
     reason = services.INVITED_HAS_ACCOUNT.format(email="bea@acme.example")
     assert f"Not mailed: bea@acme.example: {reason}" in messages_of(response)
     assert mail.outbox == []
+
+
+def test_a_public_mail_domain_claimed_before_it_was_refused_places_nobody():
+    """An organisation stored with gmail.com before the rule (or from a fixture) would still take every
+    gmail.com customer: addresses are never placed by a public provider's domain."""
+    Organization.objects.create(name="Acme", email_domains=["acme.example", "gmail.com"])
+    assert services.organization_for_address("boss@acme.example") is not None
+    assert services.organization_for_address("stranger@gmail.com") is None

@@ -300,3 +300,16 @@ def test_a_page_saved_again_with_other_text_after_a_colleagues_change_is_still_r
     assert refused.status_code == 422
     assert services.STALE_ARTICLE in refused.content.decode()
     assert Article.objects.get(pk=article.pk).body == "The colleague's."
+
+
+def test_the_same_title_change_saved_twice_is_said_saved_once(client):
+    """A change that moves no automatic excerpt (a new title): the second click finds its own save. Before
+    the fix it was answered "Nothing changed: … nothing was saved." beside the first click's "Saved"."""
+    client.force_login(make_supervisor(TeamFactory()))
+    article = make_article(title="Printer setup", body="Old steps.", excerpt="Set the printer up.")
+    url = reverse("knowledge:manage_edit", args=[article.slug])
+    data = article_form_data(article, title="Printer set-up") | _editor_form(client.get(url))
+    assert client.post(url, data).status_code == 302
+    second = client.post(url, data, follow=True)
+    assert [str(message) for message in second.context["messages"]] == ["Saved “Printer set-up”."]
+    assert Article.objects.get(pk=article.pk).title == "Printer set-up"

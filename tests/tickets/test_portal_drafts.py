@@ -176,3 +176,24 @@ def test_a_reply_without_the_pages_name_of_its_writer_is_not_kept(client):
     )
     html = signed_in.content.decode()
     assert SIGNED_OUT_MIDWAY in html and REPLY_RESTORED not in html
+
+
+def test_a_box_ticked_as_the_session_ended_comes_back_ticked(client):
+    """The draft holds the browser's "on": the box shows it ticked (before the fix the tick box showed
+    only a Python True ticked, so the answer came back unticked and, sent as shown, was lost)."""
+    organization = OrganizationFactory()
+    customer = make_customer(organization)
+    TicketFormFactory(
+        slug="outage", organization=organization,
+        schema=[{"name": "blocking", "label": "This blocks our whole team", "type": "checkbox"}],
+    )  # fmt: skip
+    url = reverse("tickets:portal_submit_form", args=["outage"])
+    client.force_login(customer)
+    owner = drafted_by(client.get(url))
+    client.logout()
+    client.post(url, {"subject": "Mail down", "description": "Since 9:00", "cf_blocking": "on",
+                      "submission_key": str(uuid.uuid4()), "drafted_by": owner})  # fmt: skip
+    _sign_in(client, customer)
+    page = client.get(url).content.decode()
+    assert "Since 9:00" in page
+    assert "checked" in re.search(r'<input[^>]*name="cf_blocking"[^>]*>', page).group(0)
