@@ -420,6 +420,14 @@ def test_a_bulk_value_gone_since_the_menu_was_read_is_refused_once_with_the_tick
     assert response.context["bulk_chosen"] == frozenset(_ticked(tickets))
     assert reason in page_text(response)
     assert Ticket.objects.filter(pk__in=[ticket.pk for ticket in tickets], version=1).count() == 3
+    # The refusal is the menu's: it is marked and focused, chooses nothing (Apply would otherwise fall
+    # back to "Assign to me"), and the tag box is left alone, not given the team's or agent's id.
+    html = response.content.decode()
+    menu = re.search(r'<select id="bulk-action"[^>]*>\s*<option[^>]*>[^<]*', html).group(0)
+    assert 'aria-invalid="true"' in menu and "autofocus" in menu
+    assert menu.endswith('<option value="" selected>Choose an action…')
+    box = re.search(r'<input id="bulk-value"[^>]*>', html).group(0)
+    assert "aria-invalid" not in box and "value=" not in box
 
 
 def test_the_same_refusal_on_many_tickets_is_said_once_with_its_count(client, desk):

@@ -194,7 +194,11 @@ def bulk(request: HttpRequest) -> HttpResponse:
         params = QueryDict(urlsplit(back).query)
         context = _queue_context(request, params) | _queue_page_extras(request, params)
         context |= {"bulk_error": "; ".join(error.messages), "bulk_chosen": frozenset(chosen)}
-        context |= {"bulk_action": request.POST.get("action", ""), "bulk_value": value}
+        # A tag refused is the tag box's to say, with the tag as typed; any other refusal is the menu's
+        # (a team's or an agent's id is no tag to put in the box).
+        tag = action in ("add_tag", "remove_tag")
+        context |= {"bulk_action": request.POST.get("action", ""), "bulk_value": value if tag else ""}
+        context |= {"bulk_tag_refused": tag}
         return render(request, QUEUE_TEMPLATE, context, status=422)
     done = [outcome.ticket.reference for outcome in outcomes if outcome.ok and outcome.changed]
     if done:
