@@ -123,7 +123,9 @@ def test_a_reply_typed_as_the_session_ended_comes_back_in_the_composer_after_sig
     signed_in = client.post(login, {"username": customer.email, "password": TEST_PASSWORD}, follow=True)
     assert signed_in.redirect_chain[-1][0] == page
     html = signed_in.content.decode()
-    assert re.search(rf"<textarea[^>]*>\s*{typed}</textarea>", html), "the composer is not filled in"
+    composer = re.search(rf"<textarea[^>]*>\s*{typed}</textarea>", html)
+    assert composer, "the composer is not filled in"
+    assert "autofocus" in composer.group(0)  # where the work left off
     assert REPLY_RESTORED in html and DRAFT_KEPT_MIDWAY in html
     assert not ticket.messages.filter(body=typed).exists()  # given back to send, not sent
     assert typed not in client.get(page).content.decode()  # once
@@ -140,6 +142,7 @@ def test_an_agents_reply_typed_as_the_session_ended_comes_back_as_it_was_set(cli
     client.post(login, {"username": agent.email, "password": TEST_PASSWORD})
     form = client.get(page).context["reply_form"]
     assert {name: form[name].value() for name in fields} == fields
+    assert form.fields["body"].widget.attrs.get("autofocus")
 
 
 def test_a_reply_kept_over_sign_in_goes_to_the_person_who_typed_it_only(client):

@@ -398,6 +398,7 @@ def workspace(request: HttpRequest, number: str) -> HttpResponse:
     if (draft := drafts.kept_draft(request)) is not None:  # typed as the session ended (helpdesk.drafts)
         messages.info(request, REPLY_RESTORED)
         extra["reply_form"] = WorkspaceReplyForm(initial={"version": ticket.version, **draft})
+        extra["reply_form"].fields["body"].widget.attrs["autofocus"] = True  # where the work left off
     return render(request, WORKSPACE_TEMPLATE, _workspace_context(request, ticket, **extra))
 
 

@@ -339,6 +339,7 @@ def ticket_detail(request: HttpRequest, number: str) -> HttpResponse:
     if (draft := drafts.kept_draft(request)) is not None:  # typed as the session ended (helpdesk.drafts)
         messages.info(request, REPLY_RESTORED)
         reply_form = ReplyForm(initial=draft)
+        reply_form.fields["body"].widget.attrs["autofocus"] = True  # where the work left off
     return render(request, "tickets/portal/ticket_detail.html", _detail_context(request, ticket, reply_form))
 
 
