@@ -821,12 +821,8 @@ class InvitationAdmin(AuditedModelAdmin):
         # A code that makes managers hands out every ticket of its organisation: shown only to those who
         # see them (rbac.sees_organization_tickets), as only they may make one (refuse_manager_out_of_reach).
         queryset = super().get_queryset(request)
-        user = request.user
-        if user.is_superuser or rbac.is_administrator(user):
+        if (seen := rbac.organizations_seen_whole(request.user)) is None:
             return queryset
-        seen = set(rbac.access(user).organization_ids) if rbac.is_agent(user) else set()
-        if user.is_organization_manager and user.organization_id:
-            seen.add(user.organization_id)
         return queryset.filter(Q(makes_manager=False) | Q(organization_id__in=seen))
 
     def save_model(self, request, obj, form, change):

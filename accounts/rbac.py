@@ -450,13 +450,20 @@ def supervised_team_ids(user) -> frozenset[int]:
 
 def sees_organization_tickets(user, organization) -> bool:
     """Whether `user` sees every ticket of `organization`: what making someone its manager hands out."""
+    seen = organizations_seen_whole(user)
+    return seen is None or organization.pk in seen
+
+
+def organizations_seen_whole(user) -> frozenset[int] | None:
+    """The ids of the organisations whose every ticket `user` sees (sees_organization_tickets); None:
+    all of them (superusers, administrators, and the system, `user` None)."""
     if user is None or user.is_superuser or is_administrator(user):
-        return True
-    if user.is_organization_manager and user.organization_id == organization.pk:
-        return True
-    # A grant on this organisation: the same permission from a role shows no organisation's tickets,
-    # and a grant to a customer shows them nothing (the portal shows customers their own organisation's).
-    return is_agent(user) and organization.pk in access(user).organization_ids
+        return None
+    own = {user.organization_id} if user.is_organization_manager and user.organization_id else set()
+    # A grant on an organisation: the same permission from a role shows no organisation's tickets, and
+    # a grant to a customer shows them nothing (the portal shows customers their own organisation's).
+    granted = access(user).organization_ids if is_agent(user) else ()
+    return frozenset({*own, *granted})
 
 
 def visible_organizations(user) -> QuerySet[Organization]:
