@@ -56,12 +56,17 @@ SUBMITTED_TOO_OFTEN = (
 )
 
 
+def _posted_submission_key(request: HttpRequest) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(request.POST.get("submission_key", ""))
+    except ValueError:
+        return None
+
+
 def _made_a_ticket(request: HttpRequest, *, anonymous: bool) -> bool:
     """Whether the posted submission key already made a ticket of this sender (the service then returns
     that ticket and makes nothing)."""
-    try:
-        key = uuid.UUID(request.POST.get("submission_key", ""))
-    except ValueError:
+    if (key := _posted_submission_key(request)) is None:
         return False
     if anonymous:
         return services.visitor_submission(key, email=request.POST.get("email", "")) is not None
@@ -407,13 +412,9 @@ def _follow_up_too_soon(request: HttpRequest, ticket: Ticket) -> int | None:
     customer submits (ticket_submit), or replying to closed tickets would open them without limit. The
     seconds to wait when over it, else None. A second click of a reply already sent is not counted."""
     home = ticket.merge_chain()[-1] if ticket.merged_into_id else ticket
-    if home.status != Status.CLOSED:
+    if workflow.accepts_replies(home.status):  # as services.ticket_reply decides it
         return None
-    try:
-        key = uuid.UUID(request.POST.get("submission_key", ""))
-    except ValueError:
-        key = None
-    if key is not None and (
+    if (key := _posted_submission_key(request)) is not None and (
         Ticket.objects.filter(submission_key=key, created_by=request.user).exists()  # the follow-up it opened
         or TicketMessage.objects.filter(submission_key=key, author=request.user).exists()
     ):
