@@ -37,6 +37,8 @@ EMAIL_NOT_ASCII = (
     "Use an address of plain letters, digits and punctuation (for an internationalised domain, its "
     "xn-- form)."
 )
+# "anna"@acme.example names anna@acme.example's mailbox (RFC 5321): taken, it would be a second account.
+EMAIL_QUOTED = "Give the address without quotation marks."
 
 
 def email_key(value: str) -> str:
@@ -110,6 +112,8 @@ HOSTNAME = re.compile(r"(?=.{1,253}\Z)(?:(?!-)[a-z0-9-]{1,63}(?<!-)\.)+(?!-)[a-z
 def validate_ascii_email(value: str) -> None:
     if not value.isascii():
         raise ValidationError(EMAIL_NOT_ASCII, code="not_ascii")
+    if '"' in value.rpartition("@")[0]:
+        raise ValidationError(EMAIL_QUOTED, code="quoted")
 
 
 TIMEZONE_CHOICES = sorted((name, name.replace("_", " ")) for name in zoneinfo.available_timezones())

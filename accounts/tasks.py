@@ -196,7 +196,10 @@ def send_invitation_mail(invitation_pk: int, *, domain: str, use_https: bool, at
         "organization": invitation.organization,
         "makes_manager": invitation.makes_manager,
         "email": invitation.email,
-        "link": absolute_link(domain, use_https, f"{signup}?{urlencode({'code': invitation.code})}"),
+        # The code and the invited address filled in on the page it opens.
+        "link": absolute_link(
+            domain, use_https, f"{signup}?{urlencode({'code': invitation.code, 'email': invitation.email})}"
+        ),
         "signup": absolute_link(domain, use_https, signup),
         "code": invitation.code,
         "expires_at": invitation.expires_at,

@@ -45,6 +45,9 @@ from helpdesk.links import mail_site
 from helpdesk.middleware import site_configuration
 from helpdesk.ratelimit import posted, rate_limit
 
+INVITATION_SIGNED_IN = (
+    "You are signed in as {email}. To accept the invitation, sign out, then open its link again."
+)
 TWO_FACTOR_PENDING = "two_factor_pending"
 TWO_FACTOR_PENDING_SECONDS = 300
 # The authenticator set-up this session started (two_factor.pending_enrolment).
@@ -293,10 +296,16 @@ class PasswordResetConfirmView(UnprocessableOnInvalid, auth_views.PasswordResetC
 @require_http_methods(["GET", "HEAD", "POST"])
 @rate_limit("signup", account=posted("email"))
 def signup(request: HttpRequest) -> HttpResponse:
+    """Open sign-up, or sign-up with an invitation code (its mailed link fills in the code and the
+    address); afterwards the visitor goes on to where the sign-in page was to send them (`next`)."""
     if request.user.is_authenticated:
+        if "code" in request.GET:  # an invitation's link, opened where another account is signed in
+            messages.info(request, INVITATION_SIGNED_IN.format(email=request.user.email))
         return redirect("home")
     open_signup = site_configuration(request).open_signup
-    initial = {"invitation_code": request.GET.get("code", "")[:64]}
+    next_page = request.POST.get("next") or request.GET.get("next", "")
+    next_page = next_page if is_site_path(request, next_page) else ""
+    initial = {"invitation_code": request.GET.get("code", "")[:64], "email": request.GET.get("email", "")}
     form = SignupForm(
         request.POST if request.method == "POST" else None, open_signup=open_signup, initial=initial
     )
@@ -313,9 +322,10 @@ def signup(request: HttpRequest) -> HttpResponse:
                 messages.success(request, f"Welcome! Your account is ready. {confirm}")
             else:
                 messages.success(request, "Welcome! Your account is ready.")
-            return redirect("home")
+            return HttpResponseRedirect(next_page) if next_page else redirect("home")
     status = 422 if request.method == "POST" else 200
-    return render(request, "accounts/signup.html", {"form": form, "open_signup": open_signup}, status=status)
+    context = {"form": form, "open_signup": open_signup, "next": next_page}
+    return render(request, "accounts/signup.html", context, status=status)
 
 
 def _email_verification_mail(request: HttpRequest, user: User) -> None:

