@@ -127,9 +127,14 @@ def lockout_response(request, original_response=None, credentials: dict | None =
     password reset lifts the account's (accounts.services.user_unlock), not the address's, so advising
     one to someone paused with their whole office would send them round in a circle."""
     _, address = AuditedAxesHandler().failure_counts(request, credentials)
+    cool_off = get_cool_off(request)
     context = {
-        "cooloff_timedelta": get_cool_off(request),
+        "cooloff_timedelta": cool_off,
         # Paused for the address, a reset helps nobody there, whether or not the account is paused too.
         "address_paused": address >= settings.AXES_IP_FAILURE_LIMIT,
     }
-    return render(request, "accounts/locked_out.html", context, status=settings.AXES_HTTP_RESPONSE_CODE)
+    response = render(request, "accounts/locked_out.html", context, status=settings.AXES_HTTP_RESPONSE_CODE)
+    # The pause counts from the last failure, so at most this long (as the site's other 429s say it).
+    if cool_off:
+        response["Retry-After"] = str(int(cool_off.total_seconds()))
+    return response

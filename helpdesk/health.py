@@ -1,11 +1,13 @@
 """Health endpoints for monitoring: /healthz (the process answers) and /readyz (the database answers and
-holds every migration this code ships)."""
+holds every migration this code ships), answered whatever host the probe names."""
+
+from collections.abc import Callable
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.migrations.executor import MigrationExecutor
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
@@ -55,3 +57,19 @@ def readyz(request: HttpRequest) -> JsonResponse:
     if pending:
         return JsonResponse({"status": "not ready", "database": "ok", "migrations": "pending"}, status=503)
     return JsonResponse({"status": "ready", "database": "ok"})
+
+
+class HealthProbeMiddleware:
+    """Answers the two probes (GET and HEAD) before CommonMiddleware checks the Host header against
+    ALLOWED_HOSTS: a probe inside the network names the pod's address or localhost (Kubernetes' httpGet,
+    `curl localhost:8000/healthz`), and neither answer depends on the host or tells anything of the site."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self.probes = {"/healthz": healthz, "/readyz": readyz}
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        probe = self.probes.get(request.path_info)
+        if probe is None or request.method not in ("GET", "HEAD"):  # other methods: the usual 405 page
+            return self.get_response(request)
+        return probe(request)

@@ -58,6 +58,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Before any check of the Host header (a probe names the pod's address) and without a session.
+    "helpdesk.health.HealthProbeMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Outside the sessions so a session created while answering knows the request's IP and device.
     "audit.context.AuditContextMiddleware",

@@ -3,6 +3,7 @@ every page, even a forged host's 400, the admin and the error pages, carries the
 
 import re
 import time
+from datetime import timedelta
 
 import pytest
 from django.test import Client
@@ -207,14 +208,17 @@ def test_the_rate_limit_page_is_a_friendly_429_under_the_csp(settings, clock):
     assert_no_inline_code(response, "429")
 
 
-def test_the_lockout_page_carries_the_csp(settings):
-    """The "too many attempts" page is under the same policy."""
+def test_the_lockout_page_carries_the_csp_and_says_when_to_try_again(settings):
+    """The "too many attempts" page is under the same policy, and says in Retry-After, as the site's other
+    429s do, how long the pause lasts at most."""
+    settings.AXES_COOLOFF_TIME = timedelta(minutes=15)
     make_customer(email="locked@example.org")
     client = Client()
     for _ in range(settings.AXES_FAILURE_LIMIT):
         sign_in(client, "locked@example.org", "guess")
     response = sign_in(client, "locked@example.org")
     assert response.status_code == 429
+    assert response["Retry-After"] == "900"
     assert_no_inline_code(response, "lockout")
 
 

@@ -26,6 +26,21 @@ def test_readyz_answers_200_when_the_database_answers(client):
     assert response.json()["database"] == "ok"
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize("host", ["10.0.0.7:8000", "10.0.0.7", "localhost:8000", "[::1]:8000"])
+def test_probes_inside_the_network_are_answered_whatever_host_they_name(client, settings, host):
+    """A Kubernetes httpGet probe names the pod's address, a Docker health check localhost: neither is
+    one of the site's ALLOWED_HOSTS, which still hold for every other page."""
+    settings.ALLOWED_HOSTS = ["help.example.com"]
+    for name in ("healthz", "readyz"):
+        assert client.get(reverse(name), HTTP_HOST=host).status_code == 200
+        assert client.head(reverse(name), HTTP_HOST=host).status_code == 200
+        assert client.get(reverse(name), HTTP_HOST="help.example.com").status_code == 200
+    assert client.get(reverse("home"), HTTP_HOST=host).status_code == 400
+    refused = client.put(reverse("healthz"), HTTP_HOST="help.example.com")
+    assert refused.status_code == 405 and refused["Allow"] == "GET, HEAD"
+
+
 def unreachable_database() -> DatabaseWrapper:
     """A real PostgreSQL connection to a port where no server listens."""
     settings_dict = {
