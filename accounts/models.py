@@ -20,7 +20,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
 from accounts import sealing
-from helpdesk.accents import Unaccented
+from helpdesk.accents import SearchWords
 from helpdesk.dates import validate_not_too_late
 from helpdesk.forms import nfc, one_line
 
@@ -294,7 +294,7 @@ class User(AbstractBaseUser, PermissionsMixin):
             # The desk's requester search (tickets/filters.py): an e-mail prefix and words of the name
             # by prefix, each an index look-up instead of a scan of every user.
             models.Index(OpClass(Lower("email"), name="text_pattern_ops"), name="user_email_prefix"),
-            GinIndex(SearchVector(Unaccented("name"), config="simple"), name="user_name_words"),
+            GinIndex(SearchVector(SearchWords("name"), config="simple"), name="user_name_words"),
         ]
         permissions = [
             ("suspend_user", "Can suspend a user (seed BAN_USER, TIMEOUT_USER)"),

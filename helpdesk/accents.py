@@ -1,6 +1,7 @@
 """Accent folding done alike by PostgreSQL (in generated columns and indexes, core functions only: no
 unaccent extension) and by Python (on what is typed), so "cafe" finds "Café" and "Núñez" finds "Nunez"."""
 
+import functools
 import re
 import unicodedata
 
@@ -26,6 +27,47 @@ class Unaccented(Func):
     column or an index expression."""
 
     template = f"normalize(regexp_replace(normalize(%(expressions)s, NFD), '{MARKS}', '', 'g'), NFC)"
+    output_field = TextField()
+
+
+# ASCII punctuation (written as ranges both regular expression engines read alike). PostgreSQL's parser
+# keeps "outlook.com", "invoice_2024.pdf" or "anna@acme.example" as one token; with these made spaces
+# first, each word in them is a word of its own, findable as typed alone.
+PUNCTUATION = r"[!-/:-@\[-`{-~]"
+_PUNCTUATION = re.compile(PUNCTUATION)
+FINAL_SIGMA, SIGMA = "\u03c2", "\u03c3"
+
+
+# A word as PostgreSQL's parser reads one: letters and digits with the marks that belong to them (the
+# vowel signs and viramas of Indic scripts, Thai, Arabic vowels), which Python's \w leaves out.
+@functools.cache
+def _word() -> re.Pattern:
+    marks = "".join(
+        chr(code)
+        for code in [*range(0x0300, 0x20000), *range(0xE0100, 0xE01F0)]
+        if unicodedata.category(chr(code)) in {"Mn", "Mc", "Me"}
+    )  # a tenth of a second: made when first asked for, not by every process that imports this
+    return re.compile(rf"(?:[^\W_]|[{re.escape(marks)}])+")
+
+
+def search_words(text: str) -> str:
+    """`text` as SearchWords computes it: unaccented, its ASCII punctuation made spaces, a Greek final
+    sigma the plain one (PostgreSQL lower-cases a capital sigma to the plain one wherever it stands,
+    Python to the final one at a word's end)."""
+    return _PUNCTUATION.sub(" ", unaccented(text)).replace(FINAL_SIGMA, SIGMA)
+
+
+def words_of(text: str) -> list[str]:
+    """The words PostgreSQL's 'simple' configuration makes of SearchWords(text), lower-cased alike."""
+    return _word().findall(search_words(text).lower().replace(FINAL_SIGMA, SIGMA))
+
+
+class SearchWords(Func):
+    """search_words() in SQL (immutable, for a generated column or an index): the words a text is
+    searched by."""
+
+    spaced = f"regexp_replace({Unaccented.template}, '{PUNCTUATION}', ' ', 'g')"
+    template = f"translate({spaced}, '{FINAL_SIGMA}', '{SIGMA}')"
     output_field = TextField()
 
 

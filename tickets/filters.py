@@ -1,18 +1,20 @@
 """The agent queue's filters and sort orders. Only declared keys reach the ORM; unknown ones are ignored."""
 
+import operator
 import re
-from functools import cached_property
+from dataclasses import dataclass
+from functools import cached_property, reduce
 
 import django_filters
 from django import forms
 from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.core.exceptions import ValidationError
-from django.db.models import Q, QuerySet
+from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 from django.db.models.functions import Lower
 
 from accounts import rbac
-from accounts.models import Organization, Team, User
-from helpdesk.accents import Unaccented, unaccented
+from accounts.models import Organization, Team, User, email_key
+from helpdesk.accents import SearchWords, words_of
 from helpdesk.dates import REVERSED, start_of
 from helpdesk.forms import as_tag, nfc, parse_id
 from helpdesk.models import Priority
@@ -48,19 +50,33 @@ def sort_key(raw: str | None) -> str:
     return raw if raw in SORTS else DEFAULT_SORT
 
 
-def matching_people(value: str) -> QuerySet[User]:
-    """People whose e-mail address starts with `value` or whose name has words starting with each of
-    its words ("jo smi" finds Jo Smith, "jose" finds José), as index look-ups (accounts.User's
-    user_email_prefix and user_name_words) rather than a scan of every user."""
-    by_email = Q(email_lower__startswith=value.lower())
-    words = re.findall(r"[^\W_]+", unaccented(value).lower())[:8]
+# "carla's printer": the possessive names Carla; as a word of its own, "s" would have to be in her name.
+POSSESSIVE = re.compile("['\u2019]s\\b", re.IGNORECASE)
+
+
+def _person(text: str) -> Q:
+    """People whose e-mail address starts with `text` (an internationalised domain typed as people read
+    it compared in the xn-- form it is stored in) or whose name has words starting with each of its
+    words ("jo smi" finds Jo Smith, "jose" finds José, "schmidt" finds Anna.Schmidt), as index look-ups
+    (accounts.User's user_email_prefix and user_name_words) rather than a scan of every user."""
+    by_email = Q(email_lower__startswith=email_key(text))
+    words = words_of(POSSESSIVE.sub("", text))[:MAX_TERM_WORDS]
     if not words:
-        return User.objects.alias(email_lower=Lower("email")).filter(by_email)
+        return by_email
     # Only letters and digits reach the raw query, so it cannot be malformed.
-    prefixes = SearchQuery(" & ".join(f"{word}:*" for word in words), config="simple", search_type="raw")
+    prefixes = SearchQuery(" & ".join(f"'{word}':*" for word in words), config="simple", search_type="raw")
+    return by_email | Q(name_words=prefixes)
+
+
+def _people() -> QuerySet[User]:
     return User.objects.alias(
-        email_lower=Lower("email"), name_words=SearchVector(Unaccented("name"), config="simple")
-    ).filter(by_email | Q(name_words=prefixes))
+        email_lower=Lower("email"), name_words=SearchVector(SearchWords("name"), config="simple")
+    )
+
+
+def matching_people(value: str) -> QuerySet[User]:
+    """The people `value` names (_person)."""
+    return _people().filter(_person(value))
 
 
 def matching_people_ids(value: str) -> list[int]:
@@ -69,35 +85,110 @@ def matching_people_ids(value: str) -> list[int]:
     return list(matching_people(value).values_list("pk", flat=True)[:PEOPLE_MATCHES])
 
 
-# A word ending in "*" is the start of one ("drucker*" finds "Druckerproblem"), as search boxes read it;
-# websearch syntax, which the rest is read in (quotes, OR, -word), drops the star.
-STARRED = re.compile(r"([^\W_]+)\*")
+def people_ids_by_word(words: list[str]) -> list[list[int]]:
+    """For each of `words`, the ids of the people it names (_person), all read in one query; at most
+    PEOPLE_MATCHES people in all."""
+    named = [_person(word) for word in words]
+    flags = {f"names_{n}": ExpressionWrapper(q, output_field=BooleanField()) for n, q in enumerate(named)}
+    rows = _people().annotate(**flags).filter(reduce(operator.or_, named)).values_list("pk", *flags)
+    ids: list[list[int]] = [[] for _ in words]
+    for pk, *names in rows[:PEOPLE_MATCHES]:
+        for index, name in enumerate(names):
+            if name:
+                ids[index].append(pk)
+    return ids
 
 
-def _subject_words(value: str) -> SearchQuery:
-    """The query of the tickets' subject index for what was typed, folded as the column is."""
-    starts = [word.lower() for word in STARRED.findall(unaccented(value))][:8]
-    rest = STARRED.sub(" ", value)
-    words = SearchQuery(unaccented(rest), config="simple", search_type="websearch")
-    if not starts:
-        return words
-    # Only letters and digits reach the raw query, so it cannot be malformed.
-    prefixes = SearchQuery(" & ".join(f"{word}:*" for word in starts), config="simple", search_type="raw")
-    return words & prefixes if re.search(r"[^\W_]", rest) else prefixes
+@dataclass(frozen=True)
+class QueryTerm:
+    """One thing typed in the search box: a word, a "quoted phrase" or the start* of a word, perhaps
+    -left out or ORed with the term before it, with the tsquery of its words (`query`)."""
+
+    text: str
+    query: str
+    negated: bool = False
+    either: bool = False
+
+
+# What the search box reads, as Gmail and Zendesk do: every term (AND), "a phrase", this OR that (OR in
+# capitals, binding tighter: "printer fire OR smoke" is printer and either), -term left out, and start*
+# of a word ("drucker*" finds "Druckerproblem").
+TERM = re.compile(r'(-?)(?:"([^"]*)"?|(\S+))')
+MAX_TERMS = 16
+MAX_TERM_WORDS = 8
+
+
+def search_terms(value: str) -> list[QueryTerm]:
+    """The terms of `value`, each with its tsquery over the subject's words (tickets.Ticket.search_vector,
+    helpdesk.accents.SearchWords: unaccented, ASCII punctuation made spaces, so "outlook.com" is
+    'outlook' <-> 'com' on both sides). Only letters and digits reach a tsquery, so it cannot be
+    malformed; a term that holds none is left out."""
+    terms: list[QueryTerm] = []
+    either = False
+    for minus, phrase, word in TERM.findall(value):
+        if word == "OR" and not minus:
+            either = bool(terms)
+            continue
+        text = phrase if phrase else word.rstrip("*")
+        words = words_of(text)[:MAX_TERM_WORDS]
+        if not words:
+            continue
+        lexemes = [f"'{lexeme}'" for lexeme in words]
+        if not phrase and word.endswith("*"):
+            lexemes[-1] += ":*"
+        query = " <-> ".join(lexemes)
+        terms.append(QueryTerm(text, f"({query})" if len(lexemes) > 1 else query, bool(minus), either))
+        either = False
+        if len(terms) == MAX_TERMS:
+            break
+    return terms
+
+
+def _either_chains(terms: list[QueryTerm]) -> list[list[QueryTerm]]:
+    """`terms` as the chains of alternatives that are ANDed: "a b OR c" is [[a], [b, c]]."""
+    chains: list[list[QueryTerm]] = []
+    for term in terms:
+        if term.either and chains:
+            chains[-1].append(term)
+        else:
+            chains.append([term])
+    return chains
+
+
+def raw_query(terms: list[QueryTerm]) -> str | None:
+    """The tsquery of all `terms` over the subject, or None when there is none."""
+    ands = []
+    for chain in _either_chains(terms):
+        either = [f"!{term.query}" if term.negated else term.query for term in chain]
+        ands.append(either[0] if len(either) == 1 else f"({' | '.join(either)})")
+    return " & ".join(ands) or None
+
+
+def subject_query(terms: list[QueryTerm]) -> SearchQuery | None:
+    raw = raw_query(terms)
+    return None if raw is None else SearchQuery(raw, config="simple", search_type="raw")
+
+
+# A ticket's reference inside a pasted mail subject ("Re: [T-1042] Printer on fire").
+REFERENCE_IN_BRACKETS = re.compile(r"\[\s*T-?\s*([0-9]+)\s*\]", re.IGNORECASE)
+# No search matches an empty query: what is left of one that holds no word ("!!!").
+NO_WORDS = SearchQuery("", config="simple", search_type="plain")
 
 
 def ticket_search(queryset: QuerySet[Ticket], value: str) -> QuerySet[Ticket]:
-    """`queryset` cut to the tickets `value` finds: a reference, words of the tickets (their full-text
-    index) or their requesters (e-mail and name prefixes): the desk's search box and the admin's."""
+    """`queryset` cut to the tickets `value` finds: a reference, or terms (search_terms) each found in the
+    subject (its full-text index) or naming the requester (e-mail and name prefixes: "carla printer",
+    "-carla"): the desk's search box and the admin's."""
     value = nfc(value.strip())[:200]
     if not value:
         return queryset
-    words = _subject_words(value)
+    terms = search_terms(value)
     if (exact := number_from(value)) is not None:
         # A reference ("T-1042", "#1042") is that ticket; bare digits are its number or words in
         # tickets ("order 4711 arrived broken").
         if not value.isdecimal():
             return queryset.filter(number=exact)
+        words = subject_query(terms)
         # Read first, as ids, when few tickets hold them (most numbers): ORed with the number, a text
         # match the planner guesses at 0.5 % of the table would be tested on every row of an index
         # walk that never fills its page. Many (a year, "2024") are found early on any walk.
@@ -105,12 +196,23 @@ def ticket_search(queryset: QuerySet[Ticket], value: str) -> QuerySet[Ticket]:
         if len(mentions) < MENTIONS:
             return queryset.filter(Q(number=exact) | Q(pk__in=mentions))
         return queryset.filter(Q(number=exact) | Q(search_vector=words))
-    # Matching people first, as an id list: ORed with the text match, a sub-select would make
-    # PostgreSQL test every visible ticket instead of intersecting two index look-ups.
-    requester_ids = matching_people_ids(value)
-    if not requester_ids:
-        return queryset.filter(search_vector=words)
-    return queryset.filter(Q(search_vector=words) | Q(requester_id__in=requester_ids))
+    if (pasted := REFERENCE_IN_BRACKETS.search(value)) and (number := parse_id(pasted.group(1))):
+        return queryset.filter(number=number)
+    if not terms:
+        return queryset.filter(search_vector=NO_WORDS)
+    # The people first, as id lists: ORed with the text match, a sub-select would make PostgreSQL test
+    # every visible ticket instead of intersecting index look-ups.
+    named = dict(zip(terms, people_ids_by_word([term.text for term in terms]), strict=True))
+    found = Q()
+    for chain in _either_chains(terms):
+        either = Q()
+        for term in chain:
+            match = Q(search_vector=SearchQuery(term.query, config="simple", search_type="raw"))
+            if named[term]:
+                match |= Q(requester_id__in=named[term])
+            either |= ~match if term.negated else match
+        found &= either
+    return queryset.filter(found)
 
 
 class WholeDaysField(django_filters.fields.DateRangeField):

@@ -16,7 +16,7 @@ from guardian.models import UserObjectPermissionBase
 
 from accounts import rbac
 from accounts.models import Organization, Team
-from helpdesk.accents import Unaccented
+from helpdesk.accents import SearchWords
 from helpdesk.display import shown_count, shown_value
 from helpdesk.forms import parse_id
 from helpdesk.models import Priority
@@ -277,9 +277,9 @@ class Ticket(models.Model):
         null=True, blank=True, help_text="When the assignee last opened the ticket (for the unread marker)."
     )
     # Kept current by PostgreSQL itself; 'simple' so names and codes are matched as typed, but for
-    # accents (the search box folds what is typed the same way).
+    # accents and punctuation (the search box reads what is typed the same way: filters.subject_query).
     search_vector = models.GeneratedField(
-        expression=SearchVector(Unaccented("subject"), config="simple"),
+        expression=SearchVector(SearchWords("subject"), config="simple"),
         output_field=SearchVectorField(),
         db_persist=True,
     )

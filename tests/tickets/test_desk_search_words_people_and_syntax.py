@@ -1,0 +1,210 @@
+# ruff: noqa: RUF001 (letters of other scripts are what is tested)
+"""The desk's search box: terms each found in the subject or naming the requester ("carla printer",
+"carla OR dora", "-carla"), the words inside a host or file name ("outlook" in "Outlook.com"), other
+scripts, an address typed with an internationalised domain, a pasted mail subject's reference, and OR,
+-word and start* together, as the README documents them."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from accounts.models import User
+from tests.factories import TeamFactory, make_agent, make_customer, make_ticket
+from tickets.filters import raw_query, search_terms
+
+pytestmark = pytest.mark.django_db
+
+QUEUE = reverse("tickets:desk_queue")
+
+
+@pytest.fixture
+def desk():
+    support, billing = TeamFactory(name="Support"), TeamFactory(name="Billing")
+    carla = make_customer(name="Carla Customer", email="carla@acme.example")
+    dora = make_customer(name="Dora Denton", email="dora@acme.example")
+    for requester, team, subject in [
+        (carla, support, "Printer on fire"),
+        (carla, support, "Password reset"),
+        (dora, support, "Printer jammed"),
+        (dora, support, "VPN keeps dropping"),
+        (carla, billing, "Printer invoice"),  # another team's: never found by a Support agent
+    ]:
+        make_ticket(requester, team=team, subject=subject)
+    return {"agent": make_agent(support), "support": support, "carla": carla, "dora": dora}
+
+
+def found(client, typed: str) -> set[str]:
+    response = client.get(QUEUE, {"q": typed})
+    assert response.status_code == 200
+    queue = response.context["queue"]
+    assert queue.page.paginator.count == len(queue.tickets)
+    return {ticket.subject for ticket in queue.tickets}
+
+
+@pytest.mark.parametrize(
+    ("typed", "subjects"),
+    [
+        ("carla printer", {"Printer on fire"}),
+        ("printer carla", {"Printer on fire"}),
+        ("Carla Customer printer", {"Printer on fire"}),
+        ("carla@acme.example printer", {"Printer on fire"}),
+        ("dora printer", {"Printer jammed"}),
+        ("carla print*", {"Printer on fire"}),
+        ("printer fire", {"Printer on fire"}),
+        ("carla vpn", set()),  # Dora's VPN ticket: every word must find the ticket
+        ("carla customer", {"Printer on fire", "Password reset"}),
+    ],
+)
+def test_plain_words_are_each_found_in_the_subject_or_the_requester(client, desk, typed, subjects):
+    client.force_login(desk["agent"])
+    assert found(client, typed) == subjects
+
+
+def test_words_in_the_subject_and_the_requester_cost_no_more_queries_than_one_word(client, desk):
+    client.force_login(desk["agent"])
+    counts = []
+    for typed in ["printer", "carla printer", "carla customer print* fire"]:
+        found(client, typed)  # its count cached, as for any search asked again
+        with CaptureQueriesContext(connection) as queries:
+            found(client, typed)
+        counts.append(len(queries))
+    assert counts[0] == counts[1] == counts[2], counts
+
+
+@pytest.mark.parametrize(
+    ("subject", "typed"),
+    [
+        ("Outlook.com keeps asking for my password", "outlook"),
+        ("Outlook.com keeps asking for my password", "outlook.com"),
+        ("Outlook.com keeps asking for my password", "Outlook.com keeps"),
+        ("Cannot open invoice_2024.pdf", "invoice"),
+        ("Cannot open invoice_2024.pdf", "invoice_2024.pdf"),
+        ("Cannot open invoice_2024.pdf", "2024.pdf"),
+        ("portal.acme.example is down", "portal"),
+        ("portal.acme.example is down", "acme.example"),
+        ("E-mail bounces from anna@bücher.example", "mail bounces"),
+        ("E-mail bounces from anna@bücher.example", "e-mail"),
+        ("E-mail bounces from anna@bücher.example", "bucher"),
+        ("Version 10.5.1 crashes", "10.5.1"),
+    ],
+)
+def test_the_words_in_host_file_and_version_names_are_found(client, desk, subject, typed):
+    make_ticket(desk["dora"], team=desk["support"], subject=subject)
+    client.force_login(desk["agent"])
+    assert found(client, typed) == {subject}
+
+
+def test_an_address_typed_with_an_internationalised_domain_finds_its_requester(client, desk):
+    anna = make_customer(name="Anna Schmidt", email=User.objects.normalize_email("anna@bücher.example"))
+    assert anna.email == "anna@xn--bcher-kva.example"
+    make_ticket(anna, team=desk["support"], subject="Lieferung fehlt")
+    client.force_login(desk["agent"])
+    assert found(client, "anna@xn--bcher-kva.example") == {"Lieferung fehlt"}
+    assert found(client, "anna@bücher.example") == {"Lieferung fehlt"}
+    assert found(client, "ANNA@BÜCHER.EXAMPLE") == {"Lieferung fehlt"}
+
+
+@pytest.mark.parametrize(
+    ("typed", "subjects"),
+    [
+        ("dropping OR fire", {"VPN keeps dropping", "Printer on fire"}),
+        ("dropping OR print*", {"VPN keeps dropping", "Printer on fire", "Printer jammed"}),
+        ("print* OR vpn", {"VPN keeps dropping", "Printer on fire", "Printer jammed"}),
+        ("-printer", {"VPN keeps dropping", "Password reset"}),
+        ("-print*", {"VPN keeps dropping", "Password reset"}),
+        ("print* -fire", {"Printer jammed"}),
+        ('"on fire"', {"Printer on fire"}),
+        ('"fire on"', set()),
+        ('-"on fire" printer', {"Printer jammed"}),
+        ("printer jammed OR fire", {"Printer jammed", "Printer on fire"}),  # OR binds tighter, as in Gmail
+        ("fire OR jammed -printer", set()),
+        ("reset OR dropping OR fire", {"Password reset", "VPN keeps dropping", "Printer on fire"}),
+        ("dropping or fire", set()),  # "or" in small letters is a word, as pasted from a sentence
+        ("OR", set()),
+        ("printer OR", {"Printer on fire", "Printer jammed"}),
+    ],
+)
+def test_or_left_out_words_phrases_and_starts_of_words_combine(client, desk, typed, subjects):
+    client.force_login(desk["agent"])
+    assert found(client, typed) == subjects
+
+
+@pytest.mark.parametrize(
+    ("typed", "query"),
+    [
+        ("a b OR c", "'a' & ('b' | 'c')"),
+        ("a OR b -c OR d", "('a' | 'b') & (!'c' | 'd')"),
+        ('-"on fire" print*', "!('on' <-> 'fire') & 'print':*"),
+        ("outlook.com", "('outlook' <-> 'com')"),
+        ("Café's", "('cafe' <-> 's')"),
+        ("!!! ... -", None),
+        ("it's' OR 'x", "(('it' <-> 's') | 'x')"),
+        ("ΕΚΤΥΠΩΤΗΣ εκτυπωτης", "'εκτυπωτησ' & 'εκτυπωτησ'"),
+    ],
+)
+def test_what_is_typed_becomes_a_query_of_letters_and_digits_only(typed, query):
+    assert raw_query(search_terms(typed)) == query
+
+
+@pytest.mark.parametrize(
+    ("typed", "subjects"),
+    [
+        ("carla OR dora", {"Printer on fire", "Password reset", "Printer jammed", "VPN keeps dropping"}),
+        ("carla -printer", {"Password reset"}),
+        ("printer -carla", {"Printer jammed"}),
+        ("-carla", {"Printer jammed", "VPN keeps dropping"}),
+        ('"Carla Customer" printer', {"Printer on fire"}),
+        ("carla's printer", {"Printer on fire"}),
+        ("dora OR fire", {"Printer jammed", "VPN keeps dropping", "Printer on fire"}),
+    ],
+)
+def test_requesters_are_named_by_any_term_ored_left_out_or_quoted(client, desk, typed, subjects):
+    client.force_login(desk["agent"])
+    assert found(client, typed) == subjects
+
+
+@pytest.mark.parametrize(
+    ("name", "typed"),
+    [
+        ("J.R. Smith", "J.R. Smith"),
+        ("J.R. Smith", "smith"),
+        ("anna.schmidt", "schmidt"),
+        ("Müller/Schmidt GmbH", "schmidt gmbh"),
+        ("ΝΙΚΟΣ ΠΑΠΑΔΟΠΟΥΛΟΣ", "Νίκος"),
+        ("राहुल शर्मा", "शर्मा"),
+    ],
+)
+def test_a_requester_is_found_by_the_words_of_a_name_with_punctuation_or_in_other_scripts(
+    client, desk, name, typed
+):
+    requester = make_customer(name=name)
+    make_ticket(requester, team=desk["support"], subject="Lieferung fehlt")
+    client.force_login(desk["agent"])
+    assert found(client, typed) == {"Lieferung fehlt"}
+
+
+@pytest.mark.parametrize(
+    ("subject", "typed"),
+    [
+        ("प्रिंटर काम नहीं कर रहा", "प्रिंटर"),
+        ("เครื่องพิมพ์ เสีย", "เครื่องพิมพ์"),
+        ("الطابعة مُعطّلة", "مُعطّلة"),
+        ("ΠΡΟΒΛΗΜΑ ΕΚΤΥΠΩΤΗΣ", "εκτυπωτης"),
+        ("ΠΡΟΒΛΗΜΑ ΕΚΤΥΠΩΤΗΣ", "ΕΚΤΥΠΩΤΗΣ"),
+        ("Проблема с принтером", "принтером"),
+    ],
+)
+def test_a_subject_word_in_another_script_is_found_as_typed(client, desk, subject, typed):
+    make_ticket(desk["dora"], team=desk["support"], subject=subject)
+    client.force_login(desk["agent"])
+    assert found(client, typed) == {subject}
+
+
+def test_a_pasted_mail_subject_finds_the_ticket_its_reference_names(client, desk):
+    client.force_login(desk["agent"])
+    jammed = found(client, "printer jammed")
+    assert jammed == {"Printer jammed"}
+    ticket = desk["support"].tickets.get(subject="Printer jammed")
+    assert found(client, f"Re: [T-{ticket.number}] Printer jammed") == {"Printer jammed"}
+    assert found(client, f"AW: [t-{ticket.number}] something else entirely") == {"Printer jammed"}
