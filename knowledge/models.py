@@ -240,13 +240,16 @@ class Article(models.Model):
 
 
 class SearchTerm(models.Model):
-    """How many published articles contain each lexeme (the row with lexeme "" counts the articles).
+    """How many published articles contain each lexeme, and how many public ones (the row with lexeme ""
+    counts the articles).
 
-    Kept exact by statement-level triggers on knowledge_article (knowledge/migrations/0003), so search
+    Kept exact by statement-level triggers on knowledge_article (knowledge/migrations/0003, 0014), so search
     reads a term's rarity with one index look-up instead of counting matches at query time."""
 
     lexeme = models.TextField(primary_key=True)
     documents = models.IntegerField()
+    # Of those, the public ones: the articles a customer or visitor may read.
+    public_documents = models.IntegerField(default=0, db_default=0)
 
     def __str__(self) -> str:
         return f"{self.lexeme or '(articles)'}: {self.documents}"

@@ -20,6 +20,7 @@ from django.db.models import QuerySet
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
+from accounts import rbac
 from helpdesk.accents import MAY_FOLD, folded_sql, unaccented
 from helpdesk.forms import unwidened
 from knowledge.models import Article
@@ -62,32 +63,37 @@ class SearchHit:
     snippet: str
 
 
-def query_lexemes(text: str, last_word: str, config: str) -> tuple[list[str], list[str], list[str]]:
+def query_lexemes(
+    text: str, last_word: str, config: str, *, public_only: bool = False
+) -> tuple[list[str], list[str], list[str]]:
     """The distinct stemmed, stop-word-free lexemes of `text` (at most MAX_TERMS: the rarest words the
     articles hold, then words they do not hold in the order typed, so a long question keeps the words
     that tell articles apart), those of `last_word` alone (none for a stop word), and those of the
-    first that no published article holds or begins with (typing slips, or words never used)."""
+    first that no published article holds or begins with (typing slips, or words never used). For a
+    reader of public articles only (`public_only`), only those count: a word that only internal
+    articles hold is to them a word no article holds, and the words it would crowd out are theirs."""
+    documents = "public_documents" if public_only else "documents"  # one of two column names, no input
     with connection.cursor() as cursor:
         cursor.execute(
-            """
+            f"""
             SELECT t.lexemes, t.last_lexemes, ARRAY(
                 SELECT l FROM unnest(t.lexemes) AS l
                 WHERE length(l) >= %s AND NOT EXISTS (
                     SELECT 1 FROM knowledge_searchterm s
                     WHERE s.lexeme >= l AND s.lexeme < l || chr(1114111) AND starts_with(s.lexeme, l)
-                      AND s.documents > 0 AND s.lexeme <> ''
+                      AND s.{documents} > 0 AND s.lexeme <> ''
                 )
             )
             FROM (
                 SELECT ARRAY(
                     SELECT v.lexeme FROM unnest(knowledge_search_vector(%s::regconfig, %s)) AS v
-                    LEFT JOIN knowledge_searchterm s ON s.lexeme = v.lexeme AND s.documents > 0
-                    ORDER BY s.documents IS NULL, s.documents, v.positions[1]
+                    LEFT JOIN knowledge_searchterm s ON s.lexeme = v.lexeme AND s.{documents} > 0
+                    ORDER BY s.{documents} IS NULL, s.{documents}, v.positions[1]
                     LIMIT %s
                 ) AS lexemes,
                 ARRAY(SELECT lexeme FROM unnest(knowledge_search_vector(%s::regconfig, %s))) AS last_lexemes
             ) t
-            """,
+            """,  # noqa: S608 (a column name of two constants)
             [MIN_CORRECTED, config, text, MAX_TERMS, config, last_word],
         )
         lexemes, last_lexemes, unknown = cursor.fetchone()
@@ -175,7 +181,8 @@ def search_articles(
     # The question's words are parsed as the articles' are (knowledge_search_vector: accents folded);
     # the typed prefix and the phrase are folded here alike.
     typed_last_word = WORD.findall(typed)[-1].lower()
-    lexemes, last_lexemes, unknown = query_lexemes(typed, typed_last_word, config)
+    public_only = not rbac.is_agent(user)  # as Article.objects.publicly_listed_to reads the user
+    lexemes, last_lexemes, unknown = query_lexemes(typed, typed_last_word, config, public_only=public_only)
     text, last_word = unaccented(typed), unaccented(typed_last_word)
     visible = Article.objects.publicly_listed_to(user).order_by().values("id")
     corrected = close_lexemes(unknown, visible) if unknown else {}

@@ -36,6 +36,33 @@ def test_counts_follow_inserts_edits_status_changes_and_deletes():
     assert counts("", "printer", "driver") == {"": 0, "printer": 0, "driver": 0}
 
 
+def public_counts(*lexemes: str) -> dict[str, int]:
+    found = dict(SearchTerm.objects.filter(lexeme__in=lexemes).values_list("lexeme", "public_documents"))
+    return {lexeme: found.get(lexeme, 0) for lexeme in lexemes}
+
+
+def test_public_counts_follow_visibility_changes_as_well():
+    notes = make_article("Escalation notes", body="Printer escalations.", visibility="internal")
+    make_article("Printer jams", body="Paper jams in the printer tray.")
+    assert counts("", "printer", "escal") == {"": 2, "printer": 2, "escal": 1}
+    assert public_counts("", "printer", "escal") == {"": 1, "printer": 1, "escal": 0}
+
+    Article.objects.filter(pk=notes.pk).update(visibility="public")
+    assert public_counts("", "printer", "escal") == {"": 2, "printer": 2, "escal": 1}
+    assert counts("", "printer", "escal") == {"": 2, "printer": 2, "escal": 1}
+
+    Article.objects.filter(pk=notes.pk).update(status="draft")
+    assert public_counts("", "printer", "escal") == {"": 1, "printer": 1, "escal": 0}
+    Article.objects.filter(pk=notes.pk).update(status="published", visibility="internal")
+    assert public_counts("", "printer", "escal") == {"": 1, "printer": 1, "escal": 0}
+    assert counts("", "printer", "escal") == {"": 2, "printer": 2, "escal": 1}
+
+    Article.objects.all().delete()
+    assert (
+        public_counts("", "printer", "jam") == counts("", "printer", "jam") == {"": 0, "printer": 0, "jam": 0}
+    )
+
+
 def test_views_counter_updates_leave_the_counts_alone():
     article = make_article("Printer jams", body="Paper jams in the printer tray.")
     Article.objects.filter(pk=article.pk).update(views=5)

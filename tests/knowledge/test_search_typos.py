@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from knowledge.models import Article
 from knowledge.search import MATCH_END, MATCH_START, close_lexemes, search_articles
-from tests.factories import make_agent, make_article
+from tests.factories import make_agent, make_article, make_customer
 
 pytestmark = pytest.mark.django_db
 
@@ -106,3 +106,19 @@ def test_a_customers_slip_is_not_corrected_to_a_word_only_internal_articles_hold
     assert [hit.article.pk for hit in hits] == [public.pk]
     # An agent, who reads the internal articles too, gets their more used word.
     assert all("amount" in hit.article.title for hit in search_articles(make_agent(), "acount"))
+
+
+def test_a_word_only_internal_articles_hold_is_a_slip_to_a_customer():
+    """An internal article quotes a customer's "acount": to a customer, who cannot read it, "acount" is
+    still a word no article holds, corrected to the public article's "account" (what a customer finds
+    must not depend on what internal articles say, nor tell whether one holds a word). An agent's
+    search finds the internal article by the word as typed."""
+    public = make_article(title="Close your account", body="Close your account from the profile page.")
+    internal = make_article(
+        title="Billing escalation notes",
+        body="Customers who write acount in their mails: reply kindly.",
+        visibility="internal",
+    )
+    assert [hit.article.pk for hit in search_articles(AnonymousUser(), "acount")] == [public.pk]
+    assert [hit.article.pk for hit in search_articles(make_customer(), "acount")] == [public.pk]
+    assert [hit.article.pk for hit in search_articles(make_agent(), "acount")] == [internal.pk]
