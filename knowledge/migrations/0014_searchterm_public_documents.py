@@ -1,3 +1,5 @@
+from importlib import import_module
+
 from django.db import migrations, models
 
 # The published public articles per lexeme too: what a customer or visitor can read. A word only internal
@@ -57,42 +59,10 @@ UPDATE knowledge_searchterm s SET public_documents = c.documents FROM (
 """
 
 # Back to 0003's function, which keeps `documents` only.
-OLD_UPSERT = """
-    INSERT INTO knowledge_searchterm (lexeme, documents)
-    SELECT lexeme, sum(delta) FROM ({deltas}) d GROUP BY lexeme HAVING sum(delta) <> 0 ORDER BY lexeme
-    ON CONFLICT (lexeme) DO UPDATE SET documents = knowledge_searchterm.documents + EXCLUDED.documents;
-"""
-OLD_COUNTED = """
-    SELECT unnest(tsvector_to_array(search_vector)) AS lexeme, {sign} AS delta FROM {rows}
-    WHERE status = 'published'
-    UNION ALL SELECT '', {sign} FROM {rows} WHERE status = 'published'
-"""
-OLD_CHANGED = """
-    WITH changed AS (
-        SELECT o.search_vector AS old_vector, o.status = 'published' AS was_published,
-               n.search_vector AS new_vector, n.status = 'published' AS is_published
-        FROM old_rows o JOIN new_rows n USING (id)
-        WHERE o.search_vector IS DISTINCT FROM n.search_vector OR o.status IS DISTINCT FROM n.status
-    )
-    SELECT unnest(tsvector_to_array(new_vector)) AS lexeme, 1 AS delta FROM changed WHERE is_published
-    UNION ALL SELECT '', 1 FROM changed WHERE is_published
-    UNION ALL SELECT unnest(tsvector_to_array(old_vector)), -1 FROM changed WHERE was_published
-    UNION ALL SELECT '', -1 FROM changed WHERE was_published
-"""
-OLD_FUNCTION = f"""
-CREATE OR REPLACE FUNCTION knowledge_article_terms_update() RETURNS trigger AS $$
-BEGIN
-    IF TG_OP = 'INSERT' THEN
-        {OLD_UPSERT.format(deltas=OLD_COUNTED.format(sign=1, rows="new_rows"))}
-    ELSIF TG_OP = 'DELETE' THEN
-        {OLD_UPSERT.format(deltas=OLD_COUNTED.format(sign=-1, rows="old_rows"))}
-    ELSE
-        {OLD_UPSERT.format(deltas=OLD_CHANGED)}
-    END IF;
-    RETURN NULL;
-END
-$$ LANGUAGE plpgsql;
-"""
+_first = import_module("knowledge.migrations.0003_search_terms")
+OLD_FUNCTION = _first.CREATE[: _first.CREATE.index("CREATE TRIGGER")].replace(
+    "CREATE FUNCTION", "CREATE OR REPLACE FUNCTION"
+)
 
 
 class Migration(migrations.Migration):
