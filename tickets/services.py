@@ -438,7 +438,8 @@ def ticket_create(
         actor=actor,
         author=actor or requester,  # a manager's follow-up is theirs; an anonymous visitor's, the requester's
         internal=False,
-        from_staff=staff_actor,
+        # An agent's own request (or its follow-up) is the requester's words, not a support reply.
+        from_staff=staff_actor and actor != requester,
         uploads=uploads,
         types=types,
     )

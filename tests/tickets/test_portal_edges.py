@@ -10,7 +10,14 @@ import pytest
 from django.urls import reverse
 
 from helpdesk.services import site_configuration_update
-from tests.factories import OrganizationFactory, TeamFactory, TicketFormFactory, make_customer, make_ticket
+from tests.factories import (
+    OrganizationFactory,
+    TeamFactory,
+    TicketFormFactory,
+    make_agent,
+    make_customer,
+    make_ticket,
+)
 from tests.tickets.test_portal_repeats import posted_key
 from tickets import services
 from tickets.models import Ticket
@@ -188,3 +195,23 @@ def test_head_requests_are_answered_like_get(client):
     ):
         response = client.head(url)
         assert response.status_code == 200 and response.content == b"", url
+
+
+def test_an_agents_own_request_and_its_follow_up_are_the_requesters_words_not_support_replies(client):
+    """An agent files a request of their own through the portal: its first message (and that of a
+    follow-up they open on it once closed) reads as the requester's in the portal and in the workspace of
+    the team that works it, not as a support reply."""
+    support, billing = TeamFactory(name="Support"), TeamFactory(name="Billing")
+    agent = make_agent(support, name="Alex Agent")
+    client.force_login(agent)
+    data = {"subject": "My own laptop", "description": "The screen flickers", "submission_key": uuid.uuid4()}
+    assert client.post(SUBMIT, data).status_code == 302
+    ticket = Ticket.objects.get(subject="My own laptop")
+    Ticket.objects.filter(pk=ticket.pk).update(team=billing)
+    assert not ticket.messages.get().from_staff
+    page = client.get(reverse("tickets:portal_detail", args=[ticket.number])).content.decode()
+    assert "The screen flickers" in page and "Alex Agent · Support" not in page
+
+    Ticket.objects.filter(pk=ticket.pk).update(status=Status.CLOSED)
+    message = services.ticket_reply(ticket, body="It flickers again", actor=agent)
+    assert message.ticket.follow_up_of_id == ticket.pk and not message.from_staff
