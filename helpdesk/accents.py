@@ -51,10 +51,13 @@ def _word() -> re.Pattern:
 
 
 def search_words(text: str) -> str:
-    """`text` as SearchWords computes it: unaccented, its ASCII punctuation made spaces, a Greek final
-    sigma the plain one (PostgreSQL lower-cases a capital sigma to the plain one wherever it stands,
-    Python to the final one at a word's end)."""
-    return _PUNCTUATION.sub(" ", unaccented(text)).replace(FINAL_SIGMA, SIGMA)
+    """`text` as SearchWords computes it: unaccented, in compatibility form (a word in full-width letters,
+    as an East Asian input method types it, is the plain word; a ligature its letters), its ASCII
+    punctuation made spaces,
+    a Greek final sigma the plain one (PostgreSQL lower-cases a capital sigma to the plain one wherever
+    it stands, Python to the final one at a word's end)."""
+    compatible = unicodedata.normalize("NFKC", _MARKS.sub("", unicodedata.normalize("NFD", text)))
+    return _PUNCTUATION.sub(" ", compatible).replace(FINAL_SIGMA, SIGMA)
 
 
 def words_of(text: str) -> list[str]:
@@ -66,7 +69,8 @@ class SearchWords(Func):
     """search_words() in SQL (immutable, for a generated column or an index): the words a text is
     searched by."""
 
-    spaced = f"regexp_replace({Unaccented.template}, '{PUNCTUATION}', ' ', 'g')"
+    compatible = f"normalize(regexp_replace(normalize(%(expressions)s, NFD), '{MARKS}', '', 'g'), NFKC)"
+    spaced = f"regexp_replace({compatible}, '{PUNCTUATION}', ' ', 'g')"
     template = f"translate({spaced}, '{FINAL_SIGMA}', '{SIGMA}')"
     output_field = TextField()
 

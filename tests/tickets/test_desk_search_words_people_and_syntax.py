@@ -193,6 +193,9 @@ def test_a_requester_is_found_by_the_words_of_a_name_with_punctuation_or_in_othe
         ("ΠΡΟΒΛΗΜΑ ΕΚΤΥΠΩΤΗΣ", "εκτυπωτης"),
         ("ΠΡΟΒΛΗΜΑ ΕΚΤΥΠΩΤΗΣ", "ΕΚΤΥΠΩΤΗΣ"),
         ("Проблема с принтером", "принтером"),
+        ("Printer on fire", "ｐｒｉｎｔｅｒ ＦＩＲＥ"),  # full-width, as an East Asian input method types
+        ("Oﬃce printer", "office"),
+        ("Drucker im 2. Stock", "２．stock"),
     ],
 )
 def test_a_subject_word_in_another_script_is_found_as_typed(client, desk, subject, typed):
