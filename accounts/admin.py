@@ -1,6 +1,7 @@
 """Admin for people, organisations, teams, roles, invitations and skills, sign-in lockouts, and the admin
 site's own password page (sent to the profile's)."""
 
+from datetime import UTC
 from typing import Any
 
 from axes.models import AccessAttempt
@@ -116,13 +117,30 @@ def granted(assignment: RoleAssignment, form: forms.ModelForm, actor: User) -> N
 def role_out_of_reach(actor: User, assignment: RoleAssignment) -> bool:
     """A role the actor could not give, or one held by someone ranked above them, is not theirs to
     change or take away (a clerk who manages role assignments does not demote an Administrator)."""
-    return rbac.rank(assignment.user) > rbac.rank(actor) or bool(rbac.grant_refusal(actor, assignment.role))
+    # Others' as the actor stands for good; one's own role (to shorten or end) as they stand now.
+    standing = actor if assignment.user_id == actor.pk else rbac.lasting(actor)
+    outranked = rbac.rank(assignment.user) > rbac.rank(standing)
+    return outranked or bool(rbac.grant_refusal(actor, assignment.role))
 
 
 def members_out_of_reach(actor: User, team_id: int | None) -> bool:
-    """A membership is a grant of the team's queue: only administrators and the team's supervisors and
-    leads (rbac.supervised_team_ids) add, change or remove one."""
-    return team_id is not None and not actor.is_superuser and team_id not in rbac.supervised_team_ids(actor)
+    """Whether `actor` may not change team `team_id`'s memberships (members_refusal says why)."""
+    if team_id is None or actor.is_superuser:
+        return False
+    return team_id not in rbac.supervised_team_ids(rbac.lasting(actor))
+
+
+def members_refusal(actor: User, team_id: int | None) -> str:
+    """Why `actor` may not add, change or remove a membership of team `team_id`: "" when they may. A
+    membership is a grant of the team's queue, given for good: only administrators and the team's
+    supervisors and leads (rbac.supervised_team_ids) change one, and only as they stand for good
+    (rbac.lasting): an Administrator until Friday makes nobody a member for longer."""
+    if not members_out_of_reach(actor, team_id):
+        return ""
+    team = Team.objects.get(pk=team_id)
+    if team_id in rbac.supervised_team_ids(actor):
+        return MEMBERS_OUTLAST.format(team=team, until=rbac.first_role_end(actor))
+    return MEMBERS_OUT_OF_REACH.format(team=team)
 
 
 STAYS_PENDING = (
@@ -143,6 +161,14 @@ NOT_MAILED_WITHOUT_ADDRESS = (
 ROLE_OUT_OF_REACH = "You cannot change or remove the role {role}: you could not give it."
 MEMBERS_OUT_OF_REACH = (
     "You can only change the members of teams you supervise, and you do not supervise “{team}”."
+)
+MEMBERS_OUTLAST = (
+    "You run the members of “{team}” only until {until:%Y-%m-%d %H:%M} UTC, and a membership is for good: "
+    "ask someone who runs them for good."
+)
+ROLE_ADDS_OUTLAST = (
+    "You hold what you added to the role “{role}” only until {until:%Y-%m-%d %H:%M} UTC, and its holders "
+    "would keep it for as long as they hold the role: ask someone who holds it for good."
 )
 MANAGER_OUT_OF_REACH = (
     "Only someone who sees every ticket of “{organization}” can make a manager of it (a manager sees them "
@@ -243,7 +269,7 @@ class RoleAssignmentInline(LabelledRowsInlineMixin, LoadedAutocompleteInlineMixi
 
 class TeamMemberForm(forms.ModelForm):
     """A membership added, changed or moved here: only in teams the actor supervises, the one it leaves
-    included (members_out_of_reach)."""
+    included (members_refusal)."""
 
     actor: User | None = None
 
@@ -255,8 +281,8 @@ class TeamMemberForm(forms.ModelForm):
         # new row already holds its team.
         chosen = cleaned.get("team")
         for team_id in {self.instance.team_id, chosen.pk if chosen else None}:
-            if members_out_of_reach(self.actor, team_id):
-                self.add_error(None, MEMBERS_OUT_OF_REACH.format(team=Team.objects.get(pk=team_id)))
+            if refusal := members_refusal(self.actor, team_id):
+                self.add_error(None, refusal)
         return cleaned
 
 
@@ -264,8 +290,8 @@ class TeamMemberFormSet(forms.BaseInlineFormSet):
     def clean(self) -> None:
         super().clean()
         for form in self.deleted_forms:
-            if form.instance.pk and members_out_of_reach(form.actor, form.instance.team_id):
-                raise forms.ValidationError(MEMBERS_OUT_OF_REACH.format(team=form.instance.team))
+            if form.instance.pk and (refusal := members_refusal(form.actor, form.instance.team_id)):
+                raise forms.ValidationError(refusal)
 
 
 class TeamMemberInline(LabelledRowsInlineMixin, LoadedAutocompleteInlineMixin, admin.TabularInline):
@@ -928,6 +954,9 @@ class RoleForm(forms.ModelForm):
         role = self.instance if self.instance.pk else Group(name=self.cleaned_data.get("name", ""))
         if missing := rbac.grant_refusal(self.actor, role, added):
             raise forms.ValidationError(missing)
+        # Its holders keep what is added for as long as they hold the role: for good, for some of them.
+        if added and (until := rbac.grant_expiry_limit(self.actor, role, added)) is not None:
+            raise forms.ValidationError(ROLE_ADDS_OUTLAST.format(role=role.name, until=until.astimezone(UTC)))
         return permissions
 
 

@@ -6,6 +6,7 @@ grants from guardian's direct-foreign-key permission tables, and team membership
 current moment in one query and keeps it on the user object for the rest of the request.
 """
 
+import copy
 import functools
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -86,9 +87,13 @@ class Access:
 
 NO_ACCESS = Access()
 _ACCESS_ATTRIBUTE = "_rbac_access"
+_LASTING_ATTRIBUTE = "_rbac_lasting"
 _DERIVED_ATTRIBUTES = (
-    _ACCESS_ATTRIBUTE, "_rbac_team_ids", "_rbac_supervised_team_ids", "_perm_cache", "_group_perm_cache",
+    _ACCESS_ATTRIBUTE, _LASTING_ATTRIBUTE, "_rbac_team_ids", "_rbac_supervised_team_ids", "_perm_cache",
+    "_group_perm_cache",
 )  # fmt: skip
+# Past every end date a role can have: access() as of this moment holds the roles given for good.
+FOR_GOOD = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 def access(user) -> Access:
@@ -100,11 +105,17 @@ def access(user) -> Access:
         return NO_ACCESS
     if (cached := getattr(user, _ACCESS_ATTRIBUTE, None)) is not None:
         return cached
+    result = _read_access(user, timezone.now())
+    setattr(user, _ACCESS_ATTRIBUTE, result)
+    return result
+
+
+def _read_access(user, now: datetime) -> Access:
     facts: dict[str, set] = {
         kind: set() for kind in ("role", "team", "organization", "ticket", "perm", "role_perm")
     }
     with connection.cursor() as cursor:
-        cursor.execute(_access_sql(), {"user": user.pk, "now": timezone.now()})
+        cursor.execute(_access_sql(), {"user": user.pk, "now": now})
         for kind, number, text in cursor.fetchall():
             facts[kind].add(text if number is None else number)
     if user.is_superuser:
@@ -117,8 +128,34 @@ def access(user) -> Access:
         permissions=frozenset(facts["perm"] | facts["role_perm"]),
         role_permissions=frozenset(facts["role_perm"]),
     )
-    setattr(user, _ACCESS_ATTRIBUTE, result)
     return result
+
+
+def lasting(user):
+    """`user` as they will stand once each of their roles with an end date has ended: the one to ask what
+    a power held for a while may do that outlasts it. Someone made Administrator until Friday does not
+    take over a permanent administrator's account (setting its password to sign in as them next week),
+    give a team's queue for good, or add powers for good to a role they hold for good."""
+    if user is None or not _authenticated(user) or user.is_superuser:
+        return user
+    if (known := getattr(user, _LASTING_ATTRIBUTE, None)) is not None:
+        return known
+    if not RoleAssignment.objects.filter(user=user, expires_at__gt=timezone.now()).exists():
+        known = user
+    else:
+        known = copy.copy(user)  # its own __dict__: what is kept on it is not kept on `user`
+        forget(known)
+        setattr(known, _ACCESS_ATTRIBUTE, _read_access(user, FOR_GOOD))
+        setattr(known, _LASTING_ATTRIBUTE, known)
+    setattr(user, _LASTING_ATTRIBUTE, known)
+    return known
+
+
+def first_role_end(user) -> datetime | None:
+    """When the first of `user`'s roles with an end date ends (UTC), if one does."""
+    ends = RoleAssignment.objects.filter(user=user, expires_at__gt=timezone.now()).order_by("expires_at")
+    first = ends.values_list("expires_at", flat=True).first()
+    return first.astimezone(UTC) if first else None
 
 
 def forget(user) -> None:
@@ -311,15 +348,17 @@ def rank(user) -> int:
 
 
 def outranking_user_filter(actor) -> Q:
-    """The users ranked above `actor` (rank), as a filter on User: accounts `actor` may not take over
-    by setting their address or password, suspend or sign out, since they could not give such a role."""
-    own = rank(actor)
+    """The users ranked above `actor` (rank) as they stand for good (lasting), as a filter on User:
+    accounts `actor` may not take over by setting their address or password, suspend or sign out, since
+    they could not give such a role (or not for good)."""
+    own = rank(lasting(actor))  # a rank held until Friday takes over no account that outlasts it
     if own == SUPERUSER_RANK:
         return Q(pk__in=[])
     above = [name for name, value in BUILT_IN_RANK.items() if value > own]
     in_force = RoleAssignment.objects.in_force().filter(user=OuterRef("pk"), role__name__in=above)
     outranking = Q(is_superuser=True) | (Exists(in_force) if above else Q(pk__in=[]))
-    return outranking | staff_user_filter() if own < BUILT_IN_RANK[roles.AGENT] else outranking
+    outranking = outranking | staff_user_filter() if own < BUILT_IN_RANK[roles.AGENT] else outranking
+    return outranking & ~Q(pk=actor.pk) if rank(actor) > own else outranking  # one's own account is one's own
 
 
 def out_of_reach_user_filter(actor) -> Q:
@@ -340,7 +379,7 @@ def is_out_of_reach(actor, user) -> bool:
     """Whether `actor` may not run `user`'s account (out_of_reach_user_filter, for one account)."""
     if actor is not None and actor.is_superuser:  # nobody ranks above, every ticket seen: asks nothing
         return False
-    if rank(user) > rank(actor):
+    if user != actor and rank(user) > rank(lasting(actor)):  # one's own account is one's own to run
         return True
     return bool(
         user.is_organization_manager
@@ -434,7 +473,8 @@ def workable_team_ids(user) -> frozenset[int]:
 
 
 def supervised_team_ids(user) -> frozenset[int]:
-    """Teams the user supervises: all for administrators; for supervisors, their teams."""
+    """Teams the user supervises: all for administrators; for supervisors, their teams. (Whose members
+    they may change for good: those of supervised_team_ids(lasting(user)).)"""
     if is_administrator(user):
         return workable_team_ids(user)
     if not is_agent(user):
