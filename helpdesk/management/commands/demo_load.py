@@ -28,7 +28,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.core import serializers
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
+from django.db import connection, transaction
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -41,6 +41,9 @@ from knowledge.models import Article, ArticleFeedback, ArticleRevision, ArticleS
 from tickets.attachments import attachments_delete
 from tickets.models import Attachment, Ticket, TicketActivity, TicketMessage
 
+# pg_advisory_lock's key for demo_load (any number no other lock of the project uses).
+DEMO_LOAD_LOCK = 72_000_001
+
 
 class Command(BaseCommand):
     help = (
@@ -51,6 +54,16 @@ class Command(BaseCommand):
         parser.add_argument("--reset", action="store_true", help="Put the demo back as it was.")
 
     def handle(self, *args, reset: bool, **options):
+        # Two at once (`make run` in two terminals, two containers starting): the second waits, then
+        # finds the demo loaded, instead of failing on the roles the first is creating.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s)", [DEMO_LOAD_LOCK])
+            try:
+                self._load(reset, verbosity=options["verbosity"])
+            finally:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [DEMO_LOAD_LOCK])
+
+    def _load(self, reset: bool, *, verbosity: int) -> None:
         path = Path(settings.BASE_DIR) / "fixtures" / "demo.json"
         if not path.is_file():
             raise CommandError(f"No demo fixture at {path}.")
@@ -92,8 +105,8 @@ class Command(BaseCommand):
             settings_before = SiteConfiguration.objects.filter(pk=1).values().first()
             if reset:
                 self._remove_additions(tickets, keys)
-            call_command("loaddata", "demo", verbosity=options["verbosity"])
-            call_command("demo_dates", verbosity=options["verbosity"])
+            call_command("loaddata", "demo", verbosity=verbosity)
+            call_command("demo_dates", verbosity=verbosity)
             if reset:
                 self._record_reset(settings_before)
 
