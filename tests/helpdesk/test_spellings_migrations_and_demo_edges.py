@@ -5,7 +5,6 @@ reset moving accounts back, /admin/login/ for signed-in administrators, invisibl
 # ruff: noqa: RUF001, RUF002 (look-alike and compatibility characters on purpose)
 
 import importlib
-import time
 from html import unescape
 from io import StringIO
 
@@ -359,19 +358,16 @@ def test_admin_login_post_is_refused_not_a_500(client):
 # --- Invisible characters and speed ----------------------------------------------------------------
 
 
-def test_shows_text_on_200000_spaces_is_fast():
-    body = " " * 200_000 + "\u200b" * 1000
-    started = time.perf_counter()
-    assert not shows_text(body)
-    assert time.perf_counter() - started < 0.5
+# How long these take is measured by bench/input_speed.py: the suite asserts what they answer.
+def test_shows_text_on_200000_spaces_answers_no():
+    assert not shows_text(" " * 200_000 + "\u200b" * 1000)
+    assert shows_text(" " * 200_000 + "x")
 
 
-def test_reads_as_and_as_tag_on_a_long_text_are_fast():
+def test_reads_as_and_as_tag_on_a_long_text_answer():
     body = "Grüße aus Köln \u200b\U000e0041 " * 40_000  # ~720,000 characters
-    started = time.perf_counter()
-    reads_as(body)
-    as_tag(body)
-    assert time.perf_counter() - started < 2
+    assert reads_as(body).startswith("grüsse aus köln grüsse")
+    assert as_tag(body).startswith("grüße aus köln")
 
 
 def test_a_reply_of_200000_spaces_is_refused_not_a_500(client, desk):

@@ -6,7 +6,6 @@ beside the ticket form), ranking, snippets, and the "this answered my question" 
 # ruff: noqa: RUF001 (Cyrillic on purpose)
 
 import re
-import time
 
 import pytest
 from django.contrib.auth.models import AnonymousUser
@@ -101,11 +100,8 @@ def test_hostile_queries_answer_200_on_page_fragment_and_suggestions(client, cor
         (SEARCH, "q", HX),
         (SUGGEST, "subject", {"HX-Request": "true"}),
     ):
-        started = time.monotonic()
         response = client.get(url, {name: query}, headers=headers)
-        elapsed = time.monotonic() - started
         assert response.status_code == 200, (url, response.status_code)
-        assert elapsed < 3, (url, elapsed)
         page = response.content.decode()
         assert "<script>alert(1)" not in page
         assert "zanzibar" not in page.lower() and "quokka" not in page.lower()
@@ -270,33 +266,32 @@ def _bulk_articles(start, count):
         )
 
 
-@pytest.mark.parametrize(
-    "params",
-    [
-        {"q": "password reset"},
-        {"q": "passwrd resett"},  # typo correction path
-        {"q": "pass"},  # prefix path
-        {"q": "how do i reset my password when the email never arrives"},
-        {"q": " ".join(["password"] * 1000)},
-    ],
-)
-def test_search_sql_count_does_not_grow_with_articles(client, no_rate_limits, params):
+SEARCHES = [
+    {"q": "password reset"},
+    {"q": "passwrd resett"},  # typo correction path
+    {"q": "pass"},  # prefix path
+    {"q": "how do i reset my password when the email never arrives"},
+    {"q": " ".join(["password"] * 1000)},
+]
+
+
+def test_search_sql_count_does_not_grow_with_articles_and_hostile_queries_answer(client, no_rate_limits):
+    """Each search costs as many queries over 200 articles as over 20, and the hostile questions answer
+    over 200 (how long they take is bench/input_speed.py's to measure)."""
+
+    def costs() -> list[int]:
+        for params in SEARCHES:
+            client.get(SEARCH, params)  # warm the per-site caches (site configuration), dropped by saves
+        return [_queries_for(client, params) for params in SEARCHES]
+
     _bulk_articles(0, 20)
-    client.get(SEARCH, params)  # warm the per-site caches (site configuration)
-    small = _queries_for(client, params)
+    small = costs()
     _bulk_articles(20, 180)
-    client.get(SEARCH, params)  # saving articles may drop those caches: warm them again
-    large = _queries_for(client, params)
-    assert large == small, (small, large)
-    assert large <= 12
-
-
-def test_hostile_queries_bounded_time_at_200_articles(client, no_rate_limits):
-    _bulk_articles(0, 200)
+    large = costs()
+    assert large == small
+    assert max(large) <= 12
     for query in HOSTILE:
-        started = time.monotonic()
-        assert client.get(SEARCH, {"q": query}).status_code == 200
-        assert time.monotonic() - started < 2, query
+        assert _queries_for(client, {"q": query}) <= 12, query
 
 
 # --- pagination --------------------------------------------------------------------------------------
