@@ -620,6 +620,10 @@ def edit_made_already(
         return sorted(Tag.objects.filter(tickets__pk=ticket.pk).values_list("name", flat=True)) == wanted
     if field == "custom_fields":
         return custom_fields is not None and now["custom_fields"] == custom_fields
+    return _holds(now, field, value, actor)
+
+
+def _holds(now: dict, field: str, value: str, actor: User) -> bool:
     holds = {
         "take": now["assignee_id"] == actor.pk,
         "assignee": str(now["assignee_id"] or "") == value,
@@ -628,3 +632,12 @@ def edit_made_already(
         "team": str(now["team_id"] or "") == value,
     }
     return holds[field]
+
+
+def edit_holds_already(ticket: Ticket, field: str, value: str, *, actor: User) -> bool:
+    """Whether an inline edit refused as stale asks for what the ticket holds already (a colleague made
+    the same change meanwhile): nothing to save, and nothing to ask the agent to choose again."""
+    if field not in ("take", "assignee", "status", "priority", "team"):
+        return False
+    now = Ticket.objects.filter(pk=ticket.pk).values("status", "priority", "team_id", "assignee_id").first()
+    return now is not None and _holds(now, field, value, actor)

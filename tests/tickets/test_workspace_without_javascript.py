@@ -6,6 +6,7 @@ import re
 import uuid
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from tests.factories import (
@@ -16,6 +17,7 @@ from tests.factories import (
 from tests.tickets.conftest import fresh, merge_url, notes, page_text, reply_url, update_url, ws
 from tickets import services
 from tickets.models import SavedView, TicketMessage
+from tickets.views import desk as desk_views
 from tickets.workflow import Status
 
 pytestmark = pytest.mark.django_db
@@ -718,3 +720,37 @@ def test_take_from_a_stale_page_after_a_colleague_took_it_says_so(client, desk):
     htmx = client.post(update_url(ticket), edit("take", "", seen), **HTMX)
     assert htmx.status_code == 409 and not is_full_page(htmx)
     assert "Casey Colleague" in page_text(htmx)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "label"),
+    [("status", Status.RESOLVED, "Resolved"), ("priority", "high", "High"), ("take", "", None)],
+)
+def test_a_change_a_colleague_made_the_same_meanwhile_is_told_so_not_refused(
+    client, desk, field, value, label
+):
+    """Two agents have the ticket open; the first resolves it (sets it High, takes it), the second does the
+    very same from the older page: nothing to save and nothing to choose again, as a bulk action says
+    "already so"."""
+    ticket, colleague = desk["ticket"], Client()
+    colleague.force_login(desk["colleague"] if field != "take" else desk["agent"])
+    seen = fresh(ticket).version
+    if field == "take":
+        services.ticket_assign(ticket, assignee=desk["agent"], actor=desk["colleague"])
+    else:
+        assert (
+            colleague.post(update_url(ticket), {"field": field, "value": value, "version": seen}).status_code
+            == 302
+        )
+    client.force_login(desk["agent"])
+    response = client.post(update_url(ticket), {"field": field, "value": value, "version": seen})
+    assert response.status_code == 302
+    said = desk_views.EDIT_MADE_ALREADY.format(chosen=label or "that")
+    assert notes(response) == [said]
+    assert fresh(ticket).version == seen + 1  # nothing written again
+
+    # A different choice from the older page is still refused, naming it.
+    other = {"status": Status.PENDING, "priority": "low", "take": ""}[field]
+    if field != "take":
+        refused = client.post(update_url(ticket), {"field": field, "value": other, "version": seen})
+        assert refused.status_code == 409 and "choose it again" in page_text(refused)

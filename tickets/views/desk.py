@@ -57,6 +57,7 @@ EDIT_STALE = (
     "Someone changed this ticket since you opened it: the page now shows their change. Yours was not "
     "saved; check it and save it again."
 )
+EDIT_MADE_ALREADY = "A colleague made the same change since you opened this ticket: “{chosen}” already."
 EDIT_STALE_CHOSEN = (
     "Someone changed this ticket since you opened it: the page now shows their change. Yours, “{chosen}”, "
     "was not saved; if it still applies, choose it again and save."
@@ -562,7 +563,7 @@ def workspace_update(request: HttpRequest, number: str) -> HttpResponse:
     """One inline edit (take, assignee, status, priority, team, tags); refuses edits from a stale page."""
     field = request.POST.get("field", "")
     value = request.POST.get("value", "").strip()
-    error, typed, invalid = "", {}, False
+    error, typed, invalid, done = "", {}, False, "Saved."
     seen_version = posted_version(request.POST)
     ticket = selectors.workspace_ticket_queryset(request.user).filter(number=number).first()
     if ticket is None:
@@ -578,10 +579,14 @@ def workspace_update(request: HttpRequest, number: str) -> HttpResponse:
     try:
         _apply_edit(ticket, field, value, request.POST, actor=request.user, expected_version=seen_version)
     except services.StaleTicket:
-        if not selectors.edit_made_already(
+        if selectors.edit_made_already(
             ticket, field, value, actor=request.user, seen_version=seen_version,
             custom_fields=_custom_fields_asked(ticket, request.POST) if field == "custom_fields" else None,
         ):  # fmt: skip
+            pass
+        elif selectors.edit_holds_already(ticket, field, value, actor=request.user):
+            done = EDIT_MADE_ALREADY.format(chosen=_chosen(field, value) or "that")
+        else:
             error, typed = _stale_edit(field, value), _typed_edit(ticket, field, value, request.POST)
     except services.TicketError as refused:
         error = str(refused)
@@ -605,7 +610,7 @@ def workspace_update(request: HttpRequest, number: str) -> HttpResponse:
     if error:  # the page again, the message beside the edit and refused free text as typed
         context = _workspace_context(request, ticket, edit_error=error, edit_field=field, **typed)
         return render(request, WORKSPACE_TEMPLATE, context, status=422 if invalid else 409)
-    messages.success(request, "Saved.")
+    messages.success(request, done)
     return redirect(_workspace_after_work(request, ticket))
 
 
@@ -631,6 +636,12 @@ def _edited_out_of_reach(request: HttpRequest) -> HttpResponse:
 def _stale_edit(field: str, value: str) -> str:
     """The refusal of an edit from a stale page. A menu comes back showing the colleague's choice, so the
     agent's own is named: "save it again" would otherwise save theirs and say Saved."""
+    chosen = _chosen(field, value)
+    return EDIT_STALE_CHOSEN.format(chosen=chosen) if chosen else EDIT_STALE
+
+
+def _chosen(field: str, value: str) -> str | None:
+    """What an inline edit's menu showed for `value`, to name it ("Resolved", a colleague's name)."""
     chosen = None
     if field == "priority":
         chosen = dict(Priority.choices).get(value)
@@ -641,7 +652,7 @@ def _stale_edit(field: str, value: str) -> str:
         chosen = str(found) if (found := model.objects.filter(pk=pk).first()) else None
     elif field in ("assignee", "team") and not value:
         chosen = "Unassigned" if field == "assignee" else "No team"
-    return EDIT_STALE_CHOSEN.format(chosen=chosen) if chosen else EDIT_STALE
+    return chosen
 
 
 def _typed_edit(ticket: Ticket, field: str, value: str, data: QueryDict) -> dict:
