@@ -57,7 +57,10 @@ EDIT_STALE = (
     "Someone changed this ticket since you opened it: the page now shows their change. Yours was not "
     "saved; check it and save it again."
 )
-EDIT_MADE_ALREADY = "A colleague made the same change since you opened this ticket: “{chosen}” already."
+EDIT_STALE_HELD = (
+    "Someone changed this ticket since you opened it: the page now shows their change. Yours, “{chosen}”, "
+    "was not saved: the ticket holds it already."
+)
 EDIT_STALE_CHOSEN = (
     "Someone changed this ticket since you opened it: the page now shows their change. Yours, “{chosen}”, "
     "was not saved; if it still applies, choose it again and save."
@@ -563,7 +566,7 @@ def workspace_update(request: HttpRequest, number: str) -> HttpResponse:
     """One inline edit (take, assignee, status, priority, team, tags); refuses edits from a stale page."""
     field = request.POST.get("field", "")
     value = request.POST.get("value", "").strip()
-    error, typed, invalid, done = "", {}, False, "Saved."
+    error, typed, invalid = "", {}, False
     seen_version = posted_version(request.POST)
     ticket = selectors.workspace_ticket_queryset(request.user).filter(number=number).first()
     if ticket is None:
@@ -584,10 +587,10 @@ def workspace_update(request: HttpRequest, number: str) -> HttpResponse:
             custom_fields=_custom_fields_asked(ticket, request.POST) if field == "custom_fields" else None,
         ):  # fmt: skip
             pass
-        elif selectors.edit_holds_already(ticket, field, value, actor=request.user):
-            done = EDIT_MADE_ALREADY.format(chosen=_chosen(field, value) or "that")
-        else:
-            error, typed = _stale_edit(field, value), _typed_edit(ticket, field, value, request.POST)
+        else:  # still refused when the ticket holds it already: a reply may have come meanwhile, unseen
+            held = selectors.edit_holds_already(ticket, field, value, actor=request.user)
+            error = _stale_edit(field, value, held=held)
+            typed = _typed_edit(ticket, field, value, request.POST)
     except services.TicketError as refused:
         error = str(refused)
     except ValidationError as bad_value:
@@ -610,7 +613,7 @@ def workspace_update(request: HttpRequest, number: str) -> HttpResponse:
     if error:  # the page again, the message beside the edit and refused free text as typed
         context = _workspace_context(request, ticket, edit_error=error, edit_field=field, **typed)
         return render(request, WORKSPACE_TEMPLATE, context, status=422 if invalid else 409)
-    messages.success(request, done)
+    messages.success(request, "Saved.")
     return redirect(_workspace_after_work(request, ticket))
 
 
@@ -633,10 +636,13 @@ def _edited_out_of_reach(request: HttpRequest) -> HttpResponse:
     return HttpResponseClientRedirect(back) if request.htmx else redirect(back)
 
 
-def _stale_edit(field: str, value: str) -> str:
+def _stale_edit(field: str, value: str, *, held: bool = False) -> str:
     """The refusal of an edit from a stale page. A menu comes back showing the colleague's choice, so the
-    agent's own is named: "save it again" would otherwise save theirs and say Saved."""
+    agent's own is named: "save it again" would otherwise save theirs and say Saved. A choice the ticket
+    holds already (a colleague made the same change) is not to be chosen again."""
     chosen = _chosen(field, value)
+    if chosen and held:
+        return EDIT_STALE_HELD.format(chosen=chosen)
     return EDIT_STALE_CHOSEN.format(chosen=chosen) if chosen else EDIT_STALE
 
 
