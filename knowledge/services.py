@@ -29,6 +29,10 @@ STALE_ARTICLE = (
     "Someone changed this article since you opened it. Copy your text, reload the page to see their "
     "change, then try again."
 )
+CREATED_ALREADY = (
+    "This page saved the article “{title}” already, and your text here is not it: it was not saved. Copy "
+    "it, then change that article or start a new one."
+)
 VERIFY_UNPUBLISHED = "Only published articles can be marked verified."
 NOTE_MAX_LENGTH = 1000
 NOTE_TOO_LONG = f"A note to the author may have at most {NOTE_MAX_LENGTH:,} characters."
@@ -122,6 +126,10 @@ def article_create(
         raise PermissionDenied(NOT_AUTHOR)
     if submission_key is not None:
         if (first := _submitted_before(submission_key, actor)) is not None:
+            if (first.title, first.body) != (one_line(nfc(title)), nfc(body)):
+                # The page sent again with other words (Back, then Save): they would be lost on the way
+                # to the first article.
+                raise ValidationError(CREATED_ALREADY.format(title=first.title))
             first.repeated_submission = True
             return first
         if Article.objects.filter(submission_key=submission_key).exists():
@@ -436,6 +444,14 @@ def _set_status(
     if permission and actor is not None and not rbac.has_permission(actor, permission):
         raise PermissionDenied(NOT_EDITOR)
     article = Article.objects.select_for_update(no_key=True).get(pk=article.pk)
+    if (
+        loaded_at is not None
+        and article.updated_at > loaded_at
+        and article.status == status
+        and article.updated_by_id == getattr(actor, "pk", None)
+        and article.review_note == note
+    ):
+        return article  # the same move sent twice (a double-clicked button): made once, by the first
     if loaded_at is not None and article.updated_at != loaded_at:
         raise ValidationError(STALE_ARTICLE)
     if status not in STATUS_TRANSITIONS[article.status]:

@@ -1,0 +1,79 @@
+"""KB editor pages sent twice: the "New article" page sent again with other words is refused with them
+kept (not answered "Saved" for the first article), and a double-clicked workflow button (Publish,
+Request changes with a note) makes its move once, without telling anyone a colleague changed the article."""
+
+import re
+from html import unescape
+
+import pytest
+from django.urls import reverse
+
+from knowledge import services
+from knowledge.models import Article
+from tests.factories import TeamFactory, loaded, make_agent, make_supervisor
+
+pytestmark = pytest.mark.django_db
+
+NEW = reverse("knowledge:manage_new")
+
+
+def action_url(article, action: str) -> str:
+    return reverse("knowledge:manage_action", args=[article.slug, action])
+
+
+def fresh(article) -> Article:
+    return Article.objects.get(pk=article.pk)
+
+
+def hidden_fields(page) -> dict[str, str]:
+    return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page.content.decode()))
+
+
+def in_review(author) -> Article:
+    article = services.article_create(actor=author, title="Configure the VPN client", body="Open Settings.")
+    return services.article_submit_for_review(article, actor=author)
+
+
+def test_a_new_article_page_sent_again_with_other_words_is_refused_with_them_kept(client):
+    client.force_login(make_agent(TeamFactory()))
+    page = hidden_fields(client.get(NEW))
+    first = {**page, "title": "Reset the router", "body": "Hold the button.", "visibility": "public"}
+    assert client.post(NEW, first).status_code == 302
+    assert client.post(NEW, first).status_code == 302  # the same words again: the first save, said again
+
+    second = {**first, "title": "Replace the router", "body": "Order a new one from IT."}
+    response = client.post(NEW, second)
+    assert response.status_code == 422
+    text = unescape(response.content.decode())
+    assert services.CREATED_ALREADY.format(title="Reset the router") in text
+    assert "Replace the router" in text and "Order a new one from IT." in text
+    assert list(Article.objects.values_list("title", flat=True)) == ["Reset the router"]
+
+
+def test_a_double_clicked_publish_publishes_once_and_says_nothing_of_a_colleague(client):
+    author, editor = make_agent(TeamFactory()), make_supervisor(TeamFactory())
+    article = in_review(author)
+    client.force_login(editor)
+    page = loaded(article)
+    assert client.post(action_url(article, "publish"), page).status_code == 302
+    published_at = fresh(article).updated_at
+    response = client.post(action_url(article, "publish"), page, follow=True)
+    said = [str(message) for message in response.context["messages"]]
+    assert services.STALE_ARTICLE not in said
+    assert fresh(article).status == "published" and fresh(article).updated_at == published_at
+
+
+def test_a_double_clicked_request_for_changes_sends_its_note_once(client):
+    author, editor = make_agent(TeamFactory()), make_supervisor(TeamFactory())
+    article = in_review(author)
+    client.force_login(editor)
+    data = {**loaded(article), "note": "Add a screenshot of the dialog."}
+    assert client.post(action_url(article, "draft"), data).status_code == 302
+    second = client.post(action_url(article, "draft"), data)
+    assert second.status_code == 302
+    assert (
+        fresh(article).review_note == "Add a screenshot of the dialog." and fresh(article).status == "draft"
+    )
+    # Another note from the same old page is a different move: refused as stale, the note kept.
+    other = client.post(action_url(article, "draft"), {**data, "note": "And the error message."})
+    assert other.status_code == 409 and "And the error message." in unescape(other.content.decode())
