@@ -62,6 +62,9 @@ def pytest_configure(config):
         **django_settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+    # And not from the collected ones `make run` leaves in staticfiles/: WhiteNoise reads that whole
+    # folder each time a test client builds its middleware, which made the suite half as slow again.
+    django_settings.STATIC_ROOT = Path(config.rootpath) / "build" / "no-collected-static"
 
 
 @pytest.fixture(scope="session")
