@@ -54,6 +54,11 @@ def sort_key(raw: str | None) -> str:
 POSSESSIVE = re.compile("['\u2019]s\\b", re.IGNORECASE)
 
 
+def _raw_query(raw: str) -> SearchQuery:
+    """A tsquery written here, of letters and digits only (so never malformed), in the 'simple' config."""
+    return SearchQuery(raw, config="simple", search_type="raw")
+
+
 def _person(text: str) -> Q:
     """People whose e-mail address starts with `text` (an internationalised domain typed as people read
     it compared in the xn-- form it is stored in) or whose name has words starting with each of its
@@ -63,8 +68,7 @@ def _person(text: str) -> Q:
     words = words_of(POSSESSIVE.sub("", text))[:MAX_TERM_WORDS]
     if not words:
         return by_email
-    # Only letters and digits reach the raw query, so it cannot be malformed.
-    prefixes = SearchQuery(" & ".join(f"'{word}':*" for word in words), config="simple", search_type="raw")
+    prefixes = _raw_query(" & ".join(f"'{word}':*" for word in words))
     return by_email | Q(name_words=prefixes)
 
 
@@ -74,15 +78,10 @@ def _people() -> QuerySet[User]:
     )
 
 
-def matching_people(value: str) -> QuerySet[User]:
-    """The people `value` names (_person)."""
-    return _people().filter(_person(value))
-
-
 def matching_people_ids(value: str) -> list[int]:
-    """The ids of matching_people(value), at most PEOPLE_MATCHES: read first, so the rows they wrote or
-    asked are found along their own index (a sub-select ORed in would test every row)."""
-    return list(matching_people(value).values_list("pk", flat=True)[:PEOPLE_MATCHES])
+    """The ids of the people `value` names (_person), at most PEOPLE_MATCHES: read first, so the rows they
+    wrote or asked are found along their own index (a sub-select ORed in would test every row)."""
+    return list(_people().filter(_person(value)).values_list("pk", flat=True)[:PEOPLE_MATCHES])
 
 
 def people_ids_by_word(words: list[str]) -> list[list[int]]:
@@ -166,7 +165,7 @@ def raw_query(terms: list[QueryTerm]) -> str | None:
 
 def subject_query(terms: list[QueryTerm]) -> SearchQuery | None:
     raw = raw_query(terms)
-    return None if raw is None else SearchQuery(raw, config="simple", search_type="raw")
+    return None if raw is None else _raw_query(raw)
 
 
 # A ticket's reference inside a pasted mail subject ("Re: [T-1042] Printer on fire").
@@ -207,7 +206,7 @@ def ticket_search(queryset: QuerySet[Ticket], value: str) -> QuerySet[Ticket]:
     for chain in _either_chains(terms):
         either = Q()
         for term in chain:
-            match = Q(search_vector=SearchQuery(term.query, config="simple", search_type="raw"))
+            match = Q(search_vector=_raw_query(term.query))
             if named[term]:
                 match |= Q(requester_id__in=named[term])
             either |= ~match if term.negated else match
