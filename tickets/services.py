@@ -658,6 +658,16 @@ def _apply_transition(ticket: Ticket, status: str, *, actor: User | None, by_cus
     return changed
 
 
+def ticket_close_check(ticket: Ticket, *, actor: User | None, expected_version: int | None = None) -> None:
+    """Raise what ticket_transition would refuse in closing this ticket as read (it asks again under the
+    row lock): the desk asks before a close it cannot undo only when the close can happen."""
+    _require_staff(ticket, actor)
+    _check_version(ticket, expected_version)
+    _require_not_deleted(ticket)
+    _require_permission_to_close(ticket, actor, Status.CLOSED)
+    _require_transition(ticket, Status.CLOSED, by_customer=False)
+
+
 @transaction.atomic
 def ticket_transition(
     ticket: Ticket,

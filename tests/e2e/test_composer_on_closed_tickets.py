@@ -6,6 +6,7 @@ from django.test import Client
 
 from accounts.models import Team, User
 from tests.e2e.conftest import signed_in
+from tests.e2e.test_accessibility import problems_here
 from tests.factories import make_ticket
 from tickets.models import Ticket
 from tickets.workflow import Status
@@ -70,6 +71,13 @@ def test_closing_inline_turns_the_composer_to_notes_only(page, live_server):
     assert page.locator("#kind-reply").is_enabled()
     page.select_option("#edit-status", "closed")
     page.click("#save-status")
+    # Closed is final: asked once more, the focus on the answer, so Enter closes it.
+    close = page.get_by_role("button", name=f"Close {ticket.reference}")
+    close.wait_for()
+    assert close.evaluate("button => button === document.activeElement")
+    assert page.locator("#kind-reply").is_enabled()  # nothing changed yet
+    assert problems_here(page, "the close question") == []
+    page.keyboard.press("Enter")
     page.locator("#properties-status", has_text="Saved.").wait_for()
     assert page.locator("#kind-reply").is_disabled() and page.locator("#kind-note").is_checked()
     page.locator("#composer textarea").fill("Closed after the call.")

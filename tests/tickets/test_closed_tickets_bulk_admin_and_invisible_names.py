@@ -374,10 +374,46 @@ def test_double_submit_on_a_ticket_closed_by_the_first_click(client, world):
     ticket = world["open"]
     seen = ticket.version
     client.force_login(world["supervisor"])
-    assert client.post(update_url(ticket), edit("status", "closed", seen)).status_code == 302
-    again = client.post(update_url(ticket), edit("status", "closed", seen), follow=True)
+    confirmed = {**edit("status", "closed", seen), "confirm": "close"}
+    assert client.post(update_url(ticket), confirmed).status_code == 302
+    again = client.post(update_url(ticket), confirmed, follow=True)
     assert again.status_code == 200 and "Saved." in text(again)
     assert fresh(ticket).version == seen + 1
+
+
+@pytest.mark.parametrize("htmx", [False, True])
+def test_closing_inline_asks_once_more_and_the_answer_closes(client, world, htmx):
+    """Closed is final: choosing it in the status menu asks first, as the bulk close does."""
+    ticket = world["open"]
+    before = snapshot(ticket)
+    client.force_login(world["supervisor"])
+    headers = {"HX-Request": "true"} if htmx else {}
+    queue = {"queue": "status=open", "previous": "0", "next": "0"}
+    asked = client.post(
+        update_url(ticket), {**edit("status", "closed", ticket.version), **queue}, headers=headers
+    )
+    assert asked.status_code == 200 and snapshot(ticket) == before
+    page = text(asked)
+    assert f"Close {ticket.reference} for good?" in page and "Saved." not in page
+    question = page.split('id="close-confirm"')[1].split("</form>")[0]
+    assert '<button type="submit" name="confirm" value="close"' in question
+    hidden = ['name="field" value="status"', 'name="value" value="closed"',
+              f'name="version" value="{ticket.version}"', 'name="queue" value="status=open"']  # fmt: skip
+    assert all(field in question for field in hidden)
+    assert f'href="/desk/tickets/{ticket.number}/?queue=status%3Dopen' in question  # Cancel: back to it
+    answered = {**edit("status", "closed", ticket.version), **queue, "confirm": "close"}
+    closed = client.post(update_url(ticket), answered, headers=headers)
+    assert closed.status_code == (200 if htmx else 302)
+    assert fresh(ticket).status == Status.CLOSED and fresh(ticket).version == ticket.version + 1
+
+
+def test_a_close_that_cannot_happen_is_refused_at_once_without_asking(client, world):
+    ticket = world["open"]
+    services.ticket_update_fields(ticket, changes={"priority": "high"}, actor=world["colleague"])
+    client.force_login(world["supervisor"])
+    response = client.post(update_url(ticket), edit("status", "closed", ticket.version))  # page before
+    assert response.status_code == 409 and "for good?" not in text(response)
+    assert "Someone changed this ticket" in text(response) and fresh(ticket).status == ticket.status
 
 
 def test_inline_edits_of_a_closed_ticket_from_its_own_page_are_409_with_the_final_message(client, world):

@@ -770,7 +770,9 @@ def test_closing_inline_hides_the_merge_form_and_agents_without_the_permission_g
     client.force_login(make_supervisor(desk["support"]))
     url = reverse("tickets:desk_update", args=[ticket.number])
     response = client.post(
-        url, {"field": "status", "value": "closed", "version": ticket.version}, headers={"HX-Request": "true"}
+        url,
+        {"field": "status", "value": "closed", "version": ticket.version, "confirm": "close"},
+        headers={"HX-Request": "true"},
     )
     assert response.status_code == 200
     assert re.search(r'<section id="merge" [^>]*hidden', response.content.decode())

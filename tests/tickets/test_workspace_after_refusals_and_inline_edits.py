@@ -104,7 +104,9 @@ def test_closing_inline_with_htmx_swaps_the_composers_status_menu_as_a_reload_sh
     page = page_text(client.get(ws(ticket)))
     assert '<option value="pending"' in page.split('id="id_status_after"')[1].split("</select>")[0]
     response = client.post(
-        update_url(ticket), {"field": "status", "value": "closed", "version": ticket.version}, headers=HTMX
+        update_url(ticket),
+        {"field": "status", "value": "closed", "version": ticket.version, "confirm": "close"},
+        headers=HTMX,
     )
     assert response.status_code == 200 and fresh(ticket).status == Status.CLOSED
     fragment = page_text(response)

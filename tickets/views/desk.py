@@ -579,8 +579,11 @@ def workspace_update(request: HttpRequest, number: str) -> HttpResponse:
         ):
             raise Http404("No such ticket.")
         return _edited_out_of_reach(request)
+    confirm_close = False
     try:
         _apply_edit(ticket, field, value, request.POST, actor=request.user, expected_version=seen_version)
+    except CloseNotConfirmed:
+        confirm_close = True
     except services.StaleTicket:
         if selectors.edit_made_already(
             ticket, field, value, actor=request.user, seen_version=seen_version,
@@ -605,6 +608,11 @@ def workspace_update(request: HttpRequest, number: str) -> HttpResponse:
         # The edit took the ticket out of this agent's reach (assigned on to an agent of its own team,
         # when only the assignment let them see it): the change is made, the ticket page would be a 404.
         return _edited_out_of_reach(request)
+    if confirm_close:  # the ticket as it is, and the question beside its status
+        context = _workspace_context(
+            request, ticket, edit_field=field, confirm_close=True, back=_workspace_after_work(request, ticket)
+        )
+        return render(request, WORKSPACE_TEMPLATE + ("#properties" if request.htmx else ""), context)
     if request.htmx:
         context = _workspace_context(request, ticket, edit_error=error, edit_field=field, **typed)
         # 422: the value was refused (and comes back as typed); 409: a refusal or a stale page.
@@ -615,6 +623,11 @@ def workspace_update(request: HttpRequest, number: str) -> HttpResponse:
         return render(request, WORKSPACE_TEMPLATE, context, status=422 if invalid else 409)
     messages.success(request, "Saved.")
     return redirect(_workspace_after_work(request, ticket))
+
+
+class CloseNotConfirmed(Exception):
+    """A close that can happen, not confirmed yet: closed is final (a customer's answer starts a new
+    ticket), so the workspace asks once more, as the bulk close does; a refusal is said at once."""
 
 
 def _custom_fields_asked(ticket: Ticket, data: QueryDict) -> dict | None:
@@ -704,6 +717,9 @@ def _apply_edit(
             return
         if value not in Status.values:
             raise ValidationError("That choice is not available.")
+        if value == Status.CLOSED and data.get("confirm") != "close":
+            services.ticket_close_check(ticket, actor=actor, expected_version=expected_version)
+            raise CloseNotConfirmed
         services.ticket_transition(ticket, status=value, actor=actor, expected_version=expected_version)
     elif field == "priority":
         services.ticket_update_fields(
