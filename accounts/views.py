@@ -38,7 +38,7 @@ from accounts.forms import (
     TwoFactorEnableForm,
 )
 from accounts.lockouts import lockout_response
-from accounts.models import User
+from accounts.models import EmailChangeRequest, User
 from accounts.tokens import link_lifetime
 from helpdesk.forms import add_service_errors, is_site_path
 from helpdesk.links import mail_site
@@ -370,6 +370,10 @@ def email_verify(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
                 raise ValidationError(services.EMAIL_LINK_INVALID)
             services.user_email_confirm(user, token, actor=request.user)
         except ValidationError:
+            # A double click: the first sending may have confirmed it while this one waited for the row.
+            as_now = User.objects.filter(pk=getattr(user, "pk", None)).first()
+            if services.email_link_state(as_now, token, viewer=request.user) == "done":
+                return render(request, "accounts/email_verify.html", {"state": "done", "linked_user": user})
             status = 403 if state == "sign_in" else 422
             context = {"state": state if state == "sign_in" else "invalid", "linked_user": user}
             return render(request, "accounts/email_verify.html", context, status=status)
@@ -399,11 +403,15 @@ def email_change_confirm(request: HttpRequest, token: str) -> HttpResponse:
                 )
             except ValidationError as error:
                 state = "taken" if "email" in getattr(error, "error_dict", {}) else "invalid"
+                # A double click: the first sending may have moved the address while this one waited.
+                as_now = EmailChangeRequest.objects.select_related("user").get(pk=change.pk)
+                if services.email_change_link_state(as_now, viewer=request.user) == "done":
+                    state = "done"
             else:
                 done = f"Your e-mail address is now {change.new_email}. Your other sessions are signed out."
                 messages.success(request, done)
                 return redirect("accounts:profile")
-        status = 403 if state == "sign_in" else 422
+        status = 200 if state == "done" else 403 if state == "sign_in" else 422
     context = {"state": state, "new_email": change.new_email if change else ""}
     return render(request, "accounts/email_change.html", context, status=status)
 

@@ -581,3 +581,21 @@ def test_opening_the_link_signed_out_leads_through_sign_in_with_the_old_address_
     user.refresh_from_db()
     assert user.email == "new@example.org"
     assert "has the address" in visitor.get(link).content.decode()  # opened again: done, not an error
+
+
+def test_a_double_clicked_change_button_tells_the_second_click_the_address_moved(
+    monkeypatch, immediate_tasks
+):
+    """Two sendings at once: the second read the link before the first moved the account, and the locked
+    check then finds it used. It hears what a later click hears (done), not that the link is dead."""
+    user = make_customer(email="old@example.org")
+    client = signed_in(user, FIREFOX)
+    ask(client, "new@example.org")
+    link = link_to("new@example.org")
+    as_read_before = services.email_change_for_link(token_of(link))  # the second sending's read
+    assert press(client, link).status_code == 302
+    monkeypatch.setattr("accounts.views.services.email_change_for_link", lambda _token: as_read_before)
+    second = press(client, link)
+    assert second.status_code == 200 and "not valid any more" not in second.content.decode()
+    assert "new@example.org" in second.content.decode()
+    assert User.objects.get(pk=user.pk).email == "new@example.org"

@@ -17,6 +17,7 @@ from django_tasks_db.models import DBTaskResult
 
 from accounts import services
 from accounts.models import User
+from accounts.tokens import email_verification_token
 from audit.models import AuditEvent
 from helpdesk.services import site_configuration_update
 from tests.factories import TEST_PASSWORD, InvitationFactory, make_customer
@@ -201,3 +202,18 @@ def test_sending_links_again_is_rate_limited_per_account(client, settings, clock
     client.force_login(make_customer())
     answers = [client.post(reverse("accounts:email_verification_send")).status_code for _ in range(3)]
     assert answers == [302, 302, 429]
+
+
+def test_a_double_clicked_confirm_button_tells_the_second_click_it_is_confirmed(client, monkeypatch):
+    """Two sendings at once: the second read the account before the first confirmed it, and the locked
+    check then finds it confirmed. It hears what a later click hears, not that the link is dead."""
+    user = make_customer(email_verified_at=None)
+    client.force_login(user)
+    token = email_verification_token.make_token(user)
+    link = reverse("accounts:email_verify", args=[urlsafe_base64_encode(force_bytes(user.pk)), token])
+    as_read_before = User.objects.get(pk=user.pk)  # the second sending's read
+    assert client.post(link).status_code == 302
+    monkeypatch.setattr("accounts.views._linked_user", lambda _uidb64: as_read_before)
+    second = client.post(link)
+    assert second.status_code == 200 and b"confirmed already" in second.content
+    assert AuditEvent.objects.filter(action="email_verified").count() == 1

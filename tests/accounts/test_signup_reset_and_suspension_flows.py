@@ -223,6 +223,15 @@ def test_none_of_the_last_five_passwords_is_reused_but_the_sixth_oldest_is(clien
     assert change_password(client, passwords[-1], passwords[0]).status_code == 302
 
 
+@pytest.mark.parametrize("password", ["Margaret Thistlewood", "thistlewood"])
+def test_a_new_password_like_the_accounts_own_name_is_refused(client, password):
+    """As the help text says ("too similar to your other personal information"): accounts.User keeps one
+    name field, which Django's similarity check does not look at unless told."""
+    client.force_login(make_customer(name="Margaret Thistlewood"))
+    response = change_password(client, TEST_PASSWORD, password)
+    assert response.status_code == 422 and "too similar to the name" in response.content.decode()
+
+
 def test_a_timed_suspension_refuses_sign_in_until_it_ends_and_is_then_lifted(client, clock):
     """Refused while it lasts; signs in once it ended; the scheduler's job then stores it as active."""
     user = make_customer(email="timed@example.org")

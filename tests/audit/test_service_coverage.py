@@ -53,6 +53,7 @@ NOT_AUDITED = {
     "articles_check_public_links": "a check inside ticket_reply; refuses, changes nothing",
     "require_not_closed": "a check (closed is final); refuses, changes nothing",
     "ticket_merge_check": "a check before the desk asks to confirm; ticket_merge is audited",
+    "ticket_close_check": "a check before the desk asks to confirm; ticket_transition is audited",
     "visitor_submission": "a look-up of the ticket a submission key made; it changes nothing",
     "internal_article_links": "read", "clean_tags": "pure", "staff_permissions": "read",
     "excerpt_is_automatic": "pure", "article_html": "pure", "body_length_problem": "pure",
