@@ -74,9 +74,11 @@ def parse_loaded_at(value: str) -> datetime:
     if not value:
         return NEVER_LOADED
     try:
-        return datetime.fromisoformat(value)
+        loaded_at = datetime.fromisoformat(value)
     except ValueError:
         return NEVER_LOADED
+    # Pages send the time with its offset; one without (made by hand) could not be compared with it.
+    return loaded_at if loaded_at.tzinfo is not None else NEVER_LOADED
 
 
 def body_as_stored(posted: str, stored: str | None, *, trim=lambda text: text) -> str:

@@ -550,10 +550,13 @@ def article_restore_revision(
 
 
 @transaction.atomic
-def article_verify(article: Article, *, actor, loaded_at: datetime | None = None) -> Article:
+def article_verify(
+    article: Article, *, actor, loaded_at: datetime | None = None, verification_seen: str | None = None
+) -> Article:
     """Mark a published article as checked by `actor`: a draft's text may still change before anyone
     reads it, so its verification would vouch for words that are not yet there; so would one from a
-    page loaded (`loaded_at`) before the last change. Changing the title or body later drops it."""
+    page loaded (`loaded_at`) before the last change. Changing the title or body later drops it.
+    `verification_seen` is the verified_at that page showed (ISO, "" for none)."""
     if actor is None or not rbac.has_permission(actor, VERIFIER):
         raise PermissionDenied(NOT_EDITOR)
     # One locked read gives the checks and the verification this one replaces.
@@ -566,6 +569,11 @@ def article_verify(article: Article, *, actor, loaded_at: datetime | None = None
         raise ValidationError(VERIFY_UNPUBLISHED)
     if loaded_at is not None and earlier.updated_at != loaded_at:
         raise ValidationError(STALE_ARTICLE)
+    shown = earlier.verified_at.isoformat() if earlier.verified_at else ""
+    if verification_seen is not None and verification_seen != shown:
+        # Verified since that page showed its verification, the text as it showed it (a double click, or
+        # a colleague at the same moment): vouched for once, not again with a second event.
+        return earlier
     now = timezone.now()
     Article.objects.filter(pk=article.pk).update(verified_by=actor, verified_at=now)
     changes = {

@@ -204,7 +204,8 @@ def article_action(request: HttpRequest, slug: str, action: str) -> HttpResponse
     else:
         service, done = ACTIONS[action]
         try:
-            service(article, actor=request.user, loaded_at=_posted_loaded_at(request))
+            seen = {"verification_seen": request.POST.get("verified_at")} if action == "verify" else {}
+            service(article, actor=request.user, loaded_at=_posted_loaded_at(request), **seen)
             messages.success(request, f"“{article.title}” {done}.")
         except PermissionDenied as error:
             messages.error(request, str(error))

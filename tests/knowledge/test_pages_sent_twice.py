@@ -1,16 +1,19 @@
 """KB editor pages sent twice: the "New article" page sent again with other words is refused with them
 kept (not answered "Saved" for the first article), and a double-clicked workflow button (Publish,
-Request changes with a note) makes its move once, without telling anyone a colleague changed the article."""
+Request changes with a note, Mark verified) makes its move once, without telling anyone a colleague changed
+the article; a hand-made page time without its offset is refused as stale."""
 
 import re
+from datetime import timedelta
 from html import unescape
 
 import pytest
 from django.urls import reverse
 
+from audit.models import AuditEvent
 from knowledge import services
 from knowledge.models import Article
-from tests.factories import TeamFactory, loaded, make_agent, make_supervisor
+from tests.factories import TeamFactory, loaded, make_agent, make_article, make_supervisor
 
 pytestmark = pytest.mark.django_db
 
@@ -77,3 +80,48 @@ def test_a_double_clicked_request_for_changes_sends_its_note_once(client):
     # Another note from the same old page is a different move: refused as stale, the note kept.
     other = client.post(action_url(article, "draft"), {**data, "note": "And the error message."})
     assert other.status_code == 409 and "And the error message." in unescape(other.content.decode())
+
+
+def verify_button(client, article) -> dict[str, str]:
+    """What the editor page's "Mark verified" button posts, as the page renders it now."""
+    page = client.get(reverse("knowledge:manage_edit", args=[article.slug]))
+    form = page.content.decode().split(f'action="{action_url(article, "verify")}"')[1].split("</form>")[0]
+    return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form))
+
+
+def test_a_double_clicked_mark_verified_verifies_once_and_a_later_check_verifies_again(client, clock):
+    editor = make_supervisor(TeamFactory())
+    article = make_article(title="Checked")
+    client.force_login(editor)
+    button = verify_button(client, article)
+    assert set(button) >= {"loaded_at", "verified_at"} and button["verified_at"] == ""
+    assert client.post(action_url(article, "verify"), button).status_code == 302
+    first = fresh(article).verified_at
+    clock.shift(timedelta(seconds=2))
+    response = client.post(action_url(article, "verify"), button, follow=True)
+    assert "marked verified" in unescape(response.content.decode())
+    assert fresh(article).verified_at == first
+    assert AuditEvent.objects.filter(action="verify", object_id=str(article.pk)).count() == 1
+
+    clock.shift(timedelta(days=200))  # checked again, from a page that shows the first check
+    client.force_login(editor)
+    assert client.post(action_url(article, "verify"), verify_button(client, article)).status_code == 302
+    assert fresh(article).verified_at > first
+    assert AuditEvent.objects.filter(action="verify", object_id=str(article.pk)).count() == 2
+
+
+@pytest.mark.parametrize("action", ["submit", "publish", "archive", "draft"])
+def test_a_page_time_without_its_offset_is_refused_as_stale_not_a_server_error(client, action):
+    """A hand-made post: a time without its UTC offset cannot be compared with the article's."""
+    editor = make_supervisor(TeamFactory())
+    article = (
+        in_review(editor)
+        if action != "submit"
+        else services.article_create(actor=editor, title="A draft", body="Text.")
+    )
+    before = fresh(article).status
+    client.force_login(editor)
+    naive = fresh(article).updated_at.replace(tzinfo=None).isoformat()
+    response = client.post(action_url(article, action), {"loaded_at": naive}, follow=True)
+    assert response.status_code in (200, 422) and fresh(article).status == before
+    assert "changed this article" in unescape(response.content.decode())
