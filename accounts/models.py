@@ -20,7 +20,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
 from accounts import sealing
-from helpdesk.accents import SearchWords
+from helpdesk.accents import SearchWords, alphabetical
 from helpdesk.dates import validate_not_too_late
 from helpdesk.forms import nfc, one_line
 
@@ -147,7 +147,7 @@ class Organization(models.Model):
     objects = OrganizationManager()
 
     class Meta:
-        ordering = ["name"]
+        ordering = alphabetical("name")
         permissions = [("view_organization_tickets", "Can see every ticket of the organisation")]
         constraints = [
             # Names tell tenants apart on the desk (organisation filter and column) and in the admin.
@@ -391,7 +391,7 @@ class Team(models.Model):
     objects = TeamManager()
 
     class Meta:
-        ordering = ["name"]
+        ordering = alphabetical("name")
         constraints = [
             models.UniqueConstraint(
                 Lower("name"),
@@ -468,7 +468,7 @@ class Skill(models.Model):
     objects = SkillManager()
 
     class Meta:
-        ordering = ["name"]
+        ordering = alphabetical("name")
         constraints = [
             models.UniqueConstraint(
                 Lower("name"),

@@ -6,6 +6,7 @@ import re
 import unicodedata
 
 from django.db.models import Func, TextField
+from django.db.models.functions import Lower
 
 # The combining diacritical marks (acute, grave, circumflex, tilde, diaeresis, cedilla, ring, caron...).
 # Letters that are not a base letter plus a mark (ß, ø, ł, æ) stay as they are, on both sides.
@@ -28,6 +29,14 @@ class Unaccented(Func):
 
     template = f"normalize(regexp_replace(normalize(%(expressions)s, NFD), '{MARKS}', '', 'g'), NFC)"
     output_field = TextField()
+
+
+def alphabetical(field: str) -> list:
+    """An ordering by `field` as an alphabet reads it (apple, Banana, Écoles, zebra, Zulu), not in the
+    byte order of the C collation the embedded PostgreSQL has (every capital before every small letter,
+    an accented initial after z), which has no other: it is built without ICU. Case and accents folded,
+    then the name as stored to order names that fold alike."""
+    return [Lower(Unaccented(field)), field]
 
 
 # ASCII punctuation (written as ranges both regular expression engines read alike). PostgreSQL's parser

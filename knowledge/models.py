@@ -10,6 +10,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from accounts import rbac
+from helpdesk.accents import alphabetical
 
 # /kb/<slug>/ is a category, but these addresses belong to the knowledge base's own pages (urls.py).
 RESERVED_CATEGORY_SLUGS = frozenset({"search", "suggest", "articles", "manage"})
@@ -39,7 +40,7 @@ class Category(models.Model):
     objects = CategoryManager()
 
     class Meta:
-        ordering = ["position", "name"]
+        ordering = ["position", *alphabetical("name")]
         verbose_name_plural = "categories"
 
     def __str__(self) -> str:
@@ -200,7 +201,7 @@ class Article(models.Model):
     objects = ArticleManager()
 
     class Meta:
-        ordering = ["title"]
+        ordering = alphabetical("title")
         indexes = [
             GinIndex(fields=["search_vector"], name="article_search"),
             GinIndex(fields=["title_vector"], name="article_title_search"),

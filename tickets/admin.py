@@ -12,6 +12,7 @@ from guardian.admin import GuardedModelAdmin
 
 from accounts import rbac
 from audit.admin import AuditedAdminMixin, AuditedModelAdmin, AuditedObjectPermissionsMixin
+from helpdesk.accents import alphabetical
 from helpdesk.admin import (
     ClosedTeamKeptAdminMixin,
     KeepInUseMixin,
@@ -361,7 +362,7 @@ class TagAdmin(AuditedModelAdmin):
             Tag.objects.filter(pk__in=[tag.pk for tag in objs])
             .annotate(ticket_count=Count("tickets"))
             .filter(ticket_count__gt=0)
-            .order_by("name")
+            .order_by(*alphabetical("name"))
         )
         if in_use:
             perms_needed = perms_needed - {Tag._meta.verbose_name}

@@ -16,7 +16,7 @@ from guardian.models import UserObjectPermissionBase
 
 from accounts import rbac
 from accounts.models import Organization, Team
-from helpdesk.accents import SearchWords
+from helpdesk.accents import SearchWords, alphabetical
 from helpdesk.display import shown_count, shown_value
 from helpdesk.forms import parse_id
 from helpdesk.models import Priority
@@ -62,7 +62,7 @@ class Tag(models.Model):
     objects = TagManager()
 
     class Meta:
-        ordering = ["name"]
+        ordering = alphabetical("name")
 
     def __str__(self) -> str:
         return self.name
@@ -127,7 +127,7 @@ class TicketForm(models.Model):
     objects = TicketFormManager()
 
     class Meta:
-        ordering = ["position", "title"]
+        ordering = ["position", *alphabetical("title")]
 
     def __str__(self) -> str:
         return self.title
@@ -707,7 +707,7 @@ class SavedView(models.Model):
     objects = SavedViewQuerySet.as_manager()
 
     class Meta:
-        ordering = ["name"]
+        ordering = alphabetical("name")
         # "Urgent" and "urgent" side by side in one list would only confuse: one name, whatever its case.
         constraints = [models.UniqueConstraint("owner", Lower("name"), name="saved_view_name_per_owner")]
 

@@ -25,6 +25,7 @@ from accounts.models import (
     TeamUserObjectPermission,
     User,
 )
+from helpdesk.accents import alphabetical
 from helpdesk.counting import capped, is_capped
 from tickets.filters import SORT_LABELS, SORTS, TicketQueueFilter, in_my_teams, sort_key
 from tickets.models import PRIORITY_ORDER, SavedView, Tag, Ticket, TicketActivity, TicketMessage
@@ -503,7 +504,7 @@ def workspace_choices(user: User, ticket: Ticket) -> tuple[list[Choice], list[Ch
     every choice again when it is made."""
 
     def compute() -> tuple[list[Choice], list[Choice]]:
-        teams = Team.objects.filter(Q(is_active=True) | Q(pk=ticket.team_id)).order_by("name")
+        teams = Team.objects.filter(Q(is_active=True) | Q(pk=ticket.team_id)).order_by(*alphabetical("name"))
         agents = choices(assignable_agents(ticket))
         if ticket.assignee_id and ticket.assignee_id not in dict(agents):
             # Suspended or no longer an agent, they still hold the ticket: the picker says so rather than
@@ -541,7 +542,7 @@ def agents_in_teams(team_ids: Iterable[int], *, also: int | None = None) -> list
     if also:
         candidates = candidates.union(User.objects.filter(pk=also).values("pk"), all=True)
     agents = User.objects.filter(rbac.staff_user_filter(), pk__in=candidates, status=User.Status.ACTIVE)
-    return list(agents.order_by("name", "email"))
+    return list(agents.order_by(*alphabetical("name"), "email"))
 
 
 def queue_choices(user: User) -> dict[str, list[Choice]]:
@@ -552,7 +553,7 @@ def queue_choices(user: User) -> dict[str, list[Choice]]:
         teams = rbac.workable_team_ids(user)
         # One read for both menus: a ticket moves to any team that works tickets; the filter offers
         # the agent's own.
-        rows = list(Team.objects.filter(Q(pk__in=teams) | Q(is_active=True)).order_by("name"))
+        rows = list(Team.objects.filter(Q(pk__in=teams) | Q(is_active=True)).order_by(*alphabetical("name")))
         return {
             "teams": choices(team for team in rows if team.pk in teams),
             # A view is shared with a team that still works (SavedViewForm); the filter lists closed ones too.
@@ -560,7 +561,7 @@ def queue_choices(user: User) -> dict[str, list[Choice]]:
             "move_teams": choices(team for team in rows if team.is_active),
             "agents": choices(agents_in_teams(teams)),
             "organizations": choices(
-                Organization.objects.filter(is_active=True).only("name").order_by("name")
+                Organization.objects.filter(is_active=True).only("name").order_by(*alphabetical("name"))
             ),
         }
 
@@ -583,7 +584,7 @@ def workspace_ticket_queryset(user: User):
         # Tag names ride along in the ticket's own row: one query fewer than prefetching them.
         .annotate(
             tag_names=ArraySubquery(
-                Tag.objects.filter(tickets=OuterRef("pk")).order_by("name").values("name")
+                Tag.objects.filter(tickets=OuterRef("pk")).order_by(*alphabetical("name")).values("name")
             )
         )
     )

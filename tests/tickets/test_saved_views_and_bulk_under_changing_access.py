@@ -6,13 +6,22 @@ import re
 import pytest
 from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
+from django.utils.text import slugify
 
-from accounts.models import TeamMember
+from accounts.models import Organization, Skill, Team, TeamMember
 from audit.models import AuditEvent
-from tests.factories import SavedViewFactory, TeamFactory, make_agent, make_ticket
+from knowledge.models import Category
+from tests.factories import (
+    OrganizationFactory,
+    SavedViewFactory,
+    TeamFactory,
+    TicketFormFactory,
+    make_agent,
+    make_ticket,
+)
 from tests.tickets.conftest import fresh, insert_tickets, notes, page_text
 from tickets import selectors, services
-from tickets.models import SavedView, Ticket, TicketActivity
+from tickets.models import SavedView, Tag, Ticket, TicketActivity, TicketForm
 from tickets.workflow import Status
 
 pytestmark = pytest.mark.django_db
@@ -450,3 +459,43 @@ def test_the_same_refusal_on_many_tickets_is_said_once_with_its_count(client, de
     response = client.post(BULK, {"tickets": _ticked([lone]), "action": "priority:low"})
     reason = services.CLOSED_FINAL.format(ticket=lone.reference)
     assert _errors(response)[-1] == f"{lone.reference} was not changed: {reason}"
+
+
+# --- Names in alphabetical order ----------------------------------------------------------------------
+
+READING_ORDER = ["apple", "Banana", "Écoles", "zebra", "Zulu"]
+
+
+def test_saved_views_are_listed_as_an_alphabet_reads_whatever_their_case_or_accents(client, desk):
+    """Not in byte order (every capital before every small letter, an accented initial after z)."""
+    for name in ("zebra", "Banana", "apple", "Écoles", "Zulu"):
+        SavedViewFactory(owner=desk["agent"], name=name)
+    client.force_login(desk["agent"])
+    assert [view.name for view in client.get(QUEUE).context["saved_views"]] == READING_ORDER
+
+
+@pytest.mark.parametrize(
+    ("model", "field", "make"),
+    [
+        (Team, "name", lambda name: TeamFactory(name=name)),
+        (Organization, "name", lambda name: OrganizationFactory(name=name)),
+        (Tag, "name", lambda name: Tag.objects.create(name=name.lower())),
+        (Category, "name", lambda name: Category.objects.create(name=name, slug=slugify(name))),
+        (TicketForm, "title", lambda name: TicketFormFactory(title=name)),
+        (Skill, "name", lambda name: Skill.objects.create(name=name, slug=slugify(name))),
+    ],
+)
+def test_names_in_menus_sort_as_an_alphabet_reads(model, field, make):
+    """Menus and admin lists sort names by helpdesk.accents.alphabetical, on any collation."""
+    for name in ("zebra", "Banana", "apple", "Écoles", "Zulu"):
+        make(name)
+    expected = [name.lower() for name in READING_ORDER] if model is Tag else READING_ORDER
+    names = model.objects.filter(**{f"{field}__in": expected})  # in the order of the model's Meta
+    assert list(names.values_list(field, flat=True)) == expected
+
+
+def test_the_assignee_menus_list_agents_as_an_alphabet_reads():
+    team = TeamFactory()
+    for name in ("zebra", "Banana", "apple", "Écoles", "Zulu"):
+        make_agent(team, name=name)
+    assert [agent.name for agent in selectors.agents_in_teams([team.pk])] == READING_ORDER
