@@ -101,6 +101,8 @@ class ArticleAdmin(ServiceSaveAdminMixin, AuditedModelAdmin):
                     for name, value in data.items()
                     if name in form.changed_data and value != getattr(original, name)
                 }
+                if "title" in changed:  # the address as the page shows it: a draft's does not follow here
+                    changed.setdefault("slug", data["slug"])
                 if changed:
                     loaded_at = form.cleaned_data.get("loaded_at")
                     services.article_update(original, actor=request.user, loaded_at=loaded_at, **changed)

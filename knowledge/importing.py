@@ -461,8 +461,10 @@ def _apply(incoming: _Incoming, existing: Article | None) -> str:
     # Renamed where the record comes from: its old slugs hold this article's address here.
     renamed = existing.slug != incoming.slug and existing.slug in incoming.old_slugs
     if changed or renamed:
+        # The record's address, or the one the article has here: an import names its articles by
+        # address, so a draft's does not follow a new title.
         existing = services.article_update(
-            existing, actor=None, **fields, **({"slug": incoming.slug} if renamed else {})
+            existing, actor=None, **fields, slug=incoming.slug if renamed else existing.slug
         )
     if new_status is not None:
         STATUS_SERVICES[new_status](existing, actor=None)

@@ -333,6 +333,14 @@ def article_update(
     follows_body = "body" in changes and not rewritten and automatic_excerpt
     if not article.excerpt or follows_body:
         article.excerpt = _excerpt(article.body_html)
+    if (
+        new_slug is None
+        and article.published_at is None
+        and article.title != before.get("title", article.title)
+    ):
+        # Never published, its address is the editors' only: it follows the title, so that the words of a
+        # first working title do not stay in the address readers will see (the old one still leads here).
+        new_slug = unique_slug(article.title, exclude_pk=article.pk)
     if new_slug and new_slug != article.slug:
         if Article.objects.filter(slug=new_slug).exclude(pk=article.pk).exists():
             raise ValidationError({"slug": SLUG_TAKEN.format(slug=new_slug)})

@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from knowledge import services, views_manage
 from knowledge.models import Article, ArticleFeedback
+from tests.admin_pages import post_change
 from tests.factories import TeamFactory, article_form_data, loaded, make_agent, make_article, make_supervisor
 
 pytestmark = pytest.mark.django_db
@@ -315,3 +316,37 @@ def test_an_editor_save_without_its_pages_loaded_at_is_refused_as_stale(client):
 def test_a_tag_of_only_a_zero_width_space_is_not_kept():
     article = make_article(title="Tagged", tags="\u200b, real, \u2800")
     assert article.tags == "real"
+
+
+def test_a_draft_retitled_in_the_editor_takes_the_new_titles_address_and_the_old_one_leads_there(client):
+    """Until it is first published a draft's address follows its title: the words of a working title
+    ("Acme outage workaround") do not stay in the address readers will see."""
+    author = make_agent(TeamFactory())
+    draft = services.article_create(actor=author, title="Acme outage workaround", body="Steps.")
+    make_article(title="Reset your token")  # the new title's address is another article's
+    client.force_login(author)
+    edit = reverse("knowledge:manage_edit", args=[draft.slug])
+    response = client.post(edit, article_form_data(draft, title="Reset your token"))
+    assert response.status_code == 302 and response["Location"] == "/kb/manage/reset-your-token-2/edit/"
+    assert Article.objects.get(pk=draft.pk).slug == "reset-your-token-2"
+    assert client.get(edit)["Location"] == "/kb/manage/reset-your-token-2/edit/"  # a bookmark still works
+
+
+def test_a_published_article_keeps_its_address_when_retitled_and_so_does_one_published_before():
+    editor = make_supervisor(TeamFactory())
+    published = make_article(title="Printer setup")
+    archived = make_article(title="Old VPN")
+    services.article_archive(archived, actor=editor)
+    again = services.article_return_to_draft(Article.objects.get(pk=archived.pk), actor=editor)
+    for article, title in ((published, "Set up a printer"), (again, "The old VPN client")):
+        slug = article.slug
+        services.article_update(Article.objects.get(pk=article.pk), actor=editor, title=title)
+        assert Article.objects.get(pk=article.pk).slug == slug
+
+
+def test_a_draft_keeps_the_address_the_admin_shows_beside_its_title(superuser_client):
+    """The admin's change form shows the address: a title changed there leaves it as it stands."""
+    draft = services.article_create(actor=None, title="First title", body="Body.", slug="chosen-address")
+    assert post_change(superuser_client, draft, title="Second title").status_code == 302
+    assert Article.objects.get(pk=draft.pk).title == "Second title"
+    assert Article.objects.get(pk=draft.pk).slug == "chosen-address"

@@ -399,3 +399,15 @@ def test_an_import_that_skips_records_exits_non_zero_after_importing_the_rest(tm
     assert "1 created, 0 updated, 0 unchanged, 2 skipped" in out
     assert err.count("skipped line") == 2
     assert list(Article.objects.values_list("slug", flat=True)) == ["good"]
+
+
+def test_a_draft_imported_again_with_a_new_title_stays_at_the_records_address(tmp_path):
+    """Imports name their articles by address: a draft's does not follow the title there, so the next
+    import of the same file finds it where it left it."""
+    source = tmp_path / "articles.jsonl"
+    record = {"slug": "vpn-draft", "title": "VPN draft", "body": "Steps.", "status": "draft"}
+    source.write_text(json.dumps(record) + "\n")
+    import_articles(source)
+    source.write_text(json.dumps({**record, "title": "Connect to the VPN"}) + "\n")
+    assert import_articles(source).updated and Article.objects.get().slug == "vpn-draft"
+    assert not import_articles(source).updated and Article.objects.count() == 1
