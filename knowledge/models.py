@@ -7,10 +7,11 @@ from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVectorField
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from accounts import rbac
-from helpdesk.accents import alphabetical
+from helpdesk.accents import Unaccented, alphabetical
 
 # /kb/<slug>/ is a category, but these addresses belong to the knowledge base's own pages (urls.py).
 RESERVED_CATEGORY_SLUGS = frozenset({"search", "suggest", "articles", "manage"})
@@ -176,6 +177,11 @@ class Article(models.Model):
     # thousands of articles hold reads the articles with it in their title first, which the weighted
     # vector's index cannot tell apart without reading every row.
     title_vector = SearchVectorField(null=True, editable=False)
+    # Its title as an alphabet orders it (helpdesk.accents.alphabetical), stored: lists of thousands of
+    # articles are sorted by it, and folding each title in every sort took milliseconds a thousand.
+    title_order = models.GeneratedField(
+        expression=Lower(Unaccented("title")), output_field=models.TextField(), db_persist=True
+    )
     # Of the editor page that made or last saved it: the same page saved twice (a double-clicked Save, a
     # resend) is one article, one save (services.article_create, article_update).
     submission_key = models.UUIDField(
@@ -201,7 +207,7 @@ class Article(models.Model):
     objects = ArticleManager()
 
     class Meta:
-        ordering = alphabetical("title")
+        ordering = ["title_order", "title"]
         indexes = [
             GinIndex(fields=["search_vector"], name="article_search"),
             GinIndex(fields=["title_vector"], name="article_title_search"),

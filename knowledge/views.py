@@ -14,7 +14,6 @@ from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.views.decorators.http import require_POST, require_safe
 
 from accounts import rbac
-from helpdesk.accents import alphabetical
 from helpdesk.forms import query_text
 from helpdesk.ratelimit import rate_limit, rate_limited
 from knowledge import services
@@ -101,7 +100,7 @@ def _lists_any(listed, category: Category) -> bool:
 def category_detail(request: HttpRequest, slug: str) -> HttpResponse:
     category = get_object_or_404(Category.objects.select_related("parent"), slug=slug)
     listed = Article.objects.publicly_listed_to(request.user)
-    articles = listed.filter(category=category).order_by(*alphabetical("title"), "pk")
+    articles = listed.filter(category=category).order_by("title_order", "title", "pk")
     page = Paginator(articles.only("slug", "title", "excerpt", "visibility"), CATEGORY_PAGE_SIZE).get_page(
         request.GET.get("page")
     )
@@ -124,7 +123,7 @@ def other_articles(request: HttpRequest) -> HttpResponse:
     """The articles filed under no topic, which browsing by topic would never reach."""
     articles = Article.objects.publicly_listed_to(request.user).filter(category__isnull=True)
     page = Paginator(
-        articles.order_by(*alphabetical("title"), "pk").only("slug", "title", "excerpt", "visibility"),
+        articles.order_by("title_order", "title", "pk").only("slug", "title", "excerpt", "visibility"),
         CATEGORY_PAGE_SIZE,
     )
     return render(request, "knowledge/other_articles.html", {"page": page.get_page(request.GET.get("page"))})

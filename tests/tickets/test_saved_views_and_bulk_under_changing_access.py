@@ -10,13 +10,14 @@ from django.utils.text import slugify
 
 from accounts.models import Organization, Skill, Team, TeamMember
 from audit.models import AuditEvent
-from knowledge.models import Category
+from knowledge.models import Article, Category
 from tests.factories import (
     OrganizationFactory,
     SavedViewFactory,
     TeamFactory,
     TicketFormFactory,
     make_agent,
+    make_article,
     make_ticket,
 )
 from tests.tickets.conftest import fresh, insert_tickets, notes, page_text
@@ -483,6 +484,7 @@ def test_saved_views_are_listed_as_an_alphabet_reads_whatever_their_case_or_acce
         (Category, "name", lambda name: Category.objects.create(name=name, slug=slugify(name))),
         (TicketForm, "title", lambda name: TicketFormFactory(title=name)),
         (Skill, "name", lambda name: Skill.objects.create(name=name, slug=slugify(name))),
+        (Article, "title", lambda name: make_article(title=name)),
     ],
 )
 def test_names_in_menus_sort_as_an_alphabet_reads(model, field, make):
