@@ -404,7 +404,8 @@ def email_change_confirm(request: HttpRequest, token: str) -> HttpResponse:
             except ValidationError as error:
                 state = "taken" if "email" in getattr(error, "error_dict", {}) else "invalid"
                 # A double click: the first sending may have moved the address while this one waited.
-                as_now = EmailChangeRequest.objects.select_related("user").get(pk=change.pk)
+                # (Gone, spent by a newer request meanwhile: then it is no longer valid.)
+                as_now = EmailChangeRequest.objects.select_related("user").filter(pk=change.pk).first()
                 if services.email_change_link_state(as_now, viewer=request.user) == "done":
                     state = "done"
             else:

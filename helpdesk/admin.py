@@ -27,6 +27,7 @@ from django_tasks_db.admin import DBTaskResultAdmin
 from django_tasks_db.models import DBTaskResult
 
 from helpdesk import services
+from helpdesk.accents import alphabetical
 from helpdesk.forms import OneLineNameField, json_problem
 from helpdesk.models import PeriodicTaskRun, SiteConfiguration
 
@@ -52,6 +53,18 @@ class ChangeList(main.ChangeList):
             return super().get_filters(request)
         except (ValueError, OverflowError) as error:
             raise IncorrectLookupParameters(error) from error
+
+    def get_ordering_field(self, field_name):
+        """A name column sorts, when clicked, as the list does by default (helpdesk.accents.alphabetical,
+        or a stored key such as Article.title_order): not in the database's byte order."""
+        order_field = super().get_ordering_field(field_name)
+        if isinstance(order_field, str):
+            default = self.lookup_opts.ordering
+            if f"{order_field}_order" in default:
+                return f"{order_field}_order"
+            if (folded := alphabetical(order_field)[0]) in default:
+                return folded
+        return order_field
 
     def get_queryset(self, request, exclude_parameters=None):
         queryset = super().get_queryset(request, exclude_parameters)

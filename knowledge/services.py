@@ -341,6 +341,7 @@ def article_update(
         # Never published, its address is the editors' only: it follows the title, so that the words of a
         # first working title do not stay in the address readers will see (the old one still leads here).
         new_slug = unique_slug(article.title, exclude_pk=article.pk)
+        before["slug"] = article.slug  # in the audit event, as an address changed by hand is
     if new_slug and new_slug != article.slug:
         if Article.objects.filter(slug=new_slug).exclude(pk=article.pk).exists():
             raise ValidationError({"slug": SLUG_TAKEN.format(slug=new_slug)})

@@ -599,3 +599,24 @@ def test_a_double_clicked_change_button_tells_the_second_click_the_address_moved
     assert second.status_code == 200 and "not valid any more" not in second.content.decode()
     assert "new@example.org" in second.content.decode()
     assert User.objects.get(pk=user.pk).email == "new@example.org"
+
+
+def test_a_change_link_spent_by_a_newer_request_while_pressed_is_refused_not_a_server_error(
+    monkeypatch, immediate_tasks
+):
+    """Another tab asked for yet another address while this press waited (its request is gone): the
+    press is refused as a link no longer valid, and the answer to it reads the state again without the
+    request."""
+    user = make_customer(email="old@example.org")
+    client = signed_in(user, FIREFOX)
+    ask(client, "new@example.org")
+    original = services.user_email_change
+
+    def newer_request_commits_first(change, **kwargs):
+        EmailChangeRequest.objects.filter(pk=change.pk).delete()
+        return original(change, **kwargs)
+
+    monkeypatch.setattr("accounts.views.services.user_email_change", newer_request_commits_first)
+    response = press(client, link_to("new@example.org"))
+    assert response.status_code == 422 and "not valid any more" in response.content.decode()
+    assert User.objects.get(pk=user.pk).email == "old@example.org"

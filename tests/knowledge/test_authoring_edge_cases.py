@@ -9,6 +9,7 @@ import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
+from audit.models import AuditEvent
 from knowledge import services, views_manage
 from knowledge.models import Article, ArticleFeedback
 from tests.admin_pages import post_change
@@ -350,3 +351,11 @@ def test_a_draft_keeps_the_address_the_admin_shows_beside_its_title(superuser_cl
     assert post_change(superuser_client, draft, title="Second title").status_code == 302
     assert Article.objects.get(pk=draft.pk).title == "Second title"
     assert Article.objects.get(pk=draft.pk).slug == "chosen-address"
+
+
+def test_a_drafts_address_that_followed_its_title_is_in_the_audit_event():
+    draft = services.article_create(actor=None, title="Acme outage workaround", body="Steps.")
+    services.article_update(Article.objects.get(pk=draft.pk), actor=None, title="Reset your token")
+    event = AuditEvent.objects.filter(action="update", object_id=str(draft.pk)).latest("sequence")
+    assert event.changes["slug"] == ["acme-outage-workaround", "reset-your-token"]
+    assert event.changes["title"] == ["Acme outage workaround", "Reset your token"]

@@ -11,6 +11,7 @@ from django.utils.text import slugify
 from accounts.models import Organization, Skill, Team, TeamMember
 from audit.models import AuditEvent
 from knowledge.models import Article, Category
+from tests.admin_pages import changelist_url
 from tests.factories import (
     OrganizationFactory,
     SavedViewFactory,
@@ -501,3 +502,26 @@ def test_the_assignee_menus_list_agents_as_an_alphabet_reads():
     for name in ("zebra", "Banana", "apple", "Écoles", "Zulu"):
         make_agent(team, name=name)
     assert [agent.name for agent in selectors.agents_in_teams([team.pk])] == READING_ORDER
+
+
+@pytest.mark.parametrize(
+    ("model", "column", "make"),
+    [
+        (Team, "name", lambda name: TeamFactory(name=name)),
+        (Article, "title", lambda name: make_article(title=name)),
+    ],
+)
+def test_an_admin_list_sorted_by_its_name_column_keeps_the_alphabets_order(
+    superuser_client, model, column, make
+):
+    """Clicked, the name column sorts as the list does by default (helpdesk.admin.ChangeList)."""
+    for name in ("zebra", "Banana", "apple", "Écoles", "Zulu"):
+        make(name)
+    url = changelist_url(model)
+    default = superuser_client.get(url)
+    index = list(default.context["cl"].list_display).index(column)
+    for order in (str(index), f"-{index}"):
+        listed = [
+            getattr(row, column) for row in superuser_client.get(url, {"o": order}).context["cl"].result_list
+        ]
+        assert listed == (READING_ORDER if order == str(index) else READING_ORDER[::-1])
