@@ -3,6 +3,7 @@
 import operator
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import cached_property, reduce
 
 import django_filters
@@ -11,6 +12,7 @@ from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.core.exceptions import ValidationError
 from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 from django.db.models.functions import Lower
+from django.utils import timezone
 
 from accounts import rbac
 from accounts.models import Organization, Team, User, email_key
@@ -238,6 +240,32 @@ class WholeDaysFilter(django_filters.DateFromToRangeFilter):
         return qs
 
 
+# "In the last N days": N whole days back from today, today included (0 is today alone).
+WITHIN_DAYS = [
+    ("0", "Today"),
+    ("1", "Today or yesterday"),
+    ("7", "The last 7 days"),
+    ("30", "The last 30 days"),
+    ("90", "The last 90 days"),
+    ("365", "The last year"),
+]
+
+
+class WithinDaysFilter(django_filters.ChoiceFilter):
+    """A period that ends now and moves with the calendar: from the start of the day N days before today
+    in the viewer's time zone. A saved view keeps "the last 7 days" as such, where a from-date would
+    stay the day it was saved."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, choices=WITHIN_DAYS, empty_label="Any time", **kwargs)
+
+    def filter(self, qs, value):
+        if not value:
+            return qs
+        since = start_of(timezone.localdate() - timedelta(days=int(value)))
+        return qs.filter(**{f"{self.field_name}__gte": since})
+
+
 class IdFilter(django_filters.NumberFilter):
     """A row's id: a whole number (NumberFilter reads "1.5" as a decimal, which an id column takes as 1)."""
 
@@ -302,6 +330,9 @@ class TicketQueueFilter(django_filters.FilterSet):
         field_name="resolved_at",
         widget=django_filters.widgets.DateRangeWidget(attrs={"type": "date"}),
     )
+    created_within = WithinDaysFilter(label="Created in", field_name="created_at")
+    updated_within = WithinDaysFilter(label="Updated in", field_name="updated_at")
+    solved_within = WithinDaysFilter(label="Solved in", field_name="resolved_at")
 
     class Meta:
         model = Ticket

@@ -210,14 +210,14 @@ MAX_PAGE = 10**9
 
 
 def recently_solved_since() -> date:
-    """The first day of "Recently solved": its link filters solved_after=<that day>, which the queue
-    reads as the start of that day in the current time zone, and its count uses the same instant. A
-    ticket resolved before, and closed since by the auto-close, was not solved recently."""
+    """The first day of "Recently solved": its link filters solved_within=RECENTLY_SOLVED_DAYS, which
+    the queue reads as the start of that day in the current time zone, and its count uses the same
+    instant. A ticket resolved before, and closed since by the auto-close, was not solved recently."""
     return timezone.localdate() - timedelta(days=RECENTLY_SOLVED_DAYS)
 
 
 def built_in_views() -> list[BuiltInView]:
-    week_ago = recently_solved_since().isoformat()
+    week = str(RECENTLY_SOLVED_DAYS)
     return [
         BuiltInView("mine", "My open tickets", (("assignee", "me"), *_statuses(OPEN_STATUSES))),
         BuiltInView(
@@ -227,11 +227,12 @@ def built_in_views() -> list[BuiltInView]:
         ),
         BuiltInView("team-open", "All open in my teams", (("scope", "teams"), *_statuses(OPEN_STATUSES))),
         BuiltInView("pending", "Pending on customer", _statuses({Status.PENDING})),
-        # updated_after too, implied (a ticket is updated when solved), for the updated_at index.
+        # A period, not a from-date, so that the view saved as an agent's own stays "recent". Updated in
+        # it too, implied (a ticket is updated when solved), for the updated_at index.
         BuiltInView(
             "solved",
             "Recently solved",
-            (*_statuses(SOLVED_STATUSES), ("updated_after", week_ago), ("solved_after", week_ago)),
+            (*_statuses(SOLVED_STATUSES), ("updated_within", week), ("solved_within", week)),
         ),
     ]
 

@@ -1310,14 +1310,30 @@ def saved_view_create(*, name: str, query: str, team: Team | None, actor: User) 
     return view
 
 
+def saved_view_deletable(view: "SavedView", actor: User) -> bool:
+    """Its owner deletes a saved view; so do the supervisors of the team it is shared with (and
+    administrators), who keep the team's list tidy: a view shared by someone who has since left the team
+    would otherwise stay in it for good."""
+    if view.owner_id == actor.pk:
+        return True
+    return view.team_id is not None and view.team_id in rbac.supervised_team_ids(actor)
+
+
 @transaction.atomic
 def saved_view_delete(view: "SavedView", *, actor: User) -> bool:
-    """Agents delete only their own saved views; False when it was gone already (a second click, which
-    waited on the first's lock), with nothing recorded."""
-    if view.owner_id != actor.pk:
-        raise TicketNotAllowed(NOT_ALLOWED)
-    if not SavedView.objects.select_for_update().filter(pk=view.pk).exists():
+    """Delete a saved view as saved_view_deletable allows, judged on the row as it is now (its owner may
+    have just stopped sharing it); False when it was gone already (a second click, which waited on the
+    first's lock), with nothing recorded."""
+    locked = SavedView.objects.select_for_update().filter(pk=view.pk).first()
+    if locked is None:
         return False
-    audit.record("delete", actor=actor, obj=view, changes={"name": (view.name, None)})
-    view.delete()
+    if not saved_view_deletable(locked, actor):
+        raise TicketNotAllowed(NOT_ALLOWED)
+    audit.record(
+        "delete",
+        actor=actor,
+        obj=locked,
+        changes={"name": (locked.name, None), "team": (locked.team, None), "owner": (locked.owner, None)},
+    )
+    locked.delete()
     return True

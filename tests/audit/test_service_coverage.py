@@ -54,6 +54,7 @@ NOT_AUDITED = {
     "require_not_closed": "a check (closed is final); refuses, changes nothing",
     "ticket_merge_check": "a check before the desk asks to confirm; ticket_merge is audited",
     "ticket_close_check": "a check before the desk asks to confirm; ticket_transition is audited",
+    "saved_view_deletable": "a check; saved_view_delete is audited",
     "visitor_submission": "a look-up of the ticket a submission key made; it changes nothing",
     "internal_article_links": "read", "clean_tags": "pure", "staff_permissions": "read",
     "excerpt_is_automatic": "pure", "article_html": "pure", "body_length_problem": "pure",

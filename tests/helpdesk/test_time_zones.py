@@ -109,6 +109,48 @@ def test_recently_solved_does_not_list_a_ticket_solved_long_ago_that_auto_close_
     assert client.get(QUEUE).context["counts"]["solved"] == 1
 
 
+def test_recently_solved_saved_as_an_agents_own_view_stays_recent_as_days_pass(client, clock):
+    """ "Recently solved" saved as an agent's own view keeps its meaning: ten days on, it lists what was
+    solved in the last RECENTLY_SOLVED_DAYS days then, not what was solved in the week it was saved."""
+    team = TeamFactory()
+    agent = make_agent(team)
+    client.force_login(agent)
+    solved = next(view for view in selectors.built_in_views() if view.slug == "solved")
+    client.post(reverse("tickets:desk_view_create"), {"name": "My solved", "query": solved.query})
+    saved = agent.saved_views.get()  # as the agent's menu links it
+    then = make_ticket(make_customer(), team=team, subject="Solved the week it was saved")
+    ticket_services.ticket_transition(then, status=Status.RESOLVED, actor=agent)
+    assert subjects(client.get(QUEUE + "?" + saved.query)) == {"Solved the week it was saved"}
+
+    clock.shift(timedelta(days=10))
+    now = make_ticket(make_customer(), team=team, subject="Solved ten days later")
+    ticket_services.ticket_transition(now, status=Status.RESOLVED, actor=agent)
+    assert subjects(client.get(QUEUE + "?" + saved.query)) == {"Solved ten days later"}
+
+
+@pytest.mark.parametrize(
+    ("zone", "days", "listed"),
+    [
+        ("Pacific/Auckland", "0", {"Updated at 09:30 UTC"}),
+        ("Pacific/Honolulu", "0", set()),
+        ("Pacific/Honolulu", "1", {"Updated at 09:30 UTC"}),
+    ],
+)
+def test_updated_in_a_period_counts_whole_days_in_the_readers_time_zone(client, clock, zone, days, listed):
+    """ "Updated in: today" starts at the reader's own midnight. Read at 10:30 UTC on 5 December, a ticket
+    updated at 09:30 UTC was updated today for a reader in Auckland (22:30 on the 5th, now 23:30) and
+    yesterday for one in Honolulu (23:30 on the 4th, now 00:30 on the 5th)."""
+    team = TeamFactory()
+    agent = make_agent(team)
+    agent.timezone = zone
+    agent.save(update_fields=["timezone"])
+    ticket = make_ticket(make_customer(), team=team, subject="Updated at 09:30 UTC")
+    Ticket.objects.filter(pk=ticket.pk).update(updated_at=datetime(2026, 12, 5, 9, 30, tzinfo=UTC))
+    clock.move_to(datetime(2026, 12, 5, 10, 30, tzinfo=UTC), tick=False)
+    client.force_login(agent)
+    assert subjects(client.get(QUEUE, {"updated_within": days})) == listed
+
+
 # --- queue rows ----------------------------------------------------------------------------------
 
 

@@ -152,6 +152,34 @@ def test_own_saved_views_can_be_deleted_from_the_queue_without_javascript(client
     assert response.status_code == 302 and not SavedView.objects.filter(pk=own.pk).exists()
 
 
+def test_a_supervisor_deletes_a_view_shared_with_their_team_by_someone_who_has_left_it(client, desk):
+    """A view shared with Support stays in Support's list after its owner leaves the team; Support's
+    supervisor can delete it (the button is theirs too, and the deletion names its owner and team in the
+    audit trail), while a colleague, or a supervisor of another team, can do neither."""
+    from accounts.models import TeamMember
+    from audit.models import AuditEvent
+    from tests.factories import make_supervisor
+
+    shared = SavedViewFactory(owner=desk["colleague"], name="Casey's fires", team=desk["support"])
+    TeamMember.objects.filter(team=desk["support"], user=desk["colleague"]).delete()
+    delete = reverse("tickets:desk_view_delete", args=[shared.pk])
+
+    client.force_login(desk["agent"])
+    assert delete not in client.get(QUEUE).content.decode()
+    assert client.post(delete).status_code == 404
+    client.force_login(make_supervisor(desk["billing"]))
+    assert client.post(delete).status_code == 404
+    assert SavedView.objects.filter(pk=shared.pk).exists()
+
+    client.force_login(desk["supervisor"])
+    assert f'formaction="{delete}"' in client.get(QUEUE).content.decode()
+    response = client.post(delete, follow=True)
+    assert not SavedView.objects.filter(pk=shared.pk).exists()
+    assert "Deleted the view “Casey&#x27;s fires”." in response.content.decode()
+    event = AuditEvent.objects.get(action="delete", object_id=str(shared.pk), actor=desk["supervisor"])
+    assert event.changes["owner"][0] == str(desk["colleague"]) and event.changes["team"][0] == "Support"
+
+
 # The workspace composer
 
 

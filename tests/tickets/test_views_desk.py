@@ -221,6 +221,16 @@ def test_recently_solved_counts_what_its_link_lists(client, desk):
     assert "Printer on fire" not in listed_subjects(client, {"created_before": "2000-01-01"})
 
 
+def test_a_period_the_menu_does_not_offer_is_said_and_not_applied(client, desk):
+    """ "Solved in" takes the periods its menu offers: ?solved_within=5 (or a word) is named on the page as
+    not applied, and the list is not narrowed by a guess."""
+    client.force_login(desk["agent"])
+    for value in ("5", "week", "-7"):
+        page = client.get(QUEUE, {"solved_within": value})
+        assert any(problem.startswith("Solved in:") for problem in page.context["queue"].filterset.problems)
+        assert len(page.context["queue"].tickets) == len(client.get(QUEUE).context["queue"].tickets) > 0
+
+
 def listed_subjects(client, params: dict) -> list[str]:
     return [ticket.subject for ticket in client.get(QUEUE, params).context["queue"].tickets]
 

@@ -114,6 +114,10 @@ def _queue_context(request: HttpRequest, params: QueryDict) -> dict:
         "counts": selectors.queue_counts(request.user, changed=changed),
         "built_in_views": built_in_views,
         "saved_views": saved_views,
+        # Their own, and for a supervisor those shared with a team they supervise.
+        "deletable_view_ids": {
+            view.pk for view in saved_views if services.saved_view_deletable(view, request.user)
+        },
         # The page's title names the view on screen, if it is one.
         "view_name": next(
             (view.name for view in [*built_in_views, *saved_views] if view.query == current_query), ""
@@ -310,14 +314,16 @@ def saved_view_create(request: HttpRequest) -> HttpResponse:
 @agent_required
 @require_POST
 def saved_view_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    view = SavedView.objects.filter(owner=request.user, pk=pk).first()
+    view = SavedView.objects.filter(pk=pk).first()
     if view is None:
-        if SavedView.objects.filter(pk=pk).exists():
-            raise Http404("No such view of yours.")
         # Delete sent twice (a second click without JavaScript, Back and Delete again): done already.
         messages.info(request, "That view was deleted already.")
         return redirect("tickets:desk_queue")
-    if services.saved_view_delete(view, actor=request.user):
+    try:
+        deleted = services.saved_view_delete(view, actor=request.user)
+    except services.TicketNotAllowed:
+        raise Http404("No such view of yours.") from None
+    if deleted:
         messages.success(request, f"Deleted the view “{view.name}”.")
     else:
         messages.info(request, f"The view “{view.name}” was deleted already.")
