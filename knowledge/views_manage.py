@@ -6,6 +6,7 @@ from datetime import datetime
 from urllib.parse import urlencode
 
 from django.contrib import messages
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
@@ -17,6 +18,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from accounts import rbac
 from accounts.decorators import agent_required
+from audit.models import AuditEvent
 from helpdesk.display import shown_time
 from helpdesk.forms import query_text
 from knowledge import services
@@ -195,6 +197,8 @@ def _draft_way(article: Article, user) -> str:
 @agent_required
 @require_POST
 def article_action(request: HttpRequest, slug: str, action: str) -> HttpResponse:
+    if action == "delete":
+        return _delete(request, slug)
     article = _article_at(request, slug)
     if action == "draft":
         if (refused := _return_to_draft(request, article)) is not None:
@@ -205,13 +209,51 @@ def article_action(request: HttpRequest, slug: str, action: str) -> HttpResponse
         service, done = ACTIONS[action]
         try:
             seen = {"verification_seen": request.POST.get("verified_at")} if action == "verify" else {}
-            service(article, actor=request.user, loaded_at=_posted_loaded_at(request), **seen)
-            messages.success(request, f"“{article.title}” {done}.")
+            done_to = service(article, actor=request.user, loaded_at=_posted_loaded_at(request), **seen)
+            if action == "verify" and done_to.verified_by_id != request.user.pk:
+                # Verified by someone else since that page showed it: theirs stands, nothing recorded.
+                when = shown_time(timezone.localtime(done_to.verified_at))
+                messages.info(
+                    request, f"“{article.title}” was verified already, by {done_to.verified_by} ({when})."
+                )
+            else:
+                messages.success(request, f"“{article.title}” {done}.")
         except PermissionDenied as error:
             messages.error(request, str(error))
         except ValidationError as error:
             messages.error(request, " ".join(error.messages))
     return redirect("knowledge:manage_edit", slug=article.slug)
+
+
+def _delete(request: HttpRequest, slug: str) -> HttpResponse:
+    """Delete a draft never published; to the list when done (or done already: Delete sent twice, by a
+    second click without JavaScript), else back to the article with the reason."""
+    article = Article.objects.visible_to(request.user).at_address(slug).first()
+    if article is None:
+        if not _deleted_by(request.user, slug):
+            raise Http404("No such article.")
+        messages.info(request, "That draft was deleted already.")
+        return redirect("knowledge:manage_list")
+    try:
+        deleted = services.article_delete(article, actor=request.user, loaded_at=_posted_loaded_at(request))
+    except (PermissionDenied, ValidationError) as error:
+        messages.error(request, " ".join(getattr(error, "messages", [str(error)])))
+        return redirect("knowledge:manage_edit", slug=article.slug)
+    if deleted:
+        messages.success(request, f"Deleted “{article.title}”.")
+    else:
+        messages.info(request, "That draft was deleted already.")
+    return redirect("knowledge:manage_list")
+
+
+def _deleted_by(user, slug: str) -> bool:
+    """Whether `user` deleted the article at `slug` (its audit event names the address it had)."""
+    return AuditEvent.objects.filter(
+        action="delete",
+        actor=user,
+        object_type=ContentType.objects.get_for_model(Article),
+        changes__slug__0=slug,
+    ).exists()
 
 
 def _return_to_draft(request: HttpRequest, article: Article) -> HttpResponse | None:
@@ -249,16 +291,19 @@ def _posted_loaded_at(request: HttpRequest) -> datetime:
 def revision_restore(request: HttpRequest, slug: str, revision_id: int) -> HttpResponse:
     article = _article_at(request, slug)
     revision = get_object_or_404(article.revisions, pk=revision_id)
+    loaded_at = _posted_loaded_at(request)
     try:
         updated = services.article_restore_revision(
-            article, revision, actor=request.user, loaded_at=_posted_loaded_at(request)
+            article, revision, actor=request.user, loaded_at=loaded_at
         )
     except PermissionDenied as error:
         messages.error(request, str(error))
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
-        if updated.updated_at == article.updated_at:  # nothing written: that version is the current text
+        # Nothing written, asked from a page showing the article as it is: that version is the current
+        # text. (From an older page, it is the restore that page made, sent twice.)
+        if updated.updated_at == article.updated_at == loaded_at:
             messages.info(request, NOTHING_CHANGED)
         else:
             restored = timezone.localtime(revision.created_at)  # the reader's time zone, as listed

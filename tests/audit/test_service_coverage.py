@@ -222,6 +222,7 @@ WRITERS = {
         w["article"], actor=w["admin"])),
     "article_archive": ("update", lambda w: knowledge_services.article_archive(
         w["article"], actor=w["admin"])),
+    "article_delete": ("delete", lambda w: knowledge_services.article_delete(w["article"], actor=w["admin"])),
     "article_restore_revision": ("update", lambda w: knowledge_services.article_restore_revision(
         *_published_twice(w), actor=w["admin"])),
     "article_return_to_draft": ("update", lambda w: knowledge_services.article_return_to_draft(

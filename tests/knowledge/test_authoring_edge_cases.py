@@ -273,7 +273,7 @@ def edit_url(article) -> str:
     return reverse("knowledge:manage_edit", args=[article.slug])
 
 
-@pytest.mark.parametrize("action", ["delete", "PUBLISH", "x" * 300, "publish.json"])
+@pytest.mark.parametrize("action", ["remove", "DELETE", "PUBLISH", "x" * 300, "publish.json"])
 def test_an_action_address_that_names_no_action_is_not_found(client, action):
     article = make_article(title="Kept as it was", status="draft")
     response = editor(client).post(

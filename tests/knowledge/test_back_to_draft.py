@@ -12,19 +12,9 @@ from django.urls import reverse
 from audit.models import AuditEvent
 from knowledge import services
 from knowledge.models import Article
-from tests.factories import TeamFactory, loaded, make_agent, make_article, make_supervisor
+from tests.factories import TeamFactory, loaded, make_agent, make_article
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def author():
-    return make_agent(TeamFactory())
-
-
-@pytest.fixture
-def editor():
-    return make_supervisor(TeamFactory())
 
 
 @pytest.fixture

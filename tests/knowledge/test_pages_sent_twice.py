@@ -110,6 +110,21 @@ def test_a_double_clicked_mark_verified_verifies_once_and_a_later_check_verifies
     assert AuditEvent.objects.filter(action="verify", object_id=str(article.pk)).count() == 2
 
 
+def test_mark_verified_from_a_page_a_colleagues_check_overtook_says_theirs_stands(client):
+    """Two editors press "Mark verified" on pages that showed no check: the second is told the article
+    was verified already, by the first, and is not credited with a check nothing recorded."""
+    first, second = make_supervisor(TeamFactory(), name="Vera First"), make_supervisor(TeamFactory())
+    article = make_article(title="Checked")
+    client.force_login(second)
+    button = verify_button(client, article)
+    services.article_verify(article, actor=first, verification_seen="")
+    response = client.post(action_url(article, "verify"), button, follow=True)
+    shown = unescape(response.content.decode())
+    assert "“Checked” was verified already, by Vera First" in shown and "marked verified" not in shown
+    assert fresh(article).verified_by == first
+    assert AuditEvent.objects.filter(action="verify", object_id=str(article.pk)).count() == 1
+
+
 @pytest.mark.parametrize("action", ["submit", "publish", "archive", "draft"])
 def test_a_page_time_without_its_offset_is_refused_as_stale_not_a_server_error(client, action):
     """A hand-made post: a time without its UTC offset cannot be compared with the article's."""

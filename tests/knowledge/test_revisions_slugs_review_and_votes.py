@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from knowledge import services
 from knowledge.models import Article, ArticleFeedback, ArticleRevision, Category
+from knowledge.views_manage import NOTHING_CHANGED
 from tests.conftest import notes
 from tests.factories import (
     CategoryFactory,
@@ -111,6 +112,25 @@ def test_restoring_a_revision_of_another_article_is_404(client):
     )
     assert response.status_code == 404
     assert _fresh(one).body == "One body."
+
+
+def test_a_double_clicked_restore_restores_once_and_says_so_twice(client):
+    """ "Restore this version" pressed twice from one page: the first restores (one new revision), the
+    second, from the page the first made stale, finds the text as that version: told it is restored (not
+    that nothing changed, as a restore of the current text is), and nothing more is written."""
+    editor = make_supervisor(TeamFactory())
+    article = make_article(title="Old title", body="Old body.")
+    first = article.revisions.get()
+    services.article_update(article, actor=editor, title="New title", body="New body.")
+    page = {"loaded_at": _fresh(article).updated_at.isoformat()}
+    client.force_login(editor)
+    restore = reverse("knowledge:manage_restore", args=[article.slug, first.pk])
+    assert client.post(restore, page, follow=True).status_code == 200  # its message read
+    restored = _fresh(article)
+    again = client.post(restore, page)
+    assert [note for note in notes(again) if "Restored the version of" in note]
+    assert not {services.STALE_ARTICLE, NOTHING_CHANGED} & set(notes(again))
+    assert _fresh(article).updated_at == restored.updated_at and article.revisions.count() == 3
 
 
 def test_a_stale_restore_is_refused_with_a_message(client):
