@@ -374,6 +374,23 @@ def _email_change_problem(user: User, new_email: str) -> str | None:
     return EMAIL_PENDING if other.effective_status() == User.Status.PENDING else EMAIL_IN_USE
 
 
+EMAIL_CHANGE_RESEND_AFTER = timedelta(minutes=1)
+
+
+def _asked_a_moment_ago(user: User, new_email: str) -> bool:
+    """Whether the account's request for `new_email`, still good, was made less than
+    EMAIL_CHANGE_RESEND_AFTER ago: asked again so soon, it is the same request sent twice. Later, a new
+    link is mailed (the first may not have arrived)."""
+    unused = EmailChangeRequest.objects.filter(user=user, used_at__isnull=True).select_related("user")
+    latest = unused.order_by("-created_at").first()
+    return (
+        latest is not None
+        and email_key(latest.new_email) == email_key(new_email)
+        and latest.created_at > timezone.now() - EMAIL_CHANGE_RESEND_AFTER
+        and email_change_holds(latest)
+    )
+
+
 @transaction.atomic
 def user_email_change_request(
     user: User, *, new_email: str, password: str, actor: User, domain: str, use_https: bool
@@ -392,6 +409,10 @@ def user_email_change_request(
         raise ValidationError({"email": error.messages}) from None
     if problem := _email_change_problem(user, new_email):
         raise ValidationError({"email": problem})
+    # One request at a time per account: a double-clicked "Send the link" waits here for the first.
+    User.objects.select_for_update().filter(pk=user.pk).exists()
+    if _asked_a_moment_ago(user, new_email):
+        return new_email  # sent twice: the first link is on its way, and a second mail would spend it
     EmailChangeRequest.objects.filter(user=user).delete()  # the links mailed before are spent
     change = EmailChangeRequest.objects.create(
         user=user, new_email=new_email, account_state=account_state(user)

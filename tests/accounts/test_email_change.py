@@ -111,6 +111,26 @@ def test_only_the_newest_requests_link_works():
     assert user.email == "newer@example.org"
 
 
+def test_send_the_link_pressed_twice_mails_one_link_that_works_and_later_a_fresh_one(clock):
+    """A second "Send the link" for the same address within a minute is the first sent twice (a
+    double click without JavaScript): one mail, whose link still works, and one audit event. Asked again
+    later, a new link goes (the first mail may be lost) and the earlier one is spent."""
+    user, client, first = asked()
+    assert ask(client, "NEW@example.org").status_code == 302
+    assert len(mail.outbox) == 1
+    assert AuditEvent.objects.filter(action="email_change_request").count() == 1
+    assert client.get(first).status_code == 200 and "Change my address" in client.get(first).content.decode()
+
+    clock.shift(services.EMAIL_CHANGE_RESEND_AFTER)
+    mail.outbox.clear()
+    ask(client, "new@example.org")
+    second = mailed_link("new@example.org")
+    assert second != first and client.post(first).status_code == 422
+    assert press(client, second).status_code == 302
+    user.refresh_from_db()
+    assert user.email == "new@example.org"
+
+
 def test_the_link_holds_the_account_as_it_was_when_asked_not_when_the_mail_went_out(settings):
     """A worker busy or down sends the mail later; a new password in between spends the link all the same."""
     settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
