@@ -404,6 +404,34 @@ def test_kb_review_queue_and_article_pages_are_accessible(page, live_server):
     assert found == [], "\n".join(found)
 
 
+@pytest.mark.usefixtures("demo")
+def test_an_author_deletes_a_draft_with_the_keyboard_after_being_asked_once_more(page, live_server):
+    """An author's draft page offers "Delete…": opened from the keyboard it asks once more, naming the
+    draft, with no axe findings; confirming lands on the article list, which says so, and the draft is
+    gone."""
+    from knowledge import services as knowledge_services
+    from knowledge.models import Article
+
+    author = User.objects.get(email="agent@example.com")
+    draft = knowledge_services.article_create(title="Printer on fire", body="Unplug it.", actor=author)
+    signed_in(page, live_server, "agent@example.com")
+    page.goto(live_server.url + reverse("knowledge:manage_edit", args=[draft.slug]))
+    page.get_by_text("Delete…").focus()
+    page.keyboard.press("Enter")
+    confirm = page.get_by_role("button", name="Delete this draft")
+    confirm.wait_for()
+    assert "Delete “Printer on fire” for good?" in page.locator("main").inner_text()
+    found = page_problems(page, "draft with its delete question open")
+    assert found == [], "\n".join(found)
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent.trim()") == "Delete this draft"
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert page.url.endswith(reverse("knowledge:manage_list"))
+    assert "Deleted “Printer on fire”." in page.locator(".messages").inner_text()
+    assert not Article.objects.filter(pk=draft.pk).exists()
+
+
 # --- Desk: save-view form, bulk results -------------------------------------------------------------
 
 
