@@ -377,18 +377,20 @@ def _email_change_problem(user: User, new_email: str) -> str | None:
 EMAIL_CHANGE_RESEND_AFTER = timedelta(minutes=1)
 
 
-def _asked_a_moment_ago(user: User, new_email: str) -> bool:
-    """Whether the account's request for `new_email`, still good, was made less than
+def _asked_a_moment_ago(user: User, new_email: str) -> EmailChangeRequest | None:
+    """The account's request for `new_email`, still good, if it was made less than
     EMAIL_CHANGE_RESEND_AFTER ago: asked again so soon, it is the same request sent twice. Later, a new
     link is mailed (the first may not have arrived)."""
     unused = EmailChangeRequest.objects.filter(user=user, used_at__isnull=True).select_related("user")
     latest = unused.order_by("-created_at").first()
-    return (
+    if (
         latest is not None
         and email_key(latest.new_email) == email_key(new_email)
         and latest.created_at > timezone.now() - EMAIL_CHANGE_RESEND_AFTER
         and email_change_holds(latest)
-    )
+    ):
+        return latest
+    return None
 
 
 @transaction.atomic
@@ -409,10 +411,14 @@ def user_email_change_request(
         raise ValidationError({"email": error.messages}) from None
     if problem := _email_change_problem(user, new_email):
         raise ValidationError({"email": problem})
-    # One request at a time per account: a double-clicked "Send the link" waits here for the first.
-    User.objects.select_for_update().filter(pk=user.pk).exists()
-    if _asked_a_moment_ago(user, new_email):
-        return new_email  # sent twice: the first link is on its way, and a second mail would spend it
+    # One request at a time per account: a double-clicked "Send the link" waits here for the first. (No
+    # key update: the audit event of another change to the account reads the row while it holds the
+    # audit chain's lock, which this request takes next.)
+    User.objects.select_for_update(no_key=True).filter(pk=user.pk).exists()
+    if sent := _asked_a_moment_ago(user, new_email):
+        # Sent twice: the first link is on its way (a second mail would spend it), to the address as
+        # that request spelled it.
+        return sent.new_email
     EmailChangeRequest.objects.filter(user=user).delete()  # the links mailed before are spent
     change = EmailChangeRequest.objects.create(
         user=user, new_email=new_email, account_state=account_state(user)

@@ -32,10 +32,15 @@ def run_while_another_transaction_waits(first: Callable[[], object], second: Cal
         other.join()
 
 
-def wait_until_another_waits_on_a_lock(timeout: float = 10) -> None:
-    """Until another connection to this database waits on a lock (a row, or an advisory lock)."""
+def wait_until_another_waits_on_a_lock(
+    timeout: float = 10, *, unless_done: threading.Thread | None = None
+) -> None:
+    """Until another connection to this database waits on a lock (a row, or an advisory lock), or the
+    thread `unless_done` has finished (it took no lock another holds)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if unless_done is not None and not unless_done.is_alive():
+            return
         with connection.cursor() as cursor:
             # Inside a transaction PostgreSQL shows the activity as first read, unless told to read again.
             cursor.execute("SELECT pg_stat_clear_snapshot()")
