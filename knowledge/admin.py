@@ -3,6 +3,7 @@
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 
 from audit.admin import AuditedModelAdmin
 from helpdesk.admin import KeepInUseMixin, ReadOnlyInline, ServiceSaveAdminMixin, StableSlugMixin
@@ -116,6 +117,30 @@ class ArticleAdmin(ServiceSaveAdminMixin, AuditedModelAdmin):
         if db_field.name == "category":
             kwargs["form_class"] = CategoryChoiceField
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # As the knowledge base's pages allow (services.article_may_delete): a published article is
+        # archived first. Django asks this of each selected row before "Delete selected" too.
+        allowed = super().has_delete_permission(request, obj)
+        return allowed and (obj is None or services.article_may_delete(obj, request.user))
+
+    def delete_model(self, request, obj) -> None:
+        self.delete_queryset(request, [obj])
+
+    def delete_queryset(self, request, queryset) -> None:
+        """Through services.article_delete, which records the event (title, address, status); one it
+        refuses (published since the page asked) is named and kept, the others deleted."""
+        with transaction.atomic():
+            deleted = []
+            for article in queryset:
+                try:
+                    if services.article_delete(article, actor=request.user):
+                        deleted.append(article)
+                except (PermissionDenied, ValidationError) as error:
+                    reason = " ".join(getattr(error, "messages", [str(error)]))
+                    messages.error(request, f"{article}: {reason}")
+            if deleted:
+                admin.ModelAdmin.log_deletions(self, request, deleted)  # the History entry
 
     def get_queryset(self, request):
         # One read path: an agent with access to the admin lists what /kb/manage/ shows them.

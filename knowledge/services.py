@@ -26,8 +26,8 @@ NOT_AUTHOR = "Your role does not let you write articles."
 NOT_YOUR_DRAFT = "Authors may edit their own drafts; published articles need an editor."
 SLUG_TAKEN = "Another article already uses the address {slug!r}."
 NOT_DELETABLE = (
-    "Only an article never published can be deleted: this one has been, and its address may be linked "
-    "anywhere. Archive it instead."
+    "An article once published is archived, not deleted: its address may be linked anywhere. Once it is "
+    "archived, an administrator may delete it for good."
 )
 STALE_ARTICLE = (
     "Someone changed this article since you opened it. Copy your text, reload the page to see their "
@@ -432,8 +432,7 @@ STATUS_DONE = {Article.Status.REVIEW: "sent for review", Article.Status.PUBLISHE
 
 def article_actions(article: Article, actor) -> list[str]:
     """What `actor` may do to `article` now: "edit" (save its text: editors always, authors their own
-    drafts), then the status actions (names of the editor's buttons), and "delete" for a draft never
-    published."""
+    drafts), then the status actions (names of the editor's buttons), and "delete" (article_may_delete)."""
     offered = STATUS_TRANSITIONS[article.status]
     may_edit = _may_edit(article, actor)
     actions = ["edit"] if may_edit else []
@@ -446,7 +445,7 @@ def article_actions(article: Article, actor) -> list[str]:
         actions += [name for name, status in moves if status in offered]
     if rbac.has_permission(actor, VERIFIER) and article.status == Article.Status.PUBLISHED:
         actions.append("verify")
-    if _never_published(article) and may_edit:
+    if article_may_delete(article, actor):
         actions.append("delete")
     return actions
 
@@ -522,26 +521,32 @@ def article_archive(article: Article, *, actor, loaded_at: datetime | None = Non
 
 
 def _never_published(article: Article) -> bool:
-    """A draft or an article in review that was never published: nobody outside the desk has read it.
-    Once published, its address may be linked anywhere and readers may have voted: it is archived."""
+    """A draft or an article in review that was never published: nobody outside the desk has read it."""
     return article.published_at is None and article.status in (Article.Status.DRAFT, Article.Status.REVIEW)
+
+
+def article_may_delete(article: Article, actor) -> bool:
+    """An article never published is its author's (theirs to edit) or an editor's to delete. One
+    published is archived instead, as its address may be linked anywhere and readers may have voted;
+    an archived one, out of readers' sight already, an administrator may then delete for good (a
+    request to take it down, say)."""
+    if _never_published(article):
+        return _may_edit(article, actor)
+    return article.status == Article.Status.ARCHIVED and actor is not None and rbac.is_administrator(actor)
 
 
 @transaction.atomic
 def article_delete(article: Article, *, actor, loaded_at: datetime | None = None) -> bool:
-    """Delete a never-published article, its author's (theirs to edit) or an editor's to delete, decided
-    on the locked row; with `loaded_at`, not when it changed since that page was loaded (its author may
-    just have written more). False when it was gone already (a second click, which waited on the
-    first's lock), with nothing recorded."""
+    """Delete an article as article_may_delete allows, decided on the locked row; with `loaded_at`, not
+    when it changed since that page was loaded (its author may just have written more). False when it
+    was gone already (a second click, which waited on the first's lock), with nothing recorded."""
     locked = Article.objects.select_for_update().filter(pk=article.pk).first()
     if locked is None:
         return False
     if loaded_at is not None and locked.updated_at != loaded_at:
         raise ValidationError(STALE_ARTICLE)
-    if not _never_published(locked):
-        raise ValidationError(NOT_DELETABLE)
-    if not _may_edit(locked, actor):
-        raise PermissionDenied(NOT_YOUR_DRAFT)
+    if not article_may_delete(locked, actor):
+        raise PermissionDenied(NOT_YOUR_DRAFT) if _never_published(locked) else ValidationError(NOT_DELETABLE)
     changes = {"title": (locked.title, None), "slug": (locked.slug, None), "status": (locked.status, None)}
     audit.record("delete", actor=actor, obj=locked, changes=changes)
     locked.delete()

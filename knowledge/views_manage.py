@@ -20,7 +20,7 @@ from accounts import rbac
 from accounts.decorators import agent_required
 from audit.models import AuditEvent
 from helpdesk.display import shown_time
-from helpdesk.forms import query_text
+from helpdesk.forms import parse_id, query_text
 from knowledge import services
 from knowledge.forms import ArticleForm, parse_loaded_at
 from knowledge.models import Article
@@ -226,13 +226,18 @@ def article_action(request: HttpRequest, slug: str, action: str) -> HttpResponse
 
 
 def _delete(request: HttpRequest, slug: str) -> HttpResponse:
-    """Delete a draft never published; to the list when done (or done already: Delete sent twice, by a
+    """Delete the article the page showed (its id posted: the address may since lead to another, a new
+    draft of the same title or one whose old link it was); to the list when done, or done already (a
     second click without JavaScript), else back to the article with the reason."""
-    article = Article.objects.visible_to(request.user).at_address(slug).first()
+    visible = Article.objects.visible_to(request.user)
+    article = visible.at_address(slug).first()
+    shown = parse_id(request.POST.get("article", ""))
+    if shown is not None and (article is None or article.pk != shown):
+        article = visible.filter(pk=shown).first()  # renamed since that page was loaded, or gone
     if article is None:
-        if not _deleted_by(request.user, slug):
+        if not _deleted(shown, slug, request.user):
             raise Http404("No such article.")
-        messages.info(request, "That draft was deleted already.")
+        messages.info(request, "That article was deleted already.")
         return redirect("knowledge:manage_list")
     try:
         deleted = services.article_delete(article, actor=request.user, loaded_at=_posted_loaded_at(request))
@@ -242,18 +247,19 @@ def _delete(request: HttpRequest, slug: str) -> HttpResponse:
     if deleted:
         messages.success(request, f"Deleted “{article.title}”.")
     else:
-        messages.info(request, "That draft was deleted already.")
+        messages.info(request, "That article was deleted already.")
     return redirect("knowledge:manage_list")
 
 
-def _deleted_by(user, slug: str) -> bool:
-    """Whether `user` deleted the article at `slug` (its audit event names the address it had)."""
-    return AuditEvent.objects.filter(
-        action="delete",
-        actor=user,
-        object_type=ContentType.objects.get_for_model(Article),
-        changes__slug__0=slug,
-    ).exists()
+def _deleted(pk: int | None, slug: str, user) -> bool:
+    """Whether the article with id `pk` was deleted (its audit event); without an id (a page from before
+    the delete form posted it), whether `user` deleted one at `slug`."""
+    events = AuditEvent.objects.filter(
+        action="delete", object_type=ContentType.objects.get_for_model(Article)
+    )
+    if pk is not None:
+        return events.filter(object_id=str(pk)).exists()
+    return events.filter(actor=user, changes__slug__0=slug).exists()
 
 
 def _return_to_draft(request: HttpRequest, article: Article) -> HttpResponse | None:

@@ -98,10 +98,11 @@ def organization_with(count: int) -> Organization:
 
 
 def article_with(count: int) -> Article:
+    """Published `count` times over, then archived: only an archived article is the admin's to delete."""
     article = make_article(title=f"Article {Article.objects.count()}")
     for index in range(count):
         article = knowledge_services.article_update(article, body=f"Body {index}", actor=None)
-    return article
+    return knowledge_services.article_archive(article, actor=None)
 
 
 def category_with(count: int) -> Category:

@@ -24,7 +24,7 @@ from accounts.models import Invitation, Organization, RoleAssignment, Skill, Tea
 from audit.models import AuditEvent, SystemLogEntry
 from helpdesk.models import PeriodicTaskRun
 from knowledge import services as knowledge_services
-from knowledge.models import Article, Category
+from knowledge.models import Article, ArticleRevision, Category
 from tests.admin_pages import change_url, changelist_url, delete_url
 from tests.factories import (
     CategoryFactory,
@@ -383,6 +383,14 @@ def parent_with_children(kind: str):
     def article(world):
         return make_article(title="Revised a lot", category=world.category)
 
+    def archived_article(world):  # only an archived article is the admin's to delete
+        return knowledge_services.article_archive(article(world), actor=world.admin)
+
+    def add_kept_versions(world, article_, count):  # as the article kept them while it was published
+        for _ in range(count):
+            world.grown += 1
+            ArticleRevision.objects.create(article=article_, title=article_.title, body=f"Body {world.grown}")
+
     def add_revisions(world, article_, count):
         for _ in range(count):
             world.grown += 1
@@ -487,6 +495,7 @@ def parent_with_children(kind: str):
         "team+members": (team, add_members),
         "user+roles+memberships": (user, add_roles),
         "article+revisions": (article, add_revisions),
+        "archived article+revisions": (archived_article, add_kept_versions),
         "ticket+messages+notes+tags": (ticket, add_thread),
         "organization+members+invitations+forms": (organization, add_people),
         "skill+agents": (skill, add_agents),
@@ -524,7 +533,7 @@ def test_change_page_costs_the_same_for_few_or_many_related_rows(world, kind):
 @pytest.mark.parametrize(
     "kind",
     [
-        "article+revisions",
+        "archived article+revisions",
         "organization+members+invitations+forms",
         "skill+agents",
         "category+children",
