@@ -79,7 +79,10 @@ def _supervised_scope(user) -> dict[str, models.Q] | None:
     # A fellow supervisor's export holds what they may read: another team's events, by membership or
     # by a grant of a queue, an organisation or a ticket. The filter they typed (a customer's name)
     # and the count are not this supervisor's to read: of exports, only their own.
-    elsewhere = SavedView.objects.exclude(team=None).exclude(team_id__in=team_ids)
+    # A member's view shared with another team is that team's (its name may name a customer of theirs);
+    # so may one deleted since, whose team is no longer known: only the views that are the member's own
+    # or their team's now are this supervisor's to read (an administrator reads the rest).
+    theirs = SavedView.objects.filter(models.Q(team=None) | models.Q(team_id__in=team_ids))
     return {
         "about_ticket": models.Q(
             object_type=types[Ticket],
@@ -90,9 +93,7 @@ def _supervised_scope(user) -> dict[str, models.Q] | None:
         "by_member": models.Q(actor_id__in=members.values("user_id")),
         "objectless": models.Q(object_type__isnull=True)
         & (~models.Q(action="export") | models.Q(actor=user)),
-        # A member's view shared with another team is that team's (its name may name a customer of theirs).
-        "saved_view": models.Q(object_type=types[SavedView])
-        & ~models.Q(object_id__in=_as_text(elsewhere, "pk")),
+        "saved_view": models.Q(object_type=types[SavedView], object_id__in=_as_text(theirs, "pk")),
     }
 
 
