@@ -124,6 +124,19 @@ class ArticleAdmin(ServiceSaveAdminMixin, AuditedModelAdmin):
         allowed = super().has_delete_permission(request, obj)
         return allowed and (obj is None or services.article_may_delete(obj, request.user))
 
+    def get_deleted_objects(self, objs, request):
+        """Django names what may not be deleted only by its kind ("article"); each article refused is
+        named here with the reason (archive it first, say)."""
+        deleted, counts, refused, protected = super().get_deleted_objects(objs, request)
+        reasons = {
+            f"“{article}”: {reason}"
+            for article in objs
+            if (reason := services.article_delete_refusal(article, request.user))
+        }
+        if reasons:
+            refused = (set(refused) - {Article._meta.verbose_name}) | reasons
+        return deleted, counts, refused, protected
+
     def delete_model(self, request, obj) -> None:
         self.delete_queryset(request, [obj])
 

@@ -525,19 +525,24 @@ def _never_published(article: Article) -> bool:
     return article.published_at is None and article.status in (Article.Status.DRAFT, Article.Status.REVIEW)
 
 
-def article_may_delete(article: Article, actor) -> bool:
-    """An article never published is its author's (theirs to edit) or an editor's to delete. One
-    published is archived instead, as its address may be linked anywhere and readers may have voted;
-    an archived one, out of readers' sight already, an administrator may then delete for good (a
-    request to take it down, say)."""
+def article_delete_refusal(article: Article, actor) -> str:
+    """Why `actor` may not delete `article` ("" when they may). An article never published is its
+    author's (theirs to edit) or an editor's to delete. One published is archived instead, as its address
+    may be linked anywhere and readers may have voted; an archived one, out of readers' sight already, an
+    administrator may then delete for good (a request to take it down, say)."""
     if _never_published(article):
-        return _may_edit(article, actor)
-    return article.status == Article.Status.ARCHIVED and actor is not None and rbac.is_administrator(actor)
+        return "" if _may_edit(article, actor) else NOT_YOUR_DRAFT
+    archived = article.status == Article.Status.ARCHIVED
+    return "" if archived and actor is not None and rbac.is_administrator(actor) else NOT_DELETABLE
+
+
+def article_may_delete(article: Article, actor) -> bool:
+    return not article_delete_refusal(article, actor)
 
 
 @transaction.atomic
 def article_delete(article: Article, *, actor, loaded_at: datetime | None = None) -> bool:
-    """Delete an article as article_may_delete allows, decided on the locked row; with `loaded_at`, not
+    """Delete an article as article_delete_refusal allows, decided on the locked row; with `loaded_at`, not
     when it changed since that page was loaded (its author may just have written more). False when it
     was gone already (a second click, which waited on the first's lock), with nothing recorded."""
     locked = Article.objects.select_for_update().filter(pk=article.pk).first()
@@ -545,8 +550,8 @@ def article_delete(article: Article, *, actor, loaded_at: datetime | None = None
         return False
     if loaded_at is not None and locked.updated_at != loaded_at:
         raise ValidationError(STALE_ARTICLE)
-    if not article_may_delete(locked, actor):
-        raise PermissionDenied(NOT_YOUR_DRAFT) if _never_published(locked) else ValidationError(NOT_DELETABLE)
+    if refusal := article_delete_refusal(locked, actor):
+        raise PermissionDenied(refusal) if refusal == NOT_YOUR_DRAFT else ValidationError(refusal)
     changes = {"title": (locked.title, None), "slug": (locked.slug, None), "status": (locked.status, None)}
     audit.record("delete", actor=actor, obj=locked, changes=changes)
     locked.delete()

@@ -56,6 +56,7 @@ NOT_AUDITED = {
     "ticket_close_check": "a check before the desk asks to confirm; ticket_transition is audited",
     "saved_view_deletable": "a check; saved_view_delete is audited",
     "article_may_delete": "a check; article_delete is audited",
+    "article_delete_refusal": "a check; article_delete is audited",
     "visitor_submission": "a look-up of the ticket a submission key made; it changes nothing",
     "internal_article_links": "read", "clean_tags": "pure", "staff_permissions": "read",
     "excerpt_is_automatic": "pure", "article_html": "pure", "body_length_problem": "pure",

@@ -150,6 +150,19 @@ def test_an_archived_article_is_deleted_by_an_administrator_alone_on_its_page_an
     assert LogEntry.objects.filter(object_id=str(second.pk), action_flag=3).exists()
 
 
+def test_delete_selected_with_a_published_article_among_them_names_it_with_the_reason(client):
+    """ "Delete selected articles" over a draft and a published article answers "Cannot delete articles"
+    naming the published one and why (archive it first), and deletes neither."""
+    client.force_login(make_administrator(is_superuser=True))
+    draft, live = make_article(title="A draft", status="draft"), make_article(title="Live one")
+    chosen = {"action": "delete_selected", "_selected_action": [str(draft.pk), str(live.pk)]}
+    page = _shown(client.post(reverse("admin:knowledge_article_changelist"), chosen))
+    assert "Cannot delete articles" in page
+    assert f"“Live one”: {services.NOT_DELETABLE}" in page and "“A draft”" not in page
+    client.post(reverse("admin:knowledge_article_changelist"), chosen | {"post": "yes"})
+    assert _exists(draft) and _exists(live)
+
+
 # --- around a delete -----------------------------------------------------------------------------------
 
 
