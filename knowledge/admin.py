@@ -4,6 +4,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.http import HttpResponseRedirect
+from django.urls import reverse
 
 from audit.admin import AuditedModelAdmin
 from helpdesk.admin import KeepInUseMixin, ReadOnlyInline, ServiceSaveAdminMixin, StableSlugMixin
@@ -118,31 +120,26 @@ class ArticleAdmin(ServiceSaveAdminMixin, AuditedModelAdmin):
             kwargs["form_class"] = CategoryChoiceField
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
-    def has_delete_permission(self, request, obj=None) -> bool:
-        # As the knowledge base's pages allow (services.article_may_delete): a published article is
-        # archived first. Django asks this of each selected row before "Delete selected" too.
-        allowed = super().has_delete_permission(request, obj)
-        return allowed and (obj is None or services.article_may_delete(obj, request.user))
-
     def get_deleted_objects(self, objs, request):
-        """Django names what may not be deleted only by its kind ("article"); each article refused is
-        named here with the reason (archive it first, say)."""
-        deleted, counts, refused, protected = super().get_deleted_objects(objs, request)
-        reasons = {
+        """An article not to be deleted (published: archive it first) is listed as kept, with the reason,
+        on its delete page and by "Delete selected": Django then deletes none of them and says why. Asked
+        again when the deletion is confirmed, so one published since the page was shown is kept too."""
+        refused = [
             f"“{article}”: {reason}"
             for article in objs
             if (reason := services.article_delete_refusal(article, request.user))
-        }
-        if reasons:
-            refused = (set(refused) - {Article._meta.verbose_name}) | reasons
-        return deleted, counts, refused, protected
+        ]
+        if refused:
+            return [], {}, set(), refused
+        return super().get_deleted_objects(objs, request)
 
     def delete_model(self, request, obj) -> None:
         self.delete_queryset(request, [obj])
 
     def delete_queryset(self, request, queryset) -> None:
-        """Through services.article_delete, which records the event (title, address, status); one it
-        refuses (published since the page asked) is named and kept, the others deleted."""
+        """Through services.article_delete, which records the event (title, address, status) and decides
+        on the locked row: one it refuses even so (published in the moment since the confirmation) is
+        named and kept, the others deleted."""
         with transaction.atomic():
             deleted = []
             for article in queryset:
@@ -151,9 +148,15 @@ class ArticleAdmin(ServiceSaveAdminMixin, AuditedModelAdmin):
                         deleted.append(article)
                 except (PermissionDenied, ValidationError) as error:
                     reason = " ".join(getattr(error, "messages", [str(error)]))
-                    messages.error(request, f"{article}: {reason}")
+                    messages.error(request, f"{article}: {reason} It was kept.")
+                    request.kept_in_use = True  # no "deleted successfully" beside it
             if deleted:
                 admin.ModelAdmin.log_deletions(self, request, deleted)  # the History entry
+
+    def response_delete(self, request, obj_display, obj_id):
+        if getattr(request, "kept_in_use", False):  # the message says why
+            return HttpResponseRedirect(reverse("admin:knowledge_article_changelist"))
+        return super().response_delete(request, obj_display, obj_id)
 
     def get_queryset(self, request):
         # One read path: an agent with access to the admin lists what /kb/manage/ shows them.
