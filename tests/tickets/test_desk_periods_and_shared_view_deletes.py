@@ -249,6 +249,28 @@ def test_recently_solved_widened_to_thirty_days_lists_what_was_solved_twenty_day
     assert subjects(client.get(QUEUE + "?" + widened)) == {"Printer on fire"}
 
 
+def test_a_view_saved_from_recently_solved_before_it_was_a_period_becomes_the_period(desk):
+    """The migration turns a view saved from the old "Recently solved" link (its week's first day as two
+    from-dates) into the period the link now is, and leaves any other query as it was."""
+    import importlib
+
+    from django.apps import apps
+
+    old = SavedViewFactory(
+        owner=desk["agent"],
+        name="My solved",
+        query="status=resolved&status=closed&updated_after=2026-11-29&solved_after=2026-11-29",
+    )
+    chosen = SavedViewFactory(
+        owner=desk["agent"],
+        name="Solved since the audit",
+        query="status=resolved&status=closed&updated_after=2026-11-01&solved_after=2026-11-29",
+    )
+    importlib.import_module("tickets.migrations.0023_recently_solved_saved_as_a_period").to_period(apps, None)
+    assert SavedView.objects.get(pk=old.pk).query == recently_solved_query()
+    assert SavedView.objects.get(pk=chosen.pk).query == chosen.query
+
+
 def test_recently_solved_moves_at_the_readers_midnight(client, clock):
     """a ticket solved 7 days ago in the morning leaves the list and the count together at the
     reader's midnight, not at UTC's, and the count under the list follows within the refresh."""
