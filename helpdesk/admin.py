@@ -378,7 +378,19 @@ def delete_selected_counted(model_admin: admin.ModelAdmin, request, queryset):
 admin.site.add_action(delete_selected_counted, "delete_selected")
 
 
-class KeepInUseMixin:
+class KeptRowResponseMixin:
+    """After a delete that kept its row (request.kept_in_use, its reason said in a message): back to the
+    list, without "deleted successfully" beside the reason."""
+
+    def response_delete(self, request, obj_display, obj_id):
+        if getattr(request, "kept_in_use", False):  # the messages say why
+            return HttpResponseRedirect(
+                reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist")
+            )
+        return super().response_delete(request, obj_display, obj_id)
+
+
+class KeepInUseMixin(KeptRowResponseMixin):
     """For rows whose deletion would change other records behind the services' back (tickets losing
     their team or their form's field labels, articles their category, holders their role, the audit
     chain its actors): the delete page lists what holds them as protected, so neither the delete link
@@ -438,13 +450,6 @@ class KeepInUseMixin:
             held = ", ".join(sorted({str(obj) for obj in error.protected_objects})[:5])
             messages.error(request, f"Kept: still referred to by {held}.")
             request.kept_in_use = True
-
-    def response_delete(self, request, obj_display, obj_id):
-        if getattr(request, "kept_in_use", False):  # the messages say why
-            return HttpResponseRedirect(
-                reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist")
-            )
-        return super().response_delete(request, obj_display, obj_id)
 
 
 @admin.register(SiteConfiguration)

@@ -4,11 +4,15 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.http import HttpResponseRedirect
-from django.urls import reverse
 
 from audit.admin import AuditedModelAdmin
-from helpdesk.admin import KeepInUseMixin, ReadOnlyInline, ServiceSaveAdminMixin, StableSlugMixin
+from helpdesk.admin import (
+    KeepInUseMixin,
+    KeptRowResponseMixin,
+    ReadOnlyInline,
+    ServiceSaveAdminMixin,
+    StableSlugMixin,
+)
 from knowledge import services
 from knowledge.forms import CategoryChoiceField, LoadedAtForm, body_as_stored
 from knowledge.models import Article, ArticleRevision, Category
@@ -68,7 +72,7 @@ class ArticleAdminForm(forms.ModelForm, LoadedAtForm):
 
 
 @admin.register(Article)
-class ArticleAdmin(ServiceSaveAdminMixin, AuditedModelAdmin):
+class ArticleAdmin(KeptRowResponseMixin, ServiceSaveAdminMixin, AuditedModelAdmin):
     form = ArticleAdminForm
     list_display = (
         "title",
@@ -152,11 +156,6 @@ class ArticleAdmin(ServiceSaveAdminMixin, AuditedModelAdmin):
                     request.kept_in_use = True  # no "deleted successfully" beside it
             if deleted:
                 admin.ModelAdmin.log_deletions(self, request, deleted)  # the History entry
-
-    def response_delete(self, request, obj_display, obj_id):
-        if getattr(request, "kept_in_use", False):  # the message says why
-            return HttpResponseRedirect(reverse("admin:knowledge_article_changelist"))
-        return super().response_delete(request, obj_display, obj_id)
 
     def get_queryset(self, request):
         # One read path: an agent with access to the admin lists what /kb/manage/ shows them.
