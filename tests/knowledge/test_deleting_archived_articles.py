@@ -3,7 +3,6 @@ admin (knowledge.admin.ArticleAdmin) and the one rule (knowledge.services.articl
 article_may_delete / article_delete), with temporary roles, superusers, races and mixed selections."""
 
 from datetime import timedelta
-from html import unescape
 
 import pytest
 from django.contrib.admin.models import DELETION, LogEntry
@@ -20,35 +19,15 @@ from tests.conftest import notes
 from tests.factories import (
     TeamFactory,
     UserFactory,
-    loaded,
     make_administrator,
     make_agent,
     make_article,
     make_customer,
     make_supervisor,
 )
+from tests.knowledge.test_deleting_articles_edges import _action, _edit, _exists, _page, _shown
 
 pytestmark = pytest.mark.django_db
-
-
-def _edit(slug: str) -> str:
-    return reverse("knowledge:manage_edit", args=[slug])
-
-
-def _action(slug: str, action: str = "delete") -> str:
-    return reverse("knowledge:manage_action", args=[slug, action])
-
-
-def _page(article) -> dict:
-    return loaded(article) | {"article": article.pk}
-
-
-def _shown(response) -> str:
-    return unescape(response.content.decode())
-
-
-def _exists(article) -> bool:
-    return Article.objects.filter(pk=article.pk).exists()
 
 
 def _archived(title: str, editor=None) -> Article:
