@@ -331,7 +331,9 @@ WITH article AS MATERIALIZED (  -- its regular expression runs once, not once pe
     FROM knowledge_article WHERE id = ANY(%s)
 ), starts AS (
     SELECT %s::text[] AS word_starts
-), plain AS (
+), plain AS MATERIALIZED (
+    -- Materialised, as `windowed` is: inlined, each use of a column below copied its sub-selects into
+    -- the plan (some ninety of them, 2 ms of planning) and ran them again (half the statement's time).
     -- Where the words searched for first occur as written, and whether some may occur only with
     -- accents (the question folded finds "Café" for "cafe"): then the window is found in the text
     -- folded, and the words as written are marked (below).
@@ -342,7 +344,7 @@ WITH article AS MATERIALIZED (  -- its regular expression runs once, not once pe
                SELECT 1 FROM unnest(starts.word_starts) AS start_of WHERE strpos(lowered, start_of) = 0
            ) AS may_be_folded
     FROM (SELECT id, text, lower(text) AS lowered FROM article) a, starts
-), windowed AS (
+), windowed AS MATERIALIZED (
     SELECT id, words, text, may_be_folded,
            greatest(1, coalesce(
                before_match,
