@@ -1,5 +1,7 @@
 """Keeps the cached article counts per category (knowledge.views) from outliving a change: whatever
-saves or deletes an article or a category (services, the admin, an import) drops them once it commits.
+saves or deletes an article or a category (services, the admin, an import) drops them once it commits,
+in the cache of the process that made the change: in every process with a shared cache (CACHE_URL), in
+the others within CATEGORY_COUNTS_SECONDS with the default per-process one.
 And an article's vote counters follow its votes when some go without a vote being cast (a voter's
 account deleted)."""
 

@@ -1,6 +1,8 @@
 """Site configuration: the singleton, the site_config command and maintenance mode."""
 
+import json
 from datetime import timedelta
+from io import StringIO
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -17,8 +19,6 @@ pytestmark = pytest.mark.django_db
 
 
 def run_site_config(*args) -> str:
-    from io import StringIO
-
     out = StringIO()
     call_command("site_config", *args, stdout=out)
     return out.getvalue()
@@ -267,3 +267,22 @@ def test_a_site_name_of_only_spaces_is_refused_as_a_blank_one():
         run_site_config("set", "site_name", "   ")
     run_site_config("set", "site_name", "  Acme Support  ")
     assert SiteConfiguration.objects.get().site_name == "Acme Support"
+
+
+def test_a_fixture_load_shows_at_once(client, tmp_path):
+    """loaddata saves raw, past the model's save(): the cached row is dropped all the same, so `make
+    demo-reset` or an operator's fixture takes effect at once, not when the cache expires."""
+    assert client.get("/").status_code == 200  # the configuration is cached now
+    fixture = tmp_path / "site.json"
+    row = {"site_name": "Loaded Desk", "maintenance_mode": True, "updated_at": "2026-01-01T00:00:00Z"}
+    fixture.write_text(json.dumps([{"model": "helpdesk.siteconfiguration", "pk": 1, "fields": row}]))
+    call_command("loaddata", str(fixture), verbosity=0)
+    assert client.get("/").status_code == 503
+
+
+def test_demo_reset_puts_the_settings_back_at_once(client):
+    call_command("demo_load", verbosity=0, stdout=StringIO())
+    site_configuration_update(changes={"maintenance_mode": True}, actor=None)
+    assert client.get("/").status_code == 503
+    call_command("demo_load", "--reset", verbosity=0, stdout=StringIO())
+    assert client.get("/").status_code == 200
