@@ -252,14 +252,18 @@ def _delete(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 def _deleted(pk: int | None, slug: str, user) -> bool:
-    """Whether the article with id `pk` was deleted (its audit event); without an id (a page from before
-    the delete form posted it), whether `user` deleted one at `slug`."""
-    events = AuditEvent.objects.filter(
-        action="delete", object_type=ContentType.objects.get_for_model(Article)
-    )
-    if pk is not None:
-        return events.filter(object_id=str(pk)).exists()
-    return events.filter(actor=user, changes__slug__0=slug).exists()
+    """Whether the article with id `pk` was deleted (its audit event), told only to whom it was no secret:
+    an editor, or someone who worked on it (wrote, changed or deleted it); anyone else posting an id gets
+    the 404 of an id never used. Without an id (a page from before the delete form posted it), whether
+    `user` deleted one at `slug`."""
+    events = AuditEvent.objects.filter(object_type=ContentType.objects.get_for_model(Article))
+    deletes = events.filter(action="delete")
+    if pk is None:
+        return deletes.filter(actor=user, changes__slug__0=slug).exists()
+    about = events.filter(object_id=str(pk))
+    if not rbac.has_permission(user, "knowledge.change_article") and not about.filter(actor=user).exists():
+        return False
+    return deletes.filter(object_id=str(pk)).exists()
 
 
 def _return_to_draft(request: HttpRequest, article: Article) -> HttpResponse | None:

@@ -260,6 +260,22 @@ def test_a_draft_an_editor_deleted_is_told_to_its_author_as_deleted_already(clie
     assert AuditEvent.objects.filter(action="delete").count() == 1
 
 
+def test_that_an_article_was_deleted_is_told_only_to_whom_it_was_no_secret(client, author, editor):
+    """An agent who never saw a colleague's draft posts a delete naming its id after it was deleted: the
+    404 of an id never used, not "deleted already", which would tell them an article by that id existed.
+    An editor, who could read every draft, is told."""
+    draft = services.article_create(title="Salary bands", body="Not yet.", actor=author)
+    page = _page(draft)
+    services.article_delete(draft, actor=author, loaded_at=None)
+    never_used = {**page, "article": draft.pk + 1000}
+    client.force_login(make_agent(TeamFactory()))
+    assert client.post(_action(draft.slug), page).status_code == 404
+    assert client.post(_action(draft.slug), never_used).status_code == 404
+    client.force_login(editor)
+    assert DELETED_ALREADY in _shown(client.post(_action(draft.slug), page, follow=True))
+    assert client.post(_action(draft.slug), never_used).status_code == 404
+
+
 def loaded_at_only(page: dict) -> dict:
     return {"loaded_at": page["loaded_at"]}
 
