@@ -529,11 +529,13 @@ def article_delete_refusal(article: Article, actor) -> str:
     """Why `actor` may not delete `article` ("" when they may). An article never published is its
     author's (theirs to edit) or an editor's to delete. One published is archived instead, as its address
     may be linked anywhere and readers may have voted; an archived one, out of readers' sight already, an
-    administrator may then delete for good (a request to take it down, say)."""
+    administrator (whoever holds delete_article: of the standard roles, Administrator) may then delete for
+    good (a request to take it down, say)."""
     if _never_published(article):
         return "" if _may_edit(article, actor) else NOT_YOUR_DRAFT
     archived = article.status == Article.Status.ARCHIVED
-    return "" if archived and actor is not None and rbac.is_administrator(actor) else NOT_DELETABLE
+    may_delete = actor is not None and rbac.has_permission(actor, "knowledge.delete_article")
+    return "" if archived and may_delete else NOT_DELETABLE
 
 
 def article_may_delete(article: Article, actor) -> bool:

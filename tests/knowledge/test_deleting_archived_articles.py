@@ -218,6 +218,21 @@ def test_supervisor_with_admin_access_cannot_delete_archived(client):
     assert services.NOT_DELETABLE in _shown(response)
 
 
+def test_a_role_an_administrator_made_with_delete_article_deletes_archived(client):
+    """An administrator's own role that holds delete_article (a records officer, say) deletes an archived
+    article as an Administrator does; the permission decides, not the role's name."""
+    from tests.factories import give_custom_role
+
+    officer = give_custom_role(
+        make_supervisor(TeamFactory()), "Records officer", [("knowledge", "delete_article")]
+    )
+    article = _archived("Taken down on request", officer)
+    client.force_login(officer)
+    response = client.post(_action(article.slug), _page(article), follow=True)
+    assert not _exists(article)
+    assert "Deleted “Taken down on request”." in _shown(response)
+
+
 def test_customer_and_agent_posting_the_delete(client):
     """a customer posting the delete of an archived article is refused without learning of it, an
     agent (even its author) is told it may not, and it stays."""
