@@ -315,6 +315,21 @@ def test_a_view_saved_with_a_period_keeps_it_and_is_marked_and_named_when_opened
     assert '<option value="0" selected>Today</option>' in html
 
 
+def test_a_view_saved_with_a_built_in_views_question_leaves_one_link_marked(client, desk):
+    """Saved from "Recently solved" as it is, a view asks the built-in one's question: opening either
+    marks one link (the built-in view's, listed first) and the page is named once, not two links
+    "current" at the same time (a screen reader would announce both)."""
+    client.force_login(desk["agent"])
+    solved = next(view for view in selectors.built_in_views() if view.slug == "solved")
+    for name in ("My solved", "Solved, again"):
+        ticket_services.saved_view_create(name=name, query=solved.query, team=None, actor=desk["agent"])
+    html = client.get(f"{QUEUE}?{solved.query}").content.decode()
+    views = html[html.index('<div id="view-lists"') : html.index('id="saved-view-delete-form"')]
+    assert views.count('aria-current="page"') == 1
+    assert 'aria-current="page" data-view="solved"' in views
+    assert f"<title>{solved.name} · Queue" in html
+
+
 @pytest.mark.parametrize(
     "value", ["5", "\u0667", "\uff17", "99999999999999999999999999", "-0", " 7", "7.0", "1e1", "\u0037\u0338"]
 )
@@ -372,7 +387,7 @@ def test_a_period_is_kept_by_sorting_paging_and_the_refresh_which_answers_304(cl
     assert f"{QUEUE}?solved_within=0&sort=-created&page=2" in html
     second = client.get(QUEUE, {"solved_within": "0", "sort": "-created", "page": "2"})
     assert len(second.context["queue"].tickets) == 5
-    assert second.context["view_name"] == ""
+    assert second.context["current_view"] is None
     refresh = client.get(QUEUE, {"solved_within": "0"}, headers=FRAGMENT)
     etag = refresh["ETag"]
     again = client.get(QUEUE, {"solved_within": "0"}, headers={**FRAGMENT, "If-None-Match": etag})

@@ -368,12 +368,12 @@ def test_paging_within_a_saved_view_keeps_it_named_and_marked(client, desk):
     view = SavedViewFactory(owner=desk["agent"], name="Open ones", query="status=open")
     client.force_login(desk["agent"])
     first = client.get(f"{QUEUE}?{view.query}")
-    assert first.context["view_name"] == "Open ones"
+    assert first.context["current_view"].name == "Open ones"
     html = first.content.decode()
     next_link = re.search(r'href="([^"]+)"[^>]*rel="next"', html).group(1).replace("&amp;", "&")
     second = client.get(next_link)
     assert second.context["queue"].page.number == 2
-    assert second.context["view_name"] == "Open ones"
+    assert second.context["current_view"].name == "Open ones"
     assert re.search(
         rf'<a id="saved-view-{view.pk}" href="[^"]+" aria-current="page"', second.content.decode()
     )
@@ -385,4 +385,4 @@ def test_paging_within_a_built_in_view_keeps_it_named(client, desk):
     view = next(v for v in selectors.built_in_views() if v.slug == "team-open")
     second = client.get(f"{QUEUE}?{view.query}&page=2")
     assert second.context["queue"].page.number == 2
-    assert second.context["view_name"] == "All open in my teams"
+    assert second.context["current_view"].name == "All open in my teams"

@@ -118,9 +118,10 @@ def _queue_context(request: HttpRequest, params: QueryDict) -> dict:
         "deletable_view_ids": {
             view.pk for view in saved_views if services.saved_view_deletable(view, request.user)
         },
-        # The page's title names the view on screen, if it is one.
-        "view_name": next(
-            (view.name for view in [*built_in_views, *saved_views] if view.query == current_query), ""
+        # The view on screen, if it is one: its name is the page's title, and its link alone is marked (a
+        # view saved with a built-in one's question, or two alike, would mark two).
+        "current_view": next(
+            (view for view in [*built_in_views, *saved_views] if view.query == current_query), None
         ),
     }
 
