@@ -449,8 +449,11 @@ def ticket_create(
         TicketActivity.Action.CREATED,
         new={"status": ticket.status, "priority": ticket.priority},
     )
-    if follow_up_of is not None:
+    if follow_up_of is not None:  # locked by ticket_reply, the one caller
         _activity(follow_up_of, actor, TicketActivity.Action.FOLLOW_UP, new=ticket.reference)
+        # An entry on its timeline is a change, as a note on a closed ticket is: a page open on it is
+        # stale, and the desk lists it as changed.
+        _save(follow_up_of, actor, [])
     return ticket
 
 

@@ -72,10 +72,11 @@ def test_a_reply_on_a_closed_ticket_opens_a_linked_follow_up_with_its_files_and_
     client, org
 ):
     """A customer writing on a closed ticket opens a new ticket linked to it: their message and file
-    are there, the closed ticket keeps its status, thread and version, and both pages link each other
-    for the requester and for the organisation's manager."""
+    are there, the closed ticket keeps its status, thread and "updated" date for the customer (its
+    version moves: its timeline gained an entry), and both pages link each other for the requester and
+    for the organisation's manager."""
     ticket = close(org["ticket"], org["agent"])
-    before = (ticket.status, ticket.version, ticket.messages.count(), ticket.public_updated_at)
+    before = (ticket.status, ticket.version + 1, ticket.messages.count(), ticket.public_updated_at)
     client.force_login(org["requester"])
     response = client.post(
         reply_url(ticket),
@@ -103,6 +104,20 @@ def test_a_reply_on_a_closed_ticket_opens_a_linked_follow_up_with_its_files_and_
         assert f'href="{detail(follow_up)}"' in old_page.content.decode()
         # The file in the follow-up downloads for both.
         assert client.get(download(message.attachments.get())).status_code == 200
+
+
+def test_a_closed_ticket_a_customer_wrote_on_is_listed_as_changed_on_the_desk(client, org, clock):
+    """Closed three days ago, written on today: its timeline gained "Follow-up opened", a change the desk
+    lists as today's ("Updated: Today"), with its new version, as any other entry would be."""
+    ticket = close(org["ticket"], org["agent"])
+    clock.shift(timedelta(days=3))
+    services.ticket_reply(ticket, body="It broke again.", actor=org["requester"])
+    after = fresh(ticket)
+    assert after.version == ticket.version + 1 and after.updated_at > ticket.updated_at
+    assert after.public_updated_at == ticket.public_updated_at  # the customer's own doing: not news to them
+    client.force_login(org["agent"])
+    listed = client.get(reverse("tickets:desk_queue"), {"status": "closed", "updated_within": "0"})
+    assert [row.pk for row in listed.context["queue"].tickets] == [ticket.pk]
 
 
 def test_a_follow_up_keeps_the_form_and_its_answers_and_the_team_that_worked_it(client, org):
