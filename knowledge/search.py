@@ -249,8 +249,12 @@ def search_articles(
             quote_literal(%s) || ':*'
         )::tsquery AS query
     ),
+    -- `|| ''` detoasts each candidate's vector once, here: kept as stored (compressed, most of them out
+    -- of line), it was read back and decompressed by each of the four tests below that use it, two
+    -- thirds of the ranking's time for a question of several common words (72 -> 48 ms at 100,000).
     main AS MATERIALIZED (
-        SELECT a.id, a.search_vector FROM knowledge_article a, candidate_query
+        SELECT a.id, a.search_vector || ''::tsvector AS search_vector
+        FROM knowledge_article a, candidate_query
         WHERE a.id IN ({visible_sql}) AND a.search_vector @@ candidate_query.query
         LIMIT %s
     ),
@@ -259,7 +263,7 @@ def search_articles(
         UNION ALL
         -- Any word of the question in the title, whatever the candidates above left out (the first
         -- CANDIDATE_LIMIT articles holding a common word are any of them), from the title's own index.
-        (SELECT a.id, a.search_vector FROM knowledge_article a, any_query
+        (SELECT a.id, a.search_vector || ''::tsvector FROM knowledge_article a, any_query
          WHERE a.id IN ({visible_sql}) AND a.title_vector @@ any_query.query
            AND a.id NOT IN (SELECT id FROM main)
          LIMIT %s)
