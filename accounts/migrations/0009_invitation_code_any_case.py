@@ -4,6 +4,15 @@ import django.db.models.functions.text
 from django.db import migrations, models
 
 
+def number_code_clashes(apps, schema_editor):
+    """Codes were matched exactly before this: "SPRING" and "spring" could both be made. Read in any case
+    from now on, the later ones become "spring-2"..., which the admin's invitation list shows."""
+    from helpdesk.case_clashes import number_case_clashes
+
+    Invitation = apps.get_model("accounts", "Invitation")
+    number_case_clashes(Invitation, "code", suffix="-{}".format, using=schema_editor.connection.alias)
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -11,6 +20,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.RunPython(number_code_clashes, migrations.RunPython.noop),
         migrations.AddConstraint(
             model_name='invitation',
             constraint=models.UniqueConstraint(django.db.models.functions.text.Lower('code'), name='invitation_code_any_case', violation_error_message='Another invitation has this code (codes are read in any case).'),

@@ -6,19 +6,11 @@ from django.db import migrations, models
 
 def rename_clashes(apps, schema_editor):
     """Names equal but for letter case get " (2)", " (3)"... so the constraints below can be made."""
+    from helpdesk.case_clashes import number_case_clashes
+
     for model_name in ("Organization", "Team", "Skill"):
         model = apps.get_model("accounts", model_name)
-        limit = model._meta.get_field("name").max_length
-        taken = set()
-        for row in model.objects.order_by("pk"):
-            name, number = row.name, 1
-            while name.lower() in taken:
-                number += 1
-                suffix = f" ({number})"
-                name = row.name[: limit - len(suffix)] + suffix
-            taken.add(name.lower())
-            if name != row.name:
-                model.objects.filter(pk=row.pk).update(name=name)
+        number_case_clashes(model, "name", using=schema_editor.connection.alias)
 
 
 class Migration(migrations.Migration):

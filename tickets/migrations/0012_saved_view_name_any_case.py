@@ -5,6 +5,15 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+def number_name_clashes(apps, schema_editor):
+    """An agent's views named alike but for case ("Urgent", "urgent": the exact check before this let
+    both be saved) are numbered, the later "urgent (2)", so that the constraint below can be made."""
+    from helpdesk.case_clashes import number_case_clashes
+
+    SavedView = apps.get_model("tickets", "SavedView")
+    number_case_clashes(SavedView, "name", within=("owner",), using=schema_editor.connection.alias)
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -14,6 +23,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.RunPython(number_name_clashes, migrations.RunPython.noop),
         migrations.RemoveConstraint(
             model_name='savedview',
             name='saved_view_name_per_owner',
