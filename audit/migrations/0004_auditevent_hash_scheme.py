@@ -30,6 +30,18 @@ def append_keyed_event(apps, schema_editor):
     event.save()
 
 
+def refuse_to_forget_keyed_events(apps, schema_editor):
+    """Going back drops the column that says how each event was hashed: forward again, every event would
+    read as unkeyed, and the keyed ones as tampered. Refused while there are keyed events."""
+    AuditEvent = apps.get_model("audit", "AuditEvent")
+    if AuditEvent.objects.filter(hash_scheme="hmac-sha256").exists():
+        raise RuntimeError(
+            "The audit trail holds events with keyed hashes, which audit 0003 cannot tell from unkeyed "
+            "ones: going back would make the trail read as tampered. Restore a backup taken before the "
+            "upgrade instead."
+        )
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("audit", "0003_audit_references_protected"),
@@ -57,5 +69,5 @@ class Migration(migrations.Migration):
                 max_length=16,
             ),
         ),
-        migrations.RunPython(append_keyed_event, migrations.RunPython.noop),
+        migrations.RunPython(append_keyed_event, refuse_to_forget_keyed_events),
     ]

@@ -88,6 +88,20 @@ def test_events_hashed_before_keying_still_verify_and_the_upgrade_vouches_for_th
     assert verify_chain()[1].sequence == 4  # the keyed event vouches for the unkeyed ones before it
 
 
+def test_going_back_before_keyed_hashing_is_refused_while_keyed_events_exist():
+    """Back to audit 0003 the column saying how each event was hashed goes, and forward again every event
+    would count as unkeyed: the keyed ones would read as tampered. Refused, with what to do instead; an
+    unkeyed trail (or none) may go back."""
+    migration = importlib.import_module("audit.migrations.0004_auditevent_hash_scheme")
+    editor = SimpleNamespace(connection=connection)
+    migration.refuse_to_forget_keyed_events(apps, editor)  # no events at all
+    record_events(2)
+    with pytest.raises(RuntimeError, match="Restore a backup taken before the upgrade"):
+        migration.refuse_to_forget_keyed_events(apps, editor)
+    rehash_without_key(1)
+    migration.refuse_to_forget_keyed_events(apps, editor)
+
+
 @override_settings(AUDIT_HMAC_KEY="first key", AUDIT_HMAC_KEY_FALLBACKS=[])
 def test_a_rotated_key_verifies_the_events_it_signed_while_it_is_a_fallback():
     record_events(2)
