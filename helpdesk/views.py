@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.urls import reverse
+from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_safe
 
 from helpdesk.forms import is_site_path
@@ -40,8 +41,14 @@ def admin_login(request: HttpRequest) -> HttpResponse:
     return redirect(reverse("accounts:login") + (f"?{query}" if query else ""))
 
 
+FAVICON_REDIRECT_SECONDS = 24 * 60 * 60
+
+
 @require_safe
 def favicon(request: HttpRequest) -> HttpResponse:
     """/favicon.ico → the site's icon. Browsers ask for it on pages that name no icon (the admin's, a
-    download), and a 404 for each is noise in the logs."""
-    return redirect(static("img/favicon.svg"), permanent=True)
+    download), and a 404 for each is noise in the logs. Not a permanent redirect: browsers keep one for
+    good, and the icon's address (its hashed name) changes with its content; a day's caching instead."""
+    response = redirect(static("img/favicon.svg"))
+    patch_cache_control(response, public=True, max_age=FAVICON_REDIRECT_SECONDS)
+    return response
