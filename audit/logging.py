@@ -22,6 +22,9 @@ TRACEBACK_MAX = 50_000
 # database is away), which Django logs as errors.
 EXCLUDED_LOGGERS = ("django.db.backends", "django.security", "axes", "helpdesk.ratelimit")
 ANSWERED_ON_PURPOSE = frozenset({503})
+# A task worker told to stop (Ctrl-C, or SIGTERM at every deploy) says so as a warning: an entry at each
+# restart. A second signal, which kills the task it runs, still is one.
+STOPPED_ON_PURPOSE = ("django_tasks_db", "Received %s - shutting down gracefully")
 _state = threading.local()
 
 
@@ -35,6 +38,9 @@ def row_cap() -> int:
 
 def _excluded(record: logging.LogRecord) -> bool:
     if any(record.name == name or record.name.startswith(name + ".") for name in EXCLUDED_LOGGERS):
+        return True
+    logger, message = STOPPED_ON_PURPOSE
+    if record.name.startswith(logger) and str(record.msg).startswith(message):
         return True
     if record.name != "django.request":
         return False

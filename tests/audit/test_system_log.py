@@ -46,6 +46,33 @@ def test_info_and_the_sql_log_are_not_stored():
     assert SystemLogEntry.objects.get().level == 40
 
 
+def test_a_task_worker_stopped_on_purpose_is_not_stored_one_killing_its_task_is():
+    """Ctrl-C or a deploy's SIGTERM stops `db_worker` gracefully, which it logs as a warning: not an entry
+    at every restart. A second signal, which ends the task it was running, is one."""
+    import signal
+
+    from django_tasks_db.management.commands.db_worker import Worker
+
+    worker = Worker(
+        queue_names=["default"], interval=1, batch=False, backend_name="default", startup_delay=False,
+        max_tasks=None, worker_id="test", excluded_queue_names=[],
+    )  # fmt: skip
+    with pytest.raises(SystemExit):
+        worker.shutdown(signal.SIGTERM, None)
+    assert SystemLogEntry.objects.count() == 0
+    worker.running, worker.running_task = False, True
+    handlers = {
+        number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT)
+    }
+    try:
+        with pytest.raises(SystemExit):
+            worker.shutdown(signal.SIGTERM, None)
+    finally:  # it resets the process's signal handlers, pytest's among them
+        for number, handler in handlers.items():
+            signal.signal(number, handler)
+    assert "terminating current task" in SystemLogEntry.objects.get().message
+
+
 def test_errors_keep_their_traceback_and_long_messages_are_cut():
     try:
         raise ValueError("boom")
