@@ -7,7 +7,7 @@ MANAGE := $(BIN)/python manage.py
 .PHONY: run test install migrate demo demo-reset lint clean
 
 $(BIN)/python:
-	$(PYTHON) -c 'import sys; sys.exit("Python 3.12+ is required (found %s); set PYTHON to a 3.12 interpreter, e.g. make run PYTHON=python3.12 (README: Python 3.12 with pyenv)" % sys.version.split()[0]) if sys.version_info < (3, 12) else None'
+	$(PYTHON) -c 'import sys; sys.exit("Python 3.12+ is required (found %s); set PYTHON to a 3.12 interpreter, e.g. make run PYTHON=python3.12, or with pyenv make run PYTHON=\"$$(PYENV_VERSION=3.12.1 pyenv which python)\" (README: This machine'"'"'s python3 is 3.11?)" % sys.version.split()[0]) if sys.version_info < (3, 12) else None'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
