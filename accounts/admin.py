@@ -388,6 +388,8 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
     )
     search_fields = ("email", "name", "organization__name")
     list_select_related = ("organization",)
+    # A search box, not a menu of every organisation (10,000 of them made the page 1.4 s and 0.5 MB).
+    autocomplete_fields = ("organization",)
     readonly_fields = ("last_login", "date_joined")
     fieldsets = (
         (None, {"fields": ("email", "password")}),
