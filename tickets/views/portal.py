@@ -21,7 +21,7 @@ from helpdesk.forms import add_service_errors, parse_id, query_text
 from helpdesk.links import mail_link
 from helpdesk.middleware import site_configuration
 from helpdesk.ratelimit import posted, rate_limited, wait_phrase
-from tickets import services, workflow
+from tickets import selectors, services, workflow
 from tickets.attachments import download_disposition, visitor_key
 from tickets.forms import (
     CUSTOM_PREFIX,
@@ -296,8 +296,9 @@ def _visible_ticket(request: HttpRequest, number: str) -> Ticket:
 
 
 def _detail_context(request: HttpRequest, ticket: Ticket, reply_form: ReplyForm | None = None) -> dict:
-    thread = list(
-        TicketMessage.objects.visible_to(request.user, ticket=ticket).filter(is_internal=False).for_thread()
+    thread, hidden = selectors.thread_window(
+        TicketMessage.objects.visible_to(request.user, ticket=ticket).filter(is_internal=False),
+        full_thread=request.GET.get("thread") == "all",
     )
     by_customer = not ticket.seen_as_staff
     allowed = workflow.allowed_transitions(ticket.status, by_customer=by_customer)
@@ -310,6 +311,8 @@ def _detail_context(request: HttpRequest, ticket: Ticket, reply_form: ReplyForm 
         "merged_home": merged_home,
         "follow_up_of": follow_up_of,
         "thread": thread,
+        "hidden_messages": hidden,
+        "full_thread_url": reverse("tickets:portal_detail", args=[ticket.number]) + "?thread=all",
         "seen_message": thread[-1].pk if thread else "",
         # Only a closed ticket has follow-ups (a reply to it opens one): no query for the others.
         "follow_ups": (
