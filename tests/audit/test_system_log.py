@@ -46,12 +46,15 @@ def test_info_and_the_sql_log_are_not_stored():
     assert SystemLogEntry.objects.get().level == 40
 
 
-def test_a_task_worker_stopped_on_purpose_is_not_stored_one_killing_its_task_is():
+def test_a_task_worker_stopped_on_purpose_is_not_stored_one_killing_its_task_is(caplog):
     """Ctrl-C or a deploy's SIGTERM stops `db_worker` gracefully, which it logs as a warning: not an entry
     at every restart. A second signal, which ends the task it was running, is one."""
     import signal
 
     from django_tasks_db.management.commands.db_worker import Worker
+
+    # As `db_worker` sets it at its default verbosity; a test that ran it quietly left it at CRITICAL.
+    caplog.set_level(logging.INFO, logger="django_tasks_db")
 
     worker = Worker(
         queue_names=["default"], interval=1, batch=False, backend_name="default", startup_delay=False,
