@@ -410,3 +410,36 @@ def test_a_bulk_action_goes_back_to_the_queue_with_its_period(client, desk):
         {"tickets": [str(desk["ticket"].pk)], "action": "priority:high", "back": back},
     )
     assert response.status_code == 302 and response["Location"] == back
+
+
+def test_an_agent_keeps_and_a_team_is_shared_a_bounded_number_of_views(client, desk):
+    """The queue lists every view an agent may open, at each refresh too: an agent's 101st view is refused
+    with the reason, the name and team kept as typed (422), and so is a view shared with a team that has
+    its 100 already; a private one may still be saved, and a deleted one makes room."""
+    agent, support = desk["agent"], desk["support"]
+    SavedView.objects.bulk_create(
+        SavedView(owner=agent, name=f"Mine {n}", query="status=open")
+        for n in range(ticket_services.SAVED_VIEWS_MAX)
+    )
+    client.force_login(agent)
+    refused = client.post(CREATE_VIEW, {"name": "One too many", "query": "status=pending"})
+    assert refused.status_code == 422
+    assert ticket_services.SAVED_VIEWS_FULL in unescape(refused.content.decode())
+    assert 'value="One too many"' in refused.content.decode()
+    SavedView.objects.filter(owner=agent, name="Mine 0").delete()
+    assert client.post(CREATE_VIEW, {"name": "One too many", "query": "status=pending"}).status_code == 302
+
+    colleague, sharers = desk["colleague"], [make_agent(support) for _ in range(3)]
+    SavedView.objects.bulk_create(
+        SavedView(owner=sharers[n % 3], team=support, name=f"Shared {n}", query="status=open")
+        for n in range(ticket_services.SAVED_VIEWS_MAX - 1)
+    )
+    client.force_login(colleague)
+    assert (
+        client.post(CREATE_VIEW, {"name": "The hundredth", "query": "", "team": support.pk}).status_code
+        == 302
+    )
+    refused = client.post(CREATE_VIEW, {"name": "Shared again", "query": "", "team": support.pk})
+    assert refused.status_code == 422
+    assert ticket_services.TEAM_VIEWS_FULL.format(team=support) in unescape(refused.content.decode())
+    assert client.post(CREATE_VIEW, {"name": "Shared again", "query": ""}).status_code == 302
