@@ -9,13 +9,22 @@ from django.utils import timezone
 from django.utils.dates import MONTHS_3
 
 
-def shown_time(local: datetime.datetime, with_year: bool = True) -> str:
+def shown_time(local: datetime.datetime, with_year: bool = True, seconds: bool = False) -> str:
     """'3 Dec 2026, 13:05' (without the year: '3 Dec, 13:05', for a time of this year only: last
-    December's must not read as this one's), in the zone `local` is in already."""
+    December's must not read as this one's; with seconds: '13:05:09'), in the zone `local` is in already.
+    In the hour the clocks go back, which happens twice, with its offset: '25 Oct 2026, 02:30 (UTC+02:00)'
+    and, an hour later, '(UTC+01:00)'."""
     month = str(MONTHS_3[local.month]).title()
     this_year = local.year == datetime.datetime.now(local.tzinfo).year
     year = "" if not with_year and this_year else f" {local.year}"
-    return f"{local.day} {month}{year}, {local:%H:%M}"
+    clock = f"{local:%H:%M:%S}" if seconds else f"{local:%H:%M}"
+    shown = f"{local.day} {month}{year}, {clock}"
+    # A moment's wall time has two offsets only in the repeated hour (a time in the skipped hour has two
+    # as well, but no moment reads as one).
+    offset = local.utcoffset()
+    if offset is not None and local.replace(fold=1 - local.fold).utcoffset() != offset:
+        shown += f" (UTC{_offset(offset)})"
+    return shown
 
 
 def shown_date(day: datetime.date) -> str:

@@ -17,13 +17,14 @@ register = template.Library()
 
 
 @register.simple_tag
-def timestamp(value, with_year: bool = True) -> str:
+def timestamp(value, with_year: bool = True, seconds: bool = False) -> str:
     """`<time datetime="{{ value|date:'c' }}">{{ value|date:'j M Y, H:i' }}</time>` (without the year:
-    'j M, H:i'), in the current time zone."""
+    'j M, H:i'; with seconds: 'H:i:s'), in the current time zone, as shown_time writes it."""
     if not value:
         return ""
     local = timezone.localtime(value) if timezone.is_aware(value) else value
-    return format_html('<time datetime="{}">{}</time>', local.isoformat(), shown_time(local, with_year))
+    shown = shown_time(local, with_year, seconds)
+    return format_html('<time datetime="{}">{}</time>', local.isoformat(), shown)
 
 
 @register.simple_tag

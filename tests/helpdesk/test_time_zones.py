@@ -206,3 +206,26 @@ def test_the_zone_note_names_todays_offset_when_it_is_neither_seasons(clock, mom
     clock.move_to(moment, tick=False)
     with timezone.override(zoneinfo.ZoneInfo(shown.split(" ")[0])):
         assert shown_zone() == shown
+
+
+def test_audit_viewer_tells_apart_the_two_times_of_the_hour_the_clocks_go_back(client, clock):
+    """00:30 and 01:30 UTC on 25 October 2026 are both 02:30 in Berlin: each is shown with its offset,
+    so an investigator can order them (and a time of any other hour is shown without one)."""
+    clock.move_to(datetime(2026, 10, 26, 12, 0, tzinfo=UTC), tick=False)
+    admin = make_administrator(timezone="Europe/Berlin")
+    first, second, later = (make_customer(name=name) for name in ("First Person", "Second Person", "Later"))
+    for person, hour in ((first, 0), (second, 1), (later, 2)):
+        AuditEvent.objects.filter(object_id=str(person.pk)).update(
+            created_at=datetime(2026, 10, 25, hour, 30, 5, tzinfo=UTC)
+        )
+    client.force_login(admin)
+    page = client.get(reverse("audit:event_list"), {"date_from": "2026-10-25", "date_to": "2026-10-25"})
+    rows = {
+        name: re.sub(r"<[^>]+>", "", row)
+        for row in page.content.decode().split("<tr")[1:]
+        for name in ("First Person", "Second Person", "Later")
+        if name in row
+    }
+    assert "25 Oct 2026, 02:30:05 (UTC+02:00)" in rows["First Person"]
+    assert "25 Oct 2026, 02:30:05 (UTC+01:00)" in rows["Second Person"]
+    assert "25 Oct 2026, 03:30:05#" in rows["Later"].replace("\n", "").replace(" #", "#")
