@@ -293,6 +293,7 @@ class PasswordResetConfirmView(UnprocessableOnInvalid, auth_views.PasswordResetC
         return response
 
 
+@never_cache  # the invitation mail's link holds its code, which joins the organisation
 @require_http_methods(["GET", "HEAD", "POST"])
 @rate_limit("signup", account=posted("email"))
 def signup(request: HttpRequest) -> HttpResponse:

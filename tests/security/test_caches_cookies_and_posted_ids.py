@@ -12,6 +12,7 @@ from accounts.models import UserSession
 from accounts.tokens import email_verification_token
 from knowledge.models import ArticleRevision
 from tests.factories import (
+    InvitationFactory,
     SavedViewFactory,
     TeamFactory,
     make_administrator,
@@ -53,6 +54,16 @@ def test_the_password_reset_page_and_the_audit_export_are_kept_by_no_cache(clien
     client.force_login(make_administrator())
     export = client.post(reverse("audit:event_export"))
     assert export.status_code == 200 and "no-store" in export["Cache-Control"]
+
+
+def test_the_invitation_links_sign_up_page_is_kept_by_no_cache(client):
+    """The invitation mail's link opens sign-up with the invited address and the code in its form: the code
+    joins the organisation (and takes over that address's pending account), so the page is no-store as
+    the other mailed links' pages are."""
+    invitation = InvitationFactory(email="invited@example.com")
+    response = client.get(reverse("accounts:signup"), {"code": invitation.code, "email": invitation.email})
+    assert response.status_code == 200 and invitation.code in response.content.decode()
+    assert "no-store" in response.get("Cache-Control", ""), response.get("Cache-Control")
 
 
 # ---------------------------------------------------------------- cookies
