@@ -41,6 +41,35 @@ def test_editing_the_body_refreshes_an_automatic_excerpt_but_keeps_a_written_one
     assert Article.objects.get(pk=written.pk).excerpt == "A summary I wrote."
 
 
+@pytest.mark.parametrize("invisible", [" \u200b\u2800\u200b ", "\u2060\ufeff"])
+def test_an_excerpt_that_shows_nothing_takes_the_start_of_the_body(client, invisible):
+    """Zero-width spaces (or a blank Braille pattern) would be a blank summary on the category page."""
+    editor = make_supervisor(TeamFactory())
+    client.force_login(editor)
+    created = {"title": "Printer set-up", "body": "Open the printer's menu.", "visibility": "public"}
+    assert client.post(reverse("knowledge:manage_new"), {**created, "excerpt": invisible}).status_code == 302
+    article = Article.objects.get(title="Printer set-up")
+    assert article.excerpt == "Open the printer's menu."
+    written = make_article(title="Written", body="Old text.", excerpt="A summary I wrote.")
+    url = reverse("knowledge:manage_edit", args=[written.slug])
+    assert client.post(url, article_form_data(written, excerpt=invisible)).status_code == 302
+    assert Article.objects.get(pk=written.pk).excerpt == "Old text."
+
+
+def test_a_written_excerpt_is_stored_on_one_line_without_direction_overrides(client):
+    """A one-line summary, stored as a title is: "Download \u202efdp.exe" would read "Download exe.pdf"."""
+    editor = make_supervisor(TeamFactory())
+    client.force_login(editor)
+    created = {"title": "Downloads", "body": "Where files are.", "visibility": "public"}
+    typed = {**created, "excerpt": "Download \u202efdp.exe\r\nnow"}
+    assert client.post(reverse("knowledge:manage_new"), typed).status_code == 302
+    assert Article.objects.get(title="Downloads").excerpt == "Download fdp.exe now"
+    written = make_article(title="Written", body="Old text.", excerpt="A summary I wrote.")
+    url = reverse("knowledge:manage_edit", args=[written.slug])
+    assert client.post(url, article_form_data(written, excerpt="Two\r\nlines \u202eand")).status_code == 302
+    assert Article.objects.get(pk=written.pk).excerpt == "Two lines and"
+
+
 def test_saving_from_a_stale_editor_page_is_refused_and_keeps_the_text(client):
     editor, other = make_supervisor(TeamFactory()), make_supervisor(TeamFactory())
     article = make_article(title="Shared", body="Original.")
