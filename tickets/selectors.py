@@ -601,19 +601,7 @@ def edit_made_already(
     holds what they sent (for "custom_fields", the answers as the post would store them, `custom_fields`).
     Not a colleague's change, so not "someone changed this ticket"."""
     edits = ("take", "assignee", "status", "priority", "team", "tags", "custom_fields")
-    if seen_version is None or field not in edits:
-        return False
-    fields = ("version", "status", "priority", "team_id", "assignee_id", "custom_fields")
-    now = Ticket.objects.filter(pk=ticket.pk).values(*fields).first()
-    if now is None or now["version"] != seen_version + 1:
-        return False
-    last_actor = (
-        TicketActivity.objects.filter(ticket_id=ticket.pk)
-        .order_by("-created_at", "-pk")
-        .values("actor_id")
-        .first()
-    )
-    if last_actor is None or last_actor["actor_id"] != actor.pk:
+    if field not in edits or (now := _own_last_write(ticket, actor, seen_version)) is None:
         return False
     if field == "tags":
         try:
@@ -624,6 +612,63 @@ def edit_made_already(
     if field == "custom_fields":
         return custom_fields is not None and now["custom_fields"] == custom_fields
     return _holds(now, field, value, actor)
+
+
+def _own_last_write(ticket: Ticket, actor: User, seen_version: int | None) -> dict | None:
+    """The ticket's fields now, when its one write since `seen_version` is `actor`'s; else None."""
+    if seen_version is None:
+        return None
+    fields = ("version", "status", "priority", "team_id", "assignee_id", "custom_fields")
+    now = Ticket.objects.filter(pk=ticket.pk).values(*fields).first()
+    if now is None or now["version"] != seen_version + 1:
+        return None
+    last_actor = (
+        TicketActivity.objects.filter(ticket_id=ticket.pk)
+        .order_by("-created_at", "-pk")
+        .values("actor_id")
+        .first()
+    )
+    return now if last_actor is not None and last_actor["actor_id"] == actor.pk else None
+
+
+# A bulk action as the inline edit of the same field (tags aside).
+BULK_AS_EDIT = {"assign_me": "take", "assign": "assignee", "unassign": "assignee", "status": "status",
+                "priority": "priority", "team": "team"}  # fmt: skip
+
+
+def bulk_made_already(
+    ticket: Ticket, action: str, value: str, *, actor: User, seen_version: int | None
+) -> bool:
+    """Whether a bulk action refused as stale on `ticket` is this agent's own sent again (the queue's form
+    posted twice): the ticket's one write since their queue is theirs, and it holds what they asked."""
+    if action in ("add_tag", "remove_tag"):
+        if _own_last_write(ticket, actor, seen_version) is None:
+            return False
+        try:
+            names = clean_tag_names([value])
+        except ValidationError:
+            return False
+        tagged = Tag.objects.filter(tickets__pk=ticket.pk, name__in=names).exists()
+        return tagged == (action == "add_tag")
+    if action not in BULK_AS_EDIT:
+        return False
+    asked = "" if action == "unassign" else value
+    return edit_made_already(ticket, BULK_AS_EDIT[action], asked, actor=actor, seen_version=seen_version)
+
+
+def merge_made_already(source: Ticket, into: Ticket, *, actor: User) -> bool:
+    """Whether a merge refused (stale, or the source merged already) is this agent's own merge sent again
+    (a double click on the confirmation's Merge): the source is merged into `into` now, and its last
+    merge entry is theirs. Not a colleague's, so not "someone changed this ticket"."""
+    if not Ticket.objects.filter(pk=source.pk, merged_into_id=into.pk).exists():
+        return False
+    last_merge = (
+        TicketActivity.objects.filter(ticket_id=source.pk, action=TicketActivity.Action.MERGE)
+        .order_by("-created_at", "-pk")
+        .values("actor_id")
+        .first()
+    )
+    return last_merge is not None and last_merge["actor_id"] == actor.pk
 
 
 def _holds(now: dict, field: str, value: str, actor: User) -> bool:

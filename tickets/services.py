@@ -1218,7 +1218,13 @@ def tickets_bulk_apply(
             expected = (versions or {}).get(ticket.pk)
             changed = _bulk_one(ticket, action, value, actor, expected, assignee=assignee, team=team)
         except StaleTicket:
-            outcomes.append(BulkOutcome(ticket, BULK_STALE.format(ticket=ticket.reference)))
+            from tickets.selectors import bulk_made_already  # selectors import this module
+
+            # Their own action sent twice (the queue's form posted again) is already so, not stale.
+            if bulk_made_already(ticket, action, value, actor=actor, seen_version=expected):
+                outcomes.append(BulkOutcome(ticket, changed=False))
+            else:
+                outcomes.append(BulkOutcome(ticket, BULK_STALE.format(ticket=ticket.reference)))
         except (TicketError, ValidationError) as error:
             message = "; ".join(error.messages) if isinstance(error, ValidationError) else str(error)
             outcomes.append(BulkOutcome(ticket, message))

@@ -446,11 +446,14 @@ def workspace_merge(request: HttpRequest, number: str) -> HttpResponse:
                 expected_version=version,
                 expected_into_version=read_version(request.POST.get("into_version")),
             )
-        except services.StaleTicket:
-            error = MERGE_STALE  # the page comes back with their change and the number as typed
         except services.TicketError as refused:
-            error = str(refused)
-        else:
+            # Their own merge confirmed twice (a double click) is answered as the first was.
+            confirmed = request.POST.get("confirm") == "merge"
+            if not (confirmed and selectors.merge_made_already(source, target, actor=request.user)):
+                # A stale page comes back with their colleague's change and the number as typed.
+                stale = isinstance(refused, services.StaleTicket)
+                error = MERGE_STALE if stale else str(refused)
+        if not error:
             messages.success(request, f"Merged {source.reference} into {target.reference}.")
             # In the queue the agent came from (its Previous and Next are the target's own there).
             if "queue" in request.POST:
