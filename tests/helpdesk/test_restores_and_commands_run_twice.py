@@ -1,5 +1,6 @@
 """What an operator runs in ways the happy path does not: tickets restored with loaddata (the next number
-drawn past them), `changepassword` with the address in other letters, and two `demo_load` at once."""
+drawn past them), a dump that would renumber rows named by id, `changepassword` with the address in other
+letters, and two `demo_load` at once."""
 
 from io import StringIO
 
@@ -7,7 +8,7 @@ import pytest
 from django.contrib.auth.hashers import check_password
 from django.contrib.auth.management.commands import changepassword
 from django.contrib.auth.models import Group
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection
 
 from accounts.models import User
@@ -51,6 +52,27 @@ def test_loaded_numbers_below_the_next_one_leave_it_where_it_is(tmp_path):
     call_command("dumpdata", "tickets.ticket", "--pks", str(old.pk), "-o", str(dump), verbosity=0)
     call_command("loaddata", str(dump), verbosity=0)
     assert next_number() == before
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("labels", [(), ("tickets",), ("accounts.user", "auth")])
+def test_a_dump_with_natural_primary_keys_of_rows_named_by_id_is_refused(tmp_path, labels):
+    """Without ids, loaddata numbers the messages anew while attachments name theirs by id: one customer's
+    file would hang off another's message (and audit events off other objects)."""
+    dump = tmp_path / "dump.json"
+    with pytest.raises(CommandError, match="--natural-foreign only"):
+        call_command("dumpdata", *labels, "--natural-foreign", "--natural-primary", "-o", str(dump))
+    assert not dump.exists()
+
+
+@pytest.mark.django_db
+def test_natural_primary_keys_of_other_apps_and_natural_foreign_keys_still_dump(tmp_path):
+    ensure_roles()
+    make_ticket(make_customer(), subject="Dumped")
+    groups, tickets = tmp_path / "groups.json", tmp_path / "tickets.json"
+    call_command("dumpdata", "auth.group", "--natural-primary", "-o", str(groups), verbosity=0)
+    call_command("dumpdata", "tickets.ticket", "--natural-foreign", "-o", str(tickets), verbosity=0)
+    assert '"Agent"' in groups.read_text() and '"Dumped"' in tickets.read_text()
 
 
 @pytest.mark.django_db(transaction=True, databases=DB)  # manage.py closes its connections when done
