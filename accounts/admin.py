@@ -455,12 +455,15 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
         its owner makes from the profile is (services.user_email_change): if the owner did not ask for it
         (a clerk talked into it, a borrowed staff session), this is how they hear of it."""
         old_email = form.initial.get("email") or ""
+        verified = change and User.objects.filter(pk=obj.pk, email_verified_at__isnull=False).exists()
         self._save_user(request, obj, form, change)
         if change and old_email and email_key(old_email) != email_key(obj.email):
             from accounts.tasks import send_email_changed_notice  # the tasks module imports accounts'
 
             user_pk = obj.pk
-            transaction.on_commit(lambda: send_email_changed_notice.enqueue(user_pk, old_email))
+            transaction.on_commit(
+                lambda: send_email_changed_notice.enqueue(user_pk, old_email, greet_by_name=verified)
+            )
 
     def _save_user(self, request, obj, form, change):
         """A status set on the form goes through user_suspend / user_activate (their audit events say

@@ -508,7 +508,10 @@ def user_email_change(change: EmailChangeRequest, *, actor: User, keep_session_k
     )
     user_sign_out_sessions(user, actor=actor, keep_session_key=keep_session_key)
     _organization_join_by_domain(user, actor=actor)
-    transaction.on_commit(lambda: send_email_changed_notice.enqueue(user.pk, old_email))
+    greet_by_name = verified_before is not None  # the old address's owner had shown they read it
+    transaction.on_commit(
+        lambda: send_email_changed_notice.enqueue(user.pk, old_email, greet_by_name=greet_by_name)
+    )
     return user
 
 

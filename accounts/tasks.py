@@ -152,14 +152,19 @@ def send_email_change_mail(request_pk: int, *, domain: str, use_https: bool, att
 
 
 @task
-def send_email_changed_notice(user_pk: int, old_email: str, attempt: int = 0) -> bool:
+def send_email_changed_notice(
+    user_pk: int, old_email: str, attempt: int = 0, *, greet_by_name: bool = False
+) -> bool:
     """Tell the old address that the account moved to a new one: if its owner did not make the change,
-    this is how they hear of it. Returns whether it was sent."""
+    this is how they hear of it. Greeted by name only when the old address had been confirmed
+    (`greet_by_name`): the name may be a stranger's, who signed up with this address and then moved the
+    account to their own mailbox. Returns whether it was sent."""
     user = User.objects.filter(pk=user_pk).first()
     if user is None:
         return False
     site_name = SiteConfiguration.objects.get_current().site_name_line
-    context = {"user": user, "old_email": old_email, "site_name": site_name}
+    greeting = f"Hello {user.get_short_name()}," if greet_by_name else "Hello,"
+    context = {"user": user, "old_email": old_email, "site_name": site_name, "greeting": greeting}
     return mail_or_retry(
         send_email_changed_notice,
         _text_mail(
@@ -172,6 +177,7 @@ def send_email_changed_notice(user_pk: int, old_email: str, attempt: int = 0) ->
         old_email,
         attempt=attempt,
         what="the notice of an address change",
+        greet_by_name=greet_by_name,
     )
 
 
@@ -191,7 +197,8 @@ def send_invitation_mail(invitation_pk: int, *, domain: str, use_https: bool, at
     site_name = SiteConfiguration.objects.get_current().site_name_line
     signup = reverse("accounts:signup")
     context = {
-        "inviter": invitation.created_by or site_name,
+        # Staff without a name are not named by their address to an outsider.
+        "inviter": (invitation.created_by and invitation.created_by.name) or site_name,
         "site_name": site_name,
         "organization": invitation.organization,
         "makes_manager": invitation.makes_manager,
