@@ -1,5 +1,6 @@
 """Template context shared by every page: the site name and the viewer's role-aware navigation."""
 
+from django.contrib import admin
 from django.http import HttpRequest
 
 from accounts import rbac
@@ -30,6 +31,9 @@ def navigation(request: HttpRequest) -> dict:
         "nav_section": _nav_section(request),
         "site_configuration": configuration,
         "viewer_is_agent": rbac.is_agent(user),
+        # The links go where they open: an agent whose role lost view_support_queue has no desk (and
+        # keeps "My tickets"); an administrator without admin access (is_staff) no administration.
+        "viewer_opens_desk": rbac.can_open_desk(user),
         "viewer_is_supervisor": rbac.is_supervisor(user),
-        "viewer_is_administrator": rbac.is_administrator(user),
+        "viewer_opens_admin": user is not None and admin.site.has_permission(request),
     }

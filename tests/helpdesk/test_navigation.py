@@ -1,12 +1,17 @@
-"""Every link in the main navigation leads somewhere for every demo role: no dead ends."""
+"""Every link in the main navigation leads somewhere for every demo role, and for roles an administrator
+has narrowed: no dead ends."""
 
 import re
 
 import pytest
+from django.contrib.auth.models import Group, Permission
 from django.core.management import call_command
+from django.urls import reverse
 
+from accounts import roles
 from accounts.models import User
 from tests.conftest import rows_for_the_module
+from tests.factories import TeamFactory, make_agent, make_user_with_role
 from tests.helpdesk.test_fixtures import DEMO_ACCOUNTS
 
 NAV = re.compile(r'<nav[^>]*aria-label="Main"[^>]*>(.*?)</nav>', re.S)
@@ -33,6 +38,34 @@ def test_every_navigation_link_answers(client, email):
     for href in links:
         response = client.get(href)
         assert response.status_code == 200, (email, href, response.status_code)
+
+
+def nav_links(client) -> list[str]:
+    return LINK.findall(NAV.search(client.get("/").content.decode()).group(1))
+
+
+@pytest.mark.django_db
+def test_an_agent_whose_role_lost_the_queue_is_offered_their_requests_not_the_desk(client):
+    """Taking view_support_queue from the Agent role closes the desk (and the article pages): the nav
+    offers "My tickets" instead of two links that answer 404."""
+    agent = make_agent(TeamFactory())
+    Group.objects.get(name=roles.AGENT).permissions.remove(
+        Permission.objects.get(codename="view_support_queue")
+    )
+    client.force_login(agent)
+    links = nav_links(client)
+    assert "/desk/" not in links and reverse("knowledge:manage_list") not in links
+    assert "/portal/tickets/" in links and client.get("/portal/tickets/").status_code == 200
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("is_staff", [False, True])
+def test_administration_is_offered_exactly_to_who_may_enter_it(client, is_staff):
+    """The Administrator role without admin access (is_staff, set apart in the admin) opens no admin."""
+    administrator = make_user_with_role(roles.ADMINISTRATOR, is_staff=is_staff)
+    client.force_login(administrator)
+    assert (reverse("admin:index") in nav_links(client)) is is_staff
+    assert client.get(reverse("admin:index")).status_code == (200 if is_staff else 302)
 
 
 @pytest.mark.django_db
