@@ -506,11 +506,14 @@ def ticket_reply(
     status_after: str | None = None,
     expected_version: int | None = None,
     submission_key: UUID | None = None,
+    as_requester: bool = False,
 ) -> TicketMessage:
     """A public reply. A customer's reply reopens a pending or solved ticket; on a closed ticket it
     opens a linked follow-up ticket and the message lands there, and on a merged one it goes to the
     ticket the conversation continues on. Staff may set a status on send. A repeated submission_key
-    (the same form sent twice) returns the first message."""
+    (the same form sent twice) returns the first message. `as_requester` (the portal): the ticket's
+    requester writes as its customer even when they are staff who work it (an agent's own request in
+    their own team), as the portal's page offers them."""
     body = body.strip()
     if not markdown_shows_text(body):
         raise ValidationError({"body": EMPTY_BODY})
@@ -523,13 +526,15 @@ def ticket_reply(
         return sent
     _check_version(ticket, expected_version)
     _require_not_deleted(ticket)
-    as_staff = _acts_as_staff(ticket, actor)
+    requester = as_requester and actor is not None and actor.pk == ticket.requester_id
+    as_staff = not requester and _acts_as_staff(ticket, actor)
     if as_staff:  # staff are told where the conversation went (a customer's reply simply follows it)
         _require_not_merged(ticket, actor)
     if ticket.merged_into_id is not None and not as_staff:
         return ticket_reply(
-            ticket.merged_into, body=body, actor=actor, uploads=uploads, submission_key=submission_key
-        )
+            ticket.merged_into, body=body, actor=actor, uploads=uploads, submission_key=submission_key,
+            as_requester=as_requester,
+        )  # fmt: skip
     if not workflow.accepts_replies(ticket.status):
         if as_staff:
             raise TransitionRefused(CLOSED_TO_STAFF)
@@ -688,19 +693,22 @@ def ticket_transition(
     actor: User | None,
     expected_version: int | None = None,
     seen_message: int | None = None,
+    as_requester: bool = False,
 ) -> Ticket:
     """Change the status as the workflow allows: staff by TRANSITIONS, customers by CUSTOMER_TRANSITIONS.
     Staff closing a ticket need close_ticket; customers cannot close (the workflow gives them no way).
 
     A customer's page sends `seen_message`, the last public message it showed: only a newer one of
     those (not an internal note they cannot see) makes their click stale. Asking a customer's ticket
-    for the status it has already (a second click) changes nothing."""
+    for the status it has already (a second click) changes nothing. `as_requester` (the portal): its
+    requester acts as its customer even when they are staff who work it, as in ticket_reply."""
     if status not in Status.values:
         raise TransitionRefused(f"Unknown status {status!r}.")
     _require_visible(ticket, actor)
     ticket = _lock(ticket, expected_version)
     _require_not_deleted(ticket)
-    as_staff = _acts_as_staff(ticket, actor)
+    requester = as_requester and actor is not None and actor.pk == ticket.requester_id
+    as_staff = not requester and _acts_as_staff(ticket, actor)
     if as_staff:
         _require_permission_to_close(ticket, actor, status)
     else:

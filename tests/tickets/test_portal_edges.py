@@ -1,6 +1,7 @@
 """The portal at its edges: a reply form sent again with other words or on another ticket, numbers in
 custom fields, searches the filter form cannot take, follow-ups of a colleague's ticket, who wrote in
-the meantime, a required group of check boxes, submission switched off mid-way, and HEAD requests."""
+the meantime, a required group of check boxes, submission switched off mid-way, HEAD requests, and an
+agent writing on their own request in their own team."""
 
 import re
 import uuid
@@ -16,6 +17,7 @@ from tests.factories import (
     TicketFormFactory,
     make_agent,
     make_customer,
+    make_supervisor,
     make_ticket,
 )
 from tests.tickets.test_portal_repeats import posted_key
@@ -215,3 +217,61 @@ def test_an_agents_own_request_and_its_follow_up_are_the_requesters_words_not_su
     Ticket.objects.filter(pk=ticket.pk).update(status=Status.CLOSED)
     message = services.ticket_reply(ticket, body="It flickers again", actor=agent)
     assert message.ticket.follow_up_of_id == ticket.pk and not message.from_staff
+
+
+def _portal_reply(client, ticket: Ticket, body: str):
+    return client.post(
+        reverse("tickets:portal_reply", args=[ticket.number]), {"body": body, "submission_key": uuid.uuid4()}
+    )
+
+
+def test_an_agent_writes_on_their_own_closed_request_in_their_own_team_as_its_requester(client):
+    """The portal offers them the follow-up composer: it opens a follow-up, not the desk's refusal
+    ("add an internal note"), which the portal cannot do."""
+    support = TeamFactory(name="Support")
+    agent = make_agent(support, name="Alex Agent")
+    ticket = make_ticket(agent, team=support, subject="My own laptop")
+    services.ticket_transition(ticket, status=Status.CLOSED, actor=None)
+    client.force_login(agent)
+    assert _portal_reply(client, ticket, "It flickers again").status_code == 302
+    follow_up = Ticket.objects.get(follow_up_of=ticket)
+    assert not follow_up.messages.get().from_staff
+
+
+def test_an_agent_writes_on_their_own_merged_request_in_their_own_team_where_it_continues(client):
+    support = TeamFactory(name="Support")
+    agent = make_agent(support)
+    source = make_ticket(agent, team=support, subject="Laptop")
+    into = make_ticket(agent, team=support, subject="Laptop again")
+    services.ticket_merge(source, into=into, actor=make_supervisor(support))
+    client.force_login(agent)
+    response = _portal_reply(client, source, "Any news?")
+    assert response.status_code == 302 and response["Location"].endswith(f"/{into.number}/")
+    message = into.messages.get(body="Any news?")
+    assert not message.from_staff and not message.is_internal
+
+
+def test_an_agents_reply_on_their_own_open_request_reads_as_the_requesters(client):
+    """Not a support reply: it reopens the request pending on them, as a customer's answer does."""
+    support = TeamFactory(name="Support")
+    agent = make_agent(support)
+    ticket = make_ticket(agent, team=support, subject="My own laptop")
+    services.ticket_transition(ticket, status=Status.PENDING, actor=make_agent(support))
+    client.force_login(agent)
+    assert _portal_reply(client, ticket, "Here is the serial number").status_code == 302
+    ticket.refresh_from_db()
+    assert ticket.status == Status.OPEN
+    assert not ticket.messages.get(body="Here is the serial number").from_staff
+
+
+def test_an_agent_sets_the_status_of_their_own_request_in_the_portal_as_its_customer(client):
+    """The portal's choices are the customer's (mark solved, reopen): a desk status posted there is not."""
+    support = TeamFactory(name="Support")
+    agent = make_agent(support)
+    ticket = make_ticket(agent, team=support, subject="My own laptop")
+    client.force_login(agent)
+    url = reverse("tickets:portal_status", args=[ticket.number])
+    client.post(url, {"status": Status.PENDING})
+    assert Ticket.objects.get(pk=ticket.pk).status == Status.NEW
+    client.post(url, {"status": Status.RESOLVED})
+    assert Ticket.objects.get(pk=ticket.pk).status == Status.RESOLVED

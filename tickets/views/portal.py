@@ -372,6 +372,7 @@ def ticket_reply(request: HttpRequest, number: str) -> HttpResponse:
                 uploads=form.uploads(),
                 submission_key=form.cleaned_data["submission_key"],
                 actor=request.user,
+                as_requester=True,
             )
         except ValidationError as error:
             add_service_errors(form, error, field_prefix=CUSTOM_PREFIX)
@@ -434,7 +435,11 @@ def ticket_set_status(request: HttpRequest, number: str) -> HttpResponse:
     try:
         # From a stale page (say support answered a moment ago) the customer reads the answer first.
         changed = services.ticket_transition(
-            ticket, status=target, actor=request.user, seen_message=parse_id(request.POST.get("seen"))
+            ticket,
+            status=target,
+            actor=request.user,
+            seen_message=parse_id(request.POST.get("seen")),
+            as_requester=True,
         )
     except services.TicketError as error:
         messages.error(request, str(error))
