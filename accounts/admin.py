@@ -370,6 +370,21 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
     form = UserChange
     add_form = UserCreationForm
     ordering = ("email",)
+
+    def record_edit(self, request, action: str, obj, changes: dict[str, tuple[Any, Any]]) -> None:
+        """An account deleted here takes its roles and memberships with it: each is recorded as removing it
+        on the page would be (a role change on the account, a member fewer on the team, which the team's
+        supervisors read), before the account's own delete event."""
+        if action == "delete" and isinstance(obj, User):
+            for assignment in obj.role_assignments.select_related("role"):
+                super().record_edit(request, "delete", assignment, {})
+            for membership in obj.team_memberships.select_related("team"):
+                member = f"{obj} ({membership.get_role_display()})"
+                audit.record(
+                    "update", actor=request.user, obj=membership.team, changes={"member": (member, None)}
+                )
+        super().record_edit(request, action, obj, changes)
+
     list_display = (
         "email",
         "name",
@@ -711,6 +726,8 @@ class TeamAdmin(
     prepopulated_fields = {"slug": ("name",)}
     inlines = (TeamMemberInline,)
 
+    # The members and the grants of its queue go with it: its delete event names them.
+    deleted_with = ("memberships", "teamuserobjectpermission_set", "teamgroupobjectpermission_set")
     # Their tickets would drop out of every agent's team queue with no activity on them.
     held_by = "tickets"
     held_message = (

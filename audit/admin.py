@@ -59,6 +59,20 @@ def form_changes(form, original: Model | None) -> dict[str, tuple[Any, Any]]:
     return changes
 
 
+def deleted_values(obj: Model, deleted_with: tuple[str, ...] = ()) -> dict[str, tuple[Any, None]]:
+    """{field: (value, None)} for what a deleted row held (its fields, its many-to-many lists and the rows
+    of `deleted_with`, reverse relations the database deletes with it), left out where it held nothing:
+    as an update names what it changed, a delete names what was lost."""
+    values: dict[str, tuple[Any, None]] = {}
+    for field in obj._meta.concrete_fields:
+        if not field.primary_key and (value := getattr(obj, field.name)) not in (None, ""):
+            values[field.name] = (_shown(value), None)
+    for name in (*(field.name for field in obj._meta.many_to_many), *deleted_with):
+        if rows := sorted(str(row) for row in getattr(obj, name).all()):
+            values[name] = (rows, None)
+    return values
+
+
 def _stored(obj: Model) -> Model | None:
     return type(obj)._default_manager.filter(pk=obj.pk).first() if obj.pk is not None else None
 
@@ -71,6 +85,9 @@ class AuditedAdminMixin(UnchangedSinceLoadedAdminMixin, OddInputAdminMixin):
     whose rows stand for a domain change record it as the services do by overriding record_edit."""
 
     security_fields: tuple[str, ...] = ()  # a change to one of these is a security event
+    # Reverse relations the database deletes with a row (a team's memberships): its delete event names
+    # them, so that the trail says who lost what.
+    deleted_with: tuple[str, ...] = ()
 
     def record_edit(self, request, action: str, obj: Model, changes: dict[str, tuple[Any, Any]]) -> None:
         """Record one "create", "update" or "delete" made here; `obj` may be an inline row."""
@@ -115,7 +132,7 @@ class AuditedAdminMixin(UnchangedSinceLoadedAdminMixin, OddInputAdminMixin):
         the rows they delete: one kept (in use, out of reach, protected) is not listed as deleted."""
 
     def delete_model(self, request, obj) -> None:
-        self.record_edit(request, "delete", obj, {})
+        self.record_edit(request, "delete", obj, deleted_values(obj, self.deleted_with))
         super().log_deletions(request, [obj])
         super().delete_model(request, obj)
 
@@ -125,7 +142,7 @@ class AuditedAdminMixin(UnchangedSinceLoadedAdminMixin, OddInputAdminMixin):
         with transaction.atomic():
             rows = list(queryset)
             for obj in rows:
-                self.record_edit(request, "delete", obj, {})
+                self.record_edit(request, "delete", obj, deleted_values(obj, self.deleted_with))
             if rows:
                 super().log_deletions(request, rows)
             super().delete_queryset(request, queryset)
@@ -137,7 +154,7 @@ class AuditedAdminMixin(UnchangedSinceLoadedAdminMixin, OddInputAdminMixin):
                 continue
             if formset.can_delete and inline.cleaned_data.get("DELETE"):
                 if inline.instance.pk is not None:  # recorded while the row still has its id
-                    self.record_edit(request, "delete", inline.instance, {})
+                    self.record_edit(request, "delete", inline.instance, deleted_values(inline.instance))
                 continue
             original = _stored(inline.instance)
             saved.append(("update" if original else "create", inline, form_changes(inline, original)))

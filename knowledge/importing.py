@@ -18,6 +18,7 @@ from django.db import DatabaseError, IntegrityError, models, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+import audit
 from helpdesk.forms import nfc
 from knowledge import services
 from knowledge.models import RESERVED_CATEGORY_SLUGS, Article, ArticleSlug, Category
@@ -492,7 +493,12 @@ def _keep_old_slugs(article: Article, slugs: list[str]) -> bool:
     taken = set(Article.objects.filter(slug__in=slugs).values_list("slug", flat=True))
     taken |= set(ArticleSlug.objects.filter(slug__in=slugs).values_list("slug", flat=True))
     free = [slug for slug in dict.fromkeys(slugs) if slug not in taken and slug != article.slug]
-    ArticleSlug.objects.bulk_create([ArticleSlug(slug=slug, article=article) for slug in free])
+    if free:  # readers at those addresses are sent here from now on: the trail says since when
+        before = sorted(article.old_slugs.values_list("slug", flat=True))
+        ArticleSlug.objects.bulk_create([ArticleSlug(slug=slug, article=article) for slug in free])
+        audit.record(
+            "update", actor=None, obj=article, changes={"old_slugs": (before, sorted([*before, *free]))}
+        )
     return bool(free)
 
 

@@ -168,7 +168,13 @@ def article_create(
     if (first := _save_new(article, slug_given=bool(slug))) is not None:
         return first
     _take_address(article)
-    audit.record("create", actor=actor, obj=article, changes={"status": (None, status)})
+    created = {name: getattr(article, name) for name in (*CREATED_FIELDS, "status")}
+    audit.record(
+        "create",
+        actor=actor,
+        obj=article,
+        changes={name: (None, value) for name, value in created.items() if value not in (None, "")},
+    )
     if status == Article.Status.PUBLISHED:
         _keep_revision(article, actor)
     return article
@@ -416,6 +422,8 @@ def article_update(
 
 # What readers read: a change to one of these moves the article's "Last updated" (content_updated_at).
 CONTENT_FIELDS = ("title", "body", "excerpt", "tags")
+# What a new article's create event names, as an update names what it changed.
+CREATED_FIELDS = ("title", "slug", "body", "excerpt", "category", "tags", "visibility")
 
 
 def _editable_values(article: Article) -> dict:
