@@ -66,7 +66,9 @@ def event_page(user: User, params: QueryDict) -> EventPage:
     after, before = _cursor(params.get("after")), _cursor(params.get("before"))
     if after is not None:
         chunk = list(rows.filter(sequence__gt=after).order_by("sequence")[: PAGE_SIZE + 1])
-        has_newer, has_older = len(chunk) > PAGE_SIZE, bool(chunk)
+        # Older ones only if one matches (a Newer link made before retention pruned them leads to none).
+        has_newer = len(chunk) > PAGE_SIZE
+        has_older = bool(chunk) and matching.filter(sequence__lt=chunk[0].sequence).exists()
         events = chunk[:PAGE_SIZE][::-1]
     else:
         if before is not None:
