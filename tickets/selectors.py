@@ -120,7 +120,8 @@ class CappedPaginator(Paginator):
     def get_page(self, number) -> "RowsPage":
         """Page `number`, or the first for nonsense, or the last (by the count) past the end. The count
         may be 30 s old, so one page beyond it is still read; a capped count says nothing of where the
-        end is, so past it any page is read (each page's Next comes from its own rows)."""
+        end is, so past it any page is read (each page's Next comes from its own rows), and one that
+        comes back empty is answered with the last page, counted then."""
         try:
             number = self.validate_number(number)
         except (PageNotAnInteger, EmptyPage):
@@ -131,7 +132,13 @@ class CappedPaginator(Paginator):
             # Past the end the count led to: it may be 30 s old and a colleague may have emptied pages
             # since, so it is taken again, and the last page by it is read.
             self._count_again()
-            page = self.page(number - 1 if self.count_is_estimate else self.num_pages)
+            if self.count_is_estimate:
+                # Past the end of a list longer than the cap (a stale or typed page number): counted in
+                # full this once, for its last page, not a table that says nothing matches.
+                total = self.counted.order_by().count()
+                page = self.page(max(1, -(-total // self.per_page)))
+            else:
+                page = self.page(self.num_pages)
         return page
 
     def _count_again(self) -> None:

@@ -297,3 +297,20 @@ def test_paging_past_a_capped_count_moves_forward(client, monkeypatch):
         (6, 1, False),
         (6, 1, False),  # one past the end: the page before it, which is the last
     ]
+
+
+@pytest.mark.parametrize("asked", [9, 999999])
+def test_a_page_far_past_the_end_of_a_capped_queue_is_its_last_page(client, monkeypatch, asked):
+    """A stale or typed ?page= far past the end of a queue longer than the cap: its last page, counted
+    then, not an empty table saying that no ticket matches."""
+    monkeypatch.setattr(counting, "COUNT_CAP", 3)
+    monkeypatch.setattr(selectors, "QUEUE_PAGE_SIZE", 2)
+    team = TeamFactory()
+    agent, customer = make_agent(team), make_customer()
+    for number in range(11):
+        make_ticket(customer, team=team, subject=f"Ticket {number}")
+    client.force_login(agent)
+    response = client.get(QUEUE, {"page": asked})
+    page = response.context["queue"].page
+    assert (page.number, len(page.object_list), page.has_next()) == (6, 1, False)
+    assert "No tickets match" not in response.content.decode()
