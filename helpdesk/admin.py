@@ -13,7 +13,7 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views import main
 from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import EmptyResultSet, FieldDoesNotExist, ValidationError
-from django.core.paginator import Paginator
+from django.core.paginator import EmptyPage, Page, Paginator
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, models, transaction
 from django.db.models import Count, Model, ProtectedError
@@ -84,8 +84,10 @@ class ChangeList(main.ChangeList):
 class LargeTablePaginator(Paginator):
     """For the lists of tables that grow to millions of rows (tickets, messages, the audit trail): the
     unfiltered list takes PostgreSQL's estimate of the row count (pg_class.reltuples, kept by
-    autovacuum) instead of counting every row on every view; a filtered or searched list, or a small
-    table, is counted exactly."""
+    autovacuum, scaled to the table's size now as the planner scales it) instead of counting every row
+    on every view; a filtered or searched list, or a small table, is counted exactly. An estimate may
+    fall short (rows added since the last ANALYZE): a page past it is read all the same, and the page
+    the estimate calls the last is read to its full length."""
 
     EXACT_BELOW = 10_000
     count_is_estimate = False  # the list's pagination then says "about"
@@ -97,14 +99,41 @@ class LargeTablePaginator(Paginator):
             return super().count
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [query.model._meta.db_table]
+                "SELECT reltuples, relpages, pg_relation_size(oid) / current_setting('block_size')::int"
+                " FROM pg_class WHERE oid = %s::regclass",
+                [query.model._meta.db_table],
             )
             row = cursor.fetchone()
-        estimate = int(row[0]) if row else -1  # -1: never analysed
+        estimate = -1  # never analysed
+        if row is not None:
+            tuples, pages, pages_now = row
+            estimate = int(tuples / pages * pages_now) if tuples >= 0 and pages > 0 else int(tuples)
         if estimate < self.EXACT_BELOW:
             return super().count
         self.count_is_estimate = True
         return estimate
+
+    def validate_number(self, number) -> int:
+        try:
+            return super().validate_number(number)
+        except EmptyPage:
+            if not self.count_is_estimate or not 1 < int(number) <= MAX_PAGE:
+                raise
+            return int(number)  # past an estimated end, which may fall short: page() reads it
+
+    def page(self, number) -> Page:
+        number = self.validate_number(number)
+        if not self.count_is_estimate:
+            return super().page(number)
+        bottom = (number - 1) * self.per_page
+        rows = self.object_list[bottom : bottom + self.per_page]
+        if number > 1 and not rows:  # past the real end too: the admin answers as for any page past it
+            raise EmptyPage("That page contains no results")
+        return self._get_page(rows, number, self)
+
+
+# A page number PostgreSQL's OFFSET (bigint) still holds, with room for the page's own rows.
+MAX_PAGE = 10**9
 
 
 class JSONFormField(forms.JSONField):

@@ -190,6 +190,47 @@ def test_a_count_taken_from_the_estimate_says_about_and_an_exact_one_does_not(
     assert re.search(r"\b3\s+tickets", page)
 
 
+def test_rows_past_an_estimate_that_falls_short_are_reached_by_paging(superuser_client, monkeypatch):
+    """Rows added since the last ANALYZE (here the estimate says 4 of 7 tickets): the page the estimate
+    calls the last is read in full and the one past it too; a page past the real end is refused as
+    Django refuses one (?e=1)."""
+    from tickets.admin import TicketAdmin
+
+    monkeypatch.setattr(LargeTablePaginator, "EXACT_BELOW", 1)
+    monkeypatch.setattr(TicketAdmin, "list_per_page", 3)
+    customer = make_customer()
+    tickets = [make_ticket(customer, subject=f"Ticket {number}") for number in range(7)]
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE tickets_ticket")
+        cursor.execute(  # as many pages as now, so that scaling by the table's size leaves it short
+            "UPDATE pg_class SET reltuples = 4, relpages = GREATEST("
+            "pg_relation_size(oid) / current_setting('block_size')::int, 1)"
+            " WHERE oid = 'tickets_ticket'::regclass"
+        )
+    reached = set()
+    for page in (1, 2, 3):
+        response = superuser_client.get(changelist_url(Ticket), {"p": page})
+        assert response.status_code == 200
+        reached |= {ticket.pk for ticket in response.context["cl"].result_list}
+    assert reached == {ticket.pk for ticket in tickets}
+    past = superuser_client.get(changelist_url(Ticket), {"p": 4})
+    assert past.status_code == 302 and "e=1" in past["Location"]
+
+
+def test_an_estimate_grows_with_the_table_since_it_was_taken(superuser_client, some_tickets, monkeypatch):
+    """reltuples scaled by the table's pages now to its pages then, as PostgreSQL's planner does (here
+    the table is half the size it was)."""
+    monkeypatch.setattr(LargeTablePaginator, "EXACT_BELOW", 1)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE pg_class SET reltuples = 1000,"
+            " relpages = pg_relation_size(oid) / current_setting('block_size')::int * 2"
+            " WHERE oid = 'tickets_ticket'::regclass"
+        )
+    page, _ = captured(superuser_client, changelist_url(Ticket))
+    assert re.search(r"about 500\s+tickets", page)
+
+
 def test_a_users_page_names_their_organisation_in_a_search_box_not_a_menu_of_all(superuser_client):
     """With thousands of organisations a menu of them all made the user's page 1.4 s and half a megabyte
     (10,000): the organisation is picked by searching, the page holding only the one chosen."""
