@@ -204,16 +204,17 @@ def query_text(request: HttpRequest, name: str, *, limit: int) -> str:
 
 class AccessibleBoundField(BoundField):
     """A required select says so to screen readers: Django leaves `required` off a select whose first
-    option has a value (it cannot be left empty), while the label's asterisk says it to the eye."""
+    option has a value (it cannot be left empty), while the label's asterisk says it to the eye. A box
+    for text (a subject, a message) takes the direction of what is typed in it: Hebrew or Arabic right
+    to left."""
 
     def build_widget_attrs(self, attrs, widget=None):
         attrs = super().build_widget_attrs(attrs, widget)
-        if (
-            self.field.required
-            and not attrs.get("required")
-            and isinstance(widget or self.field.widget, forms.Select)
-        ):
+        widget = widget or self.field.widget
+        if self.field.required and not attrs.get("required") and isinstance(widget, forms.Select):
             attrs["aria-required"] = "true"
+        if type(widget) in (forms.TextInput, forms.Textarea) and "dir" not in widget.attrs:
+            attrs.setdefault("dir", "auto")
         return attrs
 
 

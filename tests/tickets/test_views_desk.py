@@ -96,7 +96,8 @@ def test_queue_row_shows_every_column_and_links_back_to_the_queue(client, desk):
     )
     cells = [cell.split("</td>")[0] for cell in row.split("<td>")[2:]]
     unread = 'New customer reply">●<span class="visually-hidden"> New reply</span></span> '
-    assert cells[1].endswith(unread + "Printer on fire") and cells[1].startswith('<span class="unread"')
+    assert cells[1].endswith(unread + '<span dir="auto">Printer on fire</span>')
+    assert cells[1].startswith('<span class="unread"')
     assert cells[2:] == [
         "Carla Customer", printer.organization.name, '<span class="badge badge-new">New</span>',
         '<span class="badge badge-medium">Medium</span>', "Support", "Casey Colleague", cells[-1],

@@ -1,0 +1,37 @@
+"""Hebrew or Arabic text takes its own direction wherever it is shown or typed in the desk and the portal
+(the browser's layout of it: tests/e2e/test_right_to_left_text.py)."""
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from tests.factories import make_ticket
+from tests.tickets.conftest import desk  # noqa: F401
+
+pytestmark = pytest.mark.django_db
+
+HEBREW = "המדפסת לא מדפיסה!"
+
+
+def test_the_subject_and_the_text_boxes_take_the_direction_of_their_text(client, desk):  # noqa: F811
+    ticket = make_ticket(desk["customer"], team=desk["support"], subject=HEBREW)
+    client.force_login(desk["agent"])
+    queue = client.get(reverse("tickets:desk_queue")).content.decode()
+    assert f'<span dir="auto">{HEBREW}</span>' in queue
+    workspace = client.get(reverse("tickets:desk_ticket", args=[ticket.number])).content.decode()
+    assert f'<h1 dir="auto">{HEBREW}</h1>' in workspace
+    boxes = re.findall(r"<textarea\b[^>]*>", workspace)
+    assert boxes and all('dir="auto"' in box for box in boxes), boxes
+    client.force_login(desk["customer"])
+    portal = client.get(reverse("tickets:portal_detail", args=[ticket.number])).content.decode()
+    assert f'<h1 dir="auto">{HEBREW}</h1>' in portal
+    assert f'<td dir="auto">{HEBREW}</td>' in client.get(reverse("tickets:portal_list")).content.decode()
+    submit = client.get(reverse("tickets:portal_submit")).content.decode()
+    subject = re.search(r'<input type="text" name="subject"[^>]*>', submit).group(0)
+    assert 'dir="auto"' in subject
+    # Not an address or a password: those are written left to right whatever the page's language.
+    client.logout()
+    signed_out = client.get(reverse("accounts:login")).content.decode()
+    assert 'type="password"' in signed_out
+    assert not re.search(r'<input type="(email|password)"[^>]*dir="auto"', signed_out)
