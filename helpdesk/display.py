@@ -2,6 +2,7 @@
 before/after values of timelines and the audit trail."""
 
 import datetime
+import unicodedata
 from decimal import Decimal
 from typing import Any
 
@@ -25,6 +26,38 @@ def shown_time(local: datetime.datetime, with_year: bool = True, seconds: bool =
     if offset is not None and local.replace(fold=1 - local.fold).utcoffset() != offset:
         shown += f" (UTC{_offset(offset)})"
     return shown
+
+
+def cut(text: str, length: int) -> str:
+    """`text` cut to at most `length` characters, not inside what reads as one character: a letter and its
+    accents, an emoji with its skin tone or variation, a family of emoji joined by zero-width joiners, a
+    flag (two regional indicators)."""
+    if len(text) <= length:
+        return text
+    end = length
+    while end > 0 and _continues(text, end):
+        end -= 1
+    return text[:end]
+
+
+def _continues(text: str, at: int) -> bool:
+    """Whether the character at `at` belongs with the one before it (cutting between them breaks both)."""
+    ch, before = text[at], text[at - 1]
+    code = ord(ch)
+    if before == "\u200d" or ch == "\u200d" or unicodedata.category(ch) in ("Mn", "Mc", "Me"):
+        return True
+    if 0xFE00 <= code <= 0xFE0F or 0x1F3FB <= code <= 0x1F3FF or 0xE0020 <= code <= 0xE007F:
+        return True  # a variation selector, a skin tone, a subdivision flag's tag
+    if _regional(ch) and _regional(before):  # the second of a pair of indicators: one flag
+        run = at
+        while run > 0 and _regional(text[run - 1]):
+            run -= 1
+        return (at - run) % 2 == 1
+    return False
+
+
+def _regional(ch: str) -> bool:
+    return 0x1F1E6 <= ord(ch) <= 0x1F1FF
 
 
 def shown_date(day: datetime.date) -> str:

@@ -16,6 +16,7 @@ from django.utils.html import strip_tags
 
 import audit
 from accounts import rbac
+from helpdesk.display import cut
 from helpdesk.forms import as_tag, nfc, one_line, shows_text
 from helpdesk.markdown import render_markdown
 from knowledge.models import Article, ArticleFeedback, ArticleRevision, ArticleSlug, Category
@@ -98,7 +99,7 @@ def excerpt_is_automatic(article: Article) -> bool:
 
 def _shortened(text: str) -> str:
     text = " ".join(text.split())
-    return text[:297] + "…" if len(text) > 300 else text
+    return cut(text, 297) + "…" if len(text) > 300 else text
 
 
 def _may_edit(article: Article, actor) -> bool:

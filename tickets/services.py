@@ -21,6 +21,7 @@ from django.utils import timezone
 import audit
 from accounts import rbac
 from accounts.models import Team, User, validate_ascii_email
+from helpdesk.display import cut
 from helpdesk.forms import as_tag, nfc, one_line, parse_id, reads_as, shows_text
 from helpdesk.markdown import markdown_shows_text, render_markdown
 from helpdesk.models import Priority, SiteConfiguration
@@ -540,7 +541,7 @@ def ticket_reply(
             raise TransitionRefused(CLOSED_TO_STAFF)
         follow_up = ticket_create(
             requester=ticket.requester,
-            subject=f"{FOLLOW_UP}{ticket.subject.removeprefix(FOLLOW_UP)}"[:200],
+            subject=cut(f"{FOLLOW_UP}{ticket.subject.removeprefix(FOLLOW_UP)}", 200),
             description=body,
             actor=actor,
             uploads=uploads,
@@ -967,11 +968,23 @@ def clean_tag_names(names: Sequence[str]) -> list[str]:
     if not all(map(shows_text, typed)):
         raise ValidationError({"tags": TAG_SHOWS_NOTHING})
     for name in cleaned:
-        if len(name) > 50 or not all(
-            ch.isalnum() or ch in " -_" or unicodedata.category(ch).startswith("M") for ch in name
-        ):
+        if len(name) > 50 or not all(_tag_character(name, at) for at in range(len(name))):
             raise ValidationError({"tags": TAG_INVALID})
     return cleaned
+
+
+def _tag_character(name: str, at: int) -> bool:
+    """A letter (with its marks), a digit, a space, - or _; or a zero-width (non-)joiner between two
+    letters, which Persian spells many everyday words with ("نرم‌افزار", software) and Indic scripts
+    shape their conjuncts with."""
+    ch = name[at]
+    if ch in "\u200c\u200d":
+        return (
+            0 < at < len(name) - 1
+            and unicodedata.category(name[at - 1])[0] in "LM"
+            and name[at + 1].isalpha()
+        )
+    return ch.isalnum() or ch in " -_" or unicodedata.category(ch).startswith("M")
 
 
 @transaction.atomic
@@ -1246,7 +1259,7 @@ def _check_bulk_value(action: str, value: str) -> tuple[User | None, Team | None
     once, before any ticket is touched, so the queue comes back with the tickets still ticked; whether a
     ticket may take a valid one is still decided ticket by ticket. Returns the agent and the team named
     (for "assign" and "team")."""
-    shown = value if len(value) <= 40 else value[:39] + "…"
+    shown = value if len(value) <= 40 else cut(value, 39) + "…"
     if action == "status" and value not in Status.values:
         raise ValidationError({"value": BULK_UNKNOWN.format(what="status", value=shown)})
     if action == "priority" and value not in Priority.values:

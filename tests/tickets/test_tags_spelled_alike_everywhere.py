@@ -10,6 +10,7 @@ import unicodedata
 from html import unescape
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from knowledge import services as kb_services
@@ -445,3 +446,16 @@ def test_article_tags_stored_before_are_spelled_alike_by_the_migration():
     Article.objects.filter(pk=article.pk).update(tags="Café, cafe\u0301, ＶＩＰ, vi\u200bp")
     importlib.import_module("knowledge.migrations.0011_tags_spelled_alike").respell(apps, None)
     assert Article.objects.get(pk=article.pk).tags == "café, vip"
+
+
+@pytest.mark.parametrize("name", ["نرم\u200cافزار", "می\u200cخواهم", "क्\u200dष"])
+def test_a_tag_spelled_with_a_zero_width_joiner_or_non_joiner_between_letters_is_taken(name):
+    """Persian spells everyday words with the non-joiner ("نرم‌افزار", software); Indic scripts shape
+    conjuncts with the joiner: both kept, between letters."""
+    assert services.clean_tag_names([name]) == [name]
+
+
+@pytest.mark.parametrize("name", ["\u200cprinter", "printer\u200c", "a\u200c-b", "a\u200c\u200cb"])
+def test_a_joiner_that_joins_no_two_letters_is_refused_in_a_tag(name):
+    with pytest.raises(ValidationError):
+        services.clean_tag_names([name])
