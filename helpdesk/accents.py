@@ -45,6 +45,11 @@ def alphabetical(field: str) -> list:
 PUNCTUATION = r"[!-/:-@\[-`{-~]"
 _PUNCTUATION = re.compile(PUNCTUATION)
 FINAL_SIGMA, SIGMA = "\u03c2", "\u03c3"
+# Chinese, Japanese (kana and kanji) and Korean syllables, which PostgreSQL's parser reads a whole run of
+# as one word ("打印机无法连接到网络" is one): each is made a word of its own, so that what is typed, searched
+# as the phrase of its characters, is found anywhere in a run ("网络", "프린터" in "프린터가").
+CJK = r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]"
+_CJK = re.compile(CJK)
 
 
 # A word as PostgreSQL's parser reads one: letters and digits with the marks that belong to them (the
@@ -64,9 +69,11 @@ def search_words(text: str) -> str:
     as an East Asian input method types it, is the plain word; a ligature its letters), its ASCII
     punctuation made spaces,
     a Greek final sigma the plain one (PostgreSQL lower-cases a capital sigma to the plain one wherever
-    it stands, Python to the final one at a word's end)."""
+    it stands, Python to the final one at a word's end), each Chinese, Japanese or Korean character a
+    word (CJK)."""
     compatible = unicodedata.normalize("NFKC", _MARKS.sub("", unicodedata.normalize("NFD", text)))
-    return _PUNCTUATION.sub(" ", compatible).replace(FINAL_SIGMA, SIGMA)
+    spaced = _CJK.sub(r" \g<0> ", _PUNCTUATION.sub(" ", compatible))
+    return spaced.replace(FINAL_SIGMA, SIGMA)
 
 
 def words_of(text: str) -> list[str]:
@@ -80,7 +87,8 @@ class SearchWords(Func):
 
     compatible = f"normalize(regexp_replace(normalize(%(expressions)s, NFD), '{MARKS}', '', 'g'), NFKC)"
     spaced = f"regexp_replace({compatible}, '{PUNCTUATION}', ' ', 'g')"
-    template = f"translate({spaced}, '{FINAL_SIGMA}', '{SIGMA}')"
+    apart = f"regexp_replace({spaced}, '({CJK})', ' \\1 ', 'g')"
+    template = f"translate({apart}, '{FINAL_SIGMA}', '{SIGMA}')"
     output_field = TextField()
 
 

@@ -179,6 +179,16 @@ WORDS_IN_OTHER_SCRIPTS = [
     ("Printer on fire", "ｐｒｉｎｔｅｒ ＦＩＲＥ"),  # full-width, as an East Asian input method types
     ("Oﬃce printer", "office"),
     ("Drucker im 2. Stock", "２．stock"),
+    # Chinese, Japanese and Korean write words without spaces (or glue particles to them): a word typed
+    # is found anywhere in a run, and a run that is not in the subject finds nothing.
+    ("打印机无法连接到网络", "打印机"),
+    ("打印机无法连接到网络", "网络"),
+    ("打印机无法连接到网络", "打印*"),
+    ("请求退款：订单未收到", "退款"),
+    ("プリンターが動かない", "プリンター"),
+    ("ﾌﾟﾘﾝﾀｰが動かない", "プリンター"),  # half-width katakana, as some input methods type
+    ("프린터가 작동하지 않습니다", "프린터"),
+    ("Outlook的邮件问题", "outlook 邮件"),
 ]
 
 
@@ -196,6 +206,15 @@ def test_a_subject_word_is_found_as_typed(client, desk, subject, typed):
     make_ticket(desk["dora"], team=desk["support"], subject=subject)
     client.force_login(desk["agent"])
     assert found(client, typed) == {subject}
+
+
+@pytest.mark.parametrize("typed", ["网打", "连网", "退款 打印机", "프린터 가고"])
+def test_characters_of_a_cjk_subject_not_in_its_order_find_nothing(client, desk, typed):
+    """Each character is a word, but a word typed is the phrase of its characters, in their order."""
+    make_ticket(desk["dora"], team=desk["support"], subject="打印机无法连接到网络")
+    make_ticket(desk["dora"], team=desk["support"], subject="프린터가 작동하지 않습니다")
+    client.force_login(desk["agent"])
+    assert found(client, typed) == set()
 
 
 @pytest.mark.parametrize(("typed", "subjects"), SYNTAX + REQUESTER_TERMS)
