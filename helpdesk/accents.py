@@ -49,7 +49,10 @@ FINAL_SIGMA, SIGMA = "\u03c2", "\u03c3"
 # as one word ("打印机无法连接到网络" is one): each is made a word of its own, so that what is typed, searched
 # as the phrase of its characters, is found anywhere in a run ("网络", "프린터" in "프린터가").
 CJK = r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]"
-_CJK = re.compile(CJK)
+# A character of those with the marks that belong to it (a voiced-sound mark after a kana, a variation
+# selector after a kanji: "葛󠄀"): kept with it, or the mark would stand alone, which PostgreSQL drops.
+CJK_WITH_MARKS = CJK + r"[\u3099\u309a\ufe00-\ufe0f\U000e0100-\U000e01ef]*"
+_CJK = re.compile(CJK_WITH_MARKS)
 
 
 # A word as PostgreSQL's parser reads one: letters and digits with the marks that belong to them (the
@@ -61,7 +64,8 @@ def _word() -> re.Pattern:
         for code in [*range(0x0300, 0x20000), *range(0xE0100, 0xE01F0)]
         if unicodedata.category(chr(code)) in {"Mn", "Mc", "Me"}
     )  # a tenth of a second: made when first asked for, not by every process that imports this
-    return re.compile(rf"(?:[^\W_]|[{re.escape(marks)}])+")
+    # A word starts with a letter or a digit: a mark standing alone is no word to PostgreSQL either.
+    return re.compile(rf"[^\W_](?:[^\W_]|[{re.escape(marks)}])*")
 
 
 def search_words(text: str) -> str:
@@ -87,7 +91,7 @@ class SearchWords(Func):
 
     compatible = f"normalize(regexp_replace(normalize(%(expressions)s, NFD), '{MARKS}', '', 'g'), NFKC)"
     spaced = f"regexp_replace({compatible}, '{PUNCTUATION}', ' ', 'g')"
-    apart = f"regexp_replace({spaced}, '({CJK})', ' \\1 ', 'g')"
+    apart = f"regexp_replace({spaced}, '({CJK_WITH_MARKS})', ' \\1 ', 'g')"
     template = f"translate({apart}, '{FINAL_SIGMA}', '{SIGMA}')"
     output_field = TextField()
 

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from accounts import rbac
 from accounts.models import Organization, Team, User, email_key
-from helpdesk.accents import SearchWords, words_of
+from helpdesk.accents import CJK_WITH_MARKS, SearchWords, words_of
 from helpdesk.dates import REVERSED, start_of
 from helpdesk.forms import as_tag, nfc, parse_id
 from helpdesk.models import Priority
@@ -54,6 +54,7 @@ def sort_key(raw: str | None) -> str:
 
 # "carla's printer": the possessive names Carla; as a word of its own, "s" would have to be in her name.
 POSSESSIVE = re.compile("['\u2019]s\\b", re.IGNORECASE)
+CJK_CHARACTER = re.compile(CJK_WITH_MARKS)
 
 
 def _raw_query(raw: str) -> SearchQuery:
@@ -70,8 +71,19 @@ def _person(text: str) -> Q:
     words = words_of(POSSESSIVE.sub("", text))[:MAX_TERM_WORDS]
     if not words:
         return by_email
-    prefixes = _raw_query(" & ".join(f"'{word}':*" for word in words))
-    return by_email | Q(name_words=prefixes)
+    # Chinese, Japanese or Korean characters typed together are the name's in that order ("田中" is not
+    # "中田"): one phrase, its last character a prefix.
+    query, run = [], []
+    for word in [*words, ""]:
+        if word and CJK_CHARACTER.fullmatch(word):
+            run.append(f"'{word}'")
+            continue
+        if run:
+            query.append(f"({' <-> '.join(run)}:*)" if len(run) > 1 else f"{run[0]}:*")
+            run = []
+        if word:
+            query.append(f"'{word}':*")
+    return by_email | Q(name_words=_raw_query(" & ".join(query)))
 
 
 def _people() -> QuerySet[User]:

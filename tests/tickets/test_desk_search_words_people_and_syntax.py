@@ -157,6 +157,11 @@ REQUESTER_TERMS = [
         ("Müller/Schmidt GmbH", "schmidt gmbh"),
         ("ΝΙΚΟΣ ΠΑΠΑΔΟΠΟΥΛΟΣ", "Νίκος"),
         ("राहुल शर्मा", "शर्मा"),
+        ("田中太郎", "田中"),
+        ("田中太郎", "太郎"),
+        ("田中 太郎", "田中太"),
+        ("葛\U000e0100飾 花子", "葛\U000e0100飾"),  # a kanji with its variation selector, as pasted
+        ("김민준", "민준"),
     ],
 )
 def test_a_requester_is_found_by_the_words_of_a_name_with_punctuation_or_in_other_scripts(
@@ -189,6 +194,8 @@ WORDS_IN_OTHER_SCRIPTS = [
     ("ﾌﾟﾘﾝﾀｰが動かない", "プリンター"),  # half-width katakana, as some input methods type
     ("프린터가 작동하지 않습니다", "프린터"),
     ("Outlook的邮件问题", "outlook 邮件"),
+    ("葛\U000e0100飾区の住所変更", "葛\U000e0100飾区"),  # a kanji with its variation selector
+    ("ｱﾞｲの件", "ア\u3099イ"),  # a voiced-sound mark the font draws on its kana
 ]
 
 
@@ -208,11 +215,12 @@ def test_a_subject_word_is_found_as_typed(client, desk, subject, typed):
     assert found(client, typed) == {subject}
 
 
-@pytest.mark.parametrize("typed", ["网打", "连网", "退款 打印机", "프린터 가고"])
+@pytest.mark.parametrize("typed", ["网打", "连网", "退款 打印机", "프린터 가고", "中田"])
 def test_characters_of_a_cjk_subject_not_in_its_order_find_nothing(client, desk, typed):
     """Each character is a word, but a word typed is the phrase of its characters, in their order."""
     make_ticket(desk["dora"], team=desk["support"], subject="打印机无法连接到网络")
     make_ticket(desk["dora"], team=desk["support"], subject="프린터가 작동하지 않습니다")
+    make_ticket(make_customer(name="田中太郎"), team=desk["support"], subject="Lieferung fehlt")
     client.force_login(desk["agent"])
     assert found(client, typed) == set()
 
