@@ -1,6 +1,6 @@
 """Admin for the audit trail and the system log (read-only), and the mixin that audits admin edits."""
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -73,6 +73,17 @@ def deleted_values(obj: Model, deleted_with: tuple[str, ...] = ()) -> dict[str, 
     return values
 
 
+def _as_shown(form, name: str, loaded: Any) -> Any:
+    """A loaded value as the form's page showed it, which the form sends back when it is left alone: a
+    date-time to the second (the admin's widget shows none of its microseconds). Compared as loaded, an
+    untouched suspension's end would be written back cut to the second, over the job that lifted it
+    meanwhile."""
+    field = form.fields.get(name)
+    if isinstance(loaded, datetime) and field is not None and not field.widget.supports_microseconds:
+        return loaded.replace(microsecond=0)
+    return loaded
+
+
 def _stored(obj: Model) -> Model | None:
     return type(obj)._default_manager.filter(pk=obj.pk).first() if obj.pk is not None else None
 
@@ -116,7 +127,7 @@ class AuditedAdminMixin(UnchangedSinceLoadedAdminMixin, OddInputAdminMixin):
             touched = [
                 name
                 for name, value in column_values(obj).items()
-                if name in form.changed_data or differs_as_stored(value, loaded[name])
+                if name in form.changed_data or differs_as_stored(value, _as_shown(form, name, loaded[name]))
             ]
             if touched:  # with the columns save() itself keeps current ("updated at")
                 stamps = [
