@@ -49,7 +49,12 @@ def _row(event: AuditEvent) -> list[str]:
     return [safe_cell(value) for value in values]
 
 
-def _lines(events: QuerySet[AuditEvent], through: int, limit: int) -> Iterator[str]:
+class ExportCutShort(Exception):
+    """Fewer events were there to stream than the export recorded (retention pruned the oldest meanwhile):
+    raised after the last line, so that the download fails instead of passing for the whole selection."""
+
+
+def _lines(events: QuerySet[AuditEvent], through: int, expected: int) -> Iterator[str]:
     # Every cell quoted: a spreadsheet whose list separator is ";" would otherwise split a cell holding
     # one, and what follows (";=1+2") would start a cell of its own, a formula (CSV injection).
     writer = csv.writer(_Echo(), quoting=csv.QUOTE_ALL)
@@ -58,14 +63,16 @@ def _lines(events: QuerySet[AuditEvent], through: int, limit: int) -> Iterator[s
     yield "\ufeff" + writer.writerow(HEADER)
     sent, below = 0, through + 1
     # Keyset chunks rather than one server-side cursor: each chunk is a short indexed query.
-    while sent < limit:
-        chunk = list(events.filter(sequence__lt=below).order_by("-sequence")[: min(CHUNK, limit - sent)])
+    while sent < expected:
+        chunk = list(events.filter(sequence__lt=below).order_by("-sequence")[: min(CHUNK, expected - sent)])
         if not chunk:
-            return
+            break
         for event in chunk:
             yield writer.writerow(_row(event))
         sent += len(chunk)
         below = chunk[-1].sequence
+    if sent < expected:
+        raise ExportCutShort(f"The export recorded {expected} events and found {sent} to send.")
 
 
 @transaction.atomic
@@ -87,4 +94,4 @@ def audit_export(filterset: AuditEventFilter, *, actor) -> Iterator[str]:
         object_repr="Audit trail (CSV)",
         changes={"filter": (None, filterset.used()), "rows": (None, count)},
     )
-    return _lines(events, newest, EXPORT_MAX_ROWS)
+    return _lines(events, newest, count)

@@ -5,6 +5,7 @@ reads them, and attachment downloads (headers for odd names, types, caching)."""
 import csv
 import io
 import re
+from datetime import UTC, datetime
 from urllib.parse import unquote
 
 import pytest
@@ -15,7 +16,9 @@ from django.urls import reverse
 
 import audit
 from accounts.models import Organization, User
+from audit import export
 from audit.models import AuditEvent
+from audit.retention import prune_events
 from tests.factories import (
     OrganizationFactory,
     TeamFactory,
@@ -449,3 +452,29 @@ def test_html_or_svg_uploads_are_refused_so_none_is_ever_served(note_desk, name,
             note_desk["ticket"], body="Files", actor=note_desk["agent"], uploads=[text_file(name, content)]
         )
     assert not Attachment.objects.exists()
+
+
+def test_an_export_whose_oldest_events_are_pruned_while_it_streams_fails_instead_of_passing_for_whole(
+    client, monkeypatch
+):
+    """Retention (audit_prune) run while the file streams: the rows left to send are fewer than the
+    export recorded, and the download breaks off rather than end as if complete."""
+    monkeypatch.setattr(export, "CHUNK", 2)
+    for number in range(8):
+        audit.record("update", actor=None, object_repr=f"Old event {number}")
+    client.force_login(make_administrator(is_superuser=True))
+    lines = iter(client.post(EXPORT).streaming_content)
+    assert len([next(lines) for _ in range(3)]) == 3  # the header and the newest two rows
+    prune_events(datetime(2999, 1, 1, tzinfo=UTC))
+    with pytest.raises(export.ExportCutShort):
+        list(lines)
+
+
+def test_an_export_untouched_by_retention_ends_with_the_rows_it_recorded(client, monkeypatch):
+    monkeypatch.setattr(export, "CHUNK", 2)
+    for number in range(7):
+        audit.record("update", actor=None, object_repr=f"Event {number}")
+    client.force_login(make_administrator(is_superuser=True))
+    body = b"".join(client.post(EXPORT).streaming_content).decode("utf-8-sig")
+    recorded = AuditEvent.objects.get(action="export").changes["rows"][1]
+    assert len(list(csv.reader(io.StringIO(body)))) - 1 == recorded
