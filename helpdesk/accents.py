@@ -96,6 +96,18 @@ class SearchWords(Func):
     output_field = TextField()
 
 
+class SearchWordsBeforeCJK(SearchWords):
+    """SearchWords as it stood before each Chinese, Japanese or Korean character became a word, frozen:
+    migrations tickets 0021 and accounts 0016 name it, so that migrating back past tickets 0024 and
+    accounts 0018 builds the column and the index the release before them reads. (A migration's state
+    keeps the class, not its SQL: naming the live class, it would build today's.)"""
+
+    template = (
+        "translate(regexp_replace(normalize(regexp_replace(normalize(%(expressions)s, NFD), "
+        "'[\\u0300-\\u036f]', '', 'g'), NFKC), '[!-/:-@\\[-`{-~]', ' ', 'g'), '\u03c2', '\u03c3')"
+    )
+
+
 def folded_sql(column: str) -> str:
     """SQL for `column` unaccented, normalised only where it may fold (MAY_FOLD): for raw SQL that runs
     over long texts (Unaccented stays as it is, in the generated columns and indexes made of it)."""

@@ -20,6 +20,6 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='user',
-            index=django.contrib.postgres.indexes.GinIndex(django.contrib.postgres.search.SearchVector(helpdesk.accents.SearchWords('name'), config='simple'), name='user_name_words'),
+            index=django.contrib.postgres.indexes.GinIndex(django.contrib.postgres.search.SearchVector(helpdesk.accents.SearchWordsBeforeCJK('name'), config='simple'), name='user_name_words'),
         ),
     ]
