@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from tests.factories import make_ticket
 from tests.tickets.conftest import desk  # noqa: F401
+from tickets import services
 
 pytestmark = pytest.mark.django_db
 
@@ -35,3 +36,28 @@ def test_the_subject_and_the_text_boxes_take_the_direction_of_their_text(client,
     signed_out = client.get(reverse("accounts:login")).content.decode()
     assert 'type="password"' in signed_out
     assert not re.search(r'<input type="(email|password)"[^>]*dir="auto"', signed_out)
+
+
+def test_a_subject_beside_english_on_the_confirmation_pages_and_the_timeline_is_isolated(client, desk):  # noqa: F811
+    """ "T-1001 · {subject}" and "{before} → {after}": a Hebrew subject keeps its "!" at its end, and two
+    Hebrew values do not merge with the arrow into one run that reads new → old."""
+    source = make_ticket(desk["customer"], team=desk["support"], subject=HEBREW)
+    target = make_ticket(desk["customer"], team=desk["support"], subject="Printer")
+    services.ticket_update_fields(source, changes={"subject": HEBREW + " שוב"}, actor=desk["supervisor"])
+    source.refresh_from_db()
+    client.force_login(desk["supervisor"])
+    merge = client.post(
+        reverse("tickets:desk_merge", args=[source.number]),
+        {"into": target.reference, "version": source.version},
+    ).content.decode()
+    assert f"<bdi>{HEBREW} שוב</bdi>" in merge
+    bulk = client.post(
+        reverse("tickets:desk_bulk"),
+        {"tickets": [f"{source.pk}:{source.version}"], "action": "status:closed"},
+    ).content.decode()
+    assert f"<bdi>{HEBREW} שוב</bdi>" in bulk
+    workspace = client.get(reverse("tickets:desk_ticket", args=[source.number])).content.decode()
+    assert f'<bdi>{HEBREW}</bdi> <span aria-hidden="true">→</span>' in workspace
+    queue = client.get(reverse("tickets:desk_queue")).content.decode()
+    for box in ("queue-q", "queue-tag", "bulk-value", "view-name"):
+        assert re.search(rf'<input id="{box}" dir="auto"', queue), box
