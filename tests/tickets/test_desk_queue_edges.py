@@ -273,9 +273,8 @@ def test_next_after_a_reply_goes_on_to_the_ticket_that_followed_not_back(client)
     )
 
 
-def test_paging_past_a_capped_count_moves_forward(client, monkeypatch):
-    """Past an estimated total, each page is the one asked for (its Next comes from its own rows); it
-    read the last page by the estimate instead, so Next led back and the rest was out of reach."""
+def signed_in_to_a_capped_queue(client, monkeypatch) -> None:
+    """An agent signed in to a queue of 11 tickets, 2 a page, whose count is capped at 3."""
     monkeypatch.setattr(counting, "COUNT_CAP", 3)  # as 10,000 of a million tickets
     monkeypatch.setattr(selectors, "QUEUE_PAGE_SIZE", 2)
     team = TeamFactory()
@@ -283,6 +282,12 @@ def test_paging_past_a_capped_count_moves_forward(client, monkeypatch):
     for number in range(11):
         make_ticket(customer, team=team, subject=f"Ticket {number}")
     client.force_login(agent)
+
+
+def test_paging_past_a_capped_count_moves_forward(client, monkeypatch):
+    """Past an estimated total, each page is the one asked for (its Next comes from its own rows); it
+    read the last page by the estimate instead, so Next led back and the rest was out of reach."""
+    signed_in_to_a_capped_queue(client, monkeypatch)
     shown = []
     for number in range(1, 8):
         page = client.get(QUEUE, {"page": number}).context["queue"].page
@@ -303,13 +308,7 @@ def test_paging_past_a_capped_count_moves_forward(client, monkeypatch):
 def test_a_page_far_past_the_end_of_a_capped_queue_is_its_last_page(client, monkeypatch, asked):
     """A stale or typed ?page= far past the end of a queue longer than the cap: its last page, counted
     then, not an empty table saying that no ticket matches."""
-    monkeypatch.setattr(counting, "COUNT_CAP", 3)
-    monkeypatch.setattr(selectors, "QUEUE_PAGE_SIZE", 2)
-    team = TeamFactory()
-    agent, customer = make_agent(team), make_customer()
-    for number in range(11):
-        make_ticket(customer, team=team, subject=f"Ticket {number}")
-    client.force_login(agent)
+    signed_in_to_a_capped_queue(client, monkeypatch)
     response = client.get(QUEUE, {"page": asked})
     page = response.context["queue"].page
     assert (page.number, len(page.object_list), page.has_next()) == (6, 1, False)
