@@ -49,7 +49,8 @@ from helpdesk.admin import (
 from helpdesk.forms import nfc, shows_text
 from helpdesk.links import mail_site
 from helpdesk.models import SiteConfiguration
-from tickets.models import Ticket, TicketForm
+from knowledge.models import Article, ArticleRevision
+from tickets.models import Ticket, TicketActivity, TicketForm, TicketMessage
 
 
 class RoleChangeAuditMixin:
@@ -566,6 +567,23 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
             for user in users
             if user.pk in assigned
         ]
+        # What they wrote and did keeps their name, also once retention has pruned their audit events:
+        # a delete would turn their replies, timeline entries and articles into System's.
+        wrote = (
+            (TicketMessage, "author", "message(s) on tickets"),
+            (TicketActivity, "actor", "change(s) on ticket timelines"),
+            (Article, "author", "knowledge base article(s)"),
+            (ArticleRevision, "created_by", "knowledge base article version(s)"),
+        )
+        for model, field, what in wrote:
+            rows = model.objects.filter(**{f"{field}__in": ids}).order_by()
+            counts = dict(rows.values_list(field).annotate(Count("pk")))
+            held += [
+                f"{user}: the author of {counts[user.pk]} {what}, which keep their name. "
+                "Suspend the account instead."
+                for user in users
+                if user.pk in counts
+            ]
         return held
 
     @admin.display(description="Roles")

@@ -6,6 +6,8 @@ Not yet so, and so not asserted here: the delete pages of a user and of a team l
 by name, a query each (Django's get_deleted_objects reads its other end), and "delete selected" over
 users or teams costs a few queries per row."""
 
+from datetime import timedelta
+
 import pytest
 from axes.models import AccessAttempt
 from django.conf import settings
@@ -17,10 +19,12 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 import audit
+import tickets.services
 from accounts import roles
 from accounts.backends import lockout_username
 from accounts.models import Organization, RoleAssignment, Team, User, UserSession
 from audit.models import AuditEvent
+from audit.retention import prune_events
 from helpdesk.models import SiteConfiguration
 from knowledge import services as knowledge_services
 from knowledge.models import Article, Category
@@ -281,6 +285,38 @@ def test_bulk_deleting_an_actor_with_a_free_user_deletes_neither_and_says_why(ad
     response = admin_client.post(changelist_url(User), {**data, "post": "yes"})
     assert response.status_code < 500
     assert User.objects.filter(pk__in=[actor.pk, free.pk]).count() == 2
+
+
+def _reply_as(agent):
+    tickets.services.ticket_reply(
+        make_ticket(make_customer(), team=agent.teams.get()), body="Hi", actor=agent
+    )
+
+
+def _article_by(agent):
+    knowledge_services.article_create(
+        title="Printing", body="Press print.", category=CategoryFactory(), actor=agent
+    )
+
+
+@pytest.mark.parametrize(
+    ("work", "said"),
+    [(_reply_as, "message(s) on tickets"), (_article_by, "knowledge base article(s)")],
+)
+def test_an_agent_whose_audit_events_were_pruned_is_kept_for_what_they_wrote(client, clock, work, said):
+    """Retention prunes an agent's old audit events; their replies, timeline entries and article
+    versions still name them, so the admin keeps the account (suspend it instead) rather than turning
+    all of it into System's."""
+    clock.shift(-timedelta(days=400))
+    writer = make_agent(TeamFactory())
+    work(writer)
+    clock.shift(timedelta(days=399))
+    prune_events(timezone.now() - timedelta(days=30))
+    assert not AuditEvent.objects.filter(actor=writer).exists()
+    client.force_login(make_administrator(is_superuser=True))
+    assert said in client.get(delete_url(writer)).content.decode()
+    client.post(delete_url(writer), {"post": "yes"})
+    assert User.objects.filter(pk=writer.pk).exists()
 
 
 # ----------------------------------------------------------------------------------- custom actions
