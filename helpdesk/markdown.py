@@ -62,6 +62,10 @@ def _page_outline(state) -> None:
         _heading_ids(state.tokens)
 
 
+def _words(tokens) -> str:
+    return "".join(token.content for token in tokens or () if token.type in ("text", "code_inline"))
+
+
 def _anchor(words: str) -> str:
     """A heading's words, or a link's target, as an id's tail: "Step two" and "#step-two" alike."""
     return slugify(words, allow_unicode=True)[:80]
@@ -78,10 +82,7 @@ def _heading_ids(tokens) -> None:
     for heading, inline in pairwise(tokens):
         if heading.type != "heading_open":
             continue
-        text = "".join(
-            child.content for child in inline.children or () if child.type in ("text", "code_inline")
-        )
-        words = _anchor(text) or "section"
+        words = _anchor(_words(inline.children)) or "section"
         anchor, number = words, following.get(words, 2)
         while anchor in taken:
             anchor = f"{words}-{number}"
@@ -96,6 +97,34 @@ def _heading_ids(tokens) -> None:
                 target = _anchor(unquote(href[1:]))
                 if target in taken:
                     child.attrSet("href", f"#{HEADING_ID_PREFIX}{target}")
+
+
+# A reference link repeats its definition's address (and title) at each use: "[x]: /aaaa…" once and
+# "[x] " three thousand times made 17,000 characters of reply into 15 MB of HTML, stored and sent with
+# every view of the ticket. The addresses a text's links carry are held to a multiple of its length;
+# past that, a link shows its words without its address (as one with a scheme we drop does).
+LINK_ADDRESS_BUDGET_PER_CHARACTER = 8
+LINK_ADDRESS_BUDGET_MINIMUM = 10_000
+
+
+def _link_budget(state) -> None:
+    budget = LINK_ADDRESS_BUDGET_PER_CHARACTER * len(state.src) + LINK_ADDRESS_BUDGET_MINIMUM
+    link_kept = True  # the link being read (an image may be inside it)
+    for token in state.tokens:
+        for child in token.children or ():
+            if child.type in ("link_open", "image"):
+                budget -= len(str(child.attrGet("href") or child.attrGet("src") or ""))
+                budget -= len(str(child.attrGet("title") or ""))
+                kept = budget >= 0
+                link_kept = kept if child.type == "link_open" else link_kept
+            elif child.type == "link_close":
+                kept = link_kept
+            else:
+                continue
+            if not kept:
+                words = _words(child.children)  # an image's; a link's words are the tokens between
+                child.type, child.tag, child.nesting, child.attrs, child.children = "text", "", 0, {}, None
+                child.content = words
 
 
 class _BlocksKeepDeepText(ParserBlock):
@@ -125,6 +154,7 @@ _markdown.block = _blocks
 _markdown.validateLink = lambda url: True
 _markdown.add_render_rule("image", _image_as_link)
 _markdown.core.ruler.push("page_outline", _page_outline)
+_markdown.core.ruler.push("link_budget", _link_budget)
 
 
 def render_markdown(text: str, *, heading_ids: bool = False) -> str:

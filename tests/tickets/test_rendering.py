@@ -99,6 +99,23 @@ def test_a_message_of_brackets_renders_as_text_at_once(text):
     assert html.startswith("<p>") and "<a" not in html and html.count("[") == text.count("[")
 
 
+@pytest.mark.parametrize("use", ["[x] ", "![x][x] ", "[![x][x]](/y) "])
+def test_a_link_reference_used_thousands_of_times_cannot_make_megabytes_of_html(use):
+    """Each use of a reference link repeats its definition's address: 17,000 characters of reply made
+    15 MB of HTML, stored and sent with every view of the ticket. The addresses are held to a multiple
+    of the text's length; past that a link shows its words without its address."""
+    text = "[x]: /" + "a" * 5_000 + ' "a title"\n\n' + use * 3_000
+    html = render_markdown(text)
+    assert len(html) < 12 * len(text)
+    assert html.count("<a ") > 10 and html.count("x") >= 3_000
+    assert html.count("<a ") == html.count("</a>")
+
+
+def test_a_reference_used_a_few_times_keeps_its_address_every_time():
+    html = render_markdown("See [the docs][d], then [the docs][d] again.\n\n[d]: https://example.org/docs")
+    assert html.count('<a href="https://example.org/docs"') == 2
+
+
 # Past markdown-it's nesting limit (20) the rest of a block used to vanish from the page while the stored
 # body kept it: what an agent read was not what the customer wrote.
 @pytest.mark.parametrize(
