@@ -170,3 +170,24 @@ def test_a_required_select_tells_screen_readers_it_is_required():
     form = ProfileForm(initial={"timezone": "UTC"})
     assert 'aria-required="true"' in str(form["timezone"])
     assert "required" in str(form["name"]) and "aria-required" not in str(form["name"])
+
+
+CURRENT_MARKS = """() => [...document.querySelectorAll('.main-nav a, .view-list a')].map((link) => [
+  link.getAttribute('aria-current') === 'page', getComputedStyle(link).textDecorationLine,
+])"""
+
+
+@pytest.mark.usefixtures("demo")
+def test_the_current_page_and_view_keep_their_mark_in_forced_colours(page, live_server):
+    """In forced colours (Windows High Contrast) the browser drops backgrounds and box shadows, the only
+    marks of the current page in the navigation and of the open view: they are underlined instead."""
+    page.emulate_media(forced_colors="active")
+    signed_in(page, live_server, "agent@example.com")
+    page.goto(live_server.url + reverse("tickets:desk_queue"))
+    page.locator(".view-list a").first.click()
+    page.locator('.view-list a[aria-current="page"]').wait_for()
+    marks = page.evaluate(CURRENT_MARKS)
+    current = {decoration for is_current, decoration in marks if is_current}
+    assert len([1 for is_current, _ in marks if is_current]) == 2  # "Agent desk" and the open view
+    assert current == {"underline"}
+    assert "underline" not in {decoration for is_current, decoration in marks if not is_current}

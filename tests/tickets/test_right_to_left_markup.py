@@ -27,7 +27,10 @@ def test_the_subject_and_the_text_boxes_take_the_direction_of_their_text(client,
     client.force_login(desk["customer"])
     portal = client.get(reverse("tickets:portal_detail", args=[ticket.number])).content.decode()
     assert f'<h1 dir="auto">{HEBREW}</h1>' in portal
-    assert f'<td dir="auto">{HEBREW}</td>' in client.get(reverse("tickets:portal_list")).content.decode()
+    assert (
+        f'<td class="text-cell" dir="auto">{HEBREW}</td>'
+        in client.get(reverse("tickets:portal_list")).content.decode()
+    )
     submit = client.get(reverse("tickets:portal_submit")).content.decode()
     subject = re.search(r'<input type="text" name="subject"[^>]*>', submit).group(0)
     assert 'dir="auto"' in subject

@@ -25,7 +25,7 @@ QUEUE_ROW = (
     '<td><input type="checkbox" name="tickets" value="{pk}:{version}" form="bulk-form" '
     'aria-label="Select {reference}"{checked}></td>'
     '<td><a href="{url}" data-ticket-link>{reference}</a></td>'
-    '<td>{unread}<span dir="auto">{subject}</span></td>'
+    '<td class="text-cell">{unread}<span dir="auto">{subject}</span></td>'
     "<td>{requester}</td>"
     "<td>{organization}</td>"
     "<td>{status}</td>"
