@@ -366,12 +366,9 @@ def out_of_reach_user_filter(actor) -> Q:
     above them (outranking_user_filter), and the managers of organisations whose tickets `actor` does
     not see, since whoever holds such an account sees them all (sees_organization_tickets)."""
     outranking = outranking_user_filter(actor)
-    if actor is None or actor.is_superuser or is_administrator(actor):
+    seen = organizations_seen_whole(actor)
+    if seen is None:
         return outranking
-    # As sees_organization_tickets: an organisation grant shows staff its tickets, a customer nothing.
-    seen = set(access(actor).organization_ids) if is_agent(actor) else set()
-    if actor.is_organization_manager and actor.organization_id:
-        seen.add(actor.organization_id)
     return outranking | (Q(is_organization_manager=True) & ~Q(organization_id__in=seen))
 
 

@@ -125,10 +125,12 @@ def two_factor_cancel(user: User, device_id: int | None, *, actor: User) -> None
 
 
 def two_factor_enable(
-    user: User, *, device_id: int | None, token: str, password: str, actor: User
-) -> tuple[SealedTOTPDevice, list[str]]:
+    user: User, *, device_id: int | None, token: str, password: str, actor: User,
+    keep_session_key: str | None = None,
+) -> tuple[SealedTOTPDevice, list[str]]:  # fmt: skip
     """Confirm the set-up under way (`device_id`) with a code from it and the account's current password;
-    returns the device and new recovery codes.
+    returns the device and new recovery codes. The account's other sessions, signed in without the second
+    step, are signed out: all but `keep_session_key` (the one that set it up).
 
     The password is checked first, so a mistyped one costs no code (a code works once). The code is
     checked in its own transaction, so a wrong guess still counts towards throttling.
@@ -153,6 +155,7 @@ def two_factor_enable(
         was_on = bool(replaced)  # this replaces an app in use
         audit.record("two_factor_enable", actor=actor, obj=user, changes={"two_factor": (was_on, True)},
                      category=SECURITY)  # fmt: skip
+        services.user_sign_out_sessions(user, actor=actor, keep_session_key=keep_session_key)
     return device, codes
 
 

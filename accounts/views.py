@@ -191,11 +191,10 @@ def two_factor_settings(request: HttpRequest) -> HttpResponse:
                 password = form.cleaned_data["password"]
                 # The set-up's id stays in the session: a second click then hears it was finished.
                 device, codes = two_factor.two_factor_enable(
-                    user, device_id=enrolling, token=token, password=password, actor=user
-                )
+                    user, device_id=enrolling, token=token, password=password, actor=user,
+                    keep_session_key=request.session.session_key,
+                )  # fmt: skip
                 django_otp.login(request, device)
-                keep = request.session.session_key
-                services.user_sign_out_sessions(user, actor=user, keep_session_key=keep)
                 messages.success(request, "Two-factor sign-in is on. Your other sessions are signed out.")
             elif action == "replace":
                 device = two_factor.two_factor_start(user, actor=user, token=token)

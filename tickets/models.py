@@ -218,9 +218,6 @@ class TicketQuerySet(models.QuerySet["Ticket"]):
             keys.append(("organization_id", sorted(organization_ids)))
         return [(column, ids) for column, ids in keys if ids]
 
-    def by_number(self, number: int) -> "TicketQuerySet":
-        return self.filter(number=number)
-
 
 class TicketManager(models.Manager.from_queryset(TicketQuerySet)):
     def get_by_natural_key(self, number: int) -> "Ticket":

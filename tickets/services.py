@@ -159,12 +159,14 @@ class AlreadySo(TicketError):
 
 def _lock(ticket: Ticket, expected_version: int | None) -> Ticket:
     locked = Ticket.objects.select_for_update(no_key=True).get(pk=ticket.pk)
-    _check_version(locked, expected_version)
+    check_version(locked, expected_version)
     return locked
 
 
-def _check_version(locked: Ticket, expected_version: int | None) -> None:
-    if expected_version is not None and locked.version != expected_version:
+def check_version(ticket: Ticket, expected_version: int | None) -> None:
+    """Refuse a change sent from a page older than `ticket` (the version the page was drawn at), or
+    StaleTicket: a colleague's change would be overwritten unseen."""
+    if expected_version is not None and ticket.version != expected_version:
         raise StaleTicket(STALE)
 
 
@@ -525,7 +527,7 @@ def ticket_reply(
     if (sent := _sent_before(ticket, submission_key, body=body, actor=actor, uploads=uploads)) is not None:
         _status_on_resending(ticket, sent, status_after, actor=actor)
         return sent
-    _check_version(ticket, expected_version)
+    check_version(ticket, expected_version)
     _require_not_deleted(ticket)
     requester = as_requester and actor is not None and actor.pk == ticket.requester_id
     as_staff = not requester and _acts_as_staff(ticket, actor)
@@ -617,7 +619,7 @@ def ticket_add_note(
     if sent is not None:
         _status_on_resending(ticket, sent, status_after, actor=actor)
         return sent
-    _check_version(ticket, expected_version)
+    check_version(ticket, expected_version)
     _require_not_merged(ticket, actor)  # a note left on the emptied source would be read by nobody
     _require_transition(ticket, status_after, by_customer=False)
     types = validate_uploads(list(uploads))
@@ -680,7 +682,7 @@ def ticket_close_check(ticket: Ticket, *, actor: User | None, expected_version: 
     """Raise what ticket_transition would refuse in closing this ticket as read (it asks again under the
     row lock): the desk asks before a close it cannot undo only when the close can happen."""
     _require_staff(ticket, actor)
-    _check_version(ticket, expected_version)
+    check_version(ticket, expected_version)
     _require_not_deleted(ticket)
     _require_permission_to_close(ticket, actor, Status.CLOSED)
     _require_transition(ticket, Status.CLOSED, by_customer=False)
@@ -794,8 +796,7 @@ def _require_merge_allowed(source: Ticket, into: Ticket, actor: User | None) -> 
 def _require_mergeable(
     source: Ticket, into: Ticket, expected_version: int | None, expected_into_version: int | None
 ) -> None:
-    if expected_version is not None and source.version != expected_version:
-        raise StaleTicket(STALE)
+    check_version(source, expected_version)
     # The confirmation named the target as it was (its team sees the notes that move): changed since,
     # it is asked again.
     if expected_into_version is not None and into.version != expected_into_version:

@@ -52,6 +52,7 @@ NOT_AUDITED = {
     "article_count_votes": "derived counters recounted from the votes, which are their own record",
     "articles_check_public_links": "a check inside ticket_reply; refuses, changes nothing",
     "require_not_closed": "a check (closed is final); refuses, changes nothing",
+    "check_version": "a check (a page older than the ticket); refuses, changes nothing",
     "ticket_merge_check": "a check before the desk asks to confirm; ticket_merge is audited",
     "ticket_close_check": "a check before the desk asks to confirm; ticket_transition is audited",
     "saved_view_deletable": "a check; saved_view_delete is audited",

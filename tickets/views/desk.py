@@ -209,8 +209,10 @@ def bulk(request: HttpRequest) -> HttpResponse:
         context |= {"bulk_action": request.POST.get("action", ""), "bulk_value": value if tag else ""}
         context |= {"bulk_tag_refused": tag}
         return render(request, QUEUE_TEMPLATE, context, status=422)
-    done = [outcome.ticket.reference for outcome in outcomes if outcome.ok and outcome.changed]
-    if done:
+    changed = {
+        outcome.ticket.pk: outcome.ticket.reference for outcome in outcomes if outcome.ok and outcome.changed
+    }
+    if done := list(changed.values()):
         messages.success(request, f"Updated {shown_count(len(done), 'ticket')}: {_references(done)}.")
     already = [outcome.ticket.reference for outcome in outcomes if outcome.ok and not outcome.changed]
     if already:
@@ -229,9 +231,6 @@ def bulk(request: HttpRequest) -> HttpResponse:
             messages.error(request, f"{count} were not changed ({_references(references)}). {reason}")
     # Moved to a team the agent does not work (or unassigned from them): gone from their queues, said so
     # rather than left to vanish, as the workspace's own edit says it.
-    changed = {
-        outcome.ticket.pk: outcome.ticket.reference for outcome in outcomes if outcome.ok and outcome.changed
-    }
     still = set(
         Ticket.objects.staff_visible_to(request.user).filter(pk__in=changed).values_list("pk", flat=True)
     )
@@ -545,22 +544,18 @@ def workspace_reply(request: HttpRequest, number: str) -> HttpResponse:
     return render(request, WORKSPACE_TEMPLATE, context, status=422)
 
 
-def _workspace_url(ticket: Ticket, queue_query: str) -> str:
-    url = reverse("tickets:desk_ticket", args=[ticket.number])
-    return f"{url}?{_queue_param(queue_query)}" if queue_query else url
-
-
 def _workspace_after_work(request: HttpRequest, ticket: Ticket) -> str:
     """The workspace again, in the queue it was opened from, with the neighbours the page showed: work
     that takes the ticket out of that queue (a reply that solves it) keeps Previous and Next."""
+    url = reverse("tickets:desk_ticket", args=[ticket.number])
     if "queue" not in request.POST:
-        return _workspace_url(ticket, "")
+        return url
     params = QueryDict(mutable=True)
     params["queue"] = request.POST["queue"]
     for key in ("previous", "next"):  # a number, or 0 where the page had none (NO_NEIGHBOUR)
         if (number := parse_id(request.POST.get(key, ""))) is not None:
             params[key] = str(number)
-    return f"{reverse('tickets:desk_ticket', args=[ticket.number])}?{params.urlencode()}"
+    return f"{url}?{params.urlencode()}"
 
 
 def _queue_param(queue_query: str) -> str:
@@ -699,13 +694,6 @@ def _typed_edit(ticket: Ticket, field: str, value: str, data: QueryDict) -> dict
     return {}
 
 
-def _unchanged(ticket: Ticket, expected_version) -> None:
-    """A value saved as it stands changes nothing, but from a page that is out of date it is refused like
-    any edit, or the composer would be handed the new version with a colleague's change unseen."""
-    if expected_version is not None and ticket.version != expected_version:
-        raise services.StaleTicket(services.STALE)
-
-
 def _apply_edit(
     ticket: Ticket, field: str, value: str, data: QueryDict, *, actor: User, expected_version
 ) -> None:
@@ -722,8 +710,10 @@ def _apply_edit(
             ticket, assignee=assignee, actor=actor, expected_version=expected_version, seen=mine
         )
     elif field == "status":
+        # A value saved as it stands changes nothing, but from a page that is out of date it is refused
+        # like any edit, or the composer would be handed the new version with a colleague's change unseen.
         if value == ticket.status:
-            _unchanged(ticket, expected_version)
+            services.check_version(ticket, expected_version)
             return
         if value not in Status.values:
             raise ValidationError("That choice is not available.")
@@ -737,7 +727,7 @@ def _apply_edit(
         )
     elif field == "team":
         if value == str(ticket.team_id or ""):  # saved as it stands ("No team", or a team closed since)
-            _unchanged(ticket, expected_version)
+            services.check_version(ticket, expected_version)
             return
         team = Team.objects.get(pk=int(value))
         services.ticket_update_fields(
@@ -749,8 +739,7 @@ def _apply_edit(
         services.require_not_closed(ticket)
         # From a stale page, a colleague's answers would be checked and then overwritten by these: the
         # page's age is said first (with the typed values kept), whatever they hold.
-        if expected_version is not None and expected_version != ticket.version:
-            raise services.StaleTicket(services.STALE)
+        services.check_version(ticket, expected_version)
         definitions = ticket.form_schema
         form = CustomFieldsForm(data, definitions=definitions, stored=ticket.custom_fields)
         if not form.is_valid():
