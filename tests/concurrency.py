@@ -69,6 +69,17 @@ def in_another_thread(work: Callable[[], object], errors: list[BaseException]) -
     return threading.Thread(target=run)
 
 
+def away_from_an_event_loop(work: Callable[[], object]) -> None:
+    """Run `work` in a thread of its own and raise what it raised: in a test that must not find the event
+    loop the browser tests' Playwright leaves running in the main thread once a worker has run one."""
+    errors: list[BaseException] = []
+    thread = in_another_thread(work, errors)
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
+
+
 def at_the_same_moment(work: Callable[[], object], *, times: int = 2) -> list[BaseException]:
     """Run `work` in `times` threads, each in its own connection, released together; what they raised."""
     errors: list[BaseException] = []

@@ -19,6 +19,7 @@ from accounts import services as account_services
 from accounts.models import TeamMember, User
 from audit.models import AuditEvent, SystemLogEntry
 from audit.recorder import verify_audit_chain
+from tests.concurrency import away_from_an_event_loop
 from tests.factories import (
     TeamFactory,
     make_administrator,
@@ -98,7 +99,7 @@ def test_a_warning_logged_from_async_code_is_stored():
     async def view():
         logging.getLogger("helpdesk.payments").warning("async payment gateway timeout")
 
-    asyncio.run(view())
+    away_from_an_event_loop(lambda: asyncio.run(view()))
     assert SystemLogEntry.objects.filter(message="async payment gateway timeout").exists()
 
 
