@@ -25,10 +25,10 @@ from accounts.models import (
     TeamUserObjectPermission,
     User,
 )
-from helpdesk.accents import alphabetical
+from helpdesk.accents import Unaccented, alphabetical, unaccented
 from helpdesk.counting import capped, is_capped
 from tickets.filters import SORT_LABELS, SORTS, TicketQueueFilter, in_my_teams, sort_key
-from tickets.models import PRIORITY_ORDER, SavedView, Tag, Ticket, TicketActivity, TicketMessage
+from tickets.models import PRIORITY_ORDER, SavedView, Tag, Ticket, TicketActivity, TicketMessage, number_from
 from tickets.services import clean_tag_names
 from tickets.workflow import OPEN_STATUSES, SOLVED_STATUSES, Status
 
@@ -696,3 +696,44 @@ def edit_holds_already(ticket: Ticket, field: str, value: str, *, actor: User) -
         return False
     now = Ticket.objects.filter(pk=ticket.pk).values("status", "priority", "team_id", "assignee_id").first()
     return now is not None and _holds(now, field, value, actor)
+
+
+PORTAL_PAGE_SIZE = 20
+PORTAL_QUERY_WORDS = 8  # of a portal search; more narrow nothing a customer's list needs
+
+
+def portal_ticket_page(
+    user: User, *, scope: str, status: str, query: str, page_number: str | None
+) -> tuple[Page, bool]:
+    """A page of the portal's "My tickets" (`scope` "mine") or of the organisation's (`scope`
+    "organization", for its manager), in `status` "open", "solved" or "" (all), matching `query`; and
+    whether the scope holds any ticket at all (an empty filtered list offers "Show all tickets" only to
+    someone who has some)."""
+    tickets = Ticket.objects.visible_to(user).select_related("requester")
+    if scope == "organization":
+        tickets = tickets.filter(organization_id=user.organization_id)
+    else:
+        tickets = tickets.filter(requester=user)
+    scoped = tickets
+    in_status = Q()
+    if status == "open":
+        in_status = Q(status__in=OPEN_STATUSES)
+    elif status == "solved":
+        in_status = Q(status__in=SOLVED_STATUSES)
+    if query:
+        # Every word typed, in any order and with or without its accents ("cafe printer" finds "Printer
+        # in the Café"), as part of a word too ("drucker" finds "Druckerproblem").
+        tickets = tickets.alias(plain_subject=Unaccented("subject"))
+        condition = in_status
+        for word in unaccented(query).split()[:PORTAL_QUERY_WORDS]:
+            condition &= Q(plain_subject__icontains=word)
+        # A reference (T-907, #907, 907) finds its ticket whatever the status filter says.
+        if (exact := number_from(query)) is not None:
+            condition |= Q(number=exact)
+        tickets = tickets.filter(condition)
+    else:
+        tickets = tickets.filter(in_status)
+    # In the order the requester reads them: internal notes and triage move nothing (public_updated_at).
+    tickets = tickets.order_by("-public_updated_at", "-pk")
+    page = Paginator(tickets, PORTAL_PAGE_SIZE).get_page(page_number)
+    return page, bool(page.object_list) or scoped.exists()

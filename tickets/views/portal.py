@@ -6,8 +6,7 @@ from urllib.parse import quote, urlencode
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
-from django.db.models import F, Q
+from django.db.models import F
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -16,7 +15,6 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from django_htmx.http import HttpResponseClientRedirect
 
 from helpdesk import drafts
-from helpdesk.accents import Unaccented, unaccented
 from helpdesk.forms import add_service_errors, parse_id, query_text
 from helpdesk.links import mail_link
 from helpdesk.middleware import site_configuration
@@ -31,11 +29,9 @@ from tickets.forms import (
     TicketSubmitForm,
 )
 from tickets.freshness import changes_tickets
-from tickets.models import Attachment, Ticket, TicketForm, TicketMessage, number_from
+from tickets.models import Attachment, Ticket, TicketForm, TicketMessage
 from tickets.workflow import Status
 
-PAGE_SIZE = 20
-MAX_QUERY_WORDS = 8  # of a portal search; more narrow nothing a customer's list needs
 FORM_GONE = (
     "This request form is no longer available. What you wrote is kept below as a general request: check "
     "it and send it again."
@@ -244,43 +240,17 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
     status = filters.cleaned_data.get("status") or "open"
     query = query_text(request, "q", limit=200)  # the form drops a longer one, which would list everything
     may_see_organization = user.is_organization_manager and user.organization_id is not None
-    scope = filters.cleaned_data.get("scope") if may_see_organization else "mine"
-    tickets = Ticket.objects.visible_to(user).select_related("requester")
-    if scope == "organization":
-        tickets = tickets.filter(organization_id=user.organization_id)
-    else:
-        tickets = tickets.filter(requester=user)
-    scoped = tickets
-    in_status = Q()
-    if status == "open":
-        in_status = Q(status__in=workflow.OPEN_STATUSES)
-    elif status == "solved":
-        in_status = Q(status__in=workflow.SOLVED_STATUSES)
-    if query:
-        # Every word typed, in any order and with or without its accents ("cafe printer" finds "Printer
-        # in the Café"), as part of a word too ("drucker" finds "Druckerproblem").
-        tickets = tickets.alias(plain_subject=Unaccented("subject"))
-        condition = in_status
-        for word in unaccented(query).split()[:MAX_QUERY_WORDS]:
-            condition &= Q(plain_subject__icontains=word)
-        # A reference (T-907, #907, 907) finds its ticket whatever the status filter says.
-        if (exact := number_from(query)) is not None:
-            condition |= Q(number=exact)
-        tickets = tickets.filter(condition)
-    else:
-        tickets = tickets.filter(in_status)
-    # In the order the requester reads them: internal notes and triage move nothing (public_updated_at).
-    tickets = tickets.order_by("-public_updated_at", "-pk")
-    page = Paginator(tickets, PAGE_SIZE).get_page(request.GET.get("page"))
-    # An empty filtered list offers "Show all tickets" only to someone who has some.
-    has_any = bool(page.object_list) or scoped.exists()
+    scope = (filters.cleaned_data.get("scope") if may_see_organization else "") or "mine"
+    page, has_any = selectors.portal_ticket_page(
+        user, scope=scope, status=status, query=query, page_number=request.GET.get("page")
+    )
     context = {
         "has_any": has_any,
         "page": page,
         "filters": filters,
         "status": status,
         "query": query,
-        "scope": scope or "mine",
+        "scope": scope,
         "may_see_organization": may_see_organization,
     }
     return render(request, "tickets/portal/ticket_list.html", context)
