@@ -233,8 +233,16 @@ def role_assign(
 
 @transaction.atomic
 def role_revoke(user: User, role_name: str, *, actor: User | None) -> None:
-    RoleAssignment.objects.filter(user=user, role__name=role_name).delete()
-    changes = {"role": (role_name, None)}
+    """Take the role from `user`, recorded as the admin records a deleted assignment (the role and its
+    expiry before); only someone who could grant it may. A role not held changes and records nothing."""
+    role = Group.objects.get(name=role_name)
+    if missing := rbac.grant_refusal(actor, role):
+        raise PermissionDenied(missing)
+    assignment = RoleAssignment.objects.select_for_update(no_key=True).filter(user=user, role=role).first()
+    if assignment is None:
+        return
+    assignment.delete()
+    changes = {"role": (role_name, None), "expires_at": (assignment.expires_at, None)}
     audit.record("role_change", actor=actor, obj=user, changes=changes, category=AuditEvent.Category.SECURITY)
     rbac.forget(user)
 

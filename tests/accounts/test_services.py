@@ -3,13 +3,14 @@
 from datetime import timedelta
 
 import pytest
+from django.core.exceptions import PermissionDenied
 from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 
 from accounts import roles, services
-from accounts.models import User
+from accounts.models import RoleAssignment, User
 from audit.models import AuditEvent
-from tests.factories import UserFactory, make_administrator, make_customer
+from tests.factories import TeamFactory, UserFactory, make_administrator, make_customer, make_supervisor
 
 pytestmark = pytest.mark.django_db
 
@@ -103,3 +104,27 @@ def test_lifting_ended_suspensions_leaves_one_renewed_meanwhile(monkeypatch, clo
         None,
         "Fraud",
     )
+
+
+def test_role_revoke_records_the_expiry_it_ends_and_nothing_for_a_role_not_held():
+    """role_revoke records what the admin records for a deleted assignment (the role and its expiry)."""
+    admin = make_administrator()
+    user = make_customer()
+    until = timezone.now() + timedelta(days=3)
+    services.role_assign(user, roles.AGENT, expires_at=until, actor=admin)
+    services.role_revoke(user, roles.AGENT, actor=admin)
+    assert last_event("role_change").changes == {
+        "role": ["Agent", None],
+        "expires_at": [as_stored(until), None],
+    }
+    events = AuditEvent.objects.count()
+    services.role_revoke(user, roles.AGENT, actor=admin)
+    assert AuditEvent.objects.count() == events
+
+
+def test_role_revoke_is_refused_to_someone_who_could_not_grant_the_role():
+    supervisor = make_supervisor(TeamFactory())
+    administrator = make_administrator()
+    with pytest.raises(PermissionDenied):
+        services.role_revoke(administrator, roles.ADMINISTRATOR, actor=supervisor)
+    assert RoleAssignment.objects.filter(user=administrator, role__name=roles.ADMINISTRATOR).exists()
