@@ -63,7 +63,12 @@ def _page_outline(state) -> None:
 
 
 def _words(tokens) -> str:
-    return "".join(token.content for token in tokens or () if token.type in ("text", "code_inline"))
+    """The words of inline `tokens` as read: their text, a line break a space."""
+    return "".join(
+        " " if token.type in ("softbreak", "hardbreak") else token.content
+        for token in tokens or ()
+        if token.type in ("text", "code_inline", "softbreak", "hardbreak")
+    )
 
 
 def _anchor(words: str) -> str:
@@ -101,28 +106,36 @@ def _heading_ids(tokens) -> None:
 
 # A reference link repeats its definition's address (and title) at each use: "[x]: /aaaa…" once and
 # "[x] " three thousand times made 17,000 characters of reply into 15 MB of HTML, stored and sent with
-# every view of the ticket. The addresses a text's links carry are held to a multiple of its length;
-# past that, a link shows its words without its address (as one with a scheme we drop does).
+# every view of the ticket. The addresses a text's links carry, as written into the HTML, are held to a
+# multiple of its length; past that, a link shows its words without its address (as one with a scheme
+# we drop does).
 LINK_ADDRESS_BUDGET_PER_CHARACTER = 8
 LINK_ADDRESS_BUDGET_MINIMUM = 10_000
 
 
-def _link_budget(state) -> None:
+def _links(state) -> None:
+    """Links within the budget above; an image inside a link (a badge) shows as its words, the link's:
+    as a link of its own it would split the writer's link in two, the first part empty."""
     budget = LINK_ADDRESS_BUDGET_PER_CHARACTER * len(state.src) + LINK_ADDRESS_BUDGET_MINIMUM
-    link_kept = True  # the link being read (an image may be inside it)
     for token in state.tokens:
+        link_kept, in_link = True, False  # the link being read, which may hold an image
         for child in token.children or ():
             if child.type in ("link_open", "image"):
-                budget -= len(str(child.attrGet("href") or child.attrGet("src") or ""))
-                budget -= len(str(child.attrGet("title") or ""))
-                kept = budget >= 0
-                link_kept = kept if child.type == "link_open" else link_kept
+                address = escapeHtml(str(child.attrGet("href") or child.attrGet("src") or ""))
+                # An image without words is labelled with its address (_image_as_link): written twice.
+                uses = 2 if child.type == "image" and not _words(child.children) else 1
+                budget -= uses * len(address) + len(escapeHtml(str(child.attrGet("title") or "")))
+                kept = budget >= 0 and not (child.type == "image" and in_link)
+                if child.type == "link_open":
+                    link_kept, in_link = kept, True
             elif child.type == "link_close":
-                kept = link_kept
+                kept, in_link = link_kept, False
             else:
                 continue
             if not kept:
                 words = _words(child.children)  # an image's; a link's words are the tokens between
+                if child.type == "image" and not words:  # past the budget, no address as its words
+                    words = str(child.attrGet("src") or "") if budget >= 0 else "image"
                 child.type, child.tag, child.nesting, child.attrs, child.children = "text", "", 0, {}, None
                 child.content = words
 
@@ -154,7 +167,7 @@ _markdown.block = _blocks
 _markdown.validateLink = lambda url: True
 _markdown.add_render_rule("image", _image_as_link)
 _markdown.core.ruler.push("page_outline", _page_outline)
-_markdown.core.ruler.push("link_budget", _link_budget)
+_markdown.core.ruler.push("links", _links)
 
 
 def render_markdown(text: str, *, heading_ids: bool = False) -> str:
