@@ -41,10 +41,13 @@ def test_an_unbroken_subject_wraps_in_the_customers_list_and_the_queue(page, liv
     assert columns_out_of_view(page, live_server, "/desk/") == []
 
 
-def test_an_unbroken_name_wraps_in_the_audit_trail(page, live_server, demo):
+def test_an_unbroken_name_wraps_in_the_audit_trail_and_the_queue(page, live_server, demo):
     supervisor = User.objects.get(email="supervisor@example.com")
-    supervisor.name = "Y" * 150  # the longest name the profile takes
+    supervisor.name = "Y" * 150  # the longest name the profile takes; the demo's assignee of tickets
     supervisor.save()
+    customer = User.objects.get(email="customer2@example.com")
+    customer.name = "Z" * 150  # a requester in the queue
+    customer.save()
     services.ticket_reply(
         services.ticket_create(requester=User.objects.get(email="customer@example.com"), subject="s",
                                description="d", actor=supervisor),
@@ -52,6 +55,7 @@ def test_an_unbroken_name_wraps_in_the_audit_trail(page, live_server, demo):
     )  # fmt: skip
     signed_in(page, live_server, "supervisor@example.com")
     assert columns_out_of_view(page, live_server, "/audit/") == []
+    assert columns_out_of_view(page, live_server, "/desk/") == []
 
 
 LOOK_OF_STATUS_FILTERS = """() => [...document.querySelectorAll('nav[aria-label="Article status"] a')]

@@ -94,7 +94,7 @@ def test_queue_row_shows_every_column_and_links_back_to_the_queue(client, desk):
         f'<a href="{workspace}?queue=status%3Dnew%26q%3DPrinter" data-ticket-link>{printer.reference}</a>'
         in row
     )
-    cells = [cell.split("</td>")[0] for cell in re.split(r"<td(?: class=\"text-cell\")?>", row)[2:]]
+    cells = [cell.split("</td>")[0] for cell in re.split(r"<td(?: class=\"(?:text|name)-cell\")?>", row)[2:]]
     unread = 'New customer reply">●<span class="visually-hidden"> New reply</span></span> '
     assert cells[1].endswith(unread + '<span dir="auto">Printer on fire</span>')
     assert cells[1].startswith('<span class="unread"')

@@ -26,12 +26,12 @@ QUEUE_ROW = (
     'aria-label="Select {reference}"{checked}></td>'
     '<td><a href="{url}" data-ticket-link>{reference}</a></td>'
     '<td class="text-cell">{unread}<span dir="auto">{subject}</span></td>'
-    "<td>{requester}</td>"
+    '<td class="name-cell">{requester}</td>'
     "<td>{organization}</td>"
     "<td>{status}</td>"
     '<td><span class="badge badge-{priority}">{priority_label}</span></td>'
     "<td>{team}</td>"
-    "<td>{assignee}</td>"
+    '<td class="name-cell">{assignee}</td>'
     "<td>{updated}</td>"
     "</tr>\n"
 )
