@@ -464,6 +464,8 @@ class KeepInUseMixin(KeptRowResponseMixin):
     def _kept_in_use(self, request, objs) -> list:
         """Of `objs`, those held now (locked first, and said so to the person deleting)."""
         locked = list(self.model._default_manager.select_for_update().filter(pk__in=[obj.pk for obj in objs]))
+        if not self.in_use(locked):  # asked once for all; per row only to say which are held, and why
+            return []
         held = {obj.pk: self.in_use([obj]) for obj in locked}
         kept = [obj for obj in locked if held[obj.pk]]
         for obj in kept:
