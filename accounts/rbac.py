@@ -15,7 +15,7 @@ from django.apps import apps
 from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
-from django.db.models import Exists, Model, OuterRef, Q, QuerySet
+from django.db.models import Exists, Model, OuterRef, Q
 from django.utils import timezone
 
 from accounts import roles
@@ -261,10 +261,6 @@ def is_staff(user) -> bool:
     return is_agent(user) or (_authenticated(user) and user.is_staff)
 
 
-def is_customer(user) -> bool:
-    return _authenticated(user) and not is_agent(user)
-
-
 def has_permission(user, permission: str, obj: Model | None = None) -> bool:
     """A model permission from a role in force, or (with obj) an object grant from guardian."""
     if not _authenticated(user):
@@ -501,33 +497,6 @@ def organizations_seen_whole(user) -> frozenset[int] | None:
     # a grant to a customer shows them nothing (the portal shows customers their own organisation's).
     granted = access(user).organization_ids if is_agent(user) else ()
     return frozenset({*own, *granted})
-
-
-def visible_organizations(user) -> QuerySet[Organization]:
-    """Organisations whose name and members the user may see. Customers: their own only."""
-    if is_agent(user):
-        return Organization.objects.all()
-    if _authenticated(user) and user.organization_id:
-        return Organization.objects.filter(pk=user.organization_id)
-    return Organization.objects.none()
-
-
-def same_organization_filter(user, prefix: str = "") -> Q:
-    """A Q that keeps rows belonging to the user's own organisation (tenant isolation for customers)."""
-    if not _authenticated(user) or not user.organization_id:
-        return Q(pk__in=[])
-    return Q(**{f"{prefix}organization_id": user.organization_id})
-
-
-def can_see_organization_of(viewer, other: User) -> bool:
-    """May `viewer` see that `other` exists? Staff see everyone; customers only their organisation."""
-    if is_agent(viewer):
-        return True
-    if not _authenticated(viewer):
-        return False
-    return viewer.pk == other.pk or (
-        viewer.organization_id is not None and viewer.organization_id == other.organization_id
-    )
 
 
 @dataclass(frozen=True)

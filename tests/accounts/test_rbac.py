@@ -113,31 +113,6 @@ def test_administrator_works_every_queue_and_supervisor_supervises_their_teams()
     assert rbac.supervised_team_ids(make_agent(support)) == frozenset()
 
 
-def test_customer_sees_only_their_own_organisation():
-    acme, globex = OrganizationFactory(), OrganizationFactory()
-    carla = make_customer(acme)
-    colleague = make_customer(acme)
-    stranger = make_customer(globex)
-    assert list(rbac.visible_organizations(carla)) == [acme]
-    assert rbac.can_see_organization_of(carla, colleague)
-    assert not rbac.can_see_organization_of(carla, stranger)
-    assert not rbac.can_see_organization_of(make_user_with_role("Customer"), stranger)
-
-
-def test_customer_without_organisation_sees_no_organisation():
-    loner = make_user_with_role("Customer")
-    assert list(rbac.visible_organizations(loner)) == []
-    assert not loner.__class__.objects.filter(rbac.same_organization_filter(loner)).exists()
-
-
-def test_same_organization_filter_isolates_tenants():
-    acme, globex = OrganizationFactory(), OrganizationFactory()
-    carla, chris = make_customer(acme), make_customer(acme)
-    make_customer(globex)
-    mates = type(carla).objects.filter(rbac.same_organization_filter(carla))
-    assert set(mates) == {carla, chris}
-
-
 def test_anonymous_and_suspended_users_have_no_roles(rf):
     from django.contrib.auth.models import AnonymousUser
 
