@@ -545,45 +545,36 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("role_assignments__role")
 
-    def in_use(self, users) -> list[str]:
-        # The audit trail protects its actors (the hash chain covers their ids): say so before the
-        # attempt, with the way out, instead of failing on ProtectedError.
-        ids = [user.pk for user in users]
-        acted = AuditEvent.objects.filter(actor__in=ids).order_by()
-        events = dict(acted.values_list("actor").annotate(Count("pk")))
+    # (model, its field naming the user, what to say): rows that keep an account from deletion.
+    HELD_BY = (
+        # The audit trail protects its actors (the hash chain covers their ids): said before the attempt,
+        # with the way out, instead of failing on ProtectedError.
+        (AuditEvent, "actor", "{user}: the actor of {count} audit event(s), which must stay as recorded. "
+         "Suspend the account instead."),
         # Their tickets would lose their assignee with nothing on the tickets' timelines.
-        assigned = dict(
-            Ticket.objects.filter(assignee__in=ids).order_by().values_list("assignee").annotate(Count("pk"))
-        )
-        held = [
-            f"{user}: the actor of {events[user.pk]} audit event(s), which must stay as recorded. "
-            "Suspend the account instead."
-            for user in users
-            if user.pk in events
-        ]
-        held += [
-            f"{user}: assigned {assigned[user.pk]} ticket(s). Reassign the open ones from the desk, or "
-            "suspend the account (a closed ticket keeps its assignee as its record)."
-            for user in users
-            if user.pk in assigned
-        ]
-        # What they wrote and did keeps their name, also once retention has pruned their audit events:
-        # a delete would turn their replies, timeline entries and articles into System's.
-        wrote = (
-            (TicketMessage, "author", "message(s) on tickets"),
-            (TicketActivity, "actor", "change(s) on ticket timelines"),
-            (Article, "author", "knowledge base article(s)"),
-            (ArticleRevision, "created_by", "knowledge base article version(s)"),
-        )
-        for model, field, what in wrote:
+        (Ticket, "assignee", "{user}: assigned {count} ticket(s). Reassign the open ones from the desk, or "
+         "suspend the account (a closed ticket keeps its assignee as its record)."),
+        # What they wrote and did keeps their name, also once retention has pruned their audit events: a
+        # delete would turn their replies, timeline entries and articles into System's.
+        *(
+            (model, field, "{user}: the author of {count} " + what + ", which keep their name. "
+             "Suspend the account instead.")
+            for model, field, what in (
+                (TicketMessage, "author", "message(s) on tickets"),
+                (TicketActivity, "actor", "change(s) on ticket timelines"),
+                (Article, "author", "knowledge base article(s)"),
+                (ArticleRevision, "created_by", "knowledge base article version(s)"),
+            )
+        ),
+    )  # fmt: skip
+
+    def in_use(self, users) -> list[str]:
+        ids = [user.pk for user in users]
+        held = []
+        for model, field, message in self.HELD_BY:
             rows = model.objects.filter(**{f"{field}__in": ids}).order_by()
             counts = dict(rows.values_list(field).annotate(Count("pk")))
-            held += [
-                f"{user}: the author of {counts[user.pk]} {what}, which keep their name. "
-                "Suspend the account instead."
-                for user in users
-                if user.pk in counts
-            ]
+            held += [message.format(user=user, count=counts[user.pk]) for user in users if user.pk in counts]
         return held
 
     @admin.display(description="Roles")
