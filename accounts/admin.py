@@ -406,11 +406,11 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
     list_select_related = ("organization",)
     # A search box, not a menu of every organisation (10,000 of them made the page 1.4 s and 0.5 MB).
     autocomplete_fields = ("organization",)
-    readonly_fields = ("last_login", "date_joined")
+    readonly_fields = ("last_login", "date_joined", "left_organization_at")
     fieldsets = (
         (None, {"fields": ("email", "password")}),
         ("Profile", {"fields": ("name", "timezone", "email_verified_at")}),
-        ("Organisation", {"fields": ("organization", "is_organization_manager")}),
+        ("Organisation", {"fields": ("organization", "is_organization_manager", "left_organization_at")}),
         ("Status", {"fields": ("status", "suspended_until", "suspension_reason")}),
         ("Admin site", {"fields": ("is_staff", "is_superuser", "user_permissions")}),
         ("Dates", {"fields": ("last_login", "date_joined")}),
@@ -486,6 +486,8 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
         "suspend" and "activate", and activating clears the suspension's date and reason); the other
         fields save as usual. Nobody suspends themselves. A new address is unverified until its owner
         shows they read it (anonymous submissions join only verified accounts)."""
+        if change and "organization" in form.changed_data and obj.organization_id is None:
+            obj.left_organization_at = timezone.now()  # the e-mail domain does not put it back
         # Another mailbox is not verified; the same one written in other capitals still is.
         new_mailbox = email_key(form.initial.get("email") or "") != email_key(obj.email)
         if change and new_mailbox and "email_verified_at" not in form.changed_data:

@@ -272,6 +272,16 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_organization_manager = models.BooleanField(
         "organisation manager", default=False, help_text="Sees every ticket of their organisation."
     )
+    # Taken out of its organisation by an administrator: the e-mail domain no longer places it (a verified
+    # address or a password reset would otherwise undo the decision).
+    left_organization_at = models.DateTimeField(
+        "taken out of its organisation",
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Set when an administrator empties the organisation: from then on only a person, not the "
+        "address's e-mail domain, puts the account in one.",
+    )
     is_staff = models.BooleanField("admin site access", default=False)
     date_joined = models.DateTimeField(default=now)
 

@@ -535,9 +535,10 @@ def organization_for_address(email: str) -> Organization | None:
 
 
 def _organization_join_by_domain(user: User, *, actor: User | None) -> None:
-    # Only a shown-to-be-read address joins: open sign-up checks none, and membership brings the
-    # organisation's own forms and puts the member's tickets before its managers.
-    if user.organization_id is not None or rbac.is_staff(user):
+    # The domain places an account nobody has placed: one an administrator took out of its organisation
+    # stays out. Only a shown-to-be-read address joins: open sign-up checks none, and membership brings
+    # the organisation's own forms and puts the member's tickets before its managers.
+    if user.organization_id is not None or user.left_organization_at is not None or rbac.is_staff(user):
         return
     organization = organization_for_address(user.email)
     if organization is None:

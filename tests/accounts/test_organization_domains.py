@@ -7,10 +7,12 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts import services
 from accounts.models import Organization, User
 from helpdesk.services import site_configuration_update
+from tests.admin_pages import post_change
 from tests.factories import InvitationFactory, OrganizationFactory, make_customer
 from tickets.models import Ticket
 from tickets.services import anonymous_requester
@@ -107,3 +109,25 @@ def test_domains_stored_with_a_trailing_dot_lose_it_in_the_migration():
     module = importlib.import_module("accounts.migrations.0015_organisation_domains_without_trailing_dots")
     module.drop_trailing_dots(apps, None)
     assert Organization.objects.get(pk=organization.pk).email_domains == ["acme.example", "b.example"]
+
+
+@pytest.mark.parametrize("way_back", ["password reset", "address confirmed"])
+def test_a_customer_an_administrator_took_out_stays_out_whatever_the_domain(superuser_client, way_back):
+    """An administrator empties Carla's organisation in the admin: neither her next password reset (her
+    address long verified) nor confirming an address she never had verified puts her back by its domain,
+    where Acme's manager would read her new tickets again."""
+    acme = OrganizationFactory(name="Acme", email_domains=["acme.example"])
+    verified = timezone.now() if way_back == "password reset" else None
+    carla = make_customer(acme, email="carla@acme.example", email_verified_at=verified)
+    response = post_change(superuser_client, carla, organization="")
+    assert response.status_code == 302, response.content.decode()[:2000]
+    carla = User.objects.get(pk=carla.pk)
+    assert carla.organization is None and carla.left_organization_at is not None
+    if way_back == "password reset":
+        services.user_password_reset(carla, actor=carla)
+    else:
+        services.user_email_verify(carla, actor=carla)
+    assert User.objects.get(pk=carla.pk).organization is None
+    # A person may still put her back.
+    assert post_change(superuser_client, carla, organization=acme.pk).status_code == 302
+    assert User.objects.get(pk=carla.pk).organization == acme

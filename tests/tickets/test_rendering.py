@@ -204,3 +204,29 @@ def test_a_title_written_as_markdown_link_text_reads_as_itself(title):
     the fix "&" was not escaped and markdown decoded the entity ("Why & shows up")."""
     rendered = render_markdown(f"[{markdown_text(title)}](/kb/articles/x/)")
     assert html.unescape(re.search(r"<a [^>]*>(.*?)</a>", rendered).group(1)) == title
+
+
+def test_bodies_stored_before_the_link_budget_are_rendered_again_by_the_migrations():
+    """Messages and articles saved before the budget kept the megabytes of HTML they were stored with:
+    tickets 0026 and knowledge 0017 render again the bodies that can differ, and leave the rest."""
+    from importlib import import_module
+
+    from django.apps import apps
+
+    from knowledge.models import Article
+    from tickets.models import TicketMessage
+
+    flood = "[x]: /" + "a" * 5_000 + "\n\n" + "[x] " * 3_000
+    badge = "[![build status](/badge.png)](https://ci.example/)"
+    ticket = make_ticket(make_customer(), description=flood)
+    message = TicketMessage.objects.get(ticket=ticket)
+    article = make_article(title="Badges", body=badge)
+    plain = make_article(title="Plain", body="Nothing to change.")
+    TicketMessage.objects.filter(pk=message.pk).update(body_html="<p>stale</p>")
+    Article.objects.filter(pk__in=[article.pk, plain.pk]).update(body_html="<p>stale</p>")
+    import_module("tickets.migrations.0026_messages_rendered_with_the_link_budget").render_again(apps, None)
+    import_module("knowledge.migrations.0017_articles_rendered_with_the_link_budget").render_again(apps, None)
+    assert TicketMessage.objects.get(pk=message.pk).body_html == render_markdown(flood)
+    assert len(render_markdown(flood)) < 12 * len(flood)
+    assert ">build status</a></p>" in Article.objects.get(pk=article.pk).body_html
+    assert Article.objects.get(pk=plain.pk).body_html == "<p>stale</p>"  # no image, no reference: not read
