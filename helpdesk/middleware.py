@@ -110,12 +110,8 @@ def _custom_fields(request: HttpRequest) -> dict[str, dict]:
         return {}
     slug = match.kwargs.get("slug") if match.view_name == "tickets:portal_submit_form" else None
     form = TicketForm.objects.filter(slug=slug).first() if slug else None
-    schema = form.schema if form is not None and isinstance(form.schema, list) else []
-    return {
-        field["name"]: field
-        for field in schema
-        if isinstance(field, dict) and field.get("type") in TYPED_KINDS and isinstance(field.get("name"), str)
-    }
+    schema = form.definitions if form is not None else []
+    return {field["name"]: field for field in schema if field["type"] in TYPED_KINDS}
 
 
 class PrivatePagesMiddleware:

@@ -282,7 +282,7 @@ class TicketSubmitForm(OneAnswerEach, SubmissionKeyForm):
             del self.fields["name"]
             del self.fields["email"]
         if ticket_form is not None:
-            for definition in ticket_form.schema:
+            for definition in ticket_form.definitions:
                 self.fields[CUSTOM_PREFIX + definition["name"]] = schema.form_field(definition)
         # Keep the file input last, after the custom fields.
         self.order_fields([name for name in self.fields if name not in (*FILE_FIELDS, "submission_key")])

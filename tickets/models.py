@@ -11,6 +11,7 @@ from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.core.exceptions import ValidationError
 from django.db import connection, models
 from django.db.models.functions import Lower, Now
+from django.db.models.lookups import Exact
 from django.utils import timezone
 from guardian.models import UserObjectPermissionBase
 
@@ -134,6 +135,11 @@ class TicketForm(models.Model):
 
     def natural_key(self) -> tuple[str]:
         return (self.slug,)
+
+    @property
+    def definitions(self) -> list[dict]:
+        """The custom fields its pages ask for and show (schema.usable_definitions)."""
+        return schema.usable_definitions(self.schema)
 
     def clean(self) -> None:
         problems = schema.schema_errors(self.schema)
@@ -324,6 +330,15 @@ class Ticket(models.Model):
             models.CheckConstraint(
                 condition=models.Q(channel__in=Channel.values), name="ticket_channel_valid"
             ),
+            # Answers by field name: the pages read the column as an object (a list or a string written
+            # past the services, by a fixture or the shell, made every page of the ticket fail).
+            models.CheckConstraint(
+                condition=Exact(
+                    models.Func("custom_fields", function="JSONB_TYPEOF", output_field=models.CharField()),
+                    "object",
+                ),
+                name="ticket_custom_fields_object",
+            ),
         ]
         indexes = [
             models.Index(fields=["status", "-updated_at"], name="ticket_status_updated"),
@@ -438,7 +453,7 @@ class Ticket(models.Model):
     @property
     def form_schema(self) -> list[dict]:
         """The custom-field definitions of the form it was sent with (none without a form)."""
-        return self.form.schema if self.form_id else []
+        return self.form.definitions if self.form_id else []
 
     def custom_field_display(self) -> list[tuple[str, str]]:
         return schema.labelled_values(self.form_schema, self.custom_fields)

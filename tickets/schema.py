@@ -110,6 +110,43 @@ def schema_errors(schema: Any) -> list[str]:
     return errors
 
 
+def usable_definitions(schema: Any) -> list[dict]:
+    """The field definitions of `schema` the pages can build: all of a valid one (the admin saves no
+    other); of one stored past those checks (a fixture, a data migration, the shell, or a form saved
+    before a rule was added), each of a shape a field can be built from, its name not taken by one
+    before it. A stored value whose field is dropped so still shows, as a removed field's does, instead
+    of the ticket's pages failing."""
+    if not schema_errors(schema):
+        return schema
+    kept: list[dict] = []
+    names: set[str] = set()
+    for definition in schema if isinstance(schema, list) else []:
+        if _buildable(definition) and definition["name"] not in names:
+            kept.append(definition)
+            names.add(definition["name"])
+    return kept
+
+
+def _buildable(definition: Any) -> bool:
+    """Whether a field can be built from `definition`: its shape, not the wording rules of schema_errors
+    (a label used twice, a choice that reads like another), which a form saved before them may break."""
+    if not isinstance(definition, dict):
+        return False
+    name, label, kind, choices = (definition.get(key) for key in ("name", "label", "type", "choices"))
+    if not (isinstance(name, str) and name and isinstance(label, str) and kind in FIELD_TYPES):
+        return False
+    if kind in CHOICE_KINDS and not (
+        isinstance(choices, list) and choices and all(isinstance(choice, str) for choice in choices)
+    ):
+        return False
+    places = definition.get("decimal_places", 0)
+    return (
+        isinstance(definition.get("help_text", ""), str)
+        and type(places) is int
+        and 0 <= places <= MAX_DECIMAL_PLACES
+    )
+
+
 class NumberField(forms.DecimalField):
     """A DecimalField that reads 49.900 as 49.9: trailing zeros are not extra decimal places (a
     browser's step="0.01" input sends them), and the stored JSON number drops them anyway. At most

@@ -10,6 +10,7 @@ from html import unescape
 from html.parser import HTMLParser
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from tests.factories import TeamFactory, TicketFormFactory, make_administrator, make_agent, make_customer
@@ -647,3 +648,74 @@ def test_no_field_is_internal_only_so_customers_see_exactly_the_form_they_filled
 # ---------------------------------------------------------------------------------------------------
 # The same in a real browser (Chromium): the workspace's date input empties a British date
 # ---------------------------------------------------------------------------------------------------
+
+
+# ---------------------------------------------------------------------------------------------------
+# Data stored past the admin's and the services' checks (a fixture, a data migration, the shell)
+# ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        pytest.param({"name": "ref", "label": "Reference", "type": "text"}, id="an-object-not-a-list"),
+        pytest.param([{"name": "ref", "type": "text"}, text("plan", "Plan")], id="a-field-without-label"),
+        pytest.param(
+            [{"name": "ref", "label": "Ref", "type": "select"}, text("plan", "Plan")], id="no-choices"
+        ),
+        pytest.param([text("plan", "Plan"), text("plan", "Plan again")], id="a-name-twice"),
+    ],
+)
+def test_a_schema_stored_past_the_admin_leaves_the_pages_working_with_its_valid_fields(client, desk, stored):
+    """A schema the admin would refuse made every page of its tickets (and the form itself) fail; the
+    pages use the fields that are valid, and a value whose field is left out shows as a removed one's."""
+    form = TicketFormFactory(slug="odd", schema=[text("ref", "Reference"), text("plan", "Plan")])
+    ticket = filed(desk, form, {"ref": "R-1", "plan": "Gold"})
+    TicketForm.objects.filter(pk=form.pk).update(schema=stored)
+    for user, name in ((desk["agent"], "tickets:desk_ticket"), (desk["customer"], "tickets:portal_detail")):
+        page = unescape(fetch(client, user, name, ticket))
+        assert "R-1" in page and "Gold" in page
+    client.force_login(desk["customer"])
+    assert client.get(reverse("tickets:portal_submit_form", args=["odd"])).status_code == 200
+    assert TicketForm.objects.get(pk=form.pk).definitions == schema.usable_definitions(stored)
+    assert all(not schema.schema_errors([definition]) for definition in schema.usable_definitions(stored))
+
+
+def test_the_ticket_admin_lists_a_removed_fields_answer_once(client, desk):
+    form = TicketFormFactory(slug="shrunk", schema=[text("ref", "Reference"), text("plan", "Plan")])
+    ticket = filed(desk, form, {"ref": "R-1", "plan": "Gold"})
+    TicketForm.objects.filter(pk=form.pk).update(schema=[text("ref", "Reference")])
+    client.force_login(make_administrator())
+    page = client.get(reverse("admin:tickets_ticket_change", args=[ticket.pk])).content.decode()
+    assert page.count("Plan (no longer on the form)") == 1
+
+
+@pytest.mark.parametrize(
+    "value", [["a", "b"], "just text", 42, None], ids=["list", "string", "number", "null"]
+)
+def test_answers_that_are_not_an_object_are_refused_by_the_database(desk, value):
+    """The pages read a ticket's answers by field name: a list or a string written past the services
+    made every page of the ticket fail. The database refuses them (migration 0027 kept the ones stored
+    before under "value")."""
+    from django.db import IntegrityError, transaction
+
+    ticket = filed(desk, TicketFormFactory(slug="plain", schema=[text("ref", "Reference")]), {"ref": "R-1"})
+    with pytest.raises(IntegrityError, match="custom_fields"), transaction.atomic():
+        Ticket.objects.filter(pk=ticket.pk).update(custom_fields=value)
+    assert Ticket.objects.get(pk=ticket.pk).custom_fields == {"ref": "R-1"}
+
+
+def test_the_migration_keeps_answers_that_are_not_an_object_under_value(desk):
+    from importlib import import_module
+
+    from django.db import connection
+
+    migration = import_module("tickets.migrations.0027_ticket_custom_fields_object")
+    ticket = filed(desk, TicketFormFactory(slug="plain", schema=[text("ref", "Reference")]), {"ref": "R-1"})
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE tickets_ticket DROP CONSTRAINT ticket_custom_fields_object")
+        cursor.execute('UPDATE tickets_ticket SET custom_fields = \'["a", "b"]\' WHERE id = %s', [ticket.pk])
+        cursor.execute(migration.KEEP_OTHER_VALUES)
+    assert Ticket.objects.get(pk=ticket.pk).custom_fields == {"value": ["a", "b"]}
+    page = unescape(fetch(Client(), desk["customer"], "tickets:portal_detail", ticket))
+    assert "Value (no longer on the form)" in page and "a, b" in page
