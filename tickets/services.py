@@ -397,7 +397,7 @@ def ticket_create(
         # stored (an order number, say), not asked again nor checked against the form as it is now.
         form, values = follow_up_of.form, dict(follow_up_of.custom_fields)
     else:
-        values = schema.clean_values(form.schema, custom_fields or {}) if form is not None else {}
+        values = schema.clean_values(form.definitions, custom_fields or {}) if form is not None else {}
     types = validate_uploads(list(uploads))
     staff_actor = actor is not None and rbac.is_agent(actor)
     configuration = SiteConfiguration.objects.get_current()
@@ -481,7 +481,7 @@ def _repeated_submission(
     different request (a restored tab, a duplicated page, one sent again with an answer changed or a
     file added) is refused rather than silently dropped."""
     try:
-        values = schema.clean_values(form.schema, custom_fields or {}) if form is not None else {}
+        values = schema.clean_values(form.definitions, custom_fields or {}) if form is not None else {}
     except ValidationError:
         values = None
     first = ticket.messages.order_by("created_at", "pk").first()
@@ -570,9 +570,12 @@ def ticket_reply(
         submission_key=submission_key,
     )
     changed = []
+    # An agent writing on their own request from the desk works it, but their words answer nobody: no
+    # first reply, and new to its assignee (as ticket_create has it).
+    own_request = as_staff and actor is not None and actor.pk == ticket.requester_id
     if as_staff:
         articles_count_uses(body)
-        if ticket.first_response_at is None and actor is not None:
+        if ticket.first_response_at is None and actor is not None and not own_request:
             ticket.first_response_at = message.created_at
             changed.append("first_response_at")
         if ticket.status == Status.NEW and status_after is None:
@@ -580,6 +583,9 @@ def ticket_reply(
         if actor is not None and ticket.assignee_id == actor.pk:  # answering it, they have read it
             ticket.assignee_seen_at = message.created_at
             changed.append("assignee_seen_at")
+        if own_request:
+            ticket.last_customer_message_at = message.created_at
+            changed.append("last_customer_message_at")
     else:
         ticket.last_customer_message_at = message.created_at
         changed.append("last_customer_message_at")
@@ -843,6 +849,15 @@ def ticket_merge(
         .values_list("created_at", flat=True)
         .first()
     )
+    # The source's first answer since the target was opened: one from before answered another question
+    # (the target's first reply cannot come before the target).
+    first_answer = source.first_response_at and (
+        TicketMessage.objects.filter(ticket=source, from_staff=True, is_internal=False)
+        .filter(created_at__gte=into.created_at)
+        .order_by("created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
     moved = TicketMessage.objects.filter(ticket=source).update(ticket=into)
     tags_before = sorted(into.tags.values_list("name", flat=True))
     into.tags.add(*source.tags.all())
@@ -864,15 +879,22 @@ def ticket_merge(
         if answered and into.status in workflow.REOPENED_BY_CUSTOMER_REPLY:
             reopened = workflow.status_after_customer_reply(into.status)
             into_changed += _apply_transition(into, reopened, actor=actor, by_customer=False)
+    # Read by the target's assignee since they came (on the target), but not there (another assignee's
+    # ticket, or not opened since): unread.
+    brought = source.last_customer_message_at
+    if brought and into.assignee_seen_at is not None and into.assignee_seen_at >= brought:
+        seen_at = source.assignee_seen_at if source.assignee_id == into.assignee_id else None
+        if seen_at is None or seen_at < brought:
+            into.assignee_seen_at = None
+            into_changed.append("assignee_seen_at")
     # An answer that came with the thread answered the customer when it was written.
-    if source.first_response_at and (
-        into.first_response_at is None or source.first_response_at < into.first_response_at
-    ):
-        into.first_response_at = source.first_response_at
-        into_changed.append("first_response_at")
-    # Answered by staff (on the other ticket): as a staff reply there would, it leaves New.
-    if source.first_response_at and into.status == Status.NEW:
-        into_changed += _apply_transition(into, Status.OPEN, actor=actor, by_customer=False)
+    if first_answer:
+        if into.first_response_at is None or first_answer < into.first_response_at:
+            into.first_response_at = first_answer
+            into_changed.append("first_response_at")
+        # Answered by staff (on the other ticket): as a staff reply there would, it leaves New.
+        if into.status == Status.NEW:
+            into_changed += _apply_transition(into, Status.OPEN, actor=actor, by_customer=False)
     old_status = source.status
     source.merged_into = into
     source.status = Status.CLOSED
