@@ -284,7 +284,28 @@ class TeamMemberForm(forms.ModelForm):
         for team_id in {self.instance.team_id, chosen.pk if chosen else None}:
             if refusal := members_refusal(self.actor, team_id):
                 self.add_error(None, refusal)
+        member = cleaned.get("user")
+        if member is not None and "user" in self.changed_data and not rbac.is_agent(member):
+            self.add_error("user", NOT_AN_AGENT.format(user=member))
         return cleaned
+
+
+IN_NO_TEAM = (
+    "{user} works no team's queue yet, so their desk stays empty: add them as a member on a team's page "
+    "(Teams)."
+)
+ADDED_UNCLAIMED = (
+    "{user} has no password yet: the account is pending until its owner sets one with “Forgotten your "
+    "password?” on the sign-in page."
+)
+
+
+# A team is a queue worked by agents (DESIGN.md §4): a customer in one could not open it, while its
+# supervisors would read that they joined.
+NOT_AN_AGENT = (
+    "{user} is not an agent: give them a staff role (Agent, Supervisor or Administrator) on their user "
+    "page first."
+)
 
 
 class TeamMemberFormSet(forms.BaseInlineFormSet):
@@ -488,6 +509,11 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
         shows they read it (anonymous submissions join only verified accounts)."""
         if change and "organization" in form.changed_data and obj.organization_id is None:
             obj.left_organization_at = timezone.now()  # the e-mail domain does not put it back
+        if not change and not obj.has_usable_password():
+            # Added without a password: pending, its owner claims it with "Forgotten your password?"
+            # (active, no reset link would be mailed to it, and nobody could ever sign in).
+            obj.status = obj.status_when_lifted()
+            self.message_user(request, ADDED_UNCLAIMED.format(user=obj), messages.WARNING)
         # Another mailbox is not verified; the same one written in other capitals still is.
         new_mailbox = email_key(form.initial.get("email") or "") != email_key(obj.email)
         if change and new_mailbox and "email_verified_at" not in form.changed_data:
@@ -592,6 +618,23 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
             if isinstance(inline.instance, RoleAssignment):
                 granted(inline.instance, inline, request.user)
         super().save_formset(request, form, formset, change)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        # Memberships are set on the team's page: an agent made here would find an empty desk, unsaid.
+        user = User.objects.get(pk=form.instance.pk)  # its roles as just saved, not as read before
+        if rbac.is_agent(user) and not rbac.is_administrator(user) and not user.team_memberships.exists():
+            self.message_user(request, IN_NO_TEAM.format(user=user), messages.WARNING)
+
+    # The pickers of a team's members and a skill's agents offer agents only (the forms refuse others).
+    AGENT_PICKERS = {("accounts", "teammember", "user"), ("accounts", "skill", "agents")}
+
+    def get_search_results(self, request, queryset, search_term):
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        source = tuple(request.GET.get(name) for name in ("app_label", "model_name", "field_name"))
+        if source in self.AGENT_PICKERS:
+            queryset = queryset.filter(rbac.staff_user_filter())
+        return queryset, may_have_duplicates
 
     @admin.action(description="Suspend selected users (indefinitely)", permissions=("change",))
     def suspend_users(self, request, queryset):
@@ -782,12 +825,22 @@ class TeamMemberAdmin(OutOfReachMixin, TeamMembershipAuditMixin, AuditedModelAdm
         return members_out_of_reach(request.user, membership.team_id)
 
 
+class SkillForm(forms.ModelForm):
+    def clean_agents(self):
+        agents = self.cleaned_data["agents"]
+        for user in agents:
+            if not rbac.is_agent(user):
+                raise forms.ValidationError(NOT_AN_AGENT.format(user=user))
+        return agents
+
+
 @admin.register(Skill)
 class SkillAdmin(AuditedModelAdmin):
+    form = SkillForm
     list_display = ("name", "slug", "description")
     search_fields = ("name",)
     prepopulated_fields = {"slug": ("name",)}
-    filter_horizontal = ("agents",)
+    autocomplete_fields = ("agents",)  # a search box: a menu would list every account of the site
 
 
 @admin.register(RoleAssignment)
@@ -871,6 +924,7 @@ class InvitationAdmin(AuditedModelAdmin):
     search_fields = ("code", "email", "organization__name")
     readonly_fields = ("uses", "created_by", "created_at")
     list_select_related = ("organization",)
+    autocomplete_fields = ("organization",)  # as on the user page: a menu would list every organisation
     actions = ("mail_invitations",)
 
     def get_form(self, request, obj=None, change=False, **kwargs):

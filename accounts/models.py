@@ -439,7 +439,11 @@ class TeamMember(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="team_memberships"
     )
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.AGENT)
-    is_available = models.BooleanField(default=True, help_text="Takes new tickets from routing.")
+    is_available = models.BooleanField(
+        default=True,
+        help_text="Whether the member is here to take tickets (untick while away). Tickets go to teams: no "
+        "routing assigns them to people yet, so this only records it, for the team to see.",
+    )
     joined_at = models.DateTimeField(default=timezone.now)
 
     objects = TeamMemberManager()
@@ -468,7 +472,8 @@ class SkillManager(models.Manager["Skill"]):
 
 
 class Skill(models.Model):
-    """A speciality (seed 002 Specialty) that routing can match to tickets."""
+    """A speciality (seed 002 Specialty) of agents, recorded for the team to see: no routing reads skills
+    yet (tickets go to teams)."""
 
     name = models.CharField(max_length=100)
     slug = models.SlugField(max_length=100, unique=True)

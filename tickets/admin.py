@@ -148,7 +148,7 @@ class TicketAdmin(
     def answers(self, ticket: Ticket) -> str:
         """The custom fields under their questions, as the portal and the desk show them (the stored JSON
         holds field names, empty answers and ISO dates)."""
-        shown = [*ticket.custom_field_display(), *ticket.removed_field_display()]
+        shown = ticket.custom_field_display()  # the removed fields' values come last, as on the pages
         if not shown:
             return "—"
         return format_html("<dl>{}</dl>", format_html_join("", "<dt>{}</dt><dd>{}</dd>", shown))
@@ -302,6 +302,7 @@ class TicketFormAdmin(ClosedTeamKeptAdminMixin, StableSlugMixin, KeepInUseMixin,
     list_filter = ("is_active", "organization")
     search_fields = ("title", "slug")
     prepopulated_fields = {"slug": ("title",)}
+    autocomplete_fields = ("organization",)  # as on the user page: a menu would list every organisation
 
     # Its schema labels the custom fields of the tickets sent with it; without it the desk no longer
     # shows or edits them.

@@ -499,7 +499,7 @@ def test_team_page_with_a_new_inline_row_saves(su_client):
     page = su_client.get(change_url(team))
     data = form_data(page)
     prefix = page.context["inline_admin_formsets"][0].formset.prefix
-    newcomer = UserFactory()
+    newcomer = make_agent()  # a team is worked by agents (TeamMemberForm)
     total = int(data[f"{prefix}-TOTAL_FORMS"])
     data |= {
         f"{prefix}-TOTAL_FORMS": str(total + 1),

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect
 
+from accounts import rbac
 from accounts.decorators import agent_required
 from accounts.models import Organization, Team, User
 from helpdesk import drafts
@@ -98,6 +99,10 @@ def _queue_context(request: HttpRequest, params: QueryDict) -> dict:
     built_in_views, saved_views = selectors.built_in_views(), list(selectors.saved_views(request.user))
     return {
         "queue": selectors.ticket_queue_page(request.user, params, changed=changed),
+        # Asked by an empty table only (a callable, which the template calls): why it may be empty.
+        "in_no_team": lambda: (
+            not rbac.is_administrator(request.user) and not rbac.workable_team_ids(request.user)
+        ),
         "sort_labels": SORT_LABELS,
         "current_query": current_query,
         # Links, the refresh and the bulk form's way back name the queue itself: the page may be served
