@@ -135,26 +135,47 @@ def search_terms(value: str) -> list[QueryTerm]:
     """The terms of `value`, each with its tsquery over the subject's words (tickets.Ticket.search_vector,
     helpdesk.accents.SearchWords: unaccented, ASCII punctuation made spaces, so "outlook.com" is
     'outlook' <-> 'com' on both sides). Only letters and digits reach a tsquery, so it cannot be
-    malformed; a term that holds none is left out."""
+    malformed; a term that holds none is left out. At most MAX_TERMS terms of MAX_TERM_WORDS words
+    each (search_cut says when a search held more)."""
+    return _search_terms(value)[0]
+
+
+def search_cut(value: str) -> bool:
+    """Whether ticket_search reads only part of `value`: past SEARCH_MAX_LENGTH characters, MAX_TERMS
+    terms, or MAX_TERM_WORDS words of a phrase (the page says so: a word left out, "-fire" say, would
+    otherwise change the list unsaid)."""
+    value = nfc(value.strip())
+    return len(value) > SEARCH_MAX_LENGTH or _search_terms(value[:SEARCH_MAX_LENGTH])[1]
+
+
+SEARCH_MAX_LENGTH = 200
+SEARCH_CUT = (
+    f"Search: only the first {MAX_TERMS} words of the search (and {MAX_TERM_WORDS} of a quoted phrase, "
+    f"{SEARCH_MAX_LENGTH} characters in all) were searched for."
+)
+
+
+def _search_terms(value: str) -> tuple[list[QueryTerm], bool]:
+    """search_terms, and whether any part of `value` was left out."""
     terms: list[QueryTerm] = []
-    either = False
+    either = cut = False
     for minus, phrase, word in TERM.findall(value):
         if word == "OR" and not minus:
             either = bool(terms)
             continue
         text = phrase if phrase else word.rstrip("*")
-        words = words_of(text)[:MAX_TERM_WORDS]
-        if not words:
+        if not (words := words_of(text)):
             continue
-        lexemes = [f"'{lexeme}'" for lexeme in words]
+        if len(terms) == MAX_TERMS:
+            return terms, True
+        cut = cut or len(words) > MAX_TERM_WORDS
+        lexemes = [f"'{lexeme}'" for lexeme in words[:MAX_TERM_WORDS]]
         if not phrase and word.endswith("*"):
             lexemes[-1] += ":*"
         query = " <-> ".join(lexemes)
         terms.append(QueryTerm(text, f"({query})" if len(lexemes) > 1 else query, bool(minus), either))
         either = False
-        if len(terms) == MAX_TERMS:
-            break
-    return terms
+    return terms, cut
 
 
 def _either_chains(terms: list[QueryTerm]) -> list[list[QueryTerm]]:
@@ -192,7 +213,7 @@ def ticket_search(queryset: QuerySet[Ticket], value: str) -> QuerySet[Ticket]:
     """`queryset` cut to the tickets `value` finds: a reference, or terms (search_terms) each found in the
     subject (its full-text index) or naming the requester (e-mail and name prefixes: "carla printer",
     "-carla"): the desk's search box and the admin's."""
-    value = nfc(value.strip())[:200]
+    value = nfc(value.strip())[:SEARCH_MAX_LENGTH]
     if not value:
         return queryset
     terms = search_terms(value)
@@ -370,6 +391,8 @@ class TicketQueueFilter(django_filters.FilterSet):
                     if value not in kept
                 ]
                 data.setlist(name, kept)
+            if search_cut(data.get("q", "")):
+                self.dropped.append(SEARCH_CUT)
             assignee = data.get("assignee", "").strip()
             if assignee and assignee not in ("me", "none") and parse_id(assignee) is None:
                 self.dropped.append(f"Assignee “{assignee}” is not “me”, “none” or a person.")

@@ -91,17 +91,24 @@ class CappedPaginator(Paginator):
     `counted` (default: the object list)."""
 
     def __init__(
-        self, object_list, per_page: int, *, count_key: tuple[User, tuple], counted: QuerySet | None = None
+        self,
+        object_list,
+        per_page: int,
+        *,
+        count_key: tuple[User, tuple],
+        counted: QuerySet | None = None,
+        fresh: bool = False,
     ) -> None:
         super().__init__(object_list, per_page)
         self.count_key = count_key
         self.counted = self.object_list if counted is None else counted
+        self.fresh = fresh
 
     @cached_property
     def count(self) -> int:
         user, question = self.count_key
         rows = capped(self.counted)
-        return cached_for_viewer(user, "count", question, rows.count)
+        return rows.count() if self.fresh else cached_for_viewer(user, "count", question, rows.count)
 
     @property
     def count_is_estimate(self) -> bool:
@@ -162,12 +169,14 @@ class CappedPaginator(Paginator):
         more = len(rows) > self.per_page
         rows = rows[: self.per_page]
         if not self.count_is_estimate and (rows or number == 1):
-            # The rows are read now: the last page says the total exactly, any other at least this many
-            # and one (a colleague's change since the count was cached shows under the list at once).
+            # The rows are read now: the last page says the total exactly, any other whether the count
+            # is too low (a colleague's change since it was cached, shown under the list at once; a
+            # lower bound shown as the total read "10, 13, 16" page after page).
             seen = bottom + len(rows)
-            total = max(self.count, seen + 1) if more else seen
-            if total != self.count:
-                self._count_is(total)
+            if not more and seen != self.count:
+                self._count_is(seen)  # the last page: the total exactly
+            elif more and seen >= self.count:
+                self._count_again()  # more rows than the count: it is older than a change, not a total
         return RowsPage(rows, number, self, more=more)
 
 
@@ -362,7 +371,11 @@ def ticket_queue_page(user: User, params: QueryDict, *, changed: object = None) 
         rows = BranchWalk(
             visible.select_related(*QUEUE_JOINS).only(*QUEUE_COLUMNS), filterset.qs, keys, SORTS[sort]
         )
-    paginator = CappedPaginator(rows, QUEUE_PAGE_SIZE, count_key=(user, question), counted=tickets)
+    # The agent's own tickets are counted afresh, as queue_counts counts "My open tickets" beside them.
+    mine = params.get("assignee") == "me"
+    paginator = CappedPaginator(
+        rows, QUEUE_PAGE_SIZE, count_key=(user, question), counted=tickets, fresh=mine
+    )
     page = paginator.get_page(params.get("page"))
     rest = params.copy()
     rest.pop("page", None)

@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from accounts.models import User
 from tests.factories import TeamFactory, make_agent, make_customer, make_ticket
-from tickets.filters import raw_query, search_terms
+from tickets.filters import SEARCH_CUT, raw_query, search_terms
 
 pytestmark = pytest.mark.django_db
 
@@ -229,3 +229,23 @@ def test_characters_of_a_cjk_subject_not_in_its_order_find_nothing(client, desk,
 def test_what_is_typed_finds_the_tickets_it_names(client, desk, typed, subjects):
     client.force_login(desk["agent"])
     assert found(client, typed) == subjects
+
+
+@pytest.mark.parametrize(
+    ("typed", "cut"),
+    [
+        ("printer " * 16 + "-fire", True),  # the 17th term, an exclusion, is not applied
+        ('"' + "one two three four five six seven eight nine" + '" printer', True),
+        ("printer " + "x" * 200, True),
+        ("printer " * 16, False),
+        ('"printer on fire" -vpn carla', False),
+    ],
+)
+def test_a_search_read_only_in_part_says_so(client, desk, typed, cut):
+    """Past 16 terms (or 8 words of a phrase, or 200 characters) the rest of a search was left out unsaid:
+    "-fire" as the 17th term still listed "Printer on fire". The page says what was searched for."""
+    client.force_login(desk["agent"])
+    response = client.get(QUEUE, {"q": typed})
+    assert response.status_code == 200
+    assert (SEARCH_CUT in response.context["queue"].filterset.problems) is cut
+    assert (SEARCH_CUT in response.content.decode()) is cut
