@@ -26,7 +26,7 @@ from accounts.models import (
     User,
 )
 from helpdesk.accents import Unaccented, alphabetical, unaccented
-from helpdesk.counting import capped, is_capped
+from helpdesk.counting import COUNT_CAP, capped, is_capped
 from tickets.filters import SORT_LABELS, SORTS, TicketQueueFilter, in_my_teams, sort_key
 from tickets.models import PRIORITY_ORDER, SavedView, Tag, Ticket, TicketActivity, TicketMessage, number_from
 from tickets.services import clean_tag_names
@@ -109,6 +109,8 @@ class CappedPaginator(Paginator):
         user, question = self.count_key
         rows = capped(self.counted)
         return rows.count() if self.fresh else cached_for_viewer(user, "count", question, rows.count)
+
+    cap = COUNT_CAP  # what "More than …" names
 
     @property
     def count_is_estimate(self) -> bool:

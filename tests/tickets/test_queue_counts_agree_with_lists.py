@@ -22,7 +22,7 @@ from tests.factories import (
     make_supervisor,
     make_ticket,
 )
-from tests.tickets.conftest import fresh
+from tests.tickets.conftest import fresh, insert_tickets
 from tickets import selectors, services
 from tickets.models import Ticket
 from tickets.workflow import Status
@@ -132,9 +132,9 @@ VIEWERS = ("sam", "bo", "sue", "admin", "cat", "gil")
 
 def sidebar_counts(html: str) -> dict[str, int]:
     found = re.findall(
-        r'<a id="view-([a-z-]+)"[^>]*>\s*<span>[^<]*</span>\s*<span class="count">(\d+)</span>', html
+        r'<a id="view-([a-z-]+)"[^>]*>\s*<span>[^<]*</span>\s*<span class="count">([\d,]+)</span>', html
     )
-    return {slug: int(count) for slug, count in found}
+    return {slug: int(count.replace(",", "")) for slug, count in found}
 
 
 def list_line(html: str) -> str:
@@ -254,3 +254,35 @@ def test_my_open_tickets_list_total_after_a_colleague_hands_over_tickets_is_a_re
     invented = [line for line in lines if line not in (shown(old_total), shown(new_total))]
     assert not invented, f"totals {old_total} then {new_total}; the list's pages said {lines}"
     assert lines[0] == shown(new_total), (counts["mine"], lines)
+
+
+def test_a_long_list_and_its_view_count_read_in_thousands(client, world):
+    """Past a thousand the view's count and the list's total are grouped ("1,205 tickets"), as the capped
+    list's "More than 10,000" is: "1205" beside "10,000" read as two kinds of number."""
+    insert_tickets(1_200, requester=world["carla"], team=world["support"], status="open")
+    client.force_login(world["sam"])
+    view = next(v for v in selectors.built_in_views() if v.slug == "team-open")
+    html = client.get(f"{QUEUE}?{view.query}").content.decode()
+    total = sidebar_counts(html)["team-open"]
+    assert 1_200 < total < 10_000
+    assert f"{total:,} tickets · page 1" in html and f'<span class="count">{total:,}</span>' in html
+
+
+def test_the_list_says_more_than_ten_thousand_and_the_view_count_is_exact(client, world):
+    """Past COUNT_CAP the list says "More than 10,000 tickets" while the count beside the view is exact
+    (queue_counts counts without the cap): both hold, neither contradicts the other."""
+    from helpdesk.counting import COUNT_CAP
+
+    insert_tickets(COUNT_CAP + 1, requester=world["carla"], team=world["support"], status="open")
+    client.force_login(world["sam"])
+    view = next(v for v in selectors.built_in_views() if v.slug == "team-open")
+    response = client.get(f"{QUEUE}?{view.query}")
+    html = response.content.decode()
+    assert "More than 10,000 tickets (count capped)" in html
+    assert sidebar_counts(html)["team-open"] > COUNT_CAP
+    fragment = client.get(f"{QUEUE}?{view.query}", headers={"HX-Request": "true", "HX-Target": "queue-table"})
+    assert (
+        '<p id="queue-status" hx-swap-oob="innerHTML">More than 10,000 tickets.</p>'
+        in fragment.content.decode()
+    )
+    assert 'rel="next"' in html
