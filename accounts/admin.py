@@ -378,10 +378,22 @@ class UserChange(UserChangeForm):
         # was stays, so its members' accounts can still be edited.
         if "organization" in self.changed_data and organization is not None and not organization.is_active:
             self.add_error("organization", ORGANIZATION_INACTIVE.format(organization=organization))
+        # Managing is of one organisation: a manager moved on would manage the next one (every ticket of
+        # it) by a tick given for the last, unless someone decides it again.
+        was = self.instance.organization if self.instance.pk and self.instance.organization_id else None
+        moved = "organization" in self.changed_data and was is not None and organization is not None
+        if moved and self.initial.get("is_organization_manager") and cleaned.get("is_organization_manager"):
+            self.add_error(
+                "is_organization_manager", MANAGER_MOVED.format(user=self.instance, old=was, new=organization)
+            )
         refuse_manager_out_of_reach(self, "is_organization_manager")
         return cleaned
 
 
+MANAGER_MOVED = (
+    "{user} manages {old}: moving them to {new}, untick this (they join as a member), and tick it again "
+    "once moved if they are to manage {new} too."
+)
 ORGANIZATION_INACTIVE = "{organization} is inactive and takes no new members: activate it first."
 EXPIRY_PASSED = "This date has passed: the code would never work. Choose a later one."
 ROLE_EXPIRY_PASSED = "This date has passed: the role would give nothing. Choose a later one, or none."

@@ -131,3 +131,23 @@ def test_a_customer_an_administrator_took_out_stays_out_whatever_the_domain(supe
     # A person may still put her back.
     assert post_change(superuser_client, carla, organization=acme.pk).status_code == 302
     assert User.objects.get(pk=carla.pk).organization == acme
+
+
+def test_a_manager_moved_to_another_organisation_does_not_manage_it_by_the_old_tick(superuser_client):
+    """Acme's manager moved to Globex in the admin kept the tick and managed Globex, every ticket of it,
+    by a decision taken for Acme. The move is refused until the tick is taken off; ticked again after the
+    move, they manage Globex."""
+    acme, globex = OrganizationFactory(name="Acme"), OrganizationFactory(name="Globex")
+    boss = make_customer(acme, manager=True)
+    response = post_change(superuser_client, boss, organization=globex.pk)
+    assert response.status_code == 422
+    assert "manages Acme" in response.content.decode()
+    assert User.objects.get(pk=boss.pk).organization == acme
+    assert (
+        post_change(superuser_client, boss, organization=globex.pk, is_organization_manager="").status_code
+        == 302
+    )
+    moved = User.objects.get(pk=boss.pk)
+    assert (moved.organization, moved.is_organization_manager) == (globex, False)
+    assert post_change(superuser_client, moved, is_organization_manager="on").status_code == 302
+    assert User.objects.get(pk=boss.pk).is_organization_manager
