@@ -854,6 +854,7 @@ def ticket_merge(
     first_answer = source.first_response_at and (
         TicketMessage.objects.filter(ticket=source, from_staff=True, is_internal=False)
         .filter(created_at__gte=into.created_at)
+        .exclude(author_id=source.requester_id)  # an agent's words on their own request answer nobody
         .order_by("created_at")
         .values_list("created_at", flat=True)
         .first()
@@ -863,6 +864,7 @@ def ticket_merge(
     into.tags.add(*source.tags.all())
     tags_after = sorted(into.tags.values_list("name", flat=True))
     into_changed = []
+    last_before = into.last_customer_message_at
     # A customer message that came with the thread is unread for the target's assignee as it was here.
     if source.last_customer_message_at and (
         into.last_customer_message_at is None
@@ -879,13 +881,15 @@ def ticket_merge(
         if answered and into.status in workflow.REOPENED_BY_CUSTOMER_REPLY:
             reopened = workflow.status_after_customer_reply(into.status)
             into_changed += _apply_transition(into, reopened, actor=actor, by_customer=False)
-    # Read by the target's assignee since they came (on the target), but not there (another assignee's
-    # ticket, or not opened since): unread.
+    # The target read to its last customer message stays read only if its assignee read the ones that
+    # came with the thread, on the other ticket (theirs too): read here later, they were not on it yet.
     brought = source.last_customer_message_at
-    if brought and into.assignee_seen_at is not None and into.assignee_seen_at >= brought:
-        seen_at = source.assignee_seen_at if source.assignee_id == into.assignee_id else None
-        if seen_at is None or seen_at < brought:
-            into.assignee_seen_at = None
+    seen_here = into.assignee_seen_at
+    if brought and seen_here is not None and (last_before is None or seen_here >= last_before):
+        seen_there = source.assignee_seen_at if source.assignee_id == into.assignee_id else None
+        read = seen_there is not None and seen_there >= brought
+        into.assignee_seen_at = max(seen_here, seen_there) if read else None
+        if into.assignee_seen_at != seen_here:
             into_changed.append("assignee_seen_at")
     # An answer that came with the thread answered the customer when it was written.
     if first_answer:

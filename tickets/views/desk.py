@@ -101,7 +101,9 @@ def _queue_context(request: HttpRequest, params: QueryDict) -> dict:
         "queue": selectors.ticket_queue_page(request.user, params, changed=changed),
         # Asked by an empty table only (a callable, which the template calls): why it may be empty.
         "in_no_team": lambda: (
-            not rbac.is_administrator(request.user) and not rbac.workable_team_ids(request.user)
+            not params.get("q", "").strip()  # else the search may be why
+            and not rbac.is_administrator(request.user)
+            and not rbac.workable_team_ids(request.user)
         ),
         "sort_labels": SORT_LABELS,
         "current_query": current_query,
