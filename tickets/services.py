@@ -578,7 +578,7 @@ def ticket_reply(
         if ticket.first_response_at is None and actor is not None and not own_request:
             ticket.first_response_at = message.created_at
             changed.append("first_response_at")
-        if ticket.status == Status.NEW and status_after is None:
+        if ticket.status == Status.NEW and status_after is None and not own_request:
             status_after = Status.OPEN
         if actor is not None and ticket.assignee_id == actor.pk:  # answering it, they have read it
             ticket.assignee_seen_at = message.created_at
@@ -586,6 +586,8 @@ def ticket_reply(
         if own_request:
             ticket.last_customer_message_at = message.created_at
             changed.append("last_customer_message_at")
+            if status_after is None:  # as their reply from the portal would, it reopens one pending or solved
+                status_after = workflow.status_after_customer_reply(ticket.status)
     else:
         ticket.last_customer_message_at = message.created_at
         changed.append("last_customer_message_at")

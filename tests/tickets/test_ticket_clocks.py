@@ -508,6 +508,7 @@ def test_an_agents_words_on_their_own_request_from_the_desk_are_no_first_respons
     own = fresh(own)
     assert own.first_response_at is None
     assert own.unread_by_assignee
+    assert own.status == Status.NEW  # nobody has looked at it yet
     at.shift(timedelta(minutes=30))
     client.force_login(colleague)
     desk_reply(client, own, "On my way")
@@ -547,3 +548,16 @@ def test_a_merged_in_customer_message_the_assignee_never_saw_is_unread(client, d
         f"unread marker off after a merge brought in an unseen customer message: last customer message "
         f"{target.last_customer_message_at}, assignee seen {target.assignee_seen_at}"
     )
+
+
+def test_an_agents_words_on_their_own_pending_request_from_the_desk_reopen_it(client, desk, at):
+    """As the same words sent from the portal would: a request waiting on its requester is theirs to move
+    on, whichever page they write from; a status they choose on send still wins."""
+    agent, colleague = desk["agent"], desk["colleague"]
+    own = make_ticket(agent, team=desk["support"], subject="My laptop will not boot")
+    services.ticket_reply(fresh(own), body="Which model is it?", actor=colleague, status_after=Status.PENDING)
+    client.force_login(agent)
+    desk_reply(client, own, "A T14, gen 3")
+    assert fresh(own).status == Status.OPEN
+    desk_reply(client, own, "Sorted itself out", status_after=Status.RESOLVED)
+    assert fresh(own).status == Status.RESOLVED
