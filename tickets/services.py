@@ -450,8 +450,10 @@ def ticket_create(
         actor=actor,
         author=actor or requester,  # a manager's follow-up is theirs; an anonymous visitor's, the requester's
         internal=False,
-        # An agent's own request (or its follow-up) is the requester's words, not a support reply.
-        from_staff=staff_actor and actor != requester,
+        # An agent's own request is the requester's words, not a support reply; so is a follow-up, which
+        # only a reply written as a customer opens (ticket_reply: staff are refused on a closed ticket),
+        # an organisation manager's too, whatever roles they hold elsewhere.
+        from_staff=staff_actor and actor != requester and follow_up_of is None,
         uploads=uploads,
         types=types,
     )

@@ -292,8 +292,9 @@ def _detail_context(request: HttpRequest, ticket: Ticket, reply_form: ReplyForm 
         ),
         "reply_form": reply_form or ReplyForm(),
         "drafted_by": drafts.drafted_by(request.user),
-        "can_mark_solved": Status.RESOLVED in allowed,
-        "can_reopen": Status.OPEN in allowed and ticket.status == Status.RESOLVED,
+        # A deleted ticket (only administrators open it) takes nothing until restored in the admin.
+        "can_mark_solved": Status.RESOLVED in allowed and not ticket.is_deleted,
+        "can_reopen": Status.OPEN in allowed and ticket.status == Status.RESOLVED and not ticket.is_deleted,
         "is_closed": ticket.status == Status.CLOSED,
         **_list_back(request, ticket),
     }
