@@ -11,7 +11,18 @@ from django.contrib.postgres.expressions import ArraySubquery
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
-from django.db.models import Case, Count, IntegerField, OuterRef, Q, QuerySet, Value, When
+from django.db.models import (
+    BooleanField,
+    Case,
+    Count,
+    ExpressionWrapper,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
 from django.http import QueryDict
 from django.utils import timezone
 
@@ -546,9 +557,12 @@ def assignable_agents(ticket: Ticket) -> list[User]:
     return agents_in_teams({ticket.team_id} - {None}, also=ticket.assignee_id)
 
 
-def agents_in_teams(team_ids: Iterable[int], *, also: int | None = None) -> list[User]:
+def agents_in_teams(
+    team_ids: Iterable[int], *, also: int | None = None, holding: QuerySet | None = None
+) -> list[User]:
     """Active agents who work these teams, as members or through a grant on the team to them or to a role
-    they hold, (plus the user `also`), by name."""
+    they hold, (plus the user `also`), by name. With `holding` (user ids), those users too, in the same
+    query, each row's `works_here` saying which of the two it is."""
     # The candidates' ids first (a union, not an OR, which made PostgreSQL scan every user), then the
     # staff check per candidate.
     team_ids = list(team_ids)
@@ -565,7 +579,13 @@ def agents_in_teams(team_ids: Iterable[int], *, also: int | None = None) -> list
     candidates = candidates.union(granted, holders, all=True)
     if also:
         candidates = candidates.union(User.objects.filter(pk=also).values("pk"), all=True)
-    agents = User.objects.filter(rbac.staff_user_filter(), pk__in=candidates, status=User.Status.ACTIVE)
+    works_here = Q(rbac.staff_user_filter(), pk__in=candidates, status=User.Status.ACTIVE)
+    if holding is None:
+        agents = User.objects.filter(works_here)
+    else:
+        agents = User.objects.filter(pk__in=candidates.union(holding, all=True)).annotate(
+            works_here=ExpressionWrapper(works_here, output_field=BooleanField())
+        )
     return list(agents.order_by(*alphabetical("name"), "email"))
 
 
@@ -578,12 +598,22 @@ def queue_choices(user: User) -> dict[str, list[Choice]]:
         # One read for both menus: a ticket moves to any team that works tickets; the filter offers
         # the agent's own.
         rows = list(Team.objects.filter(Q(pk__in=teams) | Q(is_active=True)).order_by(*alphabetical("name")))
+        holding = (
+            Ticket.objects.staff_visible_to(user)
+            .filter(status__in=OPEN_STATUSES, assignee__isnull=False)
+            .order_by()
+            .values("assignee_id")
+        )
+        people = agents_in_teams(teams, holding=holding)
         return {
             "teams": choices(team for team in rows if team.pk in teams),
             # A view is shared with a team that still works (SavedViewForm); the filter lists closed ones too.
             "share_teams": choices(team for team in rows if team.pk in teams and team.is_active),
             "move_teams": choices(team for team in rows if team.is_active),
-            "agents": choices(agents_in_teams(teams)),
+            "agents": choices(user for user in people if user.works_here),
+            # Whoever else holds open tickets the viewer works (an agent who has left the team): the
+            # filter finds what they still hold, whose rows name them already.
+            "other_assignees": choices(user for user in people if not user.works_here),
             "organizations": choices(
                 Organization.objects.filter(is_active=True).only("name").order_by(*alphabetical("name"))
             ),

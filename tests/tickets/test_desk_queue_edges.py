@@ -15,7 +15,14 @@ from guardian.shortcuts import assign_perm
 from accounts import rbac
 from accounts.models import User
 from helpdesk import counting
-from tests.factories import TeamFactory, make_administrator, make_agent, make_customer, make_ticket
+from tests.factories import (
+    TeamFactory,
+    make_administrator,
+    make_agent,
+    make_customer,
+    make_supervisor,
+    make_ticket,
+)
 from tickets import selectors, services
 from tickets.models import SavedView, Ticket, TicketActivity
 
@@ -313,3 +320,25 @@ def test_a_page_far_past_the_end_of_a_capped_queue_is_its_last_page(client, monk
     page = response.context["queue"].page
     assert (page.number, len(page.object_list), page.has_next()) == (6, 1, False)
     assert "No tickets match" not in response.content.decode()
+
+
+def test_the_assignee_filter_offers_an_agent_who_left_while_they_hold_the_teams_open_tickets(client):
+    """An agent leaves Support still assigned an open ticket: the supervisor finds what they hold from the
+    Assignee filter (their name is on the row already), not by typing their id into the address; the
+    bulk "Assign to" menu still offers only the team's agents, and a closed ticket's holder is not listed."""
+    support = TeamFactory(name="Support")
+    supervisor = make_supervisor(support)
+    leaver, retired = make_agent(support, name="Lee Leaver"), make_agent(support, name="Rita Retired")
+    held = make_ticket(make_customer(), team=support, subject="VPN drops")
+    services.ticket_assign(held, assignee=leaver, actor=supervisor)
+    done = make_ticket(make_customer(), team=support, subject="Old one")
+    services.ticket_assign(done, assignee=retired, actor=supervisor)
+    services.ticket_transition(Ticket.objects.get(pk=done.pk), status="closed", actor=supervisor)
+    support.memberships.filter(user__in=[leaver, retired]).delete()
+    client.force_login(supervisor)
+    response = client.get(reverse("tickets:desk_queue"))
+    assert (leaver.pk, "Lee Leaver (not in your teams)") in response.context["filter_agents"]
+    assert leaver.pk not in dict(response.context["agents"])
+    assert retired.pk not in dict(response.context["filter_agents"])
+    listed = client.get(reverse("tickets:desk_queue"), {"assignee": leaver.pk}).context["queue"].tickets
+    assert [ticket.subject for ticket in listed] == ["VPN drops"]

@@ -150,16 +150,17 @@ def _queue_page_extras(request: HttpRequest, params: QueryDict) -> dict:
     ):
         menus["organizations"] = [*menus["organizations"], (inactive.pk, f"{inactive} (inactive)")]
     # The filter's menu only: the bulk "Assign to" menu offers agents of the agent's teams.
-    menus["filter_agents"] = menus["agents"]
+    others = [(pk, f"{name} (not in your teams)") for pk, name in menus["other_assignees"]]
+    menus["filter_agents"] = menus["agents"] + others
     chosen = parse_id(params.get("assignee", ""))
-    if chosen is not None and chosen not in dict(menus["agents"]):
+    if chosen is not None and chosen not in dict(menus["filter_agents"]):
         held = (
             Ticket.objects.staff_visible_to(request.user)
             .filter(assignee_id=chosen)
             .select_related("assignee")
         )
         if ticket := held.only("assignee").first():
-            menus["filter_agents"] = [*menus["agents"], (chosen, f"{ticket.assignee} (not in your teams)")]
+            menus["filter_agents"].append((chosen, f"{ticket.assignee} (not in your teams)"))
     return {
         "may": may,
         "bulk_statuses": _statuses_offered(workflow.REACHABLE, may),
