@@ -157,6 +157,19 @@
     }
   });
 
+  // A table swiped sideways on a phone (its columns scroll in their box) stays where it was read when
+  // the refresh swaps it, instead of jumping back to its first column.
+  let scrolledAside = 0;
+  document.body.addEventListener("htmx:beforeSwap", (event) => {
+    if (event.detail.target.id !== "queue-table") return;
+    const refresh = event.detail.requestConfig?.elt?.id === "queue-table";
+    scrolledAside = refresh ? event.detail.target.querySelector(".table-wrap")?.scrollLeft ?? 0 : 0;
+  });
+  document.body.addEventListener("htmx:afterSwap", (event) => {
+    const wrap = event.target.id === "queue-table" && scrolledAside ? event.target.querySelector(".table-wrap") : null;
+    if (wrap) wrap.scrollLeft = scrolledAside;
+  });
+
   // A refresh that brings back what is on screen (the view answered 304, the browser hands htmx its
   // cached copy) swaps nothing: a screen reader reading the table keeps its place.
   let shownVersion = null;
