@@ -379,7 +379,9 @@ def test_a_period_is_kept_by_sorting_paging_and_the_refresh_which_answers_304(cl
     from tests.tickets.conftest import insert_tickets
 
     ids = insert_tickets(30, requester=desk["customer"], team=desk["support"], status="resolved")
-    Ticket.objects.filter(pk__in=ids).update(resolved_at=datetime.now(UTC) - timedelta(hours=1))
+    # Solved (and so updated) now: "an hour ago" was yesterday in the first hour of the day.
+    now = datetime.now(UTC)
+    Ticket.objects.filter(pk__in=ids).update(resolved_at=now, updated_at=now)
     client.force_login(desk["agent"])
     first = client.get(QUEUE, {"solved_within": "0", "sort": "-created"})
     assert len(first.context["queue"].tickets) == 25
