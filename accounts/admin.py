@@ -285,7 +285,7 @@ class TeamMemberForm(forms.ModelForm):
             if refusal := members_refusal(self.actor, team_id):
                 self.add_error(None, refusal)
         member = cleaned.get("user")
-        if member is not None and "user" in self.changed_data and not holds_agent_role(member):
+        if member is not None and "user" in self.changed_data and not rbac.holds_staff_role(member):
             self.add_error("user", NOT_AN_AGENT.format(user=member))
         return cleaned
 
@@ -298,12 +298,6 @@ ADDED_UNCLAIMED = (
     "{user} has no password yet: the account is pending until its owner sets one with “Forgotten your "
     "password?” on the sign-in page."
 )
-
-
-def holds_agent_role(user: User) -> bool:
-    """Whether roles in force make the user an agent, whatever the account's status: one added without a
-    password is pending until its owner claims it, and is made an agent and a member before."""
-    return User.objects.filter(rbac.staff_user_filter(), pk=user.pk).exists()
 
 
 # A team is a queue worked by agents (DESIGN.md §4): a customer in one could not open it, while its
@@ -641,7 +635,7 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
         super().save_related(request, form, formsets, change)
         # Memberships are set on the team's page: an agent made here would find an empty desk, unsaid.
         user = User.objects.get(pk=form.instance.pk)  # its roles as just saved, not as read before
-        if not holds_agent_role(user) or rbac.is_administrator(user):
+        if not rbac.holds_staff_role(user) or rbac.is_administrator(user):
             return
         # The queues the desk gives them (memberships and team grants); a pending account's, its memberships.
         works = rbac.workable_team_ids(user) if user.is_active else user.team_memberships.exists()
@@ -853,7 +847,7 @@ class SkillForm(forms.ModelForm):
         # Those added now: one listed before whose role has expired since leaves the skill savable.
         listed = set(self.instance.agents.all()) if self.instance.pk else set()
         for user in set(agents) - listed:
-            if not holds_agent_role(user):
+            if not rbac.holds_staff_role(user):
                 raise forms.ValidationError(NOT_AN_AGENT.format(user=user))
         return agents
 

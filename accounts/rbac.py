@@ -256,6 +256,13 @@ def administrator_user_filter() -> Q:
     return Q(is_superuser=True) | Exists(in_force)
 
 
+def holds_staff_role(user) -> bool:
+    """Whether roles in force make the user an agent, whatever the account's status (is_agent asks of a
+    signed-in, active one): an account added without a password is pending until its owner claims it,
+    and is made an agent and a team member before."""
+    return type(user).objects.filter(staff_user_filter(), pk=user.pk).exists()
+
+
 def is_staff(user) -> bool:
     """People who keep working in maintenance mode."""
     return is_agent(user) or (_authenticated(user) and user.is_staff)
