@@ -12,7 +12,7 @@
   const path = (el) => { const parts = []; for (let e = el; e && e !== document.body && parts.length < 4; e = e.parentElement) parts.unshift(describe(e)); return parts.join(' > '); };
   const visible = (el) => { const r = el.getBoundingClientRect(); const st = getComputedStyle(el); return r.width > 0 && r.height > 0 && st.visibility !== 'hidden'; };
   const scrollsX = (el) => { for (let e = el.parentElement; e && e !== document.documentElement; e = e.parentElement) { const o = getComputedStyle(e).overflowX; if (o === 'auto' || o === 'scroll') return true; } return false; };
-  const hidden = (el) => el.closest('.visually-hidden, [hidden], dialog:not([open])');
+  const hidden = (el) => el.closest('.visually-hidden, [hidden], dialog:not([open]), details:not([open]) > :not(summary)');
   const all = [...document.body.querySelectorAll('*')].filter((el) => !hidden(el) && visible(el));
   // 1. Elements running past the right edge of the window, outside any scroll box.
   const wide = [];

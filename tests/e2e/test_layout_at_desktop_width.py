@@ -119,3 +119,17 @@ def test_a_views_count_stays_whole_beside_a_label_on_two_lines(page, live_server
     page.goto(live_server.url + "/desk/")
     assert page.locator(".view-list .count").count() >= 5
     assert page.evaluate(COUNTS_ON_MORE_THAN_ONE_LINE) == []  # "18" read "1" over "8"
+
+
+def test_every_queue_filter_shows_at_once_on_a_desktop(page, live_server, demo):
+    """At desktop width the filters a phone folds under "More filters" are all on screen, in the same
+    rows as the others, with no "More filters" to open, and Tab goes from one to the next."""
+    page.set_viewport_size(DESKTOP)
+    signed_in(page, live_server, "agent@example.com")
+    page.goto(live_server.url + "/desk/")
+    assert not page.locator(".more-filters > summary").is_visible()
+    for name in ("#queue-team", "#queue-tag", "#queue-solved-before", "#queue-sort", "#queue-organization"):
+        assert page.locator(name).is_visible(), name
+    page.locator("#queue-assignee").focus()
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "queue-team"

@@ -334,3 +334,50 @@ def test_queue_refresh_keeps_a_sideways_scrolled_table_where_it_was(phone, live_
         phone.clock.run_for(31_000)
     phone.get_by_text("(changed)").wait_for()
     assert phone.evaluate(f"{box}.scrollLeft") > 0, "the refresh scrolled the table back to its first column"
+
+
+def test_suggested_articles_appear_under_the_subject_on_a_phone(phone, live_server, demo):
+    """A customer types a subject on a phone: the articles that may answer it appear right under the
+    subject, where the keyboard leaves them in sight, before the description they were about to write.
+    Beside the form they sat below the whole form, a screen or two down, and nobody saw them."""
+    signed_in_on(phone, live_server, "customer@example.com")
+    phone.goto(live_server.url + reverse("tickets:portal_submit"))
+    subject = phone.get_by_label("Subject")
+    subject.tap()
+    subject.press_sequentially("VPN fails with error 809", delay=20)
+    suggestion = phone.locator("#suggestions a", has_text="Cannot connect to the VPN from home")
+    suggestion.wait_for()
+    subject_box = subject.bounding_box()
+    suggestion_box = suggestion.bounding_box()
+    description_box = phone.get_by_label("How can we help?").bounding_box()
+    assert subject_box["y"] + subject_box["height"] <= suggestion_box["y"] < description_box["y"]
+    # In sight above a phone keyboard (about the lower 40 % of the screen) with the subject on screen.
+    assert (
+        suggestion_box["y"] + suggestion_box["height"] - subject_box["y"] < phone.viewport_size["height"] / 2
+    )
+    # They push the description down, in answer to the typing (a layout shift CLS forgives only within
+    # half a second of a key, which the 400 ms pause before asking and a busy machine may pass).
+    found = [p for p in problems(phone, "submit form with suggestions") if "layout shift" not in p]
+    assert found == [], found
+
+
+def test_the_queue_folds_its_further_filters_on_a_phone(phone, live_server, demo):
+    """On a phone the queue's eighteen filters came before the table, which started some 2,700 px down
+    (three and a half screens of dates and menus to scroll past to the first ticket). Past search, status,
+    priority and assignee they fold under "More filters", which opens by a tap; a queue filtered by one
+    of them opens with them shown and says how many are set."""
+    signed_in_on(phone, live_server, "agent@example.com")
+    phone.goto(live_server.url + reverse("tickets:desk_queue"))
+    assert phone.locator("#queue-q").is_visible()
+    assert phone.locator("#queue-assignee").is_visible()
+    assert not phone.locator("#queue-team").is_visible()
+    first_row = phone.locator("#queue-table tbody tr").first.bounding_box()
+    assert first_row["y"] < 2 * phone.viewport_size["height"], first_row
+    phone.get_by_text("More filters").tap()
+    phone.locator("#queue-tag").fill("vpn")
+    with phone.expect_response(lambda response: "tag=vpn" in response.url):
+        phone.locator("#queue-tag").press("Enter")
+    phone.goto(live_server.url + reverse("tickets:desk_queue") + "?tag=vpn&sort=number")
+    assert phone.locator("#queue-tag").is_visible()
+    assert phone.locator(".more-filters > summary").inner_text() == "More filters (2 set)"
+    assert problems(phone, "queue with more filters set") == []

@@ -172,6 +172,7 @@ def test_the_queue_views_panel_does_not_stay_pinned_over_the_filters_on_a_narrow
     page.set_viewport_size(NARROW)
     signed_in(page, live_server, "agent@example.com")
     page.goto(live_server.url + reverse("tickets:desk_queue"))
+    page.locator(".more-filters > summary").click()  # folded on a narrow screen: all of them, opened
     page.locator("#queue-tag").scroll_into_view_if_needed()
     page.evaluate("window.scrollBy(0, 600)")
     panel = page.evaluate(

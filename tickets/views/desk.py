@@ -133,6 +133,14 @@ def _queue_context(request: HttpRequest, params: QueryDict) -> dict:
     }
 
 
+# The queue's filters under "More filters" (tickets/desk/queue.html), past search, status, priority and
+# assignee.
+MORE_FILTERS = (
+    "team", "scope", "channel", "tag", "sort", "organization",
+    *(f"{when}_{end}" for when in ("created", "updated", "solved") for end in ("within", "after", "before")),
+)  # fmt: skip
+
+
 def _queue_page_extras(request: HttpRequest, params: QueryDict) -> dict:
     """What the full queue page adds around the table for the filter `params` (the page's own query, or
     the one a refused form came from): the filter, bulk and save-view menus."""
@@ -163,6 +171,8 @@ def _queue_page_extras(request: HttpRequest, params: QueryDict) -> dict:
             menus["filter_agents"].append((chosen, f"{ticket.assignee} (not in your teams)"))
     return {
         "may": may,
+        # Folded away on a narrow screen unless one of them is set (the table comes first there).
+        "more_filters_set": sum(1 for name in MORE_FILTERS if params.get(name, "").strip()),
         "bulk_statuses": _statuses_offered(workflow.REACHABLE, may),
         **menus,
         "statuses": Status.choices,
