@@ -134,7 +134,10 @@ class Organization(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=100, unique=True)
     email_domains = models.JSONField(
-        default=list, blank=True, help_text='E-mail domains of this organisation, e.g. ["acme.example"].'
+        "e-mail domains",
+        default=list,
+        blank=True,
+        help_text='E-mail domains of this organisation, e.g. ["acme.example"].',
     )
     settings = models.JSONField(default=dict, blank=True)
     is_active = models.BooleanField(
@@ -147,6 +150,7 @@ class Organization(models.Model):
     objects = OrganizationManager()
 
     class Meta:
+        verbose_name = "organisation"
         ordering = alphabetical("name")
         permissions = [("view_organization_tickets", "Can see every ticket of the organisation")]
         constraints = [
@@ -265,9 +269,14 @@ class User(AbstractBaseUser, PermissionsMixin):
     timezone = models.CharField(
         max_length=64, default="UTC", choices=TIMEZONE_CHOICES, validators=[validate_timezone]
     )
-    email_verified_at = models.DateTimeField(null=True, blank=True)
+    email_verified_at = models.DateTimeField("e-mail verified at", null=True, blank=True)
     organization = models.ForeignKey(
-        Organization, null=True, blank=True, on_delete=models.PROTECT, related_name="members"
+        Organization,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="members",
+        verbose_name="organisation",
     )
     is_organization_manager = models.BooleanField(
         "organisation manager", default=False, help_text="Sees every ticket of their organisation."
@@ -307,8 +316,8 @@ class User(AbstractBaseUser, PermissionsMixin):
             GinIndex(SearchVector(SearchWords("name"), config="simple"), name="user_name_words"),
         ]
         permissions = [
-            ("suspend_user", "Can suspend a user (seed BAN_USER, TIMEOUT_USER)"),
-            ("unsuspend_user", "Can lift a suspension (seed UNBAN_USER)"),
+            ("suspend_user", "Can suspend a user"),  # seed BAN_USER, TIMEOUT_USER
+            ("unsuspend_user", "Can lift a suspension"),  # seed UNBAN_USER
             ("warn_user", "Can warn a user"),
             ("manage_roles", "Can grant and revoke roles"),
             ("view_user_info", "Can view user details"),
@@ -394,7 +403,9 @@ class Team(models.Model):
     name = models.CharField(max_length=100)
     slug = models.SlugField(max_length=100, unique=True)
     description = models.TextField(blank=True)
-    email = models.EmailField(blank=True, help_text="Address customers write to for this team.")
+    email = models.EmailField(
+        "e-mail address", blank=True, help_text="Address customers write to for this team."
+    )
     is_active = models.BooleanField(default=True)
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="TeamMember", related_name="teams")
 
@@ -411,9 +422,9 @@ class Team(models.Model):
         ]
         permissions = [
             ("work_team_queue", "Can work the team's queue (granted on a team)"),
-            ("provide_support", "Can answer tickets (seed PROVIDE_SUPPORT)"),
-            ("view_support_queue", "Can open the agent desk (seed VIEW_SUPPORT_QUEUE)"),
-            ("manage_support_agents", "Can manage team members (seed MANAGE_SUPPORT_AGENTS)"),
+            ("provide_support", "Can answer tickets"),  # seed PROVIDE_SUPPORT
+            ("view_support_queue", "Can open the agent desk"),  # seed VIEW_SUPPORT_QUEUE
+            ("manage_support_agents", "Can manage team members"),  # seed MANAGE_SUPPORT_AGENTS
         ]
 
     def __str__(self) -> str:
@@ -563,10 +574,15 @@ class InvitationManager(models.Manager["Invitation"]):
 class Invitation(models.Model):
     """A code that lets people sign up into an organisation (seed 004 SubAccountInvitation)."""
 
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="invitations")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="invitations", verbose_name="organisation"
+    )
     code = models.CharField(max_length=64, unique=True, default=new_invitation_code)
     email = models.EmailField(
-        blank=True, validators=[validate_ascii_email], help_text="If set, only this address may use the code."
+        "e-mail address",
+        blank=True,
+        validators=[validate_ascii_email],
+        help_text="If set, only this address may use the code.",
     )
     max_uses = models.PositiveIntegerField(default=1)
     uses = models.PositiveIntegerField(default=0)
@@ -651,7 +667,7 @@ class EmailChangeRequest(models.Model):
     link is used once, even if the account later comes back to the address and password it had."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    new_email = models.EmailField(max_length=254)
+    new_email = models.EmailField("new e-mail address", max_length=254)
     # The account's address and password when it was asked (accounts.tokens.account_state): a new one
     # of either since then spends the link.
     account_state = models.CharField(max_length=64)

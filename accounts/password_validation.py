@@ -3,7 +3,7 @@
 from django.contrib.auth.hashers import check_password
 from django.core.exceptions import ValidationError
 
-REUSED = "You used this password recently. Choose one you have not used for your last {count} passwords."
+REUSED = "You used this password recently. Choose one that is not among your last {count}."
 
 
 class PasswordHistoryValidator:
@@ -32,4 +32,4 @@ class PasswordHistoryValidator:
         PasswordHistory.objects.filter(pk__in=list(stale)).delete()
 
     def get_help_text(self) -> str:
-        return f"Your password can't be one of your last {self.count} passwords."
+        return f"Your password must not be one of your last {self.count} passwords."

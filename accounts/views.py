@@ -40,6 +40,7 @@ from accounts.forms import (
 from accounts.lockouts import lockout_response
 from accounts.models import EmailChangeRequest, User
 from accounts.tokens import link_lifetime
+from helpdesk.display import shown_count
 from helpdesk.forms import add_service_errors, is_site_path
 from helpdesk.links import mail_site
 from helpdesk.middleware import site_configuration
@@ -496,9 +497,8 @@ def sessions_sign_out(request: HttpRequest) -> HttpResponse:
         request.user, actor=request.user, keep_session_key=request.session.session_key, public_id=public_id
     )
     if ended:
-        messages.success(
-            request, "Signed out " + ("that session." if public_id else f"{ended} other session(s).")
-        )
+        which = "that session" if public_id else shown_count(ended, "other session")
+        messages.success(request, f"Signed out {which}.")
     elif public_id:
         # Ended meanwhile (a second click, another tab): said as such. An id of no session of theirs
         # reads the same, which tells nothing of anyone else's.

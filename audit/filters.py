@@ -151,7 +151,7 @@ class AuditEventFilter(django_filters.FilterSet):
         queryset=ContentType.objects.none(), empty_label="Any type", label="Object type"
     )
     object = django_filters.CharFilter(
-        label="Object", method="filter_object", max_length=300, help_text="Id, or part of its name."
+        label="Object", method="filter_object", max_length=300, help_text="ID, or part of its name."
     )
     date_from = django_filters.DateFilter(label="From", method="filter_date_from", widget=DATE_WIDGET)
     date_to = django_filters.DateFilter(label="To", method="filter_date_to", widget=DATE_WIDGET)

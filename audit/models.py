@@ -117,14 +117,16 @@ class AuditEvent(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
-    actor_repr = models.CharField(max_length=300, help_text="Who, as they were named then (or System).")
+    actor_repr = models.CharField(
+        "actor", max_length=300, help_text="Who, as they were named then (or System)."
+    )
     object_type = models.ForeignKey(ContentType, null=True, blank=True, on_delete=models.PROTECT)
     object_id = models.CharField(max_length=64, blank=True)
-    object_repr = models.CharField(max_length=300, blank=True)
+    object_repr = models.CharField("object", max_length=300, blank=True)
     changes = models.JSONField(
         default=dict, blank=True, help_text="{field: [before, after]}; secrets masked."
     )
-    ip = models.GenericIPAddressField(null=True, blank=True)
+    ip = models.GenericIPAddressField("IP address", null=True, blank=True)
     user_agent = models.CharField(max_length=300, blank=True)
     request_id = models.CharField(max_length=64, blank=True)
     previous_hash = models.CharField(max_length=64)

@@ -45,6 +45,7 @@ class SiteConfiguration(models.Model):
         max_length=500, blank=True, default="We are doing some maintenance and will be back shortly."
     )
     open_signup = models.BooleanField(
+        "open sign-up",
         default=False,
         help_text="Anyone may create a customer account; otherwise an invitation code is needed.",
     )
@@ -88,7 +89,7 @@ class SiteConfiguration(models.Model):
             ),
         ]
         permissions = [
-            ("manage_site_settings", "Can change site settings (seed MANAGE_BOT_SETTINGS)"),
+            ("manage_site_settings", "Can change site settings"),  # seed MANAGE_BOT_SETTINGS
             ("view_system_status", "Can view system status"),
             ("view_metrics", "Can view metrics and reports"),
         ]

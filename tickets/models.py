@@ -109,6 +109,7 @@ class TicketForm(models.Model):
         null=True,
         blank=True,
         on_delete=models.PROTECT,
+        verbose_name="organisation",
         help_text="Only this organisation's members see the form; empty means everyone.",
     )
     default_team = models.ForeignKey(
@@ -246,7 +247,12 @@ class Ticket(models.Model):
     description = models.TextField(help_text="The first message, as the requester typed it.")
     requester = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="tickets")
     organization = models.ForeignKey(
-        Organization, null=True, blank=True, on_delete=models.PROTECT, related_name="tickets"
+        Organization,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="tickets",
+        verbose_name="organisation",
     )
     team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="tickets")
     assignee = models.ForeignKey(

@@ -16,7 +16,7 @@ class Status(models.TextChoices):
 # What a requester is told: "on hold" (waiting on a third party) is the team's own business, shown as
 # open, as Zendesk shows it to requesters.
 CUSTOMER_STATUSES = {Status.ON_HOLD: Status.OPEN}
-CUSTOMER_LABELS = {Status.PENDING: "Waiting for your reply"}
+CUSTOMER_LABELS = {Status.PENDING: "Waiting for your reply", Status.RESOLVED: "Solved"}
 
 
 def customer_status(status: str) -> str:

@@ -56,7 +56,7 @@ def test_signing_out_other_sessions_counts_only_the_sessions_the_page_listed(cli
     )
     client.force_login(user)
     response = client.post(reverse("accounts:sessions_sign_out"), follow=True)
-    assert "Signed out 1 other session(s)." in response.content.decode()
+    assert "Signed out 1 other session." in response.content.decode()
     event = AuditEvent.objects.get(action="sign_out")
     assert event.changes == {"sessions": [1, 0]}
 

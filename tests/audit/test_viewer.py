@@ -174,9 +174,9 @@ def test_a_supervisor_is_offered_only_the_kinds_of_object_they_may_read_events_a
         start = page.index('name="object_type"')
         return page[start : page.index("</select>", start)]
 
-    assert ">Organization</option>" in offered(make_administrator())
+    assert ">Organisation</option>" in offered(make_administrator())
     supervisor = offered(make_supervisor(desk["support"]))
-    assert ">Ticket</option>" in supervisor and ">Organization</option>" not in supervisor
+    assert ">Ticket</option>" in supervisor and ">Organisation</option>" not in supervisor
 
 
 @pytest.mark.parametrize(
