@@ -474,6 +474,10 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
             fields = (*fields, "email")
         # Superuser status and permissions beside the roles are a superuser's to give: anyone else
         # could make themselves one (roles, checked in RoleAssignmentForm, are how they grant).
+        # An account's status is suspended and lifted by those whose role may do both (the actions ask
+        # for one each).
+        if not (self.has_suspend_permission(request) and self.has_unsuspend_permission(request)):
+            fields = (*fields, *self.STATUS_FIELDS)
         if request.user.is_superuser:
             return fields
         return (*fields, "is_superuser", "user_permissions")
@@ -652,7 +656,13 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
             queryset = queryset.filter(rbac.staff_user_filter())
         return queryset, may_have_duplicates
 
-    @admin.action(description="Suspend selected users (indefinitely)", permissions=("change",))
+    def has_suspend_permission(self, request) -> bool:
+        return self.has_change_permission(request) and rbac.has_permission(request.user, rbac.SUSPEND_USER)
+
+    def has_unsuspend_permission(self, request) -> bool:
+        return self.has_change_permission(request) and rbac.has_permission(request.user, rbac.UNSUSPEND_USER)
+
+    @admin.action(description="Suspend selected users (indefinitely)", permissions=("suspend",))
     def suspend_users(self, request, queryset):
         users = self.acted_on(request, queryset, own="suspend yourself")
         reason = "Suspended by an administrator"
@@ -664,7 +674,7 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
             self.message_user(request, f"Suspended {len(users) - len(already)} user(s).", messages.SUCCESS)
         self.say_left_as_they_were(request, already, "suspended already")
 
-    @admin.action(description="Activate selected users", permissions=("change",))
+    @admin.action(description="Activate selected users", permissions=("unsuspend",))
     def activate_users(self, request, queryset):
         users = self.acted_on(request, queryset)
         already = [user for user in users if user.status == User.Status.ACTIVE and not user.suspended_until]

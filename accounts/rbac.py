@@ -44,6 +44,8 @@ ESCALATE_TICKET = "tickets.escalate_ticket"
 MANAGE_TICKETS = "tickets.manage_tickets"
 MANAGE_THREADS = "tickets.manage_threads"  # merging
 MANAGE_SUPPORT_AGENTS = "accounts.manage_support_agents"
+SUSPEND_USER = "accounts.suspend_user"  # the admin's Suspend action and status field
+UNSUSPEND_USER = "accounts.unsuspend_user"  # its Activate action and status field
 # Nobody hands out more than they hold: an administrator cannot make themselves (or a friend) more.
 GRANT_RANK = "Only someone who holds the role “{role}” (or a higher one) can give it."
 BUILT_IN_RANK = {roles.CUSTOMER: 0, roles.AGENT: 1, roles.SUPERVISOR: 2, roles.ADMINISTRATOR: 3}
@@ -223,19 +225,22 @@ def is_administrator(user) -> bool:
 
 
 def is_supervisor(user) -> bool:
-    """Supervisors and administrators, and the holders of any role an administrator made that lets
-    them open the desk and manage agents."""
-    if active_roles(user) & {roles.SUPERVISOR, roles.ADMINISTRATOR}:
-        return True
-    return is_agent(user) and MANAGE_SUPPORT_AGENTS in access(user).role_permissions
+    """Administrators, and the agents whose role may manage team members (manage_support_agents):
+    Supervisor as built, or a role an administrator made."""
+    held = access(user)
+    return roles.ADMINISTRATOR in held.roles or (
+        is_agent(user) and MANAGE_SUPPORT_AGENTS in held.role_permissions
+    )
 
 
 def is_agent(user) -> bool:
-    """Everyone who works tickets: agents, supervisors, administrators, and the holders of any role an
-    administrator made that may open the desk (view_support_queue), such as a "Tier 2" role. Staff-ness
-    comes from roles only: a permission given to one person does not turn a customer into an agent."""
+    """Everyone who works tickets: administrators, and the holders of a role that opens the desk
+    (view_support_queue): Agent and Supervisor as built, or one an administrator made, such as "Tier 2".
+    What a role holds decides, not its name (README): the Agent role with the desk taken from it makes
+    customers, who see their own requests and no team's. Staff-ness comes from roles only: a permission
+    given to one person does not turn a customer into an agent."""
     held = access(user)
-    return bool(held.roles & roles.STAFF_ROLES) or VIEW_SUPPORT_QUEUE in held.role_permissions
+    return roles.ADMINISTRATOR in held.roles or VIEW_SUPPORT_QUEUE in held.role_permissions
 
 
 def staff_user_filter() -> Q:
@@ -244,7 +249,7 @@ def staff_user_filter() -> Q:
     roles_in_force = RoleAssignment.objects.in_force().filter(user=OuterRef("pk"))
     return Q(is_superuser=True) | Exists(
         roles_in_force.filter(
-            Q(role__name__in=roles.STAFF_ROLES)
+            Q(role__name=roles.ADMINISTRATOR)
             | Q(role__permissions__content_type__app_label=app_label, role__permissions__codename=codename)
         )
     )

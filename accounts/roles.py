@@ -6,6 +6,5 @@ SUPERVISOR = "Supervisor"
 ADMINISTRATOR = "Administrator"
 
 BUILT_IN_ROLES = (CUSTOMER, AGENT, SUPERVISOR, ADMINISTRATOR)
-STAFF_ROLES = frozenset({AGENT, SUPERVISOR, ADMINISTRATOR})
 
 BUILT_IN_ROLE_PROTECTED = "The built-in role {name!r} cannot be deleted."
