@@ -15,6 +15,8 @@ NAMES = {
     "provide_support": "Can answer tickets",
     "view_support_queue": "Can open the agent desk",
     "manage_support_agents": "Can manage team members",
+    # Named by Django after the verbose name, "organization" before this migration.
+    **{f"{action}_organization": f"Can {action} organisation" for action in ("add", "change", "delete", "view")},
 }
 
 
