@@ -46,6 +46,7 @@ from helpdesk.admin import (
     LoadedAutocompleteInlineMixin,
     ReadOnlyAdmin,
 )
+from helpdesk.display import plural_s, shown_count
 from helpdesk.forms import nfc, shows_text
 from helpdesk.links import mail_site
 from helpdesk.models import SiteConfiguration
@@ -152,7 +153,7 @@ SOME_STAY_PENDING = (
 )
 RESET_LINK = "Forgotten your password?"
 ACCOUNTS_KEPT = (
-    "Kept {count} user(s) as they were, whose accounts are not yours to run (ranked above yours, or "
+    "Kept {count} user{s} as they were, whose accounts are not yours to run (ranked above yours, or "
     "managing an organisation whose tickets you do not see): {names}."
 )
 NOT_MAILED_WITHOUT_ADDRESS = (
@@ -593,10 +594,10 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
     HELD_BY = (
         # The audit trail protects its actors (the hash chain covers their ids): said before the attempt,
         # with the way out, instead of failing on ProtectedError.
-        (AuditEvent, "actor", "{user}: the actor of {count} audit event(s), which must stay as recorded. "
+        (AuditEvent, "actor", "{user}: the actor of {count} audit event{s}, which must stay as recorded. "
          "Suspend the account instead."),
         # Their tickets would lose their assignee with nothing on the tickets' timelines.
-        (Ticket, "assignee", "{user}: assigned {count} ticket(s). Reassign the open ones from the desk, or "
+        (Ticket, "assignee", "{user}: assigned {count} ticket{s}. Reassign the open ones from the desk, or "
          "suspend the account (a closed ticket keeps its assignee as its record)."),
         # What they wrote and did keeps their name, also once retention has pruned their audit events: a
         # delete would turn their replies, timeline entries and articles into System's.
@@ -604,10 +605,10 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
             (model, field, "{user}: the author of {count} " + what + ", which keep their name. "
              "Suspend the account instead.")
             for model, field, what in (
-                (TicketMessage, "author", "message(s) on tickets"),
-                (TicketActivity, "actor", "change(s) on ticket timelines"),
-                (Article, "author", "knowledge base article(s)"),
-                (ArticleRevision, "created_by", "knowledge base article version(s)"),
+                (TicketMessage, "author", "message{s} on tickets"),
+                (TicketActivity, "actor", "change{s} on ticket timelines"),
+                (Article, "author", "knowledge base article{s}"),
+                (ArticleRevision, "created_by", "knowledge base article version{s}"),
             )
         ),
     )  # fmt: skip
@@ -618,7 +619,11 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
         for model, field, message in self.HELD_BY:
             rows = model.objects.filter(**{f"{field}__in": ids}).order_by()
             counts = dict(rows.values_list(field).annotate(Count("pk")))
-            held += [message.format(user=user, count=counts[user.pk]) for user in users if user.pk in counts]
+            held += [
+                message.format(user=user, count=counts[user.pk], s=plural_s(counts[user.pk]))
+                for user in users
+                if user.pk in counts
+            ]
         return held
 
     @admin.display(description="Roles")
@@ -671,7 +676,9 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
         for user in users:
             services.user_suspend(user, until=None, reason=reason, actor=request.user)
         if len(users) > len(already):
-            self.message_user(request, f"Suspended {len(users) - len(already)} user(s).", messages.SUCCESS)
+            self.message_user(
+                request, f"Suspended {shown_count(len(users) - len(already), 'user')}.", messages.SUCCESS
+            )
         self.say_left_as_they_were(request, already, "suspended already")
 
     @admin.action(description="Activate selected users", permissions=("unsuspend",))
@@ -683,7 +690,7 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
         )
         if len(users) - len(already) > still_pending:
             activated = len(users) - len(already) - still_pending
-            self.message_user(request, f"Activated {activated} user(s).", messages.SUCCESS)
+            self.message_user(request, f"Activated {shown_count(activated, 'user')}.", messages.SUCCESS)
         self.say_left_as_they_were(request, already, "active already")
         if still_pending:
             message = SOME_STAY_PENDING.format(count=still_pending, reset=RESET_LINK)
@@ -706,7 +713,11 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
         kept = [user for user in selected if user.pk not in reachable and user.pk != request.user.pk]
         if kept:
             names = ", ".join(str(user) for user in kept[:10]) + (" …" if len(kept) > 10 else "")
-            self.message_user(request, ACCOUNTS_KEPT.format(count=len(kept), names=names), messages.WARNING)
+            self.message_user(
+                request,
+                ACCOUNTS_KEPT.format(count=len(kept), s=plural_s(len(kept)), names=names),
+                messages.WARNING,
+            )
         return [user for user in selected if user.pk in reachable]
 
     @admin.action(description="Unlock sign-in (after too many failed attempts)", permissions=("change",))
@@ -718,7 +729,7 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
         unlocked = [user for user in queryset if services.user_unlock(user, actor=request.user)]
         self.message_user(
             request,
-            f"Unlocked sign-in for {len(unlocked)} user(s); the others were not locked out.",
+            f"Unlocked sign-in for {shown_count(len(unlocked), 'user')}; the others were not locked out.",
             messages.SUCCESS,
         )
         if addresses:
@@ -737,7 +748,7 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
             services.user_sign_out_sessions(user, actor=request.user, keep_session_key=keep)
             for user in queryset
         )
-        self.message_user(request, f"Ended {ended} session(s).", messages.SUCCESS)
+        self.message_user(request, f"Ended {shown_count(ended, 'session')}.", messages.SUCCESS)
 
     @admin.action(
         description="Reset two-factor sign-in (lost phone and recovery codes)", permissions=("change",)
@@ -751,8 +762,8 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
         if len(users) > len(without):
             self.message_user(
                 request,
-                f"Two-factor sign-in is reset for {len(users) - len(without)} user(s), who are signed out; "
-                "they set it up at their next sign-in.",
+                f"Two-factor sign-in is reset for {shown_count(len(users) - len(without), 'user')}, who are "
+                "signed out; they set it up at their next sign-in.",
                 messages.SUCCESS,
             )
         self.say_left_as_they_were(
@@ -774,14 +785,14 @@ class OrganizationAdmin(KeepInUseMixin, AuditedObjectPermissionsMixin, AuditedAd
         names = {organization.pk: organization for organization in organizations}
         held = []
         holders = (
-            (User, "member(s): move them to another organisation first"),
-            (Ticket, "ticket(s), which keep it: untick “Active” instead"),
-            (TicketForm, "ticket form(s) for its members: change them first"),
+            (User, "member{s}: move them to another organisation first"),
+            (Ticket, "ticket{s}, which keep it: untick “Active” instead"),
+            (TicketForm, "ticket form{s} for its members: change them first"),
         )
         for model, what in holders:
             rows = model.objects.filter(organization__in=ids)
             counts = rows.order_by().values_list("organization").annotate(Count("pk"))
-            held += [f"“{names[pk]}” has {count} {what}." for pk, count in counts]
+            held += [f"“{names[pk]}” has {count} {what.format(s=plural_s(count))}." for pk, count in counts]
         return held
 
     def get_queryset(self, request):
@@ -811,7 +822,7 @@ class TeamAdmin(
     # Their tickets would drop out of every agent's team queue with no activity on them.
     held_by = "tickets"
     held_message = (
-        "Team “{obj}” holds {count} ticket(s): move the open ones to another team from the desk, or untick "
+        "Team “{obj}” holds {count} ticket{s}: move the open ones to another team from the desk, or untick "
         "“Active” to close the team down (a closed ticket keeps its team as its record)."
     )
 
@@ -1103,4 +1114,4 @@ class RoleAdmin(KeepInUseMixin, AuditedAdminMixin, DjangoGroupAdmin):
 
     # Deleting a role would take it from its holders with no role change on them.
     held_by = "role_assignments"
-    held_message = "Role “{obj}” is held by {count} user(s): take it from them first."
+    held_message = "Role “{obj}” is held by {count} user{s}: take it from them first."

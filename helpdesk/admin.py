@@ -28,6 +28,7 @@ from django_tasks_db.models import DBTaskResult
 
 from helpdesk import services
 from helpdesk.accents import alphabetical
+from helpdesk.display import plural_s
 from helpdesk.forms import OneLineNameField, json_problem
 from helpdesk.models import PeriodicTaskRun, SiteConfiguration
 
@@ -427,14 +428,16 @@ class KeepInUseMixin(KeptRowResponseMixin):
     and what to say about it, or overrides in_use()."""
 
     held_by = ""  # a reverse relation: an object with rows in it is kept
-    held_message = ""  # formatted with the object and the number of rows holding it
+    held_message = (
+        ""  # formatted with the object, the number of rows holding it and its s ("{count} ticket{s}")
+    )
 
     def in_use(self, objs) -> list[str]:
         if not self.held_by:
             return []
         holding = self.model._default_manager.filter(pk__in=[obj.pk for obj in objs])
         holding = holding.annotate(held=Count(self.held_by)).filter(held__gt=0).order_by("pk")
-        return [self.held_message.format(obj=obj, count=obj.held) for obj in holding]
+        return [self.held_message.format(obj=obj, count=obj.held, s=plural_s(obj.held)) for obj in holding]
 
     def get_deleted_objects(self, objs, request):
         held = self.in_use(objs)

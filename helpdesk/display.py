@@ -108,7 +108,12 @@ def shown_duration(seconds: int) -> str:
 
 def shown_count(count: int, noun: str) -> str:
     """'1 ticket', '3 tickets' (nouns that take an s)."""
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+    return f"{count} {noun}{plural_s(count)}"
+
+
+def plural_s(count: int) -> str:
+    """The s of a noun counted `count` times, for a message formatted later ("{count} ticket{s}")."""
+    return "" if count == 1 else "s"
 
 
 def plain_number(value: int | float) -> str:

@@ -13,6 +13,7 @@ from helpdesk.admin import (
     ServiceSaveAdminMixin,
     StableSlugMixin,
 )
+from helpdesk.display import shown_count
 from knowledge import services
 from knowledge.forms import CategoryChoiceField, LoadedAtForm, body_as_stored
 from knowledge.models import Article, ArticleRevision, Category
@@ -26,7 +27,7 @@ class CategoryAdmin(StableSlugMixin, KeepInUseMixin, AuditedModelAdmin):
 
     # Its articles would lose their category with no revision or audit event on them.
     held_by = "articles"
-    held_message = "Category “{obj}” holds {count} article(s): move them to another category first."
+    held_message = "Category “{obj}” holds {count} article{s}: move them to another category first."
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "parent":
@@ -173,7 +174,7 @@ class ArticleAdmin(KeptRowResponseMixin, ServiceSaveAdminMixin, AuditedModelAdmi
                 messages.error(request, f"{article}: {error}")
             except ValidationError as error:
                 messages.error(request, f"{article}: {' '.join(error.messages)}")
-        self.message_user(request, f"{verb} {done} article(s).")
+        self.message_user(request, f"{verb} {shown_count(done, 'article')}.")
 
     @admin.action(description="Publish selected articles")
     def publish(self, request, queryset):

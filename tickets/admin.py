@@ -23,6 +23,7 @@ from helpdesk.admin import (
     ServiceSaveAdminMixin,
     StableSlugMixin,
 )
+from helpdesk.display import shown_count
 from tickets import services
 from tickets.filters import matching_people_ids, ticket_search
 from tickets.freshness import mark_tickets_changed
@@ -211,7 +212,7 @@ class TicketAdmin(
             else:
                 changed.append(ticket.reference)
         if changed:
-            messages.success(request, f"{done} {len(changed)} ticket(s): {', '.join(changed)}.")
+            messages.success(request, f"{done} {shown_count(len(changed), 'ticket')}: {', '.join(changed)}.")
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # soft delete only
@@ -308,7 +309,7 @@ class TicketFormAdmin(ClosedTeamKeptAdminMixin, StableSlugMixin, KeepInUseMixin,
     # shows or edits them.
     held_by = "tickets"
     held_message = (
-        "Form “{obj}” was used for {count} ticket(s), whose custom fields it describes: "
+        "Form “{obj}” was used for {count} ticket{s}, whose custom fields it describes: "
         "untick “Is active” to retire it instead."
     )
 
@@ -367,7 +368,10 @@ class TagAdmin(AuditedModelAdmin):
         )
         if in_use:
             perms_needed = perms_needed - {Tag._meta.verbose_name}
-            protected = [*protected, *(f"Tag “{tag}”, on {tag.ticket_count} ticket(s)" for tag in in_use)]
+            protected = [
+                *protected,
+                *(f"Tag “{tag}”, on {shown_count(tag.ticket_count, 'ticket')}" for tag in in_use),
+            ]
         return deleted, model_count, perms_needed, protected
 
     def delete_model(self, request, obj: Tag) -> None:

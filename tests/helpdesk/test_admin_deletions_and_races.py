@@ -312,7 +312,7 @@ def test_a_ticket_form_used_only_by_a_deleted_ticket_is_still_kept(superuser_cli
     page = superuser_client.post(delete_url(form), {"post": "yes"})
     assert page.status_code == 200
     assert TicketForm.objects.filter(pk=form.pk).exists()
-    assert "ticket(s)" in page_text(page)
+    assert "was used for 1 ticket," in page_text(page)
 
 
 def test_a_saved_view_deleted_by_an_administrator_is_audited_and_the_queue_still_answers(
@@ -421,7 +421,7 @@ def test_bulk_actions_on_articles_with_mixed_rows_name_the_refused_and_apply_the
     assert response.status_code == 302
     assert Article.objects.get(pk=draft.pk).status == "published"
     said = notes(response)
-    assert any("Published 1 article(s)" in note for note in said), said
+    assert any("Published 1 article." in note for note in said), said
 
 
 # 5. People, organisations, teams, roles, invitations.
@@ -618,7 +618,7 @@ def test_restoring_tickets_that_were_never_deleted_is_not_reported_as_a_restore(
     said = notes(response)
     assert not events_about(live, action="ticket.restored").exists()
     assert not any(live.reference in note and note.startswith("Restored") for note in said), said
-    assert any(f"Restored 1 ticket(s): {deleted.reference}." == note for note in said), said
+    assert any(f"Restored 1 ticket: {deleted.reference}." == note for note in said), said
 
 
 def test_deleting_tickets_already_deleted_is_not_reported_as_a_deletion(superuser_client):
@@ -633,7 +633,7 @@ def test_deleting_tickets_already_deleted_is_not_reported_as_a_deletion(superuse
     assert response.status_code == 302
     assert events_about(before, action="ticket.deleted").count() == events_before
     said = notes(response)
-    assert any(f"Deleted 1 ticket(s): {live.reference}." == note for note in said), said
+    assert any(f"Deleted 1 ticket: {live.reference}." == note for note in said), said
 
 
 # 8. "In use" decided at the confirmation, then taken meanwhile: checked again when deleting.

@@ -37,13 +37,13 @@ NEW_PASSWORD = "Brand-new-pass-1234"
 
 @pytest.fixture
 def clerk_client(client):
-    """Staff holding a custom role an administrator made for managing people: view and change users,
-    nothing else (rank below Administrator: rbac.grant_refusal would not let them give that role)."""
+    """Staff holding a custom role an administrator made for managing people: view and change users, and
+    suspend them and lift suspensions, nothing else (rank below Administrator: rbac.grant_refusal would
+    not let them give that role)."""
     role = Group.objects.create(name="People clerk")
+    codenames = ["view_user", "change_user", "suspend_user", "unsuspend_user"]
     role.permissions.add(
-        *Permission.objects.filter(
-            content_type__app_label="accounts", codename__in=["view_user", "change_user"]
-        )
+        *Permission.objects.filter(content_type__app_label="accounts", codename__in=codenames)
     )
     clerk = UserFactory(is_staff=True)
     account_services.role_assign(clerk, "People clerk", actor=None)
@@ -190,7 +190,7 @@ def test_a_clerk_cannot_take_over_the_account_of_a_manager_of_an_organisation_th
     its password or suspend it either; a plain member of it stays theirs to run."""
     acme = OrganizationFactory(name="Acme")
     manager, member = make_customer(acme, manager=True), make_customer(acme)
-    people = [("accounts", "view_user"), ("accounts", "change_user")]
+    people = [("accounts", "view_user"), ("accounts", "change_user"), ("accounts", "suspend_user")]
     client.force_login(give_custom_role(make_agent(TeamFactory()), "Desk clerk", people))
     clerk_client = client
     assert post_change(clerk_client, manager, email="clerk-owned@example.org").status_code == 403
@@ -208,7 +208,7 @@ def test_a_clerk_cannot_take_over_the_account_of_a_manager_of_an_organisation_th
     assert manager.status == User.Status.ACTIVE
     assert User.objects.get(pk=member.pk).status == User.Status.SUSPENDED
     assert any(
-        "Kept 1 user(s)" in message and str(manager) in message for message in shown_messages(response)
+        "Kept 1 user as" in message and str(manager) in message for message in shown_messages(response)
     )
     assert post_change(clerk_client, member, name="Renamed").status_code == 302
 
@@ -263,7 +263,7 @@ def test_a_bulk_action_on_accounts_out_of_reach_says_it_kept_them_and_claims_not
     shown = shown_messages(response)
     assert User.objects.get(pk=boss.pk).status == before
     assert not any(message.startswith(done) for message in shown), shown
-    assert any(message.startswith("Kept 1 user(s)") and str(boss) in message for message in shown), shown
+    assert any(message.startswith("Kept 1 user as") and str(boss) in message for message in shown), shown
 
 
 def test_a_user_page_opened_before_a_suspension_does_not_lift_it_when_saved(superuser_client):

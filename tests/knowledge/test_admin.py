@@ -29,7 +29,7 @@ def test_publishing_a_batch_names_each_refusal_and_publishes_the_others(client):
     review = make_article(title="In review", status="review")
     notes = _act(client, "publish", draft, live, review)
     assert "Already live: This published article cannot be published." in notes
-    assert "Published 2 article(s)." in notes
+    assert "Published 2 articles." in notes
     statuses = dict(Article.objects.values_list("title", "status"))
     assert statuses == {"Draft one": "published", "Already live": "published", "In review": "published"}
 
@@ -38,7 +38,7 @@ def test_archiving_a_batch_names_each_refusal_and_archives_the_others(client):
     archived = make_article(title="Old news", status="archived")
     live = make_article(title="Current")
     notes = _act(client, "archive", archived, live)
-    assert notes == ["Old news: This archived article cannot be archived.", "Archived 1 article(s)."]
+    assert notes == ["Old news: This archived article cannot be archived.", "Archived 1 article."]
     assert Article.objects.get(pk=live.pk).status == "archived"
 
 
@@ -50,7 +50,7 @@ def test_only_published_articles_can_be_marked_verified(client):
     assert Article.objects.get(pk=draft.pk).verified_at is None
     live = make_article(title="Checked")
     notes = _act(client, "verify", draft, live)
-    assert notes == [f"Unfinished: {services.VERIFY_UNPUBLISHED}", "Verified 1 article(s)."]
+    assert notes == [f"Unfinished: {services.VERIFY_UNPUBLISHED}", "Verified 1 article."]
     assert Article.objects.get(pk=live.pk).verified_at is not None
     assert Article.objects.get(pk=draft.pk).verified_at is None
 

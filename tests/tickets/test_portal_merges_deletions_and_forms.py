@@ -96,7 +96,7 @@ def test_a_merged_ticket_is_not_restored_alone_while_the_ticket_it_went_into_is_
         follow=True,
     ).content.decode()
     assert not Ticket.objects.filter(is_deleted=True).exists()
-    assert f"Restored 2 ticket(s): {target.reference}, {source.reference}" in page
+    assert f"Restored 2 tickets: {target.reference}, {source.reference}" in page
     assert "ticket that is deleted" not in page
 
 
