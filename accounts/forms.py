@@ -15,6 +15,7 @@ from accounts.models import TIMEZONE_CHOICES, User, validate_ascii_email
 from accounts.password_validation import PasswordHistoryValidator
 from helpdesk.display import shown_time
 from helpdesk.forms import OneLineNameField
+from helpdesk.mail import AUTOMATIC_HEADERS
 
 SUSPENDED = "This account is suspended{until}.{reason} Contact support if you think this is a mistake."
 PENDING = (
@@ -165,9 +166,8 @@ class PasswordResetForm(auth_forms.PasswordResetForm):
         that sends it tries again later (accounts.tasks.send_password_reset_mail, mail_or_retry), and the
         person waiting for the link gets it once the server answers."""
         subject = "".join(loader.render_to_string(subject_template_name, context).splitlines())
-        message = EmailMultiAlternatives(
-            subject, loader.render_to_string(email_template_name, context), from_email, [to_email]
-        )
+        body = loader.render_to_string(email_template_name, context)
+        message = EmailMultiAlternatives(subject, body, from_email, [to_email], headers=AUTOMATIC_HEADERS)
         if html_email_template_name is not None:
             message.attach_alternative(
                 loader.render_to_string(html_email_template_name, context), "text/html"

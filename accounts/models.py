@@ -356,7 +356,11 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.name or self.email
 
     def get_short_name(self) -> str:
-        return (self.name.split() or [self.email])[0]
+        """The first word of the name; of a name written "Berg, Anna" (as directories write them), the
+        first after the comma: "Hello Anna,", not "Hello Berg,,"."""
+        surname, comma, given = self.name.partition(",")
+        words = (given.split() or surname.split()) if comma else self.name.split()
+        return words[0].strip(",;") or self.email if words else self.email
 
     @property
     def mail_greeting(self) -> str:

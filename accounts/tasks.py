@@ -6,7 +6,6 @@ from urllib.parse import urlencode
 
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.tasks import task
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -20,7 +19,7 @@ from accounts.models import EmailChangeRequest, Invitation, User
 from accounts.sessions import SessionStore
 from accounts.tokens import email_change_token, email_verification_token
 from helpdesk.links import absolute_link
-from helpdesk.mail import mail_or_retry
+from helpdesk.mail import mail_or_retry, send_automatic
 from helpdesk.models import SiteConfiguration
 
 
@@ -226,4 +225,4 @@ def send_invitation_mail(invitation_pk: int, *, domain: str, use_https: bool, at
 
 def _text_mail(subject: str, template: str, context: dict, to: str) -> Callable[[], object]:
     """Sending one plain-text mail rendered from `template`, for mail_or_retry to call."""
-    return lambda: send_mail(subject, render_to_string(template, context), None, [to])
+    return lambda: send_automatic(subject, render_to_string(template, context), to)

@@ -1,4 +1,5 @@
-"""Mail: the console backend `make run` uses when no EMAIL_URL is set, and mail_or_retry for tasks.
+"""Mail: the console backend `make run` uses when no EMAIL_URL is set, send_automatic for every mail the
+site sends, and mail_or_retry for tasks.
 
 Django's console backend prints the MIME message as it would be sent, and a text line longer than 76
 characters goes out quoted-printable: the link of a password-reset or address-confirmation mail comes
@@ -20,6 +21,15 @@ from django.utils import timezone
 logger = logging.getLogger(__name__)
 
 SHOWN_HEADERS = ("From", "To", "Cc", "Reply-To", "Subject", "Date")
+
+# Mail the site sends on its own (RFC 3834): out-of-office replies and autoresponders leave it unanswered,
+# Exchange's included, so two programs never write to each other for ever.
+AUTOMATIC_HEADERS = {"Auto-Submitted": "auto-generated", "X-Auto-Response-Suppress": "All"}
+
+
+def send_automatic(subject: str, body: str, to: str) -> None:
+    """Send one plain-text mail from DEFAULT_FROM_EMAIL to `to`, marked as sent by a program."""
+    EmailMessage(subject, body, None, [to], headers=AUTOMATIC_HEADERS).send()
 
 
 class EmailBackend(ConsoleEmailBackend):

@@ -4,11 +4,10 @@ anonymous submission."""
 
 import logging
 
-from django.core.mail import send_mail
 from django.tasks import task
 
 from accounts.models import User
-from helpdesk.mail import mail_or_retry
+from helpdesk.mail import mail_or_retry, send_automatic
 from helpdesk.models import SiteConfiguration
 from tickets import attachments, services
 from tickets.models import Ticket
@@ -54,13 +53,12 @@ def send_submission_receipt(ticket_pk: int, *, portal_url: str, reset_url: str, 
         subject += f": {ticket.subject}"
     return mail_or_retry(
         send_submission_receipt,
-        lambda: send_mail(
+        lambda: send_automatic(
             subject,
             f"{requester.mail_greeting}\n\n"
             f"{site_name} received your request {ticket.reference} and will reply soon.\n\n"
-            f"Follow it at {portal_url}\nNo password yet? Choose one at {reset_url}\n",
-            None,
-            [requester.email],
+            f"Follow it here:\n{portal_url}\n\nNo password yet? Choose one here:\n{reset_url}\n",
+            requester.email,
         ),
         ticket_pk,
         portal_url=portal_url,

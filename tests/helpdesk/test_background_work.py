@@ -380,7 +380,7 @@ def test_a_mail_server_that_is_down_is_tried_again_later(anonymous_site, monkeyp
     def refuse(*args, **kwargs):
         raise ConnectionRefusedError("mail server down")
 
-    monkeypatch.setattr(ticket_tasks, "send_mail", refuse)
+    monkeypatch.setattr(ticket_tasks, "send_automatic", refuse)
     urls = {"portal_url": "https://h/p", "reset_url": "https://h/r"}
     assert ticket_tasks.send_submission_receipt.call(ticket.pk, **urls) is False
     (retry,) = DBTaskResult.objects.filter(task_path="tickets.tasks.send_submission_receipt")

@@ -197,7 +197,8 @@ def test_the_receipt_retry_sends_once_when_the_server_answers(monkeypatch):
         email="visitor@example.org", name="Visitor", subject="Help", description="Please."
     )
     urls = {"portal_url": "https://h/p", "reset_url": "https://h/r"}
-    monkeypatch.setattr(ticket_tasks, "send_mail", lambda *a, **k: (_ for _ in ()).throw(OSError("down")))
+    down = lambda *a, **k: (_ for _ in ()).throw(OSError("down"))  # noqa: E731
+    monkeypatch.setattr(ticket_tasks, "send_automatic", down)
     assert ticket_tasks.send_submission_receipt.call(ticket.pk, **urls) is False
     assert DBTaskResult.objects.filter(task_path="tickets.tasks.send_submission_receipt").count() == 1
     monkeypatch.undo()
