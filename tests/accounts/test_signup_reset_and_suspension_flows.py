@@ -107,7 +107,7 @@ def test_an_administrator_activating_an_account_without_a_password_leaves_it_pen
     )
     visitor.refresh_from_db()
     assert visitor.status == User.Status.PENDING and visitor.suspension_reason == ""
-    assert "1 of them have no password yet" in response.content.decode()
+    assert "One account has no password yet, so it stays pending" in response.content.decode()
 
 
 def test_an_account_whose_suspension_has_ended_can_confirm_its_address(client, clock):

@@ -104,6 +104,16 @@ def test_plain_text_mails_read_at_78_columns():
     )
 
 
+@pytest.mark.parametrize(
+    ("name", "short"),
+    [("Berg, Anna", "Anna"), ("O'Neil, Seán", "Seán"), ("Anna Berg, PhD", "Anna"), ("King, Jr.", "King"),
+     ("Anna,", "Anna"), (",", "anna@example.org"), ("   ", "anna@example.org"), ("Anna Berg", "Anna")],
+)  # fmt: skip
+def test_the_short_name_greetings_and_the_menu_use(name, short):
+    """ "Berg, Anna" (a directory's way) is Anna; "Anna Berg, PhD" is Anna too, not "PhD"."""
+    assert make_customer(email="anna@example.org", name=name).get_short_name() == short
+
+
 def test_a_name_written_surname_comma_given_is_not_greeted_with_a_double_comma():
     """Directory names are often written "Berg, Anna". A confirmed customer of that name expects "Hello
     Anna,"; every greeting by name read "Hello Berg,,": the short name was the first word, comma included."""

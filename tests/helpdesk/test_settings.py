@@ -94,6 +94,10 @@ def test_email_url_options(url, expected):
         ("smtp://mail.example.com?tls=true&ssl=true", "not both"),
         ("smtp://mail.example.com?timeout=0", "?timeout= takes a number of seconds"),
         ("smtp://mail.example.com:port", "the port is not a number"),
+        ("smtp://mail.example.com:0", "the port is not a number"),
+        # Unencoded, "#" starts a fragment and "/" a path: the host would be "user", the rest dropped.
+        ("smtp://user:#Secret@smtp.example.com:587?tls=true", "write # / ? @ in the user name or password"),
+        ("smtp://user:12/34@smtp.example.com:587", "write # / ? @ in the user name or password"),
         ("smtp://:587", "name the mail server"),
         ("mail.example.com:587", "start it with smtp://"),
         ("imap://mail.example.com", "not imap://"),

@@ -982,3 +982,23 @@ def test_a_visitors_request_is_shown_created_by_its_requester_not_by_the_system(
     shown = r"<strong>Vi Visitor</strong> <span class=\"muted\">\(not signed in\)</span> created"
     assert re.search(shown, timeline)
     assert "<strong>System</strong> created" not in timeline
+
+
+@pytest.mark.parametrize(
+    ("query", "folded", "said"),
+    [
+        ({}, True, "More filters</summary>"),
+        # The Sort menu has no empty choice: every Apply sends the default, which is no filter set.
+        ({"status": "open", "sort": "updated", "team": ""}, True, "More filters</summary>"),
+        ({"sort": "number"}, False, "(1 set)"),
+        ({"tag": "vpn", "created_within": "7"}, False, "(2 set)"),
+    ],
+)
+def test_more_filters_fold_unless_one_of_them_is_set(client, desk, query, folded, said):
+    """A narrow screen folds the filters past search, status, priority and assignee (app.css shows them
+    all on a wide one): open, and saying how many, when one of them is set."""
+    client.force_login(desk["agent"])
+    page = client.get(reverse("tickets:desk_queue"), query).content.decode()
+    details = re.search(r'<details class="more-filters"[^>]*>\s*<summary>.*?</summary>', page, re.S).group(0)
+    assert (" open" not in details) is folded, details
+    assert said in details

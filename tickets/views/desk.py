@@ -22,7 +22,7 @@ from helpdesk.display import shown_count
 from helpdesk.forms import add_service_errors, is_site_path, parse_id
 from helpdesk.models import Priority
 from tickets import schema, selectors, services, workflow
-from tickets.filters import SORT_LABELS
+from tickets.filters import DEFAULT_SORT, SORT_LABELS
 from tickets.forms import (
     CustomFieldsForm,
     SavedViewForm,
@@ -172,7 +172,12 @@ def _queue_page_extras(request: HttpRequest, params: QueryDict) -> dict:
     return {
         "may": may,
         # Folded away on a narrow screen unless one of them is set (the table comes first there).
-        "more_filters_set": sum(1 for name in MORE_FILTERS if params.get(name, "").strip()),
+        # Sort is always sent (its menu has no empty choice): counted when not the default.
+        "more_filters_set": sum(
+            1
+            for name in MORE_FILTERS
+            if (value := params.get(name, "").strip()) and not (name == "sort" and value == DEFAULT_SORT)
+        ),
         "bulk_statuses": _statuses_offered(workflow.REACHABLE, may),
         **menus,
         "statuses": Status.choices,
