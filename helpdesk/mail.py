@@ -9,6 +9,7 @@ SMTP backend speaks to).
 """
 
 import logging
+import smtplib
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -52,17 +53,30 @@ class EmailBackend(ConsoleEmailBackend):
 MAIL_RETRY_AFTER = (timedelta(minutes=1), timedelta(minutes=10), timedelta(hours=1), timedelta(hours=6))
 
 
+def refused_for_good(error: OSError) -> bool:
+    """Whether the server refused the mail itself for good (RFC 5321: a 5xx answer): every recipient
+    ("550 no such user"), or the message. Trying again would only repeat it for hours. A refused sign-in
+    or sender is the site's configuration, which an operator may mend meanwhile: tried again."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _message in error.recipients.values()]
+        return bool(codes) and all(code >= 500 for code in codes)
+    return isinstance(error, smtplib.SMTPDataError) and error.smtp_code >= 500
+
+
 def mail_or_retry(
     task: Task, send: Callable[[], object], *args: Any, attempt: int, what: str, **kwargs: Any
 ) -> bool:
     """Call `send`; whether it sent. Refused by the mail server (smtplib's errors are OSErrors), `task`
     is enqueued again with `args` and `kwargs` and the next `attempt`, MAIL_RETRY_AFTER later: a notice
     that an account's address changed, or a receipt, is not lost to a mail server restarting. Past the
-    last attempt (or with a backend that cannot wait) the error is raised."""
+    last attempt, with a backend that cannot wait, or refused for good (refused_for_good), the error is
+    raised (the task's result keeps it for the administrators)."""
     try:
         send()
-    except OSError:
-        if not (task.get_backend().supports_defer and attempt < len(MAIL_RETRY_AFTER)):
+    except OSError as error:
+        if refused_for_good(error) or not (
+            task.get_backend().supports_defer and attempt < len(MAIL_RETRY_AFTER)
+        ):
             raise
         logger.warning("Could not send %s; will try again", what, exc_info=True)
         task.using(run_after=timezone.now() + MAIL_RETRY_AFTER[attempt]).enqueue(

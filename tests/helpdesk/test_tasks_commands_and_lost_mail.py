@@ -1,6 +1,7 @@
 """Background tasks and operator commands: the periodic jobs, mail that must not be lost, kb_import's
 formats, demo_load and its reset, and every command's --help and refusals."""
 
+import smtplib
 from datetime import timedelta
 from io import StringIO
 
@@ -324,3 +325,34 @@ def test_demo_load_twice_changes_no_row():
         list(User.objects.order_by("pk").values_list("pk", "password", "status")),
         AuditEvent.objects.count(),
     )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("refusal", "tried_again"),
+    [
+        (smtplib.SMTPRecipientsRefused({"gone@example.org": (550, b"5.1.1 No such user")}), False),
+        (smtplib.SMTPDataError(554, b"5.7.1 Message refused"), False),
+        (smtplib.SMTPRecipientsRefused({"busy@example.org": (450, b"4.2.1 Mailbox busy")}), True),
+        (smtplib.SMTPAuthenticationError(535, b"5.7.8 Bad credentials"), True),  # the operator mends it
+        (ConnectionRefusedError("mail server down"), True),
+    ],
+)
+def test_a_mail_refused_for_good_is_not_tried_again_for_hours(monkeypatch, refusal, tried_again):
+    """A 5xx answer about the mail itself ("550 no such user") is final: trying again four times over
+    seven hours only repeats it. The task fails at once, its result keeping the error for the
+    administrators; a busy mailbox, a refused sign-in and a server that is down are tried again."""
+    customer = make_customer(email="gone@example.org")
+
+    def refuse(*args, **kwargs):
+        raise refusal
+
+    monkeypatch.setattr("django.core.mail.message.EmailMessage.send", refuse)
+    site = {"domain": "help.example.com", "use_https": True}
+    if tried_again:
+        assert account_tasks.send_email_verification_mail.call(customer.pk, **site) is False
+    else:
+        with pytest.raises(type(refusal)):
+            account_tasks.send_email_verification_mail.call(customer.pk, **site)
+    retried = DBTaskResult.objects.filter(task_path="accounts.tasks.send_email_verification_mail").exists()
+    assert retried is tried_again
