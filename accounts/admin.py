@@ -452,7 +452,13 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
         ("Admin site", {"fields": ("is_staff", "is_superuser", "user_permissions")}),
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )
-    add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "name", "password1", "password2")}),)
+    # "Password-based authentication: Disabled" adds an account pending until its owner claims it.
+    add_fieldsets = (
+        (
+            None,
+            {"classes": ("wide",), "fields": ("email", "name", "usable_password", "password1", "password2")},
+        ),
+    )
     filter_horizontal = ("user_permissions",)
     inlines = (RoleAssignmentInline,)
     actions = ("suspend_users", "activate_users", "unlock_sign_in", "sign_out_everywhere", "reset_two_factor")

@@ -1,16 +1,17 @@
-"""Guards that must hold whichever code path gets there: built-in roles stay, and an account with
-two-factor sign-in is never signed in without its second factor."""
+"""Guards that must hold whichever code path gets there: built-in roles exist once migrated and stay, and
+an account with two-factor sign-in is never signed in without its second factor."""
 
 import logging
 
+from django.apps import apps
 from django.contrib.auth.models import AnonymousUser, Group
 from django.contrib.auth.signals import user_logged_in
 from django.db.models import ProtectedError
-from django.db.models.signals import pre_delete
+from django.db.models.signals import post_migrate, pre_delete
 from django.dispatch import receiver
 
 from accounts import two_factor
-from accounts.roles import BUILT_IN_ROLE_PROTECTED, BUILT_IN_ROLES
+from accounts.roles import BUILT_IN_ROLE_PROTECTED, BUILT_IN_ROLES, create_missing_roles
 from audit import record
 from audit.models import AuditEvent
 
@@ -21,6 +22,15 @@ logger = logging.getLogger(__name__)
 def protect_built_in_roles(sender, instance: Group, **kwargs) -> None:
     if instance.name in BUILT_IN_ROLES:
         raise ProtectedError(BUILT_IN_ROLE_PROTECTED.format(name=instance.name), {instance})
+
+
+@receiver(post_migrate, dispatch_uid="create_built_in_roles")
+def create_built_in_roles(sender, app_config, using="default", **kwargs) -> None:
+    """`manage.py migrate` leaves a site that works without the demo: the built-in roles exist (an
+    invitation's sign-up gives Customer, and the admin offers Agent to make agents with). On the last
+    app's signal, once django.contrib.auth has made every app's permissions (it does so app by app)."""
+    if app_config is list(apps.get_app_configs())[-1]:
+        create_missing_roles(using=using)
 
 
 @receiver(user_logged_in, dispatch_uid="refuse_sign_in_without_second_factor")

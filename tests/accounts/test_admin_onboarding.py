@@ -525,6 +525,8 @@ def test_an_account_added_without_a_password_is_pending_and_claimed_with_a_reset
     )
     pk = created_pk(response)
     assert any("has no password yet" in said for said in messages_after(admin_client, response))
+    # The choice is on the page (the add form had it, its page did not show it).
+    assert 'name="usable_password"' in admin_client.get("/admin/accounts/user/add/").content.decode()
     page = admin_client.get(f"/admin/accounts/user/{pk}/change/")
     assert page.context["adminform"].form.initial["status"] == "pending"
     Client().post("/accounts/password_reset/", {"email": "later@newdesk.example"})
@@ -538,3 +540,38 @@ def test_the_available_box_and_skills_promise_no_routing_that_does_not_exist(hel
     page = admin.get(f"/admin/accounts/team/{helpdesk['team']}/change/").content.decode()
     assert "Takes new tickets from routing" not in page
     assert "no routing assigns them to people yet" in page
+
+
+def test_migrate_alone_makes_the_built_in_roles(client):
+    """A site set up without the demo (README's production path: migrate, collectstatic, gunicorn) had no
+    role at all: the admin offered none to make an agent with, and an invitation's sign-up answered 500
+    (the Customer role missing). Migrating makes the four, with their permissions."""
+    from django.contrib.auth.models import Group
+    from django.core.management.sql import emit_post_migrate_signal
+    from django.db import connection
+
+    from accounts.models import Invitation, Organization, User
+
+    with connection.cursor() as cursor:  # a database whose roles were never loaded
+        cursor.execute("TRUNCATE auth_group CASCADE")
+    emit_post_migrate_signal(verbosity=0, interactive=False, db="default")  # as `manage.py migrate` ends
+    assert set(Group.objects.values_list("name", flat=True)) == {
+        "Customer",
+        "Agent",
+        "Supervisor",
+        "Administrator",
+    }
+    assert Group.objects.get(name="Agent").permissions.filter(codename="view_support_queue").exists()
+    organization = Organization.objects.create(name="Customer Co", slug="customer-co")
+    Invitation.objects.create(organization=organization, code="NEWCO-1")
+    response = client.post(
+        "/accounts/signup/",
+        {
+            "name": "Carla",
+            "email": "carla@customerco.example",
+            "password": PASSWORD,
+            "invitation_code": "NEWCO-1",
+        },
+    )
+    assert response.status_code == 302
+    assert User.objects.get(email="carla@customerco.example").organization == organization

@@ -25,7 +25,6 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
-from django.core import serializers
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
@@ -34,6 +33,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 import audit
 from accounts.models import EmailChangeRequest, RoleAssignment, TeamMember, User, email_key
+from accounts.roles import create_missing_roles
 from audit.models import AuditEvent
 from helpdesk.management.commands.demo_dates import demo_keys
 from helpdesk.models import SiteConfiguration
@@ -123,15 +123,8 @@ class Command(BaseCommand):
         audit.record("demo_reset", actor=None, object_repr="The demo (make demo-reset)", changes=changes)
 
     def _create_missing_roles(self) -> None:
-        path = Path(settings.BASE_DIR) / "fixtures" / "roles.json"
-        with path.open(encoding="utf-8") as fixture, transaction.atomic():
-            # A role found by its natural key (its name) comes with its primary key: it exists already.
-            missing = [role for role in serializers.deserialize("json", fixture) if role.object.pk is None]
-            for role in missing:
-                role.save()
-        if missing:
-            names = ", ".join(role.object.name for role in missing)
-            self.stdout.write(f"Created the built-in role(s) {names}.")
+        if missing := create_missing_roles():
+            self.stdout.write(f"Created the built-in role(s) {', '.join(missing)}.")
 
     def _move_accounts_back(self, emails: set[str]) -> None:
         """The fixture finds its accounts by address: a demo account moved to another address since (on
