@@ -20,7 +20,7 @@ from accounts import rbac
 from accounts.decorators import agent_required
 from audit.models import AuditEvent
 from helpdesk.display import shown_time
-from helpdesk.forms import parse_id, query_text
+from helpdesk.forms import add_service_errors, parse_id, query_text
 from knowledge import services
 from knowledge.forms import ArticleForm, parse_loaded_at
 from knowledge.models import Article
@@ -115,7 +115,10 @@ def article_edit(request: HttpRequest, slug: str | None = None) -> HttpResponse:
         except PermissionDenied as error:
             form.add_error(None, str(error))
         except ValidationError as error:
-            form.add_error(None, error)
+            # An address taken meanwhile follows from the title: said beside it (the form has no slug).
+            if hasattr(error, "error_dict") and "slug" in error.error_dict:
+                error = ValidationError({"title": error.error_dict.pop("slug"), **error.error_dict})
+            add_service_errors(form, error)
         else:
             # The service writes nothing for a save that changes nothing, so updated_at stays as it was.
             repeated = saved.repeated_submission

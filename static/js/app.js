@@ -9,7 +9,32 @@ document.addEventListener("DOMContentLoaded", () => {
   const shown = (selector) => Array.from(document.querySelectorAll(selector)).filter(seen);
   const [invalid] = shown(".field-invalid input, .field-invalid select, .field-invalid textarea");
   if (invalid) invalid.focus();
-  else if (!shown("[autofocus], [aria-invalid=true]").length) document.getElementById("refusals")?.focus();
+  else if (!shown("[autofocus], [aria-invalid=true]").length) {
+    // A refusal of the whole form (a stale save: "changed since you opened it") is in its error summary.
+    const refusal = document.getElementById("refusals") || shown(".form-errors")[0];
+    if (refusal) {
+      if (!refusal.hasAttribute("tabindex")) refusal.setAttribute("tabindex", "-1");
+      refusal.focus();
+    }
+  }
+
+  // An action that works on the article as last saved (Submit for review, Publish, a restore...) while
+  // the editor holds typing not saved: said, and nothing sent, rather than the typing lost unsaid.
+  const editor = document.querySelector("form[data-keeps-typing]");
+  if (editor) {
+    let typed = false;
+    editor.addEventListener("input", () => { typed = true; });
+    editor.addEventListener("submit", () => { typed = false; });
+    document.querySelectorAll("form[data-acts-on-saved]").forEach((action) => {
+      action.addEventListener("submit", (event) => {
+        if (!typed) return;
+        event.preventDefault();
+        const note = document.getElementById("unsaved-typing");
+        note.hidden = false;
+        note.focus();
+      });
+    });
+  }
 
   // A second click on "Submit" while the first is on its way does nothing (the server also
   // de-duplicates by submission key, so this is only comfort).

@@ -313,3 +313,35 @@ def test_the_same_title_change_saved_twice_is_said_saved_once(client):
     second = client.post(url, data, follow=True)
     assert [str(message) for message in second.context["messages"]] == ["Saved “Printer set-up”."]
     assert Article.objects.get(pk=article.pk).title == "Printer set-up"
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "system_log"])
+def test_a_title_whose_address_is_taken_meanwhile_is_refused_beside_the_title_with_the_text_kept():
+    """An agent renames their draft to "Printer setup" while a colleague saves a new article of that title
+    at the same moment: the service refuses the address (an error keyed "slug", which the editor's form
+    does not have, so the page was a 500 and the typed text lost). The editor comes back, 422, saying so
+    beside the title, which the address follows, with the text as typed."""
+    from django.test import Client
+
+    author, colleague = make_agent(TeamFactory()), make_agent(TeamFactory())
+    draft = services.article_create(title="Working title", body="Body.", actor=author)
+    client = Client(raise_request_exception=False)
+    client.force_login(author)
+    html = client.get(reverse("knowledge:manage_edit", args=[draft.slug])).content.decode()
+    loaded_at = re.search(r'name="loaded_at" value="([^"]+)"', html).group(1)
+    key = re.search(r'name="submission_key" value="([^"]+)"', html).group(1)
+    answers = []
+
+    def rename() -> None:
+        answers.append(client.post(reverse("knowledge:manage_edit", args=[draft.slug]), {
+            "title": "Printer setup", "body": "My rewritten body.", "visibility": "public", "tags": "printer",
+            "excerpt": "", "category": "", "loaded_at": loaded_at, "submission_key": key,
+        }))  # fmt: skip
+
+    run_while_another_transaction_waits(
+        lambda: services.article_create(title="Printer setup", body="Theirs.", actor=colleague), rename
+    )
+    (response,) = answers
+    assert response.status_code == 422
+    assert "My rewritten body." in response.content.decode()
+    assert "already uses the address" in " ".join(response.context["form"].errors["title"])
