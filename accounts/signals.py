@@ -25,11 +25,13 @@ def protect_built_in_roles(sender, instance: Group, **kwargs) -> None:
 
 
 @receiver(post_migrate, dispatch_uid="create_built_in_roles")
-def create_built_in_roles(sender, app_config, using="default", **kwargs) -> None:
+def create_built_in_roles(sender, app_config, using="default", plan=None, **kwargs) -> None:
     """`manage.py migrate` leaves a site that works without the demo: the built-in roles exist (an
     invitation's sign-up gives Customer, and the admin offers Agent to make agents with). On the last
-    app's signal, once django.contrib.auth has made every app's permissions (it does so app by app)."""
-    if app_config is list(apps.get_app_configs())[-1]:
+    app's signal, once django.contrib.auth has made every app's permissions (it does so app by app).
+    Not after `flush` (no plan), which the test suite runs after each transactional test: a fifth of a
+    second each, and tests load the roles they need (tests.factories.ensure_roles)."""
+    if plan is not None and app_config is list(apps.get_app_configs())[-1]:
         create_missing_roles(using=using)
 
 

@@ -554,7 +554,7 @@ def test_migrate_alone_makes_the_built_in_roles(client):
 
     with connection.cursor() as cursor:  # a database whose roles were never loaded
         cursor.execute("TRUNCATE auth_group CASCADE")
-    emit_post_migrate_signal(verbosity=0, interactive=False, db="default")  # as `manage.py migrate` ends
+    emit_post_migrate_signal(verbosity=0, interactive=False, db="default", plan=[])  # as `migrate` ends
     assert set(Group.objects.values_list("name", flat=True)) == {
         "Customer",
         "Agent",
