@@ -11,6 +11,7 @@ from django.http import QueryDict
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from tests.conftest import rows_for_the_module
 from tests.factories import TeamFactory, make_administrator, make_agent, make_customer, make_ticket
 from tests.tickets.conftest import held_boxes
 from tickets.selectors import queue_queryset
@@ -46,57 +47,6 @@ def insert_tickets(count: int, *, requester, team, assignee) -> None:
             """,
             [requester.pk, requester.organization_id, team.pk, assignee.pk, count],
         )
-
-
-@pytest.fixture
-def volume():
-    """~100k tickets over three teams; an agent working all three (and assigned some), an administrator."""
-    teams = [TeamFactory() for _ in range(3)]
-    agent = make_agent(*teams)
-    customer = make_customer()
-    for team in teams:
-        insert_tickets(35_000, requester=customer, team=team, assignee=agent)
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE tickets_ticket")
-        cursor.execute("SELECT number FROM tickets_ticket ORDER BY updated_at LIMIT 1")  # the oldest
-        [number] = cursor.fetchone()
-    return agent, make_administrator(), number
-
-
-def test_bare_number_search_looks_the_number_up_in_its_index_at_volume(volume):
-    """q=<digits> at 100k+ tickets, for an administrator and for an agent sorting by created or number: the
-    ticket with that number is found through the number's unique index, ORed with the text index. It must
-    not walk a sort index (updated_at, created_at, number) testing `number = N OR search_vector @@ 'N'` on
-    every row, which reads the whole table when fewer than a page of tickets match (the usual case for a
-    ticket number). One test over the three cases: the 100k rows take seconds to build."""
-    agent, administrator, number = volume
-    for user, query in [(administrator, ""), (agent, "&sort=created"), (agent, "&sort=-number")]:
-        _, tickets, _ = queue_queryset(user, QueryDict(f"q={number}{query}"))
-        sql, params = tickets[:25].query.sql_with_params()
-        plan = analysed(sql, params)
-        read_and_dropped = sum(int(n) for n in REMOVED.findall(plan))
-        assert f"Index Cond: (number = {number})" in plan, f"{user} {query}\n{plan}"
-        assert read_and_dropped < 1_000, f"{user} {query}\n{plan}"
-
-
-def test_bare_number_search_page_reads_few_rows_at_volume(client, volume):
-    """The desk queue page for q=<digits> (an agent of several teams, default sort, BranchWalk), and for
-    an administrator: every ticket query reads a few rows, not each team's (or the table's) tickets."""
-    agent, administrator, number = volume
-    for user in (agent, administrator):
-        client.force_login(user)
-        client.get(reverse("tickets:desk_queue"))  # warm caches
-        with CaptureQueriesContext(connection) as captured:
-            response = client.get(reverse("tickets:desk_queue"), {"q": str(number)})
-        assert response.status_code == 200
-        assert number in [ticket.number for ticket in response.context["queue"].tickets]
-        for item in captured:
-            sql = item["sql"]
-            if '"tickets_ticket"' not in sql or not sql.lstrip("(").startswith("SELECT"):
-                continue
-            plan = analysed(sql)
-            dropped = sum(int(n) for n in REMOVED.findall(plan))
-            assert dropped < 1_000, f"{user}: {sql[:300]}\n{plan}"
 
 
 def _reply(client, url, ticket, **data):
@@ -151,3 +101,59 @@ def test_sending_kept_files_costs_no_more_per_file_than_sending_new_ones(client)
     per_held = costs[("held", 8)] - costs[("held", 1)]
     per_new = costs[("new", 8)] - costs[("new", 1)]
     assert per_held <= per_new, costs
+
+
+# Last in the module: the rows at volume stay until the module ends.
+
+
+@pytest.fixture(scope="module")
+def volume(django_db_setup, django_db_blocker, tmp_path_factory):
+    """~100k tickets over three teams; an agent working all three (and assigned some), an administrator.
+    Made once for the module: the rows take seconds."""
+    with rows_for_the_module(django_db_blocker, tmp_path_factory.mktemp("media")):
+        teams = [TeamFactory() for _ in range(3)]
+        agent = make_agent(*teams)
+        customer = make_customer()
+        for team in teams:
+            insert_tickets(35_000, requester=customer, team=team, assignee=agent)
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE tickets_ticket")
+            cursor.execute("SELECT number FROM tickets_ticket ORDER BY updated_at LIMIT 1")  # the oldest
+            [number] = cursor.fetchone()
+        yield agent, make_administrator(), number
+
+
+def test_bare_number_search_looks_the_number_up_in_its_index_at_volume(volume):
+    """q=<digits> at 100k+ tickets, for an administrator and for an agent sorting by created or number: the
+    ticket with that number is found through the number's unique index, ORed with the text index. It must
+    not walk a sort index (updated_at, created_at, number) testing `number = N OR search_vector @@ 'N'` on
+    every row, which reads the whole table when fewer than a page of tickets match (the usual case for a
+    ticket number). One test over the three cases: the 100k rows take seconds to build."""
+    agent, administrator, number = volume
+    for user, query in [(administrator, ""), (agent, "&sort=created"), (agent, "&sort=-number")]:
+        _, tickets, _ = queue_queryset(user, QueryDict(f"q={number}{query}"))
+        sql, params = tickets[:25].query.sql_with_params()
+        plan = analysed(sql, params)
+        read_and_dropped = sum(int(n) for n in REMOVED.findall(plan))
+        assert f"Index Cond: (number = {number})" in plan, f"{user} {query}\n{plan}"
+        assert read_and_dropped < 1_000, f"{user} {query}\n{plan}"
+
+
+def test_bare_number_search_page_reads_few_rows_at_volume(client, volume):
+    """The desk queue page for q=<digits> (an agent of several teams, default sort, BranchWalk), and for
+    an administrator: every ticket query reads a few rows, not each team's (or the table's) tickets."""
+    agent, administrator, number = volume
+    for user in (agent, administrator):
+        client.force_login(user)
+        client.get(reverse("tickets:desk_queue"))  # warm caches
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(reverse("tickets:desk_queue"), {"q": str(number)})
+        assert response.status_code == 200
+        assert number in [ticket.number for ticket in response.context["queue"].tickets]
+        for item in captured:
+            sql = item["sql"]
+            if '"tickets_ticket"' not in sql or not sql.lstrip("(").startswith("SELECT"):
+                continue
+            plan = analysed(sql)
+            dropped = sum(int(n) for n in REMOVED.findall(plan))
+            assert dropped < 1_000, f"{user}: {sql[:300]}\n{plan}"
