@@ -47,7 +47,7 @@ from helpdesk.admin import (
     ReadOnlyAdmin,
 )
 from helpdesk.display import plural_s, shown_count
-from helpdesk.forms import nfc, shows_text
+from helpdesk.forms import LongSelect, nfc, shows_text
 from helpdesk.links import mail_site
 from helpdesk.models import SiteConfiguration
 from knowledge.models import Article, ArticleRevision
@@ -357,6 +357,7 @@ class UserChange(UserChangeForm):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if "timezone" in self.fields:
+            self.fields["timezone"].widget = LongSelect()
             self.fields["timezone"].choices = time_zone_choices(self.instance.timezone)
 
     def _get_validation_exclusions(self):

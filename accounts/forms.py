@@ -14,7 +14,7 @@ from django.utils import timezone
 from accounts.models import TIMEZONE_CHOICES, User, validate_ascii_email
 from accounts.password_validation import PasswordHistoryValidator
 from helpdesk.display import shown_time
-from helpdesk.forms import OneLineNameField
+from helpdesk.forms import LongSelect, OneLineNameField
 from helpdesk.mail import AUTOMATIC_HEADERS
 
 SUSPENDED = "This account is suspended{until}.{reason} Contact support if you think this is a mistake."
@@ -109,7 +109,7 @@ class SignupForm(forms.Form):
 
 class ProfileForm(forms.Form):
     name = OneLineNameField(max_length=150, widget=forms.TextInput(attrs={"autocomplete": "name"}))
-    timezone = forms.ChoiceField(label="Time zone", choices=TIMEZONE_CHOICES)
+    timezone = forms.ChoiceField(label="Time zone", choices=TIMEZONE_CHOICES, widget=LongSelect)
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
