@@ -38,11 +38,11 @@ def test_the_profile_form_offers_the_zones_with_the_accounts_own_selected():
     assert written.count("<option") > 300 and written.count(" selected") == 1
     chosen = '<option value="America/Argentina/Buenos_Aires" selected>America/Argentina/Buenos Aires</option>'
     assert chosen in written
-    as_django_writes_it = ProfileForm(initial=initial)
-    as_django_writes_it.fields["timezone"].widget = forms.Select(
-        choices=as_django_writes_it.fields["timezone"].choices
+    with_djangos_select = ProfileForm(initial=initial)
+    with_djangos_select.fields["timezone"].widget = forms.Select(
+        choices=with_djangos_select.fields["timezone"].choices
     )
-    SimpleTestCase().assertHTMLEqual(written, str(as_django_writes_it["timezone"]))
+    SimpleTestCase().assertHTMLEqual(written, str(with_djangos_select["timezone"]))
 
 
 @pytest.mark.django_db
