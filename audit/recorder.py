@@ -253,8 +253,9 @@ def _link_problem(
     """Why `event` is not the next link (expected `sequence` after a hash `previous`), or ""."""
     if event.sequence > sequence:
         last_missing = event.sequence - 1
-        missing = f"#{sequence}" if last_missing == sequence else f"#{sequence} to #{last_missing}"
-        return f"a gap in the sequence: event(s) {missing} are missing"
+        if last_missing == sequence:
+            return f"a gap in the sequence: event #{sequence} is missing"
+        return f"a gap in the sequence: events #{sequence} to #{last_missing} are missing"
     if event.sequence != sequence:
         return f"event #{sequence} was expected here"
     if event.previous_hash != previous:

@@ -147,7 +147,7 @@ def test_a_replaced_head_is_found():
 def test_a_gap_in_the_sequence_is_reported_as_a_break():
     record_events(5)
     AuditEvent.objects.filter(sequence__in=[2, 3]).delete()
-    with pytest.raises(CommandError, match=r"broken at event #4 .*gap in the sequence: event\(s\) #2 to #3"):
+    with pytest.raises(CommandError, match=r"broken at event #4 .*gap in the sequence: events #2 to #3"):
         call_command("audit_verify")
 
 

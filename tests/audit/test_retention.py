@@ -34,7 +34,7 @@ def sequences() -> list[int]:
 
 def test_prune_deletes_old_events_records_a_checkpoint_and_the_chain_still_verifies(history, capsys):
     call_command("audit_prune", "--before", "2025-02-01")
-    assert "Deleted 3 audit event(s), #1 to #3" in capsys.readouterr().out
+    assert "Deleted 3 audit events, #1 to #3" in capsys.readouterr().out
     assert sequences() == [4, 5, 6, 7, 8]
     checkpoint = AuditEvent.objects.get(action="checkpoint")
     assert checkpoint.category == "security" and checkpoint.sequence == 8
@@ -46,7 +46,7 @@ def test_prune_deletes_old_events_records_a_checkpoint_and_the_chain_still_verif
 
 def test_dry_run_deletes_nothing(history, capsys):
     call_command("audit_prune", "--before", "2025-03-01", "--dry-run")
-    assert "Would delete 5 audit event(s)" in capsys.readouterr().out
+    assert "Would delete 5 audit events" in capsys.readouterr().out
     assert sequences() == [1, 2, 3, 4, 5, 6, 7]
 
 
@@ -132,5 +132,5 @@ def test_a_prune_before_a_broken_link_goes_ahead_and_the_break_stays_visible(his
     """A break after the pruned range is not the prune's to judge: it stays where audit_verify finds it."""
     AuditEvent.objects.filter(sequence=6).delete()
     call_command("audit_prune", "--before", "2025-02-01")
-    assert "Deleted 3 audit event(s), #1 to #3" in capsys.readouterr().out
+    assert "Deleted 3 audit events, #1 to #3" in capsys.readouterr().out
     assert verify_chain()[1].sequence == 7

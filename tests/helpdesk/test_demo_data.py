@@ -320,7 +320,7 @@ def test_demo_reset_puts_the_demos_tickets_back_and_leaves_new_tickets_alone():
     mine = services.ticket_create(requester=customer, actor=customer, subject="Mine", description="Kept.")
     out = StringIO()
     call_command("demo_load", "--reset", stdout=out)
-    assert "Removed what was added to the demo's tickets: 1 message(s), 0 file(s), 3 activity entr(ies)." in (
+    assert "Removed what was added to the demo's tickets: 1 message, 0 files, 3 activity entries." in (
         out.getvalue()
     )
     after = {t.number: (t.status, t.messages.count(), t.activities.count()) for t in demo_tickets()}

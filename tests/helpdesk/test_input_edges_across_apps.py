@@ -87,7 +87,7 @@ def test_kb_export_again_into_a_folder_holding_a_subfolder_named_like_a_markdown
     out = StringIO()
     call_command("kb_export", str(folder), stdout=out, stderr=StringIO())
 
-    assert "Exported 1 article(s)" in out.getvalue()
+    assert "Exported 1 article" in out.getvalue()
     assert (folder / "drafts.md" / "idea.md").exists()
 
 

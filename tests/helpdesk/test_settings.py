@@ -126,3 +126,23 @@ def test_the_sender_is_one_address_or_the_start_stops(sender, one):
     else:
         with pytest.raises(ImproperlyConfigured, match="DEFAULT_FROM_EMAIL: give one address"):
             checked_sender(sender)
+
+
+def test_a_database_url_that_cannot_be_reached_ends_a_command_with_one_sentence(tmp_path):
+    """A typo in DATABASE_URL (here a port nothing listens on) ended `manage.py migrate` with a page of
+    traceback; now one sentence naming the address (its password masked) and what to do."""
+    result = subprocess.run(
+        [sys.executable, "manage.py", "showmigrations"],
+        cwd=settings.BASE_DIR,
+        env={"PATH": os.environ["PATH"], "HOME": str(tmp_path),
+             "DATABASE_URL": "postgres://helpdesk:s3cret@127.0.0.1:9/helpdesk"},
+        capture_output=True,
+        text=True,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "Could not connect to the database DATABASE_URL names "
+        "(postgres://helpdesk:***@127.0.0.1:9/helpdesk): Connection refused. Start that server, create the "
+        "database or correct DATABASE_URL; unset it to use the embedded PostgreSQL."
+    ]

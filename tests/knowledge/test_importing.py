@@ -242,7 +242,7 @@ def test_a_lone_surrogate_is_refused_with_a_reason_and_the_rest_import(tmp_path,
         _record(slug="bad-tags", tags=["vpn", "re\udfffmote"]),
         _record(),
     )
-    with pytest.raises(CommandError, match=r"5 record\(s\) skipped"):
+    with pytest.raises(CommandError, match=r"5 records skipped"):
         call_command("kb_import", str(source))
     output = capsys.readouterr()
     assert output.err.splitlines() == [
@@ -376,7 +376,7 @@ def test_exporting_again_into_the_same_folder_removes_the_files_of_articles_gone
     out = io.StringIO()
     call_command("kb_export", str(folder), stdout=out)
     assert sorted(file.name for file in folder.glob("*.md")) == sorted([f"{stays.slug}.md", "new-name.md"])
-    assert "Removed 2 file(s)" in out.getvalue()
+    assert "Removed 2 files" in out.getvalue()
     Article.objects.all().delete()
     import_articles(folder)
     assert sorted(Article.objects.values_list("title", flat=True)) == ["New name", "Stays"]

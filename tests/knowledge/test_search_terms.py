@@ -83,7 +83,7 @@ def test_kb_reindex_moves_every_article_to_the_configured_language(settings):
     settings.KB_SEARCH_CONFIG = "simple"
     out = StringIO()
     call_command("kb_reindex", stdout=out)
-    assert out.getvalue().strip() == "Re-indexed 1 article(s) for 'simple'."
+    assert out.getvalue().strip() == "Re-indexed 1 article for 'simple'."
     article.refresh_from_db()
     assert article.search_config == "simple"
     with connection.cursor() as cursor:

@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from audit.retention import ChainBroken, prune_events
+from helpdesk.display import shown_count
 
 
 class Command(BaseCommand):
@@ -35,6 +36,7 @@ class Command(BaseCommand):
             return
         verb = "Would delete" if dry_run else "Deleted"
         self.stdout.write(
-            f"{verb} {result.count} audit event(s), #{result.first_sequence} to #{result.last_sequence}"
+            f"{verb} {shown_count(result.count, 'audit event')}, "
+            f"#{result.first_sequence} to #{result.last_sequence}"
             + (f"; checkpoint #{result.checkpoint.sequence} recorded." if result.checkpoint else ".")
         )

@@ -6,6 +6,7 @@ import re
 from django.core.management.base import BaseCommand, CommandError
 
 from audit.recorder import verify_audit_chain
+from helpdesk.display import shown_count
 
 HEAD = re.compile(r"(?P<sequence>[1-9][0-9]*):(?P<hash>[0-9a-f]{64})")
 BAD_HEAD = "--expect-head must be SEQUENCE:HASH as printed by an earlier run (Head: …), not {value!r}."
@@ -44,12 +45,12 @@ class Command(BaseCommand):
             when = f"{broken.created_at:%Y-%m-%d %H:%M:%S}"
             raise CommandError(
                 f"Audit chain broken at event #{broken.sequence} ({broken.action}, {when}) after "
-                f"{report.checked} good event(s): {report.problem}. It was changed, removed or inserted "
-                "outside the application."
+                f"{shown_count(report.checked, 'good event')}: {report.problem}. It was changed, removed or "
+                "inserted outside the application."
             )
         if report.problem:
             raise CommandError(f"Audit chain truncated or replaced: {report.problem}.")
-        self.stdout.write(f"Audit chain intact: {report.checked} event(s) verified.")
+        self.stdout.write(f"Audit chain intact: {shown_count(report.checked, 'event')} verified.")
         if report.unkeyed_through is not None:
             self.stdout.write(
                 f"Events up to #{report.unkeyed_through} were hashed without a key: the keyed events after "

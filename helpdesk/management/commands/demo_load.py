@@ -35,6 +35,7 @@ import audit
 from accounts.models import EmailChangeRequest, RoleAssignment, TeamMember, User, email_key
 from accounts.roles import create_missing_roles
 from audit.models import AuditEvent
+from helpdesk.display import plural_s, shown_count
 from helpdesk.management.commands.demo_dates import demo_keys
 from helpdesk.models import SiteConfiguration
 from knowledge.models import Article, ArticleFeedback, ArticleRevision, ArticleSlug
@@ -124,7 +125,7 @@ class Command(BaseCommand):
 
     def _create_missing_roles(self) -> None:
         if missing := create_missing_roles():
-            self.stdout.write(f"Created the built-in role(s) {', '.join(missing)}.")
+            self.stdout.write(f"Created the built-in role{plural_s(len(missing))} {', '.join(missing)}.")
 
     def _move_accounts_back(self, emails: set[str]) -> None:
         """The fixture finds its accounts by address: a demo account moved to another address since (on
@@ -179,8 +180,9 @@ class Command(BaseCommand):
         ]
         if extra_roles or extra_memberships or any(devices):
             self.stdout.write(
-                f"Took back from the demo's accounts: {len(extra_roles)} role(s), "
-                f"{len(extra_memberships)} team membership(s), {sum(devices)} two-factor device(s)."
+                f"Took back from the demo's accounts: {shown_count(len(extra_roles), 'role')}, "
+                f"{shown_count(len(extra_memberships), 'team membership')}, "
+                f"{shown_count(sum(devices), 'two-factor device')}."
             )
 
     def _remove_additions(self, tickets, keys: dict[str, set]) -> None:
@@ -204,8 +206,8 @@ class Command(BaseCommand):
         removed_versions = ArticleRevision.objects.filter(article__in=demo_articles).delete()[0]
         if removed_votes or removed_versions:
             self.stdout.write(
-                f"Removed what was added to the demo's articles: {removed_votes} vote(s), "
-                f"{removed_versions} kept version(s)."
+                f"Removed what was added to the demo's articles: {shown_count(removed_votes, 'vote')}, "
+                f"{shown_count(removed_versions, 'kept version')}."
             )
         added_messages = TicketMessage.objects.filter(ticket__in=tickets).exclude(uid__in=keys["messages"])
         files = Attachment.objects.filter(
@@ -222,6 +224,7 @@ class Command(BaseCommand):
         added_messages.delete()
         added_entries.delete()
         self.stdout.write(
-            f"Removed what was added to the demo's tickets: {removed_messages} message(s), "
-            f"{removed_files} file(s), {removed_entries} activity entr(ies)."
+            f"Removed what was added to the demo's tickets: {shown_count(removed_messages, 'message')}, "
+            f"{shown_count(removed_files, 'file')}, {removed_entries} activity "
+            f"{'entry' if removed_entries == 1 else 'entries'}."
         )

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from helpdesk.display import shown_count
 from knowledge.importing import export_articles
 from knowledge.models import Article
 
@@ -20,14 +21,14 @@ class Command(BaseCommand):
             report = export_articles(Path(path), articles.iterator(chunk_size=500))
         except OSError as error:  # a missing parent folder, a file where the folder should be, no rights
             raise CommandError(f"Cannot write {path}: {error.strerror or error}.") from error
-        self.stdout.write(f"Exported {report.count} article(s) to {path}.")
+        self.stdout.write(f"Exported {shown_count(report.count, 'article')} to {path}.")
         if report.removed:
             self.stdout.write(
-                f"Removed {len(report.removed)} file(s) of the export before, for articles deleted or "
-                f"renamed since: {', '.join(report.removed)}."
+                f"Removed {shown_count(len(report.removed), 'file')} of the export before, for articles "
+                f"deleted or renamed since: {', '.join(report.removed)}."
             )
         if report.foreign:
             self.stderr.write(
-                f"{len(report.foreign)} other .md file(s) in {path} were not written by kb_export and are "
+                f"{shown_count(len(report.foreign), 'other .md file')} in {path}, not written by kb_export, "
                 f"left as they are; kb_import would read them too: {', '.join(report.foreign)}."
             )

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from helpdesk.display import shown_count
 from knowledge.importing import import_articles
 from knowledge.models import Article
 
@@ -36,5 +37,6 @@ class Command(BaseCommand):
         if report.skipped:
             # The rest is imported, but a script or cron job must not read a partial import as done.
             raise CommandError(
-                f"{len(report.skipped)} record(s) skipped (listed above); the others are imported."
+                f"{shown_count(len(report.skipped), 'record')} skipped (listed above); "
+                "the others are imported."
             )

@@ -5,6 +5,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, connection, transaction
 
+from helpdesk.display import shown_count
 from knowledge.models import Article
 
 
@@ -22,4 +23,4 @@ class Command(BaseCommand):
         # statistics follow from their own triggers.
         with transaction.atomic():
             updated = Article.objects.exclude(search_config=config).update(search_config=config)
-        self.stdout.write(f"Re-indexed {updated} article(s) for {config!r}.")
+        self.stdout.write(f"Re-indexed {shown_count(updated, 'article')} for {config!r}.")

@@ -3,6 +3,7 @@ at once; `manage.py scheduler` already enqueues it every hour."""
 
 from django.core.management.base import BaseCommand
 
+from helpdesk.display import shown_count
 from tickets import services
 from tickets.tasks import close_resolved_tickets
 
@@ -16,7 +17,7 @@ class Command(BaseCommand):
     def handle(self, *args, now: bool, **options):
         if now:
             closed = services.tickets_close_resolved()
-            self.stdout.write(f"Closed {closed} resolved ticket(s).")
+            self.stdout.write(f"Closed {shown_count(closed, 'resolved ticket')}.")
             return
         result = close_resolved_tickets.enqueue()
         self.stdout.write(f"Enqueued auto-close as task {result.id} ({result.status}).")
