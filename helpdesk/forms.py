@@ -2,6 +2,7 @@
 
 import html
 import math
+import re
 import unicodedata
 
 from django import forms
@@ -119,6 +120,25 @@ class MultilineTextField(forms.CharField):
 
     def to_python(self, value):
         return super().to_python(value).replace("\r\n", "\n").replace("\r", "\n")
+
+
+LEADING_BLANK_LINES = re.compile(r"\A(?:[ \t]*\r?\n)+")
+
+
+def markdown_trimmed(text: str) -> str:
+    """Markdown as stored: without blank lines before it or whitespace after it, the indentation opening
+    it kept (a code block: stripped, its first line would join the paragraph the rest then makes)."""
+    return LEADING_BLANK_LINES.sub("", text).rstrip()
+
+
+class MarkdownTextField(MultilineTextField):
+    """Markdown typed in a textarea, trimmed as markdown_trimmed rather than stripped."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(strip=False, **kwargs)
+
+    def to_python(self, value):
+        return markdown_trimmed(super().to_python(value))
 
 
 class VisibleTextField(MultilineTextField):

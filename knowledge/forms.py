@@ -6,8 +6,7 @@ from datetime import UTC, datetime
 from django import forms
 from django.forms.models import ModelChoiceIterator
 
-from helpdesk.forms import VisibleTextField
-from knowledge.importing import trimmed
+from helpdesk.forms import VisibleTextField, markdown_trimmed
 from knowledge.models import Article, Category
 from knowledge.services import BODY_MAX_LENGTH, TAGS_MAX_LENGTH, body_length_problem, tags_problem
 
@@ -116,11 +115,11 @@ class ArticleForm(LoadedAtForm):
     )
 
     def clean_body(self) -> str:
-        body = trimmed(self.cleaned_data["body"])
+        body = markdown_trimmed(self.cleaned_data["body"])
         if not body:
             raise forms.ValidationError(self.fields["body"].error_messages["required"], code="required")
         stored = self.initial.get("body")
-        body = body_as_stored(body, stored, trim=trimmed)
+        body = body_as_stored(body, stored, trim=markdown_trimmed)
         if body != stored and (problem := body_length_problem(body)):
             raise forms.ValidationError(problem, code="max_length")
         return body

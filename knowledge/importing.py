@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 import audit
-from helpdesk.forms import nfc
+from helpdesk.forms import markdown_trimmed, nfc
 from knowledge import services
 from knowledge.models import RESERVED_CATEGORY_SLUGS, Article, ArticleSlug, Category
 from knowledge.slugs import slug_for
@@ -35,7 +35,6 @@ STATUS_SERVICES = {
 }
 
 REQUIRED = "a title and a body are required"
-LEADING_BLANK_LINES = re.compile(r"\A(?:[ \t]*\r?\n)+")
 NOT_UTF8 = "not valid UTF-8 (byte 0x{byte:02x} at offset {offset})"
 HAS_NUL = "the {name} contains a NUL character, which the database cannot store"
 HAS_SURROGATE = "the {name} contains a lone surrogate (\\u{code:04x}), which is not valid Unicode text"
@@ -288,7 +287,7 @@ def _incoming(record: dict, default_status: str) -> _Incoming:
     # Cut, then trimmed as the article's title is stored: or every import of it reads as a change. The
     # body loses its blank lines before and whitespace after, as in the editor: a markdown file cannot
     # tell its body's leading blank lines from the one after its front matter.
-    body = trimmed(body)
+    body = markdown_trimmed(body)
     fields = {"title": title[:200].strip(), "body": body, "tags": tags}
     visibility = str(record.get("visibility") or "").strip().lower()
     if visibility:
@@ -333,12 +332,6 @@ def _past_time(record: dict, name: str) -> datetime:
     if moment is None or not EARLIEST_TIME <= moment <= timezone.now():
         raise ValueError(NOT_A_TIME.format(name=name))
     return moment
-
-
-def trimmed(body: str) -> str:
-    """An article body as stored: without blank lines before it or whitespace after it, its opening
-    indentation (markdown's code block) kept."""
-    return LEADING_BLANK_LINES.sub("", body).rstrip()
 
 
 def _text_list(record: dict, key: str) -> list[str]:

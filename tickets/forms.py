@@ -15,7 +15,7 @@ from django.utils.functional import lazy
 from accounts import rbac
 from accounts.forms import EmailAddressField
 from accounts.models import Team
-from helpdesk.forms import MultilineTextField, OneLineNameField, parse_id
+from helpdesk.forms import MarkdownTextField, OneLineNameField, parse_id
 from tickets import schema
 from tickets.attachments import (
     ALLOWED_EXTENSIONS,
@@ -250,7 +250,8 @@ class OneAnswerEach:
 
 
 class TicketSubmitForm(OneAnswerEach, SubmissionKeyForm):
-    name = forms.CharField(
+    # Checked as it will be stored: a name that grows as it is composed, or of invisible characters only.
+    name = OneLineNameField(
         label="Your name", max_length=150, widget=forms.TextInput(attrs={"autocomplete": "name"})
     )
     email = EmailAddressField(label="Your e-mail address")
@@ -267,7 +268,7 @@ class TicketSubmitForm(OneAnswerEach, SubmissionKeyForm):
             }
         ),
     )
-    description = MultilineTextField(
+    description = MarkdownTextField(
         label="How can we help?",
         widget=forms.Textarea(attrs={"rows": 8}),
         max_length=50_000,
@@ -307,7 +308,7 @@ class TicketSubmitForm(OneAnswerEach, SubmissionKeyForm):
 
 
 class ReplyForm(SubmissionKeyForm):
-    body = MultilineTextField(label="Your reply", widget=forms.Textarea(attrs={"rows": 5}), max_length=50_000)
+    body = MarkdownTextField(label="Your reply", widget=forms.Textarea(attrs={"rows": 5}), max_length=50_000)
 
 
 class PortalFilterForm(forms.Form):
@@ -332,7 +333,7 @@ class WorkspaceReplyForm(SubmissionKeyForm):
     ]
 
     kind = forms.ChoiceField(choices=KIND_CHOICES, initial="reply", widget=forms.RadioSelect, label="Send as")
-    body = MultilineTextField(label="Message", widget=forms.Textarea(attrs={"rows": 6}), max_length=50_000)
+    body = MarkdownTextField(label="Message", widget=forms.Textarea(attrs={"rows": 6}), max_length=50_000)
     status_after = forms.ChoiceField(choices=STATUS_AFTER_CHOICES, required=False, label="Then set status")
     version = forms.IntegerField(widget=forms.HiddenInput, required=False)
 

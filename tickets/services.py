@@ -22,7 +22,7 @@ import audit
 from accounts import rbac
 from accounts.models import Team, User, validate_ascii_email
 from helpdesk.display import cut
-from helpdesk.forms import as_tag, nfc, one_line, parse_id, reads_as, shows_text
+from helpdesk.forms import as_tag, markdown_trimmed, nfc, one_line, parse_id, reads_as, shows_text
 from helpdesk.markdown import markdown_shows_text, render_markdown
 from helpdesk.models import Priority, SiteConfiguration
 from knowledge.services import articles_check_public_links, articles_count_uses
@@ -384,7 +384,7 @@ def ticket_create(
 ) -> Ticket:
     """Open a ticket with its first message. A repeated submission_key returns the first ticket."""
     # One line: a line break in a subject has no place in a list, and none in a mail header.
-    subject, description = one_line(subject), nfc(description.strip())
+    subject, description = one_line(subject), nfc(markdown_trimmed(description))
     if submission_key is not None:
         existing = Ticket.objects.filter(submission_key=submission_key, requester=requester).first()
         if existing is not None:
@@ -486,19 +486,29 @@ def _repeated_submission(
         values = schema.clean_values(form.definitions, custom_fields or {}) if form is not None else {}
     except ValidationError:
         values = None
-    first = ticket.messages.order_by("created_at", "pk").first()
     # The answers as first sent, unless staff changed them since (then the customer's own cannot be
     # told from theirs, and the same request sent again stands as the same).
     answers_changed = ticket.activities.filter(action=TicketActivity.Action.CUSTOM_FIELDS).exists()
     if (
-        (ticket.subject, ticket.description) != (subject, description)
+        not same_submission(ticket, subject=subject, description=description, uploads=uploads)
         # (A follow-up's answers came with it from the ticket it continues: none were sent.)
         or (values != ticket.custom_fields and not answers_changed and ticket.follow_up_of_id is None)
-        or (first is not None and not same_files(first, list(uploads)))
     ):
         raise ValidationError(SUBMIT_AGAIN)
     ticket.repeated_submission = True
     return ticket
+
+
+def same_submission(
+    ticket: Ticket, *, subject: str, description: str, uploads: Sequence[UploadedFile]
+) -> bool:
+    """Whether a submission's subject, description and files are those `ticket` was made from (its
+    answers to the form are compared apart: the form may be gone, or asking more, since)."""
+    subject, description = one_line(subject)[:200], nfc(markdown_trimmed(description))
+    first = ticket.messages.order_by("created_at", "pk").first()
+    return (ticket.subject, ticket.description) == (subject, description) and (
+        first is None or same_files(first, list(uploads))
+    )
 
 
 @transaction.atomic
@@ -519,7 +529,7 @@ def ticket_reply(
     (the same form sent twice) returns the first message. `as_requester` (the portal): the ticket's
     requester writes as its customer even when they are staff who work it (an agent's own request in
     their own team), as the portal's page offers them."""
-    body = body.strip()
+    body = markdown_trimmed(body)
     if not markdown_shows_text(body):
         raise ValidationError({"body": EMPTY_BODY})
     _require_visible(ticket, actor)
@@ -615,7 +625,7 @@ def ticket_add_note(
 ) -> TicketMessage:
     """An internal note: staff only, never shown to customers. Like a reply, it may set a status on
     send, and a repeated submission_key returns the first note."""
-    body = body.strip()
+    body = markdown_trimmed(body)
     if not markdown_shows_text(body):
         raise ValidationError({"body": EMPTY_BODY})
     _require_staff(ticket, actor)

@@ -94,6 +94,23 @@ def ws(ticket) -> str:
     return reverse("tickets:desk_ticket", args=[ticket.number])
 
 
+def reply_data(ticket, body="My carefully typed answer 7731", kind="reply", version=None, **extra) -> dict:
+    """What the workspace's composer posts for `ticket` as the page showed it (or at `version`)."""
+    return {
+        "kind": kind,
+        "body": body,
+        "status_after": "",
+        "version": ticket.version if version is None else version,
+        "submission_key": str(uuid.uuid4()),
+        **extra,
+    }
+
+
+def edit(field, value, version, **extra) -> dict:
+    """What an inline edit of the workspace posts."""
+    return {"field": field, "value": value, "version": version, **extra}
+
+
 def update_url(ticket) -> str:
     return reverse("tickets:desk_update", args=[ticket.number])
 

@@ -3,7 +3,6 @@ JavaScript (plain form posts) and with htmx headers, compared; stale pages and t
 (merged, deleted, moved, closed) while the workspace is open; queue neighbours; bulk without JS; 304."""
 
 import re
-import uuid
 
 import pytest
 from django.test import Client
@@ -14,7 +13,17 @@ from tests.factories import (
     TicketFormFactory,
     make_ticket,
 )
-from tests.tickets.conftest import fresh, merge_url, notes, page_text, reply_url, update_url, ws
+from tests.tickets.conftest import (
+    edit,
+    fresh,
+    merge_url,
+    notes,
+    page_text,
+    reply_data,
+    reply_url,
+    update_url,
+    ws,
+)
 from tickets import services
 from tickets.models import SavedView, TicketMessage
 from tickets.views import desk as desk_views
@@ -29,21 +38,6 @@ BULK = reverse("tickets:desk_bulk")
 
 def is_full_page(response) -> bool:
     return "<html" in response.content.decode().lower()
-
-
-def reply_data(ticket, body="My carefully typed answer 7731", kind="reply", version=None, **extra) -> dict:
-    return {
-        "kind": kind,
-        "body": body,
-        "status_after": "",
-        "version": ticket.version if version is None else version,
-        "submission_key": str(uuid.uuid4()),
-        **extra,
-    }
-
-
-def edit(field, value, version, **extra) -> dict:
-    return {"field": field, "value": value, "version": version, **extra}
 
 
 # --- Composer: posted plainly, with the ticket changed underneath -------------------------------

@@ -59,14 +59,13 @@ def _posted_submission_key(request: HttpRequest) -> uuid.UUID | None:
         return None
 
 
-def _made_a_ticket(request: HttpRequest, *, anonymous: bool) -> bool:
-    """Whether the posted submission key already made a ticket of this sender (the service then returns
-    that ticket and makes nothing)."""
+def _ticket_of_the_posted_key(request: HttpRequest, *, anonymous: bool) -> Ticket | None:
+    """The ticket the posted submission key already made for this sender, if any."""
     if (key := _posted_submission_key(request)) is None:
-        return False
+        return None
     if anonymous:
-        return services.visitor_submission(key, email=request.POST.get("email", "")) is not None
-    return Ticket.objects.filter(submission_key=key, requester=request.user).exists()
+        return services.visitor_submission(key, email=request.POST.get("email", ""))
+    return Ticket.objects.filter(submission_key=key, requester=request.user).first()
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -100,11 +99,26 @@ def ticket_submit(request: HttpRequest, slug: str | None = None) -> HttpResponse
         # A visitor's kept files are this browser's: another visitor cannot send them with a copied token.
         visitor=visitor_key(request.session) if anonymous and request.method == "POST" else "",
     )
-    # Signed-in customers are counted per account only: a whole office behind one address submits. A
-    # second click or a retried request is not counted: it lands on the ticket its first sending made.
+    # A second click or a retried request lands on the ticket its first sending made, and is not counted
+    # against the sender's rate. The service compares a form that can be sent with the first sending;
+    # one switched off or given a new required question since is compared here (its answers cannot be):
+    # refused, the sender would be asked to send it again, which made a second ticket.
+    made = _ticket_of_the_posted_key(request, anonymous=anonymous) if request.method == "POST" else None
+    if (
+        made is not None
+        and (form_gone or not form.is_valid())
+        and services.same_submission(
+            made,
+            subject=request.POST.get("subject", ""),
+            description=form.fields["description"].to_python(request.POST.get("description", "")),
+            uploads=request.FILES.getlist("attachments"),
+        )
+    ):
+        return _after_submission(request, made, made.form, anonymous=anonymous, repeated=True)
+    # Signed-in customers are counted per account only: a whole office behind one address submits.
     wait = (
         rate_limited(request, "ticket_submit", account=posted("email"), per_ip=anonymous)
-        if request.method == "POST" and not _made_a_ticket(request, anonymous=anonymous)
+        if request.method == "POST" and made is None
         else None
     )
     if wait is not None:
@@ -145,17 +159,19 @@ def ticket_submit(request: HttpRequest, slug: str | None = None) -> HttpResponse
     if form.is_bound:
         status = 422 if wait is None else 429
         # Files wait for a form that may be sent again as it is: not over a sign-in, not for a visitor
-        # where visitors may send nothing, and not the new files of a sender refused for sending too
-        # much (those kept before are still offered).
-        if session_ended:
+        # where visitors may send nothing (who must sign in too, and is told so), and not the new files
+        # of a sender refused for sending too much (those kept before are still offered).
+        if session_ended or (anonymous and not anonymous_open):
             if request.FILES or request.POST.getlist("held"):
                 form.add_error("attachments", FILES_AFTER_SIGN_IN)
-        elif anonymous_open or not anonymous:
+        else:
             form.hold_files(new=wait is None)
         form.renew_key()
     context = {
         "form": form, "ticket_form": ticket_form, "forms": TicketForm.objects.active_for(request.user),
-        "form_gone": form_gone, "sign_in": sign_in if session_ended else None,
+        "form_gone": form_gone,
+        # Signed out midway, or a visitor whom visitors may no longer submit as: the way on is signing in.
+        "sign_in": sign_in if session_ended or (anonymous and not anonymous_open) else None,
         # Whose draft this page holds, should their session end before they send it (see below).
         "drafted_by": drafts.drafted_by(request.user),
     }  # fmt: skip
@@ -374,9 +390,10 @@ def ticket_reply(request: HttpRequest, number: str) -> HttpResponse:
             return redirect("tickets:portal_detail", number=ticket.number)
     form.hold_files(new=wait is None)
     form.renew_key()
-    response = render(
-        request, template, _detail_context(request, ticket, form), status=422 if wait is None else 429
-    )
+    # Under htmx a refusal for volume answers 422 too (with its Retry-After): htmx swaps no 429, and the
+    # page's own "wait a minute" would replace the wait and the refilled form written here.
+    status = 429 if wait is not None and not request.htmx else 422
+    response = render(request, template, _detail_context(request, ticket, form), status=status)
     if wait is not None:
         response["Retry-After"] = str(wait)
     return response
