@@ -28,6 +28,7 @@ from django_tasks_db.models import DBTaskResult
 
 from helpdesk import services
 from helpdesk.accents import alphabetical
+from helpdesk.dates import validate_not_too_late, validate_within_calendar
 from helpdesk.display import plural_s
 from helpdesk.forms import OneLineNameField, json_problem
 from helpdesk.models import PeriodicTaskRun, SiteConfiguration
@@ -319,7 +320,15 @@ class OddInputAdminMixin:
             and "form_class" not in kwargs
         ):
             kwargs["form_class"] = OneLineNameField
-        return super().formfield_for_dbfield(db_field, request, **kwargs)
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        # DateTimeField is a DateField too; the ends of roles, suspensions and invitations say so their way.
+        if (
+            isinstance(db_field, models.DateField)
+            and field is not None
+            and validate_not_too_late not in db_field.validators
+        ):
+            field.validators.append(validate_within_calendar)
+        return field
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name in self.get_autocomplete_fields(request) and "widget" not in kwargs:

@@ -19,6 +19,20 @@ def validate_not_too_late(moment: datetime | None) -> None:
         raise ValidationError(TOO_LATE, code="too_late")
 
 
+OUTSIDE_THE_CALENDAR = "Give a date between the years 1900 and 9000."
+
+
+def validate_within_calendar(moment: date | datetime | None) -> None:
+    """Any date or time typed in the admin: one at the calendar's ends (1 January 0001, 31 December 9999)
+    is the year 0 or 10,000 in UTC when typed in a time zone ahead or behind, which PostgreSQL stores
+    and then cannot read back (the page after saving failed)."""
+    if moment is None:
+        return
+    day = moment.date() if isinstance(moment, datetime) else moment
+    if not EARLIEST <= day < LATEST:
+        raise ValidationError(OUTSIDE_THE_CALENDAR, code="outside_the_calendar")
+
+
 def start_of(day: date, *, days_later: int = 0) -> datetime:
     """The first instant of `day` (plus `days_later`) in the current time zone. A range of days ends
     before the start of the day after its last: at the last instant of that day instead, an hour the

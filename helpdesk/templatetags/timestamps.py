@@ -1,5 +1,6 @@
-"""`{% timestamp value %}`: a <time> element for long lists, as `|date` would render it but cheaper;
-`{% link_lifetime %}`: how long the links we mail work ("a day"); `{% time_zone %}`: the zone the
+"""`{% timestamp value %}`: a <time> element for long lists, as `|date` would render it but cheaper
+(and with the offset in the hour a clock change repeats); `{{ value|shown_time }}` its text alone (an
+aria-label); `{% link_lifetime %}`: how long the links we mail work ("a day"); `{% time_zone %}`: the zone the
 page's times are in.
 
 A 200-message thread formats 400 dates; the `date` filter builds a formatter and resolves its
@@ -25,6 +26,14 @@ def timestamp(value, with_year: bool = True, seconds: bool = False) -> str:
     local = timezone.localtime(value) if timezone.is_aware(value) else value
     shown = shown_time(local, with_year, seconds)
     return format_html('<time datetime="{}">{}</time>', local.isoformat(), shown)
+
+
+@register.filter(name="shown_time")
+def shown_time_filter(value) -> str:
+    """The text `{% timestamp value %}` shows."""
+    if not value:
+        return ""
+    return shown_time(timezone.localtime(value) if timezone.is_aware(value) else value)
 
 
 @register.simple_tag
