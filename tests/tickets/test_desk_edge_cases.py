@@ -349,7 +349,11 @@ def test_assigning_on_a_ticket_seen_only_as_its_assignee_goes_back_to_the_queue(
             assert response.status_code == 200 and response["HX-Redirect"] == f"{QUEUE}?status=new"
         else:
             assert response.status_code == 302 and response["Location"] == f"{QUEUE}?status=new"
-            assert EDITED_OUT_OF_REACH in notes(response)
+            moved_on = EDITED_OUT_OF_REACH.format(
+                ticket=ticket.reference,
+                whereabouts=f"with team {desk['billing']}, assigned to {desk['biller']}",
+            )
+            assert moved_on in notes(response)
 
 
 # Bulk actions

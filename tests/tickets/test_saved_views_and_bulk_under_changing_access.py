@@ -310,7 +310,10 @@ def test_bulk_move_to_a_team_the_actor_does_not_work_says_the_tickets_left_their
     assert moved.team_id == desk["billing"].pk
     assert moved.assignee_id is None  # the outsider no longer holds it
     assert not Ticket.objects.staff_visible_to(desk["agent"]).filter(pk=ours.pk).exists()
-    assert f"No longer in your queues after this change: {ours.reference}." in said, said
+    assert (
+        f"No longer in your queues after this change: {ours.reference} (now with team {desk['billing']})."
+        in said
+    )
 
 
 def test_bulk_after_losing_the_team_changes_nothing(client, desk):

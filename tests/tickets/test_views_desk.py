@@ -394,7 +394,7 @@ def test_bulk_move_to_another_team_hands_the_ticket_over(client, desk):
     notes = [str(message) for message in get_messages(response.wsgi_request)]
     assert notes == [
         f"Updated 1 ticket: {printer.reference}.",
-        f"No longer in your queues after this change: {printer.reference}.",
+        f"No longer in your queues after this change: {printer.reference} (now with team Billing).",
     ]
     moved = Ticket.objects.get(pk=printer.pk)
     assert (moved.team, moved.assignee) == (desk["billing"], None)

@@ -41,7 +41,9 @@ BULK_REFERENCES_SHOWN = 20  # in a message; a full selection of 500 would bury t
 BULK_TOO_MANY = "{left} beyond the first {limit} {were} left unchanged: select at most {limit} at a time."
 REPLY_RESTORED = "Here is what you wrote before signing in: check the ticket, then send it."
 BULK_OUT_OF_REACH = "No longer in your queues after this change: {tickets}."
-EDITED_OUT_OF_REACH = "Saved. That ticket is no longer in your queues, so you are back in the queue."
+EDITED_OUT_OF_REACH = (
+    "Saved. {ticket} is now {whereabouts}, out of your queues, so you are back in the queue."
+)
 # The composer comes back with the ticket as it is now and the message as typed: reloading would lose it.
 REPLY_STALE = (
     "Someone changed this ticket while you were writing: the page now shows their change. "
@@ -257,8 +259,12 @@ def bulk(request: HttpRequest) -> HttpResponse:
     still = set(
         Ticket.objects.staff_visible_to(request.user).filter(pk__in=changed).values_list("pk", flat=True)
     )
-    if left := [reference for pk, reference in changed.items() if pk not in still]:
-        messages.info(request, BULK_OUT_OF_REACH.format(tickets=_references(left)))
+    if left := [pk for pk in changed if pk not in still]:
+        # Where each went (the agent cannot open it to find out): "T-7 (now with team Billing)".
+        gone = Ticket.objects.filter(pk__in=left).select_related("team", "assignee").order_by("number")
+        told = [f"{ticket.reference} (now {_whereabouts(ticket)})" for ticket in gone[:BULK_REFERENCES_SHOWN]]
+        more = f" and {len(left) - len(told)} more" if len(left) > len(told) else ""
+        messages.info(request, BULK_OUT_OF_REACH.format(tickets=", ".join(told) + more))
     return redirect(back)
 
 
@@ -606,7 +612,7 @@ def workspace_update(request: HttpRequest, number: str) -> HttpResponse:
             moved, field, value, actor=request.user, seen_version=seen_version
         ):
             raise Http404("No such ticket.")
-        return _edited_out_of_reach(request)
+        return _edited_out_of_reach(request, moved)
     confirm_close = False
     try:
         _apply_edit(ticket, field, value, request.POST, actor=request.user, expected_version=seen_version)
@@ -635,7 +641,7 @@ def workspace_update(request: HttpRequest, number: str) -> HttpResponse:
             raise Http404("No such ticket.")
         # The edit took the ticket out of this agent's reach (assigned on to an agent of its own team,
         # when only the assignment let them see it): the change is made, the ticket page would be a 404.
-        return _edited_out_of_reach(request)
+        return _edited_out_of_reach(request, Ticket.objects.get(number=number))
     if confirm_close:  # the ticket as it is, and the question beside its status
         context = _workspace_context(
             request, ticket, edit_field=field, confirm_close=True, back=_workspace_after_work(request, ticket)
@@ -669,12 +675,22 @@ def _custom_fields_asked(ticket: Ticket, data: QueryDict) -> dict | None:
         return None
 
 
-def _edited_out_of_reach(request: HttpRequest) -> HttpResponse:
-    """Back to the queue the edit was made from: the change is made, the ticket page would be a 404."""
-    messages.success(request, EDITED_OUT_OF_REACH)
+def _edited_out_of_reach(request: HttpRequest, ticket: Ticket) -> HttpResponse:
+    """Back to the queue the edit was made from: the change is made, the ticket page would be a 404; the
+    message says where the ticket went, which the agent can no longer open to find out."""
+    messages.success(
+        request, EDITED_OUT_OF_REACH.format(ticket=ticket.reference, whereabouts=_whereabouts(ticket))
+    )
     queue_query = request.POST.get("queue", "")
     back = reverse("tickets:desk_queue") + (f"?{queue_query}" if queue_query else "")
     return HttpResponseClientRedirect(back) if request.htmx else redirect(back)
+
+
+def _whereabouts(ticket: Ticket) -> str:
+    """Whose the ticket is now, as the agent who moved it on is told: "with team Billing, assigned to
+    Dana"."""
+    team = f"with team {ticket.team}" if ticket.team_id else "with no team"
+    return team + (f", assigned to {ticket.assignee}" if ticket.assignee_id else "")
 
 
 def _stale_edit(field: str, value: str, *, held: bool = False) -> str:
