@@ -32,7 +32,7 @@ from accounts.tokens import account_state, email_change_request_pk, email_verifi
 from audit.models import AuditEvent
 from helpdesk.client_ip import address_key
 from helpdesk.dates import validate_not_too_late
-from helpdesk.forms import nfc, one_line
+from helpdesk.forms import SHOWS_NO_DIFFERENCE, nfc, one_line
 
 INVITATION_UNKNOWN = "This invitation code is not valid."
 INVITATION_INACTIVE = "This invitation is no longer active."
@@ -61,9 +61,10 @@ def _locked_invitation(code: str) -> Invitation:
         Invitation.objects.select_for_update(no_key=True)
         .select_related("organization")
         # Both sides lower-cased by PostgreSQL, as the unique constraint compares codes: Python lowers a
-        # final capital sigma and a dotted capital I otherwise. The typed code composed, as stored.
+        # final capital sigma and a dotted capital I otherwise. The typed code composed, as stored, and
+        # without the invisible characters a copy from a mail or a chat can bring along.
         .alias(code_key=Lower("code"))
-        .filter(code_key=Lower(Value(nfc(code.strip()))))
+        .filter(code_key=Lower(Value(nfc(code.translate(SHOWS_NO_DIFFERENCE).strip()))))
         .first()
     )
     if invitation is None:

@@ -41,7 +41,7 @@ from accounts.lockouts import lockout_response
 from accounts.models import EmailChangeRequest, User
 from accounts.tokens import link_lifetime
 from helpdesk.display import shown_count
-from helpdesk.forms import add_service_errors, is_site_path
+from helpdesk.forms import add_service_errors, is_sign_out_path, is_site_path
 from helpdesk.links import mail_site
 from helpdesk.middleware import site_configuration
 from helpdesk.ratelimit import posted, rate_limit
@@ -76,7 +76,8 @@ class LoginView(UnprocessableOnInvalid, auth_views.LoginView):
         # A signed-in visit with next= naming this page would send them here again, which Django
         # refuses as a loop (a server error): such a next is no destination.
         url = super().get_redirect_url()
-        return "" if urlsplit(url).path == self.request.path else url
+        path = urlsplit(url).path
+        return "" if path == self.request.path or is_sign_out_path(path) else url
 
     def form_valid(self, form):
         user: User = form.get_user()
@@ -250,6 +251,11 @@ class PasswordResetView(UnprocessableOnInvalid, auth_views.PasswordResetView):
 
 
 class LogoutView(auth_views.LogoutView):
+    def get_redirect_url(self) -> str:
+        # Django renders the admin's "Logged out" page for a next naming this very address: home instead.
+        url = super().get_redirect_url()
+        return "" if is_sign_out_path(urlsplit(url).path) else url
+
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         response = super().post(request, *args, **kwargs)
         # The desk's list fragment is kept in the browser's cache for its 304s (no-cache, not no-store):

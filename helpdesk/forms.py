@@ -4,6 +4,7 @@ import html
 import math
 import re
 import unicodedata
+from urllib.parse import urlsplit
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -11,6 +12,7 @@ from django.forms.boundfield import BoundField
 from django.forms.renderers import DjangoTemplates
 from django.forms.utils import flatatt
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 
@@ -211,11 +213,19 @@ def is_unicode_text(text: str) -> bool:
 
 
 def is_site_path(request: HttpRequest, target: str) -> bool:
-    """Whether a posted or queried address to go back to is a path of this site: not another host, and
-    not a word redirect() would look up as a URL name ("desk")."""
-    return target.startswith("/") and url_has_allowed_host_and_scheme(
-        target, {request.get_host()}, require_https=request.is_secure()
+    """Whether a posted or queried address to go back to is a path of this site: not another host, not
+    a word redirect() would look up as a URL name ("desk"), and not a sign-out address."""
+    return (
+        target.startswith("/")
+        and url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure())
+        and not is_sign_out_path(urlsplit(target).path)
     )
+
+
+def is_sign_out_path(path: str) -> bool:
+    """The site's and the admin's sign-out take a POST only: sent there after signing in (a `next`
+    naming it), the browser would land on the 405 page."""
+    return path in (reverse("accounts:logout"), reverse("admin:logout"))
 
 
 def query_text(request: HttpRequest, name: str, *, limit: int) -> str:

@@ -1,8 +1,6 @@
 """Site-wide pages: the portal home, the favicon. Error pages are Django's defaults with templates/40x.html
 and 500.html."""
 
-from urllib.parse import urlsplit
-
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
@@ -33,8 +31,7 @@ def admin_login(request: HttpRequest) -> HttpResponse:
         if not admin.site.has_permission(request):
             raise PermissionDenied("Your account has no access to the administration.")
         wanted = request.GET.get("next", "")
-        # Not to the admin's sign-out, which takes a POST only: a link there would answer 405.
-        if is_site_path(request, wanted) and urlsplit(wanted).path != reverse("admin:logout"):
+        if is_site_path(request, wanted):  # not to a sign-out, which takes a POST only
             return redirect(wanted)
         return redirect("admin:index")
     query = request.GET.urlencode()
