@@ -18,6 +18,7 @@ from markdown_it import MarkdownIt
 from markdown_it.common.utils import escapeHtml
 from markdown_it.parser_block import ParserBlock
 from markdown_it.rules_block import StateBlock
+from markdown_it.token import Token
 
 from helpdesk.forms import shows_text
 
@@ -50,8 +51,12 @@ def _image_as_link(self, tokens, idx, options, env) -> str:
 
 def _page_outline(state) -> None:
     """'# Title' in a message or an article is a heading inside the page, whose own title is its only
-    h1: every heading moves one level down (h1 → h2, …). Table cells say their alignment with the
-    `align` attribute, which the sanitiser keeps (it drops style attributes)."""
+    h1: every heading moves one level down (h1 → h2, …), and one with nothing to read ("##", or only
+    invisible characters) is no heading (screen readers would list an empty one). Table cells say their
+    alignment with the `align` attribute, which the sanitiser keeps (it drops style attributes)."""
+    for index, token in enumerate(state.tokens):
+        if token.type == "heading_open" and _wordless(state.tokens[index + 1].children):
+            token.hidden = state.tokens[index + 2].hidden = True  # the renderer writes neither tag
     for token in state.tokens:
         if token.type in ("heading_open", "heading_close") and token.tag in ("h1", "h2", "h3", "h4", "h5"):
             token.tag = f"h{int(token.tag[1]) + 1}"
@@ -60,6 +65,13 @@ def _page_outline(state) -> None:
             token.attrSet("align", str(style).removeprefix("text-align:"))
     if state.env.get("heading_ids"):
         _heading_ids(state.tokens)
+
+
+def _wordless(tokens) -> bool:
+    """Whether inline `tokens` show nothing to read: no words, no image or link (which show as words)."""
+    return not shows_text(_words(tokens)) and not any(
+        token.type in ("image", "link_open") for token in tokens or ()
+    )
 
 
 def _words(tokens) -> str:
@@ -85,7 +97,7 @@ def _heading_ids(tokens) -> None:
     # "## Step" headings took seconds (a preview is one POST away for any agent).
     following: dict[str, int] = {}
     for heading, inline in pairwise(tokens):
-        if heading.type != "heading_open":
+        if heading.type != "heading_open" or heading.hidden:
             continue
         words = _anchor(_words(inline.children)) or "section"
         anchor, number = words, following.get(words, 2)
@@ -138,6 +150,22 @@ def _links(state) -> None:
                     words = str(child.attrGet("src") or "") if budget >= 0 else "image"
                 child.type, child.tag, child.nesting, child.attrs, child.children = "text", "", 0, {}, None
                 child.content = words
+        budget = _name_wordless_links(token.children or [], budget)
+
+
+def _name_wordless_links(children: list, budget: int) -> int:
+    """A link kept with nothing to read ("[](https://…)", or only invisible characters) reads as its
+    address, as an image without words does: an empty link is invisible, and a screen reader says only
+    "link". Past the budget, "link". The budget left."""
+    for index, child in enumerate(children):
+        if child.type != "link_open":
+            continue
+        end = next(at for at in range(index + 1, len(children)) if children[at].type == "link_close")
+        if not shows_text(_words(children[index + 1 : end])):
+            address = str(child.attrGet("href") or "")
+            budget -= len(escapeHtml(address))
+            children.insert(end, Token("text", "", 0, content=address if budget >= 0 else "link"))
+    return budget
 
 
 class _BlocksKeepDeepText(ParserBlock):

@@ -21,6 +21,7 @@ from accounts.decorators import agent_required
 from audit.models import AuditEvent
 from helpdesk.display import shown_time
 from helpdesk.forms import add_service_errors, parse_id, query_text
+from helpdesk.links import mail_link
 from knowledge import services
 from knowledge.forms import ArticleForm, parse_loaded_at
 from knowledge.models import Article
@@ -332,8 +333,10 @@ def article_picker(request: HttpRequest) -> HttpResponse:
     query = query_text(request, "q", limit=300)
     if opened_as_page(request):
         return redirect(f"{reverse('knowledge:search')}?{urlencode({'q': query})}")
+    hits = search_articles(request.user, query, limit=6)
+    # The links go out in replies (the portal, mail): at the site's own address, as mailed links are.
     response = render(
-        request, "knowledge/manage/_picker.html", {"hits": search_articles(request.user, query, limit=6)}
+        request, "knowledge/manage/_picker.html", {"hits": hits, "site": mail_link(request, "")}
     )
     patch_vary_headers(response, ["HX-Request"])
     return response
