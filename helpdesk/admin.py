@@ -11,7 +11,7 @@ from django.contrib.admin import helpers
 from django.contrib.admin.actions import delete_selected
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views import main
-from django.contrib.admin.widgets import AutocompleteSelect
+from django.contrib.admin.widgets import AutocompleteSelect, AutocompleteSelectMultiple
 from django.core.exceptions import EmptyResultSet, FieldDoesNotExist, ValidationError
 from django.core.paginator import EmptyPage, Page, Paginator
 from django.core.serializers.json import DjangoJSONEncoder
@@ -335,6 +335,13 @@ class OddInputAdminMixin:
             kwargs["widget"] = GuardedAutocompleteSelect(db_field, self.admin_site, using=kwargs.get("using"))
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name in self.get_autocomplete_fields(request) and "widget" not in kwargs:
+            kwargs["widget"] = GuardedAutocompleteSelectMultiple(
+                db_field, self.admin_site, using=kwargs.get("using")
+            )
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         response = super().render_change_form(request, context, add, change, form_url, obj)
         # A POST comes back to the form only when it was refused (a saved one redirects): 422 with what
@@ -583,7 +590,9 @@ class GuardedAutocompleteSelect(AutocompleteSelect):
 
     def optgroups(self, name, value, attr=None):
         related = self.field.remote_field
-        target = related.model._meta.get_field(related.field_name)
+        # A many-to-many field's relation names no field: it holds the related rows' ids.
+        name = getattr(related, "field_name", None)
+        target = related.model._meta.get_field(name) if name else related.model._meta.pk
         usable = []
         for item in value:
             try:
@@ -592,6 +601,10 @@ class GuardedAutocompleteSelect(AutocompleteSelect):
                 continue
             usable.append(item)
         return super().optgroups(name, usable, attr)
+
+
+class GuardedAutocompleteSelectMultiple(GuardedAutocompleteSelect, AutocompleteSelectMultiple):
+    """GuardedAutocompleteSelect for a many-to-many field (a skill's agents)."""
 
 
 class LoadedAutocompleteSelect(GuardedAutocompleteSelect):

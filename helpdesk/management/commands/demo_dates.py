@@ -35,12 +35,15 @@ ALREADY_CURRENT = timedelta(minutes=5)  # closer than this to the target: nothin
 
 def demo_keys(path: Path) -> dict[str, set]:
     """The natural keys (and the activity pks) of the fixture's tickets, messages, activities, articles,
-    invitations, accounts, role assignments and team memberships; CommandError for a file that is not a
-    JSON fixture."""
+    invitations, accounts, role assignments, team memberships and the rows found by slug (teams,
+    organisations, skills, categories, forms); CommandError for a file that is not a JSON fixture."""
     keys: dict[str, set] = {
         "tickets": set(), "messages": set(), "activities": set(), "articles": set(), "invitations": set(),
-        "users": set(), "roles": set(), "memberships": set(),
+        "users": set(), "roles": set(), "memberships": set(), "named": set(),
     }  # fmt: skip
+    # The rows the fixture finds by slug and whose names are unique: (model, slug, name field, name).
+    named = {"accounts.team": "name", "accounts.organization": "name", "accounts.skill": "name",
+             "knowledge.category": "name", "tickets.ticketform": "title"}  # fmt: skip
     columns = {
         "tickets.ticket": ("tickets", "number"),
         "tickets.ticketmessage": ("messages", "uid"),
@@ -58,6 +61,8 @@ def demo_keys(path: Path) -> dict[str, set]:
                 keys["roles"].add((row["fields"]["user"][0], row["fields"]["role"][0]))
             elif row["model"] == "accounts.teammember":  # [team slug], [email]
                 keys["memberships"].add((row["fields"]["team"][0], row["fields"]["user"][0]))
+            elif (name := named.get(row["model"])) is not None:
+                keys["named"].add((row["model"], row["fields"]["slug"], name, row["fields"][name]))
     except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as error:
         # ValueError covers undecodable bytes and bad JSON; RecursionError, JSON nested past what the
         # parser takes; the others, JSON that is not a list of rows.

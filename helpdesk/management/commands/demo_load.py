@@ -23,6 +23,7 @@ apart, or the reset would take the demo's out of your ticket.
 
 from pathlib import Path
 
+from django.apps import apps
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.management import call_command
@@ -127,6 +128,15 @@ class Command(BaseCommand):
         if missing := create_missing_roles():
             self.stdout.write(f"Created the built-in role{plural_s(len(missing))} {', '.join(missing)}.")
 
+    @staticmethod
+    def _move_slugs_back(named: set[tuple[str, str, str, str]]) -> None:
+        """A demo team, organisation, skill, category or form whose address (slug) was changed since goes
+        back to the fixture's: found by slug, the fixture would add a second one of the same name."""
+        for label, slug, field, name in named:
+            model = apps.get_model(label)
+            if not model.objects.filter(slug=slug).exists():
+                model.objects.filter(**{f"{field}__iexact": name}).update(slug=slug)
+
     def _move_accounts_back(self, emails: set[str]) -> None:
         """The fixture finds its accounts by address: a demo account moved to another address since (on
         its profile, or in the admin) would stay beside a second copy, holding the demo's password and
@@ -197,6 +207,7 @@ class Command(BaseCommand):
             ArticleSlug.objects.get_or_create(slug=article.slug, defaults={"article": article})
             Article.objects.filter(pk=article.pk).update(slug=demo_slug)
         self._move_accounts_back(keys["users"])
+        self._move_slugs_back(keys["named"])
         self._remove_account_additions(keys)
         # The fixture sets the demo articles' counters to nobody's vote: the votes cast since go too, or
         # the page would say nobody found it helpful beside a vote that counts again at the next one.
