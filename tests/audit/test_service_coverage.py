@@ -59,6 +59,7 @@ NOT_AUDITED = {
     "article_may_delete": "a check; article_delete is audited",
     "article_delete_refusal": "a check; article_delete is audited",
     "visitor_submission": "a look-up of the ticket a submission key made; it changes nothing",
+    "same_submission": "a comparison with the submission a ticket was made from; it changes nothing",
     "internal_article_links": "read", "clean_tags": "pure", "staff_permissions": "read",
     "excerpt_is_automatic": "pure", "article_html": "pure", "body_length_problem": "pure",
     "article_actions": "read",

@@ -42,7 +42,7 @@ BULK_TOO_MANY = "{left} beyond the first {limit} {were} left unchanged: select a
 REPLY_RESTORED = "Here is what you wrote before signing in: check the ticket, then send it."
 BULK_OUT_OF_REACH = "No longer in your queues after this change: {tickets}."
 EDITED_OUT_OF_REACH = (
-    "Saved. {ticket} is now {whereabouts}, out of your queues, so you are back in the queue."
+    "Saved. {ticket} is now {whereabouts}, no longer in your queues, so you are back in the queue."
 )
 # The composer comes back with the ticket as it is now and the message as typed: reloading would lose it.
 REPLY_STALE = (
@@ -607,7 +607,7 @@ def workspace_update(request: HttpRequest, number: str) -> HttpResponse:
         # The same edit sent twice (a double click without JavaScript), the first of which took the ticket
         # out of this agent's reach (moved to a team they do not work): answered as the first was. Only
         # the agent whose edit was the ticket's last gets this answer, so it tells nobody else anything.
-        moved = Ticket.objects.filter(number=number).first()
+        moved = Ticket.objects.select_related("team", "assignee").filter(number=number).first()
         if moved is None or not selectors.edit_made_already(
             moved, field, value, actor=request.user, seen_version=seen_version
         ):
@@ -641,7 +641,8 @@ def workspace_update(request: HttpRequest, number: str) -> HttpResponse:
             raise Http404("No such ticket.")
         # The edit took the ticket out of this agent's reach (assigned on to an agent of its own team,
         # when only the assignment let them see it): the change is made, the ticket page would be a 404.
-        return _edited_out_of_reach(request, Ticket.objects.get(number=number))
+        moved = Ticket.objects.select_related("team", "assignee").get(number=number)
+        return _edited_out_of_reach(request, moved)
     if confirm_close:  # the ticket as it is, and the question beside its status
         context = _workspace_context(
             request, ticket, edit_field=field, confirm_close=True, back=_workspace_after_work(request, ticket)
