@@ -44,10 +44,13 @@ from helpdesk.display import shown_count
 from helpdesk.forms import add_service_errors, is_sign_out_path, is_site_path
 from helpdesk.links import mail_site
 from helpdesk.middleware import site_configuration
-from helpdesk.ratelimit import posted, rate_limit
+from helpdesk.ratelimit import posted, rate_limit, rate_limited, wait_phrase
 
 INVITATION_SIGNED_IN = (
     "You are signed in as {email}. To accept the invitation, sign out, then open its link again."
+)
+SIGNED_UP_TOO_OFTEN = (
+    "This address was sent for sign-up too often in a short time: wait {wait}, then send this again."
 )
 TWO_FACTOR_PENDING = "two_factor_pending"
 TWO_FACTOR_PENDING_SECONDS = 300
@@ -301,7 +304,9 @@ class PasswordResetConfirmView(UnprocessableOnInvalid, auth_views.PasswordResetC
 
 @never_cache  # the invitation mail's link holds its code, which joins the organisation
 @require_http_methods(["GET", "HEAD", "POST"])
-@rate_limit("signup", account=posted("email"))
+# Per IP, every sending; per address (the account it would be), only those that pass the form's own checks:
+# below, in the view.
+@rate_limit("signup", account=lambda request: None)
 def signup(request: HttpRequest) -> HttpResponse:
     """Open sign-up, or sign-up with an invitation code (its mailed link fills in the code and the
     address); afterwards the visitor goes on to where the sign-in page was to send them (`next`)."""
@@ -316,7 +321,14 @@ def signup(request: HttpRequest) -> HttpResponse:
     form = SignupForm(
         request.POST if request.method == "POST" else None, open_signup=open_signup, initial=initial
     )
+    wait = None
+    # A password refused as too short is an honest mistake, and a stranger's bad sendings with someone's
+    # address would shut its owner out: counted per address, they made one shut out for an hour.
     if request.method == "POST" and form.is_valid():
+        wait = rate_limited(request, "signup", account=posted("email"), per_ip=False)
+    if wait is not None:
+        form.add_error(None, SIGNED_UP_TOO_OFTEN.format(wait=wait_phrase(wait)))
+    elif request.method == "POST" and form.is_valid():
         try:
             user = services.user_signup(**form.cleaned_data, open_signup=open_signup, actor=None)
         except ValidationError as error:
@@ -330,9 +342,12 @@ def signup(request: HttpRequest) -> HttpResponse:
             else:
                 messages.success(request, "Welcome! Your account is ready.")
             return HttpResponseRedirect(next_page) if next_page else redirect("home")
-    status = 422 if request.method == "POST" else 200
+    status = (422 if wait is None else 429) if request.method == "POST" else 200
     context = {"form": form, "open_signup": open_signup, "next": next_page}
-    return render(request, "accounts/signup.html", context, status=status)
+    response = render(request, "accounts/signup.html", context, status=status)
+    if wait is not None:
+        response["Retry-After"] = str(wait)
+    return response
 
 
 def _email_verification_mail(request: HttpRequest, user: User) -> None:

@@ -1,7 +1,7 @@
 """The account pages used alone, as a user or an attacker would: where sign-in, sign-up and sign-out
 send people (`next` naming the sign-out URL), invitation codes pasted with invisible characters,
-password-reset answers alike for every address, open sign-up switched off mid-form and an abandoned
-two-factor set-up."""
+password-reset answers alike for every address, open sign-up switched off mid-form, an abandoned
+two-factor set-up, and the sign-up limit per address counting only sendings the form accepts."""
 
 import re
 
@@ -168,3 +168,40 @@ def test_an_abandoned_two_factor_set_up_changes_no_sign_in_and_is_not_finished_e
     )
     assert response.status_code == 422
     assert not SealedTOTPDevice.objects.filter(user=agent, confirmed=True).exists()
+
+
+def test_three_refused_passwords_do_not_shut_the_person_out_of_sign_up_for_an_hour():
+    """With the default limits, a person whose password was refused three times (too short, too common,
+    too like the address) then typed a good one and got the 429 page ("wait 60 minutes", what they typed
+    gone): the per-address limit (3/h) counted every sending, refused forms included. It counts only
+    those that pass the form's own checks now."""
+    site_configuration_update(changes={"open_signup": True}, actor=None)
+    client = Client()
+    statuses = [
+        client.post(SIGNUP, {"name": "Kim", "email": "kim@example.org", "password": password}).status_code
+        for password in ["short", "password123", "kim@example.org", TEST_PASSWORD]
+    ]
+    assert statuses[:3] == [422, 422, 422]
+    assert statuses[3] == 302, statuses
+
+
+def test_a_stranger_cannot_block_an_invited_persons_sign_up_with_bad_posts():
+    """From another network, three bad sign-ups with the invited address; the invited person, with the
+    right code and a good password, was told to wait an hour."""
+    site_configuration_update(changes={"open_signup": False}, actor=None)
+    Invitation.objects.create(
+        organization=OrganizationFactory(), code="ACME-WELCOME", email="kim@example.org", max_uses=1
+    )
+    stranger = Client(REMOTE_ADDR="203.0.113.9")
+    for _ in range(3):
+        stranger.post(
+            SIGNUP, {"name": "X", "email": "kim@example.org", "password": "x", "invitation_code": "x"}
+        )
+    data = {
+        "name": "Kim",
+        "email": "kim@example.org",
+        "password": TEST_PASSWORD,
+        "invitation_code": "ACME-WELCOME",
+    }
+    response = Client(REMOTE_ADDR="198.51.100.7").post(SIGNUP, data)
+    assert response.status_code == 302, response.status_code
