@@ -12,7 +12,7 @@ from django.urls import reverse
 from accounts.models import User
 from knowledge.models import Article
 from tests.e2e.conftest import signed_in
-from tests.factories import PNG
+from tests.factories import PNG, make_article
 from tickets.models import TicketForm
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -253,3 +253,20 @@ def test_the_navigation_wraps_and_stays_reachable_at_320_px(browser, live_server
             page.wait_for_url("**/kb/")
     finally:
         context.close()
+
+
+def test_a_wide_table_in_an_article_keeps_the_page_to_320_px(browser, live_server):
+    """A markdown table of eight columns in an article, on a 320 px screen: its cells wrap (overflow-wrap
+    inherited from .message-body) and the page does not scroll sideways."""
+    header = "| " + " | ".join(f"Feature{n}column" for n in range(8)) + " |"
+    rule = "|" + "---|" * 8
+    row = "| " + " | ".join(f"included{n}value" for n in range(8)) + " |"
+    article = make_article(title="Compare plans", body=f"Our plans compared.\n\n{header}\n{rule}\n{row}\n")
+    context = browser.new_context(viewport=NARROW)
+    page = context.new_page()
+    try:
+        page.goto(live_server.url + reverse("knowledge:article", args=[article.slug]))
+        page_width = page.evaluate("document.documentElement.scrollWidth")
+    finally:
+        context.close()
+    assert page_width <= 321, f"the article page is {page_width} px wide on a 320 px screen"

@@ -1,6 +1,6 @@
 """The knowledge base as readers and editors use it: links and headings with nothing to read, the
 reply picker's links at the site's address, old addresses, related articles and votes kept from
-customers, a wide table on a phone."""
+customers."""
 
 import html
 import re
@@ -10,7 +10,6 @@ from django.urls import reverse
 
 from knowledge import services
 from knowledge.models import ArticleFeedback
-from tests.e2e import conftest as e2e
 from tests.factories import (
     CategoryFactory,
     TeamFactory,
@@ -19,8 +18,6 @@ from tests.factories import (
     make_customer,
     make_supervisor,
 )
-
-browser = e2e.browser
 
 pytestmark = pytest.mark.django_db
 
@@ -92,25 +89,6 @@ def test_an_empty_heading_in_an_article_is_not_rendered_as_an_empty_heading_elem
     headings) when they show no text."""
     article = make_article(title="Printer setup", body=f"Install the driver.\n\n{heading}\n\nThen print.")
     assert 'id="h-section"' not in article.body_html, article.body_html
-
-
-@pytest.mark.e2e
-@pytest.mark.django_db(transaction=True)
-def test_a_wide_table_in_an_article_keeps_the_page_to_320_px(browser, live_server):
-    """A markdown table of eight columns in an article, on a 320 px screen: its cells wrap (overflow-wrap
-    inherited from .message-body) and the page does not scroll sideways."""
-    header = "| " + " | ".join(f"Feature{n}column" for n in range(8)) + " |"
-    rule = "|" + "---|" * 8
-    row = "| " + " | ".join(f"included{n}value" for n in range(8)) + " |"
-    article = make_article(title="Compare plans", body=f"Our plans compared.\n\n{header}\n{rule}\n{row}\n")
-    context = browser.new_context(viewport={"width": 320, "height": 640})
-    page = context.new_page()
-    try:
-        page.goto(live_server.url + reverse("knowledge:article", args=[article.slug]))
-        page_width = page.evaluate("document.documentElement.scrollWidth")
-    finally:
-        context.close()
-    assert page_width <= 321, f"the article page is {page_width} px wide on a 320 px screen"
 
 
 def test_the_reply_picker_links_articles_at_the_sites_own_address(client, settings):
