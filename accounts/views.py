@@ -50,7 +50,8 @@ INVITATION_SIGNED_IN = (
     "You are signed in as {email}. To accept the invitation, sign out, then open its link again."
 )
 SIGNED_UP_TOO_OFTEN = (
-    "This address was sent for sign-up too often in a short time: wait {wait}, then send this again."
+    "Please slow down: this address was sent for sign-up too often in a short time. Wait {wait}, then "
+    "send this again."
 )
 TWO_FACTOR_PENDING = "two_factor_pending"
 TWO_FACTOR_PENDING_SECONDS = 300
