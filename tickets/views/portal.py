@@ -89,6 +89,8 @@ def ticket_submit(request: HttpRequest, slug: str | None = None) -> HttpResponse
     session_ended = anonymous and request.method == "POST" and "email" not in request.POST
     # Switched off or given to another organisation since the page was read.
     form_gone = bool(slug) and ticket_form is None and not session_ended
+    # Signed out midway, or a visitor where visitors may no longer submit: the way on is signing in.
+    must_sign_in = session_ended or (anonymous and not anonymous_open)
     form = TicketSubmitForm(
         request.POST if request.method == "POST" else None,
         request.FILES or None,
@@ -161,7 +163,7 @@ def ticket_submit(request: HttpRequest, slug: str | None = None) -> HttpResponse
         # Files wait for a form that may be sent again as it is: not over a sign-in, not for a visitor
         # where visitors may send nothing (who must sign in too, and is told so), and not the new files
         # of a sender refused for sending too much (those kept before are still offered).
-        if session_ended or (anonymous and not anonymous_open):
+        if must_sign_in:
             if request.FILES or request.POST.getlist("held"):
                 form.add_error("attachments", FILES_AFTER_SIGN_IN)
         else:
@@ -170,8 +172,7 @@ def ticket_submit(request: HttpRequest, slug: str | None = None) -> HttpResponse
     context = {
         "form": form, "ticket_form": ticket_form, "forms": TicketForm.objects.active_for(request.user),
         "form_gone": form_gone,
-        # Signed out midway, or a visitor whom visitors may no longer submit as: the way on is signing in.
-        "sign_in": sign_in if session_ended or (anonymous and not anonymous_open) else None,
+        "sign_in": sign_in if must_sign_in else None,
         # Whose draft this page holds, should their session end before they send it (see below).
         "drafted_by": drafts.drafted_by(request.user),
     }  # fmt: skip
