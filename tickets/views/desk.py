@@ -262,9 +262,8 @@ def bulk(request: HttpRequest) -> HttpResponse:
     if left := [pk for pk in changed if pk not in still]:
         # Where each went (the agent cannot open it to find out): "T-7 (now with team Billing)".
         gone = Ticket.objects.filter(pk__in=left).select_related("team", "assignee").order_by("number")
-        told = [f"{ticket.reference} (now {_whereabouts(ticket)})" for ticket in gone[:BULK_REFERENCES_SHOWN]]
-        more = f" and {len(left) - len(told)} more" if len(left) > len(told) else ""
-        messages.info(request, BULK_OUT_OF_REACH.format(tickets=", ".join(told) + more))
+        told = [f"{ticket.reference} (now {_whereabouts(ticket)})" for ticket in gone]
+        messages.info(request, BULK_OUT_OF_REACH.format(tickets=_references(told)))
     return redirect(back)
 
 
