@@ -7,6 +7,7 @@ import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +20,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 import audit
-from helpdesk.forms import markdown_trimmed, nfc
+from helpdesk.forms import markdown_trimmed, nfc, one_line
 from knowledge import services
 from knowledge.models import RESERVED_CATEGORY_SLUGS, Article, ArticleSlug, Category
 from knowledge.slugs import slug_for
@@ -184,6 +185,16 @@ JSON_ARRAY = (
 )
 
 
+def markdown_files(folder: Path) -> list[Path]:
+    """The .md files of a folder and its subfolders that kb_import reads, in order: not the hidden ones
+    (".trash/", ".github/", macOS's "._name.md" companions of a zip), which hold no articles of ours."""
+    return [
+        file
+        for file in sorted(folder.rglob("*.md"))
+        if not file.is_dir() and not any(part.startswith(".") for part in file.relative_to(folder).parts)
+    ]
+
+
 def _records(path: Path):
     """(source, record or error) for every article in a folder of .md files, one .md file or a .jsonl
     file."""
@@ -191,9 +202,7 @@ def _records(path: Path):
         yield from _records(path / CATEGORIES_FILE)
     if path.is_dir() or path.suffix == ".md":
         # A folder named like a file ("drafts.md") is walked for its files, not read as one.
-        files = (
-            [file for file in sorted(path.rglob("*.md")) if not file.is_dir()] if path.is_dir() else [path]
-        )
+        files = markdown_files(path) if path.is_dir() else [path]
         for file in files:
             source = file.relative_to(path).as_posix() if path.is_dir() else file.name
             try:
@@ -406,16 +415,23 @@ def _category_by_slug(slug: str, name: str, *, parent: Category | None = None) -
     )
 
 
+# The slugs of the categories made while one article record is applied (see _apply_in_savepoint).
+_CATEGORIES_MADE: ContextVar[list[str] | None] = ContextVar("categories_made", default=None)
+
+
 def _category_made(found, *, name: str, slug: str, parent: Category | None) -> Category:
     """A new category; or, when another import of the same file made it meanwhile (its slug is taken
     when ours is inserted), that one, as `found()` finds it."""
     try:
         with transaction.atomic():
-            return services.category_create(name=name, slug=slug, parent=parent, actor=None)
+            category = services.category_create(name=name, slug=slug, parent=parent, actor=None)
     except (IntegrityError, ValidationError):
         if (category := found()) is None:
             raise
         return category
+    if (made := _CATEGORIES_MADE.get()) is not None:
+        made.append(category.slug)
+    return category
 
 
 def _existing(incoming: _Incoming) -> Article | None:
@@ -448,6 +464,11 @@ def _apply(incoming: _Incoming, existing: Article | None) -> str:
     # As the services store them (composed Unicode, tags cleaned): a file from macOS spells "é" as "e"
     # and an accent, which is no change to report.
     stored = {name: nfc(value) if isinstance(value, str) else value for name, value in fields.items()}
+    # Title and excerpt on one line, single-spaced, as the services store them: a record holding "A  B"
+    # is the article stored as "A B", not a change each time it is imported.
+    stored["title"] = one_line(stored["title"])
+    if "excerpt" in stored:
+        stored["excerpt"] = services.written_excerpt(stored["excerpt"])
     # Tags exported as stored come back as they are: no change, even from before their spelling rules
     # (services.article_update keeps them so, unless something else changes).
     stored["tags"] = existing.tags if fields["tags"] == existing.tags else services.clean_tags(stored["tags"])
@@ -466,18 +487,27 @@ def _apply(incoming: _Incoming, existing: Article | None) -> str:
     return "updated" if changed or renamed or new_status or kept else "unchanged"
 
 
-def _apply_in_savepoint(incoming: _Incoming, existing: Article | None) -> str:
+def _apply_in_savepoint(incoming: _Incoming, existing: Article | None, report: ImportReport) -> str:
     """_apply in a savepoint: whatever the database refuses is undone for this record alone, and the
     transaction stays usable for the next one. An article made at the record's address meanwhile
-    (another import of the same file) is updated by it, not reported as taken."""
+    (another import of the same file) is updated by it, not reported as taken. The categories the record
+    made on its way (a category it names that did not exist) are reported once it is applied."""
+    made: list[str] = []
+    token = _CATEGORIES_MADE.set(made)
     try:
-        with transaction.atomic():
-            return _apply(incoming, existing)
-    except ValidationError:
-        if existing is not None or (existing := _existing(incoming)) is None:
-            raise
-    with transaction.atomic():
-        return _apply(incoming, existing)
+        try:
+            with transaction.atomic():
+                outcome = _apply(incoming, existing)
+        except ValidationError:
+            if existing is not None or (existing := _existing(incoming)) is None:
+                raise
+            made.clear()  # undone with the savepoint
+            with transaction.atomic():
+                outcome = _apply(incoming, existing)
+    finally:
+        _CATEGORIES_MADE.reset(token)
+    report.categories_created.extend(made)
+    return outcome
 
 
 def _keep_old_slugs(article: Article, slugs: list[str]) -> bool:
@@ -520,15 +550,17 @@ def import_articles(path: Path, *, default_status: str = Article.Status.PUBLISHE
             duplicate = DUPLICATE_SLUG.format(slug=incoming.slug, first=first_source[key])
             report.skipped.append((source, duplicate))
             continue
-        first_source[key] = source
         try:
-            outcome = _apply_in_savepoint(incoming, existing)
+            outcome = _apply_in_savepoint(incoming, existing, report)
         except (ValidationError, PermissionDenied) as error:
             report.skipped.append((source, "; ".join(getattr(error, "messages", [str(error)]))))
         except DatabaseError as error:
             reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             report.skipped.append((source, DATABASE_REFUSED.format(error=reason)))
         else:
+            # Only a record that was applied claims its article: a refused one made nothing, and a
+            # corrected record after it (a file fixed by appending) is the one to import.
+            first_source[key] = source
             getattr(report, outcome).append(incoming.slug)
     for source, record in waiting:
         report.skipped.append((source, PARENT_MISSING.format(parent=record["parent_slug"])))
@@ -642,7 +674,7 @@ def export_articles(path: Path, articles) -> ExportReport:
     # A marker that is not UTF-8 (damaged, or not ours) names no file of ours: nothing is removed.
     ours = set(marker.read_text("utf-8", "replace").splitlines()[1:]) if marker.is_file() else set()
     # Every .md file kb_import would read back, in subfolders too (the export writes only the top level).
-    earlier = {file.relative_to(path).as_posix() for file in path.rglob("*.md") if file.is_file()}
+    earlier = {file.relative_to(path).as_posix() for file in markdown_files(path) if file.is_file()}
     written = set()
     for article in articles:
         record = {**_as_record(article, tree)}

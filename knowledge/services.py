@@ -80,7 +80,7 @@ def _excerpt(body_html: str) -> str:
     return _shortened(html.unescape(strip_tags(body_html)))
 
 
-def _written_excerpt(text: str) -> str:
+def written_excerpt(text: str) -> str:
     """An excerpt as typed, stored as a title is (on one line, without direction controls); one that
     shows nothing (zero-width spaces) is none, and the body's start is taken instead."""
     return one_line(text) if shows_text(text) else ""
@@ -157,7 +157,7 @@ def article_create(
         raise ValidationError({"body": problem})
     article = Article(
         title=one_line(title), body=body, body_html=(body_html := article_html(body)),
-        excerpt=_written_excerpt(excerpt) or _excerpt(body_html),
+        excerpt=written_excerpt(excerpt) or _excerpt(body_html),
         category=category, tags=clean_tags(tags), visibility=visibility, author=actor, created_by=actor,
         updated_by=actor, slug=slug or unique_slug(title), status=status,
         search_config=settings.KB_SEARCH_CONFIG,
@@ -340,7 +340,7 @@ def article_update(
     if "title" in changes:  # stored as article_create stores it
         changes["title"] = one_line(changes["title"])
     if changes.get("excerpt", old_excerpt) != old_excerpt:  # one sent back as it is stays as it is
-        changes["excerpt"] = _written_excerpt(changes["excerpt"])
+        changes["excerpt"] = written_excerpt(changes["excerpt"])
     for name, value in changes.items():
         setattr(article, name, nfc(value) if isinstance(value, str) else value)
     if "body" in changes:

@@ -16,19 +16,9 @@ from knowledge import importing, services
 from knowledge.importing import import_articles, parse_front_matter
 from knowledge.models import Article, ArticleRevision, ArticleSlug, Category
 from tests.factories import CategoryFactory, make_article
+from tests.knowledge.conftest import jsonl, run_command
 
 pytestmark = pytest.mark.django_db
-
-
-def _jsonl(path: Path, *records) -> Path:
-    path.write_text("\n".join(json.dumps(record, ensure_ascii=False) for record in records) + "\n", "utf-8")
-    return path
-
-
-def _run(command: str, *args, **options) -> tuple[str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    call_command(command, *args, stdout=out, stderr=err, **options)
-    return out.getvalue(), err.getvalue()
 
 
 def _import_with_skips(path) -> tuple[str, str]:
@@ -75,11 +65,11 @@ def test_round_trip_into_a_fresh_database_keeps_bodies_byte_for_byte(tmp_path, n
     before = list(Article.objects.order_by("slug").values_list(*FIELDS))
     tree = list(Category.objects.order_by("slug").values_list("slug", "name", "parent__slug", "icon",
                                                                "description", "position"))  # fmt: skip
-    _run("kb_export", str(tmp_path / name))
+    run_command("kb_export", str(tmp_path / name))
     Article.objects.all().delete()
     Category.objects.filter(parent__isnull=False).delete()
     Category.objects.all().delete()
-    out, err = _run("kb_import", str(tmp_path / name))
+    out, err = run_command("kb_import", str(tmp_path / name))
     assert err == "" and "4 created" in out
     assert list(Article.objects.order_by("slug").values_list(*FIELDS)) == before
     tree_after = Category.objects.order_by("slug").values_list(
@@ -94,7 +84,7 @@ def test_importing_the_same_export_twice_writes_nothing_the_second_time(tmp_path
     audit event."""
     make_article(title="VPN", body="Connect.", tags="vpn", category=CategoryFactory(name="Net", slug="net"))
     make_article(title="Draft", body="Soon.", status="draft", visibility="internal")
-    _run("kb_export", str(tmp_path / name))
+    run_command("kb_export", str(tmp_path / name))
     Article.objects.all().delete()
     import_articles(tmp_path / name)
     counts = _counts()
@@ -110,7 +100,7 @@ def test_reimporting_a_decomposed_unicode_record_reports_it_unchanged(tmp_path):
     title = unicodedata.normalize("NFD", "Café résumé")
     body = unicodedata.normalize("NFD", "Crème brûlée recipe.")
     tags = unicodedata.normalize("NFD", "café, crème")
-    source = _jsonl(tmp_path / "kb.jsonl", {"slug": "cafe", "title": title, "body": body, "tags": tags})
+    source = jsonl(tmp_path / "kb.jsonl", {"slug": "cafe", "title": title, "body": body, "tags": tags})
     assert import_articles(source).created == ["cafe"]
     counts = _counts()
     report = import_articles(source)
@@ -124,7 +114,7 @@ def test_a_hand_edited_export_imports_the_same_way_every_time(tmp_path):
     not flip between the body's start and the stale excerpt line of the file."""
     article = make_article(title="Printer", body="Turn the printer off and on.")
     folder = tmp_path / "kb"
-    _run("kb_export", str(folder))
+    run_command("kb_export", str(folder))
     file = folder / f"{article.slug}.md"
     head, _, _ = file.read_text("utf-8").partition("\n---\n\n")
     file.write_text(f"{head}\n---\n\nCall the help desk.\n", "utf-8")  # the body, the front matter as it was
@@ -150,7 +140,7 @@ def test_exporting_and_reimporting_into_the_same_database_keeps_cut_tags_unchang
     or a comma, the stored tags must not keep it, or exporting and importing into the same database
     reports the article updated (an audit event) though nothing changed."""
     article = make_article(title="Tags", body="Body.", tags=tags)
-    _run("kb_export", str(tmp_path / "kb.jsonl"))
+    run_command("kb_export", str(tmp_path / "kb.jsonl"))
     events = AuditEvent.objects.count()
     report = import_articles(tmp_path / "kb.jsonl")
     assert report.unchanged == [article.slug], Article.objects.get(pk=article.pk).tags
@@ -162,10 +152,10 @@ def test_a_newer_export_after_a_rename_updates_the_article_instead_of_copying_it
     kept as an old slug), and A is exported and imported into B again: B must end with one article,
     at the new address, the old one redirecting - not the old article plus a copy."""
     make_article(title="Reset your password", body="Open the sign-in page.", slug="reset-password")
-    _run("kb_export", str(tmp_path / "first.jsonl"))
+    run_command("kb_export", str(tmp_path / "first.jsonl"))
     article = Article.objects.get()
     services.article_update(article, slug="password-reset", actor=None)
-    _run("kb_export", str(tmp_path / "second.jsonl"))
+    run_command("kb_export", str(tmp_path / "second.jsonl"))
     Article.objects.all().delete()
     import_articles(tmp_path / "first.jsonl")  # B as loaded before the rename
     report = import_articles(tmp_path / "second.jsonl")
@@ -259,7 +249,7 @@ def test_jsonl_oddities_are_skipped_with_reasons_and_the_rest_imports(tmp_path):
 def test_a_category_path_written_with_a_slash_is_one_category_named_so(tmp_path):
     """A category "Billing/Invoices" in a hand-written file: imported consistently (the same category on
     every import), never a crash."""
-    source = _jsonl(tmp_path / "kb.jsonl", {"title": "A", "body": "x", "category": "Billing/Invoices"},
+    source = jsonl(tmp_path / "kb.jsonl", {"title": "A", "body": "x", "category": "Billing/Invoices"},
                     {"title": "B", "body": "y", "category": "billing/invoices"})  # fmt: skip
     assert import_articles(source).skipped == []
     assert import_articles(source).skipped == []
@@ -276,12 +266,12 @@ def test_status_changes_by_import_go_through_the_workflow_services(tmp_path):
     article = make_article(title="VPN", body="Connect.", slug="vpn")
     published_at = article.published_at
     source = tmp_path / "kb.jsonl"
-    _jsonl(source, {"slug": "vpn", "title": "VPN", "body": "Connect.", "status": "archived"})
+    jsonl(source, {"slug": "vpn", "title": "VPN", "body": "Connect.", "status": "archived"})
     events = AuditEvent.objects.count()
     assert import_articles(source).updated == ["vpn"]
     assert Article.objects.get().status == "archived" and AuditEvent.objects.count() == events + 1
     revisions = ArticleRevision.objects.count()
-    _jsonl(source, {"slug": "vpn", "title": "VPN", "body": "Connect.", "status": "Published"})
+    jsonl(source, {"slug": "vpn", "title": "VPN", "body": "Connect.", "status": "Published"})
     assert import_articles(source).updated == ["vpn"]
     article.refresh_from_db()
     assert (article.status, article.published_at) == ("published", published_at)
@@ -293,7 +283,7 @@ def test_a_record_under_an_old_slug_updates_the_renamed_article(tmp_path):
     the old address), and importing it again is unchanged."""
     article = make_article(title="VPN", body="Connect.", slug="vpn")
     services.article_update(article, slug="vpn-setup", actor=None)
-    source = _jsonl(tmp_path / "kb.jsonl", {"slug": "vpn", "title": "VPN", "body": "Connect now."})
+    source = jsonl(tmp_path / "kb.jsonl", {"slug": "vpn", "title": "VPN", "body": "Connect now."})
     assert import_articles(source).updated == ["vpn"]
     assert import_articles(source).unchanged == ["vpn"]
     assert list(Article.objects.values_list("slug", "body")) == [("vpn-setup", "Connect now.")]
@@ -305,13 +295,13 @@ def test_a_record_under_an_old_slug_updates_the_renamed_article(tmp_path):
 def test_kb_import_of_a_missing_path_is_a_command_error(tmp_path):
     """A path that does not exist is an error naming it (exit code 1 from manage.py), not a traceback."""
     with pytest.raises(CommandError, match="does not exist"):
-        _run("kb_import", str(tmp_path / "nowhere.jsonl"))
+        run_command("kb_import", str(tmp_path / "nowhere.jsonl"))
 
 
 def test_kb_import_of_an_unreadable_file_is_a_command_error(tmp_path, monkeypatch):
     """A .jsonl file the command may not read (simulated: the tests run as root) is reported as a
     command error naming the file, like a missing one, not a PermissionError traceback."""
-    source = _jsonl(tmp_path / "kb.jsonl", {"title": "A", "body": "x"})
+    source = jsonl(tmp_path / "kb.jsonl", {"title": "A", "body": "x"})
     real_open = Path.open
 
     def refusing_open(self, *args, **kwargs):
@@ -321,7 +311,7 @@ def test_kb_import_of_an_unreadable_file_is_a_command_error(tmp_path, monkeypatc
 
     monkeypatch.setattr(Path, "open", refusing_open)
     with pytest.raises(CommandError):
-        _run("kb_import", str(source))
+        run_command("kb_import", str(source))
 
 
 def test_kb_export_warns_of_markdown_files_in_subfolders_that_kb_import_would_read(tmp_path):
@@ -331,7 +321,7 @@ def test_kb_export_warns_of_markdown_files_in_subfolders_that_kb_import_would_re
     folder = tmp_path / "kb"
     (folder / "old").mkdir(parents=True)
     (folder / "old" / "stray.md").write_text("---\ntitle: Stray\n---\n\nOld.\n", "utf-8")
-    _, err = _run("kb_export", str(folder))
+    _, err = run_command("kb_export", str(folder))
     assert "stray.md" in err
 
 
@@ -341,11 +331,11 @@ def test_kb_export_includes_internal_and_draft_articles_and_overwrites_its_own_f
     make_article(title="Internal draft", body="Secret.", status="draft", visibility="internal")
     article = make_article(title="Public", body="Old.")
     folder = tmp_path / "kb"
-    out, _ = _run("kb_export", str(folder))
+    out, _ = run_command("kb_export", str(folder))
     assert "Exported 2 articles" in out
     assert (folder / "internal-draft.md").exists()
     services.article_update(article, body="New.", actor=None)
-    _run("kb_export", str(folder))
+    run_command("kb_export", str(folder))
     _, body = parse_front_matter((folder / "public.md").read_text("utf-8"))
     assert body == "New."
     records = [json.loads(line) for line in (folder / importing.CATEGORIES_FILE).read_text().splitlines()]
@@ -362,7 +352,7 @@ def test_kb_export_does_not_write_through_a_symlink_out_of_its_folder(tmp_path):
     folder = tmp_path / "kb"
     folder.mkdir()
     (folder / "vpn.md").symlink_to(outside)
-    _run("kb_export", str(folder))
+    run_command("kb_export", str(folder))
     assert outside.read_text("utf-8") == "precious settings\n"
 
 
@@ -372,7 +362,7 @@ def test_a_jsonl_export_that_fails_half_way_keeps_the_previous_export(tmp_path, 
     make_article("First article", "Body one.", slug="first")
     make_article("Second article", "Body two.", slug="second")
     target = tmp_path / "kb.jsonl"
-    _run("kb_export", str(target))
+    run_command("kb_export", str(target))
     good = target.read_text(encoding="utf-8")
     as_record, calls = importing._as_record, []
 
@@ -384,7 +374,7 @@ def test_a_jsonl_export_that_fails_half_way_keeps_the_previous_export(tmp_path, 
 
     monkeypatch.setattr(importing, "_as_record", failing)
     with pytest.raises(CommandError, match="Cannot write"):
-        _run("kb_export", str(target))
+        run_command("kb_export", str(target))
     assert target.read_text(encoding="utf-8") == good
     assert [path.name for path in tmp_path.iterdir()] == ["kb.jsonl"]
 

@@ -11,12 +11,9 @@ from knowledge import importing, services
 from knowledge.importing import EXPORT_MARKER, export_articles, import_articles, parse_front_matter
 from knowledge.models import Article, Category
 from tests.factories import CategoryFactory, TeamFactory, make_article, make_supervisor
+from tests.knowledge.conftest import jsonl
 
 pytestmark = pytest.mark.django_db
-
-
-def _jsonl(path, *records) -> None:
-    path.write_text("\n".join(json.dumps(record) for record in records) + "\n", encoding="utf-8")
 
 
 def _record(**fields) -> dict:
@@ -25,9 +22,9 @@ def _record(**fields) -> dict:
 
 def test_reimport_with_only_the_tags_changed_updates_the_tags(tmp_path):
     source = tmp_path / "articles.jsonl"
-    _jsonl(source, _record(tags=["vpn"]))
+    jsonl(source, _record(tags=["vpn"]))
     import_articles(source)
-    _jsonl(source, _record(tags=["vpn", "remote"]))
+    jsonl(source, _record(tags=["vpn", "remote"]))
     report = import_articles(source)
     assert report.updated == ["vpn-help"] and report.unchanged == []
     assert Article.objects.get(slug="vpn-help").tag_list == ["vpn", "remote"]
@@ -35,22 +32,22 @@ def test_reimport_with_only_the_tags_changed_updates_the_tags(tmp_path):
 
 def test_tags_that_clean_to_the_stored_ones_are_unchanged(tmp_path):
     source = tmp_path / "articles.jsonl"
-    _jsonl(source, _record(tags="vpn, remote"))
+    jsonl(source, _record(tags="vpn, remote"))
     import_articles(source)
-    _jsonl(source, _record(tags="VPN,  remote , vpn"))
+    jsonl(source, _record(tags="VPN,  remote , vpn"))
     assert import_articles(source).unchanged == ["vpn-help"]
 
 
 def test_a_changed_status_goes_through_the_workflow_and_counts_as_updated(tmp_path):
     source = tmp_path / "articles.jsonl"
-    _jsonl(source, _record(status="draft"))
+    jsonl(source, _record(status="draft"))
     import_articles(source)
-    _jsonl(source, _record(status="published"))
+    jsonl(source, _record(status="published"))
     assert import_articles(source).updated == ["vpn-help"]
     article = Article.objects.get(slug="vpn-help")
     assert article.status == "published" and article.published_at is not None
     assert article.revisions.count() == 1, "publishing keeps a revision, as article_publish does"
-    _jsonl(source, _record(status="archived"))
+    jsonl(source, _record(status="archived"))
     assert import_articles(source).updated == ["vpn-help"]
     assert Article.objects.get(slug="vpn-help").status == "archived"
     assert import_articles(source).unchanged == ["vpn-help"]
@@ -59,7 +56,7 @@ def test_a_changed_status_goes_through_the_workflow_and_counts_as_updated(tmp_pa
 def test_a_record_without_a_status_keeps_the_articles_status(tmp_path):
     make_article(title="VPN help", body="Connect first.", slug="vpn-help", status="draft")
     source = tmp_path / "articles.jsonl"
-    _jsonl(source, _record())
+    jsonl(source, _record())
     assert import_articles(source, default_status="published").unchanged == ["vpn-help"]
     assert Article.objects.get(slug="vpn-help").status == "draft"
 
@@ -67,7 +64,7 @@ def test_a_record_without_a_status_keeps_the_articles_status(tmp_path):
 def test_a_status_no_service_reaches_is_skipped_and_nothing_of_the_record_applies(tmp_path):
     make_article(title="VPN help", body="Connect first.", slug="vpn-help", status="published")
     source = tmp_path / "articles.jsonl"
-    _jsonl(source, _record(body="Changed text.", category="Network", status="draft"))
+    jsonl(source, _record(body="Changed text.", category="Network", status="draft"))
     report = import_articles(source)
     assert report.skipped == [("line 1", importing.NO_TRANSITION.format(old="published", new="draft"))]
     article = Article.objects.get(slug="vpn-help")
@@ -87,7 +84,7 @@ def test_a_line_that_is_not_utf8_is_skipped_and_the_next_lines_import(tmp_path):
 
 def test_a_nul_character_is_refused_with_a_reason_and_the_rest_import(tmp_path):
     source = tmp_path / "articles.jsonl"
-    _jsonl(
+    jsonl(
         source,
         _record(slug="nul-body", body="before\x00after"),
         _record(slug="nul-title", title="Nul\x00title"),
@@ -115,7 +112,7 @@ def test_a_record_the_database_refuses_does_not_stop_or_poison_the_rest(tmp_path
 
     monkeypatch.setattr(services, "article_create", failing_create)
     source = tmp_path / "articles.jsonl"
-    _jsonl(source, _record(slug="refused", title="Refused"), _record())
+    jsonl(source, _record(slug="refused", title="Refused"), _record())
     report = import_articles(source)
     assert report.created == ["vpn-help"]
     assert report.skipped[0][0] == "line 1" and "division by zero" in report.skipped[0][1]
@@ -202,7 +199,7 @@ def test_articles_come_back_to_their_own_category_when_names_repeat(tmp_path, na
 def test_a_record_without_a_category_slug_finds_the_category_by_its_name(tmp_path):
     passwords = CategoryFactory(name="Passwords", slug="pw")
     source = tmp_path / "articles.jsonl"
-    _jsonl(source, _record(category="passwords"))
+    jsonl(source, _record(category="passwords"))
     import_articles(source)
     assert Article.objects.get(slug="vpn-help").category == passwords and Category.objects.count() == 1
 
@@ -211,7 +208,7 @@ def test_an_export_older_than_a_rename_updates_the_renamed_article(tmp_path):
     article = make_article(title="Reset your password", body="Old text")
     old_slug = article.slug
     services.article_update(article, slug="password-reset", actor=None)
-    _jsonl(tmp_path / "old.jsonl", _record(slug=old_slug, title="Reset your password", body="New text"))
+    jsonl(tmp_path / "old.jsonl", _record(slug=old_slug, title="Reset your password", body="New text"))
     report = import_articles(tmp_path / "old.jsonl")
     assert (len(report.created), len(report.updated)) == (0, 1)
     article.refresh_from_db()
@@ -220,7 +217,7 @@ def test_an_export_older_than_a_rename_updates_the_renamed_article(tmp_path):
 
 
 def test_status_and_visibility_are_read_whatever_their_case(tmp_path):
-    _jsonl(
+    jsonl(
         tmp_path / "a.jsonl",
         _record(slug="vpn", title="VPN", body="x", status="Draft", visibility="Internal"),
     )
@@ -233,7 +230,7 @@ def test_status_and_visibility_are_read_whatever_their_case(tmp_path):
 def test_a_lone_surrogate_is_refused_with_a_reason_and_the_rest_import(tmp_path, capsys):
     source = tmp_path / "articles.jsonl"
     # json.dumps writes a lone surrogate as the escape \udfff, which json.loads reads back as one.
-    _jsonl(
+    jsonl(
         source,
         {"title": "x", "body": "\udfff"},
         _record(slug="bad-title", title="Caf\ud800"),
@@ -316,7 +313,7 @@ def test_a_category_named_like_a_kb_page_gets_a_slug_of_its_own(tmp_path, name):
     """ "Search" is a fine category name, but /kb/search/ is the search page: the new category gets
     another slug, the article is imported, and importing again finds the same category."""
     source = tmp_path / "articles.jsonl"
-    _jsonl(source, {"title": "Why does search find nothing", "body": "Check the spelling.", "category": name})
+    jsonl(source, {"title": "Why does search find nothing", "body": "Check the spelling.", "category": name})
     assert import_articles(source).skipped == []
     assert import_articles(source).skipped == []
     category = Article.objects.get().category
@@ -352,7 +349,7 @@ def test_category_parents_named_without_slugs_place_the_category_under_them(tmp_
     """category_parents by name alone (a file written by hand) files the category under them, made if
     missing, root first; a second record naming the same path finds the same categories."""
     source = tmp_path / "articles.jsonl"
-    _jsonl(
+    jsonl(
         source,
         _record(category="Invoices", category_parents=["Billing"]),
         _record(slug="refunds", title="Refunds", category="Invoices", category_parents=["billing"]),
@@ -422,7 +419,7 @@ def test_a_time_before_1900_is_refused_with_a_reason(tmp_path, client):
     """A published_at that falls before year 1 in UTC (0001-01-01T00:00+14:00) would be stored and then
     break every read of the article: it is skipped with the reason, and the next record imports."""
     source = tmp_path / "articles.jsonl"
-    _jsonl(source, _record(published_at="0001-01-01T00:00:00+14:00"), _record(slug="later", title="Later"))
+    jsonl(source, _record(published_at="0001-01-01T00:00:00+14:00"), _record(slug="later", title="Later"))
     report = import_articles(source)
     assert report.created == ["later"]
     assert report.skipped == [("line 1", importing.NOT_A_TIME.format(name="published_at"))]
@@ -433,7 +430,7 @@ def test_a_title_that_is_not_text_is_refused_with_a_reason(tmp_path, title):
     """A title given as a list or an object is skipped with the reason, not stored as its Python spelling
     ("['Reset your password']"); a number reads as its digits."""
     source = tmp_path / "articles.jsonl"
-    _jsonl(source, _record(title=title), _record(slug="year", title=2024))
+    jsonl(source, _record(title=title), _record(slug="year", title=2024))
     report = import_articles(source)
     assert report.skipped == [("line 1", importing.NOT_TEXT.format(name="title"))]
     assert list(Article.objects.values_list("title", flat=True)) == ["2024"]
@@ -443,7 +440,7 @@ def test_a_body_longer_than_the_editor_takes_is_skipped_with_the_reason(tmp_path
     """Imported, a 205,000-character text could never be saved back from the editor, not even a title fix:
     every way in shares the limit (services.body_length_problem)."""
     source = tmp_path / "articles.jsonl"
-    _jsonl(source, _record(body="x" * 205_000), _record(slug="short", title="Short"))
+    jsonl(source, _record(body="x" * 205_000), _record(slug="short", title="Short"))
     report = import_articles(source)
     assert [slug for slug in Article.objects.values_list("slug", flat=True)] == ["short"]
     assert len(report.skipped) == 1 and "at most 200,000 characters" in report.skipped[0][1]

@@ -1,7 +1,6 @@
 """Knowledge base: host names, addresses and versions found as written, archiving from the start, votes
 of deleted accounts, minimal and out-of-order category records, non-text tags, and round trips."""
 
-import json
 from datetime import UTC, datetime
 
 import pytest
@@ -22,16 +21,13 @@ from tests.factories import (
     make_customer,
     make_supervisor,
 )
+from tests.knowledge.conftest import jsonl
 
 pytestmark = pytest.mark.django_db
 
 
 def _titles(user, query):
     return [hit.article.title for hit in search_articles(user, query)]
-
-
-def _jsonl(path, *records):
-    path.write_text("\n".join(json.dumps(record) for record in records) + "\n", encoding="utf-8")
 
 
 # --- search -------------------------------------------------------------------------------------
@@ -139,7 +135,7 @@ def test_a_minimal_category_record_imports(tmp_path):
     """A hand-written category record with a slug and a name (no description, icon or position) makes the
     category; the optional fields take their defaults."""
     source = tmp_path / "kb.jsonl"
-    _jsonl(
+    jsonl(
         source,
         {"kind": "category", "slug": "billing", "name": "Billing"},
         {"slug": "refunds", "title": "Refunds", "body": "Ask us.", "category_slug": "billing"},
@@ -157,7 +153,7 @@ def test_a_category_record_before_its_parent_still_lands_under_it_or_is_reported
              "description": "", "icon": "", "position": 0}  # fmt: skip
     parent = {"kind": "category", "slug": "billing", "name": "Billing", "parent_slug": None,
               "description": "", "icon": "", "position": 0}  # fmt: skip
-    _jsonl(source, child, parent)
+    jsonl(source, child, parent)
     report = import_articles(source)
     invoices = Category.objects.get(slug="invoices")
     assert (invoices.parent is not None and invoices.parent.slug == "billing") or report.skipped
@@ -193,7 +189,7 @@ def test_tags_that_are_not_text_are_refused_with_a_reason_not_stored_as_python_t
     """A record whose tags are an object, or a list holding numbers or nulls, is skipped with a reason
     (as old_slugs are); it must not become a tag reading "{'a': 1}" or "None"."""
     source = tmp_path / "kb.jsonl"
-    _jsonl(
+    jsonl(
         source,
         {"title": "One", "body": "First."},
         {"title": "Three", "body": "Third.", "tags": {"a": 1}},
@@ -245,7 +241,7 @@ def test_an_articles_dates_survive_an_export_and_an_import_into_another_knowledg
 
 def test_a_date_that_is_not_a_past_time_is_refused_with_a_reason(tmp_path):
     source = tmp_path / "kb.jsonl"
-    _jsonl(
+    jsonl(
         source,
         {"title": "Later", "body": "Text.", "published_at": "2999-01-01T00:00:00+00:00"},
         {"title": "Garbled", "body": "Text.", "updated_at": "last tuesday"},
