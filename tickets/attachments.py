@@ -130,7 +130,9 @@ def download_disposition(name: str) -> str:
     """A Content-Disposition for a download: a plain ASCII ``filename`` every client reads, followed for
     a non-ASCII name by the exact ``filename*`` that current browsers prefer (RFC 6266, section 4.3)."""
     unaccented = "".join(ch for ch in unicodedata.normalize("NFKD", name) if not unicodedata.combining(ch))
-    ascii_name = re.sub(r"[^\x20-\x7e]|[\\\"%]", "_", unaccented).strip(" .") or "attachment"
+    # Cleaned again as the stored name was: decomposing brings back what it was cleaned of, from their
+    # full-width forms (U+FF0F "/" before "etc", a full-width "CON.txt", a Windows device's name).
+    ascii_name = safe_filename(re.sub(r"[^\x20-\x7e]|[\\\"%/]", "_", unaccented))
     if ascii_name == name:
         return f'attachment; filename="{name}"'
     return f"attachment; filename=\"{ascii_name}\"; filename*=utf-8''{quote(name, safe='')}"
