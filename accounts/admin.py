@@ -51,6 +51,7 @@ from helpdesk.forms import LongSelect, nfc, shows_text
 from helpdesk.links import mail_site
 from helpdesk.models import SiteConfiguration
 from knowledge.models import Article, ArticleRevision
+from tickets.filters import matching_people_ids
 from tickets.models import Ticket, TicketActivity, TicketForm, TicketMessage
 
 
@@ -665,7 +666,13 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
     AGENT_PICKERS = {("accounts", "teammember", "user"), ("accounts", "skill", "agents")}
 
     def get_search_results(self, request, queryset, search_term):
-        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        term = nfc(search_term.strip())  # "Jose\u0301" pasted decomposed is the José stored composed
+        found, may_have_duplicates = super().get_search_results(request, queryset, term)
+        # And as the desk finds people: names without their accents ("jose nunez" finds José Núñez), an
+        # internationalised domain typed as people read it (stored in its xn-- form).
+        if term and (people := matching_people_ids(term[:200])):
+            found = found | queryset.filter(pk__in=people)
+        queryset = found
         source = tuple(request.GET.get(name) for name in ("app_label", "model_name", "field_name"))
         if source in self.AGENT_PICKERS:
             queryset = queryset.filter(rbac.staff_user_filter())

@@ -22,7 +22,7 @@ from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 from accounts import sealing
 from helpdesk.accents import SearchWords, alphabetical
 from helpdesk.dates import validate_not_too_late
-from helpdesk.forms import nfc, one_line
+from helpdesk.forms import nfc, one_line, trimmed
 
 # Files of the tz database that are no place's zone: "localtime" is whatever the server is set to.
 NOT_ZONES = {"localtime", "Factory", "posixrules"}
@@ -48,7 +48,7 @@ def email_key(value: str) -> str:
     `iexact` uses, turns a dotless i (U+0131) into "I", so such an address used to match "victim@" while the
     lockout counted it apart. An internationalised domain typed as people read it (bücher.example) is
     compared in the xn-- form addresses at it are stored in."""
-    key = value.strip().lower()
+    key = as_lower_case(trimmed(value))
     local, at, domain = key.rpartition("@")
     if at and not domain.isascii():
         try:
@@ -73,11 +73,18 @@ NOT_A_DOMAIN = (
 IDNA_DEVIATIONS = "ßς\u200c\u200d"
 
 
+def as_lower_case(text: str) -> str:
+    """`text` lower-cased as browsers and mail systems do it for a domain: a capital sigma is the small
+    one wherever it stands (Python's lower() makes it the final sigma, one of the deviations, before a
+    hyphen or a dot)."""
+    return text.replace("\u03a3", "\u03c3").lower()
+
+
 def ascii_domain(domain: str) -> str:
     """`domain` as addresses at it are written and compared: lower case, an internationalised one in its
     xn-- form (bücher.example → xn--bcher-kva.example). UnicodeError for what is no domain name, or one
     holding a letter the IDNA standards convert differently (then only its xn-- form is taken)."""
-    domain = nfc(domain.strip().lower())
+    domain = nfc(as_lower_case(domain.strip()))
     if domain.isascii():
         return domain
     if any(letter in IDNA_DEVIATIONS for letter in domain):
@@ -94,7 +101,7 @@ def address_as_stored(value: str) -> str:
     """An e-mail address as accounts and invitations store it: trimmed, with an internationalised domain
     typed as people read it (anna@bücher.example) in its xn-- form. A domain that converts to nothing is
     left as typed, for the validators to refuse (validate_ascii_email names the xn-- form)."""
-    value = value.strip()
+    value = trimmed(value)
     local, at, domain = value.rpartition("@")
     if not at or domain.isascii():
         return value

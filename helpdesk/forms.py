@@ -40,6 +40,16 @@ def nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text)
 
 
+# Whitespace and the invisible characters: what a copy from a mail or a chat may carry around an address
+# or a code (a zero-width space, a byte order mark), trimmed from its ends.
+_AROUND = "".join(sorted(INVISIBLE | {chr(code) for code in range(0x3001) if chr(code).isspace()}))
+
+
+def trimmed(text: str) -> str:
+    """`text` without whitespace or invisible characters at either end."""
+    return text.strip(_AROUND)
+
+
 def shows_text(text: str) -> bool:
     """Whether `text` shows anything: not only whitespace and invisible characters."""
     return any(not ch.isspace() and ch not in INVISIBLE for ch in text)
