@@ -169,8 +169,11 @@ def _queue_page_extras(request: HttpRequest, params: QueryDict) -> dict:
             .filter(assignee_id=chosen)
             .select_related("assignee")
         )
-        if ticket := held.only("assignee").first():
-            menus["filter_agents"].append((chosen, f"{ticket.assignee} (not in your teams)"))
+        # Named when a ticket the agent sees names them; else still chosen, unnamed: a saved view of
+        # someone who left the agent's teams shows the filter it applies, and keeps it on the next Apply.
+        ticket = held.only("assignee").first()
+        name = f"{ticket.assignee} (not in your teams)" if ticket else "Someone not in your teams"
+        menus["filter_agents"].append((chosen, name))
     return {
         "may": may,
         # Folded away on a narrow screen unless one of them is set (the table comes first there).
