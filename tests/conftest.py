@@ -1,19 +1,23 @@
-"""Shared pytest fixtures: the built-in roles in the test database, fast password hashing, an empty cache,
-a client signed in as a superuser, and rows a whole test module shares."""
+"""Shared pytest fixtures: the built-in roles in the test database, fast password hashing, a quick
+force_login, an empty cache, a client signed in as a superuser, and rows a whole test module shares."""
 
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from importlib import import_module
 from pathlib import Path
 
 import pytest
 from django.apps import apps
 from django.conf import settings as django_settings
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.contenttypes.models import ContentType
 from django.core.cache import cache
 from django.core.management import call_command
 from django.core.management.color import no_style
 from django.db import connection, connections, transaction
-from django.test import TransactionTestCase, override_settings
+from django.http import HttpRequest
+from django.test import Client, TransactionTestCase, override_settings
+from django.utils import timezone
 
 from tests.factories import make_administrator
 
@@ -125,6 +129,41 @@ def put_back(rows: dict[str, bytes]) -> None:
         for statement in connection.ops.sequence_reset_sql(no_style(), apps.get_models()):
             cursor.execute(statement)
     ContentType.objects.clear_cache()  # ids as loaddata gave them, not as the last flush did
+
+
+def signed_in_session(client: Client, user, backend: str | None = None) -> None:
+    """Client.force_login as the suite runs it: a session of `user` written in one INSERT, and last_login
+    set. Django's runs the whole sign-in (a new session key, the audit event, axes' access log, the
+    second-factor check): a third of what a test's request cost, in thousands of tests that only need
+    someone signed in. The tests of signing in go through the sign-in form; an account with a second
+    factor, or a client with a session, still signs in Django's way (which refuses the one without its
+    device, accounts.signals, and carries the other's data over)."""
+    from accounts import two_factor
+
+    # A client with a session already (a visitor who voted, then signs in) keeps its data, as Django's
+    # sign-in keeps it under a new key.
+    if django_settings.SESSION_COOKIE_NAME in client.cookies or two_factor.is_enabled(user):
+        return DJANGO_LOGIN(client, user, backend)
+    session = import_module(django_settings.SESSION_ENGINE).SessionStore()
+    session[SESSION_KEY] = user._meta.pk.value_to_string(user)
+    session[BACKEND_SESSION_KEY] = backend or client._get_backend()
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.save(must_create=True)
+    user.last_login = timezone.now()
+    type(user)._default_manager.filter(pk=user.pk).update(last_login=user.last_login)
+    request = HttpRequest()
+    request.session = session
+    client._set_login_cookies(request)
+
+
+DJANGO_LOGIN = Client._login
+
+
+@pytest.fixture(scope="session", autouse=True)
+def quick_sign_in():
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Client, "_login", signed_in_session)
+        yield
 
 
 # Fast hashing; the demo fixture's PBKDF2 hashes still verify (Django tries every hasher).

@@ -256,7 +256,7 @@ def test_switching_off_is_audited_and_not_possible_without_a_code():
 
 
 @pytest.mark.django_db
-def test_wrong_codes_on_the_settings_page_are_throttled_too():
+def test_wrong_codes_on_the_settings_page_are_throttled_too(clock):  # the back-off's seconds held still
     """A borrowed session guessing codes to renew the recovery codes is held back as at sign-in."""
     agent = make_agent(TeamFactory())
     client = Client()
