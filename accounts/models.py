@@ -7,6 +7,7 @@ import zoneinfo
 from datetime import UTC, datetime
 
 from django.conf import settings
+from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, Group, PermissionsMixin
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.contrib.postgres.search import SearchVector
@@ -413,6 +414,15 @@ class User(AbstractBaseUser, PermissionsMixin):
     @property
     def is_active(self) -> bool:  # type: ignore[override]
         return self.effective_status() == self.Status.ACTIVE
+
+
+def active_users(now: datetime | None = None) -> models.Q:
+    """The users whose status in force is active, as a filter on User: active, or suspended until a time
+    that has passed with a password set (User.effective_status), before suspensions_lift_expired stores it."""
+    lifted = models.Q(status=User.Status.SUSPENDED, suspended_until__lte=now or timezone.now()) & ~models.Q(
+        password__startswith=UNUSABLE_PASSWORD_PREFIX
+    )
+    return models.Q(status=User.Status.ACTIVE) | lifted
 
 
 class TeamManager(models.Manager["Team"]):

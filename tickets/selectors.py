@@ -35,6 +35,7 @@ from accounts.models import (
     TeamMember,
     TeamUserObjectPermission,
     User,
+    active_users,
 )
 from helpdesk.accents import Unaccented, alphabetical, unaccented
 from helpdesk.counting import COUNT_CAP, capped, is_capped
@@ -579,7 +580,7 @@ def agents_in_teams(
     candidates = candidates.union(granted, holders, all=True)
     if also:
         candidates = candidates.union(User.objects.filter(pk=also).values("pk"), all=True)
-    works_here = Q(rbac.staff_user_filter(), pk__in=candidates, status=User.Status.ACTIVE)
+    works_here = Q(rbac.staff_user_filter(), active_users(), pk__in=candidates)
     if holding is None:
         agents = User.objects.filter(works_here)
     else:

@@ -734,6 +734,10 @@ def ticket_transition(
     as_staff = not requester and _acts_as_staff(ticket, actor)
     if as_staff:
         _require_permission_to_close(ticket, actor, status)
+        # Already so (two admin saves at once, a script run twice): "Resolved → Resolved" would restart
+        # the auto-close clock and write a change that is none.
+        if ticket.status == status:
+            return ticket
     else:
         # Merged since their page was loaded: say where it went (the workflow would only say "closed").
         _require_not_merged(ticket, actor)
