@@ -53,6 +53,7 @@ from helpdesk.models import SiteConfiguration
 from knowledge.models import Article, ArticleRevision
 from tickets.filters import matching_people_ids
 from tickets.models import Ticket, TicketActivity, TicketForm, TicketMessage
+from tickets.workflow import OPEN_STATUSES
 
 
 class RoleChangeAuditMixin:
@@ -295,6 +296,10 @@ class TeamMemberForm(forms.ModelForm):
         return cleaned
 
 
+STRANDED_TICKETS = (
+    "{user} can no longer work the desk and is still assigned {count}, which nobody's queue offers to take: "
+    "reassign {them} from the desk (filter by Assignee)."
+)
 IN_NO_TEAM = (
     "{user} works no team's queue yet, so their desk stays empty: add them as a member on a team's page "
     "(Teams)."
@@ -655,12 +660,29 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
         super().save_related(request, form, formsets, change)
         # Memberships are set on the team's page: an agent made here would find an empty desk, unsaid.
         user = User.objects.get(pk=form.instance.pk)  # its roles as just saved, not as read before
+        self.say_stranded_tickets(request, [user])
         if not rbac.holds_staff_role(user) or rbac.is_administrator(user):
             return
         # The queues the desk gives them (memberships and team grants); a pending account's, its memberships.
         works = rbac.workable_team_ids(user) if user.is_active else user.team_memberships.exists()
         if not works:
             self.message_user(request, IN_NO_TEAM.format(user=user), messages.WARNING)
+
+    def say_stranded_tickets(self, request, users) -> None:
+        """Warn of the open tickets still assigned to those of `users` who can no longer work the desk
+        (a role taken away, a suspension): they keep their assignee, and no queue's Unassigned view shows
+        them, so a customer would wait on a ticket nobody is prompted to pick up."""
+        held = dict(
+            Ticket.objects.filter(assignee__in=users, status__in=OPEN_STATUSES, is_deleted=False)
+            .values_list("assignee")
+            .annotate(count=Count("pk"))
+        )
+        for user in users:
+            if held.get(user.pk) and not (user.is_active and rbac.is_agent(user)):
+                count = held[user.pk]
+                them = "it" if count == 1 else "them"
+                text = STRANDED_TICKETS.format(user=user, count=shown_count(count, "open ticket"), them=them)
+                self.message_user(request, text, messages.WARNING)
 
     # The pickers of a team's members and a skill's agents offer agents only (the forms refuse others).
     AGENT_PICKERS = {("accounts", "teammember", "user"), ("accounts", "skill", "agents")}
@@ -670,7 +692,7 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
         found, may_have_duplicates = super().get_search_results(request, queryset, term)
         # And as the desk finds people: names without their accents ("jose nunez" finds José Núñez), an
         # internationalised domain typed as people read it (stored in its xn-- form).
-        if term and (people := matching_people_ids(term[:200])):
+        if term and "\x00" not in term and (people := matching_people_ids(term[:200])):
             found = found | queryset.filter(pk__in=people)
         queryset = found
         source = tuple(request.GET.get(name) for name in ("app_label", "model_name", "field_name"))
@@ -697,6 +719,7 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
                 request, f"Suspended {shown_count(len(users) - len(already), 'user')}.", messages.SUCCESS
             )
         self.say_left_as_they_were(request, already, "suspended already")
+        self.say_stranded_tickets(request, users)
 
     @admin.action(description="Activate selected users", permissions=("unsuspend",))
     def activate_users(self, request, queryset):
@@ -796,6 +819,12 @@ class OrganizationAdmin(KeepInUseMixin, AuditedObjectPermissionsMixin, AuditedAd
     list_filter = ("is_active",)
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
+    # Deleted with it by the database: the trail says which grants and invitation codes went.
+    deleted_with = (
+        "invitations",
+        "organizationuserobjectpermission_set",
+        "organizationgroupobjectpermission_set",
+    )
 
     def in_use(self, organizations) -> list[str]:
         # Members, tickets and forms protect an organisation: said in one count each, instead of Django
