@@ -56,17 +56,33 @@ EMAIL_PENDING = (
 )
 
 
-def _locked_invitation(code: str) -> Invitation:
-    invitation = (
-        Invitation.objects.select_for_update(no_key=True)
-        .select_related("organization")
+def _invitations_with_code(code: str) -> QuerySet[Invitation]:
+    return (
+        Invitation.objects.select_related("organization")
         # Both sides lower-cased by PostgreSQL, as the unique constraint compares codes: Python lowers a
         # final capital sigma and a dotted capital I otherwise. The typed code composed, as stored, and
         # without the invisible characters a copy from a mail or a chat can bring along.
         .alias(code_key=Lower("code"))
         .filter(code_key=Lower(Value(nfc(code.translate(SHOWS_NO_DIFFERENCE).strip()))))
-        .first()
     )
+
+
+def invitation_problem(code: str) -> str | None:
+    """Why the invitation `code` names could not be redeemed now (unknown, inactive, expired, used up),
+    read without a lock: what the sign-up page says when its link is opened, before anything is typed.
+    None when it could (sign-up checks again, the address too)."""
+    invitation = _invitations_with_code(code).first()
+    if invitation is None:
+        return INVITATION_UNKNOWN
+    try:
+        invitation_check(invitation, email=invitation.email)
+    except ValidationError as error:
+        return error.messages[0]
+    return None
+
+
+def _locked_invitation(code: str) -> Invitation:
+    invitation = _invitations_with_code(code).select_for_update(no_key=True).first()
     if invitation is None:
         raise ValidationError({"invitation_code": INVITATION_UNKNOWN})
     return invitation

@@ -12,7 +12,7 @@ from django.contrib.auth import login, update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import PasswordChangeForm
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
@@ -225,8 +225,12 @@ def two_factor_settings(request: HttpRequest) -> HttpResponse:
             enable_form, code_form = TwoFactorEnableForm(), TwoFactorCodeForm(beside_set_up=bool(enrolling))
     enrolment = two_factor.pending_enrolment(user, request.session.get(TWO_FACTOR_ENROLMENT))
     set_up_gone = action == "confirm" and enrolment is None
-    if set_up_gone and enable_form.errors and not enable_form.non_field_errors():
-        enable_form.add_error(None, two_factor.NOT_ENROLLED)  # its fields are not on the page to mark
+    if set_up_gone and enable_form.errors:
+        # Its fields are not on the page: the error summary says the set-up is gone, and links to no box.
+        for name in [name for name in enable_form.errors if name != NON_FIELD_ERRORS]:
+            del enable_form.errors[name]
+        if not enable_form.non_field_errors():
+            enable_form.add_error(None, two_factor.NOT_ENROLLED)
     context = {
         "enable_form": enable_form,
         "form": code_form,
@@ -276,6 +280,16 @@ class PasswordResetConfirmView(UnprocessableOnInvalid, auth_views.PasswordResetC
         # A link mailed before a suspension reads as no longer valid while the suspension lasts.
         user = super().get_user(uidb64)
         return None if user is None or user.effective_status() == User.Status.SUSPENDED else user
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        # Whose password it sets: opened where another account is signed in, it is not that one's.
+        if self.validlink:
+            context["account"] = self.user
+            context["signed_in_elsewhere"] = (
+                self.request.user.is_authenticated and self.request.user.pk != self.user.pk
+            )
+        return context
 
     def form_valid(self, form):
         # Django's view saves the new password itself; the service records it, verifies the address the
@@ -345,6 +359,10 @@ def signup(request: HttpRequest) -> HttpResponse:
             return HttpResponseRedirect(next_page) if next_page else redirect("home")
     status = (422 if wait is None else 429) if request.method == "POST" else 200
     context = {"form": form, "open_signup": open_signup, "next": next_page}
+    # An invitation's link opened after it expired (or was used up, or withdrawn): said before anything is
+    # typed, not after the form is filled in.
+    if request.method != "POST" and initial["invitation_code"]:
+        context["invitation_problem"] = services.invitation_problem(initial["invitation_code"])
     response = render(request, "accounts/signup.html", context, status=status)
     if wait is not None:
         response["Retry-After"] = str(wait)

@@ -23,6 +23,7 @@ CHOICE_KINDS = ("select", "multi_select")
 KNOWN_KEYS = {"name", "label", "type", "required", "help_text", "choices", "decimal_places"}
 MAX_DECIMAL_PLACES = 6
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,49}\Z")
+ID_ENDINGS = re.compile(r"(?P<base>.+)(?P<ending>_(?:\d+|helptext|error))")
 RESERVED_NAMES = {"subject", "description", "attachments", "submission_key", "name", "email"}
 # Bounds a person filling in the form could still use: each field is built on every page that shows it.
 MAX_FIELDS = 100
@@ -107,6 +108,14 @@ def schema_errors(schema: Any) -> list[str]:
                 errors.append(
                     f"{where}: decimal_places must be a whole number from 0 to {MAX_DECIMAL_PLACES}."
                 )
+    # A field's page ids are its name plus "_0", "_1" (its options), "_helptext" and "_error": a field named
+    # like one of those would share an id with it, and its label would tick the other field's box.
+    for name in sorted(seen):
+        if (extended := ID_ENDINGS.fullmatch(name)) and extended["base"] in seen:
+            errors.append(
+                f"Field {name!r}: the name reads as field {extended['base']!r} followed by "
+                f"{extended['ending']!r}, which that field's page elements use. Choose another name."
+            )
     return errors
 
 
