@@ -202,6 +202,9 @@ def search_articles(
     if not lexemes and not prefix:
         return []
     visible_sql, visible_params = visible.query.sql_with_params()
+    # A term's rarity among the articles the reader may read: counted over internal ones too, a public
+    # article's place in a customer's results would move with what internal articles say.
+    documents = "public_documents" if public_only else "documents"  # one of two column names, no input
     # One tsquery per lexeme: coverage counts how many of them an article matches; rarity weighs each
     # by an inverse document frequency read from the maintained per-lexeme counts (SearchTerm). The
     # rarest terms (and the typed prefix, when it is rare enough or no word typed is held whole) pick the
@@ -212,7 +215,7 @@ def search_articles(
     # Only the queryset's own SQL is interpolated; every value travels as a parameter.
     sql = f"""
     WITH terms AS (
-        SELECT term, query, coalesce(s.documents, 0) AS documents FROM (
+        SELECT term, query, coalesce(s.{documents}, 0) AS documents FROM (
             -- The terms are lexemes already: parsed as they are, not stemmed again ("univers" would
             -- become "univ", "other" a stop word).
             SELECT term, quote_literal(term)::tsquery AS query
@@ -221,7 +224,7 @@ def search_articles(
         WHERE numnode(query) > 0
     ),
     corpus AS (
-        SELECT coalesce((SELECT documents FROM knowledge_searchterm WHERE lexeme = ''), 0)::float AS total
+        SELECT coalesce((SELECT {documents} FROM knowledge_searchterm WHERE lexeme = ''), 0)::float AS total
     ),
     weights AS (
         SELECT term, query, documents, ln(1 + (SELECT total FROM corpus) / (1 + documents)) AS idf,
@@ -229,7 +232,7 @@ def search_articles(
         FROM terms
     ),
     prefix_documents AS (
-        SELECT coalesce(sum(documents), 0) AS documents FROM knowledge_searchterm
+        SELECT coalesce(sum({documents}), 0) AS documents FROM knowledge_searchterm
         WHERE %s <> '' AND lexeme >= %s AND lexeme < %s || chr(1114111) AND starts_with(lexeme, %s)
     ),
     any_query AS (

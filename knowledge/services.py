@@ -50,6 +50,14 @@ UNPUBLISHED_ARTICLE_IN_REPLY = (
     "A public reply cannot link to articles that are not published ({titles}): customers cannot open "
     "them. Link a published article, or send this as an internal note."
 )
+INTERNAL_ARTICLE_IN_ARTICLE = (
+    "A published public article cannot link to internal articles ({titles}): customers cannot open them, "
+    "and their addresses name them. Remove those links, or make this article internal."
+)
+UNPUBLISHED_ARTICLE_IN_ARTICLE = (
+    "A published public article cannot link to articles that are not published ({titles}): customers "
+    "cannot open them. Publish those first, or remove the links."
+)
 
 AUTHOR = "knowledge.add_article"
 EDITOR = "knowledge.change_article"
@@ -166,6 +174,7 @@ def article_create(
         submission_key=submission_key,
     )  # fmt: skip
     article.full_clean(exclude=["search_vector"])
+    _require_public_links(article)
     if (first := _save_new(article, slug_given=bool(slug))) is not None:
         return first
     _take_address(article)
@@ -401,6 +410,8 @@ def article_update(
         changed["verified_at"] = (article.verified_at, None)
         article.verified_by, article.verified_at = None, None
     article.full_clean(exclude=["search_vector"])
+    if {"body", "visibility"} & set(changed):  # new links, or readers who could not open the old ones
+        _require_public_links(article)
     try:
         with transaction.atomic():  # another article may take the new address since the check above
             article.save()
@@ -499,6 +510,7 @@ def _set_status(
     article.updated_at = timezone.now()
     if status == Article.Status.PUBLISHED:
         article.published_at = article.published_at or timezone.now()
+        _require_public_links(article)
     # The author reads the note on the article's page until it moves on (to review, say): by then it
     # has been answered, and an old note must not stand beside a later request.
     article.review_note = note
@@ -714,8 +726,9 @@ def article_count_votes(article_id: int) -> None:
     )
 
 
-# With or without its trailing slash: both reach the article (APPEND_SLASH).
-ARTICLE_ADDRESS = re.compile(r"/kb/articles/([\w-]+)")
+# With or without its trailing slash: both reach the article (APPEND_SLASH). The reading address and the
+# editor's, whose address bar agents copy from while they work.
+ARTICLE_ADDRESS = re.compile(r"/kb/(?:articles|manage)/([\w-]+)")
 
 
 def _linked_articles(body: str):
@@ -733,13 +746,16 @@ def articles_count_uses(body: str) -> int:
     return Article.objects.published().filter(pk__in=linked).update(use_count=F("use_count") + 1)
 
 
-def internal_article_links(body: str) -> list[str]:
-    """Titles of the internal articles `body` links to, by their current or an old address."""
+def internal_article_links(body: str, *, besides: Article | None = None) -> list[str]:
+    """Titles of the internal articles `body` links to, by their current or an old address (other than
+    `besides`, the article the body is of)."""
     linked = _linked_articles(body).filter(visibility=Article.Visibility.INTERNAL)
+    if besides is not None:
+        linked = linked.exclude(pk=besides.pk)
     return sorted(set(linked.values_list("title", flat=True)))
 
 
-def _unpublished_article_links(body: str) -> list[str]:
+def _unpublished_article_links(body: str, *, besides: Article | None = None) -> list[str]:
     """The public articles `body` links to that are not published, each as “title” (status). Internal
     ones are left to internal_article_links, so that no article is named twice."""
     linked = (
@@ -747,6 +763,8 @@ def _unpublished_article_links(body: str) -> list[str]:
         .filter(visibility=Article.Visibility.PUBLIC)
         .exclude(status=Article.Status.PUBLISHED)
     )
+    if besides is not None:
+        linked = linked.exclude(pk=besides.pk)
     return sorted(
         {
             f"“{title}” ({Article.Status(status).label.lower()})"
@@ -755,15 +773,29 @@ def _unpublished_article_links(body: str) -> list[str]:
     )
 
 
-def articles_check_public_links(body: str) -> None:
-    """Refuse a public reply that links internal or unpublished articles: it would show their titles to
-    the customer and send them to a page they cannot open (called inside ticket_reply, for staff
-    replies)."""
+def articles_check_public_links(
+    body: str, *, article: Article | None = None, internal_refused: str = INTERNAL_ARTICLE_IN_REPLY,
+    unpublished_refused: str = UNPUBLISHED_ARTICLE_IN_REPLY,
+) -> None:  # fmt: skip
+    """Refuse a public reply (or the body of a public `article` as it is published) that links internal
+    or unpublished articles: it would show their addresses and titles to the customer and send them to a
+    page they cannot open (called inside ticket_reply, for staff replies, and by the article services)."""
     refusals = []
-    if internal := internal_article_links(body):
+    if internal := internal_article_links(body, besides=article):
         titles = ", ".join(f"“{title}”" for title in internal)
-        refusals.append(INTERNAL_ARTICLE_IN_REPLY.format(titles=titles))
-    if unpublished := _unpublished_article_links(body):
-        refusals.append(UNPUBLISHED_ARTICLE_IN_REPLY.format(titles=", ".join(unpublished)))
+        refusals.append(internal_refused.format(titles=titles))
+    if unpublished := _unpublished_article_links(body, besides=article):
+        refusals.append(unpublished_refused.format(titles=", ".join(unpublished)))
     if refusals:
         raise ValidationError({"body": refusals})
+
+
+def _require_public_links(article: Article) -> None:
+    """A published public article links to what its readers can open (articles_check_public_links)."""
+    if article.status == Article.Status.PUBLISHED and article.visibility == Article.Visibility.PUBLIC:
+        articles_check_public_links(
+            article.body,
+            article=article,
+            internal_refused=INTERNAL_ARTICLE_IN_ARTICLE,
+            unpublished_refused=UNPUBLISHED_ARTICLE_IN_ARTICLE,
+        )
