@@ -11,6 +11,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.forms.utils import pretty_name
 from django.http import HttpRequest, HttpResponse
+from django.middleware import security
 from django.shortcuts import render, resolve_url
 from django.urls import Resolver404, resolve, reverse
 from django.utils.cache import add_never_cache_headers, patch_vary_headers
@@ -27,6 +28,19 @@ def site_configuration(request: HttpRequest) -> SiteConfiguration:
     if not hasattr(request, "_site_configuration"):
         request._site_configuration = SiteConfiguration.objects.get_current()
     return request._site_configuration
+
+
+class SecurityHeadersMiddleware:
+    """SecurityMiddleware's headers (nosniff, the referrer and opener policies, HSTS) on every answer,
+    from outside it: its redirect to HTTPS reads the Host header first, and for one not allowed the 400
+    raised there came back past it without them. Its process_response sets only what is not set."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self.security = security.SecurityMiddleware(get_response)
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.security.process_response(request, self.get_response(request))
 
 
 class MaintenanceModeMiddleware:

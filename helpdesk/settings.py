@@ -56,7 +56,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     # Outermost, so every answer carries them, even the 400 for a forged Host header that the security
-    # or common middleware raises.
+    # or common middleware raises (SecurityMiddleware's own headers: SecurityHeadersMiddleware).
+    "helpdesk.middleware.SecurityHeadersMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django.middleware.security.SecurityMiddleware",
