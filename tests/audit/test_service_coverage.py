@@ -37,6 +37,7 @@ MODULES = (account_services, ticket_services, knowledge_services, helpdesk_servi
 # Functions that change nothing worth an audit event, with the reason.
 NOT_AUDITED = {
     "invitation_check": "a check; the sign-up that redeems the invitation is audited",
+    "invitation_problem": "a check (read) before sign-up; the sign-up that redeems the invitation is audited",
     "invitation_mailable": "a check; invitation_mail, which mails the invitation, is audited",
     "organization_for_address": "a look-up; the account it places is audited",
     "email_link_state": "a check; the confirmation it allows is audited (user_email_confirm)",
