@@ -416,12 +416,15 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.effective_status() == self.Status.ACTIVE
 
 
+def suspension_ended(now: datetime | None = None) -> models.Q:
+    """The users still stored as suspended whose suspension's end has passed, as a filter on User."""
+    return models.Q(status=User.Status.SUSPENDED, suspended_until__lte=now or timezone.now())
+
+
 def active_users(now: datetime | None = None) -> models.Q:
     """The users whose status in force is active, as a filter on User: active, or suspended until a time
     that has passed with a password set (User.effective_status), before suspensions_lift_expired stores it."""
-    lifted = models.Q(status=User.Status.SUSPENDED, suspended_until__lte=now or timezone.now()) & ~models.Q(
-        password__startswith=UNUSABLE_PASSWORD_PREFIX
-    )
+    lifted = suspension_ended(now) & ~models.Q(password__startswith=UNUSABLE_PASSWORD_PREFIX)
     return models.Q(status=User.Status.ACTIVE) | lifted
 
 

@@ -27,6 +27,7 @@ from accounts.models import (
     User,
     UserSession,
     email_key,
+    suspension_ended,
 )
 from accounts.tokens import account_state, email_change_request_pk, email_verification_token
 from audit.models import AuditEvent
@@ -632,7 +633,7 @@ def _attempts_forget(
 def suspensions_lift_expired(now: datetime | None = None) -> int:
     """Store the end of suspensions whose end has passed (they already act as lifted: effective_status)."""
     now = now or timezone.now()
-    ended = User.objects.filter(status=User.Status.SUSPENDED, suspended_until__lte=now)
+    ended = User.objects.filter(suspension_ended(now))
     lifted = 0
     for pk in list(ended.order_by("pk").values_list("pk", flat=True)):
         with transaction.atomic():

@@ -63,6 +63,11 @@ class SearchHit:
     snippet: str
 
 
+def documents_column(public_only: bool) -> str:
+    """The SearchTerm column that counts the articles a reader may read: one of two names, no input."""
+    return "public_documents" if public_only else "documents"
+
+
 def query_lexemes(
     text: str, last_word: str, config: str, *, public_only: bool = False
 ) -> tuple[list[str], list[str], list[str]]:
@@ -72,7 +77,7 @@ def query_lexemes(
     first that no published article holds or begins with (typing slips, or words never used). For a
     reader of public articles only (`public_only`), only those count: a word that only internal
     articles hold is to them a word no article holds, and the words it would crowd out are theirs."""
-    documents = "public_documents" if public_only else "documents"  # one of two column names, no input
+    documents = documents_column(public_only)
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
@@ -204,7 +209,7 @@ def search_articles(
     visible_sql, visible_params = visible.query.sql_with_params()
     # A term's rarity among the articles the reader may read: counted over internal ones too, a public
     # article's place in a customer's results would move with what internal articles say.
-    documents = "public_documents" if public_only else "documents"  # one of two column names, no input
+    documents = documents_column(public_only)
     # One tsquery per lexeme: coverage counts how many of them an article matches; rarity weighs each
     # by an inverse document frequency read from the maintained per-lexeme counts (SearchTerm). The
     # rarest terms (and the typed prefix, when it is rare enough or no word typed is held whole) pick the
