@@ -155,7 +155,9 @@ class AuditedAdminMixin(UnchangedSinceLoadedAdminMixin, OddInputAdminMixin):
             # per row for each field (a thousand rows deleted, a thousand queries each).
             many = [field.name for field in queryset.model._meta.many_to_many]
             related = [field.name for field in queryset.model._meta.concrete_fields if field.is_relation]
-            rows = list(queryset.select_related(*related).prefetch_related(*many, *self.deleted_with))
+            if related:  # select_related() without names means every relation (deprecated in Django 6.1)
+                queryset = queryset.select_related(*related)
+            rows = list(queryset.prefetch_related(*many, *self.deleted_with))
             for obj in rows:
                 self.record_edit(request, "delete", obj, deleted_values(obj, self.deleted_with))
             if rows:

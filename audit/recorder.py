@@ -63,12 +63,19 @@ def _is_secret(name: Any) -> bool:
 
 def _mask_nested(value: Any) -> Any:
     # A secret can sit inside a structured value (custom_settings={"smtp_token": ...}): the name rule
-    # applies to the keys of nested dicts too, at any depth, through lists.
+    # applies to the keys of nested dicts too, at any depth, through lists; and whatever the name, the
+    # password of an address ("smtp://mailer:secret@host") is masked, the rest of it kept readable.
     if isinstance(value, dict):
         return {key: MASK if _is_secret(key) else _mask_nested(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [_mask_nested(item) for item in value]
+    if isinstance(value, str) and "@" in value:
+        return ADDRESS_PASSWORD.sub(rf"\g<before>{MASK}@", value)
     return value
+
+
+# The user-info password of any URL in a text: scheme://user:password@ (the user may be empty).
+ADDRESS_PASSWORD = re.compile(r"(?P<before>[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*:)[^\s/]+@")
 
 
 def mask_secrets(changes: dict[str, Any], secret_names: Sequence[str] = ()) -> dict[str, Any]:

@@ -8,6 +8,17 @@ from audit.context import printable
 from audit.models import AuditEvent
 from audit.recorder import record
 
+NOT_AN_ADDRESS = "(not an e-mail address)"
+
+
+def name_tried(name) -> str:
+    """The name typed at the sign-in page as the trail keeps it: an address as typed (cleaned of control
+    characters), anything else masked. What has no "@" names no account, and is most often a password
+    typed into the wrong box: kept, every administrator would read it beside the person's next sign-in.
+    (django-axes masks it in its own log too.)"""
+    name = printable(str(name), 150)
+    return name if "@" in name else NOT_AN_ADDRESS
+
 
 @receiver(user_logged_in, dispatch_uid="audit_login")
 def on_login(sender, request, user, **kwargs) -> None:
@@ -25,14 +36,13 @@ def on_login_failed(sender, credentials, request=None, **kwargs) -> None:
     # Only the name that was tried; Django has already masked the password in `credentials`. django-axes'
     # receiver, connected first (axes is listed before audit: audit/checks.py), has counted the failure
     # already, so even an error here cannot spare a guess from the lockout.
-    tried = printable(str(credentials.get("username", "")), 150)
+    tried = name_tried(credentials.get("username", ""))
     record("login_failed", actor=None, category=AuditEvent.Category.SECURITY, object_repr=tried)
 
 
 @receiver(user_locked_out, dispatch_uid="audit_lockout")
 def on_lockout(sender, request=None, username=None, ip_address=None, **kwargs) -> None:
-    # The name as typed at the sign-in page (whatever it holds), cleaned as on_login_failed does.
-    tried = printable(str(username or ""), 150)
+    tried = name_tried(username or "")
     address = printable(str(ip_address or ""), 60) or "an unknown address"
     record(
         "lockout", actor=None, category=AuditEvent.Category.SECURITY, object_repr=f"{tried} from {address}"
