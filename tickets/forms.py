@@ -312,7 +312,13 @@ class ReplyForm(SubmissionKeyForm):
 
 
 class PortalFilterForm(forms.Form):
-    STATUS_CHOICES = [("open", "Open"), ("solved", "Solved"), ("all", "All")]
+    # "Waiting for your reply" as the ticket's own badge says it (workflow.CUSTOMER_LABELS).
+    STATUS_CHOICES = [
+        ("open", "Open"),
+        ("waiting", "Waiting for your reply"),
+        ("solved", "Solved"),
+        ("all", "All"),
+    ]
     SCOPE_CHOICES = [("mine", "My tickets"), ("organization", "My organisation's tickets")]
 
     status = forms.ChoiceField(choices=STATUS_CHOICES, required=False)

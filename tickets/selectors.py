@@ -752,7 +752,8 @@ def portal_ticket_page(
     user: User, *, scope: str, status: str, query: str, page_number: str | None
 ) -> tuple[Page, bool]:
     """A page of the portal's "My tickets" (`scope` "mine") or of the organisation's (`scope`
-    "organization", for its manager), in `status` "open", "solved" or "" (all), matching `query`; and
+    "organization", for its manager), in `status` "open", "waiting" (for the customer), "solved" or ""
+    (all), matching `query`; and
     whether the scope holds any ticket at all (an empty filtered list offers "Show all tickets" only to
     someone who has some)."""
     tickets = Ticket.objects.visible_to(user).select_related("requester")
@@ -764,6 +765,8 @@ def portal_ticket_page(
     in_status = Q()
     if status == "open":
         in_status = Q(status__in=OPEN_STATUSES)
+    elif status == "waiting":
+        in_status = Q(status=Status.PENDING)
     elif status == "solved":
         in_status = Q(status__in=SOLVED_STATUSES)
     if query:

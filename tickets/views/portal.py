@@ -283,9 +283,10 @@ def _visible_ticket(request: HttpRequest, number: str) -> Ticket:
 
 
 def _detail_context(request: HttpRequest, ticket: Ticket, reply_form: ReplyForm | None = None) -> dict:
+    full_thread = _reading_whole_thread(request)
     thread, hidden = selectors.thread_window(
         TicketMessage.objects.visible_to(request.user, ticket=ticket).filter(is_internal=False),
-        full_thread=request.GET.get("thread") == "all",
+        full_thread=full_thread,
     )
     by_customer = not ticket.seen_as_staff
     allowed = workflow.allowed_transitions(ticket.status, by_customer=by_customer)
@@ -300,6 +301,9 @@ def _detail_context(request: HttpRequest, ticket: Ticket, reply_form: ReplyForm 
         "thread": thread,
         "hidden_messages": hidden,
         "full_thread_url": reverse("tickets:portal_detail", args=[ticket.number]) + "?thread=all",
+        # A reply sent while reading the whole conversation comes back with the whole of it.
+        "reply_url": reverse("tickets:portal_reply", args=[ticket.number])
+        + ("?thread=all" if full_thread else ""),
         "seen_message": thread[-1].pk if thread else "",
         # Only a closed ticket has follow-ups (a reply to it opens one): no query for the others.
         "follow_ups": (
@@ -315,6 +319,10 @@ def _detail_context(request: HttpRequest, ticket: Ticket, reply_form: ReplyForm 
         "is_closed": ticket.status == Status.CLOSED,
         **_list_back(request, ticket),
     }
+
+
+def _reading_whole_thread(request: HttpRequest) -> bool:
+    return request.GET.get("thread") == "all"
 
 
 def _list_back(request: HttpRequest, ticket: Ticket) -> dict:
@@ -388,7 +396,8 @@ def ticket_reply(request: HttpRequest, number: str) -> HttpResponse:
                 context = _detail_context(request, ticket) | {"reply_sent": True}
                 return render(request, template, context)
             messages.success(request, "Your reply was sent.")
-            return redirect("tickets:portal_detail", number=ticket.number)
+            detail = reverse("tickets:portal_detail", args=[ticket.number])
+            return redirect(detail + ("?thread=all" if _reading_whole_thread(request) else ""))
     form.hold_files(new=wait is None)
     form.renew_key()
     # Under htmx a refusal for volume answers 422 too (with its Retry-After): htmx swaps no 429, and the
