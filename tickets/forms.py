@@ -378,6 +378,9 @@ class SavedViewForm(forms.Form):
         },
     )
 
+    # Sent by "Replace it", offered beside the refusal of a name the agent has a view of already.
+    replace = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
     def __init__(self, *args, user, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["team"].queryset = Team.objects.filter(

@@ -1247,6 +1247,7 @@ def ticket_mark_seen(ticket: Ticket, *, actor: User, shown: datetime | None = No
     ).update(assignee_seen_at=seen)
 
 
+BULK_ACTION_MISSING = "Choose an action first."
 BULK_ACTIONS = ("assign_me", "assign", "unassign", "status", "priority", "team", "add_tag", "remove_tag")
 
 
@@ -1272,8 +1273,10 @@ def tickets_bulk_apply(
     """Apply one action to each ticket through the single-ticket services, each in its own transaction,
     and report per ticket what was refused and why. A ticket whose version differs from the one in
     `versions` (what the queue showed) changed since, and is refused like a stale single edit."""
+    if not action:
+        raise ValidationError({"action": BULK_ACTION_MISSING})
     if action not in BULK_ACTIONS:
-        raise ValidationError({"action": f"Unknown action {action!r}."})
+        raise ValidationError({"action": "That action is not one the desk offers; choose one from the menu."})
     if action in ("add_tag", "remove_tag") and not value.strip():
         raise ValidationError({"value": BULK_TAG_MISSING})
     # The agent or team named is read once for all the tickets, as it is checked.
@@ -1362,8 +1365,12 @@ def _bulk_one(
 
 
 @transaction.atomic
-def saved_view_create(*, name: str, query: str, team: Team | None, actor: User) -> "SavedView":
-    """Save a queue filter for the agent, or share it with a team the agent works."""
+def saved_view_create(
+    *, name: str, query: str, team: Team | None, actor: User, replace: bool = False
+) -> "SavedView":
+    """Save a queue filter for the agent, or share it with a team the agent works. With `replace`, a view
+    of the agent's own that reads as `name` takes the new filters and sharing instead (a view is updated
+    as it was made: filtered on the queue, then saved again under its name)."""
     if not rbac.is_agent(actor):
         raise TicketNotAllowed(NOT_ALLOWED)
     if team is not None and team.pk not in rbac.workable_team_ids(actor):
@@ -1375,11 +1382,13 @@ def saved_view_create(*, name: str, query: str, team: Team | None, actor: User) 
         raise ValidationError({"name": "This field is required."})
     # Two views whose names read alike ("Café" typed either way, "Urgent" and "Urgent" with a zero-width
     # space) are one name twice in the sidebar.
-    names = list(SavedView.objects.filter(owner=actor).values_list("name", flat=True))
-    if any(reads_as(mine) == reads_as(name) for mine in names):
+    mine = list(SavedView.objects.filter(owner=actor).only("pk", "name"))
+    if same := [view for view in mine if reads_as(view.name) == reads_as(name)]:
+        if replace:
+            return _saved_view_replace(same[0], query=query, team=team, actor=actor)
         raise ValidationError({"name": SAVED_VIEW_EXISTS.format(name=name)})
     # Unlocked: two saved at the same moment may pass a bound by one, which bounds a list, not a rule.
-    if len(names) >= SAVED_VIEWS_MAX:
+    if len(mine) >= SAVED_VIEWS_MAX:
         raise ValidationError(SAVED_VIEWS_FULL)
     if team is not None and SavedView.objects.filter(team=team).count() >= SAVED_VIEWS_MAX:
         raise ValidationError({"team": TEAM_VIEWS_FULL.format(team=team)})
@@ -1395,6 +1404,24 @@ def saved_view_create(*, name: str, query: str, team: Team | None, actor: User) 
         raise ValidationError({"name": SAVED_VIEW_EXISTS.format(name=name)}) from None
     audit.record("create", actor=actor, obj=view, changes={"name": (None, name), "team": (None, team)})
     return view
+
+
+@transaction.atomic
+def _saved_view_replace(view: "SavedView", *, query: str, team: Team | None, actor: User) -> "SavedView":
+    locked = SavedView.objects.select_for_update(of=("self",)).select_related("team").get(pk=view.pk)
+    moved_to = team is not None and locked.team_id != team.pk
+    if moved_to and SavedView.objects.filter(team=team).count() >= SAVED_VIEWS_MAX:
+        raise ValidationError({"team": TEAM_VIEWS_FULL.format(team=team)})
+    changes = {}
+    if locked.query != query:
+        changes["query"] = (locked.query, query)
+    if locked.team_id != (team.pk if team else None):
+        changes["team"] = (locked.team, team)
+    if changes:
+        locked.query, locked.team = query, team
+        locked.save(update_fields=["query", "team"])
+        audit.record("update", actor=actor, obj=locked, changes=changes)
+    return locked
 
 
 def saved_view_deletable(view: "SavedView", actor: User) -> bool:

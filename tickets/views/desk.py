@@ -19,7 +19,7 @@ from accounts.decorators import agent_required
 from accounts.models import Organization, Team, User
 from helpdesk import drafts
 from helpdesk.display import shown_count
-from helpdesk.forms import add_service_errors, is_site_path, parse_id
+from helpdesk.forms import add_service_errors, is_site_path, one_line, parse_id
 from helpdesk.models import Priority
 from tickets import schema, selectors, services, workflow
 from tickets.filters import DEFAULT_SORT, SORT_LABELS
@@ -207,9 +207,12 @@ def bulk(request: HttpRequest) -> HttpResponse:
     value = preset or request.POST.get("value", "").strip()
     back = _safe_back(request, request.POST.get("back", ""))
     if action == "status" and value == Status.CLOSED and tickets and request.POST.get("confirm") != "close":
-        # Closed is final (a customer's answer opens a new ticket): ask once more, naming the tickets.
-        context = {"tickets": tickets, "chosen": chosen, "back": back}
-        return render(request, "tickets/desk/bulk_close_confirm.html", context)
+        # Closed is final (a customer's answer opens a new ticket): ask once more, naming the tickets that
+        # will close, and apart from them the ones that will not and why. None to close: nothing to ask.
+        closing, staying = _bulk_closes(tickets, versions)
+        if closing:
+            context = {"tickets": closing, "staying": staying, "chosen": chosen, "back": back}
+            return render(request, "tickets/desk/bulk_close_confirm.html", context)
     # Moved to another team, merged or deleted since the queue was read: say so, never drop them quietly.
     gone = len(ids) - len(tickets) + choice.unreadable
     if gone:
@@ -268,6 +271,22 @@ def bulk(request: HttpRequest) -> HttpResponse:
         told = [f"{ticket.reference} (now {_whereabouts(ticket)})" for ticket in gone]
         messages.info(request, BULK_OUT_OF_REACH.format(tickets=_references(told)))
     return redirect(back)
+
+
+def _bulk_closes(
+    tickets: list[Ticket], versions: dict[int, int | None]
+) -> tuple[list[Ticket], list[tuple[Ticket, str]]]:
+    """The tickets a bulk close would close as they were read, and the others with the reason each stays:
+    closed already, or changed since the queue showed them (the close itself checks each one again)."""
+    closing, staying = [], []
+    for ticket in tickets:
+        if ticket.status == Status.CLOSED:
+            staying.append((ticket, "closed already"))
+        elif (version := versions.get(ticket.pk)) is not None and version != ticket.version:
+            staying.append((ticket, "changed since your queue showed it"))
+        else:
+            closing.append(ticket)
+    return closing, staying
 
 
 def _reason_for_each(outcome: services.BulkOutcome) -> str:
@@ -336,9 +355,12 @@ def saved_view_create(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, f"Saved the view “{view.name}”.")
             return redirect(f"{reverse('tickets:desk_queue')}?{view.query}")
-    # The queue it was saved from comes back, with the name and team as chosen and the reason beside them.
+    # The queue it was saved from comes back, with the name and team as chosen and the reason beside them;
+    # a name the agent has a view of already offers to replace that view's filters.
     params = QueryDict(request.POST.get("query", ""))
+    taken = services.SAVED_VIEW_EXISTS.format(name=one_line(request.POST.get("name", ""))[:80])
     context = _queue_context(request, params) | _queue_page_extras(request, params) | {"view_form": form}
+    context["view_name_taken"] = taken in form.errors.get("name", [])
     return render(request, QUEUE_TEMPLATE, context, status=422)
 
 
