@@ -177,6 +177,10 @@ ROLE_ADDS_OUTLAST = (
     "You hold what you added to the role “{role}” only until {until:%Y-%m-%d %H:%M} UTC, and its holders "
     "would keep it for as long as they hold the role: ask someone who holds it for good."
 )
+MANAGER_OUTLASTS = (
+    "You see every ticket of “{organization}” only until {until:%Y-%m-%d %H:%M} UTC, and a manager is made "
+    "for good: ask someone who sees them for good."
+)
 MANAGER_OUT_OF_REACH = (
     "Only someone who sees every ticket of “{organization}” can make a manager of it (a manager sees them "
     "all)."
@@ -190,8 +194,15 @@ def refuse_manager_out_of_reach(form: forms.ModelForm, flag: str, *, any_change:
     organization = form.cleaned_data.get("organization")
     changed = set(form.changed_data) if any_change else {"organization", flag} & set(form.changed_data)
     made = form.cleaned_data.get(flag) and changed and organization
-    if made and not rbac.sees_organization_tickets(form.actor, organization):
+    if not made:
+        return
+    if not rbac.sees_organization_tickets(form.actor, organization):
         form.add_error(flag, MANAGER_OUT_OF_REACH.format(organization=organization))
+    # A manager is made for good: by someone who sees those tickets for good (rbac.lasting), not by an
+    # Administrator until Friday.
+    elif not rbac.sees_organization_tickets(rbac.lasting(form.actor), organization):
+        until = rbac.first_role_end(form.actor)
+        form.add_error(flag, MANAGER_OUTLASTS.format(organization=organization, until=until))
 
 
 class OutOfReachMixin:
@@ -685,7 +696,11 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
                 self.message_user(request, text, messages.WARNING)
 
     # The pickers of a team's members and a skill's agents offer agents only (the forms refuse others).
-    AGENT_PICKERS = {("accounts", "teammember", "user"), ("accounts", "skill", "agents")}
+    AGENT_PICKERS = {
+        ("accounts", "teammember", "user"),
+        ("accounts", "skill", "agents"),
+        ("tickets", "ticket", "assignee"),
+    }
 
     def get_search_results(self, request, queryset, search_term):
         term = nfc(search_term.strip())  # "Jose\u0301" pasted decomposed is the José stored composed
@@ -1128,6 +1143,10 @@ class RoleForm(forms.ModelForm):
         role = self.instance if self.instance.pk else Group(name=self.cleaned_data.get("name", ""))
         if missing := rbac.grant_refusal(self.actor, role, added):
             raise forms.ValidationError(missing)
+        # Nor take from its holders what one could not give them (as on an object's permissions page).
+        removed = before - set(permissions)
+        if removed and (beyond := rbac.permissions_beyond(self.actor, removed)):
+            raise forms.ValidationError(rbac.REVOKE_BEYOND_OWN_OBJECT.format(missing=", ".join(beyond)))
         # Its holders keep what is added for as long as they hold the role: for good, for some of them.
         if added and (until := rbac.grant_expiry_limit(self.actor, role, added)) is not None:
             raise forms.ValidationError(ROLE_ADDS_OUTLAST.format(role=role.name, until=until.astimezone(UTC)))
@@ -1151,6 +1170,15 @@ class RoleAdmin(KeepInUseMixin, AuditedAdminMixin, DjangoGroupAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return ("name",) if obj is not None and obj.name in BUILT_IN_ROLES else ()
+
+    def save_related(self, request, form, formsets, change) -> None:
+        super().save_related(request, form, formsets, change)
+        # A permission taken from the role can take the desk from its holders, as taking the role from
+        # one of them would: the same warning of the open tickets left assigned to them.
+        if change and "permissions" in form.changed_data:
+            in_force = RoleAssignment.objects.in_force().filter(role=form.instance).values("user")
+            holders = list(User.objects.filter(pk__in=in_force))
+            self.admin_site.get_model_admin(User).say_stranded_tickets(request, holders)
 
     def has_delete_permission(self, request, obj=None) -> bool:
         if obj is not None and obj.name in BUILT_IN_ROLES:

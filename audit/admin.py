@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import transaction
-from django.db.models import Model
+from django.db.models import Model, QuerySet
 from django.http import Http404
 
 import audit
@@ -243,6 +243,10 @@ class AuditedObjectPermissionsMixin:
     def obj_perms_manage_user_view(self, request, object_pk, user_id):
         _id_or_404(self.model, object_pk)
         _id_or_404(get_user_model(), user_id)
+        # The page names the account: someone who may not view accounts would list the customers by
+        # walking the ids. Staff are the ones a team's queue is handed to, and their names no secret.
+        if not _may_view_people(request) and not _staff(get_user_model().objects.filter(pk=unquote(user_id))):
+            raise Http404("No such account.")
         response = super().obj_perms_manage_user_view(request, object_pk, user_id)
         return _refused_as_unprocessable(request, response)
 
@@ -255,9 +259,14 @@ class AuditedObjectPermissionsMixin:
     def get_obj_perms_user_select_form(self, request):
         base = super().get_obj_perms_user_select_form(request)
 
+        may_view_people = _may_view_people(request)
+
         class UserByEmailForm(base):
             def clean_user(self):
-                user = get_user_model().objects.with_email(self.cleaned_data["user"]).first()
+                # Someone who may not view accounts finds staff only: a customer's address is answered as
+                # an unknown one is.
+                people = get_user_model().objects.with_email(self.cleaned_data["user"])
+                user = people.first() if may_view_people else _staff(people).first()
                 if user is None:
                     raise forms.ValidationError(self.fields["user"].error_messages["does_not_exist"])
                 return user
@@ -273,6 +282,16 @@ class AuditedObjectPermissionsMixin:
         return _audited_permissions_form(
             super().get_obj_perms_manage_group_form(request), request.user, "group"
         )
+
+
+def _may_view_people(request) -> bool:
+    return admin.site.get_model_admin(get_user_model()).has_view_permission(request)
+
+
+def _staff(people: QuerySet) -> QuerySet:
+    from accounts import rbac  # accounts' admin imports this module
+
+    return people.filter(rbac.staff_user_filter())
 
 
 def _refused_as_unprocessable(request, response):
