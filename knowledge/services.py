@@ -5,12 +5,14 @@ import hashlib
 import html
 import re
 from datetime import datetime
+from urllib.parse import urlsplit
 from uuid import UUID
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q
+from django.http.request import split_domain_port, validate_host
 from django.utils import timezone
 from django.utils.html import strip_tags
 
@@ -49,6 +51,10 @@ INTERNAL_ARTICLE_IN_REPLY = (
 UNPUBLISHED_ARTICLE_IN_REPLY = (
     "A public reply cannot link to articles that are not published ({titles}): customers cannot open "
     "them. Link a published article, or send this as an internal note."
+)
+LINKED_FROM_PUBLIC = (
+    "Published public articles link to this one ({titles}): made internal, it would send their readers to "
+    "a page they cannot open. Remove those links first, or make those articles internal too."
 )
 INTERNAL_ARTICLE_IN_ARTICLE = (
     "A published public article cannot link to internal articles ({titles}): customers cannot open them, "
@@ -412,6 +418,8 @@ def article_update(
     article.full_clean(exclude=["search_vector"])
     if {"body", "visibility"} & set(changed):  # new links, or readers who could not open the old ones
         _require_public_links(article)
+    if changed.get("visibility") == (Article.Visibility.PUBLIC, Article.Visibility.INTERNAL):
+        _require_no_public_links_to(article)
     try:
         with transaction.atomic():  # another article may take the new address since the check above
             article.save()
@@ -550,8 +558,9 @@ def article_archive(article: Article, *, actor, loaded_at: datetime | None = Non
 
 
 def _never_published(article: Article) -> bool:
-    """A draft or an article in review that was never published: nobody outside the desk has read it."""
-    return article.published_at is None and article.status in (Article.Status.DRAFT, Article.Status.REVIEW)
+    """An article never published (a draft, in review, or archived as a draft): nobody outside the desk has
+    read it."""
+    return article.published_at is None
 
 
 def article_delete_refusal(article: Article, actor) -> str:
@@ -728,12 +737,31 @@ def article_count_votes(article_id: int) -> None:
 
 # With or without its trailing slash: both reach the article (APPEND_SLASH). The reading address and the
 # editor's, whose address bar agents copy from while they work.
-ARTICLE_ADDRESS = re.compile(r"/kb/(?:articles|manage)/([\w-]+)")
+# An article's address in a text: relative (/kb/articles/<slug>, not the end of another site's address)
+# or absolute, with its host, which _is_own_host then checks.
+ARTICLE_ADDRESS = re.compile(
+    r"(?:(?:https?:)?//(?P<host>[\w.\[\]:-]+)|(?<![\w.@%:/-]))/kb/(?:articles|manage)/(?P<slug>[\w-]+)"
+)
+
+
+def _is_own_host(host: str) -> bool:
+    """Whether a link's host (with its port, if any) is this site's: SITE_URL's, or one ALLOWED_HOSTS
+    serves. Another helpdesk's /kb/articles/<slug> is not ours, whatever slug it has."""
+    name = split_domain_port(host.lower())[0]
+    own = [
+        *settings.ALLOWED_HOSTS,
+        *([urlsplit(settings.SITE_URL).hostname or ""] if settings.SITE_URL else []),
+    ]
+    return bool(name) and validate_host(name, own)
 
 
 def _linked_articles(body: str):
     """The articles `body` links to, by their current address or an old one (which redirects)."""
-    slugs = set(ARTICLE_ADDRESS.findall(body))
+    slugs = {
+        found["slug"]
+        for found in ARTICLE_ADDRESS.finditer(body)
+        if found["host"] is None or _is_own_host(found["host"])
+    }
     if not slugs:
         return Article.objects.none()
     return Article.objects.at_address(*slugs)
@@ -788,6 +816,27 @@ def articles_check_public_links(
         refusals.append(unpublished_refused.format(titles=", ".join(unpublished)))
     if refusals:
         raise ValidationError({"body": refusals})
+
+
+def _require_no_public_links_to(article: Article) -> None:
+    """An article made internal is linked from no published public article (whose readers would follow
+    the link to a 404, its address naming it): the rule of _require_public_links, from the other side."""
+    slugs = [article.slug, *article.old_slugs.values_list("slug", flat=True)]
+    mentions = Q()
+    for slug in slugs:
+        mentions |= Q(body__contains=f"/kb/articles/{slug}") | Q(body__contains=f"/kb/manage/{slug}")
+    candidates = Article.objects.filter(
+        mentions, status=Article.Status.PUBLISHED, visibility=Article.Visibility.PUBLIC
+    ).exclude(pk=article.pk)
+    linking = [
+        other.title
+        for other in candidates.only("title", "body")
+        if _linked_articles(other.body).filter(pk=article.pk).exists()
+    ]
+    if linking:
+        titles = ", ".join(f"“{title}”" for title in sorted(linking)[:5])
+        more = f" and {len(linking) - 5} more" if len(linking) > 5 else ""
+        raise ValidationError({"visibility": LINKED_FROM_PUBLIC.format(titles=titles + more)})
 
 
 def _require_public_links(article: Article) -> None:

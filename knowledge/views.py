@@ -212,7 +212,9 @@ def _listed_at(request: HttpRequest, slug: str):
     return Article.objects.publicly_listed_to(request.user).at_address(slug)
 
 
-def _vote_of(request: HttpRequest, article: Article) -> bool | None:
+def _vote_of(request: HttpRequest, article: Article) -> tuple[bool | None, bool]:
+    """The visitor's vote on `article` (None: none yet), and whether it says the article answered what
+    they came from the ticket form with (a deflection)."""
     if request.user.is_authenticated:
         votes = ArticleFeedback.objects.filter(article=article, user=request.user)
         if earlier := request.session.get(ANONYMOUS_VOTER):  # cast before signing in: theirs too
@@ -223,8 +225,8 @@ def _vote_of(request: HttpRequest, article: Article) -> bool | None:
         voter = services.session_voter(request.session.session_key)
         votes = ArticleFeedback.objects.filter(article=article, user=None, session_key=voter)
     else:
-        return None
-    return votes.values_list("helpful", flat=True).first()
+        return None, False
+    return votes.values_list("helpful", "from_ticket_form").first() or (None, False)
 
 
 @require_safe
@@ -240,10 +242,12 @@ def article_detail(request: HttpRequest, slug: str) -> HttpResponse:
         if article.category_id
         else []
     )
+    vote, deflected = _vote_of(request, article)
     context = {
         "article": article,
         "related": related,
-        "vote": _vote_of(request, article),
+        "vote": vote,
+        "vote_deflected": deflected,
         "from_ticket_form": request.GET.get("from") == "ticket",
     }
     return render(request, ARTICLE_TEMPLATE, context)
@@ -282,6 +286,7 @@ def article_vote(request: HttpRequest, slug: str) -> HttpResponse:
         context = {
             "article": article,
             "vote": helpful,
+            "vote_deflected": helpful and from_ticket_form,
             "from_ticket_form": from_ticket_form,
             "just_voted": True,
         }

@@ -35,12 +35,13 @@ def _as(user) -> Client:
 # --- links, ranking ----------------------------------------------------------------------------------
 
 
-def test_a_published_public_article_cannot_link_an_internal_or_unpublished_one():
+def test_a_published_public_article_cannot_link_an_internal_or_unpublished_one(settings):
     """A public article linking an internal one would hand every customer and visitor (and search
     engines) that article's address, whose slug spells its title ("tier-two-escalation-runbook-with-
     vendor-pins"), as the same link in a ticket reply would (refused: articles_check_public_links). It
     is refused when the article is published with it, edited to hold it, made public holding it, or a
     draft holding it is published; a draft may hold it meanwhile, and an internal article may."""
+    settings.SITE_URL = "https://help.example.com"  # the links below are to this site
     secret = make_article(
         title="Tier two escalation runbook with vendor PINs", body="Call the vendor.", visibility="internal"
     )
@@ -65,12 +66,13 @@ def test_a_published_public_article_cannot_link_an_internal_or_unpublished_one()
         assert page.status_code == 200 and secret.slug not in page.content.decode()
 
 
-def test_a_public_reply_linking_an_internal_article_by_its_editor_address_is_refused():
+def test_a_public_reply_linking_an_internal_article_by_its_editor_address_is_refused(settings):
     """Expected: a public reply linking an internal article is refused whatever address of it the agent
     pasted, its editor page's (/kb/manage/<slug>/edit/, the address bar while they work on it) as well
     as its reading page. Actual: only /kb/articles/<slug> is recognised (services.ARTICLE_ADDRESS), so
     the reply goes out and the customer reads the internal article's slug (its title) in the link.
     Why it matters: the check exists to stop exactly this slip; agents copy the address they are at."""
+    settings.SITE_URL = "https://help.example.org"  # the links below are to this site
     secret = make_article(title="Escalation runbook", body="Call the on-call.", visibility="internal")
     body = f"See [the steps](https://help.example.org/kb/manage/{secret.slug}/edit/)."
     with pytest.raises(ValidationError):

@@ -12,7 +12,8 @@ from tests.factories import TeamFactory, make_agent, make_article
 pytestmark = pytest.mark.django_db
 
 
-def test_internal_article_links_names_the_internal_articles_a_body_links():
+def test_internal_article_links_names_the_internal_articles_a_body_links(settings):
+    settings.SITE_URL = "https://help.example.org"  # the links below are to this site
     secret = make_article(title="Escalation runbook", body="Call the on-call.", visibility="internal")
     public = make_article(title="Reset a password", body="Open the sign-in page.")
     body = (
