@@ -69,13 +69,30 @@ def _mask_nested(value: Any) -> Any:
         return {key: MASK if _is_secret(key) else _mask_nested(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [_mask_nested(item) for item in value]
-    if isinstance(value, str) and "@" in value:
-        return ADDRESS_PASSWORD.sub(rf"\g<before>{MASK}@", value)
+    if isinstance(value, str) and "@" in value and "://" in value:
+        return ADDRESS.sub(_address_without_password, value)
     return value
 
 
-# The user-info password of any URL in a text: scheme://user:password@ (the user may be empty).
-ADDRESS_PASSWORD = re.compile(r"(?P<before>[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*:)[^\s/]+@")
+ADDRESS = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://\S+")
+
+
+def _address_without_password(found: re.Match) -> str:
+    """An address with the password of its user info (scheme://user:password@host) masked. The user may
+    be an e-mail address, the password may hold "@" or "/" (unescaped, as people paste them); the query
+    and fragment, which may hold an address of their own ("?notify=ops@acme.example"), are not user info."""
+    address = found[0]
+    scheme, _, rest = address.partition("://")
+    cut = min((rest.find(mark) for mark in "?#" if mark in rest), default=len(rest))
+    authority, tail = rest[:cut], rest[cut:]
+    user_info, at, host = authority.rpartition("@")
+    user, colon, password = user_info.partition(":")
+    if not (at and colon and password) or "/" in user:
+        return address
+    # "host:8443/users/@me" is a path, not a password: one with "/" must be followed by a host.
+    if "/" in password and ("/" in host or not ("." in host or host.startswith("localhost"))):
+        return address
+    return f"{scheme}://{user}:{MASK}@{host}{tail}"
 
 
 def mask_secrets(changes: dict[str, Any], secret_names: Sequence[str] = ()) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from axes.signals import user_locked_out
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.dispatch import receiver
 
 from audit.context import printable
@@ -13,11 +15,15 @@ NOT_AN_ADDRESS = "(not an e-mail address)"
 
 def name_tried(name) -> str:
     """The name typed at the sign-in page as the trail keeps it: an address as typed (cleaned of control
-    characters), anything else masked. What has no "@" names no account, and is most often a password
+    characters), anything else masked. What is no address names no account, and is most often a password
     typed into the wrong box: kept, every administrator would read it beside the person's next sign-in.
     (django-axes masks it in its own log too.)"""
     name = printable(str(name), 150)
-    return name if "@" in name else NOT_AN_ADDRESS
+    try:
+        validate_email(name.strip())
+    except ValidationError:
+        return NOT_AN_ADDRESS  # "Summer@2024!" has an "@" too
+    return name
 
 
 @receiver(user_logged_in, dispatch_uid="audit_login")

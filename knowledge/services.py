@@ -737,10 +737,10 @@ def article_count_votes(article_id: int) -> None:
 
 # With or without its trailing slash: both reach the article (APPEND_SLASH). The reading address and the
 # editor's, whose address bar agents copy from while they work.
-# An article's address in a text: relative (/kb/articles/<slug>, not the end of another site's address)
-# or absolute, with its host, which _is_own_host then checks.
+# An article's address in a text: relative (/kb/articles/<slug>, not the end of another site's address
+# nor a value in its query, "?next=/kb/…") or absolute, with its host, which _is_own_host then checks.
 ARTICLE_ADDRESS = re.compile(
-    r"(?:(?:https?:)?//(?P<host>[\w.\[\]:-]+)|(?<![\w.@%:/-]))/kb/(?:articles|manage)/(?P<slug>[\w-]+)"
+    r"(?:(?:https?:)?//(?P<host>[\w.\[\]:-]+)|(?<![\w.@%:/=&?#-]))/kb/(?:articles|manage)/(?P<slug>[\w-]+)"
 )
 
 

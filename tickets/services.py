@@ -1247,6 +1247,7 @@ def ticket_mark_seen(ticket: Ticket, *, actor: User, shown: datetime | None = No
     ).update(assignee_seen_at=seen)
 
 
+SAVED_VIEW_GONE = "Your view “{name}” was deleted meanwhile: save this one as a new view."
 BULK_ACTION_MISSING = "Choose an action first."
 BULK_ACTIONS = ("assign_me", "assign", "unassign", "status", "priority", "team", "add_tag", "remove_tag")
 
@@ -1408,7 +1409,11 @@ def saved_view_create(
 
 @transaction.atomic
 def _saved_view_replace(view: "SavedView", *, query: str, team: Team | None, actor: User) -> "SavedView":
-    locked = SavedView.objects.select_for_update(of=("self",)).select_related("team").get(pk=view.pk)
+    locked = (
+        SavedView.objects.select_for_update(of=("self",)).select_related("team").filter(pk=view.pk).first()
+    )
+    if locked is None:  # deleted since it was found (from another page, by a supervisor)
+        raise ValidationError({"name": SAVED_VIEW_GONE.format(name=view.name)})
     moved_to = team is not None and locked.team_id != team.pk
     if moved_to and SavedView.objects.filter(team=team).count() >= SAVED_VIEWS_MAX:
         raise ValidationError({"team": TEAM_VIEWS_FULL.format(team=team)})
