@@ -1247,6 +1247,7 @@ def ticket_mark_seen(ticket: Ticket, *, actor: User, shown: datetime | None = No
     ).update(assignee_seen_at=seen)
 
 
+NAME_TAKEN = "name_taken"  # the code of SAVED_VIEW_EXISTS: the queue then offers to replace that view
 SAVED_VIEW_GONE = "Your view “{name}” was deleted meanwhile: save this one as a new view."
 BULK_ACTION_MISSING = "Choose an action first."
 BULK_ACTIONS = ("assign_me", "assign", "unassign", "status", "priority", "team", "add_tag", "remove_tag")
@@ -1387,7 +1388,7 @@ def saved_view_create(
     if same := [view for view in mine if reads_as(view.name) == reads_as(name)]:
         if replace:
             return _saved_view_replace(same[0], query=query, team=team, actor=actor)
-        raise ValidationError({"name": SAVED_VIEW_EXISTS.format(name=name)})
+        raise ValidationError({"name": ValidationError(SAVED_VIEW_EXISTS.format(name=name), code=NAME_TAKEN)})
     # Unlocked: two saved at the same moment may pass a bound by one, which bounds a list, not a rule.
     if len(mine) >= SAVED_VIEWS_MAX:
         raise ValidationError(SAVED_VIEWS_FULL)
@@ -1402,7 +1403,9 @@ def saved_view_create(
         with transaction.atomic():  # the same name saved at the same moment (a double click)
             view = SavedView.objects.create(owner=actor, name=name, query=query, team=team)
     except IntegrityError:
-        raise ValidationError({"name": SAVED_VIEW_EXISTS.format(name=name)}) from None
+        raise ValidationError(
+            {"name": ValidationError(SAVED_VIEW_EXISTS.format(name=name), code=NAME_TAKEN)}
+        ) from None
     audit.record("create", actor=actor, obj=view, changes={"name": (None, name), "team": (None, team)})
     return view
 

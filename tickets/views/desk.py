@@ -19,7 +19,7 @@ from accounts.decorators import agent_required
 from accounts.models import Organization, Team, User
 from helpdesk import drafts
 from helpdesk.display import shown_count
-from helpdesk.forms import add_service_errors, is_site_path, one_line, parse_id
+from helpdesk.forms import add_service_errors, is_site_path, parse_id
 from helpdesk.models import Priority
 from tickets import schema, selectors, services, workflow
 from tickets.filters import DEFAULT_SORT, SORT_LABELS
@@ -358,9 +358,8 @@ def saved_view_create(request: HttpRequest) -> HttpResponse:
     # The queue it was saved from comes back, with the name and team as chosen and the reason beside them;
     # a name the agent has a view of already offers to replace that view's filters.
     params = QueryDict(request.POST.get("query", ""))
-    taken = services.SAVED_VIEW_EXISTS.format(name=one_line(request.POST.get("name", ""))[:80])
     context = _queue_context(request, params) | _queue_page_extras(request, params) | {"view_form": form}
-    context["view_name_taken"] = taken in form.errors.get("name", [])
+    context["view_name_taken"] = form.has_error("name", services.NAME_TAKEN)
     return render(request, QUEUE_TEMPLATE, context, status=422)
 
 
