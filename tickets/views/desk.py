@@ -282,7 +282,10 @@ def _bulk_closes(
     for ticket in tickets:
         if ticket.status == Status.CLOSED:
             staying.append((ticket, "closed already"))
-        elif (version := versions.get(ticket.pk)) is not None and version != ticket.version:
+            continue
+        try:
+            services.check_version(ticket, versions.get(ticket.pk))
+        except services.StaleTicket:
             staying.append((ticket, "changed since your queue showed it"))
         else:
             closing.append(ticket)
