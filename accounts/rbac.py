@@ -256,6 +256,23 @@ def staff_user_filter() -> Q:
     )
 
 
+def answering_user_filter() -> Q:
+    """The users who hold provide_support (has_permission without an object: from a role in force, or
+    given to the account itself), as a filter on User: those a ticket can be assigned to. A role that only
+    reads the queue ("light agents") answers nothing, so takes no ticket."""
+    app_label, codename = PROVIDE_SUPPORT.split(".")
+    held = {"permissions__content_type__app_label": app_label, "permissions__codename": codename}
+    roles_in_force = RoleAssignment.objects.in_force().filter(user=OuterRef("pk"))
+    given = User.user_permissions.through.objects.filter(
+        user=OuterRef("pk"), permission__content_type__app_label=app_label, permission__codename=codename
+    )
+    return (
+        Q(is_superuser=True)
+        | Exists(roles_in_force.filter(**{f"role__{name}": value for name, value in held.items()}))
+        | Exists(given)
+    )
+
+
 def administrator_user_filter() -> Q:
     """The users is_administrator() answers yes for, as a filter on User."""
     in_force = RoleAssignment.objects.in_force().filter(user=OuterRef("pk"), role__name=roles.ADMINISTRATOR)

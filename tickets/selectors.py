@@ -561,9 +561,9 @@ def assignable_agents(ticket: Ticket) -> list[User]:
 def agents_in_teams(
     team_ids: Iterable[int], *, also: int | None = None, holding: QuerySet | None = None
 ) -> list[User]:
-    """Active agents who work these teams, as members or through a grant on the team to them or to a role
-    they hold, (plus the user `also`), by name. With `holding` (user ids), those users too, in the same
-    query, each row's `works_here` saying which of the two it is."""
+    """Active agents who work these teams and may answer tickets, as members or through a grant on the
+    team to them or to a role they hold, (plus the user `also`), by name. With `holding` (user ids), those
+    users too, in the same query, each row's `works_here` saying which of the two it is."""
     # The candidates' ids first (a union, not an OR, which made PostgreSQL scan every user), then the
     # staff check per candidate.
     team_ids = list(team_ids)
@@ -580,7 +580,7 @@ def agents_in_teams(
     candidates = candidates.union(granted, holders, all=True)
     if also:
         candidates = candidates.union(User.objects.filter(pk=also).values("pk"), all=True)
-    works_here = Q(rbac.staff_user_filter(), active_users(), pk__in=candidates)
+    works_here = Q(rbac.staff_user_filter(), rbac.answering_user_filter(), active_users(), pk__in=candidates)
     if holding is None:
         agents = User.objects.filter(works_here)
     else:

@@ -46,6 +46,9 @@ CLOSED_TO_STAFF = (
 )
 # Names nobody: the id may be any account's, and the actor may not know who holds it.
 ASSIGNEE_NOT_AGENT = "The person chosen is not an agent who can see this ticket."
+ASSIGNEE_CANNOT_ANSWER = (
+    "The person chosen cannot answer tickets (their role only reads the queue): choose someone who can."
+)
 # Not named: an id typed by hand must not tell an agent whose account it is.
 ASSIGNEE_GONE = (
     "The person chosen can no longer be assigned tickets (suspended, or not an agent): choose another."
@@ -789,6 +792,10 @@ def ticket_assign(
         can_see = Ticket.objects.staff_visible_to(assignee).filter(pk=ticket.pk)
         if not rbac.is_agent(assignee) or not can_see.exists():
             raise InvalidAssignee(ASSIGNEE_NOT_AGENT)
+        # Assigned, it would wait in the queue of someone who can neither reply nor note (rbac
+        # answering_user_filter, which the menus offer).
+        if not rbac.has_permission(assignee, rbac.PROVIDE_SUPPORT):
+            raise InvalidAssignee(ASSIGNEE_CANNOT_ANSWER)
     old = str(ticket.assignee) if ticket.assignee_id else None
     ticket.assignee, ticket.assignee_seen_at = assignee, timezone.now() if seen else None
     _activity(
@@ -1320,6 +1327,8 @@ def _check_bulk_value(action: str, value: str) -> tuple[User | None, Team | None
     # Suspended, or no longer staff, since the menu was read: no ticket could take them.
     if action == "assign" and not (assignee.is_active and rbac.is_agent(assignee)):
         raise ValidationError({"value": ASSIGNEE_GONE})
+    if action == "assign" and not rbac.has_permission(assignee, rbac.PROVIDE_SUPPORT):
+        raise ValidationError({"value": ASSIGNEE_CANNOT_ANSWER})
     team = Team.objects.filter(pk=parse_id(value)).first() if action == "team" else None
     if action == "team" and team is None:
         raise ValidationError({"value": BULK_UNKNOWN.format(what="team", value=shown)})
