@@ -698,7 +698,22 @@ def _apply_transition(ticket: Ticket, status: str, *, actor: User | None, by_cus
     if workflow.customer_status(old) != workflow.customer_status(status):
         changed.append("public_updated_at")  # set by _save: news on the portal
     _activity(ticket, actor, TicketActivity.Action.STATUS, "status", old, status)
+    if status in workflow.SOLVED_STATUSES and not by_customer and ticket.assignee_id is None:
+        changed += _assign_solver(ticket, actor)
     return changed
+
+
+def _assign_solver(ticket: Ticket, actor: User | None) -> list[str]:
+    """An unassigned ticket solved by an agent is theirs (Zendesk's "assign upon solve"): who solved it
+    stays known, and a customer's reopening answer goes back to them, not to the unassigned pile. Not
+    the System's closes, nor an agent who could not be assigned it."""
+    if actor is None or not rbac.is_agent(actor) or not rbac.has_permission(actor, rbac.PROVIDE_SUPPORT):
+        return []
+    if not Ticket.objects.staff_visible_to(actor).filter(pk=ticket.pk).exists():
+        return []
+    ticket.assignee, ticket.assignee_seen_at = actor, timezone.now()
+    _activity(ticket, actor, TicketActivity.Action.ASSIGNEE, "assignee", None, str(actor))
+    return ["assignee", "assignee_seen_at"]
 
 
 def ticket_close_check(ticket: Ticket, *, actor: User | None, expected_version: int | None = None) -> None:

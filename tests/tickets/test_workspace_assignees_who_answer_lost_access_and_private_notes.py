@@ -29,6 +29,7 @@ from tests.tickets.conftest import (
 )
 from tickets import services
 from tickets.models import Attachment, TicketMessage
+from tickets.workflow import Status
 
 pytestmark = pytest.mark.django_db
 
@@ -57,6 +58,28 @@ def test_a_ticket_cannot_be_assigned_to_a_desk_user_who_may_not_answer_it(client
     assert fresh(ticket).assignee_id != viewer.pk, "assigned to someone who may not answer it"
     assert response.status_code in (409, 422)
     assert not offered, "the assignee menu offers a desk user who may not answer tickets"
+
+
+def test_solving_an_unassigned_ticket_makes_the_solver_its_assignee(client, desk):
+    """An agent answers an unassigned ticket of their team with "Send and set Resolved": the ticket is
+    theirs (Zendesk's assign upon solve), so who solved it stays known and a customer's reopening answer
+    goes back to them; the step is in the ticket's history. A supervisor's bulk close does the same; the
+    System's closes assign nobody."""
+    ticket = desk["ticket"]
+    client.force_login(desk["agent"])
+    assert client.post(reply_url(ticket), reply_data(ticket, status_after="resolved")).status_code == 302
+    after = fresh(ticket)
+    assert after.status == Status.RESOLVED and after.assignee_id == desk["agent"].pk
+    assert after.activities.filter(action="assignee", new_value=str(desk["agent"])).exists()
+    services.ticket_reply(after, body="Back again", actor=desk["customer"], as_requester=True)
+    assert fresh(ticket).status == Status.OPEN and fresh(ticket).assignee_id == desk["agent"].pk
+
+    other = make_ticket(desk["customer"], team=desk["support"], subject="Another")
+    services.ticket_transition(other, status=Status.CLOSED, actor=desk["supervisor"])
+    assert fresh(other).assignee_id == desk["supervisor"].pk
+    by_system = make_ticket(desk["customer"], team=desk["support"], subject="Swept")
+    services.ticket_transition(by_system, status=Status.RESOLVED, actor=None)
+    assert fresh(by_system).assignee_id is None
 
 
 # ---- lost access, notes, refusals, moves and merges ---------------------------------------------------
