@@ -681,7 +681,17 @@ def user_password_changed(user: User, *, actor: User | None, keep_session_key: s
     other session of the account."""
     audit.record("password_change", actor=actor, obj=user, category=AuditEvent.Category.SECURITY)
     user_sign_out_sessions(user, actor=actor, keep_session_key=keep_session_key)
+    security_notice_after_commit(user, "password_changed")
     return user
+
+
+def security_notice_after_commit(user: User, notice: str) -> None:
+    """Mail the account's owner of a change to how it signs in (accounts.tasks.SECURITY_NOTICES), once
+    the change is saved."""
+    from accounts.tasks import send_security_notice  # the tasks module imports this one
+
+    user_pk = user.pk
+    transaction.on_commit(lambda: send_security_notice.enqueue(user_pk, notice))
 
 
 @transaction.atomic

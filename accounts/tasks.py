@@ -223,6 +223,40 @@ def send_invitation_mail(invitation_pk: int, *, domain: str, use_https: bool, at
     )
 
 
+# What a security notice says, by its name: the subject, then what happened to the account.
+SECURITY_NOTICES = {
+    "password_changed": (
+        "Your password for {site_name} was changed",
+        "The password of your account at {site_name} was changed.",
+    ),
+    "two_factor_off": (
+        "Two-factor sign-in for {site_name} was switched off",
+        "Two-factor sign-in was switched off for your account at {site_name}: a password alone now signs "
+        "in to it.",
+    ),
+}
+
+
+@task
+def send_security_notice(user_pk: int, notice: str, attempt: int = 0) -> bool:
+    """Tell an account's owner, at its address, of a change to how it signs in (SECURITY_NOTICES): if they
+    did not make it, this is how they hear of it. Returns whether it was sent."""
+    user = User.objects.filter(pk=user_pk).first()
+    if user is None or notice not in SECURITY_NOTICES:
+        return False
+    site_name = SiteConfiguration.objects.get_current().site_name_line
+    subject, happened = (text.format(site_name=site_name) for text in SECURITY_NOTICES[notice])
+    context = {"user": user, "site_name": site_name, "happened": happened}
+    return mail_or_retry(
+        send_security_notice,
+        _text_mail(subject, "accounts/security_notice.txt", context, user.email),
+        user_pk,
+        notice,
+        attempt=attempt,
+        what=f"the notice '{notice}'",
+    )
+
+
 def _text_mail(subject: str, template: str, context: dict, to: str) -> Callable[[], object]:
     """Sending one plain-text mail rendered from `template`, for mail_or_retry to call."""
     return lambda: send_automatic(subject, render_to_string(template, context), to)

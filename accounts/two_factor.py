@@ -194,6 +194,8 @@ def two_factor_disable(
         if removed:
             audit.record("two_factor_disable", actor=actor, obj=user, changes={"two_factor": (was_on, False)},
                          category=SECURITY)  # fmt: skip
+        if was_on:
+            services.security_notice_after_commit(user, "two_factor_off")
         if resetting_someone_else:
             services.user_sign_out_sessions(user, actor=actor)
 

@@ -45,6 +45,7 @@ NOT_AUDITED = {
     "email_change_for_link": "a look-up of the request a link names",
     "email_change_holds": "a check; the move it allows is audited (user_email_change)",
     "require_password": "a check; refuses, changes nothing",
+    "security_notice_after_commit": "mails after the commit of an audited change (password, 2FA)",
     "unique_slug": "computes a slug",
     "send_submission_receipt": "sends mail after commit; the ticket creation is audited",
     "ticket_mark_seen": "a read marker for the assignee, not a change to the ticket",
