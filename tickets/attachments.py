@@ -30,6 +30,10 @@ BINARY_TYPES = {
     "image/gif": {".gif"},
     "image/webp": {".webp"},
     "application/pdf": {".pdf"},
+    # Screen recordings of a problem: what support asks for most after screenshots.
+    "video/mp4": {".mp4", ".m4v"},
+    "video/quicktime": {".mov"},
+    "video/webm": {".webm"},
 }
 # ZIP and the Office formats built on it start with the same bytes, so the detector's pick among them
 # is arbitrary (it names every ZIP a .docx): for a ZIP the extension says which of these it is.
@@ -43,7 +47,15 @@ ZIP_CONTAINERS = {
     ".ods": "application/vnd.oasis.opendocument.spreadsheet",
     ".odp": "application/vnd.oasis.opendocument.presentation",
 }
-TEXT_EXTENSIONS = {".txt": "text/plain", ".log": "text/plain", ".csv": "text/csv", ".md": "text/plain"}
+# Exported logs and browser network captures (.har) are JSON: served as plain text, like the others.
+TEXT_EXTENSIONS = {
+    ".txt": "text/plain",
+    ".log": "text/plain",
+    ".csv": "text/csv",
+    ".md": "text/plain",
+    ".json": "text/plain",
+    ".har": "text/plain",
+}
 # Markup a browser would act on, anywhere in a text file: a page or an SVG, a tag that loads or runs
 # something, an event handler, a javascript: link. A log quoting "List<String>" or "a < b" is text.
 # Attributes are looked for up to the next angle bracket and 500 characters: linear on any input.

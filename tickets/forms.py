@@ -287,6 +287,11 @@ class TicketSubmitForm(OneAnswerEach, SubmissionKeyForm):
                 self.fields[CUSTOM_PREFIX + definition["name"]] = schema.form_field(definition)
         # Keep the file input last, after the custom fields.
         self.order_fields([name for name in self.fields if name not in (*FILE_FIELDS, "submission_key")])
+        # A subject already typed (the form sent back with an error, a draft restored after signing in)
+        # asks for its suggestions as the page loads, not only once it is typed in again.
+        if str(self["subject"].value() or "").strip():
+            subject = self.fields["subject"].widget
+            subject.attrs = {**subject.attrs, "hx-trigger": f"{subject.attrs['hx-trigger']}, load"}
 
     def custom_field_data(self) -> dict:
         """Custom values for the service, which validates them against the schema again."""
