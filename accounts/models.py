@@ -367,6 +367,15 @@ class User(AbstractBaseUser, PermissionsMixin):
     def get_full_name(self) -> str:
         return self.name or self.email
 
+    def name_shown(self, *, contact: bool) -> str:
+        """How the desk names them: by name; without one, by the address to those who may see contact
+        details ("Can view user details"), else by the address with its local part hidden
+        ("a…@example.com"), which tells two nameless requesters apart without giving either away."""
+        if self.name or contact:
+            return self.get_full_name()
+        local, _, domain = self.email.partition("@")
+        return f"{local[:1]}…@{domain}"
+
     def get_short_name(self) -> str:
         """The first word of the name; of one written "Berg, Anna" (one word, a comma, then the given
         name, as directories write them), the first after the comma: "Hello Anna,", not "Hello Berg,,".

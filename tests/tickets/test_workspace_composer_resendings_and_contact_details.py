@@ -398,6 +398,43 @@ def test_requester_contact_details_need_view_user_info(client, desk):
     assert desk["customer"].email in page_text(client.get(ws(desk["ticket"])))
 
 
+def test_a_nameless_requesters_address_is_hidden_everywhere_from_a_role_without_view_user_info(client, desk):
+    """A requester who gave no name is named by their address; a desk role without "Can view user
+    details" gets it with the local part hidden (queue row, requester filter, Requester panel, their
+    message, the history line of a ticket they sent signed out, the merge question), so the panel's
+    rule is not undone by the name. An Agent, who holds the permission, reads the address."""
+    tier = make_user_with_role("Customer", name="Tina Tier")
+    tier.groups.clear()
+    tier = give_custom_role(
+        tier, "Tier 1",
+        [("accounts", "view_support_queue"), ("accounts", "provide_support"), ("tickets", "close_ticket"),
+         ("tickets", "manage_threads")],
+    )  # fmt: skip
+    TeamMemberFactory(team=desk["support"], user=tier, role=TeamMember.Role.AGENT)
+    nameless = make_customer(name="", email="quietperson@example.org")
+    ticket = services.ticket_create(
+        requester=nameless, subject="No name given", description="Hello from nobody", actor=None
+    )
+    services.ticket_update_fields(ticket, changes={"team": desk["support"]}, actor=None)
+    services.ticket_reply(fresh(ticket), body="Still there?", actor=nameless)
+    other = make_ticket(nameless, team=desk["support"], subject="Second one")
+    client.force_login(tier)
+    pages = {
+        "queue": client.get(f"/desk/?requester={nameless.pk}"),
+        "workspace": client.get(ws(ticket)),
+        "merge": client.post(merge_url(other), {"into": ticket.reference, "version": other.version}),
+    }
+    for where, response in pages.items():
+        assert response.status_code == 200, where
+        text = page_text(response)
+        assert "quietperson" not in text, where
+        assert "q…@example.org" in text, where
+    assert page_text(pages["workspace"]).count("q…@example.org") >= 3  # panel, message, history
+    client.force_login(desk["agent"])
+    assert "quietperson@example.org" in page_text(client.get(f"/desk/?requester={nameless.pk}"))
+    assert "quietperson@example.org" in page_text(client.get(ws(ticket)))
+
+
 # --- Internal notes never reach the customer ---------------------------------------------------------
 
 

@@ -50,10 +50,19 @@ def status_badge(ticket: Ticket, for_customer: bool = False) -> SafeString:
     return format_html(BADGE, ticket.status, ticket.get_status_display())
 
 
+@register.filter
+def name_shown(user, contact: bool) -> str:
+    """`{{ user|name_shown:may.contact }}`: User.name_shown in a template."""
+    return user.name_shown(contact=bool(contact))
+
+
 @register.simple_tag
-def queue_rows(tickets: list[Ticket], queue_query: str, chosen: frozenset[str] = frozenset()) -> SafeString:
+def queue_rows(
+    tickets: list[Ticket], queue_query: str, chosen: frozenset[str] = frozenset(), contact: bool = False
+) -> SafeString:
     """The queue table's rows; each links to the workspace with the queue it came from. `chosen`: the
-    rows a refused bulk action had ticked ("pk:version"), ticked again."""
+    rows a refused bulk action had ticked ("pk:version"), ticked again; `contact`: whether the viewer
+    may see a nameless requester's address (User.name_shown)."""
     from_queue = "?queue=" + quote(queue_query, safe="/")
     return format_html_join(
         "",
@@ -67,13 +76,13 @@ def queue_rows(tickets: list[Ticket], queue_query: str, chosen: frozenset[str] =
                 "reference": ticket.reference,
                 "unread": UNREAD if ticket.unread_by_assignee else "",
                 "subject": ticket.subject,
-                "requester": ticket.requester.get_full_name(),
+                "requester": ticket.requester.name_shown(contact=contact),
                 "organization": ticket.organization or EMPTY,
                 "status": status_badge(ticket),
                 "priority": ticket.priority,
                 "priority_label": ticket.get_priority_display(),
                 "team": ticket.team or EMPTY,
-                "assignee": ticket.assignee or EMPTY,
+                "assignee": ticket.assignee.name_shown(contact=contact) if ticket.assignee else EMPTY,
                 "updated": timestamp(ticket.updated_at, with_year=False),
             }
             for ticket in tickets

@@ -108,6 +108,8 @@ def _queue_context(request: HttpRequest, params: QueryDict) -> dict:
             and not rbac.workable_team_ids(request.user)
         ),
         "sort_labels": SORT_LABELS,
+        # A nameless requester's address, to those who may see contact details (User.name_shown).
+        "may_contact": rbac.has_permission(request.user, rbac.VIEW_USER_INFO),
         "current_query": current_query,
         # Links, the refresh and the bulk form's way back name the queue itself: the page may be served
         # at another address (a refused "save this view" answers at /desk/views/, which takes POST only).
@@ -491,6 +493,7 @@ def workspace_merge(request: HttpRequest, number: str) -> HttpResponse:
                 services.ticket_merge_check(source, into=target, actor=request.user, expected_version=version)
                 context = {"source": source, "target": target, "version": version,
                            "queue": request.POST.get("queue"),
+                           "contact": rbac.has_permission(request.user, rbac.VIEW_USER_INFO),
                            "back": _workspace_after_work(request, source)}  # fmt: skip
                 return render(request, "tickets/desk/merge_confirm.html", context)
             services.ticket_merge(
