@@ -22,6 +22,7 @@ from django.utils.text import slugify
 import audit
 from helpdesk.forms import markdown_trimmed, nfc, one_line
 from knowledge import services
+from knowledge.forms import body_as_stored
 from knowledge.models import RESERVED_CATEGORY_SLUGS, Article, ArticleSlug, Category
 from knowledge.slugs import slug_for
 
@@ -36,6 +37,18 @@ STATUS_SERVICES = {
 }
 
 REQUIRED = "a title and a body are required"
+TITLE_TOO_LONG = (
+    "the title has {length} characters; at most 200 are kept, so shorten it rather than lose its end"
+)
+OUTSIDE_FOLDER = "a link to a file outside the folder imported, which is not read"
+UNCLOSED_LIST = "starts a list with [ that is never closed with ]"
+UNCLOSED_QUOTE = "opens a quote ({quote}) that is never closed"
+NO_ARTICLE_FILES = (
+    "{folder} holds no markdown files (.md or .markdown; hidden folders are passed over), so there is "
+    "nothing to import."
+)
+# Markdown files as kb_import knows them, in any case: "Guide.MD" is one too.
+MARKDOWN_SUFFIXES = {".md", ".markdown"}
 NOT_UTF8 = "not valid UTF-8 (byte 0x{byte:02x} at offset {offset})"
 HAS_NUL = "the {name} contains a NUL character, which the database cannot store"
 HAS_SURROGATE = "the {name} contains a lone surrogate (\\u{code:04x}), which is not valid Unicode text"
@@ -128,7 +141,10 @@ def parse_front_matter(text: str) -> tuple[dict, str]:
         if not colon:
             raise ValueError(f"front matter line without a colon: {line.strip()!r}")
         key = key.strip().lower()
-        meta[key] = _front_matter_value(value)
+        try:
+            meta[key] = _front_matter_value(value)
+        except ValueError as error:  # not YAML: read as text it would be stored garbled ("[vpn" a tag)
+            raise ValueError(f"front matter {key}: {error}") from None
         listing = key if not value.strip() else None
     # The closing line and the blank lines after it are not the body, nor is the file's final newline.
     body = body.partition("\n")[2].lstrip("\r\n")
@@ -139,6 +155,8 @@ def _front_matter_value(value: str) -> str | list[str] | None:
     value = value.strip()
     if value in YAML_NULLS:
         return None
+    if value.startswith("[") and not value.endswith("]"):
+        raise ValueError(UNCLOSED_LIST)
     if value.startswith("[") and value.endswith("]"):
         try:
             items = json.loads(value)
@@ -163,7 +181,9 @@ def _scalar(value: str) -> str:
                 return decoded
     if len(value) >= 2 and value[0] == value[-1] == "'":
         return value[1:-1].replace("''", "'")
-    return value.strip('"').strip("'")
+    if value[:1] in {'"', "'"}:  # YAML reads no such value: a quote opened and never closed
+        raise ValueError(UNCLOSED_QUOTE.format(quote=value[0]))
+    return value
 
 
 def _quoted(value: str) -> str:
@@ -179,19 +199,29 @@ def _decode(data: bytes) -> str:
         raise ValueError(NOT_UTF8.format(byte=data[error.start], offset=error.start)) from None
 
 
+class NoArticleFiles(ValueError):
+    """A folder to import holds no markdown file: said, rather than a report of nothing done."""
+
+
 JSON_ARRAY = (
     "is a JSON array; give JSON Lines instead, one article object per line (jq -c '.[]' turns the one "
     "into the other), or a folder of markdown files"
 )
 
 
+def is_markdown_file(path: Path) -> bool:
+    return path.suffix.lower() in MARKDOWN_SUFFIXES
+
+
 def markdown_files(folder: Path) -> list[Path]:
-    """The .md files of a folder and its subfolders that kb_import reads, in order: not the hidden ones
-    (".trash/", ".github/", macOS's "._name.md" companions of a zip), which hold no articles of ours."""
+    """The markdown files of a folder and its subfolders that kb_import reads, in order: not the hidden
+    ones (".trash/", ".github/", macOS's "._name.md" companions of a zip), which hold no articles of ours."""
     return [
         file
-        for file in sorted(folder.rglob("*.md"))
-        if not file.is_dir() and not any(part.startswith(".") for part in file.relative_to(folder).parts)
+        for file in sorted(folder.rglob("*"))
+        if is_markdown_file(file)
+        and not file.is_dir()
+        and not any(part.startswith(".") for part in file.relative_to(folder).parts)
     ]
 
 
@@ -200,11 +230,18 @@ def _records(path: Path):
     file."""
     if path.is_dir() and (path / CATEGORIES_FILE).is_file():
         yield from _records(path / CATEGORIES_FILE)
-    if path.is_dir() or path.suffix == ".md":
+    if path.is_dir() or is_markdown_file(path):
         # A folder named like a file ("drafts.md") is walked for its files, not read as one.
         files = markdown_files(path) if path.is_dir() else [path]
+        if path.is_dir() and not files:
+            raise NoArticleFiles(NO_ARTICLE_FILES.format(folder=path))
+        root = path.resolve()
         for file in files:
             source = file.relative_to(path).as_posix() if path.is_dir() else file.name
+            # A link unpacked from an archive could publish any file this process may read.
+            if path.is_dir() and not file.resolve().is_relative_to(root):
+                yield source, ValueError(OUTSIDE_FOLDER)
+                continue
             try:
                 meta, body = parse_front_matter(_decode(file.read_bytes()))
             except ValueError as error:
@@ -259,6 +296,7 @@ class _Incoming:
     category_parents: list[tuple[str, str]] = field(default_factory=list)  # (slug, name)
     old_slugs: list[str] = field(default_factory=list)
     dates: dict[str, datetime] = field(default_factory=dict)  # DATE_KEYS the record gives
+    category_named: bool = True  # else the article's category stays as it is
 
 
 def _incoming(record: dict, default_status: str) -> _Incoming:
@@ -297,7 +335,13 @@ def _incoming(record: dict, default_status: str) -> _Incoming:
     # body loses its blank lines before and whitespace after, as in the editor: a markdown file cannot
     # tell its body's leading blank lines from the one after its front matter.
     body = markdown_trimmed(body)
-    fields = {"title": title[:200].strip(), "body": body, "tags": tags}
+    if len(one_line(nfc(title))) > 200:
+        raise ValueError(TITLE_TOO_LONG.format(length=len(one_line(nfc(title)))))
+    fields = {"title": title, "body": body}
+    # A record that leaves tags or the category out leaves the article's as they are, as it does its
+    # status, visibility and excerpt; an empty value ("tags": [], "category": null) clears them.
+    if "tags" in record:
+        fields["tags"] = tags
     visibility = str(record.get("visibility") or "").strip().lower()
     if visibility:
         if visibility not in VISIBILITIES:
@@ -326,7 +370,7 @@ def _incoming(record: dict, default_status: str) -> _Incoming:
     dates = {name: _past_time(record, name) for name in DATE_KEYS if record.get(name)}
     return _Incoming(
         slug, status, bool(record.get("status")), fields, category, category_slug or None, parents, old_slugs,
-        dates,
+        dates, category_named="category" in record or "category_slug" in record,
     )  # fmt: skip
 
 
@@ -449,8 +493,9 @@ def _existing(incoming: _Incoming) -> Article | None:
 
 def _apply(incoming: _Incoming, existing: Article | None) -> str:
     """Create or update one article; returns which list of the report it belongs in."""
-    category = _category(incoming.category, incoming.category_slug, incoming.category_parents)
-    fields = {**incoming.fields, "category": category}
+    fields = dict(incoming.fields)
+    if incoming.category_named or existing is None:
+        fields["category"] = _category(incoming.category, incoming.category_slug, incoming.category_parents)
     if existing is None:
         created = services.article_create(
             slug=incoming.slug, status=incoming.status, actor=None, **fields, **incoming.dates
@@ -471,7 +516,13 @@ def _apply(incoming: _Incoming, existing: Article | None) -> str:
         stored["excerpt"] = services.written_excerpt(stored["excerpt"])
     # Tags exported as stored come back as they are: no change, even from before their spelling rules
     # (services.article_update keeps them so, unless something else changes).
-    stored["tags"] = existing.tags if fields["tags"] == existing.tags else services.clean_tags(stored["tags"])
+    if "tags" in stored:
+        stored["tags"] = (
+            existing.tags if fields["tags"] == existing.tags else services.clean_tags(stored["tags"])
+        )
+    # A body that differs only in its line breaks (CRLF from Windows) is the article's: no change, as in
+    # the editor.
+    stored["body"] = fields["body"] = body_as_stored(stored["body"], existing.body)
     changed = any(getattr(existing, name) != value for name, value in stored.items())
     # Renamed where the record comes from: its old slugs hold this article's address here.
     renamed = existing.slug != incoming.slug and existing.slug in incoming.old_slugs
@@ -658,7 +709,7 @@ def export_articles(path: Path, articles) -> ExportReport:
     other .md files are left alone and reported."""
     report = ExportReport()
     tree = {category.pk: category for category in Category.objects.all()}  # a few rows: one read
-    if path.suffix == ".jsonl":
+    if path.suffix.lower() == ".jsonl":
         # Written beside it and renamed over it once complete: an export that fails half-way (the disk
         # full, the database gone) leaves the previous export as it was.
         with _replacing(path.parent, path.name) as out:

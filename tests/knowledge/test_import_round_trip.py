@@ -68,11 +68,19 @@ def test_round_trip_keeps_old_slugs_redirecting(client, tmp_path, name):
     assert response["Location"] == "/kb/articles/password-reset/"
 
 
-def test_reimporting_an_unchanged_record_with_a_long_title_is_unchanged(tmp_path):
+def test_reimporting_an_unchanged_record_with_a_title_of_the_longest_length_is_unchanged(tmp_path):
     """Import is idempotent by slug: importing the same JSON Lines file twice reports the record as
-    unchanged the second time, writing nothing (no revision, no change to the title)."""
+    unchanged the second time, writing nothing (no revision, no change to the title). A title of 200
+    characters, spaced oddly, is stored whole; one character more and the record is skipped with its
+    reason rather than cut."""
     source = tmp_path / "articles.jsonl"
-    title = "a" * 199 + " and the rest of a very long title"
+    longer = tmp_path / "longer.jsonl"
+    longer.write_text(
+        json.dumps({"slug": "long", "title": "a" * 201, "body": "Text."}) + "\n", encoding="utf-8"
+    )
+    reason = "the title has 201 characters; at most 200 are kept, so shorten it rather than lose its end"
+    assert import_articles(longer).skipped == [("line 1", reason)]
+    title = "a" * 180 + "   and the rest  of it "
     source.write_text(json.dumps({"slug": "long", "title": title, "body": "Text."}) + "\n", encoding="utf-8")
     assert import_articles(source).created == ["long"]
     stored = Article.objects.get(slug="long")
@@ -80,6 +88,7 @@ def test_reimporting_an_unchanged_record_with_a_long_title_is_unchanged(tmp_path
     assert report.unchanged == ["long"] and report.updated == []
     after = Article.objects.get(slug="long")
     assert after.title == stored.title and after.revisions.count() == stored.revisions.count()
+    assert stored.title == "a" * 180 + " and the rest of it"
 
 
 @pytest.mark.parametrize("name", ["export.jsonl", "export-folder"])

@@ -5,7 +5,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from helpdesk.display import shown_count
-from knowledge.importing import import_articles
+from knowledge.importing import NoArticleFiles, import_articles
 from knowledge.models import Article
 
 
@@ -30,6 +30,8 @@ class Command(BaseCommand):
             raise CommandError(
                 f"Cannot read {error.filename or source}: {error.strerror or error}."
             ) from None
+        except NoArticleFiles as error:
+            raise CommandError(str(error)) from None
         for where, reason in report.skipped:
             self.stderr.write(f"skipped {where}: {reason}")
         if options["verbosity"]:  # -v 0 is quiet but for the records skipped
