@@ -310,7 +310,7 @@ def search_articles(
         return []
     ids = [row[0] for row in ranked]
     articles = Article.objects.in_bulk(ids)
-    snippets = _snippets(ids, typed, config, list(corrected.values()), lexemes)
+    snippets = _snippets(ids, typed, config, list(corrected.values()), lexemes, prefix)
     return [SearchHit(articles[pk], score, snippets.get(pk, "")) for pk, score in ranked if pk in articles]
 
 
@@ -335,6 +335,10 @@ def _word_starts(lexemes: list[str]) -> list[str]:
     return sorted({lexeme[: max(MIN_PREFIX, len(lexeme) - 1)] for lexeme in lexemes if lexeme})
 
 
+# What may stand before a word in an article's text (as tags and entities leave it): where an excerpt
+# is cut from, a word searched for starts after one of these.
+WORD_BREAKS = "\t\n\r<>/\\.,;:!?()[]{}\"'`*_-=+&#%$@|~^«»“”\u2018\u2019"
+
 SNIPPETS_SQL = r"""
 WITH article AS MATERIALIZED (  -- its regular expression runs once, not once per use below
     SELECT id, regexp_replace(
@@ -350,12 +354,14 @@ WITH article AS MATERIALIZED (  -- its regular expression runs once, not once pe
     -- accents (the question folded finds "Café" for "cafe"): then the window is found in the text
     -- folded, and the words as written are marked (below).
     SELECT id, text, regexp_replace(text, '<[^>]*>', ' ', 'g') AS words,
-           (SELECT min(nullif(strpos(lowered, start_of), 0)) - 1
+           (SELECT min(nullif(strpos(lowered, ' ' || start_of), 0)) - 1
             FROM unnest(starts.word_starts) AS start_of) AS before_match,
            text ~ '{MAY_FOLD}' AND EXISTS (
                SELECT 1 FROM unnest(starts.word_starts) AS start_of WHERE strpos(lowered, start_of) = 0
            ) AS may_be_folded
-    FROM (SELECT id, text, lower(text) AS lowered FROM article) a, starts
+    -- A word's start after a space or a mark (WORD_BREAKS, each one space: places stay those of `text`),
+    -- so that "log" is looked for where a word starts, not in "blog" at the top of the article.
+    FROM (SELECT id, text, ' ' || translate(lower(text), %s, %s) AS lowered FROM article) a, starts
 ), windowed AS MATERIALIZED (
     SELECT id, words, text, may_be_folded,
            greatest(1, coalesce(
@@ -384,6 +390,7 @@ SELECT id, ts_headline(%s::regconfig, text,
        concat_ws(' | ',
                  nullif(replace(plainto_tsquery(%s::regconfig, %s)::text, '&', '|'), ''),
                  (SELECT string_agg(quote_literal(c), ' | ') FROM unnest(%s::text[]) AS c),
+                 CASE WHEN %s <> '' THEN quote_literal(%s) || ':*' END,
                  written.terms
        )::tsquery,
        %s), left(words, %s), right(words, %s)
@@ -402,11 +409,12 @@ FROM part, LATERAL (
 
 
 def _snippets(
-    ids: list[int], text: str, config: str, corrected: list[str], lexemes: list[str] = ()
+    ids: list[int], text: str, config: str, corrected: list[str], lexemes: list[str] = (), prefix: str = ""
 ) -> dict[int, str]:
-    """Highlighted excerpts (ts_headline) of the articles found (matching the question's words and the
-    corrections of its slips), as plain text with the matches between MATCH_START and MATCH_END; the
-    template's `highlight` filter escapes them and turns the markers into <mark>.
+    """Highlighted excerpts (ts_headline) of the articles found (matching the question's words, the
+    corrections of its slips and the word being typed, `prefix`), as plain text with the matches between
+    MATCH_START and MATCH_END; the template's `highlight` filter escapes them and turns the markers into
+    <mark>.
 
     They are cut from the rendered body, not the markdown, whose syntax they showed ("**Sign in**",
     "2. Wait"), its inline tags taken out first (INLINE_TAG); the entities the sanitiser wrote ("&lt;",
@@ -420,7 +428,9 @@ def _snippets(
                 MATCH_START + MATCH_END,
                 INLINE_TAG,
                 ids,
-                _word_starts(lexemes),
+                _word_starts([*lexemes, prefix]),
+                WORD_BREAKS,
+                " " * len(WORD_BREAKS),
                 HEADLINE_LEAD,
                 HEADLINE_WINDOW,
                 HEADLINE_WINDOW,
@@ -429,6 +439,8 @@ def _snippets(
                 config,
                 text,
                 searched,
+                prefix,
+                prefix,
                 # ShortWord=0: "To read a cell…" keeps its "To" (the default drops words of 3 letters).
                 f"StartSel={MATCH_START}, StopSel={MATCH_END}, MaxWords=30, MinWords=12, MaxFragments=2, "
                 f'ShortWord=0, FragmentDelimiter="{FRAGMENTS}"',
