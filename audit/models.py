@@ -182,7 +182,9 @@ RECORDED_ON = {User: (RoleAssignment,), Team: (TeamMember,)}
 def _shown_instant(value: Any) -> str:
     """A recorded date-time (DjangoJSONEncoder's ISO text) in the reader's time zone."""
     if isinstance(value, str):
-        with contextlib.suppress(ValueError):
+        # OverflowError: an instant near the end of the calendar (9999-12-31, recorded before such dates
+        # were capped) that the reader's zone, ahead of UTC, would carry past year 9999: shown as recorded.
+        with contextlib.suppress(ValueError, OverflowError):
             return shown_time(timezone.localtime(datetime.fromisoformat(value)))
     return shown_value(value)
 

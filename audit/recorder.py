@@ -64,17 +64,33 @@ def _is_secret(name: Any) -> bool:
 def _mask_nested(value: Any) -> Any:
     # A secret can sit inside a structured value (custom_settings={"smtp_token": ...}): the name rule
     # applies to the keys of nested dicts too, at any depth, through lists; and whatever the name, the
-    # password of an address ("smtp://mailer:secret@host") is masked, the rest of it kept readable.
+    # password of an address ("smtp://mailer:secret@host") and its query parameters of secret-looking
+    # names ("https://crm.example/hook?api_key=…") are masked, the rest of it kept readable.
     if isinstance(value, dict):
         return {key: MASK if _is_secret(key) else _mask_nested(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [_mask_nested(item) for item in value]
-    if isinstance(value, str) and "@" in value and "://" in value:
-        return ADDRESS.sub(_address_without_password, value)
+    if isinstance(value, str) and "://" in value:
+        return ADDRESS.sub(_address_without_secrets, value)
     return value
 
 
 ADDRESS = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://\S+")
+QUERY_PARAMETER = re.compile(r"(?<=[?&;])([^=&#;?]+)=([^&#;]*)")
+
+
+def _address_without_secrets(found: re.Match) -> str:
+    address = _address_without_password(found)
+    query_at = address.find("?")
+    if query_at < 0:
+        return address
+    fragment_at = address.find("#", query_at)
+    end = len(address) if fragment_at < 0 else fragment_at
+    query = QUERY_PARAMETER.sub(
+        lambda parameter: f"{parameter[1]}={MASK}" if _is_secret(parameter[1]) else parameter[0],
+        address[query_at:end],
+    )
+    return address[:query_at] + query + address[end:]
 
 
 def _address_without_password(found: re.Match) -> str:
