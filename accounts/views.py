@@ -231,12 +231,22 @@ def two_factor_settings(request: HttpRequest) -> HttpResponse:
             del enable_form.errors[name]
         if not enable_form.non_field_errors():
             enable_form.add_error(None, two_factor.NOT_ENROLLED)
+    enabled = two_factor.is_enabled(user)
+    stale = form is not None and form is not enable_form and form.errors and not enabled
+    if stale:
+        # Sent from a page that showed two-factor on, switched off since (in another tab): its form is
+        # not on the page that answers, so the refusal is said at the top, linking to no box.
+        for name in [name for name in form.errors if name != NON_FIELD_ERRORS]:
+            del form.errors[name]
+        if not form.non_field_errors():
+            form.add_error(None, two_factor.NOT_ON)
     context = {
         "enable_form": enable_form,
+        "stale_form": form if stale else None,
         "form": code_form,
         "disable_form": disable_form,
         "codes": codes,
-        "enabled": two_factor.is_enabled(user),
+        "enabled": enabled,
         "required": two_factor.is_required(user, site_requires=site_requires),
         "enrolment": enrolment,
         "codes_left": StaticToken.objects.filter(device__user=user).count(),

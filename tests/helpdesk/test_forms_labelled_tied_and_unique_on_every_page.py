@@ -4,7 +4,6 @@ one <main> and one <h1>, a skip link that lands, and htmx fragments that keep id
 
 import uuid
 from collections import Counter
-from html.parser import HTMLParser
 
 import pytest
 from django.urls import reverse
@@ -22,68 +21,14 @@ from tests.factories import (
     make_supervisor,
     make_ticket,
 )
+from tests.html_tree import Tree
 from tests.tickets.conftest import edit, reply_data, update_url, ws
 from tickets.schema import schema_errors
 
 pytestmark = pytest.mark.django_db
 
-VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 FIELDS = {"input", "select", "textarea"}
 NOT_FIELDS = {"hidden", "submit", "button", "reset", "image"}
-
-
-class Node:
-    def __init__(self, tag, attrs, parent):
-        self.tag, self.attrs, self.parent = tag, dict(attrs), parent
-        self.children: list = []
-        self.text: list[str] = []
-
-    def ancestors(self):
-        node = self.parent
-        while node is not None:
-            yield node
-            node = node.parent
-
-    def all_text(self) -> str:
-        parts = list(self.text)
-        for child in self.children:
-            parts.append(child.all_text())
-        return " ".join(p for p in parts if p.strip())
-
-    def walk(self):
-        yield self
-        for child in self.children:
-            yield from child.walk()
-
-
-class Tree(HTMLParser):
-    def __init__(self, html: str):
-        super().__init__(convert_charrefs=True)
-        self.root = Node("#root", [], None)
-        self.current = self.root
-        self.feed(html)
-
-    def handle_starttag(self, tag, attrs):
-        node = Node(tag, attrs, self.current)
-        self.current.children.append(node)
-        if tag not in VOID:
-            self.current = node
-
-    def handle_startendtag(self, tag, attrs):
-        self.current.children.append(Node(tag, attrs, self.current))
-
-    def handle_endtag(self, tag):
-        node = self.current
-        while node is not None and node.tag != tag:
-            node = node.parent
-        if node is not None and node.parent is not None:
-            self.current = node.parent
-
-    def handle_data(self, data):
-        self.current.text.append(data)
-
-    def nodes(self):
-        return list(self.root.walk())[1:]
 
 
 def in_template(node) -> bool:
