@@ -335,10 +335,6 @@ def _word_starts(lexemes: list[str]) -> list[str]:
     return sorted({lexeme[: max(MIN_PREFIX, len(lexeme) - 1)] for lexeme in lexemes if lexeme})
 
 
-# What may stand before a word in an article's text (as tags and entities leave it): where an excerpt
-# is cut from, a word searched for starts after one of these.
-WORD_BREAKS = "\t\n\r<>/\\.,;:!?()[]{}\"'`*_-=+&#%$@|~^«»“”\u2018\u2019"
-
 SNIPPETS_SQL = r"""
 WITH article AS MATERIALIZED (  -- its regular expression runs once, not once per use below
     SELECT id, regexp_replace(
@@ -354,14 +350,21 @@ WITH article AS MATERIALIZED (  -- its regular expression runs once, not once pe
     -- accents (the question folded finds "Café" for "cafe"): then the window is found in the text
     -- folded, and the words as written are marked (below).
     SELECT id, text, regexp_replace(text, '<[^>]*>', ' ', 'g') AS words,
-           (SELECT min(nullif(strpos(lowered, ' ' || start_of), 0)) - 1
-            FROM unnest(starts.word_starts) AS start_of) AS before_match,
+           (SELECT min(CASE
+                WHEN found = 0 THEN NULL
+                WHEN found = 1 OR substr(lowered, found - 1, 1) !~ '[[:alnum:]_]' THEN found
+                -- Inside another word ("log" in "blog"): where it starts a word, if it does (a
+                -- regular expression, for the few words found so).
+                ELSE nullif(regexp_instr(
+                    lowered, '(?<![[:alnum:]_])' || regexp_replace(start_of, '([^[:alnum:]_])', '\\\1', 'g')
+                ), 0)
+            END) - 1
+            FROM unnest(starts.word_starts) AS start_of, LATERAL (SELECT strpos(lowered, start_of) AS found) f
+           ) AS before_match,
            text ~ '{MAY_FOLD}' AND EXISTS (
                SELECT 1 FROM unnest(starts.word_starts) AS start_of WHERE strpos(lowered, start_of) = 0
            ) AS may_be_folded
-    -- A word's start after a space or a mark (WORD_BREAKS, each one space: places stay those of `text`),
-    -- so that "log" is looked for where a word starts, not in "blog" at the top of the article.
-    FROM (SELECT id, text, ' ' || translate(lower(text), %s, %s) AS lowered FROM article) a, starts
+    FROM (SELECT id, text, lower(text) AS lowered FROM article) a, starts
 ), windowed AS MATERIALIZED (
     SELECT id, words, text, may_be_folded,
            greatest(1, coalesce(
@@ -429,8 +432,6 @@ def _snippets(
                 INLINE_TAG,
                 ids,
                 _word_starts([*lexemes, prefix]),
-                WORD_BREAKS,
-                " " * len(WORD_BREAKS),
                 HEADLINE_LEAD,
                 HEADLINE_WINDOW,
                 HEADLINE_WINDOW,
