@@ -17,6 +17,8 @@ class Status(models.TextChoices):
 # open, as Zendesk shows it to requesters.
 CUSTOMER_STATUSES = {Status.ON_HOLD: Status.OPEN}
 CUSTOMER_LABELS = {Status.PENDING: "Waiting for your reply", Status.RESOLVED: "Solved"}
+# A colleague's pending ticket, as their organisation's manager reads it.
+WAITING_FOR_REQUESTER = "Waiting for the requester's reply"
 
 
 def customer_status(status: str) -> str:

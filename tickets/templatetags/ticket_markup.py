@@ -14,7 +14,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from helpdesk.templatetags.timestamps import timestamp
 from tickets.models import Ticket
-from tickets.workflow import customer_label, customer_status
+from tickets.workflow import WAITING_FOR_REQUESTER, Status, customer_label, customer_status
 
 register = template.Library()
 
@@ -44,9 +44,15 @@ BADGE = '<span class="badge badge-{}">{}</span>'
 
 
 @register.simple_tag
-def status_badge(ticket: Ticket, for_customer: bool = False) -> SafeString:
+def status_badge(ticket: Ticket, for_customer: bool = False, viewer_id: int | None = None) -> SafeString:
+    """The ticket's status as a badge; `for_customer`, in the portal's words. A colleague's ticket that an
+    organisation manager (`viewer_id`) reads waits for its requester's reply, not for theirs."""
     if for_customer:  # the class too: "badge-on_hold" would tell what the label does not
-        return format_html(BADGE, customer_status(ticket.status), customer_label(ticket.status))
+        status = customer_status(ticket.status)
+        label = customer_label(ticket.status)
+        if status == Status.PENDING and viewer_id is not None and ticket.requester_id != viewer_id:
+            label = WAITING_FOR_REQUESTER
+        return format_html(BADGE, status, label)
     return format_html(BADGE, ticket.status, ticket.get_status_display())
 
 
