@@ -576,6 +576,8 @@ def user_password_reset(user: User, *, actor: User) -> User:
     no link, and one mailed before the suspension must not lift what the suspension holds."""
     if user.effective_status() == User.Status.SUSPENDED:
         raise PermissionDenied("This account is suspended.")
+    # A pending account had no password: this one is its first, no change its owner must be warned of.
+    first_password = user.status == User.Status.PENDING
     if user.status != User.Status.ACTIVE:  # pending, or a suspension that has ended (stored as it was)
         user_activate(user, actor=actor)
     user_unlock(user, actor=actor)
@@ -583,7 +585,7 @@ def user_password_reset(user: User, *, actor: User) -> User:
     # Activation may have verified the address already (user_email_verify then has nothing to do): an
     # organisation that registered the domain since the account was made takes it in either way.
     _organization_join_by_domain(user, actor=actor)
-    return user_password_changed(user, actor=actor, keep_session_key=None)
+    return user_password_changed(user, actor=actor, keep_session_key=None, notify=not first_password)
 
 
 @transaction.atomic
@@ -676,12 +678,15 @@ def user_password_change(user: User, *, password: str, actor: User, keep_session
 
 
 @transaction.atomic
-def user_password_changed(user: User, *, actor: User | None, keep_session_key: str | None) -> User:
-    """After a password was saved elsewhere (the admin's own password form): record it and end every
-    other session of the account."""
+def user_password_changed(
+    user: User, *, actor: User | None, keep_session_key: str | None, notify: bool = True
+) -> User:
+    """After a password was saved elsewhere (the admin's own password form): record it, end every
+    other session of the account and, unless not `notify` (a first password), tell its owner."""
     audit.record("password_change", actor=actor, obj=user, category=AuditEvent.Category.SECURITY)
     user_sign_out_sessions(user, actor=actor, keep_session_key=keep_session_key)
-    security_notice_after_commit(user, "password_changed")
+    if notify:
+        security_notice_after_commit(user, "password_changed")
     return user
 
 
@@ -690,8 +695,8 @@ def security_notice_after_commit(user: User, notice: str) -> None:
     the change is saved."""
     from accounts.tasks import send_security_notice  # the tasks module imports this one
 
-    user_pk = user.pk
-    transaction.on_commit(lambda: send_security_notice.enqueue(user_pk, notice))
+    user_pk, changed_at = user.pk, timezone.now().isoformat()  # the change's time, not the mail's
+    transaction.on_commit(lambda: send_security_notice.enqueue(user_pk, notice, changed_at=changed_at))
 
 
 @transaction.atomic

@@ -1,7 +1,8 @@
 """Background work for accounts (django.tasks)."""
 
+import contextlib
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
@@ -18,6 +19,7 @@ from accounts.forms import PasswordResetForm
 from accounts.models import EmailChangeRequest, Invitation, User
 from accounts.sessions import SessionStore
 from accounts.tokens import email_change_token, email_verification_token
+from helpdesk.display import shown_time, shown_zone
 from helpdesk.links import absolute_link
 from helpdesk.mail import mail_or_retry, send_automatic
 from helpdesk.models import SiteConfiguration
@@ -238,21 +240,27 @@ SECURITY_NOTICES = {
 
 
 @task
-def send_security_notice(user_pk: int, notice: str, attempt: int = 0) -> bool:
-    """Tell an account's owner, at its address, of a change to how it signs in (SECURITY_NOTICES): if they
-    did not make it, this is how they hear of it. Returns whether it was sent."""
+def send_security_notice(user_pk: int, notice: str, attempt: int = 0, changed_at: str = "") -> bool:
+    """Tell an account's owner, at its address, of a change to how it signs in (SECURITY_NOTICES), and
+    when it happened (`changed_at`, ISO 8601) in the account's time zone: if they did not make it, this
+    is how they hear of it. Returns whether it was sent."""
     user = User.objects.filter(pk=user_pk).first()
     if user is None or notice not in SECURITY_NOTICES:
         return False
     site_name = SiteConfiguration.objects.get_current().site_name_line
     subject, happened = (text.format(site_name=site_name) for text in SECURITY_NOTICES[notice])
-    context = {"user": user, "site_name": site_name, "happened": happened}
+    when = ""
+    with contextlib.suppress(ValueError), timezone.override(user.zone):
+        moment = datetime.fromisoformat(changed_at)
+        when = f"{shown_time(timezone.localtime(moment))} ({shown_zone()})"
+    context = {"user": user, "site_name": site_name, "happened": happened, "when": when}
     return mail_or_retry(
         send_security_notice,
         _text_mail(subject, "accounts/security_notice.txt", context, user.email),
         user_pk,
         notice,
         attempt=attempt,
+        changed_at=changed_at,
         what=f"the notice '{notice}'",
     )
 
