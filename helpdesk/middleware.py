@@ -123,7 +123,8 @@ def _custom_fields(request: HttpRequest) -> dict[str, dict]:
     except Resolver404:
         return {}
     slug = match.kwargs.get("slug") if match.view_name == "tickets:portal_submit_form" else None
-    form = TicketForm.objects.filter(slug=slug).first() if slug else None
+    # Only a form the sender may see names its fields: else the page would tell a private form's questions.
+    form = TicketForm.objects.active_for(request.user).filter(slug=slug).first() if slug else None
     schema = form.definitions if form is not None else []
     return {field["name"]: field for field in schema if field["type"] in TYPED_KINDS}
 
