@@ -292,8 +292,9 @@ def article_vote(request: HttpRequest, slug: str) -> HttpResponse:
         }
         return render(request, ARTICLE_TEMPLATE + "#vote", context)
     url = reverse("knowledge:article", args=[article.slug])
-    # Keep "from=ticket" so a changed vote still counts as a deflection.
-    return redirect(url + "?from=ticket" if from_ticket_form else url)
+    # Keep "from=ticket" so a changed vote still counts as a deflection; back at the vote, whose thanks
+    # would otherwise lie below the fold of a long article.
+    return redirect((url + "?from=ticket" if from_ticket_form else url) + "#vote")
 
 
 @require_POST

@@ -80,7 +80,12 @@
       "input:not([type=checkbox]):not([type=radio]), textarea, select, [contenteditable]",
     );
     if (typing) {
-      if (event.key === "Escape") event.target.blur();
+      if (event.key === "Escape") {
+        // Chrome empties a search box on Escape and fires "search", which would refilter the queue
+        // without the words typed: Escape leaves the box (as the help says) and keeps them.
+        if (event.target.type === "search") event.preventDefault();
+        event.target.blur();
+      }
       return;
     }
     let handled = true;

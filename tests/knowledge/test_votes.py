@@ -63,7 +63,7 @@ def test_a_changed_vote_from_the_ticket_form_still_counts_a_deflection(client):
     article = make_article(title="Printer jams")
     url = reverse("knowledge:vote", args=[article.slug])
     response = client.post(url, {"helpful": "no", "from": "ticket"})
-    assert response["Location"].endswith("?from=ticket")
+    assert response["Location"].endswith("?from=ticket#vote")
     assert 'name="from" value="ticket"' in client.get(response["Location"]).content.decode()
     client.post(url, {"helpful": "yes", "from": "ticket"})
     article.refresh_from_db()
