@@ -88,7 +88,7 @@ def queue_rows(
                 "priority": ticket.priority,
                 "priority_label": ticket.get_priority_display(),
                 "team": ticket.team or EMPTY,
-                "assignee": ticket.assignee.name_shown(contact=contact) if ticket.assignee else EMPTY,
+                "assignee": ticket.assignee or EMPTY,
                 "updated": timestamp(ticket.updated_at, with_year=False),
             }
             for ticket in tickets
