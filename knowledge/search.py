@@ -353,11 +353,12 @@ WITH article AS MATERIALIZED (  -- its regular expression runs once, not once pe
            (SELECT min(CASE
                 WHEN found = 0 THEN NULL
                 WHEN found = 1 OR substr(lowered, found - 1, 1) !~ '[[:alnum:]_]' THEN found
-                -- Inside another word ("log" in "blog"): where it starts a word, if it does (a
-                -- regular expression, for the few words found so).
-                ELSE nullif(regexp_instr(
-                    lowered, '(?<![[:alnum:]_])' || regexp_replace(start_of, '([^[:alnum:]_])', '\\\1', 'g')
-                ), 0)
+                -- Inside another word ("log" in "blog"): where it starts a word, if it does: after the
+                -- first mark that precedes it (a regular expression, for the few words found so;
+                -- regexp_instr would be PostgreSQL 15+).
+                ELSE (SELECT strpos(lowered, before[1] || start_of) + 1 FROM regexp_match(
+                    lowered, '([^[:alnum:]_])' || regexp_replace(start_of, '([^[:alnum:]_])', '\\\1', 'g')
+                ) AS before)
             END) - 1
             FROM unnest(starts.word_starts) AS start_of, LATERAL (SELECT strpos(lowered, start_of) AS found) f
            ) AS before_match,
