@@ -478,6 +478,19 @@ def email_change_holds(change: EmailChangeRequest) -> bool:
     return constant_time_compare(account_state(user), change.account_state)
 
 
+def email_change_pending(user: User) -> tuple[EmailChangeRequest, datetime] | None:
+    """The address change the account's owner asked for and has not carried out, while its link holds,
+    and when the link expires: the profile says where the account is moving (only the newest request's
+    link works)."""
+    change = EmailChangeRequest.objects.filter(user=user).order_by("-created_at", "-pk").first()
+    if change is None or change.used_at is not None:
+        return None
+    change.user = user
+    if not email_change_holds(change):
+        return None
+    return change, change.created_at + timedelta(seconds=settings.PASSWORD_RESET_TIMEOUT)
+
+
 def email_change_link_state(change: EmailChangeRequest | None, *, viewer=None) -> str:
     """What a mailed address-change link can do, opened by `viewer`: "done" (it was used, and the owner
     looks at it), "ready" (it holds for the active account and its owner is signed in), "sign_in" (it

@@ -533,6 +533,7 @@ def profile(request: HttpRequest) -> HttpResponse:
         "current_session_key": request.session.session_key,
         "two_factor_available": (enabled := two_factor.is_enabled(user)) or rbac.is_staff(user),
         "email_unverified": user.email_verified_at is None,
+        "email_change": services.email_change_pending(user),
         "two_factor_enabled": enabled,
     }
     return render(request, "accounts/profile.html", context, status=status)

@@ -66,6 +66,23 @@ def test_asking_mails_a_link_to_the_new_address_and_changes_nothing_yet():
     assert "We sent a link to New@example.org" in shown and "keeps the address old@example.org" in shown
 
 
+def test_the_profile_says_where_the_account_is_moving_while_the_link_holds(clock):
+    """Until the link is opened the profile shows the move under way and until when its link works (the
+    message after asking is gone after the next page); once it is carried out, expired or spent by a new
+    password, the profile says nothing of it."""
+    _user, client, link = asked()
+    assert "We sent a link to new@example.org" in client.get(PROFILE).content.decode()
+    shown = client.get(PROFILE).content.decode()
+    assert "Moving to <strong>new@example.org</strong>" in shown and "We sent a link" not in shown
+    press(client, link)
+    assert "Moving to" not in client.get(PROFILE).content.decode()
+    clock.shift(120)
+    ask(client, "newer@example.org")
+    assert "Moving to <strong>newer@example.org</strong>" in client.get(PROFILE).content.decode()
+    with override_settings(PASSWORD_RESET_TIMEOUT=-1):
+        assert "Moving to" not in client.get(PROFILE).content.decode()
+
+
 def test_the_owner_opening_the_link_sees_a_button_and_pressing_it_moves_the_account():
     user, client, link = asked()
     other_device = signed_in(user, IPHONE)

@@ -44,6 +44,7 @@ NOT_AUDITED = {
     "email_change_link_state": "a check; the move it allows is audited (user_email_change)",
     "email_change_for_link": "a look-up of the request a link names",
     "email_change_holds": "a check; the move it allows is audited (user_email_change)",
+    "email_change_pending": "a look-up of the move the profile shows under way",
     "require_password": "a check; refuses, changes nothing",
     "security_notice_after_commit": "mails after the commit of an audited change (password, 2FA)",
     "unique_slug": "computes a slug",
