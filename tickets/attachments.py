@@ -3,6 +3,7 @@ files held for a form that came back (HeldUpload) until it is sent again."""
 
 import codecs
 import hashlib
+import json
 import re
 import unicodedata
 from datetime import datetime, timedelta
@@ -48,6 +49,9 @@ ZIP_CONTAINERS = {
     ".odp": "application/vnd.oasis.opendocument.presentation",
 }
 # Exported logs and browser network captures (.har) are JSON: served as plain text, like the others.
+# A whole JSON document is not searched for markup: a capture of a web page holds the page's HTML in
+# its strings, and a document that starts with { or [ is no page to a browser (served as text anyway).
+JSON_EXTENSIONS = {".json", ".har"}
 TEXT_EXTENSIONS = {
     ".txt": "text/plain",
     ".log": "text/plain",
@@ -84,7 +88,10 @@ def _spelled(character: str) -> bytes:
 
 _JAVASCRIPT = _DROPPED + _DROPPED.join(_spelled(character) for character in "javascript:")
 TEXT_MARKUP = re.compile(
-    rb"<(?:html|script|svg|!doctype|\?xml|iframe|frame|body|img|object|embed|meta|style|form|link|base|math)\b"
+    # Tags that act bare; those that load or run something only with an attribute ("<link rel=..."), so
+    # that a log quoting "<math.h>", "List<Object>" or "<Link> outside a <Router>" stays text.
+    rb"<(?:html|script|svg|!doctype|\?xml|body|style)\b"
+    rb"|<(?:iframe|frame|img|object|embed|meta|form|link|base|math)[\s/]"
     rb"|<[a-z][a-z0-9-]{0,40}[\s/][^<>]{0,500}?\bon[a-z]{1,40}\s*="
     rb"|<[a-z][a-z0-9-]{0,40}[\s/][^<>]{0,500}?=\s*[\"']?" + _JAVASCRIPT,
     re.IGNORECASE,
@@ -182,12 +189,26 @@ def detect_content_type(upload: UploadedFile) -> str:
         # holds, whose bytes never match the markup patterns, and as bytes too: markup written in ASCII
         # behind a byte-order mark is still markup to a program that ignores the mark.
         encoding = _utf16(head)
+        if extension in JSON_EXTENSIONS and _is_json(upload):
+            return TEXT_EXTENSIONS[extension]
         if _holds(upload, TEXT_MARKUP, text=True) or (
             encoding and _holds(upload, TEXT_MARKUP, encoding=encoding, text=True)
         ):
             raise ValidationError(HOLDS_MARKUP.format(name=name))
         return TEXT_EXTENSIONS[extension]
     _refuse_as_named(name, extension)
+
+
+def _is_json(upload: UploadedFile) -> bool:
+    """Whether the whole file is one JSON document (UTF-8, perhaps behind a byte-order mark)."""
+    upload.seek(0)
+    try:
+        json.loads(upload.read().decode("utf-8-sig"))
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        return False
+    finally:
+        upload.seek(0)
+    return True
 
 
 def _refuse_as_named(name: str, extension: str) -> NoReturn:
@@ -275,9 +296,10 @@ def validate_uploads(uploads: list[UploadedFile | HeldUpload]) -> list[str]:
             continue
         name = safe_filename(upload.name or "")
         if upload.size > limit:
-            problems.append(
-                TOO_LARGE.format(name=name, size=filesizeformat(upload.size), limit=filesizeformat(limit))
-            )
+            size, most = filesizeformat(upload.size), filesizeformat(limit)
+            if size == most:  # "10.0 MB; at most 10.0 MB" says nothing: in bytes, then
+                size, most = f"{upload.size:,} bytes", f"{limit:,} bytes"
+            problems.append(TOO_LARGE.format(name=name, size=size, limit=most))
             continue
         try:
             types.append(detect_content_type(upload))
