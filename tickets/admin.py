@@ -289,8 +289,18 @@ class TicketMessageAdmin(AuditedAdminMixin, ReadOnlyAdmin):
         return (queryset.filter(author__in=authors) if authors else queryset.none()), False
 
 
+class TicketFormAdminForm(forms.ModelForm):
+    def clean_schema(self):
+        # An emptied box is no custom fields, as the default has it; the JSON field reads it as null,
+        # which typed out stays refused (TicketForm.clean).
+        if not str(self.data.get(self.add_prefix("schema")) or "").strip():
+            return []
+        return self.cleaned_data["schema"]
+
+
 @admin.register(TicketForm)
 class TicketFormAdmin(ClosedTeamKeptAdminMixin, StableSlugMixin, KeepInUseMixin, AuditedModelAdmin):
+    form = TicketFormAdminForm
     list_display = (
         "title",
         "slug",

@@ -143,8 +143,6 @@ class TicketForm(models.Model):
         return schema.usable_definitions(self.schema)
 
     def clean(self) -> None:
-        if self.schema is None:  # the admin's box emptied: no custom fields, as the default has it
-            self.schema = []
         problems = schema.schema_errors(self.schema)
         if problems:
             raise ValidationError({"schema": problems})

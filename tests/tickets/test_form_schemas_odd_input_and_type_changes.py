@@ -233,6 +233,7 @@ ODD_SCHEMAS = {
     "schema an object": {"fields": []},
     "schema a string": '"text"',
     "schema a number": "5",
+    "schema null": "null",
     "field a string": ["a"],
     "field a list": [["a", "A", "text"]],
     "not JSON": "[{name: 'a'}]",
