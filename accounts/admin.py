@@ -24,7 +24,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from guardian.admin import GuardedModelAdmin
 
 import audit
-from accounts import rbac, services, two_factor
+from accounts import rbac, roles, services, two_factor
 from accounts.backends import lockout_username
 from accounts.forms import EmailAddressField, time_zone_choices
 from accounts.models import (
@@ -263,6 +263,14 @@ class RoleAssignmentFormSet(forms.BaseInlineFormSet):
         for form in self.deleted_forms:
             if form.instance.pk and role_out_of_reach(form.actor, form.instance):
                 raise forms.ValidationError(ROLE_OUT_OF_REACH.format(role=form.instance.role))
+            if (
+                form.instance.pk
+                and form.instance.user_id == form.actor.pk
+                and form.instance.role.name == roles.ADMINISTRATOR
+                and not form.actor.is_superuser
+                and not rbac.other_administrator_exists(form.actor)
+            ):
+                raise forms.ValidationError(LAST_ADMINISTRATOR.format(role=form.instance.role))
 
 
 class RoleAssignmentInline(LabelledRowsInlineMixin, LoadedAutocompleteInlineMixin, admin.TabularInline):
@@ -354,6 +362,14 @@ class TeamMemberInline(LabelledRowsInlineMixin, LoadedAutocompleteInlineMixin, a
 
 
 SUSPEND_YOURSELF = "You cannot suspend yourself."
+PENDING_YOURSELF = (
+    "You cannot make your own account pending: it would be signed out, and could not sign in again until "
+    "someone else activated it."
+)
+LAST_ADMINISTRATOR = (
+    "You are the only administrator: give the role “{role}” to someone else first, or nobody could give "
+    "roles or lift suspensions any more."
+)
 
 
 class UserCreationForm(AdminUserCreationForm):
@@ -395,6 +411,9 @@ class UserChange(UserChangeForm):
             self.add_error("suspended_until", services.SUSPENSION_ALREADY_ENDED)
         if suspension_changed and suspended and self.actor is not None and self.instance.pk == self.actor.pk:
             self.add_error("status", SUSPEND_YOURSELF)
+        yourself = self.actor is not None and self.instance.pk == self.actor.pk
+        if "status" in self.changed_data and cleaned.get("status") == User.Status.PENDING and yourself:
+            self.add_error("status", PENDING_YOURSELF)
         organization = cleaned.get("organization")
         # The organisation's own words: "an inactive organisation takes no new members". One kept as it
         # was stays, so its members' accounts can still be edited.
@@ -499,7 +518,8 @@ class UserAdmin(KeepInUseMixin, RoleChangeAuditMixin, AuditedAdminMixin, DjangoU
         # One's own address moves from the profile, with the password and a link to the new address: here
         # a borrowed session would take the account (a reset mailed to a mailbox of the borrower's).
         if obj is not None and obj.pk == request.user.pk:
-            fields = (*fields, "email")
+            # Admin site access too: unticked, the next page of the admin would be a sign-in page.
+            fields = (*fields, "email", "is_staff")
         # Superuser status and permissions beside the roles are a superuser's to give: anyone else
         # could make themselves one (roles, checked in RoleAssignmentForm, are how they grant).
         # An account's status is suspended and lifted by those whose role may do both (the actions ask

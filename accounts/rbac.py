@@ -29,6 +29,7 @@ from accounts.models import (
     TeamMember,
     TeamUserObjectPermission,
     User,
+    suspension_ended,
 )
 
 WORK_TEAM_QUEUE = "accounts.work_team_queue"
@@ -277,6 +278,14 @@ def administrator_user_filter() -> Q:
     """The users is_administrator() answers yes for, as a filter on User."""
     in_force = RoleAssignment.objects.in_force().filter(user=OuterRef("pk"), role__name=roles.ADMINISTRATOR)
     return Q(is_superuser=True) | Exists(in_force)
+
+
+def other_administrator_exists(user) -> bool:
+    """Whether an active administrator other than `user` is left to run the site (give roles, lift
+    suspensions) if `user` stopped being one."""
+    # Active as User.is_active reads it: a suspension whose end has passed is over.
+    active = Q(status=User.Status.ACTIVE) | suspension_ended()
+    return User.objects.filter(active, administrator_user_filter()).exclude(pk=user.pk).exists()
 
 
 def holds_staff_role(user) -> bool:
