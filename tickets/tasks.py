@@ -46,11 +46,10 @@ def send_submission_receipt(ticket_pk: int, *, portal_url: str, reset_url: str, 
     requester = ticket.requester
     # Named: the visitor may have typed someone else's address, who must see which site this is.
     site_name = SiteConfiguration.objects.get_current().site_name_line
-    # The subject a visitor wrote goes only to an address shown to be its owner's: to any address typed,
-    # it would let anyone send their words ("Your account is locked: log in at …") by the site's mail.
+    # Without the subject the visitor wrote: anyone may type any address, a confirmed one's too (that its
+    # owner reads it says nothing of who sent this), and the site's mail would carry their words ("Your
+    # account is locked: log in at …") to it. The reference names the request.
     subject = f"[{ticket.reference}] {site_name} received your request"
-    if requester.email_verified_at is not None:
-        subject += f": {ticket.subject}"
     return mail_or_retry(
         send_submission_receipt,
         lambda: send_automatic(

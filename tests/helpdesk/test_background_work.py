@@ -264,10 +264,10 @@ def test_the_confirmation_mail_and_the_receipt_name_the_site(client):
     confirmation, receipt, unconfirmed = mail.outbox
     assert confirmation.subject == "Confirm your e-mail address for Acme Support"
     assert "your address at Acme Support" in confirmation.body
-    assert receipt.subject == f"[{ticket.reference}] Acme Support received your request: Printer"
+    assert receipt.subject == f"[{ticket.reference}] Acme Support received your request"
     assert f"Acme Support received your request {ticket.reference}" in receipt.body
-    # To an address nobody has shown to be theirs, the visitor's own words stay out of the subject
-    # (before the fix anyone could send "Account locked: log in at …" by the site's mail).
+    # To any address, a confirmed one's too, the visitor's own words stay out of the subject: anyone could
+    # otherwise send "Account locked: log in at …" by the site's mail.
     assert unconfirmed.subject == f"[{typed.reference}] Acme Support received your request"
 
 

@@ -148,8 +148,7 @@ def test_subjects_say_what_the_mail_is_and_stay_on_one_line():
         "address change link": "Confirm your new e-mail address for Helpdesk",
         "address changed notice": "Your e-mail address for Helpdesk was changed",
         "invitation": "Your invitation to Helpdesk",
-        "receipt": f"[{ticket_services.Ticket.objects.get().reference}] Helpdesk received your request: "
-        "Printer jam",
+        "receipt": f"[{ticket_services.Ticket.objects.get().reference}] Helpdesk received your request",
     }
 
 
@@ -170,23 +169,20 @@ def test_site_names_with_quotes_commas_line_breaks_and_accents_inject_no_header(
         assert 'Café "Nord", Inc. Bcc: x@evil.example' in parsed["Subject"], kind
 
 
-def test_a_visitors_subject_with_line_breaks_stays_one_line_in_the_receipt():
-    """A subject posted with CR/LF is stored on one line (helpdesk.forms.one_line), so the receipt's
-    Subject header cannot be split; a 200-character subject is folded within 78 columns on the wire."""
+def test_a_visitors_subject_with_line_breaks_never_reaches_the_receipt():
+    """The receipt of a request sent without signing in names it by its reference, never by the subject
+    the visitor typed (to a confirmed address too), so a subject posted with CR/LF or a Bcc line splits
+    no header and sends no words of the visitor's by the site's mail."""
     site_configuration_update(changes={"anonymous_submission": True}, actor=None)
     verified = make_customer(email="carla@example.org", email_verified_at=timezone.now())
     ticket = ticket_services.ticket_submit_anonymous(
         email=verified.email, name="Carla", subject="Help\r\nBcc: x@evil.example", description="x"
     )
     ticket_tasks.send_submission_receipt.call(ticket.pk, portal_url="https://h/p", reset_url="https://h/r")
-    long_one = ticket_services.ticket_submit_anonymous(
-        email=verified.email, name="Carla", subject="word " * 39 + "last!", description="x"
-    )
-    ticket_tasks.send_submission_receipt.call(long_one.pk, portal_url="https://h/p", reset_url="https://h/r")
-    first, second = (message.message().as_bytes() for message in mail.outbox)
-    assert message_from_bytes(first, policy=policy.default)["Bcc"] is None
-    assert mail.outbox[0].subject.endswith(": Help Bcc: x@evil.example")
-    assert all(len(line) <= 78 for line in second.split(b"\n\n", 1)[0].splitlines())
+    (receipt,) = mail.outbox
+    assert message_from_bytes(receipt.message().as_bytes(), policy=policy.default)["Bcc"] is None
+    assert receipt.subject == f"[{ticket.reference}] Helpdesk received your request"
+    assert "Bcc" not in receipt.body and "evil" not in receipt.body
 
 
 def test_no_html_escaping_artefacts_in_plain_text():
