@@ -205,6 +205,8 @@ RATE_LIMITS = {
     "article_view": ("120/m", "120/m"),
     # Each export streams up to EXPORT_MAX_ROWS events for seconds: a loop would hold the workers.
     "audit_export": ("30/h", "10/h"),
+    # Rendering a hostile 200,000-character text takes seconds: a loop would hold the workers too.
+    "article_preview": ("60/m", "30/m"),
 }
 # Two-factor sign-in (django-otp): the name authenticator apps show next to the code.
 OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", default="Helpdesk")

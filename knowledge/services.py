@@ -70,6 +70,10 @@ EDITOR = "knowledge.change_article"
 PUBLISHER = "knowledge.publish_article"
 VERIFIER = "knowledge.verify_article"
 TITLE_REQUIRED = "An article needs a title that shows."
+BODY_REQUIRED = (
+    "An article needs text that shows: this one reads as nothing on its page (only invisible characters, "
+    "an empty heading or blank entities such as &nbsp;)."
+)
 
 
 BODY_MAX_LENGTH = 200_000
@@ -86,6 +90,12 @@ def body_length_problem(body: str) -> str:
 def article_html(body: str) -> str:
     """An article's page from its markdown: a page of its own, so its headings are link targets."""
     return render_markdown(body, heading_ids=True)
+
+
+def shows_on_its_page(body_html: str) -> bool:
+    """Whether an article's rendered text shows anything: text once tags and entities are read, or an
+    image. A lone "##" renders as nothing, "&nbsp;" or "&#8203;" as blanks."""
+    return "<img" in body_html or shows_text(html.unescape(strip_tags(body_html)))
 
 
 def _excerpt(body_html: str) -> str:
@@ -169,8 +179,10 @@ def article_create(
         raise ValidationError({"title": TITLE_REQUIRED})
     if problem := body_length_problem(body):  # every way in (the editor, the admin, kb_import) alike
         raise ValidationError({"body": problem})
+    if not shows_on_its_page(body_html := article_html(body)):
+        raise ValidationError({"body": BODY_REQUIRED})
     article = Article(
-        title=one_line(title), body=body, body_html=(body_html := article_html(body)),
+        title=one_line(title), body=body, body_html=body_html,
         excerpt=written_excerpt(excerpt) or _excerpt(body_html),
         category=category, tags=clean_tags(tags), visibility=visibility, author=actor, created_by=actor,
         updated_by=actor, slug=slug or unique_slug(title), status=status,
@@ -335,7 +347,7 @@ def article_update(
         article=article, title=article.title, body=article.body, created_by_id=article.updated_by_id,
         created_at=article.published_at or article.updated_at,
     )  # fmt: skip
-    old_excerpt = article.excerpt
+    old_excerpt, stored_body = article.excerpt, article.body
     automatic_excerpt = excerpt_is_automatic(article)
     new_slug = changes.pop("slug", None)
     if "title" in changes and not shows_text(changes["title"]):
@@ -360,6 +372,8 @@ def article_update(
         setattr(article, name, nfc(value) if isinstance(value, str) else value)
     if "body" in changes:
         article.body_html = article_html(article.body)
+        if article.body != stored_body and not shows_on_its_page(article.body_html):
+            raise ValidationError({"body": BODY_REQUIRED})
     # An empty excerpt takes the start of the body. One that had been taken from the old body follows
     # the new body, whether the editor sent it back unchanged or the caller left it out (restoring a
     # revision, the admin, an import); a written one stays, as revisions do not keep excerpts.
@@ -509,6 +523,8 @@ def _set_status(
         raise ValidationError(
             STATUS_REFUSED.format(old=article.get_status_display().lower(), done=STATUS_DONE[status])
         )
+    if status == Article.Status.PUBLISHED and not shows_on_its_page(article.body_html):
+        raise ValidationError({"body": BODY_REQUIRED})  # a draft saved before the rule: not for readers
     changes = {"status": (article.status, status)}
     if note or article.review_note:  # the note the author reads, given or taken off
         changes["review_note"] = (article.review_note, note)

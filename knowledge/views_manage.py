@@ -22,6 +22,7 @@ from audit.models import AuditEvent
 from helpdesk.display import shown_time
 from helpdesk.forms import add_service_errors, parse_id, query_text
 from helpdesk.links import mail_link
+from helpdesk.ratelimit import rate_limit
 from knowledge import services
 from knowledge.forms import ArticleForm, parse_loaded_at
 from knowledge.models import Article
@@ -182,6 +183,7 @@ def _editor_page(
 
 @agent_required
 @require_POST
+@rate_limit("article_preview")
 def article_preview(request: HttpRequest) -> HttpResponse:
     """Rendered markdown of the editor's text (changes nothing)."""
     return HttpResponse(_preview_html(request))
@@ -189,7 +191,9 @@ def article_preview(request: HttpRequest) -> HttpResponse:
 
 def _preview_html(request: HttpRequest) -> str:
     """The editor's posted text rendered as the article page would show it."""
-    return services.article_html(request.POST.get("body", "")[:200_000])
+    # Cut where the save's limit is counted: each line break one character, as browsers send two.
+    posted = request.POST.get("body", "").replace("\r\n", "\n")
+    return services.article_html(posted[: services.BODY_MAX_LENGTH])
 
 
 def _draft_way(article: Article, user) -> str:

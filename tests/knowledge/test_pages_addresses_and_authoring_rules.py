@@ -328,11 +328,11 @@ def test_nobody_votes_on_a_draft_or_archived_article_not_even_an_editor(client):
 
 
 def test_a_vote_without_javascript_comes_back_to_the_article_with_thanks(client):
-    """Without htmx, voting redirects to the article page, which then thanks the reader and shows the
-    count instead of the question."""
+    """Without htmx, voting redirects to the article page at the vote (#vote), which then thanks the
+    reader and shows the count instead of the question."""
     article = make_article()
     response = client.post(reverse("knowledge:vote", args=[article.slug]), {"helpful": "no"})
-    assert response.status_code == 302 and response["Location"] == _article_url(article)
+    assert response.status_code == 302 and response["Location"] == _article_url(article) + "#vote"
     page = client.get(response["Location"]).content.decode()
     assert "Thanks for your feedback. You found this not helpful" in page
     assert "Was this article helpful?" not in page

@@ -130,7 +130,8 @@ def test_an_article_cannot_spell_its_own_highlight_marks_as_entities(client):
     """An article whose text holds the match markers spelled as entities ("&#xE000;") gets no highlight
     of its own making: the snippet marks only the words searched for, in pairs. Before the fix the
     entity was decoded into a marker after the markers were taken out."""
-    body = '[refund]: https://example.com/refund "&#xE000;Everything here is highlighted refund policy"'
+    definition = '[refund]: https://example.com/refund "&#xE000;Everything here is highlighted refund policy"'
+    body = f"See [refund].\n\n{definition}"
     make_article(title="Refund policy", body=body)
     make_article(title="Refunds", body="&#xE000;Highlighted&#xE001; words and a refund policy.")
     page = client.get(reverse("knowledge:search"), {"q": "refund policy"}).content.decode()
