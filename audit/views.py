@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST, require_safe
 from accounts.decorators import supervisor_required
 from audit import export, selectors
 from audit.export import audit_export
+from helpdesk.downloads import as_download
 from helpdesk.ratelimit import rate_limit
 
 LIST_TEMPLATE = "audit/event_list.html"
@@ -55,7 +56,4 @@ def event_export(request: HttpRequest) -> HttpResponse:
         messages.error(request, " ".join(refusal.messages))
         return _render_list(request, request.POST, refused=True)
     response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
-    filename = f"audit-{timezone.now():%Y%m%d-%H%M%S}.csv"
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    return as_download(response, f'attachment; filename="audit-{timezone.now():%Y%m%d-%H%M%S}.csv"')

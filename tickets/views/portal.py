@@ -15,6 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from django_htmx.http import HttpResponseClientRedirect
 
 from helpdesk import drafts
+from helpdesk.downloads import as_download
 from helpdesk.forms import add_service_errors, parse_id, query_text
 from helpdesk.links import mail_link
 from helpdesk.middleware import site_configuration
@@ -463,9 +464,6 @@ def attachment_download(request: HttpRequest, pk: int) -> FileResponse:
     # HEAD serves no file).
     if request.method == "GET":
         Attachment.objects.filter(pk=attachment.pk).update(download_count=F("download_count") + 1)
-    response = FileResponse(handle, content_type=attachment.content_type)
-    response["Content-Disposition"] = download_disposition(attachment.filename)
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return as_download(
+        FileResponse(handle, content_type=attachment.content_type), download_disposition(attachment.filename)
+    )
