@@ -50,8 +50,9 @@ def _excluded(record: logging.LogRecord) -> bool:
 
 
 def _clip(text: str, limit: int) -> str:
-    # PostgreSQL refuses NUL in text: an error quoting a value that held one would go unstored.
-    text = text.replace("\x00", "\\x00")
+    # PostgreSQL refuses NUL in text, and the driver a lone surrogate (Python's spelling of the bytes
+    # of a file name or header it could not decode): a record quoting either would go unstored.
+    text = text.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8")
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

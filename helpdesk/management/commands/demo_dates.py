@@ -19,6 +19,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import models, transaction
 from django.db.models import F
@@ -63,7 +64,11 @@ def demo_keys(path: Path) -> dict[str, set]:
                 keys["memberships"].add((row["fields"]["team"][0], row["fields"]["user"][0]))
             elif (name := named.get(row["model"])) is not None:
                 keys["named"].add((row["model"], row["fields"]["slug"], name, row["fields"][name]))
-    except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as error:
+        # Of the columns' own types, or the look-ups below would fail on a number that is no number.
+        for kind, model, column in (("tickets", Ticket, "number"), ("messages", TicketMessage, "uid"),
+                                    ("activities", TicketActivity, "id")):  # fmt: skip
+            keys[kind] = {model._meta.get_field(column).to_python(value) for value in keys[kind]}
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError, ValidationError) as error:
         # ValueError covers undecodable bytes and bad JSON; RecursionError, JSON nested past what the
         # parser takes; the others, JSON that is not a list of rows.
         raise CommandError(f"{path} is not a JSON fixture (rows of a model and fields): {error!r}") from None
