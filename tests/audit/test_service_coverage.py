@@ -65,7 +65,7 @@ NOT_AUDITED = {
     "same_submission": "a comparison with the submission a ticket was made from; it changes nothing",
     "internal_article_links": "read", "clean_tags": "pure", "staff_permissions": "read",
     "excerpt_is_automatic": "pure", "article_html": "pure", "body_length_problem": "pure",
-    "article_actions": "read", "written_excerpt": "pure",
+    "article_actions": "read", "written_excerpt": "pure", "shows_on_its_page": "pure",
     "session_voter": "pure", "clean_tag_names": "pure", "tag_names": "pure", "tags_problem": "pure",
     "is_enabled": "read", "is_required": "read", "pending_enrolment": "read", "normalise": "pure",
     "recovery_code_digest": "pure",
