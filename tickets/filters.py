@@ -62,15 +62,17 @@ def _raw_query(raw: str) -> SearchQuery:
     return SearchQuery(raw, config="simple", search_type="raw")
 
 
-def _person(text: str) -> Q:
+def _person(text: str, *, by_email: bool = True) -> Q:
     """People whose e-mail address starts with `text` (an internationalised domain typed as people read
     it compared in the xn-- form it is stored in) or whose name has words starting with each of its
     words ("jo smi" finds Jo Smith, "jose" finds José, "schmidt" finds Anna.Schmidt), as index look-ups
-    (accounts.User's user_email_prefix and user_name_words) rather than a scan of every user."""
-    by_email = Q(email_lower__startswith=email_key(text))
+    (accounts.User's user_email_prefix and user_name_words) rather than a scan of every user. Not by
+    the address unless `by_email`: to a reader who may not see addresses, one letter after another
+    typed would spell them out."""
+    email = Q(email_lower__startswith=email_key(text)) if by_email else Q(pk__in=[])
     words = words_of(POSSESSIVE.sub("", text))[:MAX_TERM_WORDS]
     if not words:
-        return by_email
+        return email
     # Chinese, Japanese or Korean characters typed together are the name's in that order ("田中" is not
     # "中田"): one phrase, its last character a prefix.
     query, run = [], []
@@ -83,7 +85,7 @@ def _person(text: str) -> Q:
             run = []
         if word:
             query.append(f"'{word}':*")
-    return by_email | Q(name_words=_raw_query(" & ".join(query)))
+    return email | Q(name_words=_raw_query(" & ".join(query)))
 
 
 def _people() -> QuerySet[User]:
@@ -98,10 +100,10 @@ def matching_people_ids(value: str) -> list[int]:
     return list(_people().filter(_person(value)).values_list("pk", flat=True)[:PEOPLE_MATCHES])
 
 
-def people_ids_by_word(words: list[str]) -> list[list[int]]:
+def people_ids_by_word(words: list[str], *, by_email: bool = True) -> list[list[int]]:
     """For each of `words`, the ids of the people it names (_person), all read in one query; at most
     PEOPLE_MATCHES people in all."""
-    named = [_person(word) for word in words]
+    named = [_person(word, by_email=by_email) for word in words]
     flags = {f"names_{n}": ExpressionWrapper(q, output_field=BooleanField()) for n, q in enumerate(named)}
     rows = _people().annotate(**flags).filter(reduce(operator.or_, named)).values_list("pk", *flags)
     ids: list[list[int]] = [[] for _ in words]
@@ -209,10 +211,10 @@ REFERENCE_IN_BRACKETS = re.compile(r"\[\s*T-?\s*([0-9]+)\s*\]", re.IGNORECASE)
 NO_WORDS = SearchQuery("", config="simple", search_type="plain")
 
 
-def ticket_search(queryset: QuerySet[Ticket], value: str) -> QuerySet[Ticket]:
+def ticket_search(queryset: QuerySet[Ticket], value: str, *, by_email: bool = True) -> QuerySet[Ticket]:
     """`queryset` cut to the tickets `value` finds: a reference, or terms (search_terms) each found in the
-    subject (its full-text index) or naming the requester (e-mail and name prefixes: "carla printer",
-    "-carla"): the desk's search box and the admin's."""
+    subject (its full-text index) or naming the requester (e-mail, unless not `by_email`, and name
+    prefixes: "carla printer", "-carla"): the desk's search box and the admin's."""
     value = nfc(value.strip())[:SEARCH_MAX_LENGTH]
     if not value:
         return queryset
@@ -236,7 +238,8 @@ def ticket_search(queryset: QuerySet[Ticket], value: str) -> QuerySet[Ticket]:
         return queryset.filter(search_vector=NO_WORDS)
     # The people first, as id lists: ORed with the text match, a sub-select would make PostgreSQL test
     # every visible ticket instead of intersecting index look-ups.
-    named = dict(zip(terms, people_ids_by_word([term.text for term in terms]), strict=True))
+    people = people_ids_by_word([term.text for term in terms], by_email=by_email)
+    named = dict(zip(terms, people, strict=True))
     found = Q()
     for chain in _either_chains(terms):
         either = Q()
@@ -412,7 +415,8 @@ class TicketQueueFilter(django_filters.FilterSet):
         return self.dropped + refused
 
     def filter_search(self, queryset: QuerySet[Ticket], name: str, value: str) -> QuerySet[Ticket]:
-        return ticket_search(queryset, value)
+        # Requesters' addresses are contact details ("Can view user details"), not for every desk role.
+        return ticket_search(queryset, value, by_email=rbac.has_permission(self.user, rbac.VIEW_USER_INFO))
 
     def filter_scope(self, queryset: QuerySet[Ticket], name: str, value: str) -> QuerySet[Ticket]:
         return queryset.filter(in_my_teams(self.user)) if value == "teams" else queryset

@@ -1,6 +1,7 @@
 """Tickets and what hangs off them: messages, activity, attachments, tags and web forms."""
 
 import re
+import unicodedata
 import uuid
 
 from django.conf import settings
@@ -36,8 +37,19 @@ REFERENCE = re.compile(r"[\[(]?#{0,2}(?:T-?)?#?([0-9]+)[\])]?[.,;:!?]?", re.IGNO
 SPACES_BESIDE_A_NON_DIGIT = re.compile(r"(?<![0-9])\s+|\s+(?![0-9])")
 
 
+# A ticket the reader cannot open, named in another's history.
+OUT_OF_REACH = "a ticket outside your queues"
+
+
+# Hyphens that word processors and mail clients put in a pasted "T-1042" (NFKC leaves them as they are).
+HYPHENS = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2212"), "-")
+
+
 def number_from(typed: str) -> int | None:
-    """The ticket number a reference (REFERENCE) gives; None when `typed` is not one."""
+    """The ticket number a reference (REFERENCE) gives; None when `typed` is not one. Full-width letters
+    and digits (typed in an East Asian input mode) and typographic hyphens read as their ASCII forms."""
+    if not typed.isascii():
+        typed = unicodedata.normalize("NFKC", typed).translate(HYPHENS)
     match = REFERENCE.fullmatch(SPACES_BESIDE_A_NON_DIGIT.sub("", typed))
     return parse_id(match.group(1)) if match else None
 
@@ -594,8 +606,18 @@ class TicketActivity(models.Model):
         # A merge and a follow-up name the other ticket: no value before them ("merged: into T-1042",
         # not "into — → T-1042").
         if self.action in (self.Action.MERGE, self.Action.FOLLOW_UP):
+            if getattr(self, "other_ticket_hidden", False):  # set by selectors.ticket_workspace
+                return "", OUT_OF_REACH
             return "", self._shown(self.new_value)
         return self._shown(self.old_value), self._shown(self.new_value)
+
+    @property
+    def other_ticket_number(self) -> int | None:
+        """The number of the ticket a merge or a follow-up names, if it does."""
+        if self.action not in (self.Action.MERGE, self.Action.FOLLOW_UP):
+            return None
+        value = self.new_value.get("ticket") if isinstance(self.new_value, dict) else self.new_value
+        return number_from(value) if isinstance(value, str) else None
 
     def _shown(self, value) -> str:
         if self.field == "merged_from" and isinstance(value, dict):  # {"ticket": "T-935", "messages": 1}

@@ -524,6 +524,7 @@ def ticket_workspace(user: User, ticket: Ticket, *, full_thread: bool = False) -
     earlier = None
     if len(activities) > TIMELINE_LENGTH and not full_thread:
         earlier = activities.pop().pk
+    _hide_references_out_of_reach(user, activities)
     other_tickets = list(  # those the agent can open here: not their own requests of another team
         Ticket.objects.staff_visible_to(user)
         .filter(requester_id=ticket.requester_id, is_deleted=False)  # gone for everyone, as in the queue
@@ -533,6 +534,21 @@ def ticket_workspace(user: User, ticket: Ticket, *, full_thread: bool = False) -
     )
     teams, agents = workspace_choices(user, ticket)
     return Workspace(ticket, thread, activities, other_tickets, teams, agents, hidden, earlier)
+
+
+def _hide_references_out_of_reach(user: User, activities: list[TicketActivity]) -> None:
+    """Mark the merges and follow-ups of the timeline that name a ticket `user` cannot open: named, its
+    number would tell of another team's ticket (the page says "a ticket outside your queues" instead)."""
+    named = {entry.pk: entry.other_ticket_number for entry in activities if entry.other_ticket_number}
+    if not named:
+        return
+    seen = set(
+        Ticket.objects.staff_visible_to(user)
+        .filter(number__in=set(named.values()))
+        .values_list("number", flat=True)
+    )
+    for entry in activities:
+        entry.other_ticket_hidden = entry.pk in named and named[entry.pk] not in seen
 
 
 def workspace_choices(user: User, ticket: Ticket) -> tuple[list[Choice], list[Choice]]:
