@@ -357,11 +357,13 @@ def ticket_reply(request: HttpRequest, number: str) -> HttpResponse:
     template = "tickets/portal/ticket_detail.html"
     if request.htmx:
         template += "#conversation"
-    wait = _follow_up_too_soon(request, ticket)
+    # Counted only for a sending that passes the form's checks: a refused one (an empty box, a file too
+    # large) opens nothing, and must not use up the customer's rate of follow-ups.
+    valid = form.is_valid()
+    wait = _follow_up_too_soon(request, ticket) if valid else None
     if wait is not None:
-        form.is_valid()
         form.add_error(None, FOLLOW_UPS_TOO_OFTEN.format(wait=wait_phrase(wait)))
-    elif form.is_valid():
+    elif valid:
         try:
             message = services.ticket_reply(
                 ticket,
