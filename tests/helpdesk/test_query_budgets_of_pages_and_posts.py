@@ -34,7 +34,7 @@ GET_BUDGETS = [
     ("agent", "knowledge:manage_picker", None, {"q": "widget"}, 7),
     ("manager", "tickets:portal_submit", None, {}, 4),
     ("manager", "tickets:portal_submit_form", "form", {}, 5),
-    ("manager", "accounts:profile", None, {}, 6),  # whether two-factor is on (an agent since demoted)
+    ("manager", "accounts:profile", None, {}, 7),  # two-factor on (an agent since demoted)? an address move?
     ("agent", "accounts:two_factor", None, {}, 6),
 ]
 
