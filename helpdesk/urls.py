@@ -19,3 +19,5 @@ urlpatterns = [
 
 admin.site.site_header = "Helpdesk administration"
 admin.site.site_title = "Helpdesk admin"
+
+handler400 = "helpdesk.views.bad_request"

@@ -1,10 +1,18 @@
 """Site-wide pages: the portal home, the favicon. Error pages are Django's defaults with templates/40x.html
 and 500.html."""
 
+from django.conf import settings
 from django.contrib import admin
-from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import (
+    PermissionDenied,
+    RequestDataTooBig,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
+from django.template import loader
+from django.template.defaultfilters import filesizeformat
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.cache import patch_cache_control
@@ -49,3 +57,30 @@ def favicon(request: HttpRequest) -> HttpResponse:
     response = redirect(static("img/favicon.svg"))
     patch_cache_control(response, public=True, max_age=FAVICON_REDIRECT_SECONDS)
     return response
+
+
+# What was too much in a request Django refused whole before any view saw it: said, with the way round.
+TOO_MUCH = {
+    RequestDataTooBig: (
+        "What you sent is larger than this site takes ({size} of text at most). Nothing was saved: go back, "
+        "shorten the text or attach long logs as files, and send it again."
+    ),
+    TooManyFieldsSent: (
+        "What you sent has too many fields for this site. Nothing was saved: go back and send the form as "
+        "the page gave it."
+    ),
+    TooManyFilesSent: (
+        "You sent too many files at once for this site. Nothing was saved: go back and attach at most "
+        "{files} files to a message."
+    ),
+}
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """The 400 page (handler400): what was too much, when that is why; else that the request was not
+    understood. Rendered without the request, as Django's own: its body is what could not be read."""
+    from tickets.attachments import MAX_FILES  # the tickets app depends on this one
+
+    reason = next((text for kind, text in TOO_MUCH.items() if isinstance(exception, kind)), "")
+    reason = reason.format(size=filesizeformat(settings.DATA_UPLOAD_MAX_MEMORY_SIZE), files=MAX_FILES)
+    return HttpResponseBadRequest(loader.get_template("400.html").render({"reason": reason}))
