@@ -11,10 +11,13 @@ document.addEventListener("DOMContentLoaded", () => {
   if (invalid) invalid.focus();
   else if (!shown("[autofocus], [aria-invalid=true]").length) {
     // A refusal of the whole form (a stale save: "changed since you opened it") is in its error summary.
-    const refusal = document.getElementById("refusals") || shown(".form-errors")[0];
-    if (refusal) {
-      if (!refusal.hasAttribute("tabindex")) refusal.setAttribute("tabindex", "-1");
-      refusal.focus();
+    // Else to what the redirect said was done ("T-1042 is marked as solved"): its live region is read
+    // only when it changes, not when the page loads with it.
+    const said =
+      document.getElementById("refusals") || shown(".form-errors")[0] || shown(".messages[role=status]")[0];
+    if (said) {
+      if (!said.hasAttribute("tabindex")) said.setAttribute("tabindex", "-1");
+      said.focus();
     }
   }
 
