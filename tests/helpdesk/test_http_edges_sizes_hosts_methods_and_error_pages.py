@@ -78,8 +78,7 @@ def test_portal_request_over_the_body_limit_says_it_was_too_large(people):
 
 def test_desk_reply_over_the_body_limit_says_it_was_too_large(people):
     """The same for an agent's reply on the desk (tickets:desk_reply): a reply of more than 5 MB of text
-    gets the generic "could not be understood ... try again" page, which neither says the reply was too
-    long nor how to get it sent; the agent retries and fails again."""
+    is told it was too large and how to get it sent, not to try the same again."""
     client = client_for(people["agent"])
     response = client.post(
         reverse("tickets:desk_reply", args=[people["ticket"].number]), {"body": "x" * OVER_MEMORY}
@@ -100,9 +99,9 @@ def test_too_many_fields_on_the_portal_form_says_so(people):
 
 
 def test_too_many_files_on_the_portal_form_says_so(people):
-    """More files than DATA_UPLOAD_MAX_NUMBER_FILES in one request raises TooManyFilesSent; the page says
-    only "could not be understood". The form allows 10 files and says so when there are 11-1000; past
-    1000 the answer must still say that too many files were attached (and how many are allowed)."""
+    """More files than DATA_UPLOAD_MAX_NUMBER_FILES in one request raises TooManyFilesSent. The form allows
+    10 files and says so when there are 11-1000; past 1000 the 400 page still says that too many files
+    were attached, and how many are allowed."""
     client = client_for(people["customer"])
     files = [SimpleUploadedFile(f"a{i}.txt", b"x") for i in range(1001)]
     response = client.post(
@@ -113,9 +112,9 @@ def test_too_many_files_on_the_portal_form_says_so(people):
 
 
 def test_the_bad_request_page_offers_a_way_back_in_its_content(people):
-    """Every other error page (403, 404, 405, 429, 500) has a "Go to the help centre" button in <main>;
-    the 400 page (templates/400.html) has only "Please go back and try again" and no link in its content
-    (the header's brand link is easy to miss and absent for screen-reader users skipping to main)."""
+    """Like every other error page (403, 404, 405, 429, 500), the 400 page has a "Go to the help centre"
+    link in <main> (the header's brand link is easy to miss, and skipped by screen-reader users jumping to
+    the main content)."""
     client = client_for(people["agent"])
     response = client.post(
         reverse("tickets:desk_reply", args=[people["ticket"].number]), {"body": "x" * OVER_MEMORY}
