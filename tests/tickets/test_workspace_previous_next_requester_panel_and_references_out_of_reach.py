@@ -13,12 +13,8 @@ from django.utils import timezone
 
 from accounts.models import Team
 from tests.factories import (
-    TeamFactory,
     TicketFormFactory,
     make_administrator,
-    make_agent,
-    make_customer,
-    make_supervisor,
     make_ticket,
 )
 from tests.tickets.conftest import insert_tickets, page_text, seen_text, ws
@@ -28,19 +24,6 @@ from tickets.models import Ticket
 pytestmark = pytest.mark.django_db
 
 QUEUE = reverse("tickets:desk_queue")
-
-
-@pytest.fixture
-def desk():
-    support, billing = TeamFactory(name="Support"), TeamFactory(name="Billing")
-    agent = make_agent(support, name="Alex Agent")
-    colleague = make_agent(support, name="Casey Colleague")
-    biller = make_agent(billing, name="Bea Biller")
-    supervisor = make_supervisor(support, name="Sam Supervisor")
-    customer = make_customer(name="Carla Customer")
-    ticket = make_ticket(customer, team=support, subject="Printer on fire")
-    return {"agent": agent, "colleague": colleague, "biller": biller, "supervisor": supervisor,
-            "customer": customer, "support": support, "billing": billing, "ticket": ticket}  # fmt: skip
 
 
 def _numbered(desk, count: int, team=None, subject="Ticket") -> list[Ticket]:
