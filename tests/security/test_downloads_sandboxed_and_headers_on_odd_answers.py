@@ -29,6 +29,7 @@ from tests.factories import (
     make_ticket,
 )
 from tests.security.test_headers_on_every_answer_and_nothing_inline import problems
+from tests.security.test_hostile_input_everywhere import PRODUCTION_ENV
 from tickets import services
 
 pytestmark = pytest.mark.django_db
@@ -158,20 +159,6 @@ def test_policy_pages_of_every_role_and_the_audit_viewer():
         assert "unsafe-" not in policy and "frame-ancestors 'none'" in policy
         found += problems(response, url)
     assert not found, "\n".join(found)
-
-
-PRODUCTION_ENV = {
-    "DEBUG": "0",
-    "SECRET_KEY": "review-" + "k" * 60,
-    "ALLOWED_HOSTS": "help.example.com",
-    "EMAIL_URL": "smtp://mail.example.com:587?tls=True",
-    "SECURE_SSL_REDIRECT": "1",
-    "SESSION_COOKIE_SECURE": "1",
-    "CSRF_COOKIE_SECURE": "1",
-    "SECURE_HSTS_SECONDS": "31536000",
-    "SECURE_HSTS_INCLUDE_SUBDOMAINS": "1",
-    "SECURE_HSTS_PRELOAD": "1",
-}
 
 
 def test_production_settings_as_ci_deploy_check_sets_them():
