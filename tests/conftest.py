@@ -1,10 +1,14 @@
 """Shared pytest fixtures: the built-in roles in the test database, fast password hashing, a quick
 force_login, an empty cache, a client signed in as a superuser, and rows a whole test module shares."""
 
+import inspect
+from collections import defaultdict
+from collections.abc import Callable
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from importlib import import_module
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.apps import apps
@@ -15,6 +19,7 @@ from django.core.cache import cache
 from django.core.management import call_command
 from django.core.management.color import no_style
 from django.db import connection, connections, transaction
+from django.db.models import Model
 from django.http import HttpRequest
 from django.test import Client, TransactionTestCase, override_settings
 from django.utils import timezone
@@ -198,6 +203,46 @@ def rows_for_the_module(django_db_blocker, media_root):
         cache.clear()
         yield
         transaction.set_rollback(True)
+
+
+def made_once_per_module(build: Callable[[], dict[str, Any]], name: str):
+    """The pair of fixtures that makes `build`'s rows once per test module and hands each test its own
+    copy, read afresh. Bound in the module, `_desk_rows, desk = made_once_per_module(make_desk, "desk")`
+    stands for a function-scoped `desk`. `build` returns a dict of model instances (other values are
+    handed over as they are). Every test gets new instances, so an attribute it sets or a membership
+    cached on a user never reaches the next test, and what it writes rolls back with its own transaction,
+    as with a world made per test; but the rows are there for the module's other tests too, and were made
+    before any test moved the clock. A desk of teams, people and a ticket takes some 150 queries to make
+    and one a model to read again. A transactional test cannot use it (the live server would not see rows
+    of a transaction still open)."""
+
+    @pytest.fixture(scope="module", name=f"_{name}_rows")
+    def rows(django_db_setup, django_db_blocker, tmp_path_factory):
+        with rows_for_the_module(django_db_blocker, tmp_path_factory.mktemp("media")):
+            made = build()
+            yield {key: (type(value), value.pk) if isinstance(value, Model) else (None, value)
+                   for key, value in made.items()}  # fmt: skip
+
+    def fresh(request, db, **rows):
+        if "transactional_db" in request.fixturenames or "live_server" in request.fixturenames:
+            raise pytest.UsageError(f"{name} is made once per module: it cannot serve a transactional test")
+        (made,) = rows.values()
+        by_model = defaultdict(list)
+        for model, value in made.values():
+            if model is not None:
+                by_model[model].append(value)
+        read = {model: model._base_manager.in_bulk(pks) for model, pks in by_model.items()}
+        return {key: value if model is None else read[model][value] for key, (model, value) in made.items()}
+
+    # The rows' fixture is named in the signature, so pytest makes it (module scope) before the test's
+    # own transaction begins; asked for inside the test, it would be rolled back with the first test.
+    parameter = inspect.Parameter
+    fresh.__signature__ = inspect.Signature([
+        parameter("request", parameter.POSITIONAL_OR_KEYWORD),
+        parameter("db", parameter.POSITIONAL_OR_KEYWORD),
+        parameter(f"_{name}_rows", parameter.KEYWORD_ONLY),
+    ])  # fmt: skip
+    return rows, pytest.fixture(name=name)(fresh)
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from accounts import rbac
 from accounts import services as account_services
 from accounts.models import User
 from tests.admin_pages import change_url, changelist_url
+from tests.conftest import made_once_per_module
 from tests.factories import (
     TeamFactory,
     TeamMemberFactory,
@@ -27,8 +28,7 @@ def _perm(app_label: str, codename: str) -> Permission:
     return Permission.objects.get(content_type__app_label=app_label, codename=codename)
 
 
-@pytest.fixture
-def world():
+def make_world():
     ensure_roles()
     support = TeamFactory(name="Support")
     agent = make_agent(support, name="Alex Agent")
@@ -41,6 +41,9 @@ def world():
         "customer": customer,
         "ticket": Ticket.objects.get(pk=ticket.pk),
     }
+
+
+_world_rows, world = made_once_per_module(make_world, "world")
 
 
 def _holder_of_new_role(name: str, perms: list[tuple[str, str]], *, team=None) -> User:

@@ -16,6 +16,7 @@ from accounts.tokens import account_state, email_verification_token
 from audit.models import AuditEvent
 from helpdesk import services as helpdesk_services
 from knowledge import services as knowledge_services
+from tests.conftest import made_once_per_module
 from tests.factories import (
     TEST_PASSWORD,
     CategoryFactory,
@@ -75,8 +76,7 @@ NOT_AUDITED = {
 }  # fmt: skip
 
 
-@pytest.fixture
-def world():
+def make_world():
     team = TeamFactory()
     admin = make_administrator()
     agent = make_agent(team)
@@ -85,6 +85,9 @@ def world():
     article = make_article(status="draft")
     return {"team": team, "admin": admin, "agent": agent, "customer": customer, "ticket": ticket,
             "article": article}  # fmt: skip
+
+
+_world_rows, world = made_once_per_module(make_world, "world")
 
 
 def _enrolled(world, *, codes: list[str] | None = None):

@@ -9,6 +9,7 @@ import audit
 from accounts.models import TeamMember
 from audit.models import AuditEvent
 from tests.audit.test_viewer import about
+from tests.conftest import made_once_per_module
 from tests.factories import (
     OrganizationFactory,
     SavedViewFactory,
@@ -31,10 +32,12 @@ def action_menu(response) -> str:
     return page[start : page.index("</select>", start)]
 
 
-@pytest.fixture
-def teams():
+def make_teams():
     support, billing = TeamFactory(name="Support"), TeamFactory(name="Billing")
     return {"support": support, "billing": billing, "customer": make_customer(OrganizationFactory())}
+
+
+_teams_rows, teams = made_once_per_module(make_teams, "teams")
 
 
 def test_the_action_menu_forgets_an_action_once_the_ticket_grant_that_showed_it_is_revoked(client, teams):

@@ -14,6 +14,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
+from tests.conftest import made_once_per_module
 from tests.factories import TeamFactory, make_agent, make_article, make_customer, make_supervisor, make_ticket
 from tickets import services
 from tickets.models import Ticket
@@ -25,8 +26,7 @@ QUEUE_FRAGMENT = {**HX, "HX-Target": "queue-table"}
 AUDIT_FRAGMENT = {**HX, "HX-Target": "events"}
 
 
-@pytest.fixture
-def world():
+def make_world():
     team = TeamFactory(name="Support")
     agent = make_agent(team, name="Alex Agent")
     supervisor = make_supervisor(team, name="Sam Supervisor")
@@ -35,6 +35,9 @@ def world():
     article = make_article("How to reset your password", "Open the sign-in page and click Forgot.")
     return {"team": team, "agent": agent, "supervisor": supervisor, "customer": customer,
             "ticket": ticket, "article": article}  # fmt: skip
+
+
+_world_rows, world = made_once_per_module(make_world, "world")
 
 
 def is_full_page(response) -> bool:

@@ -10,6 +10,7 @@ from django.test import Client, override_settings
 from django.urls import reverse
 
 from accounts.models import TeamMember
+from tests.conftest import made_once_per_module
 from tests.factories import (
     TeamFactory,
     make_agent,
@@ -29,8 +30,7 @@ QUEUE_FRAGMENT = {**HX, "HX-Target": "queue-table"}
 RESTORE = {"HX-History-Restore-Request": "true"}
 
 
-@pytest.fixture
-def world():
+def make_world():
     support, billing = TeamFactory(name="Support"), TeamFactory(name="Billing")
     agent = make_agent(support, billing, name="Alex Agent")
     colleague = make_agent(support, name="Cody Colleague")
@@ -50,6 +50,9 @@ def world():
         "stranger": stranger, "ticket": ticket, "billing_ticket": billing_ticket, "article": article,
         "internal": internal,
     }  # fmt: skip
+
+
+_world_rows, world = made_once_per_module(make_world, "world")
 
 
 def is_full_page(response) -> bool:

@@ -10,6 +10,7 @@ from django.test import Client, override_settings
 from django.urls import path, reverse
 
 from helpdesk.urls import urlpatterns as site_urlpatterns
+from tests.conftest import made_once_per_module
 from tests.factories import TeamFactory, make_agent, make_customer, make_ticket
 
 pytestmark = pytest.mark.django_db
@@ -25,13 +26,15 @@ urlpatterns = [*site_urlpatterns, path("review-boom/", _boom)]
 OVER_MEMORY = 5 * 1024 * 1024 + 1024  # past DATA_UPLOAD_MAX_MEMORY_SIZE (5 MB)
 
 
-@pytest.fixture
-def people():
+def make_people():
     team = TeamFactory(name="Support")
     agent = make_agent(team, name="Alex Agent")
     customer = make_customer(name="Carla Customer")
     ticket = make_ticket(customer, team=team, subject="Printer on fire")
     return {"agent": agent, "customer": customer, "ticket": ticket}
+
+
+_people_rows, people = made_once_per_module(make_people, "people")
 
 
 def client_for(user=None, **kwargs) -> Client:

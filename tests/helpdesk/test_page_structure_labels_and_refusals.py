@@ -14,6 +14,7 @@ from django.urls import reverse
 
 from helpdesk.services import site_configuration_update
 from knowledge import services as knowledge_services
+from tests.conftest import made_once_per_module
 from tests.factories import (
     TEST_PASSWORD,
     CategoryFactory,
@@ -225,8 +226,7 @@ ALL_TYPES_SCHEMA = [
 ]
 
 
-@pytest.fixture
-def world():
+def make_world():
     team = TeamFactory(name="Support")
     agent = make_agent(team, name="Alex Agent")
     supervisor = make_supervisor(team, name="Sam Supervisor")
@@ -265,6 +265,9 @@ def world():
         "category": category,
         "draft": draft,
     }
+
+
+_world_rows, world = made_once_per_module(make_world, "world")
 
 
 def as_user(client, user):

@@ -13,6 +13,7 @@ from knowledge import services
 from knowledge.importing import import_articles
 from knowledge.models import Article, ArticleFeedback
 from knowledge.search import search_articles
+from tests.conftest import made_once_per_module
 from tests.factories import TeamFactory, make_agent, make_article, make_customer, make_supervisor
 
 pytestmark = pytest.mark.django_db
@@ -20,9 +21,11 @@ pytestmark = pytest.mark.django_db
 STATUSES = ["draft", "review", "published", "archived"]
 
 
-@pytest.fixture
-def readers():
+def make_readers():
     return {"anonymous": None, "customer": make_customer(), "agent": make_agent(TeamFactory())}
+
+
+_readers_rows, readers = made_once_per_module(make_readers, "readers")
 
 
 @pytest.mark.parametrize("status", STATUSES)

@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from knowledge import services
 from knowledge.models import Article
+from tests.conftest import made_once_per_module
 from tests.factories import (
     CategoryFactory,
     TeamFactory,
@@ -28,8 +29,7 @@ def suggest(client, subject):
     return client.get(reverse("knowledge:suggest"), {"subject": subject}, headers={"HX-Request": "true"})
 
 
-@pytest.fixture
-def people():
+def make_people():
     team = TeamFactory()
     return {
         "anonymous": None,
@@ -38,6 +38,9 @@ def people():
         "author": make_agent(team),
         "editor": make_supervisor(team),
     }
+
+
+_people_rows, people = made_once_per_module(make_people, "people")
 
 
 def as_(client, user):

@@ -14,6 +14,7 @@ from django.urls import reverse
 
 from helpdesk.markdown import render_markdown
 from knowledge.models import Article, Category
+from tests.conftest import made_once_per_module
 from tests.factories import (
     TEST_PASSWORD,
     OrganizationFactory,
@@ -41,13 +42,15 @@ def assert_inert(body: str, where: str) -> None:
     assert not found, f"{where}: live markup {found}"
 
 
-@pytest.fixture
-def desk():
+def make_desk():
     support = TeamFactory(name="Support")
     customer = make_customer(OrganizationFactory(name="Acme"))
     supervisor = make_supervisor(support)
     ticket = make_ticket(customer, team=support, subject="Printer")
     return {"support": support, "customer": customer, "supervisor": supervisor, "ticket": ticket}
+
+
+_desk_rows, desk = made_once_per_module(make_desk, "desk")
 
 
 # ---------------------------------------------------------------- reflected XSS through query strings

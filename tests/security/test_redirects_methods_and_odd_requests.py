@@ -12,6 +12,7 @@ from django.test import Client
 from django.urls import reverse
 
 from tests.accounts.test_two_factor import VERIFY, code_for, enrol, password_step
+from tests.conftest import made_once_per_module
 from tests.factories import (
     TEST_PASSWORD,
     TeamFactory,
@@ -222,12 +223,14 @@ def test_head_changes_nothing_on_any_route(target, who):
 # ---------------------------------------------------------------- redirect parameters naming no page
 
 
-@pytest.fixture
-def desk():
+def make_desk():
     team = TeamFactory()
     agent = make_agent(team)
     ticket = make_ticket(make_customer(), team=team, subject="Printer jam")
     return {"agent": agent, "ticket": ticket}
+
+
+_desk_rows, desk = made_once_per_module(make_desk, "desk")
 
 
 @pytest.mark.parametrize("back", ["queue", "x", "a\x00b", "desk"])

@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from tests.conftest import made_once_per_module
 from tests.factories import (
     CategoryFactory,
     OrganizationFactory,
@@ -32,8 +33,7 @@ def assert_inert(body: str, where: str) -> None:
     assert "&lt;script&gt;alert(1)" in body or "alert(1)" in body, f"{where}: the payload is not on the page"
 
 
-@pytest.fixture
-def hostile():
+def make_hostile():
     """Every user-typed field that a page renders, filled with the payload."""
     team = TeamFactory(name=f"Team {PAYLOAD}")
     form = TicketFormFactory(
@@ -65,6 +65,9 @@ def hostile():
         tags=f"password, {PAYLOAD}", category=category,
     )  # fmt: skip
     return {"ticket": ticket, "customer": customer, "agent": agent, "form": form, "article": article}
+
+
+_hostile_rows, hostile = made_once_per_module(make_hostile, "hostile")
 
 
 def test_customer_pages_render_the_payload_inert(client, hostile):

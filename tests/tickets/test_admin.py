@@ -13,6 +13,7 @@ from django.urls import reverse
 from guardian.models import GroupObjectPermission
 
 from audit.models import AuditEvent
+from tests.conftest import made_once_per_module
 from tests.factories import (
     TagFactory,
     TeamFactory,
@@ -28,13 +29,15 @@ from tickets.workflow import Status
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def setting():
+def make_setting():
     team = TeamFactory()
     agent = make_agent(team)
     ticket = make_ticket(make_customer(), team=team, subject="Printer on fire")
     administrator = make_administrator(is_superuser=True)
     return {"team": team, "agent": agent, "ticket": ticket, "administrator": administrator}
+
+
+_setting_rows, setting = made_once_per_module(make_setting, "setting")
 
 
 def change_page_data(response) -> dict:

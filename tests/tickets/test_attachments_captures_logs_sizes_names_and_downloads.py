@@ -11,6 +11,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from tests.conftest import made_once_per_module
 from tests.factories import (
     GIF,
     PDF,
@@ -62,13 +63,15 @@ def disposition_name(header: str) -> str:
     return match.group(1)
 
 
-@pytest.fixture
-def desk():
+def make_desk():
     support = TeamFactory(name="Support")
     agent = make_agent(support, name="Alex Agent")
     customer = make_customer(name="Carla Customer")
     ticket = make_ticket(customer, team=support, subject="Printer on fire")
     return {"agent": agent, "customer": customer, "support": support, "ticket": ticket}
+
+
+_desk_rows, desk = made_once_per_module(make_desk, "desk")
 
 
 # --- Network captures, developers' logs and sizes near the limit ---------------------------------

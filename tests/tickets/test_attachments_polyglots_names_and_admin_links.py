@@ -12,14 +12,17 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
+from tests.conftest import made_once_per_module
 from tests.factories import GIF, PDF, PNG, OrganizationFactory, make_administrator, make_customer, make_ticket
 from tests.tickets import conftest as tickets_conftest
-from tests.tickets.conftest import held_boxes, reply_url, submission
+from tests.tickets.conftest import held_boxes, make_desk, reply_url, submission
 from tickets import attachments, services
 from tickets.attachments import SCAN_CHUNK, safe_filename
 from tickets.models import Attachment, HeldUpload, Ticket
 
 pytestmark = pytest.mark.django_db
+
+_desk_rows, desk = made_once_per_module(make_desk, "desk")
 desk = tickets_conftest.desk  # the tickets tests' fixture: two teams, their agents, a ticket
 
 SUBMIT = reverse("tickets:portal_submit")

@@ -9,13 +9,16 @@ import pytest
 from django.urls import reverse
 
 from audit.models import AuditEvent
+from tests.conftest import made_once_per_module
 from tests.factories import SavedViewFactory, TeamFactory, make_administrator, make_ticket
-from tests.tickets.conftest import fresh, notes, page_text
+from tests.tickets.conftest import fresh, make_desk, notes, page_text
 from tickets import services
 from tickets.models import SavedView, Tag
 from tickets.workflow import Status
 
 pytestmark = pytest.mark.django_db
+
+_desk_rows, desk = made_once_per_module(make_desk, "desk")
 
 QUEUE = reverse("tickets:desk_queue")
 BULK = reverse("tickets:desk_bulk")

@@ -10,6 +10,7 @@ from django.urls import reverse
 from accounts.models import Organization, Team, User
 from knowledge.models import Article, Category
 from tests.admin_pages import delete_url, form_data, post_change
+from tests.conftest import made_once_per_module
 from tests.factories import (
     TeamFactory,
     article_form_data,
@@ -38,8 +39,7 @@ def fresh(ticket) -> Ticket:
     return Ticket.objects.get(pk=ticket.pk)
 
 
-@pytest.fixture
-def world():
+def make_world():
     support, billing = TeamFactory(name="Support"), TeamFactory(name="Billing")
     supervisor = make_supervisor(support, billing, name="Sam Supervisor")
     colleague = make_agent(support, name="Casey Colleague")
@@ -52,6 +52,9 @@ def world():
     services.ticket_transition(fresh(closed), status=Status.CLOSED, actor=supervisor)
     return {"support": support, "billing": billing, "supervisor": supervisor, "colleague": colleague,
             "customer": customer, "open": fresh(open_one), "closed": fresh(closed)}  # fmt: skip
+
+
+_world_rows, world = made_once_per_module(make_world, "world")
 
 
 def snapshot(ticket):

@@ -11,6 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from helpdesk.models import SiteConfiguration
+from tests.conftest import made_once_per_module
 from tests.factories import (
     OrganizationFactory,
     TeamFactory,
@@ -65,13 +66,15 @@ def visitors_may_submit(allowed: bool) -> None:
     cache.clear()
 
 
-@pytest.fixture
-def world():
+def make_world():
     team = TeamFactory(name="Support")
     agent = make_agent(team, name="Alex Agent")
     customer = make_customer(name="Carla Customer")
     form = TicketFormFactory(schema=EVERY_KIND, default_team=team)
     return {"team": team, "agent": agent, "customer": customer, "form": form}
+
+
+_world_rows, world = made_once_per_module(make_world, "world")
 
 
 # ---------------------------------------------------------------------------------------------------

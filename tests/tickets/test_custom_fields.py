@@ -11,6 +11,7 @@ from django.contrib.auth.models import Group, Permission
 from django.urls import reverse
 
 from accounts import rbac, roles
+from tests.conftest import made_once_per_module
 from tests.factories import (
     TeamFactory,
     TicketFormFactory,
@@ -30,12 +31,14 @@ HTMX = {"HX-Request": "true"}
 ORDER_NUMBER = {"name": "order_number", "label": "Order number", "type": "text"}
 
 
-@pytest.fixture
-def desk():
+def make_desk():
     support = TeamFactory(name="Support")
     agent = make_agent(support, name="Alex Agent")
     customer = make_customer(name="Carla Customer")
     return {"support": support, "agent": agent, "customer": customer}
+
+
+_desk_rows, desk = made_once_per_module(make_desk, "desk")
 
 
 def workspace_html(client, user, ticket) -> str:

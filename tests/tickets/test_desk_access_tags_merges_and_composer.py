@@ -7,16 +7,19 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import TeamMember, User
+from tests.conftest import made_once_per_module
 from tests.factories import (
     SavedViewFactory,
     make_administrator,
     make_ticket,
 )
-from tests.tickets.conftest import notes, page_text
+from tests.tickets.conftest import make_desk, notes, page_text
 from tickets import services
 from tickets.models import Ticket
 
 pytestmark = pytest.mark.django_db
+
+_desk_rows, desk = made_once_per_module(make_desk, "desk")
 
 
 QUEUE = reverse("tickets:desk_queue")

@@ -4,13 +4,16 @@ number and as words, a customer's answer merged in reopening a ticket pending on
 import pytest
 from django.urls import reverse
 
+from tests.conftest import made_once_per_module
 from tests.factories import make_ticket
-from tests.tickets.conftest import insert_tickets
+from tests.tickets.conftest import insert_tickets, make_desk
 from tickets import services
 from tickets.models import Ticket
 from tickets.workflow import Status
 
 pytestmark = pytest.mark.django_db
+
+_desk_rows, desk = made_once_per_module(make_desk, "desk")
 
 QUEUE = reverse("tickets:desk_queue")
 

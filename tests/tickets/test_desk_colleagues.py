@@ -7,6 +7,7 @@ import re
 import pytest
 from django.urls import reverse
 
+from tests.conftest import made_once_per_module
 from tests.factories import TeamFactory, make_agent, make_customer, make_ticket
 from tests.tickets.conftest import seen_text
 from tickets import services
@@ -19,14 +20,16 @@ QUEUE = reverse("tickets:desk_queue")
 BULK = reverse("tickets:desk_bulk")
 
 
-@pytest.fixture
-def team():
+def make_team():
     support = TeamFactory(name="Support")
     return {
         "agent": make_agent(support, name="Alex Agent"),
         "colleague": make_agent(support, name="Casey Colleague"),
         "ticket": make_ticket(make_customer(), team=support, subject="Printer on fire"),
     }
+
+
+_team_rows, team = made_once_per_module(make_team, "team")
 
 
 def composer_version(html: str) -> str | None:

@@ -7,12 +7,13 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from tests.conftest import made_once_per_module
 from tests.factories import (
     SavedViewFactory,
     TicketFormFactory,
     make_ticket,
 )
-from tests.tickets.conftest import notes
+from tests.tickets.conftest import make_desk, notes
 from tickets import services
 from tickets.forms import SavedViewForm, posted_version
 from tickets.models import SavedView, Ticket, TicketMessage
@@ -20,6 +21,8 @@ from tickets.views.desk import EDITED_OUT_OF_REACH, REPLY_STALE
 from tickets.workflow import Status
 
 pytestmark = pytest.mark.django_db
+
+_desk_rows, desk = made_once_per_module(make_desk, "desk")
 
 QUEUE = reverse("tickets:desk_queue")
 HTMX = {"HX-Request": "true"}

@@ -9,12 +9,15 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.models import TeamMember
+from tests.conftest import made_once_per_module
 from tests.factories import SavedViewFactory, TeamFactory, make_agent, make_customer, make_ticket
-from tests.tickets.conftest import insert_tickets, notes, page_text
+from tests.tickets.conftest import insert_tickets, make_desk, notes, page_text
 from tickets import services
 from tickets.models import SavedView, Ticket
 
 pytestmark = pytest.mark.django_db
+
+_desk_rows, desk = made_once_per_module(make_desk, "desk")
 
 QUEUE = reverse("tickets:desk_queue")
 BULK = reverse("tickets:desk_bulk")

@@ -16,6 +16,7 @@ from guardian.shortcuts import assign_perm
 from accounts import roles
 from accounts.models import TeamMember
 from audit.models import AuditEvent
+from tests.conftest import made_once_per_module
 from tests.factories import (
     SavedViewFactory,
     TeamFactory,
@@ -26,12 +27,15 @@ from tests.factories import (
     make_supervisor,
     make_ticket,
 )
+from tests.tickets.conftest import make_desk
 from tickets import selectors
 from tickets import services as ticket_services
 from tickets.models import SavedView, Ticket
 from tickets.workflow import Status
 
 pytestmark = pytest.mark.django_db
+
+_desk_rows, desk = made_once_per_module(make_desk, "desk")
 
 QUEUE = reverse("tickets:desk_queue")
 CREATE_VIEW = reverse("tickets:desk_view_create")

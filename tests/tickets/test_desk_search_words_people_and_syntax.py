@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.models import User
+from tests.conftest import made_once_per_module
 from tests.factories import TeamFactory, make_agent, make_customer, make_ticket
 from tickets.filters import SEARCH_CUT, raw_query, search_terms
 
@@ -18,8 +19,7 @@ pytestmark = pytest.mark.django_db
 QUEUE = reverse("tickets:desk_queue")
 
 
-@pytest.fixture
-def desk():
+def make_desk():
     support, billing = TeamFactory(name="Support"), TeamFactory(name="Billing")
     carla = make_customer(name="Carla Customer", email="carla@acme.example")
     dora = make_customer(name="Dora Denton", email="dora@acme.example")
@@ -32,6 +32,9 @@ def desk():
     ]:
         make_ticket(requester, team=team, subject=subject)
     return {"agent": make_agent(support), "support": support, "carla": carla, "dora": dora}
+
+
+_desk_rows, desk = made_once_per_module(make_desk, "desk")
 
 
 def found(client, typed: str) -> set[str]:

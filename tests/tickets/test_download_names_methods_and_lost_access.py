@@ -11,13 +11,16 @@ from django.urls import reverse
 
 from accounts import rbac
 from accounts.models import TeamMember
+from tests.conftest import made_once_per_module
 from tests.factories import PDF, make_administrator, make_customer, make_ticket
-from tests.tickets.conftest import fresh
+from tests.tickets.conftest import fresh, make_desk
 from tickets import services
 from tickets.attachments import WINDOWS_RESERVED, download_disposition, safe_filename
 from tickets.models import Attachment
 
 pytestmark = pytest.mark.django_db
+
+_desk_rows, desk = made_once_per_module(make_desk, "desk")
 
 
 def dl(attachment) -> str:

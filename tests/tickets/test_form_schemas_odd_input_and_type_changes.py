@@ -13,6 +13,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from tests.conftest import made_once_per_module
 from tests.factories import TeamFactory, TicketFormFactory, make_administrator, make_agent, make_customer
 from tickets import schema
 from tickets.models import Ticket, TicketActivity, TicketForm
@@ -22,12 +23,14 @@ pytestmark = pytest.mark.django_db
 HTMX = {"HX-Request": "true"}
 
 
-@pytest.fixture
-def desk():
+def make_desk():
     support = TeamFactory(name="Support")
     agent = make_agent(support, name="Alex Agent")
     customer = make_customer(name="Carla Customer")
     return {"support": support, "agent": agent, "customer": customer}
+
+
+_desk_rows, desk = made_once_per_module(make_desk, "desk")
 
 
 def submit(client, slug: str, **custom):

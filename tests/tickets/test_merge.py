@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from audit.models import AuditEvent
+from tests.conftest import made_once_per_module
 from tests.factories import TeamFactory, make_agent, make_customer, make_supervisor, make_ticket
 from tickets import services
 from tickets.models import Ticket, TicketActivity, TicketMessage
@@ -19,8 +20,7 @@ from tickets.views.desk import MERGE_STALE
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def pair():
+def make_pair():
     team = TeamFactory()
     supervisor = make_supervisor(team)
     customer = make_customer()
@@ -30,6 +30,9 @@ def pair():
     services.ticket_set_tags(second, names=["printer"], actor=supervisor)
     second.refresh_from_db()
     return {"team": team, "supervisor": supervisor, "customer": customer, "into": first, "source": second}
+
+
+_pair_rows, pair = made_once_per_module(make_pair, "pair")
 
 
 def test_merge_moves_thread_and_tags_and_closes_the_source(pair):

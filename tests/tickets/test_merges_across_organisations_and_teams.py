@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from accounts.models import User
 from audit.models import AuditEvent
+from tests.conftest import made_once_per_module
 from tests.factories import (
     OrganizationFactory,
     TeamFactory,
@@ -30,8 +31,7 @@ def text_file(name="notes.txt", content=b"hello there"):
     return SimpleUploadedFile(name, content, content_type="text/plain")
 
 
-@pytest.fixture
-def world():
+def make_world():
     acme = OrganizationFactory(name="Acme", slug="acme")
     globex = OrganizationFactory(name="Globex", slug="globex")
     support, billing = TeamFactory(name="Support"), TeamFactory(name="Billing")
@@ -47,6 +47,9 @@ def world():
         "support_supervisor": support_supervisor, "support_agent": support_agent,
         "ann": ann, "max": max_, "bob": bob, "gina": gina,
     }  # fmt: skip
+
+
+_world_rows, world = made_once_per_module(make_world, "world")
 
 
 def portal(ticket) -> str:

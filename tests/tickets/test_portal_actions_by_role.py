@@ -11,6 +11,7 @@ from django.test import Client
 from django.urls import reverse
 
 from audit.models import AuditEvent
+from tests.conftest import made_once_per_module
 from tests.factories import (
     OrganizationFactory,
     TeamFactory,
@@ -60,8 +61,7 @@ def writes(ticket) -> tuple:
     )
 
 
-@pytest.fixture
-def org():
+def make_org():
     acme = OrganizationFactory(name="Acme")
     globex = OrganizationFactory(name="Globex")
     team = TeamFactory(name="Support")
@@ -73,6 +73,9 @@ def org():
     ticket = make_ticket(rita, team=team, subject="Printer on fire")
     return {"acme": acme, "team": team, "agent": agent, "rita": rita, "colin": colin, "mona": mona,
             "olga": olga, "ticket": ticket}  # fmt: skip
+
+
+_org_rows, org = made_once_per_module(make_org, "org")
 
 
 def put_in_state(ticket, state: str, agent) -> Ticket:

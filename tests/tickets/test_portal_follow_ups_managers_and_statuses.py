@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from accounts import services as account_services
 from accounts.models import Invitation, User
+from tests.conftest import made_once_per_module
 from tests.factories import (
     InvitationFactory,
     OrganizationFactory,
@@ -47,8 +48,7 @@ def txt(name: str = "notes.txt", content: bytes = b"plain text notes\n") -> Simp
     return SimpleUploadedFile(name, content, content_type="text/plain")
 
 
-@pytest.fixture
-def org():
+def make_org():
     """Acme with a team, an agent, a requester and a manager; the requester has one ticket."""
     acme = OrganizationFactory(name="Acme")
     team = TeamFactory(name="Support")
@@ -58,6 +58,9 @@ def org():
     ticket = make_ticket(requester, team=team, subject="Printer on fire")
     return {"acme": acme, "team": team, "agent": agent, "requester": requester, "manager": manager,
             "ticket": ticket}  # fmt: skip
+
+
+_org_rows, org = made_once_per_module(make_org, "org")
 
 
 def close(ticket: Ticket, agent: User) -> Ticket:

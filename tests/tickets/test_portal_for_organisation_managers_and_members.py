@@ -11,6 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from accounts.models import Organization, User
+from tests.conftest import made_once_per_module
 from tests.factories import (
     OrganizationFactory,
     TeamFactory,
@@ -55,8 +56,7 @@ def assert_plain_404(response, *secrets: str) -> None:
         assert secret not in body
 
 
-@pytest.fixture
-def org():
+def make_org():
     acme = OrganizationFactory(name="Acme")
     team = TeamFactory(name="Support")
     agent = make_agent(team, name="Alex Agent")
@@ -66,6 +66,9 @@ def org():
     ticket = make_ticket(rita, team=team, subject="Printer on fire")
     return {"acme": acme, "team": team, "agent": agent, "rita": rita, "colin": colin, "mona": mona,
             "ticket": ticket}  # fmt: skip
+
+
+_org_rows, org = made_once_per_module(make_org, "org")
 
 
 # --- The organisation list -----------------------------------------------------------------------

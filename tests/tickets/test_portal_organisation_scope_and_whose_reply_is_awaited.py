@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from accounts.models import User
 from audit.models import AuditEvent
+from tests.conftest import made_once_per_module
 from tests.factories import OrganizationFactory, TeamFactory, make_agent, make_customer, make_ticket
 from tests.tickets.conftest import download_url, portal_detail_url, portal_reply_url, portal_status_url
 from tickets import services
@@ -44,8 +45,7 @@ def text(response) -> str:
     return unescape(response.content.decode())
 
 
-@pytest.fixture
-def world():
+def make_world():
     acme, globex = OrganizationFactory(name="Acme"), OrganizationFactory(name="Globex")
     team = TeamFactory(name="Support")
     agent = make_agent(team, name="Alex Agent")
@@ -59,6 +59,9 @@ def world():
         "acme": acme, "globex": globex, "team": team, "agent": agent, "manager": manager, "rita": rita,
         "colin": colin, "outsider": outsider, "outsider_manager": outsider_manager, "ticket": ticket,
     }  # fmt: skip
+
+
+_world_rows, world = made_once_per_module(make_world, "world")
 
 
 def every_portal_answer(client, ticket) -> list[int]:

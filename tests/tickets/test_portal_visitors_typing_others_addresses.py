@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from helpdesk.services import site_configuration_update
+from tests.conftest import made_once_per_module
 from tests.factories import (
     OrganizationFactory,
     TeamFactory,
@@ -54,8 +55,7 @@ def visitor_data(email: str, **extra) -> dict:
     }
 
 
-@pytest.fixture
-def world():
+def make_world():
     team = TeamFactory(name="Support")
     site_configuration_update(changes={"anonymous_submission": True, "default_team": team}, actor=None)
     acme = OrganizationFactory(name="Acme", slug="acme", email_domains=["acme.example"])
@@ -72,6 +72,9 @@ def world():
         name="Ada Admin", email="ada@helpdesk.example", email_verified_at=timezone.now()
     )
     return {"team": team, "acme": acme, "victim": victim, "manager": manager, "agent": agent, "admin": admin}
+
+
+_world_rows, world = made_once_per_module(make_world, "world")
 
 
 def submit(client, email: str, **extra):

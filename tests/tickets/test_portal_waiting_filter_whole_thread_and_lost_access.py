@@ -10,6 +10,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from tests.conftest import made_once_per_module
 from tests.factories import (
     OrganizationFactory,
     TeamFactory,
@@ -41,10 +42,12 @@ def posted(body: str) -> dict:
     return {"body": body, "submission_key": str(uuid.uuid4())}
 
 
-@pytest.fixture
-def support():
+def make_support():
     team = TeamFactory(name="Support")
     return {"team": team, "agent": make_agent(team, name="Alex Agent")}
+
+
+_support_rows, support = made_once_per_module(make_support, "support")
 
 
 # --- Filters and the whole thread ----------------------------------------------------------------------

@@ -11,6 +11,7 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import TeamMember, User
+from tests.conftest import made_once_per_module
 from tests.factories import (
     OrganizationFactory,
     SavedViewFactory,
@@ -59,8 +60,7 @@ def set_times(ticket, *, created=None, updated=None) -> None:
     Ticket.objects.filter(pk=ticket.pk).update(**changes)
 
 
-@pytest.fixture
-def desk():
+def make_desk():
     support, billing = TeamFactory(name="Support"), TeamFactory(name="Billing")
     acme = OrganizationFactory(name="Acme")
     carla = make_customer(acme, name="Carla Customer", email="carla.customer@acme.example")
@@ -76,6 +76,9 @@ def desk():
     agent = make_agent(support, name="Alex Agent")
     return {"support": support, "billing": billing, "acme": acme, "carla": carla, "mueller": mueller,
             "tanaka": tanaka, "agent": agent, **tickets}  # fmt: skip
+
+
+_desk_rows, desk = made_once_per_module(make_desk, "desk")
 
 
 def tier_one(team) -> User:

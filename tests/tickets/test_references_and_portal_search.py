@@ -4,6 +4,7 @@ portal's search by every word typed, accents or not."""
 import pytest
 from django.urls import reverse
 
+from tests.conftest import made_once_per_module
 from tests.factories import TeamFactory, make_agent, make_customer, make_ticket
 from tickets.models import number_from
 
@@ -24,8 +25,7 @@ def test_a_reference_is_read_as_people_write_it(typed, number):
     assert number_from(typed) == number
 
 
-@pytest.fixture
-def tickets():
+def make_tickets():
     team = TeamFactory(name="Support")
     customer = make_customer()
     return {
@@ -34,6 +34,9 @@ def tickets():
         "cafe": make_ticket(customer, team=team, subject="Café machine broken"),
         "printer": make_ticket(customer, team=team, subject="Printer out of paper"),
     }
+
+
+_tickets_rows, tickets = made_once_per_module(make_tickets, "tickets")
 
 
 @pytest.mark.parametrize("typed", ["[{ref}]", "{ref}.", "T{number}"])

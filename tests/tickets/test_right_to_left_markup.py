@@ -6,16 +6,19 @@ import re
 import pytest
 from django.urls import reverse
 
+from tests.conftest import made_once_per_module
 from tests.factories import make_ticket
-from tests.tickets.conftest import desk  # noqa: F401
+from tests.tickets.conftest import make_desk
 from tickets import services
 
 pytestmark = pytest.mark.django_db
 
+_desk_rows, desk = made_once_per_module(make_desk, "desk")
+
 HEBREW = "המדפסת לא מדפיסה!"
 
 
-def test_the_subject_and_the_text_boxes_take_the_direction_of_their_text(client, desk):  # noqa: F811
+def test_the_subject_and_the_text_boxes_take_the_direction_of_their_text(client, desk):
     ticket = make_ticket(desk["customer"], team=desk["support"], subject=HEBREW)
     client.force_login(desk["agent"])
     queue = client.get(reverse("tickets:desk_queue")).content.decode()
@@ -41,7 +44,7 @@ def test_the_subject_and_the_text_boxes_take_the_direction_of_their_text(client,
     assert not re.search(r'<input type="(email|password)"[^>]*dir="auto"', signed_out)
 
 
-def test_a_subject_beside_english_on_the_confirmation_pages_and_the_timeline_is_isolated(client, desk):  # noqa: F811
+def test_a_subject_beside_english_on_the_confirmation_pages_and_the_timeline_is_isolated(client, desk):
     """ "T-1001 · {subject}" and "{before} → {after}": a Hebrew subject keeps its "!" at its end, and two
     Hebrew values do not merge with the arrow into one run that reads new → old."""
     source = make_ticket(desk["customer"], team=desk["support"], subject=HEBREW)

@@ -15,6 +15,7 @@ from django.urls import reverse
 
 from knowledge import services as kb_services
 from knowledge.models import Article
+from tests.conftest import made_once_per_module
 from tests.factories import (
     TagFactory,
     TeamFactory,
@@ -66,14 +67,16 @@ def queue_pks(response) -> list[int]:
     return [t.pk for t in response.context["queue"].tickets]
 
 
-@pytest.fixture
-def desk():
+def make_desk():
     support = TeamFactory(name="Support")
     agent = make_agent(support, name="Alex Agent")
     customer = make_customer(name="Carla Customer")
     ticket = make_ticket(customer, team=support, subject="Printer on fire")
     other = make_ticket(customer, team=support, subject="Untagged one")
     return {"agent": agent, "customer": customer, "support": support, "ticket": ticket, "other": other}
+
+
+_desk_rows, desk = made_once_per_module(make_desk, "desk")
 
 
 # --- One tag however it is typed ---------------------------------------------------------------

@@ -7,13 +7,16 @@ import re
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from tests.conftest import made_once_per_module
 from tests.factories import TicketFormFactory, make_ticket
-from tests.tickets.conftest import fresh, page_text, reply_url, update_url, ws
+from tests.tickets.conftest import fresh, make_desk, page_text, reply_url, update_url, ws
 from tickets import services
 from tickets.models import Attachment, TicketMessage
 from tickets.workflow import Status
 
 pytestmark = pytest.mark.django_db
+
+_desk_rows, desk = made_once_per_module(make_desk, "desk")
 
 HTMX = {"HX-Request": "true", "HX-Target": "properties"}
 

@@ -7,6 +7,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from accounts.models import TeamMember
+from tests.conftest import made_once_per_module
 from tests.factories import (
     PDF,
     TeamMemberFactory,
@@ -19,6 +20,7 @@ from tests.tickets.conftest import (
     download_url,
     edit,
     fresh,
+    make_desk,
     merge_url,
     page_text,
     portal_detail_url,
@@ -32,6 +34,8 @@ from tickets.models import Attachment, TicketMessage
 from tickets.workflow import Status
 
 pytestmark = pytest.mark.django_db
+
+_desk_rows, desk = made_once_per_module(make_desk, "desk")
 
 
 def _viewer(team):

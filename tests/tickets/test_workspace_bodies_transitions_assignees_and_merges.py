@@ -10,6 +10,7 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import User
+from tests.conftest import made_once_per_module
 from tests.factories import (
     OrganizationFactory,
     make_administrator,
@@ -18,9 +19,9 @@ from tests.factories import (
     make_ticket,
 )
 from tests.tickets.conftest import (
-    desk,  # noqa: F401 (the shared fixture)
     edit,
     fresh,
+    make_desk,
     merge_url,
     page_text,
     portal_detail_url,
@@ -33,6 +34,8 @@ from tickets import services
 from tickets.models import TicketActivity, TicketMessage
 
 pytestmark = pytest.mark.django_db
+
+_desk_rows, desk = made_once_per_module(make_desk, "desk")
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
@@ -66,7 +69,7 @@ def _assert_clean(html: str) -> None:
 
 @pytest.mark.parametrize("kind", ["reply", "note"])
 @pytest.mark.parametrize("headers", [{}, HTMX], ids=["plain", "htmx"])
-def test_hostile_markdown_is_stored_and_shown_sanitised(client, desk, kind, headers):  # noqa: F811
+def test_hostile_markdown_is_stored_and_shown_sanitised(client, desk, kind, headers):
     ticket = desk["ticket"]
     client.force_login(desk["agent"])
     response = client.post(reply_url(ticket), reply_data(ticket, HOSTILE, kind=kind), **headers)
@@ -80,7 +83,7 @@ def test_hostile_markdown_is_stored_and_shown_sanitised(client, desk, kind, head
 
 @pytest.mark.parametrize("body", ["\u200b\u200b\u2060", "\u3164 \u200d\ufeff", "&#8203; &nbsp;", "   \n\t "])
 @pytest.mark.parametrize("kind", ["reply", "note"])
-def test_a_body_showing_nothing_is_refused_beside_the_field(client, desk, body, kind):  # noqa: F811
+def test_a_body_showing_nothing_is_refused_beside_the_field(client, desk, body, kind):
     ticket = desk["ticket"]
     client.force_login(desk["agent"])
     before = ticket.version
@@ -95,7 +98,7 @@ def test_a_body_showing_nothing_is_refused_beside_the_field(client, desk, body, 
     assert fresh(ticket).version == before
 
 
-def test_a_body_past_fifty_thousand_characters_comes_back_whole(client, desk):  # noqa: F811
+def test_a_body_past_fifty_thousand_characters_comes_back_whole(client, desk):
     ticket = desk["ticket"]
     client.force_login(desk["agent"])
     body = "word " * 10_001  # 50,005 characters
@@ -105,7 +108,7 @@ def test_a_body_past_fifty_thousand_characters_comes_back_whole(client, desk):  
     assert not TicketMessage.objects.filter(ticket=ticket, from_staff=True).exists()
 
 
-def test_internal_notes_never_reach_the_portal(client, desk):  # noqa: F811
+def test_internal_notes_never_reach_the_portal(client, desk):
     ticket = desk["ticket"]
     agent, customer = desk["agent"], desk["customer"]
     client.force_login(agent)
@@ -140,7 +143,7 @@ def _activities(ticket) -> int:
 )
 def test_a_transition_the_status_does_not_allow_is_refused_and_changes_nothing(
     client,
-    desk,  # noqa: F811
+    desk,
     headers,
     start,
     asked,
@@ -162,7 +165,7 @@ def test_a_transition_the_status_does_not_allow_is_refused_and_changes_nothing(
 
 @pytest.mark.parametrize("headers", [{}, HTMX], ids=["plain", "htmx"])
 @pytest.mark.parametrize("who", ["other_team", "suspended", "inactive", "customer", "unknown", "garbage"])
-def test_assigning_to_someone_who_cannot_work_the_ticket_is_refused(client, desk, headers, who):  # noqa: F811
+def test_assigning_to_someone_who_cannot_work_the_ticket_is_refused(client, desk, headers, who):
     ticket = desk["ticket"]
     if who == "other_team":
         value = str(desk["biller"].pk)
@@ -193,7 +196,7 @@ def test_assigning_to_someone_who_cannot_work_the_ticket_is_refused(client, desk
 )
 def test_the_second_of_two_agents_editing_a_field_is_told_not_overwritten(
     client,
-    desk,  # noqa: F811
+    desk,
     headers,
     field,
     mine,
@@ -225,7 +228,7 @@ def _merge(client, source, into, **extra):
 
 
 @pytest.mark.parametrize("case", ["itself", "cycle", "closed", "deleted", "other_org", "other_requester"])
-def test_merges_that_cannot_be_are_refused_and_change_nothing(client, desk, case):  # noqa: F811
+def test_merges_that_cannot_be_are_refused_and_change_nothing(client, desk, case):
     supervisor, customer = desk["supervisor"], desk["customer"]
     source = desk["ticket"]
     target = make_ticket(customer, team=desk["support"], subject="Second")
@@ -262,7 +265,7 @@ def test_merges_that_cannot_be_are_refused_and_change_nothing(client, desk, case
 # --- The timeline ---------------------------------------------------------------------------------
 
 
-def test_the_timeline_shows_each_change_once_with_its_actor(client, desk):  # noqa: F811
+def test_the_timeline_shows_each_change_once_with_its_actor(client, desk):
     ticket = desk["ticket"]
     agent, colleague = desk["agent"], desk["colleague"]
     client.force_login(agent)
@@ -291,14 +294,14 @@ def test_the_timeline_shows_each_change_once_with_its_actor(client, desk):  # no
         "updated_within=-5&solved_before=2024-13-45&scope=everything",
     ],
 )
-def test_a_workspace_opened_from_an_odd_queue_still_opens(client, desk, queue):  # noqa: F811
+def test_a_workspace_opened_from_an_odd_queue_still_opens(client, desk, queue):
     ticket = desk["ticket"]
     client.force_login(desk["agent"])
     response = client.get(f"{ws(ticket)}?queue={quote(queue)}&previous=x&next=-3")
     assert response.status_code == 200
 
 
-def test_next_moves_on_when_the_next_ticket_left_the_queue(client, desk):  # noqa: F811
+def test_next_moves_on_when_the_next_ticket_left_the_queue(client, desk):
     customer, support = desk["customer"], desk["support"]
     first = desk["ticket"]
     second = make_ticket(customer, team=support, subject="Second")
@@ -329,7 +332,7 @@ ODD_VALUES = ["", "\x00", "\u0661", "\uff11", "-1", "1e3", "9" * 23, "<b>x</b>",
     "field",
     ["take", "assignee", "status", "priority", "team", "tags", "custom_fields", "", "subject", "version"],
 )
-def test_odd_inline_edit_values_get_an_answer_not_a_crash(client, desk, headers, field):  # noqa: F811
+def test_odd_inline_edit_values_get_an_answer_not_a_crash(client, desk, headers, field):
     ticket = desk["ticket"]
     client.force_login(desk["supervisor"])
     for value in ODD_VALUES:
@@ -341,7 +344,7 @@ def test_odd_inline_edit_values_get_an_answer_not_a_crash(client, desk, headers,
 
 
 @pytest.mark.parametrize("kind", ["reply", "note"])
-def test_a_message_that_opens_with_an_indented_code_block_keeps_it(client, desk, kind):  # noqa: F811
+def test_a_message_that_opens_with_an_indented_code_block_keeps_it(client, desk, kind):
     """An agent pastes a command as markdown's indented code block (four spaces) at the top of a reply
     or note and sends it. The composer's field and ticket_reply/ticket_add_note strip the body, so the
     first line loses its four spaces: it is stored as a paragraph and the rest joins it (indented code

@@ -10,6 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import TeamMember
+from tests.conftest import made_once_per_module
 from tests.factories import (
     TagFactory,
     TeamMemberFactory,
@@ -23,6 +24,7 @@ from tests.tickets.conftest import (
     download_url,
     fresh,
     held_boxes,
+    make_desk,
     merge_url,
     page_text,
     portal_detail_url,
@@ -35,6 +37,8 @@ from tickets.models import Attachment, TicketMessage
 from tickets.workflow import Status
 
 pytestmark = pytest.mark.django_db
+
+_desk_rows, desk = made_once_per_module(make_desk, "desk")
 
 HTMX = {"HX-Request": "true", "HX-Target": "properties"}
 

@@ -12,11 +12,13 @@ from django.utils import timezone
 from accounts import rbac
 from accounts import services as account_services
 from accounts.models import TeamMember
+from tests.conftest import made_once_per_module
 from tests.factories import TicketFormFactory, make_administrator, make_customer, make_ticket
 from tests.tickets.conftest import (
     download_url,
     edit,
     fresh,
+    make_desk,
     page_text,
     reply_data,
     reply_url,
@@ -28,6 +30,8 @@ from tickets.models import Attachment
 from tickets.workflow import Status
 
 pytestmark = pytest.mark.django_db
+
+_desk_rows, desk = made_once_per_module(make_desk, "desk")
 
 HTMX = {"HX-Request": "true", "HX-Target": "properties"}
 

@@ -10,13 +10,25 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from tests.conftest import made_once_per_module
 from tests.factories import TeamFactory, make_administrator, make_ticket
-from tests.tickets.conftest import fresh, merge_url, page_text, reply_url, seen_text, update_url, ws
+from tests.tickets.conftest import (
+    fresh,
+    make_desk,
+    merge_url,
+    page_text,
+    reply_url,
+    seen_text,
+    update_url,
+    ws,
+)
 from tickets import services
 from tickets.models import Attachment, TicketActivity, TicketMessage
 from tickets.workflow import Status
 
 pytestmark = pytest.mark.django_db
+
+_desk_rows, desk = made_once_per_module(make_desk, "desk")
 
 HTMX = {"HX-Request": "true"}
 

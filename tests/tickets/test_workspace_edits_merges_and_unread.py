@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests.concurrency import run_while_another_transaction_waits
+from tests.conftest import made_once_per_module
 from tests.factories import (
     TeamFactory,
     TicketFormFactory,
@@ -23,13 +24,15 @@ from tests.factories import (
     make_customer,
     make_ticket,
 )
-from tests.tickets.conftest import fresh, merge_url, page_text, reply_url, update_url, ws
+from tests.tickets.conftest import fresh, make_desk, merge_url, page_text, reply_url, update_url, ws
 from tickets import services
 from tickets.models import Attachment, Ticket, TicketMessage
 from tickets.selectors import THREAD_WINDOW
 from tickets.workflow import Status
 
 pytestmark = pytest.mark.django_db
+
+_desk_rows, desk = made_once_per_module(make_desk, "desk")
 
 HTMX = {"HX-Request": "true"}
 QUEUE = reverse("tickets:desk_queue")

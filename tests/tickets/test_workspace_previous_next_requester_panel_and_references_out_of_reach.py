@@ -12,16 +12,19 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Team
+from tests.conftest import made_once_per_module
 from tests.factories import (
     TicketFormFactory,
     make_administrator,
     make_ticket,
 )
-from tests.tickets.conftest import insert_tickets, page_text, seen_text, ws
+from tests.tickets.conftest import insert_tickets, make_desk, page_text, seen_text, ws
 from tickets import services
 from tickets.models import Ticket
 
 pytestmark = pytest.mark.django_db
+
+_desk_rows, desk = made_once_per_module(make_desk, "desk")
 
 QUEUE = reverse("tickets:desk_queue")
 

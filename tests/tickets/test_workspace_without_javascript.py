@@ -8,6 +8,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from tests.conftest import made_once_per_module
 from tests.factories import (
     TeamFactory,
     TicketFormFactory,
@@ -16,6 +17,7 @@ from tests.factories import (
 from tests.tickets.conftest import (
     edit,
     fresh,
+    make_desk,
     merge_url,
     notes,
     page_text,
@@ -30,6 +32,8 @@ from tickets.views import desk as desk_views
 from tickets.workflow import Status
 
 pytestmark = pytest.mark.django_db
+
+_desk_rows, desk = made_once_per_module(make_desk, "desk")
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 QUEUE = reverse("tickets:desk_queue")
