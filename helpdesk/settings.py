@@ -194,7 +194,7 @@ RATE_LIMITS = {
     "email_verification": ("10/h", "3/h"),
     # Changing the password asks for the current one: a stolen session must not guess it freely.
     "password_change": ("20/h", "5/h"),
-    "ticket_submit": ("60/h", "20/h"),
+    "ticket_submit": ("60/h", "20/h"),  # sendings that pass the form's checks (new tickets, follow-ups)
     "search": ("120/m", "120/m"),
     # A visitor votes on a handful of articles; anonymous votes are one per session and a script can
     # drop its session cookie, so the per-IP rate bounds how far it can push a counter (an office

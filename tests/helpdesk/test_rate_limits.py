@@ -109,6 +109,27 @@ def test_ticket_submission_limited_per_customer(limits):
     assert Ticket.objects.count() == 2
 
 
+def test_a_submission_the_form_refuses_is_not_counted(limits):
+    """A customer whose form comes back three times for an empty subject has made no ticket and used up
+    none of their two submissions a minute; a visitor likewise, per address and per IP."""
+    site_configuration_update(changes={"anonymous_submission": True}, actor=None)
+    customer = client_from("198.51.100.16")
+    customer.force_login(make_customer())
+    visitor = client_from("198.51.100.17")
+    submit = reverse("tickets:portal_submit")
+
+    def send(client, subject: str, **visitor_fields) -> int:
+        data = {"subject": subject, "description": "x", "submission_key": str(uuid.uuid4())}
+        return client.post(submit, data | visitor_fields).status_code
+
+    assert [send(customer, "") for _ in range(3)] == [422, 422, 422]
+    assert [send(customer, "Help") for _ in range(3)] == [302, 302, 429]
+    anonymous = {"email": "visitor@example.org", "name": "Vi"}
+    assert [send(visitor, "", **anonymous) for _ in range(3)] == [422, 422, 422]
+    assert [send(visitor, "Help", **anonymous) for _ in range(3)] == [302, 302, 429]
+    assert Ticket.objects.count() == 4
+
+
 def test_search_limited_per_ip_for_visitors(limits):
     client = client_from("198.51.100.7")
     codes = [client.get(reverse("knowledge:search"), {"q": "password"}).status_code for _ in range(5)]

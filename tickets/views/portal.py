@@ -118,10 +118,13 @@ def ticket_submit(request: HttpRequest, slug: str | None = None) -> HttpResponse
         )
     ):
         return _after_submission(request, made, made.form, anonymous=anonymous, repeated=True)
+    # Counted only for a sending that could make a ticket: one the form's checks refuse (an empty subject,
+    # a file too large) makes nothing, and must not use up the sender's rate, as with follow-ups.
     # Signed-in customers are counted per account only: a whole office behind one address submits.
+    counted = request.method == "POST" and made is None and not (form_gone or session_ended)
     wait = (
         rate_limited(request, "ticket_submit", account=posted("email"), per_ip=anonymous)
-        if request.method == "POST" and made is None
+        if counted and form.is_valid()
         else None
     )
     if wait is not None:
