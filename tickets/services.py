@@ -785,10 +785,10 @@ def ticket_assign(
     expected_version: int | None = None,
     seen: bool = False,
 ) -> Ticket:
-    """Assign (or unassign) a ticket; the assignee must be an agent who can see it. The actor needs
-    assign_ticket, also to take a ticket for themselves. What the last assignee read says nothing of
-    what the new one has: the customer's messages are unread for them, unless `seen` (an agent taking
-    the ticket with its thread in front of them)."""
+    """Assign (or unassign) a ticket; the assignee must be an agent who can see it, and a new ticket
+    given to someone opens. The actor needs assign_ticket, also to take a ticket for themselves. What
+    the last assignee read says nothing of what the new one has: the customer's messages are unread for
+    them, unless `seen` (an agent taking the ticket with its thread in front of them)."""
     _require_staff(ticket, actor)
     _require_permission(ticket, actor, rbac.ASSIGN_TICKET, ASSIGN_NOT_ALLOWED)
     ticket = _lock(ticket, expected_version)
@@ -816,7 +816,14 @@ def ticket_assign(
     _activity(
         ticket, actor, TicketActivity.Action.ASSIGNEE, "assignee", old, str(assignee) if assignee else None
     )
-    _save(ticket, actor, ["assignee", "assignee_seen_at"])
+    changed = ["assignee", "assignee_seen_at"]
+    # "New" says nobody has picked the ticket up: given to someone, it is open (as Zendesk has it), and
+    # leaves the new tickets that still wait for a first look. Triage is no news for the customer: their
+    # list keeps its order (public_updated_at), the status it shows reads Open.
+    if assignee is not None and ticket.status == Status.NEW:
+        opened = _apply_transition(ticket, Status.OPEN, actor=actor, by_customer=False)
+        changed += [field for field in opened if field != "public_updated_at"]
+    _save(ticket, actor, changed)
     return ticket
 
 

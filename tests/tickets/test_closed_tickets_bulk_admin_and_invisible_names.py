@@ -81,7 +81,7 @@ def snapshot(ticket):
         ("team", "billing"),
         ("add_tag", "newtag"),
         ("remove_tag", "kept"),
-        ("status", "open"),
+        ("status", "on_hold"),
         ("status", "pending"),
     ],
 )

@@ -152,6 +152,25 @@ def test_assignee_must_be_an_agent_who_can_see_the_ticket(customer, agent, team)
     assert services.ticket_assign(ticket, assignee=None, actor=agent).assignee is None
 
 
+def test_a_new_ticket_given_to_someone_opens_and_stays_open_when_given_back(customer, agent, team):
+    """ "New" is a ticket nobody has picked up: assigned, it is open, with both changes in its history;
+    unassigned again it stays open, and a ticket on hold given to someone keeps its status."""
+    ticket = make_ticket(customer, team=team)
+    assert ticket.status == Status.NEW
+    ticket = services.ticket_assign(ticket, assignee=agent, actor=agent)
+    assert Ticket.objects.get(pk=ticket.pk).status == Status.OPEN
+    changes = ticket.activities.order_by("pk").values_list("action", "old_value", "new_value")
+    assert list(changes)[-2:] == [
+        (TicketActivity.Action.ASSIGNEE, None, str(agent)),
+        (TicketActivity.Action.STATUS, Status.NEW, Status.OPEN),
+    ]
+    ticket = services.ticket_assign(ticket, assignee=None, actor=agent)
+    assert Ticket.objects.get(pk=ticket.pk).status == Status.OPEN
+    held = services.ticket_transition(make_ticket(customer, team=team), status=Status.ON_HOLD, actor=agent)
+    services.ticket_assign(held, assignee=agent, actor=agent)
+    assert Ticket.objects.get(pk=held.pk).status == Status.ON_HOLD
+
+
 def test_customers_cannot_touch_internal_fields(customer, team):
     ticket = make_ticket(customer, team=team)
     with pytest.raises(services.TicketNotAllowed):

@@ -89,12 +89,12 @@ def test_queue_row_shows_every_column_and_links_back_to_the_queue(client, desk):
     printer = desk["printer"]
     services.ticket_assign(printer, assignee=desk["colleague"], actor=desk["agent"])
     client.force_login(desk["agent"])
-    page = client.get(QUEUE, {"status": "new", "q": "Printer"}).content.decode()
+    page = client.get(QUEUE, {"status": "open", "q": "Printer"}).content.decode()
     [row] = [row.split("</tr>")[0] for row in page.split("<tr data-ticket-row")[1:]]
     workspace = reverse("tickets:desk_ticket", args=[printer.number])
-    assert f'data-href="{workspace}?queue=status%3Dnew%26q%3DPrinter"' in row
+    assert f'data-href="{workspace}?queue=status%3Dopen%26q%3DPrinter"' in row
     assert (
-        f'<a href="{workspace}?queue=status%3Dnew%26q%3DPrinter" data-ticket-link>{printer.reference}</a>'
+        f'<a href="{workspace}?queue=status%3Dopen%26q%3DPrinter" data-ticket-link>{printer.reference}</a>'
         in row
     )
     cells = [cell.split("</td>")[0] for cell in re.split(r"<td(?: class=\"(?:text|name)-cell\")?>", row)[2:]]
@@ -102,7 +102,7 @@ def test_queue_row_shows_every_column_and_links_back_to_the_queue(client, desk):
     assert cells[1].endswith(unread + '<span dir="auto">Printer on fire</span>')
     assert cells[1].startswith('<span class="unread"')
     assert cells[2:] == [
-        "Carla Customer", printer.organization.name, '<span class="badge badge-new">New</span>',
+        "Carla Customer", printer.organization.name, '<span class="badge badge-open">Open</span>',
         '<span class="badge badge-medium">Medium</span>', "Support", "Casey Colleague", cells[-1],
     ]  # fmt: skip
     assert cells[-1].startswith('<time datetime="')
