@@ -10,16 +10,20 @@ from django.urls import reverse
 
 from accounts.models import User
 from knowledge.models import Article
+from tests.conftest import made_once_per_module
 from tests.factories import (
     TicketFormFactory,
     make_administrator,
     make_customer,
     make_ticket,
 )
+from tests.helpdesk.conftest import make_desk
 from tests.tickets.conftest import page_text
 from tickets.models import Ticket, TicketMessage
 
 pytestmark = pytest.mark.django_db
+
+_desk_rows, desk = made_once_per_module(make_desk, "desk")
 
 LONG = "x" * 10_050
 FORM = "application/x-www-form-urlencoded"

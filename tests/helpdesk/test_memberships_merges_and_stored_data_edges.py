@@ -28,7 +28,7 @@ from tests.accounts.test_admin_onboarding import (  # noqa: F401 (fixtures)
     errors_of,
 )
 from tests.admin_pages import change_url, form_data, post_change
-from tests.conftest import notes
+from tests.conftest import made_once_per_module, notes
 from tests.factories import (
     OrganizationFactory,
     SkillFactory,
@@ -41,6 +41,7 @@ from tests.factories import (
     make_supervisor,
     make_ticket,
 )
+from tests.helpdesk.conftest import make_desk
 from tests.tickets import conftest as tickets_conftest
 from tests.tickets.conftest import fresh, insert_tickets, reply_url, ws
 from tickets import services
@@ -48,6 +49,8 @@ from tickets.models import Ticket, TicketMessage
 from tickets.workflow import Status
 
 pytestmark = pytest.mark.django_db
+
+_desk_rows, desk = made_once_per_module(make_desk, "desk")
 desk = tickets_conftest.desk  # the shared fixture
 
 QUEUE = reverse("tickets:desk_queue")

@@ -9,10 +9,14 @@ from django.urls import reverse
 
 from knowledge import services as knowledge_services
 from knowledge.models import Article
+from tests.conftest import made_once_per_module
 from tests.factories import TeamFactory, make_agent, make_supervisor
+from tests.helpdesk.conftest import make_desk
 from tickets.models import Ticket, TicketMessage
 
 pytestmark = pytest.mark.django_db
+
+_desk_rows, desk = made_once_per_module(make_desk, "desk")
 
 
 def test_bulk_tag_action_without_a_tag_answers_422_and_keeps_the_selection(client, desk):

@@ -15,6 +15,7 @@ from guardian.shortcuts import assign_perm
 from accounts import rbac
 from accounts.models import User
 from helpdesk import counting
+from tests.conftest import made_once_per_module
 from tests.factories import (
     TeamFactory,
     make_administrator,
@@ -33,8 +34,7 @@ BULK = reverse("tickets:desk_bulk")
 FRAGMENT = {"HX-Request": "true", "HX-Target": "queue-table"}
 
 
-@pytest.fixture
-def desk():
+def make_desk():
     support, billing = TeamFactory(name="Support"), TeamFactory(name="Billing")
     agent = make_agent(support, name="Alex Agent")
     colleague = make_agent(support, name="Casey Colleague")
@@ -42,6 +42,9 @@ def desk():
     ticket = make_ticket(customer, team=support, subject="Printer on fire")
     return {"agent": agent, "colleague": colleague, "customer": customer,
             "support": support, "billing": billing, "ticket": ticket}  # fmt: skip
+
+
+_desk_rows, desk = made_once_per_module(make_desk, "desk")
 
 
 def shown_total(response) -> str:
@@ -323,10 +326,10 @@ def test_a_page_far_past_the_end_of_a_capped_queue_is_its_last_page(client, monk
 
 
 def test_the_assignee_filter_offers_an_agent_who_left_while_they_hold_the_teams_open_tickets(client):
-    """An agent leaves Support still assigned an open ticket: the supervisor finds what they hold from the
+    """An agent leaves their team still assigned an open ticket: the supervisor finds what they hold from the
     Assignee filter (their name is on the row already), not by typing their id into the address; the
     bulk "Assign to" menu still offers only the team's agents, and a closed ticket's holder is not listed."""
-    support = TeamFactory(name="Support")
+    support = TeamFactory(name="Field support")
     supervisor = make_supervisor(support)
     leaver, retired = make_agent(support, name="Lee Leaver"), make_agent(support, name="Rita Retired")
     held = make_ticket(make_customer(), team=support, subject="VPN drops")
