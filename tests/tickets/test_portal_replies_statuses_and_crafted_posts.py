@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from tests.factories import TeamFactory, make_administrator, make_agent, make_customer, make_ticket
+from tests.factories import TeamFactory, make_administrator, make_customer, make_ticket
 from tests.tickets.conftest import (
     fresh,
     held_boxes,
@@ -28,18 +28,8 @@ HTMX = {"HX-Request": "true"}
 
 
 @pytest.fixture
-def team():
-    return TeamFactory(name="Support")
-
-
-@pytest.fixture
 def customer():
     return make_customer(name="Carla Customer")
-
-
-@pytest.fixture
-def agent(team):
-    return make_agent(team, name="Alex Agent")
 
 
 @pytest.fixture
