@@ -1,14 +1,16 @@
 """The queue at volume: the same number of queries for 100 and 100,000 tickets, and index scans for
-the default views (checked with EXPLAIN after ANALYZE)."""
+every query the default and built-in views run (checked with EXPLAIN after ANALYZE)."""
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.http import QueryDict
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from tests.conftest import rows_for_the_module
 from tests.factories import OrganizationFactory, TeamFactory, make_agent, make_customer, make_ticket
-from tickets.selectors import queue_queryset
+from tickets.selectors import built_in_views, queue_queryset
 
 pytestmark = pytest.mark.django_db
 
@@ -41,19 +43,21 @@ def queue_world(db):
 
 
 def queue_page_at_the_budget(client, django_assert_max_num_queries, agent):
+    """The default queue with nothing cached (its counts computed), and the queries it took."""
     client.force_login(agent)
-    with django_assert_max_num_queries(12):
+    cache.clear()
+    with django_assert_max_num_queries(12), CaptureQueriesContext(connection) as queries:
         response = client.get(reverse("tickets:desk_queue"))
     page = response.context["queue"].page
     assert len(page.object_list) == 25
-    return page
+    return page, len(queries)
 
 
 def test_queue_query_count_does_not_grow_with_the_table(client, django_assert_max_num_queries, queue_world):
     """At 100 tickets the exact count; at 100,000 (below) an estimate past 10,000, in as many queries."""
     team, agent, customer = queue_world
     bulk_insert_tickets(100, requester=customer, team=team, assignee=agent)
-    page = queue_page_at_the_budget(client, django_assert_max_num_queries, agent)
+    page, _ = queue_page_at_the_budget(client, django_assert_max_num_queries, agent)
     assert (page.paginator.count, page.paginator.count_is_estimate) == (100, False)
 
 
@@ -133,10 +137,22 @@ def world_at_volume(django_db_setup, django_db_blocker, tmp_path_factory):
         yield team, agent, customer
 
 
-def test_queue_query_count_at_volume(client, django_assert_max_num_queries, world_at_volume):
+def test_queue_query_count_at_volume_is_the_count_at_100_tickets(
+    client, django_assert_max_num_queries, world_at_volume
+):
     _, agent, _ = world_at_volume
-    page = queue_page_at_the_budget(client, django_assert_max_num_queries, agent)
+    page, at_volume = queue_page_at_the_budget(client, django_assert_max_num_queries, agent)
     assert (page.paginator.count, page.paginator.count_is_estimate) == (10_001, True)
+
+    # The same agent and page with the table cut to 100 tickets (rolled back after the test).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM tickets_ticket WHERE subject LIKE 'Bulk ticket %%' AND id NOT IN"
+            " (SELECT id FROM tickets_ticket WHERE subject LIKE 'Bulk ticket %%' ORDER BY id LIMIT 99)"
+        )
+    page, at_100 = queue_page_at_the_budget(client, django_assert_max_num_queries, agent)
+    assert (page.paginator.count, page.paginator.count_is_estimate) == (100, False)
+    assert at_100 == at_volume
 
 
 def plan(queryset) -> str:
@@ -153,3 +169,31 @@ def test_default_views_use_indexes_at_volume(world_at_volume):
         _, tickets, _ = queue_queryset(agent, QueryDict(query))
         explained = plan(tickets[:25])
         assert "Seq Scan on tickets_ticket" not in explained, f"{query}:\n{explained}"
+
+
+def test_every_query_of_the_built_in_views_uses_indexes_at_volume(client, world_at_volume):
+    """Each view's page as the agent opens it, nothing cached: the list, its capped count, the views'
+    counts beside it, explained one by one."""
+    _, agent, _ = world_at_volume
+    client.force_login(agent)
+    views = ["", "q=fire", *(view.query for view in built_in_views())]
+    assert len(views) == 7
+    for query in views:
+        cache.clear()
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(reverse("tickets:desk_queue") + "?" + query)
+        assert response.status_code == 200
+        statements = [captured["sql"] for captured in queries]
+        on_tickets = [sql for sql in statements if sql.startswith("SELECT") and "tickets_ticket" in sql]
+        assert len(on_tickets) >= 3, query  # the list, its count and the views' counts at least
+        for sql in on_tickets:
+            with connection.cursor() as cursor:
+                cursor.execute("EXPLAIN " + sql)
+                lines = [row[0] for row in cursor.fetchall()]
+            # A scan under the count's cap stops at 10,001 matching rows: with every ticket here in the
+            # agent's team, reading the table's first rows is the cheapest count there is.
+            capped = [n + 1 for n, line in enumerate(lines) if "Limit" in line and "rows=10001" in line]
+            full_scans = [
+                n for n, line in enumerate(lines) if "Seq Scan on tickets_ticket" in line and n not in capped
+            ]
+            assert full_scans == [], f"{query}:\n{sql}\n" + "\n".join(lines)
