@@ -6,7 +6,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.urls import reverse
 
 from knowledge.search import search_articles
-from tests.factories import make_article
+from tests.factories import CategoryFactory, make_article
 
 pytestmark = pytest.mark.django_db
 
@@ -59,3 +59,21 @@ def test_type_ahead_says_how_many_it_found_and_retitles_the_search_page_only(cli
         assert '<p id="kb-search-status" hx-swap-oob="innerHTML">2 articles found.</p>' in fragment
         assert ("<title>“refund” \u2013 Search" in fragment) is retitled  # the KB home's address stays
         assert "aria-live" not in fragment  # the list itself is not read out on every keystroke
+
+
+def test_topic_article_and_other_articles_pages_carry_the_type_ahead_box(client, corpus):
+    topic = CategoryFactory(name="Billing")
+    make_article("Pay by invoice", body="Ask billing for an invoice.", category=topic)
+    for page in (
+        reverse("knowledge:category", args=[topic.slug]),
+        reverse("knowledge:article", args=["pay-by-invoice"]),
+        reverse("knowledge:other_articles"),
+    ):
+        html = client.get(page).content.decode()
+        assert html.count('role="search"') == 1, page
+        assert f'hx-get="{reverse("knowledge:search")}"' in html and 'hx-target="#results"' in html, page
+        assert '<div id="results"></div>' in html, page
+        headers = {"HX-Request": "true", "HX-Current-URL": f"http://testserver{page}"}
+        fragment = client.get(reverse("knowledge:search"), {"q": "refund"}, headers=headers).content.decode()
+        assert "Refund policy" in fragment and "Pay by invoice" not in fragment
+        assert "<title>" not in fragment  # the page typed on keeps its title and address
