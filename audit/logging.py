@@ -6,6 +6,7 @@ inside a transaction that is later rolled back, or is already broken, is still k
 """
 
 import asyncio
+import contextlib
 import contextvars
 import logging
 import sys
@@ -40,7 +41,7 @@ def _excluded(record: logging.LogRecord) -> bool:
     if any(record.name == name or record.name.startswith(name + ".") for name in EXCLUDED_LOGGERS):
         return True
     logger, message = STOPPED_ON_PURPOSE
-    if record.name.startswith(logger) and str(record.msg).startswith(message):
+    if record.name.startswith(logger) and isinstance(record.msg, str) and record.msg.startswith(message):
         return True
     if record.name != "django.request":
         return False
@@ -58,11 +59,14 @@ def _clip(text: str, limit: int) -> str:
 
 def _message(record: logging.LogRecord) -> str:
     """The record's message; for a call whose arguments do not fit its format ("%s failed for %s" with
-    one argument), the format and the arguments as given, so the record is kept all the same."""
-    try:
+    one argument), the format and the arguments as given, and for a message object that cannot be
+    printed, what it is: the record is kept all the same."""
+    with contextlib.suppress(Exception):
         return record.getMessage()
-    except Exception:
+    try:
         return f"{record.msg} (arguments: {record.args!r})"
+    except Exception as error:  # the message object's own __str__ or __repr__ fails
+        return f"(a {type(record.msg).__name__} whose text failed: {error.__class__.__name__}: {error})"
 
 
 def _in_event_loop() -> bool:
@@ -79,14 +83,22 @@ class DatabaseHandler(logging.Handler):
         self.database = database
 
     def emit(self, record: logging.LogRecord) -> None:
-        if getattr(_state, "storing", False) or _excluded(record):
+        if getattr(_state, "storing", False):
             return
-        if _in_event_loop():
-            # Django refuses database work in an event loop's thread (SynchronousOnlyOperation): a record
-            # logged by async code is stored from a short-lived thread, with this one's context.
-            worker = threading.Thread(target=contextvars.copy_context().run, args=(self._emit_apart, record))
-            worker.start()
-            worker.join(timeout=STORE_TIMEOUT_SECONDS)
+        try:
+            if _excluded(record):  # reads the message, whose __str__ is anybody's code
+                return
+            if _in_event_loop():
+                # Django refuses database work in an event loop's thread (SynchronousOnlyOperation): a
+                # record logged by async code is stored from a short-lived thread, with this one's context.
+                worker = threading.Thread(
+                    target=contextvars.copy_context().run, args=(self._emit_apart, record)
+                )
+                worker.start()
+                worker.join(timeout=STORE_TIMEOUT_SECONDS)
+                return
+        except Exception as error:
+            self._fallback(record, error)
             return
         self._emit_here(record)
 

@@ -130,6 +130,27 @@ def test_a_failure_to_store_never_raises_and_goes_to_stderr(capsys):
     assert "in a broken transaction [not stored in the system log" in err
 
 
+def test_a_message_object_whose_text_raises_never_raises_from_the_handler(capsys):
+    """Whoever logs an object as the message owns its __str__; the handler, even checking which logger
+    it came from, never lets its error reach the code that logged, and keeps the record."""
+
+    class Unprintable:
+        def __str__(self) -> str:
+            raise RuntimeError("no text")
+
+        __repr__ = __str__
+
+    handler = DatabaseHandler()
+    for name in ("django_tasks_db.worker", "helpdesk.tests.unprintable"):
+        record = logging.getLogger(name).makeRecord(name, logging.WARNING, "f", 1, Unprintable(), (), None)
+        away_from_an_event_loop(lambda record=record: handler.handle(record))
+    assert capsys.readouterr().err == ""
+    assert sorted(SystemLogEntry.objects.values_list("logger", "message")) == [
+        (name, "(a Unprintable whose text failed: RuntimeError: no text)")
+        for name in ("django_tasks_db.worker", "helpdesk.tests.unprintable")
+    ]
+
+
 def test_logging_while_storing_a_log_row_does_not_store_again():
     def noisy(sender, **kwargs):
         logging.getLogger("helpdesk.tests.noisy").warning("logged while saving")
