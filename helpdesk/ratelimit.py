@@ -30,12 +30,16 @@ PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 PRUNE_ONE_IN = 1000  # now and then, drop counters whose window ended long ago
 AccountKey = Callable[[HttpRequest], str | None]
 
-_UPSERT = f"""
-    INSERT INTO {RateLimitCounter._meta.db_table} AS c (key, window_start, count) VALUES (%s, %s, 1)
-    ON CONFLICT (key) DO UPDATE SET
-        count = CASE WHEN c.window_start = EXCLUDED.window_start THEN c.count + 1 ELSE 1 END,
-        window_start = EXCLUDED.window_start
-    RETURNING count"""  # noqa: S608 (the table name is ours, the values are parameters)
+
+def _upsert(rows: int) -> str:
+    """One statement counting `rows` keys (each key once): one round trip for the IP and the account."""
+    values = ", ".join(["(%s, %s, 1)"] * rows)
+    return f"""
+        INSERT INTO {RateLimitCounter._meta.db_table} AS c (key, window_start, count) VALUES {values}
+        ON CONFLICT (key) DO UPDATE SET
+            count = CASE WHEN c.window_start = EXCLUDED.window_start THEN c.count + 1 ELSE 1 END,
+            window_start = EXCLUDED.window_start
+        RETURNING key, count"""  # noqa: S608 (the table name is ours, the values are parameters)
 
 
 def parse_rate(rate: str) -> tuple[int, int]:
@@ -45,28 +49,38 @@ def parse_rate(rate: str) -> tuple[int, int]:
     return int(count), int(digits) * PERIODS[period[-1]]
 
 
-def hit(key: str, rate: str) -> tuple[bool, int]:
-    """Count one request against `key`; returns (over the limit, seconds until the window ends)."""
-    limit, seconds = parse_rate(rate)
+def hits(checks: list[tuple[str, str]]) -> list[tuple[bool, int]]:
+    """Count one request against each (key, rate); for each, (over the limit, seconds until its window
+    ends)."""
+    if not checks:
+        return []
     now = time.time()
-    window_start = int(now // seconds * seconds)
     # PostgreSQL text cannot hold NUL: a posted e-mail carrying one would otherwise crash the form's page.
-    key = key.replace("\x00", "")[:200]
+    keyed = {key.replace("\x00", "")[:200]: parse_rate(rate) for key, rate in checks}
+    windows = {key: int(now // seconds * seconds) for key, (_, seconds) in keyed.items()}
     with connection.cursor() as cursor:
-        cursor.execute(_UPSERT, [key, window_start])
-        (count,) = cursor.fetchone()
+        cursor.execute(_upsert(len(keyed)), [value for key in keyed for value in (key, windows[key])])
+        counts = dict(cursor.fetchall())
         if random.randrange(PRUNE_ONE_IN) == 0:  # noqa: S311 (not security-relevant)
             cursor.execute(
                 f"DELETE FROM {RateLimitCounter._meta.db_table} WHERE window_start < %s",  # noqa: S608
                 [int(now) - PERIODS["d"]],
             )
-    if count == limit + 1:
-        logger.warning("Rate limit reached: %s", key.split(":", 2)[:2])
-    return count > limit, max(1, math.ceil(window_start + seconds - now))
+    results = []
+    for key, (limit, seconds) in keyed.items():
+        if counts[key] == limit + 1:
+            logger.warning("Rate limit reached: %s", key.split(":", 2)[:2])
+        results.append((counts[key] > limit, max(1, math.ceil(windows[key] + seconds - now))))
+    return results
 
 
 def signed_in_account(request: HttpRequest) -> str | None:
     return f"user-{request.user.pk}" if request.user.is_authenticated else None
+
+
+def searches(request: HttpRequest) -> bool:
+    """A list asked with a text search (`q`): a full-text query, limited as the KB search is."""
+    return bool(request.GET.get("q", "").strip())
 
 
 def posted(field: str, *, sender_first: bool = True) -> AccountKey:
@@ -94,7 +108,7 @@ def rate_limited(
     account_key = account(request)
     if account_key:
         checks.append((f"{scope}:account:{account_key}", account_rate))
-    waits = [wait for over, wait in (hit(key, rate) for key, rate in checks) if over]
+    waits = [wait for over, wait in hits(checks) if over]
     return max(waits) if waits else None
 
 

@@ -12,7 +12,7 @@ from django.urls import reverse
 from accounts.models import User
 from helpdesk.ratelimit import parse_rate
 from helpdesk.services import site_configuration_update
-from tests.factories import make_customer
+from tests.factories import TeamFactory, make_agent, make_customer
 from tickets.models import Ticket
 
 pytestmark = pytest.mark.django_db
@@ -135,6 +135,25 @@ def test_search_limited_per_ip_for_visitors(limits):
     codes = [client.get(reverse("knowledge:search"), {"q": "password"}).status_code for _ in range(5)]
     assert codes == [200, 200, 200, 200, 429]
     assert client_from("198.51.100.8").get(reverse("knowledge:suggest"), {"q": "pass"}).status_code == 200
+
+
+def test_my_tickets_searches_are_limited_per_account_and_plain_lists_are_not(limits):
+    """A customer's search of "my tickets" is a full-text query as the KB search is: the same limit per
+    account (2 a minute here); paging and filtering the list without one is not counted. (The desk's
+    queue is staff work, within its query budget: not limited.)"""
+    client = client_from("198.51.100.18")
+    client.force_login(make_customer())
+    tickets = reverse("tickets:portal_list")
+    codes = [client.get(tickets, {"q": "printer"}).status_code for _ in range(3)]
+    assert codes == [200, 200, 429]
+    assert [client.get(tickets, {"q": " ", "page": "1"}).status_code for _ in range(3)] == [200, 200, 200]
+    other = client_from("198.51.100.18")  # the same office: the IP allows 4, this account has its 2
+    other.force_login(make_customer())
+    assert other.get(tickets, {"q": "printer"}).status_code == 200
+    agent = client_from("198.51.100.18")
+    agent.force_login(make_agent(TeamFactory()))
+    codes = {agent.get(reverse("tickets:desk_queue"), {"q": "printer"}).status_code for _ in range(3)}
+    assert codes == {200}
 
 
 def test_a_new_window_lets_requests_through_again(limits, time_machine):

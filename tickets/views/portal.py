@@ -19,7 +19,7 @@ from helpdesk.downloads import as_download
 from helpdesk.forms import add_service_errors, parse_id, query_text
 from helpdesk.links import mail_link
 from helpdesk.middleware import site_configuration
-from helpdesk.ratelimit import posted, rate_limited, wait_phrase
+from helpdesk.ratelimit import posted, rate_limit, rate_limited, searches, wait_phrase
 from tickets import selectors, services, workflow
 from tickets.attachments import download_disposition, visitor_key
 from tickets.forms import (
@@ -254,6 +254,7 @@ def ticket_submitted(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_safe
+@rate_limit("search", methods=("GET",), when=searches)
 def ticket_list(request: HttpRequest) -> HttpResponse:
     user = request.user
     filters = PortalFilterForm(request.GET)
