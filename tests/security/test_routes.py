@@ -292,10 +292,11 @@ def admin_url_for(name: str, target) -> str:
     return reverse(f"admin:{name}", kwargs={argument: values[argument] for argument in ADMIN_ROUTES[name]})
 
 
-@pytest.mark.parametrize("who", ["customer", "agent"])
+@pytest.mark.parametrize("who", ["visitor", "customer", "agent"])
 @pytest.mark.parametrize("name", sorted(ADMIN_ROUTES))
-def test_customers_and_agents_reach_nothing_in_the_admin(client, target, who, name):
-    client.force_login(target["ticket"].requester if who == "customer" else target["team_agent"])
+def test_visitors_customers_and_agents_reach_nothing_in_the_admin(client, target, who, name):
+    if who != "visitor":
+        client.force_login(target["ticket"].requester if who == "customer" else target["team_agent"])
     url = admin_url_for(name, target)
     sign_in = (reverse("admin:login"), reverse("accounts:login"))
     # The admin's logout sends those without admin access to its index, which is closed in turn.
