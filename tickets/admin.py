@@ -340,6 +340,23 @@ class TagAdminForm(forms.ModelForm):
         return names[0]  # the form's unique check then compares this spelling
 
 
+class TagInUseFilter(admin.SimpleListFilter):
+    """The unused tags (a misspelling nobody took up) are the ones an administrator can delete."""
+
+    title = "use"
+    parameter_name = "in_use"
+
+    def lookups(self, request, model_admin):
+        return (("yes", "On tickets"), ("no", "On no ticket"))
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(ticket_count__gt=0)
+        if self.value() == "no":
+            return queryset.filter(ticket_count=0)
+        return queryset
+
+
 @admin.register(Tag)
 class TagAdmin(AuditedModelAdmin):
     """Administrators add tags (the desk also creates them as agents type) and delete unused ones, such
@@ -349,6 +366,7 @@ class TagAdmin(AuditedModelAdmin):
 
     form = TagAdminForm
     list_display = ("name", "ticket_count")
+    list_filter = (TagInUseFilter,)
     search_fields = ("name",)
 
     def get_queryset(self, request):

@@ -230,6 +230,12 @@ def test_a_tag_in_use_is_neither_renamed_nor_deleted_in_the_admin(client, settin
     assert "Tag “printer”, on 1 ticket" in refused.content.decode()
     assert set(Tag.objects.values_list("name", flat=True)) == {"printer", "pritner"}
 
+    listed = {
+        in_use: [tag.name for tag in client.get(changelist, {"in_use": in_use}).context["cl"].result_list]
+        for in_use in ("yes", "no")
+    }
+    assert listed == {"yes": ["printer"], "no": ["pritner"]}
+
     client.post(changelist, {**selected, "_selected_action": [unused.pk]})
     assert list(Tag.objects.values_list("name", flat=True)) == ["printer"]
     assert AuditEvent.objects.filter(action="delete", object_repr="pritner").exists()
