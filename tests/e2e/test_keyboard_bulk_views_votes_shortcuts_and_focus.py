@@ -189,6 +189,32 @@ def test_vote_by_keyboard_keeps_the_focus_on_the_vote_after_each_swap(page, live
     assert (article.helpful_count, article.not_helpful_count) == (0, 1)
 
 
+def test_a_form_swapped_in_is_sent_by_htmx_at_once(page, live_server):
+    """What a swap brings in works as soon as it is on the page: htmx settles at once (htmx-config
+    defaultSettleDelay 0), where by default a key pressed in the first 20 ms after the swap sent its form
+    as a plain POST and reloaded the page. Here the new vote form is sent in the task right after the
+    swap, and its answer is still swapped in."""
+    article = make_article(title="Kbdsettle printer reset", body="Hold the button ten seconds.")
+    page.goto(f"{live_server.url}{reverse('knowledge:article', args=[article.slug])}")
+    page.evaluate("""() => document.body.addEventListener("htmx:afterSwap", () => setTimeout(() => {
+        const form = document.querySelector("#vote form");
+        form.requestSubmit(form.querySelector("button[name=helpful]"));
+    }), {once: true})""")
+    posted = []
+
+    def sent(request) -> None:
+        if request.method == "POST" and "/vote/" in request.url:
+            posted.append(request.headers.get("hx-request"))
+
+    page.on("request", sent)
+    page.get_by_role("button", name="Yes").click()
+    expect(page.get_by_role("button", name="Helpful", exact=True)).to_be_visible()
+    assert posted == ["true", "true"]
+    assert page.url.endswith(reverse("knowledge:article", args=[article.slug]))  # no reload, no #vote
+    article.refresh_from_db()
+    assert (article.helpful_count, article.not_helpful_count) == (0, 1)
+
+
 @pytest.mark.usefixtures("demo")
 def test_vote_without_javascript_brings_the_reader_back_to_the_vote_not_the_top_of_the_page(
     browser, live_server
