@@ -317,6 +317,44 @@ def measured_on() -> dict[str, str]:
     }
 
 
+def explain_queue_views(setup: dict) -> list[str]:
+    """Each query the default queue, its text search and the five built-in views run for `agent0`,
+    nothing cached, under EXPLAIN: its scans of tickets_ticket printed, and the views (if any) that read
+    the whole table. A scan under the count's cap (Limit 10001) stops at the cap: not a full read."""
+    from django.core.cache import cache
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from tickets.selectors import built_in_views
+
+    client = Client()
+    client.force_login(setup["agent"])
+    views = [("default", ""), ("text search", "q=printer")]
+    views += [(view.name, view.query) for view in built_in_views()]
+    full_reads = []
+    for name, query in views:
+        cache.clear()
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get("/desk/?" + query).status_code == 200, name
+        statements = [q["sql"] for q in captured.captured_queries]
+        on_tickets = [sql for sql in statements if sql.startswith("SELECT") and "tickets_ticket" in sql]
+        print(f"{name} ({len(on_tickets)} queries on tickets_ticket)")
+        for sql in on_tickets:
+            with connection.cursor() as cursor:
+                cursor.execute("EXPLAIN " + sql)
+                lines = [row[0] for row in cursor.fetchall()]
+            capped = {n + 1 for n, line in enumerate(lines) if "Limit" in line and "rows=10001" in line}
+            # The ticket table's scans and the bitmap index scans under them (ours are named ticket_…).
+            for n, line in enumerate(lines):
+                if "Scan" in line and ("tickets_ticket" in line or "Index Scan on ticket" in line):
+                    print("   ", line.strip().removeprefix("->  ").split("  (cost")[0])
+                    if "Seq Scan on tickets_ticket" in line and n not in capped:
+                        full_reads.append(name)
+    print("every view reads tickets through indexes" if not full_reads else f"full reads: {full_reads}")
+    return full_reads
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -328,6 +366,9 @@ def main() -> None:
     parser.add_argument("--wrk", type=int, default=0, metavar="SECONDS", help="50-client wrk run")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--json", type=Path)
+    parser.add_argument(
+        "--explain", action="store_true", help="print the plans of the queue's views' queries instead"
+    )
     parser.add_argument(
         "--profile", metavar="PAGE", help="cProfile one page (a name from the table, or its start) instead"
     )
@@ -356,6 +397,8 @@ def main() -> None:
     if args.profile:
         profile_page(setup, args.profile, args.requests)
         return
+    if args.explain:
+        sys.exit(1 if explain_queue_views(setup) else 0)
     tickets = Ticket.objects.count()
     print(
         f"{database}: {tickets:,} tickets; page, p50 ms, p95 ms (in-process also SQL and CPU p50 ms), queries"
