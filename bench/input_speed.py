@@ -23,8 +23,10 @@ django.setup()
 
 from django.contrib.auth.models import AnonymousUser  # noqa: E402
 
+from helpdesk import markdown  # noqa: E402
 from helpdesk.forms import as_tag, reads_as, shows_text  # noqa: E402
 from knowledge.search import search_articles  # noqa: E402
+from knowledge.services import BODY_MAX_LENGTH, article_html  # noqa: E402
 
 HOSTILE_QUESTIONS = [
     "the a of", "how do i", "a", "?!.,;:", "''''", "& | ! <-> : * ( ) ' \"", "password & reset",
@@ -47,6 +49,13 @@ def main() -> None:
     checks = [
         ("shows_text, 200,000 spaces and 1,000 zero-width", lambda: shows_text(spaces), 0.5),
         ("reads_as and as_tag, 720,000 characters", lambda: (reads_as(long_text), as_tag(long_text)), 2.0),
+        # The editor's preview of the longest body, of nothing but opening brackets (nested link syntax),
+        # rendered afresh each run (a rendering is kept for the same request's second look).
+        (
+            "article_html, the longest body of '['",
+            lambda: (markdown._rendered.cache_clear(), article_html("[" * BODY_MAX_LENGTH)),
+            10.0,
+        ),
     ]
     checks += [
         (f"KB search {question[:30]!r}", lambda q=question: search_articles(AnonymousUser(), q), 2.0)

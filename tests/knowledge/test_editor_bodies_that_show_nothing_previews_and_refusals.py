@@ -1,7 +1,6 @@
 """The knowledge-base editor side (/kb/manage/…): authors and editors, the publishing workflow,
 revisions and restores, verification, the markdown preview, the review queue, deleting and addresses."""
 
-import time
 from html.parser import HTMLParser
 
 import pytest
@@ -260,12 +259,13 @@ def test_the_preview_is_sanitised(client, author, hostile):
         assert not (attrs.get("href") or "").lower().startswith(("javascript", "data", "vbscript"))
 
 
-def test_a_preview_of_200000_characters_is_bounded(client, author):
+def test_a_preview_of_300000_characters_renders_the_first_200000(client, author):
+    """The preview is cut where the save's limit is; how long the longest body takes to render is
+    measured in bench/input_speed.py, not timed here."""
     client.force_login(author)
-    started = time.monotonic()
     response = client.post(reverse("knowledge:manage_preview"), {"body": "[" * 300_000})
     assert response.status_code == 200
-    assert time.monotonic() - started < 10
+    assert response.content.decode().count("[") == 200_000
     assert len(response.content) < 2_000_000
 
 
