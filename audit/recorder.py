@@ -93,6 +93,23 @@ def _address_without_secrets(found: re.Match) -> str:
     return address[:query_at] + query + address[end:]
 
 
+def _past_a_pasted_question_mark(rest: str, cut: int) -> int:
+    """Where the authority of `rest` ends when its password was pasted with a raw "?" or "#" in it
+    (smtp://mailer:pa?ss@host, which a valid address would percent-encode): "user:pa" then text with no
+    "=" or "/" up to an "@" is read as one user info, ending at the host after that "@". A port
+    ("host:8443?notify=ops@acme.example") or a query parameter before the "@" keeps the cut as it was."""
+    user_info = rest[:cut]
+    user, colon, password = user_info.partition(":")
+    at = rest.find("@", cut)
+    # The user may be an e-mail address; a password already followed by "@host" needs no help.
+    if not colon or not password or "@" in password or password.isdigit() or "/" in user or at < 0:
+        return cut
+    if any(mark in rest[cut:at] for mark in "=/&;"):
+        return cut
+    host_end = [rest.find(mark, at) for mark in "/?#" if mark in rest[at:]]
+    return min(host_end, default=len(rest))
+
+
 def _address_without_password(found: re.Match) -> str:
     """An address with the password of its user info (scheme://user:password@host) masked. The user may
     be an e-mail address, the password may hold "@" or "/" (unescaped, as people paste them); the query
@@ -100,6 +117,7 @@ def _address_without_password(found: re.Match) -> str:
     address = found[0]
     scheme, _, rest = address.partition("://")
     cut = min((rest.find(mark) for mark in "?#" if mark in rest), default=len(rest))
+    cut = _past_a_pasted_question_mark(rest, cut)
     authority, tail = rest[:cut], rest[cut:]
     user_info, at, host = authority.rpartition("@")
     user, colon, password = user_info.partition(":")

@@ -79,6 +79,20 @@ def test_an_address_with_a_port_and_an_email_in_its_query_is_not_mangled():
     assert mask_secrets({"hook": value}) == {"hook": value}
 
 
+@pytest.mark.parametrize(
+    ("value", "masked"),
+    [
+        ("smtp://mailer:pa?ss@mail.example:587", "smtp://mailer:{}@mail.example:587"),
+        ("smtp://mailer:pa#ss@mail.example/box?tls=1", "smtp://mailer:{}@mail.example/box?tls=1"),
+        ("smtp://alerts@acme.example:Wq?7#x@smtp.example", "smtp://alerts@acme.example:{}@smtp.example"),
+    ],
+)
+def test_url_password_pasted_with_a_question_mark_or_hash_is_masked(value, masked):
+    """A password holding "?" or "#", pasted as typed (a valid address would percent-encode them): the
+    user info runs to the "@" before the host, so nothing of the password is left in the trail."""
+    assert mask_secrets({"relay": value}) == {"relay": masked.format(MASK)}
+
+
 def test_url_masking_keeps_ordinary_text_and_masks_each_password():
     text = "Write to ops@acme.example or see https://wiki.acme.example/a@b (mailto:x@y.example)"
     assert mask_secrets({"note": text}) == {"note": text}
