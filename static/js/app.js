@@ -54,9 +54,13 @@ document.addEventListener("DOMContentLoaded", () => {
 // An htmx request that fails (4xx/5xx other than the 409 and 422 the pages answer with a form) swaps
 // nothing (see htmx-config in base.html), so say what happened; what was typed stays on the page.
 const REQUEST_FAILED = {
+  // Django answers 400 to a request it will not read (too many fields or too much data, a bad header).
+  400: "The server could not accept what was sent (too much at once, or not as this page sends it), so nothing was saved. Copy what you typed, reload the page and try again.",
   403: "The page's security check has expired. Copy what you typed, reload the page and try again.",
   404: "That is no longer there, or no longer yours to see. Reload the page.",
+  413: "That was too large to send, so nothing was saved. Send less at once (smaller or fewer files).",
   429: "Too many requests in a short time. Wait a minute, then try again.",
+  503: "The helpdesk is down for maintenance, so nothing was saved. Try again in a few minutes.",
 };
 
 function sayRequestFailed(text) {

@@ -197,3 +197,22 @@ def test_an_inline_edit_keeps_the_focus_on_its_save_button_and_says_it_saved(pag
     assert page.evaluate("() => document.activeElement.id") == "save-priority"
     assert page.locator("#properties-status").get_attribute("role") == "status"
     assert Ticket.objects.get(pk=ticket.pk).priority == "high"
+
+
+@pytest.mark.usefixtures("demo")
+def test_a_reply_the_server_cannot_read_says_so_not_that_it_failed_on_our_side(page, live_server):
+    """More fields than Django reads (DATA_UPLOAD_MAX_NUMBER_FIELDS) come back as 400: the reader is told
+    what was sent could not be accepted, the text stays in the box, and no reply is stored."""
+    ticket = open_as_its_customer(page, live_server)
+    page.locator("#conversation textarea").fill("It jams on every third page.")
+    page.evaluate("""() => {
+        const form = document.querySelector("#conversation form");
+        for (let n = 0; n < 1100; n++) {
+            form.append(Object.assign(document.createElement("input"), {type: "hidden", name: "x" + n}));
+        }
+    }""")
+    with page.expect_response(lambda response: response.status == 400):
+        page.get_by_role("button", name="Send").click()
+    expect(page.get_by_role("alert")).to_contain_text("could not accept what was sent")
+    expect(page.locator("#conversation textarea")).to_have_value("It jams on every third page.")
+    assert not ticket.messages.filter(body__contains="third page").exists()
