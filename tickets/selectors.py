@@ -366,6 +366,17 @@ class BranchWalk:
         return sort in ("updated", "-updated") and 1 < branches <= cls.MAX_BRANCHES
 
 
+def ticket_numbered(user: User, params: QueryDict) -> Ticket | None:
+    """For a search of bare digits ("1042"), the ticket with that number when `user` works it: the list
+    holds it among the tickets that mention the number, sorted as asked, maybe pages down; the queue
+    names it above the list, whatever the other filters."""
+    typed = params.get("q", "").strip()
+    if not (typed.isdecimal() and (number := number_from(typed)) is not None):
+        return None
+    visible = Ticket.objects.staff_visible_to(user).filter(is_deleted=False, number=number)
+    return visible.only("number", "subject", "status").first()
+
+
 def ticket_queue_page(user: User, params: QueryDict, *, changed: object = None) -> QueuePage:
     """One page of the queue `params` ask for; its count as queue_counts caches them (see `changed`)."""
     filterset, tickets, sort = queue_queryset(user, params)

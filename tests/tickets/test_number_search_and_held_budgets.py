@@ -103,6 +103,30 @@ def test_sending_kept_files_costs_no_more_per_file_than_sending_new_ones(client)
     assert per_held <= per_new, costs
 
 
+def test_a_search_of_bare_digits_names_the_ticket_with_that_number_above_the_list(client, db):
+    """ "1042" lists T-1042 and the tickets that mention 1042, newest first: the ticket itself may be pages
+    down, or filtered out, so the queue names it above the list, to those who work it."""
+    team = TeamFactory()
+    agent, customer = make_agent(team), make_customer()
+    wanted = make_ticket(customer, team=team, subject="Printer on fire")
+    number = wanted.number
+    for item in range(30):
+        make_ticket(customer, team=team, subject=f"Order {number} item {item}")
+    named = f'Ticket number {number}: <a href="{reverse("tickets:desk_ticket", args=[number])}">'
+    client.force_login(agent)
+    queue = reverse("tickets:desk_queue")
+
+    first_page = client.get(queue, {"q": str(number)})
+    assert number not in [ticket.number for ticket in first_page.context["queue"].tickets]
+    assert named in first_page.content.decode()
+    assert named in client.get(queue, {"q": str(number), "status": "resolved"}).content.decode()
+    assert named not in client.get(queue, {"q": f"T-{number}"}).content.decode()  # the list is the ticket
+    assert "Ticket number" not in client.get(queue, {"q": str(number + 1000)}).content.decode()
+
+    client.force_login(make_agent(TeamFactory()))
+    assert "Ticket number" not in client.get(queue, {"q": str(number)}).content.decode()
+
+
 # Last in the module: the rows at volume stay until the module ends.
 
 

@@ -107,6 +107,8 @@ def _queue_context(request: HttpRequest, params: QueryDict) -> dict:
             and not rbac.is_administrator(request.user)
             and not rbac.workable_team_ids(request.user)
         ),
+        # Asked by the template (a callable): the ticket a search of bare digits names, if any.
+        "number_match": lambda: selectors.ticket_numbered(request.user, params),
         "sort_labels": SORT_LABELS,
         # A nameless requester's address, to those who may see contact details (User.name_shown).
         "may_contact": rbac.has_permission(request.user, rbac.VIEW_USER_INFO),
