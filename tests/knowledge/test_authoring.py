@@ -75,6 +75,24 @@ def test_linking_an_article_in_a_staff_reply_counts_a_use(client):
     assert Article.objects.get(pk=article.pk).use_count == 1
 
 
+def test_archiving_an_article_linked_from_replies_asks_once_more_and_says_how_many(client):
+    editor = make_supervisor(TeamFactory())
+    linked, unlinked = make_article(title="Clear the cache"), make_article(title="Reset the router")
+    Article.objects.filter(pk=linked.pk).update(use_count=3)
+    client.force_login(editor)
+
+    page = client.get(reverse("knowledge:manage_edit", args=[linked.slug])).content.decode()
+    assert '<summary class="button button-small">Archive…</summary>' in page
+    assert "“Clear the cache” is linked from 3 ticket replies." in page
+    assert "Archive all the same" in page
+    plain = client.get(reverse("knowledge:manage_edit", args=[unlinked.slug])).content.decode()
+    assert 'type="submit">Archive</button>' in plain and "ticket repl" not in plain
+
+    action = reverse("knowledge:manage_action", args=[linked.slug, "archive"])
+    client.post(action, {"loaded_at": Article.objects.get(pk=linked.pk).updated_at.isoformat()})
+    assert Article.objects.get(pk=linked.pk).status == Article.Status.ARCHIVED
+
+
 def test_editors_see_and_restore_published_versions(client):
     editor = make_supervisor(TeamFactory())
     article = make_article(title="Versioned", body="First text")
