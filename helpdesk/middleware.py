@@ -11,11 +11,12 @@ from django.conf import settings
 from django.contrib import messages
 from django.forms.utils import pretty_name
 from django.http import HttpRequest, HttpResponse
-from django.middleware import security
+from django.http.response import HttpResponseRedirectBase
+from django.middleware import common, security
 from django.shortcuts import render, resolve_url
 from django.urls import Resolver404, resolve, reverse
 from django.utils.cache import add_never_cache_headers, patch_vary_headers
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import escape_leading_slashes, url_has_allowed_host_and_scheme
 from django_htmx.http import HttpResponseClientRedirect
 
 from accounts import rbac
@@ -244,3 +245,25 @@ class HtmxMiddleware(django_htmx.middleware.HtmxMiddleware):
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request.htmx = HtmxDetails(request)
         return self.get_response(request)
+
+
+class HttpResponsePermanentRedirectKeepingMethod(HttpResponseRedirectBase):
+    status_code = 308
+
+
+class CommonMiddleware(common.CommonMiddleware):
+    """Django's, whose slash redirect keeps a form's method and body: a POST to an address without its
+    trailing slash gets 308, which the browser sends again as it was, to the address with it. Django's
+    301 turns it into a GET that drops what was typed (and under DEBUG raises instead)."""
+
+    def get_full_path_with_slash(self, request: HttpRequest) -> str:
+        return escape_leading_slashes(request.get_full_path(force_append_slash=True))
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        if (
+            response.status_code == 404
+            and request.method not in ("GET", "HEAD")
+            and self.should_redirect_with_slash(request)
+        ):
+            response = HttpResponsePermanentRedirectKeepingMethod(self.get_full_path_with_slash(request))
+        return super().process_response(request, response)

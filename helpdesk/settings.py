@@ -68,7 +68,7 @@ MIDDLEWARE = [
     "audit.context.AuditContextMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "accounts.middleware.SessionActivityMiddleware",
-    "django.middleware.common.CommonMiddleware",
+    "helpdesk.middleware.CommonMiddleware",  # Django's, with a slash redirect that keeps a POST
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "helpdesk.middleware.PrivatePagesMiddleware",

@@ -146,6 +146,22 @@ def test_get_without_slash_redirects_and_post_is_no_server_error(people):
     assert client.post("/desk/bulk", {"a": "1"}).status_code < 500
 
 
+@pytest.mark.parametrize("debug", [False, True])
+def test_a_form_sent_without_the_slash_is_sent_again_with_it_as_it_was(people, settings, debug):
+    """308, not 301: the browser repeats the POST with its body at the address with the slash (a 301
+    would make it a GET and lose what was typed; under DEBUG Django raised). Nothing is done before."""
+    settings.DEBUG = debug
+    ticket = people["ticket"]
+    client = client_for(ticket.requester)
+    reply = reverse("tickets:portal_reply", args=[ticket.number])
+    response = client.post(reply.rstrip("/"), {"body": "Sent to the address without its slash."})
+    assert response.status_code == 308 and response["Location"] == reply
+    assert not ticket.messages.filter(body__startswith="Sent to the address").exists()
+    followed = client.post(reply.rstrip("/"), {"body": "Sent to the address without its slash."}, follow=True)
+    assert followed.redirect_chain[0] == (reply, 308)
+    assert ticket.messages.filter(body="Sent to the address without its slash.").count() == 1
+
+
 # --- Host header ------------------------------------------------------------------------------------
 
 
