@@ -211,6 +211,13 @@ REFERENCE_IN_BRACKETS = re.compile(r"\[\s*T-?\s*([0-9]+)\s*\]", re.IGNORECASE)
 NO_WORDS = SearchQuery("", config="simple", search_type="plain")
 
 
+def bare_number(value: str) -> int | None:
+    """The number a search of bare digits names ("1042", full-width digits too), which ticket_search
+    reads as that ticket or the tickets that mention it; None for anything else."""
+    value = nfc(value.strip())[:SEARCH_MAX_LENGTH]
+    return number_from(value) if value.isdecimal() else None
+
+
 def ticket_search(queryset: QuerySet[Ticket], value: str, *, by_email: bool = True) -> QuerySet[Ticket]:
     """`queryset` cut to the tickets `value` finds: a reference, or terms (search_terms) each found in the
     subject (its full-text index) or naming the requester (e-mail, unless not `by_email`, and name
@@ -219,11 +226,9 @@ def ticket_search(queryset: QuerySet[Ticket], value: str, *, by_email: bool = Tr
     if not value:
         return queryset
     terms = search_terms(value)
-    if (exact := number_from(value)) is not None:
-        # A reference ("T-1042", "#1042") is that ticket; bare digits are its number or words in
-        # tickets ("order 4711 arrived broken").
-        if not value.isdecimal():
-            return queryset.filter(number=exact)
+    # Bare digits are a ticket's number or words in tickets ("order 4711 arrived broken"); a reference
+    # ("T-1042", "#1042") is that ticket.
+    if (exact := bare_number(value)) is not None:
         words = subject_query(terms)
         # Read first, as ids, when few tickets hold them (most numbers): ORed with the number, a text
         # match the planner guesses at 0.5 % of the table would be tested on every row of an index
@@ -232,6 +237,8 @@ def ticket_search(queryset: QuerySet[Ticket], value: str, *, by_email: bool = Tr
         if len(mentions) < MENTIONS:
             return queryset.filter(Q(number=exact) | Q(pk__in=mentions))
         return queryset.filter(Q(number=exact) | Q(search_vector=words))
+    if (exact := number_from(value)) is not None:
+        return queryset.filter(number=exact)
     if (pasted := REFERENCE_IN_BRACKETS.search(value)) and (number := parse_id(pasted.group(1))):
         return queryset.filter(number=number)
     if not terms:

@@ -205,6 +205,13 @@ class TicketQuerySet(models.QuerySet["Ticket"]):
         staff = self.filter(self._staff_condition(user))
         return staff if deleted else staff.filter(is_deleted=False)
 
+    def desk_listed(self, user) -> "TicketQuerySet":
+        """What the desk lists for `user`: what they work. A ticket they only requested (of another
+        team) opens in the portal, where its row would show that team's assignee and tags; a deleted
+        ticket is work for nobody, an administrator included: they open it by its number, or restore
+        it in the admin."""
+        return self.staff_visible_to(user).filter(is_deleted=False)
+
     def seen_by(self, user) -> "TicketQuerySet":
         """visible_to(user), each ticket marked with whether the user sees it as staff (with internal
         notes): `TicketMessage.objects.visible_to(user, ticket=...)` then needs no visibility

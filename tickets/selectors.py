@@ -39,7 +39,7 @@ from accounts.models import (
 )
 from helpdesk.accents import Unaccented, alphabetical, unaccented
 from helpdesk.counting import COUNT_CAP, capped, is_capped
-from tickets.filters import SORT_LABELS, SORTS, TicketQueueFilter, in_my_teams, sort_key
+from tickets.filters import SORT_LABELS, SORTS, TicketQueueFilter, bare_number, in_my_teams, sort_key
 from tickets.models import PRIORITY_ORDER, SavedView, Tag, Ticket, TicketActivity, TicketMessage, number_from
 from tickets.services import clean_tag_names
 from tickets.workflow import OPEN_STATUSES, SOLVED_STATUSES, Status
@@ -272,7 +272,7 @@ def queue_counts(user: User, *, changed: object = None) -> dict[str, int]:
     open_ = Q(status__in=OPEN_STATUSES)
     # updated_at is implied (resolved_at <= updated_at) and lets the count use the updated_at index.
     solved = Q(status__in=SOLVED_STATUSES, updated_at__gte=week_ago, resolved_at__gte=week_ago)
-    visible = Ticket.objects.staff_visible_to(user).filter(is_deleted=False)  # as the queue lists them
+    visible = Ticket.objects.desk_listed(user)
     tickets = visible.filter(open_ | solved)
 
     counted_now: dict[str, int] = {}
@@ -319,10 +319,7 @@ def queue_queryset(user: User, params: QueryDict) -> tuple[TicketQueueFilter, "Q
     works on all tickets (so a BranchWalk can reuse it) and visibility is applied to what it selects."""
     filterset = TicketQueueFilter(params, queryset=Ticket.objects.all(), user=user)
     sort = sort_key(params.get("sort"))
-    # The desk lists what the agent works: a ticket they only requested (of another team) opens in the
-    # portal, and its row would show that team's assignee and tags. A deleted ticket is work for nobody,
-    # an administrator included: they open it by its number, or restore it in the admin.
-    tickets = filterset.qs.staff_visible_to(user).filter(is_deleted=False)
+    tickets = filterset.qs.desk_listed(user)
     if sort == "priority":
         tickets = tickets.annotate(priority_order=priority_order())
     return filterset, tickets.order_by(*SORTS[sort]), sort
@@ -370,11 +367,9 @@ def ticket_numbered(user: User, params: QueryDict) -> Ticket | None:
     """For a search of bare digits ("1042"), the ticket with that number when `user` works it: the list
     holds it among the tickets that mention the number, sorted as asked, maybe pages down; the queue
     names it above the list, whatever the other filters."""
-    typed = params.get("q", "").strip()
-    if not (typed.isdecimal() and (number := number_from(typed)) is not None):
+    if (number := bare_number(params.get("q", ""))) is None:
         return None
-    visible = Ticket.objects.staff_visible_to(user).filter(is_deleted=False, number=number)
-    return visible.only("number", "subject", "status").first()
+    return Ticket.objects.desk_listed(user).filter(number=number).only("number", "subject", "status").first()
 
 
 def ticket_queue_page(user: User, params: QueryDict, *, changed: object = None) -> QueuePage:
