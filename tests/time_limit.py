@@ -1,7 +1,7 @@
 """`--stop-at`: a pass of the suite with a time limit, as CI's second pass runs it. No test starts after
 the limit (seconds since the epoch, as `date +%s` prints); each process finishes the test it is in and
-stops. Tests marked `database` run first. The pass counts as passed when nothing failed, and says how
-many tests did not run."""
+stops. Tests marked `database` run first, browser tests (`e2e`) last. The pass counts as passed when
+nothing failed, and says how many tests did not run."""
 
 import time
 
@@ -22,8 +22,14 @@ def pytest_configure(config):
 
 @pytest.hookimpl(trylast=True)  # after tests/conftest.py has marked them
 def pytest_collection_modifyitems(config, items):
-    if config.option.stop_at is not None:  # the same order in every xdist worker: a stable sort
-        items.sort(key=lambda item: item.get_closest_marker("database") is None)
+    # What rests most on the database server first: the tests of the server's own behaviour, then the
+    # rest but the browser's, whose subject is the browser. A stable sort: the same order in every worker.
+    if config.option.stop_at is not None:
+        items.sort(
+            key=lambda item: (
+                0 if item.get_closest_marker("database") else 1 + bool(item.get_closest_marker("e2e"))
+            )
+        )
 
 
 class TimeLimit:

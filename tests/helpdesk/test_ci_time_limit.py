@@ -11,6 +11,10 @@ REPOSITORY = Path(__file__).resolve().parents[2]
 SUITE = """
 import pytest
 
+@pytest.mark.e2e
+def test_in_the_browser():
+    pass
+
 def test_first():
     pass
 
@@ -32,7 +36,7 @@ def run(tmp_path: Path, *args: str, third: bool = True, on_the_server: bool = Tr
     environment.pop("DJANGO_SETTINGS_MODULE", None)
     plugins = ["-p", "tests.time_limit", "-p", "no:django", "-p", "no:cacheprovider"]
     return subprocess.run(  # noqa: S603 (this interpreter, our arguments)
-        [sys.executable, "-m", "pytest", *plugins, "-o", "markers=database", "-rN", *args, str(tmp_path)],
+        [sys.executable, "-m", "pytest", *plugins, "-o", "markers=database e2e", "-rN", *args, str(tmp_path)],
         cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
 
@@ -42,25 +46,34 @@ def test_past_the_limit_the_test_marked_database_runs_first_and_alone_and_the_pa
     assert done.returncode == 0, done.stdout + done.stderr
     assert "test_on_the_server PASSED" in done.stdout
     assert "test_first" not in done.stdout
-    assert "Stopped at the time limit: 1 of 4 tests ran, 3 did not." in done.stdout
+    assert "Stopped at the time limit: 1 of 5 tests ran, 4 did not." in done.stdout
+
+
+def test_browser_tests_come_last_in_a_pass_with_a_limit(tmp_path):
+    far_off = "--stop-at=99999999999"
+    done = run(tmp_path, "-p", "no:xdist", "-v", far_off)
+    assert done.returncode == 0, done.stdout + done.stderr
+    ran = [line.split("::")[1].split()[0] for line in done.stdout.splitlines() if "::" in line]
+    assert ran == ["test_on_the_server", "test_first", "test_second", "test_third", "test_in_the_browser"]
+    assert "Stopped at the time limit" not in done.stdout
 
 
 def test_a_failure_before_the_limit_still_fails_the_pass(tmp_path):
     done = run(tmp_path, "-p", "no:xdist", "--stop-at=1", on_the_server=False)
     assert done.returncode == 1, done.stdout + done.stderr
-    assert "1 of 4 tests ran" in done.stdout
+    assert "1 of 5 tests ran" in done.stdout
 
 
 def test_without_a_limit_every_test_runs_in_file_order(tmp_path):
     done = run(tmp_path, "-p", "no:xdist", "-v", third=False)
     assert done.returncode == 1
-    assert done.stdout.index("test_first") < done.stdout.index("test_on_the_server")
-    assert "3 passed, 1 failed" in done.stdout or "1 failed, 3 passed" in done.stdout
+    assert done.stdout.index("test_in_the_browser") < done.stdout.index("test_on_the_server")
+    assert "1 failed, 4 passed" in done.stdout
     assert "Stopped at the time limit" not in done.stdout
 
 
 def test_xdist_workers_each_finish_one_test_and_stop(tmp_path):
     done = run(tmp_path, "-n", "2", "--stop-at=1")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "Stopped at the time limit: 2 of 4 tests ran, 2 did not." in done.stdout
+    assert "Stopped at the time limit: 2 of 5 tests ran, 3 did not." in done.stdout
     assert "2 passed" in done.stdout
