@@ -26,14 +26,14 @@ from django.utils import timezone
 
 from tests.factories import make_administrator
 
+pytest_plugins = ["tests.time_limit"]  # --stop-at
+
 # The modules whose behaviour rests on the database server itself: settings and readiness, the ticket
 # number sequence, row locks and races, the audit chain's lock, full-text search. Marked `database`, and
 # run first in a pass with a time limit (`--stop-at`): CI's second pass, against the machine's
 # PostgreSQL server through DATABASE_URL, runs as much of the suite as fits CI's 20 minutes, these
 # always. (The index plans at volume, which take a minute, are the embedded server's: what a plan is on
 # another server is a matter of speed there, not of behaviour.)
-pytest_plugins = ["tests.time_limit"]
-
 DATABASE_SERVER_MODULES = [
     "accounts/test_signup_race.py",
     "audit/test_audit.py",

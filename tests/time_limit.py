@@ -11,7 +11,7 @@ import pytest
 def pytest_addoption(parser):
     parser.addoption(
         "--stop-at", type=int, default=None, metavar="EPOCH_SECONDS",
-        help="start no test after this time, in seconds since the epoch; tests marked `database` run first",
+        help="start no test after this time (seconds since the epoch); `database` tests first, `e2e` last",
     )  # fmt: skip
 
 
