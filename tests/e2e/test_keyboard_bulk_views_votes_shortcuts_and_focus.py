@@ -1,11 +1,14 @@
 """Keyboard-only use and visible behaviour of the desk's bulk bar, saved views, the
 knowledge base's "was this helpful?" vote, the workspace shortcuts and the focus ring."""
 
+import threading
+
 import pytest
 from django.db.models import F
 from django.urls import reverse
 from playwright.sync_api import expect
 
+import knowledge.views
 from accounts.models import Team, User
 from knowledge.models import Article
 from tests.e2e.conftest import signed_in
@@ -217,6 +220,40 @@ def test_a_form_swapped_in_is_sent_by_htmx_at_once(page, live_server):
     assert page.url.endswith(reverse("knowledge:article", args=[article.slug]))  # no reload, no #vote
     article.refresh_from_db()
     assert (article.helpful_count, article.not_helpful_count) == (0, 1)
+
+
+def test_a_vote_sent_while_the_view_is_being_counted_stays_the_same_readers(page, live_server, monkeypatch):
+    """The page counts its view with a POST sent on load, which starts the visitor's session. A vote sent
+    before that answer arrived started a second session, and the count's answer then replaced its cookie:
+    the reader's change of mind came from a stranger, counted on top instead of changing the first vote.
+    The vote now waits for the count (hx-sync on the article). Here the count is held on the server until
+    the reader has voted."""
+    article = make_article(title="Kbdrace printer reset", body="Hold the button ten seconds.")
+    arrived, answer = threading.Event(), threading.Event()
+    counted = knowledge.views.rate_limited
+
+    def slow_count(request, scope, **kwargs):
+        if scope == "article_view":
+            arrived.set()
+            answer.wait(10)
+        return counted(request, scope, **kwargs)
+
+    monkeypatch.setattr(knowledge.views, "rate_limited", slow_count)
+    page.goto(f"{live_server.url}{reverse('knowledge:article', args=[article.slug])}")
+    assert arrived.wait(10)
+    page.evaluate("""() => {
+        document.body.addEventListener("htmx:beforeSend", () => { window.voteSent = true; });
+        document.body.addEventListener("htmx:afterRequest", () => { window.voteAnswered = true; });
+    }""")
+    page.get_by_role("button", name="Yes").click()
+    if page.evaluate("() => window.voteSent === true"):  # sent at once, as before: answered before the count
+        page.wait_for_function("() => window.voteAnswered === true")
+    with page.expect_response("**/viewed/"):
+        answer.set()
+    page.get_by_role("button", name="Not helpful", exact=True).click()
+    expect(page.get_by_role("button", name="Helpful", exact=True)).to_be_visible()
+    article.refresh_from_db()
+    assert (article.views, article.helpful_count, article.not_helpful_count) == (1, 0, 1)
 
 
 @pytest.mark.usefixtures("demo")
