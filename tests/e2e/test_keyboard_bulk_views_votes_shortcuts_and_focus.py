@@ -173,11 +173,18 @@ def test_saving_a_view_under_a_taken_name_offers_replace_which_works_by_keyboard
 LONG_BODY = "\n\n".join(f"Step {n}: check cable number {n} and wait a moment." for n in range(1, 60))
 
 
+def _open_once_counted(page, live_server, article: Article) -> None:
+    """The article, once its view's count (sent on load) has answered: that answer starts the visitor's
+    session, and arriving after a vote's it would replace the vote's session cookie with its own (which
+    the page now prevents: test_a_vote_sent_while_the_view_is_being_counted_stays_the_same_readers)."""
+    with page.expect_response("**/viewed/"):
+        page.goto(f"{live_server.url}{reverse('knowledge:article', args=[article.slug])}")
+
+
 @pytest.mark.usefixtures("demo")
 def test_vote_by_keyboard_keeps_the_focus_on_the_vote_after_each_swap(page, live_server):
     article = make_article(title="Kbdvote printer reset", body="Hold the button ten seconds.")
-    with page.expect_response("**/viewed/"):  # its session first (test_a_form_swapped_in_is_sent_...)
-        page.goto(f"{live_server.url}{reverse('knowledge:article', args=[article.slug])}")
+    _open_once_counted(page, live_server, article)
     _tab_to(page, page.get_by_role("button", name="Yes"))
     with page.expect_response(lambda r: r.request.method == "POST" and "/vote/" in r.url):
         page.keyboard.press("Enter")
@@ -199,10 +206,7 @@ def test_a_form_swapped_in_is_sent_by_htmx_at_once(page, live_server):
     as a plain POST and reloaded the page. Here the new vote form is sent in the task right after the
     swap, and its answer is still swapped in."""
     article = make_article(title="Kbdsettle printer reset", body="Hold the button ten seconds.")
-    # The view's count, sent on load, starts the visitor's session: its answer first, or its cookie could
-    # replace the one the vote's answer set, and the second vote would come from another session.
-    with page.expect_response("**/viewed/"):
-        page.goto(f"{live_server.url}{reverse('knowledge:article', args=[article.slug])}")
+    _open_once_counted(page, live_server, article)
     page.evaluate("""() => document.body.addEventListener("htmx:afterSwap", () => setTimeout(() => {
         const form = document.querySelector("#vote form");
         form.requestSubmit(form.querySelector("button[name=helpful]"));
